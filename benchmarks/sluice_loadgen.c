@@ -1,0 +1,822 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sluice-loadgen: open-loop publish/subscribe load against a broker, with latency percentiles. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sluice/proto.h>
+#include <sluice/sluice.h>
+
+#include "hist.h"
+
+#define LG_NAME "sluice-loadgen"
+#define LG_MAX_CLIENTS 1000u	  /* per role; each is a socket with its own buffers */
+#define LG_MAX_TOPICS 1000u
+#define LG_MAX_RATE 1e8		  /* total msgs/s; a UDP loop in one thread is far below */
+#define LG_MAX_DURATION_S 86400.0
+#define LG_BITMAP_MAX (512ull << 20) /* bytes of duplicate/loss tracking we accept */
+/* With --rate 0 and no --count, the quota assumes at most this rate per publisher. */
+#define LG_ASAP_RATE_CAP 5e6
+#define LG_BURST 64u		  /* messages per publisher or subscriber per loop pass */
+#define LG_GRACE_NS (10ull * 1000000000ull) /* lateness allowed past the planned end */
+#define LG_ASAP_COUNT_LIMIT_NS (60ull * 1000000000ull)
+#define LG_PUB_POLL_NS 1000000ull   /* publishers read acks and send heartbeats each ms */
+#define LG_PROGRESS_NS 1000000000ull
+#define NS_PER_S 1000000000ull
+
+/* Start of every payload; the rest, up to --size, is zero padding. Host byte
+ * order: the same process writes and reads it. */
+struct lg_payload {
+	uint32_t pub;	   /* publisher index */
+	uint32_t run;	   /* run id, so traffic from another loadgen is not counted */
+	uint64_t index;	   /* message index within the publisher */
+	uint64_t sched_ns; /* scheduled send time, CLOCK_MONOTONIC */
+};
+_Static_assert(sizeof(struct lg_payload) == 24, "payload header is 24 bytes");
+_Static_assert(offsetof(struct lg_payload, index) == 8, "index at 8");
+_Static_assert(offsetof(struct lg_payload, sched_ns) == 16, "sched_ns at 16");
+
+struct lg_conf {
+	const char *host;
+	uint16_t port;
+	unsigned pubs;
+	unsigned subs;
+	unsigned topics;
+	const char *prefix;
+	double rate; /* total msgs/s across publishers; 0: as fast as possible */
+	uint32_t size;
+	double duration_s;
+	int duration_set;
+	uint64_t count; /* per publisher; 0: run for the duration */
+	uint64_t drain_ms;
+	uint64_t warmup_ms;
+	int json;
+	int quiet;
+};
+
+struct lg_pub {
+	struct sl_client *c;
+	uint32_t topic_id;
+	uint64_t next; /* index of the next message to send */
+};
+
+struct lg_run {
+	const struct lg_conf *cf;
+	struct lg_pub *pubs;
+	struct sl_client **subs;
+	uint32_t *topic_ids;
+	uint32_t run_id;
+	uint64_t quota;	   /* messages each publisher is to send */
+	uint64_t words;	   /* bitmap words per (subscriber, publisher) pair */
+	uint64_t *bitmap;  /* [sub][pub][words]: one bit per message index */
+	double ns_per_msg; /* per publisher; 0 when the rate is unbounded */
+	uint64_t start_ns;
+	uint64_t warmup_end_ns;
+	uint64_t stop_ns;     /* hard end of the send phase */
+	uint64_t send_end_ns; /* when the send phase did end */
+	unsigned cur_sub;     /* subscriber being polled, for the callback */
+	uint64_t sent, received, unique, duplicates, foreign, bad, warmup_skipped;
+	uint64_t backpressure, gaps, stash_drops;
+	uint64_t prog_received, prog_ns;
+	struct sl_hist hist;
+};
+
+struct lg_stats {
+	uint64_t expected, lost, unsent;
+	double send_s, msgs_per_s;
+	uint64_t p[6]; /* p50, p90, p99, p99.9, p99.99, max */
+};
+
+static volatile sig_atomic_t stop_requested;
+static uint8_t payload_buf[SL_MAX_PAYLOAD];
+
+static void
+on_sigint(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " LG_NAME " [options]\n"
+		"Open-loop load against a running Sluice broker: N publishers and M subscribers\n"
+		"in one process, each its own UDP session. Message i of a publisher is due at\n"
+		"start + i / (rate / N); late messages are sent in a burst, never skipped, and\n"
+		"latency runs from the due time, so stalls show in the percentiles.\n"
+		"\n"
+		"  --host HOST            broker address (default 127.0.0.1)\n"
+		"  --port PORT            broker UDP port (default %u)\n"
+		"  -P, --publishers N     publishing clients (default 1)\n"
+		"  -S, --subscribers M    subscribing clients, each on every topic (default 1)\n"
+		"  -r, --rate R           total msgs/s across publishers (default 10000);\n"
+		"                         0: as fast as possible, latency from the send time\n"
+		"  -s, --size BYTES       payload size, %zu..%u (default 64)\n"
+		"  -d, --duration SEC     send phase length (default 5); with -n, a time limit\n"
+		"  -n, --count N          messages per publisher instead of a duration\n"
+		"      --topics K         topics <prefix>.0 .. <prefix>.K-1 (default 1);\n"
+		"                         publisher k publishes to topic k %% K\n"
+		"      --topic-prefix P   topic name prefix (default loadgen)\n"
+		"      --drain-ms MS      wait for stragglers after sending (default 500)\n"
+		"      --warmup-ms MS     leave messages due in this first window out of the\n"
+		"                         latency figures, not the counts (default 200)\n"
+		"      --json             print one JSON object on stdout, nothing else\n"
+		"  -q, --quiet            no progress line on stderr\n"
+		"  -h, --help             this text\n"
+		"\n"
+		"Exit status: 0 all delivered once, 3 messages lost, duplicated or corrupted,\n"
+		"1 runtime failure (no broker, session lost), 2 bad usage.\n",
+		SL_PROTO_DEFAULT_PORT, sizeof(struct lg_payload), SL_MAX_PAYLOAD);
+}
+
+/* Parse an unsigned integer option within [min, max]; prints why on failure. */
+static int
+parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
+		fprintf(stderr, LG_NAME ": %s expects a whole number, got '%s'\n", opt, s);
+		return -EINVAL;
+	}
+	if (v < min || v > max) {
+		fprintf(stderr, LG_NAME ": %s must be between %" PRIu64 " and %" PRIu64
+			", got %llu\n", opt, min, max, v);
+		return -ERANGE;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_double(const char *opt, const char *s, double min, double max, double *out)
+{
+	double v;
+	char *end;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v)) {
+		fprintf(stderr, LG_NAME ": %s expects a number, got '%s'\n", opt, s);
+		return -EINVAL;
+	}
+	if (v < min || v > max) {
+		fprintf(stderr, LG_NAME ": %s must be between %g and %g, got %g\n", opt, min, max,
+			v);
+		return -ERANGE;
+	}
+	*out = v;
+	return 0;
+}
+
+enum {
+	OPT_HOST = 256,
+	OPT_PORT,
+	OPT_TOPICS,
+	OPT_PREFIX,
+	OPT_DRAIN,
+	OPT_WARMUP,
+	OPT_JSON,
+};
+
+static const struct option long_opts[] = {
+	{ "host", required_argument, NULL, OPT_HOST },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "publishers", required_argument, NULL, 'P' },
+	{ "subscribers", required_argument, NULL, 'S' },
+	{ "rate", required_argument, NULL, 'r' },
+	{ "size", required_argument, NULL, 's' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "count", required_argument, NULL, 'n' },
+	{ "topics", required_argument, NULL, OPT_TOPICS },
+	{ "topic-prefix", required_argument, NULL, OPT_PREFIX },
+	{ "drain-ms", required_argument, NULL, OPT_DRAIN },
+	{ "warmup-ms", required_argument, NULL, OPT_WARMUP },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One option with an argument; the flags and help are handled by the caller. */
+static int
+parse_one(struct lg_conf *cf, int opt, const char *arg)
+{
+	uint64_t v;
+	int rc;
+
+	switch (opt) {
+	case OPT_HOST:
+		cf->host = arg;
+		return 0;
+	case OPT_PORT:
+		rc = parse_u64("--port", arg, 1, 65535, &v);
+		cf->port = (uint16_t)v;
+		return rc;
+	case 'P':
+		rc = parse_u64("--publishers", arg, 1, LG_MAX_CLIENTS, &v);
+		cf->pubs = (unsigned)v;
+		return rc;
+	case 'S':
+		rc = parse_u64("--subscribers", arg, 0, LG_MAX_CLIENTS, &v);
+		cf->subs = (unsigned)v;
+		return rc;
+	case 'r':
+		return parse_double("--rate", arg, 0, LG_MAX_RATE, &cf->rate);
+	case 's':
+		rc = parse_u64("--size", arg, sizeof(struct lg_payload), SL_MAX_PAYLOAD, &v);
+		cf->size = (uint32_t)v;
+		return rc;
+	case 'd':
+		cf->duration_set = 1;
+		return parse_double("--duration", arg, 0.001, LG_MAX_DURATION_S, &cf->duration_s);
+	case 'n':
+		return parse_u64("--count", arg, 1, UINT64_C(1) << 40, &cf->count);
+	case OPT_TOPICS:
+		rc = parse_u64("--topics", arg, 1, LG_MAX_TOPICS, &v);
+		cf->topics = (unsigned)v;
+		return rc;
+	case OPT_PREFIX:
+		cf->prefix = arg;
+		return 0;
+	case OPT_DRAIN:
+		return parse_u64("--drain-ms", arg, 0, 600000, &cf->drain_ms);
+	case OPT_WARMUP:
+		return parse_u64("--warmup-ms", arg, 0, 3600000, &cf->warmup_ms);
+	}
+	return -EINVAL;
+}
+
+/* Returns 0 to run, 1 after --help, or -EINVAL for bad usage (message printed). */
+static int
+parse_args(struct lg_conf *cf, int argc, char **argv)
+{
+	char name[SL_MAX_TOPIC_NAME + 16];
+	int opt;
+
+	*cf = (struct lg_conf){ .host = "127.0.0.1", .port = SL_PROTO_DEFAULT_PORT,
+				.pubs = 1, .subs = 1, .topics = 1, .prefix = "loadgen",
+				.rate = 10000, .size = 64, .duration_s = 5,
+				.drain_ms = 500, .warmup_ms = 200 };
+	while ((opt = getopt_long(argc, argv, "P:S:r:s:d:n:qh", long_opts, NULL)) != -1) {
+		if (opt == 'h') {
+			usage(stdout);
+			return 1;
+		} else if (opt == 'q') {
+			cf->quiet = 1;
+		} else if (opt == OPT_JSON) {
+			cf->json = 1;
+		} else if (opt == '?' || parse_one(cf, opt, optarg) < 0) {
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, LG_NAME ": unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	/* The longest name decides: "<prefix>.<K-1>". */
+	snprintf(name, sizeof(name), "%s.%u", cf->prefix, cf->topics - 1);
+	if (strlen(cf->prefix) > SL_MAX_TOPIC_NAME ||
+	    !sl_proto_topic_name_valid(name, strlen(name))) {
+		fprintf(stderr, LG_NAME ": --topic-prefix '%s' does not make a valid topic name "
+			"(1..%u printable ASCII bytes, no spaces)\n", cf->prefix, SL_MAX_TOPIC_NAME);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Decide how many messages each publisher sends and size the bitmap that
+ * catches losses and duplicates. Returns 0, or -E2BIG when the bitmap would
+ * be absurd (message printed).
+ */
+static int
+plan_run(struct lg_run *r)
+{
+	const struct lg_conf *cf = r->cf;
+	double quota, bytes;
+
+	r->ns_per_msg = cf->rate > 0 ? 1e9 * cf->pubs / cf->rate : 0;
+	if (cf->count)
+		quota = (double)cf->count;
+	else if (cf->rate > 0)
+		/* indexes whose due time falls inside the duration; index 0 always does */
+		quota = fmax(1, ceil(cf->duration_s * 1e9 / r->ns_per_msg));
+	else
+		quota = ceil(cf->duration_s * LG_ASAP_RATE_CAP);
+	bytes = (double)cf->subs * cf->pubs * ceil(quota / 64) * 8;
+	if (bytes > (double)LG_BITMAP_MAX) {
+		fprintf(stderr, LG_NAME ": tracking %.0f messages per publisher for %u publishers"
+			" x %u subscribers needs %.0f MiB (limit %llu MiB); lower --rate, "
+			"--duration, --count, --publishers or --subscribers\n", quota, cf->pubs,
+			cf->subs, bytes / (1 << 20), LG_BITMAP_MAX >> 20);
+		return -E2BIG;
+	}
+	r->quota = (uint64_t)quota;
+	r->words = (r->quota + 63) / 64;
+	return 0;
+}
+
+/* Hard end of the send phase, once start_ns is known. */
+static uint64_t
+plan_stop(const struct lg_run *r)
+{
+	const struct lg_conf *cf = r->cf;
+	uint64_t dur = (uint64_t)(cf->duration_s * 1e9);
+
+	if (cf->count == 0)
+		/* Late messages may still go out for a while: never skipped, but bounded. */
+		return r->start_ns + dur + (cf->rate > 0 ? LG_GRACE_NS : 0);
+	if (cf->duration_set)
+		return r->start_ns + dur;
+	if (cf->rate > 0)
+		return r->start_ns + (uint64_t)((double)r->quota * r->ns_per_msg) + LG_GRACE_NS;
+	return r->start_ns + LG_ASAP_COUNT_LIMIT_NS;
+}
+
+static int
+connect_one(const struct lg_conf *cf, const char *name, struct sl_client **out)
+{
+	struct sl_client_opts o = { .host = cf->host, .port = cf->port, .name = name };
+	int rc;
+
+	rc = sl_client_connect(out, &o);
+	if (rc == -ETIMEDOUT || rc == -ECONNREFUSED)
+		fprintf(stderr, LG_NAME ": no broker answered at %s:%u (is sluice-dataplane "
+			"running?)\n", cf->host, cf->port);
+	else if (rc == -ENOENT)
+		fprintf(stderr, LG_NAME ": cannot resolve host '%s'\n", cf->host);
+	else if (rc < 0)
+		fprintf(stderr, LG_NAME ": connecting %s to %s:%u failed: %s\n", name, cf->host,
+			cf->port, strerror(-rc));
+	return rc;
+}
+
+static int
+connect_all(struct lg_run *r)
+{
+	char name[SL_CLIENT_NAME_LEN];
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < r->cf->pubs; i++) {
+		snprintf(name, sizeof(name), "loadgen-pub-%u", i);
+		rc = connect_one(r->cf, name, &r->pubs[i].c);
+		if (rc < 0)
+			return rc;
+	}
+	for (i = 0; i < r->cf->subs; i++) {
+		snprintf(name, sizeof(name), "loadgen-sub-%u", i);
+		rc = connect_one(r->cf, name, &r->subs[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Create the topics, point each publisher at one, subscribe everyone to all. */
+static int
+setup_topics(struct lg_run *r)
+{
+	const struct lg_conf *cf = r->cf;
+	char name[SL_MAX_TOPIC_NAME + 16];
+	unsigned k, j;
+	int rc;
+
+	for (k = 0; k < cf->topics; k++) {
+		snprintf(name, sizeof(name), "%s.%u", cf->prefix, k);
+		rc = sl_client_resolve(r->pubs[0].c, name, 1, &r->topic_ids[k]);
+		if (rc < 0) {
+			fprintf(stderr, LG_NAME ": creating topic '%s' failed: %s%s\n", name,
+				strerror(-rc), rc == -ENOSPC ? " (broker's topic table full)" : "");
+			return rc;
+		}
+	}
+	for (k = 0; k < cf->pubs; k++)
+		r->pubs[k].topic_id = r->topic_ids[k % cf->topics];
+	for (j = 0; j < cf->subs; j++) {
+		for (k = 0; k < cf->topics; k++) {
+			rc = sl_client_subscribe(r->subs[j], r->topic_ids[k]);
+			if (rc < 0) {
+				fprintf(stderr, LG_NAME ": subscriber %u cannot subscribe to %s.%u: "
+					"%s%s\n", j, cf->prefix, k, strerror(-rc),
+					rc == -ENOSPC ? " (topic's subscriber table full)" : "");
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Delivery to subscriber r->cur_sub: check it, mark it, time it. */
+static void
+on_deliver(void *arg, const struct sl_message *m)
+{
+	struct lg_run *r = arg;
+	struct lg_payload pl;
+	uint64_t now = sl_now_ns(), bit, *w;
+
+	if (m->len < sizeof(pl)) {
+		r->foreign++;
+		return;
+	}
+	memcpy(&pl, m->data, sizeof(pl));
+	if (pl.run != r->run_id || pl.pub >= r->cf->pubs || pl.index >= r->quota) {
+		r->foreign++;
+		return;
+	}
+	/* Ours, but not as sent: the broker mangled length, topic or timestamp. */
+	if (m->len != r->cf->size || m->timestamp != pl.sched_ns ||
+	    m->topic_id != r->pubs[pl.pub].topic_id)
+		r->bad++;
+	r->received++;
+	w = &r->bitmap[((uint64_t)r->cur_sub * r->cf->pubs + pl.pub) * r->words + pl.index / 64];
+	bit = UINT64_C(1) << (pl.index % 64);
+	if (*w & bit) {
+		r->duplicates++;
+		return;
+	}
+	*w |= bit;
+	r->unique++;
+	if (pl.sched_ns < r->warmup_end_ns)
+		r->warmup_skipped++;
+	else
+		sl_hist_record(&r->hist, now > pl.sched_ns ? now - pl.sched_ns : 0);
+}
+
+/* Publishers are subscribed to nothing; poll them only for acks and heartbeats. */
+static void
+on_pub_deliver(void *arg, const struct sl_message *m)
+{
+	(void)arg;
+	(void)m;
+}
+
+/* Due time of publisher @p's next message; the send time when rate is 0. */
+static uint64_t
+due_ns(const struct lg_run *r, const struct lg_pub *p)
+{
+	if (r->ns_per_msg == 0)
+		return sl_now_ns();
+	return r->start_ns + (uint64_t)((double)p->next * r->ns_per_msg);
+}
+
+/* Send publisher @p's messages that are due by @now, up to a burst.
+ * Returns 0 or a -errno other than -EAGAIN (which just ends the burst). */
+static int
+pub_send_due(struct lg_run *r, struct lg_pub *p, unsigned idx, uint64_t now)
+{
+	struct lg_payload pl = { .pub = idx, .run = r->run_id };
+	unsigned n;
+	int rc;
+
+	for (n = 0; n < LG_BURST && p->next < r->quota; n++) {
+		pl.sched_ns = due_ns(r, p);
+		if (r->ns_per_msg > 0 && pl.sched_ns > now)
+			break;
+		pl.index = p->next;
+		memcpy(payload_buf, &pl, sizeof(pl));
+		rc = sl_client_publish(p->c, p->topic_id, payload_buf, r->cf->size, pl.sched_ns, 0);
+		if (rc == -EAGAIN) {
+			/* Stays due: retried next pass, and its latency will show the wait. */
+			r->backpressure++;
+			break;
+		}
+		if (rc < 0) {
+			fprintf(stderr, LG_NAME ": publisher %u: publish failed: %s\n", idx,
+				strerror(-rc));
+			return rc;
+		}
+		p->next++;
+		r->sent++;
+	}
+	return 0;
+}
+
+static int
+poll_subs(struct lg_run *r)
+{
+	unsigned j;
+	int rc;
+
+	for (j = 0; j < r->cf->subs; j++) {
+		r->cur_sub = j;
+		rc = sl_client_poll(r->subs[j], on_deliver, r, LG_BURST);
+		if (rc < 0) {
+			fprintf(stderr, LG_NAME ": subscriber %u: %s\n", j,
+				rc == -ENOTCONN ? "broker dropped the session" : strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int
+poll_pubs(struct lg_run *r)
+{
+	unsigned k;
+	int rc;
+
+	for (k = 0; k < r->cf->pubs; k++) {
+		rc = sl_client_poll(r->pubs[k].c, on_pub_deliver, NULL, LG_BURST);
+		if (rc < 0) {
+			fprintf(stderr, LG_NAME ": publisher %u: %s\n", k,
+				rc == -ENOTCONN ? "broker dropped the session" : strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void
+progress(struct lg_run *r, uint64_t now)
+{
+	double dt = (double)(now - r->prog_ns) / 1e9;
+
+	fprintf(stderr, LG_NAME ": %6.1fs sent %" PRIu64 " received %" PRIu64
+		" rate %.0f/s p99 %.2f us\n", (double)(now - r->start_ns) / 1e9, r->sent,
+		r->received, dt > 0 ? (double)(r->received - r->prog_received) / dt : 0.0,
+		(double)sl_hist_percentile(&r->hist, 99) / 1e3);
+	r->prog_received = r->received;
+	r->prog_ns = now;
+}
+
+/* Work that both phases do each pass: receive, keep publishers alive, report. */
+static int
+loop_service(struct lg_run *r, uint64_t now, uint64_t *next_pub_poll, uint64_t *next_prog)
+{
+	int rc;
+
+	rc = poll_subs(r);
+	if (rc < 0)
+		return rc;
+	if (now >= *next_pub_poll) {
+		rc = poll_pubs(r);
+		if (rc < 0)
+			return rc;
+		*next_pub_poll = now + LG_PUB_POLL_NS;
+	}
+	if (now >= *next_prog) {
+		if (!r->cf->quiet && !r->cf->json)
+			progress(r, now);
+		*next_prog += LG_PROGRESS_NS;
+	}
+	return 0;
+}
+
+/* Busy-polls: a sleeping loop would add its wake-up latency to every figure. */
+static int
+run_send_phase(struct lg_run *r)
+{
+	uint64_t now, next_pub_poll, next_prog;
+	unsigned k;
+	int rc = 0, busy;
+
+	r->start_ns = sl_now_ns();
+	r->warmup_end_ns = r->start_ns + r->cf->warmup_ms * 1000000ull;
+	r->stop_ns = plan_stop(r);
+	r->prog_ns = r->start_ns;
+	next_pub_poll = r->start_ns + LG_PUB_POLL_NS;
+	next_prog = r->start_ns + LG_PROGRESS_NS;
+	for (;;) {
+		now = sl_now_ns();
+		if (now >= r->stop_ns || stop_requested)
+			break;
+		busy = 0;
+		for (k = 0; k < r->cf->pubs; k++) {
+			rc = pub_send_due(r, &r->pubs[k], k, now);
+			if (rc < 0)
+				goto out;
+			busy |= r->pubs[k].next < r->quota;
+		}
+		if (!busy)
+			break;
+		rc = loop_service(r, now, &next_pub_poll, &next_prog);
+		if (rc < 0)
+			goto out;
+	}
+out:
+	r->send_end_ns = sl_now_ns();
+	return rc;
+}
+
+/* Keep receiving for the drain period, or until every copy has arrived. */
+static int
+run_drain_phase(struct lg_run *r)
+{
+	uint64_t now, next_pub_poll = 0, next_prog, end;
+	uint64_t expected = r->sent * r->cf->subs;
+	int rc;
+
+	now = sl_now_ns();
+	end = now + r->cf->drain_ms * 1000000ull;
+	next_prog = r->prog_ns + LG_PROGRESS_NS;
+	while (now < end && r->unique < expected && !stop_requested) {
+		rc = loop_service(r, now, &next_pub_poll, &next_prog);
+		if (rc < 0)
+			return rc;
+		now = sl_now_ns();
+	}
+	return 0;
+}
+
+static void
+collect_stats(struct lg_run *r, struct lg_stats *st)
+{
+	static const double ps[5] = { 50, 90, 99, 99.9, 99.99 };
+	struct sl_client_stats cs;
+	unsigned i;
+
+	for (i = 0; i < r->cf->subs; i++) {
+		sl_client_stats(r->subs[i], &cs);
+		r->gaps += cs.gaps;
+		r->stash_drops += cs.stash_drops;
+	}
+	st->expected = r->sent * r->cf->subs;
+	st->lost = st->expected > r->unique ? st->expected - r->unique : 0;
+	/* With --rate 0 and no --count the quota is only a cap, not a plan. */
+	st->unsent = 0;
+	if (r->cf->rate > 0 || r->cf->count)
+		st->unsent = r->quota * r->cf->pubs - r->sent;
+	st->send_s = (double)(r->send_end_ns - r->start_ns) / 1e9;
+	st->msgs_per_s = st->send_s > 0 ? (double)r->received / st->send_s : 0;
+	for (i = 0; i < 5; i++)
+		st->p[i] = sl_hist_percentile(&r->hist, ps[i]);
+	st->p[5] = sl_hist_max(&r->hist);
+}
+
+static void
+report_json(const struct lg_run *r, const struct lg_stats *st)
+{
+	const struct lg_conf *cf = r->cf;
+
+	printf("{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"lost\":%" PRIu64
+	       ",\"duplicates\":%" PRIu64 ",\"msgs_per_s\":%.1f,\"p50_ns\":%" PRIu64
+	       ",\"p90_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"p999_ns\":%" PRIu64
+	       ",\"p9999_ns\":%" PRIu64 ",\"max_ns\":%" PRIu64 ",\"expected\":%" PRIu64
+	       ",\"unique\":%" PRIu64 ",\"unsent\":%" PRIu64 ",\"backpressure\":%" PRIu64
+	       ",\"gaps\":%" PRIu64 ",\"stash_drops\":%" PRIu64 ",\"foreign\":%" PRIu64
+	       ",\"corrupt\":%" PRIu64 ",\"latency_samples\":%" PRIu64 ",\"mean_ns\":%.0f"
+	       ",\"publishers\":%u,\"subscribers\":%u,\"topics\":%u,\"size\":%u"
+	       ",\"rate\":%.0f,\"send_s\":%.3f}\n",
+	       r->sent, r->received, st->lost, r->duplicates, st->msgs_per_s, st->p[0], st->p[1],
+	       st->p[2], st->p[3], st->p[4], st->p[5], st->expected, r->unique, st->unsent,
+	       r->backpressure, r->gaps, r->stash_drops, r->foreign, r->bad,
+	       sl_hist_count(&r->hist), sl_hist_mean(&r->hist), cf->pubs, cf->subs, cf->topics,
+	       cf->size, cf->rate, st->send_s);
+}
+
+static void
+report_text(const struct lg_run *r, const struct lg_stats *st)
+{
+	static const char *const names[6] = { "p50", "p90", "p99", "p99.9", "p99.99", "max" };
+	const struct lg_conf *cf = r->cf;
+	unsigned i;
+
+	printf("%u publisher(s), %u subscriber(s), %u topic(s), %u-byte payloads, send phase "
+	       "%.2f s\n", cf->pubs, cf->subs, cf->topics, cf->size, st->send_s);
+	if (cf->rate > 0)
+		printf("target rate   %.0f msgs/s\n", cf->rate);
+	else
+		printf("target rate   unbounded\n");
+	printf("sent          %" PRIu64 "\n", r->sent);
+	printf("received      %" PRIu64 "\n", r->received);
+	printf("expected      %" PRIu64 "\n", st->expected);
+	printf("lost          %" PRIu64 "\n", st->lost);
+	printf("duplicates    %" PRIu64 "\n", r->duplicates);
+	printf("msgs_per_s    %.1f\n", st->msgs_per_s);
+	printf("backpressure  %" PRIu64 "\n", r->backpressure);
+	printf("gaps          %" PRIu64 "\n", r->gaps);
+	if (st->unsent)
+		printf("unsent        %" PRIu64 " (send phase ended before they went out)\n",
+		       st->unsent);
+	if (r->bad)
+		printf("corrupt       %" PRIu64 " (length, topic or timestamp changed)\n", r->bad);
+	if (r->foreign)
+		printf("foreign       %" PRIu64 " (not from this run, ignored)\n", r->foreign);
+	printf("latency (us, from %s; %" PRIu64 " samples, %" PRIu64 " in warm-up left out)\n",
+	       cf->rate > 0 ? "scheduled time" : "send time", sl_hist_count(&r->hist),
+	       r->warmup_skipped);
+	for (i = 0; i < 6; i++)
+		printf("  %-7s %10.2f\n", names[i], (double)st->p[i] / 1e3);
+}
+
+static int
+run_alloc(struct lg_run *r)
+{
+	const struct lg_conf *cf = r->cf;
+
+	r->pubs = calloc(cf->pubs, sizeof(*r->pubs));
+	r->subs = calloc(cf->subs ? cf->subs : 1, sizeof(*r->subs));
+	r->topic_ids = calloc(cf->topics, sizeof(*r->topic_ids));
+	r->bitmap = calloc((size_t)cf->subs * cf->pubs * r->words + 1, sizeof(*r->bitmap));
+	if (!r->pubs || !r->subs || !r->topic_ids || !r->bitmap) {
+		fprintf(stderr, LG_NAME ": out of memory\n");
+		return -ENOMEM;
+	}
+	/* Any value that differs between runs will do; it only tells runs apart. */
+	r->run_id = (uint32_t)(sl_now_ns() ^ ((uint64_t)getpid() << 16)) | 1u;
+	return sl_hist_init(&r->hist, SL_HIST_SUB_BITS_DEFAULT);
+}
+
+static void
+run_free(struct lg_run *r)
+{
+	unsigned i;
+
+	for (i = 0; r->pubs && i < r->cf->pubs; i++)
+		sl_client_close(r->pubs[i].c);
+	for (i = 0; r->subs && i < r->cf->subs; i++)
+		sl_client_close(r->subs[i]);
+	free(r->pubs);
+	free(r->subs);
+	free(r->topic_ids);
+	free(r->bitmap);
+	free(r);
+}
+
+/* First ^C ends the send phase early and still reports; a second one kills. */
+static void
+install_sigint(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int
+run_and_report(struct lg_run *r)
+{
+	struct lg_stats st;
+	int rc, fail;
+
+	rc = connect_all(r);
+	if (rc == 0)
+		rc = setup_topics(r);
+	if (rc < 0)
+		return 1;
+	install_sigint();
+	fail = run_send_phase(r) < 0;
+	if (!fail)
+		fail = run_drain_phase(r) < 0;
+	collect_stats(r, &st);
+	if (r->cf->json)
+		report_json(r, &st);
+	else
+		report_text(r, &st);
+	fflush(stdout);
+	if (fail)
+		return 1;
+	return (st.lost || r->duplicates || r->bad) ? 3 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct lg_conf cf;
+	struct lg_run *r;
+	int rc;
+
+	rc = parse_args(&cf, argc, argv);
+	if (rc == 1)
+		return 0;
+	if (rc < 0) {
+		fprintf(stderr, "Try '" LG_NAME " --help'.\n");
+		return 2;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		fprintf(stderr, LG_NAME ": out of memory\n");
+		return 1;
+	}
+	r->cf = &cf;
+	if (plan_run(r) < 0) {
+		free(r);
+		return 2;
+	}
+	rc = run_alloc(r);
+	if (rc == 0)
+		rc = run_and_report(r);
+	else
+		rc = 1;
+	run_free(r);
+	return rc;
+}

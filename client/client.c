@@ -1,0 +1,851 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libsluice UDP transport: session set-up, requests with resend, publish and receive. */
+
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include <sluice/proto.h>
+#include <sluice/sluice.h>
+
+#define NS_PER_MS 1000000ull
+#define NS_PER_S 1000000000ull
+
+#define RX_BURST 32	     /* datagrams per recvmmsg in sl_client_poll */
+#define STASH_SLOTS 512	     /* datagrams with deliveries kept while a request waits */
+#define SEQ_SLOTS 256	     /* topics tracked for gap counting; power of two */
+#define WAIT_DRAIN_MAX 64    /* datagrams read per wake-up while a request waits */
+#define RESEND_NS (200 * NS_PER_MS)
+#define DEFAULT_TIMEOUT_MS 2000u
+#define DEFAULT_SOCKBUF (4u << 20)
+#define DEFAULT_HEARTBEAT_MS 1000u
+
+_Static_assert(SL_MAX_DATAGRAM % 8 == 0, "datagram buffers are arrays of uint64_t");
+_Static_assert((SEQ_SLOTS & (SEQ_SLOTS - 1)) == 0, "SEQ_SLOTS is a power of two");
+
+/* One received datagram; uint64_t storage keeps frames 8-byte aligned for the casts. */
+struct dgram {
+	uint32_t len;
+	uint32_t off; /* where the next unconsumed frame starts */
+	uint64_t data[SL_MAX_DATAGRAM / 8];
+};
+
+/* Last broker sequence seen on a topic; topic_id 0 marks a free slot. */
+struct topic_seq {
+	uint32_t topic_id;
+	uint64_t last;
+};
+
+enum pend_kind { PEND_NONE, PEND_HELLO, PEND_REQ };
+
+/* The one request/reply exchange in flight; replies are matched against it. */
+struct pending {
+	enum pend_kind kind;
+	uint8_t type; /* frame type of the request */
+	bool done;
+	int rc;
+	uint32_t req_id;
+	uint64_t nonce;
+	uint32_t value; /* topic id from TOPIC */
+};
+
+struct sl_client {
+	int fd;
+	bool dead; /* broker said the session is gone: every call fails -ENOTCONN */
+	uint32_t session;
+	uint32_t max_payload;
+	uint32_t next_req_id;
+	uint64_t timeout_ns;
+	uint64_t hb_ns; /* send something at least this often: half the broker's interval */
+	uint64_t last_tx_ns;
+	uint64_t pub_seq;
+	uint64_t acked;
+	struct pending pend;
+	struct sl_client_stats st;
+
+	/* Current receive burst: rx[rx_i] is being consumed, rx_n were read. */
+	unsigned int rx_i;
+	unsigned int rx_n;
+	struct mmsghdr rx_msg[RX_BURST];
+	struct iovec rx_iov[RX_BURST];
+	struct dgram rx[RX_BURST];
+
+	/* Ring of datagrams holding deliveries that arrived while a request waited. */
+	unsigned int stash_head;
+	unsigned int stash_n;
+	struct dgram stash[STASH_SLOTS];
+
+	struct dgram wbuf; /* read buffer while a request waits */
+	uint64_t txbuf[SL_MAX_DATAGRAM / 8];
+	struct topic_seq seqs[SEQ_SLOTS];
+};
+
+uint64_t
+sl_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static int
+tx(struct sl_client *c, const void *buf, size_t len)
+{
+	if (send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* ENOBUFS is the kernel's other way of saying the queue is full. */
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+			return -EAGAIN;
+		return -errno;
+	}
+	c->last_tx_ns = sl_now_ns();
+	return 0;
+}
+
+static void
+heartbeat_maybe(struct sl_client *c, uint64_t now)
+{
+	struct sl_heartbeat hb;
+
+	if (c->session == 0 || c->dead || now - c->last_tx_ns < c->hb_ns)
+		return;
+	sl_proto_hdr_init(&hb.h, SL_FT_HEARTBEAT, 0, sizeof(hb), c->session);
+	hb.timestamp = now;
+	/* A heartbeat that does not go out is retried on the next poll. */
+	(void)tx(c, &hb, sizeof(hb));
+}
+
+/* Returns 1 when readable, 0 on timeout, -errno (-EINTR included) on failure. */
+static int
+wait_readable(int fd, uint64_t ns)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct timespec ts = { .tv_sec = (time_t)(ns / NS_PER_S), .tv_nsec = (long)(ns % NS_PER_S) };
+
+	if (ppoll(&p, 1, &ts, NULL) < 0)
+		return -errno;
+	return p.revents != 0;
+}
+
+static struct topic_seq *
+seq_slot(struct sl_client *c, uint32_t topic)
+{
+	/* Fibonacci hashing: the top bits of the product spread sequential ids. */
+	uint32_t i = (topic * 2654435761u) >> 24;
+	unsigned int n;
+
+	for (n = 0; n < SEQ_SLOTS; n++, i = (i + 1) & (SEQ_SLOTS - 1)) {
+		struct topic_seq *s = &c->seqs[i];
+
+		if (s->topic_id == topic)
+			return s;
+		if (s->topic_id == SL_TOPIC_INVALID) {
+			s->topic_id = topic;
+			s->last = 0;
+			return s;
+		}
+	}
+	return NULL; /* more topics than slots: gaps go uncounted for this one */
+}
+
+static void
+deliver(struct sl_client *c, const struct sl_frame *f, sl_deliver_fn fn, void *arg)
+{
+	const struct sl_deliver *d = (const struct sl_deliver *)f->hdr;
+	struct topic_seq *s = NULL;
+	struct sl_message m;
+
+	if (d->topic_id != SL_TOPIC_INVALID)
+		s = seq_slot(c, d->topic_id);
+	if (s != NULL) {
+		/* Only forward jumps are gaps; a late or repeated frame fills none. */
+		if (s->last != 0 && d->seq > s->last + 1)
+			c->st.gaps += d->seq - s->last - 1;
+		if (d->seq > s->last)
+			s->last = d->seq;
+	}
+	m.topic_id = d->topic_id;
+	m.len = f->body_len;
+	m.seq = d->seq;
+	m.timestamp = d->timestamp;
+	m.data = f->body;
+	c->st.delivered++;
+	if (fn != NULL)
+		fn(arg, &m);
+}
+
+static void
+pend_finish(struct pending *p, int rc)
+{
+	p->done = true;
+	p->rc = rc;
+}
+
+static bool
+req_match(const struct pending *p, uint32_t req_id)
+{
+	return p->kind == PEND_REQ && !p->done && p->req_id == req_id;
+}
+
+static int
+error_to_errno(uint16_t code)
+{
+	switch (code) {
+	case SL_E_UNKNOWN_TOPIC:
+		return -ENOENT;
+	case SL_E_TOPIC_TABLE_FULL:
+	case SL_E_SUB_TABLE_FULL:
+		return -ENOSPC;
+	case SL_E_BAD_NAME:
+		return -EINVAL;
+	case SL_E_NO_SESSION:
+		return -ENOTCONN;
+	default:
+		return -EPROTO;
+	}
+}
+
+static void
+on_welcome(struct sl_client *c, const struct sl_welcome *w)
+{
+	uint32_t hb_ms = w->heartbeat_ms ? w->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
+
+	if (c->pend.kind != PEND_HELLO || c->pend.done || w->nonce != c->pend.nonce)
+		return; /* a reply to someone else's HELLO, or a duplicate */
+	if (w->session == 0) {
+		pend_finish(&c->pend, -EPROTO);
+		return;
+	}
+	c->session = w->session;
+	c->hb_ns = hb_ms * NS_PER_MS / 2;
+	c->max_payload = SL_MAX_PAYLOAD;
+	if (w->max_payload != 0 && w->max_payload < SL_MAX_PAYLOAD)
+		c->max_payload = w->max_payload;
+	pend_finish(&c->pend, 0);
+}
+
+static void
+on_error(struct sl_client *c, const struct sl_error *e)
+{
+	struct pending *p = &c->pend;
+
+	c->st.errors++;
+	if (e->code == SL_E_NO_SESSION && c->session != 0) {
+		c->dead = true;
+		if (p->kind == PEND_REQ && !p->done)
+			pend_finish(p, -ENOTCONN);
+		return;
+	}
+	if (e->code == SL_E_BUSY)
+		return; /* the resend loop asks again until the timeout */
+	if (p->kind == PEND_HELLO && !p->done)
+		pend_finish(p, -EPROTO);
+	else if (req_match(p, e->req_id))
+		pend_finish(p, error_to_errno(e->code));
+}
+
+/* Everything but DELIVER: replies, acks, errors, heartbeat echoes. */
+static void
+rx_control(struct sl_client *c, const struct sl_frame *f)
+{
+	const void *h = f->hdr;
+
+	switch (f->hdr->type) {
+	case SL_FT_WELCOME:
+		on_welcome(c, h);
+		break;
+	case SL_FT_TOPIC: {
+		const struct sl_topic_reply *t = h;
+
+		if (req_match(&c->pend, t->req_id) && c->pend.type == SL_FT_RESOLVE) {
+			c->pend.value = t->topic_id;
+			pend_finish(&c->pend, t->topic_id != SL_TOPIC_INVALID ? 0 : -EPROTO);
+		}
+		break;
+	}
+	case SL_FT_OK:
+		if (req_match(&c->pend, ((const struct sl_ok *)h)->req_id) &&
+		    c->pend.type != SL_FT_RESOLVE)
+			pend_finish(&c->pend, 0);
+		break;
+	case SL_FT_ACK: {
+		const struct sl_ack *a = h;
+
+		c->st.acks++;
+		if (a->producer_seq > c->acked)
+			c->acked = a->producer_seq;
+		break;
+	}
+	case SL_FT_ERROR:
+		on_error(c, h);
+		break;
+	case SL_FT_GOODBYE:
+		if (c->session != 0)
+			c->dead = true;
+		break;
+	default:
+		break; /* heartbeat echoes, and types a broker does not send */
+	}
+}
+
+/*
+ * Walk one datagram from d->off: control frames are handled, DELIVER frames
+ * go to @fn until @budget is spent, and d->off keeps the place for the next
+ * poll. @replay: a stashed datagram whose control frames were handled when
+ * it arrived. Returns the deliveries made.
+ */
+static int
+rx_live(struct sl_client *c, struct dgram *d, bool replay, sl_deliver_fn fn, void *arg,
+	int budget)
+{
+	struct sl_frame f;
+	size_t off = d->off;
+	size_t at;
+	int n = 0;
+	int rc;
+
+	for (;;) {
+		at = off;
+		rc = sl_proto_next(d->data, d->len, &off, &f);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			/* Frame boundaries past a bad frame cannot be trusted. Stashed
+			 * datagrams were cut before theirs, so this counts once. */
+			c->st.bad_frames++;
+			off = d->len;
+			break;
+		}
+		if (f.hdr->type != SL_FT_DELIVER) {
+			if (!replay)
+				rx_control(c, &f);
+			continue;
+		}
+		if (n == budget) {
+			off = at;
+			break;
+		}
+		deliver(c, &f, fn, arg);
+		n++;
+	}
+	d->off = (uint32_t)off;
+	return n;
+}
+
+static void
+stash_put(struct sl_client *c, const struct dgram *d, size_t len, unsigned int ndeliver)
+{
+	struct dgram *s;
+
+	if (c->stash_n == STASH_SLOTS) {
+		c->st.stash_drops += ndeliver;
+		return;
+	}
+	s = &c->stash[(c->stash_head + c->stash_n) % STASH_SLOTS];
+	memcpy(s->data, d->data, len);
+	s->len = (uint32_t)len;
+	s->off = 0;
+	c->stash_n++;
+}
+
+/* A datagram read while a request waits: act on control frames now, keep deliveries. */
+static void
+rx_waiting(struct sl_client *c, const struct dgram *d)
+{
+	struct sl_frame f;
+	size_t off = 0;
+	size_t end = 0;
+	unsigned int ndeliver = 0;
+	int rc;
+
+	while ((rc = sl_proto_next(d->data, d->len, &off, &f)) == 1) {
+		end = off;
+		if (f.hdr->type == SL_FT_DELIVER)
+			ndeliver++;
+		else
+			rx_control(c, &f);
+	}
+	if (rc < 0)
+		c->st.bad_frames++;
+	if (ndeliver > 0)
+		stash_put(c, d, end, ndeliver);
+}
+
+static bool
+rx_error_transient(int err)
+{
+	/* ECONNREFUSED is an ICMP error from an earlier send: the broker may
+	 * not be up yet, which is the same as no answer so far. */
+	return err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNREFUSED;
+}
+
+static int
+wait_drain(struct sl_client *c)
+{
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < WAIT_DRAIN_MAX && !c->pend.done; i++) {
+		n = recv(c->fd, c->wbuf.data, sizeof(c->wbuf.data), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0)
+			return rx_error_transient(errno) ? 0 : -errno;
+		if ((size_t)n > sizeof(c->wbuf.data)) {
+			c->st.bad_frames++; /* larger than any v1 peer sends */
+			continue;
+		}
+		c->wbuf.len = (uint32_t)n;
+		c->wbuf.off = 0;
+		rx_waiting(c, &c->wbuf);
+	}
+	return 0;
+}
+
+/* Send @frame every RESEND_NS until c->pend completes or the timeout passes. */
+static int
+request_run(struct sl_client *c, const void *frame, size_t len)
+{
+	uint64_t now = sl_now_ns();
+	uint64_t deadline = now + c->timeout_ns;
+	uint64_t next_tx = now;
+	int rc = 0;
+
+	while (!c->pend.done) {
+		if (now >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if (now >= next_tx) {
+			rc = tx(c, frame, len);
+			if (rc < 0 && rc != -EAGAIN && rc != -ECONNREFUSED)
+				break;
+			next_tx = now + RESEND_NS;
+		}
+		rc = wait_readable(c->fd, (next_tx < deadline ? next_tx : deadline) - now);
+		if (rc > 0)
+			rc = wait_drain(c);
+		if (rc < 0 && rc != -EINTR)
+			break;
+		rc = 0;
+		now = sl_now_ns();
+	}
+	if (c->pend.done)
+		rc = c->pend.rc;
+	c->pend.kind = PEND_NONE;
+	return rc;
+}
+
+static int
+resolve_host(const char *host, uint16_t port, struct sockaddr_in *sa)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM };
+	struct addrinfo *ai;
+	int rc;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons(port);
+	if (inet_pton(AF_INET, host, &sa->sin_addr) == 1)
+		return 0;
+	rc = getaddrinfo(host, NULL, &hints, &ai);
+	switch (rc) {
+	case 0:
+		break;
+	case EAI_MEMORY:
+		return -ENOMEM;
+	case EAI_AGAIN:
+		return -EAGAIN;
+	case EAI_SYSTEM:
+		return -errno;
+	default:
+		return -ENOENT;
+	}
+	sa->sin_addr = ((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static void
+sockbuf_set(int fd, int force_opt, int opt, uint32_t bytes)
+{
+	int v = bytes > INT_MAX / 2 ? INT_MAX / 2 : (int)bytes;
+
+	/* The FORCE variants pass net.core.[rw]mem_max but need CAP_NET_ADMIN;
+	 * without it the plain option is capped by the kernel, which is fine. */
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) == 0)
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+static int
+socket_open(struct sl_client *c, const struct sockaddr_in *sa, const struct sl_client_opts *o)
+{
+	unsigned int i;
+
+	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -errno;
+	sockbuf_set(c->fd, SO_SNDBUFFORCE, SO_SNDBUF, o->sndbuf ? o->sndbuf : DEFAULT_SOCKBUF);
+	sockbuf_set(c->fd, SO_RCVBUFFORCE, SO_RCVBUF, o->rcvbuf ? o->rcvbuf : DEFAULT_SOCKBUF);
+	/* Connected: the kernel drops datagrams from anyone but the broker. */
+	if (connect(c->fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
+		int rc = -errno;
+
+		close(c->fd);
+		return rc;
+	}
+	for (i = 0; i < RX_BURST; i++) {
+		c->rx_iov[i].iov_base = c->rx[i].data;
+		c->rx_iov[i].iov_len = sizeof(c->rx[i].data);
+		c->rx_msg[i].msg_hdr.msg_iov = &c->rx_iov[i];
+		c->rx_msg[i].msg_hdr.msg_iovlen = 1;
+	}
+	return 0;
+}
+
+static uint64_t
+nonce_new(void)
+{
+	uint64_t n;
+
+	if (getrandom(&n, sizeof(n), GRND_NONBLOCK) == (ssize_t)sizeof(n))
+		return n;
+	/* Only has to tell this client's WELCOME from another's. */
+	return sl_now_ns() ^ ((uint64_t)getpid() << 32);
+}
+
+static int
+hello(struct sl_client *c, const char *name)
+{
+	struct sl_hello h;
+
+	memset(&h, 0, sizeof(h));
+	sl_proto_hdr_init(&h.h, SL_FT_HELLO, 0, sizeof(h), 0);
+	h.min_version = SL_PROTO_VERSION;
+	h.max_version = SL_PROTO_VERSION;
+	h.nonce = nonce_new();
+	if (name == NULL)
+		name = program_invocation_short_name;
+	memcpy(h.name, name, strnlen(name, sizeof(h.name)));
+
+	memset(&c->pend, 0, sizeof(c->pend));
+	c->pend.kind = PEND_HELLO;
+	c->pend.type = SL_FT_HELLO;
+	c->pend.nonce = h.nonce;
+	return request_run(c, &h, sizeof(h));
+}
+
+int
+sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
+{
+	struct sockaddr_in sa;
+	struct sl_client *c;
+	int rc;
+
+	if (out == NULL || opts == NULL || opts->host == NULL)
+		return -EINVAL;
+	rc = resolve_host(opts->host, opts->port ? opts->port : SL_PROTO_DEFAULT_PORT, &sa);
+	if (rc < 0)
+		return rc;
+	/* Everything the client will need, allocated once: stash and bursts included. */
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->timeout_ns = (opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS) * NS_PER_MS;
+	c->hb_ns = DEFAULT_HEARTBEAT_MS * NS_PER_MS / 2;
+	rc = socket_open(c, &sa, opts);
+	if (rc < 0)
+		goto fail_free;
+	rc = hello(c, opts->name);
+	if (rc < 0)
+		goto fail_close;
+	*out = c;
+	return 0;
+
+fail_close:
+	close(c->fd);
+fail_free:
+	free(c);
+	return rc;
+}
+
+/* Claim a request id (never 0, which ERROR uses for "no request"). */
+static void
+pend_start(struct sl_client *c, uint8_t type)
+{
+	if (++c->next_req_id == 0)
+		c->next_req_id = 1;
+	memset(&c->pend, 0, sizeof(c->pend));
+	c->pend.kind = PEND_REQ;
+	c->pend.type = type;
+	c->pend.req_id = c->next_req_id;
+}
+
+int
+sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id)
+{
+	struct {
+		struct sl_resolve r;
+		char name[SL_MAX_TOPIC_NAME];
+	} f;
+	int len;
+	int rc;
+
+	if (name == NULL || topic_id == NULL)
+		return -EINVAL;
+	if (c->dead)
+		return -ENOTCONN;
+	pend_start(c, SL_FT_RESOLVE);
+	len = sl_proto_put_resolve(&f, sizeof(f), c->session, c->pend.req_id, name,
+				   strnlen(name, SL_MAX_TOPIC_NAME + 1),
+				   create ? SL_RESOLVE_F_CREATE : 0);
+	if (len < 0) {
+		c->pend.kind = PEND_NONE;
+		return len == -ENOSPC ? -EINVAL : len;
+	}
+	rc = request_run(c, &f, (size_t)len);
+	if (rc == 0)
+		*topic_id = c->pend.value;
+	return rc;
+}
+
+static int
+sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id)
+{
+	struct sl_subscribe s;
+
+	if (c->dead)
+		return -ENOTCONN;
+	if (topic_id == SL_TOPIC_INVALID)
+		return -ENOENT;
+	pend_start(c, type);
+	sl_proto_hdr_init(&s.h, type, 0, sizeof(s), c->session);
+	s.req_id = c->pend.req_id;
+	s.topic_id = topic_id;
+	s.start = 0;
+	return request_run(c, &s, sizeof(s));
+}
+
+int
+sl_client_subscribe(struct sl_client *c, uint32_t topic_id)
+{
+	struct topic_seq *s;
+	int rc;
+
+	rc = sub_request(c, SL_FT_SUBSCRIBE, topic_id);
+	if (rc < 0)
+		return rc;
+	/* A new subscription starts wherever the topic is now: not a gap. */
+	s = seq_slot(c, topic_id);
+	if (s != NULL)
+		s->last = 0;
+	return 0;
+}
+
+int
+sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id)
+{
+	return sub_request(c, SL_FT_UNSUBSCRIBE, topic_id);
+}
+
+int
+sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint32_t len,
+		  uint64_t timestamp, uint16_t flags)
+{
+	int n;
+	int rc;
+
+	if (c->dead)
+		return -ENOTCONN;
+	if (len > c->max_payload)
+		return -EMSGSIZE;
+	if ((len != 0 && data == NULL) || (flags & ~SL_PUB_F_ACK_REQ) != 0)
+		return -EINVAL;
+	n = sl_proto_put_publish(c->txbuf, sizeof(c->txbuf), c->session, topic_id, flags,
+				 c->pub_seq + 1, timestamp, data, len);
+	if (n < 0)
+		return n;
+	rc = tx(c, c->txbuf, (size_t)n);
+	if (rc < 0) {
+		if (rc == -EAGAIN)
+			c->st.publish_eagain++;
+		return rc;
+	}
+	/* The sequence advances only for frames the kernel took, so acks can
+	 * be matched against a gap-free range. */
+	c->pub_seq++;
+	c->st.published++;
+	return 0;
+}
+
+static int
+rx_burst(struct sl_client *c)
+{
+	int n;
+	int i;
+
+	n = recvmmsg(c->fd, c->rx_msg, RX_BURST, MSG_DONTWAIT, NULL);
+	if (n < 0)
+		return rx_error_transient(errno) ? 0 : -errno;
+	for (i = 0; i < n; i++) {
+		c->rx[i].len = c->rx_msg[i].msg_len;
+		c->rx[i].off = 0;
+		if (c->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			c->st.bad_frames++; /* larger than any v1 peer sends */
+			c->rx[i].len = 0;
+		}
+	}
+	c->rx_i = 0;
+	c->rx_n = (unsigned int)n;
+	return n;
+}
+
+static int
+drain_rx(struct sl_client *c, sl_deliver_fn fn, void *arg, int budget)
+{
+	int n = 0;
+
+	while (c->rx_i < c->rx_n && n < budget) {
+		struct dgram *d = &c->rx[c->rx_i];
+
+		n += rx_live(c, d, false, fn, arg, budget - n);
+		if (d->off < d->len)
+			break;
+		c->rx_i++;
+	}
+	return n;
+}
+
+static int
+drain_stash(struct sl_client *c, sl_deliver_fn fn, void *arg, int budget)
+{
+	int n = 0;
+
+	while (c->stash_n > 0 && n < budget) {
+		struct dgram *d = &c->stash[c->stash_head];
+
+		n += rx_live(c, d, true, fn, arg, budget - n);
+		if (d->off < d->len)
+			break;
+		c->stash_head = (c->stash_head + 1) % STASH_SLOTS;
+		c->stash_n--;
+	}
+	return n;
+}
+
+int
+sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max)
+{
+	int n;
+	int rc;
+
+	if (max <= 0)
+		return -EINVAL;
+	if (c->dead)
+		return -ENOTCONN;
+	heartbeat_maybe(c, sl_now_ns());
+	/* Order of age: the current burst was read before anything was stashed,
+	 * and nothing new is read while either still holds deliveries. */
+	n = drain_rx(c, fn, arg, max);
+	n += drain_stash(c, fn, arg, max - n);
+	if (n < max && c->rx_i == c->rx_n && c->stash_n == 0) {
+		rc = rx_burst(c);
+		if (rc < 0)
+			return n > 0 ? n : rc;
+		n += drain_rx(c, fn, arg, max - n);
+	}
+	/* Deliveries already handed out are reported; -ENOTCONN comes next call. */
+	if (c->dead && n == 0)
+		return -ENOTCONN;
+	return n;
+}
+
+int
+sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int timeout_ms)
+{
+	uint64_t now = sl_now_ns();
+	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * NS_PER_MS;
+	uint64_t wake;
+	int rc;
+
+	if (c->dead)
+		return -ENOTCONN;
+	if (c->rx_i < c->rx_n || c->stash_n > 0)
+		return sl_client_poll(c, fn, arg, max);
+	/* Wake for heartbeats too: a subscriber may wait far longer than the
+	 * broker's expiry. The 1 ms floor stops a spin when a heartbeat cannot
+	 * be sent. */
+	for (;;) {
+		heartbeat_maybe(c, now);
+		wake = c->last_tx_ns + c->hb_ns;
+		if (wake < now + NS_PER_MS)
+			wake = now + NS_PER_MS;
+		if (wake > deadline)
+			wake = deadline;
+		rc = wait_readable(c->fd, wake > now ? wake - now : 0);
+		if (rc == -EINTR)
+			return 0; /* let the caller look at its signal flags */
+		if (rc != 0)
+			break;
+		now = sl_now_ns();
+		if (now >= deadline)
+			break;
+	}
+	if (rc < 0)
+		return rc;
+	return sl_client_poll(c, fn, arg, max);
+}
+
+int
+sl_client_fd(const struct sl_client *c)
+{
+	return c->fd;
+}
+
+uint32_t
+sl_client_session(const struct sl_client *c)
+{
+	return c->session;
+}
+
+uint64_t
+sl_client_acked(const struct sl_client *c)
+{
+	return c->acked;
+}
+
+uint64_t
+sl_client_last_seq(const struct sl_client *c)
+{
+	return c->pub_seq;
+}
+
+void
+sl_client_stats(const struct sl_client *c, struct sl_client_stats *out)
+{
+	*out = c->st;
+}
+
+void
+sl_client_close(struct sl_client *c)
+{
+	struct sl_hdr h;
+
+	if (c == NULL)
+		return;
+	if (c->session != 0 && !c->dead) {
+		sl_proto_hdr_init(&h, SL_FT_GOODBYE, 0, sizeof(h), c->session);
+		(void)tx(c, &h, sizeof(h)); /* best effort: the broker expires us anyway */
+	}
+	close(c->fd);
+	free(c);
+}

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Codec for the Sluice v1 wire protocol, shared by the dataplane and libsluice. */
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <sluice/proto.h>
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "the wire format is little-endian and the codec maps it directly");
+
+_Static_assert(sizeof(struct sl_hdr) == 16, "sl_hdr");
+_Static_assert(offsetof(struct sl_hdr, length) == 4, "sl_hdr.length");
+_Static_assert(offsetof(struct sl_hdr, session) == 8, "sl_hdr.session");
+_Static_assert(sizeof(struct sl_hello) == 64, "sl_hello");
+_Static_assert(offsetof(struct sl_hello, nonce) == 24, "sl_hello.nonce");
+_Static_assert(sizeof(struct sl_welcome) == 40, "sl_welcome");
+_Static_assert(sizeof(struct sl_resolve) == 24, "sl_resolve");
+_Static_assert(sizeof(struct sl_topic_reply) == 24, "sl_topic_reply");
+_Static_assert(sizeof(struct sl_subscribe) == 32, "sl_subscribe");
+_Static_assert(sizeof(struct sl_ok) == 24, "sl_ok");
+_Static_assert(sizeof(struct sl_publish) == 40, "sl_publish");
+_Static_assert(offsetof(struct sl_publish, producer_seq) == 24, "sl_publish.pseq");
+_Static_assert(sizeof(struct sl_deliver) == 40, "sl_deliver");
+_Static_assert(offsetof(struct sl_deliver, seq) == 24, "sl_deliver.seq");
+_Static_assert(sizeof(struct sl_ack) == 40, "sl_ack");
+_Static_assert(sizeof(struct sl_heartbeat) == 24, "sl_heartbeat");
+_Static_assert(sizeof(struct sl_error) == 32, "sl_error");
+_Static_assert(SL_MAX_PAYLOAD + sizeof(struct sl_publish) <= SL_MAX_DATAGRAM,
+	       "one maximal publish fits a datagram");
+
+static const uint8_t min_len[256] = {
+	[SL_FT_HELLO] = sizeof(struct sl_hello),
+	[SL_FT_CHALLENGE] = 0, /* reserved: unknown in v1 */
+	[SL_FT_WELCOME] = sizeof(struct sl_welcome),
+	[SL_FT_GOODBYE] = sizeof(struct sl_hdr),
+	[SL_FT_RESOLVE] = sizeof(struct sl_resolve),
+	[SL_FT_TOPIC] = sizeof(struct sl_topic_reply),
+	[SL_FT_SUBSCRIBE] = sizeof(struct sl_subscribe),
+	[SL_FT_UNSUBSCRIBE] = sizeof(struct sl_subscribe),
+	[SL_FT_OK] = sizeof(struct sl_ok),
+	[SL_FT_PUBLISH] = sizeof(struct sl_publish),
+	[SL_FT_DELIVER] = sizeof(struct sl_deliver),
+	[SL_FT_ACK] = sizeof(struct sl_ack),
+	[SL_FT_HEARTBEAT] = sizeof(struct sl_heartbeat),
+	[SL_FT_ERROR] = sizeof(struct sl_error),
+};
+
+uint32_t
+sl_proto_min_len(uint8_t type)
+{
+	return min_len[type];
+}
+
+/* Checks that depend on the type: variable parts and their limits. */
+static int
+frame_body(struct sl_frame *f, const uint8_t *p)
+{
+	uint32_t fixed = min_len[f->hdr->type];
+
+	f->body = p + fixed;
+	f->body_len = f->len - fixed;
+
+	switch (f->hdr->type) {
+	case SL_FT_PUBLISH:
+	case SL_FT_DELIVER:
+		if (f->body_len > SL_MAX_PAYLOAD)
+			return -SL_PROTO_OVERSIZE;
+		return 0;
+	case SL_FT_RESOLVE: {
+		const struct sl_resolve *r = (const struct sl_resolve *)p;
+
+		if (r->name_len > SL_MAX_TOPIC_NAME)
+			return -SL_PROTO_OVERSIZE;
+		if (r->name_len != f->body_len)
+			return -SL_PROTO_BAD_LENGTH;
+		if (!sl_proto_topic_name_valid((const char *)f->body, r->name_len))
+			return -SL_PROTO_BAD_FIELD;
+		return 0;
+	}
+	default:
+		/* Fixed-size types: longer frames carry extensions a later
+		 * minor revision may define; v1 ignores the extra bytes. */
+		f->body_len = 0;
+		return 0;
+	}
+}
+
+int
+sl_proto_next(const void *buf, size_t len, size_t *off, struct sl_frame *f)
+{
+	const uint8_t *base = buf;
+	const struct sl_hdr *h;
+	size_t o = *off;
+	size_t rest;
+	uint32_t fixed;
+	int rc;
+
+	if (o >= len)
+		return 0;
+	rest = len - o;
+	if (rest < sizeof(struct sl_hdr))
+		return -SL_PROTO_TRUNCATED;
+	h = (const struct sl_hdr *)(base + o);
+	if (h->version != SL_PROTO_VERSION)
+		return -SL_PROTO_BAD_VERSION;
+	fixed = min_len[h->type];
+	if (fixed == 0)
+		return -SL_PROTO_UNKNOWN_TYPE;
+	if (h->length < sizeof(struct sl_hdr) || h->length > rest)
+		return -SL_PROTO_BAD_LENGTH;
+	if (h->length < fixed)
+		return -SL_PROTO_TRUNCATED;
+
+	f->hdr = h;
+	f->off = (uint32_t)o;
+	f->len = h->length;
+	rc = frame_body(f, base + o);
+	if (rc < 0)
+		return rc;
+	/* Padding after the last frame is optional. */
+	o += sl_proto_align(h->length);
+	*off = o < len ? o : len;
+	return 1;
+}
+
+void
+sl_proto_hdr_init(struct sl_hdr *h, uint8_t type, uint16_t flags, uint32_t length,
+		  uint32_t session)
+{
+	h->version = SL_PROTO_VERSION;
+	h->type = type;
+	h->flags = flags;
+	h->length = length;
+	h->session = session;
+	h->reserved = 0;
+}
+
+int
+sl_proto_put_publish(void *dst, size_t cap, uint32_t session, uint32_t topic,
+		     uint16_t flags, uint64_t producer_seq, uint64_t ts,
+		     const void *payload, uint32_t plen)
+{
+	struct sl_publish *p = dst;
+	uint32_t flen = sizeof(*p) + plen;
+
+	if (plen > SL_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (flen > cap)
+		return -ENOSPC;
+	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, flags, flen, session);
+	p->topic_id = topic;
+	p->reserved = 0;
+	p->producer_seq = producer_seq;
+	p->timestamp = ts;
+	if (plen)
+		memcpy(p + 1, payload, plen);
+	return (int)flen;
+}
+
+int
+sl_proto_topic_name_valid(const char *name, size_t nlen)
+{
+	size_t i;
+
+	if (nlen == 0 || nlen > SL_MAX_TOPIC_NAME)
+		return 0;
+	for (i = 0; i < nlen; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c <= 0x20 || c >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+int
+sl_proto_put_resolve(void *dst, size_t cap, uint32_t session, uint32_t req_id,
+		     const char *name, size_t nlen, uint16_t flags)
+{
+	struct sl_resolve *r = dst;
+	uint32_t flen;
+
+	if (!sl_proto_topic_name_valid(name, nlen))
+		return -EINVAL;
+	flen = (uint32_t)(sizeof(*r) + nlen);
+	if (flen > cap)
+		return -ENOSPC;
+	sl_proto_hdr_init(&r->h, SL_FT_RESOLVE, 0, flen, session);
+	r->req_id = req_id;
+	r->name_len = (uint16_t)nlen;
+	r->flags = flags;
+	memcpy(r + 1, name, nlen);
+	return (int)flen;
+}
+
+const char *
+sl_proto_type_name(uint8_t type)
+{
+	switch (type) {
+	case SL_FT_HELLO: return "hello";
+	case SL_FT_CHALLENGE: return "challenge";
+	case SL_FT_AUTH: return "auth";
+	case SL_FT_WELCOME: return "welcome";
+	case SL_FT_GOODBYE: return "goodbye";
+	case SL_FT_RESOLVE: return "resolve";
+	case SL_FT_TOPIC: return "topic";
+	case SL_FT_SUBSCRIBE: return "subscribe";
+	case SL_FT_UNSUBSCRIBE: return "unsubscribe";
+	case SL_FT_OK: return "ok";
+	case SL_FT_PUBLISH: return "publish";
+	case SL_FT_DELIVER: return "deliver";
+	case SL_FT_ACK: return "ack";
+	case SL_FT_NAK: return "nak";
+	case SL_FT_CREDIT: return "credit";
+	case SL_FT_HEARTBEAT: return "heartbeat";
+	case SL_FT_ERROR: return "error";
+	default: return "unknown";
+	}
+}
+
+const char *
+sl_proto_err_name(int err)
+{
+	static const char *const names[SL_PROTO_ERR_MAX] = {
+		[SL_PROTO_OK] = "ok",
+		[SL_PROTO_TRUNCATED] = "truncated",
+		[SL_PROTO_BAD_LENGTH] = "bad_length",
+		[SL_PROTO_BAD_VERSION] = "bad_version",
+		[SL_PROTO_UNKNOWN_TYPE] = "unknown_type",
+		[SL_PROTO_OVERSIZE] = "oversize",
+		[SL_PROTO_BAD_FIELD] = "bad_field",
+	};
+
+	if (err < 0)
+		err = -err;
+	if (err >= SL_PROTO_ERR_MAX)
+		return "unknown";
+	return names[err];
+}
+
+const char *
+sl_error_code_str(uint16_t code)
+{
+	switch (code) {
+	case SL_E_NONE: return "no error";
+	case SL_E_BAD_FRAME: return "malformed frame";
+	case SL_E_NO_SESSION: return "no such session (expired or never opened)";
+	case SL_E_UNKNOWN_TOPIC: return "no such topic";
+	case SL_E_TOPIC_TABLE_FULL: return "topic table full";
+	case SL_E_SUB_TABLE_FULL: return "too many subscribers on this topic";
+	case SL_E_VERSION: return "no protocol version in common";
+	case SL_E_BAD_NAME: return "invalid topic name";
+	case SL_E_BUSY: return "broker busy, retry later";
+	case SL_E_SESSION_TABLE_FULL: return "session table full";
+	default: return "unknown error code";
+	}
+}

@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sluice-pub: publish messages to a Sluice topic from the command line, like mosquitto_pub. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sluice/proto.h>
+#include <sluice/sluice.h>
+
+#define PROG "sluice-pub"
+#define EXIT_USAGE 2
+#define POLL_EVERY 16		 /* publishes between polls that drain acks */
+#define EAGAIN_SLEEP_NS 50000L	 /* back-off when the send buffer is full */
+
+struct pub_conf {
+	const char *host;
+	uint16_t port;
+	const char *topic;
+	const char *message;
+	const char *file;
+	bool lines;
+	bool ack;
+	bool quiet;
+	uint64_t count;
+	uint64_t rate;
+	uint32_t timeout_ms;
+};
+
+struct pacer {
+	uint64_t start_ns;
+	uint64_t interval_ns; /* 0: as fast as possible */
+	uint64_t sent;
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: " PROG " -t TOPIC (-m TEXT | -f FILE | -l) [options]\n"
+		"Publish messages to a Sluice broker over UDP.\n\n"
+		"  -h, --host HOST       broker address (default 127.0.0.1)\n"
+		"  -p, --port PORT       broker UDP port (default %u)\n"
+		"  -t, --topic NAME      topic to publish to; created if missing (required)\n"
+		"  -m, --message TEXT    send TEXT\n"
+		"  -f, --file FILE       send the contents of FILE as one message\n"
+		"  -l, --stdin-line      send each line of standard input as a message\n"
+		"  -n, --count N         send each message N times (default 1)\n"
+		"  -r, --rate MSGS_PER_S pace sending; 0 = as fast as possible (default)\n"
+		"  -a, --ack             ask for acks and wait for all of them\n"
+		"  -q, --quiet           no summary line on success\n"
+		"      --timeout MS      wait for the broker's replies (default 2000)\n"
+		"      --help            show this help\n\n"
+		"Exit status: 0 ok, 1 runtime failure, 2 usage error.\n",
+		SL_PROTO_DEFAULT_PORT);
+}
+
+static int
+parse_u64(const char *s, const char *what, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, PROG ": %s '%s' is not a number from %" PRIu64 " to %" PRIu64 "\n",
+			what, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Returns 0 to run, 1 after --help, -1 on a usage error (already reported). */
+static int
+parse_args(int argc, char **argv, struct pub_conf *conf)
+{
+	static const struct option longopts[] = {
+		{ "host", required_argument, NULL, 'h' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "topic", required_argument, NULL, 't' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "stdin-line", no_argument, NULL, 'l' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "ack", no_argument, NULL, 'a' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int opt;
+	int rc = 0;
+
+	while ((opt = getopt_long(argc, argv, "h:p:t:m:f:ln:r:aq", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h': conf->host = optarg; break;
+		case 't': conf->topic = optarg; break;
+		case 'm': conf->message = optarg; break;
+		case 'f': conf->file = optarg; break;
+		case 'l': conf->lines = true; break;
+		case 'a': conf->ack = true; break;
+		case 'q': conf->quiet = true; break;
+		case 'p':
+			rc |= parse_u64(optarg, "port", 1, UINT16_MAX, &v);
+			conf->port = (uint16_t)v;
+			break;
+		case 'n': rc |= parse_u64(optarg, "count", 1, UINT64_MAX, &conf->count); break;
+		case 'r': rc |= parse_u64(optarg, "rate", 0, 1000000000, &conf->rate); break;
+		case 'T':
+			rc |= parse_u64(optarg, "timeout", 1, 3600000, &v);
+			conf->timeout_ms = (uint32_t)v;
+			break;
+		case 'H': usage(stdout); return 1;
+		default: rc = -1; break;
+		}
+	}
+	if (rc != 0)
+		return -1;
+	if (optind < argc) {
+		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (conf->topic == NULL) {
+		fprintf(stderr, PROG ": no topic: give one with -t NAME\n");
+		return -1;
+	}
+	if ((conf->message != NULL) + (conf->file != NULL) + conf->lines != 1) {
+		fprintf(stderr, PROG ": give exactly one of -m TEXT, -f FILE or -l\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+report_connect(const struct pub_conf *conf, int rc)
+{
+	switch (rc) {
+	case -ETIMEDOUT:
+		fprintf(stderr, PROG ": no broker answered at %s:%u within %u ms "
+			"(is sluice-dataplane running?)\n", conf->host, conf->port, conf->timeout_ms);
+		break;
+	case -ENOENT:
+	case -EAGAIN:
+		fprintf(stderr, PROG ": cannot resolve host '%s' (check -h)\n", conf->host);
+		break;
+	case -EPROTO:
+		fprintf(stderr, PROG ": broker at %s:%u refused the session (protocol version "
+			"mismatch or session table full)\n", conf->host, conf->port);
+		break;
+	default:
+		fprintf(stderr, PROG ": cannot reach broker at %s:%u: %s\n", conf->host,
+			conf->port, strerror(-rc));
+		break;
+	}
+}
+
+static void
+report_resolve(const struct pub_conf *conf, int rc)
+{
+	switch (rc) {
+	case -EINVAL:
+		fprintf(stderr, PROG ": invalid topic name '%s': use 1 to %u printable ASCII "
+			"characters without spaces\n", conf->topic, SL_MAX_TOPIC_NAME);
+		break;
+	case -ENOSPC:
+		fprintf(stderr, PROG ": broker's topic table is full; cannot create '%s'\n",
+			conf->topic);
+		break;
+	case -ETIMEDOUT:
+		fprintf(stderr, PROG ": broker stopped answering while resolving '%s'\n",
+			conf->topic);
+		break;
+	default:
+		fprintf(stderr, PROG ": cannot resolve topic '%s': %s\n", conf->topic,
+			strerror(-rc));
+		break;
+	}
+}
+
+static void
+report_publish(const struct pub_conf *conf, int rc)
+{
+	if (rc == -ENOTCONN)
+		fprintf(stderr, PROG ": broker closed the session (restarted, or we were "
+			"silent too long)\n");
+	else if (rc == -ECONNREFUSED)
+		fprintf(stderr, PROG ": broker at %s:%u went away (port unreachable)\n",
+			conf->host, conf->port);
+	else
+		fprintf(stderr, PROG ": publish failed: %s\n", strerror(-rc));
+}
+
+/* Reads all of @path into @buf; a message is one datagram, so size is capped. */
+static int
+read_file(const char *path, char *buf, uint32_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (f == NULL) {
+		fprintf(stderr, PROG ": cannot open '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	n = fread(buf, 1, SL_MAX_PAYLOAD + 1, f);
+	if (ferror(f) || n > SL_MAX_PAYLOAD) {
+		if (ferror(f))
+			fprintf(stderr, PROG ": cannot read '%s': %s\n", path, strerror(errno));
+		else
+			fprintf(stderr, PROG ": '%s' is larger than one message can carry "
+				"(%u bytes)\n", path, SL_MAX_PAYLOAD);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	*len = (uint32_t)n;
+	return 0;
+}
+
+static void
+pace(struct pacer *p)
+{
+	struct timespec ts;
+	uint64_t at;
+
+	if (p->interval_ns == 0)
+		return;
+	/* Absolute schedule: a late send does not push every later one back. */
+	at = p->start_ns + p->sent * p->interval_ns;
+	ts.tv_sec = (time_t)(at / 1000000000u);
+	ts.tv_nsec = (long)(at % 1000000000u);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+/* Publish @n copies of one message; back-pressure is waited out, never dropped. */
+static int
+publish_msg(struct sl_client *c, uint32_t topic, const char *data, uint32_t len, uint64_t n,
+	    uint16_t flags, struct pacer *p)
+{
+	const struct timespec backoff = { .tv_sec = 0, .tv_nsec = EAGAIN_SLEEP_NS };
+	uint64_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		pace(p);
+		while ((rc = sl_client_publish(c, topic, data, len, sl_now_ns(), flags)) == -EAGAIN) {
+			(void)sl_client_poll(c, NULL, NULL, 64);
+			nanosleep(&backoff, NULL);
+		}
+		if (rc < 0)
+			return rc;
+		/* Drain acks and send heartbeats; acks left in the socket buffer
+		 * would overflow it on long runs. */
+		if (++p->sent % POLL_EVERY == 0) {
+			rc = sl_client_poll(c, NULL, NULL, 64);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int
+publish_lines(struct sl_client *c, uint32_t topic, const struct pub_conf *conf, uint16_t flags,
+	      struct pacer *p)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	uint64_t lineno = 0;
+	int rc = 0;
+
+	while ((len = getline(&line, &cap, stdin)) >= 0) {
+		lineno++;
+		if (len > 0 && line[len - 1] == '\n')
+			len--;
+		if (len > SL_MAX_PAYLOAD) {
+			fprintf(stderr, PROG ": line %" PRIu64 " is %zd bytes; a message holds at "
+				"most %u\n", lineno, len, SL_MAX_PAYLOAD);
+			rc = -EMSGSIZE;
+			break;
+		}
+		rc = publish_msg(c, topic, line, (uint32_t)len, conf->count, flags, p);
+		if (rc < 0) {
+			report_publish(conf, rc);
+			break;
+		}
+	}
+	free(line);
+	return rc;
+}
+
+/*
+ * Returns how many publishes were neither acked nor refused when time ran
+ * out. @errors0: ERROR frames seen before publishing began.
+ */
+static uint64_t
+wait_acks(struct sl_client *c, uint32_t timeout_ms, uint64_t errors0)
+{
+	uint64_t deadline = sl_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	struct sl_client_stats st;
+	uint64_t now;
+
+	for (;;) {
+		sl_client_stats(c, &st);
+		st.errors -= errors0;
+		if (st.acks + st.errors >= st.published)
+			return 0;
+		now = sl_now_ns();
+		if (now >= deadline)
+			return st.published - st.acks - st.errors;
+		if (sl_client_wait(c, NULL, NULL, 64, 10) == -ENOTCONN)
+			return st.published - st.acks - st.errors;
+	}
+}
+
+static int
+run(struct sl_client *c, const struct pub_conf *conf)
+{
+	static char buf[SL_MAX_PAYLOAD + 1];
+	struct pacer p = { .start_ns = sl_now_ns() };
+	uint16_t flags = conf->ack ? SL_PUB_F_ACK_REQ : 0;
+	struct sl_client_stats st;
+	uint32_t topic, len;
+	uint64_t missing = 0;
+	uint64_t errors0;
+	int rc;
+
+	rc = sl_client_resolve(c, conf->topic, 1, &topic);
+	if (rc < 0) {
+		report_resolve(conf, rc);
+		return 1;
+	}
+	sl_client_stats(c, &st);
+	errors0 = st.errors;
+	if (conf->rate)
+		p.interval_ns = 1000000000u / conf->rate;
+	if (conf->lines) {
+		rc = publish_lines(c, topic, conf, flags, &p);
+	} else {
+		if (conf->message != NULL) {
+			len = (uint32_t)strnlen(conf->message, SL_MAX_PAYLOAD + 1);
+			memcpy(buf, conf->message, len);
+		} else if (read_file(conf->file, buf, &len) < 0) {
+			return 1;
+		}
+		if (len > SL_MAX_PAYLOAD) {
+			fprintf(stderr, PROG ": message is longer than %u bytes\n", SL_MAX_PAYLOAD);
+			return 1;
+		}
+		rc = publish_msg(c, topic, buf, len, conf->count, flags, &p);
+		if (rc < 0)
+			report_publish(conf, rc);
+	}
+	if (conf->ack)
+		missing = wait_acks(c, conf->timeout_ms, errors0);
+	else
+		(void)sl_client_poll(c, NULL, NULL, 64); /* pick up early refusals */
+	sl_client_stats(c, &st);
+	st.errors -= errors0;
+	if (missing)
+		fprintf(stderr, PROG ": %" PRIu64 " of %" PRIu64 " messages were not acknowledged "
+			"within %u ms\n", missing, st.published, conf->timeout_ms);
+	if (st.errors)
+		fprintf(stderr, PROG ": broker refused %" PRIu64 " messages (topic '%s' removed?)\n",
+			st.errors, conf->topic);
+	if (!conf->quiet && rc == 0)
+		fprintf(stderr, PROG ": %" PRIu64 " published to '%s' (topic %u), %" PRIu64
+			" acked, %" PRIu64 " send retries\n", st.published, conf->topic, topic,
+			st.acks, st.publish_eagain);
+	return rc < 0 || missing || st.errors ? 1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pub_conf conf = {
+		.host = "127.0.0.1",
+		.port = SL_PROTO_DEFAULT_PORT,
+		.count = 1,
+		.timeout_ms = 2000,
+	};
+	struct sl_client_opts opts = { 0 };
+	struct sl_client *c;
+	int rc;
+
+	rc = parse_args(argc, argv, &conf);
+	if (rc != 0) {
+		if (rc < 0)
+			fprintf(stderr, "Try '" PROG " --help' for more information.\n");
+		return rc > 0 ? 0 : EXIT_USAGE;
+	}
+	opts.host = conf.host;
+	opts.port = conf.port;
+	opts.name = PROG;
+	opts.timeout_ms = conf.timeout_ms;
+	rc = sl_client_connect(&c, &opts);
+	if (rc < 0) {
+		report_connect(&conf, rc);
+		return 1;
+	}
+	rc = run(c, &conf);
+	sl_client_close(c);
+	return rc;
+}

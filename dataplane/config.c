@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Parser for the INI-style dataplane configuration files in nic-configs/. */
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sluice/proto.h>
+
+#include "config.h"
+
+enum val_kind { V_U32, V_U16, V_U8_BOOL, V_STR, V_IP, V_IDLE, V_TOPICS };
+
+struct key_def {
+	const char *key;
+	enum val_kind kind;
+	size_t off;
+	size_t size;	 /* for strings */
+	uint64_t min, max; /* for numbers */
+};
+
+#define DP(k, kind, field, lo, hi) \
+	{ k, kind, offsetof(struct sl_conf, field), sizeof(((struct sl_conf *)0)->field), lo, hi }
+#define PT(k, kind, field, lo, hi)                                                    \
+	{ k, kind, offsetof(struct sl_conf_port, field),                              \
+	  sizeof(((struct sl_conf_port *)0)->field), lo, hi }
+#define WK(k, kind, field, lo, hi)                                                    \
+	{ k, kind, offsetof(struct sl_conf_worker, field),                            \
+	  sizeof(((struct sl_conf_worker *)0)->field), lo, hi }
+
+static const struct key_def dp_keys[] = {
+	DP("name", V_STR, name, 0, 0),
+	DP("eal_args", V_STR, eal_args, 0, 0),
+	DP("main_lcore", V_U32, main_lcore, 0, 1023),
+	DP("idle", V_IDLE, idle, 0, 0),
+	DP("idle_max_us", V_U32, idle_max_us, 1, 100000),
+	DP("burst", V_U16, burst, 1, 256),
+	DP("mbufs", V_U32, mbufs, 1023, 4u << 20),
+	DP("mbuf_cache", V_U32, mbuf_cache, 0, 512),
+	DP("ring_size", V_U32, ring_size, 64, 1u << 20),
+	DP("max_topics", V_U32, max_topics, 2, 1u << 20),
+	DP("max_subscribers", V_U32, max_subscribers, 1, 4096),
+	DP("max_sessions", V_U32, max_sessions, 2, 65535),
+	DP("heartbeat_ms", V_U32, heartbeat_ms, 10, 600000),
+	DP("session_timeout_ms", V_U32, session_timeout_ms, 30, 3600000),
+	DP("auto_create_topics", V_U8_BOOL, auto_create_topics, 0, 1),
+	DP("no_huge", V_U8_BOOL, no_huge, 0, 1),
+	DP("memory_mb", V_U32, memory_mb, 64, 1u << 20),
+	DP("topics", V_TOPICS, topics, 0, 0),
+};
+
+static const struct key_def port_keys[] = {
+	PT("vdev", V_STR, vdev, 0, 0),
+	PT("pci", V_STR, pci, 0, 0),
+	PT("ip", V_IP, ip, 0, 0),
+	PT("udp_port", V_U16, udp_port, 1, 65535),
+	PT("rx_queues", V_U16, rx_queues, 1, 64),
+	PT("rx_desc", V_U16, rx_desc, 32, 16384),
+	PT("tx_desc", V_U16, tx_desc, 32, 16384),
+	PT("rss", V_U8_BOOL, rss, 0, 1),
+	PT("promisc", V_U8_BOOL, promisc, 0, 1),
+};
+
+static const struct key_def worker_keys[] = {
+	WK("lcore", V_U32, lcore, 0, 1023),
+	WK("port", V_U16, port, 0, SL_CONF_MAX_PORTS - 1),
+	WK("queue", V_U16, queue, 0, 63),
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+void
+sl_conf_defaults(struct sl_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "sluice");
+	c->main_lcore = 0;
+	c->idle = SL_IDLE_BUSY;
+	c->idle_max_us = 200;
+	c->burst = 32;
+	c->mbufs = 16383;
+	c->mbuf_cache = 256;
+	c->ring_size = 4096;
+	c->max_topics = 1024;
+	c->max_subscribers = 64;
+	c->max_sessions = 4096;
+	c->heartbeat_ms = 1000;
+	c->session_timeout_ms = 3000;
+	c->auto_create_topics = 1;
+	c->memory_mb = 512;
+}
+
+static void
+port_defaults(struct sl_conf_port *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->udp_port = SL_PROTO_DEFAULT_PORT;
+	p->rx_queues = 1;
+	p->rx_desc = 1024;
+	p->tx_desc = 1024;
+	p->rss = 1;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
+		*out = 1;
+	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") ||
+		 !strcmp(v, "0"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+add_topics(struct sl_conf *c, const char *v, char *err, size_t errlen)
+{
+	char tmp[1024], *save = NULL, *t;
+
+	snprintf(tmp, sizeof(tmp), "%s", v);
+	for (t = strtok_r(tmp, " ,", &save); t; t = strtok_r(NULL, " ,", &save)) {
+		if (!sl_proto_topic_name_valid(t, strlen(t)))
+			return fail(err, errlen, "topic name '%s' is invalid (1-%u printable "
+				    "characters, no spaces)", t, SL_MAX_TOPIC_NAME);
+		if (c->n_topics >= SL_CONF_MAX_TOPICS)
+			return fail(err, errlen, "more than %d topics declared; create the "
+				    "rest at run time", SL_CONF_MAX_TOPICS);
+		snprintf(c->topics[c->n_topics++], sizeof(c->topics[0]), "%s", t);
+	}
+	return 0;
+}
+
+static int
+set_number(void *field, const struct key_def *k, const char *v, char *err, size_t errlen)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(v, &end, 0);
+	if (errno || end == v || *end != '\0' || v[0] == '-')
+		return fail(err, errlen, "'%s' needs a number, got '%s'", k->key, v);
+	if (n < k->min || n > k->max)
+		return fail(err, errlen, "'%s' = %llu is out of range [%llu, %llu]", k->key, n,
+			    (unsigned long long)k->min, (unsigned long long)k->max);
+	if (k->kind == V_U32)
+		*(uint32_t *)field = (uint32_t)n;
+	else
+		*(uint16_t *)field = (uint16_t)n;
+	return 0;
+}
+
+static int
+set_value(struct sl_conf *c, void *base, const struct key_def *k, const char *v, char *err,
+	  size_t errlen)
+{
+	void *field = (char *)base + k->off;
+	struct in_addr a;
+	int b;
+
+	switch (k->kind) {
+	case V_U32:
+	case V_U16:
+		return set_number(field, k, v, err, errlen);
+	case V_U8_BOOL:
+		if (parse_bool(v, &b) < 0)
+			return fail(err, errlen, "'%s' needs yes or no, got '%s'", k->key, v);
+		*(uint8_t *)field = (uint8_t)b;
+		return 0;
+	case V_STR:
+		if (strlen(v) >= k->size)
+			return fail(err, errlen, "'%s' is longer than %zu characters", k->key,
+				    k->size - 1);
+		memcpy(field, v, strlen(v) + 1);
+		return 0;
+	case V_IP:
+		if (inet_pton(AF_INET, v, &a) != 1)
+			return fail(err, errlen, "'%s' needs an IPv4 address, got '%s'", k->key, v);
+		*(uint32_t *)field = a.s_addr;
+		return 0;
+	case V_IDLE:
+		if (!strcmp(v, "busy"))
+			*(enum sl_idle_kind *)field = SL_IDLE_BUSY;
+		else if (!strcmp(v, "backoff"))
+			*(enum sl_idle_kind *)field = SL_IDLE_BACKOFF;
+		else
+			return fail(err, errlen, "'idle' is busy or backoff, got '%s'", v);
+		return 0;
+	case V_TOPICS:
+		return add_topics(c, v, err, errlen);
+	}
+	return fail(err, errlen, "internal: bad key kind");
+}
+
+/* Resolve a section name to its key table and the struct the keys write into. */
+static int
+section_target(struct sl_conf *c, const char *sec, const struct key_def **keys, size_t *nkeys,
+	       void **base, char *err, size_t errlen)
+{
+	unsigned long idx;
+	char *end;
+
+	if (!strcmp(sec, "dataplane")) {
+		*keys = dp_keys, *nkeys = N(dp_keys), *base = c;
+		return 0;
+	}
+	if (!strncmp(sec, "port", 4) && isdigit((unsigned char)sec[4])) {
+		idx = strtoul(sec + 4, &end, 10);
+		if (*end || idx >= SL_CONF_MAX_PORTS)
+			return fail(err, errlen, "section [%s]: ports are port0..port%d", sec,
+				    SL_CONF_MAX_PORTS - 1);
+		while (c->n_ports <= idx)
+			port_defaults(&c->ports[c->n_ports++]);
+		*keys = port_keys, *nkeys = N(port_keys), *base = &c->ports[idx];
+		return 0;
+	}
+	if (!strncmp(sec, "worker", 6) && isdigit((unsigned char)sec[6])) {
+		idx = strtoul(sec + 6, &end, 10);
+		if (*end || idx >= SL_CONF_MAX_WORKERS)
+			return fail(err, errlen, "section [%s]: workers are worker0..worker%d",
+				    sec, SL_CONF_MAX_WORKERS - 1);
+		while (c->n_workers <= idx)
+			memset(&c->workers[c->n_workers++], 0, sizeof(c->workers[0]));
+		*keys = worker_keys, *nkeys = N(worker_keys), *base = &c->workers[idx];
+		return 0;
+	}
+	return fail(err, errlen, "unknown section [%s] (expected dataplane, portN, workerN)",
+		    sec);
+}
+
+static int
+assign(struct sl_conf *c, const char *sec, const char *key, const char *val, char *err,
+       size_t errlen)
+{
+	const struct key_def *keys;
+	size_t nkeys, i;
+	void *base;
+	int rc;
+
+	rc = section_target(c, sec, &keys, &nkeys, &base, err, errlen);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < nkeys; i++)
+		if (!strcmp(keys[i].key, key))
+			return set_value(c, base, &keys[i], val, err, errlen);
+	return fail(err, errlen, "unknown key '%s' in [%s]", key, sec);
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int
+parse_line(struct sl_conf *c, char *line, char *sec, size_t seclen, char *err, size_t errlen)
+{
+	char *s = trim(line), *eq, *hash;
+
+	hash = strchr(s, '#');
+	if (hash)
+		*hash = '\0';
+	s = trim(s);
+	if (*s == '\0')
+		return 0;
+	if (*s == '[') {
+		char *end = strchr(s, ']');
+
+		if (!end || end[1] != '\0')
+			return fail(err, errlen, "malformed section header '%s'", s);
+		*end = '\0';
+		snprintf(sec, seclen, "%s", trim(s + 1));
+		/* Create the port or worker entry even if the section is empty. */
+		{
+			const struct key_def *k;
+			size_t nk;
+			void *b;
+
+			return section_target(c, sec, &k, &nk, &b, err, errlen);
+		}
+	}
+	eq = strchr(s, '=');
+	if (!eq)
+		return fail(err, errlen, "expected 'key = value', got '%s'", s);
+	*eq = '\0';
+	if (sec[0] == '\0')
+		return fail(err, errlen, "'%s' appears before any [section]", trim(s));
+	return assign(c, sec, trim(s), trim(eq + 1), err, errlen);
+}
+
+int
+sl_conf_load(struct sl_conf *c, const char *path, char *err, size_t errlen)
+{
+	char line[1024], sec[64] = "", msg[512];
+	unsigned lineno = 0;
+	FILE *f;
+	int rc = 0;
+
+	f = fopen(path, "r");
+	if (!f) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open config '%s': %s", path, strerror(errno));
+		return rc;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			rc = fail(err, errlen, "%s:%u: line longer than %zu bytes", path, lineno,
+				  sizeof(line) - 2);
+			break;
+		}
+		rc = parse_line(c, line, sec, sizeof(sec), msg, sizeof(msg));
+		if (rc < 0) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+int
+sl_conf_set(struct sl_conf *c, const char *assignment, char *err, size_t errlen)
+{
+	char tmp[512], *eq, *dot, *key;
+	const char *sec = "dataplane";
+
+	if (strlen(assignment) >= sizeof(tmp))
+		return fail(err, errlen, "override too long");
+	snprintf(tmp, sizeof(tmp), "%s", assignment);
+	eq = strchr(tmp, '=');
+	if (!eq)
+		return fail(err, errlen, "override '%s' is not section.key=value", assignment);
+	*eq = '\0';
+	key = tmp;
+	dot = strchr(tmp, '.');
+	if (dot) {
+		*dot = '\0';
+		sec = tmp;
+		key = dot + 1;
+	}
+	return assign(c, sec, trim(key), trim(eq + 1), err, errlen);
+}
+
+static int
+validate_workers(const struct sl_conf *c, char *err, size_t errlen)
+{
+	unsigned i, j;
+
+	for (i = 0; i < c->n_workers; i++) {
+		const struct sl_conf_worker *w = &c->workers[i];
+
+		if (w->port >= c->n_ports)
+			return fail(err, errlen, "[worker%u] port %u is not configured", i, w->port);
+		if (w->queue >= c->ports[w->port].rx_queues)
+			return fail(err, errlen, "[worker%u] queue %u: port%u has %u rx_queues", i,
+				    w->queue, w->port, c->ports[w->port].rx_queues);
+		if (w->lcore == c->main_lcore)
+			return fail(err, errlen, "[worker%u] lcore %u is the main lcore; give "
+				    "workers their own cores", i, w->lcore);
+		for (j = 0; j < i; j++) {
+			if (c->workers[j].lcore == w->lcore)
+				return fail(err, errlen, "[worker%u] and [worker%u] share lcore %u",
+					    j, i, w->lcore);
+			if (c->workers[j].port == w->port && c->workers[j].queue == w->queue)
+				return fail(err, errlen, "[worker%u] and [worker%u] poll the same "
+					    "queue", j, i);
+		}
+	}
+	return 0;
+}
+
+int
+sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen)
+{
+	unsigned i, q, covered;
+
+	if (c->n_ports == 0)
+		return fail(err, errlen, "no [portN] section: configure at least one port");
+	if (c->n_workers == 0)
+		return fail(err, errlen, "no [workerN] section: configure at least one worker");
+	if (c->ring_size & (c->ring_size - 1))
+		return fail(err, errlen, "ring_size %u is not a power of two", c->ring_size);
+	if (c->session_timeout_ms < 2 * c->heartbeat_ms)
+		return fail(err, errlen, "session_timeout_ms (%u) must be at least twice "
+			    "heartbeat_ms (%u)", c->session_timeout_ms, c->heartbeat_ms);
+	if (c->n_topics >= c->max_topics)
+		return fail(err, errlen, "%u topics declared but max_topics is %u", c->n_topics,
+			    c->max_topics);
+	for (i = 0; i < c->n_ports; i++) {
+		const struct sl_conf_port *p = &c->ports[i];
+
+		if (!!p->vdev[0] == !!p->pci[0])
+			return fail(err, errlen, "[port%u] needs exactly one of vdev or pci", i);
+		if (p->ip == 0)
+			return fail(err, errlen, "[port%u] has no ip", i);
+		for (q = 0; q < p->rx_queues; q++) {
+			unsigned w;
+
+			for (covered = 0, w = 0; w < c->n_workers; w++)
+				covered |= c->workers[w].port == i && c->workers[w].queue == q;
+			if (!covered)
+				return fail(err, errlen, "[port%u] rx queue %u has no worker; add a "
+					    "[workerN] for it or lower rx_queues", i, q);
+		}
+	}
+	return validate_workers(c, err, errlen);
+}
+
+void
+sl_conf_dump(const struct sl_conf *c, FILE *out)
+{
+	char ip[INET_ADDRSTRLEN];
+	unsigned i;
+
+	fprintf(out, "[dataplane]\nname = %s\nmain_lcore = %u\nidle = %s\nidle_max_us = %u\n"
+		"burst = %u\nmbufs = %u\nmbuf_cache = %u\nring_size = %u\nmax_topics = %u\n"
+		"max_subscribers = %u\nmax_sessions = %u\nheartbeat_ms = %u\n"
+		"session_timeout_ms = %u\nauto_create_topics = %s\nno_huge = %s\n"
+		"memory_mb = %u\neal_args = %s\n",
+		c->name, c->main_lcore, c->idle == SL_IDLE_BUSY ? "busy" : "backoff",
+		c->idle_max_us, c->burst, c->mbufs, c->mbuf_cache, c->ring_size, c->max_topics,
+		c->max_subscribers, c->max_sessions, c->heartbeat_ms, c->session_timeout_ms,
+		c->auto_create_topics ? "yes" : "no", c->no_huge ? "yes" : "no", c->memory_mb,
+		c->eal_args);
+	for (i = 0; i < c->n_topics; i++)
+		fprintf(out, "topics = %s\n", c->topics[i]);
+	for (i = 0; i < c->n_ports; i++) {
+		const struct sl_conf_port *p = &c->ports[i];
+
+		inet_ntop(AF_INET, &p->ip, ip, sizeof(ip));
+		fprintf(out, "\n[port%u]\n%s = %s\nip = %s\nudp_port = %u\nrx_queues = %u\n"
+			"rx_desc = %u\ntx_desc = %u\nrss = %s\npromisc = %s\n", i,
+			p->vdev[0] ? "vdev" : "pci", p->vdev[0] ? p->vdev : p->pci, ip, p->udp_port,
+			p->rx_queues, p->rx_desc, p->tx_desc, p->rss ? "yes" : "no",
+			p->promisc ? "yes" : "no");
+	}
+	for (i = 0; i < c->n_workers; i++)
+		fprintf(out, "\n[worker%u]\nlcore = %u\nport = %u\nqueue = %u\n", i,
+			c->workers[i].lcore, c->workers[i].port, c->workers[i].queue);
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Dataplane configuration: the nic-configs/ file format, parsed without EAL. */
+
+#ifndef SLUICE_DP_CONFIG_H
+#define SLUICE_DP_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define SL_CONF_MAX_PORTS 8
+#define SL_CONF_MAX_WORKERS 32
+#define SL_CONF_MAX_TOPICS 64 /* topics pre-declared in the file */
+#define SL_CONF_STR 256
+
+enum sl_idle_kind {
+	SL_IDLE_BUSY = 0, /* spin with pause: lowest latency, holds the core */
+	SL_IDLE_BACKOFF,  /* spin, then sleep up to idle_max_us: shares the core */
+};
+
+struct sl_conf_port {
+	char vdev[SL_CONF_STR];	 /* EAL --vdev argument, or "" for a PCI port */
+	char pci[32];		 /* PCI address for -a, or "" for a virtual port */
+	uint32_t ip;		 /* IPv4 address the port answers for, network order */
+	uint16_t udp_port;	 /* Sluice UDP port, host order */
+	uint16_t rx_queues;
+	uint16_t rx_desc;
+	uint16_t tx_desc;
+	uint8_t rss;		 /* spread flows over rx queues with RSS */
+	uint8_t promisc;
+};
+
+struct sl_conf_worker {
+	uint32_t lcore;
+	uint16_t port;
+	uint16_t queue;
+};
+
+struct sl_conf {
+	char name[64];		 /* instance name: EAL file prefix and telemetry */
+	char eal_args[SL_CONF_STR]; /* extra EAL arguments */
+	uint32_t main_lcore;
+	enum sl_idle_kind idle;
+	uint32_t idle_max_us;
+	uint16_t burst;
+	uint32_t mbufs;		 /* per mempool */
+	uint32_t mbuf_cache;
+	uint32_t ring_size;	 /* per-worker handoff ring */
+	uint32_t max_topics;
+	uint32_t max_subscribers; /* per topic */
+	uint32_t max_sessions;	 /* per worker */
+	uint32_t heartbeat_ms;
+	uint32_t session_timeout_ms;
+	uint8_t auto_create_topics;
+	uint8_t no_huge;
+	uint32_t memory_mb;	 /* with no_huge */
+	uint16_t n_ports;
+	uint16_t n_workers;
+	uint16_t n_topics;
+	struct sl_conf_port ports[SL_CONF_MAX_PORTS];
+	struct sl_conf_worker workers[SL_CONF_MAX_WORKERS];
+	char topics[SL_CONF_MAX_TOPICS][208];
+};
+
+/* Fill @c with the built-in defaults (no ports, no workers). */
+void sl_conf_defaults(struct sl_conf *c);
+
+/*
+ * Parse a configuration file into @c (call sl_conf_defaults first).
+ * On error returns -EINVAL (or -errno from fopen) and writes a message naming
+ * the file, the line and the problem into @err (@errlen bytes).
+ * Not thread-safe with respect to @c.
+ */
+int sl_conf_load(struct sl_conf *c, const char *path, char *err, size_t errlen);
+
+/*
+ * Apply one "section.key=value" override (sections: dataplane, portN, workerN)
+ * or "key=value" for the dataplane section. Same error contract as sl_conf_load.
+ */
+int sl_conf_set(struct sl_conf *c, const char *assignment, char *err, size_t errlen);
+
+/* Check cross-field consistency after loading and overrides. Same contract. */
+int sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen);
+
+/* Print the effective configuration in the file format. */
+void sl_conf_dump(const struct sl_conf *c, FILE *out);
+
+#endif /* SLUICE_DP_CONFIG_H */

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Dataplane counters: event counters and drop reasons, one block per worker. */
+
+#ifndef SLUICE_DP_COUNTERS_H
+#define SLUICE_DP_COUNTERS_H
+
+#include <stdint.h>
+
+/*
+ * Each worker owns one struct sl_counters and is its only writer; readers
+ * (telemetry thread) load the words with relaxed atomics and may see a
+ * slightly stale but never torn value: every counter is one aligned 64-bit
+ * word.
+ */
+
+#define SL_CTR_LIST(X)                                                               \
+	X(rx_pkts) X(rx_bytes) X(tx_pkts) X(tx_bytes) X(frames) X(hellos)                 \
+	X(welcomes) X(resolves) X(topics_created) X(subscribes) X(unsubscribes)        \
+	X(publishes) X(delivers) X(acks) X(errors_sent) X(heartbeats) X(goodbyes)      \
+	X(sessions_opened) X(sessions_closed) X(sessions_expired) X(arp_replies)       \
+	X(handoff_out) X(handoff_in) X(idle_sleeps) X(polls)
+
+#define SL_DROP_LIST(X)                                                              \
+	X(not_ipv4) X(arp_ignored) X(ip_header) X(ip_fragment) X(not_for_us)             \
+	X(not_udp) X(wrong_port) X(udp_length) X(truncated) X(bad_length)              \
+	X(bad_version) X(unknown_type) X(oversize) X(bad_field) X(no_session)          \
+	X(unknown_topic) X(unexpected_type) X(ring_full) X(no_mbuf) X(tx_full)         \
+	X(session_table_full) X(sub_table_full) X(topic_table_full) X(slow_path_full)
+
+#define SL_X_ENUM_CTR(n) SL_CTR_##n,
+#define SL_X_ENUM_DROP(n) SL_DROP_##n,
+enum sl_ctr { SL_CTR_LIST(SL_X_ENUM_CTR) SL_CTR_MAX };
+enum sl_drop { SL_DROP_LIST(SL_X_ENUM_DROP) SL_DROP_MAX };
+#undef SL_X_ENUM_CTR
+#undef SL_X_ENUM_DROP
+
+struct sl_counters {
+	uint64_t ctr[SL_CTR_MAX];
+	uint64_t drop[SL_DROP_MAX];
+} __attribute__((aligned(64)));
+
+/* Single-writer increment: a plain add, published with a relaxed store so a
+ * concurrent reader never sees a torn word. */
+static inline void
+sl_ctr_add(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t
+sl_ctr_read(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+extern const char *const sl_ctr_names[SL_CTR_MAX];
+extern const char *const sl_drop_names[SL_DROP_MAX];
+
+/* Map a negative parser result (-enum sl_proto_err) to a drop reason. */
+enum sl_drop sl_drop_from_proto(int err);
+
+#endif /* SLUICE_DP_COUNTERS_H */

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* State shared by the dataplane's files: ports, workers, pools, handoff format. */
+
+#ifndef SLUICE_DP_DATAPLANE_H
+#define SLUICE_DP_DATAPLANE_H
+
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "config.h"
+#include "counters.h"
+#include "route.h"
+#include "session.h"
+
+#define SL_TX_BUF 64 /* per worker, per port: flushed when full or per loop */
+
+/* Runtime view of one configured port. */
+struct sl_port_rt {
+	uint16_t port_id;
+	uint16_t udp_port; /* network order */
+	uint32_t ip;	   /* network order */
+	uint8_t mac[6];
+	uint16_t n_txq;
+};
+
+enum sl_handoff_kind {
+	SL_HO_PUBLISH = 1,   /* owner: route and fan out the frame */
+	SL_HO_SUBSCRIBE,     /* owner: add the sender to the topic */
+	SL_HO_UNSUBSCRIBE,   /* owner: remove it */
+	SL_HO_UNSUB_ALL,     /* owner: a session ended; m is NULL */
+	SL_HO_RESOLVE,	     /* main lcore: create the topic */
+	SL_HO_RESOLVE_DONE,  /* rx worker: answer the RESOLVE, topic holds the id */
+};
+
+/*
+ * One element of a handoff ring (rte_ring with 24-byte elements). When m is
+ * set, the element holds one reference to it; the receiver frees it.
+ */
+struct sl_handoff {
+	struct rte_mbuf *m;
+	uint32_t session;
+	uint16_t off; /* frame offset from the mbuf's data start */
+	uint16_t len;
+	uint32_t topic;
+	uint8_t kind;
+	uint8_t src_worker;
+	uint16_t code; /* enum sl_error_code result of the main lcore's work */
+};
+_Static_assert(sizeof(struct sl_handoff) == 24, "handoff element size");
+
+struct sl_dp;
+
+/* One worker lcore: polls one rx queue, owns the topics id % n_workers. */
+struct sl_worker {
+	struct sl_counters ctr; /* first: its own cache lines */
+	uint32_t idx;
+	uint32_t lcore;
+	uint16_t port_idx; /* index into dp->ports of the polled port */
+	uint16_t queue;
+	struct rte_ring *in; /* MP/SC: other workers and main enqueue here */
+	struct sl_dp *dp;
+	struct sl_session_table sessions;
+	uint64_t now; /* TSC at the start of this loop iteration */
+	uint64_t next_timer;
+	uint32_t idle_polls;
+	uint16_t n_tx[SL_CONF_MAX_PORTS];
+	struct rte_mbuf *tx[SL_CONF_MAX_PORTS][SL_TX_BUF];
+	uint16_t n_out[SL_CONF_MAX_WORKERS];
+	struct sl_handoff *out; /* [n_workers][burst] staged handoffs */
+} __rte_cache_aligned;
+
+struct sl_dp {
+	struct sl_conf conf;
+	struct sl_route route;
+	struct rte_mempool *pkt_pool;	/* rx and reply frames */
+	struct rte_mempool *hdr_pool;	/* DELIVER headers, chained to payload */
+	struct rte_mempool *clone_pool; /* indirect mbufs: shared payload */
+	struct rte_ring *slow;		/* workers -> main lcore */
+	uint16_t n_ports;
+	uint16_t n_workers;
+	uint64_t tsc_hz;
+	struct sl_port_rt ports[SL_CONF_MAX_PORTS];
+	struct sl_worker *workers[SL_CONF_MAX_WORKERS];
+	struct sl_counters main_ctr; /* main lcore's own counters */
+	volatile int quit;	     /* set by the signal handler */
+};
+
+/* Allocate the worker's tables and rings. Returns 0 or -errno. */
+int sl_worker_init(struct sl_dp *dp, uint32_t idx);
+void sl_worker_fini(struct sl_worker *w);
+
+/* The lcore entry point; @arg is the struct sl_worker. Returns at dp->quit. */
+int sl_worker_main(void *arg);
+
+/* Main lcore duty: drain the slow-path ring. Returns the work done. */
+unsigned sl_dp_slow_path_poll(struct sl_dp *dp);
+
+/* Register the /sluice/... rte_telemetry commands. Returns 0 or -errno. */
+int sl_telemetry_init(struct sl_dp *dp);
+
+#endif /* SLUICE_DP_DATAPLANE_H */

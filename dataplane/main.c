@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sluice-dataplane: the DPDK primary process that moves Sluice messages. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "dataplane.h"
+#include "port.h"
+
+#define MAX_EAL_ARGS 96
+#define SLOW_RING_SIZE 1024
+#define HDR_ROOM 128 /* Ethernet + IPv4 + UDP + DELIVER header, rounded up */
+
+static struct sl_dp dp;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: sluice-dataplane -c FILE [options] [-- EAL options]\n"
+		"\n"
+		"Runs the Sluice dataplane: worker lcores poll the NIC queues named in FILE,\n"
+		"parse Sluice frames, route publishes to subscribers and send deliveries.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE     port, queue and lcore layout (see nic-configs/)\n"
+		"  -s, --set SEC.KEY=VAL override one config value, e.g. port0.ip=10.0.0.1\n"
+		"                        or idle=backoff (dataplane section); repeatable\n"
+		"  -n, --name NAME       instance name: EAL file prefix and telemetry\n"
+		"                        directory /var/run/dpdk/NAME (default from FILE)\n"
+		"      --idle MODE       busy (lowest latency, holds its cores) or backoff\n"
+		"      --print-config    print the effective configuration and exit\n"
+		"      --check           validate the configuration and exit\n"
+		"  -h, --help            this text\n"
+		"\n"
+		"Counters: dpdk-telemetry.py -f NAME, then /sluice/stats, /sluice/topics,\n"
+		"/sluice/workers, /sluice/config (or scripts/sluice-stats NAME).\n"
+		"Stops cleanly on SIGINT or SIGTERM.\n");
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	/* Relaxed: workers poll the flag; no data is published through it. */
+	__atomic_store_n(&dp.quit, 1, __ATOMIC_RELAXED);
+}
+
+static int
+parse_args(int argc, char **argv, int *eal_argc, char ***eal_argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 's' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "idle", required_argument, NULL, 'I' },
+		{ "print-config", no_argument, NULL, 'P' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[512], tmp[300];
+	const char *config = NULL;
+	const char *sets[64];
+	int nsets = 0, print = 0, check = 0, opt, i;
+
+	sl_conf_defaults(&dp.conf);
+	while ((opt = getopt_long(argc, argv, "c:s:n:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 's':
+		case 'n':
+		case 'I':
+			if (nsets == 64) {
+				fprintf(stderr, "sluice-dataplane: too many overrides\n");
+				return -EINVAL;
+			}
+			if (opt == 's')
+				sets[nsets++] = optarg;
+			else {
+				snprintf(tmp, sizeof(tmp), "%s=%s", opt == 'n' ? "name" : "idle",
+					 optarg);
+				sets[nsets++] = strdup(tmp);
+			}
+			break;
+		case 'P': print = 1; break;
+		case 'C': check = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -EINVAL;
+		}
+	}
+	if (config == NULL) {
+		fprintf(stderr, "sluice-dataplane: no config file; pass -c nic-configs/<profile>"
+			".conf (see --help)\n");
+		return -EINVAL;
+	}
+	if (sl_conf_load(&dp.conf, config, err, sizeof(err)) < 0)
+		goto bad;
+	for (i = 0; i < nsets; i++)
+		if (sl_conf_set(&dp.conf, sets[i], err, sizeof(err)) < 0)
+			goto bad;
+	if (sl_conf_validate(&dp.conf, err, sizeof(err)) < 0)
+		goto bad;
+	if (print)
+		sl_conf_dump(&dp.conf, stdout);
+	if (print || check)
+		exit(0);
+	*eal_argc = argc - optind;
+	*eal_argv = argv + optind;
+	return 0;
+bad:
+	fprintf(stderr, "sluice-dataplane: %s\n", err);
+	return -EINVAL;
+}
+
+static int
+push(char **v, int *n, const char *s)
+{
+	if (*n >= MAX_EAL_ARGS - 1)
+		return -E2BIG;
+	v[(*n)++] = strdup(s);
+	return 0;
+}
+
+/* EAL arguments from the config: lcores, devices, memory, file prefix. */
+static int
+build_eal_args(char **v, int extra_argc, char **extra_argv, const char *prog)
+{
+	const struct sl_conf *c = &dp.conf;
+	char buf[512], *save = NULL, *tok, tmp[SL_CONF_STR];
+	int n = 0, i, len, has_pci = 0;
+
+	push(v, &n, prog);
+	len = snprintf(buf, sizeof(buf), "%u", c->main_lcore);
+	for (i = 0; i < c->n_workers; i++)
+		len += snprintf(buf + len, sizeof(buf) - (size_t)len, ",%u", c->workers[i].lcore);
+	push(v, &n, "-l");
+	push(v, &n, buf);
+	snprintf(buf, sizeof(buf), "%u", c->main_lcore);
+	push(v, &n, "--main-lcore");
+	push(v, &n, buf);
+	push(v, &n, "--file-prefix");
+	push(v, &n, c->name);
+	for (i = 0; i < c->n_ports; i++) {
+		if (c->ports[i].vdev[0]) {
+			push(v, &n, "--vdev");
+			push(v, &n, c->ports[i].vdev);
+		} else {
+			push(v, &n, "-a");
+			push(v, &n, c->ports[i].pci);
+			has_pci = 1;
+		}
+	}
+	/* Never probe the PCI bus unless a port names a device on it. */
+	if (!has_pci)
+		push(v, &n, "--no-pci");
+	if (c->no_huge) {
+		push(v, &n, "--no-huge");
+		snprintf(buf, sizeof(buf), "%u", c->memory_mb);
+		push(v, &n, "-m");
+		push(v, &n, buf);
+	} else {
+		/* Unlinked at once: nothing is left in hugetlbfs, even after kill -9. */
+		push(v, &n, "--huge-unlink");
+	}
+	snprintf(tmp, sizeof(tmp), "%s", c->eal_args);
+	for (tok = strtok_r(tmp, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+		push(v, &n, tok);
+	for (i = 0; i < extra_argc; i++)
+		if (push(v, &n, extra_argv[i]) < 0)
+			return -E2BIG;
+	v[n] = NULL;
+	return n;
+}
+
+static int
+create_pools(void)
+{
+	const struct sl_conf *c = &dp.conf;
+	int socket = rte_socket_id();
+
+	dp.pkt_pool = rte_pktmbuf_pool_create("sl_pkt", c->mbufs, c->mbuf_cache, 0,
+					      RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	dp.hdr_pool = rte_pktmbuf_pool_create("sl_hdr", c->mbufs, c->mbuf_cache, 0,
+					      RTE_PKTMBUF_HEADROOM + HDR_ROOM, socket);
+	dp.clone_pool = rte_pktmbuf_pool_create("sl_clone", c->mbufs, c->mbuf_cache, 0, 0,
+						socket);
+	if (!dp.pkt_pool || !dp.hdr_pool || !dp.clone_pool) {
+		RTE_LOG(ERR, USER1, "mbuf pools: %s (reserve more hugepages or lower mbufs)\n",
+			rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	dp.slow = rte_ring_create_elem("sl_slow", sizeof(struct sl_handoff), SLOW_RING_SIZE,
+				       socket, RING_F_SC_DEQ);
+	return dp.slow ? 0 : -rte_errno;
+}
+
+static int
+create_topics(void)
+{
+	uint32_t id;
+	int i, rc;
+
+	rc = sl_route_init(&dp.route, dp.conf.max_topics, dp.conf.max_subscribers, dp.n_workers);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < dp.conf.n_topics; i++) {
+		rc = sl_route_topic_create(&dp.route, dp.conf.topics[i],
+					   (uint32_t)strlen(dp.conf.topics[i]), &id);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+unsigned
+sl_dp_slow_path_poll(struct sl_dp *d)
+{
+	struct sl_handoff h[32];
+	unsigned n, i;
+
+	n = rte_ring_dequeue_burst_elem(d->slow, h, sizeof(h[0]), 32, NULL);
+	for (i = 0; i < n; i++) {
+		const struct sl_resolve *r =
+			rte_pktmbuf_mtod_offset(h[i].m, const struct sl_resolve *, h[i].off);
+		uint32_t id = 0;
+		int rc;
+
+		/* The frame was validated by the worker: name_len fits the frame. */
+		rc = sl_route_topic_create(&d->route, (const char *)(r + 1), r->name_len, &id);
+		h[i].kind = SL_HO_RESOLVE_DONE;
+		h[i].topic = id;
+		h[i].code = rc < 0 ? (rc == -ENOSPC ? SL_E_TOPIC_TABLE_FULL : SL_E_BAD_NAME)
+				   : SL_E_NONE;
+		if (rc == 1)
+			sl_ctr_add(&d->main_ctr.ctr[SL_CTR_topics_created], 1);
+		if (rte_ring_enqueue_elem(d->workers[h[i].src_worker]->in, &h[i],
+					  sizeof(h[i])) != 0) {
+			sl_ctr_add(&d->main_ctr.drop[SL_DROP_ring_full], 1);
+			rte_pktmbuf_free(h[i].m);
+		}
+	}
+	return n;
+}
+
+static int
+start(void)
+{
+	unsigned i;
+	int rc;
+
+	dp.n_workers = dp.conf.n_workers;
+	dp.n_ports = dp.conf.n_ports;
+	dp.tsc_hz = rte_get_tsc_hz();
+	rc = create_pools();
+	if (rc < 0)
+		return rc;
+	rc = create_topics();
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < dp.n_workers; i++) {
+		if (!rte_lcore_is_enabled(dp.conf.workers[i].lcore))
+			return -EINVAL;
+		rc = sl_worker_init(&dp, i);
+		if (rc < 0)
+			return rc;
+	}
+	for (i = 0; i < dp.n_ports; i++) {
+		rc = sl_port_init(&dp, (uint16_t)i);
+		if (rc < 0)
+			return rc;
+	}
+	rc = sl_telemetry_init(&dp);
+	if (rc < 0)
+		RTE_LOG(WARNING, USER1, "telemetry commands not registered\n");
+	return 0;
+}
+
+static void
+run_main_lcore(void)
+{
+	unsigned i;
+
+	for (i = 0; i < dp.n_workers; i++)
+		rte_eal_remote_launch(sl_worker_main, dp.workers[i], dp.workers[i]->lcore);
+	/* The main lcore is the slow path: it never spins. */
+	while (!__atomic_load_n(&dp.quit, __ATOMIC_RELAXED))
+		if (sl_dp_slow_path_poll(&dp) == 0)
+			usleep(100);
+	rte_eal_mp_wait_lcore();
+}
+
+static void
+print_banner(void)
+{
+	char ip[32];
+	unsigned i;
+
+	for (i = 0; i < dp.n_ports; i++) {
+		const uint8_t *m = dp.ports[i].mac;
+		const uint8_t *a = (const uint8_t *)&dp.ports[i].ip;
+
+		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+		printf("sluice-dataplane: port%u ethdev %u mac %02x:%02x:%02x:%02x:%02x:%02x "
+		       "listening on %s:%u\n", i, dp.ports[i].port_id, m[0], m[1], m[2], m[3], m[4],
+		       m[5], ip, dp.conf.ports[i].udp_port);
+	}
+	for (i = 0; i < dp.n_workers; i++)
+		printf("sluice-dataplane: worker%u on lcore %u polls port%u queue %u (idle %s)\n", i,
+		       dp.workers[i]->lcore, dp.workers[i]->port_idx, dp.workers[i]->queue,
+		       dp.conf.idle == SL_IDLE_BUSY ? "busy" : "backoff");
+	printf("sluice-dataplane: ready (name %s)\n", dp.conf.name);
+	fflush(stdout);
+}
+
+static void
+stop(void)
+{
+	unsigned i;
+
+	for (i = 0; i < dp.n_ports; i++)
+		if (dp.ports[i].n_txq)
+			sl_port_fini(&dp, (uint16_t)i);
+	for (i = 0; i < dp.n_workers; i++)
+		sl_worker_fini(dp.workers[i]);
+	if (dp.slow) {
+		struct sl_handoff h;
+
+		while (rte_ring_dequeue_elem(dp.slow, &h, sizeof(h)) == 0)
+			rte_pktmbuf_free(h.m);
+		rte_ring_free(dp.slow);
+	}
+	sl_route_fini(&dp.route);
+	rte_mempool_free(dp.clone_pool);
+	rte_mempool_free(dp.hdr_pool);
+	rte_mempool_free(dp.pkt_pool);
+}
+
+int
+main(int argc, char **argv)
+{
+	char *eal_argv[MAX_EAL_ARGS], **extra;
+	int eal_argc, extra_argc, rc;
+
+	if (parse_args(argc, argv, &extra_argc, &extra) < 0)
+		return 2;
+	eal_argc = build_eal_args(eal_argv, extra_argc, extra, argv[0]);
+	if (eal_argc < 0) {
+		fprintf(stderr, "sluice-dataplane: too many EAL arguments\n");
+		return 2;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	rc = rte_eal_init(eal_argc, eal_argv);
+	if (rc < 0) {
+		fprintf(stderr, "sluice-dataplane: EAL init failed: %s (hugepages reserved? run "
+			"scripts/setup.sh, or set no_huge = yes)\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	rc = start();
+	if (rc < 0) {
+		fprintf(stderr, "sluice-dataplane: start-up failed: %s\n", strerror(-rc));
+		stop();
+		rte_eal_cleanup();
+		return 1;
+	}
+	print_banner();
+	run_main_lcore();
+	printf("sluice-dataplane: stopping\n");
+	stop();
+	rte_eal_cleanup();
+	return 0;
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Topic table and per-topic subscriber sets: the routing state (no EAL). */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "route.h"
+
+static uint32_t
+name_hash(const char *s, uint32_t len)
+{
+	uint32_t h = 2166136261u; /* FNV-1a: names are short and hashed rarely */
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h;
+}
+
+int
+sl_route_init(struct sl_route *r, uint32_t max_topics, uint32_t max_subs, uint32_t n_workers)
+{
+	uint32_t nslots = 1, i;
+
+	memset(r, 0, sizeof(*r));
+	if (max_topics < 2 || max_subs == 0 || n_workers == 0)
+		return -EINVAL;
+	/* Load factor at most 1/2 keeps probe chains short. */
+	while (nslots < 2 * max_topics)
+		nslots <<= 1;
+	r->cap = max_topics;
+	r->max_subs = max_subs;
+	r->n_workers = n_workers;
+	r->slot_mask = nslots - 1;
+	r->slots = calloc(nslots, sizeof(*r->slots));
+	r->topics = calloc(max_topics, sizeof(*r->topics));
+	r->state = aligned_alloc(64, sizeof(*r->state) * max_topics);
+	r->subs = calloc((size_t)max_topics * max_subs, sizeof(*r->subs));
+	if (!r->slots || !r->topics || !r->state || !r->subs) {
+		sl_route_fini(r);
+		return -ENOMEM;
+	}
+	memset(r->state, 0, sizeof(*r->state) * max_topics);
+	for (i = 0; i < max_topics; i++)
+		r->state[i].subs = &r->subs[(size_t)i * max_subs];
+	return 0;
+}
+
+void
+sl_route_fini(struct sl_route *r)
+{
+	free(r->slots);
+	free(r->topics);
+	free(r->state);
+	free(r->subs);
+	memset(r, 0, sizeof(*r));
+}
+
+uint32_t
+sl_route_topic_lookup(const struct sl_route *r, const char *name, uint32_t len)
+{
+	uint32_t h = name_hash(name, len), i, id;
+
+	for (i = h & r->slot_mask;; i = (i + 1) & r->slot_mask) {
+		/* Acquire: pairs with the release store of the slot in create. */
+		id = __atomic_load_n(&r->slots[i], __ATOMIC_ACQUIRE);
+		if (id == 0)
+			return 0;
+		if (r->topics[id].hash == h && r->topics[id].name_len == len &&
+		    memcmp(r->topics[id].name, name, len) == 0)
+			return id;
+	}
+}
+
+int
+sl_route_topic_create(struct sl_route *r, const char *name, uint32_t len, uint32_t *id)
+{
+	uint32_t h, i, nid;
+	struct sl_topic *t;
+
+	if (!sl_proto_topic_name_valid(name, len))
+		return -EINVAL;
+	nid = sl_route_topic_lookup(r, name, len);
+	if (nid) {
+		*id = nid;
+		return 0;
+	}
+	if (r->n_topics + 1 >= r->cap)
+		return -ENOSPC;
+	nid = ++r->n_topics;
+	t = &r->topics[nid];
+	h = name_hash(name, len);
+	t->id = nid;
+	t->hash = h;
+	t->name_len = (uint16_t)len;
+	t->owner = (uint16_t)(nid % r->n_workers);
+	memcpy(t->name, name, len);
+	t->name[len] = '\0';
+	/* Release: the fields above are visible to whoever sees active/slot. */
+	__atomic_store_n(&t->active, 1, __ATOMIC_RELEASE);
+	for (i = h & r->slot_mask; r->slots[i] != 0; i = (i + 1) & r->slot_mask)
+		;
+	__atomic_store_n(&r->slots[i], nid, __ATOMIC_RELEASE);
+	*id = nid;
+	return 1;
+}
+
+int
+sl_route_sub_add(struct sl_route *r, uint32_t id, const struct sl_sub *s)
+{
+	struct sl_topic_state *ts = &r->state[id];
+	uint32_t i;
+
+	for (i = 0; i < ts->n_subs; i++) {
+		if (ts->subs[i].session == s->session) {
+			ts->subs[i] = *s;
+			return 1;
+		}
+	}
+	if (ts->n_subs >= r->max_subs)
+		return -ENOSPC;
+	ts->subs[ts->n_subs++] = *s;
+	return 0;
+}
+
+int
+sl_route_sub_del(struct sl_route *r, uint32_t id, uint32_t session)
+{
+	struct sl_topic_state *ts = &r->state[id];
+	uint32_t i;
+
+	for (i = 0; i < ts->n_subs; i++) {
+		if (ts->subs[i].session == session) {
+			/* Order among subscribers carries no meaning: swap in the last. */
+			ts->subs[i] = ts->subs[--ts->n_subs];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+uint32_t
+sl_route_sub_del_session(struct sl_route *r, uint32_t owner, uint32_t session)
+{
+	uint32_t id, n = 0;
+
+	for (id = owner ? owner : r->n_workers; id < r->cap; id += r->n_workers)
+		if (r->state[id].n_subs && sl_route_sub_del(r, id, session) == 0)
+			n++;
+	return n;
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Topic table and per-topic subscriber sets: the routing state (no EAL). */
+
+#ifndef SLUICE_DP_ROUTE_H
+#define SLUICE_DP_ROUTE_H
+
+#include <stdint.h>
+
+#include <sluice/proto.h>
+
+/*
+ * Concurrency: topics are created by one writer (the main lcore) while
+ * workers look them up without locks. A topic, once published, never
+ * changes. Each topic is owned by one worker (id % n_workers): only that
+ * worker touches the topic's subscriber set and sequence, so they need no
+ * synchronisation at all.
+ */
+
+struct sl_topic {
+	uint32_t id;
+	uint32_t hash;
+	uint16_t name_len;
+	uint16_t owner;	   /* worker index that owns subscribers and sequence */
+	uint32_t active;   /* set last, with release; pairs with sl_route_topic_get */
+	char name[SL_MAX_TOPIC_NAME + 1];
+};
+
+/* Where to send a subscriber its deliveries. Network byte order. */
+struct sl_sub {
+	uint32_t session;
+	uint32_t ip;
+	uint16_t udp_port;
+	uint16_t port_id;
+	uint8_t mac[6];
+	uint16_t reserved;
+};
+
+/* Owner-private state of one topic. */
+struct sl_topic_state {
+	uint64_t seq;	    /* last sequence assigned */
+	uint64_t published; /* publishes accepted */
+	uint64_t delivered; /* DELIVER frames handed to the NIC */
+	uint64_t dropped;   /* deliveries lost for lack of mbufs or tx room */
+	uint32_t n_subs;
+	uint32_t reserved;
+	struct sl_sub *subs;
+} __attribute__((aligned(64)));
+
+struct sl_route {
+	uint32_t cap;	    /* topic ids are 1 .. cap-1 */
+	uint32_t max_subs;
+	uint32_t n_workers;
+	uint32_t n_topics;  /* written by the creator only */
+	uint32_t slot_mask;
+	uint32_t *slots;    /* open addressing: name hash -> topic id, 0 = empty */
+	struct sl_topic *topics;
+	struct sl_topic_state *state;
+	struct sl_sub *subs;
+};
+
+/*
+ * Allocate a table for @max_topics - 1 topics with up to @max_subs
+ * subscribers each, owned round-robin by @n_workers workers.
+ * Returns 0 or -ENOMEM / -EINVAL. Not thread-safe; call before workers run.
+ */
+int sl_route_init(struct sl_route *r, uint32_t max_topics, uint32_t max_subs,
+		  uint32_t n_workers);
+void sl_route_fini(struct sl_route *r);
+
+/*
+ * Find or create the topic @name (@len bytes). Sets *id.
+ * Returns 1 if created, 0 if it existed, -EINVAL (bad name) or -ENOSPC
+ * (table full). Single writer: only one thread may create at a time.
+ */
+int sl_route_topic_create(struct sl_route *r, const char *name, uint32_t len, uint32_t *id);
+
+/* Topic id for @name, or 0. Lock-free; safe concurrently with one creator. */
+uint32_t sl_route_topic_lookup(const struct sl_route *r, const char *name, uint32_t len);
+
+/* The active topic @id, or NULL. Lock-free. */
+static inline const struct sl_topic *
+sl_route_topic_get(const struct sl_route *r, uint32_t id)
+{
+	const struct sl_topic *t;
+
+	if (id == 0 || id >= r->cap)
+		return NULL;
+	t = &r->topics[id];
+	/* Acquire: pairs with the release store in sl_route_topic_create. */
+	return __atomic_load_n(&t->active, __ATOMIC_ACQUIRE) ? t : NULL;
+}
+
+static inline struct sl_topic_state *
+sl_route_state(const struct sl_route *r, uint32_t id)
+{
+	return &r->state[id];
+}
+
+/*
+ * Add or refresh subscriber @s on topic @id. Owner worker only.
+ * Returns 0 when added, 1 when the session was already subscribed (its
+ * address is refreshed), -ENOSPC when the topic is full.
+ */
+int sl_route_sub_add(struct sl_route *r, uint32_t id, const struct sl_sub *s);
+
+/* Remove @session from topic @id. Owner only. Returns 0 or -ENOENT. */
+int sl_route_sub_del(struct sl_route *r, uint32_t id, uint32_t session);
+
+/* Remove @session from every topic owned by @owner. Returns how many. */
+uint32_t sl_route_sub_del_session(struct sl_route *r, uint32_t owner, uint32_t session);
+
+#endif /* SLUICE_DP_ROUTE_H */

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* rte_telemetry commands that expose the dataplane's counters while it runs. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_telemetry.h>
+
+#include "dataplane.h"
+
+/* Telemetry callbacks take no context argument; one dataplane per process. */
+static struct sl_dp *g_dp;
+
+static uint64_t
+sum_ctr(enum sl_ctr c)
+{
+	uint64_t v = sl_ctr_read(&g_dp->main_ctr.ctr[c]);
+	unsigned i;
+
+	for (i = 0; i < g_dp->n_workers; i++)
+		v += sl_ctr_read(&g_dp->workers[i]->ctr.ctr[c]);
+	return v;
+}
+
+static uint64_t
+sum_drop(enum sl_drop d)
+{
+	uint64_t v = sl_ctr_read(&g_dp->main_ctr.drop[d]);
+	unsigned i;
+
+	for (i = 0; i < g_dp->n_workers; i++)
+		v += sl_ctr_read(&g_dp->workers[i]->ctr.drop[d]);
+	return v;
+}
+
+static int
+cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused,
+	  struct rte_tel_data *d)
+{
+	uint64_t sessions = 0, drops = 0;
+	char key[64];
+	unsigned i;
+
+	rte_tel_data_start_dict(d);
+	for (i = 0; i < SL_CTR_MAX; i++)
+		rte_tel_data_add_dict_u64(d, sl_ctr_names[i], sum_ctr(i));
+	for (i = 0; i < SL_DROP_MAX; i++) {
+		uint64_t v = sum_drop(i);
+
+		snprintf(key, sizeof(key), "drop_%s", sl_drop_names[i]);
+		rte_tel_data_add_dict_u64(d, key, v);
+		drops += v;
+	}
+	rte_tel_data_add_dict_u64(d, "drops", drops);
+	for (i = 0; i < g_dp->n_workers; i++)
+		sessions += __atomic_load_n(&g_dp->workers[i]->sessions.n_active, __ATOMIC_RELAXED);
+	rte_tel_data_add_dict_u64(d, "sessions", sessions);
+	rte_tel_data_add_dict_u64(d, "topics",
+				  __atomic_load_n(&g_dp->route.n_topics, __ATOMIC_RELAXED));
+	return 0;
+}
+
+static int
+cmd_workers(const char *cmd __rte_unused, const char *params __rte_unused,
+	    struct rte_tel_data *d)
+{
+	char key[32];
+	unsigned i, j;
+
+	rte_tel_data_start_dict(d);
+	for (i = 0; i < g_dp->n_workers; i++) {
+		struct sl_worker *w = g_dp->workers[i];
+		struct rte_tel_data *c = rte_tel_data_alloc();
+
+		if (c == NULL)
+			return -ENOMEM;
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_u64(c, "lcore", w->lcore);
+		rte_tel_data_add_dict_u64(c, "port", g_dp->ports[w->port_idx].port_id);
+		rte_tel_data_add_dict_u64(c, "queue", w->queue);
+		rte_tel_data_add_dict_u64(c, "sessions",
+					  __atomic_load_n(&w->sessions.n_active, __ATOMIC_RELAXED));
+		for (j = SL_CTR_rx_pkts; j <= SL_CTR_tx_bytes; j++)
+			rte_tel_data_add_dict_u64(c, sl_ctr_names[j], sl_ctr_read(&w->ctr.ctr[j]));
+		rte_tel_data_add_dict_u64(c, "polls", sl_ctr_read(&w->ctr.ctr[SL_CTR_polls]));
+		rte_tel_data_add_dict_u64(c, "idle_sleeps",
+					  sl_ctr_read(&w->ctr.ctr[SL_CTR_idle_sleeps]));
+		snprintf(key, sizeof(key), "worker%u", i);
+		rte_tel_data_add_dict_container(d, key, c, 0);
+	}
+	return 0;
+}
+
+static int
+add_topic(struct rte_tel_data *d, const struct sl_topic *t)
+{
+	const struct sl_topic_state *ts = sl_route_state(&g_dp->route, t->id);
+	struct rte_tel_data *c = rte_tel_data_alloc();
+
+	if (c == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_dict(c);
+	rte_tel_data_add_dict_u64(c, "id", t->id);
+	rte_tel_data_add_dict_u64(c, "owner", t->owner);
+	rte_tel_data_add_dict_u64(c, "subscribers",
+				  __atomic_load_n(&ts->n_subs, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(c, "published", sl_ctr_read(&ts->published));
+	rte_tel_data_add_dict_u64(c, "delivered", sl_ctr_read(&ts->delivered));
+	rte_tel_data_add_dict_u64(c, "dropped", sl_ctr_read(&ts->dropped));
+	rte_tel_data_add_dict_u64(c, "seq", sl_ctr_read(&ts->seq));
+	rte_tel_data_add_dict_container(d, t->name, c, 0);
+	return 0;
+}
+
+/* /sluice/topics[,name]: every topic (up to the telemetry dict limit) or one. */
+static int
+cmd_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	uint32_t id, n = __atomic_load_n(&g_dp->route.n_topics, __ATOMIC_ACQUIRE);
+	const struct sl_topic *t;
+	int rc;
+
+	rte_tel_data_start_dict(d);
+	if (params && params[0]) {
+		id = sl_route_topic_lookup(&g_dp->route, params, (uint32_t)strlen(params));
+		t = sl_route_topic_get(&g_dp->route, id);
+		return t ? add_topic(d, t) : -ENOENT;
+	}
+	for (id = 1; id <= n && id < RTE_TEL_MAX_DICT_ENTRIES; id++) {
+		t = sl_route_topic_get(&g_dp->route, id);
+		if (t == NULL)
+			continue;
+		rc = add_topic(d, t);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+cmd_config(const char *cmd __rte_unused, const char *params __rte_unused,
+	   struct rte_tel_data *d)
+{
+	const struct sl_conf *c = &g_dp->conf;
+
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "name", c->name);
+	rte_tel_data_add_dict_string(d, "idle", c->idle == SL_IDLE_BUSY ? "busy" : "backoff");
+	rte_tel_data_add_dict_u64(d, "burst", c->burst);
+	rte_tel_data_add_dict_u64(d, "workers", g_dp->n_workers);
+	rte_tel_data_add_dict_u64(d, "ports", g_dp->n_ports);
+	rte_tel_data_add_dict_u64(d, "max_topics", c->max_topics);
+	rte_tel_data_add_dict_u64(d, "max_subscribers", c->max_subscribers);
+	rte_tel_data_add_dict_u64(d, "max_sessions", c->max_sessions);
+	rte_tel_data_add_dict_u64(d, "heartbeat_ms", c->heartbeat_ms);
+	rte_tel_data_add_dict_u64(d, "session_timeout_ms", c->session_timeout_ms);
+	return 0;
+}
+
+int
+sl_telemetry_init(struct sl_dp *dp)
+{
+	int rc = 0;
+
+	g_dp = dp;
+	rc |= rte_telemetry_register_cmd("/sluice/stats", cmd_stats,
+					 "Dataplane totals and drops by reason. No parameters");
+	rc |= rte_telemetry_register_cmd("/sluice/workers", cmd_workers,
+					 "Per-worker lcore, port, queue and traffic counters");
+	rc |= rte_telemetry_register_cmd("/sluice/topics", cmd_topics,
+					 "Per-topic counters. Optional parameter: topic name");
+	rc |= rte_telemetry_register_cmd("/sluice/config", cmd_config,
+					 "Effective dataplane settings");
+	return rc ? -EINVAL : 0;
+}

@@ -1,0 +1,816 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Worker lcore: rx burst, parse, session checks, handoff, fan-out, tx burst. */
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_pause.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include <sluice/proto.h>
+
+#include "dataplane.h"
+#include "pkt.h"
+
+#define EXPIRY_PERIOD_MS 10 /* how often a worker scans for silent sessions */
+#define EXPIRY_SCAN 256	    /* slots looked at per scan: bounds the pause */
+#define IDLE_SPIN 256	    /* empty polls before the backoff strategy sleeps */
+
+static inline void
+drop(struct sl_worker *w, enum sl_drop why)
+{
+	sl_ctr_add(&w->ctr.drop[why], 1);
+}
+
+static inline void
+count(struct sl_worker *w, enum sl_ctr c)
+{
+	sl_ctr_add(&w->ctr.ctr[c], 1);
+}
+
+/* --- transmit ------------------------------------------------------------ */
+
+static void
+tx_flush_port(struct sl_worker *w, uint16_t pidx)
+{
+	struct sl_port_rt *p = &w->dp->ports[pidx];
+	uint16_t n = w->n_tx[pidx], sent = 0;
+	int tries;
+
+	/* A full tx ring usually drains within a few retries; past that the
+	 * frames are dropped and counted rather than stalling the rx side. */
+	for (tries = 0; tries < 4 && sent < n; tries++)
+		sent += rte_eth_tx_burst(p->port_id, (uint16_t)w->idx, &w->tx[pidx][sent],
+					 (uint16_t)(n - sent));
+	if (sent < n) {
+		sl_ctr_add(&w->ctr.drop[SL_DROP_tx_full], n - sent);
+		rte_pktmbuf_free_bulk(&w->tx[pidx][sent], n - sent);
+	}
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_tx_pkts], sent);
+	w->n_tx[pidx] = 0;
+}
+
+static void
+tx_flush(struct sl_worker *w)
+{
+	uint16_t i;
+
+	for (i = 0; i < w->dp->n_ports; i++)
+		if (w->n_tx[i])
+			tx_flush_port(w, i);
+}
+
+static inline void
+tx_enqueue(struct sl_worker *w, uint16_t pidx, struct rte_mbuf *m)
+{
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_tx_bytes], m->pkt_len);
+	w->tx[pidx][w->n_tx[pidx]++] = m;
+	if (w->n_tx[pidx] == SL_TX_BUF)
+		tx_flush_port(w, pidx);
+}
+
+/* --- replies --------------------------------------------------------------- */
+
+/* Peer address of a received datagram, from the headers rx validated. */
+static void
+peer_of(const struct rte_mbuf *m, struct sl_sub *peer)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	const uint8_t *ip = p + m->l2_len;
+
+	memcpy(peer->mac, p + 6, 6);
+	memcpy(&peer->ip, ip + 12, 4);
+	memcpy(&peer->udp_port, ip + m->l3_len, 2);
+	peer->port_id = m->port;
+}
+
+static uint16_t
+port_index(const struct sl_dp *dp, uint16_t port_id)
+{
+	uint16_t i;
+
+	for (i = 0; i < dp->n_ports; i++)
+		if (dp->ports[i].port_id == port_id)
+			return i;
+	return 0;
+}
+
+/*
+ * Allocate a reply to @peer with room for a frame of @flen bytes from
+ * @pool. Returns the frame pointer and the mbuf through @out, or NULL.
+ */
+static void *
+reply_alloc(struct sl_worker *w, struct rte_mempool *pool, const struct sl_sub *peer,
+	    uint32_t flen, uint32_t wire_len, struct rte_mbuf **out)
+{
+	struct sl_port_rt *p = &w->dp->ports[port_index(w->dp, peer->port_id)];
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	uint8_t *d;
+
+	if (unlikely(m == NULL)) {
+		drop(w, SL_DROP_no_mbuf);
+		return NULL;
+	}
+	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(SL_PKT_HDR_LEN + flen));
+	if (unlikely(d == NULL)) {
+		rte_pktmbuf_free(m);
+		drop(w, SL_DROP_no_mbuf);
+		return NULL;
+	}
+	sl_pkt_build_udp(d, p->mac, peer->mac, p->ip, peer->ip, p->udp_port, peer->udp_port,
+			 (uint16_t)wire_len);
+	*out = m;
+	return d + SL_PKT_HDR_LEN;
+}
+
+static void
+reply_send(struct sl_worker *w, struct rte_mbuf *m)
+{
+	tx_enqueue(w, port_index(w->dp, m->port), m);
+}
+
+/* Send a fixed-size frame (@frame, @flen bytes, header filled) to @peer. */
+static void
+reply_frame(struct sl_worker *w, const struct sl_sub *peer, const void *frame, uint32_t flen)
+{
+	struct rte_mbuf *m;
+	void *d = reply_alloc(w, w->dp->pkt_pool, peer, flen, flen, &m);
+
+	if (d == NULL)
+		return;
+	memcpy(d, frame, flen);
+	m->port = peer->port_id;
+	reply_send(w, m);
+}
+
+static void
+reply_error(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, uint32_t req_id,
+	    uint16_t code, uint8_t ftype, uint64_t detail)
+{
+	struct sl_error e;
+
+	sl_proto_hdr_init(&e.h, SL_FT_ERROR, 0, sizeof(e), session);
+	e.req_id = req_id;
+	e.code = code;
+	e.frame_type = ftype;
+	e.detail = detail;
+	count(w, SL_CTR_errors_sent);
+	reply_frame(w, peer, &e, sizeof(e));
+}
+
+static void
+reply_ok(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, uint32_t req_id)
+{
+	struct sl_ok ok;
+
+	sl_proto_hdr_init(&ok.h, SL_FT_OK, 0, sizeof(ok), session);
+	ok.req_id = req_id;
+	ok.value = 0;
+	reply_frame(w, peer, &ok, sizeof(ok));
+}
+
+/* --- topic owner: subscribe, publish, fan-out ---------------------------------- */
+
+static void
+owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t kind)
+{
+	const struct sl_subscribe *s = rte_pktmbuf_mtod_offset(m, const struct sl_subscribe *, off);
+	struct sl_sub sub;
+	int rc;
+
+	peer_of(m, &sub);
+	sub.session = s->h.session;
+	sub.reserved = 0;
+	if (kind == SL_HO_UNSUBSCRIBE) {
+		sl_route_sub_del(&w->dp->route, s->topic_id, s->h.session);
+		count(w, SL_CTR_unsubscribes);
+		reply_ok(w, &sub, s->h.session, s->req_id);
+		return;
+	}
+	rc = sl_route_sub_add(&w->dp->route, s->topic_id, &sub);
+	if (rc < 0) {
+		drop(w, SL_DROP_sub_table_full);
+		reply_error(w, &sub, s->h.session, s->req_id, SL_E_SUB_TABLE_FULL,
+			    SL_FT_SUBSCRIBE, s->topic_id);
+		return;
+	}
+	count(w, SL_CTR_subscribes);
+	reply_ok(w, &sub, s->h.session, s->req_id);
+}
+
+/*
+ * One DELIVER to @sub: a fresh header mbuf chained to an indirect mbuf that
+ * shares the publisher's payload, so fan-out costs a reference, not a copy.
+ */
+static int
+deliver_one(struct sl_worker *w, struct rte_mbuf *m, const struct sl_publish *p,
+	    uint32_t plen, uint16_t payload_off, uint64_t seq, const struct sl_sub *sub)
+{
+	struct sl_dp *dp = w->dp;
+	struct rte_mbuf *h, *c = NULL;
+	struct sl_deliver *d;
+
+	d = reply_alloc(w, dp->hdr_pool, sub, sizeof(*d), sizeof(*d) + plen, &h);
+	if (unlikely(d == NULL))
+		return -ENOBUFS;
+	if (plen) {
+		c = rte_pktmbuf_alloc(dp->clone_pool);
+		if (unlikely(c == NULL)) {
+			rte_pktmbuf_free(h);
+			drop(w, SL_DROP_no_mbuf);
+			return -ENOBUFS;
+		}
+		rte_pktmbuf_attach(c, m); /* takes a reference on m's buffer */
+		c->data_off = (uint16_t)(m->data_off + payload_off);
+		c->data_len = (uint16_t)plen;
+		c->pkt_len = plen;
+		h->next = c;
+		h->nb_segs = 2;
+		h->pkt_len += plen;
+	}
+	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, 0, (uint32_t)sizeof(*d) + plen, sub->session);
+	d->topic_id = p->topic_id;
+	d->reserved = 0;
+	d->seq = seq;
+	d->timestamp = p->timestamp;
+	h->port = sub->port_id;
+	tx_enqueue(w, port_index(dp, sub->port_id), h);
+	return 0;
+}
+
+static void
+owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len)
+{
+	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
+	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
+	uint32_t plen = len - (uint32_t)sizeof(*p), i, sent = 0;
+	uint64_t seq = ts->seq + 1;
+
+	/* Owner-only writes; relaxed stores so telemetry reads whole words. */
+	sl_ctr_add(&ts->seq, 1);
+	sl_ctr_add(&ts->published, 1);
+	count(w, SL_CTR_publishes);
+	for (i = 0; i < ts->n_subs; i++)
+		if (deliver_one(w, m, p, plen, (uint16_t)(off + sizeof(*p)), seq,
+				&ts->subs[i]) == 0)
+			sent++;
+	sl_ctr_add(&ts->delivered, sent);
+	sl_ctr_add(&ts->dropped, ts->n_subs - sent);
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_delivers], sent);
+	if (p->h.flags & SL_PUB_F_ACK_REQ) {
+		struct sl_sub peer;
+		struct sl_ack a;
+
+		peer_of(m, &peer);
+		sl_proto_hdr_init(&a.h, SL_FT_ACK, 0, sizeof(a), p->h.session);
+		a.topic_id = p->topic_id;
+		a.reserved = 0;
+		a.producer_seq = p->producer_seq;
+		a.seq = seq;
+		count(w, SL_CTR_acks);
+		reply_frame(w, &peer, &a, sizeof(a));
+	}
+}
+
+/* --- handoff between lcores ----------------------------------------------------- */
+
+static void
+stage(struct sl_worker *w, uint32_t dst, const struct sl_handoff *h)
+{
+	uint32_t burst = w->dp->conf.burst;
+	uint16_t n = w->n_out[dst];
+	struct sl_handoff *q = &w->out[dst * burst];
+	unsigned done;
+
+	q[n++] = *h;
+	w->n_out[dst] = n;
+	if (n < burst)
+		return;
+	done = rte_ring_enqueue_burst_elem(w->dp->workers[dst]->in, q, sizeof(*q), n, NULL);
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_handoff_out], done);
+	for (; done < n; done++) {
+		drop(w, SL_DROP_ring_full);
+		if (q[done].m)
+			rte_pktmbuf_free(q[done].m);
+	}
+	w->n_out[dst] = 0;
+}
+
+static void
+stage_flush(struct sl_worker *w)
+{
+	uint32_t burst = w->dp->conf.burst, dst;
+
+	for (dst = 0; dst < w->dp->n_workers; dst++) {
+		struct sl_handoff *q = &w->out[dst * burst];
+		uint16_t n = w->n_out[dst];
+		unsigned done;
+
+		if (n == 0)
+			continue;
+		done = rte_ring_enqueue_burst_elem(w->dp->workers[dst]->in, q, sizeof(*q), n,
+						   NULL);
+		sl_ctr_add(&w->ctr.ctr[SL_CTR_handoff_out], done);
+		for (; done < n; done++) {
+			drop(w, SL_DROP_ring_full);
+			if (q[done].m)
+				rte_pktmbuf_free(q[done].m);
+		}
+		w->n_out[dst] = 0;
+	}
+}
+
+/* Run a topic-owner action here or hand it to the owner. Takes no reference
+ * from the caller: a handoff takes its own. */
+static void
+to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
+	 const struct sl_frame *f, uint16_t data_off, uint8_t kind)
+{
+	uint16_t off = (uint16_t)(data_off + f->off);
+	struct sl_handoff h;
+
+	if (t->owner == w->idx) {
+		if (kind == SL_HO_PUBLISH)
+			owner_publish(w, m, off, (uint16_t)f->len);
+		else
+			owner_subscribe(w, m, off, kind);
+		return;
+	}
+	rte_mbuf_refcnt_update(m, 1);
+	h.m = m;
+	h.session = f->hdr->session;
+	h.off = off;
+	h.len = (uint16_t)f->len;
+	h.topic = t->id;
+	h.kind = kind;
+	h.src_worker = (uint8_t)w->idx;
+	h.code = 0;
+	stage(w, t->owner, &h);
+}
+
+/* A session ended: every owner drops its subscriptions. */
+static void
+session_gone(struct sl_worker *w, uint32_t session)
+{
+	struct sl_handoff h = { .session = session, .kind = SL_HO_UNSUB_ALL };
+	uint32_t i;
+
+	for (i = 0; i < w->dp->n_workers; i++) {
+		if (i == w->idx)
+			sl_route_sub_del_session(&w->dp->route, i, session);
+		else
+			stage(w, i, &h);
+	}
+}
+
+
+/* --- receive: sessions and frames ---------------------------------------------- */
+
+static void
+handle_hello(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer)
+{
+	const struct sl_hello *h = (const struct sl_hello *)f->hdr;
+	struct sl_session *s;
+	struct sl_welcome wl;
+
+	count(w, SL_CTR_hellos);
+	if (h->min_version > SL_PROTO_VERSION || h->max_version < SL_PROTO_VERSION) {
+		reply_error(w, peer, 0, 0, SL_E_VERSION, SL_FT_HELLO, h->nonce);
+		return;
+	}
+	s = sl_session_find_addr(&w->sessions, peer->ip, peer->udp_port);
+	if (s && s->nonce != h->nonce) {
+		/* Same address, new client instance: the old session is over. */
+		session_gone(w, s->id);
+		sl_session_close(&w->sessions, s);
+		count(w, SL_CTR_sessions_closed);
+		s = NULL;
+	}
+	if (s == NULL) {
+		if (sl_session_open(&w->sessions, peer->ip, peer->udp_port, &s) < 0) {
+			drop(w, SL_DROP_session_table_full);
+			reply_error(w, peer, 0, 0, SL_E_SESSION_TABLE_FULL, SL_FT_HELLO, h->nonce);
+			return;
+		}
+		s->nonce = h->nonce;
+		s->port_id = peer->port_id;
+		memcpy(s->mac, peer->mac, 6);
+		memcpy(s->name, h->name, sizeof(s->name));
+		s->name[sizeof(s->name) - 1] = '\0';
+		count(w, SL_CTR_sessions_opened);
+	}
+	s->last_seen = w->now;
+	sl_proto_hdr_init(&wl.h, SL_FT_WELCOME, 0, sizeof(wl), s->id);
+	wl.session = s->id;
+	wl.heartbeat_ms = w->dp->conf.heartbeat_ms;
+	wl.nonce = h->nonce;
+	wl.max_payload = SL_MAX_PAYLOAD;
+	wl.reserved = 0;
+	count(w, SL_CTR_welcomes);
+	reply_frame(w, peer, &wl, sizeof(wl));
+}
+
+static void
+reply_topic(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, uint32_t req_id,
+	    uint32_t id)
+{
+	struct sl_topic_reply t;
+
+	sl_proto_hdr_init(&t.h, SL_FT_TOPIC, 0, sizeof(t), session);
+	t.req_id = req_id;
+	t.topic_id = id;
+	reply_frame(w, peer, &t, sizeof(t));
+}
+
+static void
+handle_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
+	       uint16_t data_off, const struct sl_sub *peer)
+{
+	const struct sl_resolve *r = (const struct sl_resolve *)f->hdr;
+	struct sl_handoff h;
+	uint32_t id;
+
+	count(w, SL_CTR_resolves);
+	id = sl_route_topic_lookup(&w->dp->route, (const char *)f->body, f->body_len);
+	if (id) {
+		reply_topic(w, peer, r->h.session, r->req_id, id);
+		return;
+	}
+	if (!(r->flags & SL_RESOLVE_F_CREATE) || !w->dp->conf.auto_create_topics) {
+		drop(w, SL_DROP_unknown_topic);
+		reply_error(w, peer, r->h.session, r->req_id, SL_E_UNKNOWN_TOPIC, SL_FT_RESOLVE, 0);
+		return;
+	}
+	/* Creating is the main lcore's job (single writer of the topic table). */
+	rte_mbuf_refcnt_update(m, 1);
+	h = (struct sl_handoff){ .m = m, .session = r->h.session,
+				 .off = (uint16_t)(data_off + f->off), .len = (uint16_t)f->len,
+				 .kind = SL_HO_RESOLVE, .src_worker = (uint8_t)w->idx };
+	if (rte_ring_enqueue_elem(w->dp->slow, &h, sizeof(h)) != 0) {
+		rte_pktmbuf_free(m);
+		drop(w, SL_DROP_slow_path_full);
+		reply_error(w, peer, r->h.session, r->req_id, SL_E_BUSY, SL_FT_RESOLVE, 0);
+	}
+}
+
+/* Frames that need the topic: check it exists, then go to its owner. */
+static void
+handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
+		   uint16_t data_off, const struct sl_sub *peer)
+{
+	uint8_t type = f->hdr->type;
+	const struct sl_topic *t;
+
+	if (type == SL_FT_PUBLISH) {
+		const struct sl_publish *p = (const struct sl_publish *)f->hdr;
+
+		t = sl_route_topic_get(&w->dp->route, p->topic_id);
+		if (unlikely(t == NULL)) {
+			drop(w, SL_DROP_unknown_topic);
+			reply_error(w, peer, p->h.session, 0, SL_E_UNKNOWN_TOPIC, type,
+				    p->producer_seq);
+			return;
+		}
+		to_owner(w, t, m, f, data_off, SL_HO_PUBLISH);
+		return;
+	}
+	{
+		const struct sl_subscribe *s = (const struct sl_subscribe *)f->hdr;
+
+		t = sl_route_topic_get(&w->dp->route, s->topic_id);
+		if (t == NULL) {
+			drop(w, SL_DROP_unknown_topic);
+			reply_error(w, peer, s->h.session, s->req_id, SL_E_UNKNOWN_TOPIC, type,
+				    s->topic_id);
+			return;
+		}
+		to_owner(w, t, m, f, data_off,
+			 type == SL_FT_SUBSCRIBE ? SL_HO_SUBSCRIBE : SL_HO_UNSUBSCRIBE);
+	}
+}
+
+static void
+handle_heartbeat(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer)
+{
+	struct sl_heartbeat hb;
+
+	count(w, SL_CTR_heartbeats);
+	sl_proto_hdr_init(&hb.h, SL_FT_HEARTBEAT, 0, sizeof(hb), f->hdr->session);
+	hb.timestamp = ((const struct sl_heartbeat *)f->hdr)->timestamp;
+	reply_frame(w, peer, &hb, sizeof(hb));
+}
+
+/* Every frame but HELLO needs a live session that matches its source. */
+static struct sl_session *
+frame_session(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer,
+	      struct sl_session *cached)
+{
+	struct sl_session *s = cached;
+
+	if (s == NULL || s->id != f->hdr->session)
+		s = sl_session_get(&w->sessions, f->hdr->session, peer->ip, peer->udp_port);
+	if (unlikely(s == NULL)) {
+		drop(w, SL_DROP_no_session);
+		if (f->hdr->type != SL_FT_GOODBYE)
+			reply_error(w, peer, f->hdr->session, 0, SL_E_NO_SESSION, f->hdr->type, 0);
+		return NULL;
+	}
+	s->last_seen = w->now;
+	return s;
+}
+
+static void
+handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
+	     uint16_t data_off, const struct sl_sub *peer, struct sl_session **sess)
+{
+	uint8_t type = f->hdr->type;
+
+	count(w, SL_CTR_frames);
+	if (type == SL_FT_HELLO) {
+		handle_hello(w, f, peer);
+		*sess = NULL;
+		return;
+	}
+	if (type != SL_FT_PUBLISH && type != SL_FT_SUBSCRIBE && type != SL_FT_UNSUBSCRIBE &&
+	    type != SL_FT_RESOLVE && type != SL_FT_HEARTBEAT && type != SL_FT_GOODBYE) {
+		drop(w, SL_DROP_unexpected_type); /* broker-to-client types: ignore */
+		return;
+	}
+	*sess = frame_session(w, f, peer, *sess);
+	if (*sess == NULL)
+		return;
+	switch (type) {
+	case SL_FT_PUBLISH:
+	case SL_FT_SUBSCRIBE:
+	case SL_FT_UNSUBSCRIBE:
+		handle_topic_frame(w, m, f, data_off, peer);
+		break;
+	case SL_FT_RESOLVE:
+		handle_resolve(w, m, f, data_off, peer);
+		break;
+	case SL_FT_HEARTBEAT:
+		handle_heartbeat(w, f, peer);
+		break;
+	case SL_FT_GOODBYE:
+		count(w, SL_CTR_goodbyes);
+		session_gone(w, (*sess)->id);
+		sl_session_close(&w->sessions, *sess);
+		count(w, SL_CTR_sessions_closed);
+		*sess = NULL;
+		break;
+	}
+}
+
+static void
+handle_datagram(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *pi)
+{
+	const uint8_t *data = rte_pktmbuf_mtod_offset(m, const uint8_t *, pi->payload_off);
+	struct sl_session *sess = NULL;
+	struct sl_frame f;
+	struct sl_sub peer;
+	size_t off = 0;
+	int rc;
+
+	m->l2_len = 14;
+	m->l3_len = (uint16_t)(pi->payload_off - 14 - 8);
+	memcpy(peer.mac, pi->src_mac, 6);
+	peer.ip = pi->src_ip;
+	peer.udp_port = pi->src_port;
+	peer.port_id = m->port;
+	peer.session = 0;
+	while ((rc = sl_proto_next(data, pi->payload_len, &off, &f)) == 1)
+		handle_frame(w, m, &f, pi->payload_off, &peer, &sess);
+	/* The rest of a datagram after a bad frame cannot be framed: one drop. */
+	if (unlikely(rc < 0))
+		drop(w, sl_drop_from_proto(rc));
+}
+
+static void
+handle_pkt(struct sl_worker *w, struct rte_mbuf *m)
+{
+	struct sl_port_rt *p = &w->dp->ports[w->port_idx];
+	struct sl_pkt_info pi;
+	int rc;
+
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_rx_bytes], m->pkt_len);
+	if (unlikely(m->nb_segs != 1)) { /* larger than any datagram we accept */
+		drop(w, SL_DROP_udp_length);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	rc = sl_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, p->ip, p->udp_port,
+			  &pi);
+	if (rc == SL_PKT_UDP) {
+		handle_datagram(w, m, &pi);
+		rte_pktmbuf_free(m); /* handoffs and deliveries hold their own references */
+		return;
+	}
+	if (rc == SL_PKT_ARP_REQ) {
+		sl_pkt_arp_reply(rte_pktmbuf_mtod(m, uint8_t *), p->mac, p->ip);
+		count(w, SL_CTR_arp_replies);
+		tx_enqueue(w, w->port_idx, m);
+		return;
+	}
+	drop(w, (enum sl_drop)-rc);
+	rte_pktmbuf_free(m);
+}
+
+/* An element another lcore handed us. */
+static void
+handle_handoff(struct sl_worker *w, struct sl_handoff *h)
+{
+	struct sl_session *s;
+	struct sl_sub peer;
+
+	count(w, SL_CTR_handoff_in);
+	switch (h->kind) {
+	case SL_HO_PUBLISH:
+		owner_publish(w, h->m, h->off, h->len);
+		break;
+	case SL_HO_SUBSCRIBE:
+	case SL_HO_UNSUBSCRIBE:
+		owner_subscribe(w, h->m, h->off, h->kind);
+		break;
+	case SL_HO_UNSUB_ALL:
+		sl_route_sub_del_session(&w->dp->route, w->idx, h->session);
+		break;
+	case SL_HO_RESOLVE_DONE: {
+		const struct sl_resolve *r = rte_pktmbuf_mtod_offset(h->m, const struct sl_resolve *,
+								     h->off);
+
+		peer_of(h->m, &peer);
+		s = sl_session_get(&w->sessions, h->session, peer.ip, peer.udp_port);
+		if (s == NULL)
+			break; /* the session ended meanwhile: nobody to answer */
+		if (h->code != SL_E_NONE) {
+			drop(w, SL_DROP_topic_table_full);
+			reply_error(w, &peer, h->session, r->req_id, h->code, SL_FT_RESOLVE, 0);
+		} else {
+			reply_topic(w, &peer, h->session, r->req_id, h->topic);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	if (h->m)
+		rte_pktmbuf_free(h->m);
+}
+
+/* --- timers, idle, main loop ------------------------------------------------------ */
+
+static void
+on_expired(void *arg, const struct sl_session *s)
+{
+	struct sl_worker *w = arg;
+
+	session_gone(w, s->id);
+	count(w, SL_CTR_sessions_expired);
+}
+
+static void
+timers(struct sl_worker *w)
+{
+	uint64_t hz = w->dp->tsc_hz;
+
+	if (w->now < w->next_timer)
+		return;
+	w->next_timer = w->now + hz * EXPIRY_PERIOD_MS / 1000;
+	sl_session_expire(&w->sessions, w->now, hz * w->dp->conf.session_timeout_ms / 1000,
+			  EXPIRY_SCAN, on_expired, w);
+}
+
+static void
+idle(struct sl_worker *w, unsigned work)
+{
+	struct timespec ts;
+	uint32_t us;
+
+	if (work || w->dp->conf.idle == SL_IDLE_BUSY) {
+		w->idle_polls = 0;
+		rte_pause();
+		return;
+	}
+	if (++w->idle_polls < IDLE_SPIN) {
+		rte_pause();
+		return;
+	}
+	/* Back off exponentially from 1 us to idle_max_us. */
+	us = 1u << RTE_MIN((w->idle_polls - IDLE_SPIN) / 8, 20u);
+	us = RTE_MIN(us, w->dp->conf.idle_max_us);
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)us * 1000;
+	nanosleep(&ts, NULL);
+	count(w, SL_CTR_idle_sleeps);
+}
+
+static unsigned
+poll_once(struct sl_worker *w, struct rte_mbuf **pkts, struct sl_handoff *in)
+{
+	struct sl_port_rt *p = &w->dp->ports[w->port_idx];
+	uint16_t burst = w->dp->conf.burst, n, i;
+	unsigned nin, j;
+
+	w->now = rte_rdtsc();
+	n = rte_eth_rx_burst(p->port_id, w->queue, pkts, burst);
+	if (n) {
+		sl_ctr_add(&w->ctr.ctr[SL_CTR_rx_pkts], n);
+		for (i = 0; i < n; i++)
+			handle_pkt(w, pkts[i]);
+	}
+	nin = rte_ring_dequeue_burst_elem(w->in, in, sizeof(*in), burst, NULL);
+	for (j = 0; j < nin; j++)
+		handle_handoff(w, &in[j]);
+	stage_flush(w);
+	tx_flush(w);
+	timers(w);
+	return n + nin;
+}
+
+int
+sl_worker_main(void *arg)
+{
+	struct sl_worker *w = arg;
+	struct rte_mbuf *pkts[256];
+	struct sl_handoff in[256];
+	unsigned work;
+
+	w->next_timer = rte_rdtsc();
+	/* Relaxed: the flag only needs to be seen eventually; nothing is
+	 * published through it. */
+	while (!__atomic_load_n(&w->dp->quit, __ATOMIC_RELAXED)) {
+		work = poll_once(w, pkts, in);
+		count(w, SL_CTR_polls);
+		idle(w, work);
+	}
+	tx_flush(w);
+	return 0;
+}
+
+int
+sl_worker_init(struct sl_dp *dp, uint32_t idx)
+{
+	struct sl_worker *w;
+	char name[RTE_RING_NAMESIZE];
+	int socket = rte_lcore_to_socket_id(dp->conf.workers[idx].lcore);
+	int rc;
+
+	w = rte_zmalloc_socket("sl_worker", sizeof(*w), RTE_CACHE_LINE_SIZE, socket);
+	if (w == NULL)
+		return -ENOMEM;
+	w->idx = idx;
+	w->dp = dp;
+	w->lcore = dp->conf.workers[idx].lcore;
+	w->port_idx = dp->conf.workers[idx].port;
+	w->queue = dp->conf.workers[idx].queue;
+	w->out = rte_zmalloc_socket("sl_stage", sizeof(struct sl_handoff) * dp->conf.burst *
+				    dp->n_workers, RTE_CACHE_LINE_SIZE, socket);
+	if (w->out == NULL) {
+		rc = -ENOMEM;
+		goto fail_w;
+	}
+	snprintf(name, sizeof(name), "sl_in_%u", idx);
+	w->in = rte_ring_create_elem(name, sizeof(struct sl_handoff), dp->conf.ring_size, socket,
+				     RING_F_SC_DEQ);
+	if (w->in == NULL) {
+		rc = -rte_errno;
+		goto fail_out;
+	}
+	rc = sl_session_table_init(&w->sessions, dp->conf.max_sessions, idx);
+	if (rc < 0)
+		goto fail_ring;
+	dp->workers[idx] = w;
+	return 0;
+
+fail_ring:
+	rte_ring_free(w->in);
+fail_out:
+	rte_free(w->out);
+fail_w:
+	rte_free(w);
+	return rc;
+}
+
+void
+sl_worker_fini(struct sl_worker *w)
+{
+	struct sl_handoff h;
+
+	if (w == NULL)
+		return;
+	/* Release the references still queued to this worker. */
+	while (rte_ring_dequeue_elem(w->in, &h, sizeof(h)) == 0)
+		if (h.m)
+			rte_pktmbuf_free(h.m);
+	sl_session_table_fini(&w->sessions);
+	rte_ring_free(w->in);
+	rte_free(w->out);
+	rte_free(w);
+}

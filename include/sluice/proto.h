@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Sluice wire protocol, version 1: frame layouts, constants and the codec. */
+
+#ifndef SLUICE_PROTO_H
+#define SLUICE_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Every structure in this file is laid out on the wire: little-endian,
+ * fixed-width fields, no implicit padding (checked with _Static_assert in
+ * proto.c). docs/PROTOCOL.md is the normative description.
+ */
+
+#define SL_PROTO_VERSION 1u
+#define SL_PROTO_DEFAULT_PORT 9500u
+
+/* A frame starts on an 8-byte boundary relative to the start of the datagram. */
+#define SL_FRAME_ALIGN 8u
+/* Largest UDP payload a v1 peer sends: IPv4 MTU 1500 - 20 (IP) - 8 (UDP). */
+#define SL_MAX_DATAGRAM 1472u
+/* Largest message payload in one PUBLISH or DELIVER frame. */
+#define SL_MAX_PAYLOAD 1400u
+/* Longest topic name, in bytes, without a terminator. */
+#define SL_MAX_TOPIC_NAME 200u
+/* Length of the client name in HELLO. */
+#define SL_CLIENT_NAME_LEN 32u
+/* Topic id 0 is never assigned: it means "no topic". */
+#define SL_TOPIC_INVALID 0u
+
+/* Frame types. Gaps are reserved; a receiver drops an unknown type. */
+enum sl_frame_type {
+	SL_FT_HELLO = 0x01,	/* client -> broker: open a session */
+	SL_FT_CHALLENGE = 0x02, /* reserved: broker -> client, authentication */
+	SL_FT_AUTH = 0x03,	/* reserved: client -> broker, authentication */
+	SL_FT_WELCOME = 0x04,	/* broker -> client: session opened */
+	SL_FT_GOODBYE = 0x05,	/* either way: close the session */
+	SL_FT_RESOLVE = 0x10,	/* client -> broker: topic name to id */
+	SL_FT_TOPIC = 0x11,	/* broker -> client: answer to RESOLVE */
+	SL_FT_SUBSCRIBE = 0x12, /* client -> broker */
+	SL_FT_UNSUBSCRIBE = 0x13, /* client -> broker */
+	SL_FT_OK = 0x14,	/* broker -> client: request done */
+	SL_FT_PUBLISH = 0x20,	/* client -> broker: one message */
+	SL_FT_DELIVER = 0x21,	/* broker -> client: one message */
+	SL_FT_ACK = 0x30,	/* broker -> client: publish accepted */
+	SL_FT_NAK = 0x31,	/* reserved: retransmission request */
+	SL_FT_CREDIT = 0x32,	/* reserved: flow-control credit */
+	SL_FT_HEARTBEAT = 0x40, /* either way: liveness */
+	SL_FT_ERROR = 0x7f,	/* broker -> client: request or frame refused */
+};
+
+/* Header flags (all frame types). */
+#define SL_HDR_F_AUTH (1u << 15) /* reserved: a MAC trailer follows the body */
+
+/* PUBLISH flags. */
+#define SL_PUB_F_ACK_REQ (1u << 0) /* broker sends ACK once the publish is accepted */
+
+/* RESOLVE flags. */
+#define SL_RESOLVE_F_CREATE (1u << 0) /* create the topic if it does not exist */
+
+/* Error codes carried in ERROR frames. */
+enum sl_error_code {
+	SL_E_NONE = 0,
+	SL_E_BAD_FRAME = 1,	  /* frame failed validation */
+	SL_E_NO_SESSION = 2,	  /* session id unknown or expired: send HELLO */
+	SL_E_UNKNOWN_TOPIC = 3,	  /* topic id or name does not exist */
+	SL_E_TOPIC_TABLE_FULL = 4, /* no room for another topic */
+	SL_E_SUB_TABLE_FULL = 5,  /* no room for another subscriber on the topic */
+	SL_E_VERSION = 6,	  /* no protocol version in common */
+	SL_E_BAD_NAME = 7,	  /* topic name empty, too long or with bad bytes */
+	SL_E_BUSY = 8,		  /* broker overloaded: retry later */
+	SL_E_SESSION_TABLE_FULL = 9, /* no room for another session */
+	SL_E_MAX
+};
+
+/* Reasons a receiver drops a frame or a datagram; also dataplane counters. */
+enum sl_proto_err {
+	SL_PROTO_OK = 0,
+	SL_PROTO_TRUNCATED = 1,	   /* fewer bytes than a header or the type's body */
+	SL_PROTO_BAD_LENGTH = 2,   /* length field below header or past datagram */
+	SL_PROTO_BAD_VERSION = 3,  /* version field is not SL_PROTO_VERSION */
+	SL_PROTO_UNKNOWN_TYPE = 4, /* type code not defined in this version */
+	SL_PROTO_OVERSIZE = 5,	   /* payload or name over the protocol limit */
+	SL_PROTO_BAD_FIELD = 6,	   /* a field holds a value the type forbids */
+	SL_PROTO_ERR_MAX
+};
+
+struct sl_hdr {
+	uint8_t version;
+	uint8_t type;
+	uint16_t flags;
+	uint32_t length;  /* this frame's bytes, header included, unpadded */
+	uint32_t session; /* 0 before WELCOME */
+	uint32_t reserved; /* senders write 0, receivers ignore */
+};
+
+struct sl_hello {
+	struct sl_hdr h;
+	uint16_t min_version;
+	uint16_t max_version;
+	uint32_t caps;	  /* reserved, 0 */
+	uint64_t nonce;	  /* echoed in WELCOME to match replies */
+	char name[SL_CLIENT_NAME_LEN]; /* NUL padded, for counters and logs */
+};
+
+struct sl_welcome {
+	struct sl_hdr h;
+	uint32_t session;
+	uint32_t heartbeat_ms; /* client sends something at least this often */
+	uint64_t nonce;
+	uint32_t max_payload;
+	uint32_t reserved;
+};
+
+struct sl_resolve {
+	struct sl_hdr h;
+	uint32_t req_id;
+	uint16_t name_len;
+	uint16_t flags; /* SL_RESOLVE_F_* */
+	/* name_len bytes of name follow */
+};
+
+struct sl_topic_reply {
+	struct sl_hdr h;
+	uint32_t req_id;
+	uint32_t topic_id;
+};
+
+struct sl_subscribe { /* also UNSUBSCRIBE */
+	struct sl_hdr h;
+	uint32_t req_id;
+	uint32_t topic_id;
+	uint64_t start; /* reserved for replay: 0 means live */
+};
+
+struct sl_ok {
+	struct sl_hdr h;
+	uint32_t req_id;
+	uint32_t value;
+};
+
+struct sl_publish {
+	struct sl_hdr h;
+	uint32_t topic_id;
+	uint32_t reserved;
+	uint64_t producer_seq; /* publisher's own sequence, echoed in ACK */
+	uint64_t timestamp;    /* publisher's clock, opaque to the broker */
+	/* payload follows: h.length - sizeof(struct sl_publish) bytes */
+};
+
+struct sl_deliver {
+	struct sl_hdr h;
+	uint32_t topic_id;
+	uint32_t reserved;
+	uint64_t seq;	    /* per-topic sequence assigned by the broker, from 1 */
+	uint64_t timestamp; /* copied from the PUBLISH */
+	/* payload follows */
+};
+
+struct sl_ack {
+	struct sl_hdr h;
+	uint32_t topic_id;
+	uint32_t reserved;
+	uint64_t producer_seq;
+	uint64_t seq; /* topic sequence the message got */
+};
+
+struct sl_heartbeat {
+	struct sl_hdr h;
+	uint64_t timestamp;
+};
+
+struct sl_error {
+	struct sl_hdr h;
+	uint32_t req_id; /* request it answers, 0 if none */
+	uint16_t code;	 /* enum sl_error_code */
+	uint16_t frame_type; /* type of the refused frame */
+	uint64_t detail; /* topic id or producer sequence, by frame_type */
+};
+
+/* A frame as the parser hands it out: points into the caller's buffer. */
+struct sl_frame {
+	const struct sl_hdr *hdr;
+	uint32_t off;	      /* offset of the frame in the datagram */
+	uint32_t len;	      /* hdr->length, validated */
+	const uint8_t *body;  /* payload (PUBLISH/DELIVER) or name (RESOLVE) */
+	uint32_t body_len;
+};
+
+/* Fixed size of the type's header part, or 0 for an unknown type. */
+uint32_t sl_proto_min_len(uint8_t type);
+
+/*
+ * Parse the next frame of a datagram.
+ * @buf, @len: the whole UDP payload. @off: in, where to look; out, where the
+ * next frame starts (aligned). @f: filled on success.
+ * Returns 1 when a frame was parsed, 0 at the end of the datagram, or
+ * -enum sl_proto_err when the frame at @off is bad; the rest of the datagram
+ * must then be dropped, since frame boundaries can no longer be trusted.
+ * Thread-safe; touches only its arguments.
+ */
+int sl_proto_next(const void *buf, size_t len, size_t *off, struct sl_frame *f);
+
+/*
+ * Fill a header. @length is the frame's unpadded length.
+ */
+void sl_proto_hdr_init(struct sl_hdr *h, uint8_t type, uint16_t flags, uint32_t length,
+		       uint32_t session);
+
+/* Frame length rounded up to SL_FRAME_ALIGN. */
+static inline uint32_t
+sl_proto_align(uint32_t len)
+{
+	return (len + (SL_FRAME_ALIGN - 1)) & ~(SL_FRAME_ALIGN - 1);
+}
+
+/*
+ * Write a PUBLISH frame with its payload at @dst (room: @cap bytes).
+ * Returns the frame's unpadded length, or -ENOSPC or -EMSGSIZE.
+ */
+int sl_proto_put_publish(void *dst, size_t cap, uint32_t session, uint32_t topic,
+			 uint16_t flags, uint64_t producer_seq, uint64_t ts,
+			 const void *payload, uint32_t plen);
+
+/*
+ * Write a RESOLVE frame for @name (@nlen bytes). Returns the frame length,
+ * -ENOSPC, or -EINVAL for a bad name.
+ */
+int sl_proto_put_resolve(void *dst, size_t cap, uint32_t session, uint32_t req_id,
+			 const char *name, size_t nlen, uint16_t flags);
+
+/* True if @name (@nlen bytes) is a valid topic name: 1..SL_MAX_TOPIC_NAME
+ * printable ASCII bytes without spaces. */
+int sl_proto_topic_name_valid(const char *name, size_t nlen);
+
+/* Constant strings for logs and CLIs. Never NULL. */
+const char *sl_proto_type_name(uint8_t type);
+const char *sl_proto_err_name(int err); /* takes the positive enum value */
+const char *sl_error_code_str(uint16_t code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SLUICE_PROTO_H */

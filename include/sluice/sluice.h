@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libsluice: the Sluice client API (UDP transport over kernel sockets). */
+
+#ifndef SLUICE_SLUICE_H
+#define SLUICE_SLUICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * A client is one session with one broker. All calls on one client must come
+ * from one thread at a time (no internal locking); separate clients are
+ * independent. Every call that can fail returns 0 (or a count) on success
+ * and -errno on failure. Only sl_client_connect, sl_client_resolve,
+ * sl_client_subscribe and sl_client_unsubscribe wait (for the broker's
+ * reply, up to the configured timeout, resending on loss); publishing and
+ * polling never block.
+ */
+
+struct sl_client;
+
+struct sl_client_opts {
+	const char *host;     /* broker IPv4 address or name; required */
+	uint16_t port;	      /* broker UDP port; 0 means SL_PROTO_DEFAULT_PORT */
+	const char *name;     /* shown in broker counters; may be NULL */
+	uint32_t timeout_ms;  /* for request/reply calls; 0 means 2000 */
+	uint32_t sndbuf;      /* socket buffer sizes in bytes; 0 keeps 4 MiB */
+	uint32_t rcvbuf;
+};
+
+/* A delivered message; the pointers are valid only inside the callback. */
+struct sl_message {
+	uint32_t topic_id;
+	uint32_t len;
+	uint64_t seq;	    /* broker's per-topic sequence */
+	uint64_t timestamp; /* the publisher's timestamp, as published */
+	const void *data;
+};
+
+typedef void (*sl_deliver_fn)(void *arg, const struct sl_message *msg);
+
+/* Counters a client keeps about itself; see sl_client_stats. */
+struct sl_client_stats {
+	uint64_t published;	 /* PUBLISH frames handed to the kernel */
+	uint64_t publish_eagain; /* publishes refused with -EAGAIN (back-pressure) */
+	uint64_t delivered;	 /* DELIVER frames passed to callbacks */
+	uint64_t acks;		 /* ACK frames received */
+	uint64_t errors;	 /* ERROR frames received */
+	uint64_t gaps;		 /* missing topic sequence numbers seen */
+	uint64_t bad_frames;	 /* frames from the broker that failed parsing */
+	uint64_t stash_drops;	 /* deliveries dropped: stash full while waiting */
+};
+
+/*
+ * Open a session: resolve the address, send HELLO and wait for WELCOME.
+ * Returns 0 and sets *out, or -EINVAL (bad options), -ENOENT (host not
+ * found), -ETIMEDOUT (no broker answered), -EPROTO (broker refused or spoke
+ * another version), -ENOMEM, or another -errno from the socket calls.
+ */
+int sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts);
+
+/*
+ * Look up a topic's numeric id by name; with @create, create it if missing.
+ * Returns 0 and sets *topic_id, or -EINVAL (bad name), -ENOENT (no such
+ * topic and @create is 0), -ENOSPC (broker's topic table full),
+ * -ETIMEDOUT, -ENOTCONN (session expired; reconnect).
+ */
+int sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id);
+
+/*
+ * Start (or stop) receiving deliveries for @topic_id. Subscribing twice is
+ * not an error. Returns 0, -ENOENT (no such topic), -ENOSPC (the topic has
+ * its maximum number of subscribers), -ETIMEDOUT, -ENOTCONN.
+ */
+int sl_client_subscribe(struct sl_client *c, uint32_t topic_id);
+int sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id);
+
+/*
+ * Publish one message. Never blocks. @flags: SL_PUB_F_ACK_REQ to get an ACK.
+ * @timestamp is carried to subscribers untouched (sl_message.timestamp).
+ * Returns 0, -EAGAIN when the socket's send buffer is full (back-pressure:
+ * retry later), -EMSGSIZE when @len > SL_MAX_PAYLOAD, or another -errno.
+ */
+int sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint32_t len,
+		      uint64_t timestamp, uint16_t flags);
+
+/*
+ * Receive without blocking: passes up to @max deliveries to @fn and handles
+ * acks, errors and heartbeats. Also sends a heartbeat when one is due, so a
+ * subscriber must call it at least every heartbeat interval.
+ * Returns the number of deliveries passed to @fn (0 if none were waiting),
+ * or -ENOTCONN when the broker says the session is gone.
+ */
+int sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max);
+
+/*
+ * Like sl_client_poll, but first waits up to @timeout_ms for the socket to
+ * become readable (poll(2)). For subscribers that do not need to spin.
+ */
+int sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int timeout_ms);
+
+/* The UDP socket, for callers that multiplex with epoll. Do not read it. */
+int sl_client_fd(const struct sl_client *c);
+
+/* Session id the broker assigned. */
+uint32_t sl_client_session(const struct sl_client *c);
+
+/* Highest producer sequence acknowledged by the broker so far (0 if none). */
+uint64_t sl_client_acked(const struct sl_client *c);
+
+/*
+ * Producer sequence of the last successful sl_client_publish (0 if none).
+ * Publishes are numbered 1, 2, 3... and a publish that fails (-EAGAIN
+ * included) takes no number, so the published range has no holes.
+ */
+uint64_t sl_client_last_seq(const struct sl_client *c);
+
+void sl_client_stats(const struct sl_client *c, struct sl_client_stats *out);
+
+/* Send GOODBYE (best effort), close the socket and free the client. NULL is ok. */
+void sl_client_close(struct sl_client *c);
+
+/* Monotonic clock in nanoseconds (CLOCK_MONOTONIC), for timestamps. */
+uint64_t sl_now_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SLUICE_SLUICE_H */

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Codec tests: round trips and every class of bad frame. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sluice/proto.h>
+
+static int failures;
+
+#define CHECK(cond)                                                                  \
+	do {                                                                         \
+		if (!(cond)) {                                                       \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
+				#cond);                                              \
+			failures++;                                                  \
+		}                                                                    \
+	} while (0)
+
+static uint8_t buf[4096] __attribute__((aligned(8)));
+
+static void
+test_publish_round_trip(void)
+{
+	struct sl_frame f;
+	size_t off = 0;
+	int n;
+
+	n = sl_proto_put_publish(buf, sizeof(buf), 77, 5, SL_PUB_F_ACK_REQ, 9, 1234, "hello", 5);
+	CHECK(n == (int)sizeof(struct sl_publish) + 5);
+	CHECK(sl_proto_next(buf, (size_t)n, &off, &f) == 1);
+	CHECK(f.hdr->type == SL_FT_PUBLISH);
+	CHECK(f.hdr->session == 77);
+	CHECK(f.hdr->flags == SL_PUB_F_ACK_REQ);
+	CHECK(((const struct sl_publish *)f.hdr)->topic_id == 5);
+	CHECK(((const struct sl_publish *)f.hdr)->producer_seq == 9);
+	CHECK(((const struct sl_publish *)f.hdr)->timestamp == 1234);
+	CHECK(f.body_len == 5 && memcmp(f.body, "hello", 5) == 0);
+	CHECK(off == (size_t)n);
+	CHECK(sl_proto_next(buf, (size_t)n, &off, &f) == 0);
+}
+
+/* Several frames share a datagram, each 8-byte aligned. */
+static void
+test_multi_frame(void)
+{
+	struct sl_frame f;
+	size_t off = 0, len = 0;
+	int n, i, count = 0;
+
+	memset(buf, 0, sizeof(buf));
+	for (i = 0; i < 5; i++) {
+		n = sl_proto_put_publish(buf + len, sizeof(buf) - len, 1, (uint32_t)i + 1, 0,
+					 (uint64_t)i, 0, "abc", (uint32_t)i);
+		CHECK(n > 0);
+		len += sl_proto_align((uint32_t)n);
+	}
+	n = sl_proto_put_resolve(buf + len, sizeof(buf) - len, 1, 42, "a.b.c", 5, 1);
+	CHECK(n == (int)sizeof(struct sl_resolve) + 5);
+	len += (size_t)n; /* last frame unpadded */
+	while ((n = sl_proto_next(buf, len, &off, &f)) == 1) {
+		CHECK(f.off % SL_FRAME_ALIGN == 0);
+		if (count < 5) {
+			CHECK(f.hdr->type == SL_FT_PUBLISH);
+			CHECK(f.body_len == (uint32_t)count);
+		} else {
+			CHECK(f.hdr->type == SL_FT_RESOLVE);
+			CHECK(f.body_len == 5 && memcmp(f.body, "a.b.c", 5) == 0);
+			CHECK(((const struct sl_resolve *)f.hdr)->req_id == 42);
+		}
+		count++;
+	}
+	CHECK(n == 0);
+	CHECK(count == 6);
+}
+
+/* Build one well-formed frame of @type with @extra body bytes. */
+static size_t
+make_frame(uint8_t type, uint32_t extra)
+{
+	uint32_t len = sl_proto_min_len(type) + extra;
+
+	memset(buf, 0, sizeof(buf));
+	sl_proto_hdr_init((struct sl_hdr *)buf, type, 0, len, 1);
+	return len;
+}
+
+static int
+parse_one(size_t len)
+{
+	struct sl_frame f;
+	size_t off = 0;
+
+	return sl_proto_next(buf, len, &off, &f);
+}
+
+static void
+test_bad_frames(void)
+{
+	struct sl_hdr *h = (struct sl_hdr *)buf;
+	size_t len;
+	uint8_t t;
+
+	/* Every known type parses at its minimum size and fails one byte short. */
+	for (t = 0; t < 0xff; t++) {
+		if (sl_proto_min_len(t) == 0) {
+			len = make_frame(t, 0);
+			h->length = 64;
+			CHECK(parse_one(64) == -SL_PROTO_UNKNOWN_TYPE);
+			continue;
+		}
+		if (t == SL_FT_RESOLVE)
+			continue; /* needs a name; below */
+		len = make_frame(t, 0);
+		CHECK(parse_one(len) == 1);
+		h->length = (uint32_t)len - 1;
+		CHECK(parse_one(len) == (len - 1 < sizeof(struct sl_hdr) ? -SL_PROTO_BAD_LENGTH
+								    : -SL_PROTO_TRUNCATED));
+	}
+	/* Truncated header. */
+	len = make_frame(SL_FT_HEARTBEAT, 0);
+	CHECK(parse_one(15) == -SL_PROTO_TRUNCATED);
+	CHECK(parse_one(1) == -SL_PROTO_TRUNCATED);
+	/* Length past the datagram. */
+	CHECK(parse_one(len - 1) == -SL_PROTO_BAD_LENGTH);
+	/* Length overflow: huge values must not wrap the offset. */
+	h->length = 0xffffffffu;
+	CHECK(parse_one(len) == -SL_PROTO_BAD_LENGTH);
+	h->length = 0xfffffff8u;
+	CHECK(parse_one(len) == -SL_PROTO_BAD_LENGTH);
+	/* Length below the header. */
+	h->length = 0;
+	CHECK(parse_one(len) == -SL_PROTO_BAD_LENGTH);
+	h->length = 15;
+	CHECK(parse_one(len) == -SL_PROTO_BAD_LENGTH);
+	/* Version. */
+	len = make_frame(SL_FT_HEARTBEAT, 0);
+	h->version = 2;
+	CHECK(parse_one(len) == -SL_PROTO_BAD_VERSION);
+	h->version = 0;
+	CHECK(parse_one(len) == -SL_PROTO_BAD_VERSION);
+	/* Oversize payload (fits the buffer, exceeds the protocol limit). */
+	len = make_frame(SL_FT_PUBLISH, SL_MAX_PAYLOAD + 1);
+	CHECK(parse_one(len) == -SL_PROTO_OVERSIZE);
+	len = make_frame(SL_FT_PUBLISH, SL_MAX_PAYLOAD);
+	CHECK(parse_one(len) == 1);
+}
+
+static void
+test_resolve_validation(void)
+{
+	struct sl_resolve *r = (struct sl_resolve *)buf;
+	char name[SL_MAX_TOPIC_NAME + 2];
+	int n;
+
+	memset(name, 'x', sizeof(name));
+	CHECK(sl_proto_put_resolve(buf, sizeof(buf), 1, 1, name, SL_MAX_TOPIC_NAME, 0) > 0);
+	CHECK(parse_one(sizeof(*r) + SL_MAX_TOPIC_NAME) == 1);
+	CHECK(sl_proto_put_resolve(buf, sizeof(buf), 1, 1, name, SL_MAX_TOPIC_NAME + 1, 0) ==
+	      -EINVAL);
+	CHECK(sl_proto_put_resolve(buf, sizeof(buf), 1, 1, "", 0, 0) == -EINVAL);
+	CHECK(sl_proto_put_resolve(buf, sizeof(buf), 1, 1, "a b", 3, 0) == -EINVAL);
+	CHECK(sl_proto_put_resolve(buf, 10, 1, 1, "ab", 2, 0) == -ENOSPC);
+
+	n = sl_proto_put_resolve(buf, sizeof(buf), 1, 1, "abcd", 4, 0);
+	CHECK(n > 0);
+	r->name_len = 3; /* disagrees with the frame length */
+	CHECK(parse_one((size_t)n) == -SL_PROTO_BAD_LENGTH);
+	r->name_len = 4;
+	buf[sizeof(*r) + 1] = 0x01; /* control byte in the name */
+	CHECK(parse_one((size_t)n) == -SL_PROTO_BAD_FIELD);
+
+	/* Oversized name claimed in the field, frame long enough to hold it. */
+	memset(buf, 'y', sizeof(buf));
+	sl_proto_hdr_init(&r->h, SL_FT_RESOLVE, 0, sizeof(*r) + 300, 1);
+	r->name_len = 300;
+	CHECK(parse_one(sizeof(*r) + 300) == -SL_PROTO_OVERSIZE);
+}
+
+/* A bad frame after good ones: the good ones come out, then the error. */
+static void
+test_bad_after_good(void)
+{
+	struct sl_frame f;
+	size_t off = 0, len;
+	int n;
+
+	n = sl_proto_put_publish(buf, sizeof(buf), 1, 3, 0, 1, 0, "x", 1);
+	len = sl_proto_align((uint32_t)n);
+	memset(buf + len, 0xee, 16); /* garbage header */
+	len += 16;
+	CHECK(sl_proto_next(buf, len, &off, &f) == 1);
+	CHECK(sl_proto_next(buf, len, &off, &f) == -SL_PROTO_BAD_VERSION);
+}
+
+static void
+test_put_limits(void)
+{
+	static uint8_t big[SL_MAX_PAYLOAD + 1];
+
+	CHECK(sl_proto_put_publish(buf, sizeof(buf), 1, 1, 0, 1, 0, big, sizeof(big)) ==
+	      -EMSGSIZE);
+	CHECK(sl_proto_put_publish(buf, 40, 1, 1, 0, 1, 0, big, 1) == -ENOSPC);
+	CHECK(sl_proto_put_publish(buf, 40, 1, 1, 0, 1, 0, NULL, 0) == 40);
+}
+
+/* Pseudo-random garbage never crashes the parser and never runs past the end. */
+static void
+test_random_garbage(void)
+{
+	struct sl_frame f;
+	uint64_t x = 88172645463325252ull;
+	int iter, i, rc;
+
+	for (iter = 0; iter < 200000; iter++) {
+		size_t len, off = 0;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		len = x % 200;
+		for (i = 0; i < (int)len; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			buf[i] = (uint8_t)x;
+		}
+		if (len >= 2 && (iter & 1)) {
+			buf[0] = SL_PROTO_VERSION; /* get past the version check often */
+			buf[1] = (uint8_t)(iter & 0x7f);
+		}
+		while ((rc = sl_proto_next(buf, len, &off, &f)) == 1) {
+			CHECK(f.off + f.len <= len);
+			CHECK(off <= len);
+		}
+		CHECK(rc <= 0 && rc > -SL_PROTO_ERR_MAX);
+	}
+}
+
+static void
+test_names(void)
+{
+	CHECK(strcmp(sl_proto_type_name(SL_FT_PUBLISH), "publish") == 0);
+	CHECK(strcmp(sl_proto_type_name(0xee), "unknown") == 0);
+	CHECK(strcmp(sl_proto_err_name(-SL_PROTO_OVERSIZE), "oversize") == 0);
+	CHECK(strcmp(sl_proto_err_name(99), "unknown") == 0);
+	CHECK(strcmp(sl_error_code_str(SL_E_UNKNOWN_TOPIC), "no such topic") == 0);
+}
+
+int
+main(void)
+{
+	test_publish_round_trip();
+	test_multi_frame();
+	test_bad_frames();
+	test_resolve_validation();
+	test_bad_after_good();
+	test_put_limits();
+	test_random_garbage();
+	test_names();
+	if (failures) {
+		fprintf(stderr, "test_proto: %d failures\n", failures);
+		return 1;
+	}
+	printf("test_proto: ok\n");
+	return 0;
+}

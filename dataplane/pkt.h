@@ -27,8 +27,9 @@ enum sl_pkt_kind {
 
 /*
  * Classify an Ethernet frame of @len bytes at @p for the address @my_ip and
- * UDP port @my_port (both network order). Returns enum sl_pkt_kind, or
- * -enum sl_drop (counters.h) saying why the frame is not for us. Reads only
+ * UDP port @my_port (both network order). Returns enum sl_pkt_kind (> 0),
+ * or -enum sl_drop (counters.h, so <= 0: not_ipv4 is 0) saying why the
+ * frame is not for us; test for a kind, not for a negative value. Reads only
  * within [p, p + len). Thread-safe.
  */
 int sl_pkt_parse(const uint8_t *p, uint32_t len, uint32_t my_ip, uint16_t my_port,

@@ -92,15 +92,18 @@ cmd_workers(const char *cmd __rte_unused, const char *params __rte_unused,
 	return 0;
 }
 
-static int
-add_topic(struct rte_tel_data *d, const struct sl_topic *t)
+/* One topic's counters as a dict; names go in a value, since telemetry keys
+ * may not contain the dots that topic names usually have. */
+static struct rte_tel_data *
+topic_dict(const struct sl_topic *t)
 {
 	const struct sl_topic_state *ts = sl_route_state(&g_dp->route, t->id);
 	struct rte_tel_data *c = rte_tel_data_alloc();
 
 	if (c == NULL)
-		return -ENOMEM;
+		return NULL;
 	rte_tel_data_start_dict(c);
+	rte_tel_data_add_dict_string(c, "name", t->name);
 	rte_tel_data_add_dict_u64(c, "id", t->id);
 	rte_tel_data_add_dict_u64(c, "owner", t->owner);
 	rte_tel_data_add_dict_u64(c, "subscribers",
@@ -109,31 +112,39 @@ add_topic(struct rte_tel_data *d, const struct sl_topic *t)
 	rte_tel_data_add_dict_u64(c, "delivered", sl_ctr_read(&ts->delivered));
 	rte_tel_data_add_dict_u64(c, "dropped", sl_ctr_read(&ts->dropped));
 	rte_tel_data_add_dict_u64(c, "seq", sl_ctr_read(&ts->seq));
-	rte_tel_data_add_dict_container(d, t->name, c, 0);
-	return 0;
+	return c;
 }
 
-/* /sluice/topics[,name]: every topic (up to the telemetry dict limit) or one. */
+/* /sluice/topics: a list of every topic (up to the telemetry array limit);
+ * /sluice/topics,NAME: that topic's dict. */
 static int
 cmd_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
 	uint32_t id, n = __atomic_load_n(&g_dp->route.n_topics, __ATOMIC_ACQUIRE);
 	const struct sl_topic *t;
-	int rc;
+	struct rte_tel_data *c;
 
-	rte_tel_data_start_dict(d);
 	if (params && params[0]) {
 		id = sl_route_topic_lookup(&g_dp->route, params, (uint32_t)strlen(params));
 		t = sl_route_topic_get(&g_dp->route, id);
-		return t ? add_topic(d, t) : -ENOENT;
+		if (t == NULL)
+			return -ENOENT;
+		rte_tel_data_start_dict(d);
+		c = topic_dict(t);
+		if (c == NULL)
+			return -ENOMEM;
+		rte_tel_data_add_dict_container(d, "topic", c, 0);
+		return 0;
 	}
-	for (id = 1; id <= n && id < RTE_TEL_MAX_DICT_ENTRIES; id++) {
+	rte_tel_data_start_array(d, RTE_TEL_CONTAINER);
+	for (id = 1; id <= n && id <= RTE_TEL_MAX_ARRAY_ENTRIES; id++) {
 		t = sl_route_topic_get(&g_dp->route, id);
 		if (t == NULL)
 			continue;
-		rc = add_topic(d, t);
-		if (rc < 0)
-			return rc;
+		c = topic_dict(t);
+		if (c == NULL)
+			return -ENOMEM;
+		rte_tel_data_add_array_container(d, c, 0);
 	}
 	return 0;
 }

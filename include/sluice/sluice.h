@@ -83,7 +83,9 @@ int sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id);
  * Publish one message. Never blocks. @flags: SL_PUB_F_ACK_REQ to get an ACK.
  * @timestamp is carried to subscribers untouched (sl_message.timestamp).
  * Returns 0, -EAGAIN when the socket's send buffer is full (back-pressure:
- * retry later), -EMSGSIZE when @len > SL_MAX_PAYLOAD, or another -errno.
+ * retry later), -EMSGSIZE when @len > SL_MAX_PAYLOAD (or the broker's
+ * smaller max_payload), -EINVAL for unknown @flags, -ENOTCONN after the
+ * broker closed the session, or another -errno.
  */
 int sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint32_t len,
 		      uint64_t timestamp, uint16_t flags);
@@ -92,14 +94,19 @@ int sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, 
  * Receive without blocking: passes up to @max deliveries to @fn and handles
  * acks, errors and heartbeats. Also sends a heartbeat when one is due, so a
  * subscriber must call it at least every heartbeat interval.
+ * @fn may be NULL for a publisher that only wants its acks (deliveries are
+ * then counted and dropped).
  * Returns the number of deliveries passed to @fn (0 if none were waiting),
- * or -ENOTCONN when the broker says the session is gone.
+ * -ENOTCONN when the broker says the session is gone, -EINVAL when @max < 1,
+ * or another -errno from recvmmsg(2).
  */
 int sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max);
 
 /*
  * Like sl_client_poll, but first waits up to @timeout_ms for the socket to
  * become readable (poll(2)). For subscribers that do not need to spin.
+ * Heartbeats are sent while it waits. @timeout_ms < 0 waits without limit.
+ * A signal ends the wait early and returns 0.
  */
 int sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int timeout_ms);
 

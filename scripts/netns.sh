@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Shell library (source it): a two-namespace topology for running
+# sluice-dataplane on a veth pair, and starting/stopping it by PID.
+#
+#   sl_ns_up TAG NET     namespaces TAG-dp and TAG-cl joined by veth TAGd0 |
+#                        TAGc0; the client side gets NET.2/24, the dataplane
+#                        answers for NET.1 (pass e.g. 10.77.0)
+#   sl_ns_down TAG       remove both (also safe when half made)
+#   sl_dp_start TAG LOG [sluice-dataplane args...]
+#                        start the dataplane in TAG-dp on af_packet over TAGd0;
+#                        waits for "ready" (SL_DP_WAIT seconds, default 30);
+#                        sets SL_DP_PID
+#   sl_dp_stop           SIGTERM, wait up to 10 s, then SIGKILL; SL_DP_RC is
+#                        its exit status (0 after a clean stop)
+#   sl_cl TAG cmd...     run a command in the client namespace
+# TAG must be at most 10 characters (interface names are limited to 15).
+
+SL_ROOT=${SL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+SL_BUILD=${SL_BUILD:-$SL_ROOT/build}
+SL_DP_PID=
+
+sl_ns_down() {
+	local tag=$1
+	ip netns del "$tag-dp" 2>/dev/null || true
+	ip netns del "$tag-cl" 2>/dev/null || true
+	ip link del "${tag}d0" 2>/dev/null || true
+}
+
+sl_ns_up() {
+	local tag=$1 net=$2 ns
+	sl_ns_down "$tag"
+	ip netns add "$tag-dp" || return 1
+	ip netns add "$tag-cl" || return 1
+	ip link add "${tag}d0" type veth peer name "${tag}c0" || return 1
+	ip link set "${tag}d0" netns "$tag-dp" || return 1
+	ip link set "${tag}c0" netns "$tag-cl" || return 1
+	for ns in "$tag-dp" "$tag-cl"; do
+		# IPv6 autoconfiguration chatter would only show up as drops.
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+		ip netns exec "$ns" ip link set lo up
+	done
+	# The dataplane side has no kernel address: DPDK answers for NET.1.
+	ip netns exec "$tag-dp" ip link set "${tag}d0" up
+	ip netns exec "$tag-cl" ip addr add "$net.2/24" dev "${tag}c0"
+	ip netns exec "$tag-cl" ip link set "${tag}c0" up
+}
+
+sl_cl() {
+	local tag=$1
+	shift
+	ip netns exec "$tag-cl" "$@"
+}
+
+sl_dp_start() {
+	local tag=$1 log=$2 i
+	shift 2
+	ip netns exec "$tag-dp" "$SL_BUILD/dataplane/sluice-dataplane" \
+		-c "$SL_ROOT/nic-configs/af_packet.conf" \
+		--set "port0.vdev=net_af_packet0,iface=${tag}d0,qpairs=1,qdisc_bypass=1" \
+		"$@" >"$log" 2>&1 &
+	SL_DP_PID=$!
+	for ((i = 0; i < ${SL_DP_WAIT:-30} * 10; i++)); do
+		grep -q "sluice-dataplane: ready" "$log" 2>/dev/null && return 0
+		if ! kill -0 "$SL_DP_PID" 2>/dev/null; then
+			echo "sluice-dataplane exited during start-up:" >&2
+			cat "$log" >&2
+			SL_DP_PID=
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "sluice-dataplane not ready after ${SL_DP_WAIT:-30} s:" >&2
+	cat "$log" >&2
+	return 1
+}
+
+sl_dp_stop() {
+	local i
+	SL_DP_RC=
+	[ -n "$SL_DP_PID" ] || return 0
+	kill -TERM "$SL_DP_PID" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$SL_DP_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$SL_DP_PID" 2>/dev/null || true
+	wait "$SL_DP_PID" 2>/dev/null
+	SL_DP_RC=$?
+	SL_DP_PID=
+}

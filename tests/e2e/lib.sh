@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Shared set-up for end-to-end tests (source it): a namespace pair made for
+# this test alone, the real sluice-dataplane on af_packet in one of them,
+# helpers to run clients in the other and to read counters. Everything is
+# removed on exit, pass or fail. Exit codes: 0 pass, 1 fail, 77 skip.
+
+set -uo pipefail
+SL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SL_BUILD=${SL_BUILD:-$SL_ROOT/build}
+# shellcheck source=../../scripts/netns.sh
+. "$SL_ROOT/scripts/netns.sh"
+
+T_NAME=$(basename "$0" .sh)
+T_TAG="st$(($$ % 100000))"
+T_DIR=$(mktemp -d "/tmp/sluice-$T_NAME.XXXXXX")
+T_NET=10.$((60 + $$ % 30)).$(($$ % 200 + 1))
+T_DP="sl-$T_TAG"
+T_BG=()
+T_FAILS=0
+
+t_log() { echo "[$T_NAME] $*"; }
+t_fail() {
+	echo "[$T_NAME] FAIL: $*" >&2
+	T_FAILS=$((T_FAILS + 1))
+}
+t_check() { # t_check "what" cond...
+	local what=$1
+	shift
+	if "$@"; then t_log "ok: $what"; else t_fail "$what"; fi
+}
+t_eq() { # t_eq "what" got want
+	if [ "$2" == "$3" ]; then t_log "ok: $1 ($2)"; else t_fail "$1: got '$2', want '$3'"; fi
+}
+t_ge() { # t_ge "what" got min
+	if [ "$2" -ge "$3" ] 2>/dev/null; then t_log "ok: $1 ($2 >= $3)"; else
+		t_fail "$1: got '$2', want >= $3"; fi
+}
+
+t_cleanup() {
+	local p
+	for p in "${T_BG[@]}"; do
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	sl_dp_stop
+	sl_ns_down "$T_TAG"
+	if [ "$T_FAILS" -eq 0 ]; then rm -rf "$T_DIR"; else
+		echo "[$T_NAME] logs kept in $T_DIR" >&2
+		tail -n 20 "$T_DIR"/dp.log >&2 2>/dev/null || true
+	fi
+}
+
+t_require() {
+	[ "$(id -u)" -eq 0 ] || { echo "[$T_NAME] skip: needs root"; exit 77; }
+	[ -x "$SL_BUILD/dataplane/sluice-dataplane" ] ||
+		{ echo "[$T_NAME] skip: dataplane not built"; exit 77; }
+	grep -qs ' hugetlbfs ' /proc/mounts ||
+		{ echo "[$T_NAME] skip: no hugetlbfs (run scripts/setup.sh)"; exit 77; }
+}
+
+# t_start [extra sluice-dataplane args]: topology + dataplane, fast timers,
+# backoff idle so the two cores are shared fairly.
+t_start() {
+	t_require
+	trap t_cleanup EXIT
+	trap 'exit 1' INT TERM
+	sl_ns_up "$T_TAG" "$T_NET" || { t_fail "namespaces"; exit 1; }
+	sl_dp_start "$T_TAG" "$T_DIR/dp.log" --name "$T_DP" --idle backoff \
+		--set "port0.ip=$T_NET.1" --set heartbeat_ms=200 --set session_timeout_ms=1000 \
+		"$@" || { t_fail "dataplane start"; exit 1; }
+}
+
+# Run a client tool in the client namespace against the broker.
+t_pub() { sl_cl "$T_TAG" "$SL_BUILD/client/sluice-pub" -h "$T_NET.1" "$@"; }
+t_sub() { sl_cl "$T_TAG" "$SL_BUILD/client/sluice-sub" -h "$T_NET.1" "$@"; }
+# Start a subscriber in the background: t_sub_bg OUTFILE args...; sets T_LAST
+t_sub_bg() {
+	local out=$1
+	shift
+	# ip netns exec execs the tool: $! is the subscriber itself.
+	ip netns exec "$T_TAG-cl" "$SL_BUILD/client/sluice-sub" -h "$T_NET.1" "$@" \
+		>"$out" 2>"$out.err" &
+	T_LAST=$!
+	T_BG+=("$T_LAST")
+}
+
+t_stat() { "$SL_ROOT/scripts/sluice-stats" -n "$T_DP" /sluice/stats --get "$1"; }
+t_topic() { "$SL_ROOT/scripts/sluice-stats" -n "$T_DP" /sluice/topics "$1" --get "$2"; }
+
+# Wait (bounded) until a command succeeds: t_wait SECONDS cmd...
+t_wait() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Number of subscribers the broker has on a topic (0 if unknown).
+t_nsubs() { t_topic "$1" subscribers 2>/dev/null || echo 0; }
+t_nsubs_is() { [ "$(t_nsubs "$1")" == "$2" ]; }
+
+t_done() {
+	sl_dp_stop
+	if [ "$SL_DP_RC" != 0 ]; then t_fail "dataplane exit status $SL_DP_RC after SIGTERM"; fi
+	if [ "$T_FAILS" -gt 0 ]; then
+		echo "[$T_NAME] $T_FAILS check(s) failed"
+		exit 1
+	fi
+	echo "[$T_NAME] pass"
+	exit 0
+}

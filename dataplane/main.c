@@ -146,11 +146,16 @@ build_eal_args(char **v, int extra_argc, char **extra_argv, const char *prog)
 	int n = 0, i, len, has_pci = 0;
 
 	push(v, &n, prog);
-	len = snprintf(buf, sizeof(buf), "%u", c->main_lcore);
-	for (i = 0; i < c->n_workers; i++)
-		len += snprintf(buf + len, sizeof(buf) - (size_t)len, ",%u", c->workers[i].lcore);
-	push(v, &n, "-l");
-	push(v, &n, buf);
+	/* An explicit --lcores map in eal_args (lcore@cpu, e.g. two workers on
+	 * one core of a small machine) replaces the plain list. */
+	if (strstr(c->eal_args, "--lcores") == NULL) {
+		len = snprintf(buf, sizeof(buf), "%u", c->main_lcore);
+		for (i = 0; i < c->n_workers; i++)
+			len += snprintf(buf + len, sizeof(buf) - (size_t)len, ",%u",
+					c->workers[i].lcore);
+		push(v, &n, "-l");
+		push(v, &n, buf);
+	}
 	snprintf(buf, sizeof(buf), "%u", c->main_lcore);
 	push(v, &n, "--main-lcore");
 	push(v, &n, buf);

@@ -9,7 +9,9 @@
 #   sl_dp_start TAG LOG [sluice-dataplane args...]
 #                        start the dataplane in TAG-dp on af_packet over TAGd0;
 #                        waits for "ready" (SL_DP_WAIT seconds, default 30);
-#                        sets SL_DP_PID
+#                        sets SL_DP_PID. SL_DP_CONF picks another config
+#                        (default nic-configs/af_packet.conf), SL_DP_QUEUES
+#                        its number of af_packet queue pairs
 #   sl_dp_stop           SIGTERM, wait up to 10 s, then SIGKILL; SL_DP_RC is
 #                        its exit status (0 after a clean stop)
 #   sl_cl TAG cmd...     run a command in the client namespace
@@ -56,8 +58,8 @@ sl_dp_start() {
 	local tag=$1 log=$2 i
 	shift 2
 	ip netns exec "$tag-dp" "$SL_BUILD/dataplane/sluice-dataplane" \
-		-c "$SL_ROOT/nic-configs/af_packet.conf" \
-		--set "port0.vdev=net_af_packet0,iface=${tag}d0,qpairs=1,qdisc_bypass=1" \
+		-c "${SL_DP_CONF:-$SL_ROOT/nic-configs/af_packet.conf}" \
+		--set "port0.vdev=net_af_packet0,iface=${tag}d0,qpairs=${SL_DP_QUEUES:-1},qdisc_bypass=1,framesz=2048,framecnt=4096" \
 		"$@" >"$log" 2>&1 &
 	SL_DP_PID=$!
 	for ((i = 0; i < ${SL_DP_WAIT:-30} * 10; i++)); do

@@ -24,6 +24,7 @@
 
 #define MAX_EAL_ARGS 96
 #define SLOW_RING_SIZE 1024
+#define SLOW_PATH_SLEEP_US 1000
 #define HDR_ROOM 128 /* Ethernet + IPv4 + UDP + DELIVER header, rounded up */
 
 static struct sl_dp dp;
@@ -303,10 +304,13 @@ run_main_lcore(void)
 
 	for (i = 0; i < dp.n_workers; i++)
 		rte_eal_remote_launch(sl_worker_main, dp.workers[i], dp.workers[i]->lcore);
-	/* The main lcore is the slow path: it never spins. */
+	/* The main lcore is the slow path: it never spins. It shares a core
+	 * with other work, and on virtual machines every wake-up costs tens of
+	 * microseconds of that core, so it sleeps a millisecond when idle:
+	 * topic creation waits at most that long. */
 	while (!__atomic_load_n(&dp.quit, __ATOMIC_RELAXED))
 		if (sl_dp_slow_path_poll(&dp) == 0)
-			usleep(100);
+			usleep(SLOW_PATH_SLEEP_US);
 	rte_eal_mp_wait_lcore();
 }
 

@@ -15,6 +15,8 @@
 #include <sluice/proto.h>
 #include <sluice/sluice.h>
 
+#include "cli.h"
+
 #include "hist.h"
 
 #define LG_NAME "sluice-loadgen"
@@ -143,22 +145,7 @@ usage(FILE *f)
 static int
 parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
-		fprintf(stderr, LG_NAME ": %s expects a whole number, got '%s'\n", opt, s);
-		return -EINVAL;
-	}
-	if (v < min || v > max) {
-		fprintf(stderr, LG_NAME ": %s must be between %" PRIu64 " and %" PRIu64
-			", got %llu\n", opt, min, max, v);
-		return -ERANGE;
-	}
-	*out = v;
-	return 0;
+	return sl_cli_parse_u64(LG_NAME, opt, s, min, max, out) < 0 ? -EINVAL : 0;
 }
 
 static int
@@ -354,14 +341,8 @@ connect_one(const struct lg_conf *cf, const char *name, struct sl_client **out)
 	int rc;
 
 	rc = sl_client_connect(out, &o);
-	if (rc == -ETIMEDOUT || rc == -ECONNREFUSED)
-		fprintf(stderr, LG_NAME ": no broker answered at %s:%u (is sluice-dataplane "
-			"running?)\n", cf->host, cf->port);
-	else if (rc == -ENOENT)
-		fprintf(stderr, LG_NAME ": cannot resolve host '%s'\n", cf->host);
-	else if (rc < 0)
-		fprintf(stderr, LG_NAME ": connecting %s to %s:%u failed: %s\n", name, cf->host,
-			cf->port, strerror(-rc));
+	if (rc < 0)
+		sl_cli_report_connect(LG_NAME, cf->host, cf->port, 0, rc);
 	return rc;
 }
 

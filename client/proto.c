@@ -30,7 +30,7 @@ _Static_assert(sizeof(struct sl_error) == 32, "sl_error");
 _Static_assert(SL_MAX_PAYLOAD + sizeof(struct sl_publish) <= SL_MAX_DATAGRAM,
 	       "one maximal publish fits a datagram");
 
-static const uint8_t min_len[256] = {
+static const uint16_t min_len[256] = {
 	[SL_FT_HELLO] = sizeof(struct sl_hello),
 	[SL_FT_CHALLENGE] = 0, /* reserved: unknown in v1 */
 	[SL_FT_WELCOME] = sizeof(struct sl_welcome),

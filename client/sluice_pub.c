@@ -13,6 +13,8 @@
 #include <sluice/proto.h>
 #include <sluice/sluice.h>
 
+#include "cli.h"
+
 #define PROG "sluice-pub"
 #define EXIT_USAGE 2
 #define POLL_EVERY 16		 /* publishes between polls that drain acks */
@@ -60,23 +62,6 @@ usage(FILE *out)
 		SL_PROTO_DEFAULT_PORT);
 }
 
-static int
-parse_u64(const char *s, const char *what, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, PROG ": %s '%s' is not a number from %" PRIu64 " to %" PRIu64 "\n",
-			what, s, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 /* Returns 0 to run, 1 after --help, -1 on a usage error (already reported). */
 static int
 parse_args(int argc, char **argv, struct pub_conf *conf)
@@ -110,13 +95,13 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 		case 'a': conf->ack = true; break;
 		case 'q': conf->quiet = true; break;
 		case 'p':
-			rc |= parse_u64(optarg, "port", 1, UINT16_MAX, &v);
+			rc |= sl_cli_parse_u64(PROG, "port", optarg, 1, UINT16_MAX, &v);
 			conf->port = (uint16_t)v;
 			break;
-		case 'n': rc |= parse_u64(optarg, "count", 1, UINT64_MAX, &conf->count); break;
-		case 'r': rc |= parse_u64(optarg, "rate", 0, 1000000000, &conf->rate); break;
+		case 'n': rc |= sl_cli_parse_u64(PROG, "count", optarg, 1, UINT64_MAX, &conf->count); break;
+		case 'r': rc |= sl_cli_parse_u64(PROG, "rate", optarg, 0, 1000000000, &conf->rate); break;
 		case 'T':
-			rc |= parse_u64(optarg, "timeout", 1, 3600000, &v);
+			rc |= sl_cli_parse_u64(PROG, "timeout", optarg, 1, 3600000, &v);
 			conf->timeout_ms = (uint32_t)v;
 			break;
 		case 'H': usage(stdout); return 1;
@@ -138,29 +123,6 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 		return -1;
 	}
 	return 0;
-}
-
-static void
-report_connect(const struct pub_conf *conf, int rc)
-{
-	switch (rc) {
-	case -ETIMEDOUT:
-		fprintf(stderr, PROG ": no broker answered at %s:%u within %u ms "
-			"(is sluice-dataplane running?)\n", conf->host, conf->port, conf->timeout_ms);
-		break;
-	case -ENOENT:
-	case -EAGAIN:
-		fprintf(stderr, PROG ": cannot resolve host '%s' (check -h)\n", conf->host);
-		break;
-	case -EPROTO:
-		fprintf(stderr, PROG ": broker at %s:%u refused the session (protocol version "
-			"mismatch or session table full)\n", conf->host, conf->port);
-		break;
-	default:
-		fprintf(stderr, PROG ": cannot reach broker at %s:%u: %s\n", conf->host,
-			conf->port, strerror(-rc));
-		break;
-	}
 }
 
 static void
@@ -405,7 +367,7 @@ main(int argc, char **argv)
 	opts.timeout_ms = conf.timeout_ms;
 	rc = sl_client_connect(&c, &opts);
 	if (rc < 0) {
-		report_connect(&conf, rc);
+		sl_cli_report_connect(PROG, conf.host, conf.port, conf.timeout_ms, rc);
 		return 1;
 	}
 	rc = run(c, &conf);

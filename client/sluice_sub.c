@@ -13,6 +13,8 @@
 #include <sluice/proto.h>
 #include <sluice/sluice.h>
 
+#include "cli.h"
+
 #define PROG "sluice-sub"
 #define EXIT_USAGE 2
 #define MAX_TOPICS 64
@@ -75,23 +77,6 @@ usage(FILE *out)
 }
 
 static int
-parse_u64(const char *s, const char *what, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, PROG ": %s '%s' is not a number from %" PRIu64 " to %" PRIu64 "\n",
-			what, s, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int
 add_topic(struct sub_conf *conf, const char *name)
 {
 	if (conf->ntopics == MAX_TOPICS) {
@@ -131,13 +116,13 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		case 'X': conf->hex = true; break;
 		case 'S': conf->stats = true; break;
 		case 'p':
-			rc |= parse_u64(optarg, "port", 1, UINT16_MAX, &v);
+			rc |= sl_cli_parse_u64(PROG, "port", optarg, 1, UINT16_MAX, &v);
 			conf->port = (uint16_t)v;
 			break;
-		case 'C': rc |= parse_u64(optarg, "count", 1, UINT64_MAX, &conf->count); break;
-		case 'W': rc |= parse_u64(optarg, "timeout", 1, 86400 * 365, &conf->timeout_s); break;
+		case 'C': rc |= sl_cli_parse_u64(PROG, "count", optarg, 1, UINT64_MAX, &conf->count); break;
+		case 'W': rc |= sl_cli_parse_u64(PROG, "timeout", optarg, 1, 86400 * 365, &conf->timeout_s); break;
 		case 'U':
-			rc |= parse_u64(optarg, "unsubscribe-after", 1, UINT64_MAX, &conf->unsub_after);
+			rc |= sl_cli_parse_u64(PROG, "unsubscribe-after", optarg, 1, UINT64_MAX, &conf->unsub_after);
 			break;
 		case 'H': usage(stdout); return 1;
 		default: rc = -1; break;
@@ -203,29 +188,6 @@ on_msg(void *arg, const struct sl_message *m)
 	if (conf->unsub_after && m->topic_id == st->ids[0] &&
 	    ++st->first_topic >= conf->unsub_after)
 		st->muted = true;
-}
-
-static void
-report_connect(const struct sub_conf *conf, int rc)
-{
-	switch (rc) {
-	case -ETIMEDOUT:
-		fprintf(stderr, PROG ": no broker answered at %s:%u within 2000 ms "
-			"(is sluice-dataplane running?)\n", conf->host, conf->port);
-		break;
-	case -ENOENT:
-	case -EAGAIN:
-		fprintf(stderr, PROG ": cannot resolve host '%s' (check -h)\n", conf->host);
-		break;
-	case -EPROTO:
-		fprintf(stderr, PROG ": broker at %s:%u refused the session (protocol version "
-			"mismatch or session table full)\n", conf->host, conf->port);
-		break;
-	default:
-		fprintf(stderr, PROG ": cannot reach broker at %s:%u: %s\n", conf->host,
-			conf->port, strerror(-rc));
-		break;
-	}
 }
 
 static const char *
@@ -360,7 +322,7 @@ main(int argc, char **argv)
 	opts.name = PROG;
 	rc = sl_client_connect(&c, &opts);
 	if (rc < 0) {
-		report_connect(&conf, rc);
+		sl_cli_report_connect(PROG, conf.host, conf.port, 0, rc);
 		return 1;
 	}
 	rc = subscribe_all(c, &st);

@@ -281,18 +281,15 @@ owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t le
 
 /* --- handoff between lcores ----------------------------------------------------- */
 
+/* Enqueue the handoffs staged for @dst; a full ring drops and counts the
+ * rest (their references released) rather than stalling this worker. */
 static void
-stage(struct sl_worker *w, uint32_t dst, const struct sl_handoff *h)
+stage_push(struct sl_worker *w, uint32_t dst)
 {
-	uint32_t burst = w->dp->conf.burst;
+	struct sl_handoff *q = &w->out[dst * w->dp->conf.burst];
 	uint16_t n = w->n_out[dst];
-	struct sl_handoff *q = &w->out[dst * burst];
 	unsigned done;
 
-	q[n++] = *h;
-	w->n_out[dst] = n;
-	if (n < burst)
-		return;
 	done = rte_ring_enqueue_burst_elem(w->dp->workers[dst]->in, q, sizeof(*q), n, NULL);
 	sl_ctr_add(&w->ctr.ctr[SL_CTR_handoff_out], done);
 	for (; done < n; done++) {
@@ -304,27 +301,21 @@ stage(struct sl_worker *w, uint32_t dst, const struct sl_handoff *h)
 }
 
 static void
+stage(struct sl_worker *w, uint32_t dst, const struct sl_handoff *h)
+{
+	w->out[dst * w->dp->conf.burst + w->n_out[dst]++] = *h;
+	if (w->n_out[dst] == w->dp->conf.burst)
+		stage_push(w, dst);
+}
+
+static void
 stage_flush(struct sl_worker *w)
 {
-	uint32_t burst = w->dp->conf.burst, dst;
+	uint32_t dst;
 
-	for (dst = 0; dst < w->dp->n_workers; dst++) {
-		struct sl_handoff *q = &w->out[dst * burst];
-		uint16_t n = w->n_out[dst];
-		unsigned done;
-
-		if (n == 0)
-			continue;
-		done = rte_ring_enqueue_burst_elem(w->dp->workers[dst]->in, q, sizeof(*q), n,
-						   NULL);
-		sl_ctr_add(&w->ctr.ctr[SL_CTR_handoff_out], done);
-		for (; done < n; done++) {
-			drop(w, SL_DROP_ring_full);
-			if (q[done].m)
-				rte_pktmbuf_free(q[done].m);
-		}
-		w->n_out[dst] = 0;
-	}
+	for (dst = 0; dst < w->dp->n_workers; dst++)
+		if (w->n_out[dst])
+			stage_push(w, dst);
 }
 
 /* Run a topic-owner action here or hand it to the owner. Takes no reference

@@ -18,16 +18,8 @@
 #include <sluice/proto.h>
 #include <sluice/sluice.h>
 
-static int failures;
+#include "check.h"
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			failures++;                                                      \
-		}                                                                        \
-	} while (0)
 
 #define FAKE_SESSION 7u
 #define FAKE_HB_MS 100u
@@ -505,10 +497,5 @@ main(void)
 	}
 	test_goodbye(&fk);
 	fake_stop(&fk);
-	if (failures) {
-		fprintf(stderr, "test_client: %d checks failed\n", failures);
-		return 1;
-	}
-	printf("test_client: all checks passed\n");
-	return 0;
+	return check_result("test_client");
 }

@@ -11,16 +11,8 @@
 
 #include "config.h"
 
-static int failures;
+#include "check.h"
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                              \
-			failures++;                                                  \
-		}                                                                    \
-	} while (0)
 
 /* ~25 KiB each: static, not on the stack. */
 static struct sl_conf conf, conf2;
@@ -514,10 +506,5 @@ main(int argc, char **argv)
 	test_overrides();
 	test_load_errors();
 	test_validate();
-	if (failures) {
-		fprintf(stderr, "test_config: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_config: ok\n");
-	return 0;
+	return check_result("test_config");
 }

@@ -8,31 +8,11 @@
 
 #include "hist.h"
 
-static int failures;
+#include "check.h"
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                              \
-			failures++;                                                  \
-		}                                                                    \
-	} while (0)
 
 /* Histograms are ~66 KiB each: static, not on the stack. */
 static struct sl_hist h1, h2, h3;
-
-/* xorshift64*: a fixed seed keeps failures reproducible. */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
 
 static int
 cmp_u64(const void *a, const void *b)
@@ -263,10 +243,5 @@ main(void)
 	test_merge();
 	test_overflow();
 	test_reset();
-	if (failures) {
-		fprintf(stderr, "test_hist: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_hist: all checks passed\n");
-	return 0;
+	return check_result("test_hist");
 }

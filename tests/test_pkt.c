@@ -9,16 +9,8 @@
 #include "counters.h"
 #include "pkt.h"
 
-static int failures;
+#include "check.h"
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                              \
-			failures++;                                                  \
-		}                                                                    \
-	} while (0)
 
 static const uint8_t our_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
 static const uint8_t peer_mac[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
@@ -298,18 +290,6 @@ test_arp(void)
 	DROP(len, arp_ignored);
 }
 
-/* xorshift64*: a fixed seed keeps failures reproducible. */
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
-
 /*
  * Random frames in exactly-sized heap buffers: under ASan any read past the
  * length is reported. Often forced far enough to reach the deeper checks.
@@ -389,10 +369,5 @@ main(void)
 	test_drops();
 	test_arp();
 	test_random_garbage();
-	if (failures) {
-		fprintf(stderr, "test_pkt: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_pkt: ok\n");
-	return 0;
+	return check_result("test_pkt");
 }

@@ -8,16 +8,8 @@
 
 #include <sluice/proto.h>
 
-static int failures;
+#include "check.h"
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                              \
-			failures++;                                                  \
-		}                                                                    \
-	} while (0)
 
 static uint8_t buf[4096] __attribute__((aligned(8)));
 
@@ -256,10 +248,5 @@ main(void)
 	test_put_limits();
 	test_random_garbage();
 	test_names();
-	if (failures) {
-		fprintf(stderr, "test_proto: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_proto: ok\n");
-	return 0;
+	return check_result("test_proto");
 }

@@ -10,28 +10,8 @@
 
 #include "route.h"
 
-static int failures;
+#include "check.h"
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                              \
-			failures++;                                                  \
-		}                                                                    \
-	} while (0)
-
-/* xorshift64*: a fixed seed keeps failures reproducible. */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
 
 static int
 create(struct sl_route *r, const char *name, uint32_t *id)
@@ -478,10 +458,5 @@ main(void)
 	test_subs();
 	test_fanout_model();
 	test_concurrent_lookup();
-	if (failures) {
-		fprintf(stderr, "test_route: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_route: ok\n");
-	return 0;
+	return check_result("test_route");
 }

@@ -8,28 +8,8 @@
 
 #include "session.h"
 
-static int failures;
+#include "check.h"
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                              \
-			failures++;                                                  \
-		}                                                                    \
-	} while (0)
-
-/* xorshift64*: a fixed seed keeps failures reproducible. */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
 
 /* Addresses are opaque to the table: any values do. */
 #define IP_A 0x0100000au
@@ -389,10 +369,5 @@ main(void)
 	test_full();
 	test_expire();
 	test_chains_model();
-	if (failures) {
-		fprintf(stderr, "test_session: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_session: ok\n");
-	return 0;
+	return check_result("test_session");
 }

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Helpers shared by the command-line tools: number options, connect errors. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int
+sl_cli_parse_u64(const char *prog, const char *what, const char *s, uint64_t min, uint64_t max,
+		 uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "%s: %s '%s' is not a number from %" PRIu64 " to %" PRIu64 "\n",
+			prog, what, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+void
+sl_cli_report_connect(const char *prog, const char *host, uint16_t port, uint32_t timeout_ms,
+		      int rc)
+{
+	switch (rc) {
+	case -ETIMEDOUT:
+	case -ECONNREFUSED:
+		fprintf(stderr, "%s: no broker answered at %s:%u within %u ms (is "
+			"sluice-dataplane running?)\n", prog, host, port,
+			timeout_ms ? timeout_ms : 2000);
+		break;
+	case -ENOENT:
+	case -EAGAIN:
+		fprintf(stderr, "%s: cannot resolve host '%s' (check -h/--host)\n", prog, host);
+		break;
+	case -EPROTO:
+		fprintf(stderr, "%s: broker at %s:%u refused the session (protocol version "
+			"mismatch or session table full)\n", prog, host, port);
+		break;
+	default:
+		fprintf(stderr, "%s: cannot reach broker at %s:%u: %s\n", prog, host, port,
+			strerror(-rc));
+		break;
+	}
+}

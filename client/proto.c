@@ -254,6 +254,10 @@ sl_error_code_str(uint16_t code)
 	case SL_E_BAD_NAME: return "invalid topic name";
 	case SL_E_BUSY: return "broker busy, retry later";
 	case SL_E_SESSION_TABLE_FULL: return "session table full";
+	case SL_E_JOURNAL_FULL: return "topic journal full (retention cannot free space)";
+	case SL_E_JOURNAL_DAMAGED: return "topic journal damaged or failed; see broker log";
+	case SL_E_NO_JOURNAL: return "topic has no journal (durability none): cannot replay";
+	case SL_E_REPLAY_BUSY: return "too many replays in progress, retry later";
 	default: return "unknown error code";
 	}
 }

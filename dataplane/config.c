@@ -14,7 +14,7 @@
 
 #include "config.h"
 
-enum val_kind { V_U32, V_U16, V_U8_BOOL, V_STR, V_IP, V_IDLE, V_TOPICS };
+enum val_kind { V_U32, V_U16, V_U8_BOOL, V_STR, V_IP, V_IDLE, V_TOPICS, V_DUR, V_RULES };
 
 struct key_def {
 	const char *key;
@@ -52,6 +52,14 @@ static const struct key_def dp_keys[] = {
 	DP("no_huge", V_U8_BOOL, no_huge, 0, 1),
 	DP("memory_mb", V_U32, memory_mb, 64, 1u << 20),
 	DP("topics", V_TOPICS, topics, 0, 0),
+	DP("journal_dir", V_STR, journal_dir, 0, 0),
+	DP("durability", V_DUR, durability, 0, 0),
+	DP("durability_rules", V_RULES, rules, 0, 0),
+	DP("segment_mb", V_U32, segment_mb, 1, 65536),
+	DP("capacity_mb", V_U32, capacity_mb, 0, 1u << 24),
+	DP("retain_mb", V_U32, retain_mb, 0, 1u << 24),
+	DP("retain_s", V_U32, retain_s, 0, 1u << 30),
+	DP("async_lag_ms", V_U32, async_lag_ms, 1, 60000),
 };
 
 static const struct key_def port_keys[] = {
@@ -104,6 +112,73 @@ sl_conf_defaults(struct sl_conf *c)
 	c->session_timeout_ms = 3000;
 	c->auto_create_topics = 1;
 	c->memory_mb = 512;
+	snprintf(c->journal_dir, sizeof(c->journal_dir), "/var/lib/sluice/journal");
+	c->durability = SL_DUR_NONE;
+	c->segment_mb = 64;
+	c->async_lag_ms = 10;
+}
+
+static const char *const dur_names[] = { "none", "async", "sync" };
+
+const char *
+sl_durability_name(enum sl_durability d)
+{
+	return (unsigned)d < 3 ? dur_names[d] : "unknown";
+}
+
+static int
+parse_dur(const char *v, enum sl_durability *out)
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (!strcmp(v, dur_names[i])) {
+			*out = (enum sl_durability)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+add_rules(struct sl_conf *c, const char *v, char *err, size_t errlen)
+{
+	char tmp[1024], *save = NULL, *t, *eq;
+	struct sl_conf_rule *r;
+
+	snprintf(tmp, sizeof(tmp), "%s", v);
+	for (t = strtok_r(tmp, " ,", &save); t; t = strtok_r(NULL, " ,", &save)) {
+		eq = strrchr(t, '=');
+		if (eq == NULL || eq == t)
+			return fail(err, errlen, "durability rule '%s' is not pattern=policy "
+				    "(e.g. orders.*=sync)", t);
+		*eq = '\0';
+		if (c->n_rules >= SL_CONF_MAX_RULES)
+			return fail(err, errlen, "more than %d durability rules", SL_CONF_MAX_RULES);
+		r = &c->rules[c->n_rules];
+		if (strlen(t) >= sizeof(r->pattern) || parse_dur(eq + 1, &r->policy) < 0)
+			return fail(err, errlen, "durability rule '%s=%s': policy is none, async or "
+				    "sync; pattern at most %zu bytes", t, eq + 1, sizeof(r->pattern) - 1);
+		snprintf(r->pattern, sizeof(r->pattern), "%s", t);
+		c->n_rules++;
+	}
+	return 0;
+}
+
+enum sl_durability
+sl_conf_durability(const struct sl_conf *c, const char *name, size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < c->n_rules; i++) {
+		const char *p = c->rules[i].pattern;
+		size_t pl = strlen(p);
+
+		if (pl && p[pl - 1] == '*' ? len >= pl - 1 && !memcmp(name, p, pl - 1)
+					   : len == pl && !memcmp(name, p, pl))
+			return c->rules[i].policy;
+	}
+	return c->durability;
 }
 
 static void
@@ -206,6 +281,12 @@ set_value(struct sl_conf *c, void *base, const struct key_def *k, const char *v,
 		return 0;
 	case V_TOPICS:
 		return add_topics(c, v, err, errlen);
+	case V_DUR:
+		if (parse_dur(v, (enum sl_durability *)field) < 0)
+			return fail(err, errlen, "'%s' is none, async or sync, got '%s'", k->key, v);
+		return 0;
+	case V_RULES:
+		return add_rules(c, v, err, errlen);
 	}
 	return fail(err, errlen, "internal: bad key kind");
 }
@@ -409,6 +490,9 @@ sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen)
 	if (c->session_timeout_ms < 2 * c->heartbeat_ms)
 		return fail(err, errlen, "session_timeout_ms (%u) must be at least twice "
 			    "heartbeat_ms (%u)", c->session_timeout_ms, c->heartbeat_ms);
+	if (c->capacity_mb && c->capacity_mb < 2 * c->segment_mb)
+		return fail(err, errlen, "capacity_mb (%u) must hold at least two segments of "
+			    "segment_mb (%u)", c->capacity_mb, c->segment_mb);
 	if (c->n_topics >= c->max_topics)
 		return fail(err, errlen, "%u topics declared but max_topics is %u", c->n_topics,
 			    c->max_topics);
@@ -450,6 +534,13 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 		c->eal_args);
 	for (i = 0; i < c->n_topics; i++)
 		fprintf(out, "topics = %s\n", c->topics[i]);
+	fprintf(out, "journal_dir = %s\ndurability = %s\nsegment_mb = %u\ncapacity_mb = %u\n"
+		"retain_mb = %u\nretain_s = %u\nasync_lag_ms = %u\n", c->journal_dir,
+		sl_durability_name(c->durability), c->segment_mb, c->capacity_mb, c->retain_mb,
+		c->retain_s, c->async_lag_ms);
+	for (i = 0; i < c->n_rules; i++)
+		fprintf(out, "durability_rules = %s=%s\n", c->rules[i].pattern,
+			sl_durability_name(c->rules[i].policy));
 	for (i = 0; i < c->n_ports; i++) {
 		const struct sl_conf_port *p = &c->ports[i];
 

@@ -17,6 +17,20 @@ enum sl_idle_kind {
 	SL_IDLE_BACKOFF,  /* spin, then sleep up to idle_max_us: shares the core */
 };
 
+enum sl_durability {
+	SL_DUR_NONE = 0, /* memory only: routed and forgotten */
+	SL_DUR_ASYNC,	 /* journaled, persisted within async_lag_ms */
+	SL_DUR_SYNC,	 /* persisted before ack and before delivery */
+};
+
+#define SL_CONF_MAX_RULES 32
+
+/* "pattern=policy": pattern is a topic name, or a prefix ending in '*'. */
+struct sl_conf_rule {
+	char pattern[208];
+	enum sl_durability policy;
+};
+
 struct sl_conf_port {
 	char vdev[SL_CONF_STR];	 /* EAL --vdev argument, or "" for a PCI port */
 	char pci[32];		 /* PCI address for -a, or "" for a virtual port */
@@ -53,6 +67,15 @@ struct sl_conf {
 	uint8_t auto_create_topics;
 	uint8_t no_huge;
 	uint32_t memory_mb;	 /* with no_huge */
+	char journal_dir[SL_CONF_STR]; /* one subdirectory per journaled topic */
+	enum sl_durability durability; /* default policy for topics */
+	uint32_t segment_mb;
+	uint32_t capacity_mb;	 /* per topic journal; 0 = unlimited */
+	uint32_t retain_mb;	 /* per topic; 0 = keep by size */
+	uint32_t retain_s;	 /* per topic; 0 = keep by age */
+	uint32_t async_lag_ms;	 /* async topics persist at least this often */
+	uint16_t n_rules;
+	struct sl_conf_rule rules[SL_CONF_MAX_RULES];
 	uint16_t n_ports;
 	uint16_t n_workers;
 	uint16_t n_topics;
@@ -80,6 +103,12 @@ int sl_conf_set(struct sl_conf *c, const char *assignment, char *err, size_t err
 
 /* Check cross-field consistency after loading and overrides. Same contract. */
 int sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen);
+
+/* The durability policy for topic @name (@len bytes): first matching rule,
+ * else the default. */
+enum sl_durability sl_conf_durability(const struct sl_conf *c, const char *name, size_t len);
+
+const char *sl_durability_name(enum sl_durability d);
 
 /* Print the effective configuration in the file format. */
 void sl_conf_dump(const struct sl_conf *c, FILE *out);

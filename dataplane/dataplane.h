@@ -52,6 +52,7 @@ struct sl_handoff {
 _Static_assert(sizeof(struct sl_handoff) == 24, "handoff element size");
 
 struct sl_dp;
+struct sl_durable_state;
 
 /* One worker lcore: polls one rx queue, owns the topics id % n_workers. */
 struct sl_worker {
@@ -70,6 +71,7 @@ struct sl_worker {
 	struct rte_mbuf *tx[SL_CONF_MAX_PORTS][SL_TX_BUF];
 	uint16_t n_out[SL_CONF_MAX_WORKERS];
 	struct sl_handoff *out; /* [n_workers][burst] staged handoffs */
+	struct sl_durable_state *dur; /* journals: pending deliveries, acks, replays */
 } __rte_cache_aligned;
 
 struct sl_dp {

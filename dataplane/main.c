@@ -20,6 +20,7 @@
 #include <rte_ring_elem.h>
 
 #include "dataplane.h"
+#include "durable.h"
 #include "port.h"
 
 #define MAX_EAL_ARGS 96
@@ -225,11 +226,22 @@ create_topics(void)
 	rc = sl_route_init(&dp.route, dp.conf.max_topics, dp.conf.max_subscribers, dp.n_workers);
 	if (rc < 0)
 		return rc;
+	rc = sl_dp_journals_load(&dp);
+	if (rc < 0)
+		RTE_LOG(WARNING, USER1, "journal directory %s: %s\n", dp.conf.journal_dir,
+			strerror(-rc));
+	else if (rc > 0)
+		printf("sluice-dataplane: %d topic journal(s) loaded from %s\n", rc,
+		       dp.conf.journal_dir);
 	for (i = 0; i < dp.conf.n_topics; i++) {
-		rc = sl_route_topic_create(&dp.route, dp.conf.topics[i],
-					   (uint32_t)strlen(dp.conf.topics[i]), &id);
-		if (rc < 0)
+		rc = sl_route_topic_create_init(&dp.route, dp.conf.topics[i],
+						(uint32_t)strlen(dp.conf.topics[i]), sl_dp_topic_init,
+						&dp, &id);
+		if (rc < 0) {
+			fprintf(stderr, "sluice-dataplane: topic %s: %s\n", dp.conf.topics[i],
+				strerror(-rc));
 			return rc;
+		}
 	}
 	return 0;
 }
@@ -248,11 +260,13 @@ sl_dp_slow_path_poll(struct sl_dp *d)
 		int rc;
 
 		/* The frame was validated by the worker: name_len fits the frame. */
-		rc = sl_route_topic_create(&d->route, (const char *)(r + 1), r->name_len, &id);
+		rc = sl_route_topic_create_init(&d->route, (const char *)(r + 1), r->name_len,
+						sl_dp_topic_init, d, &id);
 		h[i].kind = SL_HO_RESOLVE_DONE;
 		h[i].topic = id;
-		h[i].code = rc < 0 ? (rc == -ENOSPC ? SL_E_TOPIC_TABLE_FULL : SL_E_BAD_NAME)
-				   : SL_E_NONE;
+		h[i].code = rc >= 0 ? SL_E_NONE
+			    : rc == -ENOSPC ? SL_E_TOPIC_TABLE_FULL
+			    : rc == -EINVAL ? SL_E_BAD_NAME : SL_E_JOURNAL_DAMAGED;
 		if (rc == 1)
 			sl_ctr_add(&d->main_ctr.ctr[SL_CTR_topics_created], 1);
 		if (rte_ring_enqueue_elem(d->workers[h[i].src_worker]->in, &h[i],
@@ -354,6 +368,7 @@ stop(void)
 			rte_pktmbuf_free(h.m);
 		rte_ring_free(dp.slow);
 	}
+	sl_dp_journals_close(&dp);
 	sl_route_fini(&dp.route);
 	rte_mempool_free(dp.clone_pool);
 	rte_mempool_free(dp.hdr_pool);

@@ -76,6 +76,14 @@ sl_route_topic_lookup(const struct sl_route *r, const char *name, uint32_t len)
 int
 sl_route_topic_create(struct sl_route *r, const char *name, uint32_t len, uint32_t *id)
 {
+	return sl_route_topic_create_init(r, name, len, NULL, NULL, id);
+}
+
+int
+sl_route_topic_create_init(struct sl_route *r, const char *name, uint32_t len,
+			   sl_topic_init_fn init, void *arg, uint32_t *id)
+{
+	int rc;
 	uint32_t h, i, nid;
 	struct sl_topic *t;
 
@@ -97,6 +105,14 @@ sl_route_topic_create(struct sl_route *r, const char *name, uint32_t len, uint32
 	t->owner = (uint16_t)(nid % r->n_workers);
 	memcpy(t->name, name, len);
 	t->name[len] = '\0';
+	if (init) {
+		rc = init(arg, t, &r->state[nid]);
+		if (rc < 0) {
+			memset(t, 0, sizeof(*t));
+			r->n_topics--;
+			return rc;
+		}
+	}
 	/* Release: the fields above are visible to whoever sees active/slot. */
 	__atomic_store_n(&t->active, 1, __ATOMIC_RELEASE);
 	for (i = h & r->slot_mask; r->slots[i] != 0; i = (i + 1) & r->slot_mask)
@@ -122,6 +138,18 @@ sl_route_sub_add(struct sl_route *r, uint32_t id, const struct sl_sub *s)
 		return -ENOSPC;
 	ts->subs[ts->n_subs++] = *s;
 	return 0;
+}
+
+struct sl_sub *
+sl_route_sub_find(struct sl_route *r, uint32_t id, uint32_t session)
+{
+	struct sl_topic_state *ts = &r->state[id];
+	uint32_t i;
+
+	for (i = 0; i < ts->n_subs; i++)
+		if (ts->subs[i].session == session)
+			return &ts->subs[i];
+	return NULL;
 }
 
 int

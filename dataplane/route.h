@@ -33,7 +33,10 @@ struct sl_sub {
 	uint16_t port_id;
 	uint8_t mac[6];
 	uint16_t reserved;
+	uint64_t replay_next; /* next journal seq to replay; 0 when live */
 };
+
+struct sl_journal;
 
 /* Owner-private state of one topic. */
 struct sl_topic_state {
@@ -42,9 +45,22 @@ struct sl_topic_state {
 	uint64_t delivered; /* DELIVER frames handed to the NIC */
 	uint64_t dropped;   /* deliveries lost for lack of mbufs or tx room */
 	uint32_t n_subs;
-	uint32_t reserved;
+	uint8_t durability; /* enum sl_durability, fixed at creation */
+	uint8_t dirty;	    /* appended since the last sync */
+	uint8_t replaying;  /* on the owner's replay list */
+	uint8_t reserved;
 	struct sl_sub *subs;
+	struct sl_journal *journal; /* NULL for durability none */
+	/* Snapshots for readers on other threads (relaxed stores by the owner). */
+	uint64_t j_first, j_durable, j_bytes;
 } __attribute__((aligned(64)));
+
+/*
+ * Called by sl_route_topic_create_init for a new topic before it becomes
+ * visible to workers: attach its journal, restore its sequence. Returns 0
+ * or -errno to abandon the creation.
+ */
+typedef int (*sl_topic_init_fn)(void *arg, const struct sl_topic *t, struct sl_topic_state *ts);
 
 struct sl_route {
 	uint32_t cap;	    /* topic ids are 1 .. cap-1 */
@@ -74,6 +90,11 @@ void sl_route_fini(struct sl_route *r);
  */
 int sl_route_topic_create(struct sl_route *r, const char *name, uint32_t len, uint32_t *id);
 
+/* The same, running @init (may be NULL) on a new topic before publishing it.
+ * Returns what sl_route_topic_create does, or @init's error. */
+int sl_route_topic_create_init(struct sl_route *r, const char *name, uint32_t len,
+			       sl_topic_init_fn init, void *arg, uint32_t *id);
+
 /* Topic id for @name, or 0. Lock-free; safe concurrently with one creator. */
 uint32_t sl_route_topic_lookup(const struct sl_route *r, const char *name, uint32_t len);
 
@@ -102,6 +123,9 @@ sl_route_state(const struct sl_route *r, uint32_t id)
  * address is refreshed), -ENOSPC when the topic is full.
  */
 int sl_route_sub_add(struct sl_route *r, uint32_t id, const struct sl_sub *s);
+
+/* The subscriber entry of @session on topic @id, or NULL. Owner only. */
+struct sl_sub *sl_route_sub_find(struct sl_route *r, uint32_t id, uint32_t session);
 
 /* Remove @session from topic @id. Owner only. Returns 0 or -ENOENT. */
 int sl_route_sub_del(struct sl_route *r, uint32_t id, uint32_t session);

@@ -137,11 +137,17 @@ topic_dict(const struct sl_topic *t)
 	rte_tel_data_add_dict_u64(c, "delivered", sl_ctr_read(&ts->delivered));
 	rte_tel_data_add_dict_u64(c, "dropped", sl_ctr_read(&ts->dropped));
 	rte_tel_data_add_dict_u64(c, "seq", sl_ctr_read(&ts->seq));
+	rte_tel_data_add_dict_string(c, "durability", sl_durability_name(ts->durability));
+	if (ts->journal) {
+		rte_tel_data_add_dict_u64(c, "journal_first", sl_ctr_read(&ts->j_first));
+		rte_tel_data_add_dict_u64(c, "journal_durable", sl_ctr_read(&ts->j_durable));
+		rte_tel_data_add_dict_u64(c, "journal_bytes", sl_ctr_read(&ts->j_bytes));
+	}
 	return c;
 }
 
-/* /sluice/topics: a list of every topic (up to the telemetry array limit);
- * /sluice/topics,NAME: that topic's dict. */
+/* /sluice/topics: every topic (up to the telemetry dict limit), keyed
+ * "t<id>" since keys may hold only [A-Za-z0-9_/]; /sluice/topics,NAME: one. */
 static int
 cmd_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
@@ -161,15 +167,18 @@ cmd_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data
 		rte_tel_data_add_dict_container(d, "topic", c, 0);
 		return 0;
 	}
-	rte_tel_data_start_array(d, RTE_TEL_CONTAINER);
-	for (id = 1; id <= n && id <= RTE_TEL_MAX_ARRAY_ENTRIES; id++) {
+	rte_tel_data_start_dict(d);
+	for (id = 1; id <= n && id <= RTE_TEL_MAX_DICT_ENTRIES; id++) {
+		char key[16];
+
 		t = sl_route_topic_get(&g_dp->route, id);
 		if (t == NULL)
 			continue;
 		c = topic_dict(t);
 		if (c == NULL)
 			return -ENOMEM;
-		rte_tel_data_add_array_container(d, c, 0);
+		snprintf(key, sizeof(key), "t%u", id);
+		rte_tel_data_add_dict_container(d, key, c, 0);
 	}
 	return 0;
 }

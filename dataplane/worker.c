@@ -18,22 +18,11 @@
 
 #include "dataplane.h"
 #include "pkt.h"
+#include "worker_internal.h"
 
 #define EXPIRY_PERIOD_MS 10 /* how often a worker scans for silent sessions */
 #define EXPIRY_SCAN 256	    /* slots looked at per scan: bounds the pause */
 #define IDLE_SPIN 256	    /* empty polls before the backoff strategy sleeps */
-
-static inline void
-drop(struct sl_worker *w, enum sl_drop why)
-{
-	sl_ctr_add(&w->ctr.drop[why], 1);
-}
-
-static inline void
-count(struct sl_worker *w, enum sl_ctr c)
-{
-	sl_ctr_add(&w->ctr.ctr[c], 1);
-}
 
 /* --- transmit ------------------------------------------------------------ */
 
@@ -67,8 +56,8 @@ tx_flush(struct sl_worker *w)
 			tx_flush_port(w, i);
 }
 
-static inline void
-tx_enqueue(struct sl_worker *w, uint16_t pidx, struct rte_mbuf *m)
+void
+sl_worker_tx_enqueue(struct sl_worker *w, uint16_t pidx, struct rte_mbuf *m)
 {
 	sl_ctr_add(&w->ctr.ctr[SL_CTR_tx_bytes], m->pkt_len);
 	w->tx[pidx][w->n_tx[pidx]++] = m;
@@ -79,8 +68,8 @@ tx_enqueue(struct sl_worker *w, uint16_t pidx, struct rte_mbuf *m)
 /* --- replies --------------------------------------------------------------- */
 
 /* Peer address of a received datagram, from the headers rx validated. */
-static void
-peer_of(const struct rte_mbuf *m, struct sl_sub *peer)
+void
+sl_worker_peer_of(const struct rte_mbuf *m, struct sl_sub *peer)
 {
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
 	const uint8_t *ip = p + m->l2_len;
@@ -91,8 +80,8 @@ peer_of(const struct rte_mbuf *m, struct sl_sub *peer)
 	peer->port_id = m->port;
 }
 
-static uint16_t
-port_index(const struct sl_dp *dp, uint16_t port_id)
+uint16_t
+sl_worker_port_index(const struct sl_dp *dp, uint16_t port_id)
 {
 	uint16_t i;
 
@@ -106,11 +95,11 @@ port_index(const struct sl_dp *dp, uint16_t port_id)
  * Allocate a reply to @peer with room for a frame of @flen bytes from
  * @pool. Returns the frame pointer and the mbuf through @out, or NULL.
  */
-static void *
-reply_alloc(struct sl_worker *w, struct rte_mempool *pool, const struct sl_sub *peer,
+void *
+sl_worker_reply_alloc(struct sl_worker *w, struct rte_mempool *pool, const struct sl_sub *peer,
 	    uint32_t flen, uint32_t wire_len, struct rte_mbuf **out)
 {
-	struct sl_port_rt *p = &w->dp->ports[port_index(w->dp, peer->port_id)];
+	struct sl_port_rt *p = &w->dp->ports[sl_worker_port_index(w->dp, peer->port_id)];
 	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
 	uint8_t *d;
 
@@ -133,15 +122,15 @@ reply_alloc(struct sl_worker *w, struct rte_mempool *pool, const struct sl_sub *
 static void
 reply_send(struct sl_worker *w, struct rte_mbuf *m)
 {
-	tx_enqueue(w, port_index(w->dp, m->port), m);
+	sl_worker_tx_enqueue(w, sl_worker_port_index(w->dp, m->port), m);
 }
 
 /* Send a fixed-size frame (@frame, @flen bytes, header filled) to @peer. */
-static void
-reply_frame(struct sl_worker *w, const struct sl_sub *peer, const void *frame, uint32_t flen)
+void
+sl_worker_reply_frame(struct sl_worker *w, const struct sl_sub *peer, const void *frame, uint32_t flen)
 {
 	struct rte_mbuf *m;
-	void *d = reply_alloc(w, w->dp->pkt_pool, peer, flen, flen, &m);
+	void *d = sl_worker_reply_alloc(w, w->dp->pkt_pool, peer, flen, flen, &m);
 
 	if (d == NULL)
 		return;
@@ -150,8 +139,8 @@ reply_frame(struct sl_worker *w, const struct sl_sub *peer, const void *frame, u
 	reply_send(w, m);
 }
 
-static void
-reply_error(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, uint32_t req_id,
+void
+sl_worker_reply_error(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, uint32_t req_id,
 	    uint16_t code, uint8_t ftype, uint64_t detail)
 {
 	struct sl_error e;
@@ -162,18 +151,18 @@ reply_error(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, ui
 	e.frame_type = ftype;
 	e.detail = detail;
 	count(w, SL_CTR_errors_sent);
-	reply_frame(w, peer, &e, sizeof(e));
+	sl_worker_reply_frame(w, peer, &e, sizeof(e));
 }
 
-static void
-reply_ok(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, uint32_t req_id)
+void
+sl_worker_reply_ok(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, uint32_t req_id)
 {
 	struct sl_ok ok;
 
 	sl_proto_hdr_init(&ok.h, SL_FT_OK, 0, sizeof(ok), session);
 	ok.req_id = req_id;
 	ok.value = 0;
-	reply_frame(w, peer, &ok, sizeof(ok));
+	sl_worker_reply_frame(w, peer, &ok, sizeof(ok));
 }
 
 /* --- topic owner: subscribe, publish, fan-out ---------------------------------- */
@@ -185,24 +174,30 @@ owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t k
 	struct sl_sub sub;
 	int rc;
 
-	peer_of(m, &sub);
+	sl_worker_peer_of(m, &sub);
 	sub.session = s->h.session;
 	sub.reserved = 0;
+	sub.replay_next = 0;
 	if (kind == SL_HO_UNSUBSCRIBE) {
 		sl_route_sub_del(&w->dp->route, s->topic_id, s->h.session);
 		count(w, SL_CTR_unsubscribes);
-		reply_ok(w, &sub, s->h.session, s->req_id);
+		sl_worker_reply_ok(w, &sub, s->h.session, s->req_id);
 		return;
+	}
+	if (s->h.flags & SL_SUB_F_REPLAY) {
+		rc = sl_worker_replay_start(w, s, &sub);
+		if (rc < 0)
+			return; /* refused and answered */
 	}
 	rc = sl_route_sub_add(&w->dp->route, s->topic_id, &sub);
 	if (rc < 0) {
 		drop(w, SL_DROP_sub_table_full);
-		reply_error(w, &sub, s->h.session, s->req_id, SL_E_SUB_TABLE_FULL,
+		sl_worker_reply_error(w, &sub, s->h.session, s->req_id, SL_E_SUB_TABLE_FULL,
 			    SL_FT_SUBSCRIBE, s->topic_id);
 		return;
 	}
 	count(w, SL_CTR_subscribes);
-	reply_ok(w, &sub, s->h.session, s->req_id);
+	sl_worker_reply_ok(w, &sub, s->h.session, s->req_id);
 }
 
 /*
@@ -217,7 +212,7 @@ deliver_one(struct sl_worker *w, struct rte_mbuf *m, const struct sl_publish *p,
 	struct rte_mbuf *h, *c = NULL;
 	struct sl_deliver *d;
 
-	d = reply_alloc(w, dp->hdr_pool, sub, sizeof(*d), sizeof(*d) + plen, &h);
+	d = sl_worker_reply_alloc(w, dp->hdr_pool, sub, sizeof(*d), sizeof(*d) + plen, &h);
 	if (unlikely(d == NULL))
 		return -ENOBUFS;
 	if (plen) {
@@ -241,8 +236,45 @@ deliver_one(struct sl_worker *w, struct rte_mbuf *m, const struct sl_publish *p,
 	d->seq = seq;
 	d->timestamp = p->timestamp;
 	h->port = sub->port_id;
-	tx_enqueue(w, port_index(dp, sub->port_id), h);
+	sl_worker_tx_enqueue(w, sl_worker_port_index(dp, sub->port_id), h);
 	return 0;
+}
+
+void
+sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len,
+		  uint64_t seq)
+{
+	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
+	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
+	uint32_t plen = len - (uint32_t)sizeof(*p), i, sent = 0, live = 0;
+
+	for (i = 0; i < ts->n_subs; i++) {
+		/* A replaying subscriber gets this one from the journal. */
+		if (ts->subs[i].replay_next)
+			continue;
+		live++;
+		if (deliver_one(w, m, p, plen, (uint16_t)(off + sizeof(*p)), seq,
+				&ts->subs[i]) == 0)
+			sent++;
+	}
+	sl_ctr_add(&ts->delivered, sent);
+	sl_ctr_add(&ts->dropped, live - sent);
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_delivers], sent);
+}
+
+void
+sl_worker_ack(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, uint32_t topic,
+	      uint64_t producer_seq, uint64_t seq)
+{
+	struct sl_ack a;
+
+	sl_proto_hdr_init(&a.h, SL_FT_ACK, 0, sizeof(a), session);
+	a.topic_id = topic;
+	a.reserved = 0;
+	a.producer_seq = producer_seq;
+	a.seq = seq;
+	count(w, SL_CTR_acks);
+	sl_worker_reply_frame(w, peer, &a, sizeof(a));
 }
 
 static void
@@ -250,32 +282,23 @@ owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t le
 {
 	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
 	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
-	uint32_t plen = len - (uint32_t)sizeof(*p), i, sent = 0;
-	uint64_t seq = ts->seq + 1;
+	struct sl_sub peer;
+	uint64_t seq;
 
-	/* Owner-only writes; relaxed stores so telemetry reads whole words. */
+	if (ts->journal) {
+		sl_worker_publish_durable(w, m, off, len);
+		return;
+	}
+	/* Durability none: routed now, acknowledged now. Owner-only writes;
+	 * relaxed stores so telemetry reads whole words. */
+	seq = ts->seq + 1;
 	sl_ctr_add(&ts->seq, 1);
 	sl_ctr_add(&ts->published, 1);
 	count(w, SL_CTR_publishes);
-	for (i = 0; i < ts->n_subs; i++)
-		if (deliver_one(w, m, p, plen, (uint16_t)(off + sizeof(*p)), seq,
-				&ts->subs[i]) == 0)
-			sent++;
-	sl_ctr_add(&ts->delivered, sent);
-	sl_ctr_add(&ts->dropped, ts->n_subs - sent);
-	sl_ctr_add(&w->ctr.ctr[SL_CTR_delivers], sent);
+	sl_worker_fan_out(w, m, off, len, seq);
 	if (p->h.flags & SL_PUB_F_ACK_REQ) {
-		struct sl_sub peer;
-		struct sl_ack a;
-
-		peer_of(m, &peer);
-		sl_proto_hdr_init(&a.h, SL_FT_ACK, 0, sizeof(a), p->h.session);
-		a.topic_id = p->topic_id;
-		a.reserved = 0;
-		a.producer_seq = p->producer_seq;
-		a.seq = seq;
-		count(w, SL_CTR_acks);
-		reply_frame(w, &peer, &a, sizeof(a));
+		sl_worker_peer_of(m, &peer);
+		sl_worker_ack(w, &peer, p->h.session, p->topic_id, p->producer_seq, seq);
 	}
 }
 
@@ -373,7 +396,7 @@ handle_hello(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub 
 
 	count(w, SL_CTR_hellos);
 	if (h->min_version > SL_PROTO_VERSION || h->max_version < SL_PROTO_VERSION) {
-		reply_error(w, peer, 0, 0, SL_E_VERSION, SL_FT_HELLO, h->nonce);
+		sl_worker_reply_error(w, peer, 0, 0, SL_E_VERSION, SL_FT_HELLO, h->nonce);
 		return;
 	}
 	s = sl_session_find_addr(&w->sessions, peer->ip, peer->udp_port);
@@ -387,7 +410,7 @@ handle_hello(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub 
 	if (s == NULL) {
 		if (sl_session_open(&w->sessions, peer->ip, peer->udp_port, &s) < 0) {
 			drop(w, SL_DROP_session_table_full);
-			reply_error(w, peer, 0, 0, SL_E_SESSION_TABLE_FULL, SL_FT_HELLO, h->nonce);
+			sl_worker_reply_error(w, peer, 0, 0, SL_E_SESSION_TABLE_FULL, SL_FT_HELLO, h->nonce);
 			return;
 		}
 		s->nonce = h->nonce;
@@ -405,7 +428,7 @@ handle_hello(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub 
 	wl.max_payload = SL_MAX_PAYLOAD;
 	wl.reserved = 0;
 	count(w, SL_CTR_welcomes);
-	reply_frame(w, peer, &wl, sizeof(wl));
+	sl_worker_reply_frame(w, peer, &wl, sizeof(wl));
 }
 
 static void
@@ -417,7 +440,7 @@ reply_topic(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, ui
 	sl_proto_hdr_init(&t.h, SL_FT_TOPIC, 0, sizeof(t), session);
 	t.req_id = req_id;
 	t.topic_id = id;
-	reply_frame(w, peer, &t, sizeof(t));
+	sl_worker_reply_frame(w, peer, &t, sizeof(t));
 }
 
 static void
@@ -436,7 +459,7 @@ handle_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f
 	}
 	if (!(r->flags & SL_RESOLVE_F_CREATE) || !w->dp->conf.auto_create_topics) {
 		drop(w, SL_DROP_unknown_topic);
-		reply_error(w, peer, r->h.session, r->req_id, SL_E_UNKNOWN_TOPIC, SL_FT_RESOLVE, 0);
+		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_UNKNOWN_TOPIC, SL_FT_RESOLVE, 0);
 		return;
 	}
 	/* Creating is the main lcore's job (single writer of the topic table). */
@@ -447,7 +470,7 @@ handle_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f
 	if (rte_ring_enqueue_elem(w->dp->slow, &h, sizeof(h)) != 0) {
 		rte_pktmbuf_free(m);
 		drop(w, SL_DROP_slow_path_full);
-		reply_error(w, peer, r->h.session, r->req_id, SL_E_BUSY, SL_FT_RESOLVE, 0);
+		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_BUSY, SL_FT_RESOLVE, 0);
 	}
 }
 
@@ -465,7 +488,7 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 		t = sl_route_topic_get(&w->dp->route, p->topic_id);
 		if (unlikely(t == NULL)) {
 			drop(w, SL_DROP_unknown_topic);
-			reply_error(w, peer, p->h.session, 0, SL_E_UNKNOWN_TOPIC, type,
+			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_UNKNOWN_TOPIC, type,
 				    p->producer_seq);
 			return;
 		}
@@ -478,7 +501,7 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 		t = sl_route_topic_get(&w->dp->route, s->topic_id);
 		if (t == NULL) {
 			drop(w, SL_DROP_unknown_topic);
-			reply_error(w, peer, s->h.session, s->req_id, SL_E_UNKNOWN_TOPIC, type,
+			sl_worker_reply_error(w, peer, s->h.session, s->req_id, SL_E_UNKNOWN_TOPIC, type,
 				    s->topic_id);
 			return;
 		}
@@ -495,7 +518,7 @@ handle_heartbeat(struct sl_worker *w, const struct sl_frame *f, const struct sl_
 	count(w, SL_CTR_heartbeats);
 	sl_proto_hdr_init(&hb.h, SL_FT_HEARTBEAT, 0, sizeof(hb), f->hdr->session);
 	hb.timestamp = ((const struct sl_heartbeat *)f->hdr)->timestamp;
-	reply_frame(w, peer, &hb, sizeof(hb));
+	sl_worker_reply_frame(w, peer, &hb, sizeof(hb));
 }
 
 /* Every frame but HELLO needs a live session that matches its source. */
@@ -510,7 +533,7 @@ frame_session(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub
 	if (unlikely(s == NULL)) {
 		drop(w, SL_DROP_no_session);
 		if (f->hdr->type != SL_FT_GOODBYE)
-			reply_error(w, peer, f->hdr->session, 0, SL_E_NO_SESSION, f->hdr->type, 0);
+			sl_worker_reply_error(w, peer, f->hdr->session, 0, SL_E_NO_SESSION, f->hdr->type, 0);
 		return NULL;
 	}
 	s->last_seen = w->now;
@@ -606,7 +629,7 @@ handle_pkt(struct sl_worker *w, struct rte_mbuf *m)
 	if (rc == SL_PKT_ARP_REQ) {
 		sl_pkt_arp_reply(rte_pktmbuf_mtod(m, uint8_t *), p->mac, p->ip);
 		count(w, SL_CTR_arp_replies);
-		tx_enqueue(w, w->port_idx, m);
+		sl_worker_tx_enqueue(w, w->port_idx, m);
 		return;
 	}
 	drop(w, (enum sl_drop)-rc);
@@ -636,13 +659,14 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		const struct sl_resolve *r = rte_pktmbuf_mtod_offset(h->m, const struct sl_resolve *,
 								     h->off);
 
-		peer_of(h->m, &peer);
+		sl_worker_peer_of(h->m, &peer);
 		s = sl_session_get(&w->sessions, h->session, peer.ip, peer.udp_port);
 		if (s == NULL)
 			break; /* the session ended meanwhile: nobody to answer */
 		if (h->code != SL_E_NONE) {
-			drop(w, SL_DROP_topic_table_full);
-			reply_error(w, &peer, h->session, r->req_id, h->code, SL_FT_RESOLVE, 0);
+			drop(w, h->code == SL_E_TOPIC_TABLE_FULL ? SL_DROP_topic_table_full
+								  : SL_DROP_journal_damaged);
+			sl_worker_reply_error(w, &peer, h->session, r->req_id, h->code, SL_FT_RESOLVE, 0);
 		} else {
 			reply_topic(w, &peer, h->session, r->req_id, h->topic);
 		}
@@ -719,7 +743,12 @@ poll_once(struct sl_worker *w, struct rte_mbuf **pkts, struct sl_handoff *in)
 	nin = rte_ring_dequeue_burst_elem(w->in, in, sizeof(*in), burst, NULL);
 	for (j = 0; j < nin; j++)
 		handle_handoff(w, &in[j]);
+	/* Replays read only what is durable; then this burst's sync journals
+	 * are persisted once (group commit) and their messages released. */
+	nin += sl_worker_replay_poll(w);
+	sl_worker_commit(w);
 	stage_flush(w);
+	sl_worker_durable_timers(w);
 	tx_flush(w);
 	timers(w);
 	return n + nin;
@@ -777,9 +806,14 @@ sl_worker_init(struct sl_dp *dp, uint32_t idx)
 	rc = sl_session_table_init(&w->sessions, dp->conf.max_sessions, idx);
 	if (rc < 0)
 		goto fail_ring;
+	rc = sl_worker_durable_init(w);
+	if (rc < 0)
+		goto fail_sessions;
 	dp->workers[idx] = w;
 	return 0;
 
+fail_sessions:
+	sl_session_table_fini(&w->sessions);
 fail_ring:
 	rte_ring_free(w->in);
 fail_out:
@@ -800,6 +834,7 @@ sl_worker_fini(struct sl_worker *w)
 	while (rte_ring_dequeue_elem(w->in, &h, sizeof(h)) == 0)
 		if (h.m)
 			rte_pktmbuf_free(h.m);
+	sl_worker_durable_fini(w);
 	sl_session_table_fini(&w->sessions);
 	rte_ring_free(w->in);
 	rte_free(w->out);

@@ -60,6 +60,20 @@ enum sl_frame_type {
 /* PUBLISH flags. */
 #define SL_PUB_F_ACK_REQ (1u << 0) /* broker sends ACK once the publish is accepted */
 
+/* DELIVER flags. */
+#define SL_DLV_F_REPLAY (1u << 0) /* read back from the journal; timestamp is the
+				   * broker's receive time (ns since the epoch) */
+
+/* SUBSCRIBE flags: where a subscriber starts. None set: live (new messages
+ * only). Replay needs a topic with a journal (durability async or sync);
+ * the broker sends the retained messages from the start point, then
+ * continues live without gap or duplicate. */
+#define SL_SUB_F_EARLIEST (1u << 0) /* from the oldest retained message */
+#define SL_SUB_F_FROM_SEQ (1u << 1) /* from topic sequence `start` */
+#define SL_SUB_F_FROM_TIME (1u << 2) /* from the first message at or after `start`
+				      * (ns since the Unix epoch, broker clock) */
+#define SL_SUB_F_REPLAY (SL_SUB_F_EARLIEST | SL_SUB_F_FROM_SEQ | SL_SUB_F_FROM_TIME)
+
 /* RESOLVE flags. */
 #define SL_RESOLVE_F_CREATE (1u << 0) /* create the topic if it does not exist */
 
@@ -75,6 +89,10 @@ enum sl_error_code {
 	SL_E_BAD_NAME = 7,	  /* topic name empty, too long or with bad bytes */
 	SL_E_BUSY = 8,		  /* broker overloaded: retry later */
 	SL_E_SESSION_TABLE_FULL = 9, /* no room for another session */
+	SL_E_JOURNAL_FULL = 10,	  /* topic journal at capacity: publish not accepted */
+	SL_E_JOURNAL_DAMAGED = 11, /* topic journal damaged or failed: read-only */
+	SL_E_NO_JOURNAL = 12,	  /* replay asked on a topic without a journal */
+	SL_E_REPLAY_BUSY = 13,	  /* too many replays in progress: retry later */
 	SL_E_MAX
 };
 
@@ -135,7 +153,7 @@ struct sl_subscribe { /* also UNSUBSCRIBE */
 	struct sl_hdr h;
 	uint32_t req_id;
 	uint32_t topic_id;
-	uint64_t start; /* reserved for replay: 0 means live */
+	uint64_t start; /* with SL_SUB_F_FROM_SEQ / _FROM_TIME in h.flags */
 };
 
 struct sl_ok {

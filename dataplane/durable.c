@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Topic journals on the slow path: open on topic creation, reload at start. */
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_log.h>
+
+#include "dataplane.h"
+#include "durable.h"
+#include "journal.h"
+
+#define RTE_LOGTYPE_SLUICE RTE_LOGTYPE_USER1
+
+int
+sl_dp_topic_dirname(const char *name, size_t len, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		int keep = isalnum(c) || c == '_' || c == '-' || (c == '.' && i > 0);
+
+		if (o + (keep ? 1 : 3) >= outlen)
+			return -ENAMETOOLONG;
+		if (keep) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+sl_dp_topic_from_dirname(const char *dir, char *out, size_t outlen)
+{
+	size_t o = 0;
+	int hi, lo;
+
+	for (; *dir; dir++) {
+		char c = *dir;
+
+		if (c == '%') {
+			hi = hexval(dir[1]);
+			lo = hi < 0 ? -1 : hexval(dir[2]);
+			if (lo < 0)
+				return -EINVAL;
+			c = (char)(hi << 4 | lo);
+			dir += 2;
+		}
+		if (o + 1 >= outlen)
+			return -EINVAL;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return sl_proto_topic_name_valid(out, o) ? 0 : -EINVAL;
+}
+
+static void
+journal_conf(const struct sl_conf *c, struct sl_journal_conf *jc)
+{
+	memset(jc, 0, sizeof(*jc));
+	jc->segment_bytes = (uint64_t)c->segment_mb << 20;
+	jc->capacity_bytes = (uint64_t)c->capacity_mb << 20;
+	jc->retain_bytes = (uint64_t)c->retain_mb << 20;
+	jc->retain_age_ns = (uint64_t)c->retain_s * 1000000000ull;
+}
+
+int
+sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
+{
+	struct sl_dp *dp = arg;
+	struct sl_journal_recovery rec;
+	struct sl_journal_conf jc;
+	char dir[PATH_MAX], sub[PATH_MAX / 2];
+	enum sl_durability d;
+	int rc;
+
+	d = sl_conf_durability(&dp->conf, t->name, t->name_len);
+	ts->durability = (uint8_t)d;
+	ts->journal = NULL;
+	if (d == SL_DUR_NONE)
+		return 0;
+	rc = sl_dp_topic_dirname(t->name, t->name_len, sub, sizeof(sub));
+	if (rc < 0)
+		return rc;
+	snprintf(dir, sizeof(dir), "%s/%s", dp->conf.journal_dir, sub);
+	journal_conf(&dp->conf, &jc);
+	rc = sl_journal_open(&ts->journal, dir, &jc, &rec);
+	if (rc < 0) {
+		RTE_LOG(ERR, SLUICE, "topic %s: journal %s: %s (%s)\n", t->name, dir, strerror(-rc),
+			rec.message);
+		ts->journal = NULL;
+		return rc;
+	}
+	ts->seq = sl_journal_last_seq(ts->journal);
+	ts->j_first = sl_journal_first_seq(ts->journal);
+	ts->j_durable = sl_journal_durable_seq(ts->journal);
+	ts->j_bytes = sl_journal_bytes(ts->journal);
+	if (rec.corrupt)
+		RTE_LOG(ERR, SLUICE, "topic %s: JOURNAL DAMAGED: %s; publishes to it are refused "
+			"until an operator repairs %s\n", t->name, rec.message, dir);
+	else if (rec.truncated_bytes || rec.last_seq >= rec.first_seq)
+		RTE_LOG(INFO, SLUICE, "topic %s (%s): %s\n", t->name, sl_durability_name(d),
+			rec.message);
+	return 0;
+}
+
+int
+sl_dp_journals_load(struct sl_dp *dp)
+{
+	char name[SL_MAX_TOPIC_NAME + 1];
+	struct dirent *e;
+	uint32_t id;
+	int n = 0, rc;
+	DIR *d;
+
+	d = opendir(dp->conf.journal_dir);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || sl_dp_topic_from_dirname(e->d_name, name,
+								      sizeof(name)) < 0)
+			continue;
+		/* A journal left by a topic whose policy is now none stays on
+		 * disk untouched; the topic itself is created either way. */
+		rc = sl_route_topic_create_init(&dp->route, name, (uint32_t)strlen(name),
+						sl_dp_topic_init, dp, &id);
+		if (rc < 0) {
+			RTE_LOG(ERR, SLUICE, "journal %s/%s not loaded: %s\n", dp->conf.journal_dir,
+				e->d_name, strerror(-rc));
+			continue;
+		}
+		n += rc == 1;
+	}
+	closedir(d);
+	return n;
+}
+
+void
+sl_dp_journals_close(struct sl_dp *dp)
+{
+	uint32_t id;
+
+	for (id = 1; id < dp->route.cap; id++) {
+		struct sl_topic_state *ts = &dp->route.state[id];
+
+		if (ts->journal) {
+			sl_journal_close(ts->journal);
+			ts->journal = NULL;
+		}
+	}
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Topic journals on the slow path: open on topic creation, reload at start. */
+
+#ifndef SLUICE_DP_DURABLE_H
+#define SLUICE_DP_DURABLE_H
+
+#include <stddef.h>
+
+#include "route.h"
+
+struct sl_dp;
+
+/*
+ * sl_topic_init_fn for the dataplane (@arg is the struct sl_dp): decide the
+ * topic's durability from the config and, for async and sync, open (and
+ * recover) its journal under journal_dir, continuing its sequence.
+ * Logs what recovery found. Main lcore only.
+ */
+int sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts);
+
+/* Create a topic for every journal found under journal_dir, so retained
+ * messages can be replayed before anyone publishes again. Returns the
+ * number loaded or -errno. */
+int sl_dp_journals_load(struct sl_dp *dp);
+
+/* Close every topic's journal (after the workers stopped). */
+void sl_dp_journals_close(struct sl_dp *dp);
+
+/* Journal directory name for a topic: [A-Za-z0-9._-] kept, other bytes as
+ * %XX, and a leading '.' escaped so no name maps to "." or "..".
+ * Returns 0 or -ENAMETOOLONG. The reverse returns -EINVAL on a bad name. */
+int sl_dp_topic_dirname(const char *name, size_t len, char *out, size_t outlen);
+int sl_dp_topic_from_dirname(const char *dir, char *out, size_t outlen);
+
+#endif /* SLUICE_DP_DURABLE_H */

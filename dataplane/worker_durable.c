@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Worker side of durable topics: journal appends, group commit, replay, retention. */
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include <sluice/proto.h>
+
+#include "journal.h"
+#include "worker_internal.h"
+
+#define PENDING_MAX 4096	/* sync publishes awaiting this iteration's commit */
+#define AACK_MAX 8192		/* async acks awaiting the next periodic persist */
+#define DIRTY_MAX 4096		/* journals appended to since their last sync */
+#define REPLAY_TOPICS_MAX 256	/* topics with replaying subscribers, per worker */
+#define REPLAY_BURST 32		/* replayed messages per subscriber per poll */
+#define RETAIN_PERIOD_MS 1000
+
+struct pending {
+	struct rte_mbuf *m; /* holds a reference until released */
+	uint32_t topic;
+	uint16_t off, len;
+	uint64_t seq;
+};
+
+struct aack {
+	struct sl_sub peer; /* peer.session is the publisher's session */
+	uint32_t topic;
+	uint64_t producer_seq;
+	uint64_t seq;
+};
+
+struct sl_durable_state {
+	uint32_t n_pending, n_aacks, n_dirty, n_replay;
+	uint64_t next_async, next_retain; /* TSC deadlines */
+	uint64_t rt_base_ns, tsc_base;	  /* realtime clock from the TSC */
+	double ns_per_tsc;
+	uint32_t dirty[DIRTY_MAX];
+	uint32_t replay[REPLAY_TOPICS_MAX];
+	struct pending pending[PENDING_MAX];
+	struct aack aacks[AACK_MAX];
+};
+
+/* Broker timestamp for journal records: wall-clock ns without a syscall. */
+static uint64_t
+realtime_ns(const struct sl_durable_state *d, uint64_t tsc)
+{
+	return d->rt_base_ns + (uint64_t)((double)(tsc - d->tsc_base) * d->ns_per_tsc);
+}
+
+static struct sl_topic_state *
+state(struct sl_worker *w, uint32_t topic)
+{
+	return sl_route_state(&w->dp->route, topic);
+}
+
+/* Publish the journal's figures for readers on other threads. */
+static void
+snapshot(struct sl_topic_state *ts)
+{
+	__atomic_store_n(&ts->j_durable, sl_journal_durable_seq(ts->journal), __ATOMIC_RELAXED);
+	__atomic_store_n(&ts->j_first, sl_journal_first_seq(ts->journal), __ATOMIC_RELAXED);
+	__atomic_store_n(&ts->j_bytes, sl_journal_bytes(ts->journal), __ATOMIC_RELAXED);
+}
+
+static void
+refuse(struct sl_worker *w, const struct sl_sub *peer, const struct sl_publish *p, int rc)
+{
+	uint16_t code = rc == -ENOSPC ? SL_E_JOURNAL_FULL : SL_E_JOURNAL_DAMAGED;
+
+	drop(w, rc == -ENOSPC ? SL_DROP_journal_full : SL_DROP_journal_damaged);
+	sl_worker_reply_error(w, peer, p->h.session, 0, code, SL_FT_PUBLISH, p->producer_seq);
+}
+
+/* Sync the dirty journals of one durability (all when @which is 0xff). */
+static void
+sync_dirty(struct sl_worker *w, uint8_t which)
+{
+	struct sl_durable_state *d = w->dur;
+	uint32_t i, keep = 0;
+
+	for (i = 0; i < d->n_dirty; i++) {
+		struct sl_topic_state *ts = state(w, d->dirty[i]);
+
+		if (which != 0xff && ts->durability != which) {
+			d->dirty[keep++] = d->dirty[i];
+			continue;
+		}
+		/* A failed sync turns the journal read-only; the records of
+		 * the batch stay unacknowledged (see the durable_seq checks). */
+		sl_journal_sync(ts->journal);
+		count(w, SL_CTR_journal_syncs);
+		ts->dirty = 0;
+		snapshot(ts);
+	}
+	d->n_dirty = keep;
+}
+
+static void
+release_pending(struct sl_worker *w)
+{
+	struct sl_durable_state *d = w->dur;
+	uint32_t i;
+
+	for (i = 0; i < d->n_pending; i++) {
+		struct pending *e = &d->pending[i];
+		struct sl_topic_state *ts = state(w, e->topic);
+		const struct sl_publish *p =
+			rte_pktmbuf_mtod_offset(e->m, const struct sl_publish *, e->off);
+		struct sl_sub peer;
+
+		sl_worker_peer_of(e->m, &peer);
+		if (sl_journal_durable_seq(ts->journal) >= e->seq) {
+			/* The persist barrier completed: now anyone may see it. */
+			count(w, SL_CTR_publishes);
+			sl_worker_fan_out(w, e->m, e->off, e->len, e->seq);
+			if (p->h.flags & SL_PUB_F_ACK_REQ)
+				sl_worker_ack(w, &peer, p->h.session, p->topic_id, p->producer_seq,
+					      e->seq);
+		} else {
+			refuse(w, &peer, p, -EIO);
+		}
+		rte_pktmbuf_free(e->m);
+	}
+	d->n_pending = 0;
+}
+
+void
+sl_worker_commit(struct sl_worker *w)
+{
+	if (w->dur->n_pending == 0)
+		return;
+	sync_dirty(w, SL_DUR_SYNC);
+	release_pending(w);
+}
+
+/* Persist async journals, then send the acks that became true. */
+static void
+async_flush(struct sl_worker *w)
+{
+	struct sl_durable_state *d = w->dur;
+	uint32_t i;
+
+	sync_dirty(w, SL_DUR_ASYNC);
+	for (i = 0; i < d->n_aacks; i++) {
+		struct aack *a = &d->aacks[i];
+		struct sl_topic_state *ts = state(w, a->topic);
+
+		if (sl_journal_durable_seq(ts->journal) >= a->seq) {
+			sl_worker_ack(w, &a->peer, a->peer.session, a->topic, a->producer_seq,
+				      a->seq);
+		} else {
+			drop(w, SL_DROP_journal_damaged);
+			sl_worker_reply_error(w, &a->peer, a->peer.session, 0, SL_E_JOURNAL_DAMAGED,
+					      SL_FT_PUBLISH, a->producer_seq);
+		}
+	}
+	d->n_aacks = 0;
+}
+
+static void
+mark_dirty(struct sl_worker *w, uint32_t topic, struct sl_topic_state *ts)
+{
+	struct sl_durable_state *d = w->dur;
+
+	if (ts->dirty)
+		return;
+	if (d->n_dirty == DIRTY_MAX) {
+		sl_worker_commit(w);
+		async_flush(w);
+	}
+	ts->dirty = 1;
+	d->dirty[d->n_dirty++] = topic;
+}
+
+void
+sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len)
+{
+	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
+	struct sl_topic_state *ts = state(w, p->topic_id);
+	struct sl_durable_state *d = w->dur;
+	uint32_t plen = len - (uint32_t)sizeof(*p);
+	struct sl_sub peer;
+	uint64_t seq;
+	int rc;
+
+	/* Bounded batches: a full list commits early rather than growing. */
+	if (d->n_pending == PENDING_MAX)
+		sl_worker_commit(w);
+	if (d->n_aacks == AACK_MAX)
+		async_flush(w);
+	rc = sl_journal_append(ts->journal, p + 1, plen, realtime_ns(d, w->now), p->h.session,
+			       p->producer_seq, &seq);
+	if (unlikely(rc < 0)) {
+		sl_worker_peer_of(m, &peer);
+		refuse(w, &peer, p, rc);
+		return;
+	}
+	count(w, SL_CTR_journal_appends);
+	sl_ctr_add(&ts->published, 1);
+	__atomic_store_n(&ts->seq, seq, __ATOMIC_RELAXED);
+	mark_dirty(w, p->topic_id, ts);
+	if (ts->durability == SL_DUR_SYNC) {
+		rte_mbuf_refcnt_update(m, 1);
+		d->pending[d->n_pending++] = (struct pending){ m, p->topic_id, off, len, seq };
+		return;
+	}
+	/* Async: subscribers see it now; the ack waits for the persist. */
+	count(w, SL_CTR_publishes);
+	sl_worker_fan_out(w, m, off, len, seq);
+	if (p->h.flags & SL_PUB_F_ACK_REQ) {
+		struct aack *a = &d->aacks[d->n_aacks++];
+
+		sl_worker_peer_of(m, &a->peer);
+		a->peer.session = p->h.session;
+		a->topic = p->topic_id;
+		a->producer_seq = p->producer_seq;
+		a->seq = seq;
+	}
+}
+
+/* --- replay ------------------------------------------------------------------------- */
+
+int
+sl_worker_replay_start(struct sl_worker *w, const struct sl_subscribe *s, struct sl_sub *sub)
+{
+	struct sl_topic_state *ts = state(w, s->topic_id);
+	struct sl_durable_state *d = w->dur;
+	struct sl_journal *j = ts->journal;
+	uint64_t start, first;
+	uint16_t code;
+
+	if (j == NULL) {
+		drop(w, SL_DROP_no_journal);
+		code = SL_E_NO_JOURNAL;
+		goto refuse;
+	}
+	first = sl_journal_first_seq(j);
+	if (s->h.flags & SL_SUB_F_EARLIEST)
+		start = first;
+	else if (s->h.flags & SL_SUB_F_FROM_SEQ)
+		start = s->start > first ? s->start : first;
+	else
+		start = sl_journal_seek_time(j, s->start);
+	if (start > sl_journal_last_seq(j))
+		return 0; /* nothing retained from there: live at once */
+	if (!ts->replaying) {
+		if (d->n_replay == REPLAY_TOPICS_MAX) {
+			drop(w, SL_DROP_replay_busy);
+			code = SL_E_REPLAY_BUSY;
+			goto refuse;
+		}
+		d->replay[d->n_replay++] = s->topic_id;
+		ts->replaying = 1;
+	}
+	sub->replay_next = start;
+	count(w, SL_CTR_replays_started);
+	return 0;
+refuse:
+	sl_worker_reply_error(w, sub, s->h.session, s->req_id, code, SL_FT_SUBSCRIBE, s->topic_id);
+	return -1;
+}
+
+/* One replayed DELIVER: the payload is copied out of the journal. Replayed
+ * deliveries carry the broker's receive time (ns since the Unix epoch). */
+static int
+deliver_copy(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
+	     const struct sl_jrec_view *v)
+{
+	struct sl_deliver *dl;
+	struct rte_mbuf *m;
+
+	dl = sl_worker_reply_alloc(w, w->dp->pkt_pool, sub, sizeof(*dl) + v->len,
+				   sizeof(*dl) + v->len, &m);
+	if (dl == NULL)
+		return -ENOBUFS;
+	sl_proto_hdr_init(&dl->h, SL_FT_DELIVER, SL_DLV_F_REPLAY, (uint32_t)sizeof(*dl) + v->len,
+			  sub->session);
+	dl->topic_id = topic;
+	dl->reserved = 0;
+	dl->seq = v->seq;
+	dl->timestamp = v->timestamp;
+	memcpy(dl + 1, v->data, v->len);
+	m->port = sub->port_id;
+	sl_worker_tx_enqueue(w, sl_worker_port_index(w->dp, sub->port_id), m);
+	return 0;
+}
+
+/* Advance one subscriber's replay; returns messages sent. */
+static unsigned
+replay_sub(struct sl_worker *w, uint32_t topic, struct sl_topic_state *ts, struct sl_sub *sub)
+{
+	struct sl_journal *j = ts->journal;
+	/* Sync topics replay only what is durable: what is pending now is
+	 * fanned out at this iteration's commit, to live subscribers. */
+	uint64_t limit = ts->durability == SL_DUR_SYNC ? sl_journal_durable_seq(j)
+						       : sl_journal_last_seq(j);
+	struct sl_jrec_view v;
+	unsigned n = 0;
+	int rc;
+
+	while (sub->replay_next <= limit && n < REPLAY_BURST) {
+		rc = sl_journal_read(j, sub->replay_next, &v);
+		if (rc == -ENOENT && sub->replay_next < sl_journal_first_seq(j)) {
+			/* Retention removed it meanwhile: the seq jump shows the gap. */
+			sub->replay_next = sl_journal_first_seq(j);
+			continue;
+		}
+		if (rc < 0) {
+			drop(w, SL_DROP_journal_damaged);
+			sub->replay_next = limit + 1; /* cannot go further: live */
+			break;
+		}
+		if (deliver_copy(w, sub, topic, &v) < 0)
+			break; /* no mbuf now: resume next poll */
+		sub->replay_next++;
+		n++;
+	}
+	if (sub->replay_next > limit)
+		sub->replay_next = 0; /* caught up: live from here, no gap, no duplicate */
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_replayed], n);
+	sl_ctr_add(&ts->delivered, n);
+	return n;
+}
+
+unsigned
+sl_worker_replay_poll(struct sl_worker *w)
+{
+	struct sl_durable_state *d = w->dur;
+	uint32_t i, k, keep = 0;
+	unsigned work = 0;
+
+	for (i = 0; i < d->n_replay; i++) {
+		uint32_t topic = d->replay[i];
+		struct sl_topic_state *ts = state(w, topic);
+		int active = 0;
+
+		for (k = 0; k < ts->n_subs; k++) {
+			if (ts->subs[k].replay_next == 0)
+				continue;
+			work += replay_sub(w, topic, ts, &ts->subs[k]);
+			active |= ts->subs[k].replay_next != 0;
+		}
+		if (active)
+			d->replay[keep++] = topic;
+		else
+			ts->replaying = 0;
+	}
+	d->n_replay = keep;
+	return work;
+}
+
+/* --- timers ---------------------------------------------------------------------------- */
+
+static void
+retain(struct sl_worker *w)
+{
+	struct sl_route *r = &w->dp->route;
+	uint64_t now = realtime_ns(w->dur, w->now);
+	uint32_t id;
+
+	for (id = w->idx ? w->idx : r->n_workers; id < r->cap; id += r->n_workers) {
+		struct sl_topic_state *ts = &r->state[id];
+
+		if (ts->journal == NULL)
+			continue;
+		sl_journal_retain(ts->journal, now);
+		snapshot(ts);
+	}
+}
+
+void
+sl_worker_durable_timers(struct sl_worker *w)
+{
+	struct sl_durable_state *d = w->dur;
+	uint64_t hz = w->dp->tsc_hz;
+
+	if (w->now >= d->next_async) {
+		d->next_async = w->now + hz * w->dp->conf.async_lag_ms / 1000;
+		if (d->n_dirty)
+			async_flush(w);
+	}
+	if (w->now >= d->next_retain) {
+		d->next_retain = w->now + hz * RETAIN_PERIOD_MS / 1000;
+		retain(w);
+	}
+}
+
+int
+sl_worker_durable_init(struct sl_worker *w)
+{
+	struct sl_durable_state *d;
+	struct timespec ts;
+
+	d = rte_zmalloc("sl_durable", sizeof(*d), RTE_CACHE_LINE_SIZE);
+	if (d == NULL)
+		return -ENOMEM;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	d->tsc_base = rte_rdtsc();
+	d->rt_base_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	d->ns_per_tsc = 1e9 / (double)rte_get_tsc_hz();
+	w->dur = d;
+	return 0;
+}
+
+void
+sl_worker_durable_fini(struct sl_worker *w)
+{
+	struct sl_durable_state *d = w->dur;
+	uint32_t i;
+
+	if (d == NULL)
+		return;
+	/* Persist what was appended; release held references unacknowledged. */
+	sync_dirty(w, 0xff);
+	for (i = 0; i < d->n_pending; i++)
+		rte_pktmbuf_free(d->pending[i].m);
+	rte_free(d);
+	w->dur = NULL;
+}

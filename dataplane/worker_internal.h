@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Worker internals shared by worker.c (routing) and worker_durable.c (journals). */
+
+#ifndef SLUICE_DP_WORKER_INTERNAL_H
+#define SLUICE_DP_WORKER_INTERNAL_H
+
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include <sluice/proto.h>
+
+#include "dataplane.h"
+
+static inline void
+drop(struct sl_worker *w, enum sl_drop why)
+{
+	sl_ctr_add(&w->ctr.drop[why], 1);
+}
+
+static inline void
+count(struct sl_worker *w, enum sl_ctr c)
+{
+	sl_ctr_add(&w->ctr.ctr[c], 1);
+}
+
+/* Peer address of a received datagram, from the headers rx validated. */
+void sl_worker_peer_of(const struct rte_mbuf *m, struct sl_sub *peer);
+uint16_t sl_worker_port_index(const struct sl_dp *dp, uint16_t port_id);
+void sl_worker_tx_enqueue(struct sl_worker *w, uint16_t pidx, struct rte_mbuf *m);
+/* A frame of @flen bytes (of @wire_len on the wire) to @peer, from @pool. */
+void *sl_worker_reply_alloc(struct sl_worker *w, struct rte_mempool *pool,
+			    const struct sl_sub *peer, uint32_t flen, uint32_t wire_len,
+			    struct rte_mbuf **out);
+void sl_worker_reply_frame(struct sl_worker *w, const struct sl_sub *peer, const void *frame,
+			   uint32_t flen);
+void sl_worker_reply_error(struct sl_worker *w, const struct sl_sub *peer, uint32_t session,
+			   uint32_t req_id, uint16_t code, uint8_t ftype, uint64_t detail);
+void sl_worker_reply_ok(struct sl_worker *w, const struct sl_sub *peer, uint32_t session,
+			uint32_t req_id);
+void sl_worker_ack(struct sl_worker *w, const struct sl_sub *peer, uint32_t session,
+		   uint32_t topic, uint64_t producer_seq, uint64_t seq);
+
+/* DELIVER the PUBLISH frame at @off of @m, as topic sequence @seq, to every
+ * live (not replaying) subscriber of its topic. */
+void sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len,
+		       uint64_t seq);
+
+/* --- worker_durable.c --- */
+
+/* Journal the PUBLISH at @off of @m (its topic has a journal); deliver and
+ * acknowledge as the topic's durability says. */
+void sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
+			       uint16_t len);
+/* Persist this iteration's sync journals (one sync each) and release their
+ * deliveries and acks. */
+void sl_worker_commit(struct sl_worker *w);
+/* Set up a replaying subscription in @sub from SUBSCRIBE @s. Returns 0, or
+ * -1 after answering the subscriber with an ERROR. */
+int sl_worker_replay_start(struct sl_worker *w, const struct sl_subscribe *s, struct sl_sub *sub);
+/* Send the next replayed messages; returns the work done. */
+unsigned sl_worker_replay_poll(struct sl_worker *w);
+/* Async persistence and retention, called from the worker's timer. */
+void sl_worker_durable_timers(struct sl_worker *w);
+/* Allocate and free the worker's durability state. */
+int sl_worker_durable_init(struct sl_worker *w);
+void sl_worker_durable_fini(struct sl_worker *w);
+
+#endif /* SLUICE_DP_WORKER_INTERNAL_H */

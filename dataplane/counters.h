@@ -27,7 +27,7 @@
 	X(bad_version) X(unknown_type) X(oversize) X(bad_field) X(no_session)          \
 	X(unknown_topic) X(unexpected_type) X(ring_full) X(no_mbuf) X(tx_full)         \
 	X(session_table_full) X(sub_table_full) X(topic_table_full) X(slow_path_full)  \
-	X(journal_full) X(journal_damaged) X(no_journal) X(replay_busy)
+	X(journal_full) X(journal_damaged) X(no_journal) X(replay_busy) X(extra_hello)
 
 #define SL_X_ENUM_CTR(n) SL_CTR_##n,
 #define SL_X_ENUM_DROP(n) SL_DROP_##n,

@@ -24,6 +24,7 @@ struct sl_port_rt {
 	uint32_t ip;	   /* network order */
 	uint8_t mac[6];
 	uint16_t n_txq;
+	uint8_t multiseg; /* tx takes chained mbufs: zero-copy fan-out */
 };
 
 enum sl_handoff_kind {
@@ -54,6 +55,13 @@ _Static_assert(sizeof(struct sl_handoff) == 24, "handoff element size");
 struct sl_dp;
 struct sl_durable_state;
 
+#define SL_BACKLOG_MAX 4096
+
+struct sl_backlog {
+	uint32_t dst;
+	struct sl_handoff h;
+};
+
 /* One worker lcore: polls one rx queue, owns the topics id % n_workers. */
 struct sl_worker {
 	struct sl_counters ctr; /* first: its own cache lines */
@@ -67,11 +75,20 @@ struct sl_worker {
 	uint64_t now; /* TSC at the start of this loop iteration */
 	uint64_t next_timer;
 	uint32_t idle_polls;
+	/* Per datagram: at most one HELLO and one unsolicited ERROR, so a
+	 * forged source address gets no more packets back than it sent. */
+	uint8_t dgram_hello, dgram_error;
 	uint16_t n_tx[SL_CONF_MAX_PORTS];
 	struct rte_mbuf *tx[SL_CONF_MAX_PORTS][SL_TX_BUF];
 	uint16_t n_out[SL_CONF_MAX_WORKERS];
 	struct sl_handoff *out; /* [n_workers][burst] staged handoffs */
 	struct sl_durable_state *dur; /* journals: pending deliveries, acks, replays */
+	/* Control handoffs (subscribe, unsubscribe, session end) that met a
+	 * full ring wait here, in order per destination, and are retried:
+	 * dropping one would leave a subscription behind. */
+	struct sl_backlog *backlog;
+	uint32_t n_backlog;
+	uint16_t n_backlog_dst[SL_CONF_MAX_WORKERS];
 } __rte_cache_aligned;
 
 struct sl_dp {
@@ -102,5 +119,7 @@ unsigned sl_dp_slow_path_poll(struct sl_dp *dp);
 
 /* Register the /sluice/... rte_telemetry commands. Returns 0 or -errno. */
 int sl_telemetry_init(struct sl_dp *dp);
+/* Make the commands refuse (-EBUSY) and wait for those running to finish. */
+void sl_telemetry_stop(void);
 
 #endif /* SLUICE_DP_DATAPLANE_H */

@@ -130,11 +130,15 @@ bad:
 	return -EINVAL;
 }
 
+static int eal_args_overflow; /* sticky: checked once all are pushed */
+
 static int
 push(char **v, int *n, const char *s)
 {
-	if (*n >= MAX_EAL_ARGS - 1)
+	if (*n >= MAX_EAL_ARGS - 1) {
+		eal_args_overflow = 1;
 		return -E2BIG;
+	}
 	v[(*n)++] = strdup(s);
 	return 0;
 }
@@ -189,10 +193,9 @@ build_eal_args(char **v, int extra_argc, char **extra_argv, const char *prog)
 	for (tok = strtok_r(tmp, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
 		push(v, &n, tok);
 	for (i = 0; i < extra_argc; i++)
-		if (push(v, &n, extra_argv[i]) < 0)
-			return -E2BIG;
+		push(v, &n, extra_argv[i]);
 	v[n] = NULL;
-	return n;
+	return eal_args_overflow ? -E2BIG : n;
 }
 
 static int
@@ -340,8 +343,9 @@ print_banner(void)
 
 		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
 		printf("sluice-dataplane: port%u ethdev %u mac %02x:%02x:%02x:%02x:%02x:%02x "
-		       "listening on %s:%u\n", i, dp.ports[i].port_id, m[0], m[1], m[2], m[3], m[4],
-		       m[5], ip, dp.conf.ports[i].udp_port);
+		       "listening on %s:%u, fan-out %s\n", i, dp.ports[i].port_id, m[0], m[1], m[2],
+		       m[3], m[4], m[5], ip, dp.conf.ports[i].udp_port,
+		       dp.ports[i].multiseg ? "zero-copy (chained mbufs)" : "copying (no multi-seg tx)");
 	}
 	for (i = 0; i < dp.n_workers; i++)
 		printf("sluice-dataplane: worker%u on lcore %u polls port%u queue %u (idle %s)\n", i,
@@ -356,6 +360,7 @@ stop(void)
 {
 	unsigned i;
 
+	sl_telemetry_stop(); /* no command may read what is freed below */
 	for (i = 0; i < dp.n_ports; i++)
 		if (dp.ports[i].n_txq)
 			sl_port_fini(&dp, (uint16_t)i);
@@ -385,7 +390,8 @@ main(int argc, char **argv)
 		return 2;
 	eal_argc = build_eal_args(eal_argv, extra_argc, extra, argv[0]);
 	if (eal_argc < 0) {
-		fprintf(stderr, "sluice-dataplane: too many EAL arguments\n");
+		fprintf(stderr, "sluice-dataplane: more than %d EAL arguments (eal_args, ports "
+			"and extra arguments together)\n", MAX_EAL_ARGS - 1);
 		return 2;
 	}
 	signal(SIGINT, on_signal);

@@ -42,6 +42,20 @@ parse_arp(const uint8_t *a, uint32_t len, uint32_t my_ip)
 	return SL_PKT_ARP_REQ;
 }
 
+/* One's-complement sum of an IPv4 header of @len bytes (a multiple of 4),
+ * complemented: 0 over a header whose checksum field is right. */
+static uint16_t
+ip_csum(const uint8_t *h, uint32_t len)
+{
+	uint32_t sum = 0, i;
+
+	for (i = 0; i < len; i += 2)
+		sum += rd16(h + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
 static int
 parse_udp(const uint8_t *ip, uint32_t len, uint32_t my_ip, uint16_t my_port,
 	  struct sl_pkt_info *out)
@@ -63,6 +77,11 @@ parse_udp(const uint8_t *ip, uint32_t len, uint32_t my_ip, uint16_t my_port,
 		return -SL_DROP_not_for_us;
 	if (ip[9] != IPPROTO_UDP_)
 		return -SL_DROP_not_udp;
+	/* The UDP checksum is not checked: virtual NICs hand over datagrams
+	 * whose checksum the sender left to offload. The IP header's is always
+	 * computed by the sender. */
+	if (ip_csum(ip, ihl) != 0)
+		return -SL_DROP_ip_header;
 	if (tot - ihl < 8)
 		return -SL_DROP_udp_length;
 	udp = ip + ihl;
@@ -114,19 +133,6 @@ sl_pkt_arp_reply(uint8_t *p, const uint8_t my_mac[6], uint32_t my_ip)
 	memcpy(a + 14, &my_ip, 4);
 }
 
-static uint16_t
-ip_csum(const uint8_t *h)
-{
-	uint32_t sum = 0;
-	int i;
-
-	for (i = 0; i < 20; i += 2)
-		sum += rd16(h + i);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 void
 sl_pkt_build_udp(uint8_t *p, const uint8_t src_mac[6], const uint8_t dst_mac[6],
 		 uint32_t src_ip, uint32_t dst_ip, uint16_t src_port, uint16_t dst_port,
@@ -147,7 +153,7 @@ sl_pkt_build_udp(uint8_t *p, const uint8_t src_mac[6], const uint8_t dst_mac[6],
 	ip[10] = 0, ip[11] = 0;
 	memcpy(ip + 12, &src_ip, 4);
 	memcpy(ip + 16, &dst_ip, 4);
-	csum = ip_csum(ip);
+	csum = ip_csum(ip, 20);
 	ip[10] = (uint8_t)(csum >> 8), ip[11] = (uint8_t)csum;
 	memcpy(udp, &src_port, 2);
 	memcpy(udp + 2, &dst_port, 2);

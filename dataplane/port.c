@@ -28,7 +28,8 @@ port_dev_name(const struct sl_conf_port *cp, char *name, size_t len)
 }
 
 static int
-port_configure(struct sl_dp *dp, const struct sl_conf_port *cp, uint16_t port_id)
+port_configure(struct sl_dp *dp, const struct sl_conf_port *cp, uint16_t port_id,
+	       uint8_t *multiseg)
 {
 	struct rte_eth_conf conf = { 0 };
 	struct rte_eth_dev_info info;
@@ -49,7 +50,8 @@ port_configure(struct sl_dp *dp, const struct sl_conf_port *cp, uint16_t port_id
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
 	}
-	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+	*multiseg = !!(info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS);
+	if (*multiseg)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	rc = rte_eth_dev_configure(port_id, cp->rx_queues, dp->n_workers, &conf);
 	if (rc < 0)
@@ -87,7 +89,7 @@ sl_port_init(struct sl_dp *dp, uint16_t idx)
 			"config and that the interface exists)\n", idx, name);
 		return -ENODEV;
 	}
-	rc = port_configure(dp, cp, port_id);
+	rc = port_configure(dp, cp, port_id, &p->multiseg);
 	if (rc < 0)
 		goto fail;
 	rc = rte_eth_dev_start(port_id);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
@@ -12,6 +13,36 @@
 
 /* Telemetry callbacks take no context argument; one dataplane per process. */
 static struct sl_dp *g_dp;
+/* Callbacks in progress, and whether the dataplane is being torn down:
+ * teardown waits for the callbacks, which refuse once it started. */
+static int tel_active, tel_stopping;
+
+static int
+tel_enter(void)
+{
+	__atomic_add_fetch(&tel_active, 1, __ATOMIC_SEQ_CST);
+	/* Seq-cst pairs with sl_telemetry_stop: either it sees us active, or
+	 * we see it stopping. */
+	if (__atomic_load_n(&tel_stopping, __ATOMIC_SEQ_CST)) {
+		__atomic_sub_fetch(&tel_active, 1, __ATOMIC_RELEASE);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static void
+tel_leave(void)
+{
+	__atomic_sub_fetch(&tel_active, 1, __ATOMIC_RELEASE);
+}
+
+void
+sl_telemetry_stop(void)
+{
+	__atomic_store_n(&tel_stopping, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&tel_active, __ATOMIC_ACQUIRE))
+		rte_delay_us_sleep(100);
+}
 
 static uint64_t
 sum_ctr(enum sl_ctr c)
@@ -59,7 +90,7 @@ port_drops(struct rte_tel_data *d)
 }
 
 static int
-cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused,
+do_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 	  struct rte_tel_data *d)
 {
 	uint64_t sessions = 0, drops = 0;
@@ -87,7 +118,7 @@ cmd_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 }
 
 static int
-cmd_workers(const char *cmd __rte_unused, const char *params __rte_unused,
+do_workers(const char *cmd __rte_unused, const char *params __rte_unused,
 	    struct rte_tel_data *d)
 {
 	char key[32];
@@ -149,7 +180,7 @@ topic_dict(const struct sl_topic *t)
 /* /sluice/topics: every topic (up to the telemetry dict limit), keyed
  * "t<id>" since keys may hold only [A-Za-z0-9_/]; /sluice/topics,NAME: one. */
 static int
-cmd_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+do_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
 	uint32_t id, n = __atomic_load_n(&g_dp->route.n_topics, __ATOMIC_ACQUIRE);
 	const struct sl_topic *t;
@@ -184,7 +215,7 @@ cmd_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data
 }
 
 static int
-cmd_config(const char *cmd __rte_unused, const char *params __rte_unused,
+do_config(const char *cmd __rte_unused, const char *params __rte_unused,
 	   struct rte_tel_data *d)
 {
 	const struct sl_conf *c = &g_dp->conf;
@@ -202,6 +233,22 @@ cmd_config(const char *cmd __rte_unused, const char *params __rte_unused,
 	rte_tel_data_add_dict_u64(d, "session_timeout_ms", c->session_timeout_ms);
 	return 0;
 }
+
+/* Every command runs between tel_enter and tel_leave. */
+#define TEL_CMD(name)                                                                    \
+	static int cmd_##name(const char *cmd, const char *params, struct rte_tel_data *d) \
+	{                                                                                \
+		int rc = tel_enter();                                                    \
+		if (rc < 0)                                                              \
+			return rc;                                                       \
+		rc = do_##name(cmd, params, d);                                          \
+		tel_leave();                                                             \
+		return rc;                                                               \
+	}
+TEL_CMD(stats)
+TEL_CMD(workers)
+TEL_CMD(topics)
+TEL_CMD(config)
 
 int
 sl_telemetry_init(struct sl_dp *dp)

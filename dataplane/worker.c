@@ -209,9 +209,21 @@ deliver_one(struct sl_worker *w, struct rte_mbuf *m, const struct sl_publish *p,
 	    uint32_t plen, uint16_t payload_off, uint64_t seq, const struct sl_sub *sub)
 {
 	struct sl_dp *dp = w->dp;
+	uint16_t pidx = sl_worker_port_index(dp, sub->port_id);
+	uint32_t flen = (uint32_t)sizeof(struct sl_deliver) + plen;
 	struct rte_mbuf *h, *c = NULL;
 	struct sl_deliver *d;
 
+	if (unlikely(!dp->ports[pidx].multiseg)) {
+		/* This NIC cannot send chains: one copy per subscriber instead. */
+		d = sl_worker_reply_alloc(w, dp->pkt_pool, sub, sizeof(*d) + plen,
+					  sizeof(*d) + plen, &h);
+		if (d == NULL)
+			return -ENOBUFS;
+		memcpy(d + 1, rte_pktmbuf_mtod_offset(m, const void *, payload_off), plen);
+		plen = 0; /* nothing to chain */
+		goto fill;
+	}
 	d = sl_worker_reply_alloc(w, dp->hdr_pool, sub, sizeof(*d), sizeof(*d) + plen, &h);
 	if (unlikely(d == NULL))
 		return -ENOBUFS;
@@ -230,13 +242,14 @@ deliver_one(struct sl_worker *w, struct rte_mbuf *m, const struct sl_publish *p,
 		h->nb_segs = 2;
 		h->pkt_len += plen;
 	}
-	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, 0, (uint32_t)sizeof(*d) + plen, sub->session);
+fill:
+	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, 0, flen, sub->session);
 	d->topic_id = p->topic_id;
 	d->reserved = 0;
 	d->seq = seq;
 	d->timestamp = p->timestamp;
 	h->port = sub->port_id;
-	sl_worker_tx_enqueue(w, sl_worker_port_index(dp, sub->port_id), h);
+	sl_worker_tx_enqueue(w, pidx, h);
 	return 0;
 }
 
@@ -304,8 +317,42 @@ owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t le
 
 /* --- handoff between lcores ----------------------------------------------------- */
 
-/* Enqueue the handoffs staged for @dst; a full ring drops and counts the
- * rest (their references released) rather than stalling this worker. */
+/* Keep a control handoff for retry; publishes are never kept (their loss is
+ * counted and the publisher gets no ack). Returns 0 or -ENOSPC. */
+static int
+backlog_add(struct sl_worker *w, uint32_t dst, const struct sl_handoff *h)
+{
+	if (h->kind == SL_HO_PUBLISH || w->n_backlog == SL_BACKLOG_MAX)
+		return -ENOSPC;
+	w->backlog[w->n_backlog++] = (struct sl_backlog){ dst, *h };
+	w->n_backlog_dst[dst]++;
+	return 0;
+}
+
+static void
+backlog_retry(struct sl_worker *w)
+{
+	uint32_t i, keep = 0, blocked = 0; /* bit per destination that refused */
+
+	for (i = 0; i < w->n_backlog; i++) {
+		struct sl_backlog *b = &w->backlog[i];
+
+		/* Per destination, in order: once one is refused, keep the rest. */
+		if (!(blocked & (1u << b->dst)) &&
+		    rte_ring_enqueue_elem(w->dp->workers[b->dst]->in, &b->h, sizeof(b->h)) == 0) {
+			w->n_backlog_dst[b->dst]--;
+			count(w, SL_CTR_handoff_out);
+			continue;
+		}
+		blocked |= 1u << b->dst;
+		w->backlog[keep++] = *b;
+	}
+	w->n_backlog = keep;
+}
+
+/* Enqueue the handoffs staged for @dst. What a full ring refuses is kept for
+ * retry when it is control, else dropped and counted (references released)
+ * rather than stalling this worker. */
 static void
 stage_push(struct sl_worker *w, uint32_t dst)
 {
@@ -316,6 +363,8 @@ stage_push(struct sl_worker *w, uint32_t dst)
 	done = rte_ring_enqueue_burst_elem(w->dp->workers[dst]->in, q, sizeof(*q), n, NULL);
 	sl_ctr_add(&w->ctr.ctr[SL_CTR_handoff_out], done);
 	for (; done < n; done++) {
+		if (backlog_add(w, dst, &q[done]) == 0)
+			continue;
 		drop(w, SL_DROP_ring_full);
 		if (q[done].m)
 			rte_pktmbuf_free(q[done].m);
@@ -326,6 +375,11 @@ stage_push(struct sl_worker *w, uint32_t dst)
 static void
 stage(struct sl_worker *w, uint32_t dst, const struct sl_handoff *h)
 {
+	/* Control must not overtake control already waiting for @dst. */
+	if (w->n_backlog_dst[dst] && h->kind != SL_HO_PUBLISH) {
+		if (backlog_add(w, dst, h) == 0)
+			return;
+	}
 	w->out[dst * w->dp->conf.burst + w->n_out[dst]++] = *h;
 	if (w->n_out[dst] == w->dp->conf.burst)
 		stage_push(w, dst);
@@ -336,6 +390,8 @@ stage_flush(struct sl_worker *w)
 {
 	uint32_t dst;
 
+	if (w->n_backlog)
+		backlog_retry(w);
 	for (dst = 0; dst < w->dp->n_workers; dst++)
 		if (w->n_out[dst])
 			stage_push(w, dst);
@@ -395,6 +451,10 @@ handle_hello(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub 
 	struct sl_welcome wl;
 
 	count(w, SL_CTR_hellos);
+	if (w->dgram_hello++) {
+		drop(w, SL_DROP_extra_hello); /* one session per datagram */
+		return;
+	}
 	if (h->min_version > SL_PROTO_VERSION || h->max_version < SL_PROTO_VERSION) {
 		sl_worker_reply_error(w, peer, 0, 0, SL_E_VERSION, SL_FT_HELLO, h->nonce);
 		return;
@@ -532,8 +592,11 @@ frame_session(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub
 		s = sl_session_get(&w->sessions, f->hdr->session, peer->ip, peer->udp_port);
 	if (unlikely(s == NULL)) {
 		drop(w, SL_DROP_no_session);
-		if (f->hdr->type != SL_FT_GOODBYE)
-			sl_worker_reply_error(w, peer, f->hdr->session, 0, SL_E_NO_SESSION, f->hdr->type, 0);
+		if (f->hdr->type != SL_FT_GOODBYE && !w->dgram_error) {
+			w->dgram_error = 1;
+			sl_worker_reply_error(w, peer, f->hdr->session, 0, SL_E_NO_SESSION,
+					      f->hdr->type, 0);
+		}
 		return NULL;
 	}
 	s->last_seen = w->now;
@@ -599,6 +662,8 @@ handle_datagram(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_inf
 	peer.udp_port = pi->src_port;
 	peer.port_id = m->port;
 	peer.session = 0;
+	w->dgram_hello = 0;
+	w->dgram_error = 0;
 	while ((rc = sl_proto_next(data, pi->payload_len, &off, &f)) == 1)
 		handle_frame(w, m, &f, pi->payload_off, &peer, &sess);
 	/* The rest of a datagram after a bad frame cannot be framed: one drop. */
@@ -806,12 +871,20 @@ sl_worker_init(struct sl_dp *dp, uint32_t idx)
 	rc = sl_session_table_init(&w->sessions, dp->conf.max_sessions, idx);
 	if (rc < 0)
 		goto fail_ring;
+	w->backlog = rte_zmalloc_socket("sl_backlog", sizeof(*w->backlog) * SL_BACKLOG_MAX,
+					RTE_CACHE_LINE_SIZE, socket);
+	if (w->backlog == NULL) {
+		rc = -ENOMEM;
+		goto fail_sessions;
+	}
 	rc = sl_worker_durable_init(w);
 	if (rc < 0)
-		goto fail_sessions;
+		goto fail_backlog;
 	dp->workers[idx] = w;
 	return 0;
 
+fail_backlog:
+	rte_free(w->backlog);
 fail_sessions:
 	sl_session_table_fini(&w->sessions);
 fail_ring:
@@ -835,6 +908,10 @@ sl_worker_fini(struct sl_worker *w)
 		if (h.m)
 			rte_pktmbuf_free(h.m);
 	sl_worker_durable_fini(w);
+	for (; w->n_backlog; w->n_backlog--)
+		if (w->backlog[w->n_backlog - 1].h.m)
+			rte_pktmbuf_free(w->backlog[w->n_backlog - 1].h.m);
+	rte_free(w->backlog);
 	sl_session_table_fini(&w->sessions);
 	rte_ring_free(w->in);
 	rte_free(w->out);

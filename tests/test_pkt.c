@@ -33,6 +33,18 @@ ones_sum(const uint8_t *ip, unsigned hlen)
 	return (uint16_t)sum;
 }
 
+/* Recompute the IPv4 header checksum after a test edited the header. */
+static void
+fix_ip_csum(uint8_t *ip)
+{
+	unsigned hlen = (ip[0] & 0xfu) * 4;
+	uint16_t c;
+
+	ip[10] = ip[11] = 0;
+	c = (uint16_t)~ones_sum(ip, hlen);
+	ip[10] = (uint8_t)(c >> 8), ip[11] = (uint8_t)c;
+}
+
 /* A well-formed datagram from the peer to us; returns the frame length. */
 static uint32_t
 good_udp(uint16_t payload_len)
@@ -113,6 +125,20 @@ test_padding(void)
 	CHECK(parse(len, &info) == SL_PKT_UDP && info.payload_len == 10);
 }
 
+/* A damaged IPv4 header checksum is an ip_header drop. */
+static void
+test_ip_checksum(void)
+{
+	struct sl_pkt_info info;
+	uint32_t len = good_udp(10);
+
+	CHECK(parse(len, &info) == SL_PKT_UDP);
+	frame[14 + 8] ^= 1; /* TTL changed, checksum not updated */
+	CHECK(parse(len, &info) == -SL_DROP_ip_header);
+	fix_ip_csum(frame + 14);
+	CHECK(parse(len, &info) == SL_PKT_UDP);
+}
+
 /* IPv4 options (ihl 6): the UDP header moves by 4 bytes. */
 static void
 test_ip_options(void)
@@ -126,6 +152,7 @@ test_ip_options(void)
 	frame[14] = 0x46;
 	tot = 20 + 4 + 8 + 10;
 	frame[16] = (uint8_t)(tot >> 8), frame[17] = (uint8_t)tot;
+	fix_ip_csum(frame + 14);
 	len += 4;
 	CHECK(parse(len, &info) == SL_PKT_UDP);
 	CHECK(info.src_port == peer_port && info.dst_port == our_port);
@@ -196,8 +223,10 @@ test_drops(void)
 	frame[20] = 0x1f, frame[21] = 0xff;
 	DROP(len, ip_fragment);
 	frame[20] = 0x40, frame[21] = 0x00; /* DF alone is fine */
+	fix_ip_csum(frame + 14);
 	CHECK(parse(len, &(struct sl_pkt_info){ 0 }) == SL_PKT_UDP);
 	frame[20] = 0x00;
+	fix_ip_csum(frame + 14);
 	CHECK(parse(len, &(struct sl_pkt_info){ 0 }) == SL_PKT_UDP);
 
 	/* Address, protocol, port */
@@ -225,6 +254,7 @@ test_drops(void)
 	CHECK(parse(len, &(struct sl_pkt_info){ 0 }) == SL_PKT_UDP);
 	len = good_udp(0);
 	put16(frame + 16, 27); /* IP payload too short for a UDP header */
+	fix_ip_csum(frame + 14);
 	DROP(len, udp_length);
 }
 
@@ -331,6 +361,8 @@ test_random_garbage(void)
 				memcpy(h + 30, &our_ip, 4);
 				memcpy(h + 36, &our_port, 2);
 				put16(h + 38, (uint16_t)((r >> 24) % 128));
+				if ((r >> 40) % 8)
+					fix_ip_csum(h + 14);
 			}
 			memcpy(p, h, len < 42 ? len : 42);
 		}
@@ -365,6 +397,7 @@ main(void)
 
 	test_round_trip();
 	test_padding();
+	test_ip_checksum();
 	test_ip_options();
 	test_drops();
 	test_arp();

@@ -774,6 +774,10 @@ later_batch_exists(struct sl_journal *j, uint32_t si, uint64_t off, uint64_t seq
 	uint32_t k;
 
 	for (off += 8; off + sizeof(*r) <= s->size; off += 8) {
+		/* An end marker in a segment that has a successor means the roll
+		 * completed, and a roll syncs the segment before the next is used. */
+		if (si + 1 < j->n_segs && *(const uint64_t *)(s->base + off) == SL_JREC_END)
+			return 1;
 		r = rec_at(s, off, 0);
 		if (r && r->seq > seq && r->batch > seq)
 			return 1;
@@ -858,6 +862,50 @@ recover_segment(struct sl_journal *j, uint32_t i, struct sl_journal_recovery *re
 	return 2; /* this is the last segment now */
 }
 
+/*
+ * Segment @bad_seq's header is damaged: serve what the segments before it
+ * hold, up to their first invalid record, and nothing from there on.
+ */
+static int
+header_damaged(struct sl_journal *j, struct sl_journal_recovery *rec, uint64_t bad_seq)
+{
+	uint64_t stop = bad_seq;
+	uint32_t i;
+
+	for (i = 0; i < j->n_segs; i++) {
+		struct seg *s = &j->segs[i];
+
+		seg_scan(j, s);
+		if (s->last_seq + 1 < stop && (!s->closed || s->last_seq + 1 !=
+					       (i + 1 < j->n_segs ? j->segs[i + 1].first_seq : bad_seq)))
+			stop = s->last_seq + 1;
+	}
+	rec->corrupt = 1;
+	rec->corrupt_seq = stop;
+	snprintf(rec->message, sizeof(rec->message), "segment %020" PRIu64 ".seg has a damaged "
+		 "header; records from %" PRIu64 " on are not served: inspect with sluice-journal",
+		 bad_seq, stop);
+	j->damaged = 1;
+	j->corrupt_seq = stop;
+	j->next_seq = stop;
+	return 0;
+}
+
+/* Does the segment file at @path start with a valid record @first_seq,
+ * whatever its header says? */
+static int
+seg_has_record(struct sl_journal *j, const char *path, uint64_t first_seq)
+{
+	struct seg s;
+	int found;
+
+	if (seg_map(j, path, &s) < 0)
+		return 0;
+	found = rec_at(&s, SL_JSEG_HDR, first_seq) != NULL;
+	seg_unmap(&s);
+	return found;
+}
+
 static int
 recover(struct sl_journal *j, struct sl_journal_recovery *rec)
 {
@@ -878,12 +926,17 @@ recover(struct sl_journal *j, struct sl_journal_recovery *rec)
 			seg_unmap(&s);
 			rc = -EBADMSG;
 		}
-		if (rc == -EBADMSG && i == n - 1) {
-			/* Created by a roll whose header never reached the media:
-			 * it cannot hold a record yet. */
-			unlink(path);
-			rc = 0;
-			break;
+		if (rc == -EBADMSG) {
+			/* A roll whose header never reached the media leaves a last
+			 * segment that cannot hold a record yet: remove it. Anything
+			 * else with a bad header is damage, left for the operator. */
+			if (i == n - 1 && !seg_has_record(j, path, firsts[i])) {
+				unlink(path);
+				rc = 0;
+				break;
+			}
+			rc = header_damaged(j, rec, firsts[i]);
+			goto out;
 		}
 		if (rc == 0) {
 			s.first_seq = firsts[i];

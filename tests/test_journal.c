@@ -1,0 +1,1205 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Journal tests: round trips, persist-op counting, recovery of torn tails and damage, capacity. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "journal.h"
+
+#include "check.h"
+
+#define SEG (64u * 1024)
+#define MAX_SEQ 4096
+#define MAX_FILES 64
+#define TS0 1700000000000000000ull
+#define PRODUCER 0x5eedu
+
+static char base[64];			/* mkdtemp root; everything lives under it */
+static uint32_t lens[MAX_SEQ + 1];	/* payload length of each seq in the pristine journal */
+
+static uint64_t
+ts_of(uint64_t seq)
+{
+	return TS0 + seq * 1000;
+}
+
+/* Payload bytes are never zero, so zeroing any payload byte changes the record. */
+static void
+fill_payload(uint64_t seq, uint8_t *p, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)(1 + (seq * 131 + i * 7) % 255);
+}
+
+static size_t
+align8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+static void
+path_in(char *out, size_t n, const char *name)
+{
+	snprintf(out, n, "%s/%s", base, name);
+}
+
+static int
+rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+rm_rf(const char *dir)
+{
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- injected persist ops ---- */
+
+static struct {
+	unsigned long copies, drains, msyncs;
+	int pmem;	 /* what is_pmem answers */
+	int fail_msync;	 /* msync fails with EIO */
+	int real_msync;	 /* call libpmem's msync (durable) or only count */
+} po;
+
+static void *
+po_memcpy(void *dst, const void *src, size_t len)
+{
+	po.copies++;
+	return memcpy(dst, src, len);
+}
+
+static void
+po_drain(void)
+{
+	po.drains++;
+}
+
+static int
+po_msync(const void *addr, size_t len)
+{
+	po.msyncs++;
+	if (po.fail_msync) {
+		errno = EIO;
+		return -1;
+	}
+	return po.real_msync ? sl_persist_libpmem.msync(addr, len) : 0;
+}
+
+static int
+po_is_pmem(const void *addr, size_t len)
+{
+	(void)addr;
+	(void)len;
+	return po.pmem;
+}
+
+static const struct sl_persist_ops counting_ops = {
+	.memcpy_nodrain = po_memcpy,
+	.drain = po_drain,
+	.msync = po_msync,
+	.is_pmem = po_is_pmem,
+};
+
+static void
+po_reset(int pmem)
+{
+	memset(&po, 0, sizeof(po));
+	po.pmem = pmem;
+}
+
+static struct sl_journal_conf
+conf_default(void)
+{
+	struct sl_journal_conf c = {.segment_bytes = SEG, .index_every = 4096};
+
+	return c;
+}
+
+/* The file path with msync only counted: fast on ext4, same recovery logic. */
+static struct sl_journal_conf
+conf_fast(void)
+{
+	struct sl_journal_conf c = conf_default();
+
+	po_reset(0);
+	c.ops = &counting_ops;
+	return c;
+}
+
+/* ---- helpers on journals ---- */
+
+static int
+append_seq(struct sl_journal *j, uint64_t expect_seq, uint32_t len)
+{
+	uint8_t buf[2048];
+	uint64_t seq = 0;
+	int rc;
+
+	fill_payload(expect_seq, buf, len);
+	rc = sl_journal_append(j, buf, len, ts_of(expect_seq), PRODUCER, expect_seq * 2, &seq);
+	if (rc == 0) {
+		CHECK(seq == expect_seq);
+		if (expect_seq <= MAX_SEQ)
+			lens[expect_seq] = len;
+	}
+	return rc;
+}
+
+/* Read @seq back and compare every field with what append_seq wrote. */
+static int
+record_ok(struct sl_journal *j, uint64_t seq)
+{
+	uint8_t buf[2048];
+	struct sl_jrec_view v;
+
+	if (sl_journal_read(j, seq, &v) != 0)
+		return 0;
+	fill_payload(seq, buf, v.len);
+	return v.seq == seq && v.len == lens[seq] && v.timestamp == ts_of(seq) &&
+	       v.producer_id == PRODUCER && v.producer_seq == seq * 2 &&
+	       (v.len == 0 || memcmp(v.data, buf, v.len) == 0);
+}
+
+/* Append records @first..@last with a sync after every @batch; random lengths < @maxlen. */
+static void
+fill_journal(struct sl_journal *j, uint64_t first, uint64_t last, unsigned batch, uint32_t maxlen)
+{
+	uint64_t s;
+
+	for (s = first; s <= last; s++) {
+		CHECK(append_seq(j, s, (uint32_t)(rng() % maxlen)) == 0);
+		if ((s - first + 1) % batch == 0)
+			CHECK(sl_journal_sync(j) == 0);
+	}
+	CHECK(sl_journal_sync(j) == 0);
+}
+
+static int
+count_segs(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		size_t l = strlen(e->d_name);
+
+		n += l > 4 && strcmp(e->d_name + l - 4, ".seg") == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+/* ---- snapshots of a journal directory, to damage copies of it ---- */
+
+struct snap {
+	int n;
+	char name[MAX_FILES][64];
+	uint8_t *data[MAX_FILES];
+	size_t size[MAX_FILES];
+};
+
+struct recpos {
+	int file;
+	size_t off;
+};
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int
+snap_load(struct snap *s, const char *dir)
+{
+	char p[512];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL && s->n < MAX_FILES)
+		if (e->d_name[0] != '.' && strlen(e->d_name) < 64)
+			strcpy(s->name[s->n++], e->d_name);
+	closedir(d);
+	qsort(s->name, (size_t)s->n, sizeof(s->name[0]), name_cmp);
+	for (i = 0; i < s->n; i++) {
+		struct stat st;
+		int fd;
+
+		snprintf(p, sizeof(p), "%s/%s", dir, s->name[i]);
+		fd = open(p, O_RDONLY);
+		if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+			return -1;
+		s->size[i] = (size_t)st.st_size;
+		s->data[i] = malloc(s->size[i] + 1);
+		if (s->data[i] == NULL || read(fd, s->data[i], s->size[i]) != (ssize_t)s->size[i])
+			return -1;
+		close(fd);
+	}
+	return 0;
+}
+
+static void
+snap_free(struct snap *s)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->data[i]);
+	s->n = 0;
+}
+
+static void
+snap_copy(struct snap *dst, const struct snap *src)
+{
+	int i;
+
+	*dst = *src;
+	for (i = 0; i < src->n; i++) {
+		dst->data[i] = malloc(src->size[i] + 1);
+		memcpy(dst->data[i], src->data[i], src->size[i]);
+	}
+}
+
+static int
+snap_restore(const struct snap *s, const char *dir)
+{
+	char p[512];
+	int i;
+
+	rm_rf(dir);
+	if (mkdir(dir, 0700) != 0)
+		return -1;
+	for (i = 0; i < s->n; i++) {
+		int fd;
+
+		snprintf(p, sizeof(p), "%s/%s", dir, s->name[i]);
+		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || write(fd, s->data[i], s->size[i]) != (ssize_t)s->size[i])
+			return -1;
+		close(fd);
+	}
+	return 0;
+}
+
+static int
+is_seg(const struct snap *s, int i)
+{
+	size_t l = strlen(s->name[i]);
+
+	return l > 4 && strcmp(s->name[i] + l - 4, ".seg") == 0;
+}
+
+static int
+last_seg(const struct snap *s)
+{
+	int i, last = -1;
+
+	for (i = 0; i < s->n; i++)
+		if (is_seg(s, i))
+			last = i;
+	return last;
+}
+
+/* Walk the records of every segment (layout of journal.h); returns the last seq found. */
+static uint64_t
+snap_index(const struct snap *s, struct recpos *pos)
+{
+	uint64_t last = 0;
+	int i;
+
+	for (i = 0; i < s->n; i++) {
+		size_t off = SL_JSEG_HDR;
+
+		if (!is_seg(s, i))
+			continue;
+		while (off + sizeof(struct sl_jrec) <= s->size[i]) {
+			struct sl_jrec r;
+
+			memcpy(&r, s->data[i] + off, sizeof(r));
+			if (r.commit != SL_JREC_COMMIT(r.len) || r.seq == 0 || r.seq > MAX_SEQ)
+				break;
+			pos[r.seq].file = i;
+			pos[r.seq].off = off;
+			last = r.seq;
+			off += sizeof(r) + align8(r.len);
+		}
+	}
+	return last;
+}
+
+static uint8_t *
+rec_at(const struct snap *s, const struct recpos *pos, uint64_t seq)
+{
+	return s->data[pos[seq].file] + pos[seq].off;
+}
+
+/* Flip one random bit among the bytes a record's validity depends on (not the padding). */
+static void
+flip_random_bit(struct snap *s, const struct recpos *pos, uint64_t seq)
+{
+	size_t n = sizeof(struct sl_jrec) + lens[seq];
+	size_t bit = rng() % (n * 8);
+
+	rec_at(s, pos, seq)[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+}
+
+static struct sl_journal *
+open_dir(const char *dir, const struct sl_journal_conf *c, struct sl_journal_recovery *rec)
+{
+	struct sl_journal *j = NULL;
+	int rc;
+
+	memset(rec, 0xa5, sizeof(*rec));
+	rc = sl_journal_open(&j, dir, c, rec);
+	CHECK(rc == 0);
+	if (rc != 0)
+		fprintf(stderr, "open %s: %s\n", dir, strerror(-rc));
+	return rc == 0 ? j : NULL;
+}
+
+/* ---- tests ---- */
+
+static void
+test_round_trip(void)
+{
+	struct sl_journal_conf c = conf_default();
+	struct sl_journal_recovery rec;
+	struct sl_jrec_view v;
+	struct sl_journal *j;
+	char dir[256];
+	struct stat st;
+	uint64_t s, seq;
+	static uint8_t big[SL_JREC_MAX_PAYLOAD + 1];
+
+	path_in(dir, sizeof(dir), "rt");
+	c.segment_bytes = SEG - 8;
+	CHECK(sl_journal_open(&j, dir, &c, NULL) == -EINVAL);
+	c = conf_default();
+
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
+	CHECK(rec.last_seq < rec.first_seq && rec.corrupt == 0);
+	CHECK(sl_journal_last_seq(j) == 0 && sl_journal_durable_seq(j) == 0);
+	CHECK(sl_journal_read(j, 1, &v) == -ENOENT);
+	CHECK(sl_journal_sync(j) == 0);
+
+	for (s = 1; s <= 100; s++) {
+		CHECK(append_seq(j, s, (uint32_t)(rng() % 200)) == 0);
+		CHECK(sl_journal_last_seq(j) == s);
+		if (s % 10 == 0) {
+			CHECK(sl_journal_sync(j) == 0);
+			CHECK(sl_journal_durable_seq(j) == s);
+		}
+	}
+	CHECK(sl_journal_first_seq(j) == 1);
+	for (s = 1; s <= 100; s++)
+		CHECK(record_ok(j, s));
+	CHECK(sl_journal_read(j, 0, &v) == -ENOENT);
+	CHECK(sl_journal_read(j, 101, &v) == -ENOENT);
+	CHECK(sl_journal_append(j, big, SL_JREC_MAX_PAYLOAD + 1, ts_of(101), 1, 1, &seq) ==
+	      -EMSGSIZE);
+	/* Larger than a segment: refused without writing anything. */
+	CHECK(sl_journal_append(j, big, SEG, ts_of(101), 1, 1, &seq) < 0);
+	CHECK(sl_journal_last_seq(j) == 100);
+	CHECK(sl_journal_damaged(j) == 0);
+	sl_journal_close(j);
+
+	/* A different segment size on reopen is ignored: the journal keeps its own. */
+	c.segment_bytes = 2 * SEG;
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.first_seq == 1 && rec.last_seq == 100 && rec.corrupt == 0);
+	CHECK(rec.truncated_bytes == 0 && rec.segments == 1);
+	CHECK(sl_journal_last_seq(j) == 100 && sl_journal_durable_seq(j) == 100);
+	for (s = 1; s <= 100; s++)
+		CHECK(record_ok(j, s));
+	CHECK(append_seq(j, 101, 5) == 0);
+	/* Close persists what is pending. */
+	sl_journal_close(j);
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.last_seq == 101 && record_ok(j, 101));
+	CHECK(sl_journal_bytes(j) == SEG);
+	sl_journal_close(j);
+	sl_journal_close(NULL);
+	rm_rf(dir);
+}
+
+/* Many records over several segments, checked through the API and on the media. */
+static void
+test_segment_roll(void)
+{
+	struct sl_journal_conf c = conf_default();
+	struct sl_journal_recovery rec;
+	static struct recpos pos[MAX_SEQ + 1];
+	struct sl_journal *j;
+	struct snap sn;
+	char dir[256], *desc = NULL;
+	size_t desclen = 0;
+	uint64_t s, batch = 1;
+	const uint64_t n = 2000;
+	FILE *f;
+	int i, nseg;
+
+	path_in(dir, sizeof(dir), "roll");
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	fill_journal(j, 1, n, 13, 300);
+	nseg = count_segs(dir);
+	CHECK(nseg >= 5);
+	CHECK(sl_journal_bytes(j) == (uint64_t)nseg * SEG);
+	for (s = 1; s <= n; s++)
+		CHECK(record_ok(j, s));
+	f = open_memstream(&desc, &desclen);
+	sl_journal_describe(j, f);
+	fclose(f);
+	CHECK(desclen > 0);
+	free(desc);
+	sl_journal_close(j);
+
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.first_seq == 1 && rec.last_seq == n && rec.corrupt == 0);
+	CHECK(rec.segments == (uint32_t)nseg);
+	for (s = n; s >= 1; s--)
+		CHECK(record_ok(j, s));
+	CHECK(append_seq(j, n + 1, 10) == 0);
+	sl_journal_close(j);
+
+	/* On the media: names, sizes, commit words, CRCs, batch fields, end markers. */
+	CHECK(snap_load(&sn, dir) == 0);
+	CHECK(snap_index(&sn, pos) == n + 1);
+	for (i = 0; i < sn.n; i++) {
+		if (!is_seg(&sn, i))
+			continue;
+		CHECK(sn.size[i] == SEG);
+	}
+	for (s = 1; s <= n + 1; s++) {
+		const uint8_t *r = rec_at(&sn, pos, s);
+		struct sl_jrec h;
+		uint32_t crc;
+		char want[64];
+
+		memcpy(&h, r, sizeof(h));
+		crc = sl_crc32c(0, r + 8, 40);
+		crc = sl_crc32c(crc, r + sizeof(h), h.len);
+		CHECK(h.seq == s && h.len == lens[s] && h.crc == crc);
+		CHECK(h.timestamp == ts_of(s) && h.producer_id == PRODUCER);
+		/* A roll syncs the old segment: a segment starts a new batch. */
+		if (s > 1 && pos[s].file != pos[s - 1].file)
+			batch = s;
+		if (s <= n)
+			CHECK(h.batch == batch);
+		if (s % 13 == 0)
+			batch = s + 1;
+		if (s == 1 || pos[s].file != pos[s - 1].file) {
+			snprintf(want, sizeof(want), "%020llu.seg", (unsigned long long)s);
+			CHECK(strcmp(sn.name[pos[s].file], want) == 0);
+			CHECK(pos[s].off == SL_JSEG_HDR);
+		}
+		if (s > 1 && pos[s].file != pos[s - 1].file) {
+			size_t end = pos[s - 1].off + sizeof(h) + align8(lens[s - 1]);
+			uint64_t w;
+
+			if (end + 8 <= SEG) {
+				memcpy(&w, sn.data[pos[s - 1].file] + end, 8);
+				CHECK(w == SL_JREC_END);
+			}
+		}
+	}
+	snap_free(&sn);
+	rm_rf(dir);
+}
+
+static void
+test_seek_time(void)
+{
+	struct sl_journal_conf c = conf_default();
+	struct sl_journal_recovery rec;
+	struct sl_journal *j;
+	char dir[256];
+	uint8_t p[300];
+	uint64_t s, seq, n = 1500;
+
+	path_in(dir, sizeof(dir), "seek");
+	c.index_every = 1024;
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	/* Timestamps rise in steps of three records: seek finds the first of equals. */
+	for (s = 1; s <= n; s++) {
+		fill_payload(s, p, 100);
+		CHECK(sl_journal_append(j, p, 100, TS0 + (s / 3) * 100, 1, s, &seq) == 0);
+	}
+	CHECK(sl_journal_sync(j) == 0);
+	CHECK(count_segs(dir) >= 2);
+	CHECK(sl_journal_seek_time(j, 0) == 1);
+	CHECK(sl_journal_seek_time(j, TS0) == 1);
+	CHECK(sl_journal_seek_time(j, UINT64_MAX) == n + 1);
+	CHECK(sl_journal_seek_time(j, TS0 + (n / 3) * 100 + 1) == n + 1);
+	for (s = 1; s <= n; s++) {
+		uint64_t t = TS0 + (s / 3) * 100, want = s / 3 * 3;
+
+		if (want == 0)
+			want = 1;
+		if (s % 3 == 0 || s == 1)
+			CHECK(sl_journal_seek_time(j, t) == want);
+		/* Between two timestamps: the first record of the next step. */
+		want = (s / 3 + 1) * 3;
+		CHECK(sl_journal_seek_time(j, t + 1) == (want > n ? n + 1 : want));
+	}
+	sl_journal_close(j);
+	rm_rf(dir);
+}
+
+/* One drain (pmem) or one msync (files) per sync, whatever the burst size. */
+static void
+test_persist_counts(int pmem)
+{
+	struct sl_journal_conf c = conf_default();
+	struct sl_journal_recovery rec;
+	struct sl_journal *j;
+	char dir[256];
+	static const unsigned bursts[] = {1, 2, 5, 32, 100, 1, 64};
+	uint64_t seq = 1;
+	unsigned b, i;
+
+	path_in(dir, sizeof(dir), pmem ? "ops-pmem" : "ops-file");
+	po_reset(pmem);
+	po.real_msync = 1;
+	c.ops = &counting_ops;
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(append_seq(j, seq++, 16) == 0); /* creates the first segment */
+	CHECK(sl_journal_sync(j) == 0);
+	for (b = 0; b < sizeof(bursts) / sizeof(bursts[0]); b++) {
+		unsigned long d0 = po.drains, m0 = po.msyncs, c0 = po.copies;
+
+		for (i = 0; i < bursts[b]; i++)
+			CHECK(append_seq(j, seq++, 16 + i % 40) == 0);
+		/* Appends do not wait for persistence. */
+		CHECK(po.drains == d0 && po.msyncs == m0);
+		if (pmem)
+			CHECK(po.copies > c0);
+		CHECK(sl_journal_durable_seq(j) == seq - 1 - bursts[b]);
+		CHECK(sl_journal_sync(j) == 0);
+		CHECK(po.drains - d0 == (pmem ? 1u : 0u));
+		CHECK(po.msyncs - m0 == (pmem ? 0u : 1u));
+		CHECK(sl_journal_durable_seq(j) == seq - 1);
+		/* Nothing pending: nothing to persist. */
+		d0 = po.drains;
+		m0 = po.msyncs;
+		CHECK(sl_journal_sync(j) == 0);
+		CHECK(sl_journal_sync(j) == 0);
+		CHECK(po.drains == d0 && po.msyncs == m0);
+	}
+	CHECK(count_segs(dir) == 1); /* the bursts stayed in one segment */
+	sl_journal_close(j);
+	j = open_dir(dir, &c, &rec);
+	if (j != NULL) {
+		CHECK(rec.last_seq == seq - 1);
+		CHECK(record_ok(j, seq - 1));
+	}
+	sl_journal_close(j);
+	rm_rf(dir);
+}
+
+static void
+test_msync_failure(void)
+{
+	struct sl_journal_conf c = conf_default();
+	struct sl_journal_recovery rec;
+	struct sl_journal *j;
+	char dir[256];
+	uint64_t seq;
+
+	path_in(dir, sizeof(dir), "eio");
+	po_reset(0);
+	po.real_msync = 1;
+	c.ops = &counting_ops;
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(append_seq(j, 1, 10) == 0);
+	CHECK(sl_journal_sync(j) == 0);
+	CHECK(append_seq(j, 2, 10) == 0);
+	CHECK(append_seq(j, 3, 10) == 0);
+	po.fail_msync = 1;
+	CHECK(sl_journal_sync(j) == -EIO);
+	CHECK(sl_journal_damaged(j) == 1);
+	CHECK(sl_journal_durable_seq(j) == 1);
+	CHECK(sl_journal_append(j, "x", 1, ts_of(4), 1, 1, &seq) == -EROFS);
+	CHECK(sl_journal_last_seq(j) == 3);
+	CHECK(record_ok(j, 1));
+	sl_journal_close(j);
+	rm_rf(dir);
+}
+
+/* A pristine journal of @n records over two or more segments, synced every @batch. */
+static int
+make_pristine(const char *dir, uint64_t n, unsigned batch, struct snap *sn, struct recpos *pos)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_journal *j;
+
+	rm_rf(dir);
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return -1;
+	fill_journal(j, 1, n, batch, 300);
+	sl_journal_close(j);
+	CHECK(snap_load(sn, dir) == 0);
+	CHECK(snap_index(sn, pos) == n);
+	CHECK(count_segs(dir) >= 2);
+	return count_segs(dir) >= 2 && snap_index(sn, pos) == n ? 0 : -1;
+}
+
+/* The torn tail is zeroed on the media: nothing after record @intact but zeros. */
+static void
+check_tail_zeroed(const char *dir, const struct snap *pr, const struct recpos *pos,
+		  uint64_t intact)
+{
+	int ls = last_seg(pr);
+	size_t off = SL_JSEG_HDR, k;
+	struct snap now;
+
+	if (pos[intact].file == ls)
+		off = pos[intact].off + sizeof(struct sl_jrec) + align8(lens[intact]);
+	CHECK(snap_load(&now, dir) == 0);
+	CHECK(ls < now.n && strcmp(now.name[ls], pr->name[ls]) == 0);
+	if (ls < now.n) {
+		for (k = off; k < now.size[ls] && now.data[ls][k] == 0; k++)
+			;
+		CHECK(k == now.size[ls]);
+	}
+	snap_free(&now);
+}
+
+/* After damage at the tail: the longest valid prefix survives and appends go on. */
+static void
+check_truncated(const char *dir, uint64_t intact, int expect_trunc_seq, const struct snap *pr,
+		const struct recpos *pos)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_jrec_view v;
+	struct sl_journal *j;
+	uint64_t s;
+	int bad = failures;
+
+	char msg[sizeof(rec.message)];
+	uint32_t saved = lens[intact + 1]; /* the pristine length, for later rounds */
+
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	memcpy(msg, rec.message, sizeof(msg));
+	msg[sizeof(msg) - 1] = '\0';
+	CHECK(rec.corrupt == 0 && sl_journal_damaged(j) == 0);
+	CHECK(rec.first_seq == 1 && rec.last_seq == intact);
+	CHECK(sl_journal_last_seq(j) == intact);
+	if (expect_trunc_seq)
+		CHECK(rec.truncated_at_seq == intact + 1 && rec.truncated_bytes > 0);
+	for (s = 1; s <= intact; s++)
+		CHECK(record_ok(j, s));
+	CHECK(sl_journal_read(j, intact + 1, &v) == -ENOENT);
+	check_tail_zeroed(dir, pr, pos, intact);
+	CHECK(append_seq(j, intact + 1, 3) == 0);
+	CHECK(sl_journal_sync(j) == 0);
+	sl_journal_close(j);
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.corrupt == 0 && rec.last_seq == intact + 1);
+	CHECK(record_ok(j, intact + 1));
+	sl_journal_close(j);
+	lens[intact + 1] = saved;
+	if (failures != bad)
+		fprintf(stderr, "  (journal %s, expected %llu records; recovery: %s)\n", dir,
+			(unsigned long long)intact, msg);
+}
+
+/* The number of leading records whose bytes (header and payload) @d leaves as in @p. */
+static uint64_t
+intact_prefix(const struct snap *p, const struct snap *d, const struct recpos *pos, uint64_t n)
+{
+	uint64_t s;
+
+	for (s = 1; s <= n; s++) {
+		size_t len = sizeof(struct sl_jrec) + lens[s];
+
+		if (memcmp(rec_at(p, pos, s), rec_at(d, pos, s), len) != 0)
+			break;
+	}
+	return s - 1;
+}
+
+/* Truncate (zero) or garble the last segment from every offset of its last 3 records. */
+static void
+test_truncation_sweep(void)
+{
+	static struct recpos pos[MAX_SEQ + 1];
+	struct snap pr, dm;
+	char pdir[256], wdir[256];
+	const uint64_t n = 400;
+	size_t x, from, to;
+	int variant, ls, bad = failures;
+
+	path_in(pdir, sizeof(pdir), "sweep-pristine");
+	path_in(wdir, sizeof(wdir), "sweep-work");
+	if (make_pristine(pdir, n, 7, &pr, pos) != 0)
+		return;
+	ls = last_seg(&pr);
+	CHECK(pos[n - 2].file == ls && pos[n].file == ls);
+	from = pos[n - 2].off;
+	to = pos[n].off + sizeof(struct sl_jrec) + align8(lens[n]);
+	for (variant = 0; variant < 2 && failures == bad; variant++) {
+		for (x = from; x <= to && failures == bad; x++) {
+			uint64_t intact;
+
+			snap_copy(&dm, &pr);
+			if (variant == 0) {
+				memset(dm.data[ls] + x, 0, dm.size[ls] - x);
+			} else {
+				size_t b;
+
+				for (b = x; b < to; b++)
+					dm.data[ls][b] ^= (uint8_t)(1 + rng() % 255);
+			}
+			intact = intact_prefix(&pr, &dm, pos, n);
+			CHECK(intact >= n - 3);
+			CHECK(snap_restore(&dm, wdir) == 0);
+			check_truncated(wdir, intact, variant == 1 && intact < n, &pr, pos);
+			if (failures != bad)
+				fprintf(stderr, "  (%s from offset %zu of %s)\n",
+					variant ? "garbage" : "zeros", x, pr.name[ls]);
+			snap_free(&dm);
+		}
+	}
+	snap_free(&pr);
+	rm_rf(pdir);
+	rm_rf(wdir);
+}
+
+/* One flipped bit in the last record (its own batch): a torn tail, dropped quietly. */
+static void
+test_tail_bitflip(void)
+{
+	static struct recpos pos[MAX_SEQ + 1];
+	struct snap pr, dm;
+	char pdir[256], wdir[256];
+	const uint64_t n = 400;
+	int i, bad = failures;
+
+	path_in(pdir, sizeof(pdir), "flip-pristine");
+	path_in(wdir, sizeof(wdir), "flip-work");
+	if (make_pristine(pdir, n, 7, &pr, pos) != 0)
+		return;
+	for (i = 0; i < 300 && failures == bad; i++) {
+		snap_copy(&dm, &pr);
+		flip_random_bit(&dm, pos, n);
+		CHECK(snap_restore(&dm, wdir) == 0);
+		check_truncated(wdir, n - 1, 1, &pr, pos);
+		snap_free(&dm);
+	}
+	snap_free(&pr);
+	rm_rf(pdir);
+	rm_rf(wdir);
+}
+
+/* Damage in an earlier batch is reported, never truncated, and reads stop at it. */
+static void
+check_corrupt(const char *dir, const struct snap *dm, uint64_t bad_seq, uint64_t n)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_jrec_view v;
+	struct sl_journal *j;
+	struct snap after;
+	uint64_t s, seq;
+	int i;
+
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.corrupt == 1 && rec.corrupt_seq == bad_seq);
+	CHECK(rec.last_seq == bad_seq - 1);
+	CHECK(sl_journal_damaged(j) == 1);
+	for (s = 1; s < bad_seq; s++)
+		CHECK(record_ok(j, s));
+	CHECK(sl_journal_read(j, bad_seq, &v) == -EUCLEAN);
+	CHECK(sl_journal_read(j, bad_seq + 1, &v) == -EUCLEAN);
+	CHECK(sl_journal_read(j, n, &v) == -EUCLEAN);
+	CHECK(sl_journal_append(j, "x", 1, ts_of(n + 1), 1, 1, &seq) == -EROFS);
+	i = sl_journal_sync(j);
+	CHECK(i == 0 || i == -EROFS);
+	sl_journal_close(j);
+	/* The damaged segments are left exactly as they were, for the operator. */
+	CHECK(snap_load(&after, dir) == 0);
+	for (i = 0; i < dm->n; i++) {
+		int k;
+
+		if (!is_seg(dm, i))
+			continue;
+		for (k = 0; k < after.n && strcmp(after.name[k], dm->name[i]) != 0; k++)
+			;
+		CHECK(k < after.n && after.size[k] == dm->size[i] &&
+		      memcmp(after.data[k], dm->data[i], dm->size[i]) == 0);
+	}
+	snap_free(&after);
+}
+
+static void
+test_mid_corruption(void)
+{
+	static struct recpos pos[MAX_SEQ + 1];
+	struct snap pr, dm;
+	char pdir[256], wdir[256];
+	const uint64_t n = 700;
+	const unsigned batch = 10;
+	uint64_t s, last_batch_first = (n - 1) / batch * batch + 1;
+	int bad = failures, ls;
+
+	path_in(pdir, sizeof(pdir), "mid-pristine");
+	path_in(wdir, sizeof(wdir), "mid-work");
+	if (make_pristine(pdir, n, batch, &pr, pos) != 0)
+		return;
+	ls = last_seg(&pr);
+	CHECK(count_segs(pdir) >= 3);
+	/* Every record of every earlier batch, in any segment, one random bit each. */
+	for (s = 1; s < last_batch_first && failures == bad; s++) {
+		snap_copy(&dm, &pr);
+		flip_random_bit(&dm, pos, s);
+		CHECK(snap_restore(&dm, wdir) == 0);
+		check_corrupt(wdir, &dm, s, n);
+		if (failures != bad)
+			fprintf(stderr, "  (bit flipped in seq %llu, segment %s%s)\n",
+				(unsigned long long)s, dm.name[pos[s].file],
+				pos[s].file == ls ? " (last)" : "");
+		snap_free(&dm);
+	}
+	/* The last record of a non-last segment: every byte of its header. */
+	for (s = 2; s < n && pos[s].file == pos[1].file; s++)
+		;
+	s--;
+	CHECK(pos[s].file != ls);
+	for (size_t b = 0; b < sizeof(struct sl_jrec) && failures == bad; b++) {
+		snap_copy(&dm, &pr);
+		rec_at(&dm, pos, s)[b] ^= 0x10;
+		CHECK(snap_restore(&dm, wdir) == 0);
+		check_corrupt(wdir, &dm, s, n);
+		if (failures != bad)
+			fprintf(stderr, "  (byte %zu of seq %llu)\n", b, (unsigned long long)s);
+		snap_free(&dm);
+	}
+	snap_free(&pr);
+	rm_rf(pdir);
+	rm_rf(wdir);
+}
+
+/* Crash (no close) after a synced batch of 10 and an unsynced one of 5 (or 4 + 1 synced). */
+static int
+crash_after_batches(const char *dir, int sync_second)
+{
+	pid_t pid;
+	int st;
+
+	rm_rf(dir);
+	pid = fork();
+	if (pid == 0) {
+		struct sl_journal_conf c = conf_default();
+		struct sl_journal *j;
+		uint64_t s;
+		int ok = sl_journal_open(&j, dir, &c, NULL) == 0;
+
+		for (s = 1; ok && s <= 15; s++) {
+			ok = append_seq(j, s, 40) == 0;
+			if (s == 10 || (sync_second && s == 14))
+				ok = ok && sl_journal_sync(j) == 0;
+		}
+		_exit(ok ? 0 : 1);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return -1;
+	for (uint64_t s = 1; s <= 15; s++)
+		lens[s] = 40;
+	return 0;
+}
+
+static void
+test_unsynced_reorder(void)
+{
+	static struct recpos pos[MAX_SEQ + 1];
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_jrec_view v;
+	struct sl_journal *j;
+	struct snap sn;
+	char dir[256];
+	int sync_second;
+
+	path_in(dir, sizeof(dir), "reorder");
+	for (sync_second = 0; sync_second < 2; sync_second++) {
+		CHECK(crash_after_batches(dir, sync_second) == 0);
+		CHECK(snap_load(&sn, dir) == 0);
+		CHECK(snap_index(&sn, pos) == 15);
+		/* Record 12 never reached the media; 13..15 did. */
+		memset(rec_at(&sn, pos, 12) + 20, 0, sizeof(struct sl_jrec) + 40 - 20);
+		CHECK(snap_restore(&sn, dir) == 0);
+		j = open_dir(dir, &c, &rec);
+		if (j == NULL)
+			break;
+		if (!sync_second) {
+			/* 12..15 are one unsynced batch: a torn tail. */
+			CHECK(rec.corrupt == 0 && sl_journal_damaged(j) == 0);
+			CHECK(rec.last_seq == 11 && rec.truncated_at_seq == 12);
+			CHECK(rec.truncated_bytes > 0);
+			CHECK(record_ok(j, 11));
+			CHECK(sl_journal_read(j, 12, &v) == -ENOENT);
+			CHECK(append_seq(j, 12, 7) == 0);
+			CHECK(record_ok(j, 12));
+		} else {
+			/* 15 is of a later batch: 11..14 were synced, so 12 is damage. */
+			CHECK(rec.corrupt == 1 && rec.corrupt_seq == 12);
+			CHECK(sl_journal_read(j, 12, &v) == -EUCLEAN);
+			CHECK(record_ok(j, 11));
+		}
+		sl_journal_close(j);
+		snap_free(&sn);
+	}
+	rm_rf(dir);
+}
+
+/*
+ * Damage next to a segment roll. A roll syncs the old segment before the new
+ * one gets a record, so damage in a non-last segment is always in committed
+ * data, even when the new segment holds no valid record yet (crash during its
+ * first append). A damaged segment header hides committed records too.
+ */
+static void
+test_damage_near_roll(void)
+{
+	static struct recpos pos[MAX_SEQ + 1];
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_journal *j = NULL;
+	struct snap pr, dm;
+	char pdir[256], wdir[256], seg[600];
+	const uint64_t n = 400;
+	uint64_t f;
+	int ls, i, rc;
+
+	path_in(pdir, sizeof(pdir), "roll-pristine");
+	path_in(wdir, sizeof(wdir), "roll-work");
+	if (make_pristine(pdir, n, 7, &pr, pos) != 0)
+		return;
+	ls = last_seg(&pr);
+	f = strtoull(pr.name[ls], NULL, 10);
+	CHECK(f > 1 && pos[f].file == ls && pos[f - 1].file != ls);
+
+	/* Crash during the first append to the new segment: a clean tail. */
+	snap_copy(&dm, &pr);
+	memset(dm.data[ls] + SL_JSEG_HDR, 0, dm.size[ls] - SL_JSEG_HDR);
+	CHECK(snap_restore(&dm, wdir) == 0);
+	j = open_dir(wdir, &c, &rec);
+	if (j != NULL) {
+		CHECK(rec.corrupt == 0 && rec.last_seq == f - 1 && record_ok(j, f - 1));
+		sl_journal_close(j);
+	}
+	/* ... and a flipped bit in the last record of the old segment: damage. */
+	CHECK(snap_restore(&dm, wdir) == 0);
+	rec_at(&dm, pos, f - 1)[sizeof(struct sl_jrec) / 2] ^= 4;
+	CHECK(snap_restore(&dm, wdir) == 0);
+	check_corrupt(wdir, &dm, f - 1, f - 1);
+	snap_free(&dm);
+
+	/* A damaged header of a segment that holds records: never dropped quietly. */
+	for (i = 0; i < pr.n; i++) {
+		if (!is_seg(&pr, i))
+			continue;
+		snap_copy(&dm, &pr);
+		dm.data[i][rng() % 40] ^= (uint8_t)(1u << (rng() % 8));
+		CHECK(snap_restore(&dm, wdir) == 0);
+		j = NULL;
+		memset(&rec, 0, sizeof(rec));
+		rc = sl_journal_open(&j, wdir, &c, &rec);
+		CHECK(rc < 0 || rec.corrupt == 1);
+		if (rc == 0)
+			CHECK(rec.corrupt_seq <= strtoull(pr.name[i], NULL, 10));
+		sl_journal_close(j);
+		snprintf(seg, sizeof(seg), "%s/%s", wdir, pr.name[i]);
+		CHECK(access(seg, F_OK) == 0);
+		if (rc == 0 && rec.corrupt == 0)
+			fprintf(stderr, "  (header of %s damaged: \"%s\")\n", pr.name[i],
+				rec.message);
+		snap_free(&dm);
+	}
+	snap_free(&pr);
+	rm_rf(pdir);
+	rm_rf(wdir);
+}
+
+static void
+copy_tree(const char *from, const char *to)
+{
+	struct snap sn;
+
+	CHECK(snap_load(&sn, from) == 0);
+	CHECK(snap_restore(&sn, to) == 0);
+	snap_free(&sn);
+}
+
+static void
+test_full_and_retention(void)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_jrec_view v;
+	struct sl_journal *j;
+	char dir[256], d2[256], d3[256];
+	uint64_t s, last, first;
+	int rc = 0, i;
+
+	path_in(dir, sizeof(dir), "full");
+	path_in(d2, sizeof(d2), "full-bytes");
+	path_in(d3, sizeof(d3), "full-age");
+	c.capacity_bytes = 4 * SEG;
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	for (s = 1; s < MAX_SEQ; s++) {
+		rc = append_seq(j, s, 200);
+		if (rc != 0)
+			break;
+		if (s % 16 == 0)
+			CHECK(sl_journal_sync(j) == 0);
+	}
+	CHECK(rc == -ENOSPC);
+	last = s - 1;
+	CHECK(last > 3 * SEG / 256);
+	CHECK(sl_journal_last_seq(j) == last);
+	CHECK(append_seq(j, last + 1, 200) == -ENOSPC);
+	CHECK(sl_journal_last_seq(j) == last && sl_journal_damaged(j) == 0);
+	CHECK(sl_journal_sync(j) == 0 && sl_journal_durable_seq(j) == last);
+	CHECK(count_segs(dir) == 4 && sl_journal_bytes(j) <= c.capacity_bytes);
+	CHECK(record_ok(j, 1) && record_ok(j, last));
+	CHECK(sl_journal_read(j, last + 1, &v) == -ENOENT);
+	/* Retention configured only by age; a retain call that is too early frees nothing. */
+	CHECK(sl_journal_retain(j, ts_of(last)) == 0);
+	sl_journal_close(j);
+	copy_tree(dir, d2);
+	copy_tree(dir, d3);
+
+	/* Reopen with retain_bytes: the oldest segments go, appends succeed again. */
+	c = conf_fast();
+	c.capacity_bytes = 4 * SEG;
+	c.retain_bytes = 2 * SEG;
+	j = open_dir(d2, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.last_seq == last && rec.corrupt == 0);
+	CHECK(append_seq(j, last + 1, 200) == 0);
+	first = sl_journal_first_seq(j);
+	CHECK(first > 1);
+	CHECK(sl_journal_read(j, 1, &v) == -ENOENT);
+	CHECK(sl_journal_read(j, first - 1, &v) == -ENOENT);
+	CHECK(record_ok(j, first) && record_ok(j, last + 1));
+	for (s = last + 2, i = 0; i < 2000; i++, s++)
+		if (append_seq(j, s, 200) != 0)
+			break;
+	CHECK(i == 2000);
+	CHECK(count_segs(d2) <= 4);
+	CHECK(sl_journal_retain(j, ts_of(s)) >= 0);
+	CHECK(count_segs(d2) <= 2 && count_segs(d2) >= 1);
+	CHECK(sl_journal_bytes(j) <= 2 * SEG);
+	CHECK(record_ok(j, s - 1) && record_ok(j, sl_journal_first_seq(j)));
+	sl_journal_close(j);
+
+	/* Age retention with a late clock: every segment but the active one goes. */
+	c = conf_fast();
+	c.capacity_bytes = 4 * SEG;
+	c.retain_age_ns = 1000000000;
+	j = open_dir(d3, &c, &rec);
+	if (j == NULL)
+		return;
+	/* Nothing is a second old yet. */
+	CHECK(sl_journal_retain(j, ts_of(last + 1)) == 0);
+	CHECK(append_seq(j, last + 1, 200) == -ENOSPC);
+	CHECK(sl_journal_first_seq(j) == 1 && count_segs(d3) == 4);
+	rc = sl_journal_retain(j, ts_of(last) + 3600ull * 1000000000);
+	CHECK(rc == 3 && count_segs(d3) == 1);
+	first = sl_journal_first_seq(j);
+	CHECK(first > 1 && first <= last);
+	CHECK(sl_journal_read(j, first - 1, &v) == -ENOENT);
+	CHECK(record_ok(j, first) && record_ok(j, last));
+	for (s = sl_journal_last_seq(j) + 1, i = 0; i < 500; i++, s++)
+		if (append_seq(j, s, 200) != 0)
+			break;
+	CHECK(i == 500);
+	CHECK(sl_journal_sync(j) == 0);
+	sl_journal_close(j);
+	j = open_dir(d3, &c, &rec);
+	if (j != NULL) {
+		CHECK(rec.first_seq == first && rec.last_seq == s - 1 && rec.corrupt == 0);
+		CHECK(record_ok(j, s - 1) && record_ok(j, first));
+	}
+	sl_journal_close(j);
+	rm_rf(dir);
+	rm_rf(d2);
+	rm_rf(d3);
+}
+
+int
+main(void)
+{
+	strcpy(base, "/tmp/sl-journal-test-XXXXXX");
+	if (mkdtemp(base) == NULL) {
+		perror("mkdtemp");
+		return 77;
+	}
+	test_round_trip();
+	test_segment_roll();
+	test_seek_time();
+	test_persist_counts(1);
+	test_persist_counts(0);
+	test_msync_failure();
+	test_truncation_sweep();
+	test_tail_bitflip();
+	test_mid_corruption();
+	test_unsynced_reorder();
+	test_damage_near_roll();
+	test_full_and_retention();
+	rm_rf(base);
+	return check_result("test_journal");
+}

@@ -24,6 +24,11 @@ _Static_assert(offsetof(struct sl_jrec, crc) == 48, "crc offset");
 #define CRC_FROM offsetof(struct sl_jrec, seq)
 #define CRC_LEN (offsetof(struct sl_jrec, crc) - CRC_FROM)
 #define META_NAME "journal.meta"
+#ifdef MADV_POPULATE_READ
+#define MADV_POPULATE_READ_ MADV_POPULATE_READ
+#else
+#define MADV_POPULATE_READ_ 22 /* Linux 5.14 */
+#endif
 #define SEG_VERSION 1u
 
 /* On-media segment header (SL_JSEG_HDR bytes). */
@@ -236,6 +241,10 @@ seg_map(struct sl_journal *j, const char *path, struct seg *s)
 		return -errno;
 	s->size = mapped;
 	s->is_pmem = j->ops->is_pmem(s->base, mapped) != 0;
+	/* Fault the mapping in with one call rather than a fault per page:
+	 * recovery scans read it all, and appends should not stop on a page
+	 * fault. Older kernels lack it; then pages fault in on first touch. */
+	(void)madvise(s->base, mapped, MADV_POPULATE_READ_);
 	return 0;
 }
 

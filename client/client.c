@@ -210,6 +210,10 @@ error_to_errno(uint16_t code)
 		return -EINVAL;
 	case SL_E_NO_SESSION:
 		return -ENOTCONN;
+	case SL_E_NO_JOURNAL:
+		return -EOPNOTSUPP;
+	case SL_E_REPLAY_BUSY:
+		return -EBUSY; /* unlike SL_E_BUSY, left to the caller to retry */
 	default:
 		return -EPROTO;
 	}
@@ -240,6 +244,9 @@ on_error(struct sl_client *c, const struct sl_error *e)
 	struct pending *p = &c->pend;
 
 	c->st.errors++;
+	c->st.last_error = e->code;
+	if (e->frame_type == SL_FT_PUBLISH)
+		c->st.publish_refused++;
 	if (e->code == SL_E_NO_SESSION && c->session != 0) {
 		c->dead = true;
 		if (p->kind == PEND_REQ && !p->done)
@@ -248,6 +255,8 @@ on_error(struct sl_client *c, const struct sl_error *e)
 	}
 	if (e->code == SL_E_BUSY)
 		return; /* the resend loop asks again until the timeout */
+	if (e->frame_type == SL_FT_PUBLISH)
+		return; /* not an answer to any request, whatever its req_id */
 	if (p->kind == PEND_HELLO && !p->done)
 		pend_finish(p, -EPROTO);
 	else if (req_match(p, e->req_id))
@@ -619,7 +628,8 @@ sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *t
 }
 
 static int
-sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id)
+sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags,
+	    uint64_t start)
 {
 	struct sl_subscribe s;
 
@@ -628,23 +638,35 @@ sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id)
 	if (topic_id == SL_TOPIC_INVALID)
 		return -ENOENT;
 	pend_start(c, type);
-	sl_proto_hdr_init(&s.h, type, 0, sizeof(s), c->session);
+	sl_proto_hdr_init(&s.h, type, flags, sizeof(s), c->session);
 	s.req_id = c->pend.req_id;
 	s.topic_id = topic_id;
-	s.start = 0;
+	s.start = start;
 	return request_run(c, &s, sizeof(s));
 }
 
 int
-sl_client_subscribe(struct sl_client *c, uint32_t topic_id)
+sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
+			 uint64_t start)
 {
+	uint16_t from = flags & SL_SUB_F_REPLAY;
 	struct topic_seq *s;
 	int rc;
 
-	rc = sub_request(c, SL_FT_SUBSCRIBE, topic_id);
+	/* At most one start point: (x & (x - 1)) clears the lowest bit set. */
+	if ((flags & ~SL_SUB_F_REPLAY) != 0 || (from & (from - 1)) != 0)
+		return -EINVAL;
+	if (!(from & (SL_SUB_F_FROM_SEQ | SL_SUB_F_FROM_TIME)))
+		start = 0; /* senders write 0 where the field has no meaning */
+	rc = sub_request(c, SL_FT_SUBSCRIBE, topic_id, from, start);
 	if (rc < 0)
 		return rc;
-	/* A new subscription starts wherever the topic is now: not a gap. */
+	/*
+	 * A new subscription starts wherever the topic or the replay starts:
+	 * not a gap. Nothing was delivered while the request waited (deliveries
+	 * that raced the OK are stashed and reach the callback only at the next
+	 * poll), so resetting now covers replays sent before or after the OK.
+	 */
 	s = seq_slot(c, topic_id);
 	if (s != NULL)
 		s->last = 0;
@@ -652,9 +674,15 @@ sl_client_subscribe(struct sl_client *c, uint32_t topic_id)
 }
 
 int
+sl_client_subscribe(struct sl_client *c, uint32_t topic_id)
+{
+	return sl_client_subscribe_from(c, topic_id, 0, 0);
+}
+
+int
 sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id)
 {
-	return sub_request(c, SL_FT_UNSUBSCRIBE, topic_id);
+	return sub_request(c, SL_FT_UNSUBSCRIBE, topic_id, 0, 0);
 }
 
 int

@@ -263,26 +263,40 @@ publish_lines(struct sl_client *c, uint32_t topic, const struct pub_conf *conf, 
 
 /*
  * Returns how many publishes were neither acked nor refused when time ran
- * out. @errors0: ERROR frames seen before publishing began.
+ * out. @refused0: publish refusals seen before publishing began.
  */
 static uint64_t
-wait_acks(struct sl_client *c, uint32_t timeout_ms, uint64_t errors0)
+wait_acks(struct sl_client *c, uint32_t timeout_ms, uint64_t refused0)
 {
 	uint64_t deadline = sl_now_ns() + (uint64_t)timeout_ms * 1000000u;
 	struct sl_client_stats st;
-	uint64_t now;
+	uint64_t answered;
 
 	for (;;) {
 		sl_client_stats(c, &st);
-		st.errors -= errors0;
-		if (st.acks + st.errors >= st.published)
+		answered = st.acks + st.publish_refused - refused0;
+		if (answered >= st.published)
 			return 0;
-		now = sl_now_ns();
-		if (now >= deadline)
-			return st.published - st.acks - st.errors;
-		if (sl_client_wait(c, NULL, NULL, 64, 10) == -ENOTCONN)
-			return st.published - st.acks - st.errors;
+		if (sl_now_ns() >= deadline ||
+		    sl_client_wait(c, NULL, NULL, 64, 10) == -ENOTCONN)
+			return st.published - answered;
 	}
+}
+
+/* Why the broker refused publishes: the last error code, in words. */
+static void
+report_refused(const struct pub_conf *conf, const struct sl_client_stats *st,
+	       uint64_t refused)
+{
+	const char *hint = st->last_error == SL_E_UNKNOWN_TOPIC ? " (topic removed?)" : "";
+
+	if (conf->ack)
+		fprintf(stderr, PROG ": %" PRIu64 " of %" PRIu64 " messages were not acknowledged: "
+			"%s%s\n", refused, st->published, sl_error_code_str(st->last_error), hint);
+	else
+		fprintf(stderr, PROG ": broker refused %" PRIu64 " of %" PRIu64 " messages to '%s': "
+			"%s%s\n", refused, st->published, conf->topic,
+			sl_error_code_str(st->last_error), hint);
 }
 
 static int
@@ -294,7 +308,7 @@ run(struct sl_client *c, const struct pub_conf *conf)
 	struct sl_client_stats st;
 	uint32_t topic, len;
 	uint64_t missing = 0;
-	uint64_t errors0;
+	uint64_t refused0, refused;
 	int rc;
 
 	rc = sl_client_resolve(c, conf->topic, 1, &topic);
@@ -303,7 +317,7 @@ run(struct sl_client *c, const struct pub_conf *conf)
 		return 1;
 	}
 	sl_client_stats(c, &st);
-	errors0 = st.errors;
+	refused0 = st.publish_refused;
 	if (conf->rate)
 		p.interval_ns = 1000000000u / conf->rate;
 	if (conf->lines) {
@@ -324,22 +338,21 @@ run(struct sl_client *c, const struct pub_conf *conf)
 			report_publish(conf, rc);
 	}
 	if (conf->ack)
-		missing = wait_acks(c, conf->timeout_ms, errors0);
+		missing = wait_acks(c, conf->timeout_ms, refused0);
 	else
 		(void)sl_client_poll(c, NULL, NULL, 64); /* pick up early refusals */
 	sl_client_stats(c, &st);
-	st.errors -= errors0;
+	refused = st.publish_refused - refused0;
+	if (refused)
+		report_refused(conf, &st, refused);
 	if (missing)
 		fprintf(stderr, PROG ": %" PRIu64 " of %" PRIu64 " messages were not acknowledged "
 			"within %u ms\n", missing, st.published, conf->timeout_ms);
-	if (st.errors)
-		fprintf(stderr, PROG ": broker refused %" PRIu64 " messages (topic '%s' removed?)\n",
-			st.errors, conf->topic);
 	if (!conf->quiet && rc == 0)
 		fprintf(stderr, PROG ": %" PRIu64 " published to '%s' (topic %u), %" PRIu64
 			" acked, %" PRIu64 " send retries\n", st.published, conf->topic, topic,
 			st.acks, st.publish_eagain);
-	return rc < 0 || missing || st.errors ? 1 : 0;
+	return rc < 0 || missing || refused ? 1 : 0;
 }
 
 int

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sluice/proto.h>
 #include <sluice/sluice.h>
@@ -19,6 +20,7 @@
 #define EXIT_USAGE 2
 #define MAX_TOPICS 64
 #define WAIT_SLICE_MS 100 /* how long a wait may hide a signal or the deadline */
+#define NS_PER_S 1000000000ull
 
 struct sub_conf {
 	const char *host;
@@ -28,6 +30,9 @@ struct sub_conf {
 	uint64_t count;	      /* 0: no limit */
 	uint64_t timeout_s;   /* 0: none */
 	uint64_t unsub_after; /* 0: never */
+	const char *from;     /* --from as given, for messages */
+	uint16_t from_flags;  /* SL_SUB_F_*: 0 is live */
+	uint64_t from_start;  /* seq or ns since the epoch, by from_flags */
 	bool verbose;
 	bool hex;
 	bool stats;
@@ -70,6 +75,12 @@ usage(FILE *out)
 		"      --hex                  print payloads in hex\n"
 		"  -U, --unsubscribe-after N  after N messages on the first topic, unsubscribe\n"
 		"                             from all topics and print nothing more\n"
+		"      --from WHERE           where each subscription starts: live (default,\n"
+		"                             new messages only), earliest (oldest retained),\n"
+		"                             seq:N (topic sequence N), time:T (T in ns since\n"
+		"                             the epoch, or UTC like 2026-11-25T19:30:00Z or\n"
+		"                             2026-11-25T19:30:00.250Z); all but live need a\n"
+		"                             topic with a journal (durability async or sync)\n"
 		"      --stats                on exit print \"received N gaps G\" to stderr\n"
 		"      --help                 show this help\n\n"
 		"Exit status: 0 ok, 1 runtime failure, 2 usage error.\n",
@@ -87,6 +98,114 @@ add_topic(struct sub_conf *conf, const char *name)
 	return 0;
 }
 
+/* Days from 1970-01-01 to @y-@m-@d in the proleptic Gregorian calendar
+ * (H. Hinnant's days_from_civil); timegm(3) would consult the time zone
+ * machinery for what is plain arithmetic. */
+static int64_t
+days_from_civil(int64_t y, unsigned int m, unsigned int d)
+{
+	int64_t era;
+	unsigned int yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned int)(y - era * 400);
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* Reads exactly @n decimal digits at *@p into *@out and advances *@p. */
+static int
+digits(const char **p, unsigned int n, unsigned int *out)
+{
+	unsigned int v = 0;
+
+	for (; n > 0; n--, (*p)++) {
+		if (**p < '0' || **p > '9')
+			return -1;
+		v = v * 10 + (unsigned int)(**p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* YYYY-MM-DDTHH:MM:SS[.fraction]Z (UTC, 1 to 9 fraction digits) to ns since the epoch. */
+static int
+parse_utc(const char *s, uint64_t *ns)
+{
+	static const unsigned char mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	unsigned int y, mo, d, h, mi, sec, frac = 0, nfrac = 0, dig;
+	int64_t secs;
+
+	if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) || *s++ != '-' ||
+	    digits(&s, 2, &d) || (*s != 'T' && *s != 't') || (s++, digits(&s, 2, &h)) ||
+	    *s++ != ':' || digits(&s, 2, &mi) || *s++ != ':' || digits(&s, 2, &sec))
+		return -1;
+	if (*s == '.' || *s == ',') {
+		for (s++; *s >= '0' && *s <= '9'; s++, nfrac++) {
+			if (nfrac == 9)
+				return -1; /* finer than a nanosecond */
+			frac = frac * 10 + (unsigned int)(*s - '0');
+		}
+		if (nfrac == 0)
+			return -1;
+		for (dig = nfrac; dig < 9; dig++)
+			frac *= 10;
+	}
+	if ((*s != 'Z' && *s != 'z') || s[1] != '\0')
+		return -1;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
+	    sec > 59)
+		return -1;
+	if (mo == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0)))
+		return -1;
+	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	if ((uint64_t)secs > (UINT64_MAX - frac) / NS_PER_S)
+		return -1; /* past 2554, where u64 nanoseconds end */
+	*ns = (uint64_t)secs * NS_PER_S + frac;
+	return 0;
+}
+
+/* --from WHERE into conf->from_flags and conf->from_start; -1 (reported) if bad. */
+static int
+parse_from(struct sub_conf *conf, const char *where)
+{
+	const char *arg;
+
+	conf->from = where;
+	conf->from_start = 0;
+	if (strcmp(where, "live") == 0) {
+		conf->from_flags = 0;
+		return 0;
+	}
+	if (strcmp(where, "earliest") == 0) {
+		conf->from_flags = SL_SUB_F_EARLIEST;
+		return 0;
+	}
+	if (strncmp(where, "seq:", 4) == 0) {
+		conf->from_flags = SL_SUB_F_FROM_SEQ;
+		/* Topic sequences start at 1. */
+		return sl_cli_parse_u64(PROG, "--from seq:N", where + 4, 1, UINT64_MAX,
+					&conf->from_start);
+	}
+	if (strncmp(where, "time:", 5) == 0) {
+		arg = where + 5;
+		conf->from_flags = SL_SUB_F_FROM_TIME;
+		if (strchr(arg, '-') == NULL)
+			return sl_cli_parse_u64(PROG, "--from time:T (ns since the epoch)", arg, 0,
+						UINT64_MAX, &conf->from_start);
+		if (parse_utc(arg, &conf->from_start) == 0)
+			return 0;
+		fprintf(stderr, PROG ": --from time: '%s' is not a UTC time like "
+			"2026-11-25T19:30:00Z or 2026-11-25T19:30:00.5Z (1970 to 2554), nor ns "
+			"since the epoch\n", arg);
+		return -1;
+	}
+	fprintf(stderr, PROG ": --from '%s': use live, earliest, seq:N or time:T\n", where);
+	return -1;
+}
+
 /* Returns 0 to run, 1 after --help, -1 on a usage error (already reported). */
 static int
 parse_args(int argc, char **argv, struct sub_conf *conf)
@@ -101,6 +220,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		{ "hex", no_argument, NULL, 'X' },
 		{ "unsubscribe-after", required_argument, NULL, 'U' },
 		{ "stats", no_argument, NULL, 'S' },
+		{ "from", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -115,6 +235,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		case 'v': conf->verbose = true; break;
 		case 'X': conf->hex = true; break;
 		case 'S': conf->stats = true; break;
+		case 'F': rc |= parse_from(conf, optarg); break;
 		case 'p':
 			rc |= sl_cli_parse_u64(PROG, "port", optarg, 1, UINT16_MAX, &v);
 			conf->port = (uint16_t)v;
@@ -204,6 +325,8 @@ request_error(int rc)
 		return "broker stopped answering";
 	case -ENOTCONN:
 		return "session expired";
+	case -EBUSY:
+		return "broker has too many replays in progress; retry later or use --from live";
 	default:
 		return strerror(-rc);
 	}
@@ -219,7 +342,13 @@ subscribe_all(struct sl_client *c, struct sub_state *st)
 	for (i = 0; i < conf->ntopics; i++) {
 		rc = sl_client_resolve(c, conf->topics[i], 1, &st->ids[i]);
 		if (rc == 0)
-			rc = sl_client_subscribe(c, st->ids[i]);
+			rc = sl_client_subscribe_from(c, st->ids[i], conf->from_flags,
+						      conf->from_start);
+		if (rc == -EOPNOTSUPP) {
+			fprintf(stderr, PROG ": topic %s has no journal (durability none): cannot "
+				"replay (--from %s); use --from live\n", conf->topics[i], conf->from);
+			return rc;
+		}
 		if (rc < 0) {
 			fprintf(stderr, PROG ": cannot subscribe to '%s': %s\n", conf->topics[i],
 				request_error(rc));

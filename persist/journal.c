@@ -230,7 +230,7 @@ fsync_dir(const char *dir)
 }
 
 static int
-seg_map(struct sl_journal *j, const char *path, struct seg *s)
+seg_map(struct sl_journal *j, const char *path, struct seg *s, int prefault)
 {
 	size_t mapped;
 	int is_pmem;
@@ -241,10 +241,12 @@ seg_map(struct sl_journal *j, const char *path, struct seg *s)
 		return -errno;
 	s->size = mapped;
 	s->is_pmem = j->ops->is_pmem(s->base, mapped) != 0;
-	/* Fault the mapping in with one call rather than a fault per page:
-	 * recovery scans read it all, and appends should not stop on a page
-	 * fault. Older kernels lack it; then pages fault in on first touch. */
-	(void)madvise(s->base, mapped, MADV_POPULATE_READ_);
+	/* Recovery reads it all: fault it in with one call rather than a fault
+	 * per page. Not for a new segment: that would stall the appending
+	 * worker for the whole size; its pages fault in as records reach them.
+	 * Older kernels lack the advice; then pages fault in on first touch. */
+	if (prefault)
+		(void)madvise(s->base, mapped, MADV_POPULATE_READ_);
 	return 0;
 }
 
@@ -273,7 +275,7 @@ seg_create(struct sl_journal *j, uint64_t first_seq, struct seg *s)
 	close(fd);
 	if (rc != 0)
 		goto fail;
-	rc = -seg_map(j, path, s);
+	rc = -seg_map(j, path, s, 0);
 	if (rc != 0)
 		goto fail;
 	h.magic = SL_JOURNAL_MAGIC;
@@ -908,7 +910,7 @@ seg_has_record(struct sl_journal *j, const char *path, uint64_t first_seq)
 	struct seg s;
 	int found;
 
-	if (seg_map(j, path, &s) < 0)
+	if (seg_map(j, path, &s, 0) < 0)
 		return 0;
 	found = rec_at(&s, SL_JSEG_HDR, first_seq) != NULL;
 	seg_unmap(&s);
@@ -930,7 +932,7 @@ recover(struct sl_journal *j, struct sl_journal_recovery *rec)
 		char path[PATH_MAX + 32];
 
 		seg_path(j, firsts[i], path, sizeof(path));
-		rc = seg_map(j, path, &s);
+		rc = seg_map(j, path, &s, 1);
 		if (rc == 0 && !hdr_valid(j, &s, firsts[i])) {
 			seg_unmap(&s);
 			rc = -EBADMSG;

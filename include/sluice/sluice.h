@@ -16,9 +16,9 @@ extern "C" {
  * from one thread at a time (no internal locking); separate clients are
  * independent. Every call that can fail returns 0 (or a count) on success
  * and -errno on failure. Only sl_client_connect, sl_client_resolve,
- * sl_client_subscribe and sl_client_unsubscribe wait (for the broker's
- * reply, up to the configured timeout, resending on loss); publishing and
- * polling never block.
+ * sl_client_subscribe, sl_client_subscribe_from and sl_client_unsubscribe
+ * wait (for the broker's reply, up to the configured timeout, resending on
+ * loss); publishing and polling never block.
  */
 
 struct sl_client;
@@ -37,7 +37,9 @@ struct sl_message {
 	uint32_t topic_id;
 	uint32_t len;
 	uint64_t seq;	    /* broker's per-topic sequence */
-	uint64_t timestamp; /* the publisher's timestamp, as published */
+	uint64_t timestamp; /* the publisher's timestamp, as published; for a
+			     * message replayed from the journal, the broker's
+			     * receive time in ns since the Unix epoch */
 	const void *data;
 };
 
@@ -53,6 +55,13 @@ struct sl_client_stats {
 	uint64_t gaps;		 /* missing topic sequence numbers seen */
 	uint64_t bad_frames;	 /* frames from the broker that failed parsing */
 	uint64_t stash_drops;	 /* deliveries dropped: stash full while waiting */
+	uint64_t publish_refused; /* ERROR frames answering a PUBLISH (also in errors);
+				   * the message was not accepted, or, for
+				   * SL_E_JOURNAL_DAMAGED on an async topic, may
+				   * have been delivered but was not persisted */
+	uint16_t last_error;	 /* code of the most recent ERROR of any kind
+				  * (enum sl_error_code), SL_E_NONE if none;
+				  * sl_error_code_str() gives its words */
 };
 
 /*
@@ -72,12 +81,37 @@ int sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 int sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id);
 
 /*
- * Start (or stop) receiving deliveries for @topic_id. Subscribing twice is
- * not an error. Returns 0, -ENOENT (no such topic), -ENOSPC (the topic has
- * its maximum number of subscribers), -ETIMEDOUT, -ENOTCONN.
+ * Start (or stop) receiving deliveries for @topic_id, live: from the next
+ * message accepted on the topic. Subscribing twice is not an error.
+ * sl_client_subscribe(c, t) is sl_client_subscribe_from(c, t, 0, 0).
+ * Returns 0, -ENOENT (no such topic), -ENOSPC (the topic has its maximum
+ * number of subscribers), -ETIMEDOUT, -ENOTCONN.
  */
 int sl_client_subscribe(struct sl_client *c, uint32_t topic_id);
 int sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id);
+
+/*
+ * Subscribe to @topic_id starting at a point in the topic's journal.
+ * @flags: 0 for live (like sl_client_subscribe), or exactly one of
+ * SL_SUB_F_EARLIEST (oldest retained message; @start ignored),
+ * SL_SUB_F_FROM_SEQ (topic sequence @start, or the oldest retained message
+ * if that is later), SL_SUB_F_FROM_TIME (first message the broker received
+ * at or after @start, in ns since the Unix epoch on the broker's clock; not
+ * sl_now_ns(), which is monotonic).
+ * The broker sends the retained messages in sequence order, then continues
+ * live without gap or duplicate; replayed messages reach the deliver
+ * callback through sl_client_poll/sl_client_wait like live ones, whether
+ * the broker sent them before or after its OK. The gap counter restarts for
+ * the topic: the first message delivered after this call sets its baseline,
+ * and later jumps in seq (e.g. retention deleted messages meanwhile) count
+ * as gaps.
+ * Returns 0, -EINVAL (unknown flag bits, or more than one start point),
+ * -EOPNOTSUPP (a replay on a topic without a journal: durability none),
+ * -EBUSY (the broker has too many replays in progress: retry later; not
+ * retried here), and the errors of sl_client_subscribe.
+ */
+int sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
+			     uint64_t start);
 
 /*
  * Publish one message. Never blocks. @flags: SL_PUB_F_ACK_REQ to get an ACK.
@@ -86,6 +120,10 @@ int sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id);
  * retry later), -EMSGSIZE when @len > SL_MAX_PAYLOAD (or the broker's
  * smaller max_payload), -EINVAL for unknown @flags, -ENOTCONN after the
  * broker closed the session, or another -errno.
+ * A refusal by the broker (unknown topic, SL_E_JOURNAL_FULL,
+ * SL_E_JOURNAL_DAMAGED) arrives later as an ERROR, seen by a poll: it
+ * counts in sl_client_stats publish_refused and sets last_error. What an
+ * ACK means depends on the topic's durability; see docs/PROTOCOL.md 7.2.
  */
 int sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint32_t len,
 		      uint64_t timestamp, uint16_t flags);

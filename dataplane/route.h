@@ -33,6 +33,7 @@ struct sl_sub {
 	uint16_t port_id;
 	uint8_t mac[6];
 	uint16_t reserved;
+	uint32_t req_id;      /* of the SUBSCRIBE that made it: a resend is a no-op */
 	uint64_t replay_next; /* next journal seq to replay; 0 when live */
 };
 

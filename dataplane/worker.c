@@ -184,6 +184,17 @@ owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t k
 		sl_worker_reply_ok(w, &sub, s->h.session, s->req_id);
 		return;
 	}
+	sub.req_id = s->req_id;
+	{
+		const struct sl_sub *old = sl_route_sub_find(&w->dp->route, s->topic_id,
+							     s->h.session);
+
+		/* A resent SUBSCRIBE (its OK was lost) must not restart a replay. */
+		if (old && old->req_id == s->req_id) {
+			sl_worker_reply_ok(w, &sub, s->h.session, s->req_id);
+			return;
+		}
+	}
 	if (s->h.flags & SL_SUB_F_REPLAY) {
 		rc = sl_worker_replay_start(w, s, &sub);
 		if (rc < 0)

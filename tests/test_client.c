@@ -26,6 +26,15 @@
 #define FAKE_TOPICS 16u
 #define FLOOD_TOPIC 5u	     /* SUBSCRIBE to it sends FLOOD_DGRAMS deliveries before OK */
 #define FLOOD_DGRAMS 600u
+/* Durable topics of the fake: every accepted message is kept, with receive
+ * time seq * 1000 ns, and a replay sends them all from the start point. */
+#define REPLAY_TOPIC 6u	     /* the replay's DELIVERs come before the OK */
+#define REPLAY_LATE_TOPIC 7u /* the replay's DELIVERs come after the OK */
+#define NOJOURNAL_TOPIC 8u   /* durability none: replay refused, live fine */
+#define RBUSY_TOPIC 9u	     /* replay refused with SL_E_REPLAY_BUSY */
+#define JFULL_TOPIC 10u	     /* publishes refused: journal full */
+#define JDAMAGED_TOPIC 11u   /* publishes refused: journal damaged */
+#define RETAINED 3u	     /* messages on the replay topics before the test */
 #define MS 1000000ull
 
 /* The fake broker: one thread, one socket, replies to whoever sent. */
@@ -37,6 +46,9 @@ struct fake {
 	atomic_uint heartbeats;
 	atomic_uint goodbyes;
 	atomic_uint resolves;
+	atomic_uint rbusy_subs;	     /* SUBSCRIBEs seen for RBUSY_TOPIC */
+	atomic_uint sub_flags;	     /* header flags of the last SUBSCRIBE */
+	atomic_ullong sub_start;     /* start of the last SUBSCRIBE */
 	/* Owned by the thread. */
 	struct sockaddr_in peer;
 	bool subscribed[FAKE_TOPICS];
@@ -65,19 +77,27 @@ fake_error(struct fake *fk, uint32_t req_id, uint16_t code, uint8_t type, uint64
 	fake_send(fk, e, sizeof(*e));
 }
 
-/* Writes a DELIVER at @at in out[]; returns its aligned length. */
+/* Writes a DELIVER with @seq at @at in out[]; returns its aligned length. */
 static size_t
-fake_put_deliver(struct fake *fk, size_t at, uint32_t topic, const void *p, uint32_t len)
+fake_put_deliver_seq(size_t at, uint32_t topic, uint64_t seq, uint16_t flags, uint64_t ts,
+		     const void *p, uint32_t len)
 {
 	struct sl_deliver *d = (struct sl_deliver *)((uint8_t *)out + at);
 
-	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, 0, sizeof(*d) + len, FAKE_SESSION);
+	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, flags, sizeof(*d) + len, FAKE_SESSION);
 	d->topic_id = topic;
 	d->reserved = 0;
-	d->seq = ++fk->seq[topic];
-	d->timestamp = 42;
+	d->seq = seq;
+	d->timestamp = ts;
 	memcpy(d + 1, p, len);
 	return sl_proto_align((uint32_t)(sizeof(*d) + len));
+}
+
+/* A live DELIVER with the topic's next sequence number. */
+static size_t
+fake_put_deliver(struct fake *fk, size_t at, uint32_t topic, const void *p, uint32_t len)
+{
+	return fake_put_deliver_seq(at, topic, ++fk->seq[topic], 0, 42, p, len);
 }
 
 static void
@@ -125,28 +145,88 @@ fake_resolve(struct fake *fk, const struct sl_frame *f)
 }
 
 static void
+fake_ok(struct fake *fk, uint32_t req_id)
+{
+	struct sl_ok *ok = (struct sl_ok *)out;
+
+	sl_proto_hdr_init(&ok->h, SL_FT_OK, 0, sizeof(*ok), FAKE_SESSION);
+	ok->req_id = req_id;
+	ok->value = 0;
+	fake_send(fk, ok, sizeof(*ok));
+}
+
+/* The kept messages of @topic from the subscription's start point, one per datagram. */
+static void
+fake_replay(struct fake *fk, const struct sl_subscribe *s)
+{
+	uint64_t seq = 1;
+	size_t len;
+
+	if (s->h.flags & SL_SUB_F_FROM_SEQ)
+		seq = s->start > 0 ? s->start : 1;
+	else if (s->h.flags & SL_SUB_F_FROM_TIME)
+		seq = s->start / 1000 + (s->start % 1000 != 0); /* first with seq*1000 >= start */
+	for (; seq <= fk->seq[s->topic_id]; seq++) {
+		len = fake_put_deliver_seq(0, s->topic_id, seq, SL_DLV_F_REPLAY, seq * 1000,
+					   "replay", 6);
+		fake_send(fk, out, len);
+	}
+}
+
+/* Replay refusals of the fake; returns the error code, or 0 to go on. */
+static uint16_t
+fake_replay_refusal(struct fake *fk, const struct sl_subscribe *s)
+{
+	if (s->topic_id == RBUSY_TOPIC)
+		atomic_fetch_add(&fk->rbusy_subs, 1);
+	if (s->h.type != SL_FT_SUBSCRIBE || !(s->h.flags & SL_SUB_F_REPLAY))
+		return 0;
+	if (s->topic_id == RBUSY_TOPIC)
+		return SL_E_REPLAY_BUSY;
+	if (s->topic_id != REPLAY_TOPIC && s->topic_id != REPLAY_LATE_TOPIC)
+		return SL_E_NO_JOURNAL;
+	return 0;
+}
+
+static void
 fake_subscribe(struct fake *fk, const struct sl_subscribe *s)
 {
-	struct sl_ok *ok;
+	bool replay = (s->h.flags & SL_SUB_F_REPLAY) != 0;
 	unsigned int i;
+	uint16_t code;
 	size_t len;
 
 	if (s->topic_id == 0 || s->topic_id >= FAKE_TOPICS) {
 		fake_error(fk, s->req_id, SL_E_UNKNOWN_TOPIC, s->h.type, s->topic_id);
 		return;
 	}
+	if (s->h.type == SL_FT_SUBSCRIBE) {
+		atomic_store(&fk->sub_flags, s->h.flags);
+		atomic_store(&fk->sub_start, s->start);
+	}
+	code = fake_replay_refusal(fk, s);
+	if (code != 0) {
+		fake_error(fk, s->req_id, code, s->h.type, s->topic_id);
+		return;
+	}
 	fk->subscribed[s->topic_id] = s->h.type == SL_FT_SUBSCRIBE;
+	if (replay && s->topic_id == REPLAY_LATE_TOPIC) {
+		fake_ok(fk, s->req_id);
+		fake_replay(fk, s);
+		return;
+	}
+	if (replay) {
+		fake_replay(fk, s); /* must wait in the client's stash for its next poll */
+		fake_ok(fk, s->req_id);
+		return;
+	}
 	/* Deliveries racing the OK: the client must keep them for its next poll. */
 	for (i = 0; s->h.type == SL_FT_SUBSCRIBE &&
 		    i < (s->topic_id == FLOOD_TOPIC ? FLOOD_DGRAMS : 1); i++) {
 		len = fake_put_deliver(fk, 0, s->topic_id, "retained", 8);
 		fake_send(fk, out, len);
 	}
-	ok = (struct sl_ok *)out;
-	sl_proto_hdr_init(&ok->h, SL_FT_OK, 0, sizeof(*ok), FAKE_SESSION);
-	ok->req_id = s->req_id;
-	ok->value = 0;
-	fake_send(fk, ok, sizeof(*ok));
+	fake_ok(fk, s->req_id);
 }
 
 static void
@@ -174,14 +254,22 @@ fake_publish(struct fake *fk, const struct sl_frame *f)
 		fake_error(fk, 0, SL_E_UNKNOWN_TOPIC, SL_FT_PUBLISH, p->producer_seq);
 		return;
 	}
+	if (p->topic_id == JFULL_TOPIC || p->topic_id == JDAMAGED_TOPIC) {
+		/* As the broker does: no ACK, an ERROR naming the producer_seq. */
+		fake_error(fk, 0, p->topic_id == JFULL_TOPIC ? SL_E_JOURNAL_FULL :
+			   SL_E_JOURNAL_DAMAGED, SL_FT_PUBLISH, p->producer_seq);
+		return;
+	}
 	if (f->body_len == 6 && memcmp(f->body, "expire", 6) == 0) {
 		fake_error(fk, 0, SL_E_NO_SESSION, SL_FT_PUBLISH, 0);
 		return;
 	}
 	if (f->hdr->flags & SL_PUB_F_ACK_REQ)
 		fake_ack(fk, p);
-	if (!fk->subscribed[p->topic_id])
+	if (!fk->subscribed[p->topic_id]) {
+		fk->seq[p->topic_id]++; /* accepted (and kept, on a replay topic) */
 		return;
+	}
 	if (f->body_len == 3 && memcmp(f->body, "gap", 3) == 0)
 		fk->seq[p->topic_id] += 2;
 	for (i = 0; i < (f->body_len == 5 && memcmp(f->body, "multi", 5) == 0 ? 3 : 1); i++)
@@ -262,6 +350,8 @@ fake_start(struct fake *fk)
 	    getsockname(fk->fd, (struct sockaddr *)&sa, &len) < 0)
 		return -1;
 	fk->port = ntohs(sa.sin_port);
+	fk->seq[REPLAY_TOPIC] = RETAINED;
+	fk->seq[REPLAY_LATE_TOPIC] = RETAINED;
 	return pthread_create(&fk->thread, NULL, fake_main, fk) == 0 ? 0 : -1;
 }
 
@@ -277,6 +367,8 @@ struct collect {
 	unsigned int n;
 	uint32_t topic;
 	uint64_t seq;
+	uint64_t ts;
+	uint64_t seqs[16]; /* the first 16 sequence numbers, in arrival order */
 	char last[64];
 };
 
@@ -286,9 +378,12 @@ on_msg(void *arg, const struct sl_message *m)
 	struct collect *col = arg;
 	uint32_t len = m->len < sizeof(col->last) - 1 ? m->len : sizeof(col->last) - 1;
 
+	if (col->n < sizeof(col->seqs) / sizeof(col->seqs[0]))
+		col->seqs[col->n] = m->seq;
 	col->n++;
 	col->topic = m->topic_id;
 	col->seq = m->seq;
+	col->ts = m->timestamp;
 	memcpy(col->last, m->data, len);
 	col->last[len] = '\0';
 }
@@ -409,6 +504,145 @@ test_subscribe_publish(struct sl_client *c)
 	CHECK(sl_client_session(c) == FAKE_SESSION);
 }
 
+/* Replay delivered before the OK: stashed, then handed out in order, then live. */
+static void
+test_replay_earliest(struct sl_client *c, struct fake *fk)
+{
+	struct collect col = { 0 };
+	struct sl_client_stats st0, st;
+
+	sl_client_stats(c, &st0);
+	/* Bad flags never reach the wire. */
+	CHECK(sl_client_subscribe_from(c, REPLAY_TOPIC, SL_SUB_F_EARLIEST | SL_SUB_F_FROM_SEQ,
+				       1) == -EINVAL);
+	CHECK(sl_client_subscribe_from(c, REPLAY_TOPIC, 0x80, 0) == -EINVAL);
+
+	CHECK(sl_client_subscribe_from(c, REPLAY_TOPIC, SL_SUB_F_EARLIEST, 99) == 0);
+	CHECK(atomic_load(&fk->sub_flags) == SL_SUB_F_EARLIEST);
+	CHECK(atomic_load(&fk->sub_start) == 0); /* meaningless here: sent as 0 */
+	collect(c, &col, RETAINED, 8);
+	CHECK(col.n == RETAINED && col.seqs[0] == 1 && col.seqs[1] == 2 && col.seqs[2] == 3);
+	CHECK(col.ts == 3000 && strcmp(col.last, "replay") == 0);
+	CHECK(sl_client_publish(c, REPLAY_TOPIC, "live", 4, 0, 0) == 0);
+	collect(c, &col, RETAINED + 1, 8);
+	CHECK(col.n == RETAINED + 1 && col.seq == 4 && strcmp(col.last, "live") == 0);
+	sl_client_stats(c, &st);
+	CHECK(st.gaps == st0.gaps);
+	/* A jump after the replay is a real gap (e.g. retention deleted messages). */
+	CHECK(sl_client_publish(c, REPLAY_TOPIC, "gap", 3, 0, 0) == 0);
+	collect(c, &col, RETAINED + 2, 8);
+	CHECK(col.seq == 7);
+	sl_client_stats(c, &st);
+	CHECK(st.gaps - st0.gaps == 2);
+	CHECK(st.errors == st0.errors);
+}
+
+/* Replay delivered after the OK, from a sequence and from a time. */
+static void
+test_replay_from(struct sl_client *c, struct fake *fk)
+{
+	struct collect col = { 0 };
+	struct sl_client_stats st0, st;
+	int i;
+
+	/* Live: the delivery racing the OK is seq 4; then away while 5..7 come. */
+	CHECK(sl_client_subscribe(c, REPLAY_LATE_TOPIC) == 0);
+	CHECK(atomic_load(&fk->sub_flags) == 0 && atomic_load(&fk->sub_start) == 0);
+	collect(c, &col, 1, 8);
+	CHECK(col.n == 1 && col.seq == RETAINED + 1);
+	CHECK(sl_client_unsubscribe(c, REPLAY_LATE_TOPIC) == 0);
+	for (i = 0; i < 3; i++)
+		CHECK(sl_client_publish(c, REPLAY_LATE_TOPIC, "away", 4, 0, 0) == 0);
+
+	/* Starting at 7 is what was asked for: no gap after the 4 seen before. */
+	sl_client_stats(c, &st0);
+	CHECK(sl_client_subscribe_from(c, REPLAY_LATE_TOPIC, SL_SUB_F_FROM_SEQ, 7) == 0);
+	CHECK(atomic_load(&fk->sub_flags) == SL_SUB_F_FROM_SEQ);
+	CHECK(atomic_load(&fk->sub_start) == 7);
+	collect(c, &col, 2, 8);
+	CHECK(col.n == 2 && col.seq == 7 && strcmp(col.last, "replay") == 0);
+	CHECK(sl_client_publish(c, REPLAY_LATE_TOPIC, "live", 4, 0, 0) == 0);
+	collect(c, &col, 3, 8);
+	CHECK(col.n == 3 && col.seq == 8 && strcmp(col.last, "live") == 0);
+	sl_client_stats(c, &st);
+	CHECK(st.gaps == st0.gaps);
+
+	/* From a time: the fake received seq N at N * 1000 ns. */
+	memset(&col, 0, sizeof(col));
+	CHECK(sl_client_subscribe_from(c, REPLAY_LATE_TOPIC, SL_SUB_F_FROM_TIME, 5500) == 0);
+	CHECK(atomic_load(&fk->sub_flags) == SL_SUB_F_FROM_TIME);
+	CHECK(atomic_load(&fk->sub_start) == 5500);
+	collect(c, &col, 3, 8);
+	(void)sl_client_wait(c, on_msg, &col, 8, 30);
+	CHECK(col.n == 3 && col.seqs[0] == 6 && col.seqs[1] == 7 && col.seqs[2] == 8);
+	sl_client_stats(c, &st);
+	CHECK(st.gaps == st0.gaps);
+	CHECK(st.errors == st0.errors);
+}
+
+/* Replay refusals map to errnos; live subscribing to the same topic still works. */
+static void
+test_replay_refused(struct sl_client *c, struct fake *fk)
+{
+	struct collect col = { 0 };
+	struct sl_client_stats st0, st;
+	uint64_t t0;
+
+	sl_client_stats(c, &st0);
+	CHECK(sl_client_subscribe_from(c, NOJOURNAL_TOPIC, SL_SUB_F_EARLIEST, 0) == -EOPNOTSUPP);
+	sl_client_stats(c, &st);
+	CHECK(st.errors == st0.errors + 1);
+	CHECK(st.last_error == SL_E_NO_JOURNAL);
+	CHECK(st.publish_refused == st0.publish_refused);
+	CHECK(sl_client_subscribe_from(c, NOJOURNAL_TOPIC, 0, 0) == 0);
+	collect(c, &col, 1, 8); /* the delivery that raced the OK */
+	CHECK(col.n == 1 && col.topic == NOJOURNAL_TOPIC);
+
+	/* Unlike SL_E_BUSY, not retried until the timeout: answered at once. */
+	t0 = sl_now_ns();
+	CHECK(sl_client_subscribe_from(c, RBUSY_TOPIC, SL_SUB_F_FROM_SEQ, 1) == -EBUSY);
+	CHECK(sl_now_ns() - t0 < 150 * MS);
+	CHECK(atomic_load(&fk->rbusy_subs) == 1);
+	sl_client_stats(c, &st);
+	CHECK(st.last_error == SL_E_REPLAY_BUSY);
+}
+
+/* Poll until @want ERROR frames more than @errors0 arrived, or 1 s passed. */
+static void
+wait_errors(struct sl_client *c, uint64_t errors0, uint64_t want, struct sl_client_stats *st)
+{
+	uint64_t deadline = sl_now_ns() + 1000 * MS;
+
+	do {
+		CHECK(sl_client_wait(c, NULL, NULL, 8, 10) >= 0);
+		sl_client_stats(c, st);
+	} while (st->errors - errors0 < want && sl_now_ns() < deadline);
+}
+
+static void
+test_publish_refused(struct sl_client *c)
+{
+	struct sl_client_stats st0, st;
+	uint64_t acked0 = sl_client_acked(c);
+	int i;
+
+	sl_client_stats(c, &st0);
+	for (i = 0; i < 3; i++)
+		CHECK(sl_client_publish(c, JFULL_TOPIC, "x", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_errors(c, st0.errors, 3, &st);
+	CHECK(st.errors - st0.errors == 3);
+	CHECK(st.publish_refused - st0.publish_refused == 3);
+	CHECK(st.last_error == SL_E_JOURNAL_FULL);
+	CHECK(st.acks == st0.acks && sl_client_acked(c) == acked0);
+	CHECK(st.published - st0.published == 3); /* the kernel took them all */
+
+	/* The most recent code wins. */
+	CHECK(sl_client_publish(c, JDAMAGED_TOPIC, "x", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_errors(c, st0.errors, 4, &st);
+	CHECK(st.publish_refused - st0.publish_refused == 4);
+	CHECK(st.last_error == SL_E_JOURNAL_DAMAGED);
+}
+
 static void
 test_heartbeat(struct sl_client *c, struct fake *fk)
 {
@@ -490,6 +724,10 @@ main(void)
 	if (c != NULL) {
 		test_resolve(c);
 		test_subscribe_publish(c);
+		test_replay_earliest(c, &fk);
+		test_replay_from(c, &fk);
+		test_replay_refused(c, &fk);
+		test_publish_refused(c);
 		test_heartbeat(c, &fk);
 		test_stash_overflow(c);
 		test_expire(c);

@@ -16,6 +16,9 @@ _Static_assert(offsetof(struct sl_hdr, session) == 8, "sl_hdr.session");
 _Static_assert(sizeof(struct sl_hello) == 64, "sl_hello");
 _Static_assert(offsetof(struct sl_hello, nonce) == 24, "sl_hello.nonce");
 _Static_assert(sizeof(struct sl_welcome) == 40, "sl_welcome");
+_Static_assert(sizeof(struct sl_challenge) == 40, "sl_challenge");
+_Static_assert(sizeof(struct sl_auth) == 64, "sl_auth");
+_Static_assert(sizeof(struct sl_auth_trailer) == 16, "sl_auth_trailer");
 _Static_assert(sizeof(struct sl_resolve) == 24, "sl_resolve");
 _Static_assert(sizeof(struct sl_topic_reply) == 24, "sl_topic_reply");
 _Static_assert(sizeof(struct sl_subscribe) == 32, "sl_subscribe");
@@ -32,7 +35,8 @@ _Static_assert(SL_MAX_PAYLOAD + sizeof(struct sl_publish) <= SL_MAX_DATAGRAM,
 
 static const uint16_t min_len[256] = {
 	[SL_FT_HELLO] = sizeof(struct sl_hello),
-	[SL_FT_CHALLENGE] = 0, /* reserved: unknown in v1 */
+	[SL_FT_CHALLENGE] = sizeof(struct sl_challenge),
+	[SL_FT_AUTH] = sizeof(struct sl_auth),
 	[SL_FT_WELCOME] = sizeof(struct sl_welcome),
 	[SL_FT_GOODBYE] = sizeof(struct sl_hdr),
 	[SL_FT_RESOLVE] = sizeof(struct sl_resolve),
@@ -58,13 +62,31 @@ static int
 frame_body(struct sl_frame *f, const uint8_t *p)
 {
 	uint32_t fixed = min_len[f->hdr->type];
+	uint32_t end = f->len;
 
+	f->trailer = NULL;
+	if (f->hdr->flags & SL_HDR_F_AUTH) {
+		/* The trailer sits at the end, 8-byte aligned within the frame. */
+		if (f->len < fixed + sizeof(struct sl_auth_trailer) || (f->len & 7))
+			return -SL_PROTO_TRUNCATED;
+		end = f->len - (uint32_t)sizeof(struct sl_auth_trailer);
+		f->trailer = (const struct sl_auth_trailer *)(p + end);
+	}
 	f->body = p + fixed;
-	f->body_len = f->len - fixed;
+	f->body_len = end - fixed;
 
 	switch (f->hdr->type) {
 	case SL_FT_PUBLISH:
 	case SL_FT_DELIVER:
+		if (f->trailer) {
+			/* Padding precedes the trailer: the payload length is
+			 * carried in the frame (payload_len). */
+			uint32_t plen = ((const struct sl_publish *)p)->payload_len;
+
+			if (fixed + sl_proto_align(plen) != end)
+				return -SL_PROTO_BAD_LENGTH;
+			f->body_len = plen;
+		}
 		if (f->body_len > SL_MAX_PAYLOAD)
 			return -SL_PROTO_OVERSIZE;
 		return 0;
@@ -73,7 +95,9 @@ frame_body(struct sl_frame *f, const uint8_t *p)
 
 		if (r->name_len > SL_MAX_TOPIC_NAME)
 			return -SL_PROTO_OVERSIZE;
-		if (r->name_len != f->body_len)
+		if (r->name_len > f->body_len ||
+		    (f->trailer == NULL && r->name_len != f->body_len) ||
+		    (f->trailer && sl_proto_align(sizeof(*r) + r->name_len) != end))
 			return -SL_PROTO_BAD_LENGTH;
 		if (!sl_proto_topic_name_valid((const char *)f->body, r->name_len))
 			return -SL_PROTO_BAD_FIELD;
@@ -151,7 +175,7 @@ sl_proto_put_publish(void *dst, size_t cap, uint32_t session, uint32_t topic,
 		return -ENOSPC;
 	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, flags, flen, session);
 	p->topic_id = topic;
-	p->reserved = 0;
+	p->payload_len = 0;
 	p->producer_seq = producer_seq;
 	p->timestamp = ts;
 	if (plen)
@@ -258,6 +282,9 @@ sl_error_code_str(uint16_t code)
 	case SL_E_JOURNAL_DAMAGED: return "topic journal damaged or failed; see broker log";
 	case SL_E_NO_JOURNAL: return "topic has no journal (durability none): cannot replay";
 	case SL_E_REPLAY_BUSY: return "too many replays in progress, retry later";
+	case SL_E_AUTH_REQUIRED: return "authentication required: give credentials";
+	case SL_E_AUTH_FAILED: return "authentication failed: unknown user or wrong key";
+	case SL_E_DENIED: return "not allowed by the ACL";
 	default: return "unknown error code";
 	}
 }

@@ -256,7 +256,7 @@ deliver_one(struct sl_worker *w, struct rte_mbuf *m, const struct sl_publish *p,
 fill:
 	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, 0, flen, sub->session);
 	d->topic_id = p->topic_id;
-	d->reserved = 0;
+	d->payload_len = 0;
 	d->seq = seq;
 	d->timestamp = p->timestamp;
 	h->port = sub->port_id;

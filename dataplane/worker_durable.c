@@ -282,7 +282,7 @@ deliver_copy(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
 	sl_proto_hdr_init(&dl->h, SL_FT_DELIVER, SL_DLV_F_REPLAY, (uint32_t)sizeof(*dl) + v->len,
 			  sub->session);
 	dl->topic_id = topic;
-	dl->reserved = 0;
+	dl->payload_len = 0;
 	dl->seq = v->seq;
 	dl->timestamp = v->timestamp;
 	memcpy(dl + 1, v->data, v->len);

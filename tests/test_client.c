@@ -86,7 +86,7 @@ fake_put_deliver_seq(size_t at, uint32_t topic, uint64_t seq, uint16_t flags, ui
 
 	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, flags, sizeof(*d) + len, FAKE_SESSION);
 	d->topic_id = topic;
-	d->reserved = 0;
+	d->payload_len = 0;
 	d->seq = seq;
 	d->timestamp = ts;
 	memcpy(d + 1, p, len);

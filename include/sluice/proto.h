@@ -55,7 +55,14 @@ enum sl_frame_type {
 };
 
 /* Header flags (all frame types). */
-#define SL_HDR_F_AUTH (1u << 15) /* reserved: a MAC trailer follows the body */
+#define SL_HDR_F_AUTH (1u << 15) /* a struct sl_auth_trailer ends the frame */
+
+/* HELLO caps. */
+#define SL_CAP_AUTH (1u << 0) /* authenticate: HELLO.name is the user name */
+
+/* WELCOME flags. */
+#define SL_WELCOME_F_AUTH (1u << 0) /* session authenticated; WELCOME carries a
+				     * trailer under the session key */
 
 /* PUBLISH flags. */
 #define SL_PUB_F_ACK_REQ (1u << 0) /* broker sends ACK once the publish is accepted */
@@ -93,6 +100,9 @@ enum sl_error_code {
 	SL_E_JOURNAL_DAMAGED = 11, /* topic journal damaged or failed: read-only */
 	SL_E_NO_JOURNAL = 12,	  /* replay asked on a topic without a journal */
 	SL_E_REPLAY_BUSY = 13,	  /* too many replays in progress: retry later */
+	SL_E_AUTH_REQUIRED = 14,  /* the broker requires authentication */
+	SL_E_AUTH_FAILED = 15,	  /* unknown user or wrong proof */
+	SL_E_DENIED = 16,	  /* the ACL does not allow it */
 	SL_E_MAX
 };
 
@@ -124,6 +134,36 @@ struct sl_hello {
 	uint32_t caps;	  /* reserved, 0 */
 	uint64_t nonce;	  /* echoed in WELCOME to match replies */
 	char name[SL_CLIENT_NAME_LEN]; /* NUL padded, for counters and logs */
+};
+
+/* Broker -> client after HELLO with SL_CAP_AUTH (session: the pending one). */
+struct sl_challenge {
+	struct sl_hdr h;
+	uint64_t nonce;		   /* HELLO's, echoed */
+	uint8_t server_nonce[16];
+};
+
+/*
+ * Client -> broker: proof = HMAC-SHA256(user key, "sluice-auth-v1" ||
+ * hello nonce || server_nonce || client_nonce || user name (32 bytes, NUL
+ * padded)). The session key is the first 16 bytes of HMAC-SHA256(user key,
+ * "sluice-session-v1" || server_nonce || client_nonce). See sluice/auth.h.
+ */
+struct sl_auth {
+	struct sl_hdr h;
+	uint8_t client_nonce[16];
+	uint8_t proof[32];
+};
+
+/*
+ * With SL_HDR_F_AUTH a frame ends with this trailer, counted in h.length:
+ * mac = SipHash-2-4(session key, the frame's first length - 8 bytes), i.e.
+ * header, body and seq. seq starts at 1 and increases per frame sent in the
+ * session; the receiver keeps a replay window.
+ */
+struct sl_auth_trailer {
+	uint64_t seq;
+	uint64_t mac;
 };
 
 struct sl_welcome {
@@ -165,7 +205,8 @@ struct sl_ok {
 struct sl_publish {
 	struct sl_hdr h;
 	uint32_t topic_id;
-	uint32_t reserved;
+	uint32_t payload_len; /* with SL_HDR_F_AUTH (padding precedes the trailer);
+			       * else 0: the payload runs to the frame's end */
 	uint64_t producer_seq; /* publisher's own sequence, echoed in ACK */
 	uint64_t timestamp;    /* publisher's clock, opaque to the broker */
 	/* payload follows: h.length - sizeof(struct sl_publish) bytes */
@@ -174,7 +215,7 @@ struct sl_publish {
 struct sl_deliver {
 	struct sl_hdr h;
 	uint32_t topic_id;
-	uint32_t reserved;
+	uint32_t payload_len; /* as in sl_publish */
 	uint64_t seq;	    /* per-topic sequence assigned by the broker, from 1 */
 	uint64_t timestamp; /* copied from the PUBLISH */
 	/* payload follows */
@@ -207,7 +248,8 @@ struct sl_frame {
 	uint32_t off;	      /* offset of the frame in the datagram */
 	uint32_t len;	      /* hdr->length, validated */
 	const uint8_t *body;  /* payload (PUBLISH/DELIVER) or name (RESOLVE) */
-	uint32_t body_len;
+	uint32_t body_len;    /* without the auth trailer */
+	const struct sl_auth_trailer *trailer; /* NULL without SL_HDR_F_AUTH */
 };
 
 /* Fixed size of the type's header part, or 0 for an unknown type. */

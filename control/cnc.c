@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The command-and-control region shared by sluice-control and the dataplane. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sluice/cnc.h>
+
+_Static_assert(sizeof(struct sl_cnc_cmd) == SL_CNC_CMD_SIZE, "command entry");
+_Static_assert(sizeof(struct sl_cnc_hdr) == 128, "cnc header");
+_Static_assert(sizeof(struct sl_cnc_ring) == 128, "cnc ring indices");
+_Static_assert(sizeof(struct sl_cnc_result) == 128, "cnc result");
+_Static_assert((SL_CNC_RING_ENTRIES & (SL_CNC_RING_ENTRIES - 1)) == 0, "ring size");
+
+struct sl_cnc {
+	uint8_t *base;
+	size_t size;
+	int owner; /* the dataplane: removes the file on close */
+	char path[PATH_MAX];
+	struct sl_cnc_hdr *hdr;
+	struct sl_cnc_ring *cmd_ring, *res_ring;
+	struct sl_cnc_cmd *cmds;
+	struct sl_cnc_result *res;
+	struct sl_cnc_stats *stats;
+};
+
+#define OFF_CMD_RING 128u
+#define OFF_RES_RING (OFF_CMD_RING + sizeof(struct sl_cnc_ring))
+#define OFF_CMDS 4096u
+#define OFF_RES (OFF_CMDS + SL_CNC_RING_ENTRIES * sizeof(struct sl_cnc_cmd))
+#define OFF_STATS (OFF_RES + SL_CNC_RING_ENTRIES * sizeof(struct sl_cnc_result))
+#define TOTAL (OFF_STATS + sizeof(struct sl_cnc_stats))
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int
+cnc_path(const char *name, char *out, size_t len, int make_dir)
+{
+	char dir[PATH_MAX];
+
+	if (name[0] == '\0' || strchr(name, '/') || strlen(name) > 64)
+		return -EINVAL;
+	snprintf(dir, sizeof(dir), "%s/%s", SL_CNC_DIR, name);
+	if (make_dir) {
+		if (mkdir(SL_CNC_DIR, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	snprintf(out, len, "%s/cnc", dir);
+	return 0;
+}
+
+static void
+bind_layout(struct sl_cnc *c)
+{
+	c->hdr = (struct sl_cnc_hdr *)c->base;
+	c->cmd_ring = (struct sl_cnc_ring *)(c->base + OFF_CMD_RING);
+	c->res_ring = (struct sl_cnc_ring *)(c->base + OFF_RES_RING);
+	c->cmds = (struct sl_cnc_cmd *)(c->base + OFF_CMDS);
+	c->res = (struct sl_cnc_result *)(c->base + OFF_RES);
+	c->stats = (struct sl_cnc_stats *)(c->base + OFF_STATS);
+}
+
+int
+sl_cnc_create(struct sl_cnc **out, const char *name)
+{
+	struct sl_cnc *c;
+	char tmp[PATH_MAX + 8];
+	int fd, rc;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	rc = cnc_path(name, c->path, sizeof(c->path), 1);
+	if (rc < 0)
+		goto fail;
+	/* Built in a temporary file and renamed: an attaching control process
+	 * never sees a half-initialised region. */
+	snprintf(tmp, sizeof(tmp), "%s.new", c->path);
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (ftruncate(fd, (off_t)TOTAL) < 0) {
+		rc = -errno;
+		close(fd);
+		goto fail_unlink;
+	}
+	c->base = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (c->base == MAP_FAILED) {
+		rc = -errno;
+		goto fail_unlink;
+	}
+	c->size = TOTAL;
+	c->owner = 1;
+	bind_layout(c);
+	c->hdr->version = SL_CNC_VERSION;
+	c->hdr->hdr_size = sizeof(struct sl_cnc_hdr);
+	c->hdr->total_size = TOTAL;
+	c->hdr->cmd_ring_off = OFF_CMD_RING;
+	c->hdr->cmd_off = OFF_CMDS;
+	c->hdr->res_ring_off = OFF_RES_RING;
+	c->hdr->res_off = OFF_RES;
+	c->hdr->stats_off = OFF_STATS;
+	c->hdr->dp_pid = getpid();
+	c->hdr->dp_start_ns = now_ns();
+	c->hdr->dp_heartbeat_ns = c->hdr->dp_start_ns;
+	/* Release: the layout is complete before the magic says so. */
+	__atomic_store_n(&c->hdr->magic, SL_CNC_MAGIC, __ATOMIC_RELEASE);
+	if (rename(tmp, c->path) < 0) {
+		rc = -errno;
+		munmap(c->base, TOTAL);
+		goto fail_unlink;
+	}
+	*out = c;
+	return 0;
+fail_unlink:
+	unlink(tmp);
+fail:
+	free(c);
+	return rc;
+}
+
+int
+sl_cnc_attach(struct sl_cnc **out, const char *name)
+{
+	struct sl_cnc *c;
+	struct stat st;
+	int fd, rc;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	rc = cnc_path(name, c->path, sizeof(c->path), 0);
+	if (rc < 0)
+		goto fail;
+	fd = open(c->path, O_RDWR);
+	if (fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size != TOTAL) {
+		rc = -EPROTO;
+		close(fd);
+		goto fail;
+	}
+	c->base = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (c->base == MAP_FAILED) {
+		rc = -errno;
+		goto fail;
+	}
+	c->size = TOTAL;
+	bind_layout(c);
+	/* Acquire: pairs with the release store of the magic in create. */
+	if (__atomic_load_n(&c->hdr->magic, __ATOMIC_ACQUIRE) != SL_CNC_MAGIC ||
+	    c->hdr->version != SL_CNC_VERSION || c->hdr->total_size != TOTAL ||
+	    c->hdr->cmd_off != OFF_CMDS || c->hdr->res_off != OFF_RES ||
+	    c->hdr->stats_off != OFF_STATS) {
+		munmap(c->base, TOTAL);
+		rc = -EPROTO;
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	free(c);
+	return rc;
+}
+
+void
+sl_cnc_close(struct sl_cnc *c)
+{
+	if (c == NULL)
+		return;
+	if (c->owner)
+		unlink(c->path);
+	munmap(c->base, c->size);
+	free(c);
+}
+
+struct sl_cnc_hdr *
+sl_cnc_hdr(struct sl_cnc *c)
+{
+	return c->hdr;
+}
+
+/*
+ * Single-producer single-consumer ring over shared memory. The producer
+ * writes the entry, then publishes head with release; the consumer reads
+ * head with acquire, copies the entry, then frees it with a release store
+ * of tail, which the producer reads with acquire before reusing the slot.
+ */
+static int
+ring_push(struct sl_cnc_ring *r, void *slots, size_t esize, const void *e)
+{
+	uint64_t head = r->head;
+	uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+
+	if (head - tail >= SL_CNC_RING_ENTRIES)
+		return -EAGAIN;
+	memcpy((uint8_t *)slots + (head % SL_CNC_RING_ENTRIES) * esize, e, esize);
+	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int
+ring_pop(struct sl_cnc_ring *r, const void *slots, size_t esize, void *out)
+{
+	uint64_t tail = r->tail;
+	uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+
+	if (head == tail)
+		return 0;
+	if (head - tail > SL_CNC_RING_ENTRIES) {
+		/* A corrupt index from the other side: resynchronise, never
+		 * read outside the ring. */
+		__atomic_store_n(&r->tail, head, __ATOMIC_RELEASE);
+		return 0;
+	}
+	memcpy(out, (const uint8_t *)slots + (tail % SL_CNC_RING_ENTRIES) * esize, esize);
+	__atomic_store_n(&r->tail, tail + 1, __ATOMIC_RELEASE);
+	return 1;
+}
+
+int
+sl_cnc_cmd_push(struct sl_cnc *c, struct sl_cnc_cmd *cmd, uint64_t *id)
+{
+	cmd->id = c->cmd_ring->head + 1;
+	if (id)
+		*id = cmd->id;
+	return ring_push(c->cmd_ring, c->cmds, sizeof(*cmd), cmd);
+}
+
+int
+sl_cnc_cmd_pop(struct sl_cnc *c, struct sl_cnc_cmd *out)
+{
+	int rc = ring_pop(c->cmd_ring, c->cmds, sizeof(*out), out);
+
+	if (rc == 1) {
+		/* Strings from the other process are terminated here, once. */
+		out->u.topic.name[SL_CNC_NAME_LEN - 1] = '\0';
+		if (out->type == SL_CNC_USER_UPSERT)
+			out->u.user.name[sizeof(out->u.user.name) - 1] = '\0';
+		if (out->type == SL_CNC_ACL_SET)
+			out->u.acl.pattern[SL_CNC_NAME_LEN - 1] = '\0';
+	}
+	return rc;
+}
+
+int
+sl_cnc_result_push(struct sl_cnc *c, const struct sl_cnc_result *r)
+{
+	return ring_push(c->res_ring, c->res, sizeof(*r), r);
+}
+
+int
+sl_cnc_result_pop(struct sl_cnc *c, struct sl_cnc_result *out)
+{
+	int rc = ring_pop(c->res_ring, c->res, sizeof(*out), out);
+
+	if (rc == 1)
+		out->message[sizeof(out->message) - 1] = '\0';
+	return rc;
+}
+
+void
+sl_cnc_stats_write(struct sl_cnc *c, const char *json, size_t len)
+{
+	struct sl_cnc_stats *s = c->stats;
+	uint64_t seq = s->seq;
+
+	if (len > sizeof(s->text) - 1)
+		len = sizeof(s->text) - 1;
+	/* Seqlock: odd while writing; the fences order the text between the
+	 * two stores of seq (pairs with the reader's acquire loads). */
+	__atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(s->text, json, len);
+	s->text[len] = '\0';
+	s->len = (uint32_t)len;
+	__atomic_store_n(&s->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+int
+sl_cnc_stats_read(struct sl_cnc *c, char *buf, size_t cap)
+{
+	struct sl_cnc_stats *s = c->stats;
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		uint64_t before = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+		uint32_t len;
+
+		if (before & 1)
+			continue;
+		len = s->len;
+		if (len >= sizeof(s->text) || len >= cap)
+			len = (uint32_t)(cap - 1 < sizeof(s->text) - 1 ? cap - 1 : sizeof(s->text) - 1);
+		memcpy(buf, s->text, len);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) == before) {
+			buf[len] = '\0';
+			return (int)len;
+		}
+	}
+	return -EAGAIN;
+}

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The command-and-control region shared by sluice-control and the dataplane. */
+
+#ifndef SLUICE_CNC_H
+#define SLUICE_CNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * One file, mapped shared by both processes (the model is Aeron's CnC file):
+ * the dataplane creates it at start (SL_CNC_DIR/NAME/cnc, mode 0600) and
+ * owns it; sluice-control attaches, and may die and re-attach at any time
+ * while the dataplane keeps forwarding.
+ *
+ *   header       struct sl_cnc_hdr: magic, version, layout, liveness
+ *   commands     SPSC ring, control -> dataplane, fixed-size entries
+ *   results      SPSC ring, dataplane -> control: one per command, in order
+ *   stats        a JSON text snapshot of the dataplane's counters, written by
+ *                the dataplane every SL_CNC_STATS_PERIOD_MS under a seqlock
+ *
+ * Every index and length read from the region is bounds-checked by the
+ * reader: the other process is trusted to be sluice, not to be bug-free.
+ * Version: a reader refuses a region whose magic or version differs.
+ */
+
+#define SL_CNC_MAGIC 0x31434e4345434c53ull /* "SLCECNC1" */
+#define SL_CNC_VERSION 1u
+#define SL_CNC_DIR "/run/sluice"
+#define SL_CNC_RING_ENTRIES 256 /* power of two */
+#define SL_CNC_CMD_SIZE 512
+#define SL_CNC_STATS_SIZE (256u * 1024)
+#define SL_CNC_STATS_PERIOD_MS 100
+
+enum sl_cnc_cmd_type {
+	SL_CNC_NOP = 0,
+	SL_CNC_TOPIC_UPSERT = 1,  /* create or update a topic's policy */
+	SL_CNC_TOPIC_DELETE = 2,  /* stop routing a topic; its journal stays */
+	SL_CNC_USER_UPSERT = 3,	  /* add or change a user (id, name, key, flags) */
+	SL_CNC_USER_DELETE = 4,	  /* remove a user: its sessions end */
+	SL_CNC_ACL_SET = 5,	  /* set a user's permissions on a pattern */
+	SL_CNC_ACL_CLEAR = 6,	  /* remove all of a user's ACL entries */
+	SL_CNC_AUTH_MODE = 7,	  /* open (no authentication) or required */
+	SL_CNC_SET_IDLE = 8,	  /* worker idle strategy */
+	SL_CNC_SYNC_BEGIN = 9,	  /* control (re)sends its whole state ... */
+	SL_CNC_SYNC_END = 10,	  /* ... users and ACLs not resent are dropped */
+};
+
+/* ACL permissions. */
+#define SL_PERM_PUB (1u << 0)
+#define SL_PERM_SUB (1u << 1)
+#define SL_PERM_ADMIN (1u << 2) /* may create topics with RESOLVE */
+
+/* User flags. */
+#define SL_USER_F_ADMIN (1u << 0) /* may use sluicectl's admin verbs */
+
+#define SL_CNC_NAME_LEN 208 /* topic names and patterns, NUL terminated */
+
+struct sl_cnc_topic {
+	char name[SL_CNC_NAME_LEN];
+	uint8_t durability; /* 0 none, 1 async, 2 sync */
+	uint8_t reserved[7];
+	uint64_t retain_bytes;	 /* 0 = the dataplane's default */
+	uint64_t retain_age_s;	 /* 0 = the dataplane's default */
+	uint64_t capacity_bytes; /* 0 = the dataplane's default */
+};
+
+struct sl_cnc_user {
+	uint16_t uid;	 /* 1 .. SL_CNC_MAX_USERS - 1, chosen by control */
+	uint16_t flags;	 /* SL_USER_F_* */
+	uint32_t reserved;
+	char name[32];
+	uint8_t key[32];
+};
+
+#define SL_CNC_MAX_USERS 256
+
+struct sl_cnc_acl {
+	uint16_t uid;
+	uint16_t perms; /* SL_PERM_* */
+	uint32_t reserved;
+	/* Topic name or pattern: '.'-separated tokens; "*" matches one token,
+	 * ">" as the last token matches one or more. */
+	char pattern[SL_CNC_NAME_LEN];
+};
+
+struct sl_cnc_cmd {
+	uint32_t type; /* enum sl_cnc_cmd_type */
+	uint32_t len;  /* bytes of the payload used */
+	uint64_t id;   /* increasing; echoed in the result */
+	union {
+		struct sl_cnc_topic topic;
+		struct sl_cnc_user user;
+		struct sl_cnc_acl acl;
+		uint32_t value;	      /* AUTH_MODE: 0 open, 1 required; SET_IDLE */
+		uint64_t generation;  /* SYNC_BEGIN / SYNC_END */
+		uint8_t raw[SL_CNC_CMD_SIZE - 16];
+	} u;
+};
+
+struct sl_cnc_result {
+	uint64_t id;
+	int32_t rc; /* 0 or -errno */
+	uint32_t reserved;
+	char message[112]; /* why, when rc < 0 */
+};
+
+struct sl_cnc_ring {
+	/* Producer and consumer indices on their own cache lines: one writer
+	 * each. Free-running; slot = index % SL_CNC_RING_ENTRIES. */
+	uint64_t head; /* next slot the producer fills */
+	uint8_t pad0[56];
+	uint64_t tail; /* next slot the consumer reads */
+	uint8_t pad1[56];
+};
+
+struct sl_cnc_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t hdr_size;
+	uint64_t total_size;
+	uint64_t cmd_ring_off, cmd_off;	      /* ring indices, entries */
+	uint64_t res_ring_off, res_off;
+	uint64_t stats_off;		      /* struct sl_cnc_stats */
+	int64_t dp_pid;
+	uint64_t dp_start_ns;		      /* CLOCK_REALTIME */
+	uint64_t dp_heartbeat_ns;	      /* refreshed by the dataplane */
+	int64_t control_pid;		      /* 0 when none attached */
+	uint64_t control_heartbeat_ns;	      /* refreshed by sluice-control */
+	uint32_t auth_required;		      /* what the dataplane enforces now */
+	uint32_t reserved;
+	uint8_t pad[16];
+};
+
+struct sl_cnc_stats {
+	uint64_t seq; /* odd while the dataplane writes (seqlock) */
+	uint32_t len; /* bytes of JSON in text */
+	uint32_t reserved;
+	char text[SL_CNC_STATS_SIZE - 16];
+};
+
+struct sl_cnc; /* a mapped region, either side */
+
+/*
+ * Dataplane side: create (or replace) the region for instance @name and map
+ * it. Returns 0 or -errno.
+ */
+int sl_cnc_create(struct sl_cnc **out, const char *name);
+
+/*
+ * Control side: map the region of a running dataplane @name. Returns 0,
+ * -ENOENT (no dataplane of that name), -EPROTO (magic or version differ),
+ * or -errno.
+ */
+int sl_cnc_attach(struct sl_cnc **out, const char *name);
+
+/* Unmap; the dataplane side also removes the file. */
+void sl_cnc_close(struct sl_cnc *c);
+
+struct sl_cnc_hdr *sl_cnc_hdr(struct sl_cnc *c);
+
+/* Control: queue a command (its id is assigned and returned through @id).
+ * Returns 0 or -EAGAIN when the ring is full. */
+int sl_cnc_cmd_push(struct sl_cnc *c, struct sl_cnc_cmd *cmd, uint64_t *id);
+
+/* Dataplane: take the next command. Returns 1, or 0 when none waits. */
+int sl_cnc_cmd_pop(struct sl_cnc *c, struct sl_cnc_cmd *out);
+
+/* Dataplane: report the result of a command. Returns 0 or -EAGAIN. */
+int sl_cnc_result_push(struct sl_cnc *c, const struct sl_cnc_result *r);
+
+/* Control: take the next result. Returns 1, or 0 when none waits. */
+int sl_cnc_result_pop(struct sl_cnc *c, struct sl_cnc_result *out);
+
+/* Dataplane: publish a stats snapshot (@len bytes of JSON). */
+void sl_cnc_stats_write(struct sl_cnc *c, const char *json, size_t len);
+
+/* Control: copy the latest consistent snapshot into @buf (NUL terminated).
+ * Returns its length, or -EAGAIN if the writer kept it busy. */
+int sl_cnc_stats_read(struct sl_cnc *c, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SLUICE_CNC_H */

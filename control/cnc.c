@@ -62,7 +62,8 @@ cnc_path(const char *name, char *out, size_t len, int make_dir)
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			return -errno;
 	}
-	snprintf(out, len, "%s/cnc", dir);
+	if ((size_t)snprintf(out, len, "%.*s/cnc", (int)(len - 8), dir) >= len)
+		return -ENAMETOOLONG;
 	return 0;
 }
 

@@ -14,7 +14,7 @@
 
 #include "config.h"
 
-enum val_kind { V_U32, V_U16, V_U8_BOOL, V_STR, V_IP, V_IDLE, V_TOPICS, V_DUR, V_RULES };
+enum val_kind { V_U32, V_U16, V_U8_BOOL, V_STR, V_IP, V_IDLE, V_TOPICS, V_DUR, V_RULES, V_AUTH };
 
 struct key_def {
 	const char *key;
@@ -60,6 +60,7 @@ static const struct key_def dp_keys[] = {
 	DP("retain_mb", V_U32, retain_mb, 0, 1u << 24),
 	DP("retain_s", V_U32, retain_s, 0, 1u << 30),
 	DP("async_lag_ms", V_U32, async_lag_ms, 1, 60000),
+	DP("auth", V_AUTH, auth_required, 0, 0),
 };
 
 static const struct key_def port_keys[] = {
@@ -287,6 +288,12 @@ set_value(struct sl_conf *c, void *base, const struct key_def *k, const char *v,
 		return 0;
 	case V_RULES:
 		return add_rules(c, v, err, errlen);
+	case V_AUTH:
+		if (!strcmp(v, "open") || !strcmp(v, "required")) {
+			*(uint8_t *)field = v[0] == 'r';
+			return 0;
+		}
+		return fail(err, errlen, "'auth' is open or required, got '%s'", v);
 	}
 	return fail(err, errlen, "internal: bad key kind");
 }
@@ -535,9 +542,9 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 	for (i = 0; i < c->n_topics; i++)
 		fprintf(out, "topics = %s\n", c->topics[i]);
 	fprintf(out, "journal_dir = %s\ndurability = %s\nsegment_mb = %u\ncapacity_mb = %u\n"
-		"retain_mb = %u\nretain_s = %u\nasync_lag_ms = %u\n", c->journal_dir,
+		"retain_mb = %u\nretain_s = %u\nasync_lag_ms = %u\nauth = %s\n", c->journal_dir,
 		sl_durability_name(c->durability), c->segment_mb, c->capacity_mb, c->retain_mb,
-		c->retain_s, c->async_lag_ms);
+		c->retain_s, c->async_lag_ms, c->auth_required ? "required" : "open");
 	for (i = 0; i < c->n_rules; i++)
 		fprintf(out, "durability_rules = %s=%s\n", c->rules[i].pattern,
 			sl_durability_name(c->rules[i].policy));

@@ -19,7 +19,8 @@
 	X(publishes) X(delivers) X(acks) X(errors_sent) X(heartbeats) X(goodbyes)      \
 	X(sessions_opened) X(sessions_closed) X(sessions_expired) X(arp_replies)       \
 	X(handoff_out) X(handoff_in) X(idle_sleeps) X(polls) X(journal_appends)        \
-	X(journal_syncs) X(replayed) X(replays_started)
+	X(journal_syncs) X(replayed) X(replays_started) X(challenges)                \
+	X(auth_ok) X(cnc_commands)
 
 #define SL_DROP_LIST(X)                                                              \
 	X(not_ipv4) X(arp_ignored) X(ip_header) X(ip_fragment) X(not_for_us)             \
@@ -27,7 +28,9 @@
 	X(bad_version) X(unknown_type) X(oversize) X(bad_field) X(no_session)          \
 	X(unknown_topic) X(unexpected_type) X(ring_full) X(no_mbuf) X(tx_full)         \
 	X(session_table_full) X(sub_table_full) X(topic_table_full) X(slow_path_full)  \
-	X(journal_full) X(journal_damaged) X(no_journal) X(replay_busy) X(extra_hello)
+	X(journal_full) X(journal_damaged) X(no_journal) X(replay_busy) X(extra_hello)   \
+	X(auth_required) X(auth_failed) X(mac_missing) X(bad_mac) X(mac_replay) X(denied)    \
+	X(user_revoked)
 
 #define SL_X_ENUM_CTR(n) SL_CTR_##n,
 #define SL_X_ENUM_DROP(n) SL_DROP_##n,

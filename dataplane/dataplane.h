@@ -10,6 +10,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "authz.h"
 #include "config.h"
 #include "counters.h"
 #include "route.h"
@@ -34,6 +35,7 @@ enum sl_handoff_kind {
 	SL_HO_UNSUB_ALL,     /* owner: a session ended; m is NULL */
 	SL_HO_RESOLVE,	     /* main lcore: create the topic */
 	SL_HO_RESOLVE_DONE,  /* rx worker: answer the RESOLVE, topic holds the id */
+	SL_HO_TOPIC_DELETE,  /* owner: the topic was deleted; m is NULL */
 };
 
 /*
@@ -105,7 +107,23 @@ struct sl_dp {
 	struct sl_worker *workers[SL_CONF_MAX_WORKERS];
 	struct sl_counters main_ctr; /* main lcore's own counters */
 	volatile int quit;	     /* set by the signal handler */
+	/* Control plane (main lcore only, except authz which workers read). */
+	struct sl_cnc *cnc;
+	struct sl_authz_builder authz_b;
+	struct sl_authz *authz;	     /* current table: release store, acquire load */
+	const struct sl_cnc_topic *topic_override; /* policy for a topic being created */
+	uint8_t authz_dirty;
+	uint64_t next_stats_ns;
+	struct sl_authz_retired *retired; /* tables waiting for a grace period */
 };
+
+/* The authorization table a worker uses for the frame at hand. */
+static inline const struct sl_authz *
+sl_dp_authz(const struct sl_dp *dp)
+{
+	/* Acquire: pairs with the release store in sl_dp_ctl_poll. */
+	return __atomic_load_n(&dp->authz, __ATOMIC_ACQUIRE);
+}
 
 /* Allocate the worker's tables and rings. Returns 0 or -errno. */
 int sl_worker_init(struct sl_dp *dp, uint32_t idx);
@@ -116,6 +134,16 @@ int sl_worker_main(void *arg);
 
 /* Main lcore duty: drain the slow-path ring. Returns the work done. */
 unsigned sl_dp_slow_path_poll(struct sl_dp *dp);
+
+/* Control plane on the main lcore (ctl.c): the CnC region, commands, the
+ * authorization table, stats snapshots. init returns 0 or -errno (the
+ * dataplane runs without control when the region cannot be created). */
+int sl_dp_ctl_init(struct sl_dp *dp);
+/* Drain commands, publish tables and stats; returns the work done. */
+unsigned sl_dp_ctl_poll(struct sl_dp *dp);
+void sl_dp_ctl_fini(struct sl_dp *dp);
+/* A topic was created: its permissions must be computed. */
+void sl_dp_ctl_topic_created(struct sl_dp *dp);
 
 /* Register the /sluice/... rte_telemetry commands. Returns 0 or -errno. */
 int sl_telemetry_init(struct sl_dp *dp);

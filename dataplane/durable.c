@@ -15,6 +15,8 @@
 #include "durable.h"
 #include "journal.h"
 
+#include <sluice/cnc.h>
+
 #define RTE_LOGTYPE_SLUICE RTE_LOGTYPE_USER1
 
 int
@@ -96,7 +98,9 @@ sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 	enum sl_durability d;
 	int rc;
 
-	d = sl_conf_durability(&dp->conf, t->name, t->name_len);
+	/* A topic created by sluice-control carries its own policy. */
+	d = dp->topic_override ? (enum sl_durability)dp->topic_override->durability
+			       : sl_conf_durability(&dp->conf, t->name, t->name_len);
 	ts->durability = (uint8_t)d;
 	ts->journal = NULL;
 	if (d == SL_DUR_NONE)
@@ -106,6 +110,16 @@ sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 		return rc;
 	snprintf(dir, sizeof(dir), "%s/%s", dp->conf.journal_dir, sub);
 	journal_conf(&dp->conf, &jc);
+	if (dp->topic_override) {
+		const struct sl_cnc_topic *o = dp->topic_override;
+
+		if (o->retain_bytes)
+			jc.retain_bytes = o->retain_bytes;
+		if (o->retain_age_s)
+			jc.retain_age_ns = o->retain_age_s * 1000000000ull;
+		if (o->capacity_bytes)
+			jc.capacity_bytes = o->capacity_bytes;
+	}
 	rc = sl_journal_open(&ts->journal, dir, &jc, &rec);
 	if (rc < 0) {
 		RTE_LOG(ERR, SLUICE, "topic %s: journal %s: %s (%s)\n", t->name, dir, strerror(-rc),

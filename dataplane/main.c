@@ -270,8 +270,10 @@ sl_dp_slow_path_poll(struct sl_dp *d)
 		h[i].code = rc >= 0 ? SL_E_NONE
 			    : rc == -ENOSPC ? SL_E_TOPIC_TABLE_FULL
 			    : rc == -EINVAL ? SL_E_BAD_NAME : SL_E_JOURNAL_DAMAGED;
-		if (rc == 1)
+		if (rc == 1) {
 			sl_ctr_add(&d->main_ctr.ctr[SL_CTR_topics_created], 1);
+			sl_dp_ctl_topic_created(d);
+		}
 		if (rte_ring_enqueue_elem(d->workers[h[i].src_worker]->in, &h[i],
 					  sizeof(h[i])) != 0) {
 			sl_ctr_add(&d->main_ctr.drop[SL_DROP_ring_full], 1);
@@ -311,7 +313,7 @@ start(void)
 	rc = sl_telemetry_init(&dp);
 	if (rc < 0)
 		RTE_LOG(WARNING, USER1, "telemetry commands not registered\n");
-	return 0;
+	return sl_dp_ctl_init(&dp);
 }
 
 static void
@@ -324,9 +326,9 @@ run_main_lcore(void)
 	/* The main lcore is the slow path: it never spins. It shares a core
 	 * with other work, and on virtual machines every wake-up costs tens of
 	 * microseconds of that core, so it sleeps a millisecond when idle:
-	 * topic creation waits at most that long. */
+	 * topic creation and control commands wait at most that long. */
 	while (!__atomic_load_n(&dp.quit, __ATOMIC_RELAXED))
-		if (sl_dp_slow_path_poll(&dp) == 0)
+		if (sl_dp_slow_path_poll(&dp) + sl_dp_ctl_poll(&dp) == 0)
 			usleep(SLOW_PATH_SLEEP_US);
 	rte_eal_mp_wait_lcore();
 }
@@ -373,6 +375,7 @@ stop(void)
 			rte_pktmbuf_free(h.m);
 		rte_ring_free(dp.slow);
 	}
+	sl_dp_ctl_fini(&dp);
 	sl_dp_journals_close(&dp);
 	sl_route_fini(&dp.route);
 	rte_mempool_free(dp.clone_pool);

@@ -68,7 +68,8 @@ sl_route_topic_lookup(const struct sl_route *r, const char *name, uint32_t len)
 		if (id == 0)
 			return 0;
 		if (r->topics[id].hash == h && r->topics[id].name_len == len &&
-		    memcmp(r->topics[id].name, name, len) == 0)
+		    memcmp(r->topics[id].name, name, len) == 0 &&
+		    __atomic_load_n(&r->topics[id].active, __ATOMIC_ACQUIRE))
 			return id;
 	}
 }
@@ -120,6 +121,16 @@ sl_route_topic_create_init(struct sl_route *r, const char *name, uint32_t len,
 	__atomic_store_n(&r->slots[i], nid, __ATOMIC_RELEASE);
 	*id = nid;
 	return 1;
+}
+
+void
+sl_route_topic_deactivate(struct sl_route *r, uint32_t id)
+{
+	if (id == 0 || id >= r->cap)
+		return;
+	/* Release: pairs with the acquire loads in lookup and get. The slot
+	 * stays: probe chains must not break. */
+	__atomic_store_n(&r->topics[id].active, 0, __ATOMIC_RELEASE);
 }
 
 int

@@ -96,6 +96,10 @@ int sl_route_topic_create(struct sl_route *r, const char *name, uint32_t len, ui
 int sl_route_topic_create_init(struct sl_route *r, const char *name, uint32_t len,
 			       sl_topic_init_fn init, void *arg, uint32_t *id);
 
+/* Stop routing topic @id: lookups and gets no longer find it, and a topic
+ * of the same name may be created again (with a new id). Creator only. */
+void sl_route_topic_deactivate(struct sl_route *r, uint32_t id);
+
 /* Topic id for @name, or 0. Lock-free; safe concurrently with one creator. */
 uint32_t sl_route_topic_lookup(const struct sl_route *r, const char *name, uint32_t len);
 

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include <sluice/auth.h>
 #include <sluice/proto.h>
 
 /*
@@ -28,7 +29,20 @@ struct sl_session {
 	uint64_t nonce;	  /* from HELLO: a resent HELLO gets the same WELCOME */
 	uint64_t last_seen; /* caller's clock units */
 	char name[SL_CLIENT_NAME_LEN];
+	/* Authentication: state, user, and the session's MAC key and window. */
+	uint8_t auth;	    /* SL_SESSION_AUTH_* */
+	uint8_t reserved2;
+	uint16_t uid;	    /* 0: anonymous (open mode) */
+	uint16_t user_epoch; /* the user's epoch when authenticated */
+	uint16_t reserved3;
+	uint8_t server_nonce[SL_AUTH_NONCE_LEN];
+	uint8_t skey[SL_AUTH_SESSION_KEY_LEN];
+	struct sl_replay_window rw;
 };
+
+#define SL_SESSION_AUTH_NONE 0	 /* open mode, no proof */
+#define SL_SESSION_AUTH_PENDING 1 /* CHALLENGE sent, waiting for AUTH */
+#define SL_SESSION_AUTH_OK 2	 /* proved; every frame carries a MAC */
 
 struct sl_session_table {
 	uint32_t cap;

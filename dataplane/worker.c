@@ -437,8 +437,8 @@ to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
 }
 
 /* A session ended: every owner drops its subscriptions. */
-static void
-session_gone(struct sl_worker *w, uint32_t session)
+void
+sl_worker_session_gone(struct sl_worker *w, uint32_t session)
 {
 	struct sl_handoff h = { .session = session, .kind = SL_HO_UNSUB_ALL };
 	uint32_t i;
@@ -455,54 +455,6 @@ session_gone(struct sl_worker *w, uint32_t session)
 /* --- receive: sessions and frames ---------------------------------------------- */
 
 static void
-handle_hello(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer)
-{
-	const struct sl_hello *h = (const struct sl_hello *)f->hdr;
-	struct sl_session *s;
-	struct sl_welcome wl;
-
-	count(w, SL_CTR_hellos);
-	if (w->dgram_hello++) {
-		drop(w, SL_DROP_extra_hello); /* one session per datagram */
-		return;
-	}
-	if (h->min_version > SL_PROTO_VERSION || h->max_version < SL_PROTO_VERSION) {
-		sl_worker_reply_error(w, peer, 0, 0, SL_E_VERSION, SL_FT_HELLO, h->nonce);
-		return;
-	}
-	s = sl_session_find_addr(&w->sessions, peer->ip, peer->udp_port);
-	if (s && s->nonce != h->nonce) {
-		/* Same address, new client instance: the old session is over. */
-		session_gone(w, s->id);
-		sl_session_close(&w->sessions, s);
-		count(w, SL_CTR_sessions_closed);
-		s = NULL;
-	}
-	if (s == NULL) {
-		if (sl_session_open(&w->sessions, peer->ip, peer->udp_port, &s) < 0) {
-			drop(w, SL_DROP_session_table_full);
-			sl_worker_reply_error(w, peer, 0, 0, SL_E_SESSION_TABLE_FULL, SL_FT_HELLO, h->nonce);
-			return;
-		}
-		s->nonce = h->nonce;
-		s->port_id = peer->port_id;
-		memcpy(s->mac, peer->mac, 6);
-		memcpy(s->name, h->name, sizeof(s->name));
-		s->name[sizeof(s->name) - 1] = '\0';
-		count(w, SL_CTR_sessions_opened);
-	}
-	s->last_seen = w->now;
-	sl_proto_hdr_init(&wl.h, SL_FT_WELCOME, 0, sizeof(wl), s->id);
-	wl.session = s->id;
-	wl.heartbeat_ms = w->dp->conf.heartbeat_ms;
-	wl.nonce = h->nonce;
-	wl.max_payload = SL_MAX_PAYLOAD;
-	wl.reserved = 0;
-	count(w, SL_CTR_welcomes);
-	sl_worker_reply_frame(w, peer, &wl, sizeof(wl));
-}
-
-static void
 reply_topic(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, uint32_t req_id,
 	    uint32_t id)
 {
@@ -516,7 +468,7 @@ reply_topic(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, ui
 
 static void
 handle_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
-	       uint16_t data_off, const struct sl_sub *peer)
+	       uint16_t data_off, const struct sl_sub *peer, const struct sl_session *sess)
 {
 	const struct sl_resolve *r = (const struct sl_resolve *)f->hdr;
 	struct sl_handoff h;
@@ -531,6 +483,13 @@ handle_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f
 	if (!(r->flags & SL_RESOLVE_F_CREATE) || !w->dp->conf.auto_create_topics) {
 		drop(w, SL_DROP_unknown_topic);
 		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_UNKNOWN_TOPIC, SL_FT_RESOLVE, 0);
+		return;
+	}
+	/* Creating a topic is an admin right on a pattern that covers it. */
+	if (!(sl_authz_perms_by_name(sl_dp_authz(w->dp), sess->uid, (const char *)f->body,
+				     f->body_len) & SL_PERM_ADMIN)) {
+		drop(w, SL_DROP_denied);
+		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_DENIED, SL_FT_RESOLVE, 0);
 		return;
 	}
 	/* Creating is the main lcore's job (single writer of the topic table). */
@@ -548,8 +507,9 @@ handle_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f
 /* Frames that need the topic: check it exists, then go to its owner. */
 static void
 handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
-		   uint16_t data_off, const struct sl_sub *peer)
+		   uint16_t data_off, const struct sl_sub *peer, const struct sl_session *sess)
 {
+	const struct sl_authz *a = sl_dp_authz(w->dp);
 	uint8_t type = f->hdr->type;
 	const struct sl_topic *t;
 
@@ -563,6 +523,12 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 				    p->producer_seq);
 			return;
 		}
+		if (unlikely(!(sl_authz_perms(a, sess->uid, t) & SL_PERM_PUB))) {
+			drop(w, SL_DROP_denied);
+			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_DENIED, type,
+					      p->producer_seq);
+			return;
+		}
 		to_owner(w, t, m, f, data_off, SL_HO_PUBLISH);
 		return;
 	}
@@ -574,6 +540,13 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 			drop(w, SL_DROP_unknown_topic);
 			sl_worker_reply_error(w, peer, s->h.session, s->req_id, SL_E_UNKNOWN_TOPIC, type,
 				    s->topic_id);
+			return;
+		}
+		/* Leaving a topic needs no permission. */
+		if (type == SL_FT_SUBSCRIBE && !(sl_authz_perms(a, sess->uid, t) & SL_PERM_SUB)) {
+			drop(w, SL_DROP_denied);
+			sl_worker_reply_error(w, peer, s->h.session, s->req_id, SL_E_DENIED, type,
+					      s->topic_id);
 			return;
 		}
 		to_owner(w, t, m, f, data_off,
@@ -610,7 +583,6 @@ frame_session(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub
 		}
 		return NULL;
 	}
-	s->last_seen = w->now;
 	return s;
 }
 
@@ -622,33 +594,44 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 
 	count(w, SL_CTR_frames);
 	if (type == SL_FT_HELLO) {
-		handle_hello(w, f, peer);
+		sl_worker_hello(w, f, peer);
 		*sess = NULL;
 		return;
 	}
 	if (type != SL_FT_PUBLISH && type != SL_FT_SUBSCRIBE && type != SL_FT_UNSUBSCRIBE &&
-	    type != SL_FT_RESOLVE && type != SL_FT_HEARTBEAT && type != SL_FT_GOODBYE) {
+	    type != SL_FT_RESOLVE && type != SL_FT_HEARTBEAT && type != SL_FT_GOODBYE &&
+	    type != SL_FT_AUTH) {
 		drop(w, SL_DROP_unexpected_type); /* broker-to-client types: ignore */
 		return;
 	}
 	*sess = frame_session(w, f, peer, *sess);
 	if (*sess == NULL)
 		return;
+	if (type == SL_FT_AUTH) {
+		sl_worker_auth(w, f, peer, *sess);
+		*sess = NULL; /* the session may have been closed */
+		return;
+	}
+	if (unlikely(sl_worker_frame_check(w, f, peer, *sess) < 0)) {
+		*sess = NULL;
+		return;
+	}
+	(*sess)->last_seen = w->now;
 	switch (type) {
 	case SL_FT_PUBLISH:
 	case SL_FT_SUBSCRIBE:
 	case SL_FT_UNSUBSCRIBE:
-		handle_topic_frame(w, m, f, data_off, peer);
+		handle_topic_frame(w, m, f, data_off, peer, *sess);
 		break;
 	case SL_FT_RESOLVE:
-		handle_resolve(w, m, f, data_off, peer);
+		handle_resolve(w, m, f, data_off, peer, *sess);
 		break;
 	case SL_FT_HEARTBEAT:
 		handle_heartbeat(w, f, peer);
 		break;
 	case SL_FT_GOODBYE:
 		count(w, SL_CTR_goodbyes);
-		session_gone(w, (*sess)->id);
+		sl_worker_session_gone(w, (*sess)->id);
 		sl_session_close(&w->sessions, *sess);
 		count(w, SL_CTR_sessions_closed);
 		*sess = NULL;
@@ -731,6 +714,9 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 	case SL_HO_UNSUB_ALL:
 		sl_route_sub_del_session(&w->dp->route, w->idx, h->session);
 		break;
+	case SL_HO_TOPIC_DELETE:
+		sl_worker_topic_delete(w, h->topic);
+		break;
 	case SL_HO_RESOLVE_DONE: {
 		const struct sl_resolve *r = rte_pktmbuf_mtod_offset(h->m, const struct sl_resolve *,
 								     h->off);
@@ -762,7 +748,7 @@ on_expired(void *arg, const struct sl_session *s)
 {
 	struct sl_worker *w = arg;
 
-	session_gone(w, s->id);
+	sl_worker_session_gone(w, s->id);
 	count(w, SL_CTR_sessions_expired);
 }
 

@@ -355,6 +355,25 @@ sl_worker_replay_poll(struct sl_worker *w)
 	return work;
 }
 
+void
+sl_worker_topic_delete(struct sl_worker *w, uint32_t topic)
+{
+	struct sl_topic_state *ts = state(w, topic);
+
+	/* Nothing of this topic may stay queued past its journal. */
+	sl_worker_commit(w);
+	async_flush(w);
+	__atomic_store_n(&ts->n_subs, 0, __ATOMIC_RELAXED);
+	if (ts->journal) {
+		struct sl_journal *j = ts->journal;
+
+		sync_dirty(w, 0xff);
+		ts->journal = NULL;
+		sl_journal_close(j);
+	}
+	ts->durability = SL_DUR_NONE;
+}
+
 /* --- timers ---------------------------------------------------------------------------- */
 
 static void

@@ -46,7 +46,25 @@ void sl_worker_ack(struct sl_worker *w, const struct sl_sub *peer, uint32_t sess
 void sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len,
 		       uint64_t seq);
 
+/* A session ended: every owner drops its subscriptions. */
+void sl_worker_session_gone(struct sl_worker *w, uint32_t session);
+
+/* --- worker_auth.c --- */
+
+/* HELLO: open (or find again) the session; CHALLENGE or WELCOME. */
+void sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer);
+/* AUTH: check the proof; WELCOME under the session key, or end the session. */
+void sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer,
+		    struct sl_session *s);
+/* MAC, replay window and user checks for a frame of session @s. Returns 0,
+ * or -1 when the frame was dropped (the session may have been closed). */
+int sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f,
+			  const struct sl_sub *peer, struct sl_session *s);
+
 /* --- worker_durable.c --- */
+
+/* The topic was deleted: persist and close its journal, drop its subscribers. */
+void sl_worker_topic_delete(struct sl_worker *w, uint32_t topic);
 
 /* Journal the PUBLISH at @off of @m (its topic has a journal); deliver and
  * acknowledge as the topic's durability says. */

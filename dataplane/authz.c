@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Users and ACLs as the dataplane enforces them: immutable tables, swapped whole. */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sluice/auth.h>
+#include <sluice/proto.h>
+
+#include "authz.h"
+
+/* Length of the token starting at @s (up to '.' or @end). */
+static size_t
+token_len(const char *s, const char *end)
+{
+	const char *p = s;
+
+	while (p < end && *p != '.')
+		p++;
+	return (size_t)(p - s);
+}
+
+int
+sl_pattern_match(const char *pattern, const char *name, size_t len)
+{
+	const char *p = pattern, *pend = pattern + strlen(pattern);
+	const char *n = name, *nend = name + len;
+
+	for (;;) {
+		size_t pl = token_len(p, pend), nl;
+
+		if (n > nend)
+			return 0;
+		nl = token_len(n, nend);
+		if (pl == 1 && p[0] == '>')
+			return nl > 0 || n < nend; /* one or more tokens remain */
+		if (!(pl == 1 && p[0] == '*') && (pl != nl || memcmp(p, n, pl) != 0))
+			return 0;
+		if (pl == 1 && p[0] == '*' && nl == 0)
+			return 0;
+		p += pl;
+		n += nl;
+		if (p == pend || n == nend)
+			return p == pend && n == nend;
+		p++, n++; /* both at '.' */
+	}
+}
+
+int
+sl_pattern_valid(const char *pattern)
+{
+	size_t len = strlen(pattern), i, start = 0;
+
+	if (len == 0 || len >= SL_CNC_NAME_LEN || !sl_proto_topic_name_valid(pattern, len))
+		return 0;
+	for (i = 0; i <= len; i++) {
+		if (i < len && pattern[i] != '.')
+			continue;
+		/* token [start, i) */
+		if (i == start)
+			return 0; /* empty token */
+		if (memchr(pattern + start, '*', i - start) && i - start != 1)
+			return 0;
+		if (memchr(pattern + start, '>', i - start) && (i - start != 1 || i != len))
+			return 0;
+		start = i + 1;
+	}
+	return 1;
+}
+
+void
+sl_authz_builder_init(struct sl_authz_builder *b, uint32_t required)
+{
+	memset(b, 0, sizeof(*b));
+	b->required = required;
+}
+
+void
+sl_authz_builder_fini(struct sl_authz_builder *b)
+{
+	free(b->acl);
+	free(b->acl_gen);
+	memset(b, 0, sizeof(*b));
+}
+
+static int
+say(char *msg, size_t len, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, len, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int
+acl_find(const struct sl_authz_builder *b, uint16_t uid, const char *pattern)
+{
+	uint32_t i;
+
+	for (i = 0; i < b->n_acl; i++)
+		if (b->acl[i].uid == uid && strcmp(b->acl[i].pattern, pattern) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void
+acl_remove(struct sl_authz_builder *b, uint32_t i)
+{
+	b->acl[i] = b->acl[b->n_acl - 1];
+	b->acl_gen[i] = b->acl_gen[b->n_acl - 1];
+	b->n_acl--;
+}
+
+static int
+acl_set(struct sl_authz_builder *b, const struct sl_cnc_acl *a, char *msg, size_t len)
+{
+	int i;
+
+	if (a->uid == 0 || a->uid >= SL_CNC_MAX_USERS || !b->users[a->uid].active)
+		return say(msg, len, -ENOENT, "ACL for unknown user id %u", a->uid);
+	if (!sl_pattern_valid(a->pattern))
+		return say(msg, len, -EINVAL, "invalid topic pattern '%s'", a->pattern);
+	i = acl_find(b, a->uid, a->pattern);
+	if (i >= 0 && a->perms == 0) {
+		acl_remove(b, (uint32_t)i);
+		return 0;
+	}
+	if (i < 0) {
+		if (b->n_acl == b->cap_acl) {
+			uint32_t cap = b->cap_acl ? b->cap_acl * 2 : 64;
+			struct sl_cnc_acl *n = realloc(b->acl, cap * sizeof(*n));
+			uint64_t *g = realloc(b->acl_gen, cap * sizeof(*g));
+
+			if (n)
+				b->acl = n;
+			if (g)
+				b->acl_gen = g;
+			if (!n || !g)
+				return say(msg, len, -ENOMEM, "out of memory");
+			b->cap_acl = cap;
+		}
+		i = (int)b->n_acl++;
+	}
+	b->acl[i] = *a;
+	b->acl_gen[i] = b->sync_gen;
+	return 0;
+}
+
+static int
+user_upsert(struct sl_authz_builder *b, const struct sl_cnc_user *u, char *msg, size_t len)
+{
+	struct sl_authz_user *d;
+
+	if (u->uid == 0 || u->uid >= SL_CNC_MAX_USERS)
+		return say(msg, len, -EINVAL, "user id %u out of range 1..%d", u->uid,
+			   SL_CNC_MAX_USERS - 1);
+	if (!sl_auth_user_valid(u->name))
+		return say(msg, len, -EINVAL, "invalid user name '%s'", u->name);
+	d = &b->users[u->uid];
+	/* A new key or a new owner of the id ends the sessions of the old. */
+	if (!d->active || memcmp(d->key, u->key, 32) || strcmp(d->name, u->name))
+		d->epoch++;
+	d->active = 1;
+	d->admin = !!(u->flags & SL_USER_F_ADMIN);
+	memcpy(d->name, u->name, sizeof(d->name));
+	memcpy(d->key, u->key, sizeof(d->key));
+	b->user_gen[u->uid] = b->sync_gen;
+	return 0;
+}
+
+static void
+user_delete(struct sl_authz_builder *b, uint16_t uid)
+{
+	uint32_t i = 0;
+
+	b->users[uid].active = 0;
+	b->users[uid].epoch++;
+	memset(b->users[uid].key, 0, sizeof(b->users[uid].key));
+	while (i < b->n_acl) {
+		if (b->acl[i].uid == uid)
+			acl_remove(b, i);
+		else
+			i++;
+	}
+}
+
+/* End of a resync: whatever was not resent in generation @gen is gone. */
+static void
+sync_end(struct sl_authz_builder *b, uint64_t gen)
+{
+	uint32_t i = 0;
+	uint16_t uid;
+
+	for (uid = 1; uid < SL_CNC_MAX_USERS; uid++)
+		if (b->users[uid].active && b->user_gen[uid] != gen)
+			user_delete(b, uid);
+	while (i < b->n_acl) {
+		if (b->acl_gen[i] != gen)
+			acl_remove(b, i);
+		else
+			i++;
+	}
+	b->sync_gen = 0;
+}
+
+int
+sl_authz_builder_apply(struct sl_authz_builder *b, const struct sl_cnc_cmd *c, char *msg,
+		       size_t len)
+{
+	uint16_t uid;
+	uint32_t i;
+
+	msg[0] = '\0';
+	switch (c->type) {
+	case SL_CNC_USER_UPSERT:
+		return user_upsert(b, &c->u.user, msg, len);
+	case SL_CNC_USER_DELETE:
+		uid = c->u.user.uid;
+		if (uid == 0 || uid >= SL_CNC_MAX_USERS || !b->users[uid].active)
+			return say(msg, len, -ENOENT, "no user with id %u", uid);
+		user_delete(b, uid);
+		return 0;
+	case SL_CNC_ACL_SET:
+		return acl_set(b, &c->u.acl, msg, len);
+	case SL_CNC_ACL_CLEAR:
+		for (i = 0; i < b->n_acl;) {
+			if (b->acl[i].uid == c->u.acl.uid)
+				acl_remove(b, i);
+			else
+				i++;
+		}
+		return 0;
+	case SL_CNC_AUTH_MODE:
+		if (c->u.value > 1)
+			return say(msg, len, -EINVAL, "auth mode %u is not 0 (open) or 1 (required)",
+				   c->u.value);
+		b->required = c->u.value;
+		return 0;
+	case SL_CNC_SYNC_BEGIN:
+		if (c->u.generation == 0)
+			return say(msg, len, -EINVAL, "sync generation 0");
+		b->sync_gen = c->u.generation;
+		return 0;
+	case SL_CNC_SYNC_END:
+		if (b->sync_gen == 0 || c->u.generation != b->sync_gen)
+			return say(msg, len, -EINVAL, "sync end without matching begin");
+		sync_end(b, c->u.generation);
+		return 0;
+	default:
+		return -ENOTSUP;
+	}
+}
+
+uint8_t
+sl_authz_perms_by_name(const struct sl_authz *a, uint16_t uid, const char *name, size_t len)
+{
+	uint8_t p = 0;
+	uint32_t i;
+
+	if (!a->required)
+		return SL_PERM_PUB | SL_PERM_SUB | SL_PERM_ADMIN;
+	if (uid == 0 || uid >= SL_CNC_MAX_USERS || !a->users[uid].active)
+		return 0;
+	for (i = 0; i < a->n_acl; i++)
+		if (a->acl[i].uid == uid && sl_pattern_match(a->acl[i].pattern, name, len))
+			p |= (uint8_t)a->acl[i].perms;
+	return p & (SL_PERM_PUB | SL_PERM_SUB | SL_PERM_ADMIN);
+}
+
+struct sl_authz *
+sl_authz_build(const struct sl_authz_builder *b, const struct sl_route *r)
+{
+	struct sl_authz *a = calloc(1, sizeof(*a));
+	uint32_t id, n;
+	uint16_t uid;
+
+	if (a == NULL)
+		return NULL;
+	a->required = b->required;
+	a->max_topics = r->cap;
+	memcpy(a->users, b->users, sizeof(a->users));
+	a->n_acl = b->n_acl;
+	a->acl = malloc((b->n_acl ? b->n_acl : 1) * sizeof(*a->acl));
+	a->perm = calloc((size_t)r->cap * SL_CNC_MAX_USERS, 1);
+	if (a->acl == NULL || a->perm == NULL) {
+		sl_authz_free(a);
+		return NULL;
+	}
+	memcpy(a->acl, b->acl, b->n_acl * sizeof(*a->acl));
+	/* Acquire: pairs with the topic creator's release of n_topics' topics. */
+	n = __atomic_load_n(&r->n_topics, __ATOMIC_ACQUIRE);
+	for (id = 1; id <= n && id < r->cap; id++) {
+		const struct sl_topic *t = sl_route_topic_get(r, id);
+
+		if (t == NULL)
+			continue;
+		for (uid = 1; uid < SL_CNC_MAX_USERS; uid++)
+			if (a->users[uid].active)
+				a->perm[(size_t)id * SL_CNC_MAX_USERS + uid] =
+					SL_AUTHZ_COMPUTED |
+					sl_authz_perms_by_name(a, uid, t->name, t->name_len);
+	}
+	return a;
+}
+
+void
+sl_authz_free(struct sl_authz *a)
+{
+	if (a == NULL)
+		return;
+	free(a->acl);
+	free(a->perm);
+	free(a);
+}
+
+uint16_t
+sl_authz_user_find(const struct sl_authz *a, const char *name)
+{
+	uint16_t uid;
+
+	for (uid = 1; uid < SL_CNC_MAX_USERS; uid++)
+		if (a->users[uid].active && strncmp(a->users[uid].name, name, 32) == 0)
+			return uid;
+	return 0;
+}

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Main lcore side of the control plane: CnC commands, authz tables, stats snapshots. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_ethdev.h>
+#include <rte_log.h>
+#include <rte_pause.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include <sluice/cnc.h>
+
+#include "dataplane.h"
+#include "durable.h"
+
+#define RTE_LOGTYPE_SLUICE RTE_LOGTYPE_USER1
+#define CMDS_PER_POLL 64
+#define STATS_BUF (SL_CNC_STATS_SIZE - 64)
+
+/* A replaced table, freed once every worker has polled since (RCU style). */
+struct sl_authz_retired {
+	struct sl_authz *a;
+	uint64_t polls[SL_CONF_MAX_WORKERS];
+	struct sl_authz_retired *next;
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int
+say(struct sl_cnc_result *r, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+	r->rc = rc;
+	return rc;
+}
+
+/* --- authorization tables ------------------------------------------------------ */
+
+static void
+retire(struct sl_dp *dp, struct sl_authz *old)
+{
+	struct sl_authz_retired *r;
+	unsigned i;
+
+	if (old == NULL)
+		return;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		/* Leaking a table is safe; freeing it early is not. */
+		RTE_LOG(WARNING, SLUICE, "authz: cannot track a retired table; leaked\n");
+		return;
+	}
+	r->a = old;
+	for (i = 0; i < dp->n_workers; i++)
+		r->polls[i] = sl_ctr_read(&dp->workers[i]->ctr.ctr[SL_CTR_polls]);
+	r->next = dp->retired;
+	dp->retired = r;
+}
+
+/* Free the retired tables no worker can still be reading: each worker
+ * loads the table once per frame, and a loop of its poll later it is done. */
+static void
+reclaim(struct sl_dp *dp)
+{
+	struct sl_authz_retired **pp = &dp->retired, *r;
+	unsigned i;
+
+	while ((r = *pp) != NULL) {
+		int quiet = 1;
+
+		for (i = 0; i < dp->n_workers && quiet; i++)
+			quiet = sl_ctr_read(&dp->workers[i]->ctr.ctr[SL_CTR_polls]) > r->polls[i] + 1;
+		if (!quiet) {
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		sl_authz_free(r->a);
+		free(r);
+	}
+}
+
+static int
+publish_authz(struct sl_dp *dp)
+{
+	struct sl_authz *a = sl_authz_build(&dp->authz_b, &dp->route), *old = dp->authz;
+
+	if (a == NULL)
+		return -ENOMEM;
+	/* Release: the table is complete before workers can load it. */
+	__atomic_store_n(&dp->authz, a, __ATOMIC_RELEASE);
+	retire(dp, old);
+	if (dp->cnc)
+		sl_cnc_hdr(dp->cnc)->auth_required = a->required;
+	dp->authz_dirty = 0;
+	return 0;
+}
+
+void
+sl_dp_ctl_topic_created(struct sl_dp *dp)
+{
+	dp->authz_dirty = 1;
+}
+
+/* --- topics ------------------------------------------------------------------------- */
+
+static int
+topic_upsert(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_result *r)
+{
+	size_t len = strlen(t->name);
+	const struct sl_topic *cur;
+	uint32_t id;
+	int rc;
+
+	if (!sl_proto_topic_name_valid(t->name, len))
+		return say(r, -EINVAL, "invalid topic name '%s'", t->name);
+	if (t->durability > SL_DUR_SYNC)
+		return say(r, -EINVAL, "durability %u is not 0, 1 or 2", t->durability);
+	id = sl_route_topic_lookup(&dp->route, t->name, (uint32_t)len);
+	cur = sl_route_topic_get(&dp->route, id);
+	if (cur) {
+		uint8_t d = sl_route_state(&dp->route, id)->durability;
+
+		if (d != t->durability)
+			return say(r, -EEXIST, "topic %s exists with durability %s; delete it "
+				   "first to change that", t->name,
+				   sl_durability_name((enum sl_durability)d));
+		return 0;
+	}
+	dp->topic_override = t;
+	rc = sl_route_topic_create_init(&dp->route, t->name, (uint32_t)len, sl_dp_topic_init, dp,
+					&id);
+	dp->topic_override = NULL;
+	if (rc < 0)
+		return say(r, rc, "cannot create topic %s: %s", t->name,
+			   rc == -ENOSPC ? "topic table full" : strerror(-rc));
+	sl_ctr_add(&dp->main_ctr.ctr[SL_CTR_topics_created], 1);
+	dp->authz_dirty = 1;
+	return 0;
+}
+
+static int
+topic_delete(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_result *r)
+{
+	uint32_t id = sl_route_topic_lookup(&dp->route, t->name, (uint32_t)strlen(t->name));
+	const struct sl_topic *cur = sl_route_topic_get(&dp->route, id);
+	struct sl_handoff h = { .kind = SL_HO_TOPIC_DELETE, .topic = id };
+	int tries;
+
+	if (cur == NULL)
+		return say(r, -ENOENT, "no topic %s", t->name);
+	/* New frames stop finding it now; the owner releases its state. */
+	sl_route_topic_deactivate(&dp->route, id);
+	for (tries = 0; tries < 100000; tries++) {
+		if (rte_ring_enqueue_elem(dp->workers[cur->owner]->in, &h, sizeof(h)) == 0)
+			return 0;
+		rte_pause();
+	}
+	return say(r, -EAGAIN, "topic %s stopped, but its owner worker is not draining its "
+		   "ring; its state is released later", t->name);
+}
+
+/* --- commands ----------------------------------------------------------------------- */
+
+static void
+apply(struct sl_dp *dp, const struct sl_cnc_cmd *c, struct sl_cnc_result *r)
+{
+	int rc;
+
+	r->id = c->id;
+	r->rc = 0;
+	r->message[0] = '\0';
+	switch (c->type) {
+	case SL_CNC_NOP:
+		return;
+	case SL_CNC_TOPIC_UPSERT:
+		topic_upsert(dp, &c->u.topic, r);
+		return;
+	case SL_CNC_TOPIC_DELETE:
+		topic_delete(dp, &c->u.topic, r);
+		return;
+	case SL_CNC_SET_IDLE:
+		if (c->u.value > SL_IDLE_BACKOFF) {
+			say(r, -EINVAL, "idle %u is not 0 (busy) or 1 (backoff)", c->u.value);
+			return;
+		}
+		/* Relaxed: workers pick the new strategy up at their next idle. */
+		__atomic_store_n(&dp->conf.idle, (enum sl_idle_kind)c->u.value, __ATOMIC_RELAXED);
+		return;
+	default:
+		rc = sl_authz_builder_apply(&dp->authz_b, c, r->message, sizeof(r->message));
+		if (rc == -ENOTSUP)
+			say(r, rc, "unknown command type %u", c->type);
+		r->rc = rc;
+		if (rc == 0)
+			dp->authz_dirty = 1;
+	}
+}
+
+static unsigned
+drain(struct sl_dp *dp)
+{
+	struct sl_cnc_result r;
+	struct sl_cnc_cmd c;
+	unsigned n = 0;
+
+	while (n < CMDS_PER_POLL && sl_cnc_cmd_pop(dp->cnc, &c) == 1) {
+		memset(&r, 0, sizeof(r));
+		apply(dp, &c, &r);
+		/* The table goes out before the result: when control hears
+		 * "done", the workers enforce it. */
+		if (dp->authz_dirty && publish_authz(dp) < 0)
+			say(&r, -ENOMEM, "out of memory building the ACL table");
+		if (sl_cnc_result_push(dp->cnc, &r) < 0)
+			RTE_LOG(WARNING, SLUICE, "control is not reading results; result of "
+				"command %" PRIu64 " lost\n", c.id);
+		sl_ctr_add(&dp->main_ctr.ctr[SL_CTR_cnc_commands], 1);
+		n++;
+	}
+	return n;
+}
+
+/* --- stats snapshot -------------------------------------------------------------------- */
+
+struct jbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void
+jb(struct jbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->len >= b->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len = b->len + (size_t)n < b->cap ? b->len + (size_t)n : b->cap;
+}
+
+static uint64_t
+sum_ctr(const struct sl_dp *dp, unsigned c, int drop)
+{
+	uint64_t v = sl_ctr_read(drop ? &dp->main_ctr.drop[c] : &dp->main_ctr.ctr[c]);
+	unsigned i;
+
+	for (i = 0; i < dp->n_workers; i++)
+		v += sl_ctr_read(drop ? &dp->workers[i]->ctr.drop[c] : &dp->workers[i]->ctr.ctr[c]);
+	return v;
+}
+
+static void
+stats_workers_ports(const struct sl_dp *dp, struct jbuf *b)
+{
+	struct rte_eth_stats st;
+	unsigned i;
+
+	jb(b, ",\"workers\":[");
+	for (i = 0; i < dp->n_workers; i++) {
+		const struct sl_worker *w = dp->workers[i];
+
+		jb(b, "%s{\"worker\":%u,\"lcore\":%u,\"port\":%u,\"queue\":%u,\"rx_pkts\":%" PRIu64
+		   ",\"tx_pkts\":%" PRIu64 ",\"sessions\":%u}", i ? "," : "", i, w->lcore,
+		   w->port_idx, w->queue, sl_ctr_read(&w->ctr.ctr[SL_CTR_rx_pkts]),
+		   sl_ctr_read(&w->ctr.ctr[SL_CTR_tx_pkts]),
+		   __atomic_load_n(&w->sessions.n_active, __ATOMIC_RELAXED));
+	}
+	jb(b, "],\"ports\":[");
+	for (i = 0; i < dp->n_ports; i++) {
+		memset(&st, 0, sizeof(st));
+		rte_eth_stats_get(dp->ports[i].port_id, &st);
+		jb(b, "%s{\"port\":%u,\"ipackets\":%" PRIu64 ",\"opackets\":%" PRIu64
+		   ",\"imissed\":%" PRIu64 ",\"ierrors\":%" PRIu64 "}", i ? "," : "", i,
+		   st.ipackets, st.opackets, st.imissed, st.ierrors);
+	}
+	jb(b, "]");
+}
+
+/* @name as a JSON string body: topic names may hold '"' and '\\'. */
+static const char *
+json_name(const char *name, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (; *name && o + 2 < cap; name++) {
+		if (*name == '"' || *name == '\\')
+			out[o++] = '\\';
+		out[o++] = *name;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void
+stats_topics(const struct sl_dp *dp, struct jbuf *b)
+{
+	char name[2 * SL_MAX_TOPIC_NAME + 2];
+	uint32_t id, n = __atomic_load_n(&dp->route.n_topics, __ATOMIC_ACQUIRE);
+	int first = 1;
+
+	jb(b, ",\"topics\":[");
+	for (id = 1; id <= n && id < dp->route.cap; id++) {
+		const struct sl_topic *t = &dp->route.topics[id];
+		const struct sl_topic_state *ts = sl_route_state(&dp->route, id);
+
+		if (t->id != id)
+			continue;
+		jb(b, "%s{\"name\":\"%s\",\"id\":%u,\"durability\":\"%s\",\"subscribers\":%u,"
+		   "\"published\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"dropped\":%" PRIu64
+		   ",\"seq\":%" PRIu64 ",\"journal_first\":%" PRIu64 ",\"journal_durable\":%" PRIu64
+		   ",\"journal_bytes\":%" PRIu64 ",\"deleted\":%s}", first ? "" : ",",
+		   json_name(t->name, name, sizeof(name)), id,
+		   sl_durability_name((enum sl_durability)ts->durability),
+		   __atomic_load_n(&ts->n_subs, __ATOMIC_RELAXED), sl_ctr_read(&ts->published),
+		   sl_ctr_read(&ts->delivered), sl_ctr_read(&ts->dropped), sl_ctr_read(&ts->seq),
+		   sl_ctr_read(&ts->j_first), sl_ctr_read(&ts->j_durable),
+		   sl_ctr_read(&ts->j_bytes),
+		   __atomic_load_n(&t->active, __ATOMIC_ACQUIRE) ? "false" : "true");
+		first = 0;
+	}
+	jb(b, "]");
+}
+
+static void
+write_stats(struct sl_dp *dp, uint64_t now)
+{
+	static char buf[STATS_BUF];
+	struct jbuf b = { buf, 0, sizeof(buf) };
+	const struct sl_cnc_hdr *h = sl_cnc_hdr(dp->cnc);
+	unsigned i;
+
+	jb(&b, "{\"ts_ns\":%" PRIu64 ",\"pid\":%d,\"uptime_s\":%.3f,\"auth_required\":%u,"
+	   "\"idle\":\"%s\",\"counters\":{", now, (int)getpid(),
+	   (double)(now - h->dp_start_ns) / 1e9, dp->authz ? dp->authz->required : 0,
+	   dp->conf.idle == SL_IDLE_BUSY ? "busy" : "backoff");
+	for (i = 0; i < SL_CTR_MAX; i++)
+		jb(&b, "%s\"%s\":%" PRIu64, i ? "," : "", sl_ctr_names[i], sum_ctr(dp, i, 0));
+	jb(&b, "},\"drops\":{");
+	for (i = 0; i < SL_DROP_MAX; i++)
+		jb(&b, "%s\"%s\":%" PRIu64, i ? "," : "", sl_drop_names[i], sum_ctr(dp, i, 1));
+	jb(&b, "}");
+	stats_workers_ports(dp, &b);
+	stats_topics(dp, &b);
+	jb(&b, "}");
+	if (b.len < b.cap)
+		sl_cnc_stats_write(dp->cnc, buf, b.len);
+}
+
+/* --- lifecycle ---------------------------------------------------------------------------- */
+
+int
+sl_dp_ctl_init(struct sl_dp *dp)
+{
+	int rc;
+
+	sl_authz_builder_init(&dp->authz_b, dp->conf.auth_required);
+	rc = publish_authz(dp);
+	if (rc < 0)
+		return rc;
+	rc = sl_cnc_create(&dp->cnc, dp->conf.name);
+	if (rc < 0) {
+		RTE_LOG(WARNING, SLUICE, "control region %s/%s/cnc: %s; running without "
+			"sluice-control\n", SL_CNC_DIR, dp->conf.name, strerror(-rc));
+		dp->cnc = NULL;
+	} else {
+		sl_cnc_hdr(dp->cnc)->auth_required = dp->authz->required;
+	}
+	if (!dp->authz->required)
+		printf("sluice-dataplane: WARNING: authentication is OFF (open mode): anyone who "
+		       "can reach the port may publish and subscribe to anything. Enable it with "
+		       "'sluicectl policy set auth required' or auth = required.\n");
+	return 0;
+}
+
+unsigned
+sl_dp_ctl_poll(struct sl_dp *dp)
+{
+	uint64_t now;
+	unsigned n = 0;
+
+	if (dp->cnc)
+		n = drain(dp);
+	if (dp->authz_dirty)
+		publish_authz(dp);
+	if (dp->retired)
+		reclaim(dp);
+	if (dp->cnc == NULL)
+		return n;
+	now = now_ns();
+	if (now >= dp->next_stats_ns) {
+		dp->next_stats_ns = now + SL_CNC_STATS_PERIOD_MS * 1000000ull;
+		__atomic_store_n(&sl_cnc_hdr(dp->cnc)->dp_heartbeat_ns, now, __ATOMIC_RELEASE);
+		write_stats(dp, now);
+	}
+	return n;
+}
+
+void
+sl_dp_ctl_fini(struct sl_dp *dp)
+{
+	struct sl_authz_retired *r;
+
+	/* Workers have stopped: every table may go. */
+	while ((r = dp->retired) != NULL) {
+		dp->retired = r->next;
+		sl_authz_free(r->a);
+		free(r);
+	}
+	sl_authz_free(dp->authz);
+	dp->authz = NULL;
+	sl_authz_builder_fini(&dp->authz_b);
+	sl_cnc_close(dp->cnc);
+	dp->cnc = NULL;
+}

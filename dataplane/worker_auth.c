@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Worker side of sessions: HELLO, challenge-response, per-frame MAC and replay checks. */
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_random.h>
+
+#include <sluice/auth.h>
+#include <sluice/proto.h>
+
+#include "worker_internal.h"
+
+static void
+welcome(struct sl_worker *w, const struct sl_sub *peer, const struct sl_session *s)
+{
+	/* Room for the trailer when the session is authenticated. */
+	uint8_t buf[sizeof(struct sl_welcome) + sizeof(struct sl_auth_trailer)];
+	struct sl_welcome *wl = (struct sl_welcome *)buf;
+	uint32_t len = sizeof(*wl);
+
+	sl_proto_hdr_init(&wl->h, SL_FT_WELCOME, 0, len, s->id);
+	wl->session = s->id;
+	wl->heartbeat_ms = w->dp->conf.heartbeat_ms;
+	wl->nonce = s->nonce;
+	wl->max_payload = SL_MAX_PAYLOAD;
+	wl->reserved = 0;
+	if (s->auth == SL_SESSION_AUTH_OK) {
+		/* Sealed under the session key: the client learns the broker
+		 * knows the user's key too (mutual authentication). */
+		wl->h.flags |= SL_WELCOME_F_AUTH;
+		len += sizeof(struct sl_auth_trailer);
+		sl_auth_seal(s->skey, buf, len, 1);
+	}
+	count(w, SL_CTR_welcomes);
+	sl_worker_reply_frame(w, peer, buf, len);
+}
+
+static void
+challenge(struct sl_worker *w, const struct sl_sub *peer, const struct sl_session *s)
+{
+	struct sl_challenge c;
+
+	sl_proto_hdr_init(&c.h, SL_FT_CHALLENGE, 0, sizeof(c), s->id);
+	c.nonce = s->nonce;
+	memcpy(c.server_nonce, s->server_nonce, sizeof(c.server_nonce));
+	count(w, SL_CTR_challenges);
+	sl_worker_reply_frame(w, peer, &c, sizeof(c));
+}
+
+static void
+close_session(struct sl_worker *w, struct sl_session *s)
+{
+	sl_worker_session_gone(w, s->id);
+	sl_session_close(&w->sessions, s);
+	count(w, SL_CTR_sessions_closed);
+}
+
+/* A new session for HELLO @h from @peer, or NULL after answering why not. */
+static struct sl_session *
+open_session(struct sl_worker *w, const struct sl_hello *h, const struct sl_sub *peer)
+{
+	const struct sl_authz *a = sl_dp_authz(w->dp);
+	struct sl_session *s;
+	uint64_t r;
+
+	if (sl_session_open(&w->sessions, peer->ip, peer->udp_port, &s) < 0) {
+		drop(w, SL_DROP_session_table_full);
+		sl_worker_reply_error(w, peer, 0, 0, SL_E_SESSION_TABLE_FULL, SL_FT_HELLO, h->nonce);
+		return NULL;
+	}
+	s->nonce = h->nonce;
+	s->port_id = peer->port_id;
+	memcpy(s->mac, peer->mac, 6);
+	memcpy(s->name, h->name, sizeof(s->name));
+	s->name[sizeof(s->name) - 1] = '\0';
+	if (h->caps & SL_CAP_AUTH) {
+		/* An unknown user still gets a challenge: the answer to AUTH is
+		 * the first that says "no", so names cannot be probed. */
+		s->auth = SL_SESSION_AUTH_PENDING;
+		s->uid = sl_authz_user_find(a, h->name);
+		s->user_epoch = a->users[s->uid].epoch;
+		r = rte_rand();
+		memcpy(s->server_nonce, &r, 8);
+		r = rte_rand();
+		memcpy(s->server_nonce + 8, &r, 8);
+	}
+	count(w, SL_CTR_sessions_opened);
+	return s;
+}
+
+void
+sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer)
+{
+	const struct sl_hello *h = (const struct sl_hello *)f->hdr;
+	struct sl_session *s;
+
+	count(w, SL_CTR_hellos);
+	if (w->dgram_hello++) {
+		drop(w, SL_DROP_extra_hello); /* one session per datagram */
+		return;
+	}
+	if (h->min_version > SL_PROTO_VERSION || h->max_version < SL_PROTO_VERSION) {
+		sl_worker_reply_error(w, peer, 0, 0, SL_E_VERSION, SL_FT_HELLO, h->nonce);
+		return;
+	}
+	if (!(h->caps & SL_CAP_AUTH) && sl_dp_authz(w->dp)->required) {
+		drop(w, SL_DROP_auth_required);
+		sl_worker_reply_error(w, peer, 0, 0, SL_E_AUTH_REQUIRED, SL_FT_HELLO, h->nonce);
+		return;
+	}
+	s = sl_session_find_addr(&w->sessions, peer->ip, peer->udp_port);
+	if (s && s->nonce != h->nonce) {
+		/* Same address, new client instance: the old session is over. */
+		close_session(w, s);
+		s = NULL;
+	}
+	if (s == NULL && (s = open_session(w, h, peer)) == NULL)
+		return;
+	s->last_seen = w->now;
+	/* A resent HELLO gets the same answer as the first. */
+	if (s->auth == SL_SESSION_AUTH_PENDING)
+		challenge(w, peer, s);
+	else
+		welcome(w, peer, s);
+}
+
+void
+sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer,
+	       struct sl_session *s)
+{
+	const struct sl_auth *au = (const struct sl_auth *)f->hdr;
+	const struct sl_authz *a = sl_dp_authz(w->dp);
+	const struct sl_authz_user *u = &a->users[s->uid];
+	uint8_t proof[32];
+
+	if (s->auth == SL_SESSION_AUTH_OK) {
+		welcome(w, peer, s); /* AUTH resent after a lost WELCOME */
+		return;
+	}
+	if (s->auth != SL_SESSION_AUTH_PENDING || s->uid == 0 || !u->active ||
+	    u->epoch != s->user_epoch)
+		goto fail;
+	sl_auth_proof(u->key, s->nonce, s->server_nonce, au->client_nonce, u->name, proof);
+	if (sl_auth_memcmp(proof, au->proof, sizeof(proof)) != 0)
+		goto fail;
+	sl_auth_session_key(u->key, s->server_nonce, au->client_nonce, s->skey);
+	memset(&s->rw, 0, sizeof(s->rw));
+	s->auth = SL_SESSION_AUTH_OK;
+	count(w, SL_CTR_auth_ok);
+	welcome(w, peer, s);
+	return;
+fail:
+	drop(w, SL_DROP_auth_failed);
+	sl_worker_reply_error(w, peer, s->id, 0, SL_E_AUTH_FAILED, SL_FT_AUTH, s->nonce);
+	close_session(w, s);
+}
+
+/*
+ * Every frame of an authenticated session: MAC first (a forged frame must
+ * not even refresh the session), then the replay window, then that the user
+ * still exists with the same key. Returns 0, or -1 after dropping and
+ * counting the frame (and ending the session when the user is gone).
+ */
+int
+sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer,
+		      struct sl_session *s)
+{
+	const struct sl_authz *a;
+
+	if (likely(s->auth == SL_SESSION_AUTH_OK)) {
+		if (unlikely(f->trailer == NULL)) {
+			drop(w, SL_DROP_mac_missing);
+			return -1;
+		}
+		if (unlikely(sl_auth_frame_mac(s->skey, f->hdr, f->len) != f->trailer->mac)) {
+			drop(w, SL_DROP_bad_mac);
+			return -1;
+		}
+		if (unlikely(sl_replay_check(&s->rw, f->trailer->seq) < 0)) {
+			drop(w, SL_DROP_mac_replay);
+			return -1;
+		}
+		a = sl_dp_authz(w->dp);
+		if (unlikely(!a->users[s->uid].active || a->users[s->uid].epoch != s->user_epoch)) {
+			drop(w, SL_DROP_user_revoked);
+			sl_worker_reply_error(w, peer, s->id, 0, SL_E_AUTH_FAILED, f->hdr->type, 0);
+			close_session(w, s);
+			return -1;
+		}
+		return 0;
+	}
+	if (s->auth == SL_SESSION_AUTH_PENDING) {
+		drop(w, SL_DROP_auth_required); /* only AUTH is expected now */
+		return -1;
+	}
+	if (unlikely(sl_dp_authz(w->dp)->required)) {
+		/* Opened in open mode; authentication is required now. */
+		drop(w, SL_DROP_auth_required);
+		sl_worker_reply_error(w, peer, s->id, 0, SL_E_AUTH_REQUIRED, f->hdr->type, 0);
+		close_session(w, s);
+		return -1;
+	}
+	return 0;
+}

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sluice/auth.h>
 #include <sluice/proto.h>
 #include <sluice/sluice.h>
 
@@ -62,6 +63,9 @@ struct lg_conf {
 	uint64_t warmup_ms;
 	int json;
 	int quiet;
+	const char *credentials; /* --credentials FILE; NULL: from the environment */
+	const char *user;	 /* credentials once loaded, for every client; NULL: none */
+	const uint8_t *key;
 };
 
 struct lg_pub {
@@ -133,6 +137,10 @@ usage(FILE *f)
 		"      --warmup-ms MS     leave messages due in this first window out of the\n"
 		"                         latency figures, not the counts (default 200)\n"
 		"      --json             print one JSON object on stdout, nothing else\n"
+		"      --credentials FILE authenticate every client with the user and key in\n"
+		"                         FILE (\"user = NAME\", \"key = HEX\"; mode 600);\n"
+		"                         default: $SLUICE_CREDENTIALS, or $SLUICE_USER and\n"
+		"                         $SLUICE_KEY\n"
 		"  -q, --quiet            no progress line on stderr\n"
 		"  -h, --help             this text\n"
 		"\n"
@@ -177,6 +185,7 @@ enum {
 	OPT_DRAIN,
 	OPT_WARMUP,
 	OPT_JSON,
+	OPT_CREDENTIALS,
 };
 
 static const struct option long_opts[] = {
@@ -193,6 +202,7 @@ static const struct option long_opts[] = {
 	{ "drain-ms", required_argument, NULL, OPT_DRAIN },
 	{ "warmup-ms", required_argument, NULL, OPT_WARMUP },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -238,6 +248,9 @@ parse_one(struct lg_conf *cf, int opt, const char *arg)
 		return rc;
 	case OPT_PREFIX:
 		cf->prefix = arg;
+		return 0;
+	case OPT_CREDENTIALS:
+		cf->credentials = arg;
 		return 0;
 	case OPT_DRAIN:
 		return parse_u64("--drain-ms", arg, 0, 600000, &cf->drain_ms);
@@ -334,15 +347,37 @@ plan_stop(const struct lg_run *r)
 	return r->start_ns + LG_ASAP_COUNT_LIMIT_NS;
 }
 
+/* Explain a failed connect; authentication refusals need words of their own. */
+static void
+report_connect(const struct lg_conf *cf, uint16_t code, int rc)
+{
+	const char *user = cf->user != NULL ? cf->user : "";
+
+	if (rc == -EACCES && code == SL_E_AUTH_REQUIRED)
+		fprintf(stderr, LG_NAME ": the broker requires authentication: give --credentials "
+			"FILE or set SLUICE_CREDENTIALS\n");
+	else if (rc == -EACCES && code == SL_E_AUTH_FAILED)
+		fprintf(stderr, LG_NAME ": broker refused the credentials of user '%s' (wrong key "
+			"or unknown user)\n", user);
+	else if (rc == -EACCES)
+		fprintf(stderr, LG_NAME ": the broker at %s:%u did not prove it knows the key of "
+			"user '%s' (WELCOME not sealed with it): not the broker you meant, or it "
+			"does not support authentication\n", cf->host, cf->port, user);
+	else
+		sl_cli_report_connect(LG_NAME, cf->host, cf->port, 0, rc);
+}
+
 static int
 connect_one(const struct lg_conf *cf, const char *name, struct sl_client **out)
 {
-	struct sl_client_opts o = { .host = cf->host, .port = cf->port, .name = name };
+	uint16_t code = SL_E_NONE;
+	struct sl_client_opts o = { .host = cf->host, .port = cf->port, .name = name,
+				    .user = cf->user, .key = cf->key, .last_error = &code };
 	int rc;
 
 	rc = sl_client_connect(out, &o);
 	if (rc < 0)
-		sl_cli_report_connect(LG_NAME, cf->host, cf->port, 0, rc);
+		report_connect(cf, code, rc);
 	return rc;
 }
 
@@ -382,7 +417,8 @@ setup_topics(struct lg_run *r)
 		rc = sl_client_resolve(r->pubs[0].c, name, 1, &r->topic_ids[k]);
 		if (rc < 0) {
 			fprintf(stderr, LG_NAME ": creating topic '%s' failed: %s%s\n", name,
-				strerror(-rc), rc == -ENOSPC ? " (broker's topic table full)" : "");
+				strerror(-rc), rc == -ENOSPC ? " (broker's topic table full)" :
+				rc == -EPERM ? " (ACL; creating a topic needs admin)" : "");
 			return rc;
 		}
 	}
@@ -394,7 +430,8 @@ setup_topics(struct lg_run *r)
 			if (rc < 0) {
 				fprintf(stderr, LG_NAME ": subscriber %u cannot subscribe to %s.%u: "
 					"%s%s\n", j, cf->prefix, k, strerror(-rc),
-					rc == -ENOSPC ? " (topic's subscriber table full)" : "");
+					rc == -ENOSPC ? " (topic's subscriber table full)" :
+					rc == -EPERM ? " (ACL)" : "");
 				return rc;
 			}
 		}
@@ -743,6 +780,28 @@ install_sigint(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/* Publishes the broker refused (seen as ERRORs by the publishers' polls). */
+static void
+report_refused(const struct lg_run *r)
+{
+	struct sl_client_stats cs;
+	unsigned k;
+
+	for (k = 0; k < r->cf->pubs; k++) {
+		sl_client_stats(r->pubs[k].c, &cs);
+		if (cs.publish_refused == 0)
+			continue;
+		if (cs.last_error == SL_E_DENIED)
+			fprintf(stderr, LG_NAME ": publisher %u: not allowed to publish to '%s.%u' "
+				"(ACL): %" PRIu64 " messages refused\n", k, r->cf->prefix,
+				k % r->cf->topics, cs.publish_refused);
+		else
+			fprintf(stderr, LG_NAME ": publisher %u: broker refused %" PRIu64
+				" messages: %s\n", k, cs.publish_refused,
+				sl_error_code_str(cs.last_error));
+	}
+}
+
 static int
 run_and_report(struct lg_run *r)
 {
@@ -759,6 +818,7 @@ run_and_report(struct lg_run *r)
 	if (!fail)
 		fail = run_drain_phase(r) < 0;
 	collect_stats(r, &st);
+	report_refused(r);
 	if (r->cf->json)
 		report_json(r, &st);
 	else
@@ -769,9 +829,27 @@ run_and_report(struct lg_run *r)
 	return (st.lost || r->duplicates || r->bad) ? 3 : 0;
 }
 
+/* Credentials from --credentials or the environment; -1 when unusable (reported). */
+static int
+credentials(struct lg_conf *cf, char *user, uint8_t *key)
+{
+	struct sl_client_opts o = { 0 };
+	char err[512];
+
+	if (sl_client_opts_credentials(&o, cf->credentials, user, key, err, sizeof(err)) < 0) {
+		fprintf(stderr, LG_NAME ": %s\n", err);
+		return -1;
+	}
+	cf->user = o.user;
+	cf->key = o.key;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	char user[SL_AUTH_USER_LEN];
+	uint8_t key[SL_AUTH_KEY_LEN];
 	struct lg_conf cf;
 	struct lg_run *r;
 	int rc;
@@ -783,6 +861,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "Try '" LG_NAME " --help'.\n");
 		return 2;
 	}
+	if (credentials(&cf, user, key) < 0)
+		return 1;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL) {
 		fprintf(stderr, LG_NAME ": out of memory\n");
@@ -799,5 +879,6 @@ main(int argc, char **argv)
 	else
 		rc = 1;
 	run_free(r);
+	explicit_bzero(key, sizeof(key));
 	return rc;
 }

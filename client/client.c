@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include <sluice/auth.h>
 #include <sluice/proto.h>
 #include <sluice/sluice.h>
 
@@ -30,7 +31,14 @@
 #define DEFAULT_SOCKBUF (4u << 20)
 #define DEFAULT_HEARTBEAT_MS 1000u
 
+/* Room for a frame of @n bytes once sealed: padded to 8, then the trailer. */
+#define FRAME_ROOM(n) ((((n) + 7u) & ~(size_t)7u) + sizeof(struct sl_auth_trailer))
+/* A request_run result: the broker answered HELLO with a CHALLENGE. */
+#define HELLO_CHALLENGED 1
+
 _Static_assert(SL_MAX_DATAGRAM % 8 == 0, "datagram buffers are arrays of uint64_t");
+_Static_assert(FRAME_ROOM(sizeof(struct sl_publish) + SL_MAX_PAYLOAD) <= SL_MAX_DATAGRAM,
+	       "a sealed maximal publish fits the transmit buffer");
 _Static_assert((SEQ_SLOTS & (SEQ_SLOTS - 1)) == 0, "SEQ_SLOTS is a power of two");
 
 /* One received datagram; uint64_t storage keeps frames 8-byte aligned for the casts. */
@@ -46,7 +54,7 @@ struct topic_seq {
 	uint64_t last;
 };
 
-enum pend_kind { PEND_NONE, PEND_HELLO, PEND_REQ };
+enum pend_kind { PEND_NONE, PEND_HELLO, PEND_AUTH, PEND_REQ };
 
 /* The one request/reply exchange in flight; replies are matched against it. */
 struct pending {
@@ -57,6 +65,20 @@ struct pending {
 	uint32_t req_id;
 	uint64_t nonce;
 	uint32_t value; /* topic id from TOPIC */
+};
+
+/*
+ * Authentication (sl_client_opts user and key). The user's key itself is
+ * never kept: connect derives the proof and the session key from it.
+ */
+struct auth {
+	bool on;	       /* credentials given: HELLO asked to authenticate */
+	bool sealing;	       /* WELCOME verified: every frame sent carries a trailer */
+	uint32_t pending;      /* session id from CHALLENGE, for AUTH */
+	uint32_t bad_welcomes; /* WELCOMEs that failed verification while connecting */
+	uint64_t tx_seq;       /* trailer seq of the last frame sealed */
+	uint8_t server_nonce[SL_AUTH_NONCE_LEN];
+	uint8_t skey[SL_AUTH_SESSION_KEY_LEN];
 };
 
 struct sl_client {
@@ -71,6 +93,7 @@ struct sl_client {
 	uint64_t pub_seq;
 	uint64_t acked;
 	struct pending pend;
+	struct auth auth;
 	struct sl_client_stats st;
 
 	/* Current receive burst: rx[rx_i] is being consumed, rx_n were read. */
@@ -112,17 +135,49 @@ tx(struct sl_client *c, const void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Once the session is authenticated, seal @frame (@len bytes, with room for
+ * FRAME_ROOM(len)) with the next trailer seq, in place. A resend is sealed
+ * again, so it gets a new seq and is no replay. Returns the length to send.
+ */
+static size_t
+seal(struct sl_client *c, void *frame, size_t len)
+{
+	const uint32_t tlen = sizeof(struct sl_auth_trailer);
+	struct sl_hdr *h = frame;
+	uint32_t flen;
+
+	if (!c->auth.sealing)
+		return len;
+	flen = sl_proto_align((uint32_t)len) + tlen;
+	/* The MAC covers the padding, so its bytes must be defined. */
+	memset((uint8_t *)frame + len, 0, flen - tlen - len);
+	if (h->type == SL_FT_PUBLISH)
+		((struct sl_publish *)frame)->payload_len =
+			(uint32_t)(len - sizeof(struct sl_publish));
+	sl_auth_seal(c->auth.skey, frame, flen, ++c->auth.tx_seq);
+	return flen;
+}
+
+/* Send one frame of @len bytes, sealed when the session is authenticated. */
+static int
+tx_frame(struct sl_client *c, void *frame, size_t len)
+{
+	return tx(c, frame, seal(c, frame, len));
+}
+
 static void
 heartbeat_maybe(struct sl_client *c, uint64_t now)
 {
-	struct sl_heartbeat hb;
+	uint64_t buf[FRAME_ROOM(sizeof(struct sl_heartbeat)) / 8];
+	struct sl_heartbeat *hb = (struct sl_heartbeat *)buf;
 
 	if (c->session == 0 || c->dead || now - c->last_tx_ns < c->hb_ns)
 		return;
-	sl_proto_hdr_init(&hb.h, SL_FT_HEARTBEAT, 0, sizeof(hb), c->session);
-	hb.timestamp = now;
+	sl_proto_hdr_init(&hb->h, SL_FT_HEARTBEAT, 0, sizeof(*hb), c->session);
+	hb->timestamp = now;
 	/* A heartbeat that does not go out is retried on the next poll. */
-	(void)tx(c, &hb, sizeof(hb));
+	(void)tx_frame(c, hb, sizeof(*hb));
 }
 
 /* Returns 1 when readable, 0 on timeout, -errno (-EINTR included) on failure. */
@@ -214,28 +269,77 @@ error_to_errno(uint16_t code)
 		return -EOPNOTSUPP;
 	case SL_E_REPLAY_BUSY:
 		return -EBUSY; /* unlike SL_E_BUSY, left to the caller to retry */
+	case SL_E_DENIED:
+		return -EPERM;
+	case SL_E_AUTH_REQUIRED:
+	case SL_E_AUTH_FAILED:
+		return -EACCES;
 	default:
 		return -EPROTO;
 	}
 }
 
-static void
-on_welcome(struct sl_client *c, const struct sl_welcome *w)
+static bool
+handshaking(const struct pending *p)
 {
+	return (p->kind == PEND_HELLO || p->kind == PEND_AUTH) && !p->done;
+}
+
+/*
+ * Does the WELCOME @f prove that the broker knows the user's key? Only after
+ * AUTH, with SL_WELCOME_F_AUTH and a trailer whose MAC holds under the
+ * session key; a plain WELCOME to a client that asked to authenticate would
+ * be a downgrade.
+ */
+static bool
+welcome_verified(const struct sl_client *c, const struct sl_frame *f)
+{
+	uint64_t mac;
+
+	if (c->pend.kind != PEND_AUTH || !(f->hdr->flags & SL_WELCOME_F_AUTH) ||
+	    f->trailer == NULL)
+		return false;
+	mac = sl_auth_frame_mac(c->auth.skey, f->hdr, f->len);
+	return sl_auth_memcmp(&mac, &f->trailer->mac, sizeof(mac)) == 0;
+}
+
+static void
+on_welcome(struct sl_client *c, const struct sl_frame *f)
+{
+	const struct sl_welcome *w = (const struct sl_welcome *)f->hdr;
 	uint32_t hb_ms = w->heartbeat_ms ? w->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
 
-	if (c->pend.kind != PEND_HELLO || c->pend.done || w->nonce != c->pend.nonce)
+	if (!handshaking(&c->pend) || w->nonce != c->pend.nonce)
 		return; /* a reply to someone else's HELLO, or a duplicate */
+	if (c->auth.on && !welcome_verified(c, f)) {
+		/* Forged or downgraded: wait on for the broker's own WELCOME,
+		 * remembering why the connect may fail. */
+		c->auth.bad_welcomes++;
+		return;
+	}
 	if (w->session == 0) {
 		pend_finish(&c->pend, -EPROTO);
 		return;
 	}
+	c->auth.sealing = c->auth.on;
 	c->session = w->session;
 	c->hb_ns = hb_ms * NS_PER_MS / 2;
 	c->max_payload = SL_MAX_PAYLOAD;
 	if (w->max_payload != 0 && w->max_payload < SL_MAX_PAYLOAD)
 		c->max_payload = w->max_payload;
 	pend_finish(&c->pend, 0);
+}
+
+static void
+on_challenge(struct sl_client *c, const struct sl_challenge *ch)
+{
+	/* Only an answer to our HELLO, and only when we asked to authenticate. */
+	if (!c->auth.on || c->pend.kind != PEND_HELLO || c->pend.done ||
+	    ch->nonce != c->pend.nonce || ch->h.session == 0)
+		return;
+	c->auth.pending = ch->h.session;
+	memcpy(c->auth.server_nonce, ch->server_nonce, sizeof(c->auth.server_nonce));
+	pend_finish(&c->pend, HELLO_CHALLENGED);
 }
 
 static void
@@ -257,8 +361,9 @@ on_error(struct sl_client *c, const struct sl_error *e)
 		return; /* the resend loop asks again until the timeout */
 	if (e->frame_type == SL_FT_PUBLISH)
 		return; /* not an answer to any request, whatever its req_id */
-	if (p->kind == PEND_HELLO && !p->done)
-		pend_finish(p, -EPROTO);
+	if (handshaking(p))
+		pend_finish(p, e->code == SL_E_AUTH_FAILED || e->code == SL_E_AUTH_REQUIRED ?
+			    -EACCES : -EPROTO);
 	else if (req_match(p, e->req_id))
 		pend_finish(p, error_to_errno(e->code));
 }
@@ -271,7 +376,10 @@ rx_control(struct sl_client *c, const struct sl_frame *f)
 
 	switch (f->hdr->type) {
 	case SL_FT_WELCOME:
-		on_welcome(c, h);
+		on_welcome(c, f);
+		break;
+	case SL_FT_CHALLENGE:
+		on_challenge(c, h);
 		break;
 	case SL_FT_TOPIC: {
 		const struct sl_topic_reply *t = h;
@@ -419,12 +527,14 @@ wait_drain(struct sl_client *c)
 	return 0;
 }
 
-/* Send @frame every RESEND_NS until c->pend completes or the timeout passes. */
+/*
+ * Send @frame (@len bytes, room for FRAME_ROOM(len)) every RESEND_NS until
+ * c->pend completes or @deadline passes; each send is sealed anew.
+ */
 static int
-request_run(struct sl_client *c, const void *frame, size_t len)
+request_run(struct sl_client *c, void *frame, size_t len, uint64_t deadline)
 {
 	uint64_t now = sl_now_ns();
-	uint64_t deadline = now + c->timeout_ns;
 	uint64_t next_tx = now;
 	int rc = 0;
 
@@ -434,7 +544,7 @@ request_run(struct sl_client *c, const void *frame, size_t len)
 			break;
 		}
 		if (now >= next_tx) {
-			rc = tx(c, frame, len);
+			rc = tx_frame(c, frame, len);
 			if (rc < 0 && rc != -EAGAIN && rc != -ECONNREFUSED)
 				break;
 			next_tx = now + RESEND_NS;
@@ -451,6 +561,12 @@ request_run(struct sl_client *c, const void *frame, size_t len)
 		rc = c->pend.rc;
 	c->pend.kind = PEND_NONE;
 	return rc;
+}
+
+static int
+request(struct sl_client *c, void *frame, size_t len)
+{
+	return request_run(c, frame, len, sl_now_ns() + c->timeout_ns);
 }
 
 static int
@@ -532,25 +648,89 @@ nonce_new(void)
 	return sl_now_ns() ^ ((uint64_t)getpid() << 32);
 }
 
+/*
+ * Prove the user's key (AUTH) after a CHALLENGE and wait for a WELCOME that
+ * proves the broker knows it too. Only the session key is kept.
+ */
 static int
-hello(struct sl_client *c, const char *name)
+auth_run(struct sl_client *c, const struct sl_client_opts *o, uint64_t nonce,
+	 uint64_t deadline)
 {
+	char user[SL_AUTH_USER_LEN] = { 0 };
+	struct sl_auth a;
+	ssize_t n;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	sl_proto_hdr_init(&a.h, SL_FT_AUTH, 0, sizeof(a), c->auth.pending);
+	/* Blocks only before the kernel's pool is first seeded, early in boot. */
+	n = getrandom(a.client_nonce, sizeof(a.client_nonce), 0);
+	if (n != (ssize_t)sizeof(a.client_nonce))
+		return n < 0 ? -errno : -EIO;
+	memcpy(user, o->user, strlen(o->user));
+	sl_auth_proof(o->key, nonce, c->auth.server_nonce, a.client_nonce, user, a.proof);
+	sl_auth_session_key(o->key, c->auth.server_nonce, a.client_nonce, c->auth.skey);
+
+	memset(&c->pend, 0, sizeof(c->pend));
+	c->pend.kind = PEND_AUTH;
+	c->pend.type = SL_FT_AUTH;
+	c->pend.nonce = nonce;
+	/* AUTH carries no trailer: sealing starts with the verified WELCOME. */
+	rc = request_run(c, &a, sizeof(a), deadline);
+	explicit_bzero(&a, sizeof(a));
+	return rc;
+}
+
+/*
+ * HELLO until WELCOME, or with credentials HELLO until CHALLENGE then AUTH
+ * until WELCOME; both phases share one timeout.
+ */
+static int
+handshake(struct sl_client *c, const struct sl_client_opts *o)
+{
+	uint64_t deadline = sl_now_ns() + c->timeout_ns;
+	const char *name = o->name;
 	struct sl_hello h;
+	int rc;
 
 	memset(&h, 0, sizeof(h));
 	sl_proto_hdr_init(&h.h, SL_FT_HELLO, 0, sizeof(h), 0);
 	h.min_version = SL_PROTO_VERSION;
 	h.max_version = SL_PROTO_VERSION;
 	h.nonce = nonce_new();
-	if (name == NULL)
+	if (c->auth.on) {
+		h.caps = SL_CAP_AUTH;
+		name = o->user; /* the broker names the session after its user */
+	} else if (name == NULL) {
 		name = program_invocation_short_name;
+	}
 	memcpy(h.name, name, strnlen(name, sizeof(h.name)));
 
 	memset(&c->pend, 0, sizeof(c->pend));
 	c->pend.kind = PEND_HELLO;
 	c->pend.type = SL_FT_HELLO;
 	c->pend.nonce = h.nonce;
-	return request_run(c, &h, sizeof(h));
+	rc = request_run(c, &h, sizeof(h), deadline);
+	if (rc == HELLO_CHALLENGED)
+		rc = auth_run(c, o, h.nonce, deadline);
+	if (rc == -ETIMEDOUT && c->auth.bad_welcomes > 0) {
+		/* Something answered, but never proved it knows the key. */
+		c->st.last_error = SL_E_NONE;
+		rc = -EACCES;
+	}
+	return rc;
+}
+
+static int
+opts_check(const struct sl_client_opts *o)
+{
+	if (o->host == NULL)
+		return -EINVAL;
+	if (o->user == NULL && o->key == NULL)
+		return 0;
+	if (o->user == NULL || o->key == NULL || !sl_auth_user_valid(o->user))
+		return -EINVAL;
+	return 0;
 }
 
 int
@@ -560,8 +740,13 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 	struct sl_client *c;
 	int rc;
 
-	if (out == NULL || opts == NULL || opts->host == NULL)
+	if (out == NULL || opts == NULL)
 		return -EINVAL;
+	if (opts->last_error != NULL)
+		*opts->last_error = SL_E_NONE;
+	rc = opts_check(opts);
+	if (rc < 0)
+		return rc;
 	rc = resolve_host(opts->host, opts->port ? opts->port : SL_PROTO_DEFAULT_PORT, &sa);
 	if (rc < 0)
 		return rc;
@@ -571,20 +756,43 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 		return -ENOMEM;
 	c->timeout_ns = (opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS) * NS_PER_MS;
 	c->hb_ns = DEFAULT_HEARTBEAT_MS * NS_PER_MS / 2;
+	c->auth.on = opts->user != NULL;
 	rc = socket_open(c, &sa, opts);
 	if (rc < 0)
 		goto fail_free;
-	rc = hello(c, opts->name);
+	rc = handshake(c, opts);
 	if (rc < 0)
 		goto fail_close;
 	*out = c;
 	return 0;
 
 fail_close:
+	if (opts->last_error != NULL)
+		*opts->last_error = c->st.last_error;
 	close(c->fd);
 fail_free:
+	explicit_bzero(&c->auth, sizeof(c->auth));
 	free(c);
 	return rc;
+}
+
+int
+sl_client_opts_credentials(struct sl_client_opts *o, const char *path, char *user_buf,
+			   uint8_t *key_buf, char *err, size_t errlen)
+{
+	int rc;
+
+	if (path != NULL)
+		rc = sl_auth_credentials_load(path, user_buf, key_buf, err, errlen);
+	else
+		rc = sl_auth_credentials_env(user_buf, key_buf, err, errlen);
+	if (rc == -ENOENT && path == NULL)
+		return 0;
+	if (rc < 0)
+		return rc;
+	o->user = user_buf;
+	o->key = key_buf;
+	return 1;
 }
 
 /* Claim a request id (never 0, which ERROR uses for "no request"). */
@@ -602,10 +810,7 @@ pend_start(struct sl_client *c, uint8_t type)
 int
 sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id)
 {
-	struct {
-		struct sl_resolve r;
-		char name[SL_MAX_TOPIC_NAME];
-	} f;
+	uint64_t f[FRAME_ROOM(sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME) / 8];
 	int len;
 	int rc;
 
@@ -614,14 +819,16 @@ sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *t
 	if (c->dead)
 		return -ENOTCONN;
 	pend_start(c, SL_FT_RESOLVE);
-	len = sl_proto_put_resolve(&f, sizeof(f), c->session, c->pend.req_id, name,
+	/* The cap leaves the trailer's room free: a longer name is -ENOSPC. */
+	len = sl_proto_put_resolve(f, sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME, c->session,
+				   c->pend.req_id, name,
 				   strnlen(name, SL_MAX_TOPIC_NAME + 1),
 				   create ? SL_RESOLVE_F_CREATE : 0);
 	if (len < 0) {
 		c->pend.kind = PEND_NONE;
 		return len == -ENOSPC ? -EINVAL : len;
 	}
-	rc = request_run(c, &f, (size_t)len);
+	rc = request(c, f, (size_t)len);
 	if (rc == 0)
 		*topic_id = c->pend.value;
 	return rc;
@@ -631,18 +838,19 @@ static int
 sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags,
 	    uint64_t start)
 {
-	struct sl_subscribe s;
+	uint64_t buf[FRAME_ROOM(sizeof(struct sl_subscribe)) / 8];
+	struct sl_subscribe *s = (struct sl_subscribe *)buf;
 
 	if (c->dead)
 		return -ENOTCONN;
 	if (topic_id == SL_TOPIC_INVALID)
 		return -ENOENT;
 	pend_start(c, type);
-	sl_proto_hdr_init(&s.h, type, flags, sizeof(s), c->session);
-	s.req_id = c->pend.req_id;
-	s.topic_id = topic_id;
-	s.start = start;
-	return request_run(c, &s, sizeof(s));
+	sl_proto_hdr_init(&s->h, type, flags, sizeof(*s), c->session);
+	s->req_id = c->pend.req_id;
+	s->topic_id = topic_id;
+	s->start = start;
+	return request(c, s, sizeof(*s));
 }
 
 int
@@ -702,7 +910,7 @@ sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint
 				 c->pub_seq + 1, timestamp, data, len);
 	if (n < 0)
 		return n;
-	rc = tx(c, c->txbuf, (size_t)n);
+	rc = tx_frame(c, c->txbuf, (size_t)n);
 	if (rc < 0) {
 		if (rc == -EAGAIN)
 			c->st.publish_eagain++;
@@ -866,14 +1074,16 @@ sl_client_stats(const struct sl_client *c, struct sl_client_stats *out)
 void
 sl_client_close(struct sl_client *c)
 {
-	struct sl_hdr h;
+	uint64_t buf[FRAME_ROOM(sizeof(struct sl_hdr)) / 8];
+	struct sl_hdr *h = (struct sl_hdr *)buf;
 
 	if (c == NULL)
 		return;
 	if (c->session != 0 && !c->dead) {
-		sl_proto_hdr_init(&h, SL_FT_GOODBYE, 0, sizeof(h), c->session);
-		(void)tx(c, &h, sizeof(h)); /* best effort: the broker expires us anyway */
+		sl_proto_hdr_init(h, SL_FT_GOODBYE, 0, sizeof(*h), c->session);
+		(void)tx_frame(c, h, sizeof(*h)); /* best effort: the broker expires us anyway */
 	}
 	close(c->fd);
+	explicit_bzero(&c->auth, sizeof(c->auth));
 	free(c);
 }

@@ -101,6 +101,7 @@ frame_body(struct sl_frame *f, const uint8_t *p)
 			return -SL_PROTO_BAD_LENGTH;
 		if (!sl_proto_topic_name_valid((const char *)f->body, r->name_len))
 			return -SL_PROTO_BAD_FIELD;
+		f->body_len = r->name_len; /* without the padding before a trailer */
 		return 0;
 	}
 	default:

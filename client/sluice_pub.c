@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <sluice/auth.h>
 #include <sluice/proto.h>
 #include <sluice/sluice.h>
 
@@ -26,6 +27,7 @@ struct pub_conf {
 	const char *topic;
 	const char *message;
 	const char *file;
+	const char *credentials; /* --credentials FILE; NULL: from the environment */
 	bool lines;
 	bool ack;
 	bool quiet;
@@ -57,6 +59,9 @@ usage(FILE *out)
 		"  -a, --ack             ask for acks and wait for all of them\n"
 		"  -q, --quiet           no summary line on success\n"
 		"      --timeout MS      wait for the broker's replies (default 2000)\n"
+		"      --credentials FILE  authenticate with the user and key in FILE\n"
+		"                        (\"user = NAME\", \"key = HEX\"; mode 600); default:\n"
+		"                        $SLUICE_CREDENTIALS, or $SLUICE_USER and $SLUICE_KEY\n"
 		"      --help            show this help\n\n"
 		"Exit status: 0 ok, 1 runtime failure, 2 usage error.\n",
 		SL_PROTO_DEFAULT_PORT);
@@ -78,6 +83,7 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 		{ "ack", no_argument, NULL, 'a' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "credentials", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -94,6 +100,7 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 		case 'l': conf->lines = true; break;
 		case 'a': conf->ack = true; break;
 		case 'q': conf->quiet = true; break;
+		case 'K': conf->credentials = optarg; break;
 		case 'p':
 			rc |= sl_cli_parse_u64(PROG, "port", optarg, 1, UINT16_MAX, &v);
 			conf->port = (uint16_t)v;
@@ -140,6 +147,10 @@ report_resolve(const struct pub_conf *conf, int rc)
 	case -ETIMEDOUT:
 		fprintf(stderr, PROG ": broker stopped answering while resolving '%s'\n",
 			conf->topic);
+		break;
+	case -EPERM:
+		fprintf(stderr, PROG ": not allowed to look up or create topic '%s' (ACL; "
+			"creating a topic needs admin)\n", conf->topic);
 		break;
 	default:
 		fprintf(stderr, PROG ": cannot resolve topic '%s': %s\n", conf->topic,
@@ -290,7 +301,10 @@ report_refused(const struct pub_conf *conf, const struct sl_client_stats *st,
 {
 	const char *hint = st->last_error == SL_E_UNKNOWN_TOPIC ? " (topic removed?)" : "";
 
-	if (conf->ack)
+	if (st->last_error == SL_E_DENIED)
+		fprintf(stderr, PROG ": not allowed to publish to '%s' (ACL): %" PRIu64 " of %"
+			PRIu64 " messages refused\n", conf->topic, refused, st->published);
+	else if (conf->ack)
 		fprintf(stderr, PROG ": %" PRIu64 " of %" PRIu64 " messages were not acknowledged: "
 			"%s%s\n", refused, st->published, sl_error_code_str(st->last_error), hint);
 	else
@@ -355,6 +369,40 @@ run(struct sl_client *c, const struct pub_conf *conf)
 	return rc < 0 || missing || refused ? 1 : 0;
 }
 
+/* Credentials from --credentials or the environment; -1 when unusable (reported). */
+static int
+credentials(struct sl_client_opts *o, const char *path, char *user, uint8_t *key)
+{
+	char err[512];
+
+	if (sl_client_opts_credentials(o, path, user, key, err, sizeof(err)) < 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Explain a failed connect; authentication refusals need words of their own. */
+static void
+report_connect(const struct pub_conf *conf, const struct sl_client_opts *o, uint16_t code,
+	       int rc)
+{
+	const char *user = o->user != NULL ? o->user : "";
+
+	if (rc == -EACCES && code == SL_E_AUTH_REQUIRED)
+		fprintf(stderr, PROG ": the broker requires authentication: give --credentials "
+			"FILE or set SLUICE_CREDENTIALS\n");
+	else if (rc == -EACCES && code == SL_E_AUTH_FAILED)
+		fprintf(stderr, PROG ": broker refused the credentials of user '%s' (wrong key "
+			"or unknown user)\n", user);
+	else if (rc == -EACCES)
+		fprintf(stderr, PROG ": the broker at %s:%u did not prove it knows the key of "
+			"user '%s' (WELCOME not sealed with it): not the broker you meant, or it "
+			"does not support authentication\n", conf->host, conf->port, user);
+	else
+		sl_cli_report_connect(PROG, conf->host, conf->port, conf->timeout_ms, rc);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -365,6 +413,9 @@ main(int argc, char **argv)
 		.timeout_ms = 2000,
 	};
 	struct sl_client_opts opts = { 0 };
+	char user[SL_AUTH_USER_LEN];
+	uint8_t key[SL_AUTH_KEY_LEN];
+	uint16_t code = SL_E_NONE;
 	struct sl_client *c;
 	int rc;
 
@@ -378,9 +429,13 @@ main(int argc, char **argv)
 	opts.port = conf.port;
 	opts.name = PROG;
 	opts.timeout_ms = conf.timeout_ms;
+	opts.last_error = &code;
+	if (credentials(&opts, conf.credentials, user, key) < 0)
+		return 1;
 	rc = sl_client_connect(&c, &opts);
+	explicit_bzero(key, sizeof(key));
 	if (rc < 0) {
-		sl_cli_report_connect(PROG, conf.host, conf.port, conf.timeout_ms, rc);
+		report_connect(&conf, &opts, code, rc);
 		return 1;
 	}
 	rc = run(c, &conf);

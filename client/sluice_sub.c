@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <sluice/auth.h>
 #include <sluice/proto.h>
 #include <sluice/sluice.h>
 
@@ -30,6 +31,7 @@ struct sub_conf {
 	uint64_t count;	      /* 0: no limit */
 	uint64_t timeout_s;   /* 0: none */
 	uint64_t unsub_after; /* 0: never */
+	const char *credentials; /* --credentials FILE; NULL: from the environment */
 	const char *from;     /* --from as given, for messages */
 	uint16_t from_flags;  /* SL_SUB_F_*: 0 is live */
 	uint64_t from_start;  /* seq or ns since the epoch, by from_flags */
@@ -82,6 +84,10 @@ usage(FILE *out)
 		"                             2026-11-25T19:30:00.250Z); all but live need a\n"
 		"                             topic with a journal (durability async or sync)\n"
 		"      --stats                on exit print \"received N gaps G\" to stderr\n"
+		"      --credentials FILE     authenticate with the user and key in FILE\n"
+		"                             (\"user = NAME\", \"key = HEX\"; mode 600);\n"
+		"                             default: $SLUICE_CREDENTIALS, or $SLUICE_USER\n"
+		"                             and $SLUICE_KEY\n"
 		"      --help                 show this help\n\n"
 		"Exit status: 0 ok, 1 runtime failure, 2 usage error.\n",
 		SL_PROTO_DEFAULT_PORT, MAX_TOPICS);
@@ -221,6 +227,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		{ "unsubscribe-after", required_argument, NULL, 'U' },
 		{ "stats", no_argument, NULL, 'S' },
 		{ "from", required_argument, NULL, 'F' },
+		{ "credentials", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -236,6 +243,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		case 'X': conf->hex = true; break;
 		case 'S': conf->stats = true; break;
 		case 'F': rc |= parse_from(conf, optarg); break;
+		case 'K': conf->credentials = optarg; break;
 		case 'p':
 			rc |= sl_cli_parse_u64(PROG, "port", optarg, 1, UINT16_MAX, &v);
 			conf->port = (uint16_t)v;
@@ -327,6 +335,8 @@ request_error(int rc)
 		return "session expired";
 	case -EBUSY:
 		return "broker has too many replays in progress; retry later or use --from live";
+	case -EPERM:
+		return "not allowed (ACL)";
 	default:
 		return strerror(-rc);
 	}
@@ -341,9 +351,19 @@ subscribe_all(struct sl_client *c, struct sub_state *st)
 
 	for (i = 0; i < conf->ntopics; i++) {
 		rc = sl_client_resolve(c, conf->topics[i], 1, &st->ids[i]);
+		if (rc == -EPERM) {
+			fprintf(stderr, PROG ": not allowed to look up or create topic '%s' (ACL; "
+				"creating a topic needs admin)\n", conf->topics[i]);
+			return rc;
+		}
 		if (rc == 0)
 			rc = sl_client_subscribe_from(c, st->ids[i], conf->from_flags,
 						      conf->from_start);
+		if (rc == -EPERM) {
+			fprintf(stderr, PROG ": not allowed to subscribe to '%s' (ACL)\n",
+				conf->topics[i]);
+			return rc;
+		}
 		if (rc == -EOPNOTSUPP) {
 			fprintf(stderr, PROG ": topic %s has no journal (durability none): cannot "
 				"replay (--from %s); use --from live\n", conf->topics[i], conf->from);
@@ -426,12 +446,49 @@ signals_setup(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/* Credentials from --credentials or the environment; -1 when unusable (reported). */
+static int
+credentials(struct sl_client_opts *o, const char *path, char *user, uint8_t *key)
+{
+	char err[512];
+
+	if (sl_client_opts_credentials(o, path, user, key, err, sizeof(err)) < 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Explain a failed connect; authentication refusals need words of their own. */
+static void
+report_connect(const struct sub_conf *conf, const struct sl_client_opts *o, uint16_t code,
+	       int rc)
+{
+	const char *user = o->user != NULL ? o->user : "";
+
+	if (rc == -EACCES && code == SL_E_AUTH_REQUIRED)
+		fprintf(stderr, PROG ": the broker requires authentication: give --credentials "
+			"FILE or set SLUICE_CREDENTIALS\n");
+	else if (rc == -EACCES && code == SL_E_AUTH_FAILED)
+		fprintf(stderr, PROG ": broker refused the credentials of user '%s' (wrong key "
+			"or unknown user)\n", user);
+	else if (rc == -EACCES)
+		fprintf(stderr, PROG ": the broker at %s:%u did not prove it knows the key of "
+			"user '%s' (WELCOME not sealed with it): not the broker you meant, or it "
+			"does not support authentication\n", conf->host, conf->port, user);
+	else
+		sl_cli_report_connect(PROG, conf->host, conf->port, 0, rc);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sub_conf conf = { .host = "127.0.0.1", .port = SL_PROTO_DEFAULT_PORT };
 	struct sub_state st = { .conf = &conf };
 	struct sl_client_opts opts = { 0 };
+	char user[SL_AUTH_USER_LEN];
+	uint8_t key[SL_AUTH_KEY_LEN];
+	uint16_t code = SL_E_NONE;
 	struct sl_client_stats stats;
 	struct sl_client *c;
 	uint64_t deadline = 0;
@@ -449,9 +506,13 @@ main(int argc, char **argv)
 	opts.host = conf.host;
 	opts.port = conf.port;
 	opts.name = PROG;
+	opts.last_error = &code;
+	if (credentials(&opts, conf.credentials, user, key) < 0)
+		return 1;
 	rc = sl_client_connect(&c, &opts);
+	explicit_bzero(key, sizeof(key));
 	if (rc < 0) {
-		sl_cli_report_connect(PROG, conf.host, conf.port, 0, rc);
+		report_connect(&conf, &opts, code, rc);
 		return 1;
 	}
 	rc = subscribe_all(c, &st);

@@ -59,7 +59,8 @@ cnc_path(const char *name, char *out, size_t len, int make_dir)
 	if (make_dir) {
 		if (mkdir(SL_CNC_DIR, 0755) < 0 && errno != EEXIST)
 			return -errno;
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		/* 0750: members of the admin socket's group must reach it here. */
+		if (mkdir(dir, 0750) < 0 && errno != EEXIST)
 			return -errno;
 	}
 	if ((size_t)snprintf(out, len, "%.*s/cnc", (int)(len - 8), dir) >= len)

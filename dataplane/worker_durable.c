@@ -130,6 +130,13 @@ release_pending(struct sl_worker *w)
 	d->n_pending = 0;
 }
 
+int
+sl_worker_commit_pending(const struct sl_worker *w)
+{
+	/* Leave room for a burst of datagrams full of frames. */
+	return w->dur->n_pending > 0 && w->dur->n_pending < PENDING_MAX / 2;
+}
+
 void
 sl_worker_commit(struct sl_worker *w)
 {

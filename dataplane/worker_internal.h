@@ -73,6 +73,8 @@ void sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t
 /* Persist this iteration's sync journals (one sync each) and release their
  * deliveries and acks. */
 void sl_worker_commit(struct sl_worker *w);
+/* Are sync publishes waiting for the commit (and is there room for more)? */
+int sl_worker_commit_pending(const struct sl_worker *w);
 /* Set up a replaying subscription in @sub from SUBSCRIBE @s. Returns 0, or
  * -1 after answering the subscriber with an ERROR. */
 int sl_worker_replay_start(struct sl_worker *w, const struct sl_subscribe *s, struct sl_sub *sub);

@@ -14,7 +14,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
+#include <sluice/auth.h>
 #include <sluice/proto.h>
 #include <sluice/sluice.h>
 
@@ -35,7 +37,23 @@
 #define JFULL_TOPIC 10u	     /* publishes refused: journal full */
 #define JDAMAGED_TOPIC 11u   /* publishes refused: journal damaged */
 #define RETAINED 3u	     /* messages on the replay topics before the test */
+#define DENIED_TOPIC 12u     /* the ACL allows nothing on it (nor RESOLVE of "secret") */
 #define MS 1000000ull
+
+/* The one user the authenticating fake knows. */
+#define FAKE_USER "alice"
+static const uint8_t fake_key[SL_AUTH_KEY_LEN] = {
+	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+	0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+};
+
+/* How the authenticating fake answers a good AUTH. */
+enum welcome_mode {
+	WELCOME_GOOD,	     /* sealed under the session key */
+	WELCOME_FORGED,	     /* sealed under another key, as by someone without the user's */
+	WELCOME_PLAIN,	     /* no SL_WELCOME_F_AUTH, no trailer: a downgrade */
+	WELCOME_FORGED_GOOD, /* a forged one, then the genuine one */
+};
 
 /* The fake broker: one thread, one socket, replies to whoever sent. */
 struct fake {
@@ -49,14 +67,32 @@ struct fake {
 	atomic_uint rbusy_subs;	     /* SUBSCRIBEs seen for RBUSY_TOPIC */
 	atomic_uint sub_flags;	     /* header flags of the last SUBSCRIBE */
 	atomic_ullong sub_start;     /* start of the last SUBSCRIBE */
+	/* Authentication: set before the thread starts. */
+	bool auth;		     /* every session must authenticate */
+	/* Set by the tests. */
+	atomic_int welcome_mode;     /* enum welcome_mode */
+	atomic_bool drop_auth;	     /* ignore the next AUTH: the client must resend it */
+	/* Counted by the fake. */
+	atomic_uint challenges;	     /* CHALLENGEs sent */
+	atomic_uint auths;	     /* AUTH frames handled */
+	atomic_uint sealed_ok;	     /* frames after WELCOME with a valid trailer */
+	atomic_uint sealed_bad;	     /* frames after WELCOME without one, with a bad MAC or
+				      * a seq not above the last; and frames before it */
+	atomic_uint sealed_by_type[128]; /* frames with a valid trailer, by type */
 	/* Owned by the thread. */
 	struct sockaddr_in peer;
 	bool subscribed[FAKE_TOPICS];
 	uint64_t seq[FAKE_TOPICS];
 	unsigned int lossy_seen;
+	bool authed;		     /* the current session passed AUTH */
+	uint64_t hello_nonce;	     /* of the current session */
+	uint64_t rx_seq;	     /* highest trailer seq accepted */
+	char user[SL_AUTH_USER_LEN];
+	uint8_t server_nonce[SL_AUTH_NONCE_LEN];
+	uint8_t skey[SL_AUTH_SESSION_KEY_LEN];
+	uint64_t in[SL_MAX_DATAGRAM / 8];
+	uint64_t out[SL_MAX_DATAGRAM / 8]; /* send buffer */
 };
-
-static uint64_t out[SL_MAX_DATAGRAM / 8]; /* fake's send buffer; only its thread writes */
 
 static void
 fake_send(struct fake *fk, const void *buf, size_t len)
@@ -67,7 +103,7 @@ fake_send(struct fake *fk, const void *buf, size_t len)
 static void
 fake_error(struct fake *fk, uint32_t req_id, uint16_t code, uint8_t type, uint64_t detail)
 {
-	struct sl_error *e = (struct sl_error *)out;
+	struct sl_error *e = (struct sl_error *)fk->out;
 
 	sl_proto_hdr_init(&e->h, SL_FT_ERROR, 0, sizeof(*e), FAKE_SESSION);
 	e->req_id = req_id;
@@ -77,12 +113,12 @@ fake_error(struct fake *fk, uint32_t req_id, uint16_t code, uint8_t type, uint64
 	fake_send(fk, e, sizeof(*e));
 }
 
-/* Writes a DELIVER with @seq at @at in out[]; returns its aligned length. */
+/* Writes a DELIVER with @seq at @at in fk->out; returns its aligned length. */
 static size_t
-fake_put_deliver_seq(size_t at, uint32_t topic, uint64_t seq, uint16_t flags, uint64_t ts,
-		     const void *p, uint32_t len)
+fake_put_deliver_seq(struct fake *fk, size_t at, uint32_t topic, uint64_t seq, uint16_t flags,
+		     uint64_t ts, const void *p, uint32_t len)
 {
-	struct sl_deliver *d = (struct sl_deliver *)((uint8_t *)out + at);
+	struct sl_deliver *d = (struct sl_deliver *)((uint8_t *)fk->out + at);
 
 	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, flags, sizeof(*d) + len, FAKE_SESSION);
 	d->topic_id = topic;
@@ -97,41 +133,139 @@ fake_put_deliver_seq(size_t at, uint32_t topic, uint64_t seq, uint16_t flags, ui
 static size_t
 fake_put_deliver(struct fake *fk, size_t at, uint32_t topic, const void *p, uint32_t len)
 {
-	return fake_put_deliver_seq(at, topic, ++fk->seq[topic], 0, 42, p, len);
+	return fake_put_deliver_seq(fk, at, topic, ++fk->seq[topic], 0, 42, p, len);
+}
+
+/* A WELCOME for HELLO @nonce; sealed with @skey when not NULL. */
+static void
+fake_welcome(struct fake *fk, uint64_t nonce, const uint8_t *skey)
+{
+	struct sl_welcome *w = (struct sl_welcome *)fk->out;
+	uint32_t len = sizeof(*w);
+
+	memset(w, 0, sizeof(*w));
+	sl_proto_hdr_init(&w->h, SL_FT_WELCOME, skey ? SL_WELCOME_F_AUTH : 0, sizeof(*w),
+			  FAKE_SESSION);
+	w->session = FAKE_SESSION;
+	w->heartbeat_ms = FAKE_HB_MS;
+	w->nonce = nonce;
+	w->max_payload = SL_MAX_PAYLOAD;
+	if (skey != NULL) {
+		len = sl_proto_align(len) + sizeof(struct sl_auth_trailer);
+		sl_auth_seal(skey, w, len, 1);
+	}
+	fake_send(fk, w, len);
+}
+
+/* The broker side of HELLO with authentication required: a CHALLENGE. */
+static void
+fake_challenge(struct fake *fk, const struct sl_hello *h)
+{
+	struct sl_challenge *ch = (struct sl_challenge *)fk->out;
+	unsigned int i;
+
+	if (!(h->caps & SL_CAP_AUTH)) {
+		fake_error(fk, 0, SL_E_AUTH_REQUIRED, SL_FT_HELLO, 0);
+		return;
+	}
+	/* A resent HELLO (same nonce) gets the same CHALLENGE. */
+	if (h->nonce != fk->hello_nonce) {
+		fk->hello_nonce = h->nonce;
+		fk->authed = false;
+		memcpy(fk->user, h->name, sizeof(fk->user));
+		for (i = 0; i < sizeof(fk->server_nonce); i++)
+			fk->server_nonce[i] = (uint8_t)rng();
+	}
+	atomic_fetch_add(&fk->challenges, 1);
+	memset(ch, 0, sizeof(*ch));
+	sl_proto_hdr_init(&ch->h, SL_FT_CHALLENGE, 0, sizeof(*ch), FAKE_SESSION);
+	ch->nonce = h->nonce;
+	memcpy(ch->server_nonce, fk->server_nonce, sizeof(ch->server_nonce));
+	fake_send(fk, ch, sizeof(*ch));
 }
 
 static void
 fake_hello(struct fake *fk, const struct sl_hello *h)
 {
-	struct sl_welcome *w = (struct sl_welcome *)out;
-
 	if (strncmp(h->name, "oldver", 6) == 0) {
 		fake_error(fk, 0, SL_E_VERSION, SL_FT_HELLO, 0);
 		return;
 	}
-	memset(w, 0, sizeof(*w));
-	sl_proto_hdr_init(&w->h, SL_FT_WELCOME, 0, sizeof(*w), FAKE_SESSION);
-	w->session = FAKE_SESSION;
-	w->heartbeat_ms = FAKE_HB_MS;
-	w->nonce = h->nonce;
-	w->max_payload = SL_MAX_PAYLOAD;
-	fake_send(fk, w, sizeof(*w));
+	if (fk->auth) {
+		fake_challenge(fk, h);
+		return;
+	}
+	fake_welcome(fk, h->nonce, NULL);
+}
+
+/* Check the proof; WELCOME sealed as welcome_mode says, or AUTH_FAILED. */
+static void
+fake_auth(struct fake *fk, const struct sl_auth *a)
+{
+	uint8_t proof[32];
+	uint8_t forged[SL_AUTH_SESSION_KEY_LEN];
+	int mode = atomic_load(&fk->welcome_mode);
+
+	if (!fk->auth || atomic_exchange(&fk->drop_auth, false))
+		return;
+	atomic_fetch_add(&fk->auths, 1);
+	sl_auth_proof(fake_key, fk->hello_nonce, fk->server_nonce, a->client_nonce, fk->user,
+		      proof);
+	if (a->h.session != FAKE_SESSION || strncmp(fk->user, FAKE_USER, sizeof(fk->user)) ||
+	    sl_auth_memcmp(proof, a->proof, sizeof(proof)) != 0) {
+		fake_error(fk, 0, SL_E_AUTH_FAILED, SL_FT_AUTH, 0);
+		return;
+	}
+	sl_auth_session_key(fake_key, fk->server_nonce, a->client_nonce, fk->skey);
+	fk->authed = true;
+	fk->rx_seq = 0;
+	memcpy(forged, fk->skey, sizeof(forged));
+	forged[0] ^= 1;
+	if (mode == WELCOME_PLAIN)
+		fake_welcome(fk, fk->hello_nonce, NULL);
+	if (mode == WELCOME_FORGED || mode == WELCOME_FORGED_GOOD)
+		fake_welcome(fk, fk->hello_nonce, forged);
+	if (mode == WELCOME_GOOD || mode == WELCOME_FORGED_GOOD)
+		fake_welcome(fk, fk->hello_nonce, fk->skey);
+}
+
+/*
+ * As the dataplane: after WELCOME every frame must carry a trailer with the
+ * MAC under the session key and a seq above every earlier one.
+ */
+static bool
+fake_verify(struct fake *fk, const struct sl_frame *f)
+{
+	uint64_t mac;
+
+	if (!fk->authed || f->trailer == NULL || f->hdr->session != FAKE_SESSION)
+		return false;
+	mac = sl_auth_frame_mac(fk->skey, f->hdr, f->len);
+	if (sl_auth_memcmp(&mac, &f->trailer->mac, sizeof(mac)) != 0 || f->trailer->seq <= fk->rx_seq)
+		return false;
+	fk->rx_seq = f->trailer->seq;
+	return true;
 }
 
 static void
 fake_resolve(struct fake *fk, const struct sl_frame *f)
 {
 	const struct sl_resolve *r = (const struct sl_resolve *)f->hdr;
-	struct sl_topic_reply *t = (struct sl_topic_reply *)out;
+	struct sl_topic_reply *t = (struct sl_topic_reply *)fk->out;
 	char name[SL_MAX_TOPIC_NAME + 1];
 
 	atomic_fetch_add(&fk->resolves, 1);
-	memcpy(name, f->body, f->body_len);
-	name[f->body_len] = '\0';
+	/* name_len, not body_len: with a trailer, padding follows the name. */
+	memcpy(name, f->body, r->name_len);
+	name[r->name_len] = '\0';
 	if (strcmp(name, "lossy") == 0 && fk->lossy_seen++ == 0)
 		return; /* the client must resend */
 	if (strcmp(name, "full") == 0) {
 		fake_error(fk, r->req_id, SL_E_TOPIC_TABLE_FULL, SL_FT_RESOLVE, 0);
+		return;
+	}
+	if (strcmp(name, "secret") == 0) {
+		fake_error(fk, r->req_id, SL_E_DENIED, SL_FT_RESOLVE, 0);
 		return;
 	}
 	if (!(r->flags & SL_RESOLVE_F_CREATE)) {
@@ -147,7 +281,7 @@ fake_resolve(struct fake *fk, const struct sl_frame *f)
 static void
 fake_ok(struct fake *fk, uint32_t req_id)
 {
-	struct sl_ok *ok = (struct sl_ok *)out;
+	struct sl_ok *ok = (struct sl_ok *)fk->out;
 
 	sl_proto_hdr_init(&ok->h, SL_FT_OK, 0, sizeof(*ok), FAKE_SESSION);
 	ok->req_id = req_id;
@@ -167,9 +301,9 @@ fake_replay(struct fake *fk, const struct sl_subscribe *s)
 	else if (s->h.flags & SL_SUB_F_FROM_TIME)
 		seq = s->start / 1000 + (s->start % 1000 != 0); /* first with seq*1000 >= start */
 	for (; seq <= fk->seq[s->topic_id]; seq++) {
-		len = fake_put_deliver_seq(0, s->topic_id, seq, SL_DLV_F_REPLAY, seq * 1000,
+		len = fake_put_deliver_seq(fk, 0, s->topic_id, seq, SL_DLV_F_REPLAY, seq * 1000,
 					   "replay", 6);
-		fake_send(fk, out, len);
+		fake_send(fk, fk->out, len);
 	}
 }
 
@@ -201,8 +335,12 @@ fake_subscribe(struct fake *fk, const struct sl_subscribe *s)
 		return;
 	}
 	if (s->h.type == SL_FT_SUBSCRIBE) {
-		atomic_store(&fk->sub_flags, s->h.flags);
+		atomic_store(&fk->sub_flags, s->h.flags & ~SL_HDR_F_AUTH);
 		atomic_store(&fk->sub_start, s->start);
+	}
+	if (s->topic_id == DENIED_TOPIC) {
+		fake_error(fk, s->req_id, SL_E_DENIED, s->h.type, s->topic_id);
+		return;
 	}
 	code = fake_replay_refusal(fk, s);
 	if (code != 0) {
@@ -224,7 +362,7 @@ fake_subscribe(struct fake *fk, const struct sl_subscribe *s)
 	for (i = 0; s->h.type == SL_FT_SUBSCRIBE &&
 		    i < (s->topic_id == FLOOD_TOPIC ? FLOOD_DGRAMS : 1); i++) {
 		len = fake_put_deliver(fk, 0, s->topic_id, "retained", 8);
-		fake_send(fk, out, len);
+		fake_send(fk, fk->out, len);
 	}
 	fake_ok(fk, s->req_id);
 }
@@ -232,7 +370,7 @@ fake_subscribe(struct fake *fk, const struct sl_subscribe *s)
 static void
 fake_ack(struct fake *fk, const struct sl_publish *p)
 {
-	struct sl_ack *a = (struct sl_ack *)out;
+	struct sl_ack *a = (struct sl_ack *)fk->out;
 
 	sl_proto_hdr_init(&a->h, SL_FT_ACK, 0, sizeof(*a), FAKE_SESSION);
 	a->topic_id = p->topic_id;
@@ -252,6 +390,10 @@ fake_publish(struct fake *fk, const struct sl_frame *f)
 
 	if (p->topic_id == 0 || p->topic_id >= FAKE_TOPICS) {
 		fake_error(fk, 0, SL_E_UNKNOWN_TOPIC, SL_FT_PUBLISH, p->producer_seq);
+		return;
+	}
+	if (p->topic_id == DENIED_TOPIC) {
+		fake_error(fk, 0, SL_E_DENIED, SL_FT_PUBLISH, p->producer_seq);
 		return;
 	}
 	if (p->topic_id == JFULL_TOPIC || p->topic_id == JDAMAGED_TOPIC) {
@@ -276,19 +418,32 @@ fake_publish(struct fake *fk, const struct sl_frame *f)
 		len += fake_put_deliver(fk, len, p->topic_id, f->body, f->body_len);
 	if (f->body_len == 3 && memcmp(f->body, "bad", 3) == 0) {
 		/* A frame with a wrong version, then one the client must not trust. */
-		memset((uint8_t *)out + len, 0x5a, sizeof(struct sl_hdr));
+		memset((uint8_t *)fk->out + len, 0x5a, sizeof(struct sl_hdr));
 		len += sizeof(struct sl_hdr);
 		len += fake_put_deliver(fk, len, p->topic_id, "lost", 4);
 	}
-	fake_send(fk, out, len);
+	fake_send(fk, fk->out, len);
 }
 
 static void
 fake_frame(struct fake *fk, const struct sl_frame *f)
 {
-	switch (f->hdr->type) {
+	uint8_t type = f->hdr->type;
+
+	if (fk->auth && type != SL_FT_HELLO && type != SL_FT_AUTH) {
+		if (!fake_verify(fk, f)) {
+			atomic_fetch_add(&fk->sealed_bad, 1);
+			return; /* dropped, as the dataplane does */
+		}
+		atomic_fetch_add(&fk->sealed_ok, 1);
+		atomic_fetch_add(&fk->sealed_by_type[type & 0x7f], 1);
+	}
+	switch (type) {
 	case SL_FT_HELLO:
 		fake_hello(fk, (const struct sl_hello *)f->hdr);
+		break;
+	case SL_FT_AUTH:
+		fake_auth(fk, (const struct sl_auth *)f->hdr);
 		break;
 	case SL_FT_RESOLVE:
 		fake_resolve(fk, f);
@@ -315,7 +470,6 @@ fake_frame(struct fake *fk, const struct sl_frame *f)
 static void *
 fake_main(void *arg)
 {
-	static uint64_t in[SL_MAX_DATAGRAM / 8];
 	struct fake *fk = arg;
 	struct pollfd p = { .fd = fk->fd, .events = POLLIN };
 	struct sl_frame f;
@@ -327,23 +481,26 @@ fake_main(void *arg)
 		if (poll(&p, 1, 20) <= 0)
 			continue;
 		alen = sizeof(fk->peer);
-		n = recvfrom(fk->fd, in, sizeof(in), 0, (struct sockaddr *)&fk->peer, &alen);
+		n = recvfrom(fk->fd, fk->in, sizeof(fk->in), 0, (struct sockaddr *)&fk->peer,
+			     &alen);
 		if (n <= 0)
 			continue;
 		off = 0;
-		while (sl_proto_next(in, (size_t)n, &off, &f) == 1)
+		while (sl_proto_next(fk->in, (size_t)n, &off, &f) == 1)
 			fake_frame(fk, &f);
 	}
 	return NULL;
 }
 
+/* @auth: the fake requires authentication, as `auth required`. */
 static int
-fake_start(struct fake *fk)
+fake_start(struct fake *fk, bool auth)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
 
 	memset(fk, 0, sizeof(*fk));
+	fk->auth = auth;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fk->fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fk->fd < 0 || bind(fk->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
@@ -403,12 +560,30 @@ collect(struct sl_client *c, struct collect *col, unsigned int want, int max)
 	}
 }
 
+/* Connect as the fake expects: with its user's credentials when it authenticates. */
 static int
 fake_connect(struct fake *fk, struct sl_client **c, const char *name)
 {
 	struct sl_client_opts o = { .host = "127.0.0.1", .port = fk->port, .name = name,
 				    .timeout_ms = 1000 };
 
+	if (fk->auth) {
+		o.user = FAKE_USER;
+		o.key = fake_key;
+	}
+	return sl_client_connect(c, &o);
+}
+
+/* Connect to @fk as @user with @key (both may be NULL); *@code gets last_error. */
+static int
+auth_connect(struct fake *fk, struct sl_client **c, const char *user, const uint8_t *key,
+	     uint32_t timeout_ms, uint16_t *code)
+{
+	struct sl_client_opts o = { .host = "127.0.0.1", .port = fk->port, .name = "other",
+				    .timeout_ms = timeout_ms, .user = user, .key = key,
+				    .last_error = code };
+
+	*code = 0xffff; /* connect must overwrite it */
 	return sl_client_connect(c, &o);
 }
 
@@ -699,41 +874,257 @@ test_expire(struct sl_client *c)
 static void
 test_goodbye(struct fake *fk)
 {
+	unsigned int before = atomic_load(&fk->goodbyes);
 	struct sl_client *c;
 	int i;
 
 	CHECK(fake_connect(fk, &c, "bye") == 0);
 	sl_client_close(c);
-	for (i = 0; i < 50 && atomic_load(&fk->goodbyes) == 0; i++)
+	for (i = 0; i < 50 && atomic_load(&fk->goodbyes) == before; i++)
 		usleep(2000);
-	CHECK(atomic_load(&fk->goodbyes) == 1);
+	CHECK(atomic_load(&fk->goodbyes) == before + 1);
+}
+
+/* SL_E_DENIED: -EPERM for requests, a publish refusal for publishes. */
+static void
+test_denied(struct sl_client *c)
+{
+	struct sl_client_stats st0, st;
+	uint32_t id = 0;
+
+	sl_client_stats(c, &st0);
+	CHECK(sl_client_resolve(c, "secret", 1, &id) == -EPERM && id == 0);
+	sl_client_stats(c, &st);
+	CHECK(st.last_error == SL_E_DENIED);
+	CHECK(sl_client_subscribe(c, DENIED_TOPIC) == -EPERM);
+	CHECK(sl_client_unsubscribe(c, DENIED_TOPIC) == -EPERM);
+	CHECK(sl_client_publish(c, DENIED_TOPIC, "x", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_errors(c, st0.errors, 4, &st);
+	CHECK(st.errors - st0.errors == 4);
+	CHECK(st.publish_refused - st0.publish_refused == 1);
+	CHECK(st.last_error == SL_E_DENIED);
+	CHECK(st.acks == st0.acks);
+}
+
+/* Wait up to 1 s for the client's ack of its last publish. */
+static void
+wait_acked(struct sl_client *c)
+{
+	uint64_t deadline = sl_now_ns() + 1000 * MS;
+
+	while (sl_client_acked(c) < sl_client_last_seq(c) && sl_now_ns() < deadline)
+		CHECK(sl_client_wait(c, NULL, NULL, 8, 10) >= 0);
+	CHECK(sl_client_acked(c) == sl_client_last_seq(c));
+}
+
+/* Sealed frames the fake must parse: a maximal publish, names needing padding. */
+static void
+test_sealed(struct sl_client *c, struct fake *fk)
+{
+	static char big[SL_MAX_PAYLOAD];
+	unsigned int ok0 = atomic_load(&fk->sealed_ok);
+	uint32_t id = 0;
+
+	/* Topic 2 has no subscriber: an ACK, no delivery. With a wrong
+	 * payload_len the fake could not parse it and would not ack. */
+	memset(big, 'b', sizeof(big));
+	CHECK(sl_client_publish(c, 2, big, sizeof(big), 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_acked(c);
+	CHECK(sl_client_publish(c, 2, "odd", 3, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_acked(c);
+	CHECK(sl_client_resolve(c, "t.a", 1, &id) == 0 && id == 1);
+	CHECK(sl_client_resolve(c, "twelve.chars", 1, &id) == 0 && id == 4);
+	CHECK(atomic_load(&fk->sealed_ok) - ok0 >= 4);
+}
+
+/* The broker side of the handshake, and how the client takes each answer. */
+static void
+test_auth_connect(struct fake *fk)
+{
+	uint8_t wrong[SL_AUTH_KEY_LEN];
+	struct sl_client *c = NULL;
+	unsigned int auths0;
+	uint16_t code;
+	uint64_t t0;
+
+	memcpy(wrong, fake_key, sizeof(wrong));
+	wrong[31] ^= 0x80;
+	/* Both or neither, and a valid user name: checked before anything is sent. */
+	CHECK(auth_connect(fk, &c, FAKE_USER, NULL, 300, &code) == -EINVAL);
+	CHECK(auth_connect(fk, &c, NULL, fake_key, 300, &code) == -EINVAL);
+	CHECK(auth_connect(fk, &c, "bad user", fake_key, 300, &code) == -EINVAL);
+	CHECK(atomic_load(&fk->challenges) == 0);
+
+	/* No credentials where they are required: refused at once, not timed out. */
+	t0 = sl_now_ns();
+	CHECK(auth_connect(fk, &c, NULL, NULL, 1000, &code) == -EACCES);
+	CHECK(code == SL_E_AUTH_REQUIRED);
+	CHECK(sl_now_ns() - t0 < 150 * MS);
+
+	/* Wrong key, unknown user: the same answer, as the broker gives. */
+	CHECK(auth_connect(fk, &c, FAKE_USER, wrong, 1000, &code) == -EACCES);
+	CHECK(code == SL_E_AUTH_FAILED);
+	CHECK(auth_connect(fk, &c, "mallory", fake_key, 1000, &code) == -EACCES);
+	CHECK(code == SL_E_AUTH_FAILED);
+	CHECK(atomic_load(&fk->sealed_ok) == 0);
+
+	/* Success, with the first AUTH lost: resent after 200 ms. */
+	atomic_store(&fk->drop_auth, true);
+	auths0 = atomic_load(&fk->auths);
+	t0 = sl_now_ns();
+	CHECK(auth_connect(fk, &c, FAKE_USER, fake_key, 1000, &code) == 0);
+	CHECK(code == SL_E_NONE);
+	CHECK(sl_now_ns() - t0 >= 150 * MS);
+	CHECK(atomic_load(&fk->auths) == auths0 + 1);
+	CHECK(c != NULL && sl_client_session(c) == FAKE_SESSION);
+	sl_client_close(c);
+
+	/* A WELCOME not sealed under the session key is ignored: with no
+	 * genuine one by the timeout, -EACCES with no broker error code. */
+	atomic_store(&fk->welcome_mode, WELCOME_FORGED);
+	t0 = sl_now_ns();
+	CHECK(auth_connect(fk, &c, FAKE_USER, fake_key, 400, &code) == -EACCES);
+	CHECK(code == SL_E_NONE);
+	CHECK(sl_now_ns() - t0 >= 390 * MS);
+	/* Nor does a WELCOME without the AUTH flag and trailer do (a downgrade). */
+	atomic_store(&fk->welcome_mode, WELCOME_PLAIN);
+	CHECK(auth_connect(fk, &c, FAKE_USER, fake_key, 400, &code) == -EACCES);
+	CHECK(code == SL_E_NONE);
+	/* A forged WELCOME cannot stop the genuine one that follows. */
+	atomic_store(&fk->welcome_mode, WELCOME_FORGED_GOOD);
+	t0 = sl_now_ns();
+	CHECK(auth_connect(fk, &c, FAKE_USER, fake_key, 1000, &code) == 0);
+	CHECK(sl_now_ns() - t0 < 150 * MS);
+	sl_client_close(c);
+	atomic_store(&fk->welcome_mode, WELCOME_GOOD);
+}
+
+/* After the whole suite: every frame sent after a WELCOME passed the fake's check. */
+static void
+test_auth_all_sealed(struct fake *fk)
+{
+	static const uint8_t types[] = { SL_FT_RESOLVE, SL_FT_SUBSCRIBE, SL_FT_UNSUBSCRIBE,
+					 SL_FT_PUBLISH, SL_FT_HEARTBEAT, SL_FT_GOODBYE };
+	struct sl_hdr h;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	unsigned int i;
+	int fd;
+
+	CHECK(atomic_load(&fk->sealed_bad) == 0);
+	for (i = 0; i < sizeof(types); i++) {
+		if (atomic_load(&fk->sealed_by_type[types[i]]) == 0)
+			fprintf(stderr, "no sealed frame of type %s\n", sl_proto_type_name(types[i]));
+		CHECK(atomic_load(&fk->sealed_by_type[types[i]]) > 0);
+	}
+	/* The check can fail: a frame without a trailer is caught. */
+	sl_proto_hdr_init(&h, SL_FT_GOODBYE, 0, sizeof(h), FAKE_SESSION);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons(fk->port);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	CHECK(sendto(fd, &h, sizeof(h), 0, (struct sockaddr *)&sa, sizeof(sa)) == sizeof(h));
+	for (i = 0; i < 100 && atomic_load(&fk->sealed_bad) == 0; i++)
+		usleep(2000);
+	CHECK(atomic_load(&fk->sealed_bad) == 1);
+	close(fd);
+}
+
+/* sl_client_opts_credentials: a file, the environment, or nothing. */
+static void
+test_credentials(void)
+{
+	char path[] = "/tmp/sluice-test-credsXXXXXX";
+	char hex[2 * SL_AUTH_KEY_LEN + 1];
+	struct sl_client_opts o = { 0 };
+	char user[SL_AUTH_USER_LEN];
+	uint8_t key[SL_AUTH_KEY_LEN];
+	char err[256];
+	FILE *f;
+	int fd;
+
+	sl_auth_key_to_hex(fake_key, hex);
+	fd = mkstemp(path); /* mode 0600 */
+	CHECK(fd >= 0);
+	f = fdopen(fd, "w");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	fprintf(f, "# test\nuser = %s\nkey = %s\n", FAKE_USER, hex);
+	fclose(f);
+	CHECK(sl_client_opts_credentials(&o, path, user, key, err, sizeof(err)) == 1);
+	CHECK(o.user == user && strcmp(user, FAKE_USER) == 0);
+	CHECK(o.key == key && memcmp(key, fake_key, sizeof(key)) == 0);
+	CHECK(chmod(path, 0644) == 0);
+	o = (struct sl_client_opts){ 0 };
+	CHECK(sl_client_opts_credentials(&o, path, user, key, err, sizeof(err)) == -EPERM);
+	CHECK(o.user == NULL && o.key == NULL && strstr(err, path) != NULL);
+	unlink(path);
+	/* A named file that is missing is an error, not "no credentials". */
+	CHECK(sl_client_opts_credentials(&o, path, user, key, err, sizeof(err)) == -ENOENT);
+
+	unsetenv("SLUICE_CREDENTIALS");
+	unsetenv("SLUICE_USER");
+	unsetenv("SLUICE_KEY");
+	CHECK(sl_client_opts_credentials(&o, NULL, user, key, err, sizeof(err)) == 0);
+	CHECK(o.user == NULL && o.key == NULL);
+	setenv("SLUICE_USER", FAKE_USER, 1);
+	CHECK(sl_client_opts_credentials(&o, NULL, user, key, err, sizeof(err)) == -EINVAL);
+	setenv("SLUICE_KEY", hex, 1);
+	memset(key, 0, sizeof(key));
+	CHECK(sl_client_opts_credentials(&o, NULL, user, key, err, sizeof(err)) == 1);
+	CHECK(o.user == user && strcmp(user, FAKE_USER) == 0);
+	CHECK(memcmp(key, fake_key, sizeof(key)) == 0);
+	unsetenv("SLUICE_USER");
+	unsetenv("SLUICE_KEY");
+}
+
+/* Everything a session does, against a fake with or without authentication. */
+static void
+test_session(struct fake *fk)
+{
+	struct sl_client *c = NULL;
+
+	CHECK(fake_connect(fk, &c, "test") == 0);
+	if (c != NULL) {
+		test_resolve(c);
+		test_subscribe_publish(c);
+		test_replay_earliest(c, fk);
+		test_replay_from(c, fk);
+		test_replay_refused(c, fk);
+		test_publish_refused(c);
+		test_denied(c);
+		if (fk->auth)
+			test_sealed(c, fk);
+		test_heartbeat(c, fk);
+		test_stash_overflow(c);
+		test_expire(c);
+		sl_client_close(c);
+	}
+	test_goodbye(fk);
 }
 
 int
 main(void)
 {
-	struct sl_client *c = NULL;
-	struct fake fk;
+	static struct fake fk;
 
-	if (fake_start(&fk) < 0) {
+	if (fake_start(&fk, false) < 0) {
 		perror("fake broker");
 		return 1;
 	}
 	test_connect_errors(&fk);
-	CHECK(fake_connect(&fk, &c, "test") == 0);
-	if (c != NULL) {
-		test_resolve(c);
-		test_subscribe_publish(c);
-		test_replay_earliest(c, &fk);
-		test_replay_from(c, &fk);
-		test_replay_refused(c, &fk);
-		test_publish_refused(c);
-		test_heartbeat(c, &fk);
-		test_stash_overflow(c);
-		test_expire(c);
-		sl_client_close(c);
-	}
-	test_goodbye(&fk);
+	test_session(&fk);
 	fake_stop(&fk);
+
+	/* The same session with authentication: every frame sealed and checked. */
+	if (fake_start(&fk, true) < 0) {
+		perror("fake broker");
+		return 1;
+	}
+	test_auth_connect(&fk);
+	test_session(&fk);
+	test_auth_all_sealed(&fk);
+	fake_stop(&fk);
+
+	test_credentials();
 	return check_result("test_client");
 }

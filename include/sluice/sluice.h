@@ -30,6 +30,29 @@ struct sl_client_opts {
 	uint32_t timeout_ms;  /* for request/reply calls; 0 means 2000 */
 	uint32_t sndbuf;      /* socket buffer sizes in bytes; 0 keeps 4 MiB */
 	uint32_t rcvbuf;
+	/*
+	 * Credentials, for a broker with `auth required` (docs/CONTROL.md).
+	 * Both NULL: no authentication. Both set: @user (1..31 bytes of
+	 * [A-Za-z0-9._-]) proves it holds @key (SL_AUTH_KEY_LEN = 32 bytes,
+	 * sluice/auth.h) by challenge and response; the key never crosses the
+	 * wire and is not kept after sl_client_connect returns. The broker must
+	 * prove it knows the key too (WELCOME's MAC), and every frame the
+	 * client sends afterwards carries a MAC under the session key (frames
+	 * from the broker other than WELCOME carry none in this version). With
+	 * credentials, @name is ignored: the session is named after the user.
+	 * sl_client_opts_credentials fills both from a file or the environment.
+	 */
+	const char *user;
+	const uint8_t *key;
+	/*
+	 * Optional (may be NULL): where sl_client_connect stores, on failure,
+	 * the code of the broker's ERROR that refused the session (enum
+	 * sl_error_code; SL_E_NONE if none did), like sl_client_stats
+	 * last_error of a client that never came to be. It tells the causes of
+	 * -EACCES apart: SL_E_AUTH_FAILED, SL_E_AUTH_REQUIRED, or SL_E_NONE
+	 * when the broker did not prove it knows the key.
+	 */
+	uint16_t *last_error;
 };
 
 /* A delivered message; the pointers are valid only inside the callback. */
@@ -65,17 +88,47 @@ struct sl_client_stats {
 };
 
 /*
- * Open a session: resolve the address, send HELLO and wait for WELCOME.
- * Returns 0 and sets *out, or -EINVAL (bad options), -ENOENT (host not
- * found), -ETIMEDOUT (no broker answered), -EPROTO (broker refused or spoke
- * another version), -ENOMEM, or another -errno from the socket calls.
+ * Open a session: resolve the address, send HELLO and wait for WELCOME;
+ * with credentials, answer the broker's CHALLENGE with AUTH and verify that
+ * the WELCOME is sealed under the session key (mutual authentication).
+ * HELLO and AUTH are resent every 200 ms; the whole exchange has one timeout.
+ * A WELCOME that fails verification (bad or missing MAC, or a plain WELCOME
+ * though the client asked to authenticate) is ignored, since whoever can
+ * send one cannot stop the broker's own from arriving; if none verified by
+ * the timeout, the connect fails with -EACCES (last_error SL_E_NONE), not
+ * -ETIMEDOUT: something answered that does not know the key.
+ * Returns 0 and sets *out, or -EINVAL (bad options: no host, only one of
+ * user and key, invalid user name), -ENOENT (host not found), -ETIMEDOUT (no
+ * broker answered), -EACCES (credentials refused: SL_E_AUTH_FAILED, wrong
+ * key or unknown user; none given but the broker requires them:
+ * SL_E_AUTH_REQUIRED; or the broker failed to prove it knows the key; see
+ * opts->last_error), -EPROTO (broker refused or spoke another version),
+ * -ENOMEM, or another -errno from the socket calls and getrandom(2).
  */
 int sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts);
 
 /*
+ * Credentials for @o, for tools: from the file @path when not NULL, else
+ * from the environment (SLUICE_CREDENTIALS naming a file, or SLUICE_USER
+ * with SLUICE_KEY; see sl_auth_credentials_env in sluice/auth.h). A file
+ * holds "user = NAME" and "key = 64 hex digits" lines and must not be
+ * accessible by group or others. Never take a key on the command line.
+ * @user_buf (32 bytes, SL_AUTH_USER_LEN) and @key_buf (32 bytes,
+ * SL_AUTH_KEY_LEN) receive them and must outlive sl_client_connect; on
+ * success o->user and o->key point at them.
+ * Returns 1 when credentials were set, 0 when @path is NULL and the
+ * environment names none (o->user and o->key untouched), or -ENOENT,
+ * -EPERM (file readable by others), -EINVAL (bad contents), with a message
+ * for the user in @err (@errlen bytes). Thread-safe.
+ */
+int sl_client_opts_credentials(struct sl_client_opts *o, const char *path, char *user_buf,
+			       uint8_t *key_buf, char *err, size_t errlen);
+
+/*
  * Look up a topic's numeric id by name; with @create, create it if missing.
  * Returns 0 and sets *topic_id, or -EINVAL (bad name), -ENOENT (no such
- * topic and @create is 0), -ENOSPC (broker's topic table full),
+ * topic and @create is 0), -ENOSPC (broker's topic table full), -EPERM
+ * (the ACL does not allow it: SL_E_DENIED; creating needs admin),
  * -ETIMEDOUT, -ENOTCONN (session expired; reconnect).
  */
 int sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id);
@@ -85,7 +138,8 @@ int sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_
  * message accepted on the topic. Subscribing twice is not an error.
  * sl_client_subscribe(c, t) is sl_client_subscribe_from(c, t, 0, 0).
  * Returns 0, -ENOENT (no such topic), -ENOSPC (the topic has its maximum
- * number of subscribers), -ETIMEDOUT, -ENOTCONN.
+ * number of subscribers), -EPERM (the ACL does not allow it: SL_E_DENIED),
+ * -ETIMEDOUT, -ENOTCONN.
  */
 int sl_client_subscribe(struct sl_client *c, uint32_t topic_id);
 int sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id);
@@ -121,8 +175,9 @@ int sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t fl
  * smaller max_payload), -EINVAL for unknown @flags, -ENOTCONN after the
  * broker closed the session, or another -errno.
  * A refusal by the broker (unknown topic, SL_E_JOURNAL_FULL,
- * SL_E_JOURNAL_DAMAGED) arrives later as an ERROR, seen by a poll: it
- * counts in sl_client_stats publish_refused and sets last_error. What an
+ * SL_E_JOURNAL_DAMAGED, SL_E_DENIED when the ACL does not allow publishing)
+ * arrives later as an ERROR, seen by a poll: it counts in sl_client_stats
+ * publish_refused and sets last_error. What an
  * ACK means depends on the topic's durability; see docs/PROTOCOL.md 7.2.
  */
 int sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint32_t len,

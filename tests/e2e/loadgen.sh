@@ -29,7 +29,7 @@ t_eq "dataplane delivered counter" "$(t_stat delivers)" 24000
 # The same load on topics with the sync policy: every message journaled and
 # persisted before delivery, nothing lost.
 sl_cl "$T_TAG" "$SL_BUILD/benchmarks/sluice-loadgen" --host "$T_NET.1" -P 2 -S 2 --topics 2 \
-	-r 4000 -d 2 --topic-prefix lgsync --json >"$T_DIR/lgs.json" 2>"$T_DIR/lgs.err"
+	-r 4000 -d 2 --drain-ms 3000 --topic-prefix lgsync --json >"$T_DIR/lgs.json" 2>"$T_DIR/lgs.err"
 t_eq "loadgen on sync topics: exit status" "$?" 0
 t_eq "sync topics: journaled" "$(( $(t_topic lgsync.0 journal_durable) + $(t_topic lgsync.1 journal_durable) ))" 8000
 t_eq "sync topics: journal appends counted" "$(t_stat journal_appends)" 8000

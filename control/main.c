@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sluice-control: owns the desired state, serves sluicectl, feeds the dataplane. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+
+#define TICK_MS 50
+#define BUSY_TICK_MS 2 /* while commands or results are moving */
+#define MAX_FDS (1 + SL_SERVER_MAX_CLIENTS + 1 + 16)
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+uint64_t
+sl_ctl_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void
+sl_ctl_log(const struct sl_ctl *ctl, int is_error, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!is_error && !ctl->verbose)
+		return;
+	fprintf(stderr, "sluice-control: %s", is_error ? "error: " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+sl_ctl_snapshot(struct sl_ctl *ctl, struct sl_json_doc **out)
+{
+	struct sl_json_limits lim = { SL_CNC_STATS_SIZE, 16, 16u << 20 };
+	int n = sl_sync_stats(ctl->sync, ctl->stats_buf, SL_CNC_STATS_SIZE);
+
+	*out = NULL;
+	if (n < 0)
+		return n;
+	if (n == 0)
+		return -EAGAIN; /* attached before the first snapshot */
+	return sl_json_parse(out, ctl->stats_buf, (size_t)n, &lim, NULL) < 0 ? -EINVAL : 0;
+}
+
+struct opts {
+	const char *name, *state_dir, *socket, *group, *metrics;
+	char socket_buf[256];
+	int verbose;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sluice-control [options]\n"
+		"  -n, --name NAME        dataplane instance (default sluice)\n"
+		"      --state-dir DIR    where state.json lives (default /var/lib/sluice/control)\n"
+		"      --socket PATH      admin socket (default /run/sluice/NAME/control.sock)\n"
+		"      --socket-group GRP group that may use the admin socket (mode 0660)\n"
+		"      --metrics ADDR:PORT  Prometheus endpoint (default 127.0.0.1:9580; off)\n"
+		"  -v, --verbose          log each attach, resync and change\n"
+		"  -h, --help             this text\n");
+}
+
+static int
+parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "socket-group", required_argument, NULL, 'g' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->name = "sluice";
+	o->state_dir = "/var/lib/sluice/control";
+	o->metrics = "127.0.0.1:9580";
+	while ((c = getopt_long(argc, argv, "n:vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'n': o->name = optarg; break;
+		case 'd': o->state_dir = optarg; break;
+		case 's': o->socket = optarg; break;
+		case 'g': o->group = optarg; break;
+		case 'm': o->metrics = optarg; break;
+		case 'v': o->verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind < argc || o->name[0] == '\0' || strchr(o->name, '/') || strlen(o->name) > 64) {
+		fprintf(stderr, "sluice-control: %s\n", optind < argc
+			? "unexpected argument" : "--name must be 1-64 characters without '/'");
+		return -1;
+	}
+	if (o->socket == NULL) {
+		snprintf(o->socket_buf, sizeof(o->socket_buf), "%s/%s/control.sock", SL_CNC_DIR,
+			 o->name);
+		o->socket = o->socket_buf;
+	}
+	return 0;
+}
+
+static int
+load_state(struct sl_ctl *ctl)
+{
+	char err[512];
+	int rc;
+
+	if (sl_state_dir_prepare(ctl->state_dir, err, sizeof(err)) < 0) {
+		sl_ctl_log(ctl, 1, "%s", err);
+		return -1;
+	}
+	rc = sl_state_load(&ctl->state, ctl->state_dir, err, sizeof(err));
+	if (rc == -ENOENT) {
+		sl_ctl_log(ctl, 0, "%s", err);
+		return 0;
+	}
+	if (rc < 0) {
+		sl_ctl_log(ctl, 1, "%s", err);
+		return -1;
+	}
+	sl_ctl_log(ctl, 0, "state: %zu topics, %zu users, %zu ACL entries", ctl->state.n_topics,
+		   ctl->state.n_users, ctl->state.n_acls);
+	return 0;
+}
+
+/* Note attach, detach and resync transitions for the operator. */
+static void
+log_transitions(struct sl_ctl *ctl, struct sl_sync_status *prev)
+{
+	struct sl_sync_status st;
+
+	sl_sync_status(ctl->sync, sl_ctl_now_ns(), &st);
+	if (st.attached && (!prev->attached || st.dp_pid != prev->dp_pid))
+		sl_ctl_log(ctl, 0, "attached to dataplane '%s' (pid %lld)", ctl->name,
+			   (long long)st.dp_pid);
+	if (!st.attached && prev->attached)
+		sl_ctl_log(ctl, 0, "dataplane '%s' went away; waiting for it", ctl->name);
+	if (st.stale && !prev->stale)
+		sl_ctl_log(ctl, 1, "dataplane '%s' heartbeat is %llu ms old", ctl->name,
+			   (unsigned long long)st.heartbeat_age_ms);
+	if (st.synced && !prev->synced)
+		sl_ctl_log(ctl, 0, "dataplane '%s' in sync (resync #%llu)", ctl->name,
+			   (unsigned long long)st.syncs);
+	if (st.cmds_failed > prev->cmds_failed || st.cmds_timed_out > prev->cmds_timed_out)
+		sl_ctl_log(ctl, 1, "dataplane refused %llu and did not answer %llu command(s) so far",
+			   (unsigned long long)st.cmds_failed, (unsigned long long)st.cmds_timed_out);
+	*prev = st;
+}
+
+static void
+run(struct sl_ctl *ctl, struct sl_server *srv, struct sl_metrics *met)
+{
+	struct pollfd fds[MAX_FDS];
+	struct sl_sync_status prev;
+	size_t ns, nm = 0;
+	int busy = 0;
+
+	memset(&prev, 0, sizeof(prev));
+	while (!stop) {
+		ns = sl_server_pollfds(srv, fds, MAX_FDS);
+		if (met != NULL)
+			nm = sl_metrics_pollfds(met, fds + ns, MAX_FDS - ns);
+		if (poll(fds, ns + nm, busy ? BUSY_TICK_MS : TICK_MS) < 0 && errno != EINTR) {
+			sl_ctl_log(ctl, 1, "poll: %s", strerror(errno));
+			break;
+		}
+		sl_server_handle(srv, fds, ns);
+		if (met != NULL)
+			sl_metrics_handle(met, fds + ns, nm);
+		busy = sl_sync_tick(ctl->sync, &ctl->state, sl_ctl_now_ns()) > 0;
+		sl_server_tick(srv);
+		log_transitions(ctl, &prev);
+	}
+}
+
+static int
+setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sl_ctl ctl;
+	struct sl_server *srv = NULL;
+	struct sl_metrics *met = NULL;
+	struct opts o;
+	int rc = 1;
+
+	if (parse_opts(argc, argv, &o) < 0)
+		return 2;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.name = o.name;
+	ctl.state_dir = o.state_dir;
+	ctl.verbose = o.verbose;
+	sl_state_init(&ctl.state);
+	ctl.stats_buf = malloc(SL_CNC_STATS_SIZE);
+	if (ctl.stats_buf == NULL || setup_signals() < 0 || load_state(&ctl) < 0)
+		goto out;
+	if (sl_sync_create(&ctl.sync, o.name) < 0)
+		goto out;
+	if (sl_server_open(&srv, &ctl, o.socket, o.group) < 0)
+		goto out;
+	if (strcmp(o.metrics, "off") != 0 && sl_metrics_open(&met, &ctl, o.metrics) < 0)
+		goto out;
+	sl_ctl_log(&ctl, 0, "serving %s; dataplane '%s'; state in %s", o.socket, o.name,
+		   o.state_dir);
+	run(&ctl, srv, met);
+	rc = 0;
+out:
+	sl_metrics_close(met);
+	sl_server_close(srv);
+	sl_sync_destroy(ctl.sync);
+	sl_json_doc_free(ctl.stats_last);
+	sl_json_doc_free(ctl.stats_base);
+	sl_state_fini(&ctl.state);
+	free(ctl.stats_buf);
+	return rc;
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The control plane's desired state: topics, users, ACLs, policy; validated and persisted. */
+
+#ifndef SLUICE_CONTROL_STATE_H
+#define SLUICE_CONTROL_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sluice/auth.h>
+#include <sluice/cnc.h>
+
+#include "json.h"
+
+/*
+ * What sluice-control wants the dataplane to hold. Every mutating call
+ * validates its arguments completely before it changes anything: on error
+ * the state is as it was, and @err (when not NULL) says what was wrong and
+ * what to do, in words fit for an operator. Errors:
+ *   -EINVAL  bad argument (name, pattern, durability, perms, range)
+ *   -EEXIST  the topic or user exists already
+ *   -ENOENT  no such topic, user or ACL entry
+ *   -ENOSPC  a table is full
+ *   -ENOMEM
+ * Not thread-safe: sluice-control is single-threaded.
+ */
+
+#define SL_STATE_MAX_TOPICS 4096
+#define SL_STATE_MAX_USERS (SL_CNC_MAX_USERS - 1) /* uids 1..255 */
+#define SL_STATE_MAX_ACLS 4096
+#define SL_STATE_MAX_MB (1ull << 40) /* retain_mb, capacity_mb: bytes fit in 64 bits */
+#define SL_STATE_MAX_RETAIN_S (1ull << 40)
+#define SL_STATE_FILE "state.json"
+#define SL_STATE_FILE_TMP "state.json.tmp"
+#define SL_STATE_MAX_FILE (16u << 20)
+
+enum sl_durability {
+	SL_DUR_NONE = 0,
+	SL_DUR_ASYNC = 1,
+	SL_DUR_SYNC = 2,
+};
+
+struct sl_state_topic {
+	char name[SL_CNC_NAME_LEN];
+	uint8_t durability; /* enum sl_durability */
+	uint64_t retain_mb;   /* 0 = the dataplane's default */
+	uint64_t retain_s;    /* 0 = the dataplane's default */
+	uint64_t capacity_mb; /* 0 = the dataplane's default */
+};
+
+struct sl_state_user {
+	char name[SL_AUTH_USER_LEN];
+	uint16_t uid; /* 1..255, stable while the user exists */
+	uint8_t admin;
+	uint8_t key[SL_AUTH_KEY_LEN];
+};
+
+struct sl_state_acl {
+	char user[SL_AUTH_USER_LEN];
+	char pattern[SL_CNC_NAME_LEN];
+	uint16_t perms; /* SL_PERM_*, never 0 */
+};
+
+struct sl_state_policy {
+	uint8_t auth_required; /* 0 open, 1 required */
+	uint8_t idle_backoff;  /* 0 busy, 1 backoff */
+};
+
+struct sl_state {
+	struct sl_state_topic *topics;
+	size_t n_topics, cap_topics;
+	struct sl_state_user users[SL_STATE_MAX_USERS];
+	size_t n_users;
+	struct sl_state_acl *acls;
+	size_t n_acls, cap_acls;
+	struct sl_state_policy policy;
+	uint16_t next_uid; /* where the search for a free uid starts */
+};
+
+/* An empty state: no topics, users or ACLs, auth open, idle busy. */
+void sl_state_init(struct sl_state *s);
+void sl_state_fini(struct sl_state *s);
+
+/* Deep copy into @dst, which holds nothing (never initialised, or
+ * finalised). Returns 0 or -ENOMEM (then @dst holds nothing). */
+int sl_state_copy(struct sl_state *dst, const struct sl_state *src);
+
+/* Names and parsers, for messages and the socket protocol. */
+const char *sl_state_durability_name(uint8_t d);
+int sl_state_durability_parse(const char *s, uint8_t *out); /* 0 or -EINVAL */
+int sl_state_perm_parse(const char *s);			     /* SL_PERM_* bit or -EINVAL */
+/* Write the perms of @perms as a JSON array of names. */
+void sl_state_perms_json(struct sl_jw *w, uint16_t perms);
+
+/* Validators: 0, or -EINVAL with a message. */
+int sl_state_topic_name_check(const char *name, char *err, size_t errlen);
+int sl_state_user_name_check(const char *name, char *err, size_t errlen);
+int sl_state_pattern_check(const char *pattern, char *err, size_t errlen);
+
+/* Lookups: NULL when absent. */
+struct sl_state_topic *sl_state_topic_find(const struct sl_state *s, const char *name);
+struct sl_state_user *sl_state_user_find(const struct sl_state *s, const char *name);
+struct sl_state_acl *sl_state_acl_find(const struct sl_state *s, const char *user,
+				       const char *pattern);
+
+/* Add a topic (-EEXIST if its name is taken). */
+int sl_state_topic_add(struct sl_state *s, const struct sl_state_topic *t, char *err,
+		       size_t errlen);
+int sl_state_topic_remove(struct sl_state *s, const char *name, char *err, size_t errlen);
+
+/* Add a user with @key; its uid is chosen here (a free one, preferring
+ * uids not used recently) and returned through @uid. */
+int sl_state_user_add(struct sl_state *s, const char *name, int admin,
+		      const uint8_t key[SL_AUTH_KEY_LEN], uint16_t *uid, char *err,
+		      size_t errlen);
+/* Remove a user and every ACL entry of it. */
+int sl_state_user_remove(struct sl_state *s, const char *name, char *err, size_t errlen);
+
+/* Add @perms to @user's entry for @pattern (created if needed). */
+int sl_state_acl_grant(struct sl_state *s, const char *user, const char *pattern,
+		       uint16_t perms, char *err, size_t errlen);
+/* Take @perms from the entry; an entry left with none is removed.
+ * -ENOENT when the user or the entry does not exist. */
+int sl_state_acl_revoke(struct sl_state *s, const char *user, const char *pattern,
+			uint16_t perms, char *err, size_t errlen);
+
+/* Check a whole state (as loaded from a file): names, uniqueness, uids,
+ * ACL users, patterns, perms, durability, ranges. */
+int sl_state_validate(const struct sl_state *s, char *err, size_t errlen);
+
+/* Serialise, keys included (hex). */
+void sl_state_to_json(const struct sl_state *s, struct sl_jw *w);
+/* Fill an initialised, empty @s from a parsed document, then validate. */
+int sl_state_from_json(struct sl_state *s, const struct sl_json *root, char *err,
+		       size_t errlen);
+
+/*
+ * Create @dir (mode 0700, parents 0755) if needed and make sure it is 0700.
+ * Returns 0 or -errno (message in @err).
+ */
+int sl_state_dir_prepare(const char *dir, char *err, size_t errlen);
+
+/*
+ * Write @s to @dir/state.json atomically: state.json.tmp (mode 0600),
+ * fsync, rename, fsync of the directory. When this returns 0 the state
+ * survives a crash. Returns 0 or -errno (message in @err).
+ */
+int sl_state_save(const struct sl_state *s, const char *dir, char *err, size_t errlen);
+
+/*
+ * Load @dir/state.json into an initialised, empty @s. A leftover
+ * state.json.tmp is ignored (it is an interrupted save; state.json is
+ * still the last complete one). Returns 0, -ENOENT when there is no
+ * state.json (a first start), -EINVAL when it is corrupt or invalid (never
+ * silently replaced: the caller refuses to start), or -errno.
+ */
+int sl_state_load(struct sl_state *s, const char *dir, char *err, size_t errlen);
+
+#endif /* SLUICE_CONTROL_STATE_H */

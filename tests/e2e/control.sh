@@ -1,0 +1,146 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# The control plane end to end: sluicectl -> sluice-control -> dataplane.
+# Topics, users and ACLs; the authorization matrix; forged, altered and
+# replayed frames; revocation; kill -9 of sluice-control (state survives,
+# the dataplane keeps delivering, later changes still arrive); topic create
+# and delete under live traffic; malformed control requests; metrics.
+. "$(dirname "$0")/lib.sh"
+t_start --set "journal_dir=$T_DIR/journal"
+ctl_dir=$T_DIR/control
+mport=$((20000 + $$ % 20000))
+CTL_PID=
+ctl_start() {
+	"$SL_BUILD/control/sluice-control" -n "$T_DP" --state-dir "$ctl_dir" \
+		--metrics "127.0.0.1:$mport" >>"$T_DIR/control.log" 2>&1 &
+	CTL_PID=$!
+	T_BG+=("$CTL_PID")
+	t_wait 10 test -S "/run/sluice/$T_DP/control.sock" || t_fail "sluice-control did not start"
+	t_wait 10 ctl dataplane status --json | grep -q '"attached":true' ||
+		t_fail "sluice-control did not attach to the dataplane"
+}
+ctl() { "$SL_BUILD/control/sluicectl" -n "$T_DP" "$@"; }
+pub() { t_pub "$@" -q --timeout 1000; }
+ctl_start
+
+# --- topology, users, ACLs --------------------------------------------------
+ctl topic create orders.eu --durability sync || t_fail "topic create"
+t_eq "topic created in the dataplane with its policy" "$(t_topic orders.eu durability)" sync
+ctl user add alice --credentials "$T_DIR/alice.cred" >/dev/null || t_fail "user add alice"
+ctl user add bob --credentials "$T_DIR/bob.cred" >/dev/null || t_fail "user add bob"
+t_check "credentials file is private" test "$(stat -c %a "$T_DIR/alice.cred")" = 600
+ctl acl grant alice 'orders.>' pub,sub,admin || t_fail "acl grant alice"
+ctl acl grant bob orders.eu sub || t_fail "acl grant bob"
+ctl policy set auth required || t_fail "policy set auth required"
+t_eq "dataplane enforces authentication" \
+	"$(python3 -c 'import json,sys; print(json.load(sys.stdin)["auth"])' < <(ctl --json policy show))" required
+
+# --- the authorization matrix ------------------------------------------------
+A="--credentials $T_DIR/alice.cred"
+B="--credentials $T_DIR/bob.cred"
+# The same user with one key digit changed.
+python3 - "$T_DIR/bob.cred" "$T_DIR/wrong.cred" <<'PY'
+import os, sys
+lines = open(sys.argv[1]).read().splitlines()
+out = [l[:-1] + ("0" if l[-1] != "0" else "1") if l.startswith("key") else l for l in lines]
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, ("\n".join(out) + "\n").encode())
+PY
+d0=$(t_stat drop_auth_required) f0=$(t_stat drop_auth_failed) n0=$(t_stat drop_denied)
+pub -t orders.eu -m x 2>"$T_DIR/noauth.err"
+t_eq "no credentials: refused" "$?" 1
+t_check "no credentials: says authentication is required" grep -qi "requires authentication" "$T_DIR/noauth.err"
+pub -t orders.eu -m x --credentials "$T_DIR/wrong.cred" 2>"$T_DIR/wrong.err"
+t_eq "wrong secret: refused" "$?" 1
+t_check "wrong secret: says so" grep -qi "refused the credentials" "$T_DIR/wrong.err"
+t_sub_bg "$T_DIR/bob.out" -t orders.eu -C 3 -W 15 $B
+bobsub=$T_LAST
+t_wait 10 t_nsubs_is orders.eu 1 || t_fail "bob's subscription not registered"
+pub -t orders.eu -m hello -n 3 -a $A || t_fail "alice publishes to orders.eu"
+wait "$bobsub"
+t_eq "allowed: bob receives alice's messages" "$(grep -c hello "$T_DIR/bob.out")" 3
+pub -t orders.eu -m x -a $B 2>"$T_DIR/bobpub.err"
+t_eq "bob may not publish (sub only)" "$?" 1
+t_check "bob's refusal names the ACL" grep -qi "not allowed" "$T_DIR/bobpub.err"
+t_sub -t orders.us -C 1 -W 3 $B >/dev/null 2>"$T_DIR/bobsub.err"
+t_check "bob may not subscribe outside his ACL" grep -qi "not allowed" "$T_DIR/bobsub.err"
+pub -t orders.eu.fr -m x -a $A || t_fail "wildcard '>' covers orders.eu.fr"
+pub -t orders -m x -a $A 2>/dev/null && t_fail "'orders.>' must not cover 'orders'"
+pub -t ordersx.eu -m x -a $A 2>/dev/null && t_fail "'orders.>' must not cover 'ordersx.eu'"
+t_ge "unauthenticated attempts counted" "$(t_stat drop_auth_required)" $((d0 + 1))
+t_ge "wrong proofs counted" "$(t_stat drop_auth_failed)" $((f0 + 1))
+t_ge "denials counted" "$(t_stat drop_denied)" $((n0 + 4))
+
+# --- forged, altered and replayed frames among valid ones ----------------------
+m0=$(t_stat drop_bad_mac) r0=$(t_stat drop_mac_replay) x0=$(t_stat drop_mac_missing)
+sl_cl "$T_TAG" python3 "$SL_ROOT/tests/e2e/authpub.py" "$T_NET.1" 9500 "$T_DIR/alice.cred" \
+	orders.eu >"$T_DIR/authpub.json" || t_fail "authpub.py"
+t_eq "valid frames acknowledged, all ten" \
+	"$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["acked"]))' <"$T_DIR/authpub.json")" 10
+t_eq "bit-flipped and forged frames rejected" "$(t_stat drop_bad_mac)" $((m0 + 2))
+t_eq "replayed frame rejected" "$(t_stat drop_mac_replay)" $((r0 + 1))
+t_eq "frame without MAC rejected" "$(t_stat drop_mac_missing)" $((x0 + 1))
+
+# --- kill -9 of sluice-control --------------------------------------------------
+t_sub_bg "$T_DIR/during.out" -t orders.eu -C 5 -W 20 $A
+during=$T_LAST
+t_wait 10 t_nsubs_is orders.eu 1 || t_fail "subscription before the kill"
+kill -KILL "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null
+pub -t orders.eu -m while-down -n 5 -a $A || t_fail "publishing while control is down"
+wait "$during"
+t_eq "dataplane delivers while sluice-control is dead" "$(grep -c while-down "$T_DIR/during.out")" 5
+ctl_start
+t_check "users survive kill -9" sh -c "'$SL_BUILD/control/sluicectl' -n '$T_DP' user list | grep -q alice"
+t_check "topics survive kill -9" sh -c "'$SL_BUILD/control/sluicectl' -n '$T_DP' topic list | grep -q orders.eu"
+ctl acl grant bob orders.eu pub,sub || t_fail "change after restart"
+pub -t orders.eu -m now-allowed -a $B || t_fail "a change made after the restart reaches the dataplane"
+
+# --- revocation ---------------------------------------------------------------------
+ctl user remove bob || t_fail "user remove bob"
+pub -t orders.eu -m x -a $B 2>/dev/null && t_fail "removed user still accepted"
+t_ge "revoked session or unknown user refused" "$(( $(t_stat drop_auth_failed) + $(t_stat drop_user_revoked) ))" $((f0 + 2))
+
+# --- topic create/delete under live traffic ---------------------------------------------
+sl_cl "$T_TAG" "$SL_BUILD/benchmarks/sluice-loadgen" --host "$T_NET.1" -P 2 -S 2 --topics 2 \
+	-r 2000 -d 3 --topic-prefix orders.lg --credentials "$T_DIR/alice.cred" --json \
+	>"$T_DIR/lg.json" 2>"$T_DIR/lg.err" &
+lg=$!
+for i in 1 2 3 4 5 6; do
+	ctl topic create "orders.churn$i" >/dev/null || t_fail "create churn$i"
+	sleep 0.2
+	ctl topic delete "orders.churn$i" >/dev/null || t_fail "delete churn$i"
+done
+wait "$lg"
+t_eq "no message lost on unaffected topics during topic churn" "$?" 0
+ctl topic show orders.churn1 >/dev/null 2>&1
+t_eq "deleted topic is gone (exit 4: not found)" "$?" 4
+
+# --- malformed control requests change nothing ---------------------------------------------
+before=$(ctl --json user list)
+python3 - "/run/sluice/$T_DP/control.sock" >"$T_DIR/bad.out" <<'PY'
+import socket, sys
+for req in [b"not json\n", b'{"cmd":"user.add"}\n', b'{"cmd":"nope","args":{}}\n',
+            b'{"cmd":"acl.grant","args":{"user":"ghost","pattern":"a","perms":["pub"]}}\n',
+            b'{"cmd":"topic.create","args":{"name":"a b"}}\n', b"[1,2,\n"]:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    s.sendall(req)
+    s.settimeout(5)
+    print(s.recv(65536).decode().strip())
+    s.close()
+PY
+t_eq "every malformed request answered with an error" "$(grep -c '"ok":false' "$T_DIR/bad.out")" 6
+t_eq "and nothing changed" "$(ctl --json user list)" "$before"
+
+# --- metrics and stats ------------------------------------------------------------------------
+python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$mport/metrics', timeout=5).read().decode())" \
+	>"$T_DIR/metrics.txt" || t_fail "metrics endpoint"
+t_check "Prometheus text has the publish counter" grep -q '^sluice_publishes_total' "$T_DIR/metrics.txt"
+t_check "Prometheus text has per-topic series" grep -q 'topic="orders.eu"' "$T_DIR/metrics.txt"
+ctl stats >"$T_DIR/stats.txt" || t_fail "sluicectl stats"
+t_check "sluicectl stats shows topics" grep -q orders.eu "$T_DIR/stats.txt"
+kill -TERM "$CTL_PID"
+wait "$CTL_PID"
+t_eq "sluice-control stops cleanly" "$?" 0
+t_done

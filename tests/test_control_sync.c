@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Control-to-dataplane sync against a fake dataplane in the same process. */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sync.h"
+
+#include "check.h"
+
+#define MS 1000000ull
+
+/* What the fake dataplane saw, in order. */
+static struct sl_cnc_cmd seen[8192];
+static size_t n_seen;
+static uint32_t refuse_type; /* answer commands of this type with -ENOENT */
+
+static uint64_t
+real_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* One drain of the main lcore: every command gets one result, in order. */
+static int
+fake_dataplane(struct sl_cnc *dp, uint64_t now)
+{
+	struct sl_cnc_result r;
+	struct sl_cnc_cmd c;
+	int n = 0;
+
+	sl_cnc_hdr(dp)->dp_heartbeat_ns = now;
+	while (sl_cnc_cmd_pop(dp, &c) == 1) {
+		if (n_seen < sizeof(seen) / sizeof(seen[0]))
+			seen[n_seen++] = c;
+		memset(&r, 0, sizeof(r));
+		r.id = c.id;
+		if (c.type == refuse_type) {
+			r.rc = -ENOENT;
+			snprintf(r.message, sizeof(r.message), "no such thing");
+		}
+		CHECK(sl_cnc_result_push(dp, &r) == 0);
+		n++;
+	}
+	return n;
+}
+
+/* Run control and the fake until both are idle. */
+static void
+settle(struct sl_sync *s, struct sl_cnc *dp, const struct sl_state *st, uint64_t *now)
+{
+	int i, work;
+
+	for (i = 0; i < 1000; i++) {
+		*now += MS;
+		work = sl_sync_tick(s, st, *now);
+		work += dp ? fake_dataplane(dp, *now) : 0;
+		if (work == 0 && i > 2)
+			return;
+	}
+}
+
+static void
+make_state(struct sl_state *st, int n_topics)
+{
+	static const uint8_t key[SL_AUTH_KEY_LEN] = { 7 };
+	struct sl_state_topic t;
+	char err[256];
+	uint16_t uid;
+	int i;
+
+	sl_state_init(st);
+	CHECK(sl_state_user_add(st, "alice", 1, key, &uid, err, sizeof(err)) == 0);
+	CHECK(sl_state_user_add(st, "bob", 0, key, &uid, err, sizeof(err)) == 0);
+	CHECK(sl_state_acl_grant(st, "bob", "a.>", SL_PERM_PUB, err, sizeof(err)) == 0);
+	CHECK(sl_state_acl_grant(st, "bob", "b.*", SL_PERM_SUB, err, sizeof(err)) == 0);
+	st->policy.auth_required = 1;
+	for (i = 0; i < n_topics; i++) {
+		memset(&t, 0, sizeof(t));
+		snprintf(t.name, sizeof(t.name), "t%d", i);
+		t.durability = SL_DUR_ASYNC;
+		t.retain_mb = 2;
+		CHECK(sl_state_topic_add(st, &t, err, sizeof(err)) == 0);
+	}
+}
+
+/* The full resync sequence starting at seen[from]; returns its generation. */
+static uint64_t
+check_resync(size_t from, const struct sl_state *st)
+{
+	const struct sl_cnc_cmd *c = &seen[from];
+	size_t want = 1 + st->n_users + st->n_users + st->n_acls + 2 + st->n_topics + 1, i;
+
+	CHECK(n_seen - from == want);
+	if (n_seen - from != want)
+		return 0;
+	CHECK(c[0].type == SL_CNC_SYNC_BEGIN);
+	CHECK(c[1].type == SL_CNC_USER_UPSERT && c[1].u.user.uid == 1 &&
+	      strcmp(c[1].u.user.name, "alice") == 0 && c[1].u.user.flags == SL_USER_F_ADMIN &&
+	      c[1].u.user.key[0] == 7);
+	CHECK(c[2].type == SL_CNC_USER_UPSERT && c[2].u.user.uid == 2);
+	CHECK(c[3].type == SL_CNC_ACL_CLEAR && c[3].u.acl.uid == 1);
+	CHECK(c[4].type == SL_CNC_ACL_CLEAR && c[4].u.acl.uid == 2);
+	CHECK(c[5].type == SL_CNC_ACL_SET && c[5].u.acl.uid == 2 &&
+	      strcmp(c[5].u.acl.pattern, "a.>") == 0 && c[5].u.acl.perms == SL_PERM_PUB);
+	CHECK(c[6].type == SL_CNC_ACL_SET && strcmp(c[6].u.acl.pattern, "b.*") == 0);
+	CHECK(c[7].type == SL_CNC_AUTH_MODE && c[7].u.value == 1);
+	CHECK(c[8].type == SL_CNC_SET_IDLE && c[8].u.value == 0);
+	for (i = 0; i < st->n_topics; i++)
+		CHECK(c[9 + i].type == SL_CNC_TOPIC_UPSERT &&
+		      strcmp(c[9 + i].u.topic.name, st->topics[i].name) == 0 &&
+		      c[9 + i].u.topic.durability == SL_DUR_ASYNC &&
+		      c[9 + i].u.topic.retain_bytes == 2u << 20);
+	CHECK(c[want - 1].type == SL_CNC_SYNC_END);
+	CHECK(c[want - 1].u.generation == c[0].u.generation);
+	for (i = 1; i < want; i++)
+		CHECK(c[i].id == c[i - 1].id + 1);
+	return c[0].u.generation;
+}
+
+static void
+test_tickets(struct sl_sync *s, struct sl_cnc *dp, const struct sl_state *st, uint64_t *now)
+{
+	struct sl_cnc_cmd c[2];
+	char msg[200];
+	int64_t t;
+
+	/* A change: answered. */
+	sl_sync_cmd_topic(&c[0], &st->topics[0]);
+	t = sl_sync_submit(s, c, 1, *now);
+	CHECK(t > 0);
+	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == 0);
+	settle(s, dp, st, now);
+	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == 1);
+	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == -ENOENT);
+	/* Refused: the dataplane's words reach the caller. */
+	refuse_type = SL_CNC_TOPIC_DELETE;
+	sl_sync_cmd_topic(&c[0], &st->topics[0]);
+	sl_sync_cmd_topic_delete(&c[1], "t0");
+	t = sl_sync_submit(s, c, 2, *now);
+	settle(s, dp, st, now);
+	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == -ENOENT);
+	CHECK(strstr(msg, "refused") && strstr(msg, "no such thing"));
+	refuse_type = 0;
+	/* Not answered: a timeout, and later answers are ignored. */
+	t = sl_sync_submit(s, c, 1, *now);
+	sl_sync_tick(s, st, *now + MS);
+	sl_cnc_hdr(dp)->dp_heartbeat_ns = *now + 1100 * MS;
+	*now += 1100 * MS;
+	sl_sync_tick(s, st, *now);
+	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == -ETIMEDOUT);
+	CHECK(strstr(msg, "did not answer") != NULL);
+	settle(s, dp, st, now);
+	t = sl_sync_submit(s, c, 1, *now);
+	settle(s, dp, st, now);
+	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == 1);
+}
+
+static void
+test_stale(struct sl_sync *s, struct sl_cnc *dp, const struct sl_state *st, uint64_t *now)
+{
+	struct sl_sync_status ss;
+	size_t from;
+
+	/* The dataplane hangs for 3 s, then comes back: state is resent. */
+	*now += 3000 * MS;
+	sl_sync_tick(s, st, *now);
+	sl_sync_status(s, *now, &ss);
+	CHECK(ss.attached && ss.stale && !ss.synced && ss.heartbeat_age_ms >= 2000);
+	from = n_seen;
+	settle(s, dp, st, now);
+	check_resync(from, st);
+	sl_sync_status(s, *now, &ss);
+	CHECK(!ss.stale && ss.synced);
+}
+
+/* The dataplane exits (its file goes), then a new one starts. */
+static struct sl_cnc *
+test_restart(struct sl_sync *s, struct sl_cnc *dp, const char *name, const struct sl_state *st,
+	     uint64_t *now, uint64_t gen)
+{
+	struct sl_sync_status ss;
+	struct sl_cnc_cmd c;
+	char msg[200];
+	int64_t t;
+	size_t from;
+
+	sl_sync_cmd_topic(&c, &st->topics[0]);
+	t = sl_sync_submit(s, &c, 1, *now);
+	sl_cnc_close(dp);
+	settle(s, NULL, st, now);
+	sl_sync_status(s, *now, &ss);
+	CHECK(!ss.attached);
+	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == -ENOTCONN);
+	CHECK(sl_sync_submit(s, &c, 1, *now) == 0); /* nothing to wait for */
+	CHECK(sl_cnc_create(&dp, name) == 0);
+	from = n_seen;
+	*now += SL_SYNC_RETRY_MS * MS;
+	sl_cnc_hdr(dp)->dp_heartbeat_ns = *now;
+	settle(s, dp, st, now);
+	CHECK(check_resync(from, st) > gen);
+	sl_sync_status(s, *now, &ss);
+	CHECK(ss.attached && ss.synced && ss.dp_pid == getpid());
+	return dp;
+}
+
+/* A new region replaces the file while the old one is still mapped. */
+static struct sl_cnc *
+test_replaced(struct sl_sync *s, struct sl_cnc *dp, const char *name, const struct sl_state *st,
+	      uint64_t *now, struct sl_cnc **old)
+{
+	size_t from = n_seen;
+
+	*old = dp;
+	CHECK(sl_cnc_create(&dp, name) == 0);
+	sl_cnc_hdr(dp)->dp_heartbeat_ns = *now;
+	settle(s, dp, st, now);
+	check_resync(from, st);
+	/* dp_start_ns changes in place: resync too. */
+	from = n_seen;
+	sl_cnc_hdr(dp)->dp_start_ns += 1;
+	settle(s, dp, st, now);
+	check_resync(from, st);
+	return dp;
+}
+
+static void
+test_dead_pid(struct sl_sync *s, struct sl_cnc *dp, const struct sl_state *st, uint64_t *now)
+{
+	struct sl_sync_status ss;
+	pid_t child = fork();
+
+	if (child == 0)
+		_exit(0);
+	waitpid(child, NULL, 0);
+	/* The region of a dataplane killed with -9 stays behind. */
+	sl_cnc_hdr(dp)->dp_pid = child;
+	settle(s, NULL, st, now);
+	sl_sync_status(s, *now, &ss);
+	CHECK(!ss.attached);
+	*now += SL_SYNC_RETRY_MS * MS;
+	settle(s, NULL, st, now);
+	sl_sync_status(s, *now, &ss);
+	CHECK(!ss.attached);
+	sl_cnc_hdr(dp)->dp_pid = getpid();
+}
+
+int
+main(void)
+{
+	struct sl_cnc *dp, *old = NULL;
+	struct sl_sync_status ss;
+	struct sl_sync *s;
+	struct sl_state st;
+	char name[32], buf[256];
+	uint64_t now = real_now(), gen;
+
+	snprintf(name, sizeof(name), "ctltest%d", (int)getpid());
+	if (sl_cnc_create(&dp, name) < 0) {
+		fprintf(stderr, "control_sync: cannot create %s/%s (not root?): skipped\n",
+			SL_CNC_DIR, name);
+		return 77;
+	}
+	make_state(&st, 300); /* more than the ring holds */
+	CHECK(sl_sync_create(&s, name) == 0);
+	CHECK(sl_sync_create(&s, "a/b") == -EINVAL);
+	sl_cnc_hdr(dp)->dp_heartbeat_ns = now;
+	settle(s, dp, &st, &now);
+	gen = check_resync(0, &st);
+	sl_sync_status(s, now, &ss);
+	CHECK(ss.attached && ss.synced && !ss.stale && ss.syncs == 1);
+	CHECK(sl_cnc_hdr(dp)->control_pid == getpid());
+	CHECK(sl_cnc_hdr(dp)->control_heartbeat_ns >= now - 2 * MS);
+	sl_cnc_stats_write(dp, "{\"ts_ns\":1}", 11);
+	CHECK(sl_sync_stats(s, buf, sizeof(buf)) == 11 && strcmp(buf, "{\"ts_ns\":1}") == 0);
+
+	test_tickets(s, dp, &st, &now);
+	test_stale(s, dp, &st, &now);
+	dp = test_restart(s, dp, name, &st, &now, gen);
+	dp = test_replaced(s, dp, name, &st, &now, &old);
+	test_dead_pid(s, dp, &st, &now);
+
+	sl_sync_destroy(s);
+	CHECK(sl_cnc_hdr(dp)->control_pid == 0 || sl_cnc_hdr(dp)->control_pid == getpid());
+	sl_cnc_close(dp);
+	sl_cnc_close(old);
+	snprintf(buf, sizeof(buf), "%s/%s", SL_CNC_DIR, name);
+	rmdir(buf);
+	sl_state_fini(&st);
+	return check_result("control_sync");
+}

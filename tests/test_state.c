@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Control plane state: validation, uids, ACLs, persistence and crash safety. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "state.h"
+
+#include "check.h"
+
+static char dir[64];
+static char err[512];
+
+static const uint8_t key1[SL_AUTH_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+					       16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
+					       28, 29, 30, 31, 32 };
+
+static struct sl_state_topic
+topic(const char *name, uint8_t dur)
+{
+	struct sl_state_topic t;
+
+	memset(&t, 0, sizeof(t));
+	snprintf(t.name, sizeof(t.name), "%s", name);
+	t.durability = dur;
+	return t;
+}
+
+static void
+test_topics(void)
+{
+	struct sl_state s;
+	struct sl_state_topic t;
+
+	sl_state_init(&s);
+	t = topic("orders.eu", SL_DUR_SYNC);
+	t.retain_mb = 64;
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == 0);
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == -EEXIST);
+	CHECK(strstr(err, "exists") != NULL);
+	t = topic("a b", SL_DUR_NONE);
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "'a b' is invalid") != NULL);
+	t = topic("", SL_DUR_NONE);
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == -EINVAL);
+	t = topic("x", 3);
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "durability") != NULL);
+	t = topic("y", SL_DUR_NONE);
+	t.capacity_mb = SL_STATE_MAX_MB + 1;
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == -EINVAL);
+	memset(t.name, 'n', sizeof(t.name)); /* unterminated: refused, not overread */
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == -EINVAL);
+	CHECK(s.n_topics == 1);
+	CHECK(sl_state_topic_find(&s, "orders.eu")->retain_mb == 64);
+	CHECK(sl_state_topic_remove(&s, "nope", err, sizeof(err)) == -ENOENT);
+	CHECK(sl_state_topic_remove(&s, "orders.eu", err, sizeof(err)) == 0);
+	CHECK(s.n_topics == 0);
+	CHECK(sl_state_durability_parse("async", &t.durability) == 0 && t.durability == 1);
+	CHECK(sl_state_durability_parse("Sync", &t.durability) == -EINVAL);
+	sl_state_fini(&s);
+}
+
+static void
+test_users(void)
+{
+	struct sl_state s;
+	uint16_t uid, uid2;
+	char name[32];
+	int i;
+
+	sl_state_init(&s);
+	CHECK(sl_state_user_add(&s, "alice", 1, key1, &uid, err, sizeof(err)) == 0 && uid == 1);
+	CHECK(sl_state_user_add(&s, "bob", 0, key1, &uid2, err, sizeof(err)) == 0 && uid2 == 2);
+	CHECK(sl_state_user_add(&s, "alice", 0, key1, &uid, err, sizeof(err)) == -EEXIST);
+	CHECK(sl_state_user_add(&s, "bad name", 0, key1, &uid, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "invalid") != NULL);
+	CHECK(sl_state_user_add(&s, "", 0, key1, &uid, err, sizeof(err)) == -EINVAL);
+	CHECK(sl_state_user_add(&s, "a23456789012345678901234567890123", 0, key1, &uid, err,
+				sizeof(err)) == -EINVAL);
+	/* A removed uid is not handed out again at once. */
+	CHECK(sl_state_user_remove(&s, "alice", err, sizeof(err)) == 0);
+	CHECK(sl_state_user_remove(&s, "alice", err, sizeof(err)) == -ENOENT);
+	CHECK(sl_state_user_add(&s, "carol", 0, key1, &uid, err, sizeof(err)) == 0 && uid == 3);
+	CHECK(sl_state_user_find(&s, "bob")->uid == 2); /* stable */
+	/* Fill the table: 255 users, uids unique, then full. */
+	for (i = 0; s.n_users < SL_STATE_MAX_USERS; i++) {
+		snprintf(name, sizeof(name), "u%d", i);
+		CHECK(sl_state_user_add(&s, name, 0, key1, &uid, err, sizeof(err)) == 0);
+		CHECK(uid >= 1 && uid <= 255);
+	}
+	CHECK(sl_state_validate(&s, err, sizeof(err)) == 0);
+	CHECK(sl_state_user_add(&s, "late", 0, key1, &uid, err, sizeof(err)) == -ENOSPC);
+	CHECK(sl_state_user_remove(&s, "u7", err, sizeof(err)) == 0);
+	CHECK(sl_state_user_add(&s, "late", 0, key1, &uid, err, sizeof(err)) == 0);
+	CHECK(sl_state_validate(&s, err, sizeof(err)) == 0);
+	sl_state_fini(&s);
+}
+
+static void
+test_patterns(void)
+{
+	static const char *const good[] = { "a", "a.b", "a.*", "*.b", "a.>", ">", "*", "a.*.c.>",
+					    "x-y_z.1" };
+	static const char *const bad[] = { "", "a..b", ".a", "a.", "a.>.b", "a*", "a.b*", ">a",
+					   "a b", "a.>>", "a.**" };
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK(sl_state_pattern_check(good[i], err, sizeof(err)) == 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(sl_state_pattern_check(bad[i], err, sizeof(err)) == -EINVAL);
+		CHECK(strstr(err, "is invalid") != NULL);
+	}
+}
+
+static void
+test_acls(void)
+{
+	struct sl_state s;
+	uint16_t uid;
+
+	sl_state_init(&s);
+	CHECK(sl_state_user_add(&s, "alice", 0, key1, &uid, err, sizeof(err)) == 0);
+	CHECK(sl_state_acl_grant(&s, "bob", "a.>", SL_PERM_PUB, err, sizeof(err)) == -ENOENT);
+	CHECK(strstr(err, "no user 'bob'") != NULL);
+	CHECK(sl_state_acl_grant(&s, "alice", "a..b", SL_PERM_PUB, err, sizeof(err)) == -EINVAL);
+	CHECK(sl_state_acl_grant(&s, "alice", "a.>", 0, err, sizeof(err)) == -EINVAL);
+	CHECK(sl_state_acl_grant(&s, "alice", "a.>", 8, err, sizeof(err)) == -EINVAL);
+	CHECK(s.n_acls == 0);
+	CHECK(sl_state_acl_grant(&s, "alice", "a.>", SL_PERM_PUB, err, sizeof(err)) == 0);
+	CHECK(sl_state_acl_grant(&s, "alice", "a.>", SL_PERM_SUB, err, sizeof(err)) == 0);
+	CHECK(sl_state_acl_grant(&s, "alice", "b.*", SL_PERM_ADMIN, err, sizeof(err)) == 0);
+	CHECK(s.n_acls == 2);
+	CHECK(sl_state_acl_find(&s, "alice", "a.>")->perms == (SL_PERM_PUB | SL_PERM_SUB));
+	CHECK(sl_state_acl_revoke(&s, "alice", "c", SL_PERM_PUB, err, sizeof(err)) == -ENOENT);
+	CHECK(sl_state_acl_revoke(&s, "alice", "a.>", SL_PERM_PUB, err, sizeof(err)) == 0);
+	CHECK(sl_state_acl_find(&s, "alice", "a.>")->perms == SL_PERM_SUB);
+	CHECK(sl_state_acl_revoke(&s, "alice", "a.>", SL_PERM_SUB, err, sizeof(err)) == 0);
+	CHECK(sl_state_acl_find(&s, "alice", "a.>") == NULL && s.n_acls == 1);
+	/* Removing the user removes its entries. */
+	CHECK(sl_state_user_remove(&s, "alice", err, sizeof(err)) == 0);
+	CHECK(s.n_acls == 0);
+	CHECK(sl_state_perm_parse("sub") == SL_PERM_SUB && sl_state_perm_parse("all") == -EINVAL);
+	sl_state_fini(&s);
+}
+
+static void
+fill(struct sl_state *s)
+{
+	struct sl_state_topic t = topic("orders.eu", SL_DUR_SYNC);
+	uint16_t uid;
+
+	t.retain_mb = 10;
+	t.retain_s = 3600;
+	t.capacity_mb = 256;
+	sl_state_init(s);
+	CHECK(sl_state_topic_add(s, &t, err, sizeof(err)) == 0);
+	t = topic("ticks", SL_DUR_NONE);
+	CHECK(sl_state_topic_add(s, &t, err, sizeof(err)) == 0);
+	CHECK(sl_state_user_add(s, "alice", 1, key1, &uid, err, sizeof(err)) == 0);
+	CHECK(sl_state_user_add(s, "bob", 0, key1, &uid, err, sizeof(err)) == 0);
+	CHECK(sl_state_user_remove(s, "alice", err, sizeof(err)) == 0);
+	CHECK(sl_state_user_add(s, "alice", 1, key1, &uid, err, sizeof(err)) == 0 && uid == 3);
+	CHECK(sl_state_acl_grant(s, "bob", "orders.*", SL_PERM_SUB | SL_PERM_PUB, err,
+				 sizeof(err)) == 0);
+	s->policy.auth_required = 1;
+	s->policy.idle_backoff = 1;
+}
+
+static int
+same(const struct sl_state *a, const struct sl_state *b)
+{
+	struct sl_jw wa, wb;
+	int eq;
+
+	sl_jw_init(&wa, 1 << 20);
+	sl_jw_init(&wb, 1 << 20);
+	sl_state_to_json(a, &wa);
+	sl_state_to_json(b, &wb);
+	eq = wa.buf && wb.buf && strcmp(wa.buf, wb.buf) == 0;
+	sl_jw_free(&wa);
+	sl_jw_free(&wb);
+	return eq;
+}
+
+static void
+write_file(const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static void
+test_persist(void)
+{
+	struct sl_state a, b;
+	struct stat st;
+	char path[128];
+	uint16_t uid;
+
+	fill(&a);
+	CHECK(sl_state_dir_prepare(dir, err, sizeof(err)) == 0);
+	CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == -ENOENT);
+	CHECK(sl_state_save(&a, dir, err, sizeof(err)) == 0);
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
+	CHECK(same(&a, &b));
+	CHECK(memcmp(sl_state_user_find(&b, "alice")->key, key1, sizeof(key1)) == 0);
+	CHECK(sl_state_user_find(&b, "alice")->uid == 3);
+	CHECK(b.policy.auth_required == 1 && b.policy.idle_backoff == 1);
+	/* The uid cursor survives a restart: the next user does not get 2's
+	 * predecessor's old uid back. */
+	CHECK(sl_state_user_add(&b, "carol", 0, key1, &uid, err, sizeof(err)) == 0 && uid == 4);
+	sl_state_fini(&b);
+
+	/* A crash mid-save leaves state.json.tmp: ignored, state.json wins. */
+	write_file("state.json.tmp", "{\"version\":1,\"topics\":[{\"name\":\"half");
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
+	CHECK(same(&a, &b));
+	sl_state_fini(&b);
+	/* And the next save replaces it. */
+	CHECK(sl_state_save(&a, dir, err, sizeof(err)) == 0);
+	snprintf(path, sizeof(path), "%s/state.json.tmp", dir);
+	CHECK(access(path, F_OK) < 0);
+	sl_state_fini(&a);
+}
+
+static void
+expect_corrupt(const char *text, const char *why)
+{
+	struct sl_state s;
+
+	write_file("state.json", text);
+	sl_state_init(&s);
+	CHECK(sl_state_load(&s, dir, err, sizeof(err)) == -EINVAL);
+	if (strstr(err, why) == NULL)
+		fprintf(stderr, "message '%s' lacks '%s'\n", err, why);
+	CHECK(strstr(err, why) != NULL);
+	CHECK(s.n_topics == 0 && s.n_users == 0 && s.n_acls == 0);
+	sl_state_fini(&s);
+}
+
+static void
+test_corrupt(void)
+{
+	static const char k[] = "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20";
+	char doc[1024], path[128];
+	struct stat st;
+
+	expect_corrupt("{\"version\":1,\"topics\":[", "corrupt at byte 23");
+	expect_corrupt("", "corrupt at byte 0");
+	expect_corrupt("[]", "must be a JSON object");
+	expect_corrupt("{\"version\":2,\"topics\":[],\"users\":[],\"acls\":[]}", "version");
+	expect_corrupt("{\"version\":1,\"topics\":[{\"name\":\"a b\"}],\"users\":[],\"acls\":[]}",
+		       "'a b' is invalid");
+	expect_corrupt("{\"version\":1,\"topics\":[{\"name\":\"a\",\"durability\":\"fast\"}],"
+		       "\"users\":[],\"acls\":[]}", "durability");
+	snprintf(doc, sizeof(doc), "{\"version\":1,\"topics\":[],\"users\":[{\"name\":\"a\","
+		 "\"uid\":1,\"key\":\"%s\"},{\"name\":\"a\",\"uid\":2,\"key\":\"%s\"}],"
+		 "\"acls\":[]}", k, k);
+	expect_corrupt(doc, "appears twice");
+	snprintf(doc, sizeof(doc), "{\"version\":1,\"topics\":[],\"users\":[{\"name\":\"a\","
+		 "\"uid\":1,\"key\":\"%s\"},{\"name\":\"b\",\"uid\":1,\"key\":\"%s\"}],"
+		 "\"acls\":[]}", k, k);
+	expect_corrupt(doc, "share uid 1");
+	snprintf(doc, sizeof(doc), "{\"version\":1,\"topics\":[],\"users\":[{\"name\":\"a\","
+		 "\"uid\":0,\"key\":\"%s\"}],\"acls\":[]}", k);
+	expect_corrupt(doc, "uid 0");
+	expect_corrupt("{\"version\":1,\"topics\":[],\"users\":[{\"name\":\"a\",\"uid\":1,"
+		       "\"key\":\"zz\"}],\"acls\":[]}", "hex digits");
+	expect_corrupt("{\"version\":1,\"topics\":[],\"users\":[],\"acls\":[{\"user\":\"ghost\","
+		       "\"pattern\":\"a\",\"perms\":[\"pub\"]}]}", "no user 'ghost'");
+	snprintf(doc, sizeof(doc), "{\"version\":1,\"topics\":[],\"users\":[{\"name\":\"a\","
+		 "\"uid\":1,\"key\":\"%s\"}],\"acls\":[{\"user\":\"a\",\"pattern\":\"x..y\","
+		 "\"perms\":[\"pub\"]}]}", k);
+	expect_corrupt(doc, "pattern 'x..y' is invalid");
+	snprintf(doc, sizeof(doc), "{\"version\":1,\"topics\":[],\"users\":[{\"name\":\"a\","
+		 "\"uid\":1,\"key\":\"%s\"}],\"acls\":[{\"user\":\"a\",\"pattern\":\"x\","
+		 "\"perms\":[\"write\"]}]}", k);
+	expect_corrupt(doc, "perms");
+	expect_corrupt("{\"version\":1,\"policy\":{\"auth\":\"maybe\"},\"topics\":[],"
+		       "\"users\":[],\"acls\":[]}", "policy");
+	/* The corrupt file is left alone for the operator. */
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	CHECK(stat(path, &st) == 0 && st.st_size > 0);
+}
+
+static void
+test_copy(void)
+{
+	struct sl_state a, b;
+	struct sl_state_topic t = topic("zz", SL_DUR_ASYNC);
+
+	fill(&a);
+	CHECK(sl_state_copy(&b, &a) == 0);
+	CHECK(same(&a, &b));
+	CHECK(sl_state_topic_add(&b, &t, err, sizeof(err)) == 0);
+	CHECK(!same(&a, &b) && a.n_topics == 2);
+	sl_state_fini(&a);
+	sl_state_fini(&b);
+}
+
+static void
+rm_dir(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/state.json.tmp", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	char tmpl[] = "/tmp/sl_state_XXXXXX";
+
+	if (mkdtemp(tmpl) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	/* A nested directory: sl_state_dir_prepare creates it 0700. */
+	snprintf(dir, sizeof(dir), "%s/st", tmpl);
+	test_topics();
+	test_users();
+	test_patterns();
+	test_acls();
+	test_persist();
+	test_corrupt();
+	test_copy();
+	rm_dir();
+	rmdir(tmpl);
+	return check_result("state");
+}

@@ -5,16 +5,23 @@
 #
 #   scripts/demo.sh [--json] [--duration S] [--rate N] [--size B]
 #                   [--publishers N] [--subscribers M] [--idle busy|backoff]
+#                   [--keep | --stop]
 #
-# Runs scripts/setup.sh first if the build is missing. Everything it creates
-# (namespaces sl-demo-dp and sl-demo-cl, a veth pair, the dataplane process)
-# is removed on exit, also on Ctrl-C. --json prints only the load
-# generator's JSON object.
+# Runs scripts/setup.sh first if the build is missing. It starts
+# sluice-dataplane (af_packet preset, namespace sl-demo-dp) and
+# sluice-control, creates the user "demo" with an ACL on demo.* through
+# sluicectl, turns authentication on, and runs sluice-loadgen with the demo
+# credentials from namespace sl-demo-cl. Everything it created is removed on
+# exit, also on Ctrl-C, unless --keep leaves the broker running for you to
+# try sluicectl, sluice-pub and sluice-sub against (--stop ends it).
+# --json prints only the load generator's JSON object.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-json=0 duration=5 rate=50000 size=64 pubs=1 subs=1 idle=busy
-usage() { sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'; }
+json=0 duration=5 rate=50000 size=64 pubs=1 subs=1 idle=busy keep=0 stop=0
+name=sluice-demo tag=sl-demo
+state=/run/sluice/$name/demo
+usage() { sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--json) json=1 ;;
@@ -24,6 +31,8 @@ while [ $# -gt 0 ]; do
 	--publishers) pubs=$2; shift ;;
 	--subscribers) subs=$2; shift ;;
 	--idle) idle=$2; shift ;;
+	--keep) keep=1 ;;
+	--stop) stop=1 ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "demo: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
@@ -33,8 +42,32 @@ done
 
 say() { [ $json -eq 1 ] || echo "demo: $*"; }
 
+# shellcheck source=scripts/netns.sh
+. "$root/scripts/netns.sh"
+
+# Stop what a --keep run left: the PIDs it recorded, then the namespaces.
+stop_kept() {
+	local p
+	for p in $(cat "$state/pids" 2>/dev/null); do
+		kill -TERM "$p" 2>/dev/null && say "stopped process $p"
+	done
+	sleep 1
+	for p in $(cat "$state/pids" 2>/dev/null); do
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	rm -rf "$state"
+	sl_ns_down $tag
+}
+if [ $stop -eq 1 ]; then
+	stop_kept
+	say "demo broker stopped"
+	exit 0
+fi
+[ -e "$state/pids" ] && { echo "demo: a kept demo is running; end it with --stop" >&2; exit 1; }
+
 if [ ! -x "$root/build/dataplane/sluice-dataplane" ] ||
 	[ ! -x "$root/build/benchmarks/sluice-loadgen" ] ||
+	[ ! -x "$root/build/control/sluice-control" ] ||
 	! grep -qs ' hugetlbfs ' /proc/mounts; then
 	say "running scripts/setup.sh (first run: installs packages and builds)"
 	if [ $json -eq 1 ]; then
@@ -44,26 +77,43 @@ if [ ! -x "$root/build/dataplane/sluice-dataplane" ] ||
 	fi
 fi
 
-# shellcheck source=scripts/netns.sh
-. "$root/scripts/netns.sh"
-tag=sl-demo
-log=$(mktemp /tmp/sluice-demo.XXXXXX)
+work=$(mktemp -d /tmp/sluice-demo.XXXXXX)
+CTL_PID=
 cleanup() {
+	[ $keep -eq 1 ] && return
+	[ -n "$CTL_PID" ] && { kill -TERM "$CTL_PID" 2>/dev/null; wait "$CTL_PID" 2>/dev/null; }
 	sl_dp_stop
 	sl_ns_down $tag
-	rm -f "$log"
+	rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'keep=0; exit 130' INT TERM
+
+ctl() { "$root/build/control/sluicectl" -n $name "$@"; }
+quiet() { if [ $json -eq 1 ]; then "$@" >/dev/null; else "$@" | sed 's/^/  /'; fi; }
 
 say "creating namespaces $tag-dp (broker) and $tag-cl (clients), veth ${tag}d0 <-> ${tag}c0"
 sl_ns_up $tag 10.77.0 || { echo "demo: cannot create the namespaces" >&2; exit 1; }
 say "starting sluice-dataplane on af_packet (nic-configs/af_packet.conf), idle=$idle"
-sl_dp_start $tag "$log" --name sluice-demo --idle "$idle" || exit 1
-[ $json -eq 1 ] || sed -n 's/^sluice-dataplane: /  /p' "$log"
+sl_dp_start $tag "$work/dp.log" --name $name --idle "$idle" --set "journal_dir=$work/journal" ||
+	exit 1
+[ $json -eq 1 ] || sed -n 's/^sluice-dataplane: \(port\|worker\|ready\)/  \1/p' "$work/dp.log"
+
+say "starting sluice-control; user 'demo' with an ACL on demo.>, authentication on"
+"$root/build/control/sluice-control" -n $name --state-dir "$work/control" \
+	--metrics 127.0.0.1:9580 >"$work/control.log" 2>&1 &
+CTL_PID=$!
+for _ in $(seq 1 100); do
+	ctl dataplane status --json 2>/dev/null | grep -q '"attached":true' && break
+	sleep 0.1
+done
+quiet ctl user add demo --credentials "$work/demo.cred" || exit 1
+quiet ctl acl grant demo 'demo.>' pub,sub,admin || exit 1
+quiet ctl policy set auth required || exit 1
 
 say "sluice-loadgen: $pubs publisher(s), $subs subscriber(s), $rate msg/s, $size B, ${duration}s"
-args=(--host 10.77.0.1 -P "$pubs" -S "$subs" -r "$rate" -s "$size" -d "$duration" --topic-prefix demo)
+args=(--host 10.77.0.1 -P "$pubs" -S "$subs" -r "$rate" -s "$size" -d "$duration"
+	--topic-prefix demo --credentials "$work/demo.cred")
 if [ $json -eq 1 ]; then
 	sl_cl $tag "$root/build/benchmarks/sluice-loadgen" "${args[@]}" --json
 	rc=$?
@@ -71,11 +121,26 @@ else
 	sl_cl $tag "$root/build/benchmarks/sluice-loadgen" "${args[@]}"
 	rc=$?
 	echo
-	say "dataplane counters (scripts/sluice-stats -n sluice-demo):"
-	"$root/scripts/sluice-stats" -n sluice-demo | python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-keys = ["rx_pkts", "tx_pkts", "publishes", "delivers", "sessions_opened", "drops"]
-print("  " + "  ".join(f"{k} {s[k]}" for k in keys))'
+	say "dataplane counters (sluicectl -n $name stats):"
+	ctl stats | sed "s/^/  /" | head -8
+fi
+
+if [ $keep -eq 1 ]; then
+	mkdir -p "$state"
+	cp "$work/demo.cred" "$state/demo.cred"
+	echo "$SL_DP_PID $CTL_PID" >"$state/pids"
+	cat <<EOF
+
+The broker keeps running (dataplane pid $SL_DP_PID, sluice-control pid $CTL_PID).
+Try, as root:
+  build/control/sluicectl -n $name topic list
+  build/control/sluicectl -n $name user add alice --credentials alice.cred
+  build/control/sluicectl -n $name acl grant alice 'orders.>' pub,sub,admin
+  ip netns exec $tag-cl build/client/sluice-sub -h 10.77.0.1 -t orders.eu -v --credentials alice.cred &
+  ip netns exec $tag-cl build/client/sluice-pub -h 10.77.0.1 -t orders.eu -m hello -a --credentials alice.cred
+  ip netns exec $tag-cl build/client/sluice-pub -h 10.77.0.1 -t secret.x -m no --credentials alice.cred
+  build/control/sluicectl -n $name stats --watch
+Stop it with: scripts/demo.sh --stop
+EOF
 fi
 exit $rc

@@ -260,7 +260,10 @@ wp=$!
 for _ in $(seq 100); do
 	[ "$(grep -c '^sluicectl stats --watch' "$T/out")" -ge 2 ] && break; sleep 0.05
 done
-kill -INT $wp; wait $wp; RC=$?; rc_is 0
+kill -INT $wp
+for _ in $(seq 100); do kill -0 $wp 2>/dev/null || break; sleep 0.05; done
+if kill -0 $wp 2>/dev/null; then fail "still running 5 s after SIGINT"; kill -KILL $wp; fi
+wait $wp; RC=$?; rc_is 0
 [ "$(grep -c '^sluicectl stats --watch' "$T/out")" -ge 2 ] || fail "no frames before Ctrl-C"
 CASE="stats --watch on a TTY"
 python3 -I -S - "$CTL" "$SOCK" "$T/out" <<'EOF' || fail "no clear-screen on a TTY"

@@ -76,7 +76,8 @@ parse_args(int argc, char **argv, int *eal_argc, char ***eal_argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char err[512], tmp[300];
+	static char named[2][300]; /* --name and --idle as overrides */
+	char err[512];
 	const char *config = NULL;
 	const char *sets[64];
 	int nsets = 0, print = 0, check = 0, opt, i;
@@ -95,9 +96,11 @@ parse_args(int argc, char **argv, int *eal_argc, char ***eal_argv)
 			if (opt == 's')
 				sets[nsets++] = optarg;
 			else {
-				snprintf(tmp, sizeof(tmp), "%s=%s", opt == 'n' ? "name" : "idle",
+				char *t = named[opt == 'n' ? 0 : 1];
+
+				snprintf(t, sizeof(named[0]), "%s=%s", opt == 'n' ? "name" : "idle",
 					 optarg);
-				sets[nsets++] = strdup(tmp);
+				sets[nsets++] = t;
 			}
 			break;
 		case 'P': print = 1; break;
@@ -383,6 +386,18 @@ stop(void)
 	rte_mempool_free(dp.pkt_pool);
 }
 
+/* EAL may reorder its argv: free the strings from a copy of the pointers. */
+static char *eal_strings[MAX_EAL_ARGS];
+
+static void
+free_eal_args(void)
+{
+	unsigned i;
+
+	for (i = 0; i < MAX_EAL_ARGS; i++)
+		free(eal_strings[i]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -397,6 +412,8 @@ main(int argc, char **argv)
 			"and extra arguments together)\n", MAX_EAL_ARGS - 1);
 		return 2;
 	}
+	memcpy(eal_strings, eal_argv, sizeof(eal_argv[0]) * (size_t)eal_argc);
+	atexit(free_eal_args);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	rc = rte_eal_init(eal_argc, eal_argv);

@@ -5,6 +5,10 @@
 # the build is missing, and rebuilds. Ends with "N passed, N failed".
 #
 #   scripts/test.sh [meson test options, e.g. --suite unit or a test name]
+#
+# With SLUICE_SANITIZE=1 (the default when CI=true) the unit tests also run
+# in an AddressSanitizer + UndefinedBehaviorSanitizer build (build-asan/),
+# counted in the same total.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,15 +22,38 @@ ninja -C "$build" >/dev/null || { ninja -C "$build"; echo "0 passed, 1 failed"; 
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-meson test -C "$build" --print-errorlogs --num-processes 2 "$@" 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
+passed=0 failed=0 skipped=0
 
-count() { sed -n "s/^$1: *\([0-9][0-9]*\).*/\1/p" "$log" | tail -n 1; }
-ok=$(count Ok) fail=$(count Fail) xfail=$(count 'Unexpected Pass')
-timeout=$(count Timeout) skipped=$(count Skipped)
-failed=$(( ${fail:-0} + ${timeout:-0} + ${xfail:-0} ))
-[ -n "$ok" ] || failed=$((failed + 1)) # meson itself failed
-if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-[ "${skipped:-0}" -eq 0 ] || echo "(${skipped} skipped)"
-echo "${ok:-0} passed, $failed failed"
+# run_suite BUILD_DIR [meson test args]: adds to the totals
+run_suite() {
+	local dir=$1 rc ok fail xfail timeout skip
+	shift
+	meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	count() { sed -n "s/^$1: *\([0-9][0-9]*\).*/\1/p" "$log" | tail -n 1; }
+	ok=$(count Ok) fail=$(count Fail) xfail=$(count 'Unexpected Pass')
+	timeout=$(count Timeout) skip=$(count Skipped)
+	fail=$(( ${fail:-0} + ${timeout:-0} + ${xfail:-0} ))
+	[ -n "$ok" ] || fail=$((fail + 1)) # meson itself failed
+	if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + fail))
+	skipped=$((skipped + ${skip:-0}))
+}
+
+run_suite "$build" "$@"
+if [ "${SLUICE_SANITIZE:-$([ "${CI:-}" = true ] && echo 1 || echo 0)}" = 1 ]; then
+	asan=${SLUICE_ASAN_BUILD:-$root/build-asan}
+	echo "test: unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer ($asan)"
+	if { [ -f "$asan/build.ninja" ] ||
+		meson setup "$asan" "$root" -Db_sanitize=address,undefined -Db_lundef=false \
+			-Dbenchmarks=disabled >/dev/null; } && ninja -C "$asan" >/dev/null; then
+		run_suite "$asan" --suite unit
+	else
+		echo "test: the sanitizer build failed"
+		failed=$((failed + 1))
+	fi
+fi
+[ "$skipped" -eq 0 ] || echo "($skipped skipped)"
+echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -286,6 +286,7 @@ sl_error_code_str(uint16_t code)
 	case SL_E_AUTH_REQUIRED: return "authentication required: give credentials";
 	case SL_E_AUTH_FAILED: return "authentication failed: unknown user or wrong key";
 	case SL_E_DENIED: return "not allowed by the ACL";
+	case SL_E_RATE_LIMITED: return "over the publish rate limit: slow down";
 	default: return "unknown error code";
 	}
 }

@@ -48,6 +48,7 @@ enum sl_cnc_cmd_type {
 	SL_CNC_SET_IDLE = 8,	  /* worker idle strategy */
 	SL_CNC_SYNC_BEGIN = 9,	  /* control (re)sends its whole state ... */
 	SL_CNC_SYNC_END = 10,	  /* ... users and ACLs not resent are dropped */
+	SL_CNC_SET_RATE = 11,	  /* publishes per second per session; 0 = no limit */
 };
 
 /* ACL permissions. */
@@ -96,7 +97,7 @@ struct sl_cnc_cmd {
 		struct sl_cnc_topic topic;
 		struct sl_cnc_user user;
 		struct sl_cnc_acl acl;
-		uint32_t value;	      /* AUTH_MODE: 0 open, 1 required; SET_IDLE */
+		uint32_t value;	      /* AUTH_MODE: 0 open, 1 required; SET_IDLE; SET_RATE */
 		uint64_t generation;  /* SYNC_BEGIN / SYNC_END */
 		uint8_t raw[SL_CNC_CMD_SIZE - 16];
 	} u;

@@ -103,6 +103,7 @@ enum sl_error_code {
 	SL_E_AUTH_REQUIRED = 14,  /* the broker requires authentication */
 	SL_E_AUTH_FAILED = 15,	  /* unknown user or wrong proof */
 	SL_E_DENIED = 16,	  /* the ACL does not allow it */
+	SL_E_RATE_LIMITED = 17,	  /* over the session's publish rate: slow down */
 	SL_E_MAX
 };
 

@@ -61,6 +61,7 @@ static const struct key_def dp_keys[] = {
 	DP("retain_s", V_U32, retain_s, 0, 1u << 30),
 	DP("async_lag_ms", V_U32, async_lag_ms, 1, 60000),
 	DP("auth", V_AUTH, auth_required, 0, 0),
+	DP("rate_limit", V_U32, rate_limit, 0, 100000000),
 };
 
 static const struct key_def port_keys[] = {
@@ -542,9 +543,10 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 	for (i = 0; i < c->n_topics; i++)
 		fprintf(out, "topics = %s\n", c->topics[i]);
 	fprintf(out, "journal_dir = %s\ndurability = %s\nsegment_mb = %u\ncapacity_mb = %u\n"
-		"retain_mb = %u\nretain_s = %u\nasync_lag_ms = %u\nauth = %s\n", c->journal_dir,
+		"retain_mb = %u\nretain_s = %u\nasync_lag_ms = %u\nauth = %s\nrate_limit = %u\n",
+		c->journal_dir,
 		sl_durability_name(c->durability), c->segment_mb, c->capacity_mb, c->retain_mb,
-		c->retain_s, c->async_lag_ms, c->auth_required ? "required" : "open");
+		c->retain_s, c->async_lag_ms, c->auth_required ? "required" : "open", c->rate_limit);
 	for (i = 0; i < c->n_rules; i++)
 		fprintf(out, "durability_rules = %s=%s\n", c->rules[i].pattern,
 			sl_durability_name(c->rules[i].policy));

@@ -75,6 +75,7 @@ struct sl_conf {
 	uint32_t retain_mb;	 /* per topic; 0 = keep by size */
 	uint32_t retain_s;	 /* per topic; 0 = keep by age */
 	uint32_t async_lag_ms;	 /* async topics persist at least this often */
+	uint32_t rate_limit;	 /* publishes per second per session; 0 = none */
 	uint16_t n_rules;
 	struct sl_conf_rule rules[SL_CONF_MAX_RULES];
 	uint16_t n_ports;

@@ -30,7 +30,7 @@
 	X(session_table_full) X(sub_table_full) X(topic_table_full) X(slow_path_full)  \
 	X(journal_full) X(journal_damaged) X(no_journal) X(replay_busy) X(extra_hello)   \
 	X(auth_required) X(auth_failed) X(mac_missing) X(bad_mac) X(mac_replay) X(denied)    \
-	X(user_revoked)
+	X(user_revoked) X(rate_limited)
 
 #define SL_X_ENUM_CTR(n) SL_CTR_##n,
 #define SL_X_ENUM_DROP(n) SL_DROP_##n,

@@ -206,6 +206,14 @@ apply(struct sl_dp *dp, const struct sl_cnc_cmd *c, struct sl_cnc_result *r)
 		/* Relaxed: workers pick the new strategy up at their next idle. */
 		__atomic_store_n(&dp->conf.idle, (enum sl_idle_kind)c->u.value, __ATOMIC_RELAXED);
 		return;
+	case SL_CNC_SET_RATE:
+		if (c->u.value > 100000000) {
+			say(r, -EINVAL, "rate limit %u is above 100000000 per second", c->u.value);
+			return;
+		}
+		/* Relaxed: workers apply it from their next publish on. */
+		__atomic_store_n(&dp->conf.rate_limit, c->u.value, __ATOMIC_RELAXED);
+		return;
 	default:
 		rc = sl_authz_builder_apply(&dp->authz_b, c, r->message, sizeof(r->message));
 		if (rc == -ENOTSUP)

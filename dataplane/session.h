@@ -38,6 +38,7 @@ struct sl_session {
 	uint8_t server_nonce[SL_AUTH_NONCE_LEN];
 	uint8_t skey[SL_AUTH_SESSION_KEY_LEN];
 	struct sl_replay_window rw;
+	uint64_t rate_tat; /* publish rate limit: theoretical arrival time (GCRA) */
 };
 
 #define SL_SESSION_AUTH_NONE 0	 /* open mode, no proof */

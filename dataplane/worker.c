@@ -510,10 +510,28 @@ handle_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f
 }
 
 /* Frames that need the topic: check it exists, then go to its owner. */
+/*
+ * Publish rate limit per session, GCRA (a token bucket in one word): a
+ * publish is allowed unless its theoretical arrival time runs more than the
+ * burst (a tenth of a second's worth, at least one) ahead of now.
+ */
+static int
+rate_exceeded(struct sl_worker *w, struct sl_session *s, uint32_t limit)
+{
+	uint64_t t = w->dp->tsc_hz / limit, burst = limit / 10 ? limit / 10 : 1;
+	uint64_t tat = s->rate_tat > w->now ? s->rate_tat : w->now;
+
+	if (tat - w->now > (burst - 1) * t)
+		return 1;
+	s->rate_tat = tat + t;
+	return 0;
+}
+
 static void
 handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
-		   uint16_t data_off, const struct sl_sub *peer, const struct sl_session *sess)
+		   uint16_t data_off, const struct sl_sub *peer, struct sl_session *sess)
 {
+	uint32_t limit = __atomic_load_n(&w->dp->conf.rate_limit, __ATOMIC_RELAXED);
 	const struct sl_authz *a = sl_dp_authz(w->dp);
 	uint8_t type = f->hdr->type;
 	const struct sl_topic *t;
@@ -531,6 +549,12 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 		if (unlikely(!(sl_authz_perms(a, sess->uid, t) & SL_PERM_PUB))) {
 			drop(w, SL_DROP_denied);
 			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_DENIED, type,
+					      p->producer_seq);
+			return;
+		}
+		if (limit && rate_exceeded(w, sess, limit)) {
+			drop(w, SL_DROP_rate_limited);
+			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_RATE_LIMITED, type,
 					      p->producer_seq);
 			return;
 		}

@@ -17,7 +17,7 @@ pages=${SLUICE_HUGEPAGES:-512}
 log() { echo "setup: $*"; }
 die() { echo "setup: error: $*" >&2; exit 1; }
 
-packages=(build-essential meson ninja-build pkg-config python3
+packages=(build-essential meson ninja-build pkg-config python3 gnuplot-nox
 	dpdk dpdk-dev libdpdk-dev libpmem-dev libpmem2-dev libhugetlbfs-dev libhugetlbfs-bin
 	libbenchmark-dev iproute2 procps)
 

@@ -602,27 +602,38 @@ policy_json(struct sl_jw *w, const struct sl_state_policy *p)
 	sl_jw_str(w, p->auth_required ? "required" : "open");
 	sl_jw_key(w, "idle");
 	sl_jw_str(w, p->idle_backoff ? "backoff" : "busy");
+	sl_jw_key(w, "rate_limit");
+	sl_jw_u64(w, p->rate_limit);
 	sl_jw_obj_end(w);
 }
 
 static int
 cmd_policy_set(struct req *r)
 {
-	static const char *const ok[] = { "auth", "idle", NULL };
+	static const char *const ok[] = { "auth", "idle", "rate_limit", NULL };
 	const char *auth = NULL, *idle = NULL;
-	struct sl_cnc_cmd c[2];
+	uint64_t rate = 0;
+	int have_rate;
+	struct sl_cnc_cmd c[3];
 	struct sl_state next;
 	size_t n = 0;
 
-	if (args_only(r, ok) || arg_str(r, "auth", 0, &auth) || arg_str(r, "idle", 0, &idle))
+	if (args_only(r, ok) || arg_str(r, "auth", 0, &auth) || arg_str(r, "idle", 0, &idle) ||
+	    arg_u64(r, "rate_limit", &rate))
 		return -1;
-	if (auth == NULL && idle == NULL)
-		return req_fail(r, "invalid", "give 'auth' (open or required) and/or 'idle' "
-			       "(busy or backoff)");
+	have_rate = sl_json_get_u64(r->args, "rate_limit", &rate) == 0;
+	if (auth == NULL && idle == NULL && !have_rate)
+		return req_fail(r, "invalid", "give 'auth' (open or required), 'idle' (busy or "
+			       "backoff) and/or 'rate_limit' (publishes per second per session, "
+			       "0 = unlimited)");
 	if (auth != NULL && strcmp(auth, "open") != 0 && strcmp(auth, "required") != 0)
 		return req_fail(r, "invalid", "auth '%.32s' is invalid: use open or required", auth);
 	if (idle != NULL && strcmp(idle, "busy") != 0 && strcmp(idle, "backoff") != 0)
 		return req_fail(r, "invalid", "idle '%.32s' is invalid: use busy or backoff", idle);
+	if (have_rate && rate > SL_STATE_MAX_RATE)
+		return req_fail(r, "invalid", "rate_limit %llu is invalid: use 0..%u publishes per "
+			       "second per session (0 = unlimited)", (unsigned long long)rate,
+			       SL_STATE_MAX_RATE);
 	if (draft(r, &next))
 		return -1;
 	if (auth != NULL) {
@@ -632,6 +643,10 @@ cmd_policy_set(struct req *r)
 	if (idle != NULL) {
 		next.policy.idle_backoff = strcmp(idle, "backoff") == 0;
 		sl_sync_cmd_value(&c[n++], SL_CNC_SET_IDLE, next.policy.idle_backoff);
+	}
+	if (have_rate) {
+		next.policy.rate_limit = (uint32_t)rate;
+		sl_sync_cmd_value(&c[n++], SL_CNC_SET_RATE, next.policy.rate_limit);
 	}
 	if (commit(r, &next, c, n))
 		return -1;

@@ -34,6 +34,7 @@
 #define SL_CTL_DEFAULT_NAME	"sluice"
 #define SL_CTL_MAX_POS		4
 #define SL_CTL_MAX_COLS		10
+#define SL_CTL_MAX_RATE		100000000u	/* policy rate: as sluice-control's limit */
 
 /* Global options and the socket they select. */
 struct ctl {
@@ -1157,25 +1158,50 @@ cmd_acl_list(struct ctl *c, const struct verb *v, int argc, char **argv)
 
 /* ---------------------------------------------------------------- policy */
 
+/* "key: value" lines, unaligned (scripts grep "auth: required"); rate_limit
+ * in words: "N msgs/s per session" or "unlimited". */
+static void
+print_policy(const struct sl_cj *obj)
+{
+	char key[200], val[512];
+	uint64_t u;
+
+	if (obj == NULL || obj->type != SL_CJ_OBJ)
+		return;
+	for (const struct sl_cj *m = obj->child; m != NULL; m = m->next) {
+		sanitize(key, sizeof(key), m->key);
+		if (strcmp(m->key, "rate_limit") == 0 && sl_cj_u64(m, &u) && u == 0)
+			snprintf(val, sizeof(val), "unlimited");
+		else if (strcmp(m->key, "rate_limit") == 0 && sl_cj_u64(m, &u))
+			snprintf(val, sizeof(val), "%llu msgs/s per session", (unsigned long long)u);
+		else
+			fmt_val(val, sizeof(val), m);
+		printf("%s: %s\n", key, val);
+	}
+}
+
 static int
 cmd_policy_set(struct ctl *c, const struct verb *v, int argc, char **argv)
 {
 	static const char *const auths[] = { "open", "required", NULL };
 	static const char *const idles[] = { "busy", "backoff", NULL };
-	const char *pos[4], *auth = NULL, *idle = NULL;
+	const char *pos[6], *auth = NULL, *idle = NULL, *rate = NULL;
 	struct sl_cj_buf a = { 0 };
+	uint64_t rate_n = 0;
 	struct reply r;
 	int rc;
 
-	rc = parse_args(c, v, argc, argv, NULL, pos, 2, 4);
+	rc = parse_args(c, v, argc, argv, NULL, pos, 2, 6);
 	if (rc != 0)
 		return rc;
-	for (int i = 0; i < 4 && pos[i] != NULL; i += 2) {
+	for (int i = 0; i < 6 && pos[i] != NULL; i += 2) {
 		const char **slot = strcmp(pos[i], "auth") == 0 ? &auth
-				  : strcmp(pos[i], "idle") == 0 ? &idle : NULL;
+				  : strcmp(pos[i], "idle") == 0 ? &idle
+				  : strcmp(pos[i], "rate") == 0 ? &rate : NULL;
 
 		if (slot == NULL || *slot != NULL)
-			return usage_err(v, "expected auth or idle (each once), not '%s'", pos[i]);
+			return usage_err(v, "expected auth, idle or rate (each once), not '%s'",
+					 pos[i]);
 		if (pos[i + 1] == NULL)
 			return usage_err(v, "%s needs a value", pos[i]);
 		*slot = pos[i + 1];
@@ -1184,16 +1210,23 @@ cmd_policy_set(struct ctl *c, const struct verb *v, int argc, char **argv)
 		return usage_err(v, "auth is open or required, not '%s'", auth);
 	if (idle != NULL && !one_of(idle, idles))
 		return usage_err(v, "idle is busy or backoff, not '%s'", idle);
+	if (rate != NULL && (!parse_u64(rate, &rate_n) || rate_n > SL_CTL_MAX_RATE))
+		return usage_err(v, "rate is 0 (unlimited) to %u publishes per second per "
+				 "session, not '%s'", SL_CTL_MAX_RATE, rate);
 	sl_cj_buf_raw(&a, "{", 1);
 	if (auth != NULL)
-		sl_cj_buf_printf(&a, "\"auth\":\"%s\"%s", auth, idle != NULL ? "," : "");
+		sl_cj_buf_printf(&a, "\"auth\":\"%s\"", auth);
 	if (idle != NULL)
-		sl_cj_buf_printf(&a, "\"idle\":\"%s\"", idle);
+		sl_cj_buf_printf(&a, "%s\"idle\":\"%s\"", auth != NULL ? "," : "", idle);
+	if (rate != NULL)
+		sl_cj_buf_printf(&a, "%s\"rate_limit\":%llu",
+				 auth != NULL || idle != NULL ? "," : "",
+				 (unsigned long long)rate_n);
 	sl_cj_buf_raw(&a, "}", 1);
 	rc = ctl_call(c, "policy.set", &a, &r);
 	sl_cj_buf_fini(&a);
 	if (rc == 0 && !c->json && !c->quiet && sl_cj_count(r.result) > 0) {
-		print_kv(r.result);
+		print_policy(r.result);
 		c->quiet = true;	/* the policy was the message */
 	}
 	return finish_change(c, rc, &r, "policy set");
@@ -1209,7 +1242,7 @@ cmd_policy_show(struct ctl *c, const struct verb *v, int argc, char **argv)
 	rc = parse_args(c, v, argc, argv, NULL, pos, 0, 0);
 	if (rc != 0)
 		return rc;
-	return show_result(c, call_simple(c, "policy.show", NULL, NULL, &r), &r, print_kv);
+	return show_result(c, call_simple(c, "policy.show", NULL, NULL, &r), &r, print_policy);
 }
 
 /* ----------------------------------------------------------------- stats */
@@ -1644,10 +1677,13 @@ static const struct verb verbs[] = {
 	{ "acl", "revoke", "acl revoke USER PATTERN [PERMS]",
 	  "Revoke PERMS (default: all) of USER on PATTERN.\n", cmd_acl_revoke },
 	{ "acl", "list", "acl list [USER]", "List ACL entries, all or USER's.\n", cmd_acl_list },
-	{ "policy", "set", "policy set [auth open|required] [idle busy|backoff]",
+	{ "policy", "set", "policy set [auth open|required] [idle busy|backoff] [rate N]",
 	  "Set the authentication policy (required: clients must prove their key), the\n"
-	  "dataplane's idle strategy (busy: spin, backoff: sleep when idle), or both, e.g.\n"
-	  "'policy set auth required' or 'policy set auth open idle backoff'.\n",
+	  "dataplane's idle strategy (busy: spin, backoff: sleep when idle), the rate\n"
+	  "limit (at most N publishes per second per session, 0 = unlimited, up to\n"
+	  "100000000; publishes above it are refused with ERROR RATE_LIMITED), or any\n"
+	  "combination, e.g. 'policy set auth required', 'policy set rate 1000' or\n"
+	  "'policy set auth open idle backoff rate 0'.\n",
 	  cmd_policy_set },
 	{ "policy", "show", "policy show", "Show the policy.\n", cmd_policy_show },
 	{ "stats", NULL, "stats [--watch [SECONDS]] [--count N]",

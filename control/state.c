@@ -483,6 +483,9 @@ sl_state_validate(const struct sl_state *s, char *err, size_t errlen)
 	if (s->policy.auth_required > 1 || s->policy.idle_backoff > 1)
 		return errf(err, errlen, -EINVAL, "policy: auth must be open or required, idle "
 			    "busy or backoff");
+	if (s->policy.rate_limit > SL_STATE_MAX_RATE)
+		return errf(err, errlen, -EINVAL, "policy: rate_limit must be an integer 0..%u "
+			    "(publishes per second per session, 0 = unlimited)", SL_STATE_MAX_RATE);
 	return 0;
 }
 
@@ -553,6 +556,8 @@ sl_state_to_json(const struct sl_state *s, struct sl_jw *w)
 	sl_jw_str(w, s->policy.auth_required ? "required" : "open");
 	sl_jw_key(w, "idle");
 	sl_jw_str(w, s->policy.idle_backoff ? "backoff" : "busy");
+	sl_jw_key(w, "rate_limit");
+	sl_jw_u64(w, s->policy.rate_limit);
 	sl_jw_obj_end(w);
 	sl_jw_key(w, "topics");
 	topics_to_json(s, w);
@@ -696,6 +701,8 @@ static int
 policy_from_json(struct sl_state_policy *p, const struct sl_json *o, char *err, size_t errlen)
 {
 	const char *auth = "open", *idle = "busy";
+	uint64_t rate = 0;
+	int rc;
 
 	if (o == NULL)
 		return 0;
@@ -707,6 +714,12 @@ policy_from_json(struct sl_state_policy *p, const struct sl_json *o, char *err, 
 			    "busy or backoff");
 	p->auth_required = strcmp(auth, "required") == 0;
 	p->idle_backoff = strcmp(idle, "backoff") == 0;
+	/* Absent (a state.json older than the knob): no limit. */
+	rc = sl_json_get_u64(o, "rate_limit", &rate);
+	if ((rc < 0 && rc != -ENOENT) || rate > SL_STATE_MAX_RATE)
+		return errf(err, errlen, -EINVAL, "policy: rate_limit must be an integer 0..%u "
+			    "(publishes per second per session, 0 = unlimited)", SL_STATE_MAX_RATE);
+	p->rate_limit = (uint32_t)rate;
 	return 0;
 }
 

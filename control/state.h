@@ -30,6 +30,7 @@
 #define SL_STATE_MAX_ACLS 4096
 #define SL_STATE_MAX_MB (1ull << 40) /* retain_mb, capacity_mb: bytes fit in 64 bits */
 #define SL_STATE_MAX_RETAIN_S (1ull << 40)
+#define SL_STATE_MAX_RATE 100000000u /* policy.rate_limit: publishes/s per session */
 #define SL_STATE_FILE "state.json"
 #define SL_STATE_FILE_TMP "state.json.tmp"
 #define SL_STATE_MAX_FILE (16u << 20)
@@ -64,6 +65,7 @@ struct sl_state_acl {
 struct sl_state_policy {
 	uint8_t auth_required; /* 0 open, 1 required */
 	uint8_t idle_backoff;  /* 0 busy, 1 backoff */
+	uint32_t rate_limit;   /* publishes/s per session, 0 = unlimited; <= SL_STATE_MAX_RATE */
 };
 
 struct sl_state {
@@ -77,7 +79,7 @@ struct sl_state {
 	uint16_t next_uid; /* where the search for a free uid starts */
 };
 
-/* An empty state: no topics, users or ACLs, auth open, idle busy. */
+/* An empty state: no topics, users or ACLs, auth open, idle busy, no rate limit. */
 void sl_state_init(struct sl_state *s);
 void sl_state_fini(struct sl_state *s);
 

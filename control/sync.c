@@ -452,6 +452,8 @@ start_resync(struct sl_sync *s, const struct sl_state *st, uint64_t now)
 	enqueue(s, &c, TICKET_SYNC);
 	sl_sync_cmd_value(&c, SL_CNC_SET_IDLE, st->policy.idle_backoff);
 	enqueue(s, &c, TICKET_SYNC);
+	sl_sync_cmd_value(&c, SL_CNC_SET_RATE, st->policy.rate_limit);
+	enqueue(s, &c, TICKET_SYNC);
 	for (i = 0; i < st->n_topics; i++) {
 		sl_sync_cmd_topic(&c, &st->topics[i]);
 		enqueue(s, &c, TICKET_SYNC);

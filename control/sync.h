@@ -21,7 +21,7 @@
  *     (heartbeat older than SL_SYNC_STALE_MS; when it is fresh again the
  *     state is resent): detach, re-attach, resynchronise;
  *   - resynchronise with SYNC_BEGIN(gen), USER_UPSERT for every user,
- *     ACL_CLEAR then ACL_SET per entry for every user, AUTH_MODE, SET_IDLE,
+ *     ACL_CLEAR then ACL_SET per entry for every user, AUTH_MODE, SET_IDLE, SET_RATE,
  *     TOPIC_UPSERT for every topic, SYNC_END(gen);
  *   - move queued commands into the command ring as it frees, match
  *     results to commands by id, expire commands that got no answer;
@@ -103,7 +103,7 @@ void sl_sync_cmd_user_delete(struct sl_cnc_cmd *c, const struct sl_state_user *u
 void sl_sync_cmd_acl_clear(struct sl_cnc_cmd *c, uint16_t uid);
 void sl_sync_cmd_acl_set(struct sl_cnc_cmd *c, uint16_t uid, const char *pattern,
 			 uint16_t perms);
-/* AUTH_MODE (0 open, 1 required) and SET_IDLE (0 busy, 1 backoff). */
+/* AUTH_MODE (0 open, 1 required), SET_IDLE (0 busy, 1 backoff), SET_RATE (msgs/s). */
 void sl_sync_cmd_value(struct sl_cnc_cmd *c, uint32_t type, uint32_t value);
 
 /* ACL_CLEAR for @user then ACL_SET for each of its entries in @st, into

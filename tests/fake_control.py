@@ -45,7 +45,7 @@ class State:
         self.topics = {}
         self.users = {}
         self.acl = []  # [{"user","pattern","perms"}]
-        self.policy = {"auth": "open", "idle": "busy"}
+        self.policy = {"auth": "open", "idle": "busy", "rate_limit": 0}
         self.calls = 0
         self.add_topic("orders.eu", "sync", 100, 3600, 64, True)
         self.add_topic("sensors\x1b[2J.raw", "none", 0, 0, 0, False)
@@ -177,12 +177,16 @@ def acl_list(st, a):
 
 
 def policy_set(st, a):
-    if not a or set(a) - {"auth", "idle"}:
-        raise Refused("invalid", "policy.set takes auth and/or idle")
+    if not a or set(a) - {"auth", "idle", "rate_limit"}:
+        raise Refused("invalid", "policy.set takes auth, idle and/or rate_limit")
     if "auth" in a and a["auth"] not in ("open", "required"):
         raise Refused("invalid", "auth is open or required")
     if "idle" in a and a["idle"] not in ("busy", "backoff"):
         raise Refused("invalid", "idle is busy or backoff")
+    if "rate_limit" in a:
+        r = a["rate_limit"]
+        if type(r) is not int or not 0 <= r <= 100000000:
+            raise Refused("invalid", "rate_limit is 0..100000000")
     st.policy.update(a)
     return st.policy
 

@@ -84,6 +84,7 @@ make_state(struct sl_state *st, int n_topics)
 	CHECK(sl_state_acl_grant(st, "bob", "a.>", SL_PERM_PUB, err, sizeof(err)) == 0);
 	CHECK(sl_state_acl_grant(st, "bob", "b.*", SL_PERM_SUB, err, sizeof(err)) == 0);
 	st->policy.auth_required = 1;
+	st->policy.rate_limit = 500;
 	for (i = 0; i < n_topics; i++) {
 		memset(&t, 0, sizeof(t));
 		snprintf(t.name, sizeof(t.name), "t%d", i);
@@ -98,7 +99,7 @@ static uint64_t
 check_resync(size_t from, const struct sl_state *st)
 {
 	const struct sl_cnc_cmd *c = &seen[from];
-	size_t want = 1 + st->n_users + st->n_users + st->n_acls + 2 + st->n_topics + 1, i;
+	size_t want = 1 + st->n_users + st->n_users + st->n_acls + 3 + st->n_topics + 1, i;
 
 	CHECK(n_seen - from == want);
 	if (n_seen - from != want)
@@ -115,11 +116,12 @@ check_resync(size_t from, const struct sl_state *st)
 	CHECK(c[6].type == SL_CNC_ACL_SET && strcmp(c[6].u.acl.pattern, "b.*") == 0);
 	CHECK(c[7].type == SL_CNC_AUTH_MODE && c[7].u.value == 1);
 	CHECK(c[8].type == SL_CNC_SET_IDLE && c[8].u.value == 0);
+	CHECK(c[9].type == SL_CNC_SET_RATE && c[9].u.value == 500);
 	for (i = 0; i < st->n_topics; i++)
-		CHECK(c[9 + i].type == SL_CNC_TOPIC_UPSERT &&
-		      strcmp(c[9 + i].u.topic.name, st->topics[i].name) == 0 &&
-		      c[9 + i].u.topic.durability == SL_DUR_ASYNC &&
-		      c[9 + i].u.topic.retain_bytes == 2u << 20);
+		CHECK(c[10 + i].type == SL_CNC_TOPIC_UPSERT &&
+		      strcmp(c[10 + i].u.topic.name, st->topics[i].name) == 0 &&
+		      c[10 + i].u.topic.durability == SL_DUR_ASYNC &&
+		      c[10 + i].u.topic.retain_bytes == 2u << 20);
 	CHECK(c[want - 1].type == SL_CNC_SYNC_END);
 	CHECK(c[want - 1].u.generation == c[0].u.generation);
 	for (i = 1; i < want; i++)

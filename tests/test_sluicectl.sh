@@ -96,6 +96,7 @@ raw acl help; rc_is 0; out_has "acl grant USER PATTERN PERMS"
 raw topic create --help; rc_is 0; out_has "--durability"; out_has "--capacity-mb"
 raw user add -h; rc_is 0; out_has "--credentials FILE"; out_has "0600"
 raw stats --help; rc_is 0; out_has "--watch"
+raw --help; rc_is 0; out_has "policy set [auth open|required] [idle busy|backoff] [rate N]"
 raw -s /nonexistent topic list --help; rc_is 0
 [ "$(nreq)" -eq "$n0" ] || { CASE=help; fail "--help sent a request"; }
 
@@ -122,6 +123,15 @@ ctl policy set idle fast; rc_is 2; err_has "busy or backoff"
 ctl policy set speed fast; rc_is 2
 ctl policy set auth; rc_is 2
 ctl policy set auth open auth required; rc_is 2
+ctl policy set rate fast; rc_is 2; err_has "rate is 0 (unlimited) to 100000000"
+ctl policy set rate -5; rc_is 2
+ctl policy set rate -- -5; rc_is 2; err_has "not '-5'"
+ctl policy set rate 100000001; rc_is 2; err_has "rate is 0 (unlimited)"
+ctl policy set rate 1e3; rc_is 2
+ctl policy set rate; rc_is 2
+ctl policy set auth open rate; rc_is 2; err_has "rate needs a value"
+ctl policy set rate 5 rate 6; rc_is 2; err_has "auth, idle or rate (each once)"
+ctl policy set auth open idle busy rate 5 extra; rc_is 2
 ctl stats 2; rc_is 2; err_has "SECONDS follows --watch"
 ctl stats --watch 0; rc_is 2
 ctl stats --count 0; rc_is 2
@@ -211,7 +221,21 @@ ctl policy set auth required; rc_is 0; req_is '{"cmd":"policy.set","args":{"auth
 out_has "auth: required"
 ctl policy set idle backoff auth open; rc_is 0
 req_is '{"cmd":"policy.set","args":{"idle":"backoff","auth":"open"}}'
-ctl policy show --json; rc_is 0; out_json 'v == {"auth": "open", "idle": "backoff"}'
+ctl policy show --json; rc_is 0
+out_json 'v == {"auth": "open", "idle": "backoff", "rate_limit": 0}'
+ctl policy show; rc_is 0; out_has "rate_limit: unlimited"
+ctl policy set rate 1000; rc_is 0; req_is '{"cmd":"policy.set","args":{"rate_limit":1000}}'
+out_has "rate_limit: 1000 msgs/s per session"; out_has "auth: open"
+ctl policy set auth required rate 250; rc_is 0
+req_is '{"cmd":"policy.set","args":{"auth":"required","rate_limit":250}}'
+out_has "auth: required"; out_has "rate_limit: 250 msgs/s per session"
+ctl policy set rate 100000000 idle busy auth open; rc_is 0
+req_is '{"cmd":"policy.set","args":{"auth":"open","idle":"busy","rate_limit":100000000}}'
+ctl policy show; rc_is 0; out_has "rate_limit: 100000000 msgs/s per session"; out_has "idle: busy"
+ctl --json policy set rate 0; rc_is 0; req_is '{"cmd":"policy.set","args":{"rate_limit":0}}'
+out_json 'v == {"auth": "open", "idle": "busy", "rate_limit": 0}'
+ctl policy show; rc_is 0; out_has "rate_limit: unlimited"
+ctl policy set --help; rc_is 0; out_has "[rate N]"; out_has "per second per session"
 
 # --- dataplane status ---
 ctl dataplane status; rc_is 0; req_is '{"cmd":"dataplane.status"}'

@@ -171,6 +171,7 @@ fill(struct sl_state *s)
 				 sizeof(err)) == 0);
 	s->policy.auth_required = 1;
 	s->policy.idle_backoff = 1;
+	s->policy.rate_limit = 2500;
 }
 
 static int
@@ -225,6 +226,7 @@ test_persist(void)
 	CHECK(memcmp(sl_state_user_find(&b, "alice")->key, key1, sizeof(key1)) == 0);
 	CHECK(sl_state_user_find(&b, "alice")->uid == 3);
 	CHECK(b.policy.auth_required == 1 && b.policy.idle_backoff == 1);
+	CHECK(b.policy.rate_limit == 2500);
 	/* The uid cursor survives a restart: the next user does not get 2's
 	 * predecessor's old uid back. */
 	CHECK(sl_state_user_add(&b, "carol", 0, key1, &uid, err, sizeof(err)) == 0 && uid == 4);
@@ -303,6 +305,71 @@ test_corrupt(void)
 	CHECK(stat(path, &st) == 0 && st.st_size > 0);
 }
 
+/* policy.rate_limit: persisted, defaulted when absent, validated. */
+static void
+test_rate_limit(void)
+{
+	struct sl_state a, b;
+	struct sl_jw w;
+
+	/* Round trip, at the largest value allowed. */
+	fill(&a);
+	a.policy.rate_limit = SL_STATE_MAX_RATE;
+	CHECK(sl_state_validate(&a, err, sizeof(err)) == 0);
+	sl_jw_init(&w, 1 << 20);
+	sl_state_to_json(&a, &w);
+	CHECK(w.buf != NULL && strstr(w.buf, "\"rate_limit\":100000000}") != NULL);
+	sl_jw_free(&w);
+	CHECK(sl_state_save(&a, dir, err, sizeof(err)) == 0);
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
+	CHECK(b.policy.rate_limit == SL_STATE_MAX_RATE && same(&a, &b));
+	sl_state_fini(&b);
+	/* 0 (unlimited) too. */
+	a.policy.rate_limit = 0;
+	CHECK(sl_state_save(&a, dir, err, sizeof(err)) == 0);
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
+	CHECK(b.policy.rate_limit == 0 && same(&a, &b));
+	sl_state_fini(&b);
+	/* Above the limit: refused by validation, never saved that way. */
+	a.policy.rate_limit = SL_STATE_MAX_RATE + 1;
+	CHECK(sl_state_validate(&a, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "rate_limit") != NULL);
+	sl_state_fini(&a);
+
+	/* A state.json from before the knob: no key (or no policy) loads as 0. */
+	write_file("state.json", "{\"version\":1,\"policy\":{\"auth\":\"required\","
+		   "\"idle\":\"backoff\"},\"topics\":[],\"users\":[],\"acls\":[]}");
+	sl_state_init(&b);
+	b.policy.rate_limit = 7;
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
+	CHECK(b.policy.rate_limit == 0 && b.policy.auth_required == 1 &&
+	      b.policy.idle_backoff == 1);
+	sl_state_fini(&b);
+	write_file("state.json", "{\"version\":1,\"topics\":[],\"users\":[],\"acls\":[]}");
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0 && b.policy.rate_limit == 0);
+	sl_state_fini(&b);
+	write_file("state.json", "{\"version\":1,\"policy\":{\"rate_limit\":1000},"
+		   "\"topics\":[],\"users\":[],\"acls\":[]}");
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0 && b.policy.rate_limit == 1000);
+	sl_state_fini(&b);
+
+	/* Bad values stop the load with a reason. */
+	expect_corrupt("{\"version\":1,\"policy\":{\"rate_limit\":100000001},\"topics\":[],"
+		       "\"users\":[],\"acls\":[]}", "rate_limit");
+	expect_corrupt("{\"version\":1,\"policy\":{\"rate_limit\":4294967296},\"topics\":[],"
+		       "\"users\":[],\"acls\":[]}", "rate_limit");
+	expect_corrupt("{\"version\":1,\"policy\":{\"rate_limit\":-1},\"topics\":[],"
+		       "\"users\":[],\"acls\":[]}", "rate_limit");
+	expect_corrupt("{\"version\":1,\"policy\":{\"rate_limit\":1.5},\"topics\":[],"
+		       "\"users\":[],\"acls\":[]}", "rate_limit");
+	expect_corrupt("{\"version\":1,\"policy\":{\"rate_limit\":\"1000\"},\"topics\":[],"
+		       "\"users\":[],\"acls\":[]}", "rate_limit");
+}
+
 static void
 test_copy(void)
 {
@@ -347,6 +414,7 @@ main(void)
 	test_acls();
 	test_persist();
 	test_corrupt();
+	test_rate_limit();
 	test_copy();
 	rm_dir();
 	rmdir(tmpl);

@@ -133,6 +133,15 @@ PY
 t_eq "every malformed request answered with an error" "$(grep -c '"ok":false' "$T_DIR/bad.out")" 6
 t_eq "and nothing changed" "$(ctl --json user list)" "$before"
 
+# --- publish rate limit, set live -------------------------------------------------------------
+ctl policy set rate 50 >/dev/null || t_fail "policy set rate"
+pub -t orders.eu -m burst -n 200 -a $A 2>"$T_DIR/rate.err"
+t_eq "over the rate limit: refused" "$?" 1
+t_check "over the rate limit: says so" grep -qi "rate limit" "$T_DIR/rate.err"
+t_ge "rate-limited publishes counted" "$(t_stat drop_rate_limited)" 100
+ctl policy set rate 0 >/dev/null || t_fail "policy set rate 0"
+pub -t orders.eu -m burst -n 200 -a $A || t_fail "no limit again"
+
 # --- metrics and stats ------------------------------------------------------------------------
 python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$mport/metrics', timeout=5).read().decode())" \
 	>"$T_DIR/metrics.txt" || t_fail "metrics endpoint"

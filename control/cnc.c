@@ -193,8 +193,19 @@ sl_cnc_close(struct sl_cnc *c)
 {
 	if (c == NULL)
 		return;
-	if (c->owner)
+	if (c->owner) {
+		char dir[PATH_MAX], *slash;
+
 		unlink(c->path);
+		/* The instance directory goes too once empty (control's socket
+		 * may still be in it: then it stays). */
+		snprintf(dir, sizeof(dir), "%s", c->path);
+		slash = strrchr(dir, '/');
+		if (slash) {
+			*slash = '\0';
+			rmdir(dir);
+		}
+	}
 	munmap(c->base, c->size);
 	free(c);
 }

@@ -220,6 +220,12 @@ deliver(struct sl_client *c, const struct sl_frame *f, sl_deliver_fn fn, void *a
 	struct topic_seq *s = NULL;
 	struct sl_message m;
 
+	/* A delivery for another session (an earlier client that had this
+	 * address and port) is not ours: count it, never pass it on. */
+	if (d->h.session != c->session) {
+		c->st.bad_frames++;
+		return;
+	}
 	if (d->topic_id != SL_TOPIC_INVALID)
 		s = seq_slot(c, d->topic_id);
 	if (s != NULL) {

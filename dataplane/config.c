@@ -43,7 +43,7 @@ static const struct key_def dp_keys[] = {
 	DP("mbufs", V_U32, mbufs, 1023, 4u << 20),
 	DP("mbuf_cache", V_U32, mbuf_cache, 0, 512),
 	DP("ring_size", V_U32, ring_size, 64, 1u << 20),
-	DP("max_topics", V_U32, max_topics, 2, 1u << 20),
+	DP("max_topics", V_U32, max_topics, 2, 65536), /* bounds the ACL table: 256 B per topic */
 	DP("max_subscribers", V_U32, max_subscribers, 1, 4096),
 	DP("max_sessions", V_U32, max_sessions, 2, 65535),
 	DP("heartbeat_ms", V_U32, heartbeat_ms, 10, 600000),

@@ -868,6 +868,27 @@ sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags
 }
 
 int
+sl_client_subscribe_pattern(struct sl_client *c, const char *pattern, int unsubscribe)
+{
+	uint64_t f[FRAME_ROOM(sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME) / 8];
+	int len;
+
+	if (pattern == NULL)
+		return -EINVAL;
+	if (c->dead)
+		return -ENOTCONN;
+	pend_start(c, unsubscribe ? SL_FT_PUNSUBSCRIBE : SL_FT_PSUBSCRIBE);
+	len = sl_proto_put_psubscribe(f, sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME,
+				      c->session, c->pend.req_id, pattern,
+				      strnlen(pattern, SL_MAX_TOPIC_NAME + 1), unsubscribe);
+	if (len < 0) {
+		c->pend.kind = PEND_NONE;
+		return -EINVAL;
+	}
+	return request(c, f, (size_t)len);
+}
+
+int
 sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
 			 uint64_t start)
 {

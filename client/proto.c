@@ -44,6 +44,8 @@ static const uint16_t min_len[256] = {
 	[SL_FT_SUBSCRIBE] = sizeof(struct sl_subscribe),
 	[SL_FT_UNSUBSCRIBE] = sizeof(struct sl_subscribe),
 	[SL_FT_OK] = sizeof(struct sl_ok),
+	[SL_FT_PSUBSCRIBE] = sizeof(struct sl_resolve),
+	[SL_FT_PUNSUBSCRIBE] = sizeof(struct sl_resolve),
 	[SL_FT_PUBLISH] = sizeof(struct sl_publish),
 	[SL_FT_DELIVER] = sizeof(struct sl_deliver),
 	[SL_FT_ACK] = sizeof(struct sl_ack),
@@ -90,7 +92,9 @@ frame_body(struct sl_frame *f, const uint8_t *p)
 		if (f->body_len > SL_MAX_PAYLOAD)
 			return -SL_PROTO_OVERSIZE;
 		return 0;
-	case SL_FT_RESOLVE: {
+	case SL_FT_RESOLVE:
+	case SL_FT_PSUBSCRIBE:
+	case SL_FT_PUNSUBSCRIBE: {
 		const struct sl_resolve *r = (const struct sl_resolve *)p;
 
 		if (r->name_len > SL_MAX_TOPIC_NAME)
@@ -201,6 +205,17 @@ sl_proto_topic_name_valid(const char *name, size_t nlen)
 }
 
 int
+sl_proto_put_psubscribe(void *dst, size_t cap, uint32_t session, uint32_t req_id,
+			const char *pattern, size_t len, int unsubscribe)
+{
+	int n = sl_proto_put_resolve(dst, cap, session, req_id, pattern, len, 0);
+
+	if (n > 0)
+		((struct sl_hdr *)dst)->type = unsubscribe ? SL_FT_PUNSUBSCRIBE : SL_FT_PSUBSCRIBE;
+	return n;
+}
+
+int
 sl_proto_put_resolve(void *dst, size_t cap, uint32_t session, uint32_t req_id,
 		     const char *name, size_t nlen, uint16_t flags)
 {
@@ -234,6 +249,8 @@ sl_proto_type_name(uint8_t type)
 	case SL_FT_SUBSCRIBE: return "subscribe";
 	case SL_FT_UNSUBSCRIBE: return "unsubscribe";
 	case SL_FT_OK: return "ok";
+	case SL_FT_PSUBSCRIBE: return "psubscribe";
+	case SL_FT_PUNSUBSCRIBE: return "punsubscribe";
 	case SL_FT_PUBLISH: return "publish";
 	case SL_FT_DELIVER: return "deliver";
 	case SL_FT_ACK: return "ack";

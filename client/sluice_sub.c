@@ -69,7 +69,10 @@ usage(FILE *out)
 		"  -h, --host HOST            broker address (default 127.0.0.1)\n"
 		"  -p, --port PORT            broker UDP port (default %u)\n"
 		"  -t, --topic NAME           topic to subscribe to; created if missing;\n"
-		"                             repeatable, up to %u\n"
+		"                             repeatable, up to %u. A pattern (tokens\n"
+		"                             '*' = one, last '>' = one or more, e.g.\n"
+		"                             'orders.*') subscribes to every matching\n"
+		"                             topic, also later ones; printed as #ID\n"
 		"  -C, --count N              exit after N messages\n"
 		"  -W, --timeout-s SECONDS    exit after SECONDS; status 1 if -C was given\n"
 		"                             and fewer than N messages arrived\n"
@@ -273,12 +276,21 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 static const char *
 topic_name(const struct sub_state *st, uint32_t id)
 {
+	static char unknown[16];
 	unsigned int i;
 
 	for (i = 0; i < st->conf->ntopics; i++)
 		if (st->ids[i] == id)
 			return st->conf->topics[i];
-	return "?";
+	/* Reached through a pattern: only the id is known. */
+	snprintf(unknown, sizeof(unknown), "#%u", id);
+	return unknown;
+}
+
+static bool
+is_pattern(const char *t)
+{
+	return strchr(t, '*') != NULL || strchr(t, '>') != NULL;
 }
 
 static void
@@ -350,6 +362,17 @@ subscribe_all(struct sl_client *c, struct sub_state *st)
 	int rc;
 
 	for (i = 0; i < conf->ntopics; i++) {
+		if (is_pattern(conf->topics[i])) {
+			st->ids[i] = SL_TOPIC_INVALID;
+			rc = sl_client_subscribe_pattern(c, conf->topics[i], 0);
+			if (rc < 0) {
+				fprintf(stderr, PROG ": cannot subscribe to pattern '%s': %s\n",
+					conf->topics[i], rc == -EINVAL ? "invalid pattern ('*' and '>' "
+					"must be whole tokens, '>' last)" : request_error(rc));
+				return rc;
+			}
+			continue;
+		}
 		rc = sl_client_resolve(c, conf->topics[i], 1, &st->ids[i]);
 		if (rc == -EPERM) {
 			fprintf(stderr, PROG ": not allowed to look up or create topic '%s' (ACL; "
@@ -385,7 +408,9 @@ unsubscribe_all(struct sl_client *c, struct sub_state *st)
 	int rc;
 
 	for (i = 0; i < st->conf->ntopics; i++) {
-		rc = sl_client_unsubscribe(c, st->ids[i]);
+		rc = is_pattern(st->conf->topics[i])
+			     ? sl_client_subscribe_pattern(c, st->conf->topics[i], 1)
+			     : sl_client_unsubscribe(c, st->ids[i]);
 		if (rc < 0) {
 			fprintf(stderr, PROG ": cannot unsubscribe from '%s': %s\n",
 				st->conf->topics[i], request_error(rc));

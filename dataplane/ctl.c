@@ -155,6 +155,7 @@ topic_upsert(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 			   rc == -ENOSPC ? "topic table full" : strerror(-rc));
 	sl_ctr_add(&dp->main_ctr.ctr[SL_CTR_topics_created], 1);
 	dp->authz_dirty = 1;
+	sl_psub_topic_created(dp, id);
 	return 0;
 }
 

@@ -36,6 +36,24 @@ enum sl_handoff_kind {
 	SL_HO_RESOLVE,	     /* main lcore: create the topic */
 	SL_HO_RESOLVE_DONE,  /* rx worker: answer the RESOLVE, topic holds the id */
 	SL_HO_TOPIC_DELETE,  /* owner: the topic was deleted; m is NULL */
+	SL_HO_PSUB,	     /* main lcore: a pattern subscription (m: the frame) */
+	SL_HO_PUNSUB,	     /* main lcore: its removal */
+	SL_HO_PSUB_DONE,     /* rx worker: answer it, code holds the result */
+	SL_HO_PSUB_ADD,	     /* owner: subscribe the session in m's headers */
+	SL_HO_PSUB_DEL,	     /* owner: unsubscribe session from topic; m NULL */
+	SL_HO_SESSION_END,   /* main lcore: drop the session's patterns */
+};
+
+#define SL_PSUB_MAX 1024 /* pattern subscriptions, all sessions together */
+
+/* A pattern subscription, kept by the main lcore. */
+struct sl_psub {
+	uint32_t session;
+	uint16_t uid;
+	uint8_t used;
+	uint8_t src_worker;
+	struct rte_mbuf *m; /* a reference: the subscriber's address headers */
+	char pattern[SL_MAX_TOPIC_NAME + 1];
 };
 
 /*
@@ -115,6 +133,7 @@ struct sl_dp {
 	uint8_t authz_dirty;
 	uint64_t next_stats_ns;
 	struct sl_authz_retired *retired; /* tables waiting for a grace period */
+	struct sl_psub *psubs;		  /* [SL_PSUB_MAX], main lcore only */
 };
 
 /* The authorization table a worker uses for the frame at hand. */
@@ -144,6 +163,14 @@ unsigned sl_dp_ctl_poll(struct sl_dp *dp);
 void sl_dp_ctl_fini(struct sl_dp *dp);
 /* A topic was created: its permissions must be computed. */
 void sl_dp_ctl_topic_created(struct sl_dp *dp);
+
+/* Pattern subscriptions on the main lcore (psub.c). */
+int sl_psub_init(struct sl_dp *dp);
+void sl_psub_fini(struct sl_dp *dp);
+/* Handle a PSUB, PUNSUB or SESSION_END element from a worker. */
+void sl_psub_handle(struct sl_dp *dp, struct sl_handoff *h);
+/* A topic was created: subscribe the sessions whose patterns match it. */
+void sl_psub_topic_created(struct sl_dp *dp, uint32_t topic);
 
 /* Register the /sluice/... rte_telemetry commands. Returns 0 or -errno. */
 int sl_telemetry_init(struct sl_dp *dp);

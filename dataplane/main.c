@@ -260,6 +260,10 @@ sl_dp_slow_path_poll(struct sl_dp *d)
 
 	n = rte_ring_dequeue_burst_elem(d->slow, h, sizeof(h[0]), 32, NULL);
 	for (i = 0; i < n; i++) {
+		if (h[i].kind != SL_HO_RESOLVE) {
+			sl_psub_handle(d, &h[i]);
+			continue;
+		}
 		const struct sl_resolve *r =
 			rte_pktmbuf_mtod_offset(h[i].m, const struct sl_resolve *, h[i].off);
 		uint32_t id = 0;
@@ -276,6 +280,7 @@ sl_dp_slow_path_poll(struct sl_dp *d)
 		if (rc == 1) {
 			sl_ctr_add(&d->main_ctr.ctr[SL_CTR_topics_created], 1);
 			sl_dp_ctl_topic_created(d);
+			sl_psub_topic_created(d, id);
 		}
 		if (rte_ring_enqueue_elem(d->workers[h[i].src_worker]->in, &h[i],
 					  sizeof(h[i])) != 0) {
@@ -316,6 +321,9 @@ start(void)
 	rc = sl_telemetry_init(&dp);
 	if (rc < 0)
 		RTE_LOG(WARNING, USER1, "telemetry commands not registered\n");
+	rc = sl_psub_init(&dp);
+	if (rc < 0)
+		return rc;
 	return sl_dp_ctl_init(&dp);
 }
 
@@ -379,6 +387,7 @@ stop(void)
 		rte_ring_free(dp.slow);
 	}
 	sl_dp_ctl_fini(&dp);
+	sl_psub_fini(&dp);
 	sl_dp_journals_close(&dp);
 	sl_route_fini(&dp.route);
 	rte_mempool_free(dp.clone_pool);

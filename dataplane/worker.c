@@ -454,6 +454,11 @@ sl_worker_session_gone(struct sl_worker *w, uint32_t session)
 		else
 			stage(w, i, &h);
 	}
+	/* Its pattern subscriptions too (main lcore); if that ring is full the
+	 * entries stay until... never: count it. */
+	if (rte_ring_enqueue_elem(w->dp->slow, &(struct sl_handoff){ .session = session,
+					.kind = SL_HO_SESSION_END }, sizeof(struct sl_handoff)) != 0)
+		drop(w, SL_DROP_slow_path_full);
 }
 
 
@@ -583,6 +588,26 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 	}
 }
 
+/* Pattern subscriptions are kept by the main lcore: hand the frame over. */
+static void
+handle_psub(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f, uint16_t data_off,
+	    const struct sl_sub *peer, const struct sl_session *sess)
+{
+	const struct sl_resolve *r = (const struct sl_resolve *)f->hdr;
+	struct sl_handoff h = { .m = m, .session = r->h.session,
+				.off = (uint16_t)(data_off + f->off), .len = (uint16_t)f->len,
+				.kind = f->hdr->type == SL_FT_PSUBSCRIBE ? SL_HO_PSUB : SL_HO_PUNSUB,
+				.src_worker = (uint8_t)w->idx, .code = sess->uid };
+
+	count(w, f->hdr->type == SL_FT_PSUBSCRIBE ? SL_CTR_subscribes : SL_CTR_unsubscribes);
+	rte_mbuf_refcnt_update(m, 1);
+	if (rte_ring_enqueue_elem(w->dp->slow, &h, sizeof(h)) != 0) {
+		rte_pktmbuf_free(m);
+		drop(w, SL_DROP_slow_path_full);
+		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_BUSY, f->hdr->type, 0);
+	}
+}
+
 static void
 handle_heartbeat(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer)
 {
@@ -629,7 +654,7 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	}
 	if (type != SL_FT_PUBLISH && type != SL_FT_SUBSCRIBE && type != SL_FT_UNSUBSCRIBE &&
 	    type != SL_FT_RESOLVE && type != SL_FT_HEARTBEAT && type != SL_FT_GOODBYE &&
-	    type != SL_FT_AUTH) {
+	    type != SL_FT_AUTH && type != SL_FT_PSUBSCRIBE && type != SL_FT_PUNSUBSCRIBE) {
 		drop(w, SL_DROP_unexpected_type); /* broker-to-client types: ignore */
 		return;
 	}
@@ -654,6 +679,10 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		break;
 	case SL_FT_RESOLVE:
 		handle_resolve(w, m, f, data_off, peer, *sess);
+		break;
+	case SL_FT_PSUBSCRIBE:
+	case SL_FT_PUNSUBSCRIBE:
+		handle_psub(w, m, f, data_off, peer, *sess);
 		break;
 	case SL_FT_HEARTBEAT:
 		handle_heartbeat(w, f, peer);
@@ -746,6 +775,31 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 	case SL_HO_TOPIC_DELETE:
 		sl_worker_topic_delete(w, h->topic);
 		break;
+	case SL_HO_PSUB_ADD:
+		sl_worker_peer_of(h->m, &peer);
+		peer.session = h->session;
+		peer.reserved = 0;
+		peer.req_id = 0;
+		peer.replay_next = 0;
+		if (sl_route_sub_add(&w->dp->route, h->topic, &peer) < 0)
+			drop(w, SL_DROP_sub_table_full);
+		break;
+	case SL_HO_PSUB_DEL:
+		sl_route_sub_del(&w->dp->route, h->topic, h->session);
+		break;
+	case SL_HO_PSUB_DONE: {
+		const struct sl_resolve *r = rte_pktmbuf_mtod_offset(h->m, const struct sl_resolve *,
+								     h->off);
+
+		sl_worker_peer_of(h->m, &peer);
+		if (sl_session_get(&w->sessions, h->session, peer.ip, peer.udp_port) == NULL)
+			break;
+		if (h->code == SL_E_NONE)
+			sl_worker_reply_ok(w, &peer, h->session, r->req_id);
+		else
+			sl_worker_reply_error(w, &peer, h->session, r->req_id, h->code, r->h.type, 0);
+		break;
+	}
 	case SL_HO_RESOLVE_DONE: {
 		const struct sl_resolve *r = rte_pktmbuf_mtod_offset(h->m, const struct sl_resolve *,
 								     h->off);

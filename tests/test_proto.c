@@ -103,8 +103,8 @@ test_bad_frames(void)
 			CHECK(parse_one(64) == -SL_PROTO_UNKNOWN_TYPE);
 			continue;
 		}
-		if (t == SL_FT_RESOLVE)
-			continue; /* needs a name; below */
+		if (t == SL_FT_RESOLVE || t == SL_FT_PSUBSCRIBE || t == SL_FT_PUNSUBSCRIBE)
+			continue; /* need a name; below */
 		len = make_frame(t, 0);
 		CHECK(parse_one(len) == 1);
 		h->length = (uint32_t)len - 1;
@@ -172,6 +172,25 @@ test_resolve_validation(void)
 }
 
 /* A bad frame after good ones: the good ones come out, then the error. */
+/* Pattern subscriptions share RESOLVE's layout and checks. */
+static void
+test_psubscribe(void)
+{
+	struct sl_frame f;
+	size_t off = 0;
+	int n;
+
+	n = sl_proto_put_psubscribe(buf, sizeof(buf), 3, 9, "a.*.>", 5, 0);
+	CHECK(n == (int)sizeof(struct sl_resolve) + 5);
+	CHECK(sl_proto_next(buf, (size_t)n, &off, &f) == 1);
+	CHECK(f.hdr->type == SL_FT_PSUBSCRIBE && f.body_len == 5);
+	CHECK(memcmp(f.body, "a.*.>", 5) == 0);
+	n = sl_proto_put_psubscribe(buf, sizeof(buf), 3, 9, "a b", 3, 1);
+	CHECK(n == -EINVAL);
+	n = sl_proto_put_psubscribe(buf, sizeof(buf), 3, 9, "x", 1, 1);
+	CHECK(((struct sl_hdr *)buf)->type == SL_FT_PUNSUBSCRIBE);
+}
+
 static void
 test_bad_after_good(void)
 {
@@ -245,6 +264,7 @@ main(void)
 	test_bad_frames();
 	test_resolve_validation();
 	test_bad_after_good();
+	test_psubscribe();
 	test_put_limits();
 	test_random_garbage();
 	test_names();

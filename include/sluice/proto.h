@@ -45,6 +45,8 @@ enum sl_frame_type {
 	SL_FT_SUBSCRIBE = 0x12, /* client -> broker */
 	SL_FT_UNSUBSCRIBE = 0x13, /* client -> broker */
 	SL_FT_OK = 0x14,	/* broker -> client: request done */
+	SL_FT_PSUBSCRIBE = 0x15,  /* client -> broker: subscribe to a pattern */
+	SL_FT_PUNSUBSCRIBE = 0x16, /* client -> broker: drop a pattern subscription */
 	SL_FT_PUBLISH = 0x20,	/* client -> broker: one message */
 	SL_FT_DELIVER = 0x21,	/* broker -> client: one message */
 	SL_FT_ACK = 0x30,	/* broker -> client: publish accepted */
@@ -298,6 +300,14 @@ int sl_proto_put_resolve(void *dst, size_t cap, uint32_t session, uint32_t req_i
 /* True if @name (@nlen bytes) is a valid topic name: 1..SL_MAX_TOPIC_NAME
  * printable ASCII bytes without spaces. */
 int sl_proto_topic_name_valid(const char *name, size_t nlen);
+
+/*
+ * Write a PSUBSCRIBE (or, with @unsubscribe, PUNSUBSCRIBE) frame for the
+ * topic pattern @pattern (@len bytes): the layout of RESOLVE, the pattern in
+ * place of the name. Same returns as sl_proto_put_resolve.
+ */
+int sl_proto_put_psubscribe(void *dst, size_t cap, uint32_t session, uint32_t req_id,
+			    const char *pattern, size_t len, int unsubscribe);
 
 /* Constant strings for logs and CLIs. Never NULL. */
 const char *sl_proto_type_name(uint8_t type);

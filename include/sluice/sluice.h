@@ -145,6 +145,16 @@ int sl_client_subscribe(struct sl_client *c, uint32_t topic_id);
 int sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id);
 
 /*
+ * Subscribe to every topic matching @pattern ('.'-separated tokens; "*"
+ * matches one token, ">" as the last token one or more), now and as topics
+ * are created, among those the ACL lets this user subscribe to; or, with
+ * @unsubscribe, drop that pattern subscription. Deliveries carry topic ids
+ * the client may never have resolved. Returns 0, -EINVAL (bad pattern),
+ * -ENOSPC (the broker's pattern table is full), -ETIMEDOUT, -ENOTCONN.
+ */
+int sl_client_subscribe_pattern(struct sl_client *c, const char *pattern, int unsubscribe);
+
+/*
  * Subscribe to @topic_id starting at a point in the topic's journal.
  * @flags: 0 for live (like sl_client_subscribe), or exactly one of
  * SL_SUB_F_EARLIEST (oldest retained message; @start ignored),

@@ -58,6 +58,21 @@ wait "$leaver" 2>/dev/null
 t_eq "unsubscribe: leaver got only the first 5" "$(wc -l <"$T_DIR/uns.out")" 5
 t_eq "unsubscribe: leaver saw nothing after" "$(grep -c second "$T_DIR/uns.out")" 0
 
+# --- a pattern subscription: existing and later topics, nothing else ----------
+t_pub -t wild.a -m before -a -q || t_fail "create wild.a"
+t_sub_bg "$T_DIR/wild.out" -t 'wild.*' -C 3 -W 15 -v
+wild=$T_LAST
+t_wait 10 t_nsubs_is wild.a 1 || t_fail "pattern subscriber not on wild.a"
+t_pub -t wild.a.deep -m no -a -q || t_fail "publish wild.a.deep"
+t_pub -t wild.a -m one -a -q || t_fail "publish wild.a"
+t_pub -t wild.b -m two -a -q || t_fail "publish wild.b (created after the pattern)"
+t_pub -t other.a -m no -a -q || t_fail "publish other.a"
+t_pub -t wild.c -m three -a -q || t_fail "publish wild.c"
+wait "$wild"
+t_eq "pattern wild.*: matching topics only, also ones created later" \
+	"$(awk '{ print $3 }' "$T_DIR/wild.out" | tr '\n' ' ')" "one two three "
+t_eq "pattern wild.*: not on wild.a.deep" "$(t_nsubs wild.a.deep)" 0
+
 # --- a subscriber that disappears (kill -9: no GOODBYE) ----------------------
 t_sub_bg "$T_DIR/gone.out" -t gone -W 30 -v
 victim=$T_LAST

@@ -347,26 +347,6 @@ plan_stop(const struct lg_run *r)
 	return r->start_ns + LG_ASAP_COUNT_LIMIT_NS;
 }
 
-/* Explain a failed connect; authentication refusals need words of their own. */
-static void
-report_connect(const struct lg_conf *cf, uint16_t code, int rc)
-{
-	const char *user = cf->user != NULL ? cf->user : "";
-
-	if (rc == -EACCES && code == SL_E_AUTH_REQUIRED)
-		fprintf(stderr, LG_NAME ": the broker requires authentication: give --credentials "
-			"FILE or set SLUICE_CREDENTIALS\n");
-	else if (rc == -EACCES && code == SL_E_AUTH_FAILED)
-		fprintf(stderr, LG_NAME ": broker refused the credentials of user '%s' (wrong key "
-			"or unknown user)\n", user);
-	else if (rc == -EACCES)
-		fprintf(stderr, LG_NAME ": the broker at %s:%u did not prove it knows the key of "
-			"user '%s' (WELCOME not sealed with it): not the broker you meant, or it "
-			"does not support authentication\n", cf->host, cf->port, user);
-	else
-		sl_cli_report_connect(LG_NAME, cf->host, cf->port, 0, rc);
-}
-
 static int
 connect_one(const struct lg_conf *cf, const char *name, struct sl_client **out)
 {
@@ -377,7 +357,7 @@ connect_one(const struct lg_conf *cf, const char *name, struct sl_client **out)
 
 	rc = sl_client_connect(out, &o);
 	if (rc < 0)
-		report_connect(cf, code, rc);
+		sl_cli_report_connect(LG_NAME, cf->host, cf->port, 0, cf->user, code, rc);
 	return rc;
 }
 
@@ -834,12 +814,9 @@ static int
 credentials(struct lg_conf *cf, char *user, uint8_t *key)
 {
 	struct sl_client_opts o = { 0 };
-	char err[512];
 
-	if (sl_client_opts_credentials(&o, cf->credentials, user, key, err, sizeof(err)) < 0) {
-		fprintf(stderr, LG_NAME ": %s\n", err);
+	if (sl_cli_credentials(LG_NAME, &o, cf->credentials, user, key) < 0)
 		return -1;
-	}
 	cf->user = o.user;
 	cf->key = o.key;
 	return 0;

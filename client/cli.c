@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sluice/proto.h>
+
 #include "cli.h"
 
 int
@@ -27,10 +29,41 @@ sl_cli_parse_u64(const char *prog, const char *what, const char *s, uint64_t min
 	return 0;
 }
 
+int
+sl_cli_credentials(const char *prog, struct sl_client_opts *o, const char *path, char *user,
+		   uint8_t *key)
+{
+	char err[512];
+
+	if (sl_client_opts_credentials(o, path, user, key, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return -1;
+	}
+	return 0;
+}
+
 void
 sl_cli_report_connect(const char *prog, const char *host, uint16_t port, uint32_t timeout_ms,
-		      int rc)
+		      const char *user, uint16_t code, int rc)
 {
+	if (user == NULL)
+		user = "";
+	if (rc == -EACCES && code == SL_E_AUTH_REQUIRED) {
+		fprintf(stderr, "%s: the broker requires authentication: give --credentials "
+			"FILE or set SLUICE_CREDENTIALS\n", prog);
+		return;
+	}
+	if (rc == -EACCES && code == SL_E_AUTH_FAILED) {
+		fprintf(stderr, "%s: broker refused the credentials of user '%s' (wrong key "
+			"or unknown user)\n", prog, user);
+		return;
+	}
+	if (rc == -EACCES) {
+		fprintf(stderr, "%s: the broker at %s:%u did not prove it knows the key of "
+			"user '%s' (WELCOME not sealed with it): not the broker you meant, or it "
+			"does not support authentication\n", prog, host, port, user);
+		return;
+	}
 	switch (rc) {
 	case -ETIMEDOUT:
 	case -ECONNREFUSED:

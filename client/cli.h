@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include <sluice/sluice.h>
+
 /*
  * Parse @s as a decimal number in [@min, @max] into *out. On failure prints
  * "PROG: WHAT 'S' is not a number from MIN to MAX" and returns -1.
@@ -13,8 +15,20 @@
 int sl_cli_parse_u64(const char *prog, const char *what, const char *s, uint64_t min,
 		     uint64_t max, uint64_t *out);
 
-/* Explain a failed sl_client_connect (@rc) to the user on stderr. */
+/*
+ * Explain a failed sl_client_connect (@rc) to the user on stderr. @user (may
+ * be NULL) and @code (the connect's last_error) word the authentication
+ * refusals.
+ */
 void sl_cli_report_connect(const char *prog, const char *host, uint16_t port,
-			   uint32_t timeout_ms, int rc);
+			   uint32_t timeout_ms, const char *user, uint16_t code, int rc);
+
+/*
+ * Credentials from @path (--credentials) or the environment into @o, as
+ * sl_client_opts_credentials. Returns 0 (also when none were given), or -1
+ * after saying why they are unusable.
+ */
+int sl_cli_credentials(const char *prog, struct sl_client_opts *o, const char *path, char *user,
+		       uint8_t *key);
 
 #endif /* SLUICE_CLI_H */

@@ -471,40 +471,6 @@ signals_setup(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Credentials from --credentials or the environment; -1 when unusable (reported). */
-static int
-credentials(struct sl_client_opts *o, const char *path, char *user, uint8_t *key)
-{
-	char err[512];
-
-	if (sl_client_opts_credentials(o, path, user, key, err, sizeof(err)) < 0) {
-		fprintf(stderr, PROG ": %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-/* Explain a failed connect; authentication refusals need words of their own. */
-static void
-report_connect(const struct sub_conf *conf, const struct sl_client_opts *o, uint16_t code,
-	       int rc)
-{
-	const char *user = o->user != NULL ? o->user : "";
-
-	if (rc == -EACCES && code == SL_E_AUTH_REQUIRED)
-		fprintf(stderr, PROG ": the broker requires authentication: give --credentials "
-			"FILE or set SLUICE_CREDENTIALS\n");
-	else if (rc == -EACCES && code == SL_E_AUTH_FAILED)
-		fprintf(stderr, PROG ": broker refused the credentials of user '%s' (wrong key "
-			"or unknown user)\n", user);
-	else if (rc == -EACCES)
-		fprintf(stderr, PROG ": the broker at %s:%u did not prove it knows the key of "
-			"user '%s' (WELCOME not sealed with it): not the broker you meant, or it "
-			"does not support authentication\n", conf->host, conf->port, user);
-	else
-		sl_cli_report_connect(PROG, conf->host, conf->port, 0, rc);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -532,12 +498,12 @@ main(int argc, char **argv)
 	opts.port = conf.port;
 	opts.name = PROG;
 	opts.last_error = &code;
-	if (credentials(&opts, conf.credentials, user, key) < 0)
+	if (sl_cli_credentials(PROG, &opts, conf.credentials, user, key) < 0)
 		return 1;
 	rc = sl_client_connect(&c, &opts);
 	explicit_bzero(key, sizeof(key));
 	if (rc < 0) {
-		report_connect(&conf, &opts, code, rc);
+		sl_cli_report_connect(PROG, conf.host, conf.port, 0, opts.user, code, rc);
 		return 1;
 	}
 	rc = subscribe_all(c, &st);

@@ -235,6 +235,65 @@ sl_proto_put_resolve(void *dst, size_t cap, uint32_t session, uint32_t req_id,
 	return (int)flen;
 }
 
+/* Length of the token starting at @s (up to '.' or @end). */
+static size_t
+token_len(const char *s, const char *end)
+{
+	const char *p = s;
+
+	while (p < end && *p != '.')
+		p++;
+	return (size_t)(p - s);
+}
+
+int
+sl_proto_pattern_match(const char *pattern, const char *name, size_t len)
+{
+	const char *p = pattern, *pend = pattern + strlen(pattern);
+	const char *n = name, *nend = name + len;
+
+	for (;;) {
+		size_t pl = token_len(p, pend), nl;
+
+		if (n > nend)
+			return 0;
+		nl = token_len(n, nend);
+		if (pl == 1 && p[0] == '>')
+			return nl > 0 || n < nend; /* one or more tokens remain */
+		if (!(pl == 1 && p[0] == '*') && (pl != nl || memcmp(p, n, pl) != 0))
+			return 0;
+		if (pl == 1 && p[0] == '*' && nl == 0)
+			return 0;
+		p += pl;
+		n += nl;
+		if (p == pend || n == nend)
+			return p == pend && n == nend;
+		p++, n++; /* both at '.' */
+	}
+}
+
+int
+sl_proto_pattern_valid(const char *pattern)
+{
+	size_t len = strlen(pattern), i, start = 0;
+
+	if (!sl_proto_topic_name_valid(pattern, len))
+		return 0;
+	for (i = 0; i <= len; i++) {
+		if (i < len && pattern[i] != '.')
+			continue;
+		/* token [start, i) */
+		if (i == start)
+			return 0; /* empty token */
+		if (memchr(pattern + start, '*', i - start) && i - start != 1)
+			return 0;
+		if (memchr(pattern + start, '>', i - start) && (i - start != 1 || i != len))
+			return 0;
+		start = i + 1;
+	}
+	return 1;
+}
+
 const char *
 sl_proto_type_name(uint8_t type)
 {

@@ -144,25 +144,8 @@ sl_state_user_name_check(const char *name, char *err, size_t errlen)
 int
 sl_state_pattern_check(const char *pattern, char *err, size_t errlen)
 {
-	const char *tok = pattern, *dot;
-	size_t n;
-
-	if (!sl_proto_topic_name_valid(pattern, strlen(pattern)))
-		goto bad;
-	for (;;) {
-		dot = strchr(tok, '.');
-		n = dot ? (size_t)(dot - tok) : strlen(tok);
-		if (n == 0)
-			goto bad;
-		if ((memchr(tok, '*', n) || memchr(tok, '>', n)) && n != 1)
-			goto bad;
-		if (tok[0] == '>' && dot != NULL)
-			goto bad;
-		if (dot == NULL)
-			return 0;
-		tok = dot + 1;
-	}
-bad:
+	if (sl_proto_pattern_valid(pattern))
+		return 0;
 	return errf(err, errlen, -EINVAL,
 		    "pattern '%.200s' is invalid: '.'-separated non-empty tokens of printable "
 		    "characters; a token may be '*' (one token) or, last, '>' (one or more)",

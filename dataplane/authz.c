@@ -12,65 +12,6 @@
 
 #include "authz.h"
 
-/* Length of the token starting at @s (up to '.' or @end). */
-static size_t
-token_len(const char *s, const char *end)
-{
-	const char *p = s;
-
-	while (p < end && *p != '.')
-		p++;
-	return (size_t)(p - s);
-}
-
-int
-sl_pattern_match(const char *pattern, const char *name, size_t len)
-{
-	const char *p = pattern, *pend = pattern + strlen(pattern);
-	const char *n = name, *nend = name + len;
-
-	for (;;) {
-		size_t pl = token_len(p, pend), nl;
-
-		if (n > nend)
-			return 0;
-		nl = token_len(n, nend);
-		if (pl == 1 && p[0] == '>')
-			return nl > 0 || n < nend; /* one or more tokens remain */
-		if (!(pl == 1 && p[0] == '*') && (pl != nl || memcmp(p, n, pl) != 0))
-			return 0;
-		if (pl == 1 && p[0] == '*' && nl == 0)
-			return 0;
-		p += pl;
-		n += nl;
-		if (p == pend || n == nend)
-			return p == pend && n == nend;
-		p++, n++; /* both at '.' */
-	}
-}
-
-int
-sl_pattern_valid(const char *pattern)
-{
-	size_t len = strlen(pattern), i, start = 0;
-
-	if (len == 0 || len >= SL_CNC_NAME_LEN || !sl_proto_topic_name_valid(pattern, len))
-		return 0;
-	for (i = 0; i <= len; i++) {
-		if (i < len && pattern[i] != '.')
-			continue;
-		/* token [start, i) */
-		if (i == start)
-			return 0; /* empty token */
-		if (memchr(pattern + start, '*', i - start) && i - start != 1)
-			return 0;
-		if (memchr(pattern + start, '>', i - start) && (i - start != 1 || i != len))
-			return 0;
-		start = i + 1;
-	}
-	return 1;
-}
-
 void
 sl_authz_builder_init(struct sl_authz_builder *b, uint32_t required)
 {
@@ -123,7 +64,7 @@ acl_set(struct sl_authz_builder *b, const struct sl_cnc_acl *a, char *msg, size_
 
 	if (a->uid == 0 || a->uid >= SL_CNC_MAX_USERS || !b->users[a->uid].active)
 		return say(msg, len, -ENOENT, "ACL for unknown user id %u", a->uid);
-	if (!sl_pattern_valid(a->pattern))
+	if (!sl_proto_pattern_valid(a->pattern))
 		return say(msg, len, -EINVAL, "invalid topic pattern '%s'", a->pattern);
 	i = acl_find(b, a->uid, a->pattern);
 	if (i >= 0 && a->perms == 0) {
@@ -267,7 +208,7 @@ sl_authz_perms_by_name(const struct sl_authz *a, uint16_t uid, const char *name,
 	if (uid == 0 || uid >= SL_CNC_MAX_USERS || !a->users[uid].active)
 		return 0;
 	for (i = 0; i < a->n_acl; i++)
-		if (a->acl[i].uid == uid && sl_pattern_match(a->acl[i].pattern, name, len))
+		if (a->acl[i].uid == uid && sl_proto_pattern_match(a->acl[i].pattern, name, len))
 			p |= (uint8_t)a->acl[i].perms;
 	return p & (SL_PERM_PUB | SL_PERM_SUB | SL_PERM_ADMIN);
 }

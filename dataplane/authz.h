@@ -51,14 +51,6 @@ struct sl_authz_builder {
 	uint64_t *acl_gen;
 };
 
-/* Does @name (@len bytes) match @pattern? Tokens are '.'-separated; "*"
- * matches exactly one token; ">" as the last token matches one or more. */
-int sl_pattern_match(const char *pattern, const char *name, size_t len);
-
-/* Is @pattern well-formed (1..207 bytes, valid topic characters, '*' and
- * '>' only as whole tokens, '>' only last)? */
-int sl_pattern_valid(const char *pattern);
-
 void sl_authz_builder_init(struct sl_authz_builder *b, uint32_t required);
 void sl_authz_builder_fini(struct sl_authz_builder *b);
 

@@ -67,7 +67,7 @@ expand(struct sl_dp *dp, const struct sl_psub *p, uint32_t id, uint8_t kind)
 	const struct sl_topic *t = sl_route_topic_get(&dp->route, id);
 	struct sl_handoff h = { .session = p->session, .topic = id, .kind = kind };
 
-	if (t == NULL || !sl_pattern_match(p->pattern, t->name, t->name_len))
+	if (t == NULL || !sl_proto_pattern_match(p->pattern, t->name, t->name_len))
 		return;
 	if (kind == SL_HO_PSUB_ADD) {
 		if (!(sl_authz_perms(dp->authz, p->uid, t) & SL_PERM_SUB))
@@ -115,7 +115,7 @@ add(struct sl_dp *dp, struct sl_handoff *h, const char *pattern)
 	struct sl_psub *p;
 	unsigned i;
 
-	if (!sl_pattern_valid(pattern))
+	if (!sl_proto_pattern_valid(pattern))
 		return SL_E_BAD_NAME;
 	if (find(dp, h->session, pattern))
 		return SL_E_NONE; /* a resend */

@@ -10,7 +10,7 @@
 static int
 m(const char *pattern, const char *name)
 {
-	return sl_pattern_match(pattern, name, strlen(name));
+	return sl_proto_pattern_match(pattern, name, strlen(name));
 }
 
 static void
@@ -23,11 +23,11 @@ test_patterns(void)
 	CHECK(m(">", "a") && m(">", "a.b.c"));
 	CHECK(m("a.*.c", "a.x.c") && !m("a.*.c", "a.x.d") && m("*.*.>", "a.b.c.d"));
 	CHECK(!m("ab", "a") && !m("a", "ab") && !m("orders", "orders.eu"));
-	CHECK(sl_pattern_valid("a.b") && sl_pattern_valid("a.*.c") && sl_pattern_valid("a.>"));
-	CHECK(sl_pattern_valid(">") && sl_pattern_valid("*"));
-	CHECK(!sl_pattern_valid("") && !sl_pattern_valid("a..b") && !sl_pattern_valid("a.>.b"));
-	CHECK(!sl_pattern_valid("a*") && !sl_pattern_valid("a.b>") && !sl_pattern_valid(".a"));
-	CHECK(!sl_pattern_valid("a b") && !sl_pattern_valid("a."));
+	CHECK(sl_proto_pattern_valid("a.b") && sl_proto_pattern_valid("a.*.c") && sl_proto_pattern_valid("a.>"));
+	CHECK(sl_proto_pattern_valid(">") && sl_proto_pattern_valid("*"));
+	CHECK(!sl_proto_pattern_valid("") && !sl_proto_pattern_valid("a..b") && !sl_proto_pattern_valid("a.>.b"));
+	CHECK(!sl_proto_pattern_valid("a*") && !sl_proto_pattern_valid("a.b>") && !sl_proto_pattern_valid(".a"));
+	CHECK(!sl_proto_pattern_valid("a b") && !sl_proto_pattern_valid("a."));
 }
 
 static struct sl_cnc_cmd

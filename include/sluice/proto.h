@@ -301,6 +301,15 @@ int sl_proto_put_resolve(void *dst, size_t cap, uint32_t session, uint32_t req_i
  * printable ASCII bytes without spaces. */
 int sl_proto_topic_name_valid(const char *name, size_t nlen);
 
+/* Does topic @name (@len bytes) match @pattern? Tokens are '.'-separated;
+ * "*" matches exactly one token; ">" as the last token one or more.
+ * Thread-safe. */
+int sl_proto_pattern_match(const char *pattern, const char *name, size_t len);
+
+/* Is @pattern (NUL terminated) well-formed: a valid topic name whose tokens
+ * are non-empty, with '*' and '>' only as whole tokens and '>' only last? */
+int sl_proto_pattern_valid(const char *pattern);
+
 /*
  * Write a PSUBSCRIBE (or, with @unsubscribe, PUNSUBSCRIBE) frame for the
  * topic pattern @pattern (@len bytes): the layout of RESOLVE, the pattern in

@@ -12,9 +12,6 @@
 
 #include <rte_ethdev.h>
 #include <rte_log.h>
-#include <rte_pause.h>
-#include <rte_ring.h>
-#include <rte_ring_elem.h>
 
 #include <sluice/cnc.h>
 
@@ -165,17 +162,13 @@ topic_delete(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 	uint32_t id = sl_route_topic_lookup(&dp->route, t->name, (uint32_t)strlen(t->name));
 	const struct sl_topic *cur = sl_route_topic_get(&dp->route, id);
 	struct sl_handoff h = { .kind = SL_HO_TOPIC_DELETE, .topic = id };
-	int tries;
 
 	if (cur == NULL)
 		return say(r, -ENOENT, "no topic %s", t->name);
 	/* New frames stop finding it now; the owner releases its state. */
 	sl_route_topic_deactivate(&dp->route, id);
-	for (tries = 0; tries < 100000; tries++) {
-		if (rte_ring_enqueue_elem(dp->workers[cur->owner]->in, &h, sizeof(h)) == 0)
-			return 0;
-		rte_pause();
-	}
+	if (sl_dp_send_to_worker(dp, cur->owner, &h) == 0)
+		return 0;
 	return say(r, -EAGAIN, "topic %s stopped, but its owner worker is not draining its "
 		   "ring; its state is released later", t->name);
 }
@@ -270,17 +263,6 @@ jb(struct jbuf *b, const char *fmt, ...)
 		b->len = b->len + (size_t)n < b->cap ? b->len + (size_t)n : b->cap;
 }
 
-static uint64_t
-sum_ctr(const struct sl_dp *dp, unsigned c, int drop)
-{
-	uint64_t v = sl_ctr_read(drop ? &dp->main_ctr.drop[c] : &dp->main_ctr.ctr[c]);
-	unsigned i;
-
-	for (i = 0; i < dp->n_workers; i++)
-		v += sl_ctr_read(drop ? &dp->workers[i]->ctr.drop[c] : &dp->workers[i]->ctr.ctr[c]);
-	return v;
-}
-
 static void
 stats_workers_ports(const struct sl_dp *dp, struct jbuf *b)
 {
@@ -366,10 +348,10 @@ write_stats(struct sl_dp *dp, uint64_t now)
 	   (double)(now - h->dp_start_ns) / 1e9, dp->authz ? dp->authz->required : 0,
 	   dp->conf.idle == SL_IDLE_BUSY ? "busy" : "backoff");
 	for (i = 0; i < SL_CTR_MAX; i++)
-		jb(&b, "%s\"%s\":%" PRIu64, i ? "," : "", sl_ctr_names[i], sum_ctr(dp, i, 0));
+		jb(&b, "%s\"%s\":%" PRIu64, i ? "," : "", sl_ctr_names[i], sl_dp_ctr_sum(dp, i, 0));
 	jb(&b, "},\"drops\":{");
 	for (i = 0; i < SL_DROP_MAX; i++)
-		jb(&b, "%s\"%s\":%" PRIu64, i ? "," : "", sl_drop_names[i], sum_ctr(dp, i, 1));
+		jb(&b, "%s\"%s\":%" PRIu64, i ? "," : "", sl_drop_names[i], sl_dp_ctr_sum(dp, i, 1));
 	jb(&b, "}");
 	stats_workers_ports(dp, &b);
 	stats_topics(dp, &b);

@@ -151,6 +151,14 @@ void sl_worker_fini(struct sl_worker *w);
 /* The lcore entry point; @arg is the struct sl_worker. Returns at dp->quit. */
 int sl_worker_main(void *arg);
 
+/* Main lcore: hand @h to @worker's ring, spinning briefly while it is full.
+ * Returns 0 or -EAGAIN (the worker is not draining). */
+int sl_dp_send_to_worker(struct sl_dp *dp, uint32_t worker, struct sl_handoff *h);
+
+/* Sum of counter @idx (a drop reason when @drop) over the main lcore and
+ * every worker; relaxed reads, safe from any thread. */
+uint64_t sl_dp_ctr_sum(const struct sl_dp *dp, unsigned idx, int drop);
+
 /* Main lcore duty: drain the slow-path ring. Returns the work done. */
 unsigned sl_dp_slow_path_poll(struct sl_dp *dp);
 

@@ -16,6 +16,7 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
+#include <rte_pause.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -250,6 +251,20 @@ create_topics(void)
 		}
 	}
 	return 0;
+}
+
+int
+sl_dp_send_to_worker(struct sl_dp *d, uint32_t worker, struct sl_handoff *h)
+{
+	int tries;
+
+	/* The main lcore may wait a little: a worker drains its ring every poll. */
+	for (tries = 0; tries < 100000; tries++) {
+		if (rte_ring_enqueue_elem(d->workers[worker]->in, h, sizeof(*h)) == 0)
+			return 0;
+		rte_pause();
+	}
+	return -EAGAIN;
 }
 
 unsigned

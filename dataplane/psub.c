@@ -6,9 +6,6 @@
 #include <string.h>
 
 #include <rte_mbuf.h>
-#include <rte_pause.h>
-#include <rte_ring.h>
-#include <rte_ring_elem.h>
 
 #include <sluice/proto.h>
 
@@ -44,22 +41,6 @@ sl_psub_fini(struct sl_dp *dp)
 	dp->psubs = NULL;
 }
 
-/* Hand an element to a worker; the main lcore may wait a little, a worker
- * drains its ring every poll. Returns 0 or -EAGAIN. */
-static int
-send_to(struct sl_dp *dp, uint32_t worker, struct sl_handoff *h)
-{
-	int tries;
-
-	for (tries = 0; tries < 100000; tries++) {
-		if (rte_ring_enqueue_elem(dp->workers[worker]->in, h, sizeof(*h)) == 0)
-			return 0;
-		rte_pause();
-	}
-	sl_ctr_add(&dp->main_ctr.drop[SL_DROP_ring_full], 1);
-	return -EAGAIN;
-}
-
 /* Subscribe @p's session to topic @id at its owner, if allowed. */
 static void
 expand(struct sl_dp *dp, const struct sl_psub *p, uint32_t id, uint8_t kind)
@@ -75,8 +56,11 @@ expand(struct sl_dp *dp, const struct sl_psub *p, uint32_t id, uint8_t kind)
 		rte_mbuf_refcnt_update(p->m, 1);
 		h.m = p->m;
 	}
-	if (send_to(dp, t->owner, &h) < 0 && h.m)
-		rte_pktmbuf_free(h.m);
+	if (sl_dp_send_to_worker(dp, t->owner, &h) < 0) {
+		sl_ctr_add(&dp->main_ctr.drop[SL_DROP_ring_full], 1);
+		if (h.m)
+			rte_pktmbuf_free(h.m);
+	}
 }
 
 static void
@@ -164,8 +148,10 @@ sl_psub_handle(struct sl_dp *dp, struct sl_handoff *h)
 	}
 	h->kind = SL_HO_PSUB_DONE;
 	h->code = code;
-	if (send_to(dp, h->src_worker, h) < 0)
+	if (sl_dp_send_to_worker(dp, h->src_worker, h) < 0) {
+		sl_ctr_add(&dp->main_ctr.drop[SL_DROP_ring_full], 1);
 		rte_pktmbuf_free(h->m);
+	}
 }
 
 void

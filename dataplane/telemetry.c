@@ -44,25 +44,15 @@ sl_telemetry_stop(void)
 		rte_delay_us_sleep(100);
 }
 
-static uint64_t
-sum_ctr(enum sl_ctr c)
+uint64_t
+sl_dp_ctr_sum(const struct sl_dp *dp, unsigned idx, int drop)
 {
-	uint64_t v = sl_ctr_read(&g_dp->main_ctr.ctr[c]);
+	uint64_t v = sl_ctr_read(drop ? &dp->main_ctr.drop[idx] : &dp->main_ctr.ctr[idx]);
 	unsigned i;
 
-	for (i = 0; i < g_dp->n_workers; i++)
-		v += sl_ctr_read(&g_dp->workers[i]->ctr.ctr[c]);
-	return v;
-}
-
-static uint64_t
-sum_drop(enum sl_drop d)
-{
-	uint64_t v = sl_ctr_read(&g_dp->main_ctr.drop[d]);
-	unsigned i;
-
-	for (i = 0; i < g_dp->n_workers; i++)
-		v += sl_ctr_read(&g_dp->workers[i]->ctr.drop[d]);
+	for (i = 0; i < dp->n_workers; i++)
+		v += sl_ctr_read(drop ? &dp->workers[i]->ctr.drop[idx]
+				      : &dp->workers[i]->ctr.ctr[idx]);
 	return v;
 }
 
@@ -99,9 +89,9 @@ do_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 
 	rte_tel_data_start_dict(d);
 	for (i = 0; i < SL_CTR_MAX; i++)
-		rte_tel_data_add_dict_u64(d, sl_ctr_names[i], sum_ctr(i));
+		rte_tel_data_add_dict_u64(d, sl_ctr_names[i], sl_dp_ctr_sum(g_dp, i, 0));
 	for (i = 0; i < SL_DROP_MAX; i++) {
-		uint64_t v = sum_drop(i);
+		uint64_t v = sl_dp_ctr_sum(g_dp, i, 1);
 
 		snprintf(key, sizeof(key), "drop_%s", sl_drop_names[i]);
 		rte_tel_data_add_dict_u64(d, key, v);

@@ -97,10 +97,11 @@ sl_worker_port_index(const struct sl_dp *dp, uint16_t port_id)
  * @pool. Returns the frame pointer and the mbuf through @out, or NULL.
  */
 void *
-sl_worker_reply_alloc(struct sl_worker *w, struct rte_mempool *pool, const struct sl_sub *peer,
-	    uint32_t flen, uint32_t wire_len, struct rte_mbuf **out)
+sl_worker_reply_alloc(struct sl_worker *w, struct rte_mempool *pool, uint16_t pidx,
+		      const struct sl_sub *peer, uint32_t flen, uint32_t wire_len,
+		      struct rte_mbuf **out)
 {
-	struct sl_port_rt *p = &w->dp->ports[sl_worker_port_index(w->dp, peer->port_id)];
+	struct sl_port_rt *p = &w->dp->ports[pidx];
 	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
 	uint8_t *d;
 
@@ -116,28 +117,23 @@ sl_worker_reply_alloc(struct sl_worker *w, struct rte_mempool *pool, const struc
 	}
 	sl_pkt_build_udp(d, p->mac, peer->mac, p->ip, peer->ip, p->udp_port, peer->udp_port,
 			 (uint16_t)wire_len);
+	m->port = p->port_id;
 	*out = m;
 	return d + SL_PKT_HDR_LEN;
-}
-
-static void
-reply_send(struct sl_worker *w, struct rte_mbuf *m)
-{
-	sl_worker_tx_enqueue(w, sl_worker_port_index(w->dp, m->port), m);
 }
 
 /* Send a fixed-size frame (@frame, @flen bytes, header filled) to @peer. */
 void
 sl_worker_reply_frame(struct sl_worker *w, const struct sl_sub *peer, const void *frame, uint32_t flen)
 {
+	uint16_t pidx = sl_worker_port_index(w->dp, peer->port_id);
 	struct rte_mbuf *m;
-	void *d = sl_worker_reply_alloc(w, w->dp->pkt_pool, peer, flen, flen, &m);
+	void *d = sl_worker_reply_alloc(w, w->dp->pkt_pool, pidx, peer, flen, flen, &m);
 
 	if (d == NULL)
 		return;
 	memcpy(d, frame, flen);
-	m->port = peer->port_id;
-	reply_send(w, m);
+	sl_worker_tx_enqueue(w, pidx, m);
 }
 
 void
@@ -228,7 +224,7 @@ deliver_one(struct sl_worker *w, struct rte_mbuf *m, const struct sl_publish *p,
 
 	if (unlikely(!dp->ports[pidx].multiseg)) {
 		/* This NIC cannot send chains: one copy per subscriber instead. */
-		d = sl_worker_reply_alloc(w, dp->pkt_pool, sub, sizeof(*d) + plen,
+		d = sl_worker_reply_alloc(w, dp->pkt_pool, pidx, sub, sizeof(*d) + plen,
 					  sizeof(*d) + plen, &h);
 		if (d == NULL)
 			return -ENOBUFS;
@@ -236,7 +232,8 @@ deliver_one(struct sl_worker *w, struct rte_mbuf *m, const struct sl_publish *p,
 		plen = 0; /* nothing to chain */
 		goto fill;
 	}
-	d = sl_worker_reply_alloc(w, dp->hdr_pool, sub, sizeof(*d), sizeof(*d) + plen, &h);
+	d = sl_worker_reply_alloc(w, dp->hdr_pool, pidx, sub, sizeof(*d), sizeof(*d) + plen,
+				  &h);
 	if (unlikely(d == NULL))
 		return -ENOBUFS;
 	if (plen) {
@@ -260,7 +257,6 @@ fill:
 	d->payload_len = 0;
 	d->seq = seq;
 	d->timestamp = p->timestamp;
-	h->port = sub->port_id;
 	sl_worker_tx_enqueue(w, pidx, h);
 	return 0;
 }

@@ -279,10 +279,11 @@ static int
 deliver_copy(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
 	     const struct sl_jrec_view *v)
 {
+	uint16_t pidx = sl_worker_port_index(w->dp, sub->port_id);
 	struct sl_deliver *dl;
 	struct rte_mbuf *m;
 
-	dl = sl_worker_reply_alloc(w, w->dp->pkt_pool, sub, sizeof(*dl) + v->len,
+	dl = sl_worker_reply_alloc(w, w->dp->pkt_pool, pidx, sub, sizeof(*dl) + v->len,
 				   sizeof(*dl) + v->len, &m);
 	if (dl == NULL)
 		return -ENOBUFS;
@@ -293,8 +294,7 @@ deliver_copy(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
 	dl->seq = v->seq;
 	dl->timestamp = v->timestamp;
 	memcpy(dl + 1, v->data, v->len);
-	m->port = sub->port_id;
-	sl_worker_tx_enqueue(w, sl_worker_port_index(w->dp, sub->port_id), m);
+	sl_worker_tx_enqueue(w, pidx, m);
 	return 0;
 }
 

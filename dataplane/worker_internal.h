@@ -28,8 +28,9 @@ count(struct sl_worker *w, enum sl_ctr c)
 void sl_worker_peer_of(const struct rte_mbuf *m, struct sl_sub *peer);
 uint16_t sl_worker_port_index(const struct sl_dp *dp, uint16_t port_id);
 void sl_worker_tx_enqueue(struct sl_worker *w, uint16_t pidx, struct rte_mbuf *m);
-/* A frame of @flen bytes (of @wire_len on the wire) to @peer, from @pool. */
-void *sl_worker_reply_alloc(struct sl_worker *w, struct rte_mempool *pool,
+/* A frame of @flen bytes (of @wire_len on the wire) to @peer through port
+ * index @pidx, from @pool: headers written, m->port set. */
+void *sl_worker_reply_alloc(struct sl_worker *w, struct rte_mempool *pool, uint16_t pidx,
 			    const struct sl_sub *peer, uint32_t flen, uint32_t wire_len,
 			    struct rte_mbuf **out);
 void sl_worker_reply_frame(struct sl_worker *w, const struct sl_sub *peer, const void *frame,

@@ -457,6 +457,14 @@ sl_worker_session_gone(struct sl_worker *w, uint32_t session)
 		drop(w, SL_DROP_slow_path_full);
 }
 
+void
+sl_worker_session_close(struct sl_worker *w, struct sl_session *s)
+{
+	sl_worker_session_gone(w, s->id);
+	sl_session_close(&w->sessions, s);
+	count(w, SL_CTR_sessions_closed);
+}
+
 
 /* --- receive: sessions and frames ---------------------------------------------- */
 
@@ -685,9 +693,7 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		break;
 	case SL_FT_GOODBYE:
 		count(w, SL_CTR_goodbyes);
-		sl_worker_session_gone(w, (*sess)->id);
-		sl_session_close(&w->sessions, *sess);
-		count(w, SL_CTR_sessions_closed);
+		sl_worker_session_close(w, *sess);
 		*sess = NULL;
 		break;
 	}

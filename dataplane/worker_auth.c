@@ -48,14 +48,6 @@ challenge(struct sl_worker *w, const struct sl_sub *peer, const struct sl_sessio
 	sl_worker_reply_frame(w, peer, &c, sizeof(c));
 }
 
-static void
-close_session(struct sl_worker *w, struct sl_session *s)
-{
-	sl_worker_session_gone(w, s->id);
-	sl_session_close(&w->sessions, s);
-	count(w, SL_CTR_sessions_closed);
-}
-
 /* A new session for HELLO @h from @peer, or NULL after answering why not. */
 static struct sl_session *
 open_session(struct sl_worker *w, const struct sl_hello *h, const struct sl_sub *peer)
@@ -112,7 +104,7 @@ sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const struct sl_s
 	s = sl_session_find_addr(&w->sessions, peer->ip, peer->udp_port);
 	if (s && s->nonce != h->nonce) {
 		/* Same address, new client instance: the old session is over. */
-		close_session(w, s);
+		sl_worker_session_close(w, s);
 		s = NULL;
 	}
 	if (s == NULL && (s = open_session(w, h, peer)) == NULL)
@@ -153,7 +145,7 @@ sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const struct sl_su
 fail:
 	drop(w, SL_DROP_auth_failed);
 	sl_worker_reply_error(w, peer, s->id, 0, SL_E_AUTH_FAILED, SL_FT_AUTH, s->nonce);
-	close_session(w, s);
+	sl_worker_session_close(w, s);
 }
 
 /*
@@ -185,7 +177,7 @@ sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const struc
 		if (unlikely(!a->users[s->uid].active || a->users[s->uid].epoch != s->user_epoch)) {
 			drop(w, SL_DROP_user_revoked);
 			sl_worker_reply_error(w, peer, s->id, 0, SL_E_AUTH_FAILED, f->hdr->type, 0);
-			close_session(w, s);
+			sl_worker_session_close(w, s);
 			return -1;
 		}
 		return 0;
@@ -198,7 +190,7 @@ sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const struc
 		/* Opened in open mode; authentication is required now. */
 		drop(w, SL_DROP_auth_required);
 		sl_worker_reply_error(w, peer, s->id, 0, SL_E_AUTH_REQUIRED, f->hdr->type, 0);
-		close_session(w, s);
+		sl_worker_session_close(w, s);
 		return -1;
 	}
 	return 0;

@@ -49,6 +49,8 @@ void sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, ui
 
 /* A session ended: every owner drops its subscriptions. */
 void sl_worker_session_gone(struct sl_worker *w, uint32_t session);
+/* End session @s: its subscriptions everywhere, then the session itself. */
+void sl_worker_session_close(struct sl_worker *w, struct sl_session *s);
 
 /* --- worker_auth.c --- */
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <sluice/proto.h>
+#include <sluice/shm.h>
 
 #include "cli.h"
 
@@ -40,6 +41,39 @@ sl_cli_credentials(const char *prog, struct sl_client_opts *o, const char *path,
 		return -1;
 	}
 	return 0;
+}
+
+int
+sl_cli_report_attach(const char *prog, const char *shm, int rc)
+{
+	if (shm == NULL || rc == -EACCES || rc == -ETIMEDOUT)
+		return 0;
+	switch (rc) {
+	case -ENOENT:
+	case -ECONNREFUSED:
+		fprintf(stderr, "%s: no dataplane '%s' running on this host (no socket %s%s%s%s; "
+			"is sluice-dataplane running with shm = yes?)\n", prog, shm,
+			strchr(shm, '/') ? "" : SL_SHM_RUN_DIR "/", strchr(shm, '/') ? "" : shm,
+			strchr(shm, '/') ? "" : "/", strchr(shm, '/') ? shm : SL_SHM_SOCKET);
+		break;
+	case -EBUSY:
+		fprintf(stderr, "%s: dataplane '%s' serves its maximum of shared-memory clients "
+			"(shm_max_clients)\n", prog, shm);
+		break;
+	case -ENOMEM:
+		fprintf(stderr, "%s: dataplane '%s' has no memory for another client's rings "
+			"(reserve more hugepages)\n", prog, shm);
+		break;
+	case -EPROTO:
+		fprintf(stderr, "%s: '%s' is not a Sluice dataplane of this version, or it "
+			"refused the session\n", prog, shm);
+		break;
+	default:
+		fprintf(stderr, "%s: cannot attach to dataplane '%s': %s\n", prog, shm,
+			strerror(-rc));
+		break;
+	}
+	return 1;
 }
 
 void

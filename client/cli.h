@@ -24,6 +24,13 @@ void sl_cli_report_connect(const char *prog, const char *host, uint16_t port,
 			   uint32_t timeout_ms, const char *user, uint16_t code, int rc);
 
 /*
+ * Explain a failed shared-memory attach to the dataplane @shm (NULL: not
+ * shared memory) on stderr. Returns 1 when it did, 0 when @rc is for
+ * sl_cli_report_connect (authentication refusals, or not shared memory).
+ */
+int sl_cli_report_attach(const char *prog, const char *shm, int rc);
+
+/*
  * Credentials from @path (--credentials) or the environment into @o, as
  * sl_client_opts_credentials. Returns 0 (also when none were given), or -1
  * after saying why they are unusable.

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* libsluice UDP transport: session set-up, requests with resend, publish and receive. */
+/* libsluice: session set-up, requests with resend, publish and receive, over UDP or
+ * shared memory (shm_link.c). */
 
 #include <errno.h>
 #include <limits.h>
@@ -18,6 +19,8 @@
 #include <sluice/auth.h>
 #include <sluice/proto.h>
 #include <sluice/sluice.h>
+
+#include "shm_link.h"
 
 #define NS_PER_MS 1000000ull
 #define NS_PER_S 1000000000ull
@@ -82,8 +85,10 @@ struct auth {
 };
 
 struct sl_client {
-	int fd;
+	int fd;	   /* UDP socket, or the shared-memory attach socket */
 	bool dead; /* broker said the session is gone: every call fails -ENOTCONN */
+	struct sl_shm_link shm; /* shm.r set: the shared-memory transport */
+	struct sl_publish *claim; /* open sl_client_claim, NULL if none */
 	uint32_t session;
 	uint32_t max_payload;
 	uint32_t next_req_id;
@@ -125,6 +130,12 @@ sl_now_ns(void)
 static int
 tx(struct sl_client *c, const void *buf, size_t len)
 {
+	if (c->shm.r) {
+		if (sl_shm_link_send(&c->shm, buf, (uint32_t)len) < 0)
+			return -EAGAIN;
+		c->last_tx_ns = sl_now_ns();
+		return 0;
+	}
 	if (send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		/* ENOBUFS is the kernel's other way of saying the queue is full. */
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
@@ -182,11 +193,13 @@ heartbeat_maybe(struct sl_client *c, uint64_t now)
 
 /* Returns 1 when readable, 0 on timeout, -errno (-EINTR included) on failure. */
 static int
-wait_readable(int fd, uint64_t ns)
+wait_readable(const struct sl_client *c, uint64_t ns)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
 	struct timespec ts = { .tv_sec = (time_t)(ns / NS_PER_S), .tv_nsec = (long)(ns % NS_PER_S) };
 
+	if (c->shm.r)
+		return sl_shm_link_wait(&c->shm, ns) || sl_shm_link_notice(&c->shm);
 	if (ppoll(&p, 1, &ts, NULL) < 0)
 		return -errno;
 	return p.revents != 0;
@@ -327,7 +340,8 @@ on_welcome(struct sl_client *c, const struct sl_frame *f)
 		pend_finish(&c->pend, -EPROTO);
 		return;
 	}
-	c->auth.sealing = c->auth.on;
+	/* Shared memory needs no MAC: only this process holds the rings. */
+	c->auth.sealing = c->auth.on && c->shm.r == NULL;
 	c->session = w->session;
 	c->hb_ns = hb_ms * NS_PER_MS / 2;
 	c->max_payload = SL_MAX_PAYLOAD;
@@ -512,6 +526,29 @@ rx_error_transient(int err)
 	return err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNREFUSED;
 }
 
+/* One record from the broker's rings: its length, 0 if none, -ENOTCONN
+ * when the broker stopped serving this client (its notice says why). */
+static ssize_t
+shm_recv(struct sl_client *c, void *buf, size_t cap)
+{
+	int n = sl_shm_link_recv(&c->shm, buf, cap);
+	uint32_t why;
+
+	if (n == -EMSGSIZE) {
+		c->st.bad_frames++; /* larger than any v1 peer sends */
+		return 0;
+	}
+	if (n > 0)
+		return n;
+	why = sl_shm_link_notice(&c->shm);
+	if (why == SL_SHM_SERVED)
+		return 0;
+	c->dead = true;
+	c->st.last_error = why == SL_SHM_CUT_SLOW ? SL_E_SLOW_CONSUMER
+			   : why == SL_SHM_CUT_CORRUPT ? SL_E_BAD_FRAME : SL_E_NO_SESSION;
+	return -ENOTCONN;
+}
+
 static int
 wait_drain(struct sl_client *c)
 {
@@ -519,6 +556,15 @@ wait_drain(struct sl_client *c)
 	int i;
 
 	for (i = 0; i < WAIT_DRAIN_MAX && !c->pend.done; i++) {
+		if (c->shm.r) {
+			n = shm_recv(c, c->wbuf.data, sizeof(c->wbuf.data));
+			if (n <= 0)
+				return (int)n;
+			c->wbuf.len = (uint32_t)n;
+			c->wbuf.off = 0;
+			rx_waiting(c, &c->wbuf);
+			continue;
+		}
 		n = recv(c->fd, c->wbuf.data, sizeof(c->wbuf.data), MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0)
 			return rx_error_transient(errno) ? 0 : -errno;
@@ -555,7 +601,7 @@ request_run(struct sl_client *c, void *frame, size_t len, uint64_t deadline)
 				break;
 			next_tx = now + RESEND_NS;
 		}
-		rc = wait_readable(c->fd, (next_tx < deadline ? next_tx : deadline) - now);
+		rc = wait_readable(c, (next_tx < deadline ? next_tx : deadline) - now);
 		if (rc > 0)
 			rc = wait_drain(c);
 		if (rc < 0 && rc != -EINTR)
@@ -730,7 +776,7 @@ handshake(struct sl_client *c, const struct sl_client_opts *o)
 static int
 opts_check(const struct sl_client_opts *o)
 {
-	if (o->host == NULL)
+	if (o->host == NULL && o->shm == NULL)
 		return -EINVAL;
 	if (o->user == NULL && o->key == NULL)
 		return 0;
@@ -761,9 +807,11 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 	rc = opts_check(opts);
 	if (rc < 0)
 		return rc;
-	rc = resolve_host(opts->host, opts->port ? opts->port : SL_PROTO_DEFAULT_PORT, &sa);
-	if (rc < 0)
-		return rc;
+	if (opts->shm == NULL) {
+		rc = resolve_host(opts->host, opts->port ? opts->port : SL_PROTO_DEFAULT_PORT, &sa);
+		if (rc < 0)
+			return rc;
+	}
 	/* Everything the client will need, allocated once: stash and bursts included. */
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -771,7 +819,12 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 	c->timeout_ns = (opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS) * NS_PER_MS;
 	c->hb_ns = DEFAULT_HEARTBEAT_MS * NS_PER_MS / 2;
 	c->auth.on = opts->user != NULL;
-	rc = socket_open(c, &sa, opts);
+	if (opts->shm) {
+		rc = c->fd = sl_shm_link_attach(&c->shm, opts->shm,
+						opts->user ? opts->user : opts->name, c->timeout_ns);
+	} else {
+		rc = socket_open(c, &sa, opts);
+	}
 	if (rc < 0)
 		goto fail_free;
 	rc = handshake(c, opts);
@@ -783,6 +836,7 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 fail_close:
 	if (opts->last_error != NULL)
 		*opts->last_error = c->st.last_error;
+	sl_shm_link_detach(&c->shm);
 	close(c->fd);
 fail_free:
 	wipe(&c->auth, sizeof(c->auth));
@@ -929,33 +983,96 @@ sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id)
 }
 
 int
-sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint32_t len,
-		  uint64_t timestamp, uint16_t flags)
+sl_client_claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data)
 {
-	int n;
-	int rc;
+	uint32_t flen = (uint32_t)sizeof(struct sl_publish) + len;
+	struct sl_publish *p;
 
 	if (c->dead)
 		return -ENOTCONN;
+	if (c->claim != NULL || data == NULL)
+		return -EINVAL;
 	if (len > c->max_payload)
 		return -EMSGSIZE;
-	if ((len != 0 && data == NULL) || (flags & ~SL_PUB_F_ACK_REQ) != 0)
-		return -EINVAL;
-	n = sl_proto_put_publish(c->txbuf, sizeof(c->txbuf), c->session, topic_id, flags,
-				 c->pub_seq + 1, timestamp, data, len);
-	if (n < 0)
-		return n;
-	rc = tx_frame(c, c->txbuf, (size_t)n);
-	if (rc < 0) {
-		if (rc == -EAGAIN)
+	if (c->shm.r) {
+		p = sl_shm_link_claim(&c->shm, flen);
+		if (p == NULL) {
 			c->st.publish_eagain++;
-		return rc;
+			return -EAGAIN;
+		}
+	} else {
+		p = (struct sl_publish *)c->txbuf;
 	}
-	/* The sequence advances only for frames the kernel took, so acks can
-	 * be matched against a gap-free range. */
+	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, 0, flen, c->session);
+	p->topic_id = topic_id;
+	p->payload_len = 0;
+	c->claim = p;
+	*data = p + 1;
+	return 0;
+}
+
+int
+sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
+{
+	struct sl_publish *p = c->claim;
+	int rc = 0;
+
+	if (p == NULL || (flags & ~SL_PUB_F_ACK_REQ) != 0)
+		return -EINVAL;
+	c->claim = NULL;
+	p->h.flags = flags;
+	p->producer_seq = c->pub_seq + 1;
+	p->timestamp = timestamp;
+	if (c->shm.r) {
+		sl_shm_link_commit(&c->shm, p->h.length);
+	} else {
+		rc = tx_frame(c, p, p->h.length);
+		if (rc < 0) {
+			if (rc == -EAGAIN)
+				c->st.publish_eagain++;
+			return rc;
+		}
+	}
+	/* The sequence advances only for frames the broker's transport took,
+	 * so acks can be matched against a gap-free range. */
 	c->pub_seq++;
 	c->st.published++;
 	return 0;
+}
+
+void
+sl_client_abort(struct sl_client *c)
+{
+	struct sl_publish *p = c->claim;
+
+	if (p == NULL)
+		return;
+	c->claim = NULL;
+	if (c->shm.r) {
+		/* The record was reserved: commit it as a frame the broker
+		 * reads and ignores, so the ring stays in step. */
+		sl_proto_hdr_init(&p->h, SL_FT_HEARTBEAT, 0, sizeof(struct sl_heartbeat),
+				  c->session);
+		((struct sl_heartbeat *)p)->timestamp = 0;
+		sl_shm_link_commit(&c->shm, sizeof(struct sl_heartbeat));
+	}
+}
+
+int
+sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint32_t len,
+		  uint64_t timestamp, uint16_t flags)
+{
+	void *d;
+	int rc;
+
+	if ((len != 0 && data == NULL) || (flags & ~SL_PUB_F_ACK_REQ) != 0 || c->claim != NULL)
+		return c->dead ? -ENOTCONN : -EINVAL;
+	rc = sl_client_claim(c, topic_id, len, &d);
+	if (rc < 0)
+		return rc;
+	if (len)
+		memcpy(d, data, len);
+	return sl_client_commit(c, timestamp, flags);
 }
 
 static int
@@ -964,6 +1081,20 @@ rx_burst(struct sl_client *c)
 	int n;
 	int i;
 
+	if (c->shm.r) {
+		ssize_t len = 0;
+
+		for (n = 0; n < RX_BURST; n++) {
+			len = shm_recv(c, c->rx[n].data, sizeof(c->rx[n].data));
+			if (len <= 0)
+				break;
+			c->rx[n].len = (uint32_t)len;
+			c->rx[n].off = 0;
+		}
+		c->rx_i = 0;
+		c->rx_n = (unsigned int)n;
+		return n > 0 || len == 0 ? n : (int)len;
+	}
 	n = recvmmsg(c->fd, c->rx_msg, RX_BURST, MSG_DONTWAIT, NULL);
 	if (n < 0)
 		return rx_error_transient(errno) ? 0 : -errno;
@@ -1062,7 +1193,7 @@ sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int ti
 			wake = now + NS_PER_MS;
 		if (wake > deadline)
 			wake = deadline;
-		rc = wait_readable(c->fd, wake > now ? wake - now : 0);
+		rc = wait_readable(c, wake > now ? wake - now : 0);
 		if (rc == -EINTR)
 			return 0; /* let the caller look at its signal flags */
 		if (rc != 0)
@@ -1118,6 +1249,7 @@ sl_client_close(struct sl_client *c)
 		sl_proto_hdr_init(h, SL_FT_GOODBYE, 0, sizeof(*h), c->session);
 		(void)tx_frame(c, h, sizeof(*h)); /* best effort: the broker expires us anyway */
 	}
+	sl_shm_link_detach(&c->shm);
 	close(c->fd);
 	wipe(&c->auth, sizeof(c->auth));
 	free(c);

@@ -363,6 +363,8 @@ sl_error_code_str(uint16_t code)
 	case SL_E_AUTH_FAILED: return "authentication failed: unknown user or wrong key";
 	case SL_E_DENIED: return "not allowed by the ACL";
 	case SL_E_RATE_LIMITED: return "over the publish rate limit: slow down";
+	case SL_E_BACKPRESSURE: return "a subscriber of the topic is behind: publish later";
+	case SL_E_SLOW_CONSUMER: return "disconnected: deliveries fell too far behind";
 	default: return "unknown error code";
 	}
 }

@@ -24,6 +24,7 @@
 struct pub_conf {
 	const char *host;
 	uint16_t port;
+	const char *shm; /* --shm NAME: shared memory to a local dataplane */
 	const char *topic;
 	const char *message;
 	const char *file;
@@ -47,9 +48,11 @@ usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: " PROG " -t TOPIC (-m TEXT | -f FILE | -l) [options]\n"
-		"Publish messages to a Sluice broker over UDP.\n\n"
+		"Publish messages to a Sluice broker over UDP or shared memory.\n\n"
 		"  -h, --host HOST       broker address (default 127.0.0.1)\n"
 		"  -p, --port PORT       broker UDP port (default %u)\n"
+		"      --shm NAME        shared memory to the dataplane NAME on this host\n"
+		"                        (its config name, or its socket path) instead of UDP\n"
 		"  -t, --topic NAME      topic to publish to; created if missing (required)\n"
 		"  -m, --message TEXT    send TEXT\n"
 		"  -f, --file FILE       send the contents of FILE as one message\n"
@@ -84,6 +87,7 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "credentials", required_argument, NULL, 'K' },
+		{ "shm", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -101,6 +105,7 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 		case 'a': conf->ack = true; break;
 		case 'q': conf->quiet = true; break;
 		case 'K': conf->credentials = optarg; break;
+		case 'M': conf->shm = optarg; break;
 		case 'p':
 			rc |= sl_cli_parse_u64(PROG, "port", optarg, 1, UINT16_MAX, &v);
 			conf->port = (uint16_t)v;
@@ -392,6 +397,7 @@ main(int argc, char **argv)
 		return rc > 0 ? 0 : EXIT_USAGE;
 	}
 	opts.host = conf.host;
+	opts.shm = conf.shm;
 	opts.port = conf.port;
 	opts.name = PROG;
 	opts.timeout_ms = conf.timeout_ms;
@@ -401,7 +407,8 @@ main(int argc, char **argv)
 	rc = sl_client_connect(&c, &opts);
 	explicit_bzero(key, sizeof(key));
 	if (rc < 0) {
-		sl_cli_report_connect(PROG, conf.host, conf.port, conf.timeout_ms, opts.user, code,
+		if (!sl_cli_report_attach(PROG, conf.shm, rc))
+			sl_cli_report_connect(PROG, conf.host, conf.port, conf.timeout_ms, opts.user, code,
 				      rc);
 		return 1;
 	}

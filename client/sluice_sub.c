@@ -26,6 +26,7 @@
 struct sub_conf {
 	const char *host;
 	uint16_t port;
+	const char *shm; /* --shm NAME: shared memory to a local dataplane */
 	const char *topics[MAX_TOPICS];
 	unsigned int ntopics;
 	uint64_t count;	      /* 0: no limit */
@@ -67,6 +68,8 @@ usage(FILE *out)
 		"Usage: " PROG " -t TOPIC [-t TOPIC...] [options]\n"
 		"Print messages from Sluice topics, one per line.\n\n"
 		"  -h, --host HOST            broker address (default 127.0.0.1)\n"
+		"      --shm NAME             shared memory to the dataplane NAME on this host\n"
+		"                             (its config name, or its socket path) instead of UDP\n"
 		"  -p, --port PORT            broker UDP port (default %u)\n"
 		"  -t, --topic NAME           topic to subscribe to; created if missing;\n"
 		"                             repeatable, up to %u. A pattern (tokens\n"
@@ -231,6 +234,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		{ "stats", no_argument, NULL, 'S' },
 		{ "from", required_argument, NULL, 'F' },
 		{ "credentials", required_argument, NULL, 'K' },
+		{ "shm", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -247,6 +251,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		case 'S': conf->stats = true; break;
 		case 'F': rc |= parse_from(conf, optarg); break;
 		case 'K': conf->credentials = optarg; break;
+		case 'M': conf->shm = optarg; break;
 		case 'p':
 			rc |= sl_cli_parse_u64(PROG, "port", optarg, 1, UINT16_MAX, &v);
 			conf->port = (uint16_t)v;
@@ -495,6 +500,7 @@ main(int argc, char **argv)
 	if (conf.timeout_s)
 		deadline = sl_now_ns() + conf.timeout_s * 1000000000u;
 	opts.host = conf.host;
+	opts.shm = conf.shm;
 	opts.port = conf.port;
 	opts.name = PROG;
 	opts.last_error = &code;
@@ -503,7 +509,8 @@ main(int argc, char **argv)
 	rc = sl_client_connect(&c, &opts);
 	explicit_bzero(key, sizeof(key));
 	if (rc < 0) {
-		sl_cli_report_connect(PROG, conf.host, conf.port, 0, opts.user, code, rc);
+		if (!sl_cli_report_attach(PROG, conf.shm, rc))
+			sl_cli_report_connect(PROG, conf.host, conf.port, 0, opts.user, code, rc);
 		return 1;
 	}
 	rc = subscribe_all(c, &st);

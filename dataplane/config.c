@@ -14,7 +14,8 @@
 
 #include "config.h"
 
-enum val_kind { V_U32, V_U16, V_U8_BOOL, V_STR, V_IP, V_IDLE, V_TOPICS, V_DUR, V_RULES, V_AUTH };
+enum val_kind { V_U32, V_U16, V_U8_BOOL, V_STR, V_IP, V_IDLE, V_TOPICS, V_DUR, V_RULES, V_AUTH,
+		V_BP, V_BP_RULES };
 
 struct key_def {
 	const char *key;
@@ -62,6 +63,12 @@ static const struct key_def dp_keys[] = {
 	DP("async_lag_ms", V_U32, async_lag_ms, 1, 60000),
 	DP("auth", V_AUTH, auth_required, 0, 0),
 	DP("rate_limit", V_U32, rate_limit, 0, 100000000),
+	DP("backpressure", V_BP, backpressure, 0, 0),
+	DP("backpressure_rules", V_BP_RULES, bp_rules, 0, 0),
+	DP("shm", V_U8_BOOL, shm, 0, 1),
+	DP("shm_max_clients", V_U32, shm_max_clients, 1, 4096),
+	DP("shm_ring_kb", V_U32, shm_ring_kb, 16, 1u << 20),
+	DP("shm_group", V_STR, shm_group, 0, 0),
 };
 
 static const struct key_def port_keys[] = {
@@ -118,9 +125,14 @@ sl_conf_defaults(struct sl_conf *c)
 	c->durability = SL_DUR_NONE;
 	c->segment_mb = 64;
 	c->async_lag_ms = 10;
+	c->backpressure = SL_BP_DROP;
+	c->shm = 1;
+	c->shm_max_clients = 64;
+	c->shm_ring_kb = 512;
 }
 
-static const char *const dur_names[] = { "none", "async", "sync" };
+static const char *const dur_names[] = { "none", "async", "sync", NULL };
+static const char *const bp_names[] = { "drop", "block", "disconnect", NULL };
 
 const char *
 sl_durability_name(enum sl_durability d)
@@ -128,22 +140,29 @@ sl_durability_name(enum sl_durability d)
 	return (unsigned)d < 3 ? dur_names[d] : "unknown";
 }
 
+const char *
+sl_backpressure_name(enum sl_backpressure b)
+{
+	return (unsigned)b < 3 ? bp_names[b] : "unknown";
+}
+
+/* Index of @v in the NULL-terminated @names, or -1. */
 static int
-parse_dur(const char *v, enum sl_durability *out)
+parse_name(const char *v, const char *const *names)
 {
 	int i;
 
-	for (i = 0; i < 3; i++) {
-		if (!strcmp(v, dur_names[i])) {
-			*out = (enum sl_durability)i;
-			return 0;
-		}
-	}
+	for (i = 0; names[i]; i++)
+		if (!strcmp(v, names[i]))
+			return i;
 	return -1;
 }
 
+/* "pattern=policy" rules, comma or space separated, for @what (durability
+ * or backpressure) with policy names @names. */
 static int
-add_rules(struct sl_conf *c, const char *v, char *err, size_t errlen)
+add_rules(struct sl_conf_rule *rules, uint16_t *n, const char *what,
+	  const char *const *names, const char *v, char *err, size_t errlen)
 {
 	char tmp[1024], *save = NULL, *t, *eq;
 	struct sl_conf_rule *r;
@@ -152,35 +171,51 @@ add_rules(struct sl_conf *c, const char *v, char *err, size_t errlen)
 	for (t = strtok_r(tmp, " ,", &save); t; t = strtok_r(NULL, " ,", &save)) {
 		eq = strrchr(t, '=');
 		if (eq == NULL || eq == t)
-			return fail(err, errlen, "durability rule '%s' is not pattern=policy "
-				    "(e.g. orders.*=sync)", t);
+			return fail(err, errlen, "%s rule '%s' is not pattern=policy "
+				    "(e.g. orders.*=%s)", what, t, names[2]);
 		*eq = '\0';
-		if (c->n_rules >= SL_CONF_MAX_RULES)
-			return fail(err, errlen, "more than %d durability rules", SL_CONF_MAX_RULES);
-		r = &c->rules[c->n_rules];
-		if (strlen(t) >= sizeof(r->pattern) || parse_dur(eq + 1, &r->policy) < 0)
-			return fail(err, errlen, "durability rule '%s=%s': policy is none, async or "
-				    "sync; pattern at most %zu bytes", t, eq + 1, sizeof(r->pattern) - 1);
+		if (*n >= SL_CONF_MAX_RULES)
+			return fail(err, errlen, "more than %d %s rules", SL_CONF_MAX_RULES, what);
+		r = &rules[*n];
+		r->policy = parse_name(eq + 1, names);
+		if (strlen(t) >= sizeof(r->pattern) || r->policy < 0)
+			return fail(err, errlen, "%s rule '%s=%s': policy is %s, %s or %s; "
+				    "pattern at most %zu bytes", what, t, eq + 1, names[0], names[1],
+				    names[2], sizeof(r->pattern) - 1);
 		snprintf(r->pattern, sizeof(r->pattern), "%s", t);
-		c->n_rules++;
+		(*n)++;
 	}
 	return 0;
+}
+
+/* Policy of the first rule matching @name, else @dflt. */
+static int
+rule_match(const struct sl_conf_rule *rules, unsigned n, const char *name, size_t len, int dflt)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		const char *p = rules[i].pattern;
+		size_t pl = strlen(p);
+
+		if (pl && p[pl - 1] == '*' ? len >= pl - 1 && !memcmp(name, p, pl - 1)
+					   : len == pl && !memcmp(name, p, pl))
+			return rules[i].policy;
+	}
+	return dflt;
 }
 
 enum sl_durability
 sl_conf_durability(const struct sl_conf *c, const char *name, size_t len)
 {
-	unsigned i;
+	return (enum sl_durability)rule_match(c->rules, c->n_rules, name, len, c->durability);
+}
 
-	for (i = 0; i < c->n_rules; i++) {
-		const char *p = c->rules[i].pattern;
-		size_t pl = strlen(p);
-
-		if (pl && p[pl - 1] == '*' ? len >= pl - 1 && !memcmp(name, p, pl - 1)
-					   : len == pl && !memcmp(name, p, pl))
-			return c->rules[i].policy;
-	}
-	return c->durability;
+enum sl_backpressure
+sl_conf_backpressure(const struct sl_conf *c, const char *name, size_t len)
+{
+	return (enum sl_backpressure)rule_match(c->bp_rules, c->n_bp_rules, name, len,
+						c->backpressure);
 }
 
 static void
@@ -284,11 +319,21 @@ set_value(struct sl_conf *c, void *base, const struct key_def *k, const char *v,
 	case V_TOPICS:
 		return add_topics(c, v, err, errlen);
 	case V_DUR:
-		if (parse_dur(v, (enum sl_durability *)field) < 0)
-			return fail(err, errlen, "'%s' is none, async or sync, got '%s'", k->key, v);
+	case V_BP: {
+		const char *const *names = k->kind == V_DUR ? dur_names : bp_names;
+		int i = parse_name(v, names);
+
+		if (i < 0)
+			return fail(err, errlen, "'%s' is %s, %s or %s, got '%s'", k->key, names[0],
+				    names[1], names[2], v);
+		*(int *)field = i;
 		return 0;
+	}
 	case V_RULES:
-		return add_rules(c, v, err, errlen);
+		return add_rules(c->rules, &c->n_rules, "durability", dur_names, v, err, errlen);
+	case V_BP_RULES:
+		return add_rules(c->bp_rules, &c->n_bp_rules, "backpressure", bp_names, v, err,
+				 errlen);
 	case V_AUTH:
 		if (!strcmp(v, "open") || !strcmp(v, "required")) {
 			*(uint8_t *)field = v[0] == 'r';
@@ -495,6 +540,8 @@ sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen)
 		return fail(err, errlen, "no [workerN] section: configure at least one worker");
 	if (c->ring_size & (c->ring_size - 1))
 		return fail(err, errlen, "ring_size %u is not a power of two", c->ring_size);
+	if (c->shm_ring_kb & (c->shm_ring_kb - 1))
+		return fail(err, errlen, "shm_ring_kb %u is not a power of two", c->shm_ring_kb);
 	if (c->session_timeout_ms < 2 * c->heartbeat_ms)
 		return fail(err, errlen, "session_timeout_ms (%u) must be at least twice "
 			    "heartbeat_ms (%u)", c->session_timeout_ms, c->heartbeat_ms);
@@ -550,6 +597,12 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 	for (i = 0; i < c->n_rules; i++)
 		fprintf(out, "durability_rules = %s=%s\n", c->rules[i].pattern,
 			sl_durability_name(c->rules[i].policy));
+	fprintf(out, "backpressure = %s\n", sl_backpressure_name(c->backpressure));
+	for (i = 0; i < c->n_bp_rules; i++)
+		fprintf(out, "backpressure_rules = %s=%s\n", c->bp_rules[i].pattern,
+			sl_backpressure_name(c->bp_rules[i].policy));
+	fprintf(out, "shm = %s\nshm_max_clients = %u\nshm_ring_kb = %u\nshm_group = %s\n",
+		c->shm ? "yes" : "no", c->shm_max_clients, c->shm_ring_kb, c->shm_group);
 	for (i = 0; i < c->n_ports; i++) {
 		const struct sl_conf_port *p = &c->ports[i];
 

@@ -23,12 +23,19 @@ enum sl_durability {
 	SL_DUR_SYNC,	 /* persisted before ack and before delivery */
 };
 
+/* What happens to a message for a subscriber whose shared-memory ring is full. */
+enum sl_backpressure {
+	SL_BP_DROP = 0,	      /* that subscriber misses it: a gap it sees (seq, counter) */
+	SL_BP_BLOCK,	      /* held; publishers held back until it has room */
+	SL_BP_DISCONNECT,     /* that subscriber is disconnected with a notice */
+};
+
 #define SL_CONF_MAX_RULES 32
 
 /* "pattern=policy": pattern is a topic name, or a prefix ending in '*'. */
 struct sl_conf_rule {
 	char pattern[208];
-	enum sl_durability policy;
+	int policy; /* enum sl_durability or enum sl_backpressure */
 };
 
 struct sl_conf_port {
@@ -78,6 +85,13 @@ struct sl_conf {
 	uint32_t rate_limit;	 /* publishes per second per session; 0 = none */
 	uint16_t n_rules;
 	struct sl_conf_rule rules[SL_CONF_MAX_RULES];
+	enum sl_backpressure backpressure; /* default policy for topics */
+	uint16_t n_bp_rules;
+	struct sl_conf_rule bp_rules[SL_CONF_MAX_RULES];
+	uint8_t shm;		 /* serve shared-memory clients */
+	uint32_t shm_max_clients;
+	uint32_t shm_ring_kb;	 /* each ring; power of two */
+	char shm_group[64];	 /* group owning the socket directory, "" = root's */
 	uint16_t n_ports;
 	uint16_t n_workers;
 	uint16_t n_topics;
@@ -111,6 +125,11 @@ int sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen);
 enum sl_durability sl_conf_durability(const struct sl_conf *c, const char *name, size_t len);
 
 const char *sl_durability_name(enum sl_durability d);
+
+/* The back-pressure policy for topic @name: first matching rule, else the default. */
+enum sl_backpressure sl_conf_backpressure(const struct sl_conf *c, const char *name, size_t len);
+
+const char *sl_backpressure_name(enum sl_backpressure b);
 
 /* Print the effective configuration in the file format. */
 void sl_conf_dump(const struct sl_conf *c, FILE *out);

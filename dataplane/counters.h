@@ -20,7 +20,8 @@
 	X(sessions_opened) X(sessions_closed) X(sessions_expired) X(arp_replies)       \
 	X(handoff_out) X(handoff_in) X(idle_sleeps) X(polls) X(journal_appends)        \
 	X(journal_syncs) X(replayed) X(replays_started) X(challenges)                \
-	X(auth_ok) X(cnc_commands)
+	X(auth_ok) X(cnc_commands) X(shm_attached) X(shm_detached) X(shm_rx_frames)    \
+	X(shm_tx_frames) X(bp_held)
 
 #define SL_DROP_LIST(X)                                                              \
 	X(not_ipv4) X(arp_ignored) X(ip_header) X(ip_fragment) X(not_for_us)             \
@@ -30,7 +31,9 @@
 	X(session_table_full) X(sub_table_full) X(topic_table_full) X(slow_path_full)  \
 	X(journal_full) X(journal_damaged) X(no_journal) X(replay_busy) X(extra_hello)   \
 	X(auth_required) X(auth_failed) X(mac_missing) X(bad_mac) X(mac_replay) X(denied)    \
-	X(user_revoked) X(rate_limited)
+	X(user_revoked) X(rate_limited) X(shm_bad_attach) X(shm_no_slot) X(shm_corrupt)   \
+	X(shm_slow_cut) X(shm_gone) X(shm_ring_full) X(shm_held_back) X(backpressure)    \
+	X(bp_overflow)
 
 #define SL_X_ENUM_CTR(n) SL_CTR_##n,
 #define SL_X_ENUM_DROP(n) SL_DROP_##n,

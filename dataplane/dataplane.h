@@ -42,6 +42,9 @@ enum sl_handoff_kind {
 	SL_HO_PSUB_ADD,	     /* owner: subscribe the session in m's headers */
 	SL_HO_PSUB_DEL,	     /* owner: unsubscribe session from topic; m NULL */
 	SL_HO_SESSION_END,   /* main lcore: drop the session's patterns */
+	SL_HO_SHM_ATTACH,    /* home worker: poll shm client slot topic */
+	SL_HO_SHM_DETACH,    /* home worker: its client hung up; let go */
+	SL_HO_SHM_DETACHED,  /* main lcore: the home worker let go of slot topic */
 };
 
 #define SL_PSUB_MAX 1024 /* pattern subscriptions, all sessions together */
@@ -82,6 +85,19 @@ struct sl_backlog {
 	struct sl_handoff h;
 };
 
+#define SL_HELD_MAX 4096 /* messages held back per worker (policy block) */
+
+/* A message held for subscribers without room; holds a reference to m. */
+struct sl_held {
+	struct rte_mbuf *m;
+	uint16_t off;
+	uint16_t len;
+	uint32_t topic;
+	uint64_t seq;
+};
+
+struct sl_shm;
+
 /* One worker lcore: polls one rx queue, owns the topics id % n_workers. */
 struct sl_worker {
 	struct sl_counters ctr; /* first: its own cache lines */
@@ -109,6 +125,13 @@ struct sl_worker {
 	struct sl_backlog *backlog;
 	uint32_t n_backlog;
 	uint16_t n_backlog_dst[SL_CONF_MAX_WORKERS];
+	/* Messages held back for subscribers without room (policy block). */
+	struct sl_held *held;
+	uint32_t n_held;
+	uint32_t held_pass;
+	/* Shared-memory clients whose tx ring this worker polls (slots). */
+	uint32_t *shm;
+	uint32_t n_shm;
 } __rte_cache_aligned;
 
 struct sl_dp {
@@ -134,6 +157,7 @@ struct sl_dp {
 	uint64_t next_stats_ns;
 	struct sl_authz_retired *retired; /* tables waiting for a grace period */
 	struct sl_psub *psubs;		  /* [SL_PSUB_MAX], main lcore only */
+	struct sl_shm *shm;		  /* shared-memory clients; NULL when off */
 };
 
 /* The authorization table a worker uses for the frame at hand. */

@@ -23,6 +23,7 @@
 #include "dataplane.h"
 #include "durable.h"
 #include "port.h"
+#include "shm.h"
 
 #define MAX_EAL_ARGS 96
 #define SLOW_RING_SIZE 1024
@@ -275,6 +276,10 @@ sl_dp_slow_path_poll(struct sl_dp *d)
 
 	n = rte_ring_dequeue_burst_elem(d->slow, h, sizeof(h[0]), 32, NULL);
 	for (i = 0; i < n; i++) {
+		if (h[i].kind == SL_HO_SHM_DETACHED) {
+			sl_shm_detached(d, h[i].topic);
+			continue;
+		}
 		if (h[i].kind != SL_HO_RESOLVE) {
 			sl_psub_handle(d, &h[i]);
 			continue;
@@ -339,6 +344,12 @@ start(void)
 	rc = sl_psub_init(&dp);
 	if (rc < 0)
 		return rc;
+	rc = sl_shm_init(&dp);
+	if (rc < 0) {
+		fprintf(stderr, "sluice-dataplane: shared-memory transport: %s (set shm = no to "
+			"run without it)\n", strerror(-rc));
+		return rc;
+	}
 	return sl_dp_ctl_init(&dp);
 }
 
@@ -354,7 +365,7 @@ run_main_lcore(void)
 	 * microseconds of that core, so it sleeps a millisecond when idle:
 	 * topic creation and control commands wait at most that long. */
 	while (!__atomic_load_n(&dp.quit, __ATOMIC_RELAXED))
-		if (sl_dp_slow_path_poll(&dp) + sl_dp_ctl_poll(&dp) == 0)
+		if (sl_dp_slow_path_poll(&dp) + sl_dp_ctl_poll(&dp) + sl_shm_poll(&dp) == 0)
 			usleep(SLOW_PATH_SLEEP_US);
 	rte_eal_mp_wait_lcore();
 }
@@ -392,6 +403,7 @@ stop(void)
 	for (i = 0; i < dp.n_ports; i++)
 		if (dp.ports[i].n_txq)
 			sl_port_fini(&dp, (uint16_t)i);
+	sl_shm_fini(&dp); /* workers have stopped: nobody touches the rings */
 	for (i = 0; i < dp.n_workers; i++)
 		sl_worker_fini(dp.workers[i]);
 	if (dp.slow) {

@@ -18,6 +18,7 @@
 
 #include "dataplane.h"
 #include "pkt.h"
+#include "shm.h"
 #include "worker_internal.h"
 
 #define EXPIRY_PERIOD_MS 10 /* how often a worker scans for silent sessions */
@@ -126,10 +127,18 @@ sl_worker_reply_alloc(struct sl_worker *w, struct rte_mempool *pool, uint16_t pi
 void
 sl_worker_reply_frame(struct sl_worker *w, const struct sl_sub *peer, const void *frame, uint32_t flen)
 {
-	uint16_t pidx = sl_worker_port_index(w->dp, peer->port_id);
+	uint16_t pidx;
 	struct rte_mbuf *m;
-	void *d = sl_worker_reply_alloc(w, w->dp->pkt_pool, pidx, peer, flen, flen, &m);
+	void *d;
 
+	if (peer->port_id == SL_SHM_PORT) {
+		/* A full ring loses the reply: the client resends requests. */
+		if (sl_shm_send(w, peer, frame, flen, NULL, 0) == -ENOBUFS)
+			drop(w, SL_DROP_shm_ring_full);
+		return;
+	}
+	pidx = sl_worker_port_index(w->dp, peer->port_id);
+	d = sl_worker_reply_alloc(w, w->dp->pkt_pool, pidx, peer, flen, flen, &m);
 	if (d == NULL)
 		return;
 	memcpy(d, frame, flen);
@@ -217,11 +226,23 @@ deliver_one(struct sl_worker *w, struct rte_mbuf *m, const struct sl_publish *p,
 	    uint32_t plen, uint16_t payload_off, uint64_t seq, const struct sl_sub *sub)
 {
 	struct sl_dp *dp = w->dp;
-	uint16_t pidx = sl_worker_port_index(dp, sub->port_id);
+	uint16_t pidx;
 	uint32_t flen = (uint32_t)sizeof(struct sl_deliver) + plen;
 	struct rte_mbuf *h, *c = NULL;
 	struct sl_deliver *d;
 
+	if (sub->port_id == SL_SHM_PORT) {
+		struct sl_deliver dl;
+
+		sl_proto_hdr_init(&dl.h, SL_FT_DELIVER, 0, flen, sub->session);
+		dl.topic_id = p->topic_id;
+		dl.payload_len = 0;
+		dl.seq = seq;
+		dl.timestamp = p->timestamp;
+		return sl_worker_shm_deliver(w, sub, &dl, rte_pktmbuf_mtod_offset(m, const void *,
+						payload_off), plen);
+	}
+	pidx = sl_worker_port_index(dp, sub->port_id);
 	if (unlikely(!dp->ports[pidx].multiseg)) {
 		/* This NIC cannot send chains: one copy per subscriber instead. */
 		d = sl_worker_reply_alloc(w, dp->pkt_pool, pidx, sub, sizeof(*d) + plen,
@@ -261,9 +282,44 @@ fill:
 	return 0;
 }
 
-void
-sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len,
-		  uint64_t seq)
+/*
+ * A DELIVER of @plen payload bytes (header @dl) into shared-memory
+ * subscriber @sub's ring. A full ring is the topic's back-pressure policy
+ * at work (block never gets here without room: fan_out checked): drop, or
+ * disconnect the subscriber. Either way the subscriber can see it: a gap in
+ * seq and the ring's dropped count, or the region's notice.
+ */
+int
+sl_worker_shm_deliver(struct sl_worker *w, const struct sl_sub *sub, const struct sl_deliver *dl,
+		      const void *payload, uint32_t plen)
+{
+	struct sl_topic_state *ts = sl_route_state(&w->dp->route, dl->topic_id);
+	int rc = sl_shm_send(w, sub, dl, sizeof(*dl), payload, plen);
+
+	if (likely(rc != -ENOBUFS))
+		return rc;
+	drop(w, SL_DROP_shm_ring_full);
+	sl_shm_dropped(w, sub);
+	if (ts->backpressure == SL_BP_DISCONNECT)
+		sl_shm_kick(w, sub, SL_SHM_CUT_SLOW);
+	return rc;
+}
+
+/* Policy block: does every live shared-memory subscriber have room? */
+static int
+bp_room(struct sl_worker *w, const struct sl_topic_state *ts, uint32_t flen)
+{
+	uint32_t i;
+
+	for (i = 0; i < ts->n_subs; i++)
+		if (ts->subs[i].port_id == SL_SHM_PORT && !ts->subs[i].replay_next &&
+		    !sl_shm_room(w, &ts->subs[i], flen))
+			return 0;
+	return 1;
+}
+
+static void
+fan_out_now(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len, uint64_t seq)
 {
 	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
 	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
@@ -281,6 +337,66 @@ sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_
 	sl_ctr_add(&ts->delivered, sent);
 	sl_ctr_add(&ts->dropped, live - sent);
 	sl_ctr_add(&w->ctr.ctr[SL_CTR_delivers], sent);
+}
+
+/* Policy block, a subscriber without room: keep the message (a reference)
+ * until every subscriber has room; while a topic holds messages, its
+ * publishers are held back. The held list is bounded: past it the message
+ * is dropped and counted (subscribers see the gap). */
+static void
+hold(struct sl_worker *w, struct sl_topic_state *ts, struct rte_mbuf *m, uint16_t off,
+     uint16_t len, uint32_t topic, uint64_t seq)
+{
+	if (w->n_held == SL_HELD_MAX) {
+		drop(w, SL_DROP_bp_overflow);
+		sl_ctr_add(&ts->dropped, ts->n_subs);
+		return;
+	}
+	rte_mbuf_refcnt_update(m, 1);
+	w->held[w->n_held++] = (struct sl_held){ m, off, len, topic, seq };
+	__atomic_store_n(&ts->bp_held, ts->bp_held + 1, __ATOMIC_RELAXED);
+	count(w, SL_CTR_bp_held);
+}
+
+/* Deliver held messages whose subscribers have room now, in order per topic. */
+static unsigned
+held_retry(struct sl_worker *w)
+{
+	uint32_t i, keep = 0, pass = ++w->held_pass;
+	unsigned done = 0;
+
+	for (i = 0; i < w->n_held; i++) {
+		struct sl_held *e = &w->held[i];
+		struct sl_topic_state *ts = sl_route_state(&w->dp->route, e->topic);
+
+		if (ts->bp_pass != pass && bp_room(w, ts, e->len - sizeof(struct sl_publish) +
+						   sizeof(struct sl_deliver))) {
+			fan_out_now(w, e->m, e->off, e->len, e->seq);
+			rte_pktmbuf_free(e->m);
+			__atomic_store_n(&ts->bp_held, ts->bp_held - 1, __ATOMIC_RELAXED);
+			done++;
+			continue;
+		}
+		ts->bp_pass = pass; /* later messages of the topic wait behind this one */
+		w->held[keep++] = *e;
+	}
+	w->n_held = keep;
+	return done;
+}
+
+void
+sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len,
+		  uint64_t seq)
+{
+	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
+	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
+
+	if (ts->backpressure == SL_BP_BLOCK &&
+	    (ts->bp_held || !bp_room(w, ts, len - sizeof(*p) + sizeof(struct sl_deliver)))) {
+		hold(w, ts, m, off, len, p->topic_id, seq);
+		return;
+	}
+	fan_out_now(w, m, off, len, seq);
 }
 
 void
@@ -561,6 +677,13 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 					      p->producer_seq);
 			return;
 		}
+		if (unlikely(__atomic_load_n(&sl_route_state(&w->dp->route, t->id)->bp_held,
+					     __ATOMIC_RELAXED))) {
+			drop(w, SL_DROP_backpressure);
+			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_BACKPRESSURE, type,
+					      p->producer_seq);
+			return;
+		}
 		if (limit && rate_exceeded(w, sess, limit)) {
 			drop(w, SL_DROP_rate_limited);
 			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_RATE_LIMITED, type,
@@ -632,6 +755,10 @@ frame_session(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub
 
 	if (s == NULL || s->id != f->hdr->session)
 		s = sl_session_get(&w->sessions, f->hdr->session, peer->ip, peer->udp_port);
+	/* A datagram never reaches a shared-memory session, nor the reverse,
+	 * whatever address it claims. */
+	if (s && (s->port_id == SL_SHM_PORT) != (peer->port_id == SL_SHM_PORT))
+		s = NULL;
 	if (unlikely(s == NULL)) {
 		drop(w, SL_DROP_no_session);
 		if (f->hdr->type != SL_FT_GOODBYE && !w->dgram_error) {
@@ -699,8 +826,8 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	}
 }
 
-static void
-handle_datagram(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *pi)
+void
+sl_worker_datagram(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *pi)
 {
 	const uint8_t *data = rte_pktmbuf_mtod_offset(m, const uint8_t *, pi->payload_off);
 	struct sl_session *sess = NULL;
@@ -716,6 +843,9 @@ handle_datagram(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_inf
 	peer.udp_port = pi->src_port;
 	peer.port_id = m->port;
 	peer.session = 0;
+	peer.reserved = 0;
+	peer.req_id = 0;
+	peer.replay_next = 0;
 	w->dgram_hello = 0;
 	w->dgram_error = 0;
 	while ((rc = sl_proto_next(data, pi->payload_len, &off, &f)) == 1)
@@ -741,7 +871,7 @@ handle_pkt(struct sl_worker *w, struct rte_mbuf *m)
 	rc = sl_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, p->ip, p->udp_port,
 			  &pi);
 	if (rc == SL_PKT_UDP) {
-		handle_datagram(w, m, &pi);
+		sl_worker_datagram(w, m, &pi);
 		rte_pktmbuf_free(m); /* handoffs and deliveries hold their own references */
 		return;
 	}
@@ -776,6 +906,10 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		break;
 	case SL_HO_TOPIC_DELETE:
 		sl_worker_topic_delete(w, h->topic);
+		break;
+	case SL_HO_SHM_ATTACH:
+	case SL_HO_SHM_DETACH:
+		sl_shm_worker_handoff(w, h);
 		break;
 	case SL_HO_PSUB_ADD:
 		sl_worker_peer_of(h->m, &peer);
@@ -847,6 +981,8 @@ timers(struct sl_worker *w)
 	w->next_timer = w->now + hz * EXPIRY_PERIOD_MS / 1000;
 	sl_session_expire(&w->sessions, w->now, hz * w->dp->conf.session_timeout_ms / 1000,
 			  EXPIRY_SCAN, on_expired, w);
+	if (w->dp->shm)
+		sl_shm_worker_timers(w);
 }
 
 static void
@@ -894,9 +1030,13 @@ poll_once(struct sl_worker *w, struct rte_mbuf **pkts, struct sl_handoff *in)
 			handle_pkt(w, pkts[i]);
 		total += n;
 	} while (n == burst && sl_worker_commit_pending(w) && ++rounds < GROUP_COMMIT_BURSTS);
+	if (w->n_shm)
+		total += sl_shm_worker_poll(w);
 	nin = rte_ring_dequeue_burst_elem(w->in, in, sizeof(*in), burst, NULL);
 	for (j = 0; j < nin; j++)
 		handle_handoff(w, &in[j]);
+	if (w->n_held)
+		nin += held_retry(w);
 	/* Replays read only what is durable; then this iteration's sync
 	 * journals are persisted once each and their messages released. */
 	nin += sl_worker_replay_poll(w);
@@ -966,13 +1106,23 @@ sl_worker_init(struct sl_dp *dp, uint32_t idx)
 		rc = -ENOMEM;
 		goto fail_sessions;
 	}
+	w->held = rte_zmalloc_socket("sl_held", sizeof(*w->held) * SL_HELD_MAX,
+				     RTE_CACHE_LINE_SIZE, socket);
+	w->shm = rte_zmalloc_socket("sl_shm_list", sizeof(*w->shm) * (dp->conf.shm_max_clients + 1),
+				    RTE_CACHE_LINE_SIZE, socket);
+	if (w->held == NULL || w->shm == NULL) {
+		rc = -ENOMEM;
+		goto fail_held;
+	}
 	rc = sl_worker_durable_init(w);
 	if (rc < 0)
-		goto fail_backlog;
+		goto fail_held;
 	dp->workers[idx] = w;
 	return 0;
 
-fail_backlog:
+fail_held:
+	rte_free(w->shm);
+	rte_free(w->held);
 	rte_free(w->backlog);
 fail_sessions:
 	sl_session_table_fini(&w->sessions);
@@ -997,6 +1147,10 @@ sl_worker_fini(struct sl_worker *w)
 		if (h.m)
 			rte_pktmbuf_free(h.m);
 	sl_worker_durable_fini(w);
+	for (; w->n_held; w->n_held--)
+		rte_pktmbuf_free(w->held[w->n_held - 1].m);
+	rte_free(w->held);
+	rte_free(w->shm);
 	for (; w->n_backlog; w->n_backlog--)
 		if (w->backlog[w->n_backlog - 1].h.m)
 			rte_pktmbuf_free(w->backlog[w->n_backlog - 1].h.m);

@@ -9,6 +9,7 @@
 #include <sluice/auth.h>
 #include <sluice/proto.h>
 
+#include "shm.h"
 #include "worker_internal.h"
 
 static void
@@ -102,6 +103,11 @@ sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const struct sl_s
 		return;
 	}
 	s = sl_session_find_addr(&w->sessions, peer->ip, peer->udp_port);
+	if (s && (s->port_id == SL_SHM_PORT) != (peer->port_id == SL_SHM_PORT)) {
+		/* A datagram claiming a shared-memory client's "address". */
+		drop(w, SL_DROP_no_session);
+		return;
+	}
 	if (s && s->nonce != h->nonce) {
 		/* Same address, new client instance: the old session is over. */
 		sl_worker_session_close(w, s);
@@ -161,6 +167,10 @@ sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const struc
 	const struct sl_authz *a;
 
 	if (likely(s->auth == SL_SESSION_AUTH_OK)) {
+		/* Shared memory needs no MAC: the rings are memory only this
+		 * client's process holds (the session proved who it is). */
+		if (s->port_id == SL_SHM_PORT)
+			goto user;
 		if (unlikely(f->trailer == NULL)) {
 			drop(w, SL_DROP_mac_missing);
 			return -1;
@@ -173,6 +183,7 @@ sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const struc
 			drop(w, SL_DROP_mac_replay);
 			return -1;
 		}
+user:
 		a = sl_dp_authz(w->dp);
 		if (unlikely(!a->users[s->uid].active || a->users[s->uid].epoch != s->user_epoch)) {
 			drop(w, SL_DROP_user_revoked);

@@ -12,6 +12,7 @@
 #include <sluice/proto.h>
 
 #include "journal.h"
+#include "shm.h"
 #include "worker_internal.h"
 
 #define PENDING_MAX 4096	/* sync publishes awaiting this iteration's commit */
@@ -279,10 +280,24 @@ static int
 deliver_copy(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
 	     const struct sl_jrec_view *v)
 {
-	uint16_t pidx = sl_worker_port_index(w->dp, sub->port_id);
+	uint16_t pidx;
 	struct sl_deliver *dl;
 	struct rte_mbuf *m;
 
+	if (sub->port_id == SL_SHM_PORT) {
+		struct sl_deliver d;
+
+		sl_proto_hdr_init(&d.h, SL_FT_DELIVER, SL_DLV_F_REPLAY,
+				  (uint32_t)sizeof(d) + v->len, sub->session);
+		d.topic_id = topic;
+		d.payload_len = 0;
+		d.seq = v->seq;
+		d.timestamp = v->timestamp;
+		/* A replay waits for room rather than losing its place. */
+		return sl_shm_room(w, sub, sizeof(d) + v->len)
+			       ? sl_worker_shm_deliver(w, sub, &d, v->data, v->len) : -ENOBUFS;
+	}
+	pidx = sl_worker_port_index(w->dp, sub->port_id);
 	dl = sl_worker_reply_alloc(w, w->dp->pkt_pool, pidx, sub, sizeof(*dl) + v->len,
 				   sizeof(*dl) + v->len, &m);
 	if (dl == NULL)

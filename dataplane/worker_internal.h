@@ -24,6 +24,18 @@ count(struct sl_worker *w, enum sl_ctr c)
 	sl_ctr_add(&w->ctr.ctr[c], 1);
 }
 
+struct sl_pkt_info;
+struct sl_deliver;
+
+/* Handle the frames of a datagram (or of a batch read from a shared-memory
+ * ring) whose headers @pi describes. Does not free @m. */
+void sl_worker_datagram(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *pi);
+/* DELIVER (@dl, then @plen payload bytes) to shared-memory subscriber @sub,
+ * applying the topic's back-pressure policy to a full ring. Returns 0 or
+ * -errno. */
+int sl_worker_shm_deliver(struct sl_worker *w, const struct sl_sub *sub,
+			  const struct sl_deliver *dl, const void *payload, uint32_t plen);
+
 /* Peer address of a received datagram, from the headers rx validated. */
 void sl_worker_peer_of(const struct rte_mbuf *m, struct sl_sub *peer);
 uint16_t sl_worker_port_index(const struct sl_dp *dp, uint16_t port_id);

@@ -106,6 +106,8 @@ enum sl_error_code {
 	SL_E_AUTH_FAILED = 15,	  /* unknown user or wrong proof */
 	SL_E_DENIED = 16,	  /* the ACL does not allow it */
 	SL_E_RATE_LIMITED = 17,	  /* over the session's publish rate: slow down */
+	SL_E_BACKPRESSURE = 18,	  /* a subscriber of the topic is behind (policy block) */
+	SL_E_SLOW_CONSUMER = 19,  /* disconnected: deliveries fell behind (policy disconnect) */
 	SL_E_MAX
 };
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* libsluice: the Sluice client API (UDP transport over kernel sockets). */
+/* libsluice: the Sluice client API, over UDP (kernel sockets) or shared memory. */
 
 #ifndef SLUICE_SLUICE_H
 #define SLUICE_SLUICE_H
@@ -24,7 +24,7 @@ extern "C" {
 struct sl_client;
 
 struct sl_client_opts {
-	const char *host;     /* broker IPv4 address or name; required */
+	const char *host;     /* broker IPv4 address or name; required for UDP */
 	uint16_t port;	      /* broker UDP port; 0 means SL_PROTO_DEFAULT_PORT */
 	const char *name;     /* shown in broker counters; may be NULL */
 	uint32_t timeout_ms;  /* for request/reply calls; 0 means 2000 */
@@ -53,6 +53,19 @@ struct sl_client_opts {
 	 * when the broker did not prove it knows the key.
 	 */
 	uint16_t *last_error;
+	/*
+	 * Shared memory instead of UDP, to a dataplane on this host: its
+	 * instance name (the `name` in its configuration; the socket is
+	 * /run/sluice/NAME/shm.sock) or the path of that socket. @host and
+	 * @port are then ignored. The client gets rings of its own, in memory
+	 * only it and the dataplane can reach; the session, authentication,
+	 * ACLs, acks and deliveries work as over UDP, except that frames carry
+	 * no MAC. Publishing returns -EAGAIN when the ring to the broker is full
+	 * (the broker is behind, or a topic with policy `block` holds
+	 * publishers back); sl_client_fd then returns the attach socket, which
+	 * is not for reading. NULL: UDP.
+	 */
+	const char *shm;
 };
 
 /* A delivered message; the pointers are valid only inside the callback. */
@@ -192,6 +205,32 @@ int sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t fl
  */
 int sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint32_t len,
 		      uint64_t timestamp, uint16_t flags);
+
+/*
+ * Zero-copy publish: reserve room for a message of @len bytes on @topic_id
+ * and get where to write it in *data; sl_client_commit then publishes it
+ * (or sl_client_abort gives the room back). Over shared memory the message
+ * is written in place in the ring the broker reads; over UDP into the
+ * client's send buffer. One claim may be open at a time, and no other call
+ * on the client may come between claim and commit.
+ * Returns 0, -EAGAIN (no room now: back-pressure, as for publish),
+ * -EMSGSIZE, -EINVAL (a claim is already open, or @data is NULL),
+ * -ENOTCONN.
+ */
+int sl_client_claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data);
+
+/*
+ * Publish the claimed message with @timestamp and @flags (as
+ * sl_client_publish). Over shared memory it cannot fail after a successful
+ * claim; over UDP it returns what sending returns (-EAGAIN: the message is
+ * not sent and the claim is closed). -EINVAL when no claim is open.
+ * A process killed between claim and commit leaves nothing the broker
+ * delivers: the record is committed last, in one word.
+ */
+int sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags);
+
+/* Give the open claim's room back without publishing (no-op if none). */
+void sl_client_abort(struct sl_client *c);
 
 /*
  * Receive without blocking: passes up to @max deliveries to @fn and handles

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libsluice: attach to a local dataplane and move frames through shared rings. */
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <sluice/shm.h>
+
+#include "shm_link.h"
+
+#define SPIN_NS 20000u	/* sl_shm_link_wait spins this long before it sleeps */
+#define SLEEP_NS 20000u
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int
+is_pow2(uint32_t v)
+{
+	return v >= 64 && (v & (v - 1)) == 0;
+}
+
+/* The region must describe itself consistently before it is used. */
+static int
+region_check(const struct sl_shm_region *r, uint64_t size)
+{
+	uint32_t i;
+
+	if (r->magic != SL_SHM_MAGIC || r->version != SL_SHM_VERSION || r->size != size ||
+	    r->n_rx == 0 || r->n_rx > SL_SHM_MAX_RX || !is_pow2(r->tx_size) ||
+	    !is_pow2(r->rx_size) || r->tx_off < sizeof(*r) || r->tx_off + r->tx_size > size)
+		return -EPROTO;
+	for (i = 0; i < r->n_rx; i++)
+		if (r->rx_off[i] < sizeof(*r) || r->rx_off[i] + r->rx_size > size)
+			return -EPROTO;
+	return 0;
+}
+
+/* The reply and, with status 0, the region's descriptor. */
+static int
+recv_reply(int sock, struct sl_shm_attach_rep *rep, int *fd, uint64_t timeout_ns)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	struct iovec iov = { .iov_base = rep, .iov_len = sizeof(*rep) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+	int rc;
+
+	rc = poll(&p, 1, (int)(timeout_ns / 1000000u));
+	if (rc <= 0)
+		return rc < 0 ? -errno : -ETIMEDOUT;
+	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	*fd = -1;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	if (n != (ssize_t)sizeof(*rep) || rep->magic != SL_SHM_MAGIC) {
+		if (*fd >= 0)
+			close(*fd);
+		return -EPROTO;
+	}
+	if (rep->status != 0 || *fd < 0) {
+		if (*fd >= 0)
+			close(*fd);
+		return rep->status ? rep->status : -EPROTO;
+	}
+	return 0;
+}
+
+static int
+map_region(struct sl_shm_link *l, int fd, uint64_t size)
+{
+	struct sl_shm_region *r;
+	struct stat st;
+	uint32_t i;
+	void *p;
+	int rc;
+
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != size)
+		return -EPROTO;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	r = p;
+	rc = region_check(r, size);
+	if (rc < 0) {
+		munmap(p, size);
+		return rc;
+	}
+	memset(l, 0, sizeof(*l));
+	l->r = r;
+	l->map_size = size;
+	l->tx = (uint8_t *)p + r->tx_off;
+	l->tx_size = r->tx_size;
+	l->tx_shift = 31u - (uint32_t)__builtin_clz(r->tx_size);
+	l->n_rx = r->n_rx;
+	l->rx_size = r->rx_size;
+	l->rx_shift = 31u - (uint32_t)__builtin_clz(r->rx_size);
+	for (i = 0; i < l->n_rx; i++)
+		l->rx[i] = (uint8_t *)p + r->rx_off[i];
+	return 0;
+}
+
+int
+sl_shm_link_attach(struct sl_shm_link *l, const char *target, const char *name,
+		   uint64_t timeout_ns)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sl_shm_attach_req req;
+	struct sl_shm_attach_rep rep;
+	int sock, fd = -1, rc;
+
+	if (strchr(target, '/'))
+		rc = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", target);
+	else
+		rc = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s/%s", SL_SHM_RUN_DIR, target,
+			      SL_SHM_SOCKET);
+	if (rc < 0 || (size_t)rc >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -errno;
+	if (connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	memset(&req, 0, sizeof(req));
+	req.magic = SL_SHM_MAGIC;
+	req.version = SL_SHM_VERSION;
+	snprintf(req.name, sizeof(req.name), "%s", name ? name : "");
+	if (send(sock, &req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = recv_reply(sock, &rep, &fd, timeout_ns);
+	if (rc < 0)
+		goto fail;
+	rc = map_region(l, fd, rep.size);
+	close(fd); /* the mapping keeps the memory */
+	if (rc < 0)
+		goto fail;
+	return sock;
+fail:
+	close(sock);
+	return rc;
+}
+
+void
+sl_shm_link_detach(struct sl_shm_link *l)
+{
+	if (l->r)
+		munmap(l->r, l->map_size);
+	l->r = NULL;
+}
+
+/* --- client -> broker ------------------------------------------------------------- */
+
+void *
+sl_shm_link_claim(struct sl_shm_link *l, uint32_t len)
+{
+	uint32_t rec = sl_shm_rec_bytes(len), off = (uint32_t)(l->tx_pos & (l->tx_size - 1));
+	uint64_t need = rec + (rec > l->tx_size - off ? l->tx_size - off : 0);
+
+	if (l->tx_pos + need - l->tx_cons > l->tx_size) {
+		l->tx_cons = __atomic_load_n(&l->r->tx.cons, __ATOMIC_ACQUIRE);
+		if (l->tx_pos + need - l->tx_cons > l->tx_size)
+			return NULL;
+	}
+	if (rec > l->tx_size - off) {
+		/* Does not fit before the end: a pad record, then the next lap. */
+		__atomic_store_n((uint64_t *)(l->tx + off),
+				 sl_shm_commit_word(l->tx_pos, l->tx_shift, SL_SHM_PAD),
+				 __ATOMIC_RELEASE);
+		l->tx_pos += l->tx_size - off;
+		off = 0;
+	}
+	l->claim_pos = l->tx_pos;
+	return l->tx + off + SL_SHM_REC_HDR;
+}
+
+void
+sl_shm_link_commit(struct sl_shm_link *l, uint32_t len)
+{
+	uint32_t off = (uint32_t)(l->claim_pos & (l->tx_size - 1));
+
+	/* Release: the frame's bytes are visible before the word that says
+	 * they are there. */
+	__atomic_store_n((uint64_t *)(l->tx + off), sl_shm_commit_word(l->claim_pos, l->tx_shift, len),
+			 __ATOMIC_RELEASE);
+	l->tx_pos = l->claim_pos + sl_shm_rec_bytes(len);
+}
+
+int
+sl_shm_link_send(struct sl_shm_link *l, const void *frame, uint32_t len)
+{
+	void *d = sl_shm_link_claim(l, len);
+
+	if (d == NULL)
+		return -EAGAIN;
+	memcpy(d, frame, len);
+	sl_shm_link_commit(l, len);
+	return 0;
+}
+
+/* --- broker -> client ------------------------------------------------------------- */
+
+/* Commit word of the record at ring @i's position, 0 if not committed yet. */
+static uint64_t
+rx_word(const struct sl_shm_link *l, uint32_t i)
+{
+	uint64_t pos = l->rx_pos[i];
+	uint64_t w = __atomic_load_n((const uint64_t *)(l->rx[i] + (pos & (l->rx_size - 1))),
+				     __ATOMIC_ACQUIRE);
+
+	return (uint32_t)(w >> 32) == (uint32_t)(pos >> l->rx_shift) + 1u ? w : 0;
+}
+
+int
+sl_shm_link_ready(const struct sl_shm_link *l)
+{
+	uint32_t i;
+
+	for (i = 0; i < l->n_rx; i++)
+		if (rx_word(l, i))
+			return 1;
+	return 0;
+}
+
+int
+sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap)
+{
+	uint32_t k, i, len, off;
+	uint64_t w;
+
+	for (k = 0; k < l->n_rx; k++) {
+		i = (l->rx_next + k) % l->n_rx;
+		w = rx_word(l, i);
+		if (w == 0)
+			continue;
+		off = (uint32_t)(l->rx_pos[i] & (l->rx_size - 1));
+		len = (uint32_t)w;
+		if (len == SL_SHM_PAD) {
+			l->rx_pos[i] += l->rx_size - off;
+			w = rx_word(l, i);
+			if (w == 0)
+				continue;
+			off = 0;
+			len = (uint32_t)w;
+		}
+		l->rx_pos[i] += sl_shm_rec_bytes(len);
+		l->rx_next = i + 1;
+		if (len <= cap)
+			memcpy(buf, l->rx[i] + off + SL_SHM_REC_HDR, len);
+		/* Release: done reading the record before the broker may reuse it. */
+		__atomic_store_n(&l->r->rx[i].cons, l->rx_pos[i], __ATOMIC_RELEASE);
+		return len <= cap ? (int)len : -EMSGSIZE;
+	}
+	return 0;
+}
+
+int
+sl_shm_link_wait(const struct sl_shm_link *l, uint64_t ns)
+{
+	uint64_t t0 = mono_ns(), now = t0;
+	struct timespec ts = { 0, SLEEP_NS };
+
+	for (;;) {
+		if (sl_shm_link_ready(l))
+			return 1;
+		if (now - t0 >= ns || sl_shm_link_notice(l))
+			return 0;
+		if (now - t0 < SPIN_NS)
+			__builtin_ia32_pause();
+		else
+			nanosleep(&ts, NULL);
+		now = mono_ns();
+	}
+}
+
+uint32_t
+sl_shm_link_notice(const struct sl_shm_link *l)
+{
+	return __atomic_load_n(&l->r->notice, __ATOMIC_ACQUIRE);
+}

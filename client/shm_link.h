@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libsluice internals: the client end of the shared-memory transport. */
+
+#ifndef SLUICE_CLIENT_SHM_LINK_H
+#define SLUICE_CLIENT_SHM_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sluice/shm.h>
+
+/* The client's view of its region (sluice/shm.h). r is NULL when closed. */
+struct sl_shm_link {
+	struct sl_shm_region *r;
+	uint64_t map_size;
+	uint8_t *tx;
+	uint32_t tx_size, tx_shift;
+	uint64_t tx_pos;     /* next record */
+	uint64_t tx_cons;    /* broker's consumer position, last read */
+	uint64_t claim_pos;  /* record position of the open claim */
+	uint32_t n_rx;
+	uint32_t rx_size, rx_shift;
+	uint32_t rx_next;    /* ring to look at first: round robin */
+	uint8_t *rx[SL_SHM_MAX_RX];
+	uint64_t rx_pos[SL_SHM_MAX_RX];
+};
+
+/*
+ * Attach to the dataplane @target: an instance name (its socket is
+ * /run/sluice/NAME/shm.sock) or a socket path (contains '/'). @name is
+ * shown in the broker's log. Waits up to @timeout_ns for the reply.
+ * Returns the connected socket (keep it open: closing it detaches) and maps
+ * the region into @l, or -ENOENT (no such dataplane), -ECONNREFUSED (not
+ * running), -EACCES, -EBUSY (no free client slot), -ENOMEM, -EPROTO (not a
+ * Sluice dataplane, or another version), -ETIMEDOUT.
+ */
+int sl_shm_link_attach(struct sl_shm_link *l, const char *target, const char *name,
+		       uint64_t timeout_ns);
+void sl_shm_link_detach(struct sl_shm_link *l);
+
+/* Reserve a record for a frame of @len bytes: its address, or NULL when the
+ * ring has no room now (the broker is behind: back-pressure). */
+void *sl_shm_link_claim(struct sl_shm_link *l, uint32_t len);
+/* Publish the claimed record, whose frame is @len bytes (at most the
+ * claimed length). */
+void sl_shm_link_commit(struct sl_shm_link *l, uint32_t len);
+/* Claim, copy, commit. Returns 0 or -EAGAIN. */
+int sl_shm_link_send(struct sl_shm_link *l, const void *frame, uint32_t len);
+
+/* Copy the next record from the broker into @buf (@cap bytes): its length,
+ * or 0 when none is waiting. A record longer than @cap is skipped and
+ * -EMSGSIZE returned. */
+int sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap);
+/* Is a record waiting? */
+int sl_shm_link_ready(const struct sl_shm_link *l);
+/* Wait up to @ns for a record: 1 when one is waiting, 0 on timeout. Spins
+ * briefly, then sleeps in short steps. */
+int sl_shm_link_wait(const struct sl_shm_link *l, uint64_t ns);
+/* enum sl_shm_notice: why the broker stopped serving this client, 0 if it
+ * has not. */
+uint32_t sl_shm_link_notice(const struct sl_shm_link *l);
+
+#endif /* SLUICE_CLIENT_SHM_LINK_H */

@@ -1,0 +1,824 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Shared-memory clients (sluice/shm.h for the layout).
+ *
+ * Main lcore: a UNIX socket where local clients attach. Each gets a sealed
+ * memory file of its own (memfd on huge pages when the host has them),
+ * passed by SCM_RIGHTS; the socket stays open, so the client's exit (kill -9
+ * included) is seen at once as a hang-up. A slot is reclaimed only after its
+ * home worker let go of it and every worker has finished the loop iteration
+ * it was in (a grace period), so no worker ever writes to an unmapped ring.
+ *
+ * Why memfd and not a file from libhugetlbfs: a hugetlbfs file can be
+ * truncated by whoever holds it open, and a client that shrank its file
+ * would fault the dataplane (SIGBUS) at its next access. A memfd is sealed
+ * against shrinking and growing before it is passed, so the size the broker
+ * mapped is the size that stays. libhugetlbfs still tells the page size.
+ *
+ * Workers: the home worker copies committed records from the client's tx
+ * ring into an mbuf, many frames per mbuf, checks each record before it
+ * copies it and each frame after, and hands the mbuf to the same frame
+ * handling as a UDP datagram: sessions, authentication, ACLs, journals,
+ * acks and fan-out are the transport-independent code. Replies and
+ * deliveries to a shared-memory peer go into its rx ring of the writing
+ * worker (one per worker, so each ring has one producer).
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hugetlbfs.h>
+
+#include <rte_cycles.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <sluice/cnc.h>
+#include <sluice/proto.h>
+
+#include "dataplane.h"
+#include "pkt.h"
+#include "shm.h"
+#include "worker_internal.h"
+
+#define RTE_LOGTYPE_SLUICE RTE_LOGTYPE_USER1
+
+#define ATTACH_TIMEOUT_NS 1000000000ull /* to send the attach request */
+#define GRACE_POLLS 2			/* worker loop iterations before unmap */
+#define TX_BATCH_RECORDS 256		/* records read per client per poll, at most */
+
+struct sl_shm {
+	int listen_fd;
+	char path[108];
+	uint32_t max_clients;
+	uint32_t region_size;
+	uint32_t page_size; /* huge page size, or 0 when there are none */
+	uint32_t huge_fallbacks;
+	struct sl_shm_client *c;
+	struct pollfd *pfd;
+	uint32_t *pfd_slot;
+};
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t
+log2u(uint32_t v)
+{
+	return 31u - (uint32_t)__builtin_clz(v);
+}
+
+static uint64_t
+align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+/* --- main lcore: attach ----------------------------------------------------------- */
+
+int
+sl_shm_init(struct sl_dp *dp)
+{
+	struct sl_shm *s;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[96];
+	uint64_t ring = (uint64_t)dp->conf.shm_ring_kb << 10, hdr, size;
+	long hp;
+	int fd;
+
+	if (!dp->conf.shm)
+		return 0;
+	s = rte_zmalloc("sl_shm", sizeof(*s), RTE_CACHE_LINE_SIZE);
+	if (s == NULL)
+		return -ENOMEM;
+	s->max_clients = dp->conf.shm_max_clients;
+	s->c = rte_zmalloc("sl_shm_clients", sizeof(*s->c) * s->max_clients, RTE_CACHE_LINE_SIZE);
+	s->pfd = rte_zmalloc("sl_shm_pfd", sizeof(*s->pfd) * (s->max_clients + 1), 0);
+	s->pfd_slot = rte_zmalloc("sl_shm_pfd", sizeof(*s->pfd_slot) * (s->max_clients + 1), 0);
+	if (s->c == NULL || s->pfd == NULL || s->pfd_slot == NULL)
+		goto nomem;
+	for (uint32_t i = 0; i < s->max_clients; i++) {
+		s->c[i].slot = i;
+		s->c[i].sock = -1;
+	}
+	hp = gethugepagesize(); /* libhugetlbfs: the default huge page size, or -1 */
+	s->page_size = hp > 0 && !dp->conf.no_huge ? (uint32_t)hp : 0;
+	hdr = align_up(sizeof(struct sl_shm_region), 4096);
+	size = hdr + ring * (1 + dp->n_workers);
+	s->region_size = (uint32_t)align_up(size, s->page_size ? s->page_size : 4096);
+
+	snprintf(dir, sizeof(dir), "%s/%s", SL_CNC_DIR, dp->conf.name);
+	if ((mkdir(SL_CNC_DIR, 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(dir, 0750) < 0 && errno != EEXIST)) {
+		RTE_LOG(ERR, SLUICE, "shared memory: cannot create %s: %s\n", dir, strerror(errno));
+		goto fail;
+	}
+	if (dp->conf.shm_group[0]) {
+		struct group *g = getgrnam(dp->conf.shm_group);
+
+		if (g == NULL || chown(dir, (uid_t)-1, g->gr_gid) < 0) {
+			RTE_LOG(ERR, SLUICE, "shared memory: group %s for %s: %s\n",
+				dp->conf.shm_group, dir, g ? strerror(errno) : "no such group");
+			goto fail;
+		}
+	}
+	snprintf(s->path, sizeof(s->path), "%s/%s", dir, SL_SHM_SOCKET);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", s->path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	unlink(s->path); /* left by a dataplane that was killed */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(s->path, 0660) < 0 ||
+	    listen(fd, 64) < 0) {
+		RTE_LOG(ERR, SLUICE, "shared memory: socket %s: %s\n", s->path, strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	if (dp->conf.shm_group[0]) {
+		struct group *g = getgrnam(dp->conf.shm_group);
+
+		if (g == NULL || chown(s->path, (uid_t)-1, g->gr_gid) < 0)
+			RTE_LOG(WARNING, SLUICE, "shared memory: chown %s failed\n", s->path);
+	}
+	s->listen_fd = fd;
+	dp->shm = s;
+	RTE_LOG(INFO, SLUICE, "shared memory: %s, up to %u clients, rings %u KiB, %u KiB each "
+		"on %s pages\n", s->path, s->max_clients, dp->conf.shm_ring_kb,
+		s->region_size >> 10, s->page_size ? "huge" : "4 KiB");
+	return 0;
+nomem:
+	errno = ENOMEM;
+fail:
+	rte_free(s->pfd_slot);
+	rte_free(s->pfd);
+	rte_free(s->c);
+	rte_free(s);
+	return -(errno ? errno : EIO);
+}
+
+/* A sealed memory file of @size bytes, on huge pages when possible. */
+static int
+region_create(struct sl_shm *s, uint64_t size, uint8_t *huge, void **map)
+{
+	const unsigned seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	int attempt, fd;
+
+	for (attempt = s->page_size ? 0 : 1; attempt < 2; attempt++) {
+		fd = memfd_create("sluice-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING |
+						(attempt == 0 ? MFD_HUGETLB : 0));
+		if (fd < 0)
+			continue;
+		if (ftruncate(fd, (off_t)size) == 0) {
+			/* MAP_POPULATE: a shortage of huge pages shows here, not as
+			 * a fault later on a worker. */
+			*map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+				    fd, 0);
+			if (*map != MAP_FAILED && fcntl(fd, F_ADD_SEALS, seals) == 0) {
+				*huge = attempt == 0;
+				if (attempt == 1 && s->page_size && s->huge_fallbacks++ == 0)
+					RTE_LOG(WARNING, SLUICE, "shared memory: no free huge "
+						"pages; client rings on 4 KiB pages\n");
+				return fd;
+			}
+			if (*map != MAP_FAILED)
+				munmap(*map, size);
+		}
+		close(fd);
+	}
+	return -1;
+}
+
+static void
+region_init(const struct sl_dp *dp, struct sl_shm_client *c, struct sl_shm_region *r)
+{
+	uint64_t ring = (uint64_t)dp->conf.shm_ring_kb << 10;
+	uint64_t off = align_up(sizeof(*r), 4096);
+	uint32_t i;
+
+	memset(r, 0, sizeof(*r));
+	r->version = SL_SHM_VERSION;
+	r->n_rx = dp->n_workers;
+	r->size = c->size;
+	r->tx_size = r->rx_size = (uint32_t)ring;
+	r->tx_off = off;
+	for (i = 0; i < dp->n_workers; i++)
+		r->rx_off[i] = off + ring * (i + 1);
+	r->max_frame = SL_MAX_DATAGRAM;
+	r->slot = c->slot;
+	r->tsc_hz = dp->tsc_hz;
+	r->page_size = c->huge ? dp->shm->page_size : 4096;
+	/* The broker's own copy of the geometry. */
+	c->tx_off = r->tx_off;
+	memcpy(c->rx_off, r->rx_off, sizeof(c->rx_off));
+	c->tx_size = c->rx_size = (uint32_t)ring;
+	c->tx_shift = c->rx_shift = log2u((uint32_t)ring);
+	c->tx_pos = 0;
+	memset(c->rx, 0, sizeof(c->rx));
+	__atomic_store_n(&r->magic, SL_SHM_MAGIC, __ATOMIC_RELEASE);
+}
+
+static void
+attach_reply(int sock, int32_t status, uint64_t size, int fd)
+{
+	struct sl_shm_attach_rep rep = { .magic = SL_SHM_MAGIC, .status = status, .size = size };
+	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	if (sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		RTE_LOG(DEBUG, SLUICE, "shared memory: attach reply: %s\n", strerror(errno));
+}
+
+static void
+slot_close(struct sl_dp *dp, struct sl_shm_client *c)
+{
+	if (c->sock >= 0)
+		close(c->sock);
+	c->sock = -1;
+	if (c->base) {
+		munmap(c->base, c->size);
+		sl_ctr_add(&dp->main_ctr.ctr[SL_CTR_shm_detached], 1);
+	}
+	c->base = NULL;
+	c->gen++;
+	__atomic_store_n(&c->state, SL_SHM_FREE, __ATOMIC_RELEASE);
+}
+
+/* Least loaded worker: clients each worker is home to. */
+static uint16_t
+pick_home(const struct sl_dp *dp)
+{
+	uint32_t load[SL_CONF_MAX_WORKERS] = { 0 }, i, best = 0;
+
+	for (i = 0; i < dp->shm->max_clients; i++)
+		if (dp->shm->c[i].state == SL_SHM_LIVE || dp->shm->c[i].state == SL_SHM_CLOSING)
+			load[dp->shm->c[i].home]++;
+	for (i = 1; i < dp->n_workers; i++)
+		if (load[i] < load[best])
+			best = i;
+	return (uint16_t)best;
+}
+
+static void
+attach(struct sl_dp *dp, struct sl_shm_client *c)
+{
+	struct sl_shm *s = dp->shm;
+	struct sl_shm_attach_req req;
+	struct sl_handoff h;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	void *map = NULL;
+	ssize_t n;
+	int fd;
+
+	n = recv(c->sock, &req, sizeof(req), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n != (ssize_t)sizeof(req) || req.magic != SL_SHM_MAGIC || req.version != SL_SHM_VERSION) {
+		if (n > 0)
+			attach_reply(c->sock, -EPROTO, 0, -1);
+		sl_ctr_add(&dp->main_ctr.drop[SL_DROP_shm_bad_attach], 1);
+		slot_close(dp, c);
+		return;
+	}
+	if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) {
+		c->pid = cred.pid;
+		c->uid = cred.uid;
+	}
+	req.name[sizeof(req.name) - 1] = '\0';
+	snprintf(c->name, sizeof(c->name), "%s", req.name);
+	c->size = s->region_size;
+	fd = region_create(s, c->size, &c->huge, &map);
+	if (fd < 0) {
+		RTE_LOG(WARNING, SLUICE, "shared memory: no memory for client pid %d: %s\n",
+			(int)c->pid, strerror(errno));
+		attach_reply(c->sock, -ENOMEM, 0, -1);
+		slot_close(dp, c);
+		return;
+	}
+	c->base = map;
+	region_init(dp, c, map);
+	c->home = pick_home(dp);
+	c->kick = 0;
+	c->detach_pending = 0;
+	c->attach_tsc = rte_rdtsc();
+	__atomic_store_n(&c->state, SL_SHM_LIVE, __ATOMIC_RELEASE);
+	h = (struct sl_handoff){ .kind = SL_HO_SHM_ATTACH, .topic = c->slot };
+	if (sl_dp_send_to_worker(dp, c->home, &h) < 0) {
+		attach_reply(c->sock, -EBUSY, 0, -1);
+		close(fd);
+		__atomic_store_n(&c->state, SL_SHM_DEAD, __ATOMIC_RELEASE);
+		sl_shm_detached(dp, c->slot);
+		return;
+	}
+	attach_reply(c->sock, 0, c->size, fd);
+	close(fd); /* the client holds it now; the mapping keeps the memory */
+	sl_ctr_add(&dp->main_ctr.ctr[SL_CTR_shm_attached], 1);
+	RTE_LOG(INFO, SLUICE, "shared memory: client %u '%s' (pid %d uid %d) attached to "
+		"worker %u, %lu KiB on %s pages\n", c->slot, c->name, (int)c->pid, (int)c->uid,
+		c->home, (unsigned long)(c->size >> 10), c->huge ? "huge" : "4 KiB");
+}
+
+static void
+accept_new(struct sl_dp *dp)
+{
+	struct sl_shm *s = dp->shm;
+	uint32_t i;
+	int fd;
+
+	while ((fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		for (i = 0; i < s->max_clients; i++)
+			if (s->c[i].state == SL_SHM_FREE)
+				break;
+		if (i == s->max_clients) {
+			attach_reply(fd, -EBUSY, 0, -1);
+			close(fd);
+			sl_ctr_add(&dp->main_ctr.drop[SL_DROP_shm_no_slot], 1);
+			continue;
+		}
+		s->c[i].sock = fd;
+		s->c[i].t0_ns = mono_ns();
+		s->c[i].state = SL_SHM_PENDING;
+	}
+}
+
+/* The client hung up (exit, kill -9, close): its home worker lets go first. */
+static void
+hang_up(struct sl_dp *dp, struct sl_shm_client *c)
+{
+	struct sl_handoff h = { .kind = SL_HO_SHM_DETACH, .topic = c->slot };
+
+	close(c->sock);
+	c->sock = -1;
+	__atomic_store_n(&c->state, SL_SHM_CLOSING, __ATOMIC_RELEASE);
+	if (sl_dp_send_to_worker(dp, c->home, &h) < 0)
+		c->state = SL_SHM_LIVE; /* retried at the next poll: the socket is gone */
+}
+
+static int
+grace_over(const struct sl_dp *dp, const struct sl_shm_client *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < dp->n_workers; i++)
+		if (sl_ctr_read(&dp->workers[i]->ctr.ctr[SL_CTR_polls]) < c->grace[i] + GRACE_POLLS)
+			return 0;
+	return 1;
+}
+
+void
+sl_shm_detached(struct sl_dp *dp, uint32_t slot)
+{
+	struct sl_shm_client *c;
+	uint32_t i;
+
+	if (dp->shm == NULL || slot >= dp->shm->max_clients)
+		return;
+	c = &dp->shm->c[slot];
+	/* Seq-cst: the store is visible before the poll counts are read, so
+	 * an iteration that began after them sees the client dead. */
+	__atomic_store_n(&c->state, SL_SHM_DEAD, __ATOMIC_SEQ_CST);
+	for (i = 0; i < dp->n_workers; i++)
+		c->grace[i] = sl_ctr_read(&dp->workers[i]->ctr.ctr[SL_CTR_polls]);
+}
+
+unsigned
+sl_shm_poll(struct sl_dp *dp)
+{
+	struct sl_shm *s = dp->shm;
+	uint64_t now;
+	unsigned work = 0, n = 0, i;
+	char junk[64];
+
+	if (s == NULL)
+		return 0;
+	accept_new(dp);
+	now = mono_ns();
+	for (i = 0; i < s->max_clients; i++) {
+		struct sl_shm_client *c = &s->c[i];
+		uint32_t st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+
+		if (st == SL_SHM_DEAD) {
+			if (grace_over(dp, c)) {
+				slot_close(dp, c);
+				work++;
+			}
+			continue;
+		}
+		if (st == SL_SHM_PENDING && now - c->t0_ns > ATTACH_TIMEOUT_NS) {
+			sl_ctr_add(&dp->main_ctr.drop[SL_DROP_shm_bad_attach], 1);
+			slot_close(dp, c);
+			continue;
+		}
+		if (st == SL_SHM_LIVE && c->sock < 0) {
+			hang_up(dp, c); /* an earlier try met a full ring */
+			continue;
+		}
+		if ((st == SL_SHM_PENDING || st == SL_SHM_LIVE) && c->sock >= 0) {
+			s->pfd[n] = (struct pollfd){ .fd = c->sock, .events = POLLIN | POLLRDHUP };
+			s->pfd_slot[n++] = i;
+		}
+	}
+	if (n == 0 || poll(s->pfd, n, 0) <= 0)
+		return work;
+	for (i = 0; i < n; i++) {
+		struct sl_shm_client *c = &s->c[s->pfd_slot[i]];
+
+		if (s->pfd[i].revents == 0)
+			continue;
+		work++;
+		if (c->state == SL_SHM_PENDING) {
+			attach(dp, c);
+			continue;
+		}
+		/* A live client says nothing more on the socket: anything but
+		 * a hang-up is read and ignored. */
+		if ((s->pfd[i].revents & (POLLHUP | POLLRDHUP | POLLERR)) ||
+		    recv(c->sock, junk, sizeof(junk), MSG_DONTWAIT) == 0)
+			hang_up(dp, c);
+	}
+	return work;
+}
+
+void
+sl_shm_fini(struct sl_dp *dp)
+{
+	struct sl_shm *s = dp->shm;
+	uint32_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->max_clients; i++) {
+		struct sl_shm_client *c = &s->c[i];
+
+		if (c->base)
+			__atomic_store_n(&((struct sl_shm_region *)c->base)->notice,
+					 SL_SHM_CUT_SHUTDOWN, __ATOMIC_RELEASE);
+		slot_close(dp, c);
+	}
+	close(s->listen_fd);
+	unlink(s->path);
+	rte_free(s->pfd_slot);
+	rte_free(s->pfd);
+	rte_free(s->c);
+	rte_free(s);
+	dp->shm = NULL;
+}
+
+/* --- workers: the client's tx ring ----------------------------------------------- */
+
+static struct sl_shm_client *
+client_of(const struct sl_dp *dp, const struct sl_sub *peer)
+{
+	struct sl_shm_client *c;
+
+	if (dp->shm == NULL || peer->ip >= dp->shm->max_clients)
+		return NULL;
+	c = &dp->shm->c[peer->ip];
+	if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != SL_SHM_LIVE || c->gen != peer->udp_port)
+		return NULL;
+	return c;
+}
+
+static void
+list_del(struct sl_worker *w, uint32_t slot)
+{
+	uint32_t i;
+
+	for (i = 0; i < w->n_shm; i++) {
+		if (w->shm[i] == slot) {
+			w->shm[i] = w->shm[--w->n_shm];
+			return;
+		}
+	}
+}
+
+static void
+notify_main(struct sl_worker *w, struct sl_shm_client *c)
+{
+	struct sl_handoff h = { .kind = SL_HO_SHM_DETACHED, .topic = c->slot };
+
+	c->detach_pending = rte_ring_enqueue_elem(w->dp->slow, &h, sizeof(h)) != 0;
+}
+
+/* Stop serving client @c (home worker): end its session, tell it why, and
+ * let the main lcore reclaim the slot. */
+static void
+cut(struct sl_worker *w, struct sl_shm_client *c, uint32_t why)
+{
+	struct sl_session *s = sl_session_find_addr(&w->sessions, c->slot, c->gen);
+
+	if (why != SL_SHM_SERVED)
+		__atomic_store_n(&((struct sl_shm_region *)c->base)->notice, why, __ATOMIC_RELEASE);
+	if (why == SL_SHM_CUT_CORRUPT)
+		drop(w, SL_DROP_shm_corrupt);
+	else if (why == SL_SHM_CUT_SLOW)
+		drop(w, SL_DROP_shm_slow_cut);
+	list_del(w, c->slot);
+	if (s)
+		sl_worker_session_close(w, s);
+	notify_main(w, c);
+}
+
+void
+sl_shm_worker_handoff(struct sl_worker *w, const struct sl_handoff *h)
+{
+	struct sl_shm_client *c;
+
+	if (w->dp->shm == NULL || h->topic >= w->dp->shm->max_clients)
+		return;
+	c = &w->dp->shm->c[h->topic];
+	if (h->kind == SL_HO_SHM_ATTACH) {
+		w->shm[w->n_shm++] = h->topic;
+		return;
+	}
+	cut(w, c, SL_SHM_SERVED); /* SL_HO_SHM_DETACH: the client hung up */
+}
+
+void
+sl_shm_worker_timers(struct sl_worker *w)
+{
+	uint64_t timeout = w->dp->tsc_hz / 1000 * w->dp->conf.session_timeout_ms;
+	uint32_t i;
+
+	for (i = 0; i < w->n_shm; i++) {
+		struct sl_shm_client *c = &w->dp->shm->c[w->shm[i]];
+
+		if (sl_session_find_addr(&w->sessions, c->slot, c->gen)) {
+			c->attach_tsc = w->now;
+			continue;
+		}
+		/* No session for a session timeout: never said HELLO, or its
+		 * session expired or ended (GOODBYE) and no new one came. */
+		if (w->now - c->attach_tsc > timeout) {
+			cut(w, c, SL_SHM_CUT_EXPIRED);
+			i--; /* cut moved the last entry here */
+		}
+	}
+	if (w->dp->shm == NULL)
+		return;
+	for (i = 0; i < w->dp->shm->max_clients; i++) {
+		struct sl_shm_client *c = &w->dp->shm->c[i];
+
+		if (c->detach_pending && c->home == w->idx)
+			notify_main(w, c);
+	}
+}
+
+/* Would this PUBLISH (in the batch copy) meet a topic holding publishers
+ * back? */
+static int
+publish_held_back(const struct sl_worker *w, const uint8_t *frame, uint32_t len)
+{
+	const struct sl_publish *p = (const struct sl_publish *)frame;
+
+	if (len < sizeof(*p) || p->h.type != SL_FT_PUBLISH || p->topic_id == 0 ||
+	    p->topic_id >= w->dp->route.cap)
+		return 0;
+	return __atomic_load_n(&sl_route_state(&w->dp->route, p->topic_id)->bp_held,
+			       __ATOMIC_RELAXED) != 0;
+}
+
+/* Read up to a batch of committed records of client @c into one mbuf and
+ * handle it like a datagram. Returns the frames handled, or -1 when the
+ * client was cut off. */
+static int
+poll_client(struct sl_worker *w, struct sl_shm_client *c)
+{
+	const uint8_t *ring = c->base + c->tx_off;
+	const uint32_t mask = c->tx_size - 1;
+	struct sl_shm_region *r = (struct sl_shm_region *)c->base;
+	struct rte_mbuf *m = NULL;
+	struct sl_pkt_info pi;
+	uint8_t *dst = NULL;
+	uint32_t room = 0, used = 0, frames = 0, k;
+	uint32_t why = __atomic_exchange_n(&c->kick, 0, __ATOMIC_ACQUIRE);
+
+	if (unlikely(why)) {
+		cut(w, c, why);
+		return -1;
+	}
+	for (k = 0; k < TX_BATCH_RECORDS; k++) {
+		uint32_t off = (uint32_t)(c->tx_pos & mask);
+		uint64_t word = __atomic_load_n((const uint64_t *)(ring + off), __ATOMIC_ACQUIRE);
+		uint32_t len = (uint32_t)word, rec;
+
+		if ((uint32_t)(word >> 32) != (uint32_t)(c->tx_pos >> c->tx_shift) + 1u)
+			break; /* not committed yet */
+		if (len == SL_SHM_PAD) {
+			c->tx_pos += c->tx_size - off;
+			continue;
+		}
+		rec = sl_shm_rec_bytes(len);
+		if (unlikely(len < sizeof(struct sl_hdr) || len > SL_MAX_DATAGRAM || rec > c->tx_size - off)) {
+			if (m)
+				rte_pktmbuf_free(m);
+			cut(w, c, SL_SHM_CUT_CORRUPT);
+			return -1;
+		}
+		if (m == NULL) {
+			m = rte_pktmbuf_alloc(w->dp->pkt_pool);
+			if (unlikely(m == NULL)) {
+				drop(w, SL_DROP_no_mbuf); /* left in the ring: retried */
+				break;
+			}
+			room = rte_pktmbuf_tailroom(m) - SL_PKT_HDR_LEN;
+			dst = rte_pktmbuf_mtod_offset(m, uint8_t *, SL_PKT_HDR_LEN);
+		}
+		if (rec - SL_SHM_REC_HDR > room - used)
+			break; /* the next batch takes it */
+		/* Copied before it is looked at: the client may still write. */
+		memcpy(dst + used, ring + off + SL_SHM_REC_HDR, rec - SL_SHM_REC_HDR);
+		if (unlikely(((const struct sl_hdr *)(dst + used))->length != len)) {
+			rte_pktmbuf_free(m);
+			cut(w, c, SL_SHM_CUT_CORRUPT);
+			return -1;
+		}
+		if (unlikely(publish_held_back(w, dst + used, len))) {
+			drop(w, SL_DROP_shm_held_back);
+			break; /* stays in the ring: the publisher fills up, back-pressure */
+		}
+		used += rec - SL_SHM_REC_HDR;
+		c->tx_pos += rec;
+		frames++;
+	}
+	/* Consumed (copied): the client may reuse the space. */
+	__atomic_store_n(&r->tx.cons, c->tx_pos, __ATOMIC_RELEASE);
+	if (frames == 0) {
+		if (m)
+			rte_pktmbuf_free(m);
+		return 0;
+	}
+	/* Headers the rest of the worker reads a peer from: MAC 0, source
+	 * "address" = slot, source "port" = generation. */
+	{
+		uint8_t *h = rte_pktmbuf_mtod(m, uint8_t *);
+		uint32_t slot = c->slot;
+		uint16_t gen = c->gen;
+
+		memset(h, 0, SL_PKT_HDR_LEN);
+		memcpy(h + 14 + 12, &slot, 4);
+		memcpy(h + 14 + 20, &gen, 2);
+	}
+	m->data_len = (uint16_t)(SL_PKT_HDR_LEN + used);
+	m->pkt_len = m->data_len;
+	m->port = SL_SHM_PORT;
+	memset(&pi, 0, sizeof(pi));
+	pi.src_ip = c->slot;
+	pi.src_port = c->gen;
+	pi.payload_off = SL_PKT_HDR_LEN;
+	pi.payload_len = (uint16_t)used;
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_shm_rx_frames], frames);
+	sl_worker_datagram(w, m, &pi);
+	rte_pktmbuf_free(m);
+	return (int)frames;
+}
+
+unsigned
+sl_shm_worker_poll(struct sl_worker *w)
+{
+	unsigned work = 0;
+	uint32_t i;
+	int n;
+
+	for (i = 0; i < w->n_shm; i++) {
+		n = poll_client(w, &w->dp->shm->c[w->shm[i]]);
+		if (n < 0)
+			i--; /* cut: the last entry moved here */
+		else
+			work += (unsigned)n;
+	}
+	return work;
+}
+
+/* --- workers: rx rings ------------------------------------------------------------- */
+
+/* Room for a record of @rec bytes at the producer position (and a pad
+ * before it if needed)? Re-reads the consumer word when the cached one is
+ * not enough; a consumer word out of range cuts the client off. */
+static int
+rx_room(struct sl_worker *w, struct sl_shm_client *c, struct sl_shm_rx *x, uint32_t rec)
+{
+	struct sl_shm_region *r = (struct sl_shm_region *)c->base;
+	uint32_t off = (uint32_t)(x->pos & (c->rx_size - 1));
+	uint64_t need = rec + (rec > c->rx_size - off ? c->rx_size - off : 0), cons;
+
+	if (x->pos + need - x->cons <= c->rx_size)
+		return 1;
+	cons = __atomic_load_n(&r->rx[w->idx].cons, __ATOMIC_ACQUIRE);
+	if (unlikely(cons > x->pos || x->pos - cons > c->rx_size || (cons & 7))) {
+		/* The client scribbled on its consumer word: its home worker
+		 * cuts it off at its next poll (not here: this may run in the
+		 * middle of that worker's own poll of the client). */
+		__atomic_store_n(&c->kick, SL_SHM_CUT_CORRUPT, __ATOMIC_RELEASE);
+		return -1;
+	}
+	x->cons = cons;
+	return x->pos + need - x->cons <= c->rx_size;
+}
+
+int
+sl_shm_room(struct sl_worker *w, const struct sl_sub *peer, uint32_t flen)
+{
+	struct sl_shm_client *c = client_of(w->dp, peer);
+
+	if (c == NULL)
+		return 1;
+	return rx_room(w, c, &c->rx[w->idx], sl_shm_rec_bytes(flen)) != 0;
+}
+
+int
+sl_shm_send(struct sl_worker *w, const struct sl_sub *peer, const void *a, uint32_t alen,
+	    const void *b, uint32_t blen)
+{
+	struct sl_shm_client *c = client_of(w->dp, peer);
+	struct sl_shm_rx *x;
+	uint8_t *ring;
+	uint32_t len = alen + blen, rec, off, mask;
+	int rc;
+
+	if (unlikely(c == NULL)) {
+		drop(w, SL_DROP_shm_gone);
+		return -ENOTCONN;
+	}
+	x = &c->rx[w->idx];
+	ring = c->base + c->rx_off[w->idx];
+	mask = c->rx_size - 1;
+	rec = sl_shm_rec_bytes(len);
+	rc = rx_room(w, c, x, rec);
+	if (rc <= 0)
+		return rc < 0 ? -ENOTCONN : -ENOBUFS;
+	off = (uint32_t)(x->pos & mask);
+	if (rec > c->rx_size - off) {
+		__atomic_store_n((uint64_t *)(ring + off),
+				 sl_shm_commit_word(x->pos, c->rx_shift, SL_SHM_PAD), __ATOMIC_RELEASE);
+		x->pos += c->rx_size - off;
+		off = 0;
+	}
+	memcpy(ring + off + SL_SHM_REC_HDR, a, alen);
+	if (blen)
+		memcpy(ring + off + SL_SHM_REC_HDR + alen, b, blen);
+	__atomic_store_n((uint64_t *)(ring + off), sl_shm_commit_word(x->pos, c->rx_shift, len),
+			 __ATOMIC_RELEASE);
+	x->pos += rec;
+	/* Advisory, for the client's wait: relaxed, the commit word is what
+	 * publishes the record. */
+	__atomic_store_n(&((struct sl_shm_region *)c->base)->rx[w->idx].prod, x->pos,
+			 __ATOMIC_RELAXED);
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_shm_tx_frames], 1);
+	return 0;
+}
+
+void
+sl_shm_kick(struct sl_worker *w, const struct sl_sub *peer, uint32_t why)
+{
+	struct sl_shm_client *c = client_of(w->dp, peer);
+
+	if (c)
+		__atomic_store_n(&c->kick, why, __ATOMIC_RELEASE);
+}
+
+void
+sl_shm_dropped(struct sl_worker *w, const struct sl_sub *peer)
+{
+	struct sl_shm_client *c = client_of(w->dp, peer);
+	uint64_t *d;
+
+	if (c == NULL)
+		return;
+	d = &((struct sl_shm_region *)c->base)->rx[w->idx].dropped;
+	/* The client only reads it; a client that scribbles here fools itself. */
+	__atomic_store_n(d, __atomic_load_n(d, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}

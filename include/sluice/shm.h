@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The shared-memory transport's memory layout, shared by libsluice and the
+ * dataplane (docs/PROTOCOL.md section 14).
+ *
+ * A local client attaches over the dataplane's UNIX socket
+ * (/run/sluice/NAME/shm.sock) and receives, by SCM_RIGHTS, one sealed
+ * memory file of its own (huge pages when the host has them): a header, one
+ * ring from the client to the broker (tx) and one ring per dataplane worker
+ * from the broker to the client (rx[i], written only by worker i). Rings
+ * carry the wire protocol's frames unchanged, one frame per record.
+ *
+ * Each ring is single-producer, single-consumer, a power of two bytes long.
+ * Positions are 64-bit byte counts that only grow; the offset in the ring is
+ * pos & (size - 1). A record is an 8-byte commit word, then the frame, then
+ * padding to 8 bytes. The commit word is written last, with release:
+ *   bits 0..31  frame length in bytes, or SL_SHM_PAD: skip to the ring's end
+ *   bits 32..63 lap: (pos / size) + 1, truncated to 32 bits
+ * so a word left from an earlier lap (or never written: 0) reads as "not yet".
+ * A record never wraps: when it does not fit before the end, a pad record
+ * fills the rest of the lap. The consumer publishes how far it has read in
+ * the ring's cons word; the producer may not run more than size ahead of it.
+ *
+ * Trust: the broker treats every byte of this memory as hostile. It keeps
+ * its own positions privately, copies a record before it parses it, checks
+ * every length and position it reads, and cuts the client off (notice word)
+ * at the first record that is not well formed.
+ */
+
+#ifndef SLUICE_SHM_H
+#define SLUICE_SHM_H
+
+#include <stdint.h>
+
+#define SL_SHM_MAGIC 0x314d48534543554cull /* "LUCESHM1", little-endian */
+#define SL_SHM_VERSION 1u
+#define SL_SHM_MAX_RX 32u		    /* rx rings: one per dataplane worker */
+#define SL_SHM_REC_HDR 8u		    /* commit word */
+#define SL_SHM_PAD 0xffffffffu		    /* commit length of a pad record */
+#define SL_SHM_SOCKET "shm.sock"	    /* in /run/sluice/NAME/ */
+#define SL_SHM_RUN_DIR "/run/sluice"
+
+/* Ring header in the shared region: producer and consumer words on their own
+ * cache lines, so the two sides do not share a line they both write. */
+struct sl_shm_ring {
+	uint64_t prod;	   /* producer: position after its last commit (advisory) */
+	uint64_t wakeups;  /* reserved */
+	uint8_t pad0[48];
+	uint64_t cons;	   /* consumer: position up to which records are released */
+	uint64_t dropped;  /* rx rings: deliveries the broker dropped, ring full */
+	uint8_t pad1[48];
+} __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct sl_shm_ring) == 128, "ring header layout");
+
+/* Broker notice (struct sl_shm_region.notice): why the broker stopped
+ * serving this client; 0 while it is served. */
+enum sl_shm_notice {
+	SL_SHM_SERVED = 0,
+	SL_SHM_CUT_CORRUPT = 1,	  /* a record in the tx ring was not well formed */
+	SL_SHM_CUT_SLOW = 2,	  /* disconnected: too slow (topic policy disconnect) */
+	SL_SHM_CUT_SHUTDOWN = 3,  /* the dataplane is stopping */
+	SL_SHM_CUT_EXPIRED = 4,	  /* the session expired or ended */
+};
+
+/* Offset 0 of the region. Written by the broker before the file is passed;
+ * the client reads it once and must not change it (the broker never reads
+ * the geometry back: it keeps its own copy). */
+struct sl_shm_region {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t n_rx;	     /* rx rings, = dataplane workers */
+	uint64_t size;	     /* bytes mapped */
+	uint32_t tx_size;    /* bytes, power of two */
+	uint32_t rx_size;    /* bytes each, power of two */
+	uint64_t tx_off;     /* data offsets from the region start */
+	uint64_t rx_off[SL_SHM_MAX_RX];
+	uint32_t max_frame;  /* largest frame the broker accepts in tx */
+	uint32_t slot;	     /* the broker's client slot, for counters */
+	uint64_t tsc_hz;     /* broker's TSC rate, for timestamp conversion */
+	uint32_t page_size;  /* backing page size in bytes */
+	uint32_t reserved;
+	uint8_t pad[40];
+	/* Own line: broker writes (release), client reads. */
+	uint32_t notice __attribute__((aligned(64))); /* enum sl_shm_notice */
+	uint32_t reserved2;
+	uint8_t pad2[56];
+	struct sl_shm_ring tx;
+	struct sl_shm_ring rx[SL_SHM_MAX_RX];
+};
+
+/* Attach request, client to broker over the UNIX socket (SOCK_SEQPACKET). */
+struct sl_shm_attach_req {
+	uint64_t magic;	  /* SL_SHM_MAGIC */
+	uint32_t version; /* SL_SHM_VERSION */
+	uint32_t reserved;
+	char name[32];	  /* shown in the broker's counters */
+};
+
+/* Reply; with status 0 the region's file descriptor comes as SCM_RIGHTS. */
+struct sl_shm_attach_rep {
+	uint64_t magic;
+	int32_t status;	  /* 0, or -errno: -EBUSY (no free slot), -EPROTO, -ENOMEM */
+	uint32_t reserved;
+	uint64_t size;	  /* bytes to map */
+};
+
+static inline uint64_t
+sl_shm_commit_word(uint64_t pos, uint32_t size_shift, uint32_t len)
+{
+	return ((uint64_t)((uint32_t)(pos >> size_shift) + 1u) << 32) | len;
+}
+
+/* Bytes a record of a @len-byte frame takes in the ring. */
+static inline uint32_t
+sl_shm_rec_bytes(uint32_t len)
+{
+	return SL_SHM_REC_HDR + ((len + 7u) & ~7u);
+}
+
+#endif /* SLUICE_SHM_H */

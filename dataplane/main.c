@@ -277,7 +277,7 @@ sl_dp_slow_path_poll(struct sl_dp *d)
 	n = rte_ring_dequeue_burst_elem(d->slow, h, sizeof(h[0]), 32, NULL);
 	for (i = 0; i < n; i++) {
 		if (h[i].kind == SL_HO_SHM_DETACHED) {
-			sl_shm_detached(d, h[i].topic);
+			sl_shm_detached(d, h[i].topic, h[i].session);
 			continue;
 		}
 		if (h[i].kind != SL_HO_RESOLVE) {

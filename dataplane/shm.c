@@ -57,7 +57,8 @@
 
 #define ATTACH_TIMEOUT_NS 1000000000ull /* to send the attach request */
 #define GRACE_POLLS 2			/* worker loop iterations before unmap */
-#define TX_BATCH_RECORDS 256		/* records read per client per poll, at most */
+#define TX_BATCH_RECORDS 256		/* records per mbuf batch, at most */
+#define TX_BATCHES 8			/* mbuf batches per client per poll, at most */
 
 struct sl_shm {
 	int listen_fd;
@@ -339,8 +340,7 @@ attach(struct sl_dp *dp, struct sl_shm_client *c)
 	if (sl_dp_send_to_worker(dp, c->home, &h) < 0) {
 		attach_reply(c->sock, -EBUSY, 0, -1);
 		close(fd);
-		__atomic_store_n(&c->state, SL_SHM_DEAD, __ATOMIC_RELEASE);
-		sl_shm_detached(dp, c->slot);
+		sl_shm_detached(dp, c->slot, c->gen);
 		return;
 	}
 	attach_reply(c->sock, 0, c->size, fd);
@@ -399,7 +399,7 @@ grace_over(const struct sl_dp *dp, const struct sl_shm_client *c)
 }
 
 void
-sl_shm_detached(struct sl_dp *dp, uint32_t slot)
+sl_shm_detached(struct sl_dp *dp, uint32_t slot, uint32_t gen)
 {
 	struct sl_shm_client *c;
 	uint32_t i;
@@ -407,6 +407,8 @@ sl_shm_detached(struct sl_dp *dp, uint32_t slot)
 	if (dp->shm == NULL || slot >= dp->shm->max_clients)
 		return;
 	c = &dp->shm->c[slot];
+	if (c->gen != gen || (c->state != SL_SHM_LIVE && c->state != SL_SHM_CLOSING))
+		return; /* already reclaimed */
 	/* Seq-cst: the store is visible before the poll counts are read, so
 	 * an iteration that began after them sees the client dead. */
 	__atomic_store_n(&c->state, SL_SHM_DEAD, __ATOMIC_SEQ_CST);
@@ -528,7 +530,7 @@ list_del(struct sl_worker *w, uint32_t slot)
 static void
 notify_main(struct sl_worker *w, struct sl_shm_client *c)
 {
-	struct sl_handoff h = { .kind = SL_HO_SHM_DETACHED, .topic = c->slot };
+	struct sl_handoff h = { .kind = SL_HO_SHM_DETACHED, .topic = c->slot, .session = c->gen };
 
 	c->detach_pending = rte_ring_enqueue_elem(w->dp->slow, &h, sizeof(h)) != 0;
 }
@@ -564,7 +566,13 @@ sl_shm_worker_handoff(struct sl_worker *w, const struct sl_handoff *h)
 		w->shm[w->n_shm++] = h->topic;
 		return;
 	}
-	cut(w, c, SL_SHM_SERVED); /* SL_HO_SHM_DETACH: the client hung up */
+	/* SL_HO_SHM_DETACH: the client hung up. If this worker cut it off
+	 * already, the main lcore has been (or is being) told. */
+	for (uint32_t i = 0; i < w->n_shm; i++)
+		if (w->shm[i] == h->topic) {
+			cut(w, c, SL_SHM_SERVED);
+			return;
+		}
 }
 
 void
@@ -613,9 +621,9 @@ publish_held_back(const struct sl_worker *w, const uint8_t *frame, uint32_t len)
 
 /* Read up to a batch of committed records of client @c into one mbuf and
  * handle it like a datagram. Returns the frames handled, or -1 when the
- * client was cut off. */
+ * client was cut off; *full says the mbuf filled up (more may wait). */
 static int
-poll_client(struct sl_worker *w, struct sl_shm_client *c)
+poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full)
 {
 	const uint8_t *ring = c->base + c->tx_off;
 	const uint32_t mask = c->tx_size - 1;
@@ -624,12 +632,9 @@ poll_client(struct sl_worker *w, struct sl_shm_client *c)
 	struct sl_pkt_info pi;
 	uint8_t *dst = NULL;
 	uint32_t room = 0, used = 0, frames = 0, k;
-	uint32_t why = __atomic_exchange_n(&c->kick, 0, __ATOMIC_ACQUIRE);
+	uint64_t pos0 = c->tx_pos;
 
-	if (unlikely(why)) {
-		cut(w, c, why);
-		return -1;
-	}
+	*full = 0;
 	for (k = 0; k < TX_BATCH_RECORDS; k++) {
 		uint32_t off = (uint32_t)(c->tx_pos & mask);
 		uint64_t word = __atomic_load_n((const uint64_t *)(ring + off), __ATOMIC_ACQUIRE);
@@ -657,8 +662,10 @@ poll_client(struct sl_worker *w, struct sl_shm_client *c)
 			room = rte_pktmbuf_tailroom(m) - SL_PKT_HDR_LEN;
 			dst = rte_pktmbuf_mtod_offset(m, uint8_t *, SL_PKT_HDR_LEN);
 		}
-		if (rec - SL_SHM_REC_HDR > room - used)
-			break; /* the next batch takes it */
+		if (rec - SL_SHM_REC_HDR > room - used) {
+			*full = 1; /* the next batch takes it */
+			break;
+		}
 		/* Copied before it is looked at: the client may still write. */
 		memcpy(dst + used, ring + off + SL_SHM_REC_HDR, rec - SL_SHM_REC_HDR);
 		if (unlikely(((const struct sl_hdr *)(dst + used))->length != len)) {
@@ -675,7 +682,8 @@ poll_client(struct sl_worker *w, struct sl_shm_client *c)
 		frames++;
 	}
 	/* Consumed (copied): the client may reuse the space. */
-	__atomic_store_n(&r->tx.cons, c->tx_pos, __ATOMIC_RELEASE);
+	if (c->tx_pos != pos0)
+		__atomic_store_n(&r->tx.cons, c->tx_pos, __ATOMIC_RELEASE);
 	if (frames == 0) {
 		if (m)
 			rte_pktmbuf_free(m);
@@ -704,6 +712,27 @@ poll_client(struct sl_worker *w, struct sl_shm_client *c)
 	sl_worker_datagram(w, m, &pi);
 	rte_pktmbuf_free(m);
 	return (int)frames;
+}
+
+/* Batches of client @c's records, while they fill mbufs, up to a bound that
+ * keeps the other clients and the NIC queue served. */
+static int
+poll_client(struct sl_worker *w, struct sl_shm_client *c)
+{
+	uint32_t why = __atomic_exchange_n(&c->kick, 0, __ATOMIC_ACQUIRE);
+	int n, total = 0, full = 1, rounds;
+
+	if (unlikely(why)) {
+		cut(w, c, why);
+		return -1;
+	}
+	for (rounds = 0; full && rounds < TX_BATCHES; rounds++) {
+		n = poll_batch(w, c, &full);
+		if (n < 0)
+			return -1;
+		total += n;
+	}
+	return total;
 }
 
 unsigned

@@ -68,8 +68,8 @@ struct sl_sub;
 int sl_shm_init(struct sl_dp *dp);
 /* Main lcore: accept, attach, notice hang-ups, reclaim. Returns work done. */
 unsigned sl_shm_poll(struct sl_dp *dp);
-/* Main lcore: a worker let go of @slot (SL_HO_SHM_DETACHED). */
-void sl_shm_detached(struct sl_dp *dp, uint32_t slot);
+/* Main lcore: a worker let go of @slot, generation @gen (SL_HO_SHM_DETACHED). */
+void sl_shm_detached(struct sl_dp *dp, uint32_t slot, uint32_t gen);
 /* Main lcore, at exit: tell clients, unmap, close. */
 void sl_shm_fini(struct sl_dp *dp);
 

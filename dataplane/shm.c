@@ -44,6 +44,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <rte_telemetry.h>
 
 #include <sluice/cnc.h>
 #include <sluice/proto.h>
@@ -333,6 +334,7 @@ attach(struct sl_dp *dp, struct sl_shm_client *c)
 	region_init(dp, c, map);
 	c->home = pick_home(dp);
 	c->kick = 0;
+	c->dropped = 0;
 	c->detach_pending = 0;
 	c->attach_tsc = rte_rdtsc();
 	__atomic_store_n(&c->state, SL_SHM_LIVE, __ATOMIC_RELEASE);
@@ -497,6 +499,45 @@ sl_shm_fini(struct sl_dp *dp)
 	rte_free(s->c);
 	rte_free(s);
 	dp->shm = NULL;
+}
+
+static const char *const state_names[] = { "free", "pending", "live", "closing", "dead" };
+
+int
+sl_shm_telemetry(const struct sl_dp *dp, struct rte_tel_data *d)
+{
+	const struct sl_shm *s = dp->shm;
+	uint32_t i, st, n = 0;
+
+	if (s == NULL)
+		return 0;
+	for (i = 0; i < s->max_clients && n < RTE_TEL_MAX_DICT_ENTRIES; i++) {
+		const struct sl_shm_client *c = &s->c[i];
+		struct rte_tel_data *e;
+		char key[16];
+
+		st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+		if (st != SL_SHM_LIVE && st != SL_SHM_CLOSING)
+			continue;
+		e = rte_tel_data_alloc();
+		if (e == NULL)
+			return -ENOMEM;
+		rte_tel_data_start_dict(e);
+		rte_tel_data_add_dict_string(e, "name", c->name);
+		rte_tel_data_add_dict_string(e, "state", state_names[st]);
+		rte_tel_data_add_dict_u64(e, "pid", (uint64_t)c->pid);
+		rte_tel_data_add_dict_u64(e, "uid", (uint64_t)c->uid);
+		rte_tel_data_add_dict_u64(e, "worker", c->home);
+		rte_tel_data_add_dict_u64(e, "region_kb", c->size >> 10);
+		rte_tel_data_add_dict_string(e, "pages", c->huge ? "huge" : "4k");
+		rte_tel_data_add_dict_u64(e, "tx_read", __atomic_load_n(&c->tx_pos, __ATOMIC_RELAXED));
+		/* Not from the region: it may be unmapped under this thread. */
+		rte_tel_data_add_dict_u64(e, "dropped", __atomic_load_n(&c->dropped, __ATOMIC_RELAXED));
+		snprintf(key, sizeof(key), "c%u", i);
+		rte_tel_data_add_dict_container(d, key, e, 0);
+		n++;
+	}
+	return 0;
 }
 
 /* --- workers: the client's tx ring ----------------------------------------------- */
@@ -847,6 +888,7 @@ sl_shm_dropped(struct sl_worker *w, const struct sl_sub *peer)
 
 	if (c == NULL)
 		return;
+	__atomic_fetch_add(&c->dropped, 1, __ATOMIC_RELAXED); /* several owners */
 	d = &((struct sl_shm_region *)c->base)->rx[w->idx].dropped;
 	/* The client only reads it; a client that scribbles here fools itself. */
 	__atomic_store_n(d, __atomic_load_n(d, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);

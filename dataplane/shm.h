@@ -38,6 +38,7 @@ struct sl_shm_client {
 	uint16_t gen;
 	uint16_t home;	    /* worker that polls the tx ring */
 	uint32_t kick;	    /* enum sl_shm_notice an owner asks home to apply */
+	uint64_t dropped;   /* deliveries dropped, ring full (atomic add: any owner) */
 	uint32_t slot;
 	uint8_t *base;	    /* mapping */
 	uint64_t size;
@@ -72,6 +73,10 @@ unsigned sl_shm_poll(struct sl_dp *dp);
 void sl_shm_detached(struct sl_dp *dp, uint32_t slot, uint32_t gen);
 /* Main lcore, at exit: tell clients, unmap, close. */
 void sl_shm_fini(struct sl_dp *dp);
+
+struct rte_tel_data;
+/* Telemetry thread: one entry per attached client into dict @d ("c<slot>"). */
+int sl_shm_telemetry(const struct sl_dp *dp, struct rte_tel_data *d);
 
 /* Worker: read the tx rings of the clients this worker is home to. */
 unsigned sl_shm_worker_poll(struct sl_worker *w);

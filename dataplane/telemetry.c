@@ -10,6 +10,7 @@
 #include <rte_telemetry.h>
 
 #include "dataplane.h"
+#include "shm.h"
 
 /* Telemetry callbacks take no context argument; one dataplane per process. */
 static struct sl_dp *g_dp;
@@ -159,6 +160,8 @@ topic_dict(const struct sl_topic *t)
 	rte_tel_data_add_dict_u64(c, "dropped", sl_ctr_read(&ts->dropped));
 	rte_tel_data_add_dict_u64(c, "seq", sl_ctr_read(&ts->seq));
 	rte_tel_data_add_dict_string(c, "durability", sl_durability_name(ts->durability));
+	rte_tel_data_add_dict_string(c, "backpressure", sl_backpressure_name(ts->backpressure));
+	rte_tel_data_add_dict_u64(c, "held", __atomic_load_n(&ts->bp_held, __ATOMIC_RELAXED));
 	if (ts->journal) {
 		rte_tel_data_add_dict_u64(c, "journal_first", sl_ctr_read(&ts->j_first));
 		rte_tel_data_add_dict_u64(c, "journal_durable", sl_ctr_read(&ts->j_durable));
@@ -224,6 +227,13 @@ do_config(const char *cmd __rte_unused, const char *params __rte_unused,
 	return 0;
 }
 
+static int
+do_shm(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	rte_tel_data_start_dict(d);
+	return sl_shm_telemetry(g_dp, d);
+}
+
 /* Every command runs between tel_enter and tel_leave. */
 #define TEL_CMD(name)                                                                    \
 	static int cmd_##name(const char *cmd, const char *params, struct rte_tel_data *d) \
@@ -239,6 +249,7 @@ TEL_CMD(stats)
 TEL_CMD(workers)
 TEL_CMD(topics)
 TEL_CMD(config)
+TEL_CMD(shm)
 
 int
 sl_telemetry_init(struct sl_dp *dp)
@@ -254,5 +265,7 @@ sl_telemetry_init(struct sl_dp *dp)
 					 "Per-topic counters. Optional parameter: topic name");
 	rc |= rte_telemetry_register_cmd("/sluice/config", cmd_config,
 					 "Effective dataplane settings");
+	rc |= rte_telemetry_register_cmd("/sluice/shm", cmd_shm,
+					 "Shared-memory clients: process, worker, ring positions");
 	return rc ? -EINVAL : 0;
 }

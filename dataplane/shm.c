@@ -863,10 +863,6 @@ sl_shm_send(struct sl_worker *w, const struct sl_sub *peer, const void *a, uint3
 	__atomic_store_n((uint64_t *)(ring + off), sl_shm_commit_word(x->pos, c->rx_shift, len),
 			 __ATOMIC_RELEASE);
 	x->pos += rec;
-	/* Advisory, for the client's wait: relaxed, the commit word is what
-	 * publishes the record. */
-	__atomic_store_n(&((struct sl_shm_region *)c->base)->rx[w->idx].prod, x->pos,
-			 __ATOMIC_RELAXED);
 	sl_ctr_add(&w->ctr.ctr[SL_CTR_shm_tx_frames], 1);
 	return 0;
 }

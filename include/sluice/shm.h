@@ -43,7 +43,8 @@
 /* Ring header in the shared region: producer and consumer words on their own
  * cache lines, so the two sides do not share a line they both write. */
 struct sl_shm_ring {
-	uint64_t prod;	   /* producer: position after its last commit (advisory) */
+	uint64_t prod;	   /* reserved: v1 producers do not write it (the commit
+			    * words say what is there) */
 	uint64_t wakeups;  /* reserved */
 	uint8_t pad0[48];
 	uint64_t cons;	   /* consumer: position up to which records are released */

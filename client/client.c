@@ -538,6 +538,11 @@ shm_recv(struct sl_client *c, void *buf, size_t cap)
 		c->st.bad_frames++; /* larger than any v1 peer sends */
 		return 0;
 	}
+	if (n == -EPROTO) {
+		c->st.bad_frames++;
+		c->dead = true;
+		return -ENOTCONN;
+	}
 	if (n > 0)
 		return n;
 	why = sl_shm_link_notice(&c->shm);

@@ -270,6 +270,8 @@ sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap)
 			off = 0;
 			len = (uint32_t)w;
 		}
+		if (len > SL_SHM_PAD - 8 || sl_shm_rec_bytes(len) > l->rx_size - off)
+			return -EPROTO; /* not what a broker writes: stop reading */
 		l->rx_pos[i] += sl_shm_rec_bytes(len);
 		l->rx_next = i + 1;
 		if (len <= cap)

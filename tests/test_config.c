@@ -493,6 +493,38 @@ test_presets(const char *dir)
 	return failures ? 1 : 0;
 }
 
+/* Durability and back-pressure rules: first match wins, prefix with '*',
+ * the default otherwise; bad rules are errors that say what is wrong. */
+static void
+test_policy_rules(void)
+{
+	CHECK(load_text("[dataplane]\n"
+			"durability = async\n"
+			"durability_rules = orders.*=sync, orders.x=none ticks=none\n"
+			"backpressure_rules = orders.*=block md.*=disconnect\n"
+			"shm = no\nshm_max_clients = 8\nshm_ring_kb = 64\nshm_group = traders\n") == 0);
+	CHECK(sl_conf_durability(&conf, "orders.eu", 9) == SL_DUR_SYNC);
+	CHECK(sl_conf_durability(&conf, "orders.x", 8) == SL_DUR_SYNC); /* first match */
+	CHECK(sl_conf_durability(&conf, "ticks", 5) == SL_DUR_NONE);
+	CHECK(sl_conf_durability(&conf, "tick", 4) == SL_DUR_ASYNC);
+	CHECK(sl_conf_backpressure(&conf, "orders.eu", 9) == SL_BP_BLOCK);
+	CHECK(sl_conf_backpressure(&conf, "md.x", 4) == SL_BP_DISCONNECT);
+	CHECK(sl_conf_backpressure(&conf, "other", 5) == SL_BP_DROP);
+	CHECK(conf.shm == 0 && conf.shm_max_clients == 8 && conf.shm_ring_kb == 64);
+	CHECK(strcmp(conf.shm_group, "traders") == 0);
+	CHECK(strcmp(sl_backpressure_name(SL_BP_BLOCK), "block") == 0);
+	CHECK(load_text("[dataplane]\nbackpressure = disconnect\n") == 0);
+	CHECK(sl_conf_backpressure(&conf, "x", 1) == SL_BP_DISCONNECT);
+	LOAD_ERR("[dataplane]\nbackpressure = wait\n", 2, "drop, block or disconnect");
+	LOAD_ERR("[dataplane]\nbackpressure_rules = a.*\n", 2, "not pattern=policy");
+	LOAD_ERR("[dataplane]\nbackpressure_rules = a.*=sync\n", 2, "drop, block or disconnect");
+	LOAD_ERR("[dataplane]\ndurability_rules = a.*=block\n", 2, "none, async or sync");
+	LOAD_ERR("[dataplane]\nshm_ring_kb = 8\n", 2, "out of range");
+	sl_conf_defaults(&conf);
+	CHECK(conf.shm == 1 && conf.shm_max_clients == 64 && conf.shm_ring_kb == 512);
+	CHECK(conf.backpressure == SL_BP_DROP);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -506,5 +538,6 @@ main(int argc, char **argv)
 	test_overrides();
 	test_load_errors();
 	test_validate();
+	test_policy_rules();
 	return check_result("test_config");
 }

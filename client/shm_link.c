@@ -90,26 +90,15 @@ recv_reply(int sock, struct sl_shm_attach_rep *rep, int *fd, uint64_t timeout_ns
 	return 0;
 }
 
-static int
-map_region(struct sl_shm_link *l, int fd, uint64_t size)
+int
+sl_shm_link_init(struct sl_shm_link *l, void *p, uint64_t size)
 {
-	struct sl_shm_region *r;
-	struct stat st;
+	struct sl_shm_region *r = p;
 	uint32_t i;
-	void *p;
-	int rc;
+	int rc = region_check(r, size);
 
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != size)
-		return -EPROTO;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	r = p;
-	rc = region_check(r, size);
-	if (rc < 0) {
-		munmap(p, size);
+	if (rc < 0)
 		return rc;
-	}
 	memset(l, 0, sizeof(*l));
 	l->r = r;
 	l->map_size = size;
@@ -122,6 +111,24 @@ map_region(struct sl_shm_link *l, int fd, uint64_t size)
 	for (i = 0; i < l->n_rx; i++)
 		l->rx[i] = (uint8_t *)p + r->rx_off[i];
 	return 0;
+}
+
+static int
+map_region(struct sl_shm_link *l, int fd, uint64_t size)
+{
+	struct stat st;
+	void *p;
+	int rc;
+
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != size)
+		return -EPROTO;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	rc = sl_shm_link_init(l, p, size);
+	if (rc < 0)
+		munmap(p, size);
+	return rc;
 }
 
 int

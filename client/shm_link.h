@@ -38,6 +38,10 @@ int sl_shm_link_attach(struct sl_shm_link *l, const char *target, const char *na
 		       uint64_t timeout_ns);
 void sl_shm_link_detach(struct sl_shm_link *l);
 
+/* Use the region at @p (@size bytes) after checking its header; what
+ * attach does once the file is mapped. Returns 0 or -EPROTO. */
+int sl_shm_link_init(struct sl_shm_link *l, void *p, uint64_t size);
+
 /* Reserve a record for a frame of @len bytes: its address, or NULL when the
  * ring has no room now (the broker is behind: back-pressure). */
 void *sl_shm_link_claim(struct sl_shm_link *l, uint32_t len);

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The client end of the shared-memory rings (client/shm_link.c) against the
+ * rules of docs/PROTOCOL.md section 14, with the broker's side played by a
+ * reference consumer and producer written from those rules: many laps, pad
+ * records, a full ring, an open claim that is never committed, bad region
+ * headers and records.
+ */
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sluice/shm.h>
+
+#include "check.h"
+#include "shm_link.h"
+
+#define RING 4096u
+#define HDR 8192u /* sizeof(struct sl_shm_region) rounded up */
+#define NRX 2u
+#define SIZE (HDR + RING * (1 + NRX))
+
+static uint8_t *region;
+
+static void
+region_make(void)
+{
+	struct sl_shm_region *r;
+	uint32_t i;
+
+	free(region);
+	region = aligned_alloc(4096, SIZE);
+	if (region == NULL)
+		abort();
+	memset(region, 0, SIZE);
+	r = (struct sl_shm_region *)region;
+	r->magic = SL_SHM_MAGIC;
+	r->version = SL_SHM_VERSION;
+	r->n_rx = NRX;
+	r->size = SIZE;
+	r->tx_size = r->rx_size = RING;
+	r->tx_off = HDR;
+	for (i = 0; i < NRX; i++)
+		r->rx_off[i] = HDR + RING * (i + 1);
+	r->max_frame = 1472;
+}
+
+/* A frame of @len bytes whose bytes all derive from @n. */
+static void
+frame_fill(uint8_t *p, uint32_t len, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)(n * 31u + i);
+}
+
+static int
+frame_ok(const uint8_t *p, uint32_t len, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != (uint8_t)(n * 31u + i))
+			return 0;
+	return 1;
+}
+
+/* --- the broker's side, from the protocol text ------------------------------------ */
+
+struct ref_cons {
+	const uint8_t *ring;
+	uint64_t *cons_word;
+	uint64_t pos;
+};
+
+/* Next committed record: its length and data, or 0 when none. */
+static uint32_t
+ref_take(struct ref_cons *c, const uint8_t **data)
+{
+	for (;;) {
+		uint32_t off = (uint32_t)(c->pos % RING);
+		uint64_t w = __atomic_load_n((const uint64_t *)(c->ring + off), __ATOMIC_ACQUIRE);
+		uint32_t lap = (uint32_t)(c->pos / RING) + 1u, len = (uint32_t)w;
+
+		if ((uint32_t)(w >> 32) != lap)
+			return 0;
+		if (len == SL_SHM_PAD) {
+			c->pos += RING - off;
+			continue;
+		}
+		CHECK(off + sl_shm_rec_bytes(len) <= RING); /* never wraps */
+		*data = c->ring + off + SL_SHM_REC_HDR;
+		c->pos += sl_shm_rec_bytes(len);
+		return len;
+	}
+}
+
+static void
+ref_release(struct ref_cons *c)
+{
+	__atomic_store_n(c->cons_word, c->pos, __ATOMIC_RELEASE);
+}
+
+/* Write a record of @len bytes into rx ring @i as the broker does; returns
+ * 0, or -1 when the client has not made room. */
+static int
+ref_put(uint32_t i, uint64_t *pos, uint32_t len, uint32_t n)
+{
+	struct sl_shm_region *r = (struct sl_shm_region *)region;
+	uint8_t *ring = region + r->rx_off[i];
+	uint32_t rec = sl_shm_rec_bytes(len), off = (uint32_t)(*pos % RING);
+	uint64_t need = rec + (rec > RING - off ? RING - off : 0);
+
+	if (*pos + need - __atomic_load_n(&r->rx[i].cons, __ATOMIC_ACQUIRE) > RING)
+		return -1;
+	if (rec > RING - off) {
+		__atomic_store_n((uint64_t *)(ring + off), sl_shm_commit_word(*pos, 12, SL_SHM_PAD),
+				 __ATOMIC_RELEASE);
+		*pos += RING - off;
+		off = 0;
+	}
+	frame_fill(ring + off + SL_SHM_REC_HDR, len, n);
+	__atomic_store_n((uint64_t *)(ring + off), sl_shm_commit_word(*pos, 12, len),
+			 __ATOMIC_RELEASE);
+	*pos += rec;
+	return 0;
+}
+
+/* --- tests -------------------------------------------------------------------------- */
+
+static void
+test_header_checks(void)
+{
+	struct sl_shm_link l;
+	struct sl_shm_region *r;
+
+	region_make();
+	r = (struct sl_shm_region *)region;
+	CHECK(sl_shm_link_init(&l, region, SIZE) == 0);
+	CHECK(sl_shm_link_init(&l, region, SIZE - 4096) == -EPROTO); /* size differs */
+	r->magic ^= 1;
+	CHECK(sl_shm_link_init(&l, region, SIZE) == -EPROTO);
+	r->magic ^= 1;
+	r->version = 2;
+	CHECK(sl_shm_link_init(&l, region, SIZE) == -EPROTO);
+	r->version = SL_SHM_VERSION;
+	r->tx_size = RING + 8; /* not a power of two */
+	CHECK(sl_shm_link_init(&l, region, SIZE) == -EPROTO);
+	r->tx_size = RING;
+	r->rx_off[1] = SIZE - RING + 64; /* past the end */
+	CHECK(sl_shm_link_init(&l, region, SIZE) == -EPROTO);
+	r->rx_off[1] = HDR + 2 * RING;
+	r->n_rx = SL_SHM_MAX_RX + 1;
+	CHECK(sl_shm_link_init(&l, region, SIZE) == -EPROTO);
+	r->n_rx = 0;
+	CHECK(sl_shm_link_init(&l, region, SIZE) == -EPROTO);
+	r->n_rx = NRX;
+	r->tx_off = 16; /* inside the header */
+	CHECK(sl_shm_link_init(&l, region, SIZE) == -EPROTO);
+}
+
+/* Client to broker: thousands of frames of changing sizes over many laps,
+ * the consumer sometimes behind; every frame arrives once, whole, in order. */
+static void
+test_tx_laps(void)
+{
+	struct sl_shm_region *r;
+	struct sl_shm_link l;
+	struct ref_cons c;
+	const uint8_t *d;
+	uint32_t sent = 0, got = 0, full = 0, len, i;
+	void *p;
+
+	region_make();
+	r = (struct sl_shm_region *)region;
+	CHECK(sl_shm_link_init(&l, region, SIZE) == 0);
+	c = (struct ref_cons){ region + r->tx_off, &r->tx.cons, 0 };
+	for (i = 0; i < 20000; i++) {
+		len = 16 + (sent * 7919u) % 1457u; /* 16 .. 1472 */
+		p = sl_shm_link_claim(&l, len);
+		if (p == NULL) {
+			full++;
+			/* Full: the consumer catches up, checking every frame. */
+			while ((len = ref_take(&c, &d)) != 0) {
+				CHECK(len == 16 + (got * 7919u) % 1457u && frame_ok(d, len, got));
+				got++;
+			}
+			ref_release(&c);
+			continue;
+		}
+		frame_fill(p, len, sent);
+		sl_shm_link_commit(&l, len);
+		sent++;
+		if (i % 3 == 0) { /* a consumer that sometimes keeps up */
+			while ((len = ref_take(&c, &d)) != 0) {
+				CHECK(len == 16 + (got * 7919u) % 1457u && frame_ok(d, len, got));
+				got++;
+			}
+			ref_release(&c);
+		}
+	}
+	while ((len = ref_take(&c, &d)) != 0) {
+		CHECK(frame_ok(d, len, got));
+		got++;
+	}
+	CHECK(got == sent);
+	CHECK(full > 0);		/* the ring did fill: back-pressure was met */
+	CHECK(l.tx_pos > 100ull * RING); /* and it went round many times */
+}
+
+/* A claim never committed (the process died in between) shows nothing,
+ * and what was committed before it is all there. */
+static void
+test_open_claim_invisible(void)
+{
+	struct sl_shm_region *r;
+	struct sl_shm_link l;
+	struct ref_cons c;
+	const uint8_t *d;
+	uint8_t *p;
+
+	region_make();
+	r = (struct sl_shm_region *)region;
+	CHECK(sl_shm_link_init(&l, region, SIZE) == 0);
+	c = (struct ref_cons){ region + r->tx_off, &r->tx.cons, 0 };
+	CHECK(sl_shm_link_send(&l, "0123456789abcdef", 16) == 0);
+	p = sl_shm_link_claim(&l, 64);
+	CHECK(p != NULL);
+	memset(p, 0xee, 40); /* half written, never committed */
+	CHECK(ref_take(&c, &d) == 16 && memcmp(d, "0123456789abcdef", 16) == 0);
+	CHECK(ref_take(&c, &d) == 0);
+	/* A claim that needs a pad: the pad may be visible, the record not. */
+	while (sl_shm_link_send(&l, "0123456789abcdef", 16) == 0)
+		;
+	CHECK(ref_take(&c, &d) == 16);
+}
+
+/* Broker to client: two rings, records of changing sizes with pads; each
+ * ring's records come out in order, whole; a too-small buffer is refused
+ * (the record is skipped); a length past the ring's end stops the reader. */
+static void
+test_rx(void)
+{
+	struct sl_shm_region *r;
+	struct sl_shm_link l;
+	uint64_t pos[NRX] = { 0, 0 };
+	uint32_t put[NRX] = { 0, 0 }, got[NRX] = { 0, 0 }, i, k, len, total = 0;
+	uint8_t buf[2048];
+	int n;
+
+	region_make();
+	r = (struct sl_shm_region *)region;
+	CHECK(sl_shm_link_init(&l, region, SIZE) == 0);
+	CHECK(sl_shm_link_recv(&l, buf, sizeof(buf)) == 0);
+	CHECK(!sl_shm_link_ready(&l));
+	for (i = 0; i < 5000; i++) {
+		k = i % NRX;
+		len = 16 + ((put[k] + k) * 104729u) % 1457u;
+		if (ref_put(k, &pos[k], len, put[k] * 2 + k) == 0)
+			put[k]++;
+		if (i % 5 == 4) {
+			CHECK(sl_shm_link_ready(&l));
+			while ((n = sl_shm_link_recv(&l, buf, sizeof(buf))) > 0) {
+				/* Which ring? Try both expectations in turn. */
+				uint32_t j, ok = 0;
+
+				for (j = 0; j < NRX && !ok; j++) {
+					uint32_t want = 16 + ((got[j] + j) * 104729u) % 1457u;
+
+					if ((uint32_t)n == want && frame_ok(buf, want, got[j] * 2 + j)) {
+						got[j]++;
+						ok = 1;
+					}
+				}
+				CHECK(ok);
+				total++;
+			}
+			CHECK(n == 0);
+		}
+	}
+	CHECK(got[0] == put[0] && got[1] == put[1]);
+	CHECK(total > 1000 && pos[0] > 50ull * RING);
+	CHECK(r->rx[0].cons == pos[0] && r->rx[1].cons == pos[1]);
+	/* Too small a buffer: refused, the record is not left blocking. */
+	CHECK(ref_put(0, &pos[0], 100, 7) == 0 && ref_put(0, &pos[0], 20, 8) == 0);
+	CHECK(sl_shm_link_recv(&l, buf, 50) == -EMSGSIZE);
+	CHECK(sl_shm_link_recv(&l, buf, sizeof(buf)) == 20 && frame_ok(buf, 20, 8));
+	/* A length no broker writes. */
+	{
+		uint8_t *ring = region + r->rx_off[1];
+		uint32_t off = (uint32_t)(pos[1] % RING);
+
+		__atomic_store_n((uint64_t *)(ring + off),
+				 sl_shm_commit_word(pos[1], 12, RING), __ATOMIC_RELEASE);
+		CHECK(sl_shm_link_recv(&l, buf, sizeof(buf)) == -EPROTO);
+	}
+}
+
+int
+main(void)
+{
+	test_header_checks();
+	test_tx_laps();
+	test_open_claim_invisible();
+	test_rx();
+	free(region);
+	return check_result("test_shm_ring");
+}

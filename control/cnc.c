@@ -16,6 +16,11 @@
 
 _Static_assert(sizeof(struct sl_cnc_cmd) == SL_CNC_CMD_SIZE, "command entry");
 _Static_assert(sizeof(struct sl_cnc_hdr) == 128, "cnc header");
+_Static_assert(sizeof(struct sl_cnc_topic) == SL_CNC_NAME_LEN + 32, "cnc topic");
+_Static_assert(offsetof(struct sl_cnc_topic, backpressure) == SL_CNC_NAME_LEN + 1,
+	       "cnc topic: backpressure took the first reserved byte");
+_Static_assert(offsetof(struct sl_cnc_topic, retain_bytes) == SL_CNC_NAME_LEN + 8,
+	       "cnc topic: layout after the reserved bytes unchanged");
 _Static_assert(sizeof(struct sl_cnc_ring) == 128, "cnc ring indices");
 _Static_assert(sizeof(struct sl_cnc_result) == 128, "cnc result");
 _Static_assert((SL_CNC_RING_ENTRIES & (SL_CNC_RING_ENTRIES - 1)) == 0, "ring size");

@@ -234,22 +234,30 @@ live_find(const struct sl_json *topics, const char *name)
 	return NULL;
 }
 
-/* A topic: desired settings (@t, may be NULL) merged with live ones. */
+/*
+ * A topic: desired settings (@t, may be NULL) merged with live ones. The
+ * snapshot's "backpressure" is what the dataplane applies: it comes out as
+ * "backpressure_applied", next to the desired one ("default" leaves the
+ * choice to the dataplane's configuration, so the two may differ).
+ */
 static void
 topic_json(struct sl_jw *w, const struct sl_state_topic *t, const struct sl_json *live)
 {
 	const struct sl_json *k;
-	const char *name = "", *dur = "none";
+	const char *name = "", *dur = "none", *bp = "default";
 
 	if (t == NULL) {
 		sl_json_get_str(live, "name", &name);
 		sl_json_get_str(live, "durability", &dur);
+		sl_json_get_str(live, "backpressure", &bp);
 	}
 	sl_jw_obj_begin(w);
 	sl_jw_key(w, "name");
 	sl_jw_str(w, t ? t->name : name);
 	sl_jw_key(w, "durability");
 	sl_jw_str(w, t ? sl_state_durability_name(t->durability) : dur);
+	sl_jw_key(w, "backpressure");
+	sl_jw_str(w, t ? sl_state_backpressure_name(t->backpressure) : bp);
 	sl_jw_key(w, "retain_mb");
 	sl_jw_u64(w, t ? t->retain_mb : 0);
 	sl_jw_key(w, "retain_s");
@@ -263,7 +271,7 @@ topic_json(struct sl_jw *w, const struct sl_state_topic *t, const struct sl_json
 	for (k = live ? live->v.kids.first : NULL; k != NULL; k = k->next) {
 		if (strcmp(k->key, "name") == 0 || strcmp(k->key, "durability") == 0)
 			continue;
-		sl_jw_key(w, k->key);
+		sl_jw_key(w, strcmp(k->key, "backpressure") == 0 ? "backpressure_applied" : k->key);
 		sl_jw_value(w, k);
 	}
 	sl_jw_obj_end(w);
@@ -274,22 +282,25 @@ topic_json(struct sl_jw *w, const struct sl_state_topic *t, const struct sl_json
 static int
 cmd_topic_create(struct req *r)
 {
-	static const char *const ok[] = { "name", "durability", "retain_mb", "retain_s",
-					  "capacity_mb", NULL };
+	static const char *const ok[] = { "name", "durability", "backpressure", "retain_mb",
+					  "retain_s", "capacity_mb", NULL };
 	struct sl_state_topic t;
 	struct sl_state next;
 	struct sl_cnc_cmd c;
-	const char *name, *dur = "none";
+	const char *name, *dur = "none", *bp = "default";
 	int rc;
 
 	memset(&t, 0, sizeof(t));
 	if (args_only(r, ok) || arg_str(r, "name", 1, &name) || arg_str(r, "durability", 0, &dur) ||
-	    arg_u64(r, "retain_mb", &t.retain_mb) || arg_u64(r, "retain_s", &t.retain_s) ||
-	    arg_u64(r, "capacity_mb", &t.capacity_mb))
+	    arg_str(r, "backpressure", 0, &bp) || arg_u64(r, "retain_mb", &t.retain_mb) ||
+	    arg_u64(r, "retain_s", &t.retain_s) || arg_u64(r, "capacity_mb", &t.capacity_mb))
 		return -1;
 	if (sl_state_durability_parse(dur, &t.durability) < 0)
 		return req_fail(r, "invalid", "durability '%.32s' is invalid: use none, async or sync",
 				dur);
+	if (sl_state_backpressure_parse(bp, &t.backpressure) < 0)
+		return req_fail(r, "invalid", "backpressure '%.32s' is invalid: use drop, block or "
+				"disconnect (or default: the dataplane's configured policy)", bp);
 	if (strlen(name) >= sizeof(t.name))
 		return req_fail(r, "invalid", "topic name is too long: at most %d characters", 200);
 	memcpy(t.name, name, strlen(name) + 1);

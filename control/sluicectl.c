@@ -33,7 +33,7 @@
 #define SL_CTL_TIMEOUT_MS	5000
 #define SL_CTL_DEFAULT_NAME	"sluice"
 #define SL_CTL_MAX_POS		4
-#define SL_CTL_MAX_COLS		10
+#define SL_CTL_MAX_COLS		12
 #define SL_CTL_MAX_RATE		100000000u	/* policy rate: as sluice-control's limit */
 
 /* Global options and the socket they select. */
@@ -267,7 +267,23 @@ table_print(struct table *t)
 	t->nrow = t->cap = 0;
 }
 
-/* A table whose columns are members of each object of @arr. */
+/* Member @key ("a.b" for nested) of @o; "k1|k2": k1, or k2 when @o has no k1. */
+static const struct sl_cj *
+column_value(const struct sl_cj *o, const char *key)
+{
+	const char *bar = strchr(key, '|');
+	const struct sl_cj *v;
+	char first[128];
+
+	if (bar == NULL || (size_t)(bar - key) >= sizeof(first))
+		return sl_cj_path(o, key);
+	memcpy(first, key, (size_t)(bar - key));
+	first[bar - key] = '\0';
+	v = sl_cj_path(o, first);
+	return v != NULL && v->type != SL_CJ_NULL ? v : column_value(o, bar + 1);
+}
+
+/* A table whose columns are members of each object of @arr (see column_value). */
 static void
 print_object_table(const struct sl_cj *arr, int ncol, const char *const *hdr,
 		   const char *const *keys)
@@ -280,7 +296,7 @@ print_object_table(const struct sl_cj *arr, int ncol, const char *const *hdr,
 	for (const struct sl_cj *o = arr != NULL && arr->type == SL_CJ_ARR ? arr->child : NULL;
 	     o != NULL; o = o->next) {
 		for (int i = 0; i < ncol; i++) {
-			fmt_val(buf[i], sizeof(buf[i]), sl_cj_path(o, keys[i]));
+			fmt_val(buf[i], sizeof(buf[i]), column_value(o, keys[i]));
 			vals[i] = buf[i];
 		}
 		table_row(&t, vals);
@@ -836,10 +852,12 @@ static int
 cmd_topic_create(struct ctl *c, const struct verb *v, int argc, char **argv)
 {
 	static const char *const durs[] = { "none", "async", "sync", NULL };
-	const char *dur = NULL, *rmb = NULL, *rs = NULL, *cmb = NULL, *pos[1];
+	static const char *const bps[] = { "drop", "block", "disconnect", "default", NULL };
+	const char *dur = NULL, *bp = NULL, *rmb = NULL, *rs = NULL, *cmb = NULL, *pos[1];
 	const struct opt opts[] = {
-		{ "durability", &dur, NULL }, { "retain-mb", &rmb, NULL },
-		{ "retain-s", &rs, NULL }, { "capacity-mb", &cmb, NULL }, { NULL, NULL, NULL },
+		{ "durability", &dur, NULL }, { "backpressure", &bp, NULL },
+		{ "retain-mb", &rmb, NULL }, { "retain-s", &rs, NULL },
+		{ "capacity-mb", &cmb, NULL }, { NULL, NULL, NULL },
 	};
 	struct sl_cj_buf a = { 0 };
 	struct reply r;
@@ -850,11 +868,18 @@ cmd_topic_create(struct ctl *c, const struct verb *v, int argc, char **argv)
 		return rc;
 	if (dur != NULL && !one_of(dur, durs))
 		return usage_err(v, "--durability is none, async or sync, not '%s'", dur);
+	if (bp != NULL && !one_of(bp, bps))
+		return usage_err(v, "--backpressure is drop, block or disconnect (or default: the "
+				 "dataplane's configured policy), not '%s'", bp);
 	sl_cj_buf_raw(&a, "{\"name\":", 8);
 	sl_cj_buf_str(&a, pos[0]);
 	if (dur != NULL) {
 		sl_cj_buf_raw(&a, ",\"durability\":", 14);
 		sl_cj_buf_str(&a, dur);
+	}
+	if (bp != NULL) {
+		sl_cj_buf_raw(&a, ",\"backpressure\":", 16);
+		sl_cj_buf_str(&a, bp);
 	}
 	rc = add_u64_arg(v, &a, "retain_mb", "retain-mb", rmb);
 	if (rc == 0)
@@ -885,14 +910,17 @@ cmd_topic_delete(struct ctl *c, const struct verb *v, int argc, char **argv)
 static void
 print_topic_list(const struct sl_cj *res)
 {
-	static const char *const hdr[] = { "NAME", ">ID", "DURABILITY", ">SUBS", ">PUBLISHED",
-					   ">DELIVERED", ">DROPPED", ">SEQ", ">JOURNAL_BYTES",
-					   "MANAGED" };
-	static const char *const keys[] = { "name", "id", "durability", "subscribers",
+	static const char *const hdr[] = { "NAME", ">ID", "DURABILITY", "BACKPRESSURE", ">SUBS",
+					   ">PUBLISHED", ">DELIVERED", ">DROPPED", ">SEQ",
+					   ">JOURNAL_BYTES", "MANAGED" };
+	/* Back-pressure: what the dataplane applies; the desired policy when
+	 * the topic is not live. */
+	static const char *const keys[] = { "name", "id", "durability",
+					    "backpressure_applied|backpressure", "subscribers",
 					    "published", "delivered", "dropped", "seq",
 					    "journal_bytes", "managed" };
 
-	print_object_table(res, 10, hdr, keys);
+	print_object_table(res, 11, hdr, keys);
 }
 
 static int
@@ -1647,11 +1675,16 @@ cmd_dataplane_status(struct ctl *c, const struct verb *v, int argc, char **argv)
 
 static const struct verb verbs[] = {
 	{ "topic", "create",
-	  "topic create NAME [--durability none|async|sync] [--retain-mb N] [--retain-s N] "
-	  "[--capacity-mb N]",
+	  "topic create NAME [--durability none|async|sync] [--backpressure drop|block|disconnect] "
+	  "[--retain-mb N] [--retain-s N] [--capacity-mb N]",
 	  "Create topic NAME. --durability: none (default), async (journaled, acked before\n"
-	  "the write is durable) or sync (acked once durable). --retain-mb and --retain-s\n"
-	  "bound the journal by size and age; --capacity-mb sizes it (0: the dataplane's\n"
+	  "the write is durable) or sync (acked once durable). --backpressure: what happens\n"
+	  "when a shared-memory subscriber's ring is full: drop (that subscriber misses the\n"
+	  "message and sees the gap), block (publishers are held back until it has room) or\n"
+	  "disconnect (that subscriber is cut off with a notice); not given (or default):\n"
+	  "the dataplane's backpressure and backpressure_rules decide. Given for a topic a\n"
+	  "client already created, it applies at once. --retain-mb and --retain-s bound\n"
+	  "the journal by size and age; --capacity-mb sizes it (0: the dataplane's\n"
 	  "default). Options not given are left to sluice-control's defaults.\n",
 	  cmd_topic_create },
 	{ "topic", "delete", "topic delete NAME",
@@ -1659,7 +1692,9 @@ static const struct verb verbs[] = {
 	  cmd_topic_delete },
 	{ "topic", "list", "topic list",
 	  "List topics: the desired state merged with the dataplane's live counters.\n"
-	  "MANAGED is 'no' for topics that clients created.\n", cmd_topic_list },
+	  "BACKPRESSURE is the policy the dataplane applies (the desired one while the\n"
+	  "topic is not live). MANAGED is 'no' for topics that clients created.\n",
+	  cmd_topic_list },
 	{ "topic", "show", "topic show NAME",
 	  "Show topic NAME with its counters, one field a line.\n", cmd_topic_show },
 	{ "user", "add", "user add NAME [--admin] [--credentials FILE]",

@@ -75,6 +75,8 @@ fail:
 /* ---- names ---- */
 
 static const char *const dur_names[] = { "none", "async", "sync" };
+/* Indexed by SL_CNC_BP_*. */
+static const char *const bp_names[] = { "default", "drop", "block", "disconnect" };
 static const char *const perm_names[] = { "pub", "sub", "admin" };
 
 const char *
@@ -90,6 +92,25 @@ sl_state_durability_parse(const char *s, uint8_t *out)
 
 	for (i = 0; i < 3; i++)
 		if (strcmp(s, dur_names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *
+sl_state_backpressure_name(uint8_t bp)
+{
+	return bp <= SL_CNC_BP_DISCONNECT ? bp_names[bp] : "?";
+}
+
+int
+sl_state_backpressure_parse(const char *s, uint8_t *out)
+{
+	uint8_t i;
+
+	for (i = 0; i <= SL_CNC_BP_DISCONNECT; i++)
+		if (strcmp(s, bp_names[i]) == 0) {
 			*out = i;
 			return 0;
 		}
@@ -218,6 +239,9 @@ topic_check(const struct sl_state_topic *t, char *err, size_t errlen)
 	if (t->durability > SL_DUR_SYNC)
 		return errf(err, errlen, -EINVAL, "topic '%s': durability must be none, async or sync",
 			    t->name);
+	if (t->backpressure > SL_CNC_BP_DISCONNECT)
+		return errf(err, errlen, -EINVAL, "topic '%s': backpressure must be drop, block, "
+			    "disconnect or default", t->name);
 	if (t->retain_mb > SL_STATE_MAX_MB || t->capacity_mb > SL_STATE_MAX_MB)
 		return errf(err, errlen, -EINVAL, "topic '%s': retain_mb and capacity_mb must be "
 			    "at most %llu", t->name, SL_STATE_MAX_MB);
@@ -488,6 +512,8 @@ topics_to_json(const struct sl_state *s, struct sl_jw *w)
 		sl_jw_str(w, t->name);
 		sl_jw_key(w, "durability");
 		sl_jw_str(w, sl_state_durability_name(t->durability));
+		sl_jw_key(w, "backpressure");
+		sl_jw_str(w, sl_state_backpressure_name(t->backpressure));
 		sl_jw_key(w, "retain_mb");
 		sl_jw_u64(w, t->retain_mb);
 		sl_jw_key(w, "retain_s");
@@ -596,7 +622,7 @@ get_u64_opt(const struct sl_json *o, const char *key, uint64_t *out, const char 
 static int
 topic_from_json(struct sl_state_topic *t, const struct sl_json *o, char *err, size_t errlen)
 {
-	const char *d = "none";
+	const char *d = "none", *bp = "default";
 	int rc;
 
 	memset(t, 0, sizeof(*t));
@@ -609,6 +635,11 @@ topic_from_json(struct sl_state_topic *t, const struct sl_json *o, char *err, si
 	    sl_state_durability_parse(d, &t->durability) < 0)
 		return errf(err, errlen, -EINVAL, "topic '%s': durability must be none, async or "
 			    "sync", t->name);
+	/* Absent in files written before topics had a back-pressure policy. */
+	if (sl_json_get_str(o, "backpressure", &bp) == -EINVAL ||
+	    sl_state_backpressure_parse(bp, &t->backpressure) < 0)
+		return errf(err, errlen, -EINVAL, "topic '%s': backpressure must be drop, block, "
+			    "disconnect or default", t->name);
 	rc = get_u64_opt(o, "retain_mb", &t->retain_mb, t->name, err, errlen);
 	if (rc == 0)
 		rc = get_u64_opt(o, "retain_s", &t->retain_s, t->name, err, errlen);

@@ -17,7 +17,7 @@
  * validates its arguments completely before it changes anything: on error
  * the state is as it was, and @err (when not NULL) says what was wrong and
  * what to do, in words fit for an operator. Errors:
- *   -EINVAL  bad argument (name, pattern, durability, perms, range)
+ *   -EINVAL  bad argument (name, pattern, durability, back-pressure, perms, range)
  *   -EEXIST  the topic or user exists already
  *   -ENOENT  no such topic, user or ACL entry
  *   -ENOSPC  a table is full
@@ -43,7 +43,8 @@ enum sl_durability {
 
 struct sl_state_topic {
 	char name[SL_CNC_NAME_LEN];
-	uint8_t durability; /* enum sl_durability */
+	uint8_t durability;   /* enum sl_durability */
+	uint8_t backpressure; /* SL_CNC_BP_*: 0 = the dataplane's configured policy */
 	uint64_t retain_mb;   /* 0 = the dataplane's default */
 	uint64_t retain_s;    /* 0 = the dataplane's default */
 	uint64_t capacity_mb; /* 0 = the dataplane's default */
@@ -90,6 +91,9 @@ int sl_state_copy(struct sl_state *dst, const struct sl_state *src);
 /* Names and parsers, for messages and the socket protocol. */
 const char *sl_state_durability_name(uint8_t d);
 int sl_state_durability_parse(const char *s, uint8_t *out); /* 0 or -EINVAL */
+/* Back-pressure: "default" (SL_CNC_BP_DEFAULT), "drop", "block", "disconnect". */
+const char *sl_state_backpressure_name(uint8_t bp);
+int sl_state_backpressure_parse(const char *s, uint8_t *out); /* 0 or -EINVAL */
 int sl_state_perm_parse(const char *s);			     /* SL_PERM_* bit or -EINVAL */
 /* Write the perms of @perms as a JSON array of names. */
 void sl_state_perms_json(struct sl_jw *w, uint16_t perms);
@@ -127,7 +131,7 @@ int sl_state_acl_revoke(struct sl_state *s, const char *user, const char *patter
 			uint16_t perms, char *err, size_t errlen);
 
 /* Check a whole state (as loaded from a file): names, uniqueness, uids,
- * ACL users, patterns, perms, durability, ranges. */
+ * ACL users, patterns, perms, durability, back-pressure, ranges. */
 int sl_state_validate(const struct sl_state *s, char *err, size_t errlen);
 
 /* Serialise, keys included (hex). */

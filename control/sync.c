@@ -287,6 +287,7 @@ sl_sync_cmd_topic(struct sl_cnc_cmd *c, const struct sl_state_topic *t)
 	cmd_init(c, SL_CNC_TOPIC_UPSERT, sizeof(c->u.topic));
 	snprintf(c->u.topic.name, sizeof(c->u.topic.name), "%s", t->name);
 	c->u.topic.durability = t->durability;
+	c->u.topic.backpressure = t->backpressure;
 	c->u.topic.retain_bytes = t->retain_mb << 20;
 	c->u.topic.retain_age_s = t->retain_s;
 	c->u.topic.capacity_bytes = t->capacity_mb << 20;

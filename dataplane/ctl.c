@@ -120,6 +120,38 @@ sl_dp_ctl_topic_created(struct sl_dp *dp)
 
 /* --- topics ------------------------------------------------------------------------- */
 
+/* SL_CNC_BP_* (durable.c relies on it too) is 1 + enum sl_backpressure. */
+_Static_assert(SL_CNC_BP_DROP == 1 + SL_BP_DROP && SL_CNC_BP_BLOCK == 1 + SL_BP_BLOCK &&
+	       SL_CNC_BP_DISCONNECT == 1 + SL_BP_DISCONNECT, "back-pressure codes");
+
+/*
+ * An existing topic takes the back-pressure policy sent, live. This is how
+ * a topic the dataplane made before control spoke (a client's RESOLVE, a
+ * journal reloaded at start: both from the rules) gets the policy control
+ * holds for it, at every resync. The owner worker reads the byte at each
+ * delivery to a full ring and at each fan-out: relaxed, nothing pairs with
+ * it; a delivery racing the change follows either policy. Leaving block:
+ * the messages the topic holds are still delivered, in order, as room
+ * frees up, and publishers stay held back until then; but one already
+ * past that check (in the owner's handoff ring or journal) when the policy
+ * changes is fanned out at once, ahead of them.
+ */
+static void
+topic_set_backpressure(struct sl_dp *dp, const struct sl_topic *cur, uint8_t code)
+{
+	struct sl_topic_state *ts = sl_route_state(&dp->route, cur->id);
+	enum sl_backpressure bp = code != SL_CNC_BP_DEFAULT
+				  ? (enum sl_backpressure)(code - 1)
+				  : sl_conf_backpressure(&dp->conf, cur->name, cur->name_len);
+
+	if (ts->backpressure == (uint8_t)bp)
+		return;
+	RTE_LOG(INFO, SLUICE, "topic %s: back-pressure %s (was %s)\n", cur->name,
+		sl_backpressure_name(bp),
+		sl_backpressure_name((enum sl_backpressure)ts->backpressure));
+	__atomic_store_n(&ts->backpressure, (uint8_t)bp, __ATOMIC_RELAXED);
+}
+
 static int
 topic_upsert(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_result *r)
 {
@@ -132,15 +164,20 @@ topic_upsert(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 		return say(r, -EINVAL, "invalid topic name '%s'", t->name);
 	if (t->durability > SL_DUR_SYNC)
 		return say(r, -EINVAL, "durability %u is not 0, 1 or 2", t->durability);
+	if (t->backpressure > SL_CNC_BP_DISCONNECT)
+		return say(r, -EINVAL, "backpressure %u is not 0 (default), 1 (drop), 2 (block) "
+			   "or 3 (disconnect)", t->backpressure);
 	id = sl_route_topic_lookup(&dp->route, t->name, (uint32_t)len);
 	cur = sl_route_topic_get(&dp->route, id);
 	if (cur) {
 		uint8_t d = sl_route_state(&dp->route, id)->durability;
 
+		/* Refused as a whole: the back-pressure policy is left as it is. */
 		if (d != t->durability)
 			return say(r, -EEXIST, "topic %s exists with durability %s; delete it "
 				   "first to change that", t->name,
 				   sl_durability_name((enum sl_durability)d));
+		topic_set_backpressure(dp, cur, t->backpressure);
 		return 0;
 	}
 	dp->topic_override = t;
@@ -319,12 +356,15 @@ stats_topics(const struct sl_dp *dp, struct jbuf *b)
 
 		if (t->id != id)
 			continue;
-		jb(b, "%s{\"name\":\"%s\",\"id\":%u,\"durability\":\"%s\",\"subscribers\":%u,"
+		jb(b, "%s{\"name\":\"%s\",\"id\":%u,\"durability\":\"%s\",\"backpressure\":\"%s\","
+		   "\"subscribers\":%u,"
 		   "\"published\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"dropped\":%" PRIu64
 		   ",\"seq\":%" PRIu64 ",\"journal_first\":%" PRIu64 ",\"journal_durable\":%" PRIu64
 		   ",\"journal_bytes\":%" PRIu64 ",\"deleted\":%s}", first ? "" : ",",
 		   json_name(t->name, name, sizeof(name)), id,
 		   sl_durability_name((enum sl_durability)ts->durability),
+		   sl_backpressure_name((enum sl_backpressure)__atomic_load_n(&ts->backpressure,
+									       __ATOMIC_RELAXED)),
 		   __atomic_load_n(&ts->n_subs, __ATOMIC_RELAXED), sl_ctr_read(&ts->published),
 		   sl_ctr_read(&ts->delivered), sl_ctr_read(&ts->dropped), sl_ctr_read(&ts->seq),
 		   sl_ctr_read(&ts->j_first), sl_ctr_read(&ts->j_durable),

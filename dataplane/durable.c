@@ -102,7 +102,10 @@ sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 	d = dp->topic_override ? (enum sl_durability)dp->topic_override->durability
 			       : sl_conf_durability(&dp->conf, t->name, t->name_len);
 	ts->durability = (uint8_t)d;
-	ts->backpressure = (uint8_t)sl_conf_backpressure(&dp->conf, t->name, t->name_len);
+	/* SL_CNC_BP_* is 1 + enum sl_backpressure; 0 leaves it to the rules. */
+	ts->backpressure = dp->topic_override && dp->topic_override->backpressure
+			   ? (uint8_t)(dp->topic_override->backpressure - 1)
+			   : (uint8_t)sl_conf_backpressure(&dp->conf, t->name, t->name_len);
 	ts->journal = NULL;
 	if (d == SL_DUR_NONE)
 		return 0;

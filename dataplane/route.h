@@ -49,7 +49,7 @@ struct sl_topic_state {
 	uint8_t durability; /* enum sl_durability, fixed at creation */
 	uint8_t dirty;	    /* appended since the last sync */
 	uint8_t replaying;  /* on the owner's replay list */
-	uint8_t backpressure; /* enum sl_backpressure, fixed at creation */
+	uint8_t backpressure; /* enum sl_backpressure; sluicectl may change it */
 	uint32_t bp_held;   /* messages held back (policy block); read by other
 			     * workers (relaxed) to hold publishers back */
 	uint32_t bp_pass;   /* owner: held-list retry pass that kept one */

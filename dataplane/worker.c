@@ -391,8 +391,10 @@ sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_
 	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
 	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
 
-	if (ts->backpressure == SL_BP_BLOCK &&
-	    (ts->bp_held || !bp_room(w, ts, len - sizeof(*p) + sizeof(struct sl_deliver)))) {
+	/* Behind held messages of its topic, whatever the policy is now (it
+	 * may have changed while they wait): order is kept. */
+	if (ts->bp_held || (ts->backpressure == SL_BP_BLOCK &&
+			    !bp_room(w, ts, len - sizeof(*p) + sizeof(struct sl_deliver)))) {
 		hold(w, ts, m, off, len, p->topic_id, seq);
 		return;
 	}

@@ -38,7 +38,7 @@ extern "C" {
 
 enum sl_cnc_cmd_type {
 	SL_CNC_NOP = 0,
-	SL_CNC_TOPIC_UPSERT = 1,  /* create or update a topic's policy */
+	SL_CNC_TOPIC_UPSERT = 1,  /* create a topic; on an existing one, set its back-pressure */
 	SL_CNC_TOPIC_DELETE = 2,  /* stop routing a topic; its journal stays */
 	SL_CNC_USER_UPSERT = 3,	  /* add or change a user (id, name, key, flags) */
 	SL_CNC_USER_DELETE = 4,	  /* remove a user: its sessions end */
@@ -61,10 +61,24 @@ enum sl_cnc_cmd_type {
 
 #define SL_CNC_NAME_LEN 208 /* topic names and patterns, NUL terminated */
 
+/*
+ * Back-pressure policy of a topic (struct sl_cnc_topic.backpressure): what
+ * the dataplane does when a shared-memory subscriber's ring is full. 0 is
+ * "not set": the dataplane applies its own configuration (its keys
+ * backpressure and backpressure_rules), so a control process that predates
+ * this field, and a state file without it, mean what they always meant.
+ * Otherwise the value is 1 + the dataplane's enum sl_backpressure.
+ */
+#define SL_CNC_BP_DEFAULT 0    /* the dataplane's configured policy for the name */
+#define SL_CNC_BP_DROP 1       /* that subscriber misses the message (a gap) */
+#define SL_CNC_BP_BLOCK 2      /* held; publishers held back until it has room */
+#define SL_CNC_BP_DISCONNECT 3 /* that subscriber is disconnected with a notice */
+
 struct sl_cnc_topic {
 	char name[SL_CNC_NAME_LEN];
-	uint8_t durability; /* 0 none, 1 async, 2 sync */
-	uint8_t reserved[7];
+	uint8_t durability;   /* 0 none, 1 async, 2 sync */
+	uint8_t backpressure; /* SL_CNC_BP_* */
+	uint8_t reserved[6];
 	uint64_t retain_bytes;	 /* 0 = the dataplane's default */
 	uint64_t retain_age_s;	 /* 0 = the dataplane's default */
 	uint64_t capacity_bytes; /* 0 = the dataplane's default */

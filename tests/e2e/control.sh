@@ -4,9 +4,14 @@
 # Topics, users and ACLs; the authorization matrix; forged, altered and
 # replayed frames; revocation; kill -9 of sluice-control (state survives,
 # the dataplane keeps delivering, later changes still arrive); topic create
-# and delete under live traffic; malformed control requests; metrics.
+# and delete under live traffic; malformed control requests; metrics;
+# per-topic back-pressure policy (set, default from the dataplane's rules,
+# applied live to existing topics, persisted, restored after a dataplane
+# restart).
 . "$(dirname "$0")/lib.sh"
-t_start --set "journal_dir=$T_DIR/journal"
+dp_args=(--set "journal_dir=$T_DIR/journal" --set "backpressure_rules=bp.r.*=disconnect"
+	--set "durability_rules=bp.dur=async")
+t_start "${dp_args[@]}"
 ctl_dir=$T_DIR/control
 mport=$((20000 + $$ % 20000))
 CTL_PID=
@@ -26,6 +31,32 @@ ctl_start
 # --- topology, users, ACLs --------------------------------------------------
 ctl topic create orders.eu --durability sync || t_fail "topic create"
 t_eq "topic created in the dataplane with its policy" "$(t_topic orders.eu durability)" sync
+
+# --- back-pressure policy per topic ----------------------------------------------
+# jget FIELD...: those fields of the JSON object on stdin, space-separated.
+jget() { python3 -c 'import json,sys; v=json.load(sys.stdin); print(*(v[k] for k in sys.argv[1:]))' "$@"; }
+ctl topic create bp.blk --backpressure block >/dev/null || t_fail "topic create --backpressure block"
+t_eq "--backpressure block reaches the dataplane" "$(t_topic bp.blk backpressure)" block
+t_eq "topic show: desired and applied back-pressure" \
+	"$(ctl --json topic show bp.blk | jget backpressure backpressure_applied)" "block block"
+ctl topic list >"$T_DIR/list.txt" || t_fail "topic list"
+t_check "topic list shows the policy" grep -Eq '^bp\.blk +[0-9]+ +none +block ' "$T_DIR/list.txt"
+ctl topic create bp.r.x >/dev/null || t_fail "topic create bp.r.x"
+t_eq "no --backpressure: the dataplane's rules decide" "$(t_topic bp.r.x backpressure)" disconnect
+t_eq "... shown as default, applied disconnect" \
+	"$(ctl --json topic show bp.r.x | jget backpressure backpressure_applied)" "default disconnect"
+ctl topic create bp.dur --durability async --backpressure block >/dev/null ||
+	t_fail "topic create bp.dur"
+ctl topic create bp.bad --backpressure wait >/dev/null 2>"$T_DIR/bp.err"
+t_eq "invalid --backpressure: usage error" "$?" 2
+t_check "... that names the valid values" grep -q "backpressure is drop, block or disconnect" \
+	"$T_DIR/bp.err"
+ctl topic show bp.bad >/dev/null 2>&1
+t_eq "... and creates nothing" "$?" 4
+pub -t bp.live -m x || t_fail "a client creates bp.live"
+t_eq "client-created topic: the dataplane's default" "$(t_topic bp.live backpressure)" drop
+ctl topic create bp.live --backpressure disconnect >/dev/null || t_fail "adopt bp.live"
+t_eq "an existing topic takes control's policy live" "$(t_topic bp.live backpressure)" disconnect
 ctl user add alice --credentials "$T_DIR/alice.cred" >/dev/null || t_fail "user add alice"
 ctl user add bob --credentials "$T_DIR/bob.cred" >/dev/null || t_fail "user add bob"
 t_check "credentials file is private" test "$(stat -c %a "$T_DIR/alice.cred")" = 600
@@ -90,7 +121,24 @@ wait "$CTL_PID" 2>/dev/null
 pub -t orders.eu -m while-down -n 5 -a $A || t_fail "publishing while control is down"
 wait "$during"
 t_eq "dataplane delivers while sluice-control is dead" "$(grep -c while-down "$T_DIR/during.out")" 5
+t_check "back-pressure persisted" grep -q '"name":"bp.blk","durability":"none","backpressure":"block"' \
+	"$ctl_dir/state.json"
+# A state file from before topics had a back-pressure policy: no such key.
+python3 - "$ctl_dir/state.json" <<'PY' || t_fail "strip backpressure from state.json"
+import json, os, sys
+s = json.load(open(sys.argv[1]))
+for t in s["topics"]:
+    if t["name"] == "bp.r.x":
+        del t["backpressure"]
+fd = os.open(sys.argv[1] + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, json.dumps(s).encode())
+os.close(fd)
+os.rename(sys.argv[1] + ".new", sys.argv[1])
+PY
 ctl_start
+t_eq "back-pressure survives kill -9" "$(ctl --json topic show bp.blk | jget backpressure)" block
+t_eq "a topic without the key loads as default" \
+	"$(ctl --json topic show bp.r.x | jget backpressure backpressure_applied)" "default disconnect"
 t_check "users survive kill -9" sh -c "'$SL_BUILD/control/sluicectl' -n '$T_DP' user list | grep -q alice"
 t_check "topics survive kill -9" sh -c "'$SL_BUILD/control/sluicectl' -n '$T_DP' topic list | grep -q orders.eu"
 ctl acl grant bob orders.eu pub,sub || t_fail "change after restart"
@@ -122,7 +170,8 @@ python3 - "/run/sluice/$T_DP/control.sock" >"$T_DIR/bad.out" <<'PY'
 import socket, sys
 for req in [b"not json\n", b'{"cmd":"user.add"}\n', b'{"cmd":"nope","args":{}}\n',
             b'{"cmd":"acl.grant","args":{"user":"ghost","pattern":"a","perms":["pub"]}}\n',
-            b'{"cmd":"topic.create","args":{"name":"a b"}}\n', b"[1,2,\n"]:
+            b'{"cmd":"topic.create","args":{"name":"a b"}}\n', b"[1,2,\n",
+            b'{"cmd":"topic.create","args":{"name":"bp.bad","backpressure":"wait"}}\n']:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(sys.argv[1])
     s.sendall(req)
@@ -130,7 +179,9 @@ for req in [b"not json\n", b'{"cmd":"user.add"}\n', b'{"cmd":"nope","args":{}}\n
     print(s.recv(65536).decode().strip())
     s.close()
 PY
-t_eq "every malformed request answered with an error" "$(grep -c '"ok":false' "$T_DIR/bad.out")" 6
+t_eq "every malformed request answered with an error" "$(grep -c '"ok":false' "$T_DIR/bad.out")" 7
+t_check "a bad back-pressure value is refused as invalid, saying why" \
+	grep -q "\"error\":\"backpressure 'wait' is invalid: use drop, block or disconnect" "$T_DIR/bad.out"
 t_eq "and nothing changed" "$(ctl --json user list)" "$before"
 
 # --- publish rate limit, set live -------------------------------------------------------------
@@ -149,6 +200,24 @@ t_check "Prometheus text has the publish counter" grep -q '^sluice_publishes_tot
 t_check "Prometheus text has per-topic series" grep -q 'topic="orders.eu"' "$T_DIR/metrics.txt"
 ctl stats >"$T_DIR/stats.txt" || t_fail "sluicectl stats"
 t_check "sluicectl stats shows topics" grep -q orders.eu "$T_DIR/stats.txt"
+t_eq "the stats snapshot carries each topic's back-pressure" "$(ctl --json stats | python3 -c '
+import json, sys
+print(next(t["backpressure"] for t in json.load(sys.stdin)["topics"] if t["name"] == "bp.blk"))')" block
+
+# --- dataplane restart: a reloaded journal's topic gets control's policy back -------------
+sl_dp_stop
+t_eq "dataplane stops cleanly" "$SL_DP_RC" 0
+sl_dp_start "$T_TAG" "$T_DIR/dp2.log" --name "$T_DP" --idle backoff --set "port0.ip=$T_NET.1" \
+	--set heartbeat_ms=200 --set session_timeout_ms=1000 "${dp_args[@]}" ||
+	{ t_fail "dataplane restart"; exit 1; }
+synced() { ctl dataplane status --json | grep -q '"synced":true'; }
+bp_is() { [ "$(t_topic "$1" backpressure 2>/dev/null)" = "$2" ]; }
+t_wait 10 synced || t_fail "no resync after the dataplane restart"
+t_wait 5 bp_is bp.dur block
+t_eq "reloaded durable topic: control's back-pressure restored by the resync" \
+	"$(t_topic bp.dur backpressure)" block
+t_eq "... and its journal kept" "$(t_topic bp.dur durability)" async
+t_eq "a topic only control holds is recreated with its policy" "$(t_topic bp.blk backpressure)" block
 kill -TERM "$CTL_PID"
 wait "$CTL_PID"
 t_eq "sluice-control stops cleanly" "$?" 0

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_log.h>
 
@@ -88,6 +89,61 @@ journal_conf(const struct sl_conf *c, struct sl_journal_conf *jc)
 	jc->retain_age_ns = (uint64_t)c->retain_s * 1000000000ull;
 }
 
+#define POLICY_FILE "policy" /* in a topic's journal directory: its durability */
+
+/* Remember the topic's durability beside its journal, so a restart reloads
+ * the topic as it was created (by sluicectl, say) and not as the rules of
+ * the configuration would have it. Best effort: a failure is logged. */
+static void
+policy_save(const char *dir, enum sl_durability d)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 32], want[32], have[32] = "";
+	FILE *f;
+
+	snprintf(want, sizeof(want), "durability = %s\n", sl_durability_name(d));
+	if (snprintf(path, sizeof(path), "%s/" POLICY_FILE, dir) >= (int)sizeof(path))
+		return;
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(have, sizeof(have), f) == NULL)
+			have[0] = '\0';
+		fclose(f);
+	}
+	if (strcmp(have, want) == 0)
+		return;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return;
+	f = fopen(tmp, "w");
+	if (f == NULL || fputs(want, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
+	    fclose(f) != 0 || rename(tmp, path) != 0) {
+		RTE_LOG(WARNING, SLUICE, "%s: cannot record the topic's durability: %s\n", path,
+			strerror(errno));
+		if (f)
+			fclose(f);
+	}
+}
+
+/* The durability recorded in journal directory @dir, or -1 if none. */
+static int
+policy_load(const char *dir)
+{
+	char path[PATH_MAX + 16], line[64], name[16];
+	int i = -1;
+	FILE *f;
+
+	if (snprintf(path, sizeof(path), "%s/" POLICY_FILE, dir) >= (int)sizeof(path))
+		return -1;
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), f) && sscanf(line, "durability = %15s", name) == 1)
+		for (i = SL_DUR_SYNC; i >= 0; i--)
+			if (strcmp(name, sl_durability_name((enum sl_durability)i)) == 0)
+				break;
+	fclose(f);
+	return i;
+}
+
 int
 sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 {
@@ -131,6 +187,7 @@ sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 		ts->journal = NULL;
 		return rc;
 	}
+	policy_save(dir, d);
 	ts->seq = sl_journal_last_seq(ts->journal);
 	ts->j_first = sl_journal_first_seq(ts->journal);
 	ts->j_durable = sl_journal_durable_seq(ts->journal);
@@ -147,10 +204,11 @@ sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 int
 sl_dp_journals_load(struct sl_dp *dp)
 {
-	char name[SL_MAX_TOPIC_NAME + 1];
+	char name[SL_MAX_TOPIC_NAME + 1], dir[PATH_MAX + 256];
+	struct sl_cnc_topic o;
 	struct dirent *e;
 	uint32_t id;
-	int n = 0, rc;
+	int n = 0, rc, dur;
 	DIR *d;
 
 	d = opendir(dp->conf.journal_dir);
@@ -160,10 +218,17 @@ sl_dp_journals_load(struct sl_dp *dp)
 		if (e->d_name[0] == '.' || sl_dp_topic_from_dirname(e->d_name, name,
 								      sizeof(name)) < 0)
 			continue;
-		/* A journal left by a topic whose policy is now none stays on
-		 * disk untouched; the topic itself is created either way. */
+		/* The durability it was created with, if recorded; else the
+		 * rules. A journal left by a topic whose policy is now none
+		 * stays on disk untouched; the topic is created either way. */
+		dur = snprintf(dir, sizeof(dir), "%s/%s", dp->conf.journal_dir, e->d_name) <
+			      (int)sizeof(dir) ? policy_load(dir) : -1;
+		memset(&o, 0, sizeof(o));
+		o.durability = (uint8_t)dur;
+		dp->topic_override = dur >= 0 ? &o : NULL;
 		rc = sl_route_topic_create_init(&dp->route, name, (uint32_t)strlen(name),
 						sl_dp_topic_init, dp, &id);
+		dp->topic_override = NULL;
 		if (rc < 0) {
 			RTE_LOG(ERR, SLUICE, "journal %s/%s not loaded: %s\n", dp->conf.journal_dir,
 				e->d_name, strerror(-rc));

@@ -52,9 +52,12 @@ sl_dp_stop
 t_log "restart with retain_mb=1 capacity_mb=2 retain_s=3"
 sl_dp_start "$T_TAG" "$T_DIR/dp.log" --name "$T_DP" --idle backoff --set "port0.ip=$T_NET.1" \
 	--set "journal_dir=$jdir" --set durability=none \
-	--set "durability_rules=sync.*=sync async.*=async full.*=sync ret.*=async" \
+	--set "durability_rules=async.*=async full.*=sync ret.*=async" \
 	--set segment_mb=1 --set capacity_mb=2 --set retain_s=3 || { t_fail restart; t_done; }
 t_eq "journals reloaded after restart: seq kept" "$(t_topic sync.replay seq)" 1003
+# No rule says sync.* any more: the topic keeps the durability it was made with.
+t_eq "reloaded topic keeps its durability, not today's rules" \
+	"$(t_topic sync.replay durability)" sync
 
 # Full journal: 2 segments of 1 MiB, nothing old enough to expire yet.
 big=$(head -c 1000 /dev/zero | tr '\0' 'f')

@@ -93,7 +93,7 @@ struct sl_journal {
 };
 
 const struct sl_persist_ops sl_persist_libpmem = {
-	.memcpy_nodrain = pmem_memcpy_nodrain,
+	.flush = pmem_flush,
 	.drain = pmem_drain,
 	.msync = pmem_msync,
 	.is_pmem = pmem_is_pmem,
@@ -163,13 +163,17 @@ idx_add(struct seg *s, uint64_t seq, uint64_t ts, uint64_t off, uint32_t every)
 
 /* --- persistence ------------------------------------------------------------------ */
 
+/*
+ * Records are written with ordinary stores, pmem or not; what makes them
+ * durable is persist_range at the group commit: on pmem one write-back per
+ * cache line of the batch and one drain (a line shared by two records, or
+ * by a record's header and its commit word, is written back once, not once
+ * per store), on files one msync.
+ */
 static void
-copy(struct sl_journal *j, struct seg *s, uint64_t off, const void *src, size_t len)
+copy(struct seg *s, uint64_t off, const void *src, size_t len)
 {
-	if (s->is_pmem)
-		j->ops->memcpy_nodrain(s->base + off, src, len);
-	else
-		memcpy(s->base + off, src, len);
+	memcpy(s->base + off, src, len);
 }
 
 /* Make [lo, hi) of @s durable. */
@@ -179,6 +183,7 @@ persist_range(struct sl_journal *j, struct seg *s, uint64_t lo, uint64_t hi)
 	if (hi <= lo)
 		return 0;
 	if (s->is_pmem) {
+		j->ops->flush(s->base + lo, hi - lo);
 		j->ops->drain();
 		return 0;
 	}
@@ -285,7 +290,7 @@ seg_create(struct sl_journal *j, uint64_t first_seq, struct seg *s)
 	h.first_seq = first_seq;
 	h.created_ns = now_ns();
 	h.crc = sl_crc32c(0, &h, offsetof(struct seg_hdr, crc));
-	copy(j, s, 0, &h, sizeof(h));
+	copy(s, 0, &h, sizeof(h));
 	rc = -persist_range(j, s, 0, sizeof(h));
 	if (rc == 0)
 		rc = -fsync_dir(j->dir);
@@ -388,7 +393,7 @@ roll(struct sl_journal *j, uint64_t now)
 	/* Everything in the old segment is durable before the new one gets a
 	 * record: recovery relies on it to call damage in an old segment. */
 	if (!cur->closed) {
-		copy(j, cur, cur->used, &end, sizeof(end));
+		copy(cur, cur->used, &end, sizeof(end));
 		if (j->batch_first == 0)
 			j->dirty_lo = cur->used;
 		j->batch_first = j->batch_first ? j->batch_first : j->next_seq;
@@ -445,13 +450,13 @@ sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint64_t
 			      .timestamp = timestamp, .producer_id = producer_id,
 			      .producer_seq = producer_seq, .len = len };
 	r.crc = rec_crc(&r, data);
-	copy(j, s, s->used + sizeof(uint64_t), (const uint8_t *)&r + sizeof(uint64_t),
+	copy(s, s->used + sizeof(uint64_t), (const uint8_t *)&r + sizeof(uint64_t),
 	     sizeof(r) - sizeof(uint64_t));
 	if (len)
-		copy(j, s, s->used + sizeof(r), data, len);
+		copy(s, s->used + sizeof(r), data, len);
 	/* The commit word goes last in program order; the CRC, not the order,
 	 * is what recovery trusts (the media may persist in any order). */
-	copy(j, s, s->used, &commit, sizeof(commit));
+	copy(s, s->used, &commit, sizeof(commit));
 	idx_add(s, r.seq, timestamp, s->used, j->conf.index_every);
 	s->used += need;
 	s->last_seq = r.seq;
@@ -812,13 +817,8 @@ truncate_tail(struct sl_journal *j, struct seg *s, uint64_t off, uint64_t *bytes
 	if (hi == off)
 		return 0;
 	memset(s->base + off, 0, hi - off);
-	if (s->is_pmem) {
-		pmem_flush(s->base + off, hi - off);
-		j->ops->drain();
-		return 0;
-	}
-	rc = j->ops->msync(s->base + off, hi - off);
-	return rc < 0 ? -EIO : 0;
+	rc = persist_range(j, s, off, hi);
+	return rc;
 }
 
 static void

@@ -62,8 +62,8 @@ struct sl_jrec {
 
 /* Persistence primitives, injectable so tests can count and fail them. */
 struct sl_persist_ops {
-	void *(*memcpy_nodrain)(void *dst, const void *src, size_t len); /* pmem */
-	void (*drain)(void);						  /* pmem */
+	void (*flush)(const void *addr, size_t len); /* pmem: write back cache lines */
+	void (*drain)(void);			      /* pmem: wait for the write-backs */
 	int (*msync)(const void *addr, size_t len);			  /* files */
 	int (*is_pmem)(const void *addr, size_t len);
 };

@@ -43,6 +43,23 @@ sl_cli_credentials(const char *prog, struct sl_client_opts *o, const char *path,
 	return 0;
 }
 
+void
+sl_cli_report_closed(const char *prog, const struct sl_client *c)
+{
+	struct sl_client_stats st;
+
+	sl_client_stats(c, &st);
+	if (st.last_error == SL_E_SLOW_CONSUMER)
+		fprintf(stderr, "%s: disconnected by the broker: deliveries fell too far behind "
+			"(the topic's back-pressure policy is disconnect)\n", prog);
+	else if (st.last_error == SL_E_BAD_FRAME)
+		fprintf(stderr, "%s: the broker cut the session off: it read a malformed frame "
+			"from us\n", prog);
+	else
+		fprintf(stderr, "%s: broker closed the session (restarted, or we were silent "
+			"too long)\n", prog);
+}
+
 int
 sl_cli_report_attach(const char *prog, const char *shm, int rc)
 {

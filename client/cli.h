@@ -31,6 +31,12 @@ void sl_cli_report_connect(const char *prog, const char *host, uint16_t port,
 int sl_cli_report_attach(const char *prog, const char *shm, int rc);
 
 /*
+ * Say on stderr why @c's session is gone (a call returned -ENOTCONN): the
+ * broker cut it off as too slow, or it restarted or expired the session.
+ */
+void sl_cli_report_closed(const char *prog, const struct sl_client *c);
+
+/*
  * Credentials from @path (--credentials) or the environment into @o, as
  * sl_client_opts_credentials. Returns 0 (also when none were given), or -1
  * after saying why they are unusable.

@@ -446,8 +446,7 @@ receive(struct sl_client *c, struct sub_state *st, uint64_t deadline)
 		}
 		rc = sl_client_wait(c, on_msg, st, 64, ms);
 		if (rc == -ENOTCONN) {
-			fprintf(stderr, PROG ": broker closed the session (restarted, or we were "
-				"silent too long)\n");
+			sl_cli_report_closed(PROG, c);
 			return rc;
 		}
 		if (rc < 0) {

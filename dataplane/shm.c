@@ -595,6 +595,26 @@ cut(struct sl_worker *w, struct sl_shm_client *c, uint32_t why)
 	notify_main(w, c);
 }
 
+static int poll_client(struct sl_worker *w, struct sl_shm_client *c);
+
+/*
+ * A client that hung up: what it committed before is read first, as the
+ * datagrams a UDP client sent before it exited still arrive (a publisher
+ * that closes right after its last publish loses none). Bounded: the ring
+ * holds at most tx_size / 24 records and every poll that found work took
+ * one. Returns -1 when a bad record cut the client off meanwhile.
+ */
+static int
+drain(struct sl_worker *w, struct sl_shm_client *c)
+{
+	uint32_t i, max = c->tx_size / sl_shm_rec_bytes(sizeof(struct sl_hdr));
+	int n = 1;
+
+	for (i = 0; i < max && n > 0; i++)
+		n = poll_client(w, c);
+	return n < 0 ? -1 : 0;
+}
+
 void
 sl_shm_worker_handoff(struct sl_worker *w, const struct sl_handoff *h)
 {
@@ -611,7 +631,8 @@ sl_shm_worker_handoff(struct sl_worker *w, const struct sl_handoff *h)
 	 * already, the main lcore has been (or is being) told. */
 	for (uint32_t i = 0; i < w->n_shm; i++)
 		if (w->shm[i] == h->topic) {
-			cut(w, c, SL_SHM_SERVED);
+			if (drain(w, c) == 0)
+				cut(w, c, SL_SHM_SERVED);
 			return;
 		}
 }
@@ -630,8 +651,11 @@ sl_shm_worker_timers(struct sl_worker *w)
 			continue;
 		}
 		/* No session for a session timeout: never said HELLO, or its
-		 * session expired or ended (GOODBYE) and no new one came. */
-		if (w->now - c->attach_tsc > timeout) {
+		 * session expired or ended (GOODBYE) and no new one came. A
+		 * client attached during this loop iteration has an attach_tsc
+		 * later than w->now (the main lcore read the TSC after this
+		 * worker did): not expired, however the difference wraps. */
+		if (w->now > c->attach_tsc && w->now - c->attach_tsc > timeout) {
 			cut(w, c, SL_SHM_CUT_EXPIRED);
 			i--; /* cut moved the last entry here */
 		}
@@ -647,7 +671,9 @@ sl_shm_worker_timers(struct sl_worker *w)
 }
 
 /* Would this PUBLISH (in the batch copy) meet a topic holding publishers
- * back? */
+ * back? Then it stays in the ring: the publisher fills up (back-pressure).
+ * Frames of the batch that passed before the topic began to hold join the
+ * held messages at the owner, in order. */
 static int
 publish_held_back(const struct sl_worker *w, const uint8_t *frame, uint32_t len)
 {
@@ -709,6 +735,8 @@ poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full)
 		}
 		/* Copied before it is looked at: the client may still write. */
 		memcpy(dst + used, ring + off + SL_SHM_REC_HDR, rec - SL_SHM_REC_HDR);
+		/* The frame itself is checked as a datagram's frames are; one
+		 * that fails there cuts the client off (sl_worker_datagram). */
 		if (unlikely(((const struct sl_hdr *)(dst + used))->length != len)) {
 			rte_pktmbuf_free(m);
 			cut(w, c, SL_SHM_CUT_CORRUPT);

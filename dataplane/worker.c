@@ -679,7 +679,12 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 					      p->producer_seq);
 			return;
 		}
-		if (unlikely(__atomic_load_n(&sl_route_state(&w->dp->route, t->id)->bp_held,
+		/* A topic holding messages back (policy block) refuses UDP
+		 * publishers; a shared-memory publisher's frames that got this
+		 * far join the held ones at the owner (the ring reader stops
+		 * taking more), so none is lost. */
+		if (unlikely(peer->port_id != SL_SHM_PORT &&
+			     __atomic_load_n(&sl_route_state(&w->dp->route, t->id)->bp_held,
 					     __ATOMIC_RELAXED))) {
 			drop(w, SL_DROP_backpressure);
 			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_BACKPRESSURE, type,
@@ -852,9 +857,14 @@ sl_worker_datagram(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_
 	w->dgram_error = 0;
 	while ((rc = sl_proto_next(data, pi->payload_len, &off, &f)) == 1)
 		handle_frame(w, m, &f, pi->payload_off, &peer, &sess);
-	/* The rest of a datagram after a bad frame cannot be framed: one drop. */
-	if (unlikely(rc < 0))
+	/* The rest of a datagram after a bad frame cannot be framed: one drop.
+	 * Records from a shared-memory ring are framed by the client itself:
+	 * a bad one means a broken client, which is cut off (PROTOCOL.md 14.5). */
+	if (unlikely(rc < 0)) {
 		drop(w, sl_drop_from_proto(rc));
+		if (m->port == SL_SHM_PORT)
+			sl_shm_kick(w, &peer, SL_SHM_CUT_CORRUPT);
+	}
 }
 
 static void

@@ -5,15 +5,21 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
 
 #include <sluice/auth.h>
 #include <sluice/proto.h>
+#include <sluice/shm.h>
 #include <sluice/sluice.h>
 
 #include "cli.h"
@@ -26,9 +32,16 @@
 #define LG_MAX_RATE 1e8		  /* total msgs/s; a UDP loop in one thread is far below */
 #define LG_MAX_DURATION_S 86400.0
 #define LG_BITMAP_MAX (512ull << 20) /* bytes of duplicate/loss tracking we accept */
-/* With --rate 0 and no --count, the quota assumes at most this rate per publisher. */
+/* With --rate 0 and no --count, the quota assumes at most this rate per publisher
+ * (over shared memory a publish is tens of ns, not microseconds). */
 #define LG_ASAP_RATE_CAP 5e6
+#define LG_ASAP_RATE_CAP_SHM 5e7
+#define LG_CALIB_NS 50000000L	  /* TSC calibration against CLOCK_MONOTONIC */
+/* Default --window over shm at --rate 0: this many bytes of deliveries in a
+ * subscriber's ring, a quarter of the dataplane's default 512 KiB ring. */
+#define LG_WINDOW_BYTES (128u << 10)
 #define LG_BURST 64u		  /* messages per publisher or subscriber per loop pass */
+#define LG_SHM_DRAIN_BURSTS 256u  /* shm: subscriber polls per pass, at most */
 #define LG_GRACE_NS (10ull * 1000000000ull) /* lateness allowed past the planned end */
 #define LG_ASAP_COUNT_LIMIT_NS (60ull * 1000000000ull)
 #define LG_PUB_POLL_NS 1000000ull   /* publishers read acks and send heartbeats each ms */
@@ -66,6 +79,10 @@ struct lg_conf {
 	const char *credentials; /* --credentials FILE; NULL: from the environment */
 	const char *user;	 /* credentials once loaded, for every client; NULL: none */
 	const uint8_t *key;
+	const char *shm; /* --shm NAME: shared memory to a local dataplane; NULL: UDP */
+	int cpu;	 /* --cpu N; -1: not pinned */
+	uint64_t window; /* --rate 0: messages ahead of the slowest subscriber; 0: no limit */
+	int window_set;
 };
 
 struct lg_pub {
@@ -83,6 +100,8 @@ struct lg_run {
 	uint64_t quota;	   /* messages each publisher is to send */
 	uint64_t words;	   /* bitmap words per (subscriber, publisher) pair */
 	uint64_t *bitmap;  /* [sub][pub][words]: one bit per message index */
+	uint64_t *hi;	   /* with a window: [sub][pub] highest index delivered + 1 */
+	uint64_t *acc;	   /* with a window: [sub] sum of its hi[], how far it has got */
 	double ns_per_msg; /* per publisher; 0 when the rate is unbounded */
 	uint64_t start_ns;
 	uint64_t warmup_end_ns;
@@ -91,14 +110,24 @@ struct lg_run {
 	unsigned cur_sub;     /* subscriber being polled, for the callback */
 	uint64_t sent, received, unique, duplicates, foreign, bad, warmup_skipped;
 	uint64_t backpressure, gaps, stash_drops;
+	uint64_t call_skipped; /* publishes in the warm-up window, not timed */
+	uint64_t window;       /* in effect; 0: none */
 	uint64_t prog_received, prog_ns;
-	struct sl_hist hist;
+	double ns_per_tick; /* TSC calibration (1 where there is no TSC) */
+	uint64_t tsc_start; /* TSC when the send phase began: no stamp of ours is older */
+	struct sl_hist hist;   /* from the due time (the send time with --rate 0) */
+	struct sl_hist oneway; /* shared memory: publish (commit) to delivery, TSC */
+	struct sl_hist call;   /* time spent inside the publish call */
 };
+
+#define LG_NP 6 /* p50, p90, p99, p99.9, p99.99, max */
 
 struct lg_stats {
 	uint64_t expected, lost, unsent;
-	double send_s, msgs_per_s;
-	uint64_t p[6]; /* p50, p90, p99, p99.9, p99.99, max */
+	double send_s, msgs_per_s, pub_per_s;
+	uint64_t p[LG_NP];    /* the headline latency: one-way on shm, from due on UDP */
+	uint64_t due[LG_NP];  /* from the due (or send) time */
+	uint64_t call[LG_NP]; /* inside the publish call */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -111,22 +140,85 @@ on_sigint(int sig)
 	stop_requested = 1;
 }
 
+/* Time stamp counter, or the monotonic clock in ns where there is none. */
+static inline uint64_t
+lg_ticks(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return __rdtsc();
+#else
+	return sl_now_ns();
+#endif
+}
+
+/*
+ * ns per tick against CLOCK_MONOTONIC over LG_CALIB_NS (invariant TSC
+ * assumed). Each clock read sits between two TSC reads and is matched to
+ * their midpoint, so the error is a few tens of ns in 50 ms.
+ */
+static double
+tsc_calibrate(void)
+{
+	struct timespec d = { 0, LG_CALIB_NS };
+	uint64_t a0, b0, n0, a1, b1, n1, ticks;
+
+	a0 = lg_ticks();
+	n0 = sl_now_ns();
+	b0 = lg_ticks();
+	nanosleep(&d, NULL);
+	a1 = lg_ticks();
+	n1 = sl_now_ns();
+	b1 = lg_ticks();
+	ticks = (a1 + (b1 - a1) / 2) - (a0 + (b0 - a0) / 2);
+	return ticks > 0 && n1 > n0 ? (double)(n1 - n0) / (double)ticks : 1.0;
+}
+
+static inline uint64_t
+ticks_to_ns(const struct lg_run *r, uint64_t ticks)
+{
+	return (uint64_t)((double)ticks * r->ns_per_tick + 0.5);
+}
+
+/* The histogram behind p50_ns..max_ns: what the latency target names. */
+static const struct sl_hist *
+main_hist(const struct lg_run *r)
+{
+	return r->cf->shm ? &r->oneway : &r->hist;
+}
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: " LG_NAME " [options]\n"
 		"Open-loop load against a running Sluice broker: N publishers and M subscribers\n"
-		"in one process, each its own UDP session. Message i of a publisher is due at\n"
+		"in one process, each its own UDP session (or, with --shm, its own shared-memory\n"
+		"rings). One thread polls them all, busy. Message i of a publisher is due at\n"
 		"start + i / (rate / N); late messages are sent in a burst, never skipped, and\n"
 		"latency runs from the due time, so stalls show in the percentiles.\n"
 		"\n"
+		"Over shared memory (--shm), publishers use the zero-copy API (claim, copy the\n"
+		"payload, commit) and stamp the message with the TSC just before the commit;\n"
+		"the subscriber takes the TSC difference (one host, one clock; calibrated\n"
+		"against CLOCK_MONOTONIC at start). The JSON's p50_ns..max_ns are then this\n"
+		"one-way publish-to-deliver latency, and due_p50_ns..due_max_ns the latency\n"
+		"from the due time as over UDP (which also counts any wait before the\n"
+		"publish). Over UDP both sets are the latency from the due time. Every run\n"
+		"also times the publish call itself (claim+copy+commit, or\n"
+		"sl_client_publish) with the TSC: publish_call_p50_ns..publish_call_max_ns.\n"
+		"\n"
 		"  --host HOST            broker address (default 127.0.0.1)\n"
 		"  --port PORT            broker UDP port (default %u)\n"
+		"      --shm NAME         attach every client over shared memory to the\n"
+		"                         dataplane NAME on this host (or a socket path);\n"
+		"                         --host and --port are then ignored\n"
 		"  -P, --publishers N     publishing clients (default 1)\n"
-		"  -S, --subscribers M    subscribing clients, each on every topic (default 1)\n"
+		"  -S, --subscribers M    subscribing clients, each on every topic (default 1);\n"
+		"                         0: publish only, msgs_per_s is then the publish rate\n"
 		"  -r, --rate R           total msgs/s across publishers (default 10000);\n"
-		"                         0: as fast as possible, latency from the send time\n"
+		"                         0: as fast as possible (on -EAGAIN poll and retry),\n"
+		"                         latency from the send time (on shm only the\n"
+		"                         publish-to-deliver figure: due_* keys are 0)\n"
 		"  -s, --size BYTES       payload size, %zu..%u (default 64)\n"
 		"  -d, --duration SEC     send phase length (default 5); with -n, a time limit\n"
 		"  -n, --count N          messages per publisher instead of a duration\n"
@@ -141,11 +233,24 @@ usage(FILE *f)
 		"                         FILE (\"user = NAME\", \"key = HEX\"; mode 600);\n"
 		"                         default: $SLUICE_CREDENTIALS, or $SLUICE_USER and\n"
 		"                         $SLUICE_KEY\n"
+		"      --cpu N            pin the loadgen to cpu N (keep it off the dataplane's\n"
+		"                         worker core)\n"
+		"      --window N         with --rate 0 and subscribers: publish at most N\n"
+		"                         messages ahead of the slowest subscriber (a lost\n"
+		"                         message counts as arrived once a later one does);\n"
+		"                         0: no limit. Default over shm: 128 KiB worth of\n"
+		"                         deliveries, so that subscribers polled by this same\n"
+		"                         thread are not overrun; over UDP: 0\n"
 		"  -q, --quiet            no progress line on stderr\n"
 		"  -h, --help             this text\n"
 		"\n"
-		"Exit status: 0 all delivered once, 3 messages lost, duplicated or corrupted,\n"
-		"1 runtime failure (no broker, session lost), 2 bad usage.\n",
+		"msgs_per_s is deliveries per second over the send phase (with -S 0, publishes\n"
+		"per second); publish_per_s is always publishes per second. Latency and\n"
+		"publish-call figures leave out the warm-up window.\n"
+		"\n"
+		"Exit status: 0 all delivered once (with -S 0: all published), 3 messages lost,\n"
+		"duplicated or corrupted, 1 runtime failure (no broker, session lost), 2 bad\n"
+		"usage.\n",
 		SL_PROTO_DEFAULT_PORT, sizeof(struct lg_payload), SL_MAX_PAYLOAD);
 }
 
@@ -186,6 +291,9 @@ enum {
 	OPT_WARMUP,
 	OPT_JSON,
 	OPT_CREDENTIALS,
+	OPT_SHM,
+	OPT_CPU,
+	OPT_WINDOW,
 };
 
 static const struct option long_opts[] = {
@@ -203,6 +311,9 @@ static const struct option long_opts[] = {
 	{ "warmup-ms", required_argument, NULL, OPT_WARMUP },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
+	{ "shm", required_argument, NULL, OPT_SHM },
+	{ "cpu", required_argument, NULL, OPT_CPU },
+	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -252,6 +363,20 @@ parse_one(struct lg_conf *cf, int opt, const char *arg)
 	case OPT_CREDENTIALS:
 		cf->credentials = arg;
 		return 0;
+	case OPT_SHM:
+		if (*arg == '\0') {
+			fprintf(stderr, LG_NAME ": --shm wants the dataplane's instance name\n");
+			return -EINVAL;
+		}
+		cf->shm = arg;
+		return 0;
+	case OPT_CPU:
+		rc = parse_u64("--cpu", arg, 0, CPU_SETSIZE - 1, &v);
+		cf->cpu = (int)v;
+		return rc;
+	case OPT_WINDOW:
+		cf->window_set = 1;
+		return parse_u64("--window", arg, 0, UINT64_C(1) << 32, &cf->window);
 	case OPT_DRAIN:
 		return parse_u64("--drain-ms", arg, 0, 600000, &cf->drain_ms);
 	case OPT_WARMUP:
@@ -270,7 +395,7 @@ parse_args(struct lg_conf *cf, int argc, char **argv)
 	*cf = (struct lg_conf){ .host = "127.0.0.1", .port = SL_PROTO_DEFAULT_PORT,
 				.pubs = 1, .subs = 1, .topics = 1, .prefix = "loadgen",
 				.rate = 10000, .size = 64, .duration_s = 5,
-				.drain_ms = 500, .warmup_ms = 200 };
+				.drain_ms = 500, .warmup_ms = 200, .cpu = -1 };
 	while ((opt = getopt_long(argc, argv, "P:S:r:s:d:n:qh", long_opts, NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
@@ -316,7 +441,7 @@ plan_run(struct lg_run *r)
 		/* indexes whose due time falls inside the duration; index 0 always does */
 		quota = fmax(1, ceil(cf->duration_s * 1e9 / r->ns_per_msg));
 	else
-		quota = ceil(cf->duration_s * LG_ASAP_RATE_CAP);
+		quota = ceil(cf->duration_s * (cf->shm ? LG_ASAP_RATE_CAP_SHM : LG_ASAP_RATE_CAP));
 	bytes = (double)cf->subs * cf->pubs * ceil(quota / 64) * 8;
 	if (bytes > (double)LG_BITMAP_MAX) {
 		fprintf(stderr, LG_NAME ": tracking %.0f messages per publisher for %u publishers"
@@ -327,6 +452,13 @@ plan_run(struct lg_run *r)
 	}
 	r->quota = (uint64_t)quota;
 	r->words = (r->quota + 63) / 64;
+	if (cf->rate > 0 || cf->subs == 0)
+		r->window = 0;
+	else if (cf->window_set)
+		r->window = cf->window;
+	else if (cf->shm)
+		r->window = LG_WINDOW_BYTES / sl_shm_rec_bytes((uint32_t)sizeof(struct sl_deliver) +
+								cf->size);
 	return 0;
 }
 
@@ -352,11 +484,12 @@ connect_one(const struct lg_conf *cf, const char *name, struct sl_client **out)
 {
 	uint16_t code = SL_E_NONE;
 	struct sl_client_opts o = { .host = cf->host, .port = cf->port, .name = name,
-				    .user = cf->user, .key = cf->key, .last_error = &code };
+				    .user = cf->user, .key = cf->key, .last_error = &code,
+				    .shm = cf->shm };
 	int rc;
 
 	rc = sl_client_connect(out, &o);
-	if (rc < 0)
+	if (rc < 0 && !sl_cli_report_attach(LG_NAME, cf->shm, rc))
 		sl_cli_report_connect(LG_NAME, cf->host, cf->port, 0, cf->user, code, rc);
 	return rc;
 }
@@ -419,14 +552,58 @@ setup_topics(struct lg_run *r)
 	return 0;
 }
 
+/* Is the message's timestamp the one its publisher gave it? Over UDP that
+ * is the due time; over shared memory a TSC stamp from this run, not later
+ * than @tsc (when it arrived). */
+static int
+stamp_ok(const struct lg_run *r, const struct sl_message *m, const struct lg_payload *pl,
+	 uint64_t tsc)
+{
+	if (r->cf->shm)
+		return m->timestamp >= r->tsc_start && m->timestamp <= tsc;
+	return m->timestamp == pl->sched_ns;
+}
+
+/* How far subscriber r->cur_sub has got into publisher @pub's stream, for
+ * the window: a later message stands for the lost ones before it. */
+static inline void
+window_note(struct lg_run *r, uint32_t pub, uint64_t index)
+{
+	uint64_t *h = &r->hi[(uint64_t)r->cur_sub * r->cf->pubs + pub];
+
+	if (index + 1 > *h) {
+		r->acc[r->cur_sub] += index + 1 - *h;
+		*h = index + 1;
+	}
+}
+
+/* Messages the publishers may send now without running more than the
+ * window ahead of the slowest subscriber; UINT64_MAX without a window. */
+static uint64_t
+window_room(const struct lg_run *r)
+{
+	uint64_t least = UINT64_MAX;
+	unsigned j;
+
+	if (r->window == 0)
+		return UINT64_MAX;
+	for (j = 0; j < r->cf->subs; j++)
+		if (r->acc[j] < least)
+			least = r->acc[j];
+	return r->sent - least >= r->window ? 0 : r->window - (r->sent - least);
+}
+
 /* Delivery to subscriber r->cur_sub: check it, mark it, time it. */
 static void
 on_deliver(void *arg, const struct sl_message *m)
 {
 	struct lg_run *r = arg;
+	/* TSC first: the one-way figure should end as soon as the message is ours. */
+	uint64_t tsc = lg_ticks(), now, bit, *w;
 	struct lg_payload pl;
-	uint64_t now = sl_now_ns(), bit, *w;
 
+	/* On shm at --rate 0 the from-send figure is not kept (usage): spare the clock read. */
+	now = r->cf->shm && r->ns_per_msg == 0 ? 0 : sl_now_ns();
 	if (m->len < sizeof(pl)) {
 		r->foreign++;
 		return;
@@ -437,7 +614,7 @@ on_deliver(void *arg, const struct sl_message *m)
 		return;
 	}
 	/* Ours, but not as sent: the broker mangled length, topic or timestamp. */
-	if (m->len != r->cf->size || m->timestamp != pl.sched_ns ||
+	if (m->len != r->cf->size || !stamp_ok(r, m, &pl, tsc) ||
 	    m->topic_id != r->pubs[pl.pub].topic_id)
 		r->bad++;
 	r->received++;
@@ -449,9 +626,15 @@ on_deliver(void *arg, const struct sl_message *m)
 	}
 	*w |= bit;
 	r->unique++;
-	if (pl.sched_ns < r->warmup_end_ns)
+	if (r->window)
+		window_note(r, pl.pub, pl.index);
+	if (pl.sched_ns < r->warmup_end_ns) {
 		r->warmup_skipped++;
-	else
+		return;
+	}
+	if (r->cf->shm && m->timestamp >= r->tsc_start && m->timestamp <= tsc)
+		sl_hist_record(&r->oneway, ticks_to_ns(r, tsc - m->timestamp));
+	if (now)
 		sl_hist_record(&r->hist, now > pl.sched_ns ? now - pl.sched_ns : 0);
 }
 
@@ -463,31 +646,68 @@ on_pub_deliver(void *arg, const struct sl_message *m)
 	(void)m;
 }
 
-/* Due time of publisher @p's next message; the send time when rate is 0. */
+/*
+ * Due time of publisher @p's next message; the send time when rate is 0:
+ * over UDP read per message, over shared memory @now (the pass's start),
+ * since a clock read per message would cost about as much as the publish.
+ */
 static uint64_t
-due_ns(const struct lg_run *r, const struct lg_pub *p)
+due_ns(const struct lg_run *r, const struct lg_pub *p, uint64_t now)
 {
 	if (r->ns_per_msg == 0)
-		return sl_now_ns();
+		return r->cf->shm ? now : sl_now_ns();
 	return r->start_ns + (uint64_t)((double)p->next * r->ns_per_msg);
 }
 
-/* Send publisher @p's messages that are due by @now, up to a burst.
- * Returns 0 or a -errno other than -EAGAIN (which just ends the burst). */
+/*
+ * One publish of payload_buf through the API, timed into r->call when
+ * @timed. Over shared memory: claim, copy, commit, with the TSC stamp taken
+ * as late as it can be, just before the commit; over UDP a plain publish
+ * with the due time as timestamp. Returns what the API returned.
+ */
 static int
-pub_send_due(struct lg_run *r, struct lg_pub *p, unsigned idx, uint64_t now)
+pub_one(struct lg_run *r, struct lg_pub *p, uint64_t sched_ns, int timed)
+{
+	uint32_t len = r->cf->size;
+	uint64_t t0, t1;
+	void *d;
+	int rc;
+
+	t0 = lg_ticks();
+	if (r->cf->shm) {
+		rc = sl_client_claim(p->c, p->topic_id, len, &d);
+		if (rc < 0)
+			return rc;
+		memcpy(d, payload_buf, len);
+		rc = sl_client_commit(p->c, lg_ticks(), 0);
+	} else {
+		rc = sl_client_publish(p->c, p->topic_id, payload_buf, len, sched_ns, 0);
+	}
+	t1 = lg_ticks();
+	if (rc == 0 && timed)
+		sl_hist_record(&r->call, ticks_to_ns(r, t1 - t0));
+	else if (rc == 0)
+		r->call_skipped++;
+	return rc;
+}
+
+/* Send publisher @p's messages that are due by @now, up to a burst and
+ * *@room (counted down). Returns 0 or a -errno other than -EAGAIN (which
+ * just ends the burst). */
+static int
+pub_send_due(struct lg_run *r, struct lg_pub *p, unsigned idx, uint64_t now, uint64_t *room)
 {
 	struct lg_payload pl = { .pub = idx, .run = r->run_id };
 	unsigned n;
 	int rc;
 
-	for (n = 0; n < LG_BURST && p->next < r->quota; n++) {
-		pl.sched_ns = due_ns(r, p);
+	for (n = 0; n < LG_BURST && p->next < r->quota && *room > 0; n++) {
+		pl.sched_ns = due_ns(r, p, now);
 		if (r->ns_per_msg > 0 && pl.sched_ns > now)
 			break;
 		pl.index = p->next;
 		memcpy(payload_buf, &pl, sizeof(pl));
-		rc = sl_client_publish(p->c, p->topic_id, payload_buf, r->cf->size, pl.sched_ns, 0);
+		rc = pub_one(r, p, pl.sched_ns, pl.sched_ns >= r->warmup_end_ns);
 		if (rc == -EAGAIN) {
 			/* Stays due: retried next pass, and its latency will show the wait. */
 			r->backpressure++;
@@ -500,19 +720,30 @@ pub_send_due(struct lg_run *r, struct lg_pub *p, unsigned idx, uint64_t now)
 		}
 		p->next++;
 		r->sent++;
+		(*room)--;
 	}
 	return 0;
 }
 
+/*
+ * Over shared memory each subscriber is drained (up to LG_SHM_DRAIN_BURSTS
+ * bursts) before the publishers go again: an empty poll costs nanoseconds
+ * there, and a publisher in the same thread would otherwise outrun its own
+ * subscribers at --rate 0 until their rings overflow. Over UDP one burst,
+ * as a poll costs a system call.
+ */
 static int
 poll_subs(struct lg_run *r)
 {
-	unsigned j;
+	unsigned j, k, bursts = r->cf->shm ? LG_SHM_DRAIN_BURSTS : 1;
 	int rc;
 
 	for (j = 0; j < r->cf->subs; j++) {
 		r->cur_sub = j;
-		rc = sl_client_poll(r->subs[j], on_deliver, r, LG_BURST);
+		k = 0;
+		do
+			rc = sl_client_poll(r->subs[j], on_deliver, r, LG_BURST);
+		while (rc > 0 && ++k < bursts);
 		if (rc < 0) {
 			fprintf(stderr, LG_NAME ": subscriber %u: %s\n", j,
 				rc == -ENOTCONN ? "broker dropped the session" : strerror(-rc));
@@ -547,7 +778,7 @@ progress(struct lg_run *r, uint64_t now)
 	fprintf(stderr, LG_NAME ": %6.1fs sent %" PRIu64 " received %" PRIu64
 		" rate %.0f/s p99 %.2f us\n", (double)(now - r->start_ns) / 1e9, r->sent,
 		r->received, dt > 0 ? (double)(r->received - r->prog_received) / dt : 0.0,
-		(double)sl_hist_percentile(&r->hist, 99) / 1e3);
+		(double)sl_hist_percentile(main_hist(r), 99) / 1e3);
 	r->prog_received = r->received;
 	r->prog_ns = now;
 }
@@ -579,10 +810,11 @@ loop_service(struct lg_run *r, uint64_t now, uint64_t *next_pub_poll, uint64_t *
 static int
 run_send_phase(struct lg_run *r)
 {
-	uint64_t now, next_pub_poll, next_prog;
+	uint64_t now, next_pub_poll, next_prog, room;
 	unsigned k;
 	int rc = 0, busy;
 
+	r->tsc_start = lg_ticks();
 	r->start_ns = sl_now_ns();
 	r->warmup_end_ns = r->start_ns + r->cf->warmup_ms * 1000000ull;
 	r->stop_ns = plan_stop(r);
@@ -594,8 +826,9 @@ run_send_phase(struct lg_run *r)
 		if (now >= r->stop_ns || stop_requested)
 			break;
 		busy = 0;
+		room = window_room(r);
 		for (k = 0; k < r->cf->pubs; k++) {
-			rc = pub_send_due(r, &r->pubs[k], k, now);
+			rc = pub_send_due(r, &r->pubs[k], k, now, &room);
 			if (rc < 0)
 				goto out;
 			busy |= r->pubs[k].next < r->quota;
@@ -631,10 +864,21 @@ run_drain_phase(struct lg_run *r)
 	return 0;
 }
 
+/* p50, p90, p99, p99.9, p99.99 and max of @h into @out. */
+static void
+percentiles(const struct sl_hist *h, uint64_t out[LG_NP])
+{
+	static const double ps[LG_NP - 1] = { 50, 90, 99, 99.9, 99.99 };
+	unsigned i;
+
+	for (i = 0; i < LG_NP - 1; i++)
+		out[i] = sl_hist_percentile(h, ps[i]);
+	out[LG_NP - 1] = sl_hist_max(h);
+}
+
 static void
 collect_stats(struct lg_run *r, struct lg_stats *st)
 {
-	static const double ps[5] = { 50, 90, 99, 99.9, 99.99 };
 	struct sl_client_stats cs;
 	unsigned i;
 
@@ -650,10 +894,22 @@ collect_stats(struct lg_run *r, struct lg_stats *st)
 	if (r->cf->rate > 0 || r->cf->count)
 		st->unsent = r->quota * r->cf->pubs - r->sent;
 	st->send_s = (double)(r->send_end_ns - r->start_ns) / 1e9;
+	st->pub_per_s = st->send_s > 0 ? (double)r->sent / st->send_s : 0;
 	st->msgs_per_s = st->send_s > 0 ? (double)r->received / st->send_s : 0;
-	for (i = 0; i < 5; i++)
-		st->p[i] = sl_hist_percentile(&r->hist, ps[i]);
-	st->p[5] = sl_hist_max(&r->hist);
+	if (r->cf->subs == 0)
+		st->msgs_per_s = st->pub_per_s; /* nothing is delivered: the publish rate */
+	percentiles(main_hist(r), st->p);
+	percentiles(&r->hist, st->due);
+	percentiles(&r->call, st->call);
+}
+
+/* Which latency p50_ns..max_ns carry. */
+static const char *
+latency_kind(const struct lg_run *r)
+{
+	if (r->cf->shm)
+		return "publish-to-deliver";
+	return r->cf->rate > 0 ? "from-due" : "from-send";
 }
 
 static void
@@ -669,25 +925,56 @@ report_json(const struct lg_run *r, const struct lg_stats *st)
 	       ",\"gaps\":%" PRIu64 ",\"stash_drops\":%" PRIu64 ",\"foreign\":%" PRIu64
 	       ",\"corrupt\":%" PRIu64 ",\"latency_samples\":%" PRIu64 ",\"mean_ns\":%.0f"
 	       ",\"publishers\":%u,\"subscribers\":%u,\"topics\":%u,\"size\":%u"
-	       ",\"rate\":%.0f,\"send_s\":%.3f}\n",
+	       ",\"rate\":%.0f,\"send_s\":%.3f",
 	       r->sent, r->received, st->lost, r->duplicates, st->msgs_per_s, st->p[0], st->p[1],
 	       st->p[2], st->p[3], st->p[4], st->p[5], st->expected, r->unique, st->unsent,
 	       r->backpressure, r->gaps, r->stash_drops, r->foreign, r->bad,
-	       sl_hist_count(&r->hist), sl_hist_mean(&r->hist), cf->pubs, cf->subs, cf->topics,
-	       cf->size, cf->rate, st->send_s);
+	       sl_hist_count(main_hist(r)), sl_hist_mean(main_hist(r)), cf->pubs, cf->subs,
+	       cf->topics, cf->size, cf->rate, st->send_s);
+	/* Added keys go after the old ones, whose order readers may rely on. */
+	printf(",\"transport\":\"%s\",\"latency\":\"%s\",\"publish_per_s\":%.1f"
+	       ",\"due_p50_ns\":%" PRIu64 ",\"due_p90_ns\":%" PRIu64 ",\"due_p99_ns\":%" PRIu64
+	       ",\"due_p999_ns\":%" PRIu64 ",\"due_p9999_ns\":%" PRIu64 ",\"due_max_ns\":%" PRIu64
+	       ",\"due_samples\":%" PRIu64 ",\"publish_call_p50_ns\":%" PRIu64
+	       ",\"publish_call_p90_ns\":%" PRIu64 ",\"publish_call_p99_ns\":%" PRIu64
+	       ",\"publish_call_p999_ns\":%" PRIu64 ",\"publish_call_p9999_ns\":%" PRIu64
+	       ",\"publish_call_max_ns\":%" PRIu64 ",\"publish_call_samples\":%" PRIu64
+	       ",\"tsc_ns_per_tick\":%.6f,\"window\":%" PRIu64 "}\n",
+	       cf->shm ? "shm" : "udp", latency_kind(r), st->pub_per_s, st->due[0], st->due[1],
+	       st->due[2], st->due[3], st->due[4], st->due[5], sl_hist_count(&r->hist),
+	       st->call[0], st->call[1], st->call[2], st->call[3], st->call[4], st->call[5],
+	       sl_hist_count(&r->call), r->ns_per_tick, r->window);
+}
+
+/* "TITLE; N samples, M in warm-up left out)" and the percentiles, in units of @div ns. */
+static void
+report_text_pcts(const char *title, const struct sl_hist *h, const uint64_t p[LG_NP],
+		 double div, uint64_t skipped)
+{
+	static const char *const names[LG_NP] = { "p50", "p90", "p99", "p99.9", "p99.99",
+						  "max" };
+	unsigned i;
+
+	printf("%s; %" PRIu64 " samples, %" PRIu64 " in warm-up left out)\n", title,
+	       sl_hist_count(h), skipped);
+	for (i = 0; i < LG_NP; i++)
+		printf("  %-7s %10.*f\n", names[i], div > 1 ? 2 : 0, (double)p[i] / div);
 }
 
 static void
 report_text(const struct lg_run *r, const struct lg_stats *st)
 {
-	static const char *const names[6] = { "p50", "p90", "p99", "p99.9", "p99.99", "max" };
 	const struct lg_conf *cf = r->cf;
-	unsigned i;
+	char title[160];
 
-	printf("%u publisher(s), %u subscriber(s), %u topic(s), %u-byte payloads, send phase "
-	       "%.2f s\n", cf->pubs, cf->subs, cf->topics, cf->size, st->send_s);
+	printf("%u publisher(s), %u subscriber(s), %u topic(s), %u-byte payloads, %s, send "
+	       "phase %.2f s\n", cf->pubs, cf->subs, cf->topics, cf->size,
+	       cf->shm ? "shared memory" : "UDP", st->send_s);
 	if (cf->rate > 0)
 		printf("target rate   %.0f msgs/s\n", cf->rate);
+	else if (r->window)
+		printf("target rate   unbounded, at most %" PRIu64 " messages ahead of the "
+		       "slowest subscriber\n", r->window);
 	else
 		printf("target rate   unbounded\n");
 	printf("sent          %" PRIu64 "\n", r->sent);
@@ -695,7 +982,9 @@ report_text(const struct lg_run *r, const struct lg_stats *st)
 	printf("expected      %" PRIu64 "\n", st->expected);
 	printf("lost          %" PRIu64 "\n", st->lost);
 	printf("duplicates    %" PRIu64 "\n", r->duplicates);
-	printf("msgs_per_s    %.1f\n", st->msgs_per_s);
+	printf("msgs_per_s    %.1f%s\n", st->msgs_per_s, cf->subs ? "" : " (published: no "
+	       "subscribers)");
+	printf("publish_per_s %.1f\n", st->pub_per_s);
 	printf("backpressure  %" PRIu64 "\n", r->backpressure);
 	printf("gaps          %" PRIu64 "\n", r->gaps);
 	if (st->unsent)
@@ -705,11 +994,17 @@ report_text(const struct lg_run *r, const struct lg_stats *st)
 		printf("corrupt       %" PRIu64 " (length, topic or timestamp changed)\n", r->bad);
 	if (r->foreign)
 		printf("foreign       %" PRIu64 " (not from this run, ignored)\n", r->foreign);
-	printf("latency (us, from %s; %" PRIu64 " samples, %" PRIu64 " in warm-up left out)\n",
-	       cf->rate > 0 ? "scheduled time" : "send time", sl_hist_count(&r->hist),
-	       r->warmup_skipped);
-	for (i = 0; i < 6; i++)
-		printf("  %-7s %10.2f\n", names[i], (double)st->p[i] / 1e3);
+	if (cf->shm)
+		report_text_pcts("latency (us, publish to deliver, TSC stamp at commit",
+				 &r->oneway, st->p, 1e3, r->warmup_skipped);
+	if (!cf->shm || cf->rate > 0) {
+		snprintf(title, sizeof(title), "latency (us, from %s",
+			 cf->rate > 0 ? "scheduled time" : "send time");
+		report_text_pcts(title, &r->hist, st->due, 1e3, r->warmup_skipped);
+	}
+	report_text_pcts(cf->shm ? "publish call (ns, claim+copy+commit" :
+			 "publish call (ns, sl_client_publish", &r->call, st->call, 1,
+			 r->call_skipped);
 }
 
 static int
@@ -721,13 +1016,25 @@ run_alloc(struct lg_run *r)
 	r->subs = calloc(cf->subs ? cf->subs : 1, sizeof(*r->subs));
 	r->topic_ids = calloc(cf->topics, sizeof(*r->topic_ids));
 	r->bitmap = calloc((size_t)cf->subs * cf->pubs * r->words + 1, sizeof(*r->bitmap));
-	if (!r->pubs || !r->subs || !r->topic_ids || !r->bitmap) {
+	if (r->window) {
+		r->hi = calloc((size_t)cf->subs * cf->pubs, sizeof(*r->hi));
+		r->acc = calloc(cf->subs, sizeof(*r->acc));
+	}
+	if (!r->pubs || !r->subs || !r->topic_ids || !r->bitmap ||
+	    (r->window && (!r->hi || !r->acc))) {
 		fprintf(stderr, LG_NAME ": out of memory\n");
 		return -ENOMEM;
 	}
+	/* Touch the bitmap now (it may be tens of MiB at --rate 0 over shm), so
+	 * its page faults do not land in the send phase. */
+	memset(r->bitmap, 0, ((size_t)cf->subs * cf->pubs * r->words + 1) * sizeof(*r->bitmap));
 	/* Any value that differs between runs will do; it only tells runs apart. */
 	r->run_id = (uint32_t)(sl_now_ns() ^ ((uint64_t)getpid() << 16)) | 1u;
-	return sl_hist_init(&r->hist, SL_HIST_SUB_BITS_DEFAULT);
+	r->ns_per_tick = tsc_calibrate();
+	if (sl_hist_init(&r->hist, SL_HIST_SUB_BITS_DEFAULT) < 0 ||
+	    sl_hist_init(&r->oneway, SL_HIST_SUB_BITS_DEFAULT) < 0)
+		return -EINVAL;
+	return sl_hist_init(&r->call, SL_HIST_SUB_BITS_DEFAULT);
 }
 
 static void
@@ -743,6 +1050,8 @@ run_free(struct lg_run *r)
 	free(r->subs);
 	free(r->topic_ids);
 	free(r->bitmap);
+	free(r->hi);
+	free(r->acc);
 	free(r);
 }
 
@@ -809,6 +1118,22 @@ run_and_report(struct lg_run *r)
 	return (st.lost || r->duplicates || r->bad) ? 3 : 0;
 }
 
+/* --cpu: the whole process (one thread) on @cpu; -1 when it cannot be (reported). */
+static int
+pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+		fprintf(stderr, LG_NAME ": cannot run on cpu %d: %s (this machine has cpus "
+			"0..%ld)\n", cpu, strerror(errno), sysconf(_SC_NPROCESSORS_ONLN) - 1);
+		return -1;
+	}
+	return 0;
+}
+
 /* Credentials from --credentials or the environment; -1 when unusable (reported). */
 static int
 credentials(struct lg_conf *cf, char *user, uint8_t *key)
@@ -839,6 +1164,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (credentials(&cf, user, key) < 0)
+		return 1;
+	if (cf.cpu >= 0 && pin_cpu(cf.cpu) < 0)
 		return 1;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL) {

@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# The benchmark suite: this machine's floors and Sluice over UDP, measured in
-# one run, printed as one table with Sluice's ratio to its floor.
+# The benchmark suite: this machine's floors and Sluice over UDP and over
+# shared memory, measured in one run, printed as one table with Sluice's
+# ratio to its floor, and which targets were met.
 #
-#   scripts/bench.sh [--quick] [--micro] [--duration S] [--rate N]
+#   scripts/bench.sh [--quick] [--micro] [--duration S] [--rate N] [--shm-rate N]
 #
 # Floors (each p50/p99/p99.9/max and a throughput): cache-line ping-pong
 # between two cores, rte_ring ping-pong between two lcores, memcpy 64 B..1 MiB,
@@ -12,11 +13,21 @@
 # through the virtual NIC"). Then sluice-dataplane (af_packet on the veth,
 # --idle busy) with sluice-loadgen at a fixed rate, durability none and sync,
 # payload 32, 256 and 1024 B; ratio = Sluice / veth UDP floor of the same size.
+# Then the same over shared memory (sluice-loadgen --shm, pinned to cpu 0,
+# the dataplane's worker on cpu 1): one-way publish-to-deliver latency (TSC)
+# at --shm-rate, ratio = Sluice / cache-line ping-pong round trip (measured
+# again just before these rows, "pingpong-2", as the VM's vCPUs move); the time
+# of the publish call itself (rows "publish-call"); and the maximum rate with
+# 64 B payloads, publish only and with one subscriber (rows "sluice-max-*").
+# Sync journals over shared memory are on tmpfs with PMEM_IS_PMEM_FORCE=1:
+# emulated persistent memory (rows named "*-emupmem"), not a real device.
 #
-#   --quick        1 s per Sluice run and short floors (a smoke test, ~30 s)
+#   --quick        1 s per Sluice run and short floors (a smoke test, ~45 s)
 #   --micro        also run benchmarks/bench_journal.sh and bench_auth.sh
 #   --duration S   seconds per Sluice run (default 3)
-#   --rate N       msgs/s offered per Sluice run (default 20000)
+#   --rate N       msgs/s offered per Sluice run over UDP (default 20000)
+#   --shm-rate N   msgs/s offered per latency run over shared memory
+#                  (default 100000, the rate the latency targets name)
 #   BUILD=dir      build directory (default build/; built with ninja first)
 #
 # Writes bench-results/latest.json (rows; floors have transport "floor") and
@@ -27,14 +38,15 @@ set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
-quick=0 micro=0 duration=3 rate=20000
-usage() { sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//'; }
+quick=0 micro=0 duration=3 rate=20000 shm_rate=100000
+usage() { sed -n '3,36p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
 	--micro) micro=1 ;;
 	--duration) duration=${2:-}; shift ;;
 	--rate) rate=${2:-}; shift ;;
+	--shm-rate) shm_rate=${2:-}; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "bench: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
@@ -44,6 +56,8 @@ done
 	{ echo "bench: --duration wants whole seconds 1..60" >&2; exit 2; }
 [[ $rate =~ ^[0-9]+$ && $rate -ge 100 && $rate -le 1000000 ]] ||
 	{ echo "bench: --rate wants msgs/s 100..1000000" >&2; exit 2; }
+[[ $shm_rate =~ ^[0-9]+$ && $shm_rate -ge 100 && $shm_rate -le 10000000 ]] ||
+	{ echo "bench: --shm-rate wants msgs/s 100..10000000" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root (network namespaces, hugepages)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "bench: python3 is needed (scripts/setup.sh installs it)" >&2; exit 1; }
 
@@ -52,6 +66,8 @@ if [ $quick -eq 1 ]; then
 	duration=1 floor_s=0.3
 fi
 sizes=(32 256 1024)
+max_size=64 # payload of the maximum-rate runs
+lg_cpu=0    # the loadgen's cpu over shm; the worker has lcore 1 (nic-configs/af_packet.conf)
 memcpy_sizes=(64 512 4096 65536 1048576)
 tag=slb$$ net=10.79.0 name=sl-bench-$$
 start_s=$SECONDS
@@ -76,6 +92,7 @@ SL_BUILD=$build
 
 work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 jdir=/var/tmp/sluice-bench-$$ # sync journals on an ordinary file system (msync path)
+pmdir=/dev/shm/sluice-bench-$$ # shm rows: sync journals on tmpfs, emulated pmem
 rows=$work/rows.jsonl
 PIDS=()
 cleanup() {
@@ -88,7 +105,7 @@ cleanup() {
 	done
 	sl_dp_stop
 	sl_ns_down $tag
-	rm -rf "$work" "$jdir" "/var/run/dpdk/sl-floor-$$" "/var/run/dpdk/$name"
+	rm -rf "$work" "$jdir" "$pmdir" "/var/run/dpdk/sl-floor-$$" "/var/run/dpdk/$name"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -116,27 +133,54 @@ bounded() {
 	return $rc
 }
 
-# row NAME TRANSPORT DURABILITY SIZE JSONFILE [STATUS]: one row from a tool's JSON.
+# row NAME TRANSPORT DURABILITY SIZE JSONFILE [STATUS [KEY=VALUE...]]: one row
+# from a tool's JSON. KEY=VALUE: pct=PREFIX takes the percentiles from
+# PREFIXp50_ns.. (e.g. publish_call_), rate=KEY the rate from KEY, nolat=1
+# leaves the latency out (null), msgs_per_s=N and note=TEXT set those.
 row() {
 	python3 - "$@" >>"$rows" <<'PY'
 import json, sys
 name, transport, dur, size, path = sys.argv[1:6]
 status = sys.argv[6] if len(sys.argv) > 6 else "ok"
+opt = dict(a.split("=", 1) for a in sys.argv[7:])
 r = {"name": name, "transport": transport, "durability": None if dur == "-" else dur,
      "size": int(size), "status": status}
 try:
     with open(path) as f:
         j = json.loads([l for l in f if l.startswith("{")][-1])
+    pct = opt.get("pct", "")
     for k in ["p50_ns", "p90_ns", "p99_ns", "p999_ns", "p9999_ns", "max_ns"]:
-        r[k] = j[k]
-    r["msgs_per_s"] = j.get("msgs_per_s", j.get("ops_per_s"))
-    for k in ["gbps", "lost", "received", "sent"]:
+        r[k] = None if opt.get("nolat") else j[pct + k]
+    r["msgs_per_s"] = j[opt["rate"]] if "rate" in opt else j.get("msgs_per_s", j.get("ops_per_s"))
+    for k in ["gbps", "lost", "received", "sent", "publish_per_s", "send_s", "due_p50_ns",
+              "due_p99_ns", "publish_call_p99_ns", "backpressure"]:
         if k in j:
             r[k] = j[k]
+    if j.get("count", 1) == 0:
+        r["status"] = "failed (no samples: cpus too busy?)"
 except (OSError, IndexError, KeyError, ValueError):
     r["status"] = "failed"
+if "msgs_per_s" in opt:
+    r["msgs_per_s"] = float(opt["msgs_per_s"])
+if "note" in opt:
+    r["note"] = opt["note"]
 print(json.dumps(r))
 PY
+}
+
+# lg_status RC: a row status from sluice-loadgen's exit status.
+lg_status() {
+	case $1 in
+	0) echo ok ;;
+	3) echo loss ;;
+	*) echo "failed (exit $1)" ;;
+	esac
+}
+
+# dp_publishes: the running dataplane's count of accepted publishes ("" if unreadable).
+dp_publishes() {
+	timeout 10 "$root/scripts/sluice-stats" -n "$name" /sluice/stats --get publishes \
+		2>>"$work/stderr.log" || true
 }
 
 # --- 1. floors, before the dataplane holds a core ---
@@ -196,28 +240,94 @@ for dur in none sync; do
 		bounded $((duration + 30)) "$work/lg-$dur-$s.json" ip netns exec $tag-cl \
 			"$bin/sluice-loadgen" --host $net.1 -r "$rate" -s "$s" -d "$duration" \
 			--topic-prefix "b$dur$s" --json -q
-		rc=$?
-		case $rc in
-		0) st=ok ;;
-		3) st="loss" ;;
-		*) st="failed (exit $rc)" ;;
-		esac
-		row sluice udp "$dur" "$s" "$work/lg-$dur-$s.json" "$st"
+		row sluice udp "$dur" "$s" "$work/lg-$dur-$s.json" "$(lg_status $?)"
 	done
 done
 sl_dp_stop
 [ "${SL_DP_RC:-0}" = 0 ] || say "note: sluice-dataplane exited with status $SL_DP_RC"
+# Deleted now, its dirty pages need no writeback: kernel flusher threads
+# would otherwise still be writing the journals during the next section.
+rm -rf "$jdir"
+sync
 
-# --- 3. not built yet ---
+# --- 3. Sluice over shared memory, on the same host ---
+# The loadgen attaches through /run/sluice/$name/shm.sock from the root
+# namespace (a UNIX socket is a path, not an address). Sync journals go to
+# tmpfs with PMEM_IS_PMEM_FORCE=1: libpmem takes its flush-instruction path
+# there, as on real persistent memory (emulated: tmpfs is not durable).
+# Rings of 4 MiB instead of 512 KiB: at 1 KiB x 100000/s a 512 KiB ring
+# holds 5 ms, less than this VM's scheduling hiccups, and a delivery lost
+# to a full ring would drop out of the latency figures instead of showing.
+# The floor of these rows, measured again right before them: the host moves
+# this VM's vCPUs around, and the ping-pong changes with where they land.
+bounded 30 "$work/pp2.json" "$bin/sluice-floor-pingpong" --json -d $floor_s
+row pingpong-2 floor - 64 "$work/pp2.json"
+say "sluice-dataplane again for shared memory, --idle busy; sync journals in $pmdir" \
+	"(tmpfs, PMEM_IS_PMEM_FORCE=1: emulated persistent memory)"
+mkdir -p "$pmdir"
+PMEM_IS_PMEM_FORCE=1 SL_DP_WAIT=30 sl_dp_start $tag "$work/dp-shm.log" --name $name --idle busy \
+	--set "port0.ip=$net.1" --set "journal_dir=$pmdir/journal" --set retain_mb=1024 \
+	--set shm_ring_kb=4096 \
+	--set "durability_rules=ssync*=sync snone*=none msync*=sync mnone*=none" || exit 1
+# shm_name DURABILITY: row name; sync rows say their journal is emulated pmem.
+shm_name() { if [ "$1" = sync ]; then echo "$2-emupmem"; else echo "$2"; fi; }
+say "sluice-loadgen --shm: $shm_rate msg/s, ${duration} s per run, 1 publisher, 1 subscriber," \
+	"cpu $lg_cpu"
 for dur in none sync; do
 	for s in "${sizes[@]}"; do
-		echo "{\"name\":\"sluice\",\"transport\":\"shm\",\"durability\":\"$dur\",\"size\":$s,\"status\":\"not built\"}" >>"$rows"
+		f=$work/shm-$dur-$s.json
+		bounded $((duration + 30)) "$f" "$bin/sluice-loadgen" --shm "$name" --cpu $lg_cpu \
+			-r "$shm_rate" -s "$s" -d "$duration" --topic-prefix "s$dur$s" --json -q
+		st=$(lg_status $?)
+		row "$(shm_name $dur sluice)" shm "$dur" "$s" "$f" "$st"
+		row publish-call shm "$dur" "$s" "$f" "$st" pct=publish_call_ rate=publish_per_s
 	done
 done
+say "sluice-loadgen --shm: maximum rate, $max_size B, ${duration} s per run," \
+	"publish only and 1 subscriber"
+for dur in none sync; do
+	# Publish only: what the broker accepted, from its own counter.
+	f=$work/max-$dur-pub.json
+	before=$(dp_publishes)
+	bounded $((duration + 30)) "$f" "$bin/sluice-loadgen" --shm "$name" --cpu $lg_cpu \
+		-r 0 -S 0 -s $max_size -d "$duration" --topic-prefix "m${dur}p" --json -q
+	st=$(lg_status $?)
+	after=$(dp_publishes)
+	acc=$(python3 - "$f" "$before" "$after" <<'PY'
+import json, sys
+try:
+    j = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+    n = int(sys.argv[3]) - int(sys.argv[2])
+except (OSError, IndexError, ValueError):
+    sys.exit(0)
+ok = "equal to" if n == j["sent"] else "NOT equal to"
+print(f"{n / j['send_s']:.1f} broker accepted {n} ({ok} the {j['sent']} published,"
+      f" {j['publish_per_s']:.0f}/s), {j['backpressure']} EAGAINs, publish call"
+      f" p50 {j['publish_call_p50_ns']} ns p99 {j['publish_call_p99_ns']} ns")
+PY
+)
+	if [ -n "$acc" ]; then
+		say "  publish only, $dur: ${acc#* }"
+		row "$(shm_name $dur sluice-max-pub)" shm "$dur" $max_size "$f" "$st" nolat=1 \
+			"msgs_per_s=${acc%% *}"
+	else
+		say "  publish only, $dur: dataplane counters unreadable; the loadgen's publish rate stands"
+		row "$(shm_name $dur sluice-max-pub)" shm "$dur" $max_size "$f" "$st" nolat=1 \
+			rate=publish_per_s
+	fi
+	# One subscriber: delivered per second; latency is queueing at this rate.
+	f=$work/max-$dur-sub.json
+	bounded $((duration + 30)) "$f" "$bin/sluice-loadgen" --shm "$name" --cpu $lg_cpu \
+		-r 0 -S 1 -s $max_size -d "$duration" --topic-prefix "m${dur}s" --json -q
+	row "$(shm_name $dur sluice-max-sub)" shm "$dur" $max_size "$f" "$(lg_status $?)"
+done
+sl_dp_stop
+[ "${SL_DP_RC:-0}" = 0 ] || say "note: sluice-dataplane (shared memory) exited with status $SL_DP_RC"
 
 # --- 4. table, JSON, plot ---
 mkdir -p "$root/bench-results"
-python3 - "$rows" "$root/bench-results/latest.json" "$work/plot" <<'PY'
+table_ok=1
+python3 - "$rows" "$root/bench-results/latest.json" "$work/plot" <<'PY' || table_ok=0
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 out, plot = sys.argv[2], sys.argv[3]
@@ -231,18 +341,31 @@ def t(ns):
         return f"{ns / 1e3:.1f}us"
     return f"{ns / 1e6:.2f}ms"
 
-veth = {r["size"]: r for r in rows if r["name"] == "udp-veth" and r["status"] == "ok"}
+# Floors: UDP rows against the kernel UDP round trip across the same veth;
+# shared-memory latency rows against the cache-line ping-pong round trip
+# (one-way through the broker is two cache-line hand-offs at least, as is
+# one ping-pong round trip).
+veth = {r["size"]: r for r in rows if r["name"] == "udp-veth" and r["status"] == "ok" and
+        r["p50_ns"] and r["p99_ns"]}
+pp = None
+for n in ("pingpong", "pingpong-2"): # the later one, when it worked
+    pp = next((r for r in rows if r["name"] == n and r["status"] == "ok" and
+               r["p50_ns"] and r["p99_ns"]), pp)
 for r in rows:
-    f = veth.get(r["size"]) if r["name"] == "sluice" else None
+    f = None
+    if r["name"] == "sluice" and r["transport"] == "udp":
+        f = veth.get(r["size"])
+    elif r["name"] in ("sluice", "sluice-emupmem") and r["transport"] == "shm":
+        f = pp
     r["floor_p50_ns"] = f["p50_ns"] if f else None
     r["floor_p99_ns"] = f["p99_ns"] if f else None
 
-hdr = f"{'name':13} {'transport':9} {'durab':5} {'size':>7} {'p50':>8} {'p99':>8} {'p99.9':>8} {'max':>8} {'msgs/s':>12} {'r.p50':>6} {'r.p99':>6}"
+hdr = f"{'name':22} {'transport':9} {'durab':5} {'size':>7} {'p50':>8} {'p99':>8} {'p99.9':>8} {'max':>8} {'msgs/s':>12} {'r.p50':>6} {'r.p99':>6}"
 print(hdr)
 print("-" * len(hdr))
 for r in rows:
     d = r["durability"] or "-"
-    head = f"{r['name']:13} {r['transport']:9} {d:5} {r['size']:>7}"
+    head = f"{r['name']:22} {r['transport']:9} {d:5} {r['size']:>7}"
     if r["status"] in ("not built", "failed") or r["status"].startswith("failed"):
         print(f"{head}   {r['status']}")
         continue
@@ -250,11 +373,21 @@ for r in rows:
     if "gbps" in r:
         rate = f"{r['gbps']:.1f} GB/s"
     ratio = ["-", "-"]
-    if r["floor_p50_ns"]:
+    if r["floor_p50_ns"] and r["floor_p99_ns"] and r["p50_ns"] is not None:
         ratio = [f"{r['p50_ns'] / r['floor_p50_ns']:.2f}", f"{r['p99_ns'] / r['floor_p99_ns']:.2f}"]
     note = "" if r["status"] == "ok" else f"  ({r['status']}: lost {r.get('lost', '?')})"
     print(f"{head} {t(r['p50_ns']):>8} {t(r['p99_ns']):>8} {t(r['p999_ns']):>8} "
           f"{t(r['max_ns']):>8} {rate:>12} {ratio[0]:>6} {ratio[1]:>6}{note}")
+print("shm rows: latency is one-way publish to deliver (TSC; r. = ratio to the ping-pong round"
+      " trip,\n  pingpong-2, measured again just before them);\n  publish-call: time inside claim+copy+commit, msgs/s = publish rate;"
+      " sluice-max-pub: accepted by\n  the broker per second (no subscriber);"
+      " sluice-max-sub: delivered per second, latency = queueing;\n"
+      "  *-emupmem: sync journal on tmpfs with PMEM_IS_PMEM_FORCE=1 (emulated persistent memory)")
+for r in rows:
+    if r["transport"] == "shm" and r["name"] in ("sluice", "sluice-emupmem") and \
+            r["status"] in ("ok", "loss") and r.get("due_p50_ns") is not None:
+        print(f"  {r['name']} {r['durability']} {r['size']} B: from the due time p50 "
+              f"{t(r['due_p50_ns'])} p99 {t(r['due_p99_ns'])} (counts any wait before the publish)")
 
 keys = ["name", "transport", "durability", "size", "p50_ns", "p99_ns", "p999_ns", "max_ns",
         "msgs_per_s", "floor_p50_ns", "floor_p99_ns"]
@@ -263,9 +396,12 @@ with open(out, "w") as f:
     json.dump([{k: r[k] for k in keys} for r in good], f, indent=1)
     f.write("\n")
 
-# One block per row for gnuplot: x = 1/(1-p), y = us.
+# One block per row for gnuplot: x = 1/(1-p), y = us. The maximum-rate rows
+# are left out: their latency is queueing (or there is none, publish only).
 with open(plot + ".dat", "w") as f, open(plot + ".titles", "w") as tt:
     for r in good:
+        if r["name"].startswith("sluice-max") or r["p50_ns"] is None:
+            continue
         f.write(f"# {r['name']} {r['transport']} {r['durability']} {r['size']}\n")
         for x, k in [(2, "p50_ns"), (10, "p90_ns"), (100, "p99_ns"), (1000, "p999_ns"),
                      (10000, "p9999_ns")]:
@@ -273,14 +409,63 @@ with open(plot + ".dat", "w") as f, open(plot + ".titles", "w") as tt:
         f.write("\n\n")
         d = "" if r["durability"] is None else " " + r["durability"]
         tt.write(f"{r['name']} {r['transport']}{d} {r['size']}B\n")
+
+# Targets, each judged on this run's own rows (shm latency on durability none).
+def ok_rows(name, transport, dur=None):
+    return [r for r in rows if r["name"] == name and r["transport"] == transport and
+            r["status"] in ("ok", "loss") and r["p50_ns"] is not None and
+            (dur is None or r["durability"] == dur)]
+
+def verdict(what, vals):
+    # vals: list of (passed, text), passed None when it cannot be judged
+    # (its floor failed); no rows: not measured.
+    if not vals:
+        print(f"  [ n/a ] {what}: not measured")
+        return
+    res = [v[0] for v in vals]
+    tag = "MISSED" if False in res else " n/a " if None in res else " met "
+    print(f"  [{tag}] {what}: " + "; ".join(v[1] for v in vals))
+
+print("targets:")
+lat = ok_rows("sluice", "shm", "none")
+verdict("shm p50 < 1 us and <= 1.5x ping-pong p50" +
+        (f" ({t(pp['p50_ns'])})" if pp else ""),
+        [((r["p50_ns"] < 1000 and r["p50_ns"] <= 1.5 * pp["p50_ns"]) if pp else
+          (False if r["p50_ns"] >= 1000 else None),
+          f"{r['size']} B {t(r['p50_ns'])}" + (f" = {r['p50_ns'] / pp['p50_ns']:.2f}x" if pp else ""))
+         for r in lat])
+verdict("shm p99 <= 2x ping-pong p99" + (f" ({t(pp['p99_ns'])})" if pp else ""),
+        [(r["p99_ns"] <= 2 * pp["p99_ns"] if pp else None,
+          f"{r['size']} B {t(r['p99_ns'])}" + (f" = {r['p99_ns'] / pp['p99_ns']:.2f}x" if pp else ""))
+         for r in lat])
+verdict("publish call p99 < 100 ns",
+        [(r["p99_ns"] < 100, f"{r['durability']} {r['size']} B {t(r['p99_ns'])}")
+         for r in ok_rows("publish-call", "shm")])
+def rate_rows(name):
+    return [r for r in rows if r["name"] == name and r["status"] in ("ok", "loss")]
+verdict(">= 20M msg/s, durability none (publish only, accepted by the broker)",
+        [(r["msgs_per_s"] >= 20e6, f"{r['msgs_per_s'] / 1e6:.2f}M/s")
+         for r in rate_rows("sluice-max-pub")])
+verdict(">= 5M msg/s, durability sync on tmpfs-emulated pmem (publish only)",
+        [(r["msgs_per_s"] >= 5e6, f"{r['msgs_per_s'] / 1e6:.2f}M/s")
+         for r in rate_rows("sluice-max-pub-emupmem")])
+verdict("UDP round trip p50 <= 1.2x kernel UDP across the veth (durability none)",
+        [(r["p50_ns"] <= 1.2 * r["floor_p50_ns"] if r["floor_p50_ns"] else None,
+          f"{r['size']} B " + (f"{r['p50_ns'] / r['floor_p50_ns']:.2f}x" if r["floor_p50_ns"] else "no floor"))
+         for r in ok_rows("sluice", "udp", "none")])
 PY
-say "shared-memory transport: not built yet; its rows are in the table only, not in the JSON"
 failed=$(grep -c '"status": "failed' "$rows")
 [ "$failed" -eq 0 ] || say "note: $failed measurement(s) failed and are left out of the JSON; see below"
 grep -h . "$work/stderr.log" 2>/dev/null | grep -v '^EAL:\|^TELEMETRY:' | tail -5 | sed 's/^/  /'
-say "wrote bench-results/latest.json"
+if [ $table_ok -eq 0 ]; then
+	say "error: making the table, bench-results/latest.json or the plot data failed (above)"
+elif [ -s "$root/bench-results/latest.json" ]; then
+	say "wrote bench-results/latest.json"
+fi
 
-if command -v gnuplot >/dev/null; then
+if [ ! -s "$work/plot.titles" ]; then
+	say "no latency rows to plot"
+elif command -v gnuplot >/dev/null; then
 	term="pngcairo size 1000,700 font ',10'"
 	gnuplot -e "set terminal $term" -e "quit" 2>/dev/null || term="png size 1000,700"
 	{

@@ -5,7 +5,7 @@
 #
 #   scripts/demo.sh [--json] [--duration S] [--rate N] [--size B]
 #                   [--publishers N] [--subscribers M] [--idle busy|backoff]
-#                   [--keep | --stop]
+#                   [--transport udp|shm|both] [--keep | --stop]
 #
 # Runs scripts/setup.sh first if the build is missing. It starts
 # sluice-dataplane (af_packet preset, namespace sl-demo-dp) and
@@ -18,7 +18,7 @@
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-json=0 duration=5 rate=50000 size=64 pubs=1 subs=1 idle=busy keep=0 stop=0
+json=0 duration=5 rate=50000 size=64 pubs=1 subs=1 idle=busy keep=0 stop=0 transport=
 name=sluice-demo tag=sl-demo
 state=/run/sluice/$name/demo
 usage() { sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -31,6 +31,7 @@ while [ $# -gt 0 ]; do
 	--publishers) pubs=$2; shift ;;
 	--subscribers) subs=$2; shift ;;
 	--idle) idle=$2; shift ;;
+	--transport) transport=$2; shift ;;
 	--keep) keep=1 ;;
 	--stop) stop=1 ;;
 	-h|--help) usage; exit 0 ;;
@@ -39,6 +40,12 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (namespaces, hugepages)" >&2; exit 1; }
+[ -n "$transport" ] || { [ $json -eq 1 ] && transport=udp || transport=both; }
+case $transport in
+udp|shm) ;;
+both) [ $json -eq 0 ] || { echo "demo: --json prints one run: --transport udp or shm" >&2; exit 2; } ;;
+*) echo "demo: --transport is udp, shm or both, not '$transport'" >&2; exit 2 ;;
+esac
 
 say() { [ $json -eq 1 ] || echo "demo: $*"; }
 
@@ -111,15 +118,33 @@ quiet ctl user add demo --credentials "$work/demo.cred" || exit 1
 quiet ctl acl grant demo 'demo.>' pub,sub,admin || exit 1
 quiet ctl policy set auth required || exit 1
 
-say "sluice-loadgen: $pubs publisher(s), $subs subscriber(s), $rate msg/s, $size B, ${duration}s"
-args=(--host 10.77.0.1 -P "$pubs" -S "$subs" -r "$rate" -s "$size" -d "$duration"
-	--topic-prefix demo --credentials "$work/demo.cred")
-if [ $json -eq 1 ]; then
-	sl_cl $tag "$root/build/benchmarks/sluice-loadgen" "${args[@]}" --json
+args=(-P "$pubs" -S "$subs" -r "$rate" -s "$size" -d "$duration" --topic-prefix demo
+	--credentials "$work/demo.cred")
+rc=0
+if [ $transport != shm ]; then
+	say "sluice-loadgen over UDP from $tag-cl through the virtual NIC: $pubs publisher(s)," \
+		"$subs subscriber(s), $rate msg/s, $size B, ${duration}s"
+	if [ $json -eq 1 ]; then
+		sl_cl $tag "$root/build/benchmarks/sluice-loadgen" --host 10.77.0.1 "${args[@]}" --json
+	else
+		sl_cl $tag "$root/build/benchmarks/sluice-loadgen" --host 10.77.0.1 "${args[@]}"
+	fi
 	rc=$?
-else
-	sl_cl $tag "$root/build/benchmarks/sluice-loadgen" "${args[@]}"
-	rc=$?
+fi
+if [ $transport != udp ]; then
+	# Same host: the load generator attaches to the dataplane's rings; the
+	# latency is one-way, publish to deliver, on one TSC clock.
+	[ $json -eq 1 ] || { echo; say "sluice-loadgen on this host over shared memory:" \
+		"same load, latency publish-to-deliver"; }
+	if [ $json -eq 1 ]; then
+		"$root/build/benchmarks/sluice-loadgen" --shm $name "${args[@]}" --json
+	else
+		"$root/build/benchmarks/sluice-loadgen" --shm $name "${args[@]}"
+	fi
+	r=$?
+	[ $rc -ne 0 ] || rc=$r
+fi
+if [ $json -eq 0 ]; then
 	echo
 	say "dataplane counters (sluicectl -n $name stats):"
 	ctl stats | sed "s/^/  /" | head -8
@@ -139,6 +164,7 @@ Try, as root:
   ip netns exec $tag-cl build/client/sluice-sub -h 10.77.0.1 -t orders.eu -v --credentials alice.cred &
   ip netns exec $tag-cl build/client/sluice-pub -h 10.77.0.1 -t orders.eu -m hello -a --credentials alice.cred
   ip netns exec $tag-cl build/client/sluice-pub -h 10.77.0.1 -t secret.x -m no --credentials alice.cred
+  build/client/sluice-pub --shm $name -t orders.eu -m local -a --credentials alice.cred
   build/control/sluicectl -n $name stats --watch
 Stop it with: scripts/demo.sh --stop
 EOF

@@ -232,7 +232,8 @@ sl_authz_build(const struct sl_authz_builder *b, const struct sl_route *r)
 		sl_authz_free(a);
 		return NULL;
 	}
-	memcpy(a->acl, b->acl, b->n_acl * sizeof(*a->acl));
+	if (b->n_acl) /* b->acl may be NULL when empty: memcpy must not see it */
+		memcpy(a->acl, b->acl, b->n_acl * sizeof(*a->acl));
 	/* Acquire: pairs with the topic creator's release of n_topics' topics. */
 	n = __atomic_load_n(&r->n_topics, __ATOMIC_ACQUIRE);
 	for (id = 1; id <= n && id < r->cap; id++) {

@@ -27,7 +27,9 @@
 
 #define MAX_EAL_ARGS 96
 #define SLOW_RING_SIZE 1024
-#define SLOW_PATH_SLEEP_US 1000
+#define SLOW_PATH_SLEEP_US 1000	    /* idle main lcore: sleep between polls */
+#define SLOW_PATH_IDLE_SLEEP_US 10000 /* ... after SLOW_PATH_IDLE_POLLS without work */
+#define SLOW_PATH_IDLE_POLLS 50
 #define HDR_ROOM 128 /* Ethernet + IPv4 + UDP + DELIVER header, rounded up */
 
 static struct sl_dp dp;
@@ -356,17 +358,25 @@ start(void)
 static void
 run_main_lcore(void)
 {
-	unsigned i;
+	unsigned i, idle = 0;
 
 	for (i = 0; i < dp.n_workers; i++)
 		rte_eal_remote_launch(sl_worker_main, dp.workers[i], dp.workers[i]->lcore);
 	/* The main lcore is the slow path: it never spins. It shares a core
 	 * with other work, and on virtual machines every wake-up costs tens of
-	 * microseconds of that core, so it sleeps a millisecond when idle:
-	 * topic creation and control commands wait at most that long. */
-	while (!__atomic_load_n(&dp.quit, __ATOMIC_RELAXED))
-		if (sl_dp_slow_path_poll(&dp) + sl_dp_ctl_poll(&dp) + sl_shm_poll(&dp) == 0)
-			usleep(SLOW_PATH_SLEEP_US);
+	 * microseconds of that core, so it sleeps when idle: a millisecond
+	 * after recent work, ten after 50 ms of none. Topic creation, control
+	 * commands and shared-memory attaches wait at most that long. */
+	while (!__atomic_load_n(&dp.quit, __ATOMIC_RELAXED)) {
+		if (sl_dp_slow_path_poll(&dp) + sl_dp_ctl_poll(&dp) + sl_shm_poll(&dp) != 0) {
+			idle = 0;
+			continue;
+		}
+		/* Each wake-up preempts whatever shares this core (a local
+		 * client, on a small machine): after a while without work,
+		 * wake ten times less often. */
+		usleep(++idle < SLOW_PATH_IDLE_POLLS ? SLOW_PATH_SLEEP_US : SLOW_PATH_IDLE_SLEEP_US);
+	}
 	rte_eal_mp_wait_lcore();
 }
 

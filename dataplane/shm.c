@@ -113,6 +113,7 @@ sl_shm_init(struct sl_dp *dp)
 		return -ENOMEM;
 	s->max_clients = dp->conf.shm_max_clients;
 	s->c = rte_zmalloc("sl_shm_clients", sizeof(*s->c) * s->max_clients, RTE_CACHE_LINE_SIZE);
+	/* The listening socket, then every client's. */
 	s->pfd = rte_zmalloc("sl_shm_pfd", sizeof(*s->pfd) * (s->max_clients + 1), 0);
 	s->pfd_slot = rte_zmalloc("sl_shm_pfd", sizeof(*s->pfd_slot) * (s->max_clients + 1), 0);
 	if (s->c == NULL || s->pfd == NULL || s->pfd_slot == NULL)
@@ -428,7 +429,9 @@ sl_shm_poll(struct sl_dp *dp)
 
 	if (s == NULL)
 		return 0;
-	accept_new(dp);
+	/* One poll(2) for the listening socket and every client's. */
+	s->pfd[n] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+	s->pfd_slot[n++] = UINT32_MAX;
 	now = mono_ns();
 	for (i = 0; i < s->max_clients; i++) {
 		struct sl_shm_client *c = &s->c[i];
@@ -455,14 +458,19 @@ sl_shm_poll(struct sl_dp *dp)
 			s->pfd_slot[n++] = i;
 		}
 	}
-	if (n == 0 || poll(s->pfd, n, 0) <= 0)
+	if (poll(s->pfd, n, 0) <= 0)
 		return work;
 	for (i = 0; i < n; i++) {
-		struct sl_shm_client *c = &s->c[s->pfd_slot[i]];
+		struct sl_shm_client *c;
 
 		if (s->pfd[i].revents == 0)
 			continue;
 		work++;
+		if (s->pfd_slot[i] == UINT32_MAX) {
+			accept_new(dp);
+			continue;
+		}
+		c = &s->c[s->pfd_slot[i]];
 		if (c->state == SL_SHM_PENDING) {
 			attach(dp, c);
 			continue;

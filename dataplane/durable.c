@@ -240,6 +240,25 @@ sl_dp_journals_load(struct sl_dp *dp)
 	return n;
 }
 
+unsigned
+sl_dp_journals_prepare(struct sl_dp *dp)
+{
+	uint32_t id, n = __atomic_load_n(&dp->route.n_topics, __ATOMIC_ACQUIRE);
+	unsigned done = 0;
+
+	/* Main lcore: the topic table's only writer, so an active topic's
+	 * journal is not closed under this loop (a delete deactivates the
+	 * topic here before its owner closes the journal). */
+	for (id = 1; id <= n && id < dp->route.cap; id++) {
+		struct sl_topic_state *ts = sl_route_state(&dp->route, id);
+
+		if (ts->journal && sl_route_topic_get(&dp->route, id) &&
+		    sl_journal_prepare(ts->journal) > 0)
+			done++;
+	}
+	return done;
+}
+
 void
 sl_dp_journals_close(struct sl_dp *dp)
 {

@@ -368,7 +368,8 @@ run_main_lcore(void)
 	 * after recent work, ten after 50 ms of none. Topic creation, control
 	 * commands and shared-memory attaches wait at most that long. */
 	while (!__atomic_load_n(&dp.quit, __ATOMIC_RELAXED)) {
-		if (sl_dp_slow_path_poll(&dp) + sl_dp_ctl_poll(&dp) + sl_shm_poll(&dp) != 0) {
+		if (sl_dp_slow_path_poll(&dp) + sl_dp_ctl_poll(&dp) + sl_shm_poll(&dp) +
+			    sl_dp_journals_prepare(&dp) != 0) {
 			idle = 0;
 			continue;
 		}

@@ -29,7 +29,14 @@ _Static_assert(offsetof(struct sl_jrec, crc) == 48, "crc offset");
 #else
 #define MADV_POPULATE_READ_ 22 /* Linux 5.14 */
 #endif
+#ifdef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE_ MADV_POPULATE_WRITE
+#else
+#define MADV_POPULATE_WRITE_ 23 /* Linux 5.14 */
+#endif
 #define SEG_VERSION 1u
+#define unlikely_(x) __builtin_expect(!!(x), 0)
+#define SPARE_NAME "next.spare" /* a prepared segment, not yet numbered */
 
 /* On-media segment header (SL_JSEG_HDR bytes). */
 struct seg_hdr {
@@ -76,6 +83,10 @@ struct seg {
 };
 
 struct sl_journal {
+	/* A segment made ready by sl_journal_prepare (another thread), taken
+	 * by the next roll; NULL when none. Exchanged atomically. */
+	struct seg *spare;
+	uint32_t want_spare; /* owner: the current segment is half full */
 	char dir[PATH_MAX];
 	struct sl_journal_conf conf;
 	const struct sl_persist_ops *ops;
@@ -264,11 +275,12 @@ seg_unmap(struct seg *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static int seg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq);
+
 /* Create, size, map and stamp a new segment starting at @first_seq. */
 static int
 seg_create(struct sl_journal *j, uint64_t first_seq, struct seg *s)
 {
-	struct seg_hdr h = { 0 };
 	char path[PATH_MAX + 32];
 	int fd, rc;
 
@@ -283,17 +295,7 @@ seg_create(struct sl_journal *j, uint64_t first_seq, struct seg *s)
 	rc = -seg_map(j, path, s, 0);
 	if (rc != 0)
 		goto fail;
-	h.magic = SL_JOURNAL_MAGIC;
-	h.version = SEG_VERSION;
-	h.hdr_size = SL_JSEG_HDR;
-	h.segment_bytes = j->seg_bytes;
-	h.first_seq = first_seq;
-	h.created_ns = now_ns();
-	h.crc = sl_crc32c(0, &h, offsetof(struct seg_hdr, crc));
-	copy(s, 0, &h, sizeof(h));
-	rc = -persist_range(j, s, 0, sizeof(h));
-	if (rc == 0)
-		rc = -fsync_dir(j->dir);
+	rc = -seg_stamp(j, s, first_seq);
 	if (rc != 0) {
 		seg_unmap(s);
 		goto fail;
@@ -369,6 +371,120 @@ sl_journal_retain(struct sl_journal *j, uint64_t now)
 	return n;
 }
 
+/* --- a segment prepared ahead ---------------------------------------------------------- */
+
+/*
+ * Creating a segment costs its whole size in allocation and zeroing (tens
+ * of milliseconds for 64 MiB): done at a roll, that stalls the appending
+ * worker and every topic it owns. sl_journal_prepare does it on another
+ * thread once the current segment is half full: the file is created under
+ * a spare name, allocated, mapped and its pages faulted in; the roll then
+ * only renames it, stamps its header and persists that.
+ */
+
+/* Stamp a fresh segment's header and make it durable. */
+static int
+seg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq)
+{
+	struct seg_hdr h = { 0 };
+	int rc;
+
+	h.magic = SL_JOURNAL_MAGIC;
+	h.version = SEG_VERSION;
+	h.hdr_size = SL_JSEG_HDR;
+	h.segment_bytes = j->seg_bytes;
+	h.first_seq = first_seq;
+	h.created_ns = now_ns();
+	h.crc = sl_crc32c(0, &h, offsetof(struct seg_hdr, crc));
+	copy(s, 0, &h, sizeof(h));
+	rc = persist_range(j, s, 0, sizeof(h));
+	if (rc == 0)
+		rc = fsync_dir(j->dir);
+	return rc;
+}
+
+int
+sl_journal_prepare(struct sl_journal *j)
+{
+	char path[PATH_MAX + 32];
+	struct seg *s;
+	int fd, rc;
+
+	if (__atomic_load_n(&j->spare, __ATOMIC_ACQUIRE) != NULL ||
+	    !__atomic_load_n(&j->want_spare, __ATOMIC_RELAXED))
+		return 0;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/" SPARE_NAME, j->dir);
+	(void)unlink(path); /* one the roll did not take (the journal was reopened) */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = -posix_fallocate(fd, 0, (off_t)j->seg_bytes);
+	close(fd);
+	if (rc == 0)
+		rc = seg_map(j, path, s, 0);
+	if (rc < 0) {
+		unlink(path);
+		goto fail;
+	}
+	/* Fault every page in now, here: the worker then never takes a page
+	 * fault in this segment. On files, read faults only: a written page
+	 * would be written back to the disk although it holds nothing. */
+	(void)madvise(s->base, s->size, s->is_pmem ? MADV_POPULATE_WRITE_ : MADV_POPULATE_READ_);
+	__atomic_store_n(&j->want_spare, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&j->spare, s, __ATOMIC_RELEASE);
+	return 1;
+fail:
+	free(s);
+	return rc;
+}
+
+/* Take the prepared segment as the one starting at @first_seq. Returns 0,
+ * -ENOENT when none is ready (create one now), or -errno. */
+static int
+seg_take_spare(struct sl_journal *j, uint64_t first_seq, struct seg *out)
+{
+	struct seg *s = __atomic_exchange_n(&j->spare, NULL, __ATOMIC_ACQUIRE);
+	char from[PATH_MAX + 32], to[PATH_MAX + 32];
+	int rc;
+
+	if (s == NULL)
+		return -ENOENT;
+	snprintf(from, sizeof(from), "%s/" SPARE_NAME, j->dir);
+	seg_path(j, first_seq, to, sizeof(to));
+	rc = rename(from, to) < 0 ? -errno : seg_stamp(j, s, first_seq);
+	if (rc < 0) {
+		seg_unmap(s);
+		free(s);
+		unlink(from);
+		return rc;
+	}
+	s->used = SL_JSEG_HDR;
+	s->first_seq = first_seq;
+	s->last_seq = first_seq - 1;
+	*out = *s;
+	free(s);
+	return 0;
+}
+
+static void
+spare_drop(struct sl_journal *j)
+{
+	struct seg *s = __atomic_exchange_n(&j->spare, NULL, __ATOMIC_ACQUIRE);
+	char path[PATH_MAX + 32];
+
+	if (s == NULL)
+		return;
+	seg_unmap(s);
+	free(s);
+	snprintf(path, sizeof(path), "%s/" SPARE_NAME, j->dir);
+	unlink(path);
+}
+
 /* --- append -------------------------------------------------------------------------- */
 
 /* Close the full segment with an end marker, make it durable, start the next. */
@@ -387,7 +503,9 @@ roll(struct sl_journal *j, uint64_t now)
 		if (total_bytes(j) + j->seg_bytes > j->conf.capacity_bytes)
 			return -ENOSPC;
 	}
-	rc = seg_create(j, j->next_seq, &next);
+	rc = seg_take_spare(j, j->next_seq, &next);
+	if (rc == -ENOENT)
+		rc = seg_create(j, j->next_seq, &next);
 	if (rc < 0)
 		return rc == -ENOSPC || rc == -EDQUOT ? -ENOSPC : rc;
 	/* Everything in the old segment is durable before the new one gets a
@@ -426,7 +544,9 @@ sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint64_t
 	if (j->n_segs == 0) {
 		struct seg first;
 
-		rc = seg_create(j, j->next_seq, &first);
+		rc = seg_take_spare(j, j->next_seq, &first);
+		if (rc == -ENOENT)
+			rc = seg_create(j, j->next_seq, &first);
 		if (rc < 0)
 			return rc == -EDQUOT ? -ENOSPC : rc;
 		rc = segs_push(j, &first);
@@ -459,6 +579,10 @@ sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint64_t
 	copy(s, s->used, &commit, sizeof(commit));
 	idx_add(s, r.seq, timestamp, s->used, j->conf.index_every);
 	s->used += need;
+	/* The next segment is prepared as soon as this one is in use: at a
+	 * high rate a segment fills faster than one can be made ready. */
+	if (unlikely_(!j->want_spare) && j->spare == NULL)
+		__atomic_store_n(&j->want_spare, 1, __ATOMIC_RELAXED);
 	s->last_seq = r.seq;
 	s->last_ts = timestamp;
 	j->dirty_hi = s->used;
@@ -1035,6 +1159,8 @@ sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_journa
 		return rc;
 	}
 	j->durable_seq = j->next_seq - 1;
+	/* No segment yet: the first one can be prepared ahead too. */
+	j->want_spare = j->n_segs == 0;
 	recovery_summary(j, rec);
 	*out = j;
 	return 0;
@@ -1048,6 +1174,7 @@ sl_journal_close(struct sl_journal *j)
 	if (j == NULL)
 		return;
 	sl_journal_sync(j);
+	spare_drop(j);
 	for (i = 0; i < j->n_segs; i++)
 		seg_unmap(&j->segs[i]);
 	free(j->segs);

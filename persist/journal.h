@@ -118,6 +118,17 @@ int sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_jo
 void sl_journal_close(struct sl_journal *j);
 
 /*
+ * Prepare the next segment ahead of time once the current one is in use
+ * (allocated, mapped, its pages faulted in; a journal keeps one spare), so that the roll costs the
+ * appending thread a rename instead of the segment's whole size. The only
+ * call that may run on another thread than the journal's user, concurrently
+ * with it (one preparing thread per journal). Returns 1 when it prepared
+ * one, 0 when none is needed yet, or -errno (the roll then creates the
+ * segment itself, as without this call).
+ */
+int sl_journal_prepare(struct sl_journal *j);
+
+/*
  * Append one record without waiting for persistence; it becomes durable
  * at the next sl_journal_sync. Assigns and returns the record's sequence
  * in *seq. Returns 0, -ENOSPC (capacity reached and retention cannot free

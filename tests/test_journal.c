@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -1182,6 +1183,100 @@ test_full_and_retention(void)
 	rm_rf(d3);
 }
 
+/* ---- segments prepared ahead, on another thread ---- */
+
+struct preparer {
+	struct sl_journal *j;
+	int stop;
+	unsigned prepared;
+};
+
+static void *
+prepare_loop(void *arg)
+{
+	struct preparer *p = arg;
+	struct timespec ts = { 0, 200000 };
+
+	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+		int rc = sl_journal_prepare(p->j);
+
+		CHECK(rc >= 0);
+		p->prepared += rc > 0;
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static int
+spare_exists(const char *dir)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/next.spare", dir);
+	return access(path, F_OK) == 0;
+}
+
+static void
+test_prepare_ahead(void)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct preparer p = { 0 };
+	struct sl_journal *j;
+	pthread_t t;
+	char dir[256];
+	uint64_t seq;
+	int segs;
+
+	path_in(dir, sizeof(dir), "prepare");
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	/* A new journal has no segment: the first can be prepared. */
+	CHECK(sl_journal_prepare(j) == 1);
+	CHECK(spare_exists(dir) && count_segs(dir) == 0);
+	CHECK(sl_journal_prepare(j) == 0); /* one at a time */
+	CHECK(append_seq(j, 1, 100) == 0);
+	CHECK(!spare_exists(dir) && count_segs(dir) == 1); /* taken, renamed */
+	/* The next one as soon as this one is in use. */
+	CHECK(sl_journal_prepare(j) == 1);
+	CHECK(sl_journal_prepare(j) == 0);
+	for (seq = 2; seq <= 200; seq++)
+		CHECK(append_seq(j, seq, 200) == 0);
+	CHECK(count_segs(dir) == 1);
+	for (; seq <= 400; seq++)
+		CHECK(append_seq(j, seq, 200) == 0);
+	CHECK(count_segs(dir) >= 2 && !spare_exists(dir));
+	CHECK(sl_journal_sync(j) == 0);
+	/* Another thread prepares while this one appends across many rolls. */
+	p.j = j;
+	CHECK(pthread_create(&t, NULL, prepare_loop, &p) == 0);
+	for (; seq <= MAX_SEQ; seq++) {
+		CHECK(append_seq(j, seq, (uint32_t)(seq * 37 % 900)) == 0);
+		if (seq % 16 == 0)
+			CHECK(sl_journal_sync(j) == 0);
+	}
+	__atomic_store_n(&p.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	CHECK(sl_journal_sync(j) == 0);
+	segs = count_segs(dir);
+	CHECK(segs > 20);
+	CHECK(p.prepared > 0);
+	sl_journal_close(j);
+	CHECK(!spare_exists(dir)); /* an unused spare goes with the journal */
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.last_seq == MAX_SEQ && !rec.corrupt && rec.truncated_bytes == 0);
+	for (seq = 1; seq <= MAX_SEQ; seq++)
+		if (!record_ok(j, seq)) {
+			CHECK(record_ok(j, seq));
+			break;
+		}
+	sl_journal_close(j);
+	rm_rf(dir);
+}
+
 int
 main(void)
 {
@@ -1202,6 +1297,7 @@ main(void)
 	test_unsynced_reorder();
 	test_damage_near_roll();
 	test_full_and_retention();
+	test_prepare_ahead();
 	rm_rf(base);
 	return check_result("test_journal");
 }

@@ -141,7 +141,9 @@ pingpong_run(const struct pp_opts *o, struct sl_hist *h, double *elapsed_s)
 		} else if (i == PP_WARMUP) {
 			start = t1; /* throughput counts measured round trips only */
 		}
-		if ((i & 1023) == 0 && t1 - start > limit)
+		/* The limit applies to the measured part: a slow warm-up on a
+		 * busy machine must not end the run with no samples. */
+		if (i > PP_WARMUP && (i & 1023) == 0 && t1 - start > limit)
 			break;
 	}
 	*elapsed_s = (double)(ticks() - start) * ns_per_tick / 1e9;
@@ -212,7 +214,7 @@ memcpy_run(const struct pp_opts *o, struct sl_hist *h, double *ops_per_s, double
 			sl_hist_record(h, (uint64_t)((double)(t1 - t0) * ns_per_tick * 1000.0 /
 						     (double)batch + 0.5));
 		}
-		if (t1 - start > limit)
+		if (s >= 16 && t1 - start > limit)
 			break;
 	}
 	free(src);

@@ -23,7 +23,9 @@
 # emulated persistent memory (rows named "*-emupmem"), not a real device.
 #
 #   --quick        1 s per Sluice run and short floors (a smoke test, ~45 s)
-#   --micro        also run benchmarks/bench_journal.sh and bench_auth.sh
+#   --micro        also run the Google Benchmark micro-benchmarks: benchmarks/bench_hotpath.sh
+#                  (frame parse, lookups, ring handoff, journal append, MAC check),
+#                  bench_journal.sh and bench_auth.sh
 #   --duration S   seconds per Sluice run (default 3)
 #   --rate N       msgs/s offered per Sluice run over UDP (default 20000)
 #   --shm-rate N   msgs/s offered per latency run over shared memory
@@ -498,7 +500,7 @@ else
 fi
 
 if [ $micro -eq 1 ]; then
-	for m in bench_journal bench_auth; do
+	for m in bench_hotpath bench_journal bench_auth; do
 		say "micro-benchmark benchmarks/$m.sh"
 		(cd "$root" && timeout -k 5 600 "benchmarks/$m.sh" "$build") ||
 			say "benchmarks/$m.sh did not finish (built without libbenchmark-dev?)"

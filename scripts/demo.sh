@@ -133,13 +133,14 @@ if [ $transport != shm ]; then
 fi
 if [ $transport != udp ]; then
 	# Same host: the load generator attaches to the dataplane's rings; the
-	# latency is one-way, publish to deliver, on one TSC clock.
+	# latency is one-way, publish to deliver, on one TSC clock. It is kept
+	# on cpu 0, off the worker's core (nic-configs/af_packet.conf: lcore 1).
 	[ $json -eq 1 ] || { echo; say "sluice-loadgen on this host over shared memory:" \
 		"same load, latency publish-to-deliver"; }
 	if [ $json -eq 1 ]; then
-		"$root/build/benchmarks/sluice-loadgen" --shm $name "${args[@]}" --json
+		"$root/build/benchmarks/sluice-loadgen" --shm $name --cpu 0 "${args[@]}" --json
 	else
-		"$root/build/benchmarks/sluice-loadgen" --shm $name "${args[@]}"
+		"$root/build/benchmarks/sluice-loadgen" --shm $name --cpu 0 "${args[@]}"
 	fi
 	r=$?
 	[ $rc -ne 0 ] || rc=$r

@@ -1,16 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # The README's first command, shortened: scripts/demo.sh --json must print
-# exactly one JSON object with every message delivered.
+# exactly one JSON object with every message delivered, over UDP and over
+# shared memory.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "[demo] skip: needs root"; exit 77; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-"$root/scripts/demo.sh" --json --duration 2 --rate 5000 --idle backoff >"$out"
-rc=$?
-[ $rc -eq 0 ] || { echo "[demo] FAIL: demo.sh exit status $rc"; cat "$out"; exit 1; }
-python3 - "$out" <<'PY'
+for transport in udp shm; do
+	"$root/scripts/demo.sh" --json --transport $transport --duration 2 --rate 5000 \
+		--idle backoff >"$out"
+	rc=$?
+	[ $rc -eq 0 ] || { echo "[demo] FAIL: demo.sh --transport $transport: exit status $rc"
+		cat "$out"; exit 1; }
+	python3 - "$out" "$transport" <<'PY' || exit 1
 import json, sys
 text = open(sys.argv[1]).read()
 lines = text.strip().splitlines()
@@ -18,5 +22,10 @@ assert len(lines) == 1, f"--json printed {len(lines)} lines: {text!r}"
 r = json.loads(lines[0])
 assert r["sent"] == 10000 and r["received"] == 10000 and r["lost"] == 0, r
 assert r["p50_ns"] > 0 and r["max_ns"] >= r["p99_ns"], r
-print("[demo] pass:", lines[0][:120])
+assert r["transport"] == {"udp": "udp", "shm": "shm"}[sys.argv[2]], r["transport"]
+print(f"[demo] {sys.argv[2]} ok:", lines[0][:100])
 PY
+done
+"$root/scripts/demo.sh" --json --transport both >/dev/null 2>&1
+[ $? -eq 2 ] || { echo "[demo] FAIL: --json with --transport both is not refused"; exit 1; }
+echo "[demo] pass"

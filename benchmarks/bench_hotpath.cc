@@ -11,6 +11,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_fs.h"
+
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -20,7 +22,6 @@
 #include <vector>
 
 #include <arpa/inet.h>
-#include <ftw.h>
 #include <unistd.h>
 
 #ifdef SL_BENCH_DATAPLANE
@@ -162,18 +163,6 @@ journal_base()
 	return d && *d ? d : "/dev/shm";
 }
 
-int
-rm_cb(const char *path, const struct stat *, int, struct FTW *)
-{
-	return remove(path);
-}
-
-void
-rm_rf(const std::string &dir)
-{
-	nftw(dir.c_str(), rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /*
  * One 64-byte record per iteration, as a topic's owner appends a PUBLISH:
  *   none:   append only, no sl_journal_sync (the journal still persists a
@@ -199,7 +188,7 @@ BM_JournalAppend(benchmark::State &st, SyncPolicy pol)
 	conf.capacity_bytes = 4 * conf.segment_bytes;
 	conf.retain_bytes = 2 * conf.segment_bytes;
 	conf.index_every = 4096;
-	rm_rf(dir);
+	bench_rm_rf(dir);
 	rc = sl_journal_open(&j, dir.c_str(), &conf, nullptr);
 	if (rc < 0) {
 		st.SkipWithError(("sl_journal_open " + dir + ": " + strerror(-rc) +
@@ -220,7 +209,7 @@ BM_JournalAppend(benchmark::State &st, SyncPolicy pol)
 	st.SetLabel(std::string(pol == SYNC_NONE ? "no persist" : "persist per 32") +
 		    ", PMEM_IS_PMEM_FORCE=" + (force ? force : "unset"));
 	sl_journal_close(j);
-	rm_rf(dir);
+	bench_rm_rf(dir);
 }
 BENCHMARK_CAPTURE(BM_JournalAppend, none, SYNC_NONE)->Arg(64);
 BENCHMARK_CAPTURE(BM_JournalAppend, sync32, SYNC_PER_32)->Arg(64);

@@ -3,6 +3,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_fs.h"
+
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -11,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include <ftw.h>
 #include <unistd.h>
 
 extern "C" {
@@ -31,18 +32,6 @@ bench_dir()
 	const char *d = getenv("SLUICE_BENCH_DIR");
 
 	return d && *d ? d : "/var/tmp/sluice-bench";
-}
-
-int
-rm_cb(const char *path, const struct stat *, int, struct FTW *)
-{
-	return remove(path);
-}
-
-void
-rm_rf(const std::string &dir)
-{
-	nftw(dir.c_str(), rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 sl_journal_conf
@@ -122,7 +111,7 @@ BM_JournalAppend(benchmark::State &st, Policy pol)
 		st.SetBytesProcessed((int64_t)st.iterations() * len);
 		return;
 	}
-	rm_rf(dir);
+	bench_rm_rf(dir);
 	int rc = sl_journal_open(&j, dir.c_str(), &conf, nullptr);
 	if (rc < 0) {
 		st.SkipWithError(("sl_journal_open: " + std::string(strerror(-rc))).c_str());
@@ -147,7 +136,7 @@ BM_JournalAppend(benchmark::State &st, Policy pol)
 	st.SetLabel(pol == POL_ASYNC ? "sync every 64" : pol == POL_SYNC1 ? "sync per record"
 									 : "sync per 32");
 	sl_journal_close(j);
-	rm_rf(dir);
+	bench_rm_rf(dir);
 }
 BENCHMARK_CAPTURE(BM_JournalAppend, none, POL_NONE)->Arg(32)->Arg(256)->Arg(1024)->Arg(4096);
 BENCHMARK_CAPTURE(BM_JournalAppend, async, POL_ASYNC)->Arg(32)->Arg(256)->Arg(1024)->Arg(4096);
@@ -167,7 +156,7 @@ recovery_journal(const std::string &dir)
 	if (built)
 		return built;
 	conf.capacity_bytes = conf.retain_bytes = 0;
-	rm_rf(dir);
+	bench_rm_rf(dir);
 	if (sl_journal_open(&j, dir.c_str(), &conf, nullptr) < 0)
 		return 0;
 	for (uint64_t i = 1; bytes < kRecoveryBytes; i++) {
@@ -230,6 +219,6 @@ main(int argc, char **argv)
 				    getenv("PMEM_IS_PMEM_FORCE") ? getenv("PMEM_IS_PMEM_FORCE") : "0");
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();
-	rm_rf(dir + "/recovery-" + std::to_string(getpid()));
+	bench_rm_rf(dir + "/recovery-" + std::to_string(getpid()));
 	return 0;
 }

@@ -13,20 +13,12 @@
 #include <sys/un.h>
 
 #include <sluice/shm.h>
+#include <sluice/sluice.h>
 
 #include "shm_link.h"
 
 #define SPIN_NS 20000u	/* sl_shm_link_wait spins this long before it sleeps */
 #define SLEEP_NS 20000u
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int
 is_pow2(uint32_t v)
@@ -293,7 +285,7 @@ sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap)
 int
 sl_shm_link_wait(const struct sl_shm_link *l, uint64_t ns)
 {
-	uint64_t t0 = mono_ns(), now = t0;
+	uint64_t t0 = sl_now_ns(), now = t0;
 	struct timespec ts = { 0, SLEEP_NS };
 
 	for (;;) {
@@ -305,7 +297,7 @@ sl_shm_link_wait(const struct sl_shm_link *l, uint64_t ns)
 			__builtin_ia32_pause();
 		else
 			nanosleep(&ts, NULL);
-		now = mono_ns();
+		now = sl_now_ns();
 	}
 }
 

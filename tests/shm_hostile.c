@@ -69,15 +69,6 @@ struct raw {
 	uint64_t buf[SL_MAX_DATAGRAM / 8 + 1]; /* one received record */
 };
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void
 sleep_us(long us)
 {
@@ -130,12 +121,12 @@ raw_notice(const struct raw *r)
 static int
 raw_send(struct raw *r, const void *frame, uint32_t len)
 {
-	uint64_t deadline = now_ns() + REPLY_MS * NS_PER_MS;
+	uint64_t deadline = sl_now_ns() + REPLY_MS * NS_PER_MS;
 
 	while (sl_shm_link_send(&r->l, frame, len) < 0) {
 		if (raw_notice(r) != SL_SHM_SERVED)
 			return -ENOTCONN;
-		if (now_ns() > deadline)
+		if (sl_now_ns() > deadline)
 			return -ETIMEDOUT;
 		sleep_us(50);
 	}
@@ -146,7 +137,7 @@ static void
 raw_heartbeat(struct raw *r)
 {
 	struct sl_heartbeat hb;
-	uint64_t now = now_ns();
+	uint64_t now = sl_now_ns();
 
 	if (r->session == 0 || now - r->last_hb < HB_NS)
 		return;
@@ -175,13 +166,13 @@ raw_drain(struct raw *r)
 static int
 raw_wait(struct raw *r, uint8_t type, uint32_t key_off, uint64_t key, int wide)
 {
-	uint64_t deadline = now_ns() + REPLY_MS * NS_PER_MS;
+	uint64_t deadline = sl_now_ns() + REPLY_MS * NS_PER_MS;
 	const struct sl_hdr *h = (const struct sl_hdr *)r->buf;
 	const uint8_t *b = (const uint8_t *)r->buf;
 	uint64_t v;
 	int n;
 
-	while (now_ns() < deadline) {
+	while (sl_now_ns() < deadline) {
 		raw_heartbeat(r);
 		n = sl_shm_link_recv(&r->l, r->buf, sizeof(r->buf));
 		if (n == 0) {
@@ -218,7 +209,7 @@ raw_hello(struct raw *r)
 	sl_proto_hdr_init(&h.h, SL_FT_HELLO, 0, sizeof(h), 0);
 	h.min_version = SL_PROTO_VERSION;
 	h.max_version = SL_PROTO_VERSION;
-	h.nonce = now_ns() ^ ((uint64_t)getpid() << 32);
+	h.nonce = sl_now_ns() ^ ((uint64_t)getpid() << 32);
 	snprintf(h.name, sizeof(h.name), "%s", PROG);
 	rc = raw_send(r, &h, sizeof(h));
 	if (rc == 0)
@@ -228,7 +219,7 @@ raw_hello(struct raw *r)
 		return rc;
 	}
 	r->session = ((const struct sl_welcome *)r->buf)->session;
-	r->last_hb = now_ns();
+	r->last_hb = sl_now_ns();
 	return 0;
 }
 
@@ -285,7 +276,7 @@ raw_publish_try(struct raw *r, uint32_t topic, uint32_t plen, int fill)
 	int len;
 
 	memset(payload, fill, plen);
-	len = sl_proto_put_publish(f, sizeof(f), r->session, topic, 0, 0, now_ns(), payload, plen);
+	len = sl_proto_put_publish(f, sizeof(f), r->session, topic, 0, 0, sl_now_ns(), payload, plen);
 	if (len < 0)
 		return len;
 	return sl_shm_link_send(&r->l, f, (uint32_t)len) == 0 ? 0 : -EAGAIN;
@@ -306,10 +297,10 @@ raw_session(struct raw *r, const char *target)
 static uint32_t
 wait_notice(const struct raw *r, uint32_t ms)
 {
-	uint64_t deadline = now_ns() + ms * NS_PER_MS;
+	uint64_t deadline = sl_now_ns() + ms * NS_PER_MS;
 	uint32_t n;
 
-	while ((n = raw_notice(r)) == SL_SHM_SERVED && now_ns() < deadline)
+	while ((n = raw_notice(r)) == SL_SHM_SERVED && sl_now_ns() < deadline)
 		sleep_us(1000);
 	return n;
 }
@@ -409,15 +400,15 @@ fill_to_end(struct raw *r)
 			return 0;
 		raw_drain(r);
 		if (left > 2048) {
-			uint64_t deadline = now_ns() + REPLY_MS * NS_PER_MS;
+			uint64_t deadline = sl_now_ns() + REPLY_MS * NS_PER_MS;
 
 			while ((rc = raw_publish_try(r, topic, SL_MAX_PAYLOAD, 'f')) == -EAGAIN &&
-			       now_ns() < deadline && raw_notice(r) == SL_SHM_SERVED)
+			       sl_now_ns() < deadline && raw_notice(r) == SL_SHM_SERVED)
 				sleep_us(50);
 			continue;
 		}
 		sl_proto_hdr_init(&hb.h, SL_FT_HEARTBEAT, 0, sizeof(hb), r->session);
-		hb.timestamp = now_ns();
+		hb.timestamp = sl_now_ns();
 		rc = raw_send(r, &hb, sizeof(hb));
 	}
 	fprintf(stderr, PROG ": could not fill the ring to its end: %s\n", strerror(-rc));
@@ -513,10 +504,10 @@ static const char *const cons_names[C_N] = { "ahead", "huge", "misaligned", "beh
 static int
 cons_lap(struct raw *r, uint32_t topic)
 {
-	uint64_t deadline = now_ns() + 10000 * NS_PER_MS, got = 0;
+	uint64_t deadline = sl_now_ns() + 10000 * NS_PER_MS, got = 0;
 	int n;
 
-	while (got <= 2ull * r->l.rx_size && now_ns() < deadline) {
+	while (got <= 2ull * r->l.rx_size && sl_now_ns() < deadline) {
 		raw_heartbeat(r);
 		(void)raw_publish_try(r, topic, 200, 'b');
 		while ((n = sl_shm_link_recv(&r->l, r->buf, sizeof(r->buf))) > 0)
@@ -550,10 +541,10 @@ cons_scribble(struct raw *r, enum cons_case k)
 static uint32_t
 cons_fill(struct raw *r, uint32_t topic)
 {
-	uint64_t deadline = now_ns() + 5000 * NS_PER_MS;
+	uint64_t deadline = sl_now_ns() + 5000 * NS_PER_MS;
 	uint64_t sent = 0, limit = 8ull * r->l.rx_size * r->l.n_rx;
 
-	while (raw_notice(r) == SL_SHM_SERVED && now_ns() < deadline) {
+	while (raw_notice(r) == SL_SHM_SERVED && sl_now_ns() < deadline) {
 		raw_heartbeat(r);
 		if (sent < limit && raw_publish_try(r, topic, 200, 'c') == 0)
 			sent += sl_shm_rec_bytes(sizeof(struct sl_deliver) + 200);
@@ -644,8 +635,8 @@ oversize_api(const char *target, const char *topic_name)
 		memset(d, 'o', SL_MAX_PAYLOAD);
 		bad |= expect_rc("commit SL_MAX_PAYLOAD", sl_client_commit(c, 0, SL_PUB_F_ACK_REQ), 0);
 	}
-	deadline = now_ns() + REPLY_MS * NS_PER_MS;
-	while (sl_client_acked(c) < 1 && now_ns() < deadline)
+	deadline = sl_now_ns() + REPLY_MS * NS_PER_MS;
+	while (sl_client_acked(c) < 1 && sl_now_ns() < deadline)
 		(void)sl_client_wait(c, NULL, NULL, 64, 10);
 	bad |= expect_rc("largest message acked", sl_client_acked(c) == 1 ? 0 : -ETIMEDOUT, 0);
 	sl_client_close(c);
@@ -703,8 +694,8 @@ mode_afterdetach(const char *target, const char *topic_name, unsigned secs)
 	close(r.sock); /* detach; the mapping stays */
 	r.sock = -1;
 	sleep_us(300000);
-	deadline = now_ns() + secs * 1000 * NS_PER_MS;
-	while (now_ns() < deadline && n < 10000000) {
+	deadline = sl_now_ns() + secs * 1000 * NS_PER_MS;
+	while (sl_now_ns() < deadline && n < 10000000) {
 		for (i = 0; i < 256; i++, n++) {
 			int pl = snprintf(payload, sizeof(payload), "after-detach %" PRIu64, n);
 
@@ -815,13 +806,13 @@ mode_claimkill(const char *target, const char *topic_name, unsigned n, int hold)
 		rc = sl_client_resolve(c, topic_name, 1, &topic);
 	for (i = 0; rc == 0 && i < n; i++) {
 		len = snprintf(msg, sizeof(msg), "committed %u", i + 1);
-		deadline = now_ns() + REPLY_MS * NS_PER_MS;
+		deadline = sl_now_ns() + REPLY_MS * NS_PER_MS;
 		while ((rc = sl_client_publish(c, topic, msg, (uint32_t)len, 0, SL_PUB_F_ACK_REQ)) ==
-			       -EAGAIN && now_ns() < deadline)
+			       -EAGAIN && sl_now_ns() < deadline)
 			(void)sl_client_poll(c, NULL, NULL, 64);
 	}
-	deadline = now_ns() + REPLY_MS * NS_PER_MS;
-	while (rc == 0 && sl_client_acked(c) < n && now_ns() < deadline)
+	deadline = sl_now_ns() + REPLY_MS * NS_PER_MS;
+	while (rc == 0 && sl_client_acked(c) < n && sl_now_ns() < deadline)
 		rc = sl_client_wait(c, NULL, NULL, 64, 10) < 0 ? -ENOTCONN : 0;
 	if (rc < 0 || sl_client_acked(c) < n) {
 		fprintf(stderr, PROG ": claimkill: %u published, %" PRIu64 " acked: %s\n", i,
@@ -879,8 +870,8 @@ mode_slowsub(const char *target, const char *topic_name, unsigned secs)
 	}
 	printf("subscribed\n");
 	sleep_us((long)secs * 1000000L);
-	deadline = now_ns() + REPLY_MS * NS_PER_MS;
-	while ((rc = sl_client_wait(c, count_msg, &got, 64, 10)) >= 0 && now_ns() < deadline)
+	deadline = sl_now_ns() + REPLY_MS * NS_PER_MS;
+	while ((rc = sl_client_wait(c, count_msg, &got, 64, 10)) >= 0 && sl_now_ns() < deadline)
 		;
 	sl_client_stats(c, &st);
 	printf("slowsub: %" PRIu64 " delivered, then %s, last_error %u (%s)\n", got,
@@ -902,13 +893,13 @@ mode_slowsub(const char *target, const char *topic_name, unsigned secs)
 static int
 many_resolve(struct raw *r, const char *prefix, uint32_t k, uint32_t *ids)
 {
-	uint64_t deadline = now_ns() + MANY_MS * NS_PER_MS;
+	uint64_t deadline = sl_now_ns() + MANY_MS * NS_PER_MS;
 	const struct sl_hdr *h = (const struct sl_hdr *)r->buf;
 	uint32_t sent = 0, done = 0, req;
 	char name[SL_MAX_TOPIC_NAME + 1];
 	int n;
 
-	while (done < k && now_ns() < deadline && raw_notice(r) == SL_SHM_SERVED) {
+	while (done < k && sl_now_ns() < deadline && raw_notice(r) == SL_SHM_SERVED) {
 		raw_heartbeat(r);
 		for (; sent < k && sent - done < MANY_WINDOW; sent++) {
 			snprintf(name, sizeof(name), "%s.%u", prefix, sent);
@@ -947,11 +938,11 @@ mode_manytopics(const char *target, const char *prefix, uint32_t k)
 		return 1;
 	}
 	rc = many_resolve(&r, prefix, k, ids);
-	deadline = now_ns() + MANY_MS * NS_PER_MS;
+	deadline = sl_now_ns() + MANY_MS * NS_PER_MS;
 	for (i = 0; rc == 0 && i < k; i++) {
 		raw_heartbeat(&r);
 		raw_drain(&r);
-		while ((rc = raw_publish_try(&r, ids[i], 8, 'm')) == -EAGAIN && now_ns() < deadline &&
+		while ((rc = raw_publish_try(&r, ids[i], 8, 'm')) == -EAGAIN && sl_now_ns() < deadline &&
 		       raw_notice(&r) == SL_SHM_SERVED) {
 			eagain++;
 			sleep_us(50);
@@ -961,7 +952,7 @@ mode_manytopics(const char *target, const char *prefix, uint32_t k)
 	while (rc == 0 && __atomic_load_n(&r.l.r->tx.cons, __ATOMIC_ACQUIRE) != r.l.tx_pos) {
 		raw_heartbeat(&r);
 		raw_drain(&r);
-		if (now_ns() > deadline || raw_notice(&r) != SL_SHM_SERVED)
+		if (sl_now_ns() > deadline || raw_notice(&r) != SL_SHM_SERVED)
 			rc = -ETIMEDOUT;
 		sleep_us(200);
 	}

@@ -151,7 +151,11 @@ sl_shm_link_attach(struct sl_shm_link *l, const char *target, const char *name,
 	req.version = SL_SHM_VERSION;
 	snprintf(req.name, sizeof(req.name), "%s", name ? name : "");
 	if (send(sock, &req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
+		/* A broker with no free slot answers at once and closes: its
+		 * reply may be waiting although the send failed. */
 		rc = -errno;
+		if (recv_reply(sock, &rep, &fd, 0) == -EBUSY)
+			rc = -EBUSY;
 		goto fail;
 	}
 	rc = recv_reply(sock, &rep, &fd, timeout_ns);

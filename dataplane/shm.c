@@ -58,6 +58,8 @@
 
 #define ATTACH_TIMEOUT_NS 1000000000ull /* to send the attach request */
 #define GRACE_POLLS 2			/* worker loop iterations before unmap */
+#define REFUSED_MAX 16			/* refused connections waiting to be closed */
+#define REFUSED_LINGER_NS 100000000ull	/* ... for this long */
 #define TX_BATCH_RECORDS 256		/* records per mbuf batch, at most */
 #define TX_BATCHES 8			/* mbuf batches per client per poll, at most */
 
@@ -71,6 +73,9 @@ struct sl_shm {
 	struct sl_shm_client *c;
 	struct pollfd *pfd;
 	uint32_t *pfd_slot;
+	int refused[REFUSED_MAX];
+	uint64_t refused_ns[REFUSED_MAX];
+	uint32_t n_refused;
 };
 
 static uint64_t
@@ -354,6 +359,44 @@ attach(struct sl_dp *dp, struct sl_shm_client *c)
 		c->home, (unsigned long)(c->size >> 10), c->huge ? "huge" : "4 KiB");
 }
 
+/*
+ * A refused connection is closed a little later, its request read first:
+ * closing a UNIX socket with unread data resets the connection, and the
+ * client would see ECONNRESET instead of the -EBUSY it was sent.
+ */
+static void
+refused_close(struct sl_shm *s, uint32_t k)
+{
+	char junk[64];
+
+	while (recv(s->refused[k], junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+	close(s->refused[k]);
+	s->refused[k] = s->refused[--s->n_refused];
+	s->refused_ns[k] = s->refused_ns[s->n_refused];
+}
+
+static void
+refuse_later(struct sl_shm *s, int fd)
+{
+	if (s->n_refused == REFUSED_MAX)
+		refused_close(s, 0);
+	s->refused[s->n_refused] = fd;
+	s->refused_ns[s->n_refused++] = mono_ns();
+}
+
+static void
+refused_expire(struct sl_shm *s, uint64_t now)
+{
+	uint32_t k = 0;
+
+	while (k < s->n_refused)
+		if (now - s->refused_ns[k] > REFUSED_LINGER_NS)
+			refused_close(s, k);
+		else
+			k++;
+}
+
 static void
 accept_new(struct sl_dp *dp)
 {
@@ -367,7 +410,7 @@ accept_new(struct sl_dp *dp)
 				break;
 		if (i == s->max_clients) {
 			attach_reply(fd, -EBUSY, 0, -1);
-			close(fd);
+			refuse_later(s, fd);
 			sl_ctr_add(&dp->main_ctr.drop[SL_DROP_shm_no_slot], 1);
 			continue;
 		}
@@ -433,6 +476,8 @@ sl_shm_poll(struct sl_dp *dp)
 	s->pfd[n] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
 	s->pfd_slot[n++] = UINT32_MAX;
 	now = mono_ns();
+	if (s->n_refused)
+		refused_expire(s, now);
 	for (i = 0; i < s->max_clients; i++) {
 		struct sl_shm_client *c = &s->c[i];
 		uint32_t st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
@@ -500,6 +545,8 @@ sl_shm_fini(struct sl_dp *dp)
 					 SL_SHM_CUT_SHUTDOWN, __ATOMIC_RELEASE);
 		slot_close(dp, c);
 	}
+	while (s->n_refused)
+		refused_close(s, 0);
 	close(s->listen_fd);
 	unlink(s->path);
 	rte_free(s->pfd_slot);

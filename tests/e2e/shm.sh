@@ -208,6 +208,62 @@ hostile attachmany 300 >"$T_DIR/attachmany.out" 2>&1
 t_eq "attachmany: 300 fresh clients, none cut off before WELCOME" "$?" 0
 t_check "slots reclaimed after 300 attaches" t_wait 5 slots_free
 
+# --- the attach socket itself: bad requests, silent connections, every slot taken ----------
+sock=/run/sluice/$T_DP/shm.sock
+ba0=$(t_stat drop_shm_bad_attach)
+ns0=$(t_stat drop_shm_no_slot)
+# attach_probe MODE: what the broker answers on the socket (status, or "closed").
+attach_probe() {
+	python3 - "$sock" "$1" <<'PY'
+import socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.settimeout(5)
+mode = sys.argv[2]
+if mode == "short":
+    s.send(b"hello")
+elif mode == "magic":
+    s.send(struct.pack("<QII32s", 0x1234, 1, 0, b"x"))
+elif mode == "version":
+    s.send(struct.pack("<QII32s", 0x314d48534543554c, 99, 0, b"x"))
+# mode "silent": send nothing
+try:
+    d = s.recv(64)
+except socket.timeout:
+    print("timeout"); sys.exit(0)
+print("closed" if not d else "status %d" % struct.unpack("<Qi", d[:12])[1])
+PY
+}
+t_eq "attach: a short request is refused (-EPROTO)" "$(attach_probe short)" "status -71"
+t_eq "attach: a wrong magic is refused (-EPROTO)" "$(attach_probe magic)" "status -71"
+t_eq "attach: another version is refused (-EPROTO)" "$(attach_probe version)" "status -71"
+t_eq "attach: a silent connection is closed within its second" "$(attach_probe silent)" closed
+t_check "attach: each counted (drop_shm_bad_attach)" t_wait 3 stat_ge drop_shm_bad_attach $((ba0 + 4))
+# 64 silent connections take every slot (shm_max_clients = 64) for a second.
+python3 - "$sock" >"$T_DIR/hold.out" 2>&1 <<'PY' &
+import socket, sys, time
+socks = []
+for _ in range(64):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1])
+    socks.append(s)
+print("held", flush=True)
+time.sleep(2.5)
+PY
+holder=$!
+T_BG+=("$holder")
+t_wait 5 grep -q held "$T_DIR/hold.out" || t_fail "attach: could not open 64 connections"
+sleep 0.3
+spub -t attach.full -m x -q 2>"$T_DIR/full.err"
+t_eq "attach: with every slot taken, sluice-pub fails" "$?" 1
+t_check "attach: and says the dataplane is at shm_max_clients" \
+	grep -q "serves its maximum of shared-memory clients" "$T_DIR/full.err"
+t_ge "attach: refusal counted (drop_shm_no_slot)" "$(t_stat drop_shm_no_slot)" $((ns0 + 1))
+wait "$holder" 2>/dev/null
+t_check "attach: slots come back once the silent ones time out" \
+	t_wait 5 spub -t attach.full -m y -a -q
+t_check "attach: dataplane alive" dp_alive
+
 # --- a burst committed right before the hang-up: all of it is read -----------------------
 # The records become visible at once, just before close(); the broker must
 # read what was committed before it lets go of the client.

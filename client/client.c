@@ -177,6 +177,26 @@ tx_frame(struct sl_client *c, void *frame, size_t len)
 	return tx(c, frame, seal(c, frame, len));
 }
 
+/* The broker stopped serving this client: every call fails -ENOTCONN, and
+ * last_error says why (enum sl_shm_notice @why; 0 when it gave none). */
+static void
+shm_end(struct sl_client *c, uint32_t why)
+{
+	c->dead = true;
+	c->st.last_error = why == SL_SHM_CUT_SLOW ? SL_E_SLOW_CONSUMER
+			   : why == SL_SHM_CUT_CORRUPT ? SL_E_BAD_FRAME : SL_E_NO_SESSION;
+}
+
+/* Has the dataplane's end of the attach socket closed? One poll(2), at the
+ * heartbeat interval only. */
+static bool
+shm_broker_gone(const struct sl_client *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
 static void
 heartbeat_maybe(struct sl_client *c, uint64_t now)
 {
@@ -185,6 +205,12 @@ heartbeat_maybe(struct sl_client *c, uint64_t now)
 
 	if (c->session == 0 || c->dead || now - c->last_tx_ns < c->hb_ns)
 		return;
+	if (c->shm.r && shm_broker_gone(c)) {
+		/* The dataplane closed its end of the attach socket: it cut
+		 * us off (the notice says why) or died without a word. */
+		shm_end(c, sl_shm_link_notice(&c->shm));
+		return;
+	}
 	sl_proto_hdr_init(&hb->h, SL_FT_HEARTBEAT, 0, sizeof(*hb), c->session);
 	hb->timestamp = now;
 	/* A heartbeat that does not go out is retried on the next poll. */
@@ -548,9 +574,7 @@ shm_recv(struct sl_client *c, void *buf, size_t cap)
 	why = sl_shm_link_notice(&c->shm);
 	if (why == SL_SHM_SERVED)
 		return 0;
-	c->dead = true;
-	c->st.last_error = why == SL_SHM_CUT_SLOW ? SL_E_SLOW_CONSUMER
-			   : why == SL_SHM_CUT_CORRUPT ? SL_E_BAD_FRAME : SL_E_NO_SESSION;
+	shm_end(c, why);
 	return -ENOTCONN;
 }
 

@@ -2,7 +2,9 @@
 /* sluice-dataplane: the DPDK primary process that moves Sluice messages. */
 
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -445,6 +447,27 @@ free_eal_args(void)
 		free(eal_strings[i]);
 }
 
+/* EAL's runtime directory (/var/run/dpdk/NAME): its memory maps' metadata,
+ * about 2 MiB in tmpfs. EAL leaves it behind; a primary that is done with it
+ * removes it, so instances that come and go do not fill /run. */
+static char runtime_dir[PATH_MAX];
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+runtime_dir_remove(void)
+{
+	if (runtime_dir[0] && strstr(runtime_dir, "/dpdk/"))
+		nftw(runtime_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -469,11 +492,13 @@ main(int argc, char **argv)
 			"scripts/setup.sh, or set no_huge = yes)\n", rte_strerror(rte_errno));
 		return 1;
 	}
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	rc = start();
 	if (rc < 0) {
 		fprintf(stderr, "sluice-dataplane: start-up failed: %s\n", strerror(-rc));
 		stop();
 		rte_eal_cleanup();
+		runtime_dir_remove();
 		return 1;
 	}
 	print_banner();
@@ -481,5 +506,6 @@ main(int argc, char **argv)
 	printf("sluice-dataplane: stopping\n");
 	stop();
 	rte_eal_cleanup();
+	runtime_dir_remove();
 	return 0;
 }

@@ -441,4 +441,17 @@ t_check "held: dataplane alive" dp_alive
 
 t_check "all slots reclaimed at the end" t_wait 5 slots_free
 t_eq "no mbufs lost (drop_no_mbuf)" "$(t_stat drop_no_mbuf)" 0
+
+# --- the dataplane killed under its clients: they notice and say so ------------------------
+ssub_bg "$T_DIR/orphan.out" -t orphan.t -W 60
+orphan=$T_LAST
+t_wait 10 t_nsubs_is orphan.t 1 || t_fail "orphan: subscriber not registered"
+kill -KILL "$SL_DP_PID"
+wait "$SL_DP_PID" 2>/dev/null
+SL_DP_PID=
+wait_for 5 "$orphan"
+t_eq "orphan: the subscriber of a killed dataplane exits with an error" "$?" 1
+t_check "orphan: and says the broker closed its session" \
+	grep -q "broker closed the session" "$T_DIR/orphan.out.err"
+rm -rf "/run/sluice/$T_DP" "/var/run/dpdk/$T_DP"
 t_done

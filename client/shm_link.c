@@ -18,7 +18,8 @@
 #include "shm_link.h"
 
 #define SPIN_NS 20000u	/* sl_shm_link_wait spins this long before it sleeps */
-#define SLEEP_NS 20000u
+#define SLEEP_NS 20000u	/* first sleep; doubles up to SLEEP_MAX_NS */
+#define SLEEP_MAX_NS 1000000u
 
 static int
 is_pow2(uint32_t v)
@@ -289,18 +290,25 @@ sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap)
 int
 sl_shm_link_wait(const struct sl_shm_link *l, uint64_t ns)
 {
-	uint64_t t0 = sl_now_ns(), now = t0;
-	struct timespec ts = { 0, SLEEP_NS };
+	uint64_t t0 = sl_now_ns(), now = t0, nap = SLEEP_NS;
+	struct timespec ts;
 
 	for (;;) {
 		if (sl_shm_link_ready(l))
 			return 1;
 		if (now - t0 >= ns || sl_shm_link_notice(l))
 			return 0;
-		if (now - t0 < SPIN_NS)
+		if (now - t0 < SPIN_NS) {
 			__builtin_ia32_pause();
-		else
+		} else {
+			/* Sleep in growing steps: an idle subscriber costs a few
+			 * hundred wake-ups a second, not tens of thousands. */
+			ts.tv_sec = 0;
+			ts.tv_nsec = (long)(nap < ns - (now - t0) ? nap : ns - (now - t0));
 			nanosleep(&ts, NULL);
+			if (nap < SLEEP_MAX_NS)
+				nap *= 2;
+		}
 		now = sl_now_ns();
 	}
 }

@@ -58,7 +58,7 @@ int sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap);
 /* Is a record waiting? */
 int sl_shm_link_ready(const struct sl_shm_link *l);
 /* Wait up to @ns for a record: 1 when one is waiting, 0 on timeout. Spins
- * briefly, then sleeps in short steps. */
+ * 20 us, then sleeps in steps that double from 20 us to 1 ms. */
 int sl_shm_link_wait(const struct sl_shm_link *l, uint64_t ns);
 /* enum sl_shm_notice: why the broker stopped serving this client, 0 if it
  * has not. */

@@ -247,6 +247,10 @@ int sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max);
 /*
  * Like sl_client_poll, but first waits up to @timeout_ms for the socket to
  * become readable (poll(2)). For subscribers that do not need to spin.
+ * Over shared memory there is no descriptor to wait on: it spins 20 us,
+ * then sleeps in steps that double from 20 us to 1 ms, so a message after
+ * a quiet spell may wait up to a millisecond; spin on sl_client_poll for
+ * the lowest latency.
  * Heartbeats are sent while it waits. @timeout_ms < 0 waits without limit.
  * A signal ends the wait early and returns 0.
  */

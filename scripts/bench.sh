@@ -400,9 +400,20 @@ with open(out, "w") as f:
 
 # One block per row for gnuplot: x = 1/(1-p), y = us. The maximum-rate rows
 # are left out: their latency is queueing (or there is none, publish only).
+# Two panels: UDP through the virtual NIC with its kernel floors (left), the
+# same host over shared memory with the core-to-core floors (right); memcpy
+# is a bandwidth floor, left out. Colour by size, dashes for floors, points
+# by kind (sync, publish call).
+def panel(r):
+    if r["name"].startswith("memcpy"):
+        return None
+    if r["transport"] == "udp" or r["name"].startswith("udp-"):
+        return "L"
+    return "R"
+colour = {8: 4, 32: 1, 64: 1, 256: 2, 1024: 3}
 with open(plot + ".dat", "w") as f, open(plot + ".titles", "w") as tt:
     for r in good:
-        if r["name"].startswith("sluice-max") or r["p50_ns"] is None:
+        if r["name"].startswith("sluice-max") or r["p50_ns"] is None or panel(r) is None:
             continue
         f.write(f"# {r['name']} {r['transport']} {r['durability']} {r['size']}\n")
         for x, k in [(2, "p50_ns"), (10, "p90_ns"), (100, "p99_ns"), (1000, "p999_ns"),
@@ -410,7 +421,10 @@ with open(plot + ".dat", "w") as f, open(plot + ".titles", "w") as tt:
             f.write(f"{x} {max(r[k], 0.001) / 1000.0}\n")
         f.write("\n\n")
         d = "" if r["durability"] is None else " " + r["durability"]
-        tt.write(f"{r['name']} {r['transport']}{d} {r['size']}B\n")
+        dt = 2 if r["transport"] == "floor" else 1
+        pt = 6 if r["name"] == "publish-call" else 7 if r["durability"] == "sync" else 5
+        tt.write(f"{panel(r)}|{colour.get(r['size'], 5)}|{dt}|{pt}|"
+                 f"{r['name']} {r['transport']}{d} {r['size']}B\n")
 
 # Targets, each judged on this run's own rows (shm latency on durability none).
 def ok_rows(name, transport, dur=None):
@@ -468,32 +482,43 @@ fi
 if [ ! -s "$work/plot.titles" ]; then
 	say "no latency rows to plot"
 elif command -v gnuplot >/dev/null; then
-	term="pngcairo size 1000,700 font ',10'"
-	gnuplot -e "set terminal $term" -e "quit" 2>/dev/null || term="png size 1000,700"
+	term="pngcairo size 1400,650 font ',9'"
+	gnuplot -e "set terminal $term" -e "quit" 2>/dev/null || term="png size 1400,650"
 	{
 		echo "set terminal $term noenhanced"
 		echo "set output '$root/bench-results/latency.png'"
-		echo "set title 'Latency percentiles ($(hostname), $(date -u +%F))'"
+		echo "set multiplot layout 1,2 title 'Latency percentiles ($(hostname), $(date -u +%F));" \
+			"dashed: floors of this machine; colour: message size'"
 		echo "set logscale xy"
 		echo "set xtics ('50' 2, '90' 10, '99' 100, '99.9' 1000, '99.99' 10000)"
 		echo "set xlabel 'percentile'"
 		echo "set ylabel 'latency (us)'"
-		echo "set key outside right"
+		echo "set key top left font ',8'"
 		echo "set grid"
-		i=0 sep="plot"
-		while IFS= read -r title; do
-			dt=1 # floors dashed, Sluice solid
-			[[ $title == *" floor "* ]] && dt=2
-			echo "$sep '$work/plot.dat' index $i with linespoints dt $dt title '$title' \\"
-			sep=","
-			i=$((i + 1))
-		done <"$work/plot.titles"
-		echo ""
+		for side in L R; do
+			if [ $side = L ]; then
+				echo "set title 'UDP through the virtual NIC (round trip from the due time)'"
+			else
+				echo "set title 'same host, shared memory (one-way publish to deliver; publish call)'"
+			fi
+			i=0 sep="plot"
+			while IFS='|' read -r p lc dt pt title; do
+				if [ "$p" = $side ]; then
+					echo "$sep '$work/plot.dat' index $i with linespoints lc $lc dt $dt" \
+						"pt $pt title '$title' \\"
+					sep=","
+				fi
+				i=$((i + 1))
+			done <"$work/plot.titles"
+			echo ""
+		done
+		echo "unset multiplot"
 	} >"$work/plot.gp"
 	if timeout 60 gnuplot "$work/plot.gp" 2>>"$work/stderr.log"; then
 		say "wrote bench-results/latency.png"
 	else
-		say "gnuplot failed; no plot (see $work/plot.gp)"
+		say "gnuplot failed; no plot:"
+		tail -n 3 "$work/stderr.log" >&2
 	fi
 else
 	say "note: gnuplot not installed (scripts/setup.sh adds gnuplot-nox); plot skipped"

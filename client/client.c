@@ -1217,6 +1217,8 @@ sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int ti
 	 * be sent. */
 	for (;;) {
 		heartbeat_maybe(c, now);
+		if (c->dead)
+			return -ENOTCONN; /* the heartbeat found the broker gone */
 		wake = c->last_tx_ns + c->hb_ns;
 		if (wake < now + NS_PER_MS)
 			wake = now + NS_PER_MS;

@@ -186,7 +186,9 @@ void *
 sl_shm_link_claim(struct sl_shm_link *l, uint32_t len)
 {
 	uint32_t rec = sl_shm_rec_bytes(len), off = (uint32_t)(l->tx_pos & (l->tx_size - 1));
-	uint64_t need = rec + (rec > l->tx_size - off ? l->tx_size - off : 0);
+	/* The record, a pad before it if it does not fit, and the slot after
+	 * it that commit clears. */
+	uint64_t need = rec + SL_SHM_REC_HDR + (rec > l->tx_size - off ? l->tx_size - off : 0);
 
 	if (l->tx_pos + need - l->tx_cons > l->tx_size) {
 		l->tx_cons = __atomic_load_n(&l->r->tx.cons, __ATOMIC_ACQUIRE);
@@ -208,13 +210,17 @@ sl_shm_link_claim(struct sl_shm_link *l, uint32_t len)
 void
 sl_shm_link_commit(struct sl_shm_link *l, uint32_t len)
 {
-	uint32_t off = (uint32_t)(l->claim_pos & (l->tx_size - 1));
+	uint32_t off = (uint32_t)(l->claim_pos & (l->tx_size - 1)), rec = sl_shm_rec_bytes(len);
 
+	/* The slot after the record reads as "not yet" until the next one is
+	 * committed (shm.h): claim kept it free. */
+	if (off + rec < l->tx_size)
+		*(uint64_t *)(l->tx + off + rec) = 0;
 	/* Release: the frame's bytes are visible before the word that says
 	 * they are there. */
 	__atomic_store_n((uint64_t *)(l->tx + off), sl_shm_commit_word(l->claim_pos, l->tx_shift, len),
 			 __ATOMIC_RELEASE);
-	l->tx_pos = l->claim_pos + sl_shm_rec_bytes(len);
+	l->tx_pos = l->claim_pos + rec;
 }
 
 int
@@ -239,7 +245,7 @@ rx_word(const struct sl_shm_link *l, uint32_t i)
 	uint64_t w = __atomic_load_n((const uint64_t *)(l->rx[i] + (pos & (l->rx_size - 1))),
 				     __ATOMIC_ACQUIRE);
 
-	return (uint32_t)(w >> 32) == (uint32_t)(pos >> l->rx_shift) + 1u ? w : 0;
+	return (uint32_t)(w >> 32) == sl_shm_lap(pos, l->rx_shift) ? w : 0;
 }
 
 int

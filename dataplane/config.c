@@ -69,6 +69,7 @@ static const struct key_def dp_keys[] = {
 	DP("shm_max_clients", V_U32, shm_max_clients, 1, 4096),
 	DP("shm_ring_kb", V_U32, shm_ring_kb, 16, 1u << 20),
 	DP("shm_group", V_STR, shm_group, 0, 0),
+	DP("shm_huge", V_U8_BOOL, shm_huge, 0, 1),
 };
 
 static const struct key_def port_keys[] = {
@@ -129,6 +130,7 @@ sl_conf_defaults(struct sl_conf *c)
 	c->shm = 1;
 	c->shm_max_clients = 64;
 	c->shm_ring_kb = 512;
+	c->shm_huge = 1;
 }
 
 static const char *const dur_names[] = { "none", "async", "sync", NULL };
@@ -542,6 +544,10 @@ sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen)
 		return fail(err, errlen, "ring_size %u is not a power of two", c->ring_size);
 	if (c->shm_ring_kb & (c->shm_ring_kb - 1))
 		return fail(err, errlen, "shm_ring_kb %u is not a power of two", c->shm_ring_kb);
+	/* One region per client holds a tx ring and an rx ring per worker. */
+	if ((uint64_t)c->shm_ring_kb * (1u + c->n_workers) > (1u << 20))
+		return fail(err, errlen, "shm_ring_kb %u x (1 + %u workers) is over 1 GiB per "
+			    "shared-memory client; lower shm_ring_kb", c->shm_ring_kb, c->n_workers);
 	if (c->session_timeout_ms < 2 * c->heartbeat_ms)
 		return fail(err, errlen, "session_timeout_ms (%u) must be at least twice "
 			    "heartbeat_ms (%u)", c->session_timeout_ms, c->heartbeat_ms);
@@ -601,8 +607,9 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 	for (i = 0; i < c->n_bp_rules; i++)
 		fprintf(out, "backpressure_rules = %s=%s\n", c->bp_rules[i].pattern,
 			sl_backpressure_name(c->bp_rules[i].policy));
-	fprintf(out, "shm = %s\nshm_max_clients = %u\nshm_ring_kb = %u\nshm_group = %s\n",
-		c->shm ? "yes" : "no", c->shm_max_clients, c->shm_ring_kb, c->shm_group);
+	fprintf(out, "shm = %s\nshm_max_clients = %u\nshm_ring_kb = %u\nshm_group = %s\n"
+		"shm_huge = %s\n", c->shm ? "yes" : "no", c->shm_max_clients, c->shm_ring_kb,
+		c->shm_group, c->shm_huge ? "yes" : "no");
 	for (i = 0; i < c->n_ports; i++) {
 		const struct sl_conf_port *p = &c->ports[i];
 

@@ -14,6 +14,11 @@
  * would fault the dataplane (SIGBUS) at its next access. A memfd is sealed
  * against shrinking and growing before it is passed, so the size the broker
  * mapped is the size that stays. libhugetlbfs still tells the page size.
+ * One thing the seals do not stop: a client may punch a hole in its own
+ * file. On 4 KiB pages the broker then reads zeros (nothing committed); on
+ * huge pages, if the pool has no free page left to fault back in, the
+ * broker's next access faults (SIGBUS). Where local clients are not
+ * trusted, shm_huge = no keeps client regions on 4 KiB pages.
  *
  * Workers: the home worker copies committed records from the client's tx
  * ring into an mbuf, many frames per mbuf, checks each record before it
@@ -67,7 +72,7 @@ struct sl_shm {
 	int listen_fd;
 	char path[108];
 	uint32_t max_clients;
-	uint32_t region_size;
+	uint64_t region_size;
 	uint32_t page_size; /* huge page size, or 0 when there are none */
 	uint32_t huge_fallbacks;
 	struct sl_shm_client *c;
@@ -128,10 +133,10 @@ sl_shm_init(struct sl_dp *dp)
 		s->c[i].sock = -1;
 	}
 	hp = gethugepagesize(); /* libhugetlbfs: the default huge page size, or -1 */
-	s->page_size = hp > 0 && !dp->conf.no_huge ? (uint32_t)hp : 0;
+	s->page_size = hp > 0 && !dp->conf.no_huge && dp->conf.shm_huge ? (uint32_t)hp : 0;
 	hdr = align_up(sizeof(struct sl_shm_region), 4096);
 	size = hdr + ring * (1 + dp->n_workers);
-	s->region_size = (uint32_t)align_up(size, s->page_size ? s->page_size : 4096);
+	s->region_size = align_up(size, s->page_size ? s->page_size : 4096);
 
 	snprintf(dir, sizeof(dir), "%s/%s", SL_CNC_DIR, dp->conf.name);
 	if ((mkdir(SL_CNC_DIR, 0755) < 0 && errno != EEXIST) ||
@@ -170,7 +175,7 @@ sl_shm_init(struct sl_dp *dp)
 	dp->shm = s;
 	RTE_LOG(INFO, SLUICE, "shared memory: %s, up to %u clients, rings %u KiB, %u KiB each "
 		"on %s pages\n", s->path, s->max_clients, dp->conf.shm_ring_kb,
-		s->region_size >> 10, s->page_size ? "huge" : "4 KiB");
+		(unsigned)(s->region_size >> 10), s->page_size ? "huge" : "4 KiB");
 	return 0;
 nomem:
 	errno = ENOMEM;
@@ -762,7 +767,7 @@ poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full)
 		uint64_t word = __atomic_load_n((const uint64_t *)(ring + off), __ATOMIC_ACQUIRE);
 		uint32_t len = (uint32_t)word, rec;
 
-		if ((uint32_t)(word >> 32) != (uint32_t)(c->tx_pos >> c->tx_shift) + 1u)
+		if ((uint32_t)(word >> 32) != sl_shm_lap(c->tx_pos, c->tx_shift))
 			break; /* not committed yet */
 		if (len == SL_SHM_PAD) {
 			c->tx_pos += c->tx_size - off;
@@ -798,7 +803,14 @@ poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full)
 			return -1;
 		}
 		if (unlikely(publish_held_back(w, dst + used, len))) {
+			struct sl_session *sess = sl_session_find_addr(&w->sessions, c->slot,
+								       c->gen);
+
 			drop(w, SL_DROP_shm_held_back);
+			/* Its heartbeats wait behind this PUBLISH: a publisher
+			 * held back is alive, not silent. */
+			if (sess)
+				sess->last_seen = w->now;
 			break; /* stays in the ring: the publisher fills up, back-pressure */
 		}
 		used += rec - SL_SHM_REC_HDR;
@@ -855,6 +867,12 @@ poll_client(struct sl_worker *w, struct sl_shm_client *c)
 		if (n < 0)
 			return -1;
 		total += n;
+		/* A frame of this batch may have shown the client broken. */
+		why = __atomic_exchange_n(&c->kick, 0, __ATOMIC_ACQUIRE);
+		if (unlikely(why)) {
+			cut(w, c, why);
+			return -1;
+		}
 	}
 	return total;
 }
@@ -886,7 +904,8 @@ rx_room(struct sl_worker *w, struct sl_shm_client *c, struct sl_shm_rx *x, uint3
 {
 	struct sl_shm_region *r = (struct sl_shm_region *)c->base;
 	uint32_t off = (uint32_t)(x->pos & (c->rx_size - 1));
-	uint64_t need = rec + (rec > c->rx_size - off ? c->rx_size - off : 0), cons;
+	/* The record, a pad before it if it does not fit, the slot after it. */
+	uint64_t need = rec + SL_SHM_REC_HDR + (rec > c->rx_size - off ? c->rx_size - off : 0), cons;
 
 	if (x->pos + need - x->cons <= c->rx_size)
 		return 1;
@@ -943,6 +962,10 @@ sl_shm_send(struct sl_worker *w, const struct sl_sub *peer, const void *a, uint3
 	memcpy(ring + off + SL_SHM_REC_HDR, a, alen);
 	if (blen)
 		memcpy(ring + off + SL_SHM_REC_HDR + alen, b, blen);
+	/* The next slot reads as "not yet" until the next record is there
+	 * (PROTOCOL.md 14.3): else old payload bytes could pose as a record. */
+	if (off + rec < c->rx_size)
+		*(uint64_t *)(ring + off + rec) = 0;
 	__atomic_store_n((uint64_t *)(ring + off), sl_shm_commit_word(x->pos, c->rx_shift, len),
 			 __ATOMIC_RELEASE);
 	x->pos += rec;

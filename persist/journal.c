@@ -35,8 +35,7 @@ _Static_assert(offsetof(struct sl_jrec, crc) == 48, "crc offset");
 #define MADV_POPULATE_WRITE_ 23 /* Linux 5.14 */
 #endif
 #define SEG_VERSION 1u
-#define unlikely_(x) __builtin_expect(!!(x), 0)
-#define SPARE_NAME "next.spare" /* a prepared segment, not yet numbered */
+#define SPARE_SUFFIX ".tmp" /* spare-N.tmp: a prepared segment, not yet numbered */
 
 /* On-media segment header (SL_JSEG_HDR bytes). */
 struct seg_hdr {
@@ -85,8 +84,9 @@ struct seg {
 struct sl_journal {
 	/* A segment made ready by sl_journal_prepare (another thread), taken
 	 * by the next roll; NULL when none. Exchanged atomically. */
-	struct seg *spare;
-	uint32_t want_spare; /* owner: the current segment is half full */
+	struct spare *spare;
+	uint32_t want_spare; /* set by the owner, cleared by the preparer */
+	uint64_t spare_no;   /* preparer: names the next spare file */
 	char dir[PATH_MAX];
 	struct sl_journal_conf conf;
 	const struct sl_persist_ops *ops;
@@ -403,22 +403,34 @@ seg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq)
 	return rc;
 }
 
+/* A prepared segment and the name of its file (unique: "spare-N.tmp"). */
+struct spare {
+	struct seg s;
+	char path[PATH_MAX + 32];
+};
+
+/*
+ * Who does what: only the owner sets want_spare (when it took the spare, or
+ * found none at a roll), only the preparing thread clears it, and it
+ * publishes a spare only into an empty slot. Each spare has a file of its
+ * own, so the owner renaming the spare it took can never meet the preparer
+ * creating the next one.
+ */
 int
 sl_journal_prepare(struct sl_journal *j)
 {
-	char path[PATH_MAX + 32];
-	struct seg *s;
+	struct spare *sp, *none = NULL;
 	int fd, rc;
 
-	if (__atomic_load_n(&j->spare, __ATOMIC_ACQUIRE) != NULL ||
-	    !__atomic_load_n(&j->want_spare, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&j->want_spare, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&j->spare, __ATOMIC_ACQUIRE) != NULL)
 		return 0;
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
+	sp = calloc(1, sizeof(*sp));
+	if (sp == NULL)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s/" SPARE_NAME, j->dir);
-	(void)unlink(path); /* one the roll did not take (the journal was reopened) */
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	snprintf(sp->path, sizeof(sp->path), "%s/spare-%" PRIu64 SPARE_SUFFIX, j->dir,
+		 ++j->spare_no);
+	fd = open(sp->path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0) {
 		rc = -errno;
 		goto fail;
@@ -426,63 +438,93 @@ sl_journal_prepare(struct sl_journal *j)
 	rc = -posix_fallocate(fd, 0, (off_t)j->seg_bytes);
 	close(fd);
 	if (rc == 0)
-		rc = seg_map(j, path, s, 0);
+		rc = seg_map(j, sp->path, &sp->s, 0);
 	if (rc < 0) {
-		unlink(path);
+		unlink(sp->path);
 		goto fail;
 	}
 	/* Fault every page in now, here: the worker then never takes a page
 	 * fault in this segment. On files, read faults only: a written page
 	 * would be written back to the disk although it holds nothing. */
-	(void)madvise(s->base, s->size, s->is_pmem ? MADV_POPULATE_WRITE_ : MADV_POPULATE_READ_);
+	(void)madvise(sp->s.base, sp->s.size,
+		      sp->s.is_pmem ? MADV_POPULATE_WRITE_ : MADV_POPULATE_READ_);
 	__atomic_store_n(&j->want_spare, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&j->spare, s, __ATOMIC_RELEASE);
+	if (!__atomic_compare_exchange_n(&j->spare, &none, sp, 0, __ATOMIC_RELEASE,
+					 __ATOMIC_RELAXED)) {
+		seg_unmap(&sp->s);
+		unlink(sp->path);
+		free(sp);
+		return 0;
+	}
 	return 1;
 fail:
-	free(s);
+	free(sp);
 	return rc;
 }
 
 /* Take the prepared segment as the one starting at @first_seq. Returns 0,
- * -ENOENT when none is ready (create one now), or -errno. */
+ * -ENOENT when none is ready (create one now), or -errno. Either way the
+ * next one is wanted. */
 static int
 seg_take_spare(struct sl_journal *j, uint64_t first_seq, struct seg *out)
 {
-	struct seg *s = __atomic_exchange_n(&j->spare, NULL, __ATOMIC_ACQUIRE);
-	char from[PATH_MAX + 32], to[PATH_MAX + 32];
+	struct spare *sp = __atomic_exchange_n(&j->spare, NULL, __ATOMIC_ACQUIRE);
+	char to[PATH_MAX + 32];
 	int rc;
 
-	if (s == NULL)
+	if (sp == NULL) {
+		__atomic_store_n(&j->want_spare, 1, __ATOMIC_RELEASE);
 		return -ENOENT;
-	snprintf(from, sizeof(from), "%s/" SPARE_NAME, j->dir);
+	}
 	seg_path(j, first_seq, to, sizeof(to));
-	rc = rename(from, to) < 0 ? -errno : seg_stamp(j, s, first_seq);
+	rc = rename(sp->path, to) < 0 ? -errno : seg_stamp(j, &sp->s, first_seq);
+	__atomic_store_n(&j->want_spare, 1, __ATOMIC_RELEASE);
 	if (rc < 0) {
-		seg_unmap(s);
-		free(s);
-		unlink(from);
+		seg_unmap(&sp->s);
+		unlink(access(sp->path, F_OK) == 0 ? sp->path : to); /* wherever it is now */
+		free(sp);
 		return rc;
 	}
-	s->used = SL_JSEG_HDR;
-	s->first_seq = first_seq;
-	s->last_seq = first_seq - 1;
-	*out = *s;
-	free(s);
+	sp->s.used = SL_JSEG_HDR;
+	sp->s.first_seq = first_seq;
+	sp->s.last_seq = first_seq - 1;
+	*out = sp->s;
+	free(sp);
 	return 0;
 }
 
 static void
 spare_drop(struct sl_journal *j)
 {
-	struct seg *s = __atomic_exchange_n(&j->spare, NULL, __ATOMIC_ACQUIRE);
-	char path[PATH_MAX + 32];
+	struct spare *sp = __atomic_exchange_n(&j->spare, NULL, __ATOMIC_ACQUIRE);
 
-	if (s == NULL)
+	if (sp == NULL)
 		return;
-	seg_unmap(s);
-	free(s);
-	snprintf(path, sizeof(path), "%s/" SPARE_NAME, j->dir);
-	unlink(path);
+	seg_unmap(&sp->s);
+	unlink(sp->path);
+	free(sp);
+}
+
+/* Spare files a journal that was not closed left behind. */
+static void
+spares_remove_stale(const char *dir)
+{
+	char path[PATH_MAX + 300];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	size_t n;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		n = strlen(e->d_name);
+		if (strncmp(e->d_name, "spare-", 6) == 0 && n > strlen(SPARE_SUFFIX) &&
+		    strcmp(e->d_name + n - strlen(SPARE_SUFFIX), SPARE_SUFFIX) == 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	}
+	closedir(d);
 }
 
 /* --- append -------------------------------------------------------------------------- */
@@ -579,10 +621,6 @@ sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint64_t
 	copy(s, s->used, &commit, sizeof(commit));
 	idx_add(s, r.seq, timestamp, s->used, j->conf.index_every);
 	s->used += need;
-	/* The next segment is prepared as soon as this one is in use: at a
-	 * high rate a segment fills faster than one can be made ready. */
-	if (unlikely_(!j->want_spare) && j->spare == NULL)
-		__atomic_store_n(&j->want_spare, 1, __ATOMIC_RELAXED);
 	s->last_seq = r.seq;
 	s->last_ts = timestamp;
 	j->dirty_hi = s->used;
@@ -1159,8 +1197,10 @@ sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_journa
 		return rc;
 	}
 	j->durable_seq = j->next_seq - 1;
-	/* No segment yet: the first one can be prepared ahead too. */
-	j->want_spare = j->n_segs == 0;
+	/* The next segment (or the first) is prepared ahead at once: at a high
+	 * rate a segment fills faster than one can be made ready. */
+	spares_remove_stale(j->dir);
+	j->want_spare = 1;
 	recovery_summary(j, rec);
 	*out = j;
 	return 0;

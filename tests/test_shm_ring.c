@@ -84,7 +84,7 @@ ref_take(struct ref_cons *c, const uint8_t **data)
 	for (;;) {
 		uint32_t off = (uint32_t)(c->pos % RING);
 		uint64_t w = __atomic_load_n((const uint64_t *)(c->ring + off), __ATOMIC_ACQUIRE);
-		uint32_t lap = (uint32_t)(c->pos / RING) + 1u, len = (uint32_t)w;
+		uint32_t lap = sl_shm_lap(c->pos, 12), len = (uint32_t)w;
 
 		if ((uint32_t)(w >> 32) != lap)
 			return 0;
@@ -113,7 +113,7 @@ ref_put(uint32_t i, uint64_t *pos, uint32_t len, uint32_t n)
 	struct sl_shm_region *r = (struct sl_shm_region *)region;
 	uint8_t *ring = region + r->rx_off[i];
 	uint32_t rec = sl_shm_rec_bytes(len), off = (uint32_t)(*pos % RING);
-	uint64_t need = rec + (rec > RING - off ? RING - off : 0);
+	uint64_t need = rec + 8 + (rec > RING - off ? RING - off : 0);
 
 	if (*pos + need - __atomic_load_n(&r->rx[i].cons, __ATOMIC_ACQUIRE) > RING)
 		return -1;
@@ -124,6 +124,8 @@ ref_put(uint32_t i, uint64_t *pos, uint32_t len, uint32_t n)
 		off = 0;
 	}
 	frame_fill(ring + off + SL_SHM_REC_HDR, len, n);
+	if (off + rec < RING)
+		*(uint64_t *)(ring + off + rec) = 0;
 	__atomic_store_n((uint64_t *)(ring + off), sl_shm_commit_word(*pos, 12, len),
 			 __ATOMIC_RELEASE);
 	*pos += rec;
@@ -300,6 +302,49 @@ test_rx(void)
 	}
 }
 
+/* Old bytes that look like a commit word of the next lap (a hostile
+ * publisher's payload, delivered to this subscriber last lap) are never
+ * taken for a record: the producer clears the slot after each record. */
+static void
+test_rx_stale_lap(void)
+{
+	struct sl_shm_region *r;
+	struct sl_shm_link l;
+	uint64_t pos = 0;
+	uint8_t buf[2048], *ring;
+	uint32_t n = 0, i;
+	int got;
+
+	region_make();
+	r = (struct sl_shm_region *)region;
+	ring = region + r->rx_off[0];
+	CHECK(sl_shm_link_init(&l, region, SIZE) == 0);
+	/* Lap 1: one record whose payload is all fake lap-2 commit words of a
+	 * 16-byte frame, read by the client. */
+	CHECK(ref_put(0, &pos, 1000, n++) == 0);
+	for (i = 16; i + 8 <= 1000 + 8; i += 8) {
+		uint64_t fake = sl_shm_commit_word(RING, 12, 16);
+
+		memcpy(ring + 8 + i, &fake, 8);
+	}
+	CHECK(sl_shm_link_recv(&l, buf, sizeof(buf)) == 1000);
+	/* Fill the rest of lap 1, read it. */
+	while (pos % RING + sl_shm_rec_bytes(1000) + 8 <= RING) {
+		CHECK(ref_put(0, &pos, 1000, n++) == 0);
+		CHECK(sl_shm_link_recv(&l, buf, sizeof(buf)) == 1000);
+	}
+	/* One record to the exact end of lap 1. */
+	CHECK(ref_put(0, &pos, (uint32_t)(RING - pos % RING) - 8, n++) == 0);
+	CHECK(pos == RING);
+	CHECK(sl_shm_link_recv(&l, buf, sizeof(buf)) > 0);
+	/* Lap 2: a short record at the start; the fake words sit right after. */
+	CHECK(ref_put(0, &pos, 24, n++) == 0);
+	got = sl_shm_link_recv(&l, buf, sizeof(buf));
+	CHECK(got == 24);
+	CHECK(sl_shm_link_recv(&l, buf, sizeof(buf)) == 0); /* nothing else */
+	CHECK(!sl_shm_link_ready(&l));
+}
+
 int
 main(void)
 {
@@ -307,6 +352,7 @@ main(void)
 	test_tx_laps();
 	test_open_claim_invisible();
 	test_rx();
+	test_rx_stale_lap();
 	free(region);
 	return check_result("test_shm_ring");
 }

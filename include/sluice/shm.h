@@ -15,10 +15,13 @@
  * pos & (size - 1). A record is an 8-byte commit word, then the frame, then
  * padding to 8 bytes. The commit word is written last, with release:
  *   bits 0..31  frame length in bytes, or SL_SHM_PAD: skip to the ring's end
- *   bits 32..63 lap: (pos / size) + 1, truncated to 32 bits
+ *   bits 32..63 lap: ((pos / size) mod (2^32 - 1)) + 1, never 0
  * so a word left from an earlier lap (or never written: 0) reads as "not yet".
  * A record never wraps: when it does not fit before the end, a pad record
- * fills the rest of the lap. The consumer publishes how far it has read in
+ * fills the rest of the lap. Before it commits a record, the producer clears
+ * the 8 bytes after it (unless the record ends the lap): a consumer that
+ * catches up reads zero there, never old frame bytes that could pass for a
+ * commit word; so the producer keeps 8 bytes more than the record free. The consumer publishes how far it has read in
  * the ring's cons word; the producer may not run more than size ahead of it.
  *
  * Trust: the broker treats every byte of this memory as hostile. It keeps
@@ -106,10 +109,18 @@ struct sl_shm_attach_rep {
 	uint64_t size;	  /* bytes to map */
 };
 
+/* The lap of ring position @pos: (pos / size) mod (2^32 - 1), plus one, so
+ * never 0 (what memory that was never written, or was cleared, reads as). */
+static inline uint32_t
+sl_shm_lap(uint64_t pos, uint32_t size_shift)
+{
+	return (uint32_t)((pos >> size_shift) % 0xffffffffull) + 1u;
+}
+
 static inline uint64_t
 sl_shm_commit_word(uint64_t pos, uint32_t size_shift, uint32_t len)
 {
-	return ((uint64_t)((uint32_t)(pos >> size_shift) + 1u) << 32) | len;
+	return ((uint64_t)sl_shm_lap(pos, size_shift) << 32) | len;
 }
 
 /* Bytes a record of a @len-byte frame takes in the ring. */

@@ -17,8 +17,8 @@
  * One thing the seals do not stop: a client may punch a hole in its own
  * file. On 4 KiB pages the broker then reads zeros (nothing committed); on
  * huge pages, if the pool has no free page left to fault back in, the
- * broker's next access faults (SIGBUS). Where local clients are not
- * trusted, shm_huge = no keeps client regions on 4 KiB pages.
+ * broker's next access faults (SIGBUS), which on_sigbus below turns into
+ * cutting that client off.
  *
  * Workers: the home worker copies committed records from the client's tx
  * ring into an mbuf, many frames per mbuf, checks each record before it
@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -104,6 +105,57 @@ align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) / a * a;
 }
 
+/* --- a client region that faults ------------------------------------------------ */
+
+/*
+ * A client may punch a hole in its own region (the seals stop shrinking and
+ * growing, not that). On huge pages, with none free, the next access of a
+ * worker there faults with SIGBUS. Then the region is replaced in place by
+ * anonymous memory (reads zeros: nothing committed), the client is marked
+ * for cutting off, and the access is retried and goes on. Faults anywhere
+ * else keep the default action.
+ */
+static struct sl_shm *fault_shm;
+
+static void
+on_sigbus(int sig, siginfo_t *si, void *uctx)
+{
+	struct sl_shm *s = __atomic_load_n(&fault_shm, __ATOMIC_ACQUIRE);
+	uint8_t *a = si->si_addr;
+	uint32_t i;
+
+	(void)uctx;
+	for (i = 0; s && i < s->max_clients; i++) {
+		struct sl_shm_client *c = &s->c[i];
+		uint8_t *b = __atomic_load_n(&c->base, __ATOMIC_ACQUIRE);
+
+		if (b == NULL || a < b || a >= b + c->size)
+			continue;
+		if (mmap(b, c->size, PROT_READ | PROT_WRITE,
+			 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+			break;
+		__atomic_store_n(&c->kick, SL_SHM_CUT_CORRUPT, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&c->faults, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	signal(sig, SIG_DFL); /* not ours: fault as it would have */
+	raise(sig);
+}
+
+static void
+fault_handler_install(struct sl_shm *s)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	__atomic_store_n(&fault_shm, s, __ATOMIC_RELEASE);
+	if (sigaction(SIGBUS, &sa, NULL) < 0)
+		RTE_LOG(WARNING, SLUICE, "shared memory: no SIGBUS handler: %s\n", strerror(errno));
+}
+
 /* --- main lcore: attach ----------------------------------------------------------- */
 
 int
@@ -173,6 +225,7 @@ sl_shm_init(struct sl_dp *dp)
 	}
 	s->listen_fd = fd;
 	dp->shm = s;
+	fault_handler_install(s);
 	RTE_LOG(INFO, SLUICE, "shared memory: %s, up to %u clients, rings %u KiB, %u KiB each "
 		"on %s pages\n", s->path, s->max_clients, dp->conf.shm_ring_kb,
 		(unsigned)(s->region_size >> 10), s->page_size ? "huge" : "4 KiB");
@@ -281,10 +334,13 @@ slot_close(struct sl_dp *dp, struct sl_shm_client *c)
 		close(c->sock);
 	c->sock = -1;
 	if (c->base) {
-		munmap(c->base, c->size);
+		uint8_t *b = c->base;
+
+		/* Gone from the fault handler's view before it is unmapped. */
+		__atomic_store_n(&c->base, NULL, __ATOMIC_RELEASE);
+		munmap(b, c->size);
 		sl_ctr_add(&dp->main_ctr.ctr[SL_CTR_shm_detached], 1);
 	}
-	c->base = NULL;
 	c->gen++;
 	__atomic_store_n(&c->state, SL_SHM_FREE, __ATOMIC_RELEASE);
 }
@@ -341,8 +397,9 @@ attach(struct sl_dp *dp, struct sl_shm_client *c)
 		slot_close(dp, c);
 		return;
 	}
-	c->base = map;
+	c->faults = 0;
 	region_init(dp, c, map);
+	__atomic_store_n(&c->base, (uint8_t *)map, __ATOMIC_RELEASE);
 	c->home = pick_home(dp);
 	c->kick = 0;
 	c->dropped = 0;
@@ -552,6 +609,8 @@ sl_shm_fini(struct sl_dp *dp)
 	}
 	while (s->n_refused)
 		refused_close(s, 0);
+	__atomic_store_n(&fault_shm, NULL, __ATOMIC_RELEASE);
+	signal(SIGBUS, SIG_DFL);
 	close(s->listen_fd);
 	unlink(s->path);
 	rte_free(s->pfd_slot);
@@ -593,6 +652,7 @@ sl_shm_telemetry(const struct sl_dp *dp, struct rte_tel_data *d)
 		rte_tel_data_add_dict_u64(e, "tx_read", __atomic_load_n(&c->tx_pos, __ATOMIC_RELAXED));
 		/* Not from the region: it may be unmapped under this thread. */
 		rte_tel_data_add_dict_u64(e, "dropped", __atomic_load_n(&c->dropped, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(e, "faults", __atomic_load_n(&c->faults, __ATOMIC_RELAXED));
 		snprintf(key, sizeof(key), "c%u", i);
 		rte_tel_data_add_dict_container(d, key, e, 0);
 		n++;

@@ -39,6 +39,7 @@ struct sl_shm_client {
 	uint16_t home;	    /* worker that polls the tx ring */
 	uint32_t kick;	    /* enum sl_shm_notice an owner asks home to apply */
 	uint64_t dropped;   /* deliveries dropped, ring full (atomic add: any owner) */
+	uint32_t faults;    /* accesses that faulted (a hole punched in the region) */
 	uint32_t slot;
 	uint8_t *base;	    /* mapping */
 	uint64_t size;

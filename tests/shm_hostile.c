@@ -34,6 +34,8 @@
  */
 
 #include <errno.h>
+#include <sys/mman.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stddef.h>
@@ -968,6 +970,93 @@ mode_manytopics(const char *target, const char *prefix, uint32_t k)
 
 /* --- main ----------------------------------------------------------------------------- */
 
+/* --- punch: a hole in its own huge-page region while the pool is empty ---------- */
+
+/* Free huge pages of the default size, from /proc/meminfo. */
+static long
+huge_free(void)
+{
+	char line[128];
+	long n = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* Map (and so take) every free huge page; returns the mapping's length. */
+static size_t
+huge_take_all(size_t page, void **out)
+{
+	long nfree = huge_free();
+
+	*out = MAP_FAILED;
+	if (nfree <= 0)
+		return 0;
+	*out = mmap(NULL, (size_t)nfree * page, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+	return *out == MAP_FAILED ? 0 : (size_t)nfree * page;
+}
+
+/*
+ * Punch a hole in its own region while the huge page pool is empty, where
+ * the broker writes next: the second huge page holds the start of the rx
+ * ring (the dataplane runs with rings of at least a huge page). Every free
+ * page is taken first, and the one the punch frees too; then a HEARTBEAT
+ * makes the broker write its reply there, with no page to fault in. The
+ * dataplane must survive (its fault handler puts anonymous memory in place)
+ * and cut this client off, which shows as the attach socket closing. Exit 77
+ * when the region is not on huge pages or is one page (nothing to show).
+ */
+static int
+mode_punch(const char *target)
+{
+	void *hold1, *hold2;
+	size_t len1, len2, page;
+	struct pollfd p;
+	struct raw r;
+	int rc = 1;
+
+	if (raw_session(&r, target) < 0)
+		return 1;
+	page = r.l.r->page_size;
+	if (page <= 4096 || r.l.map_size < 2 * page || r.l.r->rx_off[0] >= 2 * page) {
+		printf("punch: region not on huge pages, or rx ring not in its second page: "
+		       "skipped\n");
+		raw_close(&r);
+		return 77;
+	}
+	len1 = huge_take_all(page, &hold1);
+	if (madvise((uint8_t *)r.l.r + page, page, MADV_REMOVE) < 0) {
+		printf("punch: MADV_REMOVE: %s\n", strerror(errno));
+		goto out;
+	}
+	len2 = huge_take_all(page, &hold2); /* the page the punch gave back */
+	printf("punch: holding %zu free huge pages, then %zu more\n", len1 / page, len2 / page);
+	r.last_hb = 0;
+	raw_heartbeat(&r); /* in the tx ring, first page: still there; its echo
+			    * goes to the rx ring, in the page punched out */
+	p = (struct pollfd){ .fd = r.sock, .events = POLLIN | POLLRDHUP };
+	if (poll(&p, 1, 3000) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLIN))) {
+		printf("punch: cut off (attach socket closed)\n");
+		rc = 0;
+	} else {
+		printf("punch: still attached after 3 s UNEXPECTED\n");
+	}
+	if (hold2 != MAP_FAILED)
+		munmap(hold2, len2);
+out:
+	if (hold1 != MAP_FAILED)
+		munmap(hold1, len1);
+	close(r.sock);
+	return rc;
+}
+
 static void
 usage(void)
 {
@@ -981,6 +1070,7 @@ usage(void)
 		"       " PROG " slowsub NAME TOPIC SECONDS\n"
 		"       " PROG " burstclose NAME TOPIC N\n"
 		"       " PROG " attachmany NAME N\n"
+		"       " PROG " punch NAME\n"
 		"NAME: the dataplane's instance name or its shm.sock path.\n"
 		"Exit status: 0 the broker behaved as documented, 1 it did not, 2 usage.\n");
 }
@@ -1018,6 +1108,8 @@ main(int argc, char **argv)
 		return mode_attachmany(argv[2], (uint32_t)v);
 	if (argc == 5 && !strcmp(argv[1], "burstclose") && num(argv[4], 100000, &v) == 0 && v)
 		return mode_burstclose(argv[2], argv[3], (uint32_t)v);
+	if (argc == 3 && !strcmp(argv[1], "punch"))
+		return mode_punch(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "slowsub") && num(argv[4], 600, &v) == 0)
 		return mode_slowsub(argv[2], argv[3], (unsigned)v);
 	usage();

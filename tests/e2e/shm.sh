@@ -442,6 +442,34 @@ t_check "held: dataplane alive" dp_alive
 t_check "all slots reclaimed at the end" t_wait 5 slots_free
 t_eq "no mbufs lost (drop_no_mbuf)" "$(t_stat drop_no_mbuf)" 0
 
+# === 2 MiB rings: a client punches a hole in its own huge-page region ====================
+sl_dp_stop
+t_eq "dataplane (phase 2) stops cleanly" "$SL_DP_RC" 0
+sl_dp_start "$T_TAG" "$T_DIR/dp3.log" --name "$T_DP" --idle backoff \
+	--set "port0.ip=$T_NET.1" --set heartbeat_ms=200 --set session_timeout_ms=1000 \
+	--set shm_ring_kb=2048 || { t_fail "dataplane restart with 2 MiB rings"; t_done; }
+# With every free huge page taken, the broker's next write into the hole
+# faults (SIGBUS); the dataplane must put memory there, cut the client off
+# and go on serving the others.
+ssub_bg "$T_DIR/punch.ok.out" -t punch.ok -C 100 -W 30 -v
+ok_sub=$T_LAST
+t_wait 10 t_nsubs_is punch.ok 1 || t_fail "punch: healthy subscriber not registered"
+pc0=$(t_stat drop_shm_corrupt)
+hostile punch >"$T_DIR/punch.tool" 2>&1
+prc=$?
+if [ $prc -eq 77 ]; then
+	t_log "punch: skipped ($(tail -n 1 "$T_DIR/punch.tool"))"
+else
+	t_eq "punch: the client punching its region is cut off" "$prc" 0
+	t_ge "punch: the fault is counted as a broken client (drop_shm_corrupt)" \
+		"$(t_stat drop_shm_corrupt)" $((pc0 + 1))
+fi
+t_check "punch: dataplane alive" dp_alive
+spub -t punch.ok -m x -n 100 -r 2000 -a -q || t_fail "punch: healthy publisher after the fault"
+wait_for 10 "$ok_sub"
+t_eq "punch: the healthy subscriber got all 100" "$(wc -l <"$T_DIR/punch.ok.out")" 100
+t_check "punch: slots reclaimed" t_wait 5 slots_free
+
 # --- the dataplane killed under its clients: they notice and say so ------------------------
 ssub_bg "$T_DIR/orphan.out" -t orphan.t -W 60
 orphan=$T_LAST

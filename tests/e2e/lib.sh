@@ -43,6 +43,8 @@ t_cleanup() {
 	done
 	sl_dp_stop
 	sl_ns_down "$T_TAG"
+	# What a dataplane that died (or was killed) could not remove itself.
+	rm -rf "/run/sluice/$T_DP" "/var/run/dpdk/$T_DP"
 	if [ "$T_FAILS" -eq 0 ]; then rm -rf "$T_DIR"; else
 		echo "[$T_NAME] logs kept in $T_DIR" >&2
 		tail -n 20 "$T_DIR"/dp.log >&2 2>/dev/null || true

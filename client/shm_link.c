@@ -185,24 +185,15 @@ sl_shm_link_detach(struct sl_shm_link *l)
 void *
 sl_shm_link_claim(struct sl_shm_link *l, uint32_t len)
 {
-	uint32_t rec = sl_shm_rec_bytes(len), off = (uint32_t)(l->tx_pos & (l->tx_size - 1));
-	/* The record, a pad before it if it does not fit, and the slot after
-	 * it that commit clears. */
-	uint64_t need = rec + SL_SHM_REC_HDR + (rec > l->tx_size - off ? l->tx_size - off : 0);
+	uint32_t rec = sl_shm_rec_bytes(len), off;
+	uint64_t need = sl_shm_rec_need(l->tx_pos, l->tx_size, rec);
 
 	if (l->tx_pos + need - l->tx_cons > l->tx_size) {
 		l->tx_cons = __atomic_load_n(&l->r->tx.cons, __ATOMIC_ACQUIRE);
 		if (l->tx_pos + need - l->tx_cons > l->tx_size)
 			return NULL;
 	}
-	if (rec > l->tx_size - off) {
-		/* Does not fit before the end: a pad record, then the next lap. */
-		__atomic_store_n((uint64_t *)(l->tx + off),
-				 sl_shm_commit_word(l->tx_pos, l->tx_shift, SL_SHM_PAD),
-				 __ATOMIC_RELEASE);
-		l->tx_pos += l->tx_size - off;
-		off = 0;
-	}
+	off = sl_shm_rec_place(l->tx, l->tx_size, l->tx_shift, &l->tx_pos, rec);
 	l->claim_pos = l->tx_pos;
 	return l->tx + off + SL_SHM_REC_HDR;
 }
@@ -210,17 +201,9 @@ sl_shm_link_claim(struct sl_shm_link *l, uint32_t len)
 void
 sl_shm_link_commit(struct sl_shm_link *l, uint32_t len)
 {
-	uint32_t off = (uint32_t)(l->claim_pos & (l->tx_size - 1)), rec = sl_shm_rec_bytes(len);
-
-	/* The slot after the record reads as "not yet" until the next one is
-	 * committed (shm.h): claim kept it free. */
-	if (off + rec < l->tx_size)
-		*(uint64_t *)(l->tx + off + rec) = 0;
-	/* Release: the frame's bytes are visible before the word that says
-	 * they are there. */
-	__atomic_store_n((uint64_t *)(l->tx + off), sl_shm_commit_word(l->claim_pos, l->tx_shift, len),
-			 __ATOMIC_RELEASE);
-	l->tx_pos = l->claim_pos + rec;
+	/* The claim kept room for the slot this clears after the record. */
+	sl_shm_rec_commit(l->tx, l->tx_size, l->tx_shift, l->claim_pos, len);
+	l->tx_pos = l->claim_pos + sl_shm_rec_bytes(len);
 }
 
 int

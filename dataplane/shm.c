@@ -963,9 +963,7 @@ static int
 rx_room(struct sl_worker *w, struct sl_shm_client *c, struct sl_shm_rx *x, uint32_t rec)
 {
 	struct sl_shm_region *r = (struct sl_shm_region *)c->base;
-	uint32_t off = (uint32_t)(x->pos & (c->rx_size - 1));
-	/* The record, a pad before it if it does not fit, the slot after it. */
-	uint64_t need = rec + SL_SHM_REC_HDR + (rec > c->rx_size - off ? c->rx_size - off : 0), cons;
+	uint64_t need = sl_shm_rec_need(x->pos, c->rx_size, rec), cons;
 
 	if (x->pos + need - x->cons <= c->rx_size)
 		return 1;
@@ -998,7 +996,7 @@ sl_shm_send(struct sl_worker *w, const struct sl_sub *peer, const void *a, uint3
 	struct sl_shm_client *c = client_of(w->dp, peer);
 	struct sl_shm_rx *x;
 	uint8_t *ring;
-	uint32_t len = alen + blen, rec, off, mask;
+	uint32_t len = alen + blen, rec, off;
 	int rc;
 
 	if (unlikely(c == NULL)) {
@@ -1007,27 +1005,15 @@ sl_shm_send(struct sl_worker *w, const struct sl_sub *peer, const void *a, uint3
 	}
 	x = &c->rx[w->idx];
 	ring = c->base + c->rx_off[w->idx];
-	mask = c->rx_size - 1;
 	rec = sl_shm_rec_bytes(len);
 	rc = rx_room(w, c, x, rec);
 	if (rc <= 0)
 		return rc < 0 ? -ENOTCONN : -ENOBUFS;
-	off = (uint32_t)(x->pos & mask);
-	if (rec > c->rx_size - off) {
-		__atomic_store_n((uint64_t *)(ring + off),
-				 sl_shm_commit_word(x->pos, c->rx_shift, SL_SHM_PAD), __ATOMIC_RELEASE);
-		x->pos += c->rx_size - off;
-		off = 0;
-	}
+	off = sl_shm_rec_place(ring, c->rx_size, c->rx_shift, &x->pos, rec);
 	memcpy(ring + off + SL_SHM_REC_HDR, a, alen);
 	if (blen)
 		memcpy(ring + off + SL_SHM_REC_HDR + alen, b, blen);
-	/* The next slot reads as "not yet" until the next record is there
-	 * (PROTOCOL.md 14.3): else old payload bytes could pose as a record. */
-	if (off + rec < c->rx_size)
-		*(uint64_t *)(ring + off + rec) = 0;
-	__atomic_store_n((uint64_t *)(ring + off), sl_shm_commit_word(x->pos, c->rx_shift, len),
-			 __ATOMIC_RELEASE);
+	sl_shm_rec_commit(ring, c->rx_size, c->rx_shift, x->pos, len);
 	x->pos += rec;
 	sl_ctr_add(&w->ctr.ctr[SL_CTR_shm_tx_frames], 1);
 	return 0;

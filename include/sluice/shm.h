@@ -130,4 +130,48 @@ sl_shm_rec_bytes(uint32_t len)
 	return SL_SHM_REC_HDR + ((len + 7u) & ~7u);
 }
 
+/*
+ * The producer's side of a ring (data at @ring, @size = 1 << @shift bytes),
+ * the same for the client's tx ring and the broker's rx rings. The caller
+ * keeps the position and decides whom to trust for the consumer's.
+ */
+
+/* Bytes that must be free at @pos for a record of @rec bytes: a pad first
+ * if it does not fit before the lap's end, and the slot cleared after it. */
+static inline uint64_t
+sl_shm_rec_need(uint64_t pos, uint32_t size, uint32_t rec)
+{
+	uint32_t off = (uint32_t)(pos & (size - 1));
+
+	return rec + SL_SHM_REC_HDR + (rec > size - off ? size - off : 0);
+}
+
+/* Room checked: write the pad if the record does not fit before the lap's
+ * end, moving *pos past it. Returns the record's offset in the ring. */
+static inline uint32_t
+sl_shm_rec_place(uint8_t *ring, uint32_t size, uint32_t shift, uint64_t *pos, uint32_t rec)
+{
+	uint32_t off = (uint32_t)(*pos & (size - 1));
+
+	if (rec <= size - off)
+		return off;
+	__atomic_store_n((uint64_t *)(ring + off), sl_shm_commit_word(*pos, shift, SL_SHM_PAD),
+			 __ATOMIC_RELEASE);
+	*pos += size - off;
+	return 0;
+}
+
+/* Publish the record at @pos whose @len-byte frame is written: clear the
+ * slot after it (unless it ends the lap), then the commit word, release. */
+static inline void
+sl_shm_rec_commit(uint8_t *ring, uint32_t size, uint32_t shift, uint64_t pos, uint32_t len)
+{
+	uint32_t off = (uint32_t)(pos & (size - 1)), rec = sl_shm_rec_bytes(len);
+
+	if (off + rec < size)
+		*(uint64_t *)(ring + off + rec) = 0;
+	__atomic_store_n((uint64_t *)(ring + off), sl_shm_commit_word(pos, shift, len),
+			 __ATOMIC_RELEASE);
+}
+
 #endif /* SLUICE_SHM_H */

@@ -234,11 +234,7 @@ deliver_one(struct sl_worker *w, struct rte_mbuf *m, const struct sl_publish *p,
 	if (sub->port_id == SL_SHM_PORT) {
 		struct sl_deliver dl;
 
-		sl_proto_hdr_init(&dl.h, SL_FT_DELIVER, 0, flen, sub->session);
-		dl.topic_id = p->topic_id;
-		dl.payload_len = 0;
-		dl.seq = seq;
-		dl.timestamp = p->timestamp;
+		sl_worker_deliver_hdr(&dl, 0, sub->session, p->topic_id, plen, seq, p->timestamp);
 		return sl_worker_shm_deliver(w, sub, &dl, rte_pktmbuf_mtod_offset(m, const void *,
 						payload_off), plen);
 	}
@@ -273,11 +269,8 @@ deliver_one(struct sl_worker *w, struct rte_mbuf *m, const struct sl_publish *p,
 		h->pkt_len += plen;
 	}
 fill:
-	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, 0, flen, sub->session);
-	d->topic_id = p->topic_id;
-	d->payload_len = 0;
-	d->seq = seq;
-	d->timestamp = p->timestamp;
+	sl_worker_deliver_hdr(d, 0, sub->session, p->topic_id, flen - (uint32_t)sizeof(*d), seq,
+			      p->timestamp);
 	sl_worker_tx_enqueue(w, pidx, h);
 	return 0;
 }
@@ -305,11 +298,12 @@ sl_worker_shm_deliver(struct sl_worker *w, const struct sl_sub *sub, const struc
 	return rc;
 }
 
-/* Policy block: does every live shared-memory subscriber have room? */
+/* Policy block: does every live shared-memory subscriber have room for the
+ * DELIVER of a PUBLISH of @len bytes (header and payload)? */
 static int
-bp_room(struct sl_worker *w, const struct sl_topic_state *ts, uint32_t flen)
+bp_room(struct sl_worker *w, const struct sl_topic_state *ts, uint32_t len)
 {
-	uint32_t i;
+	uint32_t i, flen = len - (uint32_t)sizeof(struct sl_publish) + sizeof(struct sl_deliver);
 
 	for (i = 0; i < ts->n_subs; i++)
 		if (ts->subs[i].port_id == SL_SHM_PORT && !ts->subs[i].replay_next &&
@@ -369,8 +363,7 @@ held_retry(struct sl_worker *w)
 		struct sl_held *e = &w->held[i];
 		struct sl_topic_state *ts = sl_route_state(&w->dp->route, e->topic);
 
-		if (ts->bp_pass != pass && bp_room(w, ts, e->len - sizeof(struct sl_publish) +
-						   sizeof(struct sl_deliver))) {
+		if (ts->bp_pass != pass && bp_room(w, ts, e->len)) {
 			fan_out_now(w, e->m, e->off, e->len, e->seq);
 			rte_pktmbuf_free(e->m);
 			__atomic_store_n(&ts->bp_held, ts->bp_held - 1, __ATOMIC_RELAXED);
@@ -393,8 +386,7 @@ sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_
 
 	/* Behind held messages of its topic, whatever the policy is now (it
 	 * may have changed while they wait): order is kept. */
-	if (ts->bp_held || (ts->backpressure == SL_BP_BLOCK &&
-			    !bp_room(w, ts, len - sizeof(*p) + sizeof(struct sl_deliver)))) {
+	if (ts->bp_held || (ts->backpressure == SL_BP_BLOCK && !bp_room(w, ts, len))) {
 		hold(w, ts, m, off, len, p->topic_id, seq);
 		return;
 	}

@@ -287,12 +287,8 @@ deliver_copy(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
 	if (sub->port_id == SL_SHM_PORT) {
 		struct sl_deliver d;
 
-		sl_proto_hdr_init(&d.h, SL_FT_DELIVER, SL_DLV_F_REPLAY,
-				  (uint32_t)sizeof(d) + v->len, sub->session);
-		d.topic_id = topic;
-		d.payload_len = 0;
-		d.seq = v->seq;
-		d.timestamp = v->timestamp;
+		sl_worker_deliver_hdr(&d, SL_DLV_F_REPLAY, sub->session, topic, v->len, v->seq,
+				      v->timestamp);
 		/* A replay waits for room rather than losing its place. */
 		return sl_shm_room(w, sub, sizeof(d) + v->len)
 			       ? sl_worker_shm_deliver(w, sub, &d, v->data, v->len) : -ENOBUFS;
@@ -302,12 +298,8 @@ deliver_copy(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
 				   sizeof(*dl) + v->len, &m);
 	if (dl == NULL)
 		return -ENOBUFS;
-	sl_proto_hdr_init(&dl->h, SL_FT_DELIVER, SL_DLV_F_REPLAY, (uint32_t)sizeof(*dl) + v->len,
-			  sub->session);
-	dl->topic_id = topic;
-	dl->payload_len = 0;
-	dl->seq = v->seq;
-	dl->timestamp = v->timestamp;
+	sl_worker_deliver_hdr(dl, SL_DLV_F_REPLAY, sub->session, topic, v->len, v->seq,
+			      v->timestamp);
 	memcpy(dl + 1, v->data, v->len);
 	sl_worker_tx_enqueue(w, pidx, m);
 	return 0;

@@ -25,7 +25,18 @@ count(struct sl_worker *w, enum sl_ctr c)
 }
 
 struct sl_pkt_info;
-struct sl_deliver;
+
+/* Fill the DELIVER header @d of a @plen-byte payload to @session. */
+static inline void
+sl_worker_deliver_hdr(struct sl_deliver *d, uint16_t flags, uint32_t session, uint32_t topic,
+		      uint32_t plen, uint64_t seq, uint64_t timestamp)
+{
+	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, flags, (uint32_t)sizeof(*d) + plen, session);
+	d->topic_id = topic;
+	d->payload_len = 0;
+	d->seq = seq;
+	d->timestamp = timestamp;
+}
 
 /* Handle the frames of a datagram (or of a batch read from a shared-memory
  * ring) whose headers @pi describes. Does not free @m. */

@@ -53,21 +53,41 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* SL_CNC_DIR/NAME into @out, for a valid instance @name. */
+static int
+run_dir_path(const char *name, char *out, size_t len)
+{
+	if (name[0] == '\0' || strchr(name, '/') || strlen(name) > 64)
+		return -EINVAL;
+	if ((size_t)snprintf(out, len, "%s/%s", SL_CNC_DIR, name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int
+sl_cnc_run_dir(const char *name, char *out, size_t len)
+{
+	int rc = run_dir_path(name, out, len);
+
+	if (rc < 0)
+		return rc;
+	if (mkdir(SL_CNC_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	/* 0750: members of the admin socket's group must reach it here. */
+	if (mkdir(out, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 static int
 cnc_path(const char *name, char *out, size_t len, int make_dir)
 {
 	char dir[PATH_MAX];
+	int rc = make_dir ? sl_cnc_run_dir(name, dir, sizeof(dir))
+			  : run_dir_path(name, dir, sizeof(dir));
 
-	if (name[0] == '\0' || strchr(name, '/') || strlen(name) > 64)
-		return -EINVAL;
-	snprintf(dir, sizeof(dir), "%s/%s", SL_CNC_DIR, name);
-	if (make_dir) {
-		if (mkdir(SL_CNC_DIR, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		/* 0750: members of the admin socket's group must reach it here. */
-		if (mkdir(dir, 0750) < 0 && errno != EEXIST)
-			return -errno;
-	}
+	if (rc < 0)
+		return rc;
 	if ((size_t)snprintf(out, len, "%.*s/cnc", (int)(len - 8), dir) >= len)
 		return -ENAMETOOLONG;
 	return 0;

@@ -165,8 +165,9 @@ sl_shm_init(struct sl_dp *dp)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[96];
 	uint64_t ring = (uint64_t)dp->conf.shm_ring_kb << 10, hdr, size;
+	gid_t gid = (gid_t)-1;
 	long hp;
-	int fd;
+	int fd, rc;
 
 	if (!dp->conf.shm)
 		return 0;
@@ -190,10 +191,11 @@ sl_shm_init(struct sl_dp *dp)
 	size = hdr + ring * (1 + dp->n_workers);
 	s->region_size = align_up(size, s->page_size ? s->page_size : 4096);
 
-	snprintf(dir, sizeof(dir), "%s/%s", SL_CNC_DIR, dp->conf.name);
-	if ((mkdir(SL_CNC_DIR, 0755) < 0 && errno != EEXIST) ||
-	    (mkdir(dir, 0750) < 0 && errno != EEXIST)) {
-		RTE_LOG(ERR, SLUICE, "shared memory: cannot create %s: %s\n", dir, strerror(errno));
+	rc = sl_cnc_run_dir(dp->conf.name, dir, sizeof(dir));
+	if (rc < 0) {
+		RTE_LOG(ERR, SLUICE, "shared memory: cannot create the run directory of %s: %s\n",
+			dp->conf.name, strerror(-rc));
+		errno = -rc;
 		goto fail;
 	}
 	if (dp->conf.shm_group[0]) {
@@ -204,6 +206,7 @@ sl_shm_init(struct sl_dp *dp)
 				dp->conf.shm_group, dir, g ? strerror(errno) : "no such group");
 			goto fail;
 		}
+		gid = g->gr_gid;
 	}
 	snprintf(s->path, sizeof(s->path), "%s/%s", dir, SL_SHM_SOCKET);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", s->path);
@@ -217,12 +220,8 @@ sl_shm_init(struct sl_dp *dp)
 		close(fd);
 		goto fail;
 	}
-	if (dp->conf.shm_group[0]) {
-		struct group *g = getgrnam(dp->conf.shm_group);
-
-		if (g == NULL || chown(s->path, (uid_t)-1, g->gr_gid) < 0)
-			RTE_LOG(WARNING, SLUICE, "shared memory: chown %s failed\n", s->path);
-	}
+	if (gid != (gid_t)-1 && chown(s->path, (uid_t)-1, gid) < 0)
+		RTE_LOG(WARNING, SLUICE, "shared memory: chown %s failed\n", s->path);
 	s->listen_fd = fd;
 	dp->shm = s;
 	fault_handler_install(s);

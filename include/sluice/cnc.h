@@ -161,6 +161,14 @@ struct sl_cnc_stats {
 struct sl_cnc; /* a mapped region, either side */
 
 /*
+ * The run directory of instance @name (SL_CNC_DIR/NAME, mode 0750), created
+ * if missing, its path in @out (@len bytes): where the region and the
+ * shared-memory socket live. Returns 0, -EINVAL (bad name), -ENAMETOOLONG
+ * or -errno.
+ */
+int sl_cnc_run_dir(const char *name, char *out, size_t len);
+
+/*
  * Dataplane side: create (or replace) the region for instance @name and map
  * it. Returns 0 or -errno.
  */

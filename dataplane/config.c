@@ -160,6 +160,12 @@ parse_name(const char *v, const char *const *names)
 	return -1;
 }
 
+int
+sl_durability_parse(const char *name)
+{
+	return parse_name(name, dur_names);
+}
+
 /* "pattern=policy" rules, comma or space separated, for @what (durability
  * or backpressure) with policy names @names. */
 static int

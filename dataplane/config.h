@@ -127,6 +127,9 @@ enum sl_durability sl_conf_durability(const struct sl_conf *c, const char *name,
 
 const char *sl_durability_name(enum sl_durability d);
 
+/* The enum sl_durability named @name ("none", "async", "sync"), or -1. */
+int sl_durability_parse(const char *name);
+
 /* The back-pressure policy for topic @name: first matching rule, else the default. */
 enum sl_backpressure sl_conf_backpressure(const struct sl_conf *c, const char *name, size_t len);
 

@@ -137,9 +137,7 @@ policy_load(const char *dir)
 	if (f == NULL)
 		return -1;
 	if (fgets(line, sizeof(line), f) && sscanf(line, "durability = %15s", name) == 1)
-		for (i = SL_DUR_SYNC; i >= 0; i--)
-			if (strcmp(name, sl_durability_name((enum sl_durability)i)) == 0)
-				break;
+		i = sl_durability_parse(name);
 	fclose(f);
 	return i;
 }

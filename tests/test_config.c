@@ -513,6 +513,8 @@ test_policy_rules(void)
 	CHECK(conf.shm == 0 && conf.shm_max_clients == 8 && conf.shm_ring_kb == 64);
 	CHECK(strcmp(conf.shm_group, "traders") == 0);
 	CHECK(strcmp(sl_backpressure_name(SL_BP_BLOCK), "block") == 0);
+	CHECK(sl_durability_parse("sync") == SL_DUR_SYNC && sl_durability_parse("none") == SL_DUR_NONE);
+	CHECK(sl_durability_parse("block") == -1 && sl_durability_parse("") == -1);
 	CHECK(load_text("[dataplane]\nbackpressure = disconnect\n") == 0);
 	CHECK(sl_conf_backpressure(&conf, "x", 1) == SL_BP_DISCONNECT);
 	LOAD_ERR("[dataplane]\nbackpressure = wait\n", 2, "drop, block or disconnect");

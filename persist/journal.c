@@ -300,9 +300,6 @@ seg_create(struct sl_journal *j, uint64_t first_seq, struct seg *s)
 		seg_unmap(s);
 		goto fail;
 	}
-	s->used = SL_JSEG_HDR;
-	s->first_seq = first_seq;
-	s->last_seq = first_seq - 1;
 	return 0;
 fail:
 	unlink(path);
@@ -377,12 +374,13 @@ sl_journal_retain(struct sl_journal *j, uint64_t now)
  * Creating a segment costs its whole size in allocation and zeroing (tens
  * of milliseconds for 64 MiB): done at a roll, that stalls the appending
  * worker and every topic it owns. sl_journal_prepare does it on another
- * thread once the current segment is half full: the file is created under
- * a spare name, allocated, mapped and its pages faulted in; the roll then
+ * thread as soon as the journal has no spare: the file is created under a
+ * spare name, allocated, mapped and its pages faulted in; the roll then
  * only renames it, stamps its header and persists that.
  */
 
-/* Stamp a fresh segment's header and make it durable. */
+/* Stamp a fresh segment's header, make it durable, and start it empty at
+ * @first_seq. */
 static int
 seg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq)
 {
@@ -400,6 +398,11 @@ seg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq)
 	rc = persist_range(j, s, 0, sizeof(h));
 	if (rc == 0)
 		rc = fsync_dir(j->dir);
+	if (rc == 0) {
+		s->used = SL_JSEG_HDR;
+		s->first_seq = first_seq;
+		s->last_seq = first_seq - 1;
+	}
 	return rc;
 }
 
@@ -485,9 +488,6 @@ seg_take_spare(struct sl_journal *j, uint64_t first_seq, struct seg *out)
 		free(sp);
 		return rc;
 	}
-	sp->s.used = SL_JSEG_HDR;
-	sp->s.first_seq = first_seq;
-	sp->s.last_seq = first_seq - 1;
 	*out = sp->s;
 	free(sp);
 	return 0;

@@ -16,6 +16,7 @@
 #endif
 
 #include "hist.h"
+#include "tsc.h"
 
 #define PP_CACHE_LINE 64
 #define PP_STOP UINT64_MAX
@@ -58,31 +59,6 @@ ticks(void)
 	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 #endif
-}
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Ticks per ns against CLOCK_MONOTONIC_RAW over 100 ms (invariant TSC assumed). */
-static void
-calibrate(void)
-{
-	struct timespec d = { 0, 100 * 1000 * 1000 };
-	uint64_t t0, c0, t1, c1;
-
-	t0 = mono_ns();
-	c0 = ticks();
-	nanosleep(&d, NULL);
-	t1 = mono_ns();
-	c1 = ticks();
-	if (c1 > c0)
-		ns_per_tick = (double)(t1 - t0) / (double)(c1 - c0);
 }
 
 static int
@@ -356,7 +332,7 @@ main(int argc, char **argv)
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
 	sl_hist_init(&h, SL_HIST_SUB_BITS_DEFAULT);
-	calibrate();
+	ns_per_tick = sl_tsc_ns_per_tick(100 * 1000 * 1000);
 	rc = o.memcpy_mode ? memcpy_run(&o, &h, &ops, &gbps) : pingpong(&o, &h, &ops);
 	if (rc < 0) {
 		fprintf(stderr, "sluice-floor-pingpong: %s\n", strerror(-rc));

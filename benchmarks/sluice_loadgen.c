@@ -25,6 +25,7 @@
 #include "cli.h"
 
 #include "hist.h"
+#include "tsc.h"
 
 #define LG_NAME "sluice-loadgen"
 #define LG_MAX_CLIENTS 1000u	  /* per role; each is a socket with its own buffers */
@@ -149,28 +150,6 @@ lg_ticks(void)
 #else
 	return sl_now_ns();
 #endif
-}
-
-/*
- * ns per tick against CLOCK_MONOTONIC over LG_CALIB_NS (invariant TSC
- * assumed). Each clock read sits between two TSC reads and is matched to
- * their midpoint, so the error is a few tens of ns in 50 ms.
- */
-static double
-tsc_calibrate(void)
-{
-	struct timespec d = { 0, LG_CALIB_NS };
-	uint64_t a0, b0, n0, a1, b1, n1, ticks;
-
-	a0 = lg_ticks();
-	n0 = sl_now_ns();
-	b0 = lg_ticks();
-	nanosleep(&d, NULL);
-	a1 = lg_ticks();
-	n1 = sl_now_ns();
-	b1 = lg_ticks();
-	ticks = (a1 + (b1 - a1) / 2) - (a0 + (b0 - a0) / 2);
-	return ticks > 0 && n1 > n0 ? (double)(n1 - n0) / (double)ticks : 1.0;
 }
 
 static inline uint64_t
@@ -1030,7 +1009,7 @@ run_alloc(struct lg_run *r)
 	memset(r->bitmap, 0, ((size_t)cf->subs * cf->pubs * r->words + 1) * sizeof(*r->bitmap));
 	/* Any value that differs between runs will do; it only tells runs apart. */
 	r->run_id = (uint32_t)(sl_now_ns() ^ ((uint64_t)getpid() << 16)) | 1u;
-	r->ns_per_tick = tsc_calibrate();
+	r->ns_per_tick = sl_tsc_ns_per_tick(LG_CALIB_NS);
 	if (sl_hist_init(&r->hist, SL_HIST_SUB_BITS_DEFAULT) < 0 ||
 	    sl_hist_init(&r->oneway, SL_HIST_SUB_BITS_DEFAULT) < 0)
 		return -EINVAL;

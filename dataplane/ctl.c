@@ -140,9 +140,7 @@ static void
 topic_set_backpressure(struct sl_dp *dp, const struct sl_topic *cur, uint8_t code)
 {
 	struct sl_topic_state *ts = sl_route_state(&dp->route, cur->id);
-	enum sl_backpressure bp = code != SL_CNC_BP_DEFAULT
-				  ? (enum sl_backpressure)(code - 1)
-				  : sl_conf_backpressure(&dp->conf, cur->name, cur->name_len);
+	enum sl_backpressure bp = sl_dp_topic_backpressure(dp, code, cur);
 
 	if (ts->backpressure == (uint8_t)bp)
 		return;

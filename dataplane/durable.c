@@ -142,6 +142,14 @@ policy_load(const char *dir)
 	return i;
 }
 
+enum sl_backpressure
+sl_dp_topic_backpressure(const struct sl_dp *dp, uint8_t code, const struct sl_topic *t)
+{
+	/* SL_CNC_BP_* is 1 + enum sl_backpressure (checked in ctl.c). */
+	return code != SL_CNC_BP_DEFAULT ? (enum sl_backpressure)(code - 1)
+					 : sl_conf_backpressure(&dp->conf, t->name, t->name_len);
+}
+
 int
 sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 {
@@ -156,10 +164,8 @@ sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 	d = dp->topic_override ? (enum sl_durability)dp->topic_override->durability
 			       : sl_conf_durability(&dp->conf, t->name, t->name_len);
 	ts->durability = (uint8_t)d;
-	/* SL_CNC_BP_* is 1 + enum sl_backpressure; 0 leaves it to the rules. */
-	ts->backpressure = dp->topic_override && dp->topic_override->backpressure
-			   ? (uint8_t)(dp->topic_override->backpressure - 1)
-			   : (uint8_t)sl_conf_backpressure(&dp->conf, t->name, t->name_len);
+	ts->backpressure = (uint8_t)sl_dp_topic_backpressure(
+		dp, dp->topic_override ? dp->topic_override->backpressure : SL_CNC_BP_DEFAULT, t);
 	ts->journal = NULL;
 	if (d == SL_DUR_NONE)
 		return 0;

@@ -5,7 +5,9 @@
 #define SLUICE_DP_DURABLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "config.h"
 #include "route.h"
 
 struct sl_dp;
@@ -17,6 +19,11 @@ struct sl_dp;
  * Logs what recovery found. Main lcore only.
  */
 int sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts);
+
+/* The back-pressure policy of topic @t for SL_CNC_BP_* @code: the one it
+ * names, or for SL_CNC_BP_DEFAULT the dataplane's configured rules. */
+enum sl_backpressure sl_dp_topic_backpressure(const struct sl_dp *dp, uint8_t code,
+					      const struct sl_topic *t);
 
 /* Create a topic for every journal found under journal_dir, so retained
  * messages can be replayed before anyone publishes again. Returns the

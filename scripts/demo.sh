@@ -120,15 +120,12 @@ quiet ctl policy set auth required || exit 1
 
 args=(-P "$pubs" -S "$subs" -r "$rate" -s "$size" -d "$duration" --topic-prefix demo
 	--credentials "$work/demo.cred")
+[ $json -eq 0 ] || args+=(--json)
 rc=0
 if [ $transport != shm ]; then
 	say "sluice-loadgen over UDP from $tag-cl through the virtual NIC: $pubs publisher(s)," \
 		"$subs subscriber(s), $rate msg/s, $size B, ${duration}s"
-	if [ $json -eq 1 ]; then
-		sl_cl $tag "$root/build/benchmarks/sluice-loadgen" --host 10.77.0.1 "${args[@]}" --json
-	else
-		sl_cl $tag "$root/build/benchmarks/sluice-loadgen" --host 10.77.0.1 "${args[@]}"
-	fi
+	sl_cl $tag "$root/build/benchmarks/sluice-loadgen" --host 10.77.0.1 "${args[@]}"
 	rc=$?
 fi
 if [ $transport != udp ]; then
@@ -137,11 +134,7 @@ if [ $transport != udp ]; then
 	# on cpu 0, off the worker's core (nic-configs/af_packet.conf: lcore 1).
 	[ $json -eq 1 ] || { echo; say "sluice-loadgen on this host over shared memory:" \
 		"same load, latency publish-to-deliver"; }
-	if [ $json -eq 1 ]; then
-		"$root/build/benchmarks/sluice-loadgen" --shm $name --cpu 0 "${args[@]}" --json
-	else
-		"$root/build/benchmarks/sluice-loadgen" --shm $name --cpu 0 "${args[@]}"
-	fi
+	"$root/build/benchmarks/sluice-loadgen" --shm $name --cpu 0 "${args[@]}"
 	r=$?
 	[ $rc -ne 0 ] || rc=$r
 fi

@@ -3,14 +3,15 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sluice/proto.h>
-#include <sluice/shm.h>
 
 #include "cli.h"
+#include "shm_link.h"
 
 int
 sl_cli_parse_u64(const char *prog, const char *what, const char *s, uint64_t min, uint64_t max,
@@ -63,15 +64,17 @@ sl_cli_report_closed(const char *prog, const struct sl_client *c)
 int
 sl_cli_report_attach(const char *prog, const char *shm, int rc)
 {
+	char path[PATH_MAX];
+
 	if (shm == NULL || rc == -EACCES || rc == -ETIMEDOUT)
 		return 0;
 	switch (rc) {
 	case -ENOENT:
 	case -ECONNREFUSED:
-		fprintf(stderr, "%s: no dataplane '%s' running on this host (no socket %s%s%s%s; "
-			"is sluice-dataplane running with shm = yes?)\n", prog, shm,
-			strchr(shm, '/') ? "" : SL_SHM_RUN_DIR "/", strchr(shm, '/') ? "" : shm,
-			strchr(shm, '/') ? "" : "/", strchr(shm, '/') ? shm : SL_SHM_SOCKET);
+		if (sl_shm_link_path(shm, path, sizeof(path)) < 0)
+			snprintf(path, sizeof(path), "%s", shm);
+		fprintf(stderr, "%s: no dataplane '%s' running on this host (no socket %s; "
+			"is sluice-dataplane running with shm = yes?)\n", prog, shm, path);
 		break;
 	case -EBUSY:
 		fprintf(stderr, "%s: dataplane '%s' serves its maximum of shared-memory clients "

@@ -125,6 +125,16 @@ map_region(struct sl_shm_link *l, int fd, uint64_t size)
 }
 
 int
+sl_shm_link_path(const char *target, char *out, size_t len)
+{
+	int n = strchr(target, '/') ? snprintf(out, len, "%s", target)
+				    : snprintf(out, len, "%s/%s/%s", SL_SHM_RUN_DIR, target,
+					       SL_SHM_SOCKET);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int
 sl_shm_link_attach(struct sl_shm_link *l, const char *target, const char *name,
 		   uint64_t timeout_ns)
 {
@@ -133,13 +143,9 @@ sl_shm_link_attach(struct sl_shm_link *l, const char *target, const char *name,
 	struct sl_shm_attach_rep rep;
 	int sock, fd = -1, rc;
 
-	if (strchr(target, '/'))
-		rc = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", target);
-	else
-		rc = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s/%s", SL_SHM_RUN_DIR, target,
-			      SL_SHM_SOCKET);
-	if (rc < 0 || (size_t)rc >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
+	rc = sl_shm_link_path(target, sa.sun_path, sizeof(sa.sun_path));
+	if (rc < 0)
+		return rc;
 	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (sock < 0)
 		return -errno;

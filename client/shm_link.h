@@ -25,6 +25,10 @@ struct sl_shm_link {
 	uint64_t rx_pos[SL_SHM_MAX_RX];
 };
 
+/* The attach socket of dataplane @target (an instance name, or a path when
+ * it contains '/') into @out. Returns 0 or -ENAMETOOLONG. */
+int sl_shm_link_path(const char *target, char *out, size_t len);
+
 /*
  * Attach to the dataplane @target: an instance name (its socket is
  * /run/sluice/NAME/shm.sock) or a socket path (contains '/'). @name is

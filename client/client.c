@@ -530,9 +530,14 @@ on_error(struct sl_client *c, const struct sl_error *e)
 	c->st.errors++;
 	c->st.last_error = e->code;
 	/* detail 0 names no publish: an ERROR about the session, which a
-	 * PUBLISH only happened to trigger (SL_E_NO_SESSION, AUTH_FAILED). */
-	if (e->frame_type == SL_FT_PUBLISH && e->detail != 0)
-		win_answer(c, e->h.session, e->detail, SL_TOPIC_INVALID, e->code);
+	 * PUBLISH only happened to trigger (SL_E_NO_SESSION, AUTH_FAILED).
+	 * An ERROR saying SL_E_NONE refuses nothing, and acknowledges nothing. */
+	if (e->frame_type == SL_FT_PUBLISH && e->detail != 0) {
+		if (e->code == SL_E_NONE)
+			c->st.acks_ignored++;
+		else
+			win_answer(c, e->h.session, e->detail, SL_TOPIC_INVALID, e->code);
+	}
 	if (e->code == SL_E_NO_SESSION && c->session != 0) {
 		c->dead = true;
 		if (p->kind == PEND_REQ && !p->done)

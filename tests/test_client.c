@@ -1322,15 +1322,17 @@ test_acks_refused(struct injector *in, struct settled *cb)
 	inject_refusal(in, 16, SL_E_DENIED);
 	inject_refusal(in, 16, SL_E_DENIED);
 	CHECK(status(c, 16, &code) == SL_PUB_REFUSED && code == SL_E_DENIED);
-	/* A refusal of nothing sent. */
+	/* A refusal of nothing sent; an ERROR with no error in it. */
 	inject_refusal(in, 18, SL_E_JOURNAL_FULL);
+	inject_refusal(in, 17, SL_E_NONE);
+	CHECK(status(c, 17, &code) == SL_PUB_OUTSTANDING);
 	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 17);
 	CHECK(sl_client_settled(c) == 17 && sl_client_acked(c) == 14);
 	sl_client_stats(c, &st);
 	CHECK(st.publish_refused - st0.publish_refused == 2);
 	CHECK(st.pub_acked - st0.pub_acked == 1 && st.pub_outstanding == 0);
-	CHECK(st.acks_ignored - st0.acks_ignored == 4);
-	CHECK(st.errors - st0.errors == 5);
+	CHECK(st.acks_ignored - st0.acks_ignored == 5);
+	CHECK(st.errors - st0.errors == 6);
 	CHECK(cb->n - n0 == 3);
 	CHECK(cb->seq[n0] == 15 && cb->error[n0] == SL_E_JOURNAL_FULL &&
 	      cb->topic[n0] == SILENT_TOPIC2);

@@ -126,7 +126,8 @@ typedef void (*sl_deliver_fn)(void *arg, const struct sl_message *msg);
 /* Counters a client keeps about itself; see sl_client_stats. */
 struct sl_client_stats {
 	uint64_t published;	 /* PUBLISH frames handed to the kernel */
-	uint64_t publish_eagain; /* publishes refused with -EAGAIN (back-pressure) */
+	uint64_t publish_eagain; /* publishes refused with -EAGAIN (back-pressure,
+				  * or the publish window full) */
 	uint64_t delivered;	 /* DELIVER frames passed to callbacks */
 	uint64_t acks;		 /* ACK frames received, repeated ones included;
 				  * pub_acked counts publishes */

@@ -57,6 +57,35 @@ struct topic_seq {
 	uint64_t last;
 };
 
+/*
+ * One publish of the window, in the ring slot of its producer sequence.
+ * The resending producer will keep what a resend needs beside it.
+ */
+struct pub_slot {
+	uint32_t topic_id;
+	uint16_t error;	 /* refusal code; SL_E_NONE otherwise */
+	uint8_t state;	 /* enum sl_pub_status */
+	uint8_t ack_req; /* sent with SL_PUB_F_ACK_REQ */
+};
+_Static_assert(sizeof(struct pub_slot) == 8, "sluice.h says 8 bytes a window slot");
+
+/*
+ * The publish window (sluice.h, "Acknowledgements"): the state of
+ * publishes pub_seq - mask .. pub_seq, in slot[seq & mask]. A slot is
+ * reused only once its publish is settled, which the window check in
+ * claim guarantees: every unsettled publish is above @settled, and no
+ * publish is sent mask + 1 or more past it.
+ */
+struct pub_window {
+	struct pub_slot *slot;
+	uint64_t mask;
+	uint64_t settled;	/* every publish 1..settled is settled */
+	uint64_t acked;		/* every ACK-asking publish 1..acked was acknowledged */
+	uint64_t first_refused; /* lowest ACK-asking publish refused; 0 if none */
+	sl_settle_fn fn;
+	void *arg;
+};
+
 enum pend_kind { PEND_NONE, PEND_HELLO, PEND_AUTH, PEND_REQ };
 
 /* The one request/reply exchange in flight; replies are matched against it. */
@@ -96,7 +125,7 @@ struct sl_client {
 	uint64_t hb_ns; /* send something at least this often: half the broker's interval */
 	uint64_t last_tx_ns;
 	uint64_t pub_seq;
-	uint64_t acked;
+	struct pub_window win;
 	struct pending pend;
 	struct auth auth;
 	struct sl_client_stats st;
@@ -284,6 +313,111 @@ deliver(struct sl_client *c, const struct sl_frame *f, sl_deliver_fn fn, void *a
 		fn(arg, &m);
 }
 
+static int
+win_init(struct pub_window *w, const struct sl_client_opts *o)
+{
+	uint64_t size = o->ack_window ? o->ack_window : SL_ACK_WINDOW_DEFAULT;
+
+	if (size > SL_ACK_WINDOW_MAX)
+		return -EINVAL;
+	while (size & (size - 1))
+		size += size & -size; /* up to the next power of two */
+	w->slot = calloc(size, sizeof(*w->slot));
+	if (w->slot == NULL)
+		return -ENOMEM;
+	w->mask = size - 1;
+	w->fn = o->on_settle;
+	w->arg = o->settle_arg;
+	return 0;
+}
+
+/* Is there no room for the next publish: would it be a window or more past
+ * the oldest unsettled one, whose slot it would take? */
+static bool
+win_full(const struct sl_client *c)
+{
+	return c->pub_seq + 1 - c->win.settled > c->win.mask + 1;
+}
+
+/* Move the marks over every settled publish. Each publish is passed once,
+ * so this is O(1) per publish over a run, however the answers come. */
+static void
+win_advance(struct sl_client *c)
+{
+	struct pub_window *w = &c->win;
+
+	while (w->settled < c->pub_seq) {
+		const struct pub_slot *s = &w->slot[(w->settled + 1) & w->mask];
+
+		if (s->state == SL_PUB_OUTSTANDING)
+			break;
+		w->settled++;
+		if (w->first_refused != 0)
+			continue;
+		if (s->state == SL_PUB_REFUSED && s->ack_req)
+			w->first_refused = w->settled;
+		else
+			w->acked = w->settled;
+	}
+}
+
+/* Publish c->pub_seq was just sent. */
+static void
+win_sent(struct sl_client *c, uint32_t topic_id, uint16_t flags)
+{
+	struct pub_slot *s = &c->win.slot[c->pub_seq & c->win.mask];
+
+	s->topic_id = topic_id;
+	s->error = SL_E_NONE;
+	s->ack_req = (flags & SL_PUB_F_ACK_REQ) != 0;
+	s->state = s->ack_req ? SL_PUB_OUTSTANDING : SL_PUB_NO_ACK;
+	if (s->ack_req)
+		c->st.pub_outstanding++;
+	else
+		win_advance(c);
+}
+
+/*
+ * An ACK (@error SL_E_NONE; @topic_id from the frame) or a refusal (@error
+ * its code; @topic_id SL_TOPIC_INVALID: an ERROR names no topic) for
+ * publish @seq of @session. Only the first answer to a publish in the
+ * window counts; anything else is ignored and counted. A refusal may also
+ * come for a publish that asked for no ACK (the broker refuses those too).
+ */
+static void
+win_answer(struct sl_client *c, uint32_t session, uint64_t seq, uint32_t topic_id,
+	   uint16_t error)
+{
+	struct pub_window *w = &c->win;
+	struct pub_slot *s;
+
+	if (session != c->session || seq == 0 || seq > c->pub_seq || c->pub_seq - seq > w->mask)
+		goto ignored;
+	s = &w->slot[seq & w->mask];
+	if (error == SL_E_NONE) {
+		if (s->state != SL_PUB_OUTSTANDING || s->topic_id != topic_id)
+			goto ignored;
+		s->state = SL_PUB_ACKED;
+		c->st.pub_acked++;
+	} else {
+		if (s->state != SL_PUB_OUTSTANDING && s->state != SL_PUB_NO_ACK)
+			goto ignored;
+		s->state = SL_PUB_REFUSED;
+		s->error = error;
+		c->st.publish_refused++;
+	}
+	if (s->ack_req)
+		c->st.pub_outstanding--;
+	if (seq == w->settled + 1)
+		win_advance(c);
+	if (w->fn != NULL)
+		w->fn(w->arg, seq, s->topic_id, error);
+	return;
+
+ignored:
+	c->st.acks_ignored++;
+}
+
 static void
 pend_finish(struct pending *p, int rc)
 {
@@ -395,8 +529,15 @@ on_error(struct sl_client *c, const struct sl_error *e)
 
 	c->st.errors++;
 	c->st.last_error = e->code;
-	if (e->frame_type == SL_FT_PUBLISH)
-		c->st.publish_refused++;
+	/* detail 0 names no publish: an ERROR about the session, which a
+	 * PUBLISH only happened to trigger (SL_E_NO_SESSION, AUTH_FAILED).
+	 * An ERROR saying SL_E_NONE refuses nothing, and acknowledges nothing. */
+	if (e->frame_type == SL_FT_PUBLISH && e->detail != 0) {
+		if (e->code == SL_E_NONE)
+			c->st.acks_ignored++;
+		else
+			win_answer(c, e->h.session, e->detail, SL_TOPIC_INVALID, e->code);
+	}
 	if (e->code == SL_E_NO_SESSION && c->session != 0) {
 		c->dead = true;
 		if (p->kind == PEND_REQ && !p->done)
@@ -445,8 +586,7 @@ rx_control(struct sl_client *c, const struct sl_frame *f)
 		const struct sl_ack *a = h;
 
 		c->st.acks++;
-		if (a->producer_seq > c->acked)
-			c->acked = a->producer_seq;
+		win_answer(c, a->h.session, a->producer_seq, a->topic_id, SL_E_NONE);
 		break;
 	}
 	case SL_FT_ERROR:
@@ -845,6 +985,9 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
+	rc = win_init(&c->win, opts);
+	if (rc < 0)
+		goto fail_free;
 	c->timeout_ns = (opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS) * NS_PER_MS;
 	c->hb_ns = DEFAULT_HEARTBEAT_MS * NS_PER_MS / 2;
 	c->auth.on = opts->user != NULL;
@@ -869,6 +1012,7 @@ fail_close:
 	close(c->fd);
 fail_free:
 	wipe(&c->auth, sizeof(c->auth));
+	free(c->win.slot);
 	free(c);
 	return rc;
 }
@@ -1023,6 +1167,11 @@ sl_client_claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **dat
 		return -EINVAL;
 	if (len > c->max_payload)
 		return -EMSGSIZE;
+	if (win_full(c)) {
+		c->st.window_full++;
+		c->st.publish_eagain++;
+		return -EAGAIN;
+	}
 	if (c->shm.r) {
 		p = sl_shm_link_claim(&c->shm, flen);
 		if (p == NULL) {
@@ -1044,11 +1193,13 @@ int
 sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 {
 	struct sl_publish *p = c->claim;
+	uint32_t topic_id;
 	int rc = 0;
 
 	if (p == NULL || (flags & ~SL_PUB_F_ACK_REQ) != 0)
 		return -EINVAL;
 	c->claim = NULL;
+	topic_id = p->topic_id; /* over shared memory, the broker's once committed */
 	p->h.flags = flags;
 	p->producer_seq = c->pub_seq + 1;
 	p->timestamp = timestamp;
@@ -1066,6 +1217,7 @@ sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 	 * so acks can be matched against a gap-free range. */
 	c->pub_seq++;
 	c->st.published++;
+	win_sent(c, topic_id, flags);
 	return 0;
 }
 
@@ -1253,7 +1405,30 @@ sl_client_session(const struct sl_client *c)
 uint64_t
 sl_client_acked(const struct sl_client *c)
 {
-	return c->acked;
+	return c->win.acked;
+}
+
+uint64_t
+sl_client_settled(const struct sl_client *c)
+{
+	return c->win.settled;
+}
+
+int
+sl_client_pub_status(const struct sl_client *c, uint64_t pub_seq, uint16_t *error)
+{
+	const struct pub_slot *s;
+
+	if (error != NULL)
+		*error = SL_E_NONE;
+	if (pub_seq == 0 || pub_seq > c->pub_seq)
+		return -ENOENT;
+	if (c->pub_seq - pub_seq > c->win.mask)
+		return -ESTALE;
+	s = &c->win.slot[pub_seq & c->win.mask];
+	if (error != NULL)
+		*error = s->error;
+	return s->state;
 }
 
 uint64_t
@@ -1283,5 +1458,6 @@ sl_client_close(struct sl_client *c)
 	sl_shm_link_detach(&c->shm);
 	close(c->fd);
 	wipe(&c->auth, sizeof(c->auth));
+	free(c->win.slot);
 	free(c);
 }

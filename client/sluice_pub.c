@@ -18,6 +18,7 @@
 
 #define PROG "sluice-pub"
 #define EXIT_USAGE 2
+#define EXIT_UNACKED 3		 /* publishes refused, or not acknowledged in time */
 #define POLL_EVERY 16		 /* publishes between polls that drain acks */
 #define EAGAIN_SLEEP_NS 50000L	 /* back-off when the send buffer is full */
 
@@ -41,6 +42,12 @@ struct pacer {
 	uint64_t start_ns;
 	uint64_t interval_ns; /* 0: as fast as possible */
 	uint64_t sent;
+	uint64_t timeout_ns;  /* give up when the window stays full this long */
+};
+
+/* The broker's answers, as the library settles them: one call per publish. */
+struct answers {
+	uint16_t refused_code; /* code of the first refusal, SL_E_NONE if none */
 };
 
 static void
@@ -59,14 +66,17 @@ usage(FILE *out)
 		"  -l, --stdin-line      send each line of standard input as a message\n"
 		"  -n, --count N         send each message N times (default 1)\n"
 		"  -r, --rate MSGS_PER_S pace sending; 0 = as fast as possible (default)\n"
-		"  -a, --ack             ask for acks and wait for all of them\n"
+		"  -a, --ack             ask for acks and wait for all of them; each publish\n"
+		"                        counts once, however many acks come back for it\n"
 		"  -q, --quiet           no summary line on success\n"
 		"      --timeout MS      wait for the broker's replies (default 2000)\n"
 		"      --credentials FILE  authenticate with the user and key in FILE\n"
 		"                        (\"user = NAME\", \"key = HEX\"; mode 600); default:\n"
 		"                        $SLUICE_CREDENTIALS, or $SLUICE_USER and $SLUICE_KEY\n"
 		"      --help            show this help\n\n"
-		"Exit status: 0 ok, 1 runtime failure, 2 usage error.\n",
+		"Exit status: 0 ok, 1 runtime failure, 2 usage error, 3 the broker refused\n"
+		"some messages or (with -a) did not acknowledge them all within the\n"
+		"timeout; a line on standard error says how many of each.\n",
 		SL_PROTO_DEFAULT_PORT);
 }
 
@@ -167,7 +177,11 @@ report_resolve(const struct pub_conf *conf, int rc)
 static void
 report_publish(const struct pub_conf *conf, int rc)
 {
-	if (rc == -ENOTCONN)
+	if (rc == -ETIMEDOUT)
+		fprintf(stderr, PROG ": broker stopped answering: no acks for %u ms with the "
+			"window of %u unacknowledged messages full\n", conf->timeout_ms,
+			SL_ACK_WINDOW_DEFAULT);
+	else if (rc == -ENOTCONN)
 		fprintf(stderr, PROG ": broker closed the session (restarted, or we were "
 			"silent too long)\n");
 	else if (rc == -ECONNREFUSED)
@@ -219,21 +233,53 @@ pace(struct pacer *p)
 		;
 }
 
+/*
+ * Publish once, waiting out back-pressure. A full window (acks not coming
+ * back) is waited out only while the broker settles something at least
+ * every timeout: -ETIMEDOUT then.
+ */
+static int
+publish_one(struct sl_client *c, uint32_t topic, const char *data, uint32_t len,
+	    uint16_t flags, const struct pacer *p)
+{
+	const struct timespec backoff = { .tv_sec = 0, .tv_nsec = EAGAIN_SLEEP_NS };
+	uint64_t stall_ns = 0, stall_mark = 0;
+	struct sl_client_stats st;
+	uint64_t full0;
+	int rc;
+
+	sl_client_stats(c, &st);
+	full0 = st.window_full;
+	while ((rc = sl_client_publish(c, topic, data, len, sl_now_ns(), flags)) == -EAGAIN) {
+		sl_client_stats(c, &st);
+		if (st.window_full != full0) {
+			full0 = st.window_full;
+			if (stall_ns == 0 || sl_client_settled(c) != stall_mark) {
+				stall_ns = sl_now_ns();
+				stall_mark = sl_client_settled(c);
+			} else if (sl_now_ns() - stall_ns > p->timeout_ns) {
+				return -ETIMEDOUT;
+			}
+		}
+		rc = sl_client_poll(c, NULL, NULL, 64);
+		if (rc == -ENOTCONN)
+			return rc;
+		nanosleep(&backoff, NULL);
+	}
+	return rc;
+}
+
 /* Publish @n copies of one message; back-pressure is waited out, never dropped. */
 static int
 publish_msg(struct sl_client *c, uint32_t topic, const char *data, uint32_t len, uint64_t n,
 	    uint16_t flags, struct pacer *p)
 {
-	const struct timespec backoff = { .tv_sec = 0, .tv_nsec = EAGAIN_SLEEP_NS };
 	uint64_t i;
 	int rc;
 
 	for (i = 0; i < n; i++) {
 		pace(p);
-		while ((rc = sl_client_publish(c, topic, data, len, sl_now_ns(), flags)) == -EAGAIN) {
-			(void)sl_client_poll(c, NULL, NULL, 64);
-			nanosleep(&backoff, NULL);
-		}
+		rc = publish_one(c, topic, data, len, flags, p);
 		if (rc < 0)
 			return rc;
 		/* Drain acks and send heartbeats; acks left in the socket buffer
@@ -277,57 +323,66 @@ publish_lines(struct sl_client *c, uint32_t topic, const struct pub_conf *conf, 
 	return rc;
 }
 
+static void
+on_settle(void *arg, uint64_t pub_seq, uint32_t topic_id, uint16_t error)
+{
+	struct answers *a = arg;
+
+	(void)pub_seq;
+	(void)topic_id;
+	if (error != SL_E_NONE && a->refused_code == SL_E_NONE)
+		a->refused_code = error;
+}
+
 /*
- * Returns how many publishes were neither acked nor refused when time ran
- * out. @refused0: publish refusals seen before publishing began.
+ * Wait until every publish is settled (acknowledged or refused, each once,
+ * by the library's count: repeated or stray acks count for nothing) or the
+ * timeout passes.
  */
-static uint64_t
-wait_acks(struct sl_client *c, uint32_t timeout_ms, uint64_t refused0)
+static void
+wait_acks(struct sl_client *c, uint32_t timeout_ms)
 {
 	uint64_t deadline = sl_now_ns() + (uint64_t)timeout_ms * 1000000u;
 	struct sl_client_stats st;
-	uint64_t answered;
 
 	for (;;) {
 		sl_client_stats(c, &st);
-		answered = st.acks + st.publish_refused - refused0;
-		if (answered >= st.published)
-			return 0;
-		if (sl_now_ns() >= deadline ||
+		if (st.pub_outstanding == 0 || sl_now_ns() >= deadline ||
 		    sl_client_wait(c, NULL, NULL, 64, 10) == -ENOTCONN)
-			return st.published - answered;
+			return;
 	}
 }
 
-/* Why the broker refused publishes: the last error code, in words. */
+/* Why the broker refused publishes: the first refusal's code, in words. */
 static void
-report_refused(const struct pub_conf *conf, const struct sl_client_stats *st,
-	       uint64_t refused)
+report_refused(const struct pub_conf *conf, const struct sl_client_stats *st, uint16_t code)
 {
-	const char *hint = st->last_error == SL_E_UNKNOWN_TOPIC ? " (topic removed?)" : "";
+	const char *hint = code == SL_E_UNKNOWN_TOPIC ? " (topic removed?)" : "";
 
-	if (st->last_error == SL_E_DENIED)
+	if (code == SL_E_DENIED)
 		fprintf(stderr, PROG ": not allowed to publish to '%s' (ACL): %" PRIu64 " of %"
-			PRIu64 " messages refused\n", conf->topic, refused, st->published);
+			PRIu64 " messages refused\n", conf->topic, st->publish_refused,
+			st->published);
 	else if (conf->ack)
 		fprintf(stderr, PROG ": %" PRIu64 " of %" PRIu64 " messages were not acknowledged: "
-			"%s%s\n", refused, st->published, sl_error_code_str(st->last_error), hint);
+			"%s%s\n", st->publish_refused, st->published, sl_error_code_str(code),
+			hint);
 	else
 		fprintf(stderr, PROG ": broker refused %" PRIu64 " of %" PRIu64 " messages to '%s': "
-			"%s%s\n", refused, st->published, conf->topic,
-			sl_error_code_str(st->last_error), hint);
+			"%s%s\n", st->publish_refused, st->published, conf->topic,
+			sl_error_code_str(code), hint);
 }
 
 static int
-run(struct sl_client *c, const struct pub_conf *conf)
+run(struct sl_client *c, const struct pub_conf *conf, const struct answers *ans)
 {
 	static char buf[SL_MAX_PAYLOAD + 1];
-	struct pacer p = { .start_ns = sl_now_ns() };
+	struct pacer p = { .start_ns = sl_now_ns(),
+			   .timeout_ns = (uint64_t)conf->timeout_ms * 1000000u };
 	uint16_t flags = conf->ack ? SL_PUB_F_ACK_REQ : 0;
 	struct sl_client_stats st;
 	uint32_t topic, len;
-	uint64_t missing = 0;
-	uint64_t refused0, refused;
+	uint64_t missing;
 	int rc;
 
 	rc = sl_client_resolve(c, conf->topic, 1, &topic);
@@ -335,8 +390,6 @@ run(struct sl_client *c, const struct pub_conf *conf)
 		report_resolve(conf, rc);
 		return 1;
 	}
-	sl_client_stats(c, &st);
-	refused0 = st.publish_refused;
 	if (conf->rate)
 		p.interval_ns = 1000000000u / conf->rate;
 	if (conf->lines) {
@@ -356,22 +409,31 @@ run(struct sl_client *c, const struct pub_conf *conf)
 		if (rc < 0)
 			report_publish(conf, rc);
 	}
-	if (conf->ack)
-		missing = wait_acks(c, conf->timeout_ms, refused0);
+	if (conf->ack && rc != -ETIMEDOUT)
+		wait_acks(c, conf->timeout_ms);
 	else
 		(void)sl_client_poll(c, NULL, NULL, 64); /* pick up early refusals */
 	sl_client_stats(c, &st);
-	refused = st.publish_refused - refused0;
-	if (refused)
-		report_refused(conf, &st, refused);
+	missing = st.pub_outstanding; /* 0 without -a: nothing asked for an ACK */
+	if (st.publish_refused)
+		report_refused(conf, &st, ans->refused_code);
 	if (missing)
 		fprintf(stderr, PROG ": %" PRIu64 " of %" PRIu64 " messages were not acknowledged "
 			"within %u ms\n", missing, st.published, conf->timeout_ms);
-	if (!conf->quiet && rc == 0)
+	if (missing || st.publish_refused)
+		fprintf(stderr, PROG ": %" PRIu64 " published to '%s', %" PRIu64 " acknowledged, %"
+			PRIu64 " refused, %" PRIu64 " unanswered\n", st.published, conf->topic,
+			st.pub_acked, st.publish_refused, missing);
+	else if (!conf->quiet && rc == 0)
 		fprintf(stderr, PROG ": %" PRIu64 " published to '%s' (topic %u), %" PRIu64
 			" acked, %" PRIu64 " send retries\n", st.published, conf->topic, topic,
-			st.acks, st.publish_eagain);
-	return rc < 0 || missing || refused ? 1 : 0;
+			st.pub_acked, st.publish_eagain);
+	if (st.acks_ignored && !conf->quiet)
+		fprintf(stderr, PROG ": %" PRIu64 " repeated or stray acks ignored\n",
+			st.acks_ignored);
+	if (rc < 0 && rc != -ETIMEDOUT)
+		return 1;
+	return missing || st.publish_refused ? EXIT_UNACKED : 0;
 }
 
 int
@@ -384,6 +446,7 @@ main(int argc, char **argv)
 		.timeout_ms = 2000,
 	};
 	struct sl_client_opts opts = { 0 };
+	struct answers ans = { SL_E_NONE };
 	char user[SL_AUTH_USER_LEN];
 	uint8_t key[SL_AUTH_KEY_LEN];
 	uint16_t code = SL_E_NONE;
@@ -402,6 +465,8 @@ main(int argc, char **argv)
 	opts.name = PROG;
 	opts.timeout_ms = conf.timeout_ms;
 	opts.last_error = &code;
+	opts.on_settle = on_settle;
+	opts.settle_arg = &ans;
 	if (sl_cli_credentials(PROG, &opts, conf.credentials, user, key) < 0)
 		return 1;
 	rc = sl_client_connect(&c, &opts);
@@ -412,7 +477,7 @@ main(int argc, char **argv)
 				      rc);
 		return 1;
 	}
-	rc = run(c, &conf);
+	rc = run(c, &conf, &ans);
 	sl_client_close(c);
 	return rc;
 }

@@ -38,6 +38,10 @@
 #define JDAMAGED_TOPIC 11u   /* publishes refused: journal damaged */
 #define RETAINED 3u	     /* messages on the replay topics before the test */
 #define DENIED_TOPIC 12u     /* the ACL allows nothing on it (nor RESOLVE of "secret") */
+/* Publishes to these get no answer from the fake: the test sends the ACKs
+ * and ERRORs itself (inject), in the order and number it wants. */
+#define SILENT_TOPIC 13u
+#define SILENT_TOPIC2 14u
 #define MS 1000000ull
 
 /* The one user the authenticating fake knows. */
@@ -67,6 +71,7 @@ struct fake {
 	atomic_uint rbusy_subs;	     /* SUBSCRIBEs seen for RBUSY_TOPIC */
 	atomic_uint sub_flags;	     /* header flags of the last SUBSCRIBE */
 	atomic_ullong sub_start;     /* start of the last SUBSCRIBE */
+	atomic_uint silent_pubs;     /* PUBLISHes to the silent topics */
 	/* Authentication: set before the thread starts. */
 	bool auth;		     /* every session must authenticate */
 	/* Set by the tests. */
@@ -394,6 +399,10 @@ fake_publish(struct fake *fk, const struct sl_frame *f)
 	}
 	if (p->topic_id == DENIED_TOPIC) {
 		fake_error(fk, 0, SL_E_DENIED, SL_FT_PUBLISH, p->producer_seq);
+		return;
+	}
+	if (p->topic_id == SILENT_TOPIC || p->topic_id == SILENT_TOPIC2) {
+		atomic_fetch_add(&fk->silent_pubs, 1);
 		return;
 	}
 	if (p->topic_id == JFULL_TOPIC || p->topic_id == JDAMAGED_TOPIC) {
@@ -906,15 +915,19 @@ test_denied(struct sl_client *c)
 	CHECK(st.acks == st0.acks);
 }
 
-/* Wait up to 1 s for the client's ack of its last publish. */
+/* Wait up to 1 s for the client's ack of its last publish. (The session's
+ * earlier publishes include refused ones: the acknowledged mark stays below
+ * the first of them.) */
 static void
 wait_acked(struct sl_client *c)
 {
 	uint64_t deadline = sl_now_ns() + 1000 * MS;
+	uint64_t seq = sl_client_last_seq(c);
 
-	while (sl_client_acked(c) < sl_client_last_seq(c) && sl_now_ns() < deadline)
+	while (sl_client_pub_status(c, seq, NULL) == SL_PUB_OUTSTANDING && sl_now_ns() < deadline)
 		CHECK(sl_client_wait(c, NULL, NULL, 8, 10) >= 0);
-	CHECK(sl_client_acked(c) == sl_client_last_seq(c));
+	CHECK(sl_client_pub_status(c, seq, NULL) == SL_PUB_ACKED);
+	CHECK(sl_client_settled(c) == seq);
 }
 
 /* Sealed frames the fake must parse: a maximal publish, names needing padding. */
@@ -1077,6 +1090,284 @@ test_credentials(void)
 	unsetenv("SLUICE_KEY");
 }
 
+/* --- acknowledgements: answers sent by the test itself, as a broker's or not --- */
+
+/* What the client's settle callback saw. */
+struct settled {
+	unsigned int n;
+	uint64_t seq[32];
+	uint16_t error[32];
+	uint32_t topic[32];
+};
+
+static void
+on_settle(void *arg, uint64_t pub_seq, uint32_t topic_id, uint16_t error)
+{
+	struct settled *s = arg;
+
+	if (s->n < 32) {
+		s->seq[s->n] = pub_seq;
+		s->error[s->n] = error;
+		s->topic[s->n] = topic_id;
+	}
+	s->n++;
+}
+
+/* Where the fake's datagrams must go to reach @c: the client's own address. */
+struct injector {
+	struct fake *fk;
+	struct sl_client *c;
+	struct sockaddr_in to;
+};
+
+/* Send @frame from the fake's socket and wait until the client has read it. */
+static void
+inject(struct injector *in, const void *frame, size_t len)
+{
+	uint64_t deadline = sl_now_ns() + 1000 * MS;
+	struct sl_client_stats st0, st;
+
+	sl_client_stats(in->c, &st0);
+	CHECK(sendto(in->fk->fd, frame, len, 0, (const struct sockaddr *)&in->to,
+		     sizeof(in->to)) == (ssize_t)len);
+	do {
+		CHECK(sl_client_wait(in->c, NULL, NULL, 8, 10) >= 0);
+		sl_client_stats(in->c, &st);
+	} while (st.acks + st.errors == st0.acks + st0.errors && sl_now_ns() < deadline);
+	CHECK(st.acks + st.errors == st0.acks + st0.errors + 1);
+}
+
+static void
+inject_ack(struct injector *in, uint32_t session, uint32_t topic, uint64_t pub_seq)
+{
+	struct sl_ack a;
+
+	sl_proto_hdr_init(&a.h, SL_FT_ACK, 0, sizeof(a), session);
+	a.topic_id = topic;
+	a.reserved = 0;
+	a.producer_seq = pub_seq;
+	a.seq = 1000 + pub_seq;
+	inject(in, &a, sizeof(a));
+}
+
+static void
+inject_refusal(struct injector *in, uint64_t pub_seq, uint16_t code)
+{
+	struct sl_error e;
+
+	sl_proto_hdr_init(&e.h, SL_FT_ERROR, 0, sizeof(e), FAKE_SESSION);
+	e.req_id = 0;
+	e.code = code;
+	e.frame_type = SL_FT_PUBLISH;
+	e.detail = pub_seq;
+	inject(in, &e, sizeof(e));
+}
+
+/* Publish on a silent topic and wait until the fake has it, so that answers
+ * the test sends later cannot overtake it. */
+static void
+pub_silent(struct fake *fk, struct sl_client *c, uint32_t topic, uint16_t flags)
+{
+	unsigned int n0 = atomic_load(&fk->silent_pubs);
+	int i;
+
+	CHECK(sl_client_publish(c, topic, "s", 1, 0, flags) == 0);
+	for (i = 0; i < 500 && atomic_load(&fk->silent_pubs) == n0; i++)
+		usleep(1000);
+	CHECK(atomic_load(&fk->silent_pubs) == n0 + 1);
+}
+
+/* Status of publish @seq, and the refusal code it carries. */
+static int
+status(struct sl_client *c, uint64_t seq, uint16_t *code)
+{
+	*code = 0xffff;
+	return sl_client_pub_status(c, seq, code);
+}
+
+/*
+ * One ACK settles one publish: out of order, across topics, each counted
+ * once; repeated and stray answers settle nothing and are counted.
+ */
+static void
+test_acks_distinct(struct injector *in, struct settled *cb)
+{
+	struct sl_client *c = in->c;
+	struct sl_client_stats st;
+	uint16_t code;
+
+	pub_silent(in->fk, c, SILENT_TOPIC, SL_PUB_F_ACK_REQ);	/* 1 */
+	pub_silent(in->fk, c, SILENT_TOPIC2, SL_PUB_F_ACK_REQ); /* 2 */
+	pub_silent(in->fk, c, SILENT_TOPIC, 0);			/* 3: no ACK asked */
+	pub_silent(in->fk, c, SILENT_TOPIC2, SL_PUB_F_ACK_REQ); /* 4 */
+	pub_silent(in->fk, c, SILENT_TOPIC, SL_PUB_F_ACK_REQ);	/* 5 */
+	CHECK(sl_client_last_seq(c) == 5);
+	sl_client_stats(c, &st);
+	CHECK(st.pub_outstanding == 4 && st.pub_acked == 0);
+	CHECK(sl_client_acked(c) == 0 && sl_client_settled(c) == 0);
+	CHECK(status(c, 1, &code) == SL_PUB_OUTSTANDING && code == SL_E_NONE);
+	CHECK(status(c, 3, &code) == SL_PUB_NO_ACK);
+	CHECK(status(c, 0, &code) == -ENOENT && status(c, 6, &code) == -ENOENT);
+
+	/* Out of order: the later publishes first, from the other topic too. */
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC2, 2);
+	CHECK(status(c, 2, &code) == SL_PUB_ACKED);
+	CHECK(sl_client_acked(c) == 0 && sl_client_settled(c) == 0);
+	/* Repeated: a duplicated datagram. */
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC2, 2);
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 5);
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC2, 4);
+	sl_client_stats(c, &st);
+	CHECK(st.acks == 4 && st.pub_acked == 3 && st.acks_ignored == 1);
+	CHECK(st.pub_outstanding == 1);
+	CHECK(sl_client_acked(c) == 0 && sl_client_settled(c) == 0);
+
+	/* Strays: no publish 0, none sent yet, the wrong topic or session. */
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 0);
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 9);
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC2, 1);
+	inject_ack(in, FAKE_SESSION + 1, SILENT_TOPIC, 1);
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 3); /* asked for no ACK */
+	sl_client_stats(c, &st);
+	CHECK(st.acks_ignored == 6 && st.pub_acked == 3);
+	CHECK(status(c, 1, &code) == SL_PUB_OUTSTANDING);
+	CHECK(sl_client_acked(c) == 0);
+
+	/* The oldest comes last: the marks jump over all five. */
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 1);
+	CHECK(sl_client_acked(c) == 5 && sl_client_settled(c) == 5);
+	/* Already settled: ignored, whichever answer it is. */
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 1);
+	inject_refusal(in, 1, SL_E_JOURNAL_FULL);
+	sl_client_stats(c, &st);
+	CHECK(st.pub_acked == 4 && st.pub_outstanding == 0 && st.acks_ignored == 8);
+	CHECK(st.publish_refused == 0);
+	CHECK(status(c, 1, &code) == SL_PUB_ACKED && code == SL_E_NONE);
+	CHECK(cb->n == 4 && cb->seq[0] == 2 && cb->seq[1] == 5 && cb->seq[2] == 4 &&
+	      cb->seq[3] == 1);
+	CHECK(cb->topic[0] == SILENT_TOPIC2 && cb->topic[3] == SILENT_TOPIC);
+	CHECK(cb->error[0] == SL_E_NONE && cb->error[3] == SL_E_NONE);
+}
+
+/* A window of 8: the ninth publish past the oldest unsettled one waits. */
+static void
+test_acks_window(struct injector *in)
+{
+	struct sl_client *c = in->c;
+	struct sl_client_stats st0, st;
+	uint16_t code;
+	uint64_t seq;
+	void *d;
+
+	sl_client_stats(c, &st0);
+	for (seq = 6; seq <= 13; seq++)
+		pub_silent(in->fk, c, SILENT_TOPIC, SL_PUB_F_ACK_REQ);
+	CHECK(sl_client_publish(c, SILENT_TOPIC, "x", 1, 0, SL_PUB_F_ACK_REQ) == -EAGAIN);
+	CHECK(sl_client_publish(c, SILENT_TOPIC, "x", 1, 0, 0) == -EAGAIN);
+	CHECK(sl_client_claim(c, SILENT_TOPIC, 1, &d) == -EAGAIN);
+	sl_client_stats(c, &st);
+	CHECK(st.window_full - st0.window_full == 3);
+	CHECK(st.publish_eagain - st0.publish_eagain == 3);
+	CHECK(st.published - st0.published == 8 && sl_client_last_seq(c) == 13);
+	usleep(20000);
+	CHECK(atomic_load(&in->fk->silent_pubs) == 13); /* nothing was sent */
+	/* The window remembers the last 8 publishes only. */
+	CHECK(status(c, 5, &code) == -ESTALE);
+	CHECK(status(c, 6, &code) == SL_PUB_OUTSTANDING);
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 5); /* too old to tell: a stray */
+	sl_client_stats(c, &st);
+	CHECK(st.acks_ignored - st0.acks_ignored == 1);
+
+	/* A later ACK does not make room; the oldest does, one place. */
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 13);
+	CHECK(sl_client_publish(c, SILENT_TOPIC, "x", 1, 0, SL_PUB_F_ACK_REQ) == -EAGAIN);
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 6);
+	CHECK(sl_client_settled(c) == 6 && sl_client_acked(c) == 6);
+	pub_silent(in->fk, c, SILENT_TOPIC, SL_PUB_F_ACK_REQ); /* 14 */
+	CHECK(sl_client_publish(c, SILENT_TOPIC, "x", 1, 0, SL_PUB_F_ACK_REQ) == -EAGAIN);
+	for (seq = 12; seq >= 7; seq--) {
+		CHECK(sl_client_acked(c) == 6);
+		inject_ack(in, FAKE_SESSION, SILENT_TOPIC, seq);
+	}
+	CHECK(sl_client_acked(c) == 13 && sl_client_settled(c) == 13);
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 14);
+	CHECK(sl_client_acked(c) == 14 && sl_client_settled(c) == 14);
+	sl_client_stats(c, &st);
+	CHECK(st.pub_acked - st0.pub_acked == 9 && st.pub_outstanding == 0);
+}
+
+/* A refusal settles its publish as refused, once; the acknowledged mark
+ * stays below it, the settled mark moves on. */
+static void
+test_acks_refused(struct injector *in, struct settled *cb)
+{
+	struct sl_client *c = in->c;
+	struct sl_client_stats st0, st;
+	unsigned int n0 = cb->n;
+	uint16_t code;
+
+	sl_client_stats(c, &st0);
+	pub_silent(in->fk, c, SILENT_TOPIC2, SL_PUB_F_ACK_REQ); /* 15 */
+	pub_silent(in->fk, c, SILENT_TOPIC, 0);			/* 16: no ACK asked */
+	pub_silent(in->fk, c, SILENT_TOPIC, SL_PUB_F_ACK_REQ);	/* 17 */
+	CHECK(sl_client_settled(c) == 14);
+	inject_refusal(in, 15, SL_E_JOURNAL_FULL);
+	CHECK(status(c, 15, &code) == SL_PUB_REFUSED && code == SL_E_JOURNAL_FULL);
+	CHECK(sl_client_settled(c) == 16 && sl_client_acked(c) == 14);
+	/* Repeated, or an ACK after the refusal: ignored. */
+	inject_refusal(in, 15, SL_E_JOURNAL_FULL);
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC2, 15);
+	CHECK(status(c, 15, &code) == SL_PUB_REFUSED && code == SL_E_JOURNAL_FULL);
+	/* A publish that asked for no ACK can be refused too; once. */
+	inject_refusal(in, 16, SL_E_DENIED);
+	inject_refusal(in, 16, SL_E_DENIED);
+	CHECK(status(c, 16, &code) == SL_PUB_REFUSED && code == SL_E_DENIED);
+	/* A refusal of nothing sent; an ERROR with no error in it. */
+	inject_refusal(in, 18, SL_E_JOURNAL_FULL);
+	inject_refusal(in, 17, SL_E_NONE);
+	CHECK(status(c, 17, &code) == SL_PUB_OUTSTANDING);
+	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 17);
+	CHECK(sl_client_settled(c) == 17 && sl_client_acked(c) == 14);
+	sl_client_stats(c, &st);
+	CHECK(st.publish_refused - st0.publish_refused == 2);
+	CHECK(st.pub_acked - st0.pub_acked == 1 && st.pub_outstanding == 0);
+	CHECK(st.acks_ignored - st0.acks_ignored == 5);
+	CHECK(st.errors - st0.errors == 6);
+	CHECK(cb->n - n0 == 3);
+	CHECK(cb->seq[n0] == 15 && cb->error[n0] == SL_E_JOURNAL_FULL &&
+	      cb->topic[n0] == SILENT_TOPIC2);
+	CHECK(cb->seq[n0 + 1] == 16 && cb->error[n0 + 1] == SL_E_DENIED);
+	CHECK(cb->seq[n0 + 2] == 17 && cb->error[n0 + 2] == SL_E_NONE);
+}
+
+static void
+test_acks(struct fake *fk)
+{
+	struct settled cb = { 0 };
+	struct sl_client_opts o = { .host = "127.0.0.1", .port = fk->port, .name = "acks",
+				    .timeout_ms = 1000, .ack_window = 8, .on_settle = on_settle,
+				    .settle_arg = &cb };
+	struct injector in = { .fk = fk };
+	socklen_t len = sizeof(in.to);
+
+	if (fk->auth) {
+		o.user = FAKE_USER;
+		o.key = fake_key;
+	}
+	o.ack_window = SL_ACK_WINDOW_MAX + 1;
+	CHECK(sl_client_connect(&in.c, &o) == -EINVAL);
+	o.ack_window = 5; /* rounded up to 8 */
+	CHECK(sl_client_connect(&in.c, &o) == 0);
+	if (in.c == NULL)
+		return;
+	CHECK(getsockname(sl_client_fd(in.c), (struct sockaddr *)&in.to, &len) == 0);
+	atomic_store(&fk->silent_pubs, 0);
+	test_acks_distinct(&in, &cb);
+	test_acks_window(&in);
+	test_acks_refused(&in, &cb);
+	sl_client_close(in.c);
+}
+
 /* Everything a session does, against a fake with or without authentication. */
 static void
 test_session(struct fake *fk)
@@ -1100,6 +1391,7 @@ test_session(struct fake *fk)
 		sl_client_close(c);
 	}
 	test_goodbye(fk);
+	test_acks(fk);
 }
 
 int

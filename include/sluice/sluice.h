@@ -23,6 +23,34 @@ extern "C" {
 
 struct sl_client;
 
+#define SL_ACK_WINDOW_DEFAULT 65536u /* sl_client_opts ack_window when 0 */
+#define SL_ACK_WINDOW_MAX (1u << 22)
+
+/*
+ * What became of one publish (sl_client_pub_status; sl_settle_fn).
+ * A publish is *settled* once nothing more is to be waited for: it was sent
+ * without SL_PUB_F_ACK_REQ, or the broker acknowledged or refused it.
+ */
+enum sl_pub_status {
+	SL_PUB_NO_ACK = 0,	/* sent without SL_PUB_F_ACK_REQ; no refusal seen */
+	SL_PUB_OUTSTANDING = 1, /* asked for an ACK; neither ACK nor refusal yet */
+	SL_PUB_ACKED = 2,	/* the broker acknowledged it (docs/PROTOCOL.md 7.3) */
+	SL_PUB_REFUSED = 3,	/* the broker refused it with an ERROR: not stored */
+};
+
+/*
+ * Called from inside the client call that reads the broker's answer
+ * (sl_client_poll, sl_client_wait, or a request such as sl_client_resolve
+ * while it waits), exactly once per publish answered: @pub_seq is its
+ * producer sequence, @topic_id its topic, @error SL_E_NONE when it was
+ * acknowledged or the refusal's code (enum sl_error_code) when refused.
+ * Publishes sent without SL_PUB_F_ACK_REQ are reported only if refused.
+ * It must not call into the client, except for the const getters
+ * (sl_client_acked, sl_client_settled, sl_client_pub_status,
+ * sl_client_stats).
+ */
+typedef void (*sl_settle_fn)(void *arg, uint64_t pub_seq, uint32_t topic_id, uint16_t error);
+
 struct sl_client_opts {
 	const char *host;     /* broker IPv4 address or name; required for UDP */
 	uint16_t port;	      /* broker UDP port; 0 means SL_PROTO_DEFAULT_PORT */
@@ -66,6 +94,20 @@ struct sl_client_opts {
 	 * is not for reading. NULL: UDP.
 	 */
 	const char *shm;
+	/*
+	 * The publish window: how many publishes may be sent past the oldest
+	 * one still unsettled (asked for an ACK, neither acknowledged nor
+	 * refused yet); see "Acknowledgements" below. Rounded up to a power of
+	 * two; 0 means SL_ACK_WINDOW_DEFAULT; more than SL_ACK_WINDOW_MAX is
+	 * -EINVAL. Allocated once by sl_client_connect (8 bytes a slot).
+	 */
+	uint32_t ack_window;
+	/*
+	 * Optional (may be NULL): called once for each publish the broker
+	 * answers, when its answer arrives; see sl_settle_fn.
+	 */
+	sl_settle_fn on_settle;
+	void *settle_arg;
 };
 
 /* A delivered message; the pointers are valid only inside the callback. */
@@ -84,20 +126,32 @@ typedef void (*sl_deliver_fn)(void *arg, const struct sl_message *msg);
 /* Counters a client keeps about itself; see sl_client_stats. */
 struct sl_client_stats {
 	uint64_t published;	 /* PUBLISH frames handed to the kernel */
-	uint64_t publish_eagain; /* publishes refused with -EAGAIN (back-pressure) */
+	uint64_t publish_eagain; /* publishes refused with -EAGAIN (back-pressure,
+				  * or the publish window full) */
 	uint64_t delivered;	 /* DELIVER frames passed to callbacks */
-	uint64_t acks;		 /* ACK frames received */
+	uint64_t acks;		 /* ACK frames received, repeated ones included;
+				  * pub_acked counts publishes */
 	uint64_t errors;	 /* ERROR frames received */
 	uint64_t gaps;		 /* missing topic sequence numbers seen */
 	uint64_t bad_frames;	 /* frames from the broker that failed parsing */
 	uint64_t stash_drops;	 /* deliveries dropped: stash full while waiting */
-	uint64_t publish_refused; /* ERROR frames answering a PUBLISH (also in errors);
-				   * the message was not accepted, or, for
+	uint64_t publish_refused; /* publishes refused by an ERROR, each counted
+				   * once; the message was not accepted, or, for
 				   * SL_E_JOURNAL_DAMAGED on an async topic, may
 				   * have been delivered but was not persisted */
 	uint16_t last_error;	 /* code of the most recent ERROR of any kind
 				  * (enum sl_error_code), SL_E_NONE if none;
 				  * sl_error_code_str() gives its words */
+	/* Acknowledgements, each publish counted once (see "Acknowledgements"). */
+	uint64_t pub_acked;	  /* publishes acknowledged */
+	uint64_t pub_outstanding; /* publishes that asked for an ACK and are
+				   * neither acknowledged nor refused yet */
+	uint64_t acks_ignored;	  /* ACKs, and ERRORs answering a PUBLISH, that
+				   * settled nothing: repeated, for a publish never
+				   * sent, already settled or out of the window, of
+				   * another topic or session; also in acks/errors */
+	uint64_t window_full;	  /* publishes refused -EAGAIN because the window
+				   * was full (also in publish_eagain) */
 };
 
 /*
@@ -111,7 +165,8 @@ struct sl_client_stats {
  * the timeout, the connect fails with -EACCES (last_error SL_E_NONE), not
  * -ETIMEDOUT: something answered that does not know the key.
  * Returns 0 and sets *out, or -EINVAL (bad options: no host, only one of
- * user and key, invalid user name), -ENOENT (host not found), -ETIMEDOUT (no
+ * user and key, invalid user name, ack_window over
+ * SL_ACK_WINDOW_MAX), -ENOENT (host not found), -ETIMEDOUT (no
  * broker answered), -EACCES (credentials refused: SL_E_AUTH_FAILED, wrong
  * key or unknown user; none given but the broker requires them:
  * SL_E_AUTH_REQUIRED; or the broker failed to prove it knows the key; see
@@ -191,17 +246,55 @@ int sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t fl
 			     uint64_t start);
 
 /*
+ * Acknowledgements.
+ *
+ * Publishes are numbered 1, 2, 3... (the producer sequence, one for all
+ * topics of the client; sl_client_last_seq). The broker answers a publish
+ * that asked for an ACK (SL_PUB_F_ACK_REQ) with an ACK or an ERROR that
+ * names its number; answers come back out of order (several broker workers
+ * own different topics), may be repeated (a duplicated datagram) or may be
+ * lost. The client keeps the state of the last ack_window publishes
+ * (sl_client_opts) in a ring indexed by producer sequence, and settles each
+ * publish at most once: the first ACK acknowledges it, the first refusing
+ * ERROR refuses it, and any other ACK or refusal (repeated, for a number
+ * never sent or already settled, older than the window, for another topic
+ * or session) is ignored and counted in sl_client_stats acks_ignored.
+ *
+ * The window is the resend window: a publish may be sent only while its
+ * number is less than ack_window past the oldest unsettled publish (above
+ * sl_client_settled()); otherwise sl_client_publish and sl_client_claim
+ * return -EAGAIN with nothing sent (counted in window_full and
+ * publish_eagain), and the caller polls for answers, or gives up on them.
+ * Publishes without SL_PUB_F_ACK_REQ are settled when sent and never fill
+ * the window; a refusal of one is still counted while the window holds it.
+ *
+ * What the application reads, each in O(1):
+ *   sl_client_acked()      every publish 1..N that asked for an ACK was
+ *                          acknowledged (the contiguous acknowledged mark);
+ *   sl_client_settled()    every publish 1..N is settled (acknowledged,
+ *                          refused, or sent without asking for an ACK);
+ *   sl_client_pub_status() what became of one publish in the window;
+ *   sl_client_stats()      pub_acked, publish_refused, pub_outstanding,
+ *                          acks_ignored, each publish counted once;
+ *   opts.on_settle         a callback per answered publish.
+ * A publish unanswered when the caller stops waiting was neither
+ * acknowledged nor refused: it may or may not have been stored.
+ */
+
+/*
  * Publish one message. Never blocks. @flags: SL_PUB_F_ACK_REQ to get an ACK.
  * @timestamp is carried to subscribers untouched (sl_message.timestamp).
- * Returns 0, -EAGAIN when the socket's send buffer is full (back-pressure:
- * retry later), -EMSGSIZE when @len > SL_MAX_PAYLOAD (or the broker's
- * smaller max_payload), -EINVAL for unknown @flags, -ENOTCONN after the
- * broker closed the session, or another -errno.
+ * Returns 0, -EAGAIN when the socket's send buffer is full or the publish
+ * window is (back-pressure: poll, then retry), -EMSGSIZE when
+ * @len > SL_MAX_PAYLOAD (or the broker's smaller max_payload), -EINVAL for
+ * unknown @flags, -ENOTCONN after the broker closed the session, or another
+ * -errno.
  * A refusal by the broker (unknown topic, SL_E_JOURNAL_FULL,
  * SL_E_JOURNAL_DAMAGED, SL_E_DENIED when the ACL does not allow publishing)
- * arrives later as an ERROR, seen by a poll: it counts in sl_client_stats
- * publish_refused and sets last_error. What an
- * ACK means depends on the topic's durability; see docs/PROTOCOL.md 7.2.
+ * arrives later as an ERROR, seen by a poll: the publish is settled as
+ * refused (counted in sl_client_stats publish_refused) and last_error is
+ * set. What an ACK means depends on the topic's durability; see
+ * docs/PROTOCOL.md 7.3.
  */
 int sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint32_t len,
 		      uint64_t timestamp, uint16_t flags);
@@ -213,8 +306,10 @@ int sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, 
  * is written in place in the ring the broker reads; over UDP into the
  * client's send buffer. One claim may be open at a time, and no other call
  * on the client may come between claim and commit.
- * Returns 0, -EAGAIN (no room now: back-pressure, as for publish),
- * -EMSGSIZE, -EINVAL (a claim is already open, or @data is NULL),
+ * The publish takes its number at commit, and the window is checked here:
+ * a claim that succeeds has a place in it.
+ * Returns 0, -EAGAIN (no room now: back-pressure or the window full, as for
+ * publish), -EMSGSIZE, -EINVAL (a claim is already open, or @data is NULL),
  * -ENOTCONN.
  */
 int sl_client_claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data);
@@ -262,8 +357,32 @@ int sl_client_fd(const struct sl_client *c);
 /* Session id the broker assigned. */
 uint32_t sl_client_session(const struct sl_client *c);
 
-/* Highest producer sequence acknowledged by the broker so far (0 if none). */
+/*
+ * The contiguous acknowledged mark: the highest N such that every publish
+ * numbered 1..N that asked for an ACK has been acknowledged (publishes sent
+ * without SL_PUB_F_ACK_REQ are passed over); 0 if none. It never moves
+ * back, and it stops for good below the first publish the broker refused:
+ * from there on, count (sl_client_stats) or ask per publish. All publishes
+ * so far were acknowledged when it equals sl_client_last_seq().
+ */
 uint64_t sl_client_acked(const struct sl_client *c);
+
+/*
+ * The contiguous settled mark: the highest N such that every publish
+ * numbered 1..N is settled (acknowledged, refused, or sent without asking
+ * for an ACK); 0 if none. Nothing is outstanding when it equals
+ * sl_client_last_seq(). The window ends ack_window publishes past it.
+ */
+uint64_t sl_client_settled(const struct sl_client *c);
+
+/*
+ * What became of publish @pub_seq: returns enum sl_pub_status and, for
+ * SL_PUB_REFUSED, the refusal's code in *@error (when not NULL; SL_E_NONE
+ * otherwise). -ENOENT when no publish has that number yet (0 included),
+ * -ESTALE when it is older than the window remembers (the last ack_window
+ * publishes; it was settled before the window moved on).
+ */
+int sl_client_pub_status(const struct sl_client *c, uint64_t pub_seq, uint16_t *error);
 
 /*
  * Producer sequence of the last successful sl_client_publish (0 if none).

@@ -6,9 +6,13 @@
 
 Publishes payloads "TAG-<n>" on TOPIC with the ACK_REQ flag, keeping up to 64
 unacknowledged, for at most SECONDS or until the broker stops answering for
-one second (it was killed), or after MAX publishes (default unlimited). Every ACK is written to OUTFILE as
-"<payload> <topic seq>" and flushed at once, so the file is the truth about
-what the broker acknowledged even if this process is killed too.
+one second (it was killed), or after MAX publishes (default unlimited). Each
+acknowledged publish is written to OUTFILE once, as "<payload> <topic seq>",
+and flushed at once, so the file is the truth about what the broker
+acknowledged even if this process is killed too. Every frame of a datagram is
+read (docs/PROTOCOL.md 4: a datagram may carry several), and an ACK or refusal
+counts only for a publish still outstanding, of this session and topic: a
+repeated or stray one is ignored.
 """
 import os
 import socket
@@ -21,6 +25,17 @@ HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, ERROR = 0x01, 0x04, 0x10, 0x11, 0x
 
 def hdr(t, length, session, flags=0):
     return struct.pack("<BBHIII", 1, t, flags, length, session, 0)
+
+
+def frames(d):
+    """(type, frame bytes) for each frame of datagram @d, as the 8-byte aligned framing says."""
+    off = 0
+    while off + 16 <= len(d):
+        length = struct.unpack_from("<I", d, off + 4)[0]
+        if length < 16 or off + length > len(d):
+            return
+        yield d[off + 1], d[off:off + length]
+        off += (length + 7) & ~7
 
 
 def request(s, data, want):
@@ -65,13 +80,15 @@ def main():
         except (socket.timeout, ConnectionRefusedError):
             continue
         last_answer = time.time()
-        if len(r) >= 40 and r[1] == ACK:
-            pseq, seq = struct.unpack_from("<QQ", r, 24)
-            p = outstanding.pop(pseq, None)
-            if p is not None:
-                f.write(f"{p.decode()} {seq}\n")
-        elif len(r) >= 32 and r[1] == ERROR:
-            outstanding.pop(struct.unpack_from("<Q", r, 24)[0], None)
+        for t, fr in frames(r):
+            if struct.unpack_from("<I", fr, 8)[0] != sess:
+                continue
+            if t == ACK and len(fr) >= 40:
+                topic, _, pseq, seq = struct.unpack_from("<IIQQ", fr, 16)
+                if topic == tid and pseq in outstanding:
+                    f.write(f"{outstanding.pop(pseq).decode()} {seq}\n")
+            elif t == ERROR and len(fr) >= 32 and struct.unpack_from("<H", fr, 22)[0] == PUBLISH:
+                outstanding.pop(struct.unpack_from("<Q", fr, 24)[0], None)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ payload bit flipped after sealing ("flipped"), a replay of good-1's exact
 datagram, a publish without a trailer ("bare"), a publish whose MAC is
 random ("forged"), and 5 more valid publishes ("good-6".."good-10"), each
 asking for an ACK. Prints a JSON object: how many of each kind were sent and
-how many ACKs came back.
+the producer sequence numbers acknowledged, each once (every frame of a
+datagram is read; a repeated ACK, or one of another session or topic, adds
+nothing).
 """
 import hashlib
 import hmac
@@ -76,6 +78,17 @@ def load(path):
             k, v = line.split("=", 1)
             kv[k.strip()] = v.strip()
     return kv["user"], bytes.fromhex(kv["key"])
+
+
+def frames(d):
+    """(type, frame bytes) for each frame of datagram @d, as the 8-byte aligned framing says."""
+    off = 0
+    while off + 16 <= len(d):
+        length = struct.unpack_from("<I", d, off + 4)[0]
+        if length < 16 or off + length > len(d):
+            return
+        yield d[off + 1], d[off:off + length]
+        off += (length + 7) & ~7
 
 
 def request(s, data, want):
@@ -148,8 +161,10 @@ def main():
             r = s.recv(2048)
         except socket.timeout:
             continue
-        if len(r) >= 40 and r[1] == ACK:
-            acks.add(struct.unpack_from("<Q", r, 24)[0])
+        for t, fr in frames(r):
+            if t == ACK and len(fr) >= 40 and struct.unpack_from("<I", fr, 8)[0] == sess \
+                    and struct.unpack_from("<I", fr, 16)[0] == tid:
+                acks.add(struct.unpack_from("<Q", fr, 24)[0])
     sent["acked"] = sorted(acks)
     print(json.dumps(sent))
 

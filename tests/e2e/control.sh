@@ -91,7 +91,7 @@ pub -t orders.eu -m hello -n 3 -a $A || t_fail "alice publishes to orders.eu"
 wait "$bobsub"
 t_eq "allowed: bob receives alice's messages" "$(grep -c hello "$T_DIR/bob.out")" 3
 pub -t orders.eu -m x -a $B 2>"$T_DIR/bobpub.err"
-t_eq "bob may not publish (sub only)" "$?" 1
+t_eq "bob may not publish (sub only): exit 3, refused" "$?" 3
 t_check "bob's refusal names the ACL" grep -qi "not allowed" "$T_DIR/bobpub.err"
 t_sub -t orders.us -C 1 -W 3 $B >/dev/null 2>"$T_DIR/bobsub.err"
 t_check "bob may not subscribe outside his ACL" grep -qi "not allowed" "$T_DIR/bobsub.err"
@@ -187,7 +187,7 @@ t_eq "and nothing changed" "$(ctl --json user list)" "$before"
 # --- publish rate limit, set live -------------------------------------------------------------
 ctl policy set rate 50 >/dev/null || t_fail "policy set rate"
 pub -t orders.eu -m burst -n 200 -a $A 2>"$T_DIR/rate.err"
-t_eq "over the rate limit: refused" "$?" 1
+t_eq "over the rate limit: refused, exit 3" "$?" 3
 t_check "over the rate limit: says so" grep -qi "rate limit" "$T_DIR/rate.err"
 t_ge "rate-limited publishes counted" "$(t_stat drop_rate_limited)" 100
 ctl policy set rate 0 >/dev/null || t_fail "policy set rate 0"

@@ -62,7 +62,7 @@ t_eq "reloaded topic keeps its durability, not today's rules" \
 # Full journal: 2 segments of 1 MiB, nothing old enough to expire yet.
 big=$(head -c 1000 /dev/zero | tr '\0' 'f')
 t_pub -t full.t -m "$big" -n 3000 -a -q --timeout 5000 2>"$T_DIR/full.err"
-t_eq "full journal: sluice-pub reports failure" "$?" 1
+t_eq "full journal: sluice-pub exits 3 (messages refused)" "$?" 3
 t_check "full journal: refusal names the cause" grep -q "journal full" "$T_DIR/full.err"
 stored=$(t_topic full.t seq)
 t_ge "full journal: refused publishes counted" "$(t_stat drop_journal_full)" 1

@@ -367,7 +367,7 @@ t_ge "block: messages held (bp_held)" "$(t_stat bp_held)" $((bh0 + 1))
 sleep 0.5
 t_check "block: the shm publisher waits (still running)" kill -0 "$pub"
 t_pub -t bpb.t -m udp -a --timeout 1000 2>"$T_DIR/block.udp.err"
-t_eq "block: a UDP publisher is refused" "$?" 1
+t_eq "block: a UDP publisher is refused (exit 3)" "$?" 3
 t_check "block: the UDP refusal names back-pressure" grep -qi "behind" "$T_DIR/block.udp.err"
 t_ge "block: drop_backpressure counted" "$(t_stat drop_backpressure)" $((bp0 + 1))
 kill -CONT "$slow"

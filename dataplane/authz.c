@@ -71,8 +71,10 @@ acl_set(struct sl_authz_builder *b, const struct sl_cnc_acl *a, char *msg, size_
 	if (!sl_proto_pattern_valid(a->pattern))
 		return say(msg, len, -EINVAL, "invalid topic pattern '%s'", a->pattern);
 	i = acl_find(b, a->uid, a->pattern);
-	if (i >= 0 && a->perms == 0) {
-		acl_remove(b, (uint32_t)i);
+	if (a->perms == 0) {
+		/* No permissions: no entry (none to remove is not an error). */
+		if (i >= 0)
+			acl_remove(b, (uint32_t)i);
 		return 0;
 	}
 	if (i < 0) {

@@ -220,6 +220,8 @@ test_staged(void)
 	 * the operator's explicit command. */
 	CHECK(apply(&b, acl(1, "b.>", SL_PERM_SUB)) == 0);
 	CHECK(perms_now(&b, &r, 1, tb) == SL_PERM_SUB);
+	/* No permissions on a pattern without an entry: still no entry. */
+	CHECK(apply(&b, acl(1, "none.>", 0)) == 0 && b.n_acl == 2);
 	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_AUTH_MODE, .u.value = 0 }) == 0);
 	CHECK(b.required == 0 && perms_now(&b, &r, 0, ta) != 0);
 	/* Torn down with a resync still staged: freed (the sanitizer build checks). */

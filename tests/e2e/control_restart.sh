@@ -22,9 +22,8 @@ def get(o, path):
     return o
 print(*(get(v, k) for k in sys.argv[1:]))' "$@"
 }
-# Resyncs control has completed since it started (0 while not attached).
-syncs_done() { ctl --json dataplane status 2>/dev/null | jget syncs_completed 2>/dev/null || echo 0; }
-resynced() { [ "$(syncs_done)" -ge 1 ]; }
+# This control process has attached and its resync was applied.
+resynced() { ctl --json dataplane status 2>/dev/null | grep -q '"synced":true'; }
 ctl_start() {
 	"$SL_BUILD/control/sluice-control" -n "$T_DP" --state-dir "$ctl_dir" --metrics off \
 		>>"$T_DIR/control.log" 2>&1 &

@@ -541,11 +541,11 @@ acl_change(struct req *r, int grant)
 {
 	static const char *const ok[] = { "user", "pattern", "perms", NULL };
 	const struct sl_state_user *u;
-	struct sl_cnc_cmd *cmds;
+	const struct sl_state_acl *a;
+	struct sl_cnc_cmd c;
 	struct sl_state next;
 	const char *user, *pattern;
 	uint16_t perms;
-	size_t n;
 	int rc;
 
 	if (args_only(r, ok) || arg_str(r, "user", 1, &user) || arg_str(r, "pattern", 1, &pattern) ||
@@ -559,14 +559,12 @@ acl_change(struct req *r, int grant)
 		   : sl_state_acl_revoke(&next, user, pattern, perms, r->err, sizeof(r->err));
 	if (rc < 0)
 		return draft_fail(r, &next, rc, r->err);
-	cmds = malloc((next.n_acls + 1) * sizeof(*cmds));
-	if (cmds == NULL)
-		return draft_fail(r, &next, -ENOMEM, "out of memory");
+	/* Only the entry that changed, set to the perms it has now (0: gone):
+	 * the user's other entries stay in force throughout. */
 	u = sl_state_user_find(&next, user);
-	n = sl_sync_cmds_user_acls(&next, u, cmds);
-	rc = commit(r, &next, cmds, n);
-	free(cmds);
-	if (rc)
+	a = sl_state_acl_find(&next, user, pattern);
+	sl_sync_cmd_acl_set(&c, u->uid, pattern, a != NULL ? a->perms : 0);
+	if (commit(r, &next, &c, 1))
 		return -1;
 	if (grant)
 		acls_json(r->res, &r->ctl->state, user);
@@ -605,19 +603,6 @@ cmd_acl_list(struct req *r)
 
 /* ---- policy ---- */
 
-static void
-policy_json(struct sl_jw *w, const struct sl_state_policy *p)
-{
-	sl_jw_obj_begin(w);
-	sl_jw_key(w, "auth");
-	sl_jw_str(w, p->auth_required ? "required" : "open");
-	sl_jw_key(w, "idle");
-	sl_jw_str(w, p->idle_backoff ? "backoff" : "busy");
-	sl_jw_key(w, "rate_limit");
-	sl_jw_u64(w, p->rate_limit);
-	sl_jw_obj_end(w);
-}
-
 static int
 cmd_policy_set(struct req *r)
 {
@@ -647,21 +632,25 @@ cmd_policy_set(struct req *r)
 			       SL_STATE_MAX_RATE);
 	if (draft(r, &next))
 		return -1;
+	/* What the operator names here is set from now on: resyncs resend it. */
 	if (auth != NULL) {
 		next.policy.auth_required = strcmp(auth, "required") == 0;
+		next.policy.set |= SL_STATE_POLICY_F_AUTH;
 		sl_sync_cmd_value(&c[n++], SL_CNC_AUTH_MODE, next.policy.auth_required);
 	}
 	if (idle != NULL) {
 		next.policy.idle_backoff = strcmp(idle, "backoff") == 0;
+		next.policy.set |= SL_STATE_POLICY_F_IDLE;
 		sl_sync_cmd_value(&c[n++], SL_CNC_SET_IDLE, next.policy.idle_backoff);
 	}
 	if (have_rate) {
 		next.policy.rate_limit = (uint32_t)rate;
+		next.policy.set |= SL_STATE_POLICY_F_RATE;
 		sl_sync_cmd_value(&c[n++], SL_CNC_SET_RATE, next.policy.rate_limit);
 	}
 	if (commit(r, &next, c, n))
 		return -1;
-	policy_json(r->res, &r->ctl->state.policy);
+	sl_state_policy_to_json(&r->ctl->state.policy, r->res);
 	return 0;
 }
 
@@ -672,7 +661,7 @@ cmd_policy_show(struct req *r)
 
 	if (args_only(r, ok))
 		return -1;
-	policy_json(r->res, &r->ctl->state.policy);
+	sl_state_policy_to_json(&r->ctl->state.policy, r->res);
 	return 0;
 }
 
@@ -792,6 +781,10 @@ cmd_dataplane_status(struct req *r)
 	sl_jw_bool(r->res, st.synced);
 	sl_jw_key(r->res, "stale");
 	sl_jw_bool(r->res, st.stale);
+	sl_jw_key(r->res, "syncs");
+	sl_jw_u64(r->res, st.syncs);
+	sl_jw_key(r->res, "syncs_completed");
+	sl_jw_u64(r->res, st.syncs_completed);
 	sl_jw_obj_end(r->res);
 	sl_json_doc_free(doc);
 	return 0;

@@ -487,7 +487,8 @@ sl_state_validate(const struct sl_state *s, char *err, size_t errlen)
 			return errf(err, errlen, -EINVAL, "ACL entry '%s' '%s' appears twice",
 				    a->user, a->pattern);
 	}
-	if (s->policy.auth_required > 1 || s->policy.idle_backoff > 1)
+	if (s->policy.auth_required > 1 || s->policy.idle_backoff > 1 ||
+	    (s->policy.set & ~SL_STATE_POLICY_F_ALL))
 		return errf(err, errlen, -EINVAL, "policy: auth must be open or required, idle "
 			    "busy or backoff");
 	if (s->policy.rate_limit > SL_STATE_MAX_RATE)
@@ -549,6 +550,30 @@ users_to_json(const struct sl_state *s, struct sl_jw *w)
 	memset(hex, 0, sizeof(hex));
 }
 
+/* The policy settings by name, in SL_STATE_POLICY_F_* bit order. */
+static const char *const policy_names[] = { "auth", "idle", "rate_limit" };
+
+void
+sl_state_policy_to_json(const struct sl_state_policy *p, struct sl_jw *w)
+{
+	unsigned i;
+
+	sl_jw_obj_begin(w);
+	sl_jw_key(w, "auth");
+	sl_jw_str(w, p->auth_required ? "required" : "open");
+	sl_jw_key(w, "idle");
+	sl_jw_str(w, p->idle_backoff ? "backoff" : "busy");
+	sl_jw_key(w, "rate_limit");
+	sl_jw_u64(w, p->rate_limit);
+	sl_jw_key(w, "set");
+	sl_jw_arr_begin(w);
+	for (i = 0; i < sizeof(policy_names) / sizeof(policy_names[0]); i++)
+		if (p->set & (1u << i))
+			sl_jw_str(w, policy_names[i]);
+	sl_jw_arr_end(w);
+	sl_jw_obj_end(w);
+}
+
 void
 sl_state_to_json(const struct sl_state *s, struct sl_jw *w)
 {
@@ -560,14 +585,7 @@ sl_state_to_json(const struct sl_state *s, struct sl_jw *w)
 	sl_jw_key(w, "next_uid");
 	sl_jw_u64(w, s->next_uid);
 	sl_jw_key(w, "policy");
-	sl_jw_obj_begin(w);
-	sl_jw_key(w, "auth");
-	sl_jw_str(w, s->policy.auth_required ? "required" : "open");
-	sl_jw_key(w, "idle");
-	sl_jw_str(w, s->policy.idle_backoff ? "backoff" : "busy");
-	sl_jw_key(w, "rate_limit");
-	sl_jw_u64(w, s->policy.rate_limit);
-	sl_jw_obj_end(w);
+	sl_state_policy_to_json(&s->policy, w);
 	sl_jw_key(w, "topics");
 	topics_to_json(s, w);
 	sl_jw_key(w, "users");
@@ -711,6 +729,42 @@ acl_from_json(struct sl_state_acl *a, const struct sl_json *o, char *err, size_t
 	return 0;
 }
 
+/*
+ * Which settings an operator set. A file written before "set" existed held
+ * every setting, set or not: there, a value other than the default can
+ * only have come from policy.set and counts as set; a default value counts
+ * as not set, so loading an old file never lowers a dataplane's
+ * authentication nor changes its idle strategy.
+ */
+static int
+policy_set_from_json(struct sl_state_policy *p, const struct sl_json *arr, char *err,
+		     size_t errlen)
+{
+	const struct sl_json *e;
+	unsigned i;
+
+	p->set = 0;
+	if (arr == NULL) {
+		p->set = (p->auth_required ? SL_STATE_POLICY_F_AUTH : 0) |
+			 (p->idle_backoff ? SL_STATE_POLICY_F_IDLE : 0) |
+			 (p->rate_limit ? SL_STATE_POLICY_F_RATE : 0);
+		return 0;
+	}
+	if (arr->type != SL_JSON_ARR)
+		return errf(err, errlen, -EINVAL, "policy: \"set\" must be a list of auth, idle, "
+			    "rate_limit");
+	for (e = arr->v.kids.first; e != NULL; e = e->next) {
+		for (i = 0; i < sizeof(policy_names) / sizeof(policy_names[0]); i++)
+			if (e->type == SL_JSON_STR && strcmp(e->v.str.s, policy_names[i]) == 0)
+				break;
+		if (i == sizeof(policy_names) / sizeof(policy_names[0]))
+			return errf(err, errlen, -EINVAL, "policy: \"set\" must be a list of auth, "
+				    "idle, rate_limit");
+		p->set |= (uint8_t)(1u << i);
+	}
+	return 0;
+}
+
 static int
 policy_from_json(struct sl_state_policy *p, const struct sl_json *o, char *err, size_t errlen)
 {
@@ -734,7 +788,7 @@ policy_from_json(struct sl_state_policy *p, const struct sl_json *o, char *err, 
 		return errf(err, errlen, -EINVAL, "policy: rate_limit must be an integer 0..%u "
 			    "(publishes per second per session, 0 = unlimited)", SL_STATE_MAX_RATE);
 	p->rate_limit = (uint32_t)rate;
-	return 0;
+	return policy_set_from_json(p, sl_json_get(o, "set"), err, errlen);
 }
 
 static const struct sl_json *

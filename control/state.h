@@ -63,9 +63,23 @@ struct sl_state_acl {
 	uint16_t perms; /* SL_PERM_*, never 0 */
 };
 
+/*
+ * Which settings of the policy an operator set through control (policy.set).
+ * Only those are ever sent to a dataplane: one that is not set is left as
+ * the dataplane has it (its configuration, or an earlier control's command),
+ * so a control process with fresh state changes nothing. Saved with the
+ * state ("set" in "policy").
+ */
+#define SL_STATE_POLICY_F_AUTH (1u << 0)
+#define SL_STATE_POLICY_F_IDLE (1u << 1)
+#define SL_STATE_POLICY_F_RATE (1u << 2)
+#define SL_STATE_POLICY_F_ALL (SL_STATE_POLICY_F_AUTH | SL_STATE_POLICY_F_IDLE | \
+			       SL_STATE_POLICY_F_RATE)
+
 struct sl_state_policy {
 	uint8_t auth_required; /* 0 open, 1 required */
 	uint8_t idle_backoff;  /* 0 busy, 1 backoff */
+	uint8_t set;	       /* SL_STATE_POLICY_F_*: the settings an operator set */
 	uint32_t rate_limit;   /* publishes/s per session, 0 = unlimited; <= SL_STATE_MAX_RATE */
 };
 
@@ -80,7 +94,8 @@ struct sl_state {
 	uint16_t next_uid; /* where the search for a free uid starts */
 };
 
-/* An empty state: no topics, users or ACLs, auth open, idle busy, no rate limit. */
+/* An empty state: no topics, users or ACLs, no policy setting set (their
+ * values read auth open, idle busy, no rate limit, and are never sent). */
 void sl_state_init(struct sl_state *s);
 void sl_state_fini(struct sl_state *s);
 
@@ -97,6 +112,10 @@ int sl_state_backpressure_parse(const char *s, uint8_t *out); /* 0 or -EINVAL */
 int sl_state_perm_parse(const char *s);			     /* SL_PERM_* bit or -EINVAL */
 /* Write the perms of @perms as a JSON array of names. */
 void sl_state_perms_json(struct sl_jw *w, uint16_t perms);
+
+/* Write @p as a JSON object: "auth", "idle", "rate_limit", and "set", the
+ * list of the settings an operator set (state.json, policy.show). */
+void sl_state_policy_to_json(const struct sl_state_policy *p, struct sl_jw *w);
 
 /* Validators: 0, or -EINVAL with a message. */
 int sl_state_topic_name_check(const char *name, char *err, size_t errlen);

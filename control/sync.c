@@ -55,7 +55,7 @@ struct sl_sync {
 	struct ticket *tk;
 	size_t n_tk, cap_tk;
 	int64_t next_ticket;
-	uint64_t syncs, sent, failed, timed_out;
+	uint64_t syncs, syncs_completed, sent, failed, timed_out;
 };
 
 int
@@ -341,20 +341,6 @@ sl_sync_cmd_value(struct sl_cnc_cmd *c, uint32_t type, uint32_t value)
 	c->u.value = value;
 }
 
-size_t
-sl_sync_cmds_user_acls(const struct sl_state *st, const struct sl_state_user *user,
-		       struct sl_cnc_cmd *out)
-{
-	size_t i, n = 0;
-
-	sl_sync_cmd_acl_clear(&out[n++], user->uid);
-	for (i = 0; i < st->n_acls; i++)
-		if (strcmp(st->acls[i].user, user->name) == 0)
-			sl_sync_cmd_acl_set(&out[n++], user->uid, st->acls[i].pattern,
-					    st->acls[i].perms);
-	return n;
-}
-
 /* ---- queue ---- */
 
 static int
@@ -415,19 +401,46 @@ sl_sync_submit(struct sl_sync *s, const struct sl_cnc_cmd *cmds, size_t n, uint6
 
 /* ---- resync ---- */
 
+/* Every ACL entry of @u, as it is: no ACL_CLEAR, which would leave the
+ * user without permissions until the entries followed. The dataplane
+ * stages the resync and drops, at SYNC_END, the entries not resent. */
 static void
 resync_user(struct sl_sync *s, const struct sl_state *st, const struct sl_state_user *u)
 {
 	struct sl_cnc_cmd c;
 	size_t i;
 
-	sl_sync_cmd_acl_clear(&c, u->uid);
-	enqueue(s, &c, TICKET_SYNC);
 	for (i = 0; i < st->n_acls; i++)
 		if (strcmp(st->acls[i].user, u->name) == 0) {
 			sl_sync_cmd_acl_set(&c, u->uid, st->acls[i].pattern, st->acls[i].perms);
 			enqueue(s, &c, TICKET_SYNC);
 		}
+}
+
+/*
+ * The policy settings an operator set through control, and only those: a
+ * setting never set is the dataplane's own (its configuration), and a
+ * control with fresh state must not replace it with a default. Auth is
+ * only ever raised here: required -> open is the operator's explicit
+ * policy.set alone, never a resync (the dataplane refuses it inside one).
+ */
+static void
+resync_policy(struct sl_sync *s, const struct sl_state_policy *p)
+{
+	struct sl_cnc_cmd c;
+
+	if ((p->set & SL_STATE_POLICY_F_AUTH) && p->auth_required) {
+		sl_sync_cmd_value(&c, SL_CNC_AUTH_MODE, 1);
+		enqueue(s, &c, TICKET_SYNC);
+	}
+	if (p->set & SL_STATE_POLICY_F_IDLE) {
+		sl_sync_cmd_value(&c, SL_CNC_SET_IDLE, p->idle_backoff);
+		enqueue(s, &c, TICKET_SYNC);
+	}
+	if (p->set & SL_STATE_POLICY_F_RATE) {
+		sl_sync_cmd_value(&c, SL_CNC_SET_RATE, p->rate_limit);
+		enqueue(s, &c, TICKET_SYNC);
+	}
 }
 
 static void
@@ -449,12 +462,7 @@ start_resync(struct sl_sync *s, const struct sl_state *st, uint64_t now)
 	}
 	for (i = 0; i < st->n_users; i++)
 		resync_user(s, st, &st->users[i]);
-	sl_sync_cmd_value(&c, SL_CNC_AUTH_MODE, st->policy.auth_required);
-	enqueue(s, &c, TICKET_SYNC);
-	sl_sync_cmd_value(&c, SL_CNC_SET_IDLE, st->policy.idle_backoff);
-	enqueue(s, &c, TICKET_SYNC);
-	sl_sync_cmd_value(&c, SL_CNC_SET_RATE, st->policy.rate_limit);
-	enqueue(s, &c, TICKET_SYNC);
+	resync_policy(s, &st->policy);
 	for (i = 0; i < st->n_topics; i++) {
 		sl_sync_cmd_topic(&c, &st->topics[i]);
 		enqueue(s, &c, TICKET_SYNC);
@@ -507,8 +515,10 @@ inflight_done(struct sl_sync *s, int rc, const char *why)
 		s->failed++;
 		snprintf(msg, sizeof(msg), "the dataplane refused: %s (%s)", why, strerror(-rc));
 	}
-	if (f->ticket == TICKET_SYNC && f->type == SL_CNC_SYNC_END && f->id == s->sync_end_id)
+	if (f->ticket == TICKET_SYNC && f->type == SL_CNC_SYNC_END && f->id == s->sync_end_id) {
 		s->synced = rc == 0;
+		s->syncs_completed += rc == 0;
+	}
 	ticket_note(s, f->ticket, rc, rc < 0 ? msg : "");
 	s->fl_head = (s->fl_head + 1) % INFLIGHT_MAX;
 	s->fl_len--;
@@ -585,6 +595,7 @@ sl_sync_status(const struct sl_sync *s, uint64_t now, struct sl_sync_status *out
 
 	memset(out, 0, sizeof(*out));
 	out->syncs = s->syncs;
+	out->syncs_completed = s->syncs_completed;
 	out->cmds_sent = s->sent;
 	out->cmds_failed = s->failed;
 	out->cmds_timed_out = s->timed_out;

@@ -21,8 +21,10 @@
  *     (heartbeat older than SL_SYNC_STALE_MS; when it is fresh again the
  *     state is resent): detach, re-attach, resynchronise;
  *   - resynchronise with SYNC_BEGIN(gen), USER_UPSERT for every user,
- *     ACL_CLEAR then ACL_SET per entry for every user, AUTH_MODE, SET_IDLE, SET_RATE,
- *     TOPIC_UPSERT for every topic, SYNC_END(gen);
+ *     ACL_SET per entry for every user (no ACL_CLEAR: the dataplane stages
+ *     the resync and sweeps what was not resent at SYNC_END), then only the
+ *     policy settings an operator set (AUTH_MODE only to require auth,
+ *     SET_IDLE, SET_RATE), TOPIC_UPSERT for every topic, SYNC_END(gen);
  *   - move queued commands into the command ring as it frees, match
  *     results to commands by id, expire commands that got no answer;
  *   - refresh control_pid and control_heartbeat_ns.
@@ -50,6 +52,7 @@ struct sl_sync_status {
 	uint64_t dp_start_ns;
 	uint64_t heartbeat_age_ms;
 	uint64_t syncs;	    /* resyncs started since control started */
+	uint64_t syncs_completed; /* ... whose SYNC_END the dataplane applied */
 	uint64_t cmds_sent, cmds_failed, cmds_timed_out;
 };
 
@@ -105,10 +108,5 @@ void sl_sync_cmd_acl_set(struct sl_cnc_cmd *c, uint16_t uid, const char *pattern
 			 uint16_t perms);
 /* AUTH_MODE (0 open, 1 required), SET_IDLE (0 busy, 1 backoff), SET_RATE (msgs/s). */
 void sl_sync_cmd_value(struct sl_cnc_cmd *c, uint32_t type, uint32_t value);
-
-/* ACL_CLEAR for @user then ACL_SET for each of its entries in @st, into
- * @out (room for 1 + st->n_acls). Returns the count. */
-size_t sl_sync_cmds_user_acls(const struct sl_state *st, const struct sl_state_user *user,
-			      struct sl_cnc_cmd *out);
 
 #endif /* SLUICE_CONTROL_SYNC_H */

@@ -22,6 +22,10 @@ sl_authz_builder_init(struct sl_authz_builder *b, uint32_t required)
 void
 sl_authz_builder_fini(struct sl_authz_builder *b)
 {
+	if (b->stage != NULL) {
+		sl_authz_builder_fini(b->stage);
+		free(b->stage);
+	}
 	free(b->acl);
 	free(b->acl_gen);
 	memset(b, 0, sizeof(*b));
@@ -67,8 +71,10 @@ acl_set(struct sl_authz_builder *b, const struct sl_cnc_acl *a, char *msg, size_
 	if (!sl_proto_pattern_valid(a->pattern))
 		return say(msg, len, -EINVAL, "invalid topic pattern '%s'", a->pattern);
 	i = acl_find(b, a->uid, a->pattern);
-	if (i >= 0 && a->perms == 0) {
-		acl_remove(b, (uint32_t)i);
+	if (a->perms == 0) {
+		/* No permissions: no entry (none to remove is not an error). */
+		if (i >= 0)
+			acl_remove(b, (uint32_t)i);
 		return 0;
 	}
 	if (i < 0) {
@@ -130,29 +136,95 @@ user_delete(struct sl_authz_builder *b, uint16_t uid)
 	}
 }
 
-/* End of a resync: whatever was not resent in generation @gen is gone. */
+/* Drop an unfinished staged copy: its resync will never end. */
 static void
-sync_end(struct sl_authz_builder *b, uint64_t gen)
+stage_drop(struct sl_authz_builder *b)
 {
-	uint32_t i = 0;
+	if (b->stage == NULL)
+		return;
+	sl_authz_builder_fini(b->stage);
+	free(b->stage);
+	b->stage = NULL;
+	b->stats.syncs_abandoned++;
+}
+
+/* SYNC_BEGIN(@gen): stage a private copy of the users and the ACL. */
+static int
+stage_begin(struct sl_authz_builder *b, uint64_t gen, char *msg, size_t len)
+{
+	struct sl_authz_builder *st;
+
+	if (gen == 0)
+		return say(msg, len, -EINVAL, "sync generation 0");
+	/* An unfinished resync (its control died): start clean from the
+	 * builder, which it never touched. */
+	stage_drop(b);
+	st = malloc(sizeof(*st));
+	if (st == NULL)
+		return say(msg, len, -ENOMEM, "out of memory staging a resync");
+	*st = *b;
+	st->acl = malloc((b->n_acl ? b->n_acl : 1) * sizeof(*st->acl));
+	st->acl_gen = malloc((b->n_acl ? b->n_acl : 1) * sizeof(*st->acl_gen));
+	if (st->acl == NULL || st->acl_gen == NULL) {
+		free(st->acl);
+		free(st->acl_gen);
+		free(st);
+		return say(msg, len, -ENOMEM, "out of memory staging a resync");
+	}
+	if (b->n_acl) {
+		memcpy(st->acl, b->acl, b->n_acl * sizeof(*st->acl));
+		memcpy(st->acl_gen, b->acl_gen, b->n_acl * sizeof(*st->acl_gen));
+	}
+	st->cap_acl = b->n_acl ? b->n_acl : 1;
+	st->sync_gen = gen;
+	st->stage = NULL;
+	memset(&st->stats, 0, sizeof(st->stats));
+	b->stage = st;
+	b->stats.syncs_begun++;
+	return 0;
+}
+
+/* SYNC_END(@gen): whatever the resync did not resend is gone, and the
+ * staged copy becomes the builder, in one step. */
+static int
+stage_end(struct sl_authz_builder *b, uint64_t gen, char *msg, size_t len)
+{
+	struct sl_authz_builder *st = b->stage;
+	struct sl_authz_stats stats = b->stats;
+	uint32_t i = 0, n_acl;
 	uint16_t uid;
 
+	if (st == NULL || gen != st->sync_gen)
+		return say(msg, len, -EINVAL, "sync end without matching begin");
+	n_acl = st->n_acl;
 	for (uid = 1; uid < SL_CNC_MAX_USERS; uid++)
-		if (b->users[uid].active && b->user_gen[uid] != gen)
-			user_delete(b, uid);
-	while (i < b->n_acl) {
-		if (b->acl_gen[i] != gen)
-			acl_remove(b, i);
+		if (st->users[uid].active && st->user_gen[uid] != gen) {
+			user_delete(st, uid);
+			stats.sync_users_swept++;
+		}
+	while (i < st->n_acl) {
+		if (st->acl_gen[i] != gen)
+			acl_remove(st, i);
 		else
 			i++;
 	}
-	b->sync_gen = 0;
+	stats.sync_acls_swept += n_acl - st->n_acl;
+	stats.syncs_completed++;
+	st->sync_gen = 0;
+	free(b->acl);
+	free(b->acl_gen);
+	*b = *st;
+	b->stats = stats;
+	free(st);
+	return 0;
 }
 
 int
-sl_authz_builder_apply(struct sl_authz_builder *b, const struct sl_cnc_cmd *c, char *msg,
+sl_authz_builder_apply(struct sl_authz_builder *live, const struct sl_cnc_cmd *c, char *msg,
 		       size_t len)
 {
+	/* Inside a resync every change goes to the staged copy. */
+	struct sl_authz_builder *b = live->stage != NULL ? live->stage : live;
 	uint16_t uid;
 	uint32_t i;
 
@@ -180,18 +252,20 @@ sl_authz_builder_apply(struct sl_authz_builder *b, const struct sl_cnc_cmd *c, c
 		if (c->u.value > 1)
 			return say(msg, len, -EINVAL, "auth mode %u is not 0 (open) or 1 (required)",
 				   c->u.value);
+		/* Only an operator's own command opens the door, never a
+		 * resync: a control process with fresh or stale state must
+		 * not switch authentication off. */
+		if (b != live && b->required && c->u.value == 0) {
+			live->stats.sync_auth_kept++;
+			return say(msg, len, -EPERM, "a resync never lowers authentication; it stays "
+				   "required (policy set auth open lowers it)");
+		}
 		b->required = c->u.value;
 		return 0;
 	case SL_CNC_SYNC_BEGIN:
-		if (c->u.generation == 0)
-			return say(msg, len, -EINVAL, "sync generation 0");
-		b->sync_gen = c->u.generation;
-		return 0;
+		return stage_begin(live, c->u.generation, msg, len);
 	case SL_CNC_SYNC_END:
-		if (b->sync_gen == 0 || c->u.generation != b->sync_gen)
-			return say(msg, len, -EINVAL, "sync end without matching begin");
-		sync_end(b, c->u.generation);
-		return 0;
+		return stage_end(live, c->u.generation, msg, len);
 	default:
 		return -ENOTSUP;
 	}

@@ -41,27 +41,62 @@ struct sl_authz {
 	uint8_t *perm;		/* [max_topics][SL_CNC_MAX_USERS]: SL_AUTHZ_COMPUTED | SL_PERM_* */
 };
 
+/* What resyncs did to the builder, and how often a table went out. Main
+ * lcore only: written by the builder and publish, read by the snapshot. */
+struct sl_authz_stats {
+	uint64_t syncs_begun;	       /* SYNC_BEGIN applied: a staged copy started */
+	uint64_t syncs_completed;      /* SYNC_END applied: the staged copy went live */
+	uint64_t syncs_abandoned;      /* a staged copy dropped by the next SYNC_BEGIN */
+	uint64_t sync_users_swept;     /* users removed at SYNC_END: not resent */
+	uint64_t sync_acls_swept;      /* ACL entries removed at SYNC_END: not resent */
+	uint64_t sync_auth_kept;       /* AUTH_MODE open refused inside a resync */
+	uint64_t tables_published;     /* immutable tables handed to the workers */
+};
+
+/*
+ * Resyncs are staged: SYNC_BEGIN(g) starts a private copy of the builder
+ * (@stage), every user, ACL and AUTH_MODE command until SYNC_END(g) changes
+ * only that copy, and SYNC_END sweeps what the resync did not resend and
+ * makes the copy the builder, so the table the workers enforce changes
+ * once, from the old state to the new one, never through a half-sent one.
+ * A resync that never ends (control killed mid-way) leaves the builder as
+ * it was; the next SYNC_BEGIN drops the unfinished copy and starts afresh.
+ * Outside a resync, commands change the builder itself.
+ */
 struct sl_authz_builder {
 	uint32_t required;
-	uint64_t sync_gen;		  /* nonzero while a resync is in progress */
+	uint64_t sync_gen;		  /* of a staged copy: the generation it stages */
 	uint64_t user_gen[SL_CNC_MAX_USERS]; /* generation that last set the user */
 	struct sl_authz_user users[SL_CNC_MAX_USERS];
 	uint32_t n_acl, cap_acl;
 	struct sl_cnc_acl *acl;
 	uint64_t *acl_gen;
+	struct sl_authz_builder *stage;	  /* the resync in progress, or NULL */
+	struct sl_authz_stats stats;
 };
 
 void sl_authz_builder_init(struct sl_authz_builder *b, uint32_t required);
+/* Free the builder's tables and any unfinished staged copy. */
 void sl_authz_builder_fini(struct sl_authz_builder *b);
 
 /*
  * Apply one control command to the builder (USER_UPSERT, USER_DELETE,
  * ACL_SET, ACL_CLEAR, AUTH_MODE, SYNC_BEGIN, SYNC_END; others are not
  * this module's and return -ENOTSUP). Returns 0 or -errno with a reason in
- * @msg.
+ * @msg: -EINVAL (bad argument, SYNC_END without its SYNC_BEGIN), -ENOENT
+ * (unknown user), -ENOMEM, -EPERM (AUTH_MODE open inside a resync: a
+ * resync never lowers authentication; the staged copy keeps it required).
  */
 int sl_authz_builder_apply(struct sl_authz_builder *b, const struct sl_cnc_cmd *c, char *msg,
 			   size_t msglen);
+
+/* 1 while a resync is staged (between SYNC_BEGIN and SYNC_END): the
+ * builder itself, what sl_authz_build reads, does not change meanwhile. */
+static inline int
+sl_authz_builder_staging(const struct sl_authz_builder *b)
+{
+	return b->stage != NULL;
+}
 
 /* A new immutable table from @b with permissions computed for every active
  * topic of @r. Returns NULL on allocation failure. */

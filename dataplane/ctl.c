@@ -108,6 +108,7 @@ publish_authz(struct sl_dp *dp)
 	retire(dp, old);
 	if (dp->cnc)
 		sl_cnc_hdr(dp->cnc)->auth_required = a->required;
+	dp->authz_b.stats.tables_published++;
 	dp->authz_dirty = 0;
 	return 0;
 }
@@ -248,7 +249,8 @@ apply(struct sl_dp *dp, const struct sl_cnc_cmd *c, struct sl_cnc_result *r)
 		if (rc == -ENOTSUP)
 			say(r, rc, "unknown command type %u", c->type);
 		r->rc = rc;
-		if (rc == 0)
+		/* A staged resync changes the table only at its SYNC_END. */
+		if (rc == 0 && !sl_authz_builder_staging(&dp->authz_b))
 			dp->authz_dirty = 1;
 	}
 }
@@ -296,6 +298,17 @@ jb(struct jbuf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n > 0)
 		b->len = b->len + (size_t)n < b->cap ? b->len + (size_t)n : b->cap;
+}
+
+static void
+stats_authz(const struct sl_authz_stats *s, struct jbuf *b)
+{
+	jb(b, ",\"authz\":{\"syncs_begun\":%" PRIu64 ",\"syncs_completed\":%" PRIu64
+	   ",\"syncs_abandoned\":%" PRIu64 ",\"sync_users_swept\":%" PRIu64
+	   ",\"sync_acls_swept\":%" PRIu64 ",\"sync_auth_kept\":%" PRIu64
+	   ",\"tables_published\":%" PRIu64 "}", s->syncs_begun, s->syncs_completed,
+	   s->syncs_abandoned, s->sync_users_swept, s->sync_acls_swept, s->sync_auth_kept,
+	   s->tables_published);
 }
 
 static void
@@ -391,6 +404,7 @@ write_stats(struct sl_dp *dp, uint64_t now)
 	for (i = 0; i < SL_DROP_MAX; i++)
 		jb(&b, "%s\"%s\":%" PRIu64, i ? "," : "", sl_drop_names[i], sl_dp_ctr_sum(dp, i, 1));
 	jb(&b, "}");
+	stats_authz(&dp->authz_b.stats, &b);
 	stats_workers_ports(dp, &b);
 	stats_topics(dp, &b);
 	jb(&b, "}");

@@ -85,6 +85,7 @@ make_state(struct sl_state *st, int n_topics)
 	CHECK(sl_state_acl_grant(st, "bob", "b.*", SL_PERM_SUB, err, sizeof(err)) == 0);
 	st->policy.auth_required = 1;
 	st->policy.rate_limit = 500;
+	st->policy.set = SL_STATE_POLICY_F_AUTH | SL_STATE_POLICY_F_RATE; /* idle: not set */
 	for (i = 0; i < n_topics; i++) {
 		memset(&t, 0, sizeof(t));
 		snprintf(t.name, sizeof(t.name), "t%d", i);
@@ -94,12 +95,14 @@ make_state(struct sl_state *st, int n_topics)
 	}
 }
 
-/* The full resync sequence starting at seen[from]; returns its generation. */
+/* The full resync sequence starting at seen[from]; returns its generation.
+ * No ACL_CLEAR (it would deny until the entries follow) and, of the policy,
+ * only what an operator set: auth required and the rate, not idle. */
 static uint64_t
 check_resync(size_t from, const struct sl_state *st)
 {
 	const struct sl_cnc_cmd *c = &seen[from];
-	size_t want = 1 + st->n_users + st->n_users + st->n_acls + 3 + st->n_topics + 1, i;
+	size_t want = 1 + st->n_users + st->n_acls + 2 + st->n_topics + 1, i;
 
 	CHECK(n_seen - from == want);
 	if (n_seen - from != want)
@@ -109,24 +112,85 @@ check_resync(size_t from, const struct sl_state *st)
 	      strcmp(c[1].u.user.name, "alice") == 0 && c[1].u.user.flags == SL_USER_F_ADMIN &&
 	      c[1].u.user.key[0] == 7);
 	CHECK(c[2].type == SL_CNC_USER_UPSERT && c[2].u.user.uid == 2);
-	CHECK(c[3].type == SL_CNC_ACL_CLEAR && c[3].u.acl.uid == 1);
-	CHECK(c[4].type == SL_CNC_ACL_CLEAR && c[4].u.acl.uid == 2);
-	CHECK(c[5].type == SL_CNC_ACL_SET && c[5].u.acl.uid == 2 &&
-	      strcmp(c[5].u.acl.pattern, "a.>") == 0 && c[5].u.acl.perms == SL_PERM_PUB);
-	CHECK(c[6].type == SL_CNC_ACL_SET && strcmp(c[6].u.acl.pattern, "b.*") == 0);
-	CHECK(c[7].type == SL_CNC_AUTH_MODE && c[7].u.value == 1);
-	CHECK(c[8].type == SL_CNC_SET_IDLE && c[8].u.value == 0);
-	CHECK(c[9].type == SL_CNC_SET_RATE && c[9].u.value == 500);
+	CHECK(c[3].type == SL_CNC_ACL_SET && c[3].u.acl.uid == 2 &&
+	      strcmp(c[3].u.acl.pattern, "a.>") == 0 && c[3].u.acl.perms == SL_PERM_PUB);
+	CHECK(c[4].type == SL_CNC_ACL_SET && strcmp(c[4].u.acl.pattern, "b.*") == 0);
+	CHECK(c[5].type == SL_CNC_AUTH_MODE && c[5].u.value == 1);
+	CHECK(c[6].type == SL_CNC_SET_RATE && c[6].u.value == 500);
 	for (i = 0; i < st->n_topics; i++)
-		CHECK(c[10 + i].type == SL_CNC_TOPIC_UPSERT &&
-		      strcmp(c[10 + i].u.topic.name, st->topics[i].name) == 0 &&
-		      c[10 + i].u.topic.durability == SL_DUR_ASYNC &&
-		      c[10 + i].u.topic.retain_bytes == 2u << 20);
+		CHECK(c[7 + i].type == SL_CNC_TOPIC_UPSERT &&
+		      strcmp(c[7 + i].u.topic.name, st->topics[i].name) == 0 &&
+		      c[7 + i].u.topic.durability == SL_DUR_ASYNC &&
+		      c[7 + i].u.topic.retain_bytes == 2u << 20);
 	CHECK(c[want - 1].type == SL_CNC_SYNC_END);
 	CHECK(c[want - 1].u.generation == c[0].u.generation);
 	for (i = 1; i < want; i++)
 		CHECK(c[i].id == c[i - 1].id + 1);
 	return c[0].u.generation;
+}
+
+/* How many commands of @type the resync starting at seen[from] holds, and
+ * the value of the last one in @value. */
+static int
+count_type(size_t from, uint32_t type, uint32_t *value)
+{
+	int n = 0;
+	size_t i;
+
+	for (i = from; i < n_seen; i++)
+		if (seen[i].type == type) {
+			n++;
+			if (value != NULL)
+				*value = seen[i].u.value;
+		}
+	return n;
+}
+
+/*
+ * A resync sends only the policy settings an operator set, and never
+ * switches authentication off: a control with fresh state (nothing set)
+ * leaves a dataplane's auth, idle strategy and rate limit as they are; an
+ * explicit "auth open" is not resent either (only policy.set lowers it).
+ */
+static void
+test_policy_resync(struct sl_sync *s, struct sl_cnc *dp, uint64_t *now)
+{
+	struct sl_state st;
+	uint32_t v = 99;
+	size_t from;
+
+	sl_state_init(&st);
+	from = n_seen;
+	sl_sync_request_resync(s);
+	settle(s, dp, &st, now);
+	CHECK(count_type(from, SL_CNC_SYNC_BEGIN, NULL) == 1);
+	CHECK(count_type(from, SL_CNC_SYNC_END, NULL) == 1);
+	CHECK(count_type(from, SL_CNC_AUTH_MODE, NULL) == 0);
+	CHECK(count_type(from, SL_CNC_SET_IDLE, NULL) == 0);
+	CHECK(count_type(from, SL_CNC_SET_RATE, NULL) == 0);
+	CHECK(count_type(from, SL_CNC_ACL_CLEAR, NULL) == 0);
+
+	/* Explicitly open, busy, unlimited: idle and rate are resent as set,
+	 * auth is not (a resync only ever raises it). */
+	st.policy.set = SL_STATE_POLICY_F_ALL;
+	from = n_seen;
+	sl_sync_request_resync(s);
+	settle(s, dp, &st, now);
+	CHECK(count_type(from, SL_CNC_AUTH_MODE, NULL) == 0);
+	CHECK(count_type(from, SL_CNC_SET_IDLE, &v) == 1 && v == 0);
+	CHECK(count_type(from, SL_CNC_SET_RATE, &v) == 1 && v == 0);
+
+	/* Set to required and backoff: both resent. */
+	st.policy.auth_required = 1;
+	st.policy.idle_backoff = 1;
+	st.policy.set = SL_STATE_POLICY_F_AUTH | SL_STATE_POLICY_F_IDLE;
+	from = n_seen;
+	sl_sync_request_resync(s);
+	settle(s, dp, &st, now);
+	CHECK(count_type(from, SL_CNC_AUTH_MODE, &v) == 1 && v == 1);
+	CHECK(count_type(from, SL_CNC_SET_IDLE, &v) == 1 && v == 1);
+	CHECK(count_type(from, SL_CNC_SET_RATE, NULL) == 0);
+	sl_state_fini(&st);
 }
 
 static void
@@ -286,6 +350,11 @@ main(void)
 	CHECK(sl_sync_stats(s, buf, sizeof(buf)) == 11 && strcmp(buf, "{\"ts_ns\":1}") == 0);
 
 	test_tickets(s, dp, &st, &now);
+	test_policy_resync(s, dp, &now);
+	sl_sync_request_resync(s);
+	settle(s, dp, &st, &now);
+	sl_sync_status(s, now, &ss);
+	CHECK(ss.synced && ss.syncs_completed == ss.syncs && ss.syncs >= 5);
 	test_stale(s, dp, &st, &now);
 	dp = test_restart(s, dp, name, &st, &now, gen);
 	dp = test_replaced(s, dp, name, &st, &now, &old);

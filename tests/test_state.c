@@ -318,7 +318,7 @@ test_rate_limit(void)
 	CHECK(sl_state_validate(&a, err, sizeof(err)) == 0);
 	sl_jw_init(&w, 1 << 20);
 	sl_state_to_json(&a, &w);
-	CHECK(w.buf != NULL && strstr(w.buf, "\"rate_limit\":100000000}") != NULL);
+	CHECK(w.buf != NULL && strstr(w.buf, "\"rate_limit\":100000000,") != NULL);
 	sl_jw_free(&w);
 	CHECK(sl_state_save(&a, dir, err, sizeof(err)) == 0);
 	sl_state_init(&b);
@@ -370,6 +370,74 @@ test_rate_limit(void)
 		       "\"users\":[],\"acls\":[]}", "rate_limit");
 }
 
+/* Load @text as state.json into @b (initialised here): the load's result. */
+static int
+load_text(struct sl_state *b, const char *text)
+{
+	write_file("state.json", text);
+	sl_state_init(b);
+	return sl_state_load(b, dir, err, sizeof(err));
+}
+
+/*
+ * Which policy settings an operator set is persisted ("set"), so a
+ * restarted control resends only those. A state.json from before "set":
+ * values other than the default count as set, defaults as not set (an old
+ * file's "auth":"open" must not lower a dataplane's authentication).
+ */
+static void
+test_policy_set(void)
+{
+	struct sl_state a, b;
+	struct sl_jw w;
+
+	/* Fresh state: nothing set, and saved so. */
+	sl_state_init(&a);
+	CHECK(a.policy.set == 0);
+	sl_jw_init(&w, 1 << 16);
+	sl_state_to_json(&a, &w);
+	CHECK(w.buf != NULL && strstr(w.buf, "\"set\":[]") != NULL);
+	sl_jw_free(&w);
+	CHECK(sl_state_save(&a, dir, err, sizeof(err)) == 0);
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0 && b.policy.set == 0);
+	sl_state_fini(&b);
+	/* Explicit settings round-trip, an explicit "open" included. */
+	a.policy.set = SL_STATE_POLICY_F_AUTH | SL_STATE_POLICY_F_RATE;
+	CHECK(sl_state_save(&a, dir, err, sizeof(err)) == 0);
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
+	CHECK(b.policy.set == (SL_STATE_POLICY_F_AUTH | SL_STATE_POLICY_F_RATE) &&
+	      b.policy.auth_required == 0 && same(&a, &b));
+	sl_state_fini(&b);
+	sl_state_fini(&a);
+	CHECK(load_text(&b, "{\"version\":1,\"policy\":{\"auth\":\"required\",\"idle\":\"busy\","
+			"\"rate_limit\":0,\"set\":[\"idle\"]},\"topics\":[],\"users\":[],"
+			"\"acls\":[]}") == 0);
+	CHECK(b.policy.set == SL_STATE_POLICY_F_IDLE && b.policy.auth_required == 1);
+	sl_state_fini(&b);
+
+	/* Files from before "set". */
+	CHECK(load_text(&b, "{\"version\":1,\"policy\":{\"auth\":\"open\",\"idle\":\"busy\","
+			"\"rate_limit\":0},\"topics\":[],\"users\":[],\"acls\":[]}") == 0);
+	CHECK(b.policy.set == 0);
+	sl_state_fini(&b);
+	CHECK(load_text(&b, "{\"version\":1,\"policy\":{\"auth\":\"required\",\"idle\":\"busy\","
+			"\"rate_limit\":0},\"topics\":[],\"users\":[],\"acls\":[]}") == 0);
+	CHECK(b.policy.set == SL_STATE_POLICY_F_AUTH);
+	sl_state_fini(&b);
+	CHECK(load_text(&b, "{\"version\":1,\"policy\":{\"auth\":\"open\",\"idle\":\"backoff\","
+			"\"rate_limit\":5},\"topics\":[],\"users\":[],\"acls\":[]}") == 0);
+	CHECK(b.policy.set == (SL_STATE_POLICY_F_IDLE | SL_STATE_POLICY_F_RATE));
+	sl_state_fini(&b);
+
+	/* Anything else in "set" stops the load with a reason. */
+	expect_corrupt("{\"version\":1,\"policy\":{\"set\":[\"auth\",\"speed\"]},\"topics\":[],"
+		       "\"users\":[],\"acls\":[]}", "\"set\"");
+	expect_corrupt("{\"version\":1,\"policy\":{\"set\":\"auth\"},\"topics\":[],"
+		       "\"users\":[],\"acls\":[]}", "\"set\"");
+}
+
 static void
 test_copy(void)
 {
@@ -415,6 +483,7 @@ main(void)
 	test_persist();
 	test_corrupt();
 	test_rate_limit();
+	test_policy_set();
 	test_copy();
 	rm_dir();
 	rmdir(tmpl);

@@ -42,12 +42,14 @@ enum sl_cnc_cmd_type {
 	SL_CNC_TOPIC_DELETE = 2,  /* stop routing a topic; its journal stays */
 	SL_CNC_USER_UPSERT = 3,	  /* add or change a user (id, name, key, flags) */
 	SL_CNC_USER_DELETE = 4,	  /* remove a user: its sessions end */
-	SL_CNC_ACL_SET = 5,	  /* set a user's permissions on a pattern */
+	SL_CNC_ACL_SET = 5,	  /* set a user's permissions on a pattern (0: no entry) */
 	SL_CNC_ACL_CLEAR = 6,	  /* remove all of a user's ACL entries */
-	SL_CNC_AUTH_MODE = 7,	  /* open (no authentication) or required */
+	SL_CNC_AUTH_MODE = 7,	  /* open (no authentication) or required; open is
+				   * refused (-EPERM) between SYNC_BEGIN and SYNC_END */
 	SL_CNC_SET_IDLE = 8,	  /* worker idle strategy */
-	SL_CNC_SYNC_BEGIN = 9,	  /* control (re)sends its whole state ... */
-	SL_CNC_SYNC_END = 10,	  /* ... users and ACLs not resent are dropped */
+	SL_CNC_SYNC_BEGIN = 9,	  /* control (re)sends its whole state, staged ... */
+	SL_CNC_SYNC_END = 10,	  /* ... and applied at once: users and ACLs not resent
+				   * are dropped; a SYNC_BEGIN drops an unended one */
 	SL_CNC_SET_RATE = 11,	  /* publishes per second per session; 0 = no limit */
 };
 

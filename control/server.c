@@ -395,6 +395,7 @@ static int
 cmd_topic_delete(struct req *r)
 {
 	static const char *const ok[] = { "name", NULL };
+	struct sl_sync_status st;
 	struct sl_json_doc *doc;
 	struct sl_state next;
 	struct sl_cnc_cmd c;
@@ -405,6 +406,14 @@ cmd_topic_delete(struct req *r)
 		return -1;
 	if (strlen(name) >= SL_CNC_NAME_LEN)
 		return req_fail(r, "not_found", "no topic '%.200s'", name);
+	/* A resync never deletes, and a dataplane that starts reloads the
+	 * journals it finds: only a dataplane that hears the delete can make
+	 * it last. */
+	sl_sync_status(r->ctl->sync, sl_ctl_now_ns(), &st);
+	if (!st.attached)
+		return req_fail(r, "dataplane", "no dataplane is attached, and deleting a topic "
+				"removes its journal, which only the dataplane can do; nothing "
+				"changed: retry once the dataplane runs");
 	sl_sync_cmd_topic_delete(&c, name);
 	if (sl_state_topic_find(&r->ctl->state, name) == NULL) {
 		/* A topic a client created: the dataplane may know it. */

@@ -137,8 +137,13 @@ pub -t rule.crash -m x -n 5 || t_fail "publish to rule.crash"
 pub -t rule.old -m o -n 4 || t_fail "publish to rule.old"
 pub -t rule.bad -m b -n 6 || t_fail "publish to rule.bad"
 t_eq "rule.* journaled by the rules" "$(live rule.crash durability)" async
-ctl_stop
 sl_dp_stop
+detached() { ctl dataplane status --json | grep -q '"attached":false'; }
+t_wait 10 detached || t_fail "sluice-control did not notice the dataplane stop"
+ctl topic delete del.me >/dev/null 2>"$T_DIR/detached.err"
+t_eq "no dataplane attached: a delete is refused (exit 1)" "$?" 1
+t_check "... saying why" grep -q "no dataplane is attached" "$T_DIR/detached.err"
+ctl_stop
 # A crash after the rename, before the removal, leaves a tombstone.
 mv "$jdir/rule.crash" "$jdir/.deleted.1.0" || t_fail "make a tombstone"
 printf 'durability = sync\n' >"$jdir/rule.old/policy"
@@ -155,4 +160,7 @@ t_eq "a damaged spec file: the topic still loads, by the rules" \
 t_check "... the damage is reported, naming the file" \
 	grep -q "rule.bad/policy not read: checksum mismatch" "$T_DIR/dp.log"
 t_check "... and the file is left as it was" cmp -s "$jdir/rule.bad/policy" "$T_DIR/bad.policy"
+t_eq "the refused delete left del.me as it was" "$(live del.me seq)" 1
+ctl_start
+t_eq "and still managed by control" "$(ctl --json topic show del.me | jget managed)" True
 t_done

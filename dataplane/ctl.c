@@ -187,8 +187,10 @@ topic_update(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 	uint32_t id;
 	uint8_t d;
 
-	if (len == sizeof(t->name) || topic_check(t, len, r) < 0)
-		return len == sizeof(t->name) ? say(r, -EINVAL, "topic name not terminated") : r->rc;
+	if (len == sizeof(t->name))
+		return say(r, -EINVAL, "topic name not terminated");
+	if (topic_check(t, len, r) < 0)
+		return r->rc;
 	id = sl_route_topic_lookup(&dp->route, t->name, (uint32_t)len);
 	cur = sl_route_topic_get(&dp->route, id);
 	if (cur == NULL)

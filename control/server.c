@@ -225,13 +225,22 @@ live_topics(struct sl_ctl *ctl, struct sl_json_doc **doc)
 static const struct sl_json *
 live_find(const struct sl_json *topics, const char *name)
 {
-	const struct sl_json *t;
+	const struct sl_json *t, *found = NULL;
 	const char *n;
+	int del;
 
-	for (t = topics ? topics->v.kids.first : NULL; t != NULL; t = t->next)
-		if (sl_json_get_str(t, "name", &n) == 0 && strcmp(n, name) == 0)
+	/* A name deleted and created again appears twice (old and new id):
+	 * the one not deleted is the topic. */
+	for (t = topics ? topics->v.kids.first : NULL; t != NULL; t = t->next) {
+		if (sl_json_get_str(t, "name", &n) < 0 || strcmp(n, name) != 0)
+			continue;
+		del = 0;
+		sl_json_get_bool(t, "deleted", &del);
+		if (!del)
 			return t;
-	return NULL;
+		found = found ? found : t;
+	}
+	return found;
 }
 
 /*
@@ -316,10 +325,77 @@ cmd_topic_create(struct req *r)
 	return 0;
 }
 
+/* Which update fields the request names (SL_STATE_TF_*). */
+static unsigned
+update_fields(const struct req *r)
+{
+	static const char *const keys[] = { "durability", "backpressure", "retain_mb", "retain_s",
+					    "capacity_mb" };
+	unsigned i, f = 0;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (sl_json_get(r->args, keys[i]) != NULL)
+			f |= 1u << i;
+	return f;
+}
+
+_Static_assert(SL_STATE_TF_DURABILITY == 1 && SL_STATE_TF_BACKPRESSURE == 2 &&
+	       SL_STATE_TF_RETAIN_MB == 4 && SL_STATE_TF_RETAIN_S == 8 &&
+	       SL_STATE_TF_CAPACITY_MB == 16, "update_fields order");
+
+static int
+cmd_topic_update(struct req *r)
+{
+	static const char *const ok[] = { "name", "durability", "backpressure", "retain_mb",
+					  "retain_s", "capacity_mb", NULL };
+	struct sl_state_topic t, now;
+	struct sl_json_doc *doc;
+	struct sl_state next;
+	struct sl_cnc_cmd c;
+	const char *name, *dur = "none", *bp = "default";
+	int rc, live;
+
+	memset(&t, 0, sizeof(t));
+	if (args_only(r, ok) || arg_str(r, "name", 1, &name) || arg_str(r, "durability", 0, &dur) ||
+	    arg_str(r, "backpressure", 0, &bp) || arg_u64(r, "retain_mb", &t.retain_mb) ||
+	    arg_u64(r, "retain_s", &t.retain_s) || arg_u64(r, "capacity_mb", &t.capacity_mb))
+		return -1;
+	if (sl_state_durability_parse(dur, &t.durability) < 0)
+		return req_fail(r, "invalid", "durability '%.32s' is invalid: use none, async or sync",
+				dur);
+	if (sl_state_backpressure_parse(bp, &t.backpressure) < 0)
+		return req_fail(r, "invalid", "backpressure '%.32s' is invalid: use drop, block or "
+				"disconnect (or default: the dataplane's configured policy)", bp);
+	if (strlen(name) >= sizeof(t.name))
+		return req_fail(r, "not_found", "no topic '%.200s'", name);
+	memcpy(t.name, name, strlen(name) + 1);
+	if (sl_state_topic_find(&r->ctl->state, name) == NULL) {
+		live = live_find(live_topics(r->ctl, &doc), name) != NULL;
+		sl_json_doc_free(doc);
+		if (live)
+			return req_fail(r, "invalid", "topic '%.200s' was created by a client, not "
+					"through sluice-control: adopt it first with 'topic create "
+					"%.200s' and its current durability", name, name);
+	}
+	if (draft(r, &next))
+		return -1;
+	rc = sl_state_topic_update(&next, &t, update_fields(r), &now, r->err, sizeof(r->err));
+	if (rc < 0)
+		return draft_fail(r, &next, rc, r->err);
+	/* As TOPIC_UPSERT, but never creates: a topic deleted meanwhile stays so. */
+	sl_sync_cmd_topic(&c, &now);
+	c.type = SL_CNC_TOPIC_UPDATE;
+	if (commit(r, &next, &c, 1))
+		return -1;
+	topic_json(r->res, &now, NULL);
+	return 0;
+}
+
 static int
 cmd_topic_delete(struct req *r)
 {
 	static const char *const ok[] = { "name", NULL };
+	struct sl_sync_status st;
 	struct sl_json_doc *doc;
 	struct sl_state next;
 	struct sl_cnc_cmd c;
@@ -330,6 +406,14 @@ cmd_topic_delete(struct req *r)
 		return -1;
 	if (strlen(name) >= SL_CNC_NAME_LEN)
 		return req_fail(r, "not_found", "no topic '%.200s'", name);
+	/* A resync never deletes, and a dataplane that starts reloads the
+	 * journals it finds: only a dataplane that hears the delete can make
+	 * it last. */
+	sl_sync_status(r->ctl->sync, sl_ctl_now_ns(), &st);
+	if (!st.attached)
+		return req_fail(r, "dataplane", "no dataplane is attached, and deleting a topic "
+				"removes its journal, which only the dataplane can do; nothing "
+				"changed: retry once the dataplane runs");
 	sl_sync_cmd_topic_delete(&c, name);
 	if (sl_state_topic_find(&r->ctl->state, name) == NULL) {
 		/* A topic a client created: the dataplane may know it. */
@@ -795,6 +879,7 @@ static const struct {
 	cmd_fn fn;
 } cmds[] = {
 	{ "topic.create", cmd_topic_create },	{ "topic.delete", cmd_topic_delete },
+	{ "topic.update", cmd_topic_update },
 	{ "topic.list", cmd_topic_list },	{ "topic.show", cmd_topic_show },
 	{ "user.add", cmd_user_add },		{ "user.remove", cmd_user_remove },
 	{ "user.list", cmd_user_list },		{ "acl.grant", cmd_acl_grant },

@@ -848,8 +848,10 @@ add_u64_arg(const struct verb *v, struct sl_cj_buf *a, const char *key, const ch
 	return 0;
 }
 
+/* topic create and topic update: NAME and the spec options, sent as @cmd. */
 static int
-cmd_topic_create(struct ctl *c, const struct verb *v, int argc, char **argv)
+topic_spec_call(struct ctl *c, const struct verb *v, int argc, char **argv, const char *cmd,
+		const char *done)
 {
 	static const char *const durs[] = { "none", "async", "sync", NULL };
 	static const char *const bps[] = { "drop", "block", "disconnect", "default", NULL };
@@ -866,6 +868,10 @@ cmd_topic_create(struct ctl *c, const struct verb *v, int argc, char **argv)
 	rc = parse_args(c, v, argc, argv, opts, pos, 1, 1);
 	if (rc != 0)
 		return rc;
+	if (strcmp(cmd, "topic.update") == 0 && dur == NULL && bp == NULL && rmb == NULL &&
+	    rs == NULL && cmb == NULL)
+		return usage_err(v, "nothing to update: give --retain-mb, --retain-s, "
+				 "--capacity-mb, --backpressure or --durability");
 	if (dur != NULL && !one_of(dur, durs))
 		return usage_err(v, "--durability is none, async or sync, not '%s'", dur);
 	if (bp != NULL && !one_of(bp, bps))
@@ -888,9 +894,21 @@ cmd_topic_create(struct ctl *c, const struct verb *v, int argc, char **argv)
 		rc = add_u64_arg(v, &a, "capacity_mb", "capacity-mb", cmb);
 	sl_cj_buf_raw(&a, "}", 1);
 	if (rc == 0)
-		rc = ctl_call(c, "topic.create", &a, &r);
+		rc = ctl_call(c, cmd, &a, &r);
 	sl_cj_buf_fini(&a);
-	return finish_change(c, rc, &r, "created topic %s", pos[0]);
+	return finish_change(c, rc, &r, "%s topic %s", done, pos[0]);
+}
+
+static int
+cmd_topic_create(struct ctl *c, const struct verb *v, int argc, char **argv)
+{
+	return topic_spec_call(c, v, argc, argv, "topic.create", "created");
+}
+
+static int
+cmd_topic_update(struct ctl *c, const struct verb *v, int argc, char **argv)
+{
+	return topic_spec_call(c, v, argc, argv, "topic.update", "updated");
 }
 
 static int
@@ -1687,8 +1705,22 @@ static const struct verb verbs[] = {
 	  "the journal by size and age; --capacity-mb sizes it (0: the dataplane's\n"
 	  "default). Options not given are left to sluice-control's defaults.\n",
 	  cmd_topic_create },
+	{ "topic", "update",
+	  "topic update NAME [--retain-mb N] [--retain-s N] [--capacity-mb N] "
+	  "[--backpressure drop|block|disconnect|default] [--durability none|async|sync]",
+	  "Change the settings of topic NAME, live: those given change, the others stay.\n"
+	  "Retention applies at the journal's next retention pass, capacity from its next\n"
+	  "segment, back-pressure at once; all are saved and survive restarts (0: the\n"
+	  "dataplane's default). The durability cannot change while the topic exists:\n"
+	  "--durability with another value is refused (exit status 1) and changes\n"
+	  "nothing; delete the topic (its stored messages go) and create it again.\n"
+	  "A topic a client created must first be adopted with 'topic create'.\n",
+	  cmd_topic_update },
 	{ "topic", "delete", "topic delete NAME",
-	  "Delete topic NAME (the only way a topic goes: a resync never drops one).\n",
+	  "Delete topic NAME (the only way a topic goes: a resync never drops one). Its\n"
+	  "journal is removed with it, durably before this returns: after a restart the\n"
+	  "topic is still gone, and a topic created again under its name starts at\n"
+	  "sequence 1.\n",
 	  cmd_topic_delete },
 	{ "topic", "list", "topic list",
 	  "List topics: the desired state merged with the dataplane's live counters.\n"

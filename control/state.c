@@ -285,6 +285,49 @@ sl_state_topic_remove(struct sl_state *s, const char *name, char *err, size_t er
 	return 0;
 }
 
+int
+sl_state_topic_update(struct sl_state *s, const struct sl_state_topic *t, unsigned fields,
+		      struct sl_state_topic *out, char *err, size_t errlen)
+{
+	struct sl_state_topic *cur, next;
+	int rc;
+
+	if (memchr(t->name, '\0', sizeof(t->name)) == NULL)
+		return errf(err, errlen, -ENOENT, "no topic '%.200s'", t->name);
+	cur = sl_state_topic_find(s, t->name);
+	if (cur == NULL)
+		return errf(err, errlen, -ENOENT, "no topic '%.200s'", t->name);
+	if ((fields & (SL_STATE_TF_DURABILITY | SL_STATE_TF_BACKPRESSURE | SL_STATE_TF_RETAIN_MB |
+		       SL_STATE_TF_RETAIN_S | SL_STATE_TF_CAPACITY_MB)) == 0)
+		return errf(err, errlen, -EINVAL, "topic '%s': nothing to update: give durability, "
+			    "backpressure, retain_mb, retain_s or capacity_mb", t->name);
+	next = *cur;
+	if (fields & SL_STATE_TF_DURABILITY)
+		next.durability = t->durability;
+	if (fields & SL_STATE_TF_BACKPRESSURE)
+		next.backpressure = t->backpressure;
+	if (fields & SL_STATE_TF_RETAIN_MB)
+		next.retain_mb = t->retain_mb;
+	if (fields & SL_STATE_TF_RETAIN_S)
+		next.retain_s = t->retain_s;
+	if (fields & SL_STATE_TF_CAPACITY_MB)
+		next.capacity_mb = t->capacity_mb;
+	rc = topic_check(&next, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (next.durability != cur->durability)
+		return errf(err, errlen, -EINVAL, "topic '%s' has durability %s, which cannot "
+			    "change while the topic exists (its journal, and what its "
+			    "acknowledgements promised, depend on it): delete the topic (its "
+			    "stored messages go) and create it again with durability %s", t->name,
+			    sl_state_durability_name(cur->durability),
+			    sl_state_durability_name(next.durability));
+	*cur = next;
+	if (out)
+		*out = next;
+	return 0;
+}
+
 static int
 uid_used(const struct sl_state *s, uint16_t uid)
 {

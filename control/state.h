@@ -133,6 +133,23 @@ int sl_state_topic_add(struct sl_state *s, const struct sl_state_topic *t, char 
 		       size_t errlen);
 int sl_state_topic_remove(struct sl_state *s, const char *name, char *err, size_t errlen);
 
+/* Fields of a topic update (SL_STATE_TF_*): which members of @t apply. */
+#define SL_STATE_TF_DURABILITY (1u << 0)
+#define SL_STATE_TF_BACKPRESSURE (1u << 1)
+#define SL_STATE_TF_RETAIN_MB (1u << 2)
+#define SL_STATE_TF_RETAIN_S (1u << 3)
+#define SL_STATE_TF_CAPACITY_MB (1u << 4)
+
+/*
+ * Change the @fields of topic @t->name to @t's values; the topic as it is
+ * now is copied to @out (may be NULL). -ENOENT when there is no such topic,
+ * -EINVAL when @fields is empty, a value is out of range, or the durability
+ * would change: a topic's durability is fixed while it exists (its journal
+ * and what its acknowledgements promised depend on it).
+ */
+int sl_state_topic_update(struct sl_state *s, const struct sl_state_topic *t, unsigned fields,
+			  struct sl_state_topic *out, char *err, size_t errlen);
+
 /* Add a user with @key; its uid is chosen here (a free one, preferring
  * uids not used recently) and returned through @uid. */
 int sl_state_user_add(struct sl_state *s, const char *name, int admin,

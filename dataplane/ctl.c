@@ -151,6 +151,61 @@ topic_set_backpressure(struct sl_dp *dp, const struct sl_topic *cur, uint8_t cod
 	__atomic_store_n(&ts->backpressure, (uint8_t)bp, __ATOMIC_RELAXED);
 }
 
+/* An existing topic takes @t's back-pressure, retention and capacity: the
+ * spec is saved first, so nothing changes when that fails. */
+static int
+topic_respec(struct sl_dp *dp, const struct sl_topic *cur, const struct sl_cnc_topic *t,
+	     struct sl_cnc_result *r)
+{
+	int rc = sl_dp_topic_respec(dp, cur->id, t);
+
+	if (rc < 0)
+		return say(r, rc, "topic %s: cannot save its spec beside its journal: %s; "
+			   "nothing changed", t->name, strerror(-rc));
+	topic_set_backpressure(dp, cur, t->backpressure);
+	return 0;
+}
+
+static int
+topic_check(const struct sl_cnc_topic *t, size_t len, struct sl_cnc_result *r)
+{
+	if (!sl_proto_topic_name_valid(t->name, len))
+		return say(r, -EINVAL, "invalid topic name '%s'", t->name);
+	if (t->durability > SL_DUR_SYNC)
+		return say(r, -EINVAL, "durability %u is not 0, 1 or 2", t->durability);
+	if (t->backpressure > SL_CNC_BP_DISCONNECT)
+		return say(r, -EINVAL, "backpressure %u is not 0 (default), 1 (drop), 2 (block) "
+			   "or 3 (disconnect)", t->backpressure);
+	return 0;
+}
+
+/* TOPIC_UPDATE: an existing topic's spec, changed live where that is safe. */
+static int
+topic_update(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_result *r)
+{
+	size_t len = strnlen(t->name, sizeof(t->name));
+	const struct sl_topic *cur;
+	uint32_t id;
+	uint8_t d;
+
+	if (len == sizeof(t->name))
+		return say(r, -EINVAL, "topic name not terminated");
+	if (topic_check(t, len, r) < 0)
+		return r->rc;
+	id = sl_route_topic_lookup(&dp->route, t->name, (uint32_t)len);
+	cur = sl_route_topic_get(&dp->route, id);
+	if (cur == NULL)
+		return say(r, -ENOENT, "no topic %s", t->name);
+	d = sl_route_state(&dp->route, id)->durability;
+	/* A journal's records and what its acknowledgements promised depend
+	 * on the durability; its sequence would not continue in a new one. */
+	if (d != t->durability)
+		return say(r, -EPERM, "topic %s has durability %s, which cannot change while it "
+			   "exists; delete it and create it again", t->name,
+			   sl_durability_name((enum sl_durability)d));
+	return topic_respec(dp, cur, t, r);
+}
+
 static int
 topic_upsert(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_result *r)
 {
@@ -159,25 +214,19 @@ topic_upsert(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 	uint32_t id;
 	int rc;
 
-	if (!sl_proto_topic_name_valid(t->name, len))
-		return say(r, -EINVAL, "invalid topic name '%s'", t->name);
-	if (t->durability > SL_DUR_SYNC)
-		return say(r, -EINVAL, "durability %u is not 0, 1 or 2", t->durability);
-	if (t->backpressure > SL_CNC_BP_DISCONNECT)
-		return say(r, -EINVAL, "backpressure %u is not 0 (default), 1 (drop), 2 (block) "
-			   "or 3 (disconnect)", t->backpressure);
+	if (topic_check(t, len, r) < 0)
+		return r->rc;
 	id = sl_route_topic_lookup(&dp->route, t->name, (uint32_t)len);
 	cur = sl_route_topic_get(&dp->route, id);
 	if (cur) {
 		uint8_t d = sl_route_state(&dp->route, id)->durability;
 
-		/* Refused as a whole: the back-pressure policy is left as it is. */
+		/* Refused as a whole: the rest of its spec is left as it is. */
 		if (d != t->durability)
 			return say(r, -EEXIST, "topic %s exists with durability %s; delete it "
 				   "first to change that", t->name,
 				   sl_durability_name((enum sl_durability)d));
-		topic_set_backpressure(dp, cur, t->backpressure);
-		return 0;
+		return topic_respec(dp, cur, t, r);
 	}
 	dp->topic_override = t;
 	rc = sl_route_topic_create_init(&dp->route, t->name, (uint32_t)len, sl_dp_topic_init, dp,
@@ -192,21 +241,61 @@ topic_upsert(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 	return 0;
 }
 
+/*
+ * A deleted topic stops at once (lookups no longer find it) and its owner
+ * releases its state and closes its journal. Its journal directory is
+ * removed only after that close (a topic of the same name created again
+ * gets a fresh directory that the old journal must never touch), and the
+ * result is reported only once the removal is durable: meanwhile the
+ * commands after it wait (see drain), so a create of the same name follows.
+ */
 static int
 topic_delete(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_result *r)
 {
-	uint32_t id = sl_route_topic_lookup(&dp->route, t->name, (uint32_t)strlen(t->name));
+	uint32_t id = sl_route_topic_lookup(&dp->route, t->name, strnlen(t->name, sizeof(t->name)));
 	const struct sl_topic *cur = sl_route_topic_get(&dp->route, id);
-	struct sl_handoff h = { .kind = SL_HO_TOPIC_DELETE, .topic = id };
 
 	if (cur == NULL)
 		return say(r, -ENOENT, "no topic %s", t->name);
 	/* New frames stop finding it now; the owner releases its state. */
 	sl_route_topic_deactivate(&dp->route, id);
-	if (sl_dp_send_to_worker(dp, cur->owner, &h) == 0)
+	dp->deleting = (struct sl_dp_deletion){ .topic = id, .pending = 1, .since_ns = now_ns() };
+	return 0;
+}
+
+/* Move a pending deletion on. Returns 1 once it is done (its result is
+ * in dp->deleting.result), 0 while it waits for the owner. */
+static int
+deletion_poll(struct sl_dp *dp)
+{
+	struct sl_dp_deletion *del = &dp->deleting;
+	const struct sl_topic *t = &dp->route.topics[del->topic];
+	struct sl_topic_state *ts = sl_route_state(&dp->route, del->topic);
+	struct sl_handoff h = { .kind = SL_HO_TOPIC_DELETE, .topic = del->topic };
+	int rc;
+
+	if (!del->sent)
+		del->sent = sl_dp_send_to_worker(dp, t->owner, &h) == 0;
+	/* Acquire: pairs with the owner's release store of durability none
+	 * after it closed the journal (sl_worker_topic_delete). */
+	if (!del->sent || __atomic_load_n(&ts->durability, __ATOMIC_ACQUIRE) != SL_DUR_NONE) {
+		if (!del->warned && now_ns() - del->since_ns > 2000000000ull) {
+			del->warned = 1;
+			RTE_LOG(WARNING, SLUICE, "topic %s: deletion waits for worker %u to close "
+				"its journal; control commands wait behind it\n", t->name, t->owner);
+		}
 		return 0;
-	return say(r, -EAGAIN, "topic %s stopped, but its owner worker is not draining its "
-		   "ring; its state is released later", t->name);
+	}
+	rc = sl_dp_topic_remove_dir(dp, del->topic);
+	if (rc < 0) {
+		RTE_LOG(ERR, SLUICE, "topic %s: deleted, but its journal directory under %s could "
+			"not be removed: %s\n", t->name, dp->conf.journal_dir, strerror(-rc));
+		say(&del->result, rc, "topic %s stopped, but its journal could not be removed "
+		    "(%s): remove it under %s before restarting", t->name, strerror(-rc),
+		    dp->conf.journal_dir);
+	}
+	del->pending = 0;
+	return 1;
 }
 
 /* --- commands ----------------------------------------------------------------------- */
@@ -227,6 +316,9 @@ apply(struct sl_dp *dp, const struct sl_cnc_cmd *c, struct sl_cnc_result *r)
 		return;
 	case SL_CNC_TOPIC_DELETE:
 		topic_delete(dp, &c->u.topic, r);
+		return;
+	case SL_CNC_TOPIC_UPDATE:
+		topic_update(dp, &c->u.topic, r);
 		return;
 	case SL_CNC_SET_IDLE:
 		if (c->u.value > SL_IDLE_BACKOFF) {
@@ -255,6 +347,14 @@ apply(struct sl_dp *dp, const struct sl_cnc_cmd *c, struct sl_cnc_result *r)
 	}
 }
 
+static void
+push_result(struct sl_dp *dp, const struct sl_cnc_result *r)
+{
+	if (sl_cnc_result_push(dp->cnc, r) < 0)
+		RTE_LOG(WARNING, SLUICE, "control is not reading results; result of "
+			"command %" PRIu64 " lost\n", r->id);
+}
+
 static unsigned
 drain(struct sl_dp *dp)
 {
@@ -262,6 +362,12 @@ drain(struct sl_dp *dp)
 	struct sl_cnc_cmd c;
 	unsigned n = 0;
 
+	if (dp->deleting.pending) {
+		if (!deletion_poll(dp))
+			return 0;
+		push_result(dp, &dp->deleting.result);
+		n++;
+	}
 	while (n < CMDS_PER_POLL && sl_cnc_cmd_pop(dp->cnc, &c) == 1) {
 		memset(&r, 0, sizeof(r));
 		apply(dp, &c, &r);
@@ -269,11 +375,16 @@ drain(struct sl_dp *dp)
 		 * "done", the workers enforce it. */
 		if (dp->authz_dirty && publish_authz(dp) < 0)
 			say(&r, -ENOMEM, "out of memory building the ACL table");
-		if (sl_cnc_result_push(dp->cnc, &r) < 0)
-			RTE_LOG(WARNING, SLUICE, "control is not reading results; result of "
-				"command %" PRIu64 " lost\n", c.id);
 		sl_ctr_add(&dp->main_ctr.ctr[SL_CTR_cnc_commands], 1);
 		n++;
+		if (dp->deleting.pending) {
+			/* Reported when done, in order: later commands wait. */
+			dp->deleting.result = r;
+			if (!deletion_poll(dp))
+				break;
+			r = dp->deleting.result;
+		}
+		push_result(dp, &r);
 	}
 	return n;
 }
@@ -354,7 +465,7 @@ json_name(const char *name, char *out, size_t cap)
 }
 
 static void
-stats_topics(const struct sl_dp *dp, struct jbuf *b)
+stats_topics(struct sl_dp *dp, struct jbuf *b)
 {
 	char name[2 * SL_MAX_TOPIC_NAME + 2];
 	uint32_t id, n = __atomic_load_n(&dp->route.n_topics, __ATOMIC_ACQUIRE);
@@ -364,14 +475,17 @@ stats_topics(const struct sl_dp *dp, struct jbuf *b)
 	for (id = 1; id <= n && id < dp->route.cap; id++) {
 		const struct sl_topic *t = &dp->route.topics[id];
 		const struct sl_topic_state *ts = sl_route_state(&dp->route, id);
+		uint64_t cap, ret, age;
 
 		if (t->id != id)
 			continue;
+		sl_dp_topic_limits(dp, id, &cap, &ret, &age);
 		jb(b, "%s{\"name\":\"%s\",\"id\":%u,\"durability\":\"%s\",\"backpressure\":\"%s\","
 		   "\"subscribers\":%u,"
 		   "\"published\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"dropped\":%" PRIu64
 		   ",\"seq\":%" PRIu64 ",\"journal_first\":%" PRIu64 ",\"journal_durable\":%" PRIu64
-		   ",\"journal_bytes\":%" PRIu64 ",\"deleted\":%s}", first ? "" : ",",
+		   ",\"journal_bytes\":%" PRIu64 ",\"retain_bytes\":%" PRIu64 ",\"retain_age_s\":%"
+		   PRIu64 ",\"capacity_bytes\":%" PRIu64 ",\"deleted\":%s}", first ? "" : ",",
 		   json_name(t->name, name, sizeof(name)), id,
 		   sl_durability_name((enum sl_durability)ts->durability),
 		   sl_backpressure_name((enum sl_backpressure)__atomic_load_n(&ts->backpressure,
@@ -379,7 +493,7 @@ stats_topics(const struct sl_dp *dp, struct jbuf *b)
 		   __atomic_load_n(&ts->n_subs, __ATOMIC_RELAXED), sl_ctr_read(&ts->published),
 		   sl_ctr_read(&ts->delivered), sl_ctr_read(&ts->dropped), sl_ctr_read(&ts->seq),
 		   sl_ctr_read(&ts->j_first), sl_ctr_read(&ts->j_durable),
-		   sl_ctr_read(&ts->j_bytes),
+		   sl_ctr_read(&ts->j_bytes), ret, age, cap,
 		   __atomic_load_n(&t->active, __ATOMIC_ACQUIRE) ? "false" : "true");
 		first = 0;
 	}

@@ -10,6 +10,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <sluice/cnc.h>
+
 #include "authz.h"
 #include "config.h"
 #include "counters.h"
@@ -97,6 +99,17 @@ struct sl_held {
 };
 
 struct sl_shm;
+struct sl_topic_spec;
+
+/* A topic deletion waiting for its owner to close the topic's journal. */
+struct sl_dp_deletion {
+	uint32_t topic;
+	uint8_t pending; /* control commands after it wait until it is done */
+	uint8_t sent;	 /* the owner has been told */
+	uint8_t warned;
+	uint64_t since_ns;
+	struct sl_cnc_result result; /* its result, pushed once done */
+};
 
 /* One worker lcore: polls one rx queue, owns the topics id % n_workers. */
 struct sl_worker {
@@ -153,6 +166,9 @@ struct sl_dp {
 	struct sl_authz_builder authz_b;
 	struct sl_authz *authz;	     /* current table: release store, acquire load */
 	const struct sl_cnc_topic *topic_override; /* policy for a topic being created */
+	uint8_t topic_spec_keep;	/* its saved spec is unreadable: leave the file */
+	struct sl_topic_spec *specs;	/* [route.cap]: each topic's spec, main lcore only */
+	struct sl_dp_deletion deleting;
 	uint8_t authz_dirty;
 	uint64_t next_stats_ns;
 	struct sl_authz_retired *retired; /* tables waiting for a grace period */

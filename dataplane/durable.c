@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "dataplane.h"
 #include "durable.h"
 #include "journal.h"
+#include "topic_dir.h"
 
 #include <sluice/cnc.h>
 
@@ -89,57 +91,37 @@ journal_conf(const struct sl_conf *c, struct sl_journal_conf *jc)
 	jc->retain_age_ns = (uint64_t)c->retain_s * 1000000000ull;
 }
 
-#define POLICY_FILE "policy" /* in a topic's journal directory: its durability */
-
-/* Remember the topic's durability beside its journal, so a restart reloads
- * the topic as it was created (by sluicectl, say) and not as the rules of
- * the configuration would have it. Best effort: a failure is logged. */
+/* The journal limits of a topic: its spec's where set, else the configuration's. */
 static void
-policy_save(const char *dir, enum sl_durability d)
+spec_limits(const struct sl_topic_spec *sp, struct sl_journal_conf *jc)
 {
-	char path[PATH_MAX + 16], tmp[PATH_MAX + 32], want[32], have[32] = "";
-	FILE *f;
-
-	snprintf(want, sizeof(want), "durability = %s\n", sl_durability_name(d));
-	if (snprintf(path, sizeof(path), "%s/" POLICY_FILE, dir) >= (int)sizeof(path))
-		return;
-	f = fopen(path, "r");
-	if (f) {
-		if (fgets(have, sizeof(have), f) == NULL)
-			have[0] = '\0';
-		fclose(f);
-	}
-	if (strcmp(have, want) == 0)
-		return;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return;
-	f = fopen(tmp, "w");
-	if (f == NULL || fputs(want, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
-	    fclose(f) != 0 || rename(tmp, path) != 0) {
-		RTE_LOG(WARNING, SLUICE, "%s: cannot record the topic's durability: %s\n", path,
-			strerror(errno));
-		if (f)
-			fclose(f);
-	}
+	if (sp->retain_bytes)
+		jc->retain_bytes = sp->retain_bytes;
+	if (sp->retain_age_s)
+		jc->retain_age_ns = sp->retain_age_s * 1000000000ull;
+	if (sp->capacity_bytes)
+		jc->capacity_bytes = sp->capacity_bytes;
 }
 
-/* The durability recorded in journal directory @dir, or -1 if none. */
 static int
-policy_load(const char *dir)
+topic_dir(const struct sl_dp *dp, const struct sl_topic *t, char *dir, size_t len)
 {
-	char path[PATH_MAX + 16], line[64], name[16];
-	int i = -1;
-	FILE *f;
+	char sub[PATH_MAX / 2];
+	int rc = sl_dp_topic_dirname(t->name, t->name_len, sub, sizeof(sub));
 
-	if (snprintf(path, sizeof(path), "%s/" POLICY_FILE, dir) >= (int)sizeof(path))
-		return -1;
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	if (fgets(line, sizeof(line), f) && sscanf(line, "durability = %15s", name) == 1)
-		i = sl_durability_parse(name);
-	fclose(f);
-	return i;
+	if (rc < 0)
+		return rc;
+	return snprintf(dir, len, "%s/%s", dp->conf.journal_dir, sub) < (int)len ? 0
+										  : -ENAMETOOLONG;
+}
+
+/* The spec table (main lcore only), made at the first topic. */
+static struct sl_topic_spec *
+spec_of(struct sl_dp *dp, uint32_t id)
+{
+	if (dp->specs == NULL)
+		dp->specs = calloc(dp->route.cap, sizeof(*dp->specs));
+	return dp->specs && id < dp->route.cap ? &dp->specs[id] : NULL;
 }
 
 enum sl_backpressure
@@ -150,40 +132,59 @@ sl_dp_topic_backpressure(const struct sl_dp *dp, uint8_t code, const struct sl_t
 					 : sl_conf_backpressure(&dp->conf, t->name, t->name_len);
 }
 
+/* Whether a deletion of a topic named as @t waits for its owner to close its
+ * journal: the directory is still the old topic's until then. */
+static int
+deletion_pending(const struct sl_dp *dp, const struct sl_topic *t)
+{
+	const struct sl_topic *old = &dp->route.topics[dp->deleting.topic];
+
+	return dp->deleting.pending && old->name_len == t->name_len &&
+	       memcmp(old->name, t->name, t->name_len) == 0;
+}
+
 int
 sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 {
 	struct sl_dp *dp = arg;
+	const struct sl_cnc_topic *o = dp->topic_override;
+	struct sl_topic_spec *sp = spec_of(dp, t->id);
 	struct sl_journal_recovery rec;
 	struct sl_journal_conf jc;
-	char dir[PATH_MAX], sub[PATH_MAX / 2];
+	char dir[PATH_MAX];
 	enum sl_durability d;
 	int rc;
 
-	/* A topic created by sluice-control carries its own policy. */
-	d = dp->topic_override ? (enum sl_durability)dp->topic_override->durability
-			       : sl_conf_durability(&dp->conf, t->name, t->name_len);
+	if (sp == NULL)
+		return -ENOMEM;
+	if (deletion_pending(dp, t)) {
+		RTE_LOG(WARNING, SLUICE, "topic %s: not created while its deletion completes\n",
+			t->name);
+		return -EBUSY;
+	}
+	/* A topic created by sluice-control, or reloaded with its saved spec,
+	 * carries its own; otherwise the configuration's rules decide. */
+	memset(sp, 0, sizeof(*sp));
+	if (o) {
+		sp->durability = o->durability;
+		sp->backpressure = o->backpressure;
+		sp->retain_bytes = o->retain_bytes;
+		sp->retain_age_s = o->retain_age_s;
+		sp->capacity_bytes = o->capacity_bytes;
+	} else {
+		sp->durability = (uint8_t)sl_conf_durability(&dp->conf, t->name, t->name_len);
+	}
+	d = (enum sl_durability)sp->durability;
 	ts->durability = (uint8_t)d;
-	ts->backpressure = (uint8_t)sl_dp_topic_backpressure(
-		dp, dp->topic_override ? dp->topic_override->backpressure : SL_CNC_BP_DEFAULT, t);
+	ts->backpressure = (uint8_t)sl_dp_topic_backpressure(dp, sp->backpressure, t);
 	ts->journal = NULL;
 	if (d == SL_DUR_NONE)
 		return 0;
-	rc = sl_dp_topic_dirname(t->name, t->name_len, sub, sizeof(sub));
+	rc = topic_dir(dp, t, dir, sizeof(dir));
 	if (rc < 0)
 		return rc;
-	snprintf(dir, sizeof(dir), "%s/%s", dp->conf.journal_dir, sub);
 	journal_conf(&dp->conf, &jc);
-	if (dp->topic_override) {
-		const struct sl_cnc_topic *o = dp->topic_override;
-
-		if (o->retain_bytes)
-			jc.retain_bytes = o->retain_bytes;
-		if (o->retain_age_s)
-			jc.retain_age_ns = o->retain_age_s * 1000000000ull;
-		if (o->capacity_bytes)
-			jc.capacity_bytes = o->capacity_bytes;
-	}
+	spec_limits(sp, &jc);
 	rc = sl_journal_open(&ts->journal, dir, &jc, &rec);
 	if (rc < 0) {
 		RTE_LOG(ERR, SLUICE, "topic %s: journal %s: %s (%s)\n", t->name, dir, strerror(-rc),
@@ -191,7 +192,12 @@ sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 		ts->journal = NULL;
 		return rc;
 	}
-	policy_save(dir, d);
+	/* Best effort: the topic runs either way; a restart would then take
+	 * the rules' spec (or the one saved before). */
+	rc = dp->topic_spec_keep ? 0 : sl_topic_spec_save(dir, sp);
+	if (rc < 0)
+		RTE_LOG(WARNING, SLUICE, "topic %s: cannot save its spec in %s/" SL_TOPIC_SPEC_FILE
+			": %s\n", t->name, dir, strerror(-rc));
 	ts->seq = sl_journal_last_seq(ts->journal);
 	ts->j_first = sl_journal_first_seq(ts->journal);
 	ts->j_durable = sl_journal_durable_seq(ts->journal);
@@ -205,16 +211,89 @@ sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 	return 0;
 }
 
+void
+sl_dp_topic_limits(struct sl_dp *dp, uint32_t id, uint64_t *capacity_bytes,
+		   uint64_t *retain_bytes, uint64_t *retain_age_s)
+{
+	const struct sl_topic_spec *sp = spec_of(dp, id);
+	struct sl_journal_conf jc;
+
+	journal_conf(&dp->conf, &jc);
+	if (sp)
+		spec_limits(sp, &jc);
+	*capacity_bytes = jc.capacity_bytes;
+	*retain_bytes = jc.retain_bytes;
+	*retain_age_s = jc.retain_age_ns / 1000000000ull;
+}
+
+int
+sl_dp_topic_respec(struct sl_dp *dp, uint32_t id, const struct sl_cnc_topic *o)
+{
+	const struct sl_topic *t = &dp->route.topics[id];
+	struct sl_topic_state *ts = sl_route_state(&dp->route, id);
+	struct sl_topic_spec *sp = spec_of(dp, id), next;
+	struct sl_journal_conf jc;
+	char dir[PATH_MAX];
+	int rc;
+
+	if (sp == NULL)
+		return -ENOMEM;
+	next = *sp;
+	next.backpressure = o->backpressure;
+	next.retain_bytes = o->retain_bytes;
+	next.retain_age_s = o->retain_age_s;
+	next.capacity_bytes = o->capacity_bytes;
+	if (ts->journal) {
+		/* Saved first: what is applied is what a restart reloads. */
+		rc = topic_dir(dp, t, dir, sizeof(dir));
+		if (rc == 0)
+			rc = sl_topic_spec_save(dir, &next);
+		if (rc < 0)
+			return rc;
+		journal_conf(&dp->conf, &jc);
+		spec_limits(&next, &jc);
+		/* The journal's writer (the owner) adopts them at its next
+		 * retention pass or roll; see sl_journal_set_limits. */
+		sl_journal_set_limits(ts->journal, jc.capacity_bytes, jc.retain_bytes,
+				      jc.retain_age_ns);
+	}
+	*sp = next;
+	return 0;
+}
+
+int
+sl_dp_topic_remove_dir(struct sl_dp *dp, uint32_t id)
+{
+	const struct sl_topic *t = &dp->route.topics[id];
+	char sub[PATH_MAX / 2];
+	int rc = sl_dp_topic_dirname(t->name, t->name_len, sub, sizeof(sub));
+
+	if (rc == 0)
+		rc = sl_topic_dir_delete(dp->conf.journal_dir, sub);
+	if (rc == 0 || rc == -ENOENT) {
+		if (spec_of(dp, id))
+			memset(spec_of(dp, id), 0, sizeof(struct sl_topic_spec));
+		return 0;
+	}
+	return rc;
+}
+
 int
 sl_dp_journals_load(struct sl_dp *dp)
 {
-	char name[SL_MAX_TOPIC_NAME + 1], dir[PATH_MAX + 256];
+	char name[SL_MAX_TOPIC_NAME + 1], dir[PATH_MAX + 256], err[160];
+	struct sl_topic_spec spec;
 	struct sl_cnc_topic o;
 	struct dirent *e;
 	uint32_t id;
-	int n = 0, rc, dur;
+	int n = 0, rc;
 	DIR *d;
 
+	/* Deletions a crash interrupted after they were made durable. */
+	rc = sl_topic_dir_sweep(dp->conf.journal_dir);
+	if (rc > 0)
+		RTE_LOG(INFO, SLUICE, "%s: removed %d deleted topic journal(s) left by an "
+			"interrupted deletion\n", dp->conf.journal_dir, rc);
 	d = opendir(dp->conf.journal_dir);
 	if (d == NULL)
 		return errno == ENOENT ? 0 : -errno;
@@ -222,17 +301,32 @@ sl_dp_journals_load(struct sl_dp *dp)
 		if (e->d_name[0] == '.' || sl_dp_topic_from_dirname(e->d_name, name,
 								      sizeof(name)) < 0)
 			continue;
-		/* The durability it was created with, if recorded; else the
-		 * rules. A journal left by a topic whose policy is now none
-		 * stays on disk untouched; the topic is created either way. */
-		dur = snprintf(dir, sizeof(dir), "%s/%s", dp->conf.journal_dir, e->d_name) <
-			      (int)sizeof(dir) ? policy_load(dir) : -1;
+		/* The spec it was created with, if saved; else the rules. A
+		 * journal left by a topic whose policy is now none stays on
+		 * disk untouched; the topic is created either way. */
 		memset(&o, 0, sizeof(o));
-		o.durability = (uint8_t)dur;
-		dp->topic_override = dur >= 0 ? &o : NULL;
+		rc = snprintf(dir, sizeof(dir), "%s/%s", dp->conf.journal_dir, e->d_name) <
+			     (int)sizeof(dir) ? sl_topic_spec_load(dir, &spec, err, sizeof(err))
+					      : -ENAMETOOLONG;
+		if (rc == 0) {
+			o.durability = spec.durability;
+			o.backpressure = spec.backpressure;
+			o.retain_bytes = spec.retain_bytes;
+			o.retain_age_s = spec.retain_age_s;
+			o.capacity_bytes = spec.capacity_bytes;
+		} else if (rc != -ENOENT) {
+			/* Left as it is, for the operator: not overwritten with
+			 * the rules' spec, which may not be what it held. */
+			RTE_LOG(ERR, SLUICE, "topic %s: saved spec %s/" SL_TOPIC_SPEC_FILE " not "
+				"read: %s; the configuration's rules apply until sluice-control "
+				"sets it\n", name, dir, rc == -EBADMSG ? err : strerror(-rc));
+			dp->topic_spec_keep = 1;
+		}
+		dp->topic_override = rc == 0 ? &o : NULL;
 		rc = sl_route_topic_create_init(&dp->route, name, (uint32_t)strlen(name),
 						sl_dp_topic_init, dp, &id);
 		dp->topic_override = NULL;
+		dp->topic_spec_keep = 0;
 		if (rc < 0) {
 			RTE_LOG(ERR, SLUICE, "journal %s/%s not loaded: %s\n", dp->conf.journal_dir,
 				e->d_name, strerror(-rc));
@@ -276,4 +370,6 @@ sl_dp_journals_close(struct sl_dp *dp)
 			ts->journal = NULL;
 		}
 	}
+	free(dp->specs);
+	dp->specs = NULL;
 }

@@ -11,6 +11,7 @@
 #include "route.h"
 
 struct sl_dp;
+struct sl_cnc_topic;
 
 /*
  * sl_topic_init_fn for the dataplane (@arg is the struct sl_dp): decide the
@@ -25,9 +26,30 @@ int sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state 
 enum sl_backpressure sl_dp_topic_backpressure(const struct sl_dp *dp, uint8_t code,
 					      const struct sl_topic *t);
 
+/*
+ * Topic @id (active, main lcore) takes @o's back-pressure code, retention
+ * and capacity (0: the configuration's): for a journaled topic its saved
+ * spec is rewritten first, then its journal's limits change (adopted by the
+ * owner at its next retention pass or roll). Back-pressure itself is set by
+ * the caller. Returns 0, or -errno saving the spec (nothing changed).
+ */
+int sl_dp_topic_respec(struct sl_dp *dp, uint32_t id, const struct sl_cnc_topic *o);
+
+/* The journal limits topic @id applies: its spec's, else the configuration's. */
+void sl_dp_topic_limits(struct sl_dp *dp, uint32_t id, uint64_t *capacity_bytes,
+			uint64_t *retain_bytes, uint64_t *retain_age_s);
+
+/*
+ * Remove the journal directory of deleted topic @id, durably (see
+ * sl_topic_dir_delete), once its owner has closed the journal. Main lcore.
+ * Returns 0 (also when it had none) or -errno (the directory is still there).
+ */
+int sl_dp_topic_remove_dir(struct sl_dp *dp, uint32_t id);
+
 /* Create a topic for every journal found under journal_dir, so retained
- * messages can be replayed before anyone publishes again. Returns the
- * number loaded or -errno. */
+ * messages can be replayed before anyone publishes again, each with the
+ * spec saved beside it (topic_dir.h); first remove what an interrupted
+ * deletion left. Returns the number loaded or -errno. */
 int sl_dp_journals_load(struct sl_dp *dp);
 
 /* Close every topic's journal (after the workers stopped). */

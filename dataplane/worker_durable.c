@@ -385,7 +385,9 @@ sl_worker_topic_delete(struct sl_worker *w, uint32_t topic)
 		ts->journal = NULL;
 		sl_journal_close(j);
 	}
-	ts->durability = SL_DUR_NONE;
+	/* Release: pairs with the main lcore's acquire load; once it sees
+	 * none, the journal is closed and its directory may go. */
+	__atomic_store_n(&ts->durability, SL_DUR_NONE, __ATOMIC_RELEASE);
 }
 
 /* --- timers ---------------------------------------------------------------------------- */

@@ -101,6 +101,11 @@ struct sl_journal {
 	uint64_t corrupt_seq;	     /* reads at or past it fail; 0 if none */
 	uint32_t rd_seg;	     /* sequential read cursor */
 	uint64_t rd_off, rd_seq;
+	/* Limits from sl_journal_set_limits (another thread), taken into conf
+	 * by the writer: want_limits is a generation (release by the setter,
+	 * acquire by the writer), the three values relaxed before it. */
+	uint64_t want_capacity, want_retain, want_age_ns;
+	uint32_t want_limits, have_limits;
 };
 
 const struct sl_persist_ops sl_persist_libpmem = {
@@ -346,12 +351,39 @@ seg_delete_oldest(struct sl_journal *j)
 	return 0;
 }
 
+/* Writer: adopt the limits last set by sl_journal_set_limits, if any. */
+static void
+limits_take(struct sl_journal *j)
+{
+	uint32_t g = __atomic_load_n(&j->want_limits, __ATOMIC_ACQUIRE);
+
+	if (g == j->have_limits)
+		return;
+	j->have_limits = g;
+	j->conf.capacity_bytes = __atomic_load_n(&j->want_capacity, __ATOMIC_RELAXED);
+	j->conf.retain_bytes = __atomic_load_n(&j->want_retain, __ATOMIC_RELAXED);
+	j->conf.retain_age_ns = __atomic_load_n(&j->want_age_ns, __ATOMIC_RELAXED);
+}
+
+void
+sl_journal_set_limits(struct sl_journal *j, uint64_t capacity_bytes, uint64_t retain_bytes,
+		      uint64_t retain_age_ns)
+{
+	__atomic_store_n(&j->want_capacity, capacity_bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&j->want_retain, retain_bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&j->want_age_ns, retain_age_ns, __ATOMIC_RELAXED);
+	/* Release: pairs with the acquire in limits_take; the values above
+	 * are visible to a writer that sees the new generation. */
+	__atomic_add_fetch(&j->want_limits, 1, __ATOMIC_RELEASE);
+}
+
 int
 sl_journal_retain(struct sl_journal *j, uint64_t now)
 {
 	const struct sl_journal_conf *c = &j->conf;
 	int n = 0, rc;
 
+	limits_take(j);
 	/* Never the last segment: it is the one being written. */
 	while (j->n_segs > 1) {
 		const struct seg *s = &j->segs[0];
@@ -537,6 +569,7 @@ roll(struct sl_journal *j, uint64_t now)
 	uint64_t end = SL_JREC_END;
 	int rc;
 
+	limits_take(j);
 	if (j->conf.capacity_bytes && total_bytes(j) + j->seg_bytes > j->conf.capacity_bytes) {
 		rc = sl_journal_retain(j, now);
 		if (rc < 0)

@@ -170,6 +170,16 @@ uint64_t sl_journal_seek_time(struct sl_journal *j, uint64_t ts_ns);
  */
 int sl_journal_retain(struct sl_journal *j, uint64_t now_ns);
 
+/*
+ * Change the journal's capacity_bytes, retain_bytes and retain_age_ns (as
+ * in struct sl_journal_conf). Safe from any one thread at a time,
+ * concurrently with the writer: the writer adopts them at its next
+ * retention pass or segment roll, so a lowered retention deletes segments
+ * at the next sl_journal_retain and a capacity applies from the next roll.
+ */
+void sl_journal_set_limits(struct sl_journal *j, uint64_t capacity_bytes, uint64_t retain_bytes,
+			   uint64_t retain_age_ns);
+
 /* Describe the segments (first/last seq, bytes used) to @out. */
 void sl_journal_describe(const struct sl_journal *j, FILE *out);
 

@@ -113,6 +113,21 @@ def topic_delete(st, a):
     return None
 
 
+def topic_update(st, a):
+    t = need_topic(st, need_str(a, "name"))
+    if "durability" in a and a["durability"] != t["durability"]:
+        raise Refused("invalid", "topic '%s' has durability %s, which cannot change while the "
+                      "topic exists" % (t["name"], t["durability"]))
+    for k in ("retain_mb", "retain_s", "capacity_mb"):
+        if k in a:
+            if not isinstance(a[k], int) or a[k] < 0:
+                raise Refused("invalid", "%s must be a non-negative integer" % k)
+            t[k] = a[k]
+    if "backpressure" in a:
+        t["backpressure"] = a["backpressure"]
+    return t
+
+
 def topic_show(st, a):
     return need_topic(st, need_str(a, "name"))
 
@@ -230,7 +245,7 @@ def dataplane_status(st, a):
 
 
 COMMANDS = {
-    "topic.create": topic_create, "topic.delete": topic_delete,
+    "topic.create": topic_create, "topic.delete": topic_delete, "topic.update": topic_update,
     "topic.list": lambda st, a: list(st.topics.values()), "topic.show": topic_show,
     "user.add": user_add, "user.remove": user_remove,
     "user.list": lambda st, a: [{k: u[k] for k in ("name", "uid", "admin")}

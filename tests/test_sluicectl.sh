@@ -94,6 +94,9 @@ raw help; rc_is 0; out_has "Usage: sluicectl"
 raw topic --help; rc_is 0; out_has "topic delete NAME"; out_lacks "user add"
 raw acl help; rc_is 0; out_has "acl grant USER PATTERN PERMS"
 raw topic create --help; rc_is 0; out_has "--durability"; out_has "--capacity-mb"
+raw topic update --help; rc_is 0; out_has "topic update NAME [--retain-mb N]"
+out_has "cannot change while the topic exists"
+raw --help; rc_is 0; out_has "topic update NAME"
 raw user add -h; rc_is 0; out_has "--credentials FILE"; out_has "0600"
 raw stats --help; rc_is 0; out_has "--watch"
 raw --help; rc_is 0; out_has "policy set [auth open|required] [idle busy|backoff] [rate N]"
@@ -113,6 +116,12 @@ ctl topic create a --retain-mb -1; rc_is 2; err_has "--retain-mb takes a non-neg
 ctl topic create a --retain-s 12x; rc_is 2; err_has "--retain-s"
 ctl topic create a --capacity-mb; rc_is 2; err_has "needs an argument"
 ctl topic list --frob; rc_is 2; err_has "unknown option '--frob'"
+ctl topic update a; rc_is 2; err_has "nothing to update"; err_has "Usage: sluicectl topic update"
+ctl topic update; rc_is 2; err_has "too few arguments"
+ctl topic update a --retain-mb -1; rc_is 2; err_has "--retain-mb takes a non-negative integer"
+ctl topic update a --durability bogus; rc_is 2; err_has "none, async or sync"
+ctl topic update a --backpressure wait; rc_is 2
+ctl topic update a --colour red; rc_is 2; err_has "unknown option '--colour'"
 ctl topic list extra; rc_is 2
 ctl acl grant u 'a.>' pub,bogus; rc_is 2; err_has "comma list of pub, sub and admin"
 ctl acl grant u 'a.>' ''; rc_is 2
@@ -171,6 +180,17 @@ ctl topic create orders.eu; rc_is 1; err_has "sluicectl: topic 'orders.eu' exist
 ctl topic create 'a b'; rc_is 1
 err_has "sluicectl: topic name 'a b' is invalid: 1-200 printable characters, no spaces"
 ctl topic show nosuch; rc_is 4; err_has "sluicectl: topic 'nosuch' not found"
+ctl topic update nosuch --retain-s 1; rc_is 4
+ctl topic update orders.eu --durability none; rc_is 1; err_has "cannot change while the topic exists"
+
+# --- topic update: only the options given are sent ---
+ctl topic update orders.eu --retain-mb 5 --backpressure drop; rc_is 0
+out_has "updated topic orders.eu"; err_empty
+req_is '{"cmd":"topic.update","args":{"name":"orders.eu","retain_mb":5,"backpressure":"drop"}}'
+ctl --json topic update orders.eu --capacity-mb=9 --retain-s 0; rc_is 0
+req_is '{"cmd":"topic.update","args":{"name":"orders.eu","capacity_mb":9,"retain_s":0}}'
+out_json 'v["capacity_mb"] == 9 and v["retain_mb"] == 5 and v["retain_s"] == 0'
+ctl -q topic update orders.eu --durability sync; rc_is 0; [ ! -s "$T/out" ] || fail "-q printed"
 ctl topic delete nosuch; rc_is 4
 ctl --json topic show nosuch; rc_is 4; [ ! -s "$T/out" ] || fail "--json printed on error"
 

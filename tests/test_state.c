@@ -66,6 +66,78 @@ test_topics(void)
 	sl_state_fini(&s);
 }
 
+/* topic update: the fields named change, the others stay; refusals change nothing. */
+static void
+test_topic_update(void)
+{
+	struct sl_state s;
+	struct sl_state_topic t, now;
+	char path[128];
+
+	sl_state_init(&s);
+	t = topic("orders.eu", SL_DUR_SYNC);
+	t.retain_mb = 64;
+	t.retain_s = 3600;
+	t.capacity_mb = 256;
+	t.backpressure = SL_CNC_BP_BLOCK;
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == 0);
+
+	t = topic("orders.eu", SL_DUR_NONE);
+	t.retain_mb = 10;
+	t.capacity_mb = 128;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_RETAIN_MB | SL_STATE_TF_CAPACITY_MB, &now,
+				    err, sizeof(err)) == 0);
+	CHECK(now.retain_mb == 10 && now.capacity_mb == 128 && now.retain_s == 3600);
+	CHECK(now.durability == SL_DUR_SYNC && now.backpressure == SL_CNC_BP_BLOCK);
+	CHECK(sl_state_topic_find(&s, "orders.eu")->retain_mb == 10);
+
+	t.backpressure = SL_CNC_BP_DEFAULT;
+	t.retain_s = 0;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_BACKPRESSURE | SL_STATE_TF_RETAIN_S, &now,
+				    err, sizeof(err)) == 0);
+	CHECK(now.backpressure == SL_CNC_BP_DEFAULT && now.retain_s == 0 && now.retain_mb == 10);
+
+	/* The same durability is no change; another is refused, saying what to do. */
+	t.durability = SL_DUR_SYNC;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_DURABILITY, NULL, err, sizeof(err)) == 0);
+	t.durability = SL_DUR_ASYNC;
+	t.retain_mb = 1;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_DURABILITY | SL_STATE_TF_RETAIN_MB, NULL,
+				    err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "cannot change") != NULL && strstr(err, "delete the topic") != NULL);
+	CHECK(sl_state_topic_find(&s, "orders.eu")->retain_mb == 10);
+	CHECK(sl_state_topic_find(&s, "orders.eu")->durability == SL_DUR_SYNC);
+
+	t = topic("orders.eu", SL_DUR_SYNC);
+	t.capacity_mb = SL_STATE_MAX_MB + 1;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_CAPACITY_MB, NULL, err,
+				    sizeof(err)) == -EINVAL);
+	CHECK(sl_state_topic_find(&s, "orders.eu")->capacity_mb == 128);
+	t.backpressure = SL_CNC_BP_DISCONNECT + 1;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_BACKPRESSURE, NULL, err,
+				    sizeof(err)) == -EINVAL);
+	CHECK(sl_state_topic_update(&s, &t, 0, NULL, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "nothing to update") != NULL);
+	t = topic("nope", SL_DUR_NONE);
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_RETAIN_MB, NULL, err,
+				    sizeof(err)) == -ENOENT);
+	memset(t.name, 'n', sizeof(t.name)); /* unterminated: refused, not overread */
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_RETAIN_MB, NULL, err,
+				    sizeof(err)) == -ENOENT);
+
+	/* What was updated is what is saved and loaded back. */
+	CHECK(sl_state_dir_prepare(dir, err, sizeof(err)) == 0);
+	CHECK(sl_state_save(&s, dir, err, sizeof(err)) == 0);
+	sl_state_fini(&s);
+	sl_state_init(&s);
+	CHECK(sl_state_load(&s, dir, err, sizeof(err)) == 0);
+	CHECK(s.n_topics == 1 && s.topics[0].retain_mb == 10 && s.topics[0].retain_s == 0 &&
+	      s.topics[0].capacity_mb == 128 && s.topics[0].backpressure == SL_CNC_BP_DEFAULT);
+	sl_state_fini(&s);
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	unlink(path);
+}
+
 static void
 test_users(void)
 {
@@ -477,6 +549,7 @@ main(void)
 	/* A nested directory: sl_state_dir_prepare creates it 0700. */
 	snprintf(dir, sizeof(dir), "%s/st", tmpl);
 	test_topics();
+	test_topic_update();
 	test_users();
 	test_patterns();
 	test_acls();

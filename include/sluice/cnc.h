@@ -38,8 +38,8 @@ extern "C" {
 
 enum sl_cnc_cmd_type {
 	SL_CNC_NOP = 0,
-	SL_CNC_TOPIC_UPSERT = 1,  /* create a topic; on an existing one, set its back-pressure */
-	SL_CNC_TOPIC_DELETE = 2,  /* stop routing a topic; its journal stays */
+	SL_CNC_TOPIC_UPSERT = 1,  /* create a topic; on an existing one, set its spec but durability */
+	SL_CNC_TOPIC_DELETE = 2,  /* delete a topic and its journal (answered once durable) */
 	SL_CNC_USER_UPSERT = 3,	  /* add or change a user (id, name, key, flags) */
 	SL_CNC_USER_DELETE = 4,	  /* remove a user: its sessions end */
 	SL_CNC_ACL_SET = 5,	  /* set a user's permissions on a pattern (0: no entry) */
@@ -51,6 +51,8 @@ enum sl_cnc_cmd_type {
 	SL_CNC_SYNC_END = 10,	  /* ... and applied at once: users and ACLs not resent
 				   * are dropped; a SYNC_BEGIN drops an unended one */
 	SL_CNC_SET_RATE = 11,	  /* publishes per second per session; 0 = no limit */
+	SL_CNC_TOPIC_UPDATE = 12, /* an existing topic's spec; -ENOENT if none, -EPERM for
+				   * a different durability */
 };
 
 /* ACL permissions. */

@@ -98,6 +98,12 @@ struct sl_client_stats {
 	uint16_t last_error;	 /* code of the most recent ERROR of any kind
 				  * (enum sl_error_code), SL_E_NONE if none;
 				  * sl_error_code_str() gives its words */
+	uint64_t replay_gaps;	 /* gap notices (SL_E_REPLAY_GAP): ranges a replay
+				  * skipped because the broker's journal cannot
+				  * serve them (damaged); not in errors */
+	uint64_t replay_gap_seqs; /* sequences in those ranges */
+	uint32_t gap_topic;	 /* the latest gap notice: topic id and range */
+	uint64_t gap_first, gap_last;
 };
 
 /*

@@ -444,8 +444,10 @@ seg_delete_oldest(struct sl_journal *j)
 	/* Damaged ranges before what is retained are gone with it. */
 	for (k = 0; k < j->n_holes && j->holes[k].seq_hi < j->segs[0].first_seq; k++)
 		;
-	memmove(j->holes, j->holes + k, (j->n_holes - k) * sizeof(j->holes[0]));
-	j->n_holes -= k;
+	if (k) {
+		memmove(j->holes, j->holes + k, (j->n_holes - k) * sizeof(j->holes[0]));
+		j->n_holes -= k;
+	}
 	j->rd_seg = 0;
 	j->rd_seq = 0; /* invalidate the read cursor */
 	return 0;

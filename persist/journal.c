@@ -1608,6 +1608,18 @@ commit_kept(struct sl_journal *j, struct seg *s)
 	return rc == 0 ? wm_persist(j, s, s->last_seq) : rc;
 }
 
+/* Damaged ranges in sequence order (header findings, noted while mapping,
+ * come before the ranges the scans find). */
+static int
+cmp_hole(const void *a, const void *b)
+{
+	const struct sl_journal_damage *x = a, *y = b;
+
+	if (x->seq_hi != y->seq_hi)
+		return x->seq_hi < y->seq_hi ? -1 : 1;
+	return x->seq_lo < y->seq_lo ? -1 : x->seq_lo > y->seq_lo;
+}
+
 static int
 recover(struct sl_journal *j, const uint64_t *firsts, uint32_t n, struct sl_journal_recovery *rec)
 {
@@ -1675,6 +1687,8 @@ recover(struct sl_journal *j, const uint64_t *firsts, uint32_t n, struct sl_jour
 			s->closed = 1;
 	}
 	j->next_seq = expect;
+	if (j->n_holes > 1)
+		qsort(j->holes, j->n_holes, sizeof(j->holes[0]), cmp_hole);
 	if (s && sf[last - 1].seg < 0)
 		s->closed = 1; /* the last file is lost: the next append starts a new one */
 	if (!j->conf.read_only && s && sf[last - 1].seg >= 0) {

@@ -1062,9 +1062,11 @@ meta_valid(const struct meta *m)
 }
 
 /* Write journal.meta whole or not at all: two copies, a temporary file
- * renamed into place. */
+ * renamed into place. @durable: also sync the directory, so the new file is
+ * the one found after a crash (not needed when the old one, a lower bound
+ * on the last sequence, will do). */
 static int
-meta_write(struct sl_journal *j, uint64_t created_ns, uint64_t last_seq)
+meta_write(struct sl_journal *j, uint64_t created_ns, uint64_t last_seq, int durable)
 {
 	char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
 	struct meta m[2];
@@ -1090,7 +1092,7 @@ meta_write(struct sl_journal *j, uint64_t created_ns, uint64_t last_seq)
 	close(fd);
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -errno;
-	if (rc == 0)
+	if (rc == 0 && durable)
 		rc = fsync_dir(j->dir);
 	if (rc < 0)
 		unlink(tmp);
@@ -1764,7 +1766,7 @@ sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_journa
 	if (meta == 1 && n == 0) { /* a new journal */
 		j->seg_bytes = conf->segment_bytes;
 		created = now_ns();
-		rc = conf->read_only ? -ENOENT : meta_write(j, created, 0);
+		rc = conf->read_only ? -ENOENT : meta_write(j, created, 0, 1);
 	} else if (meta == 1 || meta == 2) {
 		if (meta == 1) {
 			rec->meta_damaged = 2;
@@ -1777,7 +1779,7 @@ sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_journa
 	if (rc == 0)
 		rc = recover(j, firsts, n, rec);
 	if (rc == 0 && rec->meta_damaged && !conf->read_only)
-		rc = meta_write(j, created, j->next_seq - 1);
+		rc = meta_write(j, created, j->next_seq - 1, 1);
 	free(firsts);
 	if (rc < 0) {
 		if (rec->message[0] == '\0')
@@ -1809,7 +1811,7 @@ sl_journal_close(struct sl_journal *j)
 	sl_journal_sync(j);
 	/* The last sequence, for a recovery that finds the last segment lost. */
 	if (!j->conf.read_only && !j->damaged && j->created_ns && j->next_seq - 1 != j->meta_last)
-		(void)meta_write(j, j->created_ns, j->next_seq - 1);
+		(void)meta_write(j, j->created_ns, j->next_seq - 1, 0);
 	spare_drop(j);
 	for (i = 0; i < j->n_segs; i++)
 		seg_unmap(&j->segs[i]);

@@ -522,11 +522,29 @@ on_challenge(struct sl_client *c, const struct sl_challenge *ch)
 	pend_finish(&c->pend, HELLO_CHALLENGED);
 }
 
+/* A replay skipped a damaged range of the journal: count it (the range
+ * also shows as a jump in seq, which deliver() counts in gaps). */
+static void
+on_gap(struct sl_client *c, const struct sl_error_gap *g)
+{
+	if (g->e.h.length < sizeof(*g) || g->first > g->last || g->e.h.session != c->session)
+		return;
+	c->st.replay_gaps++;
+	c->st.replay_gap_seqs += g->last - g->first + 1;
+	c->st.gap_topic = (uint32_t)g->e.detail;
+	c->st.gap_first = g->first;
+	c->st.gap_last = g->last;
+}
+
 static void
 on_error(struct sl_client *c, const struct sl_error *e)
 {
 	struct pending *p = &c->pend;
 
+	if (e->code == SL_E_REPLAY_GAP) {
+		on_gap(c, (const struct sl_error_gap *)e);
+		return; /* a notice about deliveries, not a refusal */
+	}
 	c->st.errors++;
 	c->st.last_error = e->code;
 	/* detail 0 names no publish: an ERROR about the session, which a

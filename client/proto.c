@@ -30,6 +30,7 @@ _Static_assert(offsetof(struct sl_deliver, seq) == 24, "sl_deliver.seq");
 _Static_assert(sizeof(struct sl_ack) == 40, "sl_ack");
 _Static_assert(sizeof(struct sl_heartbeat) == 24, "sl_heartbeat");
 _Static_assert(sizeof(struct sl_error) == 32, "sl_error");
+_Static_assert(sizeof(struct sl_error_gap) == 48, "sl_error_gap");
 _Static_assert(SL_MAX_PAYLOAD + sizeof(struct sl_publish) <= SL_MAX_DATAGRAM,
 	       "one maximal publish fits a datagram");
 
@@ -365,6 +366,7 @@ sl_error_code_str(uint16_t code)
 	case SL_E_RATE_LIMITED: return "over the publish rate limit: slow down";
 	case SL_E_BACKPRESSURE: return "a subscriber of the topic is behind: publish later";
 	case SL_E_SLOW_CONSUMER: return "disconnected: deliveries fell too far behind";
+	case SL_E_REPLAY_GAP: return "replay gap: the broker's journal cannot serve a damaged range";
 	default: return "unknown error code";
 	}
 }

@@ -50,6 +50,7 @@ struct sub_state {
 	bool muted;	   /* -U reached: print nothing more */
 	bool unsubscribed;
 	bool done;	   /* -C reached */
+	uint64_t gaps_told; /* replay gap notices reported on stderr */
 };
 
 static volatile sig_atomic_t stop;
@@ -89,7 +90,9 @@ usage(FILE *out)
 		"                             the epoch, or UTC like 2026-11-25T19:30:00Z or\n"
 		"                             2026-11-25T19:30:00.250Z); all but live need a\n"
 		"                             topic with a journal (durability async or sync)\n"
-		"      --stats                on exit print \"received N gaps G\" to stderr\n"
+		"      --stats                on exit print \"received N gaps G replay_gaps R (S\n"
+		"                             seqs)\" to stderr (R: ranges the broker said it\n"
+		"                             cannot replay, also each said on stderr)\n"
 		"      --credentials FILE     authenticate with the user and key in FILE\n"
 		"                             (\"user = NAME\", \"key = HEX\"; mode 600);\n"
 		"                             default: $SLUICE_CREDENTIALS, or $SLUICE_USER\n"
@@ -427,6 +430,21 @@ unsubscribe_all(struct sl_client *c, struct sub_state *st)
 	return 0;
 }
 
+/* Say on stderr when the broker told of a range it cannot replay. */
+static void
+report_gap(struct sl_client *c, struct sub_state *st)
+{
+	struct sl_client_stats s;
+
+	sl_client_stats(c, &s);
+	if (s.replay_gaps == st->gaps_told)
+		return;
+	st->gaps_told = s.replay_gaps;
+	fprintf(stderr, PROG ": gap: topic %s seq %" PRIu64 "..%" PRIu64 " cannot be replayed "
+		"(damaged in the broker's journal)\n", topic_name(st, s.gap_topic), s.gap_first,
+		s.gap_last);
+}
+
 /* Receive until -C, -W or a signal. Returns 0 or a negative errno (reported). */
 static int
 receive(struct sl_client *c, struct sub_state *st, uint64_t deadline)
@@ -453,6 +471,7 @@ receive(struct sl_client *c, struct sub_state *st, uint64_t deadline)
 			fprintf(stderr, PROG ": receive failed: %s\n", strerror(-rc));
 			return rc;
 		}
+		report_gap(c, st);
 		if (st->muted && !st->unsubscribed) {
 			rc = unsubscribe_all(c, st);
 			if (rc < 0)
@@ -518,7 +537,9 @@ main(int argc, char **argv)
 	sl_client_stats(c, &stats);
 	sl_client_close(c);
 	if (conf.stats)
-		fprintf(stderr, "received %" PRIu64 " gaps %" PRIu64 "\n", st.received, stats.gaps);
+		fprintf(stderr, "received %" PRIu64 " gaps %" PRIu64 " replay_gaps %" PRIu64
+			" (%" PRIu64 " seqs)\n", st.received, stats.gaps, stats.replay_gaps,
+			stats.replay_gap_seqs);
 	if (rc < 0)
 		return 1;
 	/* Only a timeout can leave -C short; a signal is a clean exit. */

@@ -124,6 +124,40 @@ spec_of(struct sl_dp *dp, uint32_t id)
 	return dp->specs && id < dp->route.cap ? &dp->specs[id] : NULL;
 }
 
+/* What recovery found, one line per damaged range (file, offset, seqs). */
+static void
+recovery_log(const struct sl_topic *t, enum sl_durability d, const char *dir,
+	     const struct sl_journal *j, const struct sl_journal_recovery *rec)
+{
+	const struct sl_journal_damage *dm;
+	char line[512];
+	uint32_t i;
+	FILE *f;
+
+	if (rec->meta_note[0])
+		RTE_LOG(WARNING, SLUICE, "topic %s: %s/%s\n", t->name, dir, rec->meta_note);
+	for (i = 0; (dm = sl_journal_damage_get(j, i)) != NULL; i++) {
+		f = fmemopen(line, sizeof(line), "w");
+		if (f == NULL)
+			break;
+		sl_journal_damage_describe(dm, f);
+		fclose(f);
+		line[sizeof(line) - 1] = '\0';
+		if (dm->kind == SL_JDMG_TORN)
+			RTE_LOG(INFO, SLUICE, "topic %s: journal %s: %s", t->name, dir, line);
+		else
+			RTE_LOG(ERR, SLUICE, "topic %s: JOURNAL CORRUPT: %s/%s", t->name, dir, line);
+	}
+	if (rec->corrupt)
+		RTE_LOG(ERR, SLUICE, "topic %s (%s): %s; the topic accepts publishes and replays "
+			"around the damage (subscribers get a gap notice); inspect with "
+			"sluice-journal verify %s\n", t->name, sl_durability_name(d), rec->message,
+			dir);
+	else if (rec->torn || rec->last_seq >= rec->first_seq)
+		RTE_LOG(INFO, SLUICE, "topic %s (%s): %s\n", t->name, sl_durability_name(d),
+			rec->message);
+}
+
 enum sl_backpressure
 sl_dp_topic_backpressure(const struct sl_dp *dp, uint8_t code, const struct sl_topic *t)
 {
@@ -202,12 +236,9 @@ sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 	ts->j_first = sl_journal_first_seq(ts->journal);
 	ts->j_durable = sl_journal_durable_seq(ts->journal);
 	ts->j_bytes = sl_journal_bytes(ts->journal);
-	if (rec.corrupt)
-		RTE_LOG(ERR, SLUICE, "topic %s: JOURNAL DAMAGED: %s; publishes to it are refused "
-			"until an operator repairs %s\n", t->name, rec.message, dir);
-	else if (rec.truncated_bytes || rec.last_seq >= rec.first_seq)
-		RTE_LOG(INFO, SLUICE, "topic %s (%s): %s\n", t->name, sl_durability_name(d),
-			rec.message);
+	ts->j_corrupt = rec.corrupt_records;
+	ts->replay_gaps = 0;
+	recovery_log(t, d, dir, ts->journal, &rec);
 	return 0;
 }
 

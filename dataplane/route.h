@@ -57,6 +57,8 @@ struct sl_topic_state {
 	struct sl_journal *journal; /* NULL for durability none */
 	/* Snapshots for readers on other threads (relaxed stores by the owner). */
 	uint64_t j_first, j_durable, j_bytes;
+	uint64_t j_corrupt;   /* committed records recovery found damaged (set at open) */
+	uint64_t replay_gaps; /* gap notices sent to replaying subscribers */
 } __attribute__((aligned(64)));
 
 /*

@@ -305,6 +305,29 @@ deliver_copy(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
 	return 0;
 }
 
+/* Tell a replaying subscriber that @first..@last will not come: the journal
+ * holds them damaged (or never had them whole). Returns -ENOBUFS when a
+ * shared-memory ring has no room (retry next poll). */
+static int
+gap_notice(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic, uint64_t first,
+	   uint64_t last)
+{
+	struct sl_error_gap g;
+
+	if (sub->port_id == SL_SHM_PORT && !sl_shm_room(w, sub, sizeof(g)))
+		return -ENOBUFS;
+	sl_proto_hdr_init(&g.e.h, SL_FT_ERROR, 0, sizeof(g), sub->session);
+	g.e.req_id = 0;
+	g.e.code = SL_E_REPLAY_GAP;
+	g.e.frame_type = SL_FT_DELIVER;
+	g.e.detail = topic;
+	g.first = first;
+	g.last = last;
+	count(w, SL_CTR_replay_gaps);
+	sl_worker_reply_frame(w, sub, &g, sizeof(g));
+	return 0;
+}
+
 /* Advance one subscriber's replay; returns messages sent. */
 static unsigned
 replay_sub(struct sl_worker *w, uint32_t topic, struct sl_topic_state *ts, struct sl_sub *sub)
@@ -316,6 +339,7 @@ replay_sub(struct sl_worker *w, uint32_t topic, struct sl_topic_state *ts, struc
 						       : sl_journal_last_seq(j);
 	struct sl_jrec_view v;
 	unsigned n = 0;
+	uint64_t end;
 	int rc;
 
 	while (sub->replay_next <= limit && n < REPLAY_BURST) {
@@ -323,6 +347,16 @@ replay_sub(struct sl_worker *w, uint32_t topic, struct sl_topic_state *ts, struc
 		if (rc == -ENOENT && sub->replay_next < sl_journal_first_seq(j)) {
 			/* Retention removed it meanwhile: the seq jump shows the gap. */
 			sub->replay_next = sl_journal_first_seq(j);
+			continue;
+		}
+		if (rc == -EUCLEAN &&
+		    (end = sl_journal_gap_end(j, sub->replay_next, NULL)) >= sub->replay_next) {
+			/* Damaged at rest (or a cut torn tail): say so, go on after it. */
+			if (gap_notice(w, sub, topic, sub->replay_next, end) < 0)
+				break;
+			sl_ctr_add(&ts->replay_gaps, 1);
+			sub->replay_next = end + 1;
+			n++;
 			continue;
 		}
 		if (rc < 0) {

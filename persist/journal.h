@@ -12,9 +12,23 @@
  * A journal is a directory of fixed-size segment files named by the
  * sequence of their first record (00000000000000000001.seg, ...) and a
  * metadata file (journal.meta). Segments are mapped with libpmem: on
- * persistent memory appends use non-temporal copies and one drain per
+ * persistent memory appends use ordinary stores, write-backs and drains in
  * sl_journal_sync; on ordinary files libpmem's msync path makes the same
- * guarantee. Sequences start at 1 and have no holes.
+ * guarantee. Sequences start at 1 and only ever grow; a sequence that any
+ * record on disk ever had is never handed out again (see "Recovery").
+ *
+ * Segment header (64 bytes, version 1):
+ *
+ *   0  u64 magic          SL_JOURNAL_MAGIC
+ *   8  u32 version        1
+ *  12  u32 hdr_size       64
+ *  16  u64 segment_bytes
+ *  24  u64 first_seq      also the file's name
+ *  32  u64 created_ns
+ *  40  u32 crc            CRC32C of bytes 0..39
+ *  44  u32 reserved
+ *  48  u64 commit slot 0  the commit watermark, see below
+ *  56  u64 commit slot 1
  *
  * Record layout, 8-byte aligned, little-endian (struct sl_jrec, 56 bytes,
  * then the payload padded to 8 bytes):
@@ -28,15 +42,47 @@
  *  48  u32 crc           CRC32C of bytes 8..47 and the payload
  *  52  u32 len           payload bytes
  *
- * A record is valid when its commit word, length and CRC agree and its seq
- * is the one expected; a torn record (crash mid-write) fails the CRC even
- * if the media persisted the commit word before the body.
+ * Commit. A record is committed when it lies at or below its segment's
+ * commit watermark. sl_journal_sync persists the batch's records (write-back
+ * and drain, or msync), then writes the watermark (the number of records of
+ * the segment that are committed, low 32 bits, and a CRC32C of that count
+ * and the segment's first_seq, high 32 bits: one 8-byte store, failure
+ * atomic) into the slot not written last, and persists it: a second drain
+ * (or msync of the header page). Only then does sl_journal_durable_seq move,
+ * and only records at or below it are acknowledged. The two slots alternate
+ * so that a write torn by a crash leaves the previous watermark intact;
+ * recovery takes the valid slot with the larger count. A segment closed by
+ * a roll has a watermark covering all its records; a later segment holding
+ * a valid record also proves the earlier one committed (a roll persists the
+ * old segment before the new one gets a record).
  *
- * Recovery tells a torn tail from damage with the batch field. Records of
- * one group commit may reach the media in any order before its sync
- * completes, so an invalid record followed only by valid records of the
- * same batch is an unsynced tail (never acknowledged): truncated. A valid
- * record of a later batch proves the invalid one was synced: damage.
+ * Recovery tells damage from a torn tail by the watermark alone:
+ *  - corrupt: a record at or below the watermark that fails its CRC, has a
+ *    bad commit word or length, or whose bytes are zeroed or cut off (file
+ *    truncated). It was acknowledged: it is reported (file, offset, seqs),
+ *    left on disk untouched, and its sequences stay taken. Reads of it fail
+ *    with -EUCLEAN; valid records before and after it are served, and the
+ *    journal keeps accepting appends (in a new segment when the damage is
+ *    at the end of the last one, so the damaged bytes are never
+ *    overwritten). Valid records after damage are found again by scanning
+ *    aligned offsets for a record whose commit word, length and CRC hold.
+ *  - torn: anything invalid above the watermark of the last segment: the
+ *    batch in flight at a crash, never acknowledged. A writable open zeroes
+ *    it (persisted) and appends go on from there; a read-only open only
+ *    reports it. Records above the watermark whose commit word is present
+ *    still keep their sequences: the next sequence is one past the largest
+ *    one seen on disk (counted through commit words where the body is torn),
+ *    so such a record's sequence is never reused.
+ * A segment whose slots are both invalid (one written before watermarks
+ * existed, or damaged) falls back to the batch rule: an invalid record is
+ * committed if a valid record of a later batch follows it.
+ *
+ * journal.meta holds two copies (64 bytes each, CRC32C) of: segment size,
+ * creation time and the last sequence at the last clean close. A copy that
+ * fails its check is reported and the other used; with both bad (or the file
+ * missing while segments exist) it is rebuilt from the segment headers. The
+ * last sequence is a lower bound for the next one: it tells how many records
+ * a lost last segment (truncated to nothing) held.
  *
  * Thread-safety: a journal has one writer (its topic's owner lcore); all
  * calls on one journal must come from one thread at a time.
@@ -78,19 +124,46 @@ struct sl_journal_conf {
 	uint64_t retain_age_ns;	  /* delete segments whose newest record is older */
 	uint32_t index_every;	  /* sparse index: one entry per this many bytes */
 	const struct sl_persist_ops *ops; /* NULL = sl_persist_libpmem */
+	int read_only;		  /* map read-only and change nothing on disk */
+};
+
+/* What a damaged range of sequences is (struct sl_journal_damage). */
+enum sl_jdamage_kind {
+	SL_JDMG_CORRUPT = 1, /* committed records whose bytes fail their checks */
+	SL_JDMG_MISSING,     /* committed records whose bytes are gone: zeroed, or the
+			      * file truncated (or named by journal.meta, not on disk) */
+	SL_JDMG_TORN,	     /* never committed: a torn tail, cut (sequences kept taken) */
+	SL_JDMG_HEADER,	     /* a segment header fails its checks */
+	SL_JDMG_SHORT,	     /* a segment file is shorter than it was made (its lost
+			      * records, if any, are a MISSING range of their own) */
+	/* HEADER and SHORT name no sequence (seq_lo > seq_hi) */
+};
+
+/* One damaged or skipped range found by recovery. */
+struct sl_journal_damage {
+	uint64_t seq_lo, seq_hi; /* sequences that cannot be served */
+	uint64_t segment;	 /* first_seq of the segment file (its name) */
+	uint64_t offset;	 /* byte offset in that file where it starts */
+	uint32_t kind;		 /* enum sl_jdamage_kind */
 };
 
 /* What recovery found when opening a journal. */
 struct sl_journal_recovery {
-	uint64_t first_seq, last_seq; /* valid range; last < first when empty */
+	uint64_t first_seq, last_seq; /* range held (damaged ranges inside it included);
+				       * last < first when empty */
+	uint64_t next_seq;	      /* what the next append gets */
 	uint32_t segments;
-	uint64_t truncated_bytes;    /* torn tail removed from the last segment */
+	uint64_t truncated_bytes;    /* torn tail bytes (zeroed unless read-only) */
 	uint64_t truncated_at_seq;   /* the seq the torn record would have had */
-	int corrupt;		     /* 1: damage inside committed data */
-	uint64_t corrupt_seq;	     /* first seq that cannot be served */
+	int torn;		     /* 1: a torn tail was found */
+	int corrupt;		     /* damaged ranges in committed data (CORRUPT, MISSING,
+				      * HEADER); 0 when none */
+	uint64_t corrupt_seq;	     /* first damaged committed seq (0 if none) */
+	uint64_t corrupt_records;    /* committed sequences that cannot be served */
+	int meta_damaged;	     /* journal.meta: 1 one copy bad, 2 rebuilt */
+	char meta_note[192];	     /* what was wrong with journal.meta */
 	char message[256];	     /* human-readable summary */
 };
-
 struct sl_journal;
 
 /* A record as read back: points into the mapping, valid until the segment
@@ -103,12 +176,14 @@ struct sl_jrec_view {
 
 /*
  * Open the journal in @dir, creating it (mode 0700) if missing, and run
- * recovery: every segment is scanned, CRCs checked, a torn tail in the last
- * segment is truncated (zeroed and persisted). Damage followed by valid
- * records is not truncated: the journal opens read-only up to the damage
- * and reports it (rec->corrupt), so an operator decides.
+ * recovery (see "Recovery" above): every segment is scanned and CRCs
+ * checked; a torn tail is cut (zeroed and persisted); damage in committed
+ * data is reported (rec->corrupt, sl_journal_damage_get), left on disk, and
+ * read around; appends go on. With conf->read_only nothing on disk changes
+ * (no cut, no metadata rebuilt, nothing created) and appends fail -EROFS.
  * An existing journal keeps the segment size it was created with.
- * Returns 0, -EINVAL (bad conf or metadata), or -errno from the file system.
+ * Returns 0, -EINVAL (bad conf), -ENOENT (read-only and no journal there),
+ * or -errno from the file system.
  * @rec may be NULL.
  */
 int sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_journal_conf *conf,
@@ -133,32 +208,53 @@ int sl_journal_prepare(struct sl_journal *j);
  * at the next sl_journal_sync. Assigns and returns the record's sequence
  * in *seq. Returns 0, -ENOSPC (capacity reached and retention cannot free
  * a segment, or the file system is full: nothing was written), -EMSGSIZE,
- * -EROFS (journal damaged; see recovery), or -errno creating a segment.
+ * -EROFS (a persist failed, or opened read-only), or -errno creating a
+ * segment.
  */
 int sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint64_t timestamp,
 		      uint64_t producer_id, uint64_t producer_seq, uint64_t *seq);
 
 /*
- * Make every appended record durable: one drain on persistent memory, or
- * msync of the dirty range on ordinary files. Cheap when nothing is pending.
- * Returns 0 or -EIO (the records since the last sync are not durable and
+ * Make every appended record durable and committed: persist the records
+ * (one drain on persistent memory, or msync of the dirty range on ordinary
+ * files), then the segment's commit watermark (a second drain, or msync of
+ * the header page). Cheap when nothing is pending.
+ * Returns 0 or -EIO (the records since the last sync are not committed and
  * the journal turns read-only).
  */
 int sl_journal_sync(struct sl_journal *j);
 
-/* Sequence of the last record appended (0 if none) and the last durable one. */
+/* Sequence of the last record appended (0 if none) and the last committed
+ * one (at or below a persisted watermark: the only ones to acknowledge). */
 uint64_t sl_journal_last_seq(const struct sl_journal *j);
 uint64_t sl_journal_durable_seq(const struct sl_journal *j);
 uint64_t sl_journal_first_seq(const struct sl_journal *j);
-/* Bytes of all segments, and 1 if the journal refuses appends (-EROFS). */
+/* Bytes of all segments, and 1 if the journal refuses appends (-EROFS: a
+ * persist failed, or read-only). Damage found at open does not count. */
 uint64_t sl_journal_bytes(const struct sl_journal *j);
 int sl_journal_damaged(const struct sl_journal *j);
 
 /*
  * Read the record with sequence @seq. Returns 0, -ENOENT (before the first
- * retained record or after the last), -EUCLEAN (at or past damage).
+ * retained record or after the last), -EUCLEAN (in a damaged or skipped
+ * range: sl_journal_gap_end says where it ends).
  */
 int sl_journal_read(struct sl_journal *j, uint64_t seq, struct sl_jrec_view *out);
+
+/* The last sequence of the damaged or skipped range holding @seq, with its
+ * kind in *kind (may be NULL); 0 when @seq is in none. */
+uint64_t sl_journal_gap_end(const struct sl_journal *j, uint64_t seq, uint32_t *kind);
+
+/* Damaged and skipped ranges recovery found, in sequence order: the count,
+ * and the @i-th (NULL past the end). */
+uint32_t sl_journal_damage_count(const struct sl_journal *j);
+const struct sl_journal_damage *sl_journal_damage_get(const struct sl_journal *j, uint32_t i);
+
+/* "corrupt", "missing", "torn", "header" */
+const char *sl_journal_damage_name(uint32_t kind);
+
+/* Write one line describing @d (file, offset, seqs, what) to @out. */
+void sl_journal_damage_describe(const struct sl_journal_damage *d, FILE *out);
 
 /* First sequence whose timestamp is >= @ts_ns (last_seq + 1 if none). */
 uint64_t sl_journal_seek_time(struct sl_journal *j, uint64_t ts_ns);

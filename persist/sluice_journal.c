@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sluice-journal: inspect, verify and dump a Sluice journal directory. */
+/* sluice-journal: inspect, verify, dump and repair a Sluice journal directory. */
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -17,15 +18,15 @@
 #define PROG "sluice-journal"
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
-#define EXIT_TRUNCATED 4
+#define EXIT_TORN 4
 #define EXIT_CORRUPT 5
 #define HEX_PER_LINE 32
 
 static const char open_note[] =
-	"Note: opening a journal runs recovery, as the broker does. A torn tail (the\n"
-	"last, never acknowledged, group commit) is zeroed on disk; damage inside\n"
-	"committed data is only reported, never changed. To look without any change,\n"
-	"run the tool on a copy (cp -a DIR COPY).\n";
+	"info, list, verify and dump open the journal read-only and change nothing on\n"
+	"disk. Only repair writes: it cuts a torn tail (the last group commit, never\n"
+	"acknowledged: zeroed), rewrites a damaged journal.meta, and leaves damaged\n"
+	"committed records where they are (the broker serves around them).\n";
 
 static void
 usage(FILE *out)
@@ -36,13 +37,15 @@ usage(FILE *out)
 		"Commands:\n"
 		"  info DIR      sequence range, segments, bytes and the recovery summary\n"
 		"  list DIR      one line per segment: first/last seq and bytes used\n"
-		"  verify DIR    run recovery and read every record back\n"
-		"  dump DIR      print records (see '" PROG " dump --help')\n\n"
+		"  verify DIR    check every record and read every one back\n"
+		"  dump DIR      print records (see '" PROG " dump --help')\n"
+		"  repair DIR    cut a torn tail and rewrite a damaged journal.meta\n\n"
 		"  -h, --help    show this help (also after a command)\n\n"
 		"%s\n"
-		"Exit status: 0 ok, 1 runtime failure, 2 usage error, 4 a torn tail was\n"
-		"truncated, 5 the journal is damaged (records from the damage on are not\n"
-		"served).\n",
+		"Exit status: 0 ok, 1 runtime failure, 2 usage error; verify also: 4 a torn\n"
+		"tail (never acknowledged; the broker or repair cuts it), 5 corrupt:\n"
+		"committed (acknowledged) records are damaged or missing (each range listed;\n"
+		"the broker serves the rest). 5 wins over 4.\n",
 		open_note);
 }
 
@@ -62,8 +65,9 @@ usage_cmd(FILE *out, const char *cmd)
 	else if (strcmp(cmd, "verify") == 0)
 		fprintf(out,
 			"Usage: " PROG " verify DIR\n"
-			"Run recovery, print what it found (and what it truncated), and read\n"
-			"every record back. Exit 0 clean, 4 torn tail truncated, 5 damaged.\n\n%s",
+			"Check the journal as recovery would (read-only), list every damaged\n"
+			"range with its file, offset and sequences, and read every record back.\n"
+			"Exit 0 clean, 4 torn tail, 5 corrupt (committed data damaged).\n\n%s",
 			open_note);
 	else
 		fprintf(out, "Usage: " PROG " %s DIR\n\n%s", cmd, open_note);
@@ -85,11 +89,30 @@ parse_u64(const char *what, const char *s, uint64_t min, uint64_t *out)
 	return 0;
 }
 
+static bool
+has_segments(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	bool found = false;
+	size_t n;
+
+	if (d == NULL)
+		return false;
+	while (!found && (e = readdir(d)) != NULL) {
+		n = strlen(e->d_name);
+		found = n > 4 && strcmp(e->d_name + n - 4, ".seg") == 0;
+	}
+	closedir(d);
+	return found;
+}
+
 /* Refuse anything that is not an existing journal: opening would create one. */
 static int
-journal_open(const char *dir, struct sl_journal **j, struct sl_journal_recovery *rec)
+journal_open(const char *dir, struct sl_journal **j, struct sl_journal_recovery *rec,
+	     bool writable)
 {
-	struct sl_journal_conf conf = { .segment_bytes = 64 * 1024 };
+	struct sl_journal_conf conf = { .segment_bytes = 64 * 1024, .read_only = !writable };
 	char meta[4096];
 	struct stat st;
 	int rc;
@@ -99,8 +122,9 @@ journal_open(const char *dir, struct sl_journal **j, struct sl_journal_recovery 
 		return -1;
 	}
 	snprintf(meta, sizeof(meta), "%s/journal.meta", dir);
-	if (stat(meta, &st) != 0) {
-		fprintf(stderr, PROG ": '%s' is not a journal: it has no journal.meta\n", dir);
+	if (stat(meta, &st) != 0 && !has_segments(dir)) {
+		fprintf(stderr, PROG ": '%s' is not a journal: it has no journal.meta and no "
+			"segment files\n", dir);
 		return -1;
 	}
 	rc = sl_journal_open(j, dir, &conf, rec);
@@ -113,15 +137,25 @@ journal_open(const char *dir, struct sl_journal **j, struct sl_journal_recovery 
 }
 
 static void
-print_recovery(FILE *out, const struct sl_journal_recovery *rec)
+print_recovery(FILE *out, const struct sl_journal *j, const struct sl_journal_recovery *rec)
 {
+	uint32_t i;
+
 	fprintf(out, "recovery:      %s\n", rec->message);
-	if (rec->truncated_bytes)
-		fprintf(out, "truncated:     %" PRIu64 " bytes of a torn tail at seq %" PRIu64
-			" (never acknowledged)\n", rec->truncated_bytes, rec->truncated_at_seq);
+	if (rec->meta_note[0])
+		fprintf(out, "metadata:      %s\n", rec->meta_note);
+	if (rec->torn)
+		fprintf(out, "torn:          %" PRIu64 " bytes of a torn tail at seq %" PRIu64
+			" (never acknowledged; cut by the broker or '" PROG " repair')\n",
+			rec->truncated_bytes, rec->truncated_at_seq);
 	if (rec->corrupt)
-		fprintf(out, "damaged:       from seq %" PRIu64 " on; records before it are served,"
-			" appends are refused\n", rec->corrupt_seq);
+		fprintf(out, "corrupt:       %d range(s), %" PRIu64 " committed record(s) from seq %"
+			PRIu64 "; the rest is served, appends go on\n", rec->corrupt,
+			rec->corrupt_records, rec->corrupt_seq);
+	for (i = 0; i < sl_journal_damage_count(j); i++) {
+		fputs("  ", out);
+		sl_journal_damage_describe(sl_journal_damage_get(j, i), out);
+	}
 }
 
 static int
@@ -133,10 +167,11 @@ cmd_info(struct sl_journal *j, const struct sl_journal_recovery *rec)
 	printf("last seq:      %" PRIu64 "\n", last);
 	printf("records:       %" PRIu64 "\n", last >= first ? last - first + 1 : 0);
 	printf("segments:      %u\n", rec->segments);
+	printf("next seq:      %" PRIu64 "\n", rec->next_seq);
 	printf("bytes:         %" PRIu64 "\n", sl_journal_bytes(j));
 	if (rec->segments)
 		printf("segment size:  %" PRIu64 "\n", sl_journal_bytes(j) / rec->segments);
-	print_recovery(stdout, rec);
+	print_recovery(stdout, j, rec);
 	return 0;
 }
 
@@ -189,13 +224,22 @@ cmd_dump(struct sl_journal *j, uint64_t from, uint64_t count, bool hex)
 			"\n", from, sl_journal_first_seq(j));
 		return EXIT_FAIL;
 	}
-	for (seq = from; n < count && seq <= sl_journal_last_seq(j) + 1; seq++, n++) {
+	for (seq = from; n < count && seq <= sl_journal_last_seq(j); seq++, n++) {
+		uint64_t end;
+		uint32_t kind = 0;
+
 		rc = sl_journal_read(j, seq, &v);
 		if (rc == -ENOENT)
 			break;
+		if (rc == -EUCLEAN && (end = sl_journal_gap_end(j, seq, &kind)) >= seq) {
+			printf("%" PRIu64 "..%" PRIu64 "  GAP (%s: not in the journal; see '" PROG
+			       " verify')\n", seq, end, sl_journal_damage_name(kind));
+			seq = end;
+			continue;
+		}
 		if (rc == -EUCLEAN) {
-			fprintf(stderr, PROG ": seq %" PRIu64 " is at or past damage in the journal;"
-				" run '" PROG " verify' for details\n", seq);
+			fprintf(stderr, PROG ": seq %" PRIu64 " cannot be read; run '" PROG
+				" verify' for details\n", seq);
 			return EXIT_CORRUPT;
 		}
 		if (rc < 0) {
@@ -215,29 +259,47 @@ static int
 cmd_verify(struct sl_journal *j, const struct sl_journal_recovery *rec)
 {
 	struct sl_jrec_view v;
-	uint64_t seq, n = 0;
+	uint64_t seq, n = 0, gaps = 0, end;
 	int rc;
 
-	for (seq = sl_journal_first_seq(j); seq <= rec->last_seq; seq++, n++) {
+	for (seq = sl_journal_first_seq(j); seq <= rec->last_seq; seq++) {
 		rc = sl_journal_read(j, seq, &v);
+		if (rc == -EUCLEAN && (end = sl_journal_gap_end(j, seq, NULL)) >= seq) {
+			gaps += end - seq + 1;
+			seq = end;
+			continue;
+		}
 		if (rc < 0) {
 			printf("read of seq %" PRIu64 " failed: %s\n", seq, strerror(-rc));
 			return EXIT_CORRUPT;
 		}
+		n++;
 	}
-	printf("read back:     %" PRIu64 " records\n", n);
-	print_recovery(stdout, rec);
+	printf("read back:     %" PRIu64 " records (%" PRIu64 " sequences in gaps)\n", n, gaps);
+	print_recovery(stdout, j, rec);
 	if (rec->corrupt) {
-		printf("verdict:       DAMAGED from seq %" PRIu64 ": keep a copy of the directory"
-		       " and decide whether to cut the journal there\n", rec->corrupt_seq);
+		printf("verdict:       CORRUPT: committed (acknowledged) records are damaged or "
+		       "missing from seq %" PRIu64 "; the broker serves around them and reports "
+		       "the gap. Keep a copy of the directory.\n", rec->corrupt_seq);
 		return EXIT_CORRUPT;
 	}
-	if (rec->truncated_bytes) {
-		printf("verdict:       torn tail truncated (%" PRIu64 " bytes from seq %" PRIu64
-		       "); the rest is clean\n", rec->truncated_bytes, rec->truncated_at_seq);
-		return EXIT_TRUNCATED;
+	if (rec->torn) {
+		printf("verdict:       torn tail (%" PRIu64 " bytes from seq %" PRIu64 ", never "
+		       "acknowledged); the rest is clean. The broker cuts it at start, or run '"
+		       PROG " repair'.\n", rec->truncated_bytes, rec->truncated_at_seq);
+		return EXIT_TORN;
 	}
 	printf("verdict:       clean\n");
+	return 0;
+}
+
+static int
+cmd_repair(struct sl_journal *j, const struct sl_journal_recovery *rec)
+{
+	print_recovery(stdout, j, rec);
+	printf("repair:        %s%s%s\n", rec->torn ? "torn tail cut" : "no torn tail",
+	       rec->meta_damaged ? "; journal.meta rewritten" : "",
+	       rec->corrupt ? "; damaged committed records left in place (served around)" : "");
 	return 0;
 }
 
@@ -291,7 +353,7 @@ parse_cmd(int argc, char **argv, const char *cmd, uint64_t *from, uint64_t *coun
 int
 main(int argc, char **argv)
 {
-	static const char *const cmds[] = { "info", "list", "verify", "dump" };
+	static const char *const cmds[] = { "info", "list", "verify", "dump", "repair" };
 	struct sl_journal_recovery rec = { 0 };
 	struct sl_journal *j = NULL;
 	uint64_t from = 0, count = UINT64_MAX;
@@ -312,14 +374,14 @@ main(int argc, char **argv)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]) && strcmp(cmd, cmds[i]) != 0; i++)
 		;
 	if (i == sizeof(cmds) / sizeof(cmds[0])) {
-		fprintf(stderr, PROG ": unknown command '%s': use info, list, verify or dump"
-			" (see --help)\n", cmd);
+		fprintf(stderr, PROG ": unknown command '%s': use info, list, verify, dump or"
+			" repair (see --help)\n", cmd);
 		return EXIT_USAGE;
 	}
 	dir = parse_cmd(argc - 1, argv + 1, cmd, &from, &count, &hex, &code);
 	if (dir == NULL)
 		return code;
-	if (journal_open(dir, &j, &rec) < 0)
+	if (journal_open(dir, &j, &rec, strcmp(cmd, "repair") == 0) < 0)
 		return EXIT_FAIL;
 	if (strcmp(cmd, "info") == 0)
 		code = cmd_info(j, &rec);
@@ -327,6 +389,8 @@ main(int argc, char **argv)
 		code = (sl_journal_describe(j, stdout), 0);
 	else if (strcmp(cmd, "verify") == 0)
 		code = cmd_verify(j, &rec);
+	else if (strcmp(cmd, "repair") == 0)
+		code = cmd_repair(j, &rec);
 	else
 		code = cmd_dump(j, from, count, hex);
 	sl_journal_close(j);

@@ -307,6 +307,21 @@ snap_restore(const struct snap *s, const char *dir)
 }
 
 static int
+write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+	char p[512];
+	int fd, rc;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	rc = write(fd, data, len) == (ssize_t)len ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+static int
 is_seg(const struct snap *s, int i)
 {
 	size_t l = strlen(s->name[i]);
@@ -613,11 +628,12 @@ test_persist_counts(int pmem)
 		CHECK(po.drains == d0 && po.msyncs == m0 && po.flushes == f0);
 		CHECK(sl_journal_durable_seq(j) == seq - 1 - bursts[b]);
 		CHECK(sl_journal_sync(j) == 0);
-		/* One write-back of the batch's range and one drain on pmem;
-		 * one msync on a file. */
-		CHECK(po.flushes - f0 == (pmem ? 1u : 0u));
-		CHECK(po.drains - d0 == (pmem ? 1u : 0u));
-		CHECK(po.msyncs - m0 == (pmem ? 0u : 1u));
+		/* One write-back of the batch's range and one drain on pmem,
+		 * then the commit watermark's (one line, one drain); one msync
+		 * of the range and one of the watermark on a file. */
+		CHECK(po.flushes - f0 == (pmem ? 2u : 0u));
+		CHECK(po.drains - d0 == (pmem ? 2u : 0u));
+		CHECK(po.msyncs - m0 == (pmem ? 0u : 2u));
 		CHECK(sl_journal_durable_seq(j) == seq - 1);
 		/* Nothing pending: nothing to persist. */
 		d0 = po.drains;
@@ -676,43 +692,35 @@ make_pristine(const char *dir, uint64_t n, unsigned batch, struct snap *sn, stru
 	struct sl_journal_recovery rec;
 	struct sl_journal *j;
 
+	struct snap meta0;
+
 	rm_rf(dir);
 	j = open_dir(dir, &c, &rec);
 	if (j == NULL)
 		return -1;
+	/* journal.meta as a crash would leave it (no last sequence from a
+	 * clean close): what recovery finds must come from the segments. */
+	CHECK(snap_load(&meta0, dir) == 0);
 	fill_journal(j, 1, n, batch, 300);
 	sl_journal_close(j);
+	for (int i = 0; i < meta0.n; i++)
+		if (strcmp(meta0.name[i], "journal.meta") == 0)
+			CHECK(write_file(dir, "journal.meta", meta0.data[i], meta0.size[i]) == 0);
+	snap_free(&meta0);
 	CHECK(snap_load(sn, dir) == 0);
 	CHECK(snap_index(sn, pos) == n);
 	CHECK(count_segs(dir) >= 2);
 	return count_segs(dir) >= 2 && snap_index(sn, pos) == n ? 0 : -1;
 }
 
-/* The torn tail is zeroed on the media: nothing after record @intact but zeros. */
+/*
+ * After damage in the last records of a journal whose every record was
+ * committed: the valid prefix is served, the damaged records are reported
+ * as corrupt (never cut as a torn tail), their sequences stay taken, and
+ * appends go on after them.
+ */
 static void
-check_tail_zeroed(const char *dir, const struct snap *pr, const struct recpos *pos,
-		  uint64_t intact)
-{
-	int ls = last_seg(pr);
-	size_t off = SL_JSEG_HDR, k;
-	struct snap now;
-
-	if (pos[intact].file == ls)
-		off = pos[intact].off + sizeof(struct sl_jrec) + align8(lens[intact]);
-	CHECK(snap_load(&now, dir) == 0);
-	CHECK(ls < now.n && strcmp(now.name[ls], pr->name[ls]) == 0);
-	if (ls < now.n) {
-		for (k = off; k < now.size[ls] && now.data[ls][k] == 0; k++)
-			;
-		CHECK(k == now.size[ls]);
-	}
-	snap_free(&now);
-}
-
-/* After damage at the tail: the longest valid prefix survives and appends go on. */
-static void
-check_truncated(const char *dir, uint64_t intact, int expect_trunc_seq, const struct snap *pr,
-		const struct recpos *pos)
+check_tail_damage(const char *dir, uint64_t intact, uint64_t n)
 {
 	struct sl_journal_conf c = conf_fast();
 	struct sl_journal_recovery rec;
@@ -720,36 +728,35 @@ check_truncated(const char *dir, uint64_t intact, int expect_trunc_seq, const st
 	struct sl_journal *j;
 	uint64_t s;
 	int bad = failures;
-
 	char msg[sizeof(rec.message)];
-	uint32_t saved = lens[intact + 1]; /* the pristine length, for later rounds */
+	uint32_t saved = lens[n + 1];
 
 	j = open_dir(dir, &c, &rec);
 	if (j == NULL)
 		return;
 	memcpy(msg, rec.message, sizeof(msg));
 	msg[sizeof(msg) - 1] = '\0';
-	CHECK(rec.corrupt == 0 && sl_journal_damaged(j) == 0);
-	CHECK(rec.first_seq == 1 && rec.last_seq == intact);
-	CHECK(sl_journal_last_seq(j) == intact);
-	if (expect_trunc_seq)
-		CHECK(rec.truncated_at_seq == intact + 1 && rec.truncated_bytes > 0);
+	CHECK(sl_journal_damaged(j) == 0 && rec.torn == 0);
+	CHECK(rec.corrupt >= 1 && rec.corrupt_seq == intact + 1);
+	CHECK(rec.corrupt_records == n - intact);
+	CHECK(rec.first_seq == 1 && rec.last_seq == n && rec.next_seq == n + 1);
 	for (s = 1; s <= intact; s++)
 		CHECK(record_ok(j, s));
-	CHECK(sl_journal_read(j, intact + 1, &v) == -ENOENT);
-	check_tail_zeroed(dir, pr, pos, intact);
-	CHECK(append_seq(j, intact + 1, 3) == 0);
+	CHECK(sl_journal_read(j, intact + 1, &v) == -EUCLEAN);
+	CHECK(sl_journal_gap_end(j, intact + 1, NULL) == n);
+	CHECK(append_seq(j, n + 1, 3) == 0);
 	CHECK(sl_journal_sync(j) == 0);
 	sl_journal_close(j);
 	j = open_dir(dir, &c, &rec);
 	if (j == NULL)
 		return;
-	CHECK(rec.corrupt == 0 && rec.last_seq == intact + 1);
-	CHECK(record_ok(j, intact + 1));
+	CHECK(rec.corrupt >= 1 && rec.corrupt_seq == intact + 1 && rec.last_seq == n + 1);
+	CHECK(record_ok(j, intact) && record_ok(j, n + 1));
+	CHECK(sl_journal_read(j, n, &v) == -EUCLEAN);
 	sl_journal_close(j);
-	lens[intact + 1] = saved;
+	lens[n + 1] = saved;
 	if (failures != bad)
-		fprintf(stderr, "  (journal %s, expected %llu records; recovery: %s)\n", dir,
+		fprintf(stderr, "  (journal %s, expected %llu intact records; recovery: %s)\n", dir,
 			(unsigned long long)intact, msg);
 }
 
@@ -768,7 +775,8 @@ intact_prefix(const struct snap *p, const struct snap *d, const struct recpos *p
 	return s - 1;
 }
 
-/* Truncate (zero) or garble the last segment from every offset of its last 3 records. */
+/* Zero or garble the last segment from every offset of its last 3 records
+ * (all committed): corrupt, never a torn tail. */
 static void
 test_truncation_sweep(void)
 {
@@ -802,8 +810,12 @@ test_truncation_sweep(void)
 			}
 			intact = intact_prefix(&pr, &dm, pos, n);
 			CHECK(intact >= n - 3);
+			if (intact == n) { /* the bytes changed were padding or after the end */
+				snap_free(&dm);
+				continue;
+			}
 			CHECK(snap_restore(&dm, wdir) == 0);
-			check_truncated(wdir, intact, variant == 1 && intact < n, &pr, pos);
+			check_tail_damage(wdir, intact, n);
 			if (failures != bad)
 				fprintf(stderr, "  (%s from offset %zu of %s)\n",
 					variant ? "garbage" : "zeros", x, pr.name[ls]);
@@ -815,7 +827,8 @@ test_truncation_sweep(void)
 	rm_rf(wdir);
 }
 
-/* One flipped bit in the last record (its own batch): a torn tail, dropped quietly. */
+/* One flipped bit in the last record, committed (acknowledged) before the
+ * damage: corrupt, reported; its sequence is never handed out again. */
 static void
 test_tail_bitflip(void)
 {
@@ -833,7 +846,7 @@ test_tail_bitflip(void)
 		snap_copy(&dm, &pr);
 		flip_random_bit(&dm, pos, n);
 		CHECK(snap_restore(&dm, wdir) == 0);
-		check_truncated(wdir, n - 1, 1, &pr, pos);
+		check_tail_damage(wdir, n - 1, n);
 		snap_free(&dm);
 	}
 	snap_free(&pr);
@@ -841,46 +854,49 @@ test_tail_bitflip(void)
 	rm_rf(wdir);
 }
 
-/* Damage in an earlier batch is reported, never truncated, and reads stop at it. */
+/* Damage in committed data is reported, never truncated; reads go around it,
+ * appends go on, and the damaged bytes stay as they were. */
 static void
-check_corrupt(const char *dir, const struct snap *dm, uint64_t bad_seq, uint64_t n)
+check_corrupt(const char *dir, const struct snap *dm, const struct recpos *pos, uint64_t bad_seq,
+	      uint64_t n)
 {
 	struct sl_journal_conf c = conf_fast();
 	struct sl_journal_recovery rec;
 	struct sl_jrec_view v;
 	struct sl_journal *j;
 	struct snap after;
-	uint64_t s, seq;
+	uint32_t kind = 0;
+	uint64_t s;
 	int i;
 
 	j = open_dir(dir, &c, &rec);
 	if (j == NULL)
 		return;
-	CHECK(rec.corrupt == 1 && rec.corrupt_seq == bad_seq);
-	CHECK(rec.last_seq == bad_seq - 1);
-	CHECK(sl_journal_damaged(j) == 1);
-	for (s = 1; s < bad_seq; s++)
-		CHECK(record_ok(j, s));
+	CHECK(rec.corrupt == 1 && rec.corrupt_seq == bad_seq && rec.corrupt_records == 1);
+	CHECK(rec.last_seq == n && rec.torn == 0);
+	CHECK(sl_journal_damaged(j) == 0);
+	for (s = 1; s <= n; s++)
+		if (s != bad_seq)
+			CHECK(record_ok(j, s));
 	CHECK(sl_journal_read(j, bad_seq, &v) == -EUCLEAN);
-	CHECK(sl_journal_read(j, bad_seq + 1, &v) == -EUCLEAN);
-	CHECK(sl_journal_read(j, n, &v) == -EUCLEAN);
-	CHECK(sl_journal_append(j, "x", 1, ts_of(n + 1), 1, 1, &seq) == -EROFS);
-	i = sl_journal_sync(j);
-	CHECK(i == 0 || i == -EROFS);
+	CHECK(sl_journal_gap_end(j, bad_seq, &kind) == bad_seq && kind == SL_JDMG_CORRUPT);
+	CHECK(sl_journal_damage_count(j) == 1);
+	CHECK(append_seq(j, n + 1, 5) == 0);
+	CHECK(sl_journal_sync(j) == 0);
 	sl_journal_close(j);
-	/* The damaged segments are left exactly as they were, for the operator. */
+	/* The damaged record is left exactly as it was, for the operator. */
 	CHECK(snap_load(&after, dir) == 0);
-	for (i = 0; i < dm->n; i++) {
-		int k;
-
-		if (!is_seg(dm, i))
-			continue;
-		for (k = 0; k < after.n && strcmp(after.name[k], dm->name[i]) != 0; k++)
-			;
-		CHECK(k < after.n && after.size[k] == dm->size[i] &&
-		      memcmp(after.data[k], dm->data[i], dm->size[i]) == 0);
-	}
+	for (i = 0; i < after.n && strcmp(after.name[i], dm->name[pos[bad_seq].file]) != 0; i++)
+		;
+	CHECK(i < after.n && memcmp(after.data[i] + pos[bad_seq].off, rec_at(dm, pos, bad_seq),
+				    sizeof(struct sl_jrec) + lens[bad_seq]) == 0);
 	snap_free(&after);
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.corrupt == 1 && rec.corrupt_seq == bad_seq && rec.last_seq == n + 1);
+	CHECK(record_ok(j, n + 1));
+	sl_journal_close(j);
 }
 
 static void
@@ -891,7 +907,7 @@ test_mid_corruption(void)
 	char pdir[256], wdir[256];
 	const uint64_t n = 700;
 	const unsigned batch = 10;
-	uint64_t s, last_batch_first = (n - 1) / batch * batch + 1;
+	uint64_t s;
 	int bad = failures, ls;
 
 	path_in(pdir, sizeof(pdir), "mid-pristine");
@@ -900,12 +916,12 @@ test_mid_corruption(void)
 		return;
 	ls = last_seg(&pr);
 	CHECK(count_segs(pdir) >= 3);
-	/* Every record of every earlier batch, in any segment, one random bit each. */
-	for (s = 1; s < last_batch_first && failures == bad; s++) {
+	/* Every committed record but the last, in any segment, one random bit each. */
+	for (s = 1; s < n && failures == bad; s++) {
 		snap_copy(&dm, &pr);
 		flip_random_bit(&dm, pos, s);
 		CHECK(snap_restore(&dm, wdir) == 0);
-		check_corrupt(wdir, &dm, s, n);
+		check_corrupt(wdir, &dm, pos, s, n);
 		if (failures != bad)
 			fprintf(stderr, "  (bit flipped in seq %llu, segment %s%s)\n",
 				(unsigned long long)s, dm.name[pos[s].file],
@@ -921,7 +937,7 @@ test_mid_corruption(void)
 		snap_copy(&dm, &pr);
 		rec_at(&dm, pos, s)[b] ^= 0x10;
 		CHECK(snap_restore(&dm, wdir) == 0);
-		check_corrupt(wdir, &dm, s, n);
+		check_corrupt(wdir, &dm, pos, s, n);
 		if (failures != bad)
 			fprintf(stderr, "  (byte %zu of seq %llu)\n", b, (unsigned long long)s);
 		snap_free(&dm);
@@ -970,38 +986,301 @@ test_unsynced_reorder(void)
 	struct sl_journal *j;
 	struct snap sn;
 	char dir[256];
-	int sync_second;
+	uint32_t kind = 0;
+	int variant, sync_second, whole;
 
 	path_in(dir, sizeof(dir), "reorder");
-	for (sync_second = 0; sync_second < 2; sync_second++) {
+	for (variant = 0; variant < 3; variant++) {
+		sync_second = variant == 1;
+		whole = variant == 2; /* record 12 entirely missing, its commit word too */
 		CHECK(crash_after_batches(dir, sync_second) == 0);
 		CHECK(snap_load(&sn, dir) == 0);
 		CHECK(snap_index(&sn, pos) == 15);
-		/* Record 12 never reached the media; 13..15 did. */
-		memset(rec_at(&sn, pos, 12) + 20, 0, sizeof(struct sl_jrec) + 40 - 20);
+		/* Record 12 never (or only partly) reached the media; 13..15 did. */
+		memset(rec_at(&sn, pos, 12) + (whole ? 0 : 20), 0,
+		       sizeof(struct sl_jrec) + 40 - (whole ? 0 : 20));
 		CHECK(snap_restore(&sn, dir) == 0);
 		j = open_dir(dir, &c, &rec);
 		if (j == NULL)
 			break;
 		if (!sync_second) {
-			/* 12..15 are one unsynced batch: a torn tail. */
+			/* 11..15 are above the watermark (10): a torn tail, cut;
+			 * 11 is whole and kept, 12..15 keep their sequences. */
 			CHECK(rec.corrupt == 0 && sl_journal_damaged(j) == 0);
-			CHECK(rec.last_seq == 11 && rec.truncated_at_seq == 12);
-			CHECK(rec.truncated_bytes > 0);
+			CHECK(rec.torn == 1 && rec.truncated_at_seq == 12 && rec.truncated_bytes > 0);
+			CHECK(rec.last_seq == 15 && rec.next_seq == 16);
 			CHECK(record_ok(j, 11));
-			CHECK(sl_journal_read(j, 12, &v) == -ENOENT);
-			CHECK(append_seq(j, 12, 7) == 0);
-			CHECK(record_ok(j, 12));
-		} else {
-			/* 15 is of a later batch: 11..14 were synced, so 12 is damage. */
-			CHECK(rec.corrupt == 1 && rec.corrupt_seq == 12);
 			CHECK(sl_journal_read(j, 12, &v) == -EUCLEAN);
-			CHECK(record_ok(j, 11));
+			CHECK(sl_journal_gap_end(j, 12, &kind) == 15 && kind == SL_JDMG_TORN);
+			CHECK(append_seq(j, 16, 7) == 0);
+			CHECK(sl_journal_sync(j) == 0);
+			CHECK(record_ok(j, 16));
+			sl_journal_close(j);
+			/* Cut for good: the next open finds no tail, and still
+			 * never hands 12..15 out again. */
+			j = open_dir(dir, &c, &rec);
+			if (j == NULL)
+				break;
+			CHECK(rec.corrupt == 0 && rec.torn == 0 && rec.next_seq == 17);
+			CHECK(record_ok(j, 11) && record_ok(j, 16));
+			CHECK(sl_journal_gap_end(j, 13, &kind) == 15 && kind == SL_JDMG_TORN);
+		} else {
+			/* The watermark is 14: 12 was committed, so it is damage. */
+			CHECK(rec.corrupt == 1 && rec.corrupt_seq == 12 && rec.torn == 0);
+			CHECK(sl_journal_read(j, 12, &v) == -EUCLEAN);
+			CHECK(record_ok(j, 11) && record_ok(j, 13) && record_ok(j, 15));
+			CHECK(rec.next_seq == 16);
 		}
 		sl_journal_close(j);
 		snap_free(&sn);
 	}
 	rm_rf(dir);
+}
+
+/*
+ * The commit watermark decides, not the position: a crash (no clean close)
+ * after 30 records synced in batches of 10, then damage at rest. Damage at
+ * or below the watermark, the last record included, is corrupt and keeps
+ * its sequence; a bad record above it is a torn tail. A read-only open
+ * reports the same and changes no byte.
+ */
+static int
+crash_after(const char *dir, uint64_t synced, uint64_t unsynced)
+{
+	pid_t pid;
+	int st;
+
+	rm_rf(dir);
+	pid = fork();
+	if (pid == 0) {
+		struct sl_journal_conf c = conf_default();
+		struct sl_journal *j;
+		uint64_t s;
+		int ok = sl_journal_open(&j, dir, &c, NULL) == 0;
+
+		for (s = 1; ok && s <= synced + unsynced; s++) {
+			ok = append_seq(j, s, 64) == 0;
+			if (s <= synced && s % 10 == 0)
+				ok = ok && sl_journal_sync(j) == 0;
+		}
+		_exit(ok ? 0 : 1);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return -1;
+	for (uint64_t s = 1; s <= synced + unsynced; s++)
+		lens[s] = 64;
+	return 0;
+}
+
+static int
+same_tree(const struct snap *a, const char *dir)
+{
+	struct snap b;
+	int i, same;
+
+	if (snap_load(&b, dir) != 0)
+		return 0;
+	same = a->n == b.n;
+	for (i = 0; same && i < a->n; i++)
+		same = strcmp(a->name[i], b.name[i]) == 0 && a->size[i] == b.size[i] &&
+		       memcmp(a->data[i], b.data[i], a->size[i]) == 0;
+	snap_free(&b);
+	return same;
+}
+
+static void
+test_commit_watermark(void)
+{
+	static struct recpos pos[MAX_SEQ + 1];
+	struct sl_journal_conf c = conf_fast(), ro = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_jrec_view v;
+	struct sl_journal *j;
+	struct snap sn;
+	char dir[256];
+	uint32_t kind = 0;
+	uint64_t s;
+	int variant;
+
+	ro.read_only = 1;
+	path_in(dir, sizeof(dir), "watermark");
+	for (variant = 0; variant < 4; variant++) {
+		CHECK(crash_after(dir, 30, variant == 3 ? 5 : 0) == 0);
+		CHECK(snap_load(&sn, dir) == 0);
+		CHECK(snap_index(&sn, pos) == (variant == 3 ? 35u : 30u));
+		if (variant == 0)
+			rec_at(&sn, pos, 30)[sizeof(struct sl_jrec) + 9] ^= 0x20; /* last record */
+		else if (variant == 1)
+			memset(rec_at(&sn, pos, 28), 0, 3 * (sizeof(struct sl_jrec) + 64));
+		else if (variant == 2)
+			rec_at(&sn, pos, 15)[sizeof(struct sl_jrec) + 1] ^= 1;
+		else
+			rec_at(&sn, pos, 33)[sizeof(struct sl_jrec) + 3] ^= 1; /* above the watermark */
+		CHECK(snap_restore(&sn, dir) == 0);
+		snap_free(&sn);
+		CHECK(snap_load(&sn, dir) == 0);
+
+		/* Read-only first: the same verdict, nothing changed. */
+		j = open_dir(dir, &ro, &rec);
+		if (j == NULL)
+			break;
+		CHECK(rec.torn == (variant == 3) && (rec.corrupt != 0) == (variant != 3));
+		CHECK(sl_journal_append(j, "x", 1, 1, 1, 1, &s) == -EROFS);
+		sl_journal_close(j);
+		CHECK(same_tree(&sn, dir));
+
+		j = open_dir(dir, &c, &rec);
+		if (j == NULL)
+			break;
+		CHECK(sl_journal_damaged(j) == 0);
+		switch (variant) {
+		case 0:
+			CHECK(rec.corrupt == 1 && rec.corrupt_seq == 30 && rec.torn == 0);
+			CHECK(sl_journal_gap_end(j, 30, &kind) == 30 && kind == SL_JDMG_CORRUPT);
+			break;
+		case 1:
+			CHECK(rec.corrupt == 1 && rec.corrupt_seq == 28 && rec.corrupt_records == 3);
+			CHECK(sl_journal_gap_end(j, 28, &kind) == 30 && kind == SL_JDMG_MISSING);
+			break;
+		case 2:
+			CHECK(rec.corrupt == 1 && rec.corrupt_seq == 15 && rec.corrupt_records == 1);
+			CHECK(record_ok(j, 16) && record_ok(j, 30));
+			break;
+		case 3:
+			CHECK(rec.corrupt == 0 && rec.torn == 1 && rec.truncated_at_seq == 33);
+			CHECK(record_ok(j, 31) && record_ok(j, 32));
+			CHECK(sl_journal_gap_end(j, 33, &kind) == 35 && kind == SL_JDMG_TORN);
+			break;
+		}
+		CHECK(record_ok(j, 1) && record_ok(j, 14));
+		s = variant == 3 ? 36 : 31;
+		CHECK(rec.next_seq == s && sl_journal_read(j, s, &v) == -ENOENT);
+		/* The next append never reuses a sequence a record on disk had. */
+		CHECK(append_seq(j, s, 10) == 0);
+		CHECK(sl_journal_sync(j) == 0);
+		sl_journal_close(j);
+		j = open_dir(dir, &c, &rec);
+		if (j == NULL)
+			break;
+		CHECK(record_ok(j, s) && rec.next_seq == s + 1);
+		CHECK((rec.corrupt != 0) == (variant != 3) && rec.torn == 0);
+		sl_journal_close(j);
+		snap_free(&sn);
+	}
+	rm_rf(dir);
+}
+
+/*
+ * Lost files: the last segment cut to nothing or to half, journal.meta with
+ * flipped bytes or missing. The journal opens, keeps every valid record and
+ * its sequence, and says what was wrong with which file.
+ */
+static void
+test_lost_files(void)
+{
+	static struct recpos pos[MAX_SEQ + 1];
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_jrec_view v;
+	struct sl_journal *j;
+	struct snap pr, dm;
+	char pdir[256], wdir[256];
+	const uint64_t n = 400;
+	uint64_t f, half_last, s;
+	size_t cut;
+	int ls, mi, variant;
+
+	path_in(pdir, sizeof(pdir), "lost-pristine");
+	path_in(wdir, sizeof(wdir), "lost-work");
+	if (make_pristine(pdir, n, 7, &pr, pos) != 0)
+		return;
+	/* A clean close records the last sequence in journal.meta. */
+	j = open_dir(pdir, &c, &rec);
+	if (j == NULL)
+		return;
+	sl_journal_close(j);
+	snap_free(&pr);
+	CHECK(snap_load(&pr, pdir) == 0);
+	ls = last_seg(&pr);
+	f = strtoull(pr.name[ls], NULL, 10);
+	for (mi = 0; mi < pr.n && strcmp(pr.name[mi], "journal.meta") != 0; mi++)
+		;
+	CHECK(mi < pr.n && pr.size[mi] == 128);
+	cut = (pos[f].off + pos[n].off) / 2;
+	for (half_last = f; half_last <= n && pos[half_last].off + sizeof(struct sl_jrec) +
+		     align8(lens[half_last]) <= cut; half_last++)
+		;
+	half_last--;
+	CHECK(half_last > f && half_last < n);
+	for (variant = 0; variant < 6; variant++) {
+		snap_copy(&dm, &pr);
+		if (variant == 0)
+			dm.size[ls] = 0;
+		else if (variant == 1)
+			dm.size[ls] = cut;
+		else if (variant == 2) { /* one byte in each copy: both bad */
+			dm.data[mi][17] ^= 0x40;
+			dm.data[mi][64 + 33] ^= 0x02;
+		} else if (variant == 3) { /* two bytes in one copy */
+			dm.data[mi][9] ^= 0x01;
+			dm.data[mi][40] ^= 0x80;
+		} else if (variant == 4) {
+			dm.size[mi] = 0;
+		} else {
+			dm.size[ls] = 0; /* and journal.meta gone too: only the names are left */
+			dm.size[mi] = 3;
+		}
+		CHECK(snap_restore(&dm, wdir) == 0);
+		c.segment_bytes = 2 * SEG; /* must not matter: the journal has its own */
+		j = open_dir(wdir, &c, &rec);
+		c.segment_bytes = SEG;
+		if (j == NULL) {
+			snap_free(&dm);
+			break;
+		}
+		CHECK(sl_journal_damaged(j) == 0);
+		CHECK(rec.first_seq == 1);
+		for (s = 1; s < f; s++)
+			CHECK(record_ok(j, s));
+		switch (variant) {
+		case 0:
+			CHECK(rec.corrupt == 1 && rec.corrupt_seq == f && rec.next_seq == n + 1);
+			CHECK(sl_journal_gap_end(j, f, NULL) == n);
+			break;
+		case 1:
+			for (s = f; s <= half_last; s++)
+				CHECK(record_ok(j, s));
+			CHECK(rec.corrupt == 2 && rec.corrupt_seq == half_last + 1); /* + SHORT */
+			CHECK(rec.next_seq == n + 1 && sl_journal_read(j, n, &v) == -EUCLEAN);
+			break;
+		case 5:
+			/* Nothing says how many records the lost segment held:
+			 * its first sequence at least stays taken. */
+			CHECK(rec.corrupt == 1 && rec.corrupt_seq == f && rec.next_seq == f + 1);
+			CHECK(rec.meta_damaged == 2 && strstr(rec.meta_note, "journal.meta") != NULL);
+			break;
+		default:
+			CHECK(rec.corrupt == 0 && rec.next_seq == n + 1 && record_ok(j, n));
+			CHECK(rec.meta_damaged == (variant == 3 ? 1 : 2));
+			CHECK(strstr(rec.meta_note, "journal.meta") != NULL);
+			break;
+		}
+		s = rec.next_seq;
+		CHECK(append_seq(j, s, 20) == 0);
+		CHECK(sl_journal_sync(j) == 0);
+		sl_journal_close(j);
+		/* journal.meta is whole again, and the segment size the journal's own. */
+		j = open_dir(wdir, &c, &rec);
+		if (j != NULL) {
+			CHECK(rec.meta_damaged == 0 && record_ok(j, s) && rec.next_seq == s + 1);
+			CHECK(sl_journal_bytes(j) % SEG == 0 && record_ok(j, f - 1));
+			sl_journal_close(j);
+		}
+		snap_free(&dm);
+	}
+	snap_free(&pr);
+	rm_rf(pdir);
+	rm_rf(wdir);
 }
 
 /*
@@ -1031,9 +1310,10 @@ test_damage_near_roll(void)
 	f = strtoull(pr.name[ls], NULL, 10);
 	CHECK(f > 1 && pos[f].file == ls && pos[f - 1].file != ls);
 
-	/* Crash during the first append to the new segment: a clean tail. */
+	/* Crash during the first append to the new segment: a clean tail (its
+	 * watermark slots as a segment without watermark has them). */
 	snap_copy(&dm, &pr);
-	memset(dm.data[ls] + SL_JSEG_HDR, 0, dm.size[ls] - SL_JSEG_HDR);
+	memset(dm.data[ls] + 48, 0, dm.size[ls] - 48);
 	CHECK(snap_restore(&dm, wdir) == 0);
 	j = open_dir(wdir, &c, &rec);
 	if (j != NULL) {
@@ -1044,7 +1324,7 @@ test_damage_near_roll(void)
 	CHECK(snap_restore(&dm, wdir) == 0);
 	rec_at(&dm, pos, f - 1)[sizeof(struct sl_jrec) / 2] ^= 4;
 	CHECK(snap_restore(&dm, wdir) == 0);
-	check_corrupt(wdir, &dm, f - 1, f - 1);
+	check_corrupt(wdir, &dm, pos, f - 1, f - 1);
 	snap_free(&dm);
 
 	/* A damaged header of a segment that holds records: never dropped quietly. */
@@ -1314,6 +1594,8 @@ main(void)
 	test_tail_bitflip();
 	test_mid_corruption();
 	test_unsynced_reorder();
+	test_commit_watermark();
+	test_lost_files();
 	test_damage_near_roll();
 	test_full_and_retention();
 	test_prepare_ahead();

@@ -108,6 +108,7 @@ enum sl_error_code {
 	SL_E_RATE_LIMITED = 17,	  /* over the session's publish rate: slow down */
 	SL_E_BACKPRESSURE = 18,	  /* a subscriber of the topic is behind (policy block) */
 	SL_E_SLOW_CONSUMER = 19,  /* disconnected: deliveries fell behind (policy disconnect) */
+	SL_E_REPLAY_GAP = 20,	  /* notice: a replay skips sequences the journal cannot serve */
 	SL_E_MAX
 };
 
@@ -245,6 +246,14 @@ struct sl_error {
 	uint16_t code;	 /* enum sl_error_code */
 	uint16_t frame_type; /* type of the refused frame */
 	uint64_t detail; /* topic id or producer sequence, by frame_type */
+};
+
+/* ERROR SL_E_REPLAY_GAP (frame_type DELIVER, req_id 0, detail = topic_id):
+ * the ERROR frame grown by the range skipped (PROTOCOL.md 5.12). */
+struct sl_error_gap {
+	struct sl_error e;
+	uint64_t first; /* first sequence not delivered */
+	uint64_t last;	/* last sequence not delivered */
 };
 
 /* A frame as the parser hands it out: points into the caller's buffer. */

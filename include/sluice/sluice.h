@@ -152,6 +152,12 @@ struct sl_client_stats {
 				   * another topic or session; also in acks/errors */
 	uint64_t window_full;	  /* publishes refused -EAGAIN because the window
 				   * was full (also in publish_eagain) */
+	uint64_t replay_gaps;	 /* gap notices (SL_E_REPLAY_GAP): ranges a replay
+				  * skipped because the broker's journal cannot
+				  * serve them (damaged); not in errors */
+	uint64_t replay_gap_seqs; /* sequences in those ranges */
+	uint32_t gap_topic;	 /* the latest gap notice: topic id and range */
+	uint64_t gap_first, gap_last;
 };
 
 /*

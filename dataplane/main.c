@@ -300,7 +300,9 @@ sl_dp_slow_path_poll(struct sl_dp *d)
 		h[i].topic = id;
 		h[i].code = rc >= 0 ? SL_E_NONE
 			    : rc == -ENOSPC ? SL_E_TOPIC_TABLE_FULL
-			    : rc == -EINVAL ? SL_E_BAD_NAME : SL_E_JOURNAL_DAMAGED;
+			    : rc == -EINVAL ? SL_E_BAD_NAME
+			    : rc == -EBUSY ? SL_E_BUSY /* its deletion is completing */
+			    : SL_E_JOURNAL_DAMAGED;
 		if (rc == 1) {
 			sl_ctr_add(&d->main_ctr.ctr[SL_CTR_topics_created], 1);
 			sl_dp_ctl_topic_created(d);

@@ -57,6 +57,8 @@ struct sl_topic_state {
 	struct sl_journal *journal; /* NULL for durability none */
 	/* Snapshots for readers on other threads (relaxed stores by the owner). */
 	uint64_t j_first, j_durable, j_bytes;
+	uint64_t journal_full; /* owner: publishes refused, the journal could not grow */
+	uint8_t j_nospace; /* main lcore: its last spare segment found the disk full */
 } __attribute__((aligned(64)));
 
 /*

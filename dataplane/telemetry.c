@@ -166,6 +166,7 @@ topic_dict(const struct sl_topic *t)
 		rte_tel_data_add_dict_u64(c, "journal_first", sl_ctr_read(&ts->j_first));
 		rte_tel_data_add_dict_u64(c, "journal_durable", sl_ctr_read(&ts->j_durable));
 		rte_tel_data_add_dict_u64(c, "journal_bytes", sl_ctr_read(&ts->j_bytes));
+		rte_tel_data_add_dict_u64(c, "journal_full", sl_ctr_read(&ts->journal_full));
 	}
 	return c;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -280,12 +281,21 @@ seg_unmap(struct seg *s)
 
 static int seg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq);
 
-/* Reserve a new segment file's blocks: 0 or -errno. */
+/*
+ * Reserve a new segment file's blocks: 0 or -errno. A file system without
+ * the room is told by its free-block count first: some (tmpfs) allocate and
+ * zero everything they can before failing, which would spend milliseconds
+ * of a shared core on every attempt while the disk stays full.
+ */
 static int
 seg_allocate(const struct sl_journal *j, int fd)
 {
+	struct statvfs sv;
+
 	if (j->ops->allocate)
 		return j->ops->allocate(fd, j->seg_bytes);
+	if (fstatvfs(fd, &sv) == 0 && (uint64_t)sv.f_bfree * sv.f_frsize < j->seg_bytes)
+		return -ENOSPC;
 	return -posix_fallocate(fd, 0, (off_t)j->seg_bytes);
 }
 

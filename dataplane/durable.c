@@ -255,7 +255,6 @@ sl_dp_journals_prepare(struct sl_dp *dp)
 	 * topic here before its owner closes the journal). */
 	for (id = 1; id <= n && id < dp->route.cap; id++) {
 		struct sl_topic_state *ts = sl_route_state(&dp->route, id);
-
 		const struct sl_topic *t = sl_route_topic_get(&dp->route, id);
 		int rc;
 

@@ -11,7 +11,7 @@ OUT="$SL_ROOT/tests/e2e/outcomes.py"
 FS_MB=${FULLDISK_FS_MB:-32}
 SEG_MB=${FULLDISK_SEG_MB:-8}
 RATE=${FULLDISK_RATE:-1000}   # publishes/s offered to the full topic
-PHASE_S=${FULLDISK_PHASE_S:-8} # seconds of each latency phase
+PHASE_S=${FULLDISK_PHASE_S:-15} # seconds of each latency phase
 
 # The dataplane runs in a mount namespace of its own (ip netns exec): the
 # tmpfs is mounted before it starts, and unmounted after it stopped.
@@ -62,7 +62,7 @@ t_eq "steady.t has no journal" "$(t_topic steady.t durability)" none
 rt=()
 chrt -f 1 true 2>/dev/null && rt=(chrt -f 1)
 sl_cl "$T_TAG" "${rt[@]}" python3 "$OUT" probe "$T_NET.1" 9500 steady.t "$T_DIR/probe.txt" --rate 400 \
-	--secs $((PHASE_S * 2 + 60)) &
+	--secs $((PHASE_S * 2 + 90)) &
 probe=$!
 T_BG+=("$probe")
 sleep 1

@@ -16,6 +16,9 @@ RATE=${FULLDISK_RATE:-1000}   # publishes/s offered to the full topic
 PHASE_S=${FULLDISK_PHASE_S:-10} # seconds of baseline before the fill
 ROUNDS=${FULLDISK_ROUNDS:-3}    # then this many turns of full topic / baseline,
 BLOCK_S=${FULLDISK_BLOCK_S:-5}  # each this many seconds
+# A shared two-core machine delays a waiting process by a few milliseconds
+# now and then, load or no load: a baseline p99 below this is taken as this.
+FLOOR_US=${FULLDISK_FLOOR_US:-2500}
 
 # The dataplane runs in a mount namespace of its own (ip netns exec): the
 # tmpfs is mounted before it starts, and unmounted after it stopped.
@@ -118,10 +121,10 @@ kill "$probe" 2>/dev/null
 wait "$probe" 2>/dev/null
 
 # p99 of the steady topic's round trips: the median of the per-second p99s
-# of all blocks of a kind (robust to a stray pause of a shared machine). A
-# publish not acknowledged within 0.5 s counts as 0.5 s, and fails the check
-# by itself.
-python3 - "$T_DIR/probe.txt" "$T_DIR/phases.txt" <<'PY' >"$T_DIR/lat.txt" ||
+# of all blocks of a kind (robust to a stray pause of a shared machine),
+# within 2x of the baseline's (at least FLOOR_US). A publish not acknowledged
+# within 0.5 s counts as 0.5 s, and fails the check by itself.
+python3 - "$T_DIR/probe.txt" "$T_DIR/phases.txt" "$FLOOR_US" <<'PY' >"$T_DIR/lat.txt" ||
 import sys
 rows = [(float(t), v) for t, v in (l.split() for l in open(sys.argv[1]))]
 blocks = [(k, float(a), float(b)) for k, a, b in (l.split() for l in open(sys.argv[2]))]
@@ -150,9 +153,10 @@ first, n1, _ = phase("base", True)
 base, nb, lb = phase("base")
 full, nf, lf = phase("full")
 print(f"baseline p99 {base} us ({nb} samples, {lb} lost; before the fill alone {first} us); "
-      f"while refusing p99 {full} us ({nf} samples, {lf} lost)")
+      f"while refusing p99 {full} us ({nf} samples, {lf} lost); limit 2 x max(baseline, {floor:.0f})")
+floor = float(sys.argv[3])
 ok = base is not None and full is not None and nb >= 2000 and nf >= 2000 and lf == 0 and \
-    full <= 2 * base
+    full <= 2 * max(base, floor)
 sys.exit(0 if ok else 1)
 PY
 	t_fail "steady topic latency while the other topic is full: $(cat "$T_DIR/lat.txt")"

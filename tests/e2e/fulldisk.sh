@@ -152,9 +152,9 @@ def phase(kind, first_only=False):
 first, n1, _ = phase("base", True)
 base, nb, lb = phase("base")
 full, nf, lf = phase("full")
+floor = float(sys.argv[3])
 print(f"baseline p99 {base} us ({nb} samples, {lb} lost; before the fill alone {first} us); "
       f"while refusing p99 {full} us ({nf} samples, {lf} lost); limit 2 x max(baseline, {floor:.0f})")
-floor = float(sys.argv[3])
 ok = base is not None and full is not None and nb >= 2000 and nf >= 2000 and lf == 0 and \
     full <= 2 * max(base, floor)
 sys.exit(0 if ok else 1)

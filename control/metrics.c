@@ -166,6 +166,8 @@ static const struct field topic_fields[] = {
 	{ "subscribers", "sluice_topic_subscribers", "gauge", "Current subscribers." },
 	{ "seq", "sluice_topic_seq", "gauge", "Last sequence number." },
 	{ "journal_bytes", "sluice_topic_journal_bytes", "gauge", "Journal size in bytes." },
+	{ "journal_full", "sluice_topic_journal_full_total", "counter",
+	  "Publishes refused because the topic's journal could not grow." },
 	{ NULL, NULL, NULL, NULL },
 };
 

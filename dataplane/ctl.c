@@ -484,8 +484,9 @@ stats_topics(struct sl_dp *dp, struct jbuf *b)
 		   "\"subscribers\":%u,"
 		   "\"published\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"dropped\":%" PRIu64
 		   ",\"seq\":%" PRIu64 ",\"journal_first\":%" PRIu64 ",\"journal_durable\":%" PRIu64
-		   ",\"journal_bytes\":%" PRIu64 ",\"retain_bytes\":%" PRIu64 ",\"retain_age_s\":%"
-		   PRIu64 ",\"capacity_bytes\":%" PRIu64 ",\"deleted\":%s}", first ? "" : ",",
+		   ",\"journal_bytes\":%" PRIu64 ",\"journal_full\":%" PRIu64 ",\"retain_bytes\":%" PRIu64
+		   ",\"retain_age_s\":%" PRIu64 ",\"capacity_bytes\":%" PRIu64 ",\"deleted\":%s}",
+		   first ? "" : ",",
 		   json_name(t->name, name, sizeof(name)), id,
 		   sl_durability_name((enum sl_durability)ts->durability),
 		   sl_backpressure_name((enum sl_backpressure)__atomic_load_n(&ts->backpressure,
@@ -493,7 +494,7 @@ stats_topics(struct sl_dp *dp, struct jbuf *b)
 		   __atomic_load_n(&ts->n_subs, __ATOMIC_RELAXED), sl_ctr_read(&ts->published),
 		   sl_ctr_read(&ts->delivered), sl_ctr_read(&ts->dropped), sl_ctr_read(&ts->seq),
 		   sl_ctr_read(&ts->j_first), sl_ctr_read(&ts->j_durable),
-		   sl_ctr_read(&ts->j_bytes), ret, age, cap,
+		   sl_ctr_read(&ts->j_bytes), sl_ctr_read(&ts->journal_full), ret, age, cap,
 		   __atomic_load_n(&t->active, __ATOMIC_ACQUIRE) ? "false" : "true");
 		first = 0;
 	}

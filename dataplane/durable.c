@@ -380,10 +380,22 @@ sl_dp_journals_prepare(struct sl_dp *dp)
 	 * topic here before its owner closes the journal). */
 	for (id = 1; id <= n && id < dp->route.cap; id++) {
 		struct sl_topic_state *ts = sl_route_state(&dp->route, id);
+		const struct sl_topic *t = sl_route_topic_get(&dp->route, id);
+		int rc;
 
-		if (ts->journal && sl_route_topic_get(&dp->route, id) &&
-		    sl_journal_prepare(ts->journal) > 0)
-			done++;
+		if (ts->journal == NULL || t == NULL)
+			continue;
+		rc = sl_journal_prepare(ts->journal);
+		done += rc > 0;
+		/* Said once when it fills, once when it has room again: the
+		 * journal backs its attempts off meanwhile. */
+		if (rc == -ENOSPC && !ts->j_nospace)
+			RTE_LOG(WARNING, SLUICE, "topic %s: journal file system full: publishes "
+				"are refused (journal full) until space is freed\n", t->name);
+		else if (rc > 0 && ts->j_nospace)
+			RTE_LOG(NOTICE, SLUICE, "topic %s: journal has room again\n", t->name);
+		if (rc == -ENOSPC || rc > 0)
+			ts->j_nospace = rc < 0;
 	}
 	return done;
 }

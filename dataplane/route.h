@@ -59,6 +59,8 @@ struct sl_topic_state {
 	uint64_t j_first, j_durable, j_bytes;
 	uint64_t j_corrupt;   /* committed records recovery found damaged (set at open) */
 	uint64_t replay_gaps; /* gap notices sent to replaying subscribers */
+	uint64_t journal_full; /* owner: publishes refused, the journal could not grow */
+	uint8_t j_nospace; /* main lcore: its last spare segment found the disk full */
 } __attribute__((aligned(64)));
 
 /*

@@ -168,6 +168,7 @@ topic_dict(const struct sl_topic *t)
 		rte_tel_data_add_dict_u64(c, "journal_bytes", sl_ctr_read(&ts->j_bytes));
 		rte_tel_data_add_dict_u64(c, "journal_corrupt", sl_ctr_read(&ts->j_corrupt));
 		rte_tel_data_add_dict_u64(c, "replay_gaps", sl_ctr_read(&ts->replay_gaps));
+		rte_tel_data_add_dict_u64(c, "journal_full", sl_ctr_read(&ts->journal_full));
 	}
 	return c;
 }

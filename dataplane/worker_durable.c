@@ -70,10 +70,13 @@ snapshot(struct sl_topic_state *ts)
 }
 
 static void
-refuse(struct sl_worker *w, const struct sl_sub *peer, const struct sl_publish *p, int rc)
+refuse(struct sl_worker *w, struct sl_topic_state *ts, const struct sl_sub *peer,
+       const struct sl_publish *p, int rc)
 {
 	uint16_t code = rc == -ENOSPC ? SL_E_JOURNAL_FULL : SL_E_JOURNAL_DAMAGED;
 
+	if (rc == -ENOSPC)
+		sl_ctr_add(&ts->journal_full, 1);
 	drop(w, rc == -ENOSPC ? SL_DROP_journal_full : SL_DROP_journal_damaged);
 	sl_worker_reply_error(w, peer, p->h.session, 0, code, SL_FT_PUBLISH, p->producer_seq);
 }
@@ -124,7 +127,7 @@ release_pending(struct sl_worker *w)
 				sl_worker_ack(w, &peer, p->h.session, p->topic_id, p->producer_seq,
 					      e->seq);
 		} else {
-			refuse(w, &peer, p, -EIO);
+			refuse(w, ts, &peer, p, -EIO);
 		}
 		rte_pktmbuf_free(e->m);
 	}
@@ -206,7 +209,7 @@ sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
 			       p->producer_seq, &seq);
 	if (unlikely(rc < 0)) {
 		sl_worker_peer_of(m, &peer);
-		refuse(w, &peer, p, rc);
+		refuse(w, ts, &peer, p, rc);
 		return;
 	}
 	count(w, SL_CTR_journal_appends);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +109,9 @@ struct sl_journal {
 	struct spare *spare;
 	uint32_t want_spare; /* set by the owner, cleared by the preparer */
 	uint64_t spare_no;   /* preparer: names the next spare file */
+	int prep_err;	     /* preparer's last failure, 0 after a success; read by the owner */
+	uint64_t prep_retry_ns, prep_backoff_ns; /* preparer: next attempt after a failure */
+	int full;	     /* owner: the file system refused a segment, no spare since */
 	char dir[PATH_MAX];
 	struct sl_journal_conf conf;
 	const struct sl_persist_ops *ops;
@@ -381,6 +385,24 @@ seg_unmap(struct seg *s)
 
 static int seg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq);
 
+/*
+ * Reserve a new segment file's blocks: 0 or -errno. A file system without
+ * the room is told by its free-block count first: some (tmpfs) allocate and
+ * zero everything they can before failing, which would spend milliseconds
+ * of a shared core on every attempt while the disk stays full.
+ */
+static int
+seg_allocate(const struct sl_journal *j, int fd)
+{
+	struct statvfs sv;
+
+	if (j->ops->allocate)
+		return j->ops->allocate(fd, j->seg_bytes);
+	if (fstatvfs(fd, &sv) == 0 && (uint64_t)sv.f_bfree * sv.f_frsize < j->seg_bytes)
+		return -ENOSPC;
+	return -posix_fallocate(fd, 0, (off_t)j->seg_bytes);
+}
+
 /* Create, size, map and stamp a new segment starting at @first_seq. */
 static int
 seg_create(struct sl_journal *j, uint64_t first_seq, struct seg *s)
@@ -392,7 +414,7 @@ seg_create(struct sl_journal *j, uint64_t first_seq, struct seg *s)
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0)
 		return -errno;
-	rc = posix_fallocate(fd, 0, (off_t)j->seg_bytes);
+	rc = -seg_allocate(j, fd);
 	close(fd);
 	if (rc != 0)
 		goto fail;
@@ -555,6 +577,36 @@ struct spare {
 	char path[PATH_MAX + 32];
 };
 
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A spare could not be made. A full file system stays full for a while:
+ * trying again at every call would spend the preparing thread (and, for a
+ * file system that zeroes what it allocates, the core it shares) on
+ * allocations bound to fail, so the attempts back off. The owner reads
+ * prep_err to refuse at once rather than try the allocation itself.
+ */
+static void
+prepare_failed(struct sl_journal *j, int rc, uint64_t now)
+{
+	uint64_t lo = SL_JOURNAL_PREPARE_BACKOFF_MIN_MS * 1000000ull;
+	uint64_t hi = SL_JOURNAL_PREPARE_BACKOFF_MAX_MS * 1000000ull;
+
+	j->prep_backoff_ns = j->prep_backoff_ns ? j->prep_backoff_ns * 2 : lo;
+	if (j->prep_backoff_ns > hi)
+		j->prep_backoff_ns = hi;
+	j->prep_retry_ns = now + j->prep_backoff_ns;
+	/* Release: pairs with the owner's acquire load in seg_next. */
+	__atomic_store_n(&j->prep_err, rc == -EDQUOT ? -ENOSPC : rc, __ATOMIC_RELEASE);
+}
+
 /*
  * Who does what: only the owner sets want_spare (when it took the spare, or
  * found none at a roll), only the preparing thread clears it, and it
@@ -566,10 +618,14 @@ int
 sl_journal_prepare(struct sl_journal *j)
 {
 	struct spare *sp, *none = NULL;
+	uint64_t now;
 	int fd, rc;
 
 	if (!__atomic_load_n(&j->want_spare, __ATOMIC_ACQUIRE) ||
 	    __atomic_load_n(&j->spare, __ATOMIC_ACQUIRE) != NULL)
+		return 0;
+	now = mono_ns();
+	if (now < j->prep_retry_ns)
 		return 0;
 	sp = calloc(1, sizeof(*sp));
 	if (sp == NULL)
@@ -581,7 +637,7 @@ sl_journal_prepare(struct sl_journal *j)
 		rc = -errno;
 		goto fail;
 	}
-	rc = -posix_fallocate(fd, 0, (off_t)j->seg_bytes);
+	rc = seg_allocate(j, fd);
 	close(fd);
 	if (rc == 0)
 		rc = seg_map(j, sp->path, &sp->s, 0);
@@ -602,9 +658,14 @@ sl_journal_prepare(struct sl_journal *j)
 		free(sp);
 		return 0;
 	}
+	/* After the spare is published: an owner that still sees the old
+	 * error refuses once more, then takes the spare. */
+	j->prep_backoff_ns = 0;
+	__atomic_store_n(&j->prep_err, 0, __ATOMIC_RELEASE);
 	return 1;
 fail:
 	free(sp);
+	prepare_failed(j, rc, now);
 	return rc;
 }
 
@@ -634,6 +695,33 @@ seg_take_spare(struct sl_journal *j, uint64_t first_seq, struct seg *out)
 	*out = sp->s;
 	free(sp);
 	return 0;
+}
+
+/*
+ * The segment starting at @first_seq: the prepared spare, else one created
+ * here, unless the file system is known to be full: then -ENOSPC at once,
+ * without a system call, so that a full journal costs its owner (and the
+ * other topics it serves) nothing per refused append. The preparing thread
+ * retries and the next roll takes what it prepares.
+ */
+static int
+seg_next(struct sl_journal *j, uint64_t first_seq, struct seg *out)
+{
+	int rc = seg_take_spare(j, first_seq, out);
+
+	if (rc == 0)
+		j->full = 0;
+	if (rc != -ENOENT)
+		return rc;
+	/* Acquire: pairs with the release stores in sl_journal_prepare. */
+	if (j->full || __atomic_load_n(&j->prep_err, __ATOMIC_ACQUIRE) == -ENOSPC)
+		return -ENOSPC;
+	rc = seg_create(j, first_seq, out);
+	if (rc == -ENOSPC || rc == -EDQUOT) {
+		j->full = 1;
+		rc = -ENOSPC;
+	}
+	return rc;
 }
 
 static void
@@ -689,11 +777,9 @@ roll(struct sl_journal *j, uint64_t now)
 		if (total_bytes(j) + j->seg_bytes > j->conf.capacity_bytes)
 			return -ENOSPC;
 	}
-	rc = seg_take_spare(j, j->next_seq, &next);
-	if (rc == -ENOENT)
-		rc = seg_create(j, j->next_seq, &next);
+	rc = seg_next(j, j->next_seq, &next);
 	if (rc < 0)
-		return rc == -ENOSPC || rc == -EDQUOT ? -ENOSPC : rc;
+		return rc;
 	/* Everything in the old segment is durable before the new one gets a
 	 * record: recovery relies on it to call damage in an old segment. */
 	if (!cur->closed) {
@@ -730,11 +816,9 @@ sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint64_t
 	if (j->n_segs == 0) {
 		struct seg first;
 
-		rc = seg_take_spare(j, j->next_seq, &first);
-		if (rc == -ENOENT)
-			rc = seg_create(j, j->next_seq, &first);
+		rc = seg_next(j, j->next_seq, &first);
 		if (rc < 0)
-			return rc == -EDQUOT ? -ENOSPC : rc;
+			return rc;
 		rc = segs_push(j, &first);
 		if (rc < 0) {
 			seg_unmap(&first);

@@ -112,6 +112,9 @@ struct sl_persist_ops {
 	void (*drain)(void);			      /* pmem: wait for the write-backs */
 	int (*msync)(const void *addr, size_t len);			  /* files */
 	int (*is_pmem)(const void *addr, size_t len);
+	/* Reserve @len bytes of a new segment file: 0 or -errno (-ENOSPC when
+	 * the file system is full). NULL: posix_fallocate. */
+	int (*allocate)(int fd, uint64_t len);
 };
 
 /* libpmem's functions. */
@@ -198,9 +201,15 @@ void sl_journal_close(struct sl_journal *j);
  * appending thread a rename instead of the segment's whole size. The only
  * call that may run on another thread than the journal's user, concurrently
  * with it (one preparing thread per journal). Returns 1 when it prepared
- * one, 0 when none is needed yet, or -errno (the roll then creates the
- * segment itself, as without this call).
+ * one, 0 when none is needed yet or a failed attempt is being backed off
+ * (SL_JOURNAL_PREPARE_BACKOFF_MIN_MS doubling up to ..._MAX_MS), or -errno.
+ * After -ENOSPC the journal counts as full: a roll that finds no spare
+ * refuses at once (-ENOSPC) instead of creating the segment itself, until
+ * a later call prepares one; after any other error the roll creates the
+ * segment itself, as without this call.
  */
+#define SL_JOURNAL_PREPARE_BACKOFF_MIN_MS 10u
+#define SL_JOURNAL_PREPARE_BACKOFF_MAX_MS 500u
 int sl_journal_prepare(struct sl_journal *j);
 
 /*
@@ -210,6 +219,9 @@ int sl_journal_prepare(struct sl_journal *j);
  * a segment, or the file system is full: nothing was written), -EMSGSIZE,
  * -EROFS (a persist failed, or opened read-only), or -errno creating a
  * segment.
+ * Once the file system was found full (by sl_journal_prepare or by a roll),
+ * a roll makes no system call until sl_journal_prepare has a spare again:
+ * -ENOSPC costs the caller no more than a few loads.
  */
 int sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint64_t timestamp,
 		      uint64_t producer_id, uint64_t producer_seq, uint64_t *seq);

@@ -76,6 +76,8 @@ static struct {
 	int pmem;	 /* what is_pmem answers */
 	int fail_msync;	 /* msync fails with EIO */
 	int real_msync;	 /* call libpmem's msync (durable) or only count */
+	unsigned long allocs; /* segment files the journal tried to allocate */
+	int fail_alloc;	 /* allocation fails with ENOSPC: the file system is full */
 } po;
 
 static void
@@ -111,11 +113,19 @@ po_is_pmem(const void *addr, size_t len)
 	return po.pmem;
 }
 
+static int
+po_allocate(int fd, uint64_t len)
+{
+	po.allocs++;
+	return po.fail_alloc ? -ENOSPC : -posix_fallocate(fd, 0, (off_t)len);
+}
+
 static const struct sl_persist_ops counting_ops = {
 	.flush = po_flush,
 	.drain = po_drain,
 	.msync = po_msync,
 	.is_pmem = po_is_pmem,
+	.allocate = po_allocate,
 };
 
 static void
@@ -1576,6 +1586,125 @@ test_prepare_ahead(void)
 	rm_rf(dir);
 }
 
+/* ---- a full file system ---- */
+
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Prepare until a spare is ready, waiting out the back-off (bounded). */
+static int
+prepare_until_ready(struct sl_journal *j)
+{
+	int i, rc = 0;
+
+	for (i = 0; i < 100 && rc != 1; i++) {
+		rc = sl_journal_prepare(j);
+		if (rc != 1)
+			sleep_ms(SL_JOURNAL_PREPARE_BACKOFF_MAX_MS / 20);
+	}
+	return rc;
+}
+
+/*
+ * When no segment can be allocated, appends that need one are refused at
+ * once with -ENOSPC and never try to allocate themselves (that is the
+ * preparing thread's job, backed off); records appended before stay; once
+ * the file system has room, preparing succeeds and appends go on with the
+ * next sequence.
+ */
+static void
+test_full_filesystem(void)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_journal *j;
+	unsigned long allocs;
+	uint64_t seq, last;
+	char dir[256];
+	int i, rc;
+
+	path_in(dir, sizeof(dir), "fullfs");
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	/* Full from the start: the preparer fails, then backs off. */
+	po.fail_alloc = 1;
+	CHECK(sl_journal_prepare(j) == -ENOSPC);
+	CHECK(po.allocs == 1);
+	CHECK(sl_journal_prepare(j) == 0 && po.allocs == 1);
+	for (i = 0; i < 1000; i++)
+		CHECK(append_seq(j, 1, 100) == -ENOSPC);
+	CHECK(po.allocs == 1); /* the appender never tried */
+	CHECK(count_segs(dir) == 0 && !spare_exists(dir));
+	CHECK(sl_journal_last_seq(j) == 0);
+
+	/* Space returns: the preparer tries again after its back-off. */
+	po.fail_alloc = 0;
+	CHECK(prepare_until_ready(j) == 1);
+	CHECK(append_seq(j, 1, 100) == 0);
+	CHECK(sl_journal_sync(j) == 0);
+
+	/* Full again while a segment is in use: it fills, then refuses. */
+	po.fail_alloc = 1;
+	CHECK(sl_journal_prepare(j) == -ENOSPC);
+	allocs = po.allocs;
+	for (seq = 2; (rc = append_seq(j, seq, 200)) == 0; seq++)
+		;
+	CHECK(rc == -ENOSPC);
+	last = seq - 1;
+	CHECK(last > 100 && count_segs(dir) == 1);
+	for (i = 0; i < 1000; i++)
+		CHECK(append_seq(j, last + 1, 200) == -ENOSPC);
+	CHECK(po.allocs == allocs);
+	CHECK(sl_journal_last_seq(j) == last);
+	CHECK(sl_journal_sync(j) == 0 && sl_journal_durable_seq(j) == last);
+	CHECK(!sl_journal_damaged(j));
+	for (seq = 1; seq <= last; seq++)
+		if (!record_ok(j, seq)) {
+			CHECK(record_ok(j, seq));
+			break;
+		}
+
+	/* Room again: preparing succeeds and the roll takes the spare. */
+	po.fail_alloc = 0;
+	CHECK(prepare_until_ready(j) == 1);
+	CHECK(append_seq(j, last + 1, 200) == 0);
+	CHECK(count_segs(dir) == 2);
+	CHECK(sl_journal_sync(j) == 0 && sl_journal_durable_seq(j) == last + 1);
+	sl_journal_close(j);
+
+	/* Without a preparer: the first roll that cannot allocate tries once,
+	 * and then refuses without trying until a spare is prepared. */
+	rm_rf(dir);
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	po.fail_alloc = 1;
+	allocs = po.allocs;
+	CHECK(append_seq(j, 1, 100) == -ENOSPC);
+	CHECK(po.allocs == allocs + 1);
+	for (i = 0; i < 1000; i++)
+		CHECK(append_seq(j, 1, 100) == -ENOSPC);
+	CHECK(po.allocs == allocs + 1);
+	po.fail_alloc = 0;
+	CHECK(prepare_until_ready(j) == 1);
+	CHECK(append_seq(j, 1, 100) == 0);
+	sl_journal_close(j);
+
+	/* The journal reopens with everything that was acknowledged. */
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.last_seq == 1 && !rec.corrupt && record_ok(j, 1));
+	sl_journal_close(j);
+	rm_rf(dir);
+}
+
 int
 main(void)
 {
@@ -1599,6 +1728,7 @@ main(void)
 	test_damage_near_roll();
 	test_full_and_retention();
 	test_prepare_ahead();
+	test_full_filesystem();
 	rm_rf(base);
 	return check_result("test_journal");
 }

@@ -57,6 +57,10 @@ sl_cl() {
 sl_dp_start() {
 	local tag=$1 log=$2 i
 	shift 2
+	# Emptied here, not only by the redirection below: that one happens in
+	# the background child, and until it runs the wait would find the
+	# "ready" of a previous instance that wrote the same log.
+	: >"$log" || return 1
 	ip netns exec "$tag-dp" "$SL_BUILD/dataplane/sluice-dataplane" \
 		-c "${SL_DP_CONF:-$SL_ROOT/nic-configs/af_packet.conf}" \
 		--set "port0.vdev=net_af_packet0,iface=${tag}d0,qpairs=${SL_DP_QUEUES:-1},qdisc_bypass=1,framesz=2048,framecnt=4096" \

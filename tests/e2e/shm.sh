@@ -57,8 +57,9 @@ wait_for() { # wait_for SECONDS PID
 	fi
 	wait "$2"
 }
-# "received N gaps G" of sluice-sub --stats: stat_of FILE.err received|gaps
-stat_of() { sed -n "s/^received \([0-9]*\) gaps \([0-9]*\)$/\1 \2/p" "$1" |
+# "received N gaps G replay_gaps R (S seqs)" of sluice-sub --stats:
+# stat_of FILE.err received|gaps
+stat_of() { sed -n "s/^received \([0-9]*\) gaps \([0-9]*\) replay_gaps .*$/\1 \2/p" "$1" |
 	awk -v k="$2" '{ print (k == "received") ? $1 : $2 }'; }
 # Telemetry entry of the shm client with PID: shm_client PID KEY
 shm_client() {

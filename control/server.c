@@ -288,28 +288,43 @@ topic_json(struct sl_jw *w, const struct sl_state_topic *t, const struct sl_json
 
 /* ---- topics ---- */
 
+/*
+ * The arguments topic.create and topic.update share: the name, durability
+ * (default none), back-pressure (default: the dataplane's policy), retention
+ * and capacity into @t (name not copied). 0, or -1 with @r answered.
+ */
 static int
-cmd_topic_create(struct req *r)
+topic_spec_args(struct req *r, struct sl_state_topic *t, const char **name)
 {
 	static const char *const ok[] = { "name", "durability", "backpressure", "retain_mb",
 					  "retain_s", "capacity_mb", NULL };
+	const char *dur = "none", *bp = "default";
+
+	memset(t, 0, sizeof(*t));
+	if (args_only(r, ok) || arg_str(r, "name", 1, name) || arg_str(r, "durability", 0, &dur) ||
+	    arg_str(r, "backpressure", 0, &bp) || arg_u64(r, "retain_mb", &t->retain_mb) ||
+	    arg_u64(r, "retain_s", &t->retain_s) || arg_u64(r, "capacity_mb", &t->capacity_mb))
+		return -1;
+	if (sl_state_durability_parse(dur, &t->durability) < 0)
+		return req_fail(r, "invalid", "durability '%.32s' is invalid: use none, async or sync",
+				dur);
+	if (sl_state_backpressure_parse(bp, &t->backpressure) < 0)
+		return req_fail(r, "invalid", "backpressure '%.32s' is invalid: use drop, block or "
+				"disconnect (or default: the dataplane's configured policy)", bp);
+	return 0;
+}
+
+static int
+cmd_topic_create(struct req *r)
+{
 	struct sl_state_topic t;
 	struct sl_state next;
 	struct sl_cnc_cmd c;
-	const char *name, *dur = "none", *bp = "default";
+	const char *name;
 	int rc;
 
-	memset(&t, 0, sizeof(t));
-	if (args_only(r, ok) || arg_str(r, "name", 1, &name) || arg_str(r, "durability", 0, &dur) ||
-	    arg_str(r, "backpressure", 0, &bp) || arg_u64(r, "retain_mb", &t.retain_mb) ||
-	    arg_u64(r, "retain_s", &t.retain_s) || arg_u64(r, "capacity_mb", &t.capacity_mb))
+	if (topic_spec_args(r, &t, &name))
 		return -1;
-	if (sl_state_durability_parse(dur, &t.durability) < 0)
-		return req_fail(r, "invalid", "durability '%.32s' is invalid: use none, async or sync",
-				dur);
-	if (sl_state_backpressure_parse(bp, &t.backpressure) < 0)
-		return req_fail(r, "invalid", "backpressure '%.32s' is invalid: use drop, block or "
-				"disconnect (or default: the dataplane's configured policy)", bp);
 	if (strlen(name) >= sizeof(t.name))
 		return req_fail(r, "invalid", "topic name is too long: at most %d characters", 200);
 	memcpy(t.name, name, strlen(name) + 1);
@@ -346,26 +361,15 @@ _Static_assert(SL_STATE_TF_DURABILITY == 1 && SL_STATE_TF_BACKPRESSURE == 2 &&
 static int
 cmd_topic_update(struct req *r)
 {
-	static const char *const ok[] = { "name", "durability", "backpressure", "retain_mb",
-					  "retain_s", "capacity_mb", NULL };
 	struct sl_state_topic t, now;
 	struct sl_json_doc *doc;
 	struct sl_state next;
 	struct sl_cnc_cmd c;
-	const char *name, *dur = "none", *bp = "default";
+	const char *name;
 	int rc, live;
 
-	memset(&t, 0, sizeof(t));
-	if (args_only(r, ok) || arg_str(r, "name", 1, &name) || arg_str(r, "durability", 0, &dur) ||
-	    arg_str(r, "backpressure", 0, &bp) || arg_u64(r, "retain_mb", &t.retain_mb) ||
-	    arg_u64(r, "retain_s", &t.retain_s) || arg_u64(r, "capacity_mb", &t.capacity_mb))
+	if (topic_spec_args(r, &t, &name))
 		return -1;
-	if (sl_state_durability_parse(dur, &t.durability) < 0)
-		return req_fail(r, "invalid", "durability '%.32s' is invalid: use none, async or sync",
-				dur);
-	if (sl_state_backpressure_parse(bp, &t.backpressure) < 0)
-		return req_fail(r, "invalid", "backpressure '%.32s' is invalid: use drop, block or "
-				"disconnect (or default: the dataplane's configured policy)", bp);
 	if (strlen(name) >= sizeof(t.name))
 		return req_fail(r, "not_found", "no topic '%.200s'", name);
 	memcpy(t.name, name, strlen(name) + 1);

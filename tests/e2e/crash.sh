@@ -77,8 +77,9 @@ print(f"[crash] ok: {len(acked)} acknowledged messages all present once, in orde
       f"among {len(rows)} stored")
 PY
 
-# The inspection tool on the journal the broker left (stopped first: opening
-# runs recovery), then on a copy with one flipped byte in committed data.
+# The inspection tool (read-only) on the journal the broker left, stopped first
+# so the journal is closed cleanly, then on a copy with one flipped byte in
+# committed data.
 sl_dp_stop
 t_eq "dataplane stops cleanly after the last restart" "$SL_DP_RC" 0
 J="$SL_BUILD/persist/sluice-journal"

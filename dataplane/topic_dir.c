@@ -212,20 +212,6 @@ sl_topic_spec_parse(const char *buf, size_t len, struct sl_topic_spec *out, unsi
 	return 0;
 }
 
-static int
-fsync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /* Read up to SL_TOPIC_SPEC_MAX + 1 bytes of @path into @buf. */
 static ssize_t
 read_small(const char *path, char *buf, size_t cap)
@@ -280,7 +266,7 @@ sl_topic_spec_save(const char *dir, const struct sl_topic_spec *s)
 		return rc;
 	}
 	/* The rename itself survives a crash only once the directory is synced. */
-	return fsync_path(dir);
+	return sl_journal_sync_dir(dir);
 }
 
 int
@@ -350,7 +336,7 @@ sl_topic_dir_delete(const char *root, const char *sub)
 		 (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, counter++);
 	if (rename(from, to) < 0)
 		return -errno;
-	rc = fsync_path(root);
+	rc = sl_journal_sync_dir(root);
 	if (rc < 0) {
 		/* Not known durable: put it back, so that what we report is true. */
 		(void)rename(to, from);
@@ -377,6 +363,6 @@ sl_topic_dir_sweep(const char *root)
 	}
 	closedir(d);
 	if (n > 0)
-		fsync_path(root);
+		sl_journal_sync_dir(root);
 	return n;
 }

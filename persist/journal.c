@@ -301,10 +301,10 @@ seg_path(const struct sl_journal *j, uint64_t first_seq, char *out, size_t len)
 	snprintf(out, len, "%s/%020" PRIu64 ".seg", j->dir, first_seq);
 }
 
-static int
-fsync_dir(const char *dir)
+int
+sl_journal_sync_dir(const char *dir)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc = 0;
 
 	if (fd < 0)
@@ -559,7 +559,7 @@ seg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq)
 	copy(s, 0, &h, sizeof(h));
 	rc = persist_range(j, s, 0, sizeof(h));
 	if (rc == 0)
-		rc = fsync_dir(j->dir);
+		rc = sl_journal_sync_dir(j->dir);
 	if (rc == 0) {
 		s->used = SL_JSEG_HDR;
 		s->first_seq = first_seq;
@@ -1210,7 +1210,7 @@ meta_write(struct sl_journal *j, uint64_t created_ns, uint64_t last_seq, int dur
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -errno;
 	if (rc == 0 && durable)
-		rc = fsync_dir(j->dir);
+		rc = sl_journal_sync_dir(j->dir);
 	if (rc < 0)
 		unlink(tmp);
 	return rc;

@@ -291,6 +291,13 @@ void sl_journal_set_limits(struct sl_journal *j, uint64_t capacity_bytes, uint64
 /* Describe the segments (first/last seq, bytes used) to @out. */
 void sl_journal_describe(const struct sl_journal *j, FILE *out);
 
+/*
+ * fsync(2) the directory @dir, so that entries created, renamed or removed
+ * in it survive a crash (the journal's segment rolls, a topic's saved spec).
+ * Returns 0 or -errno.
+ */
+int sl_journal_sync_dir(const char *dir);
+
 /* CRC32C (Castagnoli), hardware-accelerated where the CPU has SSE4.2. */
 uint32_t sl_crc32c(uint32_t crc, const void *data, size_t len);
 

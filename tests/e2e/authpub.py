@@ -23,6 +23,8 @@ import struct
 import sys
 import time
 
+from ackpub import frames, hdr  # the plain header and framing, as unauthenticated
+
 HELLO, CHALLENGE, AUTH, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, ERROR = \
     0x01, 0x02, 0x03, 0x04, 0x10, 0x11, 0x20, 0x30, 0x7F
 F_AUTH = 1 << 15
@@ -57,10 +59,6 @@ def siphash24(key, data):
     return v0 ^ v1 ^ v2 ^ v3
 
 
-def hdr(t, length, session, flags=0):
-    return struct.pack("<BBHIII", 1, t, flags, length, session, 0)
-
-
 def seal(skey, frame, seq):
     """Pad to 8, append the trailer, set the AUTH flag and length, MAC."""
     frame = bytearray(frame + bytes(-len(frame) % 8))
@@ -78,17 +76,6 @@ def load(path):
             k, v = line.split("=", 1)
             kv[k.strip()] = v.strip()
     return kv["user"], bytes.fromhex(kv["key"])
-
-
-def frames(d):
-    """(type, frame bytes) for each frame of datagram @d, as the 8-byte aligned framing says."""
-    off = 0
-    while off + 16 <= len(d):
-        length = struct.unpack_from("<I", d, off + 4)[0]
-        if length < 16 or off + length > len(d):
-            return
-        yield d[off + 1], d[off:off + length]
-        off += (length + 7) & ~7
 
 
 def request(s, data, want):

@@ -25,23 +25,10 @@ import struct
 import sys
 import time
 
+from ackpub import frames, hdr
+
 HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, ERROR = 0x01, 0x04, 0x10, 0x11, 0x20, 0x30, 0x7F
 ACK_REQ = 1
-
-
-def hdr(t, length, session, flags=0):
-    return struct.pack("<BBHIII", 1, t, flags, length, session, 0)
-
-
-def frames(dgram):
-    """The frames of one datagram: (type, bytes)."""
-    off = 0
-    while off + 16 <= len(dgram):
-        length = struct.unpack_from("<I", dgram, off + 4)[0]
-        if length < 16 or off + length > len(dgram):
-            return
-        yield dgram[off + 1], dgram[off:off + length]
-        off += (length + 7) & ~7
 
 
 def request(s, data, want):

@@ -8,8 +8,8 @@
 #include <vector>
 
 extern "C" {
-#include <sluice/auth.h>
-#include <sluice/proto.h>
+#include <common/auth.h>
+#include <common/proto.h>
 }
 
 namespace {

@@ -30,8 +30,8 @@
 #endif
 
 extern "C" {
-#include <sluice/auth.h>
-#include <sluice/proto.h>
+#include <common/auth.h>
+#include <common/proto.h>
 
 #include "journal.h"
 #ifdef SL_BENCH_DATAPLANE

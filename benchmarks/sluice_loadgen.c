@@ -17,9 +17,9 @@
 #include <x86intrin.h>
 #endif
 
-#include <sluice/auth.h>
-#include <sluice/proto.h>
-#include <sluice/shm.h>
+#include <common/auth.h>
+#include <common/proto.h>
+#include <common/shm.h>
 #include <sluice/sluice.h>
 
 #include "cli.h"

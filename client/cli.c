@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sluice/proto.h>
+#include <common/proto.h>
 
 #include "cli.h"
 #include "shm_link.h"

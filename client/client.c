@@ -16,8 +16,9 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
-#include <sluice/auth.h>
-#include <sluice/proto.h>
+#include <common/auth.h>
+#include <common/proto.h>
+#include <common/clock.h>
 #include <sluice/sluice.h>
 
 #include "shm_link.h"
@@ -150,10 +151,7 @@ struct sl_client {
 uint64_t
 sl_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+	return sl_mono_ns();
 }
 
 static int

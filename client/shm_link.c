@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <sluice/shm.h>
+#include <common/shm.h>
 #include <sluice/sluice.h>
 
 #include "shm_link.h"
@@ -128,7 +128,7 @@ int
 sl_shm_link_path(const char *target, char *out, size_t len)
 {
 	int n = strchr(target, '/') ? snprintf(out, len, "%s", target)
-				    : snprintf(out, len, "%s/%s/%s", SL_SHM_RUN_DIR, target,
+				    : snprintf(out, len, "%s/%s/%s", SL_RUN_DIR, target,
 					       SL_SHM_SOCKET);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;

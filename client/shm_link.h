@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sluice/shm.h>
+#include <common/shm.h>
 
-/* The client's view of its region (sluice/shm.h). r is NULL when closed. */
+/* The client's view of its region (common/shm.h). r is NULL when closed. */
 struct sl_shm_link {
 	struct sl_shm_region *r;
 	uint64_t map_size;

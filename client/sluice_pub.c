@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <sluice/auth.h>
-#include <sluice/proto.h>
+#include <common/auth.h>
+#include <common/proto.h>
 #include <sluice/sluice.h>
 
 #include "cli.h"

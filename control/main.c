@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <common/clock.h>
+
 #include "control.h"
 
 #define TICK_MS 50
@@ -29,10 +31,7 @@ on_signal(int sig)
 uint64_t
 sl_ctl_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return sl_wall_ns();
 }
 
 void
@@ -120,7 +119,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	if (o->socket == NULL) {
-		snprintf(o->socket_buf, sizeof(o->socket_buf), "%s/%s/control.sock", SL_CNC_DIR,
+		snprintf(o->socket_buf, sizeof(o->socket_buf), "%s/%s/" SL_CONTROL_SOCKET, SL_RUN_DIR,
 			 o->name);
 		o->socket = o->socket_buf;
 	}

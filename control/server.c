@@ -264,9 +264,9 @@ topic_json(struct sl_jw *w, const struct sl_state_topic *t, const struct sl_json
 	sl_jw_key(w, "name");
 	sl_jw_str(w, t ? t->name : name);
 	sl_jw_key(w, "durability");
-	sl_jw_str(w, t ? sl_state_durability_name(t->durability) : dur);
+	sl_jw_str(w, t ? sl_durability_name(t->durability) : dur);
 	sl_jw_key(w, "backpressure");
-	sl_jw_str(w, t ? sl_state_backpressure_name(t->backpressure) : bp);
+	sl_jw_str(w, t ? sl_cnc_bp_name(t->backpressure) : bp);
 	sl_jw_key(w, "retain_mb");
 	sl_jw_u64(w, t ? t->retain_mb : 0);
 	sl_jw_key(w, "retain_s");

@@ -19,6 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <common/paths.h>
+#include <common/policy.h>
+#include <common/clock.h>
+
 #include "ctl_json.h"
 
 /* Exit codes scripts may rely on; listed in --help. */
@@ -356,10 +360,7 @@ print_kv(const struct sl_cj *obj)
 static int64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(sl_mono_ns() / 1000000);
 }
 
 static void
@@ -712,7 +713,7 @@ resolve_socket(struct ctl *c, const struct verb *v)
 	else if (c->name == NULL && env != NULL && env[0] != '\0')
 		n = snprintf(c->path, sizeof(c->path), "%s", env);
 	else
-		n = snprintf(c->path, sizeof(c->path), "/run/sluice/%s/control.sock",
+		n = snprintf(c->path, sizeof(c->path), SL_RUN_DIR "/%s/" SL_CONTROL_SOCKET,
 			     c->name != NULL ? c->name : SL_CTL_DEFAULT_NAME);
 	if (n <= 0 || (size_t)n >= sizeof(c->path))
 		return usage_err(v, "socket path is empty or longer than %zu bytes",
@@ -853,8 +854,6 @@ static int
 topic_spec_call(struct ctl *c, const struct verb *v, int argc, char **argv, const char *cmd,
 		const char *done)
 {
-	static const char *const durs[] = { "none", "async", "sync", NULL };
-	static const char *const bps[] = { "drop", "block", "disconnect", "default", NULL };
 	const char *dur = NULL, *bp = NULL, *rmb = NULL, *rs = NULL, *cmb = NULL, *pos[1];
 	const struct opt opts[] = {
 		{ "durability", &dur, NULL }, { "backpressure", &bp, NULL },
@@ -872,9 +871,9 @@ topic_spec_call(struct ctl *c, const struct verb *v, int argc, char **argv, cons
 	    rs == NULL && cmb == NULL)
 		return usage_err(v, "nothing to update: give --retain-mb, --retain-s, "
 				 "--capacity-mb, --backpressure or --durability");
-	if (dur != NULL && !one_of(dur, durs))
+	if (dur != NULL && sl_durability_parse(dur) < 0)
 		return usage_err(v, "--durability is none, async or sync, not '%s'", dur);
-	if (bp != NULL && !one_of(bp, bps))
+	if (bp != NULL && sl_cnc_bp_parse(bp) < 0)
 		return usage_err(v, "--backpressure is drop, block or disconnect (or default: the "
 				 "dataplane's configured policy), not '%s'", bp);
 	sl_cj_buf_raw(&a, "{\"name\":", 8);

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sluice/proto.h>
+#include <common/proto.h>
 
 #include "state.h"
 
@@ -74,47 +74,28 @@ fail:
 
 /* ---- names ---- */
 
-static const char *const dur_names[] = { "none", "async", "sync" };
-/* Indexed by SL_CNC_BP_*. */
-static const char *const bp_names[] = { "default", "drop", "block", "disconnect" };
 static const char *const perm_names[] = { "pub", "sub", "admin" };
-
-const char *
-sl_state_durability_name(uint8_t d)
-{
-	return d < 3 ? dur_names[d] : "?";
-}
 
 int
 sl_state_durability_parse(const char *s, uint8_t *out)
 {
-	uint8_t i;
+	int d = sl_durability_parse(s);
 
-	for (i = 0; i < 3; i++)
-		if (strcmp(s, dur_names[i]) == 0) {
-			*out = i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-const char *
-sl_state_backpressure_name(uint8_t bp)
-{
-	return bp <= SL_CNC_BP_DISCONNECT ? bp_names[bp] : "?";
+	if (d < 0)
+		return -EINVAL;
+	*out = (uint8_t)d;
+	return 0;
 }
 
 int
 sl_state_backpressure_parse(const char *s, uint8_t *out)
 {
-	uint8_t i;
+	int bp = sl_cnc_bp_parse(s);
 
-	for (i = 0; i <= SL_CNC_BP_DISCONNECT; i++)
-		if (strcmp(s, bp_names[i]) == 0) {
-			*out = i;
-			return 0;
-		}
-	return -EINVAL;
+	if (bp < 0)
+		return -EINVAL;
+	*out = (uint8_t)bp;
+	return 0;
 }
 
 int
@@ -320,8 +301,8 @@ sl_state_topic_update(struct sl_state *s, const struct sl_state_topic *t, unsign
 			    "change while the topic exists (its journal, and what its "
 			    "acknowledgements promised, depend on it): delete the topic (its "
 			    "stored messages go) and create it again with durability %s", t->name,
-			    sl_state_durability_name(cur->durability),
-			    sl_state_durability_name(next.durability));
+			    sl_durability_name(cur->durability),
+			    sl_durability_name(next.durability));
 	*cur = next;
 	if (out)
 		*out = next;
@@ -555,9 +536,9 @@ topics_to_json(const struct sl_state *s, struct sl_jw *w)
 		sl_jw_key(w, "name");
 		sl_jw_str(w, t->name);
 		sl_jw_key(w, "durability");
-		sl_jw_str(w, sl_state_durability_name(t->durability));
+		sl_jw_str(w, sl_durability_name(t->durability));
 		sl_jw_key(w, "backpressure");
-		sl_jw_str(w, sl_state_backpressure_name(t->backpressure));
+		sl_jw_str(w, sl_cnc_bp_name(t->backpressure));
 		sl_jw_key(w, "retain_mb");
 		sl_jw_u64(w, t->retain_mb);
 		sl_jw_key(w, "retain_s");

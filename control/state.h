@@ -7,8 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sluice/auth.h>
-#include <sluice/cnc.h>
+#include <common/auth.h>
+#include <common/cnc.h>
+#include <common/policy.h>
 
 #include "json.h"
 
@@ -35,11 +36,6 @@
 #define SL_STATE_FILE_TMP "state.json.tmp"
 #define SL_STATE_MAX_FILE (16u << 20)
 
-enum sl_durability {
-	SL_DUR_NONE = 0,
-	SL_DUR_ASYNC = 1,
-	SL_DUR_SYNC = 2,
-};
 
 struct sl_state_topic {
 	char name[SL_CNC_NAME_LEN];
@@ -104,10 +100,8 @@ void sl_state_fini(struct sl_state *s);
 int sl_state_copy(struct sl_state *dst, const struct sl_state *src);
 
 /* Names and parsers, for messages and the socket protocol. */
-const char *sl_state_durability_name(uint8_t d);
 int sl_state_durability_parse(const char *s, uint8_t *out); /* 0 or -EINVAL */
 /* Back-pressure: "default" (SL_CNC_BP_DEFAULT), "drop", "block", "disconnect". */
-const char *sl_state_backpressure_name(uint8_t bp);
 int sl_state_backpressure_parse(const char *s, uint8_t *out); /* 0 or -EINVAL */
 int sl_state_perm_parse(const char *s);			     /* SL_PERM_* bit or -EINVAL */
 /* Write the perms of @perms as a JSON array of names. */

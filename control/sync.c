@@ -69,7 +69,7 @@ sl_sync_create(struct sl_sync **out, const char *name)
 	if (s == NULL)
 		return -ENOMEM;
 	snprintf(s->name, sizeof(s->name), "%s", name);
-	snprintf(s->path, sizeof(s->path), "%s/%s/cnc", SL_CNC_DIR, name);
+	snprintf(s->path, sizeof(s->path), "%s/%s/cnc", SL_RUN_DIR, name);
 	s->next_ticket = 1;
 	*out = s;
 	return 0;

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sluice/cnc.h>
+#include <common/cnc.h>
 
 #include "state.h"
 

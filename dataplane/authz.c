@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sluice/auth.h>
-#include <sluice/proto.h>
+#include <common/auth.h>
+#include <common/proto.h>
 
 #include "authz.h"
 

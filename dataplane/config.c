@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sluice/proto.h>
+#include <common/proto.h>
 
 #include "config.h"
 
@@ -133,44 +133,21 @@ sl_conf_defaults(struct sl_conf *c)
 	c->shm_huge = 1;
 }
 
-static const char *const dur_names[] = { "none", "async", "sync", NULL };
-static const char *const bp_names[] = { "drop", "block", "disconnect", NULL };
+/* How a configuration key names its policies: the parser and the three
+ * names, for error messages. */
+struct policy_names {
+	int (*parse)(const char *name);
+	const char *(*name)(unsigned v);
+};
 
-const char *
-sl_durability_name(enum sl_durability d)
-{
-	return (unsigned)d < 3 ? dur_names[d] : "unknown";
-}
-
-const char *
-sl_backpressure_name(enum sl_backpressure b)
-{
-	return (unsigned)b < 3 ? bp_names[b] : "unknown";
-}
-
-/* Index of @v in the NULL-terminated @names, or -1. */
-static int
-parse_name(const char *v, const char *const *names)
-{
-	int i;
-
-	for (i = 0; names[i]; i++)
-		if (!strcmp(v, names[i]))
-			return i;
-	return -1;
-}
-
-int
-sl_durability_parse(const char *name)
-{
-	return parse_name(name, dur_names);
-}
+static const struct policy_names dur_policy = { sl_durability_parse, sl_durability_name };
+static const struct policy_names bp_policy = { sl_backpressure_parse, sl_backpressure_name };
 
 /* "pattern=policy" rules, comma or space separated, for @what (durability
- * or backpressure) with policy names @names. */
+ * or backpressure) with policy names @pn. */
 static int
 add_rules(struct sl_conf_rule *rules, uint16_t *n, const char *what,
-	  const char *const *names, const char *v, char *err, size_t errlen)
+	  const struct policy_names *pn, const char *v, char *err, size_t errlen)
 {
 	char tmp[1024], *save = NULL, *t, *eq;
 	struct sl_conf_rule *r;
@@ -180,16 +157,16 @@ add_rules(struct sl_conf_rule *rules, uint16_t *n, const char *what,
 		eq = strrchr(t, '=');
 		if (eq == NULL || eq == t)
 			return fail(err, errlen, "%s rule '%s' is not pattern=policy "
-				    "(e.g. orders.*=%s)", what, t, names[2]);
+				    "(e.g. orders.*=%s)", what, t, pn->name(2));
 		*eq = '\0';
 		if (*n >= SL_CONF_MAX_RULES)
 			return fail(err, errlen, "more than %d %s rules", SL_CONF_MAX_RULES, what);
 		r = &rules[*n];
-		r->policy = parse_name(eq + 1, names);
+		r->policy = pn->parse(eq + 1);
 		if (strlen(t) >= sizeof(r->pattern) || r->policy < 0)
 			return fail(err, errlen, "%s rule '%s=%s': policy is %s, %s or %s; "
-				    "pattern at most %zu bytes", what, t, eq + 1, names[0], names[1],
-				    names[2], sizeof(r->pattern) - 1);
+				    "pattern at most %zu bytes", what, t, eq + 1, pn->name(0),
+				    pn->name(1), pn->name(2), sizeof(r->pattern) - 1);
 		snprintf(r->pattern, sizeof(r->pattern), "%s", t);
 		(*n)++;
 	}
@@ -328,19 +305,19 @@ set_value(struct sl_conf *c, void *base, const struct key_def *k, const char *v,
 		return add_topics(c, v, err, errlen);
 	case V_DUR:
 	case V_BP: {
-		const char *const *names = k->kind == V_DUR ? dur_names : bp_names;
-		int i = parse_name(v, names);
+		const struct policy_names *pn = k->kind == V_DUR ? &dur_policy : &bp_policy;
+		int i = pn->parse(v);
 
 		if (i < 0)
-			return fail(err, errlen, "'%s' is %s, %s or %s, got '%s'", k->key, names[0],
-				    names[1], names[2], v);
+			return fail(err, errlen, "'%s' is %s, %s or %s, got '%s'", k->key, pn->name(0),
+				    pn->name(1), pn->name(2), v);
 		*(int *)field = i;
 		return 0;
 	}
 	case V_RULES:
-		return add_rules(c->rules, &c->n_rules, "durability", dur_names, v, err, errlen);
+		return add_rules(c->rules, &c->n_rules, "durability", &dur_policy, v, err, errlen);
 	case V_BP_RULES:
-		return add_rules(c->bp_rules, &c->n_bp_rules, "backpressure", bp_names, v, err,
+		return add_rules(c->bp_rules, &c->n_bp_rules, "backpressure", &bp_policy, v, err,
 				 errlen);
 	case V_AUTH:
 		if (!strcmp(v, "open") || !strcmp(v, "required")) {

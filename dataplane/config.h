@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <common/policy.h>
+
 #define SL_CONF_MAX_PORTS 8
 #define SL_CONF_MAX_WORKERS 32
 #define SL_CONF_MAX_TOPICS 64 /* topics pre-declared in the file */
@@ -15,19 +17,6 @@
 enum sl_idle_kind {
 	SL_IDLE_BUSY = 0, /* spin with pause: lowest latency, holds the core */
 	SL_IDLE_BACKOFF,  /* spin, then sleep up to idle_max_us: shares the core */
-};
-
-enum sl_durability {
-	SL_DUR_NONE = 0, /* memory only: routed and forgotten */
-	SL_DUR_ASYNC,	 /* journaled, persisted within async_lag_ms */
-	SL_DUR_SYNC,	 /* persisted before ack and before delivery */
-};
-
-/* What happens to a message for a subscriber whose shared-memory ring is full. */
-enum sl_backpressure {
-	SL_BP_DROP = 0,	      /* that subscriber misses it: a gap it sees (seq, counter) */
-	SL_BP_BLOCK,	      /* held; publishers held back until it has room */
-	SL_BP_DISCONNECT,     /* that subscriber is disconnected with a notice */
 };
 
 #define SL_CONF_MAX_RULES 32
@@ -125,15 +114,8 @@ int sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen);
  * else the default. */
 enum sl_durability sl_conf_durability(const struct sl_conf *c, const char *name, size_t len);
 
-const char *sl_durability_name(enum sl_durability d);
-
-/* The enum sl_durability named @name ("none", "async", "sync"), or -1. */
-int sl_durability_parse(const char *name);
-
 /* The back-pressure policy for topic @name: first matching rule, else the default. */
 enum sl_backpressure sl_conf_backpressure(const struct sl_conf *c, const char *name, size_t len);
-
-const char *sl_backpressure_name(enum sl_backpressure b);
 
 /* Print the effective configuration in the file format. */
 void sl_conf_dump(const struct sl_conf *c, FILE *out);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Names of the dataplane counters, for telemetry and tools. */
 
-#include <sluice/proto.h>
+#include <common/proto.h>
 
 #include "counters.h"
 

@@ -13,12 +13,13 @@
 #include <rte_ethdev.h>
 #include <rte_log.h>
 
-#include <sluice/cnc.h>
+#include <common/cnc.h>
+#include <common/log.h>
+#include <common/clock.h>
 
 #include "dataplane.h"
 #include "durable.h"
 
-#define RTE_LOGTYPE_SLUICE RTE_LOGTYPE_USER1
 #define CMDS_PER_POLL 64
 #define STATS_BUF (SL_CNC_STATS_SIZE - 64)
 
@@ -28,15 +29,6 @@ struct sl_authz_retired {
 	uint64_t polls[SL_CONF_MAX_WORKERS];
 	struct sl_authz_retired *next;
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int
 say(struct sl_cnc_result *r, int rc, const char *fmt, ...)
@@ -63,7 +55,7 @@ retire(struct sl_dp *dp, struct sl_authz *old)
 	r = calloc(1, sizeof(*r));
 	if (r == NULL) {
 		/* Leaking a table is safe; freeing it early is not. */
-		RTE_LOG(WARNING, SLUICE, "authz: cannot track a retired table; leaked\n");
+		SL_LOG(WARNING, "authz: cannot track a retired table; leaked\n");
 		return;
 	}
 	r->a = old;
@@ -145,7 +137,7 @@ topic_set_backpressure(struct sl_dp *dp, const struct sl_topic *cur, uint8_t cod
 
 	if (ts->backpressure == (uint8_t)bp)
 		return;
-	RTE_LOG(INFO, SLUICE, "topic %s: back-pressure %s (was %s)\n", cur->name,
+	SL_LOG(INFO, "topic %s: back-pressure %s (was %s)\n", cur->name,
 		sl_backpressure_name(bp),
 		sl_backpressure_name((enum sl_backpressure)ts->backpressure));
 	__atomic_store_n(&ts->backpressure, (uint8_t)bp, __ATOMIC_RELAXED);
@@ -259,7 +251,7 @@ topic_delete(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 		return say(r, -ENOENT, "no topic %s", t->name);
 	/* New frames stop finding it now; the owner releases its state. */
 	sl_route_topic_deactivate(&dp->route, id);
-	dp->deleting = (struct sl_dp_deletion){ .topic = id, .pending = 1, .since_ns = now_ns() };
+	dp->deleting = (struct sl_dp_deletion){ .topic = id, .pending = 1, .since_ns = sl_wall_ns() };
 	return 0;
 }
 
@@ -279,16 +271,16 @@ deletion_poll(struct sl_dp *dp)
 	/* Acquire: pairs with the owner's release store of durability none
 	 * after it closed the journal (sl_worker_topic_delete). */
 	if (!del->sent || __atomic_load_n(&ts->durability, __ATOMIC_ACQUIRE) != SL_DUR_NONE) {
-		if (!del->warned && now_ns() - del->since_ns > 2000000000ull) {
+		if (!del->warned && sl_wall_ns() - del->since_ns > 2000000000ull) {
 			del->warned = 1;
-			RTE_LOG(WARNING, SLUICE, "topic %s: deletion waits for worker %u to close "
+			SL_LOG(WARNING, "topic %s: deletion waits for worker %u to close "
 				"its journal; control commands wait behind it\n", t->name, t->owner);
 		}
 		return 0;
 	}
 	rc = sl_dp_topic_remove_dir(dp, del->topic);
 	if (rc < 0) {
-		RTE_LOG(ERR, SLUICE, "topic %s: deleted, but its journal directory under %s could "
+		SL_LOG(ERR, "topic %s: deleted, but its journal directory under %s could "
 			"not be removed: %s\n", t->name, dp->conf.journal_dir, strerror(-rc));
 		say(&del->result, rc, "topic %s stopped, but its journal could not be removed "
 		    "(%s): remove it under %s before restarting", t->name, strerror(-rc),
@@ -351,7 +343,7 @@ static void
 push_result(struct sl_dp *dp, const struct sl_cnc_result *r)
 {
 	if (sl_cnc_result_push(dp->cnc, r) < 0)
-		RTE_LOG(WARNING, SLUICE, "control is not reading results; result of "
+		SL_LOG(WARNING, "control is not reading results; result of "
 			"command %" PRIu64 " lost\n", r->id);
 }
 
@@ -540,8 +532,8 @@ sl_dp_ctl_init(struct sl_dp *dp)
 		return rc;
 	rc = sl_cnc_create(&dp->cnc, dp->conf.name);
 	if (rc < 0) {
-		RTE_LOG(WARNING, SLUICE, "control region %s/%s/cnc: %s; running without "
-			"sluice-control\n", SL_CNC_DIR, dp->conf.name, strerror(-rc));
+		SL_LOG(WARNING, "control region %s/%s/cnc: %s; running without "
+			"sluice-control\n", SL_RUN_DIR, dp->conf.name, strerror(-rc));
 		dp->cnc = NULL;
 	} else {
 		sl_cnc_hdr(dp->cnc)->auth_required = dp->authz->required;
@@ -567,7 +559,7 @@ sl_dp_ctl_poll(struct sl_dp *dp)
 		reclaim(dp);
 	if (dp->cnc == NULL)
 		return n;
-	now = now_ns();
+	now = sl_wall_ns();
 	if (now >= dp->next_stats_ns) {
 		dp->next_stats_ns = now + SL_CNC_STATS_PERIOD_MS * 1000000ull;
 		__atomic_store_n(&sl_cnc_hdr(dp->cnc)->dp_heartbeat_ns, now, __ATOMIC_RELEASE);

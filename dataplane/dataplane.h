@@ -10,7 +10,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-#include <sluice/cnc.h>
+#include <common/cnc.h>
 
 #include "authz.h"
 #include "config.h"

@@ -18,9 +18,9 @@
 #include "journal.h"
 #include "topic_dir.h"
 
-#include <sluice/cnc.h>
+#include <common/cnc.h>
+#include <common/log.h>
 
-#define RTE_LOGTYPE_SLUICE RTE_LOGTYPE_USER1
 
 int
 sl_dp_topic_dirname(const char *name, size_t len, char *out, size_t outlen)
@@ -135,7 +135,7 @@ recovery_log(const struct sl_topic *t, enum sl_durability d, const char *dir,
 	FILE *f;
 
 	if (rec->meta_note[0])
-		RTE_LOG(WARNING, SLUICE, "topic %s: %s/%s\n", t->name, dir, rec->meta_note);
+		SL_LOG(WARNING, "topic %s: %s/%s\n", t->name, dir, rec->meta_note);
 	for (i = 0; (dm = sl_journal_damage_get(j, i)) != NULL; i++) {
 		f = fmemopen(line, sizeof(line), "w");
 		if (f == NULL)
@@ -144,17 +144,17 @@ recovery_log(const struct sl_topic *t, enum sl_durability d, const char *dir,
 		fclose(f);
 		line[sizeof(line) - 1] = '\0';
 		if (dm->kind == SL_JDMG_TORN)
-			RTE_LOG(INFO, SLUICE, "topic %s: journal %s: %s", t->name, dir, line);
+			SL_LOG(INFO, "topic %s: journal %s: %s", t->name, dir, line);
 		else
-			RTE_LOG(ERR, SLUICE, "topic %s: JOURNAL CORRUPT: %s/%s", t->name, dir, line);
+			SL_LOG(ERR, "topic %s: JOURNAL CORRUPT: %s/%s", t->name, dir, line);
 	}
 	if (rec->corrupt)
-		RTE_LOG(ERR, SLUICE, "topic %s (%s): %s; the topic accepts publishes and replays "
+		SL_LOG(ERR, "topic %s (%s): %s; the topic accepts publishes and replays "
 			"around the damage (subscribers get a gap notice); inspect with "
 			"sluice-journal verify %s\n", t->name, sl_durability_name(d), rec->message,
 			dir);
 	else if (rec->torn || rec->last_seq >= rec->first_seq)
-		RTE_LOG(INFO, SLUICE, "topic %s (%s): %s\n", t->name, sl_durability_name(d),
+		SL_LOG(INFO, "topic %s (%s): %s\n", t->name, sl_durability_name(d),
 			rec->message);
 }
 
@@ -192,7 +192,7 @@ sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 	if (sp == NULL)
 		return -ENOMEM;
 	if (deletion_pending(dp, t)) {
-		RTE_LOG(WARNING, SLUICE, "topic %s: not created while its deletion completes\n",
+		SL_LOG(WARNING, "topic %s: not created while its deletion completes\n",
 			t->name);
 		return -EBUSY;
 	}
@@ -221,7 +221,7 @@ sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 	spec_limits(sp, &jc);
 	rc = sl_journal_open(&ts->journal, dir, &jc, &rec);
 	if (rc < 0) {
-		RTE_LOG(ERR, SLUICE, "topic %s: journal %s: %s (%s)\n", t->name, dir, strerror(-rc),
+		SL_LOG(ERR, "topic %s: journal %s: %s (%s)\n", t->name, dir, strerror(-rc),
 			rec.message);
 		ts->journal = NULL;
 		return rc;
@@ -230,7 +230,7 @@ sl_dp_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 	 * the rules' spec (or the one saved before). */
 	rc = dp->topic_spec_keep ? 0 : sl_topic_spec_save(dir, sp);
 	if (rc < 0)
-		RTE_LOG(WARNING, SLUICE, "topic %s: cannot save its spec in %s/" SL_TOPIC_SPEC_FILE
+		SL_LOG(WARNING, "topic %s: cannot save its spec in %s/" SL_TOPIC_SPEC_FILE
 			": %s\n", t->name, dir, strerror(-rc));
 	ts->seq = sl_journal_last_seq(ts->journal);
 	ts->j_first = sl_journal_first_seq(ts->journal);
@@ -323,7 +323,7 @@ sl_dp_journals_load(struct sl_dp *dp)
 	/* Deletions a crash interrupted after they were made durable. */
 	rc = sl_topic_dir_sweep(dp->conf.journal_dir);
 	if (rc > 0)
-		RTE_LOG(INFO, SLUICE, "%s: removed %d deleted topic journal(s) left by an "
+		SL_LOG(INFO, "%s: removed %d deleted topic journal(s) left by an "
 			"interrupted deletion\n", dp->conf.journal_dir, rc);
 	d = opendir(dp->conf.journal_dir);
 	if (d == NULL)
@@ -348,7 +348,7 @@ sl_dp_journals_load(struct sl_dp *dp)
 		} else if (rc != -ENOENT) {
 			/* Left as it is, for the operator: not overwritten with
 			 * the rules' spec, which may not be what it held. */
-			RTE_LOG(ERR, SLUICE, "topic %s: saved spec %s/" SL_TOPIC_SPEC_FILE " not "
+			SL_LOG(ERR, "topic %s: saved spec %s/" SL_TOPIC_SPEC_FILE " not "
 				"read: %s; the configuration's rules apply until sluice-control "
 				"sets it\n", name, dir, rc == -EBADMSG ? err : strerror(-rc));
 			dp->topic_spec_keep = 1;
@@ -359,7 +359,7 @@ sl_dp_journals_load(struct sl_dp *dp)
 		dp->topic_override = NULL;
 		dp->topic_spec_keep = 0;
 		if (rc < 0) {
-			RTE_LOG(ERR, SLUICE, "journal %s/%s not loaded: %s\n", dp->conf.journal_dir,
+			SL_LOG(ERR, "journal %s/%s not loaded: %s\n", dp->conf.journal_dir,
 				e->d_name, strerror(-rc));
 			continue;
 		}
@@ -390,10 +390,10 @@ sl_dp_journals_prepare(struct sl_dp *dp)
 		/* Said once when it fills, once when it has room again: the
 		 * journal backs its attempts off meanwhile. */
 		if (rc == -ENOSPC && !ts->j_nospace)
-			RTE_LOG(WARNING, SLUICE, "topic %s: journal file system full: publishes "
+			SL_LOG(WARNING, "topic %s: journal file system full: publishes "
 				"are refused (journal full) until space is freed\n", t->name);
 		else if (rc > 0 && ts->j_nospace)
-			RTE_LOG(NOTICE, SLUICE, "topic %s: journal has room again\n", t->name);
+			SL_LOG(NOTICE, "topic %s: journal has room again\n", t->name);
 		if (rc == -ENOSPC || rc > 0)
 			ts->j_nospace = rc < 0;
 	}

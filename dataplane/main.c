@@ -22,6 +22,8 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include <common/log.h>
+
 #include "dataplane.h"
 #include "durable.h"
 #include "port.h"
@@ -220,7 +222,7 @@ create_pools(void)
 	dp.clone_pool = rte_pktmbuf_pool_create("sl_clone", c->mbufs, c->mbuf_cache, 0, 0,
 						socket);
 	if (!dp.pkt_pool || !dp.hdr_pool || !dp.clone_pool) {
-		RTE_LOG(ERR, USER1, "mbuf pools: %s (reserve more hugepages or lower mbufs)\n",
+		SL_LOG(ERR, "mbuf pools: %s (reserve more hugepages or lower mbufs)\n",
 			rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
@@ -240,7 +242,7 @@ create_topics(void)
 		return rc;
 	rc = sl_dp_journals_load(&dp);
 	if (rc < 0)
-		RTE_LOG(WARNING, USER1, "journal directory %s: %s\n", dp.conf.journal_dir,
+		SL_LOG(WARNING, "journal directory %s: %s\n", dp.conf.journal_dir,
 			strerror(-rc));
 	else if (rc > 0)
 		printf("sluice-dataplane: %d topic journal(s) loaded from %s\n", rc,
@@ -346,7 +348,7 @@ start(void)
 	}
 	rc = sl_telemetry_init(&dp);
 	if (rc < 0)
-		RTE_LOG(WARNING, USER1, "telemetry commands not registered\n");
+		SL_LOG(WARNING, "telemetry commands not registered\n");
 	rc = sl_psub_init(&dp);
 	if (rc < 0)
 		return rc;

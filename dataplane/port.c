@@ -8,10 +8,11 @@
 #include <rte_ethdev.h>
 #include <rte_log.h>
 
+#include <common/log.h>
+
 #include "dataplane.h"
 #include "port.h"
 
-#define RTE_LOGTYPE_SLUICE RTE_LOGTYPE_USER1
 
 /* The ethdev name of a configured port: the vdev name before its first comma,
  * or the PCI address. */
@@ -40,7 +41,7 @@ port_configure(struct sl_dp *dp, const struct sl_conf_port *cp, uint16_t port_id
 	if (rc < 0)
 		return rc;
 	if (cp->rx_queues > info.max_rx_queues || dp->n_workers > info.max_tx_queues) {
-		RTE_LOG(ERR, SLUICE, "port %u supports %u rx / %u tx queues; the config asks "
+		SL_LOG(ERR, "port %u supports %u rx / %u tx queues; the config asks "
 			"for %u rx and %u tx (one per worker)\n", port_id, info.max_rx_queues,
 			info.max_tx_queues, cp->rx_queues, dp->n_workers);
 		return -EINVAL;
@@ -85,7 +86,7 @@ sl_port_init(struct sl_dp *dp, uint16_t idx)
 	port_dev_name(cp, name, sizeof(name));
 	rc = rte_eth_dev_get_port_by_name(name, &port_id);
 	if (rc < 0) {
-		RTE_LOG(ERR, SLUICE, "port%u: no ethdev named '%s' (check vdev/pci in the "
+		SL_LOG(ERR, "port%u: no ethdev named '%s' (check vdev/pci in the "
 			"config and that the interface exists)\n", idx, name);
 		return -ENODEV;
 	}
@@ -110,7 +111,7 @@ sl_port_init(struct sl_dp *dp, uint16_t idx)
 fail_stop:
 	rte_eth_dev_stop(port_id);
 fail:
-	RTE_LOG(ERR, SLUICE, "port%u (%s): setup failed: %s\n", idx, name, strerror(-rc));
+	SL_LOG(ERR, "port%u (%s): setup failed: %s\n", idx, name, strerror(-rc));
 	return rc;
 }
 

@@ -7,7 +7,7 @@
 
 #include <rte_mbuf.h>
 
-#include <sluice/proto.h>
+#include <common/proto.h>
 
 #include "dataplane.h"
 

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include <sluice/proto.h>
+#include <common/proto.h>
 
 /*
  * Concurrency: topics are created by one writer (the main lcore) while

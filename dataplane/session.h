@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-#include <sluice/auth.h>
-#include <sluice/proto.h>
+#include <common/auth.h>
+#include <common/proto.h>
 
 /*
  * A session belongs to the worker whose rx queue its packets arrive on (RSS

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Shared-memory clients (sluice/shm.h for the layout).
+ * Shared-memory clients (common/shm.h for the layout).
  *
  * Main lcore: a UNIX socket where local clients attach. Each gets a sealed
  * memory file of its own (memfd on huge pages when the host has them),
@@ -52,15 +52,16 @@
 #include <rte_ring.h>
 #include <rte_telemetry.h>
 
-#include <sluice/cnc.h>
-#include <sluice/proto.h>
+#include <common/cnc.h>
+#include <common/proto.h>
+#include <common/log.h>
+#include <common/clock.h>
 
 #include "dataplane.h"
 #include "pkt.h"
 #include "shm.h"
 #include "worker_internal.h"
 
-#define RTE_LOGTYPE_SLUICE RTE_LOGTYPE_USER1
 
 #define ATTACH_TIMEOUT_NS 1000000000ull /* to send the attach request */
 #define GRACE_POLLS 2			/* worker loop iterations before unmap */
@@ -83,15 +84,6 @@ struct sl_shm {
 	uint64_t refused_ns[REFUSED_MAX];
 	uint32_t n_refused;
 };
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint32_t
 log2u(uint32_t v)
@@ -153,7 +145,7 @@ fault_handler_install(struct sl_shm *s)
 	sigemptyset(&sa.sa_mask);
 	__atomic_store_n(&fault_shm, s, __ATOMIC_RELEASE);
 	if (sigaction(SIGBUS, &sa, NULL) < 0)
-		RTE_LOG(WARNING, SLUICE, "shared memory: no SIGBUS handler: %s\n", strerror(errno));
+		SL_LOG(WARNING, "shared memory: no SIGBUS handler: %s\n", strerror(errno));
 }
 
 /* --- main lcore: attach ----------------------------------------------------------- */
@@ -193,7 +185,7 @@ sl_shm_init(struct sl_dp *dp)
 
 	rc = sl_cnc_run_dir(dp->conf.name, dir, sizeof(dir));
 	if (rc < 0) {
-		RTE_LOG(ERR, SLUICE, "shared memory: cannot create the run directory of %s: %s\n",
+		SL_LOG(ERR, "shared memory: cannot create the run directory of %s: %s\n",
 			dp->conf.name, strerror(-rc));
 		errno = -rc;
 		goto fail;
@@ -202,7 +194,7 @@ sl_shm_init(struct sl_dp *dp)
 		struct group *g = getgrnam(dp->conf.shm_group);
 
 		if (g == NULL || chown(dir, (uid_t)-1, g->gr_gid) < 0) {
-			RTE_LOG(ERR, SLUICE, "shared memory: group %s for %s: %s\n",
+			SL_LOG(ERR, "shared memory: group %s for %s: %s\n",
 				dp->conf.shm_group, dir, g ? strerror(errno) : "no such group");
 			goto fail;
 		}
@@ -216,16 +208,16 @@ sl_shm_init(struct sl_dp *dp)
 	unlink(s->path); /* left by a dataplane that was killed */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(s->path, 0660) < 0 ||
 	    listen(fd, 64) < 0) {
-		RTE_LOG(ERR, SLUICE, "shared memory: socket %s: %s\n", s->path, strerror(errno));
+		SL_LOG(ERR, "shared memory: socket %s: %s\n", s->path, strerror(errno));
 		close(fd);
 		goto fail;
 	}
 	if (gid != (gid_t)-1 && chown(s->path, (uid_t)-1, gid) < 0)
-		RTE_LOG(WARNING, SLUICE, "shared memory: chown %s failed\n", s->path);
+		SL_LOG(WARNING, "shared memory: chown %s failed\n", s->path);
 	s->listen_fd = fd;
 	dp->shm = s;
 	fault_handler_install(s);
-	RTE_LOG(INFO, SLUICE, "shared memory: %s, up to %u clients, rings %u KiB, %u KiB each "
+	SL_LOG(INFO, "shared memory: %s, up to %u clients, rings %u KiB, %u KiB each "
 		"on %s pages\n", s->path, s->max_clients, dp->conf.shm_ring_kb,
 		(unsigned)(s->region_size >> 10), s->page_size ? "huge" : "4 KiB");
 	return 0;
@@ -259,7 +251,7 @@ region_create(struct sl_shm *s, uint64_t size, uint8_t *huge, void **map)
 			if (*map != MAP_FAILED && fcntl(fd, F_ADD_SEALS, seals) == 0) {
 				*huge = attempt == 0;
 				if (attempt == 1 && s->page_size && s->huge_fallbacks++ == 0)
-					RTE_LOG(WARNING, SLUICE, "shared memory: no free huge "
+					SL_LOG(WARNING, "shared memory: no free huge "
 						"pages; client rings on 4 KiB pages\n");
 				return fd;
 			}
@@ -323,7 +315,7 @@ attach_reply(int sock, int32_t status, uint64_t size, int fd)
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	}
 	if (sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		RTE_LOG(DEBUG, SLUICE, "shared memory: attach reply: %s\n", strerror(errno));
+		SL_LOG(DEBUG, "shared memory: attach reply: %s\n", strerror(errno));
 }
 
 static void
@@ -390,7 +382,7 @@ attach(struct sl_dp *dp, struct sl_shm_client *c)
 	c->size = s->region_size;
 	fd = region_create(s, c->size, &c->huge, &map);
 	if (fd < 0) {
-		RTE_LOG(WARNING, SLUICE, "shared memory: no memory for client pid %d: %s\n",
+		SL_LOG(WARNING, "shared memory: no memory for client pid %d: %s\n",
 			(int)c->pid, strerror(errno));
 		attach_reply(c->sock, -ENOMEM, 0, -1);
 		slot_close(dp, c);
@@ -415,7 +407,7 @@ attach(struct sl_dp *dp, struct sl_shm_client *c)
 	attach_reply(c->sock, 0, c->size, fd);
 	close(fd); /* the client holds it now; the mapping keeps the memory */
 	sl_ctr_add(&dp->main_ctr.ctr[SL_CTR_shm_attached], 1);
-	RTE_LOG(INFO, SLUICE, "shared memory: client %u '%s' (pid %d uid %d) attached to "
+	SL_LOG(INFO, "shared memory: client %u '%s' (pid %d uid %d) attached to "
 		"worker %u, %lu KiB on %s pages\n", c->slot, c->name, (int)c->pid, (int)c->uid,
 		c->home, (unsigned long)(c->size >> 10), c->huge ? "huge" : "4 KiB");
 }
@@ -443,7 +435,7 @@ refuse_later(struct sl_shm *s, int fd)
 	if (s->n_refused == REFUSED_MAX)
 		refused_close(s, 0);
 	s->refused[s->n_refused] = fd;
-	s->refused_ns[s->n_refused++] = mono_ns();
+	s->refused_ns[s->n_refused++] = sl_mono_ns();
 }
 
 static void
@@ -476,7 +468,7 @@ accept_new(struct sl_dp *dp)
 			continue;
 		}
 		s->c[i].sock = fd;
-		s->c[i].t0_ns = mono_ns();
+		s->c[i].t0_ns = sl_mono_ns();
 		s->c[i].state = SL_SHM_PENDING;
 	}
 }
@@ -536,7 +528,7 @@ sl_shm_poll(struct sl_dp *dp)
 	/* One poll(2) for the listening socket and every client's. */
 	s->pfd[n] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
 	s->pfd_slot[n++] = UINT32_MAX;
-	now = mono_ns();
+	now = sl_mono_ns();
 	if (s->n_refused)
 		refused_expire(s, now);
 	for (i = 0; i < s->max_clients; i++) {

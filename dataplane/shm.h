@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <sluice/shm.h>
+#include <common/shm.h>
 
 /*
  * A shared-memory peer in a struct sl_sub: port_id is SL_SHM_PORT, ip the

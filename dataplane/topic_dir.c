@@ -14,13 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sluice/cnc.h>
+#include <common/cnc.h>
+#include <common/clock.h>
 
 #include "config.h"
 #include "journal.h"
 #include "topic_dir.h"
-
-static const char *const bp_names[] = { "default", "drop", "block", "disconnect", NULL };
 
 static int
 errf(char *err, size_t errlen, const char *fmt, ...)
@@ -43,8 +42,7 @@ sl_topic_spec_format(const struct sl_topic_spec *s, char *buf, size_t cap)
 	n = snprintf(buf, cap, "# sluice topic spec\nversion = %u\ndurability = %s\n"
 		     "backpressure = %s\nretain_bytes = %" PRIu64 "\nretain_age_s = %" PRIu64
 		     "\ncapacity_bytes = %" PRIu64 "\n", SL_TOPIC_SPEC_VERSION,
-		     sl_durability_name((enum sl_durability)s->durability),
-		     s->backpressure <= SL_CNC_BP_DISCONNECT ? bp_names[s->backpressure] : "unknown",
+		     sl_durability_name(s->durability), sl_cnc_bp_name(s->backpressure),
 		     s->retain_bytes, s->retain_age_s, s->capacity_bytes);
 	if (n < 0 || (size_t)n >= cap)
 		return -ENOSPC;
@@ -117,9 +115,8 @@ parse_line(char *line, struct sl_topic_spec *s, unsigned *seen, uint32_t *crc, c
 		s->durability = (uint8_t)i;
 		return 0;
 	case K_BP:
-		for (i = 0; bp_names[i] && strcmp(v, bp_names[i]) != 0; i++)
-			;
-		if (bp_names[i] == NULL)
+		i = sl_cnc_bp_parse(v);
+		if (i < 0)
 			return errf(err, errlen, "backpressure '%.20s' is not default, drop, block "
 				    "or disconnect", v);
 		s->backpressure = (uint8_t)i;
@@ -324,16 +321,14 @@ sl_topic_dir_delete(const char *root, const char *sub)
 {
 	static unsigned counter;
 	char from[PATH_MAX], to[PATH_MAX];
-	struct timespec ts;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	if (snprintf(from, sizeof(from), "%s/%s", root, sub) >= (int)sizeof(from))
 		return -ENAMETOOLONG;
 	/* Unique: a name deleted twice before its first tombstone is gone
 	 * (removal failed) must not meet it. */
 	snprintf(to, sizeof(to), "%s/" SL_TOPIC_TOMBSTONE "%" PRIx64 ".%u", root,
-		 (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, counter++);
+		 sl_wall_ns(), counter++);
 	if (rename(from, to) < 0)
 		return -errno;
 	rc = sl_journal_sync_dir(root);

@@ -14,7 +14,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
-#include <sluice/proto.h>
+#include <common/proto.h>
 
 #include "dataplane.h"
 #include "pkt.h"

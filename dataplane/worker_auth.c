@@ -6,8 +6,8 @@
 
 #include <rte_random.h>
 
-#include <sluice/auth.h>
-#include <sluice/proto.h>
+#include <common/auth.h>
+#include <common/proto.h>
 
 #include "shm.h"
 #include "worker_internal.h"

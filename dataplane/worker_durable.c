@@ -9,7 +9,8 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
-#include <sluice/proto.h>
+#include <common/proto.h>
+#include <common/clock.h>
 
 #include "journal.h"
 #include "shm.h"
@@ -467,14 +468,12 @@ int
 sl_worker_durable_init(struct sl_worker *w)
 {
 	struct sl_durable_state *d;
-	struct timespec ts;
 
 	d = rte_zmalloc("sl_durable", sizeof(*d), RTE_CACHE_LINE_SIZE);
 	if (d == NULL)
 		return -ENOMEM;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	d->rt_base_ns = sl_wall_ns();
 	d->tsc_base = rte_rdtsc();
-	d->rt_base_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	d->ns_per_tsc = 1e9 / (double)rte_get_tsc_hz();
 	w->dur = d;
 	return 0;

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <common/clock.h>
+
 #include "journal.h"
 
 _Static_assert(sizeof(struct sl_jrec) == 56, "journal record header");
@@ -142,15 +144,6 @@ const struct sl_persist_ops sl_persist_libpmem = {
 	.msync = pmem_msync,
 	.is_pmem = pmem_is_pmem,
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* --- records ----------------------------------------------------------------- */
 
@@ -553,7 +546,7 @@ seg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq)
 	h.hdr_size = SL_JSEG_HDR;
 	h.segment_bytes = j->seg_bytes;
 	h.first_seq = first_seq;
-	h.created_ns = now_ns();
+	h.created_ns = sl_wall_ns();
 	h.crc = sl_crc32c(0, &h, offsetof(struct seg_hdr, crc));
 	h.commit[0] = wm_encode(first_seq, 0); /* nothing committed yet, and known so */
 	copy(s, 0, &h, sizeof(h));
@@ -576,15 +569,6 @@ struct spare {
 	struct seg s;
 	char path[PATH_MAX + 32];
 };
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * A spare could not be made. A full file system stays full for a while:
@@ -624,7 +608,7 @@ sl_journal_prepare(struct sl_journal *j)
 	if (!__atomic_load_n(&j->want_spare, __ATOMIC_ACQUIRE) ||
 	    __atomic_load_n(&j->spare, __ATOMIC_ACQUIRE) != NULL)
 		return 0;
-	now = mono_ns();
+	now = sl_mono_ns();
 	if (now < j->prep_retry_ns)
 		return 0;
 	sp = calloc(1, sizeof(*sp));
@@ -1882,7 +1866,7 @@ sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_journa
 	rc = meta < 0 ? meta : 0;
 	if (meta == 1 && n == 0) { /* a new journal */
 		j->seg_bytes = conf->segment_bytes;
-		created = now_ns();
+		created = sl_wall_ns();
 		rc = conf->read_only ? -ENOENT : meta_write(j, created, 0, 1);
 	} else if (meta == 1 || meta == 2) {
 		if (meta == 1) {
@@ -1891,7 +1875,7 @@ sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_journa
 				 "rebuilt from the segment headers");
 		}
 		j->seg_bytes = meta_rebuild_seg_bytes(j, firsts, n);
-		created = now_ns();
+		created = sl_wall_ns();
 	}
 	if (rc == 0)
 		rc = recover(j, firsts, n, rec);

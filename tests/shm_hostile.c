@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * shm_hostile: a shared-memory client that breaks the rules of
- * sluice/shm.h on purpose, for tests/e2e/shm.sh. Each mode attaches to a
+ * common/shm.h on purpose, for tests/e2e/shm.sh. Each mode attaches to a
  * running dataplane, misbehaves in one way, checks what the broker did
  * (mostly: the region's notice word), prints one line per case and exits
  * 0 when the broker behaved as documented, 1 when not, 2 on a usage error.
@@ -45,8 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sluice/proto.h>
-#include <sluice/shm.h>
+#include <common/proto.h>
+#include <common/shm.h>
 #include <sluice/sluice.h>
 
 #include "shm_link.h"

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sluice/auth.h>
-#include <sluice/proto.h>
+#include <common/auth.h>
+#include <common/proto.h>
 
 #include "check.h"
 

@@ -333,7 +333,7 @@ main(void)
 	snprintf(name, sizeof(name), "ctltest%d", (int)getpid());
 	if (sl_cnc_create(&dp, name) < 0) {
 		fprintf(stderr, "control_sync: cannot create %s/%s (not root?): skipped\n",
-			SL_CNC_DIR, name);
+			SL_RUN_DIR, name);
 		return 77;
 	}
 	make_state(&st, 300); /* more than the ring holds */
@@ -364,7 +364,7 @@ main(void)
 	CHECK(sl_cnc_hdr(dp)->control_pid == 0 || sl_cnc_hdr(dp)->control_pid == getpid());
 	sl_cnc_close(dp);
 	sl_cnc_close(old);
-	snprintf(buf, sizeof(buf), "%s/%s", SL_CNC_DIR, name);
+	snprintf(buf, sizeof(buf), "%s/%s", SL_RUN_DIR, name);
 	rmdir(buf);
 	sl_state_fini(&st);
 	return check_result("control_sync");

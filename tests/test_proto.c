@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sluice/proto.h>
+#include <common/proto.h>
 
 #include "check.h"
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sluice/shm.h>
+#include <common/shm.h>
 
 #include "check.h"
 #include "shm_link.h"

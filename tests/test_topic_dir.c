@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sluice/cnc.h>
+#include <common/cnc.h>
 
 #include "config.h"
 #include "topic_dir.h"

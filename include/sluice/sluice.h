@@ -62,7 +62,7 @@ struct sl_client_opts {
 	 * Credentials, for a broker with `auth required` (docs/CONTROL.md).
 	 * Both NULL: no authentication. Both set: @user (1..31 bytes of
 	 * [A-Za-z0-9._-]) proves it holds @key (SL_AUTH_KEY_LEN = 32 bytes,
-	 * sluice/auth.h) by challenge and response; the key never crosses the
+	 * common/auth.h) by challenge and response; the key never crosses the
 	 * wire and is not kept after sl_client_connect returns. The broker must
 	 * prove it knows the key too (WELCOME's MAC), and every frame the
 	 * client sends afterwards carries a MAC under the session key (frames
@@ -184,7 +184,7 @@ int sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 /*
  * Credentials for @o, for tools: from the file @path when not NULL, else
  * from the environment (SLUICE_CREDENTIALS naming a file, or SLUICE_USER
- * with SLUICE_KEY; see sl_auth_credentials_env in sluice/auth.h). A file
+ * with SLUICE_KEY; see sl_auth_credentials_env in common/auth.h). A file
  * holds "user = NAME" and "key = 64 hex digits" lines and must not be
  * accessible by group or others. Never take a key on the command line.
  * @user_buf (32 bytes, SL_AUTH_USER_LEN) and @key_buf (32 bytes,

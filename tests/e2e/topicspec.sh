@@ -39,7 +39,7 @@ dp_restart() { # extra args
 		"${dp_args[@]}" "$@" || { t_fail "dataplane restart"; exit 1; }
 }
 # live NAME FIELD: a field of a live (not deleted) topic in the dataplane's
-# stats snapshot, read from its CnC region (include/sluice/cnc.h) so that no
+# stats snapshot, read from its CnC region (common/cnc.h) so that no
 # sluice-control is needed; "-" when there is no such topic.
 live() {
 	python3 - "/run/sluice/$T_DP/cnc" "$1" "$2" <<'PY'

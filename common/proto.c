@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include <sluice/proto.h>
+#include <common/proto.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	       "the wire format is little-endian and the codec maps it directly");

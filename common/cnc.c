@@ -12,7 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sluice/cnc.h>
+#include <common/cnc.h>
+#include <common/clock.h>
 
 _Static_assert(sizeof(struct sl_cnc_cmd) == SL_CNC_CMD_SIZE, "command entry");
 _Static_assert(sizeof(struct sl_cnc_hdr) == 128, "cnc header");
@@ -44,22 +45,13 @@ struct sl_cnc {
 #define OFF_STATS (OFF_RES + SL_CNC_RING_ENTRIES * sizeof(struct sl_cnc_result))
 #define TOTAL (OFF_STATS + sizeof(struct sl_cnc_stats))
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* SL_CNC_DIR/NAME into @out, for a valid instance @name. */
+/* SL_RUN_DIR/NAME into @out, for a valid instance @name. */
 static int
 run_dir_path(const char *name, char *out, size_t len)
 {
 	if (name[0] == '\0' || strchr(name, '/') || strlen(name) > 64)
 		return -EINVAL;
-	if ((size_t)snprintf(out, len, "%s/%s", SL_CNC_DIR, name) >= len)
+	if ((size_t)snprintf(out, len, "%s/%s", SL_RUN_DIR, name) >= len)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -71,7 +63,7 @@ sl_cnc_run_dir(const char *name, char *out, size_t len)
 
 	if (rc < 0)
 		return rc;
-	if (mkdir(SL_CNC_DIR, 0755) < 0 && errno != EEXIST)
+	if (mkdir(SL_RUN_DIR, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	/* 0750: members of the admin socket's group must reach it here. */
 	if (mkdir(out, 0750) < 0 && errno != EEXIST)
@@ -148,7 +140,7 @@ sl_cnc_create(struct sl_cnc **out, const char *name)
 	c->hdr->res_off = OFF_RES;
 	c->hdr->stats_off = OFF_STATS;
 	c->hdr->dp_pid = getpid();
-	c->hdr->dp_start_ns = now_ns();
+	c->hdr->dp_start_ns = sl_wall_ns();
 	c->hdr->dp_heartbeat_ns = c->hdr->dp_start_ns;
 	/* Release: the layout is complete before the magic says so. */
 	__atomic_store_n(&c->hdr->magic, SL_CNC_MAGIC, __ATOMIC_RELEASE);

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sluice/auth.h>
-#include <sluice/proto.h>
+#include <common/auth.h>
+#include <common/proto.h>
 
 _Static_assert(SL_AUTH_REPLAY_WINDOW % 64 == 0 &&
 		       (SL_AUTH_REPLAY_WINDOW & (SL_AUTH_REPLAY_WINDOW - 1)) == 0,

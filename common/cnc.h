@@ -7,13 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <common/paths.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /*
  * One file, mapped shared by both processes (the model is Aeron's CnC file):
- * the dataplane creates it at start (SL_CNC_DIR/NAME/cnc, mode 0600) and
+ * the dataplane creates it at start (SL_RUN_DIR/NAME/cnc, mode 0600) and
  * owns it; sluice-control attaches, and may die and re-attach at any time
  * while the dataplane keeps forwarding.
  *
@@ -30,7 +32,6 @@ extern "C" {
 
 #define SL_CNC_MAGIC 0x31434e4345434c53ull /* "SLCECNC1" */
 #define SL_CNC_VERSION 1u
-#define SL_CNC_DIR "/run/sluice"
 #define SL_CNC_RING_ENTRIES 256 /* power of two */
 #define SL_CNC_CMD_SIZE 512
 #define SL_CNC_STATS_SIZE (256u * 1024)
@@ -165,7 +166,7 @@ struct sl_cnc_stats {
 struct sl_cnc; /* a mapped region, either side */
 
 /*
- * The run directory of instance @name (SL_CNC_DIR/NAME, mode 0750), created
+ * The run directory of instance @name (SL_RUN_DIR/NAME, mode 0750), created
  * if missing, its path in @out (@len bytes): where the region and the
  * shared-memory socket live. Returns 0, -EINVAL (bad name), -ENAMETOOLONG
  * or -errno.

@@ -35,13 +35,14 @@
 
 #include <stdint.h>
 
+#include <common/paths.h>
+
 #define SL_SHM_MAGIC 0x314d48534543554cull /* "LUCESHM1", little-endian */
 #define SL_SHM_VERSION 1u
 #define SL_SHM_MAX_RX 32u		    /* rx rings: one per dataplane worker */
 #define SL_SHM_REC_HDR 8u		    /* commit word */
 #define SL_SHM_PAD 0xffffffffu		    /* commit length of a pad record */
 #define SL_SHM_SOCKET "shm.sock"	    /* in /run/sluice/NAME/ */
-#define SL_SHM_RUN_DIR "/run/sluice"
 
 /* Ring header in the shared region: producer and consumer words on their own
  * cache lines, so the two sides do not share a line they both write. */

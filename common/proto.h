@@ -153,7 +153,7 @@ struct sl_challenge {
  * Client -> broker: proof = HMAC-SHA256(user key, "sluice-auth-v1" ||
  * hello nonce || server_nonce || client_nonce || user name (32 bytes, NUL
  * padded)). The session key is the first 16 bytes of HMAC-SHA256(user key,
- * "sluice-session-v1" || server_nonce || client_nonce). See sluice/auth.h.
+ * "sluice-session-v1" || server_nonce || client_nonce). See common/auth.h.
  */
 struct sl_auth {
 	struct sl_hdr h;

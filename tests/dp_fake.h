@@ -13,7 +13,8 @@
  * sums counters with sl_dp_ctr_sum; the real ones live beside the run loop
  * and the telemetry commands, with the rest of the process. This file
  * supplies both: every handoff is recorded here, in order, with the worker
- * it was for, and the test plays the workers' part.
+ * it was for, and the test plays the workers' part; the sums are the main
+ * lcore's own counters.
  */
 
 #define FAKE_SENT_MAX 4096
@@ -50,5 +51,8 @@ void fake_sent_clear(void);
 
 /* How many recorded handoffs are of @kind (for @topic, unless it is 0). */
 unsigned fake_sent_count(uint8_t kind, uint32_t topic);
+
+/* Remove @dir and everything under it (a test's temporary files). */
+void fake_rm_tree(const char *dir);
 
 #endif /* SLUICE_TESTS_DP_FAKE_H */

@@ -2,7 +2,6 @@
 /* Control commands applied by the main lcore, sent through the CnC ring as sluice-control sends them (no EAL). */
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,15 +364,6 @@ test_settings(void)
 	CHECK_EQ(sl_ctr_read(&dp.main_ctr.ctr[SL_CTR_cnc_commands]), before + 5);
 }
 
-static int
-rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 int
 main(void)
 {
@@ -394,7 +384,7 @@ main(void)
 		fprintf(stderr, "ctl: cannot create the CnC region under %s: skipped\n", SL_RUN_DIR);
 		sl_dp_ctl_fini(&dp);
 		fake_dp_fini(&dp);
-		nftw(root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		fake_rm_tree(root);
 		return 77;
 	}
 	rc = sl_cnc_attach(&ctl, name);
@@ -408,6 +398,6 @@ main(void)
 	}
 	sl_dp_ctl_fini(&dp);
 	fake_dp_fini(&dp);
-	nftw(root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	fake_rm_tree(root);
 	return check_result("ctl");
 }

@@ -2,7 +2,6 @@
 /* Pattern subscriptions on the main lcore: expansion to topics now and later, ACLs, removal, session end (EAL without NIC or hugepages). */
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,15 +231,6 @@ test_patterns(void)
 	CHECK_EQ(fake_n_sent, 0);
 }
 
-static int
-rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -280,6 +270,6 @@ main(int argc, char **argv)
 	rte_eal_cleanup();
 	/* EAL leaves its runtime directory (/var/run/dpdk/PREFIX) behind. */
 	if (strstr(rundir, "/dpdk/ut-psub-"))
-		nftw(rundir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		fake_rm_tree(rundir);
 	return check_result("psub");
 }

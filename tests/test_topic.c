@@ -2,7 +2,6 @@
 /* Topic creation from an explicit spec and the journal reload that gives every topic back (no EAL). */
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,15 +399,6 @@ test_reload(void)
 	fake_dp_fini(&dp);
 }
 
-static int
-rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 int
 main(void)
 {
@@ -420,6 +410,6 @@ main(void)
 	snprintf(jdir, sizeof(jdir), "%s/journal", root);
 	test_create();
 	test_reload();
-	nftw(root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	fake_rm_tree(root);
 	return check_result("topic");
 }

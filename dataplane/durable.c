@@ -3,21 +3,15 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <rte_log.h>
 
 #include "dataplane.h"
 #include "durable.h"
 #include "journal.h"
 #include "topic.h"
 
-#include <common/cnc.h>
 #include <common/log.h>
 
 /* Load the journal in @sub (topic @name) with the spec saved beside it;

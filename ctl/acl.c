@@ -90,15 +90,7 @@ print_acl_list(json_t *res)
 static int
 cmd_acl_list(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
 {
-	const char *pos[1];
-	struct sl_ctl_reply r;
-	int rc;
-
-	rc = sl_ctl_parse_args(c, v, argc, argv, NULL, pos, 0, 1);
-	if (rc != 0)
-		return rc;
-	rc = sl_ctl_call_simple(c, "acl.list", pos[0] != NULL ? "user" : NULL, pos[0], &r);
-	return sl_ctl_show_result(c, rc, &r, print_acl_list);
+	return sl_ctl_read_verb(c, v, argc, argv, "acl.list", "user", 0, print_acl_list);
 }
 
 const struct sl_ctl_verb sl_ctl_acl_verbs[] = {

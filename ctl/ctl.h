@@ -186,4 +186,17 @@ int sl_ctl_finish_change(const struct sl_ctl *c, int rc, struct sl_ctl_reply *r,
 int sl_ctl_show_result(const struct sl_ctl *c, int rc, struct sl_ctl_reply *r,
 		       void (*print)(json_t *));
 
+/*
+ * A command that only reads: between @min and (with @key) one positional,
+ * sent as {"@key":POSITIONAL} when given, the result shown by @print (or
+ * --json). Returns the exit code.
+ */
+int sl_ctl_read_verb(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv,
+		     const char *cmd, const char *key, int min, void (*print)(json_t *));
+
+/* A change of one thing by NAME, sent as {"name":NAME}; "@done NAME" on
+ * success. Returns the exit code. */
+int sl_ctl_name_verb(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv,
+		     const char *cmd, const char *done);
+
 #endif /* SLUICE_CTL_H */

@@ -95,14 +95,7 @@ cmd_policy_set(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **a
 static int
 cmd_policy_show(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
 {
-	const char *pos[1];
-	struct sl_ctl_reply r;
-	int rc;
-
-	rc = sl_ctl_parse_args(c, v, argc, argv, NULL, pos, 0, 0);
-	if (rc != 0)
-		return rc;
-	return sl_ctl_show_result(c, sl_ctl_call(c, "policy.show", NULL, &r), &r, print_policy);
+	return sl_ctl_read_verb(c, v, argc, argv, "policy.show", NULL, 0, print_policy);
 }
 
 const struct sl_ctl_verb sl_ctl_policy_verbs[] = {

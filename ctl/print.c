@@ -372,3 +372,33 @@ sl_ctl_show_result(const struct sl_ctl *c, int rc, struct sl_ctl_reply *r,
 	sl_ctl_reply_fini(r);
 	return 0;
 }
+
+int
+sl_ctl_read_verb(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv,
+		 const char *cmd, const char *key, int min, void (*print)(json_t *))
+{
+	const char *pos[1] = { NULL };
+	struct sl_ctl_reply r;
+	int rc;
+
+	rc = sl_ctl_parse_args(c, v, argc, argv, NULL, pos, min, key != NULL ? 1 : 0);
+	if (rc != 0)
+		return rc;
+	rc = sl_ctl_call_simple(c, cmd, pos[0] != NULL ? key : NULL, pos[0], &r);
+	return sl_ctl_show_result(c, rc, &r, print);
+}
+
+int
+sl_ctl_name_verb(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv,
+		 const char *cmd, const char *done)
+{
+	const char *pos[1];
+	struct sl_ctl_reply r;
+	int rc;
+
+	rc = sl_ctl_parse_args(c, v, argc, argv, NULL, pos, 1, 1);
+	if (rc != 0)
+		return rc;
+	rc = sl_ctl_call_simple(c, cmd, "name", pos[0], &r);
+	return sl_ctl_finish_change(c, rc, &r, "%s %s", done, pos[0]);
+}

@@ -99,15 +99,7 @@ cmd_topic_update(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char *
 static int
 cmd_topic_delete(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
 {
-	const char *pos[1];
-	struct sl_ctl_reply r;
-	int rc;
-
-	rc = sl_ctl_parse_args(c, v, argc, argv, NULL, pos, 1, 1);
-	if (rc != 0)
-		return rc;
-	rc = sl_ctl_call_simple(c, "topic.delete", "name", pos[0], &r);
-	return sl_ctl_finish_change(c, rc, &r, "deleted topic %s", pos[0]);
+	return sl_ctl_name_verb(c, v, argc, argv, "topic.delete", "deleted topic");
 }
 
 static void
@@ -129,29 +121,13 @@ print_topic_list(json_t *res)
 static int
 cmd_topic_list(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
 {
-	const char *pos[1];
-	struct sl_ctl_reply r;
-	int rc;
-
-	rc = sl_ctl_parse_args(c, v, argc, argv, NULL, pos, 0, 0);
-	if (rc != 0)
-		return rc;
-	return sl_ctl_show_result(c, sl_ctl_call(c, "topic.list", NULL, &r), &r,
-				  print_topic_list);
+	return sl_ctl_read_verb(c, v, argc, argv, "topic.list", NULL, 0, print_topic_list);
 }
 
 static int
 cmd_topic_show(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
 {
-	const char *pos[1];
-	struct sl_ctl_reply r;
-	int rc;
-
-	rc = sl_ctl_parse_args(c, v, argc, argv, NULL, pos, 1, 1);
-	if (rc != 0)
-		return rc;
-	return sl_ctl_show_result(c, sl_ctl_call_simple(c, "topic.show", "name", pos[0], &r), &r,
-				  sl_ctl_print_kv);
+	return sl_ctl_read_verb(c, v, argc, argv, "topic.show", "name", 1, sl_ctl_print_kv);
 }
 
 const struct sl_ctl_verb sl_ctl_topic_verbs[] = {

@@ -120,15 +120,7 @@ cmd_user_add(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **arg
 static int
 cmd_user_remove(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
 {
-	const char *pos[1];
-	struct sl_ctl_reply r;
-	int rc;
-
-	rc = sl_ctl_parse_args(c, v, argc, argv, NULL, pos, 1, 1);
-	if (rc != 0)
-		return rc;
-	rc = sl_ctl_call_simple(c, "user.remove", "name", pos[0], &r);
-	return sl_ctl_finish_change(c, rc, &r, "removed user %s", pos[0]);
+	return sl_ctl_name_verb(c, v, argc, argv, "user.remove", "removed user");
 }
 
 static void
@@ -143,15 +135,7 @@ print_user_list(json_t *res)
 static int
 cmd_user_list(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
 {
-	const char *pos[1];
-	struct sl_ctl_reply r;
-	int rc;
-
-	rc = sl_ctl_parse_args(c, v, argc, argv, NULL, pos, 0, 0);
-	if (rc != 0)
-		return rc;
-	return sl_ctl_show_result(c, sl_ctl_call(c, "user.list", NULL, &r), &r,
-				  print_user_list);
+	return sl_ctl_read_verb(c, v, argc, argv, "user.list", NULL, 0, print_user_list);
 }
 
 const struct sl_ctl_verb sl_ctl_user_verbs[] = {

@@ -42,9 +42,13 @@ stray=$(nm -g --defined-only "$lib" | awk 'NF == 3 && $3 !~ /^sl_/ { print $3 }'
 export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$ROOT PKG_CONFIG_LIBDIR=/nonexistent
 flags=$(pkg-config --cflags --libs --static libsluice) || fail "pkg-config libsluice"
 echo "pkg-config --cflags --libs --static libsluice: $flags"
+# A sanitizer build's library needs its runtime: the application is built
+# the same way (what pkg-config cannot know).
+san=$(meson configure "$BUILD" 2>/dev/null | awk '$1 == "b_sanitize" { print $2 }')
+case "$san" in ""|none) san_flags="" ;; *) san_flags="-fsanitize=$san" ;; esac
 # shellcheck disable=SC2086 # $flags is a list of words
-"$CC" -std=c11 -Wall -Wextra -Werror -pedantic -o "$T/publisher" "$HERE/install/publisher.c" \
-	$flags >"$T/cc.log" 2>&1 || { cat "$T/cc.log"; fail "publisher does not build against the installed libsluice"; }
+"$CC" -std=c11 -Wall -Wextra -Werror -pedantic $san_flags -o "$T/publisher" \
+	"$HERE/install/publisher.c" $flags >"$T/cc.log" 2>&1 || { cat "$T/cc.log"; fail "publisher does not build against the installed libsluice"; }
 
 "$T/publisher" "$T/no-such-dataplane/shm.sock" || fail "publisher"
 echo "PASS"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sluice-loadgen generator: connect, plan, then publish open-loop at the set rate (no coordinated omission) and receive, recording latencies. */
+/* sluice-loadgen generator: connect, plan, then publish open-loop at the set rate (no
+ * coordinated omission) and receive, recording latencies. */
 
 #include <errno.h>
 #include <inttypes.h>

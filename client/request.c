@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* libsluice requests: one request in flight, resent until answered, with deliveries that race it stashed; resolve and subscribe. */
+/* libsluice requests: one request in flight, resent until answered, with deliveries that
+ * race it stashed; resolve and subscribe. */
 
 #include <errno.h>
 #include <string.h>

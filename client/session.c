@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* libsluice session: connect, the HELLO/CHALLENGE/AUTH/WELCOME handshake, sealing, heartbeats and close. */
+/* libsluice session: connect, the HELLO/CHALLENGE/AUTH/WELCOME handshake, sealing,
+ * heartbeats and close. */
 
 #include <errno.h>
 #include <poll.h>

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* libsluice transport: the UDP socket or the shared-memory rings (shm_link.c), sending, waiting and receiving bursts. */
+/* libsluice transport: the UDP socket or the shared-memory rings (shm_link.c), sending,
+ * waiting and receiving bursts. */
 
 #include <errno.h>
 #include <limits.h>

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sluicectl's argument parsing: global and verb options, positionals, the socket path, usage errors. */
+/* sluicectl's argument parsing: global and verb options, positionals, the socket path, usage
+ * errors. */
 
 #include <errno.h>
 #include <limits.h>

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sluicectl: command-line client of sluice-control's admin socket (docs/CONTROL.md): global options, the commands, help. */
+/* sluicectl: command-line client of sluice-control's admin socket (docs/CONTROL.md): global
+ * options, the commands, help. */
 
 #include <errno.h>
 #include <stdio.h>

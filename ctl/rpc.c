@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sluicectl's one RPC: connect to sluice-control's admin socket, send a request line, read and check the answer. */
+/* sluicectl's one RPC: connect to sluice-control's admin socket, send a request line, read
+ * and check the answer. */
 
 #include <errno.h>
 #include <poll.h>

@@ -89,6 +89,10 @@ journal_conf(const struct sl_conf *c, struct sl_journal_conf *jc)
 	jc->capacity_bytes = (uint64_t)c->capacity_mb << 20;
 	jc->retain_bytes = (uint64_t)c->retain_mb << 20;
 	jc->retain_age_ns = (uint64_t)c->retain_s * 1000000000ull;
+	/* The owner worker never makes a file-system call or allocates: the
+	 * main lcore prepares spares, names rolled segments and deletes what
+	 * retention retired (sl_dp_journals_prepare). */
+	jc->prepared_only = 1;
 }
 
 /* The journal limits of a topic: its spec's where set, else the configuration's. */
@@ -385,6 +389,8 @@ sl_dp_journals_prepare(struct sl_dp *dp)
 
 		if (ts->journal == NULL || t == NULL)
 			continue;
+		/* Also deletes the segments the owner's retention retired and
+		 * names the segments its rolls started. */
 		rc = sl_journal_prepare(ts->journal);
 		done += rc > 0;
 		/* Said once when it fills, once when it has room again: the

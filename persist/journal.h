@@ -84,8 +84,21 @@
  * last sequence is a lower bound for the next one: it tells how many records
  * a lost last segment (truncated to nothing) held.
  *
+ * Spare segments. The next segment is made ahead, by sl_journal_prepare,
+ * as spare-N.tmp (allocated, all zero). A roll stamps its header and
+ * appends to it at once; sl_journal_prepare then renames it to its
+ * first_seq.seg name and syncs the directory. A spare-N.tmp found at open
+ * whose header is valid is such a segment, not yet renamed when the
+ * process stopped: it takes its name and is recovered like any other
+ * (a writable open; a read-only one does not see it). One without a valid
+ * header and without a record goes; one with bytes past a bad header is
+ * left in place (nothing says which sequences it holds). Versions before
+ * this rule deleted every spare-N.tmp at open: a journal that stopped in
+ * that window must be opened by this version first.
+ *
  * Thread-safety: a journal has one writer (its topic's owner lcore); all
- * calls on one journal must come from one thread at a time.
+ * calls on one journal must come from one thread at a time, except
+ * sl_journal_prepare and sl_journal_set_limits (see each).
  */
 
 #define SL_JOURNAL_MAGIC 0x4c4e524a45434c53ull /* "SLCEJRNL" */

@@ -244,6 +244,8 @@ spare_make(struct sl_journal *j, struct spare **out)
 	sp->s.idx = malloc(sp->s.cap_idx * sizeof(*sp->s.idx));
 	if (sp->s.idx == NULL)
 		rc = -ENOMEM;
+	else /* its pages faulted in here too, not on the worker */
+		memset(sp->s.idx, 0, sp->s.cap_idx * sizeof(*sp->s.idx));
 	/* The roll that takes this spare adds one segment, and none can be
 	 * added before it: a table with room for n + 1 is enough. */
 	if (rc == 0 && n + 1 > cap) {

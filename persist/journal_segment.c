@@ -430,6 +430,19 @@ sl_jseg_take(struct sl_journal *j, uint64_t first_seq, struct spare **out)
 	return 0;
 }
 
+/* Owner, after a roll took the spare: hand @c to the preparer and ask it
+ * for the next spare (done here at once without a preparing thread). */
+static void
+handover(struct sl_journal *j, const struct chore *c)
+{
+	chore_post(j, c);
+	sl_jsegs_hint(j);
+	/* Release: pairs with the preparer's acquire; the hints are visible. */
+	__atomic_store_n(&j->want_spare, 1, __ATOMIC_RELEASE);
+	if (!j->conf.prepared_only)
+		sl_jchores_run(j);
+}
+
 /* The owner's segment table moves to the spare's larger one, if it has one
  * (the old one goes to the preparer to free); then the segment is added. */
 void
@@ -461,12 +474,7 @@ sl_jseg_start(struct sl_journal *j, struct spare *sp)
 	sp->s.idx = NULL;
 	c.s.first_seq = j->segs[j->n_segs - 1].first_seq;
 	c.s.spare_no = sp->no;
-	chore_post(j, &c);
-	sl_jsegs_hint(j);
-	/* Release: pairs with the preparer's acquire; the hints are visible. */
-	__atomic_store_n(&j->want_spare, 1, __ATOMIC_RELEASE);
-	if (!j->conf.prepared_only)
-		sl_jchores_run(j);
+	handover(j, &c);
 }
 
 void
@@ -480,11 +488,7 @@ sl_jseg_giveup(struct sl_journal *j, struct spare *sp)
 	c.s.spare_no = sp->no;
 	sp->s.base = NULL;
 	sp->s.idx = NULL;
-	chore_post(j, &c);
-	sl_jsegs_hint(j);
-	__atomic_store_n(&j->want_spare, 1, __ATOMIC_RELEASE);
-	if (!j->conf.prepared_only)
-		sl_jchores_run(j);
+	handover(j, &c);
 }
 
 int

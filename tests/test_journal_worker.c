@@ -36,86 +36,67 @@ static unsigned long flushes, drains;
 #define FS() (calls[side].fs++)
 #define ALLOC() (calls[side].alloc++)
 
-/* Every libc and libpmem function the journal's objects import that enters
- * the kernel, touches the file system or allocates (nm -u of the library). */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t k);
-void *__real_realloc(void *p, size_t n);
+/*
+ * Every libc and libpmem function the journal's objects import that enters
+ * the kernel, touches the file system or allocates (nm -u of the library),
+ * but open64 (variadic, below): X(counter, return type, name, (parameters),
+ * (arguments)). Each gets __real_ and __wrap_ declarations and a wrapper
+ * that counts the call for the side making it. free counts as an
+ * allocation: the owner's path does neither.
+ */
+#define WRAPPED(X)                                                                      \
+	X(ALLOC, void *, malloc, (size_t n), (n))                                       \
+	X(ALLOC, void *, calloc, (size_t n, size_t k), (n, k))                          \
+	X(ALLOC, void *, realloc, (void *p, size_t n), (p, n))                          \
+	X(FS, int, close, (int fd), (fd))                                               \
+	X(FS, int, rename, (const char *a, const char *b), (a, b))                      \
+	X(FS, int, unlink, (const char *path), (path))                                  \
+	X(FS, void *, mmap64, (void *a, size_t l, int p, int f, int fd, off_t o),      \
+	  (a, l, p, f, fd, o))                                                          \
+	X(FS, int, munmap, (void *a, size_t l), (a, l))                                 \
+	X(FS, int, fsync, (int fd), (fd))                                               \
+	X(FS, int, madvise, (void *a, size_t l, int adv), (a, l, adv))                  \
+	X(FS, int, posix_fallocate64, (int fd, off_t o, off_t l), (fd, o, l))           \
+	X(FS, int, fstatvfs64, (int fd, struct statvfs *sv), (fd, sv))                  \
+	X(FS, int, fstat64, (int fd, struct stat *st), (fd, st))                        \
+	X(FS, int, stat64, (const char *path, struct stat *st), (path, st))             \
+	X(FS, DIR *, opendir, (const char *path), (path))                               \
+	X(FS, struct dirent *, readdir64, (DIR *d), (d))                                \
+	X(FS, int, closedir, (DIR *d), (d))                                             \
+	X(FS, int, access, (const char *path, int mode), (path, mode))                  \
+	X(FS, ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))               \
+	X(FS, ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n))        \
+	X(FS, int, mkdir, (const char *path, mode_t mode), (path, mode))                \
+	X(FS, void *, pmem_map_file,                                                    \
+	  (const char *path, size_t len, int flags, mode_t mode, size_t *mapped,        \
+	   int *is_pmem), (path, len, flags, mode, mapped, is_pmem))                    \
+	X(FS, int, pmem_unmap, (void *a, size_t l), (a, l))                             \
+	X(FS, int, pmem_msync, (const void *a, size_t l), (a, l))
+
+#define DECLARE(kind, ret, name, params, args)                                          \
+	ret __real_##name params;                                                       \
+	ret __wrap_##name params;
+#define DEFINE(kind, ret, name, params, args)                                           \
+	ret __wrap_##name params                                                        \
+	{                                                                               \
+		kind();                                                                 \
+		return __real_##name args;                                              \
+	}
+WRAPPED(DECLARE)
+WRAPPED(DEFINE)
+
 void __real_free(void *p);
-int __real_open64(const char *path, int flags, ...);
-int __real_close(int fd);
-int __real_rename(const char *a, const char *b);
-int __real_unlink(const char *path);
-void *__real_mmap64(void *a, size_t l, int p, int f, int fd, off_t o);
-int __real_munmap(void *a, size_t l);
-int __real_fsync(int fd);
-int __real_madvise(void *a, size_t l, int adv);
-int __real_posix_fallocate64(int fd, off_t o, off_t l);
-int __real_fstatvfs64(int fd, struct statvfs *sv);
-int __real_fstat64(int fd, struct stat *st);
-int __real_stat64(const char *path, struct stat *st);
-DIR *__real_opendir(const char *path);
-struct dirent *__real_readdir64(DIR *d);
-int __real_closedir(DIR *d);
-int __real_access(const char *path, int mode);
-ssize_t __real_read(int fd, void *buf, size_t n);
-ssize_t __real_write(int fd, const void *buf, size_t n);
-int __real_mkdir(const char *path, mode_t mode);
-void *__real_pmem_map_file(const char *path, size_t len, int flags, mode_t mode, size_t *mapped,
-			   int *is_pmem);
-int __real_pmem_unmap(void *a, size_t l);
-int __real_pmem_msync(const void *a, size_t l);
-
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t k);
-void *__wrap_realloc(void *p, size_t n);
 void __wrap_free(void *p);
+int __real_open64(const char *path, int flags, ...);
 int __wrap_open64(const char *path, int flags, ...);
-int __wrap_close(int fd);
-int __wrap_rename(const char *a, const char *b);
-int __wrap_unlink(const char *path);
-void *__wrap_mmap64(void *a, size_t l, int p, int f, int fd, off_t o);
-int __wrap_munmap(void *a, size_t l);
-int __wrap_fsync(int fd);
-int __wrap_madvise(void *a, size_t l, int adv);
-int __wrap_posix_fallocate64(int fd, off_t o, off_t l);
-int __wrap_fstatvfs64(int fd, struct statvfs *sv);
-int __wrap_fstat64(int fd, struct stat *st);
-int __wrap_stat64(const char *path, struct stat *st);
-DIR *__wrap_opendir(const char *path);
-struct dirent *__wrap_readdir64(DIR *d);
-int __wrap_closedir(DIR *d);
-int __wrap_access(const char *path, int mode);
-ssize_t __wrap_read(int fd, void *buf, size_t n);
-ssize_t __wrap_write(int fd, const void *buf, size_t n);
-int __wrap_mkdir(const char *path, mode_t mode);
-void *__wrap_pmem_map_file(const char *path, size_t len, int flags, mode_t mode, size_t *mapped,
-			   int *is_pmem);
-int __wrap_pmem_unmap(void *a, size_t l);
-int __wrap_pmem_msync(const void *a, size_t l);
 
-void *__wrap_malloc(size_t n) { ALLOC(); return __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t k) { ALLOC(); return __real_calloc(n, k); }
-void *__wrap_realloc(void *p, size_t n) { ALLOC(); return __real_realloc(p, n); }
-void __wrap_free(void *p) { if (p) ALLOC(); __real_free(p); }
-int __wrap_close(int fd) { FS(); return __real_close(fd); }
-int __wrap_rename(const char *a, const char *b) { FS(); return __real_rename(a, b); }
-int __wrap_unlink(const char *path) { FS(); return __real_unlink(path); }
-int __wrap_munmap(void *a, size_t l) { FS(); return __real_munmap(a, l); }
-int __wrap_fsync(int fd) { FS(); return __real_fsync(fd); }
-int __wrap_madvise(void *a, size_t l, int adv) { FS(); return __real_madvise(a, l, adv); }
-int __wrap_fstatvfs64(int fd, struct statvfs *sv) { FS(); return __real_fstatvfs64(fd, sv); }
-int __wrap_fstat64(int fd, struct stat *st) { FS(); return __real_fstat64(fd, st); }
-int __wrap_stat64(const char *path, struct stat *st) { FS(); return __real_stat64(path, st); }
-DIR *__wrap_opendir(const char *path) { FS(); return __real_opendir(path); }
-struct dirent *__wrap_readdir64(DIR *d) { FS(); return __real_readdir64(d); }
-int __wrap_closedir(DIR *d) { FS(); return __real_closedir(d); }
-int __wrap_access(const char *path, int mode) { FS(); return __real_access(path, mode); }
-ssize_t __wrap_read(int fd, void *buf, size_t n) { FS(); return __real_read(fd, buf, n); }
-ssize_t __wrap_write(int fd, const void *buf, size_t n) { FS(); return __real_write(fd, buf, n); }
-int __wrap_mkdir(const char *path, mode_t mode) { FS(); return __real_mkdir(path, mode); }
-int __wrap_pmem_unmap(void *a, size_t l) { FS(); return __real_pmem_unmap(a, l); }
-int __wrap_pmem_msync(const void *a, size_t l) { FS(); return __real_pmem_msync(a, l); }
+void
+__wrap_free(void *p)
+{
+	if (p)
+		ALLOC();
+	__real_free(p);
+}
 
 int
 __wrap_open64(const char *path, int flags, ...)
@@ -130,28 +111,6 @@ __wrap_open64(const char *path, int flags, ...)
 		va_end(ap);
 	}
 	return __real_open64(path, flags, mode);
-}
-
-void *
-__wrap_mmap64(void *a, size_t l, int p, int f, int fd, off_t o)
-{
-	FS();
-	return __real_mmap64(a, l, p, f, fd, o);
-}
-
-int
-__wrap_posix_fallocate64(int fd, off_t o, off_t l)
-{
-	FS();
-	return __real_posix_fallocate64(fd, o, l);
-}
-
-void *
-__wrap_pmem_map_file(const char *path, size_t len, int flags, mode_t mode, size_t *mapped,
-		     int *is_pmem)
-{
-	FS();
-	return __real_pmem_map_file(path, len, flags, mode, mapped, is_pmem);
 }
 
 /* Persistence as on persistent memory: write-backs and drains, counted;

@@ -307,7 +307,7 @@ prepare_failed(struct sl_journal *j, int rc, uint64_t now)
 int
 sl_journal_prepare(struct sl_journal *j)
 {
-	struct spare *sp, *none = NULL;
+	struct spare *sp = NULL, *none = NULL;
 	uint64_t now;
 	int rc;
 
@@ -369,23 +369,34 @@ sl_jsegs_hint(struct sl_journal *j)
 	__atomic_store_n(&j->cap_hint, j->cap_segs, __ATOMIC_RELAXED);
 }
 
-/* Owner, with no preparing thread (conf.prepared_only off): make the spare
- * itself, unless the file system is known to be full: then -ENOSPC at once,
- * without a system call, until sl_journal_prepare has one ready. */
+/* Owner, with no preparing thread (conf.prepared_only off) and no spare:
+ * create the segment itself under its own name, as a journal without a
+ * preparer always did, unless the file system is known to be full: then
+ * -ENOSPC at once, without a system call, until sl_journal_prepare has a
+ * spare ready. */
 static int
-spare_inline(struct sl_journal *j, struct spare **out)
+seg_inline(struct sl_journal *j, uint64_t first_seq, struct spare **out)
 {
+	struct spare *sp;
 	int rc;
 
 	/* Acquire: pairs with the release stores in prepare_failed. */
 	if (j->full || __atomic_load_n(&j->prep_err, __ATOMIC_ACQUIRE) == -ENOSPC)
 		return -ENOSPC;
-	rc = spare_make(j, out);
+	sp = calloc(1, sizeof(*sp));
+	if (sp == NULL)
+		return -ENOMEM;
+	rc = sl_jseg_create(j, first_seq, &sp->s);
 	if (rc == -ENOSPC || rc == -EDQUOT) {
 		j->full = 1;
 		rc = -ENOSPC;
 	}
-	return rc;
+	if (rc < 0) {
+		free(sp);
+		return rc;
+	}
+	*out = sp;
+	return 0;
 }
 
 int
@@ -400,9 +411,11 @@ sl_jseg_take(struct sl_journal *j, uint64_t first_seq, struct spare **out)
 		while (chore_room(j) == 0)
 			sl_jchores_run(j);
 		if (sp == NULL) {
-			rc = spare_inline(j, &sp);
-			if (rc < 0)
-				return rc;
+			/* Named and stamped already: nothing to rename. */
+			rc = seg_inline(j, first_seq, out);
+			if (rc == 0)
+				j->full = 0;
+			return rc;
 		} else {
 			__atomic_store_n(&j->spare, NULL, __ATOMIC_RELAXED);
 		}
@@ -528,9 +541,9 @@ chore_do(struct sl_journal *j, struct chore *c, int *renamed)
 	if (first)
 		sl_jseg_path(j, first, to, sizeof(to));
 	if (c->kind == CHORE_RENAME) {
-		if (rename(from, to) < 0)
+		if (no && rename(from, to) < 0) /* none: created under its name */
 			rc = -errno;
-		*renamed = 1;
+		*renamed |= no != 0;
 	} else {
 		sl_jseg_unmap(&c->s);
 		/* By either name: a rename that failed leaves the spare's. */

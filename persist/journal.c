@@ -63,30 +63,6 @@ sl_jidx_cap(const struct sl_journal *j)
 	return (uint32_t)((by_rec < by_every ? by_rec : by_every) + 2);
 }
 
-void
-sl_jidx_add(struct seg *s, uint64_t seq, uint64_t ts, uint64_t off, uint32_t every, int may_grow)
-{
-	struct idx_ent *n;
-
-	if (s->n_idx && every && off - s->idx_last_off < every)
-		return;
-	if (s->n_idx == s->cap_idx) {
-		uint32_t cap = s->cap_idx ? s->cap_idx * 2 : 64;
-
-		/* The index is a hint (reads still find records by scanning):
-		 * a full one on the append path stays as it is. */
-		if (!may_grow)
-			return;
-		n = realloc(s->idx, cap * sizeof(*n));
-		if (n == NULL)
-			return;
-		s->idx = n;
-		s->cap_idx = cap;
-	}
-	s->idx[s->n_idx++] = (struct idx_ent){ seq, ts, off };
-	s->idx_last_off = off;
-}
-
 /* --- persistence ------------------------------------------------------------------ */
 
 /*
@@ -96,12 +72,6 @@ sl_jidx_add(struct seg *s, uint64_t seq, uint64_t ts, uint64_t off, uint32_t eve
  * by a record's header and its commit word, is written back once, not once
  * per store), on files one msync.
  */
-void
-sl_jcopy(struct seg *s, uint64_t off, const void *src, size_t len)
-{
-	memcpy(s->base + off, src, len);
-}
-
 /* Make [lo, hi) of @s durable. */
 int
 sl_jpersist_range(struct sl_journal *j, struct seg *s, uint64_t lo, uint64_t hi)

@@ -8,6 +8,8 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "journal.h"
 
@@ -181,12 +183,39 @@ const struct sl_jrec *sl_jrec_at(const struct seg *s, uint64_t off, uint64_t seq
  * and by the index stride. */
 uint32_t sl_jidx_cap(const struct sl_journal *j);
 /* Index @off when @every bytes passed since the last entry (0: always).
- * Grows the index only with @may_grow (recovery, on the opening thread). */
-void sl_jidx_add(struct seg *s, uint64_t seq, uint64_t ts, uint64_t off, uint32_t every,
-		 int may_grow);
+ * Grows the index only with @may_grow (recovery, on the opening thread).
+ * Inline: it runs for every append. */
+static inline void
+sl_jidx_add(struct seg *s, uint64_t seq, uint64_t ts, uint64_t off, uint32_t every, int may_grow)
+{
+	struct idx_ent *n;
+
+	if (s->n_idx && every && off - s->idx_last_off < every)
+		return;
+	if (s->n_idx == s->cap_idx) {
+		uint32_t cap = s->cap_idx ? s->cap_idx * 2 : 64;
+
+		/* The index is a hint (reads still find records by scanning):
+		 * a full one on the append path stays as it is. */
+		if (!may_grow)
+			return;
+		n = realloc(s->idx, cap * sizeof(*n));
+		if (n == NULL)
+			return;
+		s->idx = n;
+		s->cap_idx = cap;
+	}
+	s->idx[s->n_idx++] = (struct idx_ent){ seq, ts, off };
+	s->idx_last_off = off;
+}
 /* Make [lo, hi) of @s durable: 0 or -EIO. */
-/* The journal's only way of writing a mapping: ordinary stores. */
-void sl_jcopy(struct seg *s, uint64_t off, const void *src, size_t len);
+/* The journal's only way of writing a mapping: ordinary stores (inline: a
+ * few per append, most of fixed size). */
+static inline void
+sl_jcopy(struct seg *s, uint64_t off, const void *src, size_t len)
+{
+	memcpy(s->base + off, src, len);
+}
 int sl_jpersist_range(struct sl_journal *j, struct seg *s, uint64_t lo, uint64_t hi);
 uint64_t sl_jwm_encode(uint64_t first_seq, uint32_t count);
 int sl_jwm_persist(struct sl_journal *j, struct seg *s, uint64_t last_seq);

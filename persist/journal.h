@@ -148,6 +148,10 @@ struct sl_journal_conf {
 	 * segments retired, for sl_journal_prepare to unmap and unlink.
 	 * 0 (tools, tests): the appending thread does that work itself. */
 	int prepared_only;
+	/* Spares sl_journal_prepare keeps ready (1..4); 0: enough for 64 MiB,
+	 * at least one (small segments fill faster than a preparing thread
+	 * that sleeps when idle may wake up). */
+	uint32_t spares;
 };
 
 /* What a damaged range of sequences is (struct sl_journal_damage). */
@@ -220,12 +224,12 @@ void sl_journal_close(struct sl_journal *j);
  * dataplane's main lcore). First the chores the owner handed over: a
  * segment a roll started in the spare gets its name (spare-N.tmp renamed
  * to its first sequence, the directory synced), and segments retention
- * retired are unmapped and their files unlinked. Then the next segment
- * is prepared ahead once the current one is in use (a journal keeps one
- * spare): its file created, allocated and synced, mapped, its pages faulted
- * in, its sparse index allocated (and, when needed, a larger segment
- * table), so that a roll costs the appending thread a header stamp and no
- * system call. The only call that may run on another thread than the
+ * retired are unmapped and their files unlinked. Then one more segment is
+ * prepared ahead, while fewer than conf.spares are ready (a writable open
+ * makes them all with conf.prepared_only): its file created, allocated and
+ * synced, mapped, its pages faulted in, its sparse index allocated (and,
+ * when needed, a larger segment table), so that a roll costs the appending
+ * thread a header stamp and no system call. Call again while it returns 1. The only call that may run on another thread than the
  * journal's user, concurrently with it (one preparing thread per journal;
  * never concurrently with sl_journal_close). Returns 1 when it prepared a
  * spare, 0 when none is needed yet or a failed attempt is being backed off

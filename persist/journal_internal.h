@@ -32,6 +32,11 @@
 #define SPARE_PREFIX "spare-"
 #define SPARE_SUFFIX ".tmp" /* spare-N.tmp: a prepared segment, not yet numbered */
 #define SL_JCHORES 32u	    /* owner -> preparer hand-over ring (a power of two) */
+#define SL_JSPARES_MAX 4u   /* spares kept ready at most (a power of two) */
+/* Spares kept ready by default: enough for this many bytes, at least one
+ * (small segments fill in milliseconds, faster than one wake-up of a
+ * preparing thread that sleeps when idle). */
+#define SL_JSPARE_BYTES (64ull << 20)
 
 /* On-media segment header (SL_JSEG_HDR bytes). */
 struct seg_hdr {
@@ -129,20 +134,22 @@ struct chore {
 };
 
 struct sl_journal {
-	/* A segment made ready by sl_journal_prepare (another thread), taken
-	 * by the next roll; NULL when none. Filled only when empty, by the
-	 * preparer (release); emptied only by the owner. */
-	struct spare *spare;
-	uint32_t want_spare; /* set by the owner, cleared by the preparer */
+	/* Segments made ready by sl_journal_prepare (another thread), taken by
+	 * the next rolls, in order: a ring of sp_depth at most. The preparer
+	 * writes a slot, then sp_head (release); the owner reads sp_head
+	 * (acquire), takes the slot, then sp_tail (release: the preparer
+	 * reuses a slot only once the owner read it). */
+	struct spare *spares[SL_JSPARES_MAX];
+	uint32_t sp_head, sp_tail, sp_depth;
+	uint32_t prep_cap;   /* preparer: the segment table size its spares arranged */
 	uint64_t spare_no;   /* names the next spare file (atomic add) */
 	int prep_err;	     /* preparer's last failure, 0 after a success; read by the owner */
 	uint64_t prep_retry_ns, prep_backoff_ns; /* preparer: next attempt after a failure */
 	int full;	     /* owner: the file system refused a segment, no spare since */
 	uint64_t roll_waits; /* owner: rolls refused for want of a prepared spare */
-	/* The owner's segment count and table size, for the preparer to size
-	 * the next spare's table by: relaxed stores before the release store
-	 * of want_spare, read after its acquire. */
-	uint32_t n_hint, cap_hint;
+	/* The owner's segment count, for the preparer to size the table by
+	 * (relaxed: the preparer allows for one roll it has not seen yet). */
+	uint32_t n_hint;
 	/* Chores ring: the owner writes a slot, then ch_head (release); the
 	 * preparer reads ch_head (acquire), does the slot, then ch_tail
 	 * (release, so the owner reuses a slot only once it was read). ch_busy
@@ -246,7 +253,7 @@ void sl_jseg_giveup(struct sl_journal *j, struct spare *sp);
 int sl_jseg_retire_oldest(struct sl_journal *j);
 /* Do the chores the owner handed over. Returns how many. */
 unsigned sl_jchores_run(struct sl_journal *j);
-/* Publish the owner's segment count and table size to the preparer. */
+/* Publish the owner's segment count to the preparer. */
 void sl_jsegs_hint(struct sl_journal *j);
 /* Opening thread, before listing segments: a spare a roll had started a
  * segment in (valid header) gets its segment name; unused ones go. */

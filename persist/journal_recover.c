@@ -843,9 +843,14 @@ sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_journa
 		 * the first append finds it (a failure is the preparer's to
 		 * retry: the journal opens). */
 		sl_jsegs_hint(j);
-		j->want_spare = 1;
-		if (conf->prepared_only)
-			(void)sl_journal_prepare(j);
+		j->prep_cap = j->cap_segs;
+		j->sp_depth = conf->spares ? conf->spares : (uint32_t)(SL_JSPARE_BYTES / j->seg_bytes);
+		if (j->sp_depth < 1)
+			j->sp_depth = 1;
+		if (j->sp_depth > SL_JSPARES_MAX)
+			j->sp_depth = SL_JSPARES_MAX;
+		while (conf->prepared_only && sl_journal_prepare(j) == 1)
+			;
 	}
 	*out = j;
 	return 0;

@@ -209,8 +209,12 @@ spare_free(struct spare *sp)
 static int
 spare_make(struct sl_journal *j, struct spare **out)
 {
-	uint32_t n = __atomic_load_n(&j->n_hint, __ATOMIC_RELAXED);
-	uint32_t cap = __atomic_load_n(&j->cap_hint, __ATOMIC_RELAXED);
+	/* Acquire: pairs with the owner's release of sp_tail. */
+	uint32_t queued = j->sp_head - __atomic_load_n(&j->sp_tail, __ATOMIC_ACQUIRE);
+	/* The owner's table when it takes this spare: its segments now, one
+	 * per spare queued ahead of this one, and one for a roll whose count
+	 * this thread may not see yet. */
+	uint32_t need = __atomic_load_n(&j->n_hint, __ATOMIC_RELAXED) + queued + 2;
 	char path[PATH_MAX + 32];
 	struct spare *sp;
 	int fd, rc;
@@ -246,11 +250,11 @@ spare_make(struct sl_journal *j, struct spare **out)
 		rc = -ENOMEM;
 	else /* its pages faulted in here too, not on the worker */
 		memset(sp->s.idx, 0, sp->s.cap_idx * sizeof(*sp->s.idx));
-	/* The roll that takes this spare adds one segment, and none can be
-	 * added before it: a table with room for n + 1 is enough. */
-	if (rc == 0 && n + 1 > cap) {
-		sp->grow_cap = cap ? cap : 16;
-		while (sp->grow_cap < n + 2)
+	/* The roll that takes this spare adds one segment: a larger table
+	 * goes with it when the owner's would be full by then. */
+	if (rc == 0 && need > j->prep_cap) {
+		sp->grow_cap = j->prep_cap ? j->prep_cap : 16;
+		while (sp->grow_cap < 2 * need)
 			sp->grow_cap *= 2;
 		sp->grow = malloc(sp->grow_cap * sizeof(*sp->grow));
 		if (sp->grow == NULL)
@@ -261,6 +265,8 @@ spare_make(struct sl_journal *j, struct spare **out)
 		rc = sl_journal_sync_dir(j->dir);
 	if (rc < 0)
 		goto fail_map;
+	if (sp->grow)
+		j->prep_cap = sp->grow_cap;
 	sp->created_ns = sl_wall_ns();
 	*out = sp;
 	return 0;
@@ -297,23 +303,23 @@ prepare_failed(struct sl_journal *j, int rc, uint64_t now)
 }
 
 /*
- * Who does what: only the owner sets want_spare (when it took the spare, or
- * found none at a roll), only the preparing thread clears it, and it
- * publishes a spare only into an empty slot. Each spare has a file of its
- * own, so the preparer renaming a spare the owner took can never meet the
- * one it creates next. The chores come first: segments retention retired
- * give back the room a new spare may need.
+ * Who does what: only the preparing thread fills the spares ring (up to
+ * sp_depth), only the owner takes from it. Each spare has a file of its own,
+ * so the preparer renaming a spare the owner took can never meet the one it
+ * creates next. The chores come first: segments retention retired give back
+ * the room a new spare may need. One spare per call: the caller calls again
+ * while it returns 1.
  */
 int
 sl_journal_prepare(struct sl_journal *j)
 {
-	struct spare *sp = NULL, *none = NULL;
+	struct spare *sp = NULL;
 	uint64_t now;
 	int rc;
 
 	sl_jchores_run(j);
-	if (!__atomic_load_n(&j->want_spare, __ATOMIC_ACQUIRE) ||
-	    __atomic_load_n(&j->spare, __ATOMIC_ACQUIRE) != NULL)
+	/* Acquire: pairs with the owner's release of sp_tail. */
+	if (j->sp_head - __atomic_load_n(&j->sp_tail, __ATOMIC_ACQUIRE) >= j->sp_depth)
 		return 0;
 	now = sl_mono_ns();
 	if (now < j->prep_retry_ns)
@@ -323,18 +329,10 @@ sl_journal_prepare(struct sl_journal *j)
 		prepare_failed(j, rc, now);
 		return rc;
 	}
-	__atomic_store_n(&j->want_spare, 0, __ATOMIC_RELAXED);
-	/* Release: pairs with the owner's acquire load in sl_jseg_take; the
-	 * spare's contents are visible to an owner that sees the pointer. */
-	if (!__atomic_compare_exchange_n(&j->spare, &none, sp, 0, __ATOMIC_RELEASE,
-					 __ATOMIC_RELAXED)) {
-		char path[PATH_MAX + 32];
-
-		spare_path(j, sp->no, path, sizeof(path));
-		spare_free(sp);
-		unlink(path);
-		return 0;
-	}
+	j->spares[j->sp_head & (SL_JSPARES_MAX - 1)] = sp;
+	/* Release: pairs with the owner's acquire in sl_jseg_take; the
+	 * spare's contents are visible to an owner that sees it counted. */
+	__atomic_store_n(&j->sp_head, j->sp_head + 1, __ATOMIC_RELEASE);
 	/* After the spare is published: an owner that still sees the old
 	 * error refuses once more, then takes the spare. */
 	j->prep_backoff_ns = 0;
@@ -366,7 +364,6 @@ void
 sl_jsegs_hint(struct sl_journal *j)
 {
 	__atomic_store_n(&j->n_hint, j->n_segs, __ATOMIC_RELAXED);
-	__atomic_store_n(&j->cap_hint, j->cap_segs, __ATOMIC_RELAXED);
 }
 
 /* Owner, with no preparing thread (conf.prepared_only off) and no spare:
@@ -399,11 +396,27 @@ seg_inline(struct sl_journal *j, uint64_t first_seq, struct spare **out)
 	return 0;
 }
 
+/* The next prepared spare, or NULL. */
+static struct spare *
+spare_peek(const struct sl_journal *j)
+{
+	/* Acquire: pairs with the release of sp_head in sl_journal_prepare. */
+	if (__atomic_load_n(&j->sp_head, __ATOMIC_ACQUIRE) == j->sp_tail)
+		return NULL;
+	return j->spares[j->sp_tail & (SL_JSPARES_MAX - 1)];
+}
+
+static void
+spare_pop(struct sl_journal *j)
+{
+	/* Release: the slot is read; pairs with the preparer's acquire. */
+	__atomic_store_n(&j->sp_tail, j->sp_tail + 1, __ATOMIC_RELEASE);
+}
+
 int
 sl_jseg_take(struct sl_journal *j, uint64_t first_seq, struct spare **out)
 {
-	/* Acquire: pairs with the release publishing it in sl_journal_prepare. */
-	struct spare *sp = __atomic_load_n(&j->spare, __ATOMIC_ACQUIRE);
+	struct spare *sp = spare_peek(j);
 	int rc;
 
 	if (!j->conf.prepared_only) {
@@ -416,22 +429,15 @@ sl_jseg_take(struct sl_journal *j, uint64_t first_seq, struct spare **out)
 			if (rc == 0)
 				j->full = 0;
 			return rc;
-		} else {
-			__atomic_store_n(&j->spare, NULL, __ATOMIC_RELAXED);
 		}
 	} else if (sp == NULL || chore_room(j) == 0 ||
 		   (j->n_segs == j->cap_segs && sp->grow == NULL)) {
 		/* Nothing to switch to yet: refused as a full journal is, and
-		 * counted; the preparer is asked for one. */
+		 * counted. */
 		__atomic_add_fetch(&j->roll_waits, 1, __ATOMIC_RELAXED);
-		sl_jsegs_hint(j);
-		__atomic_store_n(&j->want_spare, 1, __ATOMIC_RELEASE);
 		return -ENOSPC;
-	} else {
-		/* Only the owner empties the slot; the preparer fills it only
-		 * when empty, so a plain store does. */
-		__atomic_store_n(&j->spare, NULL, __ATOMIC_RELAXED);
 	}
+	spare_pop(j);
 	j->full = 0;
 	rc = sl_jseg_stamp(j, &sp->s, first_seq, sp->created_ns);
 	if (rc < 0) {
@@ -443,15 +449,13 @@ sl_jseg_take(struct sl_journal *j, uint64_t first_seq, struct spare **out)
 	return 0;
 }
 
-/* Owner, after a roll took the spare: hand @c to the preparer and ask it
- * for the next spare (done here at once without a preparing thread). */
+/* Owner, after a roll took a spare: hand @c to the preparer (done here at
+ * once without a preparing thread). */
 static void
 handover(struct sl_journal *j, const struct chore *c)
 {
 	chore_post(j, c);
 	sl_jsegs_hint(j);
-	/* Release: pairs with the preparer's acquire; the hints are visible. */
-	__atomic_store_n(&j->want_spare, 1, __ATOMIC_RELEASE);
 	if (!j->conf.prepared_only)
 		sl_jchores_run(j);
 }
@@ -588,14 +592,15 @@ sl_jchores_run(struct sl_journal *j)
 void
 sl_jspare_drop(struct sl_journal *j)
 {
-	struct spare *sp = __atomic_exchange_n(&j->spare, NULL, __ATOMIC_ACQUIRE);
 	char path[PATH_MAX + 32];
+	struct spare *sp;
 
-	if (sp == NULL)
-		return;
-	spare_path(j, sp->no, path, sizeof(path));
-	spare_free(sp);
-	unlink(path);
+	while ((sp = spare_peek(j)) != NULL) {
+		spare_pop(j);
+		spare_path(j, sp->no, path, sizeof(path));
+		spare_free(sp);
+		unlink(path);
+	}
 }
 
 /*

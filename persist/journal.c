@@ -274,8 +274,7 @@ roll(struct sl_journal *j, uint64_t now)
 		sl_jseg_giveup(j, next);
 		return rc;
 	}
-	sl_jseg_start(j, next);
-	return 0;
+	return sl_jseg_start(j, next);
 }
 
 int
@@ -295,9 +294,10 @@ sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint64_t
 		struct spare *first;
 
 		rc = sl_jseg_take(j, j->next_seq, &first);
+		if (rc == 0)
+			rc = sl_jseg_start(j, first);
 		if (rc < 0)
 			return rc;
-		sl_jseg_start(j, first);
 	}
 	s = &j->segs[j->n_segs - 1];
 	if (s->closed || s->used + need + 8 > s->size) { /* room for the end marker */

@@ -246,7 +246,7 @@ int sl_jsegs_push(struct sl_journal *j, const struct seg *s);
  * -ENOSPC means the file system is full), or -errno (a persist failed).
  */
 int sl_jseg_take(struct sl_journal *j, uint64_t first_seq, struct spare **out);
-void sl_jseg_start(struct sl_journal *j, struct spare *sp);
+int sl_jseg_start(struct sl_journal *j, struct spare *sp); /* 0, -ENOMEM (no preparer only) */
 void sl_jseg_giveup(struct sl_journal *j, struct spare *sp);
 /* Owner: hand segment 0 to the preparer for deletion; 0 or -EAGAIN (no room
  * in the chores ring). */

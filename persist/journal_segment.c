@@ -462,7 +462,7 @@ handover(struct sl_journal *j, const struct chore *c)
 
 /* The owner's segment table moves to the spare's larger one, if it has one
  * (the old one goes to the preparer to free); then the segment is added. */
-void
+int
 sl_jseg_start(struct sl_journal *j, struct spare *sp)
 {
 	struct chore c = { .kind = CHORE_RENAME, .free1 = sp };
@@ -480,8 +480,7 @@ sl_jseg_start(struct sl_journal *j, struct spare *sp)
 
 		if (n == NULL) {
 			sl_jseg_giveup(j, sp);
-			j->damaged = 1;
-			return;
+			return -ENOMEM;
 		}
 		j->segs = n;
 		j->cap_segs = j->cap_segs ? j->cap_segs * 2 : 16;
@@ -492,6 +491,7 @@ sl_jseg_start(struct sl_journal *j, struct spare *sp)
 	c.s.first_seq = j->segs[j->n_segs - 1].first_seq;
 	c.s.spare_no = sp->no;
 	handover(j, &c);
+	return 0;
 }
 
 void

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Parser for the INI-style dataplane configuration files in nic-configs/. */
+/* The dataplane configuration files in nic-configs/: read with DPDK's rte_cfgfile
+ * (no EAL needed), checked against one key table. */
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -9,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <rte_cfgfile.h>
+#include <rte_log.h>
 
 #include <common/proto.h>
 
@@ -396,70 +400,122 @@ trim(char *s)
 	return s;
 }
 
-static int
-parse_line(struct sl_conf *c, char *line, char *sec, size_t seclen, char *err, size_t errlen)
+/* Section 0 with CFG_FLAG_GLOBAL_SECTION: what comes before any header. */
+#define GLOBAL_SECTION 0
+
+/*
+ * Read @path with rte_cfgfile (no EAL needed). It reports its own syntax
+ * errors (a section header without ']', a line too long) only to the DPDK
+ * log, with their line numbers: that text is captured into @log.
+ */
+static struct rte_cfgfile *
+cfgfile_read(const char *path, char *log, size_t loglen)
 {
-	char *s = trim(line), *eq, *hash;
+	const struct rte_cfgfile_parameters params = { .comment_character = '#' };
+	FILE *prev = rte_log_get_stream(), *mem = fmemopen(log, loglen, "w");
+	struct rte_cfgfile *cfg;
+	char *p;
 
-	hash = strchr(s, '#');
-	if (hash)
-		*hash = '\0';
-	s = trim(s);
-	if (*s == '\0')
-		return 0;
-	if (*s == '[') {
-		char *end = strchr(s, ']');
-
-		if (!end || end[1] != '\0')
-			return fail(err, errlen, "malformed section header '%s'", s);
-		*end = '\0';
-		snprintf(sec, seclen, "%s", trim(s + 1));
-		/* Create the port or worker entry even if the section is empty. */
-		{
-			const struct key_def *k;
-			size_t nk;
-			void *b;
-
-			return section_target(c, sec, &k, &nk, &b, err, errlen);
-		}
+	log[0] = '\0';
+	if (mem)
+		rte_openlog_stream(mem);
+	cfg = rte_cfgfile_load_with_params(path, CFG_FLAG_GLOBAL_SECTION | CFG_FLAG_EMPTY_VALUES,
+					   &params);
+	if (mem) {
+		rte_openlog_stream(prev);
+		fclose(mem);
 	}
-	eq = strchr(s, '=');
-	if (!eq)
-		return fail(err, errlen, "expected 'key = value', got '%s'", s);
-	*eq = '\0';
-	if (sec[0] == '\0')
-		return fail(err, errlen, "'%s' appears before any [section]", trim(s));
-	return assign(c, sec, trim(s), trim(eq + 1), err, errlen);
+	log[loglen - 1] = '\0';
+	p = strstr(log, "(): "); /* the library's function name */
+	if (p)
+		memmove(log, p + 4, strlen(p + 4) + 1);
+	p = log + strlen(log);
+	while (p > log && isspace((unsigned char)p[-1]))
+		*--p = '\0';
+	for (p = log; isspace((unsigned char)*p); p++)
+		;
+	memmove(log, p, strlen(p) + 1);
+	return cfg;
+}
+
+/* Apply every entry of section @i, in file order (repeated keys and
+ * repeated sections included: the last value wins, lists add up). */
+static int
+load_section(struct sl_conf *c, struct rte_cfgfile *cfg, int i, const char *path, char *err,
+	     size_t errlen)
+{
+	char sec[CFG_NAME_LEN], msg[512];
+	struct rte_cfgfile_entry *e = NULL;
+	const struct key_def *k;
+	int n, j, rc = 0;
+	size_t nk;
+	void *b;
+
+	n = rte_cfgfile_section_num_entries_by_index(cfg, sec, i);
+	if (n > 0) {
+		e = malloc((size_t)n * sizeof(*e));
+		if (e == NULL)
+			return fail(err, errlen, "%s: out of memory", path);
+		n = rte_cfgfile_section_entries_by_index(cfg, i, sec, e, n);
+	}
+	if (i == GLOBAL_SECTION) {
+		if (n > 0)
+			rc = fail(err, errlen, "%s: '%s' appears before any [section]", path,
+				  e[0].name);
+		goto out;
+	}
+	/* The port or worker entry exists even if the section is empty. */
+	rc = section_target(c, sec, &k, &nk, &b, msg, sizeof(msg));
+	if (rc < 0) {
+		fail(err, errlen, "%s: %s", path, msg);
+		goto out;
+	}
+	for (j = 0; j < n && rc == 0; j++) {
+		/* rte_cfgfile cuts longer values to CFG_VALUE_LEN - 1 bytes. */
+		if (strlen(e[j].value) >= CFG_VALUE_LEN - 1)
+			rc = fail(msg, sizeof(msg), "'%s' is %d characters or longer (at most %d)",
+				  e[j].name, CFG_VALUE_LEN - 1, CFG_VALUE_LEN - 2);
+		else
+			rc = assign(c, sec, e[j].name, e[j].value, msg, sizeof(msg));
+		/* rte_cfgfile keeps no line numbers: the section and key say where. */
+		if (rc < 0)
+			snprintf(err, errlen, "%s: [%s] %s: %s", path, sec, e[j].name, msg);
+	}
+out:
+	free(e);
+	return rc;
 }
 
 int
 sl_conf_load(struct sl_conf *c, const char *path, char *err, size_t errlen)
 {
-	char line[1024], sec[64] = "", msg[512];
-	unsigned lineno = 0;
+	struct rte_cfgfile *cfg;
+	char log[512];
+	int i, n, rc = 0;
 	FILE *f;
-	int rc = 0;
 
+	/* rte_cfgfile does not say why it could not open a file. */
 	f = fopen(path, "r");
 	if (!f) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot open config '%s': %s", path, strerror(errno));
 		return rc;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
-			rc = fail(err, errlen, "%s:%u: line longer than %zu bytes", path, lineno,
-				  sizeof(line) - 2);
-			break;
-		}
-		rc = parse_line(c, line, sec, sizeof(sec), msg, sizeof(msg));
-		if (rc < 0) {
-			snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
-			break;
-		}
-	}
 	fclose(f);
+	cfg = cfgfile_read(path, log, sizeof(log));
+	if (cfg == NULL) {
+		unsigned line;
+		int at = 0;
+
+		/* "line N - what": said as path:N: what, like a compiler. */
+		if (sscanf(log, "line %u - %n", &line, &at) == 1 && at > 0)
+			return fail(err, errlen, "%s:%u: %s", path, line, log + at);
+		return fail(err, errlen, "%s: %s", path, log[0] ? log : "cannot be read");
+	}
+	n = rte_cfgfile_num_sections(cfg, NULL, 0);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = load_section(c, cfg, i, path, err, errlen);
+	rte_cfgfile_close(cfg);
 	return rc;
 }
 

@@ -105,6 +105,8 @@ sl_dp_journals_prepare(struct sl_dp *dp)
 
 		if (ts->journal == NULL || t == NULL)
 			continue;
+		/* Also deletes the segments the owner's retention retired and
+		 * names the segments its rolls started. */
 		rc = sl_journal_prepare(ts->journal);
 		done += rc > 0;
 		/* Said once when it fills, once when it has room again: the

@@ -41,8 +41,10 @@ int sl_dp_journals_load(struct sl_dp *dp, struct sl_dp_reload *rep);
  * workers stopped). */
 void sl_dp_journals_close(struct sl_dp *dp);
 
-/* Main lcore: prepare the next segment of every journal that has no spare
- * (sl_journal_prepare). Returns how many it prepared. */
+/* Main lcore: the journals' slow work (sl_journal_prepare): delete the
+ * segments their owners' retention retired, name the segments their rolls
+ * started, and prepare the next segment of every journal that has no
+ * spare. Returns how many spares it prepared. */
 unsigned sl_dp_journals_prepare(struct sl_dp *dp);
 
 #endif /* SLUICE_DP_DURABLE_H */

@@ -58,6 +58,10 @@ resolve_limits(const struct sl_conf *c, const struct sl_topic_spec *sp,
 						  : (uint64_t)c->retain_mb << 20;
 	jc->retain_age_ns = (sp && sp->retain_age_s ? sp->retain_age_s : c->retain_s) *
 			    1000000000ull;
+	/* The owner worker never makes a file-system call or allocates: the
+	 * main lcore prepares spares, names rolled segments and deletes what
+	 * retention retired (sl_dp_journals_prepare). */
+	jc->prepared_only = 1;
 }
 
 enum sl_backpressure

@@ -417,6 +417,9 @@ sl_worker_topic_delete(struct sl_worker *w, uint32_t topic)
 
 /* --- timers ---------------------------------------------------------------------------- */
 
+/* Retention on the owner only chooses: retired segments leave the journal
+ * here and the main lcore unmaps and unlinks them (sl_dp_journals_prepare),
+ * so this makes no system call. */
 static void
 retain(struct sl_worker *w)
 {

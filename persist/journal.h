@@ -84,8 +84,21 @@
  * last sequence is a lower bound for the next one: it tells how many records
  * a lost last segment (truncated to nothing) held.
  *
+ * Spare segments. The next segment is made ahead, by sl_journal_prepare,
+ * as spare-N.tmp (allocated, all zero). A roll stamps its header and
+ * appends to it at once; sl_journal_prepare then renames it to its
+ * first_seq.seg name and syncs the directory. A spare-N.tmp found at open
+ * whose header is valid is such a segment, not yet renamed when the
+ * process stopped: it takes its name and is recovered like any other
+ * (a writable open; a read-only one does not see it). One without a valid
+ * header and without a record goes; one with bytes past a bad header is
+ * left in place (nothing says which sequences it holds). Versions before
+ * this rule deleted every spare-N.tmp at open: a journal that stopped in
+ * that window must be opened by this version first.
+ *
  * Thread-safety: a journal has one writer (its topic's owner lcore); all
- * calls on one journal must come from one thread at a time.
+ * calls on one journal must come from one thread at a time, except
+ * sl_journal_prepare and sl_journal_set_limits (see each).
  */
 
 #define SL_JOURNAL_MAGIC 0x4c4e524a45434c53ull /* "SLCEJRNL" */
@@ -128,6 +141,17 @@ struct sl_journal_conf {
 	uint32_t index_every;	  /* sparse index: one entry per this many bytes */
 	const struct sl_persist_ops *ops; /* NULL = sl_persist_libpmem */
 	int read_only;		  /* map read-only and change nothing on disk */
+	/* 1: another thread calls sl_journal_prepare (the dataplane's main
+	 * lcore): appends, syncs and retention make no file-system call and
+	 * allocate nothing, a roll only switches to the prepared spare (else
+	 * -ENOSPC, counted in sl_journal_roll_waits) and retention only marks
+	 * segments retired, for sl_journal_prepare to unmap and unlink.
+	 * 0 (tools, tests): the appending thread does that work itself. */
+	int prepared_only;
+	/* Spares sl_journal_prepare keeps ready (1..4); 0: enough for 64 MiB,
+	 * at least one (small segments fill faster than a preparing thread
+	 * that sleeps when idle may wake up). */
+	uint32_t spares;
 };
 
 /* What a damaged range of sequences is (struct sl_journal_damage). */
@@ -196,17 +220,24 @@ int sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_jo
 void sl_journal_close(struct sl_journal *j);
 
 /*
- * Prepare the next segment ahead of time once the current one is in use
- * (allocated, mapped, its pages faulted in; a journal keeps one spare), so that the roll costs the
- * appending thread a rename instead of the segment's whole size. The only
- * call that may run on another thread than the journal's user, concurrently
- * with it (one preparing thread per journal). Returns 1 when it prepared
- * one, 0 when none is needed yet or a failed attempt is being backed off
+ * The journal's slow work, for a thread other than the appending one (the
+ * dataplane's main lcore). First the chores the owner handed over: a
+ * segment a roll started in the spare gets its name (spare-N.tmp renamed
+ * to its first sequence, the directory synced), and segments retention
+ * retired are unmapped and their files unlinked. Then one more segment is
+ * prepared ahead, while fewer than conf.spares are ready (a writable open
+ * makes them all with conf.prepared_only): its file created, allocated and
+ * synced, mapped, its pages faulted in, its sparse index allocated (and,
+ * when needed, a larger segment table), so that a roll costs the appending
+ * thread a header stamp and no system call. Call again while it returns 1. The only call that may run on another thread than the
+ * journal's user, concurrently with it (one preparing thread per journal;
+ * never concurrently with sl_journal_close). Returns 1 when it prepared a
+ * spare, 0 when none is needed yet or a failed attempt is being backed off
  * (SL_JOURNAL_PREPARE_BACKOFF_MIN_MS doubling up to ..._MAX_MS), or -errno.
  * After -ENOSPC the journal counts as full: a roll that finds no spare
  * refuses at once (-ENOSPC) instead of creating the segment itself, until
- * a later call prepares one; after any other error the roll creates the
- * segment itself, as without this call.
+ * a later call prepares one; after any other error (and without
+ * conf.prepared_only) the roll creates the segment itself.
  */
 #define SL_JOURNAL_PREPARE_BACKOFF_MIN_MS 10u
 #define SL_JOURNAL_PREPARE_BACKOFF_MAX_MS 500u
@@ -216,9 +247,14 @@ int sl_journal_prepare(struct sl_journal *j);
  * Append one record without waiting for persistence; it becomes durable
  * at the next sl_journal_sync. Assigns and returns the record's sequence
  * in *seq. Returns 0, -ENOSPC (capacity reached and retention cannot free
- * a segment, or the file system is full: nothing was written), -EMSGSIZE,
- * -EROFS (a persist failed, or opened read-only), or -errno creating a
- * segment.
+ * a segment, the file system is full, or, with conf.prepared_only, the
+ * segment is full and no spare is prepared yet: nothing was written),
+ * -EMSGSIZE, -EROFS (a persist failed, or opened read-only), or -errno
+ * creating a segment (only without conf.prepared_only).
+ * With conf.prepared_only no call here makes a file-system call or
+ * allocates: a roll stamps the prepared spare's header and persists it
+ * (flush and drain, or msync on an ordinary file: the group commit's own
+ * primitive, through conf.ops).
  * Once the file system was found full (by sl_journal_prepare or by a roll),
  * a roll makes no system call until sl_journal_prepare has a spare again:
  * -ENOSPC costs the caller no more than a few loads.
@@ -273,10 +309,18 @@ uint64_t sl_journal_seek_time(struct sl_journal *j, uint64_t ts_ns);
 
 /*
  * Apply retention at time @now_ns (same clock as record timestamps):
- * delete whole segments, oldest first, never the one being written.
- * Returns the number of segments deleted, or -errno.
+ * retire whole segments, oldest first, never the one being written. A
+ * retired segment leaves the journal at once (its records are no longer
+ * served); its mapping and file go at the next sl_journal_prepare, or
+ * here without conf.prepared_only. At most a few dozen segments wait to
+ * be deleted at a time; past that, retention waits for the next call.
+ * Returns the number of segments retired.
  */
 int sl_journal_retain(struct sl_journal *j, uint64_t now_ns);
+
+/* Rolls refused because no spare was prepared yet (conf.prepared_only):
+ * each refused the append that needed it with -ENOSPC. Any thread. */
+uint64_t sl_journal_roll_waits(const struct sl_journal *j);
 
 /*
  * Change the journal's capacity_bytes, retain_bytes and retain_age_ns (as

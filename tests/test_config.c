@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_cfgfile.h>
+
 #include "config.h"
 
 #include "check.h"
@@ -64,21 +66,31 @@ load_text(const char *text)
 	return rc;
 }
 
-/* A load that must fail with -EINVAL, at @line, with @what in the message. */
+/*
+ * A load that must fail with -EINVAL, with @what in the message after the
+ * place it names: @at is "[section] key" for a value (rte_cfgfile keeps no
+ * line numbers), ":N" for a syntax error at line N (rte_cfgfile's own
+ * report), "" for a section or an entry before any section.
+ */
 static void
-expect_load_error(const char *text, unsigned line, const char *what, int src_line)
+expect_load_error(const char *text, const char *at, const char *what, int src_line)
 {
 	char where[4200];
 	int rc = load_text(text);
 
-	snprintf(where, sizeof(where), "%s:%u: ", path, line);
+	if (at[0] == ':')
+		snprintf(where, sizeof(where), "%s%s: ", path, at);
+	else if (at[0])
+		snprintf(where, sizeof(where), "%s: %s: ", path, at);
+	else
+		snprintf(where, sizeof(where), "%s: ", path);
 	if (rc != -EINVAL || strncmp(err, where, strlen(where)) != 0 || !strstr(err, what)) {
 		fprintf(stderr, "%s:%d: load error: rc %d, message '%s', wanted '%s...%s'\n",
 			__FILE__, src_line, rc, err, where, what);
 		failures++;
 	}
 }
-#define LOAD_ERR(text, line, what) expect_load_error(text, line, what, __LINE__)
+#define LOAD_ERR(text, at, what) expect_load_error(text, at, what, __LINE__)
 
 static void
 test_defaults(void)
@@ -309,60 +321,85 @@ test_load_errors(void)
 	char text[4096];
 	size_t n;
 
-	LOAD_ERR("[dataplane]\nbogus = 1\n", 2, "unknown key 'bogus' in [dataplane]");
-	LOAD_ERR("[port0]\nlcore = 1\n", 2, "unknown key 'lcore' in [port0]");
-	LOAD_ERR("# c\n[nonsense]\n", 2, "unknown section [nonsense]");
-	LOAD_ERR("[port8]\n", 1, "port0..port7");
-	LOAD_ERR("[port0x]\n", 1, "port0..port7");
-	LOAD_ERR("[worker32]\n", 1, "worker0..worker31");
-	LOAD_ERR("[dataplane]\nburst = abc\n", 2, "'burst' needs a number, got 'abc'");
-	LOAD_ERR("[dataplane]\nburst = 12x\n", 2, "'burst' needs a number");
-	LOAD_ERR("[dataplane]\nburst = -1\n", 2, "'burst' needs a number");
-	LOAD_ERR("[dataplane]\nburst =\n", 2, "'burst' needs a number");
-	LOAD_ERR("[dataplane]\nmbufs = 99999999999999999999999\n", 2, "'mbufs' needs a number");
-	LOAD_ERR("[dataplane]\nburst = 0\n", 2, "'burst' = 0 is out of range [1, 256]");
-	LOAD_ERR("[dataplane]\nburst = 257\n", 2, "out of range");
-	LOAD_ERR("[dataplane]\nmain_lcore = 1024\n", 2, "out of range");
-	LOAD_ERR("[dataplane]\nmax_topics = 1\n", 2, "out of range");
-	LOAD_ERR("[dataplane]\nmax_sessions = 65536\n", 2, "out of range");
-	LOAD_ERR("[port0]\nudp_port = 0\n", 2, "'udp_port' = 0 is out of range");
-	LOAD_ERR("[port0]\nudp_port = 65536\n", 2, "out of range");
-	LOAD_ERR("[port0]\nrx_queues = 65\n", 2, "out of range");
-	LOAD_ERR("[worker0]\nport = 8\n", 2, "out of range");
-	LOAD_ERR("[worker0]\nqueue = 64\n", 2, "out of range");
-	LOAD_ERR("[dataplane]\nno_huge = maybe\n", 2, "'no_huge' needs yes or no, got 'maybe'");
-	LOAD_ERR("[port0]\nrss = 2\n", 2, "'rss' needs yes or no");
-	LOAD_ERR("[port0]\nip = 10.0.0.256\n", 2, "'ip' needs an IPv4 address, got '10.0.0.256'");
-	LOAD_ERR("[port0]\nip = fe80::1\n", 2, "needs an IPv4 address");
-	LOAD_ERR("[port0]\nip = host.example\n", 2, "needs an IPv4 address");
-	LOAD_ERR("[dataplane]\nidle = sleepy\n", 2, "'idle' is busy or backoff, got 'sleepy'");
-	LOAD_ERR("burst = 3\n[dataplane]\n", 1, "'burst' appears before any [section]");
-	LOAD_ERR("\n\n[dataplane\n", 3, "malformed section header '[dataplane'");
-	LOAD_ERR("[dataplane] x\n", 1, "malformed section header");
-	LOAD_ERR("[dataplane]\njust words\n", 2, "expected 'key = value', got 'just words'");
+	LOAD_ERR("[dataplane]\nbogus = 1\n", "[dataplane] bogus", "unknown key 'bogus' in [dataplane]");
+	LOAD_ERR("[port0]\nlcore = 1\n", "[port0] lcore", "unknown key 'lcore' in [port0]");
+	LOAD_ERR("# c\n[nonsense]\n", "", "unknown section [nonsense]");
+	LOAD_ERR("[dataplane]\n[GLOBAL]\nburst = 4\n", "", "unknown section [GLOBAL]");
+	LOAD_ERR("[port8]\n", "", "port0..port7");
+	LOAD_ERR("[port0x]\n", "", "port0..port7");
+	LOAD_ERR("[worker32]\n", "", "worker0..worker31");
+	LOAD_ERR("[dataplane]\nburst = abc\n", "[dataplane] burst", "'burst' needs a number, got 'abc'");
+	LOAD_ERR("[dataplane]\nburst = 12x\n", "[dataplane] burst", "'burst' needs a number");
+	LOAD_ERR("[dataplane]\nburst = -1\n", "[dataplane] burst", "'burst' needs a number");
+	LOAD_ERR("[dataplane]\nburst =\n", "[dataplane] burst", "'burst' needs a number");
+	LOAD_ERR("[dataplane]\nmbufs = 99999999999999999999999\n", "[dataplane] mbufs", "'mbufs' needs a number");
+	LOAD_ERR("[dataplane]\nburst = 0\n", "[dataplane] burst", "'burst' = 0 is out of range [1, 256]");
+	LOAD_ERR("[dataplane]\nburst = 257\n", "[dataplane] burst", "out of range");
+	LOAD_ERR("[dataplane]\nmain_lcore = 1024\n", "[dataplane] main_lcore", "out of range");
+	LOAD_ERR("[dataplane]\nmax_topics = 1\n", "[dataplane] max_topics", "out of range");
+	LOAD_ERR("[dataplane]\nmax_sessions = 65536\n", "[dataplane] max_sessions", "out of range");
+	LOAD_ERR("[port0]\nudp_port = 0\n", "[port0] udp_port", "'udp_port' = 0 is out of range");
+	LOAD_ERR("[port0]\nudp_port = 65536\n", "[port0] udp_port", "out of range");
+	LOAD_ERR("[port0]\nrx_queues = 65\n", "[port0] rx_queues", "out of range");
+	LOAD_ERR("[worker0]\nport = 8\n", "[worker0] port", "out of range");
+	LOAD_ERR("[worker0]\nqueue = 64\n", "[worker0] queue", "out of range");
+	LOAD_ERR("[dataplane]\nno_huge = maybe\n", "[dataplane] no_huge", "'no_huge' needs yes or no, got 'maybe'");
+	LOAD_ERR("[port0]\nrss = 2\n", "[port0] rss", "'rss' needs yes or no");
+	LOAD_ERR("[port0]\nip = 10.0.0.256\n", "[port0] ip", "'ip' needs an IPv4 address, got '10.0.0.256'");
+	LOAD_ERR("[port0]\nip = fe80::1\n", "[port0] ip", "needs an IPv4 address");
+	LOAD_ERR("[port0]\nip = host.example\n", "[port0] ip", "needs an IPv4 address");
+	LOAD_ERR("[dataplane]\nidle = sleepy\n", "[dataplane] idle", "'idle' is busy or backoff, got 'sleepy'");
+	LOAD_ERR("burst = 3\n[dataplane]\n", "", "'burst' appears before any [section]");
+	LOAD_ERR("\n\n[dataplane\n", ":3", "no terminating ']'");
+	/* rte_cfgfile reads a header up to its ']', and skips a line with
+	 * neither '[' nor '=' (as a comment): documented, not errors. */
+	CHECK(load_text("[dataplane] x\nburst = 9\n") == 0 && conf.burst == 9);
+	CHECK(load_text("[dataplane]\njust words\nburst = 10\n") == 0 && conf.burst == 10);
 	LOAD_ERR("[dataplane]\nname = "
 		 "0123456789012345678901234567890123456789012345678901234567890123\n",
-		 2, "'name' is longer than 63 characters");
-	LOAD_ERR("[dataplane]\ntopics = ok bad\x01name\n", 2, "topic name 'bad\x01name' is invalid");
+		 "[dataplane] name", "'name' is longer than 63 characters");
+	LOAD_ERR("[dataplane]\ntopics = ok bad\x01name\n", "[dataplane] topics", "topic name 'bad\x01name' is invalid");
 	/* The error stops the load at its line: later lines are not applied. */
-	LOAD_ERR("[dataplane]\nburst = x\nmbufs = 2047\n", 2, "needs a number");
+	LOAD_ERR("[dataplane]\nburst = x\nmbufs = 2047\n", "[dataplane] burst", "needs a number");
 	CHECK(conf.mbufs == 16383);
 
 	/* More than SL_CONF_MAX_TOPICS declared topics. */
 	n = (size_t)snprintf(text, sizeof(text), "[dataplane]\n");
 	for (unsigned i = 0; i <= SL_CONF_MAX_TOPICS; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "topics = t%u\n", i);
-	LOAD_ERR(text, SL_CONF_MAX_TOPICS + 2, "more than 64 topics");
+	LOAD_ERR(text, "[dataplane] topics", "more than 64 topics");
 
-	/* A line longer than the parser's buffer, then one that just fits. */
+	/* A line longer than rte_cfgfile's buffer (CFG_NAME_LEN + CFG_VALUE_LEN
+	 * + 4 bytes, newline included), then one that just fits. */
 	n = (size_t)snprintf(text, sizeof(text), "[dataplane]\n# ");
 	memset(text + n, 'x', 2000);
 	snprintf(text + n + 2000, sizeof(text) - n - 2000, "\nburst = 8\n");
-	LOAD_ERR(text, 2, "line longer than 1022 bytes");
+	LOAD_ERR(text, ":2", "line too long");
 	n = (size_t)snprintf(text, sizeof(text), "[dataplane]\n# ");
-	memset(text + n, 'x', 1020);
-	snprintf(text + n + 1020, sizeof(text) - n - 1020, "\nburst = 8\n");
+	memset(text + n, 'x', CFG_NAME_LEN + CFG_VALUE_LEN + 1 - n);
+	snprintf(text + CFG_NAME_LEN + CFG_VALUE_LEN + 1, sizeof(text), "\nburst = 8\n");
 	CHECK(load_text(text) == 0 && conf.burst == 8);
+	/* A value rte_cfgfile would cut short is refused, not cut. */
+	n = (size_t)snprintf(text, sizeof(text), "[dataplane]\neal_args = ");
+	memset(text + n, 'a', CFG_VALUE_LEN);
+	snprintf(text + n + CFG_VALUE_LEN, sizeof(text) - n - CFG_VALUE_LEN, "\n");
+	LOAD_ERR(text, "[dataplane] eal_args", "255 characters or longer");
+
+	/* Comments ('#', whole-line or after a value; '\#' is a '#'),
+	 * repeated keys (the last value wins, lists add up), repeated sections
+	 * (merged in order), empty values. */
+	CHECK(load_text("# top\n[dataplane]   # c\n  burst = 16   # c2\nburst = 24\n"
+			"topics = a, b\ntopics = c\neal_args = --x\\#y\nshm_group =\n"
+			"[port0]\nip = 10.0.0.1\n[worker0]\nlcore = 1\n[port0]\nrx_queues = 3\n"
+			"[dataplane]\nburst = 40\n") == 0);
+	CHECK(conf.burst == 40 && conf.n_topics == 3 && strcmp(conf.topics[2], "c") == 0);
+	CHECK(strcmp(conf.eal_args, "--x#y") == 0 && conf.shm_group[0] == '\0');
+	CHECK(conf.n_ports == 1 && conf.ports[0].ip == htonl(0x0a000001) &&
+	      conf.ports[0].rx_queues == 3 && conf.n_workers == 1 && conf.workers[0].lcore == 1);
+	/* A ';' is not a comment in this format. */
+	LOAD_ERR("[dataplane]\nburst = 8 ; eight\n", "[dataplane] burst", "needs a number");
+	/* A repeated key whose second value is bad fails at that key. */
+	LOAD_ERR("[port0]\nudp_port = 9000\nudp_port = 0\n", "[port0] udp_port", "out of range");
 
 	/* A missing file: -errno and the path in the message. */
 	sl_conf_defaults(&conf);
@@ -517,11 +554,11 @@ test_policy_rules(void)
 	CHECK(sl_durability_parse("block") == -1 && sl_durability_parse("") == -1);
 	CHECK(load_text("[dataplane]\nbackpressure = disconnect\n") == 0);
 	CHECK(sl_conf_backpressure(&conf, "x", 1) == SL_BP_DISCONNECT);
-	LOAD_ERR("[dataplane]\nbackpressure = wait\n", 2, "drop, block or disconnect");
-	LOAD_ERR("[dataplane]\nbackpressure_rules = a.*\n", 2, "not pattern=policy");
-	LOAD_ERR("[dataplane]\nbackpressure_rules = a.*=sync\n", 2, "drop, block or disconnect");
-	LOAD_ERR("[dataplane]\ndurability_rules = a.*=block\n", 2, "none, async or sync");
-	LOAD_ERR("[dataplane]\nshm_ring_kb = 8\n", 2, "out of range");
+	LOAD_ERR("[dataplane]\nbackpressure = wait\n", "[dataplane] backpressure", "drop, block or disconnect");
+	LOAD_ERR("[dataplane]\nbackpressure_rules = a.*\n", "[dataplane] backpressure_rules", "not pattern=policy");
+	LOAD_ERR("[dataplane]\nbackpressure_rules = a.*=sync\n", "[dataplane] backpressure_rules", "drop, block or disconnect");
+	LOAD_ERR("[dataplane]\ndurability_rules = a.*=block\n", "[dataplane] durability_rules", "none, async or sync");
+	LOAD_ERR("[dataplane]\nshm_ring_kb = 8\n", "[dataplane] shm_ring_kb", "out of range");
 	sl_conf_defaults(&conf);
 	CHECK(conf.shm == 1 && conf.shm_max_clients == 64 && conf.shm_ring_kb == 512);
 	CHECK(conf.backpressure == SL_BP_DROP);

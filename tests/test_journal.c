@@ -1526,6 +1526,7 @@ test_prepare_ahead(void)
 	int segs;
 
 	path_in(dir, sizeof(dir), "prepare");
+	c.spares = 1; /* one kept ready: the counts below */
 	j = open_dir(dir, &c, &rec);
 	if (j == NULL)
 		return;

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Internals shared by the journal's files: on-media layouts, the journal's state, and
+ * the hand-over between the journal's owner and its preparing thread. */
+
+#ifndef SLUICE_JOURNAL_INTERNAL_H
+#define SLUICE_JOURNAL_INTERNAL_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal.h"
+
+#define ALIGN8(x) (((x) + 7u) & ~(uint64_t)7u)
+#define REC_BYTES(len) (sizeof(struct sl_jrec) + ALIGN8((uint64_t)(len)))
+#define CRC_FROM offsetof(struct sl_jrec, seq)
+#define CRC_LEN (offsetof(struct sl_jrec, crc) - CRC_FROM)
+#define META_NAME "journal.meta"
+#ifdef MADV_POPULATE_READ
+#define MADV_POPULATE_READ_ MADV_POPULATE_READ
+#else
+#define MADV_POPULATE_READ_ 22 /* Linux 5.14 */
+#endif
+#ifdef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE_ MADV_POPULATE_WRITE
+#else
+#define MADV_POPULATE_WRITE_ 23 /* Linux 5.14 */
+#endif
+#define SEG_VERSION 1u
+#define SPARE_PREFIX "spare-"
+#define SPARE_SUFFIX ".tmp" /* spare-N.tmp: a prepared segment, not yet numbered */
+#define SL_JCHORES 32u	    /* owner -> preparer hand-over ring (a power of two) */
+#define SL_JSPARES_MAX 4u   /* spares kept ready at most (a power of two) */
+/* Spares kept ready by default: enough for this many bytes, at least one
+ * (small segments fill in milliseconds, faster than one wake-up of a
+ * preparing thread that sleeps when idle). */
+#define SL_JSPARE_BYTES (64ull << 20)
+
+/* On-media segment header (SL_JSEG_HDR bytes). */
+struct seg_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t hdr_size;
+	uint64_t segment_bytes;
+	uint64_t first_seq;
+	uint64_t created_ns;
+	uint32_t crc; /* CRC32C of the bytes before it */
+	uint32_t reserved;
+	uint64_t commit[2]; /* commit watermark slots (journal.h) */
+};
+_Static_assert(sizeof(struct seg_hdr) == SL_JSEG_HDR, "segment header");
+_Static_assert(offsetof(struct seg_hdr, commit) == 48, "commit slots");
+
+/* journal.meta, version 1: one copy, written when the journal was created. */
+struct meta_v1 {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t reserved;
+	uint64_t segment_bytes;
+	uint64_t created_ns;
+	uint32_t crc;
+	uint32_t pad;
+};
+
+/* journal.meta, version 2: two copies of this, one after the other. */
+struct meta {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t size; /* sizeof(struct meta) */
+	uint64_t segment_bytes;
+	uint64_t created_ns;
+	uint64_t last_seq; /* at the last clean close: a lower bound for the next */
+	uint64_t reserved[2];
+	uint32_t crc; /* CRC32C of the bytes before it */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct meta) == 64, "journal.meta copy");
+#define META_VERSION 2u
+
+struct idx_ent {
+	uint64_t seq;
+	uint64_t ts;
+	uint64_t off;
+};
+
+struct seg {
+	uint8_t *base;
+	size_t size;
+	uint64_t used;	    /* write offset */
+	uint64_t first_seq; /* from the header */
+	uint64_t last_seq;  /* first_seq - 1 when empty */
+	uint64_t last_ts;
+	uint64_t wm_seq;    /* committed up to here (persisted watermark) */
+	uint64_t spare_no;  /* its file was spare-N.tmp (renamed by the preparer); 0: not */
+	int wm_valid;	    /* a commit slot held a valid watermark at open */
+	uint8_t wm_slot;    /* the slot the next watermark goes to */
+	int is_pmem;
+	int read_only;	    /* mapped with mmap(PROT_READ) */
+	int closed;	    /* ends with the SL_JREC_END marker, or damaged: no appends */
+	/* Sparse index, allocated whole with the segment (sl_jidx_cap entries):
+	 * appends never grow it. */
+	struct idx_ent *idx;
+	uint32_t n_idx, cap_idx;
+	uint64_t idx_last_off;
+};
+
+/* A segment made ready by sl_journal_prepare: file created as spare-N.tmp,
+ * allocated and synced, mapped, pages faulted in, index allocated; and,
+ * when the owner's segment table would be full after the roll that takes
+ * it, a larger table for the owner to move to. */
+struct spare {
+	struct seg s;
+	uint64_t no;	     /* spare-<no>.tmp */
+	uint64_t created_ns; /* for the header the owner stamps */
+	struct seg *grow;    /* NULL, or a table of grow_cap entries */
+	uint32_t grow_cap;
+};
+
+/*
+ * Slow work the owner hands to the preparing thread. RENAME: a spare the
+ * owner started a segment in gets its name (spare-N.tmp -> first_seq.seg),
+ * and what the owner gave up is freed (the spare's holder, an outgrown
+ * segment table). RETIRE: a segment retention removed from the journal is
+ * unmapped, its index freed and its file unlinked.
+ */
+enum chore_kind { CHORE_RENAME = 1, CHORE_RETIRE };
+
+struct chore {
+	uint32_t kind;
+	struct seg s; /* RETIRE: mapping, index and names; RENAME: first_seq, spare_no */
+	void *free1, *free2;
+};
+
+struct sl_journal {
+	/* Segments made ready by sl_journal_prepare (another thread), taken by
+	 * the next rolls, in order: a ring of sp_depth at most. The preparer
+	 * writes a slot, then sp_head (release); the owner reads sp_head
+	 * (acquire), takes the slot, then sp_tail (release: the preparer
+	 * reuses a slot only once the owner read it). */
+	struct spare *spares[SL_JSPARES_MAX];
+	uint32_t sp_head, sp_tail, sp_depth;
+	uint32_t prep_cap;   /* preparer: the segment table size its spares arranged */
+	uint64_t spare_no;   /* names the next spare file (atomic add) */
+	int prep_err;	     /* preparer's last failure, 0 after a success; read by the owner */
+	uint64_t prep_retry_ns, prep_backoff_ns; /* preparer: next attempt after a failure */
+	int full;	     /* owner: the file system refused a segment, no spare since */
+	uint64_t roll_waits; /* owner: rolls refused for want of a prepared spare */
+	/* The owner's segment count, for the preparer to size the table by
+	 * (relaxed: the preparer allows for one roll it has not seen yet). */
+	uint32_t n_hint;
+	/* Chores ring: the owner writes a slot, then ch_head (release); the
+	 * preparer reads ch_head (acquire), does the slot, then ch_tail
+	 * (release, so the owner reuses a slot only once it was read). ch_busy
+	 * lets only one thread at a time do chores (a try, never a wait). */
+	struct chore chores[SL_JCHORES];
+	uint32_t ch_head, ch_tail, ch_busy;
+	int chore_err;	     /* the last chore that failed: -errno */
+	char dir[PATH_MAX];
+	struct sl_journal_conf conf;
+	const struct sl_persist_ops *ops;
+	uint64_t seg_bytes;
+	struct seg *segs;
+	uint32_t n_segs, cap_segs;
+	uint64_t next_seq;
+	uint64_t durable_seq;
+	uint64_t batch_first; /* 0 when nothing is pending */
+	uint64_t dirty_lo, dirty_hi; /* in the last segment */
+	int damaged;		     /* refuse appends: a persist failed, or read-only */
+	uint64_t meta_last;	     /* journal.meta's last sequence (a lower bound) */
+	uint64_t created_ns;	     /* journal.meta's creation time */
+	struct sl_journal_damage *holes; /* damaged or skipped ranges, by seq */
+	uint32_t n_holes, cap_holes;
+	uint32_t rd_seg;	     /* sequential read cursor */
+	uint64_t rd_off, rd_seq;
+	/* Limits from sl_journal_set_limits (another thread), taken into conf
+	 * by the writer: want_limits is a generation (release by the setter,
+	 * acquire by the writer), the three values relaxed before it. */
+	uint64_t want_capacity, want_retain, want_age_ns;
+	uint32_t want_limits, have_limits;
+};
+
+/* --- journal.c: records and persistence --- */
+
+/* The record at @off of @s if it is whole and its CRC holds; @seq, when not
+ * 0, must match. Reads only inside the mapping. */
+const struct sl_jrec *sl_jrec_at(const struct seg *s, uint64_t off, uint64_t seq);
+/* Index entries a segment can need: bounded by the records it can hold
+ * and by the index stride. */
+uint32_t sl_jidx_cap(const struct sl_journal *j);
+/* Index @off when @every bytes passed since the last entry (0: always).
+ * Grows the index only with @may_grow (recovery, on the opening thread).
+ * Inline: it runs for every append. */
+static inline void
+sl_jidx_add(struct seg *s, uint64_t seq, uint64_t ts, uint64_t off, uint32_t every, int may_grow)
+{
+	struct idx_ent *n;
+
+	if (s->n_idx && every && off - s->idx_last_off < every)
+		return;
+	if (s->n_idx == s->cap_idx) {
+		uint32_t cap = s->cap_idx ? s->cap_idx * 2 : 64;
+
+		/* The index is a hint (reads still find records by scanning):
+		 * a full one on the append path stays as it is. */
+		if (!may_grow)
+			return;
+		n = realloc(s->idx, cap * sizeof(*n));
+		if (n == NULL)
+			return;
+		s->idx = n;
+		s->cap_idx = cap;
+	}
+	s->idx[s->n_idx++] = (struct idx_ent){ seq, ts, off };
+	s->idx_last_off = off;
+}
+/* Make [lo, hi) of @s durable: 0 or -EIO. */
+/* The journal's only way of writing a mapping: ordinary stores (inline: a
+ * few per append, most of fixed size). */
+static inline void
+sl_jcopy(struct seg *s, uint64_t off, const void *src, size_t len)
+{
+	memcpy(s->base + off, src, len);
+}
+int sl_jpersist_range(struct sl_journal *j, struct seg *s, uint64_t lo, uint64_t hi);
+uint64_t sl_jwm_encode(uint64_t first_seq, uint32_t count);
+int sl_jwm_persist(struct sl_journal *j, struct seg *s, uint64_t last_seq);
+/* Stamp a fresh segment's header, persist it and start it empty. */
+int sl_jseg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq, uint64_t created_ns);
+
+/* --- journal_segment.c: files, mappings, spares, chores --- */
+
+void sl_jseg_path(const struct sl_journal *j, uint64_t first_seq, char *out, size_t len);
+int sl_jseg_map(struct sl_journal *j, const char *path, struct seg *s, int prefault);
+void sl_jseg_unmap(struct seg *s);
+/* Create, size, map and stamp a segment named by @first_seq (opening thread). */
+int sl_jseg_create(struct sl_journal *j, uint64_t first_seq, struct seg *s);
+/* Append @s to the segment table, growing it (opening thread). */
+int sl_jsegs_push(struct sl_journal *j, const struct seg *s);
+/*
+ * Owner, at a roll: take the prepared spare and stamp it as the segment
+ * starting at @first_seq (not yet in j->segs: sl_jseg_start adds it, or
+ * sl_jseg_giveup hands it back). -ENOSPC when none is ready (counted in
+ * roll_waits; without conf.prepared_only the owner makes one itself, and
+ * -ENOSPC means the file system is full), or -errno (a persist failed).
+ */
+int sl_jseg_take(struct sl_journal *j, uint64_t first_seq, struct spare **out);
+int sl_jseg_start(struct sl_journal *j, struct spare *sp); /* 0, -ENOMEM (no preparer only) */
+void sl_jseg_giveup(struct sl_journal *j, struct spare *sp);
+/* Owner: hand segment 0 to the preparer for deletion; 0 or -EAGAIN (no room
+ * in the chores ring). */
+int sl_jseg_retire_oldest(struct sl_journal *j);
+/* Do the chores the owner handed over. Returns how many. */
+unsigned sl_jchores_run(struct sl_journal *j);
+/* Publish the owner's segment count to the preparer. */
+void sl_jsegs_hint(struct sl_journal *j);
+/* Opening thread, before listing segments: a spare a roll had started a
+ * segment in (valid header) gets its segment name; unused ones go. */
+int sl_jspares_recover(struct sl_journal *j);
+/* Drop the unused spare, if any (close). */
+void sl_jspare_drop(struct sl_journal *j);
+
+#endif /* SLUICE_JOURNAL_INTERNAL_H */

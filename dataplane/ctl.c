@@ -232,7 +232,7 @@ deletion_poll(struct sl_dp *dp)
 	if (!del->sent)
 		del->sent = sl_dp_send_to_worker(dp, t->owner, &h) == 0;
 	/* Acquire: pairs with the owner's release store of durability none
-	 * after it closed the journal (sl_worker_topic_delete). */
+	 * after it handed the journal over (sl_worker_topic_delete). */
 	if (!del->sent || __atomic_load_n(&ts->durability, __ATOMIC_ACQUIRE) != SL_DUR_NONE) {
 		if (!del->warned && sl_wall_ns() - del->since_ns > 2000000000ull) {
 			del->warned = 1;

@@ -134,6 +134,10 @@ sl_dp_journals_close(struct sl_dp *dp)
 			sl_journal_close(ts->journal);
 			ts->journal = NULL;
 		}
+		if (ts->closing) {
+			sl_journal_close(ts->closing);
+			ts->closing = NULL;
+		}
 	}
 	sl_dp_topic_specs_free(dp);
 }

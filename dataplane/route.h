@@ -56,6 +56,10 @@ struct sl_topic_state {
 	uint32_t bp_pass;   /* owner: held-list retry pass that kept one */
 	struct sl_sub *subs;
 	struct sl_journal *journal; /* NULL for durability none */
+	/* A deleted topic's journal, handed by its owner to the main lcore,
+	 * which closes it (a close unmaps and closes files: not on a worker).
+	 * Published by the owner's release store of durability none. */
+	struct sl_journal *closing;
 	/* Snapshots for readers on other threads (relaxed stores by the owner). */
 	uint64_t j_first, j_durable, j_bytes;
 	uint64_t j_corrupt;   /* committed records recovery found damaged (set at open) */

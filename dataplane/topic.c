@@ -317,10 +317,17 @@ int
 sl_dp_topic_remove_dir(struct sl_dp *dp, uint32_t id)
 {
 	const struct sl_topic *t = &dp->route.topics[id];
+	struct sl_topic_state *ts = sl_route_state(&dp->route, id);
 	struct sl_topic_spec *sp;
 	char sub[PATH_MAX / 2];
 	int rc = sl_topic_dir_name(t->name, t->name_len, sub, sizeof(sub));
 
+	/* The journal its owner handed over (sl_worker_topic_delete): closed
+	 * here, on the main lcore, before its files go. */
+	if (ts->closing != NULL) {
+		sl_journal_close(ts->closing);
+		ts->closing = NULL;
+	}
 	if (rc == 0)
 		rc = sl_topic_dir_delete(dp->conf.journal_dir, sub);
 	if (rc < 0 && rc != -ENOENT)

@@ -94,7 +94,8 @@ void sl_dp_topic_limits(struct sl_dp *dp, uint32_t id, uint64_t *capacity_bytes,
 
 /*
  * Remove the journal directory of deleted topic @id, durably (see
- * sl_topic_dir_delete), once its owner has closed the journal, and forget
+ * sl_topic_dir_delete), once its owner has handed its journal over (closed
+ * here first), and forget
  * its spec. Returns 0 (also when it had none) or -errno (the directory is
  * still there).
  */

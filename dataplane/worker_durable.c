@@ -408,10 +408,11 @@ sl_worker_topic_delete(struct sl_worker *w, uint32_t topic)
 
 		sync_dirty(w, 0xff);
 		ts->journal = NULL;
-		sl_journal_close(j);
+		ts->closing = j;
 	}
 	/* Release: pairs with the main lcore's acquire load; once it sees
-	 * none, the journal is closed and its directory may go. */
+	 * none, this worker is done with the journal, which the main lcore
+	 * closes (ts->closing) before its directory goes. */
 	__atomic_store_n(&ts->durability, SL_DUR_NONE, __ATOMIC_RELEASE);
 }
 

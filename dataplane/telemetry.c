@@ -173,12 +173,16 @@ topic_dict(const struct sl_topic *t)
 	return c;
 }
 
-/* /sluice/topics: every topic (up to the telemetry dict limit), keyed
- * "t<id>" since keys may hold only [A-Za-z0-9_/]; /sluice/topics,NAME: one. */
+/* /sluice/topics: the live topics, keyed "t<id>" since keys may hold only
+ * [A-Za-z0-9_/]; /sluice/topics,NAME: one. A telemetry dict holds at most
+ * RTE_TEL_MAX_DICT_ENTRIES entries: past that, the last entry, "omitted",
+ * counts the topics left out (the counters area and sluicectl stats list
+ * them all). */
 static int
 do_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	uint32_t id, n = __atomic_load_n(&g_dp->route.n_topics, __ATOMIC_ACQUIRE);
+	uint32_t id, n = __atomic_load_n(&g_dp->route.n_topics, __ATOMIC_ACQUIRE), shown = 0;
+	uint64_t omitted = 0;
 	const struct sl_topic *t;
 	struct rte_tel_data *c;
 
@@ -195,18 +199,25 @@ do_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 		return 0;
 	}
 	rte_tel_data_start_dict(d);
-	for (id = 1; id <= n && id <= RTE_TEL_MAX_DICT_ENTRIES; id++) {
+	for (id = 1; id <= n && id < g_dp->route.cap; id++) {
 		char key[16];
 
 		t = sl_route_topic_get(&g_dp->route, id);
 		if (t == NULL)
 			continue;
+		if (shown == RTE_TEL_MAX_DICT_ENTRIES - 1) {
+			omitted++;
+			continue;
+		}
 		c = topic_dict(t);
 		if (c == NULL)
 			return -ENOMEM;
 		snprintf(key, sizeof(key), "t%u", id);
 		rte_tel_data_add_dict_container(d, key, c, 0);
+		shown++;
 	}
+	if (omitted)
+		rte_tel_data_add_dict_u64(d, "omitted", omitted);
 	return 0;
 }
 

@@ -95,5 +95,7 @@ size_t sl_metrics_pollfds(struct sl_metrics *m, struct pollfd *fds, size_t cap);
 void sl_metrics_handle(struct sl_metrics *m, const struct pollfd *fds, size_t n);
 /* Write the Prometheus text exposition into @f. */
 void sl_metrics_render(struct sl_ctl *ctl, FILE *f);
+/* The dataplane's part of it, from a counters area copy @v. */
+void sl_metrics_render_view(const struct sl_ctrs_view *v, FILE *f);
 
 #endif /* SLUICE_CONTROL_CONTROL_H */

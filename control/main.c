@@ -28,26 +28,6 @@ on_signal(int sig)
 	stop = 1;
 }
 
-uint64_t
-sl_ctl_now_ns(void)
-{
-	return sl_wall_ns();
-}
-
-void
-sl_ctl_log(const struct sl_ctl *ctl, int is_error, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!is_error && !ctl->verbose)
-		return;
-	fprintf(stderr, "sluice-control: %s", is_error ? "error: " : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 struct opts {
 	const char *name, *state_dir, *socket, *group, *metrics;
 	char socket_buf[256];

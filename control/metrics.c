@@ -161,11 +161,28 @@ render_owned(FILE *f, const struct sl_ctrs_view *v, const char *type_name, const
 }
 
 void
+sl_metrics_render_view(const struct sl_ctrs_view *v, FILE *f)
+{
+	json_t *snap = sl_ctl_stats_json(v);
+
+	family(f, "sluice_dataplane_uptime_seconds", "gauge", "Dataplane uptime.");
+	fprintf(f, "sluice_dataplane_uptime_seconds %.17g\n",
+		json_real_value(json_object_get(snap, "uptime_s")));
+	json_decref(snap);
+	render_sums(f, v, "counters", "sluice_", NULL, "Dataplane event counter, all workers.");
+	render_sums(f, v, "drops", "sluice_drops", "reason", "Frames or packets dropped, by reason.");
+	render_sums(f, v, "authz", "sluice_authz_", NULL,
+		    "Authorization table builder: resyncs and tables published.");
+	render_owned(f, v, "topic", "Per topic, from the dataplane's counters area.");
+	render_owned(f, v, "worker", "Per worker, from the dataplane's counters area.");
+	render_owned(f, v, "port", "Per port, from the dataplane's counters area.");
+}
+
+void
 sl_metrics_render(struct sl_ctl *ctl, FILE *f)
 {
 	struct sl_ctrs_view v;
 	int attached = sl_ctl_counters(ctl, &v) == 0;
-	json_t *snap;
 
 	family(f, "sluice_control_up", "gauge", "sluice-control is running.");
 	sample(f, "sluice_control_up", NULL, NULL, 1);
@@ -174,18 +191,7 @@ sl_metrics_render(struct sl_ctl *ctl, FILE *f)
 	sample(f, "sluice_dataplane_attached", NULL, NULL, (uint64_t)attached);
 	if (!attached)
 		return;
-	snap = sl_ctl_stats_json(&v);
-	family(f, "sluice_dataplane_uptime_seconds", "gauge", "Dataplane uptime.");
-	fprintf(f, "sluice_dataplane_uptime_seconds %.17g\n",
-		json_real_value(json_object_get(snap, "uptime_s")));
-	json_decref(snap);
-	render_sums(f, &v, "counters", "sluice_", NULL, "Dataplane event counter, all workers.");
-	render_sums(f, &v, "drops", "sluice_drops", "reason", "Frames or packets dropped, by reason.");
-	render_sums(f, &v, "authz", "sluice_authz_", NULL,
-		    "Authorization table builder: resyncs and tables published.");
-	render_owned(f, &v, "topic", "Per topic, from the dataplane's counters area.");
-	render_owned(f, &v, "worker", "Per worker, from the dataplane's counters area.");
-	render_owned(f, &v, "port", "Per port, from the dataplane's counters area.");
+	sl_metrics_render_view(&v, f);
 	sl_ctrs_view_free(&v);
 }
 

@@ -19,45 +19,46 @@
 #define SL_JSON_LOAD_FLAGS JSON_REJECT_DUPLICATES
 #define SL_JSON_DUMP_FLAGS JSON_COMPACT
 
+/* Member @key of @obj, NULL when absent, null, or @obj is not an object. */
+static inline json_t *
+sl_jget(const json_t *obj, const char *key)
+{
+	json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+
+	return json_is_null(v) ? NULL : v;
+}
+
 /* Member accessors: 0, -ENOENT (absent or null) or -EINVAL (wrong type or
  * range). @obj may be NULL or not an object (then -ENOENT). */
 static inline int
 sl_jget_str(const json_t *obj, const char *key, const char **out)
 {
-	json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+	json_t *v = sl_jget(obj, key);
 
-	if (v == NULL || json_is_null(v))
-		return -ENOENT;
-	if (!json_is_string(v))
-		return -EINVAL;
-	*out = json_string_value(v);
-	return 0;
+	if (v != NULL && json_is_string(v))
+		*out = json_string_value(v);
+	return v == NULL ? -ENOENT : json_is_string(v) ? 0 : -EINVAL;
 }
 
 static inline int
 sl_jget_u64(const json_t *obj, const char *key, uint64_t *out)
 {
-	json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+	json_t *v = sl_jget(obj, key);
+	int ok = json_is_integer(v) && json_integer_value(v) >= 0;
 
-	if (v == NULL || json_is_null(v))
-		return -ENOENT;
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return -EINVAL;
-	*out = (uint64_t)json_integer_value(v);
-	return 0;
+	if (ok)
+		*out = (uint64_t)json_integer_value(v);
+	return v == NULL ? -ENOENT : ok ? 0 : -EINVAL;
 }
 
 static inline int
 sl_jget_bool(const json_t *obj, const char *key, int *out)
 {
-	json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+	json_t *v = sl_jget(obj, key);
 
-	if (v == NULL || json_is_null(v))
-		return -ENOENT;
-	if (!json_is_boolean(v))
-		return -EINVAL;
-	*out = json_is_true(v);
-	return 0;
+	if (json_is_boolean(v))
+		*out = json_is_true(v);
+	return v == NULL ? -ENOENT : json_is_boolean(v) ? 0 : -EINVAL;
 }
 
 /* A uint64 as a JSON integer: jansson's integers are int64, so a value

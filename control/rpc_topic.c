@@ -101,7 +101,8 @@ is_live(struct sl_ctl *ctl, const char *name)
 /*
  * The arguments topic.create and topic.update share: the name, durability
  * (default none), back-pressure (default: the dataplane's policy), retention
- * and capacity into @t (name not copied). 0, or -1 with @r answered.
+ * and capacity into @t. 0, -1 with @r answered, or 1 (not answered) when
+ * the name is too long for @t.
  */
 static int
 topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name)
@@ -123,6 +124,9 @@ topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name)
 	if (sl_state_backpressure_parse(bp, &t->backpressure) < 0)
 		return sl_req_fail(r, "invalid", "backpressure '%.32s' is invalid: use drop, block or "
 				   "disconnect (or default: the dataplane's configured policy)", bp);
+	if (strlen(*name) >= sizeof(t->name))
+		return 1;
+	memcpy(t->name, *name, strlen(*name) + 1);
 	return 0;
 }
 
@@ -133,13 +137,11 @@ sl_rpc_topic_create(struct sl_req *r)
 	struct sl_state next;
 	struct sl_cnc_cmd c;
 	const char *name;
-	int rc;
+	int rc = topic_spec_args(r, &t, &name);
 
-	if (topic_spec_args(r, &t, &name))
-		return -1;
-	if (strlen(name) >= sizeof(t.name))
-		return sl_req_fail(r, "invalid", "topic name is too long: at most %d characters", 200);
-	memcpy(t.name, name, strlen(name) + 1);
+	if (rc)
+		return rc < 0 ? -1 : sl_req_fail(r, "invalid", "topic name is too long: at most %d "
+						 "characters", 200);
 	if (sl_req_draft(r, &next))
 		return -1;
 	rc = sl_state_topic_add(&next, &t, r->err, sizeof(r->err));
@@ -177,13 +179,10 @@ sl_rpc_topic_update(struct sl_req *r)
 	struct sl_state next;
 	struct sl_cnc_cmd c;
 	const char *name;
-	int rc;
+	int rc = topic_spec_args(r, &t, &name);
 
-	if (topic_spec_args(r, &t, &name))
-		return -1;
-	if (strlen(name) >= sizeof(t.name))
-		return sl_req_fail(r, "not_found", "no topic '%.200s'", name);
-	memcpy(t.name, name, strlen(name) + 1);
+	if (rc)
+		return rc < 0 ? -1 : sl_req_fail(r, "not_found", "no topic '%.200s'", name);
 	if (sl_state_topic_find(&r->ctl->state, name) == NULL && is_live(r->ctl, name))
 		return sl_req_fail(r, "invalid", "topic '%.200s' was created by a client, not "
 				   "through sluice-control: adopt it first with 'topic create "

@@ -345,3 +345,9 @@ sl_cnc_ctrs(struct sl_cnc *c)
 {
 	return c->ctrs;
 }
+
+size_t
+sl_cnc_ctrs_size(struct sl_cnc *c)
+{
+	return c->size - OFF_CTRS;
+}

@@ -199,8 +199,10 @@ int sl_cnc_result_push(struct sl_cnc *c, const struct sl_cnc_result *r);
 /* Control: take the next result. Returns 1, or 0 when none waits. */
 int sl_cnc_result_pop(struct sl_cnc *c, struct sl_cnc_result *out);
 
-/* The region's counters area (either side; checked at attach). */
+/* The region's counters area (either side; checked at attach), and the
+ * bytes mapped for it (what a reader passes to sl_ctrs_view_take). */
 struct sl_ctrs_hdr *sl_cnc_ctrs(struct sl_cnc *c);
+size_t sl_cnc_ctrs_size(struct sl_cnc *c);
 
 #ifdef __cplusplus
 }

@@ -199,29 +199,36 @@ copy_once(const struct sl_ctrs_hdr *a, uint8_t *buf, size_t size)
 }
 
 int
-sl_ctrs_view_take(const struct sl_ctrs_hdr *a, struct sl_ctrs_view *v)
+sl_ctrs_view_take(const struct sl_ctrs_hdr *a, size_t avail, struct sl_ctrs_view *v)
 {
 	const struct sl_ctrs_meta *live;
 	struct sl_ctrs_meta *m;
-	size_t size = a->area_size;
+	size_t size;
 	uint32_t i;
 	int tries;
 
 	memset(v, 0, sizeof(*v));
+	/* The other process could change the geometry under us: it is
+	 * checked live, then again in the copy, which alone is used. */
+	if (sl_ctrs_check(a, avail, NULL) < 0)
+		return -EPROTO;
+	size = a->area_size;
 	v->buf = malloc(size);
 	if (v->buf == NULL)
 		return -ENOMEM;
 	for (tries = 0; tries < 8 && !v->consistent; tries++)
 		v->consistent = copy_once(a, v->buf, size);
 	v->hdr = (const struct sl_ctrs_hdr *)v->buf;
-	v->types = (const struct sl_ctrs_type *)(v->buf + a->types_off);
-	v->meta = (const struct sl_ctrs_meta *)(v->buf + a->meta_off);
-	v->values = (const uint64_t *)(v->buf + a->values_off);
+	if (sl_ctrs_check(v->hdr, size, NULL) < 0) {
+		sl_ctrs_view_free(v);
+		return -EPROTO;
+	}
+	v->types = (const struct sl_ctrs_type *)(v->buf + v->hdr->types_off);
+	v->meta = (const struct sl_ctrs_meta *)(v->buf + v->hdr->meta_off);
+	v->values = (const uint64_t *)(v->buf + v->hdr->values_off);
 	v->sample_ns = v->hdr->sample_ns;
-	/* A slot whose seq was odd in the copy, or moved since, held two
-	 * owners while it was copied: not one of them is trusted. */
 	for (i = 0; i < SL_CTRS_MAX_TYPES; i++) {
-		struct sl_ctrs_type *t = (struct sl_ctrs_type *)(v->buf + a->types_off) + i;
+		struct sl_ctrs_type *t = (struct sl_ctrs_type *)(v->buf + v->hdr->types_off) + i;
 
 		/* Bounds from the other process are enforced here, once. */
 		if (t->n_values > SL_CTRS_MAX_VALUES)
@@ -230,8 +237,10 @@ sl_ctrs_view_take(const struct sl_ctrs_hdr *a, struct sl_ctrs_view *v)
 		for (uint32_t k = 0; k < SL_CTRS_MAX_VALUES; k++)
 			t->labels[k][SL_CTRS_LABEL_LEN - 1] = '\0';
 	}
-	m = (struct sl_ctrs_meta *)(v->buf + a->meta_off);
-	live = (const struct sl_ctrs_meta *)((const uint8_t *)a + a->meta_off);
+	/* A slot whose seq was odd in the copy, or moved since, held two
+	 * owners while it was copied: not one of them is trusted. */
+	m = (struct sl_ctrs_meta *)(v->buf + v->hdr->meta_off);
+	live = (const struct sl_ctrs_meta *)((const uint8_t *)a + v->hdr->meta_off);
 	for (i = 0; i < v->hdr->n_slots; i++) {
 		if (m[i].state != SL_CTRS_LIVE)
 			continue;

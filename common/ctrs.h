@@ -161,8 +161,10 @@ struct sl_ctrs_view {
  */
 int sl_ctrs_check(const struct sl_ctrs_hdr *a, size_t avail, uint32_t *found_version);
 
-/* Copy area @a (already checked) into @v. Returns 0 or -ENOMEM. */
-int sl_ctrs_view_take(const struct sl_ctrs_hdr *a, struct sl_ctrs_view *v);
+/* Copy area @a (@avail bytes mapped) into @v, checking its geometry before
+ * and after the copy. Returns 0, -EPROTO (sl_ctrs_check refused it) or
+ * -ENOMEM. */
+int sl_ctrs_view_take(const struct sl_ctrs_hdr *a, size_t avail, struct sl_ctrs_view *v);
 void sl_ctrs_view_free(struct sl_ctrs_view *v);
 
 /* Slot @i of a view when live, else NULL; its type through @t, its values

@@ -625,5 +625,5 @@ sl_sync_counters(struct sl_sync *s, struct sl_ctrs_view *v)
 {
 	if (s->cnc == NULL)
 		return -ENOTCONN;
-	return sl_ctrs_view_take(sl_cnc_ctrs(s->cnc), v);
+	return sl_ctrs_view_take(sl_cnc_ctrs(s->cnc), sl_cnc_ctrs_size(s->cnc), v);
 }

@@ -99,7 +99,8 @@ int sl_sync_ticket_poll(struct sl_sync *s, int64_t ticket, char *msg, size_t msg
 void sl_sync_ticket_forget(struct sl_sync *s, int64_t ticket);
 
 /* A private copy of the attached dataplane's counters area (free it with
- * sl_ctrs_view_free). Returns 0, -ENOTCONN when not attached, or -ENOMEM. */
+ * sl_ctrs_view_free). Returns 0, -ENOTCONN when not attached, -EPROTO (the
+ * area's geometry changed) or -ENOMEM. */
 int sl_sync_counters(struct sl_sync *s, struct sl_ctrs_view *v);
 
 /* Command builders: fill @c (zeroed first) for the given object. */

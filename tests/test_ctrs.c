@@ -31,6 +31,7 @@ area_new(uint32_t n, size_t *size)
 static void
 test_layout(void)
 {
+	struct sl_ctrs_view v;
 	uint32_t found;
 	size_t size;
 	struct sl_ctrs_hdr *a = area_new(10, &size);
@@ -38,8 +39,9 @@ test_layout(void)
 	CHECK(size == 128 + SL_CTRS_MAX_TYPES * sizeof(struct sl_ctrs_type) +
 			      10 * (256 + SL_CTRS_MAX_VALUES * 8));
 	CHECK(sl_ctrs_check(a, size, &found) == 0 && found == SL_CTRS_VERSION);
-	/* Geometry that does not fit what is mapped. */
+	/* Geometry that does not fit what is mapped: not copied. */
 	CHECK(sl_ctrs_check(a, size - 1, &found) == -EINVAL);
+	CHECK(sl_ctrs_view_take(a, size - 1, &v) == -EPROTO && v.buf == NULL);
 	/* An area of another version: refused, its version told. */
 	a->version = SL_CTRS_VERSION + 1;
 	CHECK(sl_ctrs_check(a, size, &found) == -EPROTO && found == SL_CTRS_VERSION + 1);
@@ -66,7 +68,7 @@ test_labels(void)
 	unsigned i;
 	int ty;
 
-	CHECK(sl_ctrs_view_take(a, &v) == 0);
+	CHECK(sl_ctrs_view_take(a, size, &v) == 0);
 	ty = sl_ctrs_view_type(&v, "counters");
 	CHECK(ty == SL_STATS_T_COUNTERS);
 	t = &v.types[ty];
@@ -151,7 +153,7 @@ test_stats_json(void)
 	fake_dataplane(a);
 	CHECK(topic_new(a, 7, "orders.\"eu\"\n", 11) >= 0);
 	CHECK(topic_new(a, 2, "ticks", 5) >= 0);
-	CHECK(sl_ctrs_view_take(a, &v) == 0 && v.consistent);
+	CHECK(sl_ctrs_view_take(a, size, &v) == 0 && v.consistent);
 	o = sl_ctl_stats_json(&v);
 	CHECK(o != NULL);
 	CHECK(jnum(o, "ts_ns") == 3500000000ull && jnum(o, "pid") == 4242);
@@ -205,7 +207,7 @@ test_reuse(void)
 	CHECK(live->seq == seq + 2 && live->state == SL_CTRS_FREE);
 	s2 = topic_new(a, 3, "new", 0);
 	CHECK(s2 == s1 && live->seq == seq + 4);
-	CHECK(sl_ctrs_view_take(a, &v) == 0);
+	CHECK(sl_ctrs_view_take(a, size, &v) == 0);
 	m = sl_ctrs_view_slot(&v, (uint32_t)s2, NULL, &vals);
 	/* The new owner's values start from zero: nothing of "old" is left. */
 	CHECK(m != NULL && m->owner == 3 && strcmp(m->key, "new") == 0);
@@ -213,17 +215,17 @@ test_reuse(void)
 	sl_ctrs_view_free(&v);
 	/* Caught mid-change (odd seq): the reader skips the slot. */
 	live->seq++;
-	CHECK(sl_ctrs_view_take(a, &v) == 0);
+	CHECK(sl_ctrs_view_take(a, size, &v) == 0);
 	CHECK(sl_ctrs_view_slot(&v, (uint32_t)s2, NULL, NULL) == NULL);
 	CHECK(sl_ctrs_view_slot(&v, (uint32_t)!s2, NULL, NULL) != NULL);
 	sl_ctrs_view_free(&v);
 	live->seq++;
 	/* A sample in progress: the copy says it is not of one instant. */
 	sl_ctrs_sample_begin(a);
-	CHECK(sl_ctrs_view_take(a, &v) == 0 && !v.consistent);
+	CHECK(sl_ctrs_view_take(a, size, &v) == 0 && !v.consistent);
 	sl_ctrs_view_free(&v);
 	sl_ctrs_sample_end(a, 1);
-	CHECK(sl_ctrs_view_take(a, &v) == 0 && v.consistent);
+	CHECK(sl_ctrs_view_take(a, size, &v) == 0 && v.consistent);
 	sl_ctrs_view_free(&v);
 	free(a);
 }
@@ -259,7 +261,7 @@ test_many_topics(void)
 		CHECK(slot[i] >= 0);
 	}
 	CHECK(a->alloc_failed == 0);
-	CHECK(sl_ctrs_view_take(a, &v) == 0);
+	CHECK(sl_ctrs_view_take(a, size, &v) == 0);
 	o = sl_ctl_stats_json(&v);
 	topics = json_object_get(o, "topics");
 	CHECK(json_array_size(topics) == N);

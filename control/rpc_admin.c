@@ -21,10 +21,12 @@ sl_rpc_user_add(struct sl_req *r)
 	uint16_t uid;
 	int admin = 0, rc;
 
-	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, &name) || sl_req_arg_bool(r, "admin", &admin))
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, &name) ||
+	    sl_req_arg_bool(r, "admin", &admin))
 		return -1;
 	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
-		return sl_req_fail(r, "internal", "cannot make a key: getrandom: %s", strerror(errno));
+		return sl_req_fail(r, "internal", "cannot make a key: getrandom: %s",
+				   strerror(errno));
 	if (sl_req_draft(r, &next))
 		return -1;
 	rc = sl_state_user_add(&next, name, admin, key, &uid, r->err, sizeof(r->err));
@@ -121,11 +123,13 @@ acl_change(struct sl_req *r, int grant)
 	uint16_t perms;
 	int rc;
 
-	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "user", 1, &user) || sl_req_arg_str(r, "pattern", 1, &pattern) ||
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "user", 1, &user) ||
+	    sl_req_arg_str(r, "pattern", 1, &pattern) ||
 	    sl_req_arg_perms(r, grant ? 0 : SL_PERM_PUB | SL_PERM_SUB | SL_PERM_ADMIN, &perms))
 		return -1;
 	if (grant && perms == 0)
-		return sl_req_fail(r, "invalid", "missing argument 'perms' (a list of pub, sub, admin)");
+		return sl_req_fail(r, "invalid", "missing argument 'perms' (a list of pub, sub, "
+				   "admin)");
 	if (sl_req_draft(r, &next))
 		return -1;
 	rc = grant ? sl_state_acl_grant(&next, user, pattern, perms, r->err, sizeof(r->err))
@@ -184,22 +188,25 @@ sl_rpc_policy_set(struct sl_req *r)
 	struct sl_state next;
 	size_t n = 0;
 
-	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "auth", 0, &auth) || sl_req_arg_str(r, "idle", 0, &idle) ||
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "auth", 0, &auth) ||
+	    sl_req_arg_str(r, "idle", 0, &idle) ||
 	    sl_req_arg_u64(r, "rate_limit", &rate))
 		return -1;
 	have_rate = sl_jget_u64(r->args, "rate_limit", &rate) == 0;
 	if (auth == NULL && idle == NULL && !have_rate)
 		return sl_req_fail(r, "invalid", "give 'auth' (open or required), 'idle' (busy or "
-			       "backoff) and/or 'rate_limit' (publishes per second per session, "
-			       "0 = unlimited)");
+				   "backoff) and/or 'rate_limit' (publishes per second per session, "
+				   "0 = unlimited)");
 	if (auth != NULL && strcmp(auth, "open") != 0 && strcmp(auth, "required") != 0)
-		return sl_req_fail(r, "invalid", "auth '%.32s' is invalid: use open or required", auth);
+		return sl_req_fail(r, "invalid", "auth '%.32s' is invalid: use open or required",
+				   auth);
 	if (idle != NULL && strcmp(idle, "busy") != 0 && strcmp(idle, "backoff") != 0)
-		return sl_req_fail(r, "invalid", "idle '%.32s' is invalid: use busy or backoff", idle);
+		return sl_req_fail(r, "invalid", "idle '%.32s' is invalid: use busy or backoff",
+				   idle);
 	if (have_rate && rate > SL_STATE_MAX_RATE)
 		return sl_req_fail(r, "invalid", "rate_limit %llu is invalid: use 0..%u publishes per "
-			       "second per session (0 = unlimited)", (unsigned long long)rate,
-			       SL_STATE_MAX_RATE);
+				   "second per session (0 = unlimited)", (unsigned long long)rate,
+				   SL_STATE_MAX_RATE);
 	if (sl_req_draft(r, &next))
 		return -1;
 	/* What the operator names here is set from now on: resyncs resend it. */

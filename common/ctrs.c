@@ -159,6 +159,14 @@ sl_ctrs_sample_end(struct sl_ctrs_hdr *a, uint64_t now_ns)
 
 /* ---- reader ---- */
 
+/* A word of the other process's area. Not through a const pointer: GCC's
+ * sanitizer builds misreport atomic loads from const objects. */
+static uint64_t
+load_seq(const uint64_t *w, int order)
+{
+	return __atomic_load_n((uint64_t *)(uintptr_t)w, order);
+}
+
 int
 sl_ctrs_check(const struct sl_ctrs_hdr *a, size_t avail, uint32_t *found_version)
 {
@@ -169,7 +177,7 @@ sl_ctrs_check(const struct sl_ctrs_hdr *a, size_t avail, uint32_t *found_version
 	if (avail < sizeof(*a))
 		return -EINVAL;
 	/* Acquire: pairs with the release store of the magic in format. */
-	if (__atomic_load_n(&a->magic, __ATOMIC_ACQUIRE) != SL_CTRS_MAGIC)
+	if (load_seq(&a->magic, __ATOMIC_ACQUIRE) != SL_CTRS_MAGIC)
 		return -EPROTO;
 	if (found_version)
 		*found_version = a->version;
@@ -190,12 +198,12 @@ sl_ctrs_check(const struct sl_ctrs_hdr *a, size_t avail, uint32_t *found_version
 static int
 copy_once(const struct sl_ctrs_hdr *a, uint8_t *buf, size_t size)
 {
-	uint64_t before = __atomic_load_n(&a->sample_seq, __ATOMIC_ACQUIRE);
+	uint64_t before = load_seq(&a->sample_seq, __ATOMIC_ACQUIRE);
 
 	memcpy(buf, a, size);
 	/* Acquire fence: the copy is done before seq is read again. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	return !(before & 1) && __atomic_load_n(&a->sample_seq, __ATOMIC_RELAXED) == before;
+	return !(before & 1) && load_seq(&a->sample_seq, __ATOMIC_RELAXED) == before;
 }
 
 int
@@ -244,7 +252,7 @@ sl_ctrs_view_take(const struct sl_ctrs_hdr *a, size_t avail, struct sl_ctrs_view
 	for (i = 0; i < v->hdr->n_slots; i++) {
 		if (m[i].state != SL_CTRS_LIVE)
 			continue;
-		if ((m[i].seq & 1) || __atomic_load_n(&live[i].seq, __ATOMIC_ACQUIRE) != m[i].seq ||
+		if ((m[i].seq & 1) || load_seq(&live[i].seq, __ATOMIC_ACQUIRE) != m[i].seq ||
 		    m[i].type >= SL_CTRS_MAX_TYPES)
 			m[i].state = SL_CTRS_FREE;
 		m[i].key[SL_CTRS_KEY_LEN - 1] = '\0';

@@ -173,16 +173,32 @@ topic_dict(const struct sl_topic *t)
 	return c;
 }
 
+/*
+ * A telemetry answer is at most 16 KiB of JSON (DPDK's MAX_OUTPUT_LEN) and
+ * a dict at most RTE_TEL_MAX_DICT_ENTRIES entries; DPDK silently leaves
+ * out what does not fit. So /sluice/topics lists topics only while a
+ * generous bound on their JSON fits, and says how many it left out.
+ */
+#define TEL_OUTPUT_BUDGET (16384 - 512)
+
+/* An upper bound on the JSON of topic_dict(@t) with its key: every name
+ * byte escaped, every number 20 digits. */
+static size_t
+topic_json_bound(const struct sl_topic *t)
+{
+	return 64 + 2 * strlen(t->name) + 16 * (24 + 20);
+}
+
 /* /sluice/topics: the live topics, keyed "t<id>" since keys may hold only
- * [A-Za-z0-9_/]; /sluice/topics,NAME: one. A telemetry dict holds at most
- * RTE_TEL_MAX_DICT_ENTRIES entries: past that, the last entry, "omitted",
- * counts the topics left out (the counters area and sluicectl stats list
- * them all). */
+ * [A-Za-z0-9_/], after "shown" and "omitted" (the topics that did not fit;
+ * every topic is in sluicectl stats, /metrics and the CnC counters area);
+ * /sluice/topics,NAME: one. */
 static int
 do_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	uint32_t id, n = __atomic_load_n(&g_dp->route.n_topics, __ATOMIC_ACQUIRE), shown = 0;
-	uint64_t omitted = 0;
+	uint32_t id, n = __atomic_load_n(&g_dp->route.n_topics, __ATOMIC_ACQUIRE);
+	uint64_t live = 0, shown = 0;
+	size_t used = 64;
 	const struct sl_topic *t;
 	struct rte_tel_data *c;
 
@@ -198,26 +214,34 @@ do_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 		rte_tel_data_add_dict_container(d, "topic", c, 0);
 		return 0;
 	}
-	rte_tel_data_start_dict(d);
+	/* Count first: the counts go first, where they always fit. */
 	for (id = 1; id <= n && id < g_dp->route.cap; id++) {
+		t = sl_route_topic_get(&g_dp->route, id);
+		if (t == NULL)
+			continue;
+		live++;
+		if (shown < RTE_TEL_MAX_DICT_ENTRIES - 2 &&
+		    used + topic_json_bound(t) <= TEL_OUTPUT_BUDGET) {
+			used += topic_json_bound(t);
+			shown++;
+		}
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "shown", shown);
+	rte_tel_data_add_dict_u64(d, "omitted", live - shown);
+	for (id = 1; id <= n && id < g_dp->route.cap && shown > 0; id++) {
 		char key[16];
 
 		t = sl_route_topic_get(&g_dp->route, id);
 		if (t == NULL)
 			continue;
-		if (shown == RTE_TEL_MAX_DICT_ENTRIES - 1) {
-			omitted++;
-			continue;
-		}
 		c = topic_dict(t);
 		if (c == NULL)
 			return -ENOMEM;
 		snprintf(key, sizeof(key), "t%u", id);
 		rte_tel_data_add_dict_container(d, key, c, 0);
-		shown++;
+		shown--;
 	}
-	if (omitted)
-		rte_tel_data_add_dict_u64(d, "omitted", omitted);
 	return 0;
 }
 

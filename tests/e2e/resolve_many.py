@@ -7,22 +7,15 @@
 Resolves PREFIX.0 .. PREFIX.COUNT-1 with the create flag and prints how many
 the broker answered with a topic id. Needs auth open.
 """
-import os
-import socket
 import struct
 import sys
 
-from ackpub import HELLO, WELCOME, RESOLVE, TOPIC, hdr, request
+from ackpub import RESOLVE, TOPIC, hdr, request, session
 
 
 def main():
     host, port, prefix, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.connect((host, port))
-    s.settimeout(0.2)
-    nonce = int.from_bytes(os.urandom(8), "little")
-    w = request(s, hdr(HELLO, 64, 0) + struct.pack("<HHIQ", 1, 1, 0, nonce) + bytes(32), WELCOME)
-    sess = struct.unpack_from("<I", w, 16)[0]
+    s, sess = session(host, port)
     ids = set()
     for i in range(count):
         topic = f"{prefix}.{i}".encode()

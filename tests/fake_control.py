@@ -16,7 +16,7 @@ from the dataplane's counters area (docs/CONTROL.md, "The stats answer").
 over the counters only (the default, what sluice-control answers), nested,
 {"counters":{...},"drops":{...},"topics":[{"name",...}]}, or left out (none).
 With --status-counts, "dataplane.status" gives "workers" and "ports" as
-counts, the tables being in the stats snapshot only.
+counts, the tables being in the stats answer only.
 
 Misbehaviour on request, for the client's error paths: "topic.show" of
   slow     answers after 3 s

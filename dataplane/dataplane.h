@@ -204,8 +204,9 @@ uint64_t sl_dp_ctr_sum(const struct sl_dp *dp, unsigned idx, int drop);
 unsigned sl_dp_slow_path_poll(struct sl_dp *dp);
 
 /* Control plane on the main lcore (ctl.c): the CnC region, commands, the
- * authorization table, the counters area's samples (stats.c). init returns 0 or -errno (the
- * dataplane runs without control when the region cannot be created). */
+ * authorization table, the counters area's samples (stats.c). init returns
+ * 0 or -errno (the dataplane runs without control when the region cannot
+ * be created). */
 int sl_dp_ctl_init(struct sl_dp *dp);
 /* Drain commands, publish tables and stats; returns the work done. */
 unsigned sl_dp_ctl_poll(struct sl_dp *dp);

@@ -50,6 +50,9 @@ void sl_ctl_log(const struct sl_ctl *ctl, int is_error, const char *fmt, ...)
  * (no dataplane), -EAGAIN (no sample yet) or -ENOMEM. */
 int sl_ctl_counters(struct sl_ctl *ctl, struct sl_ctrs_view *v);
 
+/* The dataplane's uptime at the sample of view @v, in seconds. */
+double sl_ctl_uptime_s(const struct sl_ctrs_view *v);
+
 /* The "stats" answer (docs/CONTROL.md) of view @v, without "rates". */
 json_t *sl_ctl_stats_json(const struct sl_ctrs_view *v);
 

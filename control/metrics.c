@@ -163,12 +163,8 @@ render_owned(FILE *f, const struct sl_ctrs_view *v, const char *type_name, const
 void
 sl_metrics_render_view(const struct sl_ctrs_view *v, FILE *f)
 {
-	json_t *snap = sl_ctl_stats_json(v);
-
 	family(f, "sluice_dataplane_uptime_seconds", "gauge", "Dataplane uptime.");
-	fprintf(f, "sluice_dataplane_uptime_seconds %.17g\n",
-		json_real_value(json_object_get(snap, "uptime_s")));
-	json_decref(snap);
+	fprintf(f, "sluice_dataplane_uptime_seconds %.17g\n", sl_ctl_uptime_s(v));
 	render_sums(f, v, "counters", "sluice_", NULL, "Dataplane event counter, all workers.");
 	render_sums(f, v, "drops", "sluice_drops", "reason", "Frames or packets dropped, by reason.");
 	render_sums(f, v, "authz", "sluice_authz_", NULL,

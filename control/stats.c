@@ -148,20 +148,29 @@ label_value(const struct sl_ctrs_type *t, const uint64_t *vals, const char *labe
 	return dflt;
 }
 
+double
+sl_ctl_uptime_s(const struct sl_ctrs_view *v)
+{
+	const struct sl_ctrs_type *t = NULL;
+	const uint64_t *vals = NULL;
+	uint64_t start = main_slot(v, "dataplane", &t, &vals) ? label_value(t, vals, "start_ns", 0)
+							      : 0;
+
+	return start && v->sample_ns > start ? (double)(v->sample_ns - start) / 1e9 : 0.0;
+}
+
 json_t *
 sl_ctl_stats_json(const struct sl_ctrs_view *v)
 {
 	const struct sl_ctrs_type *t = NULL;
 	const uint64_t *vals = NULL;
 	const struct sl_ctrs_meta *dp = main_slot(v, "dataplane", &t, &vals);
-	uint64_t start = dp ? label_value(t, vals, "start_ns", 0) : 0;
 	json_t *o = json_object();
 
 	/* Top-level members as the dataplane's snapshot always had them. */
 	json_object_set_new(o, "ts_ns", sl_json_u64(v->sample_ns));
 	json_object_set_new(o, "pid", sl_json_u64(dp ? label_value(t, vals, "pid", 0) : 0));
-	json_object_set_new(o, "uptime_s", sl_json_real(start && v->sample_ns > start
-						? (double)(v->sample_ns - start) / 1e9 : 0.0));
+	json_object_set_new(o, "uptime_s", sl_json_real(sl_ctl_uptime_s(v)));
 	json_object_set_new(o, "auth_required",
 			    sl_json_u64(dp ? label_value(t, vals, "auth_required", 0) : 0));
 	json_object_set_new(o, "idle", json_string(dp && label_value(t, vals, "idle", 0)

@@ -2,6 +2,7 @@
 /* The "stats" answer, built from the dataplane's counters area, and the counters' rates. */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,12 +203,41 @@ sl_ctl_snapshot(struct sl_ctl *ctl, json_t **out)
 
 /* ---- rates ---- */
 
+/* The counts (kind count) of every topic slot: {"ID":{"name":..., LABEL: n}}. */
+static json_t *
+topic_counts(const struct sl_ctrs_view *v)
+{
+	int type = sl_ctrs_view_type(v, "topic");
+	const struct sl_ctrs_type *t;
+	const struct sl_ctrs_meta *m;
+	const uint64_t *vals;
+	json_t *o = json_object(), *e;
+	char id[16];
+	uint32_t i, k;
+
+	for (i = 0; type >= 0 && i < v->hdr->n_slots; i++) {
+		m = sl_ctrs_view_slot(v, i, &t, &vals);
+		if (m == NULL || (int)m->type != type)
+			continue;
+		e = json_object();
+		json_object_set_new(e, "name", json_string(m->key));
+		for (k = 0; k < t->n_values; k++)
+			if (t->kinds[k] == SL_CTRS_K_COUNT)
+				json_object_set_new(e, t->labels[k], sl_json_u64(vals[k]));
+		/* Topic ids are never reused: the id alone names one topic. */
+		snprintf(id, sizeof(id), "%u", m->owner);
+		json_object_set_new(o, id, e);
+	}
+	return o;
+}
+
 /*
  * Rates are computed here and nowhere else: every SL_CTL_RATE_PERIOD_MS the
- * daemon sums the "counters" slots of the area and keeps the two latest
- * samples; a rate is the difference over their sample times (the
- * dataplane's clock, sample_ns). A counter that went back (the dataplane
- * restarted) has no rate until the next interval.
+ * daemon takes the counts of the area (counters and drops summed over
+ * their owners, each topic's counts) and keeps the two latest samples; a
+ * rate is the difference over their sample times (the dataplane's clock,
+ * sample_ns). A count that went back (the dataplane restarted) has no rate
+ * until the next interval.
  */
 void
 sl_ctl_rates_tick(struct sl_ctl *ctl, uint64_t now_ns)
@@ -229,7 +259,10 @@ sl_ctl_rates_tick(struct sl_ctl *ctl, uint64_t now_ns)
 		sl_ctrs_view_free(&v);
 		return;
 	}
-	cur = sum_json(&v, sl_ctrs_view_type(&v, "counters"));
+	cur = json_pack("{s:o, s:o, s:o}",
+			"counters", sum_json(&v, sl_ctrs_view_type(&v, "counters")),
+			"drops", sum_json(&v, sl_ctrs_view_type(&v, "drops")),
+			"topics", topic_counts(&v));
 	json_decref(r->base);
 	r->base = r->last;
 	r->base_ns = r->last_ns;
@@ -238,25 +271,51 @@ sl_ctl_rates_tick(struct sl_ctl *ctl, uint64_t now_ns)
 	sl_ctrs_view_free(&v);
 }
 
-json_t *
-sl_ctl_rates_json(const struct sl_ctl *ctl)
+/* Per-second rates of the integer members of @cur against @base. */
+static json_t *
+rates_of(const json_t *cur, const json_t *base, double dt)
 {
-	const struct sl_ctl_rates *r = &ctl->rates;
-	double dt = r->base != NULL && r->last_ns > r->base_ns
-			    ? (double)(r->last_ns - r->base_ns) / 1e9 : 0;
 	json_t *o = json_object(), *val, *b;
 	const char *key;
 
-	if (dt <= 0)
-		return o;
-	json_object_foreach(r->last, key, val) {
-		b = json_object_get(r->base, key);
+	json_object_foreach((json_t *)cur, key, val) {
+		b = json_object_get(base, key);
 		if (!json_is_integer(val) || !json_is_integer(b) ||
 		    json_integer_value(val) < json_integer_value(b))
 			continue;
 		json_object_set_new(o, key, sl_json_real((double)(json_integer_value(val) -
 								  json_integer_value(b)) / dt));
 	}
+	return o;
+}
+
+json_t *
+sl_ctl_rates_json(const struct sl_ctl *ctl)
+{
+	const struct sl_ctl_rates *r = &ctl->rates;
+	double dt = r->base != NULL && r->last_ns > r->base_ns
+			    ? (double)(r->last_ns - r->base_ns) / 1e9 : 0;
+	const json_t *topics, *bt, *t;
+	json_t *o = json_object(), *arr, *e;
+	const char *id;
+
+	if (dt <= 0)
+		return o;
+	json_object_set_new(o, "counters", rates_of(json_object_get(r->last, "counters"),
+						    json_object_get(r->base, "counters"), dt));
+	json_object_set_new(o, "drops", rates_of(json_object_get(r->last, "drops"),
+						 json_object_get(r->base, "drops"), dt));
+	topics = json_object_get(r->last, "topics");
+	bt = json_object_get(r->base, "topics");
+	arr = json_array();
+	json_object_foreach((json_t *)topics, id, t) {
+		if (json_object_get(bt, id) == NULL)
+			continue; /* new since the base sample */
+		e = rates_of(t, json_object_get(bt, id), dt);
+		json_object_set(e, "name", json_object_get(t, "name"));
+		json_array_append_new(arr, e);
+	}
+	json_object_set_new(o, "topics", arr);
 	return o;
 }
 

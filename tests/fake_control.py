@@ -13,8 +13,9 @@ exactly one second, so that rates are predictable: publishes +1000,
 delivers +2000 per call. The answer has the members sluice-control builds
 from the dataplane's counters area (docs/CONTROL.md, "The stats answer").
 "rates" (per second, fixed: publishes 777) is flat, {"publishes":777,...}
-over the counters only (the default, what sluice-control answers), nested,
-{"counters":{...},"drops":{...},"topics":[{"name",...}]}, or left out (none).
+over the counters only (the default), nested, {"counters":{...},"drops":{...},
+"topics":[{"name",...}]} (the shape sluice-control answers), or left out
+(none).
 With --status-counts, "dataplane.status" gives "workers" and "ports" as
 counts, the tables being in the stats answer only.
 

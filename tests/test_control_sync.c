@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "sync.h"
 
 #include "check.h"
@@ -347,6 +348,71 @@ test_counters(struct sl_sync *s, struct sl_cnc *dp)
 	sl_ctrs_slot_free(a, slot);
 }
 
+/* Rates: sluice-control's, over its samples of the area, per second of the
+ * dataplane's sample clock; a count that went back has none. */
+static void
+test_rates(struct sl_sync *s, struct sl_cnc *dp)
+{
+	static const char *const cl[] = { "publishes" };
+	static const char *const tl[] = { "published", "subscribers" };
+	static const uint8_t ck[] = { SL_CTRS_K_COUNT };
+	static const uint8_t tk[] = { SL_CTRS_K_COUNT, SL_CTRS_K_GAUGE };
+	struct sl_ctrs_hdr *a = sl_cnc_ctrs(dp);
+	struct sl_ctl ctl = { .name = "rates", .sync = s };
+	uint64_t t0 = 5000000000000ull, now = real_now();
+	const json_t *t;
+	json_t *r;
+	int c0, cm, tp;
+
+	CHECK(sl_ctrs_type_define(a, 1, "counters", cl, ck, 1) == 0);
+	CHECK(sl_ctrs_type_define(a, 3, "topic", tl, tk, 2) == 0);
+	c0 = sl_ctrs_slot_alloc(a, 1, 0, NULL);
+	cm = sl_ctrs_slot_alloc(a, 1, SL_CTRS_OWNER_MAIN, NULL);
+	tp = sl_ctrs_slot_alloc(a, 3, 5, "orders");
+	CHECK(c0 >= 0 && cm >= 0 && tp >= 0);
+	sl_ctrs_set(&sl_ctrs_values(a, c0)[0], 100);
+	sl_ctrs_set(&sl_ctrs_values(a, cm)[0], 50);
+	sl_ctrs_set(&sl_ctrs_values(a, tp)[0], 10);
+	sl_ctrs_sample_end(a, t0);
+	sl_ctl_rates_tick(&ctl, now);
+	r = sl_ctl_rates_json(&ctl);
+	CHECK(json_object_size(r) == 0); /* one sample: no rate yet */
+	json_decref(r);
+	/* Two seconds of the dataplane's clock later, whenever the tick runs. */
+	sl_ctrs_set(&sl_ctrs_values(a, c0)[0], 400);
+	sl_ctrs_set(&sl_ctrs_values(a, tp)[0], 70);
+	sl_ctrs_set(&sl_ctrs_values(a, tp)[1], 3);
+	sl_ctrs_sample_end(a, t0 + 2000000000ull);
+	sl_ctl_rates_tick(&ctl, now + SL_CTL_RATE_PERIOD_MS * MS / 2); /* not due: no sample */
+	r = sl_ctl_rates_json(&ctl);
+	CHECK(json_object_size(r) == 0);
+	json_decref(r);
+	sl_ctl_rates_tick(&ctl, now + SL_CTL_RATE_PERIOD_MS * MS);
+	r = sl_ctl_rates_json(&ctl);
+	CHECK(json_real_value(json_object_get(json_object_get(r, "counters"), "publishes")) == 150.0);
+	t = json_array_get(json_object_get(r, "topics"), 0);
+	CHECK(json_array_size(json_object_get(r, "topics")) == 1);
+	CHECK(json_is_string(json_object_get(t, "name")) &&
+	      strcmp(json_string_value(json_object_get(t, "name")), "orders") == 0);
+	CHECK(json_real_value(json_object_get(t, "published")) == 30.0);
+	CHECK(json_object_get(t, "subscribers") == NULL); /* a gauge has no rate */
+	json_decref(r);
+	/* The dataplane restarted: its counts went back, no rate for them. */
+	sl_ctrs_set(&sl_ctrs_values(a, c0)[0], 0);
+	sl_ctrs_set(&sl_ctrs_values(a, cm)[0], 0);
+	sl_ctrs_sample_end(a, t0 + 3000000000ull);
+	sl_ctl_rates_tick(&ctl, now + 2 * SL_CTL_RATE_PERIOD_MS * MS);
+	r = sl_ctl_rates_json(&ctl);
+	CHECK(json_object_get(json_object_get(r, "counters"), "publishes") == NULL);
+	CHECK(json_real_value(json_object_get(json_array_get(json_object_get(r, "topics"), 0),
+					      "published")) == 0.0);
+	json_decref(r);
+	sl_ctl_rates_fini(&ctl);
+	sl_ctrs_slot_free(a, c0);
+	sl_ctrs_slot_free(a, cm);
+	sl_ctrs_slot_free(a, tp);
+}
+
 /* A region of another CnC version, or with another counters layout, is
  * refused, and the status says which version was found. */
 static void
@@ -408,6 +474,7 @@ main(void)
 	CHECK(sl_cnc_hdr(dp)->control_pid == getpid());
 	CHECK(sl_cnc_hdr(dp)->control_heartbeat_ns >= now - 2 * MS);
 	test_counters(s, dp);
+	test_rates(s, dp);
 
 	test_tickets(s, dp, &st, &now);
 	test_policy_resync(s, dp, &now);

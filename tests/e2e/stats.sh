@@ -43,8 +43,11 @@ t_pub -t many.0 -m y -n 6000 -r 3000 -q --timeout 1000 >/dev/null 2>&1 &
 T_BG+=("$!")
 rate_seen() { ctl --json stats | python3 -c '
 import json, sys
-sys.exit(0 if json.load(sys.stdin)["rates"].get("publishes", 0) > 0 else 1)'; }
-t_wait 5 rate_seen || t_fail "no publishes rate in the stats answer"
+r = json.load(sys.stdin)["rates"]
+t = [t for t in r.get("topics", []) if t["name"] == "many.0"]
+sys.exit(0 if r.get("counters", {}).get("publishes", 0) > 0 and t and t[0]["published"] > 0
+         else 1)'; }
+t_wait 5 rate_seen || t_fail "no publishes rate (counters and topic) in the stats answer"
 
 # /metrics: every topic, the authz counters, the same names as before.
 python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$mport/metrics', timeout=5).read().decode())" \

@@ -72,20 +72,15 @@ enum sl_drop { SL_DROP_LIST(SL_X_ENUM_DROP) SL_DROP_MAX };
 #undef SL_X_ENUM_CTR
 #undef SL_X_ENUM_DROP
 
-/* The counters area's type ids, and each list's value indices. */
+/* The counters area's type ids, and each list's value indices: one prefix
+ * for the four lists, so a label repeated across them does not compile. */
 #define SL_X_ENUM_TYPE(id, name) SL_STATS_T_##id,
 enum sl_stats_type { SL_STATS_TYPE_LIST(SL_X_ENUM_TYPE) SL_STATS_T_MAX };
 #undef SL_X_ENUM_TYPE
-#define SL_X_ENUM_V(l, k) SL_STATS_DP_##l,
+#define SL_X_ENUM_V(l, k) SL_STATS_##l,
 enum { SL_STATS_DP_LIST(SL_X_ENUM_V) SL_STATS_DP_MAX };
-#undef SL_X_ENUM_V
-#define SL_X_ENUM_V(l, k) SL_STATS_W_##l,
 enum { SL_STATS_WORKER_LIST(SL_X_ENUM_V) SL_STATS_W_MAX };
-#undef SL_X_ENUM_V
-#define SL_X_ENUM_V(l, k) SL_STATS_P_##l,
 enum { SL_STATS_PORT_LIST(SL_X_ENUM_V) SL_STATS_P_MAX };
-#undef SL_X_ENUM_V
-#define SL_X_ENUM_V(l, k) SL_STATS_TOPIC_##l,
 enum { SL_STATS_TOPIC_LIST(SL_X_ENUM_V) SL_STATS_TOPIC_MAX };
 #undef SL_X_ENUM_V
 

@@ -120,11 +120,11 @@ sample_fixed(struct sl_dp *dp, struct sl_dp_stats *s)
 	unsigned i;
 
 	v = sl_ctrs_values(s->a, s->dp);
-	sl_ctrs_set(&v[SL_STATS_DP_pid], (uint64_t)getpid());
-	sl_ctrs_set(&v[SL_STATS_DP_start_ns], sl_cnc_hdr(dp->cnc)->dp_start_ns);
-	sl_ctrs_set(&v[SL_STATS_DP_auth_required], dp->authz ? dp->authz->required : 0);
-	sl_ctrs_set(&v[SL_STATS_DP_idle], dp->conf.idle == SL_IDLE_BUSY ? 0 : 1);
-	sl_ctrs_set(&v[SL_STATS_DP_topic_slots_full], s->a->alloc_failed);
+	sl_ctrs_set(&v[SL_STATS_pid], (uint64_t)getpid());
+	sl_ctrs_set(&v[SL_STATS_start_ns], sl_cnc_hdr(dp->cnc)->dp_start_ns);
+	sl_ctrs_set(&v[SL_STATS_auth_required], dp->authz ? dp->authz->required : 0);
+	sl_ctrs_set(&v[SL_STATS_idle], dp->conf.idle == SL_IDLE_BUSY ? 0 : 1);
+	sl_ctrs_set(&v[SL_STATS_topic_slots_full], s->a->alloc_failed);
 	v = sl_ctrs_values(s->a, s->authz);
 #define X_AUTHZ(l) sl_ctrs_set(&v[SL_STATS_AUTHZ_##l], as->l);
 	SL_AUTHZ_STATS_LIST(X_AUTHZ)
@@ -139,22 +139,22 @@ sample_fixed(struct sl_dp *dp, struct sl_dp_stats *s)
 		const struct sl_worker *w = dp->workers[i];
 
 		v = sl_ctrs_values(s->a, s->worker[i]);
-		sl_ctrs_set(&v[SL_STATS_W_lcore], w->lcore);
-		sl_ctrs_set(&v[SL_STATS_W_port], w->port_idx);
-		sl_ctrs_set(&v[SL_STATS_W_queue], w->queue);
-		sl_ctrs_set(&v[SL_STATS_W_rx_pkts], sl_ctr_read(&w->ctr.ctr[SL_CTR_rx_pkts]));
-		sl_ctrs_set(&v[SL_STATS_W_tx_pkts], sl_ctr_read(&w->ctr.ctr[SL_CTR_tx_pkts]));
-		sl_ctrs_set(&v[SL_STATS_W_sessions], __atomic_load_n(&w->sessions.n_active,
+		sl_ctrs_set(&v[SL_STATS_lcore], w->lcore);
+		sl_ctrs_set(&v[SL_STATS_port], w->port_idx);
+		sl_ctrs_set(&v[SL_STATS_queue], w->queue);
+		sl_ctrs_set(&v[SL_STATS_rx_pkts], sl_ctr_read(&w->ctr.ctr[SL_CTR_rx_pkts]));
+		sl_ctrs_set(&v[SL_STATS_tx_pkts], sl_ctr_read(&w->ctr.ctr[SL_CTR_tx_pkts]));
+		sl_ctrs_set(&v[SL_STATS_sessions], __atomic_load_n(&w->sessions.n_active,
 							    __ATOMIC_RELAXED));
 	}
 	for (i = 0; i < dp->n_ports; i++) {
 		memset(&st, 0, sizeof(st));
 		rte_eth_stats_get(dp->ports[i].port_id, &st);
 		v = sl_ctrs_values(s->a, s->port[i]);
-		sl_ctrs_set(&v[SL_STATS_P_ipackets], st.ipackets);
-		sl_ctrs_set(&v[SL_STATS_P_opackets], st.opackets);
-		sl_ctrs_set(&v[SL_STATS_P_imissed], st.imissed);
-		sl_ctrs_set(&v[SL_STATS_P_ierrors], st.ierrors);
+		sl_ctrs_set(&v[SL_STATS_ipackets], st.ipackets);
+		sl_ctrs_set(&v[SL_STATS_opackets], st.opackets);
+		sl_ctrs_set(&v[SL_STATS_imissed], st.imissed);
+		sl_ctrs_set(&v[SL_STATS_ierrors], st.ierrors);
 	}
 }
 
@@ -198,22 +198,22 @@ sample_topic(struct sl_dp *dp, struct sl_dp_stats *s, uint32_t id)
 	}
 	sl_dp_topic_limits(dp, id, &cap, &ret, &age);
 	v = sl_ctrs_values(s->a, slot);
-	sl_ctrs_set(&v[SL_STATS_TOPIC_subscribers], __atomic_load_n(&ts->n_subs, __ATOMIC_RELAXED));
-	sl_ctrs_set(&v[SL_STATS_TOPIC_published], sl_ctr_read(&ts->published));
-	sl_ctrs_set(&v[SL_STATS_TOPIC_delivered], sl_ctr_read(&ts->delivered));
-	sl_ctrs_set(&v[SL_STATS_TOPIC_dropped], sl_ctr_read(&ts->dropped));
-	sl_ctrs_set(&v[SL_STATS_TOPIC_seq], sl_ctr_read(&ts->seq));
-	sl_ctrs_set(&v[SL_STATS_TOPIC_journal_first], sl_ctr_read(&ts->j_first));
-	sl_ctrs_set(&v[SL_STATS_TOPIC_journal_durable], sl_ctr_read(&ts->j_durable));
-	sl_ctrs_set(&v[SL_STATS_TOPIC_journal_bytes], sl_ctr_read(&ts->j_bytes));
-	sl_ctrs_set(&v[SL_STATS_TOPIC_journal_full], sl_ctr_read(&ts->journal_full));
-	sl_ctrs_set(&v[SL_STATS_TOPIC_replay_gaps], sl_ctr_read(&ts->replay_gaps));
-	sl_ctrs_set(&v[SL_STATS_TOPIC_retain_bytes], ret);
-	sl_ctrs_set(&v[SL_STATS_TOPIC_retain_age_s], age);
-	sl_ctrs_set(&v[SL_STATS_TOPIC_capacity_bytes], cap);
-	sl_ctrs_set(&v[SL_STATS_TOPIC_durability], ts->durability);
-	sl_ctrs_set(&v[SL_STATS_TOPIC_backpressure], __atomic_load_n(&ts->backpressure, __ATOMIC_RELAXED));
-	sl_ctrs_set(&v[SL_STATS_TOPIC_deleted], (uint64_t)deleted);
+	sl_ctrs_set(&v[SL_STATS_subscribers], __atomic_load_n(&ts->n_subs, __ATOMIC_RELAXED));
+	sl_ctrs_set(&v[SL_STATS_published], sl_ctr_read(&ts->published));
+	sl_ctrs_set(&v[SL_STATS_delivered], sl_ctr_read(&ts->delivered));
+	sl_ctrs_set(&v[SL_STATS_dropped], sl_ctr_read(&ts->dropped));
+	sl_ctrs_set(&v[SL_STATS_seq], sl_ctr_read(&ts->seq));
+	sl_ctrs_set(&v[SL_STATS_journal_first], sl_ctr_read(&ts->j_first));
+	sl_ctrs_set(&v[SL_STATS_journal_durable], sl_ctr_read(&ts->j_durable));
+	sl_ctrs_set(&v[SL_STATS_journal_bytes], sl_ctr_read(&ts->j_bytes));
+	sl_ctrs_set(&v[SL_STATS_journal_full], sl_ctr_read(&ts->journal_full));
+	sl_ctrs_set(&v[SL_STATS_replay_gaps], sl_ctr_read(&ts->replay_gaps));
+	sl_ctrs_set(&v[SL_STATS_retain_bytes], ret);
+	sl_ctrs_set(&v[SL_STATS_retain_age_s], age);
+	sl_ctrs_set(&v[SL_STATS_capacity_bytes], cap);
+	sl_ctrs_set(&v[SL_STATS_durability], ts->durability);
+	sl_ctrs_set(&v[SL_STATS_backpressure], __atomic_load_n(&ts->backpressure, __ATOMIC_RELAXED));
+	sl_ctrs_set(&v[SL_STATS_deleted], (uint64_t)deleted);
 }
 
 void

@@ -78,10 +78,10 @@ test_labels(void)
 	t = &v.types[sl_ctrs_view_type(&v, "drops")];
 	CHECK(t->n_values == SL_DROP_MAX && strcmp(t->labels[SL_DROP_bad_mac], "bad_mac") == 0);
 	t = &v.types[sl_ctrs_view_type(&v, "topic")];
-	CHECK(strcmp(t->labels[SL_STATS_TOPIC_published], "published") == 0);
-	CHECK(t->kinds[SL_STATS_TOPIC_published] == SL_CTRS_K_COUNT);
-	CHECK(t->kinds[SL_STATS_TOPIC_subscribers] == SL_CTRS_K_GAUGE);
-	CHECK(t->kinds[SL_STATS_TOPIC_durability] == SL_CTRS_K_DURABILITY);
+	CHECK(strcmp(t->labels[SL_STATS_published], "published") == 0);
+	CHECK(t->kinds[SL_STATS_published] == SL_CTRS_K_COUNT);
+	CHECK(t->kinds[SL_STATS_subscribers] == SL_CTRS_K_GAUGE);
+	CHECK(t->kinds[SL_STATS_durability] == SL_CTRS_K_DURABILITY);
 	t = &v.types[sl_ctrs_view_type(&v, "authz")];
 	CHECK(t->n_values == SL_STATS_AUTHZ_MAX &&
 	      strcmp(t->labels[SL_STATS_AUTHZ_tables_published], "tables_published") == 0);
@@ -96,9 +96,9 @@ topic_new(struct sl_ctrs_hdr *a, uint32_t id, const char *name, uint64_t publish
 	int s = sl_ctrs_slot_alloc(a, SL_STATS_T_TOPIC, id, name);
 
 	if (s >= 0) {
-		sl_ctrs_set(&sl_ctrs_values(a, s)[SL_STATS_TOPIC_published], published);
-		sl_ctrs_set(&sl_ctrs_values(a, s)[SL_STATS_TOPIC_durability], SL_DUR_SYNC);
-		sl_ctrs_set(&sl_ctrs_values(a, s)[SL_STATS_TOPIC_backpressure], SL_BP_BLOCK);
+		sl_ctrs_set(&sl_ctrs_values(a, s)[SL_STATS_published], published);
+		sl_ctrs_set(&sl_ctrs_values(a, s)[SL_STATS_durability], SL_DUR_SYNC);
+		sl_ctrs_set(&sl_ctrs_values(a, s)[SL_STATS_backpressure], SL_BP_BLOCK);
 	}
 	return s;
 }
@@ -116,16 +116,16 @@ fake_dataplane(struct sl_ctrs_hdr *a)
 
 	CHECK(dp >= 0 && c0 >= 0 && cm >= 0 && d0 >= 0 && w0 >= 0 && az >= 0);
 	sl_ctrs_sample_begin(a);
-	sl_ctrs_set(&sl_ctrs_values(a, dp)[SL_STATS_DP_pid], 4242);
-	sl_ctrs_set(&sl_ctrs_values(a, dp)[SL_STATS_DP_start_ns], 1000000000ull);
-	sl_ctrs_set(&sl_ctrs_values(a, dp)[SL_STATS_DP_auth_required], 1);
-	sl_ctrs_set(&sl_ctrs_values(a, dp)[SL_STATS_DP_idle], 1);
+	sl_ctrs_set(&sl_ctrs_values(a, dp)[SL_STATS_pid], 4242);
+	sl_ctrs_set(&sl_ctrs_values(a, dp)[SL_STATS_start_ns], 1000000000ull);
+	sl_ctrs_set(&sl_ctrs_values(a, dp)[SL_STATS_auth_required], 1);
+	sl_ctrs_set(&sl_ctrs_values(a, dp)[SL_STATS_idle], 1);
 	sl_ctrs_set(&sl_ctrs_values(a, c0)[SL_CTR_publishes], 30);
 	sl_ctrs_set(&sl_ctrs_values(a, cm)[SL_CTR_publishes], 12);
 	sl_ctrs_set(&sl_ctrs_values(a, cm)[SL_CTR_cnc_commands], 5);
 	sl_ctrs_set(&sl_ctrs_values(a, d0)[SL_DROP_bad_mac], 3);
-	sl_ctrs_set(&sl_ctrs_values(a, w0)[SL_STATS_W_lcore], 1);
-	sl_ctrs_set(&sl_ctrs_values(a, w0)[SL_STATS_W_sessions], 2);
+	sl_ctrs_set(&sl_ctrs_values(a, w0)[SL_STATS_lcore], 1);
+	sl_ctrs_set(&sl_ctrs_values(a, w0)[SL_STATS_sessions], 2);
 	sl_ctrs_set(&sl_ctrs_values(a, az)[SL_STATS_AUTHZ_tables_published], 9);
 	sl_ctrs_sample_end(a, 3500000000ull);
 }
@@ -211,7 +211,7 @@ test_reuse(void)
 	m = sl_ctrs_view_slot(&v, (uint32_t)s2, NULL, &vals);
 	/* The new owner's values start from zero: nothing of "old" is left. */
 	CHECK(m != NULL && m->owner == 3 && strcmp(m->key, "new") == 0);
-	CHECK(vals[SL_STATS_TOPIC_published] == 0);
+	CHECK(vals[SL_STATS_published] == 0);
 	sl_ctrs_view_free(&v);
 	/* Caught mid-change (odd seq): the reader skips the slot. */
 	live->seq++;

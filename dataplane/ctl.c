@@ -18,8 +18,8 @@
 #include <common/clock.h>
 
 #include "dataplane.h"
-#include "durable.h"
 #include "stats.h"
+#include "topic.h"
 
 #define CMDS_PER_POLL 64
 
@@ -105,43 +105,7 @@ publish_authz(struct sl_dp *dp)
 	return 0;
 }
 
-void
-sl_dp_ctl_topic_created(struct sl_dp *dp)
-{
-	dp->authz_dirty = 1;
-}
-
 /* --- topics ------------------------------------------------------------------------- */
-
-/* SL_CNC_BP_* (durable.c relies on it too) is 1 + enum sl_backpressure. */
-_Static_assert(SL_CNC_BP_DROP == 1 + SL_BP_DROP && SL_CNC_BP_BLOCK == 1 + SL_BP_BLOCK &&
-	       SL_CNC_BP_DISCONNECT == 1 + SL_BP_DISCONNECT, "back-pressure codes");
-
-/*
- * An existing topic takes the back-pressure policy sent, live. This is how
- * a topic the dataplane made before control spoke (a client's RESOLVE, a
- * journal reloaded at start: both from the rules) gets the policy control
- * holds for it, at every resync. The owner worker reads the byte at each
- * delivery to a full ring and at each fan-out: relaxed, nothing pairs with
- * it; a delivery racing the change follows either policy. Leaving block:
- * the messages the topic holds are still delivered, in order, as room
- * frees up, and publishers stay held back until then; but one already
- * past that check (in the owner's handoff ring or journal) when the policy
- * changes is fanned out at once, ahead of them.
- */
-static void
-topic_set_backpressure(struct sl_dp *dp, const struct sl_topic *cur, uint8_t code)
-{
-	struct sl_topic_state *ts = sl_route_state(&dp->route, cur->id);
-	enum sl_backpressure bp = sl_dp_topic_backpressure(dp, code, cur);
-
-	if (ts->backpressure == (uint8_t)bp)
-		return;
-	SL_LOG(INFO, "topic %s: back-pressure %s (was %s)\n", cur->name,
-		sl_backpressure_name(bp),
-		sl_backpressure_name((enum sl_backpressure)ts->backpressure));
-	__atomic_store_n(&ts->backpressure, (uint8_t)bp, __ATOMIC_RELAXED);
-}
 
 /* An existing topic takes @t's back-pressure, retention and capacity: the
  * spec is saved first, so nothing changes when that fails. */
@@ -149,12 +113,14 @@ static int
 topic_respec(struct sl_dp *dp, const struct sl_topic *cur, const struct sl_cnc_topic *t,
 	     struct sl_cnc_result *r)
 {
-	int rc = sl_dp_topic_respec(dp, cur->id, t);
+	struct sl_topic_spec spec;
+	int rc;
 
+	sl_dp_topic_spec_from_cnc(t, &spec);
+	rc = sl_dp_topic_respec(dp, cur->id, &spec);
 	if (rc < 0)
 		return say(r, rc, "topic %s: cannot save its spec beside its journal: %s; "
 			   "nothing changed", t->name, strerror(-rc));
-	topic_set_backpressure(dp, cur, t->backpressure);
 	return 0;
 }
 
@@ -202,6 +168,7 @@ static int
 topic_upsert(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_result *r)
 {
 	size_t len = strlen(t->name);
+	struct sl_topic_spec spec;
 	const struct sl_topic *cur;
 	uint32_t id;
 	int rc;
@@ -220,16 +187,11 @@ topic_upsert(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 				   sl_durability_name((enum sl_durability)d));
 		return topic_respec(dp, cur, t, r);
 	}
-	dp->topic_override = t;
-	rc = sl_route_topic_create_init(&dp->route, t->name, (uint32_t)len, sl_dp_topic_init, dp,
-					&id);
-	dp->topic_override = NULL;
+	sl_dp_topic_spec_from_cnc(t, &spec);
+	rc = sl_dp_topic_create(dp, t->name, len, &spec, SL_TOPIC_CONTROL, &id);
 	if (rc < 0)
 		return say(r, rc, "cannot create topic %s: %s", t->name,
 			   rc == -ENOSPC ? "topic table full" : strerror(-rc));
-	sl_ctr_add(&dp->main_ctr.ctr[SL_CTR_topics_created], 1);
-	dp->authz_dirty = 1;
-	sl_psub_topic_created(dp, id);
 	return 0;
 }
 

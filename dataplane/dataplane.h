@@ -165,9 +165,10 @@ struct sl_dp {
 	struct sl_cnc *cnc;
 	struct sl_authz_builder authz_b;
 	struct sl_authz *authz;	     /* current table: release store, acquire load */
-	const struct sl_cnc_topic *topic_override; /* policy for a topic being created */
-	uint8_t topic_spec_keep;	/* its saved spec is unreadable: leave the file */
-	struct sl_topic_spec *specs;	/* [route.cap]: each topic's spec, main lcore only */
+	struct sl_topic_spec *specs;	/* [route.cap]: each topic's spec (topic.c), main lcore */
+	/* Told of each topic created, once it is visible (main lcore; topic.c
+	 * calls it): pattern subscriptions expand to it. NULL: nobody is. */
+	void (*on_topic_created)(struct sl_dp *dp, uint32_t id);
 	struct sl_dp_deletion deleting;
 	uint8_t authz_dirty;
 	uint64_t next_stats_ns;
@@ -211,16 +212,14 @@ int sl_dp_ctl_init(struct sl_dp *dp);
 /* Drain commands, publish tables and stats; returns the work done. */
 unsigned sl_dp_ctl_poll(struct sl_dp *dp);
 void sl_dp_ctl_fini(struct sl_dp *dp);
-/* A topic was created: its permissions must be computed. */
-void sl_dp_ctl_topic_created(struct sl_dp *dp);
 
-/* Pattern subscriptions on the main lcore (psub.c). */
+/* Pattern subscriptions on the main lcore (psub.c). init also sets
+ * dp->on_topic_created, so that a topic created later that matches a
+ * pattern gets its sessions; fini clears it. */
 int sl_psub_init(struct sl_dp *dp);
 void sl_psub_fini(struct sl_dp *dp);
 /* Handle a PSUB, PUNSUB or SESSION_END element from a worker. */
 void sl_psub_handle(struct sl_dp *dp, struct sl_handoff *h);
-/* A topic was created: subscribe the sessions whose patterns match it. */
-void sl_psub_topic_created(struct sl_dp *dp, uint32_t topic);
 
 /* Register the /sluice/... rte_telemetry commands. Returns 0 or -errno. */
 int sl_telemetry_init(struct sl_dp *dp);

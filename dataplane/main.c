@@ -234,26 +234,31 @@ create_pools(void)
 static int
 create_topics(void)
 {
+	struct sl_dp_reload rep;
+	struct sl_topic_spec spec;
 	uint32_t id;
 	int i, rc;
 
 	rc = sl_route_init(&dp.route, dp.conf.max_topics, dp.conf.max_subscribers, dp.n_workers);
 	if (rc < 0)
 		return rc;
-	rc = sl_dp_journals_load(&dp);
+	rc = sl_dp_journals_load(&dp, &rep);
 	if (rc < 0)
 		SL_LOG(WARNING, "journal directory %s: %s\n", dp.conf.journal_dir,
 			strerror(-rc));
-	else if (rc > 0)
-		printf("sluice-dataplane: %d topic journal(s) loaded from %s\n", rc,
-		       dp.conf.journal_dir);
+	else if (rc > 0 || rep.failed > 0)
+		printf("sluice-dataplane: %d topic journal(s) loaded from %s: %u by their saved "
+		       "spec, %u by the rules (%u without a saved spec, %u with an unreadable "
+		       "one); %u not loaded\n", rc, dp.conf.journal_dir,
+		       rep.loaded - rep.no_spec - rep.bad_spec, rep.no_spec + rep.bad_spec,
+		       rep.no_spec, rep.bad_spec, rep.failed);
 	for (i = 0; i < dp.conf.n_topics; i++) {
-		rc = sl_route_topic_create_init(&dp.route, dp.conf.topics[i],
-						(uint32_t)strlen(dp.conf.topics[i]), sl_dp_topic_init,
-						&dp, &id);
+		const char *name = dp.conf.topics[i];
+
+		sl_dp_topic_spec_rules(&dp.conf, name, strlen(name), &spec);
+		rc = sl_dp_topic_create(&dp, name, strlen(name), &spec, SL_TOPIC_CONFIG, &id);
 		if (rc < 0) {
-			fprintf(stderr, "sluice-dataplane: topic %s: %s\n", dp.conf.topics[i],
-				strerror(-rc));
+			fprintf(stderr, "sluice-dataplane: topic %s: %s\n", name, strerror(-rc));
 			return rc;
 		}
 	}
@@ -292,12 +297,14 @@ sl_dp_slow_path_poll(struct sl_dp *d)
 		}
 		const struct sl_resolve *r =
 			rte_pktmbuf_mtod_offset(h[i].m, const struct sl_resolve *, h[i].off);
+		const char *name = (const char *)(r + 1);
+		struct sl_topic_spec spec;
 		uint32_t id = 0;
 		int rc;
 
 		/* The frame was validated by the worker: name_len fits the frame. */
-		rc = sl_route_topic_create_init(&d->route, (const char *)(r + 1), r->name_len,
-						sl_dp_topic_init, d, &id);
+		sl_dp_topic_spec_rules(&d->conf, name, r->name_len, &spec);
+		rc = sl_dp_topic_create(d, name, r->name_len, &spec, SL_TOPIC_RESOLVE, &id);
 		h[i].kind = SL_HO_RESOLVE_DONE;
 		h[i].topic = id;
 		h[i].code = rc >= 0 ? SL_E_NONE
@@ -305,11 +312,6 @@ sl_dp_slow_path_poll(struct sl_dp *d)
 			    : rc == -EINVAL ? SL_E_BAD_NAME
 			    : rc == -EBUSY ? SL_E_BUSY /* its deletion is completing */
 			    : SL_E_JOURNAL_DAMAGED;
-		if (rc == 1) {
-			sl_ctr_add(&d->main_ctr.ctr[SL_CTR_topics_created], 1);
-			sl_dp_ctl_topic_created(d);
-			sl_psub_topic_created(d, id);
-		}
 		if (rte_ring_enqueue_elem(d->workers[h[i].src_worker]->in, &h[i],
 					  sizeof(h[i])) != 0) {
 			sl_ctr_add(&d->main_ctr.drop[SL_DROP_ring_full], 1);

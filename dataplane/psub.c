@@ -20,11 +20,16 @@
  * to topics subscribed after them.
  */
 
+static void topic_created(struct sl_dp *dp, uint32_t topic);
+
 int
 sl_psub_init(struct sl_dp *dp)
 {
 	dp->psubs = calloc(SL_PSUB_MAX, sizeof(*dp->psubs));
-	return dp->psubs ? 0 : -ENOMEM;
+	if (dp->psubs == NULL)
+		return -ENOMEM;
+	dp->on_topic_created = topic_created;
+	return 0;
 }
 
 void
@@ -32,6 +37,7 @@ sl_psub_fini(struct sl_dp *dp)
 {
 	unsigned i;
 
+	dp->on_topic_created = NULL;
 	if (dp->psubs == NULL)
 		return;
 	for (i = 0; i < SL_PSUB_MAX; i++)
@@ -154,8 +160,9 @@ sl_psub_handle(struct sl_dp *dp, struct sl_handoff *h)
 	}
 }
 
-void
-sl_psub_topic_created(struct sl_dp *dp, uint32_t topic)
+/* A topic was created: subscribe the sessions whose patterns match it. */
+static void
+topic_created(struct sl_dp *dp, uint32_t topic)
 {
 	unsigned i;
 

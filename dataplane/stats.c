@@ -13,8 +13,8 @@
 #include <common/log.h>
 
 #include "dataplane.h"
-#include "durable.h"
 #include "stats.h"
+#include "topic.h"
 
 /*
  * The main lcore is the area's only writer: every SL_CNC_STATS_PERIOD_MS it

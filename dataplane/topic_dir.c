@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* A topic's directory under journal_dir: its saved spec, and its removal (no EAL). */
+/* A topic's directory under journal_dir: its name, its saved spec, its removal (no EAL). */
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,10 +17,72 @@
 
 #include <common/cnc.h>
 #include <common/clock.h>
+#include <common/proto.h>
 
 #include "config.h"
 #include "journal.h"
 #include "topic_dir.h"
+
+int
+sl_topic_dir_name(const char *name, size_t len, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		int keep = isalnum(c) || c == '_' || c == '-' || (c == '.' && i > 0);
+
+		if (o + (keep ? 1 : 3) >= outlen)
+			return -ENAMETOOLONG;
+		if (keep) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+sl_topic_dir_parse_name(const char *dir, char *out, size_t outlen)
+{
+	size_t o = 0;
+	int hi, lo;
+
+	for (; *dir; dir++) {
+		char c = *dir;
+
+		if (c == '%') {
+			hi = hexval(dir[1]);
+			lo = hi < 0 ? -1 : hexval(dir[2]);
+			if (lo < 0)
+				return -EINVAL;
+			c = (char)(hi << 4 | lo);
+			dir += 2;
+		}
+		if (o + 1 >= outlen)
+			return -EINVAL;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return sl_proto_topic_name_valid(out, o) ? 0 : -EINVAL;
+}
+
+/* --- the saved spec ---------------------------------------------------------------------- */
 
 static int
 errf(char *err, size_t errlen, const char *fmt, ...)

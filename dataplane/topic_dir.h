@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* A topic's directory under journal_dir: its saved spec, and its removal (no EAL). */
+/* A topic's directory under journal_dir: its name, its saved spec, its removal (no EAL). */
 
 #ifndef SLUICE_DP_TOPIC_DIR_H
 #define SLUICE_DP_TOPIC_DIR_H
@@ -47,6 +47,17 @@ struct sl_topic_spec {
 	uint64_t retain_age_s;	 /* 0 = the dataplane's default */
 	uint64_t capacity_bytes; /* 0 = the dataplane's default */
 };
+
+/*
+ * A topic's directory name under journal_dir: [A-Za-z0-9._-] kept, other
+ * bytes as %XX, and a leading '.' escaped so that no name maps to "." or
+ * ".." or to a tombstone. Returns 0 or -ENAMETOOLONG (@outlen too small).
+ */
+int sl_topic_dir_name(const char *name, size_t len, char *out, size_t outlen);
+
+/* The reverse: the topic named by directory @dir into @out (NUL terminated).
+ * Returns 0, or -EINVAL when @dir is not a valid topic's directory name. */
+int sl_topic_dir_parse_name(const char *dir, char *out, size_t outlen);
 
 /* Write @s as the file's text into @buf (@cap bytes). Returns its length, or
  * -ENOSPC when @cap is too small. */

@@ -19,6 +19,17 @@ static int failures;
 		}                                                                        \
 	} while (0)
 
+/* CHECK(a == b) for integers, printing both values when they differ. */
+#define CHECK_EQ(a, b)                                                                   \
+	do {                                                                             \
+		long long a_ = (long long)(a), b_ = (long long)(b);                      \
+		if (a_ != b_) {                                                          \
+			fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", \
+				__FILE__, __LINE__, #a, #b, a_, b_);                     \
+			__atomic_fetch_add(&failures, 1, __ATOMIC_RELAXED);              \
+		}                                                                        \
+	} while (0)
+
 /* xorshift64*: a fixed seed keeps failures reproducible. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <common/cnc.h>
+#include <common/proto.h>
 
 #include "config.h"
 #include "topic_dir.h"
@@ -212,6 +213,39 @@ test_delete(void)
 	CHECK(sl_topic_dir_sweep("/nonexistent/sluice") == -ENOENT);
 }
 
+/* Directory names: every byte a topic name may hold survives the round trip,
+ * and no name maps to ".", "..", a tombstone or a path. */
+static void
+test_names(void)
+{
+	static const char *const names[] = { "orders.eu", "a-b_c.9", "x/y", "%41", ".dot",
+					     "sp ace", "a..b", "..", "t\xc3\xa9" };
+	char dir[256], back[SL_MAX_TOPIC_NAME + 1];
+	unsigned i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t len = strlen(names[i]);
+
+		if (!sl_proto_topic_name_valid(names[i], len))
+			continue;
+		CHECK(sl_topic_dir_name(names[i], len, dir, sizeof(dir)) == 0);
+		CHECK(strchr(dir, '/') == NULL && dir[0] != '.');
+		CHECK(sl_topic_dir_parse_name(dir, back, sizeof(back)) == 0);
+		CHECK(strcmp(back, names[i]) == 0);
+	}
+	CHECK(sl_topic_dir_name("orders.eu", 9, dir, sizeof(dir)) == 0);
+	CHECK(strcmp(dir, "orders.eu") == 0);
+	CHECK(sl_topic_dir_name("x/y", 3, dir, sizeof(dir)) == 0);
+	CHECK(strcmp(dir, "x%2Fy") == 0);
+	CHECK(sl_topic_dir_name(".a", 2, dir, sizeof(dir)) == 0);
+	CHECK(strcmp(dir, "%2Ea") == 0);
+	CHECK(sl_topic_dir_name("orders.eu", 9, dir, 9) == -ENAMETOOLONG);
+	CHECK(sl_topic_dir_parse_name("bad%zz", back, sizeof(back)) == -EINVAL);
+	CHECK(sl_topic_dir_parse_name("cut%4", back, sizeof(back)) == -EINVAL);
+	CHECK(sl_topic_dir_parse_name("", back, sizeof(back)) == -EINVAL);
+	CHECK(sl_topic_dir_parse_name("abcdef", back, 4) == -EINVAL);
+}
+
 int
 main(void)
 {
@@ -222,6 +256,7 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	test_names();
 	test_format();
 	test_versions();
 	test_save_load();

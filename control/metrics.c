@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Prometheus text exposition of the dataplane's counters area (GET /metrics), served by libmicrohttpd. */
+/* GET /metrics: the dataplane's counters area as Prometheus text, served by libmicrohttpd. */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -166,7 +166,8 @@ sl_metrics_render_view(const struct sl_ctrs_view *v, FILE *f)
 	family(f, "sluice_dataplane_uptime_seconds", "gauge", "Dataplane uptime.");
 	fprintf(f, "sluice_dataplane_uptime_seconds %.17g\n", sl_ctl_uptime_s(v));
 	render_sums(f, v, "counters", "sluice_", NULL, "Dataplane event counter, all workers.");
-	render_sums(f, v, "drops", "sluice_drops", "reason", "Frames or packets dropped, by reason.");
+	render_sums(f, v, "drops", "sluice_drops", "reason",
+		    "Frames or packets dropped, by reason.");
 	render_sums(f, v, "authz", "sluice_authz_", NULL,
 		    "Authorization table builder: resyncs and tables published.");
 	render_owned(f, v, "topic", "Per topic, from the dataplane's counters area.");
@@ -225,7 +226,8 @@ answer(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 			return MHD_NO;
 		}
 		r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-		MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+		MHD_add_response_header(r, "Content-Type",
+					"text/plain; version=0.0.4; charset=utf-8");
 	}
 	if (r == NULL)
 		return MHD_NO;

@@ -123,7 +123,8 @@ sl_req_arg_perms(struct sl_req *r, uint16_t dflt, uint16_t *out)
 	if (a == NULL || json_is_null(a))
 		return 0;
 	if (!json_is_array(a) || json_array_size(a) == 0)
-		return sl_req_fail(r, "invalid", "'perms' must be a non-empty list of pub, sub, admin");
+		return sl_req_fail(r, "invalid", "'perms' must be a non-empty list of pub, sub, "
+				   "admin");
 	*out = 0;
 	json_array_foreach(a, i, p) {
 		if (!json_is_string(p) || (bit = sl_state_perm_parse(json_string_value(p))) < 0)

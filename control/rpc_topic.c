@@ -119,11 +119,12 @@ topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name)
 	    sl_req_arg_u64(r, "capacity_mb", &t->capacity_mb))
 		return -1;
 	if (sl_state_durability_parse(dur, &t->durability) < 0)
-		return sl_req_fail(r, "invalid", "durability '%.32s' is invalid: use none, async or "
-				   "sync", dur);
+		return sl_req_fail(r, "invalid", "durability '%.32s' is invalid: use none, "
+				   "async or sync", dur);
 	if (sl_state_backpressure_parse(bp, &t->backpressure) < 0)
-		return sl_req_fail(r, "invalid", "backpressure '%.32s' is invalid: use drop, block or "
-				   "disconnect (or default: the dataplane's configured policy)", bp);
+		return sl_req_fail(r, "invalid", "backpressure '%.32s' is invalid: use drop, "
+				   "block or disconnect (or default: the dataplane's configured "
+				   "policy)", bp);
 	if (strlen(*name) >= sizeof(t->name))
 		return 1;
 	memcpy(t->name, *name, strlen(*name) + 1);

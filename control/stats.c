@@ -181,7 +181,8 @@ sl_ctl_stats_json(const struct sl_ctrs_view *v)
 	json_object_set_new(o, "counters", sum_json(v, sl_ctrs_view_type(v, "counters")));
 	json_object_set_new(o, "drops", sum_json(v, sl_ctrs_view_type(v, "drops")));
 	json_object_set_new(o, "authz", sum_json(v, sl_ctrs_view_type(v, "authz")));
-	json_object_set_new(o, "workers", list_json(v, sl_ctrs_view_type(v, "worker"), "worker", 0));
+	json_object_set_new(o, "workers",
+			    list_json(v, sl_ctrs_view_type(v, "worker"), "worker", 0));
 	json_object_set_new(o, "ports", list_json(v, sl_ctrs_view_type(v, "port"), "port", 0));
 	json_object_set_new(o, "topics", list_json(v, sl_ctrs_view_type(v, "topic"), "id", 1));
 	return o;

@@ -130,7 +130,8 @@ sample_fixed(struct sl_dp *dp, struct sl_dp_stats *s)
 	SL_AUTHZ_STATS_LIST(X_AUTHZ)
 #undef X_AUTHZ
 	for (i = 0; i <= dp->n_workers; i++) {
-		const struct sl_counters *c = i < dp->n_workers ? &dp->workers[i]->ctr : &dp->main_ctr;
+		const struct sl_counters *c =
+			i < dp->n_workers ? &dp->workers[i]->ctr : &dp->main_ctr;
 
 		copy_block(sl_ctrs_values(s->a, s->ctr[i]), c->ctr, SL_CTR_MAX);
 		copy_block(sl_ctrs_values(s->a, s->drop[i]), c->drop, SL_DROP_MAX);
@@ -212,7 +213,8 @@ sample_topic(struct sl_dp *dp, struct sl_dp_stats *s, uint32_t id)
 	sl_ctrs_set(&v[SL_STATS_retain_age_s], age);
 	sl_ctrs_set(&v[SL_STATS_capacity_bytes], cap);
 	sl_ctrs_set(&v[SL_STATS_durability], ts->durability);
-	sl_ctrs_set(&v[SL_STATS_backpressure], __atomic_load_n(&ts->backpressure, __ATOMIC_RELAXED));
+	sl_ctrs_set(&v[SL_STATS_backpressure],
+		    __atomic_load_n(&ts->backpressure, __ATOMIC_RELAXED));
 	sl_ctrs_set(&v[SL_STATS_deleted], (uint64_t)deleted);
 }
 

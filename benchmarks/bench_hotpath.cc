@@ -123,7 +123,7 @@ BM_FrameVerify(benchmark::State &st)
 	size_t off = 0;
 	sl_frame f;
 
-	/* Sealed as the client seals it (client.c): payload_len set, then MAC. */
+	/* Sealed as the client seals it (client/session.c): payload_len set, then MAC. */
 	if (sl_proto_put_publish(buf.data(), len, 1, 7, 0, 1, 0, payload.data(), plen) < 0) {
 		st.SkipWithError("sl_proto_put_publish failed");
 		return;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sluice/codes.h> /* SL_AUTH_KEY_LEN, SL_AUTH_USER_LEN */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -19,10 +21,8 @@ extern "C" {
  * (sl_auth_frame_mac). All functions are thread-safe and allocation-free.
  */
 
-#define SL_AUTH_KEY_LEN 32
 #define SL_AUTH_SESSION_KEY_LEN 16
 #define SL_AUTH_NONCE_LEN 16
-#define SL_AUTH_USER_LEN 32 /* user names: 1..31 bytes [A-Za-z0-9._-] */
 #define SL_AUTH_REPLAY_WINDOW 1024 /* frames; RFC 6479 bitmap size */
 
 /* SHA-256 of @len bytes. */

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What applications see of the protocol too: port, payload limit, flags, error codes. */
+#include <sluice/codes.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -18,14 +21,11 @@ extern "C" {
  */
 
 #define SL_PROTO_VERSION 1u
-#define SL_PROTO_DEFAULT_PORT 9500u
 
 /* A frame starts on an 8-byte boundary relative to the start of the datagram. */
 #define SL_FRAME_ALIGN 8u
 /* Largest UDP payload a v1 peer sends: IPv4 MTU 1500 - 20 (IP) - 8 (UDP). */
 #define SL_MAX_DATAGRAM 1472u
-/* Largest message payload in one PUBLISH or DELIVER frame. */
-#define SL_MAX_PAYLOAD 1400u
 /* Longest topic name, in bytes, without a terminator. */
 #define SL_MAX_TOPIC_NAME 200u
 /* Length of the client name in HELLO. */
@@ -66,51 +66,19 @@ enum sl_frame_type {
 #define SL_WELCOME_F_AUTH (1u << 0) /* session authenticated; WELCOME carries a
 				     * trailer under the session key */
 
-/* PUBLISH flags. */
-#define SL_PUB_F_ACK_REQ (1u << 0) /* broker sends ACK once the publish is accepted */
+/* PUBLISH flags: SL_PUB_F_ACK_REQ, <sluice/codes.h>. */
 
 /* DELIVER flags. */
 #define SL_DLV_F_REPLAY (1u << 0) /* read back from the journal; timestamp is the
 				   * broker's receive time (ns since the epoch) */
 
-/* SUBSCRIBE flags: where a subscriber starts. None set: live (new messages
- * only). Replay needs a topic with a journal (durability async or sync);
- * the broker sends the retained messages from the start point, then
- * continues live without gap or duplicate. */
-#define SL_SUB_F_EARLIEST (1u << 0) /* from the oldest retained message */
-#define SL_SUB_F_FROM_SEQ (1u << 1) /* from topic sequence `start` */
-#define SL_SUB_F_FROM_TIME (1u << 2) /* from the first message at or after `start`
-				      * (ns since the Unix epoch, broker clock) */
+/* SUBSCRIBE flags SL_SUB_F_EARLIEST, _FROM_SEQ and _FROM_TIME: <sluice/codes.h>. */
 #define SL_SUB_F_REPLAY (SL_SUB_F_EARLIEST | SL_SUB_F_FROM_SEQ | SL_SUB_F_FROM_TIME)
 
 /* RESOLVE flags. */
 #define SL_RESOLVE_F_CREATE (1u << 0) /* create the topic if it does not exist */
 
-/* Error codes carried in ERROR frames. */
-enum sl_error_code {
-	SL_E_NONE = 0,
-	SL_E_BAD_FRAME = 1,	  /* frame failed validation */
-	SL_E_NO_SESSION = 2,	  /* session id unknown or expired: send HELLO */
-	SL_E_UNKNOWN_TOPIC = 3,	  /* topic id or name does not exist */
-	SL_E_TOPIC_TABLE_FULL = 4, /* no room for another topic */
-	SL_E_SUB_TABLE_FULL = 5,  /* no room for another subscriber on the topic */
-	SL_E_VERSION = 6,	  /* no protocol version in common */
-	SL_E_BAD_NAME = 7,	  /* topic name empty, too long or with bad bytes */
-	SL_E_BUSY = 8,		  /* broker overloaded: retry later */
-	SL_E_SESSION_TABLE_FULL = 9, /* no room for another session */
-	SL_E_JOURNAL_FULL = 10,	  /* topic journal at capacity: publish not accepted */
-	SL_E_JOURNAL_DAMAGED = 11, /* topic journal damaged or failed: read-only */
-	SL_E_NO_JOURNAL = 12,	  /* replay asked on a topic without a journal */
-	SL_E_REPLAY_BUSY = 13,	  /* too many replays in progress: retry later */
-	SL_E_AUTH_REQUIRED = 14,  /* the broker requires authentication */
-	SL_E_AUTH_FAILED = 15,	  /* unknown user or wrong proof */
-	SL_E_DENIED = 16,	  /* the ACL does not allow it */
-	SL_E_RATE_LIMITED = 17,	  /* over the session's publish rate: slow down */
-	SL_E_BACKPRESSURE = 18,	  /* a subscriber of the topic is behind (policy block) */
-	SL_E_SLOW_CONSUMER = 19,  /* disconnected: deliveries fell behind (policy disconnect) */
-	SL_E_REPLAY_GAP = 20,	  /* notice: a replay skips sequences the journal cannot serve */
-	SL_E_MAX
-};
+/* Error codes carried in ERROR frames: enum sl_error_code, <sluice/codes.h>. */
 
 /* Reasons a receiver drops a frame or a datagram; also dataplane counters. */
 enum sl_proto_err {
@@ -329,10 +297,10 @@ int sl_proto_pattern_valid(const char *pattern);
 int sl_proto_put_psubscribe(void *dst, size_t cap, uint32_t session, uint32_t req_id,
 			    const char *pattern, size_t len, int unsubscribe);
 
-/* Constant strings for logs and CLIs. Never NULL. */
+/* Constant strings for logs and CLIs. Never NULL. (sl_error_code_str():
+ * <sluice/codes.h>.) */
 const char *sl_proto_type_name(uint8_t type);
 const char *sl_proto_err_name(int err); /* takes the positive enum value */
-const char *sl_error_code_str(uint16_t code);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,7 @@
 #include <common/clock.h>
 
 #include "dataplane.h"
+#include "lcore_main.h"
 #include "stats.h"
 #include "topic.h"
 

@@ -47,6 +47,7 @@ enum sl_handoff_kind {
 	SL_HO_SHM_ATTACH,    /* home worker: poll shm client slot topic */
 	SL_HO_SHM_DETACH,    /* home worker: its client hung up; let go */
 	SL_HO_SHM_DETACHED,  /* main lcore: the home worker let go of slot topic */
+	SL_HO_KINDS
 };
 
 #define SL_PSUB_MAX 1024 /* pattern subscriptions, all sessions together */
@@ -145,6 +146,9 @@ struct sl_worker {
 	/* Shared-memory clients whose tx ring this worker polls (slots). */
 	uint32_t *shm;
 	uint32_t n_shm;
+	/* Ends session @s (its subscriptions everywhere, then itself): how the
+	 * transports below the worker end a session without calling up. */
+	void (*session_end)(struct sl_worker *w, struct sl_session *s);
 } __rte_cache_aligned;
 
 struct sl_dp {
@@ -176,6 +180,8 @@ struct sl_dp {
 	struct sl_authz_retired *retired; /* tables waiting for a grace period */
 	struct sl_psub *psubs;		  /* [SL_PSUB_MAX], main lcore only */
 	struct sl_shm *shm;		  /* shared-memory clients; NULL when off */
+	/* Main lcore: handlers of the slow-path ring, by kind (lcore_main.h). */
+	void (*slow_fn[SL_HO_KINDS])(struct sl_dp *dp, struct sl_handoff *h);
 };
 
 /* The authorization table a worker uses for the frame at hand. */
@@ -192,17 +198,14 @@ void sl_worker_fini(struct sl_worker *w);
 
 /* The lcore entry point; @arg is the struct sl_worker. Returns at dp->quit. */
 int sl_worker_main(void *arg);
-
-/* Main lcore: hand @h to @worker's ring, spinning briefly while it is full.
- * Returns 0 or -EAGAIN (the worker is not draining). */
-int sl_dp_send_to_worker(struct sl_dp *dp, uint32_t worker, struct sl_handoff *h);
+/* One iteration of the worker's loop (rx bursts, handoffs, commit, tx
+ * flush, timers), for tests that drive a worker themselves. Returns the
+ * work done. */
+unsigned sl_worker_poll(struct sl_worker *w);
 
 /* Sum of counter @idx (a drop reason when @drop) over the main lcore and
  * every worker; relaxed reads, safe from any thread. */
 uint64_t sl_dp_ctr_sum(const struct sl_dp *dp, unsigned idx, int drop);
-
-/* Main lcore duty: drain the slow-path ring. Returns the work done. */
-unsigned sl_dp_slow_path_poll(struct sl_dp *dp);
 
 /* Control plane on the main lcore (ctl.c): the CnC region, commands, the
  * authorization table, the counters area's samples (stats.c). init returns

@@ -26,14 +26,12 @@
 
 #include "dataplane.h"
 #include "durable.h"
+#include "lcore_main.h"
 #include "port.h"
-#include "shm.h"
+#include "shm_main.h"
 
 #define MAX_EAL_ARGS 96
 #define SLOW_RING_SIZE 1024
-#define SLOW_PATH_SLEEP_US 1000	    /* idle main lcore: sleep between polls */
-#define SLOW_PATH_IDLE_SLEEP_US 10000 /* ... after SLOW_PATH_IDLE_POLLS without work */
-#define SLOW_PATH_IDLE_POLLS 50
 #define HDR_ROOM 128 /* Ethernet + IPv4 + UDP + DELIVER header, rounded up */
 
 static struct sl_dp dp;
@@ -265,60 +263,33 @@ create_topics(void)
 	return 0;
 }
 
-int
-sl_dp_send_to_worker(struct sl_dp *d, uint32_t worker, struct sl_handoff *h)
+/* Main lcore: RESOLVE with create, from a worker's slow-path ring. The
+ * topic table has one writer, this lcore; the answer goes back to the
+ * worker the request came from. */
+static void
+slow_resolve(struct sl_dp *d, struct sl_handoff *h)
 {
-	int tries;
+	const struct sl_resolve *r = rte_pktmbuf_mtod_offset(h->m, const struct sl_resolve *,
+							     h->off);
+	const char *name = (const char *)(r + 1);
+	struct sl_topic_spec spec;
+	uint32_t id = 0;
+	int rc;
 
-	/* The main lcore may wait a little: a worker drains its ring every poll. */
-	for (tries = 0; tries < 100000; tries++) {
-		if (rte_ring_enqueue_elem(d->workers[worker]->in, h, sizeof(*h)) == 0)
-			return 0;
-		rte_pause();
+	/* The frame was validated by the worker: name_len fits the frame. */
+	sl_dp_topic_spec_rules(&d->conf, name, r->name_len, &spec);
+	rc = sl_dp_topic_create(d, name, r->name_len, &spec, SL_TOPIC_RESOLVE, &id);
+	h->kind = SL_HO_RESOLVE_DONE;
+	h->topic = id;
+	h->code = rc >= 0 ? SL_E_NONE
+		  : rc == -ENOSPC ? SL_E_TOPIC_TABLE_FULL
+		  : rc == -EINVAL ? SL_E_BAD_NAME
+		  : rc == -EBUSY ? SL_E_BUSY /* its deletion is completing */
+		  : SL_E_JOURNAL_DAMAGED;
+	if (rte_ring_enqueue_elem(d->workers[h->src_worker]->in, h, sizeof(*h)) != 0) {
+		sl_ctr_add(&d->main_ctr.drop[SL_DROP_ring_full], 1);
+		rte_pktmbuf_free(h->m);
 	}
-	return -EAGAIN;
-}
-
-unsigned
-sl_dp_slow_path_poll(struct sl_dp *d)
-{
-	struct sl_handoff h[32];
-	unsigned n, i;
-
-	n = rte_ring_dequeue_burst_elem(d->slow, h, sizeof(h[0]), 32, NULL);
-	for (i = 0; i < n; i++) {
-		if (h[i].kind == SL_HO_SHM_DETACHED) {
-			sl_shm_detached(d, h[i].topic, h[i].session);
-			continue;
-		}
-		if (h[i].kind != SL_HO_RESOLVE) {
-			sl_psub_handle(d, &h[i]);
-			continue;
-		}
-		const struct sl_resolve *r =
-			rte_pktmbuf_mtod_offset(h[i].m, const struct sl_resolve *, h[i].off);
-		const char *name = (const char *)(r + 1);
-		struct sl_topic_spec spec;
-		uint32_t id = 0;
-		int rc;
-
-		/* The frame was validated by the worker: name_len fits the frame. */
-		sl_dp_topic_spec_rules(&d->conf, name, r->name_len, &spec);
-		rc = sl_dp_topic_create(d, name, r->name_len, &spec, SL_TOPIC_RESOLVE, &id);
-		h[i].kind = SL_HO_RESOLVE_DONE;
-		h[i].topic = id;
-		h[i].code = rc >= 0 ? SL_E_NONE
-			    : rc == -ENOSPC ? SL_E_TOPIC_TABLE_FULL
-			    : rc == -EINVAL ? SL_E_BAD_NAME
-			    : rc == -EBUSY ? SL_E_BUSY /* its deletion is completing */
-			    : SL_E_JOURNAL_DAMAGED;
-		if (rte_ring_enqueue_elem(d->workers[h[i].src_worker]->in, &h[i],
-					  sizeof(h[i])) != 0) {
-			sl_ctr_add(&d->main_ctr.drop[SL_DROP_ring_full], 1);
-			rte_pktmbuf_free(h[i].m);
-		}
-	}
-	return n;
 }
 
 static int
@@ -366,26 +337,18 @@ start(void)
 static void
 run_main_lcore(void)
 {
-	unsigned i, idle = 0;
+	static const sl_duty_fn duties[] = { sl_dp_slow_path_poll, sl_dp_ctl_poll, sl_shm_poll,
+					     sl_dp_journals_prepare };
+	unsigned i;
 
+	sl_dp_slow_path_on(&dp, SL_HO_RESOLVE, slow_resolve);
+	sl_dp_slow_path_on(&dp, SL_HO_PSUB, sl_psub_handle);
+	sl_dp_slow_path_on(&dp, SL_HO_PUNSUB, sl_psub_handle);
+	sl_dp_slow_path_on(&dp, SL_HO_SESSION_END, sl_psub_handle);
+	sl_dp_slow_path_on(&dp, SL_HO_SHM_DETACHED, sl_shm_slow_detached);
 	for (i = 0; i < dp.n_workers; i++)
 		rte_eal_remote_launch(sl_worker_main, dp.workers[i], dp.workers[i]->lcore);
-	/* The main lcore is the slow path: it never spins. It shares a core
-	 * with other work, and on virtual machines every wake-up costs tens of
-	 * microseconds of that core, so it sleeps when idle: a millisecond
-	 * after recent work, ten after 50 ms of none. Topic creation, control
-	 * commands and shared-memory attaches wait at most that long. */
-	while (!__atomic_load_n(&dp.quit, __ATOMIC_RELAXED)) {
-		if (sl_dp_slow_path_poll(&dp) + sl_dp_ctl_poll(&dp) + sl_shm_poll(&dp) +
-			    sl_dp_journals_prepare(&dp) != 0) {
-			idle = 0;
-			continue;
-		}
-		/* Each wake-up preempts whatever shares this core (a local
-		 * client, on a small machine): after a while without work,
-		 * wake ten times less often. */
-		usleep(++idle < SLOW_PATH_IDLE_POLLS ? SLOW_PATH_SLEEP_US : SLOW_PATH_IDLE_SLEEP_US);
-	}
+	sl_dp_main_loop(&dp, duties, RTE_DIM(duties));
 	rte_eal_mp_wait_lcore();
 }
 

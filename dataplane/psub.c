@@ -10,6 +10,7 @@
 #include <common/proto.h>
 
 #include "dataplane.h"
+#include "lcore_main.h"
 
 /*
  * A pattern subscription subscribes its session to every topic that matches

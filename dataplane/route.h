@@ -8,6 +8,8 @@
 
 #include <common/proto.h>
 
+#include "peer.h"
+
 /*
  * Concurrency: topics are created by one writer (the main lcore) while
  * workers look them up without locks. A topic, once published, never
@@ -25,17 +27,16 @@ struct sl_topic {
 	char name[SL_MAX_TOPIC_NAME + 1];
 };
 
-/* Where to send a subscriber its deliveries. Network byte order. */
+/* Where to send a subscriber its deliveries. */
 struct sl_sub {
 	uint32_t session;
-	uint32_t ip;
-	uint16_t udp_port;
-	uint16_t port_id;
-	uint8_t mac[6];
-	uint16_t reserved;
+	union sl_peer peer;   /* on its transport */
 	uint32_t req_id;      /* of the SUBSCRIBE that made it: a resend is a no-op */
 	uint64_t replay_next; /* next journal seq to replay; 0 when live */
 };
+#ifndef __cplusplus
+_Static_assert(sizeof(struct sl_sub) == 32, "two subscribers per cache line");
+#endif
 
 struct sl_journal;
 

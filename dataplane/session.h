@@ -21,11 +21,11 @@
 
 struct sl_session {
 	uint32_t id;	  /* 0 when the slot is free */
-	uint32_t ip;	  /* peer address and port, network order */
-	uint16_t udp_port;
-	uint16_t port_id; /* NIC port the session arrived on */
-	uint8_t mac[6];	  /* peer (or next hop) MAC, learned from its frames */
-	uint16_t reserved;
+	uint32_t ip;	  /* address key (sl_peer_addr): IPv4 address or shm slot */
+	uint16_t udp_port; /* ... and UDP port or slot generation */
+	uint8_t transport; /* enum sl_transport of the peer that opened it */
+	uint8_t reserved0;
+	uint8_t reserved1[8];
 	uint64_t nonce;	  /* from HELLO: a resent HELLO gets the same WELCOME */
 	uint64_t last_seen; /* caller's clock units */
 	char name[SL_CLIENT_NAME_LEN];

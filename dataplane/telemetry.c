@@ -10,7 +10,7 @@
 #include <rte_telemetry.h>
 
 #include "dataplane.h"
-#include "shm.h"
+#include "shm_main.h"
 
 /* Telemetry callbacks take no context argument; one dataplane per process. */
 static struct sl_dp *g_dp;

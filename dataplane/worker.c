@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Worker lcore: rx burst, parse, session checks, handoff, fan-out, tx burst. */
+/* Worker lcore: the loop, rx bursts of both transports, frames, sessions, topic owners, handoffs. */
 
 #include <errno.h>
 #include <string.h>
@@ -18,158 +18,14 @@
 
 #include "dataplane.h"
 #include "pkt.h"
-#include "shm.h"
+#include "shm_worker.h"
+#include "tx.h"
 #include "worker_internal.h"
 
 #define EXPIRY_PERIOD_MS 10 /* how often a worker scans for silent sessions */
 #define EXPIRY_SCAN 256	    /* slots looked at per scan: bounds the pause */
 #define IDLE_SPIN 256	    /* empty polls before the backoff strategy sleeps */
 #define GROUP_COMMIT_BURSTS 64 /* rx bursts gathered at most before one persist */
-
-/* --- transmit ------------------------------------------------------------ */
-
-static void
-tx_flush_port(struct sl_worker *w, uint16_t pidx)
-{
-	struct sl_port_rt *p = &w->dp->ports[pidx];
-	uint16_t n = w->n_tx[pidx], sent = 0;
-	int tries;
-
-	/* A full tx ring usually drains within a few retries; past that the
-	 * frames are dropped and counted rather than stalling the rx side. */
-	for (tries = 0; tries < 4 && sent < n; tries++)
-		sent += rte_eth_tx_burst(p->port_id, (uint16_t)w->idx, &w->tx[pidx][sent],
-					 (uint16_t)(n - sent));
-	if (sent < n) {
-		sl_ctr_add(&w->ctr.drop[SL_DROP_tx_full], n - sent);
-		rte_pktmbuf_free_bulk(&w->tx[pidx][sent], n - sent);
-	}
-	sl_ctr_add(&w->ctr.ctr[SL_CTR_tx_pkts], sent);
-	w->n_tx[pidx] = 0;
-}
-
-static void
-tx_flush(struct sl_worker *w)
-{
-	uint16_t i;
-
-	for (i = 0; i < w->dp->n_ports; i++)
-		if (w->n_tx[i])
-			tx_flush_port(w, i);
-}
-
-void
-sl_worker_tx_enqueue(struct sl_worker *w, uint16_t pidx, struct rte_mbuf *m)
-{
-	sl_ctr_add(&w->ctr.ctr[SL_CTR_tx_bytes], m->pkt_len);
-	w->tx[pidx][w->n_tx[pidx]++] = m;
-	if (w->n_tx[pidx] == SL_TX_BUF)
-		tx_flush_port(w, pidx);
-}
-
-/* --- replies --------------------------------------------------------------- */
-
-/* Peer address of a received datagram, from the headers rx validated. */
-void
-sl_worker_peer_of(const struct rte_mbuf *m, struct sl_sub *peer)
-{
-	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-	const uint8_t *ip = p + m->l2_len;
-
-	memcpy(peer->mac, p + 6, 6);
-	memcpy(&peer->ip, ip + 12, 4);
-	memcpy(&peer->udp_port, ip + m->l3_len, 2);
-	peer->port_id = m->port;
-}
-
-uint16_t
-sl_worker_port_index(const struct sl_dp *dp, uint16_t port_id)
-{
-	uint16_t i;
-
-	for (i = 0; i < dp->n_ports; i++)
-		if (dp->ports[i].port_id == port_id)
-			return i;
-	return 0;
-}
-
-/*
- * Allocate a reply to @peer with room for a frame of @flen bytes from
- * @pool. Returns the frame pointer and the mbuf through @out, or NULL.
- */
-void *
-sl_worker_reply_alloc(struct sl_worker *w, struct rte_mempool *pool, uint16_t pidx,
-		      const struct sl_sub *peer, uint32_t flen, uint32_t wire_len,
-		      struct rte_mbuf **out)
-{
-	struct sl_port_rt *p = &w->dp->ports[pidx];
-	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
-	uint8_t *d;
-
-	if (unlikely(m == NULL)) {
-		drop(w, SL_DROP_no_mbuf);
-		return NULL;
-	}
-	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(SL_PKT_HDR_LEN + flen));
-	if (unlikely(d == NULL)) {
-		rte_pktmbuf_free(m);
-		drop(w, SL_DROP_no_mbuf);
-		return NULL;
-	}
-	sl_pkt_build_udp(d, p->mac, peer->mac, p->ip, peer->ip, p->udp_port, peer->udp_port,
-			 (uint16_t)wire_len);
-	m->port = p->port_id;
-	*out = m;
-	return d + SL_PKT_HDR_LEN;
-}
-
-/* Send a fixed-size frame (@frame, @flen bytes, header filled) to @peer. */
-void
-sl_worker_reply_frame(struct sl_worker *w, const struct sl_sub *peer, const void *frame, uint32_t flen)
-{
-	uint16_t pidx;
-	struct rte_mbuf *m;
-	void *d;
-
-	if (peer->port_id == SL_SHM_PORT) {
-		/* A full ring loses the reply: the client resends requests. */
-		if (sl_shm_send(w, peer, frame, flen, NULL, 0) == -ENOBUFS)
-			drop(w, SL_DROP_shm_ring_full);
-		return;
-	}
-	pidx = sl_worker_port_index(w->dp, peer->port_id);
-	d = sl_worker_reply_alloc(w, w->dp->pkt_pool, pidx, peer, flen, flen, &m);
-	if (d == NULL)
-		return;
-	memcpy(d, frame, flen);
-	sl_worker_tx_enqueue(w, pidx, m);
-}
-
-void
-sl_worker_reply_error(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, uint32_t req_id,
-	    uint16_t code, uint8_t ftype, uint64_t detail)
-{
-	struct sl_error e;
-
-	sl_proto_hdr_init(&e.h, SL_FT_ERROR, 0, sizeof(e), session);
-	e.req_id = req_id;
-	e.code = code;
-	e.frame_type = ftype;
-	e.detail = detail;
-	count(w, SL_CTR_errors_sent);
-	sl_worker_reply_frame(w, peer, &e, sizeof(e));
-}
-
-void
-sl_worker_reply_ok(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, uint32_t req_id)
-{
-	struct sl_ok ok;
-
-	sl_proto_hdr_init(&ok.h, SL_FT_OK, 0, sizeof(ok), session);
-	ok.req_id = req_id;
-	ok.value = 0;
-	sl_worker_reply_frame(w, peer, &ok, sizeof(ok));
-}
 
 /* --- topic owner: subscribe, publish, fan-out ---------------------------------- */
 
@@ -180,14 +36,13 @@ owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t k
 	struct sl_sub sub;
 	int rc;
 
-	sl_worker_peer_of(m, &sub);
+	sl_tx_peer_of(m, &sub.peer);
 	sub.session = s->h.session;
-	sub.reserved = 0;
 	sub.replay_next = 0;
 	if (kind == SL_HO_UNSUBSCRIBE) {
 		sl_route_sub_del(&w->dp->route, s->topic_id, s->h.session);
 		count(w, SL_CTR_unsubscribes);
-		sl_worker_reply_ok(w, &sub, s->h.session, s->req_id);
+		sl_worker_reply_ok(w, &sub.peer, s->h.session, s->req_id);
 		return;
 	}
 	sub.req_id = s->req_id;
@@ -197,7 +52,7 @@ owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t k
 
 		/* A resent SUBSCRIBE (its OK was lost) must not restart a replay. */
 		if (old && old->req_id == s->req_id) {
-			sl_worker_reply_ok(w, &sub, s->h.session, s->req_id);
+			sl_worker_reply_ok(w, &sub.peer, s->h.session, s->req_id);
 			return;
 		}
 	}
@@ -209,203 +64,12 @@ owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t k
 	rc = sl_route_sub_add(&w->dp->route, s->topic_id, &sub);
 	if (rc < 0) {
 		drop(w, SL_DROP_sub_table_full);
-		sl_worker_reply_error(w, &sub, s->h.session, s->req_id, SL_E_SUB_TABLE_FULL,
+		sl_worker_reply_error(w, &sub.peer, s->h.session, s->req_id, SL_E_SUB_TABLE_FULL,
 			    SL_FT_SUBSCRIBE, s->topic_id);
 		return;
 	}
 	count(w, SL_CTR_subscribes);
-	sl_worker_reply_ok(w, &sub, s->h.session, s->req_id);
-}
-
-/*
- * One DELIVER to @sub: a fresh header mbuf chained to an indirect mbuf that
- * shares the publisher's payload, so fan-out costs a reference, not a copy.
- */
-static int
-deliver_one(struct sl_worker *w, struct rte_mbuf *m, const struct sl_publish *p,
-	    uint32_t plen, uint16_t payload_off, uint64_t seq, const struct sl_sub *sub)
-{
-	struct sl_dp *dp = w->dp;
-	uint16_t pidx;
-	uint32_t flen = (uint32_t)sizeof(struct sl_deliver) + plen;
-	struct rte_mbuf *h, *c = NULL;
-	struct sl_deliver *d;
-
-	if (sub->port_id == SL_SHM_PORT) {
-		struct sl_deliver dl;
-
-		sl_worker_deliver_hdr(&dl, 0, sub->session, p->topic_id, plen, seq, p->timestamp);
-		return sl_worker_shm_deliver(w, sub, &dl, rte_pktmbuf_mtod_offset(m, const void *,
-						payload_off), plen);
-	}
-	pidx = sl_worker_port_index(dp, sub->port_id);
-	if (unlikely(!dp->ports[pidx].multiseg)) {
-		/* This NIC cannot send chains: one copy per subscriber instead. */
-		d = sl_worker_reply_alloc(w, dp->pkt_pool, pidx, sub, sizeof(*d) + plen,
-					  sizeof(*d) + plen, &h);
-		if (d == NULL)
-			return -ENOBUFS;
-		memcpy(d + 1, rte_pktmbuf_mtod_offset(m, const void *, payload_off), plen);
-		plen = 0; /* nothing to chain */
-		goto fill;
-	}
-	d = sl_worker_reply_alloc(w, dp->hdr_pool, pidx, sub, sizeof(*d), sizeof(*d) + plen,
-				  &h);
-	if (unlikely(d == NULL))
-		return -ENOBUFS;
-	if (plen) {
-		c = rte_pktmbuf_alloc(dp->clone_pool);
-		if (unlikely(c == NULL)) {
-			rte_pktmbuf_free(h);
-			drop(w, SL_DROP_no_mbuf);
-			return -ENOBUFS;
-		}
-		rte_pktmbuf_attach(c, m); /* takes a reference on m's buffer */
-		c->data_off = (uint16_t)(m->data_off + payload_off);
-		c->data_len = (uint16_t)plen;
-		c->pkt_len = plen;
-		h->next = c;
-		h->nb_segs = 2;
-		h->pkt_len += plen;
-	}
-fill:
-	sl_worker_deliver_hdr(d, 0, sub->session, p->topic_id, flen - (uint32_t)sizeof(*d), seq,
-			      p->timestamp);
-	sl_worker_tx_enqueue(w, pidx, h);
-	return 0;
-}
-
-/*
- * A DELIVER of @plen payload bytes (header @dl) into shared-memory
- * subscriber @sub's ring. A full ring is the topic's back-pressure policy
- * at work (block never gets here without room: fan_out checked): drop, or
- * disconnect the subscriber. Either way the subscriber can see it: a gap in
- * seq and the ring's dropped count, or the region's notice.
- */
-int
-sl_worker_shm_deliver(struct sl_worker *w, const struct sl_sub *sub, const struct sl_deliver *dl,
-		      const void *payload, uint32_t plen)
-{
-	struct sl_topic_state *ts = sl_route_state(&w->dp->route, dl->topic_id);
-	int rc = sl_shm_send(w, sub, dl, sizeof(*dl), payload, plen);
-
-	if (likely(rc != -ENOBUFS))
-		return rc;
-	drop(w, SL_DROP_shm_ring_full);
-	sl_shm_dropped(w, sub);
-	if (ts->backpressure == SL_BP_DISCONNECT)
-		sl_shm_kick(w, sub, SL_SHM_CUT_SLOW);
-	return rc;
-}
-
-/* Policy block: does every live shared-memory subscriber have room for the
- * DELIVER of a PUBLISH of @len bytes (header and payload)? */
-static int
-bp_room(struct sl_worker *w, const struct sl_topic_state *ts, uint32_t len)
-{
-	uint32_t i, flen = len - (uint32_t)sizeof(struct sl_publish) + sizeof(struct sl_deliver);
-
-	for (i = 0; i < ts->n_subs; i++)
-		if (ts->subs[i].port_id == SL_SHM_PORT && !ts->subs[i].replay_next &&
-		    !sl_shm_room(w, &ts->subs[i], flen))
-			return 0;
-	return 1;
-}
-
-static void
-fan_out_now(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len, uint64_t seq)
-{
-	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
-	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
-	uint32_t plen = len - (uint32_t)sizeof(*p), i, sent = 0, live = 0;
-
-	for (i = 0; i < ts->n_subs; i++) {
-		/* A replaying subscriber gets this one from the journal. */
-		if (ts->subs[i].replay_next)
-			continue;
-		live++;
-		if (deliver_one(w, m, p, plen, (uint16_t)(off + sizeof(*p)), seq,
-				&ts->subs[i]) == 0)
-			sent++;
-	}
-	sl_ctr_add(&ts->delivered, sent);
-	sl_ctr_add(&ts->dropped, live - sent);
-	sl_ctr_add(&w->ctr.ctr[SL_CTR_delivers], sent);
-}
-
-/* Policy block, a subscriber without room: keep the message (a reference)
- * until every subscriber has room; while a topic holds messages, its
- * publishers are held back. The held list is bounded: past it the message
- * is dropped and counted (subscribers see the gap). */
-static void
-hold(struct sl_worker *w, struct sl_topic_state *ts, struct rte_mbuf *m, uint16_t off,
-     uint16_t len, uint32_t topic, uint64_t seq)
-{
-	if (w->n_held == SL_HELD_MAX) {
-		drop(w, SL_DROP_bp_overflow);
-		sl_ctr_add(&ts->dropped, ts->n_subs);
-		return;
-	}
-	rte_mbuf_refcnt_update(m, 1);
-	w->held[w->n_held++] = (struct sl_held){ m, off, len, topic, seq };
-	__atomic_store_n(&ts->bp_held, ts->bp_held + 1, __ATOMIC_RELAXED);
-	count(w, SL_CTR_bp_held);
-}
-
-/* Deliver held messages whose subscribers have room now, in order per topic. */
-static unsigned
-held_retry(struct sl_worker *w)
-{
-	uint32_t i, keep = 0, pass = ++w->held_pass;
-	unsigned done = 0;
-
-	for (i = 0; i < w->n_held; i++) {
-		struct sl_held *e = &w->held[i];
-		struct sl_topic_state *ts = sl_route_state(&w->dp->route, e->topic);
-
-		if (ts->bp_pass != pass && bp_room(w, ts, e->len)) {
-			fan_out_now(w, e->m, e->off, e->len, e->seq);
-			rte_pktmbuf_free(e->m);
-			__atomic_store_n(&ts->bp_held, ts->bp_held - 1, __ATOMIC_RELAXED);
-			done++;
-			continue;
-		}
-		ts->bp_pass = pass; /* later messages of the topic wait behind this one */
-		w->held[keep++] = *e;
-	}
-	w->n_held = keep;
-	return done;
-}
-
-void
-sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len,
-		  uint64_t seq)
-{
-	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
-	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
-
-	/* Behind held messages of its topic, whatever the policy is now (it
-	 * may have changed while they wait): order is kept. */
-	if (ts->bp_held || (ts->backpressure == SL_BP_BLOCK && !bp_room(w, ts, len))) {
-		hold(w, ts, m, off, len, p->topic_id, seq);
-		return;
-	}
-	fan_out_now(w, m, off, len, seq);
-}
-
-void
-sl_worker_ack(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, uint32_t topic,
-	      uint64_t producer_seq, uint64_t seq)
-{
-	struct sl_ack a;
-
-	sl_proto_hdr_init(&a.h, SL_FT_ACK, 0, sizeof(a), session);
-	a.topic_id = topic;
-	a.reserved = 0;
-	a.producer_seq = producer_seq;
-	a.seq = seq;
-	count(w, SL_CTR_acks);
-	sl_worker_reply_frame(w, peer, &a, sizeof(a));
+	sl_worker_reply_ok(w, &sub.peer, s->h.session, s->req_id);
 }
 
 static void
@@ -413,7 +77,7 @@ owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t le
 {
 	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
 	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
-	struct sl_sub peer;
+	union sl_peer peer;
 	uint64_t seq;
 
 	if (ts->journal) {
@@ -428,92 +92,12 @@ owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t le
 	count(w, SL_CTR_publishes);
 	sl_worker_fan_out(w, m, off, len, seq);
 	if (p->h.flags & SL_PUB_F_ACK_REQ) {
-		sl_worker_peer_of(m, &peer);
+		sl_tx_peer_of(m, &peer);
 		sl_worker_ack(w, &peer, p->h.session, p->topic_id, p->producer_seq, seq);
 	}
 }
 
 /* --- handoff between lcores ----------------------------------------------------- */
-
-/* Keep a control handoff for retry; publishes are never kept (their loss is
- * counted and the publisher gets no ack). Returns 0 or -ENOSPC. */
-static int
-backlog_add(struct sl_worker *w, uint32_t dst, const struct sl_handoff *h)
-{
-	if (h->kind == SL_HO_PUBLISH || w->n_backlog == SL_BACKLOG_MAX)
-		return -ENOSPC;
-	w->backlog[w->n_backlog++] = (struct sl_backlog){ dst, *h };
-	w->n_backlog_dst[dst]++;
-	return 0;
-}
-
-static void
-backlog_retry(struct sl_worker *w)
-{
-	uint32_t i, keep = 0, blocked = 0; /* bit per destination that refused */
-
-	for (i = 0; i < w->n_backlog; i++) {
-		struct sl_backlog *b = &w->backlog[i];
-
-		/* Per destination, in order: once one is refused, keep the rest. */
-		if (!(blocked & (1u << b->dst)) &&
-		    rte_ring_enqueue_elem(w->dp->workers[b->dst]->in, &b->h, sizeof(b->h)) == 0) {
-			w->n_backlog_dst[b->dst]--;
-			count(w, SL_CTR_handoff_out);
-			continue;
-		}
-		blocked |= 1u << b->dst;
-		w->backlog[keep++] = *b;
-	}
-	w->n_backlog = keep;
-}
-
-/* Enqueue the handoffs staged for @dst. What a full ring refuses is kept for
- * retry when it is control, else dropped and counted (references released)
- * rather than stalling this worker. */
-static void
-stage_push(struct sl_worker *w, uint32_t dst)
-{
-	struct sl_handoff *q = &w->out[dst * w->dp->conf.burst];
-	uint16_t n = w->n_out[dst];
-	unsigned done;
-
-	done = rte_ring_enqueue_burst_elem(w->dp->workers[dst]->in, q, sizeof(*q), n, NULL);
-	sl_ctr_add(&w->ctr.ctr[SL_CTR_handoff_out], done);
-	for (; done < n; done++) {
-		if (backlog_add(w, dst, &q[done]) == 0)
-			continue;
-		drop(w, SL_DROP_ring_full);
-		if (q[done].m)
-			rte_pktmbuf_free(q[done].m);
-	}
-	w->n_out[dst] = 0;
-}
-
-static void
-stage(struct sl_worker *w, uint32_t dst, const struct sl_handoff *h)
-{
-	/* Control must not overtake control already waiting for @dst. */
-	if (w->n_backlog_dst[dst] && h->kind != SL_HO_PUBLISH) {
-		if (backlog_add(w, dst, h) == 0)
-			return;
-	}
-	w->out[dst * w->dp->conf.burst + w->n_out[dst]++] = *h;
-	if (w->n_out[dst] == w->dp->conf.burst)
-		stage_push(w, dst);
-}
-
-static void
-stage_flush(struct sl_worker *w)
-{
-	uint32_t dst;
-
-	if (w->n_backlog)
-		backlog_retry(w);
-	for (dst = 0; dst < w->dp->n_workers; dst++)
-		if (w->n_out[dst])
-			stage_push(w, dst);
-}
 
 /* Run a topic-owner action here or hand it to the owner. Takes no reference
  * from the caller: a handoff takes its own. */
@@ -544,42 +128,13 @@ to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
 	h.kind = kind;
 	h.src_worker = (uint8_t)w->idx;
 	h.code = 0;
-	stage(w, t->owner, &h);
+	sl_worker_stage(w, t->owner, &h);
 }
-
-/* A session ended: every owner drops its subscriptions. */
-void
-sl_worker_session_gone(struct sl_worker *w, uint32_t session)
-{
-	struct sl_handoff h = { .session = session, .kind = SL_HO_UNSUB_ALL };
-	uint32_t i;
-
-	for (i = 0; i < w->dp->n_workers; i++) {
-		if (i == w->idx)
-			sl_route_sub_del_session(&w->dp->route, i, session);
-		else
-			stage(w, i, &h);
-	}
-	/* Its pattern subscriptions too (main lcore); if that ring is full the
-	 * entries stay until... never: count it. */
-	if (rte_ring_enqueue_elem(w->dp->slow, &(struct sl_handoff){ .session = session,
-					.kind = SL_HO_SESSION_END }, sizeof(struct sl_handoff)) != 0)
-		drop(w, SL_DROP_slow_path_full);
-}
-
-void
-sl_worker_session_close(struct sl_worker *w, struct sl_session *s)
-{
-	sl_worker_session_gone(w, s->id);
-	sl_session_close(&w->sessions, s);
-	count(w, SL_CTR_sessions_closed);
-}
-
 
 /* --- receive: sessions and frames ---------------------------------------------- */
 
 static void
-reply_topic(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, uint32_t req_id,
+reply_topic(struct sl_worker *w, const union sl_peer *peer, uint32_t session, uint32_t req_id,
 	    uint32_t id)
 {
 	struct sl_topic_reply t;
@@ -587,12 +142,12 @@ reply_topic(struct sl_worker *w, const struct sl_sub *peer, uint32_t session, ui
 	sl_proto_hdr_init(&t.h, SL_FT_TOPIC, 0, sizeof(t), session);
 	t.req_id = req_id;
 	t.topic_id = id;
-	sl_worker_reply_frame(w, peer, &t, sizeof(t));
+	sl_tx_frame(w, peer, &t, sizeof(t));
 }
 
 static void
 handle_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
-	       uint16_t data_off, const struct sl_sub *peer, const struct sl_session *sess)
+	       uint16_t data_off, const union sl_peer *peer, const struct sl_session *sess)
 {
 	const struct sl_resolve *r = (const struct sl_resolve *)f->hdr;
 	struct sl_handoff h;
@@ -648,7 +203,7 @@ rate_exceeded(struct sl_worker *w, struct sl_session *s, uint32_t limit)
 
 static void
 handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
-		   uint16_t data_off, const struct sl_sub *peer, struct sl_session *sess)
+		   uint16_t data_off, const union sl_peer *peer, struct sl_session *sess)
 {
 	uint32_t limit = __atomic_load_n(&w->dp->conf.rate_limit, __ATOMIC_RELAXED);
 	const struct sl_authz *a = sl_dp_authz(w->dp);
@@ -675,7 +230,7 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 		 * publishers; a shared-memory publisher's frames that got this
 		 * far join the held ones at the owner (the ring reader stops
 		 * taking more), so none is lost. */
-		if (unlikely(peer->port_id != SL_SHM_PORT &&
+		if (unlikely(peer->transport == SL_TRANSPORT_UDP &&
 			     __atomic_load_n(&sl_route_state(&w->dp->route, t->id)->bp_held,
 					     __ATOMIC_RELAXED))) {
 			drop(w, SL_DROP_backpressure);
@@ -717,7 +272,7 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 /* Pattern subscriptions are kept by the main lcore: hand the frame over. */
 static void
 handle_psub(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f, uint16_t data_off,
-	    const struct sl_sub *peer, const struct sl_session *sess)
+	    const union sl_peer *peer, const struct sl_session *sess)
 {
 	const struct sl_resolve *r = (const struct sl_resolve *)f->hdr;
 	struct sl_handoff h = { .m = m, .session = r->h.session,
@@ -735,28 +290,29 @@ handle_psub(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f, u
 }
 
 static void
-handle_heartbeat(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer)
+handle_heartbeat(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer)
 {
 	struct sl_heartbeat hb;
 
 	count(w, SL_CTR_heartbeats);
 	sl_proto_hdr_init(&hb.h, SL_FT_HEARTBEAT, 0, sizeof(hb), f->hdr->session);
 	hb.timestamp = ((const struct sl_heartbeat *)f->hdr)->timestamp;
-	sl_worker_reply_frame(w, peer, &hb, sizeof(hb));
+	sl_tx_frame(w, peer, &hb, sizeof(hb));
 }
 
 /* Every frame but HELLO needs a live session that matches its source. */
 static struct sl_session *
-frame_session(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer,
+frame_session(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer,
 	      struct sl_session *cached)
 {
 	struct sl_session *s = cached;
 
 	if (s == NULL || s->id != f->hdr->session)
-		s = sl_session_get(&w->sessions, f->hdr->session, peer->ip, peer->udp_port);
+		s = sl_session_get(&w->sessions, f->hdr->session, sl_peer_addr(peer),
+				   sl_peer_port(peer));
 	/* A datagram never reaches a shared-memory session, nor the reverse,
 	 * whatever address it claims. */
-	if (s && (s->port_id == SL_SHM_PORT) != (peer->port_id == SL_SHM_PORT))
+	if (s && s->transport != peer->transport)
 		s = NULL;
 	if (unlikely(s == NULL)) {
 		drop(w, SL_DROP_no_session);
@@ -772,7 +328,7 @@ frame_session(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub
 
 static void
 handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
-	     uint16_t data_off, const struct sl_sub *peer, struct sl_session **sess)
+	     uint16_t data_off, const union sl_peer *peer, struct sl_session **sess)
 {
 	uint8_t type = f->hdr->type;
 
@@ -825,38 +381,31 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	}
 }
 
-void
-sl_worker_datagram(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *pi)
+/*
+ * The frames of one datagram, or of one batch read from a shared-memory
+ * ring, at @data_off of @m (@len bytes), from @peer. Does not free @m.
+ * Returns 0, or -1 when a frame could not be framed (the rest is dropped).
+ */
+static int
+frames(struct sl_worker *w, struct rte_mbuf *m, uint16_t data_off, uint16_t len,
+       const union sl_peer *peer)
 {
-	const uint8_t *data = rte_pktmbuf_mtod_offset(m, const uint8_t *, pi->payload_off);
+	const uint8_t *data = rte_pktmbuf_mtod_offset(m, const uint8_t *, data_off);
 	struct sl_session *sess = NULL;
 	struct sl_frame f;
-	struct sl_sub peer;
 	size_t off = 0;
 	int rc;
 
-	m->l2_len = 14;
-	m->l3_len = (uint16_t)(pi->payload_off - 14 - 8);
-	memcpy(peer.mac, pi->src_mac, 6);
-	peer.ip = pi->src_ip;
-	peer.udp_port = pi->src_port;
-	peer.port_id = m->port;
-	peer.session = 0;
-	peer.reserved = 0;
-	peer.req_id = 0;
-	peer.replay_next = 0;
 	w->dgram_hello = 0;
 	w->dgram_error = 0;
-	while ((rc = sl_proto_next(data, pi->payload_len, &off, &f)) == 1)
-		handle_frame(w, m, &f, pi->payload_off, &peer, &sess);
-	/* The rest of a datagram after a bad frame cannot be framed: one drop.
-	 * Records from a shared-memory ring are framed by the client itself:
-	 * a bad one means a broken client, which is cut off (PROTOCOL.md 14.5). */
+	while ((rc = sl_proto_next(data, len, &off, &f)) == 1)
+		handle_frame(w, m, &f, data_off, peer, &sess);
+	/* The rest of a datagram after a bad frame cannot be framed: one drop. */
 	if (unlikely(rc < 0)) {
 		drop(w, sl_drop_from_proto(rc));
-		if (m->port == SL_SHM_PORT)
-			sl_shm_kick(w, &peer, SL_SHM_CUT_CORRUPT);
+		return -1;
 	}
+	return 0;
 }
 
 static void
@@ -864,6 +413,7 @@ handle_pkt(struct sl_worker *w, struct rte_mbuf *m)
 {
 	struct sl_port_rt *p = &w->dp->ports[w->port_idx];
 	struct sl_pkt_info pi;
+	union sl_peer peer;
 	int rc;
 
 	sl_ctr_add(&w->ctr.ctr[SL_CTR_rx_bytes], m->pkt_len);
@@ -875,7 +425,16 @@ handle_pkt(struct sl_worker *w, struct rte_mbuf *m)
 	rc = sl_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, p->ip, p->udp_port,
 			  &pi);
 	if (rc == SL_PKT_UDP) {
-		sl_worker_datagram(w, m, &pi);
+		/* Where handoffs read the peer from again (sl_tx_peer_of). */
+		m->l2_len = 14;
+		m->l3_len = (uint16_t)(pi.payload_off - 14 - 8);
+		peer.udp.transport = SL_TRANSPORT_UDP;
+		peer.udp.reserved = 0;
+		memcpy(peer.udp.mac, pi.src_mac, 6);
+		peer.udp.ip = pi.src_ip;
+		peer.udp.port = pi.src_port;
+		peer.udp.port_id = m->port;
+		frames(w, m, pi.payload_off, pi.payload_len, &peer);
 		rte_pktmbuf_free(m); /* handoffs and deliveries hold their own references */
 		return;
 	}
@@ -889,12 +448,35 @@ handle_pkt(struct sl_worker *w, struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
+/*
+ * Batches read from shared-memory rings. Records from a ring are framed by
+ * the client itself: a batch that cannot be framed means a broken client,
+ * which is cut off (PROTOCOL.md 14.5); the rest of its batches in this burst
+ * are not handled.
+ */
+static void
+handle_shm(struct sl_worker *w, struct rte_mbuf **pkts, const union sl_peer *peers, uint16_t n)
+{
+	uint32_t bad = UINT32_MAX;
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		if (peers[i].shm.slot != bad &&
+		    frames(w, pkts[i], 0, (uint16_t)pkts[i]->data_len, &peers[i]) < 0) {
+			sl_shm_kick(w, &peers[i].shm, SL_SHM_CUT_CORRUPT);
+			bad = peers[i].shm.slot;
+		}
+		rte_pktmbuf_free(pkts[i]);
+	}
+}
+
 /* An element another lcore handed us. */
 static void
 handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 {
 	struct sl_session *s;
-	struct sl_sub peer;
+	union sl_peer peer;
+	struct sl_sub sub;
 
 	count(w, SL_CTR_handoff_in);
 	switch (h->kind) {
@@ -916,12 +498,11 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		sl_shm_worker_handoff(w, h);
 		break;
 	case SL_HO_PSUB_ADD:
-		sl_worker_peer_of(h->m, &peer);
-		peer.session = h->session;
-		peer.reserved = 0;
-		peer.req_id = 0;
-		peer.replay_next = 0;
-		if (sl_route_sub_add(&w->dp->route, h->topic, &peer) < 0)
+		sl_tx_peer_of(h->m, &sub.peer);
+		sub.session = h->session;
+		sub.req_id = 0;
+		sub.replay_next = 0;
+		if (sl_route_sub_add(&w->dp->route, h->topic, &sub) < 0)
 			drop(w, SL_DROP_sub_table_full);
 		break;
 	case SL_HO_PSUB_DEL:
@@ -931,8 +512,9 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		const struct sl_resolve *r = rte_pktmbuf_mtod_offset(h->m, const struct sl_resolve *,
 								     h->off);
 
-		sl_worker_peer_of(h->m, &peer);
-		if (sl_session_get(&w->sessions, h->session, peer.ip, peer.udp_port) == NULL)
+		sl_tx_peer_of(h->m, &peer);
+		if (sl_session_get(&w->sessions, h->session, sl_peer_addr(&peer),
+				   sl_peer_port(&peer)) == NULL)
 			break;
 		if (h->code == SL_E_NONE)
 			sl_worker_reply_ok(w, &peer, h->session, r->req_id);
@@ -944,8 +526,9 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		const struct sl_resolve *r = rte_pktmbuf_mtod_offset(h->m, const struct sl_resolve *,
 								     h->off);
 
-		sl_worker_peer_of(h->m, &peer);
-		s = sl_session_get(&w->sessions, h->session, peer.ip, peer.udp_port);
+		sl_tx_peer_of(h->m, &peer);
+		s = sl_session_get(&w->sessions, h->session, sl_peer_addr(&peer),
+				   sl_peer_port(&peer));
 		if (s == NULL)
 			break; /* the session ended meanwhile: nobody to answer */
 		if (h->code != SL_E_NONE) {
@@ -1013,9 +596,18 @@ idle(struct sl_worker *w, unsigned work)
 	count(w, SL_CTR_idle_sleeps);
 }
 
+/* The arrays of one loop iteration: received frames, their peers, handoffs. */
+struct poll_bufs {
+	struct rte_mbuf *pkts[256];
+	union sl_peer peers[256];
+	struct sl_handoff in[256];
+};
+
 static unsigned
-poll_once(struct sl_worker *w, struct rte_mbuf **pkts, struct sl_handoff *in)
+poll_once(struct sl_worker *w, struct poll_bufs *b)
 {
+	struct rte_mbuf **pkts = b->pkts;
+	struct sl_handoff *in = b->in;
 	struct sl_port_rt *p = &w->dp->ports[w->port_idx];
 	uint16_t burst = w->dp->conf.burst, n, i;
 	unsigned nin, j, total = 0, rounds = 0;
@@ -1034,41 +626,54 @@ poll_once(struct sl_worker *w, struct rte_mbuf **pkts, struct sl_handoff *in)
 			handle_pkt(w, pkts[i]);
 		total += n;
 	} while (n == burst && sl_worker_commit_pending(w) && ++rounds < GROUP_COMMIT_BURSTS);
-	if (w->n_shm)
-		total += sl_shm_worker_poll(w);
+	/* Shared-memory clients: the same frames, a burst of batches. */
+	if (w->n_shm) {
+		n = sl_shm_rx_burst(w, pkts, b->peers, RTE_DIM(b->pkts));
+		handle_shm(w, pkts, b->peers, n);
+		total += n;
+	}
 	nin = rte_ring_dequeue_burst_elem(w->in, in, sizeof(*in), burst, NULL);
 	for (j = 0; j < nin; j++)
 		handle_handoff(w, &in[j]);
 	if (w->n_held)
-		nin += held_retry(w);
+		nin += sl_worker_held_retry(w);
 	/* Replays read only what is durable; then this iteration's sync
 	 * journals are persisted once each and their messages released. */
 	nin += sl_worker_replay_poll(w);
 	sl_worker_commit(w);
-	stage_flush(w);
+	sl_worker_stage_flush(w);
 	sl_worker_durable_timers(w);
-	tx_flush(w);
+	sl_tx_flush(w);
 	timers(w);
 	return total + nin;
+}
+
+unsigned
+sl_worker_poll(struct sl_worker *w)
+{
+	struct poll_bufs b;
+	unsigned work = poll_once(w, &b);
+
+	count(w, SL_CTR_polls);
+	return work;
 }
 
 int
 sl_worker_main(void *arg)
 {
 	struct sl_worker *w = arg;
-	struct rte_mbuf *pkts[256];
-	struct sl_handoff in[256];
+	struct poll_bufs b;
 	unsigned work;
 
 	w->next_timer = rte_rdtsc();
 	/* Relaxed: the flag only needs to be seen eventually; nothing is
 	 * published through it. */
 	while (!__atomic_load_n(&w->dp->quit, __ATOMIC_RELAXED)) {
-		work = poll_once(w, pkts, in);
+		work = poll_once(w, &b);
 		count(w, SL_CTR_polls);
 		idle(w, work);
 	}
-	tx_flush(w);
+	sl_tx_flush(w);
 	return 0;
 }
 
@@ -1088,6 +693,10 @@ sl_worker_init(struct sl_dp *dp, uint32_t idx)
 	w->lcore = dp->conf.workers[idx].lcore;
 	w->port_idx = dp->conf.workers[idx].port;
 	w->queue = dp->conf.workers[idx].queue;
+	w->session_end = sl_worker_session_close;
+	rc = sl_shm_peer_field_register();
+	if (rc < 0)
+		goto fail_w;
 	w->out = rte_zmalloc_socket("sl_stage", sizeof(struct sl_handoff) * dp->conf.burst *
 				    dp->n_workers, RTE_CACHE_LINE_SIZE, socket);
 	if (w->out == NULL) {

@@ -9,11 +9,11 @@
 #include <common/auth.h>
 #include <common/proto.h>
 
-#include "shm.h"
+#include "tx.h"
 #include "worker_internal.h"
 
 static void
-welcome(struct sl_worker *w, const struct sl_sub *peer, const struct sl_session *s)
+welcome(struct sl_worker *w, const union sl_peer *peer, const struct sl_session *s)
 {
 	/* Room for the trailer when the session is authenticated. */
 	uint8_t buf[sizeof(struct sl_welcome) + sizeof(struct sl_auth_trailer)];
@@ -34,11 +34,11 @@ welcome(struct sl_worker *w, const struct sl_sub *peer, const struct sl_session 
 		sl_auth_seal(s->skey, buf, len, 1);
 	}
 	count(w, SL_CTR_welcomes);
-	sl_worker_reply_frame(w, peer, buf, len);
+	sl_tx_frame(w, peer, buf, len);
 }
 
 static void
-challenge(struct sl_worker *w, const struct sl_sub *peer, const struct sl_session *s)
+challenge(struct sl_worker *w, const union sl_peer *peer, const struct sl_session *s)
 {
 	struct sl_challenge c;
 
@@ -46,25 +46,24 @@ challenge(struct sl_worker *w, const struct sl_sub *peer, const struct sl_sessio
 	c.nonce = s->nonce;
 	memcpy(c.server_nonce, s->server_nonce, sizeof(c.server_nonce));
 	count(w, SL_CTR_challenges);
-	sl_worker_reply_frame(w, peer, &c, sizeof(c));
+	sl_tx_frame(w, peer, &c, sizeof(c));
 }
 
 /* A new session for HELLO @h from @peer, or NULL after answering why not. */
 static struct sl_session *
-open_session(struct sl_worker *w, const struct sl_hello *h, const struct sl_sub *peer)
+open_session(struct sl_worker *w, const struct sl_hello *h, const union sl_peer *peer)
 {
 	const struct sl_authz *a = sl_dp_authz(w->dp);
 	struct sl_session *s;
 	uint64_t r;
 
-	if (sl_session_open(&w->sessions, peer->ip, peer->udp_port, &s) < 0) {
+	if (sl_session_open(&w->sessions, sl_peer_addr(peer), sl_peer_port(peer), &s) < 0) {
 		drop(w, SL_DROP_session_table_full);
 		sl_worker_reply_error(w, peer, 0, 0, SL_E_SESSION_TABLE_FULL, SL_FT_HELLO, h->nonce);
 		return NULL;
 	}
 	s->nonce = h->nonce;
-	s->port_id = peer->port_id;
-	memcpy(s->mac, peer->mac, 6);
+	s->transport = peer->transport;
 	memcpy(s->name, h->name, sizeof(s->name));
 	s->name[sizeof(s->name) - 1] = '\0';
 	if (h->caps & SL_CAP_AUTH) {
@@ -83,7 +82,7 @@ open_session(struct sl_worker *w, const struct sl_hello *h, const struct sl_sub 
 }
 
 void
-sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer)
+sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer)
 {
 	const struct sl_hello *h = (const struct sl_hello *)f->hdr;
 	struct sl_session *s;
@@ -102,8 +101,8 @@ sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const struct sl_s
 		sl_worker_reply_error(w, peer, 0, 0, SL_E_AUTH_REQUIRED, SL_FT_HELLO, h->nonce);
 		return;
 	}
-	s = sl_session_find_addr(&w->sessions, peer->ip, peer->udp_port);
-	if (s && (s->port_id == SL_SHM_PORT) != (peer->port_id == SL_SHM_PORT)) {
+	s = sl_session_find_addr(&w->sessions, sl_peer_addr(peer), sl_peer_port(peer));
+	if (s && s->transport != peer->transport) {
 		/* A datagram claiming a shared-memory client's "address". */
 		drop(w, SL_DROP_no_session);
 		return;
@@ -124,7 +123,7 @@ sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const struct sl_s
 }
 
 void
-sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer,
+sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer,
 	       struct sl_session *s)
 {
 	const struct sl_auth *au = (const struct sl_auth *)f->hdr;
@@ -161,7 +160,7 @@ fail:
  * counting the frame (and ending the session when the user is gone).
  */
 int
-sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const struct sl_sub *peer,
+sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer,
 		      struct sl_session *s)
 {
 	const struct sl_authz *a;
@@ -169,7 +168,7 @@ sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const struc
 	if (likely(s->auth == SL_SESSION_AUTH_OK)) {
 		/* Shared memory needs no MAC: the rings are memory only this
 		 * client's process holds (the session proved who it is). */
-		if (s->port_id == SL_SHM_PORT)
+		if (s->transport == SL_TRANSPORT_SHM)
 			goto user;
 		if (unlikely(f->trailer == NULL)) {
 			drop(w, SL_DROP_mac_missing);

@@ -13,7 +13,7 @@
 #include <common/clock.h>
 
 #include "journal.h"
-#include "shm.h"
+#include "tx.h"
 #include "worker_internal.h"
 
 #define PENDING_MAX 4096	/* sync publishes awaiting this iteration's commit */
@@ -31,7 +31,8 @@ struct pending {
 };
 
 struct aack {
-	struct sl_sub peer; /* peer.session is the publisher's session */
+	union sl_peer peer;
+	uint32_t session; /* the publisher's */
 	uint32_t topic;
 	uint64_t producer_seq;
 	uint64_t seq;
@@ -71,7 +72,7 @@ snapshot(struct sl_topic_state *ts)
 }
 
 static void
-refuse(struct sl_worker *w, struct sl_topic_state *ts, const struct sl_sub *peer,
+refuse(struct sl_worker *w, struct sl_topic_state *ts, const union sl_peer *peer,
        const struct sl_publish *p, int rc)
 {
 	uint16_t code = rc == -ENOSPC ? SL_E_JOURNAL_FULL : SL_E_JOURNAL_DAMAGED;
@@ -117,9 +118,9 @@ release_pending(struct sl_worker *w)
 		struct sl_topic_state *ts = state(w, e->topic);
 		const struct sl_publish *p =
 			rte_pktmbuf_mtod_offset(e->m, const struct sl_publish *, e->off);
-		struct sl_sub peer;
+		union sl_peer peer;
 
-		sl_worker_peer_of(e->m, &peer);
+		sl_tx_peer_of(e->m, &peer);
 		if (sl_journal_durable_seq(ts->journal) >= e->seq) {
 			/* The persist barrier completed: now anyone may see it. */
 			count(w, SL_CTR_publishes);
@@ -164,11 +165,11 @@ async_flush(struct sl_worker *w)
 		struct sl_topic_state *ts = state(w, a->topic);
 
 		if (sl_journal_durable_seq(ts->journal) >= a->seq) {
-			sl_worker_ack(w, &a->peer, a->peer.session, a->topic, a->producer_seq,
+			sl_worker_ack(w, &a->peer, a->session, a->topic, a->producer_seq,
 				      a->seq);
 		} else {
 			drop(w, SL_DROP_journal_damaged);
-			sl_worker_reply_error(w, &a->peer, a->peer.session, 0, SL_E_JOURNAL_DAMAGED,
+			sl_worker_reply_error(w, &a->peer, a->session, 0, SL_E_JOURNAL_DAMAGED,
 					      SL_FT_PUBLISH, a->producer_seq);
 		}
 	}
@@ -197,7 +198,7 @@ sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
 	struct sl_topic_state *ts = state(w, p->topic_id);
 	struct sl_durable_state *d = w->dur;
 	uint32_t plen = len - (uint32_t)sizeof(*p);
-	struct sl_sub peer;
+	union sl_peer peer;
 	uint64_t seq;
 	int rc;
 
@@ -209,7 +210,7 @@ sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
 	rc = sl_journal_append(ts->journal, p + 1, plen, realtime_ns(d, w->now), p->h.session,
 			       p->producer_seq, &seq);
 	if (unlikely(rc < 0)) {
-		sl_worker_peer_of(m, &peer);
+		sl_tx_peer_of(m, &peer);
 		refuse(w, ts, &peer, p, rc);
 		return;
 	}
@@ -228,8 +229,8 @@ sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
 	if (p->h.flags & SL_PUB_F_ACK_REQ) {
 		struct aack *a = &d->aacks[d->n_aacks++];
 
-		sl_worker_peer_of(m, &a->peer);
-		a->peer.session = p->h.session;
+		sl_tx_peer_of(m, &a->peer);
+		a->session = p->h.session;
 		a->topic = p->topic_id;
 		a->producer_seq = p->producer_seq;
 		a->seq = seq;
@@ -274,7 +275,8 @@ sl_worker_replay_start(struct sl_worker *w, const struct sl_subscribe *s, struct
 	count(w, SL_CTR_replays_started);
 	return 0;
 refuse:
-	sl_worker_reply_error(w, sub, s->h.session, s->req_id, code, SL_FT_SUBSCRIBE, s->topic_id);
+	sl_worker_reply_error(w, &sub->peer, s->h.session, s->req_id, code, SL_FT_SUBSCRIBE,
+			      s->topic_id);
 	return -1;
 }
 
@@ -284,29 +286,14 @@ static int
 deliver_copy(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
 	     const struct sl_jrec_view *v)
 {
-	uint16_t pidx;
-	struct sl_deliver *dl;
-	struct rte_mbuf *m;
+	struct sl_deliver d;
 
-	if (sub->port_id == SL_SHM_PORT) {
-		struct sl_deliver d;
-
-		sl_worker_deliver_hdr(&d, SL_DLV_F_REPLAY, sub->session, topic, v->len, v->seq,
-				      v->timestamp);
-		/* A replay waits for room rather than losing its place. */
-		return sl_shm_room(w, sub, sizeof(d) + v->len)
-			       ? sl_worker_shm_deliver(w, sub, &d, v->data, v->len) : -ENOBUFS;
-	}
-	pidx = sl_worker_port_index(w->dp, sub->port_id);
-	dl = sl_worker_reply_alloc(w, w->dp->pkt_pool, pidx, sub, sizeof(*dl) + v->len,
-				   sizeof(*dl) + v->len, &m);
-	if (dl == NULL)
-		return -ENOBUFS;
-	sl_worker_deliver_hdr(dl, SL_DLV_F_REPLAY, sub->session, topic, v->len, v->seq,
+	sl_worker_deliver_hdr(&d, SL_DLV_F_REPLAY, sub->session, topic, v->len, v->seq,
 			      v->timestamp);
-	memcpy(dl + 1, v->data, v->len);
-	sl_worker_tx_enqueue(w, pidx, m);
-	return 0;
+	/* A replay waits for room rather than losing its place. */
+	if (!sl_tx_room(w, &sub->peer, sizeof(d) + v->len))
+		return -ENOBUFS;
+	return sl_tx_deliver_copy(w, &sub->peer, &d, v->data);
 }
 
 /* Tell a replaying subscriber that @first..@last will not come: the journal
@@ -318,7 +305,7 @@ gap_notice(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic, uint64
 {
 	struct sl_error_gap g;
 
-	if (sub->port_id == SL_SHM_PORT && !sl_shm_room(w, sub, sizeof(g)))
+	if (!sl_tx_room(w, &sub->peer, sizeof(g)))
 		return -ENOBUFS;
 	sl_proto_hdr_init(&g.e.h, SL_FT_ERROR, 0, sizeof(g), sub->session);
 	g.e.req_id = 0;
@@ -328,7 +315,7 @@ gap_notice(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic, uint64
 	g.first = first;
 	g.last = last;
 	count(w, SL_CTR_replay_gaps);
-	sl_worker_reply_frame(w, sub, &g, sizeof(g));
+	sl_tx_frame(w, &sub->peer, &g, sizeof(g));
 	return 0;
 }
 

@@ -96,7 +96,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'keep=0; exit 130' INT TERM
 
-ctl() { "$root/build/control/sluicectl" -n $name "$@"; }
+ctl() { "$root/build/ctl/sluicectl" -n $name "$@"; }
 quiet() { if [ $json -eq 1 ]; then "$@" >/dev/null; else "$@" | sed 's/^/  /'; fi; }
 
 say "creating namespaces $tag-dp (broker) and $tag-cl (clients), veth ${tag}d0 <-> ${tag}c0"
@@ -152,14 +152,14 @@ if [ $keep -eq 1 ]; then
 
 The broker keeps running (dataplane pid $SL_DP_PID, sluice-control pid $CTL_PID).
 Try, as root:
-  build/control/sluicectl -n $name topic list
-  build/control/sluicectl -n $name user add alice --credentials alice.cred
-  build/control/sluicectl -n $name acl grant alice 'orders.>' pub,sub,admin
+  build/ctl/sluicectl -n $name topic list
+  build/ctl/sluicectl -n $name user add alice --credentials alice.cred
+  build/ctl/sluicectl -n $name acl grant alice 'orders.>' pub,sub,admin
   ip netns exec $tag-cl build/client/sluice-sub -h 10.77.0.1 -t orders.eu -v --credentials alice.cred &
   ip netns exec $tag-cl build/client/sluice-pub -h 10.77.0.1 -t orders.eu -m hello -a --credentials alice.cred
   ip netns exec $tag-cl build/client/sluice-pub -h 10.77.0.1 -t secret.x -m no --credentials alice.cred
   build/client/sluice-pub --shm $name -t orders.eu -m local -a --credentials alice.cred
-  build/control/sluicectl -n $name stats --watch
+  build/ctl/sluicectl -n $name stats --watch
 Stop it with: scripts/demo.sh --stop
 EOF
 fi

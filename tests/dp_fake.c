@@ -9,6 +9,7 @@
 
 #include "dataplane.h"
 #include "durable.h"
+#include "lcore_main.h"
 
 #include "dp_fake.h"
 

@@ -117,10 +117,11 @@ sub(uint32_t session, uint32_t ip, uint16_t port)
 
 	memset(&s, 0, sizeof(s));
 	s.session = session;
-	s.ip = ip;
-	s.udp_port = port;
-	s.port_id = (uint16_t)(session & 1);
-	s.mac[5] = (uint8_t)session;
+	s.peer.udp.transport = SL_TRANSPORT_UDP;
+	s.peer.udp.ip = ip;
+	s.peer.udp.port = port;
+	s.peer.udp.port_id = (uint16_t)(session & 1);
+	s.peer.udp.mac[5] = (uint8_t)session;
 	return s;
 }
 
@@ -159,7 +160,7 @@ test_subs(void)
 	CHECK(sl_route_sub_add(&r, id, &s) == 1);
 	CHECK(sl_route_state(&r, id)->n_subs == 1);
 	CHECK(count_sub(&r, id, 100, &f) == 1);
-	CHECK(f && f->ip == 0x05060708 && f->udp_port == 6000);
+	CHECK(f && f->peer.udp.ip == 0x05060708 && f->peer.udp.port == 6000);
 	/* Fill to max_subs. */
 	for (i = 1; i < 4; i++) {
 		s = sub(100 + i, i, (uint16_t)i);
@@ -172,7 +173,7 @@ test_subs(void)
 	/* A refresh still works on a full topic. */
 	s = sub(102, 77, 77);
 	CHECK(sl_route_sub_add(&r, id, &s) == 1);
-	CHECK(count_sub(&r, id, 102, &f) == 1 && f->ip == 77);
+	CHECK(count_sub(&r, id, 102, &f) == 1 && f->peer.udp.ip == 77);
 	/* Delete. */
 	CHECK(sl_route_sub_del(&r, id, 101) == 0);
 	CHECK(count_sub(&r, id, 101, NULL) == 0 && sl_route_state(&r, id)->n_subs == 3);
@@ -250,7 +251,7 @@ model_topic_matches(const struct sl_route *r, uint32_t id)
 
 		if (sess >= M_SESSIONS || !ref_member[id][sess] || seen[sess])
 			return 0;
-		if (ts->subs[i].ip != ref_ip[id][sess])
+		if (ts->subs[i].peer.udp.ip != ref_ip[id][sess])
 			return 0;
 		seen[sess] = 1;
 	}
@@ -296,7 +297,7 @@ test_fanout_model(void)
 				bad = 1;
 			if (rc >= 0) {
 				ref_member[id][sess] = 1;
-				ref_ip[id][sess] = s.ip;
+				ref_ip[id][sess] = s.peer.udp.ip;
 			}
 			if (!model_topic_matches(&r, id))
 				bad = 1;

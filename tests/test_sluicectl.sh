@@ -5,7 +5,7 @@
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-CTL=${SL_BUILD:-$HERE/../build}/control/sluicectl
+CTL=${SL_BUILD:-$HERE/../build}/ctl/sluicectl
 FAKE=$HERE/fake_control.py
 
 command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }

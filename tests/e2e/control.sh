@@ -24,7 +24,7 @@ ctl_start() {
 	t_wait 10 ctl dataplane status --json | grep -q '"attached":true' ||
 		t_fail "sluice-control did not attach to the dataplane"
 }
-ctl() { "$SL_BUILD/control/sluicectl" -n "$T_DP" "$@"; }
+ctl() { "$SL_BUILD/ctl/sluicectl" -n "$T_DP" "$@"; }
 pub() { t_pub "$@" -q --timeout 1000; }
 ctl_start
 
@@ -139,8 +139,8 @@ ctl_start
 t_eq "back-pressure survives kill -9" "$(ctl --json topic show bp.blk | jget backpressure)" block
 t_eq "a topic without the key loads as default" \
 	"$(ctl --json topic show bp.r.x | jget backpressure backpressure_applied)" "default disconnect"
-t_check "users survive kill -9" sh -c "'$SL_BUILD/control/sluicectl' -n '$T_DP' user list | grep -q alice"
-t_check "topics survive kill -9" sh -c "'$SL_BUILD/control/sluicectl' -n '$T_DP' topic list | grep -q orders.eu"
+t_check "users survive kill -9" sh -c "'$SL_BUILD/ctl/sluicectl' -n '$T_DP' user list | grep -q alice"
+t_check "topics survive kill -9" sh -c "'$SL_BUILD/ctl/sluicectl' -n '$T_DP' topic list | grep -q orders.eu"
 ctl acl grant bob orders.eu pub,sub || t_fail "change after restart"
 pub -t orders.eu -m now-allowed -a $B || t_fail "a change made after the restart reaches the dataplane"
 

@@ -10,7 +10,7 @@
 t_start --set auth=required
 ctl_dir=$T_DIR/control
 CTL_PID=
-ctl() { "$SL_BUILD/control/sluicectl" -n "$T_DP" "$@"; }
+ctl() { "$SL_BUILD/ctl/sluicectl" -n "$T_DP" "$@"; }
 # jget FIELD...: those fields of the JSON object on stdin (dotted paths), space-separated.
 jget() {
 	python3 -c '

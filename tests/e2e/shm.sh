@@ -281,12 +281,12 @@ done
 t_check "slots reclaimed after the bursts" t_wait 5 slots_free
 
 # --- authentication over shm ------------------------------------------------------------
-ctl() { "$SL_BUILD/control/sluicectl" -n "$T_DP" "$@"; }
+ctl() { "$SL_BUILD/ctl/sluicectl" -n "$T_DP" "$@"; }
 "$SL_BUILD/control/sluice-control" -n "$T_DP" --state-dir "$T_DIR/control" >>"$T_DIR/control.log" 2>&1 &
 CTL_PID=$!
 T_BG+=("$CTL_PID")
 t_wait 10 test -S "/run/sluice/$T_DP/control.sock" || t_fail "sluice-control did not start"
-t_wait 10 sh -c "'$SL_BUILD/control/sluicectl' -n '$T_DP' dataplane status --json | grep -q '\"attached\":true'" ||
+t_wait 10 sh -c "'$SL_BUILD/ctl/sluicectl' -n '$T_DP' dataplane status --json | grep -q '\"attached\":true'" ||
 	t_fail "sluice-control did not attach"
 ctl user add alice --credentials "$T_DIR/alice.cred" >/dev/null || t_fail "user add alice"
 ctl acl grant alice 'sec.>' pub,sub,admin >/dev/null || t_fail "acl grant alice"

@@ -15,7 +15,7 @@ dp_args=(--set "journal_dir=$jdir" --set segment_mb=1 --set durability=none
 t_start "${dp_args[@]}"
 ctl_dir=$T_DIR/control
 CTL_PID=
-ctl() { "$SL_BUILD/control/sluicectl" -n "$T_DP" "$@"; }
+ctl() { "$SL_BUILD/ctl/sluicectl" -n "$T_DP" "$@"; }
 ctl_start() {
 	"$SL_BUILD/control/sluice-control" -n "$T_DP" --state-dir "$ctl_dir" --metrics off \
 		>>"$T_DIR/control.log" 2>&1 &

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Shared-memory clients (common/shm.h for the layout).
+ * Shared-memory clients, main-lcore half (common/shm.h for the layout;
+ * shm_worker.c polls and writes the rings).
  *
  * Main lcore: a UNIX socket where local clients attach. Each gets a sealed
  * memory file of its own (memfd on huge pages when the host has them),
@@ -20,13 +21,10 @@
  * broker's next access faults (SIGBUS), which on_sigbus below turns into
  * cutting that client off.
  *
- * Workers: the home worker copies committed records from the client's tx
- * ring into an mbuf, many frames per mbuf, checks each record before it
- * copies it and each frame after, and hands the mbuf to the same frame
- * handling as a UDP datagram: sessions, authentication, ACLs, journals,
- * acks and fan-out are the transport-independent code. Replies and
- * deliveries to a shared-memory peer go into its rx ring of the writing
- * worker (one per worker, so each ring has one producer).
+ * Workers (shm_worker.c) read a client's tx ring in batches handed back to
+ * the worker loop as rte_eth_rx_burst hands back packets, each with the
+ * client's transport-tagged peer, and write replies and deliveries into
+ * its rx ring of the writing worker (one per worker: one producer each).
  */
 
 #include <errno.h>
@@ -58,32 +56,14 @@
 #include <common/clock.h>
 
 #include "dataplane.h"
-#include "pkt.h"
-#include "shm.h"
-#include "worker_internal.h"
-
+#include "lcore_main.h"
+#include "shm_internal.h"
+#include "shm_main.h"
 
 #define ATTACH_TIMEOUT_NS 1000000000ull /* to send the attach request */
 #define GRACE_POLLS 2			/* worker loop iterations before unmap */
-#define REFUSED_MAX 16			/* refused connections waiting to be closed */
 #define REFUSED_LINGER_NS 100000000ull	/* ... for this long */
-#define TX_BATCH_RECORDS 256		/* records per mbuf batch, at most */
-#define TX_BATCHES 8			/* mbuf batches per client per poll, at most */
 
-struct sl_shm {
-	int listen_fd;
-	char path[108];
-	uint32_t max_clients;
-	uint64_t region_size;
-	uint32_t page_size; /* huge page size, or 0 when there are none */
-	uint32_t huge_fallbacks;
-	struct sl_shm_client *c;
-	struct pollfd *pfd;
-	uint32_t *pfd_slot;
-	int refused[REFUSED_MAX];
-	uint64_t refused_ns[REFUSED_MAX];
-	uint32_t n_refused;
-};
 
 static uint32_t
 log2u(uint32_t v)
@@ -395,6 +375,7 @@ attach(struct sl_dp *dp, struct sl_shm_client *c)
 	c->kick = 0;
 	c->dropped = 0;
 	c->detach_pending = 0;
+	c->drain = 0;
 	c->attach_tsc = rte_rdtsc();
 	__atomic_store_n(&c->state, SL_SHM_LIVE, __ATOMIC_RELEASE);
 	h = (struct sl_handoff){ .kind = SL_HO_SHM_ATTACH, .topic = c->slot };
@@ -513,6 +494,12 @@ sl_shm_detached(struct sl_dp *dp, uint32_t slot, uint32_t gen)
 	__atomic_store_n(&c->state, SL_SHM_DEAD, __ATOMIC_SEQ_CST);
 	for (i = 0; i < dp->n_workers; i++)
 		c->grace[i] = sl_ctr_read(&dp->workers[i]->ctr.ctr[SL_CTR_polls]);
+}
+
+void
+sl_shm_slow_detached(struct sl_dp *dp, struct sl_handoff *h)
+{
+	sl_shm_detached(dp, h->topic, h->session);
 }
 
 unsigned
@@ -651,384 +638,3 @@ sl_shm_telemetry(const struct sl_dp *dp, struct rte_tel_data *d)
 	return 0;
 }
 
-/* --- workers: the client's tx ring ----------------------------------------------- */
-
-static struct sl_shm_client *
-client_of(const struct sl_dp *dp, const struct sl_sub *peer)
-{
-	struct sl_shm_client *c;
-
-	if (dp->shm == NULL || peer->ip >= dp->shm->max_clients)
-		return NULL;
-	c = &dp->shm->c[peer->ip];
-	if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != SL_SHM_LIVE || c->gen != peer->udp_port)
-		return NULL;
-	return c;
-}
-
-static void
-list_del(struct sl_worker *w, uint32_t slot)
-{
-	uint32_t i;
-
-	for (i = 0; i < w->n_shm; i++) {
-		if (w->shm[i] == slot) {
-			w->shm[i] = w->shm[--w->n_shm];
-			return;
-		}
-	}
-}
-
-static void
-notify_main(struct sl_worker *w, struct sl_shm_client *c)
-{
-	struct sl_handoff h = { .kind = SL_HO_SHM_DETACHED, .topic = c->slot, .session = c->gen };
-
-	c->detach_pending = rte_ring_enqueue_elem(w->dp->slow, &h, sizeof(h)) != 0;
-}
-
-/* Stop serving client @c (home worker): end its session, tell it why, and
- * let the main lcore reclaim the slot. */
-static void
-cut(struct sl_worker *w, struct sl_shm_client *c, uint32_t why)
-{
-	struct sl_session *s = sl_session_find_addr(&w->sessions, c->slot, c->gen);
-
-	if (why != SL_SHM_SERVED)
-		__atomic_store_n(&((struct sl_shm_region *)c->base)->notice, why, __ATOMIC_RELEASE);
-	if (why == SL_SHM_CUT_CORRUPT)
-		drop(w, SL_DROP_shm_corrupt);
-	else if (why == SL_SHM_CUT_SLOW)
-		drop(w, SL_DROP_shm_slow_cut);
-	list_del(w, c->slot);
-	if (s)
-		sl_worker_session_close(w, s);
-	notify_main(w, c);
-}
-
-static int poll_client(struct sl_worker *w, struct sl_shm_client *c);
-
-/*
- * A client that hung up: what it committed before is read first, as the
- * datagrams a UDP client sent before it exited still arrive (a publisher
- * that closes right after its last publish loses none). Bounded: the ring
- * holds at most tx_size / 24 records and every poll that found work took
- * one. Returns -1 when a bad record cut the client off meanwhile.
- */
-static int
-drain(struct sl_worker *w, struct sl_shm_client *c)
-{
-	uint32_t i, max = c->tx_size / sl_shm_rec_bytes(sizeof(struct sl_hdr));
-	int n = 1;
-
-	for (i = 0; i < max && n > 0; i++)
-		n = poll_client(w, c);
-	return n < 0 ? -1 : 0;
-}
-
-void
-sl_shm_worker_handoff(struct sl_worker *w, const struct sl_handoff *h)
-{
-	struct sl_shm_client *c;
-
-	if (w->dp->shm == NULL || h->topic >= w->dp->shm->max_clients)
-		return;
-	c = &w->dp->shm->c[h->topic];
-	if (h->kind == SL_HO_SHM_ATTACH) {
-		w->shm[w->n_shm++] = h->topic;
-		return;
-	}
-	/* SL_HO_SHM_DETACH: the client hung up. If this worker cut it off
-	 * already, the main lcore has been (or is being) told. */
-	for (uint32_t i = 0; i < w->n_shm; i++)
-		if (w->shm[i] == h->topic) {
-			if (drain(w, c) == 0)
-				cut(w, c, SL_SHM_SERVED);
-			return;
-		}
-}
-
-void
-sl_shm_worker_timers(struct sl_worker *w)
-{
-	uint64_t timeout = w->dp->tsc_hz / 1000 * w->dp->conf.session_timeout_ms;
-	uint32_t i;
-
-	for (i = 0; i < w->n_shm; i++) {
-		struct sl_shm_client *c = &w->dp->shm->c[w->shm[i]];
-
-		if (sl_session_find_addr(&w->sessions, c->slot, c->gen)) {
-			c->attach_tsc = w->now;
-			continue;
-		}
-		/* No session for a session timeout: never said HELLO, or its
-		 * session expired or ended (GOODBYE) and no new one came. A
-		 * client attached during this loop iteration has an attach_tsc
-		 * later than w->now (the main lcore read the TSC after this
-		 * worker did): not expired, however the difference wraps. */
-		if (w->now > c->attach_tsc && w->now - c->attach_tsc > timeout) {
-			cut(w, c, SL_SHM_CUT_EXPIRED);
-			i--; /* cut moved the last entry here */
-		}
-	}
-	if (w->dp->shm == NULL)
-		return;
-	for (i = 0; i < w->dp->shm->max_clients; i++) {
-		struct sl_shm_client *c = &w->dp->shm->c[i];
-
-		if (c->detach_pending && c->home == w->idx)
-			notify_main(w, c);
-	}
-}
-
-/* Would this PUBLISH (in the batch copy) meet a topic holding publishers
- * back? Then it stays in the ring: the publisher fills up (back-pressure).
- * Frames of the batch that passed before the topic began to hold join the
- * held messages at the owner, in order. */
-static int
-publish_held_back(const struct sl_worker *w, const uint8_t *frame, uint32_t len)
-{
-	const struct sl_publish *p = (const struct sl_publish *)frame;
-
-	if (len < sizeof(*p) || p->h.type != SL_FT_PUBLISH || p->topic_id == 0 ||
-	    p->topic_id >= w->dp->route.cap)
-		return 0;
-	return __atomic_load_n(&sl_route_state(&w->dp->route, p->topic_id)->bp_held,
-			       __ATOMIC_RELAXED) != 0;
-}
-
-/* Read up to a batch of committed records of client @c into one mbuf and
- * handle it like a datagram. Returns the frames handled, or -1 when the
- * client was cut off; *full says the mbuf filled up (more may wait). */
-static int
-poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full)
-{
-	const uint8_t *ring = c->base + c->tx_off;
-	const uint32_t mask = c->tx_size - 1;
-	struct sl_shm_region *r = (struct sl_shm_region *)c->base;
-	struct rte_mbuf *m = NULL;
-	struct sl_pkt_info pi;
-	uint8_t *dst = NULL;
-	uint32_t room = 0, used = 0, frames = 0, k;
-	uint64_t pos0 = c->tx_pos;
-
-	*full = 0;
-	for (k = 0; k < TX_BATCH_RECORDS; k++) {
-		uint32_t off = (uint32_t)(c->tx_pos & mask);
-		uint64_t word = __atomic_load_n((const uint64_t *)(ring + off), __ATOMIC_ACQUIRE);
-		uint32_t len = (uint32_t)word, rec;
-
-		if ((uint32_t)(word >> 32) != sl_shm_lap(c->tx_pos, c->tx_shift))
-			break; /* not committed yet */
-		if (len == SL_SHM_PAD) {
-			c->tx_pos += c->tx_size - off;
-			continue;
-		}
-		rec = sl_shm_rec_bytes(len);
-		if (unlikely(len < sizeof(struct sl_hdr) || len > SL_MAX_DATAGRAM || rec > c->tx_size - off)) {
-			if (m)
-				rte_pktmbuf_free(m);
-			cut(w, c, SL_SHM_CUT_CORRUPT);
-			return -1;
-		}
-		if (m == NULL) {
-			m = rte_pktmbuf_alloc(w->dp->pkt_pool);
-			if (unlikely(m == NULL)) {
-				drop(w, SL_DROP_no_mbuf); /* left in the ring: retried */
-				break;
-			}
-			room = rte_pktmbuf_tailroom(m) - SL_PKT_HDR_LEN;
-			dst = rte_pktmbuf_mtod_offset(m, uint8_t *, SL_PKT_HDR_LEN);
-		}
-		if (rec - SL_SHM_REC_HDR > room - used) {
-			*full = 1; /* the next batch takes it */
-			break;
-		}
-		/* Copied before it is looked at: the client may still write. */
-		memcpy(dst + used, ring + off + SL_SHM_REC_HDR, rec - SL_SHM_REC_HDR);
-		/* The frame itself is checked as a datagram's frames are; one
-		 * that fails there cuts the client off (sl_worker_datagram). */
-		if (unlikely(((const struct sl_hdr *)(dst + used))->length != len)) {
-			rte_pktmbuf_free(m);
-			cut(w, c, SL_SHM_CUT_CORRUPT);
-			return -1;
-		}
-		if (unlikely(publish_held_back(w, dst + used, len))) {
-			struct sl_session *sess = sl_session_find_addr(&w->sessions, c->slot,
-								       c->gen);
-
-			drop(w, SL_DROP_shm_held_back);
-			/* Its heartbeats wait behind this PUBLISH: a publisher
-			 * held back is alive, not silent. */
-			if (sess)
-				sess->last_seen = w->now;
-			break; /* stays in the ring: the publisher fills up, back-pressure */
-		}
-		used += rec - SL_SHM_REC_HDR;
-		c->tx_pos += rec;
-		frames++;
-	}
-	/* Consumed (copied): the client may reuse the space. */
-	if (c->tx_pos != pos0)
-		__atomic_store_n(&r->tx.cons, c->tx_pos, __ATOMIC_RELEASE);
-	if (frames == 0) {
-		if (m)
-			rte_pktmbuf_free(m);
-		return 0;
-	}
-	/* Headers the rest of the worker reads a peer from: MAC 0, source
-	 * "address" = slot, source "port" = generation. */
-	{
-		uint8_t *h = rte_pktmbuf_mtod(m, uint8_t *);
-		uint32_t slot = c->slot;
-		uint16_t gen = c->gen;
-
-		memset(h, 0, SL_PKT_HDR_LEN);
-		memcpy(h + 14 + 12, &slot, 4);
-		memcpy(h + 14 + 20, &gen, 2);
-	}
-	m->data_len = (uint16_t)(SL_PKT_HDR_LEN + used);
-	m->pkt_len = m->data_len;
-	m->port = SL_SHM_PORT;
-	memset(&pi, 0, sizeof(pi));
-	pi.src_ip = c->slot;
-	pi.src_port = c->gen;
-	pi.payload_off = SL_PKT_HDR_LEN;
-	pi.payload_len = (uint16_t)used;
-	sl_ctr_add(&w->ctr.ctr[SL_CTR_shm_rx_frames], frames);
-	sl_worker_datagram(w, m, &pi);
-	rte_pktmbuf_free(m);
-	return (int)frames;
-}
-
-/* Batches of client @c's records, while they fill mbufs, up to a bound that
- * keeps the other clients and the NIC queue served. */
-static int
-poll_client(struct sl_worker *w, struct sl_shm_client *c)
-{
-	uint32_t why = __atomic_exchange_n(&c->kick, 0, __ATOMIC_ACQUIRE);
-	int n, total = 0, full = 1, rounds;
-
-	if (unlikely(why)) {
-		cut(w, c, why);
-		return -1;
-	}
-	for (rounds = 0; full && rounds < TX_BATCHES; rounds++) {
-		n = poll_batch(w, c, &full);
-		if (n < 0)
-			return -1;
-		total += n;
-		/* A frame of this batch may have shown the client broken. */
-		why = __atomic_exchange_n(&c->kick, 0, __ATOMIC_ACQUIRE);
-		if (unlikely(why)) {
-			cut(w, c, why);
-			return -1;
-		}
-	}
-	return total;
-}
-
-unsigned
-sl_shm_worker_poll(struct sl_worker *w)
-{
-	unsigned work = 0;
-	uint32_t i;
-	int n;
-
-	for (i = 0; i < w->n_shm; i++) {
-		n = poll_client(w, &w->dp->shm->c[w->shm[i]]);
-		if (n < 0)
-			i--; /* cut: the last entry moved here */
-		else
-			work += (unsigned)n;
-	}
-	return work;
-}
-
-/* --- workers: rx rings ------------------------------------------------------------- */
-
-/* Room for a record of @rec bytes at the producer position (and a pad
- * before it if needed)? Re-reads the consumer word when the cached one is
- * not enough; a consumer word out of range cuts the client off. */
-static int
-rx_room(struct sl_worker *w, struct sl_shm_client *c, struct sl_shm_rx *x, uint32_t rec)
-{
-	struct sl_shm_region *r = (struct sl_shm_region *)c->base;
-	uint64_t need = sl_shm_rec_need(x->pos, c->rx_size, rec), cons;
-
-	if (x->pos + need - x->cons <= c->rx_size)
-		return 1;
-	cons = __atomic_load_n(&r->rx[w->idx].cons, __ATOMIC_ACQUIRE);
-	if (unlikely(cons > x->pos || x->pos - cons > c->rx_size || (cons & 7))) {
-		/* The client scribbled on its consumer word: its home worker
-		 * cuts it off at its next poll (not here: this may run in the
-		 * middle of that worker's own poll of the client). */
-		__atomic_store_n(&c->kick, SL_SHM_CUT_CORRUPT, __ATOMIC_RELEASE);
-		return -1;
-	}
-	x->cons = cons;
-	return x->pos + need - x->cons <= c->rx_size;
-}
-
-int
-sl_shm_room(struct sl_worker *w, const struct sl_sub *peer, uint32_t flen)
-{
-	struct sl_shm_client *c = client_of(w->dp, peer);
-
-	if (c == NULL)
-		return 1;
-	return rx_room(w, c, &c->rx[w->idx], sl_shm_rec_bytes(flen)) != 0;
-}
-
-int
-sl_shm_send(struct sl_worker *w, const struct sl_sub *peer, const void *a, uint32_t alen,
-	    const void *b, uint32_t blen)
-{
-	struct sl_shm_client *c = client_of(w->dp, peer);
-	struct sl_shm_rx *x;
-	uint8_t *ring;
-	uint32_t len = alen + blen, rec, off;
-	int rc;
-
-	if (unlikely(c == NULL)) {
-		drop(w, SL_DROP_shm_gone);
-		return -ENOTCONN;
-	}
-	x = &c->rx[w->idx];
-	ring = c->base + c->rx_off[w->idx];
-	rec = sl_shm_rec_bytes(len);
-	rc = rx_room(w, c, x, rec);
-	if (rc <= 0)
-		return rc < 0 ? -ENOTCONN : -ENOBUFS;
-	off = sl_shm_rec_place(ring, c->rx_size, c->rx_shift, &x->pos, rec);
-	memcpy(ring + off + SL_SHM_REC_HDR, a, alen);
-	if (blen)
-		memcpy(ring + off + SL_SHM_REC_HDR + alen, b, blen);
-	sl_shm_rec_commit(ring, c->rx_size, c->rx_shift, x->pos, len);
-	x->pos += rec;
-	sl_ctr_add(&w->ctr.ctr[SL_CTR_shm_tx_frames], 1);
-	return 0;
-}
-
-void
-sl_shm_kick(struct sl_worker *w, const struct sl_sub *peer, uint32_t why)
-{
-	struct sl_shm_client *c = client_of(w->dp, peer);
-
-	if (c)
-		__atomic_store_n(&c->kick, why, __ATOMIC_RELEASE);
-}
-
-void
-sl_shm_dropped(struct sl_worker *w, const struct sl_sub *peer)
-{
-	struct sl_shm_client *c = client_of(w->dp, peer);
-	uint64_t *d;
-
-	if (c == NULL)
-		return;
-	__atomic_fetch_add(&c->dropped, 1, __ATOMIC_RELAXED); /* several owners */
-	d = &((struct sl_shm_region *)c->base)->rx[w->idx].dropped;
-	/* The client only reads it; a client that scribbles here fools itself. */
-	__atomic_store_n(d, __atomic_load_n(d, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
-}

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sluice-loadgen internals: the run's configuration and state, and the calls between its
+ * option parser, its open-loop generator and its report. */
+
+#ifndef SLUICE_LOADGEN_H
+#define SLUICE_LOADGEN_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+#include <common/proto.h>
+#include <sluice/sluice.h>
+
+#include "hist.h"
+
+#define LG_NAME "sluice-loadgen"
+#define LG_MAX_CLIENTS 1000u	  /* per role; each is a socket with its own buffers */
+#define LG_MAX_TOPICS 1000u
+#define LG_MAX_RATE 1e8		  /* total msgs/s; a UDP loop in one thread is far below */
+#define LG_MAX_DURATION_S 86400.0
+#define LG_BITMAP_MAX (512ull << 20) /* bytes of duplicate/loss tracking we accept */
+/* With --rate 0 and no --count, the quota assumes at most this rate per publisher
+ * (over shared memory a publish is tens of ns, not microseconds). */
+#define LG_ASAP_RATE_CAP 5e6
+#define LG_ASAP_RATE_CAP_SHM 5e7
+#define LG_CALIB_NS 50000000L	  /* TSC calibration against CLOCK_MONOTONIC */
+/* Default --window over shm at --rate 0: this many bytes of deliveries in a
+ * subscriber's ring, a quarter of the dataplane's default 512 KiB ring. */
+#define LG_WINDOW_BYTES (128u << 10)
+#define LG_BURST 64u		  /* messages per publisher or subscriber per loop pass */
+#define LG_SHM_DRAIN_BURSTS 256u  /* shm: subscriber polls per pass, at most */
+#define LG_GRACE_NS (10ull * 1000000000ull) /* lateness allowed past the planned end */
+#define LG_ASAP_COUNT_LIMIT_NS (60ull * 1000000000ull)
+#define LG_PUB_POLL_NS 1000000ull   /* publishers read acks and send heartbeats each ms */
+#define LG_PROGRESS_NS 1000000000ull
+#define NS_PER_S 1000000000ull
+
+/* Start of every payload; the rest, up to --size, is zero padding. Host byte
+ * order: the same process writes and reads it. */
+struct lg_payload {
+	uint32_t pub;	   /* publisher index */
+	uint32_t run;	   /* run id, so traffic from another loadgen is not counted */
+	uint64_t index;	   /* message index within the publisher */
+	uint64_t sched_ns; /* scheduled send time, CLOCK_MONOTONIC */
+};
+_Static_assert(sizeof(struct lg_payload) == 24, "payload header is 24 bytes");
+_Static_assert(offsetof(struct lg_payload, index) == 8, "index at 8");
+_Static_assert(offsetof(struct lg_payload, sched_ns) == 16, "sched_ns at 16");
+
+struct lg_conf {
+	const char *host;
+	uint16_t port;
+	unsigned pubs;
+	unsigned subs;
+	unsigned topics;
+	const char *prefix;
+	double rate; /* total msgs/s across publishers; 0: as fast as possible */
+	uint32_t size;
+	double duration_s;
+	int duration_set;
+	uint64_t count; /* per publisher; 0: run for the duration */
+	uint64_t drain_ms;
+	uint64_t warmup_ms;
+	int json;
+	int quiet;
+	const char *credentials; /* --credentials FILE; NULL: from the environment */
+	const char *user;	 /* credentials once loaded, for every client; NULL: none */
+	const uint8_t *key;
+	const char *shm; /* --shm NAME: shared memory to a local dataplane; NULL: UDP */
+	int cpu;	 /* --cpu N; -1: not pinned */
+	uint64_t window; /* --rate 0: messages ahead of the slowest subscriber; 0: no limit */
+	int window_set;
+};
+
+struct lg_pub {
+	struct sl_client *c;
+	uint32_t topic_id;
+	uint64_t next; /* index of the next message to send */
+};
+
+struct lg_run {
+	const struct lg_conf *cf;
+	struct lg_pub *pubs;
+	struct sl_client **subs;
+	uint32_t *topic_ids;
+	uint32_t run_id;
+	uint64_t quota;	   /* messages each publisher is to send */
+	uint64_t words;	   /* bitmap words per (subscriber, publisher) pair */
+	uint64_t *bitmap;  /* [sub][pub][words]: one bit per message index */
+	uint64_t *hi;	   /* with a window: [sub][pub] highest index delivered + 1 */
+	uint64_t *acc;	   /* with a window: [sub] sum of its hi[], how far it has got */
+	double ns_per_msg; /* per publisher; 0 when the rate is unbounded */
+	uint64_t start_ns;
+	uint64_t warmup_end_ns;
+	uint64_t stop_ns;     /* hard end of the send phase */
+	uint64_t send_end_ns; /* when the send phase did end */
+	unsigned cur_sub;     /* subscriber being polled, for the callback */
+	uint64_t sent, received, unique, duplicates, foreign, bad, warmup_skipped;
+	uint64_t backpressure, gaps, stash_drops;
+	uint64_t call_skipped; /* publishes in the warm-up window, not timed */
+	uint64_t window;       /* in effect; 0: none */
+	uint64_t prog_received, prog_ns;
+	double ns_per_tick; /* TSC calibration (1 where there is no TSC) */
+	uint64_t tsc_start; /* TSC when the send phase began: no stamp of ours is older */
+	struct sl_hist hist;   /* from the due time (the send time with --rate 0) */
+	struct sl_hist oneway; /* shared memory: publish (commit) to delivery, TSC */
+	struct sl_hist call;   /* time spent inside the publish call */
+};
+
+#define LG_NP 6 /* p50, p90, p99, p99.9, p99.99, max */
+
+struct lg_stats {
+	uint64_t expected, lost, unsent;
+	double send_s, msgs_per_s, pub_per_s;
+	uint64_t p[LG_NP];    /* the headline latency: one-way on shm, from due on UDP */
+	uint64_t due[LG_NP];  /* from the due (or send) time */
+	uint64_t call[LG_NP]; /* inside the publish call */
+};
+
+/* Time stamp counter, or the monotonic clock in ns where there is none. */
+static inline uint64_t
+lg_ticks(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return __rdtsc();
+#else
+	return sl_now_ns();
+#endif
+}
+
+static inline uint64_t
+ticks_to_ns(const struct lg_run *r, uint64_t ticks)
+{
+	return (uint64_t)((double)ticks * r->ns_per_tick + 0.5);
+}
+
+/* The histogram behind p50_ns..max_ns: what the latency target names. */
+static inline const struct sl_hist *
+main_hist(const struct lg_run *r)
+{
+	return r->cf->shm ? &r->oneway : &r->hist;
+}
+
+/* Set by SIGINT: the send and drain phases end early. */
+extern volatile sig_atomic_t sl_lg_stop_requested;
+
+/* ---- loadgen_opts.c: options */
+
+/* Fill @cf from the command line. Returns 0 to run, 1 after --help, or
+ * -EINVAL for bad usage (message printed). */
+int sl_lg_parse_args(struct lg_conf *cf, int argc, char **argv);
+
+/* ---- loadgen_run.c: the open-loop generator */
+
+/* Allocate @r's per-client arrays and histograms: 0 or -ENOMEM. */
+int sl_lg_run_alloc(struct lg_run *r);
+void sl_lg_run_free(struct lg_run *r);
+
+/* Decide how many messages each publisher sends and size the bitmap that
+ * catches losses and duplicates: 0, or -E2BIG (message printed). */
+int sl_lg_plan_run(struct lg_run *r);
+
+/* Connect every publisher and subscriber: 0 or -errno (message printed). */
+int sl_lg_connect_all(struct lg_run *r);
+
+/* Create the topics, point each publisher at one, subscribe everyone to all. */
+int sl_lg_setup_topics(struct lg_run *r);
+
+/* Send at the planned rate, busy-polling; then receive what is still on its way. */
+int sl_lg_run_send_phase(struct lg_run *r);
+int sl_lg_run_drain_phase(struct lg_run *r);
+
+/* ---- loadgen_report.c: the report */
+
+void sl_lg_collect_stats(struct lg_run *r, struct lg_stats *st);
+void sl_lg_report_json(const struct lg_run *r, const struct lg_stats *st);
+void sl_lg_report_text(const struct lg_run *r, const struct lg_stats *st);
+/* Publishes the broker refused (seen as ERRORs by the publishers' polls). */
+void sl_lg_report_refused(const struct lg_run *r);
+
+#endif /* SLUICE_LOADGEN_H */

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sluice-loadgen report: losses, duplicates and latency percentiles, as text or JSON. */
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "loadgen.h"
+
+/* p50, p90, p99, p99.9, p99.99 and max of @h into @out. */
+static void
+percentiles(const struct sl_hist *h, uint64_t out[LG_NP])
+{
+	static const double ps[LG_NP - 1] = { 50, 90, 99, 99.9, 99.99 };
+	unsigned i;
+
+	for (i = 0; i < LG_NP - 1; i++)
+		out[i] = sl_hist_percentile(h, ps[i]);
+	out[LG_NP - 1] = sl_hist_max(h);
+}
+
+void
+sl_lg_collect_stats(struct lg_run *r, struct lg_stats *st)
+{
+	struct sl_client_stats cs;
+	unsigned i;
+
+	for (i = 0; i < r->cf->subs; i++) {
+		sl_client_stats(r->subs[i], &cs);
+		r->gaps += cs.gaps;
+		r->stash_drops += cs.stash_drops;
+	}
+	st->expected = r->sent * r->cf->subs;
+	st->lost = st->expected > r->unique ? st->expected - r->unique : 0;
+	/* With --rate 0 and no --count the quota is only a cap, not a plan. */
+	st->unsent = 0;
+	if (r->cf->rate > 0 || r->cf->count)
+		st->unsent = r->quota * r->cf->pubs - r->sent;
+	st->send_s = (double)(r->send_end_ns - r->start_ns) / 1e9;
+	st->pub_per_s = st->send_s > 0 ? (double)r->sent / st->send_s : 0;
+	st->msgs_per_s = st->send_s > 0 ? (double)r->received / st->send_s : 0;
+	if (r->cf->subs == 0)
+		st->msgs_per_s = st->pub_per_s; /* nothing is delivered: the publish rate */
+	percentiles(main_hist(r), st->p);
+	percentiles(&r->hist, st->due);
+	percentiles(&r->call, st->call);
+}
+
+/* Which latency p50_ns..max_ns carry. */
+static const char *
+latency_kind(const struct lg_run *r)
+{
+	if (r->cf->shm)
+		return "publish-to-deliver";
+	return r->cf->rate > 0 ? "from-due" : "from-send";
+}
+
+void
+sl_lg_report_json(const struct lg_run *r, const struct lg_stats *st)
+{
+	const struct lg_conf *cf = r->cf;
+
+	printf("{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"lost\":%" PRIu64
+	       ",\"duplicates\":%" PRIu64 ",\"msgs_per_s\":%.1f,\"p50_ns\":%" PRIu64
+	       ",\"p90_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"p999_ns\":%" PRIu64
+	       ",\"p9999_ns\":%" PRIu64 ",\"max_ns\":%" PRIu64 ",\"expected\":%" PRIu64
+	       ",\"unique\":%" PRIu64 ",\"unsent\":%" PRIu64 ",\"backpressure\":%" PRIu64
+	       ",\"gaps\":%" PRIu64 ",\"stash_drops\":%" PRIu64 ",\"foreign\":%" PRIu64
+	       ",\"corrupt\":%" PRIu64 ",\"latency_samples\":%" PRIu64 ",\"mean_ns\":%.0f"
+	       ",\"publishers\":%u,\"subscribers\":%u,\"topics\":%u,\"size\":%u"
+	       ",\"rate\":%.0f,\"send_s\":%.3f",
+	       r->sent, r->received, st->lost, r->duplicates, st->msgs_per_s, st->p[0], st->p[1],
+	       st->p[2], st->p[3], st->p[4], st->p[5], st->expected, r->unique, st->unsent,
+	       r->backpressure, r->gaps, r->stash_drops, r->foreign, r->bad,
+	       sl_hist_count(main_hist(r)), sl_hist_mean(main_hist(r)), cf->pubs, cf->subs,
+	       cf->topics, cf->size, cf->rate, st->send_s);
+	/* Added keys go after the old ones, whose order readers may rely on. */
+	printf(",\"transport\":\"%s\",\"latency\":\"%s\",\"publish_per_s\":%.1f"
+	       ",\"due_p50_ns\":%" PRIu64 ",\"due_p90_ns\":%" PRIu64 ",\"due_p99_ns\":%" PRIu64
+	       ",\"due_p999_ns\":%" PRIu64 ",\"due_p9999_ns\":%" PRIu64 ",\"due_max_ns\":%" PRIu64
+	       ",\"due_samples\":%" PRIu64 ",\"publish_call_p50_ns\":%" PRIu64
+	       ",\"publish_call_p90_ns\":%" PRIu64 ",\"publish_call_p99_ns\":%" PRIu64
+	       ",\"publish_call_p999_ns\":%" PRIu64 ",\"publish_call_p9999_ns\":%" PRIu64
+	       ",\"publish_call_max_ns\":%" PRIu64 ",\"publish_call_samples\":%" PRIu64
+	       ",\"tsc_ns_per_tick\":%.6f,\"window\":%" PRIu64 "}\n",
+	       cf->shm ? "shm" : "udp", latency_kind(r), st->pub_per_s, st->due[0], st->due[1],
+	       st->due[2], st->due[3], st->due[4], st->due[5], sl_hist_count(&r->hist),
+	       st->call[0], st->call[1], st->call[2], st->call[3], st->call[4], st->call[5],
+	       sl_hist_count(&r->call), r->ns_per_tick, r->window);
+}
+
+/* "TITLE; N samples, M in warm-up left out)" and the percentiles, in units of @div ns. */
+static void
+report_text_pcts(const char *title, const struct sl_hist *h, const uint64_t p[LG_NP],
+		 double div, uint64_t skipped)
+{
+	static const char *const names[LG_NP] = { "p50", "p90", "p99", "p99.9", "p99.99",
+						  "max" };
+	unsigned i;
+
+	printf("%s; %" PRIu64 " samples, %" PRIu64 " in warm-up left out)\n", title,
+	       sl_hist_count(h), skipped);
+	for (i = 0; i < LG_NP; i++)
+		printf("  %-7s %10.*f\n", names[i], div > 1 ? 2 : 0, (double)p[i] / div);
+}
+
+void
+sl_lg_report_text(const struct lg_run *r, const struct lg_stats *st)
+{
+	const struct lg_conf *cf = r->cf;
+	char title[160];
+
+	printf("%u publisher(s), %u subscriber(s), %u topic(s), %u-byte payloads, %s, send "
+	       "phase %.2f s\n", cf->pubs, cf->subs, cf->topics, cf->size,
+	       cf->shm ? "shared memory" : "UDP", st->send_s);
+	if (cf->rate > 0)
+		printf("target rate   %.0f msgs/s\n", cf->rate);
+	else if (r->window)
+		printf("target rate   unbounded, at most %" PRIu64 " messages ahead of the "
+		       "slowest subscriber\n", r->window);
+	else
+		printf("target rate   unbounded\n");
+	printf("sent          %" PRIu64 "\n", r->sent);
+	printf("received      %" PRIu64 "\n", r->received);
+	printf("expected      %" PRIu64 "\n", st->expected);
+	printf("lost          %" PRIu64 "\n", st->lost);
+	printf("duplicates    %" PRIu64 "\n", r->duplicates);
+	printf("msgs_per_s    %.1f%s\n", st->msgs_per_s, cf->subs ? "" : " (published: no "
+	       "subscribers)");
+	printf("publish_per_s %.1f\n", st->pub_per_s);
+	printf("backpressure  %" PRIu64 "\n", r->backpressure);
+	printf("gaps          %" PRIu64 "\n", r->gaps);
+	if (st->unsent)
+		printf("unsent        %" PRIu64 " (send phase ended before they went out)\n",
+		       st->unsent);
+	if (r->bad)
+		printf("corrupt       %" PRIu64 " (length, topic or timestamp changed)\n", r->bad);
+	if (r->foreign)
+		printf("foreign       %" PRIu64 " (not from this run, ignored)\n", r->foreign);
+	if (cf->shm)
+		report_text_pcts("latency (us, publish to deliver, TSC stamp at commit",
+				 &r->oneway, st->p, 1e3, r->warmup_skipped);
+	if (!cf->shm || cf->rate > 0) {
+		snprintf(title, sizeof(title), "latency (us, from %s",
+			 cf->rate > 0 ? "scheduled time" : "send time");
+		report_text_pcts(title, &r->hist, st->due, 1e3, r->warmup_skipped);
+	}
+	report_text_pcts(cf->shm ? "publish call (ns, claim+copy+commit" :
+			 "publish call (ns, sl_client_publish", &r->call, st->call, 1,
+			 r->call_skipped);
+}
+
+/* Publishes the broker refused (seen as ERRORs by the publishers' polls). */
+void
+sl_lg_report_refused(const struct lg_run *r)
+{
+	struct sl_client_stats cs;
+	unsigned k;
+
+	for (k = 0; k < r->cf->pubs; k++) {
+		sl_client_stats(r->pubs[k].c, &cs);
+		if (cs.publish_refused == 0)
+			continue;
+		if (cs.last_error == SL_E_DENIED)
+			fprintf(stderr, LG_NAME ": publisher %u: not allowed to publish to '%s.%u' "
+				"(ACL): %" PRIu64 " messages refused\n", k, r->cf->prefix,
+				k % r->cf->topics, cs.publish_refused);
+		else
+			fprintf(stderr, LG_NAME ": publisher %u: broker refused %" PRIu64
+				" messages: %s\n", k, cs.publish_refused,
+				sl_error_code_str(cs.last_error));
+	}
+}

@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sluice-loadgen generator: connect, plan, then publish open-loop at the set rate (no
+ * coordinated omission) and receive, recording latencies. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <common/shm.h>
+
+#include "cli.h"
+#include "tsc.h"
+
+#include "loadgen.h"
+
+volatile sig_atomic_t sl_lg_stop_requested;
+static uint8_t payload_buf[SL_MAX_PAYLOAD];
+
+/*
+ * Decide how many messages each publisher sends and size the bitmap that
+ * catches losses and duplicates. Returns 0, or -E2BIG when the bitmap would
+ * be absurd (message printed).
+ */
+int
+sl_lg_plan_run(struct lg_run *r)
+{
+	const struct lg_conf *cf = r->cf;
+	double quota, bytes;
+
+	r->ns_per_msg = cf->rate > 0 ? 1e9 * cf->pubs / cf->rate : 0;
+	if (cf->count)
+		quota = (double)cf->count;
+	else if (cf->rate > 0)
+		/* indexes whose due time falls inside the duration; index 0 always does */
+		quota = fmax(1, ceil(cf->duration_s * 1e9 / r->ns_per_msg));
+	else
+		quota = ceil(cf->duration_s * (cf->shm ? LG_ASAP_RATE_CAP_SHM : LG_ASAP_RATE_CAP));
+	bytes = (double)cf->subs * cf->pubs * ceil(quota / 64) * 8;
+	if (bytes > (double)LG_BITMAP_MAX) {
+		fprintf(stderr, LG_NAME ": tracking %.0f messages per publisher for %u publishers"
+			" x %u subscribers needs %.0f MiB (limit %llu MiB); lower --rate, "
+			"--duration, --count, --publishers or --subscribers\n", quota, cf->pubs,
+			cf->subs, bytes / (1 << 20), LG_BITMAP_MAX >> 20);
+		return -E2BIG;
+	}
+	r->quota = (uint64_t)quota;
+	r->words = (r->quota + 63) / 64;
+	if (cf->rate > 0 || cf->subs == 0)
+		r->window = 0;
+	else if (cf->window_set)
+		r->window = cf->window;
+	else if (cf->shm)
+		r->window = LG_WINDOW_BYTES / sl_shm_rec_bytes((uint32_t)sizeof(struct sl_deliver) +
+								cf->size);
+	return 0;
+}
+
+/* Hard end of the send phase, once start_ns is known. */
+static uint64_t
+plan_stop(const struct lg_run *r)
+{
+	const struct lg_conf *cf = r->cf;
+	uint64_t dur = (uint64_t)(cf->duration_s * 1e9);
+
+	if (cf->count == 0)
+		/* Late messages may still go out for a while: never skipped, but bounded. */
+		return r->start_ns + dur + (cf->rate > 0 ? LG_GRACE_NS : 0);
+	if (cf->duration_set)
+		return r->start_ns + dur;
+	if (cf->rate > 0)
+		return r->start_ns + (uint64_t)((double)r->quota * r->ns_per_msg) + LG_GRACE_NS;
+	return r->start_ns + LG_ASAP_COUNT_LIMIT_NS;
+}
+
+static int
+connect_one(const struct lg_conf *cf, const char *name, struct sl_client **out)
+{
+	uint16_t code = SL_E_NONE;
+	struct sl_client_opts o = { .host = cf->host, .port = cf->port, .name = name,
+				    .user = cf->user, .key = cf->key, .last_error = &code,
+				    .shm = cf->shm };
+	int rc;
+
+	rc = sl_client_connect(out, &o);
+	if (rc < 0 && !sl_cli_report_attach(LG_NAME, cf->shm, rc))
+		sl_cli_report_connect(LG_NAME, cf->host, cf->port, 0, cf->user, code, rc);
+	return rc;
+}
+
+int
+sl_lg_connect_all(struct lg_run *r)
+{
+	char name[SL_CLIENT_NAME_LEN];
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < r->cf->pubs; i++) {
+		snprintf(name, sizeof(name), "loadgen-pub-%u", i);
+		rc = connect_one(r->cf, name, &r->pubs[i].c);
+		if (rc < 0)
+			return rc;
+	}
+	for (i = 0; i < r->cf->subs; i++) {
+		snprintf(name, sizeof(name), "loadgen-sub-%u", i);
+		rc = connect_one(r->cf, name, &r->subs[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Create the topics, point each publisher at one, subscribe everyone to all. */
+int
+sl_lg_setup_topics(struct lg_run *r)
+{
+	const struct lg_conf *cf = r->cf;
+	char name[SL_MAX_TOPIC_NAME + 16];
+	unsigned k, j;
+	int rc;
+
+	for (k = 0; k < cf->topics; k++) {
+		snprintf(name, sizeof(name), "%s.%u", cf->prefix, k);
+		rc = sl_client_resolve(r->pubs[0].c, name, 1, &r->topic_ids[k]);
+		if (rc < 0) {
+			fprintf(stderr, LG_NAME ": creating topic '%s' failed: %s%s\n", name,
+				strerror(-rc), rc == -ENOSPC ? " (broker's topic table full)" :
+				rc == -EPERM ? " (ACL; creating a topic needs admin)" : "");
+			return rc;
+		}
+	}
+	for (k = 0; k < cf->pubs; k++)
+		r->pubs[k].topic_id = r->topic_ids[k % cf->topics];
+	for (j = 0; j < cf->subs; j++) {
+		for (k = 0; k < cf->topics; k++) {
+			rc = sl_client_subscribe(r->subs[j], r->topic_ids[k]);
+			if (rc < 0) {
+				fprintf(stderr, LG_NAME ": subscriber %u cannot subscribe to %s.%u: "
+					"%s%s\n", j, cf->prefix, k, strerror(-rc),
+					rc == -ENOSPC ? " (topic's subscriber table full)" :
+					rc == -EPERM ? " (ACL)" : "");
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Is the message's timestamp the one its publisher gave it? Over UDP that
+ * is the due time; over shared memory a TSC stamp from this run, not later
+ * than @tsc (when it arrived). */
+static int
+stamp_ok(const struct lg_run *r, const struct sl_message *m, const struct lg_payload *pl,
+	 uint64_t tsc)
+{
+	if (r->cf->shm)
+		return m->timestamp >= r->tsc_start && m->timestamp <= tsc;
+	return m->timestamp == pl->sched_ns;
+}
+
+/* How far subscriber r->cur_sub has got into publisher @pub's stream, for
+ * the window: a later message stands for the lost ones before it. */
+static inline void
+window_note(struct lg_run *r, uint32_t pub, uint64_t index)
+{
+	uint64_t *h = &r->hi[(uint64_t)r->cur_sub * r->cf->pubs + pub];
+
+	if (index + 1 > *h) {
+		r->acc[r->cur_sub] += index + 1 - *h;
+		*h = index + 1;
+	}
+}
+
+/* Messages the publishers may send now without running more than the
+ * window ahead of the slowest subscriber; UINT64_MAX without a window. */
+static uint64_t
+window_room(const struct lg_run *r)
+{
+	uint64_t least = UINT64_MAX;
+	unsigned j;
+
+	if (r->window == 0)
+		return UINT64_MAX;
+	for (j = 0; j < r->cf->subs; j++)
+		if (r->acc[j] < least)
+			least = r->acc[j];
+	return r->sent - least >= r->window ? 0 : r->window - (r->sent - least);
+}
+
+/* Delivery to subscriber r->cur_sub: check it, mark it, time it. */
+static void
+on_deliver(void *arg, const struct sl_message *m)
+{
+	struct lg_run *r = arg;
+	/* TSC first: the one-way figure should end as soon as the message is ours. */
+	uint64_t tsc = lg_ticks(), now, bit, *w;
+	struct lg_payload pl;
+
+	/* On shm at --rate 0 the from-send figure is not kept (usage): spare the clock read. */
+	now = r->cf->shm && r->ns_per_msg == 0 ? 0 : sl_now_ns();
+	if (m->len < sizeof(pl)) {
+		r->foreign++;
+		return;
+	}
+	memcpy(&pl, m->data, sizeof(pl));
+	if (pl.run != r->run_id || pl.pub >= r->cf->pubs || pl.index >= r->quota) {
+		r->foreign++;
+		return;
+	}
+	/* Ours, but not as sent: the broker mangled length, topic or timestamp. */
+	if (m->len != r->cf->size || !stamp_ok(r, m, &pl, tsc) ||
+	    m->topic_id != r->pubs[pl.pub].topic_id)
+		r->bad++;
+	r->received++;
+	w = &r->bitmap[((uint64_t)r->cur_sub * r->cf->pubs + pl.pub) * r->words + pl.index / 64];
+	bit = UINT64_C(1) << (pl.index % 64);
+	if (*w & bit) {
+		r->duplicates++;
+		return;
+	}
+	*w |= bit;
+	r->unique++;
+	if (r->window)
+		window_note(r, pl.pub, pl.index);
+	if (pl.sched_ns < r->warmup_end_ns) {
+		r->warmup_skipped++;
+		return;
+	}
+	if (r->cf->shm && m->timestamp >= r->tsc_start && m->timestamp <= tsc)
+		sl_hist_record(&r->oneway, ticks_to_ns(r, tsc - m->timestamp));
+	if (now)
+		sl_hist_record(&r->hist, now > pl.sched_ns ? now - pl.sched_ns : 0);
+}
+
+/* Publishers are subscribed to nothing; poll them only for acks and heartbeats. */
+static void
+on_pub_deliver(void *arg, const struct sl_message *m)
+{
+	(void)arg;
+	(void)m;
+}
+
+/*
+ * Due time of publisher @p's next message; the send time when rate is 0:
+ * over UDP read per message, over shared memory @now (the pass's start),
+ * since a clock read per message would cost about as much as the publish.
+ */
+static uint64_t
+due_ns(const struct lg_run *r, const struct lg_pub *p, uint64_t now)
+{
+	if (r->ns_per_msg == 0)
+		return r->cf->shm ? now : sl_now_ns();
+	return r->start_ns + (uint64_t)((double)p->next * r->ns_per_msg);
+}
+
+/*
+ * One publish of payload_buf through the API, timed into r->call when
+ * @timed. Over shared memory: claim, copy, commit, with the TSC stamp taken
+ * as late as it can be, just before the commit; over UDP a plain publish
+ * with the due time as timestamp. Returns what the API returned.
+ */
+static int
+pub_one(struct lg_run *r, struct lg_pub *p, uint64_t sched_ns, int timed)
+{
+	uint32_t len = r->cf->size;
+	uint64_t t0, t1;
+	void *d;
+	int rc;
+
+	t0 = lg_ticks();
+	if (r->cf->shm) {
+		rc = sl_client_claim(p->c, p->topic_id, len, &d);
+		if (rc < 0)
+			return rc;
+		memcpy(d, payload_buf, len);
+		rc = sl_client_commit(p->c, lg_ticks(), 0);
+	} else {
+		rc = sl_client_publish(p->c, p->topic_id, payload_buf, len, sched_ns, 0);
+	}
+	t1 = lg_ticks();
+	if (rc == 0 && timed)
+		sl_hist_record(&r->call, ticks_to_ns(r, t1 - t0));
+	else if (rc == 0)
+		r->call_skipped++;
+	return rc;
+}
+
+/* Send publisher @p's messages that are due by @now, up to a burst and
+ * *@room (counted down). Returns 0 or a -errno other than -EAGAIN (which
+ * just ends the burst). */
+static int
+pub_send_due(struct lg_run *r, struct lg_pub *p, unsigned idx, uint64_t now, uint64_t *room)
+{
+	struct lg_payload pl = { .pub = idx, .run = r->run_id };
+	unsigned n;
+	int rc;
+
+	for (n = 0; n < LG_BURST && p->next < r->quota && *room > 0; n++) {
+		pl.sched_ns = due_ns(r, p, now);
+		if (r->ns_per_msg > 0 && pl.sched_ns > now)
+			break;
+		pl.index = p->next;
+		memcpy(payload_buf, &pl, sizeof(pl));
+		rc = pub_one(r, p, pl.sched_ns, pl.sched_ns >= r->warmup_end_ns);
+		if (rc == -EAGAIN) {
+			/* Stays due: retried next pass, and its latency will show the wait. */
+			r->backpressure++;
+			break;
+		}
+		if (rc < 0) {
+			fprintf(stderr, LG_NAME ": publisher %u: publish failed: %s\n", idx,
+				strerror(-rc));
+			return rc;
+		}
+		p->next++;
+		r->sent++;
+		(*room)--;
+	}
+	return 0;
+}
+
+/*
+ * Over shared memory each subscriber is drained (up to LG_SHM_DRAIN_BURSTS
+ * bursts) before the publishers go again: an empty poll costs nanoseconds
+ * there, and a publisher in the same thread would otherwise outrun its own
+ * subscribers at --rate 0 until their rings overflow. Over UDP one burst,
+ * as a poll costs a system call.
+ */
+static int
+poll_subs(struct lg_run *r)
+{
+	unsigned j, k, bursts = r->cf->shm ? LG_SHM_DRAIN_BURSTS : 1;
+	int rc;
+
+	for (j = 0; j < r->cf->subs; j++) {
+		r->cur_sub = j;
+		k = 0;
+		do
+			rc = sl_client_poll(r->subs[j], on_deliver, r, LG_BURST);
+		while (rc > 0 && ++k < bursts);
+		if (rc < 0) {
+			fprintf(stderr, LG_NAME ": subscriber %u: %s\n", j,
+				rc == -ENOTCONN ? "broker dropped the session" : strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int
+poll_pubs(struct lg_run *r)
+{
+	unsigned k;
+	int rc;
+
+	for (k = 0; k < r->cf->pubs; k++) {
+		rc = sl_client_poll(r->pubs[k].c, on_pub_deliver, NULL, LG_BURST);
+		if (rc < 0) {
+			fprintf(stderr, LG_NAME ": publisher %u: %s\n", k,
+				rc == -ENOTCONN ? "broker dropped the session" : strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void
+progress(struct lg_run *r, uint64_t now)
+{
+	double dt = (double)(now - r->prog_ns) / 1e9;
+
+	fprintf(stderr, LG_NAME ": %6.1fs sent %" PRIu64 " received %" PRIu64
+		" rate %.0f/s p99 %.2f us\n", (double)(now - r->start_ns) / 1e9, r->sent,
+		r->received, dt > 0 ? (double)(r->received - r->prog_received) / dt : 0.0,
+		(double)sl_hist_percentile(main_hist(r), 99) / 1e3);
+	r->prog_received = r->received;
+	r->prog_ns = now;
+}
+
+/* Work that both phases do each pass: receive, keep publishers alive, report. */
+static int
+loop_service(struct lg_run *r, uint64_t now, uint64_t *next_pub_poll, uint64_t *next_prog)
+{
+	int rc;
+
+	rc = poll_subs(r);
+	if (rc < 0)
+		return rc;
+	if (now >= *next_pub_poll) {
+		rc = poll_pubs(r);
+		if (rc < 0)
+			return rc;
+		*next_pub_poll = now + LG_PUB_POLL_NS;
+	}
+	if (now >= *next_prog) {
+		if (!r->cf->quiet && !r->cf->json)
+			progress(r, now);
+		*next_prog += LG_PROGRESS_NS;
+	}
+	return 0;
+}
+
+/* Busy-polls: a sleeping loop would add its wake-up latency to every figure. */
+int
+sl_lg_run_send_phase(struct lg_run *r)
+{
+	uint64_t now, next_pub_poll, next_prog, room;
+	unsigned k;
+	int rc = 0, busy;
+
+	r->tsc_start = lg_ticks();
+	r->start_ns = sl_now_ns();
+	r->warmup_end_ns = r->start_ns + r->cf->warmup_ms * 1000000ull;
+	r->stop_ns = plan_stop(r);
+	r->prog_ns = r->start_ns;
+	next_pub_poll = r->start_ns + LG_PUB_POLL_NS;
+	next_prog = r->start_ns + LG_PROGRESS_NS;
+	for (;;) {
+		now = sl_now_ns();
+		if (now >= r->stop_ns || sl_lg_stop_requested)
+			break;
+		busy = 0;
+		room = window_room(r);
+		for (k = 0; k < r->cf->pubs; k++) {
+			rc = pub_send_due(r, &r->pubs[k], k, now, &room);
+			if (rc < 0)
+				goto out;
+			busy |= r->pubs[k].next < r->quota;
+		}
+		if (!busy)
+			break;
+		rc = loop_service(r, now, &next_pub_poll, &next_prog);
+		if (rc < 0)
+			goto out;
+	}
+out:
+	r->send_end_ns = sl_now_ns();
+	return rc;
+}
+
+/* Keep receiving for the drain period, or until every copy has arrived. */
+int
+sl_lg_run_drain_phase(struct lg_run *r)
+{
+	uint64_t now, next_pub_poll = 0, next_prog, end;
+	uint64_t expected = r->sent * r->cf->subs;
+	int rc;
+
+	now = sl_now_ns();
+	end = now + r->cf->drain_ms * 1000000ull;
+	next_prog = r->prog_ns + LG_PROGRESS_NS;
+	while (now < end && r->unique < expected && !sl_lg_stop_requested) {
+		rc = loop_service(r, now, &next_pub_poll, &next_prog);
+		if (rc < 0)
+			return rc;
+		now = sl_now_ns();
+	}
+	return 0;
+}
+
+int
+sl_lg_run_alloc(struct lg_run *r)
+{
+	const struct lg_conf *cf = r->cf;
+
+	r->pubs = calloc(cf->pubs, sizeof(*r->pubs));
+	r->subs = calloc(cf->subs ? cf->subs : 1, sizeof(*r->subs));
+	r->topic_ids = calloc(cf->topics, sizeof(*r->topic_ids));
+	r->bitmap = calloc((size_t)cf->subs * cf->pubs * r->words + 1, sizeof(*r->bitmap));
+	if (r->window) {
+		r->hi = calloc((size_t)cf->subs * cf->pubs, sizeof(*r->hi));
+		r->acc = calloc(cf->subs, sizeof(*r->acc));
+	}
+	if (!r->pubs || !r->subs || !r->topic_ids || !r->bitmap ||
+	    (r->window && (!r->hi || !r->acc))) {
+		fprintf(stderr, LG_NAME ": out of memory\n");
+		return -ENOMEM;
+	}
+	/* Touch the bitmap now (it may be tens of MiB at --rate 0 over shm), so
+	 * its page faults do not land in the send phase. */
+	memset(r->bitmap, 0, ((size_t)cf->subs * cf->pubs * r->words + 1) * sizeof(*r->bitmap));
+	/* Any value that differs between runs will do; it only tells runs apart. */
+	r->run_id = (uint32_t)(sl_now_ns() ^ ((uint64_t)getpid() << 16)) | 1u;
+	r->ns_per_tick = sl_tsc_ns_per_tick(LG_CALIB_NS);
+	if (sl_hist_init(&r->hist, SL_HIST_SUB_BITS_DEFAULT) < 0 ||
+	    sl_hist_init(&r->oneway, SL_HIST_SUB_BITS_DEFAULT) < 0)
+		return -EINVAL;
+	return sl_hist_init(&r->call, SL_HIST_SUB_BITS_DEFAULT);
+}
+
+void
+sl_lg_run_free(struct lg_run *r)
+{
+	unsigned i;
+
+	for (i = 0; r->pubs && i < r->cf->pubs; i++)
+		sl_client_close(r->pubs[i].c);
+	for (i = 0; r->subs && i < r->cf->subs; i++)
+		sl_client_close(r->subs[i]);
+	free(r->pubs);
+	free(r->subs);
+	free(r->topic_ids);
+	free(r->bitmap);
+	free(r->hi);
+	free(r->acc);
+	free(r);
+}

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libsluice requests: one request in flight, resent until answered, with deliveries that
+ * race it stashed; resolve and subscribe. */
+
+#include <errno.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+void
+sl_cl_pend_finish(struct pending *p, int rc)
+{
+	p->done = true;
+	p->rc = rc;
+}
+
+bool
+sl_cl_req_match(const struct pending *p, uint32_t req_id)
+{
+	return p->kind == PEND_REQ && !p->done && p->req_id == req_id;
+}
+
+int
+sl_cl_error_to_errno(uint16_t code)
+{
+	switch (code) {
+	case SL_E_UNKNOWN_TOPIC:
+		return -ENOENT;
+	case SL_E_TOPIC_TABLE_FULL:
+	case SL_E_SUB_TABLE_FULL:
+		return -ENOSPC;
+	case SL_E_BAD_NAME:
+		return -EINVAL;
+	case SL_E_NO_SESSION:
+		return -ENOTCONN;
+	case SL_E_NO_JOURNAL:
+		return -EOPNOTSUPP;
+	case SL_E_REPLAY_BUSY:
+		return -EBUSY; /* unlike SL_E_BUSY, left to the caller to retry */
+	case SL_E_DENIED:
+		return -EPERM;
+	case SL_E_AUTH_REQUIRED:
+	case SL_E_AUTH_FAILED:
+		return -EACCES;
+	default:
+		return -EPROTO;
+	}
+}
+
+static void
+stash_put(struct sl_client *c, const struct dgram *d, size_t len, unsigned int ndeliver)
+{
+	struct dgram *s;
+
+	if (c->stash_n == STASH_SLOTS) {
+		c->st.stash_drops += ndeliver;
+		return;
+	}
+	s = &c->stash[(c->stash_head + c->stash_n) % STASH_SLOTS];
+	memcpy(s->data, d->data, len);
+	s->len = (uint32_t)len;
+	s->off = 0;
+	c->stash_n++;
+}
+
+/* A datagram read while a request waits: act on control frames now, keep deliveries. */
+static void
+rx_waiting(struct sl_client *c, const struct dgram *d)
+{
+	struct sl_frame f;
+	size_t off = 0;
+	size_t end = 0;
+	unsigned int ndeliver = 0;
+	int rc;
+
+	while ((rc = sl_proto_next(d->data, d->len, &off, &f)) == 1) {
+		end = off;
+		if (f.hdr->type == SL_FT_DELIVER)
+			ndeliver++;
+		else
+			sl_cl_rx_control(c, &f);
+	}
+	if (rc < 0)
+		c->st.bad_frames++;
+	if (ndeliver > 0)
+		stash_put(c, d, end, ndeliver);
+}
+
+static int
+wait_drain(struct sl_client *c)
+{
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < WAIT_DRAIN_MAX && !c->pend.done; i++) {
+		if (c->shm.r) {
+			n = sl_cl_shm_recv(c, c->wbuf.data, sizeof(c->wbuf.data));
+			if (n <= 0)
+				return (int)n;
+			c->wbuf.len = (uint32_t)n;
+			c->wbuf.off = 0;
+			rx_waiting(c, &c->wbuf);
+			continue;
+		}
+		n = recv(c->fd, c->wbuf.data, sizeof(c->wbuf.data), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0)
+			return sl_cl_rx_error_transient(errno) ? 0 : -errno;
+		if ((size_t)n > sizeof(c->wbuf.data)) {
+			c->st.bad_frames++; /* larger than any v1 peer sends */
+			continue;
+		}
+		c->wbuf.len = (uint32_t)n;
+		c->wbuf.off = 0;
+		rx_waiting(c, &c->wbuf);
+	}
+	return 0;
+}
+
+/*
+ * Send @frame (@len bytes, room for FRAME_ROOM(len)) every RESEND_NS until
+ * c->pend completes or @deadline passes; each send is sealed anew.
+ */
+int
+sl_cl_request_run(struct sl_client *c, void *frame, size_t len, uint64_t deadline)
+{
+	uint64_t now = sl_now_ns();
+	uint64_t next_tx = now;
+	int rc = 0;
+
+	while (!c->pend.done) {
+		if (now >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if (now >= next_tx) {
+			rc = sl_cl_tx_frame(c, frame, len);
+			if (rc < 0 && rc != -EAGAIN && rc != -ECONNREFUSED)
+				break;
+			next_tx = now + RESEND_NS;
+		}
+		rc = sl_cl_wait_readable(c, (next_tx < deadline ? next_tx : deadline) - now);
+		if (rc > 0)
+			rc = wait_drain(c);
+		if (rc < 0 && rc != -EINTR)
+			break;
+		rc = 0;
+		now = sl_now_ns();
+	}
+	if (c->pend.done)
+		rc = c->pend.rc;
+	c->pend.kind = PEND_NONE;
+	return rc;
+}
+
+static int
+request(struct sl_client *c, void *frame, size_t len)
+{
+	return sl_cl_request_run(c, frame, len, sl_now_ns() + c->timeout_ns);
+}
+
+/* Claim a request id (never 0, which ERROR uses for "no request"). */
+static void
+pend_start(struct sl_client *c, uint8_t type)
+{
+	if (++c->next_req_id == 0)
+		c->next_req_id = 1;
+	memset(&c->pend, 0, sizeof(c->pend));
+	c->pend.kind = PEND_REQ;
+	c->pend.type = type;
+	c->pend.req_id = c->next_req_id;
+}
+
+int
+sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id)
+{
+	uint64_t f[FRAME_ROOM(sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME) / 8];
+	int len;
+	int rc;
+
+	if (name == NULL || topic_id == NULL)
+		return -EINVAL;
+	if (c->dead)
+		return -ENOTCONN;
+	pend_start(c, SL_FT_RESOLVE);
+	/* The cap leaves the trailer's room free: a longer name is -ENOSPC. */
+	len = sl_proto_put_resolve(f, sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME, c->session,
+				   c->pend.req_id, name,
+				   strnlen(name, SL_MAX_TOPIC_NAME + 1),
+				   create ? SL_RESOLVE_F_CREATE : 0);
+	if (len < 0) {
+		c->pend.kind = PEND_NONE;
+		return len == -ENOSPC ? -EINVAL : len;
+	}
+	rc = request(c, f, (size_t)len);
+	if (rc == 0)
+		*topic_id = c->pend.value;
+	return rc;
+}
+
+static int
+sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags,
+	    uint64_t start)
+{
+	uint64_t buf[FRAME_ROOM(sizeof(struct sl_subscribe)) / 8];
+	struct sl_subscribe *s = (struct sl_subscribe *)buf;
+
+	if (c->dead)
+		return -ENOTCONN;
+	if (topic_id == SL_TOPIC_INVALID)
+		return -ENOENT;
+	pend_start(c, type);
+	sl_proto_hdr_init(&s->h, type, flags, sizeof(*s), c->session);
+	s->req_id = c->pend.req_id;
+	s->topic_id = topic_id;
+	s->start = start;
+	return request(c, s, sizeof(*s));
+}
+
+int
+sl_client_subscribe_pattern(struct sl_client *c, const char *pattern, int unsubscribe)
+{
+	uint64_t f[FRAME_ROOM(sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME) / 8];
+	int len;
+
+	if (pattern == NULL)
+		return -EINVAL;
+	if (c->dead)
+		return -ENOTCONN;
+	pend_start(c, unsubscribe ? SL_FT_PUNSUBSCRIBE : SL_FT_PSUBSCRIBE);
+	len = sl_proto_put_psubscribe(f, sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME,
+				      c->session, c->pend.req_id, pattern,
+				      strnlen(pattern, SL_MAX_TOPIC_NAME + 1), unsubscribe);
+	if (len < 0) {
+		c->pend.kind = PEND_NONE;
+		return -EINVAL;
+	}
+	return request(c, f, (size_t)len);
+}
+
+int
+sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
+			 uint64_t start)
+{
+	uint16_t from = flags & SL_SUB_F_REPLAY;
+	struct topic_seq *s;
+	int rc;
+
+	/* At most one start point: (x & (x - 1)) clears the lowest bit set. */
+	if ((flags & ~SL_SUB_F_REPLAY) != 0 || (from & (from - 1)) != 0)
+		return -EINVAL;
+	if (!(from & (SL_SUB_F_FROM_SEQ | SL_SUB_F_FROM_TIME)))
+		start = 0; /* senders write 0 where the field has no meaning */
+	rc = sub_request(c, SL_FT_SUBSCRIBE, topic_id, from, start);
+	if (rc < 0)
+		return rc;
+	/*
+	 * A new subscription starts wherever the topic or the replay starts:
+	 * not a gap. Nothing was delivered while the request waited (deliveries
+	 * that raced the OK are stashed and reach the callback only at the next
+	 * poll), so resetting now covers replays sent before or after the OK.
+	 */
+	s = sl_cl_seq_slot(c, topic_id);
+	if (s != NULL)
+		s->last = 0;
+	return 0;
+}
+
+int
+sl_client_subscribe(struct sl_client *c, uint32_t topic_id)
+{
+	return sl_client_subscribe_from(c, topic_id, 0, 0);
+}
+
+int
+sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id)
+{
+	return sub_request(c, SL_FT_UNSUBSCRIBE, topic_id, 0, 0);
+}

@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libsluice session: connect, the HELLO/CHALLENGE/AUTH/WELCOME handshake, sealing,
+ * heartbeats and close. */
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/random.h>
+
+#include <common/clock.h>
+
+#include "client_internal.h"
+
+uint64_t
+sl_now_ns(void)
+{
+	return sl_mono_ns();
+}
+
+/*
+ * Once the session is authenticated, seal @frame (@len bytes, with room for
+ * FRAME_ROOM(len)) with the next trailer seq, in place. A resend is sealed
+ * again, so it gets a new seq and is no replay. Returns the length to send.
+ */
+static size_t
+seal(struct sl_client *c, void *frame, size_t len)
+{
+	const uint32_t tlen = sizeof(struct sl_auth_trailer);
+	struct sl_hdr *h = frame;
+	uint32_t flen;
+
+	if (!c->auth.sealing)
+		return len;
+	flen = sl_proto_align((uint32_t)len) + tlen;
+	/* The MAC covers the padding, so its bytes must be defined. */
+	memset((uint8_t *)frame + len, 0, flen - tlen - len);
+	if (h->type == SL_FT_PUBLISH)
+		((struct sl_publish *)frame)->payload_len =
+			(uint32_t)(len - sizeof(struct sl_publish));
+	sl_auth_seal(c->auth.skey, frame, flen, ++c->auth.tx_seq);
+	return flen;
+}
+
+/* Send one frame of @len bytes, sealed when the session is authenticated. */
+int
+sl_cl_tx_frame(struct sl_client *c, void *frame, size_t len)
+{
+	return sl_cl_tx(c, frame, seal(c, frame, len));
+}
+
+void
+sl_cl_heartbeat_maybe(struct sl_client *c, uint64_t now)
+{
+	uint64_t buf[FRAME_ROOM(sizeof(struct sl_heartbeat)) / 8];
+	struct sl_heartbeat *hb = (struct sl_heartbeat *)buf;
+
+	if (c->session == 0 || c->dead || now - c->last_tx_ns < c->hb_ns)
+		return;
+	if (c->shm.r && sl_cl_shm_broker_gone(c)) {
+		/* The dataplane closed its end of the attach socket: it cut
+		 * us off (the notice says why) or died without a word. */
+		sl_cl_shm_end(c, sl_shm_link_notice(&c->shm));
+		return;
+	}
+	sl_proto_hdr_init(&hb->h, SL_FT_HEARTBEAT, 0, sizeof(*hb), c->session);
+	hb->timestamp = now;
+	/* A heartbeat that does not go out is retried on the next poll. */
+	(void)sl_cl_tx_frame(c, hb, sizeof(*hb));
+}
+
+bool
+sl_cl_handshaking(const struct pending *p)
+{
+	return (p->kind == PEND_HELLO || p->kind == PEND_AUTH) && !p->done;
+}
+
+/*
+ * Does the WELCOME @f prove that the broker knows the user's key? Only after
+ * AUTH, with SL_WELCOME_F_AUTH and a trailer whose MAC holds under the
+ * session key; a plain WELCOME to a client that asked to authenticate would
+ * be a downgrade.
+ */
+static bool
+welcome_verified(const struct sl_client *c, const struct sl_frame *f)
+{
+	uint64_t mac;
+
+	if (c->pend.kind != PEND_AUTH || !(f->hdr->flags & SL_WELCOME_F_AUTH) ||
+	    f->trailer == NULL)
+		return false;
+	mac = sl_auth_frame_mac(c->auth.skey, f->hdr, f->len);
+	return sl_auth_memcmp(&mac, &f->trailer->mac, sizeof(mac)) == 0;
+}
+
+void
+sl_cl_on_welcome(struct sl_client *c, const struct sl_frame *f)
+{
+	const struct sl_welcome *w = (const struct sl_welcome *)f->hdr;
+	uint32_t hb_ms = w->heartbeat_ms ? w->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
+
+	if (!sl_cl_handshaking(&c->pend) || w->nonce != c->pend.nonce)
+		return; /* a reply to someone else's HELLO, or a duplicate */
+	if (c->auth.on && !welcome_verified(c, f)) {
+		/* Forged or downgraded: wait on for the broker's own WELCOME,
+		 * remembering why the connect may fail. */
+		c->auth.bad_welcomes++;
+		return;
+	}
+	if (w->session == 0) {
+		sl_cl_pend_finish(&c->pend, -EPROTO);
+		return;
+	}
+	/* Shared memory needs no MAC: only this process holds the rings. */
+	c->auth.sealing = c->auth.on && c->shm.r == NULL;
+	c->session = w->session;
+	c->hb_ns = hb_ms * NS_PER_MS / 2;
+	c->max_payload = SL_MAX_PAYLOAD;
+	if (w->max_payload != 0 && w->max_payload < SL_MAX_PAYLOAD)
+		c->max_payload = w->max_payload;
+	sl_cl_pend_finish(&c->pend, 0);
+}
+
+void
+sl_cl_on_challenge(struct sl_client *c, const struct sl_challenge *ch)
+{
+	/* Only an answer to our HELLO, and only when we asked to authenticate. */
+	if (!c->auth.on || c->pend.kind != PEND_HELLO || c->pend.done ||
+	    ch->nonce != c->pend.nonce || ch->h.session == 0)
+		return;
+	c->auth.pending = ch->h.session;
+	memcpy(c->auth.server_nonce, ch->server_nonce, sizeof(c->auth.server_nonce));
+	sl_cl_pend_finish(&c->pend, HELLO_CHALLENGED);
+}
+
+static uint64_t
+nonce_new(void)
+{
+	uint64_t n;
+
+	if (getrandom(&n, sizeof(n), GRND_NONBLOCK) == (ssize_t)sizeof(n))
+		return n;
+	/* Only has to tell this client's WELCOME from another's. */
+	return sl_now_ns() ^ ((uint64_t)getpid() << 32);
+}
+
+/*
+ * Prove the user's key (AUTH) after a CHALLENGE and wait for a WELCOME that
+ * proves the broker knows it too. Only the session key is kept.
+ */
+static int
+auth_run(struct sl_client *c, const struct sl_client_opts *o, uint64_t nonce,
+	 uint64_t deadline)
+{
+	char user[SL_AUTH_USER_LEN] = { 0 };
+	struct sl_auth a;
+	ssize_t n;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	sl_proto_hdr_init(&a.h, SL_FT_AUTH, 0, sizeof(a), c->auth.pending);
+	/* Blocks only before the kernel's pool is first seeded, early in boot. */
+	n = getrandom(a.client_nonce, sizeof(a.client_nonce), 0);
+	if (n != (ssize_t)sizeof(a.client_nonce))
+		return n < 0 ? -errno : -EIO;
+	memcpy(user, o->user, strlen(o->user));
+	sl_auth_proof(o->key, nonce, c->auth.server_nonce, a.client_nonce, user, a.proof);
+	sl_auth_session_key(o->key, c->auth.server_nonce, a.client_nonce, c->auth.skey);
+
+	memset(&c->pend, 0, sizeof(c->pend));
+	c->pend.kind = PEND_AUTH;
+	c->pend.type = SL_FT_AUTH;
+	c->pend.nonce = nonce;
+	/* AUTH carries no trailer: sealing starts with the verified WELCOME. */
+	rc = sl_cl_request_run(c, &a, sizeof(a), deadline);
+	explicit_bzero(&a, sizeof(a));
+	return rc;
+}
+
+/*
+ * HELLO until WELCOME, or with credentials HELLO until CHALLENGE then AUTH
+ * until WELCOME; both phases share one timeout.
+ */
+static int
+handshake(struct sl_client *c, const struct sl_client_opts *o)
+{
+	uint64_t deadline = sl_now_ns() + c->timeout_ns;
+	const char *name = o->name;
+	struct sl_hello h;
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	sl_proto_hdr_init(&h.h, SL_FT_HELLO, 0, sizeof(h), 0);
+	h.min_version = SL_PROTO_VERSION;
+	h.max_version = SL_PROTO_VERSION;
+	h.nonce = nonce_new();
+	if (c->auth.on) {
+		h.caps = SL_CAP_AUTH;
+		name = o->user; /* the broker names the session after its user */
+	} else if (name == NULL) {
+		name = program_invocation_short_name;
+	}
+	memcpy(h.name, name, strnlen(name, sizeof(h.name)));
+
+	memset(&c->pend, 0, sizeof(c->pend));
+	c->pend.kind = PEND_HELLO;
+	c->pend.type = SL_FT_HELLO;
+	c->pend.nonce = h.nonce;
+	rc = sl_cl_request_run(c, &h, sizeof(h), deadline);
+	if (rc == HELLO_CHALLENGED)
+		rc = auth_run(c, o, h.nonce, deadline);
+	if (rc == -ETIMEDOUT && c->auth.bad_welcomes > 0) {
+		/* Something answered, but never proved it knows the key. */
+		c->st.last_error = SL_E_NONE;
+		rc = -EACCES;
+	}
+	return rc;
+}
+
+static int
+opts_check(const struct sl_client_opts *o)
+{
+	if (o->host == NULL && o->shm == NULL)
+		return -EINVAL;
+	if (o->user == NULL && o->key == NULL)
+		return 0;
+	if (o->user == NULL || o->key == NULL || !sl_auth_user_valid(o->user))
+		return -EINVAL;
+	return 0;
+}
+
+/* Clear secrets. Out of line: inlined into its callers, the builtin trips a
+ * false -Wstringop-overflow under the sanitizers. */
+static __attribute__((noinline)) void
+wipe(void *p, size_t n)
+{
+	explicit_bzero(p, n);
+}
+
+int
+sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
+{
+	struct sockaddr_in sa;
+	struct sl_client *c;
+	int rc;
+
+	if (out == NULL || opts == NULL)
+		return -EINVAL;
+	if (opts->last_error != NULL)
+		*opts->last_error = SL_E_NONE;
+	rc = opts_check(opts);
+	if (rc < 0)
+		return rc;
+	if (opts->shm == NULL) {
+		rc = sl_cl_resolve_host(opts->host, opts->port ? opts->port : SL_PROTO_DEFAULT_PORT, &sa);
+		if (rc < 0)
+			return rc;
+	}
+	/* Everything the client will need, allocated once: stash and bursts included. */
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	rc = sl_cl_win_init(&c->win, opts);
+	if (rc < 0)
+		goto fail_free;
+	c->timeout_ns = (opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS) * NS_PER_MS;
+	c->hb_ns = DEFAULT_HEARTBEAT_MS * NS_PER_MS / 2;
+	c->auth.on = opts->user != NULL;
+	if (opts->shm) {
+		rc = c->fd = sl_shm_link_attach(&c->shm, opts->shm,
+						opts->user ? opts->user : opts->name, c->timeout_ns);
+	} else {
+		rc = sl_cl_socket_open(c, &sa, opts);
+	}
+	if (rc < 0)
+		goto fail_free;
+	rc = handshake(c, opts);
+	if (rc < 0)
+		goto fail_close;
+	*out = c;
+	return 0;
+
+fail_close:
+	if (opts->last_error != NULL)
+		*opts->last_error = c->st.last_error;
+	sl_shm_link_detach(&c->shm);
+	close(c->fd);
+fail_free:
+	wipe(&c->auth, sizeof(c->auth));
+	free(c->win.slot);
+	free(c);
+	return rc;
+}
+
+int
+sl_client_opts_credentials(struct sl_client_opts *o, const char *path, char *user_buf,
+			   uint8_t *key_buf, char *err, size_t errlen)
+{
+	int rc;
+
+	if (path != NULL)
+		rc = sl_auth_credentials_load(path, user_buf, key_buf, err, errlen);
+	else
+		rc = sl_auth_credentials_env(user_buf, key_buf, err, errlen);
+	if (rc == -ENOENT && path == NULL)
+		return 0;
+	if (rc < 0)
+		return rc;
+	o->user = user_buf;
+	o->key = key_buf;
+	return 1;
+}
+
+int
+sl_client_fd(const struct sl_client *c)
+{
+	return c->fd;
+}
+
+uint32_t
+sl_client_session(const struct sl_client *c)
+{
+	return c->session;
+}
+
+void
+sl_client_stats(const struct sl_client *c, struct sl_client_stats *out)
+{
+	*out = c->st;
+}
+
+void
+sl_client_close(struct sl_client *c)
+{
+	uint64_t buf[FRAME_ROOM(sizeof(struct sl_hdr)) / 8];
+	struct sl_hdr *h = (struct sl_hdr *)buf;
+
+	if (c == NULL)
+		return;
+	if (c->session != 0 && !c->dead) {
+		sl_proto_hdr_init(h, SL_FT_GOODBYE, 0, sizeof(*h), c->session);
+		(void)sl_cl_tx_frame(c, h, sizeof(*h)); /* best effort: the broker expires us anyway */
+	}
+	sl_shm_link_detach(&c->shm);
+	close(c->fd);
+	wipe(&c->auth, sizeof(c->auth));
+	free(c->win.slot);
+	free(c);
+}
+

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libsluice transport: the UDP socket or the shared-memory rings (shm_link.c), sending,
+ * waiting and receiving bursts. */
+
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "client_internal.h"
+
+int
+sl_cl_tx(struct sl_client *c, const void *buf, size_t len)
+{
+	if (c->shm.r) {
+		if (sl_shm_link_send(&c->shm, buf, (uint32_t)len) < 0)
+			return -EAGAIN;
+		c->last_tx_ns = sl_now_ns();
+		return 0;
+	}
+	if (send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* ENOBUFS is the kernel's other way of saying the queue is full. */
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+			return -EAGAIN;
+		return -errno;
+	}
+	c->last_tx_ns = sl_now_ns();
+	return 0;
+}
+
+/* The broker stopped serving this client: every call fails -ENOTCONN, and
+ * last_error says why (enum sl_shm_notice @why; 0 when it gave none). */
+void
+sl_cl_shm_end(struct sl_client *c, uint32_t why)
+{
+	c->dead = true;
+	c->st.last_error = why == SL_SHM_CUT_SLOW ? SL_E_SLOW_CONSUMER
+			   : why == SL_SHM_CUT_CORRUPT ? SL_E_BAD_FRAME : SL_E_NO_SESSION;
+}
+
+/* Has the dataplane's end of the attach socket closed? One poll(2), at the
+ * heartbeat interval only. */
+bool
+sl_cl_shm_broker_gone(const struct sl_client *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
+/* Returns 1 when readable, 0 on timeout, -errno (-EINTR included) on failure. */
+int
+sl_cl_wait_readable(const struct sl_client *c, uint64_t ns)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	struct timespec ts = { .tv_sec = (time_t)(ns / NS_PER_S), .tv_nsec = (long)(ns % NS_PER_S) };
+
+	if (c->shm.r)
+		return sl_shm_link_wait(&c->shm, ns) || sl_shm_link_notice(&c->shm);
+	if (ppoll(&p, 1, &ts, NULL) < 0)
+		return -errno;
+	return p.revents != 0;
+}
+
+bool
+sl_cl_rx_error_transient(int err)
+{
+	/* ECONNREFUSED is an ICMP error from an earlier send: the broker may
+	 * not be up yet, which is the same as no answer so far. */
+	return err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNREFUSED;
+}
+
+/* One record from the broker's rings: its length, 0 if none, -ENOTCONN
+ * when the broker stopped serving this client (its notice says why). */
+ssize_t
+sl_cl_shm_recv(struct sl_client *c, void *buf, size_t cap)
+{
+	int n = sl_shm_link_recv(&c->shm, buf, cap);
+	uint32_t why;
+
+	if (n == -EMSGSIZE) {
+		c->st.bad_frames++; /* larger than any v1 peer sends */
+		return 0;
+	}
+	if (n == -EPROTO) {
+		c->st.bad_frames++;
+		c->dead = true;
+		return -ENOTCONN;
+	}
+	if (n > 0)
+		return n;
+	why = sl_shm_link_notice(&c->shm);
+	if (why == SL_SHM_SERVED)
+		return 0;
+	sl_cl_shm_end(c, why);
+	return -ENOTCONN;
+}
+
+int
+sl_cl_resolve_host(const char *host, uint16_t port, struct sockaddr_in *sa)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM };
+	struct addrinfo *ai;
+	int rc;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons(port);
+	if (inet_pton(AF_INET, host, &sa->sin_addr) == 1)
+		return 0;
+	rc = getaddrinfo(host, NULL, &hints, &ai);
+	switch (rc) {
+	case 0:
+		break;
+	case EAI_MEMORY:
+		return -ENOMEM;
+	case EAI_AGAIN:
+		return -EAGAIN;
+	case EAI_SYSTEM:
+		return -errno;
+	default:
+		return -ENOENT;
+	}
+	sa->sin_addr = ((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static void
+sockbuf_set(int fd, int force_opt, int opt, uint32_t bytes)
+{
+	int v = bytes > INT_MAX / 2 ? INT_MAX / 2 : (int)bytes;
+
+	/* The FORCE variants pass net.core.[rw]mem_max but need CAP_NET_ADMIN;
+	 * without it the plain option is capped by the kernel, which is fine. */
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) == 0)
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+int
+sl_cl_socket_open(struct sl_client *c, const struct sockaddr_in *sa, const struct sl_client_opts *o)
+{
+	unsigned int i;
+
+	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -errno;
+	sockbuf_set(c->fd, SO_SNDBUFFORCE, SO_SNDBUF, o->sndbuf ? o->sndbuf : DEFAULT_SOCKBUF);
+	sockbuf_set(c->fd, SO_RCVBUFFORCE, SO_RCVBUF, o->rcvbuf ? o->rcvbuf : DEFAULT_SOCKBUF);
+	/* Connected: the kernel drops datagrams from anyone but the broker. */
+	if (connect(c->fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
+		int rc = -errno;
+
+		close(c->fd);
+		return rc;
+	}
+	for (i = 0; i < RX_BURST; i++) {
+		c->rx_iov[i].iov_base = c->rx[i].data;
+		c->rx_iov[i].iov_len = sizeof(c->rx[i].data);
+		c->rx_msg[i].msg_hdr.msg_iov = &c->rx_iov[i];
+		c->rx_msg[i].msg_hdr.msg_iovlen = 1;
+	}
+	return 0;
+}
+
+int
+sl_cl_rx_burst(struct sl_client *c)
+{
+	int n;
+	int i;
+
+	if (c->shm.r) {
+		ssize_t len = 0;
+
+		for (n = 0; n < RX_BURST; n++) {
+			len = sl_cl_shm_recv(c, c->rx[n].data, sizeof(c->rx[n].data));
+			if (len <= 0)
+				break;
+			c->rx[n].len = (uint32_t)len;
+			c->rx[n].off = 0;
+		}
+		c->rx_i = 0;
+		c->rx_n = (unsigned int)n;
+		return n > 0 || len == 0 ? n : (int)len;
+	}
+	n = recvmmsg(c->fd, c->rx_msg, RX_BURST, MSG_DONTWAIT, NULL);
+	if (n < 0)
+		return sl_cl_rx_error_transient(errno) ? 0 : -errno;
+	for (i = 0; i < n; i++) {
+		c->rx[i].len = c->rx_msg[i].msg_len;
+		c->rx[i].off = 0;
+		if (c->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			c->st.bad_frames++; /* larger than any v1 peer sends */
+			c->rx[i].len = 0;
+		}
+	}
+	c->rx_i = 0;
+	c->rx_n = (unsigned int)n;
+	return n;
+}

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sluicectl topic: create, update, delete, list and show topics. */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <common/policy.h>
+
+#include "ctl.h"
+
+/* --@opt N as integer member @key of @a; nothing when @s is NULL. */
+static int
+add_u64_arg(const struct sl_ctl_verb *v, json_t *a, const char *key, const char *opt,
+	    const char *s)
+{
+	uint64_t n;
+
+	if (s == NULL)
+		return 0;
+	/* jansson's integers are signed 64-bit: larger is no size anyway. */
+	if (!sl_ctl_parse_u64(s, &n) || n > (uint64_t)INT64_MAX)
+		return sl_ctl_usage_err(v, "--%s takes a non-negative integer, not '%s'", opt, s);
+	if (json_object_set_new(a, key, json_integer((json_int_t)n)) < 0)
+		abort();
+	return 0;
+}
+
+/* The request arguments of topic create and update, or a usage error. */
+static int
+topic_spec_args(const struct sl_ctl_verb *v, json_t *a, const char *name, const char *dur,
+		const char *bp, const char *const *sizes)
+{
+	int rc;
+
+	if (dur != NULL && sl_durability_parse(dur) < 0)
+		return sl_ctl_usage_err(v, "--durability is none, async or sync, not '%s'", dur);
+	if (bp != NULL && sl_cnc_bp_parse(bp) < 0)
+		return sl_ctl_usage_err(v, "--backpressure is drop, block or disconnect (or "
+					"default: the dataplane's configured policy), not '%s'", bp);
+	rc = sl_ctl_arg_str(v, a, "name", name);
+	if (rc == 0 && dur != NULL)
+		rc = sl_ctl_arg_str(v, a, "durability", dur);
+	if (rc == 0 && bp != NULL)
+		rc = sl_ctl_arg_str(v, a, "backpressure", bp);
+	if (rc == 0)
+		rc = add_u64_arg(v, a, "retain_mb", "retain-mb", sizes[0]);
+	if (rc == 0)
+		rc = add_u64_arg(v, a, "retain_s", "retain-s", sizes[1]);
+	if (rc == 0)
+		rc = add_u64_arg(v, a, "capacity_mb", "capacity-mb", sizes[2]);
+	return rc;
+}
+
+/* topic create and topic update: NAME and the spec options, sent as @cmd. */
+static int
+topic_spec_call(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv,
+		const char *cmd, const char *done)
+{
+	const char *dur = NULL, *bp = NULL, *sizes[3] = { NULL, NULL, NULL }, *pos[1];
+	const struct sl_ctl_opt opts[] = {
+		{ "durability", &dur, NULL }, { "backpressure", &bp, NULL },
+		{ "retain-mb", &sizes[0], NULL }, { "retain-s", &sizes[1], NULL },
+		{ "capacity-mb", &sizes[2], NULL }, { NULL, NULL, NULL },
+	};
+	struct sl_ctl_reply r;
+	json_t *a;
+	int rc;
+
+	rc = sl_ctl_parse_args(c, v, argc, argv, opts, pos, 1, 1);
+	if (rc != 0)
+		return rc;
+	if (strcmp(cmd, "topic.update") == 0 && dur == NULL && bp == NULL && sizes[0] == NULL &&
+	    sizes[1] == NULL && sizes[2] == NULL)
+		return sl_ctl_usage_err(v, "nothing to update: give --retain-mb, --retain-s, "
+					"--capacity-mb, --backpressure or --durability");
+	a = json_object();
+	if (a == NULL)
+		abort();
+	rc = topic_spec_args(v, a, pos[0], dur, bp, sizes);
+	if (rc == 0)
+		rc = sl_ctl_call(c, cmd, a, &r);
+	json_decref(a);
+	return sl_ctl_finish_change(c, rc, &r, "%s topic %s", done, pos[0]);
+}
+
+static int
+cmd_topic_create(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
+{
+	return topic_spec_call(c, v, argc, argv, "topic.create", "created");
+}
+
+static int
+cmd_topic_update(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
+{
+	return topic_spec_call(c, v, argc, argv, "topic.update", "updated");
+}
+
+static int
+cmd_topic_delete(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
+{
+	return sl_ctl_name_verb(c, v, argc, argv, "topic.delete", "deleted topic");
+}
+
+static void
+print_topic_list(json_t *res)
+{
+	static const char *const hdr[] = { "NAME", ">ID", "DURABILITY", "BACKPRESSURE", ">SUBS",
+					   ">PUBLISHED", ">DELIVERED", ">DROPPED", ">SEQ",
+					   ">JOURNAL_BYTES", "MANAGED" };
+	/* Back-pressure: what the dataplane applies; the desired policy when
+	 * the topic is not live. */
+	static const char *const keys[] = { "name", "id", "durability",
+					    "backpressure_applied|backpressure", "subscribers",
+					    "published", "delivered", "dropped", "seq",
+					    "journal_bytes", "managed" };
+
+	sl_ctl_print_objects(res, 11, hdr, keys);
+}
+
+static int
+cmd_topic_list(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
+{
+	return sl_ctl_read_verb(c, v, argc, argv, "topic.list", NULL, 0, print_topic_list);
+}
+
+static int
+cmd_topic_show(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
+{
+	return sl_ctl_read_verb(c, v, argc, argv, "topic.show", "name", 1, sl_ctl_print_kv);
+}
+
+const struct sl_ctl_verb sl_ctl_topic_verbs[] = {
+	{ "topic", "create",
+	  "topic create NAME [--durability none|async|sync] [--backpressure drop|block|disconnect] "
+	  "[--retain-mb N] [--retain-s N] [--capacity-mb N]",
+	  "Create topic NAME. --durability: none (default), async (journaled, acked before\n"
+	  "the write is durable) or sync (acked once durable). --backpressure: what happens\n"
+	  "when a shared-memory subscriber's ring is full: drop (that subscriber misses the\n"
+	  "message and sees the gap), block (publishers are held back until it has room) or\n"
+	  "disconnect (that subscriber is cut off with a notice); not given (or default):\n"
+	  "the dataplane's backpressure and backpressure_rules decide. Given for a topic a\n"
+	  "client already created, it applies at once. --retain-mb and --retain-s bound\n"
+	  "the journal by size and age; --capacity-mb sizes it (0: the dataplane's\n"
+	  "default). Options not given are left to sluice-control's defaults.\n",
+	  cmd_topic_create },
+	{ "topic", "update",
+	  "topic update NAME [--retain-mb N] [--retain-s N] [--capacity-mb N] "
+	  "[--backpressure drop|block|disconnect|default] [--durability none|async|sync]",
+	  "Change the settings of topic NAME, live: those given change, the others stay.\n"
+	  "Retention applies at the journal's next retention pass, capacity from its next\n"
+	  "segment, back-pressure at once; all are saved and survive restarts (0: the\n"
+	  "dataplane's default). The durability cannot change while the topic exists:\n"
+	  "--durability with another value is refused (exit status 1) and changes\n"
+	  "nothing; delete the topic (its stored messages go) and create it again.\n"
+	  "A topic a client created must first be adopted with 'topic create'.\n",
+	  cmd_topic_update },
+	{ "topic", "delete", "topic delete NAME",
+	  "Delete topic NAME (the only way a topic goes: a resync never drops one). Its\n"
+	  "journal is removed with it, durably before this returns: after a restart the\n"
+	  "topic is still gone, and a topic created again under its name starts at\n"
+	  "sequence 1.\n",
+	  cmd_topic_delete },
+	{ "topic", "list", "topic list",
+	  "List topics: the desired state merged with the dataplane's live counters.\n"
+	  "BACKPRESSURE is the policy the dataplane applies (the desired one while the\n"
+	  "topic is not live). MANAGED is 'no' for topics that clients created.\n",
+	  cmd_topic_list },
+	{ "topic", "show", "topic show NAME",
+	  "Show topic NAME with its counters, one field a line.\n", cmd_topic_show },
+	{ NULL, NULL, NULL, NULL, NULL },
+};

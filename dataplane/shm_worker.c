@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Shared-memory clients, worker half (shm_main.c attaches them).
+ *
+ * The home worker copies committed records from a client's tx ring into an
+ * mbuf, many frames per mbuf, checking each record before it copies it, and
+ * hands the batches back to the worker loop the way rte_eth_rx_burst hands
+ * back packets: each batch carries the client's transport-tagged peer and
+ * no made-up network header. The loop runs them through the same frame
+ * handling as a datagram's frames: sessions, authentication, ACLs,
+ * journals, acks and fan-out are transport-independent. Replies and
+ * deliveries to a shared-memory peer go into its rx ring of the writing
+ * worker (one per worker, so each ring has one producer).
+ *
+ * This file calls nothing of the worker's own files: a session a cut ends
+ * goes through the worker's session_end callback.
+ */
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_mbuf.h>
+#include <rte_errno.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include <common/proto.h>
+
+#include "dataplane.h"
+#include "shm_internal.h"
+#include "shm_worker.h"
+#include "worker_internal.h"
+
+#define TX_BATCH_RECORDS 256		/* records per mbuf batch, at most */
+#define TX_BATCHES 8			/* mbuf batches per client per poll, at most */
+
+int sl_shm_peer_field = -1;
+
+int
+sl_shm_peer_field_register(void)
+{
+	static const struct rte_mbuf_dynfield desc = {
+		.name = "sluice_shm_peer",
+		.size = sizeof(union sl_peer),
+		.align = __alignof__(union sl_peer),
+	};
+	int off = rte_mbuf_dynfield_register(&desc);
+
+	if (off < 0)
+		return -rte_errno;
+	sl_shm_peer_field = off;
+	return 0;
+}
+
+/* --- workers: the client's tx ring ----------------------------------------------- */
+
+static struct sl_shm_client *
+client_of(const struct sl_dp *dp, const struct sl_peer_shm *peer)
+{
+	struct sl_shm_client *c;
+
+	if (dp->shm == NULL || peer->slot >= dp->shm->max_clients)
+		return NULL;
+	c = &dp->shm->c[peer->slot];
+	if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != SL_SHM_LIVE || c->gen != peer->gen)
+		return NULL;
+	return c;
+}
+
+static void
+list_del(struct sl_worker *w, uint32_t slot)
+{
+	uint32_t i;
+
+	for (i = 0; i < w->n_shm; i++) {
+		if (w->shm[i] == slot) {
+			w->shm[i] = w->shm[--w->n_shm];
+			return;
+		}
+	}
+}
+
+static void
+notify_main(struct sl_worker *w, struct sl_shm_client *c)
+{
+	struct sl_handoff h = { .kind = SL_HO_SHM_DETACHED, .topic = c->slot, .session = c->gen };
+
+	c->detach_pending = rte_ring_enqueue_elem(w->dp->slow, &h, sizeof(h)) != 0;
+}
+
+/* Stop serving client @c (home worker): end its session, tell it why, and
+ * let the main lcore reclaim the slot. */
+static void
+cut(struct sl_worker *w, struct sl_shm_client *c, uint32_t why)
+{
+	struct sl_session *s = sl_session_find_addr(&w->sessions, c->slot, c->gen);
+
+	if (why != SL_SHM_SERVED)
+		__atomic_store_n(&((struct sl_shm_region *)c->base)->notice, why, __ATOMIC_RELEASE);
+	if (why == SL_SHM_CUT_CORRUPT)
+		drop(w, SL_DROP_shm_corrupt);
+	else if (why == SL_SHM_CUT_SLOW)
+		drop(w, SL_DROP_shm_slow_cut);
+	list_del(w, c->slot);
+	c->drain = 0;
+	if (s && s->transport == SL_TRANSPORT_SHM)
+		w->session_end(w, s);
+	notify_main(w, c);
+}
+
+void
+sl_shm_worker_handoff(struct sl_worker *w, const struct sl_handoff *h)
+{
+	struct sl_shm_client *c;
+
+	if (w->dp->shm == NULL || h->topic >= w->dp->shm->max_clients)
+		return;
+	c = &w->dp->shm->c[h->topic];
+	if (h->kind == SL_HO_SHM_ATTACH) {
+		c->drain = 0;
+		w->shm[w->n_shm++] = h->topic;
+		return;
+	}
+	/*
+	 * SL_HO_SHM_DETACH: the client hung up. What it committed before is
+	 * read first, as the datagrams a UDP client sent before it exited
+	 * still arrive (a publisher that closes right after its last publish
+	 * loses none): the next bursts drain the ring, then cut it. Bounded:
+	 * the ring holds at most tx_size / 24 records and every batch takes
+	 * at least one. If this worker cut it off already, the main lcore has
+	 * been (or is being) told.
+	 */
+	for (uint32_t i = 0; i < w->n_shm; i++)
+		if (w->shm[i] == h->topic) {
+			c->drain = c->tx_size / sl_shm_rec_bytes(sizeof(struct sl_hdr)) + 1;
+			return;
+		}
+}
+
+void
+sl_shm_worker_timers(struct sl_worker *w)
+{
+	uint64_t timeout = w->dp->tsc_hz / 1000 * w->dp->conf.session_timeout_ms;
+	uint32_t i;
+
+	for (i = 0; i < w->n_shm; i++) {
+		struct sl_shm_client *c = &w->dp->shm->c[w->shm[i]];
+
+		if (sl_session_find_addr(&w->sessions, c->slot, c->gen)) {
+			c->attach_tsc = w->now;
+			continue;
+		}
+		/* No session for a session timeout: never said HELLO, or its
+		 * session expired or ended (GOODBYE) and no new one came. A
+		 * client attached during this loop iteration has an attach_tsc
+		 * later than w->now (the main lcore read the TSC after this
+		 * worker did): not expired, however the difference wraps. */
+		if (w->now > c->attach_tsc && w->now - c->attach_tsc > timeout) {
+			cut(w, c, SL_SHM_CUT_EXPIRED);
+			i--; /* cut moved the last entry here */
+		}
+	}
+	if (w->dp->shm == NULL)
+		return;
+	for (i = 0; i < w->dp->shm->max_clients; i++) {
+		struct sl_shm_client *c = &w->dp->shm->c[i];
+
+		if (c->detach_pending && c->home == w->idx)
+			notify_main(w, c);
+	}
+}
+
+/* Would this PUBLISH (in the batch copy) meet a topic holding publishers
+ * back? Then it stays in the ring: the publisher fills up (back-pressure).
+ * Frames of the batch that passed before the topic began to hold join the
+ * held messages at the owner, in order. */
+static int
+publish_held_back(const struct sl_worker *w, const uint8_t *frame, uint32_t len)
+{
+	const struct sl_publish *p = (const struct sl_publish *)frame;
+
+	if (len < sizeof(*p) || p->h.type != SL_FT_PUBLISH || p->topic_id == 0 ||
+	    p->topic_id >= w->dp->route.cap)
+		return 0;
+	return __atomic_load_n(&sl_route_state(&w->dp->route, p->topic_id)->bp_held,
+			       __ATOMIC_RELAXED) != 0;
+}
+
+/* Read up to a batch of committed records of client @c into one mbuf.
+ * Returns the mbuf (NULL when nothing was read), or NULL with *cutoff set
+ * when a bad record cut the client off; *full says the mbuf filled up (more
+ * may wait). */
+static struct rte_mbuf *
+poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full, int *cutoff)
+{
+	const uint8_t *ring = c->base + c->tx_off;
+	const uint32_t mask = c->tx_size - 1;
+	struct sl_shm_region *r = (struct sl_shm_region *)c->base;
+	struct rte_mbuf *m = NULL;
+	uint8_t *dst = NULL;
+	uint32_t room = 0, used = 0, frames = 0, k;
+	uint64_t pos0 = c->tx_pos;
+
+	*full = 0;
+	for (k = 0; k < TX_BATCH_RECORDS; k++) {
+		uint32_t off = (uint32_t)(c->tx_pos & mask);
+		uint64_t word = __atomic_load_n((const uint64_t *)(ring + off), __ATOMIC_ACQUIRE);
+		uint32_t len = (uint32_t)word, rec;
+
+		if ((uint32_t)(word >> 32) != sl_shm_lap(c->tx_pos, c->tx_shift))
+			break; /* not committed yet */
+		if (len == SL_SHM_PAD) {
+			c->tx_pos += c->tx_size - off;
+			continue;
+		}
+		rec = sl_shm_rec_bytes(len);
+		if (unlikely(len < sizeof(struct sl_hdr) || len > SL_MAX_DATAGRAM ||
+			     rec > c->tx_size - off))
+			goto corrupt;
+		if (m == NULL) {
+			m = rte_pktmbuf_alloc(w->dp->pkt_pool);
+			if (unlikely(m == NULL)) {
+				drop(w, SL_DROP_no_mbuf); /* left in the ring: retried */
+				break;
+			}
+			room = rte_pktmbuf_tailroom(m);
+			dst = rte_pktmbuf_mtod(m, uint8_t *);
+		}
+		if (rec - SL_SHM_REC_HDR > room - used) {
+			*full = 1; /* the next batch takes it */
+			break;
+		}
+		/* Copied before it is looked at: the client may still write. */
+		memcpy(dst + used, ring + off + SL_SHM_REC_HDR, rec - SL_SHM_REC_HDR);
+		/* The frame itself is checked as a datagram's frames are; one
+		 * that fails there cuts the client off (the worker kicks it). */
+		if (unlikely(((const struct sl_hdr *)(dst + used))->length != len))
+			goto corrupt;
+		if (unlikely(publish_held_back(w, dst + used, len))) {
+			struct sl_session *sess = sl_session_find_addr(&w->sessions, c->slot,
+								       c->gen);
+
+			drop(w, SL_DROP_shm_held_back);
+			/* Its heartbeats wait behind this PUBLISH: a publisher
+			 * held back is alive, not silent. */
+			if (sess)
+				sess->last_seen = w->now;
+			break; /* stays in the ring: the publisher fills up, back-pressure */
+		}
+		used += rec - SL_SHM_REC_HDR;
+		c->tx_pos += rec;
+		frames++;
+	}
+	/* Consumed (copied): the client may reuse the space. */
+	if (c->tx_pos != pos0)
+		__atomic_store_n(&r->tx.cons, c->tx_pos, __ATOMIC_RELEASE);
+	if (frames == 0) {
+		if (m)
+			rte_pktmbuf_free(m);
+		return NULL;
+	}
+	m->data_len = (uint16_t)used;
+	m->pkt_len = used;
+	m->port = SL_SHM_PORT;
+	*RTE_MBUF_DYNFIELD(m, sl_shm_peer_field, union sl_peer *) = sl_peer_shm(c->slot, c->gen);
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_shm_rx_frames], frames);
+	return m;
+
+corrupt:
+	if (m)
+		rte_pktmbuf_free(m);
+	cut(w, c, SL_SHM_CUT_CORRUPT);
+	*cutoff = 1;
+	return NULL;
+}
+
+/*
+ * Batches of client @c's records into @pkts (room for @n), while they fill
+ * mbufs, up to a bound that keeps the other clients and the NIC queue
+ * served. Returns the batches, or -1 when the client was cut off (before
+ * any batch of this call: frames already handed back are handled first).
+ */
+static int
+poll_client(struct sl_worker *w, struct sl_shm_client *c, struct rte_mbuf **pkts,
+	    union sl_peer *peers, uint16_t n)
+{
+	uint32_t why = __atomic_exchange_n(&c->kick, 0, __ATOMIC_ACQUIRE);
+	int got = 0, full = 1, cutoff = 0, rounds;
+	struct rte_mbuf *m;
+
+	if (unlikely(why)) {
+		cut(w, c, why);
+		return -1;
+	}
+	if (unlikely(c->drain == 1)) { /* hung up, and read to the bound */
+		cut(w, c, SL_SHM_SERVED);
+		return -1;
+	}
+	for (rounds = 0; full && rounds < TX_BATCHES && got < n; rounds++) {
+		m = poll_batch(w, c, &full, &cutoff);
+		if (m == NULL)
+			break;
+		peers[got] = sl_peer_shm(c->slot, c->gen);
+		pkts[got++] = m;
+		if (unlikely(c->drain > 1))
+			c->drain--;
+	}
+	if (unlikely(cutoff))
+		return got ? got : -1;
+	/* Hung up and read to the end: let go (only once nothing of this call
+	 * is waiting to be handled, so its session outlives its frames). */
+	if (unlikely(c->drain) && got == 0) {
+		cut(w, c, SL_SHM_SERVED);
+		return -1;
+	}
+	return got;
+}
+
+uint16_t
+sl_shm_rx_burst(struct sl_worker *w, struct rte_mbuf **pkts, union sl_peer *peers, uint16_t n)
+{
+	uint16_t got = 0;
+	uint32_t i;
+	int k;
+
+	for (i = 0; i < w->n_shm && got < n; i++) {
+		k = poll_client(w, &w->dp->shm->c[w->shm[i]], pkts + got, peers + got,
+				(uint16_t)(n - got));
+		if (k < 0)
+			i--; /* cut: the last entry moved here */
+		else
+			got = (uint16_t)(got + k);
+	}
+	return got;
+}
+
+/* --- workers: rx rings ------------------------------------------------------------- */
+
+/* Room for a record of @rec bytes at the producer position (and a pad
+ * before it if needed)? Re-reads the consumer word when the cached one is
+ * not enough; a consumer word out of range cuts the client off. */
+static int
+rx_room(struct sl_worker *w, struct sl_shm_client *c, struct sl_shm_rx *x, uint32_t rec)
+{
+	struct sl_shm_region *r = (struct sl_shm_region *)c->base;
+	uint64_t need = sl_shm_rec_need(x->pos, c->rx_size, rec), cons;
+
+	if (x->pos + need - x->cons <= c->rx_size)
+		return 1;
+	cons = __atomic_load_n(&r->rx[w->idx].cons, __ATOMIC_ACQUIRE);
+	if (unlikely(cons > x->pos || x->pos - cons > c->rx_size || (cons & 7))) {
+		/* The client scribbled on its consumer word: its home worker
+		 * cuts it off at its next poll (not here: this may run in the
+		 * middle of that worker's own poll of the client). */
+		__atomic_store_n(&c->kick, SL_SHM_CUT_CORRUPT, __ATOMIC_RELEASE);
+		return -1;
+	}
+	x->cons = cons;
+	return x->pos + need - x->cons <= c->rx_size;
+}
+
+int
+sl_shm_room(struct sl_worker *w, const struct sl_peer_shm *peer, uint32_t flen)
+{
+	struct sl_shm_client *c = client_of(w->dp, peer);
+
+	if (c == NULL)
+		return 1;
+	return rx_room(w, c, &c->rx[w->idx], sl_shm_rec_bytes(flen)) != 0;
+}
+
+int
+sl_shm_send(struct sl_worker *w, const struct sl_peer_shm *peer, const void *a, uint32_t alen,
+	    const void *b, uint32_t blen)
+{
+	struct sl_shm_client *c = client_of(w->dp, peer);
+	struct sl_shm_rx *x;
+	uint8_t *ring;
+	uint32_t len = alen + blen, rec, off;
+	int rc;
+
+	if (unlikely(c == NULL)) {
+		drop(w, SL_DROP_shm_gone);
+		return -ENOTCONN;
+	}
+	x = &c->rx[w->idx];
+	ring = c->base + c->rx_off[w->idx];
+	rec = sl_shm_rec_bytes(len);
+	rc = rx_room(w, c, x, rec);
+	if (rc <= 0)
+		return rc < 0 ? -ENOTCONN : -ENOBUFS;
+	off = sl_shm_rec_place(ring, c->rx_size, c->rx_shift, &x->pos, rec);
+	memcpy(ring + off + SL_SHM_REC_HDR, a, alen);
+	if (blen)
+		memcpy(ring + off + SL_SHM_REC_HDR + alen, b, blen);
+	sl_shm_rec_commit(ring, c->rx_size, c->rx_shift, x->pos, len);
+	x->pos += rec;
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_shm_tx_frames], 1);
+	return 0;
+}
+
+void
+sl_shm_kick(struct sl_worker *w, const struct sl_peer_shm *peer, uint32_t why)
+{
+	struct sl_shm_client *c = client_of(w->dp, peer);
+
+	if (c)
+		__atomic_store_n(&c->kick, why, __ATOMIC_RELEASE);
+}
+
+void
+sl_shm_dropped(struct sl_worker *w, const struct sl_peer_shm *peer)
+{
+	struct sl_shm_client *c = client_of(w->dp, peer);
+	uint64_t *d;
+
+	if (c == NULL)
+		return;
+	__atomic_fetch_add(&c->dropped, 1, __ATOMIC_RELAXED); /* several owners */
+	d = &((struct sl_shm_region *)c->base)->rx[w->idx].dropped;
+	/* The client only reads it; a client that scribbles here fools itself. */
+	__atomic_store_n(d, __atomic_load_n(d, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}

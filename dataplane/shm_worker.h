@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Shared-memory clients, worker half: read their tx rings in bursts, write their rx rings. */
+
+#ifndef SLUICE_DP_SHM_WORKER_H
+#define SLUICE_DP_SHM_WORKER_H
+
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include <common/shm.h>
+
+#include "peer.h"
+
+/* m->port of an mbuf that holds frames read from a shared-memory ring. */
+#define SL_SHM_PORT 0xfffeu
+
+struct sl_worker;
+struct sl_handoff;
+
+/* Offset of the mbuf dynamic field that holds the peer of a batch read from
+ * a shared-memory ring (m->port == SL_SHM_PORT); -1 before registration. */
+extern int sl_shm_peer_field;
+
+/* Register that field (idempotent). Returns 0 or -errno. */
+int sl_shm_peer_field_register(void);
+
+/* The peer of shared-memory batch @m. */
+static inline const union sl_peer *
+sl_shm_mbuf_peer(const struct rte_mbuf *m)
+{
+	return RTE_MBUF_DYNFIELD(m, sl_shm_peer_field, const union sl_peer *);
+}
+
+/*
+ * Worker: the shared-memory counterpart of rte_eth_rx_burst. Reads the tx
+ * rings of the clients this worker is home to into at most @n mbufs, each
+ * a batch of whole frames of one client (no headers: its data starts at the
+ * first frame), m->port SL_SHM_PORT and its peer in @peers[i] (and in the
+ * mbuf, sl_shm_mbuf_peer). The caller owns and frees the mbufs. Clients
+ * that hung up, broke the ring protocol or were kicked are cut off here
+ * (their sessions end through w->session_end). Returns the batches.
+ */
+uint16_t sl_shm_rx_burst(struct sl_worker *w, struct rte_mbuf **pkts, union sl_peer *peers,
+			 uint16_t n);
+/* Worker: SL_HO_SHM_ATTACH / SL_HO_SHM_DETACH from the main lcore. */
+void sl_shm_worker_handoff(struct sl_worker *w, const struct sl_handoff *h);
+/* Worker timer: cut clients whose session is gone, retry notices. */
+void sl_shm_worker_timers(struct sl_worker *w);
+
+/*
+ * Worker @w writes one frame, @alen bytes at @a then @blen at @b (may be
+ * 0), into @peer's rx ring of this worker. Returns 0, -ENOBUFS (ring full)
+ * or -ENOTCONN (the client is gone or was replaced).
+ */
+int sl_shm_send(struct sl_worker *w, const struct sl_peer_shm *peer, const void *a, uint32_t alen,
+		const void *b, uint32_t blen);
+/* 1 if @peer's rx ring of this worker has room for a @flen-byte frame (or
+ * the peer is gone: nothing to wait for), else 0. */
+int sl_shm_room(struct sl_worker *w, const struct sl_peer_shm *peer, uint32_t flen);
+/* Count a delivery dropped for @peer in the ring header it reads. */
+void sl_shm_dropped(struct sl_worker *w, const struct sl_peer_shm *peer);
+/* Any worker: disconnect @peer (enum sl_shm_notice @why); its home worker
+ * does it at its next poll. */
+void sl_shm_kick(struct sl_worker *w, const struct sl_peer_shm *peer, uint32_t why);
+
+#endif /* SLUICE_DP_SHM_WORKER_H */

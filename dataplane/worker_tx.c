@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker's transmit seam (tx.h) and fan-out: every frame a worker sends,
+ * to a UDP peer through its port's tx buffer or to a shared-memory client's
+ * rx ring, and a topic's DELIVERs to its subscribers under its back-pressure
+ * policy.
+ */
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include <common/proto.h>
+
+#include "dataplane.h"
+#include "pkt.h"
+#include "shm_worker.h"
+#include "tx.h"
+#include "worker_internal.h"
+
+/* --- UDP: the ports' tx buffers ---------------------------------------------- */
+
+static void
+tx_flush_port(struct sl_worker *w, uint16_t pidx)
+{
+	struct sl_port_rt *p = &w->dp->ports[pidx];
+	uint16_t n = w->n_tx[pidx], sent = 0;
+	int tries;
+
+	/* A full tx ring usually drains within a few retries; past that the
+	 * frames are dropped and counted rather than stalling the rx side. */
+	for (tries = 0; tries < 4 && sent < n; tries++)
+		sent += rte_eth_tx_burst(p->port_id, (uint16_t)w->idx, &w->tx[pidx][sent],
+					 (uint16_t)(n - sent));
+	if (sent < n) {
+		sl_ctr_add(&w->ctr.drop[SL_DROP_tx_full], n - sent);
+		rte_pktmbuf_free_bulk(&w->tx[pidx][sent], n - sent);
+	}
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_tx_pkts], sent);
+	w->n_tx[pidx] = 0;
+}
+
+void
+sl_tx_flush(struct sl_worker *w)
+{
+	uint16_t i;
+
+	for (i = 0; i < w->dp->n_ports; i++)
+		if (w->n_tx[i])
+			tx_flush_port(w, i);
+}
+
+void
+sl_worker_tx_enqueue(struct sl_worker *w, uint16_t pidx, struct rte_mbuf *m)
+{
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_tx_bytes], m->pkt_len);
+	w->tx[pidx][w->n_tx[pidx]++] = m;
+	if (w->n_tx[pidx] == SL_TX_BUF)
+		tx_flush_port(w, pidx);
+}
+
+static uint16_t
+port_index(const struct sl_dp *dp, uint16_t port_id)
+{
+	uint16_t i;
+
+	for (i = 0; i < dp->n_ports; i++)
+		if (dp->ports[i].port_id == port_id)
+			return i;
+	return 0;
+}
+
+void
+sl_tx_peer_of(const struct rte_mbuf *m, union sl_peer *peer)
+{
+	const uint8_t *p;
+	const uint8_t *ip;
+
+	if (m->port == SL_SHM_PORT) {
+		*peer = *sl_shm_mbuf_peer(m);
+		return;
+	}
+	p = rte_pktmbuf_mtod(m, const uint8_t *);
+	ip = p + m->l2_len;
+	peer->udp.transport = SL_TRANSPORT_UDP;
+	peer->udp.reserved = 0;
+	memcpy(peer->udp.mac, p + 6, 6);
+	memcpy(&peer->udp.ip, ip + 12, 4);
+	memcpy(&peer->udp.port, ip + m->l3_len, 2);
+	peer->udp.port_id = m->port;
+}
+
+/*
+ * An mbuf from @pool for a datagram to @peer through port index @pidx, with
+ * room for @flen bytes of frame (@wire_len bytes of UDP payload in all:
+ * more may be chained). Returns the frame pointer and the mbuf through
+ * @out, or NULL (counted).
+ */
+static void *
+udp_alloc(struct sl_worker *w, struct rte_mempool *pool, uint16_t pidx,
+	  const struct sl_peer_udp *peer, uint32_t flen, uint32_t wire_len, struct rte_mbuf **out)
+{
+	struct sl_port_rt *p = &w->dp->ports[pidx];
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	uint8_t *d;
+
+	if (unlikely(m == NULL)) {
+		drop(w, SL_DROP_no_mbuf);
+		return NULL;
+	}
+	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(SL_PKT_HDR_LEN + flen));
+	if (unlikely(d == NULL)) {
+		rte_pktmbuf_free(m);
+		drop(w, SL_DROP_no_mbuf);
+		return NULL;
+	}
+	sl_pkt_build_udp(d, p->mac, peer->mac, p->ip, peer->ip, p->udp_port, peer->port,
+			 (uint16_t)wire_len);
+	m->port = p->port_id;
+	*out = m;
+	return d + SL_PKT_HDR_LEN;
+}
+
+/* A copy of @a (@alen bytes) and @b (@blen) in one datagram to @peer. */
+static int
+udp_send_copy(struct sl_worker *w, const struct sl_peer_udp *peer, const void *a, uint32_t alen,
+	      const void *b, uint32_t blen)
+{
+	uint16_t pidx = port_index(w->dp, peer->port_id);
+	struct rte_mbuf *m;
+	uint8_t *d;
+
+	d = udp_alloc(w, w->dp->pkt_pool, pidx, peer, alen + blen, alen + blen, &m);
+	if (unlikely(d == NULL))
+		return -ENOBUFS;
+	memcpy(d, a, alen);
+	if (blen)
+		memcpy(d + alen, b, blen);
+	sl_worker_tx_enqueue(w, pidx, m);
+	return 0;
+}
+
+/*
+ * A DELIVER to a UDP peer: a fresh header mbuf chained to an indirect mbuf
+ * that shares the publisher's payload, so fan-out costs a reference, not a
+ * copy; one copy per subscriber where the NIC cannot send chains.
+ */
+static inline int
+udp_deliver(struct sl_worker *w, const struct sl_peer_udp *peer, const struct sl_deliver *dl,
+	    struct rte_mbuf *m, uint16_t payload_off)
+{
+	struct sl_dp *dp = w->dp;
+	uint16_t pidx = port_index(dp, peer->port_id);
+	uint32_t plen = dl->h.length - (uint32_t)sizeof(*dl);
+	struct rte_mbuf *h, *c;
+	struct sl_deliver *d;
+
+	if (unlikely(!dp->ports[pidx].multiseg))
+		return udp_send_copy(w, peer, dl, sizeof(*dl),
+				     rte_pktmbuf_mtod_offset(m, const void *, payload_off), plen);
+	d = udp_alloc(w, dp->hdr_pool, pidx, peer, sizeof(*d), sizeof(*d) + plen, &h);
+	if (unlikely(d == NULL))
+		return -ENOBUFS;
+	if (plen) {
+		c = rte_pktmbuf_alloc(dp->clone_pool);
+		if (unlikely(c == NULL)) {
+			rte_pktmbuf_free(h);
+			drop(w, SL_DROP_no_mbuf);
+			return -ENOBUFS;
+		}
+		rte_pktmbuf_attach(c, m); /* takes a reference on m's buffer */
+		c->data_off = (uint16_t)(m->data_off + payload_off);
+		c->data_len = (uint16_t)plen;
+		c->pkt_len = plen;
+		h->next = c;
+		h->nb_segs = 2;
+		h->pkt_len += plen;
+	}
+	*d = *dl;
+	sl_worker_tx_enqueue(w, pidx, h);
+	return 0;
+}
+
+/* --- shared memory: the client's rx ring of this worker ----------------------- */
+
+/*
+ * A DELIVER (header @dl, then its payload) into shared-memory subscriber
+ * @peer's ring. A full ring is the topic's back-pressure policy at work
+ * (block never gets here without room: fan-out checked): drop, or
+ * disconnect the subscriber. Either way the subscriber can see it: a gap in
+ * seq and the ring's dropped count, or the region's notice.
+ */
+static int
+shm_deliver(struct sl_worker *w, const struct sl_peer_shm *peer, const struct sl_deliver *dl,
+	    const void *payload)
+{
+	struct sl_topic_state *ts = sl_route_state(&w->dp->route, dl->topic_id);
+	int rc = sl_shm_send(w, peer, dl, sizeof(*dl), payload,
+			     dl->h.length - (uint32_t)sizeof(*dl));
+
+	if (likely(rc != -ENOBUFS))
+		return rc;
+	drop(w, SL_DROP_shm_ring_full);
+	sl_shm_dropped(w, peer);
+	if (ts->backpressure == SL_BP_DISCONNECT)
+		sl_shm_kick(w, peer, SL_SHM_CUT_SLOW);
+	return rc;
+}
+
+/* --- the seam ------------------------------------------------------------------ */
+
+int
+sl_tx_frame(struct sl_worker *w, const union sl_peer *peer, const void *frame, uint32_t flen)
+{
+	int rc;
+
+	if (peer->transport == SL_TRANSPORT_UDP)
+		return udp_send_copy(w, &peer->udp, frame, flen, NULL, 0);
+	/* A full ring loses the reply: the client resends requests. */
+	rc = sl_shm_send(w, &peer->shm, frame, flen, NULL, 0);
+	if (rc == -ENOBUFS)
+		drop(w, SL_DROP_shm_ring_full);
+	return rc;
+}
+
+int
+sl_tx_deliver(struct sl_worker *w, const union sl_peer *peer, const struct sl_deliver *dl,
+	      struct rte_mbuf *m, uint16_t payload_off)
+{
+	if (likely(peer->transport == SL_TRANSPORT_UDP))
+		return udp_deliver(w, &peer->udp, dl, m, payload_off);
+	return shm_deliver(w, &peer->shm, dl, rte_pktmbuf_mtod_offset(m, const void *,
+								      payload_off));
+}
+
+int
+sl_tx_deliver_copy(struct sl_worker *w, const union sl_peer *peer, const struct sl_deliver *dl,
+		   const void *payload)
+{
+	if (peer->transport == SL_TRANSPORT_UDP)
+		return udp_send_copy(w, &peer->udp, dl, sizeof(*dl), payload,
+				     dl->h.length - (uint32_t)sizeof(*dl));
+	return shm_deliver(w, &peer->shm, dl, payload);
+}
+
+int
+sl_tx_room(struct sl_worker *w, const union sl_peer *peer, uint32_t flen)
+{
+	if (peer->transport == SL_TRANSPORT_UDP)
+		return 1;
+	return sl_shm_room(w, &peer->shm, flen);
+}
+
+/* --- replies built on the seam ---------------------------------------------------- */
+
+void
+sl_worker_reply_error(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
+		      uint32_t req_id, uint16_t code, uint8_t ftype, uint64_t detail)
+{
+	struct sl_error e;
+
+	sl_proto_hdr_init(&e.h, SL_FT_ERROR, 0, sizeof(e), session);
+	e.req_id = req_id;
+	e.code = code;
+	e.frame_type = ftype;
+	e.detail = detail;
+	count(w, SL_CTR_errors_sent);
+	sl_tx_frame(w, peer, &e, sizeof(e));
+}
+
+void
+sl_worker_reply_ok(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
+		   uint32_t req_id)
+{
+	struct sl_ok ok;
+
+	sl_proto_hdr_init(&ok.h, SL_FT_OK, 0, sizeof(ok), session);
+	ok.req_id = req_id;
+	ok.value = 0;
+	sl_tx_frame(w, peer, &ok, sizeof(ok));
+}
+
+void
+sl_worker_ack(struct sl_worker *w, const union sl_peer *peer, uint32_t session, uint32_t topic,
+	      uint64_t producer_seq, uint64_t seq)
+{
+	struct sl_ack a;
+
+	sl_proto_hdr_init(&a.h, SL_FT_ACK, 0, sizeof(a), session);
+	a.topic_id = topic;
+	a.reserved = 0;
+	a.producer_seq = producer_seq;
+	a.seq = seq;
+	count(w, SL_CTR_acks);
+	sl_tx_frame(w, peer, &a, sizeof(a));
+}
+
+/* --- fan-out -------------------------------------------------------------------- */
+
+/* Policy block: does every live subscriber have room for the DELIVER of a
+ * PUBLISH of @len bytes (header and payload)? */
+static int
+bp_room(struct sl_worker *w, const struct sl_topic_state *ts, uint32_t len)
+{
+	uint32_t i, flen = len - (uint32_t)sizeof(struct sl_publish) + sizeof(struct sl_deliver);
+
+	for (i = 0; i < ts->n_subs; i++)
+		if (!ts->subs[i].replay_next && !sl_tx_room(w, &ts->subs[i].peer, flen))
+			return 0;
+	return 1;
+}
+
+static void
+fan_out_now(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len, uint64_t seq)
+{
+	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
+	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
+	uint32_t plen = len - (uint32_t)sizeof(*p), i, sent = 0, live = 0;
+	uint16_t payload_off = (uint16_t)(off + sizeof(*p));
+	struct sl_deliver dl;
+
+	for (i = 0; i < ts->n_subs; i++) {
+		const struct sl_sub *sub = &ts->subs[i];
+
+		/* A replaying subscriber gets this one from the journal. */
+		if (sub->replay_next)
+			continue;
+		live++;
+		sl_worker_deliver_hdr(&dl, 0, sub->session, p->topic_id, plen, seq, p->timestamp);
+		if (sl_tx_deliver(w, &sub->peer, &dl, m, payload_off) == 0)
+			sent++;
+	}
+	sl_ctr_add(&ts->delivered, sent);
+	sl_ctr_add(&ts->dropped, live - sent);
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_delivers], sent);
+}
+
+/* Policy block, a subscriber without room: keep the message (a reference)
+ * until every subscriber has room; while a topic holds messages, its
+ * publishers are held back. The held list is bounded: past it the message
+ * is dropped and counted (subscribers see the gap). */
+static void
+hold(struct sl_worker *w, struct sl_topic_state *ts, struct rte_mbuf *m, uint16_t off,
+     uint16_t len, uint32_t topic, uint64_t seq)
+{
+	if (w->n_held == SL_HELD_MAX) {
+		drop(w, SL_DROP_bp_overflow);
+		sl_ctr_add(&ts->dropped, ts->n_subs);
+		return;
+	}
+	rte_mbuf_refcnt_update(m, 1);
+	w->held[w->n_held++] = (struct sl_held){ m, off, len, topic, seq };
+	__atomic_store_n(&ts->bp_held, ts->bp_held + 1, __ATOMIC_RELAXED);
+	count(w, SL_CTR_bp_held);
+}
+
+/* Deliver held messages whose subscribers have room now, in order per topic. */
+unsigned
+sl_worker_held_retry(struct sl_worker *w)
+{
+	uint32_t i, keep = 0, pass = ++w->held_pass;
+	unsigned done = 0;
+
+	for (i = 0; i < w->n_held; i++) {
+		struct sl_held *e = &w->held[i];
+		struct sl_topic_state *ts = sl_route_state(&w->dp->route, e->topic);
+
+		if (ts->bp_pass != pass && bp_room(w, ts, e->len)) {
+			fan_out_now(w, e->m, e->off, e->len, e->seq);
+			rte_pktmbuf_free(e->m);
+			__atomic_store_n(&ts->bp_held, ts->bp_held - 1, __ATOMIC_RELAXED);
+			done++;
+			continue;
+		}
+		ts->bp_pass = pass; /* later messages of the topic wait behind this one */
+		w->held[keep++] = *e;
+	}
+	w->n_held = keep;
+	return done;
+}
+
+void
+sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len,
+		  uint64_t seq)
+{
+	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
+	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
+
+	/* Behind held messages of its topic, whatever the policy is now (it
+	 * may have changed while they wait): order is kept. */
+	if (ts->bp_held || (ts->backpressure == SL_BP_BLOCK && !bp_room(w, ts, len))) {
+		hold(w, ts, m, off, len, p->topic_id, seq);
+		return;
+	}
+	fan_out_now(w, m, off, len, seq);
+}
+

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libsluice: the protocol values its API names (port, payload limit, flags, error codes). */
+
+#ifndef SLUICE_CODES_H
+#define SLUICE_CODES_H
+
+#include <stdint.h>
+
+/*
+ * Installed with sluice.h, which includes it: an application needs these to
+ * call the API (SL_PUB_F_ACK_REQ, SL_SUB_F_FROM_SEQ) and to read its answers
+ * (enum sl_error_code). The wire codec uses the same definitions;
+ * docs/PROTOCOL.md is the normative description.
+ */
+
+/* The broker's UDP port when sl_client_opts.port is 0. */
+#define SL_PROTO_DEFAULT_PORT 9500u
+
+/* Largest message payload in one PUBLISH or DELIVER frame. */
+#define SL_MAX_PAYLOAD 1400u
+
+/* PUBLISH flags. */
+#define SL_PUB_F_ACK_REQ (1u << 0) /* broker sends ACK once the publish is accepted */
+
+/* SUBSCRIBE flags: where a subscriber starts. None set: live (new messages
+ * only). Replay needs a topic with a journal (durability async or sync);
+ * the broker sends the retained messages from the start point, then
+ * continues live without gap or duplicate. */
+#define SL_SUB_F_EARLIEST (1u << 0) /* from the oldest retained message */
+#define SL_SUB_F_FROM_SEQ (1u << 1) /* from topic sequence `start` */
+#define SL_SUB_F_FROM_TIME (1u << 2) /* from the first message at or after `start`
+				      * (ns since the Unix epoch, broker clock) */
+
+/* Credentials: a user's key is SL_AUTH_KEY_LEN bytes (64 hex digits in
+ * credential files); a user name buffer holds SL_AUTH_USER_LEN bytes. */
+#define SL_AUTH_KEY_LEN 32
+#define SL_AUTH_USER_LEN 32 /* user names: 1..31 bytes [A-Za-z0-9._-] */
+
+/* Error codes carried in ERROR frames. */
+enum sl_error_code {
+	SL_E_NONE = 0,
+	SL_E_BAD_FRAME = 1,	  /* frame failed validation */
+	SL_E_NO_SESSION = 2,	  /* session id unknown or expired: send HELLO */
+	SL_E_UNKNOWN_TOPIC = 3,	  /* topic id or name does not exist */
+	SL_E_TOPIC_TABLE_FULL = 4, /* no room for another topic */
+	SL_E_SUB_TABLE_FULL = 5,  /* no room for another subscriber on the topic */
+	SL_E_VERSION = 6,	  /* no protocol version in common */
+	SL_E_BAD_NAME = 7,	  /* topic name empty, too long or with bad bytes */
+	SL_E_BUSY = 8,		  /* broker overloaded: retry later */
+	SL_E_SESSION_TABLE_FULL = 9, /* no room for another session */
+	SL_E_JOURNAL_FULL = 10,	  /* topic journal at capacity: publish not accepted */
+	SL_E_JOURNAL_DAMAGED = 11, /* topic journal damaged or failed: read-only */
+	SL_E_NO_JOURNAL = 12,	  /* replay asked on a topic without a journal */
+	SL_E_REPLAY_BUSY = 13,	  /* too many replays in progress: retry later */
+	SL_E_AUTH_REQUIRED = 14,  /* the broker requires authentication */
+	SL_E_AUTH_FAILED = 15,	  /* unknown user or wrong proof */
+	SL_E_DENIED = 16,	  /* the ACL does not allow it */
+	SL_E_RATE_LIMITED = 17,	  /* over the session's publish rate: slow down */
+	SL_E_BACKPRESSURE = 18,	  /* a subscriber of the topic is behind (policy block) */
+	SL_E_SLOW_CONSUMER = 19,  /* disconnected: deliveries fell behind (policy disconnect) */
+	SL_E_REPLAY_GAP = 20,	  /* notice: a replay skips sequences the journal cannot serve */
+	SL_E_MAX
+};
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error @code in words ("no such topic"): a constant string, never NULL,
+ * also for codes this version does not know. Thread-safe. */
+const char *sl_error_code_str(uint16_t code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SLUICE_CODES_H */

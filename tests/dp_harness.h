@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* A dataplane of one worker, built in a unit test: EAL without huge pages, pools, topics, a ring port. */
+
+#ifndef SLUICE_TESTS_DP_HARNESS_H
+#define SLUICE_TESTS_DP_HARNESS_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "authz.h"
+#include "dataplane.h"
+#include "port.h"
+#include "route.h"
+
+#define HARNESS_IP 0x0100000au /* 10.0.0.1, network order */
+#define HARNESS_UDP_PORT 7000
+
+/*
+ * EAL on one lcore, no PCI, no huge pages (so it runs wherever the test
+ * runs), a file prefix of its own. Returns 0, or 77 (skip) with a message
+ * when EAL cannot start here.
+ */
+static int
+harness_eal(const char *name)
+{
+	char prefix[64];
+	char *argv[] = { (char *)name, (char *)"--no-pci", (char *)"--no-huge", (char *)"-m",
+			 (char *)"256", (char *)"-l", (char *)"0", prefix,
+			 (char *)"--log-level=lib.*:error", NULL };
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=%s_%d", name, (int)getpid());
+	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv) < 0) {
+		printf("%s: skipped: EAL does not start here (%s)\n", name,
+		       rte_strerror(rte_errno));
+		return 77;
+	}
+	return 0;
+}
+
+/* Topics of the harness: durability none, back-pressure drop. */
+static inline int
+harness_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
+{
+	(void)arg;
+	(void)t;
+	ts->durability = SL_DUR_NONE;
+	ts->backpressure = SL_BP_DROP;
+	return 0;
+}
+
+static inline uint32_t
+harness_topic(struct sl_dp *dp, const char *name)
+{
+	uint32_t id = 0;
+
+	if (sl_route_topic_create_init(&dp->route, name, (uint32_t)strlen(name),
+				       harness_topic_init, dp, &id) < 0)
+		return 0;
+	return id;
+}
+
+/*
+ * @dp: one worker (index 0, polled by the caller through sl_worker_poll),
+ * open authorization, the pools and the slow-path ring. With @rx and @tx, a
+ * port made of those two rings (the net_ring PMD): what the test enqueues
+ * to @rx the worker receives, what it sends lands in @tx. Returns 0 or
+ * -errno.
+ */
+static int
+harness_dp(struct sl_dp *dp, struct rte_ring *rx, struct rte_ring *tx)
+{
+	static struct sl_authz open_authz; /* required 0: every permission */
+	int rc;
+
+	memset(dp, 0, sizeof(*dp));
+	sl_conf_defaults(&dp->conf);
+	dp->conf.mbufs = 2047;
+	dp->conf.mbuf_cache = 0;
+	dp->conf.ring_size = 1024;
+	dp->conf.max_topics = 64;
+	dp->conf.max_sessions = 64;
+	dp->conf.shm_max_clients = 4;
+	dp->conf.n_workers = 1;
+	dp->conf.workers[0].lcore = rte_lcore_id();
+	dp->n_workers = 1;
+	dp->tsc_hz = rte_get_tsc_hz();
+	dp->pkt_pool = rte_pktmbuf_pool_create("t_pkt", dp->conf.mbufs, 0, 0,
+					       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	dp->hdr_pool = rte_pktmbuf_pool_create("t_hdr", dp->conf.mbufs, 0, 0,
+					       RTE_PKTMBUF_HEADROOM + 128, SOCKET_ID_ANY);
+	dp->clone_pool = rte_pktmbuf_pool_create("t_clone", dp->conf.mbufs, 0, 0, 0,
+						 SOCKET_ID_ANY);
+	dp->slow = rte_ring_create_elem("t_slow", sizeof(struct sl_handoff), 1024, SOCKET_ID_ANY,
+					RING_F_SC_DEQ);
+	if (!dp->pkt_pool || !dp->hdr_pool || !dp->clone_pool || !dp->slow)
+		return -ENOMEM;
+	rc = sl_route_init(&dp->route, dp->conf.max_topics, dp->conf.max_subscribers, 1);
+	if (rc < 0)
+		return rc;
+	dp->authz = &open_authz;
+	rc = sl_worker_init(dp, 0);
+	if (rc < 0)
+		return rc;
+	if (rx == NULL)
+		return 0;
+	rc = rte_eth_from_rings("t_port", &rx, 1, &tx, 1, SOCKET_ID_ANY);
+	if (rc < 0)
+		return -rte_errno;
+	dp->n_ports = dp->conf.n_ports = 1;
+	/* The ethdev's own name, as sl_port_init looks it up. */
+	if (rte_eth_dev_get_name_by_port((uint16_t)rc, dp->conf.ports[0].vdev) != 0)
+		return -ENODEV;
+	dp->conf.ports[0].ip = HARNESS_IP;
+	dp->conf.ports[0].udp_port = HARNESS_UDP_PORT;
+	dp->conf.ports[0].rx_queues = 1;
+	dp->conf.ports[0].rx_desc = 512;
+	dp->conf.ports[0].tx_desc = 512;
+	return sl_port_init(dp, 0);
+}
+
+#endif /* SLUICE_TESTS_DP_HARNESS_H */

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker half of the shared-memory transport over a client region built
+ * in memory (no socket, no attach): bursts and their peers, batches split
+ * at a full mbuf, torn, malformed and oversize records, kicks, the drain
+ * after a hang-up, and writing the client's rx ring until it is full.
+ */
+
+#include <stdlib.h>
+
+#include <common/proto.h>
+#include <common/shm.h>
+
+#include "dp_harness.h"
+#include "shm_internal.h"
+#include "shm_worker.h"
+
+#include "check.h"
+
+#define RING 4096u
+#define SHIFT 12u
+#define SLOT 1u
+#define GEN 3u
+
+static struct sl_dp dp;
+static struct sl_worker *w;
+static struct sl_shm shm;
+static struct sl_shm_client clients[4];
+static uint8_t *base;
+static uint64_t tx_pos; /* the client's producer position */
+static unsigned sessions_ended;
+
+static struct sl_shm_region *
+region(void)
+{
+	return (struct sl_shm_region *)base;
+}
+
+/* A fresh region for client SLOT, attached to worker 0 through the real
+ * handoff. */
+static void
+attach(void)
+{
+	struct sl_shm_client *c = &clients[SLOT];
+	struct sl_handoff h = { .kind = SL_HO_SHM_ATTACH, .topic = SLOT };
+
+	memset(base, 0, 4096 + 2 * RING);
+	memset(c, 0, sizeof(*c));
+	c->slot = SLOT;
+	c->gen = GEN;
+	c->base = base;
+	c->size = 4096 + 2 * RING;
+	c->tx_off = 4096;
+	c->rx_off[0] = 4096 + RING;
+	c->tx_size = c->rx_size = RING;
+	c->tx_shift = c->rx_shift = SHIFT;
+	c->sock = -1;
+	__atomic_store_n(&c->state, SL_SHM_LIVE, __ATOMIC_RELEASE);
+	tx_pos = 0;
+	w->n_shm = 0; /* a client of an earlier case may still be listed */
+	sl_shm_worker_handoff(w, &h);
+	CHECK(w->n_shm == 1);
+}
+
+/* The client writes a frame of @len bytes whose header says @hdr_len; with
+ * @commit 0 the commit word is left unwritten (a torn record). */
+static void
+client_put(uint32_t len, uint32_t hdr_len, uint32_t session, int commit)
+{
+	uint8_t *ring = base + 4096;
+	uint8_t frame[4096];
+	uint32_t rec = sl_shm_rec_bytes(len), off;
+
+	memset(frame, 0xab, sizeof(frame));
+	sl_proto_hdr_init((struct sl_hdr *)frame, SL_FT_HEARTBEAT, 0, hdr_len, session);
+	off = sl_shm_rec_place(ring, RING, SHIFT, &tx_pos, rec);
+	memcpy(ring + off + SL_SHM_REC_HDR, frame, len);
+	if (commit) {
+		sl_shm_rec_commit(ring, RING, SHIFT, tx_pos, len);
+		tx_pos += rec;
+	}
+}
+
+/* The record client_put left torn: commit it now. */
+static void
+client_commit(uint32_t len)
+{
+	sl_shm_rec_commit(base + 4096, RING, SHIFT, tx_pos, len);
+	tx_pos += sl_shm_rec_bytes(len);
+}
+
+static uint16_t
+burst(struct rte_mbuf **pkts, union sl_peer *peers, uint16_t n)
+{
+	w->now = rte_rdtsc();
+	return sl_shm_rx_burst(w, pkts, peers, n);
+}
+
+static void
+free_all(struct rte_mbuf **pkts, uint16_t n)
+{
+	while (n)
+		rte_pktmbuf_free(pkts[--n]);
+}
+
+/* The SL_HO_SHM_DETACHED notice the worker sent the main lcore, if any. */
+static int
+detached_notice(void)
+{
+	struct sl_handoff h;
+	int found = 0;
+
+	while (rte_ring_dequeue_elem(dp.slow, &h, sizeof(h)) == 0)
+		if (h.kind == SL_HO_SHM_DETACHED && h.topic == SLOT && h.session == GEN)
+			found = 1;
+	return found;
+}
+
+static void
+on_session_end(struct sl_worker *wk, struct sl_session *s)
+{
+	sessions_ended++;
+	sl_session_close(&wk->sessions, s);
+}
+
+static void
+test_burst_and_peer(void)
+{
+	struct rte_mbuf *pkts[8];
+	union sl_peer peers[8];
+	uint16_t n;
+
+	attach();
+	CHECK(burst(pkts, peers, 8) == 0); /* nothing written yet */
+	client_put(24, 24, 11, 1);
+	client_put(24, 24, 11, 1);
+	client_put(40, 40, 11, 1);
+	n = burst(pkts, peers, 8);
+	CHECK(n == 1);
+	if (n != 1)
+		return free_all(pkts, n);
+	/* One batch: the three frames back to back, no header before them. */
+	CHECK(pkts[0]->data_len == 24 + 24 + 40 && pkts[0]->pkt_len == 88);
+	CHECK(rte_pktmbuf_mtod(pkts[0], struct sl_hdr *)->type == SL_FT_HEARTBEAT);
+	CHECK(rte_pktmbuf_mtod_offset(pkts[0], struct sl_hdr *, 48)->length == 40);
+	CHECK(pkts[0]->port == SL_SHM_PORT);
+	/* Its peer says the transport, the slot and the generation. */
+	CHECK(peers[0].transport == SL_TRANSPORT_SHM);
+	CHECK(peers[0].shm.slot == SLOT && peers[0].shm.gen == GEN);
+	CHECK(memcmp(sl_shm_mbuf_peer(pkts[0]), &peers[0], sizeof(peers[0])) == 0);
+	/* Consumed: the client may reuse the space. */
+	CHECK(region()->tx.cons == tx_pos);
+	CHECK(sl_ctr_read(&w->ctr.ctr[SL_CTR_shm_rx_frames]) == 3);
+	free_all(pkts, n);
+	CHECK(burst(pkts, peers, 8) == 0);
+}
+
+static void
+test_full_mbuf_and_torn(void)
+{
+	struct rte_mbuf *pkts[8];
+	union sl_peer peers[8];
+	uint16_t n;
+	int i;
+
+	attach();
+	/* Six 504-byte frames: an mbuf (2 KiB) takes four, the next two. */
+	for (i = 0; i < 6; i++)
+		client_put(504, 504, 11, 1);
+	n = burst(pkts, peers, 1); /* room for one batch: the rest waits */
+	CHECK(n == 1 && pkts[0]->data_len == 4 * 504);
+	free_all(pkts, n);
+	n = burst(pkts, peers, 8);
+	CHECK(n == 1 && pkts[0]->data_len == 2 * 504);
+	free_all(pkts, n);
+	/* A record written but not committed is not read, nor consumed. */
+	client_put(24, 24, 11, 0);
+	CHECK(burst(pkts, peers, 8) == 0);
+	CHECK(region()->tx.cons == tx_pos);
+	client_commit(24);
+	n = burst(pkts, peers, 8);
+	CHECK(n == 1 && pkts[0]->data_len == 24);
+	free_all(pkts, n);
+	CHECK(w->n_shm == 1 && region()->notice == SL_SHM_SERVED);
+}
+
+static void
+test_hostile_records(void)
+{
+	struct rte_mbuf *pkts[8];
+	union sl_peer peers[8];
+	uint64_t corrupt = sl_ctr_read(&w->ctr.drop[SL_DROP_shm_corrupt]);
+
+	/* The record says 24 bytes, the frame's header 32: cut off. */
+	attach();
+	client_put(24, 32, 11, 1);
+	CHECK(burst(pkts, peers, 8) == 0);
+	CHECK(region()->notice == SL_SHM_CUT_CORRUPT);
+	CHECK(w->n_shm == 0);
+	CHECK(detached_notice());
+	CHECK(sl_ctr_read(&w->ctr.drop[SL_DROP_shm_corrupt]) == corrupt + 1);
+
+	/* A record longer than any frame: cut off, nothing copied. */
+	attach();
+	client_put(24, 24, 11, 1);
+	__atomic_store_n((uint64_t *)(base + 4096 + 32),
+			 sl_shm_commit_word(32, SHIFT, SL_MAX_DATAGRAM + 8), __ATOMIC_RELEASE);
+	CHECK(burst(pkts, peers, 8) == 0);
+	CHECK(region()->notice == SL_SHM_CUT_CORRUPT);
+	CHECK(w->n_shm == 0 && detached_notice());
+
+	/* Shorter than a frame header: cut off. */
+	attach();
+	client_put(8, 8, 11, 1);
+	CHECK(burst(pkts, peers, 8) == 0);
+	CHECK(region()->notice == SL_SHM_CUT_CORRUPT && w->n_shm == 0 && detached_notice());
+}
+
+static void
+test_kick_ends_session(void)
+{
+	struct rte_mbuf *pkts[8];
+	union sl_peer peers[8];
+	union sl_peer me = sl_peer_shm(SLOT, GEN);
+	union sl_peer stale = sl_peer_shm(SLOT, GEN + 1);
+	struct sl_session *s;
+
+	attach();
+	CHECK(sl_session_open(&w->sessions, SLOT, GEN, &s) == 0);
+	s->transport = SL_TRANSPORT_SHM;
+	/* A kick for an earlier client of the slot reaches nobody. */
+	sl_shm_kick(w, &stale.shm, SL_SHM_CUT_SLOW);
+	CHECK(burst(pkts, peers, 8) == 0 && w->n_shm == 1);
+	sl_shm_kick(w, &me.shm, SL_SHM_CUT_SLOW);
+	client_put(24, 24, 11, 1); /* not read: the kick comes first */
+	CHECK(burst(pkts, peers, 8) == 0);
+	CHECK(region()->notice == SL_SHM_CUT_SLOW && w->n_shm == 0);
+	CHECK(sessions_ended == 1);
+	CHECK(sl_session_find_addr(&w->sessions, SLOT, GEN) == NULL);
+	CHECK(detached_notice());
+}
+
+static void
+test_drain_after_hang_up(void)
+{
+	struct rte_mbuf *pkts[8];
+	union sl_peer peers[8];
+	struct sl_handoff h = { .kind = SL_HO_SHM_DETACH, .topic = SLOT };
+	uint16_t n;
+
+	attach();
+	client_put(24, 24, 11, 1);
+	client_put(24, 24, 11, 1);
+	sl_shm_worker_handoff(w, &h);
+	/* What it committed before it hung up is still read... */
+	n = burst(pkts, peers, 8);
+	CHECK(n == 1 && pkts[0]->data_len == 48);
+	free_all(pkts, n);
+	CHECK(w->n_shm == 1 && !detached_notice());
+	/* ... then it is let go, with no notice: it was served. */
+	CHECK(burst(pkts, peers, 8) == 0);
+	CHECK(w->n_shm == 0 && detached_notice());
+	CHECK(region()->notice == SL_SHM_SERVED);
+}
+
+static void
+test_rx_ring_writes(void)
+{
+	union sl_peer me = sl_peer_shm(SLOT, GEN), stale = sl_peer_shm(SLOT, GEN + 1);
+	uint8_t *ring = base + 4096 + RING;
+	uint8_t frame[232];
+	uint64_t word;
+	int i, sent = 1, rc = 0;
+
+	attach();
+	memset(frame, 0x5a, sizeof(frame));
+	sl_proto_hdr_init((struct sl_hdr *)frame, SL_FT_HEARTBEAT, 0, sizeof(frame), 11);
+	CHECK(sl_shm_send(w, &me.shm, frame, 16, frame + 16, sizeof(frame) - 16) == 0);
+	word = __atomic_load_n((uint64_t *)ring, __ATOMIC_ACQUIRE);
+	CHECK(word == sl_shm_commit_word(0, SHIFT, sizeof(frame)));
+	CHECK(memcmp(ring + SL_SHM_REC_HDR, frame, sizeof(frame)) == 0);
+	/* A later client of the slot is another peer. */
+	CHECK(sl_shm_send(w, &stale.shm, frame, sizeof(frame), NULL, 0) == -ENOTCONN);
+	/* 240-byte records: the 4 KiB ring takes 17 (and the 8-byte slot
+	 * cleared after the last); then it is full until the client consumes. */
+	for (i = 0; i < 64 && rc == 0; i++) {
+		rc = sl_shm_send(w, &me.shm, frame, sizeof(frame), NULL, 0);
+		sent += rc == 0;
+	}
+	CHECK(rc == -ENOBUFS && sent == 17);
+	CHECK(sl_shm_room(w, &me.shm, sizeof(frame)) == 0);
+	__atomic_store_n(&region()->rx[0].cons, 4 * 240, __ATOMIC_RELEASE);
+	CHECK(sl_shm_room(w, &me.shm, sizeof(frame)) == 1);
+	/* A consumer word beyond the producer: the client is kicked. */
+	__atomic_store_n(&region()->rx[0].cons, 1ull << 40, __ATOMIC_RELEASE);
+	for (i = 0; i < 8; i++)
+		rc = sl_shm_send(w, &me.shm, frame, sizeof(frame), NULL, 0);
+	CHECK(rc == -ENOTCONN && clients[SLOT].kick == SL_SHM_CUT_CORRUPT);
+}
+
+int
+main(int argc, char **argv)
+{
+	int rc;
+
+	(void)argc;
+	(void)argv;
+	rc = harness_eal("test_shm_worker");
+	if (rc)
+		return rc;
+	rc = harness_dp(&dp, NULL, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "test_shm_worker: dataplane set-up: %s\n", strerror(-rc));
+		return 1;
+	}
+	w = dp.workers[0];
+	w->session_end = on_session_end;
+	shm.max_clients = 4;
+	shm.c = clients;
+	dp.shm = &shm;
+	base = aligned_alloc(4096, 4096 + 2 * RING);
+	CHECK(base != NULL);
+	if (base == NULL)
+		return 1;
+	test_burst_and_peer();
+	test_full_mbuf_and_torn();
+	test_hostile_records();
+	test_kick_ends_session();
+	test_drain_after_hang_up();
+	test_rx_ring_writes();
+	dp.shm = NULL;
+	sl_worker_fini(w);
+	sl_route_fini(&dp.route);
+	free(base);
+	rte_eal_cleanup();
+	if (failures)
+		fprintf(stderr, "test_shm_worker: %d check(s) failed\n", failures);
+	else
+		printf("test_shm_worker: ok\n");
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker's real code through a ring port (net_ring PMD, EAL without huge
+ * pages or PCI): HELLO, SUBSCRIBE, PUBLISH with an ACK request, the DELIVER
+ * it fans out, and the errors of an unknown topic and a missing session.
+ */
+
+#include <arpa/inet.h>
+
+#include <common/proto.h>
+
+#include "dp_harness.h"
+#include "pkt.h"
+
+#include "check.h"
+
+#define CLIENT_IP 0x0200000au /* 10.0.0.2 */
+#define CLIENT_PORT 5555
+
+static struct sl_dp dp;
+static struct rte_ring *rx, *tx;
+static const uint8_t client_mac[6] = { 0x02, 0, 0, 0, 0, 0x22 };
+
+/* A datagram from the client with @len bytes of frames at @frames. */
+static void
+send_dgram(const void *frames, uint32_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp.pkt_pool);
+	uint8_t *d;
+
+	CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(SL_PKT_HDR_LEN + len));
+	sl_pkt_build_udp(d, client_mac, dp.ports[0].mac, CLIENT_IP, HARNESS_IP,
+			 htons(CLIENT_PORT), htons(HARNESS_UDP_PORT), (uint16_t)len);
+	memcpy(d + SL_PKT_HDR_LEN, frames, len);
+	CHECK(rte_ring_enqueue(rx, m) == 0);
+}
+
+#define MAX_REPLIES 16
+
+struct reply {
+	uint8_t type;
+	uint32_t len;
+	uint8_t b[256];
+};
+
+/* Poll the worker a few times; collect the frames it sent to the client. */
+static unsigned
+poll_replies(struct reply *r)
+{
+	unsigned n = 0, i;
+	void *m = NULL;
+
+	for (i = 0; i < 4; i++)
+		sl_worker_poll(dp.workers[0]);
+	while (rte_ring_dequeue(tx, &m) == 0) {
+		struct rte_mbuf *mb = m;
+		uint8_t buf[2048];
+		const uint8_t *p = rte_pktmbuf_read(mb, 0, mb->pkt_len, buf);
+		struct sl_pkt_info pi;
+		struct sl_frame f;
+		size_t off = 0;
+
+		/* Addressed to the client, from the port. */
+		CHECK(sl_pkt_parse(p, mb->pkt_len, CLIENT_IP, htons(CLIENT_PORT), &pi) ==
+		      SL_PKT_UDP);
+		CHECK(pi.src_ip == HARNESS_IP && pi.src_port == htons(HARNESS_UDP_PORT));
+		CHECK(memcmp(pi.dst_mac, client_mac, 6) == 0);
+		while (sl_proto_next(p + pi.payload_off, pi.payload_len, &off, &f) == 1 &&
+		       n < MAX_REPLIES) {
+			r[n].type = f.hdr->type;
+			r[n].len = f.len < sizeof(r[n].b) ? f.len : sizeof(r[n].b);
+			memcpy(r[n].b, f.hdr, r[n].len);
+			n++;
+		}
+		rte_pktmbuf_free(mb);
+	}
+	return n;
+}
+
+static const struct reply *
+find(const struct reply *r, unsigned n, uint8_t type)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (r[i].type == type)
+			return &r[i];
+	return NULL;
+}
+
+static void
+test_session_pubsub(uint32_t topic)
+{
+	struct reply r[MAX_REPLIES];
+	const struct reply *x;
+	struct sl_hello h;
+	struct sl_subscribe s;
+	struct {
+		struct sl_publish p;
+		uint8_t payload[8];
+	} pub;
+	uint32_t session;
+	unsigned n;
+
+	/* HELLO: WELCOME with a session of worker 0, the nonce echoed. */
+	memset(&h, 0, sizeof(h));
+	sl_proto_hdr_init(&h.h, SL_FT_HELLO, 0, sizeof(h), 0);
+	h.min_version = h.max_version = SL_PROTO_VERSION;
+	h.nonce = 0x1234abcd;
+	snprintf(h.name, sizeof(h.name), "t");
+	send_dgram(&h, sizeof(h));
+	n = poll_replies(r);
+	CHECK(n == 1);
+	x = find(r, n, SL_FT_WELCOME);
+	CHECK(x != NULL);
+	if (x == NULL)
+		return;
+	session = ((const struct sl_welcome *)x->b)->session;
+	CHECK(((const struct sl_welcome *)x->b)->nonce == 0x1234abcd);
+	CHECK(sl_session_worker(session) == 0);
+	CHECK(sl_ctr_read(&dp.workers[0]->ctr.ctr[SL_CTR_sessions_opened]) == 1);
+
+	/* SUBSCRIBE: OK for its request id. */
+	memset(&s, 0, sizeof(s));
+	sl_proto_hdr_init(&s.h, SL_FT_SUBSCRIBE, 0, sizeof(s), session);
+	s.req_id = 7;
+	s.topic_id = topic;
+	send_dgram(&s, sizeof(s));
+	n = poll_replies(r);
+	CHECK(n == 1);
+	x = find(r, n, SL_FT_OK);
+	CHECK(x && ((const struct sl_ok *)x->b)->req_id == 7);
+	CHECK(sl_route_state(&dp.route, topic)->n_subs == 1);
+
+	/* PUBLISH with an ACK request: ACK (seq 1) and the DELIVER to itself. */
+	memset(&pub, 0, sizeof(pub));
+	sl_proto_hdr_init(&pub.p.h, SL_FT_PUBLISH, SL_PUB_F_ACK_REQ, sizeof(pub), session);
+	pub.p.topic_id = topic;
+	pub.p.producer_seq = 41;
+	pub.p.timestamp = 99;
+	memcpy(pub.payload, "payload!", 8);
+	send_dgram(&pub, sizeof(pub));
+	n = poll_replies(r);
+	CHECK(n == 2);
+	x = find(r, n, SL_FT_ACK);
+	CHECK(x != NULL);
+	if (x) {
+		const struct sl_ack *a = (const struct sl_ack *)x->b;
+
+		CHECK(a->topic_id == topic && a->producer_seq == 41 && a->seq == 1);
+		CHECK(a->h.session == session);
+	}
+	x = find(r, n, SL_FT_DELIVER);
+	CHECK(x != NULL);
+	if (x) {
+		const struct sl_deliver *d = (const struct sl_deliver *)x->b;
+
+		CHECK(d->topic_id == topic && d->seq == 1 && d->timestamp == 99);
+		CHECK(d->h.length == sizeof(*d) + 8 && d->h.session == session);
+		CHECK(memcmp(d + 1, "payload!", 8) == 0);
+	}
+	CHECK(sl_route_state(&dp.route, topic)->delivered == 1);
+
+	/* PUBLISH to a topic that does not exist: ERROR unknown topic. */
+	pub.p.topic_id = topic + 5;
+	send_dgram(&pub, sizeof(pub));
+	n = poll_replies(r);
+	CHECK(n == 1);
+	x = find(r, n, SL_FT_ERROR);
+	CHECK(x && ((const struct sl_error *)x->b)->code == SL_E_UNKNOWN_TOPIC);
+	CHECK(x && ((const struct sl_error *)x->b)->detail == 41);
+
+	/* A session id nobody was given: ERROR no session, nothing delivered. */
+	pub.p.topic_id = topic;
+	pub.p.h.session = session ^ 0x00ff0000u;
+	send_dgram(&pub, sizeof(pub));
+	n = poll_replies(r);
+	CHECK(n == 1);
+	x = find(r, n, SL_FT_ERROR);
+	CHECK(x && ((const struct sl_error *)x->b)->code == SL_E_NO_SESSION);
+	CHECK(sl_route_state(&dp.route, topic)->delivered == 1);
+}
+
+int
+main(int argc, char **argv)
+{
+	uint32_t topic;
+	int rc;
+
+	(void)argc;
+	rc = harness_eal("test_worker");
+	if (rc)
+		return rc;
+	(void)argv;
+	rx = rte_ring_create("t_rx", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	tx = rte_ring_create("t_tx", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	CHECK(rx && tx);
+	rc = harness_dp(&dp, rx, tx);
+	if (rc < 0) {
+		fprintf(stderr, "test_worker: dataplane set-up: %s\n", strerror(-rc));
+		return 1;
+	}
+	topic = harness_topic(&dp, "prices");
+	CHECK(topic != 0);
+	test_session_pubsub(topic);
+	sl_port_fini(&dp, 0);
+	sl_worker_fini(dp.workers[0]);
+	sl_route_fini(&dp.route);
+	rte_eal_cleanup();
+	if (failures)
+		fprintf(stderr, "test_worker: %d check(s) failed\n", failures);
+	else
+		printf("test_worker: ok\n");
+	return failures ? 1 : 0;
+}

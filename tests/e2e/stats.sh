@@ -12,7 +12,7 @@ mport=$((20000 + $$ % 20000))
 "$SL_BUILD/control/sluice-control" -n "$T_DP" --state-dir "$ctl_dir" \
 	--metrics "127.0.0.1:$mport" >>"$T_DIR/control.log" 2>&1 &
 T_BG+=("$!")
-ctl() { "$SL_BUILD/control/sluicectl" -n "$T_DP" "$@"; }
+ctl() { "$SL_BUILD/ctl/sluicectl" -n "$T_DP" "$@"; }
 t_wait 10 test -S "/run/sluice/$T_DP/control.sock" || t_fail "sluice-control did not start"
 t_wait 10 ctl dataplane status --json | grep -q '"attached":true' || t_fail "not attached"
 
@@ -47,7 +47,9 @@ r = json.load(sys.stdin)["rates"]
 t = [t for t in r.get("topics", []) if t["name"] == "many.0"]
 sys.exit(0 if r.get("counters", {}).get("publishes", 0) > 0 and t and t[0]["published"] > 0
          else 1)'; }
-t_wait 5 rate_seen || t_fail "no publishes rate (counters and topic) in the stats answer"
+t_wait 5 rate_seen || t_fail "no publishes rate (counters and topic) in the stats answer: $(
+	ctl --json stats | python3 -c 'import json, sys; r = json.load(sys.stdin)["rates"]
+print(r.get("counters", {}).get("publishes"), [t for t in r.get("topics", []) if t["name"] == "many.0"])')"
 
 # /metrics: every topic, the authz counters, the same names as before.
 python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$mport/metrics', timeout=5).read().decode())" \

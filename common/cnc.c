@@ -14,6 +14,7 @@
 
 #include <common/cnc.h>
 #include <common/clock.h>
+#include <common/ctrs.h>
 
 _Static_assert(sizeof(struct sl_cnc_cmd) == SL_CNC_CMD_SIZE, "command entry");
 _Static_assert(sizeof(struct sl_cnc_hdr) == 128, "cnc header");
@@ -35,15 +36,15 @@ struct sl_cnc {
 	struct sl_cnc_ring *cmd_ring, *res_ring;
 	struct sl_cnc_cmd *cmds;
 	struct sl_cnc_result *res;
-	struct sl_cnc_stats *stats;
+	struct sl_ctrs_hdr *ctrs;
 };
 
 #define OFF_CMD_RING 128u
 #define OFF_RES_RING (OFF_CMD_RING + sizeof(struct sl_cnc_ring))
 #define OFF_CMDS 4096u
 #define OFF_RES (OFF_CMDS + SL_CNC_RING_ENTRIES * sizeof(struct sl_cnc_cmd))
-#define OFF_STATS (OFF_RES + SL_CNC_RING_ENTRIES * sizeof(struct sl_cnc_result))
-#define TOTAL (OFF_STATS + sizeof(struct sl_cnc_stats))
+#define OFF_CTRS (OFF_RES + SL_CNC_RING_ENTRIES * sizeof(struct sl_cnc_result))
+#define TOTAL(slots) (OFF_CTRS + sl_ctrs_area_size(slots))
 
 /* SL_RUN_DIR/NAME into @out, for a valid instance @name. */
 static int
@@ -93,16 +94,19 @@ bind_layout(struct sl_cnc *c)
 	c->res_ring = (struct sl_cnc_ring *)(c->base + OFF_RES_RING);
 	c->cmds = (struct sl_cnc_cmd *)(c->base + OFF_CMDS);
 	c->res = (struct sl_cnc_result *)(c->base + OFF_RES);
-	c->stats = (struct sl_cnc_stats *)(c->base + OFF_STATS);
+	c->ctrs = (struct sl_ctrs_hdr *)(c->base + OFF_CTRS);
 }
 
 int
-sl_cnc_create(struct sl_cnc **out, const char *name)
+sl_cnc_create(struct sl_cnc **out, const char *name, uint32_t ctr_slots)
 {
+	size_t total = TOTAL(ctr_slots);
 	struct sl_cnc *c;
 	char tmp[PATH_MAX + 8];
 	int fd, rc;
 
+	if (ctr_slots == 0)
+		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
@@ -117,28 +121,29 @@ sl_cnc_create(struct sl_cnc **out, const char *name)
 		rc = -errno;
 		goto fail;
 	}
-	if (ftruncate(fd, (off_t)TOTAL) < 0) {
+	if (ftruncate(fd, (off_t)total) < 0) {
 		rc = -errno;
 		close(fd);
 		goto fail_unlink;
 	}
-	c->base = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	c->base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (c->base == MAP_FAILED) {
 		rc = -errno;
 		goto fail_unlink;
 	}
-	c->size = TOTAL;
+	c->size = total;
 	c->owner = 1;
 	bind_layout(c);
 	c->hdr->version = SL_CNC_VERSION;
 	c->hdr->hdr_size = sizeof(struct sl_cnc_hdr);
-	c->hdr->total_size = TOTAL;
+	c->hdr->total_size = total;
 	c->hdr->cmd_ring_off = OFF_CMD_RING;
 	c->hdr->cmd_off = OFF_CMDS;
 	c->hdr->res_ring_off = OFF_RES_RING;
 	c->hdr->res_off = OFF_RES;
-	c->hdr->stats_off = OFF_STATS;
+	c->hdr->ctrs_off = OFF_CTRS;
+	sl_ctrs_format(c->ctrs, total - OFF_CTRS, ctr_slots);
 	c->hdr->dp_pid = getpid();
 	c->hdr->dp_start_ns = sl_wall_ns();
 	c->hdr->dp_heartbeat_ns = c->hdr->dp_start_ns;
@@ -146,7 +151,7 @@ sl_cnc_create(struct sl_cnc **out, const char *name)
 	__atomic_store_n(&c->hdr->magic, SL_CNC_MAGIC, __ATOMIC_RELEASE);
 	if (rename(tmp, c->path) < 0) {
 		rc = -errno;
-		munmap(c->base, TOTAL);
+		munmap(c->base, total);
 		goto fail_unlink;
 	}
 	*out = c;
@@ -158,13 +163,31 @@ fail:
 	return rc;
 }
 
+/* Does the mapped region @c speak this version and layout? */
+static int
+layout_check(struct sl_cnc *c, uint32_t *found_version)
+{
+	/* Acquire: pairs with the release store of the magic in create. */
+	if (__atomic_load_n(&c->hdr->magic, __ATOMIC_ACQUIRE) != SL_CNC_MAGIC)
+		return -EPROTO;
+	if (found_version)
+		*found_version = c->hdr->version;
+	if (c->hdr->version != SL_CNC_VERSION || c->hdr->total_size != c->size ||
+	    c->hdr->cmd_off != OFF_CMDS || c->hdr->res_off != OFF_RES ||
+	    c->hdr->ctrs_off != OFF_CTRS)
+		return -EPROTO;
+	return sl_ctrs_check(c->ctrs, c->size - OFF_CTRS, NULL) < 0 ? -EPROTO : 0;
+}
+
 int
-sl_cnc_attach(struct sl_cnc **out, const char *name)
+sl_cnc_attach(struct sl_cnc **out, const char *name, uint32_t *found_version)
 {
 	struct sl_cnc *c;
 	struct stat st;
 	int fd, rc;
 
+	if (found_version)
+		*found_version = 0;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
@@ -176,26 +199,31 @@ sl_cnc_attach(struct sl_cnc **out, const char *name)
 		rc = -errno;
 		goto fail;
 	}
-	if (fstat(fd, &st) < 0 || (size_t)st.st_size != TOTAL) {
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(struct sl_cnc_hdr)) {
 		rc = -EPROTO;
 		close(fd);
 		goto fail;
 	}
-	c->base = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	c->size = (size_t)st.st_size;
+	c->base = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (c->base == MAP_FAILED) {
 		rc = -errno;
 		goto fail;
 	}
-	c->size = TOTAL;
 	bind_layout(c);
-	/* Acquire: pairs with the release store of the magic in create. */
-	if (__atomic_load_n(&c->hdr->magic, __ATOMIC_ACQUIRE) != SL_CNC_MAGIC ||
-	    c->hdr->version != SL_CNC_VERSION || c->hdr->total_size != TOTAL ||
-	    c->hdr->cmd_off != OFF_CMDS || c->hdr->res_off != OFF_RES ||
-	    c->hdr->stats_off != OFF_STATS) {
-		munmap(c->base, TOTAL);
+	if (c->size <= OFF_CTRS + sizeof(struct sl_ctrs_hdr)) {
+		/* Too small for this layout: only the header is safe to read. */
+		if (__atomic_load_n(&c->hdr->magic, __ATOMIC_ACQUIRE) == SL_CNC_MAGIC &&
+		    found_version)
+			*found_version = c->hdr->version;
 		rc = -EPROTO;
+		munmap(c->base, c->size);
+		goto fail;
+	}
+	rc = layout_check(c, found_version);
+	if (rc < 0) {
+		munmap(c->base, c->size);
 		goto fail;
 	}
 	*out = c;
@@ -312,45 +340,14 @@ sl_cnc_result_pop(struct sl_cnc *c, struct sl_cnc_result *out)
 	return rc;
 }
 
-void
-sl_cnc_stats_write(struct sl_cnc *c, const char *json, size_t len)
+struct sl_ctrs_hdr *
+sl_cnc_ctrs(struct sl_cnc *c)
 {
-	struct sl_cnc_stats *s = c->stats;
-	uint64_t seq = s->seq;
-
-	if (len > sizeof(s->text) - 1)
-		len = sizeof(s->text) - 1;
-	/* Seqlock: odd while writing; the fences order the text between the
-	 * two stores of seq (pairs with the reader's acquire loads). */
-	__atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	memcpy(s->text, json, len);
-	s->text[len] = '\0';
-	s->len = (uint32_t)len;
-	__atomic_store_n(&s->seq, seq + 2, __ATOMIC_RELEASE);
+	return c->ctrs;
 }
 
-int
-sl_cnc_stats_read(struct sl_cnc *c, char *buf, size_t cap)
+size_t
+sl_cnc_ctrs_size(struct sl_cnc *c)
 {
-	struct sl_cnc_stats *s = c->stats;
-	int tries;
-
-	for (tries = 0; tries < 100; tries++) {
-		uint64_t before = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
-		uint32_t len;
-
-		if (before & 1)
-			continue;
-		len = s->len;
-		if (len >= sizeof(s->text) || len >= cap)
-			len = (uint32_t)(cap - 1 < sizeof(s->text) - 1 ? cap - 1 : sizeof(s->text) - 1);
-		memcpy(buf, s->text, len);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) == before) {
-			buf[len] = '\0';
-			return (int)len;
-		}
-	}
-	return -EAGAIN;
+	return c->size - OFF_CTRS;
 }

@@ -22,8 +22,9 @@ extern "C" {
  *   header       struct sl_cnc_hdr: magic, version, layout, liveness
  *   commands     SPSC ring, control -> dataplane, fixed-size entries
  *   results      SPSC ring, dataplane -> control: one per command, in order
- *   stats        a JSON text snapshot of the dataplane's counters, written by
- *                the dataplane every SL_CNC_STATS_PERIOD_MS under a seqlock
+ *   counters     the counters area (common/ctrs.h, docs/COUNTERS.md): labelled
+ *                64-bit values, refreshed by the dataplane every
+ *                SL_CNC_STATS_PERIOD_MS; sized when the region is created
  *
  * Every index and length read from the region is bounds-checked by the
  * reader: the other process is trusted to be sluice, not to be bug-free.
@@ -31,10 +32,9 @@ extern "C" {
  */
 
 #define SL_CNC_MAGIC 0x31434e4345434c53ull /* "SLCECNC1" */
-#define SL_CNC_VERSION 1u
+#define SL_CNC_VERSION 2u /* 2: the counters area replaced the JSON stats text */
 #define SL_CNC_RING_ENTRIES 256 /* power of two */
 #define SL_CNC_CMD_SIZE 512
-#define SL_CNC_STATS_SIZE (256u * 1024)
 #define SL_CNC_STATS_PERIOD_MS 100
 
 enum sl_cnc_cmd_type {
@@ -145,7 +145,7 @@ struct sl_cnc_hdr {
 	uint64_t total_size;
 	uint64_t cmd_ring_off, cmd_off;	      /* ring indices, entries */
 	uint64_t res_ring_off, res_off;
-	uint64_t stats_off;		      /* struct sl_cnc_stats */
+	uint64_t ctrs_off;		      /* struct sl_ctrs_hdr (common/ctrs.h) */
 	int64_t dp_pid;
 	uint64_t dp_start_ns;		      /* CLOCK_REALTIME */
 	uint64_t dp_heartbeat_ns;	      /* refreshed by the dataplane */
@@ -154,13 +154,6 @@ struct sl_cnc_hdr {
 	uint32_t auth_required;		      /* what the dataplane enforces now */
 	uint32_t reserved;
 	uint8_t pad[16];
-};
-
-struct sl_cnc_stats {
-	uint64_t seq; /* odd while the dataplane writes (seqlock) */
-	uint32_t len; /* bytes of JSON in text */
-	uint32_t reserved;
-	char text[SL_CNC_STATS_SIZE - 16];
 };
 
 struct sl_cnc; /* a mapped region, either side */
@@ -174,17 +167,19 @@ struct sl_cnc; /* a mapped region, either side */
 int sl_cnc_run_dir(const char *name, char *out, size_t len);
 
 /*
- * Dataplane side: create (or replace) the region for instance @name and map
- * it. Returns 0 or -errno.
+ * Dataplane side: create (or replace) the region for instance @name, with a
+ * counters area of @ctr_slots slots (formatted, no type defined yet), and
+ * map it. Returns 0 or -errno.
  */
-int sl_cnc_create(struct sl_cnc **out, const char *name);
+int sl_cnc_create(struct sl_cnc **out, const char *name, uint32_t ctr_slots);
 
 /*
  * Control side: map the region of a running dataplane @name. Returns 0,
- * -ENOENT (no dataplane of that name), -EPROTO (magic or version differ),
- * or -errno.
+ * -ENOENT (no dataplane of that name), -EPROTO (magic, version or layout
+ * differ: @found_version, when not NULL, tells the region's CnC version, or
+ * 0 when even the magic differs), or -errno.
  */
-int sl_cnc_attach(struct sl_cnc **out, const char *name);
+int sl_cnc_attach(struct sl_cnc **out, const char *name, uint32_t *found_version);
 
 /* Unmap; the dataplane side also removes the file. */
 void sl_cnc_close(struct sl_cnc *c);
@@ -204,12 +199,10 @@ int sl_cnc_result_push(struct sl_cnc *c, const struct sl_cnc_result *r);
 /* Control: take the next result. Returns 1, or 0 when none waits. */
 int sl_cnc_result_pop(struct sl_cnc *c, struct sl_cnc_result *out);
 
-/* Dataplane: publish a stats snapshot (@len bytes of JSON). */
-void sl_cnc_stats_write(struct sl_cnc *c, const char *json, size_t len);
-
-/* Control: copy the latest consistent snapshot into @buf (NUL terminated).
- * Returns its length, or -EAGAIN if the writer kept it busy. */
-int sl_cnc_stats_read(struct sl_cnc *c, char *buf, size_t cap);
+/* The region's counters area (either side; checked at attach), and the
+ * bytes mapped for it (what a reader passes to sl_ctrs_view_take). */
+struct sl_ctrs_hdr *sl_cnc_ctrs(struct sl_cnc *c);
+size_t sl_cnc_ctrs_size(struct sl_cnc *c);
 
 #ifdef __cplusplus
 }

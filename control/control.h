@@ -6,23 +6,35 @@
 
 #include <poll.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
-#include "json.h"
+#include <jansson.h>
+
+#include <common/ctrs.h>
+
 #include "state.h"
 #include "sync.h"
 
-/* One per process; everything runs on the thread of the poll loop. */
+/* How often the daemon samples the counters for "rates". */
+#define SL_CTL_RATE_PERIOD_MS 1000
+
+/* The two latest samples of the summed "counters" (objects by label). */
+struct sl_ctl_rates {
+	json_t *last, *base;
+	uint64_t last_ns, base_ns; /* their sample_ns */
+	uint64_t next_ns;
+};
+
+/* One per process; everything runs on the thread of the poll loop, but
+ * for the metrics thread, which reads the counters area only. */
 struct sl_ctl {
 	const char *name;      /* the dataplane instance */
 	const char *state_dir;
 	int verbose;
 	struct sl_state state; /* desired state, as last saved */
 	struct sl_sync *sync;
-	char *stats_buf;       /* SL_CNC_STATS_SIZE bytes */
-	/* For "rates": the two latest distinct snapshots seen by "stats". */
-	struct sl_json_doc *stats_last, *stats_base;
-	uint64_t stats_last_ts, stats_base_ts;
+	struct sl_ctl_rates rates;
 };
 
 /* CLOCK_REALTIME nanoseconds, the clock of the CnC region's words. */
@@ -32,11 +44,28 @@ uint64_t sl_ctl_now_ns(void);
 void sl_ctl_log(const struct sl_ctl *ctl, int is_error, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/*
- * The latest dataplane snapshot, parsed: 0 and a document to free, or
- * -ENOTCONN (no dataplane), -EAGAIN, -EINVAL (unparsable snapshot).
- */
-int sl_ctl_snapshot(struct sl_ctl *ctl, struct sl_json_doc **out);
+/* ---- the dataplane's counters (stats.c) ---- */
+
+/* A copy of the counters area (free with sl_ctrs_view_free): 0, -ENOTCONN
+ * (no dataplane), -EAGAIN (no sample yet) or -ENOMEM. */
+int sl_ctl_counters(struct sl_ctl *ctl, struct sl_ctrs_view *v);
+
+/* The dataplane's uptime at the sample of view @v, in seconds. */
+double sl_ctl_uptime_s(const struct sl_ctrs_view *v);
+
+/* The "stats" answer (docs/CONTROL.md) of view @v, without "rates". */
+json_t *sl_ctl_stats_json(const struct sl_ctrs_view *v);
+
+/* sl_ctl_counters then sl_ctl_stats_json: 0 and a new object through
+ * @out, or the errors of sl_ctl_counters. */
+int sl_ctl_snapshot(struct sl_ctl *ctl, json_t **out);
+
+/* Take a counters sample for the rates when one is due. */
+void sl_ctl_rates_tick(struct sl_ctl *ctl, uint64_t now_ns);
+/* Per-second rates of the counters over the last sampling interval: a new
+ * object, empty until two samples exist. */
+json_t *sl_ctl_rates_json(const struct sl_ctl *ctl);
+void sl_ctl_rates_fini(struct sl_ctl *ctl);
 
 /* ---- admin socket (server.c) ---- */
 
@@ -67,7 +96,9 @@ int sl_metrics_open(struct sl_metrics **out, struct sl_ctl *ctl, const char *add
 void sl_metrics_close(struct sl_metrics *m);
 size_t sl_metrics_pollfds(struct sl_metrics *m, struct pollfd *fds, size_t cap);
 void sl_metrics_handle(struct sl_metrics *m, const struct pollfd *fds, size_t n);
-/* Write the Prometheus text exposition into @w. */
-void sl_metrics_render(struct sl_ctl *ctl, struct sl_jw *w);
+/* Write the Prometheus text exposition into @f. */
+void sl_metrics_render(struct sl_ctl *ctl, FILE *f);
+/* The dataplane's part of it, from a counters area copy @v. */
+void sl_metrics_render_view(const struct sl_ctrs_view *v, FILE *f);
 
 #endif /* SLUICE_CONTROL_CONTROL_H */

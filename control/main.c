@@ -28,40 +28,6 @@ on_signal(int sig)
 	stop = 1;
 }
 
-uint64_t
-sl_ctl_now_ns(void)
-{
-	return sl_wall_ns();
-}
-
-void
-sl_ctl_log(const struct sl_ctl *ctl, int is_error, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!is_error && !ctl->verbose)
-		return;
-	fprintf(stderr, "sluice-control: %s", is_error ? "error: " : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-int
-sl_ctl_snapshot(struct sl_ctl *ctl, struct sl_json_doc **out)
-{
-	struct sl_json_limits lim = { SL_CNC_STATS_SIZE, 16, 16u << 20 };
-	int n = sl_sync_stats(ctl->sync, ctl->stats_buf, SL_CNC_STATS_SIZE);
-
-	*out = NULL;
-	if (n < 0)
-		return n;
-	if (n == 0)
-		return -EAGAIN; /* attached before the first snapshot */
-	return sl_json_parse(out, ctl->stats_buf, (size_t)n, &lim, NULL) < 0 ? -EINVAL : 0;
-}
-
 struct opts {
 	const char *name, *state_dir, *socket, *group, *metrics;
 	char socket_buf[256];
@@ -168,6 +134,16 @@ log_transitions(struct sl_ctl *ctl, struct sl_sync_status *prev)
 	if (st.synced && !prev->synced)
 		sl_ctl_log(ctl, 0, "dataplane '%s' in sync (resync #%llu)", ctl->name,
 			   (unsigned long long)st.syncs);
+	if (st.cnc_refused && st.cnc_refused != prev->cnc_refused) {
+		if (st.cnc_refused == UINT32_MAX)
+			sl_ctl_log(ctl, 1, "%s/%s/cnc is not a sluice control region: not attached",
+				   SL_RUN_DIR, ctl->name);
+		else
+			sl_ctl_log(ctl, 1, "dataplane '%s' has a CnC region of version %u that this "
+				   "sluice-control cannot read (it reads version %u, docs/COUNTERS.md): "
+				   "run the sluice-control of the dataplane's release", ctl->name,
+				   st.cnc_refused, SL_CNC_VERSION);
+	}
 	if (st.cmds_failed > prev->cmds_failed || st.cmds_timed_out > prev->cmds_timed_out)
 		sl_ctl_log(ctl, 1, "dataplane refused %llu and did not answer %llu command(s) so far",
 			   (unsigned long long)st.cmds_failed, (unsigned long long)st.cmds_timed_out);
@@ -195,6 +171,7 @@ run(struct sl_ctl *ctl, struct sl_server *srv, struct sl_metrics *met)
 		if (met != NULL)
 			sl_metrics_handle(met, fds + ns, nm);
 		busy = sl_sync_tick(ctl->sync, &ctl->state, sl_ctl_now_ns()) > 0;
+		sl_ctl_rates_tick(ctl, sl_ctl_now_ns());
 		sl_server_tick(srv);
 		log_transitions(ctl, &prev);
 	}
@@ -230,8 +207,7 @@ main(int argc, char **argv)
 	ctl.state_dir = o.state_dir;
 	ctl.verbose = o.verbose;
 	sl_state_init(&ctl.state);
-	ctl.stats_buf = malloc(SL_CNC_STATS_SIZE);
-	if (ctl.stats_buf == NULL || setup_signals() < 0 || load_state(&ctl) < 0)
+	if (setup_signals() < 0 || load_state(&ctl) < 0)
 		goto out;
 	if (sl_sync_create(&ctl.sync, o.name) < 0)
 		goto out;
@@ -247,9 +223,7 @@ out:
 	sl_metrics_close(met);
 	sl_server_close(srv);
 	sl_sync_destroy(ctl.sync);
-	sl_json_doc_free(ctl.stats_last);
-	sl_json_doc_free(ctl.stats_base);
+	sl_ctl_rates_fini(&ctl);
 	sl_state_fini(&ctl.state);
-	free(ctl.stats_buf);
 	return rc;
 }

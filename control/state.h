@@ -11,7 +11,7 @@
 #include <common/cnc.h>
 #include <common/policy.h>
 
-#include "json.h"
+#include <jansson.h>
 
 /*
  * What sluice-control wants the dataplane to hold. Every mutating call
@@ -104,12 +104,21 @@ int sl_state_durability_parse(const char *s, uint8_t *out); /* 0 or -EINVAL */
 /* Back-pressure: "default" (SL_CNC_BP_DEFAULT), "drop", "block", "disconnect". */
 int sl_state_backpressure_parse(const char *s, uint8_t *out); /* 0 or -EINVAL */
 int sl_state_perm_parse(const char *s);			     /* SL_PERM_* bit or -EINVAL */
-/* Write the perms of @perms as a JSON array of names. */
-void sl_state_perms_json(struct sl_jw *w, uint16_t perms);
+/* Name of permission bit @i (0 pub, 1 sub, 2 admin), or NULL. */
+const char *sl_state_perm_name(unsigned i);
+/* @perms as a new JSON array of names (NULL when out of memory). */
+json_t *sl_state_perms_json(uint16_t perms);
 
-/* Write @p as a JSON object: "auth", "idle", "rate_limit", and "set", the
+/* @p as a new JSON object: "auth", "idle", "rate_limit", and "set", the
  * list of the settings an operator set (state.json, policy.show). */
-void sl_state_policy_to_json(const struct sl_state_policy *p, struct sl_jw *w);
+json_t *sl_state_policy_to_json(const struct sl_state_policy *p);
+
+/* Room for @topics topics and @acls ACL entries. 0 or -ENOMEM. */
+int sl_state_reserve(struct sl_state *s, size_t topics, size_t acls);
+
+/* snprintf @fmt into @err (when not NULL) and return @rc. */
+int sl_state_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Validators: 0, or -EINVAL with a message. */
 int sl_state_topic_name_check(const char *name, char *err, size_t errlen);
@@ -164,11 +173,12 @@ int sl_state_acl_revoke(struct sl_state *s, const char *user, const char *patter
  * ACL users, patterns, perms, durability, back-pressure, ranges. */
 int sl_state_validate(const struct sl_state *s, char *err, size_t errlen);
 
-/* Serialise, keys included (hex). */
-void sl_state_to_json(const struct sl_state *s, struct sl_jw *w);
+/* ---- state.json (state_file.c) ---- */
+
+/* Serialise, keys included (hex): a new object, NULL when out of memory. */
+json_t *sl_state_to_json(const struct sl_state *s);
 /* Fill an initialised, empty @s from a parsed document, then validate. */
-int sl_state_from_json(struct sl_state *s, const struct sl_json *root, char *err,
-		       size_t errlen);
+int sl_state_from_json(struct sl_state *s, const json_t *root, char *err, size_t errlen);
 
 /*
  * Create @dir (mode 0700, parents 0755) if needed and make sure it is 0700.

@@ -56,6 +56,7 @@ struct sl_sync {
 	size_t n_tk, cap_tk;
 	int64_t next_ticket;
 	uint64_t syncs, syncs_completed, sent, failed, timed_out;
+	uint32_t cnc_refused; /* the CnC version of a region refused, 0 if none */
 };
 
 int
@@ -192,10 +193,18 @@ try_attach(struct sl_sync *s, uint64_t now)
 {
 	struct sl_cnc_hdr *h;
 	struct stat st;
+	uint32_t found;
+	int rc;
 
 	s->next_attach = now + SL_SYNC_RETRY_MS * MS;
-	if (stat(s->path, &st) < 0 || sl_cnc_attach(&s->cnc, s->name) < 0)
+	if (stat(s->path, &st) < 0)
 		return;
+	rc = sl_cnc_attach(&s->cnc, s->name, &found);
+	if (rc == -EPROTO)
+		s->cnc_refused = found ? found : UINT32_MAX;
+	if (rc < 0)
+		return;
+	s->cnc_refused = 0;
 	h = sl_cnc_hdr(s->cnc);
 	/* A dataplane killed with -9 leaves its region behind: not attached. */
 	if (!pid_alive(__atomic_load_n(&h->dp_pid, __ATOMIC_ACQUIRE))) {
@@ -599,6 +608,7 @@ sl_sync_status(const struct sl_sync *s, uint64_t now, struct sl_sync_status *out
 	out->cmds_sent = s->sent;
 	out->cmds_failed = s->failed;
 	out->cmds_timed_out = s->timed_out;
+	out->cnc_refused = s->cnc_refused;
 	if (s->cnc == NULL)
 		return;
 	hb = __atomic_load_n(&sl_cnc_hdr(s->cnc)->dp_heartbeat_ns, __ATOMIC_ACQUIRE);
@@ -611,9 +621,9 @@ sl_sync_status(const struct sl_sync *s, uint64_t now, struct sl_sync_status *out
 }
 
 int
-sl_sync_stats(struct sl_sync *s, char *buf, size_t cap)
+sl_sync_counters(struct sl_sync *s, struct sl_ctrs_view *v)
 {
 	if (s->cnc == NULL)
 		return -ENOTCONN;
-	return sl_cnc_stats_read(s->cnc, buf, cap);
+	return sl_ctrs_view_take(sl_cnc_ctrs(s->cnc), sl_cnc_ctrs_size(s->cnc), v);
 }

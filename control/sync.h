@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <common/cnc.h>
+#include <common/ctrs.h>
 
 #include "state.h"
 
@@ -54,6 +55,9 @@ struct sl_sync_status {
 	uint64_t syncs;	    /* resyncs started since control started */
 	uint64_t syncs_completed; /* ... whose SYNC_END the dataplane applied */
 	uint64_t cmds_sent, cmds_failed, cmds_timed_out;
+	/* The CnC version of a region found but refused (another version or
+	 * layout; UINT32_MAX when even its magic differs), 0 if none. */
+	uint32_t cnc_refused;
 };
 
 /* A new, unattached syncer for instance @name. Returns 0, -EINVAL (bad
@@ -94,9 +98,10 @@ int sl_sync_ticket_poll(struct sl_sync *s, int64_t ticket, char *msg, size_t msg
 /* Drop a ticket nobody waits for any more (its commands still run). */
 void sl_sync_ticket_forget(struct sl_sync *s, int64_t ticket);
 
-/* The dataplane's latest stats snapshot, NUL terminated, into @buf.
- * Returns its length, -ENOTCONN when not attached, or -EAGAIN. */
-int sl_sync_stats(struct sl_sync *s, char *buf, size_t cap);
+/* A private copy of the attached dataplane's counters area (free it with
+ * sl_ctrs_view_free). Returns 0, -ENOTCONN when not attached, -EPROTO (the
+ * area's geometry changed) or -ENOMEM. */
+int sl_sync_counters(struct sl_sync *s, struct sl_ctrs_view *v);
 
 /* Command builders: fill @c (zeroed first) for the given object. */
 void sl_sync_cmd_topic(struct sl_cnc_cmd *c, const struct sl_state_topic *t);

@@ -11,28 +11,18 @@
 
 #include "ctl.h"
 
-/* Two consecutive snapshots and what is known of the time between them. */
+/* One stats answer and its "rates". Rates are sluice-control's: it computes
+ * them over its own samples of the counters (docs/CONTROL.md); sluicectl
+ * shows them and computes none. */
 struct stats_view {
 	json_t *cur;
-	json_t *prev;		/* NULL on the first */
 	json_t *rates;		/* the daemon's "rates", NULL if absent */
-	double dt;		/* seconds from prev to cur; NAN if unknown */
 };
-
-static double
-per_second(double now, double before, double dt)
-{
-	/* A counter that went down was reset (dataplane restart): no rate. */
-	if (isnan(now) || isnan(before) || isnan(dt) || dt <= 0 || now < before)
-		return NAN;
-	return (now - before) / dt;
-}
 
 /*
  * Rate of the counter at @path ("counters.publishes"): the daemon's
- * rates.<path>, or for a counter rates.<name> (docs/CONTROL.md leaves the
- * shape open: flat for counters, or mirroring the snapshot), else computed
- * from the previous snapshot.
+ * rates.<path>, or for a counter rates.<name> (the flat shape of an older
+ * sluice-control); NAN (shown "-") when it sent none.
  */
 static double
 rate_at(const struct stats_view *s, const char *path)
@@ -41,9 +31,7 @@ rate_at(const struct stats_view *s, const char *path)
 
 	if (isnan(d) && strncmp(path, "counters.", 9) == 0)
 		d = sl_ctl_num_at(s->rates, path + 9);
-	if (!isnan(d))
-		return d;
-	return per_second(sl_ctl_num_at(s->cur, path), sl_ctl_num_at(s->prev, path), s->dt);
+	return d;
 }
 
 static json_t *
@@ -69,30 +57,8 @@ static double
 topic_rate(const struct stats_view *s, json_t *t, const char *field)
 {
 	const char *name = json_string_value(json_object_get(t, "name"));
-	double d = sl_ctl_num_at(find_named(json_object_get(s->rates, "topics"), name), field);
 
-	if (!isnan(d))
-		return d;
-	return per_second(sl_ctl_num_at(t, field),
-			  sl_ctl_num_at(find_named(json_object_get(s->prev, "topics"), name), field),
-			  s->dt);
-}
-
-/* Seconds between two snapshots: their ts_ns, else the client's clock. */
-static double
-snapshot_dt(json_t *cur, json_t *prev, double client_dt)
-{
-	uint64_t a, b;
-
-	if (prev == NULL)
-		return NAN;
-	if (sl_ctl_u64(json_object_get(cur, "pid"), &a) &&
-	    sl_ctl_u64(json_object_get(prev, "pid"), &b) && a != b)
-		return NAN;	/* another dataplane: counters restarted */
-	if (sl_ctl_u64(json_object_get(cur, "ts_ns"), &a) &&
-	    sl_ctl_u64(json_object_get(prev, "ts_ns"), &b))
-		return a > b ? (double)(a - b) / 1e9 : NAN;
-	return client_dt;
+	return sl_ctl_num_at(find_named(json_object_get(s->rates, "topics"), name), field);
 }
 
 static void
@@ -215,11 +181,10 @@ sleep_until(int64_t deadline_ms)
 }
 
 static void
-watch_frame(const struct sl_ctl *c, const struct sl_ctl_reply *cur,
-	    const struct sl_ctl_reply *prev, double client_dt, double interval, bool tty,
+watch_frame(const struct sl_ctl *c, const struct sl_ctl_reply *cur, double interval, bool tty,
 	    uint64_t n)
 {
-	struct stats_view s = { .cur = cur->result, .prev = prev->result };
+	struct stats_view s = { .cur = cur->result };
 	char when[32];
 	time_t now = time(NULL);
 
@@ -228,7 +193,6 @@ watch_frame(const struct sl_ctl *c, const struct sl_ctl_reply *cur,
 		return;
 	}
 	s.rates = json_object_get(s.cur, "rates");
-	s.dt = snapshot_dt(s.cur, s.prev, client_dt);
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
 	if (tty)
 		fputs("\033[H\033[2J", stdout);
@@ -245,7 +209,6 @@ stats_watch(const struct sl_ctl *c, double interval, uint64_t count)
 	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	struct sl_ctl_reply prev = { 0 }, cur;
 	bool tty = isatty(STDOUT_FILENO);
-	int64_t prev_ms = 0;
 	int rc = 0;
 
 	sigaction(SIGINT, &sa, NULL);
@@ -255,11 +218,10 @@ stats_watch(const struct sl_ctl *c, double interval, uint64_t count)
 
 		rc = sl_ctl_call(c, "stats", NULL, &cur);
 		if (rc == 0) {
-			watch_frame(c, &cur, &prev, (double)(t0 - prev_ms) / 1000, interval, tty, n);
+			watch_frame(c, &cur, interval, tty, n);
 			fflush(stdout);
 			sl_ctl_reply_fini(&prev);
-			prev = cur;
-			prev_ms = t0;
+			prev = cur;	/* kept: sluice-control was reached */
 		} else if (rc != SL_CTL_EXIT_UNREACHABLE || prev.root == NULL) {
 			break;	/* a refusal, or never reached: nothing to watch */
 		}
@@ -306,7 +268,7 @@ cmd_stats(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
 	if (c->json) {
 		sl_ctl_print_result_raw(&r);
 	} else {
-		struct stats_view s = { .cur = r.result, .dt = NAN };
+		struct stats_view s = { .cur = r.result };
 
 		s.rates = json_object_get(s.cur, "rates");
 		render_stats(&s, false);
@@ -322,8 +284,8 @@ const struct sl_ctl_verb sl_ctl_stats_verbs[] = {
 	  "them exact.\n"
 	  "With --watch: refresh every SECONDS (default 1) until Ctrl-C or N refreshes\n"
 	  "(--count): messages/s in and out, drops/s by reason, and per topic published/s,\n"
-	  "delivered/s, subscribers and journal bytes. Rates are sluice-control's when it\n"
-	  "sends them, else computed from consecutive snapshots. With --json, one\n"
-	  "snapshot a line.\n", cmd_stats },
+	  "delivered/s, subscribers and journal bytes. Rates are sluice-control's (it\n"
+	  "computes them over its one-second samples; \"-\" when it sent none). With\n"
+	  "--json, one snapshot a line.\n", cmd_stats },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

@@ -43,6 +43,14 @@ struct sl_authz {
 
 /* What resyncs did to the builder, and how often a table went out. Main
  * lcore only: written by the builder and publish, read by the snapshot. */
+/* The fields of struct sl_authz_stats, for the counters area. */
+#define SL_AUTHZ_STATS_LIST(X)                                                        \
+	X(syncs_begun) X(syncs_completed) X(syncs_abandoned) X(sync_users_swept)        \
+	X(sync_acls_swept) X(sync_auth_kept) X(tables_published)
+#define SL_X_ENUM_AUTHZ(l) SL_STATS_AUTHZ_##l,
+enum { SL_AUTHZ_STATS_LIST(SL_X_ENUM_AUTHZ) SL_STATS_AUTHZ_MAX };
+#undef SL_X_ENUM_AUTHZ
+
 struct sl_authz_stats {
 	uint64_t syncs_begun;	       /* SYNC_BEGIN applied: a staged copy started */
 	uint64_t syncs_completed;      /* SYNC_END applied: the staged copy went live */

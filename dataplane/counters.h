@@ -35,12 +35,54 @@
 	X(shm_slow_cut) X(shm_gone) X(shm_ring_full) X(shm_held_back) X(backpressure)    \
 	X(bp_overflow)
 
+/*
+ * The blocks the counters area of the CnC region carries besides the two
+ * lists above (docs/COUNTERS.md): each entry is (label, kind), the kind an
+ * enum sl_ctrs_kind suffix (common/ctrs.h). These lists are the only
+ * description of the stats: sluice-control, /metrics and sluicectl take
+ * the labels from the area, which the dataplane fills from here.
+ */
+#define SL_STATS_DP_LIST(X)                                                           \
+	X(pid, ID) X(start_ns, NS) X(auth_required, BOOL) X(idle, IDLE)                 \
+	X(topic_slots_full, COUNT)
+
+#define SL_STATS_WORKER_LIST(X)                                                       \
+	X(lcore, ID) X(port, ID) X(queue, ID) X(rx_pkts, COUNT) X(tx_pkts, COUNT)      \
+	X(sessions, GAUGE)
+
+#define SL_STATS_PORT_LIST(X)                                                         \
+	X(ipackets, COUNT) X(opackets, COUNT) X(imissed, COUNT) X(ierrors, COUNT)
+
+#define SL_STATS_TOPIC_LIST(X)                                                        \
+	X(subscribers, GAUGE) X(published, COUNT) X(delivered, COUNT) X(dropped, COUNT) \
+	X(seq, GAUGE) X(journal_first, GAUGE) X(journal_durable, GAUGE)                 \
+	X(journal_bytes, GAUGE) X(journal_full, COUNT) X(replay_gaps, COUNT)           \
+	X(retain_bytes, GAUGE) X(retain_age_s, GAUGE) X(capacity_bytes, GAUGE)          \
+	X(durability, DURABILITY) X(backpressure, BACKPRESSURE) X(deleted, BOOL)
+
+/* Type ids of the counters area, and the names readers find them by. */
+#define SL_STATS_TYPE_LIST(X)                                                         \
+	X(DATAPLANE, "dataplane") X(COUNTERS, "counters") X(DROPS, "drops")             \
+	X(AUTHZ, "authz") X(WORKER, "worker") X(PORT, "port") X(TOPIC, "topic")
+
 #define SL_X_ENUM_CTR(n) SL_CTR_##n,
 #define SL_X_ENUM_DROP(n) SL_DROP_##n,
 enum sl_ctr { SL_CTR_LIST(SL_X_ENUM_CTR) SL_CTR_MAX };
 enum sl_drop { SL_DROP_LIST(SL_X_ENUM_DROP) SL_DROP_MAX };
 #undef SL_X_ENUM_CTR
 #undef SL_X_ENUM_DROP
+
+/* The counters area's type ids, and each list's value indices: one prefix
+ * for the four lists, so a label repeated across them does not compile. */
+#define SL_X_ENUM_TYPE(id, name) SL_STATS_T_##id,
+enum sl_stats_type { SL_STATS_TYPE_LIST(SL_X_ENUM_TYPE) SL_STATS_T_MAX };
+#undef SL_X_ENUM_TYPE
+#define SL_X_ENUM_V(l, k) SL_STATS_##l,
+enum { SL_STATS_DP_LIST(SL_X_ENUM_V) SL_STATS_DP_MAX };
+enum { SL_STATS_WORKER_LIST(SL_X_ENUM_V) SL_STATS_W_MAX };
+enum { SL_STATS_PORT_LIST(SL_X_ENUM_V) SL_STATS_P_MAX };
+enum { SL_STATS_TOPIC_LIST(SL_X_ENUM_V) SL_STATS_TOPIC_MAX };
+#undef SL_X_ENUM_V
 
 struct sl_counters {
 	uint64_t ctr[SL_CTR_MAX];
@@ -63,6 +105,13 @@ sl_ctr_read(const uint64_t *c)
 
 extern const char *const sl_ctr_names[SL_CTR_MAX];
 extern const char *const sl_drop_names[SL_DROP_MAX];
+
+struct sl_ctrs_hdr;
+
+/* Define every type of the counters area @a (common/ctrs.h) from the lists
+ * above and SL_AUTHZ_STATS_LIST: names, labels, kinds. Returns 0 or
+ * -EINVAL (a list outgrew a slot). */
+int sl_stats_define_types(struct sl_ctrs_hdr *a);
 
 /* Map a negative parser result (-enum sl_proto_err) to a drop reason. */
 enum sl_drop sl_drop_from_proto(int err);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Main lcore side of the control plane: CnC commands, authz tables, stats snapshots. */
+/* Main lcore side of the control plane: CnC commands, authz tables, the counters area's clock. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -19,10 +19,10 @@
 
 #include "dataplane.h"
 #include "lcore_main.h"
+#include "stats.h"
 #include "topic.h"
 
 #define CMDS_PER_POLL 64
-#define STATS_BUF (SL_CNC_STATS_SIZE - 64)
 
 /* A replaced table, freed once every worker has polled since (RCU style). */
 struct sl_authz_retired {
@@ -344,144 +344,6 @@ drain(struct sl_dp *dp)
 	return n;
 }
 
-/* --- stats snapshot -------------------------------------------------------------------- */
-
-struct jbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void
-jb(struct jbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->len >= b->cap)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		b->len = b->len + (size_t)n < b->cap ? b->len + (size_t)n : b->cap;
-}
-
-static void
-stats_authz(const struct sl_authz_stats *s, struct jbuf *b)
-{
-	jb(b, ",\"authz\":{\"syncs_begun\":%" PRIu64 ",\"syncs_completed\":%" PRIu64
-	   ",\"syncs_abandoned\":%" PRIu64 ",\"sync_users_swept\":%" PRIu64
-	   ",\"sync_acls_swept\":%" PRIu64 ",\"sync_auth_kept\":%" PRIu64
-	   ",\"tables_published\":%" PRIu64 "}", s->syncs_begun, s->syncs_completed,
-	   s->syncs_abandoned, s->sync_users_swept, s->sync_acls_swept, s->sync_auth_kept,
-	   s->tables_published);
-}
-
-static void
-stats_workers_ports(const struct sl_dp *dp, struct jbuf *b)
-{
-	struct rte_eth_stats st;
-	unsigned i;
-
-	jb(b, ",\"workers\":[");
-	for (i = 0; i < dp->n_workers; i++) {
-		const struct sl_worker *w = dp->workers[i];
-
-		jb(b, "%s{\"worker\":%u,\"lcore\":%u,\"port\":%u,\"queue\":%u,\"rx_pkts\":%" PRIu64
-		   ",\"tx_pkts\":%" PRIu64 ",\"sessions\":%u}", i ? "," : "", i, w->lcore,
-		   w->port_idx, w->queue, sl_ctr_read(&w->ctr.ctr[SL_CTR_rx_pkts]),
-		   sl_ctr_read(&w->ctr.ctr[SL_CTR_tx_pkts]),
-		   __atomic_load_n(&w->sessions.n_active, __ATOMIC_RELAXED));
-	}
-	jb(b, "],\"ports\":[");
-	for (i = 0; i < dp->n_ports; i++) {
-		memset(&st, 0, sizeof(st));
-		rte_eth_stats_get(dp->ports[i].port_id, &st);
-		jb(b, "%s{\"port\":%u,\"ipackets\":%" PRIu64 ",\"opackets\":%" PRIu64
-		   ",\"imissed\":%" PRIu64 ",\"ierrors\":%" PRIu64 "}", i ? "," : "", i,
-		   st.ipackets, st.opackets, st.imissed, st.ierrors);
-	}
-	jb(b, "]");
-}
-
-/* @name as a JSON string body: topic names may hold '"' and '\\'. */
-static const char *
-json_name(const char *name, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (; *name && o + 2 < cap; name++) {
-		if (*name == '"' || *name == '\\')
-			out[o++] = '\\';
-		out[o++] = *name;
-	}
-	out[o] = '\0';
-	return out;
-}
-
-static void
-stats_topics(struct sl_dp *dp, struct jbuf *b)
-{
-	char name[2 * SL_MAX_TOPIC_NAME + 2];
-	uint32_t id, n = __atomic_load_n(&dp->route.n_topics, __ATOMIC_ACQUIRE);
-	int first = 1;
-
-	jb(b, ",\"topics\":[");
-	for (id = 1; id <= n && id < dp->route.cap; id++) {
-		const struct sl_topic *t = &dp->route.topics[id];
-		const struct sl_topic_state *ts = sl_route_state(&dp->route, id);
-		uint64_t cap, ret, age;
-
-		if (t->id != id)
-			continue;
-		sl_dp_topic_limits(dp, id, &cap, &ret, &age);
-		jb(b, "%s{\"name\":\"%s\",\"id\":%u,\"durability\":\"%s\",\"backpressure\":\"%s\","
-		   "\"subscribers\":%u,"
-		   "\"published\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"dropped\":%" PRIu64
-		   ",\"seq\":%" PRIu64 ",\"journal_first\":%" PRIu64 ",\"journal_durable\":%" PRIu64
-		   ",\"journal_bytes\":%" PRIu64 ",\"journal_full\":%" PRIu64 ",\"retain_bytes\":%" PRIu64
-		   ",\"retain_age_s\":%" PRIu64 ",\"capacity_bytes\":%" PRIu64 ",\"deleted\":%s}",
-		   first ? "" : ",",
-		   json_name(t->name, name, sizeof(name)), id,
-		   sl_durability_name((enum sl_durability)ts->durability),
-		   sl_backpressure_name((enum sl_backpressure)__atomic_load_n(&ts->backpressure,
-									       __ATOMIC_RELAXED)),
-		   __atomic_load_n(&ts->n_subs, __ATOMIC_RELAXED), sl_ctr_read(&ts->published),
-		   sl_ctr_read(&ts->delivered), sl_ctr_read(&ts->dropped), sl_ctr_read(&ts->seq),
-		   sl_ctr_read(&ts->j_first), sl_ctr_read(&ts->j_durable),
-		   sl_ctr_read(&ts->j_bytes), sl_ctr_read(&ts->journal_full), ret, age, cap,
-		   __atomic_load_n(&t->active, __ATOMIC_ACQUIRE) ? "false" : "true");
-		first = 0;
-	}
-	jb(b, "]");
-}
-
-static void
-write_stats(struct sl_dp *dp, uint64_t now)
-{
-	static char buf[STATS_BUF];
-	struct jbuf b = { buf, 0, sizeof(buf) };
-	const struct sl_cnc_hdr *h = sl_cnc_hdr(dp->cnc);
-	unsigned i;
-
-	jb(&b, "{\"ts_ns\":%" PRIu64 ",\"pid\":%d,\"uptime_s\":%.3f,\"auth_required\":%u,"
-	   "\"idle\":\"%s\",\"counters\":{", now, (int)getpid(),
-	   (double)(now - h->dp_start_ns) / 1e9, dp->authz ? dp->authz->required : 0,
-	   dp->conf.idle == SL_IDLE_BUSY ? "busy" : "backoff");
-	for (i = 0; i < SL_CTR_MAX; i++)
-		jb(&b, "%s\"%s\":%" PRIu64, i ? "," : "", sl_ctr_names[i], sl_dp_ctr_sum(dp, i, 0));
-	jb(&b, "},\"drops\":{");
-	for (i = 0; i < SL_DROP_MAX; i++)
-		jb(&b, "%s\"%s\":%" PRIu64, i ? "," : "", sl_drop_names[i], sl_dp_ctr_sum(dp, i, 1));
-	jb(&b, "}");
-	stats_authz(&dp->authz_b.stats, &b);
-	stats_workers_ports(dp, &b);
-	stats_topics(dp, &b);
-	jb(&b, "}");
-	if (b.len < b.cap)
-		sl_cnc_stats_write(dp->cnc, buf, b.len);
-}
-
 /* --- lifecycle ---------------------------------------------------------------------------- */
 
 int
@@ -493,7 +355,14 @@ sl_dp_ctl_init(struct sl_dp *dp)
 	rc = publish_authz(dp);
 	if (rc < 0)
 		return rc;
-	rc = sl_cnc_create(&dp->cnc, dp->conf.name);
+	rc = sl_cnc_create(&dp->cnc, dp->conf.name, sl_dp_stats_slots(dp));
+	if (rc == 0) {
+		rc = sl_dp_stats_init(dp);
+		if (rc < 0) {
+			sl_cnc_close(dp->cnc);
+			dp->cnc = NULL;
+		}
+	}
 	if (rc < 0) {
 		SL_LOG(WARNING, "control region %s/%s/cnc: %s; running without "
 			"sluice-control\n", SL_RUN_DIR, dp->conf.name, strerror(-rc));
@@ -526,7 +395,7 @@ sl_dp_ctl_poll(struct sl_dp *dp)
 	if (now >= dp->next_stats_ns) {
 		dp->next_stats_ns = now + SL_CNC_STATS_PERIOD_MS * 1000000ull;
 		__atomic_store_n(&sl_cnc_hdr(dp->cnc)->dp_heartbeat_ns, now, __ATOMIC_RELEASE);
-		write_stats(dp, now);
+		sl_dp_stats_sample(dp, now);
 	}
 	return n;
 }
@@ -545,6 +414,7 @@ sl_dp_ctl_fini(struct sl_dp *dp)
 	sl_authz_free(dp->authz);
 	dp->authz = NULL;
 	sl_authz_builder_fini(&dp->authz_b);
+	sl_dp_stats_fini(dp);
 	sl_cnc_close(dp->cnc);
 	dp->cnc = NULL;
 }

@@ -176,6 +176,7 @@ struct sl_dp {
 	struct sl_dp_deletion deleting;
 	uint8_t authz_dirty;
 	uint64_t next_stats_ns;
+	struct sl_dp_stats *stats;	  /* the counters area's slots (stats.c) */
 	struct sl_authz_retired *retired; /* tables waiting for a grace period */
 	struct sl_psub *psubs;		  /* [SL_PSUB_MAX], main lcore only */
 	struct sl_shm *shm;		  /* shared-memory clients; NULL when off */
@@ -207,8 +208,9 @@ unsigned sl_worker_poll(struct sl_worker *w);
 uint64_t sl_dp_ctr_sum(const struct sl_dp *dp, unsigned idx, int drop);
 
 /* Control plane on the main lcore (ctl.c): the CnC region, commands, the
- * authorization table, stats snapshots. init returns 0 or -errno (the
- * dataplane runs without control when the region cannot be created). */
+ * authorization table, the counters area's samples (stats.c). init returns
+ * 0 or -errno (the dataplane runs without control when the region cannot
+ * be created). */
 int sl_dp_ctl_init(struct sl_dp *dp);
 /* Drain commands, publish tables and stats; returns the work done. */
 unsigned sl_dp_ctl_poll(struct sl_dp *dp);

@@ -173,12 +173,32 @@ topic_dict(const struct sl_topic *t)
 	return c;
 }
 
-/* /sluice/topics: every topic (up to the telemetry dict limit), keyed
- * "t<id>" since keys may hold only [A-Za-z0-9_/]; /sluice/topics,NAME: one. */
+/*
+ * A telemetry answer is at most 16 KiB of JSON (DPDK's MAX_OUTPUT_LEN) and
+ * a dict at most RTE_TEL_MAX_DICT_ENTRIES entries; DPDK silently leaves
+ * out what does not fit. So /sluice/topics lists topics only while a
+ * generous bound on their JSON fits, and says how many it left out.
+ */
+#define TEL_OUTPUT_BUDGET (16384 - 512)
+
+/* An upper bound on the JSON of topic_dict(@t) with its key: every name
+ * byte escaped, every number 20 digits. */
+static size_t
+topic_json_bound(const struct sl_topic *t)
+{
+	return 64 + 2 * strlen(t->name) + 16 * (24 + 20);
+}
+
+/* /sluice/topics: the live topics, keyed "t<id>" since keys may hold only
+ * [A-Za-z0-9_/], after "shown" and "omitted" (the topics that did not fit;
+ * every topic is in sluicectl stats, /metrics and the CnC counters area);
+ * /sluice/topics,NAME: one. */
 static int
 do_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
 	uint32_t id, n = __atomic_load_n(&g_dp->route.n_topics, __ATOMIC_ACQUIRE);
+	uint64_t live = 0, shown = 0;
+	size_t used = 64;
 	const struct sl_topic *t;
 	struct rte_tel_data *c;
 
@@ -194,8 +214,22 @@ do_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 		rte_tel_data_add_dict_container(d, "topic", c, 0);
 		return 0;
 	}
+	/* Count first: the counts go first, where they always fit. */
+	for (id = 1; id <= n && id < g_dp->route.cap; id++) {
+		t = sl_route_topic_get(&g_dp->route, id);
+		if (t == NULL)
+			continue;
+		live++;
+		if (shown < RTE_TEL_MAX_DICT_ENTRIES - 2 &&
+		    used + topic_json_bound(t) <= TEL_OUTPUT_BUDGET) {
+			used += topic_json_bound(t);
+			shown++;
+		}
+	}
 	rte_tel_data_start_dict(d);
-	for (id = 1; id <= n && id <= RTE_TEL_MAX_DICT_ENTRIES; id++) {
+	rte_tel_data_add_dict_u64(d, "shown", shown);
+	rte_tel_data_add_dict_u64(d, "omitted", live - shown);
+	for (id = 1; id <= n && id < g_dp->route.cap && shown > 0; id++) {
 		char key[16];
 
 		t = sl_route_topic_get(&g_dp->route, id);
@@ -206,6 +240,7 @@ do_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 			return -ENOMEM;
 		snprintf(key, sizeof(key), "t%u", id);
 		rte_tel_data_add_dict_container(d, key, c, 0);
+		shown--;
 	}
 	return 0;
 }

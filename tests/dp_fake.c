@@ -33,13 +33,6 @@ sl_dp_send_to_worker(struct sl_dp *dp, uint32_t worker, struct sl_handoff *h)
 	return 0;
 }
 
-/* Only the stats snapshot sums counters here, and no test reads it. */
-uint64_t
-sl_dp_ctr_sum(const struct sl_dp *dp, unsigned idx, int drop)
-{
-	return sl_ctr_read(drop ? &dp->main_ctr.drop[idx] : &dp->main_ctr.ctr[idx]);
-}
-
 int
 fake_dp_init(struct sl_dp *dp, const char *name, const char *journal_dir, unsigned n_workers)
 {

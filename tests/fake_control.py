@@ -10,11 +10,14 @@ LOG.replies (both flushed at once). The state starts with two topics, one of
 them created by a client (unmanaged, with terminal escapes in its name).
 Each "stats" call advances the counters by a fixed amount and ts_ns by
 exactly one second, so that rates are predictable: publishes +1000,
-delivers +2000 per call. "rates" (per second, fixed: publishes 777) is
-flat, {"publishes":777,...} over the counters only (the default), nested,
-{"counters":{...},"drops":{...},"topics":[{"name",...}]}, or left out (none).
+delivers +2000 per call. The answer has the members sluice-control builds
+from the dataplane's counters area (docs/CONTROL.md, "The stats answer").
+"rates" (per second, fixed: publishes 777) is flat, {"publishes":777,...}
+over the counters only (the default), nested, {"counters":{...},"drops":{...},
+"topics":[{"name",...}]} (the shape sluice-control answers), or left out
+(none).
 With --status-counts, "dataplane.status" gives "workers" and "ports" as
-counts, the tables being in the stats snapshot only.
+counts, the tables being in the stats answer only.
 
 Misbehaviour on request, for the client's error paths: "topic.show" of
   slow     answers after 3 s
@@ -57,7 +60,7 @@ class State:
              "retain_mb": retain_mb, "retain_s": retain_s, "capacity_mb": capacity_mb,
              "managed": managed, "subscribers": 0, "published": 0, "delivered": 0,
              "dropped": 0, "seq": 0, "journal_first": 0, "journal_durable": 0,
-             "journal_bytes": 0, "deleted": False}
+             "journal_bytes": 0, "journal_full": 0, "replay_gaps": 0, "deleted": False}
         self.next_topic_id += 1
         self.topics[name] = t
         return t
@@ -213,10 +216,13 @@ def stats(st, a):
               for t in st.topics.values()]
     snap = {"ts_ns": 1764099000000000001 + n * 1000000000, "pid": 1234, "uptime_s": 3723.5,
             "auth_required": 1 if st.policy["auth"] == "required" else 0,
-            "idle": st.policy["idle"],
+            "idle": st.policy["idle"], "topic_slots_full": 0,
             "counters": {"rx_pkts": 5000000 + 3000 * n, "publishes": 1234567 + 1000 * n,
                          "delivers": 2469134 + 2000 * n, "acks": 0},
             "drops": {"truncated": 7 + n, "no_mbuf": 0, "bad_mac": 3},
+            "authz": {"syncs_begun": 1, "syncs_completed": 1, "syncs_abandoned": 0,
+                      "sync_users_swept": 0, "sync_acls_swept": 0, "sync_auth_kept": 0,
+                      "tables_published": 2},
             "workers": [{"worker": 0, "lcore": 1, "port": 0, "queue": 0, "rx_pkts": 10,
                          "tx_pkts": 20, "sessions": 1}],
             "ports": [{"port": 0, "ipackets": 10, "opackets": 20, "imissed": 0, "ierrors": 0}],

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "sync.h"
 
 #include "check.h"
@@ -268,7 +269,7 @@ test_restart(struct sl_sync *s, struct sl_cnc *dp, const char *name, const struc
 	CHECK(!ss.attached);
 	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == -ENOTCONN);
 	CHECK(sl_sync_submit(s, &c, 1, *now) == 0); /* nothing to wait for */
-	CHECK(sl_cnc_create(&dp, name) == 0);
+	CHECK(sl_cnc_create(&dp, name, 64) == 0);
 	from = n_seen;
 	*now += SL_SYNC_RETRY_MS * MS;
 	sl_cnc_hdr(dp)->dp_heartbeat_ns = *now;
@@ -287,7 +288,7 @@ test_replaced(struct sl_sync *s, struct sl_cnc *dp, const char *name, const stru
 	size_t from = n_seen;
 
 	*old = dp;
-	CHECK(sl_cnc_create(&dp, name) == 0);
+	CHECK(sl_cnc_create(&dp, name, 64) == 0);
 	sl_cnc_hdr(dp)->dp_heartbeat_ns = *now;
 	settle(s, dp, st, now);
 	check_resync(from, st);
@@ -320,6 +321,132 @@ test_dead_pid(struct sl_sync *s, struct sl_cnc *dp, const struct sl_state *st, u
 	sl_cnc_hdr(dp)->dp_pid = getpid();
 }
 
+/* The counters area as the dataplane writes it, read through the syncer. */
+static void
+test_counters(struct sl_sync *s, struct sl_cnc *dp)
+{
+	static const char *const labels[] = { "published", "subscribers" };
+	static const uint8_t kinds[] = { SL_CTRS_K_COUNT, SL_CTRS_K_GAUGE };
+	struct sl_ctrs_hdr *a = sl_cnc_ctrs(dp);
+	const struct sl_ctrs_meta *m;
+	const struct sl_ctrs_type *t;
+	const uint64_t *vals;
+	struct sl_ctrs_view v;
+	int slot;
+
+	CHECK(sl_ctrs_type_define(a, 3, "topic", labels, kinds, 2) == 0);
+	slot = sl_ctrs_slot_alloc(a, 3, 7, "orders.eu");
+	CHECK(slot >= 0);
+	sl_ctrs_sample_begin(a);
+	sl_ctrs_set(&sl_ctrs_values(a, slot)[0], 41);
+	sl_ctrs_sample_end(a, 1234);
+	CHECK(sl_sync_counters(s, &v) == 0 && v.consistent && v.sample_ns == 1234);
+	m = sl_ctrs_view_slot(&v, (uint32_t)slot, &t, &vals);
+	CHECK(m != NULL && m->owner == 7 && strcmp(m->key, "orders.eu") == 0);
+	CHECK(t != NULL && strcmp(t->labels[0], "published") == 0 && vals[0] == 41);
+	sl_ctrs_view_free(&v);
+	sl_ctrs_slot_free(a, slot);
+}
+
+/* Rates: sluice-control's, over its samples of the area, per second of the
+ * dataplane's sample clock; a count that went back has none. */
+static void
+test_rates(struct sl_sync *s, struct sl_cnc *dp)
+{
+	static const char *const cl[] = { "publishes" };
+	static const char *const tl[] = { "published", "subscribers" };
+	static const uint8_t ck[] = { SL_CTRS_K_COUNT };
+	static const uint8_t tk[] = { SL_CTRS_K_COUNT, SL_CTRS_K_GAUGE };
+	struct sl_ctrs_hdr *a = sl_cnc_ctrs(dp);
+	struct sl_ctl ctl = { .name = "rates", .sync = s };
+	uint64_t t0 = 5000000000000ull, now = real_now();
+	const json_t *t;
+	json_t *r;
+	int c0, cm, tp;
+
+	CHECK(sl_ctrs_type_define(a, 1, "counters", cl, ck, 1) == 0);
+	CHECK(sl_ctrs_type_define(a, 3, "topic", tl, tk, 2) == 0);
+	c0 = sl_ctrs_slot_alloc(a, 1, 0, NULL);
+	cm = sl_ctrs_slot_alloc(a, 1, SL_CTRS_OWNER_MAIN, NULL);
+	tp = sl_ctrs_slot_alloc(a, 3, 5, "orders");
+	CHECK(c0 >= 0 && cm >= 0 && tp >= 0);
+	sl_ctrs_set(&sl_ctrs_values(a, c0)[0], 100);
+	sl_ctrs_set(&sl_ctrs_values(a, cm)[0], 50);
+	sl_ctrs_set(&sl_ctrs_values(a, tp)[0], 10);
+	sl_ctrs_sample_end(a, t0);
+	sl_ctl_rates_tick(&ctl, now);
+	r = sl_ctl_rates_json(&ctl);
+	CHECK(json_object_size(r) == 0); /* one sample: no rate yet */
+	json_decref(r);
+	/* Two seconds of the dataplane's clock later, whenever the tick runs. */
+	sl_ctrs_set(&sl_ctrs_values(a, c0)[0], 400);
+	sl_ctrs_set(&sl_ctrs_values(a, tp)[0], 70);
+	sl_ctrs_set(&sl_ctrs_values(a, tp)[1], 3);
+	sl_ctrs_sample_end(a, t0 + 2000000000ull);
+	sl_ctl_rates_tick(&ctl, now + SL_CTL_RATE_PERIOD_MS * MS / 2); /* not due: no sample */
+	r = sl_ctl_rates_json(&ctl);
+	CHECK(json_object_size(r) == 0);
+	json_decref(r);
+	sl_ctl_rates_tick(&ctl, now + SL_CTL_RATE_PERIOD_MS * MS);
+	r = sl_ctl_rates_json(&ctl);
+	CHECK(json_real_value(json_object_get(json_object_get(r, "counters"), "publishes")) == 150.0);
+	t = json_array_get(json_object_get(r, "topics"), 0);
+	CHECK(json_array_size(json_object_get(r, "topics")) == 1);
+	CHECK(json_is_string(json_object_get(t, "name")) &&
+	      strcmp(json_string_value(json_object_get(t, "name")), "orders") == 0);
+	CHECK(json_real_value(json_object_get(t, "published")) == 30.0);
+	CHECK(json_object_get(t, "subscribers") == NULL); /* a gauge has no rate */
+	json_decref(r);
+	/* The dataplane restarted: its counts went back, no rate for them. */
+	sl_ctrs_set(&sl_ctrs_values(a, c0)[0], 0);
+	sl_ctrs_set(&sl_ctrs_values(a, cm)[0], 0);
+	sl_ctrs_sample_end(a, t0 + 3000000000ull);
+	sl_ctl_rates_tick(&ctl, now + 2 * SL_CTL_RATE_PERIOD_MS * MS);
+	r = sl_ctl_rates_json(&ctl);
+	CHECK(json_object_get(json_object_get(r, "counters"), "publishes") == NULL);
+	CHECK(json_real_value(json_object_get(json_array_get(json_object_get(r, "topics"), 0),
+					      "published")) == 0.0);
+	json_decref(r);
+	sl_ctl_rates_fini(&ctl);
+	sl_ctrs_slot_free(a, c0);
+	sl_ctrs_slot_free(a, cm);
+	sl_ctrs_slot_free(a, tp);
+}
+
+/* A region of another CnC version, or with another counters layout, is
+ * refused, and the status says which version was found. */
+static void
+test_version(const struct sl_state *st, uint64_t *now)
+{
+	struct sl_sync_status ss;
+	struct sl_cnc *dp;
+	struct sl_sync *s;
+	char name[32], dir[96];
+
+	snprintf(name, sizeof(name), "ctlver%d", (int)getpid());
+	CHECK(sl_cnc_create(&dp, name, 8) == 0);
+	sl_cnc_hdr(dp)->version = SL_CNC_VERSION - 1;
+	CHECK(sl_sync_create(&s, name) == 0);
+	sl_sync_tick(s, st, *now);
+	sl_sync_status(s, *now, &ss);
+	CHECK(!ss.attached && ss.cnc_refused == SL_CNC_VERSION - 1);
+	sl_cnc_hdr(dp)->version = SL_CNC_VERSION;
+	sl_cnc_ctrs(dp)->version = SL_CTRS_VERSION + 1;
+	*now += SL_SYNC_RETRY_MS * MS;
+	sl_sync_tick(s, st, *now);
+	sl_sync_status(s, *now, &ss);
+	CHECK(!ss.attached && ss.cnc_refused == SL_CNC_VERSION);
+	sl_cnc_ctrs(dp)->version = SL_CTRS_VERSION;
+	*now += SL_SYNC_RETRY_MS * MS;
+	sl_sync_tick(s, st, *now);
+	sl_sync_status(s, *now, &ss);
+	CHECK(ss.attached && ss.cnc_refused == 0);
+	sl_sync_destroy(s);
+	sl_cnc_close(dp);
+	snprintf(dir, sizeof(dir), "%s/%s", SL_RUN_DIR, name);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -331,7 +458,7 @@ main(void)
 	uint64_t now = real_now(), gen;
 
 	snprintf(name, sizeof(name), "ctltest%d", (int)getpid());
-	if (sl_cnc_create(&dp, name) < 0) {
+	if (sl_cnc_create(&dp, name, 64) < 0) {
 		fprintf(stderr, "control_sync: cannot create %s/%s (not root?): skipped\n",
 			SL_RUN_DIR, name);
 		return 77;
@@ -346,8 +473,8 @@ main(void)
 	CHECK(ss.attached && ss.synced && !ss.stale && ss.syncs == 1);
 	CHECK(sl_cnc_hdr(dp)->control_pid == getpid());
 	CHECK(sl_cnc_hdr(dp)->control_heartbeat_ns >= now - 2 * MS);
-	sl_cnc_stats_write(dp, "{\"ts_ns\":1}", 11);
-	CHECK(sl_sync_stats(s, buf, sizeof(buf)) == 11 && strcmp(buf, "{\"ts_ns\":1}") == 0);
+	test_counters(s, dp);
+	test_rates(s, dp);
 
 	test_tickets(s, dp, &st, &now);
 	test_policy_resync(s, dp, &now);
@@ -359,6 +486,7 @@ main(void)
 	dp = test_restart(s, dp, name, &st, &now, gen);
 	dp = test_replaced(s, dp, name, &st, &now, &old);
 	test_dead_pid(s, dp, &st, &now);
+	test_version(&st, &now);
 
 	sl_sync_destroy(s);
 	CHECK(sl_cnc_hdr(dp)->control_pid == 0 || sl_cnc_hdr(dp)->control_pid == getpid());

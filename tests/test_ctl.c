@@ -387,7 +387,7 @@ main(void)
 		fake_rm_tree(root);
 		return 77;
 	}
-	rc = sl_cnc_attach(&ctl, name);
+	rc = sl_cnc_attach(&ctl, name, NULL);
 	CHECK_EQ(rc, 0);
 	if (rc == 0) {
 		test_topics();

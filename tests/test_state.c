@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jsonx.h"
 #include "state.h"
 
 #include "check.h"
@@ -246,19 +247,25 @@ fill(struct sl_state *s)
 	s->policy.rate_limit = 2500;
 }
 
+/* @s as state.json's text (without the newline); free it. */
+static char *
+state_text(const struct sl_state *s)
+{
+	json_t *j = sl_state_to_json(s);
+	char *text = j ? json_dumps(j, SL_JSON_DUMP_FLAGS) : NULL;
+
+	json_decref(j);
+	return text;
+}
+
 static int
 same(const struct sl_state *a, const struct sl_state *b)
 {
-	struct sl_jw wa, wb;
-	int eq;
+	char *ta = state_text(a), *tb = state_text(b);
+	int eq = ta && tb && strcmp(ta, tb) == 0;
 
-	sl_jw_init(&wa, 1 << 20);
-	sl_jw_init(&wb, 1 << 20);
-	sl_state_to_json(a, &wa);
-	sl_state_to_json(b, &wb);
-	eq = wa.buf && wb.buf && strcmp(wa.buf, wb.buf) == 0;
-	sl_jw_free(&wa);
-	sl_jw_free(&wb);
+	free(ta);
+	free(tb);
 	return eq;
 }
 
@@ -382,16 +389,15 @@ static void
 test_rate_limit(void)
 {
 	struct sl_state a, b;
-	struct sl_jw w;
+	char *w;
 
 	/* Round trip, at the largest value allowed. */
 	fill(&a);
 	a.policy.rate_limit = SL_STATE_MAX_RATE;
 	CHECK(sl_state_validate(&a, err, sizeof(err)) == 0);
-	sl_jw_init(&w, 1 << 20);
-	sl_state_to_json(&a, &w);
-	CHECK(w.buf != NULL && strstr(w.buf, "\"rate_limit\":100000000,") != NULL);
-	sl_jw_free(&w);
+	w = state_text(&a);
+	CHECK(w != NULL && strstr(w, "\"rate_limit\":100000000,") != NULL);
+	free(w);
 	CHECK(sl_state_save(&a, dir, err, sizeof(err)) == 0);
 	sl_state_init(&b);
 	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
@@ -461,15 +467,14 @@ static void
 test_policy_set(void)
 {
 	struct sl_state a, b;
-	struct sl_jw w;
+	char *w;
 
 	/* Fresh state: nothing set, and saved so. */
 	sl_state_init(&a);
 	CHECK(a.policy.set == 0);
-	sl_jw_init(&w, 1 << 16);
-	sl_state_to_json(&a, &w);
-	CHECK(w.buf != NULL && strstr(w.buf, "\"set\":[]") != NULL);
-	sl_jw_free(&w);
+	w = state_text(&a);
+	CHECK(w != NULL && strstr(w, "\"set\":[]") != NULL);
+	free(w);
 	CHECK(sl_state_save(&a, dir, err, sizeof(err)) == 0);
 	sl_state_init(&b);
 	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0 && b.policy.set == 0);
@@ -537,6 +542,50 @@ rm_dir(void)
 	rmdir(dir);
 }
 
+/*
+ * A state.json as sluice-control wrote it before it used libjansson (its
+ * own writer, same members in the same order): it loads, and saving it
+ * again writes the very same bytes.
+ */
+static void
+test_old_file(void)
+{
+	static const char head[] =
+		"{\"version\":1,\"next_uid\":4,\"policy\":{\"auth\":\"required\",\"idle\":"
+		"\"backoff\",\"rate_limit\":2500,\"set\":[\"auth\",\"rate_limit\"]},\"topics\":"
+		"[{\"name\":\"orders.eu\",\"durability\":\"sync\",\"backpressure\":\"block\","
+		"\"retain_mb\":10,\"retain_s\":3600,\"capacity_mb\":256},{\"name\":\"q\\\"uo\\\\te\","
+		"\"durability\":\"none\",\"backpressure\":\"default\",\"retain_mb\":0,\"retain_s\":0,"
+		"\"capacity_mb\":0}],\"users\":[{\"name\":\"bob\",\"uid\":2,\"admin\":false,\"key\":\"";
+	static const char tail[] = "\"}],\"acls\":[{\"user\":\"bob\",\"pattern\":\"orders.*\","
+				   "\"perms\":[\"pub\",\"sub\"]}]}\n";
+	char hex[2 * SL_AUTH_KEY_LEN + 1], text[1024], path[160], back[1024];
+	struct sl_state b;
+	FILE *f;
+	size_t n;
+
+	sl_auth_key_to_hex(key1, hex);
+	snprintf(text, sizeof(text), "%s%s%s", head, hex, tail);
+	write_file("state.json", text);
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
+	CHECK(b.n_topics == 2 && strcmp(b.topics[1].name, "q\"uo\\te") == 0);
+	CHECK(b.topics[0].backpressure == SL_CNC_BP_BLOCK && b.topics[0].capacity_mb == 256);
+	CHECK(b.n_users == 1 && b.users[0].uid == 2 && memcmp(b.users[0].key, key1, 32) == 0);
+	CHECK(b.policy.set == (SL_STATE_POLICY_F_AUTH | SL_STATE_POLICY_F_RATE));
+	CHECK(sl_state_save(&b, dir, err, sizeof(err)) == 0);
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	f = fopen(path, "r");
+	n = f ? fread(back, 1, sizeof(back) - 1, f) : 0;
+	back[n] = '\0';
+	if (f)
+		fclose(f);
+	if (strcmp(back, text) != 0)
+		fprintf(stderr, "saved:    %s\nexpected: %s\n", back, text);
+	CHECK(strcmp(back, text) == 0);
+	sl_state_fini(&b);
+}
+
 int
 main(void)
 {
@@ -558,6 +607,7 @@ main(void)
 	test_rate_limit();
 	test_policy_set();
 	test_copy();
+	test_old_file();
 	rm_dir();
 	rmdir(tmpl);
 	return check_result("state");

@@ -52,15 +52,20 @@ def request(s, data, want):
     sys.exit("ackpub: broker did not answer")
 
 
-def main():
-    host, port, topic, tag, secs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), \
-        sys.argv[4], float(sys.argv[5]), sys.argv[6]
+def session(host, port):
+    """An unauthenticated session with the broker: (socket, session id)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.connect((host, port))
     s.settimeout(0.2)
     nonce = int.from_bytes(os.urandom(8), "little")
     w = request(s, hdr(HELLO, 64, 0) + struct.pack("<HHIQ", 1, 1, 0, nonce) + bytes(32), WELCOME)
-    sess = struct.unpack_from("<I", w, 16)[0]
+    return s, struct.unpack_from("<I", w, 16)[0]
+
+
+def main():
+    host, port, topic, tag, secs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), \
+        sys.argv[4], float(sys.argv[5]), sys.argv[6]
+    s, sess = session(host, port)
     res = hdr(RESOLVE, 24 + len(topic), sess) + struct.pack("<IHH", 1, len(topic), 1) + topic
     tid = struct.unpack_from("<I", request(s, res, TOPIC), 20)[0]
     limit = int(sys.argv[7]) if len(sys.argv) > 7 else 1 << 62

@@ -200,7 +200,7 @@ t_check "Prometheus text has the publish counter" grep -q '^sluice_publishes_tot
 t_check "Prometheus text has per-topic series" grep -q 'topic="orders.eu"' "$T_DIR/metrics.txt"
 ctl stats >"$T_DIR/stats.txt" || t_fail "sluicectl stats"
 t_check "sluicectl stats shows topics" grep -q orders.eu "$T_DIR/stats.txt"
-t_eq "the stats snapshot carries each topic's back-pressure" "$(ctl --json stats | python3 -c '
+t_eq "the stats answer carries each topic's back-pressure" "$(ctl --json stats | python3 -c '
 import json, sys
 print(next(t["backpressure"] for t in json.load(sys.stdin)["topics"] if t["name"] == "bp.blk"))')" block
 

@@ -39,23 +39,14 @@ dp_restart() { # extra args
 		"${dp_args[@]}" "$@" || { t_fail "dataplane restart"; exit 1; }
 }
 # live NAME FIELD: a field of a live (not deleted) topic in the dataplane's
-# stats snapshot, read from its CnC region (common/cnc.h) so that no
+# counters area, read from its CnC region (docs/COUNTERS.md) so that no
 # sluice-control is needed; "-" when there is no such topic.
 live() {
-	python3 - "/run/sluice/$T_DP/cnc" "$1" "$2" <<'PY'
-import json, struct, sys, time
-for _ in range(100):
-    data = open(sys.argv[1], "rb").read()
-    off = struct.unpack_from("<Q", data, 56)[0]
-    seq, n = struct.unpack_from("<QI", data, off)
-    again = struct.unpack_from("<Q", open(sys.argv[1], "rb").read(), off)[0]
-    if seq % 2 == 0 and seq == again:
-        break
-    time.sleep(0.01)
-snap = json.loads(data[off + 16:off + 16 + n])
-t = [t for t in snap["topics"] if t["name"] == sys.argv[2] and not t["deleted"]]
-print(t[0][sys.argv[3]] if t else "-")
-PY
+	python3 "$SL_ROOT/tests/e2e/cnc_counters.py" "/run/sluice/$T_DP/cnc" topic |
+		python3 -c '
+import json, sys
+t = [t for t in json.load(sys.stdin) if t["name"] == sys.argv[1] and not t["deleted"]]
+print(t[0][sys.argv[2]] if t else "-")' "$1" "$2"
 }
 jget() { python3 -c 'import json,sys; v=json.load(sys.stdin); print(*(v[k] for k in sys.argv[1:]))' "$@"; }
 pub() { t_pub -q -a --timeout 2000 "$@"; }

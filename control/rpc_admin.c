@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The admin socket's access commands: users and their keys, ACL entries, the dataplane policy. */
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "rpc.h"
+
+/* ---- users ---- */
+
+int
+sl_rpc_user_add(struct sl_req *r)
+{
+	static const char *const ok[] = { "name", "admin", NULL };
+	uint8_t key[SL_AUTH_KEY_LEN];
+	char hex[2 * SL_AUTH_KEY_LEN + 1];
+	struct sl_state next;
+	struct sl_cnc_cmd c;
+	const char *name;
+	uint16_t uid;
+	int admin = 0, rc;
+
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, &name) ||
+	    sl_req_arg_bool(r, "admin", &admin))
+		return -1;
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+		return sl_req_fail(r, "internal", "cannot make a key: getrandom: %s",
+				   strerror(errno));
+	if (sl_req_draft(r, &next))
+		return -1;
+	rc = sl_state_user_add(&next, name, admin, key, &uid, r->err, sizeof(r->err));
+	if (rc < 0)
+		return sl_req_draft_fail(r, &next, rc, r->err);
+	sl_sync_cmd_user(&c, sl_state_user_find(&next, name));
+	rc = sl_req_commit(r, &next, &c, 1);
+	memset(&c, 0, sizeof(c));
+	if (rc == 0) {
+		sl_auth_key_to_hex(key, hex);
+		r->res = json_pack("{s:s, s:i, s:s}", "name", name, "uid", (int)uid, "key", hex);
+		memset(hex, 0, sizeof(hex));
+	}
+	memset(key, 0, sizeof(key));
+	return rc;
+}
+
+int
+sl_rpc_user_remove(struct sl_req *r)
+{
+	static const char *const ok[] = { "name", NULL };
+	struct sl_state_user *u, gone;
+	struct sl_state next;
+	struct sl_cnc_cmd c[2];
+	const char *name;
+	int rc;
+
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, &name))
+		return -1;
+	u = sl_state_user_find(&r->ctl->state, name);
+	if (u == NULL)
+		return sl_req_fail(r, "not_found", "no user '%.64s'", name);
+	gone = *u;
+	if (sl_req_draft(r, &next))
+		return -1;
+	rc = sl_state_user_remove(&next, name, r->err, sizeof(r->err));
+	if (rc < 0)
+		return sl_req_draft_fail(r, &next, rc, r->err);
+	sl_sync_cmd_acl_clear(&c[0], gone.uid);
+	sl_sync_cmd_user_delete(&c[1], &gone);
+	memset(&gone, 0, sizeof(gone));
+	if (sl_req_commit(r, &next, c, 2))
+		return -1;
+	return sl_req_ok_empty(r);
+}
+
+int
+sl_rpc_user_list(struct sl_req *r)
+{
+	static const char *const ok[] = { NULL };
+	size_t i;
+
+	if (sl_req_args_only(r, ok))
+		return -1;
+	r->res = json_array();
+	for (i = 0; i < r->ctl->state.n_users; i++) {
+		const struct sl_state_user *u = &r->ctl->state.users[i];
+
+		json_array_append_new(r->res, json_pack("{s:s, s:i, s:b}", "name", u->name, "uid",
+							(int)u->uid, "admin", (int)u->admin));
+	}
+	return 0;
+}
+
+/* ---- ACLs ---- */
+
+static json_t *
+acls_json(const struct sl_state *s, const char *user)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < s->n_acls; i++) {
+		if (user != NULL && strcmp(s->acls[i].user, user) != 0)
+			continue;
+		json_array_append_new(a, json_pack("{s:s, s:s, s:o}", "user", s->acls[i].user,
+						   "pattern", s->acls[i].pattern, "perms",
+						   sl_state_perms_json(s->acls[i].perms)));
+	}
+	return a;
+}
+
+/* Grant or revoke: the dataplane gets the user's whole list again (ACL_CLEAR
+ * then ACL_SET per entry), so it never has to merge. */
+static int
+acl_change(struct sl_req *r, int grant)
+{
+	static const char *const ok[] = { "user", "pattern", "perms", NULL };
+	const struct sl_state_user *u;
+	const struct sl_state_acl *a;
+	struct sl_cnc_cmd c;
+	struct sl_state next;
+	const char *user, *pattern;
+	uint16_t perms;
+	int rc;
+
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "user", 1, &user) ||
+	    sl_req_arg_str(r, "pattern", 1, &pattern) ||
+	    sl_req_arg_perms(r, grant ? 0 : SL_PERM_PUB | SL_PERM_SUB | SL_PERM_ADMIN, &perms))
+		return -1;
+	if (grant && perms == 0)
+		return sl_req_fail(r, "invalid", "missing argument 'perms' (a list of pub, sub, "
+				   "admin)");
+	if (sl_req_draft(r, &next))
+		return -1;
+	rc = grant ? sl_state_acl_grant(&next, user, pattern, perms, r->err, sizeof(r->err))
+		   : sl_state_acl_revoke(&next, user, pattern, perms, r->err, sizeof(r->err));
+	if (rc < 0)
+		return sl_req_draft_fail(r, &next, rc, r->err);
+	/* Only the entry that changed, set to the perms it has now (0: gone):
+	 * the user's other entries stay in force throughout. */
+	u = sl_state_user_find(&next, user);
+	a = sl_state_acl_find(&next, user, pattern);
+	sl_sync_cmd_acl_set(&c, u->uid, pattern, a != NULL ? a->perms : 0);
+	if (sl_req_commit(r, &next, &c, 1))
+		return -1;
+	if (!grant)
+		return sl_req_ok_empty(r);
+	r->res = acls_json(&r->ctl->state, user);
+	return 0;
+}
+
+int
+sl_rpc_acl_grant(struct sl_req *r)
+{
+	return acl_change(r, 1);
+}
+
+int
+sl_rpc_acl_revoke(struct sl_req *r)
+{
+	return acl_change(r, 0);
+}
+
+int
+sl_rpc_acl_list(struct sl_req *r)
+{
+	static const char *const ok[] = { "user", NULL };
+	const char *user = NULL;
+
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "user", 0, &user))
+		return -1;
+	if (user != NULL && sl_state_user_find(&r->ctl->state, user) == NULL)
+		return sl_req_fail(r, "not_found", "no user '%.64s'", user);
+	r->res = acls_json(&r->ctl->state, user);
+	return 0;
+}
+
+/* ---- policy ---- */
+
+int
+sl_rpc_policy_set(struct sl_req *r)
+{
+	static const char *const ok[] = { "auth", "idle", "rate_limit", NULL };
+	const char *auth = NULL, *idle = NULL;
+	uint64_t rate = 0;
+	int have_rate;
+	struct sl_cnc_cmd c[3];
+	struct sl_state next;
+	size_t n = 0;
+
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "auth", 0, &auth) ||
+	    sl_req_arg_str(r, "idle", 0, &idle) ||
+	    sl_req_arg_u64(r, "rate_limit", &rate))
+		return -1;
+	have_rate = sl_jget_u64(r->args, "rate_limit", &rate) == 0;
+	if (auth == NULL && idle == NULL && !have_rate)
+		return sl_req_fail(r, "invalid", "give 'auth' (open or required), 'idle' (busy or "
+				   "backoff) and/or 'rate_limit' (publishes per second per session, "
+				   "0 = unlimited)");
+	if (auth != NULL && strcmp(auth, "open") != 0 && strcmp(auth, "required") != 0)
+		return sl_req_fail(r, "invalid", "auth '%.32s' is invalid: use open or required",
+				   auth);
+	if (idle != NULL && strcmp(idle, "busy") != 0 && strcmp(idle, "backoff") != 0)
+		return sl_req_fail(r, "invalid", "idle '%.32s' is invalid: use busy or backoff",
+				   idle);
+	if (have_rate && rate > SL_STATE_MAX_RATE)
+		return sl_req_fail(r, "invalid", "rate_limit %llu is invalid: use 0..%u publishes per "
+				   "second per session (0 = unlimited)", (unsigned long long)rate,
+				   SL_STATE_MAX_RATE);
+	if (sl_req_draft(r, &next))
+		return -1;
+	/* What the operator names here is set from now on: resyncs resend it. */
+	if (auth != NULL) {
+		next.policy.auth_required = strcmp(auth, "required") == 0;
+		next.policy.set |= SL_STATE_POLICY_F_AUTH;
+		sl_sync_cmd_value(&c[n++], SL_CNC_AUTH_MODE, next.policy.auth_required);
+	}
+	if (idle != NULL) {
+		next.policy.idle_backoff = strcmp(idle, "backoff") == 0;
+		next.policy.set |= SL_STATE_POLICY_F_IDLE;
+		sl_sync_cmd_value(&c[n++], SL_CNC_SET_IDLE, next.policy.idle_backoff);
+	}
+	if (have_rate) {
+		next.policy.rate_limit = (uint32_t)rate;
+		next.policy.set |= SL_STATE_POLICY_F_RATE;
+		sl_sync_cmd_value(&c[n++], SL_CNC_SET_RATE, next.policy.rate_limit);
+	}
+	if (sl_req_commit(r, &next, c, n))
+		return -1;
+	r->res = sl_state_policy_to_json(&r->ctl->state.policy);
+	return 0;
+}
+
+int
+sl_rpc_policy_show(struct sl_req *r)
+{
+	static const char *const ok[] = { NULL };
+
+	if (sl_req_args_only(r, ok))
+		return -1;
+	r->res = sl_state_policy_to_json(&r->ctl->state.policy);
+	return 0;
+}
+

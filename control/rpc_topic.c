@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The admin socket's topic commands: desired topics merged with what the dataplane reports. */
+
+#include <errno.h>
+#include <string.h>
+
+#include "rpc.h"
+
+/* ---- the live view ---- */
+
+/* The dataplane's topics (an array inside *@snap, which the caller frees),
+ * or NULL when there is no dataplane or no sample yet. */
+static const json_t *
+live_topics(struct sl_ctl *ctl, json_t **snap)
+{
+	const json_t *t;
+
+	if (sl_ctl_snapshot(ctl, snap) < 0)
+		return NULL;
+	t = json_object_get(*snap, "topics");
+	return json_is_array(t) ? t : NULL;
+}
+
+static int
+live_deleted(const json_t *t)
+{
+	int del = 0;
+
+	sl_jget_bool(t, "deleted", &del);
+	return del;
+}
+
+static const json_t *
+live_find(const json_t *topics, const char *name)
+{
+	const json_t *t, *found = NULL;
+	const char *n;
+	size_t i;
+
+	/* A name deleted and created again appears twice (old and new id):
+	 * the one not deleted is the topic. */
+	json_array_foreach(topics, i, t) {
+		if (sl_jget_str(t, "name", &n) < 0 || strcmp(n, name) != 0)
+			continue;
+		if (!live_deleted(t))
+			return t;
+		found = found ? found : t;
+	}
+	return found;
+}
+
+/*
+ * A topic: desired settings (@t, may be NULL) merged with live ones. The
+ * snapshot's "backpressure" is what the dataplane applies: it comes out as
+ * "backpressure_applied", next to the desired one ("default" leaves the
+ * choice to the dataplane's configuration, so the two may differ).
+ */
+static json_t *
+topic_json(const struct sl_state_topic *t, const json_t *live)
+{
+	const char *name = "", *dur = "none", *bp = "default", *key;
+	const json_t *k;
+	json_t *o;
+
+	if (t == NULL) {
+		sl_jget_str(live, "name", &name);
+		sl_jget_str(live, "durability", &dur);
+		sl_jget_str(live, "backpressure", &bp);
+	}
+	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:b}", "name", t ? t->name : name,
+		      "durability", t ? sl_durability_name(t->durability) : dur,
+		      "backpressure", t ? sl_cnc_bp_name(t->backpressure) : bp,
+		      "retain_mb", (json_int_t)(t ? t->retain_mb : 0),
+		      "retain_s", (json_int_t)(t ? t->retain_s : 0),
+		      "capacity_mb", (json_int_t)(t ? t->capacity_mb : 0),
+		      "managed", t != NULL, "live", live != NULL);
+	if (o == NULL || live == NULL)
+		return o;
+	json_object_foreach((json_t *)live, key, k) {
+		if (strcmp(key, "name") == 0 || strcmp(key, "durability") == 0)
+			continue;
+		json_object_set(o, strcmp(key, "backpressure") == 0 ? "backpressure_applied" : key,
+				(json_t *)k);
+	}
+	return o;
+}
+
+/* Is @name a topic the dataplane has (not deleted or not)? */
+static int
+is_live(struct sl_ctl *ctl, const char *name)
+{
+	json_t *snap = NULL;
+	int live = live_find(live_topics(ctl, &snap), name) != NULL;
+
+	json_decref(snap);
+	return live;
+}
+
+/* ---- commands ---- */
+
+/*
+ * The arguments topic.create and topic.update share: the name, durability
+ * (default none), back-pressure (default: the dataplane's policy), retention
+ * and capacity into @t. 0, -1 with @r answered, or 1 (not answered) when
+ * the name is too long for @t.
+ */
+static int
+topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name)
+{
+	static const char *const ok[] = { "name", "durability", "backpressure", "retain_mb",
+					  "retain_s", "capacity_mb", NULL };
+	const char *dur = "none", *bp = "default";
+
+	memset(t, 0, sizeof(*t));
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, name) ||
+	    sl_req_arg_str(r, "durability", 0, &dur) || sl_req_arg_str(r, "backpressure", 0, &bp) ||
+	    sl_req_arg_u64(r, "retain_mb", &t->retain_mb) ||
+	    sl_req_arg_u64(r, "retain_s", &t->retain_s) ||
+	    sl_req_arg_u64(r, "capacity_mb", &t->capacity_mb))
+		return -1;
+	if (sl_state_durability_parse(dur, &t->durability) < 0)
+		return sl_req_fail(r, "invalid", "durability '%.32s' is invalid: use none, "
+				   "async or sync", dur);
+	if (sl_state_backpressure_parse(bp, &t->backpressure) < 0)
+		return sl_req_fail(r, "invalid", "backpressure '%.32s' is invalid: use drop, "
+				   "block or disconnect (or default: the dataplane's configured "
+				   "policy)", bp);
+	if (strlen(*name) >= sizeof(t->name))
+		return 1;
+	memcpy(t->name, *name, strlen(*name) + 1);
+	return 0;
+}
+
+int
+sl_rpc_topic_create(struct sl_req *r)
+{
+	struct sl_state_topic t;
+	struct sl_state next;
+	struct sl_cnc_cmd c;
+	const char *name;
+	int rc = topic_spec_args(r, &t, &name);
+
+	if (rc)
+		return rc < 0 ? -1 : sl_req_fail(r, "invalid", "topic name is too long: at most %d "
+						 "characters", 200);
+	if (sl_req_draft(r, &next))
+		return -1;
+	rc = sl_state_topic_add(&next, &t, r->err, sizeof(r->err));
+	if (rc < 0)
+		return sl_req_draft_fail(r, &next, rc, r->err);
+	sl_sync_cmd_topic(&c, &t);
+	if (sl_req_commit(r, &next, &c, 1))
+		return -1;
+	r->res = topic_json(&t, NULL);
+	return 0;
+}
+
+/* Which update fields the request names (SL_STATE_TF_*). */
+static unsigned
+update_fields(const struct sl_req *r)
+{
+	static const char *const keys[] = { "durability", "backpressure", "retain_mb", "retain_s",
+					    "capacity_mb" };
+	unsigned i, f = 0;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (r->args != NULL && json_object_get(r->args, keys[i]) != NULL)
+			f |= 1u << i;
+	return f;
+}
+
+_Static_assert(SL_STATE_TF_DURABILITY == 1 && SL_STATE_TF_BACKPRESSURE == 2 &&
+	       SL_STATE_TF_RETAIN_MB == 4 && SL_STATE_TF_RETAIN_S == 8 &&
+	       SL_STATE_TF_CAPACITY_MB == 16, "update_fields order");
+
+int
+sl_rpc_topic_update(struct sl_req *r)
+{
+	struct sl_state_topic t, now;
+	struct sl_state next;
+	struct sl_cnc_cmd c;
+	const char *name;
+	int rc = topic_spec_args(r, &t, &name);
+
+	if (rc)
+		return rc < 0 ? -1 : sl_req_fail(r, "not_found", "no topic '%.200s'", name);
+	if (sl_state_topic_find(&r->ctl->state, name) == NULL && is_live(r->ctl, name))
+		return sl_req_fail(r, "invalid", "topic '%.200s' was created by a client, not "
+				   "through sluice-control: adopt it first with 'topic create "
+				   "%.200s' and its current durability", name, name);
+	if (sl_req_draft(r, &next))
+		return -1;
+	rc = sl_state_topic_update(&next, &t, update_fields(r), &now, r->err, sizeof(r->err));
+	if (rc < 0)
+		return sl_req_draft_fail(r, &next, rc, r->err);
+	/* As TOPIC_UPSERT, but never creates: a topic deleted meanwhile stays so. */
+	sl_sync_cmd_topic(&c, &now);
+	c.type = SL_CNC_TOPIC_UPDATE;
+	if (sl_req_commit(r, &next, &c, 1))
+		return -1;
+	r->res = topic_json(&now, NULL);
+	return 0;
+}
+
+int
+sl_rpc_topic_delete(struct sl_req *r)
+{
+	static const char *const ok[] = { "name", NULL };
+	struct sl_sync_status st;
+	struct sl_state next;
+	struct sl_cnc_cmd c;
+	const char *name;
+	int rc;
+
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, &name))
+		return -1;
+	if (strlen(name) >= SL_CNC_NAME_LEN)
+		return sl_req_fail(r, "not_found", "no topic '%.200s'", name);
+	/* A resync never deletes, and a dataplane that starts reloads the
+	 * journals it finds: only a dataplane that hears the delete can make
+	 * it last. */
+	sl_sync_status(r->ctl->sync, sl_ctl_now_ns(), &st);
+	if (!st.attached)
+		return sl_req_fail(r, "dataplane", "no dataplane is attached, and deleting a topic "
+				   "removes its journal, which only the dataplane can do; nothing "
+				   "changed: retry once the dataplane runs");
+	sl_sync_cmd_topic_delete(&c, name);
+	if (sl_state_topic_find(&r->ctl->state, name) == NULL) {
+		/* A topic a client created: the dataplane may know it. */
+		if (!is_live(r->ctl, name))
+			return sl_req_fail(r, "not_found", "no topic '%.200s'", name);
+		r->ticket = sl_sync_submit(r->ctl->sync, &c, 1, sl_ctl_now_ns());
+		r->ticket = r->ticket < 0 ? 0 : r->ticket;
+		return sl_req_ok_empty(r);
+	}
+	if (sl_req_draft(r, &next))
+		return -1;
+	rc = sl_state_topic_remove(&next, name, r->err, sizeof(r->err));
+	if (rc < 0)
+		return sl_req_draft_fail(r, &next, rc, r->err);
+	if (sl_req_commit(r, &next, &c, 1))
+		return -1;
+	return sl_req_ok_empty(r);
+}
+
+int
+sl_rpc_topic_list(struct sl_req *r)
+{
+	static const char *const ok[] = { NULL };
+	const json_t *topics, *t;
+	json_t *snap = NULL;
+	const char *name;
+	size_t i;
+
+	if (sl_req_args_only(r, ok))
+		return -1;
+	topics = live_topics(r->ctl, &snap);
+	r->res = json_array();
+	for (i = 0; i < r->ctl->state.n_topics; i++)
+		json_array_append_new(r->res, topic_json(&r->ctl->state.topics[i],
+							  live_find(topics,
+								    r->ctl->state.topics[i].name)));
+	json_array_foreach(topics, i, t) {
+		if (sl_jget_str(t, "name", &name) < 0 || live_deleted(t) ||
+		    sl_state_topic_find(&r->ctl->state, name))
+			continue;
+		json_array_append_new(r->res, topic_json(NULL, t));
+	}
+	json_decref(snap);
+	return 0;
+}
+
+int
+sl_rpc_topic_show(struct sl_req *r)
+{
+	static const char *const ok[] = { "name", NULL };
+	const struct sl_state_topic *t;
+	const json_t *live;
+	json_t *snap = NULL;
+	const char *name;
+
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, &name))
+		return -1;
+	t = sl_state_topic_find(&r->ctl->state, name);
+	live = live_find(live_topics(r->ctl, &snap), name);
+	if (t == NULL && (live == NULL || live_deleted(live))) {
+		json_decref(snap);
+		return sl_req_fail(r, "not_found", "no topic '%.200s'", name);
+	}
+	r->res = topic_json(t, live);
+	json_decref(snap);
+	return 0;
+}

@@ -5,16 +5,29 @@
 
 #include "policy.h"
 
-static const char *const dur_names[SL_DUR_COUNT] = { "none", "async", "sync" };
-static const char *const bp_names[SL_BP_COUNT] = { "drop", "block", "disconnect" };
+struct names {
+	const char *const *v;
+	unsigned n;
+};
+
+static const char *const dur_v[SL_DUR_COUNT] = { "none", "async", "sync" };
+static const char *const bp_v[SL_BP_COUNT] = { "drop", "block", "disconnect" };
+static const struct names dur_names = { dur_v, SL_DUR_COUNT };
+static const struct names bp_names = { bp_v, SL_BP_COUNT };
+
+static const char *
+name_of(const struct names *t, unsigned i)
+{
+	return i < t->n ? t->v[i] : "unknown";
+}
 
 static int
-find(const char *name, const char *const *names, unsigned n)
+find(const struct names *t, const char *name)
 {
 	unsigned i;
 
-	for (i = 0; i < n; i++)
-		if (strcmp(name, names[i]) == 0)
+	for (i = 0; i < t->n; i++)
+		if (strcmp(name, t->v[i]) == 0)
 			return (int)i;
 	return -1;
 }
@@ -22,25 +35,25 @@ find(const char *name, const char *const *names, unsigned n)
 const char *
 sl_durability_name(unsigned d)
 {
-	return d < SL_DUR_COUNT ? dur_names[d] : "unknown";
+	return name_of(&dur_names, d);
 }
 
 int
 sl_durability_parse(const char *name)
 {
-	return find(name, dur_names, SL_DUR_COUNT);
+	return find(&dur_names, name);
 }
 
 const char *
 sl_backpressure_name(unsigned b)
 {
-	return b < SL_BP_COUNT ? bp_names[b] : "unknown";
+	return name_of(&bp_names, b);
 }
 
 int
 sl_backpressure_parse(const char *name)
 {
-	return find(name, bp_names, SL_BP_COUNT);
+	return find(&bp_names, name);
 }
 
 const char *

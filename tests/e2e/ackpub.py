@@ -44,11 +44,13 @@ def request(s, data, want):
         end = time.time() + 0.2
         while time.time() < end:
             try:
-                r = s.recv(2048)
+                r = s.recv(65536)
             except socket.timeout:
                 break
-            if len(r) >= 16 and r[1] == want:
-                return r
+            # Any frame of the datagram: answers may share one with others.
+            for t, f in frames(r):
+                if t == want:
+                    return f
     sys.exit("ackpub: broker did not answer")
 
 

@@ -25,25 +25,10 @@ import struct
 import sys
 import time
 
-from ackpub import frames, hdr
+from ackpub import frames, hdr, request
 
 HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, ERROR = 0x01, 0x04, 0x10, 0x11, 0x20, 0x30, 0x7F
 ACK_REQ = 1
-
-
-def request(s, data, want):
-    for _ in range(25):
-        s.send(data)
-        end = time.time() + 0.2
-        while time.time() < end:
-            try:
-                r = s.recv(65536)
-            except socket.timeout:
-                break
-            for t, f in frames(r):
-                if t == want:
-                    return f
-    sys.exit("outcomes: broker did not answer")
 
 
 def connect(host, port, topic):

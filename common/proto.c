@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Codec for the Sluice v1 wire protocol, shared by the dataplane and libsluice. */
+/* Codec for the Sluice wire protocol (version 2), shared by the dataplane and libsluice. */
 
 #include <errno.h>
 #include <stddef.h>
@@ -15,13 +15,21 @@ _Static_assert(offsetof(struct sl_hdr, length) == 4, "sl_hdr.length");
 _Static_assert(offsetof(struct sl_hdr, session) == 8, "sl_hdr.session");
 _Static_assert(sizeof(struct sl_hello) == 64, "sl_hello");
 _Static_assert(offsetof(struct sl_hello, nonce) == 24, "sl_hello.nonce");
-_Static_assert(sizeof(struct sl_welcome) == 40, "sl_welcome");
+_Static_assert(sizeof(struct sl_welcome) == 56, "sl_welcome");
 _Static_assert(sizeof(struct sl_challenge) == 40, "sl_challenge");
 _Static_assert(sizeof(struct sl_auth) == 64, "sl_auth");
 _Static_assert(sizeof(struct sl_auth_trailer) == 16, "sl_auth_trailer");
 _Static_assert(sizeof(struct sl_resolve) == 24, "sl_resolve");
 _Static_assert(sizeof(struct sl_topic_reply) == 24, "sl_topic_reply");
-_Static_assert(sizeof(struct sl_subscribe) == 32, "sl_subscribe");
+_Static_assert(sizeof(struct sl_subscribe) == 40, "sl_subscribe");
+_Static_assert(sizeof(struct sl_producer) == 32, "sl_producer");
+_Static_assert(sizeof(struct sl_producer_id) == 32, "sl_producer_id");
+_Static_assert(sizeof(struct sl_publish_frag) == 48, "sl_publish_frag");
+_Static_assert(sizeof(struct sl_deliver_frag) == 48, "sl_deliver_frag");
+_Static_assert(sizeof(struct sl_nak) == 40, "sl_nak");
+_Static_assert(sizeof(struct sl_credit) == 32, "sl_credit");
+_Static_assert(sizeof(struct sl_status) == 24, "sl_status");
+_Static_assert(sizeof(struct sl_status_entry) == 16, "sl_status_entry");
 _Static_assert(sizeof(struct sl_ok) == 24, "sl_ok");
 _Static_assert(sizeof(struct sl_publish) == 40, "sl_publish");
 _Static_assert(offsetof(struct sl_publish, producer_seq) == 24, "sl_publish.pseq");
@@ -38,12 +46,21 @@ static const uint16_t min_len[256] = {
 	[SL_FT_HELLO] = sizeof(struct sl_hello),
 	[SL_FT_CHALLENGE] = sizeof(struct sl_challenge),
 	[SL_FT_AUTH] = sizeof(struct sl_auth),
-	[SL_FT_WELCOME] = sizeof(struct sl_welcome),
+	/* WELCOME and SUBSCRIBE grew in version 2: receivers read the newer
+	 * fields only from frames long enough to hold them. */
+	[SL_FT_WELCOME] = 40,
 	[SL_FT_GOODBYE] = sizeof(struct sl_hdr),
 	[SL_FT_RESOLVE] = sizeof(struct sl_resolve),
 	[SL_FT_TOPIC] = sizeof(struct sl_topic_reply),
-	[SL_FT_SUBSCRIBE] = sizeof(struct sl_subscribe),
-	[SL_FT_UNSUBSCRIBE] = sizeof(struct sl_subscribe),
+	[SL_FT_SUBSCRIBE] = 32,
+	[SL_FT_UNSUBSCRIBE] = 32,
+	[SL_FT_PRODUCER] = sizeof(struct sl_producer),
+	[SL_FT_PRODUCER_ID] = sizeof(struct sl_producer_id),
+	[SL_FT_PUBLISH_FRAG] = sizeof(struct sl_publish_frag),
+	[SL_FT_DELIVER_FRAG] = sizeof(struct sl_deliver_frag),
+	[SL_FT_NAK] = sizeof(struct sl_nak),
+	[SL_FT_CREDIT] = sizeof(struct sl_credit),
+	[SL_FT_STATUS] = sizeof(struct sl_status),
 	[SL_FT_OK] = sizeof(struct sl_ok),
 	[SL_FT_PSUBSCRIBE] = sizeof(struct sl_resolve),
 	[SL_FT_PUNSUBSCRIBE] = sizeof(struct sl_resolve),
@@ -107,6 +124,44 @@ frame_body(struct sl_frame *f, const uint8_t *p)
 		if (!sl_proto_topic_name_valid((const char *)f->body, r->name_len))
 			return -SL_PROTO_BAD_FIELD;
 		f->body_len = r->name_len; /* without the padding before a trailer */
+		return 0;
+	}
+	case SL_FT_PUBLISH_FRAG:
+	case SL_FT_DELIVER_FRAG: {
+		/* Same layout up to frag_len in both directions. */
+		const struct sl_publish_frag *g = (const struct sl_publish_frag *)p;
+
+		if (g->msg_len > SL_MAX_MESSAGE || g->frag_len > SL_MAX_FRAG_DATA)
+			return -SL_PROTO_OVERSIZE;
+		if (g->frag_len > f->body_len ||
+		    (f->trailer == NULL && g->frag_len != f->body_len) ||
+		    (f->trailer && fixed + sl_proto_align(g->frag_len) != end))
+			return -SL_PROTO_BAD_LENGTH;
+		if (g->frag_len == 0 || (uint64_t)g->frag_off + g->frag_len > g->msg_len)
+			return -SL_PROTO_BAD_FIELD;
+		f->body_len = g->frag_len;
+		return 0;
+	}
+	case SL_FT_PRODUCER: {
+		const struct sl_producer *r = (const struct sl_producer *)p;
+
+		if (r->name_len > SL_MAX_PRODUCER_NAME)
+			return -SL_PROTO_OVERSIZE;
+		if (r->name_len > f->body_len ||
+		    (f->trailer == NULL && r->name_len != f->body_len) ||
+		    (f->trailer && sl_proto_align(sizeof(*r) + r->name_len) != end))
+			return -SL_PROTO_BAD_LENGTH;
+		if (!sl_proto_topic_name_valid((const char *)f->body, r->name_len))
+			return -SL_PROTO_BAD_FIELD;
+		f->body_len = r->name_len;
+		return 0;
+	}
+	case SL_FT_STATUS: {
+		const struct sl_status *st = (const struct sl_status *)p;
+
+		if ((uint64_t)st->count * sizeof(struct sl_status_entry) > f->body_len)
+			return -SL_PROTO_BAD_LENGTH;
+		f->body_len = st->count * (uint32_t)sizeof(struct sl_status_entry);
 		return 0;
 	}
 	default:
@@ -317,6 +372,11 @@ sl_proto_type_name(uint8_t type)
 	case SL_FT_NAK: return "nak";
 	case SL_FT_CREDIT: return "credit";
 	case SL_FT_HEARTBEAT: return "heartbeat";
+	case SL_FT_STATUS: return "status";
+	case SL_FT_PRODUCER: return "producer";
+	case SL_FT_PRODUCER_ID: return "producer_id";
+	case SL_FT_PUBLISH_FRAG: return "publish_frag";
+	case SL_FT_DELIVER_FRAG: return "deliver_frag";
 	case SL_FT_ERROR: return "error";
 	default: return "unknown";
 	}
@@ -367,6 +427,12 @@ sl_error_code_str(uint16_t code)
 	case SL_E_BACKPRESSURE: return "a subscriber of the topic is behind: publish later";
 	case SL_E_SLOW_CONSUMER: return "disconnected: deliveries fell too far behind";
 	case SL_E_REPLAY_GAP: return "replay gap: the broker's journal cannot serve a damaged range";
+	case SL_E_FENCED: return "fenced: a newer instance of this producer exists";
+	case SL_E_PRODUCER_TABLE_FULL: return "producer table full";
+	case SL_E_OUT_OF_ORDER: return "producer sequence out of order: resend in order";
+	case SL_E_GAP_LOST: return "messages lost: outside the retransmit window and not journaled";
+	case SL_E_TOO_BIG: return "message larger than the topic allows";
+	case SL_E_INCOMPLETE: return "fragments of a message did not all arrive";
 	default: return "unknown error code";
 	}
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Sluice wire protocol, version 1: frame layouts, constants and the codec. */
+/* Sluice wire protocol, version 2: frame layouts, constants and the codec. */
 
 #ifndef SLUICE_PROTO_H
 #define SLUICE_PROTO_H
@@ -20,7 +20,12 @@ extern "C" {
  * proto.c). docs/PROTOCOL.md is the normative description.
  */
 
+/* The version this code speaks, the lowest one the broker accepts, and the
+ * header version every HELLO is sent with whatever the client speaks
+ * (PROTOCOL.md section 9). */
 #define SL_PROTO_VERSION 1u
+#define SL_PROTO_VERSION_MIN 1u
+#define SL_PROTO_HELLO_VERSION 1u
 
 /* A frame starts on an 8-byte boundary relative to the start of the datagram. */
 #define SL_FRAME_ALIGN 8u
@@ -47,12 +52,17 @@ enum sl_frame_type {
 	SL_FT_OK = 0x14,	/* broker -> client: request done */
 	SL_FT_PSUBSCRIBE = 0x15,  /* client -> broker: subscribe to a pattern */
 	SL_FT_PUNSUBSCRIBE = 0x16, /* client -> broker: drop a pattern subscription */
+	SL_FT_PRODUCER = 0x17,	/* client -> broker: bind the session to a producer (v2) */
+	SL_FT_PRODUCER_ID = 0x18, /* broker -> client: answer to PRODUCER (v2) */
 	SL_FT_PUBLISH = 0x20,	/* client -> broker: one message */
 	SL_FT_DELIVER = 0x21,	/* broker -> client: one message */
+	SL_FT_PUBLISH_FRAG = 0x22, /* client -> broker: a piece of a large message (v2) */
+	SL_FT_DELIVER_FRAG = 0x23, /* broker -> client: a piece of a large message (v2) */
 	SL_FT_ACK = 0x30,	/* broker -> client: publish accepted */
-	SL_FT_NAK = 0x31,	/* reserved: retransmission request */
-	SL_FT_CREDIT = 0x32,	/* reserved: flow-control credit */
+	SL_FT_NAK = 0x31,	/* client -> broker: retransmission request (v2) */
+	SL_FT_CREDIT = 0x32,	/* client -> broker: flow-control credit (v2) */
 	SL_FT_HEARTBEAT = 0x40, /* either way: liveness */
+	SL_FT_STATUS = 0x41,	/* broker -> client: topics' latest sequences (v2) */
 	SL_FT_ERROR = 0x7f,	/* broker -> client: request or frame refused */
 };
 
@@ -68,9 +78,28 @@ enum sl_frame_type {
 
 /* PUBLISH flags: SL_PUB_F_ACK_REQ, <sluice/codes.h>. */
 
-/* DELIVER flags. */
+/* DELIVER (and DELIVER_FRAG) flags. */
 #define SL_DLV_F_REPLAY (1u << 0) /* read back from the journal; timestamp is the
 				   * broker's receive time (ns since the epoch) */
+#define SL_DLV_F_RETRANS (1u << 1) /* sent again in answer to a NAK (v2) */
+
+/* ACK flags. */
+#define SL_ACK_F_DUP (1u << 0) /* the publish was a duplicate of one already
+				* accepted; seq is the original's, or 0 when the
+				* broker no longer remembers it (v2) */
+
+/* PRODUCER: longest producer name, bytes. */
+#define SL_MAX_PRODUCER_NAME 64u
+
+/* Large messages (v2, PUBLISH_FRAG / DELIVER_FRAG): the hard limit on one
+ * message; each topic has its own limit at or below it (1 MiB by default). */
+#define SL_MAX_MESSAGE (4u << 20)
+#define SL_MAX_MESSAGE_DEFAULT (1u << 20)
+/* Most data bytes one fragment carries (a datagram of one fragment frame). */
+#define SL_MAX_FRAG_DATA (SL_MAX_DATAGRAM - 48u)
+
+/* NAK: the widest range one NAK may name. */
+#define SL_NAK_MAX_RANGE 65536u
 
 /* SUBSCRIBE flags SL_SUB_F_EARLIEST, _FROM_SEQ and _FROM_TIME: <sluice/codes.h>. */
 #define SL_SUB_F_REPLAY (SL_SUB_F_EARLIEST | SL_SUB_F_FROM_SEQ | SL_SUB_F_FROM_TIME)
@@ -146,7 +175,11 @@ struct sl_welcome {
 	uint32_t heartbeat_ms; /* client sends something at least this often */
 	uint64_t nonce;
 	uint32_t max_payload;
-	uint32_t reserved;
+	uint16_t version;      /* the version chosen for the session (v2) */
+	uint16_t reserved;
+	uint64_t incarnation;  /* changes each time the broker starts (v2) */
+	uint32_t max_message;  /* largest message, fragmented, the broker takes (v2) */
+	uint32_t reserved2;
 };
 
 struct sl_resolve {
@@ -168,12 +201,37 @@ struct sl_subscribe { /* also UNSUBSCRIBE */
 	uint32_t req_id;
 	uint32_t topic_id;
 	uint64_t start; /* with SL_SUB_F_FROM_SEQ / _FROM_TIME in h.flags */
+	uint32_t window; /* v2: initial credit in messages over UDP; 0: broker default */
+	uint32_t reserved;
 };
 
 struct sl_ok {
 	struct sl_hdr h;
 	uint32_t req_id;
 	uint32_t value;
+};
+
+/*
+ * PRODUCER (v2), a request: bind this session to the producer @name of the
+ * session's user. @epoch 0 asks for a new instance (a higher epoch, which
+ * fences every older one); a non-zero @epoch resumes that instance, after
+ * a reconnect, and is refused with SL_E_FENCED when a newer one exists.
+ */
+struct sl_producer {
+	struct sl_hdr h;
+	uint32_t req_id;
+	uint16_t name_len;
+	uint16_t flags;	  /* reserved, 0 */
+	uint32_t epoch;
+	uint32_t reserved;
+	/* name_len bytes of name follow (1..SL_MAX_PRODUCER_NAME) */
+};
+
+struct sl_producer_id {
+	struct sl_hdr h;
+	uint32_t req_id;
+	uint32_t epoch;	       /* producer_epoch granted */
+	uint64_t producer_id;  /* stable for (user, name) across restarts */
 };
 
 struct sl_publish {
@@ -193,6 +251,62 @@ struct sl_deliver {
 	uint64_t seq;	    /* per-topic sequence assigned by the broker, from 1 */
 	uint64_t timestamp; /* copied from the PUBLISH */
 	/* payload follows */
+};
+
+/* PUBLISH_FRAG and DELIVER_FRAG (v2): one piece of a message of @msg_len
+ * bytes; every piece repeats the message's fields. */
+struct sl_publish_frag {
+	struct sl_hdr h;
+	uint32_t topic_id;
+	uint32_t msg_len;      /* the whole message's payload bytes */
+	uint64_t producer_seq;
+	uint64_t timestamp;
+	uint32_t frag_off;     /* where this piece's data goes in the message */
+	uint32_t frag_len;     /* data bytes in this piece */
+	/* frag_len bytes follow */
+};
+
+struct sl_deliver_frag {
+	struct sl_hdr h;
+	uint32_t topic_id;
+	uint32_t msg_len;
+	uint64_t seq;
+	uint64_t timestamp;
+	uint32_t frag_off;
+	uint32_t frag_len;
+	/* frag_len bytes follow */
+};
+
+/* NAK (v2): send again topic @topic_id's messages @first..@last. */
+struct sl_nak {
+	struct sl_hdr h;
+	uint32_t topic_id;
+	uint32_t reserved;
+	uint64_t first;
+	uint64_t last;
+};
+
+/* CREDIT (v2): the subscriber takes topic @topic_id's messages up to and
+ * including sequence @limit. Only ever raises the limit. */
+struct sl_credit {
+	struct sl_hdr h;
+	uint32_t topic_id;
+	uint32_t reserved;
+	uint64_t limit;
+};
+
+/* STATUS (v2): @count entries follow, each a topic's latest sequence. */
+struct sl_status_entry {
+	uint32_t topic_id;
+	uint32_t reserved;
+	uint64_t last_seq;
+};
+
+struct sl_status {
+	struct sl_hdr h;
+	uint32_t count;
+	uint32_t reserved;
+	/* count struct sl_status_entry follow */
 };
 
 struct sl_ack {
@@ -216,8 +330,9 @@ struct sl_error {
 	uint64_t detail; /* topic id or producer sequence, by frame_type */
 };
 
-/* ERROR SL_E_REPLAY_GAP (frame_type DELIVER, req_id 0, detail = topic_id):
- * the ERROR frame grown by the range skipped (PROTOCOL.md 5.12). */
+/* ERROR SL_E_REPLAY_GAP (frame_type DELIVER, req_id 0, detail = topic_id),
+ * and in v2 SL_E_GAP_LOST (frame_type NAK) and SL_E_SLOW_CONSUMER (frame_type
+ * DELIVER): the ERROR frame grown by the range skipped (PROTOCOL.md 5.12). */
 struct sl_error_gap {
 	struct sl_error e;
 	uint64_t first; /* first sequence not delivered */

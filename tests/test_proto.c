@@ -103,8 +103,9 @@ test_bad_frames(void)
 			CHECK(parse_one(64) == -SL_PROTO_UNKNOWN_TYPE);
 			continue;
 		}
-		if (t == SL_FT_RESOLVE || t == SL_FT_PSUBSCRIBE || t == SL_FT_PUNSUBSCRIBE)
-			continue; /* need a name; below */
+		if (t == SL_FT_RESOLVE || t == SL_FT_PSUBSCRIBE || t == SL_FT_PUNSUBSCRIBE ||
+		    t == SL_FT_PRODUCER || t == SL_FT_PUBLISH_FRAG || t == SL_FT_DELIVER_FRAG)
+			continue; /* need a name or data */
 		len = make_frame(t, 0);
 		CHECK(parse_one(len) == 1);
 		h->length = (uint32_t)len - 1;

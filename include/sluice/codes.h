@@ -59,6 +59,12 @@ enum sl_error_code {
 	SL_E_BACKPRESSURE = 18,	  /* a subscriber of the topic is behind (policy block) */
 	SL_E_SLOW_CONSUMER = 19,  /* disconnected: deliveries fell behind (policy disconnect) */
 	SL_E_REPLAY_GAP = 20,	  /* notice: a replay skips sequences the journal cannot serve */
+	SL_E_FENCED = 21,	  /* a newer instance of this producer exists */
+	SL_E_PRODUCER_TABLE_FULL = 22, /* no room for another producer */
+	SL_E_OUT_OF_ORDER = 23,	  /* producer sequence ahead of the next expected: resend in order */
+	SL_E_GAP_LOST = 24,	  /* notice: messages that can no longer be sent again */
+	SL_E_TOO_BIG = 25,	  /* message larger than the topic's limit */
+	SL_E_INCOMPLETE = 26,	  /* fragments of a message did not all arrive in time */
 	SL_E_MAX
 };
 

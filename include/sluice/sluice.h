@@ -53,6 +53,40 @@ enum sl_pub_status {
  */
 typedef void (*sl_settle_fn)(void *arg, uint64_t pub_seq, uint32_t topic_id, uint16_t error);
 
+/*
+ * Events: what happens to the session and the streams besides messages and
+ * acknowledgements, passed to sl_client_opts.on_event from inside
+ * sl_client_poll, sl_client_wait or a publishing call.
+ */
+enum sl_event_type {
+	SL_EV_DISCONNECTED = 1, /* the broker stopped answering or ended the
+				 * session (error says why); libsluice is
+				 * reconnecting */
+	SL_EV_RECONNECTED = 2,	/* a new session is open: topics resolved,
+				 * subscriptions resumed, unacknowledged
+				 * publishes sent again */
+	SL_EV_GAP = 3,		/* topic_id's first..last will never be
+				 * delivered; error: SL_E_GAP_LOST (outside the
+				 * broker's retransmit window and not
+				 * journaled), SL_E_REPLAY_GAP (journal
+				 * damaged) or SL_E_SLOW_CONSUMER (the broker
+				 * cut this subscriber off) */
+	SL_EV_INCARNATION = 4,	/* the broker restarted: sequences of topics
+				 * without a journal begin again at 1 */
+	SL_EV_FENCED = 5,	/* a newer instance of this producer took over;
+				 * publishes are refused from now on */
+};
+
+struct sl_event {
+	uint32_t type;	   /* enum sl_event_type */
+	uint32_t topic_id; /* SL_EV_GAP; else 0 */
+	uint64_t first;	   /* SL_EV_GAP: the range lost */
+	uint64_t last;
+	uint16_t error;	   /* enum sl_error_code, SL_E_NONE if none */
+};
+
+typedef void (*sl_event_fn)(void *arg, const struct sl_event *ev);
+
 struct sl_client_opts {
 	const char *host;     /* broker IPv4 address or name; required for UDP */
 	uint16_t port;	      /* broker UDP port; 0 means SL_PROTO_DEFAULT_PORT */
@@ -110,6 +144,9 @@ struct sl_client_opts {
 	 */
 	sl_settle_fn on_settle;
 	void *settle_arg;
+	/* Optional (may be NULL): called for each event; see sl_event. */
+	sl_event_fn on_event;
+	void *event_arg;
 };
 
 /* A delivered message; the pointers are valid only inside the callback. */

@@ -573,8 +573,9 @@ collect(struct sl_client *c, struct collect *col, unsigned int want, int max)
 static int
 fake_connect(struct fake *fk, struct sl_client **c, const char *name)
 {
+	/* Version 1 behaviour: a lost session stays lost (test_expire). */
 	struct sl_client_opts o = { .host = "127.0.0.1", .port = fk->port, .name = name,
-				    .timeout_ms = 1000 };
+				    .timeout_ms = 1000, .no_reconnect = 1 };
 
 	if (fk->auth) {
 		o.user = FAKE_USER;

@@ -147,6 +147,57 @@ struct sl_client_opts {
 	/* Optional (may be NULL): called for each event; see sl_event. */
 	sl_event_fn on_event;
 	void *event_arg;
+	/*
+	 * Idempotent publishing (protocol version 2; docs/PROTOCOL.md 15 and
+	 * 17). The producer name (1..64 bytes of [A-Za-z0-9._-] and other
+	 * printable ASCII without spaces) under which the broker stores this
+	 * client's publishes: a stable name makes one producer across
+	 * restarts of the application, and a newer instance under the same
+	 * name fences every older one (SL_EV_FENCED). NULL: a fresh name per
+	 * process, "<name>-<pid>-<random hex>". The producer is registered
+	 * (PRODUCER, one round trip) at connect when this is set, otherwise
+	 * before the first publish, which then waits up to @timeout_ms once.
+	 */
+	const char *producer;
+	/*
+	 * A publish that asked for an ACK and has none after @resend_ms
+	 * (0: 50 ms) is sent again with the same producer sequence, oldest
+	 * first; the interval doubles on each round without progress, up to
+	 * 1 s. The broker stores it once and acknowledges the repeat
+	 * (SL_ACK_F_DUP). Copies of those publishes are kept until settled,
+	 * within @resend_bytes (0: 16 MiB; each message takes its length,
+	 * rounded up to 8): when full, publishing returns -EAGAIN.
+	 */
+	uint32_t resend_ms;
+	uint32_t resend_bytes;
+	/*
+	 * Batching over UDP: publishes are packed into one datagram, sent
+	 * when the next one does not fit, @flush_us after the first one of
+	 * the datagram (checked by every publishing, polling and waiting
+	 * call), or at sl_client_flush. 0: every publish is sent at once.
+	 * Ignored over shared memory, where each publish is in the ring as
+	 * soon as it is committed.
+	 */
+	uint32_t flush_us;
+	/*
+	 * Surviving the broker. @no_reconnect 0 (the default): a broker that
+	 * sends nothing for @liveness_ms (0: 3 heartbeat intervals), ends the
+	 * session (SL_E_NO_SESSION, GOODBYE) or, over shared memory, dies or
+	 * cuts this client off, raises SL_EV_DISCONNECTED; the client then
+	 * opens a new session with backoff (50 ms doubling to 2 s),
+	 * authenticates again (the key is kept in the client until
+	 * sl_client_close, which wipes it), resolves every topic name again
+	 * (the topic ids the application holds stay valid), subscribes again
+	 * (topics with a journal from the message after the last one
+	 * delivered: no gap, no duplicate), rebinds the producer and sends
+	 * every unacknowledged publish again, then raises SL_EV_RECONNECTED.
+	 * It gives up after @reconnect_max_ms (0: never), and calls then fail
+	 * -ENOTCONN. @no_reconnect 1: the first loss is final, as in protocol
+	 * version 1 (-ENOTCONN from every call).
+	 */
+	uint8_t no_reconnect;
+	uint32_t liveness_ms;
+	uint32_t reconnect_max_ms;
 };
 
 /* A delivered message; the pointers are valid only inside the callback. */
@@ -197,6 +248,19 @@ struct sl_client_stats {
 	uint64_t replay_gap_seqs; /* sequences in those ranges */
 	uint32_t gap_topic;	 /* the latest gap notice: topic id and range */
 	uint64_t gap_first, gap_last;
+	/* Publishing and reconnecting (protocol version 2). */
+	uint64_t resent;	  /* publishes sent again for want of an ACK */
+	uint64_t dup_acks;	  /* ACKs with SL_ACK_F_DUP: the broker had the
+				   * publish already (also in acks) */
+	uint64_t out_of_order;	  /* SL_E_OUT_OF_ORDER refusals: a publish went
+				   * past a lost one; sent again in order */
+	uint64_t datagrams;	  /* UDP datagrams sent with publishes in them */
+	uint64_t fragments;	  /* PUBLISH_FRAG pieces sent, resends included */
+	uint64_t disconnects;	  /* sessions lost (SL_EV_DISCONNECTED) */
+	uint64_t reconnects;	  /* new sessions opened (SL_EV_RECONNECTED) */
+	uint64_t producer_id;	  /* the broker's id of this producer, 0 before
+				   * it is registered; producer_epoch its epoch */
+	uint32_t producer_epoch;
 };
 
 /*
@@ -371,6 +435,14 @@ int sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags);
 
 /* Give the open claim's room back without publishing (no-op if none). */
 void sl_client_abort(struct sl_client *c);
+
+/*
+ * Send the datagram of publishes batched so far (opts.flush_us) now.
+ * Returns 0 (also when nothing was batched, and always over shared
+ * memory), -EAGAIN when the socket's send buffer is full or the client is
+ * reconnecting (the batch is kept; try again after a poll), -ENOTCONN.
+ */
+int sl_client_flush(struct sl_client *c);
 
 /*
  * Receive without blocking: passes up to @max deliveries to @fn and handles

@@ -35,6 +35,7 @@
 #define PTOPIC_SLOTS 4096u	   /* topics one client publishes to; power of two */
 #define RECONNECT_MIN_NS (50 * NS_PER_MS)
 #define RECONNECT_MAX_NS (2000 * NS_PER_MS)
+#define RECONNECT_WAIT_NS (500 * NS_PER_MS) /* most one request of an attempt waits */
 #define MAX_PATTERNS 64u	   /* pattern subscriptions kept for a reconnect */
 
 /* Room for a frame of @n bytes once sealed: padded to 8, then the trailer. */

@@ -335,6 +335,7 @@ static int
 attempt(struct sl_client *c)
 {
 	struct recon *r = &c->rc;
+	uint64_t timeout;
 	bool new_inc;
 	int rc;
 
@@ -343,6 +344,11 @@ attempt(struct sl_client *c)
 	r->failed = false;
 	r->inc_changed = false;
 	c->prod.bound = false;
+	/* Each request of an attempt waits less than a connect may: the
+	 * call the attempt runs in is the application's. */
+	timeout = c->timeout_ns;
+	if (c->timeout_ns > RECONNECT_WAIT_NS)
+		c->timeout_ns = RECONNECT_WAIT_NS;
 	rc = sl_cl_open(c);
 	if (rc < 0)
 		goto out;
@@ -361,6 +367,7 @@ attempt(struct sl_client *c)
 	if (rc < 0)
 		goto fail;
 	sl_cl_resend_all(c);
+	c->timeout_ns = timeout;
 	r->attempting = false;
 	r->down = false;
 	c->st.reconnects++;
@@ -372,6 +379,7 @@ attempt(struct sl_client *c)
 fail:
 	sl_cl_close_transport(c);
 out:
+	c->timeout_ns = timeout;
 	r->attempting = false;
 	return rc;
 }

@@ -299,9 +299,11 @@ sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int ti
 				return 0; /* let the caller look at its signal flags */
 			if (rc != 0)
 				break;
-			/* Nothing waiting to be read: silence is the broker's. */
+			/* Nothing waiting to be read: silence is the broker's.
+			 * The caller hears of the loss (SL_EV_DISCONNECTED) before
+			 * any attempt to reconnect. */
 			if (sl_cl_liveness_lost(c, sl_now_ns()))
-				continue;
+				return 0;
 		}
 		now = sl_now_ns();
 		if (now >= deadline)

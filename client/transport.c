@@ -60,14 +60,17 @@ void *
 sl_cl_tx_claim(struct sl_client *c, uint32_t flen)
 {
 	struct batch *b = &c->batch;
+	/* A trailer only when sealing: a piece of a large message fills a
+	 * whole datagram without one. */
+	uint32_t room = c->auth.sealing ? (uint32_t)FRAME_ROOM(flen) : sl_proto_align(flen);
 	uint32_t at;
 
 	if (c->shm.r)
 		return sl_shm_link_claim(&c->shm, flen);
-	if (FRAME_ROOM(flen) > SL_MAX_DATAGRAM)
+	if (room > SL_MAX_DATAGRAM)
 		return NULL;
 	at = sl_proto_align(b->end);
-	if (b->frames > 0 && at + FRAME_ROOM(flen) > SL_MAX_DATAGRAM) {
+	if (b->frames > 0 && at + room > SL_MAX_DATAGRAM) {
 		if (sl_cl_flush(c) < 0)
 			return NULL;
 		at = 0;

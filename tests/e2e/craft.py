@@ -81,6 +81,15 @@ def main():
         sent["valid"] += 1
         if i % 20 == 19:
             time.sleep(0.002)  # stay within the veth queue; drops would muddle counts
+    # Take the broker's answers (ERROR frames) before the socket closes: one
+    # arriving after would bounce as ICMP, a packet the counts do not expect.
+    quiet = time.time() + 0.3
+    while time.time() < quiet:
+        try:
+            s.recv(2048)
+            quiet = time.time() + 0.3
+        except (socket.timeout, ConnectionRefusedError):
+            pass
     print(json.dumps(sent))
 
 

@@ -97,13 +97,15 @@ struct ptopic {
 /*
  * The producer (sluice.h opts.producer): the broker's identity of this
  * publisher, the per-topic sequences, and copies of unacknowledged
- * publishes for resending. Active (@on) only on protocol version 2
- * sessions; without it producer_seq is the publish number, as in v1.
+ * publishes for resending. Active once @bound (version 2 sessions, from the
+ * first publish asking for an ACK); before, producer_seq is the publish
+ * number, as in version 1.
  */
 struct producer {
 	bool v2;	     /* the session speaks version 2: idempotent publishing */
 	bool bound;	     /* PRODUCER answered in this session */
 	bool fenced;	     /* SL_E_FENCED: publishing fails -EPERM */
+	bool unsupported;    /* the broker did not answer PRODUCER: as version 1 */
 	bool ooo;	     /* SL_E_OUT_OF_ORDER seen: resend at the next tick */
 	uint32_t epoch;	     /* granted; 0 before the first PRODUCER_ID */
 	uint64_t id;

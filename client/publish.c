@@ -123,7 +123,7 @@ sl_cl_on_ack(struct sl_client *c, const struct sl_ack *a)
 	c->st.acks++;
 	if (a->h.flags & SL_ACK_F_DUP)
 		c->st.dup_acks++; /* stored once already: as good as an ACK */
-	if (c->prod.v2) {
+	if (c->prod.bound) {
 		seq = sl_cl_producer_find(c, topic, a->producer_seq);
 		if (seq == 0) {
 			c->st.acks_ignored++;
@@ -142,7 +142,7 @@ sl_cl_on_pub_error(struct sl_client *c, const struct sl_error *e)
 		c->st.acks_ignored++; /* refuses nothing, acknowledges nothing */
 		return;
 	}
-	if (e->code == SL_E_OUT_OF_ORDER && c->prod.v2) {
+	if (e->code == SL_E_OUT_OF_ORDER && c->prod.bound) {
 		/* A publish before it was lost: not stored; the next resend
 		 * round sends the topic's unacknowledged publishes in order. */
 		c->st.out_of_order++;
@@ -153,7 +153,7 @@ sl_cl_on_pub_error(struct sl_client *c, const struct sl_error *e)
 		c->prod.fenced = true;
 		sl_cl_event(c, SL_EV_FENCED, 0, 0, 0, SL_E_FENCED);
 	}
-	if (c->prod.v2) {
+	if (c->prod.bound) {
 		seq = sl_cl_producer_find(c, SL_TOPIC_INVALID, e->detail);
 		if (seq == 0) {
 			c->st.acks_ignored++;
@@ -165,7 +165,7 @@ sl_cl_on_pub_error(struct sl_client *c, const struct sl_error *e)
 
 /* Can the client publish now? 0, or the error a publishing call returns. */
 static int
-pub_ready(struct sl_client *c, uint64_t now)
+pub_ready(struct sl_client *c, uint64_t now, bool will_ack)
 {
 	if (c->dead)
 		return -ENOTCONN;
@@ -182,11 +182,16 @@ pub_ready(struct sl_client *c, uint64_t now)
 	}
 	if (c->batch.frames != 0 && now - c->batch.first_ns >= c->batch.flush_ns)
 		(void)sl_cl_flush(c);
-	if (c->prod.v2 && !c->prod.bound) {
-		/* Registered before the first publish: one round trip, once. */
+	if (will_ack && c->prod.v2 && !c->prod.bound && !c->prod.unsupported) {
+		/* Registered before the first publish that asks for an ACK: one
+		 * round trip, once. A broker that does not answer PRODUCER (or
+		 * refuses it as a frame it does not take) gets publishes as in
+		 * version 1: not deduplicated, never resent. */
 		int rc = sl_cl_producer_bind(c);
 
-		if (rc < 0)
+		if (rc == -ETIMEDOUT || rc == -EPROTO)
+			c->prod.unsupported = true;
+		else if (rc < 0)
 			return rc;
 	}
 	return 0;
@@ -205,8 +210,10 @@ big_claim(struct sl_client *c, uint32_t len)
 	return c->big;
 }
 
-int
-sl_client_claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data)
+/* @will_ack: the publish will ask for an ACK (a zero-copy claim does not
+ * know yet: it assumes so). */
+static int
+claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data, bool will_ack)
 {
 	uint32_t flen = (uint32_t)sizeof(struct sl_publish) + len;
 	uint64_t now = c->batch.frames ? sl_now_ns() : 0;
@@ -215,17 +222,17 @@ sl_client_claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **dat
 
 	if (c->claim != NULL || data == NULL)
 		return c->dead ? -ENOTCONN : -EINVAL;
-	rc = pub_ready(c, now);
+	rc = pub_ready(c, now, will_ack);
 	if (rc < 0)
 		return rc;
 	if (len > c->max_message)
 		return -EMSGSIZE;
-	if (win_full(c) || (c->prod.v2 && !sl_cl_arena_room(c, len))) {
+	if (win_full(c) || (c->prod.bound && !sl_cl_arena_room(c, len))) {
 		c->st.window_full++;
 		c->st.publish_eagain++;
 		return -EAGAIN;
 	}
-	if (c->prod.v2 && sl_cl_ptopic(c, topic_id) == NULL)
+	if (c->prod.bound && sl_cl_ptopic(c, topic_id) == NULL)
 		return -ENOSPC;
 	c->big_len = 0;
 	if (len > sl_cl_frame_max(c)) {
@@ -246,6 +253,12 @@ sl_client_claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **dat
 	c->claim_topic = topic_id;
 	*data = p + 1;
 	return 0;
+}
+
+int
+sl_client_claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data)
+{
+	return claim(c, topic_id, len, data, true);
 }
 
 int
@@ -274,7 +287,7 @@ sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 	 * topic's sequence that no resend could fill.
 	 */
 	p->producer_seq = seq;
-	if (c->prod.v2) {
+	if (c->prod.bound) {
 		t = sl_cl_ptopic(c, topic_id);
 		p->producer_seq = ack_req ? t->last_pseq + 1 : 0;
 		r = &c->prod.rec[seq & c->win.mask];
@@ -290,13 +303,13 @@ sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 	if (c->big_len) {
 		rc = sl_cl_frag_send(c, p->topic_id, p->producer_seq, timestamp, flags,
 				     (const uint8_t *)(p + 1), len);
-		if (rc > 0 && c->prod.v2)
+		if (rc > 0 && c->prod.bound)
 			c->prod.rec[seq & c->win.mask].sent_ns = 0; /* the rest: next tick */
 	} else {
 		rc = sl_cl_tx_commit(c, p, p->h.length);
 	}
 	if (rc < 0) {
-		if (c->prod.v2 && c->prod.rec[seq & c->win.mask].kept) {
+		if (c->prod.bound && c->prod.rec[seq & c->win.mask].kept) {
 			sl_cl_producer_settled(c, seq);
 			c->prod.rec[seq & c->win.mask].kept = 0;
 			c->prod.arena_head = head;
@@ -342,7 +355,7 @@ sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint
 
 	if ((len != 0 && data == NULL) || (flags & ~SL_PUB_F_ACK_REQ) != 0 || c->claim != NULL)
 		return c->dead ? -ENOTCONN : -EINVAL;
-	rc = sl_client_claim(c, topic_id, len, &d);
+	rc = claim(c, topic_id, len, &d, (flags & SL_PUB_F_ACK_REQ) != 0);
 	if (rc < 0)
 		return rc;
 	if (len)

@@ -271,6 +271,8 @@ sl_cl_subscribe_raw(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16
 	s->req_id = c->pend.req_id;
 	s->topic_id = topic_id;
 	s->start = start;
+	s->window = 0; /* the broker's default credit */
+	s->reserved = 0;
 	return request(c, s, sizeof(*s));
 }
 

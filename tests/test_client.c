@@ -193,8 +193,9 @@ fake_welcome(struct fake *fk, uint64_t nonce, const uint8_t *skey)
 	w->heartbeat_ms = FAKE_HB_MS;
 	w->nonce = nonce;
 	w->max_payload = SL_MAX_PAYLOAD;
+	w->version = SL_PROTO_VERSION;
+	w->max_message = SL_MAX_MESSAGE_DEFAULT;
 	if (fk->v2) {
-		w->version = 2;
 		w->incarnation = atomic_load(&fk->incarnation);
 		w->max_message = V2_MAX_MESSAGE;
 	}
@@ -237,6 +238,10 @@ fake_hello(struct fake *fk, const struct sl_hello *h)
 {
 	atomic_fetch_add(&fk->hellos, 1);
 	atomic_store(&fk->peer_port, ntohs(fk->peer.sin_port));
+	/* PROTOCOL.md 9: HELLO in header version 1, the versions in its body. */
+	if (h->h.version != SL_PROTO_HELLO_VERSION || h->min_version != SL_PROTO_VERSION ||
+	    h->max_version != SL_PROTO_VERSION)
+		return; /* the client never gets a WELCOME: its connect fails */
 	if (strncmp(h->name, "oldver", 6) == 0) {
 		fake_error(fk, 0, SL_E_VERSION, SL_FT_HELLO, 0);
 		return;
@@ -524,6 +529,12 @@ fake_producer(struct fake *fk, const struct sl_producer *r)
 
 	atomic_fetch_add(&fk->producers, 1);
 	atomic_store(&fk->producer_epoch, r->epoch);
+	if (!fk->v2) {
+		/* A broker without idempotent producers: the client publishes
+		 * as in version 1. */
+		fake_error(fk, r->req_id, SL_E_BAD_FRAME, SL_FT_PRODUCER, 0);
+		return;
+	}
 	sl_proto_hdr_init(&p->h, SL_FT_PRODUCER_ID, 0, sizeof(*p), FAKE_SESSION);
 	p->req_id = r->req_id;
 	p->epoch = r->epoch != 0 ? r->epoch : V2_EPOCH0 + fk->epoch_gen++;
@@ -830,7 +841,7 @@ test_resolve(struct sl_client *c)
 static void
 test_subscribe_publish(struct sl_client *c)
 {
-	static char big[SL_MAX_PAYLOAD + 1];
+	static char big[SL_MAX_MESSAGE_DEFAULT + 1]; /* over WELCOME max_message */
 	struct collect col = { 0 };
 	struct sl_client_stats st;
 
@@ -871,7 +882,7 @@ test_subscribe_publish(struct sl_client *c)
 	CHECK(st.delivered == 7);
 	CHECK(st.acks == 1);
 	CHECK(st.gaps == 2);
-	CHECK(st.errors == 4); /* full, missing, subscribe 99, publish to 50 */
+	CHECK(st.errors == 5); /* full, missing, subscribe 99, publish to 50, PRODUCER */
 	CHECK(st.bad_frames == 1);
 	CHECK(st.stash_drops == 0);
 	CHECK(sl_client_session(c) == FAKE_SESSION);

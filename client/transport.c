@@ -111,14 +111,22 @@ sl_cl_tx_commit(struct sl_client *c, void *frame, uint32_t flen)
 	return 0;
 }
 
-/* The broker stopped serving this client: reconnect, or every call fails
- * -ENOTCONN; last_error says why (enum sl_shm_notice @why; 0 when it gave
- * none). */
+/* The broker stopped serving this client; last_error says why (enum
+ * sl_shm_notice @why; 0 when it gave none). A dataplane that went away
+ * without a word is reattached to (reconnect.c); one that cut this client
+ * off (too slow, or it broke the ring) gave its verdict: every call fails
+ * -ENOTCONN, as attaching again would only end the same way. */
 void
 sl_cl_shm_end(struct sl_client *c, uint32_t why)
 {
 	c->st.last_error = why == SL_SHM_CUT_SLOW ? SL_E_SLOW_CONSUMER
 			   : why == SL_SHM_CUT_CORRUPT ? SL_E_BAD_FRAME : SL_E_NO_SESSION;
+	if (why == SL_SHM_CUT_SLOW || why == SL_SHM_CUT_CORRUPT) {
+		c->dead = true;
+		if (c->pend.kind != PEND_NONE && !c->pend.done)
+			sl_cl_pend_finish(&c->pend, -ENOTCONN);
+		return;
+	}
 	sl_cl_session_lost(c, c->st.last_error);
 }
 

@@ -20,7 +20,13 @@ extern "C" {
  * and -errno on failure. Only sl_client_connect, sl_client_resolve,
  * sl_client_subscribe, sl_client_subscribe_from and sl_client_unsubscribe
  * wait (for the broker's reply, up to the configured timeout, resending on
- * loss); publishing and polling never block.
+ * loss); publishing and polling never block, with two exceptions: the first
+ * publish that asks for an ACK registers the producer (one round trip,
+ * once per client), and while the client is reconnecting (opts
+ * no_reconnect 0) each attempt runs inside the polling, waiting or
+ * publishing call that finds it due and waits up to 500 ms for each of the
+ * broker's replies (attempts come 50 ms, then doubling up to 2 s, apart;
+ * between them calls return at once).
  */
 
 struct sl_client;
@@ -99,7 +105,9 @@ struct sl_client_opts {
 	 * Both NULL: no authentication. Both set: @user (1..31 bytes of
 	 * [A-Za-z0-9._-]) proves it holds @key (SL_AUTH_KEY_LEN = 32 bytes,
 	 * common/auth.h) by challenge and response; the key never crosses the
-	 * wire and is not kept after sl_client_connect returns. The broker must
+	 * wire. With reconnecting on (the default) the client keeps a copy to
+	 * authenticate again, wiped by sl_client_close; with @no_reconnect it
+	 * is not used after sl_client_connect returns. The broker must
 	 * prove it knows the key too (WELCOME's MAC), and every frame the
 	 * client sends afterwards carries a MAC under the session key (frames
 	 * from the broker other than WELCOME carry none in this version). With
@@ -135,7 +143,8 @@ struct sl_client_opts {
 	 * one still unsettled (asked for an ACK, neither acknowledged nor
 	 * refused yet); see "Acknowledgements" below. Rounded up to a power of
 	 * two; 0 means SL_ACK_WINDOW_DEFAULT; more than SL_ACK_WINDOW_MAX is
-	 * -EINVAL. Allocated once by sl_client_connect (8 bytes a slot).
+	 * -EINVAL. Allocated once by sl_client_connect (8 bytes a slot, and
+	 * 48 more for what a resend needs, touched only by a producer).
 	 */
 	uint32_t ack_window;
 	/*
@@ -154,9 +163,10 @@ struct sl_client_opts {
 	 * client's publishes: a stable name makes one producer across
 	 * restarts of the application, and a newer instance under the same
 	 * name fences every older one (SL_EV_FENCED). NULL: a fresh name per
-	 * process, "<name>-<pid>-<random hex>". The producer is registered
-	 * (PRODUCER, one round trip) at connect when this is set, otherwise
-	 * before the first publish, which then waits up to @timeout_ms once.
+	 * process, "<user or name>-<pid>-<random hex>". The producer is
+	 * registered (PRODUCER, one round trip) at connect when this is set,
+	 * otherwise before the first publish that asks for an ACK, which then
+	 * waits up to @timeout_ms once. See "Acknowledgements" below.
 	 */
 	const char *producer;
 	/*
@@ -306,7 +316,10 @@ int sl_client_opts_credentials(struct sl_client_opts *o, const char *path, char 
  * Returns 0 and sets *topic_id, or -EINVAL (bad name), -ENOENT (no such
  * topic and @create is 0), -ENOSPC (broker's topic table full), -EPERM
  * (the ACL does not allow it: SL_E_DENIED; creating needs admin),
- * -ETIMEDOUT, -ENOTCONN (session expired; reconnect).
+ * -ETIMEDOUT, -ENOTCONN (session expired and not reconnected).
+ * The id stays the application's for the client's life: after a reconnect
+ * the name is resolved again and, should the broker give it another id,
+ * the client translates in both directions (publishes, deliveries, acks).
  */
 int sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id);
 
@@ -357,8 +370,9 @@ int sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t fl
 /*
  * Acknowledgements.
  *
- * Publishes are numbered 1, 2, 3... (the producer sequence, one for all
- * topics of the client; sl_client_last_seq). The broker answers a publish
+ * Publishes are numbered 1, 2, 3... (the publish number, one for all
+ * topics of the client; sl_client_last_seq; in protocol version 1 it was
+ * the producer sequence on the wire too). The broker answers a publish
  * that asked for an ACK (SL_PUB_F_ACK_REQ) with an ACK or an ERROR that
  * names its number; answers come back out of order (several broker workers
  * own different topics), may be repeated (a duplicated datagram) or may be
@@ -388,16 +402,45 @@ int sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t fl
  *   opts.on_settle         a callback per answered publish.
  * A publish unanswered when the caller stops waiting was neither
  * acknowledged nor refused: it may or may not have been stored.
+ *
+ * Idempotent publishing (protocol version 2, docs/PROTOCOL.md 15 and 17).
+ * The first publish that asks for an ACK registers the client as a
+ * producer (opts.producer, or a fresh name per process); from then on a
+ * publish asking for an ACK carries a producer sequence of its own topic
+ * (1, 2, 3... per topic), which the client maps to and from the publish
+ * number, so everything above holds unchanged. Such a publish is kept
+ * (a copy, within opts.resend_bytes) until settled and sent again, oldest
+ * first, when no ACK came within opts.resend_ms (doubling up to 1 s while
+ * nothing settles), after SL_E_OUT_OF_ORDER (a publish before it was lost
+ * on the way), and after a reconnect. The broker stores each (producer,
+ * topic, sequence) once and answers a repeat with an ACK flagged
+ * SL_ACK_F_DUP, which settles the publish as acknowledged (counted in
+ * sl_client_stats dup_acks): what is acknowledged is in the topic exactly
+ * once. A publish without SL_PUB_F_ACK_REQ carries producer sequence 0: at
+ * most once, never resent. SL_E_FENCED (a newer instance of the same
+ * producer name) raises SL_EV_FENCED, refuses that publish, and every
+ * later publish fails -EPERM. A broker that does not answer PRODUCER gets
+ * publishes as in version 1 (no resend, no deduplication).
+ *
+ * Large messages: a publish longer than WELCOME's max_payload (1,400 bytes)
+ * and at most its max_message (1 MiB by default) goes as PUBLISH_FRAG
+ * pieces, acknowledged once; over shared memory as one frame when the
+ * region takes it. Longer than max_message: -EMSGSIZE.
  */
 
 /*
  * Publish one message. Never blocks. @flags: SL_PUB_F_ACK_REQ to get an ACK.
  * @timestamp is carried to subscribers untouched (sl_message.timestamp).
- * Returns 0, -EAGAIN when the socket's send buffer is full or the publish
- * window is (back-pressure: poll, then retry), -EMSGSIZE when
- * @len > SL_MAX_PAYLOAD (or the broker's smaller max_payload), -EINVAL for
- * unknown @flags, -ENOTCONN after the broker closed the session, or another
- * -errno.
+ * Returns 0, -EAGAIN when the socket's send buffer is full, the publish
+ * window or the copies kept for resending are (back-pressure: poll, then
+ * retry), or the client is reconnecting, -EMSGSIZE when @len is over the
+ * broker's max_message (WELCOME; 1 MiB by default, SL_MAX_PAYLOAD from a
+ * version 1 broker), -EINVAL for unknown @flags, -EPERM once fenced
+ * (SL_EV_FENCED), -ENOSPC when the client already publishes to 4096
+ * topics, -ENOTCONN after the broker closed the session and the client
+ * gave up reconnecting (or does not reconnect), or another -errno; the
+ * first publish asking for an ACK may also return what registering the
+ * producer does (-ENOSPC: the broker's producer table is full).
  * A refusal by the broker (unknown topic, SL_E_JOURNAL_FULL,
  * SL_E_JOURNAL_DAMAGED, SL_E_DENIED when the ACL does not allow publishing)
  * arrives later as an ERROR, seen by a poll: the publish is settled as
@@ -450,9 +493,13 @@ int sl_client_flush(struct sl_client *c);
  * subscriber must call it at least every heartbeat interval.
  * @fn may be NULL for a publisher that only wants its acks (deliveries are
  * then counted and dropped).
+ * It also resends unacknowledged publishes, sends a batch whose deadline
+ * passed, watches the broker's liveness and, while the session is lost,
+ * reconnects (see the top of this file); it returns 0 while reconnecting.
  * Returns the number of deliveries passed to @fn (0 if none were waiting),
- * -ENOTCONN when the broker says the session is gone, -EINVAL when @max < 1,
- * or another -errno from recvmmsg(2).
+ * -ENOTCONN when the broker says the session is gone and the client does
+ * not reconnect (or gave up), -EINVAL when @max < 1, or another -errno
+ * from recvmmsg(2).
  */
 int sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max);
 

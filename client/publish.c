@@ -172,7 +172,7 @@ pub_ready(struct sl_client *c, uint64_t now, bool will_ack)
 	if (c->prod.fenced)
 		return -EPERM;
 	if (c->rc.down) {
-		(void)sl_cl_tick(c, now);
+		(void)sl_cl_tick(c, sl_now_ns());
 		if (c->dead)
 			return -ENOTCONN;
 		if (c->rc.down) {

@@ -515,7 +515,9 @@ int sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max);
  */
 int sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int timeout_ms);
 
-/* The UDP socket, for callers that multiplex with epoll. Do not read it. */
+/* The UDP socket, for callers that multiplex with epoll. Do not read it.
+ * A reconnect opens a new one: ask again after SL_EV_RECONNECTED (-1
+ * while reconnecting). */
 int sl_client_fd(const struct sl_client *c);
 
 /* Session id the broker assigned. */

@@ -115,6 +115,7 @@ struct fake {
 	atomic_ullong incarnation;
 	/* Counted by the fake. */
 	atomic_uint hellos;
+	atomic_uint psubs;	     /* PSUBSCRIBE requests */
 	atomic_uint producers;	     /* PRODUCER requests */
 	atomic_uint producer_epoch;  /* epoch of the last PRODUCER request */
 	atomic_uint dups;	     /* publishes answered as duplicates */
@@ -625,6 +626,10 @@ fake_frame(struct fake *fk, const struct sl_frame *f)
 		break;
 	case SL_FT_PUBLISH_FRAG:
 		fake_frag(fk, f);
+		break;
+	case SL_FT_PSUBSCRIBE:
+		atomic_fetch_add(&fk->psubs, 1);
+		fake_ok(fk, ((const struct sl_resolve *)f->hdr)->req_id);
 		break;
 	case SL_FT_PRODUCER:
 		fake_producer(fk, (const struct sl_producer *)f->hdr);
@@ -1831,7 +1836,7 @@ test_v2_reconnect(struct fake *fk)
 	struct sl_client_opts o = { .name = "v2recon", .on_event = on_event, .event_arg = &ev,
 				    .liveness_ms = 300 };
 	struct sl_client_stats st;
-	unsigned int hellos, resolves, port, epoch;
+	unsigned int hellos, resolves, port, epoch, psubs;
 	uint64_t t0;
 	struct sl_client *c;
 	uint32_t t;
@@ -1842,6 +1847,7 @@ test_v2_reconnect(struct fake *fk)
 	CHECK(sl_client_resolve(c, "t.v2", 1, &t) == 0 && t == V2_TOPIC);
 	CHECK(sl_client_subscribe(c, t) == 0);
 	CHECK(sl_client_subscribe_from(c, REPLAY_TOPIC, SL_SUB_F_EARLIEST, 0) == 0);
+	CHECK(sl_client_subscribe_pattern(c, "t.>", 0) == 0);
 	collect(c, &col, 1 + RETAINED, 8); /* "retained" on t, then the replay */
 	CHECK(col.n == 1 + RETAINED && col.seq == RETAINED);
 	CHECK(sl_client_publish(c, t, "p", 1, 0, SL_PUB_F_ACK_REQ) == 0);
@@ -1850,6 +1856,7 @@ test_v2_reconnect(struct fake *fk)
 	sl_client_stats(c, &st);
 	epoch = st.producer_epoch;
 	hellos = atomic_load(&fk->hellos);
+	psubs = atomic_load(&fk->psubs);
 	resolves = atomic_load(&fk->resolves);
 	port = atomic_load(&fk->peer_port);
 
@@ -1872,6 +1879,7 @@ test_v2_reconnect(struct fake *fk)
 	CHECK(atomic_load(&fk->hellos) >= hellos + 1);
 	CHECK(atomic_load(&fk->peer_port) != port); /* a new socket, a new session */
 	CHECK(atomic_load(&fk->resolves) == resolves + 1);
+	CHECK(atomic_load(&fk->psubs) == psubs + 1);
 	CHECK(atomic_load(&fk->sub_flags_t[REPLAY_TOPIC]) == SL_SUB_F_FROM_SEQ);
 	CHECK(atomic_load(&fk->sub_start_t[REPLAY_TOPIC]) == RETAINED + 1);
 	CHECK(atomic_load(&fk->sub_flags_t[FAKE_TOPICS - 1]) == 0); /* live, its new id */

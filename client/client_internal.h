@@ -26,6 +26,7 @@
 #define SEQ_SLOTS 256	     /* topics tracked for gap counting; power of two */
 #define WAIT_DRAIN_MAX 64    /* datagrams read per wake-up while a request waits */
 #define RESEND_NS (200 * NS_PER_MS)
+#define PRODUCER_PROBE_NS (4 * RESEND_NS - NS_PER_MS) /* the first PRODUCER: four tries */
 #define DEFAULT_TIMEOUT_MS 2000u
 #define DEFAULT_SOCKBUF (4u << 20)
 #define DEFAULT_HEARTBEAT_MS 1000u

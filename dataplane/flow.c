@@ -12,19 +12,25 @@
 #include "tx.h"
 #include "worker_internal.h"
 
-#define NAK_BURST 1024 /* messages a subscription may ask for at once (bucket size) */
+#define NAK_BURST 1024 /* most messages a subscription may have resent at once */
 
 /*
  * How many of @want messages subscription @sub may have resent now: a token
- * bucket of nak_rate messages per second and NAK_BURST deep, kept as a
- * theoretical arrival time (GCRA, as the publish rate limit).
+ * bucket of nak_rate messages per second, a tenth of a second's worth deep
+ * (1 to NAK_BURST), kept as a theoretical arrival time (GCRA, as the
+ * publish rate limit).
  */
 static uint64_t
 nak_tokens(struct sl_worker *w, const struct sl_sub *sub, uint64_t want)
 {
-	uint64_t t = RTE_MAX(w->dp->tsc_hz / w->dp->conf.nak_rate, (uint64_t)1);
+	uint32_t rate = w->dp->conf.nak_rate;
+	uint64_t t = RTE_MAX(w->dp->tsc_hz / rate, (uint64_t)1);
+	uint64_t burst = rate / 10;
 	uint64_t tat = RTE_MAX(sub->nak_tat, w->now);
-	uint64_t ahead = tat - w->now, depth = NAK_BURST * t;
+	uint64_t ahead = tat - w->now, depth;
+
+	burst = burst < 1 ? 1 : burst > NAK_BURST ? NAK_BURST : burst;
+	depth = burst * t;
 
 	if (ahead >= depth)
 		return 0;

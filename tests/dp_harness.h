@@ -52,10 +52,12 @@ harness_eal(const char *name)
 static inline int
 harness_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 {
-	(void)arg;
+	const struct sl_dp *dp = arg;
+
 	(void)t;
 	ts->durability = SL_DUR_NONE;
 	ts->backpressure = SL_BP_DROP;
+	ts->retx_window = dp->conf.retransmit_window;
 	return 0;
 }
 
@@ -91,6 +93,10 @@ harness_dp(struct sl_dp *dp, struct rte_ring *rx, struct rte_ring *tx)
 	dp->conf.max_topics = 64;
 	dp->conf.max_sessions = 64;
 	dp->conf.shm_max_clients = 4;
+	/* No STATUS frames unless a test asks for them: they would arrive
+	 * among the replies a test counts. */
+	dp->conf.status_idle_us = 10000000;
+	dp->conf.heartbeat_ms = 600000;
 	dp->conf.n_workers = 1;
 	dp->conf.workers[0].lcore = rte_lcore_id();
 	dp->n_workers = 1;

@@ -62,14 +62,16 @@ slot_free(struct sl_worker *w, struct sl_retx_slot *s)
 	s->m = NULL;
 }
 
-/* Drop seq @q from the ring @r if it still holds it. */
-static void
+/* Drop seq @q from the ring @r if it still holds it; returns 1 if it did. */
+static int
 evict(struct sl_worker *w, struct sl_retx_slot *r, uint64_t q)
 {
 	struct sl_retx_slot *s = &r[q & (w->retx_cap - 1)];
 
-	if (s->m && s->seq32 == (uint32_t)q)
-		slot_free(w, s);
+	if (s->m == NULL || s->seq32 != (uint32_t)q)
+		return 0;
+	slot_free(w, s);
+	return 1;
 }
 
 void
@@ -123,10 +125,9 @@ sl_retx_fanned(struct sl_worker *w, uint32_t topic, struct rte_mbuf *m, uint16_t
 		ts->retx_lo = lo;
 	}
 	/* Out by bytes: this topic's oldest first. */
-	while (w->retx_bytes + cost(m) > w->retx_bytes_max && ts->retx_lo < seq) {
-		evict(w, r, ts->retx_lo++);
-		count(w, SL_CTR_retx_evicted);
-	}
+	while (w->retx_bytes + cost(m) > w->retx_bytes_max && ts->retx_lo < seq)
+		if (evict(w, r, ts->retx_lo++))
+			count(w, SL_CTR_retx_evicted);
 	s = &r[seq & (w->retx_cap - 1)];
 	if (s->m)
 		slot_free(w, s); /* a stale message of this slot */

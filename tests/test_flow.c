@@ -7,83 +7,56 @@
  * topic, and several DELIVERs sharing one datagram.
  */
 
-#include <arpa/inet.h>
 #include <time.h>
 
 #include <common/proto.h>
 
 #include "dp_harness.h"
-#include "pkt.h"
 
 #include "check.h"
 
-#define CLIENT_IP 0x0200000au /* 10.0.0.2 */
-#define CLIENT_PORT 5555
 #define MAX_REPLIES 256
 
 static struct sl_dp dp;
 static struct rte_ring *rx, *tx;
-static const uint8_t client_mac[6] = { 0x02, 0, 0, 0, 0, 0x22 };
 
 struct reply {
 	uint8_t type;
 	uint32_t len;
-	unsigned dgram; /* which datagram of the poll it came in */
 	uint8_t b[128];
 };
 
 static struct reply r[MAX_REPLIES];
-static unsigned n_dgrams;
+static unsigned n_replies;
+static int n_dgrams; /* datagrams of the last poll */
 
 static void
 send_dgram(const void *frames, uint32_t len)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(dp.pkt_pool);
-	uint8_t *d;
+	CHECK(harness_send(&dp, rx, frames, len) == 0);
+}
 
-	CHECK(m != NULL);
-	if (m == NULL)
+static void
+take(void *arg, const struct sl_frame *f, unsigned dgram)
+{
+	(void)arg;
+	(void)dgram;
+	if (n_replies == MAX_REPLIES)
 		return;
-	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(SL_PKT_HDR_LEN + len));
-	sl_pkt_build_udp(d, client_mac, dp.ports[0].mac, CLIENT_IP, HARNESS_IP,
-			 htons(CLIENT_PORT), htons(HARNESS_UDP_PORT), (uint16_t)len);
-	memcpy(d + SL_PKT_HDR_LEN, frames, len);
-	CHECK(rte_ring_enqueue(rx, m) == 0);
+	r[n_replies].type = f->hdr->type;
+	r[n_replies].len = f->len;
+	memcpy(r[n_replies].b, f->hdr, f->len < sizeof(r[0].b) ? f->len : sizeof(r[0].b));
+	n_replies++;
 }
 
 /* Poll the worker; collect the frames it sent (and count the datagrams). */
 static unsigned
 poll_replies(void)
 {
-	unsigned n = 0, i;
-	void *m = NULL;
-
-	n_dgrams = 0;
-	for (i = 0; i < 4; i++)
-		sl_worker_poll(dp.workers[0]);
-	while (rte_ring_dequeue(tx, &m) == 0) {
-		struct rte_mbuf *mb = m;
-		uint8_t buf[2048];
-		const uint8_t *p = rte_pktmbuf_read(mb, 0, mb->pkt_len, buf);
-		struct sl_pkt_info pi;
-		struct sl_frame f;
-		size_t off = 0;
-
-		CHECK(sl_pkt_parse(p, mb->pkt_len, CLIENT_IP, htons(CLIENT_PORT), &pi) ==
-		      SL_PKT_UDP);
-		CHECK(pi.payload_len <= SL_MAX_DATAGRAM);
-		while (sl_proto_next(p + pi.payload_off, pi.payload_len, &off, &f) == 1 &&
-		       n < MAX_REPLIES) {
-			r[n].type = f.hdr->type;
-			r[n].len = f.len;
-			r[n].dgram = n_dgrams;
-			memcpy(r[n].b, f.hdr, f.len < sizeof(r[n].b) ? f.len : sizeof(r[n].b));
-			n++;
-		}
-		n_dgrams++;
-		rte_pktmbuf_free(mb);
-	}
-	return n;
+	n_replies = 0;
+	n_dgrams = harness_recv(&dp, tx, 4, take, NULL);
+	CHECK(n_dgrams >= 0);
+	return n_replies;
 }
 
 /* How many of the @n replies are of @type. */

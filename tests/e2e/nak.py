@@ -18,26 +18,11 @@ import struct
 import sys
 import time
 
-HELLO, WELCOME, RESOLVE, TOPIC, SUBSCRIBE, OK = 0x01, 0x04, 0x10, 0x11, 0x12, 0x14
-PUBLISH, DELIVER, ACK, NAK, ERROR = 0x20, 0x21, 0x30, 0x31, 0x7F
+from ackpub import HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, ERROR, frames, hdr
+
+SUBSCRIBE, OK, DELIVER, NAK = 0x12, 0x14, 0x21, 0x31
 DLV_REPLAY, DLV_RETRANS = 1, 2
 E_GAP_LOST = 24
-VERSION, HELLO_VERSION = 2, 1
-
-
-def hdr(t, length, session, flags=0):
-    return struct.pack("<BBHIII", HELLO_VERSION if t == HELLO else VERSION, t, flags, length,
-                       session, 0)
-
-
-def frames(d):
-    off = 0
-    while off + 16 <= len(d):
-        length = struct.unpack_from("<I", d, off + 4)[0]
-        if length < 16 or off + length > len(d):
-            return
-        yield d[off + 1], d[off:off + length]
-        off += (length + 7) & ~7
 
 
 class Client:

@@ -3,13 +3,17 @@
 """Subscribe, publish, lose nothing yet ask again: NAK answered from the window and the journal.
 
   nak.py HOST PORT TOPIC N NAK_FIRST NAK_LAST
+  nak.py --replay HOST PORT TOPIC WINDOW
 
 Opens a session, subscribes to TOPIC (created if needed) and publishes N
 messages "m<i>" to it itself, with acknowledgments, collecting their
 DELIVERs. Then sends NAK NAK_FIRST..NAK_LAST and collects what comes back
 for a second. Prints one JSON object: the live sequences, the resent ones
 (DELIVER with RETRANS) with whether each carried REPLAY and its payload, and
-each ERROR SL_E_GAP_LOST's range. Every frame of every datagram is read.
+each ERROR SL_E_GAP_LOST's range. With --replay: subscribes to TOPIC from
+its earliest message with an initial credit of WINDOW, counts what the
+replay sends in half a second, grants WINDOW more with CREDIT and counts
+again. Every frame of every datagram is read.
 """
 import json
 import os
@@ -20,7 +24,8 @@ import time
 
 from ackpub import HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, ERROR, frames, hdr
 
-SUBSCRIBE, OK, DELIVER, NAK = 0x12, 0x14, 0x21, 0x31
+SUBSCRIBE, OK, DELIVER, NAK, CREDIT = 0x12, 0x14, 0x21, 0x31, 0x32
+SUB_EARLIEST = 1
 DLV_REPLAY, DLV_RETRANS = 1, 2
 E_GAP_LOST = 24
 
@@ -70,17 +75,36 @@ class Client:
         sys.exit("nak.py: broker did not answer type %#x" % want)
 
 
-def main():
-    host, port, name, n, first, last = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), \
-        int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-    c = Client(host, port)
+def session(c, name):
     nonce = int.from_bytes(os.urandom(8), "little")
     w = c.request(hdr(HELLO, 64, 0) + struct.pack("<HHIQ", 2, 2, 0, nonce) +
                   b"nak".ljust(32, b"\0"), WELCOME)
     sess = struct.unpack_from("<I", w, 16)[0]
     t = c.request(hdr(RESOLVE, 24 + len(name), sess) + struct.pack("<IHH", 1, len(name), 1) +
                   name, TOPIC)
-    tid = struct.unpack_from("<I", t, 20)[0]
+    return sess, struct.unpack_from("<I", t, 20)[0]
+
+
+def replay(host, port, name, window):
+    c = Client(host, port)
+    sess, tid = session(c, name)
+    c.request(hdr(SUBSCRIBE, 40, sess, flags=SUB_EARLIEST) +
+              struct.pack("<IIQII", 2, tid, 0, window, 0), OK)
+    c.pump(0.5)
+    first = sorted(c.live)
+    c.s.send(hdr(CREDIT, 32, sess) + struct.pack("<IIQ", tid, 0, 2 * window))
+    c.pump(0.5)
+    print(json.dumps({"first": first, "after_credit": sorted(c.live)}))
+
+
+def main():
+    if sys.argv[1] == "--replay":
+        replay(sys.argv[2], int(sys.argv[3]), sys.argv[4].encode(), int(sys.argv[5]))
+        return
+    host, port, name, n, first, last = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), \
+        int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+    c = Client(host, port)
+    sess, tid = session(c, name)
     c.request(hdr(SUBSCRIBE, 40, sess) + struct.pack("<IIQII", 2, tid, 0, 0, 0), OK)
     for i in range(1, n + 1):
         body = struct.pack("<IIQQ", tid, 0, i, 0) + b"m%d" % i

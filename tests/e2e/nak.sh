@@ -4,7 +4,8 @@
 # gets it again marked RETRANS, from the retransmit window (8 messages here)
 # and, on a sync topic, from the journal beyond it; on a topic without a
 # journal what the window no longer holds comes back as ERROR SL_E_GAP_LOST
-# with the range; and the broker's counters say so.
+# with the range; a replay from the journal sends no more than the
+# subscriber's credit; and the broker's counters say so.
 . "$(dirname "$0")/lib.sh"
 t_start --set "journal_dir=$T_DIR/journal" --set durability=none \
 	--set "durability_rules=j.*=sync" --set retransmit_window=8
@@ -39,6 +40,14 @@ t_eq "journal: 2..12 read back from the journal (REPLAY), 13..18 from memory" \
 t_eq "journal: payloads as published" \
 	"$(q "$T_DIR/jrn.json" 'all(r["payload"] == "m%d" % r["seq"] for r in v["resent"])')" True
 t_eq "journal: nothing reported lost" "$(q "$T_DIR/jrn.json" 'v["lost"]')" "[]"
+
+# --- a replay from the journal is paced by credit ------------------------------
+sl_cl "$T_TAG" python3 "$SL_ROOT/tests/e2e/nak.py" --replay "$T_NET.1" 9500 j.sync 7 \
+	>"$T_DIR/rep.json" || t_fail "nak.py --replay"
+t_eq "replay: an initial credit of 7 gets 1..7 and no more" \
+	"$(q "$T_DIR/rep.json" 'v["first"] == list(range(1, 8))')" True
+t_eq "replay: CREDIT 14 gets 8..14 and no more" \
+	"$(q "$T_DIR/rep.json" 'v["after_credit"] == list(range(1, 15))')" True
 
 # --- the counters ---------------------------------------------------------
 t_eq "counter nak_received" "$(t_stat nak_received)" 3

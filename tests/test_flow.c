@@ -357,6 +357,28 @@ test_cut_off(uint32_t session, uint32_t topic)
 	CHECK_EQ(ctr(SL_CTR_slow_consumer_cuts), 1);
 }
 
+/* Policy disconnect: the first message past the credit cuts it off at once. */
+static void
+test_disconnect(uint32_t session, uint32_t topic)
+{
+	struct sl_topic_state *ts = sl_route_state(&dp.route, topic);
+	uint64_t cuts = ctr(SL_CTR_slow_consumer_cuts);
+	const struct sl_error_gap *g;
+	unsigned n;
+
+	ts->backpressure = SL_BP_DISCONNECT;
+	subscribe(session, topic, 1);
+	publish(session, topic, 3, 600);
+	n = poll_replies();
+	CHECK_EQ(n, 2);
+	CHECK(n == 2 && r[0].type == SL_FT_DELIVER && dlv(0)->seq == 1);
+	g = (const struct sl_error_gap *)r[1].b;
+	CHECK(n == 2 && r[1].type == SL_FT_ERROR && g->e.code == SL_E_SLOW_CONSUMER);
+	CHECK(n == 2 && g->first == 2 && g->last == 2);
+	CHECK_EQ(ts->n_subs, 0);
+	CHECK_EQ(ctr(SL_CTR_slow_consumer_cuts) - cuts, 1);
+}
+
 /* The STATUS entry for @topic among the @n replies, or NULL. */
 static const struct sl_status_entry *
 status_for(unsigned n, uint32_t topic)
@@ -409,7 +431,7 @@ test_status(uint32_t session, uint32_t topic)
 int
 main(int argc, char **argv)
 {
-	uint32_t t[6], session;
+	uint32_t t[7], session;
 	unsigned i;
 	int rc;
 
@@ -426,7 +448,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "test_flow: dataplane set-up: %s\n", strerror(-rc));
 		return 1;
 	}
-	for (i = 0; i < 6; i++) {
+	for (i = 0; i < 7; i++) {
 		char name[16];
 
 		snprintf(name, sizeof(name), "t%u", i);
@@ -441,6 +463,7 @@ main(int argc, char **argv)
 	test_credit(session, t[2]);
 	test_cut_off(session, t[3]);
 	test_status(session, t[4]);
+	test_disconnect(session, t[6]);
 	sl_port_fini(&dp, 0);
 	sl_worker_fini(dp.workers[0]);
 	sl_route_fini(&dp.route);

@@ -990,7 +990,7 @@ test_replay_refused(struct sl_client *c, struct fake *fk)
 	/* Unlike SL_E_BUSY, not retried until the timeout: answered at once. */
 	t0 = sl_now_ns();
 	CHECK(sl_client_subscribe_from(c, RBUSY_TOPIC, SL_SUB_F_FROM_SEQ, 1) == -EBUSY);
-	CHECK(sl_now_ns() - t0 < 150 * MS);
+	CHECK(sl_now_ns() - t0 < 500 * MS);
 	CHECK(atomic_load(&fk->rbusy_subs) == 1);
 	sl_client_stats(c, &st);
 	CHECK(st.last_error == SL_E_REPLAY_BUSY);
@@ -1173,11 +1173,12 @@ test_auth_connect(struct fake *fk)
 	CHECK(auth_connect(fk, &c, "bad user", fake_key, 300, &code) == -EINVAL);
 	CHECK(atomic_load(&fk->challenges) == 0);
 
-	/* No credentials where they are required: refused at once, not timed out. */
+	/* No credentials where they are required: refused at once, not timed out
+	 * (the bound is half the timeout: a loaded machine must not fail it). */
 	t0 = sl_now_ns();
 	CHECK(auth_connect(fk, &c, NULL, NULL, 1000, &code) == -EACCES);
 	CHECK(code == SL_E_AUTH_REQUIRED);
-	CHECK(sl_now_ns() - t0 < 150 * MS);
+	CHECK(sl_now_ns() - t0 < 500 * MS);
 
 	/* Wrong key, unknown user: the same answer, as the broker gives. */
 	CHECK(auth_connect(fk, &c, FAKE_USER, wrong, 1000, &code) == -EACCES);
@@ -1212,7 +1213,7 @@ test_auth_connect(struct fake *fk)
 	atomic_store(&fk->welcome_mode, WELCOME_FORGED_GOOD);
 	t0 = sl_now_ns();
 	CHECK(auth_connect(fk, &c, FAKE_USER, fake_key, 1000, &code) == 0);
-	CHECK(sl_now_ns() - t0 < 150 * MS);
+	CHECK(sl_now_ns() - t0 < 500 * MS);
 	sl_client_close(c);
 	atomic_store(&fk->welcome_mode, WELCOME_GOOD);
 }

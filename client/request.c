@@ -355,7 +355,7 @@ sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
 	 * that raced the OK are stashed and reach the callback only at the next
 	 * poll), so resetting now covers replays sent before or after the OK.
 	 */
-	sl_cl_reorder_reset(c, topic_id, 0);
+	(void)sl_cl_reorder_reset(c, topic_id, 0);
 	return 0;
 }
 

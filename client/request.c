@@ -210,6 +210,15 @@ ready(struct sl_client *c)
 	return c->dead || c->rc.down ? -ENOTCONN : 0;
 }
 
+/* The session was lost while the request waited (the broker expired it,
+ * say, while the application was busy elsewhere): reconnect now and ask
+ * once more, in the new session. */
+static bool
+again(struct sl_client *c, int rc)
+{
+	return rc == -ENOTCONN && c->rc.down && !c->dead && ready(c) == 0;
+}
+
 int
 sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id)
 {
@@ -222,6 +231,8 @@ sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *t
 	if (rc < 0)
 		return rc;
 	rc = sl_cl_resolve_raw(c, name, create, &id);
+	if (again(c, rc))
+		rc = sl_cl_resolve_raw(c, name, create, &id);
 	if (rc == 0)
 		*topic_id = sl_cl_recon_resolved(c, name, create, id);
 	return rc;
@@ -296,6 +307,8 @@ sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags
 	if (topic_id == SL_TOPIC_INVALID)
 		return -ENOENT;
 	rc = sl_cl_subscribe_raw(c, type, sl_cl_topic_to_broker(c, topic_id), flags, start);
+	if (again(c, rc))
+		rc = sl_cl_subscribe_raw(c, type, sl_cl_topic_to_broker(c, topic_id), flags, start);
 	if (rc == 0)
 		sl_cl_recon_sub(c, topic_id, flags, start, type == SL_FT_UNSUBSCRIBE);
 	return rc;
@@ -312,6 +325,8 @@ sl_client_subscribe_pattern(struct sl_client *c, const char *pattern, int unsubs
 	if (rc < 0)
 		return rc;
 	rc = sl_cl_psubscribe_raw(c, pattern, unsubscribe);
+	if (again(c, rc))
+		rc = sl_cl_psubscribe_raw(c, pattern, unsubscribe);
 	if (rc == 0)
 		sl_cl_recon_pattern(c, pattern, unsubscribe != 0);
 	return rc;

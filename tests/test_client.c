@@ -112,6 +112,7 @@ struct fake {
 	atomic_bool fence_pubs;	     /* refuse publishes with SL_E_FENCED */
 	atomic_bool renumber;	     /* "t.v2" resolves to FAKE_TOPICS - 1 */
 	atomic_bool restart;	     /* restart (fake_restart) before the next datagram */
+	atomic_bool lose_session;    /* answer RESOLVE "lost.once" with SL_E_NO_SESSION */
 	atomic_ullong incarnation;
 	/* Counted by the fake. */
 	atomic_uint hellos;
@@ -316,6 +317,10 @@ fake_resolve(struct fake *fk, const struct sl_frame *f)
 	name[r->name_len] = '\0';
 	if (strcmp(name, "lossy") == 0 && fk->lossy_seen++ == 0)
 		return; /* the client must resend */
+	if (strcmp(name, "lost.once") == 0 && atomic_exchange(&fk->lose_session, false)) {
+		fake_error(fk, 0, SL_E_NO_SESSION, SL_FT_RESOLVE, 0);
+		return; /* as for a session the broker expired */
+	}
 	if (strcmp(name, "full") == 0) {
 		fake_error(fk, r->req_id, SL_E_TOPIC_TABLE_FULL, SL_FT_RESOLVE, 0);
 		return;
@@ -1907,6 +1912,11 @@ test_v2_reconnect(struct fake *fk)
 	CHECK(sl_client_publish(c, t, "r", 1, 0, SL_PUB_F_ACK_REQ) == 0);
 	wait_settled(c, 1000);
 	CHECK(sl_client_acked(c) == 5 && sl_client_last_seq(c) == 5); /* p q m expire r */
+
+	/* A request whose session is lost meanwhile is asked again in a new one. */
+	atomic_store(&fk->lose_session, true);
+	CHECK(sl_client_resolve(c, "lost.once", 1, &t) == 0 && t == 4);
+	CHECK(ev.n == 7 && ev.type[5] == SL_EV_DISCONNECTED && ev.type[6] == SL_EV_RECONNECTED);
 	atomic_store(&fk->renumber, false);
 	sl_client_close(c);
 }

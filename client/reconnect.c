@@ -414,8 +414,12 @@ sl_cl_liveness_lost(struct sl_client *c, uint64_t now)
 	uint64_t limit = r->liveness_ns ? r->liveness_ns : 6 * c->hb_ns;
 
 	/* Only a probe the broker left unanswered counts: after a caller's
-	 * own pause, the first heartbeat gets its full time. */
-	if (!r->on || r->down || c->dead || c->session == 0 || r->probe_ns <= r->last_rx_ns ||
+	 * own pause, the first heartbeat gets its full time. Over shared
+	 * memory a broker holding a publisher back (policy block) reads
+	 * nothing of it for as long as it holds it: there the attach socket
+	 * and the notice word tell a dead dataplane (heartbeat_maybe). */
+	if (!r->on || r->down || c->dead || c->session == 0 || c->shm.r != NULL ||
+	    r->probe_ns <= r->last_rx_ns ||
 	    now - r->probe_ns < limit)
 		return false;
 	sl_cl_session_lost(c, SL_E_NONE);

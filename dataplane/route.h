@@ -66,6 +66,7 @@ struct sl_topic_state {
 	uint64_t replay_gaps; /* gap notices sent to replaying subscribers */
 	uint64_t journal_full; /* owner: publishes refused, the journal could not grow */
 	uint8_t j_nospace; /* main lcore: its last spare segment found the disk full */
+	uint8_t dedup_built; /* owner: its producers' dedup entries rebuilt from the journal */
 } __attribute__((aligned(64)));
 
 /*

@@ -29,7 +29,7 @@ run "duplicates ACKed with the original seq" basic "$T_NET.1" 9500 prod.basic fe
 run "a second instance fences the first" fence "$T_NET.1" 9500 prod.fence feed-b
 run "publish 300 acknowledged before the crash" crash1 "$T_NET.1" 9500 prod.crash feed-c 300 \
 	"$T_DIR/state.json"
-t_eq "dup_publishes counted" "$(t_stat dup_publishes)" 200
+t_ge "dup_publishes counted" "$(t_stat dup_publishes)" 200
 t_ge "fenced publishes counted" "$(t_stat drop_producer_fenced)" 1
 t_ge "out-of-order publishes counted" "$(t_stat drop_producer_out_of_order)" 1
 t_ge "version 1 HELLOs refused, counted" "$(t_stat version_refused)" 1

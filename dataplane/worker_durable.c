@@ -319,6 +319,20 @@ gap_notice(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic, uint64
 	return 0;
 }
 
+uint64_t
+sl_worker_nak_bound(struct sl_worker *w, uint32_t topic)
+{
+	struct sl_topic_state *ts = state(w, topic);
+	uint64_t j;
+
+	if (ts->journal == NULL)
+		return ts->dlv_seq;
+	/* After a restart the journal holds more than this run delivered. */
+	j = ts->durability == SL_DUR_SYNC ? sl_journal_durable_seq(ts->journal)
+					  : sl_journal_last_seq(ts->journal);
+	return RTE_MAX(ts->dlv_seq, j);
+}
+
 int
 sl_worker_journal_resend(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
 			 uint64_t seq)

@@ -124,6 +124,9 @@ int sl_worker_commit_pending(const struct sl_worker *w);
 /* Set up a replaying subscription in @sub from SUBSCRIBE @s. Returns 0, or
  * -1 after answering the subscriber with an ERROR. */
 int sl_worker_replay_start(struct sl_worker *w, const struct sl_subscribe *s, struct sl_sub *sub);
+/* The highest seq a NAK for @topic may name: the last one fanned out, or
+ * for a journaled topic the last one its journal serves (sync: durable). */
+uint64_t sl_worker_nak_bound(struct sl_worker *w, uint32_t topic);
 /* Resend message @seq of @topic to @sub from the journal (a NAK beyond the
  * retransmit window): DELIVER with SL_DLV_F_REPLAY | SL_DLV_F_RETRANS.
  * Returns 0, -ENOENT (the journal does not hold it) or -ENOBUFS (no room

@@ -53,51 +53,118 @@ pow2_at_least(uint32_t n)
 	return b;
 }
 
+/* --- slot index shared by both tables ------------------------------------------------ */
+
+static void
+ix_fini(struct sl_slot_index *x)
+{
+	free(x->bucket);
+	free(x->next);
+	free(x->free_slots);
+	memset(x, 0, sizeof(*x));
+}
+
+static int
+ix_init(struct sl_slot_index *x, uint32_t cap)
+{
+	uint32_t i;
+
+	memset(x, 0, sizeof(*x));
+	x->cap = cap;
+	x->nbuckets = pow2_at_least(cap * 2);
+	x->bucket = calloc(x->nbuckets, sizeof(*x->bucket));
+	x->next = calloc(cap, sizeof(*x->next));
+	x->free_slots = calloc(cap, sizeof(*x->free_slots));
+	if (!x->bucket || !x->next || !x->free_slots) {
+		ix_fini(x);
+		return -ENOMEM;
+	}
+	for (i = 0; i < cap; i++)
+		x->free_slots[i] = cap - 1 - i;
+	x->n_free = cap;
+	return 0;
+}
+
+/* A free slot chained under @hash, or -1 when none is left. */
+static int
+ix_take(struct sl_slot_index *x, uint64_t hash)
+{
+	uint32_t b = (uint32_t)(hash & (x->nbuckets - 1)), s;
+
+	if (x->n_free == 0)
+		return -1;
+	s = x->free_slots[--x->n_free];
+	x->next[s] = x->bucket[b];
+	x->bucket[b] = s + 1;
+	x->n++;
+	return (int)s;
+}
+
+/* Unchain slot @s (chained under @hash) and free it. */
+static void
+ix_put(struct sl_slot_index *x, uint64_t hash, uint32_t s)
+{
+	uint32_t *pp = &x->bucket[hash & (x->nbuckets - 1)];
+
+	while (*pp && *pp != s + 1)
+		pp = &x->next[*pp - 1];
+	if (*pp)
+		*pp = x->next[s];
+	x->free_slots[x->n_free++] = s;
+	x->n--;
+}
+
+/* First slot + 1 of the chain of @hash (0: none); then x->next[slot]. */
+static uint32_t
+ix_first(const struct sl_slot_index *x, uint64_t hash)
+{
+	return x->bucket[hash & (x->nbuckets - 1)];
+}
+
+/* The next slot for a bounded expiry scan. */
+static uint32_t
+ix_scan_next(struct sl_slot_index *x)
+{
+	uint32_t s = x->scan;
+
+	x->scan = (x->scan + 1) % x->cap;
+	return s;
+}
+
 /* --- registry --------------------------------------------------------------------- */
 
 int
 sl_producer_reg_init(struct sl_producer_reg *r, uint32_t cap)
 {
-	uint32_t i;
-
 	memset(r, 0, sizeof(*r));
 	if (cap == 0 || cap > (1u << 24))
 		return -EINVAL;
-	r->cap = cap;
-	r->nbuckets = pow2_at_least(cap * 2);
-	r->bucket = calloc(r->nbuckets, sizeof(*r->bucket));
 	r->slot = calloc(cap, sizeof(*r->slot));
-	r->next = calloc(cap, sizeof(*r->next));
-	r->free_slots = calloc(cap, sizeof(*r->free_slots));
-	if (!r->bucket || !r->slot || !r->next || !r->free_slots) {
-		sl_producer_reg_fini(r);
+	if (r->slot == NULL || ix_init(&r->ix, cap) < 0) {
+		free(r->slot);
+		r->slot = NULL;
 		return -ENOMEM;
 	}
-	for (i = 0; i < cap; i++)
-		r->free_slots[i] = cap - 1 - i;
-	r->n_free = cap;
 	return 0;
 }
 
 void
 sl_producer_reg_fini(struct sl_producer_reg *r)
 {
-	free(r->bucket);
+	ix_fini(&r->ix);
 	free(r->slot);
-	free(r->next);
-	free(r->free_slots);
 	memset(r, 0, sizeof(*r));
 }
 
 static struct sl_producer_slot *
 reg_find(struct sl_producer_reg *r, uint64_t id)
 {
-	uint32_t s = r->bucket[mix64(id) & (r->nbuckets - 1)];
+	uint32_t s = ix_first(&r->ix, mix64(id));
 
 	while (s) {
 		if (r->slot[s - 1].id == id)
 			return &r->slot[s - 1];
-		s = r->next[s - 1];
+		s = r->ix.next[s - 1];
 	}
 	return NULL;
 }
@@ -105,32 +172,13 @@ reg_find(struct sl_producer_reg *r, uint64_t id)
 static struct sl_producer_slot *
 reg_add(struct sl_producer_reg *r, uint64_t id)
 {
-	uint32_t b = (uint32_t)(mix64(id) & (r->nbuckets - 1)), s;
+	int s = ix_take(&r->ix, mix64(id));
 
-	if (r->n_free == 0)
+	if (s < 0)
 		return NULL;
-	s = r->free_slots[--r->n_free];
 	memset(&r->slot[s], 0, sizeof(r->slot[s]));
 	r->slot[s].id = id;
-	r->next[s] = r->bucket[b];
-	r->bucket[b] = s + 1;
-	r->n++;
 	return &r->slot[s];
-}
-
-static void
-reg_del(struct sl_producer_reg *r, uint32_t s)
-{
-	uint32_t b = (uint32_t)(mix64(r->slot[s].id) & (r->nbuckets - 1));
-	uint32_t *pp = &r->bucket[b];
-
-	while (*pp && *pp != s + 1)
-		pp = &r->next[*pp - 1];
-	if (*pp)
-		*pp = r->next[s];
-	r->slot[s].id = 0;
-	r->free_slots[r->n_free++] = s;
-	r->n--;
 }
 
 int
@@ -180,14 +228,13 @@ uint32_t
 sl_producer_reg_expire(struct sl_producer_reg *r, uint64_t now_s, uint64_t idle_s,
 		       uint32_t max_scan)
 {
-	uint32_t i, gone = 0;
+	uint32_t i, s, gone = 0;
 
-	for (i = 0; i < max_scan && i < r->cap; i++) {
-		uint32_t s = r->scan;
-
-		r->scan = (r->scan + 1) % r->cap;
+	for (i = 0; i < max_scan && i < r->ix.cap; i++) {
+		s = ix_scan_next(&r->ix);
 		if (r->slot[s].id && r->slot[s].last_used_s + idle_s < now_s) {
-			reg_del(r, s);
+			ix_put(&r->ix, mix64(r->slot[s].id), s);
+			r->slot[s].id = 0;
 			gone++;
 		}
 	}
@@ -196,42 +243,31 @@ sl_producer_reg_expire(struct sl_producer_reg *r, uint64_t now_s, uint64_t idle_
 
 /* --- dedup table -------------------------------------------------------------------- */
 
-static uint32_t
-dd_hash(const struct sl_dedup *d, uint64_t id, uint32_t topic)
+static uint64_t
+dd_hash(uint64_t id, uint32_t topic)
 {
-	return (uint32_t)(mix64(id ^ ((uint64_t)topic << 32 | topic)) & (d->nbuckets - 1));
+	return mix64(id ^ ((uint64_t)topic << 32 | topic));
 }
 
 int
 sl_dedup_init(struct sl_dedup *d, uint32_t cap)
 {
-	uint32_t i;
-
 	memset(d, 0, sizeof(*d));
 	if (cap == 0 || cap > (1u << 22))
 		return -EINVAL;
-	d->cap = cap;
-	d->nbuckets = pow2_at_least(cap * 2);
-	d->bucket = calloc(d->nbuckets, sizeof(*d->bucket));
-	d->next = calloc(cap, sizeof(*d->next));
-	d->free_slots = calloc(cap, sizeof(*d->free_slots));
 	d->e = calloc(cap, sizeof(*d->e));
-	if (!d->bucket || !d->next || !d->free_slots || !d->e) {
-		sl_dedup_fini(d);
+	if (d->e == NULL || ix_init(&d->ix, cap) < 0) {
+		free(d->e);
+		d->e = NULL;
 		return -ENOMEM;
 	}
-	for (i = 0; i < cap; i++)
-		d->free_slots[i] = cap - 1 - i;
-	d->n_free = cap;
 	return 0;
 }
 
 void
 sl_dedup_fini(struct sl_dedup *d)
 {
-	free(d->bucket);
-	free(d->next);
-	free(d->free_slots);
+	ix_fini(&d->ix);
 	free(d->e);
 	memset(d, 0, sizeof(*d));
 }
@@ -239,14 +275,14 @@ sl_dedup_fini(struct sl_dedup *d)
 static int
 dd_find(const struct sl_dedup *d, uint64_t id, uint32_t topic)
 {
-	uint32_t s = d->bucket[dd_hash(d, id, topic)];
+	uint32_t s = ix_first(&d->ix, dd_hash(id, topic));
 
 	while (s) {
 		const struct sl_dedup_entry *e = &d->e[s - 1];
 
 		if (e->producer_id == id && e->topic == topic)
 			return (int)(s - 1);
-		s = d->next[s - 1];
+		s = d->ix.next[s - 1];
 	}
 	return -1;
 }
@@ -254,36 +290,24 @@ dd_find(const struct sl_dedup *d, uint64_t id, uint32_t topic)
 static int
 dd_add(struct sl_dedup *d, uint64_t id, uint32_t epoch, uint32_t topic)
 {
-	uint32_t b = dd_hash(d, id, topic), s;
+	int s = ix_take(&d->ix, dd_hash(id, topic));
 	struct sl_dedup_entry *e;
 
-	if (d->n_free == 0)
+	if (s < 0)
 		return -1;
-	s = d->free_slots[--d->n_free];
 	e = &d->e[s];
 	e->producer_id = id;
 	e->topic = topic;
 	e->epoch = epoch;
 	e->have = 0;
-	d->next[s] = d->bucket[b];
-	d->bucket[b] = s + 1;
-	d->n++;
-	return (int)s;
+	return s;
 }
 
 static void
 dd_del(struct sl_dedup *d, uint32_t s)
 {
-	struct sl_dedup_entry *e = &d->e[s];
-	uint32_t *pp = &d->bucket[dd_hash(d, e->producer_id, e->topic)];
-
-	while (*pp && *pp != s + 1)
-		pp = &d->next[*pp - 1];
-	if (*pp)
-		*pp = d->next[s];
-	e->producer_id = 0;
-	d->free_slots[d->n_free++] = s;
-	d->n--;
+	ix_put(&d->ix, dd_hash(d->e[s].producer_id, d->e[s].topic), s);
+	d->e[s].producer_id = 0;
 }
 
 /* The entry's topic seq for @pseq, or 0 when it is not remembered. */
@@ -373,7 +397,7 @@ sl_dedup_drop_topic(struct sl_dedup *d, uint32_t topic)
 {
 	uint32_t s;
 
-	for (s = 0; s < d->cap; s++)
+	for (s = 0; s < d->ix.cap; s++)
 		if (d->e[s].producer_id && d->e[s].topic == topic)
 			dd_del(d, s);
 }
@@ -381,12 +405,10 @@ sl_dedup_drop_topic(struct sl_dedup *d, uint32_t topic)
 uint32_t
 sl_dedup_expire(struct sl_dedup *d, uint64_t now, uint64_t idle, uint32_t max_scan)
 {
-	uint32_t i, gone = 0;
+	uint32_t i, s, gone = 0;
 
-	for (i = 0; i < max_scan && i < d->cap; i++) {
-		uint32_t s = d->scan;
-
-		d->scan = (d->scan + 1) % d->cap;
+	for (i = 0; i < max_scan && i < d->ix.cap; i++) {
+		s = ix_scan_next(&d->ix);
 		if (d->e[s].producer_id && d->e[s].last_used + idle < now) {
 			dd_del(d, s);
 			gone++;

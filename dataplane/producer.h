@@ -33,15 +33,20 @@
  * open mode). Never 0. Thread-safe. */
 uint64_t sl_producer_id(const char *user, const char *name, uint32_t nlen);
 
+/* Slots of a fixed-size table found by hash: chains of slot numbers, a
+ * free list, all allocated at init. */
+struct sl_slot_index {
+	uint32_t cap, n, nbuckets, n_free, scan;
+	uint32_t *bucket;     /* hash -> slot + 1, 0: empty */
+	uint32_t *next;	      /* chain: slot -> slot + 1 */
+	uint32_t *free_slots;
+};
+
 /* --- registry (main lcore only) --- */
 
 struct sl_producer_reg {
-	uint32_t cap, n, nbuckets, scan;
-	uint32_t *bucket; /* hash -> slot + 1 */
+	struct sl_slot_index ix;
 	struct sl_producer_slot *slot;
-	uint32_t *next;	  /* chain: slot -> slot + 1 */
-	uint32_t *free_slots;
-	uint32_t n_free;
 };
 
 /* Room for @cap producers. Returns 0, -EINVAL or -ENOMEM. */
@@ -89,10 +94,7 @@ struct sl_dedup_entry {
 };
 
 struct sl_dedup {
-	uint32_t cap, n, nbuckets, scan, n_free;
-	uint32_t *bucket;
-	uint32_t *next;
-	uint32_t *free_slots;
+	struct sl_slot_index ix;
 	struct sl_dedup_entry *e;
 };
 

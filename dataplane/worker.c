@@ -87,17 +87,17 @@ owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t le
 {
 	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
 	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
-	/* producer_seq 0: a publish the client will not resend (no ACK asked),
-	 * stored as it comes, outside the producer's sequence. */
-	bool idem = pid != 0 && p->producer_seq != 0;
 	union sl_peer peer;
+	/* producer_seq 0: a publish the producer does not sequence (no ACK
+	 * asked), outside deduplication; its record still names the producer. */
+	uint64_t dedup = p->producer_seq ? pid : 0;
 	uint32_t slot = 0;
 	uint64_t seq;
 
-	if (idem && !sl_worker_producer_admit(w, m, p, pid, epoch, &slot))
+	if (dedup && !sl_worker_producer_admit(w, m, p, pid, epoch, &slot))
 		return;
 	if (ts->journal) {
-		if (sl_worker_publish_durable(w, m, off, len, pid, epoch, &seq) == 0 && idem)
+		if (sl_worker_publish_durable(w, m, off, len, pid, epoch, &seq) == 0 && dedup)
 			sl_worker_producer_stored(w, slot, p->producer_seq, seq);
 		return;
 	}
@@ -107,7 +107,7 @@ owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t le
 	sl_ctr_add(&ts->seq, 1);
 	sl_ctr_add(&ts->published, 1);
 	count(w, SL_CTR_publishes);
-	if (idem)
+	if (dedup)
 		sl_worker_producer_stored(w, slot, p->producer_seq, seq);
 	sl_worker_fan_out(w, m, off, len, seq);
 	if (p->h.flags & SL_PUB_F_ACK_REQ) {

@@ -114,6 +114,7 @@ rebuild(struct sl_worker *w, uint32_t topic, struct sl_topic_state *ts)
 	s = last - first >= DEDUP_REBUILD_MAX ? last - DEDUP_REBUILD_MAX + 1 : first;
 	for (; s <= last; s++)
 		if (sl_journal_read(ts->journal, s, &v) == 0 && v.producer_epoch != 0 &&
+		    v.producer_seq != 0 &&
 		    sl_dedup_rebuild(w->dedup, v.producer_id, v.producer_epoch, topic,
 				     v.producer_seq, v.seq, w->now) < 0)
 			drop(w, SL_DROP_producer_table_full);

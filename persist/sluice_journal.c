@@ -347,8 +347,8 @@ cmd_verify(struct sl_journal *j, const struct sl_journal_recovery *rec, bool dup
 			return EXIT_CORRUPT;
 		}
 		n++;
-		if (!dups)
-			continue;
+		if (!dups || v.producer_seq == 0)
+			continue; /* 0: a publish nobody sequenced */
 		rc = dup_add(&ds, &v, &first);
 		if (rc < 0) {
 			fprintf(stderr, PROG ": out of memory checking duplicates\n");

@@ -65,7 +65,7 @@ test_registry(void)
 	CHECK(sl_producer_reg_expire(&r, NOW_S + 11, 10, 16) == 1);
 	CHECK(sl_producer_reg_bind(&r, 33, 0, NOW_S + 11, &e) == 0);
 	CHECK(sl_producer_reg_expire(&r, NOW_S + 100, 10, 16) == 2);
-	CHECK(r.n == 0);
+	CHECK(r.ix.n == 0);
 	sl_producer_reg_fini(&r);
 }
 
@@ -133,13 +133,13 @@ test_dedup_full_expiry(void)
 	CHECK(check(&d, 101, 1, 5, 1, 50, &slot, &orig) == SL_DEDUP_DUP && orig == 2);
 	/* Idle 25: entries last used at 0 and 20 (100 and 102) ... 101 at 50. */
 	CHECK(sl_dedup_expire(&d, 46, 25, 4) == 2);
-	CHECK(d.n == 2);
+	CHECK(d.ix.n == 2);
 	CHECK(check(&d, 200, 1, 5, 1, 60, &slot, &orig) == SL_DEDUP_ACCEPT);
 	/* An expired producer is new again: its next seq is accepted. */
 	CHECK(check(&d, 100, 1, 5, 9, 60, &slot, &orig) == SL_DEDUP_ACCEPT);
 	CHECK(check(&d, 300, 1, 5, 1, 60, &slot, &orig) == SL_DEDUP_FULL);
 	sl_dedup_drop_topic(&d, 5);
-	CHECK(d.n == 0);
+	CHECK(d.ix.n == 0);
 	CHECK(check(&d, 300, 1, 5, 1, 60, &slot, &orig) == SL_DEDUP_ACCEPT);
 	sl_dedup_fini(&d);
 }
@@ -201,7 +201,7 @@ test_rebuild_from_journal(void)
 		if (sl_journal_read(j, s, &v) == 0 && v.producer_epoch)
 			CHECK(sl_dedup_rebuild(&d, v.producer_id, v.producer_epoch, 3,
 					       v.producer_seq, v.seq, 0) == 0);
-	CHECK(d.n == 2); /* (9, 3) and (8, 3); the session's record is not a producer's */
+	CHECK(d.ix.n == 2); /* (9, 3) and (8, 3); the session's record is not a producer's */
 	/* Producer 9, epoch 2: pseq 1 was journal seq 12, pseq 5 seq 20. */
 	CHECK(check(&d, 9, 2, 3, 1, 1, &slot, &orig) == SL_DEDUP_DUP && orig == 12);
 	CHECK(check(&d, 9, 2, 3, 5, 1, &slot, &orig) == SL_DEDUP_DUP && orig == 20);

@@ -67,6 +67,10 @@ static const struct key_def dp_keys[] = {
 	DP("async_lag_ms", V_U32, async_lag_ms, 1, 60000),
 	DP("auth", V_AUTH, auth_required, 0, 0),
 	DP("rate_limit", V_U32, rate_limit, 0, 100000000),
+	DP("max_message", V_U32, max_message, SL_MAX_PAYLOAD, SL_MAX_MESSAGE),
+	DP("reassembly_bytes", V_U32, reassembly_bytes, 0, 1u << 31),
+	DP("reassembly_session_bytes", V_U32, reassembly_session_bytes, 0, 1u << 31),
+	DP("reassembly_ms", V_U32, reassembly_ms, 1, 600000),
 	DP("backpressure", V_BP, backpressure, 0, 0),
 	DP("backpressure_rules", V_BP_RULES, bp_rules, 0, 0),
 	DP("shm", V_U8_BOOL, shm, 0, 1),
@@ -130,6 +134,10 @@ sl_conf_defaults(struct sl_conf *c)
 	c->durability = SL_DUR_NONE;
 	c->segment_mb = 64;
 	c->async_lag_ms = 10;
+	c->max_message = SL_MAX_MESSAGE_DEFAULT;
+	c->reassembly_bytes = 16u << 20;
+	c->reassembly_session_bytes = SL_MAX_MESSAGE;
+	c->reassembly_ms = 1000;
 	c->backpressure = SL_BP_DROP;
 	c->shm = 1;
 	c->shm_max_clients = 64;
@@ -593,6 +601,15 @@ sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen)
 	if (c->capacity_mb && c->capacity_mb < 2 * c->segment_mb)
 		return fail(err, errlen, "capacity_mb (%u) must hold at least two segments of "
 			    "segment_mb (%u)", c->capacity_mb, c->segment_mb);
+	if (c->reassembly_session_bytes > c->reassembly_bytes)
+		return fail(err, errlen, "reassembly_session_bytes (%u) is more than the worker's "
+			    "reassembly_bytes (%u): raise reassembly_bytes or lower the other",
+			    c->reassembly_session_bytes, c->reassembly_bytes);
+	if (c->max_message > c->reassembly_session_bytes)
+		return fail(err, errlen, "max_message (%u) is more than reassembly_session_bytes "
+			    "(%u): a session could never reassemble such a message; raise "
+			    "reassembly_session_bytes (and reassembly_bytes)", c->max_message,
+			    c->reassembly_session_bytes);
 	if (c->n_topics >= c->max_topics)
 		return fail(err, errlen, "%u topics declared but max_topics is %u", c->n_topics,
 			    c->max_topics);
@@ -646,6 +663,9 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 	for (i = 0; i < c->n_bp_rules; i++)
 		fprintf(out, "backpressure_rules = %s=%s\n", c->bp_rules[i].pattern,
 			sl_backpressure_name(c->bp_rules[i].policy));
+	fprintf(out, "max_message = %u\nreassembly_bytes = %u\nreassembly_session_bytes = %u\n"
+		"reassembly_ms = %u\n", c->max_message, c->reassembly_bytes,
+		c->reassembly_session_bytes, c->reassembly_ms);
 	fprintf(out, "shm = %s\nshm_max_clients = %u\nshm_ring_kb = %u\nshm_group = %s\n"
 		"shm_huge = %s\n", c->shm ? "yes" : "no", c->shm_max_clients, c->shm_ring_kb,
 		c->shm_group, c->shm_huge ? "yes" : "no");

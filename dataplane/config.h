@@ -72,6 +72,10 @@ struct sl_conf {
 	uint32_t retain_s;	 /* per topic; 0 = keep by age */
 	uint32_t async_lag_ms;	 /* async topics persist at least this often */
 	uint32_t rate_limit;	 /* publishes per second per session; 0 = none */
+	uint32_t max_message;	 /* topics' default largest message, bytes */
+	uint32_t reassembly_bytes; /* per worker: large messages' arena */
+	uint32_t reassembly_session_bytes; /* per session: bytes in reassembly */
+	uint32_t reassembly_ms;	 /* a message's pieces all arrive within this */
 	uint16_t n_rules;
 	struct sl_conf_rule rules[SL_CONF_MAX_RULES];
 	enum sl_backpressure backpressure; /* default policy for topics */

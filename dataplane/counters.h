@@ -21,7 +21,8 @@
 	X(handoff_out) X(handoff_in) X(idle_sleeps) X(polls) X(journal_appends)        \
 	X(journal_syncs) X(replayed) X(replays_started) X(challenges)                \
 	X(auth_ok) X(cnc_commands) X(shm_attached) X(shm_detached) X(shm_rx_frames)    \
-	X(shm_tx_frames) X(bp_held) X(replay_gaps)
+	X(shm_tx_frames) X(bp_held) X(replay_gaps)                                    \
+	X(frags_received) X(frag_dups) X(large_messages) X(deliver_frags)
 
 #define SL_DROP_LIST(X)                                                              \
 	X(not_ipv4) X(arp_ignored) X(ip_header) X(ip_fragment) X(not_for_us)             \
@@ -33,7 +34,8 @@
 	X(auth_required) X(auth_failed) X(mac_missing) X(bad_mac) X(mac_replay) X(denied)    \
 	X(user_revoked) X(rate_limited) X(shm_bad_attach) X(shm_no_slot) X(shm_corrupt)   \
 	X(shm_slow_cut) X(shm_gone) X(shm_ring_full) X(shm_held_back) X(backpressure)    \
-	X(bp_overflow)
+	X(bp_overflow)                                                                 \
+	X(frag_too_big) X(frag_no_budget) X(frag_timeout) X(frag_refused)
 
 /*
  * The blocks the counters area of the CnC region carries besides the two

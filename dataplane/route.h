@@ -66,6 +66,9 @@ struct sl_topic_state {
 	uint64_t replay_gaps; /* gap notices sent to replaying subscribers */
 	uint64_t journal_full; /* owner: publishes refused, the journal could not grow */
 	uint8_t j_nospace; /* main lcore: its last spare segment found the disk full */
+	/* Largest message payload it takes; 0: the configuration's max_message.
+	 * Main lcore writes (relaxed), rx workers read (relaxed). */
+	uint32_t max_message;
 } __attribute__((aligned(64)));
 
 /*

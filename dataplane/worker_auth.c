@@ -9,6 +9,7 @@
 #include <common/auth.h>
 #include <common/proto.h>
 
+#include "large.h"
 #include "tx.h"
 #include "worker_internal.h"
 
@@ -25,6 +26,7 @@ welcome(struct sl_worker *w, const union sl_peer *peer, const struct sl_session 
 	wl->heartbeat_ms = w->dp->conf.heartbeat_ms;
 	wl->nonce = s->nonce;
 	wl->max_payload = SL_MAX_PAYLOAD;
+	wl->max_message = sl_large_welcome_max(w->dp);
 	wl->reserved = 0;
 	if (s->auth == SL_SESSION_AUTH_OK) {
 		/* Sealed under the session key: the client learns the broker

@@ -15,6 +15,7 @@
 #include <common/proto.h>
 
 #include "dataplane.h"
+#include "large.h"
 #include "pkt.h"
 #include "shm_worker.h"
 #include "tx.h"
@@ -229,6 +230,10 @@ int
 sl_tx_deliver(struct sl_worker *w, const union sl_peer *peer, const struct sl_deliver *dl,
 	      struct rte_mbuf *m, uint16_t payload_off)
 {
+	/* A large message: its payload is contiguous in its arena buffer. */
+	if (unlikely(dl->h.length > SL_MAX_DATAGRAM))
+		return sl_tx_deliver_copy(w, peer, dl, rte_pktmbuf_mtod_offset(m, const void *,
+									       payload_off));
 	if (likely(peer->transport == SL_TRANSPORT_UDP))
 		return udp_deliver(w, &peer->udp, dl, m, payload_off);
 	return shm_deliver(w, &peer->shm, dl, rte_pktmbuf_mtod_offset(m, const void *,
@@ -239,6 +244,12 @@ int
 sl_tx_deliver_copy(struct sl_worker *w, const union sl_peer *peer, const struct sl_deliver *dl,
 		   const void *payload)
 {
+	/* Larger than a datagram, or than the shared-memory ring takes whole:
+	 * in DELIVER_FRAG pieces. */
+	if (unlikely(dl->h.length > SL_MAX_DATAGRAM) &&
+	    (peer->transport == SL_TRANSPORT_UDP ||
+	     dl->h.length > sl_shm_max_deliver(w, &peer->shm)))
+		return sl_large_deliver_frags(w, peer, dl, payload, sl_tx_frame);
 	if (peer->transport == SL_TRANSPORT_UDP)
 		return udp_send_copy(w, &peer->udp, dl, sizeof(*dl), payload,
 				     dl->h.length - (uint32_t)sizeof(*dl));
@@ -302,9 +313,10 @@ sl_worker_ack(struct sl_worker *w, const union sl_peer *peer, uint32_t session, 
 /* Policy block: does every live subscriber have room for the DELIVER of a
  * PUBLISH of @len bytes (header and payload)? */
 static int
-bp_room(struct sl_worker *w, const struct sl_topic_state *ts, uint32_t len)
+bp_room(struct sl_worker *w, const struct sl_topic_state *ts, struct rte_mbuf *m, uint16_t off,
+	uint16_t len)
 {
-	uint32_t i, flen = len - (uint32_t)sizeof(struct sl_publish) + sizeof(struct sl_deliver);
+	uint32_t i, flen = sl_msg_plen(m, off, len) + (uint32_t)sizeof(struct sl_deliver);
 
 	for (i = 0; i < ts->n_subs; i++)
 		if (!ts->subs[i].replay_next && !sl_tx_room(w, &ts->subs[i].peer, flen))
@@ -317,7 +329,7 @@ fan_out_now(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len,
 {
 	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
 	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
-	uint32_t plen = len - (uint32_t)sizeof(*p), i, sent = 0, live = 0;
+	uint32_t plen = sl_msg_plen(m, off, len), i, sent = 0, live = 0;
 	uint16_t payload_off = (uint16_t)(off + sizeof(*p));
 	struct sl_deliver dl;
 
@@ -367,7 +379,7 @@ sl_worker_held_retry(struct sl_worker *w)
 		struct sl_held *e = &w->held[i];
 		struct sl_topic_state *ts = sl_route_state(&w->dp->route, e->topic);
 
-		if (ts->bp_pass != pass && bp_room(w, ts, e->len)) {
+		if (ts->bp_pass != pass && bp_room(w, ts, e->m, e->off, e->len)) {
 			fan_out_now(w, e->m, e->off, e->len, e->seq);
 			rte_pktmbuf_free(e->m);
 			__atomic_store_n(&ts->bp_held, ts->bp_held - 1, __ATOMIC_RELAXED);
@@ -390,7 +402,7 @@ sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_
 
 	/* Behind held messages of its topic, whatever the policy is now (it
 	 * may have changed while they wait): order is kept. */
-	if (ts->bp_held || (ts->backpressure == SL_BP_BLOCK && !bp_room(w, ts, len))) {
+	if (ts->bp_held || (ts->backpressure == SL_BP_BLOCK && !bp_room(w, ts, m, off, len))) {
 		hold(w, ts, m, off, len, p->topic_id, seq);
 		return;
 	}

@@ -54,6 +54,7 @@ attach(void)
 	c->rx_off[0] = 4096 + RING;
 	c->tx_size = c->rx_size = RING;
 	c->tx_shift = c->rx_shift = SHIFT;
+	c->max_frame = c->max_deliver = SL_MAX_DATAGRAM;
 	c->sock = -1;
 	__atomic_store_n(&c->state, SL_SHM_LIVE, __ATOMIC_RELEASE);
 	tx_pos = 0;

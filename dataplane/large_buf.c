@@ -126,7 +126,9 @@ sl_large_buf_alloc(struct sl_large_arena *a, uint32_t bytes)
 	b->shinfo.fcb_opaque = b;
 	rte_mbuf_ext_refcnt_set(&b->shinfo, 1);
 	room = SL_LARGE_HEADROOM + (uint64_t)bytes;
-	rte_pktmbuf_attach_extbuf(m, b + 1, rte_malloc_virt2iova(b + 1),
+	/* No IO address: the buffer is never handed to a NIC (pieces and
+	 * copies are), and the arena need not be IO-contiguous. */
+	rte_pktmbuf_attach_extbuf(m, b + 1, RTE_BAD_IOVA,
 				  (uint16_t)(room < UINT16_MAX ? room : UINT16_MAX), &b->shinfo);
 	m->data_off = SL_LARGE_HEADROOM;
 	m->data_len = 0;

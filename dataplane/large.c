@@ -27,10 +27,7 @@ struct reasm {
 	union sl_peer peer;
 	uint16_t flags;		/* of the pieces (SL_PUB_F_ACK_REQ) */
 	uint8_t version;
-	uint8_t n_iv;
-	struct {
-		uint32_t lo, hi; /* [lo, hi) received, sorted, disjoint, not touching */
-	} iv[SL_LARGE_IVALS];
+	uint64_t *map;		/* one bit per byte received, after the payload */
 };
 
 /* A message refused or completed lately: its stray pieces are dropped. */
@@ -48,44 +45,35 @@ struct sl_large_table {
 	struct reasm slot[SL_LARGE_SLOTS];
 };
 
-/* --- the received ranges of one message -------------------------------------------- */
+/* --- the bytes received of one message ------------------------------------------------ */
 
 /*
- * Add [lo, hi) to @r's ranges. Returns the bytes that were new (0: a
- * duplicate), or -1 when the ranges are full (the piece is dropped; a
- * piece filling a hole comes again with the client's resend).
+ * Mark bytes [lo, hi) received in @map (one bit per byte of the message).
+ * Returns how many were new: 0 for a duplicate piece. A bit per byte keeps
+ * any order and any piece boundaries exact, whatever size the sender chose
+ * for its pieces; the map lives in the message's own arena buffer.
  */
-static int64_t
-iv_add(struct reasm *r, uint32_t lo, uint32_t hi)
+static uint32_t
+bits_set(uint64_t *map, uint32_t lo, uint32_t hi)
 {
-	uint32_t i, j, k, covered = 0, nlo = lo, nhi = hi;
+	uint32_t i, n = 0;
 
-	/* Ranges overlapping or touching [lo, hi) merge into one. */
-	for (i = 0; i < r->n_iv && r->iv[i].hi < lo; i++)
-		;
-	for (j = i; j < r->n_iv && r->iv[j].lo <= hi; j++) {
-		uint32_t a = RTE_MAX(lo, r->iv[j].lo), b = RTE_MIN(hi, r->iv[j].hi);
+	for (i = lo / 64; i <= (hi - 1) / 64; i++) {
+		uint32_t a = i * 64 > lo ? 0 : lo - i * 64;
+		uint32_t b = (i + 1) * 64 < hi ? 64 : hi - i * 64;
+		uint64_t mask = (b == 64 ? ~0ull : (1ull << b) - 1) & ~((1ull << a) - 1);
 
-		if (b > a)
-			covered += b - a;
-		nlo = RTE_MIN(nlo, r->iv[j].lo);
-		nhi = RTE_MAX(nhi, r->iv[j].hi);
+		n += (uint32_t)__builtin_popcountll(mask & ~map[i]);
+		map[i] |= mask;
 	}
-	if (covered == hi - lo)
-		return 0;
-	if (j == i) { /* touches none: a new range at i */
-		if (r->n_iv == SL_LARGE_IVALS)
-			return -1;
-		memmove(&r->iv[i + 1], &r->iv[i], (r->n_iv - i) * sizeof(r->iv[0]));
-		r->n_iv++;
-	} else if (j > i + 1) { /* ranges i..j-1 become one */
-		for (k = i + 1; j + (k - i - 1) < r->n_iv; k++)
-			r->iv[k] = r->iv[j + (k - i - 1)];
-		r->n_iv = (uint8_t)(r->n_iv - (j - i - 1));
-	}
-	r->iv[i].lo = nlo;
-	r->iv[i].hi = nhi;
-	return (int64_t)(hi - lo) - covered;
+	return n;
+}
+
+/* Bytes of the received-bytes map of a @msg_len-byte message. */
+static uint32_t
+map_bytes(uint32_t msg_len)
+{
+	return (msg_len + 63) / 64 * 8;
 }
 
 /* --- limits ------------------------------------------------------------------------- */
@@ -117,16 +105,19 @@ recent_find(struct sl_worker *w, struct sl_large_table *t, uint32_t session, uin
 	return 0;
 }
 
+/* Remember a message for @ms: refused ones for reassembly_ms (their pieces
+ * keep coming for as long as a whole message may take), completed ones for
+ * SL_LARGE_RECENT_MS (a stray duplicate piece). */
 static void
 recent_add(struct sl_worker *w, struct sl_large_table *t, uint32_t session, uint32_t topic,
-	   uint64_t producer_seq)
+	   uint64_t producer_seq, uint32_t ms)
 {
 	struct recent *e = &t->recent[t->recent_next++ % SL_LARGE_RECENT];
 
 	e->session = session;
 	e->topic = topic;
 	e->producer_seq = producer_seq;
-	e->until = w->now + w->dp->tsc_hz * SL_LARGE_RECENT_MS / 1000;
+	e->until = w->now + w->dp->tsc_hz * ms / 1000;
 }
 
 /* Refuse the message of piece @g: one ERROR, counted, and its next pieces
@@ -136,7 +127,8 @@ refuse(struct sl_worker *w, const struct sl_publish_frag *g, const union sl_peer
        uint16_t code, enum sl_drop why)
 {
 	drop(w, why);
-	recent_add(w, w->large->tab, g->h.session, g->topic_id, g->producer_seq);
+	recent_add(w, w->large->tab, g->h.session, g->topic_id, g->producer_seq,
+		   w->dp->conf.reassembly_ms);
 	sl_worker_reply_error(w, peer, g->h.session, 0, code, SL_FT_PUBLISH_FRAG, g->producer_seq);
 }
 
@@ -206,7 +198,8 @@ slot_open(struct sl_worker *w, struct rte_mbuf *pkt, const struct sl_publish_fra
 
 	if (topic == NULL) {
 		drop(w, SL_DROP_unknown_topic);
-		recent_add(w, t, g->h.session, g->topic_id, g->producer_seq);
+		recent_add(w, t, g->h.session, g->topic_id, g->producer_seq,
+			   w->dp->conf.reassembly_ms);
 		sl_worker_reply_error(w, peer, g->h.session, 0, SL_E_UNKNOWN_TOPIC,
 				      SL_FT_PUBLISH_FRAG, g->producer_seq);
 		return NULL;
@@ -228,7 +221,7 @@ slot_open(struct sl_worker *w, struct rte_mbuf *pkt, const struct sl_publish_fra
 		hdrs = (uint32_t)pkt->l2_len + pkt->l3_len + 8;
 	m = hdrs <= SL_LARGE_HEADROOM
 		? sl_large_buf_alloc(&w->large->arena, (uint32_t)sizeof(struct sl_publish) +
-							    g->msg_len)
+					     RTE_ALIGN_CEIL(g->msg_len, 8) + map_bytes(g->msg_len))
 		: NULL;
 	if (m == NULL) {
 		refuse(w, g, peer, SL_E_INCOMPLETE, SL_DROP_frag_no_budget);
@@ -257,7 +250,8 @@ slot_open(struct sl_worker *w, struct rte_mbuf *pkt, const struct sl_publish_fra
 	r->peer = *peer;
 	r->flags = (uint16_t)(g->h.flags & ~SL_HDR_F_AUTH);
 	r->version = g->h.version;
-	r->n_iv = 0;
+	r->map = (uint64_t *)(void *)(r->data + RTE_ALIGN_CEIL(g->msg_len, 8));
+	memset(r->map, 0, map_bytes(g->msg_len));
 	t->n_used++;
 	t->last = i;
 	return r;
@@ -279,7 +273,7 @@ complete(struct sl_worker *w, struct sl_large_table *t, struct reasm *r, uint16_
 	p->producer_seq = r->producer_seq;
 	p->timestamp = r->timestamp;
 	*off = (uint16_t)((uint8_t *)p - rte_pktmbuf_mtod(m, uint8_t *));
-	recent_add(w, t, r->session, r->topic, r->producer_seq);
+	recent_add(w, t, r->session, r->topic, r->producer_seq, SL_LARGE_RECENT_MS);
 	r->m = NULL; /* the reference goes to the caller */
 	t->n_used--;
 	count(w, SL_CTR_large_messages);
@@ -294,7 +288,7 @@ sl_large_frag(struct sl_worker *w, struct rte_mbuf *pkt, uint16_t data_off,
 	const struct sl_publish_frag *g = (const struct sl_publish_frag *)f->hdr;
 	struct sl_large_table *t = w->large->tab;
 	struct reasm *r;
-	int64_t added;
+	uint32_t added;
 
 	(void)data_off;
 	count(w, SL_CTR_frags_received);
@@ -314,16 +308,13 @@ sl_large_frag(struct sl_worker *w, struct rte_mbuf *pkt, uint16_t data_off,
 		drop(w, SL_DROP_bad_field);
 		return NULL;
 	}
-	added = iv_add(r, g->frag_off, g->frag_off + g->frag_len);
-	if (added <= 0) {
-		if (added == 0)
-			count(w, SL_CTR_frag_dups);
-		else
-			drop(w, SL_DROP_frag_refused);
+	added = bits_set(r->map, g->frag_off, g->frag_off + g->frag_len);
+	if (added == 0) {
+		count(w, SL_CTR_frag_dups);
 		return NULL;
 	}
 	memcpy(r->data + g->frag_off, f->body, g->frag_len);
-	r->have += (uint32_t)added;
+	r->have += added;
 	if (r->have < r->msg_len)
 		return NULL;
 	return complete(w, t, r, off);
@@ -365,7 +356,7 @@ sl_large_timers(struct sl_worker *w)
 				   sl_peer_port(&r->peer)))
 			sl_worker_reply_error(w, &r->peer, r->session, 0, SL_E_INCOMPLETE,
 					      SL_FT_PUBLISH_FRAG, r->producer_seq);
-		recent_add(w, t, r->session, r->topic, r->producer_seq);
+		recent_add(w, t, r->session, r->topic, r->producer_seq, SL_LARGE_RECENT_MS);
 		slot_free(t, r);
 	}
 }

@@ -23,7 +23,8 @@ struct sl_worker;
  * How a large message travels (PROTOCOL.md section 18). The rx worker of
  * the publisher's session reassembles the PUBLISH_FRAG pieces of one
  * (session, topic, producer_seq) in an arena buffer (large_buf.h), any
- * order, duplicates ignored; complete, it is one PUBLISH frame (header
+ * order, any piece boundaries, duplicates ignored (a bit per byte received,
+ * kept after the payload: the buffer is an eighth larger than the message); complete, it is one PUBLISH frame (header
  * written by the broker, whole payload after it) in one contiguous buffer,
  * handed to the topic's owner like any PUBLISH but with handoff length 0:
  * "the length is in the frame's header" (sl_msg_plen). The owner journals
@@ -44,13 +45,13 @@ struct sl_worker;
  *    piece, detail producer_seq;
  *  - a message whose pieces did not all arrive within reassembly_ms of its
  *    first: SL_E_INCOMPLETE, detail producer_seq, its buffer freed.
- * Pieces of a message refused or completed less than SL_LARGE_RECENT_MS
- * ago are dropped quietly (counted), so that one refusal is one ERROR and a
- * duplicated last piece does not open a reassembly that can never finish.
+ * Pieces of a message refused less than reassembly_ms ago, or completed
+ * (or expired) less than SL_LARGE_RECENT_MS ago, are dropped quietly
+ * (counted), so that one refusal is one ERROR and a duplicated last piece
+ * does not open a reassembly that can never finish.
  */
 
 #define SL_LARGE_SLOTS 256     /* messages in reassembly at once, per worker */
-#define SL_LARGE_IVALS 32      /* disjoint received ranges one message may have */
 #define SL_LARGE_RECENT 64     /* messages remembered as refused or completed */
 #define SL_LARGE_RECENT_MS 10
 

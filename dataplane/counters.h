@@ -21,7 +21,7 @@
 	X(handoff_out) X(handoff_in) X(idle_sleeps) X(polls) X(journal_appends)        \
 	X(journal_syncs) X(replayed) X(replays_started) X(challenges)                \
 	X(auth_ok) X(cnc_commands) X(shm_attached) X(shm_detached) X(shm_rx_frames)    \
-	X(shm_tx_frames) X(bp_held) X(replay_gaps)                                    \
+	X(shm_tx_frames) X(bp_held) X(replay_gaps) X(version_refused)                 \
 	X(frags_received) X(frag_dups) X(large_messages) X(deliver_frags)
 
 #define SL_DROP_LIST(X)                                                              \

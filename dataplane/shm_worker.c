@@ -243,6 +243,7 @@ poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full, int *cutoff)
 			used = len;
 			c->tx_pos += rec;
 			frames++;
+			*full = 1; /* more may wait behind it */
 			break;
 		}
 		if (m == NULL) {

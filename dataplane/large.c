@@ -281,8 +281,8 @@ complete(struct sl_worker *w, struct sl_large_table *t, struct reasm *r, uint16_
 }
 
 struct rte_mbuf *
-sl_large_frag(struct sl_worker *w, struct rte_mbuf *pkt, uint16_t data_off,
-	      const struct sl_frame *f, const union sl_peer *peer, const struct sl_session *s,
+sl_large_frag(struct sl_worker *w, struct rte_mbuf *pkt, const struct sl_frame *f,
+	      const union sl_peer *peer, const struct sl_session *s,
 	      uint16_t *off)
 {
 	const struct sl_publish_frag *g = (const struct sl_publish_frag *)f->hdr;
@@ -290,7 +290,6 @@ sl_large_frag(struct sl_worker *w, struct rte_mbuf *pkt, uint16_t data_off,
 	struct reasm *r;
 	uint32_t added;
 
-	(void)data_off;
 	count(w, SL_CTR_frags_received);
 	r = slot_find(t, g->h.session, g->topic_id, g->producer_seq);
 	if (r == NULL) {

@@ -70,12 +70,12 @@ void sl_large_fini(struct sl_worker *w);
 
 /*
  * A PUBLISH_FRAG @f of session @s from @peer (the frame checked, MAC
- * included), in datagram or batch @pkt at @data_off. Returns a complete
+ * included), in datagram or batch @pkt. Returns a complete
  * message (a reference the caller hands on, then frees; its PUBLISH frame
  * at *off, handoff length 0) when @f was its last missing piece; else
  * NULL (kept, a duplicate dropped, or refused with an ERROR). Rx worker.
  */
-struct rte_mbuf *sl_large_frag(struct sl_worker *w, struct rte_mbuf *pkt, uint16_t data_off,
+struct rte_mbuf *sl_large_frag(struct sl_worker *w, struct rte_mbuf *pkt,
 			       const struct sl_frame *f, const union sl_peer *peer,
 			       const struct sl_session *s, uint16_t *off);
 

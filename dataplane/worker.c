@@ -219,40 +219,37 @@ publish_admit(struct sl_worker *w, const struct sl_publish *p, uint8_t type,
 {
 	uint32_t limit = __atomic_load_n(&w->dp->conf.rate_limit, __ATOMIC_RELAXED);
 	const struct sl_authz *a = sl_dp_authz(w->dp);
-	const struct sl_topic *t;
+	const struct sl_topic *t = sl_route_topic_get(&w->dp->route, p->topic_id);
 
-	{
-		t = sl_route_topic_get(&w->dp->route, p->topic_id);
-		if (unlikely(t == NULL)) {
-			drop(w, SL_DROP_unknown_topic);
-			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_UNKNOWN_TOPIC, type,
-				    p->producer_seq);
-			return NULL;
-		}
-		if (unlikely(!(sl_authz_perms(a, sess->uid, t) & SL_PERM_PUB))) {
-			drop(w, SL_DROP_denied);
-			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_DENIED, type,
-					      p->producer_seq);
-			return NULL;
-		}
-		/* A topic holding messages back (policy block) refuses UDP
-		 * publishers; a shared-memory publisher's frames that got this
-		 * far join the held ones at the owner (the ring reader stops
-		 * taking more), so none is lost. */
-		if (unlikely(peer->transport == SL_TRANSPORT_UDP &&
-			     __atomic_load_n(&sl_route_state(&w->dp->route, t->id)->bp_held,
-					     __ATOMIC_RELAXED))) {
-			drop(w, SL_DROP_backpressure);
-			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_BACKPRESSURE, type,
-					      p->producer_seq);
-			return NULL;
-		}
-		if (limit && rate_exceeded(w, sess, limit)) {
-			drop(w, SL_DROP_rate_limited);
-			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_RATE_LIMITED, type,
-					      p->producer_seq);
-			return NULL;
-		}
+	if (unlikely(t == NULL)) {
+		drop(w, SL_DROP_unknown_topic);
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_UNKNOWN_TOPIC, type,
+			    p->producer_seq);
+		return NULL;
+	}
+	if (unlikely(!(sl_authz_perms(a, sess->uid, t) & SL_PERM_PUB))) {
+		drop(w, SL_DROP_denied);
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_DENIED, type,
+				      p->producer_seq);
+		return NULL;
+	}
+	/* A topic holding messages back (policy block) refuses UDP
+	 * publishers; a shared-memory publisher's frames that got this
+	 * far join the held ones at the owner (the ring reader stops
+	 * taking more), so none is lost. */
+	if (unlikely(peer->transport == SL_TRANSPORT_UDP &&
+		     __atomic_load_n(&sl_route_state(&w->dp->route, t->id)->bp_held,
+				     __ATOMIC_RELAXED))) {
+		drop(w, SL_DROP_backpressure);
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_BACKPRESSURE, type,
+				      p->producer_seq);
+		return NULL;
+	}
+	if (limit && rate_exceeded(w, sess, limit)) {
+		drop(w, SL_DROP_rate_limited);
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_RATE_LIMITED, type,
+				      p->producer_seq);
+		return NULL;
 	}
 	return t;
 }
@@ -261,13 +258,13 @@ publish_admit(struct sl_worker *w, const struct sl_publish *p, uint8_t type,
  * published as a PUBLISH would be. */
 static void
 handle_frag(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
-	    uint16_t data_off, const union sl_peer *peer, struct sl_session *sess)
+	    const union sl_peer *peer, struct sl_session *sess)
 {
 	const struct sl_topic *t;
 	struct rte_mbuf *msg;
 	uint16_t off;
 
-	msg = sl_large_frag(w, m, data_off, f, peer, sess, &off);
+	msg = sl_large_frag(w, m, f, peer, sess, &off);
 	if (msg == NULL)
 		return;
 	t = publish_admit(w, rte_pktmbuf_mtod_offset(msg, const struct sl_publish *, off),
@@ -417,7 +414,7 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		handle_topic_frame(w, m, f, data_off, peer, *sess);
 		break;
 	case SL_FT_PUBLISH_FRAG:
-		handle_frag(w, m, f, data_off, peer, *sess);
+		handle_frag(w, m, f, peer, *sess);
 		break;
 	case SL_FT_RESOLVE:
 		handle_resolve(w, m, f, data_off, peer, *sess);

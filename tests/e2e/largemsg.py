@@ -22,6 +22,8 @@ import struct
 import sys
 import time
 
+from ackpub import frames
+
 HELLO, WELCOME, RESOLVE, TOPIC, SUBSCRIBE, OK = 0x01, 0x04, 0x10, 0x11, 0x12, 0x14
 DELIVER, PUBLISH_FRAG, DELIVER_FRAG, ACK, ERROR = 0x21, 0x22, 0x23, 0x30, 0x7F
 ACK_REQ = 1
@@ -54,15 +56,6 @@ class Session:
     def hdr(self, t, length, flags=0):
         return struct.pack("<BBHIII", self.version, t, flags, length, self.sess, 0)
 
-    def frames(self, d):
-        off = 0
-        while off + 16 <= len(d):
-            length = struct.unpack_from("<I", d, off + 4)[0]
-            if length < 16 or off + length > len(d):
-                return
-            yield d[off + 1], d[off:off + length]
-            off += (length + 7) & ~7
-
     def request(self, data, want):
         for _ in range(25):
             self.s.send(data)
@@ -72,7 +65,7 @@ class Session:
                     r = self.s.recv(65536)
                 except socket.timeout:
                     break
-                for t, f in self.frames(r):
+                for t, f in frames(r):
                     if t == want:
                         return f
                     if t == ERROR:
@@ -97,15 +90,15 @@ def pattern(n, size):
 
 
 def pieces(pub, tid, pseq, msg):
-    frames = []
+    out = []
     for off in range(0, len(msg), MAX_FRAG_DATA):
         data = msg[off:off + MAX_FRAG_DATA]
-        frames.append(pub.hdr(PUBLISH_FRAG, 48 + len(data), ACK_REQ) +
+        out.append(pub.hdr(PUBLISH_FRAG, 48 + len(data), ACK_REQ) +
                       struct.pack("<IIQQII", tid, len(msg), pseq, time.time_ns(), off,
                                   len(data)) + data)
-    random.shuffle(frames)
-    frames.append(frames[len(frames) // 2])  # a duplicate piece
-    return frames
+    random.shuffle(out)
+    out.append(out[len(out) // 2])  # a duplicate piece
+    return out
 
 
 def receive(sub, tid, want, deadline):
@@ -117,7 +110,7 @@ def receive(sub, tid, want, deadline):
             d = sub.s.recv(65536)
         except socket.timeout:
             continue
-        for t, f in sub.frames(d):
+        for t, f in frames(d):
             if t == DELIVER_FRAG:
                 topic, msg_len, seq, _ts, off, flen = struct.unpack_from("<IIQQII", f, 16)
                 if topic != tid or seq in done:
@@ -159,7 +152,7 @@ def main():
                     d = pub.s.recv(65536)
                 except socket.timeout:
                     continue
-                for t, f in pub.frames(d):
+                for t, f in frames(d):
                     if t == ACK:
                         _topic, _r, ps, seq = struct.unpack_from("<IIQQ", f, 16)
                         acked[ps] = seq

@@ -40,7 +40,8 @@ struct sl_worker;
  *    holds): SL_E_TOO_BIG, detail producer_seq;
  *  - a session's bytes in reassembly (reassembly_session_bytes), the
  *    worker's arena (reassembly_bytes, which also holds the completed
- *    messages until every reference to them is gone) and the table of
+ *    messages until every reference to them is gone: the retransmit
+ *    window's included) and the table of
  *    messages in reassembly (SL_LARGE_SLOTS): SL_E_INCOMPLETE at the first
  *    piece, detail producer_seq;
  *  - a message whose pieces did not all arrive within reassembly_ms of its

@@ -4,8 +4,8 @@
  * huge pages): PUBLISH_FRAG reassembly in order, out of order and with
  * duplicate pieces, a message over the topic's limit, one that never
  * completes, budgets exhausted, a 1 MiB message journaled as one record
- * and read back whole, and the DELIVER_FRAG pieces of the fan-out
- * reassembling to the original.
+ * and read back whole, the DELIVER_FRAG pieces of the fan-out, a replay
+ * and a NAK's retransmission reassembling to the original.
  */
 
 #include <arpa/inet.h>
@@ -304,6 +304,47 @@ test_out_of_order_dups(uint16_t port, uint32_t session, uint32_t topic, uint8_t 
 	CHECK(arena_whole());
 }
 
+/* A NAK for a large message the retransmit window keeps: its DELIVER_FRAG
+ * pieces again, marked RETRANS; the window lets its buffer go when it is
+ * turned off. */
+static void
+test_nak(uint16_t port, uint32_t session, uint32_t topic, uint8_t *msg, struct got *g)
+{
+	struct sl_topic_state *ts = sl_route_state(&dp.route, topic);
+	uint32_t len = 5000, i;
+	struct sl_nak nak;
+	uint64_t seq;
+
+	ts->retx_window = 8;
+	fill(msg, len, 5);
+	got_reset(g);
+	for (i = 0; i < n_pieces(len); i++)
+		piece_i(port, session, topic, 110, msg, len, i);
+	collect(g, port);
+	CHECK(g->n_ack == 1 && g->frag_have == len && !(g->frag_flags & SL_DLV_F_RETRANS));
+	seq = g->frag_seq;
+	CHECK(!arena_whole()); /* the window holds it */
+	memset(&nak, 0, sizeof(nak));
+	sl_proto_hdr_init(&nak.h, SL_FT_NAK, 0, sizeof(nak), session);
+	nak.topic_id = topic;
+	nak.first = nak.last = seq;
+	got_reset(g);
+	memset(g->msg, 0, len);
+	send_dgram(port, &nak, sizeof(nak));
+	collect(g, port);
+	CHECK(g->n_pieces == n_pieces(len) && g->frag_seq == seq && g->frag_have == len);
+	CHECK(g->frag_flags & SL_DLV_F_RETRANS);
+	CHECK(memcmp(g->msg, msg, len) == 0);
+	/* Window off: the next message clears it, every buffer comes back. */
+	ts->retx_window = 0;
+	got_reset(g);
+	for (i = 0; i < n_pieces(len); i++)
+		piece_i(port, session, topic, 111, msg, len, i);
+	collect(g, port);
+	CHECK(g->n_ack == 1 && g->frag_have == len);
+	CHECK(arena_whole());
+}
+
 /* Over the topic's limit: ERROR SL_E_TOO_BIG once, for its producer_seq. */
 static void
 test_too_big(uint16_t port, uint32_t session, uint32_t topic, uint8_t *msg, struct got *g)
@@ -499,6 +540,7 @@ main(int argc, char **argv)
 	subscribe(port, session, topic);
 	test_in_order(port, session, topic, msg, &g);
 	test_out_of_order_dups(port, session, topic, msg, &g);
+	test_nak(port, session, topic, msg, &g);
 	test_too_big(port, session, topic, msg, &g);
 	test_incomplete(port, session, topic, msg, &g);
 	test_budget(port, session, topic, msg, &g);

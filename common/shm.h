@@ -38,7 +38,7 @@
 #include <common/paths.h>
 
 #define SL_SHM_MAGIC 0x314d48534543554cull /* "LUCESHM1", little-endian */
-#define SL_SHM_VERSION 1u
+#define SL_SHM_VERSION 2u /* 2: max_frame and max_deliver above a datagram */
 #define SL_SHM_MAX_RX 32u		    /* rx rings: one per dataplane worker */
 #define SL_SHM_REC_HDR 8u		    /* commit word */
 #define SL_SHM_PAD 0xffffffffu		    /* commit length of a pad record */
@@ -80,11 +80,13 @@ struct sl_shm_region {
 	uint32_t rx_size;    /* bytes each, power of two */
 	uint64_t tx_off;     /* data offsets from the region start */
 	uint64_t rx_off[SL_SHM_MAX_RX];
-	uint32_t max_frame;  /* largest frame the broker accepts in tx */
+	uint32_t max_frame;  /* largest frame the broker accepts in tx (v2: a
+			      * PUBLISH larger than a datagram, up to this) */
 	uint32_t slot;	     /* the broker's client slot, for counters */
 	uint64_t tsc_hz;     /* broker's TSC rate, for timestamp conversion */
 	uint32_t page_size;  /* backing page size in bytes */
-	uint32_t reserved;
+	uint32_t max_deliver; /* v2: largest DELIVER the broker writes whole into an
+			       * rx ring; larger messages come as DELIVER_FRAG */
 	uint8_t pad[40];
 	/* Own line: broker writes (release), client reads. */
 	uint32_t notice __attribute__((aligned(64))); /* enum sl_shm_notice */

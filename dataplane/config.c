@@ -76,6 +76,10 @@ static const struct key_def dp_keys[] = {
 	DP("status_idle_us", V_U32, status_idle_us, 10, 10000000),
 	DP("udp_window", V_U32, udp_window, 1, 1u << 30),
 	DP("bp_hold_ms", V_U32, bp_hold_ms, 1, 3600000),
+	DP("max_message", V_U32, max_message, SL_MAX_PAYLOAD, SL_MAX_MESSAGE),
+	DP("reassembly_bytes", V_U32, reassembly_bytes, 0, 1u << 31),
+	DP("reassembly_session_bytes", V_U32, reassembly_session_bytes, 0, 1u << 31),
+	DP("reassembly_ms", V_U32, reassembly_ms, 1, 600000),
 	DP("backpressure", V_BP, backpressure, 0, 0),
 	DP("backpressure_rules", V_BP_RULES, bp_rules, 0, 0),
 	DP("shm", V_U8_BOOL, shm, 0, 1),
@@ -142,6 +146,12 @@ sl_conf_defaults(struct sl_conf *c)
 	c->durability = SL_DUR_NONE;
 	c->segment_mb = 64;
 	c->async_lag_ms = 10;
+	c->max_message = SL_MAX_MESSAGE_DEFAULT;
+	/* Above retransmit_bytes: the window keeps whole large messages in
+	 * this memory, and reassembly needs room besides. */
+	c->reassembly_bytes = 32u << 20;
+	c->reassembly_session_bytes = SL_MAX_MESSAGE;
+	c->reassembly_ms = 1000;
 	c->backpressure = SL_BP_DROP;
 	c->retransmit_window = 4096;
 	c->retransmit_bytes = 16u << 20;
@@ -611,6 +621,15 @@ sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen)
 	if (c->capacity_mb && c->capacity_mb < 2 * c->segment_mb)
 		return fail(err, errlen, "capacity_mb (%u) must hold at least two segments of "
 			    "segment_mb (%u)", c->capacity_mb, c->segment_mb);
+	if (c->reassembly_session_bytes > c->reassembly_bytes)
+		return fail(err, errlen, "reassembly_session_bytes (%u) is more than the worker's "
+			    "reassembly_bytes (%u): raise reassembly_bytes or lower the other",
+			    c->reassembly_session_bytes, c->reassembly_bytes);
+	if (c->max_message > c->reassembly_session_bytes)
+		return fail(err, errlen, "max_message (%u) is more than reassembly_session_bytes "
+			    "(%u): a session could never reassemble such a message; raise "
+			    "reassembly_session_bytes (and reassembly_bytes)", c->max_message,
+			    c->reassembly_session_bytes);
 	if (c->n_topics >= c->max_topics)
 		return fail(err, errlen, "%u topics declared but max_topics is %u", c->n_topics,
 			    c->max_topics);
@@ -668,6 +687,9 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 	fprintf(out, "retransmit_window = %u\nretransmit_bytes = %u\nnak_rate = %u\n"
 		"status_idle_us = %u\nudp_window = %u\nbp_hold_ms = %u\n", c->retransmit_window,
 		c->retransmit_bytes, c->nak_rate, c->status_idle_us, c->udp_window, c->bp_hold_ms);
+	fprintf(out, "max_message = %u\nreassembly_bytes = %u\nreassembly_session_bytes = %u\n"
+		"reassembly_ms = %u\n", c->max_message, c->reassembly_bytes,
+		c->reassembly_session_bytes, c->reassembly_ms);
 	fprintf(out, "shm = %s\nshm_max_clients = %u\nshm_ring_kb = %u\nshm_group = %s\n"
 		"shm_huge = %s\n", c->shm ? "yes" : "no", c->shm_max_clients, c->shm_ring_kb,
 		c->shm_group, c->shm_huge ? "yes" : "no");

@@ -83,6 +83,10 @@ struct sl_conf {
 	uint32_t udp_window;	 /* initial credit of a UDP subscription, messages */
 	uint32_t bp_hold_ms;	 /* longest a UDP subscriber without credit holds a
 				  * block topic before it is cut off */
+	uint32_t max_message;	 /* topics' default largest message, bytes */
+	uint32_t reassembly_bytes; /* per worker: large messages' arena */
+	uint32_t reassembly_session_bytes; /* per session: bytes in reassembly */
+	uint32_t reassembly_ms;	 /* a message's pieces all arrive within this */
 	uint16_t n_rules;
 	struct sl_conf_rule rules[SL_CONF_MAX_RULES];
 	enum sl_backpressure backpressure; /* default policy for topics */

@@ -110,6 +110,7 @@ struct sl_held {
 	uint64_t seq;
 };
 
+struct sl_large;
 struct sl_shm;
 struct sl_topic_spec;
 
@@ -166,6 +167,8 @@ struct sl_worker {
 	struct sl_held *held;
 	uint32_t n_held;
 	uint32_t held_pass;
+	/* Messages larger than a datagram: arena, reassembly (large.h). */
+	struct sl_large *large;
 	/* Shared-memory clients whose tx ring this worker polls (slots). */
 	uint32_t *shm;
 	uint32_t n_shm;

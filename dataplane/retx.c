@@ -8,6 +8,7 @@
 #include <rte_mbuf.h>
 
 #include "dataplane.h"
+#include "large_buf.h"
 #include "retx.h"
 #include "worker_internal.h"
 
@@ -19,7 +20,8 @@
 static inline uint64_t
 cost(const struct rte_mbuf *m)
 {
-	return m->buf_len;
+	/* A large message's buffer is more than its handle's 16-bit buf_len. */
+	return sl_large_buf_is(m) ? m->pkt_len : m->buf_len;
 }
 
 static struct sl_retx_slot *

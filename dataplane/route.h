@@ -87,6 +87,9 @@ struct sl_topic_state {
 	uint64_t dlv_seq;      /* last seq fanned out (STATUS, NAK bound) */
 	uint64_t dlv_tsc;      /* when (TSC) */
 	struct sl_retx_slot *retx; /* the topic's ring in its owner's arena */
+	/* Largest message payload it takes; 0: the configuration's max_message.
+	 * Main lcore writes (relaxed), rx workers read (relaxed). */
+	uint32_t max_message;
 } __attribute__((aligned(64)));
 
 /*

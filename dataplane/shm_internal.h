@@ -41,6 +41,8 @@ struct sl_shm_client {
 	uint64_t rx_off[SL_SHM_MAX_RX];
 	uint32_t tx_size, rx_size;
 	uint32_t tx_shift, rx_shift;
+	uint32_t max_frame;   /* largest frame accepted in tx (region's, our copy) */
+	uint32_t max_deliver; /* largest DELIVER written whole into an rx ring */
 	uint64_t tx_pos;    /* home worker: next record to read */
 	uint64_t attach_tsc;
 	uint64_t t0_ns;	    /* main lcore: when PENDING began */

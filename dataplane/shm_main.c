@@ -56,6 +56,7 @@
 #include <common/clock.h>
 
 #include "dataplane.h"
+#include "large.h"
 #include "lcore_main.h"
 #include "shm_internal.h"
 #include "shm_main.h"
@@ -258,7 +259,17 @@ region_init(const struct sl_dp *dp, struct sl_shm_client *c, struct sl_shm_regio
 	r->tx_off = off;
 	for (i = 0; i < dp->n_workers; i++)
 		r->rx_off[i] = off + ring * (i + 1);
-	r->max_frame = SL_MAX_DATAGRAM;
+	/* Large messages whole, where a ring holds two of them: a PUBLISH up
+	 * to the largest message a session may reassemble, a DELIVER up to
+	 * the largest a topic takes. */
+	r->max_frame = (uint32_t)RTE_MIN(ring / 2, sizeof(struct sl_publish) +
+						       (uint64_t)sl_large_welcome_max(dp));
+	r->max_deliver = (uint32_t)RTE_MIN(ring / 2, sizeof(struct sl_deliver) +
+							 (uint64_t)SL_MAX_MESSAGE);
+	if (r->max_frame < SL_MAX_DATAGRAM)
+		r->max_frame = SL_MAX_DATAGRAM;
+	if (r->max_deliver < SL_MAX_DATAGRAM)
+		r->max_deliver = SL_MAX_DATAGRAM;
 	r->slot = c->slot;
 	r->tsc_hz = dp->tsc_hz;
 	r->page_size = c->huge ? dp->shm->page_size : 4096;
@@ -266,6 +277,8 @@ region_init(const struct sl_dp *dp, struct sl_shm_client *c, struct sl_shm_regio
 	c->tx_off = r->tx_off;
 	memcpy(c->rx_off, r->rx_off, sizeof(c->rx_off));
 	c->tx_size = c->rx_size = (uint32_t)ring;
+	c->max_frame = r->max_frame;
+	c->max_deliver = r->max_deliver;
 	c->tx_shift = c->rx_shift = log2u((uint32_t)ring);
 	c->tx_pos = 0;
 	memset(c->rx, 0, sizeof(c->rx));

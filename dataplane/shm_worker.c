@@ -28,6 +28,7 @@
 #include <common/proto.h>
 
 #include "dataplane.h"
+#include "large.h"
 #include "shm_internal.h"
 #include "shm_worker.h"
 #include "worker_internal.h"
@@ -215,9 +216,36 @@ poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full, int *cutoff)
 			continue;
 		}
 		rec = sl_shm_rec_bytes(len);
-		if (unlikely(len < sizeof(struct sl_hdr) || len > SL_MAX_DATAGRAM ||
+		if (unlikely(len < sizeof(struct sl_hdr) || len > c->max_frame ||
 			     rec > c->tx_size - off))
 			goto corrupt;
+		if (unlikely(len > SL_MAX_DATAGRAM)) {
+			/* A frame larger than a datagram (a large PUBLISH): a
+			 * batch of its own, in an arena buffer. */
+			if (m != NULL) {
+				*full = 1;
+				break;
+			}
+			m = sl_large_shm_frame(w, ring + off + SL_SHM_REC_HDR, len);
+			if (m == NULL) {
+				/* Left in the ring until buffers come back. */
+				drop(w, SL_DROP_frag_no_budget);
+				break;
+			}
+			if (unlikely(rte_pktmbuf_mtod(m, const struct sl_hdr *)->length != len))
+				goto corrupt;
+			if (unlikely(publish_held_back(w, rte_pktmbuf_mtod(m, const void *), len))) {
+				drop(w, SL_DROP_shm_held_back);
+				rte_pktmbuf_free(m);
+				m = NULL;
+				break;
+			}
+			used = len;
+			c->tx_pos += rec;
+			frames++;
+			*full = 1; /* more may wait behind it */
+			break;
+		}
 		if (m == NULL) {
 			m = rte_pktmbuf_alloc(w->dp->pkt_pool);
 			if (unlikely(m == NULL)) {
@@ -260,7 +288,10 @@ poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full, int *cutoff)
 			rte_pktmbuf_free(m);
 		return NULL;
 	}
-	m->data_len = (uint16_t)used;
+	if (sl_large_buf_is(m))
+		sl_large_buf_set_len(m, used);
+	else
+		m->data_len = (uint16_t)used;
 	m->pkt_len = used;
 	m->port = SL_SHM_PORT;
 	*RTE_MBUF_DYNFIELD(m, sl_shm_peer_field, union sl_peer *) = sl_peer_shm(c->slot, c->gen);
@@ -358,6 +389,14 @@ rx_room(struct sl_worker *w, struct sl_shm_client *c, struct sl_shm_rx *x, uint3
 	}
 	x->cons = cons;
 	return x->pos + need - x->cons <= c->rx_size;
+}
+
+uint32_t
+sl_shm_max_deliver(struct sl_worker *w, const struct sl_peer_shm *peer)
+{
+	struct sl_shm_client *c = client_of(w->dp, peer);
+
+	return c ? c->max_deliver : SL_MAX_DATAGRAM;
 }
 
 int

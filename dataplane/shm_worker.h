@@ -58,6 +58,9 @@ int sl_shm_send(struct sl_worker *w, const struct sl_peer_shm *peer, const void 
 /* 1 if @peer's rx ring of this worker has room for a @flen-byte frame (or
  * the peer is gone: nothing to wait for), else 0. */
 int sl_shm_room(struct sl_worker *w, const struct sl_peer_shm *peer, uint32_t flen);
+/* The largest DELIVER frame @peer's rings take whole (the region's
+ * max_deliver); a larger message goes in DELIVER_FRAG pieces. */
+uint32_t sl_shm_max_deliver(struct sl_worker *w, const struct sl_peer_shm *peer);
 /* Count a delivery dropped for @peer in the ring header it reads. */
 void sl_shm_dropped(struct sl_worker *w, const struct sl_peer_shm *peer);
 /* Any worker: disconnect @peer (enum sl_shm_notice @why); its home worker

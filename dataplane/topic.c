@@ -47,6 +47,24 @@ sl_dp_topic_spec_from_cnc(const struct sl_cnc_topic *t, struct sl_topic_spec *ou
 	out->capacity_bytes = t->capacity_bytes;
 }
 
+/*
+ * The largest message @sp lets its topic take: its own limit, else the
+ * configuration's max_message, never above SL_MAX_MESSAGE, and for a
+ * journaled topic never above what one segment holds (a record is one
+ * message: header, payload, the segment's header and end mark).
+ */
+static uint32_t
+topic_max_message(const struct sl_conf *c, const struct sl_topic_spec *sp, int journaled)
+{
+	uint64_t max = sp && sp->max_message ? sp->max_message : c->max_message;
+	uint64_t seg = ((uint64_t)c->segment_mb << 20) - SL_JSEG_HDR - sizeof(struct sl_jrec) - 16;
+
+	max = RTE_MIN(max, (uint64_t)SL_MAX_MESSAGE);
+	if (journaled)
+		max = RTE_MIN(max, seg);
+	return (uint32_t)max;
+}
+
 /* The journal limits @sp gives: its own where set, else the configuration's. */
 static void
 resolve_limits(const struct sl_conf *c, const struct sl_topic_spec *sp,
@@ -208,6 +226,11 @@ topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 		if (rc < 0)
 			return rc;
 	}
+	/* Relaxed: rx workers read it whole (sl_large_topic_max). */
+	__atomic_store_n(&ts->max_message,
+			 topic_max_message(&cx->dp->conf, cx->spec,
+					   cx->spec->durability != SL_DUR_NONE),
+			 __ATOMIC_RELAXED);
 	*sp = *cx->spec;
 	return 0;
 }
@@ -312,6 +335,9 @@ sl_dp_topic_respec(struct sl_dp *dp, uint32_t id, const struct sl_topic_spec *sp
 	/* Relaxed: the owner reads it at each fan-out; nothing pairs with it. */
 	__atomic_store_n(&ts->retx_window,
 			 sl_dp_topic_retx_window(&dp->conf, next.retransmit_window),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&ts->max_message,
+			 topic_max_message(&dp->conf, &next, next.durability != SL_DUR_NONE),
 			 __ATOMIC_RELAXED);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <common/proto.h>
 
 #include "dataplane.h"
+#include "large.h"
 #include "pkt.h"
 #include "retx.h"
 #include "shm_worker.h"
@@ -121,14 +122,9 @@ owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t le
 /* Run a topic-owner action here or hand it to the owner. Takes no reference
  * from the caller: a handoff takes its own. */
 static void
-to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
-	 const struct sl_frame *f, uint16_t data_off, uint8_t kind, const struct sl_session *sess)
+to_owner_at(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m, uint32_t session,
+	    uint16_t off, uint16_t len, uint8_t kind, const struct sl_session *sess)
 {
-	uint16_t off = (uint16_t)(data_off + f->off);
-	/* A PUBLISH travels as header and payload: the padding and MAC trailer
-	 * of an authenticated frame are not part of the message. */
-	uint16_t len = (uint16_t)(kind == SL_HO_PUBLISH ? sizeof(struct sl_publish) + f->body_len
-							: f->len);
 	struct sl_handoff h;
 
 	if (t->owner == w->idx) {
@@ -144,7 +140,7 @@ to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
 	}
 	rte_mbuf_refcnt_update(m, 1);
 	h.m = m;
-	h.session = f->hdr->session;
+	h.session = session;
 	h.off = off;
 	h.len = len;
 	h.topic = t->id;
@@ -156,6 +152,20 @@ to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
 	h.producer_epoch = kind == SL_HO_PUBLISH ? sess->producer_epoch : 0;
 	h.reserved = 0;
 	sl_worker_stage(w, t->owner, &h);
+}
+
+static void
+to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
+	 const struct sl_frame *f, uint16_t data_off, uint8_t kind, const struct sl_session *sess)
+{
+	/* A PUBLISH travels as header and payload: the padding and MAC trailer
+	 * of an authenticated frame are not part of the message. One in an
+	 * arena buffer (larger than a datagram) travels with length 0: its
+	 * header says (sl_msg_plen). */
+	uint16_t len = (uint16_t)(kind != SL_HO_PUBLISH ? f->len
+				  : sl_large_buf_is(m) ? 0 : sizeof(struct sl_publish) + f->body_len);
+
+	to_owner_at(w, t, m, f->hdr->session, (uint16_t)(data_off + f->off), len, kind, sess);
 }
 
 /* --- receive: sessions and frames ---------------------------------------------- */
@@ -228,50 +238,83 @@ rate_exceeded(struct sl_worker *w, struct sl_session *s, uint32_t limit)
 	return 0;
 }
 
+/* May session @sess publish @p (from @peer) now? Returns its topic, or NULL
+ * after refusing it with an ERROR of frame type @type. */
+static const struct sl_topic *
+publish_admit(struct sl_worker *w, const struct sl_publish *p, uint8_t type,
+	      const union sl_peer *peer, struct sl_session *sess)
+{
+	uint32_t limit = __atomic_load_n(&w->dp->conf.rate_limit, __ATOMIC_RELAXED);
+	const struct sl_authz *a = sl_dp_authz(w->dp);
+	const struct sl_topic *t = sl_route_topic_get(&w->dp->route, p->topic_id);
+
+	if (unlikely(t == NULL)) {
+		drop(w, SL_DROP_unknown_topic);
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_UNKNOWN_TOPIC, type,
+			    p->producer_seq);
+		return NULL;
+	}
+	if (unlikely(!(sl_authz_perms(a, sess->uid, t) & SL_PERM_PUB))) {
+		drop(w, SL_DROP_denied);
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_DENIED, type,
+				      p->producer_seq);
+		return NULL;
+	}
+	/* A topic holding messages back (policy block) refuses UDP
+	 * publishers; a shared-memory publisher's frames that got this
+	 * far join the held ones at the owner (the ring reader stops
+	 * taking more), so none is lost. */
+	if (unlikely(peer->transport == SL_TRANSPORT_UDP &&
+		     __atomic_load_n(&sl_route_state(&w->dp->route, t->id)->bp_held,
+				     __ATOMIC_RELAXED))) {
+		drop(w, SL_DROP_backpressure);
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_BACKPRESSURE, type,
+				      p->producer_seq);
+		return NULL;
+	}
+	if (limit && rate_exceeded(w, sess, limit)) {
+		drop(w, SL_DROP_rate_limited);
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_RATE_LIMITED, type,
+				      p->producer_seq);
+		return NULL;
+	}
+	return t;
+}
+
+/* A PUBLISH_FRAG: kept for its message; the message, once whole, is
+ * published as a PUBLISH would be. */
+static void
+handle_frag(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
+	    const union sl_peer *peer, struct sl_session *sess)
+{
+	const struct sl_topic *t;
+	struct rte_mbuf *msg;
+	uint16_t off;
+
+	msg = sl_large_frag(w, m, f, peer, sess, &off);
+	if (msg == NULL)
+		return;
+	t = publish_admit(w, rte_pktmbuf_mtod_offset(msg, const struct sl_publish *, off),
+			  SL_FT_PUBLISH_FRAG, peer, sess);
+	if (t)
+		to_owner_at(w, t, msg, sess->id, off, 0, SL_HO_PUBLISH, sess);
+	rte_pktmbuf_free(msg);
+}
+
 static void
 handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		   uint16_t data_off, const union sl_peer *peer, struct sl_session *sess)
 {
-	uint32_t limit = __atomic_load_n(&w->dp->conf.rate_limit, __ATOMIC_RELAXED);
 	const struct sl_authz *a = sl_dp_authz(w->dp);
 	uint8_t type = f->hdr->type;
 	const struct sl_topic *t;
 
 	if (type == SL_FT_PUBLISH) {
-		const struct sl_publish *p = (const struct sl_publish *)f->hdr;
-
-		t = sl_route_topic_get(&w->dp->route, p->topic_id);
-		if (unlikely(t == NULL)) {
-			drop(w, SL_DROP_unknown_topic);
-			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_UNKNOWN_TOPIC, type,
-				    p->producer_seq);
-			return;
-		}
-		if (unlikely(!(sl_authz_perms(a, sess->uid, t) & SL_PERM_PUB))) {
-			drop(w, SL_DROP_denied);
-			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_DENIED, type,
-					      p->producer_seq);
-			return;
-		}
-		/* A topic holding messages back (policy block) refuses UDP
-		 * publishers; a shared-memory publisher's frames that got this
-		 * far join the held ones at the owner (the ring reader stops
-		 * taking more), so none is lost. */
-		if (unlikely(peer->transport == SL_TRANSPORT_UDP &&
-			     __atomic_load_n(&sl_route_state(&w->dp->route, t->id)->bp_held,
-					     __ATOMIC_RELAXED))) {
-			drop(w, SL_DROP_backpressure);
-			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_BACKPRESSURE, type,
-					      p->producer_seq);
-			return;
-		}
-		if (limit && rate_exceeded(w, sess, limit)) {
-			drop(w, SL_DROP_rate_limited);
-			sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_RATE_LIMITED, type,
-					      p->producer_seq);
-			return;
-		}
-		to_owner(w, t, m, f, data_off, SL_HO_PUBLISH, sess);
+		t = publish_admit(w, (const struct sl_publish *)f->hdr, type, peer, sess);
+		/* Larger than a datagram (shared memory): within the topic's limit. */
+		if (t && (likely(f->body_len <= SL_MAX_PAYLOAD) ||
+			  sl_large_publish_check(w, t, f, peer) == 0))
+			to_owner(w, t, m, f, data_off, SL_HO_PUBLISH, sess);
 		return;
 	}
 	{
@@ -383,7 +426,8 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		*sess = NULL;
 		return;
 	}
-	if (type != SL_FT_PUBLISH && type != SL_FT_SUBSCRIBE && type != SL_FT_UNSUBSCRIBE &&
+	if (type != SL_FT_PUBLISH && type != SL_FT_PUBLISH_FRAG && type != SL_FT_SUBSCRIBE &&
+	    type != SL_FT_UNSUBSCRIBE &&
 	    type != SL_FT_RESOLVE && type != SL_FT_HEARTBEAT && type != SL_FT_GOODBYE &&
 	    type != SL_FT_AUTH && type != SL_FT_PSUBSCRIBE && type != SL_FT_PUNSUBSCRIBE &&
 	    type != SL_FT_NAK && type != SL_FT_CREDIT && type != SL_FT_PRODUCER) {
@@ -414,6 +458,9 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	case SL_FT_SUBSCRIBE:
 	case SL_FT_UNSUBSCRIBE:
 		handle_topic_frame(w, m, f, data_off, peer, *sess);
+		break;
+	case SL_FT_PUBLISH_FRAG:
+		handle_frag(w, m, f, peer, *sess);
 		break;
 	case SL_FT_RESOLVE:
 		handle_resolve(w, m, f, data_off, peer, *sess);
@@ -446,7 +493,7 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
  * Returns 0, or -1 when a frame could not be framed (the rest is dropped).
  */
 static int
-frames(struct sl_worker *w, struct rte_mbuf *m, uint16_t data_off, uint16_t len,
+frames(struct sl_worker *w, struct rte_mbuf *m, uint16_t data_off, uint32_t len,
        const union sl_peer *peer)
 {
 	const uint8_t *data = rte_pktmbuf_mtod_offset(m, const uint8_t *, data_off);
@@ -528,7 +575,7 @@ handle_shm(struct sl_worker *w, struct rte_mbuf **pkts, const union sl_peer *pee
 
 	for (i = 0; i < n; i++) {
 		if (peers[i].shm.slot != bad &&
-		    frames(w, pkts[i], 0, (uint16_t)pkts[i]->data_len, &peers[i]) < 0) {
+		    frames(w, pkts[i], 0, pkts[i]->pkt_len, &peers[i]) < 0) {
 			sl_shm_kick(w, &peers[i].shm, SL_SHM_CUT_CORRUPT);
 			bad = peers[i].shm.slot;
 		}
@@ -648,6 +695,7 @@ timers(struct sl_worker *w)
 	if (w->dp->shm)
 		sl_shm_worker_timers(w);
 	sl_worker_producer_timers(w);
+	sl_large_timers(w);
 }
 
 static void
@@ -817,13 +865,18 @@ sl_worker_init(struct sl_dp *dp, uint32_t idx)
 	if (rc < 0)
 		goto fail_durable;
 	rc = sl_worker_producer_init(w);
-	if (rc < 0) {
-		sl_retx_fini(w);
-		goto fail_durable;
-	}
+	if (rc < 0)
+		goto fail_retx;
+	rc = sl_large_init(w);
+	if (rc < 0)
+		goto fail_producer;
 	dp->workers[idx] = w;
 	return 0;
 
+fail_producer:
+	sl_worker_producer_fini(w);
+fail_retx:
+	sl_retx_fini(w);
 fail_durable:
 	rte_free(w->status_list);
 	sl_worker_durable_fini(w);
@@ -869,6 +922,7 @@ sl_worker_fini(struct sl_worker *w)
 		if (w->backlog[w->n_backlog - 1].h.m)
 			rte_pktmbuf_free(w->backlog[w->n_backlog - 1].h.m);
 	rte_free(w->backlog);
+	sl_large_fini(w); /* after every reference this worker held */
 	sl_session_table_fini(&w->sessions);
 	rte_ring_free(w->in);
 	rte_free(w->out);

@@ -9,6 +9,7 @@
 #include <common/auth.h>
 #include <common/proto.h>
 
+#include "large.h"
 #include "tx.h"
 #include "worker_internal.h"
 
@@ -28,7 +29,7 @@ welcome(struct sl_worker *w, const union sl_peer *peer, const struct sl_session 
 	wl->version = s->version;
 	wl->reserved = 0;
 	wl->incarnation = w->dp->incarnation;
-	wl->max_message = SL_MAX_MESSAGE_DEFAULT;
+	wl->max_message = sl_large_welcome_max(w->dp);
 	wl->reserved2 = 0;
 	if (s->auth == SL_SESSION_AUTH_OK) {
 		/* Sealed under the session key: the client learns the broker

@@ -13,6 +13,7 @@
 #include <common/clock.h>
 
 #include "journal.h"
+#include "large.h"
 #include "retx.h"
 #include "tx.h"
 #include "worker_internal.h"
@@ -199,7 +200,7 @@ sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
 	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
 	struct sl_topic_state *ts = state(w, p->topic_id);
 	struct sl_durable_state *d = w->dur;
-	uint32_t plen = len - (uint32_t)sizeof(*p);
+	uint32_t plen = sl_msg_plen(m, off, len);
 	union sl_peer peer;
 	uint64_t seq;
 	int rc;

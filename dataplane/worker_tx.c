@@ -15,6 +15,7 @@
 #include <common/proto.h>
 
 #include "dataplane.h"
+#include "large.h"
 #include "pkt.h"
 #include "retx.h"
 #include "shm_worker.h"
@@ -339,6 +340,10 @@ int
 sl_tx_deliver(struct sl_worker *w, const union sl_peer *peer, const struct sl_deliver *dl,
 	      struct rte_mbuf *m, uint16_t payload_off)
 {
+	/* A large message: its payload is contiguous in its arena buffer. */
+	if (unlikely(dl->h.length > SL_MAX_DATAGRAM))
+		return sl_tx_deliver_copy(w, peer, dl, rte_pktmbuf_mtod_offset(m, const void *,
+									       payload_off));
 	if (likely(peer->transport == SL_TRANSPORT_UDP))
 		return udp_deliver(w, &peer->udp, dl, m, payload_off);
 	return shm_deliver(w, &peer->shm, dl, rte_pktmbuf_mtod_offset(m, const void *,
@@ -349,6 +354,12 @@ int
 sl_tx_deliver_copy(struct sl_worker *w, const union sl_peer *peer, const struct sl_deliver *dl,
 		   const void *payload)
 {
+	/* Larger than a datagram, or than the shared-memory ring takes whole:
+	 * in DELIVER_FRAG pieces. */
+	if (unlikely(dl->h.length > SL_MAX_DATAGRAM) &&
+	    (peer->transport == SL_TRANSPORT_UDP ||
+	     dl->h.length > sl_shm_max_deliver(w, &peer->shm)))
+		return sl_large_deliver_frags(w, peer, dl, payload, sl_tx_frame);
 	if (peer->transport == SL_TRANSPORT_UDP)
 		return udp_send_copy(w, &peer->udp, dl, sizeof(*dl), payload,
 				     dl->h.length - (uint32_t)sizeof(*dl));
@@ -416,7 +427,7 @@ sl_worker_deliver_one(struct sl_worker *w, const struct sl_sub *sub, uint32_t to
 	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
 	struct sl_deliver dl;
 
-	sl_worker_deliver_hdr(&dl, flags, sub->session, topic, len - (uint32_t)sizeof(*p), seq,
+	sl_worker_deliver_hdr(&dl, flags, sub->session, topic, sl_msg_plen(m, off, len), seq,
 			      p->timestamp);
 	return sl_tx_deliver(w, &sub->peer, &dl, m, (uint16_t)(off + sizeof(*p)));
 }
@@ -462,9 +473,10 @@ no_credit(const struct sl_sub *sub, uint64_t seq)
 /* Policy block: does every live subscriber have room (and credit) for the
  * DELIVER of message @seq, a PUBLISH of @len bytes (header and payload)? */
 static int
-bp_room(struct sl_worker *w, const struct sl_topic_state *ts, uint32_t len, uint64_t seq)
+bp_room(struct sl_worker *w, const struct sl_topic_state *ts, struct rte_mbuf *m, uint16_t off,
+	uint16_t len, uint64_t seq)
 {
-	uint32_t i, flen = len - (uint32_t)sizeof(struct sl_publish) + sizeof(struct sl_deliver);
+	uint32_t i, flen = sl_msg_plen(m, off, len) + (uint32_t)sizeof(struct sl_deliver);
 
 	for (i = 0; i < ts->n_subs; i++)
 		if (!ts->subs[i].replay_next &&
@@ -571,8 +583,9 @@ sl_worker_held_retry(struct sl_worker *w)
 		struct sl_topic_state *ts = sl_route_state(&w->dp->route, e->topic);
 
 		if (ts->bp_pass != pass &&
-		    (bp_room(w, ts, e->len, e->seq) ||
-		     (bp_expire(w, e->topic, ts, e->seq) && bp_room(w, ts, e->len, e->seq)))) {
+		    (bp_room(w, ts, e->m, e->off, e->len, e->seq) ||
+		     (bp_expire(w, e->topic, ts, e->seq) &&
+		      bp_room(w, ts, e->m, e->off, e->len, e->seq)))) {
 			fan_out_now(w, e->m, e->off, e->len, e->seq);
 			rte_pktmbuf_free(e->m);
 			__atomic_store_n(&ts->bp_held, ts->bp_held - 1, __ATOMIC_RELAXED);
@@ -595,7 +608,7 @@ sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_
 
 	/* Behind held messages of its topic, whatever the policy is now (it
 	 * may have changed while they wait): order is kept. */
-	if (ts->bp_held || (ts->backpressure == SL_BP_BLOCK && !bp_room(w, ts, len, seq))) {
+	if (ts->bp_held || (ts->backpressure == SL_BP_BLOCK && !bp_room(w, ts, m, off, len, seq))) {
 		hold(w, ts, m, off, len, p->topic_id, seq);
 		return;
 	}

@@ -115,7 +115,9 @@
 #define SL_JREC_MAGIC 0x534c4a52u		/* "RJLS" */
 #define SL_JREC_COMMIT(len) ((uint64_t)SL_JREC_MAGIC << 32 | (uint32_t)(len))
 #define SL_JREC_END ((uint64_t)0x454e4453u << 32) /* "SDNE": segment closed */
-#define SL_JREC_MAX_PAYLOAD (1u << 20)
+/* The largest record payload: SL_MAX_MESSAGE, the wire protocol's hard
+ * limit on one message (a record must also fit its segment). */
+#define SL_JREC_MAX_PAYLOAD (4u << 20)
 #define SL_JSEG_HDR 64u /* segment header bytes before the first record */
 #define SL_JREC_V1_BYTES 56u /* header of a version 1 record */
 

@@ -147,7 +147,9 @@ test_header_checks(void)
 	r->magic ^= 1;
 	CHECK(sl_shm_link_init(&l, region, SIZE) == -EPROTO);
 	r->magic ^= 1;
-	r->version = 2;
+	r->version = SL_SHM_VERSION + 1;
+	CHECK(sl_shm_link_init(&l, region, SIZE) == -EPROTO);
+	r->version = SL_SHM_VERSION - 1; /* an older layout */
 	CHECK(sl_shm_link_init(&l, region, SIZE) == -EPROTO);
 	r->version = SL_SHM_VERSION;
 	r->tx_size = RING + 8; /* not a power of two */

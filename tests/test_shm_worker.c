@@ -3,7 +3,8 @@
  * The worker half of the shared-memory transport over a client region built
  * in memory (no socket, no attach): bursts and their peers, batches split
  * at a full mbuf, torn, malformed and oversize records, kicks, the drain
- * after a hang-up, and writing the client's rx ring until it is full.
+ * after a hang-up, writing the client's rx ring until it is full, and
+ * frames larger than a datagram both ways.
  */
 
 #include <stdlib.h>
@@ -12,8 +13,10 @@
 #include <common/shm.h>
 
 #include "dp_harness.h"
+#include "large.h"
 #include "shm_internal.h"
 #include "shm_worker.h"
+#include "tx.h"
 
 #include "check.h"
 
@@ -54,6 +57,7 @@ attach(void)
 	c->rx_off[0] = 4096 + RING;
 	c->tx_size = c->rx_size = RING;
 	c->tx_shift = c->rx_shift = SHIFT;
+	c->max_frame = c->max_deliver = SL_MAX_DATAGRAM;
 	c->sock = -1;
 	__atomic_store_n(&c->state, SL_SHM_LIVE, __ATOMIC_RELEASE);
 	tx_pos = 0;
@@ -298,6 +302,107 @@ test_rx_ring_writes(void)
 	CHECK(rc == -ENOTCONN && clients[SLOT].kick == SL_SHM_CUT_CORRUPT);
 }
 
+/* A PUBLISH frame of @len bytes (payload bytes i & 0xff) put in the tx ring. */
+static void
+client_put_publish(uint32_t len)
+{
+	uint8_t *ring = base + 4096;
+	static uint8_t frame[RING];
+	struct sl_publish *p = (struct sl_publish *)frame;
+	uint32_t rec = sl_shm_rec_bytes(len), off, i;
+
+	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, 0, len, 11);
+	p->topic_id = 1;
+	p->payload_len = 0;
+	p->producer_seq = 5;
+	p->timestamp = 6;
+	for (i = sizeof(*p); i < len; i++)
+		frame[i] = (uint8_t)i;
+	off = sl_shm_rec_place(ring, RING, SHIFT, &tx_pos, rec);
+	memcpy(ring + off + SL_SHM_REC_HDR, frame, len);
+	sl_shm_rec_commit(ring, RING, SHIFT, tx_pos, len);
+	tx_pos += rec;
+}
+
+/* Frames over a datagram: a PUBLISH up to max_frame is read whole into an
+ * arena buffer, a batch of its own; one over max_frame cuts the client
+ * off. A DELIVER up to max_deliver is written whole to the rx ring, a
+ * larger one as DELIVER_FRAG pieces. */
+static void
+test_large_frames(void)
+{
+	union sl_peer me = sl_peer_shm(SLOT, GEN);
+	struct sl_shm_client *c = &clients[SLOT];
+	uint8_t *ring = base + 4096 + RING;
+	struct rte_mbuf *pkts[8];
+	union sl_peer peers[8];
+	static uint8_t payload[1900];
+	struct sl_deliver dl;
+	uint32_t i, off, have;
+	uint16_t n;
+	int ok = 1;
+
+	attach();
+	c->max_frame = c->max_deliver = 2000;
+	client_put(24, 24, 11, 1);
+	client_put_publish(1800);
+	client_put(24, 24, 11, 1);
+	n = burst(pkts, peers, 8);
+	CHECK(n == 3);
+	if (n == 3) {
+		const uint8_t *d = rte_pktmbuf_mtod(pkts[1], const uint8_t *);
+
+		CHECK(!sl_large_buf_is(pkts[0]) && pkts[0]->data_len == 24);
+		CHECK(sl_large_buf_is(pkts[1]) && pkts[1]->pkt_len == 1800);
+		CHECK(pkts[1]->port == SL_SHM_PORT && sl_shm_mbuf_peer(pkts[1])->shm.slot == SLOT);
+		for (i = sizeof(struct sl_publish); i < 1800; i++)
+			ok &= d[i] == (uint8_t)i;
+		CHECK(ok && ((const struct sl_publish *)d)->h.length == 1800);
+		CHECK(!sl_large_buf_is(pkts[2]) && pkts[2]->data_len == 24);
+	}
+	free_all(pkts, n);
+	sl_large_arena_reclaim(&w->large->arena);
+	CHECK(w->large->arena.free_units == w->large->arena.n_units);
+	/* Over max_frame: cut off. */
+	client_put_publish(2008);
+	CHECK(burst(pkts, peers, 8) == 0);
+	CHECK(region()->notice == SL_SHM_CUT_CORRUPT && w->n_shm == 0 && detached_notice());
+
+	/* A 1900-byte message: one DELIVER of 1940 bytes within max_deliver. */
+	attach();
+	c->max_frame = c->max_deliver = 2000;
+	for (i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 7);
+	sl_proto_hdr_init(&dl.h, SL_FT_DELIVER, 0, sizeof(dl) + sizeof(payload), 11);
+	dl.topic_id = 1;
+	dl.payload_len = 0;
+	dl.seq = 9;
+	dl.timestamp = 6;
+	CHECK(sl_tx_deliver_copy(w, &me, &dl, payload) == 0);
+	CHECK(__atomic_load_n((uint64_t *)ring, __ATOMIC_ACQUIRE) ==
+	      sl_shm_commit_word(0, SHIFT, sizeof(dl) + sizeof(payload)));
+	CHECK(memcmp(ring + SL_SHM_REC_HDR + sizeof(dl), payload, sizeof(payload)) == 0);
+
+	/* With max_deliver 1472: DELIVER_FRAG pieces that make the message. */
+	attach();
+	c->max_frame = c->max_deliver = SL_MAX_DATAGRAM;
+	CHECK(sl_tx_deliver_copy(w, &me, &dl, payload) == 0);
+	for (off = 0, have = 0, n = 0; n < 4; n++) {
+		uint64_t word = __atomic_load_n((uint64_t *)(ring + off), __ATOMIC_ACQUIRE);
+		const struct sl_deliver_frag *g =
+			(const struct sl_deliver_frag *)(ring + off + SL_SHM_REC_HDR);
+
+		if ((uint32_t)(word >> 32) != sl_shm_lap(0, SHIFT))
+			break;
+		CHECK(g->h.type == SL_FT_DELIVER_FRAG && g->seq == 9 &&
+		      g->msg_len == sizeof(payload) && g->frag_off == have);
+		CHECK(memcmp(g + 1, payload + g->frag_off, g->frag_len) == 0);
+		have += g->frag_len;
+		off += sl_shm_rec_bytes((uint32_t)word);
+	}
+	CHECK(n == 2 && have == sizeof(payload));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -328,6 +433,7 @@ main(int argc, char **argv)
 	test_kick_ends_session();
 	test_drain_after_hang_up();
 	test_rx_ring_writes();
+	test_large_frames();
 	dp.shm = NULL;
 	sl_worker_fini(w);
 	sl_route_fini(&dp.route);

@@ -39,6 +39,7 @@
 #define LG_PROGRESS_NS 1000000000ull
 #define LG_MAX_SIZE SL_MAX_MESSAGE /* larger than a datagram: libsluice fragments it */
 #define LG_EVENT_LINES 20u	   /* event lines printed per run, at most */
+#define LG_RANGES 8u		   /* gap and missing ranges kept for the JSON report */
 #define NS_PER_S 1000000000ull
 
 /* Start of every payload; the rest, up to --size, is zero padding. Host byte
@@ -84,6 +85,7 @@ struct lg_conf {
 struct lg_events {
 	uint64_t disconnected, reconnected, gap, incarnation, fenced, other;
 	uint64_t gap_seqs; /* sequences in the SL_EV_GAP ranges */
+	struct sl_event gaps[LG_RANGES]; /* the first SL_EV_GAP events */
 };
 
 struct lg_pub {

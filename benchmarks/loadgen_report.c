@@ -62,6 +62,37 @@ latency_kind(const struct lg_run *r)
 	return r->cf->rate > 0 ? "from-due" : "from-send";
 }
 
+/* The first LG_RANGES gap events and missing index ranges, as JSON lists. */
+static void
+report_json_ranges(const struct lg_run *r)
+{
+	uint64_t pair, i, first, n = 0, g;
+
+	printf(",\"gap_ranges\":[");
+	for (g = 0; g < r->ev.gap && g < LG_RANGES; g++)
+		printf("%s{\"topic\":%u,\"first\":%" PRIu64 ",\"last\":%" PRIu64
+		       ",\"error\":%u}", g ? "," : "", r->ev.gaps[g].topic_id, r->ev.gaps[g].first,
+		       r->ev.gaps[g].last, r->ev.gaps[g].error);
+	/* Message indexes never delivered, per (subscriber, publisher). */
+	printf("],\"missing\":[");
+	for (pair = 0; pair < (uint64_t)r->cf->subs * r->cf->pubs && n < LG_RANGES; pair++) {
+		const uint64_t *bm = &r->bitmap[pair * r->words];
+
+		for (i = 0; i < r->pubs[pair % r->cf->pubs].next && n < LG_RANGES; i++) {
+			if (bm[i / 64] & (UINT64_C(1) << (i % 64)))
+				continue;
+			first = i;
+			while (i + 1 < r->pubs[pair % r->cf->pubs].next &&
+			       !(bm[(i + 1) / 64] & (UINT64_C(1) << ((i + 1) % 64))))
+				i++;
+			printf("%s{\"sub\":%" PRIu64 ",\"pub\":%" PRIu64 ",\"first\":%" PRIu64
+			       ",\"last\":%" PRIu64 "}", n++ ? "," : "", pair / r->cf->pubs,
+			       pair % r->cf->pubs, first, i);
+		}
+	}
+	printf("]");
+}
+
 void
 sl_lg_report_json(const struct lg_run *r, const struct lg_stats *st)
 {
@@ -98,10 +129,12 @@ sl_lg_report_json(const struct lg_run *r, const struct lg_stats *st)
 	       ",\"acked\":%" PRIu64 ",\"unacked\":%" PRIu64 ",\"refused\":%" PRIu64
 	       ",\"events\":{\"disconnected\":%" PRIu64 ",\"reconnected\":%" PRIu64
 	       ",\"gap\":%" PRIu64 ",\"gap_seqs\":%" PRIu64 ",\"incarnation\":%" PRIu64
-	       ",\"fenced\":%" PRIu64 ",\"other\":%" PRIu64 "},\"pass\":%s}\n",
+	       ",\"fenced\":%" PRIu64 ",\"other\":%" PRIu64 "},\"pass\":%s",
 	       r->out_of_order, r->restamped, cf->ack ? "true" : "false", r->acked, r->unacked,
 	       r->refused, r->ev.disconnected, r->ev.reconnected, r->ev.gap, r->ev.gap_seqs,
 	       r->ev.incarnation, r->ev.fenced, r->ev.other, sl_lg_failed(r, st) ? "false" : "true");
+	report_json_ranges(r);
+	printf("}\n");
 }
 
 /*

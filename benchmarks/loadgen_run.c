@@ -104,6 +104,8 @@ on_event(void *arg, const struct sl_event *ev)
 	case SL_EV_DISCONNECTED: e->disconnected++; break;
 	case SL_EV_RECONNECTED: e->reconnected++; break;
 	case SL_EV_GAP:
+		if (e->gap < LG_RANGES)
+			e->gaps[e->gap] = *ev;
 		e->gap++;
 		if (ev->last >= ev->first)
 			e->gap_seqs += ev->last - ev->first + 1;

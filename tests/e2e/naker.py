@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""A hostile subscriber: NAK floods and bogus NAK ranges (protocol version 2).
+
+  naker.py HOST PORT TOPIC FLOOD
+
+Opens a session, subscribes to TOPIC (an existing topic with messages), and
+sends, mixed: FLOOD valid NAKs for the topic's first 1000 seqs, as fast as
+it can, and bogus NAKs of each class (first > last, a range over
+SL_NAK_MAX_RANGE, past the topic's latest seq, a topic it is not subscribed
+to, an unknown topic). Prints a JSON object: NAKs sent per class, and the
+retransmitted DELIVERs it received.
+"""
+import json
+import os
+import socket
+import struct
+import sys
+import time
+
+VER = 2
+HELLO, WELCOME, RESOLVE, TOPIC, SUBSCRIBE, OK = 0x01, 0x04, 0x10, 0x11, 0x12, 0x14
+DELIVER, NAK = 0x21, 0x31
+DLV_F_RETRANS = 0x0002
+NAK_MAX_RANGE = 65536
+
+
+def hdr(ftype, length, session, version=VER, flags=0):
+    return struct.pack("<BBHIII", version, ftype, flags, length, session, 0)
+
+
+def request(sock, data, want):
+    for _ in range(20):
+        sock.send(data)
+        end = time.time() + 0.2
+        while time.time() < end:
+            try:
+                r = sock.recv(65536)
+            except socket.timeout:
+                break
+            off = 0
+            while off + 16 <= len(r):
+                ln = struct.unpack_from("<I", r, off + 4)[0]
+                if r[off + 1] == want:
+                    return r[off:off + ln]
+                if ln < 16:
+                    break
+                off += (ln + 7) & ~7
+    sys.exit(f"naker.py: no reply of type {want:#x}")
+
+
+def resolve(s, sess, name, req):
+    n = name.encode()
+    t = request(s, hdr(RESOLVE, 24 + len(n), sess) + struct.pack("<IHH", req, len(n), 1) + n, TOPIC)
+    return struct.unpack_from("<I", t, 20)[0]
+
+
+def nak(sess, topic, first, last):
+    return hdr(NAK, 40, sess) + struct.pack("<IIQQ", topic, 0, first, last)
+
+
+def main():
+    host, port, name, flood = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.connect((host, port))
+    s.settimeout(0.2)
+    nonce = int.from_bytes(os.urandom(8), "little")
+    hello = hdr(HELLO, 64, 0, version=1) + struct.pack("<HHIQ", VER, VER, 0, nonce) + \
+        b"naker".ljust(32, b"\0")
+    w = request(s, hello, WELCOME)
+    sess = struct.unpack_from("<I", w, 16)[0]
+    topic = resolve(s, sess, name, 1)
+    other = resolve(s, sess, name + ".other", 2)  # exists, not subscribed to
+    request(s, hdr(SUBSCRIBE, 40, sess) + struct.pack("<IIQII", 3, topic, 0, 0, 0), OK)
+
+    bogus = {
+        "reversed": nak(sess, topic, 500, 100),
+        "too_wide": nak(sess, topic, 1, 1 + NAK_MAX_RANGE),
+        "past_latest": nak(sess, topic, 1 << 40, (1 << 40) + 10),
+        "not_subscribed": nak(sess, other, 1, 10),
+        "unknown_topic": nak(sess, 0xFFFFF0, 1, 10),
+    }
+    sent = {k: 0 for k in bogus}
+    sent["flood"] = 0
+    good = nak(sess, topic, 1, 1000)
+    s.setblocking(False)
+    retrans = 0
+
+    def drain():
+        nonlocal retrans
+        while True:
+            try:
+                r = s.recv(65536)
+            except (BlockingIOError, ConnectionRefusedError):
+                return
+            off = 0
+            while off + 16 <= len(r):
+                ft, fl, ln = r[off + 1], struct.unpack_from("<H", r, off + 2)[0], \
+                    struct.unpack_from("<I", r, off + 4)[0]
+                if ft == DELIVER and fl & DLV_F_RETRANS:
+                    retrans += 1
+                if ln < 16:
+                    break
+                off += (ln + 7) & ~7
+
+    for i in range(flood):
+        try:
+            s.send(good)
+            sent["flood"] += 1
+            if i % 10 == 0:
+                for k, d in bogus.items():
+                    s.send(d)
+                    sent[k] += 1
+        except (BlockingIOError, ConnectionRefusedError):
+            time.sleep(0.001)
+        if i % 64 == 0:
+            drain()
+    end = time.time() + 0.5
+    while time.time() < end:
+        drain()
+        time.sleep(0.01)
+    sent["retransmitted_received"] = retrans
+    print(json.dumps(sent))
+
+
+if __name__ == "__main__":
+    main()

@@ -63,7 +63,19 @@ struct imp_dir {
 	uint32_t head, n;
 	/* counters */
 	uint64_t rx, tx, lost, dups, held, overflow, cut_drops, passed, oversize, tx_err;
+	uint64_t kernel_drops; /* frames the kernel dropped before the relay read them */
 };
+
+/* Add what the kernel dropped on d->in since the last call (reading resets it). */
+static void
+kernel_drops_update(struct imp_dir *d)
+{
+	struct tpacket_stats st;
+	socklen_t len = sizeof(st);
+
+	if (getsockopt(d->in, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+		d->kernel_drops += st.tp_drops;
+}
 
 static volatile sig_atomic_t stop_requested, dump_requested, cut_toggles;
 
@@ -197,7 +209,7 @@ open_iface(const char *ifname)
 {
 	struct sockaddr_ll sll = { 0 };
 	struct packet_mreq mr = { 0 };
-	int fd, one = 1, buf = 8 << 20;
+	int fd, one = 1, buf = 64 << 20;
 	unsigned idx = if_nametoindex(ifname);
 
 	if (idx == 0) {
@@ -338,20 +350,21 @@ read_burst(struct imp_dir *d, uint8_t *buf, size_t cap)
 }
 
 static void
-dump(const struct imp_dir *dirs, uint64_t seed, double elapsed_s)
+dump(struct imp_dir *dirs, uint64_t seed, double elapsed_s)
 {
-	const struct imp_dir *d;
+	struct imp_dir *d;
 	unsigned i;
 
 	printf("{\"seed\":%" PRIu64 ",\"elapsed_s\":%.3f", seed, elapsed_s);
 	for (i = 0; i < 2; i++) {
 		d = &dirs[i];
+		kernel_drops_update(d);
 		printf(",\"%s\":{\"rx\":%" PRIu64 ",\"tx\":%" PRIu64 ",\"lost\":%" PRIu64
 		       ",\"dup\":%" PRIu64 ",\"held\":%" PRIu64 ",\"overflow\":%" PRIu64
 		       ",\"cut\":%" PRIu64 ",\"passed\":%" PRIu64 ",\"oversize\":%" PRIu64
-		       ",\"tx_err\":%" PRIu64 ",\"queued\":%u}",
+		       ",\"tx_err\":%" PRIu64 ",\"kernel_drops\":%" PRIu64 ",\"queued\":%u}",
 		       d->name, d->rx, d->tx, d->lost, d->dups, d->held, d->overflow, d->cut_drops,
-		       d->passed, d->oversize, d->tx_err, d->n);
+		       d->passed, d->oversize, d->tx_err, d->kernel_drops, d->n);
 	}
 	printf("}\n");
 	fflush(stdout);

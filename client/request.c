@@ -213,6 +213,8 @@ sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags
 	s->req_id = c->pend.req_id;
 	s->topic_id = topic_id;
 	s->start = start;
+	s->window = 0; /* the broker's default credit */
+	s->reserved = 0;
 	return request(c, s, sizeof(*s));
 }
 

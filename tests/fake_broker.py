@@ -23,11 +23,14 @@ import time
 
 HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, HEARTBEAT, ERROR, GOODBYE = \
     0x01, 0x04, 0x10, 0x11, 0x20, 0x30, 0x40, 0x7F, 0x05
-SESSION, TOPIC_ID, E_JOURNAL_FULL = 9, 1, 10
+SESSION, TOPIC_ID, E_JOURNAL_FULL, E_VERSION = 9, 1, 10, 6
+VERSION = 2  # the protocol version this fake speaks
+INCARNATION = 0x5EED5EED5EED5EED
+MAX_MESSAGE = 1 << 20
 
 
-def hdr(t, length, flags=0):
-    return struct.pack("<BBHIII", 1, t, flags, length, SESSION, 0)
+def hdr(t, length, flags=0, version=VERSION):
+    return struct.pack("<BBHIII", version, t, flags, length, SESSION, 0)
 
 
 def ack(topic, pseq):
@@ -76,9 +79,16 @@ def main():
             continue
         for t, f in frames(d):
             if t == HELLO:
+                lo, hi = struct.unpack_from("<HH", f, 16)
                 nonce = struct.unpack_from("<Q", f, 24)[0]
-                s.sendto(hdr(WELCOME, 40) + struct.pack("<IIQII", SESSION, 1000, nonce, 1400, 0),
-                         peer)
+                if not lo <= VERSION <= hi:
+                    # Header version 1: every client reads that (PROTOCOL.md 9).
+                    s.sendto(hdr(ERROR, 32, version=1) +
+                             struct.pack("<IHHQ", 0, E_VERSION, HELLO, nonce), peer)
+                    continue
+                s.sendto(hdr(WELCOME, 56) + struct.pack("<IIQIHHQII", SESSION, 1000, nonce, 1400,
+                                                        VERSION, 0, INCARNATION,
+                                                        MAX_MESSAGE, 0), peer)
             elif t == RESOLVE:
                 req = struct.unpack_from("<I", f, 16)[0]
                 s.sendto(hdr(TOPIC, 24) + struct.pack("<II", req, TOPIC_ID), peer)

@@ -18,35 +18,13 @@ import struct
 import sys
 import time
 
-VER = 2
-HELLO, WELCOME, RESOLVE, TOPIC, SUBSCRIBE, OK = 0x01, 0x04, 0x10, 0x11, 0x12, 0x14
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ackpub import frames, hdr, request, session  # noqa: E402
+
+RESOLVE, TOPIC, SUBSCRIBE, OK = 0x10, 0x11, 0x12, 0x14
 DELIVER, NAK = 0x21, 0x31
 DLV_F_RETRANS = 0x0002
 NAK_MAX_RANGE = 65536
-
-
-def hdr(ftype, length, session, version=VER, flags=0):
-    return struct.pack("<BBHIII", version, ftype, flags, length, session, 0)
-
-
-def request(sock, data, want):
-    for _ in range(20):
-        sock.send(data)
-        end = time.time() + 0.2
-        while time.time() < end:
-            try:
-                r = sock.recv(65536)
-            except socket.timeout:
-                break
-            off = 0
-            while off + 16 <= len(r):
-                ln = struct.unpack_from("<I", r, off + 4)[0]
-                if r[off + 1] == want:
-                    return r[off:off + ln]
-                if ln < 16:
-                    break
-                off += (ln + 7) & ~7
-    sys.exit(f"naker.py: no reply of type {want:#x}")
 
 
 def resolve(s, sess, name, req):
@@ -61,15 +39,8 @@ def nak(sess, topic, first, last):
 
 def main():
     host, port, name, flood = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s, sess = session(host, port)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    s.connect((host, port))
-    s.settimeout(0.2)
-    nonce = int.from_bytes(os.urandom(8), "little")
-    hello = hdr(HELLO, 64, 0, version=1) + struct.pack("<HHIQ", VER, VER, 0, nonce) + \
-        b"naker".ljust(32, b"\0")
-    w = request(s, hello, WELCOME)
-    sess = struct.unpack_from("<I", w, 16)[0]
     topic = resolve(s, sess, name, 1)
     other = resolve(s, sess, name + ".other", 2)  # exists, not subscribed to
     request(s, hdr(SUBSCRIBE, 40, sess) + struct.pack("<IIQII", 3, topic, 0, 0, 0), OK)
@@ -94,15 +65,9 @@ def main():
                 r = s.recv(65536)
             except (BlockingIOError, ConnectionRefusedError):
                 return
-            off = 0
-            while off + 16 <= len(r):
-                ft, fl, ln = r[off + 1], struct.unpack_from("<H", r, off + 2)[0], \
-                    struct.unpack_from("<I", r, off + 4)[0]
-                if ft == DELIVER and fl & DLV_F_RETRANS:
+            for t, f in frames(r):
+                if t == DELIVER and struct.unpack_from("<H", f, 2)[0] & DLV_F_RETRANS:
                     retrans += 1
-                if ln < 16:
-                    break
-                off += (ln + 7) & ~7
 
     for i in range(flood):
         try:

@@ -30,15 +30,17 @@ b, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 sent = json.load(open(sys.argv[3]))
 lg = json.loads([l for l in open(sys.argv[4]) if l.startswith("{")][-1])
 d = lambda k: a.get(k, 0) - b.get(k, 0)
-bogus = sum(v for k, v in sent.items() if k not in ("flood", "retransmitted_received"))
+bogus = sum(v for k, v in sent.items() if k not in ("flood", "retransmitted_received", "range"))
 print(f"[hostile_nak] naker sent {sent}; broker: nak_received {d('nak_received')} "
       f"drop_nak_bad {d('drop_nak_bad')} nak_limited {d('nak_limited')} "
       f"retransmitted {d('retransmitted')}; loadgen lost {lg['lost']} duplicates "
       f"{lg['duplicates']} out_of_order {lg['out_of_order']} p99 {lg['p99_ns']} ns")
 assert d("drop_nak_bad") >= bogus, "every bogus NAK counted"
 assert d("nak_limited") > 0, "the flood was rate-limited"
-# What was asked for far exceeds what was sent back: the limit held.
-assert d("retransmitted") < sent["flood"] * 1000, "retransmissions bounded"
+# It got some of what it asked for, far less than all: the limit held.
+assert sent["retransmitted_received"] > 0 and d("retransmitted") > 0, "NAKs were served"
+assert d("retransmitted") + d("nak_limited") >= sent["flood"] * 1000 // 2, "asked counted"
+assert d("retransmitted") < sent["flood"] * 1000 // 10, "retransmissions bounded"
 assert lg["lost"] == 0 and lg["duplicates"] == 0 and lg["out_of_order"] == 0
 PY
 t_done

@@ -5,8 +5,8 @@
   naker.py HOST PORT TOPIC FLOOD
 
 Opens a session, subscribes to TOPIC (an existing topic with messages), and
-sends, mixed: FLOOD valid NAKs for the topic's first 1000 seqs, as fast as
-it can, and bogus NAKs of each class (first > last, a range over
+sends, mixed: FLOOD valid NAKs for the 1000 seqs up to the latest live
+DELIVER it has seen (held in the broker's retransmit window), as fast as it can, and bogus NAKs of each class (first > last, a range over
 SL_NAK_MAX_RANGE, past the topic's latest seq, a topic it is not subscribed
 to, an unknown topic). Prints a JSON object: NAKs sent per class, and the
 retransmitted DELIVERs it received.
@@ -54,20 +54,32 @@ def main():
     }
     sent = {k: 0 for k in bogus}
     sent["flood"] = 0
-    good = nak(sess, topic, 1, 1000)
     s.setblocking(False)
     retrans = 0
+    latest = 0
 
     def drain():
-        nonlocal retrans
+        nonlocal retrans, latest
         while True:
             try:
                 r = s.recv(65536)
             except (BlockingIOError, ConnectionRefusedError):
                 return
             for t, f in frames(r):
-                if t == DELIVER and struct.unpack_from("<H", f, 2)[0] & DLV_F_RETRANS:
+                if t != DELIVER:
+                    continue
+                if struct.unpack_from("<H", f, 2)[0] & DLV_F_RETRANS:
                     retrans += 1
+                else:
+                    latest = max(latest, struct.unpack_from("<Q", f, 24)[0])
+
+    end = time.time() + 5
+    while latest == 0 and time.time() < end:
+        drain()
+        time.sleep(0.01)
+    if latest == 0:
+        sys.exit("naker.py: no live DELIVER on the topic")
+    good = nak(sess, topic, max(1, latest - 999), latest)
 
     for i in range(flood):
         try:
@@ -86,6 +98,7 @@ def main():
         drain()
         time.sleep(0.01)
     sent["retransmitted_received"] = retrans
+    sent["range"] = [max(1, latest - 999), latest]
     print(json.dumps(sent))
 
 

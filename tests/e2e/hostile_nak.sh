@@ -39,7 +39,6 @@ assert d("drop_nak_bad") >= bogus, "every bogus NAK counted"
 assert d("nak_limited") > 0, "the flood was rate-limited"
 # It got some of what it asked for, far less than all: the limit held.
 assert sent["retransmitted_received"] > 0 and d("retransmitted") > 0, "NAKs were served"
-assert d("retransmitted") + d("nak_limited") >= sent["flood"] * 1000 // 2, "asked counted"
 assert d("retransmitted") < sent["flood"] * 1000 // 10, "retransmissions bounded"
 assert lg["lost"] == 0 and lg["duplicates"] == 0 and lg["out_of_order"] == 0
 PY

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "client_internal.h"
 
@@ -33,6 +34,7 @@ deliver(struct sl_client *c, const struct sl_frame *f, sl_deliver_fn fn, void *a
 {
 	const struct sl_deliver *d = (const struct sl_deliver *)f->hdr;
 	struct topic_seq *s = NULL;
+	uint32_t topic = sl_cl_topic_to_app(c, d->topic_id);
 	struct sl_message m;
 
 	/* A delivery for another session (an earlier client that had this
@@ -41,8 +43,8 @@ deliver(struct sl_client *c, const struct sl_frame *f, sl_deliver_fn fn, void *a
 		c->st.bad_frames++;
 		return;
 	}
-	if (d->topic_id != SL_TOPIC_INVALID)
-		s = sl_cl_seq_slot(c, d->topic_id);
+	if (topic != SL_TOPIC_INVALID)
+		s = sl_cl_seq_slot(c, topic);
 	if (s != NULL) {
 		/* Only forward jumps are gaps; a late or repeated frame fills none. */
 		if (s->last != 0 && d->seq > s->last + 1)
@@ -50,7 +52,7 @@ deliver(struct sl_client *c, const struct sl_frame *f, sl_deliver_fn fn, void *a
 		if (d->seq > s->last)
 			s->last = d->seq;
 	}
-	m.topic_id = d->topic_id;
+	m.topic_id = topic;
 	m.len = f->body_len;
 	m.seq = d->seq;
 	m.timestamp = d->timestamp;
@@ -88,21 +90,16 @@ on_error(struct sl_client *c, const struct sl_error *e)
 	/* detail 0 names no publish: an ERROR about the session, which a
 	 * PUBLISH only happened to trigger (SL_E_NO_SESSION, AUTH_FAILED).
 	 * An ERROR saying SL_E_NONE refuses nothing, and acknowledges nothing. */
-	if (e->frame_type == SL_FT_PUBLISH && e->detail != 0) {
-		if (e->code == SL_E_NONE)
-			c->st.acks_ignored++;
-		else
-			sl_cl_win_answer(c, e->h.session, e->detail, SL_TOPIC_INVALID, e->code);
-	}
+	if ((e->frame_type == SL_FT_PUBLISH || e->frame_type == SL_FT_PUBLISH_FRAG) &&
+	    e->detail != 0)
+		sl_cl_on_pub_error(c, e);
 	if (e->code == SL_E_NO_SESSION && c->session != 0) {
-		c->dead = true;
-		if (p->kind == PEND_REQ && !p->done)
-			sl_cl_pend_finish(p, -ENOTCONN);
+		sl_cl_session_lost(c, SL_E_NO_SESSION);
 		return;
 	}
 	if (e->code == SL_E_BUSY)
 		return; /* the resend loop asks again until the timeout */
-	if (e->frame_type == SL_FT_PUBLISH)
+	if (e->frame_type == SL_FT_PUBLISH || e->frame_type == SL_FT_PUBLISH_FRAG)
 		return; /* not an answer to any request, whatever its req_id */
 	if (sl_cl_handshaking(p))
 		sl_cl_pend_finish(p, e->code == SL_E_AUTH_FAILED || e->code == SL_E_AUTH_REQUIRED ?
@@ -138,19 +135,18 @@ sl_cl_rx_control(struct sl_client *c, const struct sl_frame *f)
 		    c->pend.type != SL_FT_RESOLVE)
 			sl_cl_pend_finish(&c->pend, 0);
 		break;
-	case SL_FT_ACK: {
-		const struct sl_ack *a = h;
-
-		c->st.acks++;
-		sl_cl_win_answer(c, a->h.session, a->producer_seq, a->topic_id, SL_E_NONE);
+	case SL_FT_ACK:
+		sl_cl_on_ack(c, h);
 		break;
-	}
+	case SL_FT_PRODUCER_ID:
+		sl_cl_on_producer_id(c, h);
+		break;
 	case SL_FT_ERROR:
 		on_error(c, h);
 		break;
 	case SL_FT_GOODBYE:
 		if (c->session != 0)
-			c->dead = true;
+			sl_cl_session_lost(c, SL_E_NO_SESSION);
 		break;
 	default:
 		break; /* heartbeat echoes, and types a broker does not send */
@@ -242,9 +238,10 @@ sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max)
 
 	if (max <= 0)
 		return -EINVAL;
-	if (c->dead)
-		return -ENOTCONN;
-	sl_cl_heartbeat_maybe(c, sl_now_ns());
+	/* Reconnecting (reconnect.c): nothing to read until a new session. */
+	rc = sl_cl_tick(c, sl_now_ns());
+	if (rc < 0)
+		return rc == -EAGAIN ? 0 : rc;
 	/* Order of age: the current burst was read before anything was stashed,
 	 * and nothing new is read while either still holds deliveries. */
 	n = drain_rx(c, fn, arg, max);
@@ -254,10 +251,14 @@ sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max)
 		if (rc < 0)
 			return n > 0 ? n : rc;
 		n += drain_rx(c, fn, arg, max - n);
+		if (rc == 0)
+			(void)sl_cl_liveness_lost(c, sl_now_ns());
 	}
 	/* Deliveries already handed out are reported; -ENOTCONN comes next call. */
 	if (c->dead && n == 0)
 		return -ENOTCONN;
+	if (c->rc.down) /* lost just now: SL_EV_DISCONNECTED was raised */
+		c->rx_i = c->rx_n = c->stash_n = 0;
 	return n;
 }
 
@@ -273,23 +274,37 @@ sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int ti
 		return -ENOTCONN;
 	if (c->rx_i < c->rx_n || c->stash_n > 0)
 		return sl_client_poll(c, fn, arg, max);
-	/* Wake for heartbeats too: a subscriber may wait far longer than the
-	 * broker's expiry. The 1 ms floor stops a spin when a heartbeat cannot
-	 * be sent. */
+	/* Wake for heartbeats, resends, the batch's deadline and reconnect
+	 * attempts too: a subscriber may wait far longer than the broker's
+	 * expiry. The 1 ms floor stops a spin when a heartbeat cannot be sent. */
 	for (;;) {
-		sl_cl_heartbeat_maybe(c, now);
-		if (c->dead)
-			return -ENOTCONN; /* the heartbeat found the broker gone */
-		wake = c->last_tx_ns + c->hb_ns;
+		rc = sl_cl_tick(c, now);
+		if (rc == -ENOTCONN)
+			return rc;
+		wake = sl_cl_wake(c, now);
 		if (wake < now + NS_PER_MS)
 			wake = now + NS_PER_MS;
 		if (wake > deadline)
 			wake = deadline;
-		rc = sl_cl_wait_readable(c, wake > now ? wake - now : 0);
-		if (rc == -EINTR)
-			return 0; /* let the caller look at its signal flags */
-		if (rc != 0)
-			break;
+		if (rc == -EAGAIN) { /* down: no descriptor to wait on */
+			struct timespec ts = { .tv_sec = (time_t)((wake - now) / NS_PER_S),
+					       .tv_nsec = (long)((wake - now) % NS_PER_S) };
+
+			if (nanosleep(&ts, NULL) < 0)
+				return 0; /* a signal: let the caller look at its flags */
+			rc = 0;
+		} else {
+			rc = sl_cl_wait_readable(c, wake > now ? wake - now : 0);
+			if (rc == -EINTR)
+				return 0; /* let the caller look at its signal flags */
+			if (rc != 0)
+				break;
+			/* Nothing waiting to be read: silence is the broker's.
+			 * The caller hears of the loss (SL_EV_DISCONNECTED) before
+			 * any attempt to reconnect. */
+			if (sl_cl_liveness_lost(c, sl_now_ns()))
+				return 0;
+		}
 		now = sl_now_ns();
 		if (now >= deadline)
 			break;

@@ -79,6 +79,8 @@ struct lg_conf {
 	int window_set;
 	int ack;	 /* --ack: every publish asks for an ACK; all must be acknowledged */
 	int events;	 /* --events: a line on stderr per event (always with text output) */
+	const char *producer; /* --producer NAME: publisher k is producer NAME-k; NULL: fresh */
+	uint32_t batch_us;    /* --batch-us: UDP publishes batched up to this long */
 };
 
 /* Events a run's clients raised (sl_client_opts.on_event), by type. */

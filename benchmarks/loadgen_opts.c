@@ -73,6 +73,11 @@ usage(FILE *f)
 		"      --events           a line on stderr per client event (disconnected,\n"
 		"                         reconnected, gap, incarnation, fenced) also with\n"
 		"                         --json; the first %u are printed, all are counted\n"
+		"      --producer NAME    publisher k publishes as producer NAME-k (stable\n"
+		"                         across runs: a later run fences an earlier one);\n"
+		"                         default: a fresh producer per publisher\n"
+		"      --batch-us US      over UDP, pack publishes into one datagram for up to\n"
+		"                         US microseconds (default 0: each sent at once)\n"
 		"  -q, --quiet            no progress line on stderr\n"
 		"  -h, --help             this text\n"
 		"\n"
@@ -135,6 +140,8 @@ enum {
 	OPT_WINDOW,
 	OPT_ACK,
 	OPT_EVENTS,
+	OPT_PRODUCER,
+	OPT_BATCH,
 };
 
 static const struct option long_opts[] = {
@@ -157,6 +164,8 @@ static const struct option long_opts[] = {
 	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "ack", no_argument, NULL, OPT_ACK },
 	{ "events", no_argument, NULL, OPT_EVENTS },
+	{ "producer", required_argument, NULL, OPT_PRODUCER },
+	{ "batch-us", required_argument, NULL, OPT_BATCH },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -226,6 +235,13 @@ parse_one(struct lg_conf *cf, int opt, const char *arg)
 	case OPT_EVENTS:
 		cf->events = 1;
 		return 0;
+	case OPT_PRODUCER:
+		cf->producer = arg;
+		return 0;
+	case OPT_BATCH:
+		rc = parse_u64("--batch-us", arg, 0, 1000000, &v);
+		cf->batch_us = (uint32_t)v;
+		return rc;
 	case OPT_DRAIN:
 		return parse_u64("--drain-ms", arg, 0, 600000, &cf->drain_ms);
 	case OPT_WARMUP:

@@ -125,13 +125,14 @@ on_event(void *arg, const struct sl_event *ev)
 }
 
 static int
-connect_one(struct lg_run *r, const char *name, struct sl_client **out)
+connect_one(struct lg_run *r, const char *name, const char *producer, struct sl_client **out)
 {
 	const struct lg_conf *cf = r->cf;
 	uint16_t code = SL_E_NONE;
 	struct sl_client_opts o = { .host = cf->host, .port = cf->port, .name = name,
 				    .user = cf->user, .key = cf->key, .last_error = &code,
-				    .shm = cf->shm, .on_event = on_event, .event_arg = r };
+				    .shm = cf->shm, .on_event = on_event, .event_arg = r,
+				    .producer = producer, .flush_us = cf->batch_us };
 	int rc;
 
 	rc = sl_client_connect(out, &o);
@@ -143,19 +144,21 @@ connect_one(struct lg_run *r, const char *name, struct sl_client **out)
 int
 sl_lg_connect_all(struct lg_run *r)
 {
-	char name[SL_CLIENT_NAME_LEN];
+	char name[SL_CLIENT_NAME_LEN], producer[80];
 	unsigned i;
 	int rc;
 
 	for (i = 0; i < r->cf->pubs; i++) {
 		snprintf(name, sizeof(name), "loadgen-pub-%u", i);
-		rc = connect_one(r, name, &r->pubs[i].c);
+		snprintf(producer, sizeof(producer), "%s-%u", r->cf->producer ? r->cf->producer : "",
+			 i);
+		rc = connect_one(r, name, r->cf->producer ? producer : NULL, &r->pubs[i].c);
 		if (rc < 0)
 			return rc;
 	}
 	for (i = 0; i < r->cf->subs; i++) {
 		snprintf(name, sizeof(name), "loadgen-sub-%u", i);
-		rc = connect_one(r, name, &r->subs[i]);
+		rc = connect_one(r, name, NULL, &r->subs[i]);
 		if (rc < 0)
 			return rc;
 	}
@@ -495,6 +498,9 @@ sl_lg_run_send_phase(struct lg_run *r)
 			goto out;
 	}
 out:
+	/* What is still batched goes now (a full socket: at the drain's polls). */
+	for (k = 0; r->cf->batch_us && k < r->cf->pubs; k++)
+		(void)sl_client_flush(r->pubs[k].c);
 	r->send_end_ns = sl_now_ns();
 	return rc;
 }

@@ -23,7 +23,7 @@
 # emulated persistent memory (rows named "*-emupmem"), not a real device.
 # Loss and throughput rows (same run): "sluice-max-udp", the most 64 B
 # messages/s one worker delivers over UDP (publisher and subscriber, at most
-# 1024 ahead), against "udp-veth-rate", kernel UDP packets/s one way across
+# 1024 ahead, publishes batched up to 50 us; "-nobatch": one a datagram), against "udp-veth-rate", kernel UDP packets/s one way across
 # the veth; "sluice-64k", 64 KiB messages over UDP and over shared memory, in
 # MB/s against memcpy of 64 KiB; through the impairment relay (sluice-impair
 # in a namespace between the clients and the dataplane), 256 B at --rate with
@@ -273,10 +273,15 @@ done
 # The most messages one worker delivers over UDP: a publisher as fast as it
 # can, at most 1024 messages ahead of its subscriber (the latency is queueing).
 say "sluice-loadgen over UDP at the maximum rate ($max_size B), and 64 KiB messages"
-f=$work/max-udp.json
-bounded $((duration + 30)) "$f" ip netns exec $tag-cl "$bin/sluice-loadgen" --host $net.1 \
-	-r 0 -S 1 -s $max_size -d "$duration" --window 1024 --topic-prefix bnonemax --json -q
-row sluice-max-udp udp none $max_size "$f" "$(lg_status $?)"
+# Publishes batched up to 50 us per datagram (--batch-us); the broker packs
+# deliveries to one subscriber per poll iteration either way.
+for b in 0 50; do
+	f=$work/max-udp-$b.json
+	bounded $((duration + 30)) "$f" ip netns exec $tag-cl "$bin/sluice-loadgen" --host $net.1 \
+		-r 0 -S 1 -s $max_size -d "$duration" --window 1024 --batch-us $b \
+		--topic-prefix bnonemax$b --json -q
+	row "sluice-max-udp$([ $b = 0 ] && echo -nobatch)" udp none $max_size "$f" "$(lg_status $?)"
+done
 f=$work/64k-udp.json
 bounded $((duration + 30)) "$f" ip netns exec $tag-cl "$bin/sluice-loadgen" --host $net.1 \
 	-r 0 -S 1 -s 65536 -d "$duration" --window 64 --topic-prefix bnone64k --json -q
@@ -453,13 +458,15 @@ def first_ok(name, transport=None, size=None):
     return next((r for r in rows if r["name"] == name and r["status"] in ("ok", "loss") and
                  (transport is None or r["transport"] == transport) and
                  (size is None or r["size"] == size) and r.get("msgs_per_s")), None)
-fl, mx = first_ok("udp-veth-rate"), first_ok("sluice-max-udp")
+fl = first_ok("udp-veth-rate")
 print("throughput against floors:")
-if fl and mx:
-    print(f"  UDP, one worker, {mx['size']} B: {mx['msgs_per_s']:.0f} msgs/s delivered vs kernel UDP "
-          f"{fl['msgs_per_s']:.0f} pkts/s one way = {mx['msgs_per_s'] / fl['msgs_per_s']:.2f}x")
-else:
-    print("  UDP maximum rate: not measured" + ("" if fl else " (no floor)"))
+for n in ("sluice-max-udp", "sluice-max-udp-nobatch"):
+    mx = first_ok(n)
+    if fl and mx:
+        print(f"  {n}, one worker, {mx['size']} B: {mx['msgs_per_s']:.0f} msgs/s delivered vs kernel"
+              f" UDP {fl['msgs_per_s']:.0f} pkts/s one way = {mx['msgs_per_s'] / fl['msgs_per_s']:.2f}x")
+    else:
+        print(f"  {n}: not measured" + ("" if fl else " (no floor)"))
 mc = first_ok("memcpy", size=65536)
 for tr in ("udp", "shm"):
     r = first_ok("sluice-64k", tr)

@@ -13,7 +13,7 @@
 #                        a, the clients) and TAGr1 (side b, the dataplane):
 #                        --ab impairs what goes to the broker, --ba what comes
 #                        back; sets SL_RELAY_PID; its count lines go to LOG
-#   sl_relay_stop        SIGTERM (it prints its counts), wait, SIGKILL if need be
+#   sl_relay_stop        SIGTERM (it prints its counts), wait up to 10 s, then SIGKILL
 #   sl_ns_down TAG       remove them all (also safe when half made)
 #   sl_dp_start TAG LOG [sluice-dataplane args...]
 #                        start the dataplane in TAG-dp on af_packet over TAGd0;
@@ -98,15 +98,8 @@ sl_relay_start() {
 }
 
 sl_relay_stop() {
-	local i
 	[ -n "$SL_RELAY_PID" ] || return 0
-	kill -TERM "$SL_RELAY_PID" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$SL_RELAY_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$SL_RELAY_PID" 2>/dev/null || true
-	wait "$SL_RELAY_PID" 2>/dev/null
+	sl_stop_pid "$SL_RELAY_PID"
 	SL_RELAY_PID=
 }
 
@@ -143,17 +136,22 @@ sl_dp_start() {
 	return 1
 }
 
-sl_dp_stop() {
+# sl_stop_pid PID: SIGTERM, wait up to 10 s, then SIGKILL; returns its exit status.
+sl_stop_pid() {
 	local i
-	SL_DP_RC=
-	[ -n "$SL_DP_PID" ] || return 0
-	kill -TERM "$SL_DP_PID" 2>/dev/null || true
+	kill -TERM "$1" 2>/dev/null || true
 	for ((i = 0; i < 100; i++)); do
-		kill -0 "$SL_DP_PID" 2>/dev/null || break
+		kill -0 "$1" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$SL_DP_PID" 2>/dev/null || true
-	wait "$SL_DP_PID" 2>/dev/null
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null
+}
+
+sl_dp_stop() {
+	SL_DP_RC=
+	[ -n "$SL_DP_PID" ] || return 0
+	sl_stop_pid "$SL_DP_PID"
 	SL_DP_RC=$?
 	SL_DP_PID=
 }

@@ -26,6 +26,7 @@
 #define SEQ_SLOTS 256	     /* topics tracked for gap counting; power of two */
 #define WAIT_DRAIN_MAX 64    /* datagrams read per wake-up while a request waits */
 #define RESEND_NS (200 * NS_PER_MS)
+#define PRODUCER_PROBE_NS (4 * RESEND_NS - NS_PER_MS) /* the first PRODUCER: four tries */
 #define DEFAULT_TIMEOUT_MS 2000u
 #define DEFAULT_SOCKBUF (4u << 20)
 #define DEFAULT_HEARTBEAT_MS 1000u
@@ -511,8 +512,10 @@ void sl_cl_recon_pattern(struct sl_client *c, const char *pattern, bool gone);
  * none), and a restart of the topic at @next_seq (0: the first delivery
  * sets it, as for a new live subscription).
  */
-uint64_t sl_cl_reorder_last_delivered(struct sl_client *c, uint32_t topic);
-void sl_cl_reorder_reset(struct sl_client *c, uint32_t topic, uint64_t next_seq);
+uint64_t sl_cl_reorder_last_delivered(const struct sl_client *c, uint32_t topic);
+int sl_cl_reorder_reset(struct sl_client *c, uint32_t topic, uint64_t next_seq);
+/* The broker now calls application topic @topic @wire: 0 or -errno. */
+int sl_cl_reorder_map(struct sl_client *c, uint32_t topic, uint32_t wire);
 
 /* ---- rx.c: delivery and the broker's control frames */
 

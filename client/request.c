@@ -233,6 +233,7 @@ sl_cl_producer_bind(struct sl_client *c)
 	uint64_t f[FRAME_ROOM(sizeof(struct sl_producer) + SL_MAX_PRODUCER_NAME) / 8];
 	struct sl_producer *r = (struct sl_producer *)f;
 	size_t n = strlen(c->prod.name);
+	uint64_t deadline = sl_now_ns() + c->timeout_ns;
 	int rc;
 
 	pend_start(c, SL_FT_PRODUCER);
@@ -242,7 +243,15 @@ sl_cl_producer_bind(struct sl_client *c)
 	r->name_len = (uint16_t)n;
 	r->epoch = c->prod.epoch; /* 0: a new instance; else resume this one */
 	memcpy(r + 1, c->prod.name, n);
-	rc = request(c, r, sizeof(*r) + n);
+	/*
+	 * A broker that never answered PRODUCER may not take it at all, and
+	 * drops it without counting it as a sign of life: give up before the
+	 * session could expire (3 heartbeat intervals), and publish as in
+	 * version 1. Four tries survive heavy loss.
+	 */
+	if (c->prod.epoch == 0 && c->timeout_ns > PRODUCER_PROBE_NS)
+		deadline = sl_now_ns() + PRODUCER_PROBE_NS;
+	rc = sl_cl_request_run(c, r, sizeof(*r) + n, deadline);
 	if (rc == 0) {
 		c->prod.bound = true;
 		c->prod.epoch = c->pend.epoch;
@@ -346,7 +355,7 @@ sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
 	 * that raced the OK are stashed and reach the callback only at the next
 	 * poll), so resetting now covers replays sent before or after the OK.
 	 */
-	sl_cl_reorder_reset(c, topic_id, 0);
+	(void)sl_cl_reorder_reset(c, topic_id, 0);
 	return 0;
 }
 

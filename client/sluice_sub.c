@@ -31,6 +31,7 @@ struct sub_conf {
 	unsigned int ntopics;
 	uint64_t count;	      /* 0: no limit */
 	uint64_t timeout_s;   /* 0: none */
+	uint64_t reconnect_max_ms; /* --reconnect-max: 0 turns reconnecting off */
 	uint64_t unsub_after; /* 0: never */
 	const char *credentials; /* --credentials FILE; NULL: from the environment */
 	const char *from;     /* --from as given, for messages */
@@ -71,6 +72,8 @@ usage(FILE *out)
 		"  -h, --host HOST            broker address (default 127.0.0.1)\n"
 		"      --shm NAME             shared memory to the dataplane NAME on this host\n"
 		"                             (its config name, or its socket path) instead of UDP\n"
+		"      --reconnect-max MS     when the broker goes away, reconnect for up to MS\n"
+		"                             (default 30000; 0: exit at once)\n"
 		"  -p, --port PORT            broker UDP port (default %u)\n"
 		"  -t, --topic NAME           topic to subscribe to; created if missing;\n"
 		"                             repeatable, up to %u. A pattern (tokens\n"
@@ -238,6 +241,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		{ "from", required_argument, NULL, 'F' },
 		{ "credentials", required_argument, NULL, 'K' },
 		{ "shm", required_argument, NULL, 'M' },
+		{ "reconnect-max", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -255,6 +259,10 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		case 'F': rc |= parse_from(conf, optarg); break;
 		case 'K': conf->credentials = optarg; break;
 		case 'M': conf->shm = optarg; break;
+		case 'R':
+			rc |= sl_cli_parse_u64(PROG, "reconnect-max", optarg, 0, 86400000,
+					       &conf->reconnect_max_ms);
+			break;
 		case 'p':
 			rc |= sl_cli_parse_u64(PROG, "port", optarg, 1, UINT16_MAX, &v);
 			conf->port = (uint16_t)v;
@@ -497,7 +505,8 @@ signals_setup(void)
 int
 main(int argc, char **argv)
 {
-	struct sub_conf conf = { .host = "127.0.0.1", .port = SL_PROTO_DEFAULT_PORT };
+	struct sub_conf conf = { .host = "127.0.0.1", .port = SL_PROTO_DEFAULT_PORT,
+				 .reconnect_max_ms = 30000 };
 	struct sub_state st = { .conf = &conf };
 	struct sl_client_opts opts = { 0 };
 	char user[SL_AUTH_USER_LEN];
@@ -522,6 +531,8 @@ main(int argc, char **argv)
 	opts.port = conf.port;
 	opts.name = PROG;
 	opts.last_error = &code;
+	opts.no_reconnect = conf.reconnect_max_ms == 0;
+	opts.reconnect_max_ms = (uint32_t)conf.reconnect_max_ms;
 	if (sl_cli_credentials(PROG, &opts, conf.credentials, user, key) < 0)
 		return 1;
 	rc = sl_client_connect(&c, &opts);

@@ -53,6 +53,9 @@ static const struct key_def dp_keys[] = {
 	DP("max_sessions", V_U32, max_sessions, 2, 65535),
 	DP("heartbeat_ms", V_U32, heartbeat_ms, 10, 600000),
 	DP("session_timeout_ms", V_U32, session_timeout_ms, 30, 3600000),
+	DP("max_producers", V_U32, max_producers, 1, 1u << 24),
+	DP("producer_idle_s", V_U32, producer_idle_s, 1, 1u << 30),
+	DP("producer_topics", V_U32, producer_topics, 1, 1u << 20),
 	DP("auto_create_topics", V_U8_BOOL, auto_create_topics, 0, 1),
 	DP("no_huge", V_U8_BOOL, no_huge, 0, 1),
 	DP("memory_mb", V_U32, memory_mb, 64, 1u << 20),
@@ -130,6 +133,9 @@ sl_conf_defaults(struct sl_conf *c)
 	c->max_sessions = 4096;
 	c->heartbeat_ms = 1000;
 	c->session_timeout_ms = 3000;
+	c->max_producers = 65536;
+	c->producer_idle_s = 3600;
+	c->producer_topics = 4096;
 	c->auto_create_topics = 1;
 	c->memory_mb = 512;
 	snprintf(c->journal_dir, sizeof(c->journal_dir), "/var/lib/sluice/journal");
@@ -638,12 +644,13 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 		"burst = %u\nmbufs = %u\nmbuf_cache = %u\nring_size = %u\nmax_topics = %u\n"
 		"max_subscribers = %u\nmax_sessions = %u\nheartbeat_ms = %u\n"
 		"session_timeout_ms = %u\nauto_create_topics = %s\nno_huge = %s\n"
-		"memory_mb = %u\neal_args = %s\n",
+		"memory_mb = %u\neal_args = %s\nmax_producers = %u\nproducer_idle_s = %u\n"
+		"producer_topics = %u\n",
 		c->name, c->main_lcore, c->idle == SL_IDLE_BUSY ? "busy" : "backoff",
 		c->idle_max_us, c->burst, c->mbufs, c->mbuf_cache, c->ring_size, c->max_topics,
 		c->max_subscribers, c->max_sessions, c->heartbeat_ms, c->session_timeout_ms,
 		c->auto_create_topics ? "yes" : "no", c->no_huge ? "yes" : "no", c->memory_mb,
-		c->eal_args);
+		c->eal_args, c->max_producers, c->producer_idle_s, c->producer_topics);
 	for (i = 0; i < c->n_topics; i++)
 		fprintf(out, "topics = %s\n", c->topics[i]);
 	fprintf(out, "journal_dir = %s\ndurability = %s\nsegment_mb = %u\ncapacity_mb = %u\n"

@@ -60,6 +60,9 @@ struct sl_conf {
 	uint32_t max_sessions;	 /* per worker */
 	uint32_t heartbeat_ms;
 	uint32_t session_timeout_ms;
+	uint32_t max_producers;	 /* producer registry (main lcore) */
+	uint32_t producer_idle_s; /* a producer or dedup entry unused this long goes */
+	uint32_t producer_topics; /* per worker: (producer, topic) dedup entries */
 	uint8_t auto_create_topics;
 	uint8_t auth_required;	 /* until sluice-control sets the policy */
 	uint8_t no_huge;

@@ -49,6 +49,8 @@ enum sl_handoff_kind {
 	SL_HO_SHM_DETACHED,  /* main lcore: the home worker let go of slot topic */
 	SL_HO_NAK,	     /* owner: resend a range to the sender (m: the frame) */
 	SL_HO_CREDIT,	     /* owner: raise the sender's credit (m: the frame) */
+	SL_HO_PRODUCER,	     /* main lcore: bind a producer (m: the frame; code: uid) */
+	SL_HO_PRODUCER_DONE, /* rx worker: answer it; code, producer_id/epoch hold the result */
 	SL_HO_KINDS
 };
 
@@ -65,8 +67,10 @@ struct sl_psub {
 };
 
 /*
- * One element of a handoff ring (rte_ring with 24-byte elements). When m is
- * set, the element holds one reference to it; the receiver frees it.
+ * One element of a handoff ring (rte_ring with 40-byte elements). When m is
+ * set, the element holds one reference to it; the receiver frees it. A
+ * PUBLISH carries the idempotent producer of its session (0: none) to the
+ * topic's owner, which deduplicates by it.
  */
 struct sl_handoff {
 	struct rte_mbuf *m;
@@ -77,11 +81,16 @@ struct sl_handoff {
 	uint8_t kind;
 	uint8_t src_worker;
 	uint16_t code; /* enum sl_error_code result of the main lcore's work */
+	uint64_t producer_id;
+	uint32_t producer_epoch;
+	uint32_t reserved;
 };
-_Static_assert(sizeof(struct sl_handoff) == 24, "handoff element size");
+_Static_assert(sizeof(struct sl_handoff) == 40, "handoff element size");
 
 struct sl_dp;
 struct sl_durable_state;
+struct sl_dedup;
+struct sl_producer_reg;
 
 #define SL_BACKLOG_MAX 4096
 
@@ -146,6 +155,7 @@ struct sl_worker {
 	uint16_t n_out[SL_CONF_MAX_WORKERS];
 	struct sl_handoff *out; /* [n_workers][burst] staged handoffs */
 	struct sl_durable_state *dur; /* journals: pending deliveries, acks, replays */
+	struct sl_dedup *dedup;	      /* idempotent producers of the topics it owns */
 	/* Control handoffs (subscribe, unsubscribe, session end) that met a
 	 * full ring wait here, in order per destination, and are retried:
 	 * dropping one would leave a subscription behind. */
@@ -208,6 +218,8 @@ struct sl_dp {
 	struct sl_authz_retired *retired; /* tables waiting for a grace period */
 	struct sl_psub *psubs;		  /* [SL_PSUB_MAX], main lcore only */
 	struct sl_shm *shm;		  /* shared-memory clients; NULL when off */
+	struct sl_producer_reg *producers; /* producer ids' latest epochs, main lcore;
+					    * NULL: PRODUCER refused (SL_E_BUSY) */
 	/* Main lcore: handlers of the slow-path ring, by kind (lcore_main.h). */
 	void (*slow_fn[SL_HO_KINDS])(struct sl_dp *dp, struct sl_handoff *h);
 };

@@ -67,13 +67,12 @@ void
 sl_flow_nak(struct sl_worker *w, struct rte_mbuf *m, uint16_t off)
 {
 	const struct sl_nak *k = rte_pktmbuf_mtod_offset(m, const struct sl_nak *, off);
-	struct sl_topic_state *ts = sl_route_state(&w->dp->route, k->topic_id);
 	struct sl_sub *sub = sl_route_sub_find(&w->dp->route, k->topic_id, k->h.session);
 	uint64_t first = k->first, last = k->last, n, allowed, seq, lost = 0;
 	int rc = 1;
 
 	if (sub == NULL || first == 0 || first > last || last - first >= SL_NAK_MAX_RANGE ||
-	    last > ts->dlv_seq) {
+	    last > sl_worker_nak_bound(w, k->topic_id)) {
 		drop(w, SL_DROP_nak_bad);
 		return;
 	}

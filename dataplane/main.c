@@ -29,6 +29,7 @@
 #include "durable.h"
 #include "lcore_main.h"
 #include "port.h"
+#include "producer_main.h"
 #include "shm_main.h"
 
 #define MAX_EAL_ARGS 96
@@ -311,6 +312,9 @@ start(void)
 	rc = create_pools();
 	if (rc < 0)
 		return rc;
+	rc = sl_producer_main_init(&dp); /* before topics: their journals seed it */
+	if (rc < 0)
+		return rc;
 	rc = create_topics();
 	if (rc < 0)
 		return rc;
@@ -353,6 +357,7 @@ run_main_lcore(void)
 	sl_dp_slow_path_on(&dp, SL_HO_PUNSUB, sl_psub_handle);
 	sl_dp_slow_path_on(&dp, SL_HO_SESSION_END, sl_psub_handle);
 	sl_dp_slow_path_on(&dp, SL_HO_SHM_DETACHED, sl_shm_slow_detached);
+	sl_dp_slow_path_on(&dp, SL_HO_PRODUCER, sl_producer_slow);
 	for (i = 0; i < dp.n_workers; i++)
 		rte_eal_remote_launch(sl_worker_main, dp.workers[i], dp.workers[i]->lcore);
 	sl_dp_main_loop(&dp, duties, RTE_DIM(duties));
@@ -405,6 +410,7 @@ stop(void)
 	sl_dp_ctl_fini(&dp);
 	sl_psub_fini(&dp);
 	sl_dp_journals_close(&dp);
+	sl_producer_main_fini(&dp);
 	sl_route_fini(&dp.route);
 	rte_mempool_free(dp.clone_pool);
 	rte_mempool_free(dp.hdr_pool);

@@ -78,6 +78,7 @@ struct sl_topic_state {
 	uint64_t replay_gaps; /* gap notices sent to replaying subscribers */
 	uint64_t journal_full; /* owner: publishes refused, the journal could not grow */
 	uint8_t j_nospace; /* main lcore: its last spare segment found the disk full */
+	uint8_t dedup_built; /* owner: its producers' dedup entries rebuilt from the journal */
 	uint8_t status_listed; /* owner: on its worker's idle-STATUS list */
 	/* Retransmit window (owner only, retx.c): the last messages fanned out,
 	 * held by reference; retx_window is set by the main lcore (relaxed). */

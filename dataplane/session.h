@@ -39,6 +39,10 @@ struct sl_session {
 	uint8_t skey[SL_AUTH_SESSION_KEY_LEN];
 	struct sl_replay_window rw;
 	uint64_t rate_tat; /* publish rate limit: theoretical arrival time (GCRA) */
+	/* Idempotent producer the session is bound to (PRODUCER); 0: none. */
+	uint64_t producer_id;
+	uint32_t producer_epoch;
+	uint32_t producer_req; /* req_id of the PRODUCER that bound it */
 };
 
 #define SL_SESSION_AUTH_NONE 0	 /* open mode, no proof */

@@ -12,6 +12,7 @@
 
 #include "dataplane.h"
 #include "journal.h"
+#include "producer_main.h"
 #include "topic.h"
 
 /* SL_CNC_BP_* is 1 + enum sl_backpressure (the saved spec carries it too). */
@@ -177,6 +178,8 @@ journal_attach(struct create_ctx *cx, const struct sl_topic *t, struct sl_topic_
 	ts->j_bytes = sl_journal_bytes(ts->journal);
 	ts->j_corrupt = rec.corrupt_records;
 	ts->replay_gaps = 0;
+	ts->dedup_built = 0;
+	sl_producer_seed_journal(dp, ts->journal);
 	recovery_log(t, (enum sl_durability)cx->spec->durability, dir, ts->journal, &rec);
 	return 0;
 }

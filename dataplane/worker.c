@@ -79,16 +79,23 @@ owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t k
 	sl_worker_reply_ok(w, &sub.peer, s->h.session, s->req_id);
 }
 
+/* A PUBLISH at its topic's owner, from idempotent producer @pid at @epoch
+ * (0: the session is not one): deduplicated, then stored or routed. */
 static void
-owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len)
+owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len, uint64_t pid,
+	      uint32_t epoch)
 {
 	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
 	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
 	union sl_peer peer;
+	uint32_t slot = 0;
 	uint64_t seq;
 
+	if (pid && !sl_worker_producer_admit(w, m, p, pid, epoch, &slot))
+		return;
 	if (ts->journal) {
-		sl_worker_publish_durable(w, m, off, len);
+		if (sl_worker_publish_durable(w, m, off, len, pid, epoch, &seq) == 0 && pid)
+			sl_worker_producer_stored(w, slot, p->producer_seq, seq);
 		return;
 	}
 	/* Durability none: routed now, acknowledged now. Owner-only writes;
@@ -97,6 +104,8 @@ owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t le
 	sl_ctr_add(&ts->seq, 1);
 	sl_ctr_add(&ts->published, 1);
 	count(w, SL_CTR_publishes);
+	if (pid)
+		sl_worker_producer_stored(w, slot, p->producer_seq, seq);
 	sl_worker_fan_out(w, m, off, len, seq);
 	if (p->h.flags & SL_PUB_F_ACK_REQ) {
 		sl_tx_peer_of(m, &peer);
@@ -110,7 +119,7 @@ owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t le
  * from the caller: a handoff takes its own. */
 static void
 to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
-	 const struct sl_frame *f, uint16_t data_off, uint8_t kind)
+	 const struct sl_frame *f, uint16_t data_off, uint8_t kind, const struct sl_session *sess)
 {
 	uint16_t off = (uint16_t)(data_off + f->off);
 	/* A PUBLISH travels as header and payload: the padding and MAC trailer
@@ -121,7 +130,7 @@ to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
 
 	if (t->owner == w->idx) {
 		if (kind == SL_HO_PUBLISH)
-			owner_publish(w, m, off, len);
+			owner_publish(w, m, off, len, sess->producer_id, sess->producer_epoch);
 		else if (kind == SL_HO_NAK)
 			sl_flow_nak(w, m, off);
 		else if (kind == SL_HO_CREDIT)
@@ -139,6 +148,10 @@ to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
 	h.kind = kind;
 	h.src_worker = (uint8_t)w->idx;
 	h.code = 0;
+	/* Only a PUBLISH carries its session's producer (@sess may be NULL). */
+	h.producer_id = kind == SL_HO_PUBLISH ? sess->producer_id : 0;
+	h.producer_epoch = kind == SL_HO_PUBLISH ? sess->producer_epoch : 0;
+	h.reserved = 0;
 	sl_worker_stage(w, t->owner, &h);
 }
 
@@ -255,7 +268,7 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 					      p->producer_seq);
 			return;
 		}
-		to_owner(w, t, m, f, data_off, SL_HO_PUBLISH);
+		to_owner(w, t, m, f, data_off, SL_HO_PUBLISH, sess);
 		return;
 	}
 	{
@@ -276,7 +289,7 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 			return;
 		}
 		to_owner(w, t, m, f, data_off,
-			 type == SL_FT_SUBSCRIBE ? SL_HO_SUBSCRIBE : SL_HO_UNSUBSCRIBE);
+			 type == SL_FT_SUBSCRIBE ? SL_HO_SUBSCRIBE : SL_HO_UNSUBSCRIBE, sess);
 	}
 }
 
@@ -326,7 +339,7 @@ handle_flow(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		drop(w, type == SL_FT_NAK ? SL_DROP_nak_bad : SL_DROP_credit_bad);
 		return;
 	}
-	to_owner(w, t, m, f, data_off, type == SL_FT_NAK ? SL_HO_NAK : SL_HO_CREDIT);
+	to_owner(w, t, m, f, data_off, type == SL_FT_NAK ? SL_HO_NAK : SL_HO_CREDIT, NULL);
 }
 
 /* Every frame but HELLO needs a live session that matches its source. */
@@ -370,7 +383,7 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	if (type != SL_FT_PUBLISH && type != SL_FT_SUBSCRIBE && type != SL_FT_UNSUBSCRIBE &&
 	    type != SL_FT_RESOLVE && type != SL_FT_HEARTBEAT && type != SL_FT_GOODBYE &&
 	    type != SL_FT_AUTH && type != SL_FT_PSUBSCRIBE && type != SL_FT_PUNSUBSCRIBE &&
-	    type != SL_FT_NAK && type != SL_FT_CREDIT) {
+	    type != SL_FT_NAK && type != SL_FT_CREDIT && type != SL_FT_PRODUCER) {
 		drop(w, SL_DROP_unexpected_type); /* broker-to-client types: ignore */
 		return;
 	}
@@ -412,6 +425,9 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		break;
 	case SL_FT_HEARTBEAT:
 		handle_heartbeat(w, f, peer);
+		break;
+	case SL_FT_PRODUCER:
+		sl_worker_producer_request(w, m, f, data_off, peer, *sess);
 		break;
 	case SL_FT_GOODBYE:
 		count(w, SL_CTR_goodbyes);
@@ -528,7 +544,7 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 	count(w, SL_CTR_handoff_in);
 	switch (h->kind) {
 	case SL_HO_PUBLISH:
-		owner_publish(w, h->m, h->off, h->len);
+		owner_publish(w, h->m, h->off, h->len, h->producer_id, h->producer_epoch);
 		break;
 	case SL_HO_SUBSCRIBE:
 	case SL_HO_UNSUBSCRIBE:
@@ -545,6 +561,10 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		break;
 	case SL_HO_TOPIC_DELETE:
 		sl_worker_topic_delete(w, h->topic);
+		sl_worker_producer_topic_gone(w, h->topic);
+		break;
+	case SL_HO_PRODUCER_DONE:
+		sl_worker_producer_done(w, h);
 		break;
 	case SL_HO_SHM_ATTACH:
 	case SL_HO_SHM_DETACH:
@@ -624,6 +644,7 @@ timers(struct sl_worker *w)
 			  EXPIRY_SCAN, on_expired, w);
 	if (w->dp->shm)
 		sl_shm_worker_timers(w);
+	sl_worker_producer_timers(w);
 }
 
 static void
@@ -792,6 +813,11 @@ sl_worker_init(struct sl_dp *dp, uint32_t idx)
 	rc = w->status_list ? sl_retx_init(w) : -ENOMEM;
 	if (rc < 0)
 		goto fail_durable;
+	rc = sl_worker_producer_init(w);
+	if (rc < 0) {
+		sl_retx_fini(w);
+		goto fail_durable;
+	}
 	dp->workers[idx] = w;
 	return 0;
 
@@ -831,6 +857,7 @@ sl_worker_fini(struct sl_worker *w)
 			rte_pktmbuf_free(w->pend[i].m);
 	sl_retx_fini(w);
 	rte_free(w->status_list);
+	sl_worker_producer_fini(w);
 	for (; w->n_held; w->n_held--)
 		rte_pktmbuf_free(w->held[w->n_held - 1].m);
 	rte_free(w->held);

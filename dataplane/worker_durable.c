@@ -192,8 +192,9 @@ mark_dirty(struct sl_worker *w, uint32_t topic, struct sl_topic_state *ts)
 	d->dirty[d->n_dirty++] = topic;
 }
 
-void
-sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len)
+int
+sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len,
+			  uint64_t producer_id, uint32_t producer_epoch, uint64_t *seq_out)
 {
 	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
 	struct sl_topic_state *ts = state(w, p->topic_id);
@@ -208,13 +209,16 @@ sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
 		sl_worker_commit(w);
 	if (d->n_aacks == AACK_MAX)
 		async_flush(w);
-	rc = sl_journal_append(ts->journal, p + 1, plen, realtime_ns(d, w->now), p->h.session,
-			       p->producer_seq, &seq);
+	/* Without an idempotent producer the record names the session. */
+	rc = sl_journal_append_producer(ts->journal, p + 1, plen, realtime_ns(d, w->now),
+					producer_epoch ? producer_id : p->h.session,
+					producer_epoch, p->producer_seq, &seq);
 	if (unlikely(rc < 0)) {
 		sl_tx_peer_of(m, &peer);
 		refuse(w, ts, &peer, p, rc);
-		return;
+		return rc;
 	}
+	*seq_out = seq;
 	count(w, SL_CTR_journal_appends);
 	sl_ctr_add(&ts->published, 1);
 	__atomic_store_n(&ts->seq, seq, __ATOMIC_RELAXED);
@@ -222,7 +226,7 @@ sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
 	if (ts->durability == SL_DUR_SYNC) {
 		rte_mbuf_refcnt_update(m, 1);
 		d->pending[d->n_pending++] = (struct pending){ m, p->topic_id, off, len, seq };
-		return;
+		return 0;
 	}
 	/* Async: subscribers see it now; the ack waits for the persist. */
 	count(w, SL_CTR_publishes);
@@ -236,6 +240,7 @@ sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
 		a->producer_seq = p->producer_seq;
 		a->seq = seq;
 	}
+	return 0;
 }
 
 /* --- replay ------------------------------------------------------------------------- */
@@ -312,6 +317,20 @@ gap_notice(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic, uint64
 	count(w, SL_CTR_replay_gaps);
 	sl_worker_gap_error(w, sub, SL_E_REPLAY_GAP, SL_FT_DELIVER, topic, first, last);
 	return 0;
+}
+
+uint64_t
+sl_worker_nak_bound(struct sl_worker *w, uint32_t topic)
+{
+	struct sl_topic_state *ts = state(w, topic);
+	uint64_t j;
+
+	if (ts->journal == NULL)
+		return ts->dlv_seq;
+	/* After a restart the journal holds more than this run delivered. */
+	j = ts->durability == SL_DUR_SYNC ? sl_journal_durable_seq(ts->journal)
+					  : sl_journal_last_seq(ts->journal);
+	return RTE_MAX(ts->dlv_seq, j);
 }
 
 int

@@ -108,10 +108,14 @@ int sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f,
 /* The topic was deleted: persist and close its journal, drop its subscribers. */
 void sl_worker_topic_delete(struct sl_worker *w, uint32_t topic);
 
-/* Journal the PUBLISH at @off of @m (its topic has a journal); deliver and
- * acknowledge as the topic's durability says. */
-void sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
-			       uint16_t len);
+/* Journal the PUBLISH at @off of @m (its topic has a journal), as from
+ * idempotent producer @producer_id at @producer_epoch (0: none; the record
+ * then names the session); deliver and acknowledge as the topic's
+ * durability says. Returns 0 with the topic seq in *@seq, or -errno after
+ * refusing the publish (answered). */
+int sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
+			      uint16_t len, uint64_t producer_id, uint32_t producer_epoch,
+			      uint64_t *seq);
 /* Persist this iteration's sync journals (one sync each) and release their
  * deliveries and acks. */
 void sl_worker_commit(struct sl_worker *w);
@@ -120,6 +124,9 @@ int sl_worker_commit_pending(const struct sl_worker *w);
 /* Set up a replaying subscription in @sub from SUBSCRIBE @s. Returns 0, or
  * -1 after answering the subscriber with an ERROR. */
 int sl_worker_replay_start(struct sl_worker *w, const struct sl_subscribe *s, struct sl_sub *sub);
+/* The highest seq a NAK for @topic may name: the last one fanned out, or
+ * for a journaled topic the last one its journal serves (sync: durable). */
+uint64_t sl_worker_nak_bound(struct sl_worker *w, uint32_t topic);
 /* Resend message @seq of @topic to @sub from the journal (a NAK beyond the
  * retransmit window): DELIVER with SL_DLV_F_REPLAY | SL_DLV_F_RETRANS.
  * Returns 0, -ENOENT (the journal does not hold it) or -ENOBUFS (no room
@@ -133,5 +140,28 @@ void sl_worker_durable_timers(struct sl_worker *w);
 /* Allocate and free the worker's durability state. */
 int sl_worker_durable_init(struct sl_worker *w);
 void sl_worker_durable_fini(struct sl_worker *w);
+
+/* --- worker_producer.c --- */
+
+/* PRODUCER from session @sess: to the main lcore's registry (or answered
+ * again when it repeats the request that bound the session). */
+void sl_worker_producer_request(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
+				uint16_t data_off, const union sl_peer *peer,
+				struct sl_session *sess);
+/* The main lcore's answer: bind the session and send PRODUCER_ID, or ERROR. */
+void sl_worker_producer_done(struct sl_worker *w, const struct sl_handoff *h);
+/* Owner: may PUBLISH @p (in @m) of producer @pid at @epoch be stored? 1:
+ * yes, *@slot for sl_worker_producer_stored; 0: answered (a duplicate's ACK
+ * with SL_ACK_F_DUP, or ERROR fenced, out of order, table full). */
+int sl_worker_producer_admit(struct sl_worker *w, struct rte_mbuf *m, const struct sl_publish *p,
+			     uint64_t pid, uint32_t epoch, uint32_t *slot);
+/* The admitted publish @pseq got topic seq @seq. */
+void sl_worker_producer_stored(struct sl_worker *w, uint32_t slot, uint64_t pseq, uint64_t seq);
+/* Owner: topic @topic was deleted: forget its producers. */
+void sl_worker_producer_topic_gone(struct sl_worker *w, uint32_t topic);
+/* Idle dedup entries go (bounded work), from the worker's timer. */
+void sl_worker_producer_timers(struct sl_worker *w);
+int sl_worker_producer_init(struct sl_worker *w);
+void sl_worker_producer_fini(struct sl_worker *w);
 
 #endif /* SLUICE_DP_WORKER_INTERNAL_H */

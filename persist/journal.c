@@ -12,8 +12,9 @@
 
 #include "journal_internal.h"
 
-_Static_assert(sizeof(struct sl_jrec) == 56, "journal record header");
+_Static_assert(sizeof(struct sl_jrec) == 64, "journal record header");
 _Static_assert(offsetof(struct sl_jrec, crc) == 48, "crc offset");
+_Static_assert(offsetof(struct sl_jrec, producer_epoch) == SL_JREC_V1_BYTES, "v2 fields");
 
 const struct sl_persist_ops sl_persist_libpmem = {
 	.flush = pmem_flush,
@@ -24,11 +25,14 @@ const struct sl_persist_ops sl_persist_libpmem = {
 
 /* --- records ----------------------------------------------------------------- */
 
+/* CRC of record @r whose header is @hdr bytes (56: version 1). */
 static uint32_t
-rec_crc(const struct sl_jrec *r, const void *payload)
+rec_crc(const struct sl_jrec *r, uint32_t hdr, const void *payload)
 {
 	uint32_t c = sl_crc32c(0, (const uint8_t *)r + CRC_FROM, CRC_LEN);
 
+	if (hdr > SL_JREC_V1_BYTES)
+		c = sl_crc32c(c, (const uint8_t *)r + SL_JREC_V1_BYTES, hdr - SL_JREC_V1_BYTES);
 	return sl_crc32c(c, payload, r->len);
 }
 
@@ -38,17 +42,17 @@ sl_jrec_at(const struct seg *s, uint64_t off, uint64_t seq)
 	const struct sl_jrec *r;
 	uint32_t len;
 
-	if (off + sizeof(*r) > s->size)
+	if (off + s->rec_hdr > s->size)
 		return NULL;
 	r = (const struct sl_jrec *)(s->base + off);
 	if ((r->commit >> 32) != SL_JREC_MAGIC)
 		return NULL;
 	len = (uint32_t)r->commit;
-	if (len != r->len || len > SL_JREC_MAX_PAYLOAD || off + REC_BYTES(len) > s->size)
+	if (len != r->len || len > SL_JREC_MAX_PAYLOAD || off + SREC_BYTES(s, len) > s->size)
 		return NULL;
 	if ((seq && r->seq != seq) || r->batch > r->seq || r->batch == 0)
 		return NULL;
-	return rec_crc(r, r + 1) == r->crc ? r : NULL;
+	return rec_crc(r, s->rec_hdr, (const uint8_t *)r + s->rec_hdr) == r->crc ? r : NULL;
 }
 
 uint32_t
@@ -162,6 +166,7 @@ sl_jseg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq, uint64_t 
 	sl_jcopy(s, 0, &h, sizeof(h));
 	rc = sl_jpersist_range(j, s, 0, sizeof(h));
 	if (rc == 0) {
+		s->rec_hdr = sizeof(struct sl_jrec);
 		s->used = SL_JSEG_HDR;
 		s->first_seq = first_seq;
 		s->last_seq = first_seq - 1;
@@ -281,6 +286,15 @@ int
 sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint64_t timestamp,
 		  uint64_t producer_id, uint64_t producer_seq, uint64_t *seq)
 {
+	return sl_journal_append_producer(j, data, len, timestamp, producer_id, 0, producer_seq,
+					  seq);
+}
+
+int
+sl_journal_append_producer(struct sl_journal *j, const void *data, uint32_t len,
+			   uint64_t timestamp, uint64_t producer_id, uint32_t producer_epoch,
+			   uint64_t producer_seq, uint64_t *seq)
+{
 	uint64_t need = REC_BYTES(len), commit = SL_JREC_COMMIT(len);
 	struct sl_jrec r;
 	struct seg *s;
@@ -300,7 +314,8 @@ sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint64_t
 			return rc;
 	}
 	s = &j->segs[j->n_segs - 1];
-	if (s->closed || s->used + need + 8 > s->size) { /* room for the end marker */
+	/* Room for the end marker; a segment of older records gets no new one. */
+	if (s->closed || s->used + need + 8 > s->size || s->rec_hdr != sizeof(struct sl_jrec)) {
 		rc = roll(j, timestamp);
 		if (rc < 0)
 			return rc;
@@ -312,8 +327,9 @@ sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint64_t
 	}
 	r = (struct sl_jrec){ .commit = 0, .seq = j->next_seq, .batch = j->batch_first,
 			      .timestamp = timestamp, .producer_id = producer_id,
-			      .producer_seq = producer_seq, .len = len };
-	r.crc = rec_crc(&r, data);
+			      .producer_seq = producer_seq, .len = len,
+			      .producer_epoch = producer_epoch, .flags = 0 };
+	r.crc = rec_crc(&r, sizeof(r), data);
 	sl_jcopy(s, s->used + sizeof(uint64_t), (const uint8_t *)&r + sizeof(uint64_t),
 	     sizeof(r) - sizeof(uint64_t));
 	if (len)
@@ -332,14 +348,15 @@ sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint64_t
 /* --- reading ----------------------------------------------------------------------------- */
 
 static void
-view_of(const struct sl_jrec *r, struct sl_jrec_view *v)
+view_of(const struct seg *s, const struct sl_jrec *r, struct sl_jrec_view *v)
 {
 	v->seq = r->seq;
 	v->timestamp = r->timestamp;
 	v->producer_id = r->producer_id;
 	v->producer_seq = r->producer_seq;
 	v->len = r->len;
-	v->data = r + 1;
+	v->producer_epoch = s->rec_hdr > SL_JREC_V1_BYTES ? r->producer_epoch : 0;
+	v->data = (const uint8_t *)r + s->rec_hdr;
 }
 
 /* Index of the segment holding @seq (the caller checked the range). */
@@ -481,7 +498,7 @@ sl_journal_read(struct sl_journal *j, uint64_t seq, struct sl_jrec_view *out)
 	}
 	s = &j->segs[si];
 	for (;;) {
-		if (off + sizeof(*r) > s->used)
+		if (off + s->rec_hdr > s->used)
 			return -EUCLEAN; /* index or cursor out of step: never guess */
 		r = (const struct sl_jrec *)(s->base + off);
 		if ((r->commit >> 32) != SL_JREC_MAGIC || r->len > SL_JREC_MAX_PAYLOAD ||
@@ -489,11 +506,11 @@ sl_journal_read(struct sl_journal *j, uint64_t seq, struct sl_jrec_view *out)
 			return -EUCLEAN;
 		if (r->seq == seq)
 			break;
-		off += REC_BYTES(r->len);
+		off += SREC_BYTES(s, r->len);
 	}
-	view_of(r, out);
+	view_of(s, r, out);
 	j->rd_seg = si;
-	j->rd_off = off + REC_BYTES(r->len);
+	j->rd_off = off + SREC_BYTES(s, r->len);
 	j->rd_seq = seq + 1;
 	return 0;
 }

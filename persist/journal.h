@@ -17,10 +17,10 @@
  * guarantee. Sequences start at 1 and only ever grow; a sequence that any
  * record on disk ever had is never handed out again (see "Recovery").
  *
- * Segment header (64 bytes, version 1):
+ * Segment header (64 bytes, version 2; version 1 has the same header):
  *
  *   0  u64 magic          SL_JOURNAL_MAGIC
- *   8  u32 version        1
+ *   8  u32 version        2 (1: a segment of version 1 records, still read)
  *  12  u32 hdr_size       64
  *  16  u64 segment_bytes
  *  24  u64 first_seq      also the file's name
@@ -30,17 +30,27 @@
  *  48  u64 commit slot 0  the commit watermark, see below
  *  56  u64 commit slot 1
  *
- * Record layout, 8-byte aligned, little-endian (struct sl_jrec, 56 bytes,
- * then the payload padded to 8 bytes):
+ * Record layout, version 2, 8-byte aligned, little-endian (struct sl_jrec,
+ * 64 bytes, then the payload padded to 8 bytes):
  *
  *   0  u64 commit        SL_JREC_COMMIT(len): written last
  *   8  u64 seq
  *  16  u64 batch         seq of the first record of its group commit
  *  24  u64 timestamp     ns since the Unix epoch, assigned by the broker
- *  32  u64 producer_id
- *  40  u64 producer_seq
- *  48  u32 crc           CRC32C of bytes 8..47 and the payload
+ *  32  u64 producer_id   an idempotent producer's id; else the publishing
+ *                        session's id (producer_epoch 0)
+ *  40  u64 producer_seq  the publisher's sequence for this topic
+ *  48  u32 crc           CRC32C of bytes 8..47, then 56..63, then the payload
  *  52  u32 len           payload bytes
+ *  56  u32 producer_epoch  the idempotent producer's epoch; 0: not one
+ *  60  u32 flags         reserved, 0
+ *
+ * Version 1 records (in segments whose header says version 1) are the first
+ * 56 bytes of this, the payload at 56 and the CRC over bytes 8..47 and the
+ * payload; readers take their producer_epoch as 0. Appends always write
+ * version 2: a journal opened with a version 1 segment last starts a new
+ * segment for its next record. Every earlier format stays readable
+ * (PROTOCOL.md section 9).
  *
  * Commit. A record is committed when it lies at or below its segment's
  * commit watermark. sl_journal_sync persists the batch's records (write-back
@@ -107,6 +117,7 @@
 #define SL_JREC_END ((uint64_t)0x454e4453u << 32) /* "SDNE": segment closed */
 #define SL_JREC_MAX_PAYLOAD (1u << 20)
 #define SL_JSEG_HDR 64u /* segment header bytes before the first record */
+#define SL_JREC_V1_BYTES 56u /* header of a version 1 record */
 
 struct sl_jrec {
 	uint64_t commit;
@@ -117,6 +128,8 @@ struct sl_jrec {
 	uint64_t producer_seq;
 	uint32_t crc;
 	uint32_t len;
+	uint32_t producer_epoch; /* version 2 */
+	uint32_t flags;		 /* version 2, reserved */
 };
 
 /* Persistence primitives, injectable so tests can count and fail them. */
@@ -198,6 +211,7 @@ struct sl_journal;
 struct sl_jrec_view {
 	uint64_t seq, timestamp, producer_id, producer_seq;
 	uint32_t len;
+	uint32_t producer_epoch; /* 0 in a version 1 record */
 	const void *data;
 };
 
@@ -261,6 +275,11 @@ int sl_journal_prepare(struct sl_journal *j);
  */
 int sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint64_t timestamp,
 		      uint64_t producer_id, uint64_t producer_seq, uint64_t *seq);
+/* As sl_journal_append, for idempotent producer @producer_id at
+ * @producer_epoch (sl_journal_append writes epoch 0). */
+int sl_journal_append_producer(struct sl_journal *j, const void *data, uint32_t len,
+			       uint64_t timestamp, uint64_t producer_id, uint32_t producer_epoch,
+			       uint64_t producer_seq, uint64_t *seq);
 
 /*
  * Make every appended record durable and committed: persist the records

@@ -15,6 +15,8 @@
 
 #define ALIGN8(x) (((x) + 7u) & ~(uint64_t)7u)
 #define REC_BYTES(len) (sizeof(struct sl_jrec) + ALIGN8((uint64_t)(len)))
+/* A record's bytes in segment @s (whose records may be of version 1). */
+#define SREC_BYTES(s, len) ((s)->rec_hdr + ALIGN8((uint64_t)(len)))
 #define CRC_FROM offsetof(struct sl_jrec, seq)
 #define CRC_LEN (offsetof(struct sl_jrec, crc) - CRC_FROM)
 #define META_NAME "journal.meta"
@@ -28,7 +30,8 @@
 #else
 #define MADV_POPULATE_WRITE_ 23 /* Linux 5.14 */
 #endif
-#define SEG_VERSION 1u
+#define SEG_VERSION 2u	 /* records of 64 bytes (journal.h) */
+#define SEG_VERSION_V1 1u /* records of 56 bytes, still read */
 #define SPARE_PREFIX "spare-"
 #define SPARE_SUFFIX ".tmp" /* spare-N.tmp: a prepared segment, not yet numbered */
 #define SL_JCHORES 32u	    /* owner -> preparer hand-over ring (a power of two) */
@@ -94,6 +97,7 @@ struct seg {
 	uint64_t last_ts;
 	uint64_t wm_seq;    /* committed up to here (persisted watermark) */
 	uint64_t spare_no;  /* its file was spare-N.tmp (renamed by the preparer); 0: not */
+	uint32_t rec_hdr;   /* record header bytes: 64, or 56 in a version 1 segment */
 	int wm_valid;	    /* a commit slot held a valid watermark at open */
 	uint8_t wm_slot;    /* the slot the next watermark goes to */
 	int is_pmem;

@@ -280,7 +280,7 @@ resync(const struct seg *s, uint64_t off, uint64_t seq, uint64_t below)
 {
 	const struct sl_jrec *r;
 
-	for (off += 8; off + sizeof(*r) <= s->size; off += 8) {
+	for (off += 8; off + s->rec_hdr <= s->size; off += 8) {
 		r = sl_jrec_at(s, off, 0);
 		if (r && r->seq >= seq && (below == 0 || r->seq < below))
 			return off;
@@ -295,12 +295,12 @@ commit_words(const struct seg *s, uint64_t off)
 {
 	uint64_t n = 0, w;
 
-	while (off + sizeof(struct sl_jrec) <= s->size) {
+	while (off + s->rec_hdr <= s->size) {
 		w = *(const uint64_t *)(s->base + off);
 		if ((w >> 32) != SL_JREC_MAGIC || (uint32_t)w > SL_JREC_MAX_PAYLOAD)
 			break;
 		n++;
-		off += REC_BYTES((uint32_t)w);
+		off += SREC_BYTES(s, (uint32_t)w);
 	}
 	return n;
 }
@@ -313,7 +313,7 @@ seq_after(const struct seg *s, uint64_t off, uint64_t seq, uint64_t below)
 {
 	const struct sl_jrec *r;
 
-	for (; off + sizeof(*r) <= s->size; off += 8) {
+	for (; off + s->rec_hdr <= s->size; off += 8) {
 		if ((*(const uint64_t *)(s->base + off) >> 32) != SL_JREC_MAGIC)
 			continue;
 		r = sl_jrec_at(s, off, 0);
@@ -330,7 +330,7 @@ later_batch_exists(const struct seg *s, uint64_t off, uint64_t seq)
 {
 	const struct sl_jrec *r;
 
-	for (off += 8; off + sizeof(*r) <= s->size; off += 8) {
+	for (off += 8; off + s->rec_hdr <= s->size; off += 8) {
 		r = sl_jrec_at(s, off, 0);
 		if (r && r->seq > seq && r->batch > seq)
 			return 1;
@@ -382,7 +382,7 @@ seg_recover(struct sl_journal *j, struct seg *s, uint64_t bound, uint64_t next_f
 		if (r && r->seq == expect) {
 			accept(j, s, r, off, force);
 			force = 0;
-			off += REC_BYTES(r->len);
+			off += SREC_BYTES(s, r->len);
 			expect++;
 			continue;
 		}
@@ -473,7 +473,8 @@ hdr_valid(const struct sl_journal *j, const struct seg *s, uint64_t first_seq)
 	const struct seg_hdr *h = (const struct seg_hdr *)s->base;
 
 	return s->size >= SL_JSEG_HDR && h->magic == SL_JOURNAL_MAGIC &&
-	       h->version == SEG_VERSION && h->first_seq == first_seq &&
+	       (h->version == SEG_VERSION || h->version == SEG_VERSION_V1) &&
+	       h->first_seq == first_seq &&
 	       h->segment_bytes == j->seg_bytes && s->size <= j->seg_bytes &&
 	       h->crc == sl_crc32c(0, h, offsetof(struct seg_hdr, crc));
 }
@@ -544,6 +545,11 @@ load_files(struct sl_journal *j, const uint64_t *firsts, uint32_t n, struct segf
 		}
 		s.first_seq = firsts[i];
 		s.last_seq = firsts[i] - 1;
+		/* Records of the version the header names (a damaged header:
+		 * the current one's). */
+		s.rec_hdr = s.size >= SL_JSEG_HDR &&
+			    ((const struct seg_hdr *)s.base)->version == SEG_VERSION_V1
+				    ? SL_JREC_V1_BYTES : sizeof(struct sl_jrec);
 		s.cap_idx = sl_jidx_cap(j);
 		s.idx = malloc(s.cap_idx * sizeof(*s.idx));
 		if (s.idx == NULL) {

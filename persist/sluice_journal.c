@@ -37,7 +37,9 @@ usage(FILE *out)
 		"Commands:\n"
 		"  info DIR      sequence range, segments, bytes and the recovery summary\n"
 		"  list DIR      one line per segment: first/last seq and bytes used\n"
-		"  verify DIR    check every record and read every one back\n"
+		"  verify DIR    check every record and read every one back; with --dups\n"
+		"                also list messages stored twice (same producer id, epoch\n"
+		"                and producer seq): exit 1 when there is any\n"
 		"  dump DIR      print records (see '" PROG " dump --help')\n"
 		"  repair DIR    cut a torn tail and rewrite a damaged journal.meta\n\n"
 		"  -h, --help    show this help (also after a command)\n\n"
@@ -55,8 +57,9 @@ usage_cmd(FILE *out, const char *cmd)
 	if (strcmp(cmd, "dump") == 0)
 		fprintf(out,
 			"Usage: " PROG " dump [--from SEQ] [--count N] [--hex] DIR\n"
-			"Print records: seq, timestamp (ISO-8601 UTC with ns), producer id and\n"
-			"seq, length and payload (text with \\xNN escapes, or hex).\n\n"
+			"Print records: seq, timestamp (ISO-8601 UTC with ns), producer id, epoch\n"
+			"and seq, length and payload (text with \\xNN escapes, or hex). Epoch 0:\n"
+			"not an idempotent producer (the id is the publishing session's).\n\n"
 			"  -f, --from SEQ    first sequence to print (default: the first retained)\n"
 			"  -n, --count N     print at most N records (default: all)\n"
 			"  -x, --hex         print payloads as hex\n"
@@ -64,10 +67,13 @@ usage_cmd(FILE *out, const char *cmd)
 			open_note);
 	else if (strcmp(cmd, "verify") == 0)
 		fprintf(out,
-			"Usage: " PROG " verify DIR\n"
+			"Usage: " PROG " verify [--dups] DIR\n"
 			"Check the journal as recovery would (read-only), list every damaged\n"
 			"range with its file, offset and sequences, and read every record back.\n"
-			"Exit 0 clean, 4 torn tail, 5 corrupt (committed data damaged).\n\n%s",
+			"Exit 0 clean, 4 torn tail, 5 corrupt (committed data damaged).\n\n"
+			"  -d, --dups    also list every (producer id, epoch, producer seq) stored\n"
+			"                more than once, with the seqs holding it; exit 1 if any\n"
+			"                (after 5 and 4)\n\n%s",
 			open_note);
 	else
 		fprintf(out, "Usage: " PROG " %s DIR\n\n%s", cmd, open_note);
@@ -248,16 +254,82 @@ cmd_dump(struct sl_journal *j, uint64_t from, uint64_t count, bool hex)
 		}
 		printf("%" PRIu64 "  ", v.seq);
 		print_ts(v.timestamp);
-		printf("  producer %" PRIu64 "/%" PRIu64 "  len %u  ", v.producer_id,
-		       v.producer_seq, v.len);
+		printf("  producer %" PRIu64 " epoch %u seq %" PRIu64 "  len %u  ", v.producer_id,
+		       v.producer_epoch, v.producer_seq, v.len);
 		print_payload(v.data, v.len, hex);
 	}
 	return 0;
 }
 
-static int
-cmd_verify(struct sl_journal *j, const struct sl_journal_recovery *rec)
+/* (producer id, epoch, producer seq) -> the first seq holding it. */
+struct dup_slot {
+	uint64_t id, pseq, seq;
+	uint32_t epoch, used;
+};
+
+struct dup_set {
+	struct dup_slot *s;
+	size_t cap, n;
+};
+
+static size_t
+dup_hash(uint64_t id, uint32_t epoch, uint64_t pseq)
 {
+	uint64_t h = id * 0x9e3779b97f4a7c15ull ^ pseq * 0xc2b2ae3d27d4eb4full ^ epoch;
+
+	return (size_t)(h ^ h >> 29);
+}
+
+static int
+dup_grow(struct dup_set *d)
+{
+	struct dup_set n = { .cap = d->cap ? d->cap * 2 : 4096 };
+	size_t i, k;
+
+	n.s = calloc(n.cap, sizeof(*n.s));
+	if (n.s == NULL)
+		return -ENOMEM;
+	for (i = 0; i < d->cap; i++) {
+		if (!d->s[i].used)
+			continue;
+		k = dup_hash(d->s[i].id, d->s[i].epoch, d->s[i].pseq) & (n.cap - 1);
+		while (n.s[k].used)
+			k = (k + 1) & (n.cap - 1);
+		n.s[k] = d->s[i];
+	}
+	n.n = d->n;
+	free(d->s);
+	*d = n;
+	return 0;
+}
+
+/* The seq already holding @v's producer key, or 0 after adding it. */
+static int
+dup_add(struct dup_set *d, const struct sl_jrec_view *v, uint64_t *first)
+{
+	size_t k;
+
+	if ((d->n + 1) * 2 > d->cap && dup_grow(d) < 0)
+		return -ENOMEM;
+	k = dup_hash(v->producer_id, v->producer_epoch, v->producer_seq) & (d->cap - 1);
+	for (; d->s[k].used; k = (k + 1) & (d->cap - 1)) {
+		if (d->s[k].id == v->producer_id && d->s[k].epoch == v->producer_epoch &&
+		    d->s[k].pseq == v->producer_seq) {
+			*first = d->s[k].seq;
+			return 1;
+		}
+	}
+	d->s[k] = (struct dup_slot){ v->producer_id, v->producer_seq, v->seq, v->producer_epoch, 1 };
+	d->n++;
+	*first = 0;
+	return 0;
+}
+
+static int
+cmd_verify(struct sl_journal *j, const struct sl_journal_recovery *rec, bool dups)
+{
+	struct dup_set ds = { 0 };
+	uint64_t n_dups = 0, first;
 	struct sl_jrec_view v;
 	uint64_t seq, n = 0, gaps = 0, end;
 	int rc;
@@ -271,11 +343,27 @@ cmd_verify(struct sl_journal *j, const struct sl_journal_recovery *rec)
 		}
 		if (rc < 0) {
 			printf("read of seq %" PRIu64 " failed: %s\n", seq, strerror(-rc));
+			free(ds.s);
 			return EXIT_CORRUPT;
 		}
 		n++;
+		if (!dups)
+			continue;
+		rc = dup_add(&ds, &v, &first);
+		if (rc < 0) {
+			fprintf(stderr, PROG ": out of memory checking duplicates\n");
+			free(ds.s);
+			return EXIT_FAIL;
+		}
+		if (rc == 1 && n_dups++ < 100)
+			printf("duplicate:     producer %" PRIu64 " epoch %u seq %" PRIu64
+			       " stored at seq %" PRIu64 " and %" PRIu64 "\n", v.producer_id,
+			       v.producer_epoch, v.producer_seq, first, v.seq);
 	}
+	free(ds.s);
 	printf("read back:     %" PRIu64 " records (%" PRIu64 " sequences in gaps)\n", n, gaps);
+	if (dups)
+		printf("duplicates:    %" PRIu64 "\n", n_dups);
 	print_recovery(stdout, j, rec);
 	if (rec->corrupt) {
 		printf("verdict:       CORRUPT: committed (acknowledged) records are damaged or "
@@ -288,6 +376,11 @@ cmd_verify(struct sl_journal *j, const struct sl_journal_recovery *rec)
 		       "acknowledged); the rest is clean. The broker cuts it at start, or run '"
 		       PROG " repair'.\n", rec->truncated_bytes, rec->truncated_at_seq);
 		return EXIT_TORN;
+	}
+	if (n_dups) {
+		printf("verdict:       DUPLICATES: %" PRIu64 " message(s) stored more than once\n",
+		       n_dups);
+		return EXIT_FAIL;
 	}
 	printf("verdict:       clean\n");
 	return 0;
@@ -306,7 +399,7 @@ cmd_repair(struct sl_journal *j, const struct sl_journal_recovery *rec)
 /* Parse the command's options; returns the directory, or NULL (*exit_code set). */
 static const char *
 parse_cmd(int argc, char **argv, const char *cmd, uint64_t *from, uint64_t *count, bool *hex,
-	  int *exit_code)
+	  bool *dups, int *exit_code)
 {
 	static const struct option dump_opts[] = {
 		{ "from", required_argument, NULL, 'f' },
@@ -315,18 +408,25 @@ parse_cmd(int argc, char **argv, const char *cmd, uint64_t *from, uint64_t *coun
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const struct option verify_opts[] = {
+		{ "dups", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	static const struct option plain_opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool dump = strcmp(cmd, "dump") == 0;
+	bool dump = strcmp(cmd, "dump") == 0, verify = strcmp(cmd, "verify") == 0;
 	int opt, rc = 0;
 
 	*exit_code = EXIT_USAGE;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, dump ? "f:n:xh" : "h", dump ? dump_opts : plain_opts,
+	while ((opt = getopt_long(argc, argv, dump ? "f:n:xh" : verify ? "dh" : "h",
+				  dump ? dump_opts : verify ? verify_opts : plain_opts,
 				  NULL)) != -1) {
 		switch (opt) {
+		case 'd': *dups = true; break;
 		case 'f': rc |= parse_u64("--from", optarg, 1, from); break;
 		case 'n': rc |= parse_u64("--count", optarg, 0, count); break;
 		case 'x': *hex = true; break;
@@ -358,7 +458,7 @@ main(int argc, char **argv)
 	struct sl_journal *j = NULL;
 	uint64_t from = 0, count = UINT64_MAX;
 	const char *cmd, *dir;
-	bool hex = false;
+	bool hex = false, dups = false;
 	int code;
 	size_t i;
 
@@ -378,7 +478,7 @@ main(int argc, char **argv)
 			" repair (see --help)\n", cmd);
 		return EXIT_USAGE;
 	}
-	dir = parse_cmd(argc - 1, argv + 1, cmd, &from, &count, &hex, &code);
+	dir = parse_cmd(argc - 1, argv + 1, cmd, &from, &count, &hex, &dups, &code);
 	if (dir == NULL)
 		return code;
 	if (journal_open(dir, &j, &rec, strcmp(cmd, "repair") == 0) < 0)
@@ -388,7 +488,7 @@ main(int argc, char **argv)
 	else if (strcmp(cmd, "list") == 0)
 		code = (sl_journal_describe(j, stdout), 0);
 	else if (strcmp(cmd, "verify") == 0)
-		code = cmd_verify(j, &rec);
+		code = cmd_verify(j, &rec, dups);
 	else if (strcmp(cmd, "repair") == 0)
 		code = cmd_repair(j, &rec);
 	else

@@ -611,7 +611,7 @@ static int
 oversize_api(const char *target, const char *topic_name)
 {
 	struct sl_client_opts o = { .shm = target, .name = PROG, .timeout_ms = REPLY_MS };
-	static char big[SL_MAX_PAYLOAD + 1];
+	static char big[SL_MAX_MESSAGE + 1];
 	uint64_t deadline;
 	struct sl_client *c;
 	uint32_t topic;
@@ -625,12 +625,14 @@ oversize_api(const char *target, const char *topic_name)
 		fprintf(stderr, PROG ": oversize: connect/resolve: %s\n", strerror(-rc));
 		return 1;
 	}
-	bad |= expect_rc("claim SL_MAX_PAYLOAD + 1",
-			 sl_client_claim(c, topic, SL_MAX_PAYLOAD + 1, &d), -EMSGSIZE);
+	/* Over one frame goes in pieces; over the broker's largest message
+	 * (never above SL_MAX_MESSAGE) is refused before anything is sent. */
+	bad |= expect_rc("claim SL_MAX_MESSAGE + 1",
+			 sl_client_claim(c, topic, SL_MAX_MESSAGE + 1, &d), -EMSGSIZE);
 	bad |= expect_rc("claim UINT32_MAX", sl_client_claim(c, topic, UINT32_MAX, &d),
 			 -EMSGSIZE);
-	bad |= expect_rc("publish SL_MAX_PAYLOAD + 1",
-			 sl_client_publish(c, topic, big, SL_MAX_PAYLOAD + 1, 0, 0), -EMSGSIZE);
+	bad |= expect_rc("publish SL_MAX_MESSAGE + 1",
+			 sl_client_publish(c, topic, big, SL_MAX_MESSAGE + 1, 0, 0), -EMSGSIZE);
 	rc = sl_client_claim(c, topic, SL_MAX_PAYLOAD, &d);
 	bad |= expect_rc("claim SL_MAX_PAYLOAD", rc, 0);
 	if (rc == 0) {

@@ -537,8 +537,11 @@ test_segment_roll(void)
 		char want[64];
 
 		memcpy(&h, r, sizeof(h));
+		/* Version 2: bytes 8..47, then 56..63, then the payload. */
 		crc = sl_crc32c(0, r + 8, 40);
+		crc = sl_crc32c(crc, r + 56, 8);
 		crc = sl_crc32c(crc, r + sizeof(h), h.len);
+		CHECK(sizeof(h) == 64 && h.producer_epoch == 0 && h.flags == 0);
 		CHECK(h.seq == s && h.len == lens[s] && h.crc == crc);
 		CHECK(h.timestamp == ts_of(s) && h.producer_id == PRODUCER);
 		/* A roll syncs the old segment: a segment starts a new batch. */
@@ -1706,6 +1709,126 @@ test_full_filesystem(void)
 	rm_rf(dir);
 }
 
+/*
+ * Rewrite segment @path, written by this version, in the version 1 layout:
+ * header version 1, records of 56 bytes (no producer_epoch, no flags) with
+ * the version 1 CRC (bytes 8..47 and the payload). The commit watermark
+ * counts records, so it stays. Returns the records converted.
+ */
+static int
+to_v1(const char *path)
+{
+	static uint8_t in[SEG], out[SEG];
+	uint64_t off = 64, o = 64, w;
+	int fd = open(path, O_RDWR), n = 0;
+	uint32_t crc, len;
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return 0;
+	CHECK(pread(fd, in, SEG, 0) == SEG);
+	memset(out, 0, sizeof(out));
+	memcpy(out, in, 64);
+	out[8] = 1; /* version */
+	crc = sl_crc32c(0, out, 40);
+	memcpy(out + 40, &crc, 4);
+	for (;;) {
+		memcpy(&w, in + off, 8);
+		if ((w >> 32) != SL_JREC_MAGIC)
+			break;
+		len = (uint32_t)w;
+		memcpy(out + o, in + off, 56);
+		crc = sl_crc32c(0, in + off + 8, 40);
+		crc = sl_crc32c(crc, in + off + 64, len);
+		memcpy(out + o + 48, &crc, 4);
+		memcpy(out + o + 56, in + off + 64, len);
+		off += 64 + align8(len);
+		o += 56 + align8(len);
+		n++;
+	}
+	CHECK(pwrite(fd, out, SEG, 0) == SEG);
+	close(fd);
+	return n;
+}
+
+/*
+ * A journal of version 1 records (as written before producer epochs) still
+ * opens and reads, epoch 0; a new record goes to a new segment of version 2
+ * records, and both read back after a reopen.
+ */
+static void
+test_v1_segments(void)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_jrec_view v;
+	struct sl_journal *j;
+	uint8_t p[100];
+	char dir[256], seg[300];
+	uint64_t seq, s;
+
+	path_in(dir, sizeof(dir), "v1");
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	for (s = 1; s <= 5; s++) {
+		fill_payload(s, p, (uint32_t)(s * 10));
+		CHECK(sl_journal_append(j, p, (uint32_t)(s * 10), ts_of(s), PRODUCER, 100 + s,
+					&seq) == 0 && seq == s);
+	}
+	CHECK(sl_journal_sync(j) == 0);
+	sl_journal_close(j);
+	snprintf(seg, sizeof(seg), "%s/%020u.seg", dir, 1u);
+	CHECK(to_v1(seg) == 5);
+
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.first_seq == 1 && rec.last_seq == 5 && !rec.corrupt && !rec.torn);
+	for (s = 1; s <= 5; s++) {
+		CHECK(sl_journal_read(j, s, &v) == 0);
+		fill_payload(s, p, (uint32_t)(s * 10));
+		CHECK(v.len == s * 10 && memcmp(v.data, p, v.len) == 0);
+		CHECK(v.producer_id == PRODUCER && v.producer_seq == 100 + s && v.producer_epoch == 0);
+		CHECK(v.timestamp == ts_of(s));
+	}
+	/* A version 2 record: into a new segment. */
+	fill_payload(6, p, 60);
+	CHECK(sl_journal_append_producer(j, p, 60, ts_of(6), 0xabcdef, 7, 42, &seq) == 0 &&
+	      seq == 6);
+	CHECK(sl_journal_sync(j) == 0);
+	CHECK(count_segs(dir) == 2);
+	sl_journal_close(j);
+
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.first_seq == 1 && rec.last_seq == 6 && !rec.corrupt && !rec.torn);
+	CHECK(sl_journal_read(j, 3, &v) == 0 && v.producer_seq == 103 && v.producer_epoch == 0);
+	CHECK(sl_journal_read(j, 6, &v) == 0 && v.producer_id == 0xabcdef &&
+	      v.producer_epoch == 7 && v.producer_seq == 42 && v.len == 60 &&
+	      memcmp(v.data, p, 60) == 0);
+	sl_journal_close(j);
+	/* A flipped payload byte of a version 1 record is damage, not a tail. */
+	{
+		int fd = open(seg, O_RDWR);
+		uint8_t b;
+
+		CHECK(fd >= 0 && pread(fd, &b, 1, 64 + 56 + 3) == 1);
+		b ^= 0x10;
+		CHECK(pwrite(fd, &b, 1, 64 + 56 + 3) == 1);
+		close(fd);
+	}
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.corrupt && rec.corrupt_seq == 1);
+	CHECK(sl_journal_read(j, 1, &v) == -EUCLEAN);
+	CHECK(sl_journal_read(j, 2, &v) == 0 && v.producer_seq == 102);
+	sl_journal_close(j);
+	rm_rf(dir);
+}
+
 int
 main(void)
 {
@@ -1730,6 +1853,7 @@ main(void)
 	test_full_and_retention();
 	test_prepare_ahead();
 	test_full_filesystem();
+	test_v1_segments();
 	rm_rf(base);
 	return check_result("test_journal");
 }

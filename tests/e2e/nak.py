@@ -60,10 +60,16 @@ class Client:
                 d = self.s.recv(65536)
             except socket.timeout:
                 continue
+            found = None
+            # The rest of the datagram counts too: a replay's first
+            # DELIVERs may share one with the OK.
             for t, f in frames(d):
-                if until and until(t, f):
-                    return f
-                self.take(f)
+                if found is None and until and until(t, f):
+                    found = f
+                else:
+                    self.take(f)
+            if found is not None:
+                return found
         return None
 
     def request(self, data, want):

@@ -157,8 +157,8 @@ c0=$(t_stat drop_shm_corrupt)
 healthy_start oversize
 hostile oversize hostile.big >"$T_DIR/oversize.out" 2>&1
 t_eq "oversize: claims refused, oversize records cut off" "$?" 0
-t_eq "oversize: claim over SL_MAX_PAYLOAD is -EMSGSIZE" \
-	"$(grep -c '^oversize claim SL_MAX_PAYLOAD + 1: Message too long$' "$T_DIR/oversize.out")" 1
+t_eq "oversize: claim over SL_MAX_MESSAGE is -EMSGSIZE" \
+	"$(grep -c '^oversize claim SL_MAX_MESSAGE + 1: Message too long$' "$T_DIR/oversize.out")" 1
 t_eq "oversize: both oversize records cut" "$(grep -c 'notice 1 (cut: corrupt)$' "$T_DIR/oversize.out")" 2
 t_eq "oversize: drop_shm_corrupt counts each" "$(t_stat drop_shm_corrupt)" $((c0 + 2))
 healthy_check oversize
@@ -472,7 +472,8 @@ t_eq "punch: the healthy subscriber got all 100" "$(wc -l <"$T_DIR/punch.ok.out"
 t_check "punch: slots reclaimed" t_wait 5 slots_free
 
 # --- the dataplane killed under its clients: they notice and say so ------------------------
-ssub_bg "$T_DIR/orphan.out" -t orphan.t -W 60
+# It tries to attach again for a second, then gives up.
+ssub_bg "$T_DIR/orphan.out" -t orphan.t -W 60 --reconnect-max 1000
 orphan=$T_LAST
 t_wait 10 t_nsubs_is orphan.t 1 || t_fail "orphan: subscriber not registered"
 kill -KILL "$SL_DP_PID"

@@ -37,6 +37,9 @@
 #define LG_ASAP_COUNT_LIMIT_NS (60ull * 1000000000ull)
 #define LG_PUB_POLL_NS 1000000ull   /* publishers read acks and send heartbeats each ms */
 #define LG_PROGRESS_NS 1000000000ull
+#define LG_MAX_SIZE SL_MAX_MESSAGE /* larger than a datagram: libsluice fragments it */
+#define LG_EVENT_LINES 20u	   /* event lines printed per run, at most */
+#define LG_RANGES 8u		   /* gap and missing ranges kept for the JSON report */
 #define NS_PER_S 1000000000ull
 
 /* Start of every payload; the rest, up to --size, is zero padding. Host byte
@@ -74,6 +77,17 @@ struct lg_conf {
 	int cpu;	 /* --cpu N; -1: not pinned */
 	uint64_t window; /* --rate 0: messages ahead of the slowest subscriber; 0: no limit */
 	int window_set;
+	int ack;	 /* --ack: every publish asks for an ACK; all must be acknowledged */
+	int events;	 /* --events: a line on stderr per event (always with text output) */
+	const char *producer; /* --producer NAME: publisher k is producer NAME-k; NULL: fresh */
+	uint32_t batch_us;    /* --batch-us: UDP publishes batched up to this long */
+};
+
+/* Events a run's clients raised (sl_client_opts.on_event), by type. */
+struct lg_events {
+	uint64_t disconnected, reconnected, gap, incarnation, fenced, other;
+	uint64_t gap_seqs; /* sequences in the SL_EV_GAP ranges */
+	struct sl_event gaps[LG_RANGES]; /* the first SL_EV_GAP events */
 };
 
 struct lg_pub {
@@ -99,7 +113,12 @@ struct lg_run {
 	uint64_t stop_ns;     /* hard end of the send phase */
 	uint64_t send_end_ns; /* when the send phase did end */
 	unsigned cur_sub;     /* subscriber being polled, for the callback */
+	uint64_t *last;	   /* [sub][pub] highest index delivered + 1: order check */
 	uint64_t sent, received, unique, duplicates, foreign, bad, warmup_skipped;
+	uint64_t out_of_order; /* first deliveries of an index below one already delivered */
+	uint64_t restamped;    /* timestamp not the publisher's (replayed from a journal) */
+	uint64_t acked, unacked, refused; /* --ack: publishes, from the clients' counts */
+	struct lg_events ev;
 	uint64_t backpressure, gaps, stash_drops;
 	uint64_t call_skipped; /* publishes in the warm-up window, not timed */
 	uint64_t window;       /* in effect; 0: none */
@@ -178,6 +197,8 @@ int sl_lg_run_drain_phase(struct lg_run *r);
 
 void sl_lg_collect_stats(struct lg_run *r, struct lg_stats *st);
 void sl_lg_report_json(const struct lg_run *r, const struct lg_stats *st);
+/* 1 when the run broke its promise (see the exit status in --help), else 0. */
+int sl_lg_failed(const struct lg_run *r, const struct lg_stats *st);
 void sl_lg_report_text(const struct lg_run *r, const struct lg_stats *st);
 /* Publishes the broker refused (seen as ERRORs by the publishers' polls). */
 void sl_lg_report_refused(const struct lg_run *r);

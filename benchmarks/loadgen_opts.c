@@ -68,6 +68,16 @@ usage(FILE *f)
 		"                         0: no limit. Default over shm: 128 KiB worth of\n"
 		"                         deliveries, so that subscribers polled by this same\n"
 		"                         thread are not overrun; over UDP: 0\n"
+		"      --ack              every publish asks for an ACK; the run fails unless\n"
+		"                         all are acknowledged (waited for up to --drain-ms)\n"
+		"      --events           a line on stderr per client event (disconnected,\n"
+		"                         reconnected, gap, incarnation, fenced) also with\n"
+		"                         --json; the first %u are printed, all are counted\n"
+		"      --producer NAME    publisher k publishes as producer NAME-k (stable\n"
+		"                         across runs: a later run fences an earlier one);\n"
+		"                         default: a fresh producer per publisher\n"
+		"      --batch-us US      over UDP, pack publishes into one datagram for up to\n"
+		"                         US microseconds (default 0: each sent at once)\n"
 		"  -q, --quiet            no progress line on stderr\n"
 		"  -h, --help             this text\n"
 		"\n"
@@ -75,10 +85,17 @@ usage(FILE *f)
 		"per second); publish_per_s is always publishes per second. Latency and\n"
 		"publish-call figures leave out the warm-up window.\n"
 		"\n"
-		"Exit status: 0 all delivered once (with -S 0: all published), 3 messages lost,\n"
-		"duplicated or corrupted, 1 runtime failure (no broker, session lost), 2 bad\n"
-		"usage.\n",
-		SL_PROTO_DEFAULT_PORT, sizeof(struct lg_payload), SL_MAX_PAYLOAD);
+		"Each payload starts with its publisher's index and message number: every\n"
+		"subscriber checks that each publisher's messages arrive once each and in\n"
+		"order (lost, duplicates, out_of_order). Payloads over %u bytes are\n"
+		"larger than a datagram; libsluice sends them in fragments.\n"
+		"\n"
+		"Exit status: 0 all delivered once and in order (with -S 0: all published;\n"
+		"with --ack: all acknowledged), 3 messages lost, duplicated, out of order,\n"
+		"corrupted or (--ack) not acknowledged, 1 runtime failure (no broker, session\n"
+		"lost), 2 bad usage.\n",
+		SL_PROTO_DEFAULT_PORT, sizeof(struct lg_payload), LG_MAX_SIZE, LG_EVENT_LINES,
+		SL_MAX_PAYLOAD);
 }
 
 /* Parse an unsigned integer option within [min, max]; prints why on failure. */
@@ -121,6 +138,10 @@ enum {
 	OPT_SHM,
 	OPT_CPU,
 	OPT_WINDOW,
+	OPT_ACK,
+	OPT_EVENTS,
+	OPT_PRODUCER,
+	OPT_BATCH,
 };
 
 static const struct option long_opts[] = {
@@ -141,6 +162,10 @@ static const struct option long_opts[] = {
 	{ "shm", required_argument, NULL, OPT_SHM },
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "ack", no_argument, NULL, OPT_ACK },
+	{ "events", no_argument, NULL, OPT_EVENTS },
+	{ "producer", required_argument, NULL, OPT_PRODUCER },
+	{ "batch-us", required_argument, NULL, OPT_BATCH },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -172,7 +197,7 @@ parse_one(struct lg_conf *cf, int opt, const char *arg)
 	case 'r':
 		return parse_double("--rate", arg, 0, LG_MAX_RATE, &cf->rate);
 	case 's':
-		rc = parse_u64("--size", arg, sizeof(struct lg_payload), SL_MAX_PAYLOAD, &v);
+		rc = parse_u64("--size", arg, sizeof(struct lg_payload), LG_MAX_SIZE, &v);
 		cf->size = (uint32_t)v;
 		return rc;
 	case 'd':
@@ -204,6 +229,19 @@ parse_one(struct lg_conf *cf, int opt, const char *arg)
 	case OPT_WINDOW:
 		cf->window_set = 1;
 		return parse_u64("--window", arg, 0, UINT64_C(1) << 32, &cf->window);
+	case OPT_ACK:
+		cf->ack = 1;
+		return 0;
+	case OPT_EVENTS:
+		cf->events = 1;
+		return 0;
+	case OPT_PRODUCER:
+		cf->producer = arg;
+		return 0;
+	case OPT_BATCH:
+		rc = parse_u64("--batch-us", arg, 0, 1000000, &v);
+		cf->batch_us = (uint32_t)v;
+		return rc;
 	case OPT_DRAIN:
 		return parse_u64("--drain-ms", arg, 0, 600000, &cf->drain_ms);
 	case OPT_WARMUP:

@@ -31,6 +31,12 @@ sl_lg_collect_stats(struct lg_run *r, struct lg_stats *st)
 		r->gaps += cs.gaps;
 		r->stash_drops += cs.stash_drops;
 	}
+	for (i = 0; i < r->cf->pubs; i++) {
+		sl_client_stats(r->pubs[i].c, &cs);
+		r->acked += cs.pub_acked;
+		r->unacked += cs.pub_outstanding;
+		r->refused += cs.publish_refused;
+	}
 	st->expected = r->sent * r->cf->subs;
 	st->lost = st->expected > r->unique ? st->expected - r->unique : 0;
 	/* With --rate 0 and no --count the quota is only a cap, not a plan. */
@@ -54,6 +60,37 @@ latency_kind(const struct lg_run *r)
 	if (r->cf->shm)
 		return "publish-to-deliver";
 	return r->cf->rate > 0 ? "from-due" : "from-send";
+}
+
+/* The first LG_RANGES gap events and missing index ranges, as JSON lists. */
+static void
+report_json_ranges(const struct lg_run *r)
+{
+	uint64_t pair, i, first, n = 0, g;
+
+	printf(",\"gap_ranges\":[");
+	for (g = 0; g < r->ev.gap && g < LG_RANGES; g++)
+		printf("%s{\"topic\":%u,\"first\":%" PRIu64 ",\"last\":%" PRIu64
+		       ",\"error\":%u}", g ? "," : "", r->ev.gaps[g].topic_id, r->ev.gaps[g].first,
+		       r->ev.gaps[g].last, r->ev.gaps[g].error);
+	/* Message indexes never delivered, per (subscriber, publisher). */
+	printf("],\"missing\":[");
+	for (pair = 0; pair < (uint64_t)r->cf->subs * r->cf->pubs && n < LG_RANGES; pair++) {
+		const uint64_t *bm = &r->bitmap[pair * r->words];
+
+		for (i = 0; i < r->pubs[pair % r->cf->pubs].next && n < LG_RANGES; i++) {
+			if (bm[i / 64] & (UINT64_C(1) << (i % 64)))
+				continue;
+			first = i;
+			while (i + 1 < r->pubs[pair % r->cf->pubs].next &&
+			       !(bm[(i + 1) / 64] & (UINT64_C(1) << ((i + 1) % 64))))
+				i++;
+			printf("%s{\"sub\":%" PRIu64 ",\"pub\":%" PRIu64 ",\"first\":%" PRIu64
+			       ",\"last\":%" PRIu64 "}", n++ ? "," : "", pair / r->cf->pubs,
+			       pair % r->cf->pubs, first, i);
+		}
+	}
+	printf("]");
 }
 
 void
@@ -83,11 +120,38 @@ sl_lg_report_json(const struct lg_run *r, const struct lg_stats *st)
 	       ",\"publish_call_p90_ns\":%" PRIu64 ",\"publish_call_p99_ns\":%" PRIu64
 	       ",\"publish_call_p999_ns\":%" PRIu64 ",\"publish_call_p9999_ns\":%" PRIu64
 	       ",\"publish_call_max_ns\":%" PRIu64 ",\"publish_call_samples\":%" PRIu64
-	       ",\"tsc_ns_per_tick\":%.6f,\"window\":%" PRIu64 "}\n",
+	       ",\"tsc_ns_per_tick\":%.6f,\"window\":%" PRIu64,
 	       cf->shm ? "shm" : "udp", latency_kind(r), st->pub_per_s, st->due[0], st->due[1],
 	       st->due[2], st->due[3], st->due[4], st->due[5], sl_hist_count(&r->hist),
 	       st->call[0], st->call[1], st->call[2], st->call[3], st->call[4], st->call[5],
 	       sl_hist_count(&r->call), r->ns_per_tick, r->window);
+	printf(",\"out_of_order\":%" PRIu64 ",\"restamped\":%" PRIu64 ",\"ack\":%s"
+	       ",\"acked\":%" PRIu64 ",\"unacked\":%" PRIu64 ",\"refused\":%" PRIu64
+	       ",\"events\":{\"disconnected\":%" PRIu64 ",\"reconnected\":%" PRIu64
+	       ",\"gap\":%" PRIu64 ",\"gap_seqs\":%" PRIu64 ",\"incarnation\":%" PRIu64
+	       ",\"fenced\":%" PRIu64 ",\"other\":%" PRIu64 "},\"pass\":%s",
+	       r->out_of_order, r->restamped, cf->ack ? "true" : "false", r->acked, r->unacked,
+	       r->refused, r->ev.disconnected, r->ev.reconnected, r->ev.gap, r->ev.gap_seqs,
+	       r->ev.incarnation, r->ev.fenced, r->ev.other, sl_lg_failed(r, st) ? "false" : "true");
+	report_json_ranges(r);
+	printf("}\n");
+}
+
+/*
+ * Did the run fail its promise: anything lost, duplicated, out of order or
+ * corrupted, a timestamp changed other than by a replay after a reconnect,
+ * or with --ack a publish not acknowledged?
+ */
+int
+sl_lg_failed(const struct lg_run *r, const struct lg_stats *st)
+{
+	int replayed = r->ev.reconnected > 0 || r->ev.incarnation > 0;
+
+	if (st->lost || r->duplicates || r->out_of_order || r->bad)
+		return 1;
+	if (r->restamped && !replayed)
+		return 1;
+	return r->cf->ack && (r->unacked || r->refused || r->acked < r->sent);
 }
 
 /* "TITLE; N samples, M in warm-up left out)" and the percentiles, in units of @div ns. */
@@ -131,11 +195,22 @@ sl_lg_report_text(const struct lg_run *r, const struct lg_stats *st)
 	printf("publish_per_s %.1f\n", st->pub_per_s);
 	printf("backpressure  %" PRIu64 "\n", r->backpressure);
 	printf("gaps          %" PRIu64 "\n", r->gaps);
+	printf("out_of_order  %" PRIu64 "\n", r->out_of_order);
+	if (cf->ack)
+		printf("acked         %" PRIu64 " (unacked %" PRIu64 ", refused %" PRIu64 ")\n",
+		       r->acked, r->unacked, r->refused);
+	printf("events        %" PRIu64 " disconnected, %" PRIu64 " reconnected, %" PRIu64
+	       " gaps (%" PRIu64 " seqs), %" PRIu64 " incarnation, %" PRIu64 " fenced\n",
+	       r->ev.disconnected, r->ev.reconnected, r->ev.gap, r->ev.gap_seqs,
+	       r->ev.incarnation, r->ev.fenced);
+	if (r->restamped)
+		printf("restamped     %" PRIu64 " (timestamp not the publisher's: replayed, or "
+		       "mangled)\n", r->restamped);
 	if (st->unsent)
 		printf("unsent        %" PRIu64 " (send phase ended before they went out)\n",
 		       st->unsent);
 	if (r->bad)
-		printf("corrupt       %" PRIu64 " (length, topic or timestamp changed)\n", r->bad);
+		printf("corrupt       %" PRIu64 " (length or topic changed)\n", r->bad);
 	if (r->foreign)
 		printf("foreign       %" PRIu64 " (not from this run, ignored)\n", r->foreign);
 	if (cf->shm)

@@ -19,7 +19,7 @@
 #include "loadgen.h"
 
 volatile sig_atomic_t sl_lg_stop_requested;
-static uint8_t payload_buf[SL_MAX_PAYLOAD];
+static uint8_t payload_buf[LG_MAX_SIZE];
 
 /*
  * Decide how many messages each publisher sends and size the bitmap that
@@ -77,13 +77,62 @@ plan_stop(const struct lg_run *r)
 	return r->start_ns + LG_ASAP_COUNT_LIMIT_NS;
 }
 
-static int
-connect_one(const struct lg_conf *cf, const char *name, struct sl_client **out)
+static const char *
+event_name(uint32_t type)
 {
+	switch (type) {
+	case SL_EV_DISCONNECTED: return "disconnected";
+	case SL_EV_RECONNECTED: return "reconnected";
+	case SL_EV_GAP: return "gap";
+	case SL_EV_INCARNATION: return "broker restarted (new incarnation)";
+	case SL_EV_FENCED: return "fenced";
+	default: return "unknown event";
+	}
+}
+
+/* Events of any client: counted, and (with text output or --events) a line
+ * on stderr for the first few. */
+static void
+on_event(void *arg, const struct sl_event *ev)
+{
+	struct lg_run *r = arg;
+	struct lg_events *e = &r->ev;
+	uint64_t n = e->disconnected + e->reconnected + e->gap + e->incarnation + e->fenced +
+		     e->other;
+
+	switch (ev->type) {
+	case SL_EV_DISCONNECTED: e->disconnected++; break;
+	case SL_EV_RECONNECTED: e->reconnected++; break;
+	case SL_EV_GAP:
+		if (e->gap < LG_RANGES)
+			e->gaps[e->gap] = *ev;
+		e->gap++;
+		if (ev->last >= ev->first)
+			e->gap_seqs += ev->last - ev->first + 1;
+		break;
+	case SL_EV_INCARNATION: e->incarnation++; break;
+	case SL_EV_FENCED: e->fenced++; break;
+	default: e->other++; break;
+	}
+	if ((r->cf->json && !r->cf->events) || n >= LG_EVENT_LINES)
+		return;
+	if (ev->type == SL_EV_GAP)
+		fprintf(stderr, LG_NAME ": event: gap on topic %u: %" PRIu64 "..%" PRIu64 " (%s)\n",
+			ev->topic_id, ev->first, ev->last, sl_error_code_str(ev->error));
+	else
+		fprintf(stderr, LG_NAME ": event: %s%s%s\n", event_name(ev->type),
+			ev->error ? ": " : "", ev->error ? sl_error_code_str(ev->error) : "");
+}
+
+static int
+connect_one(struct lg_run *r, const char *name, const char *producer, struct sl_client **out)
+{
+	const struct lg_conf *cf = r->cf;
 	uint16_t code = SL_E_NONE;
 	struct sl_client_opts o = { .host = cf->host, .port = cf->port, .name = name,
 				    .user = cf->user, .key = cf->key, .last_error = &code,
-				    .shm = cf->shm };
+				    .shm = cf->shm, .on_event = on_event, .event_arg = r,
+				    .producer = producer, .flush_us = cf->batch_us };
 	int rc;
 
 	rc = sl_client_connect(out, &o);
@@ -95,19 +144,21 @@ connect_one(const struct lg_conf *cf, const char *name, struct sl_client **out)
 int
 sl_lg_connect_all(struct lg_run *r)
 {
-	char name[SL_CLIENT_NAME_LEN];
+	char name[SL_CLIENT_NAME_LEN], producer[80];
 	unsigned i;
 	int rc;
 
 	for (i = 0; i < r->cf->pubs; i++) {
 		snprintf(name, sizeof(name), "loadgen-pub-%u", i);
-		rc = connect_one(r->cf, name, &r->pubs[i].c);
+		snprintf(producer, sizeof(producer), "%s-%u", r->cf->producer ? r->cf->producer : "",
+			 i);
+		rc = connect_one(r, name, r->cf->producer ? producer : NULL, &r->pubs[i].c);
 		if (rc < 0)
 			return rc;
 	}
 	for (i = 0; i < r->cf->subs; i++) {
 		snprintf(name, sizeof(name), "loadgen-sub-%u", i);
-		rc = connect_one(r->cf, name, &r->subs[i]);
+		rc = connect_one(r, name, NULL, &r->subs[i]);
 		if (rc < 0)
 			return rc;
 	}
@@ -197,7 +248,7 @@ on_deliver(void *arg, const struct sl_message *m)
 {
 	struct lg_run *r = arg;
 	/* TSC first: the one-way figure should end as soon as the message is ours. */
-	uint64_t tsc = lg_ticks(), now, bit, *w;
+	uint64_t tsc = lg_ticks(), now, bit, pair, *w;
 	struct lg_payload pl;
 
 	/* On shm at --rate 0 the from-send figure is not kept (usage): spare the clock read. */
@@ -211,12 +262,15 @@ on_deliver(void *arg, const struct sl_message *m)
 		r->foreign++;
 		return;
 	}
-	/* Ours, but not as sent: the broker mangled length, topic or timestamp. */
-	if (m->len != r->cf->size || !stamp_ok(r, m, &pl, tsc) ||
-	    m->topic_id != r->pubs[pl.pub].topic_id)
+	/* Ours, but not as sent: the broker mangled length or topic. */
+	if (m->len != r->cf->size || m->topic_id != r->pubs[pl.pub].topic_id)
 		r->bad++;
+	/* A journal replay carries the broker's receive time; anything else is mangled. */
+	if (!stamp_ok(r, m, &pl, tsc))
+		r->restamped++;
 	r->received++;
-	w = &r->bitmap[((uint64_t)r->cur_sub * r->cf->pubs + pl.pub) * r->words + pl.index / 64];
+	pair = (uint64_t)r->cur_sub * r->cf->pubs + pl.pub;
+	w = &r->bitmap[pair * r->words + pl.index / 64];
 	bit = UINT64_C(1) << (pl.index % 64);
 	if (*w & bit) {
 		r->duplicates++;
@@ -224,6 +278,11 @@ on_deliver(void *arg, const struct sl_message *m)
 	}
 	*w |= bit;
 	r->unique++;
+	/* A publisher's messages share one topic: they must arrive in index order. */
+	if (pl.index < r->last[pair])
+		r->out_of_order++;
+	else
+		r->last[pair] = pl.index + 1;
 	if (r->window)
 		window_note(r, pl.pub, pl.index);
 	if (pl.sched_ns < r->warmup_end_ns) {
@@ -267,6 +326,7 @@ static int
 pub_one(struct lg_run *r, struct lg_pub *p, uint64_t sched_ns, int timed)
 {
 	uint32_t len = r->cf->size;
+	uint16_t flags = r->cf->ack ? SL_PUB_F_ACK_REQ : 0;
 	uint64_t t0, t1;
 	void *d;
 	int rc;
@@ -277,9 +337,9 @@ pub_one(struct lg_run *r, struct lg_pub *p, uint64_t sched_ns, int timed)
 		if (rc < 0)
 			return rc;
 		memcpy(d, payload_buf, len);
-		rc = sl_client_commit(p->c, lg_ticks(), 0);
+		rc = sl_client_commit(p->c, lg_ticks(), flags);
 	} else {
-		rc = sl_client_publish(p->c, p->topic_id, payload_buf, len, sched_ns, 0);
+		rc = sl_client_publish(p->c, p->topic_id, payload_buf, len, sched_ns, flags);
 	}
 	t1 = lg_ticks();
 	if (rc == 0 && timed)
@@ -438,11 +498,27 @@ sl_lg_run_send_phase(struct lg_run *r)
 			goto out;
 	}
 out:
+	/* What is still batched goes now (a full socket: at the drain's polls). */
+	for (k = 0; r->cf->batch_us && k < r->cf->pubs; k++)
+		(void)sl_client_flush(r->pubs[k].c);
 	r->send_end_ns = sl_now_ns();
 	return rc;
 }
 
-/* Keep receiving for the drain period, or until every copy has arrived. */
+/* With --ack: is every publish settled (acknowledged or refused)? */
+static int
+all_settled(const struct lg_run *r)
+{
+	unsigned k;
+
+	for (k = 0; r->cf->ack && k < r->cf->pubs; k++)
+		if (sl_client_settled(r->pubs[k].c) < sl_client_last_seq(r->pubs[k].c))
+			return 0;
+	return 1;
+}
+
+/* Keep receiving for the drain period, or until every copy has arrived and
+ * (with --ack) every publish is settled. */
 int
 sl_lg_run_drain_phase(struct lg_run *r)
 {
@@ -453,7 +529,7 @@ sl_lg_run_drain_phase(struct lg_run *r)
 	now = sl_now_ns();
 	end = now + r->cf->drain_ms * 1000000ull;
 	next_prog = r->prog_ns + LG_PROGRESS_NS;
-	while (now < end && r->unique < expected && !sl_lg_stop_requested) {
+	while (now < end && (r->unique < expected || !all_settled(r)) && !sl_lg_stop_requested) {
 		rc = loop_service(r, now, &next_pub_poll, &next_prog);
 		if (rc < 0)
 			return rc;
@@ -471,11 +547,12 @@ sl_lg_run_alloc(struct lg_run *r)
 	r->subs = calloc(cf->subs ? cf->subs : 1, sizeof(*r->subs));
 	r->topic_ids = calloc(cf->topics, sizeof(*r->topic_ids));
 	r->bitmap = calloc((size_t)cf->subs * cf->pubs * r->words + 1, sizeof(*r->bitmap));
+	r->last = calloc((size_t)cf->subs * cf->pubs + 1, sizeof(*r->last));
 	if (r->window) {
 		r->hi = calloc((size_t)cf->subs * cf->pubs, sizeof(*r->hi));
 		r->acc = calloc(cf->subs, sizeof(*r->acc));
 	}
-	if (!r->pubs || !r->subs || !r->topic_ids || !r->bitmap ||
+	if (!r->pubs || !r->subs || !r->topic_ids || !r->bitmap || !r->last ||
 	    (r->window && (!r->hi || !r->acc))) {
 		fprintf(stderr, LG_NAME ": out of memory\n");
 		return -ENOMEM;
@@ -505,6 +582,7 @@ sl_lg_run_free(struct lg_run *r)
 	free(r->subs);
 	free(r->topic_ids);
 	free(r->bitmap);
+	free(r->last);
 	free(r->hi);
 	free(r->acc);
 	free(r);

@@ -61,7 +61,7 @@ run_and_report(struct lg_run *r)
 	fflush(stdout);
 	if (fail)
 		return 1;
-	return (st.lost || r->duplicates || r->bad) ? 3 : 0;
+	return sl_lg_failed(r, &st) ? 3 : 0;
 }
 
 /* --cpu: the whole process (one thread) on @cpu; -1 when it cannot be (reported). */

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 
 #include "client_internal.h"
+#include "fault.h"
 
 int
 sl_cl_tx(struct sl_client *c, const void *buf, size_t len)
@@ -20,6 +21,10 @@ sl_cl_tx(struct sl_client *c, const void *buf, size_t len)
 		if (sl_shm_link_send(&c->shm, buf, (uint32_t)len) < 0)
 			return -EAGAIN;
 		c->last_tx_ns = sl_now_ns();
+		return 0;
+	}
+	if (sl_cl_fault_tx_lose()) {
+		c->last_tx_ns = sl_now_ns(); /* lost on the way, as far as anyone can tell */
 		return 0;
 	}
 	if (send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
@@ -288,6 +293,8 @@ sl_cl_rx_burst(struct sl_client *c)
 			c->st.bad_frames++; /* larger than any v1 peer sends */
 			c->rx[i].len = 0;
 		}
+		if (sl_cl_fault_rx_lose())
+			c->rx[i].len = 0; /* as if it never arrived */
 	}
 	if (n > 0)
 		c->rc.last_rx_ns = sl_now_ns();

@@ -12,6 +12,7 @@
 
 #include "dataplane.h"
 #include "port.h"
+#include "port_fault.h"
 
 
 /* The ethdev name of a configured port: the vdev name before its first comma,
@@ -91,6 +92,8 @@ sl_port_init(struct sl_dp *dp, uint16_t idx)
 		return -ENODEV;
 	}
 	rc = port_configure(dp, cp, port_id, &p->multiseg);
+	if (rc == 0)
+		rc = sl_port_fault_attach(port_id, cp->rx_queues, dp->n_workers);
 	if (rc < 0)
 		goto fail;
 	rc = rte_eth_dev_start(port_id);
@@ -120,6 +123,7 @@ sl_port_fini(struct sl_dp *dp, uint16_t idx)
 {
 	uint16_t port_id = dp->ports[idx].port_id;
 
+	sl_port_fault_report(port_id);
 	rte_eth_dev_stop(port_id);
 	rte_eth_dev_close(port_id);
 }

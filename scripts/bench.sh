@@ -21,6 +21,15 @@
 # 64 B payloads, publish only and with one subscriber (rows "sluice-max-*").
 # Sync journals over shared memory are on tmpfs with PMEM_IS_PMEM_FORCE=1:
 # emulated persistent memory (rows named "*-emupmem"), not a real device.
+# Loss and throughput rows (same run): "sluice-max-udp", the most 64 B
+# messages/s one worker delivers over UDP (publisher and subscriber, at most
+# 1024 ahead, publishes batched up to 50 us; "-nobatch": one a datagram), against "udp-veth-rate", kernel UDP packets/s one way across
+# the veth; "sluice-64k", 64 KiB messages over UDP and over shared memory, in
+# MB/s against memcpy of 64 KiB; through the impairment relay (sluice-impair
+# in a namespace between the clients and the dataplane), 256 B at --rate with
+# acks, "sluice-relay" without loss (the relay's own cost) and
+# "sluice-loss1" with 1% loss both ways: publish-to-deliver p50/p99/p99.9
+# including the recovered messages, ratio to the veth floor of that size.
 #
 #   --quick        1 s per Sluice run and short floors (a smoke test, ~45 s)
 #   --micro        also run the Google Benchmark micro-benchmarks: benchmarks/bench_hotpath.sh
@@ -106,6 +115,7 @@ cleanup() {
 		wait "$p" 2>/dev/null || true
 	done
 	sl_dp_stop
+	sl_relay_stop
 	sl_ns_down $tag
 	rm -rf "$work" "$jdir" "$pmdir" "/var/run/dpdk/sl-floor-$$" "/var/run/dpdk/$name"
 }
@@ -227,6 +237,21 @@ done
 kill -TERM "$echo_pid" 2>/dev/null
 wait "$echo_pid" 2>/dev/null
 forget "$echo_pid"
+# Kernel UDP packets/s one way across the veth: the floor of sluice-max-udp.
+if [ -x "$bin/sluice-floor-udp-rate" ]; then
+	ip netns exec $tag-dp timeout -k 3 30 "$bin/sluice-floor-udp-rate" --sink --bind $net.3 \
+		--cpu 1 -d $floor_s >"$work/udprate.json" 2>>"$work/stderr.log" &
+	sink_pid=$!
+	PIDS+=("$sink_pid")
+	sleep 0.2
+	bounded 30 /dev/null ip netns exec $tag-cl "$bin/sluice-floor-udp-rate" --peer $net.3 \
+		--cpu 0 -s $max_size -d $floor_s
+	wait "$sink_pid"
+	forget "$sink_pid"
+	row udp-veth-rate floor - $max_size "$work/udprate.json" ok nolat=1 rate=pkts_per_s
+else
+	echo '{"name":"udp-veth-rate","transport":"floor","durability":null,"size":64,"status":"not built"}' >>"$rows"
+fi
 ip netns exec $tag-dp ip addr flush dev ${tag}d0
 
 # --- 2. Sluice over UDP through the virtual NIC ---
@@ -245,12 +270,50 @@ for dur in none sync; do
 		row sluice udp "$dur" "$s" "$work/lg-$dur-$s.json" "$(lg_status $?)"
 	done
 done
+# The most messages one worker delivers over UDP: a publisher as fast as it
+# can, at most 1024 messages ahead of its subscriber (the latency is queueing).
+say "sluice-loadgen over UDP at the maximum rate ($max_size B), and 64 KiB messages"
+# Publishes batched up to 50 us per datagram (--batch-us); the broker packs
+# deliveries to one subscriber per poll iteration either way.
+for b in 0 50; do
+	f=$work/max-udp-$b.json
+	bounded $((duration + 30)) "$f" ip netns exec $tag-cl "$bin/sluice-loadgen" --host $net.1 \
+		-r 0 -S 1 -s $max_size -d "$duration" --window 1024 --batch-us $b \
+		--topic-prefix bnonemax$b --json -q
+	row "sluice-max-udp$([ $b = 0 ] && echo -nobatch)" udp none $max_size "$f" "$(lg_status $?)"
+done
+f=$work/64k-udp.json
+bounded $((duration + 30)) "$f" ip netns exec $tag-cl "$bin/sluice-loadgen" --host $net.1 \
+	-r 0 -S 1 -s 65536 -d "$duration" --window 64 --topic-prefix bnone64k --json -q
+row sluice-64k udp none 65536 "$f" "$(lg_status $?)"
 sl_dp_stop
 [ "${SL_DP_RC:-0}" = 0 ] || say "note: sluice-dataplane exited with status $SL_DP_RC"
 # Deleted now, its dirty pages need no writeback: kernel flusher threads
 # would otherwise still be writing the journals during the next section.
 rm -rf "$jdir"
 sync
+
+# --- 2b. UDP through the impairment relay: without loss, and 1% loss both ways ---
+if [ -x "$build/tools/sluice-impair" ]; then
+	say "sluice-impair between the clients and the dataplane: 256 B at $rate msg/s with acks"
+	sl_ns_down $tag
+	sl_relay_up $tag $net || { echo "bench: cannot create the relay namespaces" >&2; exit 1; }
+	SL_DP_WAIT=30 sl_dp_start $tag "$work/dp-relay.log" --name $name --idle busy \
+		--set "port0.ip=$net.1" || exit 1
+	for spec in relay:loss=0 loss1:loss=0.01; do
+		sl_relay_start $tag "$work/relay-${spec%%:*}.log" --time 300 --seed 1 \
+			--both "${spec#*:}" || exit 1
+		f=$work/relay-${spec%%:*}.json
+		bounded $((duration + 60)) "$f" ip netns exec $tag-cl "$bin/sluice-loadgen" \
+			--host $net.1 -r "$rate" -s 256 -d "$duration" --ack --drain-ms 10000 \
+			--topic-prefix "bl${spec%%:*}" --json -q
+		row "sluice-${spec%%:*}" udp none 256 "$f" "$(lg_status $?)"
+		sl_relay_stop
+	done
+	sl_dp_stop
+else
+	say "sluice-impair not built: no relay rows"
+fi
 
 # --- 3. Sluice over shared memory, on the same host ---
 # The loadgen attaches through /run/sluice/$name/shm.sock from the root
@@ -323,6 +386,11 @@ PY
 		-r 0 -S 1 -s $max_size -d "$duration" --topic-prefix "m${dur}s" --json -q
 	row "$(shm_name $dur sluice-max-sub)" shm "$dur" $max_size "$f" "$(lg_status $?)"
 done
+# 64 KiB messages, a few in flight: the rings are 4 MiB.
+f=$work/64k-shm.json
+bounded $((duration + 30)) "$f" "$bin/sluice-loadgen" --shm "$name" --cpu $lg_cpu \
+	-r 0 -S 1 -s 65536 -d "$duration" --window 16 --topic-prefix "m64k" --json -q
+row sluice-64k shm none 65536 "$f" "$(lg_status $?)"
 sl_dp_stop
 [ "${SL_DP_RC:-0}" = 0 ] || say "note: sluice-dataplane (shared memory) exited with status $SL_DP_RC"
 
@@ -355,7 +423,7 @@ for n in ("pingpong", "pingpong-2"): # the later one, when it worked
                r["p50_ns"] and r["p99_ns"]), pp)
 for r in rows:
     f = None
-    if r["name"] == "sluice" and r["transport"] == "udp":
+    if r["name"] in ("sluice", "sluice-relay", "sluice-loss1") and r["transport"] == "udp":
         f = veth.get(r["size"])
     elif r["name"] in ("sluice", "sluice-emupmem") and r["transport"] == "shm":
         f = pp
@@ -385,6 +453,33 @@ print("shm rows: latency is one-way publish to deliver (TSC; r. = ratio to the p
       " sluice-max-pub: accepted by\n  the broker per second (no subscriber);"
       " sluice-max-sub: delivered per second, latency = queueing;\n"
       "  *-emupmem: sync journal on tmpfs with PMEM_IS_PMEM_FORCE=1 (emulated persistent memory)")
+# Throughput against the floors of the same run.
+def first_ok(name, transport=None, size=None):
+    return next((r for r in rows if r["name"] == name and r["status"] in ("ok", "loss") and
+                 (transport is None or r["transport"] == transport) and
+                 (size is None or r["size"] == size) and r.get("msgs_per_s")), None)
+fl = first_ok("udp-veth-rate")
+print("throughput against floors:")
+for n in ("sluice-max-udp", "sluice-max-udp-nobatch"):
+    mx = first_ok(n)
+    if fl and mx:
+        print(f"  {n}, one worker, {mx['size']} B: {mx['msgs_per_s']:.0f} msgs/s delivered vs kernel"
+              f" UDP {fl['msgs_per_s']:.0f} pkts/s one way = {mx['msgs_per_s'] / fl['msgs_per_s']:.2f}x")
+    else:
+        print(f"  {n}: not measured" + ("" if fl else " (no floor)"))
+mc = first_ok("memcpy", size=65536)
+for tr in ("udp", "shm"):
+    r = first_ok("sluice-64k", tr)
+    if r and mc:
+        mbs, fmbs = r["msgs_per_s"] * 65536 / 1e6, mc["gbps"] * 1e3
+        print(f"  64 KiB over {tr}: {mbs:.1f} MB/s vs memcpy 64 KiB {fmbs:.0f} MB/s = {mbs / fmbs:.4f}x")
+    else:
+        print(f"  64 KiB over {tr}: not measured")
+for n in ("sluice-relay", "sluice-loss1"):
+    r = first_ok(n)
+    if r:
+        print(f"  {n}: sent {r.get('sent')} received {r.get('received')} lost {r.get('lost')}"
+              f" ({r['status']})")
 for r in rows:
     if r["transport"] == "shm" and r["name"] in ("sluice", "sluice-emupmem") and \
             r["status"] in ("ok", "loss") and r.get("due_p50_ns") is not None:

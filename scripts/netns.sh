@@ -5,7 +5,16 @@
 #   sl_ns_up TAG NET     namespaces TAG-dp and TAG-cl joined by veth TAGd0 |
 #                        TAGc0; the client side gets NET.2/24, the dataplane
 #                        answers for NET.1 (pass e.g. 10.77.0)
-#   sl_ns_down TAG       remove both (also safe when half made)
+#   sl_relay_up TAG NET  the same with a relay namespace TAG-rl in the middle:
+#                        TAGc0 (TAG-cl) | TAGr0 (TAG-rl) TAGr1 | TAGd0 (TAG-dp);
+#                        no addresses in TAG-rl, sl_relay_start forwards frames
+#   sl_relay_start TAG LOG [sluice-impair args...]
+#                        start sluice-impair in TAG-rl between TAGr0 (its side
+#                        a, the clients) and TAGr1 (side b, the dataplane):
+#                        --ab impairs what goes to the broker, --ba what comes
+#                        back; sets SL_RELAY_PID; its count lines go to LOG
+#   sl_relay_stop        SIGTERM (it prints its counts), wait up to 10 s, then SIGKILL
+#   sl_ns_down TAG       remove them all (also safe when half made)
 #   sl_dp_start TAG LOG [sluice-dataplane args...]
 #                        start the dataplane in TAG-dp on af_packet over TAGd0;
 #                        waits for "ready" (SL_DP_WAIT seconds, default 30);
@@ -25,6 +34,7 @@ sl_ns_down() {
 	local tag=$1
 	ip netns del "$tag-dp" 2>/dev/null || true
 	ip netns del "$tag-cl" 2>/dev/null || true
+	ip netns del "$tag-rl" 2>/dev/null || true
 	ip link del "${tag}d0" 2>/dev/null || true
 }
 
@@ -46,6 +56,51 @@ sl_ns_up() {
 	ip netns exec "$tag-dp" ip link set "${tag}d0" up
 	ip netns exec "$tag-cl" ip addr add "$net.2/24" dev "${tag}c0"
 	ip netns exec "$tag-cl" ip link set "${tag}c0" up
+}
+
+sl_relay_up() {
+	local tag=$1 net=$2 ns
+	sl_ns_down "$tag"
+	for ns in dp rl cl; do
+		ip netns add "$tag-$ns" || return 1
+		ip netns exec "$tag-$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+		ip netns exec "$tag-$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+		ip netns exec "$tag-$ns" ip link set lo up
+	done
+	ip link add "${tag}c0" netns "$tag-cl" type veth peer name "${tag}r0" netns "$tag-rl" ||
+		return 1
+	ip link add "${tag}d0" netns "$tag-dp" type veth peer name "${tag}r1" netns "$tag-rl" ||
+		return 1
+	ip netns exec "$tag-rl" ip link set "${tag}r0" up
+	ip netns exec "$tag-rl" ip link set "${tag}r1" up
+	ip netns exec "$tag-dp" ip link set "${tag}d0" up
+	ip netns exec "$tag-cl" ip addr add "$net.2/24" dev "${tag}c0"
+	ip netns exec "$tag-cl" ip link set "${tag}c0" up
+}
+
+SL_RELAY_PID=
+sl_relay_start() {
+	local tag=$1 log=$2 i
+	shift 2
+	: >"$log" || return 1
+	ip netns exec "$tag-rl" "$SL_BUILD/tools/sluice-impair" -a "${tag}r0" -b "${tag}r1" "$@" \
+		>"$log" 2>&1 &
+	SL_RELAY_PID=$!
+	for ((i = 0; i < 50; i++)); do
+		grep -q "relaying" "$log" 2>/dev/null && return 0
+		kill -0 "$SL_RELAY_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "sluice-impair did not start:" >&2
+	cat "$log" >&2
+	SL_RELAY_PID=
+	return 1
+}
+
+sl_relay_stop() {
+	[ -n "$SL_RELAY_PID" ] || return 0
+	sl_stop_pid "$SL_RELAY_PID"
+	SL_RELAY_PID=
 }
 
 sl_cl() {
@@ -81,17 +136,22 @@ sl_dp_start() {
 	return 1
 }
 
-sl_dp_stop() {
+# sl_stop_pid PID: SIGTERM, wait up to 10 s, then SIGKILL; returns its exit status.
+sl_stop_pid() {
 	local i
-	SL_DP_RC=
-	[ -n "$SL_DP_PID" ] || return 0
-	kill -TERM "$SL_DP_PID" 2>/dev/null || true
+	kill -TERM "$1" 2>/dev/null || true
 	for ((i = 0; i < 100; i++)); do
-		kill -0 "$SL_DP_PID" 2>/dev/null || break
+		kill -0 "$1" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$SL_DP_PID" 2>/dev/null || true
-	wait "$SL_DP_PID" 2>/dev/null
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null
+}
+
+sl_dp_stop() {
+	SL_DP_RC=
+	[ -n "$SL_DP_PID" ] || return 0
+	sl_stop_pid "$SL_DP_PID"
 	SL_DP_RC=$?
 	SL_DP_PID=
 }

@@ -9,6 +9,12 @@
 # With SLUICE_SANITIZE=1 (the default when CI=true) the unit tests also run
 # in an AddressSanitizer + UndefinedBehaviorSanitizer build (build-asan/),
 # counted in the same total.
+#
+# With SLUICE_FAULT=1 (the default when CI=true and no test is named) a
+# second build with test-only loss injection (build-fault/, meson option
+# fault_injection) runs the tests of suite "fault" and the check that it
+# holds the injection code; build/, the one the README installs, stays a
+# default build without it.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,6 +48,18 @@ run_suite() {
 }
 
 run_suite "$build" "$@"
+if [ "${SLUICE_FAULT:-$([ "${CI:-}" = true ] && [ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
+	fault=${SLUICE_FAULT_BUILD:-$root/build-fault}
+	echo "test: the loss-injection tests in a build with -Dfault_injection=true ($fault)"
+	if { [ -f "$fault/build.ninja" ] ||
+		meson setup "$fault" "$root" -Dfault_injection=true -Dbenchmarks=disabled \
+			>/dev/null; } && ninja -C "$fault" >/dev/null; then
+		run_suite "$fault" --suite fault
+	else
+		echo "test: the fault-injection build failed"
+		failed=$((failed + 1))
+	fi
+fi
 if [ "${SLUICE_SANITIZE:-$([ "${CI:-}" = true ] && echo 1 || echo 0)}" = 1 ]; then
 	asan=${SLUICE_ASAN_BUILD:-$root/build-asan}
 	echo "test: unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer ($asan)"

@@ -42,6 +42,7 @@ t_cleanup() {
 		kill -KILL "$p" 2>/dev/null || true
 	done
 	sl_dp_stop
+	sl_relay_stop
 	sl_ns_down "$T_TAG"
 	# What a dataplane that died (or was killed) could not remove itself.
 	rm -rf "/run/sluice/$T_DP" "/var/run/dpdk/$T_DP"
@@ -69,6 +70,39 @@ t_start() {
 	sl_dp_start "$T_TAG" "$T_DIR/dp.log" --name "$T_DP" --idle backoff \
 		--set "port0.ip=$T_NET.1" --set heartbeat_ms=200 --set session_timeout_ms=1000 \
 		"$@" || { t_fail "dataplane start"; exit 1; }
+}
+
+# t_start_relay [sluice-impair args] -- [extra sluice-dataplane args]: as
+# t_start, with the impairment relay between the clients and the dataplane
+# (client namespace | relay namespace | dataplane namespace). The relay's
+# --ab impairs what the clients send, --ba what they receive; it stops by
+# itself after --time (default here: 600 s) and at exit.
+t_start_relay() {
+	local relay=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		relay+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	t_require
+	[ -x "$SL_BUILD/tools/sluice-impair" ] || { echo "[$T_NAME] skip: sluice-impair not built"; exit 77; }
+	trap t_cleanup EXIT
+	trap 'exit 1' INT TERM
+	sl_relay_up "$T_TAG" "$T_NET" || { t_fail "namespaces"; exit 1; }
+	sl_relay_start "$T_TAG" "$T_DIR/relay.log" "${relay[@]}" ||
+		{ t_fail "relay start"; exit 1; }
+	sl_dp_start "$T_TAG" "$T_DIR/dp.log" --name "$T_DP" --idle backoff \
+		--set "port0.ip=$T_NET.1" --set heartbeat_ms=200 --set session_timeout_ms=1000 \
+		"$@" || { t_fail "dataplane start"; exit 1; }
+}
+
+# The relay's counts so far, one JSON line: t_relay_counts [FILE]
+t_relay_counts() {
+	local n
+	n=$(grep -c '^{' "$T_DIR/relay.log")
+	kill -USR1 "$SL_RELAY_PID" 2>/dev/null || return 1
+	t_wait 5 bash -c "[ \$(grep -c '^{' '$T_DIR/relay.log') -gt $n ]" || return 1
+	grep '^{' "$T_DIR/relay.log" | tail -n 1
 }
 
 # Run a client tool in the client namespace against the broker.

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client_internal.h"
+#include "reorder.h"
 
 void
 sl_cl_pend_finish(struct pending *p, int rc)
@@ -75,7 +76,7 @@ rx_waiting(struct sl_client *c, const struct dgram *d)
 
 	while ((rc = sl_proto_next(d->data, d->len, &off, &f)) == 1) {
 		end = off;
-		if (f.hdr->type == SL_FT_DELIVER)
+		if (f.hdr->type == SL_FT_DELIVER || f.hdr->type == SL_FT_DELIVER_FRAG)
 			ndeliver++;
 		else
 			sl_cl_rx_control(c, &f);
@@ -213,6 +214,8 @@ sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags
 	s->req_id = c->pend.req_id;
 	s->topic_id = topic_id;
 	s->start = start;
+	s->window = sl_cl_reorder_window(c); /* the initial credit, over UDP */
+	s->reserved = 0;
 	return request(c, s, sizeof(*s));
 }
 
@@ -242,7 +245,6 @@ sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
 			 uint64_t start)
 {
 	uint16_t from = flags & SL_SUB_F_REPLAY;
-	struct topic_seq *s;
 	int rc;
 
 	/* At most one start point: (x & (x - 1)) clears the lowest bit set. */
@@ -259,9 +261,7 @@ sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
 	 * that raced the OK are stashed and reach the callback only at the next
 	 * poll), so resetting now covers replays sent before or after the OK.
 	 */
-	s = sl_cl_seq_slot(c, topic_id);
-	if (s != NULL)
-		s->last = 0;
+	sl_cl_reorder_subscribed(c, topic_id);
 	return 0;
 }
 
@@ -274,5 +274,9 @@ sl_client_subscribe(struct sl_client *c, uint32_t topic_id)
 int
 sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id)
 {
-	return sub_request(c, SL_FT_UNSUBSCRIBE, topic_id, 0, 0);
+	int rc = sub_request(c, SL_FT_UNSUBSCRIBE, topic_id, 0, 0);
+
+	if (rc == 0)
+		sl_cl_reorder_unsubscribed(c, topic_id);
+	return rc;
 }

@@ -12,6 +12,7 @@
 #include <common/clock.h>
 
 #include "client_internal.h"
+#include "reorder.h"
 
 uint64_t
 sl_now_ns(void)
@@ -67,7 +68,8 @@ sl_cl_heartbeat_maybe(struct sl_client *c, uint64_t now)
 	sl_proto_hdr_init(&hb->h, SL_FT_HEARTBEAT, 0, sizeof(*hb), c->session);
 	hb->timestamp = now;
 	/* A heartbeat that does not go out is retried on the next poll. */
-	(void)sl_cl_tx_frame(c, hb, sizeof(*hb));
+	if (sl_cl_tx_frame(c, hb, sizeof(*hb)) == 0)
+		sl_cl_reorder_heartbeat(c);
 }
 
 bool
@@ -119,6 +121,7 @@ sl_cl_on_welcome(struct sl_client *c, const struct sl_frame *f)
 	c->max_payload = SL_MAX_PAYLOAD;
 	if (w->max_payload != 0 && w->max_payload < SL_MAX_PAYLOAD)
 		c->max_payload = w->max_payload;
+	sl_cl_reorder_welcome(c, f);
 	sl_cl_pend_finish(&c->pend, 0);
 }
 
@@ -264,6 +267,9 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 	rc = sl_cl_win_init(&c->win, opts);
 	if (rc < 0)
 		goto fail_free;
+	rc = sl_cl_reorder_init(c, opts);
+	if (rc < 0)
+		goto fail_free;
 	c->timeout_ns = (opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS) * NS_PER_MS;
 	c->hb_ns = DEFAULT_HEARTBEAT_MS * NS_PER_MS / 2;
 	c->auth.on = opts->user != NULL;
@@ -288,6 +294,7 @@ fail_close:
 	close(c->fd);
 fail_free:
 	wipe(&c->auth, sizeof(c->auth));
+	sl_cl_reorder_free(c);
 	free(c->win.slot);
 	free(c);
 	return rc;
@@ -345,6 +352,7 @@ sl_client_close(struct sl_client *c)
 	sl_shm_link_detach(&c->shm);
 	close(c->fd);
 	wipe(&c->auth, sizeof(c->auth));
+	sl_cl_reorder_free(c);
 	free(c->win.slot);
 	free(c);
 }

@@ -110,7 +110,7 @@ sl_cl_on_welcome(struct sl_client *c, const struct sl_frame *f)
 		c->auth.bad_welcomes++;
 		return;
 	}
-	if (w->session == 0) {
+	if (w->session == 0 || w->version != SL_PROTO_VERSION) {
 		sl_cl_pend_finish(&c->pend, -EPROTO);
 		return;
 	}
@@ -195,6 +195,8 @@ handshake(struct sl_client *c, const struct sl_client_opts *o)
 
 	memset(&h, 0, sizeof(h));
 	sl_proto_hdr_init(&h.h, SL_FT_HELLO, 0, sizeof(h), 0);
+	/* Every broker reads a HELLO of this header version (PROTOCOL.md 9). */
+	h.h.version = SL_PROTO_HELLO_VERSION;
 	h.min_version = SL_PROTO_VERSION;
 	h.max_version = SL_PROTO_VERSION;
 	h.nonce = nonce_new();

@@ -46,14 +46,12 @@ static const uint16_t min_len[256] = {
 	[SL_FT_HELLO] = sizeof(struct sl_hello),
 	[SL_FT_CHALLENGE] = sizeof(struct sl_challenge),
 	[SL_FT_AUTH] = sizeof(struct sl_auth),
-	/* WELCOME and SUBSCRIBE grew in version 2: receivers read the newer
-	 * fields only from frames long enough to hold them. */
-	[SL_FT_WELCOME] = 40,
+	[SL_FT_WELCOME] = sizeof(struct sl_welcome),
 	[SL_FT_GOODBYE] = sizeof(struct sl_hdr),
 	[SL_FT_RESOLVE] = sizeof(struct sl_resolve),
 	[SL_FT_TOPIC] = sizeof(struct sl_topic_reply),
-	[SL_FT_SUBSCRIBE] = 32,
-	[SL_FT_UNSUBSCRIBE] = 32,
+	[SL_FT_SUBSCRIBE] = sizeof(struct sl_subscribe),
+	[SL_FT_UNSUBSCRIBE] = sizeof(struct sl_subscribe),
 	[SL_FT_PRODUCER] = sizeof(struct sl_producer),
 	[SL_FT_PRODUCER_ID] = sizeof(struct sl_producer_id),
 	[SL_FT_PUBLISH_FRAG] = sizeof(struct sl_publish_frag),
@@ -188,8 +186,19 @@ sl_proto_next(const void *buf, size_t len, size_t *off, struct sl_frame *f)
 	if (rest < sizeof(struct sl_hdr))
 		return -SL_PROTO_TRUNCATED;
 	h = (const struct sl_hdr *)(base + o);
-	if (h->version != SL_PROTO_VERSION)
+	if (h->version == 0)
 		return -SL_PROTO_BAD_VERSION;
+	if (h->version > SL_PROTO_VERSION && h->type != SL_FT_HELLO) {
+		/* A later version's frame: the length is where every version
+		 * keeps it, so the receiver can answer with SL_E_VERSION. */
+		f->hdr = h;
+		f->off = (uint32_t)o;
+		f->len = h->length <= rest ? h->length : (uint32_t)rest;
+		f->body = NULL;
+		f->body_len = 0;
+		f->trailer = NULL;
+		return -SL_PROTO_BAD_VERSION;
+	}
 	fixed = min_len[h->type];
 	if (fixed == 0)
 		return -SL_PROTO_UNKNOWN_TYPE;

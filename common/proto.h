@@ -23,8 +23,8 @@ extern "C" {
 /* The version this code speaks, the lowest one the broker accepts, and the
  * header version every HELLO is sent with whatever the client speaks
  * (PROTOCOL.md section 9). */
-#define SL_PROTO_VERSION 1u
-#define SL_PROTO_VERSION_MIN 1u
+#define SL_PROTO_VERSION 2u
+#define SL_PROTO_VERSION_MIN 2u
 #define SL_PROTO_HELLO_VERSION 1u
 
 /* A frame starts on an 8-byte boundary relative to the start of the datagram. */
@@ -114,7 +114,7 @@ enum sl_proto_err {
 	SL_PROTO_OK = 0,
 	SL_PROTO_TRUNCATED = 1,	   /* fewer bytes than a header or the type's body */
 	SL_PROTO_BAD_LENGTH = 2,   /* length field below header or past datagram */
-	SL_PROTO_BAD_VERSION = 3,  /* version field is not SL_PROTO_VERSION */
+	SL_PROTO_BAD_VERSION = 3,  /* version 0, or above SL_PROTO_VERSION */
 	SL_PROTO_UNKNOWN_TYPE = 4, /* type code not defined in this version */
 	SL_PROTO_OVERSIZE = 5,	   /* payload or name over the protocol limit */
 	SL_PROTO_BAD_FIELD = 6,	   /* a field holds a value the type forbids */
@@ -359,6 +359,10 @@ uint32_t sl_proto_min_len(uint8_t type);
  * Returns 1 when a frame was parsed, 0 at the end of the datagram, or
  * -enum sl_proto_err when the frame at @off is bad; the rest of the datagram
  * must then be dropped, since frame boundaries can no longer be trusted.
+ * Versions 1..SL_PROTO_VERSION are accepted (a HELLO with any non-zero
+ * version): whether a frame's version is the one its session agreed is the
+ * caller's check. A higher version gives -SL_PROTO_BAD_VERSION with f->hdr,
+ * f->off and f->len set, so that the receiver can still answer it.
  * Thread-safe; touches only its arguments.
  */
 int sl_proto_next(const void *buf, size_t len, size_t *off, struct sl_frame *f);

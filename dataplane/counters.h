@@ -21,7 +21,7 @@
 	X(handoff_out) X(handoff_in) X(idle_sleeps) X(polls) X(journal_appends)        \
 	X(journal_syncs) X(replayed) X(replays_started) X(challenges)                \
 	X(auth_ok) X(cnc_commands) X(shm_attached) X(shm_detached) X(shm_rx_frames)    \
-	X(shm_tx_frames) X(bp_held) X(replay_gaps)
+	X(shm_tx_frames) X(bp_held) X(replay_gaps) X(version_refused)
 
 #define SL_DROP_LIST(X)                                                              \
 	X(not_ipv4) X(arp_ignored) X(ip_header) X(ip_fragment) X(not_for_us)             \

@@ -161,6 +161,7 @@ struct sl_dp {
 	uint16_t n_ports;
 	uint16_t n_workers;
 	uint64_t tsc_hz;
+	uint64_t incarnation; /* random at start: WELCOME tells clients of a restart */
 	struct sl_port_rt ports[SL_CONF_MAX_PORTS];
 	struct sl_worker *workers[SL_CONF_MAX_WORKERS];
 	struct sl_counters main_ctr; /* main lcore's own counters */

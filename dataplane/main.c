@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -301,6 +302,12 @@ start(void)
 	dp.n_workers = dp.conf.n_workers;
 	dp.n_ports = dp.conf.n_ports;
 	dp.tsc_hz = rte_get_tsc_hz();
+	/* A new incarnation each start: clients learn from WELCOME that the
+	 * sequences of non-durable topics started again. */
+	if (getrandom(&dp.incarnation, sizeof(dp.incarnation), 0) != sizeof(dp.incarnation))
+		dp.incarnation = rte_rdtsc() ^ ((uint64_t)getpid() << 32);
+	if (dp.incarnation == 0)
+		dp.incarnation = 1;
 	rc = create_pools();
 	if (rc < 0)
 		return rc;

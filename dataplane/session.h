@@ -24,7 +24,7 @@ struct sl_session {
 	uint32_t ip;	  /* address key (sl_peer_addr): IPv4 address or shm slot */
 	uint16_t udp_port; /* ... and UDP port or slot generation */
 	uint8_t transport; /* enum sl_transport of the peer that opened it */
-	uint8_t reserved0;
+	uint8_t version;   /* protocol version agreed in HELLO/WELCOME */
 	uint8_t reserved1[8];
 	uint64_t nonce;	  /* from HELLO: a resent HELLO gets the same WELCOME */
 	uint64_t last_seen; /* caller's clock units */

@@ -347,6 +347,12 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	*sess = frame_session(w, f, peer, *sess);
 	if (*sess == NULL)
 		return;
+	if (unlikely(f->hdr->version != (*sess)->version)) {
+		/* Every frame of a session speaks the version WELCOME named. */
+		drop(w, SL_DROP_bad_version);
+		sl_worker_reply_error(w, peer, f->hdr->session, 0, SL_E_VERSION, type, 0);
+		return;
+	}
 	if (type == SL_FT_AUTH) {
 		sl_worker_auth(w, f, peer, *sess);
 		*sess = NULL; /* the session may have been closed */
@@ -398,11 +404,18 @@ frames(struct sl_worker *w, struct rte_mbuf *m, uint16_t data_off, uint16_t len,
 
 	w->dgram_hello = 0;
 	w->dgram_error = 0;
+	f.hdr = NULL;
 	while ((rc = sl_proto_next(data, len, &off, &f)) == 1)
 		handle_frame(w, m, &f, data_off, peer, &sess);
 	/* The rest of a datagram after a bad frame cannot be framed: one drop. */
 	if (unlikely(rc < 0)) {
 		drop(w, sl_drop_from_proto(rc));
+		/* A version newer than this broker's: say so, once. */
+		if (rc == -SL_PROTO_BAD_VERSION && f.hdr && f.hdr->version > SL_PROTO_VERSION &&
+		    !w->dgram_error) {
+			w->dgram_error = 1;
+			sl_worker_reply_error(w, peer, f.hdr->session, 0, SL_E_VERSION, f.hdr->type, 0);
+		}
 		return -1;
 	}
 	return 0;

@@ -25,7 +25,11 @@ welcome(struct sl_worker *w, const union sl_peer *peer, const struct sl_session 
 	wl->heartbeat_ms = w->dp->conf.heartbeat_ms;
 	wl->nonce = s->nonce;
 	wl->max_payload = SL_MAX_PAYLOAD;
+	wl->version = s->version;
 	wl->reserved = 0;
+	wl->incarnation = w->dp->incarnation;
+	wl->max_message = SL_MAX_MESSAGE_DEFAULT;
+	wl->reserved2 = 0;
 	if (s->auth == SL_SESSION_AUTH_OK) {
 		/* Sealed under the session key: the client learns the broker
 		 * knows the user's key too (mutual authentication). */
@@ -81,19 +85,52 @@ open_session(struct sl_worker *w, const struct sl_hello *h, const union sl_peer 
 	return s;
 }
 
+/*
+ * The version for a session: the highest both sides speak, or 0 when they
+ * share none (PROTOCOL.md section 9).
+ */
+static uint16_t
+choose_version(const struct sl_hello *h)
+{
+	uint16_t hi = h->max_version < SL_PROTO_VERSION ? h->max_version : SL_PROTO_VERSION;
+	uint16_t lo = h->min_version > SL_PROTO_VERSION_MIN ? h->min_version : SL_PROTO_VERSION_MIN;
+
+	return hi >= lo ? hi : 0;
+}
+
+/* ERROR SL_E_VERSION to a HELLO: in header version SL_PROTO_HELLO_VERSION,
+ * the one every client reads whatever else it speaks. */
+static void
+refuse_version(struct sl_worker *w, const union sl_peer *peer, const struct sl_hello *h)
+{
+	struct sl_error e;
+
+	sl_proto_hdr_init(&e.h, SL_FT_ERROR, 0, sizeof(e), 0);
+	e.h.version = SL_PROTO_HELLO_VERSION;
+	e.req_id = 0;
+	e.code = SL_E_VERSION;
+	e.frame_type = SL_FT_HELLO;
+	e.detail = h->nonce;
+	count(w, SL_CTR_version_refused);
+	count(w, SL_CTR_errors_sent);
+	sl_tx_frame(w, peer, &e, sizeof(e));
+}
+
 void
 sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer)
 {
 	const struct sl_hello *h = (const struct sl_hello *)f->hdr;
 	struct sl_session *s;
+	uint16_t version;
 
 	count(w, SL_CTR_hellos);
 	if (w->dgram_hello++) {
 		drop(w, SL_DROP_extra_hello); /* one session per datagram */
 		return;
 	}
-	if (h->min_version > SL_PROTO_VERSION || h->max_version < SL_PROTO_VERSION) {
-		sl_worker_reply_error(w, peer, 0, 0, SL_E_VERSION, SL_FT_HELLO, h->nonce);
+	version = choose_version(h);
+	if (version == 0) {
+		refuse_version(w, peer, h);
 		return;
 	}
 	if (!(h->caps & SL_CAP_AUTH) && sl_dp_authz(w->dp)->required) {
@@ -114,6 +151,7 @@ sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const union sl_pe
 	}
 	if (s == NULL && (s = open_session(w, h, peer)) == NULL)
 		return;
+	s->version = (uint8_t)version;
 	s->last_seen = w->now;
 	/* A resent HELLO gets the same answer as the first. */
 	if (s->auth == SL_SESSION_AUTH_PENDING)

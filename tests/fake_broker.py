@@ -33,18 +33,18 @@ import time
 
 HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, HEARTBEAT, ERROR, GOODBYE = \
     0x01, 0x04, 0x10, 0x11, 0x20, 0x30, 0x40, 0x7F, 0x05
-SESSION, TOPIC_ID, E_JOURNAL_FULL = 9, 1, 10
+SESSION, TOPIC_ID, E_JOURNAL_FULL, E_VERSION = 9, 1, 10, 6
+VERSION = 2  # the protocol version this fake speaks
+INCARNATION = 0x5EED5EED5EED5EED
+MAX_MESSAGE = 1 << 20
 SUBSCRIBE, OK, DELIVER, DELIVER_FRAG, NAK, CREDIT, STATUS = \
     0x12, 0x14, 0x21, 0x23, 0x31, 0x32, 0x41
 DLV_F_RETRANS, E_GAP_LOST = 2, 24
 LOSSY_N, LOST_FIRST, LOST_LAST, FRAG_SEQ, FRAG_LEN, FRAG_PIECE = 300, 100, 102, 150, 4000, 1400
 
 
-VERSION = [1]  # header version: what the client's HELLO can speak, up to 2
-
-
-def hdr(t, length, flags=0):
-    return struct.pack("<BBHIII", VERSION[0], t, flags, length, SESSION, 0)
+def hdr(t, length, flags=0, version=VERSION):
+    return struct.pack("<BBHIII", version, t, flags, length, SESSION, 0)
 
 
 def pad(frame):
@@ -158,13 +158,16 @@ def main():
             continue
         for t, f in frames(d):
             if t == HELLO:
+                lo, hi = struct.unpack_from("<HH", f, 16)
                 nonce = struct.unpack_from("<Q", f, 24)[0]
-                VERSION[0] = min(2, struct.unpack_from("<H", f, 18)[0])
-                w = hdr(WELCOME, 40) + struct.pack("<IIQII", SESSION, 1000, nonce, 1400, 0)
-                if mode == "lossy":  # version 2's WELCOME: the session speaks 2
-                    w = hdr(WELCOME, 56) + struct.pack("<IIQIHHQII", SESSION, 1000, nonce, 1400,
-                                                        2, 0, 77, 1 << 20, 0)
-                s.sendto(w, peer)
+                if not lo <= VERSION <= hi:
+                    # Header version 1: every client reads that (PROTOCOL.md 9).
+                    s.sendto(hdr(ERROR, 32, version=1) +
+                             struct.pack("<IHHQ", 0, E_VERSION, HELLO, nonce), peer)
+                    continue
+                s.sendto(hdr(WELCOME, 56) + struct.pack("<IIQIHHQII", SESSION, 1000, nonce, 1400,
+                                                        VERSION, 0, INCARNATION,
+                                                        MAX_MESSAGE, 0), peer)
             elif t == SUBSCRIBE:
                 s.sendto(hdr(OK, 24) + struct.pack("<II", struct.unpack_from("<I", f, 16)[0], 0),
                          peer)

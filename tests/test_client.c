@@ -155,6 +155,8 @@ fake_welcome(struct fake *fk, uint64_t nonce, const uint8_t *skey)
 	w->heartbeat_ms = FAKE_HB_MS;
 	w->nonce = nonce;
 	w->max_payload = SL_MAX_PAYLOAD;
+	w->version = SL_PROTO_VERSION;
+	w->max_message = SL_MAX_MESSAGE_DEFAULT;
 	if (skey != NULL) {
 		len = sl_proto_align(len) + sizeof(struct sl_auth_trailer);
 		sl_auth_seal(skey, w, len, 1);
@@ -192,6 +194,10 @@ fake_challenge(struct fake *fk, const struct sl_hello *h)
 static void
 fake_hello(struct fake *fk, const struct sl_hello *h)
 {
+	/* PROTOCOL.md 9: HELLO in header version 1, the versions in its body. */
+	if (h->h.version != SL_PROTO_HELLO_VERSION || h->min_version != SL_PROTO_VERSION ||
+	    h->max_version != SL_PROTO_VERSION)
+		return; /* the client never gets a WELCOME: its connect fails */
 	if (strncmp(h->name, "oldver", 6) == 0) {
 		fake_error(fk, 0, SL_E_VERSION, SL_FT_HELLO, 0);
 		return;

@@ -128,12 +128,15 @@ test_bad_frames(void)
 	CHECK(parse_one(len) == -SL_PROTO_BAD_LENGTH);
 	h->length = 15;
 	CHECK(parse_one(len) == -SL_PROTO_BAD_LENGTH);
-	/* Version. */
+	/* Version: 0 and anything above SL_PROTO_VERSION are refused;
+	 * every known version parses (the session check is the caller's). */
 	len = make_frame(SL_FT_HEARTBEAT, 0);
-	h->version = 2;
+	h->version = SL_PROTO_VERSION + 1;
 	CHECK(parse_one(len) == -SL_PROTO_BAD_VERSION);
 	h->version = 0;
 	CHECK(parse_one(len) == -SL_PROTO_BAD_VERSION);
+	h->version = 1;
+	CHECK(parse_one(len) == 1);
 	/* Oversize payload (fits the buffer, exceeds the protocol limit). */
 	len = make_frame(SL_FT_PUBLISH, SL_MAX_PAYLOAD + 1);
 	CHECK(parse_one(len) == -SL_PROTO_OVERSIZE);
@@ -207,6 +210,54 @@ test_bad_after_good(void)
 	CHECK(sl_proto_next(buf, len, &off, &f) == -SL_PROTO_BAD_VERSION);
 }
 
+/* Version 2's rules (PROTOCOL.md 9): a HELLO parses whatever its header
+ * version; a later version's frame is refused with its header still handed
+ * out so the broker can answer SL_E_VERSION; WELCOME and SUBSCRIBE are
+ * their version 2 sizes. */
+static void
+test_versions(void)
+{
+	struct sl_hdr *h = (struct sl_hdr *)buf;
+	struct sl_frame f;
+	size_t off;
+	unsigned v;
+
+	CHECK(SL_PROTO_VERSION == 2 && SL_PROTO_VERSION_MIN == 2 && SL_PROTO_HELLO_VERSION == 1);
+	memset(buf, 0, sizeof(buf));
+	sl_proto_hdr_init(h, SL_FT_HELLO, 0, sizeof(struct sl_hello), 0);
+	CHECK(h->version == SL_PROTO_VERSION);
+	for (v = 1; v <= 255; v++) {
+		h->version = (uint8_t)v;
+		off = 0;
+		CHECK(sl_proto_next(buf, sizeof(struct sl_hello), &off, &f) == 1);
+	}
+	h->version = 0;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(struct sl_hello), &off, &f) == -SL_PROTO_BAD_VERSION);
+
+	sl_proto_hdr_init(h, SL_FT_PUBLISH, 0, sizeof(struct sl_publish), 9);
+	h->version = 3;
+	off = 0;
+	memset(&f, 0, sizeof(f));
+	CHECK(sl_proto_next(buf, sizeof(struct sl_publish), &off, &f) == -SL_PROTO_BAD_VERSION);
+	CHECK(f.hdr == h && f.hdr->type == SL_FT_PUBLISH && f.hdr->session == 9);
+	CHECK(off == 0);
+
+	CHECK(sl_proto_min_len(SL_FT_WELCOME) == 56);
+	CHECK(sl_proto_min_len(SL_FT_SUBSCRIBE) == 40);
+	CHECK(sl_proto_min_len(SL_FT_UNSUBSCRIBE) == 40);
+	/* A version 1 WELCOME (40 bytes) or SUBSCRIBE (32) is too short now. */
+	sl_proto_hdr_init(h, SL_FT_WELCOME, 0, 40, 1);
+	off = 0;
+	CHECK(sl_proto_next(buf, 40, &off, &f) == -SL_PROTO_TRUNCATED);
+	sl_proto_hdr_init(h, SL_FT_SUBSCRIBE, 0, 32, 1);
+	off = 0;
+	CHECK(sl_proto_next(buf, 32, &off, &f) == -SL_PROTO_TRUNCATED);
+	sl_proto_hdr_init(h, SL_FT_SUBSCRIBE, 0, 40, 1);
+	off = 0;
+	CHECK(sl_proto_next(buf, 40, &off, &f) == 1);
+}
+
 static void
 test_put_limits(void)
 {
@@ -265,6 +316,7 @@ main(void)
 	test_bad_frames();
 	test_resolve_validation();
 	test_bad_after_good();
+	test_versions();
 	test_psubscribe();
 	test_put_limits();
 	test_random_garbage();

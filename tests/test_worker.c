@@ -182,6 +182,84 @@ test_session_pubsub(uint32_t topic)
 	CHECK(sl_route_state(&dp.route, topic)->delivered == 1);
 }
 
+/* A HELLO for versions @lo..@hi in header version @hv, from a new nonce. */
+static unsigned
+hello(uint8_t hv, uint16_t lo, uint16_t hi, uint64_t nonce, struct reply *r)
+{
+	struct sl_hello h;
+
+	memset(&h, 0, sizeof(h));
+	sl_proto_hdr_init(&h.h, SL_FT_HELLO, 0, sizeof(h), 0);
+	h.h.version = hv;
+	h.min_version = lo;
+	h.max_version = hi;
+	h.nonce = nonce;
+	snprintf(h.name, sizeof(h.name), "v");
+	send_dgram(&h, sizeof(h));
+	return poll_replies(r);
+}
+
+/*
+ * PROTOCOL.md 9: a HELLO is read whatever its header version; the broker
+ * picks the highest version both speak and names it in a 56-byte WELCOME
+ * with its incarnation; a client of version 1 only gets ERROR SL_E_VERSION
+ * (in header version 1), counted; a later frame in another version than
+ * the session's gets ERROR SL_E_VERSION and is dropped.
+ */
+static void
+test_versions(uint32_t topic)
+{
+	uint64_t refused = sl_ctr_read(&dp.workers[0]->ctr.ctr[SL_CTR_version_refused]);
+	uint64_t bad = sl_ctr_read(&dp.workers[0]->ctr.drop[SL_DROP_bad_version]);
+	struct reply r[MAX_REPLIES];
+	const struct sl_welcome *wl;
+	const struct sl_error *e;
+	struct sl_subscribe s;
+	unsigned n;
+
+	n = hello(1, 1, 1, 0x501, r);
+	CHECK(n == 1 && r[0].type == SL_FT_ERROR);
+	e = (const struct sl_error *)r[0].b;
+	CHECK(e->code == SL_E_VERSION && e->frame_type == SL_FT_HELLO && e->detail == 0x501);
+	CHECK(e->h.version == SL_PROTO_HELLO_VERSION);
+	CHECK(sl_ctr_read(&dp.workers[0]->ctr.ctr[SL_CTR_version_refused]) == refused + 1);
+	/* Only versions above this broker's: refused too. */
+	n = hello(1, 3, 9, 0x502, r);
+	CHECK(n == 1 && r[0].type == SL_FT_ERROR &&
+	      ((const struct sl_error *)r[0].b)->code == SL_E_VERSION);
+	CHECK(sl_ctr_read(&dp.workers[0]->ctr.ctr[SL_CTR_version_refused]) == refused + 2);
+
+	/* A client of versions 1..7 with a header of version 7: version 2. */
+	dp.incarnation = 0xfeedface12345678ull;
+	n = hello(7, 1, 7, 0x503, r);
+	CHECK(n == 1 && r[0].type == SL_FT_WELCOME && r[0].len == 56);
+	wl = (const struct sl_welcome *)r[0].b;
+	CHECK(wl->version == 2 && wl->h.version == 2);
+	CHECK(wl->incarnation == 0xfeedface12345678ull);
+	CHECK(wl->max_message == SL_MAX_MESSAGE_DEFAULT && wl->nonce == 0x503);
+
+	/* A SUBSCRIBE of the session in version 1: refused, not done. */
+	memset(&s, 0, sizeof(s));
+	sl_proto_hdr_init(&s.h, SL_FT_SUBSCRIBE, 0, sizeof(s), wl->session);
+	s.h.version = 1;
+	s.req_id = 9;
+	s.topic_id = topic;
+	send_dgram(&s, sizeof(s));
+	n = poll_replies(r);
+	CHECK(n == 1 && r[0].type == SL_FT_ERROR);
+	e = (const struct sl_error *)r[0].b;
+	CHECK(e->code == SL_E_VERSION && e->frame_type == SL_FT_SUBSCRIBE);
+	CHECK(sl_ctr_read(&dp.workers[0]->ctr.drop[SL_DROP_bad_version]) == bad + 1);
+	/* And in version 3 (above what the parser knows): the same answer. */
+	s.h.version = 3;
+	send_dgram(&s, sizeof(s));
+	n = poll_replies(r);
+	CHECK(n == 1 && r[0].type == SL_FT_ERROR &&
+	      ((const struct sl_error *)r[0].b)->code == SL_E_VERSION);
+	CHECK(sl_ctr_read(&dp.workers[0]->ctr.drop[SL_DROP_bad_version]) == bad + 2);
+	CHECK(sl_route_sub_find(&dp.route, topic, s.h.session) == NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -204,6 +282,7 @@ main(int argc, char **argv)
 	topic = harness_topic(&dp, "prices");
 	CHECK(topic != 0);
 	test_session_pubsub(topic);
+	test_versions(topic);
 	sl_port_fini(&dp, 0);
 	sl_worker_fini(dp.workers[0]);
 	sl_route_fini(&dp.route);

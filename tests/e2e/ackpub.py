@@ -23,8 +23,13 @@ import time
 HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, ERROR = 0x01, 0x04, 0x10, 0x11, 0x20, 0x30, 0x7F
 
 
-def hdr(t, length, session, flags=0):
-    return struct.pack("<BBHIII", 1, t, flags, length, session, 0)
+VERSION = 2        # the protocol version the session speaks
+HELLO_VERSION = 1  # header version of every HELLO (PROTOCOL.md 9)
+
+
+def hdr(t, length, session, flags=0, version=VERSION):
+    return struct.pack("<BBHIII", HELLO_VERSION if t == HELLO else version, t, flags, length,
+                       session, 0)
 
 
 def frames(d):
@@ -60,7 +65,7 @@ def session(host, port):
     s.connect((host, port))
     s.settimeout(0.2)
     nonce = int.from_bytes(os.urandom(8), "little")
-    w = request(s, hdr(HELLO, 64, 0) + struct.pack("<HHIQ", 1, 1, 0, nonce) + bytes(32), WELCOME)
+    w = request(s, hdr(HELLO, 64, 0) + struct.pack("<HHIQ", VERSION, VERSION, 0, nonce) + bytes(32), WELCOME)
     return s, struct.unpack_from("<I", w, 16)[0]
 
 

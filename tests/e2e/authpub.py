@@ -102,7 +102,7 @@ def main():
     s.settimeout(0.2)
     nonce = int.from_bytes(os.urandom(8), "little")
     uname = user.encode().ljust(32, b"\0")
-    ch = request(s, hdr(HELLO, 64, 0) + struct.pack("<HHIQ", 1, 1, 1, nonce) + uname, CHALLENGE)
+    ch = request(s, hdr(HELLO, 64, 0) + struct.pack("<HHIQ", 2, 2, 1, nonce) + uname, CHALLENGE)
     sess = struct.unpack_from("<I", ch, 8)[0]
     snonce, cnonce = ch[24:40], os.urandom(16)
     proof = hmac.new(key, b"sluice-auth-v1" + struct.pack("<Q", nonce) + snonce + cnonce + uname,

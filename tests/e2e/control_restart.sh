@@ -82,7 +82,7 @@ s.connect((host, port))
 s.settimeout(0.2)
 nonce = int.from_bytes(os.urandom(8), "little")
 uname = user.encode().ljust(32, b"\0")
-ch = ap.request(s, ap.hdr(ap.HELLO, 64, 0) + struct.pack("<HHIQ", 1, 1, 1, nonce) + uname,
+ch = ap.request(s, ap.hdr(ap.HELLO, 64, 0) + struct.pack("<HHIQ", 2, 2, 1, nonce) + uname,
                 ap.CHALLENGE)
 sess = struct.unpack_from("<I", ch, 8)[0]
 snonce, cnonce = ch[24:40], os.urandom(16)

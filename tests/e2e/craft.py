@@ -16,7 +16,7 @@ import struct
 import sys
 import time
 
-VER = 1
+VER = 2
 HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ERROR = 0x01, 0x04, 0x10, 0x11, 0x20, 0x7F
 
 
@@ -49,7 +49,7 @@ def main():
     s.connect((host, port))
     s.settimeout(0.2)
     nonce = int.from_bytes(os.urandom(8), "little")
-    hello = hdr(HELLO, 64, 0) + struct.pack("<HHIQ", 1, 1, 0, nonce) + b"craft".ljust(32, b"\0")
+    hello = hdr(HELLO, 64, 0, version=1) + struct.pack("<HHIQ", VER, VER, 0, nonce) + b"craft".ljust(32, b"\0")
     w = request(s, hello, WELCOME)
     sess = struct.unpack_from("<I", w, 16)[0]
     name = b"craft.ok"
@@ -63,7 +63,8 @@ def main():
         "bad_length": ok[:4] + struct.pack("<I", len(ok) + 8) + ok[8:],
         "length_overflow": ok[:4] + struct.pack("<I", 0xFFFFFFFF) + ok[8:],
         "unknown_type": hdr(0x55, 24, sess) + bytes(8),
-        "bad_version": hdr(PUBLISH, len(ok), sess, version=2) + ok[16:],
+        "bad_version": hdr(PUBLISH, len(ok), sess, version=VER + 1) + ok[16:],
+        "session_version": hdr(PUBLISH, len(ok), sess, version=1) + ok[16:],
         "oversize": publish(sess, topic, b"o" * 1410, 2),
         "bad_field": hdr(RESOLVE, 24 + 3, sess) + struct.pack("<IHH", 2, 3, 0) + b"a\x01b",
         "no_session": publish(sess ^ 0x5A5A, topic, b"n", 3),
@@ -80,6 +81,15 @@ def main():
         sent["valid"] += 1
         if i % 20 == 19:
             time.sleep(0.002)  # stay within the veth queue; drops would muddle counts
+    # Take the broker's answers (ERROR frames) before the socket closes: one
+    # arriving after would bounce as ICMP, a packet the counts do not expect.
+    quiet = time.time() + 0.3
+    while time.time() < quiet:
+        try:
+            s.recv(2048)
+            quiet = time.time() + 0.3
+        except (socket.timeout, ConnectionRefusedError):
+            pass
     print(json.dumps(sent))
 
 

@@ -77,11 +77,11 @@ for k, v in want.items():
 # af_packet's fanout asks the kernel to reassemble fragments (DEFRAG flag);
 # a reassembled pair is a UDP datagram of 'f' bytes, dropped as bad_version.
 # Each pair must show up as either two ip_fragment drops or one bad_version.
-extra = d("bad_version") - sent["bad_version"]
+extra = d("bad_version") - sent["bad_version"] - sent["session_version"]
 frag = d("ip_fragment") + 2 * extra
 ok = extra >= 0 and frag == 60
 print(f"[malformed] {'ok' if ok else 'FAIL'}: bad_version {d('bad_version')} "
-      f"(want {sent['bad_version']} + reassembled), fragments accounted {frag} (want 60)")
+      f"(want {sent['bad_version'] + sent['session_version']} + reassembled), fragments accounted {frag} (want 60)")
 bad += not ok
 for k in ("no_mbuf", "tx_full", "ring_full"):
     if d(k):

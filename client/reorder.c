@@ -501,7 +501,11 @@ tick_topic(struct sl_reorder *ro, struct sl_ro_topic *t, uint64_t now)
 		t->nak_due = now + ro->conf.nak_retry_ns;
 	}
 	next = t->stall_ns + ro->conf.gap_timeout_ns;
-	return t->nak_due < next ? t->nak_due : next;
+	if (t->nak_due < next)
+		next = t->nak_due;
+	/* Head held but not handed over yet (a poll's budget ran out): the
+	 * drain moves it; look again a retry later rather than spin. */
+	return next > now ? next : now + ro->conf.nak_retry_ns;
 }
 
 void

@@ -111,11 +111,11 @@ gap_event(struct sl_reorder *ro, const struct sl_ro_topic *t, uint64_t first, ui
 }
 
 static void
-message_out(struct sl_reorder *ro, const struct sl_ro_topic *t, uint64_t seq, uint64_t ts,
+message_out(struct sl_reorder *ro, uint32_t topic, uint64_t seq, uint64_t ts,
 	    const void *data, uint32_t len, sl_deliver_fn fn, void *arg)
 {
 	struct sl_message m = {
-		.topic_id = t->app_id, .len = len, .seq = seq, .timestamp = ts, .data = data,
+		.topic_id = topic, .len = len, .seq = seq, .timestamp = ts, .data = data,
 	};
 
 	ro->st->delivered++;
@@ -134,7 +134,7 @@ hand(struct sl_reorder *ro, struct sl_ro_topic *t, struct sl_ro_slot *s, sl_deli
 		data = t->fr.a[s->frag - 1].buf;
 	else
 		data = t->arena + (t->head & mask_of(ro)) * (uint64_t)ro->conf.slot_bytes;
-	message_out(ro, t, s->seq, s->timestamp, data, s->len, fn, arg);
+	message_out(ro, t->app_id, s->seq, s->timestamp, data, s->len, fn, arg);
 	if (s->frag != 0)
 		sl_frag_rx_release(&t->fr, s->frag - 1u);
 	s->seq = 0;
@@ -333,6 +333,15 @@ rx_slow(struct sl_reorder *ro, struct sl_ro_topic *t, const struct sl_ro_msg *m,
 		*taken = true;
 		return n;
 	}
+	if (!m->frag && m->len > ro->conf.slot_bytes && !(m->seq == t->head && n < budget)) {
+		/* Larger than a slot (a whole large message over shared memory,
+		 * which is ordered): at head it waits in its datagram for the
+		 * next poll's budget; past head it cannot be kept. */
+		*taken = m->seq != t->head;
+		if (*taken)
+			ro->st->frag_drops++;
+		return n;
+	}
 	*taken = true;
 	if (m->flags & SL_DLV_F_RETRANS)
 		ro->st->retrans_received++;
@@ -348,23 +357,17 @@ rx_slow(struct sl_reorder *ro, struct sl_ro_topic *t, const struct sl_ro_msg *m,
 	}
 	if (m->seq == t->head && n < budget) {
 		if (idx >= 0) {
-			message_out(ro, t, m->seq, t->fr.a[idx].timestamp, t->fr.a[idx].buf,
+			message_out(ro, t->app_id, m->seq, t->fr.a[idx].timestamp, t->fr.a[idx].buf,
 				    t->fr.a[idx].msg_len, fn, arg);
 			sl_frag_rx_release(&t->fr, (unsigned int)idx);
 		} else {
-			message_out(ro, t, m->seq, m->timestamp, m->data, m->len, fn, arg);
+			message_out(ro, t->app_id, m->seq, m->timestamp, m->data, m->len, fn, arg);
 		}
 		t->head++;
 		n++;
 		n += advance(ro, t, fn, arg, budget - n);
 		if (t->head >= t->credit_at)
 			credit_send(ro, t);
-	} else if (idx < 0 && m->len > ro->conf.slot_bytes) {
-		/* Larger than a slot (a whole large message over shared memory):
-		 * it waits in its datagram for the next poll's budget instead. */
-		*taken = m->seq != t->head;
-		if (*taken)
-			ro->st->frag_drops++;
 	} else {
 		buffer(ro, t, m, idx);
 		if (m->seq == t->head)
@@ -386,16 +389,15 @@ sl_ro_rx(struct sl_reorder *ro, const struct sl_ro_msg *m, sl_deliver_fn fn, voi
 		if (t == NULL)
 			t = topic_new(ro, m->topic);
 		if (t == NULL) {
-			/* Untracked (table full): passed on as it comes. */
-			ro->st->delivered++;
-			if (fn != NULL && !m->frag) {
-				struct sl_message msg = { .topic_id = m->topic, .len = m->len,
-							  .seq = m->seq, .timestamp = m->timestamp,
-							  .data = m->data };
-
-				fn(arg, &msg);
-			}
+			/* Untracked (table full): passed on as it comes; a piece
+			 * cannot be. */
 			*taken = true;
+			if (m->frag) {
+				ro->st->frag_drops++;
+				return 0;
+			}
+			message_out(ro, m->topic, m->seq,
+				    m->timestamp, m->data, m->len, fn, arg);
 			return 1;
 		}
 		ro->last = t;
@@ -403,7 +405,7 @@ sl_ro_rx(struct sl_reorder *ro, const struct sl_ro_msg *m, sl_deliver_fn fn, voi
 	/* The fast path, every in-order message on a healthy link: one
 	 * compare more than handing it over, no copy, no allocation. */
 	if (m->seq == t->head && t->nbuf == 0 && !t->ready && !m->frag && t->started) {
-		message_out(ro, t, m->seq, m->timestamp, m->data, m->len, fn, arg);
+		message_out(ro, t->app_id, m->seq, m->timestamp, m->data, m->len, fn, arg);
 		if (++t->head >= t->credit_at)
 			credit_send(ro, t);
 		*taken = true;

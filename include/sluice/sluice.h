@@ -446,7 +446,9 @@ int sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max);
  * a quiet spell may wait up to a millisecond; spin on sl_client_poll for
  * the lowest latency.
  * Heartbeats are sent while it waits. @timeout_ms < 0 waits without limit.
- * A signal ends the wait early and returns 0.
+ * A signal ends the wait early and returns 0; so may the reorder buffer's
+ * timers (a NAK or a give-up due, see "Delivery order"), which run in the
+ * poll it ends with.
  */
 int sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int timeout_ms);
 

@@ -28,6 +28,14 @@
 #define DEFAULT_TIMEOUT_MS 2000u
 #define DEFAULT_SOCKBUF (4u << 20)
 #define DEFAULT_HEARTBEAT_MS 1000u
+#define DEFAULT_RESEND_MS 50u
+#define RESEND_MAX_NS (1000 * NS_PER_MS)  /* resend backoff ceiling */
+#define DEFAULT_RESEND_BYTES (16u << 20)
+#define PTOPIC_SLOTS 4096u	   /* topics one client publishes to; power of two */
+#define RECONNECT_MIN_NS (50 * NS_PER_MS)
+#define RECONNECT_MAX_NS (2000 * NS_PER_MS)
+#define RECONNECT_WAIT_NS (500 * NS_PER_MS) /* most one request of an attempt waits */
+#define MAX_PATTERNS 64u	   /* pattern subscriptions kept for a reconnect */
 
 /* Room for a frame of @n bytes once sealed: padded to 8, then the trailer. */
 #define FRAME_ROOM(n) ((((n) + 7u) & ~(size_t)7u) + sizeof(struct sl_auth_trailer))
@@ -58,6 +66,121 @@ struct pub_slot {
 _Static_assert(sizeof(struct pub_slot) == 8, "sluice.h says 8 bytes a window slot");
 
 /*
+ * What a resend needs of one publish of the window, beside its pub_slot;
+ * only with a producer (idempotent publishing).
+ */
+struct pub_rec {
+	uint64_t pseq;	    /* producer sequence on the wire: per topic */
+	uint64_t timestamp;
+	uint64_t off;	    /* where the payload copy starts in the arena */
+	uint64_t sent_ns;   /* last sent; 0: send at the next resend tick */
+	uint32_t len;	    /* payload bytes */
+	uint8_t kept;	    /* the payload is in the arena */
+	uint8_t pad[3];
+};
+
+/* A topic this client publishes to: its last producer sequence. */
+struct ptopic {
+	uint32_t topic_id; /* the application's id; 0: free */
+	uint32_t pad;
+	uint64_t last_pseq;
+};
+
+/*
+ * The producer (sluice.h opts.producer): the broker's identity of this
+ * publisher, the per-topic sequences, and copies of unacknowledged
+ * publishes for resending. Active once @bound (version 2 sessions, from the
+ * first publish asking for an ACK); before, producer_seq is the publish
+ * number, as in version 1.
+ */
+struct producer {
+	bool v2;	     /* the session speaks version 2: idempotent publishing */
+	bool bound;	     /* PRODUCER answered in this session */
+	bool fenced;	     /* SL_E_FENCED: publishing fails -EPERM */
+	bool unsupported;    /* the broker did not answer PRODUCER: as version 1 */
+	bool ooo;	     /* SL_E_OUT_OF_ORDER seen: resend at the next tick */
+	uint32_t epoch;	     /* granted; 0 before the first PRODUCER_ID */
+	uint64_t id;
+	char name[SL_MAX_PRODUCER_NAME + 1];
+	struct pub_rec *rec; /* [win.mask + 1] */
+	uint64_t *map;	     /* (topic, pseq) -> publish number; 0 free */
+	uint64_t map_mask;
+	struct ptopic *topics; /* [PTOPIC_SLOTS] */
+	uint32_t *used;	       /* indexes of taken topics, in order of first use */
+	uint32_t n_used;
+	uint8_t *arena;	     /* payload copies, a byte ring */
+	uint64_t arena_size; /* power of two */
+	uint64_t arena_head; /* bytes ever reserved, and freed */
+	uint64_t arena_tail;
+	uint64_t resend_base_ns;
+	uint64_t resend_ns;  /* current interval, backed off */
+	uint64_t round_ns;   /* when the last resend round started */
+	uint64_t cursor;     /* next publish of the round in progress; 0: none */
+	uint64_t progress;   /* win.settled when the last round started */
+};
+
+/* The datagram being filled with publishes (opts.flush_us). */
+struct batch {
+	uint32_t end;	     /* where the last frame ends, unpadded: bytes to send */
+	uint32_t frames;
+	uint64_t first_ns;   /* when its first frame went in */
+	uint64_t flush_ns;   /* opts.flush_us; 0: send each frame at once */
+	uint64_t buf[SL_MAX_DATAGRAM / 8];
+};
+
+/* A topic name the application resolved, for resolving again after a reconnect. */
+struct rtopic {
+	uint32_t app_id; /* what the application holds */
+	uint32_t cur_id; /* the broker's id in this session */
+	uint8_t create;
+	char *name;
+};
+
+/* A subscription, to make again after a reconnect. */
+struct rsub {
+	uint32_t app_id;
+	uint16_t flags; /* as first asked */
+	uint8_t no_journal; /* FROM_SEQ refused (durability none) */
+	uint64_t start;
+};
+
+/*
+ * Reconnecting (sluice.h opts.no_reconnect): what the client needs to open
+ * a session again, and what it must restore in it.
+ */
+struct recon {
+	bool on;
+	bool down;	      /* the session is lost; reconnecting */
+	bool attempting;      /* inside an attempt: a loss fails the attempt */
+	bool failed;	      /* the attempt in progress lost its session */
+	bool remapped;	      /* some topic's cur_id differs from its app_id */
+	bool have_inc;
+	bool inc_changed;     /* this connect's WELCOME named a new incarnation */
+	uint16_t why;	      /* code of the loss */
+	uint64_t incarnation; /* of the last WELCOME */
+	uint64_t since_ns;    /* when the session was lost */
+	uint64_t next_ns;     /* next attempt */
+	uint64_t backoff_ns;
+	uint64_t max_ns;      /* give up after this long down; 0: never */
+	uint64_t liveness_ns; /* opts.liveness_ms; 0: 3 heartbeat intervals */
+	uint64_t last_rx_ns;  /* last datagram or record from the broker */
+	uint64_t last_hb_ns;  /* last HEARTBEAT sent */
+	uint64_t probe_ns;    /* first HEARTBEAT sent after last_rx_ns */
+	struct sl_client_opts o; /* copies: the strings below */
+	struct sockaddr_in sa;
+	char *host, *name, *shm, *user;
+	uint8_t key[SL_AUTH_KEY_LEN];
+	struct rtopic *topics;
+	uint32_t n_topics, cap_topics;
+	struct rsub *subs;
+	uint32_t n_subs, cap_subs;
+	char *patterns[MAX_PATTERNS];
+	uint32_t n_patterns;
+	sl_event_fn fn;
+	void *arg;
+};
+
+/*
  * The publish window (sluice.h, "Acknowledgements"): the state of
  * publishes pub_seq - mask .. pub_seq, in slot[seq & mask]. A slot is
  * reused only once its publish is settled, which the window check in
@@ -85,6 +208,8 @@ struct pending {
 	uint32_t req_id;
 	uint64_t nonce;
 	uint32_t value; /* topic id from TOPIC */
+	uint32_t epoch; /* PRODUCER_ID */
+	uint64_t id;
 };
 
 /*
@@ -113,7 +238,14 @@ struct sl_client {
 	uint64_t hb_ns; /* send something at least this often: half the broker's interval */
 	uint64_t last_tx_ns;
 	uint64_t pub_seq;
+	uint64_t max_message;	  /* WELCOME max_message; max_payload when v1 */
 	struct pub_window win;
+	struct producer prod;
+	struct batch batch;
+	struct recon rc;
+	uint8_t *big;		  /* claim buffer for a message over one frame */
+	uint32_t big_len;	  /* claimed length when the claim is in @big */
+	uint32_t claim_topic;	  /* the application's topic id of the open claim */
 	struct pending pend;
 	struct auth auth;
 	struct sl_client_stats st;
@@ -177,13 +309,32 @@ int sl_cl_rx_burst(struct sl_client *c);
 
 /* ---- session.c: connect, handshake and authentication, heartbeats, close */
 
+/* Seal @frame (@len bytes, room for FRAME_ROOM(len)) in place when the
+ * session is authenticated: the length to send. */
+size_t sl_cl_seal(struct sl_client *c, void *frame, size_t len);
+
 /* Send one frame of @len bytes (room for FRAME_ROOM(len)), sealed when the
- * session is authenticated: as sl_cl_tx(). */
+ * session is authenticated, after the pending batch: as sl_cl_tx(). */
 int sl_cl_tx_frame(struct sl_client *c, void *frame, size_t len);
 
 /* Send a heartbeat when nothing went out for c->hb_ns; over shared memory,
  * notice a broker that is gone. */
 void sl_cl_heartbeat_maybe(struct sl_client *c, uint64_t now);
+
+/* HELLO (and with credentials CHALLENGE, AUTH) until WELCOME, with
+ * c->rc.o: 0 or as sl_client_connect. */
+int sl_cl_handshake(struct sl_client *c);
+
+/* Open the transport (c->rc.o, c->rc.sa) and a session on it: 0 or as
+ * sl_client_connect; on failure nothing stays open. */
+int sl_cl_open(struct sl_client *c);
+
+/* Close the socket or detach from the region; forget what was received or
+ * batched for that session. */
+void sl_cl_close_transport(struct sl_client *c);
+
+/* Clear a secret. */
+void sl_cl_wipe(void *p, size_t n);
 
 /* Is @p a HELLO or AUTH still waiting for its answer? */
 bool sl_cl_handshaking(const struct pending *p);
@@ -210,6 +361,13 @@ int sl_cl_error_to_errno(uint16_t code);
  */
 int sl_cl_request_run(struct sl_client *c, void *frame, size_t len, uint64_t deadline);
 
+/* The requests as the broker sees them, topic ids its own, nothing
+ * recorded for a reconnect: what the public calls and reconnect.c use. */
+int sl_cl_resolve_raw(struct sl_client *c, const char *name, int create, uint32_t *topic_id);
+int sl_cl_subscribe_raw(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags,
+			uint64_t start);
+int sl_cl_psubscribe_raw(struct sl_client *c, const char *pattern, int unsubscribe);
+
 /* ---- publish.c: the publish window, claim and commit */
 
 /* Size the window from @o: 0, -EINVAL (too large) or -ENOMEM. */
@@ -221,6 +379,132 @@ int sl_cl_win_init(struct pub_window *w, const struct sl_client_opts *o);
  */
 void sl_cl_win_answer(struct sl_client *c, uint32_t session, uint64_t seq, uint32_t topic_id,
 		      uint16_t error);
+
+/* ACK @a from the broker; ERROR @e refusing a PUBLISH or PUBLISH_FRAG. */
+void sl_cl_on_ack(struct sl_client *c, const struct sl_ack *a);
+void sl_cl_on_pub_error(struct sl_client *c, const struct sl_error *e);
+
+/* PRODUCER_ID answering the pending PRODUCER. */
+void sl_cl_on_producer_id(struct sl_client *c, const struct sl_producer_id *p);
+
+/* Flush the pending batch: 0, -EAGAIN (kept for the next try) or -errno. */
+int sl_cl_flush(struct sl_client *c);
+
+/*
+ * Room for a frame of @flen bytes (FRAME_ROOM(flen) over UDP): in the
+ * pending datagram, flushed first when it has none, or in the shared-memory
+ * ring. NULL when there is no room now (-EAGAIN).
+ */
+void *sl_cl_tx_claim(struct sl_client *c, uint32_t flen);
+
+/* The frame at @frame (@flen bytes, from sl_cl_tx_claim) is complete: seal
+ * it and add it to the datagram, sent now without batching. 0, or the
+ * send's error (the frame is then taken back: not sent). */
+int sl_cl_tx_commit(struct sl_client *c, void *frame, uint32_t flen);
+
+/* Drop the pending datagram (the session it was for is gone). */
+void sl_cl_batch_drop(struct sl_client *c);
+
+/* ---- frag_tx.c: messages over one frame, as PUBLISH_FRAG pieces */
+
+/* Largest payload sent as one PUBLISH frame on this transport. */
+uint32_t sl_cl_frame_max(const struct sl_client *c);
+
+/* Send @len bytes at @data as pieces of one message (topic @topic_id as the
+ * broker knows it, producer sequence @pseq): 0 when every piece went, the
+ * number of pieces sent when the transport filled up midway (positive), or
+ * -errno when none went. */
+int sl_cl_frag_send(struct sl_client *c, uint32_t topic_id, uint64_t pseq, uint64_t ts,
+		    uint16_t flags, const uint8_t *data, uint32_t len);
+
+/* ---- producer.c: producer registration, sequences per topic, resending */
+
+/* Register (or, after a reconnect, resume) the producer: 0, -EPERM
+ * (fenced), -ENOSPC (the broker's producer table is full), -ETIMEDOUT, or
+ * -errno. */
+int sl_cl_producer_bind(struct sl_client *c);
+
+/* Allocate the producer's state for a window of win.mask + 1: 0 or -ENOMEM. */
+int sl_cl_producer_init(struct sl_client *c, const struct sl_client_opts *o);
+void sl_cl_producer_free(struct sl_client *c);
+
+/* The topic state of @topic_id, taken if new; NULL when the table is full. */
+struct ptopic *sl_cl_ptopic(struct sl_client *c, uint32_t topic_id);
+
+/* Arena room for a payload of @len bytes? */
+bool sl_cl_arena_room(const struct sl_client *c, uint32_t len);
+
+/* Publish @seq (slot and rec filled) was committed: keep what a resend needs. */
+void sl_cl_producer_sent(struct sl_client *c, uint64_t seq, const void *data, uint32_t len,
+			 bool ack_req);
+
+/* Publish @seq was answered: no ACK will be matched to it any more. */
+void sl_cl_producer_settled(struct sl_client *c, uint64_t seq);
+
+/* The settled mark passed publish @seq: its copy's bytes are free. */
+void sl_cl_producer_release(struct sl_client *c, uint64_t seq);
+
+/* The publish number of (@topic_id, @pseq), 0 if none outstanding. With
+ * @topic_id SL_TOPIC_INVALID: of any topic. */
+uint64_t sl_cl_producer_find(const struct sl_client *c, uint32_t topic_id, uint64_t pseq);
+
+/* Resend what is due: unacknowledged publishes, oldest first. */
+void sl_cl_resend_tick(struct sl_client *c, uint64_t now);
+
+/* Resend every unacknowledged publish at the next tick (after a reconnect). */
+void sl_cl_resend_all(struct sl_client *c);
+
+/* ---- reconnect.c: liveness, reconnecting, topic ids across sessions */
+
+/* Keep copies of what a reconnect needs from @o: 0, -ENOMEM. */
+int sl_cl_recon_init(struct sl_client *c, const struct sl_client_opts *o,
+		     const struct sockaddr_in *sa);
+void sl_cl_recon_free(struct sl_client *c);
+
+/* Raise event @type (sl_event_type) with @error for @topic_id, @first..@last. */
+void sl_cl_event(struct sl_client *c, uint32_t type, uint32_t topic_id, uint64_t first,
+		 uint64_t last, uint16_t error);
+
+/* The session is gone (@why: SL_E_NO_SESSION, SL_E_SLOW_CONSUMER...):
+ * reconnect, or with reconnecting off, fail every call -ENOTCONN. */
+void sl_cl_session_lost(struct sl_client *c, uint16_t why);
+
+/* Liveness, reconnect attempts, resends and the batch's deadline: what
+ * polling does besides receiving. Returns -ENOTCONN when the client gave
+ * up, -EAGAIN while it is down, else 0. */
+int sl_cl_tick(struct sl_client *c, uint64_t now);
+
+/* Has the broker left a heartbeat unanswered for the liveness time? Then
+ * the session is lost (sl_cl_session_lost) and it returns true. Call it
+ * only after reading what was waiting. */
+bool sl_cl_liveness_lost(struct sl_client *c, uint64_t now);
+
+/* When sl_cl_tick next has something to do (absolute ns). */
+uint64_t sl_cl_wake(const struct sl_client *c, uint64_t now);
+
+/* A WELCOME's incarnation, seen while (re)connecting. */
+void sl_cl_recon_incarnation(struct sl_client *c, uint64_t inc);
+
+/* Topic ids: the broker's for the application's, and back (identity until a
+ * reconnect gives a topic another id). */
+uint32_t sl_cl_topic_to_broker(const struct sl_client *c, uint32_t app_id);
+uint32_t sl_cl_topic_to_app(const struct sl_client *c, uint32_t broker_id);
+
+/* A resolve of @name answered @id (broker's): the application's id for it. */
+uint32_t sl_cl_recon_resolved(struct sl_client *c, const char *name, int create, uint32_t id);
+/* A subscription was made (or, with @gone, dropped). */
+void sl_cl_recon_sub(struct sl_client *c, uint32_t app_id, uint16_t flags, uint64_t start,
+		     bool gone);
+void sl_cl_recon_pattern(struct sl_client *c, const char *pattern, bool gone);
+
+/*
+ * The subscriber's per-topic ordering state (reorder.c), keyed by the
+ * application's topic id: the last sequence handed to the application (0 if
+ * none), and a restart of the topic at @next_seq (0: the first delivery
+ * sets it, as for a new live subscription).
+ */
+uint64_t sl_cl_reorder_last_delivered(struct sl_client *c, uint32_t topic);
+void sl_cl_reorder_reset(struct sl_client *c, uint32_t topic, uint64_t next_seq);
 
 /* ---- rx.c: delivery and the broker's control frames */
 

@@ -46,6 +46,7 @@ win_advance(struct sl_client *c)
 		if (s->state == SL_PUB_OUTSTANDING)
 			break;
 		w->settled++;
+		sl_cl_producer_release(c, w->settled);
 		if (w->first_refused != 0)
 			continue;
 		if (s->state == SL_PUB_REFUSED && s->ack_req)
@@ -102,6 +103,7 @@ sl_cl_win_answer(struct sl_client *c, uint32_t session, uint64_t seq, uint32_t t
 	}
 	if (s->ack_req)
 		c->st.pub_outstanding--;
+	sl_cl_producer_settled(c, seq);
 	if (seq == w->settled + 1)
 		win_advance(c);
 	if (w->fn != NULL)
@@ -112,67 +114,215 @@ ignored:
 	c->st.acks_ignored++;
 }
 
-int
-sl_client_claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data)
+void
+sl_cl_on_ack(struct sl_client *c, const struct sl_ack *a)
 {
-	uint32_t flen = (uint32_t)sizeof(struct sl_publish) + len;
-	struct sl_publish *p;
+	uint32_t topic = sl_cl_topic_to_app(c, a->topic_id);
+	uint64_t seq = a->producer_seq;
 
+	c->st.acks++;
+	if (a->h.flags & SL_ACK_F_DUP)
+		c->st.dup_acks++; /* stored once already: as good as an ACK */
+	if (c->prod.bound) {
+		seq = sl_cl_producer_find(c, topic, a->producer_seq);
+		if (seq == 0) {
+			c->st.acks_ignored++;
+			return;
+		}
+	}
+	sl_cl_win_answer(c, a->h.session, seq, topic, SL_E_NONE);
+}
+
+void
+sl_cl_on_pub_error(struct sl_client *c, const struct sl_error *e)
+{
+	uint64_t seq = e->detail;
+
+	if (e->code == SL_E_NONE) {
+		c->st.acks_ignored++; /* refuses nothing, acknowledges nothing */
+		return;
+	}
+	if (e->code == SL_E_OUT_OF_ORDER && c->prod.bound) {
+		/* A publish before it was lost: not stored; the next resend
+		 * round sends the topic's unacknowledged publishes in order. */
+		c->st.out_of_order++;
+		c->prod.ooo = true;
+		return;
+	}
+	if (e->code == SL_E_FENCED && !c->prod.fenced) {
+		c->prod.fenced = true;
+		sl_cl_event(c, SL_EV_FENCED, 0, 0, 0, SL_E_FENCED);
+	}
+	if (c->prod.bound) {
+		seq = sl_cl_producer_find(c, SL_TOPIC_INVALID, e->detail);
+		if (seq == 0) {
+			c->st.acks_ignored++;
+			return;
+		}
+	}
+	sl_cl_win_answer(c, e->h.session, seq, SL_TOPIC_INVALID, e->code);
+}
+
+/* Can the client publish now? 0, or the error a publishing call returns. */
+static int
+pub_ready(struct sl_client *c, uint64_t now, bool will_ack)
+{
 	if (c->dead)
 		return -ENOTCONN;
+	if (c->prod.fenced)
+		return -EPERM;
+	if (c->rc.down) {
+		(void)sl_cl_tick(c, sl_now_ns());
+		if (c->dead)
+			return -ENOTCONN;
+		if (c->rc.down) {
+			c->st.publish_eagain++;
+			return -EAGAIN;
+		}
+	}
+	if (c->batch.frames != 0 && now - c->batch.first_ns >= c->batch.flush_ns)
+		(void)sl_cl_flush(c);
+	if (will_ack && c->prod.v2 && !c->prod.bound && !c->prod.unsupported) {
+		/* Registered before the first publish that asks for an ACK: one
+		 * round trip, once. A broker that does not answer PRODUCER (or
+		 * refuses it as a frame it does not take) gets publishes as in
+		 * version 1: not deduplicated, never resent. */
+		int rc = sl_cl_producer_bind(c);
+
+		if (rc == -ETIMEDOUT || rc == -EPROTO)
+			c->prod.unsupported = true;
+		else if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Room for a message of @len bytes over one frame: one big enough buffer. */
+static void *
+big_claim(struct sl_client *c, uint32_t len)
+{
+	if (c->big == NULL) {
+		c->big = malloc(sizeof(struct sl_publish) + c->max_message);
+		if (c->big == NULL)
+			return NULL;
+	}
+	c->big_len = len;
+	return c->big;
+}
+
+/* @will_ack: the publish will ask for an ACK (a zero-copy claim does not
+ * know yet: it assumes so). */
+static int
+claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data, bool will_ack)
+{
+	uint32_t flen = (uint32_t)sizeof(struct sl_publish) + len;
+	uint64_t now = c->batch.frames ? sl_now_ns() : 0;
+	struct sl_publish *p;
+	int rc;
+
 	if (c->claim != NULL || data == NULL)
-		return -EINVAL;
-	if (len > c->max_payload)
+		return c->dead ? -ENOTCONN : -EINVAL;
+	rc = pub_ready(c, now, will_ack);
+	if (rc < 0)
+		return rc;
+	if (len > c->max_message)
 		return -EMSGSIZE;
-	if (win_full(c)) {
+	if (win_full(c) || (c->prod.bound && !sl_cl_arena_room(c, len))) {
 		c->st.window_full++;
 		c->st.publish_eagain++;
 		return -EAGAIN;
 	}
-	if (c->shm.r) {
-		p = sl_shm_link_claim(&c->shm, flen);
+	if (c->prod.bound && sl_cl_ptopic(c, topic_id) == NULL)
+		return -ENOSPC;
+	c->big_len = 0;
+	if (len > sl_cl_frame_max(c)) {
+		p = big_claim(c, len);
+		if (p == NULL)
+			return -ENOMEM;
+	} else {
+		p = sl_cl_tx_claim(c, flen);
 		if (p == NULL) {
 			c->st.publish_eagain++;
 			return -EAGAIN;
 		}
-	} else {
-		p = (struct sl_publish *)c->txbuf;
 	}
 	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, 0, flen, c->session);
-	p->topic_id = topic_id;
+	p->topic_id = sl_cl_topic_to_broker(c, topic_id);
 	p->payload_len = 0;
 	c->claim = p;
+	c->claim_topic = topic_id;
 	*data = p + 1;
 	return 0;
+}
+
+int
+sl_client_claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data)
+{
+	return claim(c, topic_id, len, data, true);
 }
 
 int
 sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 {
 	struct sl_publish *p = c->claim;
-	uint32_t topic_id;
+	bool ack_req = (flags & SL_PUB_F_ACK_REQ) != 0;
+	uint32_t topic_id = c->claim_topic;
+	uint32_t len;
+	struct ptopic *t = NULL;
+	struct pub_rec *r;
+	uint64_t seq, head = c->prod.arena_head;
 	int rc = 0;
 
 	if (p == NULL || (flags & ~SL_PUB_F_ACK_REQ) != 0)
 		return -EINVAL;
 	c->claim = NULL;
-	topic_id = p->topic_id; /* over shared memory, the broker's once committed */
+	len = c->big_len ? c->big_len : p->h.length - (uint32_t)sizeof(*p);
+	seq = c->pub_seq + 1;
 	p->h.flags = flags;
-	p->producer_seq = c->pub_seq + 1;
 	p->timestamp = timestamp;
-	if (c->shm.r) {
-		sl_shm_link_commit(&c->shm, p->h.length);
+	/*
+	 * With a producer, only publishes that ask for an ACK are numbered, per
+	 * topic, and kept for resending: a publish without one carries 0, which
+	 * the broker does not deduplicate, so its loss leaves no hole in the
+	 * topic's sequence that no resend could fill.
+	 */
+	p->producer_seq = seq;
+	if (c->prod.bound) {
+		t = sl_cl_ptopic(c, topic_id);
+		p->producer_seq = ack_req ? t->last_pseq + 1 : 0;
+		r = &c->prod.rec[seq & c->win.mask];
+		r->pseq = p->producer_seq;
+		r->timestamp = timestamp;
+		r->len = len;
+		r->sent_ns = sl_now_ns();
+		c->win.slot[seq & c->win.mask].topic_id = topic_id;
+		/* Copied before the frame is committed: over shared memory
+		 * the broker may take it from the ring at once. */
+		sl_cl_producer_sent(c, seq, p + 1, len, ack_req);
+	}
+	if (c->big_len) {
+		rc = sl_cl_frag_send(c, p->topic_id, p->producer_seq, timestamp, flags,
+				     (const uint8_t *)(p + 1), len);
+		if (rc > 0 && c->prod.bound)
+			c->prod.rec[seq & c->win.mask].sent_ns = 0; /* the rest: next tick */
 	} else {
-		rc = sl_cl_tx_frame(c, p, p->h.length);
-		if (rc < 0) {
-			if (rc == -EAGAIN)
-				c->st.publish_eagain++;
-			return rc;
+		rc = sl_cl_tx_commit(c, p, p->h.length);
+	}
+	if (rc < 0) {
+		if (c->prod.bound && c->prod.rec[seq & c->win.mask].kept) {
+			sl_cl_producer_settled(c, seq);
+			c->prod.rec[seq & c->win.mask].kept = 0;
+			c->prod.arena_head = head;
 		}
+		if (rc == -EAGAIN)
+			c->st.publish_eagain++;
+		return rc;
 	}
 	/* The sequence advances only for frames the broker's transport took,
 	 * so acks can be matched against a gap-free range. */
 	c->pub_seq++;
+	if (t != NULL && ack_req)
+		t->last_pseq++;
 	c->st.published++;
 	win_sent(c, topic_id, flags);
 	return 0;
@@ -186,7 +336,7 @@ sl_client_abort(struct sl_client *c)
 	if (p == NULL)
 		return;
 	c->claim = NULL;
-	if (c->shm.r) {
+	if (c->shm.r && c->big_len == 0) {
 		/* The record was reserved: commit it as a frame the broker
 		 * reads and ignores, so the ring stays in step. */
 		sl_proto_hdr_init(&p->h, SL_FT_HEARTBEAT, 0, sizeof(struct sl_heartbeat),
@@ -205,7 +355,7 @@ sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint
 
 	if ((len != 0 && data == NULL) || (flags & ~SL_PUB_F_ACK_REQ) != 0 || c->claim != NULL)
 		return c->dead ? -ENOTCONN : -EINVAL;
-	rc = sl_client_claim(c, topic_id, len, &d);
+	rc = claim(c, topic_id, len, &d, (flags & SL_PUB_F_ACK_REQ) != 0);
 	if (rc < 0)
 		return rc;
 	if (len)

@@ -10,11 +10,10 @@
 
 #include "reorder.h"
 
-#define BY_WIRE_SLOTS (2 * SL_RO_TOPICS)
+#define BY_ID_SLOTS (2 * SL_RO_TOPICS)
 
 _Static_assert((SL_RO_TOPICS & (SL_RO_TOPICS - 1)) == 0, "SL_RO_TOPICS is a power of two");
 
-static struct sl_ro_topic *topic_new(struct sl_reorder *ro, uint32_t id);
 
 static inline uint64_t
 mask_of(const struct sl_reorder *ro)
@@ -83,7 +82,7 @@ credit_send(struct sl_reorder *ro, struct sl_ro_topic *t)
 	t->credit_at = t->head + ro->conf.window / 4;
 	if (ro->ordered || ro->ops.credit == NULL)
 		return;
-	if (ro->ops.credit(ro->ops.arg, t->wire_id, limit) == 0) {
+	if (ro->ops.credit(ro->ops.arg, t->id, limit) == 0) {
 		t->credit_sent = limit;
 		ro->st->credits_sent++;
 	}
@@ -95,7 +94,7 @@ gap_event(struct sl_reorder *ro, const struct sl_ro_topic *t, uint64_t first, ui
 {
 	struct sl_event ev = {
 		.type = SL_EV_GAP,
-		.topic_id = t->app_id,
+		.topic_id = t->id,
 		.first = first,
 		.last = last,
 		.error = error,
@@ -103,7 +102,7 @@ gap_event(struct sl_reorder *ro, const struct sl_ro_topic *t, uint64_t first, ui
 
 	ro->st->gaps += last - first + 1;
 	ro->st->gap_events++;
-	ro->st->gap_topic = t->app_id;
+	ro->st->gap_topic = t->id;
 	ro->st->gap_first = first;
 	ro->st->gap_last = last;
 	if (ro->ops.event != NULL)
@@ -134,7 +133,7 @@ hand(struct sl_reorder *ro, struct sl_ro_topic *t, struct sl_ro_slot *s, sl_deli
 		data = t->fr.a[s->frag - 1].buf;
 	else
 		data = t->arena + (t->head & mask_of(ro)) * (uint64_t)ro->conf.slot_bytes;
-	message_out(ro, t->app_id, s->seq, s->timestamp, data, s->len, fn, arg);
+	message_out(ro, t->id, s->seq, s->timestamp, data, s->len, fn, arg);
 	if (s->frag != 0)
 		sl_frag_rx_release(&t->fr, s->frag - 1u);
 	s->seq = 0;
@@ -357,11 +356,11 @@ rx_slow(struct sl_reorder *ro, struct sl_ro_topic *t, const struct sl_ro_msg *m,
 	}
 	if (m->seq == t->head && n < budget) {
 		if (idx >= 0) {
-			message_out(ro, t->app_id, m->seq, t->fr.a[idx].timestamp, t->fr.a[idx].buf,
+			message_out(ro, t->id, m->seq, t->fr.a[idx].timestamp, t->fr.a[idx].buf,
 				    t->fr.a[idx].msg_len, fn, arg);
 			sl_frag_rx_release(&t->fr, (unsigned int)idx);
 		} else {
-			message_out(ro, t->app_id, m->seq, m->timestamp, m->data, m->len, fn, arg);
+			message_out(ro, t->id, m->seq, m->timestamp, m->data, m->len, fn, arg);
 		}
 		t->head++;
 		n++;
@@ -384,10 +383,8 @@ sl_ro_rx(struct sl_reorder *ro, const struct sl_ro_msg *m, sl_deliver_fn fn, voi
 {
 	struct sl_ro_topic *t = ro->last;
 
-	if (t == NULL || t->wire_id != m->topic) {
-		t = sl_ro_topic_wire(ro, m->topic);
-		if (t == NULL)
-			t = topic_new(ro, m->topic);
+	if (t == NULL || t->id != m->topic) {
+		t = sl_ro_topic_get(ro, m->topic);
 		if (t == NULL) {
 			/* Untracked (table full): passed on as it comes; a piece
 			 * cannot be. */
@@ -405,7 +402,7 @@ sl_ro_rx(struct sl_reorder *ro, const struct sl_ro_msg *m, sl_deliver_fn fn, voi
 	/* The fast path, every in-order message on a healthy link: one
 	 * compare more than handing it over, no copy, no allocation. */
 	if (m->seq == t->head && t->nbuf == 0 && !t->ready && !m->frag && t->started) {
-		message_out(ro, t->app_id, m->seq, m->timestamp, m->data, m->len, fn, arg);
+		message_out(ro, t->id, m->seq, m->timestamp, m->data, m->len, fn, arg);
 		if (++t->head >= t->credit_at)
 			credit_send(ro, t);
 		*taken = true;
@@ -451,7 +448,7 @@ nak_holes(struct sl_reorder *ro, struct sl_ro_topic *t)
 		if (missing && first == 0)
 			first = s;
 		if (!missing && first != 0) {
-			if (ro->ops.nak(ro->ops.arg, t->wire_id, first, s - 1) == 0) {
+			if (ro->ops.nak(ro->ops.arg, t->id, first, s - 1) == 0) {
 				ro->st->naks_sent++;
 				ro->st->nak_seqs += s - first;
 			}
@@ -529,7 +526,7 @@ sl_ro_tick(struct sl_reorder *ro, uint64_t now)
 void
 sl_ro_status(struct sl_reorder *ro, uint32_t topic, uint64_t last_seq, uint64_t now)
 {
-	struct sl_ro_topic *t = sl_ro_topic_wire(ro, topic);
+	struct sl_ro_topic *t = sl_ro_topic_find(ro, topic);
 
 	ro->st->status_frames++;
 	/* Before the first DELIVER there is no start to count holes from. */
@@ -545,7 +542,7 @@ void
 sl_ro_lost(struct sl_reorder *ro, uint32_t topic, uint64_t first, uint64_t last,
 	   uint16_t error, uint64_t now)
 {
-	struct sl_ro_topic *t = sl_ro_topic_wire(ro, topic);
+	struct sl_ro_topic *t = sl_ro_topic_find(ro, topic);
 	struct sl_ro_lost *l;
 	unsigned int i;
 
@@ -623,42 +620,37 @@ sl_ro_reset(struct sl_reorder *ro, struct sl_ro_topic *t, uint64_t next)
 /* ---- the topic table */
 
 static unsigned int
-wire_hash(uint32_t wire)
+id_hash(uint32_t id)
 {
 	/* Fibonacci hashing: the top bits of the product spread sequential ids. */
-	return (wire * 2654435761u) >> (32 - 9);
+	return (id * 2654435761u) >> (32 - 9);
 }
-_Static_assert(BY_WIRE_SLOTS == 1u << 9, "wire_hash gives 9 bits");
+_Static_assert(BY_ID_SLOTS == 1u << 9, "id_hash gives 9 bits");
 
 struct sl_ro_topic *
-sl_ro_topic_wire(struct sl_reorder *ro, uint32_t wire)
+sl_ro_topic_find(struct sl_reorder *ro, uint32_t id)
 {
-	unsigned int i = wire_hash(wire), n;
+	unsigned int i = id_hash(id), n;
 
-	for (n = 0; n < BY_WIRE_SLOTS; n++, i = (i + 1) & (BY_WIRE_SLOTS - 1)) {
-		struct sl_ro_topic *t = ro->by_wire[i];
+	for (n = 0; n < BY_ID_SLOTS; n++, i = (i + 1) & (BY_ID_SLOTS - 1)) {
+		struct sl_ro_topic *t = ro->by_id[i];
 
 		if (t == NULL)
 			return NULL;
-		if (t->wire_id == wire)
+		if (t->id == id)
 			return t;
 	}
 	return NULL;
 }
 
 static void
-wire_rebuild(struct sl_reorder *ro)
+by_id_add(struct sl_reorder *ro, struct sl_ro_topic *t)
 {
-	unsigned int k, i;
+	unsigned int i;
 
-	memset(ro->by_wire, 0, sizeof(ro->by_wire));
-	for (k = 0; k < ro->ntopics; k++) {
-		for (i = wire_hash(ro->topics[k]->wire_id); ro->by_wire[i] != NULL;
-		     i = (i + 1) & (BY_WIRE_SLOTS - 1))
-			;
-		ro->by_wire[i] = ro->topics[k];
-	}
-	ro->last = NULL;
+	for (i = id_hash(t->id); ro->by_id[i] != NULL; i = (i + 1) & (BY_ID_SLOTS - 1))
+		;
+	ro->by_id[i] = t;
 }
 
 static void
@@ -671,26 +663,14 @@ topic_free(const struct sl_reorder *ro, struct sl_ro_topic *t)
 	free(t);
 }
 
-static struct sl_ro_topic *
-topic_by_app(const struct sl_reorder *ro, uint32_t app_id)
-{
-	unsigned int i;
-
-	for (i = 0; i < ro->ntopics; i++)
-		if (ro->topics[i]->app_id == app_id)
-			return ro->topics[i];
-	return NULL;
-}
-
-/* A new topic with app id = wire id = @id; NULL when either is taken. */
+/* A new topic @id (not known yet); NULL when the table is full or memory short. */
 static struct sl_ro_topic *
 topic_new(struct sl_reorder *ro, uint32_t id)
 {
 	struct sl_ro_topic *t;
 	void *p;
 
-	if (id == 0 || ro->ntopics == SL_RO_TOPICS || topic_by_app(ro, id) != NULL ||
-	    sl_ro_topic_wire(ro, id) != NULL)
+	if (id == 0 || ro->ntopics == SL_RO_TOPICS)
 		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
@@ -705,33 +685,18 @@ topic_new(struct sl_reorder *ro, uint32_t id)
 		topic_free(ro, t);
 		return NULL;
 	}
-	t->app_id = id;
-	t->wire_id = id;
+	t->id = id;
 	ro->topics[ro->ntopics++] = t;
-	wire_rebuild(ro);
+	by_id_add(ro, t);
 	return t;
 }
 
 struct sl_ro_topic *
-sl_ro_topic_get(struct sl_reorder *ro, uint32_t app_id)
+sl_ro_topic_get(struct sl_reorder *ro, uint32_t id)
 {
-	struct sl_ro_topic *t = topic_by_app(ro, app_id);
+	struct sl_ro_topic *t = sl_ro_topic_find(ro, id);
 
-	return t != NULL ? t : topic_new(ro, app_id);
-}
-
-int
-sl_ro_topic_map(struct sl_reorder *ro, uint32_t app_id, uint32_t wire)
-{
-	struct sl_ro_topic *t = topic_by_app(ro, app_id), *other = sl_ro_topic_wire(ro, wire);
-
-	if (t == NULL || wire == 0)
-		return -ENOENT;
-	if (other != NULL && other != t)
-		return -EEXIST;
-	t->wire_id = wire;
-	wire_rebuild(ro);
-	return 0;
+	return t != NULL ? t : topic_new(ro, id);
 }
 
 int
@@ -764,6 +729,6 @@ sl_ro_fini(struct sl_reorder *ro)
 		topic_free(ro, ro->topics[i]);
 	ro->ntopics = 0;
 	ro->nready = 0;
-	memset(ro->by_wire, 0, sizeof(ro->by_wire));
+	memset(ro->by_id, 0, sizeof(ro->by_id));
 	ro->last = NULL;
 }

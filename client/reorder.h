@@ -48,9 +48,9 @@
 
 /* What the buffer asks of its owner: the wire and the application. */
 struct sl_ro_ops {
-	/* Send NAK @first..@last for wire topic @topic: 0 or -errno. */
+	/* Send NAK @first..@last for topic @topic: 0 or -errno. */
 	int (*nak)(void *arg, uint32_t topic, uint64_t first, uint64_t last);
-	/* Send CREDIT @limit for wire topic @topic: 0 or -errno. */
+	/* Send CREDIT @limit for topic @topic: 0 or -errno. */
 	int (*credit)(void *arg, uint32_t topic, uint64_t limit);
 	/* An event for the application (SL_EV_GAP); may be NULL. */
 	void (*event)(void *arg, const struct sl_event *ev);
@@ -81,9 +81,9 @@ struct sl_ro_lost {
 
 /* One topic's state. */
 struct sl_ro_topic {
-	uint32_t app_id;     /* the id the application knows; 0: unused */
-	uint32_t wire_id;    /* the id on the wire, this session */
-	bool started;	     /* head is known */
+	uint32_t id;	     /* the application's topic id (rx.c translates the
+			      * broker's after a reconnect) */
+	bool started;	     /* head is known; false: the next DELIVER sets it */
 	bool ready;	     /* buffered messages from head wait for a poll's budget */
 	uint64_t head;	     /* next seq the application gets */
 	uint64_t top;	     /* highest seq known to exist */
@@ -109,13 +109,13 @@ struct sl_reorder {
 	uint32_t nready;	    /* topics with ready set */
 	uint64_t timer_ns;	    /* earliest nak_due or stall deadline; UINT64_MAX none */
 	struct sl_ro_topic *last;   /* the topic of the previous frame */
-	struct sl_ro_topic *topics[SL_RO_TOPICS]; /* by app id, in order of creation */
-	struct sl_ro_topic *by_wire[SL_RO_TOPICS]; /* open addressing on wire_id */
+	struct sl_ro_topic *topics[SL_RO_TOPICS]; /* in order of creation */
+	struct sl_ro_topic *by_id[2 * SL_RO_TOPICS]; /* open addressing on id */
 };
 
 /* A message or piece as it came off the wire. */
 struct sl_ro_msg {
-	uint32_t topic;	    /* wire topic id */
+	uint32_t topic;	    /* topic id (the application's) */
 	uint16_t flags;	    /* SL_DLV_F_* */
 	uint64_t seq;
 	uint64_t timestamp;
@@ -139,22 +139,14 @@ int sl_ro_init(struct sl_reorder *ro, const struct sl_ro_conf *conf, const struc
 void sl_ro_fini(struct sl_reorder *ro);
 
 /*
- * The state of application topic @app_id, created (wire id = app id) and
- * its window allocated when new. NULL when @app_id is 0, the table is full
- * (SL_RO_TOPICS; the topic's messages then pass through unordered) or
- * memory is short. Not for the per-message path of a known topic.
+ * The state of topic @id, created and its window allocated when new. NULL
+ * when @id is 0, the table is full (SL_RO_TOPICS; the topic's messages then
+ * pass through unordered) or memory is short.
  */
-struct sl_ro_topic *sl_ro_topic_get(struct sl_reorder *ro, uint32_t app_id);
+struct sl_ro_topic *sl_ro_topic_get(struct sl_reorder *ro, uint32_t id);
 
-/* The topic that wire id @wire maps to, NULL if none. */
-struct sl_ro_topic *sl_ro_topic_wire(struct sl_reorder *ro, uint32_t wire);
-
-/*
- * Map application topic @app_id to wire id @wire (after the broker gave
- * the topic a new id: a re-resolve after reconnecting). 0, -ENOENT (no
- * such topic), -EEXIST (@wire belongs to another topic).
- */
-int sl_ro_topic_map(struct sl_reorder *ro, uint32_t app_id, uint32_t wire);
+/* The state of topic @id, NULL if none. */
+struct sl_ro_topic *sl_ro_topic_find(struct sl_reorder *ro, uint32_t id);
 
 /*
  * Forget what the topic held: buffered messages, holes, lost ranges,
@@ -184,13 +176,13 @@ sl_ro_ready(const struct sl_reorder *ro)
 }
 
 /*
- * The broker says wire topic @topic's @first..@last will never come
+ * The broker says topic @topic's @first..@last will never come
  * (@error: SL_E_GAP_LOST, SL_E_REPLAY_GAP, SL_E_SLOW_CONSUMER).
  */
 void sl_ro_lost(struct sl_reorder *ro, uint32_t topic, uint64_t first, uint64_t last,
 		uint16_t error, uint64_t now);
 
-/* A STATUS entry: wire topic @topic's latest seq is @last_seq. */
+/* A STATUS entry: topic @topic's latest seq is @last_seq. */
 void sl_ro_status(struct sl_reorder *ro, uint32_t topic, uint64_t last_seq, uint64_t now);
 
 /* Timers: NAK holes that are due, give up stalled ones. Cheap when nothing
@@ -211,7 +203,7 @@ void sl_ro_credit_all(struct sl_reorder *ro);
 static inline uint64_t
 sl_ro_last_delivered(const struct sl_ro_topic *t)
 {
-	return t->started && t->head > 0 ? t->head - 1 : 0;
+	return t->head > 0 ? t->head - 1 : 0;
 }
 
 /*
@@ -233,12 +225,11 @@ struct sl_cl_reorder {
 	struct sl_client *c;
 	uint64_t now;	     /* the current poll's clock */
 	uint16_t version;    /* the session's protocol version */
-	sl_event_fn on_event;
-	void *event_arg;
+	uint64_t incarnation; /* the broker's, from WELCOME; 0 before one */
 };
 
 /* sl_client_connect: set up c->ro from @o (reorder_window, nak_delay_us,
- * nak_retry_ms, gap_timeout_ms, on_event). 0, -EINVAL (reorder_window over
+ * nak_retry_ms, gap_timeout_ms). 0, -EINVAL (reorder_window over
  * SL_RO_MAX_WINDOW, or under 4 when not 0), -ENOMEM. */
 int sl_cl_reorder_init(struct sl_client *c, const struct sl_client_opts *o);
 
@@ -252,44 +243,22 @@ void sl_cl_reorder_welcome(struct sl_client *c, const struct sl_frame *f);
 /* The window SUBSCRIBE asks for (its `window` field). */
 uint32_t sl_cl_reorder_window(const struct sl_client *c);
 
-/* A SUBSCRIBE (or UNSUBSCRIBE) of application topic @topic was answered OK:
- * the next DELIVER starts it (unsubscribed: nothing more is NAKed or
- * credited for it). */
-void sl_cl_reorder_subscribed(struct sl_client *c, uint32_t topic);
+/* An UNSUBSCRIBE of application topic @topic was answered OK: nothing
+ * more is NAKed or credited for it, and a later subscription starts anew.
+ * (A SUBSCRIBE resets the topic with sl_cl_reorder_reset, next_seq 0.) */
 void sl_cl_reorder_unsubscribed(struct sl_client *c, uint32_t topic);
 
 /* A heartbeat went out: send every started topic's CREDIT with it. */
 void sl_cl_reorder_heartbeat(struct sl_client *c);
 
 /*
- * For reconnecting and incarnation changes:
- *
- * sl_cl_reorder_reset: forget application topic @topic's buffered
- * messages, holes and timers. @next_seq 0: the next DELIVER sets the start
- * (a live resubscription, or a topic without a journal after the broker's
- * incarnation changed); else the next message the application gets is
- * @next_seq (a durable resubscription FROM_SEQ @next_seq, normally
- * sl_cl_reorder_last_delivered + 1): anything below is a duplicate, a jump
- * past it a hole that is NAKed. Creates the topic's state if new.
- * 0, -ENOSPC (SL_RO_TOPICS topics already), -ENOMEM, -EINVAL (topic 0).
+ * Reconnecting (reconnect.c) uses sl_cl_reorder_last_delivered and
+ * sl_cl_reorder_reset, declared in client_internal.h: a topic's next
+ * seq is last delivered + 1 for a durable resubscription FROM_SEQ, or 0
+ * (the next DELIVER sets it) for a live one and after the broker's
+ * incarnation changed. Topic ids here are the application's: rx.c turns the
+ * broker's into them (sl_cl_topic_to_app) and back for NAK and CREDIT.
  */
-int sl_cl_reorder_reset(struct sl_client *c, uint32_t topic, uint64_t next_seq);
-
-/* sl_cl_reorder_reset of every topic with @next_seq 0. */
-void sl_cl_reorder_reset_all(struct sl_client *c);
-
-/* The last seq of application topic @topic handed to the application; 0
- * when none (or unknown topic). */
-uint64_t sl_cl_reorder_last_delivered(const struct sl_client *c, uint32_t topic);
-
-/*
- * The broker now calls application topic @topic @wire (a new session
- * resolved its name to another id): DELIVERs, STATUS and ERRORs for @wire
- * reach the application as @topic, NAKs and CREDITs for @topic carry @wire.
- * 0, -ENOENT (no state for @topic: call sl_cl_reorder_reset first),
- * -EEXIST (@wire already maps to another topic), -EINVAL (@wire 0).
- */
-int sl_cl_reorder_map(struct sl_client *c, uint32_t topic, uint32_t wire);
 
 /* The poll's receive steps (rx.c). */
 void sl_cl_reorder_status(struct sl_client *c, const struct sl_frame *f);

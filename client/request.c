@@ -43,6 +43,10 @@ sl_cl_error_to_errno(uint16_t code)
 	case SL_E_AUTH_REQUIRED:
 	case SL_E_AUTH_FAILED:
 		return -EACCES;
+	case SL_E_FENCED:
+		return -EPERM;
+	case SL_E_PRODUCER_TABLE_FULL:
+		return -ENOSPC;
 	default:
 		return -EPROTO;
 	}
@@ -112,6 +116,7 @@ wait_drain(struct sl_client *c)
 		}
 		c->wbuf.len = (uint32_t)n;
 		c->wbuf.off = 0;
+		c->rc.last_rx_ns = sl_now_ns();
 		rx_waiting(c, &c->wbuf);
 	}
 	return 0;
@@ -172,16 +177,12 @@ pend_start(struct sl_client *c, uint8_t type)
 }
 
 int
-sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id)
+sl_cl_resolve_raw(struct sl_client *c, const char *name, int create, uint32_t *topic_id)
 {
 	uint64_t f[FRAME_ROOM(sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME) / 8];
 	int len;
 	int rc;
 
-	if (name == NULL || topic_id == NULL)
-		return -EINVAL;
-	if (c->dead)
-		return -ENOTCONN;
 	pend_start(c, SL_FT_RESOLVE);
 	/* The cap leaves the trailer's room free: a longer name is -ENOSPC. */
 	len = sl_proto_put_resolve(f, sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME, c->session,
@@ -198,17 +199,74 @@ sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *t
 	return rc;
 }
 
+/* A request from the application while the session is down: one attempt
+ * to reconnect now, whatever the backoff says. */
 static int
-sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags,
-	    uint64_t start)
+ready(struct sl_client *c)
+{
+	if (c->rc.down) {
+		c->rc.next_ns = 0;
+		(void)sl_cl_tick(c, sl_now_ns());
+	}
+	return c->dead || c->rc.down ? -ENOTCONN : 0;
+}
+
+int
+sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id)
+{
+	uint32_t id;
+	int rc;
+
+	if (name == NULL || topic_id == NULL)
+		return -EINVAL;
+	rc = ready(c);
+	if (rc < 0)
+		return rc;
+	rc = sl_cl_resolve_raw(c, name, create, &id);
+	if (rc == 0)
+		*topic_id = sl_cl_recon_resolved(c, name, create, id);
+	return rc;
+}
+
+int
+sl_cl_producer_bind(struct sl_client *c)
+{
+	uint64_t f[FRAME_ROOM(sizeof(struct sl_producer) + SL_MAX_PRODUCER_NAME) / 8];
+	struct sl_producer *r = (struct sl_producer *)f;
+	size_t n = strlen(c->prod.name);
+	int rc;
+
+	pend_start(c, SL_FT_PRODUCER);
+	memset(r, 0, sizeof(*r));
+	sl_proto_hdr_init(&r->h, SL_FT_PRODUCER, 0, (uint32_t)(sizeof(*r) + n), c->session);
+	r->req_id = c->pend.req_id;
+	r->name_len = (uint16_t)n;
+	r->epoch = c->prod.epoch; /* 0: a new instance; else resume this one */
+	memcpy(r + 1, c->prod.name, n);
+	rc = request(c, r, sizeof(*r) + n);
+	if (rc == 0) {
+		c->prod.bound = true;
+		c->prod.epoch = c->pend.epoch;
+		c->prod.id = c->pend.id;
+		c->st.producer_id = c->prod.id;
+		c->st.producer_epoch = c->prod.epoch;
+	} else if (rc == -EPERM && c->st.last_error == SL_E_FENCED && !c->prod.fenced) {
+		c->prod.fenced = true;
+		sl_cl_event(c, SL_EV_FENCED, 0, 0, 0, SL_E_FENCED);
+	}
+	return rc;
+}
+
+int
+sl_cl_subscribe_raw(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags,
+		    uint64_t start)
 {
 	uint64_t buf[FRAME_ROOM(sizeof(struct sl_subscribe)) / 8];
 	struct sl_subscribe *s = (struct sl_subscribe *)buf;
 
-	if (c->dead)
-		return -ENOTCONN;
 	if (topic_id == SL_TOPIC_INVALID)
 		return -ENOENT;
+	memset(s, 0, sizeof(*s));
 	pend_start(c, type);
 	sl_proto_hdr_init(&s->h, type, flags, sizeof(*s), c->session);
 	s->req_id = c->pend.req_id;
@@ -219,16 +277,44 @@ sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags
 	return request(c, s, sizeof(*s));
 }
 
+static int
+sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags,
+	    uint64_t start)
+{
+	int rc = ready(c);
+
+	if (rc < 0)
+		return rc;
+	if (topic_id == SL_TOPIC_INVALID)
+		return -ENOENT;
+	rc = sl_cl_subscribe_raw(c, type, sl_cl_topic_to_broker(c, topic_id), flags, start);
+	if (rc == 0)
+		sl_cl_recon_sub(c, topic_id, flags, start, type == SL_FT_UNSUBSCRIBE);
+	return rc;
+}
+
 int
 sl_client_subscribe_pattern(struct sl_client *c, const char *pattern, int unsubscribe)
+{
+	int rc;
+
+	if (pattern == NULL)
+		return -EINVAL;
+	rc = ready(c);
+	if (rc < 0)
+		return rc;
+	rc = sl_cl_psubscribe_raw(c, pattern, unsubscribe);
+	if (rc == 0)
+		sl_cl_recon_pattern(c, pattern, unsubscribe != 0);
+	return rc;
+}
+
+int
+sl_cl_psubscribe_raw(struct sl_client *c, const char *pattern, int unsubscribe)
 {
 	uint64_t f[FRAME_ROOM(sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME) / 8];
 	int len;
 
-	if (pattern == NULL)
-		return -EINVAL;
-	if (c->dead)
-		return -ENOTCONN;
 	pend_start(c, unsubscribe ? SL_FT_PUNSUBSCRIBE : SL_FT_PSUBSCRIBE);
 	len = sl_proto_put_psubscribe(f, sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME,
 				      c->session, c->pend.req_id, pattern,
@@ -261,7 +347,7 @@ sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
 	 * that raced the OK are stashed and reach the callback only at the next
 	 * poll), so resetting now covers replays sent before or after the OK.
 	 */
-	sl_cl_reorder_subscribed(c, topic_id);
+	sl_cl_reorder_reset(c, topic_id, 0);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client_internal.h"
 #include "reorder.h"
@@ -18,8 +19,10 @@ ro_nak(void *arg, uint32_t topic, uint64_t first, uint64_t last)
 	uint64_t buf[FRAME_ROOM(sizeof(struct sl_nak)) / 8];
 	struct sl_nak *k = (struct sl_nak *)buf;
 
+	if (c->session == 0 || c->dead || c->rc.down)
+		return -ENOTCONN;
 	sl_proto_hdr_init(&k->h, SL_FT_NAK, 0, sizeof(*k), c->session);
-	k->topic_id = topic;
+	k->topic_id = sl_cl_topic_to_broker(c, topic);
 	k->reserved = 0;
 	k->first = first;
 	k->last = last;
@@ -33,10 +36,10 @@ ro_credit(void *arg, uint32_t topic, uint64_t limit)
 	uint64_t buf[FRAME_ROOM(sizeof(struct sl_credit)) / 8];
 	struct sl_credit *k = (struct sl_credit *)buf;
 
-	if (c->session == 0 || c->dead)
+	if (c->session == 0 || c->dead || c->rc.down)
 		return -ENOTCONN;
 	sl_proto_hdr_init(&k->h, SL_FT_CREDIT, 0, sizeof(*k), c->session);
-	k->topic_id = topic;
+	k->topic_id = sl_cl_topic_to_broker(c, topic);
 	k->reserved = 0;
 	k->limit = limit;
 	return sl_cl_tx_frame(c, k, sizeof(*k));
@@ -45,10 +48,7 @@ ro_credit(void *arg, uint32_t topic, uint64_t limit)
 static void
 ro_event(void *arg, const struct sl_event *ev)
 {
-	struct sl_client *c = arg;
-
-	if (c->ro->on_event != NULL)
-		c->ro->on_event(c->ro->event_arg, ev);
+	sl_cl_event(arg, ev->type, ev->topic_id, ev->first, ev->last, ev->error);
 }
 
 int
@@ -81,8 +81,6 @@ sl_cl_reorder_init(struct sl_client *c, const struct sl_client_opts *o)
 	r->version = 1;
 	/* Until WELCOME says otherwise: nothing to reorder, nothing to NAK. */
 	r->ro.ordered = true;
-	r->on_event = o->on_event;
-	r->event_arg = o->event_arg;
 	c->ro = r;
 	return 0;
 }
@@ -112,6 +110,16 @@ sl_cl_reorder_welcome(struct sl_client *c, const struct sl_frame *f)
 	/* Shared memory neither loses nor reorders; version 1 brokers
 	 * retransmit nothing: jumps there are given up at once. */
 	ro->ordered = c->shm.r != NULL || c->ro->version < 2;
+	if (f->len >= sizeof(*w) && c->ro->version >= 2) {
+		/* A restarted broker begins the sequences of topics without a
+		 * journal again. Reconnecting resets the topics it subscribes
+		 * again by name; any other (reached through a pattern) starts
+		 * over at its next DELIVER, its last delivered seq kept. */
+		if (c->ro->incarnation != 0 && w->incarnation != c->ro->incarnation)
+			for (i = 0; i < ro->ntopics; i++)
+				ro->topics[i]->started = false;
+		c->ro->incarnation = w->incarnation;
+	}
 	if (max_message != ro->conf.max_message) {
 		ro->conf.max_message = max_message;
 		for (i = 0; i < ro->ntopics; i++) {
@@ -127,65 +135,32 @@ sl_cl_reorder_window(const struct sl_client *c)
 	return c->ro->ro.conf.window;
 }
 
-int
+/* Without room for the topic (SL_RO_TOPICS, or memory) its messages pass
+ * through unordered; nothing to reset. */
+void
 sl_cl_reorder_reset(struct sl_client *c, uint32_t topic, uint64_t next_seq)
 {
-	struct sl_reorder *ro = &c->ro->ro;
-	struct sl_ro_topic *t;
+	struct sl_ro_topic *t = sl_ro_topic_get(&c->ro->ro, topic);
 
-	if (topic == SL_TOPIC_INVALID)
-		return -EINVAL;
-	t = sl_ro_topic_get(ro, topic);
-	if (t == NULL)
-		return ro->ntopics == SL_RO_TOPICS ? -ENOSPC : -ENOMEM;
-	sl_ro_reset(ro, t, next_seq);
-	return 0;
-}
-
-void
-sl_cl_reorder_reset_all(struct sl_client *c)
-{
-	struct sl_reorder *ro = &c->ro->ro;
-	unsigned int i;
-
-	for (i = 0; i < ro->ntopics; i++)
-		sl_ro_reset(ro, ro->topics[i], 0);
-}
-
-void
-sl_cl_reorder_subscribed(struct sl_client *c, uint32_t topic)
-{
-	/* Without room the topic's messages pass through unordered. */
-	(void)sl_cl_reorder_reset(c, topic, 0);
+	if (t != NULL)
+		sl_ro_reset(&c->ro->ro, t, next_seq);
 }
 
 void
 sl_cl_reorder_unsubscribed(struct sl_client *c, uint32_t topic)
 {
-	struct sl_reorder *ro = &c->ro->ro;
-	unsigned int i;
+	struct sl_ro_topic *t = sl_ro_topic_find(&c->ro->ro, topic);
 
-	for (i = 0; i < ro->ntopics; i++)
-		if (ro->topics[i]->app_id == topic)
-			sl_ro_reset(ro, ro->topics[i], 0);
+	if (t != NULL)
+		sl_ro_reset(&c->ro->ro, t, 0);
 }
 
 uint64_t
-sl_cl_reorder_last_delivered(const struct sl_client *c, uint32_t topic)
+sl_cl_reorder_last_delivered(struct sl_client *c, uint32_t topic)
 {
-	const struct sl_reorder *ro = &c->ro->ro;
-	unsigned int i;
+	const struct sl_ro_topic *t = sl_ro_topic_find(&c->ro->ro, topic);
 
-	for (i = 0; i < ro->ntopics; i++)
-		if (ro->topics[i]->app_id == topic)
-			return sl_ro_last_delivered(ro->topics[i]);
-	return 0;
-}
-
-int
-sl_cl_reorder_map(struct sl_client *c, uint32_t topic, uint32_t wire)
-{
-	return sl_ro_topic_map(&c->ro->ro, topic, wire);
+	return t != NULL ? sl_ro_last_delivered(t) : 0;
 }
 
 void
@@ -203,14 +178,15 @@ sl_cl_reorder_status(struct sl_client *c, const struct sl_frame *f)
 	if (f->hdr->session != c->session)
 		return;
 	for (i = 0; i < n; i++)
-		sl_ro_status(&c->ro->ro, e[i].topic_id, e[i].last_seq, sl_now_ns());
+		sl_ro_status(&c->ro->ro, sl_cl_topic_to_app(c, e[i].topic_id), e[i].last_seq,
+			     sl_now_ns());
 }
 
 void
 sl_cl_reorder_gap(struct sl_client *c, uint32_t wire, uint64_t first, uint64_t last,
 		  uint16_t error)
 {
-	sl_ro_lost(&c->ro->ro, wire, first, last, error, sl_now_ns());
+	sl_ro_lost(&c->ro->ro, sl_cl_topic_to_app(c, wire), first, last, error, sl_now_ns());
 }
 
 /*
@@ -237,14 +213,14 @@ deliver(struct sl_client *c, const struct sl_frame *f, sl_deliver_fn fn, void *a
 	if (f->hdr->type == SL_FT_DELIVER) {
 		const struct sl_deliver *d = (const struct sl_deliver *)f->hdr;
 
-		m.topic = d->topic_id;
+		m.topic = sl_cl_topic_to_app(c, d->topic_id);
 		m.seq = d->seq;
 		m.timestamp = d->timestamp;
 		m.frag = false;
 	} else {
 		const struct sl_deliver_frag *d = (const struct sl_deliver_frag *)f->hdr;
 
-		m.topic = d->topic_id;
+		m.topic = sl_cl_topic_to_app(c, d->topic_id);
 		m.seq = d->seq;
 		m.timestamp = d->timestamp;
 		m.frag = true;
@@ -292,21 +268,16 @@ on_error(struct sl_client *c, const struct sl_error *e)
 	/* detail 0 names no publish: an ERROR about the session, which a
 	 * PUBLISH only happened to trigger (SL_E_NO_SESSION, AUTH_FAILED).
 	 * An ERROR saying SL_E_NONE refuses nothing, and acknowledges nothing. */
-	if (e->frame_type == SL_FT_PUBLISH && e->detail != 0) {
-		if (e->code == SL_E_NONE)
-			c->st.acks_ignored++;
-		else
-			sl_cl_win_answer(c, e->h.session, e->detail, SL_TOPIC_INVALID, e->code);
-	}
+	if ((e->frame_type == SL_FT_PUBLISH || e->frame_type == SL_FT_PUBLISH_FRAG) &&
+	    e->detail != 0)
+		sl_cl_on_pub_error(c, e);
 	if (e->code == SL_E_NO_SESSION && c->session != 0) {
-		c->dead = true;
-		if (p->kind == PEND_REQ && !p->done)
-			sl_cl_pend_finish(p, -ENOTCONN);
+		sl_cl_session_lost(c, SL_E_NO_SESSION);
 		return;
 	}
 	if (e->code == SL_E_BUSY)
 		return; /* the resend loop asks again until the timeout */
-	if (e->frame_type == SL_FT_PUBLISH)
+	if (e->frame_type == SL_FT_PUBLISH || e->frame_type == SL_FT_PUBLISH_FRAG)
 		return; /* not an answer to any request, whatever its req_id */
 	if (sl_cl_handshaking(p))
 		sl_cl_pend_finish(p, e->code == SL_E_AUTH_FAILED || e->code == SL_E_AUTH_REQUIRED ?
@@ -342,13 +313,12 @@ sl_cl_rx_control(struct sl_client *c, const struct sl_frame *f)
 		    c->pend.type != SL_FT_RESOLVE)
 			sl_cl_pend_finish(&c->pend, 0);
 		break;
-	case SL_FT_ACK: {
-		const struct sl_ack *a = h;
-
-		c->st.acks++;
-		sl_cl_win_answer(c, a->h.session, a->producer_seq, a->topic_id, SL_E_NONE);
+	case SL_FT_ACK:
+		sl_cl_on_ack(c, h);
 		break;
-	}
+	case SL_FT_PRODUCER_ID:
+		sl_cl_on_producer_id(c, h);
+		break;
 	case SL_FT_ERROR:
 		on_error(c, h);
 		break;
@@ -357,7 +327,7 @@ sl_cl_rx_control(struct sl_client *c, const struct sl_frame *f)
 		break;
 	case SL_FT_GOODBYE:
 		if (c->session != 0)
-			c->dead = true;
+			sl_cl_session_lost(c, SL_E_NO_SESSION);
 		break;
 	default:
 		break; /* heartbeat echoes, and types a broker does not send */
@@ -453,10 +423,11 @@ sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max)
 
 	if (max <= 0)
 		return -EINVAL;
-	if (c->dead)
-		return -ENOTCONN;
 	c->ro->now = sl_now_ns();
-	sl_cl_heartbeat_maybe(c, c->ro->now);
+	/* Reconnecting (reconnect.c): nothing to read until a new session. */
+	rc = sl_cl_tick(c, c->ro->now);
+	if (rc < 0)
+		return rc == -EAGAIN ? 0 : rc;
 	sl_ro_tick(&c->ro->ro, c->ro->now);
 	/* Order of age: messages the reorder buffer holds in order came before
 	 * the current burst, which was read before anything was stashed, and
@@ -469,10 +440,14 @@ sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max)
 		if (rc < 0)
 			return n > 0 ? n : rc;
 		n += drain_rx(c, fn, arg, max - n);
+		if (rc == 0)
+			(void)sl_cl_liveness_lost(c, sl_now_ns());
 	}
 	/* Deliveries already handed out are reported; -ENOTCONN comes next call. */
 	if (c->dead && n == 0)
 		return -ENOTCONN;
+	if (c->rc.down) /* lost just now: SL_EV_DISCONNECTED was raised */
+		c->rx_i = c->rx_n = c->stash_n = 0;
 	return n;
 }
 
@@ -482,34 +457,48 @@ sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int ti
 	uint64_t now = sl_now_ns();
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * NS_PER_MS;
 	uint64_t wake;
-	int rc = 0;
+	int rc;
 
 	if (c->dead)
 		return -ENOTCONN;
 	if (c->rx_i < c->rx_n || c->stash_n > 0 || sl_ro_ready(&c->ro->ro))
 		return sl_client_poll(c, fn, arg, max);
-	/* Wake for heartbeats too: a subscriber may wait far longer than the
-	 * broker's expiry. The 1 ms floor stops a spin when a heartbeat cannot
-	 * be sent. */
+	/* Wake for heartbeats, resends, the batch's deadline and reconnect
+	 * attempts too: a subscriber may wait far longer than the broker's
+	 * expiry. The 1 ms floor stops a spin when a heartbeat cannot be sent. */
 	for (;;) {
-		sl_cl_heartbeat_maybe(c, now);
-		if (c->dead)
-			return -ENOTCONN; /* the heartbeat found the broker gone */
-		wake = c->last_tx_ns + c->hb_ns;
+		rc = sl_cl_tick(c, now);
+		if (rc == -ENOTCONN)
+			return rc;
+		wake = sl_cl_wake(c, now);
 		if (wake < now + NS_PER_MS)
 			wake = now + NS_PER_MS;
 		/* The reorder buffer's NAK and give-up timers run in the poll. */
-		if (sl_ro_next_timer(&c->ro->ro) <= now)
+		if (rc == 0 && sl_ro_next_timer(&c->ro->ro) <= now)
 			break;
-		if (sl_ro_next_timer(&c->ro->ro) < wake)
+		if (rc == 0 && sl_ro_next_timer(&c->ro->ro) < wake)
 			wake = sl_ro_next_timer(&c->ro->ro);
 		if (wake > deadline)
 			wake = deadline;
-		rc = sl_cl_wait_readable(c, wake > now ? wake - now : 0);
-		if (rc == -EINTR)
-			return 0; /* let the caller look at its signal flags */
-		if (rc != 0)
-			break;
+		if (rc == -EAGAIN) { /* down: no descriptor to wait on */
+			struct timespec ts = { .tv_sec = (time_t)((wake - now) / NS_PER_S),
+					       .tv_nsec = (long)((wake - now) % NS_PER_S) };
+
+			if (nanosleep(&ts, NULL) < 0)
+				return 0; /* a signal: let the caller look at its flags */
+			rc = 0;
+		} else {
+			rc = sl_cl_wait_readable(c, wake > now ? wake - now : 0);
+			if (rc == -EINTR)
+				return 0; /* let the caller look at its signal flags */
+			if (rc != 0)
+				break;
+			/* Nothing waiting to be read: silence is the broker's.
+			 * The caller hears of the loss (SL_EV_DISCONNECTED) before
+			 * any attempt to reconnect. */
+			if (sl_cl_liveness_lost(c, sl_now_ns()))
+				return 0;
+		}
 		now = sl_now_ns();
 		if (now >= deadline)
 			break;

@@ -25,8 +25,8 @@ sl_now_ns(void)
  * FRAME_ROOM(len)) with the next trailer seq, in place. A resend is sealed
  * again, so it gets a new seq and is no replay. Returns the length to send.
  */
-static size_t
-seal(struct sl_client *c, void *frame, size_t len)
+size_t
+sl_cl_seal(struct sl_client *c, void *frame, size_t len)
 {
 	const uint32_t tlen = sizeof(struct sl_auth_trailer);
 	struct sl_hdr *h = frame;
@@ -37,27 +37,38 @@ seal(struct sl_client *c, void *frame, size_t len)
 	flen = sl_proto_align((uint32_t)len) + tlen;
 	/* The MAC covers the padding, so its bytes must be defined. */
 	memset((uint8_t *)frame + len, 0, flen - tlen - len);
-	if (h->type == SL_FT_PUBLISH)
+	if (h->type == SL_FT_PUBLISH) /* PUBLISH_FRAG carries frag_len already */
 		((struct sl_publish *)frame)->payload_len =
 			(uint32_t)(len - sizeof(struct sl_publish));
 	sl_auth_seal(c->auth.skey, frame, flen, ++c->auth.tx_seq);
 	return flen;
 }
 
-/* Send one frame of @len bytes, sealed when the session is authenticated. */
+/* Send one frame of @len bytes, sealed when the session is authenticated;
+ * publishes batched before it go first. */
 int
 sl_cl_tx_frame(struct sl_client *c, void *frame, size_t len)
 {
-	return sl_cl_tx(c, frame, seal(c, frame, len));
+	(void)sl_cl_flush(c);
+	return sl_cl_tx(c, frame, sl_cl_seal(c, frame, len));
 }
 
+/*
+ * A heartbeat is due when nothing went out for hb_ns, or when nothing came
+ * in for hb_ns and none went out meanwhile: a publisher that sends without
+ * asking for ACKs gets nothing back, and the broker's answer to a heartbeat
+ * is what tells it the broker is alive (liveness, reconnect.c).
+ */
 void
 sl_cl_heartbeat_maybe(struct sl_client *c, uint64_t now)
 {
 	uint64_t buf[FRAME_ROOM(sizeof(struct sl_heartbeat)) / 8];
 	struct sl_heartbeat *hb = (struct sl_heartbeat *)buf;
 
-	if (c->session == 0 || c->dead || now - c->last_tx_ns < c->hb_ns)
+	if (c->session == 0 || c->dead || c->rc.down)
+		return;
+	if (now - c->last_tx_ns < c->hb_ns &&
+	    (now - c->rc.last_rx_ns < c->hb_ns || now - c->rc.last_hb_ns < c->hb_ns))
 		return;
 	if (c->shm.r && sl_cl_shm_broker_gone(c)) {
 		/* The dataplane closed its end of the attach socket: it cut
@@ -68,8 +79,12 @@ sl_cl_heartbeat_maybe(struct sl_client *c, uint64_t now)
 	sl_proto_hdr_init(&hb->h, SL_FT_HEARTBEAT, 0, sizeof(*hb), c->session);
 	hb->timestamp = now;
 	/* A heartbeat that does not go out is retried on the next poll. */
-	if (sl_cl_tx_frame(c, hb, sizeof(*hb)) == 0)
+	if (sl_cl_tx_frame(c, hb, sizeof(*hb)) == 0) {
+		c->rc.last_hb_ns = now;
+		if (c->rc.probe_ns <= c->rc.last_rx_ns)
+			c->rc.probe_ns = now;
 		sl_cl_reorder_heartbeat(c);
+	}
 }
 
 bool
@@ -121,6 +136,14 @@ sl_cl_on_welcome(struct sl_client *c, const struct sl_frame *f)
 	c->max_payload = SL_MAX_PAYLOAD;
 	if (w->max_payload != 0 && w->max_payload < SL_MAX_PAYLOAD)
 		c->max_payload = w->max_payload;
+	/* Version 1 WELCOMEs end before version, incarnation and max_message. */
+	c->prod.v2 = f->len >= sizeof(*w) && w->version >= 2;
+	c->max_message = c->max_payload;
+	if (c->prod.v2 && w->max_message > c->max_message)
+		c->max_message = w->max_message < SL_MAX_MESSAGE ? w->max_message : SL_MAX_MESSAGE;
+	c->rc.last_rx_ns = sl_now_ns();
+	if (c->prod.v2)
+		sl_cl_recon_incarnation(c, w->incarnation);
 	sl_cl_reorder_welcome(c, f);
 	sl_cl_pend_finish(&c->pend, 0);
 }
@@ -185,9 +208,10 @@ auth_run(struct sl_client *c, const struct sl_client_opts *o, uint64_t nonce,
  * HELLO until WELCOME, or with credentials HELLO until CHALLENGE then AUTH
  * until WELCOME; both phases share one timeout.
  */
-static int
-handshake(struct sl_client *c, const struct sl_client_opts *o)
+int
+sl_cl_handshake(struct sl_client *c)
 {
+	const struct sl_client_opts *o = &c->rc.o;
 	uint64_t deadline = sl_now_ns() + c->timeout_ns;
 	const char *name = o->name;
 	struct sl_hello h;
@@ -237,10 +261,60 @@ opts_check(const struct sl_client_opts *o)
 
 /* Clear secrets. Out of line: inlined into its callers, the builtin trips a
  * false -Wstringop-overflow under the sanitizers. */
-static __attribute__((noinline)) void
-wipe(void *p, size_t n)
+__attribute__((noinline)) void
+sl_cl_wipe(void *p, size_t n)
 {
 	explicit_bzero(p, n);
+}
+
+int
+sl_cl_open(struct sl_client *c)
+{
+	const struct sl_client_opts *o = &c->rc.o;
+	int rc;
+
+	memset(&c->auth, 0, sizeof(c->auth));
+	c->auth.on = o->user != NULL;
+	c->session = 0;
+	if (o->shm) {
+		rc = c->fd = sl_shm_link_attach(&c->shm, o->shm, o->user ? o->user : o->name,
+						c->timeout_ns);
+	} else {
+		rc = sl_cl_socket_open(c, &c->rc.sa, o);
+	}
+	if (rc < 0) {
+		c->fd = -1;
+		return rc;
+	}
+	rc = sl_cl_handshake(c);
+	if (rc < 0)
+		sl_cl_close_transport(c);
+	return rc;
+}
+
+void
+sl_cl_close_transport(struct sl_client *c)
+{
+	sl_shm_link_detach(&c->shm);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	sl_cl_batch_drop(c);
+	c->rx_i = c->rx_n = 0;
+	c->stash_n = 0; /* deliveries of a session that is gone */
+	c->claim = NULL;
+}
+
+static void
+client_free(struct sl_client *c)
+{
+	sl_cl_wipe(&c->auth, sizeof(c->auth));
+	sl_cl_recon_free(c);
+	sl_cl_producer_free(c);
+	sl_cl_reorder_free(c);
+	free(c->big);
+	free(c->win.slot);
+	free(c);
 }
 
 int
@@ -257,6 +331,7 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 	rc = opts_check(opts);
 	if (rc < 0)
 		return rc;
+	memset(&sa, 0, sizeof(sa));
 	if (opts->shm == NULL) {
 		rc = sl_cl_resolve_host(opts->host, opts->port ? opts->port : SL_PROTO_DEFAULT_PORT, &sa);
 		if (rc < 0)
@@ -266,39 +341,40 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
+	c->fd = -1;
 	rc = sl_cl_win_init(&c->win, opts);
+	if (rc < 0)
+		goto fail_free;
+	rc = sl_cl_recon_init(c, opts, &sa);
 	if (rc < 0)
 		goto fail_free;
 	rc = sl_cl_reorder_init(c, opts);
 	if (rc < 0)
 		goto fail_free;
-	c->timeout_ns = (opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS) * NS_PER_MS;
-	c->hb_ns = DEFAULT_HEARTBEAT_MS * NS_PER_MS / 2;
-	c->auth.on = opts->user != NULL;
-	if (opts->shm) {
-		rc = c->fd = sl_shm_link_attach(&c->shm, opts->shm,
-						opts->user ? opts->user : opts->name, c->timeout_ns);
-	} else {
-		rc = sl_cl_socket_open(c, &sa, opts);
-	}
+	rc = sl_cl_producer_init(c, opts);
 	if (rc < 0)
 		goto fail_free;
-	rc = handshake(c, opts);
+	c->batch.flush_ns = (uint64_t)opts->flush_us * 1000u;
+	c->timeout_ns = (opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS) * NS_PER_MS;
+	c->hb_ns = DEFAULT_HEARTBEAT_MS * NS_PER_MS / 2;
+	rc = sl_cl_open(c);
 	if (rc < 0)
-		goto fail_close;
+		goto fail_error;
+	if (opts->producer != NULL && c->prod.v2) {
+		rc = sl_cl_producer_bind(c);
+		if (rc < 0) {
+			sl_cl_close_transport(c);
+			goto fail_error;
+		}
+	}
 	*out = c;
 	return 0;
 
-fail_close:
+fail_error:
 	if (opts->last_error != NULL)
 		*opts->last_error = c->st.last_error;
-	sl_shm_link_detach(&c->shm);
-	close(c->fd);
 fail_free:
-	wipe(&c->auth, sizeof(c->auth));
-	sl_cl_reorder_free(c);
-	free(c->win.slot);
-	free(c);
+	client_free(c);
 	return rc;
 }
 
@@ -347,15 +423,21 @@ sl_client_close(struct sl_client *c)
 
 	if (c == NULL)
 		return;
-	if (c->session != 0 && !c->dead) {
+	if (c->session != 0 && !c->dead && !c->rc.down) {
 		sl_proto_hdr_init(h, SL_FT_GOODBYE, 0, sizeof(*h), c->session);
 		(void)sl_cl_tx_frame(c, h, sizeof(*h)); /* best effort: the broker expires us anyway */
 	}
-	sl_shm_link_detach(&c->shm);
-	close(c->fd);
-	wipe(&c->auth, sizeof(c->auth));
-	sl_cl_reorder_free(c);
-	free(c->win.slot);
-	free(c);
+	sl_cl_close_transport(c);
+	client_free(c);
+}
+
+int
+sl_client_flush(struct sl_client *c)
+{
+	if (c->dead)
+		return -ENOTCONN;
+	if (c->rc.down)
+		return -EAGAIN;
+	return sl_cl_flush(c);
 }
 

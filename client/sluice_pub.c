@@ -36,6 +36,9 @@ struct pub_conf {
 	uint64_t count;
 	uint64_t rate;
 	uint32_t timeout_ms;
+	uint32_t batch_us;	   /* --batch-us: publishes share datagrams this long */
+	uint32_t reconnect_max_ms; /* --reconnect-max: 0 turns reconnecting off */
+	const char *producer;	   /* --producer NAME: a stable producer identity */
 };
 
 struct pacer {
@@ -70,6 +73,15 @@ usage(FILE *out)
 		"                        counts once, however many acks come back for it\n"
 		"  -q, --quiet           no summary line on success\n"
 		"      --timeout MS      wait for the broker's replies (default 2000)\n"
+		"      --batch-us US     pack publishes into shared datagrams, each sent at\n"
+		"                        most US microseconds after its first (default 0:\n"
+		"                        each at once; UDP only)\n"
+		"      --producer NAME   publish as the producer NAME: with -a, resent\n"
+		"                        messages are stored once, across restarts of this\n"
+		"                        program too; a newer sluice-pub with the same NAME\n"
+		"                        fences this one (default: a new producer per run)\n"
+		"      --reconnect-max MS  when the broker goes away, reconnect for up to MS\n"
+		"                        (default 30000; 0: fail at once)\n"
 		"      --credentials FILE  authenticate with the user and key in FILE\n"
 		"                        (\"user = NAME\", \"key = HEX\"; mode 600); default:\n"
 		"                        $SLUICE_CREDENTIALS, or $SLUICE_USER and $SLUICE_KEY\n"
@@ -98,6 +110,9 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "credentials", required_argument, NULL, 'K' },
 		{ "shm", required_argument, NULL, 'M' },
+		{ "batch-us", required_argument, NULL, 'B' },
+		{ "producer", required_argument, NULL, 'P' },
+		{ "reconnect-max", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -116,6 +131,15 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 		case 'q': conf->quiet = true; break;
 		case 'K': conf->credentials = optarg; break;
 		case 'M': conf->shm = optarg; break;
+		case 'P': conf->producer = optarg; break;
+		case 'B':
+			rc |= sl_cli_parse_u64(PROG, "batch-us", optarg, 0, 1000000, &v);
+			conf->batch_us = (uint32_t)v;
+			break;
+		case 'R':
+			rc |= sl_cli_parse_u64(PROG, "reconnect-max", optarg, 0, 86400000, &v);
+			conf->reconnect_max_ms = (uint32_t)v;
+			break;
 		case 'p':
 			rc |= sl_cli_parse_u64(PROG, "port", optarg, 1, UINT16_MAX, &v);
 			conf->port = (uint16_t)v;
@@ -183,7 +207,13 @@ report_publish(const struct pub_conf *conf, int rc)
 			SL_ACK_WINDOW_DEFAULT);
 	else if (rc == -ENOTCONN)
 		fprintf(stderr, PROG ": broker closed the session (restarted, or we were "
-			"silent too long)\n");
+			"silent too long) and did not come back within %u ms\n",
+			conf->reconnect_max_ms);
+	else if (rc == -EPERM)
+		fprintf(stderr, PROG ": a newer instance of producer '%s' took over: this one "
+			"may publish no more\n", conf->producer ? conf->producer : "(this run's)");
+	else if (rc == -EMSGSIZE)
+		fprintf(stderr, PROG ": message is larger than the broker takes\n");
 	else if (rc == -ECONNREFUSED)
 		fprintf(stderr, PROG ": broker at %s:%u went away (port unreachable)\n",
 			conf->host, conf->port);
@@ -191,7 +221,8 @@ report_publish(const struct pub_conf *conf, int rc)
 		fprintf(stderr, PROG ": publish failed: %s\n", strerror(-rc));
 }
 
-/* Reads all of @path into @buf; a message is one datagram, so size is capped. */
+/* Reads all of @path into @buf; at most SL_MAX_MESSAGE bytes, in pieces
+ * over one datagram's size (the broker may take less: -EMSGSIZE then). */
 static int
 read_file(const char *path, char *buf, uint32_t *len)
 {
@@ -202,13 +233,13 @@ read_file(const char *path, char *buf, uint32_t *len)
 		fprintf(stderr, PROG ": cannot open '%s': %s\n", path, strerror(errno));
 		return -1;
 	}
-	n = fread(buf, 1, SL_MAX_PAYLOAD + 1, f);
-	if (ferror(f) || n > SL_MAX_PAYLOAD) {
+	n = fread(buf, 1, SL_MAX_MESSAGE + 1, f);
+	if (ferror(f) || n > SL_MAX_MESSAGE) {
 		if (ferror(f))
 			fprintf(stderr, PROG ": cannot read '%s': %s\n", path, strerror(errno));
 		else
 			fprintf(stderr, PROG ": '%s' is larger than one message can carry "
-				"(%u bytes)\n", path, SL_MAX_PAYLOAD);
+				"(%u bytes)\n", path, SL_MAX_MESSAGE);
 		fclose(f);
 		return -1;
 	}
@@ -307,9 +338,9 @@ publish_lines(struct sl_client *c, uint32_t topic, const struct pub_conf *conf, 
 		lineno++;
 		if (len > 0 && line[len - 1] == '\n')
 			len--;
-		if (len > SL_MAX_PAYLOAD) {
+		if (len > SL_MAX_MESSAGE) {
 			fprintf(stderr, PROG ": line %" PRIu64 " is %zd bytes; a message holds at "
-				"most %u\n", lineno, len, SL_MAX_PAYLOAD);
+				"most %u\n", lineno, len, SL_MAX_MESSAGE);
 			rc = -EMSGSIZE;
 			break;
 		}
@@ -321,6 +352,33 @@ publish_lines(struct sl_client *c, uint32_t topic, const struct pub_conf *conf, 
 	}
 	free(line);
 	return rc;
+}
+
+/* What happens to the session, on standard error as it happens. */
+static void
+on_event(void *arg, const struct sl_event *ev)
+{
+	const struct pub_conf *conf = arg;
+
+	switch (ev->type) {
+	case SL_EV_DISCONNECTED:
+		fprintf(stderr, PROG ": lost the broker (%s); reconnecting\n",
+			ev->error != SL_E_NONE ? sl_error_code_str(ev->error) : "no answer");
+		break;
+	case SL_EV_RECONNECTED:
+		if (!conf->quiet)
+			fprintf(stderr, PROG ": reconnected; unacknowledged messages sent again\n");
+		break;
+	case SL_EV_INCARNATION:
+		if (!conf->quiet)
+			fprintf(stderr, PROG ": the broker restarted\n");
+		break;
+	case SL_EV_FENCED:
+		fprintf(stderr, PROG ": fenced: a newer instance of this producer took over\n");
+		break;
+	default:
+		break;
+	}
 }
 
 static void
@@ -376,7 +434,7 @@ report_refused(const struct pub_conf *conf, const struct sl_client_stats *st, ui
 static int
 run(struct sl_client *c, const struct pub_conf *conf, const struct answers *ans)
 {
-	static char buf[SL_MAX_PAYLOAD + 1];
+	static char buf[SL_MAX_MESSAGE + 1];
 	struct pacer p = { .start_ns = sl_now_ns(),
 			   .timeout_ns = (uint64_t)conf->timeout_ms * 1000000u };
 	uint16_t flags = conf->ack ? SL_PUB_F_ACK_REQ : 0;
@@ -396,19 +454,20 @@ run(struct sl_client *c, const struct pub_conf *conf, const struct answers *ans)
 		rc = publish_lines(c, topic, conf, flags, &p);
 	} else {
 		if (conf->message != NULL) {
-			len = (uint32_t)strnlen(conf->message, SL_MAX_PAYLOAD + 1);
+			len = (uint32_t)strnlen(conf->message, SL_MAX_MESSAGE + 1);
 			memcpy(buf, conf->message, len);
 		} else if (read_file(conf->file, buf, &len) < 0) {
 			return 1;
 		}
-		if (len > SL_MAX_PAYLOAD) {
-			fprintf(stderr, PROG ": message is longer than %u bytes\n", SL_MAX_PAYLOAD);
+		if (len > SL_MAX_MESSAGE) {
+			fprintf(stderr, PROG ": message is longer than %u bytes\n", SL_MAX_MESSAGE);
 			return 1;
 		}
 		rc = publish_msg(c, topic, buf, len, conf->count, flags, &p);
 		if (rc < 0)
 			report_publish(conf, rc);
 	}
+	(void)sl_client_flush(c); /* the last batch; a full buffer: the next poll */
 	if (conf->ack && rc != -ETIMEDOUT)
 		wait_acks(c, conf->timeout_ms);
 	else
@@ -431,6 +490,10 @@ run(struct sl_client *c, const struct pub_conf *conf, const struct answers *ans)
 	if (st.acks_ignored && !conf->quiet)
 		fprintf(stderr, PROG ": %" PRIu64 " repeated or stray acks ignored\n",
 			st.acks_ignored);
+	if ((st.resent || st.reconnects) && !conf->quiet)
+		fprintf(stderr, PROG ": %" PRIu64 " sent again for want of an ack (%" PRIu64
+			" already stored), %" PRIu64 " reconnects\n", st.resent, st.dup_acks,
+			st.reconnects);
 	if (rc < 0 && rc != -ETIMEDOUT)
 		return 1;
 	return missing || st.publish_refused ? EXIT_UNACKED : 0;
@@ -444,6 +507,7 @@ main(int argc, char **argv)
 		.port = SL_PROTO_DEFAULT_PORT,
 		.count = 1,
 		.timeout_ms = 2000,
+		.reconnect_max_ms = 30000,
 	};
 	struct sl_client_opts opts = { 0 };
 	struct answers ans = { SL_E_NONE };
@@ -467,6 +531,12 @@ main(int argc, char **argv)
 	opts.last_error = &code;
 	opts.on_settle = on_settle;
 	opts.settle_arg = &ans;
+	opts.on_event = on_event;
+	opts.event_arg = &conf;
+	opts.flush_us = conf.batch_us;
+	opts.producer = conf.producer;
+	opts.no_reconnect = conf.reconnect_max_ms == 0;
+	opts.reconnect_max_ms = conf.reconnect_max_ms;
 	if (sl_cli_credentials(PROG, &opts, conf.credentials, user, key) < 0)
 		return 1;
 	rc = sl_client_connect(&c, &opts);

@@ -32,14 +32,102 @@ sl_cl_tx(struct sl_client *c, const void *buf, size_t len)
 	return 0;
 }
 
-/* The broker stopped serving this client: every call fails -ENOTCONN, and
- * last_error says why (enum sl_shm_notice @why; 0 when it gave none). */
+int
+sl_cl_flush(struct sl_client *c)
+{
+	struct batch *b = &c->batch;
+	int rc;
+
+	if (b->frames == 0)
+		return 0;
+	rc = sl_cl_tx(c, b->buf, b->end);
+	if (rc < 0)
+		return rc;
+	c->st.datagrams++;
+	b->frames = 0;
+	b->end = 0;
+	return 0;
+}
+
+void
+sl_cl_batch_drop(struct sl_client *c)
+{
+	c->batch.frames = 0;
+	c->batch.end = 0;
+}
+
+void *
+sl_cl_tx_claim(struct sl_client *c, uint32_t flen)
+{
+	struct batch *b = &c->batch;
+	/* A trailer only when sealing: a piece of a large message fills a
+	 * whole datagram without one. */
+	uint32_t room = c->auth.sealing ? (uint32_t)FRAME_ROOM(flen) : sl_proto_align(flen);
+	uint32_t at;
+
+	if (c->shm.r)
+		return sl_shm_link_claim(&c->shm, flen);
+	if (room > SL_MAX_DATAGRAM)
+		return NULL;
+	at = sl_proto_align(b->end);
+	if (b->frames > 0 && at + room > SL_MAX_DATAGRAM) {
+		if (sl_cl_flush(c) < 0)
+			return NULL;
+		at = 0;
+	}
+	/* Padding between frames: defined bytes, as the parser skips them. */
+	memset((uint8_t *)b->buf + b->end, 0, at - b->end);
+	return (uint8_t *)b->buf + at;
+}
+
+int
+sl_cl_tx_commit(struct sl_client *c, void *frame, uint32_t flen)
+{
+	struct batch *b = &c->batch;
+	uint32_t end0 = b->end;
+	size_t slen;
+	int rc;
+
+	if (c->shm.r) {
+		sl_shm_link_commit(&c->shm, flen);
+		c->last_tx_ns = sl_now_ns();
+		return 0;
+	}
+	slen = sl_cl_seal(c, frame, flen);
+	b->end = (uint32_t)((uint8_t *)frame - (uint8_t *)b->buf + slen);
+	if (b->frames++ == 0)
+		b->first_ns = sl_now_ns();
+	/* Full when not even the smallest publish would fit after it. */
+	if (b->flush_ns != 0 &&
+	    sl_proto_align(b->end) + FRAME_ROOM(sizeof(struct sl_publish) + 8) <= SL_MAX_DATAGRAM)
+		return 0;
+	rc = sl_cl_flush(c);
+	if (rc < 0 && b->flush_ns == 0) {
+		/* Unbatched: the frame was not sent, and takes no number. */
+		b->end = end0;
+		b->frames--;
+		return rc;
+	}
+	return 0;
+}
+
+/* The broker stopped serving this client; last_error says why (enum
+ * sl_shm_notice @why; 0 when it gave none). A dataplane that went away
+ * without a word is reattached to (reconnect.c); one that cut this client
+ * off (too slow, or it broke the ring) gave its verdict: every call fails
+ * -ENOTCONN, as attaching again would only end the same way. */
 void
 sl_cl_shm_end(struct sl_client *c, uint32_t why)
 {
-	c->dead = true;
 	c->st.last_error = why == SL_SHM_CUT_SLOW ? SL_E_SLOW_CONSUMER
 			   : why == SL_SHM_CUT_CORRUPT ? SL_E_BAD_FRAME : SL_E_NO_SESSION;
+	if (why == SL_SHM_CUT_SLOW || why == SL_SHM_CUT_CORRUPT) {
+		c->dead = true;
+		if (c->pend.kind != PEND_NONE && !c->pend.done)
+			sl_cl_pend_finish(&c->pend, -ENOTCONN);
+		return;
+	}
+	sl_cl_session_lost(c, c->st.last_error);
 }
 
 /* Has the dataplane's end of the attach socket closed? One poll(2), at the
@@ -88,11 +176,13 @@ sl_cl_shm_recv(struct sl_client *c, void *buf, size_t cap)
 	}
 	if (n == -EPROTO) {
 		c->st.bad_frames++;
-		c->dead = true;
+		sl_cl_shm_end(c, SL_SHM_CUT_CORRUPT);
 		return -ENOTCONN;
 	}
-	if (n > 0)
+	if (n > 0) {
+		c->rc.last_rx_ns = sl_now_ns();
 		return n;
+	}
 	why = sl_shm_link_notice(&c->shm);
 	if (why == SL_SHM_SERVED)
 		return 0;
@@ -199,6 +289,8 @@ sl_cl_rx_burst(struct sl_client *c)
 			c->rx[i].len = 0;
 		}
 	}
+	if (n > 0)
+		c->rc.last_rx_ns = sl_now_ns();
 	c->rx_i = 0;
 	c->rx_n = (unsigned int)n;
 	return n;

@@ -21,6 +21,8 @@ _Static_assert(sizeof(struct sl_cnc_hdr) == 128, "cnc header");
 _Static_assert(sizeof(struct sl_cnc_topic) == SL_CNC_NAME_LEN + 32, "cnc topic");
 _Static_assert(offsetof(struct sl_cnc_topic, backpressure) == SL_CNC_NAME_LEN + 1,
 	       "cnc topic: backpressure took the first reserved byte");
+_Static_assert(offsetof(struct sl_cnc_topic, retransmit_window) == SL_CNC_NAME_LEN + 4,
+	       "cnc topic retransmit window");
 _Static_assert(offsetof(struct sl_cnc_topic, retain_bytes) == SL_CNC_NAME_LEN + 8,
 	       "cnc topic: layout after the reserved bytes unchanged");
 _Static_assert(sizeof(struct sl_cnc_ring) == 128, "cnc ring indices");

@@ -79,11 +79,21 @@ enum sl_cnc_cmd_type {
 #define SL_CNC_BP_BLOCK 2      /* held; publishers held back until it has room */
 #define SL_CNC_BP_DISCONNECT 3 /* that subscriber is disconnected with a notice */
 
+/*
+ * Retransmit window of a topic (struct sl_cnc_topic.retransmit_window): 0,
+ * which a control process that predates the field writes, leaves it to the
+ * dataplane's retransmit_window; otherwise 1 + the window in messages (so 1
+ * is "no window"), at most 1 + SL_CNC_RETX_MAX.
+ */
+#define SL_CNC_RETX_DEFAULT 0u
+#define SL_CNC_RETX_MAX 65535u
+
 struct sl_cnc_topic {
 	char name[SL_CNC_NAME_LEN];
 	uint8_t durability;   /* 0 none, 1 async, 2 sync */
 	uint8_t backpressure; /* SL_CNC_BP_* */
-	uint8_t reserved[6];
+	uint8_t reserved[2];
+	uint32_t retransmit_window; /* SL_CNC_RETX_DEFAULT, or 1 + messages (1: none) */
 	uint64_t retain_bytes;	 /* 0 = the dataplane's default */
 	uint64_t retain_age_s;	 /* 0 = the dataplane's default */
 	uint64_t capacity_bytes; /* 0 = the dataplane's default */

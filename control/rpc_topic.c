@@ -74,6 +74,13 @@ topic_json(const struct sl_state_topic *t, const json_t *live)
 		      "retain_s", (json_int_t)(t ? t->retain_s : 0),
 		      "capacity_mb", (json_int_t)(t ? t->capacity_mb : 0),
 		      "managed", t != NULL, "live", live != NULL);
+	if (o != NULL && t != NULL) {
+		if (t->retx_window == SL_CNC_RETX_DEFAULT)
+			json_object_set_new(o, "retransmit_window", json_string("default"));
+		else
+			json_object_set_new(o, "retransmit_window",
+					    json_integer((json_int_t)t->retx_window - 1));
+	}
 	if (o == NULL || live == NULL)
 		return o;
 	json_object_foreach((json_t *)live, key, k) {
@@ -108,16 +115,24 @@ static int
 topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name)
 {
 	static const char *const ok[] = { "name", "durability", "backpressure", "retain_mb",
-					  "retain_s", "capacity_mb", NULL };
+					  "retain_s", "capacity_mb", "retransmit_window", NULL };
 	const char *dur = "none", *bp = "default";
+	uint64_t retx = 0;
 
 	memset(t, 0, sizeof(*t));
 	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, name) ||
 	    sl_req_arg_str(r, "durability", 0, &dur) || sl_req_arg_str(r, "backpressure", 0, &bp) ||
 	    sl_req_arg_u64(r, "retain_mb", &t->retain_mb) ||
 	    sl_req_arg_u64(r, "retain_s", &t->retain_s) ||
-	    sl_req_arg_u64(r, "capacity_mb", &t->capacity_mb))
+	    sl_req_arg_u64(r, "capacity_mb", &t->capacity_mb) ||
+	    sl_req_arg_u64(r, "retransmit_window", &retx))
 		return -1;
+	if (json_object_get(r->args, "retransmit_window") != NULL) {
+		if (retx > SL_CNC_RETX_MAX)
+			return sl_req_fail(r, "invalid", "retransmit_window must be 0 (none) to %u "
+					   "messages", SL_CNC_RETX_MAX);
+		t->retx_window = (uint32_t)retx + 1;
+	}
 	if (sl_state_durability_parse(dur, &t->durability) < 0)
 		return sl_req_fail(r, "invalid", "durability '%.32s' is invalid: use none, "
 				   "async or sync", dur);
@@ -160,7 +175,7 @@ static unsigned
 update_fields(const struct sl_req *r)
 {
 	static const char *const keys[] = { "durability", "backpressure", "retain_mb", "retain_s",
-					    "capacity_mb" };
+					    "capacity_mb", "retransmit_window" };
 	unsigned i, f = 0;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -171,7 +186,8 @@ update_fields(const struct sl_req *r)
 
 _Static_assert(SL_STATE_TF_DURABILITY == 1 && SL_STATE_TF_BACKPRESSURE == 2 &&
 	       SL_STATE_TF_RETAIN_MB == 4 && SL_STATE_TF_RETAIN_S == 8 &&
-	       SL_STATE_TF_CAPACITY_MB == 16, "update_fields order");
+	       SL_STATE_TF_CAPACITY_MB == 16 && SL_STATE_TF_RETX_WINDOW == 32,
+	       "update_fields order");
 
 int
 sl_rpc_topic_update(struct sl_req *r)

@@ -226,6 +226,9 @@ topic_check(const struct sl_state_topic *t, char *err, size_t errlen)
 	if (t->retain_mb > SL_STATE_MAX_MB || t->capacity_mb > SL_STATE_MAX_MB)
 		return errf(err, errlen, -EINVAL, "topic '%s': retain_mb and capacity_mb must be "
 			    "at most %llu", t->name, SL_STATE_MAX_MB);
+	if (t->retx_window > SL_CNC_RETX_MAX + 1)
+		return errf(err, errlen, -EINVAL, "topic '%s': retransmit_window must be at most "
+			    "%u", t->name, SL_CNC_RETX_MAX);
 	if (t->retain_s > SL_STATE_MAX_RETAIN_S)
 		return errf(err, errlen, -EINVAL, "topic '%s': retain_s must be at most %llu",
 			    t->name, SL_STATE_MAX_RETAIN_S);
@@ -279,9 +282,10 @@ sl_state_topic_update(struct sl_state *s, const struct sl_state_topic *t, unsign
 	if (cur == NULL)
 		return errf(err, errlen, -ENOENT, "no topic '%.200s'", t->name);
 	if ((fields & (SL_STATE_TF_DURABILITY | SL_STATE_TF_BACKPRESSURE | SL_STATE_TF_RETAIN_MB |
-		       SL_STATE_TF_RETAIN_S | SL_STATE_TF_CAPACITY_MB)) == 0)
+		       SL_STATE_TF_RETAIN_S | SL_STATE_TF_CAPACITY_MB | SL_STATE_TF_RETX_WINDOW)) == 0)
 		return errf(err, errlen, -EINVAL, "topic '%s': nothing to update: give durability, "
-			    "backpressure, retain_mb, retain_s or capacity_mb", t->name);
+			    "backpressure, retain_mb, retain_s, capacity_mb or retransmit_window",
+			    t->name);
 	next = *cur;
 	if (fields & SL_STATE_TF_DURABILITY)
 		next.durability = t->durability;
@@ -293,6 +297,8 @@ sl_state_topic_update(struct sl_state *s, const struct sl_state_topic *t, unsign
 		next.retain_s = t->retain_s;
 	if (fields & SL_STATE_TF_CAPACITY_MB)
 		next.capacity_mb = t->capacity_mb;
+	if (fields & SL_STATE_TF_RETX_WINDOW)
+		next.retx_window = t->retx_window;
 	rc = topic_check(&next, err, errlen);
 	if (rc < 0)
 		return rc;

@@ -39,13 +39,18 @@ topics_to_json(const struct sl_state *s)
 	for (i = 0; a != NULL && i < s->n_topics; i++) {
 		const struct sl_state_topic *t = &s->topics[i];
 
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}",
-						   "name", t->name,
-						   "durability", sl_durability_name(t->durability),
-						   "backpressure", sl_cnc_bp_name(t->backpressure),
-						   "retain_mb", (json_int_t)t->retain_mb,
-						   "retain_s", (json_int_t)t->retain_s,
-						   "capacity_mb", (json_int_t)t->capacity_mb));
+		json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "name", t->name,
+				      "durability", sl_durability_name(t->durability),
+				      "backpressure", sl_cnc_bp_name(t->backpressure),
+				      "retain_mb", (json_int_t)t->retain_mb,
+				      "retain_s", (json_int_t)t->retain_s,
+				      "capacity_mb", (json_int_t)t->capacity_mb);
+
+		/* Only when set: absent means the dataplane's default. */
+		if (o && t->retx_window != SL_CNC_RETX_DEFAULT)
+			json_object_set_new(o, "retransmit_window",
+					    json_integer((json_int_t)t->retx_window - 1));
+		json_array_append_new(a, o);
 	}
 	return a;
 }
@@ -139,6 +144,7 @@ static int
 topic_from_json(struct sl_state_topic *t, const json_t *o, char *err, size_t errlen)
 {
 	const char *d = "none", *bp = "default";
+	uint64_t w = 0;
 	int rc;
 
 	memset(t, 0, sizeof(*t));
@@ -161,6 +167,13 @@ topic_from_json(struct sl_state_topic *t, const json_t *o, char *err, size_t err
 		rc = get_u64_opt(o, "retain_s", &t->retain_s, t->name, err, errlen);
 	if (rc == 0)
 		rc = get_u64_opt(o, "capacity_mb", &t->capacity_mb, t->name, err, errlen);
+	if (rc == 0 && json_object_get(o, "retransmit_window") != NULL) {
+		rc = get_u64_opt(o, "retransmit_window", &w, t->name, err, errlen);
+		if (rc == 0 && w > SL_CNC_RETX_MAX)
+			rc = errf(err, errlen, -EINVAL, "topic '%s': retransmit_window must be at "
+				  "most %u", t->name, SL_CNC_RETX_MAX);
+		t->retx_window = (uint32_t)w + 1;
+	}
 	return rc;
 }
 

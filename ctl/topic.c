@@ -49,6 +49,8 @@ topic_spec_args(const struct sl_ctl_verb *v, json_t *a, const char *name, const 
 		rc = add_u64_arg(v, a, "retain_s", "retain-s", sizes[1]);
 	if (rc == 0)
 		rc = add_u64_arg(v, a, "capacity_mb", "capacity-mb", sizes[2]);
+	if (rc == 0)
+		rc = add_u64_arg(v, a, "retransmit_window", "retransmit-window", sizes[3]);
 	return rc;
 }
 
@@ -57,11 +59,12 @@ static int
 topic_spec_call(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv,
 		const char *cmd, const char *done)
 {
-	const char *dur = NULL, *bp = NULL, *sizes[3] = { NULL, NULL, NULL }, *pos[1];
+	const char *dur = NULL, *bp = NULL, *sizes[4] = { NULL, NULL, NULL, NULL }, *pos[1];
 	const struct sl_ctl_opt opts[] = {
 		{ "durability", &dur, NULL }, { "backpressure", &bp, NULL },
 		{ "retain-mb", &sizes[0], NULL }, { "retain-s", &sizes[1], NULL },
-		{ "capacity-mb", &sizes[2], NULL }, { NULL, NULL, NULL },
+		{ "capacity-mb", &sizes[2], NULL }, { "retransmit-window", &sizes[3], NULL },
+		{ NULL, NULL, NULL },
 	};
 	struct sl_ctl_reply r;
 	json_t *a;
@@ -71,9 +74,10 @@ topic_spec_call(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **
 	if (rc != 0)
 		return rc;
 	if (strcmp(cmd, "topic.update") == 0 && dur == NULL && bp == NULL && sizes[0] == NULL &&
-	    sizes[1] == NULL && sizes[2] == NULL)
+	    sizes[1] == NULL && sizes[2] == NULL && sizes[3] == NULL)
 		return sl_ctl_usage_err(v, "nothing to update: give --retain-mb, --retain-s, "
-					"--capacity-mb, --backpressure or --durability");
+					"--capacity-mb, --retransmit-window, --backpressure or "
+					"--durability");
 	a = json_object();
 	if (a == NULL)
 		abort();
@@ -133,7 +137,7 @@ cmd_topic_show(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **a
 const struct sl_ctl_verb sl_ctl_topic_verbs[] = {
 	{ "topic", "create",
 	  "topic create NAME [--durability none|async|sync] [--backpressure drop|block|disconnect] "
-	  "[--retain-mb N] [--retain-s N] [--capacity-mb N]",
+	  "[--retain-mb N] [--retain-s N] [--capacity-mb N] [--retransmit-window N]",
 	  "Create topic NAME. --durability: none (default), async (journaled, acked before\n"
 	  "the write is durable) or sync (acked once durable). --backpressure: what happens\n"
 	  "when a shared-memory subscriber's ring is full: drop (that subscriber misses the\n"
@@ -142,14 +146,17 @@ const struct sl_ctl_verb sl_ctl_topic_verbs[] = {
 	  "the dataplane's backpressure and backpressure_rules decide. Given for a topic a\n"
 	  "client already created, it applies at once. --retain-mb and --retain-s bound\n"
 	  "the journal by size and age; --capacity-mb sizes it (0: the dataplane's\n"
-	  "default). Options not given are left to sluice-control's defaults.\n",
+	  "default). --retransmit-window: how many of its latest messages the broker keeps\n"
+	  "to resend to a UDP subscriber that lost them (0: none; not given: the\n"
+	  "dataplane's retransmit_window, also the largest it applies). Options not given\n"
+	  "are left to sluice-control's defaults.\n",
 	  cmd_topic_create },
 	{ "topic", "update",
 	  "topic update NAME [--retain-mb N] [--retain-s N] [--capacity-mb N] "
-	  "[--backpressure drop|block|disconnect|default] [--durability none|async|sync]",
+	  "[--retransmit-window N] [--backpressure drop|block|disconnect|default] [--durability none|async|sync]",
 	  "Change the settings of topic NAME, live: those given change, the others stay.\n"
 	  "Retention applies at the journal's next retention pass, capacity from its next\n"
-	  "segment, back-pressure at once; all are saved and survive restarts (0: the\n"
+	  "segment, back-pressure and the retransmit window at once; all are saved and survive restarts (0: the\n"
 	  "dataplane's default). The durability cannot change while the topic exists:\n"
 	  "--durability with another value is refused (exit status 1) and changes\n"
 	  "nothing; delete the topic (its stored messages go) and create it again.\n"

@@ -67,6 +67,12 @@ static const struct key_def dp_keys[] = {
 	DP("async_lag_ms", V_U32, async_lag_ms, 1, 60000),
 	DP("auth", V_AUTH, auth_required, 0, 0),
 	DP("rate_limit", V_U32, rate_limit, 0, 100000000),
+	DP("retransmit_window", V_U32, retransmit_window, 0, 65536),
+	DP("retransmit_bytes", V_U32, retransmit_bytes, 0, 1u << 31),
+	DP("nak_rate", V_U32, nak_rate, 1, 100000000),
+	DP("status_idle_us", V_U32, status_idle_us, 10, 10000000),
+	DP("udp_window", V_U32, udp_window, 1, 1u << 30),
+	DP("bp_hold_ms", V_U32, bp_hold_ms, 1, 3600000),
 	DP("backpressure", V_BP, backpressure, 0, 0),
 	DP("backpressure_rules", V_BP_RULES, bp_rules, 0, 0),
 	DP("shm", V_U8_BOOL, shm, 0, 1),
@@ -131,6 +137,12 @@ sl_conf_defaults(struct sl_conf *c)
 	c->segment_mb = 64;
 	c->async_lag_ms = 10;
 	c->backpressure = SL_BP_DROP;
+	c->retransmit_window = 4096;
+	c->retransmit_bytes = 16u << 20;
+	c->nak_rate = 100000;
+	c->status_idle_us = 1000;
+	c->udp_window = 4096;
+	c->bp_hold_ms = 1000;
 	c->shm = 1;
 	c->shm_max_clients = 64;
 	c->shm_ring_kb = 512;
@@ -646,6 +658,9 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 	for (i = 0; i < c->n_bp_rules; i++)
 		fprintf(out, "backpressure_rules = %s=%s\n", c->bp_rules[i].pattern,
 			sl_backpressure_name(c->bp_rules[i].policy));
+	fprintf(out, "retransmit_window = %u\nretransmit_bytes = %u\nnak_rate = %u\n"
+		"status_idle_us = %u\nudp_window = %u\nbp_hold_ms = %u\n", c->retransmit_window,
+		c->retransmit_bytes, c->nak_rate, c->status_idle_us, c->udp_window, c->bp_hold_ms);
 	fprintf(out, "shm = %s\nshm_max_clients = %u\nshm_ring_kb = %u\nshm_group = %s\n"
 		"shm_huge = %s\n", c->shm ? "yes" : "no", c->shm_max_clients, c->shm_ring_kb,
 		c->shm_group, c->shm_huge ? "yes" : "no");

@@ -72,6 +72,14 @@ struct sl_conf {
 	uint32_t retain_s;	 /* per topic; 0 = keep by age */
 	uint32_t async_lag_ms;	 /* async topics persist at least this often */
 	uint32_t rate_limit;	 /* publishes per second per session; 0 = none */
+	uint32_t retransmit_window; /* messages kept per topic for NAKs (default and
+				     * largest per-topic window); 0 = none */
+	uint32_t retransmit_bytes; /* mbuf bytes the window holds, per worker */
+	uint32_t nak_rate;	 /* retransmitted messages per second per subscription */
+	uint32_t status_idle_us; /* STATUS this long after a topic's last delivery */
+	uint32_t udp_window;	 /* initial credit of a UDP subscription, messages */
+	uint32_t bp_hold_ms;	 /* longest a UDP subscriber without credit holds a
+				  * block topic before it is cut off */
 	uint16_t n_rules;
 	struct sl_conf_rule rules[SL_CONF_MAX_RULES];
 	enum sl_backpressure backpressure; /* default policy for topics */

@@ -21,7 +21,9 @@
 	X(handoff_out) X(handoff_in) X(idle_sleeps) X(polls) X(journal_appends)        \
 	X(journal_syncs) X(replayed) X(replays_started) X(challenges)                \
 	X(auth_ok) X(cnc_commands) X(shm_attached) X(shm_detached) X(shm_rx_frames)    \
-	X(shm_tx_frames) X(bp_held) X(replay_gaps) X(version_refused)
+	X(shm_tx_frames) X(bp_held) X(replay_gaps) X(version_refused) X(nak_received)   \
+	X(nak_limited) X(retransmitted) X(gap_lost) X(status_sent) X(credit_drops)      \
+	X(slow_consumer_cuts) X(tx_batched) X(retx_evicted)
 
 #define SL_DROP_LIST(X)                                                              \
 	X(not_ipv4) X(arp_ignored) X(ip_header) X(ip_fragment) X(not_for_us)             \
@@ -33,7 +35,7 @@
 	X(auth_required) X(auth_failed) X(mac_missing) X(bad_mac) X(mac_replay) X(denied)    \
 	X(user_revoked) X(rate_limited) X(shm_bad_attach) X(shm_no_slot) X(shm_corrupt)   \
 	X(shm_slow_cut) X(shm_gone) X(shm_ring_full) X(shm_held_back) X(backpressure)    \
-	X(bp_overflow)
+	X(bp_overflow) X(nak_bad) X(credit_bad)
 
 /*
  * The blocks the counters area of the CnC region carries besides the two

@@ -47,6 +47,8 @@ enum sl_handoff_kind {
 	SL_HO_SHM_ATTACH,    /* home worker: poll shm client slot topic */
 	SL_HO_SHM_DETACH,    /* home worker: its client hung up; let go */
 	SL_HO_SHM_DETACHED,  /* main lcore: the home worker let go of slot topic */
+	SL_HO_NAK,	     /* owner: resend a range to the sender (m: the frame) */
+	SL_HO_CREDIT,	     /* owner: raise the sender's credit (m: the frame) */
 	SL_HO_KINDS
 };
 
@@ -112,6 +114,17 @@ struct sl_dp_deletion {
 	struct sl_cnc_result result; /* its result, pushed once done */
 };
 
+#define SL_TX_PEND 32 /* UDP peers with an open (batching) datagram, per worker */
+
+/* A datagram being filled with frames for one UDP peer (worker_tx.c). */
+struct sl_tx_pend {
+	struct rte_mbuf *m; /* headers built, frames appended; NULL = free */
+	struct sl_peer_udp peer;
+	uint16_t pidx;
+	uint16_t frames; /* frames in it */
+	uint32_t len;	 /* UDP payload bytes so far */
+};
+
 /* One worker lcore: polls one rx queue, owns the topics id % n_workers. */
 struct sl_worker {
 	struct sl_counters ctr; /* first: its own cache lines */
@@ -146,6 +159,20 @@ struct sl_worker {
 	/* Shared-memory clients whose tx ring this worker polls (slots). */
 	uint32_t *shm;
 	uint32_t n_shm;
+	/* Retransmit windows of the topics this worker owns (retx.c): one
+	 * ring of retx_cap slots per owned topic, allocated at start. */
+	struct sl_retx_slot *retx_arena;
+	uint32_t retx_cap;	 /* slots per topic: a power of two, or 0 */
+	uint32_t retx_budget;	 /* messages this iteration may still resend */
+	uint64_t retx_bytes;	 /* mbuf bytes the windows hold */
+	uint64_t retx_bytes_max;
+	/* Topics delivered to lately: STATUS once they go idle (flow.c). */
+	uint32_t *status_list;
+	uint32_t n_status, status_max;
+	uint64_t next_status_scan, next_status_hb; /* TSC */
+	/* DELIVER batching: one open datagram per UDP peer, flushed with tx. */
+	struct sl_tx_pend pend[SL_TX_PEND];
+	uint32_t n_pend, pend_next;
 	/* Ends session @s (its subscriptions everywhere, then itself): how the
 	 * transports below the worker end a session without calling up. */
 	void (*session_end)(struct sl_worker *w, struct sl_session *s);

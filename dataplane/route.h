@@ -27,18 +27,30 @@ struct sl_topic {
 	char name[SL_MAX_TOPIC_NAME + 1];
 };
 
-/* Where to send a subscriber its deliveries. */
+/* Where to send a subscriber its deliveries, and how far (flow control). */
 struct sl_sub {
 	uint32_t session;
 	union sl_peer peer;   /* on its transport */
 	uint32_t req_id;      /* of the SUBSCRIBE that made it: a resend is a no-op */
 	uint64_t replay_next; /* next journal seq to replay; 0 when live */
+	uint64_t credit;      /* UDP: the highest seq it may be sent (CREDIT) */
+	uint64_t stall_since; /* TSC its credit first held a message back (block); 0 none */
+	uint64_t nak_tat;     /* its NAKs' token bucket: theoretical arrival time (GCRA) */
+	uint64_t status_seq;  /* the last seq a STATUS told it */
 };
 #ifndef __cplusplus
-_Static_assert(sizeof(struct sl_sub) == 32, "two subscribers per cache line");
+_Static_assert(sizeof(struct sl_sub) == 64, "one subscriber per cache line");
 #endif
 
+/* One retransmit-window slot: a stored PUBLISH frame (a reference on m). */
+struct sl_retx_slot {
+	struct rte_mbuf *m;
+	uint16_t off, len;
+	uint32_t seq32; /* low bits of its seq: tells a stale slot from a live one */
+};
+
 struct sl_journal;
+struct rte_mbuf;
 
 /* Owner-private state of one topic. */
 struct sl_topic_state {
@@ -66,6 +78,14 @@ struct sl_topic_state {
 	uint64_t replay_gaps; /* gap notices sent to replaying subscribers */
 	uint64_t journal_full; /* owner: publishes refused, the journal could not grow */
 	uint8_t j_nospace; /* main lcore: its last spare segment found the disk full */
+	uint8_t status_listed; /* owner: on its worker's idle-STATUS list */
+	/* Retransmit window (owner only, retx.c): the last messages fanned out,
+	 * held by reference; retx_window is set by the main lcore (relaxed). */
+	uint32_t retx_window;  /* messages kept; 0 = none */
+	uint64_t retx_lo;      /* lowest seq the window may still hold */
+	uint64_t dlv_seq;      /* last seq fanned out (STATUS, NAK bound) */
+	uint64_t dlv_tsc;      /* when (TSC) */
+	struct sl_retx_slot *retx; /* the topic's ring in its owner's arena */
 } __attribute__((aligned(64)));
 
 /*

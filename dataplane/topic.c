@@ -40,6 +40,7 @@ sl_dp_topic_spec_from_cnc(const struct sl_cnc_topic *t, struct sl_topic_spec *ou
 	memset(out, 0, sizeof(*out));
 	out->durability = t->durability;
 	out->backpressure = t->backpressure;
+	out->retransmit_window = RTE_MIN(t->retransmit_window, SL_CNC_RETX_MAX + 1);
 	out->retain_bytes = t->retain_bytes;
 	out->retain_age_s = t->retain_age_s;
 	out->capacity_bytes = t->capacity_bytes;
@@ -62,6 +63,12 @@ resolve_limits(const struct sl_conf *c, const struct sl_topic_spec *sp,
 	 * main lcore prepares spares, names rolled segments and deletes what
 	 * retention retired (sl_dp_journals_prepare). */
 	jc->prepared_only = 1;
+}
+
+uint32_t
+sl_dp_topic_retx_window(const struct sl_conf *c, uint32_t code)
+{
+	return code == SL_CNC_RETX_DEFAULT ? c->retransmit_window : code - 1;
 }
 
 enum sl_backpressure
@@ -191,6 +198,7 @@ topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 	}
 	ts->durability = cx->spec->durability;
 	ts->backpressure = (uint8_t)sl_dp_topic_backpressure(cx->dp, cx->spec->backpressure, t);
+	ts->retx_window = sl_dp_topic_retx_window(&cx->dp->conf, cx->spec->retransmit_window);
 	ts->journal = NULL;
 	if (cx->spec->durability != SL_DUR_NONE) {
 		rc = journal_attach(cx, t, ts);
@@ -298,6 +306,10 @@ sl_dp_topic_respec(struct sl_dp *dp, uint32_t id, const struct sl_topic_spec *sp
 	}
 	*sp = next;
 	set_backpressure(dp, t, next.backpressure);
+	/* Relaxed: the owner reads it at each fan-out; nothing pairs with it. */
+	__atomic_store_n(&ts->retx_window,
+			 sl_dp_topic_retx_window(&dp->conf, next.retransmit_window),
+			 __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -74,7 +74,8 @@ int sl_dp_topic_create(struct sl_dp *dp, const char *name, size_t len,
 const struct sl_topic_spec *sl_dp_topic_spec(struct sl_dp *dp, uint32_t id);
 
 /*
- * Existing topic @id (active) takes @spec's back-pressure, retention and
+ * Existing topic @id (active) takes @spec's back-pressure, retransmit
+ * window (its owner applies it at the next message), retention and
  * capacity; its durability is not changed (the caller refuses a different
  * one). A journaled topic's saved spec is rewritten first; then its
  * journal's limits change (adopted by the owner at its next retention pass
@@ -87,6 +88,10 @@ int sl_dp_topic_respec(struct sl_dp *dp, uint32_t id, const struct sl_topic_spec
  * names, or for SL_CNC_BP_DEFAULT the dataplane's configured rules. */
 enum sl_backpressure sl_dp_topic_backpressure(const struct sl_dp *dp, uint8_t code,
 					      const struct sl_topic *t);
+
+/* The retransmit window (messages) of a topic whose spec says @code
+ * (SL_CNC_RETX_DEFAULT: the configuration's retransmit_window). */
+uint32_t sl_dp_topic_retx_window(const struct sl_conf *c, uint32_t code);
 
 /* The journal limits topic @id applies: its spec's, else the configuration's. */
 void sl_dp_topic_limits(struct sl_dp *dp, uint32_t id, uint64_t *capacity_bytes,

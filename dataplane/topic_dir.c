@@ -109,6 +109,14 @@ sl_topic_spec_format(const struct sl_topic_spec *s, char *buf, size_t cap)
 		     s->retain_bytes, s->retain_age_s, s->capacity_bytes);
 	if (n < 0 || (size_t)n >= cap)
 		return -ENOSPC;
+	/* Only when set: a spec without it reads as before. */
+	if (s->retransmit_window != SL_CNC_RETX_DEFAULT) {
+		m = snprintf(buf + n, cap - (size_t)n, "retransmit_window = %" PRIu32 "\n",
+			     s->retransmit_window - 1);
+		if (m < 0 || (size_t)(n + m) >= cap)
+			return -ENOSPC;
+		n += m;
+	}
 	m = snprintf(buf + n, cap - (size_t)n, "crc32c = %08" PRIx32 "\n",
 		     sl_crc32c(0, buf, (size_t)n));
 	if (m < 0 || (size_t)(n + m) >= cap)
@@ -142,10 +150,11 @@ split(char *line, char **key, char **val)
 	return 0;
 }
 
-enum { K_VERSION, K_DUR, K_BP, K_RETAIN, K_AGE, K_CAP, K_CRC, K_MAX };
+enum { K_VERSION, K_DUR, K_BP, K_RETAIN, K_AGE, K_CAP, K_CRC, K_RETX, K_MAX };
 static const char *const keys[K_MAX] = { "version", "durability", "backpressure",
 					 "retain_bytes", "retain_age_s", "capacity_bytes",
-					 "crc32c" };
+					 "crc32c", "retransmit_window" };
+#define K_OPTIONAL (1u << K_RETX) /* keys a spec may leave out */
 
 /* One "key = value" line of version 2 into @s; @seen collects the keys. */
 static int
@@ -183,6 +192,12 @@ parse_line(char *line, struct sl_topic_spec *s, unsigned *seen, uint32_t *crc, c
 			return errf(err, errlen, "backpressure '%.20s' is not default, drop, block "
 				    "or disconnect", v);
 		s->backpressure = (uint8_t)i;
+		return 0;
+	case K_RETX:
+		if (parse_u64(v, &u) < 0 || u > SL_CNC_RETX_MAX)
+			return errf(err, errlen, "retransmit_window '%.20s' is not 0..%u", v,
+				    SL_CNC_RETX_MAX);
+		s->retransmit_window = (uint32_t)u + 1;
 		return 0;
 	case K_CRC:
 		if (strlen(v) != 8 || strspn(v, "0123456789abcdef") != 8)
@@ -264,7 +279,7 @@ sl_topic_spec_parse(const char *buf, size_t len, struct sl_topic_spec *out, unsi
 		return errf(err, errlen, "no crc32c line (the file is cut short)");
 	if (sl_crc32c(0, buf, crc_off) != crc)
 		return errf(err, errlen, "checksum mismatch: the file is damaged");
-	if (seen != (1u << K_MAX) - 1)
+	if ((seen | K_OPTIONAL) != (1u << K_MAX) - 1)
 		return errf(err, errlen, "a key is missing");
 	*out = s;
 	if (version)

@@ -46,6 +46,7 @@ struct sl_topic_spec {
 	uint64_t retain_bytes;	 /* 0 = the dataplane's default */
 	uint64_t retain_age_s;	 /* 0 = the dataplane's default */
 	uint64_t capacity_bytes; /* 0 = the dataplane's default */
+	uint32_t retransmit_window; /* SL_CNC_RETX_DEFAULT or 1 + messages */
 };
 
 /*

@@ -18,6 +18,7 @@
 
 #include "dataplane.h"
 #include "pkt.h"
+#include "retx.h"
 #include "shm_worker.h"
 #include "tx.h"
 #include "worker_internal.h"
@@ -26,6 +27,7 @@
 #define EXPIRY_SCAN 256	    /* slots looked at per scan: bounds the pause */
 #define IDLE_SPIN 256	    /* empty polls before the backoff strategy sleeps */
 #define GROUP_COMMIT_BURSTS 64 /* rx bursts gathered at most before one persist */
+#define RETX_POLL_BUDGET 512 /* messages resent for NAKs per loop iteration, at most */
 
 /* --- topic owner: subscribe, publish, fan-out ---------------------------------- */
 
@@ -33,12 +35,17 @@ static void
 owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t kind)
 {
 	const struct sl_subscribe *s = rte_pktmbuf_mtod_offset(m, const struct sl_subscribe *, off);
+	struct sl_topic_state *ts = sl_route_state(&w->dp->route, s->topic_id);
 	struct sl_sub sub;
 	int rc;
 
+	memset(&sub, 0, sizeof(sub));
 	sl_tx_peer_of(m, &sub.peer);
 	sub.session = s->h.session;
-	sub.replay_next = 0;
+	/* Live: its credit counts from the next message fanned out (a v1
+	 * SUBSCRIBE has no window field: the default). */
+	sub.credit = ts->dlv_seq + (s->h.length >= sizeof(*s) && s->window ? s->window
+									: w->dp->conf.udp_window);
 	if (kind == SL_HO_UNSUBSCRIBE) {
 		sl_route_sub_del(&w->dp->route, s->topic_id, s->h.session);
 		count(w, SL_CTR_unsubscribes);
@@ -115,6 +122,10 @@ to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
 	if (t->owner == w->idx) {
 		if (kind == SL_HO_PUBLISH)
 			owner_publish(w, m, off, len);
+		else if (kind == SL_HO_NAK)
+			sl_flow_nak(w, m, off);
+		else if (kind == SL_HO_CREDIT)
+			sl_flow_credit(w, m, off);
 		else
 			owner_subscribe(w, m, off, kind);
 		return;
@@ -300,6 +311,24 @@ handle_heartbeat(struct sl_worker *w, const struct sl_frame *f, const union sl_p
 	sl_tx_frame(w, peer, &hb, sizeof(hb));
 }
 
+/* NAK and CREDIT go to the topic's owner, which keeps the subscription;
+ * one for a topic that does not exist is bogus, counted, not answered. */
+static void
+handle_flow(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
+	    uint16_t data_off)
+{
+	/* NAK and CREDIT both start with the topic id after the header. */
+	const struct sl_credit *c = (const struct sl_credit *)f->hdr;
+	const struct sl_topic *t = sl_route_topic_get(&w->dp->route, c->topic_id);
+	uint8_t type = f->hdr->type;
+
+	if (t == NULL) {
+		drop(w, type == SL_FT_NAK ? SL_DROP_nak_bad : SL_DROP_credit_bad);
+		return;
+	}
+	to_owner(w, t, m, f, data_off, type == SL_FT_NAK ? SL_HO_NAK : SL_HO_CREDIT);
+}
+
 /* Every frame but HELLO needs a live session that matches its source. */
 static struct sl_session *
 frame_session(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer,
@@ -340,7 +369,8 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	}
 	if (type != SL_FT_PUBLISH && type != SL_FT_SUBSCRIBE && type != SL_FT_UNSUBSCRIBE &&
 	    type != SL_FT_RESOLVE && type != SL_FT_HEARTBEAT && type != SL_FT_GOODBYE &&
-	    type != SL_FT_AUTH && type != SL_FT_PSUBSCRIBE && type != SL_FT_PUNSUBSCRIBE) {
+	    type != SL_FT_AUTH && type != SL_FT_PSUBSCRIBE && type != SL_FT_PUNSUBSCRIBE &&
+	    type != SL_FT_NAK && type != SL_FT_CREDIT) {
 		drop(w, SL_DROP_unexpected_type); /* broker-to-client types: ignore */
 		return;
 	}
@@ -375,6 +405,10 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	case SL_FT_PSUBSCRIBE:
 	case SL_FT_PUNSUBSCRIBE:
 		handle_psub(w, m, f, data_off, peer, *sess);
+		break;
+	case SL_FT_NAK:
+	case SL_FT_CREDIT:
+		handle_flow(w, m, f, data_off);
 		break;
 	case SL_FT_HEARTBEAT:
 		handle_heartbeat(w, f, peer);
@@ -500,6 +534,12 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 	case SL_HO_UNSUBSCRIBE:
 		owner_subscribe(w, h->m, h->off, h->kind);
 		break;
+	case SL_HO_NAK:
+		sl_flow_nak(w, h->m, h->off);
+		break;
+	case SL_HO_CREDIT:
+		sl_flow_credit(w, h->m, h->off);
+		break;
 	case SL_HO_UNSUB_ALL:
 		sl_route_sub_del_session(&w->dp->route, w->idx, h->session);
 		break;
@@ -511,10 +551,11 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		sl_shm_worker_handoff(w, h);
 		break;
 	case SL_HO_PSUB_ADD:
+		memset(&sub, 0, sizeof(sub));
 		sl_tx_peer_of(h->m, &sub.peer);
 		sub.session = h->session;
-		sub.req_id = 0;
-		sub.replay_next = 0;
+		sub.credit = sl_route_state(&w->dp->route, h->topic)->dlv_seq +
+			     w->dp->conf.udp_window;
 		if (sl_route_sub_add(&w->dp->route, h->topic, &sub) < 0)
 			drop(w, SL_DROP_sub_table_full);
 		break;
@@ -626,6 +667,7 @@ poll_once(struct sl_worker *w, struct poll_bufs *b)
 	unsigned nin, j, total = 0, rounds = 0;
 
 	w->now = rte_rdtsc();
+	w->retx_budget = RETX_POLL_BUDGET;
 	/* Adaptive group commit: while sync publishes wait for this
 	 * iteration's persist and the queue keeps delivering full bursts, take
 	 * more before persisting. A slow persist so gathers a bigger batch
@@ -656,6 +698,7 @@ poll_once(struct sl_worker *w, struct poll_bufs *b)
 	sl_worker_commit(w);
 	sl_worker_stage_flush(w);
 	sl_worker_durable_timers(w);
+	nin += sl_flow_status_poll(w);
 	sl_tx_flush(w);
 	timers(w);
 	return total + nin;
@@ -743,9 +786,18 @@ sl_worker_init(struct sl_dp *dp, uint32_t idx)
 	rc = sl_worker_durable_init(w);
 	if (rc < 0)
 		goto fail_held;
+	w->status_max = dp->conf.max_topics / dp->n_workers + 1;
+	w->status_list = rte_zmalloc_socket("sl_status", sizeof(uint32_t) * w->status_max,
+					    RTE_CACHE_LINE_SIZE, socket);
+	rc = w->status_list ? sl_retx_init(w) : -ENOMEM;
+	if (rc < 0)
+		goto fail_durable;
 	dp->workers[idx] = w;
 	return 0;
 
+fail_durable:
+	rte_free(w->status_list);
+	sl_worker_durable_fini(w);
 fail_held:
 	rte_free(w->shm);
 	rte_free(w->held);
@@ -765,6 +817,7 @@ void
 sl_worker_fini(struct sl_worker *w)
 {
 	struct sl_handoff h;
+	uint32_t i;
 
 	if (w == NULL)
 		return;
@@ -773,6 +826,11 @@ sl_worker_fini(struct sl_worker *w)
 		if (h.m)
 			rte_pktmbuf_free(h.m);
 	sl_worker_durable_fini(w);
+	for (i = 0; i < SL_TX_PEND; i++)
+		if (w->pend[i].m)
+			rte_pktmbuf_free(w->pend[i].m);
+	sl_retx_fini(w);
+	rte_free(w->status_list);
 	for (; w->n_held; w->n_held--)
 		rte_pktmbuf_free(w->held[w->n_held - 1].m);
 	rte_free(w->held);

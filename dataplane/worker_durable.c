@@ -13,6 +13,7 @@
 #include <common/clock.h>
 
 #include "journal.h"
+#include "retx.h"
 #include "tx.h"
 #include "worker_internal.h"
 
@@ -272,6 +273,9 @@ sl_worker_replay_start(struct sl_worker *w, const struct sl_subscribe *s, struct
 		ts->replaying = 1;
 	}
 	sub->replay_next = start;
+	/* Paced by credit: the window counts from the first one it replays. */
+	sub->credit = start - 1 + (s->h.length >= sizeof(*s) && s->window ? s->window
+									   : w->dp->conf.udp_window);
 	count(w, SL_CTR_replays_started);
 	return 0;
 refuse:
@@ -284,11 +288,11 @@ refuse:
  * deliveries carry the broker's receive time (ns since the Unix epoch). */
 static int
 deliver_copy(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
-	     const struct sl_jrec_view *v)
+	     const struct sl_jrec_view *v, uint16_t flags)
 {
 	struct sl_deliver d;
 
-	sl_worker_deliver_hdr(&d, SL_DLV_F_REPLAY, sub->session, topic, v->len, v->seq,
+	sl_worker_deliver_hdr(&d, SL_DLV_F_REPLAY | flags, sub->session, topic, v->len, v->seq,
 			      v->timestamp);
 	/* A replay waits for room rather than losing its place. */
 	if (!sl_tx_room(w, &sub->peer, sizeof(d) + v->len))
@@ -303,20 +307,23 @@ static int
 gap_notice(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic, uint64_t first,
 	   uint64_t last)
 {
-	struct sl_error_gap g;
-
-	if (!sl_tx_room(w, &sub->peer, sizeof(g)))
+	if (!sl_tx_room(w, &sub->peer, sizeof(struct sl_error_gap)))
 		return -ENOBUFS;
-	sl_proto_hdr_init(&g.e.h, SL_FT_ERROR, 0, sizeof(g), sub->session);
-	g.e.req_id = 0;
-	g.e.code = SL_E_REPLAY_GAP;
-	g.e.frame_type = SL_FT_DELIVER;
-	g.e.detail = topic;
-	g.first = first;
-	g.last = last;
 	count(w, SL_CTR_replay_gaps);
-	sl_tx_frame(w, &sub->peer, &g, sizeof(g));
+	sl_worker_gap_error(w, sub, SL_E_REPLAY_GAP, SL_FT_DELIVER, topic, first, last);
 	return 0;
+}
+
+int
+sl_worker_journal_resend(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
+			 uint64_t seq)
+{
+	struct sl_topic_state *ts = state(w, topic);
+	struct sl_jrec_view v;
+
+	if (ts->journal == NULL || sl_journal_read(ts->journal, seq, &v) < 0)
+		return -ENOENT; /* not journaled, retired, or damaged */
+	return deliver_copy(w, sub, topic, &v, SL_DLV_F_RETRANS) < 0 ? -ENOBUFS : 0;
 }
 
 /* Advance one subscriber's replay; returns messages sent. */
@@ -334,6 +341,9 @@ replay_sub(struct sl_worker *w, uint32_t topic, struct sl_topic_state *ts, struc
 	int rc;
 
 	while (sub->replay_next <= limit && n < REPLAY_BURST) {
+		/* Paced by the subscriber's credit (UDP): it waits for more. */
+		if (sub->peer.transport == SL_TRANSPORT_UDP && sub->replay_next > sub->credit)
+			break;
 		rc = sl_journal_read(j, sub->replay_next, &v);
 		if (rc == -ENOENT && sub->replay_next < sl_journal_first_seq(j)) {
 			/* Retention removed it meanwhile: the seq jump shows the gap. */
@@ -355,7 +365,7 @@ replay_sub(struct sl_worker *w, uint32_t topic, struct sl_topic_state *ts, struc
 			sub->replay_next = limit + 1; /* cannot go further: live */
 			break;
 		}
-		if (deliver_copy(w, sub, topic, &v) < 0)
+		if (deliver_copy(w, sub, topic, &v, 0) < 0)
 			break; /* no mbuf now: resume next poll */
 		sub->replay_next++;
 		n++;
@@ -403,6 +413,7 @@ sl_worker_topic_delete(struct sl_worker *w, uint32_t topic)
 	sl_worker_commit(w);
 	async_flush(w);
 	__atomic_store_n(&ts->n_subs, 0, __ATOMIC_RELAXED);
+	sl_retx_clear(w, topic);
 	if (ts->journal) {
 		struct sl_journal *j = ts->journal;
 

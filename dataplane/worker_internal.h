@@ -51,8 +51,34 @@ void sl_worker_ack(struct sl_worker *w, const union sl_peer *peer, uint32_t sess
  * policy (block: held until every subscriber has room). */
 void sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len,
 		       uint64_t seq);
-/* Deliver held messages whose subscribers have room now. Returns those sent. */
+/*
+ * Send one stored message to one subscriber: the PUBLISH frame at @off of
+ * @m (@len bytes) as DELIVER @seq of @topic with @flags. Live fan-out and
+ * retransmits go through here (the place a message too large for one
+ * datagram is sent in pieces). Returns what sl_tx_deliver does.
+ */
+int sl_worker_deliver_one(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
+			  struct rte_mbuf *m, uint16_t off, uint16_t len, uint64_t seq,
+			  uint16_t flags);
+/* ERROR @code (a struct sl_error_gap: @first..@last of @topic) to @sub. */
+void sl_worker_gap_error(struct sl_worker *w, const struct sl_sub *sub, uint16_t code,
+			 uint8_t ftype, uint32_t topic, uint64_t first, uint64_t last);
+/* Cut subscriber @i of @topic off (ERROR SL_E_SLOW_CONSUMER from @first on)
+ * and remove it: the last subscriber moves to index @i. */
+void sl_worker_cut_off(struct sl_worker *w, uint32_t topic, uint32_t i, uint64_t first);
+/* Deliver held messages whose subscribers have room now (policy block: a
+ * UDP subscriber without credit for bp_hold_ms is cut off). Returns those sent. */
 unsigned sl_worker_held_retry(struct sl_worker *w);
+
+/* --- flow.c: NAK, CREDIT, STATUS --- */
+
+/* NAK frame at @off of @m, at the topic's owner: resend the range. */
+void sl_flow_nak(struct sl_worker *w, struct rte_mbuf *m, uint16_t off);
+/* CREDIT frame at @off of @m, at the topic's owner: raise the limit. */
+void sl_flow_credit(struct sl_worker *w, struct rte_mbuf *m, uint16_t off);
+/* STATUS to UDP subscribers of idle topics and, every heartbeat interval,
+ * of every owned topic. Returns the frames sent. */
+unsigned sl_flow_status_poll(struct sl_worker *w);
 
 /* --- worker_stage.c --- */
 
@@ -94,6 +120,12 @@ int sl_worker_commit_pending(const struct sl_worker *w);
 /* Set up a replaying subscription in @sub from SUBSCRIBE @s. Returns 0, or
  * -1 after answering the subscriber with an ERROR. */
 int sl_worker_replay_start(struct sl_worker *w, const struct sl_subscribe *s, struct sl_sub *sub);
+/* Resend message @seq of @topic to @sub from the journal (a NAK beyond the
+ * retransmit window): DELIVER with SL_DLV_F_REPLAY | SL_DLV_F_RETRANS.
+ * Returns 0, -ENOENT (the journal does not hold it) or -ENOBUFS (no room
+ * now). */
+int sl_worker_journal_resend(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
+			     uint64_t seq);
 /* Send the next replayed messages; returns the work done. */
 unsigned sl_worker_replay_poll(struct sl_worker *w);
 /* Async persistence and retention, called from the worker's timer. */

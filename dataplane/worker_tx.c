@@ -16,6 +16,7 @@
 
 #include "dataplane.h"
 #include "pkt.h"
+#include "retx.h"
 #include "shm_worker.h"
 #include "tx.h"
 #include "worker_internal.h"
@@ -42,11 +43,14 @@ tx_flush_port(struct sl_worker *w, uint16_t pidx)
 	w->n_tx[pidx] = 0;
 }
 
+static void pend_close_all(struct sl_worker *w);
+
 void
 sl_tx_flush(struct sl_worker *w)
 {
 	uint16_t i;
 
+	pend_close_all(w);
 	for (i = 0; i < w->dp->n_ports; i++)
 		if (w->n_tx[i])
 			tx_flush_port(w, i);
@@ -123,22 +127,121 @@ udp_alloc(struct sl_worker *w, struct rte_mempool *pool, uint16_t pidx,
 	return d + SL_PKT_HDR_LEN;
 }
 
-/* A copy of @a (@alen bytes) and @b (@blen) in one datagram to @peer. */
+/* --- UDP batching: frames to one peer share a datagram per iteration --------- */
+
+#define BATCH_COPY_MAX 512 /* payloads up to this are copied into a batch */
+
+static struct sl_tx_pend *
+pend_find(struct sl_worker *w, const struct sl_peer_udp *peer)
+{
+	uint32_t i;
+
+	if (w->n_pend == 0)
+		return NULL;
+	for (i = 0; i < SL_TX_PEND; i++) {
+		struct sl_tx_pend *pd = &w->pend[i];
+
+		if (pd->m && pd->peer.ip == peer->ip && pd->peer.port == peer->port &&
+		    pd->peer.port_id == peer->port_id)
+			return pd;
+	}
+	return NULL;
+}
+
+/* Finish the datagram (its headers say its final length) and queue it. */
+static void
+pend_close(struct sl_worker *w, struct sl_tx_pend *pd)
+{
+	struct sl_port_rt *p = &w->dp->ports[pd->pidx];
+
+	sl_pkt_build_udp(rte_pktmbuf_mtod(pd->m, uint8_t *), p->mac, pd->peer.mac, p->ip,
+			 pd->peer.ip, p->udp_port, pd->peer.port, (uint16_t)pd->len);
+	sl_worker_tx_enqueue(w, pd->pidx, pd->m);
+	pd->m = NULL;
+	w->n_pend--;
+}
+
+static void
+pend_close_all(struct sl_worker *w)
+{
+	uint32_t i;
+
+	for (i = 0; i < SL_TX_PEND && w->n_pend; i++)
+		if (w->pend[i].m)
+			pend_close(w, &w->pend[i]);
+}
+
+/* A free entry for a new batch: past SL_TX_PEND peers, the next one in
+ * turn is sent as it is. */
+static struct sl_tx_pend *
+pend_slot(struct sl_worker *w)
+{
+	struct sl_tx_pend *pd;
+	uint32_t i;
+
+	for (i = 0; i < SL_TX_PEND; i++) {
+		pd = &w->pend[(w->pend_next + i) % SL_TX_PEND];
+		if (pd->m == NULL)
+			return pd;
+	}
+	pd = &w->pend[w->pend_next++ % SL_TX_PEND];
+	pend_close(w, pd);
+	return pd;
+}
+
+/* Append @a and @b (one frame) to @pd if they fit. Returns 0 or -ENOSPC. */
+static int
+pend_append(struct sl_worker *w, struct sl_tx_pend *pd, const void *a, uint32_t alen,
+	    const void *b, uint32_t blen)
+{
+	uint32_t at = RTE_ALIGN_CEIL(pd->len, SL_FRAME_ALIGN);
+	uint8_t *d;
+
+	if (at + alen + blen > SL_MAX_DATAGRAM)
+		return -ENOSPC;
+	d = (uint8_t *)rte_pktmbuf_append(pd->m, (uint16_t)(at + alen + blen - pd->len));
+	if (d == NULL)
+		return -ENOSPC;
+	memset(d, 0, at - pd->len); /* padding to the frame boundary */
+	d += at - pd->len;
+	memcpy(d, a, alen);
+	if (blen)
+		memcpy(d + alen, b, blen);
+	pd->len = at + alen + blen;
+	pd->frames++;
+	count(w, SL_CTR_tx_batched);
+	return 0;
+}
+
+/*
+ * A frame, @a (@alen bytes) then @b (@blen), to @peer: into the datagram
+ * being filled for it, or a new one, sent at the end of the iteration.
+ */
 static int
 udp_send_copy(struct sl_worker *w, const struct sl_peer_udp *peer, const void *a, uint32_t alen,
 	      const void *b, uint32_t blen)
 {
-	uint16_t pidx = port_index(w->dp, peer->port_id);
+	uint16_t pidx;
+	struct sl_tx_pend *pd = pend_find(w, peer);
 	struct rte_mbuf *m;
 	uint8_t *d;
 
+	if (pd) {
+		if (pend_append(w, pd, a, alen, b, blen) == 0)
+			return 0;
+		pend_close(w, pd);
+	}
+	pidx = port_index(w->dp, peer->port_id);
 	d = udp_alloc(w, w->dp->pkt_pool, pidx, peer, alen + blen, alen + blen, &m);
 	if (unlikely(d == NULL))
 		return -ENOBUFS;
 	memcpy(d, a, alen);
 	if (blen)
 		memcpy(d + alen, b, blen);
-	sl_worker_tx_enqueue(w, pidx, m);
+	pd = pend_slot(w);
+	*pd = (struct sl_tx_pend){ .m = m, .peer = *peer, .pidx = pidx, .frames = 1,
+				   .len = alen + blen };
+	w->n_pend++;
 	return 0;
 }
 
@@ -154,12 +257,19 @@ udp_deliver(struct sl_worker *w, const struct sl_peer_udp *peer, const struct sl
 	struct sl_dp *dp = w->dp;
 	uint16_t pidx = port_index(dp, peer->port_id);
 	uint32_t plen = dl->h.length - (uint32_t)sizeof(*dl);
+	struct sl_tx_pend *pd = pend_find(w, peer);
+	const void *payload = rte_pktmbuf_mtod_offset(m, const void *, payload_off);
 	struct rte_mbuf *h, *c;
 	struct sl_deliver *d;
 
-	if (unlikely(!dp->ports[pidx].multiseg))
-		return udp_send_copy(w, peer, dl, sizeof(*dl),
-				     rte_pktmbuf_mtod_offset(m, const void *, payload_off), plen);
+	/* Batched: it fits the peer's open datagram, or it is small. */
+	if (pd && pend_append(w, pd, dl, sizeof(*dl), payload, plen) == 0)
+		return 0;
+	if (unlikely(!dp->ports[pidx].multiseg) || (pd == NULL && plen <= BATCH_COPY_MAX))
+		return udp_send_copy(w, peer, dl, sizeof(*dl), payload, plen);
+	/* Zero-copy on its own, after what the peer's batch holds (order). */
+	if (pd)
+		pend_close(w, pd);
 	d = udp_alloc(w, dp->hdr_pool, pidx, peer, sizeof(*d), sizeof(*d) + plen, &h);
 	if (unlikely(d == NULL))
 		return -ENOBUFS;
@@ -299,38 +409,131 @@ sl_worker_ack(struct sl_worker *w, const union sl_peer *peer, uint32_t session, 
 
 /* --- fan-out -------------------------------------------------------------------- */
 
-/* Policy block: does every live subscriber have room for the DELIVER of a
- * PUBLISH of @len bytes (header and payload)? */
+int
+sl_worker_deliver_one(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
+		      struct rte_mbuf *m, uint16_t off, uint16_t len, uint64_t seq, uint16_t flags)
+{
+	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
+	struct sl_deliver dl;
+
+	sl_worker_deliver_hdr(&dl, flags, sub->session, topic, len - (uint32_t)sizeof(*p), seq,
+			      p->timestamp);
+	return sl_tx_deliver(w, &sub->peer, &dl, m, (uint16_t)(off + sizeof(*p)));
+}
+
+void
+sl_worker_gap_error(struct sl_worker *w, const struct sl_sub *sub, uint16_t code,
+		    uint8_t ftype, uint32_t topic, uint64_t first, uint64_t last)
+{
+	struct sl_error_gap g;
+
+	sl_proto_hdr_init(&g.e.h, SL_FT_ERROR, 0, sizeof(g), sub->session);
+	g.e.req_id = 0;
+	g.e.code = code;
+	g.e.frame_type = ftype;
+	g.e.detail = topic;
+	g.first = first;
+	g.last = last;
+	count(w, SL_CTR_errors_sent);
+	sl_tx_frame(w, &sub->peer, &g, sizeof(g));
+}
+
+void
+sl_worker_cut_off(struct sl_worker *w, uint32_t topic, uint32_t i, uint64_t first)
+{
+	struct sl_topic_state *ts = sl_route_state(&w->dp->route, topic);
+	struct sl_sub sub = ts->subs[i];
+
+	/* It gets nothing from @first on: the range names what the topic
+	 * holds now; the subscription is gone, so later ones go too. */
+	sl_worker_gap_error(w, &sub, SL_E_SLOW_CONSUMER, SL_FT_DELIVER, topic, first,
+			    RTE_MAX(first, ts->seq));
+	count(w, SL_CTR_slow_consumer_cuts);
+	sl_route_sub_del(&w->dp->route, topic, sub.session);
+}
+
+/* A UDP subscriber whose credit does not reach @seq. */
+static inline int
+no_credit(const struct sl_sub *sub, uint64_t seq)
+{
+	return sub->peer.transport == SL_TRANSPORT_UDP && seq > sub->credit;
+}
+
+/* Policy block: does every live subscriber have room (and credit) for the
+ * DELIVER of message @seq, a PUBLISH of @len bytes (header and payload)? */
 static int
-bp_room(struct sl_worker *w, const struct sl_topic_state *ts, uint32_t len)
+bp_room(struct sl_worker *w, const struct sl_topic_state *ts, uint32_t len, uint64_t seq)
 {
 	uint32_t i, flen = len - (uint32_t)sizeof(struct sl_publish) + sizeof(struct sl_deliver);
 
 	for (i = 0; i < ts->n_subs; i++)
-		if (!ts->subs[i].replay_next && !sl_tx_room(w, &ts->subs[i].peer, flen))
+		if (!ts->subs[i].replay_next &&
+		    (no_credit(&ts->subs[i], seq) || !sl_tx_room(w, &ts->subs[i].peer, flen)))
 			return 0;
 	return 1;
+}
+
+/* Policy block: cut off the UDP subscribers that held message @seq back
+ * for longer than bp_hold_ms. Returns how many. */
+static unsigned
+bp_expire(struct sl_worker *w, uint32_t topic, struct sl_topic_state *ts, uint64_t seq)
+{
+	uint64_t hold = w->dp->tsc_hz * w->dp->conf.bp_hold_ms / 1000;
+	unsigned cut = 0;
+	uint32_t i = 0;
+
+	while (i < ts->n_subs) {
+		struct sl_sub *sub = &ts->subs[i];
+
+		if (sub->replay_next || !no_credit(sub, seq)) {
+			i++;
+			continue;
+		}
+		if (sub->stall_since == 0)
+			sub->stall_since = w->now;
+		if (w->now - sub->stall_since < hold) {
+			i++;
+			continue;
+		}
+		sl_worker_cut_off(w, topic, i, seq); /* the last one moved to i */
+		cut++;
+	}
+	return cut;
 }
 
 static void
 fan_out_now(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len, uint64_t seq)
 {
 	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
-	struct sl_topic_state *ts = sl_route_state(&w->dp->route, p->topic_id);
-	uint32_t plen = len - (uint32_t)sizeof(*p), i, sent = 0, live = 0;
-	uint16_t payload_off = (uint16_t)(off + sizeof(*p));
-	struct sl_deliver dl;
+	uint32_t topic = p->topic_id;
+	struct sl_topic_state *ts = sl_route_state(&w->dp->route, topic);
+	uint32_t i = 0, sent = 0, live = 0;
 
-	for (i = 0; i < ts->n_subs; i++) {
+	sl_retx_fanned(w, topic, m, off, len, seq);
+	while (i < ts->n_subs) {
 		const struct sl_sub *sub = &ts->subs[i];
 
 		/* A replaying subscriber gets this one from the journal. */
-		if (sub->replay_next)
+		if (sub->replay_next) {
+			i++;
 			continue;
+		}
 		live++;
-		sl_worker_deliver_hdr(&dl, 0, sub->session, p->topic_id, plen, seq, p->timestamp);
-		if (sl_tx_deliver(w, &sub->peer, &dl, m, payload_off) == 0)
+		if (unlikely(no_credit(sub, seq))) {
+			if (ts->backpressure == SL_BP_DISCONNECT) {
+				sl_worker_cut_off(w, topic, i, seq);
+				continue;
+			}
+			/* Drop: it NAKs it later (the window or journal may
+			 * still hold it); block gets here only after its
+			 * policy changed while a message was held. */
+			count(w, SL_CTR_credit_drops);
+			i++;
+			continue;
+		}
+		if (sl_worker_deliver_one(w, sub, topic, m, off, len, seq, 0) == 0)
 			sent++;
+		i++;
 	}
 	sl_ctr_add(&ts->delivered, sent);
 	sl_ctr_add(&ts->dropped, live - sent);
@@ -367,7 +570,9 @@ sl_worker_held_retry(struct sl_worker *w)
 		struct sl_held *e = &w->held[i];
 		struct sl_topic_state *ts = sl_route_state(&w->dp->route, e->topic);
 
-		if (ts->bp_pass != pass && bp_room(w, ts, e->len)) {
+		if (ts->bp_pass != pass &&
+		    (bp_room(w, ts, e->len, e->seq) ||
+		     (bp_expire(w, e->topic, ts, e->seq) && bp_room(w, ts, e->len, e->seq)))) {
 			fan_out_now(w, e->m, e->off, e->len, e->seq);
 			rte_pktmbuf_free(e->m);
 			__atomic_store_n(&ts->bp_held, ts->bp_held - 1, __ATOMIC_RELAXED);
@@ -390,7 +595,7 @@ sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_
 
 	/* Behind held messages of its topic, whatever the policy is now (it
 	 * may have changed while they wait): order is kept. */
-	if (ts->bp_held || (ts->backpressure == SL_BP_BLOCK && !bp_room(w, ts, len))) {
+	if (ts->bp_held || (ts->backpressure == SL_BP_BLOCK && !bp_room(w, ts, len, seq))) {
 		hold(w, ts, m, off, len, p->topic_id, seq);
 		return;
 	}

@@ -18,8 +18,13 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <arpa/inet.h>
+
+#include <common/proto.h>
+
 #include "authz.h"
 #include "dataplane.h"
+#include "pkt.h"
 #include "port.h"
 #include "route.h"
 
@@ -52,10 +57,12 @@ harness_eal(const char *name)
 static inline int
 harness_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 {
-	(void)arg;
+	const struct sl_dp *dp = arg;
+
 	(void)t;
 	ts->durability = SL_DUR_NONE;
 	ts->backpressure = SL_BP_DROP;
+	ts->retx_window = dp->conf.retransmit_window;
 	return 0;
 }
 
@@ -91,6 +98,10 @@ harness_dp(struct sl_dp *dp, struct rte_ring *rx, struct rte_ring *tx)
 	dp->conf.max_topics = 64;
 	dp->conf.max_sessions = 64;
 	dp->conf.shm_max_clients = 4;
+	/* No STATUS frames unless a test asks for them: they would arrive
+	 * among the replies a test counts. */
+	dp->conf.status_idle_us = 10000000;
+	dp->conf.heartbeat_ms = 600000;
 	dp->conf.n_workers = 1;
 	dp->conf.workers[0].lcore = rte_lcore_id();
 	dp->n_workers = 1;
@@ -127,6 +138,69 @@ harness_dp(struct sl_dp *dp, struct rte_ring *rx, struct rte_ring *tx)
 	dp->conf.ports[0].rx_desc = 512;
 	dp->conf.ports[0].tx_desc = 512;
 	return sl_port_init(dp, 0);
+}
+
+/* The client of the harness's port: where its datagrams come from. */
+#define HARNESS_CLIENT_IP 0x0200000au /* 10.0.0.2, network order */
+#define HARNESS_CLIENT_PORT 5555
+static const uint8_t harness_client_mac[6] = { 0x02, 0, 0, 0, 0, 0x22 };
+
+/* Enqueue on @rx a datagram from the client holding @len bytes of frames.
+ * Returns 0 or -ENOBUFS. */
+static inline int
+harness_send(struct sl_dp *dp, struct rte_ring *rx, const void *frames, uint32_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pkt_pool);
+	uint8_t *d;
+
+	if (m == NULL)
+		return -ENOBUFS;
+	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(SL_PKT_HDR_LEN + len));
+	sl_pkt_build_udp(d, harness_client_mac, dp->ports[0].mac, HARNESS_CLIENT_IP, HARNESS_IP,
+			 htons(HARNESS_CLIENT_PORT), htons(HARNESS_UDP_PORT), (uint16_t)len);
+	memcpy(d + SL_PKT_HDR_LEN, frames, len);
+	if (rte_ring_enqueue(rx, m) != 0) {
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+/*
+ * Poll the worker @polls times, then hand each frame of each datagram it
+ * sent (dequeued from @tx) to @fn with the datagram's index. Returns the
+ * datagrams, or -1 for one not addressed to the client from the port.
+ */
+static inline int
+harness_recv(struct sl_dp *dp, struct rte_ring *tx, unsigned polls,
+	     void (*fn)(void *arg, const struct sl_frame *f, unsigned dgram), void *arg)
+{
+	int n = 0, bad = 0;
+	void *m = NULL;
+
+	while (polls--)
+		sl_worker_poll(dp->workers[0]);
+	while (rte_ring_dequeue(tx, &m) == 0) {
+		struct rte_mbuf *mb = m;
+		uint8_t buf[2048];
+		const uint8_t *p = rte_pktmbuf_read(mb, 0, mb->pkt_len, buf);
+		struct sl_pkt_info pi;
+		struct sl_frame f;
+		size_t off = 0;
+
+		if (sl_pkt_parse(p, mb->pkt_len, HARNESS_CLIENT_IP, htons(HARNESS_CLIENT_PORT), &pi) !=
+			    SL_PKT_UDP ||
+		    pi.src_ip != HARNESS_IP || pi.src_port != htons(HARNESS_UDP_PORT) ||
+		    memcmp(pi.dst_mac, harness_client_mac, 6) != 0 ||
+		    pi.payload_len > SL_MAX_DATAGRAM)
+			bad = 1;
+		else
+			while (sl_proto_next(p + pi.payload_off, pi.payload_len, &off, &f) == 1)
+				fn(arg, &f, (unsigned)n);
+		n++;
+		rte_pktmbuf_free(mb);
+	}
+	return bad ? -1 : n;
 }
 
 #endif /* SLUICE_TESTS_DP_HARNESS_H */

@@ -43,6 +43,11 @@
 #define SILENT_TOPIC 13u
 #define SILENT_TOPIC2 14u
 #define MS 1000000ull
+/* The version 2 fake (fake_start v2): idempotent producers, fragments. */
+#define V2_TOPIC 2u	     /* "t.v2"; FAKE_TOPICS - 1 once the fake renumbers it */
+#define V2_MAX_MESSAGE 65536u
+#define V2_EPOCH0 100u	     /* first epoch the fake grants */
+#define V2_PRODUCER_ID 0xabcdefull
 
 /* The one user the authenticating fake knows. */
 #define FAKE_USER "alice"
@@ -97,6 +102,40 @@ struct fake {
 	uint8_t skey[SL_AUTH_SESSION_KEY_LEN];
 	uint64_t in[SL_MAX_DATAGRAM / 8];
 	uint64_t out[SL_MAX_DATAGRAM / 8]; /* send buffer */
+
+	/* Version 2 (set before the thread starts). */
+	bool v2;
+	/* Set by the tests. */
+	atomic_uint drop_pubs;	     /* PUBLISH frames to ignore, as lost on the way */
+	atomic_uint lose_acks;	     /* ACKs not to send, the publishes stored */
+	atomic_bool silent;	     /* read and ignore everything */
+	atomic_bool fence_pubs;	     /* refuse publishes with SL_E_FENCED */
+	atomic_bool renumber;	     /* "t.v2" resolves to FAKE_TOPICS - 1 */
+	atomic_bool restart;	     /* restart (fake_restart) before the next datagram */
+	atomic_ullong incarnation;
+	/* Counted by the fake. */
+	atomic_uint hellos;
+	atomic_uint psubs;	     /* PSUBSCRIBE requests */
+	atomic_uint producers;	     /* PRODUCER requests */
+	atomic_uint producer_epoch;  /* epoch of the last PRODUCER request */
+	atomic_uint dups;	     /* publishes answered as duplicates */
+	atomic_uint ooos;	     /* publishes refused out of order */
+	atomic_uint stored[FAKE_TOPICS]; /* publishes accepted, by topic */
+	atomic_uint max_batch;	     /* most PUBLISH frames seen in one datagram */
+	atomic_uint pub_dgrams;	     /* datagrams with a PUBLISH frame */
+	atomic_uint frag_pieces;     /* PUBLISH_FRAG frames */
+	atomic_uint frag_msgs;	     /* messages reassembled, content checked */
+	atomic_uint frag_bad;	     /* pieces out of place, or content wrong */
+	atomic_uint sub_flags_t[FAKE_TOPICS]; /* the last SUBSCRIBE, by topic */
+	atomic_ullong sub_start_t[FAKE_TOPICS];
+	atomic_ushort peer_port;     /* the client's port of the last HELLO */
+	/* Owned by the thread. */
+	uint32_t epoch_gen;
+	uint64_t last_pseq[FAKE_TOPICS]; /* dedup state, per topic; 0: no entry */
+	uint64_t stored_pseq[FAKE_TOPICS][64]; /* in the order accepted */
+	uint64_t frag_pseq;
+	uint32_t frag_got;
+	uint8_t frag_buf[V2_MAX_MESSAGE];
 };
 
 static void
@@ -157,6 +196,10 @@ fake_welcome(struct fake *fk, uint64_t nonce, const uint8_t *skey)
 	w->max_payload = SL_MAX_PAYLOAD;
 	w->version = SL_PROTO_VERSION;
 	w->max_message = SL_MAX_MESSAGE_DEFAULT;
+	if (fk->v2) {
+		w->incarnation = atomic_load(&fk->incarnation);
+		w->max_message = V2_MAX_MESSAGE;
+	}
 	if (skey != NULL) {
 		len = sl_proto_align(len) + sizeof(struct sl_auth_trailer);
 		sl_auth_seal(skey, w, len, 1);
@@ -194,6 +237,8 @@ fake_challenge(struct fake *fk, const struct sl_hello *h)
 static void
 fake_hello(struct fake *fk, const struct sl_hello *h)
 {
+	atomic_fetch_add(&fk->hellos, 1);
+	atomic_store(&fk->peer_port, ntohs(fk->peer.sin_port));
 	/* PROTOCOL.md 9: HELLO in header version 1, the versions in its body. */
 	if (h->h.version != SL_PROTO_HELLO_VERSION || h->min_version != SL_PROTO_VERSION ||
 	    h->max_version != SL_PROTO_VERSION)
@@ -286,6 +331,8 @@ fake_resolve(struct fake *fk, const struct sl_frame *f)
 	sl_proto_hdr_init(&t->h, SL_FT_TOPIC, 0, sizeof(*t), FAKE_SESSION);
 	t->req_id = r->req_id;
 	t->topic_id = strcmp(name, "t.a") == 0 ? 1 : strcmp(name, "lossy") == 0 ? 3 : 4;
+	if (strcmp(name, "t.v2") == 0)
+		t->topic_id = atomic_load(&fk->renumber) ? FAKE_TOPICS - 1 : V2_TOPIC;
 	fake_send(fk, t, sizeof(*t));
 }
 
@@ -348,6 +395,8 @@ fake_subscribe(struct fake *fk, const struct sl_subscribe *s)
 	if (s->h.type == SL_FT_SUBSCRIBE) {
 		atomic_store(&fk->sub_flags, s->h.flags & ~SL_HDR_F_AUTH);
 		atomic_store(&fk->sub_start, s->start);
+		atomic_store(&fk->sub_flags_t[s->topic_id], s->h.flags & ~SL_HDR_F_AUTH);
+		atomic_store(&fk->sub_start_t[s->topic_id], s->start);
 	}
 	if (s->topic_id == DENIED_TOPIC) {
 		fake_error(fk, s->req_id, SL_E_DENIED, s->h.type, s->topic_id);
@@ -379,16 +428,119 @@ fake_subscribe(struct fake *fk, const struct sl_subscribe *s)
 }
 
 static void
-fake_ack(struct fake *fk, const struct sl_publish *p)
+fake_ack_seq(struct fake *fk, uint32_t topic, uint64_t pseq, uint64_t seq, uint16_t flags)
 {
 	struct sl_ack *a = (struct sl_ack *)fk->out;
+	unsigned int n = atomic_load(&fk->lose_acks);
 
-	sl_proto_hdr_init(&a->h, SL_FT_ACK, 0, sizeof(*a), FAKE_SESSION);
-	a->topic_id = p->topic_id;
+	if (n > 0 && atomic_compare_exchange_strong(&fk->lose_acks, &n, n - 1))
+		return;
+	sl_proto_hdr_init(&a->h, SL_FT_ACK, flags, sizeof(*a), FAKE_SESSION);
+	a->topic_id = topic;
 	a->reserved = 0;
-	a->producer_seq = p->producer_seq;
-	a->seq = fk->seq[p->topic_id] + 1;
+	a->producer_seq = pseq;
+	a->seq = seq;
 	fake_send(fk, a, sizeof(*a));
+}
+
+static void
+fake_ack(struct fake *fk, const struct sl_publish *p)
+{
+	fake_ack_seq(fk, p->topic_id, p->producer_seq, fk->seq[p->topic_id] + 1, 0);
+}
+
+/*
+ * The broker's dedup for a bound producer (v2), per topic: true when the
+ * publish is new and goes on as before; else answered here (duplicate:
+ * ACK with SL_ACK_F_DUP; a sequence past a hole: SL_E_OUT_OF_ORDER; fenced).
+ * Producer sequence 0 is not deduplicated.
+ */
+static bool
+fake_dedup(struct fake *fk, uint8_t type, uint32_t topic, uint64_t pseq, uint16_t flags)
+{
+	uint64_t *last = &fk->last_pseq[topic];
+	unsigned int n;
+
+	if (!fk->v2 || pseq == 0)
+		return true;
+	if (atomic_load(&fk->fence_pubs)) {
+		fake_error(fk, 0, SL_E_FENCED, type, pseq);
+		return false;
+	}
+	if (*last != 0 && pseq <= *last) {
+		atomic_fetch_add(&fk->dups, 1);
+		if (flags & SL_PUB_F_ACK_REQ)
+			fake_ack_seq(fk, topic, pseq, 0, SL_ACK_F_DUP);
+		return false;
+	}
+	if (*last != 0 && pseq > *last + 1) {
+		atomic_fetch_add(&fk->ooos, 1);
+		fake_error(fk, 0, SL_E_OUT_OF_ORDER, type, pseq);
+		return false;
+	}
+	*last = pseq;
+	n = atomic_load(&fk->stored[topic]);
+	if (n < 64)
+		fk->stored_pseq[topic][n] = pseq;
+	atomic_fetch_add(&fk->stored[topic], 1); /* after: the test reads up to it */
+	return true;
+}
+
+/* A piece of a large message: pieces come in order over loopback; the
+ * whole is checked against the pattern the test writes (byte i = i * 7). */
+static void
+fake_frag(struct fake *fk, const struct sl_frame *f)
+{
+	const struct sl_publish_frag *g = (const struct sl_publish_frag *)f->hdr;
+	uint32_t i;
+
+	atomic_fetch_add(&fk->frag_pieces, 1);
+	if (g->frag_off == 0) {
+		fk->frag_pseq = g->producer_seq;
+		fk->frag_got = 0;
+	}
+	if (g->msg_len > V2_MAX_MESSAGE || g->frag_off != fk->frag_got ||
+	    g->producer_seq != fk->frag_pseq || f->body_len != g->frag_len) {
+		atomic_fetch_add(&fk->frag_bad, 1);
+		return;
+	}
+	memcpy(fk->frag_buf + g->frag_off, f->body, g->frag_len);
+	fk->frag_got += g->frag_len;
+	if (fk->frag_got < g->msg_len)
+		return;
+	for (i = 0; i < g->msg_len; i++)
+		if (fk->frag_buf[i] != (uint8_t)(i * 7))
+			break;
+	if (i != g->msg_len) {
+		atomic_fetch_add(&fk->frag_bad, 1);
+		return;
+	}
+	atomic_fetch_add(&fk->frag_msgs, 1);
+	if (!fake_dedup(fk, SL_FT_PUBLISH_FRAG, g->topic_id, g->producer_seq, g->h.flags))
+		return;
+	if (g->h.flags & SL_PUB_F_ACK_REQ)
+		fake_ack_seq(fk, g->topic_id, g->producer_seq, ++fk->seq[g->topic_id], 0);
+}
+
+/* PRODUCER: epoch 0 gets a new one, a resumed epoch is granted as asked. */
+static void
+fake_producer(struct fake *fk, const struct sl_producer *r)
+{
+	struct sl_producer_id *p = (struct sl_producer_id *)fk->out;
+
+	atomic_fetch_add(&fk->producers, 1);
+	atomic_store(&fk->producer_epoch, r->epoch);
+	if (!fk->v2) {
+		/* A broker without idempotent producers: the client publishes
+		 * as in version 1. */
+		fake_error(fk, r->req_id, SL_E_BAD_FRAME, SL_FT_PRODUCER, 0);
+		return;
+	}
+	sl_proto_hdr_init(&p->h, SL_FT_PRODUCER_ID, 0, sizeof(*p), FAKE_SESSION);
+	p->req_id = r->req_id;
+	p->epoch = r->epoch != 0 ? r->epoch : V2_EPOCH0 + fk->epoch_gen++;
+	p->producer_id = V2_PRODUCER_ID;
+	fake_send(fk, p, sizeof(*p));
 }
 
 /* Payload words steer the fake: "expire", "multi", "gap", "bad". */
@@ -421,6 +573,8 @@ fake_publish(struct fake *fk, const struct sl_frame *f)
 		fake_error(fk, 0, SL_E_NO_SESSION, SL_FT_PUBLISH, 0);
 		return;
 	}
+	if (!fake_dedup(fk, SL_FT_PUBLISH, p->topic_id, p->producer_seq, f->hdr->flags))
+		return;
 	if (f->hdr->flags & SL_PUB_F_ACK_REQ)
 		fake_ack(fk, p);
 	if (!fk->subscribed[p->topic_id]) {
@@ -470,6 +624,16 @@ fake_frame(struct fake *fk, const struct sl_frame *f)
 	case SL_FT_PUBLISH:
 		fake_publish(fk, f);
 		break;
+	case SL_FT_PUBLISH_FRAG:
+		fake_frag(fk, f);
+		break;
+	case SL_FT_PSUBSCRIBE:
+		atomic_fetch_add(&fk->psubs, 1);
+		fake_ok(fk, ((const struct sl_resolve *)f->hdr)->req_id);
+		break;
+	case SL_FT_PRODUCER:
+		fake_producer(fk, (const struct sl_producer *)f->hdr);
+		break;
 	case SL_FT_HEARTBEAT:
 		atomic_fetch_add(&fk->heartbeats, 1);
 		fake_send(fk, f->hdr, f->len);
@@ -482,40 +646,68 @@ fake_frame(struct fake *fk, const struct sl_frame *f)
 	}
 }
 
+/* The fake restarts: a new incarnation, every producer's state forgotten. */
+static void
+fake_restart(struct fake *fk)
+{
+	memset(fk->last_pseq, 0, sizeof(fk->last_pseq));
+	atomic_fetch_add(&fk->incarnation, 1);
+}
+
 static void *
 fake_main(void *arg)
 {
 	struct fake *fk = arg;
 	struct pollfd p = { .fd = fk->fd, .events = POLLIN };
 	struct sl_frame f;
+	unsigned int pubs;
 	socklen_t alen;
 	ssize_t n;
 	size_t off;
 
 	while (!atomic_load(&fk->stop)) {
+		if (atomic_exchange(&fk->restart, false))
+			fake_restart(fk);
 		if (poll(&p, 1, 20) <= 0)
 			continue;
 		alen = sizeof(fk->peer);
 		n = recvfrom(fk->fd, fk->in, sizeof(fk->in), 0, (struct sockaddr *)&fk->peer,
 			     &alen);
-		if (n <= 0)
+		if (n <= 0 || atomic_load(&fk->silent))
 			continue;
 		off = 0;
-		while (sl_proto_next(fk->in, (size_t)n, &off, &f) == 1)
+		pubs = 0;
+		while (sl_proto_next(fk->in, (size_t)n, &off, &f) == 1) {
+			if (f.hdr->type == SL_FT_PUBLISH) {
+				unsigned int d = atomic_load(&fk->drop_pubs);
+
+				pubs++;
+				if (d > 0 && atomic_compare_exchange_strong(&fk->drop_pubs, &d, d - 1))
+					continue;
+			}
 			fake_frame(fk, &f);
+		}
+		if (pubs > 0)
+			atomic_fetch_add(&fk->pub_dgrams, 1);
+		if (pubs > atomic_load(&fk->max_batch))
+			atomic_store(&fk->max_batch, pubs);
 	}
 	return NULL;
 }
 
-/* @auth: the fake requires authentication, as `auth required`. */
+
+/* @auth: the fake requires authentication, as `auth required`; @v2: it
+ * speaks protocol version 2 (producers, fragments, incarnation). */
 static int
-fake_start(struct fake *fk, bool auth)
+fake_start_v(struct fake *fk, bool auth, bool v2)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
 
 	memset(fk, 0, sizeof(*fk));
 	fk->auth = auth;
+	fk->v2 = v2;
+	atomic_store(&fk->incarnation, 1000);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fk->fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fk->fd < 0 || bind(fk->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
@@ -525,6 +717,12 @@ fake_start(struct fake *fk, bool auth)
 	fk->seq[REPLAY_TOPIC] = RETAINED;
 	fk->seq[REPLAY_LATE_TOPIC] = RETAINED;
 	return pthread_create(&fk->thread, NULL, fake_main, fk) == 0 ? 0 : -1;
+}
+
+static int
+fake_start(struct fake *fk, bool auth)
+{
+	return fake_start_v(fk, auth, false);
 }
 
 static void
@@ -579,10 +777,12 @@ collect(struct sl_client *c, struct collect *col, unsigned int want, int max)
 static int
 fake_connect(struct fake *fk, struct sl_client **c, const char *name)
 {
-	/* The fake answers no NAK: a jump in seq it makes on purpose is given
-	 * up by the client after 50 ms, as a broker's SL_E_GAP_LOST would. */
+	/* Version 1 behaviour: a lost session stays lost (test_expire). The
+	 * fake answers no NAK: a jump in seq it makes on purpose is given up
+	 * by the client after 50 ms, as a broker's SL_E_GAP_LOST would. */
 	struct sl_client_opts o = { .host = "127.0.0.1", .port = fk->port, .name = name,
-				    .timeout_ms = 1000, .gap_timeout_ms = 50 };
+				    .timeout_ms = 1000, .no_reconnect = 1,
+				    .gap_timeout_ms = 50 };
 
 	if (fk->auth) {
 		o.user = FAKE_USER;
@@ -649,7 +849,7 @@ test_resolve(struct sl_client *c)
 static void
 test_subscribe_publish(struct sl_client *c)
 {
-	static char big[SL_MAX_PAYLOAD + 1];
+	static char big[SL_MAX_MESSAGE_DEFAULT + 1]; /* over WELCOME max_message */
 	struct collect col = { 0 };
 	struct sl_client_stats st;
 
@@ -690,7 +890,7 @@ test_subscribe_publish(struct sl_client *c)
 	CHECK(st.delivered == 7);
 	CHECK(st.acks == 1);
 	CHECK(st.gaps == 2);
-	CHECK(st.errors == 4); /* full, missing, subscribe 99, publish to 50 */
+	CHECK(st.errors == 5); /* full, missing, subscribe 99, publish to 50, PRODUCER */
 	CHECK(st.bad_frames == 1);
 	CHECK(st.stash_drops == 0);
 	CHECK(sl_client_session(c) == FAKE_SESSION);
@@ -793,7 +993,7 @@ test_replay_refused(struct sl_client *c, struct fake *fk)
 	/* Unlike SL_E_BUSY, not retried until the timeout: answered at once. */
 	t0 = sl_now_ns();
 	CHECK(sl_client_subscribe_from(c, RBUSY_TOPIC, SL_SUB_F_FROM_SEQ, 1) == -EBUSY);
-	CHECK(sl_now_ns() - t0 < 150 * MS);
+	CHECK(sl_now_ns() - t0 < 500 * MS);
 	CHECK(atomic_load(&fk->rbusy_subs) == 1);
 	sl_client_stats(c, &st);
 	CHECK(st.last_error == SL_E_REPLAY_BUSY);
@@ -976,11 +1176,12 @@ test_auth_connect(struct fake *fk)
 	CHECK(auth_connect(fk, &c, "bad user", fake_key, 300, &code) == -EINVAL);
 	CHECK(atomic_load(&fk->challenges) == 0);
 
-	/* No credentials where they are required: refused at once, not timed out. */
+	/* No credentials where they are required: refused at once, not timed out
+	 * (the bound is half the timeout: a loaded machine must not fail it). */
 	t0 = sl_now_ns();
 	CHECK(auth_connect(fk, &c, NULL, NULL, 1000, &code) == -EACCES);
 	CHECK(code == SL_E_AUTH_REQUIRED);
-	CHECK(sl_now_ns() - t0 < 150 * MS);
+	CHECK(sl_now_ns() - t0 < 500 * MS);
 
 	/* Wrong key, unknown user: the same answer, as the broker gives. */
 	CHECK(auth_connect(fk, &c, FAKE_USER, wrong, 1000, &code) == -EACCES);
@@ -1015,7 +1216,7 @@ test_auth_connect(struct fake *fk)
 	atomic_store(&fk->welcome_mode, WELCOME_FORGED_GOOD);
 	t0 = sl_now_ns();
 	CHECK(auth_connect(fk, &c, FAKE_USER, fake_key, 1000, &code) == 0);
-	CHECK(sl_now_ns() - t0 < 150 * MS);
+	CHECK(sl_now_ns() - t0 < 500 * MS);
 	sl_client_close(c);
 	atomic_store(&fk->welcome_mode, WELCOME_GOOD);
 }
@@ -1402,6 +1603,336 @@ test_session(struct fake *fk)
 	test_acks(fk);
 }
 
+/* ---- Version 2: idempotent publishing, batching, fragments, reconnect */
+
+struct evlog {
+	unsigned int n;
+	uint32_t type[16];
+	uint16_t error[16];
+	uint64_t ns[16]; /* when it came */
+};
+
+static void
+on_event(void *arg, const struct sl_event *ev)
+{
+	struct evlog *l = arg;
+
+	if (l->n < 16) {
+		l->type[l->n] = ev->type;
+		l->error[l->n] = ev->error;
+		l->ns[l->n] = sl_now_ns();
+	}
+	l->n++;
+}
+
+static int
+v2_connect(struct fake *fk, struct sl_client **c, struct sl_client_opts *o)
+{
+	o->host = "127.0.0.1";
+	o->port = fk->port;
+	if (o->timeout_ms == 0)
+		o->timeout_ms = 1000;
+	return sl_client_connect(c, o);
+}
+
+/* Wait (up to @ms) until every publish so far is settled. */
+static void
+wait_settled(struct sl_client *c, unsigned int ms)
+{
+	uint64_t deadline = sl_now_ns() + ms * MS;
+
+	while (sl_client_settled(c) < sl_client_last_seq(c) && sl_now_ns() < deadline)
+		CHECK(sl_client_wait(c, NULL, NULL, 8, 5) >= 0);
+}
+
+/*
+ * A lost ACK: the publish is sent again after resend_ms with the same
+ * producer sequence; the broker keeps one copy and answers SL_ACK_F_DUP,
+ * which settles the publish, once.
+ */
+static void
+test_v2_lost_ack(struct fake *fk)
+{
+	struct settled cb = { 0 };
+	struct sl_client_opts o = { .name = "v2ack", .on_settle = on_settle, .settle_arg = &cb };
+	struct sl_client_stats st;
+	struct sl_client *c;
+	uint32_t t;
+
+	CHECK(v2_connect(fk, &c, &o) == 0);
+	if (c == NULL)
+		return;
+	CHECK(sl_client_resolve(c, "t.v2", 1, &t) == 0 && t == V2_TOPIC);
+	CHECK(atomic_load(&fk->producers) == 0); /* registered before the first publish */
+	atomic_store(&fk->lose_acks, 1);
+	CHECK(sl_client_publish(c, t, "a", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	CHECK(atomic_load(&fk->producers) == 1);
+	wait_settled(c, 1000);
+	sl_client_stats(c, &st);
+	CHECK(sl_client_acked(c) == 1);
+	CHECK(st.pub_acked == 1 && st.pub_outstanding == 0);
+	CHECK(st.resent >= 1 && st.dup_acks == 1);
+	CHECK(cb.n == 1 && cb.seq[0] == 1 && cb.error[0] == SL_E_NONE && cb.topic[0] == t);
+	CHECK(atomic_load(&fk->stored[V2_TOPIC]) == 1); /* once, resend or not */
+	CHECK(atomic_load(&fk->dups) >= 1);
+	CHECK(st.producer_id == V2_PRODUCER_ID && st.producer_epoch == V2_EPOCH0);
+
+	/* A lost PUBLISH: the next ones are refused out of order, then all of
+	 * them are sent again in order and stored once each. */
+	atomic_store(&fk->drop_pubs, 1);
+	CHECK(sl_client_publish(c, t, "b", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	CHECK(sl_client_publish(c, t, "c", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	CHECK(sl_client_publish(c, t, "d", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_settled(c, 1000);
+	sl_client_stats(c, &st);
+	CHECK(sl_client_acked(c) == 4 && st.pub_acked == 4 && cb.n == 4);
+	CHECK(st.out_of_order >= 1 && atomic_load(&fk->ooos) >= 1);
+	CHECK(atomic_load(&fk->stored[V2_TOPIC]) == 4);
+	for (unsigned int i = 0; i < 4; i++)
+		CHECK(fk->stored_pseq[V2_TOPIC][i] == i + 1);
+	sl_client_close(c);
+}
+
+/* Publishes share a datagram until the flush deadline or sl_client_flush. */
+static void
+test_v2_batching(struct fake *fk)
+{
+	struct sl_client_opts o = { .name = "v2batch", .flush_us = 300000 };
+	struct sl_client_stats st;
+	struct sl_client *c;
+	unsigned int d0;
+	int i;
+
+	CHECK(v2_connect(fk, &c, &o) == 0);
+	if (c == NULL)
+		return;
+	d0 = atomic_load(&fk->pub_dgrams);
+	atomic_store(&fk->max_batch, 0);
+	for (i = 0; i < 6; i++)
+		CHECK(sl_client_publish(c, V2_TOPIC, "batched", 7, 0, 0) == 0);
+	usleep(50000);
+	CHECK(atomic_load(&fk->pub_dgrams) == d0); /* held for the deadline */
+	CHECK(sl_client_flush(c) == 0);
+	for (i = 0; i < 100 && atomic_load(&fk->pub_dgrams) == d0; i++)
+		usleep(2000);
+	CHECK(atomic_load(&fk->pub_dgrams) == d0 + 1);
+	CHECK(atomic_load(&fk->max_batch) == 6);
+	/* The deadline sends the next batch by itself, from a wait. */
+	for (i = 0; i < 3; i++)
+		CHECK(sl_client_publish(c, V2_TOPIC, "later", 5, 0, 0) == 0);
+	CHECK(sl_client_wait(c, NULL, NULL, 8, 400) >= 0);
+	for (i = 0; i < 100 && atomic_load(&fk->pub_dgrams) == d0 + 1; i++)
+		usleep(2000);
+	CHECK(atomic_load(&fk->pub_dgrams) == d0 + 2);
+	/* Full datagrams go at once: 1,000-byte publishes, one per datagram. */
+	{
+		static char big[1000];
+
+		CHECK(sl_client_publish(c, V2_TOPIC, big, sizeof(big), 0, 0) == 0);
+		CHECK(sl_client_publish(c, V2_TOPIC, big, sizeof(big), 0, 0) == 0);
+	}
+	sl_client_stats(c, &st);
+	CHECK(st.datagrams == 3 && st.published == 11);
+	sl_client_close(c);
+}
+
+/* A message over one datagram goes as PUBLISH_FRAG pieces, acknowledged
+ * once; over WELCOME max_message it is -EMSGSIZE. */
+static void
+test_v2_fragments(struct fake *fk)
+{
+	struct settled cb = { 0 };
+	struct sl_client_opts o = { .name = "v2frag", .on_settle = on_settle, .settle_arg = &cb };
+	static uint8_t msg[V2_MAX_MESSAGE + 1];
+	struct sl_client_stats st;
+	struct sl_client *c;
+	unsigned int p0 = atomic_load(&fk->frag_pieces);
+	uint32_t i;
+
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 7);
+	CHECK(v2_connect(fk, &c, &o) == 0);
+	if (c == NULL)
+		return;
+	{ int r_ = sl_client_publish(c, V2_TOPIC, msg, 5000, 0, SL_PUB_F_ACK_REQ); if (r_) fprintf(stderr, "rc %d\n", r_); CHECK(r_ == 0); }
+	wait_settled(c, 1000);
+	sl_client_stats(c, &st);
+	CHECK(st.pub_acked == 1 && cb.n == 1 && st.fragments == 4);
+	CHECK(atomic_load(&fk->frag_pieces) == p0 + 4); /* 1424 + 1424 + 1424 + 728 */
+	CHECK(atomic_load(&fk->frag_msgs) == 1 && atomic_load(&fk->frag_bad) == 0);
+	CHECK(sl_client_publish(c, V2_TOPIC, msg, V2_MAX_MESSAGE, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_settled(c, 1000);
+	CHECK(sl_client_acked(c) == 2 && atomic_load(&fk->frag_msgs) == 2);
+	CHECK(atomic_load(&fk->frag_bad) == 0);
+	CHECK(sl_client_publish(c, V2_TOPIC, msg, V2_MAX_MESSAGE + 1, 0, SL_PUB_F_ACK_REQ) ==
+	      -EMSGSIZE);
+	CHECK(sl_client_last_seq(c) == 2);
+	sl_client_close(c);
+}
+
+/* Copies of unacknowledged publishes stay within resend_bytes. */
+static void
+test_v2_bounded(struct fake *fk)
+{
+	struct sl_client_opts o = { .name = "v2bound", .resend_bytes = 4096 };
+	static char m[1000];
+	struct sl_client_stats st;
+	struct sl_client *c;
+	int i;
+
+	CHECK(v2_connect(fk, &c, &o) == 0);
+	if (c == NULL)
+		return;
+	for (i = 0; i < 4; i++)
+		CHECK(sl_client_publish(c, SILENT_TOPIC, m, sizeof(m), 0, SL_PUB_F_ACK_REQ) == 0);
+	CHECK(sl_client_publish(c, SILENT_TOPIC, m, sizeof(m), 0, SL_PUB_F_ACK_REQ) == -EAGAIN);
+	/* Publishes without ACK keep no copy. */
+	CHECK(sl_client_publish(c, SILENT_TOPIC, m, 8, 0, 0) == 0);
+	sl_client_stats(c, &st);
+	CHECK(st.window_full == 1 && st.pub_outstanding == 4);
+	sl_client_close(c);
+}
+
+/* SL_E_FENCED: SL_EV_FENCED, the publish refused, publishing -EPERM. */
+static void
+test_v2_fenced(struct fake *fk)
+{
+	struct evlog ev = { 0 };
+	struct settled cb = { 0 };
+	struct sl_client_opts o = { .name = "v2fence", .on_event = on_event, .event_arg = &ev,
+				    .on_settle = on_settle, .settle_arg = &cb };
+	struct sl_client *c;
+
+	CHECK(v2_connect(fk, &c, &o) == 0);
+	if (c == NULL)
+		return;
+	atomic_store(&fk->fence_pubs, true);
+	CHECK(sl_client_publish(c, V2_TOPIC, "f", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_settled(c, 1000);
+	atomic_store(&fk->fence_pubs, false);
+	CHECK(ev.n == 1 && ev.type[0] == SL_EV_FENCED && ev.error[0] == SL_E_FENCED);
+	CHECK(cb.n == 1 && cb.error[0] == SL_E_FENCED);
+	CHECK(sl_client_publish(c, V2_TOPIC, "g", 1, 0, SL_PUB_F_ACK_REQ) == -EPERM);
+	sl_client_close(c);
+}
+
+static void
+wait_events(struct sl_client *c, struct evlog *ev, unsigned int n, struct collect *col)
+{
+	uint64_t deadline = sl_now_ns() + 3000 * MS;
+
+	while (ev->n < n && sl_now_ns() < deadline)
+		CHECK(sl_client_wait(c, on_msg, col, 8, 20) >= 0);
+}
+
+/*
+ * A broker that goes silent, then restarts with a new incarnation and
+ * another id for a topic: the client notices within the liveness time,
+ * opens a new session, resolves and subscribes again (a journaled topic
+ * from the message after the last one delivered), resumes its producer,
+ * sends the unacknowledged publish again, and raises the events in order.
+ */
+static void
+test_v2_reconnect(struct fake *fk)
+{
+	struct evlog ev = { 0 };
+	struct collect col = { 0 };
+	struct sl_client_opts o = { .name = "v2recon", .on_event = on_event, .event_arg = &ev,
+				    .liveness_ms = 300 };
+	struct sl_client_stats st;
+	unsigned int hellos, resolves, port, epoch, psubs;
+	uint64_t t0;
+	struct sl_client *c;
+	uint32_t t;
+
+	CHECK(v2_connect(fk, &c, &o) == 0);
+	if (c == NULL)
+		return;
+	CHECK(sl_client_resolve(c, "t.v2", 1, &t) == 0 && t == V2_TOPIC);
+	CHECK(sl_client_subscribe(c, t) == 0);
+	CHECK(sl_client_subscribe_from(c, REPLAY_TOPIC, SL_SUB_F_EARLIEST, 0) == 0);
+	CHECK(sl_client_subscribe_pattern(c, "t.>", 0) == 0);
+	collect(c, &col, 1 + RETAINED, 8); /* "retained" on t, then the replay */
+	CHECK(col.n == 1 + RETAINED && col.seq == RETAINED);
+	CHECK(sl_client_publish(c, t, "p", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_settled(c, 1000);
+	CHECK(sl_client_acked(c) == 1);
+	sl_client_stats(c, &st);
+	epoch = st.producer_epoch;
+	hellos = atomic_load(&fk->hellos);
+	psubs = atomic_load(&fk->psubs);
+	resolves = atomic_load(&fk->resolves);
+	port = atomic_load(&fk->peer_port);
+
+	/* Silence: a publish goes unanswered, then the heartbeats. */
+	atomic_store(&fk->silent, true);
+	CHECK(sl_client_publish(c, t, "q", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	t0 = sl_now_ns();
+	wait_events(c, &ev, 1, &col);
+	CHECK(ev.n == 1 && ev.type[0] == SL_EV_DISCONNECTED);
+	/* liveness_ms after the first unanswered heartbeat (every 50 ms) */
+	CHECK(ev.ns[0] - t0 >= 300 * MS && ev.ns[0] - t0 < 600 * MS);
+	CHECK(sl_client_publish(c, t, "x", 1, 0, SL_PUB_F_ACK_REQ) == -EAGAIN);
+
+	atomic_store(&fk->renumber, true);
+	atomic_store(&fk->restart, true);
+	usleep(100000);
+	atomic_store(&fk->silent, false);
+	wait_events(c, &ev, 3, &col);
+	CHECK(ev.n == 3 && ev.type[1] == SL_EV_INCARNATION && ev.type[2] == SL_EV_RECONNECTED);
+	CHECK(atomic_load(&fk->hellos) >= hellos + 1);
+	CHECK(atomic_load(&fk->peer_port) != port); /* a new socket, a new session */
+	CHECK(atomic_load(&fk->resolves) == resolves + 1);
+	CHECK(atomic_load(&fk->psubs) == psubs + 1);
+	CHECK(atomic_load(&fk->sub_flags_t[REPLAY_TOPIC]) == SL_SUB_F_FROM_SEQ);
+	CHECK(atomic_load(&fk->sub_start_t[REPLAY_TOPIC]) == RETAINED + 1);
+	CHECK(atomic_load(&fk->sub_flags_t[FAKE_TOPICS - 1]) == 0); /* live, its new id */
+	CHECK(epoch >= V2_EPOCH0 && atomic_load(&fk->producer_epoch) == epoch); /* resumed */
+	wait_settled(c, 1000);
+	sl_client_stats(c, &st);
+	CHECK(sl_client_acked(c) == 2 && st.reconnects == 1 && st.disconnects == 1);
+	CHECK(atomic_load(&fk->stored[FAKE_TOPICS - 1]) == 1); /* "q", resent once stored */
+
+	/* The application's topic id still works, both ways. The fake's
+	 * "retained" for the new subscription may still be waiting: drain it. */
+	while (sl_client_wait(c, on_msg, &col, 8, 50) > 0)
+		;
+	col.n = 0;
+	CHECK(sl_client_publish(c, t, "m", 1, 0, 0) == 0);
+	collect(c, &col, 1, 8);
+	CHECK(col.n == 1 && col.topic == t && strcmp(col.last, "m") == 0);
+
+	/* SL_E_NO_SESSION from a live broker: a new session at once. */
+	CHECK(sl_client_publish(c, t, "expire", 6, 0, 0) == 0);
+	wait_events(c, &ev, 5, &col);
+	CHECK(ev.n == 5 && ev.type[3] == SL_EV_DISCONNECTED && ev.error[3] == SL_E_NO_SESSION &&
+	      ev.type[4] == SL_EV_RECONNECTED);
+	CHECK(sl_client_publish(c, t, "r", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_settled(c, 1000);
+	CHECK(sl_client_acked(c) == 5 && sl_client_last_seq(c) == 5); /* p q m expire r */
+	atomic_store(&fk->renumber, false);
+	sl_client_close(c);
+}
+
+static void
+test_v2(void)
+{
+	static struct fake fk;
+
+	if (fake_start_v(&fk, false, true) < 0) {
+		perror("fake broker");
+		CHECK(0);
+		return;
+	}
+	test_v2_lost_ack(&fk);
+	test_v2_batching(&fk);
+	test_v2_fragments(&fk);
+	test_v2_bounded(&fk);
+	test_v2_fenced(&fk);
+	test_v2_reconnect(&fk);
+	fake_stop(&fk);
+}
+
 int
 main(void)
 {
@@ -1426,5 +1957,6 @@ main(void)
 	fake_stop(&fk);
 
 	test_credentials();
+	test_v2();
 	return check_result("test_client");
 }

@@ -190,6 +190,11 @@ req_is '{"cmd":"topic.update","args":{"name":"orders.eu","retain_mb":5,"backpres
 ctl --json topic update orders.eu --capacity-mb=9 --retain-s 0; rc_is 0
 req_is '{"cmd":"topic.update","args":{"name":"orders.eu","capacity_mb":9,"retain_s":0}}'
 out_json 'v["capacity_mb"] == 9 and v["retain_mb"] == 5 and v["retain_s"] == 0'
+ctl topic update orders.eu --retransmit-window 0; rc_is 0
+req_is '{"cmd":"topic.update","args":{"name":"orders.eu","retransmit_window":0}}'
+ctl topic create t5 --retransmit-window 512; rc_is 0
+req_is '{"cmd":"topic.create","args":{"name":"t5","retransmit_window":512}}'
+ctl topic create t6 --retransmit-window many; rc_is 2; err_has "--retransmit-window"
 ctl -q topic update orders.eu --durability sync; rc_is 0; [ ! -s "$T/out" ] || fail "-q printed"
 ctl topic delete nosuch; rc_is 4
 ctl --json topic show nosuch; rc_is 4; [ ! -s "$T/out" ] || fail "--json printed on error"

@@ -91,6 +91,15 @@ test_topic_update(void)
 	CHECK(now.retain_mb == 10 && now.capacity_mb == 128 && now.retain_s == 3600);
 	CHECK(now.durability == SL_DUR_SYNC && now.backpressure == SL_CNC_BP_BLOCK);
 	CHECK(sl_state_topic_find(&s, "orders.eu")->retain_mb == 10);
+	CHECK(now.retx_window == SL_CNC_RETX_DEFAULT);
+	t.retx_window = 1 + 0; /* none */
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_RETX_WINDOW, &now, err, sizeof(err)) == 0);
+	CHECK(now.retx_window == 1 && now.retain_mb == 10);
+	t.retx_window = SL_CNC_RETX_MAX + 2;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_RETX_WINDOW, &now, err, sizeof(err)) ==
+	      -EINVAL);
+	t.retx_window = SL_CNC_RETX_DEFAULT;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_RETX_WINDOW, &now, err, sizeof(err)) == 0);
 
 	t.backpressure = SL_CNC_BP_DEFAULT;
 	t.retain_s = 0;
@@ -127,6 +136,9 @@ test_topic_update(void)
 				    sizeof(err)) == -ENOENT);
 
 	/* What was updated is what is saved and loaded back. */
+	t = topic("orders.eu", SL_DUR_SYNC);
+	t.retx_window = 1 + 300;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_RETX_WINDOW, NULL, err, sizeof(err)) == 0);
 	CHECK(sl_state_dir_prepare(dir, err, sizeof(err)) == 0);
 	CHECK(sl_state_save(&s, dir, err, sizeof(err)) == 0);
 	sl_state_fini(&s);
@@ -134,6 +146,7 @@ test_topic_update(void)
 	CHECK(sl_state_load(&s, dir, err, sizeof(err)) == 0);
 	CHECK(s.n_topics == 1 && s.topics[0].retain_mb == 10 && s.topics[0].retain_s == 0 &&
 	      s.topics[0].capacity_mb == 128 && s.topics[0].backpressure == SL_CNC_BP_DEFAULT);
+	CHECK_EQ(s.topics[0].retx_window, 1 + 300);
 	sl_state_fini(&s);
 	snprintf(path, sizeof(path), "%s/state.json", dir);
 	unlink(path);

@@ -54,6 +54,7 @@ spec_eq(const struct sl_topic_spec *got, const struct sl_topic_spec *want)
 	CHECK_EQ(got->retain_bytes, want->retain_bytes);
 	CHECK_EQ(got->retain_age_s, want->retain_age_s);
 	CHECK_EQ(got->capacity_bytes, want->capacity_bytes);
+	CHECK_EQ(got->retransmit_window, want->retransmit_window);
 }
 
 static uint32_t
@@ -285,6 +286,21 @@ test_create(void)
 	CHECK_EQ(sl_route_state(&dp.route, id)->backpressure, SL_BP_DROP);
 	limits_eq(id, 256 * MB, 1 * MB, 600);
 	CHECK_EQ(sl_dp_topic_respec(&dp, 999, &s), -ENOENT);
+	/* The retransmit window: the configuration's until set; set (0 is
+	 * none), saved with the spec and applied to the topic's state. */
+	CHECK_EQ(sl_route_state(&dp.route, id)->retx_window, dp.conf.retransmit_window);
+	s.retransmit_window = 1 + 100;
+	CHECK_EQ(sl_dp_topic_respec(&dp, id, &s), 0);
+	saved_eq("t.sync", &s);
+	CHECK_EQ(sl_route_state(&dp.route, id)->retx_window, 100);
+	s.retransmit_window = 1 + 0;
+	CHECK_EQ(sl_dp_topic_respec(&dp, id, &s), 0);
+	saved_eq("t.sync", &s);
+	CHECK_EQ(sl_route_state(&dp.route, id)->retx_window, 0);
+	s.retransmit_window = SL_CNC_RETX_DEFAULT;
+	CHECK_EQ(sl_dp_topic_respec(&dp, id, &s), 0);
+	saved_eq("t.sync", &s);
+	CHECK_EQ(sl_route_state(&dp.route, id)->retx_window, 4096);
 
 	/* For the reload: a directory from before specs were saved (matching
 	 * a rule and not), and one whose spec is damaged. */

@@ -5,37 +5,19 @@
  * it fans out, and the errors of an unknown topic and a missing session.
  */
 
-#include <arpa/inet.h>
-
 #include <common/proto.h>
 
 #include "dp_harness.h"
-#include "pkt.h"
 
 #include "check.h"
 
-#define CLIENT_IP 0x0200000au /* 10.0.0.2 */
-#define CLIENT_PORT 5555
-
 static struct sl_dp dp;
 static struct rte_ring *rx, *tx;
-static const uint8_t client_mac[6] = { 0x02, 0, 0, 0, 0, 0x22 };
 
-/* A datagram from the client with @len bytes of frames at @frames. */
 static void
 send_dgram(const void *frames, uint32_t len)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(dp.pkt_pool);
-	uint8_t *d;
-
-	CHECK(m != NULL);
-	if (m == NULL)
-		return;
-	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(SL_PKT_HDR_LEN + len));
-	sl_pkt_build_udp(d, client_mac, dp.ports[0].mac, CLIENT_IP, HARNESS_IP,
-			 htons(CLIENT_PORT), htons(HARNESS_UDP_PORT), (uint16_t)len);
-	memcpy(d + SL_PKT_HDR_LEN, frames, len);
-	CHECK(rte_ring_enqueue(rx, m) == 0);
+	CHECK(harness_send(&dp, rx, frames, len) == 0);
 }
 
 #define MAX_REPLIES 16
@@ -46,38 +28,33 @@ struct reply {
 	uint8_t b[256];
 };
 
+struct replies {
+	struct reply *r;
+	unsigned n;
+};
+
+static void
+take(void *arg, const struct sl_frame *f, unsigned dgram)
+{
+	struct replies *x = arg;
+
+	(void)dgram;
+	if (x->n == MAX_REPLIES)
+		return;
+	x->r[x->n].type = f->hdr->type;
+	x->r[x->n].len = f->len < sizeof(x->r[0].b) ? f->len : sizeof(x->r[0].b);
+	memcpy(x->r[x->n].b, f->hdr, x->r[x->n].len);
+	x->n++;
+}
+
 /* Poll the worker a few times; collect the frames it sent to the client. */
 static unsigned
 poll_replies(struct reply *r)
 {
-	unsigned n = 0, i;
-	void *m = NULL;
+	struct replies x = { r, 0 };
 
-	for (i = 0; i < 4; i++)
-		sl_worker_poll(dp.workers[0]);
-	while (rte_ring_dequeue(tx, &m) == 0) {
-		struct rte_mbuf *mb = m;
-		uint8_t buf[2048];
-		const uint8_t *p = rte_pktmbuf_read(mb, 0, mb->pkt_len, buf);
-		struct sl_pkt_info pi;
-		struct sl_frame f;
-		size_t off = 0;
-
-		/* Addressed to the client, from the port. */
-		CHECK(sl_pkt_parse(p, mb->pkt_len, CLIENT_IP, htons(CLIENT_PORT), &pi) ==
-		      SL_PKT_UDP);
-		CHECK(pi.src_ip == HARNESS_IP && pi.src_port == htons(HARNESS_UDP_PORT));
-		CHECK(memcmp(pi.dst_mac, client_mac, 6) == 0);
-		while (sl_proto_next(p + pi.payload_off, pi.payload_len, &off, &f) == 1 &&
-		       n < MAX_REPLIES) {
-			r[n].type = f.hdr->type;
-			r[n].len = f.len < sizeof(r[n].b) ? f.len : sizeof(r[n].b);
-			memcpy(r[n].b, f.hdr, r[n].len);
-			n++;
-		}
-		rte_pktmbuf_free(mb);
-	}
-	return n;
+	CHECK(harness_recv(&dp, tx, 4, take, &x) >= 0);
+	return x.n;
 }
 
 static const struct reply *

@@ -20,7 +20,13 @@ extern "C" {
  * and -errno on failure. Only sl_client_connect, sl_client_resolve,
  * sl_client_subscribe, sl_client_subscribe_from and sl_client_unsubscribe
  * wait (for the broker's reply, up to the configured timeout, resending on
- * loss); publishing and polling never block.
+ * loss); publishing and polling never block, with two exceptions: the first
+ * publish that asks for an ACK registers the producer (one round trip,
+ * once per client), and while the client is reconnecting (opts
+ * no_reconnect 0) each attempt runs inside the polling, waiting or
+ * publishing call that finds it due and waits up to 500 ms for each of the
+ * broker's replies (attempts come 50 ms, then doubling up to 2 s, apart;
+ * between them calls return at once).
  */
 
 struct sl_client;
@@ -99,7 +105,9 @@ struct sl_client_opts {
 	 * Both NULL: no authentication. Both set: @user (1..31 bytes of
 	 * [A-Za-z0-9._-]) proves it holds @key (SL_AUTH_KEY_LEN = 32 bytes,
 	 * common/auth.h) by challenge and response; the key never crosses the
-	 * wire and is not kept after sl_client_connect returns. The broker must
+	 * wire. With reconnecting on (the default) the client keeps a copy to
+	 * authenticate again, wiped by sl_client_close; with @no_reconnect it
+	 * is not used after sl_client_connect returns. The broker must
 	 * prove it knows the key too (WELCOME's MAC), and every frame the
 	 * client sends afterwards carries a MAC under the session key (frames
 	 * from the broker other than WELCOME carry none in this version). With
@@ -135,7 +143,8 @@ struct sl_client_opts {
 	 * one still unsettled (asked for an ACK, neither acknowledged nor
 	 * refused yet); see "Acknowledgements" below. Rounded up to a power of
 	 * two; 0 means SL_ACK_WINDOW_DEFAULT; more than SL_ACK_WINDOW_MAX is
-	 * -EINVAL. Allocated once by sl_client_connect (8 bytes a slot).
+	 * -EINVAL. Allocated once by sl_client_connect (8 bytes a slot, and
+	 * 48 more for what a resend needs, touched only by a producer).
 	 */
 	uint32_t ack_window;
 	/*
@@ -148,13 +157,65 @@ struct sl_client_opts {
 	sl_event_fn on_event;
 	void *event_arg;
 	/*
+	 * Idempotent publishing (protocol version 2; docs/PROTOCOL.md 15 and
+	 * 17). The producer name (1..64 bytes of [A-Za-z0-9._-] and other
+	 * printable ASCII without spaces) under which the broker stores this
+	 * client's publishes: a stable name makes one producer across
+	 * restarts of the application, and a newer instance under the same
+	 * name fences every older one (SL_EV_FENCED). NULL: a fresh name per
+	 * process, "<user or name>-<pid>-<random hex>". The producer is
+	 * registered (PRODUCER, one round trip) at connect when this is set,
+	 * otherwise before the first publish that asks for an ACK, which then
+	 * waits up to @timeout_ms once. See "Acknowledgements" below.
+	 */
+	const char *producer;
+	/*
+	 * A publish that asked for an ACK and has none after @resend_ms
+	 * (0: 50 ms) is sent again with the same producer sequence, oldest
+	 * first; the interval doubles on each round without progress, up to
+	 * 1 s. The broker stores it once and acknowledges the repeat
+	 * (SL_ACK_F_DUP). Copies of those publishes are kept until settled,
+	 * within @resend_bytes (0: 16 MiB; each message takes its length,
+	 * rounded up to 8): when full, publishing returns -EAGAIN.
+	 */
+	uint32_t resend_ms;
+	uint32_t resend_bytes;
+	/*
+	 * Batching over UDP: publishes are packed into one datagram, sent
+	 * when the next one does not fit, @flush_us after the first one of
+	 * the datagram (checked by every publishing, polling and waiting
+	 * call), or at sl_client_flush. 0: every publish is sent at once.
+	 * Ignored over shared memory, where each publish is in the ring as
+	 * soon as it is committed.
+	 */
+	uint32_t flush_us;
+	/*
+	 * Surviving the broker. @no_reconnect 0 (the default): a broker that
+	 * sends nothing for @liveness_ms (0: 3 heartbeat intervals), ends the
+	 * session (SL_E_NO_SESSION, GOODBYE) or, over shared memory, dies or
+	 * cuts this client off, raises SL_EV_DISCONNECTED; the client then
+	 * opens a new session with backoff (50 ms doubling to 2 s),
+	 * authenticates again (the key is kept in the client until
+	 * sl_client_close, which wipes it), resolves every topic name again
+	 * (the topic ids the application holds stay valid), subscribes again
+	 * (topics with a journal from the message after the last one
+	 * delivered: no gap, no duplicate), rebinds the producer and sends
+	 * every unacknowledged publish again, then raises SL_EV_RECONNECTED.
+	 * It gives up after @reconnect_max_ms (0: never), and calls then fail
+	 * -ENOTCONN. @no_reconnect 1: the first loss is final, as in protocol
+	 * version 1 (-ENOTCONN from every call).
+	 */
+	uint8_t no_reconnect;
+	uint32_t liveness_ms;
+	uint32_t reconnect_max_ms;
+	/*
 	 * Delivery order over UDP (see "Delivery order" below). The reorder
 	 * window: how many messages past the next expected one each subscribed
 	 * topic may hold while it waits for a missing one, and the credit the
-	 * client grants the broker. Rounded up to a power of two, 4..65536;
-	 * 0 means 4096. Allocated per topic at its first subscription or
-	 * delivery (SL_MAX_PAYLOAD bytes a message, in pages the system
-	 * provides only when a message waits in them).
+	 * client grants the broker (SUBSCRIBE's window, then CREDIT). Rounded
+	 * up to a power of two, 4..65536; 0 means 4096. Allocated per topic at
+	 * its first subscription or delivery (SL_MAX_PAYLOAD bytes a message,
+	 * in pages the system provides only once a message waits in them).
 	 */
 	uint32_t reorder_window;
 	uint32_t nak_delay_us;	 /* first NAK of a hole after this; 0 means 500 */
@@ -213,6 +274,19 @@ struct sl_client_stats {
 	uint32_t gap_topic;	 /* the latest gap (event or notice): topic id
 				  * and range */
 	uint64_t gap_first, gap_last;
+	/* Publishing and reconnecting (protocol version 2). */
+	uint64_t resent;	  /* publishes sent again for want of an ACK */
+	uint64_t dup_acks;	  /* ACKs with SL_ACK_F_DUP: the broker had the
+				   * publish already (also in acks) */
+	uint64_t out_of_order;	  /* SL_E_OUT_OF_ORDER refusals: a publish went
+				   * past a lost one; sent again in order */
+	uint64_t datagrams;	  /* UDP datagrams sent with publishes in them */
+	uint64_t fragments;	  /* PUBLISH_FRAG pieces sent, resends included */
+	uint64_t disconnects;	  /* sessions lost (SL_EV_DISCONNECTED) */
+	uint64_t reconnects;	  /* new sessions opened (SL_EV_RECONNECTED) */
+	uint64_t producer_id;	  /* the broker's id of this producer, 0 before
+				   * it is registered; producer_epoch its epoch */
+	uint32_t producer_epoch;
 	/* Delivery order and loss recovery (see "Delivery order"). */
 	uint64_t gap_events;	 /* SL_EV_GAP events raised */
 	uint64_t holes_given_up; /* of those, ranges the client gave up itself:
@@ -276,7 +350,10 @@ int sl_client_opts_credentials(struct sl_client_opts *o, const char *path, char 
  * Returns 0 and sets *topic_id, or -EINVAL (bad name), -ENOENT (no such
  * topic and @create is 0), -ENOSPC (broker's topic table full), -EPERM
  * (the ACL does not allow it: SL_E_DENIED; creating needs admin),
- * -ETIMEDOUT, -ENOTCONN (session expired; reconnect).
+ * -ETIMEDOUT, -ENOTCONN (session expired and not reconnected).
+ * The id stays the application's for the client's life: after a reconnect
+ * the name is resolved again and, should the broker give it another id,
+ * the client translates in both directions (publishes, deliveries, acks).
  */
 int sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id);
 
@@ -327,8 +404,9 @@ int sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t fl
 /*
  * Acknowledgements.
  *
- * Publishes are numbered 1, 2, 3... (the producer sequence, one for all
- * topics of the client; sl_client_last_seq). The broker answers a publish
+ * Publishes are numbered 1, 2, 3... (the publish number, one for all
+ * topics of the client; sl_client_last_seq; in protocol version 1 it was
+ * the producer sequence on the wire too). The broker answers a publish
  * that asked for an ACK (SL_PUB_F_ACK_REQ) with an ACK or an ERROR that
  * names its number; answers come back out of order (several broker workers
  * own different topics), may be repeated (a duplicated datagram) or may be
@@ -358,16 +436,45 @@ int sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t fl
  *   opts.on_settle         a callback per answered publish.
  * A publish unanswered when the caller stops waiting was neither
  * acknowledged nor refused: it may or may not have been stored.
+ *
+ * Idempotent publishing (protocol version 2, docs/PROTOCOL.md 15 and 17).
+ * The first publish that asks for an ACK registers the client as a
+ * producer (opts.producer, or a fresh name per process); from then on a
+ * publish asking for an ACK carries a producer sequence of its own topic
+ * (1, 2, 3... per topic), which the client maps to and from the publish
+ * number, so everything above holds unchanged. Such a publish is kept
+ * (a copy, within opts.resend_bytes) until settled and sent again, oldest
+ * first, when no ACK came within opts.resend_ms (doubling up to 1 s while
+ * nothing settles), after SL_E_OUT_OF_ORDER (a publish before it was lost
+ * on the way), and after a reconnect. The broker stores each (producer,
+ * topic, sequence) once and answers a repeat with an ACK flagged
+ * SL_ACK_F_DUP, which settles the publish as acknowledged (counted in
+ * sl_client_stats dup_acks): what is acknowledged is in the topic exactly
+ * once. A publish without SL_PUB_F_ACK_REQ carries producer sequence 0: at
+ * most once, never resent. SL_E_FENCED (a newer instance of the same
+ * producer name) raises SL_EV_FENCED, refuses that publish, and every
+ * later publish fails -EPERM. A broker that does not answer PRODUCER gets
+ * publishes as in version 1 (no resend, no deduplication).
+ *
+ * Large messages: a publish longer than WELCOME's max_payload (1,400 bytes)
+ * and at most its max_message (1 MiB by default) goes as PUBLISH_FRAG
+ * pieces, acknowledged once; over shared memory as one frame when the
+ * region takes it. Longer than max_message: -EMSGSIZE.
  */
 
 /*
  * Publish one message. Never blocks. @flags: SL_PUB_F_ACK_REQ to get an ACK.
  * @timestamp is carried to subscribers untouched (sl_message.timestamp).
- * Returns 0, -EAGAIN when the socket's send buffer is full or the publish
- * window is (back-pressure: poll, then retry), -EMSGSIZE when
- * @len > SL_MAX_PAYLOAD (or the broker's smaller max_payload), -EINVAL for
- * unknown @flags, -ENOTCONN after the broker closed the session, or another
- * -errno.
+ * Returns 0, -EAGAIN when the socket's send buffer is full, the publish
+ * window or the copies kept for resending are (back-pressure: poll, then
+ * retry), or the client is reconnecting, -EMSGSIZE when @len is over the
+ * broker's max_message (WELCOME; 1 MiB by default, SL_MAX_PAYLOAD from a
+ * version 1 broker), -EINVAL for unknown @flags, -EPERM once fenced
+ * (SL_EV_FENCED), -ENOSPC when the client already publishes to 4096
+ * topics, -ENOTCONN after the broker closed the session and the client
+ * gave up reconnecting (or does not reconnect), or another -errno; the
+ * first publish asking for an ACK may also return what registering the
+ * producer does (-ENOSPC: the broker's producer table is full).
  * A refusal by the broker (unknown topic, SL_E_JOURNAL_FULL,
  * SL_E_JOURNAL_DAMAGED, SL_E_DENIED when the ACL does not allow publishing)
  * arrives later as an ERROR, seen by a poll: the publish is settled as
@@ -407,6 +514,14 @@ int sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags);
 void sl_client_abort(struct sl_client *c);
 
 /*
+ * Send the datagram of publishes batched so far (opts.flush_us) now.
+ * Returns 0 (also when nothing was batched, and always over shared
+ * memory), -EAGAIN when the socket's send buffer is full or the client is
+ * reconnecting (the batch is kept; try again after a poll), -ENOTCONN.
+ */
+int sl_client_flush(struct sl_client *c);
+
+/*
  * Delivery order. Over UDP with a version 2 broker, each topic's messages
  * reach the deliver callback in sequence order, each exactly once: the
  * client holds messages that arrive early (up to reorder_window per topic),
@@ -432,9 +547,13 @@ void sl_client_abort(struct sl_client *c);
  * subscriber must call it at least every heartbeat interval.
  * @fn may be NULL for a publisher that only wants its acks (deliveries are
  * then counted and dropped).
+ * It also resends unacknowledged publishes, sends a batch whose deadline
+ * passed, watches the broker's liveness and, while the session is lost,
+ * reconnects (see the top of this file); it returns 0 while reconnecting.
  * Returns the number of deliveries passed to @fn (0 if none were waiting),
- * -ENOTCONN when the broker says the session is gone, -EINVAL when @max < 1,
- * or another -errno from recvmmsg(2).
+ * -ENOTCONN when the broker says the session is gone and the client does
+ * not reconnect (or gave up), -EINVAL when @max < 1, or another -errno
+ * from recvmmsg(2).
  */
 int sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max);
 
@@ -452,7 +571,9 @@ int sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max);
  */
 int sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int timeout_ms);
 
-/* The UDP socket, for callers that multiplex with epoll. Do not read it. */
+/* The UDP socket, for callers that multiplex with epoll. Do not read it.
+ * A reconnect opens a new one: ask again after SL_EV_RECONNECTED (-1
+ * while reconnecting). */
 int sl_client_fd(const struct sl_client *c);
 
 /* Session id the broker assigned. */

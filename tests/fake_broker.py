@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""A fake broker for sluice-pub's tests: answers publishes wrongly on purpose.
+"""A fake broker for sluice-pub's and sluice-sub's tests: answers publishes wrongly, and
+delivers over a bad link, on purpose.
 
 Usage: fake_broker.py MODE PORTFILE [LOG]
 

@@ -2,6 +2,7 @@
 /* libsluice receiving: deliveries through the reorder buffer (NAK, CREDIT, STATUS, gap events), the broker's control frames, poll and wait. */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,37 +13,38 @@
 
 /* ---- the reorder buffer's hands on the client */
 
+/* NAK and CREDIT share their layout up to CREDIT's end: topic, then limit
+ * or first; NAK adds last. */
+_Static_assert(offsetof(struct sl_credit, limit) == offsetof(struct sl_nak, first),
+	       "CREDIT is NAK cut after first");
+
 static int
-ro_nak(void *arg, uint32_t topic, uint64_t first, uint64_t last)
+tx_topic_frame(struct sl_client *c, uint8_t type, uint32_t topic, uint64_t a, uint64_t b)
 {
-	struct sl_client *c = arg;
 	uint64_t buf[FRAME_ROOM(sizeof(struct sl_nak)) / 8];
 	struct sl_nak *k = (struct sl_nak *)buf;
+	size_t len = type == SL_FT_NAK ? sizeof(struct sl_nak) : sizeof(struct sl_credit);
 
 	if (c->session == 0 || c->dead || c->rc.down)
 		return -ENOTCONN;
-	sl_proto_hdr_init(&k->h, SL_FT_NAK, 0, sizeof(*k), c->session);
+	sl_proto_hdr_init(&k->h, type, 0, (uint32_t)len, c->session);
 	k->topic_id = sl_cl_topic_to_broker(c, topic);
 	k->reserved = 0;
-	k->first = first;
-	k->last = last;
-	return sl_cl_tx_frame(c, k, sizeof(*k));
+	k->first = a;
+	k->last = b;
+	return sl_cl_tx_frame(c, k, len);
+}
+
+static int
+ro_nak(void *arg, uint32_t topic, uint64_t first, uint64_t last)
+{
+	return tx_topic_frame(arg, SL_FT_NAK, topic, first, last);
 }
 
 static int
 ro_credit(void *arg, uint32_t topic, uint64_t limit)
 {
-	struct sl_client *c = arg;
-	uint64_t buf[FRAME_ROOM(sizeof(struct sl_credit)) / 8];
-	struct sl_credit *k = (struct sl_credit *)buf;
-
-	if (c->session == 0 || c->dead || c->rc.down)
-		return -ENOTCONN;
-	sl_proto_hdr_init(&k->h, SL_FT_CREDIT, 0, sizeof(*k), c->session);
-	k->topic_id = sl_cl_topic_to_broker(c, topic);
-	k->reserved = 0;
-	k->limit = limit;
-	return sl_cl_tx_frame(c, k, sizeof(*k));
+	return tx_topic_frame(arg, SL_FT_CREDIT, topic, limit, 0);
 }
 
 static void

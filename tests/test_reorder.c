@@ -590,6 +590,13 @@ test_reset(void)
 	CHECK_EQ(rx(5, 4), 2);
 	CHECK_EQ(L.del_topic[L.ndel - 1], 5);
 	CHECK_EQ(sl_ro_last_delivered(t), 5);
+	/* A new incarnation, for a topic not subscribed again by name: its
+	 * next DELIVER starts it, the last delivered seq is kept till then. */
+	t->started = false;
+	CHECK_EQ(sl_ro_last_delivered(t), 5);
+	CHECK_EQ(rx(5, 1), 1);
+	CHECK_EQ(L.del_seq[L.ndel - 1], 1);
+	CHECK_EQ(rx(5, 2), 1);
 	/* A broker restart: the topic starts again wherever it now is. */
 	sl_ro_reset(&RO, t, 0);
 	CHECK_EQ(sl_ro_last_delivered(t), 0);

@@ -23,7 +23,6 @@
 
 #define RX_BURST 32	     /* datagrams per recvmmsg in sl_client_poll */
 #define STASH_SLOTS 512	     /* datagrams with deliveries kept while a request waits */
-#define SEQ_SLOTS 256	     /* topics tracked for gap counting; power of two */
 #define WAIT_DRAIN_MAX 64    /* datagrams read per wake-up while a request waits */
 #define RESEND_NS (200 * NS_PER_MS)
 #define PRODUCER_PROBE_NS (4 * RESEND_NS - NS_PER_MS) /* the first PRODUCER: four tries */
@@ -47,19 +46,12 @@
 _Static_assert(SL_MAX_DATAGRAM % 8 == 0, "datagram buffers are arrays of uint64_t");
 _Static_assert(FRAME_ROOM(sizeof(struct sl_publish) + SL_MAX_PAYLOAD) <= SL_MAX_DATAGRAM,
 	       "a sealed maximal publish fits the transmit buffer");
-_Static_assert((SEQ_SLOTS & (SEQ_SLOTS - 1)) == 0, "SEQ_SLOTS is a power of two");
 
 /* One received datagram; uint64_t storage keeps frames 8-byte aligned for the casts. */
 struct dgram {
 	uint32_t len;
 	uint32_t off; /* where the next unconsumed frame starts */
 	uint64_t data[SL_MAX_DATAGRAM / 8];
-};
-
-/* Last broker sequence seen on a topic; topic_id 0 marks a free slot. */
-struct topic_seq {
-	uint32_t topic_id;
-	uint64_t last;
 };
 
 /*
@@ -273,7 +265,7 @@ struct sl_client {
 
 	struct dgram wbuf; /* read buffer while a request waits */
 	uint64_t txbuf[SL_MAX_DATAGRAM / 8];
-	struct topic_seq seqs[SEQ_SLOTS];
+	struct sl_cl_reorder *ro; /* per-topic order, loss recovery, credit: reorder.h */
 };
 
 /*
@@ -512,15 +504,10 @@ void sl_cl_recon_pattern(struct sl_client *c, const char *pattern, bool gone);
  * none), and a restart of the topic at @next_seq (0: the first delivery
  * sets it, as for a new live subscription).
  */
-uint64_t sl_cl_reorder_last_delivered(const struct sl_client *c, uint32_t topic);
-int sl_cl_reorder_reset(struct sl_client *c, uint32_t topic, uint64_t next_seq);
-/* The broker now calls application topic @topic @wire: 0 or -errno. */
-int sl_cl_reorder_map(struct sl_client *c, uint32_t topic, uint32_t wire);
+uint64_t sl_cl_reorder_last_delivered(struct sl_client *c, uint32_t topic);
+void sl_cl_reorder_reset(struct sl_client *c, uint32_t topic, uint64_t next_seq);
 
 /* ---- rx.c: delivery and the broker's control frames */
-
-/* The gap-counting slot of @topic, claimed if new; NULL when all are taken. */
-struct topic_seq *sl_cl_seq_slot(struct sl_client *c, uint32_t topic);
 
 /* Everything but DELIVER: replies, acks, errors, heartbeat echoes. */
 void sl_cl_rx_control(struct sl_client *c, const struct sl_frame *f);

@@ -299,9 +299,7 @@ restore_subs(struct sl_client *c, bool new_incarnation)
 			rc = sl_cl_subscribe_raw(c, SL_FT_SUBSCRIBE, bid, SL_SUB_F_FROM_SEQ,
 						 last + 1);
 			if (rc == 0) {
-				(void)sl_cl_reorder_reset(c, s->app_id, last + 1);
-				if (bid != s->app_id)
-					(void)sl_cl_reorder_map(c, s->app_id, bid);
+				sl_cl_reorder_reset(c, s->app_id, last + 1);
 				continue;
 			}
 			if (rc != -EOPNOTSUPP)
@@ -317,9 +315,7 @@ restore_subs(struct sl_client *c, bool new_incarnation)
 		/* Same incarnation: the topic goes on where it was, and the
 		 * subscriber's state finds what it missed. */
 		if (last == 0 || new_incarnation)
-			(void)sl_cl_reorder_reset(c, s->app_id, 0);
-		if (bid != s->app_id)
-			(void)sl_cl_reorder_map(c, s->app_id, bid);
+			sl_cl_reorder_reset(c, s->app_id, 0);
 		continue;
 refused:
 		if (transient(rc))
@@ -472,39 +468,4 @@ sl_cl_wake(const struct sl_client *c, uint64_t now)
 	if (c->prod.bound && c->win.settled != c->pub_seq && now + c->prod.resend_base_ns / 2 < t)
 		t = now + c->prod.resend_base_ns / 2;
 	return t;
-}
-
-/*
- * The subscriber's ordering state when no reorder buffer is linked in:
- * the gap-counting slots of rx.c. Weak: the reorder buffer's own
- * definitions take their place.
- */
-__attribute__((weak)) uint64_t
-sl_cl_reorder_last_delivered(const struct sl_client *c, uint32_t topic)
-{
-	/* Claims the slot when new, as the first delivery would. */
-	struct topic_seq *s = sl_cl_seq_slot((struct sl_client *)c, topic);
-
-	return s != NULL ? s->last : 0;
-}
-
-__attribute__((weak)) int
-sl_cl_reorder_reset(struct sl_client *c, uint32_t topic, uint64_t next_seq)
-{
-	struct topic_seq *s = sl_cl_seq_slot(c, topic);
-
-	if (s == NULL)
-		return -ENOSPC;
-	s->last = next_seq ? next_seq - 1 : 0;
-	return 0;
-}
-
-/* Deliveries are translated in rx.c (sl_cl_topic_to_app): nothing to do. */
-__attribute__((weak)) int
-sl_cl_reorder_map(struct sl_client *c, uint32_t topic, uint32_t wire)
-{
-	(void)c;
-	(void)topic;
-	(void)wire;
-	return 0;
 }

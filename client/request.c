@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client_internal.h"
+#include "reorder.h"
 
 void
 sl_cl_pend_finish(struct pending *p, int rc)
@@ -79,7 +80,7 @@ rx_waiting(struct sl_client *c, const struct dgram *d)
 
 	while ((rc = sl_proto_next(d->data, d->len, &off, &f)) == 1) {
 		end = off;
-		if (f.hdr->type == SL_FT_DELIVER)
+		if (f.hdr->type == SL_FT_DELIVER || f.hdr->type == SL_FT_DELIVER_FRAG)
 			ndeliver++;
 		else
 			sl_cl_rx_control(c, &f);
@@ -291,7 +292,7 @@ sl_cl_subscribe_raw(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16
 	s->req_id = c->pend.req_id;
 	s->topic_id = topic_id;
 	s->start = start;
-	s->window = 0; /* the broker's default credit */
+	s->window = sl_cl_reorder_window(c); /* the initial credit, over UDP */
 	s->reserved = 0;
 	return request(c, s, sizeof(*s));
 }
@@ -383,5 +384,9 @@ sl_client_subscribe(struct sl_client *c, uint32_t topic_id)
 int
 sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id)
 {
-	return sub_request(c, SL_FT_UNSUBSCRIBE, topic_id, 0, 0);
+	int rc = sub_request(c, SL_FT_UNSUBSCRIBE, topic_id, 0, 0);
+
+	if (rc == 0)
+		sl_cl_reorder_unsubscribed(c, topic_id);
+	return rc;
 }

@@ -1,79 +1,257 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* libsluice receiving: deliveries with gap counting, the broker's control frames, poll and wait. */
+/* libsluice receiving: deliveries through the reorder buffer (NAK, CREDIT, STATUS, gap events), the broker's control frames, poll and wait. */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "client_internal.h"
+#include "reorder.h"
 
-struct topic_seq *
-sl_cl_seq_slot(struct sl_client *c, uint32_t topic)
+/* ---- the reorder buffer's hands on the client */
+
+/* NAK and CREDIT share their layout up to CREDIT's end: topic, then limit
+ * or first; NAK adds last. */
+_Static_assert(offsetof(struct sl_credit, limit) == offsetof(struct sl_nak, first),
+	       "CREDIT is NAK cut after first");
+
+static int
+tx_topic_frame(struct sl_client *c, uint8_t type, uint32_t topic, uint64_t a, uint64_t b)
 {
-	/* Fibonacci hashing: the top bits of the product spread sequential ids. */
-	uint32_t i = (topic * 2654435761u) >> 24;
-	unsigned int n;
+	uint64_t buf[FRAME_ROOM(sizeof(struct sl_nak)) / 8];
+	struct sl_nak *k = (struct sl_nak *)buf;
+	size_t len = type == SL_FT_NAK ? sizeof(struct sl_nak) : sizeof(struct sl_credit);
 
-	for (n = 0; n < SEQ_SLOTS; n++, i = (i + 1) & (SEQ_SLOTS - 1)) {
-		struct topic_seq *s = &c->seqs[i];
+	if (c->session == 0 || c->dead || c->rc.down)
+		return -ENOTCONN;
+	sl_proto_hdr_init(&k->h, type, 0, (uint32_t)len, c->session);
+	k->topic_id = sl_cl_topic_to_broker(c, topic);
+	k->reserved = 0;
+	k->first = a;
+	k->last = b;
+	return sl_cl_tx_frame(c, k, len);
+}
 
-		if (s->topic_id == topic)
-			return s;
-		if (s->topic_id == SL_TOPIC_INVALID) {
-			s->topic_id = topic;
-			s->last = 0;
-			return s;
-		}
-	}
-	return NULL; /* more topics than slots: gaps go uncounted for this one */
+static int
+ro_nak(void *arg, uint32_t topic, uint64_t first, uint64_t last)
+{
+	return tx_topic_frame(arg, SL_FT_NAK, topic, first, last);
+}
+
+static int
+ro_credit(void *arg, uint32_t topic, uint64_t limit)
+{
+	return tx_topic_frame(arg, SL_FT_CREDIT, topic, limit, 0);
 }
 
 static void
-deliver(struct sl_client *c, const struct sl_frame *f, sl_deliver_fn fn, void *arg)
+ro_event(void *arg, const struct sl_event *ev)
 {
-	const struct sl_deliver *d = (const struct sl_deliver *)f->hdr;
-	struct topic_seq *s = NULL;
-	uint32_t topic = sl_cl_topic_to_app(c, d->topic_id);
-	struct sl_message m;
+	sl_cl_event(arg, ev->type, ev->topic_id, ev->first, ev->last, ev->error);
+}
+
+int
+sl_cl_reorder_init(struct sl_client *c, const struct sl_client_opts *o)
+{
+	const struct sl_ro_ops ops = {
+		.nak = ro_nak, .credit = ro_credit, .event = ro_event, .arg = c,
+	};
+	struct sl_ro_conf conf = {
+		.window = o->reorder_window,
+		.slot_bytes = SL_MAX_PAYLOAD,
+		.max_message = SL_MAX_MESSAGE_DEFAULT,
+		.nak_delay_ns = (o->nak_delay_us ? o->nak_delay_us : SL_CL_NAK_DELAY_US) * 1000ull,
+		.nak_retry_ns = (o->nak_retry_ms ? o->nak_retry_ms : SL_CL_NAK_RETRY_MS) * NS_PER_MS,
+		.gap_timeout_ns =
+			(o->gap_timeout_ms ? o->gap_timeout_ms : SL_CL_GAP_TIMEOUT_MS) * NS_PER_MS,
+	};
+	struct sl_cl_reorder *r;
+	int rc;
+
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	rc = sl_ro_init(&r->ro, &conf, &ops, &c->st);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	r->c = c;
+	r->version = 1;
+	/* Until WELCOME says otherwise: nothing to reorder, nothing to NAK. */
+	r->ro.ordered = true;
+	c->ro = r;
+	return 0;
+}
+
+void
+sl_cl_reorder_free(struct sl_client *c)
+{
+	if (c->ro == NULL)
+		return;
+	sl_ro_fini(&c->ro->ro);
+	free(c->ro);
+	c->ro = NULL;
+}
+
+void
+sl_cl_reorder_welcome(struct sl_client *c, const struct sl_frame *f)
+{
+	const struct sl_welcome *w = (const struct sl_welcome *)f->hdr;
+	struct sl_reorder *ro = &c->ro->ro;
+	uint32_t max_message = SL_MAX_MESSAGE_DEFAULT;
+	unsigned int i;
+
+	/* Version 1's WELCOME ends before the version field. */
+	c->ro->version = f->len >= sizeof(*w) && w->version != 0 ? w->version : 1;
+	if (f->len >= sizeof(*w) && w->max_message != 0)
+		max_message = w->max_message < SL_MAX_MESSAGE ? w->max_message : SL_MAX_MESSAGE;
+	/* Shared memory neither loses nor reorders; version 1 brokers
+	 * retransmit nothing: jumps there are given up at once. */
+	ro->ordered = c->shm.r != NULL || c->ro->version < 2;
+	if (f->len >= sizeof(*w) && c->ro->version >= 2) {
+		/* A restarted broker begins the sequences of topics without a
+		 * journal again. Reconnecting resets the topics it subscribes
+		 * again by name; any other (reached through a pattern) starts
+		 * over at its next DELIVER, its last delivered seq kept. */
+		if (c->ro->incarnation != 0 && w->incarnation != c->ro->incarnation)
+			for (i = 0; i < ro->ntopics; i++)
+				ro->topics[i]->started = false;
+		c->ro->incarnation = w->incarnation;
+	}
+	if (max_message != ro->conf.max_message) {
+		ro->conf.max_message = max_message;
+		for (i = 0; i < ro->ntopics; i++) {
+			sl_frag_rx_fini(&ro->topics[i]->fr);
+			sl_frag_rx_init(&ro->topics[i]->fr, max_message);
+		}
+	}
+}
+
+uint32_t
+sl_cl_reorder_window(const struct sl_client *c)
+{
+	return c->ro->ro.conf.window;
+}
+
+/* Without room for the topic (SL_RO_TOPICS, or memory) its messages pass
+ * through unordered; nothing to reset. */
+void
+sl_cl_reorder_reset(struct sl_client *c, uint32_t topic, uint64_t next_seq)
+{
+	struct sl_ro_topic *t = sl_ro_topic_get(&c->ro->ro, topic);
+
+	if (t != NULL)
+		sl_ro_reset(&c->ro->ro, t, next_seq);
+}
+
+void
+sl_cl_reorder_unsubscribed(struct sl_client *c, uint32_t topic)
+{
+	struct sl_ro_topic *t = sl_ro_topic_find(&c->ro->ro, topic);
+
+	if (t != NULL)
+		sl_ro_reset(&c->ro->ro, t, 0);
+}
+
+uint64_t
+sl_cl_reorder_last_delivered(struct sl_client *c, uint32_t topic)
+{
+	const struct sl_ro_topic *t = sl_ro_topic_find(&c->ro->ro, topic);
+
+	return t != NULL ? sl_ro_last_delivered(t) : 0;
+}
+
+void
+sl_cl_reorder_heartbeat(struct sl_client *c)
+{
+	sl_ro_credit_all(&c->ro->ro);
+}
+
+void
+sl_cl_reorder_status(struct sl_client *c, const struct sl_frame *f)
+{
+	const struct sl_status_entry *e = (const struct sl_status_entry *)f->body;
+	uint32_t i, n = f->body_len / (uint32_t)sizeof(*e);
+
+	if (f->hdr->session != c->session)
+		return;
+	for (i = 0; i < n; i++)
+		sl_ro_status(&c->ro->ro, sl_cl_topic_to_app(c, e[i].topic_id), e[i].last_seq,
+			     sl_now_ns());
+}
+
+void
+sl_cl_reorder_gap(struct sl_client *c, uint32_t wire, uint64_t first, uint64_t last,
+		  uint16_t error)
+{
+	sl_ro_lost(&c->ro->ro, sl_cl_topic_to_app(c, wire), first, last, error, sl_now_ns());
+}
+
+/*
+ * A DELIVER or DELIVER_FRAG: into the reorder buffer, which hands what is
+ * in order to @fn (at most @budget). *@taken false: not taken yet, offer it
+ * again at the next poll. Returns the messages handed over.
+ */
+static int
+deliver(struct sl_client *c, const struct sl_frame *f, sl_deliver_fn fn, void *arg, int budget,
+	bool *taken)
+{
+	struct sl_ro_msg m;
 
 	/* A delivery for another session (an earlier client that had this
 	 * address and port) is not ours: count it, never pass it on. */
-	if (d->h.session != c->session) {
+	if (f->hdr->session != c->session) {
 		c->st.bad_frames++;
-		return;
+		*taken = true;
+		return 0;
 	}
-	if (topic != SL_TOPIC_INVALID)
-		s = sl_cl_seq_slot(c, topic);
-	if (s != NULL) {
-		/* Only forward jumps are gaps; a late or repeated frame fills none. */
-		if (s->last != 0 && d->seq > s->last + 1)
-			c->st.gaps += d->seq - s->last - 1;
-		if (d->seq > s->last)
-			s->last = d->seq;
-	}
-	m.topic_id = topic;
-	m.len = f->body_len;
-	m.seq = d->seq;
-	m.timestamp = d->timestamp;
+	m.flags = f->hdr->flags;
 	m.data = f->body;
-	c->st.delivered++;
-	if (fn != NULL)
-		fn(arg, &m);
+	m.len = f->body_len;
+	if (f->hdr->type == SL_FT_DELIVER) {
+		const struct sl_deliver *d = (const struct sl_deliver *)f->hdr;
+
+		m.topic = sl_cl_topic_to_app(c, d->topic_id);
+		m.seq = d->seq;
+		m.timestamp = d->timestamp;
+		m.frag = false;
+	} else {
+		const struct sl_deliver_frag *d = (const struct sl_deliver_frag *)f->hdr;
+
+		m.topic = sl_cl_topic_to_app(c, d->topic_id);
+		m.seq = d->seq;
+		m.timestamp = d->timestamp;
+		m.frag = true;
+		m.msg_len = d->msg_len;
+		m.frag_off = d->frag_off;
+	}
+	return sl_ro_rx(&c->ro->ro, &m, fn, arg, budget, c->ro->now, taken);
 }
 
-/* A replay skipped a damaged range of the journal: count it (the range
- * also shows as a jump in seq, which deliver() counts in gaps). */
+/*
+ * The broker says a range of a topic will never be delivered: a replay
+ * skipped what its journal cannot serve (SL_E_REPLAY_GAP), a NAK asked for
+ * what is neither in its window nor journaled (SL_E_GAP_LOST), or it cut
+ * this subscriber off (SL_E_SLOW_CONSUMER). The reorder buffer skips the
+ * range and raises SL_EV_GAP when it gets there.
+ */
 static void
 on_gap(struct sl_client *c, const struct sl_error_gap *g)
 {
 	if (g->e.h.length < sizeof(*g) || g->first > g->last || g->e.h.session != c->session)
 		return;
-	c->st.replay_gaps++;
-	c->st.replay_gap_seqs += g->last - g->first + 1;
-	c->st.gap_topic = (uint32_t)g->e.detail;
-	c->st.gap_first = g->first;
-	c->st.gap_last = g->last;
+	if (g->e.code == SL_E_REPLAY_GAP) {
+		c->st.replay_gaps++;
+		c->st.replay_gap_seqs += g->last - g->first + 1;
+		c->st.gap_topic = (uint32_t)g->e.detail;
+		c->st.gap_first = g->first;
+		c->st.gap_last = g->last;
+	}
+	sl_cl_reorder_gap(c, (uint32_t)g->e.detail, g->first, g->last, g->e.code);
 }
 
 static void
@@ -81,10 +259,12 @@ on_error(struct sl_client *c, const struct sl_error *e)
 {
 	struct pending *p = &c->pend;
 
-	if (e->code == SL_E_REPLAY_GAP) {
+	if (e->code == SL_E_REPLAY_GAP || e->code == SL_E_GAP_LOST) {
 		on_gap(c, (const struct sl_error_gap *)e);
 		return; /* a notice about deliveries, not a refusal */
 	}
+	if (e->code == SL_E_SLOW_CONSUMER && e->h.length >= sizeof(struct sl_error_gap))
+		on_gap(c, (const struct sl_error_gap *)e); /* and counted as an error below */
 	c->st.errors++;
 	c->st.last_error = e->code;
 	/* detail 0 names no publish: an ERROR about the session, which a
@@ -144,6 +324,9 @@ sl_cl_rx_control(struct sl_client *c, const struct sl_frame *f)
 	case SL_FT_ERROR:
 		on_error(c, h);
 		break;
+	case SL_FT_STATUS:
+		sl_cl_reorder_status(c, f);
+		break;
 	case SL_FT_GOODBYE:
 		if (c->session != 0)
 			sl_cl_session_lost(c, SL_E_NO_SESSION);
@@ -165,6 +348,7 @@ rx_live(struct sl_client *c, struct dgram *d, bool replay, sl_deliver_fn fn, voi
 {
 	struct sl_frame f;
 	size_t off = d->off;
+	bool taken;
 	size_t at;
 	int n = 0;
 	int rc;
@@ -181,7 +365,7 @@ rx_live(struct sl_client *c, struct dgram *d, bool replay, sl_deliver_fn fn, voi
 			off = d->len;
 			break;
 		}
-		if (f.hdr->type != SL_FT_DELIVER) {
+		if (f.hdr->type != SL_FT_DELIVER && f.hdr->type != SL_FT_DELIVER_FRAG) {
 			if (!replay)
 				sl_cl_rx_control(c, &f);
 			continue;
@@ -190,8 +374,11 @@ rx_live(struct sl_client *c, struct dgram *d, bool replay, sl_deliver_fn fn, voi
 			off = at;
 			break;
 		}
-		deliver(c, &f, fn, arg);
-		n++;
+		n += deliver(c, &f, fn, arg, budget - n, &taken);
+		if (!taken) {
+			off = at;
+			break;
+		}
 	}
 	d->off = (uint32_t)off;
 	return n;
@@ -238,13 +425,17 @@ sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max)
 
 	if (max <= 0)
 		return -EINVAL;
+	c->ro->now = sl_now_ns();
 	/* Reconnecting (reconnect.c): nothing to read until a new session. */
-	rc = sl_cl_tick(c, sl_now_ns());
+	rc = sl_cl_tick(c, c->ro->now);
 	if (rc < 0)
 		return rc == -EAGAIN ? 0 : rc;
-	/* Order of age: the current burst was read before anything was stashed,
-	 * and nothing new is read while either still holds deliveries. */
-	n = drain_rx(c, fn, arg, max);
+	sl_ro_tick(&c->ro->ro, c->ro->now);
+	/* Order of age: messages the reorder buffer holds in order came before
+	 * the current burst, which was read before anything was stashed, and
+	 * nothing new is read while any of them still holds deliveries. */
+	n = sl_ro_ready(&c->ro->ro) ? sl_ro_drain(&c->ro->ro, fn, arg, max, c->ro->now) : 0;
+	n += drain_rx(c, fn, arg, max - n);
 	n += drain_stash(c, fn, arg, max - n);
 	if (n < max && c->rx_i == c->rx_n && c->stash_n == 0) {
 		rc = sl_cl_rx_burst(c);
@@ -272,7 +463,7 @@ sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int ti
 
 	if (c->dead)
 		return -ENOTCONN;
-	if (c->rx_i < c->rx_n || c->stash_n > 0)
+	if (c->rx_i < c->rx_n || c->stash_n > 0 || sl_ro_ready(&c->ro->ro))
 		return sl_client_poll(c, fn, arg, max);
 	/* Wake for heartbeats, resends, the batch's deadline and reconnect
 	 * attempts too: a subscriber may wait far longer than the broker's
@@ -284,6 +475,11 @@ sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int ti
 		wake = sl_cl_wake(c, now);
 		if (wake < now + NS_PER_MS)
 			wake = now + NS_PER_MS;
+		/* The reorder buffer's NAK and give-up timers run in the poll. */
+		if (rc == 0 && sl_ro_next_timer(&c->ro->ro) <= now)
+			break;
+		if (rc == 0 && sl_ro_next_timer(&c->ro->ro) < wake)
+			wake = sl_ro_next_timer(&c->ro->ro);
 		if (wake > deadline)
 			wake = deadline;
 		if (rc == -EAGAIN) { /* down: no descriptor to wait on */

@@ -12,6 +12,7 @@
 #include <common/clock.h>
 
 #include "client_internal.h"
+#include "reorder.h"
 
 uint64_t
 sl_now_ns(void)
@@ -82,6 +83,7 @@ sl_cl_heartbeat_maybe(struct sl_client *c, uint64_t now)
 		c->rc.last_hb_ns = now;
 		if (c->rc.probe_ns <= c->rc.last_rx_ns)
 			c->rc.probe_ns = now;
+		sl_cl_reorder_heartbeat(c);
 	}
 }
 
@@ -142,6 +144,7 @@ sl_cl_on_welcome(struct sl_client *c, const struct sl_frame *f)
 	c->rc.last_rx_ns = sl_now_ns();
 	if (c->prod.v2)
 		sl_cl_recon_incarnation(c, w->incarnation);
+	sl_cl_reorder_welcome(c, f);
 	sl_cl_pend_finish(&c->pend, 0);
 }
 
@@ -308,6 +311,7 @@ client_free(struct sl_client *c)
 	sl_cl_wipe(&c->auth, sizeof(c->auth));
 	sl_cl_recon_free(c);
 	sl_cl_producer_free(c);
+	sl_cl_reorder_free(c);
 	free(c->big);
 	free(c->win.slot);
 	free(c);
@@ -342,6 +346,9 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 	if (rc < 0)
 		goto fail_free;
 	rc = sl_cl_recon_init(c, opts, &sa);
+	if (rc < 0)
+		goto fail_free;
+	rc = sl_cl_reorder_init(c, opts);
 	if (rc < 0)
 		goto fail_free;
 	rc = sl_cl_producer_init(c, opts);

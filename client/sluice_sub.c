@@ -22,6 +22,7 @@
 #define MAX_TOPICS 64
 #define WAIT_SLICE_MS 100 /* how long a wait may hide a signal or the deadline */
 #define NS_PER_S 1000000000ull
+#define GAPS_TOLD_MAX 20 /* gap events said one by one on stderr; the rest counted */
 
 struct sub_conf {
 	const char *host;
@@ -40,6 +41,7 @@ struct sub_conf {
 	bool verbose;
 	bool hex;
 	bool stats;
+	uint32_t window;      /* --window: reorder window and credit; 0: default */
 };
 
 struct sub_state {
@@ -52,6 +54,8 @@ struct sub_state {
 	bool unsubscribed;
 	bool done;	   /* -C reached */
 	uint64_t gaps_told; /* replay gap notices reported on stderr */
+	uint64_t events_told; /* gap events reported on stderr */
+	uint64_t events_untold; /* gap events past GAPS_TOLD_MAX */
 };
 
 static volatile sig_atomic_t stop;
@@ -94,8 +98,14 @@ usage(FILE *out)
 		"                             2026-11-25T19:30:00.250Z); all but live need a\n"
 		"                             topic with a journal (durability async or sync)\n"
 		"      --stats                on exit print \"received N gaps G replay_gaps R (S\n"
-		"                             seqs)\" to stderr (R: ranges the broker said it\n"
-		"                             cannot replay, also each said on stderr)\n"
+		"                             seqs)\" to stderr (G: messages never delivered;\n"
+		"                             R: ranges the broker said it cannot replay, also\n"
+		"                             each said on stderr), then \"recovery: naks K (Q\n"
+		"                             seqs) retransmitted T duplicates D reordered O\n"
+		"                             gap_events E given_up U\"\n"
+		"      --window N             over UDP: messages per topic held while a\n"
+		"                             missing one is asked for again, and the credit\n"
+		"                             granted to the broker (4..65536; default 4096)\n"
 		"      --credentials FILE     authenticate with the user and key in FILE\n"
 		"                             (\"user = NAME\", \"key = HEX\"; mode 600);\n"
 		"                             default: $SLUICE_CREDENTIALS, or $SLUICE_USER\n"
@@ -242,6 +252,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		{ "credentials", required_argument, NULL, 'K' },
 		{ "shm", required_argument, NULL, 'M' },
 		{ "reconnect-max", required_argument, NULL, 'R' },
+		{ "window", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -271,6 +282,10 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		case 'W': rc |= sl_cli_parse_u64(PROG, "timeout", optarg, 1, 86400 * 365, &conf->timeout_s); break;
 		case 'U':
 			rc |= sl_cli_parse_u64(PROG, "unsubscribe-after", optarg, 1, UINT64_MAX, &conf->unsub_after);
+			break;
+		case 'N':
+			rc |= sl_cli_parse_u64(PROG, "window", optarg, 4, 65536, &v);
+			conf->window = (uint32_t)v;
 			break;
 		case 'H': usage(stdout); return 1;
 		default: rc = -1; break;
@@ -453,6 +468,48 @@ report_gap(struct sl_client *c, struct sub_state *st)
 		s.gap_last);
 }
 
+/* Events: what the library tells besides messages, said on stderr. */
+static void
+on_event(void *arg, const struct sl_event *ev)
+{
+	struct sub_state *st = arg;
+	const char *why;
+
+	switch (ev->type) {
+	case SL_EV_GAP:
+		/* Replay gaps are told from the notice itself (report_gap). */
+		if (ev->error == SL_E_REPLAY_GAP)
+			return;
+		if (st->events_told == GAPS_TOLD_MAX) {
+			st->events_untold++;
+			return;
+		}
+		st->events_told++;
+		if (ev->error == SL_E_SLOW_CONSUMER)
+			why = "the broker cut this subscriber off: it fell too far behind";
+		else if (ev->error == SL_E_NONE)
+			why = "dropped by the broker: this subscriber fell behind (policy drop)";
+		else
+			why = "lost: no longer held by the broker, or not received in time";
+		fprintf(stderr, PROG ": gap: topic %s seq %" PRIu64 "..%" PRIu64 " %s\n",
+			topic_name(st, ev->topic_id), ev->first, ev->last, why);
+		break;
+	case SL_EV_DISCONNECTED:
+		fprintf(stderr, PROG ": disconnected (%s); reconnecting\n",
+			ev->error ? sl_error_code_str(ev->error) : "broker silent");
+		break;
+	case SL_EV_RECONNECTED:
+		fprintf(stderr, PROG ": reconnected\n");
+		break;
+	case SL_EV_INCARNATION:
+		fprintf(stderr, PROG ": the broker restarted: topics without a journal start "
+			"again at seq 1\n");
+		break;
+	default:
+		break;
+	}
+}
+
 /* Receive until -C, -W or a signal. Returns 0 or a negative errno (reported). */
 static int
 receive(struct sl_client *c, struct sub_state *st, uint64_t deadline)
@@ -533,6 +590,9 @@ main(int argc, char **argv)
 	opts.last_error = &code;
 	opts.no_reconnect = conf.reconnect_max_ms == 0;
 	opts.reconnect_max_ms = (uint32_t)conf.reconnect_max_ms;
+	opts.on_event = on_event;
+	opts.reorder_window = conf.window;
+	opts.event_arg = &st;
 	if (sl_cli_credentials(PROG, &opts, conf.credentials, user, key) < 0)
 		return 1;
 	rc = sl_client_connect(&c, &opts);
@@ -551,6 +611,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "received %" PRIu64 " gaps %" PRIu64 " replay_gaps %" PRIu64
 			" (%" PRIu64 " seqs)\n", st.received, stats.gaps, stats.replay_gaps,
 			stats.replay_gap_seqs);
+	if (conf.stats)
+		fprintf(stderr, "recovery: naks %" PRIu64 " (%" PRIu64 " seqs) retransmitted %" PRIu64
+			" duplicates %" PRIu64 " reordered %" PRIu64 " gap_events %" PRIu64
+			" given_up %" PRIu64 "\n", stats.naks_sent, stats.nak_seqs,
+			stats.retrans_received, stats.dup_drops, stats.reordered, stats.gap_events,
+			stats.holes_given_up);
+	if (st.events_untold > 0)
+		fprintf(stderr, PROG ": %" PRIu64 " more gaps not said one by one\n",
+			st.events_untold);
 	if (rc < 0)
 		return 1;
 	/* Only a timeout can leave -C short; a signal is a clean exit. */

@@ -782,9 +782,12 @@ collect(struct sl_client *c, struct collect *col, unsigned int want, int max)
 static int
 fake_connect(struct fake *fk, struct sl_client **c, const char *name)
 {
-	/* Version 1 behaviour: a lost session stays lost (test_expire). */
+	/* Version 1 behaviour: a lost session stays lost (test_expire). The
+	 * fake answers no NAK: a jump in seq it makes on purpose is given up
+	 * by the client after 50 ms, as a broker's SL_E_GAP_LOST would. */
 	struct sl_client_opts o = { .host = "127.0.0.1", .port = fk->port, .name = name,
-				    .timeout_ms = 1000, .no_reconnect = 1 };
+				    .timeout_ms = 1000, .no_reconnect = 1,
+				    .gap_timeout_ms = 50 };
 
 	if (fk->auth) {
 		o.user = FAKE_USER;

@@ -208,6 +208,20 @@ struct sl_client_opts {
 	uint8_t no_reconnect;
 	uint32_t liveness_ms;
 	uint32_t reconnect_max_ms;
+	/*
+	 * Delivery order over UDP (see "Delivery order" below). The reorder
+	 * window: how many messages past the next expected one each subscribed
+	 * topic may hold while it waits for a missing one, and the credit the
+	 * client grants the broker (SUBSCRIBE's window, then CREDIT). Rounded
+	 * up to a power of two, 4..65536; 0 means 4096. Allocated per topic at
+	 * its first subscription or delivery (SL_MAX_PAYLOAD bytes a message,
+	 * in pages the system provides only once a message waits in them).
+	 */
+	uint32_t reorder_window;
+	uint32_t nak_delay_us;	 /* first NAK of a hole after this; 0 means 500 */
+	uint32_t nak_retry_ms;	 /* NAK again this often while it lasts; 0 means 20 */
+	uint32_t gap_timeout_ms; /* give up a hole that blocks the topic this long
+				  * without progress (SL_EV_GAP); 0 means 2000 */
 };
 
 /* A delivered message; the pointers are valid only inside the callback. */
@@ -232,7 +246,8 @@ struct sl_client_stats {
 	uint64_t acks;		 /* ACK frames received, repeated ones included;
 				  * pub_acked counts publishes */
 	uint64_t errors;	 /* ERROR frames received */
-	uint64_t gaps;		 /* missing topic sequence numbers seen */
+	uint64_t gaps;		 /* topic sequence numbers never delivered:
+				  * the ranges of SL_EV_GAP events */
 	uint64_t bad_frames;	 /* frames from the broker that failed parsing */
 	uint64_t stash_drops;	 /* deliveries dropped: stash full while waiting */
 	uint64_t publish_refused; /* publishes refused by an ERROR, each counted
@@ -256,7 +271,8 @@ struct sl_client_stats {
 				  * skipped because the broker's journal cannot
 				  * serve them (damaged); not in errors */
 	uint64_t replay_gap_seqs; /* sequences in those ranges */
-	uint32_t gap_topic;	 /* the latest gap notice: topic id and range */
+	uint32_t gap_topic;	 /* the latest gap (event or notice): topic id
+				  * and range */
 	uint64_t gap_first, gap_last;
 	/* Publishing and reconnecting (protocol version 2). */
 	uint64_t resent;	  /* publishes sent again for want of an ACK */
@@ -271,6 +287,24 @@ struct sl_client_stats {
 	uint64_t producer_id;	  /* the broker's id of this producer, 0 before
 				   * it is registered; producer_epoch its epoch */
 	uint32_t producer_epoch;
+	/* Delivery order and loss recovery (see "Delivery order"). */
+	uint64_t gap_events;	 /* SL_EV_GAP events raised */
+	uint64_t holes_given_up; /* of those, ranges the client gave up itself:
+				  * the reorder window was full, or nothing
+				  * filled the hole for gap_timeout_ms */
+	uint64_t dup_drops;	 /* deliveries dropped as duplicates (seq
+				  * already handed over, or already held) */
+	uint64_t reordered;	 /* deliveries that arrived ahead of a missing
+				  * one and waited in the reorder window */
+	uint64_t naks_sent;	 /* NAK frames sent */
+	uint64_t nak_seqs;	 /* sequence numbers they asked for */
+	uint64_t retrans_received; /* retransmitted deliveries taken */
+	uint64_t credits_sent;	 /* CREDIT frames sent */
+	uint64_t status_frames;	 /* STATUS entries received */
+	uint64_t frag_messages;	 /* large messages reassembled from pieces */
+	uint64_t frag_drops;	 /* pieces dropped: message over WELCOME's
+				  * max_message, pieces that disagree, or no
+				  * reassembly room (asked again by NAK) */
 };
 
 /*
@@ -488,6 +522,26 @@ void sl_client_abort(struct sl_client *c);
 int sl_client_flush(struct sl_client *c);
 
 /*
+ * Delivery order. Over UDP with a version 2 broker, each topic's messages
+ * reach the deliver callback in sequence order, each exactly once: the
+ * client holds messages that arrive early (up to reorder_window per topic),
+ * drops duplicates, asks the broker to send missing ones again (NAK, after
+ * nak_delay_us, then every nak_retry_ms), learns of lost tails from the
+ * broker's STATUS frames, and grants the broker credit for reorder_window
+ * messages past the last one delivered. A live subscription starts at the
+ * first message that arrives. A range that cannot be delivered is skipped
+ * with an SL_EV_GAP event (on_event) naming it, counted in gap_events and
+ * gaps: when the broker says so (SL_E_GAP_LOST, SL_E_REPLAY_GAP,
+ * SL_E_SLOW_CONSUMER), when a message arrives reorder_window or more past
+ * a missing one (the oldest holes are given up to make room), and when
+ * nothing fills a hole for gap_timeout_ms (SL_E_GAP_LOST in both). Over
+ * shared memory, and with a version 1 broker, nothing is reordered or
+ * retransmitted: a jump in sequence is an SL_EV_GAP at once (error
+ * SL_E_NONE: the broker dropped those messages, policy drop). Large
+ * messages sent in pieces (DELIVER_FRAG) are delivered whole.
+ */
+
+/*
  * Receive without blocking: passes up to @max deliveries to @fn and handles
  * acks, errors and heartbeats. Also sends a heartbeat when one is due, so a
  * subscriber must call it at least every heartbeat interval.
@@ -511,7 +565,9 @@ int sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max);
  * a quiet spell may wait up to a millisecond; spin on sl_client_poll for
  * the lowest latency.
  * Heartbeats are sent while it waits. @timeout_ms < 0 waits without limit.
- * A signal ends the wait early and returns 0.
+ * A signal ends the wait early and returns 0; so may the reorder buffer's
+ * timers (a NAK or a give-up due, see "Delivery order"), which run in the
+ * poll it ends with.
  */
 int sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int timeout_ms);
 

@@ -1,0 +1,78 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# sluice-sub over a link that loses, reorders and duplicates deliveries
+# (fake_broker.py lossy): NAKs name the missing ranges, the lost tail is
+# found from STATUS, a large message is reassembled, a range the broker no
+# longer has is a gap event, and every other message is printed once, in
+# order.
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SUB=${SL_BUILD:-$HERE/../build}/client/sluice-sub
+FAKE=$HERE/fake_broker.py
+
+command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
+[ -x "$SUB" ] || { echo "FAIL: $SUB not built"; exit 1; }
+
+T=$(mktemp -d /tmp/sluice-sub-test.XXXXXX)
+FAKE_PID=
+cleanup() {
+	[ -n "$FAKE_PID" ] && { kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null; }
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+
+python3 "$FAKE" lossy "$T/port" "$T/log" &
+FAKE_PID=$!
+for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+port=$(cat "$T/port" 2>/dev/null)
+[ -n "$port" ] || { echo "FAIL: fake_broker.py did not start"; exit 1; }
+
+# 300 messages, 100..102 lost for good: 297 to print.
+# A window of 64: the fake sends only within the credit granted.
+"$SUB" -h 127.0.0.1 -p "$port" -t t -v -C 297 -W 10 --stats --window 64 >"$T/out" 2>"$T/err"
+RC=$?
+kill "$FAKE_PID" 2>/dev/null
+wait "$FAKE_PID" 2>/dev/null
+FAKE_PID=
+
+[ "$RC" = 0 ] || fail "exit $RC, want 0"
+# Every message but the lost ones, once, in order.
+{ seq 1 99; seq 103 300; } | sed 's/^/t /' >"$T/want"
+cut -d' ' -f1,2 "$T/out" >"$T/got"
+cmp -s "$T/want" "$T/got" || fail "messages not 1..99, 103..300 in order: $(diff "$T/want" "$T/got" | head -5)"
+# Payloads are the messages' own; the large one arrived whole.
+grep -q '^t 5 m5$' "$T/out" || fail "message 5 (recovered by NAK) missing or damaged"
+grep -q '^t 150 m150\.\.\.' "$T/out" || fail "large message 150 missing"
+[ "$(grep '^t 150 ' "$T/out" | wc -c)" = $((6 + 4000 + 1)) ] ||
+	fail "large message 150 not 4000 bytes"
+# The NAKs: single losses, the large message whose piece was lost, the
+# range lost for good, the tail told by STATUS.
+for r in "5 5" "22 22" "150 150" "100 102" "298 300"; do
+	grep -q "^nak 1 $r\$" "$T/log" || fail "no NAK for $r: $(grep nak "$T/log" | head -20 | tr '\n' ,)"
+done
+# Every NAK asked only for what was missing, or for the late half of a
+# swapped pair (seq % 10 == 4) when the fake was descheduled between the two
+# for longer than nak_delay_us.
+if grep '^nak' "$T/log" | awk '{ for (s = $3; s <= $4; s++) if (!(s % 17 == 5 || s >= 100 && s <= 102 || s == 150 || s > 297 || s % 10 == 4)) exit 1 }'; then :; else
+	fail "a NAK asked for a message that had arrived: $(grep nak "$T/log" | tr '\n' ,)"
+fi
+# Credit granted as the messages were delivered: limit = next expected - 1 +
+# window, sent each time it moved by window / 4 (16); the last one, after
+# message 300 at the latest, covers at least 286 - 1 + 64.
+max=$(awk '$1 == "credit" && $2 == 1 { if ($3 > m) m = $3 } END { print m + 0 }' "$T/log")
+[ "$max" -ge 349 ] && [ "$max" -le 364 ] || fail "highest CREDIT $max, want 349..364"
+[ "$(grep -c '^credit 1 ' "$T/log")" -ge 16 ] || fail "too few CREDITs: $(grep -c credit "$T/log")"
+grep -q "^sluice-sub: gap: topic t seq 100..102 lost" "$T/err" || fail "gap 100..102 not said: $(cat "$T/err")"
+grep -q "^received 297 gaps 3 " "$T/err" || fail "stats: $(cat "$T/err")"
+grep -Eq "^recovery: naks [0-9]+ \([0-9]+ seqs\) retransmitted [1-9][0-9]* duplicates [1-9][0-9]* reordered [1-9][0-9]* gap_events 1 given_up 0$" "$T/err" ||
+	fail "recovery stats: $(cat "$T/err")"
+
+if [ "$FAILS" -gt 0 ]; then
+	echo "stderr: $(cat "$T/err")"
+	exit 1
+fi
+echo "ok"

@@ -211,6 +211,7 @@ struct pending {
 	uint32_t value; /* topic id from TOPIC */
 	uint32_t epoch; /* PRODUCER_ID */
 	uint64_t id;
+	uint64_t seq; /* OK answering SUBSCRIBE: where the stream starts, 0 unknown */
 };
 
 /*

@@ -315,7 +315,7 @@ restore_subs(struct sl_client *c, bool new_incarnation)
 		/* Same incarnation: the topic goes on where it was, and the
 		 * subscriber's state finds what it missed. */
 		if (last == 0 || new_incarnation)
-			sl_cl_reorder_reset(c, s->app_id, 0);
+			sl_cl_reorder_reset(c, s->app_id, c->pend.seq);
 		continue;
 refused:
 		if (transient(rc))

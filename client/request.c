@@ -367,11 +367,14 @@ sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
 		return rc;
 	/*
 	 * A new subscription starts wherever the topic or the replay starts:
-	 * not a gap. Nothing was delivered while the request waited (deliveries
-	 * that raced the OK are stashed and reach the callback only at the next
-	 * poll), so resetting now covers replays sent before or after the OK.
+	 * not a gap. The broker's OK names that sequence (0 from a broker that
+	 * does not: then the first DELIVER sets it), so a first message
+	 * overtaken by a later one is still waited for. Nothing was delivered
+	 * while the request waited (deliveries that raced the OK are stashed
+	 * and reach the callback only at the next poll), so resetting now
+	 * covers deliveries sent before or after the OK.
 	 */
-	(void)sl_cl_reorder_reset(c, topic_id, 0);
+	sl_cl_reorder_reset(c, topic_id, c->pend.seq);
 	return 0;
 }
 

@@ -310,11 +310,15 @@ sl_cl_rx_control(struct sl_client *c, const struct sl_frame *f)
 		}
 		break;
 	}
-	case SL_FT_OK:
-		if (sl_cl_req_match(&c->pend, ((const struct sl_ok *)h)->req_id) &&
-		    c->pend.type != SL_FT_RESOLVE)
+	case SL_FT_OK: {
+		const struct sl_ok *ok = h;
+
+		if (sl_cl_req_match(&c->pend, ok->req_id) && c->pend.type != SL_FT_RESOLVE) {
+			c->pend.seq = ok->h.length >= sizeof(*ok) ? ok->seq : 0;
 			sl_cl_pend_finish(&c->pend, 0);
+		}
 		break;
+	}
 	case SL_FT_ACK:
 		sl_cl_on_ack(c, h);
 		break;

@@ -30,7 +30,7 @@ _Static_assert(sizeof(struct sl_nak) == 40, "sl_nak");
 _Static_assert(sizeof(struct sl_credit) == 32, "sl_credit");
 _Static_assert(sizeof(struct sl_status) == 24, "sl_status");
 _Static_assert(sizeof(struct sl_status_entry) == 16, "sl_status_entry");
-_Static_assert(sizeof(struct sl_ok) == 24, "sl_ok");
+_Static_assert(sizeof(struct sl_ok) == 32, "sl_ok");
 _Static_assert(sizeof(struct sl_publish) == 40, "sl_publish");
 _Static_assert(offsetof(struct sl_publish, producer_seq) == 24, "sl_publish.pseq");
 _Static_assert(sizeof(struct sl_deliver) == 40, "sl_deliver");
@@ -59,7 +59,7 @@ static const uint16_t min_len[256] = {
 	[SL_FT_NAK] = sizeof(struct sl_nak),
 	[SL_FT_CREDIT] = sizeof(struct sl_credit),
 	[SL_FT_STATUS] = sizeof(struct sl_status),
-	[SL_FT_OK] = sizeof(struct sl_ok),
+	[SL_FT_OK] = 24, /* 32 in version 2: seq read only from frames that hold it */
 	[SL_FT_PSUBSCRIBE] = sizeof(struct sl_resolve),
 	[SL_FT_PUNSUBSCRIBE] = sizeof(struct sl_resolve),
 	[SL_FT_PUBLISH] = sizeof(struct sl_publish),

@@ -209,6 +209,8 @@ struct sl_ok {
 	struct sl_hdr h;
 	uint32_t req_id;
 	uint32_t value;
+	uint64_t seq; /* v2, answering SUBSCRIBE: the first topic sequence this
+		       * subscription is sent; 0 when not known */
 };
 
 /*

@@ -77,7 +77,11 @@ owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t k
 		return;
 	}
 	count(w, SL_CTR_subscribes);
-	sl_worker_reply_ok(w, &sub.peer, s->h.session, s->req_id);
+	/* Where its stream starts, so that a client whose first DELIVERs were
+	 * reordered does not take a later one for the start. */
+	sl_worker_reply_ok_seq(w, &sub.peer, s->h.session, s->req_id,
+			       sub.replay_next ? sub.replay_next
+					       : sl_worker_nak_bound(w, s->topic_id) + 1);
 }
 
 /* A PUBLISH at its topic's owner, from idempotent producer @pid at @epoch

@@ -44,6 +44,9 @@ void sl_worker_reply_error(struct sl_worker *w, const union sl_peer *peer, uint3
 			   uint32_t req_id, uint16_t code, uint8_t ftype, uint64_t detail);
 void sl_worker_reply_ok(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
 			uint32_t req_id);
+/* OK carrying @seq (answering SUBSCRIBE: where the subscription's stream starts). */
+void sl_worker_reply_ok_seq(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
+			    uint32_t req_id, uint64_t seq);
 void sl_worker_ack(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
 		   uint32_t topic, uint64_t producer_seq, uint64_t seq);
 /* DELIVER the PUBLISH frame at @off of @m, as topic sequence @seq, to every

@@ -395,11 +395,19 @@ void
 sl_worker_reply_ok(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
 		   uint32_t req_id)
 {
+	sl_worker_reply_ok_seq(w, peer, session, req_id, 0);
+}
+
+void
+sl_worker_reply_ok_seq(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
+		       uint32_t req_id, uint64_t seq)
+{
 	struct sl_ok ok;
 
 	sl_proto_hdr_init(&ok.h, SL_FT_OK, 0, sizeof(ok), session);
 	ok.req_id = req_id;
 	ok.value = 0;
+	ok.seq = seq;
 	sl_tx_frame(w, peer, &ok, sizeof(ok));
 }
 

@@ -349,6 +349,7 @@ fake_ok(struct fake *fk, uint32_t req_id)
 	sl_proto_hdr_init(&ok->h, SL_FT_OK, 0, sizeof(*ok), FAKE_SESSION);
 	ok->req_id = req_id;
 	ok->value = 0;
+	ok->seq = 0; /* start unknown: the first DELIVER sets it */
 	fake_send(fk, ok, sizeof(*ok));
 }
 

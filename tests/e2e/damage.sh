@@ -17,7 +17,7 @@ dp_args=(--set "journal_dir=$jdir" --set durability=none --set "durability_rules
 	--set segment_mb=1 --set capacity_mb=0)
 t_start "${dp_args[@]}"
 
-# 64-byte payloads: 120-byte records without padding, so every byte of a
+# 64-byte payloads: 128-byte records (64-byte header, format 2) without padding, so every byte of a
 # record is covered by its checks and a record's offset follows from its seq.
 msg=$(printf 'm%063d' 0)
 for i in 1 2 3 4 5 6 7; do
@@ -33,7 +33,7 @@ t_eq "two segments" "${#segs[@]}" 2
 seg1=$(basename "${segs[0]}")
 seg2=$(basename "${segs[1]}")
 f=$((10#${seg2%.seg})) # first seq of the last segment
-rec_off() { echo $((64 + ($1 - $2) * 120)); } # seq, first seq of its segment
+rec_off() { echo $((64 + ($1 - $2) * 128)); } # seq, first seq of its segment
 flip() { # file offset
 	local b
 	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
@@ -89,12 +89,12 @@ fresh() { rm -rf "${jdir:?}/$topic"; cp -a "$T_DIR/pristine" "$jdir/$topic"; }
 
 k=4000
 fresh
-flip "$jdir/$topic/$seg1" $(($(rec_off $k 1) + 56 + 17))
+flip "$jdir/$topic/$seg1" $(($(rec_off $k 1) + 64 + 17))
 check mid-first $k $k
 
 k=$((f + (n - f) / 2))
 fresh
-flip "$jdir/$topic/$seg2" $(($(rec_off $k "$f") + 56 + 40))
+flip "$jdir/$topic/$seg2" $(($(rec_off $k "$f") + 64 + 40))
 check mid-last $k $k
 
 fresh
@@ -109,7 +109,7 @@ check last-three-zeroed $((n - 2)) "$n"
 fresh
 half=$(($(stat -c %s "$jdir/$topic/$seg2") / 2))
 truncate -s "$half" "$jdir/$topic/$seg2"
-k=$(((half - 64) / 120 + f)) # the first record that no longer fits
+k=$(((half - 64) / 128 + f)) # the first record that no longer fits
 check last-seg-half $k "$n"
 t_check "last-seg-half: the cut file is named" grep -q "$seg2 offset $half: the segment file is shorter" \
 	"$T_DIR/dp-last-seg-half.log"

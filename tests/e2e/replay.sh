@@ -49,11 +49,11 @@ t_ge "no_journal counted" "$(t_stat drop_no_journal)" 1
 
 # Retention by size: 1 MiB segments, keep ~1 MiB: the earliest moves on.
 sl_dp_stop
-t_log "restart with retain_mb=1 capacity_mb=2 retain_s=3"
+t_log "restart with retain_mb=1 capacity_mb=2 retain_s=8"
 sl_dp_start "$T_TAG" "$T_DIR/dp.log" --name "$T_DP" --idle backoff --set "port0.ip=$T_NET.1" \
 	--set "journal_dir=$jdir" --set durability=none \
 	--set "durability_rules=async.*=async full.*=sync ret.*=async" \
-	--set segment_mb=1 --set capacity_mb=2 --set retain_s=3 || { t_fail restart; t_done; }
+	--set segment_mb=1 --set capacity_mb=2 --set retain_s=8 || { t_fail restart; t_done; }
 t_eq "journals reloaded after restart: seq kept" "$(t_topic sync.replay seq)" 1003
 # No rule says sync.* any more: the topic keeps the durability it was made with.
 t_eq "reloaded topic keeps its durability, not today's rules" \
@@ -70,7 +70,7 @@ t_check "full journal: some were stored, not all" test "$stored" -gt 100 -a "$st
 # Acknowledged == stored: nothing refused was acknowledged.
 t_eq "full journal: still refusing" \
 	"$(t_pub -t full.t -m "$big" -a -q --timeout 1000 2>&1 >/dev/null | grep -c 'journal full')" 1
-sleep 4 # retain_s=3: the first segment expires, space comes back
+sleep 9 # retain_s=8 (room for a publisher that resends): the first segment expires, space comes back
 t_pub -t full.t -m after -n 10 -a -q || t_fail "publishes after retention freed space"
 t_eq "full journal: accepted again after retention" "$(t_topic full.t seq)" $((stored + 10))
 first=$(t_topic full.t journal_first)

@@ -83,7 +83,8 @@ struct pub_rec {
 /* A topic this client publishes to: its last producer sequence. */
 struct ptopic {
 	uint32_t topic_id; /* the application's id; 0: free */
-	uint32_t pad;
+	uint32_t round;	   /* the resend round whose first resend of this topic
+			    * went out (flagged SL_PUB_F_FIRST) */
 	uint64_t last_pseq;
 };
 
@@ -116,6 +117,7 @@ struct producer {
 	uint64_t resend_base_ns;
 	uint64_t resend_ns;  /* current interval, backed off */
 	uint64_t round_ns;   /* when the last resend round started */
+	uint32_t round_no;   /* resend rounds started, from 1 */
 	uint64_t cursor;     /* next publish of the round in progress; 0: none */
 	uint64_t progress;   /* win.settled when the last round started */
 };

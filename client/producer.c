@@ -271,18 +271,28 @@ resend_one(struct sl_client *c, uint64_t seq)
 	const uint8_t *data = c->prod.arena + (r->off & (c->prod.arena_size - 1));
 	uint32_t topic = sl_cl_topic_to_broker(c, s->topic_id);
 	uint32_t flen = (uint32_t)sizeof(struct sl_publish) + r->len;
+	struct ptopic *t = sl_cl_ptopic(c, s->topic_id);
+	uint16_t flags = SL_PUB_F_ACK_REQ;
 	struct sl_publish *p;
 	int rc;
 
+	/* A round resends oldest first: the topic's first one in the round is
+	 * its lowest unsettled publish, which may start the broker's record of
+	 * the stream (after a broker restart, say). */
+	if (t != NULL && t->round != c->prod.round_no)
+		flags |= SL_PUB_F_FIRST;
 	if (r->len > sl_cl_frame_max(c)) {
-		rc = sl_cl_frag_send(c, topic, r->pseq, r->timestamp, SL_PUB_F_ACK_REQ, data,
-				     r->len);
+		rc = sl_cl_frag_send(c, topic, r->pseq, r->timestamp, flags, data, r->len);
+		if (rc >= 0 && t != NULL)
+			t->round = c->prod.round_no;
 		return rc < 0 ? rc : 0; /* pieces left out go with the next round */
 	}
 	p = sl_cl_tx_claim(c, flen);
 	if (p == NULL)
 		return -EAGAIN;
-	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, SL_PUB_F_ACK_REQ, flen, c->session);
+	if (t != NULL)
+		t->round = c->prod.round_no;
+	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, flags, flen, c->session);
 	p->topic_id = topic;
 	p->payload_len = 0;
 	p->producer_seq = r->pseq;
@@ -332,6 +342,7 @@ sl_cl_resend_tick(struct sl_client *c, uint64_t now)
 			p->resend_ns = p->resend_base_ns;
 		p->progress = w->settled;
 		p->round_ns = now;
+		p->round_no++;
 		p->ooo = false;
 		p->cursor = w->settled + 1;
 	}

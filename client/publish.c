@@ -290,6 +290,10 @@ sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 	if (c->prod.bound) {
 		t = sl_cl_ptopic(c, topic_id);
 		p->producer_seq = ack_req ? t->last_pseq + 1 : 0;
+		/* The first of the topic starts the broker's record of the
+		 * stream (resend rounds flag their first one too). */
+		if (p->producer_seq == 1)
+			p->h.flags |= SL_PUB_F_FIRST;
 		r = &c->prod.rec[seq & c->win.mask];
 		r->pseq = p->producer_seq;
 		r->timestamp = timestamp;
@@ -301,7 +305,7 @@ sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 		sl_cl_producer_sent(c, seq, p + 1, len, ack_req);
 	}
 	if (c->big_len) {
-		rc = sl_cl_frag_send(c, p->topic_id, p->producer_seq, timestamp, flags,
+		rc = sl_cl_frag_send(c, p->topic_id, p->producer_seq, timestamp, p->h.flags,
 				     (const uint8_t *)(p + 1), len);
 		if (rc > 0 && c->prod.bound)
 			c->prod.rec[seq & c->win.mask].sent_ns = 0; /* the rest: next tick */

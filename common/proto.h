@@ -76,7 +76,11 @@ enum sl_frame_type {
 #define SL_WELCOME_F_AUTH (1u << 0) /* session authenticated; WELCOME carries a
 				     * trailer under the session key */
 
-/* PUBLISH flags: SL_PUB_F_ACK_REQ, <sluice/codes.h>. */
+/* PUBLISH flags: SL_PUB_F_ACK_REQ, <sluice/codes.h>, and: */
+#define SL_PUB_F_FIRST (1u << 1) /* v2, idempotent producer: producer_seq is the
+				  * lowest of this topic's publishes the producer
+				  * has not seen settled; only such a publish
+				  * starts the broker's record of the stream */
 
 /* DELIVER (and DELIVER_FRAG) flags. */
 #define SL_DLV_F_REPLAY (1u << 0) /* read back from the journal; timestamp is the

@@ -321,7 +321,7 @@ dd_orig(const struct sl_dedup_entry *e, uint64_t pseq)
 
 enum sl_dedup_verdict
 sl_dedup_check(struct sl_dedup *d, uint64_t id, uint32_t epoch, uint32_t topic, uint64_t pseq,
-	       uint64_t now, uint32_t *slot, uint64_t *orig_seq)
+	       bool first, uint64_t now, uint32_t *slot, uint64_t *orig_seq)
 {
 	struct sl_dedup_entry *e;
 	int s = dd_find(d, id, topic);
@@ -341,7 +341,11 @@ sl_dedup_check(struct sl_dedup *d, uint64_t id, uint32_t epoch, uint32_t topic, 
 		e->epoch = epoch;
 		e->have = 0;
 	}
-	if (!e->have || pseq == e->last_seq + 1)
+	/* A stream starts at the producer's lowest unsettled publish, which
+	 * it flags: any other may have overtaken an earlier one. */
+	if (!e->have)
+		return first ? SL_DEDUP_ACCEPT : SL_DEDUP_OUT_OF_ORDER;
+	if (pseq == e->last_seq + 1)
 		return SL_DEDUP_ACCEPT;
 	if (pseq <= e->last_seq) {
 		*orig_seq = dd_orig(e, pseq);

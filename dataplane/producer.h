@@ -4,6 +4,7 @@
 #ifndef SLUICE_DP_PRODUCER_H
 #define SLUICE_DP_PRODUCER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -108,10 +109,12 @@ void sl_dedup_fini(struct sl_dedup *d);
  * *@slot for sl_dedup_commit (on SL_DEDUP_ACCEPT) and, on SL_DEDUP_DUP,
  * *@orig_seq to the topic seq the original got (0 when it is older than the
  * ring). Creates the entry of a new (producer, topic) and resets one of an
- * older epoch. No allocation, no system call.
+ * older epoch; such a stream starts only at a publish flagged @first
+ * (SL_PUB_F_FIRST), others are out of order, so that a publish overtaken by
+ * the next one is not taken for a duplicate. No allocation, no system call.
  */
 enum sl_dedup_verdict sl_dedup_check(struct sl_dedup *d, uint64_t id, uint32_t epoch,
-				     uint32_t topic, uint64_t pseq, uint64_t now,
+				     uint32_t topic, uint64_t pseq, bool first, uint64_t now,
 				     uint32_t *slot, uint64_t *orig_seq);
 
 /* Publish @pseq, accepted by sl_dedup_check into *@slot, was stored as

@@ -146,7 +146,8 @@ sl_worker_producer_admit(struct sl_worker *w, struct rte_mbuf *m, const struct s
 
 	if (ts->journal && !ts->dedup_built)
 		rebuild(w, p->topic_id, ts);
-	v = sl_dedup_check(w->dedup, pid, epoch, p->topic_id, p->producer_seq, w->now, slot, &orig);
+	v = sl_dedup_check(w->dedup, pid, epoch, p->topic_id, p->producer_seq,
+			   (p->h.flags & SL_PUB_F_FIRST) != 0, w->now, slot, &orig);
 	if (likely(v == SL_DEDUP_ACCEPT))
 		return 1;
 	sl_tx_peer_of(m, &peer);

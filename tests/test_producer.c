@@ -20,7 +20,7 @@ check(struct sl_dedup *d, uint64_t id, uint32_t epoch, uint32_t topic, uint64_t 
       uint64_t now, uint32_t *slot, uint64_t *orig)
 {
 	*orig = 0xdead;
-	return sl_dedup_check(d, id, epoch, topic, pseq, now, slot, orig);
+	return sl_dedup_check(d, id, epoch, topic, pseq, true, now, slot, orig);
 }
 
 /* Stable, distinct and never 0; the user is part of the identity. */
@@ -78,7 +78,12 @@ test_dedup_rules(void)
 	uint32_t slot;
 
 	CHECK(sl_dedup_init(&d, 8) == 0);
-	/* Any first seq starts the stream. */
+	/* Only a publish flagged FIRST starts a stream: a second publish that
+	 * overtook the first is out of order, not the start (else the first
+	 * would come back a duplicate and never be stored). */
+	CHECK(sl_dedup_check(&d, 7, 3, 1, 101, false, 1, &slot, &orig) == SL_DEDUP_OUT_OF_ORDER);
+	CHECK(sl_dedup_check(&d, 7, 3, 1, 101, false, 1, &slot, &orig) == SL_DEDUP_OUT_OF_ORDER);
+	/* Any first seq flagged FIRST starts the stream. */
 	CHECK(check(&d, 7, 3, 1, 100, 1, &slot, &orig) == SL_DEDUP_ACCEPT);
 	sl_dedup_commit(&d, slot, 100, 1000);
 	for (p = 101; p <= 500; p++) {
@@ -110,6 +115,8 @@ test_dedup_rules(void)
 	CHECK(check(&d, 7, 3, 1, 501, 4, &slot, &orig) == SL_DEDUP_FENCED);
 	CHECK(check(&d, 7, 4, 1, 1, 4, &slot, &orig) == SL_DEDUP_DUP && orig == 1501);
 	CHECK(check(&d, 7, 4, 1, 2, 4, &slot, &orig) == SL_DEDUP_ACCEPT);
+	/* Once the stream exists, the flag changes nothing. */
+	CHECK(sl_dedup_check(&d, 7, 4, 1, 2, false, 4, &slot, &orig) == SL_DEDUP_ACCEPT);
 	sl_dedup_fini(&d);
 }
 

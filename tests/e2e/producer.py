@@ -75,9 +75,10 @@ def bind(s, sess, name, epoch=0, req=7):
     fail("no answer to PRODUCER")
 
 
-def publish(s, sess, tid, pseq, payload):
+def publish(s, sess, tid, pseq, payload, first=False):
+    """ACK_REQ, and FIRST (bit 1) when PSEQ is the lowest not yet settled."""
     body = struct.pack("<IIQQ", tid, 0, pseq, 0) + payload
-    s.send(hdr(PUBLISH, 16 + len(body), sess, flags=1) + body)
+    s.send(hdr(PUBLISH, 16 + len(body), sess, flags=1 | (2 if first else 0)) + body)
 
 
 def collect(s, sess, tid, want, secs=5.0):
@@ -108,7 +109,7 @@ def publish_acked(s, sess, tid, pseqs, tag):
             if not todo:
                 break
             for p in todo:
-                publish(s, sess, tid, p, f"{tag}-{p}".encode())
+                publish(s, sess, tid, p, f"{tag}-{p}".encode(), first=p == todo[0])
             for p, (kind, flags, v) in collect(s, sess, tid, set(todo), 2.0).items():
                 if kind != "ack":
                     fail(f"{tag}: publish {p} refused with code {v}")

@@ -179,6 +179,13 @@ struct sl_worker {
 	uint32_t retx_budget;	 /* messages this iteration may still resend */
 	uint64_t retx_bytes;	 /* mbuf bytes the windows hold */
 	uint64_t retx_bytes_max;
+	/* What the windows hold, oldest first, whatever the topic: the byte
+	 * bound evicts from here, so a topic gone quiet cannot keep the
+	 * budget from a busy one. Entries of messages already gone are
+	 * skipped. */
+	struct sl_retx_ref *retx_fifo;
+	uint32_t retx_fifo_mask;
+	uint64_t retx_fifo_head, retx_fifo_tail;
 	/* Topics delivered to lately: STATUS once they go idle (flow.c). */
 	uint32_t *status_list;
 	uint32_t n_status, status_max;

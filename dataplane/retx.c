@@ -13,6 +13,8 @@
 #include "worker_internal.h"
 
 #define RETX_MAX 65536u /* largest window, messages (RETX_MAX - 1 usable) */
+#define FIFO_MIN_COST 1024u  /* the least a held message counts against the bound */
+#define FIFO_MAX (1u << 20)  /* entries of the oldest-first list, at most */
 
 /* What a held message costs the worker's byte bound: its whole buffer
  * (several frames of one datagram share it: counted once each, on the
@@ -53,6 +55,14 @@ sl_retx_init(struct sl_worker *w)
 	 * pool, shared by the workers. */
 	share = (uint64_t)c->mbufs / 2 / w->dp->n_workers * RTE_MBUF_DEFAULT_BUF_SIZE;
 	w->retx_bytes_max = RTE_MIN((uint64_t)c->retransmit_bytes, share);
+	/* One entry per message the byte bound lets it hold (a message costs
+	 * at least FIFO_MIN_COST); a full list evicts its oldest too. */
+	for (cap = 1; cap < w->retx_bytes_max / FIFO_MIN_COST + 1 && cap < FIFO_MAX; cap <<= 1)
+		;
+	w->retx_fifo = calloc(cap, sizeof(*w->retx_fifo));
+	if (w->retx_fifo == NULL)
+		return -ENOMEM;
+	w->retx_fifo_mask = cap - 1;
 	return 0;
 }
 
@@ -126,10 +136,16 @@ sl_retx_fanned(struct sl_worker *w, uint32_t topic, struct rte_mbuf *m, uint16_t
 				evict(w, r, ts->retx_lo);
 		ts->retx_lo = lo;
 	}
-	/* Out by bytes: this topic's oldest first. */
-	while (w->retx_bytes + cost(m) > w->retx_bytes_max && ts->retx_lo < seq)
-		if (evict(w, r, ts->retx_lo++))
+	/* Out by bytes, or the list full: the worker's oldest first, whichever
+	 * topic holds it. */
+	while ((w->retx_bytes + cost(m) > w->retx_bytes_max ||
+		w->retx_fifo_head - w->retx_fifo_tail > w->retx_fifo_mask) &&
+	       w->retx_fifo_tail != w->retx_fifo_head) {
+		const struct sl_retx_ref *o = &w->retx_fifo[w->retx_fifo_tail++ & w->retx_fifo_mask];
+
+		if (evict(w, ring_of(w, o->topic), o->seq))
 			count(w, SL_CTR_retx_evicted);
+	}
 	s = &r[seq & (w->retx_cap - 1)];
 	if (s->m)
 		slot_free(w, s); /* a stale message of this slot */
@@ -140,6 +156,8 @@ sl_retx_fanned(struct sl_worker *w, uint32_t topic, struct rte_mbuf *m, uint16_t
 	rte_mbuf_refcnt_update(m, 1);
 	*s = (struct sl_retx_slot){ .m = m, .off = off, .len = len, .seq32 = (uint32_t)seq };
 	w->retx_bytes += cost(m);
+	w->retx_fifo[w->retx_fifo_head++ & w->retx_fifo_mask] =
+		(struct sl_retx_ref){ .topic = topic, .seq = seq };
 }
 
 const struct sl_retx_slot *
@@ -168,4 +186,7 @@ sl_retx_fini(struct sl_worker *w)
 	free(w->retx_arena);
 	w->retx_arena = NULL;
 	w->retx_bytes = 0;
+	free(w->retx_fifo);
+	w->retx_fifo = NULL;
+	w->retx_fifo_head = w->retx_fifo_tail = 0;
 }

@@ -37,6 +37,13 @@ void sl_retx_fanned(struct sl_worker *w, uint32_t topic, struct rte_mbuf *m, uin
 /* The slot holding @seq of @topic, or NULL when the window does not hold it. */
 const struct sl_retx_slot *sl_retx_find(struct sl_worker *w, uint32_t topic, uint64_t seq);
 
+/* One held message, in the worker's oldest-first list. */
+struct sl_retx_ref {
+	uint32_t topic;
+	uint32_t reserved;
+	uint64_t seq;
+};
+
 /* Let go of everything @topic's window holds (topic deleted, window off). */
 void sl_retx_clear(struct sl_worker *w, uint32_t topic);
 

@@ -75,6 +75,21 @@ sl_proto_min_len(uint8_t type)
 	return min_len[type];
 }
 
+/* The variable part of a frame (a name, or a fragment's data) of @len bytes,
+ * at most @max, after a @fixed-byte part: it fills the frame, or, with a
+ * trailer, its padded length ends where the trailer starts (@end). */
+static int
+var_part(struct sl_frame *f, uint32_t fixed, uint32_t end, uint32_t len, uint32_t max)
+{
+	if (len > max)
+		return -SL_PROTO_OVERSIZE;
+	if (len > f->body_len || (f->trailer == NULL && len != f->body_len) ||
+	    (f->trailer && fixed + sl_proto_align(len) != end))
+		return -SL_PROTO_BAD_LENGTH;
+	f->body_len = len; /* without the padding before a trailer */
+	return 0;
+}
+
 /* Checks that depend on the type: variable parts and their limits. */
 static int
 frame_body(struct sl_frame *f, const uint8_t *p)
@@ -112,16 +127,12 @@ frame_body(struct sl_frame *f, const uint8_t *p)
 	case SL_FT_PSUBSCRIBE:
 	case SL_FT_PUNSUBSCRIBE: {
 		const struct sl_resolve *r = (const struct sl_resolve *)p;
+		int rc = var_part(f, fixed, end, r->name_len, SL_MAX_TOPIC_NAME);
 
-		if (r->name_len > SL_MAX_TOPIC_NAME)
-			return -SL_PROTO_OVERSIZE;
-		if (r->name_len > f->body_len ||
-		    (f->trailer == NULL && r->name_len != f->body_len) ||
-		    (f->trailer && sl_proto_align(sizeof(*r) + r->name_len) != end))
-			return -SL_PROTO_BAD_LENGTH;
+		if (rc < 0)
+			return rc;
 		if (!sl_proto_topic_name_valid((const char *)f->body, r->name_len))
 			return -SL_PROTO_BAD_FIELD;
-		f->body_len = r->name_len; /* without the padding before a trailer */
 		return 0;
 	}
 	case SL_FT_PUBLISH_FRAG:
@@ -129,29 +140,25 @@ frame_body(struct sl_frame *f, const uint8_t *p)
 		/* Same layout up to frag_len in both directions. */
 		const struct sl_publish_frag *g = (const struct sl_publish_frag *)p;
 
-		if (g->msg_len > SL_MAX_MESSAGE || g->frag_len > SL_MAX_FRAG_DATA)
+		int rc;
+
+		if (g->msg_len > SL_MAX_MESSAGE)
 			return -SL_PROTO_OVERSIZE;
-		if (g->frag_len > f->body_len ||
-		    (f->trailer == NULL && g->frag_len != f->body_len) ||
-		    (f->trailer && fixed + sl_proto_align(g->frag_len) != end))
-			return -SL_PROTO_BAD_LENGTH;
+		rc = var_part(f, fixed, end, g->frag_len, SL_MAX_FRAG_DATA);
+		if (rc < 0)
+			return rc;
 		if (g->frag_len == 0 || (uint64_t)g->frag_off + g->frag_len > g->msg_len)
 			return -SL_PROTO_BAD_FIELD;
-		f->body_len = g->frag_len;
 		return 0;
 	}
 	case SL_FT_PRODUCER: {
 		const struct sl_producer *r = (const struct sl_producer *)p;
+		int rc = var_part(f, fixed, end, r->name_len, SL_MAX_PRODUCER_NAME);
 
-		if (r->name_len > SL_MAX_PRODUCER_NAME)
-			return -SL_PROTO_OVERSIZE;
-		if (r->name_len > f->body_len ||
-		    (f->trailer == NULL && r->name_len != f->body_len) ||
-		    (f->trailer && sl_proto_align(sizeof(*r) + r->name_len) != end))
-			return -SL_PROTO_BAD_LENGTH;
+		if (rc < 0)
+			return rc;
 		if (!sl_proto_topic_name_valid((const char *)f->body, r->name_len))
 			return -SL_PROTO_BAD_FIELD;
-		f->body_len = r->name_len;
 		return 0;
 	}
 	case SL_FT_STATUS: {

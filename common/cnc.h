@@ -32,7 +32,8 @@ extern "C" {
  */
 
 #define SL_CNC_MAGIC 0x31434e4345434c53ull /* "SLCECNC1" */
-#define SL_CNC_VERSION 2u /* 2: the counters area replaced the JSON stats text */
+#define SL_CNC_VERSION 3u /* 2: the counters area replaced the JSON stats text;
+			   * 3: users' second key and encryption policies */
 #define SL_CNC_RING_ENTRIES 256 /* power of two */
 #define SL_CNC_CMD_SIZE 512
 #define SL_CNC_STATS_PERIOD_MS 100
@@ -63,6 +64,7 @@ enum sl_cnc_cmd_type {
 
 /* User flags. */
 #define SL_USER_F_ADMIN (1u << 0) /* may use sluicectl's admin verbs */
+#define SL_USER_F_KEY2 (1u << 1)  /* key2 is valid too (key rollover) */
 
 #define SL_CNC_NAME_LEN 208 /* topic names and patterns, NUL terminated */
 
@@ -92,7 +94,8 @@ struct sl_cnc_topic {
 	char name[SL_CNC_NAME_LEN];
 	uint8_t durability;   /* 0 none, 1 async, 2 sync */
 	uint8_t backpressure; /* SL_CNC_BP_* */
-	uint8_t reserved[2];
+	uint8_t encryption;   /* SL_CNC_ENC_*: what UDP sessions must use for it */
+	uint8_t reserved;
 	uint32_t retransmit_window; /* SL_CNC_RETX_DEFAULT, or 1 + messages (1: none) */
 	uint64_t retain_bytes;	 /* 0 = the dataplane's default */
 	uint64_t retain_age_s;	 /* 0 = the dataplane's default */
@@ -102,10 +105,18 @@ struct sl_cnc_topic {
 struct sl_cnc_user {
 	uint16_t uid;	 /* 1 .. SL_CNC_MAX_USERS - 1, chosen by control */
 	uint16_t flags;	 /* SL_USER_F_* */
-	uint32_t reserved;
+	uint8_t encryption; /* SL_CNC_ENC_*: what this user's UDP sessions use */
+	uint8_t reserved[3];
 	char name[32];
 	uint8_t key[32];
+	uint8_t key2[32]; /* a second valid key (rollover), with SL_USER_F_KEY2 */
 };
+
+/* Encryption policy of a user or a topic (UDP sessions; shared memory is
+ * private to the client's process and stays plaintext). */
+#define SL_CNC_ENC_OPTIONAL 0 /* encrypted when the client asks (default) */
+#define SL_CNC_ENC_OFF 1      /* never encrypted */
+#define SL_CNC_ENC_REQUIRED 2 /* only encrypted sessions */
 
 #define SL_CNC_MAX_USERS 256
 

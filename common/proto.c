@@ -449,6 +449,8 @@ sl_error_code_str(uint16_t code)
 	case SL_E_GAP_LOST: return "messages lost: outside the retransmit window and not journaled";
 	case SL_E_TOO_BIG: return "message larger than the topic allows";
 	case SL_E_INCOMPLETE: return "fragments of a message did not all arrive";
+	case SL_E_ENCRYPTION_REQUIRED: return "an encrypted session is required";
+	case SL_E_HANDSHAKE: return "handshake cookie stale or invalid: start again";
 	default: return "unknown error code";
 	}
 }

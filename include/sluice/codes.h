@@ -65,6 +65,8 @@ enum sl_error_code {
 	SL_E_GAP_LOST = 24,	  /* notice: messages that can no longer be sent again */
 	SL_E_TOO_BIG = 25,	  /* message larger than the topic's limit */
 	SL_E_INCOMPLETE = 26,	  /* fragments of a message did not all arrive in time */
+	SL_E_ENCRYPTION_REQUIRED = 27, /* v3: the user or topic requires an encrypted session */
+	SL_E_HANDSHAKE = 28,	  /* v3: the AUTH's cookie is stale or not the broker's: start again with HELLO */
 	SL_E_MAX
 };
 

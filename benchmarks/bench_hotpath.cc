@@ -341,7 +341,7 @@ BM_SessionGet(benchmark::State &st)
 	uint32_t i = 0;
 	int rc;
 
-	rc = sl_session_table_init(&t, 4096, 0);
+	rc = sl_session_table_init(&t, 4096, 0, nullptr);
 	for (uint32_t k = 0; rc == 0 && k < kSessions; k++) {
 		sl_session *s;
 

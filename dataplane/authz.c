@@ -116,6 +116,9 @@ user_upsert(struct sl_authz_builder *b, const struct sl_cnc_user *u, char *msg, 
 	d->admin = !!(u->flags & SL_USER_F_ADMIN);
 	memcpy(d->name, u->name, sizeof(d->name));
 	memcpy(d->key, u->key, sizeof(d->key));
+	d->has_key2 = !!(u->flags & SL_USER_F_KEY2);
+	memcpy(d->key2, u->key2, sizeof(d->key2));
+	d->encryption = u->encryption;
 	b->user_gen[u->uid] = b->sync_gen;
 	return 0;
 }

@@ -29,6 +29,9 @@ struct sl_authz_user {
 	uint16_t epoch;	/* changes when the user is removed or re-keyed */
 	char name[32];
 	uint8_t key[32];
+	uint8_t has_key2;   /* key2 valid too (rollover) */
+	uint8_t encryption; /* SL_CNC_ENC_*: what its UDP sessions use */
+	uint8_t key2[32];
 };
 
 struct sl_authz {

@@ -25,7 +25,7 @@
 	X(nak_limited) X(retransmitted) X(gap_lost) X(status_sent) X(credit_drops)      \
 	X(slow_consumer_cuts) X(tx_batched) X(retx_evicted)   \
 	X(producers_bound) X(dup_publishes) X(frags_received) X(frag_dups) X(large_messages)   \
-	X(deliver_frags)
+	X(deliver_frags) X(sealed_rx) X(sealed_tx)
 
 #define SL_DROP_LIST(X)                                                              \
 	X(not_ipv4) X(arp_ignored) X(ip_header) X(ip_fragment) X(not_for_us)             \
@@ -38,7 +38,9 @@
 	X(user_revoked) X(rate_limited) X(shm_bad_attach) X(shm_no_slot) X(shm_corrupt)   \
 	X(shm_slow_cut) X(shm_gone) X(shm_ring_full) X(shm_held_back) X(backpressure)    \
 	X(bp_overflow) X(nak_bad) X(credit_bad) X(producer_fenced) X(producer_out_of_order)      \
-	X(producer_table_full) X(frag_too_big) X(frag_no_budget) X(frag_timeout) X(frag_refused)
+	X(producer_table_full) X(frag_too_big) X(frag_no_budget) X(frag_timeout) X(frag_refused) \
+	X(hello_short) X(cookie_bad) X(cookie_stale) X(auth_stale) X(seal_inner_bad)     \
+	X(seal_no_keys) X(encryption_required) X(seal_seq_end)
 
 /*
  * The blocks the counters area of the CnC region carries besides the two

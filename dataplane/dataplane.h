@@ -132,7 +132,23 @@ struct sl_tx_pend {
 	struct sl_peer_udp peer;
 	uint16_t pidx;
 	uint16_t frames; /* frames in it */
-	uint32_t len;	 /* UDP payload bytes so far */
+	uint32_t len;	 /* UDP payload bytes so far (a seal's header included) */
+	/* A sealed session's datagram: its id, the seal state and key copied
+	 * when the datagram was started; 0 / NULL for an unsealed one. */
+	uint32_t session;
+	uint8_t enc;
+	struct sl_session_tx *stx;
+	uint8_t key[SL_KEY_LEN];
+};
+
+/* The last authentication failure a worker saw, for the main lcore's
+ * rate-limited log (worker_auth.c). One writer; relaxed. */
+struct sl_auth_log {
+	uint64_t count;
+	uint32_t ip;
+	uint16_t port;
+	uint32_t why; /* enum sl_drop */
+	char user[32];
 };
 
 /* One worker lcore: polls one rx queue, owns the topics id % n_workers. */
@@ -151,6 +167,11 @@ struct sl_worker {
 	/* Per datagram: at most one HELLO and one unsolicited ERROR, so a
 	 * forged source address gets no more packets back than it sent. */
 	uint8_t dgram_hello, dgram_error;
+	/* The session whose key sealed the datagram at hand, or NULL. */
+	struct sl_session *dgram_sealed;
+	struct sl_rng rng; /* server nonces: no system call */
+	struct sl_id_cache tx_idc; /* session ids of the frames it sends */
+	struct sl_auth_log authlog;
 	uint16_t n_tx[SL_CONF_MAX_PORTS];
 	struct rte_mbuf *tx[SL_CONF_MAX_PORTS][SL_TX_BUF];
 	uint16_t n_out[SL_CONF_MAX_WORKERS];
@@ -209,6 +230,11 @@ struct sl_dp {
 	uint16_t n_workers;
 	uint64_t tsc_hz;
 	uint64_t incarnation; /* random at start: WELCOME tells clients of a restart */
+	/* Secrets drawn at start: the CHALLENGE cookie's key and the session-id
+	 * permutation's key (common/crypto.h). */
+	uint8_t cookie_secret[SL_COOKIE_SECRET_LEN];
+	uint8_t session_idkey[SL_SESSION_ID_KEY_LEN];
+	uint8_t secrets_drawn;
 	struct sl_port_rt ports[SL_CONF_MAX_PORTS];
 	struct sl_worker *workers[SL_CONF_MAX_WORKERS];
 	struct sl_counters main_ctr; /* main lcore's own counters */
@@ -252,6 +278,10 @@ int sl_worker_main(void *arg);
  * flush, timers), for tests that drive a worker themselves. Returns the
  * work done. */
 unsigned sl_worker_poll(struct sl_worker *w);
+
+/* Main lcore duty: log the workers' authentication failures (they only
+ * record them), at most one line per worker a second. */
+unsigned sl_worker_auth_log_poll(struct sl_dp *dp);
 
 /* Sum of counter @idx (a drop reason when @drop) over the main lcore and
  * every worker; relaxed reads, safe from any thread. */

@@ -349,7 +349,7 @@ static void
 run_main_lcore(void)
 {
 	static const sl_duty_fn duties[] = { sl_dp_slow_path_poll, sl_dp_ctl_poll, sl_shm_poll,
-					     sl_dp_journals_prepare };
+					     sl_dp_journals_prepare, sl_worker_auth_log_poll };
 	unsigned i;
 
 	sl_dp_slow_path_on(&dp, SL_HO_RESOLVE, slow_resolve);

@@ -15,14 +15,34 @@ addr_hash(const struct sl_session_table *t, uint32_t ip, uint16_t port)
 	return (uint32_t)(k >> 32) & (t->nbuckets - 1);
 }
 
+/* The next id of @slot: a new generation (7 bits, 1..127), under the
+ * table's key. Id 0 means "none": a generation whose id would be 0 is
+ * skipped. */
+static uint32_t
+next_id(struct sl_session_table *t, uint32_t slot, uint32_t sealed)
+{
+	uint32_t id;
+
+	do {
+		t->gen[slot] = (uint8_t)(t->gen[slot] % 127 + 1);
+		id = sl_session_id_encode(t->idkey, (t->worker + 1) << 24 | sealed |
+							    (uint32_t)t->gen[slot] << 16 | slot);
+	} while (id == 0);
+	return id;
+}
+
 int
-sl_session_table_init(struct sl_session_table *t, uint32_t cap, uint32_t worker)
+sl_session_table_init(struct sl_session_table *t, uint32_t cap, uint32_t worker,
+		      const uint8_t *idkey)
 {
 	uint32_t i;
 
 	memset(t, 0, sizeof(*t));
+	/* No id is 0: empty cache entries never hit. */
 	if (cap == 0 || cap > SL_SESSION_MAX || worker >= 255)
 		return -EINVAL;
+	if (idkey)
+		memcpy(t->idkey, idkey, sizeof(t->idkey));
 	t->cap = cap;
 	t->worker = worker;
 	t->nbuckets = 1;
@@ -33,7 +53,10 @@ sl_session_table_init(struct sl_session_table *t, uint32_t cap, uint32_t worker)
 	t->next = calloc(cap, sizeof(*t->next));
 	t->free_slots = calloc(cap, sizeof(*t->free_slots));
 	t->gen = calloc(cap, sizeof(*t->gen));
-	if (!t->s || !t->bucket || !t->next || !t->free_slots || !t->gen) {
+	t->tx = aligned_alloc(64, cap * sizeof(*t->tx));
+	if (t->tx)
+		memset(t->tx, 0, cap * sizeof(*t->tx));
+	if (!t->s || !t->bucket || !t->next || !t->free_slots || !t->gen || !t->tx) {
 		sl_session_table_fini(t);
 		return -ENOMEM;
 	}
@@ -52,6 +75,9 @@ sl_session_table_fini(struct sl_session_table *t)
 	free(t->next);
 	free(t->free_slots);
 	free(t->gen);
+	if (t->tx)
+		sl_wipe(t->tx, t->cap * sizeof(*t->tx));
+	free(t->tx);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -73,10 +99,11 @@ sl_session_find_addr(struct sl_session_table *t, uint32_t ip, uint16_t port)
 struct sl_session *
 sl_session_get(struct sl_session_table *t, uint32_t id, uint32_t ip, uint16_t port)
 {
-	uint32_t slot = id & 0xffff;
+	uint32_t plain = id ? sl_id_cache_plain(&t->idc, t->idkey, id) : 0;
+	uint32_t slot = plain & 0xffff;
 	struct sl_session *s;
 
-	if (sl_session_worker(id) != (int)t->worker || slot >= t->cap)
+	if ((plain >> 24) != t->worker + 1 || slot >= t->cap)
 		return NULL;
 	s = &t->s[slot];
 	if (s->id != id || s->ip != ip || s->udp_port != port)
@@ -95,10 +122,7 @@ sl_session_open(struct sl_session_table *t, uint32_t ip, uint16_t port, struct s
 	slot = t->free_slots[--t->n_free];
 	s = &t->s[slot];
 	memset(s, 0, sizeof(*s));
-	t->gen[slot]++;
-	if (t->gen[slot] == 0)
-		t->gen[slot] = 1;
-	s->id = (t->worker + 1) << 24 | (uint32_t)t->gen[slot] << 16 | slot;
+	s->id = next_id(t, slot, 0);
 	s->ip = ip;
 	s->udp_port = port;
 	b = addr_hash(t, ip, port);
@@ -119,9 +143,54 @@ sl_session_close(struct sl_session_table *t, struct sl_session *s)
 		link = &t->next[*link - 1];
 	if (*link)
 		*link = t->next[slot];
+	/* Release: a sender that still sees the old id took its seq before. */
+	__atomic_store_n(&t->tx[slot].id, 0, __ATOMIC_RELEASE);
+	sl_wipe(s->k_c2s, sizeof(s->k_c2s));
 	s->id = 0;
 	t->free_slots[t->n_free++] = slot;
 	t->n_active--;
+}
+
+struct sl_session_tx *
+sl_session_tx_get(struct sl_session_table *t, uint32_t id, uint32_t plain, uint8_t key[SL_KEY_LEN],
+		  uint8_t *enc)
+{
+	uint32_t slot = plain & 0xffff;
+	struct sl_session_tx *tx;
+
+	if (id == 0 || (plain >> 24) != t->worker + 1 || slot >= t->cap)
+		return NULL;
+	tx = &t->tx[slot];
+	/* Acquire pairs with the release in sl_session_tx_set: the key is
+	 * the id's once the id is seen. */
+	if (__atomic_load_n(&tx->id, __ATOMIC_ACQUIRE) != id)
+		return NULL;
+	memcpy(key, tx->key, SL_KEY_LEN);
+	*enc = tx->enc;
+	/* The copy raced with a reuse of the slot if the id moved meanwhile. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&tx->id, __ATOMIC_RELAXED) != id)
+		return NULL;
+	return tx;
+}
+
+void
+sl_session_tx_set(struct sl_session_table *t, struct sl_session *s,
+		  const uint8_t k_s2c[SL_KEY_LEN], uint8_t enc)
+{
+	uint32_t slot = (uint32_t)(s - t->s);
+	struct sl_session_tx *tx = &t->tx[slot];
+
+	/* A seqlock's write side: the id cleared before the key changes. */
+	__atomic_store_n(&tx->id, 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(tx->key, k_s2c, SL_KEY_LEN);
+	tx->enc = enc;
+	/* A new key starts a new sequence: nonces repeat only under a key
+	 * that is gone. Relaxed: ordered before the id by the release. */
+	__atomic_store_n(&tx->seq, 0, __ATOMIC_RELAXED);
+	s->id = next_id(t, slot, SL_SESSION_ID_SEALED);
+	__atomic_store_n(&tx->id, s->id, __ATOMIC_RELEASE);
 }
 
 uint32_t

@@ -12,13 +12,18 @@
 
 /*
  * A session belongs to the worker whose rx queue its packets arrive on (RSS
- * keeps a flow on one queue). Its id encodes that worker, a slot and a
- * generation, so a stale or forged id never matches a reused slot:
- *   bits 31..24 worker index + 1, bits 23..16 generation, bits 15..0 slot.
- * One table per worker, used only by that worker: no synchronisation.
+ * keeps a flow on one queue). Its id is a keyed permutation (common/crypto.h
+ * sl_session_id_encode, a broker secret) of
+ *   bits 31..24 worker index + 1, bit 23 sealed (every datagram to it is
+ *   sealed: a sender that cannot find its key drops rather than send in
+ *   the clear), bits 22..16 generation, bits 15..0 slot,
+ * so ids cannot be guessed and a stale or forged id never matches a reused
+ * slot. One table per worker, used only by that worker, except its
+ * transmit side (struct sl_session_tx), which every worker reads.
  */
 
 #define SL_SESSION_MAX 65535u
+#define SL_SESSION_ID_SEALED (1u << 23) /* in the plain id */
 
 struct sl_session {
 	uint32_t id;	  /* 0 when the slot is free */
@@ -26,19 +31,20 @@ struct sl_session {
 	uint16_t udp_port; /* ... and UDP port or slot generation */
 	uint8_t transport; /* enum sl_transport of the peer that opened it */
 	uint8_t version;   /* protocol version agreed in HELLO/WELCOME */
-	uint8_t reserved1[8];
-	uint64_t nonce;	  /* from HELLO: a resent HELLO gets the same WELCOME */
+	uint8_t enc;	   /* sealed datagrams are encrypted (SL_SEAL_F_ENC) */
+	uint8_t reserved1[7];
+	uint64_t nonce;	  /* HELLO's, echoed in AUTH: a resent AUTH gets the same WELCOME */
+	uint64_t issued;  /* the CHALLENGE's time (ms) of the AUTH that opened it */
 	uint64_t last_seen; /* caller's clock units */
 	char name[SL_CLIENT_NAME_LEN];
-	/* Authentication: state, user, and the session's MAC key and window. */
+	/* Authentication: state, user, the receive key and replay window
+	 * (the transmit key is in the table's tx array). */
 	uint8_t auth;	    /* SL_SESSION_AUTH_* */
 	uint8_t reserved2;
 	uint16_t uid;	    /* 0: anonymous (open mode) */
 	uint16_t user_epoch; /* the user's epoch when authenticated */
 	uint16_t reserved3;
-	uint8_t server_nonce[SL_HS_NONCE_LEN];
 	uint8_t k_c2s[SL_KEY_LEN];
-	uint8_t k_s2c[SL_KEY_LEN];
 	struct sl_replay_window rw;
 	uint64_t rate_tat; /* publish rate limit: theoretical arrival time (GCRA) */
 	/* Idempotent producer the session is bound to (PRODUCER); 0: none. */
@@ -48,8 +54,44 @@ struct sl_session {
 };
 
 #define SL_SESSION_AUTH_NONE 0	 /* open mode, no proof */
-#define SL_SESSION_AUTH_PENDING 1 /* CHALLENGE sent, waiting for AUTH */
-#define SL_SESSION_AUTH_OK 2	 /* proved; every frame carries a MAC */
+#define SL_SESSION_AUTH_OK 2	 /* proved; every UDP datagram is sealed */
+
+/*
+ * What a worker needs to seal a datagram to a session, whichever worker
+ * sends it (a topic's owner delivers to sessions of every worker). The
+ * session's worker writes it; others read it as a seqlock keyed by @id:
+ * load @id (acquire), copy the key, load @id again; equal and the session's
+ * id: the copy is good. @seq is the broker->client transport sequence,
+ * shared by every sender (relaxed fetch-add: only uniqueness matters).
+ */
+struct sl_session_tx {
+	uint32_t id;	/* 0: no sealed session in the slot */
+	uint8_t enc;
+	uint8_t reserved[3];
+	uint64_t seq;	/* last s2c sequence used */
+	uint8_t key[SL_KEY_LEN]; /* k_s2c */
+	uint8_t pad[16];
+} __attribute__((aligned(64)));
+
+/* Decoded session ids, direct-mapped: the permutation costs four SipHash
+ * calls, a hit a load. One writer. */
+struct sl_id_cache {
+	uint32_t id[256];
+	uint32_t plain[256];
+};
+
+/* sl_session_id_decode(@k, @id) (@id != 0), through @c. */
+static inline uint32_t
+sl_id_cache_plain(struct sl_id_cache *c, const uint8_t *k, uint32_t id)
+{
+	unsigned i = id & 255;
+
+	if (c->id[i] != id) {
+		c->plain[i] = sl_session_id_decode(k, id);
+		c->id[i] = id;
+	}
+	return c->plain[i];
+}
 
 struct sl_session_table {
 	uint32_t cap;
@@ -59,6 +101,9 @@ struct sl_session_table {
 	uint32_t nbuckets; /* power of two */
 	uint32_t n_free;
 	struct sl_session *s;
+	struct sl_session_tx *tx; /* per slot; read by every worker */
+	uint8_t idkey[SL_SESSION_ID_KEY_LEN]; /* the broker's session-id key */
+	struct sl_id_cache idc; /* the owner's lookups */
 	uint32_t *bucket;   /* address hash -> slot + 1, 0 = empty */
 	uint32_t *next;	    /* chain: slot -> slot + 1 */
 	uint32_t *free_slots;
@@ -68,15 +113,48 @@ struct sl_session_table {
 typedef void (*sl_session_expired_fn)(void *arg, const struct sl_session *s);
 
 /* Allocate room for @cap (<= SL_SESSION_MAX) sessions of worker @worker
- * (< 255). Returns 0, -EINVAL or -ENOMEM. */
-int sl_session_table_init(struct sl_session_table *t, uint32_t cap, uint32_t worker);
+ * (< 255), ids under @idkey (SL_SESSION_ID_KEY_LEN bytes; NULL: all zero,
+ * for tests). Returns 0, -EINVAL or -ENOMEM. */
+int sl_session_table_init(struct sl_session_table *t, uint32_t cap, uint32_t worker,
+			  const uint8_t *idkey);
 void sl_session_table_fini(struct sl_session_table *t);
 
-/* Worker index encoded in a session id, or -1 for id 0 or a bad worker field. */
+/* Worker index encoded in session id @id under @idkey, or -1 for id 0 or a
+ * bad worker field. */
 static inline int
-sl_session_worker(uint32_t id)
+sl_session_worker(const uint8_t *idkey, uint32_t id)
 {
-	return (int)(id >> 24) - 1;
+	return id == 0 ? -1 : (int)(sl_session_id_decode(idkey, id) >> 24) - 1;
+}
+
+/*
+ * Seal state of session @id (@plain: its decoded form, from any id cache)
+ * in table @t (any worker may call), copied into
+ * @key and *@enc when @id is a live sealed session. Returns the slot's
+ * struct (for its seq), or NULL. Thread-safe against the owner's writes.
+ */
+struct sl_session_tx *sl_session_tx_get(struct sl_session_table *t, uint32_t id,
+					uint32_t plain, uint8_t key[SL_KEY_LEN], uint8_t *enc);
+
+/* Is @tx still session @id's (after a fetch-add on its seq)? */
+static inline int
+sl_session_tx_still(const struct sl_session_tx *tx, uint32_t id)
+{
+	/* Acquire: the seq taken before this load belongs to @id when the id
+	 * is unchanged (the owner clears id before it reuses the slot). */
+	return __atomic_load_n(&tx->id, __ATOMIC_ACQUIRE) == id;
+}
+
+/* Make session @s sealed under @k_s2c: gives it a sealed id (call before
+ * its id is told to anyone). The owner only. */
+void sl_session_tx_set(struct sl_session_table *t, struct sl_session *s,
+		       const uint8_t k_s2c[SL_KEY_LEN], uint8_t enc);
+
+/* Is session id @id (under @idkey) a sealed session's? */
+static inline int
+sl_session_id_sealed(const uint8_t *idkey, uint32_t id)
+{
+	return id != 0 && (sl_session_id_decode(idkey, id) & SL_SESSION_ID_SEALED);
 }
 
 /* The session for this peer address, or NULL. */

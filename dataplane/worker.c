@@ -241,6 +241,20 @@ rate_exceeded(struct sl_worker *w, struct sl_session *s, uint32_t limit)
 	return 0;
 }
 
+/* Does topic @t refuse session @sess, an unencrypted UDP session, because
+ * its policy requires encryption (PROTOCOL.md 13)? Shared memory is
+ * private to the client's process: never refused. */
+static inline int
+enc_refused(struct sl_worker *w, const struct sl_topic *t, const union sl_peer *peer,
+	    const struct sl_session *sess)
+{
+	if (likely(t->enc != SL_CNC_ENC_REQUIRED) || peer->transport != SL_TRANSPORT_UDP ||
+	    sess->enc)
+		return 0;
+	drop(w, SL_DROP_encryption_required);
+	return 1;
+}
+
 /* May session @sess publish @p (from @peer) now? Returns its topic, or NULL
  * after refusing it with an ERROR of frame type @type. */
 static const struct sl_topic *
@@ -261,6 +275,11 @@ publish_admit(struct sl_worker *w, const struct sl_publish *p, uint8_t type,
 		drop(w, SL_DROP_denied);
 		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_DENIED, type,
 				      p->producer_seq);
+		return NULL;
+	}
+	if (unlikely(enc_refused(w, t, peer, sess))) {
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_ENCRYPTION_REQUIRED, type,
+				      t->id);
 		return NULL;
 	}
 	/* A topic holding messages back (policy block) refuses UDP
@@ -337,6 +356,11 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 					      s->topic_id);
 			return;
 		}
+		if (type == SL_FT_SUBSCRIBE && unlikely(enc_refused(w, t, peer, sess))) {
+			sl_worker_reply_error(w, peer, s->h.session, s->req_id,
+					      SL_E_ENCRYPTION_REQUIRED, type, s->topic_id);
+			return;
+		}
 		to_owner(w, t, m, f, data_off,
 			 type == SL_FT_SUBSCRIBE ? SL_HO_SUBSCRIBE : SL_HO_UNSUBSCRIBE, sess);
 	}
@@ -391,7 +415,42 @@ handle_flow(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	to_owner(w, t, m, f, data_off, type == SL_FT_NAK ? SL_HO_NAK : SL_HO_CREDIT, NULL);
 }
 
-/* Every frame but HELLO needs a live session that matches its source. */
+/*
+ * The fields an ERROR answering frame @f carries (PROTOCOL.md 5.12): the
+ * request's req_id, and as detail a PUBLISH's producer_seq or a
+ * SUBSCRIBE's topic id.
+ */
+static void
+error_fields(const struct sl_frame *f, uint32_t *req_id, uint64_t *detail)
+{
+	const uint8_t *p = (const uint8_t *)f->hdr;
+
+	*req_id = 0;
+	*detail = 0;
+	switch (f->hdr->type) {
+	case SL_FT_PUBLISH:
+	case SL_FT_PUBLISH_FRAG: /* producer_seq at 24 in both */
+		memcpy(detail, p + offsetof(struct sl_publish, producer_seq), 8);
+		break;
+	case SL_FT_SUBSCRIBE:
+	case SL_FT_UNSUBSCRIBE:
+		*req_id = ((const struct sl_subscribe *)p)->req_id;
+		*detail = ((const struct sl_subscribe *)p)->topic_id;
+		break;
+	case SL_FT_RESOLVE:
+	case SL_FT_PSUBSCRIBE:
+	case SL_FT_PUNSUBSCRIBE:
+		*req_id = ((const struct sl_resolve *)p)->req_id;
+		break;
+	case SL_FT_PRODUCER:
+		*req_id = ((const struct sl_producer *)p)->req_id;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Every frame but HELLO and AUTH needs a live session that matches its source. */
 static struct sl_session *
 frame_session(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer,
 	      struct sl_session *cached)
@@ -408,9 +467,13 @@ frame_session(struct sl_worker *w, const struct sl_frame *f, const union sl_peer
 	if (unlikely(s == NULL)) {
 		drop(w, SL_DROP_no_session);
 		if (f->hdr->type != SL_FT_GOODBYE && !w->dgram_error) {
+			uint32_t req_id;
+			uint64_t detail;
+
 			w->dgram_error = 1;
-			sl_worker_reply_error(w, peer, f->hdr->session, 0, SL_E_NO_SESSION,
-					      f->hdr->type, 0);
+			error_fields(f, &req_id, &detail);
+			sl_worker_reply_error(w, peer, f->hdr->session, req_id, SL_E_NO_SESSION,
+					      f->hdr->type, detail);
 		}
 		return NULL;
 	}
@@ -424,15 +487,28 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	uint8_t type = f->hdr->type;
 
 	count(w, SL_CTR_frames);
+	if (unlikely(w->dgram_sealed != NULL) &&
+	    (type == SL_FT_SEAL || type == SL_FT_HELLO || type == SL_FT_AUTH ||
+	     f->hdr->session != w->dgram_sealed->id)) {
+		/* Inside a seal: frames of the sealing session only, and no
+		 * handshake (it happens in the clear, session 0). */
+		drop(w, SL_DROP_seal_inner_bad);
+		return;
+	}
 	if (type == SL_FT_HELLO) {
 		sl_worker_hello(w, f, peer);
+		*sess = NULL;
+		return;
+	}
+	if (type == SL_FT_AUTH) {
+		sl_worker_auth(w, f, peer);
 		*sess = NULL;
 		return;
 	}
 	if (type != SL_FT_PUBLISH && type != SL_FT_PUBLISH_FRAG && type != SL_FT_SUBSCRIBE &&
 	    type != SL_FT_UNSUBSCRIBE &&
 	    type != SL_FT_RESOLVE && type != SL_FT_HEARTBEAT && type != SL_FT_GOODBYE &&
-	    type != SL_FT_AUTH && type != SL_FT_PSUBSCRIBE && type != SL_FT_PUNSUBSCRIBE &&
+	    type != SL_FT_PSUBSCRIBE && type != SL_FT_PUNSUBSCRIBE &&
 	    type != SL_FT_NAK && type != SL_FT_CREDIT && type != SL_FT_PRODUCER) {
 		drop(w, SL_DROP_unexpected_type); /* broker-to-client types: ignore */
 		return;
@@ -444,11 +520,6 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		/* Every frame of a session speaks the version WELCOME named. */
 		drop(w, SL_DROP_bad_version);
 		sl_worker_reply_error(w, peer, f->hdr->session, 0, SL_E_VERSION, type, 0);
-		return;
-	}
-	if (type == SL_FT_AUTH) {
-		sl_worker_auth(w, f, peer, *sess);
-		*sess = NULL; /* the session may have been closed */
 		return;
 	}
 	if (unlikely(sl_worker_frame_check(w, f, peer, *sess) < 0)) {
@@ -490,6 +561,61 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	}
 }
 
+/* The inner frames of a sealed datagram (opened in place), from @off on. */
+static int
+inner_frames(struct sl_worker *w, struct rte_mbuf *m, uint16_t data_off, uint32_t len,
+	     const union sl_peer *peer, struct sl_session *sess)
+{
+	const uint8_t *data = rte_pktmbuf_mtod_offset(m, const uint8_t *, data_off);
+	struct sl_frame f;
+	size_t off = 0;
+	int rc;
+
+	while ((rc = sl_proto_next(data, len, &off, &f)) == 1) {
+		handle_frame(w, m, &f, data_off, peer, &sess);
+		/* GOODBYE, a revoked user: the seal's session is gone, and
+		 * with it every later frame of the datagram. */
+		if (w->dgram_sealed->id == 0)
+			return 0;
+		sess = w->dgram_sealed;
+	}
+	if (unlikely(rc < 0)) {
+		drop(w, sl_drop_from_proto(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A datagram that starts with a SEAL (PROTOCOL.md section 3): the only
+ * frame of its datagram. Opened (decrypted) in place in @m, so handoffs of
+ * its inner frames carry plaintext offsets as for any datagram.
+ */
+static int
+sealed(struct sl_worker *w, struct rte_mbuf *m, uint16_t data_off, uint32_t len,
+       const union sl_peer *peer)
+{
+	uint8_t *data = rte_pktmbuf_mtod_offset(m, uint8_t *, data_off);
+	struct sl_session *s;
+	struct sl_frame f;
+	size_t off = 0;
+	int rc;
+
+	count(w, SL_CTR_frames);
+	rc = sl_proto_next(data, len, &off, &f);
+	if (unlikely(rc != 1 || f.len != len)) {
+		drop(w, rc < 0 ? sl_drop_from_proto(rc) : SL_DROP_bad_length);
+		return -1;
+	}
+	if (sl_worker_seal_open(w, data, f.len, peer, &s) < 0)
+		return -1;
+	w->dgram_sealed = s;
+	count(w, SL_CTR_sealed_rx);
+	rc = inner_frames(w, m, (uint16_t)(data_off + SL_SEAL_HDR_LEN), f.body_len, peer, s);
+	w->dgram_sealed = NULL;
+	return rc;
+}
+
 /*
  * The frames of one datagram, or of one batch read from a shared-memory
  * ring, at @data_off of @m (@len bytes), from @peer. Does not free @m.
@@ -507,7 +633,11 @@ frames(struct sl_worker *w, struct rte_mbuf *m, uint16_t data_off, uint32_t len,
 
 	w->dgram_hello = 0;
 	w->dgram_error = 0;
+	w->dgram_sealed = NULL;
 	f.hdr = NULL;
+	if (len >= sizeof(struct sl_hdr) && data[1] == SL_FT_SEAL &&
+	    peer->transport == SL_TRANSPORT_UDP)
+		return sealed(w, m, data_off, len, peer);
 	while ((rc = sl_proto_next(data, len, &off, &f)) == 1)
 		handle_frame(w, m, &f, data_off, peer, &sess);
 	/* The rest of a datagram after a bad frame cannot be framed: one drop. */
@@ -841,7 +971,19 @@ sl_worker_init(struct sl_dp *dp, uint32_t idx)
 		rc = -rte_errno;
 		goto fail_out;
 	}
-	rc = sl_session_table_init(&w->sessions, dp->conf.max_sessions, idx);
+	/* The handshake's secrets, once per dataplane, before any worker
+	 * runs (sl_random may make a system call; workers never do). */
+	if (!dp->secrets_drawn) {
+		if (sl_crypto_init() < 0) {
+			rc = -EIO;
+			goto fail_ring;
+		}
+		sl_random(dp->cookie_secret, sizeof(dp->cookie_secret));
+		sl_random(dp->session_idkey, sizeof(dp->session_idkey));
+		dp->secrets_drawn = 1;
+	}
+	sl_rng_seed(&w->rng);
+	rc = sl_session_table_init(&w->sessions, dp->conf.max_sessions, idx, dp->session_idkey);
 	if (rc < 0)
 		goto fail_ring;
 	w->backlog = rte_zmalloc_socket("sl_backlog", sizeof(*w->backlog) * SL_BACKLOG_MAX,

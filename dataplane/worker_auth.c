@@ -1,93 +1,73 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Worker side of sessions: HELLO, challenge-response, per-frame MAC and replay checks. */
+/* Worker side of sessions: the stateless cookie handshake, the receive seal check, failure records. */
 
 #include <errno.h>
 #include <string.h>
 
-#include <rte_random.h>
-
 #include <common/auth.h>
+#include <common/clock.h>
 #include <common/crypto.h>
+#include <common/log.h>
 #include <common/proto.h>
 
 #include "large.h"
 #include "tx.h"
 #include "worker_internal.h"
 
+/* The broker clock a CHALLENGE is issued by, in ms (TSC: no system call). */
+static uint64_t
+now_ms(const struct sl_worker *w)
+{
+	return w->now / (w->dp->tsc_hz / 1000);
+}
+
+/* Record an authentication failure for the main lcore's rate-limited log
+ * (workers never log). Relaxed stores: the log line may mix two failures'
+ * address and name, never tear a count. */
+static void
+auth_fail(struct sl_worker *w, enum sl_drop why, const union sl_peer *peer, const char *name)
+{
+	drop(w, why);
+	__atomic_store_n(&w->authlog.ip, sl_peer_addr(peer), __ATOMIC_RELAXED);
+	__atomic_store_n(&w->authlog.port, sl_peer_port(peer), __ATOMIC_RELAXED);
+	__atomic_store_n(&w->authlog.why, (uint32_t)why, __ATOMIC_RELAXED);
+	if (name)
+		memcpy(w->authlog.user, name, sizeof(w->authlog.user));
+	else
+		memset(w->authlog.user, 0, sizeof(w->authlog.user));
+	sl_ctr_add(&w->authlog.count, 1);
+}
+
+/* An answer to HELLO or AUTH that opens nothing: session 0, detail the
+ * HELLO's nonce (the client matches it), never sealed. */
+static void
+refuse(struct sl_worker *w, const union sl_peer *peer, uint16_t code, uint8_t ftype,
+       uint64_t nonce)
+{
+	sl_worker_reply_error(w, peer, 0, 0, code, ftype, nonce);
+}
+
 static void
 welcome(struct sl_worker *w, const union sl_peer *peer, const struct sl_session *s)
 {
-	/* Room for the seal when the session is authenticated. */
-	uint64_t buf[(sizeof(struct sl_welcome) + SL_SEAL_OVERHEAD) / 8];
-	struct sl_welcome *wl = (struct sl_welcome *)((uint8_t *)buf + SL_SEAL_HDR_LEN);
-	uint32_t len = sizeof(*wl);
+	struct sl_welcome wl;
 
-	sl_proto_hdr_init(&wl->h, SL_FT_WELCOME, 0, len, s->id);
-	wl->session = s->id;
-	wl->heartbeat_ms = w->dp->conf.heartbeat_ms;
-	wl->nonce = s->nonce;
-	wl->max_payload = SL_MAX_PAYLOAD;
-	wl->version = s->version;
-	wl->reserved = 0;
-	wl->incarnation = w->dp->incarnation;
-	wl->max_message = sl_large_welcome_max(w->dp);
-	wl->session_timeout_ms = 0;
+	sl_proto_hdr_init(&wl.h, SL_FT_WELCOME, 0, sizeof(wl), s->id);
+	wl.session = s->id;
+	wl.heartbeat_ms = w->dp->conf.heartbeat_ms;
+	wl.nonce = s->nonce;
+	wl.max_payload = SL_MAX_PAYLOAD;
+	wl.version = s->version;
+	wl.reserved = 0;
+	wl.incarnation = w->dp->incarnation;
+	wl.max_message = sl_large_welcome_max(w->dp);
+	wl.session_timeout_ms = w->dp->conf.session_timeout_ms;
+	if (s->auth == SL_SESSION_AUTH_OK)
+		wl.h.flags |= SL_WELCOME_F_AUTH | (s->enc ? SL_WELCOME_F_ENC : 0);
 	count(w, SL_CTR_welcomes);
-	if (s->auth == SL_SESSION_AUTH_OK) {
-		/* Sealed under the session key: the client learns the broker
-		 * knows the user's key too (mutual authentication). */
-		wl->h.flags |= SL_WELCOME_F_AUTH;
-		len += SL_SEAL_OVERHEAD;
-		sl_seal(s->k_s2c, SL_DIR_S2C, 1, s->id, 0, buf, len);
-		sl_tx_frame(w, peer, buf, len);
-		return;
-	}
-	sl_tx_frame(w, peer, wl, len);
-}
-
-static void
-challenge(struct sl_worker *w, const union sl_peer *peer, const struct sl_session *s)
-{
-	struct sl_challenge c;
-
-	memset(&c, 0, sizeof(c));
-	sl_proto_hdr_init(&c.h, SL_FT_CHALLENGE, 0, sizeof(c), s->id);
-	c.nonce = s->nonce;
-	memcpy(c.server_nonce, s->server_nonce, sizeof(c.server_nonce));
-	count(w, SL_CTR_challenges);
-	sl_tx_frame(w, peer, &c, sizeof(c));
-}
-
-/* A new session for HELLO @h from @peer, or NULL after answering why not. */
-static struct sl_session *
-open_session(struct sl_worker *w, const struct sl_hello *h, const union sl_peer *peer)
-{
-	const struct sl_authz *a = sl_dp_authz(w->dp);
-	struct sl_session *s;
-	uint64_t r;
-
-	if (sl_session_open(&w->sessions, sl_peer_addr(peer), sl_peer_port(peer), &s) < 0) {
-		drop(w, SL_DROP_session_table_full);
-		sl_worker_reply_error(w, peer, 0, 0, SL_E_SESSION_TABLE_FULL, SL_FT_HELLO, h->nonce);
-		return NULL;
-	}
-	s->nonce = h->nonce;
-	s->transport = peer->transport;
-	memcpy(s->name, h->name, sizeof(s->name));
-	s->name[sizeof(s->name) - 1] = '\0';
-	if (h->caps & SL_CAP_AUTH) {
-		/* An unknown user still gets a challenge: the answer to AUTH is
-		 * the first that says "no", so names cannot be probed. */
-		s->auth = SL_SESSION_AUTH_PENDING;
-		s->uid = sl_authz_user_find(a, h->name);
-		s->user_epoch = a->users[s->uid].epoch;
-		r = rte_rand();
-		memcpy(s->server_nonce, &r, 8);
-		r = rte_rand();
-		memcpy(s->server_nonce + 8, &r, 8);
-	}
-	count(w, SL_CTR_sessions_opened);
-	return s;
+	/* Sealed at the transmit seam for an authenticated UDP session: the
+	 * client learns the broker holds the key too. */
+	sl_tx_frame(w, peer, &wl, sizeof(wl));
 }
 
 /*
@@ -121,16 +101,35 @@ refuse_version(struct sl_worker *w, const union sl_peer *peer, const struct sl_h
 	sl_tx_frame(w, peer, &e, sizeof(e));
 }
 
+static void
+cookie_of(const struct sl_worker *w, const union sl_peer *peer, uint16_t version, uint32_t caps,
+	  uint64_t nonce, uint64_t issued, const uint8_t sn[SL_HS_NONCE_LEN],
+	  uint8_t out[SL_COOKIE_LEN])
+{
+	struct sl_cookie_in in;
+
+	memset(&in, 0, sizeof(in));
+	in.transport = peer->transport;
+	in.ip = sl_peer_addr(peer);
+	in.port = sl_peer_port(peer);
+	in.version = version;
+	in.caps = caps;
+	in.nonce = nonce;
+	in.issued = issued;
+	memcpy(in.server_nonce, sn, SL_HS_NONCE_LEN);
+	sl_cookie(w->dp->cookie_secret, &in, out);
+}
+
 void
 sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer)
 {
 	const struct sl_hello *h = (const struct sl_hello *)f->hdr;
-	struct sl_session *s;
+	struct sl_challenge c;
 	uint16_t version;
 
 	count(w, SL_CTR_hellos);
 	if (w->dgram_hello++) {
-		drop(w, SL_DROP_extra_hello); /* one session per datagram */
+		drop(w, SL_DROP_extra_hello); /* one answer per datagram */
 		return;
 	}
 	version = choose_version(h);
@@ -138,71 +137,218 @@ sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const union sl_pe
 		refuse_version(w, peer, h);
 		return;
 	}
-	if (!(h->caps & SL_CAP_AUTH) && sl_dp_authz(w->dp)->required) {
-		drop(w, SL_DROP_auth_required);
-		sl_worker_reply_error(w, peer, 0, 0, SL_E_AUTH_REQUIRED, SL_FT_HELLO, h->nonce);
+	/* Never a longer answer than the HELLO: no amplification. */
+	if (f->len < SL_HELLO_MIN_LEN) {
+		drop(w, SL_DROP_hello_short);
 		return;
 	}
-	s = sl_session_find_addr(&w->sessions, sl_peer_addr(peer), sl_peer_port(peer));
-	if (s && s->transport != peer->transport) {
-		/* A datagram claiming a shared-memory client's "address". */
-		drop(w, SL_DROP_no_session);
-		return;
-	}
-	if (s && s->nonce != h->nonce) {
-		/* Same address, new client instance: the old session is over. */
-		sl_worker_session_close(w, s);
-		s = NULL;
-	}
-	if (s == NULL && (s = open_session(w, h, peer)) == NULL)
-		return;
-	s->version = (uint8_t)version;
-	s->last_seen = w->now;
-	/* A resent HELLO gets the same answer as the first. */
-	if (s->auth == SL_SESSION_AUTH_PENDING)
-		challenge(w, peer, s);
-	else
-		welcome(w, peer, s);
-}
-
-void
-sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer,
-	       struct sl_session *s)
-{
-	const struct sl_auth *au = (const struct sl_auth *)f->hdr;
-	const struct sl_authz *a = sl_dp_authz(w->dp);
-	const struct sl_authz_user *u = &a->users[s->uid];
-	uint8_t proof[32];
-
-	if (s->auth == SL_SESSION_AUTH_OK) {
-		welcome(w, peer, s); /* AUTH resent after a lost WELCOME */
-		return;
-	}
-	if (s->auth != SL_SESSION_AUTH_PENDING || s->uid == 0 || !u->active ||
-	    u->epoch != s->user_epoch)
-		goto fail;
-	if (sl_ct_memcmp(au->server_nonce, s->server_nonce, sizeof(s->server_nonce)) != 0)
-		goto fail;
-	sl_auth_proof_v3(u->key, au, proof);
-	if (sl_ct_memcmp(proof, au->proof, sizeof(proof)) != 0)
-		goto fail;
-	sl_session_keys(u->key, s->server_nonce, au->client_nonce, s->k_c2s, s->k_s2c);
-	memset(&s->rw, 0, sizeof(s->rw));
-	s->auth = SL_SESSION_AUTH_OK;
-	count(w, SL_CTR_auth_ok);
-	welcome(w, peer, s);
-	return;
-fail:
-	drop(w, SL_DROP_auth_failed);
-	sl_worker_reply_error(w, peer, s->id, 0, SL_E_AUTH_FAILED, SL_FT_AUTH, s->nonce);
-	sl_worker_session_close(w, s);
+	/* Nothing is stored: everything AUTH must echo is bound by the cookie.
+	 * A HELLO never touches a session, whoever's address it carries. */
+	memset(&c, 0, sizeof(c));
+	sl_proto_hdr_init(&c.h, SL_FT_CHALLENGE, 0, sizeof(c), 0);
+	c.nonce = h->nonce;
+	c.version = version;
+	c.caps = h->caps & (SL_CAP_AUTH | SL_CAP_ENC);
+	c.issued = now_ms(w);
+	sl_rng_bytes(&w->rng, c.server_nonce, sizeof(c.server_nonce));
+	cookie_of(w, peer, c.version, c.caps, c.nonce, c.issued, c.server_nonce, c.cookie);
+	count(w, SL_CTR_challenges);
+	sl_tx_frame(w, peer, &c, sizeof(c));
 }
 
 /*
- * Every frame of an authenticated session: MAC first (a forged frame must
- * not even refresh the session), then the replay window, then that the user
- * still exists with the same key. Returns 0, or -1 after dropping and
- * counting the frame (and ending the session when the user is gone).
+ * The user @a names, when its proof holds under one of the user's keys
+ * (the second during a rollover): its uid, with the key in *@key. 0 when
+ * not (unknown users and wrong keys look the same to the client).
+ */
+static uint16_t
+proof_check(const struct sl_authz *a, const struct sl_auth *au, const uint8_t **key)
+{
+	char name[SL_AUTH_USER_LEN];
+	const struct sl_authz_user *u;
+	uint8_t proof[32];
+	uint16_t uid;
+	int ok;
+
+	memcpy(name, au->name, sizeof(name));
+	name[sizeof(name) - 1] = '\0';
+	uid = sl_authz_user_find(a, name);
+	if (uid == 0)
+		return 0;
+	u = &a->users[uid];
+	if (!u->active)
+		return 0;
+	sl_auth_proof_v3(u->key, au, proof);
+	ok = sl_ct_memcmp(proof, au->proof, sizeof(proof)) == 0;
+	*key = u->key;
+	if (!ok && u->has_key2) {
+		sl_auth_proof_v3(u->key2, au, proof);
+		ok = sl_ct_memcmp(proof, au->proof, sizeof(proof)) == 0;
+		*key = u->key2;
+	}
+	sl_wipe(proof, sizeof(proof));
+	return ok ? uid : 0;
+}
+
+/*
+ * Is there room for the AUTH @au at @peer, where session @s may live? A
+ * resent AUTH gets its WELCOME again (returns 0 after sending it); a newer
+ * handshake at least as strong replaces @s (closed here, returns 1); any
+ * other is dropped (returns 0).
+ */
+static int
+replace_ok(struct sl_worker *w, const struct sl_auth *au, const union sl_peer *peer,
+	   struct sl_session *s, uint16_t uid)
+{
+	if (s->transport != peer->transport) {
+		drop(w, SL_DROP_no_session); /* a datagram claiming a shm "address" */
+		return 0;
+	}
+	if (s->nonce == au->nonce && s->issued == au->issued) {
+		welcome(w, peer, s); /* AUTH resent after a lost WELCOME */
+		return 0;
+	}
+	/* Replaced only by a newer handshake that proves as much: the same
+	 * user over an authenticated session, anything over an open one. A
+	 * replayed old AUTH (older issued) or an open AUTH cannot. */
+	if (au->issued > s->issued &&
+	    (s->auth == SL_SESSION_AUTH_NONE || (uid != 0 && uid == s->uid))) {
+		sl_worker_session_close(w, s);
+		return 1;
+	}
+	auth_fail(w, SL_DROP_auth_stale, peer, au->name);
+	return 0;
+}
+
+/* Would the session be encrypted (1), not (0), or is it refused (-1)? */
+static int
+encryption(const struct sl_auth *au, const struct sl_authz_user *u)
+{
+	int ask = !!(au->caps & SL_CAP_ENC);
+
+	if (!(au->caps & SL_CAP_AUTH))
+		return ask ? -1 : 0; /* no keys without a proof */
+	if (u->encryption == SL_CNC_ENC_REQUIRED)
+		return ask ? 1 : -1;
+	return ask && u->encryption != SL_CNC_ENC_OFF;
+}
+
+void
+sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer)
+{
+	const struct sl_auth *au = (const struct sl_auth *)f->hdr;
+	const struct sl_authz *a = sl_dp_authz(w->dp);
+	const uint8_t *ukey = NULL;
+	uint8_t cookie[SL_COOKIE_LEN], k_s2c[SL_KEY_LEN];
+	struct sl_session *s;
+	uint64_t now = now_ms(w);
+	uint16_t uid = 0;
+	int enc;
+
+	/* 1. The cookie: this broker issued this CHALLENGE to this address,
+	 * lately. Nothing before this point costs more than a hash. */
+	cookie_of(w, peer, au->version, au->caps, au->nonce, au->issued, au->server_nonce, cookie);
+	if (sl_ct_memcmp(cookie, au->cookie, sizeof(cookie)) != 0) {
+		auth_fail(w, SL_DROP_cookie_bad, peer, NULL);
+		return;
+	}
+	if (au->issued > now || now - au->issued > SL_COOKIE_LIFE_MS) {
+		auth_fail(w, SL_DROP_cookie_stale, peer, NULL);
+		refuse(w, peer, SL_E_HANDSHAKE, SL_FT_AUTH, au->nonce);
+		return;
+	}
+	/* 2. Who: a proof under the user's key (or its second key). */
+	if (au->caps & SL_CAP_AUTH) {
+		uid = proof_check(a, au, &ukey);
+		if (uid == 0) {
+			auth_fail(w, SL_DROP_auth_failed, peer, au->name);
+			refuse(w, peer, SL_E_AUTH_FAILED, SL_FT_AUTH, au->nonce);
+			return;
+		}
+	} else if (a->required) {
+		auth_fail(w, SL_DROP_auth_required, peer, NULL);
+		refuse(w, peer, SL_E_AUTH_REQUIRED, SL_FT_AUTH, au->nonce);
+		return;
+	}
+	/* 3. Encryption as the user's policy says. */
+	enc = encryption(au, &a->users[uid]);
+	if (enc < 0) {
+		auth_fail(w, SL_DROP_encryption_required, peer, au->name);
+		refuse(w, peer, SL_E_ENCRYPTION_REQUIRED, SL_FT_AUTH, au->nonce);
+		return;
+	}
+	/* 4. The address's session, if any. */
+	s = sl_session_find_addr(&w->sessions, sl_peer_addr(peer), sl_peer_port(peer));
+	if (s && !replace_ok(w, au, peer, s, uid))
+		return;
+	/* 5. State, only now. */
+	if (sl_session_open(&w->sessions, sl_peer_addr(peer), sl_peer_port(peer), &s) < 0) {
+		drop(w, SL_DROP_session_table_full);
+		refuse(w, peer, SL_E_SESSION_TABLE_FULL, SL_FT_AUTH, au->nonce);
+		return;
+	}
+	s->nonce = au->nonce;
+	s->issued = au->issued;
+	s->version = (uint8_t)au->version;
+	s->transport = peer->transport;
+	s->last_seen = w->now;
+	memcpy(s->name, au->name, sizeof(s->name));
+	s->name[sizeof(s->name) - 1] = '\0';
+	s->uid = uid;
+	s->user_epoch = a->users[uid].epoch;
+	s->auth = uid ? SL_SESSION_AUTH_OK : SL_SESSION_AUTH_NONE;
+	if (uid) {
+		s->enc = (uint8_t)enc;
+		sl_session_keys(ukey, au->server_nonce, au->client_nonce, s->k_c2s, k_s2c);
+		memset(&s->rw, 0, sizeof(s->rw));
+		/* Shared memory is never sealed: the rings are the client's. */
+		if (peer->transport == SL_TRANSPORT_UDP)
+			sl_session_tx_set(&w->sessions, s, k_s2c, s->enc);
+		sl_wipe(k_s2c, sizeof(k_s2c));
+		count(w, SL_CTR_auth_ok);
+	}
+	count(w, SL_CTR_sessions_opened);
+	welcome(w, peer, s);
+}
+
+int
+sl_worker_seal_open(struct sl_worker *w, uint8_t *data, uint32_t len, const union sl_peer *peer,
+		    struct sl_session **out)
+{
+	const struct sl_seal *sh = (const struct sl_seal *)data;
+	struct sl_session *s;
+
+	*out = NULL;
+	s = sl_session_get(&w->sessions, sh->h.session, sl_peer_addr(peer), sl_peer_port(peer));
+	if (s == NULL || s->transport != peer->transport) {
+		drop(w, SL_DROP_no_session);
+		return -1;
+	}
+	if (s->auth != SL_SESSION_AUTH_OK || peer->transport != SL_TRANSPORT_UDP) {
+		/* No keys: v3 has no per-frame trailer to strip, so a SEAL
+		 * to an open session is nothing it can read. */
+		drop(w, SL_DROP_seal_no_keys);
+		return -1;
+	}
+	/* Verify before anything else: a forged datagram must not even
+	 * refresh the session. Then the window (a replay verifies too). */
+	if (unlikely(sl_seal_open(s->k_c2s, SL_DIR_C2S, data, len) != 0)) {
+		auth_fail(w, SL_DROP_bad_mac, peer, s->name);
+		return -1;
+	}
+	if (unlikely(sl_replay_check(&s->rw, sh->seq) < 0)) {
+		auth_fail(w, SL_DROP_mac_replay, peer, s->name);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+/*
+ * Every frame of a session: an authenticated UDP session takes only frames
+ * from a datagram sealed under its key, then the user must still exist
+ * with the same key. Returns 0, or -1 after dropping and counting the
+ * frame (and ending the session when the user is gone).
  */
 int
 sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer,
@@ -211,14 +357,10 @@ sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const union
 	const struct sl_authz *a;
 
 	if (likely(s->auth == SL_SESSION_AUTH_OK)) {
-		/* Shared memory needs no MAC: the rings are memory only this
-		 * client's process holds (the session proved who it is). */
-		if (s->transport == SL_TRANSPORT_SHM)
-			goto user;
-		/* Version 3 seals whole datagrams; a bare frame is unsealed. */
-		drop(w, SL_DROP_mac_missing);
-		return -1;
-user:
+		if (unlikely(s->transport == SL_TRANSPORT_UDP && w->dgram_sealed != s)) {
+			drop(w, SL_DROP_mac_missing);
+			return -1;
+		}
 		a = sl_dp_authz(w->dp);
 		if (unlikely(!a->users[s->uid].active || a->users[s->uid].epoch != s->user_epoch)) {
 			drop(w, SL_DROP_user_revoked);
@@ -228,16 +370,51 @@ user:
 		}
 		return 0;
 	}
-	if (s->auth == SL_SESSION_AUTH_PENDING) {
-		drop(w, SL_DROP_auth_required); /* only AUTH is expected now */
-		return -1;
-	}
 	if (unlikely(sl_dp_authz(w->dp)->required)) {
 		/* Opened in open mode; authentication is required now. */
 		drop(w, SL_DROP_auth_required);
 		sl_worker_reply_error(w, peer, s->id, 0, SL_E_AUTH_REQUIRED, f->hdr->type, 0);
 		sl_worker_session_close(w, s);
 		return -1;
+	}
+	return 0;
+}
+
+unsigned
+sl_worker_auth_log_poll(struct sl_dp *dp)
+{
+	static uint64_t seen[SL_CONF_MAX_WORKERS], next_ns;
+	uint64_t now = sl_mono_ns();
+	unsigned i;
+
+	if (now < next_ns)
+		return 0;
+	next_ns = now + 1000000000ull; /* at most one line a second */
+	for (i = 0; i < dp->n_workers; i++) {
+		struct sl_worker *w = dp->workers[i];
+		uint64_t n;
+		uint32_t ip, why;
+		char user[SL_AUTH_USER_LEN];
+		const uint8_t *b;
+
+		if (w == NULL)
+			continue;
+		n = sl_ctr_read(&w->authlog.count);
+		if (n == seen[i])
+			continue;
+		ip = __atomic_load_n(&w->authlog.ip, __ATOMIC_RELAXED);
+		why = __atomic_load_n(&w->authlog.why, __ATOMIC_RELAXED);
+		memcpy(user, w->authlog.user, sizeof(user));
+		user[sizeof(user) - 1] = '\0';
+		b = (const uint8_t *)&ip;
+		SL_LOG(WARNING, "worker %u: %llu authentication failure(s) in the last second; "
+				"last: %s from %u.%u.%u.%u port %u, user '%s'\n",
+		       i, (unsigned long long)(n - seen[i]),
+		       why < SL_DROP_MAX ? sl_drop_names[why] : "?", b[0], b[1], b[2], b[3],
+		       (unsigned)__builtin_bswap16(__atomic_load_n(&w->authlog.port,
+								   __ATOMIC_RELAXED)),
+		       user);
+		seen[i] = n;
 	}
 	return 0;
 }

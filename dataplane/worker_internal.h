@@ -96,13 +96,18 @@ void sl_worker_session_close(struct sl_worker *w, struct sl_session *s);
 
 /* --- worker_auth.c --- */
 
-/* HELLO: open (or find again) the session; CHALLENGE or WELCOME. */
+/* HELLO: a stateless CHALLENGE (or ERROR SL_E_VERSION); touches no session. */
 void sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer);
-/* AUTH: check the proof; WELCOME under the session key, or end the session. */
-void sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer,
-		    struct sl_session *s);
-/* MAC, replay window and user checks for a frame of session @s. Returns 0,
- * or -1 when the frame was dropped (the session may have been closed). */
+/* AUTH: cookie, proof, policy; the session opened (or replaced, or its
+ * WELCOME resent) and WELCOME sent, or ERROR (session 0) or a drop. */
+void sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer);
+/* The SEAL datagram @data (@len bytes, h.length checked) from @peer: its
+ * session, tag (decrypting in place) and replay window. Returns 0 with the
+ * session in *@out, or -1 after dropping and counting it. */
+int sl_worker_seal_open(struct sl_worker *w, uint8_t *data, uint32_t len,
+			const union sl_peer *peer, struct sl_session **out);
+/* Seal and user checks for a frame of session @s. Returns 0, or -1 when the
+ * frame was dropped (the session may have been closed). */
 int sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f,
 			  const union sl_peer *peer, struct sl_session *s);
 

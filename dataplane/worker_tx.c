@@ -12,6 +12,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include <common/crypto.h>
 #include <common/proto.h>
 
 #include "dataplane.h"
@@ -128,12 +129,93 @@ udp_alloc(struct sl_worker *w, struct rte_mempool *pool, uint16_t pidx,
 	return d + SL_PKT_HDR_LEN;
 }
 
+/* --- sealing (PROTOCOL.md section 3): one seal per datagram ----------------- */
+
+/* How frames of one session go out: sealed under a copy of its key. */
+struct seal_st {
+	uint32_t session; /* 0: unsealed */
+	uint8_t enc;
+	struct sl_session_tx *stx;
+	uint8_t key[SL_KEY_LEN];
+};
+
+/*
+ * The seal a frame of @session to @peer needs. Returns 0 (unsealed: an
+ * open session, session 0, shared memory), 1 (sealed, @st filled), or -1
+ * when the session is a sealed one whose keys are gone (it ended): the
+ * frame is dropped, never sent in the clear.
+ */
+static int
+seal_state(struct sl_worker *w, const union sl_peer *peer, uint32_t session, struct seal_st *st)
+{
+	struct sl_dp *dp = w->dp;
+	uint32_t plain;
+	int wi;
+
+	st->session = 0;
+	if (session == 0 || peer->transport != SL_TRANSPORT_UDP)
+		return 0;
+	plain = sl_id_cache_plain(&w->tx_idc, dp->session_idkey, session);
+	if (likely(!(plain & SL_SESSION_ID_SEALED)))
+		return 0;
+	wi = (int)(plain >> 24) - 1;
+	if (wi >= 0 && wi < dp->n_workers && dp->workers[wi]) {
+		st->stx = sl_session_tx_get(&dp->workers[wi]->sessions, session, plain, st->key,
+					    &st->enc);
+		if (st->stx) {
+			st->session = session;
+			return 1;
+		}
+	}
+	st->session = 0;
+	drop(w, SL_DROP_seal_no_keys);
+	return -1;
+}
+
+/*
+ * Seal @pd's datagram: the frames are at @d + 24 up to pd->len; padded to
+ * 8, the tag appended. The sequence comes from the session's shared
+ * counter; a session whose id moved meanwhile (ended) loses the datagram.
+ */
+static int
+seal_close(struct sl_worker *w, struct sl_tx_pend *pd, uint8_t *d)
+{
+	uint32_t len = RTE_ALIGN_CEIL(pd->len, SL_FRAME_ALIGN) + SL_TAG_LEN;
+	uint64_t seq;
+	uint8_t *t;
+
+	t = (uint8_t *)rte_pktmbuf_append(pd->m, (uint16_t)(len - pd->len));
+	if (unlikely(t == NULL)) {
+		drop(w, SL_DROP_no_mbuf);
+		return -1;
+	}
+	memset(t, 0, len - pd->len);
+	/* Relaxed: only uniqueness matters; every sender of the session
+	 * takes its own. */
+	seq = __atomic_add_fetch(&pd->stx->seq, 1, __ATOMIC_RELAXED);
+	if (unlikely(!sl_session_tx_still(pd->stx, pd->session))) {
+		drop(w, SL_DROP_seal_no_keys);
+		return -1;
+	}
+	if (unlikely(seq >= SL_SEAL_SEQ_LIMIT)) {
+		/* Never near in practice (2^48 datagrams); a nonce must never
+		 * repeat, so the session sends nothing more and expires. */
+		drop(w, SL_DROP_seal_seq_end);
+		return -1;
+	}
+	sl_seal(pd->key, SL_DIR_S2C, seq, pd->session, pd->enc, d, len);
+	pd->len = len;
+	count(w, SL_CTR_sealed_tx);
+	return 0;
+}
+
 /* --- UDP batching: frames to one peer share a datagram per iteration --------- */
 
 #define BATCH_COPY_MAX 512 /* payloads up to this are copied into a batch */
 
+/* The open datagram to @peer of (sealed) session @session (0: unsealed). */
 static struct sl_tx_pend *
-pend_find(struct sl_worker *w, const struct sl_peer_udp *peer)
+pend_find(struct sl_worker *w, const struct sl_peer_udp *peer, uint32_t session)
 {
 	uint32_t i;
 
@@ -143,23 +225,36 @@ pend_find(struct sl_worker *w, const struct sl_peer_udp *peer)
 		struct sl_tx_pend *pd = &w->pend[i];
 
 		if (pd->m && pd->peer.ip == peer->ip && pd->peer.port == peer->port &&
-		    pd->peer.port_id == peer->port_id)
+		    pd->peer.port_id == peer->port_id && pd->session == session)
 			return pd;
 	}
 	return NULL;
 }
 
-/* Finish the datagram (its headers say its final length) and queue it. */
+/* Finish the datagram (sealed when it is a sealed session's; its headers
+ * say its final length) and queue it. */
 static void
 pend_close(struct sl_worker *w, struct sl_tx_pend *pd)
 {
 	struct sl_port_rt *p = &w->dp->ports[pd->pidx];
+	uint8_t *d = rte_pktmbuf_mtod(pd->m, uint8_t *);
 
-	sl_pkt_build_udp(rte_pktmbuf_mtod(pd->m, uint8_t *), p->mac, pd->peer.mac, p->ip,
-			 pd->peer.ip, p->udp_port, pd->peer.port, (uint16_t)pd->len);
+	w->n_pend--;
+	if (pd->session) {
+		int rc = seal_close(w, pd, d + SL_PKT_HDR_LEN);
+
+		sl_wipe(pd->key, sizeof(pd->key));
+		pd->session = 0;
+		if (unlikely(rc < 0)) {
+			rte_pktmbuf_free(pd->m);
+			pd->m = NULL;
+			return;
+		}
+	}
+	sl_pkt_build_udp(d, p->mac, pd->peer.mac, p->ip, pd->peer.ip, p->udp_port, pd->peer.port,
+			 (uint16_t)pd->len);
 	sl_worker_tx_enqueue(w, pd->pidx, pd->m);
 	pd->m = NULL;
-	w->n_pend--;
 }
 
 static void
@@ -196,9 +291,11 @@ pend_append(struct sl_worker *w, struct sl_tx_pend *pd, const void *a, uint32_t 
 	    const void *b, uint32_t blen)
 {
 	uint32_t at = RTE_ALIGN_CEIL(pd->len, SL_FRAME_ALIGN);
+	uint32_t tag = pd->session ? SL_TAG_LEN : 0;
 	uint8_t *d;
 
-	if (at + alen + blen > SL_MAX_DATAGRAM)
+	/* A sealed datagram ends with its tag, 8-aligned. */
+	if (RTE_ALIGN_CEIL(at + alen + blen, SL_FRAME_ALIGN) + tag > SL_MAX_DATAGRAM)
 		return -ENOSPC;
 	d = (uint8_t *)rte_pktmbuf_append(pd->m, (uint16_t)(at + alen + blen - pd->len));
 	if (d == NULL)
@@ -216,15 +313,17 @@ pend_append(struct sl_worker *w, struct sl_tx_pend *pd, const void *a, uint32_t 
 
 /*
  * A frame, @a (@alen bytes) then @b (@blen), to @peer: into the datagram
- * being filled for it, or a new one, sent at the end of the iteration.
+ * being filled for it, or a new one, sent at the end of the iteration. A
+ * sealed session's (@st) datagram starts with room for the seal's header.
  */
 static int
-udp_send_copy(struct sl_worker *w, const struct sl_peer_udp *peer, const void *a, uint32_t alen,
-	      const void *b, uint32_t blen)
+udp_send_copy(struct sl_worker *w, const struct sl_peer_udp *peer, const struct seal_st *st,
+	      const void *a, uint32_t alen, const void *b, uint32_t blen)
 {
-	uint16_t pidx;
-	struct sl_tx_pend *pd = pend_find(w, peer);
+	uint32_t hdr = st->session ? SL_SEAL_HDR_LEN : 0;
+	struct sl_tx_pend *pd = pend_find(w, peer, st->session);
 	struct rte_mbuf *m;
+	uint16_t pidx;
 	uint8_t *d;
 
 	if (pd) {
@@ -233,16 +332,38 @@ udp_send_copy(struct sl_worker *w, const struct sl_peer_udp *peer, const void *a
 		pend_close(w, pd);
 	}
 	pidx = port_index(w->dp, peer->port_id);
-	d = udp_alloc(w, w->dp->pkt_pool, pidx, peer, alen + blen, alen + blen, &m);
+	d = udp_alloc(w, w->dp->pkt_pool, pidx, peer, hdr + alen + blen, hdr + alen + blen, &m);
 	if (unlikely(d == NULL))
 		return -ENOBUFS;
-	memcpy(d, a, alen);
+	memcpy(d + hdr, a, alen);
 	if (blen)
-		memcpy(d + alen, b, blen);
+		memcpy(d + hdr + alen, b, blen);
 	pd = pend_slot(w);
 	*pd = (struct sl_tx_pend){ .m = m, .peer = *peer, .pidx = pidx, .frames = 1,
-				   .len = alen + blen };
+				   .len = hdr + alen + blen, .session = st->session,
+				   .enc = st->enc, .stx = st->stx };
+	if (st->session)
+		memcpy(pd->key, st->key, sizeof(pd->key));
 	w->n_pend++;
+	return 0;
+}
+
+/*
+ * @frame's session's seal for @peer; -ENOTCONN when it must be dropped: a
+ * sealed session's frame after its keys are gone. An ERROR is the
+ * exception: it answers a frame naming a session that does not exist
+ * (NO_SESSION), carries no message, and goes in the clear.
+ */
+static inline int
+frame_seal(struct sl_worker *w, const union sl_peer *peer, const void *frame, struct seal_st *st)
+{
+	const struct sl_hdr *h = frame;
+
+	if (likely(seal_state(w, peer, h->session, st) >= 0))
+		return 0;
+	if (h->type != SL_FT_ERROR)
+		return -ENOTCONN;
+	st->session = 0;
 	return 0;
 }
 
@@ -252,22 +373,31 @@ udp_send_copy(struct sl_worker *w, const struct sl_peer_udp *peer, const void *a
  * copy; one copy per subscriber where the NIC cannot send chains.
  */
 static inline int
-udp_deliver(struct sl_worker *w, const struct sl_peer_udp *peer, const struct sl_deliver *dl,
+udp_deliver(struct sl_worker *w, const union sl_peer *up, const struct sl_deliver *dl,
 	    struct rte_mbuf *m, uint16_t payload_off)
 {
+	const struct sl_peer_udp *peer = &up->udp;
 	struct sl_dp *dp = w->dp;
 	uint16_t pidx = port_index(dp, peer->port_id);
 	uint32_t plen = dl->h.length - (uint32_t)sizeof(*dl);
-	struct sl_tx_pend *pd = pend_find(w, peer);
 	const void *payload = rte_pktmbuf_mtod_offset(m, const void *, payload_off);
+	struct sl_tx_pend *pd;
 	struct rte_mbuf *h, *c;
 	struct sl_deliver *d;
+	struct seal_st st;
 
+	if (unlikely(frame_seal(w, up, dl, &st) < 0))
+		return -ENOTCONN;
+	/* Sealed: the tag (and the ciphertext) cover the payload, so it is
+	 * copied; no zero-copy chain. */
+	if (unlikely(st.session))
+		return udp_send_copy(w, peer, &st, dl, sizeof(*dl), payload, plen);
+	pd = pend_find(w, peer, 0);
 	/* Batched: it fits the peer's open datagram, or it is small. */
 	if (pd && pend_append(w, pd, dl, sizeof(*dl), payload, plen) == 0)
 		return 0;
 	if (unlikely(!dp->ports[pidx].multiseg) || (pd == NULL && plen <= BATCH_COPY_MAX))
-		return udp_send_copy(w, peer, dl, sizeof(*dl), payload, plen);
+		return udp_send_copy(w, peer, &st, dl, sizeof(*dl), payload, plen);
 	/* Zero-copy on its own, after what the peer's batch holds (order). */
 	if (pd)
 		pend_close(w, pd);
@@ -325,10 +455,14 @@ shm_deliver(struct sl_worker *w, const struct sl_peer_shm *peer, const struct sl
 int
 sl_tx_frame(struct sl_worker *w, const union sl_peer *peer, const void *frame, uint32_t flen)
 {
+	struct seal_st st;
 	int rc;
 
-	if (peer->transport == SL_TRANSPORT_UDP)
-		return udp_send_copy(w, &peer->udp, frame, flen, NULL, 0);
+	if (peer->transport == SL_TRANSPORT_UDP) {
+		if (unlikely(frame_seal(w, peer, frame, &st) < 0))
+			return -ENOTCONN;
+		return udp_send_copy(w, &peer->udp, &st, frame, flen, NULL, 0);
+	}
 	/* A full ring loses the reply: the client resends requests. */
 	rc = sl_shm_send(w, &peer->shm, frame, flen, NULL, 0);
 	if (rc == -ENOBUFS)
@@ -345,7 +479,7 @@ sl_tx_deliver(struct sl_worker *w, const union sl_peer *peer, const struct sl_de
 		return sl_tx_deliver_copy(w, peer, dl, rte_pktmbuf_mtod_offset(m, const void *,
 									       payload_off));
 	if (likely(peer->transport == SL_TRANSPORT_UDP))
-		return udp_deliver(w, &peer->udp, dl, m, payload_off);
+		return udp_deliver(w, peer, dl, m, payload_off);
 	return shm_deliver(w, &peer->shm, dl, rte_pktmbuf_mtod_offset(m, const void *,
 								      payload_off));
 }
@@ -360,9 +494,14 @@ sl_tx_deliver_copy(struct sl_worker *w, const union sl_peer *peer, const struct 
 	    (peer->transport == SL_TRANSPORT_UDP ||
 	     dl->h.length > sl_shm_max_deliver(w, &peer->shm)))
 		return sl_large_deliver_frags(w, peer, dl, payload, sl_tx_frame);
-	if (peer->transport == SL_TRANSPORT_UDP)
-		return udp_send_copy(w, &peer->udp, dl, sizeof(*dl), payload,
+	if (peer->transport == SL_TRANSPORT_UDP) {
+		struct seal_st st;
+
+		if (unlikely(frame_seal(w, peer, dl, &st) < 0))
+			return -ENOTCONN;
+		return udp_send_copy(w, &peer->udp, &st, dl, sizeof(*dl), payload,
 				     dl->h.length - (uint32_t)sizeof(*dl));
+	}
 	return shm_deliver(w, &peer->shm, dl, payload);
 }
 

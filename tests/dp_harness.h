@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 
+#include <common/crypto.h>
 #include <common/proto.h>
 
 #include "authz.h"
@@ -145,10 +146,11 @@ harness_dp(struct sl_dp *dp, struct rte_ring *rx, struct rte_ring *tx)
 #define HARNESS_CLIENT_PORT 5555
 static const uint8_t harness_client_mac[6] = { 0x02, 0, 0, 0, 0, 0x22 };
 
-/* Enqueue on @rx a datagram from the client holding @len bytes of frames.
- * Returns 0 or -ENOBUFS. */
+/* Enqueue on @rx a datagram from the client's UDP port @port holding @len
+ * bytes of frames. Returns 0 or -ENOBUFS. */
 static inline int
-harness_send(struct sl_dp *dp, struct rte_ring *rx, const void *frames, uint32_t len)
+harness_send_from(struct sl_dp *dp, struct rte_ring *rx, uint16_t port, const void *frames,
+		  uint32_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pkt_pool);
 	uint8_t *d;
@@ -157,13 +159,90 @@ harness_send(struct sl_dp *dp, struct rte_ring *rx, const void *frames, uint32_t
 		return -ENOBUFS;
 	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(SL_PKT_HDR_LEN + len));
 	sl_pkt_build_udp(d, harness_client_mac, dp->ports[0].mac, HARNESS_CLIENT_IP, HARNESS_IP,
-			 htons(HARNESS_CLIENT_PORT), htons(HARNESS_UDP_PORT), (uint16_t)len);
+			 htons(port), htons(HARNESS_UDP_PORT), (uint16_t)len);
 	memcpy(d + SL_PKT_HDR_LEN, frames, len);
 	if (rte_ring_enqueue(rx, m) != 0) {
 		rte_pktmbuf_free(m);
 		return -ENOBUFS;
 	}
 	return 0;
+}
+
+/* From the client's usual port. */
+static inline int
+harness_send(struct sl_dp *dp, struct rte_ring *rx, const void *frames, uint32_t len)
+{
+	return harness_send_from(dp, rx, HARNESS_CLIENT_PORT, frames, len);
+}
+
+/* A version 3 HELLO (SL_HELLO_MIN_LEN bytes, zero padded) into @buf.
+ * Returns its length. */
+static inline uint32_t
+harness_hello(void *buf, uint64_t nonce, uint32_t caps, const char *name)
+{
+	struct sl_hello *h = (struct sl_hello *)buf;
+
+	memset(buf, 0, SL_HELLO_MIN_LEN);
+	sl_proto_hdr_init(&h->h, SL_FT_HELLO, 0, SL_HELLO_MIN_LEN, 0);
+	h->h.version = SL_PROTO_HELLO_VERSION;
+	h->min_version = h->max_version = SL_PROTO_VERSION;
+	h->caps = caps;
+	h->nonce = nonce;
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	return SL_HELLO_MIN_LEN;
+}
+
+/* The AUTH answering CHALLENGE @c: echoed fields, a random client nonce,
+ * and with @key the proof (the CHALLENGE's caps then should hold
+ * SL_CAP_AUTH, @name the user). */
+static inline void
+harness_auth(struct sl_auth *a, const struct sl_challenge *c, const char *name,
+	     const uint8_t *key)
+{
+	memset(a, 0, sizeof(*a));
+	sl_proto_hdr_init(&a->h, SL_FT_AUTH, 0, sizeof(*a), 0);
+	a->nonce = c->nonce;
+	a->version = c->version;
+	a->caps = c->caps;
+	a->issued = c->issued;
+	memcpy(a->server_nonce, c->server_nonce, sizeof(a->server_nonce));
+	memcpy(a->cookie, c->cookie, sizeof(a->cookie));
+	sl_random(a->client_nonce, sizeof(a->client_nonce));
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	if (key)
+		sl_auth_proof_v3(key, a, a->proof);
+}
+
+/*
+ * The client end of a sealed session, for harness_recv: set
+ * harness_sealed to open the broker's SEALs (counted in opened, refused in
+ * bad) and see their inner frames.
+ */
+struct harness_client {
+	uint32_t session;
+	uint8_t k_c2s[SL_KEY_LEN], k_s2c[SL_KEY_LEN];
+	uint64_t tx_seq;
+	struct sl_replay_window rw;
+	unsigned opened, bad;
+	int enc; /* the last SEAL opened was encrypted */
+};
+static struct harness_client *harness_sealed;
+/* The client port harness_recv expects datagrams for. */
+static uint16_t harness_rx_port = HARNESS_CLIENT_PORT;
+
+/* Seal @len bytes of frames as @c would: into @out (room len + 48),
+ * encrypted with @enc, at transport sequence @seq (0: the next). Returns
+ * the datagram's length. */
+static inline uint32_t
+harness_seal(struct harness_client *c, const void *frames, uint32_t len, int enc, uint64_t seq,
+	     uint8_t *out)
+{
+	uint32_t n = SL_SEAL_HDR_LEN + ((len + 7u) & ~7u) + SL_TAG_LEN;
+
+	memset(out, 0, n);
+	memcpy(out + SL_SEAL_HDR_LEN, frames, len);
+	sl_seal(c->k_c2s, SL_DIR_C2S, seq ? seq : ++c->tx_seq, c->session, enc, out, n);
+	return n;
 }
 
 /*
@@ -182,19 +261,38 @@ harness_recv(struct sl_dp *dp, struct rte_ring *tx, unsigned polls,
 		sl_worker_poll(dp->workers[0]);
 	while (rte_ring_dequeue(tx, &m) == 0) {
 		struct rte_mbuf *mb = m;
-		uint8_t buf[2048];
+		uint8_t buf[4096];
 		const uint8_t *p = rte_pktmbuf_read(mb, 0, mb->pkt_len, buf);
 		struct sl_pkt_info pi;
 		struct sl_frame f;
 		size_t off = 0;
 
-		if (sl_pkt_parse(p, mb->pkt_len, HARNESS_CLIENT_IP, htons(HARNESS_CLIENT_PORT), &pi) !=
+		if (sl_pkt_parse(p, mb->pkt_len, HARNESS_CLIENT_IP, htons(harness_rx_port), &pi) !=
 			    SL_PKT_UDP ||
 		    pi.src_ip != HARNESS_IP || pi.src_port != htons(HARNESS_UDP_PORT) ||
 		    memcmp(pi.dst_mac, harness_client_mac, 6) != 0 ||
 		    pi.payload_len > SL_MAX_DATAGRAM)
 			bad = 1;
-		else
+		else if (harness_sealed && p[pi.payload_off + 1] == SL_FT_SEAL) {
+			uint8_t *d = buf + 2048; /* a copy to open in place */
+			const struct sl_seal *sh = (const struct sl_seal *)d;
+			size_t ioff = 0;
+
+			memcpy(d, p + pi.payload_off, pi.payload_len);
+			/* Session 0: the WELCOME tells it. */
+			if (sh->h.length != pi.payload_len ||
+			    (harness_sealed->session && sh->h.session != harness_sealed->session) ||
+			    sl_seal_open(harness_sealed->k_s2c, SL_DIR_S2C, d, pi.payload_len) != 0 ||
+			    sl_replay_check(&harness_sealed->rw, sh->seq) != 0) {
+				harness_sealed->bad++;
+			} else {
+				harness_sealed->opened++;
+				harness_sealed->enc = !!(sh->h.flags & SL_SEAL_F_ENC);
+				while (sl_proto_next(d + SL_SEAL_HDR_LEN,
+						     pi.payload_len - SL_SEAL_OVERHEAD, &ioff, &f) == 1)
+					fn(arg, &f, (unsigned)n);
+			}
+		} else
 			while (sl_proto_next(p + pi.payload_off, pi.payload_len, &off, &f) == 1)
 				fn(arg, &f, (unsigned)n);
 		n++;

@@ -91,14 +91,17 @@ drops(enum sl_drop d)
 static uint32_t
 hello(void)
 {
-	struct sl_hello h;
+	uint8_t h[SL_HELLO_MIN_LEN];
+	struct sl_challenge c;
+	struct sl_auth a;
 	unsigned n;
 
-	memset(&h, 0, sizeof(h));
-	sl_proto_hdr_init(&h.h, SL_FT_HELLO, 0, sizeof(h), 0);
-	h.min_version = h.max_version = SL_PROTO_VERSION;
-	snprintf(h.name, sizeof(h.name), "t");
-	send_dgram(&h, sizeof(h));
+	send_dgram(h, harness_hello(h, 1, 0, "t"));
+	n = poll_replies();
+	CHECK(n == 1 && r[0].type == SL_FT_CHALLENGE);
+	memcpy(&c, r[0].b, sizeof(c));
+	harness_auth(&a, &c, "t", NULL);
+	send_dgram(&a, sizeof(a));
 	n = poll_replies();
 	CHECK(n == 1 && r[0].type == SL_FT_WELCOME);
 	return n == 1 ? ((const struct sl_welcome *)r[0].b)->session : 0;

@@ -135,15 +135,30 @@ collect(struct got *g, uint16_t port)
 static uint32_t
 hello(uint16_t port)
 {
-	struct sl_hello h;
+	uint8_t h[SL_HELLO_MIN_LEN];
+	struct sl_challenge c;
+	struct sl_auth a;
 	void *m = NULL;
 	uint32_t session = 0;
+	int got = 0;
 
-	memset(&h, 0, sizeof(h));
-	sl_proto_hdr_init(&h.h, SL_FT_HELLO, 0, sizeof(h), 0);
-	h.min_version = h.max_version = SL_PROTO_VERSION;
-	h.nonce = port;
-	send_dgram(port, &h, sizeof(h));
+	send_dgram(port, h, harness_hello(h, port, 0, "t"));
+	run();
+	while (rte_ring_dequeue(tx, &m) == 0) {
+		struct rte_mbuf *mb = m;
+		struct sl_pkt_info pi;
+		const uint8_t *p = rte_pktmbuf_mtod(mb, const uint8_t *);
+
+		if (sl_pkt_parse(p, mb->pkt_len, CLIENT_IP, htons(port), &pi) == SL_PKT_UDP &&
+		    p[pi.payload_off + 1] == SL_FT_CHALLENGE) {
+			memcpy(&c, p + pi.payload_off, sizeof(c));
+			got = 1;
+		}
+		rte_pktmbuf_free(mb);
+	}
+	CHECK(got);
+	harness_auth(&a, &c, "t", NULL);
+	send_dgram(port, &a, sizeof(a));
 	run();
 	while (rte_ring_dequeue(tx, &m) == 0) {
 		struct rte_mbuf *mb = m;

@@ -20,12 +20,15 @@ test_init(void)
 {
 	struct sl_session_table t;
 
-	CHECK(sl_session_table_init(&t, 0, 0) == -EINVAL);
-	CHECK(sl_session_table_init(&t, SL_SESSION_MAX + 1, 0) == -EINVAL);
-	CHECK(sl_session_table_init(&t, 16, 255) == -EINVAL);
-	CHECK(sl_session_table_init(&t, 1, 254) == 0);
+	CHECK(sl_session_table_init(&t, 0, 0, NULL) == -EINVAL);
+	CHECK(sl_session_table_init(&t, SL_SESSION_MAX + 1, 0, NULL) == -EINVAL);
+	CHECK(sl_session_table_init(&t, 16, 255, NULL) == -EINVAL);
+	CHECK(sl_session_table_init(&t, 1, 254, NULL) == 0);
 	sl_session_table_fini(&t);
 }
+
+/* A session id as the table encodes it (its key is all zero here). */
+#define PLAIN(id) sl_session_id_decode(t.idkey, (id))
 
 static void
 test_open_find_get(void)
@@ -34,12 +37,12 @@ test_open_find_get(void)
 	struct sl_session *s, *s2, *x;
 	uint32_t id;
 
-	CHECK(sl_session_table_init(&t, 64, 5) == 0);
-	CHECK(sl_session_table_init(&t2, 64, 6) == 0);
+	CHECK(sl_session_table_init(&t, 64, 5, NULL) == 0);
+	CHECK(sl_session_table_init(&t2, 64, 6, NULL) == 0);
 	CHECK(sl_session_find_addr(&t, IP_A, 4000) == NULL);
 	CHECK(sl_session_open(&t, IP_A, 4000, &s) == 0);
 	CHECK(s->id != 0);
-	CHECK(sl_session_worker(s->id) == 5);
+	CHECK(sl_session_worker(t.idkey, s->id) == 5);
 	CHECK(s->ip == IP_A && s->udp_port == 4000);
 	CHECK(t.n_active == 1);
 	CHECK(sl_session_find_addr(&t, IP_A, 4000) == s);
@@ -50,15 +53,16 @@ test_open_find_get(void)
 	CHECK(sl_session_get(&t, s->id, IP_B, 4000) == NULL);
 	CHECK(sl_session_get(&t, s->id, IP_A, 4001) == NULL);
 	CHECK(sl_session_get(&t, 0, IP_A, 4000) == NULL);
-	CHECK(sl_session_worker(0) == -1);
+	CHECK(sl_session_worker(t.idkey, 0) == -1);
 	/* Same slot and generation in another worker's table is not this session. */
 	CHECK(sl_session_open(&t2, IP_A, 4000, &s2) == 0);
-	CHECK(s2->id != s->id && (s2->id & 0xffffff) == (s->id & 0xffffff));
-	CHECK(sl_session_worker(s2->id) == 6);
+	CHECK(s2->id != s->id && (PLAIN(s2->id) & 0xffffff) == (PLAIN(s->id) & 0xffffff));
+	CHECK(sl_session_worker(t.idkey, s2->id) == 6);
 	CHECK(sl_session_get(&t, s2->id, IP_A, 4000) == NULL);
 	CHECK(sl_session_get(&t2, s->id, IP_A, 4000) == NULL);
 	/* A slot number beyond the table. */
-	CHECK(sl_session_get(&t, (s->id & 0xffff0000u) | 0xfffe, IP_A, 4000) == NULL);
+	CHECK(sl_session_get(&t, sl_session_id_encode(t.idkey, (PLAIN(s->id) & 0xffff0000u) | 0xfffe),
+			     IP_A, 4000) == NULL);
 
 	/* Stale generation: close, reopen the same slot for the same peer. */
 	id = s->id;
@@ -68,7 +72,7 @@ test_open_find_get(void)
 	CHECK(sl_session_get(&t, id, IP_A, 4000) == NULL);
 	CHECK(sl_session_open(&t, IP_A, 4000, &x) == 0);
 	CHECK(x == s); /* the freed slot is reused first */
-	CHECK(x->id != id && x->id != 0 && (x->id & 0xffff) == (id & 0xffff));
+	CHECK(x->id != id && x->id != 0 && (PLAIN(x->id) & 0xffff) == (PLAIN(id) & 0xffff));
 	CHECK(sl_session_get(&t, id, IP_A, 4000) == NULL);
 	CHECK(sl_session_get(&t, x->id, IP_A, 4000) == x);
 	CHECK(sl_session_find_addr(&t, IP_A, 4000) == x);
@@ -78,20 +82,62 @@ test_open_find_get(void)
 		id = x->id;
 		sl_session_close(&t, x);
 		CHECK(sl_session_open(&t, IP_A, 4000, &x) == 0);
-		CHECK(x->id != 0 && x->id != id && sl_session_worker(x->id) == 5);
+		CHECK(x->id != 0 && x->id != id && sl_session_worker(t.idkey, x->id) == 5);
 		CHECK(sl_session_get(&t, id, IP_A, 4000) == NULL);
 	}
 	sl_session_table_fini(&t);
 	sl_session_table_fini(&t2);
 
 	/* Worker 0 and worker 254: ids never 0, worker field exact. */
-	CHECK(sl_session_table_init(&t, 4, 0) == 0);
-	CHECK(sl_session_open(&t, 0, 0, &s) == 0 && s->id != 0 && sl_session_worker(s->id) == 0);
+	CHECK(sl_session_table_init(&t, 4, 0, NULL) == 0);
+	CHECK(sl_session_open(&t, 0, 0, &s) == 0 && s->id != 0 && sl_session_worker(t.idkey, s->id) == 0);
 	CHECK(sl_session_get(&t, s->id, 0, 0) == s);
 	sl_session_table_fini(&t);
-	CHECK(sl_session_table_init(&t, 4, 254) == 0);
-	CHECK(sl_session_open(&t, 1, 1, &s) == 0 && sl_session_worker(s->id) == 254);
+	CHECK(sl_session_table_init(&t, 4, 254, NULL) == 0);
+	CHECK(sl_session_open(&t, 1, 1, &s) == 0 && sl_session_worker(t.idkey, s->id) == 254);
 	sl_session_table_fini(&t);
+}
+
+/*
+ * Ids are a keyed permutation: under another key the same slots give other
+ * ids; a sealed session's id says so (the transmit side needs it); the
+ * transmit state is a seqlock readers copy safely, and an ended session's
+ * id no longer finds it.
+ */
+static void
+test_ids_keyed_and_sealed(void)
+{
+	static const uint8_t k1[16] = { 1 }, k2[16] = { 2 };
+	struct sl_session_table t, u;
+	struct sl_session *s, *x;
+	struct sl_session_tx *tx;
+	uint8_t key[SL_KEY_LEN], k[SL_KEY_LEN], enc = 9;
+	uint32_t id;
+
+	memset(k, 0x5a, sizeof(k));
+	CHECK(sl_session_table_init(&t, 8, 3, k1) == 0);
+	CHECK(sl_session_table_init(&u, 8, 3, k2) == 0);
+	CHECK(sl_session_open(&t, IP_A, 1, &s) == 0);
+	CHECK(sl_session_open(&u, IP_A, 1, &x) == 0);
+	CHECK(s->id != x->id); /* same slot, generation and worker */
+	CHECK(sl_session_worker(k1, s->id) == 3 && sl_session_worker(k2, x->id) == 3);
+	CHECK(sl_session_get(&u, s->id, IP_A, 1) == NULL);
+	CHECK(!sl_session_id_sealed(k1, s->id));
+	CHECK(sl_session_tx_get(&t, s->id, sl_session_id_decode(k1, s->id), key, &enc) == NULL);
+
+	id = s->id;
+	sl_session_tx_set(&t, s, k, 1);
+	CHECK(s->id != id && sl_session_id_sealed(k1, s->id));
+	CHECK(sl_session_get(&t, id, IP_A, 1) == NULL && sl_session_get(&t, s->id, IP_A, 1) == s);
+	tx = sl_session_tx_get(&t, s->id, sl_session_id_decode(k1, s->id), key, &enc);
+	CHECK(tx != NULL && enc == 1 && memcmp(key, k, sizeof(k)) == 0 && tx->seq == 0);
+	CHECK(sl_session_tx_still(tx, s->id));
+	id = s->id;
+	sl_session_close(&t, s);
+	CHECK(!sl_session_tx_still(tx, id));
+	CHECK(sl_session_tx_get(&t, id, sl_session_id_decode(k1, id), key, &enc) == NULL);
+	sl_session_table_fini(&t);
+	sl_session_table_fini(&u);
 }
 
 static void
@@ -102,7 +148,7 @@ test_full(void)
 	uint32_t ids[8];
 	unsigned i, j;
 
-	CHECK(sl_session_table_init(&t, 8, 1) == 0);
+	CHECK(sl_session_table_init(&t, 8, 1, NULL) == 0);
 	for (i = 0; i < 8; i++) {
 		CHECK(sl_session_open(&t, IP_A, (uint16_t)(100 + i), &s[i]) == 0);
 		ids[i] = s[i]->id;
@@ -166,7 +212,7 @@ test_expire(void)
 	static const int dies[] = { 0, 1, 0, 1, 0, 0, 1, 0 };
 	uint32_t ids[8], i;
 
-	CHECK(sl_session_table_init(&t, 32, 2) == 0);
+	CHECK(sl_session_table_init(&t, 32, 2, NULL) == 0);
 	for (i = 0; i < 8; i++) {
 		CHECK(sl_session_open(&t, IP_A, (uint16_t)i, &s) == 0);
 		s->last_seen = seen[i];
@@ -190,7 +236,7 @@ test_expire(void)
 	sl_session_table_fini(&t);
 
 	/* max_scan bounds the work: a big table takes several calls. */
-	CHECK(sl_session_table_init(&t, 1000, 0) == 0);
+	CHECK(sl_session_table_init(&t, 1000, 0, NULL) == 0);
 	for (i = 0; i < 1000; i++) {
 		CHECK(sl_session_open(&t, IP_B, (uint16_t)(i + 1), &s) == 0);
 		s->last_seen = (i % 2) ? 100 : 5000; /* odd ones are silent */
@@ -289,7 +335,7 @@ test_chains_model(void)
 	struct sl_session *s;
 	unsigned i, op, n_open = 0, max_chain = 0, bad = 0, n_expired = 0;
 
-	CHECK(sl_session_table_init(&t, H_CAP, 3) == 0);
+	CHECK(sl_session_table_init(&t, H_CAP, 3, NULL) == 0);
 	for (i = 0; i < H_PEERS; i++) {
 		/* Mostly one address with many ports; a few other addresses. */
 		peers[i].ip = i < 1400 ? IP_A : IP_B + (i % 7) * 0x01000000u;
@@ -307,7 +353,7 @@ test_chains_model(void)
 			rc = sl_session_open(&t, p->ip, p->port, &s);
 			if (n_open == H_CAP) {
 				bad |= rc != -ENOSPC;
-			} else if (rc != 0 || s->id == 0 || sl_session_worker(s->id) != 3) {
+			} else if (rc != 0 || s->id == 0 || sl_session_worker(t.idkey, s->id) != 3) {
 				bad = 1;
 			} else {
 				p->id = s->id;
@@ -367,6 +413,7 @@ main(void)
 	test_init();
 	test_open_find_get();
 	test_full();
+	test_ids_keyed_and_sealed();
 	test_expire();
 	test_chains_model();
 	return check_result("test_session");

@@ -66,12 +66,86 @@ find(const struct reply *r, unsigned n, uint8_t type)
 	return NULL;
 }
 
+static uint64_t
+ctr(enum sl_ctr c)
+{
+	return sl_ctr_read(&dp.workers[0]->ctr.ctr[c]);
+}
+
+static uint64_t
+drops(enum sl_drop d)
+{
+	return sl_ctr_read(&dp.workers[0]->ctr.drop[d]);
+}
+
+/* The CHALLENGE answering a HELLO of @nonce from @port (NULL if none). */
+static const struct sl_challenge *
+challenge_of(uint16_t port, uint64_t nonce, uint32_t caps, const char *name, struct reply *r)
+{
+	uint8_t h[SL_HELLO_MIN_LEN];
+	const struct reply *x;
+	unsigned n;
+
+	harness_rx_port = port;
+	CHECK(harness_send_from(&dp, rx, port, h, harness_hello(h, nonce, caps, name)) == 0);
+	n = poll_replies(r);
+	x = find(r, n, SL_FT_CHALLENGE);
+	CHECK(x != NULL && x->len == sizeof(struct sl_challenge));
+	if (x == NULL)
+		return NULL;
+	CHECK(((const struct sl_challenge *)x->b)->h.session == 0);
+	CHECK(((const struct sl_challenge *)x->b)->nonce == nonce);
+	return (const struct sl_challenge *)x->b;
+}
+
+/*
+ * The whole handshake from @port: HELLO, CHALLENGE, AUTH (with @key a
+ * proof for @name; @hc then gets the session's keys), WELCOME. Returns the
+ * session, or 0 with the answer to AUTH left in @r[0].
+ */
+static uint32_t
+handshake(uint16_t port, uint64_t nonce, uint32_t caps, const char *name, const uint8_t *key,
+	  struct harness_client *hc, struct reply *r)
+{
+	const struct sl_challenge *c = challenge_of(port, nonce, caps, name, r);
+	struct sl_challenge ch;
+	const struct reply *x;
+	struct sl_auth a;
+	unsigned n;
+
+	if (c == NULL)
+		return 0;
+	ch = *c;
+	/* A session at this address is replaced only by a handshake issued
+	 * later (the broker's clock counts ms). */
+	usleep(2000);
+	harness_auth(&a, &ch, name, key);
+	if (hc) {
+		memset(hc, 0, sizeof(*hc));
+		sl_session_keys(key, ch.server_nonce, a.client_nonce, hc->k_c2s, hc->k_s2c);
+		harness_sealed = hc;
+	}
+	CHECK(harness_send_from(&dp, rx, port, &a, sizeof(a)) == 0);
+	n = poll_replies(r);
+	harness_sealed = NULL;
+	x = find(r, n, SL_FT_WELCOME);
+	if (x == NULL)
+		return 0;
+	CHECK(((const struct sl_welcome *)x->b)->nonce == nonce);
+	CHECK(((const struct sl_welcome *)x->b)->session_timeout_ms ==
+	      dp.conf.session_timeout_ms);
+	if (hc) {
+		hc->session = ((const struct sl_welcome *)x->b)->session;
+		CHECK(hc->opened == 1); /* the WELCOME came sealed */
+	}
+	return ((const struct sl_welcome *)x->b)->session;
+}
+
 static void
 test_session_pubsub(uint32_t topic)
 {
 	struct reply r[MAX_REPLIES];
 	const struct reply *x;
-	struct sl_hello h;
 	struct sl_subscribe s;
 	struct {
 		struct sl_publish p;
@@ -80,22 +154,13 @@ test_session_pubsub(uint32_t topic)
 	uint32_t session;
 	unsigned n;
 
-	/* HELLO: WELCOME with a session of worker 0, the nonce echoed. */
-	memset(&h, 0, sizeof(h));
-	sl_proto_hdr_init(&h.h, SL_FT_HELLO, 0, sizeof(h), 0);
-	h.min_version = h.max_version = SL_PROTO_VERSION;
-	h.nonce = 0x1234abcd;
-	snprintf(h.name, sizeof(h.name), "t");
-	send_dgram(&h, sizeof(h));
-	n = poll_replies(r);
-	CHECK(n == 1);
-	x = find(r, n, SL_FT_WELCOME);
-	CHECK(x != NULL);
-	if (x == NULL)
-		return;
-	session = ((const struct sl_welcome *)x->b)->session;
-	CHECK(((const struct sl_welcome *)x->b)->nonce == 0x1234abcd);
-	CHECK(sl_session_worker(session) == 0);
+	/* HELLO, CHALLENGE, AUTH: WELCOME with a session of worker 0, the
+	 * nonce echoed; nothing was stored before the AUTH. */
+	CHECK(challenge_of(HARNESS_CLIENT_PORT, 0x1234abcd, 0, "t", r) != NULL);
+	CHECK(dp.workers[0]->sessions.n_active == 0);
+	session = handshake(HARNESS_CLIENT_PORT, 0x1234abcd, 0, "t", NULL, NULL, r);
+	CHECK(session != 0);
+	CHECK(sl_session_worker(dp.session_idkey, session) == 0);
 	CHECK(sl_ctr_read(&dp.workers[0]->ctr.ctr[SL_CTR_sessions_opened]) == 1);
 
 	/* SUBSCRIBE: OK for its request id. */
@@ -159,20 +224,29 @@ test_session_pubsub(uint32_t topic)
 	CHECK(sl_route_state(&dp.route, topic)->delivered == 1);
 }
 
-/* A HELLO for versions @lo..@hi in header version @hv, from a new nonce. */
+/* A HELLO for versions @lo..@hi in header version @hv, from a new nonce;
+ * a CHALLENGE is answered with AUTH. */
 static unsigned
 hello(uint8_t hv, uint16_t lo, uint16_t hi, uint64_t nonce, struct reply *r)
 {
-	struct sl_hello h;
+	uint8_t b[SL_HELLO_MIN_LEN];
+	struct sl_hello *h = (struct sl_hello *)b;
+	struct sl_challenge c;
+	struct sl_auth a;
+	unsigned n;
 
-	memset(&h, 0, sizeof(h));
-	sl_proto_hdr_init(&h.h, SL_FT_HELLO, 0, sizeof(h), 0);
-	h.h.version = hv;
-	h.min_version = lo;
-	h.max_version = hi;
-	h.nonce = nonce;
-	snprintf(h.name, sizeof(h.name), "v");
-	send_dgram(&h, sizeof(h));
+	harness_hello(b, nonce, 0, "v");
+	h->h.version = hv;
+	h->min_version = lo;
+	h->max_version = hi;
+	send_dgram(b, sizeof(b));
+	n = poll_replies(r);
+	if (n != 1 || r[0].type != SL_FT_CHALLENGE)
+		return n;
+	memcpy(&c, r[0].b, sizeof(c));
+	usleep(2000); /* issued later than the session at this address */
+	harness_auth(&a, &c, "v", NULL);
+	send_dgram(&a, sizeof(a));
 	return poll_replies(r);
 }
 
@@ -239,6 +313,317 @@ test_versions(uint32_t topic)
 	CHECK(sl_route_sub_find(&dp.route, topic, s.h.session) == NULL);
 }
 
+/* --- version 3 handshake and seal ------------------------------------------- */
+
+static const uint8_t alice_key[32] = { 0xa1, 0xa2, 0xa3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+				       17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 };
+static const uint8_t alice_key2[32] = { 0xb1, 0xb2, 0xb3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+					16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
+					31, 32 };
+
+/* The harness's table (open mode) with user 1 "alice". */
+static struct sl_authz *
+authz_alice(void)
+{
+	struct sl_authz *a = (struct sl_authz *)(uintptr_t)dp.authz;
+	struct sl_authz_user *u = &a->users[1];
+
+	memset(u, 0, sizeof(*u));
+	u->active = 1;
+	u->epoch = 1;
+	snprintf(u->name, sizeof(u->name), "alice");
+	memcpy(u->key, alice_key, 32);
+	return a;
+}
+
+/* A SUBSCRIBE of @session for @topic, request @req. */
+static void
+subscribe_frame(struct sl_subscribe *s, uint32_t session, uint32_t topic, uint32_t req)
+{
+	memset(s, 0, sizeof(*s));
+	sl_proto_hdr_init(&s->h, SL_FT_SUBSCRIBE, 0, sizeof(*s), session);
+	s->req_id = req;
+	s->topic_id = topic;
+}
+
+/*
+ * 10,000 HELLOs from as many source ports: a CHALLENGE each, no session,
+ * and a user with a valid key logs in at once, even with authentication
+ * required. Then an unauthenticated HELLO from the user's own address and
+ * port leaves its session alive.
+ */
+static void
+test_hello_flood(uint32_t topic)
+{
+	struct sl_authz *a = authz_alice();
+	uint64_t ch0 = ctr(SL_CTR_challenges), open0 = ctr(SL_CTR_sessions_opened);
+	struct reply r[MAX_REPLIES];
+	struct harness_client hc;
+	struct sl_subscribe s;
+	uint8_t h[SL_HELLO_MIN_LEN], d[256];
+	const struct reply *x;
+	unsigned i, j, n, cha = 0;
+	uint32_t session, active0 = dp.workers[0]->sessions.n_active;
+
+	a->required = 1;
+	for (i = 0; i < 10000; i += 200) {
+		for (j = 0; j < 200; j++)
+			CHECK(harness_send_from(&dp, rx, (uint16_t)(10000 + i + j), h,
+						harness_hello(h, i + j, SL_CAP_AUTH, "mallory")) == 0);
+		/* Drain the CHALLENGEs (to other ports than the harness's):
+		 * the rings hold 1,024, the pool 2,047. */
+		for (n = 0; n < 64; n++) {
+			void *m;
+
+			sl_worker_poll(dp.workers[0]);
+			while (rte_ring_dequeue(tx, &m) == 0) {
+				cha++;
+				rte_pktmbuf_free(m);
+			}
+			if (rte_ring_count(rx) == 0 && n > 2)
+				break;
+		}
+	}
+	CHECK(ctr(SL_CTR_challenges) - ch0 == 10000);
+	CHECK(cha == 10000); /* each a datagram of one CHALLENGE */
+	CHECK(dp.workers[0]->sessions.n_active == active0);
+	CHECK(ctr(SL_CTR_sessions_opened) == open0);
+
+	session = handshake(HARNESS_CLIENT_PORT + 1, 0x77, SL_CAP_AUTH, "alice", alice_key, &hc, r);
+	CHECK(session != 0 && dp.workers[0]->sessions.n_active == active0 + 1);
+	CHECK(sl_session_id_sealed(dp.session_idkey, session));
+
+	/* A HELLO from the same address and port, with another nonce: a
+	 * CHALLENGE, and the session lives on. */
+	CHECK(challenge_of(HARNESS_CLIENT_PORT + 1, 0x78, 0, "x", r) != NULL);
+	CHECK(sl_session_get(&dp.workers[0]->sessions, session, HARNESS_CLIENT_IP,
+			     htons(HARNESS_CLIENT_PORT + 1)) != NULL);
+	/* An open-mode AUTH for that address cannot replace it either. */
+	a->required = 0;
+	{
+		const struct sl_challenge *c = challenge_of(HARNESS_CLIENT_PORT + 1, 0x79, 0, "x", r);
+		struct sl_auth au;
+		uint64_t stale = drops(SL_DROP_auth_stale);
+
+		if (c) {
+			harness_auth(&au, c, "x", NULL);
+			CHECK(harness_send_from(&dp, rx, HARNESS_CLIENT_PORT + 1, &au, sizeof(au)) == 0);
+			n = poll_replies(r);
+			CHECK(find(r, n, SL_FT_WELCOME) == NULL);
+			CHECK(drops(SL_DROP_auth_stale) == stale + 1);
+		}
+	}
+	CHECK(sl_session_get(&dp.workers[0]->sessions, session, HARNESS_CLIENT_IP,
+			     htons(HARNESS_CLIENT_PORT + 1)) != NULL);
+
+	/* The session works: a sealed SUBSCRIBE gets a sealed OK. */
+	subscribe_frame(&s, session, topic, 5);
+	harness_sealed = &hc;
+	CHECK(harness_send_from(&dp, rx, HARNESS_CLIENT_PORT + 1, d,
+				harness_seal(&hc, &s, sizeof(s), 0, 0, d)) == 0);
+	n = poll_replies(r);
+	x = find(r, n, SL_FT_OK);
+	CHECK(x && ((const struct sl_ok *)x->b)->req_id == 5 && hc.opened == 2 && hc.bad == 0);
+	harness_sealed = NULL;
+	/* GOODBYE, sealed, ends it. */
+	{
+		struct sl_hdr g;
+
+		sl_proto_hdr_init(&g, SL_FT_GOODBYE, 0, sizeof(g), session);
+		CHECK(harness_send_from(&dp, rx, HARNESS_CLIENT_PORT + 1, d,
+					harness_seal(&hc, &g, sizeof(g), 0, 0, d)) == 0);
+		poll_replies(r);
+		CHECK(dp.workers[0]->sessions.n_active == active0);
+	}
+}
+
+/*
+ * Sealed datagrams, client to broker: replayed and out-of-window ones
+ * rejected and counted, reordered inside the window accepted, a bit flip
+ * anywhere rejected, an unsealed frame of the session dropped; encrypted
+ * ones too, and the broker's answers encrypted.
+ */
+static void
+test_seal_rx(uint32_t topic)
+{
+	uint64_t replay0 = drops(SL_DROP_mac_replay), bad0 = drops(SL_DROP_bad_mac);
+	uint64_t missing0 = drops(SL_DROP_mac_missing);
+	struct reply r[MAX_REPLIES];
+	struct harness_client hc;
+	struct sl_subscribe s;
+	uint8_t d[256], e[256];
+	const struct reply *x;
+	uint32_t session, len, bit;
+	unsigned n, ok = 0;
+
+	authz_alice();
+	session = handshake(HARNESS_CLIENT_PORT + 2, 0x99, SL_CAP_AUTH | SL_CAP_ENC, "alice",
+			    alice_key, &hc, r);
+	CHECK(session != 0);
+	x = find(r, 4, SL_FT_WELCOME);
+	CHECK(x && (((const struct sl_welcome *)x->b)->h.flags & SL_WELCOME_F_ENC));
+	CHECK(hc.enc == 1);
+	harness_sealed = &hc;
+
+	/* Reordered inside the window: 5, then 3, then 4: all answered. */
+	subscribe_frame(&s, session, topic, 50);
+	for (uint64_t q = 5; q >= 3; q--) {
+		s.req_id = 50 + (uint32_t)q;
+		len = harness_seal(&hc, &s, sizeof(s), 1, q, d);
+		CHECK(harness_send_from(&dp, rx, HARNESS_CLIENT_PORT + 2, d, len) == 0);
+		n = poll_replies(r);
+		x = find(r, n, SL_FT_OK);
+		ok += x && ((const struct sl_ok *)x->b)->req_id == s.req_id;
+	}
+	CHECK(ok == 3);
+	CHECK(hc.enc == 1 && hc.bad == 0);
+	/* The same datagram again: a replay. */
+	CHECK(harness_send_from(&dp, rx, HARNESS_CLIENT_PORT + 2, d, len) == 0);
+	CHECK(poll_replies(r) == 0);
+	CHECK(drops(SL_DROP_mac_replay) == replay0 + 1);
+	/* Far ahead, then one older than the window: refused. */
+	len = harness_seal(&hc, &s, sizeof(s), 1, 5000, d);
+	CHECK(harness_send_from(&dp, rx, HARNESS_CLIENT_PORT + 2, d, len) == 0);
+	CHECK(find(r, poll_replies(r), SL_FT_OK) != NULL);
+	len = harness_seal(&hc, &s, sizeof(s), 1, 5000 - SL_REPLAY_WINDOW, d);
+	CHECK(harness_send_from(&dp, rx, HARNESS_CLIENT_PORT + 2, d, len) == 0);
+	CHECK(poll_replies(r) == 0);
+	CHECK(drops(SL_DROP_mac_replay) == replay0 + 2);
+	/* Inside the window, new: accepted. */
+	len = harness_seal(&hc, &s, sizeof(s), 1, 5000 - SL_REPLAY_WINDOW + 1, d);
+	CHECK(harness_send_from(&dp, rx, HARNESS_CLIENT_PORT + 2, d, len) == 0);
+	CHECK(find(r, poll_replies(r), SL_FT_OK) != NULL);
+
+	/* A bit flip anywhere: refused, counted, and nothing answered. */
+	len = harness_seal(&hc, &s, sizeof(s), 1, 6000, d);
+	for (bit = 0; bit < len * 8; bit += 7) {
+		memcpy(e, d, len);
+		e[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		CHECK(harness_send_from(&dp, rx, HARNESS_CLIENT_PORT + 2, e, len) == 0);
+	}
+	n = poll_replies(r);
+	CHECK(find(r, n, SL_FT_OK) == NULL);
+	CHECK(drops(SL_DROP_bad_mac) - bad0 + drops(SL_DROP_no_session) > 0);
+	/* The unflipped one is still good (nothing consumed its sequence). */
+	CHECK(harness_send_from(&dp, rx, HARNESS_CLIENT_PORT + 2, d, len) == 0);
+	CHECK(find(r, poll_replies(r), SL_FT_OK) != NULL);
+
+	/* An unsealed SUBSCRIBE of the session: dropped, counted, unanswered. */
+	CHECK(harness_send_from(&dp, rx, HARNESS_CLIENT_PORT + 2, &s, sizeof(s)) == 0);
+	CHECK(poll_replies(r) == 0);
+	CHECK(drops(SL_DROP_mac_missing) == missing0 + 1);
+	CHECK(hc.bad == 0);
+	harness_sealed = NULL;
+}
+
+/* AUTH edge cases: a stale cookie gets SL_E_HANDSHAKE; a forged cookie is
+ * dropped; a wrong key SL_E_AUTH_FAILED; the user's second key works. */
+static void
+test_auth_edges(void)
+{
+	struct sl_authz *a = authz_alice();
+	uint64_t stale0 = drops(SL_DROP_cookie_stale), bad0 = drops(SL_DROP_cookie_bad);
+	const struct sl_challenge *c;
+	struct reply r[MAX_REPLIES];
+	struct sl_cookie_in in;
+	struct harness_client hc;
+	struct sl_challenge ch, orig;
+	const struct sl_error *er;
+	struct sl_auth au;
+	uint16_t port = HARNESS_CLIENT_PORT + 3;
+	uint32_t active0 = dp.workers[0]->sessions.n_active;
+	unsigned n;
+
+	c = challenge_of(port, 0x31, SL_CAP_AUTH, "alice", r);
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	orig = *c;
+	ch = orig;
+	/* A cookie the broker would have issued 11 s ago: stale. */
+	ch.issued -= SL_COOKIE_LIFE_MS + 1000;
+	memset(&in, 0, sizeof(in));
+	in.transport = SL_TRANSPORT_UDP;
+	in.ip = HARNESS_CLIENT_IP;
+	in.port = htons(port);
+	in.version = ch.version;
+	in.caps = ch.caps;
+	in.nonce = ch.nonce;
+	in.issued = ch.issued;
+	memcpy(in.server_nonce, ch.server_nonce, 16);
+	sl_cookie(dp.cookie_secret, &in, ch.cookie);
+	harness_auth(&au, &ch, "alice", alice_key);
+	CHECK(harness_send_from(&dp, rx, port, &au, sizeof(au)) == 0);
+	n = poll_replies(r);
+	CHECK(n == 1 && r[0].type == SL_FT_ERROR);
+	er = (const struct sl_error *)r[0].b;
+	CHECK(er->code == SL_E_HANDSHAKE && er->h.session == 0 && er->detail == 0x31 &&
+	      er->frame_type == SL_FT_AUTH);
+	CHECK(drops(SL_DROP_cookie_stale) == stale0 + 1);
+
+	/* The cookie binds the address: the same AUTH from another port is
+	 * dropped without an answer. */
+	ch = orig;
+	harness_auth(&au, &ch, "alice", alice_key);
+	CHECK(harness_send_from(&dp, rx, (uint16_t)(port + 100), &au, sizeof(au)) == 0);
+	harness_rx_port = (uint16_t)(port + 100);
+	CHECK(poll_replies(r) == 0);
+	harness_rx_port = port;
+	CHECK(drops(SL_DROP_cookie_bad) == bad0 + 1);
+
+	/* A wrong key: AUTH_FAILED, session 0, detail the nonce. */
+	harness_auth(&au, &ch, "alice", alice_key2);
+	CHECK(harness_send_from(&dp, rx, port, &au, sizeof(au)) == 0);
+	n = poll_replies(r);
+	CHECK(n == 1 && r[0].type == SL_FT_ERROR &&
+	      ((const struct sl_error *)r[0].b)->code == SL_E_AUTH_FAILED &&
+	      ((const struct sl_error *)r[0].b)->detail == 0x31);
+	CHECK(dp.workers[0]->sessions.n_active == active0);
+
+	/* The same key once it is the user's second: a session. */
+	a->users[1].has_key2 = 1;
+	memcpy(a->users[1].key2, alice_key2, 32);
+	CHECK(handshake(port, 0x32, SL_CAP_AUTH, "alice", alice_key2, &hc, r) != 0);
+	/* Encryption without authentication: refused. */
+	c = challenge_of((uint16_t)(port + 1), 0x33, SL_CAP_ENC, "x", r);
+	if (c) {
+		ch = *c;
+		harness_auth(&au, &ch, "x", NULL);
+		CHECK(harness_send_from(&dp, rx, (uint16_t)(port + 1), &au, sizeof(au)) == 0);
+		n = poll_replies(r);
+		CHECK(n == 1 && ((const struct sl_error *)r[0].b)->code == SL_E_ENCRYPTION_REQUIRED);
+	}
+	a->users[1].has_key2 = 0;
+}
+
+/* A frame without a session gets NO_SESSION with its req_id and, for a
+ * PUBLISH, its producer_seq (PROTOCOL.md 5.12). */
+static void
+test_no_session_fields(uint32_t topic)
+{
+	struct reply r[MAX_REPLIES];
+	struct sl_subscribe s;
+	struct sl_publish p;
+	const struct sl_error *e;
+	unsigned n;
+
+	subscribe_frame(&s, 0x5eed, topic, 77);
+	send_dgram(&s, sizeof(s));
+	n = poll_replies(r);
+	CHECK(n == 1 && r[0].type == SL_FT_ERROR);
+	e = (const struct sl_error *)r[0].b;
+	CHECK(e->code == SL_E_NO_SESSION && e->req_id == 77 && e->detail == topic);
+	memset(&p, 0, sizeof(p));
+	sl_proto_hdr_init(&p.h, SL_FT_PUBLISH, 0, sizeof(p), 0x5eed);
+	p.topic_id = topic;
+	p.producer_seq = 4242;
+	send_dgram(&p, sizeof(p));
+	n = poll_replies(r);
+	CHECK(n == 1 && r[0].type == SL_FT_ERROR);
+	e = (const struct sl_error *)r[0].b;
+	CHECK(e->code == SL_E_NO_SESSION && e->req_id == 0 && e->detail == 4242);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -262,6 +647,11 @@ main(int argc, char **argv)
 	CHECK(topic != 0);
 	test_session_pubsub(topic);
 	test_versions(topic);
+	test_no_session_fields(topic);
+	test_hello_flood(topic);
+	test_seal_rx(topic);
+	test_auth_edges();
+	harness_rx_port = HARNESS_CLIENT_PORT;
 	sl_port_fini(&dp, 0);
 	sl_worker_fini(dp.workers[0]);
 	sl_route_fini(&dp.route);

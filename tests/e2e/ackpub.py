@@ -20,6 +20,8 @@ import struct
 import sys
 import time
 
+import v3
+
 HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, ERROR = 0x01, 0x04, 0x10, 0x11, 0x20, 0x30, 0x7F
 
 
@@ -60,13 +62,9 @@ def request(s, data, want):
 
 
 def session(host, port):
-    """An unauthenticated session with the broker: (socket, session id)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.connect((host, port))
-    s.settimeout(0.2)
-    nonce = int.from_bytes(os.urandom(8), "little")
-    w = request(s, hdr(HELLO, 64, 0) + struct.pack("<HHIQ", VERSION, VERSION, 0, nonce) + bytes(32), WELCOME)
-    return s, struct.unpack_from("<I", w, 16)[0]
+    """An unauthenticated session with the broker (v3 handshake): (socket, session id)."""
+    c = v3.connect(host, port, name=b"ackpub")
+    return c.s, c.id
 
 
 def main():

@@ -16,6 +16,8 @@ import struct
 import sys
 import time
 
+import v3
+
 VER = 3
 HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ERROR = 0x01, 0x04, 0x10, 0x11, 0x20, 0x7F
 
@@ -48,10 +50,7 @@ def main():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.connect((host, port))
     s.settimeout(0.2)
-    nonce = int.from_bytes(os.urandom(8), "little")
-    hello = hdr(HELLO, 64, 0, version=1) + struct.pack("<HHIQ", VER, VER, 0, nonce) + b"craft".ljust(32, b"\0")
-    w = request(s, hello, WELCOME)
-    sess = struct.unpack_from("<I", w, 16)[0]
+    sess = v3.Session(s, name=b"craft").id
     name = b"craft.ok"
     res = hdr(RESOLVE, 24 + len(name), sess) + struct.pack("<IHH", 1, len(name), 1) + name
     t = request(s, res, TOPIC)

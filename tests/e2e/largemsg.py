@@ -22,6 +22,7 @@ import struct
 import sys
 import time
 
+import v3  # noqa: E402
 from ackpub import frames
 
 HELLO, WELCOME, RESOLVE, TOPIC, SUBSCRIBE, OK = 0x01, 0x04, 0x10, 0x11, 0x12, 0x14
@@ -33,7 +34,7 @@ MAX_FRAG_DATA = MAX_DATAGRAM - 48
 
 
 class Session:
-    """One session: HELLO (header version 1, versions 1..3), the version WELCOME chose."""
+    """One session (the v3 handshake), in the version WELCOME chose."""
 
     def __init__(self, host, port):
         self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -44,14 +45,8 @@ class Session:
             self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
         self.s.connect((host, port))
         self.s.settimeout(0.2)
-        self.version, self.sess = 1, 0
-        nonce = int.from_bytes(os.urandom(8), "little")
-        hello = struct.pack("<BBHIII", 1, HELLO, 0, 64, 0, 0) + \
-            struct.pack("<HHIQ", 1, 3, 0, nonce) + bytes(32)
-        w = self.request(hello, WELCOME)
-        self.sess = struct.unpack_from("<I", w, 16)[0]
-        if len(w) >= 40 and struct.unpack_from("<H", w, 36)[0]:
-            self.version = struct.unpack_from("<H", w, 36)[0]
+        c = v3.Session(self.s, name=b"largemsg")
+        self.sess, self.version = c.id, struct.unpack_from("<H", c.welcome, 36)[0]
 
     def hdr(self, t, length, flags=0):
         return struct.pack("<BBHIII", self.version, t, flags, length, self.sess, 0)

@@ -22,6 +22,7 @@ import struct
 import sys
 import time
 
+import v3  # noqa: E402
 from ackpub import HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, ERROR, frames, hdr
 
 SUBSCRIBE, OK, DELIVER, NAK, CREDIT = 0x12, 0x14, 0x21, 0x31, 0x32
@@ -82,10 +83,7 @@ class Client:
 
 
 def session(c, name):
-    nonce = int.from_bytes(os.urandom(8), "little")
-    w = c.request(hdr(HELLO, 64, 0) + struct.pack("<HHIQ", 3, 3, 0, nonce) +
-                  b"nak".ljust(32, b"\0"), WELCOME)
-    sess = struct.unpack_from("<I", w, 16)[0]
+    sess = v3.Session(c.s, name=b"nak").id
     t = c.request(hdr(RESOLVE, 24 + len(name), sess) + struct.pack("<IHH", 1, len(name), 1) +
                   name, TOPIC)
     return sess, struct.unpack_from("<I", t, 20)[0]

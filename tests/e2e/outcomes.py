@@ -25,6 +25,8 @@ import struct
 import sys
 import time
 
+import v3
+
 from ackpub import frames, hdr, request
 
 HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, ERROR = 0x01, 0x04, 0x10, 0x11, 0x20, 0x30, 0x7F
@@ -37,9 +39,7 @@ def connect(host, port, topic):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     s.connect((host, port))
     s.settimeout(0.2)
-    nonce = int.from_bytes(os.urandom(8), "little")
-    w = request(s, hdr(HELLO, 64, 0) + struct.pack("<HHIQ", 3, 3, 0, nonce) + bytes(32), WELCOME)
-    sess = struct.unpack_from("<I", w, 16)[0]
+    sess = v3.Session(s, name=b"outcomes").id
     name = topic.encode()
     res = hdr(RESOLVE, 24 + len(name), sess) + struct.pack("<IHH", 1, len(name), 1) + name
     tid = struct.unpack_from("<I", request(s, res, TOPIC), 20)[0]

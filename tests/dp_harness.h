@@ -168,6 +168,19 @@ harness_send_from(struct sl_dp *dp, struct rte_ring *rx, uint16_t port, const vo
 	return 0;
 }
 
+/* Worker 0's counter @c and drop reason @d. */
+static inline uint64_t
+harness_ctr(const struct sl_dp *dp, enum sl_ctr c)
+{
+	return sl_ctr_read(&dp->workers[0]->ctr.ctr[c]);
+}
+
+static inline uint64_t
+harness_drops(const struct sl_dp *dp, enum sl_drop d)
+{
+	return sl_ctr_read(&dp->workers[0]->ctr.drop[d]);
+}
+
 /* From the client's usual port. */
 static inline int
 harness_send(struct sl_dp *dp, struct rte_ring *rx, const void *frames, uint32_t len)

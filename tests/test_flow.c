@@ -76,17 +76,9 @@ dlv(unsigned i)
 	return (const struct sl_deliver *)r[i].b;
 }
 
-static uint64_t
-ctr(enum sl_ctr c)
-{
-	return sl_ctr_read(&dp.workers[0]->ctr.ctr[c]);
-}
+#define ctr(c) harness_ctr(&dp, (c))
 
-static uint64_t
-drops(enum sl_drop d)
-{
-	return sl_ctr_read(&dp.workers[0]->ctr.drop[d]);
-}
+#define drops(d) harness_drops(&dp, (d))
 
 static uint32_t
 hello(void)

@@ -132,50 +132,49 @@ collect(struct got *g, uint16_t port)
 	}
 }
 
+/* Run the worker; copy the first frame of type @type sent to @port into
+ * @out (@len bytes). Returns 1 if one came. Every datagram is consumed. */
+static int
+reply_of(uint16_t port, uint8_t type, void *out, size_t len)
+{
+	void *m = NULL;
+	int got = 0;
+
+	run();
+	while (rte_ring_dequeue(tx, &m) == 0) {
+		struct rte_mbuf *mb = m;
+		struct sl_pkt_info pi;
+		const uint8_t *p = rte_pktmbuf_mtod(mb, const uint8_t *);
+
+		if (!got && sl_pkt_parse(p, mb->pkt_len, CLIENT_IP, htons(port), &pi) == SL_PKT_UDP &&
+		    p[pi.payload_off + 1] == type) {
+			memcpy(out, p + pi.payload_off, len);
+			got = 1;
+		}
+		rte_pktmbuf_free(mb);
+	}
+	return got;
+}
+
 static uint32_t
 hello(uint16_t port)
 {
 	uint8_t h[SL_HELLO_MIN_LEN];
 	struct sl_challenge c;
+	struct sl_welcome w;
 	struct sl_auth a;
-	void *m = NULL;
-	uint32_t session = 0;
-	int got = 0;
 
 	send_dgram(port, h, harness_hello(h, port, 0, "t"));
-	run();
-	while (rte_ring_dequeue(tx, &m) == 0) {
-		struct rte_mbuf *mb = m;
-		struct sl_pkt_info pi;
-		const uint8_t *p = rte_pktmbuf_mtod(mb, const uint8_t *);
-
-		if (sl_pkt_parse(p, mb->pkt_len, CLIENT_IP, htons(port), &pi) == SL_PKT_UDP &&
-		    p[pi.payload_off + 1] == SL_FT_CHALLENGE) {
-			memcpy(&c, p + pi.payload_off, sizeof(c));
-			got = 1;
-		}
-		rte_pktmbuf_free(mb);
-	}
-	CHECK(got);
+	CHECK(reply_of(port, SL_FT_CHALLENGE, &c, sizeof(c)));
 	harness_auth(&a, &c, "t", NULL);
 	send_dgram(port, &a, sizeof(a));
-	run();
-	while (rte_ring_dequeue(tx, &m) == 0) {
-		struct rte_mbuf *mb = m;
-		struct sl_pkt_info pi;
-		const uint8_t *p = rte_pktmbuf_mtod(mb, const uint8_t *);
-
-		if (sl_pkt_parse(p, mb->pkt_len, CLIENT_IP, htons(port), &pi) == SL_PKT_UDP &&
-		    p[pi.payload_off + 1] == SL_FT_WELCOME) {
-			const struct sl_welcome *w = (const void *)(p + pi.payload_off);
-
-			session = w->session;
-			CHECK(w->max_message == sl_large_welcome_max(&dp));
-		}
-		rte_pktmbuf_free(mb);
+	if (!reply_of(port, SL_FT_WELCOME, &w, sizeof(w))) {
+		CHECK(0);
+		return 0;
 	}
-	CHECK(session != 0);
-	return session;
+	CHECK(w.max_message == sl_large_welcome_max(&dp));
+	CHECK(w.session != 0);
+	return w.session;
 }
 
 static void

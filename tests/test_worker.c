@@ -66,17 +66,9 @@ find(const struct reply *r, unsigned n, uint8_t type)
 	return NULL;
 }
 
-static uint64_t
-ctr(enum sl_ctr c)
-{
-	return sl_ctr_read(&dp.workers[0]->ctr.ctr[c]);
-}
+#define ctr(c) harness_ctr(&dp, (c))
 
-static uint64_t
-drops(enum sl_drop d)
-{
-	return sl_ctr_read(&dp.workers[0]->ctr.drop[d]);
-}
+#define drops(d) harness_drops(&dp, (d))
 
 /* The CHALLENGE answering a HELLO of @nonce from @port (NULL if none). */
 static const struct sl_challenge *

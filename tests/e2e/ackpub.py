@@ -34,15 +34,7 @@ def hdr(t, length, session, flags=0, version=VERSION):
                        session, 0)
 
 
-def frames(d):
-    """(type, frame bytes) for each frame of datagram @d, as the 8-byte aligned framing says."""
-    off = 0
-    while off + 16 <= len(d):
-        length = struct.unpack_from("<I", d, off + 4)[0]
-        if length < 16 or off + length > len(d):
-            return
-        yield d[off + 1], d[off:off + length]
-        off += (length + 7) & ~7
+frames = v3.frames  # (type, frame bytes) for each frame of a datagram
 
 
 def request(s, data, want):

@@ -484,7 +484,11 @@ sl_journal_read(struct sl_journal *j, uint64_t seq, struct sl_jrec_view *out)
 		return -EUCLEAN;
 	if (j->n_segs == 0 || seq < j->segs[0].first_seq || seq >= j->next_seq)
 		return -ENOENT;
-	/* Replay reads in order: continue from the previous read when we can. */
+	/* Replay reads in order: continue from the previous read when we can.
+	 * Only a hint: bytes recovery skipped without losing a record (damage
+	 * between two records) may follow the last one read; the index has an
+	 * entry past them. */
+	si = j->n_segs;
 	if (seq == j->rd_seq && j->rd_seg < j->n_segs) {
 		si = j->rd_seg;
 		off = j->rd_off;
@@ -492,7 +496,13 @@ sl_journal_read(struct sl_journal *j, uint64_t seq, struct sl_jrec_view *out)
 			si++;
 			off = SL_JSEG_HDR;
 		}
-	} else {
+		s = &j->segs[si];
+		r = (const struct sl_jrec *)(s->base + off);
+		if (off + s->rec_hdr > s->used || (r->commit >> 32) != SL_JREC_MAGIC ||
+		    r->seq != seq)
+			si = j->n_segs;
+	}
+	if (si == j->n_segs) {
 		si = seg_find(j, seq);
 		off = idx_find(&j->segs[si], seq);
 	}

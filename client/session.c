@@ -302,6 +302,7 @@ sl_cl_close_transport(struct sl_client *c)
 	sl_cl_batch_drop(c);
 	c->rx_i = c->rx_n = 0;
 	c->stash_n = 0; /* deliveries of a session that is gone */
+	c->big_rx_busy = false;
 	c->claim = NULL;
 }
 
@@ -313,6 +314,7 @@ client_free(struct sl_client *c)
 	sl_cl_producer_free(c);
 	sl_cl_reorder_free(c);
 	free(c->big);
+	free(c->big_rx);
 	free(c->win.slot);
 	free(c);
 }

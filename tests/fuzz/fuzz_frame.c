@@ -85,7 +85,7 @@ check_frame(const uint8_t *buf, size_t len, size_t before, size_t after,
 	switch (f->hdr->type) {
 	case SL_FT_PUBLISH:
 	case SL_FT_DELIVER:
-		FUZZ_CHECK(f->body_len <= SL_MAX_PAYLOAD);
+		FUZZ_CHECK(f->body_len <= SL_MAX_MESSAGE);
 		break;
 	case SL_FT_RESOLVE:
 	case SL_FT_PSUBSCRIBE:

@@ -28,7 +28,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 	} while (0)
 
 /*
- * A scratch directory of this process under $TMPDIR (or /tmp), made once
+ * A scratch directory of this process under $TMPDIR (or /dev/shm, or
+ * /tmp), made once
  * and removed at exit. Aborts when it cannot be made: the harness cannot run.
  */
 const char *fuzz_tmpdir(const char *name);

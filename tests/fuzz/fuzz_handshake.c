@@ -68,18 +68,6 @@ authz_make(uint32_t required)
 	return a;
 }
 
-/*
- * The worker's tables are allocated once at start and reached only through
- * the worker structure, which lives in DPDK memory that LeakSanitizer does
- * not scan: not leaks. Leaks made while handling an input are still found.
- */
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:sl_worker_init\nleak:harness_dp\n";
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {

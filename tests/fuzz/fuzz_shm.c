@@ -42,18 +42,6 @@ static struct sl_shm shm;
 static struct sl_shm_client clients[4];
 static uint8_t *base;
 
-/*
- * The worker's tables are allocated once at start and reached only through
- * the worker structure, which lives in DPDK memory that LeakSanitizer does
- * not scan: not leaks. Leaks made while handling an input are still found.
- */
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:sl_worker_init\nleak:harness_dp\n";
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -86,19 +74,8 @@ attach(uint64_t start, uint32_t max_frame)
 	struct sl_shm_client *c = &clients[SLOT];
 	struct sl_handoff h = { .kind = SL_HO_SHM_ATTACH, .topic = SLOT };
 
-	memset(base, 0, 4096 + 2 * RING);
-	memset(c, 0, sizeof(*c));
-	c->slot = SLOT;
-	c->gen = GEN;
-	c->base = base;
-	c->size = 4096 + 2 * RING;
-	c->tx_off = 4096;
-	c->rx_off[0] = 4096 + RING;
-	c->tx_size = c->rx_size = RING;
-	c->tx_shift = c->rx_shift = SHIFT;
+	harness_shm_client(c, base, SLOT, GEN, RING, SHIFT);
 	c->max_frame = max_frame;
-	c->max_deliver = SL_MAX_DATAGRAM;
-	c->sock = -1;
 	c->tx_pos = start;
 	region()->tx.cons = start;
 	__atomic_store_n(&c->state, SL_SHM_LIVE, __ATOMIC_RELEASE);

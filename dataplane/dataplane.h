@@ -54,7 +54,7 @@ enum sl_handoff_kind {
 	SL_HO_KINDS
 };
 
-#define SL_PSUB_MAX 1024 /* pattern subscriptions, all sessions together */
+#define SL_PSUB_MAX 1024 /* pattern subscriptions, all sessions together (full: SL_E_SUB_TABLE_FULL, drop psub_table_full) */
 
 /* A pattern subscription, kept by the main lcore. */
 struct sl_psub {
@@ -62,6 +62,7 @@ struct sl_psub {
 	uint16_t uid;
 	uint8_t used;
 	uint8_t src_worker;
+	uint16_t off;	    /* the PSUBSCRIBE frame's offset in m */
 	struct rte_mbuf *m; /* a reference: the subscriber's address headers */
 	char pattern[SL_MAX_TOPIC_NAME + 1];
 };

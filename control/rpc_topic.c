@@ -189,6 +189,32 @@ _Static_assert(SL_STATE_TF_DURABILITY == 1 && SL_STATE_TF_BACKPRESSURE == 2 &&
 	       SL_STATE_TF_CAPACITY_MB == 16 && SL_STATE_TF_RETX_WINDOW == 32,
 	       "update_fields order");
 
+/*
+ * A capacity below what the topic's journal holds would refuse every
+ * publish until retention catches up, if it ever does: refused (the
+ * dataplane refuses it too). 1 with @r answered, 0 when fine.
+ */
+static int
+capacity_below_use(struct sl_req *r, const char *name, const struct sl_state_topic *t)
+{
+	json_t *snap = NULL;
+	const json_t *live = live_find(live_topics(r->ctl, &snap), name);
+	uint64_t held = 0;
+	int below;
+
+	below = t->capacity_mb != 0 && live != NULL && !live_deleted(live) &&
+		sl_jget_u64(live, "journal_bytes", &held) == 0 && held > (t->capacity_mb << 20);
+	json_decref(snap);
+	if (below)
+		sl_req_fail(r, "invalid", "topic '%.200s': its journal holds %llu bytes, more than "
+			    "a capacity of %llu MB; nothing changed: lower its retention first "
+			    "(--retain-mb, --retain-s) and let it apply, or give a capacity of at "
+			    "least %llu MB", name, (unsigned long long)held,
+			    (unsigned long long)t->capacity_mb,
+			    (unsigned long long)((held + (1u << 20) - 1) >> 20));
+	return below;
+}
+
 int
 sl_rpc_topic_update(struct sl_req *r)
 {
@@ -204,6 +230,8 @@ sl_rpc_topic_update(struct sl_req *r)
 		return sl_req_fail(r, "invalid", "topic '%.200s' was created by a client, not "
 				   "through sluice-control: adopt it first with 'topic create "
 				   "%.200s' and its current durability", name, name);
+	if (json_object_get(r->args, "capacity_mb") != NULL && capacity_below_use(r, name, &t))
+		return -1;
 	if (sl_req_draft(r, &next))
 		return -1;
 	rc = sl_state_topic_update(&next, &t, update_fields(r), &now, r->err, sizeof(r->err));

@@ -144,6 +144,7 @@ topic_update(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 {
 	size_t len = strnlen(t->name, sizeof(t->name));
 	const struct sl_topic *cur;
+	uint64_t j_bytes;
 	uint32_t id;
 	uint8_t d;
 
@@ -162,6 +163,13 @@ topic_update(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 		return say(r, -EPERM, "topic %s has durability %s, which cannot change while it "
 			   "exists; delete it and create it again", t->name,
 			   sl_durability_name((enum sl_durability)d));
+	/* A capacity below what the journal holds would refuse every publish
+	 * until retention caught up, if it ever does: not a live change. */
+	j_bytes = sl_ctr_read(&sl_route_state(&dp->route, id)->j_bytes);
+	if (t->capacity_bytes != 0 && sl_route_state(&dp->route, id)->journal != NULL &&
+	    t->capacity_bytes < j_bytes)
+		return say(r, -ENOSPC, "topic %s: its journal holds %llu bytes, more than that "
+			   "capacity; lower retention first", t->name, (unsigned long long)j_bytes);
 	return topic_respec(dp, cur, t, r);
 }
 

@@ -128,6 +128,11 @@ def topic_update(st, a):
             t[k] = a[k]
     if "backpressure" in a:
         t["backpressure"] = a["backpressure"]
+    if "encryption" in a:
+        if a["encryption"] not in ("off", "optional", "required"):
+            raise Refused("invalid", "encryption '%s' is invalid: use off, optional or required"
+                          % a["encryption"])
+        t["encryption"] = a["encryption"]
     return t
 
 

@@ -172,6 +172,21 @@ test_topics(void)
 	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), 0);
 	spec_is(id, SL_DUR_SYNC, SL_CNC_BP_DISCONNECT, 2 * MB, 0, 0);
 	CHECK_EQ(sl_route_state(&dp.route, id)->backpressure, SL_BP_DISCONNECT);
+	/* A capacity below what the journal holds (the owner's snapshot of
+	 * its size, as after appends): refused, nothing changed. */
+	__atomic_store_n(&sl_route_state(&dp.route, id)->j_bytes, 8 * MB, __ATOMIC_RELAXED);
+	t = topic("c.sync", SL_DUR_SYNC, SL_CNC_BP_DROP, 0, 0,
+		  sl_route_state(&dp.route, id)->j_bytes - 1);
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), -ENOSPC);
+	msg_has(msg, "more than that capacity; lower retention first");
+	spec_is(id, SL_DUR_SYNC, SL_CNC_BP_DISCONNECT, 2 * MB, 0, 0);
+	t.capacity_bytes = sl_route_state(&dp.route, id)->j_bytes;
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), 0);
+	spec_is(id, SL_DUR_SYNC, SL_CNC_BP_DROP, 0, 0, t.capacity_bytes);
+	t.capacity_bytes = 0;
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), 0);
+	t = topic("c.sync", SL_DUR_SYNC, SL_CNC_BP_DISCONNECT, 2 * MB, 0, 0);
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), 0);
 
 	/* Bad commands: refused, saying what is wrong; nothing created. */
 	t = topic("bad name", SL_DUR_NONE, 0, 0, 0, 0);

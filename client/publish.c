@@ -143,14 +143,10 @@ sl_cl_on_pub_error(struct sl_client *c, const struct sl_error *e)
 		return;
 	}
 	if (e->code == SL_E_OUT_OF_ORDER && c->prod.bound) {
-		/* A publish before it was lost: not stored; a resend round
-		 * sends the unacknowledged publishes in order. A refusal of a
-		 * publish sent before the last round began is answered by
-		 * that round; one sent after it is a new hole: a round now. */
+		/* A publish before it was lost: not stored; the next resend
+		 * round sends the topic's unacknowledged publishes in order. */
 		c->st.out_of_order++;
-		seq = sl_cl_producer_find(c, SL_TOPIC_INVALID, e->detail);
-		if (seq == 0 || c->prod.rec[seq & c->win.mask].sent_ns >= c->prod.round_ns)
-			c->prod.ooo = true;
+		c->prod.ooo = true;
 		return;
 	}
 	if (e->code == SL_E_FENCED && !c->prod.fenced) {

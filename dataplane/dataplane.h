@@ -94,6 +94,9 @@ struct sl_dedup;
 struct sl_producer_reg;
 
 #define SL_BACKLOG_MAX 4096
+/* A backlog destination besides the workers: the main lcore's slow-path
+ * ring (a session's end, which its pattern subscriptions must hear of). */
+#define SL_BACKLOG_MAIN SL_CONF_MAX_WORKERS
 
 struct sl_backlog {
 	uint32_t dst;
@@ -163,7 +166,7 @@ struct sl_worker {
 	 * dropping one would leave a subscription behind. */
 	struct sl_backlog *backlog;
 	uint32_t n_backlog;
-	uint16_t n_backlog_dst[SL_CONF_MAX_WORKERS];
+	uint16_t n_backlog_dst[SL_CONF_MAX_WORKERS + 1]; /* + SL_BACKLOG_MAIN */
 	/* Messages held back for subscribers without room (policy block). */
 	struct sl_held *held;
 	uint32_t n_held;

@@ -226,8 +226,13 @@ sl_psub_handle(struct sl_dp *dp, struct sl_handoff *h)
 		code = add(dp, h, pattern, &topic);
 	} else {
 		p = find(dp, h->session, pattern);
-		if (p)
-			drop_entry(dp, p, 1);
+		/* An owner that could not be told keeps the subscription: the
+		 * pattern stays too and the answer is BUSY, so that the
+		 * client's resend tries again rather than hearing OK. */
+		if (p && expand_all(dp, p, SL_HO_PSUB_DEL) < 0)
+			code = SL_E_BUSY;
+		else if (p)
+			drop_entry(dp, p, 0);
 	}
 	h->kind = SL_HO_PSUB_DONE;
 	h->code = code;

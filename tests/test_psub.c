@@ -354,6 +354,21 @@ test_sub_limit(void)
 	CHECK_EQ(sl_route_state(&dp.route, late)->n_subs, 2);
 	CHECK(sl_route_sub_find(&dp.route, late, 42) == NULL);
 
+	/* A removal an owner cannot be told of is not answered OK: BUSY, and
+	 * the pattern stays for the resend. */
+	fake_ring_full = 1;
+	{
+		uint64_t full = sl_ctr_read(&dp.main_ctr.drop[SL_DROP_ring_full]);
+		struct sl_handoff h = frame(40, 2, 1, "late.*", 1);
+
+		sl_psub_handle(&dp, &h); /* the answer meets the full ring too: freed */
+		CHECK_EQ(sl_ctr_read(&dp.main_ctr.drop[SL_DROP_ring_full]), full + 2);
+	}
+	fake_ring_full = 0;
+	CHECK_EQ(psub(40, 2, "late.*", 0), SL_E_NONE); /* still there: a resend */
+	CHECK_EQ(fake_sent_count(SL_HO_PSUB_ADD, 0), 0);
+	workers_drain();
+
 	/* Unsubscribing gives the slot back: a session that was refused gets in. */
 	CHECK_EQ(psub(40, 2, "late.*", 1), SL_E_NONE);
 	owners_apply();

@@ -287,9 +287,15 @@ sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 	 * topic's sequence that no resend could fill.
 	 */
 	p->producer_seq = seq;
-	if (c->prod.bound) {
+	if (c->prod.bound && !ack_req) {
+		p->producer_seq = 0;
+		c->prod.rec[seq & c->win.mask].kept = 0;
+	} else if (c->prod.bound) {
+		/* Only what is kept for resending needs its topic's numbering
+		 * and a send time (a clock read): a publish without an ACK
+		 * skips both. */
 		t = sl_cl_ptopic(c, topic_id);
-		p->producer_seq = ack_req ? t->last_pseq + 1 : 0;
+		p->producer_seq = t->last_pseq + 1;
 		/* The first of the topic starts the broker's record of the
 		 * stream (resend rounds flag their first one too). */
 		if (p->producer_seq == 1)
@@ -302,7 +308,7 @@ sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 		c->win.slot[seq & c->win.mask].topic_id = topic_id;
 		/* Copied before the frame is committed: over shared memory
 		 * the broker may take it from the ring at once. */
-		sl_cl_producer_sent(c, seq, p + 1, len, ack_req);
+		sl_cl_producer_sent(c, seq, p + 1, len, true);
 	}
 	if (c->big_len) {
 		rc = sl_cl_frag_send(c, p->topic_id, p->producer_seq, timestamp, p->h.flags,

@@ -54,6 +54,8 @@ topic_spec_args(const struct sl_ctl_verb *v, json_t *a, const char *name, const 
 		rc = add_u64_arg(v, a, "capacity_mb", "capacity-mb", sizes[2]);
 	if (rc == 0)
 		rc = add_u64_arg(v, a, "retransmit_window", "retransmit-window", sizes[3]);
+	if (rc == 0)
+		rc = add_u64_arg(v, a, "max_message", "max-message", sizes[4]);
 	return rc;
 }
 
@@ -62,13 +64,14 @@ static int
 topic_spec_call(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv,
 		const char *cmd, const char *done)
 {
-	const char *dur = NULL, *bp = NULL, *enc = NULL, *sizes[4] = { NULL, NULL, NULL, NULL };
+	const char *dur = NULL, *bp = NULL, *enc = NULL, *sizes[5] = { NULL, NULL, NULL, NULL, NULL };
 	const char *pos[1];
 	const struct sl_ctl_opt opts[] = {
 		{ "durability", &dur, NULL }, { "backpressure", &bp, NULL },
 		{ "encryption", &enc, NULL },
 		{ "retain-mb", &sizes[0], NULL }, { "retain-s", &sizes[1], NULL },
 		{ "capacity-mb", &sizes[2], NULL }, { "retransmit-window", &sizes[3], NULL },
+		{ "max-message", &sizes[4], NULL },
 		{ NULL, NULL, NULL },
 	};
 	struct sl_ctl_reply r;
@@ -79,10 +82,11 @@ topic_spec_call(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **
 	if (rc != 0)
 		return rc;
 	if (strcmp(cmd, "topic.update") == 0 && dur == NULL && bp == NULL && enc == NULL &&
-	    sizes[0] == NULL && sizes[1] == NULL && sizes[2] == NULL && sizes[3] == NULL)
+	    sizes[0] == NULL && sizes[1] == NULL && sizes[2] == NULL && sizes[3] == NULL &&
+	    sizes[4] == NULL)
 		return sl_ctl_usage_err(v, "nothing to update: give --retain-mb, --retain-s, "
-					"--capacity-mb, --retransmit-window, --backpressure, "
-					"--encryption or --durability");
+					"--capacity-mb, --retransmit-window, --max-message, "
+					"--backpressure, --encryption or --durability");
 	a = json_object();
 	if (a == NULL)
 		abort();
@@ -143,7 +147,7 @@ const struct sl_ctl_verb sl_ctl_topic_verbs[] = {
 	{ "topic", "create",
 	  "topic create NAME [--durability none|async|sync] [--backpressure drop|block|disconnect] "
 	  "[--retain-mb N] [--retain-s N] [--capacity-mb N] [--retransmit-window N] "
-	  "[--encryption off|optional|required]",
+	  "[--max-message BYTES] [--encryption off|optional|required]",
 	  "Create topic NAME. --durability: none (default), async (journaled, acked before\n"
 	  "the write is durable) or sync (acked once durable). --backpressure: what happens\n"
 	  "when a shared-memory subscriber's ring is full: drop (that subscriber misses the\n"
@@ -154,19 +158,23 @@ const struct sl_ctl_verb sl_ctl_topic_verbs[] = {
 	  "the journal by size and age; --capacity-mb sizes it (0: the dataplane's\n"
 	  "default). --retransmit-window: how many of its latest messages the broker keeps\n"
 	  "to resend to a UDP subscriber that lost them (0: none; not given: the\n"
-	  "dataplane's retransmit_window, also the largest it applies). --encryption:\n"
+	  "dataplane's retransmit_window, also the largest it applies). --max-message:\n"
+	  "the largest message it takes, 1400 to 4194304 bytes (0 or not given: the\n"
+	  "dataplane's max_message); larger ones are refused (SL_E_TOO_BIG). --encryption:\n"
 	  "required refuses publishing and subscribing over UDP sessions that are not\n"
 	  "encrypted (shared memory is allowed); off and optional (default) require\n"
 	  "nothing. Options not given are left to sluice-control's defaults.\n",
 	  cmd_topic_create },
 	{ "topic", "update",
 	  "topic update NAME [--retain-mb N] [--retain-s N] [--capacity-mb N] "
-	  "[--retransmit-window N] [--backpressure drop|block|disconnect|default] "
+	  "[--retransmit-window N] [--max-message BYTES] "
+	  "[--backpressure drop|block|disconnect|default] "
 	  "[--encryption off|optional|required] [--durability none|async|sync]",
 	  "Change the settings of topic NAME, live: those given change, the others stay.\n"
 	  "Retention applies at the journal's next retention pass, capacity from its next\n"
-	  "segment, back-pressure, the retransmit window and the encryption policy at\n"
-	  "once; all are saved and survive restarts (0: the dataplane's default).\n"
+	  "segment, back-pressure, the retransmit window, the largest message and the\n"
+	  "encryption policy at once; all are saved and survive restarts (0: the\n"
+	  "dataplane's default).\n"
 	  "The durability cannot change while the topic exists (its journal's records\n"
 	  "and acknowledgements depend on it): --durability with another value is\n"
 	  "refused (exit status 1) and changes nothing; delete the topic (its stored\n"

@@ -48,15 +48,24 @@ sl_psub_fini(struct sl_dp *dp)
 	dp->psubs = NULL;
 }
 
-/* Does @p reach topic @id: it matches, and the user may subscribe? */
+/* Topic @id if @p matches it, NULL if not. */
 static const struct sl_topic *
-reaches(struct sl_dp *dp, const struct sl_psub *p, uint32_t id)
+matches(struct sl_dp *dp, const struct sl_psub *p, uint32_t id)
 {
 	const struct sl_topic *t = sl_route_topic_get(&dp->route, id);
 
 	if (t == NULL || !sl_proto_pattern_match(p->pattern, t->name, t->name_len))
 		return NULL;
-	if (!(sl_authz_perms(dp->authz, p->uid, t) & SL_PERM_SUB))
+	return t;
+}
+
+/* Does @p reach topic @id: it matches, and the user may subscribe? */
+static const struct sl_topic *
+reaches(struct sl_dp *dp, const struct sl_psub *p, uint32_t id)
+{
+	const struct sl_topic *t = matches(dp, p, id);
+
+	if (t == NULL || !(sl_authz_perms(dp->authz, p->uid, t) & SL_PERM_SUB))
 		return NULL;
 	return t;
 }
@@ -121,8 +130,10 @@ claim_all(struct sl_dp *dp, const struct sl_psub *p)
 	return 0;
 }
 
-/* Send the claimed adds (or the removals) of @p to the owners. Returns
- * 0, or -EAGAIN when a ring stayed full (the rest still sent). */
+/* Send the claimed adds (or the removals) of @p to the owners: adds where
+ * it reaches, removals wherever it matches (an ACL changed since must not
+ * keep a subscription). Returns 0, or -EAGAIN when a ring stayed full (the
+ * rest still sent). */
 static int
 expand_all(struct sl_dp *dp, const struct sl_psub *p, uint8_t kind)
 {
@@ -130,9 +141,11 @@ expand_all(struct sl_dp *dp, const struct sl_psub *p, uint8_t kind)
 	uint32_t id, n = dp->route.n_topics;
 	int rc = 0;
 
-	for (id = 1; id <= n && id < dp->route.cap; id++)
-		if ((t = reaches(dp, p, id)) != NULL && tell_owner(dp, p, t, kind) < 0)
+	for (id = 1; id <= n && id < dp->route.cap; id++) {
+		t = kind == SL_HO_PSUB_ADD ? reaches(dp, p, id) : matches(dp, p, id);
+		if (t != NULL && tell_owner(dp, p, t, kind) < 0)
 			rc = -EAGAIN;
+	}
 	return rc;
 }
 

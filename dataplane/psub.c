@@ -223,8 +223,11 @@ sl_psub_handle(struct sl_dp *dp, struct sl_handoff *h)
 	uint32_t topic = 0;
 
 	if (h->kind == SL_HO_SESSION_END) {
+		/* The owners dropped its subscriptions, but an add this lcore
+		 * sent before may reach an owner after that: a removal behind
+		 * it in the same ring takes it out again, and its slot. */
 		while ((p = find(dp, h->session, NULL)) != NULL)
-			drop_entry(dp, p, 0); /* owners already dropped its subscriptions */
+			drop_entry(dp, p, 1);
 		return;
 	}
 	{

@@ -40,7 +40,8 @@
 	X(bp_overflow) X(nak_bad) X(credit_bad) X(producer_fenced) X(producer_out_of_order)      \
 	X(producer_table_full) X(frag_too_big) X(frag_no_budget) X(frag_timeout) X(frag_refused) \
 	X(hello_short) X(cookie_bad) X(cookie_stale) X(auth_stale) X(seal_inner_bad)     \
-	X(seal_no_keys) X(encryption_required) X(seal_seq_end)
+	X(seal_no_keys) X(encryption_required) X(seal_seq_end) \
+	X(psub_table_full)
 
 /*
  * The blocks the counters area of the CnC region carries besides the two

@@ -174,18 +174,6 @@ to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
 /* --- receive: sessions and frames ---------------------------------------------- */
 
 static void
-reply_topic(struct sl_worker *w, const union sl_peer *peer, uint32_t session, uint32_t req_id,
-	    uint32_t id)
-{
-	struct sl_topic_reply t;
-
-	sl_proto_hdr_init(&t.h, SL_FT_TOPIC, 0, sizeof(t), session);
-	t.req_id = req_id;
-	t.topic_id = id;
-	sl_tx_frame(w, peer, &t, sizeof(t));
-}
-
-static void
 handle_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	       uint16_t data_off, const union sl_peer *peer, const struct sl_session *sess)
 {
@@ -196,7 +184,7 @@ handle_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f
 	count(w, SL_CTR_resolves);
 	id = sl_route_topic_lookup(&w->dp->route, (const char *)f->body, f->body_len);
 	if (id) {
-		reply_topic(w, peer, r->h.session, r->req_id, id);
+		sl_worker_reply_topic(w, peer, r->h.session, r->req_id, id);
 		return;
 	}
 	if (!(r->flags & SL_RESOLVE_F_CREATE) || !w->dp->conf.auto_create_topics) {
@@ -241,19 +229,6 @@ rate_exceeded(struct sl_worker *w, struct sl_session *s, uint32_t limit)
 	return 0;
 }
 
-/* Does topic @t refuse session @sess, an unencrypted UDP session, because
- * its policy requires encryption (PROTOCOL.md 13)? Shared memory is
- * private to the client's process: never refused. */
-static inline int
-enc_refused(struct sl_worker *w, const struct sl_topic *t, const union sl_peer *peer,
-	    const struct sl_session *sess)
-{
-	if (likely(t->enc != SL_CNC_ENC_REQUIRED) || peer->transport != SL_TRANSPORT_UDP ||
-	    sess->enc)
-		return 0;
-	drop(w, SL_DROP_encryption_required);
-	return 1;
-}
 
 /* May session @sess publish @p (from @peer) now? Returns its topic, or NULL
  * after refusing it with an ERROR of frame type @type. */
@@ -277,7 +252,7 @@ publish_admit(struct sl_worker *w, const struct sl_publish *p, uint8_t type,
 				      p->producer_seq);
 		return NULL;
 	}
-	if (unlikely(enc_refused(w, t, peer, sess))) {
+	if (unlikely(sl_worker_enc_refused(w, t, peer, sess))) {
 		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_ENCRYPTION_REQUIRED, type,
 				      t->id);
 		return NULL;
@@ -363,7 +338,7 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 					      s->topic_id);
 			return;
 		}
-		if (type == SL_FT_SUBSCRIBE && unlikely(enc_refused(w, t, peer, sess))) {
+		if (type == SL_FT_SUBSCRIBE && unlikely(sl_worker_enc_refused(w, t, peer, sess))) {
 			sl_worker_reply_error(w, peer, s->h.session, s->req_id,
 					      SL_E_ENCRYPTION_REQUIRED, type, s->topic_id);
 			return;
@@ -422,70 +397,7 @@ handle_flow(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	to_owner(w, t, m, f, data_off, type == SL_FT_NAK ? SL_HO_NAK : SL_HO_CREDIT, NULL);
 }
 
-/*
- * The fields an ERROR answering frame @f carries (PROTOCOL.md 5.12): the
- * request's req_id, and as detail a PUBLISH's producer_seq or a
- * SUBSCRIBE's topic id.
- */
-static void
-error_fields(const struct sl_frame *f, uint32_t *req_id, uint64_t *detail)
-{
-	const uint8_t *p = (const uint8_t *)f->hdr;
 
-	*req_id = 0;
-	*detail = 0;
-	switch (f->hdr->type) {
-	case SL_FT_PUBLISH:
-	case SL_FT_PUBLISH_FRAG: /* producer_seq at 24 in both */
-		memcpy(detail, p + offsetof(struct sl_publish, producer_seq), 8);
-		break;
-	case SL_FT_SUBSCRIBE:
-	case SL_FT_UNSUBSCRIBE:
-		*req_id = ((const struct sl_subscribe *)p)->req_id;
-		*detail = ((const struct sl_subscribe *)p)->topic_id;
-		break;
-	case SL_FT_RESOLVE:
-	case SL_FT_PSUBSCRIBE:
-	case SL_FT_PUNSUBSCRIBE:
-		*req_id = ((const struct sl_resolve *)p)->req_id;
-		break;
-	case SL_FT_PRODUCER:
-		*req_id = ((const struct sl_producer *)p)->req_id;
-		break;
-	default:
-		break;
-	}
-}
-
-/* Every frame but HELLO and AUTH needs a live session that matches its source. */
-static struct sl_session *
-frame_session(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer,
-	      struct sl_session *cached)
-{
-	struct sl_session *s = cached;
-
-	if (s == NULL || s->id != f->hdr->session)
-		s = sl_session_get(&w->sessions, f->hdr->session, sl_peer_addr(peer),
-				   sl_peer_port(peer));
-	/* A datagram never reaches a shared-memory session, nor the reverse,
-	 * whatever address it claims. */
-	if (s && s->transport != peer->transport)
-		s = NULL;
-	if (unlikely(s == NULL)) {
-		drop(w, SL_DROP_no_session);
-		if (f->hdr->type != SL_FT_GOODBYE && !w->dgram_error) {
-			uint32_t req_id;
-			uint64_t detail;
-
-			w->dgram_error = 1;
-			error_fields(f, &req_id, &detail);
-			sl_worker_reply_error(w, peer, f->hdr->session, req_id, SL_E_NO_SESSION,
-					      f->hdr->type, detail);
-		}
-		return NULL;
-	}
-	return s;
-}
 
 static void
 handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
@@ -520,7 +432,7 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		drop(w, SL_DROP_unexpected_type); /* broker-to-client types: ignore */
 		return;
 	}
-	*sess = frame_session(w, f, peer, *sess);
+	*sess = sl_worker_frame_session(w, f, peer, *sess);
 	if (*sess == NULL)
 		return;
 	if (unlikely(f->hdr->version != (*sess)->version)) {
@@ -801,7 +713,7 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 								  : SL_DROP_journal_damaged);
 			sl_worker_reply_error(w, &peer, h->session, r->req_id, h->code, SL_FT_RESOLVE, 0);
 		} else {
-			reply_topic(w, &peer, h->session, r->req_id, h->topic);
+			sl_worker_reply_topic(w, &peer, h->session, r->req_id, h->topic);
 		}
 		break;
 	}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Worker side of sessions: the stateless cookie handshake, the receive seal check, failure records. */
+/* Worker side of sessions: the stateless cookie handshake, the receive seal check, session lookup, policy, failure records. */
 
 #include <errno.h>
 #include <string.h>
@@ -378,6 +378,85 @@ sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const union
 		return -1;
 	}
 	return 0;
+}
+
+/* Does topic @t refuse session @sess, an unencrypted UDP session, because
+ * its policy requires encryption (PROTOCOL.md 13)? Shared memory is
+ * private to the client's process: never refused. */
+int
+sl_worker_enc_refused(struct sl_worker *w, const struct sl_topic *t, const union sl_peer *peer,
+	    const struct sl_session *sess)
+{
+	if (likely(t->enc != SL_CNC_ENC_REQUIRED) || peer->transport != SL_TRANSPORT_UDP ||
+	    sess->enc)
+		return 0;
+	drop(w, SL_DROP_encryption_required);
+	return 1;
+}
+
+/*
+ * The fields an ERROR answering frame @f carries (PROTOCOL.md 5.12): the
+ * request's req_id, and as detail a PUBLISH's producer_seq or a
+ * SUBSCRIBE's topic id.
+ */
+static void
+error_fields(const struct sl_frame *f, uint32_t *req_id, uint64_t *detail)
+{
+	const uint8_t *p = (const uint8_t *)f->hdr;
+
+	*req_id = 0;
+	*detail = 0;
+	switch (f->hdr->type) {
+	case SL_FT_PUBLISH:
+	case SL_FT_PUBLISH_FRAG: /* producer_seq at 24 in both */
+		memcpy(detail, p + offsetof(struct sl_publish, producer_seq), 8);
+		break;
+	case SL_FT_SUBSCRIBE:
+	case SL_FT_UNSUBSCRIBE:
+		*req_id = ((const struct sl_subscribe *)p)->req_id;
+		*detail = ((const struct sl_subscribe *)p)->topic_id;
+		break;
+	case SL_FT_RESOLVE:
+	case SL_FT_PSUBSCRIBE:
+	case SL_FT_PUNSUBSCRIBE:
+		*req_id = ((const struct sl_resolve *)p)->req_id;
+		break;
+	case SL_FT_PRODUCER:
+		*req_id = ((const struct sl_producer *)p)->req_id;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Every frame but HELLO and AUTH needs a live session that matches its source. */
+struct sl_session *
+sl_worker_frame_session(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer,
+	      struct sl_session *cached)
+{
+	struct sl_session *s = cached;
+
+	if (s == NULL || s->id != f->hdr->session)
+		s = sl_session_get(&w->sessions, f->hdr->session, sl_peer_addr(peer),
+				   sl_peer_port(peer));
+	/* A datagram never reaches a shared-memory session, nor the reverse,
+	 * whatever address it claims. */
+	if (s && s->transport != peer->transport)
+		s = NULL;
+	if (unlikely(s == NULL)) {
+		drop(w, SL_DROP_no_session);
+		if (f->hdr->type != SL_FT_GOODBYE && !w->dgram_error) {
+			uint32_t req_id;
+			uint64_t detail;
+
+			w->dgram_error = 1;
+			error_fields(f, &req_id, &detail);
+			sl_worker_reply_error(w, peer, f->hdr->session, req_id, SL_E_NO_SESSION,
+					      f->hdr->type, detail);
+		}
+		return NULL;
+	}
+	return s;
 }
 
 unsigned

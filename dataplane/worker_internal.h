@@ -44,6 +44,9 @@ void sl_worker_reply_error(struct sl_worker *w, const union sl_peer *peer, uint3
 			   uint32_t req_id, uint16_t code, uint8_t ftype, uint64_t detail);
 void sl_worker_reply_ok(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
 			uint32_t req_id);
+/* TOPIC @id answering RESOLVE @req_id. */
+void sl_worker_reply_topic(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
+			   uint32_t req_id, uint32_t id);
 /* OK carrying @seq (answering SUBSCRIBE: where the subscription's stream starts). */
 void sl_worker_reply_ok_seq(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
 			    uint32_t req_id, uint64_t seq);
@@ -106,6 +109,14 @@ void sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const union s
  * session in *@out, or -1 after dropping and counting it. */
 int sl_worker_seal_open(struct sl_worker *w, uint8_t *data, uint32_t len,
 			const union sl_peer *peer, struct sl_session **out);
+/* The live session of frame @f from @peer (@cached when it is that one),
+ * or NULL after dropping it and answering ERROR SL_E_NO_SESSION with the
+ * frame's req_id and detail (PROTOCOL.md 5.12). */
+struct sl_session *sl_worker_frame_session(struct sl_worker *w, const struct sl_frame *f,
+					   const union sl_peer *peer, struct sl_session *cached);
+/* Does topic @t refuse session @sess for want of encryption? (counted) */
+int sl_worker_enc_refused(struct sl_worker *w, const struct sl_topic *t,
+			  const union sl_peer *peer, const struct sl_session *sess);
 /* Seal and user checks for a frame of session @s. Returns 0, or -1 when the
  * frame was dropped (the session may have been closed). */
 int sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f,

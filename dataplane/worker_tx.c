@@ -531,6 +531,18 @@ sl_worker_reply_error(struct sl_worker *w, const union sl_peer *peer, uint32_t s
 }
 
 void
+sl_worker_reply_topic(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
+		      uint32_t req_id, uint32_t id)
+{
+	struct sl_topic_reply t;
+
+	sl_proto_hdr_init(&t.h, SL_FT_TOPIC, 0, sizeof(t), session);
+	t.req_id = req_id;
+	t.topic_id = id;
+	sl_tx_frame(w, peer, &t, sizeof(t));
+}
+
+void
 sl_worker_reply_ok(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
 		   uint32_t req_id)
 {

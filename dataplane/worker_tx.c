@@ -452,6 +452,10 @@ shm_deliver(struct sl_worker *w, const struct sl_peer_shm *peer, const struct sl
 
 /* --- the seam ------------------------------------------------------------------ */
 
+/* The longest DELIVER one UDP datagram takes whole, sealed or not (a
+ * sealed one adds 40 bytes): longer ones go as DELIVER_FRAG pieces. */
+#define UDP_DELIVER_MAX ((uint32_t)sizeof(struct sl_deliver) + SL_MAX_PAYLOAD)
+
 int
 sl_tx_frame(struct sl_worker *w, const union sl_peer *peer, const void *frame, uint32_t flen)
 {
@@ -475,7 +479,7 @@ sl_tx_deliver(struct sl_worker *w, const union sl_peer *peer, const struct sl_de
 	      struct rte_mbuf *m, uint16_t payload_off)
 {
 	/* A large message: its payload is contiguous in its arena buffer. */
-	if (unlikely(dl->h.length > SL_MAX_DATAGRAM))
+	if (unlikely(dl->h.length > UDP_DELIVER_MAX))
 		return sl_tx_deliver_copy(w, peer, dl, rte_pktmbuf_mtod_offset(m, const void *,
 									       payload_off));
 	if (likely(peer->transport == SL_TRANSPORT_UDP))
@@ -490,9 +494,10 @@ sl_tx_deliver_copy(struct sl_worker *w, const union sl_peer *peer, const struct 
 {
 	/* Larger than a datagram, or than the shared-memory ring takes whole:
 	 * in DELIVER_FRAG pieces. */
-	if (unlikely(dl->h.length > SL_MAX_DATAGRAM) &&
+	if (unlikely(dl->h.length > UDP_DELIVER_MAX) &&
 	    (peer->transport == SL_TRANSPORT_UDP ||
-	     dl->h.length > sl_shm_max_deliver(w, &peer->shm)))
+	     (dl->h.length > SL_MAX_DATAGRAM &&
+	      dl->h.length > sl_shm_max_deliver(w, &peer->shm))))
 		return sl_large_deliver_frags(w, peer, dl, payload, sl_tx_frame);
 	if (peer->transport == SL_TRANSPORT_UDP) {
 		struct seal_st st;

@@ -26,14 +26,14 @@ capture() {
 	local name=$1 pid
 	shift
 	# ip netns exec execs tcpdump: $! is tcpdump itself, which SIGINT stops.
-	ip netns exec "$T_TAG-cl" tcpdump -i "${T_TAG}c0" -U -s 0 -w "$T_DIR/$name.pcap" \
+	ip netns exec "$T_TAG-cl" tcpdump -i "${T_TAG}c0" --immediate-mode -U -s 0 -w "$T_DIR/$name.pcap" \
 		udp port 9500 2>"$T_DIR/$name.tcpdump.log" &
 	pid=$!
 	T_BG+=("$pid")
 	t_wait 5 grep -q "listening on" "$T_DIR/$name.tcpdump.log" || t_fail "tcpdump did not start"
 	sl_cl "$T_TAG" python3 "$SL_ROOT/tests/e2e/authpub.py" "$T_NET.1" 9500 "$T_DIR/alice.cred" \
 		secret.orders "$@" >"$T_DIR/$name.json" || t_fail "authpub.py $*"
-	sleep 0.3
+	sleep 1 # the last answers reach the capture
 	kill -INT "$pid"
 	wait "$pid" 2>/dev/null
 }

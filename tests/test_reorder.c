@@ -702,6 +702,55 @@ test_fast_path(void)
 	       "callback directly\n", ns_ro, ns_direct);
 }
 
+/* Sequences at the top of the 64-bit range (a hostile DELIVER's): the
+ * NAK scan of the hole ends, asking for exactly the missing run. */
+static void
+test_seq_top_of_range(void)
+{
+	const uint64_t top = UINT64_MAX - 1, first = UINT64_MAX - 64;
+
+	setup(64, false);
+	sub(7);
+	CHECK_EQ(rx(7, first), 1);
+	CHECK_EQ(rx(7, top), 0); /* held: first + 1 .. top - 1 missing */
+	tick(1 * MS);
+	tick(30 * MS);
+	CHECK(L.nnak >= 1);
+	if (L.nnak >= 1) {
+		CHECK_EQ(L.nak_first[0], first + 1);
+		CHECK_EQ(L.nak_last[0], top - 1);
+	}
+}
+
+/*
+ * Loss detection covers every topic, not the first 256: the tables grow.
+ * A delivery the client cannot track (here topic id 0, never a topic) is
+ * passed on unordered and counted, not silently.
+ */
+static void
+test_many_topics(void)
+{
+	const uint32_t n = 1000;
+	uint32_t t;
+
+	setup(4, false);
+	for (t = 1; t <= n; t++) {
+		CHECK(sub(t) != NULL);
+		CHECK_EQ(rx(t, 10), 1);
+		CHECK_EQ(rx(t, 12), 0); /* 11 missing: held */
+	}
+	CHECK_EQ(RO.ntopics, n);
+	CHECK(RO.cap >= n && RO.cap <= SL_RO_TOPICS_MAX);
+	CHECK_EQ(ST.reordered, n);
+	tick(1 * MS);
+	CHECK_EQ(L.nnak, n); /* every topic's hole asked for */
+	for (t = 1; t <= n; t++)
+		CHECK(sl_ro_topic_find(&RO, t) != NULL && sl_ro_topic_find(&RO, t)->id == t);
+	CHECK_EQ(ST.untracked, 0);
+	CHECK_EQ(rx(0, 5), 1);
+	CHECK_EQ(ST.untracked, 1);
+}
+
 int
 main(void)
 {
@@ -719,6 +768,8 @@ main(void)
 	test_reset();
 	test_random();
 	test_fast_path();
+	test_seq_top_of_range();
+	test_many_topics();
 	sl_ro_fini(&RO);
 	return check_result("reorder");
 }

@@ -81,6 +81,7 @@ struct lg_conf {
 	int events;	 /* --events: a line on stderr per event (always with text output) */
 	const char *producer; /* --producer NAME: publisher k is producer NAME-k; NULL: fresh */
 	uint32_t batch_us;    /* --batch-us: UDP publishes batched up to this long */
+	int encrypt;	      /* --encrypt: encrypted sessions (with credentials) */
 };
 
 /* Events a run's clients raised (sl_client_opts.on_event), by type. */

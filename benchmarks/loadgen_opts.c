@@ -60,6 +60,8 @@ usage(FILE *f)
 		"                         FILE (\"user = NAME\", \"key = HEX\"; mode 600);\n"
 		"                         default: $SLUICE_CREDENTIALS, or $SLUICE_USER and\n"
 		"                         $SLUICE_KEY\n"
+		"      --encrypt          every client asks for an encrypted session (needs\n"
+		"                         credentials; UDP only: shared memory stays plain)\n"
 		"      --cpu N            pin the loadgen to cpu N (keep it off the dataplane's\n"
 		"                         worker core)\n"
 		"      --window N         with --rate 0 and subscribers: publish at most N\n"
@@ -142,6 +144,7 @@ enum {
 	OPT_EVENTS,
 	OPT_PRODUCER,
 	OPT_BATCH,
+	OPT_ENCRYPT,
 };
 
 static const struct option long_opts[] = {
@@ -166,6 +169,7 @@ static const struct option long_opts[] = {
 	{ "events", no_argument, NULL, OPT_EVENTS },
 	{ "producer", required_argument, NULL, OPT_PRODUCER },
 	{ "batch-us", required_argument, NULL, OPT_BATCH },
+	{ "encrypt", no_argument, NULL, OPT_ENCRYPT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -269,6 +273,8 @@ sl_lg_parse_args(struct lg_conf *cf, int argc, char **argv)
 			cf->quiet = 1;
 		} else if (opt == OPT_JSON) {
 			cf->json = 1;
+		} else if (opt == OPT_ENCRYPT) {
+			cf->encrypt = 1;
 		} else if (opt == '?' || parse_one(cf, opt, optarg) < 0) {
 			return -EINVAL;
 		}

@@ -143,6 +143,10 @@ sl_lg_report_json(const struct lg_run *r, const struct lg_stats *st)
 	       r->out_of_order, r->restamped, cf->ack ? "true" : "false", r->acked, r->unacked,
 	       r->refused, r->ev.disconnected, r->ev.reconnected, r->ev.gap, r->ev.gap_seqs,
 	       r->ev.incarnation, r->ev.fenced, r->ev.other, sl_lg_failed(r, st) ? "false" : "true");
+	/* How the datagrams were protected: not at all (no credentials, or
+	 * shared memory), sealed with a MAC (credentials), or encrypted. */
+	printf(",\"protection\":\"%s\"",
+	       cf->user == NULL || cf->shm ? "none" : cf->encrypt ? "aead" : "mac");
 	report_json_ranges(r);
 	printf("}\n");
 }

@@ -132,7 +132,8 @@ connect_one(struct lg_run *r, const char *name, const char *producer, struct sl_
 	struct sl_client_opts o = { .host = cf->host, .port = cf->port, .name = name,
 				    .user = cf->user, .key = cf->key, .last_error = &code,
 				    .shm = cf->shm, .on_event = on_event, .event_arg = r,
-				    .producer = producer, .flush_us = cf->batch_us };
+				    .producer = producer, .flush_us = cf->batch_us,
+				    .encrypt = (uint8_t)cf->encrypt };
 	int rc;
 
 	rc = sl_client_connect(out, &o);

@@ -86,7 +86,8 @@ credentials(struct lg_conf *cf, char *user, uint8_t *key)
 {
 	struct sl_client_opts o = { 0 };
 
-	if (sl_cli_credentials(LG_NAME, &o, cf->credentials, user, key) < 0)
+	if (sl_cli_credentials(LG_NAME, &o, cf->credentials, user, key) < 0 ||
+	    sl_cli_encrypt(LG_NAME, &o, cf->encrypt) < 0)
 		return -1;
 	cf->user = o.user;
 	cf->key = o.key;

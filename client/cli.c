@@ -44,6 +44,21 @@ sl_cli_credentials(const char *prog, struct sl_client_opts *o, const char *path,
 	return 0;
 }
 
+int
+sl_cli_encrypt(const char *prog, struct sl_client_opts *o, int encrypt)
+{
+	if (!encrypt)
+		return 0;
+	if (o->user == NULL) {
+		fprintf(stderr, "%s: --encrypt needs credentials (the session's keys come from "
+			"the user's key): give --credentials FILE or set SLUICE_CREDENTIALS\n",
+			prog);
+		return -1;
+	}
+	o->encrypt = 1;
+	return 0;
+}
+
 void
 sl_cli_report_closed(const char *prog, const struct sl_client *c)
 {
@@ -102,20 +117,34 @@ sl_cli_report_connect(const char *prog, const char *host, uint16_t port, uint32_
 {
 	if (user == NULL)
 		user = "";
-	if (rc == -EACCES && code == SL_E_AUTH_REQUIRED) {
-		fprintf(stderr, "%s: the broker requires authentication: give --credentials "
-			"FILE or set SLUICE_CREDENTIALS\n", prog);
-		return;
-	}
-	if (rc == -EACCES && code == SL_E_AUTH_FAILED) {
-		fprintf(stderr, "%s: broker refused the credentials of user '%s' (wrong key "
-			"or unknown user)\n", prog, user);
-		return;
-	}
 	if (rc == -EACCES) {
-		fprintf(stderr, "%s: the broker at %s:%u did not prove it knows the key of "
-			"user '%s' (WELCOME not sealed with it): not the broker you meant, or it "
-			"does not support authentication\n", prog, host, port, user);
+		switch (code) {
+		case SL_E_AUTH_REQUIRED:
+			fprintf(stderr, "%s: the broker requires authentication: give "
+				"--credentials FILE or set SLUICE_CREDENTIALS\n", prog);
+			break;
+		case SL_E_AUTH_FAILED:
+			fprintf(stderr, "%s: broker refused the credentials of user '%s' (wrong "
+				"key or unknown user)\n", prog, user);
+			break;
+		case SL_E_ENCRYPTION_REQUIRED:
+			fprintf(stderr, "%s: the broker requires an encrypted session for user "
+				"'%s': add --encrypt\n", prog, user);
+			break;
+		default:
+			fprintf(stderr, "%s: the broker at %s:%u did not prove it knows the key "
+				"of user '%s' (WELCOME not sealed with it): not the broker you "
+				"meant, or it does not support authentication\n", prog, host, port,
+				user);
+			break;
+		}
+		return;
+	}
+	if (rc == -EPROTONOSUPPORT) {
+		fprintf(stderr, "%s: the broker at %s:%u does not encrypt sessions of user '%s' "
+			"(the user's encryption policy is off): drop --encrypt, or have the "
+			"operator allow it (sluicectl user update --encryption optional)\n", prog,
+			host, port, user);
 		return;
 	}
 	switch (rc) {

@@ -44,4 +44,10 @@ void sl_cli_report_closed(const char *prog, const struct sl_client *c);
 int sl_cli_credentials(const char *prog, struct sl_client_opts *o, const char *path, char *user,
 		       uint8_t *key);
 
+/*
+ * --encrypt: ask @o for an encrypted session when @encrypt. Returns 0, or -1
+ * after saying that it needs credentials (call after sl_cli_credentials).
+ */
+int sl_cli_encrypt(const char *prog, struct sl_client_opts *o, int encrypt);
+
 #endif /* SLUICE_CLI_H */

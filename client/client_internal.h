@@ -38,23 +38,27 @@
 #define RECONNECT_MAX_NS (2000 * NS_PER_MS)
 #define RECONNECT_WAIT_NS (500 * NS_PER_MS) /* most one request of an attempt waits */
 #define MAX_PATTERNS 64u	   /* pattern subscriptions kept for a reconnect */
+#define AUTH_WAIT_NS (4 * RESEND_NS - NS_PER_MS) /* AUTH unanswered: a new HELLO */
 
-/* Room for a frame of @n bytes once sealed: padded to 8, then the trailer. */
-#define FRAME_ROOM(n) ((((n) + 7u) & ~(size_t)7u) + SL_TAG_LEN)
-/* A request_run result: the broker answered HELLO with a CHALLENGE. */
+/* Room for a frame of @n bytes: padded to 8. */
+#define FRAME_ROOM(n) (((n) + 7u) & ~(size_t)7u)
+/* request_run results: the broker answered HELLO with a CHALLENGE; the
+ * handshake must start again with a new HELLO (SL_E_HANDSHAKE). */
 #define HELLO_CHALLENGED 1
+#define HANDSHAKE_RESTART 2
 
 _Static_assert(SL_MAX_DATAGRAM % 8 == 0, "datagram buffers are arrays of uint64_t");
-_Static_assert(FRAME_ROOM(sizeof(struct sl_publish) + SL_MAX_PAYLOAD) <= SL_MAX_DATAGRAM,
-	       "a sealed maximal publish fits the transmit buffer");
+_Static_assert(SL_SEAL_OVERHEAD + FRAME_ROOM(sizeof(struct sl_publish) + SL_MAX_PAYLOAD) <=
+	       SL_MAX_DATAGRAM, "a sealed datagram holds a maximal publish");
 
 /* One received datagram; uint64_t storage keeps frames 8-byte aligned for the casts. */
 struct dgram {
-	uint32_t len;
+	uint32_t len; /* where its frames end: before the tag of a sealed one */
 	uint32_t off; /* where the next unconsumed frame starts */
 	/* A shared-memory record larger than data (a whole large DELIVER)
 	 * is in the client's big receive buffer instead: ext points there. */
 	const uint8_t *ext;
+	bool sealed;  /* opened: its seal verified, decrypted, not a replay */
 	uint64_t data[SL_MAX_DATAGRAM / 8];
 };
 
@@ -228,17 +232,24 @@ struct pending {
 };
 
 /*
- * Authentication (sl_client_opts user and key). The user's key itself is
- * never kept: connect derives the proof and the session key from it.
+ * The handshake and the session's protection (docs/PROTOCOL.md 17). With
+ * credentials the AUTH proves the user's key and both sides derive one key
+ * per direction from it; every UDP datagram of the session is then one
+ * SEAL (a MAC, or AEAD with encryption) both ways.
  */
 struct auth {
 	bool on;	       /* credentials given: HELLO asked to authenticate */
-	bool sealing;	       /* WELCOME verified: every frame sent carries a trailer */
-	uint32_t pending;      /* session id from CHALLENGE, for AUTH */
+	bool keyed;	       /* AUTH sent with a proof: k_c2s and k_s2c derived */
+	bool sealing;	       /* authenticated UDP session: every datagram sealed */
+	bool enc;	       /* the session is encrypted (WELCOME SL_WELCOME_F_ENC) */
 	uint32_t bad_welcomes; /* WELCOMEs that failed verification while connecting */
-	uint64_t tx_seq;       /* trailer seq of the last frame sealed */
-	uint8_t server_nonce[SL_HS_NONCE_LEN];
-	uint8_t skey[SL_KEY_LEN];
+	uint32_t caps;	       /* HELLO's caps */
+	uint64_t tx_seq;       /* seal seq of the last datagram sent */
+	char name[SL_CLIENT_NAME_LEN]; /* HELLO's name, echoed in AUTH */
+	struct sl_challenge ch;	       /* the CHALLENGE answered */
+	uint8_t k_c2s[SL_KEY_LEN];
+	uint8_t k_s2c[SL_KEY_LEN];
+	struct sl_replay_window rx_win; /* of the broker's seal seqs */
 };
 
 struct sl_client {
@@ -266,6 +277,7 @@ struct sl_client {
 	uint32_t claim_topic;	  /* the application's topic id of the open claim */
 	struct pending pend;
 	struct auth auth;
+	bool rx_sealed; /* the frames being handled came in a verified seal */
 	struct sl_client_stats st;
 
 	/* Current receive burst: rx[rx_i] is being consumed, rx_n were read. */
@@ -295,6 +307,20 @@ struct sl_client {
 /* Hand @buf (@len bytes, sealed already) to the transport: 0, -EAGAIN when
  * it has no room now, or -errno. */
 int sl_cl_tx(struct sl_client *c, const void *buf, size_t len);
+
+/*
+ * Whether received UDP datagram @d may be used. A sealed one is verified,
+ * decrypted in place and checked against the replay window, and @d's
+ * off..len become its inner frames; one that fails is dropped and counted
+ * (forged_dropped, replay_dropped). Unsealed ones pass here; their frames
+ * meet sl_cl_rx_frame_ok one by one.
+ */
+bool sl_cl_rx_open(struct sl_client *c, struct dgram *d);
+
+/* May frame @f of datagram @d (opened) be used? If not, it is counted
+ * (forged_dropped, unless @quiet) and must be skipped. */
+bool sl_cl_rx_frame_ok(struct sl_client *c, const struct dgram *d, const struct sl_frame *f,
+		       bool quiet);
 
 /* The broker stopped serving this client: every call fails -ENOTCONN, and
  * last_error says why (enum sl_shm_notice @why; 0 when it gave none). */
@@ -331,13 +357,22 @@ int sl_cl_rx_burst(struct sl_client *c);
 
 /* ---- session.c: connect, handshake and authentication, heartbeats, close */
 
-/* Seal @frame (@len bytes, room for FRAME_ROOM(len)) in place when the
- * session is authenticated: the length to send. */
-size_t sl_cl_seal(struct sl_client *c, void *frame, size_t len);
+/*
+ * Seal the datagram @buf whose frames fill [SL_SEAL_HDR_LEN, @end), with
+ * the next seq of this direction (encrypted when the session is): the
+ * length to send. sl_cl_unseal undoes the encryption of one that could not
+ * be sent, so that it can be sealed again (with a new seq) later.
+ */
+uint32_t sl_cl_seal(struct sl_client *c, void *buf, uint32_t end);
+void sl_cl_unseal(struct sl_client *c, void *buf, uint32_t len);
 
-/* Send one frame of @len bytes (room for FRAME_ROOM(len)), sealed when the
- * session is authenticated, after the pending batch: as sl_cl_tx(). */
-int sl_cl_tx_frame(struct sl_client *c, void *frame, size_t len);
+/* Send one frame of @len bytes (room for FRAME_ROOM(len)), in a datagram
+ * of its own sealed when the session is authenticated, after the pending
+ * batch: as sl_cl_tx(). */
+int sl_cl_tx_frame(struct sl_client *c, const void *frame, size_t len);
+
+/* Send GOODBYE for the session (best effort). */
+void sl_cl_goodbye(struct sl_client *c);
 
 /* Send a heartbeat when nothing went out for c->hb_ns; over shared memory,
  * notice a broker that is gone. */
@@ -381,7 +416,7 @@ int sl_cl_error_to_errno(uint16_t code);
  * c->pend completes or @deadline passes; each send is sealed anew. Returns
  * c->pend's result, -ETIMEDOUT or -errno.
  */
-int sl_cl_request_run(struct sl_client *c, void *frame, size_t len, uint64_t deadline);
+int sl_cl_request_run(struct sl_client *c, const void *frame, size_t len, uint64_t deadline);
 
 /* The requests as the broker sees them, topic ids its own, nothing
  * recorded for a reconnect: what the public calls and reconnect.c use. */

@@ -24,7 +24,7 @@ sl_cl_frame_max(const struct sl_client *c)
 }
 
 /* Data bytes of one piece: a whole datagram (or shared-memory frame) of
- * one PUBLISH_FRAG, trailer included, in multiples of 8. */
+ * one PUBLISH_FRAG, inside its seal when sealed, in multiples of 8. */
 static uint32_t
 piece_max(const struct sl_client *c)
 {
@@ -35,7 +35,7 @@ piece_max(const struct sl_client *c)
 		room = c->shm.r->max_frame;
 	n = room - (uint32_t)sizeof(struct sl_publish_frag);
 	if (c->auth.sealing)
-		n -= SL_TAG_LEN;
+		n -= SL_SEAL_OVERHEAD;
 	n &= ~7u;
 	return n < SL_MAX_FRAG_DATA ? n : SL_MAX_FRAG_DATA;
 }

@@ -133,6 +133,30 @@ sl_cl_on_ack(struct sl_client *c, const struct sl_ack *a)
 	sl_cl_win_answer(c, a->h.session, seq, topic, SL_E_NONE);
 }
 
+/*
+ * SL_E_ENCRYPTION_REQUIRED names a topic (detail, the broker's id), not a
+ * publish: the topic takes nothing from this unencrypted session, so every
+ * publish to it still waiting for an answer is refused with it.
+ */
+static void
+refuse_topic(struct sl_client *c, const struct sl_error *e)
+{
+	uint32_t topic = sl_cl_topic_to_app(c, (uint32_t)e->detail);
+	uint64_t seq, last = c->pub_seq;
+	bool any = false;
+
+	for (seq = c->win.settled + 1; seq <= last; seq++) {
+		const struct pub_slot *s = &c->win.slot[seq & c->win.mask];
+
+		if (s->state == SL_PUB_OUTSTANDING && s->topic_id == topic) {
+			sl_cl_win_answer(c, e->h.session, seq, SL_TOPIC_INVALID, e->code);
+			any = true;
+		}
+	}
+	if (!any)
+		c->st.acks_ignored++;
+}
+
 void
 sl_cl_on_pub_error(struct sl_client *c, const struct sl_error *e)
 {
@@ -140,6 +164,10 @@ sl_cl_on_pub_error(struct sl_client *c, const struct sl_error *e)
 
 	if (e->code == SL_E_NONE) {
 		c->st.acks_ignored++; /* refuses nothing, acknowledges nothing */
+		return;
+	}
+	if (e->code == SL_E_ENCRYPTION_REQUIRED) {
+		refuse_topic(c, e);
 		return;
 	}
 	if (e->code == SL_E_OUT_OF_ORDER && c->prod.bound) {

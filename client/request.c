@@ -42,6 +42,7 @@ sl_cl_error_to_errno(uint16_t code)
 		return -EPERM;
 	case SL_E_AUTH_REQUIRED:
 	case SL_E_AUTH_FAILED:
+	case SL_E_ENCRYPTION_REQUIRED:
 		return -EACCES;
 	case SL_E_FENCED:
 		return -EPERM;
@@ -68,7 +69,8 @@ stash_put(struct sl_client *c, struct dgram *d, size_t len, unsigned int ndelive
 	if (s->ext == NULL)
 		memcpy(s->data, d->data, len);
 	s->len = (uint32_t)len;
-	s->off = 0;
+	s->off = d->off; /* after a seal's header */
+	s->sealed = d->sealed;
 	c->stash_n++;
 }
 
@@ -77,18 +79,22 @@ static void
 rx_waiting(struct sl_client *c, struct dgram *d)
 {
 	struct sl_frame f;
-	size_t off = 0;
+	size_t off = d->off;
 	size_t end = 0;
 	unsigned int ndeliver = 0;
 	int rc;
 
+	c->rx_sealed = d->sealed;
 	while ((rc = sl_proto_next(sl_cl_dgram_bytes(d), d->len, &off, &f)) == 1) {
 		end = off;
+		if (!sl_cl_rx_frame_ok(c, d, &f, false))
+			continue; /* left in the stash copy; skipped there quietly */
 		if (f.hdr->type == SL_FT_DELIVER || f.hdr->type == SL_FT_DELIVER_FRAG)
 			ndeliver++;
 		else
 			sl_cl_rx_control(c, &f);
 	}
+	c->rx_sealed = false;
 	if (rc < 0)
 		c->st.bad_frames++;
 	if (ndeliver > 0)
@@ -108,6 +114,7 @@ wait_drain(struct sl_client *c)
 				return (int)n;
 			c->wbuf.len = (uint32_t)n;
 			c->wbuf.off = 0;
+			c->wbuf.sealed = false; /* shared memory is never sealed */
 			rx_waiting(c, &c->wbuf);
 			sl_cl_dgram_done(c, &c->wbuf); /* unless the stash kept it */
 			continue;
@@ -120,7 +127,8 @@ wait_drain(struct sl_client *c)
 			continue;
 		}
 		c->wbuf.len = (uint32_t)n;
-		c->wbuf.off = 0;
+		if (!sl_cl_rx_open(c, &c->wbuf) || c->wbuf.len == 0)
+			continue;
 		c->rc.last_rx_ns = sl_now_ns();
 		rx_waiting(c, &c->wbuf);
 	}
@@ -128,11 +136,11 @@ wait_drain(struct sl_client *c)
 }
 
 /*
- * Send @frame (@len bytes, room for FRAME_ROOM(len)) every RESEND_NS until
- * c->pend completes or @deadline passes; each send is sealed anew.
+ * Send @frame (@len bytes) every RESEND_NS until c->pend completes or
+ * @deadline passes; each send is sealed anew.
  */
 int
-sl_cl_request_run(struct sl_client *c, void *frame, size_t len, uint64_t deadline)
+sl_cl_request_run(struct sl_client *c, const void *frame, size_t len, uint64_t deadline)
 {
 	uint64_t now = sl_now_ns();
 	uint64_t next_tx = now;
@@ -164,7 +172,7 @@ sl_cl_request_run(struct sl_client *c, void *frame, size_t len, uint64_t deadlin
 }
 
 static int
-request(struct sl_client *c, void *frame, size_t len)
+request(struct sl_client *c, const void *frame, size_t len)
 {
 	return sl_cl_request_run(c, frame, len, sl_now_ns() + c->timeout_ns);
 }
@@ -189,7 +197,6 @@ sl_cl_resolve_raw(struct sl_client *c, const char *name, int create, uint32_t *t
 	int rc;
 
 	pend_start(c, SL_FT_RESOLVE);
-	/* The cap leaves the trailer's room free: a longer name is -ENOSPC. */
 	len = sl_proto_put_resolve(f, sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME, c->session,
 				   c->pend.req_id, name,
 				   strnlen(name, SL_MAX_TOPIC_NAME + 1),

@@ -202,13 +202,8 @@ deliver(struct sl_client *c, const struct sl_frame *f, sl_deliver_fn fn, void *a
 {
 	struct sl_ro_msg m;
 
-	/* A delivery for another session (an earlier client that had this
-	 * address and port) is not ours: count it, never pass it on. */
-	if (f->hdr->session != c->session) {
-		c->st.bad_frames++;
-		*taken = true;
-		return 0;
-	}
+	/* Its session was checked (sl_cl_rx_frame_ok): another session's
+	 * delivery, or an unsealed one to a sealed session, never gets here. */
 	m.flags = f->hdr->flags;
 	m.data = f->body;
 	m.len = f->body_len;
@@ -254,6 +249,33 @@ on_gap(struct sl_client *c, const struct sl_error_gap *g)
 	sl_cl_reorder_gap(c, (uint32_t)g->e.detail, g->first, g->last, g->e.code);
 }
 
+/*
+ * An ERROR answering HELLO or AUTH (session 0, detail the HELLO's nonce
+ * from a version 3 broker). SL_E_HANDSHAKE to this AUTH starts again with
+ * a new HELLO; the refusals of the session end the connect.
+ */
+static void
+handshake_error(struct sl_client *c, const struct sl_error *e)
+{
+	struct pending *p = &c->pend;
+
+	switch (e->code) {
+	case SL_E_HANDSHAKE:
+		/* Only for this AUTH: a stale one must not restart the next. */
+		if (p->kind == PEND_AUTH && e->detail == p->nonce)
+			sl_cl_pend_finish(p, HANDSHAKE_RESTART);
+		break;
+	case SL_E_AUTH_FAILED:
+	case SL_E_AUTH_REQUIRED:
+	case SL_E_ENCRYPTION_REQUIRED:
+		sl_cl_pend_finish(p, -EACCES);
+		break;
+	default:
+		sl_cl_pend_finish(p, -EPROTO);
+		break;
+	}
+}
+
 static void
 on_error(struct sl_client *c, const struct sl_error *e)
 {
@@ -282,8 +304,7 @@ on_error(struct sl_client *c, const struct sl_error *e)
 	if (e->frame_type == SL_FT_PUBLISH || e->frame_type == SL_FT_PUBLISH_FRAG)
 		return; /* not an answer to any request, whatever its req_id */
 	if (sl_cl_handshaking(p))
-		sl_cl_pend_finish(p, e->code == SL_E_AUTH_FAILED || e->code == SL_E_AUTH_REQUIRED ?
-			    -EACCES : -EPROTO);
+		handshake_error(c, e);
 	else if (sl_cl_req_match(p, e->req_id))
 		sl_cl_pend_finish(p, sl_cl_error_to_errno(e->code));
 }
@@ -369,9 +390,15 @@ rx_live(struct sl_client *c, struct dgram *d, bool replay, sl_deliver_fn fn, voi
 			off = d->len;
 			break;
 		}
+		/* Counted when it arrived; a stashed copy is skipped quietly. */
+		if (!sl_cl_rx_frame_ok(c, d, &f, replay))
+			continue;
 		if (f.hdr->type != SL_FT_DELIVER && f.hdr->type != SL_FT_DELIVER_FRAG) {
-			if (!replay)
+			if (!replay) {
+				c->rx_sealed = d->sealed;
 				sl_cl_rx_control(c, &f);
+				c->rx_sealed = false;
+			}
 			continue;
 		}
 		if (n == budget) {

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* libsluice session: connect, the HELLO/CHALLENGE/AUTH/WELCOME handshake, sealing,
- * heartbeats and close. */
+/* libsluice session: connect, the HELLO/CHALLENGE/AUTH/WELCOME handshake, heartbeats
+ * and close. */
 
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/random.h>
 
 #include <common/clock.h>
 
@@ -18,30 +17,6 @@ uint64_t
 sl_now_ns(void)
 {
 	return sl_mono_ns();
-}
-
-/*
- * Once the session is authenticated, seal @frame (@len bytes, with room for
- * FRAME_ROOM(len)) with the next trailer seq, in place. A resend is sealed
- * again, so it gets a new seq and is no replay. Returns the length to send.
- */
-size_t
-sl_cl_seal(struct sl_client *c, void *frame, size_t len)
-{
-	/* Version 3 seals whole datagrams (PROTOCOL.md section 3), which
-	 * this library does not do yet: it never reaches a sealed session. */
-	(void)c;
-	(void)frame;
-	return len;
-}
-
-/* Send one frame of @len bytes, sealed when the session is authenticated;
- * publishes batched before it go first. */
-int
-sl_cl_tx_frame(struct sl_client *c, void *frame, size_t len)
-{
-	(void)sl_cl_flush(c);
-	return sl_cl_tx(c, frame, sl_cl_seal(c, frame, len));
 }
 
 /*
@@ -58,6 +33,12 @@ sl_cl_heartbeat_maybe(struct sl_client *c, uint64_t now)
 
 	if (c->session == 0 || c->dead || c->rc.down)
 		return;
+	if (c->auth.tx_seq >= SL_SEAL_SEQ_LIMIT) {
+		/* Before a nonce could repeat: a new handshake, new keys. */
+		sl_cl_goodbye(c);
+		sl_cl_session_lost(c, SL_E_NONE);
+		return;
+	}
 	if (now - c->last_tx_ns < c->hb_ns &&
 	    (now - c->rc.last_rx_ns < c->hb_ns || now - c->rc.last_hb_ns < c->hb_ns))
 		return;
@@ -85,19 +66,18 @@ sl_cl_handshaking(const struct pending *p)
 }
 
 /*
- * Does the WELCOME @f prove that the broker knows the user's key? Only after
- * AUTH, with SL_WELCOME_F_AUTH and a trailer whose MAC holds under the
- * session key; a plain WELCOME to a client that asked to authenticate would
- * be a downgrade.
+ * Is WELCOME @w the broker's own? After an authenticating AUTH it must say
+ * SL_WELCOME_F_AUTH and have come sealed under k_s2c, which only a holder
+ * of the user's key can do: a plain one would be a downgrade. Over shared
+ * memory, where nothing is sealed, the flag is enough: the rings are
+ * private to this process and the dataplane.
  */
 static bool
-welcome_verified(const struct sl_client *c, const struct sl_frame *f)
+welcome_verified(const struct sl_client *c, const struct sl_welcome *w)
 {
-	/* A version 3 WELCOME to an authenticated session arrives sealed,
-	 * which this library does not open yet: none is verified. */
-	(void)c;
-	(void)f;
-	return false;
+	if (!c->auth.on)
+		return !c->rx_sealed && !(w->h.flags & SL_WELCOME_F_AUTH);
+	return (w->h.flags & SL_WELCOME_F_AUTH) && (c->rx_sealed || c->shm.r != NULL);
 }
 
 void
@@ -106,46 +86,64 @@ sl_cl_on_welcome(struct sl_client *c, const struct sl_frame *f)
 	const struct sl_welcome *w = (const struct sl_welcome *)f->hdr;
 	uint32_t hb_ms = w->heartbeat_ms ? w->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
 
-	if (!sl_cl_handshaking(&c->pend) || w->nonce != c->pend.nonce)
+	/* Version 3: only an AUTH is answered with a WELCOME. */
+	if (c->pend.kind != PEND_AUTH || c->pend.done || w->nonce != c->pend.nonce)
 		return; /* a reply to someone else's HELLO, or a duplicate */
-	if (c->auth.on && !welcome_verified(c, f)) {
+	if (!welcome_verified(c, w)) {
 		/* Forged or downgraded: wait on for the broker's own WELCOME,
 		 * remembering why the connect may fail. */
 		c->auth.bad_welcomes++;
 		return;
 	}
-	if (w->session == 0 || w->version != SL_PROTO_VERSION) {
+	if (w->session == 0 || w->version != SL_PROTO_VERSION || f->len < sizeof(*w)) {
 		sl_cl_pend_finish(&c->pend, -EPROTO);
 		return;
 	}
-	/* Shared memory needs no MAC: only this process holds the rings. */
+	/* Shared memory needs no seal: only this process holds the rings. */
 	c->auth.sealing = c->auth.on && c->shm.r == NULL;
+	c->auth.enc = c->auth.sealing && (w->h.flags & SL_WELCOME_F_ENC);
 	c->session = w->session;
 	c->hb_ns = hb_ms * NS_PER_MS / 2;
+	/* Something goes out well within the time the broker waits. */
+	if (w->session_timeout_ms != 0 && c->hb_ns > w->session_timeout_ms * NS_PER_MS / 3)
+		c->hb_ns = w->session_timeout_ms * NS_PER_MS / 3;
+	c->st.session_timeout_ms = w->session_timeout_ms;
+	c->st.authenticated = c->auth.on;
+	c->st.encrypted = c->auth.enc;
 	c->max_payload = SL_MAX_PAYLOAD;
 	if (w->max_payload != 0 && w->max_payload < SL_MAX_PAYLOAD)
 		c->max_payload = w->max_payload;
-	/* Version 1 WELCOMEs end before version, incarnation and max_message. */
-	c->prod.v2 = f->len >= sizeof(*w) && w->version >= 2;
+	c->prod.v2 = true;
 	c->max_message = c->max_payload;
-	if (c->prod.v2 && w->max_message > c->max_message)
+	if (w->max_message > c->max_message)
 		c->max_message = w->max_message < SL_MAX_MESSAGE ? w->max_message : SL_MAX_MESSAGE;
 	c->rc.last_rx_ns = sl_now_ns();
-	if (c->prod.v2)
-		sl_cl_recon_incarnation(c, w->incarnation);
+	sl_cl_recon_incarnation(c, w->incarnation);
 	sl_cl_reorder_welcome(c, f);
+	/* Asked for encryption over UDP, and the broker does not encrypt for
+	 * this user (its policy is off): not what the application wanted. */
+	if (c->rc.o.encrypt && c->shm.r == NULL && !c->auth.enc) {
+		sl_cl_pend_finish(&c->pend, -EPROTONOSUPPORT);
+		return;
+	}
 	sl_cl_pend_finish(&c->pend, 0);
 }
 
 void
 sl_cl_on_challenge(struct sl_client *c, const struct sl_challenge *ch)
 {
-	/* Only an answer to our HELLO, and only when we asked to authenticate. */
-	if (!c->auth.on || c->pend.kind != PEND_HELLO || c->pend.done ||
-	    ch->nonce != c->pend.nonce || ch->h.session == 0)
+	/* Only an answer to our HELLO, agreeing to what it asked: a CHALLENGE
+	 * without SL_CAP_AUTH would lead to an unauthenticated session. */
+	if (c->pend.kind != PEND_HELLO || c->pend.done || ch->nonce != c->pend.nonce ||
+	    ch->h.length < sizeof(*ch) || ch->h.session != 0 ||
+	    (ch->caps & SL_CAP_AUTH) != (c->auth.caps & SL_CAP_AUTH) ||
+	    (ch->caps & ~c->auth.caps) != 0)
 		return;
-	c->auth.pending = ch->h.session;
-	memcpy(c->auth.server_nonce, ch->server_nonce, sizeof(c->auth.server_nonce));
+	if (ch->version != SL_PROTO_VERSION) {
+		sl_cl_pend_finish(&c->pend, -EPROTO);
+		return;
+	}
+	c->auth.ch = *ch;
 	sl_cl_pend_finish(&c->pend, HELLO_CHALLENGED);
 }
 
@@ -154,52 +152,85 @@ nonce_new(void)
 {
 	uint64_t n;
 
-	if (getrandom(&n, sizeof(n), GRND_NONBLOCK) == (ssize_t)sizeof(n))
-		return n;
-	/* Only has to tell this client's WELCOME from another's. */
-	return sl_now_ns() ^ ((uint64_t)getpid() << 32);
+	sl_random(&n, sizeof(n));
+	return n;
 }
 
 /*
- * Prove the user's key (AUTH) after a CHALLENGE and wait for a WELCOME that
- * proves the broker knows it too. Only the session key is kept.
+ * Answer the CHALLENGE with AUTH, echoing it, with the proof of the user's
+ * key when authenticating, and wait for a WELCOME that proves the broker
+ * knows the key too. An AUTH left unanswered for AUTH_WAIT_NS (resent
+ * meanwhile), or refused with SL_E_HANDSHAKE (the cookie went stale), starts
+ * the handshake again: HANDSHAKE_RESTART. The user's key itself is not kept
+ * here, only the keys of the session.
  */
 static int
-auth_run(struct sl_client *c, const struct sl_client_opts *o, uint64_t nonce,
-	 uint64_t deadline)
+auth_run(struct sl_client *c, const struct sl_client_opts *o, uint64_t deadline)
 {
-	char user[SL_AUTH_USER_LEN] = { 0 };
+	const struct sl_challenge *ch = &c->auth.ch;
+	uint64_t wait = sl_now_ns() + AUTH_WAIT_NS;
 	struct sl_auth a;
-	ssize_t n;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
-	sl_proto_hdr_init(&a.h, SL_FT_AUTH, 0, sizeof(a), c->auth.pending);
-	/* Blocks only before the kernel's pool is first seeded, early in boot. */
-	n = getrandom(a.client_nonce, sizeof(a.client_nonce), 0);
-	if (n != (ssize_t)sizeof(a.client_nonce))
-		return n < 0 ? -errno : -EIO;
-	memcpy(user, o->user, strlen(o->user));
-	memcpy(a.name, user, sizeof(a.name));
-	a.nonce = nonce;
-	memcpy(a.server_nonce, c->auth.server_nonce, sizeof(a.server_nonce));
-	sl_auth_proof_v3(o->key, &a, a.proof);
-	sl_session_keys(o->key, c->auth.server_nonce, a.client_nonce, c->auth.skey,
-			c->auth.skey);
+	sl_proto_hdr_init(&a.h, SL_FT_AUTH, 0, sizeof(a), 0);
+	a.nonce = ch->nonce;
+	a.version = ch->version;
+	a.caps = ch->caps;
+	a.issued = ch->issued;
+	memcpy(a.server_nonce, ch->server_nonce, sizeof(a.server_nonce));
+	memcpy(a.cookie, ch->cookie, sizeof(a.cookie));
+	sl_random(a.client_nonce, sizeof(a.client_nonce));
+	memcpy(a.name, c->auth.name, sizeof(a.name));
+	if (c->auth.on) {
+		sl_auth_proof_v3(o->key, &a, a.proof);
+		sl_session_keys(o->key, a.server_nonce, a.client_nonce, c->auth.k_c2s,
+				c->auth.k_s2c);
+		c->auth.keyed = true;
+		c->auth.tx_seq = 0;
+		memset(&c->auth.rx_win, 0, sizeof(c->auth.rx_win));
+	}
 
 	memset(&c->pend, 0, sizeof(c->pend));
 	c->pend.kind = PEND_AUTH;
 	c->pend.type = SL_FT_AUTH;
-	c->pend.nonce = nonce;
-	/* AUTH carries no trailer: sealing starts with the verified WELCOME. */
-	rc = sl_cl_request_run(c, &a, sizeof(a), deadline);
-	explicit_bzero(&a, sizeof(a));
+	c->pend.nonce = ch->nonce;
+	/* AUTH goes unsealed: sealing starts with the verified WELCOME. */
+	rc = sl_cl_request_run(c, &a, sizeof(a), wait < deadline ? wait : deadline);
+	sl_cl_wipe(&a, sizeof(a));
+	if (rc == -ETIMEDOUT && sl_now_ns() < deadline)
+		rc = HANDSHAKE_RESTART;
 	return rc;
 }
 
+/* One HELLO, padded to SL_HELLO_MIN_LEN, until its CHALLENGE. */
+static int
+hello_run(struct sl_client *c, uint64_t deadline)
+{
+	uint64_t buf[SL_HELLO_MIN_LEN / 8];
+	struct sl_hello *h = (struct sl_hello *)buf;
+
+	_Static_assert(sizeof(struct sl_hello) <= SL_HELLO_MIN_LEN, "HELLO fits its padding");
+	memset(buf, 0, sizeof(buf));
+	sl_proto_hdr_init(&h->h, SL_FT_HELLO, 0, SL_HELLO_MIN_LEN, 0);
+	/* Every broker reads a HELLO of this header version (PROTOCOL.md 9). */
+	h->h.version = SL_PROTO_HELLO_VERSION;
+	h->min_version = SL_PROTO_VERSION;
+	h->max_version = SL_PROTO_VERSION;
+	h->nonce = nonce_new();
+	h->caps = c->auth.caps;
+	memcpy(h->name, c->auth.name, sizeof(h->name));
+
+	memset(&c->pend, 0, sizeof(c->pend));
+	c->pend.kind = PEND_HELLO;
+	c->pend.type = SL_FT_HELLO;
+	c->pend.nonce = h->nonce;
+	return sl_cl_request_run(c, h, SL_HELLO_MIN_LEN, deadline);
+}
+
 /*
- * HELLO until WELCOME, or with credentials HELLO until CHALLENGE then AUTH
- * until WELCOME; both phases share one timeout.
+ * HELLO until CHALLENGE, then AUTH until WELCOME; a stale cookie or an
+ * unanswered AUTH starts again with a new HELLO. One timeout for all.
  */
 int
 sl_cl_handshake(struct sl_client *c)
@@ -207,31 +238,32 @@ sl_cl_handshake(struct sl_client *c)
 	const struct sl_client_opts *o = &c->rc.o;
 	uint64_t deadline = sl_now_ns() + c->timeout_ns;
 	const char *name = o->name;
-	struct sl_hello h;
 	int rc;
 
-	memset(&h, 0, sizeof(h));
-	sl_proto_hdr_init(&h.h, SL_FT_HELLO, 0, sizeof(h), 0);
-	/* Every broker reads a HELLO of this header version (PROTOCOL.md 9). */
-	h.h.version = SL_PROTO_HELLO_VERSION;
-	h.min_version = SL_PROTO_VERSION;
-	h.max_version = SL_PROTO_VERSION;
-	h.nonce = nonce_new();
+	c->auth.caps = 0;
 	if (c->auth.on) {
-		h.caps = SL_CAP_AUTH;
+		c->auth.caps |= SL_CAP_AUTH;
 		name = o->user; /* the broker names the session after its user */
 	} else if (name == NULL) {
 		name = program_invocation_short_name;
 	}
-	memcpy(h.name, name, strnlen(name, sizeof(h.name)));
-
-	memset(&c->pend, 0, sizeof(c->pend));
-	c->pend.kind = PEND_HELLO;
-	c->pend.type = SL_FT_HELLO;
-	c->pend.nonce = h.nonce;
-	rc = sl_cl_request_run(c, &h, sizeof(h), deadline);
-	if (rc == HELLO_CHALLENGED)
-		rc = auth_run(c, o, h.nonce, deadline);
+	if (o->encrypt)
+		c->auth.caps |= SL_CAP_ENC;
+	memset(c->auth.name, 0, sizeof(c->auth.name));
+	memcpy(c->auth.name, name, strnlen(name, sizeof(c->auth.name)));
+	for (;;) {
+		rc = hello_run(c, deadline);
+		if (rc == HELLO_CHALLENGED)
+			rc = auth_run(c, o, deadline);
+		if (rc != HANDSHAKE_RESTART)
+			break;
+		c->st.handshake_restarts++;
+	}
+	if (rc == -EPROTONOSUPPORT && c->session != 0) {
+		/* The broker opened a session we will not use: end it now. */
+		sl_cl_goodbye(c);
+		c->session = 0;
+	}
 	if (rc == -ETIMEDOUT && c->auth.bad_welcomes > 0) {
 		/* Something answered, but never proved it knows the key. */
 		c->st.last_error = SL_E_NONE;
@@ -244,6 +276,9 @@ static int
 opts_check(const struct sl_client_opts *o)
 {
 	if (o->host == NULL && o->shm == NULL)
+		return -EINVAL;
+	/* Keys come from the proof of a user's key: no encryption without. */
+	if (o->encrypt && o->user == NULL)
 		return -EINVAL;
 	if (o->user == NULL && o->key == NULL)
 		return 0;
@@ -324,6 +359,9 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 	if (opts->last_error != NULL)
 		*opts->last_error = SL_E_NONE;
 	rc = opts_check(opts);
+	if (rc < 0)
+		return rc;
+	rc = sl_crypto_init();
 	if (rc < 0)
 		return rc;
 	memset(&sa, 0, sizeof(sa));
@@ -411,17 +449,21 @@ sl_client_stats(const struct sl_client *c, struct sl_client_stats *out)
 }
 
 void
+sl_cl_goodbye(struct sl_client *c)
+{
+	struct sl_hdr h;
+
+	sl_proto_hdr_init(&h, SL_FT_GOODBYE, 0, sizeof(h), c->session);
+	(void)sl_cl_tx_frame(c, &h, sizeof(h)); /* best effort: the broker expires us anyway */
+}
+
+void
 sl_client_close(struct sl_client *c)
 {
-	uint64_t buf[FRAME_ROOM(sizeof(struct sl_hdr)) / 8];
-	struct sl_hdr *h = (struct sl_hdr *)buf;
-
 	if (c == NULL)
 		return;
-	if (c->session != 0 && !c->dead && !c->rc.down) {
-		sl_proto_hdr_init(h, SL_FT_GOODBYE, 0, sizeof(*h), c->session);
-		(void)sl_cl_tx_frame(c, h, sizeof(*h)); /* best effort: the broker expires us anyway */
-	}
+	if (c->session != 0 && !c->dead && !c->rc.down)
+		sl_cl_goodbye(c);
 	sl_cl_close_transport(c);
 	client_free(c);
 }

@@ -30,6 +30,7 @@ struct pub_conf {
 	const char *message;
 	const char *file;
 	const char *credentials; /* --credentials FILE; NULL: from the environment */
+	bool encrypt;		 /* --encrypt */
 	bool lines;
 	bool ack;
 	bool quiet;
@@ -85,6 +86,8 @@ usage(FILE *out)
 		"      --credentials FILE  authenticate with the user and key in FILE\n"
 		"                        (\"user = NAME\", \"key = HEX\"; mode 600); default:\n"
 		"                        $SLUICE_CREDENTIALS, or $SLUICE_USER and $SLUICE_KEY\n"
+		"      --encrypt         ask for an encrypted session (needs credentials;\n"
+		"                        UDP: shared memory stays private to this host)\n"
 		"      --help            show this help\n\n"
 		"Exit status: 0 ok, 1 runtime failure, 2 usage error, 3 the broker refused\n"
 		"some messages or (with -a) did not acknowledge them all within the\n"
@@ -109,6 +112,7 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "credentials", required_argument, NULL, 'K' },
+		{ "encrypt", no_argument, NULL, 'E' },
 		{ "shm", required_argument, NULL, 'M' },
 		{ "batch-us", required_argument, NULL, 'B' },
 		{ "producer", required_argument, NULL, 'P' },
@@ -130,6 +134,7 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 		case 'a': conf->ack = true; break;
 		case 'q': conf->quiet = true; break;
 		case 'K': conf->credentials = optarg; break;
+		case 'E': conf->encrypt = true; break;
 		case 'M': conf->shm = optarg; break;
 		case 'P': conf->producer = optarg; break;
 		case 'B':
@@ -421,6 +426,10 @@ report_refused(const struct pub_conf *conf, const struct sl_client_stats *st, ui
 		fprintf(stderr, PROG ": not allowed to publish to '%s' (ACL): %" PRIu64 " of %"
 			PRIu64 " messages refused\n", conf->topic, st->publish_refused,
 			st->published);
+	else if (code == SL_E_ENCRYPTION_REQUIRED)
+		fprintf(stderr, PROG ": topic '%s' takes only encrypted sessions (publish with "
+			"--encrypt): %" PRIu64 " of %" PRIu64 " messages refused\n", conf->topic,
+			st->publish_refused, st->published);
 	else if (conf->ack)
 		fprintf(stderr, PROG ": %" PRIu64 " of %" PRIu64 " messages were not acknowledged: "
 			"%s%s\n", st->publish_refused, st->published, sl_error_code_str(code),
@@ -537,7 +546,8 @@ main(int argc, char **argv)
 	opts.producer = conf.producer;
 	opts.no_reconnect = conf.reconnect_max_ms == 0;
 	opts.reconnect_max_ms = conf.reconnect_max_ms;
-	if (sl_cli_credentials(PROG, &opts, conf.credentials, user, key) < 0)
+	if (sl_cli_credentials(PROG, &opts, conf.credentials, user, key) < 0 ||
+	    sl_cli_encrypt(PROG, &opts, conf.encrypt) < 0)
 		return 1;
 	rc = sl_client_connect(&c, &opts);
 	explicit_bzero(key, sizeof(key));

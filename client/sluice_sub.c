@@ -35,6 +35,7 @@ struct sub_conf {
 	uint64_t reconnect_max_ms; /* --reconnect-max: 0 turns reconnecting off */
 	uint64_t unsub_after; /* 0: never */
 	const char *credentials; /* --credentials FILE; NULL: from the environment */
+	bool encrypt;		 /* --encrypt */
 	const char *from;     /* --from as given, for messages */
 	uint16_t from_flags;  /* SL_SUB_F_*: 0 is live */
 	uint64_t from_start;  /* seq or ns since the epoch, by from_flags */
@@ -110,6 +111,8 @@ usage(FILE *out)
 		"                             (\"user = NAME\", \"key = HEX\"; mode 600);\n"
 		"                             default: $SLUICE_CREDENTIALS, or $SLUICE_USER\n"
 		"                             and $SLUICE_KEY\n"
+		"      --encrypt              ask for an encrypted session (needs credentials;\n"
+		"                             UDP: shared memory stays private to this host)\n"
 		"      --help                 show this help\n\n"
 		"Exit status: 0 ok, 1 runtime failure, 2 usage error.\n",
 		SL_PROTO_DEFAULT_PORT, MAX_TOPICS);
@@ -250,6 +253,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		{ "stats", no_argument, NULL, 'S' },
 		{ "from", required_argument, NULL, 'F' },
 		{ "credentials", required_argument, NULL, 'K' },
+		{ "encrypt", no_argument, NULL, 'E' },
 		{ "shm", required_argument, NULL, 'M' },
 		{ "reconnect-max", required_argument, NULL, 'R' },
 		{ "window", required_argument, NULL, 'N' },
@@ -269,6 +273,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		case 'S': conf->stats = true; break;
 		case 'F': rc |= parse_from(conf, optarg); break;
 		case 'K': conf->credentials = optarg; break;
+		case 'E': conf->encrypt = true; break;
 		case 'M': conf->shm = optarg; break;
 		case 'R':
 			rc |= sl_cli_parse_u64(PROG, "reconnect-max", optarg, 0, 86400000,
@@ -380,6 +385,8 @@ request_error(int rc)
 		return "broker has too many replays in progress; retry later or use --from live";
 	case -EPERM:
 		return "not allowed (ACL)";
+	case -EACCES:
+		return "the topic takes only encrypted sessions: connect with --encrypt";
 	default:
 		return strerror(-rc);
 	}
@@ -416,6 +423,11 @@ subscribe_all(struct sl_client *c, struct sub_state *st)
 		if (rc == -EPERM) {
 			fprintf(stderr, PROG ": not allowed to subscribe to '%s' (ACL)\n",
 				conf->topics[i]);
+			return rc;
+		}
+		if (rc == -EACCES) {
+			fprintf(stderr, PROG ": topic '%s' takes only encrypted sessions: "
+				"subscribe with --encrypt\n", conf->topics[i]);
 			return rc;
 		}
 		if (rc == -EOPNOTSUPP) {
@@ -593,7 +605,8 @@ main(int argc, char **argv)
 	opts.on_event = on_event;
 	opts.reorder_window = conf.window;
 	opts.event_arg = &st;
-	if (sl_cli_credentials(PROG, &opts, conf.credentials, user, key) < 0)
+	if (sl_cli_credentials(PROG, &opts, conf.credentials, user, key) < 0 ||
+	    sl_cli_encrypt(PROG, &opts, conf.encrypt) < 0)
 		return 1;
 	rc = sl_client_connect(&c, &opts);
 	explicit_bzero(key, sizeof(key));

@@ -38,17 +38,25 @@ sl_cl_tx(struct sl_client *c, const void *buf, size_t len)
 	return 0;
 }
 
+/* Sealed, the batch is one SEAL: its frames start after the seal header
+ * and share one tag (and one seq). */
 int
 sl_cl_flush(struct sl_client *c)
 {
 	struct batch *b = &c->batch;
+	uint32_t len = b->end;
 	int rc;
 
 	if (b->frames == 0)
 		return 0;
-	rc = sl_cl_tx(c, b->buf, b->end);
-	if (rc < 0)
+	if (c->auth.sealing)
+		len = sl_cl_seal(c, b->buf, b->end);
+	rc = sl_cl_tx(c, b->buf, len);
+	if (rc < 0) {
+		if (c->auth.sealing)
+			sl_cl_unseal(c, b->buf, len); /* kept for the next try */
 		return rc;
+	}
 	c->st.datagrams++;
 	b->frames = 0;
 	b->end = 0;
@@ -62,27 +70,39 @@ sl_cl_batch_drop(struct sl_client *c)
 	c->batch.end = 0;
 }
 
+/* Where the first frame of a datagram goes, and what follows the last. */
+static uint32_t
+batch_head(const struct sl_client *c)
+{
+	return c->auth.sealing ? SL_SEAL_HDR_LEN : 0;
+}
+
+static uint32_t
+batch_tail(const struct sl_client *c)
+{
+	return c->auth.sealing ? SL_TAG_LEN : 0;
+}
+
 void *
 sl_cl_tx_claim(struct sl_client *c, uint32_t flen)
 {
 	struct batch *b = &c->batch;
-	/* A trailer only when sealing: a piece of a large message fills a
-	 * whole datagram without one. */
-	uint32_t room = c->auth.sealing ? (uint32_t)FRAME_ROOM(flen) : sl_proto_align(flen);
+	uint32_t room = sl_proto_align(flen) + batch_tail(c);
 	uint32_t at;
 
 	if (c->shm.r)
 		return sl_shm_link_claim(&c->shm, flen);
-	if (room > SL_MAX_DATAGRAM)
+	if (batch_head(c) + room > SL_MAX_DATAGRAM)
 		return NULL;
-	at = sl_proto_align(b->end);
+	at = b->frames > 0 ? sl_proto_align(b->end) : batch_head(c);
 	if (b->frames > 0 && at + room > SL_MAX_DATAGRAM) {
 		if (sl_cl_flush(c) < 0)
 			return NULL;
-		at = 0;
+		at = batch_head(c);
 	}
 	/* Padding between frames: defined bytes, as the parser skips them. */
-	memset((uint8_t *)b->buf + b->end, 0, at - b->end);
+	if (b->frames > 0)
+		memset((uint8_t *)b->buf + b->end, 0, at - b->end);
 	return (uint8_t *)b->buf + at;
 }
 
@@ -91,7 +111,6 @@ sl_cl_tx_commit(struct sl_client *c, void *frame, uint32_t flen)
 {
 	struct batch *b = &c->batch;
 	uint32_t end0 = b->end;
-	size_t slen;
 	int rc;
 
 	if (c->shm.r) {
@@ -99,13 +118,13 @@ sl_cl_tx_commit(struct sl_client *c, void *frame, uint32_t flen)
 		c->last_tx_ns = sl_now_ns();
 		return 0;
 	}
-	slen = sl_cl_seal(c, frame, flen);
-	b->end = (uint32_t)((uint8_t *)frame - (uint8_t *)b->buf + slen);
+	b->end = (uint32_t)((uint8_t *)frame - (uint8_t *)b->buf + flen);
 	if (b->frames++ == 0)
 		b->first_ns = sl_now_ns();
 	/* Full when not even the smallest publish would fit after it. */
 	if (b->flush_ns != 0 &&
-	    sl_proto_align(b->end) + FRAME_ROOM(sizeof(struct sl_publish) + 8) <= SL_MAX_DATAGRAM)
+	    sl_proto_align(b->end) + FRAME_ROOM(sizeof(struct sl_publish) + 8) + batch_tail(c) <=
+		    SL_MAX_DATAGRAM)
 		return 0;
 	rc = sl_cl_flush(c);
 	if (rc < 0 && b->flush_ns == 0) {
@@ -291,6 +310,7 @@ sl_cl_socket_open(struct sl_client *c, const struct sockaddr_in *sa, const struc
 int
 sl_cl_rx_burst(struct sl_client *c)
 {
+	bool live = false;
 	int n;
 	int i;
 
@@ -303,6 +323,7 @@ sl_cl_rx_burst(struct sl_client *c)
 				break;
 			c->rx[n].len = (uint32_t)len;
 			c->rx[n].off = 0;
+			c->rx[n].sealed = false; /* shared memory is never sealed */
 		}
 		c->rx_i = 0;
 		c->rx_n = (unsigned int)n;
@@ -321,8 +342,12 @@ sl_cl_rx_burst(struct sl_client *c)
 		}
 		if (sl_cl_fault_rx_lose())
 			c->rx[i].len = 0; /* as if it never arrived */
+		/* A datagram it drops reads as empty, and is no sign of life:
+		 * forgeries must not keep a dead session looking alive. */
+		if (sl_cl_rx_open(c, &c->rx[i]) && c->rx[i].len > 0)
+			live = true;
 	}
-	if (n > 0)
+	if (live)
 		c->rc.last_rx_ns = sl_now_ns();
 	c->rx_i = 0;
 	c->rx_n = (unsigned int)n;

@@ -26,7 +26,8 @@
 
 #define FAKE_SESSION 7u
 #define FAKE_HB_MS 100u
-#define FAKE_TOPICS 16u
+#define FAKE_TOPICS 17u
+#define ENCREQ_TOPIC 15u     /* encryption required: refused to unencrypted sessions */
 #define FLOOD_TOPIC 5u	     /* SUBSCRIBE to it sends FLOOD_DGRAMS deliveries before OK */
 #define FLOOD_DGRAMS 600u
 /* Durable topics of the fake: every accepted message is kept, with receive
@@ -61,9 +62,13 @@ static const uint8_t fake_key[SL_AUTH_KEY_LEN] = {
 enum welcome_mode {
 	WELCOME_GOOD,	     /* sealed under the session key */
 	WELCOME_FORGED,	     /* sealed under another key, as by someone without the user's */
-	WELCOME_PLAIN,	     /* no SL_WELCOME_F_AUTH, no trailer: a downgrade */
+	WELCOME_PLAIN,	     /* no SL_WELCOME_F_AUTH, not sealed: a downgrade */
 	WELCOME_FORGED_GOOD, /* a forged one, then the genuine one */
 };
+
+/* The user's encryption policy at the fake (as SL_CNC_ENC_*). */
+enum enc_policy { ENC_OPTIONAL, ENC_OFF, ENC_REQUIRED };
+#define FAKE_SESSION_TIMEOUT_MS 10000u
 
 /* The fake broker: one thread, one socket, replies to whoever sent. */
 struct fake {
@@ -82,26 +87,36 @@ struct fake {
 	bool auth;		     /* every session must authenticate */
 	/* Set by the tests. */
 	atomic_int welcome_mode;     /* enum welcome_mode */
-	atomic_bool drop_auth;	     /* ignore the next AUTH: the client must resend it */
+	atomic_int enc_policy;	     /* enum enc_policy */
+	atomic_uint drop_auth;	     /* AUTHs to ignore: the client must resend them */
+	atomic_uint stale_auths;     /* AUTHs to answer SL_E_HANDSHAKE (cookie stale) */
 	/* Counted by the fake. */
 	atomic_uint challenges;	     /* CHALLENGEs sent */
 	atomic_uint auths;	     /* AUTH frames handled */
-	atomic_uint sealed_ok;	     /* frames after WELCOME with a valid trailer */
-	atomic_uint sealed_bad;	     /* frames after WELCOME without one, with a bad MAC or
-				      * a seq not above the last; and frames before it */
-	atomic_uint sealed_by_type[128]; /* frames with a valid trailer, by type */
+	atomic_uint sealed_ok;	     /* frames that came in a SEAL that verified */
+	atomic_uint sealed_bad;	     /* frames of an authenticated session that came
+				      * unsealed, in a seal that failed its tag or
+				      * replay check, or unencrypted in an encrypted one */
+	atomic_uint sealed_by_type[128]; /* frames in a verified SEAL, by type */
+	atomic_uint enc_dgrams;	     /* verified SEALs with SL_SEAL_F_ENC */
+	atomic_ullong tx_seq;	     /* broker->client seal seq of the session */
+	/* The session's keys: written by the thread at AUTH, read by the
+	 * tests' injections once the client is connected. */
+	uint8_t k_c2s[SL_KEY_LEN];
+	uint8_t k_s2c[SL_KEY_LEN];
+	atomic_bool sealing;	     /* the session's datagrams go sealed */
+	bool enc;		     /* ... and encrypted */
 	/* Owned by the thread. */
 	struct sockaddr_in peer;
 	bool subscribed[FAKE_TOPICS];
 	uint64_t seq[FAKE_TOPICS];
 	unsigned int lossy_seen;
-	bool authed;		     /* the current session passed AUTH */
-	uint64_t hello_nonce;	     /* of the current session */
-	uint64_t rx_seq;	     /* highest trailer seq accepted */
-	char user[SL_AUTH_USER_LEN];
-	uint8_t server_nonce[SL_HS_NONCE_LEN];
-	uint8_t skey[SL_KEY_LEN];   /* k_c2s */
-	uint8_t s2c[SL_KEY_LEN];
+	bool keyed;		     /* the current session has keys (authenticated) */
+	uint64_t hello_nonce;	     /* of the current session's AUTH */
+	uint64_t issued;
+	uint8_t client_nonce[SL_HS_NONCE_LEN];
+	uint8_t secret[SL_COOKIE_SECRET_LEN];
+	struct sl_replay_window rx_win;
 	uint64_t in[SL_MAX_DATAGRAM / 8];
 	uint64_t out[SL_MAX_DATAGRAM / 8]; /* send buffer */
 
@@ -141,8 +156,45 @@ struct fake {
 	uint8_t frag_buf[V2_MAX_MESSAGE];
 };
 
+/* @frames (@len bytes) sealed under the session's broker->client key with
+ * seal seq @seq, at @dst (room SL_MAX_DATAGRAM): the datagram's length. */
+static size_t
+fake_seal_seq(struct fake *fk, void *dst, const void *frames, size_t len, uint64_t seq,
+	      const uint8_t *key)
+{
+	size_t dlen = SL_SEAL_HDR_LEN + sl_proto_align((uint32_t)len) + SL_TAG_LEN;
+
+	memset(dst, 0, dlen);
+	memcpy((uint8_t *)dst + SL_SEAL_HDR_LEN, frames, len);
+	sl_seal(key, SL_DIR_S2C, seq, FAKE_SESSION, fk->enc, dst, (uint32_t)dlen);
+	return dlen;
+}
+
+/* The datagram of @frames as the fake sends it to @to: sealed with the
+ * next seq once the session is. Any thread. */
+static void
+fake_send_to(struct fake *fk, const struct sockaddr_in *to, const void *frames, size_t len)
+{
+	uint64_t d[SL_MAX_DATAGRAM / 8 + 8];
+	const void *buf = frames;
+
+	if (atomic_load(&fk->sealing)) {
+		len = fake_seal_seq(fk, d, frames, len, atomic_fetch_add(&fk->tx_seq, 1) + 1,
+				    fk->k_s2c);
+		buf = d;
+	}
+	(void)sendto(fk->fd, buf, len, 0, (const struct sockaddr *)to, sizeof(*to));
+}
+
 static void
 fake_send(struct fake *fk, const void *buf, size_t len)
+{
+	fake_send_to(fk, &fk->peer, buf, len);
+}
+
+/* Handshake frames (CHALLENGE, ERRORs answering HELLO or AUTH) go unsealed. */
+static void
+fake_send_plain(struct fake *fk, const void *buf, size_t len)
 {
 	(void)sendto(fk->fd, buf, len, 0, (const struct sockaddr *)&fk->peer, sizeof(fk->peer));
 }
@@ -158,6 +210,20 @@ fake_error(struct fake *fk, uint32_t req_id, uint16_t code, uint8_t type, uint64
 	e->frame_type = type;
 	e->detail = detail;
 	fake_send(fk, e, sizeof(*e));
+}
+
+/* An ERROR answering HELLO or AUTH: session 0, detail the HELLO's nonce. */
+static void
+fake_error_hs(struct fake *fk, uint16_t code, uint8_t type, uint64_t nonce)
+{
+	struct sl_error *e = (struct sl_error *)fk->out;
+
+	sl_proto_hdr_init(&e->h, SL_FT_ERROR, 0, sizeof(*e), 0);
+	e->req_id = 0;
+	e->code = code;
+	e->frame_type = type;
+	e->detail = nonce;
+	fake_send_plain(fk, e, sizeof(*e));
 }
 
 /* Writes a DELIVER with @seq at @at in fk->out; returns its aligned length. */
@@ -183,130 +249,171 @@ fake_put_deliver(struct fake *fk, size_t at, uint32_t topic, const void *p, uint
 	return fake_put_deliver_seq(fk, at, topic, ++fk->seq[topic], 0, 42, p, len);
 }
 
-/* A WELCOME for HELLO @nonce; sealed with @skey when not NULL. */
+/* A WELCOME for HELLO @nonce; sealed with @key when not NULL. */
 static void
-fake_welcome(struct fake *fk, uint64_t nonce, const uint8_t *skey)
+fake_welcome(struct fake *fk, uint64_t nonce, const uint8_t *key)
 {
 	struct sl_welcome *w = (struct sl_welcome *)fk->out;
-	uint32_t len = sizeof(*w);
+	uint64_t d[SL_MAX_DATAGRAM / 8];
+	size_t len = sizeof(*w);
 
 	memset(w, 0, sizeof(*w));
-	sl_proto_hdr_init(&w->h, SL_FT_WELCOME, skey ? SL_WELCOME_F_AUTH : 0, sizeof(*w),
-			  FAKE_SESSION);
+	sl_proto_hdr_init(&w->h, SL_FT_WELCOME, 0, sizeof(*w), FAKE_SESSION);
+	if (key != NULL)
+		w->h.flags = SL_WELCOME_F_AUTH | (fk->enc ? SL_WELCOME_F_ENC : 0);
 	w->session = FAKE_SESSION;
 	w->heartbeat_ms = FAKE_HB_MS;
 	w->nonce = nonce;
 	w->max_payload = SL_MAX_PAYLOAD;
 	w->version = SL_PROTO_VERSION;
 	w->max_message = SL_MAX_MESSAGE_DEFAULT;
+	w->session_timeout_ms = FAKE_SESSION_TIMEOUT_MS;
 	if (fk->v2) {
 		w->incarnation = atomic_load(&fk->incarnation);
 		w->max_message = V2_MAX_MESSAGE;
 	}
-	if (skey != NULL) {
-		/* One sealed datagram around it (PROTOCOL.md section 3). */
-		memmove((uint8_t *)fk->out + SL_SEAL_HDR_LEN, w, len);
-		len += SL_SEAL_OVERHEAD;
-		sl_seal(skey, SL_DIR_S2C, 1, FAKE_SESSION, 0, fk->out, len);
+	if (key == NULL) {
+		fake_send_plain(fk, w, len);
+		return;
 	}
-	fake_send(fk, fk->out, len);
+	len = fake_seal_seq(fk, d, w, len, atomic_fetch_add(&fk->tx_seq, 1) + 1, key);
+	(void)sendto(fk->fd, d, len, 0, (const struct sockaddr *)&fk->peer, sizeof(fk->peer));
 }
 
-/* The broker side of HELLO with authentication required: a CHALLENGE. */
+/* The cookie of a CHALLENGE to the current peer, as the broker computes it. */
+static void
+fake_cookie(struct fake *fk, uint64_t nonce, uint16_t version, uint32_t caps, uint64_t issued,
+	    const uint8_t *server_nonce, uint8_t out[SL_COOKIE_LEN])
+{
+	struct sl_cookie_in in = { .transport = 0, .ip = fk->peer.sin_addr.s_addr,
+				   .port = fk->peer.sin_port, .version = version, .caps = caps,
+				   .nonce = nonce, .issued = issued };
+
+	memcpy(in.server_nonce, server_nonce, sizeof(in.server_nonce));
+	sl_cookie(fk->secret, &in, out);
+}
+
+/* Every HELLO gets a CHALLENGE; the fake keeps nothing of it. */
 static void
 fake_challenge(struct fake *fk, const struct sl_hello *h)
 {
 	struct sl_challenge *ch = (struct sl_challenge *)fk->out;
-	unsigned int i;
 
-	if (!(h->caps & SL_CAP_AUTH)) {
-		fake_error(fk, 0, SL_E_AUTH_REQUIRED, SL_FT_HELLO, 0);
-		return;
-	}
-	/* A resent HELLO (same nonce) gets the same CHALLENGE. */
-	if (h->nonce != fk->hello_nonce) {
-		fk->hello_nonce = h->nonce;
-		fk->authed = false;
-		memcpy(fk->user, h->name, sizeof(fk->user));
-		for (i = 0; i < sizeof(fk->server_nonce); i++)
-			fk->server_nonce[i] = (uint8_t)rng();
-	}
 	atomic_fetch_add(&fk->challenges, 1);
 	memset(ch, 0, sizeof(*ch));
 	sl_proto_hdr_init(&ch->h, SL_FT_CHALLENGE, 0, sizeof(*ch), 0);
 	ch->nonce = h->nonce;
 	ch->version = SL_PROTO_VERSION;
-	ch->caps = h->caps;
-	memcpy(ch->server_nonce, fk->server_nonce, sizeof(ch->server_nonce));
-	fake_send(fk, ch, sizeof(*ch));
+	ch->caps = h->caps & (SL_CAP_AUTH | SL_CAP_ENC);
+	ch->issued = sl_now_ns() / MS;
+	sl_random(ch->server_nonce, sizeof(ch->server_nonce));
+	fake_cookie(fk, ch->nonce, ch->version, ch->caps, ch->issued, ch->server_nonce,
+		    ch->cookie);
+	fake_send_plain(fk, ch, sizeof(*ch));
 }
 
 static void
-fake_hello(struct fake *fk, const struct sl_hello *h)
+fake_hello(struct fake *fk, const struct sl_frame *f)
 {
+	const struct sl_hello *h = (const struct sl_hello *)f->hdr;
+
 	atomic_fetch_add(&fk->hellos, 1);
 	atomic_store(&fk->peer_port, ntohs(fk->peer.sin_port));
-	/* PROTOCOL.md 9: HELLO in header version 1, the versions in its body. */
+	/* PROTOCOL.md 9: HELLO in header version 1, the versions in its body;
+	 * a version 3 HELLO is padded to SL_HELLO_MIN_LEN. */
 	if (h->h.version != SL_PROTO_HELLO_VERSION || h->min_version != SL_PROTO_VERSION ||
-	    h->max_version != SL_PROTO_VERSION)
-		return; /* the client never gets a WELCOME: its connect fails */
+	    h->max_version != SL_PROTO_VERSION || f->len < SL_HELLO_MIN_LEN)
+		return; /* the client never gets a CHALLENGE: its connect fails */
 	if (strncmp(h->name, "oldver", 6) == 0) {
-		fake_error(fk, 0, SL_E_VERSION, SL_FT_HELLO, 0);
+		fake_error_hs(fk, SL_E_VERSION, SL_FT_HELLO, h->nonce);
 		return;
 	}
-	if (fk->auth) {
-		fake_challenge(fk, h);
-		return;
-	}
-	fake_welcome(fk, h->nonce, NULL);
+	fake_challenge(fk, h);
 }
 
-/* Check the proof; WELCOME sealed as welcome_mode says, or AUTH_FAILED. */
+static bool
+take_one(atomic_uint *n)
+{
+	unsigned int v = atomic_load(n);
+
+	return v > 0 && atomic_compare_exchange_strong(n, &v, v - 1);
+}
+
+/* AUTH's checks as the broker makes them, in its order; NONE: accepted. */
+static uint16_t
+fake_auth_check(struct fake *fk, const struct sl_auth *a)
+{
+	int policy = atomic_load(&fk->enc_policy);
+	bool auth = (a->caps & SL_CAP_AUTH) != 0;
+	bool enc = (a->caps & SL_CAP_ENC) != 0;
+	uint8_t proof[32];
+
+	if (take_one(&fk->stale_auths))
+		return SL_E_HANDSHAKE;
+	if (fk->auth && !auth)
+		return SL_E_AUTH_REQUIRED;
+	if (auth) {
+		sl_auth_proof_v3(fake_key, a, proof);
+		if (strncmp(a->name, FAKE_USER, sizeof(a->name)) != 0 ||
+		    sl_ct_memcmp(proof, a->proof, sizeof(proof)) != 0)
+			return SL_E_AUTH_FAILED;
+	}
+	if ((enc && !auth) || (auth && policy == ENC_REQUIRED && !enc))
+		return SL_E_ENCRYPTION_REQUIRED;
+	return SL_E_NONE;
+}
+
+/* The cookie, the proof, the encryption policy; WELCOME as welcome_mode says. */
 static void
 fake_auth(struct fake *fk, const struct sl_auth *a)
 {
-	uint8_t proof[32];
+	uint8_t cookie[SL_COOKIE_LEN];
 	uint8_t forged[SL_KEY_LEN];
 	int mode = atomic_load(&fk->welcome_mode);
+	uint16_t code;
 
-	if (!fk->auth || atomic_exchange(&fk->drop_auth, false))
+	if (take_one(&fk->drop_auth))
 		return;
 	atomic_fetch_add(&fk->auths, 1);
-	sl_auth_proof_v3(fake_key, a, proof);
-	if (a->nonce != fk->hello_nonce || strncmp(a->name, FAKE_USER, sizeof(a->name)) ||
-	    sl_ct_memcmp(a->server_nonce, fk->server_nonce, sizeof(fk->server_nonce)) != 0 ||
-	    sl_ct_memcmp(proof, a->proof, sizeof(proof)) != 0) {
-		fake_error(fk, 0, SL_E_AUTH_FAILED, SL_FT_AUTH, 0);
+	fake_cookie(fk, a->nonce, a->version, a->caps, a->issued, a->server_nonce, cookie);
+	if (sl_ct_memcmp(cookie, a->cookie, sizeof(cookie)) != 0)
+		return; /* not a CHALLENGE of ours to this address: dropped */
+	code = fake_auth_check(fk, a);
+	if (code != SL_E_NONE) {
+		fake_error_hs(fk, code, SL_FT_AUTH, a->nonce);
 		return;
 	}
-	sl_session_keys(fake_key, fk->server_nonce, a->client_nonce, fk->skey, fk->s2c);
-	fk->authed = true;
-	fk->rx_seq = 0;
-	memcpy(forged, fk->s2c, sizeof(forged));
+	/* A resent AUTH gets the same WELCOME again, with the same keys. */
+	if (a->nonce != fk->hello_nonce || a->issued != fk->issued ||
+	    memcmp(a->client_nonce, fk->client_nonce, sizeof(fk->client_nonce)) != 0) {
+		fk->hello_nonce = a->nonce;
+		fk->issued = a->issued;
+		memcpy(fk->client_nonce, a->client_nonce, sizeof(fk->client_nonce));
+		atomic_store(&fk->sealing, false);
+		fk->keyed = (a->caps & SL_CAP_AUTH) != 0;
+		fk->enc = fk->keyed && (((a->caps & SL_CAP_ENC) &&
+					 atomic_load(&fk->enc_policy) != ENC_OFF) ||
+					atomic_load(&fk->enc_policy) == ENC_REQUIRED);
+		memset(&fk->rx_win, 0, sizeof(fk->rx_win));
+		atomic_store(&fk->tx_seq, 0);
+		if (fk->keyed)
+			sl_session_keys(fake_key, a->server_nonce, a->client_nonce, fk->k_c2s,
+					fk->k_s2c);
+	}
+	if (!fk->keyed) {
+		fake_welcome(fk, a->nonce, NULL);
+		return;
+	}
+	memcpy(forged, fk->k_s2c, sizeof(forged));
 	forged[0] ^= 1;
 	if (mode == WELCOME_PLAIN)
-		fake_welcome(fk, fk->hello_nonce, NULL);
+		fake_welcome(fk, a->nonce, NULL);
 	if (mode == WELCOME_FORGED || mode == WELCOME_FORGED_GOOD)
-		fake_welcome(fk, fk->hello_nonce, forged);
-	if (mode == WELCOME_GOOD || mode == WELCOME_FORGED_GOOD)
-		fake_welcome(fk, fk->hello_nonce, fk->s2c);
-}
-
-/*
- * As the dataplane: after WELCOME every datagram must be a SEAL whose tag
- * holds under k_c2s, with a seq above every earlier one.
- */
-static bool
-fake_verify(struct fake *fk, const struct sl_frame *f)
-{
-	const struct sl_seal *s = (const struct sl_seal *)f->hdr;
-
-	if (!fk->authed || f->hdr->type != SL_FT_SEAL || f->hdr->session != FAKE_SESSION)
-		return false;
-	if (sl_seal_open(fk->skey, SL_DIR_C2S, (void *)s, f->len) != 0 || s->seq <= fk->rx_seq)
-		return false;
-	fk->rx_seq = s->seq;
-	return true;
+		fake_welcome(fk, a->nonce, forged);
+	if (mode == WELCOME_GOOD || mode == WELCOME_FORGED_GOOD) {
+		fake_welcome(fk, a->nonce, fk->k_s2c);
+		atomic_store(&fk->sealing, true);
+	}
 }
 
 static void
@@ -317,7 +424,6 @@ fake_resolve(struct fake *fk, const struct sl_frame *f)
 	char name[SL_MAX_TOPIC_NAME + 1];
 
 	atomic_fetch_add(&fk->resolves, 1);
-	/* name_len, not body_len: with a trailer, padding follows the name. */
 	memcpy(name, f->body, r->name_len);
 	name[r->name_len] = '\0';
 	if (strcmp(name, "lossy") == 0 && fk->lossy_seen++ == 0)
@@ -411,6 +517,10 @@ fake_subscribe(struct fake *fk, const struct sl_subscribe *s)
 	}
 	if (s->topic_id == DENIED_TOPIC) {
 		fake_error(fk, s->req_id, SL_E_DENIED, s->h.type, s->topic_id);
+		return;
+	}
+	if (s->topic_id == ENCREQ_TOPIC && !(fk->keyed && fk->enc)) {
+		fake_error(fk, s->req_id, SL_E_ENCRYPTION_REQUIRED, s->h.type, s->topic_id);
 		return;
 	}
 	code = fake_replay_refusal(fk, s);
@@ -570,6 +680,10 @@ fake_publish(struct fake *fk, const struct sl_frame *f)
 		fake_error(fk, 0, SL_E_DENIED, SL_FT_PUBLISH, p->producer_seq);
 		return;
 	}
+	if (p->topic_id == ENCREQ_TOPIC && !(fk->keyed && fk->enc)) {
+		fake_error(fk, 0, SL_E_ENCRYPTION_REQUIRED, SL_FT_PUBLISH, p->topic_id);
+		return;
+	}
 	if (p->topic_id == SILENT_TOPIC || p->topic_id == SILENT_TOPIC2) {
 		atomic_fetch_add(&fk->silent_pubs, 1);
 		return;
@@ -610,17 +724,9 @@ fake_frame(struct fake *fk, const struct sl_frame *f)
 {
 	uint8_t type = f->hdr->type;
 
-	if (fk->auth && type != SL_FT_HELLO && type != SL_FT_AUTH) {
-		if (!fake_verify(fk, f)) {
-			atomic_fetch_add(&fk->sealed_bad, 1);
-			return; /* dropped, as the dataplane does */
-		}
-		atomic_fetch_add(&fk->sealed_ok, 1);
-		atomic_fetch_add(&fk->sealed_by_type[type & 0x7f], 1);
-	}
 	switch (type) {
 	case SL_FT_HELLO:
-		fake_hello(fk, (const struct sl_hello *)f->hdr);
+		fake_hello(fk, f);
 		break;
 	case SL_FT_AUTH:
 		fake_auth(fk, (const struct sl_auth *)f->hdr);
@@ -651,10 +757,63 @@ fake_frame(struct fake *fk, const struct sl_frame *f)
 		break;
 	case SL_FT_GOODBYE:
 		atomic_fetch_add(&fk->goodbyes, 1);
+		atomic_store(&fk->sealing, false); /* the session is over */
 		break;
 	default:
 		break;
 	}
+}
+
+/*
+ * As the dataplane: a datagram of an authenticated session is one SEAL
+ * whose tag holds under k_c2s, with a seq new to the replay window (and
+ * encrypted when the session is); its inner frames are the session's. Only
+ * HELLO and AUTH go unsealed. Returns where its frames start and end.
+ */
+static bool
+fake_open(struct fake *fk, size_t n, size_t *off, size_t *end)
+{
+	const struct sl_seal *s = (const struct sl_seal *)fk->in;
+
+	*off = 0;
+	*end = n;
+	if (n < sizeof(struct sl_hdr) || s->h.type != SL_FT_SEAL)
+		return false;
+	if (!fk->keyed || s->h.length > n || s->h.length < SL_SEAL_OVERHEAD ||
+	    s->h.session != FAKE_SESSION || (fk->enc && !(s->h.flags & SL_SEAL_F_ENC)) ||
+	    sl_seal_open(fk->k_c2s, SL_DIR_C2S, fk->in, s->h.length) < 0 ||
+	    sl_replay_check(&fk->rx_win, s->seq) < 0) {
+		*end = 0;
+		atomic_fetch_add(&fk->sealed_bad, 1);
+		return false;
+	}
+	if (s->h.flags & SL_SEAL_F_ENC)
+		atomic_fetch_add(&fk->enc_dgrams, 1);
+	*off = SL_SEAL_HDR_LEN;
+	*end = s->h.length - SL_TAG_LEN;
+	return true;
+}
+
+/* May the fake act on frame @f, which came sealed or not? */
+static bool
+fake_frame_ok(struct fake *fk, const struct sl_frame *f, bool sealed)
+{
+	uint8_t type = f->hdr->type;
+
+	if (sealed) {
+		if (type == SL_FT_HELLO || type == SL_FT_AUTH || type == SL_FT_SEAL) {
+			atomic_fetch_add(&fk->sealed_bad, 1);
+			return false;
+		}
+		atomic_fetch_add(&fk->sealed_ok, 1);
+		atomic_fetch_add(&fk->sealed_by_type[type & 0x7f], 1);
+		return true;
+	}
+	if (fk->auth && type != SL_FT_HELLO && type != SL_FT_AUTH) {
+		atomic_fetch_add(&fk->sealed_bad, 1);
+		return false; /* dropped, as the dataplane does */
+	}
+	return true;
 }
 
 /* The fake restarts: a new incarnation, every producer's state forgotten. */
@@ -673,8 +832,9 @@ fake_main(void *arg)
 	struct sl_frame f;
 	unsigned int pubs;
 	socklen_t alen;
+	bool sealed;
 	ssize_t n;
-	size_t off;
+	size_t off, end;
 
 	while (!atomic_load(&fk->stop)) {
 		if (atomic_exchange(&fk->restart, false))
@@ -686,9 +846,11 @@ fake_main(void *arg)
 			     &alen);
 		if (n <= 0 || atomic_load(&fk->silent))
 			continue;
-		off = 0;
 		pubs = 0;
-		while (sl_proto_next(fk->in, (size_t)n, &off, &f) == 1) {
+		sealed = fake_open(fk, (size_t)n, &off, &end);
+		while (sl_proto_next(fk->in, end, &off, &f) == 1) {
+			if (!fake_frame_ok(fk, &f, sealed))
+				continue;
 			if (f.hdr->type == SL_FT_PUBLISH) {
 				unsigned int d = atomic_load(&fk->drop_pubs);
 
@@ -718,6 +880,7 @@ fake_start_v(struct fake *fk, bool auth, bool v2)
 	memset(fk, 0, sizeof(*fk));
 	fk->auth = auth;
 	fk->v2 = v2;
+	sl_random(fk->secret, sizeof(fk->secret));
 	atomic_store(&fk->incarnation, 1000);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fk->fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -734,6 +897,18 @@ static int
 fake_start(struct fake *fk, bool auth)
 {
 	return fake_start_v(fk, auth, false);
+}
+
+/* An authenticating fake whose user has encryption policy @policy. */
+static int
+fake_start_auth(struct fake *fk, int policy)
+{
+	if (fake_start(fk, true) < 0) {
+		perror("fake broker");
+		return -1;
+	}
+	atomic_store(&fk->enc_policy, policy);
+	return 0;
 }
 
 static void
@@ -798,6 +973,7 @@ fake_connect(struct fake *fk, struct sl_client **c, const char *name)
 	if (fk->auth) {
 		o.user = FAKE_USER;
 		o.key = fake_key;
+		o.encrypt = atomic_load(&fk->enc_policy) == ENC_REQUIRED;
 	}
 	return sl_client_connect(c, &o);
 }
@@ -1149,16 +1325,18 @@ wait_acked(struct sl_client *c)
 	CHECK(sl_client_settled(c) == seq);
 }
 
-/* Sealed frames the fake must parse: a maximal publish, names needing padding. */
+/* Sealed frames the fake must parse: a maximal publish (in one sealed
+ * datagram), names needing padding. */
 static void
 test_sealed(struct sl_client *c, struct fake *fk)
 {
 	static char big[SL_MAX_PAYLOAD];
 	unsigned int ok0 = atomic_load(&fk->sealed_ok);
+	unsigned int frags0 = atomic_load(&fk->frag_pieces);
 	uint32_t id = 0;
 
-	/* Topic 2 has no subscriber: an ACK, no delivery. With a wrong
-	 * payload_len the fake could not parse it and would not ack. */
+	/* Topic 2 has no subscriber: an ACK, no delivery. One PUBLISH, not
+	 * pieces: the fake's fragments would want another content. */
 	memset(big, 'b', sizeof(big));
 	CHECK(sl_client_publish(c, 2, big, sizeof(big), 0, SL_PUB_F_ACK_REQ) == 0);
 	wait_acked(c);
@@ -1167,6 +1345,7 @@ test_sealed(struct sl_client *c, struct fake *fk)
 	CHECK(sl_client_resolve(c, "t.a", 1, &id) == 0 && id == 1);
 	CHECK(sl_client_resolve(c, "twelve.chars", 1, &id) == 0 && id == 4);
 	CHECK(atomic_load(&fk->sealed_ok) - ok0 >= 4);
+	CHECK(atomic_load(&fk->frag_pieces) == frags0);
 }
 
 /* The broker side of the handshake, and how the client takes each answer. */
@@ -1348,8 +1527,7 @@ inject(struct injector *in, const void *frame, size_t len)
 	struct sl_client_stats st0, st;
 
 	sl_client_stats(in->c, &st0);
-	CHECK(sendto(in->fk->fd, frame, len, 0, (const struct sockaddr *)&in->to,
-		     sizeof(in->to)) == (ssize_t)len);
+	fake_send_to(in->fk, &in->to, frame, len);
 	do {
 		CHECK(sl_client_wait(in->c, NULL, NULL, 8, 10) >= 0);
 		sl_client_stats(in->c, &st);
@@ -1368,6 +1546,44 @@ inject_ack(struct injector *in, uint32_t session, uint32_t topic, uint64_t pub_s
 	a.producer_seq = pub_seq;
 	a.seq = 1000 + pub_seq;
 	inject(in, &a, sizeof(a));
+}
+
+/* Wait up to 1 s until @field of the client's stats passed @want. */
+#define WAIT_STAT(c, field, want)                                                      \
+	do {                                                                           \
+		struct sl_client_stats st_;                                            \
+		uint64_t dl_ = sl_now_ns() + 1000 * MS;                                \
+		do {                                                                   \
+			CHECK(sl_client_wait((c), NULL, NULL, 8, 5) >= 0);             \
+			sl_client_stats((c), &st_);                                    \
+		} while (st_.field < (want) && sl_now_ns() < dl_);                     \
+	} while (0)
+
+/* An ACK of another session: dropped unread, counted as forged (inside a
+ * seal, which only the broker can make, as the broker's fault). */
+static void
+inject_foreign_ack(struct injector *in, uint32_t topic, uint64_t pub_seq)
+{
+	struct sl_client_stats st0, st;
+	struct sl_ack a;
+
+	sl_client_stats(in->c, &st0);
+	sl_proto_hdr_init(&a.h, SL_FT_ACK, 0, sizeof(a), FAKE_SESSION + 1);
+	a.topic_id = topic;
+	a.reserved = 0;
+	a.producer_seq = pub_seq;
+	a.seq = 1000 + pub_seq;
+	fake_send_to(in->fk, &in->to, &a, sizeof(a));
+	if (in->fk->auth) {
+		WAIT_STAT(in->c, bad_frames, st0.bad_frames + 1);
+		sl_client_stats(in->c, &st);
+		CHECK(st.bad_frames == st0.bad_frames + 1);
+	} else {
+		WAIT_STAT(in->c, forged_dropped, st0.forged_dropped + 1);
+		sl_client_stats(in->c, &st);
+		CHECK(st.forged_dropped == st0.forged_dropped + 1);
+	}
+	CHECK(st.acks == st0.acks && st.acks_ignored == st0.acks_ignored);
 }
 
 static void
@@ -1442,14 +1658,15 @@ test_acks_distinct(struct injector *in, struct settled *cb)
 	CHECK(st.pub_outstanding == 1);
 	CHECK(sl_client_acked(c) == 0 && sl_client_settled(c) == 0);
 
-	/* Strays: no publish 0, none sent yet, the wrong topic or session. */
+	/* Strays: no publish 0, none sent yet, the wrong topic. */
 	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 0);
 	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 9);
 	inject_ack(in, FAKE_SESSION, SILENT_TOPIC2, 1);
-	inject_ack(in, FAKE_SESSION + 1, SILENT_TOPIC, 1);
 	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 3); /* asked for no ACK */
+	/* Another session's: not even read as an ACK (forged_dropped). */
+	inject_foreign_ack(in, SILENT_TOPIC, 1);
 	sl_client_stats(c, &st);
-	CHECK(st.acks_ignored == 6 && st.pub_acked == 3);
+	CHECK(st.acks_ignored == 5 && st.pub_acked == 3);
 	CHECK(status(c, 1, &code) == SL_PUB_OUTSTANDING);
 	CHECK(sl_client_acked(c) == 0);
 
@@ -1460,7 +1677,7 @@ test_acks_distinct(struct injector *in, struct settled *cb)
 	inject_ack(in, FAKE_SESSION, SILENT_TOPIC, 1);
 	inject_refusal(in, 1, SL_E_JOURNAL_FULL);
 	sl_client_stats(c, &st);
-	CHECK(st.pub_acked == 4 && st.pub_outstanding == 0 && st.acks_ignored == 8);
+	CHECK(st.pub_acked == 4 && st.pub_outstanding == 0 && st.acks_ignored == 7);
 	CHECK(st.publish_refused == 0);
 	CHECK(status(c, 1, &code) == SL_PUB_ACKED && code == SL_E_NONE);
 	CHECK(cb->n == 4 && cb->seq[0] == 2 && cb->seq[1] == 5 && cb->seq[2] == 4 &&
@@ -1573,6 +1790,7 @@ test_acks(struct fake *fk)
 	if (fk->auth) {
 		o.user = FAKE_USER;
 		o.key = fake_key;
+		o.encrypt = atomic_load(&fk->enc_policy) == ENC_REQUIRED;
 	}
 	o.ack_window = SL_ACK_WINDOW_MAX + 1;
 	CHECK(sl_client_connect(&in.c, &o) == -EINVAL);
@@ -1586,6 +1804,373 @@ test_acks(struct fake *fk)
 	test_acks_window(&in);
 	test_acks_refused(&in, &cb);
 	sl_client_close(in.c);
+}
+
+/* ---- Version 3: what the client takes from the broker's address ---- */
+
+static void wait_settled(struct sl_client *c, unsigned int ms);
+
+/* A DELIVER of @topic's message @seq ("v3-<seq>") at @buf: its length. */
+static size_t
+put_deliver(void *buf, uint32_t session, uint32_t topic, uint64_t seq)
+{
+	struct sl_deliver *d = buf;
+	int n;
+
+	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, 0, sizeof(*d), session);
+	d->topic_id = topic;
+	d->payload_len = 0;
+	d->seq = seq;
+	d->timestamp = 7;
+	n = sprintf((char *)(d + 1), "v3-%u", (unsigned int)seq);
+	d->h.length += (uint32_t)n;
+	return d->h.length;
+}
+
+/* Send @len bytes from the fake's address to the client, as they are. */
+static void
+send_raw(struct injector *in, const void *buf, size_t len)
+{
+	CHECK(sendto(in->fk->fd, buf, len, 0, (const struct sockaddr *)&in->to,
+		     sizeof(in->to)) == (ssize_t)len);
+}
+
+/* Poll the client for @ms, collecting deliveries into @col. */
+static void
+settle_for(struct sl_client *c, struct collect *col, unsigned int ms)
+{
+	uint64_t deadline = sl_now_ns() + ms * MS;
+
+	while (sl_now_ns() < deadline)
+		CHECK(sl_client_wait(c, on_msg, col, 8, 5) >= 0);
+}
+
+static int
+forge_connect(struct fake *fk, struct sl_client **c, struct injector *in)
+{
+	socklen_t len = sizeof(in->to);
+	int rc = fake_connect(fk, c, "forge");
+
+	in->fk = fk;
+	in->c = *c;
+	if (rc == 0)
+		CHECK(getsockname(sl_client_fd(*c), (struct sockaddr *)&in->to, &len) == 0);
+	return rc;
+}
+
+/*
+ * An ERROR SL_E_NO_SESSION, a GOODBYE and a DELIVER written by someone on
+ * the path, from the broker's address: in an authenticated session they
+ * come unsealed (or sealed with a bit flipped); in an open one they name
+ * another session. Each is ignored and counted; the session lives on, and
+ * the broker's own DELIVER after them is taken.
+ */
+static void
+test_forged(struct fake *fk)
+{
+	uint64_t buf[SL_MAX_DATAGRAM / 8];
+	uint64_t sealed[SL_MAX_DATAGRAM / 8];
+	uint32_t session = fk->auth ? FAKE_SESSION : FAKE_SESSION + 1;
+	struct sl_error *e = (struct sl_error *)buf;
+	struct collect col = { 0 };
+	struct sl_client_stats st0, st;
+	struct injector in;
+	struct sl_client *c;
+	size_t len;
+
+	if (forge_connect(fk, &c, &in) != 0) {
+		CHECK(0);
+		return;
+	}
+	CHECK(sl_client_subscribe(c, SILENT_TOPIC) == 0);
+	collect(c, &col, 1, 8); /* the fake's "retained", seq 1 */
+	CHECK(col.n == 1);
+	sl_client_stats(c, &st0);
+
+	sl_proto_hdr_init(&e->h, SL_FT_ERROR, 0, sizeof(*e), session);
+	e->req_id = 0;
+	e->code = SL_E_NO_SESSION;
+	e->frame_type = SL_FT_PUBLISH;
+	e->detail = 0;
+	send_raw(&in, e, sizeof(*e));
+	sl_proto_hdr_init((struct sl_hdr *)buf, SL_FT_GOODBYE, 0, sizeof(struct sl_hdr), session);
+	send_raw(&in, buf, sizeof(struct sl_hdr));
+	len = put_deliver(buf, session, SILENT_TOPIC, 2);
+	send_raw(&in, buf, len);
+	WAIT_STAT(c, forged_dropped, st0.forged_dropped + 3);
+	if (fk->auth) {
+		/* Sealed, but a bit flipped on the way: the tag fails. */
+		len = fake_seal_seq(fk, sealed, buf, len, atomic_fetch_add(&fk->tx_seq, 1) + 1,
+				    fk->k_s2c);
+		((uint8_t *)sealed)[SL_SEAL_HDR_LEN + 30] ^= 0x10;
+		send_raw(&in, sealed, len);
+		WAIT_STAT(c, forged_dropped, st0.forged_dropped + 4);
+	}
+	settle_for(c, &col, 30);
+	sl_client_stats(c, &st);
+	CHECK(st.forged_dropped - st0.forged_dropped == (fk->auth ? 4u : 3u));
+	CHECK(col.n == 1 && st.delivered == st0.delivered);
+	CHECK(st.errors == st0.errors && st.disconnects == 0);
+	CHECK(sl_client_session(c) == FAKE_SESSION);
+	/* The session is alive: a publish is acknowledged, and the broker's
+	 * own DELIVER of message 2 is taken. */
+	CHECK(sl_client_publish(c, 2, "alive", 5, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_acked(c);
+	len = put_deliver(buf, FAKE_SESSION, SILENT_TOPIC, 2);
+	fake_send_to(fk, &in.to, buf, len);
+	collect(c, &col, 2, 8);
+	CHECK(col.n == 2 && col.seq == 2 && strcmp(col.last, "v3-2") == 0);
+	sl_client_close(c);
+}
+
+/*
+ * The broker->client replay window: a datagram sealed with a seq already
+ * seen, or 1,024 or more below the newest, is rejected and counted; one
+ * reordered inside the window is taken.
+ */
+static void
+test_replay_window(struct fake *fk)
+{
+	uint64_t frame[SL_MAX_DATAGRAM / 8];
+	uint64_t d1[SL_MAX_DATAGRAM / 8], d2[SL_MAX_DATAGRAM / 8];
+	struct collect col = { 0 };
+	struct sl_client_stats st0, st;
+	struct injector in;
+	struct sl_client *c;
+	struct sl_heartbeat hb;
+	size_t len, l1, l2;
+	uint64_t t, m;
+
+	if (forge_connect(fk, &c, &in) != 0) {
+		CHECK(0);
+		return;
+	}
+	CHECK(sl_client_subscribe(c, SILENT_TOPIC) == 0);
+	collect(c, &col, 1, 8); /* the fake's "retained": message m */
+	m = col.seq;
+	sl_client_stats(c, &st0);
+
+	/* Reordered: seal seq t + 2 (message m + 2) before t + 1 (m + 1). */
+	t = atomic_fetch_add(&fk->tx_seq, 2);
+	len = put_deliver(frame, FAKE_SESSION, SILENT_TOPIC, m + 2);
+	l1 = fake_seal_seq(fk, d1, frame, len, t + 2, fk->k_s2c);
+	len = put_deliver(frame, FAKE_SESSION, SILENT_TOPIC, m + 1);
+	l2 = fake_seal_seq(fk, d2, frame, len, t + 1, fk->k_s2c);
+	send_raw(&in, d1, l1);
+	send_raw(&in, d2, l2);
+	collect(c, &col, 3, 8);
+	CHECK(col.n == 3 && col.seqs[1] == m + 1 && col.seqs[2] == m + 2);
+
+	/* Replayed as captured: dropped. */
+	send_raw(&in, d1, l1);
+	WAIT_STAT(c, replay_dropped, st0.replay_dropped + 1);
+	sl_client_stats(c, &st);
+	CHECK(st.replay_dropped == st0.replay_dropped + 1 && col.n == 3);
+
+	/* The newest seq jumps 2,000 ahead; then one 1,100 below it is too
+	 * old (dropped), one 500 below it, never seen, is taken. */
+	sl_proto_hdr_init(&hb.h, SL_FT_HEARTBEAT, 0, sizeof(hb), FAKE_SESSION);
+	hb.timestamp = 0;
+	t = atomic_fetch_add(&fk->tx_seq, 2000) + 2000;
+	len = fake_seal_seq(fk, d1, &hb, sizeof(hb), t, fk->k_s2c);
+	send_raw(&in, d1, len);
+	len = put_deliver(frame, FAKE_SESSION, SILENT_TOPIC, m + 3);
+	l1 = fake_seal_seq(fk, d1, frame, len, t - 1100, fk->k_s2c);
+	send_raw(&in, d1, l1);
+	WAIT_STAT(c, replay_dropped, st0.replay_dropped + 2);
+	settle_for(c, &col, 20);
+	CHECK(col.n == 3);
+	l1 = fake_seal_seq(fk, d1, frame, len, t - 500, fk->k_s2c);
+	send_raw(&in, d1, l1);
+	collect(c, &col, 4, 8);
+	CHECK(col.n == 4 && col.seq == m + 3);
+	sl_client_stats(c, &st);
+	CHECK(st.replay_dropped == st0.replay_dropped + 2);
+	CHECK(st.forged_dropped == st0.forged_dropped);
+	sl_client_close(c);
+}
+
+/* SL_E_HANDSHAKE to the AUTH, or an AUTH left unanswered: a new HELLO. */
+static void
+test_handshake_restart(struct fake *fk)
+{
+	struct sl_client_stats st;
+	struct sl_client *c = NULL;
+	unsigned int hellos0 = atomic_load(&fk->hellos);
+	uint16_t code;
+	uint64_t t0 = sl_now_ns();
+
+	atomic_store(&fk->stale_auths, 1);
+	CHECK(auth_connect(fk, &c, FAKE_USER, fake_key, 2000, &code) == 0);
+	CHECK(sl_now_ns() - t0 < 500 * MS); /* at once, not after a timeout */
+	CHECK(atomic_load(&fk->stale_auths) == 0);
+	CHECK(atomic_load(&fk->hellos) - hellos0 == 2);
+	if (c != NULL) {
+		sl_client_stats(c, &st);
+		CHECK(st.handshake_restarts == 1 && st.authenticated == 1);
+		sl_client_close(c);
+	}
+
+	/* Four AUTHs lost (800 ms of resends), then a new HELLO, whose AUTH
+	 * is lost once more and resent. */
+	atomic_store(&fk->drop_auth, 5);
+	hellos0 = atomic_load(&fk->hellos);
+	t0 = sl_now_ns();
+	CHECK(auth_connect(fk, &c, FAKE_USER, fake_key, 3000, &code) == 0);
+	CHECK(sl_now_ns() - t0 >= 900 * MS);
+	CHECK(atomic_load(&fk->drop_auth) == 0);
+	CHECK(atomic_load(&fk->hellos) - hellos0 == 2);
+	if (c != NULL) {
+		sl_client_stats(c, &st);
+		CHECK(st.handshake_restarts == 1);
+		sl_client_close(c);
+	}
+}
+
+static int
+enc_connect(struct fake *fk, struct sl_client **c, const char *user, const uint8_t *key,
+	    uint8_t encrypt, uint16_t *code)
+{
+	struct sl_client_opts o = { .host = "127.0.0.1", .port = fk->port, .name = "enc",
+				    .timeout_ms = 1000, .user = user, .key = key,
+				    .encrypt = encrypt, .last_error = code };
+
+	*code = 0xffff;
+	return sl_client_connect(c, &o);
+}
+
+/* Encryption asked for, granted and refused; required and not asked for. */
+static void
+test_encryption(struct fake *fk)
+{
+	uint64_t frame[SL_MAX_DATAGRAM / 8], d[SL_MAX_DATAGRAM / 8];
+	struct sl_client_stats st, st0;
+	struct sl_client *c = NULL;
+	struct injector in = { .fk = fk };
+	socklen_t slen = sizeof(in.to);
+	unsigned int enc0, bye0;
+	uint16_t code;
+	uint32_t id;
+	size_t len;
+
+	/* No keys without credentials: refused before anything is sent. */
+	CHECK(enc_connect(fk, &c, NULL, NULL, 1, &code) == -EINVAL);
+
+	atomic_store(&fk->enc_policy, ENC_OPTIONAL);
+	enc0 = atomic_load(&fk->enc_dgrams);
+	CHECK(enc_connect(fk, &c, FAKE_USER, fake_key, 1, &code) == 0);
+	if (c == NULL)
+		return;
+	sl_client_stats(c, &st);
+	CHECK(st.encrypted == 1 && st.authenticated == 1);
+	CHECK(st.session_timeout_ms == FAKE_SESSION_TIMEOUT_MS);
+	CHECK(sl_client_resolve(c, "t.a", 1, &id) == 0 && id == 1);
+	CHECK(sl_client_publish(c, 2, "secret", 6, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_acked(c);
+	CHECK(atomic_load(&fk->enc_dgrams) - enc0 >= 2);
+	/* In an encrypted session a datagram sealed with the right key but
+	 * not encrypted is not the broker's either. */
+	CHECK(getsockname(sl_client_fd(c), (struct sockaddr *)&in.to, &slen) == 0);
+	in.c = c;
+	sl_client_stats(c, &st0);
+	fk->enc = false;
+	len = put_deliver(frame, FAKE_SESSION, 1, 1);
+	len = fake_seal_seq(fk, d, frame, len, atomic_fetch_add(&fk->tx_seq, 1) + 1, fk->k_s2c);
+	fk->enc = true;
+	send_raw(&in, d, len);
+	WAIT_STAT(c, forged_dropped, st0.forged_dropped + 1);
+	sl_client_stats(c, &st);
+	CHECK(st.forged_dropped == st0.forged_dropped + 1 && st.delivered == st0.delivered);
+	sl_client_close(c);
+
+	/* Asked for, but the user's policy is off: the session is not used. */
+	atomic_store(&fk->enc_policy, ENC_OFF);
+	bye0 = atomic_load(&fk->goodbyes);
+	CHECK(enc_connect(fk, &c, FAKE_USER, fake_key, 1, &code) == -EPROTONOSUPPORT);
+	for (int i = 0; i < 100 && atomic_load(&fk->goodbyes) == bye0; i++)
+		usleep(2000);
+	CHECK(atomic_load(&fk->goodbyes) == bye0 + 1);
+	/* Off, not asked for: an authenticated session with a MAC only, which
+	 * a topic that requires encryption refuses; each publish to it is
+	 * refused once (the ERROR names the topic), the others go on. */
+	CHECK(enc_connect(fk, &c, FAKE_USER, fake_key, 0, &code) == 0);
+	if (c != NULL) {
+		sl_client_stats(c, &st0);
+		CHECK(st0.encrypted == 0 && st0.authenticated == 1);
+		CHECK(sl_client_subscribe(c, ENCREQ_TOPIC) == -EACCES);
+		sl_client_stats(c, &st);
+		CHECK(st.last_error == SL_E_ENCRYPTION_REQUIRED);
+		CHECK(sl_client_publish(c, ENCREQ_TOPIC, "a", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+		CHECK(sl_client_publish(c, 2, "b", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+		CHECK(sl_client_publish(c, ENCREQ_TOPIC, "c", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+		wait_settled(c, 1000);
+		CHECK(sl_client_pub_status(c, 1, &code) == SL_PUB_REFUSED &&
+		      code == SL_E_ENCRYPTION_REQUIRED);
+		CHECK(sl_client_pub_status(c, 2, &code) == SL_PUB_ACKED);
+		CHECK(sl_client_pub_status(c, 3, &code) == SL_PUB_REFUSED &&
+		      code == SL_E_ENCRYPTION_REQUIRED);
+		sl_client_stats(c, &st);
+		CHECK(st.publish_refused - st0.publish_refused == 2);
+		sl_client_close(c);
+	}
+	/* Required, not asked for: refused, and said so. */
+	atomic_store(&fk->enc_policy, ENC_REQUIRED);
+	CHECK(enc_connect(fk, &c, FAKE_USER, fake_key, 0, &code) == -EACCES);
+	CHECK(code == SL_E_ENCRYPTION_REQUIRED);
+	atomic_store(&fk->enc_policy, ENC_OPTIONAL);
+}
+
+/*
+ * An authenticated client whose broker goes silent: the loss is noticed by
+ * liveness (a plain GOODBYE meanwhile changes nothing), and the new session
+ * comes from a whole new handshake: new keys, under which the fake checks
+ * everything sent after it.
+ */
+static void
+test_auth_reconnect(struct fake *fk)
+{
+	struct sl_client_opts o = { .host = "127.0.0.1", .port = fk->port, .name = "recon",
+				    .timeout_ms = 1000, .user = FAKE_USER, .key = fake_key,
+				    .liveness_ms = 300 };
+	unsigned int hellos0, auths0, ok0;
+	struct sl_client_stats st;
+	struct sl_client *c = NULL;
+	struct injector in = { .fk = fk };
+	socklen_t slen = sizeof(in.to);
+	uint8_t k0[SL_KEY_LEN];
+	struct sl_hdr bye;
+	uint64_t deadline;
+
+	CHECK(sl_client_connect(&c, &o) == 0);
+	if (c == NULL)
+		return;
+	CHECK(getsockname(sl_client_fd(c), (struct sockaddr *)&in.to, &slen) == 0);
+	in.c = c;
+	memcpy(k0, fk->k_s2c, sizeof(k0));
+	hellos0 = atomic_load(&fk->hellos);
+	auths0 = atomic_load(&fk->auths);
+	atomic_store(&fk->silent, true);
+	sl_proto_hdr_init(&bye, SL_FT_GOODBYE, 0, sizeof(bye), FAKE_SESSION);
+	send_raw(&in, &bye, sizeof(bye));
+	deadline = sl_now_ns() + 2000 * MS;
+	do {
+		CHECK(sl_client_wait(c, NULL, NULL, 8, 10) >= 0);
+		sl_client_stats(c, &st);
+	} while (st.disconnects == 0 && sl_now_ns() < deadline);
+	CHECK(st.disconnects == 1 && st.forged_dropped >= 1);
+	atomic_store(&fk->silent, false);
+	do {
+		CHECK(sl_client_wait(c, NULL, NULL, 8, 10) >= 0);
+		sl_client_stats(c, &st);
+	} while (st.reconnects == 0 && sl_now_ns() < deadline);
+	CHECK(st.reconnects == 1 && st.authenticated == 1);
+	CHECK(atomic_load(&fk->hellos) > hellos0 && atomic_load(&fk->auths) > auths0);
+	CHECK(memcmp(k0, fk->k_s2c, sizeof(k0)) != 0); /* new keys */
+	ok0 = atomic_load(&fk->sealed_ok);
+	CHECK(sl_client_publish(c, 2, "again", 5, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_acked(c);
+	CHECK(atomic_load(&fk->sealed_ok) > ok0);
+	sl_client_close(c);
 }
 
 /* Everything a session does, against a fake with or without authentication. */
@@ -1769,7 +2354,7 @@ test_v2_fragments(struct fake *fk)
 	wait_settled(c, 1000);
 	sl_client_stats(c, &st);
 	CHECK(st.pub_acked == 1 && cb.n == 1 && st.fragments == 4);
-	CHECK(atomic_load(&fk->frag_pieces) == p0 + 4); /* 1424 + 1424 + 1424 + 728 */
+	CHECK(atomic_load(&fk->frag_pieces) == p0 + 4); /* 1384 + 1384 + 1384 + 848 */
 	CHECK(atomic_load(&fk->frag_msgs) == 1 && atomic_load(&fk->frag_bad) == 0);
 	CHECK(sl_client_publish(c, V2_TOPIC, msg, V2_MAX_MESSAGE, 0, SL_PUB_F_ACK_REQ) == 0);
 	wait_settled(c, 1000);
@@ -1954,27 +2539,37 @@ main(void)
 {
 	static struct fake fk;
 
-	if (fake_start(&fk, false) < 0) {
+	/* The fake draws its secrets before any client starts libsodium. */
+	if (sl_crypto_init() < 0 || fake_start(&fk, false) < 0) {
 		perror("fake broker");
 		return 1;
 	}
 	test_connect_errors(&fk);
 	test_session(&fk);
+	test_forged(&fk);
 	fake_stop(&fk);
 
-	/* The same session with authentication: every frame sealed and
-	 * checked. libsluice does not seal version 3 datagrams yet, so these
-	 * wait for it (SLUICE_TEST_CLIENT_AUTH=1 runs them). */
-	if (getenv("SLUICE_TEST_CLIENT_AUTH") != NULL) {
-		if (fake_start(&fk, true) < 0) {
-			perror("fake broker");
-			return 1;
-		}
-		test_auth_connect(&fk);
-		test_session(&fk);
-		test_auth_all_sealed(&fk);
-		fake_stop(&fk);
-	}
+	/* The same session with authentication: every datagram sealed and
+	 * checked, both ways; then encrypted too. */
+	if (fake_start_auth(&fk, ENC_OPTIONAL) < 0)
+		return 1;
+	test_auth_connect(&fk);
+	test_session(&fk);
+	test_forged(&fk);
+	test_replay_window(&fk);
+	test_handshake_restart(&fk);
+	test_encryption(&fk);
+	test_auth_reconnect(&fk);
+	test_auth_all_sealed(&fk);
+	fake_stop(&fk);
+
+	/* Encryption required for the user: every datagram encrypted. */
+	if (fake_start_auth(&fk, ENC_REQUIRED) < 0)
+		return 1;
+	test_session(&fk);
+	CHECK(atomic_load(&fk.enc_dgrams) > 100);
+	test_auth_all_sealed(&fk);
+	fake_stop(&fk);
 
 	test_credentials();
 	test_v2();

@@ -12,6 +12,7 @@ FAKE=$HERE/fake_broker.py
 command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
 [ -x "$PUB" ] || { echo "FAIL: $PUB not built"; exit 1; }
 
+PY=python3
 T=$(mktemp -d /tmp/sluice-pub-test.XXXXXX)
 FAKE_PID=
 cleanup() {
@@ -28,13 +29,15 @@ run() {
 	local mode=$1 port
 	shift
 	rm -f "$T/port"
-	python3 "$FAKE" "$mode" "$T/port" &
+	"$PY" "$FAKE" "$mode" "$T/port" "$T/log" &
 	FAKE_PID=$!
 	for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
 	port=$(cat "$T/port" 2>/dev/null)
 	[ -n "$port" ] || { echo "FAIL: fake_broker.py did not start"; exit 1; }
 	"$PUB" -h 127.0.0.1 -p "$port" -t t -m x "$@" 2>"$T/err" >/dev/null
 	RC=$?
+	# The fake ends at the GOODBYE, writing its log: give it a moment.
+	for _ in $(seq 20); do kill -0 "$FAKE_PID" 2>/dev/null || break; sleep 0.05; done
 	kill "$FAKE_PID" 2>/dev/null
 	wait "$FAKE_PID" 2>/dev/null
 	FAKE_PID=
@@ -70,6 +73,56 @@ CASE="no answer at all"
 run silent -n 5 -a --timeout 200
 [ "$RC" = 3 ] || fail "exit $RC, want 3"
 has "5 of 5 messages were not acknowledged within 200 ms"
+
+# Version 3 sealing against a fake that does it with PyNaCl on its own
+# (Debian's python3-nacl: the system python3, which may not be first on PATH).
+NACL_PY=
+for py in python3 /usr/bin/python3; do
+	"$py" -c "import nacl.bindings" 2>/dev/null && { NACL_PY=$py; break; }
+done
+if [ -n "$NACL_PY" ]; then
+	PY=$NACL_PY
+	KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+	printf 'user = alice\nkey = %s\n' "$KEY" >"$T/cred"
+	chmod 600 "$T/cred"
+	export FAKE_USER=alice FAKE_KEY=$KEY
+
+	CASE="encrypted session"
+	export FAKE_ENC=optional
+	run twice -n 100 -a --credentials "$T/cred" --encrypt
+	[ "$RC" = 0 ] || fail "exit $RC, want 0"
+	has "100 published to 't' (topic 1), 100 acked"
+	read -r _ _ n _ e _ p _ b <"$T/log" || true
+	[ "${n:-0}" -ge 100 ] && [ "$e" = "$n" ] && [ "$p" = 0 ] && [ "$b" = 0 ] ||
+		fail "fake saw: $(cat "$T/log")"
+
+	CASE="authenticated, not encrypted"
+	run twice -n 10 -a --credentials "$T/cred"
+	[ "$RC" = 0 ] || fail "exit $RC, want 0"
+	read -r _ _ n _ e _ p _ b <"$T/log" || true
+	[ "${n:-0}" -ge 10 ] && [ "$e" = 0 ] && [ "$p" = 0 ] && [ "$b" = 0 ] ||
+		fail "fake saw: $(cat "$T/log")"
+
+	CASE="encryption required, not asked for"
+	export FAKE_ENC=required
+	run twice -n 1 --credentials "$T/cred"
+	[ "$RC" = 1 ] || fail "exit $RC, want 1"
+	has "the broker requires an encrypted session for user 'alice': add --encrypt"
+
+	CASE="encryption asked for, the user's policy off"
+	export FAKE_ENC=off
+	run twice -n 1 --credentials "$T/cred" --encrypt
+	[ "$RC" = 1 ] || fail "exit $RC, want 1"
+	has "does not encrypt sessions of user 'alice'"
+	unset FAKE_USER FAKE_KEY FAKE_ENC
+else
+	echo "sealed cases skipped: no PyNaCl (python3-nacl)"
+fi
+
+CASE="--encrypt needs credentials"
+SLUICE_CREDENTIALS= "$PUB" -h 127.0.0.1 -p 9 -t t -m x --encrypt 2>"$T/err" >/dev/null
+[ "$?" = 1 ] || fail "exit $?, want 1"
+has "--encrypt needs credentials"
 
 CASE="help documents the exit status"
 "$PUB" --help >"$T/err" 2>&1

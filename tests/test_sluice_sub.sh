@@ -25,51 +25,78 @@ trap cleanup EXIT
 FAILS=0
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 
-python3 "$FAKE" lossy "$T/port" "$T/log" &
-FAKE_PID=$!
-for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-port=$(cat "$T/port" 2>/dev/null)
-[ -n "$port" ] || { echo "FAIL: fake_broker.py did not start"; exit 1; }
+# run_case ARGS...: sluice-sub against a fresh lossy fake; every check below.
+run_case() {
+	rm -f "$T/port"
+	"$PY" "$FAKE" lossy "$T/port" "$T/log" &
+	FAKE_PID=$!
+	for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+	port=$(cat "$T/port" 2>/dev/null)
+	[ -n "$port" ] || { echo "FAIL: fake_broker.py did not start"; exit 1; }
 
-# 300 messages, 100..102 lost for good: 297 to print.
-# A window of 64: the fake sends only within the credit granted.
-"$SUB" -h 127.0.0.1 -p "$port" -t t -v -C 297 -W 10 --stats --window 64 >"$T/out" 2>"$T/err"
-RC=$?
-kill "$FAKE_PID" 2>/dev/null
-wait "$FAKE_PID" 2>/dev/null
-FAKE_PID=
+	# 300 messages, 100..102 lost for good: 297 to print.
+	# A window of 64: the fake sends only within the credit granted.
+	"$SUB" -h 127.0.0.1 -p "$port" -t t -v -C 297 -W 10 --stats --window 64 "$@" >"$T/out" 2>"$T/err"
+	RC=$?
+	# The fake ends at the GOODBYE, writing its log: give it a moment.
+	for _ in $(seq 20); do kill -0 "$FAKE_PID" 2>/dev/null || break; sleep 0.05; done
+	kill "$FAKE_PID" 2>/dev/null
+	wait "$FAKE_PID" 2>/dev/null
+	FAKE_PID=
 
-[ "$RC" = 0 ] || fail "exit $RC, want 0"
-# Every message but the lost ones, once, in order.
-{ seq 1 99; seq 103 300; } | sed 's/^/t /' >"$T/want"
-cut -d' ' -f1,2 "$T/out" >"$T/got"
-cmp -s "$T/want" "$T/got" || fail "messages not 1..99, 103..300 in order: $(diff "$T/want" "$T/got" | head -5)"
-# Payloads are the messages' own; the large one arrived whole.
-grep -q '^t 5 m5$' "$T/out" || fail "message 5 (recovered by NAK) missing or damaged"
-grep -q '^t 150 m150\.\.\.' "$T/out" || fail "large message 150 missing"
-[ "$(grep '^t 150 ' "$T/out" | wc -c)" = $((6 + 4000 + 1)) ] ||
-	fail "large message 150 not 4000 bytes"
-# The NAKs: single losses, the large message whose piece was lost, the
-# range lost for good, the tail told by STATUS.
-for r in "5 5" "22 22" "150 150" "100 102" "298 300"; do
-	grep -q "^nak 1 $r\$" "$T/log" || fail "no NAK for $r: $(grep nak "$T/log" | head -20 | tr '\n' ,)"
+	[ "$RC" = 0 ] || fail "$CASE: exit $RC, want 0"
+	# Every message but the lost ones, once, in order.
+	{ seq 1 99; seq 103 300; } | sed 's/^/t /' >"$T/want"
+	cut -d' ' -f1,2 "$T/out" >"$T/got"
+	cmp -s "$T/want" "$T/got" || fail "$CASE: messages not 1..99, 103..300 in order: $(diff "$T/want" "$T/got" | head -5)"
+	# Payloads are the messages' own; the large one arrived whole.
+	grep -q '^t 5 m5$' "$T/out" || fail "$CASE: message 5 (recovered by NAK) missing or damaged"
+	grep -q '^t 150 m150\.\.\.' "$T/out" || fail "$CASE: large message 150 missing"
+	[ "$(grep '^t 150 ' "$T/out" | wc -c)" = $((6 + 4000 + 1)) ] ||
+		fail "$CASE: large message 150 not 4000 bytes"
+	# The NAKs: single losses, the large message whose piece was lost, the
+	# range lost for good, the tail told by STATUS.
+	for r in "5 5" "22 22" "150 150" "100 102" "298 300"; do
+		grep -q "^nak 1 $r\$" "$T/log" || fail "$CASE: no NAK for $r: $(grep nak "$T/log" | head -20 | tr '\n' ,)"
+	done
+	# Every NAK asked only for what was missing, or for the late half of a
+	# swapped pair (seq % 10 == 4) when the fake was descheduled between the two
+	# for longer than nak_delay_us.
+	if grep '^nak' "$T/log" | awk '{ for (s = $3; s <= $4; s++) if (!(s % 17 == 5 || s >= 100 && s <= 102 || s == 150 || s > 297 || s % 10 == 4)) exit 1 }'; then :; else
+		fail "$CASE: a NAK asked for a message that had arrived: $(grep nak "$T/log" | tr '\n' ,)"
+	fi
+	# Credit granted as the messages were delivered: limit = next expected - 1 +
+	# window, sent each time it moved by window / 4 (16); the last one, after
+	# message 300 at the latest, covers at least 286 - 1 + 64.
+	max=$(awk '$1 == "credit" && $2 == 1 { if ($3 > m) m = $3 } END { print m + 0 }' "$T/log")
+	[ "$max" -ge 349 ] && [ "$max" -le 364 ] || fail "$CASE: highest CREDIT $max, want 349..364"
+	[ "$(grep -c '^credit 1 ' "$T/log")" -ge 16 ] || fail "$CASE: too few CREDITs: $(grep -c credit "$T/log")"
+	grep -q "^sluice-sub: gap: topic t seq 100..102 lost" "$T/err" || fail "$CASE: gap 100..102 not said: $(cat "$T/err")"
+	grep -q "^received 297 gaps 3 " "$T/err" || fail "$CASE: stats: $(cat "$T/err")"
+	grep -Eq "^recovery: naks [0-9]+ \([0-9]+ seqs\) retransmitted [1-9][0-9]* duplicates [1-9][0-9]* reordered [1-9][0-9]* gap_events 1 given_up 0$" "$T/err" ||
+		fail "$CASE: recovery stats: $(cat "$T/err")"
+}
+
+CASE=open
+PY=python3
+run_case
+# The same over a sealed, encrypted session (the fake seals with PyNaCl, on its
+# own; Debian's python3-nacl is the system python3's, maybe not first on PATH).
+for py in python3 /usr/bin/python3; do
+	"$py" -c "import nacl.bindings" 2>/dev/null && { PY=$py; break; }
+	PY=
 done
-# Every NAK asked only for what was missing, or for the late half of a
-# swapped pair (seq % 10 == 4) when the fake was descheduled between the two
-# for longer than nak_delay_us.
-if grep '^nak' "$T/log" | awk '{ for (s = $3; s <= $4; s++) if (!(s % 17 == 5 || s >= 100 && s <= 102 || s == 150 || s > 297 || s % 10 == 4)) exit 1 }'; then :; else
-	fail "a NAK asked for a message that had arrived: $(grep nak "$T/log" | tr '\n' ,)"
+if [ -n "$PY" ]; then
+	CASE=encrypted
+	KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+	printf 'user = alice\nkey = %s\n' "$KEY" >"$T/cred"
+	chmod 600 "$T/cred"
+	FAKE_USER=alice FAKE_KEY=$KEY FAKE_ENC=required run_case --credentials "$T/cred" --encrypt
+	grep -Eq "^seal in [1-9][0-9]* enc [1-9][0-9]* plain 0 bad 0$" "$T/log" ||
+		fail "$CASE: fake saw: $(tail -1 "$T/log")"
+else
+	echo "encrypted case skipped: no PyNaCl (python3-nacl)"
 fi
-# Credit granted as the messages were delivered: limit = next expected - 1 +
-# window, sent each time it moved by window / 4 (16); the last one, after
-# message 300 at the latest, covers at least 286 - 1 + 64.
-max=$(awk '$1 == "credit" && $2 == 1 { if ($3 > m) m = $3 } END { print m + 0 }' "$T/log")
-[ "$max" -ge 349 ] && [ "$max" -le 364 ] || fail "highest CREDIT $max, want 349..364"
-[ "$(grep -c '^credit 1 ' "$T/log")" -ge 16 ] || fail "too few CREDITs: $(grep -c credit "$T/log")"
-grep -q "^sluice-sub: gap: topic t seq 100..102 lost" "$T/err" || fail "gap 100..102 not said: $(cat "$T/err")"
-grep -q "^received 297 gaps 3 " "$T/err" || fail "stats: $(cat "$T/err")"
-grep -Eq "^recovery: naks [0-9]+ \([0-9]+ seqs\) retransmitted [1-9][0-9]* duplicates [1-9][0-9]* reordered [1-9][0-9]* gap_events 1 given_up 0$" "$T/err" ||
-	fail "recovery stats: $(cat "$T/err")"
 
 if [ "$FAILS" -gt 0 ]; then
 	echo "stderr: $(cat "$T/err")"

@@ -107,11 +107,14 @@ struct sl_client_opts {
 	 * common/auth.h) by challenge and response; the key never crosses the
 	 * wire. With reconnecting on (the default) the client keeps a copy to
 	 * authenticate again, wiped by sl_client_close; with @no_reconnect it
-	 * is not used after sl_client_connect returns. The broker must
-	 * prove it knows the key too (WELCOME's MAC), and every frame the
-	 * client sends afterwards carries a MAC under the session key (frames
-	 * from the broker other than WELCOME carry none in this version). With
-	 * credentials, @name is ignored: the session is named after the user.
+	 * is not used after sl_client_connect returns. The broker must prove
+	 * it knows the key too (its WELCOME comes sealed under a key derived
+	 * from it), and from then on every UDP datagram, both ways, is sealed
+	 * under the session's key of its direction (ChaCha20-Poly1305, a
+	 * 128-bit tag; docs/PROTOCOL.md 17): the client ignores, and counts in
+	 * forged_dropped, anything from the broker's address that is not, an
+	 * ERROR, GOODBYE or DELIVER included. With credentials, @name is
+	 * ignored: the session is named after the user.
 	 * sl_client_opts_credentials fills both from a file or the environment.
 	 */
 	const char *user;
@@ -121,8 +124,9 @@ struct sl_client_opts {
 	 * the code of the broker's ERROR that refused the session (enum
 	 * sl_error_code; SL_E_NONE if none did), like sl_client_stats
 	 * last_error of a client that never came to be. It tells the causes of
-	 * -EACCES apart: SL_E_AUTH_FAILED, SL_E_AUTH_REQUIRED, or SL_E_NONE
-	 * when the broker did not prove it knows the key.
+	 * -EACCES apart: SL_E_AUTH_FAILED, SL_E_AUTH_REQUIRED,
+	 * SL_E_ENCRYPTION_REQUIRED, or SL_E_NONE when the broker did not prove
+	 * it knows the key.
 	 */
 	uint16_t *last_error;
 	/*
@@ -222,6 +226,18 @@ struct sl_client_opts {
 	uint32_t nak_retry_ms;	 /* NAK again this often while it lasts; 0 means 20 */
 	uint32_t gap_timeout_ms; /* give up a hole that blocks the topic this long
 				  * without progress (SL_EV_GAP); 0 means 2000 */
+	/*
+	 * Encryption on the wire (protocol version 3): ask the broker for an
+	 * encrypted session (HELLO SL_CAP_ENC); every datagram's frames are
+	 * then encrypted, not only authenticated. Needs credentials (-EINVAL
+	 * without). The connect fails -EPROTONOSUPPORT when the broker opens
+	 * the session unencrypted (the user's encryption policy is off), and
+	 * -EACCES with last_error SL_E_ENCRYPTION_REQUIRED is what a client
+	 * that did not ask gets where the user's policy requires it. Over
+	 * shared memory nothing is encrypted (the rings are private memory)
+	 * and an unencrypted session is accepted.
+	 */
+	uint8_t encrypt;
 };
 
 /* A delivered message; the pointers are valid only inside the callback. */
@@ -310,26 +326,48 @@ struct sl_client_stats {
 				  * in the reorder tables (65,536 topics, or
 				  * memory); pieces of large messages among
 				  * them are dropped (also in frag_drops) */
+	/* The session's protection (protocol version 3, docs/PROTOCOL.md 17). */
+	uint64_t forged_dropped; /* frames from the broker's address ignored as
+				  * not the broker's: unsealed, or sealed with a
+				  * bad tag, in an authenticated UDP session (an
+				  * ERROR, GOODBYE or DELIVER included); naming
+				  * another session in any other */
+	uint64_t replay_dropped; /* sealed datagrams ignored as replays: seen
+				  * before, or 1,024 or more below the newest */
+	uint64_t handshake_restarts; /* handshakes begun again with a new HELLO:
+				      * the cookie went stale (SL_E_HANDSHAKE)
+				      * or the AUTH went unanswered */
+	uint32_t session_timeout_ms; /* WELCOME: the broker ends a session idle
+				      * this long; heartbeats go well within */
+	uint8_t authenticated;	 /* the session proved the user's key */
+	uint8_t encrypted;	 /* its datagrams are encrypted */
 };
 
 /*
- * Open a session: resolve the address, send HELLO and wait for WELCOME;
- * with credentials, answer the broker's CHALLENGE with AUTH and verify that
- * the WELCOME is sealed under the session key (mutual authentication).
- * HELLO and AUTH are resent every 200 ms; the whole exchange has one timeout.
- * A WELCOME that fails verification (bad or missing MAC, or a plain WELCOME
- * though the client asked to authenticate) is ignored, since whoever can
- * send one cannot stop the broker's own from arriving; if none verified by
- * the timeout, the connect fails with -EACCES (last_error SL_E_NONE), not
- * -ETIMEDOUT: something answered that does not know the key.
+ * Open a session: resolve the address, then the version 3 handshake: HELLO,
+ * the broker's CHALLENGE (a cookie: the broker keeps nothing yet), AUTH
+ * echoing it (with credentials, with the proof of the user's key), WELCOME.
+ * With credentials the WELCOME must come sealed under the session key
+ * (mutual authentication). HELLO and AUTH are resent every 200 ms; an AUTH
+ * unanswered for 800 ms, or refused because its cookie went stale
+ * (SL_E_HANDSHAKE), starts again with a new HELLO (stats
+ * handshake_restarts); the whole exchange has one timeout.
+ * A WELCOME that fails verification (not sealed under the session key, or
+ * a plain WELCOME though the client asked to authenticate) is ignored,
+ * since whoever can send one cannot stop the broker's own from arriving; if
+ * none verified by the timeout, the connect fails with -EACCES (last_error
+ * SL_E_NONE), not -ETIMEDOUT: something answered that does not know the key.
  * Returns 0 and sets *out, or -EINVAL (bad options: no host, only one of
- * user and key, invalid user name, ack_window over
- * SL_ACK_WINDOW_MAX), -ENOENT (host not found), -ETIMEDOUT (no
+ * user and key, invalid user name, encrypt without credentials, ack_window
+ * over SL_ACK_WINDOW_MAX), -ENOENT (host not found), -ETIMEDOUT (no
  * broker answered), -EACCES (credentials refused: SL_E_AUTH_FAILED, wrong
  * key or unknown user; none given but the broker requires them:
- * SL_E_AUTH_REQUIRED; or the broker failed to prove it knows the key; see
- * opts->last_error), -EPROTO (broker refused or spoke another version),
- * -ENOMEM, or another -errno from the socket calls and getrandom(2).
+ * SL_E_AUTH_REQUIRED; encryption required for this user but not asked for,
+ * or asked for without credentials: SL_E_ENCRYPTION_REQUIRED; or the broker
+ * failed to prove it knows the key; see opts->last_error),
+ * -EPROTONOSUPPORT (encrypt asked, and the broker opened the session
+ * unencrypted), -EPROTO (broker refused or spoke another version), -ENOMEM,
+ * or another -errno from the socket calls.
  */
 int sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts);
 
@@ -368,7 +406,8 @@ int sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_
  * sl_client_subscribe(c, t) is sl_client_subscribe_from(c, t, 0, 0).
  * Returns 0, -ENOENT (no such topic), -ENOSPC (the topic has its maximum
  * number of subscribers), -EPERM (the ACL does not allow it: SL_E_DENIED),
- * -ETIMEDOUT, -ENOTCONN.
+ * -EACCES (the topic takes only encrypted sessions: SL_E_ENCRYPTION_REQUIRED;
+ * connect with opts.encrypt), -ETIMEDOUT, -ENOTCONN.
  */
 int sl_client_subscribe(struct sl_client *c, uint32_t topic_id);
 int sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id);

@@ -75,6 +75,7 @@ topic_json(const struct sl_state_topic *t, const json_t *live)
 		      "capacity_mb", (json_int_t)(t ? t->capacity_mb : 0),
 		      "managed", t != NULL, "live", live != NULL);
 	if (o != NULL && t != NULL) {
+		json_object_set_new(o, "encryption", json_string(sl_cnc_enc_name(t->encryption)));
 		if (t->retx_window == SL_CNC_RETX_DEFAULT)
 			json_object_set_new(o, "retransmit_window", json_string("default"));
 		else
@@ -115,8 +116,9 @@ static int
 topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name)
 {
 	static const char *const ok[] = { "name", "durability", "backpressure", "retain_mb",
-					  "retain_s", "capacity_mb", "retransmit_window", NULL };
-	const char *dur = "none", *bp = "default";
+					  "retain_s", "capacity_mb", "retransmit_window", "encryption",
+					  NULL };
+	const char *dur = "none", *bp = "default", *enc = "optional";
 	uint64_t retx = 0;
 
 	memset(t, 0, sizeof(*t));
@@ -125,8 +127,12 @@ topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name)
 	    sl_req_arg_u64(r, "retain_mb", &t->retain_mb) ||
 	    sl_req_arg_u64(r, "retain_s", &t->retain_s) ||
 	    sl_req_arg_u64(r, "capacity_mb", &t->capacity_mb) ||
-	    sl_req_arg_u64(r, "retransmit_window", &retx))
+	    sl_req_arg_u64(r, "retransmit_window", &retx) ||
+	    sl_req_arg_str(r, "encryption", 0, &enc))
 		return -1;
+	if (sl_state_encryption_parse(enc, &t->encryption) < 0)
+		return sl_req_fail(r, "invalid", "encryption '%.32s' is invalid: use off, optional "
+				   "(no requirement) or required", enc);
 	if (json_object_get(r->args, "retransmit_window") != NULL) {
 		if (retx > SL_CNC_RETX_MAX)
 			return sl_req_fail(r, "invalid", "retransmit_window must be 0 (none) to %u "
@@ -175,7 +181,7 @@ static unsigned
 update_fields(const struct sl_req *r)
 {
 	static const char *const keys[] = { "durability", "backpressure", "retain_mb", "retain_s",
-					    "capacity_mb", "retransmit_window" };
+					    "capacity_mb", "retransmit_window", "encryption" };
 	unsigned i, f = 0;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -186,7 +192,8 @@ update_fields(const struct sl_req *r)
 
 _Static_assert(SL_STATE_TF_DURABILITY == 1 && SL_STATE_TF_BACKPRESSURE == 2 &&
 	       SL_STATE_TF_RETAIN_MB == 4 && SL_STATE_TF_RETAIN_S == 8 &&
-	       SL_STATE_TF_CAPACITY_MB == 16 && SL_STATE_TF_RETX_WINDOW == 32,
+	       SL_STATE_TF_CAPACITY_MB == 16 && SL_STATE_TF_RETX_WINDOW == 32 &&
+	       SL_STATE_TF_ENCRYPTION == 64,
 	       "update_fields order");
 
 int

@@ -53,7 +53,8 @@ static void
 expand(struct sl_dp *dp, const struct sl_psub *p, uint32_t id, uint8_t kind)
 {
 	const struct sl_topic *t = sl_route_topic_get(&dp->route, id);
-	struct sl_handoff h = { .session = p->session, .topic = id, .kind = kind };
+	/* code: the user, whom the owner re-checks when rights are revoked. */
+	struct sl_handoff h = { .session = p->session, .topic = id, .kind = kind, .code = p->uid };
 
 	if (t == NULL || !sl_proto_pattern_match(p->pattern, t->name, t->name_len))
 		return;

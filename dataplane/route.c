@@ -37,13 +37,16 @@ sl_route_init(struct sl_route *r, uint32_t max_topics, uint32_t max_subs, uint32
 	r->topics = calloc(max_topics, sizeof(*r->topics));
 	r->state = aligned_alloc(64, sizeof(*r->state) * max_topics);
 	r->subs = calloc((size_t)max_topics * max_subs, sizeof(*r->subs));
-	if (!r->slots || !r->topics || !r->state || !r->subs) {
+	r->sub_user = calloc((size_t)max_topics * max_subs, sizeof(*r->sub_user));
+	if (!r->slots || !r->topics || !r->state || !r->subs || !r->sub_user) {
 		sl_route_fini(r);
 		return -ENOMEM;
 	}
 	memset(r->state, 0, sizeof(*r->state) * max_topics);
-	for (i = 0; i < max_topics; i++)
+	for (i = 0; i < max_topics; i++) {
 		r->state[i].subs = &r->subs[(size_t)i * max_subs];
+		r->state[i].sub_user = &r->sub_user[(size_t)i * max_subs];
+	}
 	return 0;
 }
 
@@ -54,6 +57,7 @@ sl_route_fini(struct sl_route *r)
 	free(r->topics);
 	free(r->state);
 	free(r->subs);
+	free(r->sub_user);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -134,7 +138,8 @@ sl_route_topic_deactivate(struct sl_route *r, uint32_t id)
 }
 
 int
-sl_route_sub_add(struct sl_route *r, uint32_t id, const struct sl_sub *s)
+sl_route_sub_add_user(struct sl_route *r, uint32_t id, const struct sl_sub *s,
+		      uint32_t user)
 {
 	struct sl_topic_state *ts = &r->state[id];
 	uint32_t i;
@@ -142,13 +147,21 @@ sl_route_sub_add(struct sl_route *r, uint32_t id, const struct sl_sub *s)
 	for (i = 0; i < ts->n_subs; i++) {
 		if (ts->subs[i].session == s->session) {
 			ts->subs[i] = *s;
+			ts->sub_user[i] = user;
 			return 1;
 		}
 	}
 	if (ts->n_subs >= r->max_subs)
 		return -ENOSPC;
+	ts->sub_user[ts->n_subs] = user;
 	ts->subs[ts->n_subs++] = *s;
 	return 0;
+}
+
+int
+sl_route_sub_add(struct sl_route *r, uint32_t id, const struct sl_sub *s)
+{
+	return sl_route_sub_add_user(r, id, s, 0);
 }
 
 struct sl_sub *
@@ -173,6 +186,7 @@ sl_route_sub_del(struct sl_route *r, uint32_t id, uint32_t session)
 		if (ts->subs[i].session == session) {
 			/* Order among subscribers carries no meaning: swap in the last. */
 			ts->subs[i] = ts->subs[--ts->n_subs];
+			ts->sub_user[i] = ts->sub_user[ts->n_subs];
 			return 0;
 		}
 	}

@@ -168,19 +168,29 @@ sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const union sl_pee
 	const struct sl_auth *au = (const struct sl_auth *)f->hdr;
 	const struct sl_authz *a = sl_dp_authz(w->dp);
 	const struct sl_authz_user *u = &a->users[s->uid];
+	const uint8_t *key;
 	uint8_t proof[32];
 
 	if (s->auth == SL_SESSION_AUTH_OK) {
 		welcome(w, peer, s); /* AUTH resent after a lost WELCOME */
 		return;
 	}
-	if (s->auth != SL_SESSION_AUTH_PENDING || s->uid == 0 || !u->active ||
-	    u->epoch != s->user_epoch)
+	if (s->auth != SL_SESSION_AUTH_PENDING || s->uid == 0 ||
+	    !sl_authz_user_holds(u, s->user_epoch))
 		goto fail;
-	sl_auth_proof(u->key, s->nonce, s->server_nonce, au->client_nonce, u->name, proof);
+	/* Either key of a user rolling its key over; the session remembers
+	 * which (by its serial), so retiring that key ends it. */
+	key = u->key;
+	s->user_epoch = u->epoch;
+	sl_auth_proof(key, s->nonce, s->server_nonce, au->client_nonce, u->name, proof);
+	if (sl_auth_memcmp(proof, au->proof, sizeof(proof)) != 0 && u->has_key2) {
+		key = u->key2;
+		s->user_epoch = u->epoch2;
+		sl_auth_proof(key, s->nonce, s->server_nonce, au->client_nonce, u->name, proof);
+	}
 	if (sl_auth_memcmp(proof, au->proof, sizeof(proof)) != 0)
 		goto fail;
-	sl_auth_session_key(u->key, s->server_nonce, au->client_nonce, s->skey);
+	sl_auth_session_key(key, s->server_nonce, au->client_nonce, s->skey);
 	memset(&s->rw, 0, sizeof(s->rw));
 	s->auth = SL_SESSION_AUTH_OK;
 	count(w, SL_CTR_auth_ok);
@@ -223,7 +233,7 @@ sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const union
 		}
 user:
 		a = sl_dp_authz(w->dp);
-		if (unlikely(!a->users[s->uid].active || a->users[s->uid].epoch != s->user_epoch)) {
+		if (unlikely(!sl_authz_user_holds(&a->users[s->uid], s->user_epoch))) {
 			drop(w, SL_DROP_user_revoked);
 			sl_worker_reply_error(w, peer, s->id, 0, SL_E_AUTH_FAILED, f->hdr->type, 0);
 			sl_worker_session_close(w, s);

@@ -120,6 +120,10 @@ struct lg_run {
 	uint64_t acked, unacked, refused; /* --ack: publishes, from the clients' counts */
 	struct lg_events ev;
 	uint64_t backpressure, gaps, stash_drops;
+	/* Subscribers' loss recovery (sums of their client stats). */
+	uint64_t naks_sent, nak_seqs, retrans, credits, holes_given_up, dup_drops, reordered;
+	/* Publishers' resends (sums of their client stats). */
+	uint64_t resent, ooo_refused, pub_datagrams;
 	uint64_t call_skipped; /* publishes in the warm-up window, not timed */
 	uint64_t window;       /* in effect; 0: none */
 	uint64_t prog_received, prog_ns;

@@ -30,12 +30,22 @@ sl_lg_collect_stats(struct lg_run *r, struct lg_stats *st)
 		sl_client_stats(r->subs[i], &cs);
 		r->gaps += cs.gaps;
 		r->stash_drops += cs.stash_drops;
+		r->naks_sent += cs.naks_sent;
+		r->nak_seqs += cs.nak_seqs;
+		r->retrans += cs.retrans_received;
+		r->credits += cs.credits_sent;
+		r->holes_given_up += cs.holes_given_up;
+		r->dup_drops += cs.dup_drops;
+		r->reordered += cs.reordered;
 	}
 	for (i = 0; i < r->cf->pubs; i++) {
 		sl_client_stats(r->pubs[i].c, &cs);
 		r->acked += cs.pub_acked;
 		r->unacked += cs.pub_outstanding;
 		r->refused += cs.publish_refused;
+		r->resent += cs.resent;
+		r->ooo_refused += cs.out_of_order;
+		r->pub_datagrams += cs.datagrams;
 	}
 	st->expected = r->sent * r->cf->subs;
 	st->lost = st->expected > r->unique ? st->expected - r->unique : 0;
@@ -203,6 +213,16 @@ sl_lg_report_text(const struct lg_run *r, const struct lg_stats *st)
 	       " gaps (%" PRIu64 " seqs), %" PRIu64 " incarnation, %" PRIu64 " fenced\n",
 	       r->ev.disconnected, r->ev.reconnected, r->ev.gap, r->ev.gap_seqs,
 	       r->ev.incarnation, r->ev.fenced);
+	if (r->naks_sent || r->holes_given_up || r->dup_drops || r->reordered)
+		printf("recovery      %" PRIu64 " NAKs (%" PRIu64 " seqs), %" PRIu64
+		       " retransmits taken, %" PRIu64 " reordered, %" PRIu64 " duplicates dropped, %"
+		       PRIu64 " holes given up, %" PRIu64 " CREDITs\n",
+		       r->naks_sent, r->nak_seqs, r->retrans, r->reordered, r->dup_drops,
+		       r->holes_given_up, r->credits);
+	if (r->resent || r->ooo_refused)
+		printf("resends       %" PRIu64 " publishes sent again, %" PRIu64
+		       " OUT_OF_ORDER refusals, %" PRIu64 " datagrams with publishes\n",
+		       r->resent, r->ooo_refused, r->pub_datagrams);
 	if (r->restamped)
 		printf("restamped     %" PRIu64 " (timestamp not the publisher's: replayed, or "
 		       "mangled)\n", r->restamped);

@@ -308,12 +308,12 @@ round_due(struct sl_client *c, uint64_t now)
 {
 	struct producer *p = &c->prod;
 	const struct pub_rec *r = &p->rec[(c->win.settled + 1) & c->win.mask];
+	uint64_t gap = p->resend_base_ns / 4 > NS_PER_MS ? p->resend_base_ns / 4 : NS_PER_MS;
 
 	if (r->sent_ns == 0 || now - r->sent_ns >= p->resend_ns)
 		return true;
-	/* OUT_OF_ORDER for a publish sent since the last round began: at
-	 * once, one round per hole (sl_cl_on_pub_error), not per refusal. */
-	return p->ooo;
+	/* After OUT_OF_ORDER, soon, but not once per refusal of a burst. */
+	return p->ooo && now - p->round_ns >= gap;
 }
 
 void

@@ -143,14 +143,10 @@ sl_cl_on_pub_error(struct sl_client *c, const struct sl_error *e)
 		return;
 	}
 	if (e->code == SL_E_OUT_OF_ORDER && c->prod.bound) {
-		/* A publish before it was lost: not stored; a resend round
-		 * sends the unacknowledged publishes in order. A refusal of a
-		 * publish sent before the last round began is answered by
-		 * that round; one sent after it is a new hole: a round now. */
+		/* A publish before it was lost: not stored; the next resend
+		 * round sends the topic's unacknowledged publishes in order. */
 		c->st.out_of_order++;
-		seq = sl_cl_producer_find(c, SL_TOPIC_INVALID, e->detail);
-		if (seq == 0 || c->prod.rec[seq & c->win.mask].sent_ns >= c->prod.round_ns)
-			c->prod.ooo = true;
+		c->prod.ooo = true;
 		return;
 	}
 	if (e->code == SL_E_FENCED && !c->prod.fenced) {
@@ -291,9 +287,15 @@ sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 	 * topic's sequence that no resend could fill.
 	 */
 	p->producer_seq = seq;
-	if (c->prod.bound) {
+	if (c->prod.bound && !ack_req) {
+		p->producer_seq = 0;
+		c->prod.rec[seq & c->win.mask].kept = 0;
+	} else if (c->prod.bound) {
+		/* Only what is kept for resending needs its topic's numbering
+		 * and a send time (a clock read): a publish without an ACK
+		 * skips both. */
 		t = sl_cl_ptopic(c, topic_id);
-		p->producer_seq = ack_req ? t->last_pseq + 1 : 0;
+		p->producer_seq = t->last_pseq + 1;
 		/* The first of the topic starts the broker's record of the
 		 * stream (resend rounds flag their first one too). */
 		if (p->producer_seq == 1)
@@ -306,7 +308,7 @@ sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 		c->win.slot[seq & c->win.mask].topic_id = topic_id;
 		/* Copied before the frame is committed: over shared memory
 		 * the broker may take it from the ring at once. */
-		sl_cl_producer_sent(c, seq, p + 1, len, ack_req);
+		sl_cl_producer_sent(c, seq, p + 1, len, true);
 	}
 	if (c->big_len) {
 		rc = sl_cl_frag_send(c, p->topic_id, p->producer_seq, timestamp, p->h.flags,

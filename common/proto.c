@@ -120,7 +120,10 @@ frame_body(struct sl_frame *f, const uint8_t *p)
 				return -SL_PROTO_BAD_LENGTH;
 			f->body_len = plen;
 		}
-		if (f->body_len > SL_MAX_PAYLOAD)
+		/* A datagram bounds a frame over UDP; over shared memory a
+		 * whole large message is one frame, up to the region's
+		 * max_frame: the protocol's own bound is the largest message. */
+		if (f->body_len > SL_MAX_MESSAGE)
 			return -SL_PROTO_OVERSIZE;
 		return 0;
 	case SL_FT_RESOLVE:

@@ -27,7 +27,7 @@
 # the veth; "sluice-64k", 64 KiB messages over UDP and over shared memory, in
 # MB/s against memcpy of 64 KiB; through the impairment relay (sluice-impair
 # in a namespace between the clients and the dataplane), 256 B at --rate with
-# acks, "sluice-relay" without loss (the relay's own cost) and
+# acks at --relay-rate, "sluice-relay" without loss (the relay's own cost) and
 # "sluice-loss1" with 1% loss both ways: publish-to-deliver p50/p99/p99.9
 # including the recovered messages, ratio to the veth floor of that size.
 #
@@ -39,6 +39,8 @@
 #   --rate N       msgs/s offered per Sluice run over UDP (default 20000)
 #   --shm-rate N   msgs/s offered per latency run over shared memory
 #                  (default 100000, the rate the latency targets name)
+#   --relay-rate N msgs/s offered through the impairment relay (default 5000:
+#                  the relay is a user-space process sharing the clients' core)
 #   BUILD=dir      build directory (default build/; built with ninja first)
 #
 # Writes bench-results/latest.json (rows; floors have transport "floor") and
@@ -49,8 +51,8 @@ set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
-quick=0 micro=0 duration=3 rate=20000 shm_rate=100000
-usage() { sed -n '3,36p' "$0" | sed 's/^# \{0,1\}//'; }
+quick=0 micro=0 duration=3 rate=20000 shm_rate=100000 relay_rate=5000
+usage() { sed -n '3,/^[^#]/p' "$0" | sed -n '/^#/s/^# \{0,1\}//p'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
@@ -58,6 +60,7 @@ while [ $# -gt 0 ]; do
 	--duration) duration=${2:-}; shift ;;
 	--rate) rate=${2:-}; shift ;;
 	--shm-rate) shm_rate=${2:-}; shift ;;
+	--relay-rate) relay_rate=${2:-}; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "bench: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
@@ -295,7 +298,7 @@ sync
 
 # --- 2b. UDP through the impairment relay: without loss, and 1% loss both ways ---
 if [ -x "$build/tools/sluice-impair" ]; then
-	say "sluice-impair between the clients and the dataplane: 256 B at $rate msg/s with acks"
+	say "sluice-impair between the clients and the dataplane: 256 B at $relay_rate msg/s with acks"
 	sl_ns_down $tag
 	sl_relay_up $tag $net || { echo "bench: cannot create the relay namespaces" >&2; exit 1; }
 	SL_DP_WAIT=30 sl_dp_start $tag "$work/dp-relay.log" --name $name --idle busy \
@@ -305,7 +308,7 @@ if [ -x "$build/tools/sluice-impair" ]; then
 			--both "${spec#*:}" || exit 1
 		f=$work/relay-${spec%%:*}.json
 		bounded $((duration + 60)) "$f" ip netns exec $tag-cl "$bin/sluice-loadgen" \
-			--host $net.1 -r "$rate" -s 256 -d "$duration" --ack --drain-ms 10000 \
+			--host $net.1 -r "$relay_rate" -s 256 -d "$duration" --ack --drain-ms 10000 \
 			--topic-prefix "bl${spec%%:*}" --json -q
 		row "sluice-${spec%%:*}" udp none 256 "$f" "$(lg_status $?)"
 		sl_relay_stop

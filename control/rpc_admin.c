@@ -101,6 +101,19 @@ user_commit(struct sl_req *r, struct sl_state *next, const char *name)
 	return rc;
 }
 
+/* End of a change of user @name in @next (@rc: the state's verdict): the
+ * user as it is now is the answer. */
+static int
+user_changed(struct sl_req *r, struct sl_state *next, const char *name, int rc)
+{
+	if (rc < 0)
+		return sl_req_draft_fail(r, next, rc, r->err);
+	if (user_commit(r, next, name))
+		return -1;
+	r->res = user_json(sl_state_user_find(&r->ctl->state, name));
+	return 0;
+}
+
 int
 sl_rpc_user_update(struct sl_req *r)
 {
@@ -121,12 +134,7 @@ sl_rpc_user_update(struct sl_req *r)
 	if (sl_req_draft(r, &next))
 		return -1;
 	rc = sl_state_user_update(&next, name, fields, admin, enc, r->err, sizeof(r->err));
-	if (rc < 0)
-		return sl_req_draft_fail(r, &next, rc, r->err);
-	if (user_commit(r, &next, name))
-		return -1;
-	r->res = user_json(sl_state_user_find(&r->ctl->state, name));
-	return 0;
+	return user_changed(r, &next, name, rc);
 }
 
 int
@@ -167,12 +175,7 @@ sl_rpc_user_key_retire(struct sl_req *r)
 	if (sl_req_draft(r, &next))
 		return -1;
 	rc = sl_state_user_key_retire(&next, name, r->err, sizeof(r->err));
-	if (rc < 0)
-		return sl_req_draft_fail(r, &next, rc, r->err);
-	if (user_commit(r, &next, name))
-		return -1;
-	r->res = user_json(sl_state_user_find(&r->ctl->state, name));
-	return 0;
+	return user_changed(r, &next, name, rc);
 }
 
 int

@@ -121,6 +121,24 @@ check_encryption(const struct sl_ctl_verb *v, const char *enc)
 	return 0;
 }
 
+/* Arguments {"name", "admin" (when @admin >= 0), "encryption" (when not
+ * NULL)} into a new object *@a (the caller frees it). Returns the exit code. */
+static int
+user_args(const struct sl_ctl_verb *v, const char *name, int admin, const char *enc, json_t **a)
+{
+	int rc;
+
+	*a = json_object();
+	if (*a == NULL)
+		abort();
+	rc = sl_ctl_arg_str(v, *a, "name", name);
+	if (rc == 0 && admin >= 0 && json_object_set_new(*a, "admin", json_boolean(admin)) < 0)
+		abort();
+	if (rc == 0 && enc != NULL)
+		rc = sl_ctl_arg_str(v, *a, "encryption", enc);
+	return rc;
+}
+
 static int
 cmd_user_add(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
 {
@@ -138,14 +156,7 @@ cmd_user_add(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **arg
 		rc = check_encryption(v, enc);
 	if (rc != 0)
 		return rc;
-	a = json_object();
-	if (a == NULL)
-		abort();
-	rc = sl_ctl_arg_str(v, a, "name", pos[0]);
-	if (rc == 0 && json_object_set_new(a, "admin", json_boolean(admin)) < 0)
-		abort();
-	if (rc == 0 && enc != NULL)
-		rc = sl_ctl_arg_str(v, a, "encryption", enc);
+	rc = user_args(v, pos[0], admin, enc, &a);
 	if (rc == 0)
 		rc = key_call(c, "user.add", a, pos[0], file, 0);
 	json_decref(a);
@@ -175,15 +186,7 @@ cmd_user_update(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **
 				      "--no-admin");
 	if (rc != 0)
 		return rc;
-	a = json_object();
-	if (a == NULL)
-		abort();
-	rc = sl_ctl_arg_str(v, a, "name", pos[0]);
-	if (rc == 0 && (admin || no_admin) &&
-	    json_object_set_new(a, "admin", json_boolean(admin)) < 0)
-		abort();
-	if (rc == 0 && enc != NULL)
-		rc = sl_ctl_arg_str(v, a, "encryption", enc);
+	rc = user_args(v, pos[0], admin || no_admin ? admin : -1, enc, &a);
 	if (rc == 0)
 		rc = sl_ctl_call(c, "user.update", a, &r);
 	json_decref(a);
@@ -203,10 +206,7 @@ cmd_user_key_add(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char *
 	rc = sl_ctl_parse_args(c, v, argc, argv, opts, pos, 1, 1);
 	if (rc != 0)
 		return rc;
-	a = json_object();
-	if (a == NULL)
-		abort();
-	rc = sl_ctl_arg_str(v, a, "name", pos[0]);
+	rc = user_args(v, pos[0], -1, NULL, &a);
 	if (rc == 0)
 		rc = key_call(c, "user.key_add", a, pos[0], file, 1);
 	json_decref(a);

@@ -24,6 +24,7 @@ ctl_start() { # ctl_start LOG [sluice-control args]: in the server namespace
 }
 ctl_stop() { kill "$CTL_PID" 2>/dev/null; wait "$CTL_PID" 2>/dev/null; rm -f "$T_DIR/control.sock"; }
 listening() { ip netns exec "$SRV" ss -ltnH "sport = :$port" | awk '{print $4}'; }
+is_listening() { [ -n "$(listening)" ]; }
 # code NS URL [curl args]: the HTTP status (000: no connection).
 code() {
 	local ns=$1 url=$2
@@ -33,7 +34,7 @@ code() {
 
 # --- the default: 127.0.0.1 only ---------------------------------------------
 ctl_start "$T_DIR/default.log"
-t_wait 10 test -n "$(listening)" || t_fail "sluice-control did not listen"
+t_wait 10 is_listening || t_fail "sluice-control did not listen"
 t_eq "default: listens on 127.0.0.1 only" "$(listening | sort -u | tr '\n' ' ')" "127.0.0.1:$port "
 t_eq "default: answered on loopback, no token needed" \
 	"$(code "$SRV" "http://127.0.0.1:$port/metrics")" 200
@@ -59,7 +60,7 @@ rm -f "$T_DIR/control.sock"
 # --- listening wider, with a token ------------------------------------------------
 chmod 600 "$T_DIR/token"
 ctl_start "$T_DIR/token.log" --metrics "$T_NET.1:$port" --metrics-token "$T_DIR/token"
-t_wait 10 test -n "$(listening)" || t_fail "sluice-control did not listen on $T_NET.1"
+t_wait 10 is_listening || t_fail "sluice-control did not listen on $T_NET.1"
 url="http://$T_NET.1:$port/metrics"
 t_eq "no token: 401" "$(code "$T_TAG-cl" "$url")" 401
 t_check "... names the scheme" grep -q "Authorization: Bearer" "$T_DIR/body"

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 
 #include <common/auth.h>
+#include <common/crypto.h>
 #include <common/proto.h>
 #include <sluice/sluice.h>
 
@@ -39,7 +40,7 @@
 #define MAX_PATTERNS 64u	   /* pattern subscriptions kept for a reconnect */
 
 /* Room for a frame of @n bytes once sealed: padded to 8, then the trailer. */
-#define FRAME_ROOM(n) ((((n) + 7u) & ~(size_t)7u) + sizeof(struct sl_auth_trailer))
+#define FRAME_ROOM(n) ((((n) + 7u) & ~(size_t)7u) + SL_TAG_LEN)
 /* A request_run result: the broker answered HELLO with a CHALLENGE. */
 #define HELLO_CHALLENGED 1
 
@@ -51,8 +52,18 @@ _Static_assert(FRAME_ROOM(sizeof(struct sl_publish) + SL_MAX_PAYLOAD) <= SL_MAX_
 struct dgram {
 	uint32_t len;
 	uint32_t off; /* where the next unconsumed frame starts */
+	/* A shared-memory record larger than data (a whole large DELIVER)
+	 * is in the client's big receive buffer instead: ext points there. */
+	const uint8_t *ext;
 	uint64_t data[SL_MAX_DATAGRAM / 8];
 };
+
+/* The bytes of @d. */
+static inline const void *
+sl_cl_dgram_bytes(const struct dgram *d)
+{
+	return d->ext != NULL ? (const void *)d->ext : (const void *)d->data;
+}
 
 /*
  * One publish of the window, in the ring slot of its producer sequence.
@@ -226,8 +237,8 @@ struct auth {
 	uint32_t pending;      /* session id from CHALLENGE, for AUTH */
 	uint32_t bad_welcomes; /* WELCOMEs that failed verification while connecting */
 	uint64_t tx_seq;       /* trailer seq of the last frame sealed */
-	uint8_t server_nonce[SL_AUTH_NONCE_LEN];
-	uint8_t skey[SL_AUTH_SESSION_KEY_LEN];
+	uint8_t server_nonce[SL_HS_NONCE_LEN];
+	uint8_t skey[SL_KEY_LEN];
 };
 
 struct sl_client {
@@ -249,6 +260,9 @@ struct sl_client {
 	struct recon rc;
 	uint8_t *big;		  /* claim buffer for a message over one frame */
 	uint32_t big_len;	  /* claimed length when the claim is in @big */
+	uint8_t *big_rx;	  /* receive buffer for one whole large DELIVER
+				   * over shared memory (allocated at first use) */
+	bool big_rx_busy;	  /* a dgram (received or stashed) points into it */
 	uint32_t claim_topic;	  /* the application's topic id of the open claim */
 	struct pending pend;
 	struct auth auth;
@@ -298,7 +312,11 @@ bool sl_cl_rx_error_transient(int err);
 
 /* One record from the broker's rings: its length, 0 if none, -ENOTCONN
  * when the broker stopped serving this client (its notice says why). */
-ssize_t sl_cl_shm_recv(struct sl_client *c, void *buf, size_t cap);
+/* One record from the broker's rings into @d (data, or the big receive
+ * buffer for a record larger than a datagram, while it is free). */
+ssize_t sl_cl_shm_recv(struct sl_client *c, struct dgram *d);
+/* @d is consumed: if it held the big receive buffer, the buffer is free. */
+void sl_cl_dgram_done(struct sl_client *c, struct dgram *d);
 
 /* @host (dotted quad or name) and @port into @sa: 0, -ENOENT, -EAGAIN, -ENOMEM or -errno. */
 int sl_cl_resolve_host(const char *host, uint16_t port, struct sockaddr_in *sa);

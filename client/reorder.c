@@ -433,17 +433,22 @@ sl_ro_drain(struct sl_reorder *ro, sl_deliver_fn fn, void *arg, int budget, uint
 static void
 nak_holes(struct sl_reorder *ro, struct sl_ro_topic *t)
 {
-	uint64_t end = t->top;
-	uint64_t s, first = 0;
+	uint64_t span, i, s, first = 0;
 	unsigned int sent = 0;
 
-	if (ro->ops.nak == NULL)
+	if (ro->ops.nak == NULL || t->top < t->head)
 		return;
 	/* Past the window nothing could be kept; credit holds the broker there. */
-	if (end - t->head >= ro->conf.window)
-		end = t->head + ro->conf.window - 1;
-	for (s = t->head; s <= end + 1 && sent < SL_RO_NAKS_PER_TICK; s++) {
-		bool missing = s <= end && !held(ro, t, s) && lost_at(t, s) == NULL;
+	span = t->top - t->head;
+	if (span >= ro->conf.window)
+		span = ro->conf.window - 1;
+	/* Counted from head rather than compared with top + 1, which wraps for
+	 * a top of 2^64 - 1 (a hostile DELIVER's seq) and never ends the loop. */
+	for (i = 0; i <= span + 1 && sent < SL_RO_NAKS_PER_TICK; i++) {
+		bool missing;
+
+		s = t->head + i;
+		missing = i <= span && !held(ro, t, s) && lost_at(t, s) == NULL;
 
 		if (missing && first == 0)
 			first = s;

@@ -53,7 +53,7 @@ sl_cl_error_to_errno(uint16_t code)
 }
 
 static void
-stash_put(struct sl_client *c, const struct dgram *d, size_t len, unsigned int ndeliver)
+stash_put(struct sl_client *c, struct dgram *d, size_t len, unsigned int ndeliver)
 {
 	struct dgram *s;
 
@@ -62,7 +62,11 @@ stash_put(struct sl_client *c, const struct dgram *d, size_t len, unsigned int n
 		return;
 	}
 	s = &c->stash[(c->stash_head + c->stash_n) % STASH_SLOTS];
-	memcpy(s->data, d->data, len);
+	/* A record in the big receive buffer stays there: the stash holds it. */
+	s->ext = d->ext;
+	d->ext = NULL;
+	if (s->ext == NULL)
+		memcpy(s->data, d->data, len);
 	s->len = (uint32_t)len;
 	s->off = 0;
 	c->stash_n++;
@@ -70,7 +74,7 @@ stash_put(struct sl_client *c, const struct dgram *d, size_t len, unsigned int n
 
 /* A datagram read while a request waits: act on control frames now, keep deliveries. */
 static void
-rx_waiting(struct sl_client *c, const struct dgram *d)
+rx_waiting(struct sl_client *c, struct dgram *d)
 {
 	struct sl_frame f;
 	size_t off = 0;
@@ -78,7 +82,7 @@ rx_waiting(struct sl_client *c, const struct dgram *d)
 	unsigned int ndeliver = 0;
 	int rc;
 
-	while ((rc = sl_proto_next(d->data, d->len, &off, &f)) == 1) {
+	while ((rc = sl_proto_next(sl_cl_dgram_bytes(d), d->len, &off, &f)) == 1) {
 		end = off;
 		if (f.hdr->type == SL_FT_DELIVER || f.hdr->type == SL_FT_DELIVER_FRAG)
 			ndeliver++;
@@ -99,12 +103,13 @@ wait_drain(struct sl_client *c)
 
 	for (i = 0; i < WAIT_DRAIN_MAX && !c->pend.done; i++) {
 		if (c->shm.r) {
-			n = sl_cl_shm_recv(c, c->wbuf.data, sizeof(c->wbuf.data));
+			n = sl_cl_shm_recv(c, &c->wbuf);
 			if (n <= 0)
 				return (int)n;
 			c->wbuf.len = (uint32_t)n;
 			c->wbuf.off = 0;
 			rx_waiting(c, &c->wbuf);
+			sl_cl_dgram_done(c, &c->wbuf); /* unless the stash kept it */
 			continue;
 		}
 		n = recv(c->fd, c->wbuf.data, sizeof(c->wbuf.data), MSG_DONTWAIT | MSG_TRUNC);

@@ -359,7 +359,7 @@ rx_live(struct sl_client *c, struct dgram *d, bool replay, sl_deliver_fn fn, voi
 
 	for (;;) {
 		at = off;
-		rc = sl_proto_next(d->data, d->len, &off, &f);
+		rc = sl_proto_next(sl_cl_dgram_bytes(d), d->len, &off, &f);
 		if (rc == 0)
 			break;
 		if (rc < 0) {
@@ -399,6 +399,7 @@ drain_rx(struct sl_client *c, sl_deliver_fn fn, void *arg, int budget)
 		n += rx_live(c, d, false, fn, arg, budget - n);
 		if (d->off < d->len)
 			break;
+		sl_cl_dgram_done(c, d);
 		c->rx_i++;
 	}
 	return n;
@@ -415,6 +416,7 @@ drain_stash(struct sl_client *c, sl_deliver_fn fn, void *arg, int budget)
 		n += rx_live(c, d, true, fn, arg, budget - n);
 		if (d->off < d->len)
 			break;
+		sl_cl_dgram_done(c, d);
 		c->stash_head = (c->stash_head + 1) % STASH_SLOTS;
 		c->stash_n--;
 	}
@@ -452,8 +454,10 @@ sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max)
 	/* Deliveries already handed out are reported; -ENOTCONN comes next call. */
 	if (c->dead && n == 0)
 		return -ENOTCONN;
-	if (c->rc.down) /* lost just now: SL_EV_DISCONNECTED was raised */
+	if (c->rc.down) { /* lost just now: SL_EV_DISCONNECTED was raised */
 		c->rx_i = c->rx_n = c->stash_n = 0;
+		c->big_rx_busy = false;
+	}
 	return n;
 }
 

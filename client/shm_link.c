@@ -249,7 +249,8 @@ sl_shm_link_ready(const struct sl_shm_link *l)
 }
 
 int
-sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap)
+sl_shm_link_recv_big(struct sl_shm_link *l, void *buf, size_t cap, void *big, size_t big_cap,
+		     int *in_big)
 {
 	uint32_t k, i, len, off;
 	uint64_t w;
@@ -271,15 +272,30 @@ sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap)
 		}
 		if (len > SL_SHM_PAD - 8 || sl_shm_rec_bytes(len) > l->rx_size - off)
 			return -EPROTO; /* not what a broker writes: stop reading */
+		*in_big = 0;
+		if (len > cap && big == NULL && len <= big_cap)
+			return 0; /* a large record waits for the big buffer */
 		l->rx_pos[i] += sl_shm_rec_bytes(len);
 		l->rx_next = i + 1;
-		if (len <= cap)
+		if (len <= cap) {
 			memcpy(buf, l->rx[i] + off + SL_SHM_REC_HDR, len);
+		} else if (len <= big_cap) {
+			memcpy(big, l->rx[i] + off + SL_SHM_REC_HDR, len);
+			*in_big = 1;
+		}
 		/* Release: done reading the record before the broker may reuse it. */
 		__atomic_store_n(&l->r->rx[i].cons, l->rx_pos[i], __ATOMIC_RELEASE);
-		return len <= cap ? (int)len : -EMSGSIZE;
+		return len <= cap || len <= big_cap ? (int)len : -EMSGSIZE;
 	}
 	return 0;
+}
+
+int
+sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap)
+{
+	int in_big;
+
+	return sl_shm_link_recv_big(l, buf, cap, NULL, 0, &in_big);
 }
 
 int

@@ -59,6 +59,13 @@ int sl_shm_link_send(struct sl_shm_link *l, const void *frame, uint32_t len);
  * or 0 when none is waiting. A record longer than @cap is skipped and
  * -EMSGSIZE returned. */
 int sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap);
+
+/* As sl_shm_link_recv, but a record longer than @cap goes to @big
+ * (@big_cap bytes) instead, and *@in_big is set; with @big NULL it is left
+ * in the ring (0: read it when a big buffer is free). A record longer than
+ * both is skipped and -EMSGSIZE returned. */
+int sl_shm_link_recv_big(struct sl_shm_link *l, void *buf, size_t cap, void *big, size_t big_cap,
+			 int *in_big);
 /* Is a record waiting? */
 int sl_shm_link_ready(const struct sl_shm_link *l);
 /* Wait up to @ns for a record: 1 when one is waiting, 0 on timeout. Spins

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -170,13 +171,24 @@ sl_cl_rx_error_transient(int err)
 /* One record from the broker's rings: its length, 0 if none, -ENOTCONN
  * when the broker stopped serving this client (its notice says why). */
 ssize_t
-sl_cl_shm_recv(struct sl_client *c, void *buf, size_t cap)
+sl_cl_shm_recv(struct sl_client *c, struct dgram *d)
 {
-	int n = sl_shm_link_recv(&c->shm, buf, cap);
+	size_t big_cap = sizeof(struct sl_deliver) + SL_MAX_MESSAGE;
+	int in_big = 0, n;
 	uint32_t why;
 
+	/* Over shared memory the broker writes a large message whole, up to
+	 * the region's max_deliver: one such record at a time is read into
+	 * the big buffer, the next waits in the ring until it is free. */
+	if (c->big_rx == NULL && c->shm.r->max_deliver > SL_MAX_DATAGRAM)
+		c->big_rx = malloc(big_cap);
+	if (c->big_rx == NULL)
+		big_cap = 0;
+	n = sl_shm_link_recv_big(&c->shm, d->data, sizeof(d->data),
+				 c->big_rx_busy ? NULL : c->big_rx, big_cap, &in_big);
+	d->ext = NULL;
 	if (n == -EMSGSIZE) {
-		c->st.bad_frames++; /* larger than any v1 peer sends */
+		c->st.bad_frames++; /* larger than the region says the broker writes */
 		return 0;
 	}
 	if (n == -EPROTO) {
@@ -185,6 +197,10 @@ sl_cl_shm_recv(struct sl_client *c, void *buf, size_t cap)
 		return -ENOTCONN;
 	}
 	if (n > 0) {
+		if (in_big) {
+			d->ext = c->big_rx;
+			c->big_rx_busy = true;
+		}
 		c->rc.last_rx_ns = sl_now_ns();
 		return n;
 	}
@@ -193,6 +209,15 @@ sl_cl_shm_recv(struct sl_client *c, void *buf, size_t cap)
 		return 0;
 	sl_cl_shm_end(c, why);
 	return -ENOTCONN;
+}
+
+void
+sl_cl_dgram_done(struct sl_client *c, struct dgram *d)
+{
+	if (d->ext != NULL) {
+		d->ext = NULL;
+		c->big_rx_busy = false;
+	}
 }
 
 int
@@ -273,7 +298,7 @@ sl_cl_rx_burst(struct sl_client *c)
 		ssize_t len = 0;
 
 		for (n = 0; n < RX_BURST; n++) {
-			len = sl_cl_shm_recv(c, c->rx[n].data, sizeof(c->rx[n].data));
+			len = sl_cl_shm_recv(c, &c->rx[n]);
 			if (len <= 0)
 				break;
 			c->rx[n].len = (uint32_t)len;
@@ -289,6 +314,7 @@ sl_cl_rx_burst(struct sl_client *c)
 	for (i = 0; i < n; i++) {
 		c->rx[i].len = c->rx_msg[i].msg_len;
 		c->rx[i].off = 0;
+		c->rx[i].ext = NULL;
 		if (c->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			c->st.bad_frames++; /* larger than any v1 peer sends */
 			c->rx[i].len = 0;

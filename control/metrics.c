@@ -14,7 +14,7 @@
 
 #include <microhttpd.h>
 
-#include <common/auth.h>
+#include <common/crypto.h>
 
 #include "control.h"
 
@@ -266,7 +266,7 @@ sl_metrics_authorized(const char *token, const char *header)
 	hlen = strcspn(header, " \t");
 	/* Constant time over the token's length: timing tells nothing of
 	 * how much of a guess was right. */
-	return hlen == tlen && header[hlen] == '\0' && sl_auth_memcmp(header, token, tlen) == 0;
+	return hlen == tlen && header[hlen] == '\0' && sl_ct_memcmp(header, token, tlen) == 0;
 }
 
 /* ---- HTTP ---- */

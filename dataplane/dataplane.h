@@ -197,6 +197,7 @@ struct sl_worker {
 	uint32_t retx_cap;	 /* slots per topic: a power of two, or 0 */
 	uint32_t retx_budget;	 /* messages this iteration may still resend */
 	uint64_t retx_bytes;	 /* mbuf bytes the windows hold */
+	uint64_t retx_large;	 /* of those, large-message arena bytes */
 	uint64_t retx_bytes_max;
 	/* What the windows hold, oldest first, whatever the topic: the byte
 	 * bound evicts from here, so a topic gone quiet cannot keep the

@@ -96,6 +96,14 @@ sl_large_arena_reclaim(struct sl_large_arena *a)
 	return total;
 }
 
+uint64_t
+sl_large_buf_cost(const struct rte_mbuf *m)
+{
+	const struct lbuf *b = container_of(m->shinfo, const struct lbuf, shinfo);
+
+	return (uint64_t)b->n * SL_LARGE_UNIT;
+}
+
 struct rte_mbuf *
 sl_large_buf_alloc(struct sl_large_arena *a, uint32_t bytes)
 {

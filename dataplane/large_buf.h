@@ -73,6 +73,9 @@ sl_large_buf_is(const struct rte_mbuf *m)
 	return RTE_MBUF_HAS_EXTBUF(m) != 0;
 }
 
+/* Arena bytes large buffer @m holds: whole units, whatever its length. */
+uint64_t sl_large_buf_cost(const struct rte_mbuf *m);
+
 /* Set @m's lengths to @bytes from its data start (see above). */
 static inline void
 sl_large_buf_set_len(struct rte_mbuf *m, uint32_t bytes)

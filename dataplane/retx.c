@@ -8,6 +8,7 @@
 #include <rte_mbuf.h>
 
 #include "dataplane.h"
+#include "large.h"
 #include "large_buf.h"
 #include "retx.h"
 #include "worker_internal.h"
@@ -22,8 +23,18 @@
 static inline uint64_t
 cost(const struct rte_mbuf *m)
 {
-	/* A large message's buffer is more than its handle's 16-bit buf_len. */
-	return sl_large_buf_is(m) ? m->pkt_len : m->buf_len;
+	/* A large message holds whole units of the worker's arena. */
+	return sl_large_buf_is(m) ? sl_large_buf_cost(m) : m->buf_len;
+}
+
+/* Held large buffers may take half of the arena: the rest stays for
+ * messages arriving (a PUBLISH over shared memory, reassembly). */
+static inline bool
+large_over(const struct sl_worker *w, const struct rte_mbuf *m)
+{
+	return sl_large_buf_is(m) && w->large != NULL &&
+	       w->retx_large + sl_large_buf_cost(m) >
+		       (uint64_t)w->large->arena.n_units * SL_LARGE_UNIT / 2;
 }
 
 static struct sl_retx_slot *
@@ -70,6 +81,8 @@ static void
 slot_free(struct sl_worker *w, struct sl_retx_slot *s)
 {
 	w->retx_bytes -= cost(s->m);
+	if (sl_large_buf_is(s->m))
+		w->retx_large -= cost(s->m);
 	rte_pktmbuf_free(s->m);
 	s->m = NULL;
 }
@@ -138,7 +151,7 @@ sl_retx_fanned(struct sl_worker *w, uint32_t topic, struct rte_mbuf *m, uint16_t
 	}
 	/* Out by bytes, or the list full: the worker's oldest first, whichever
 	 * topic holds it. */
-	while ((w->retx_bytes + cost(m) > w->retx_bytes_max ||
+	while ((w->retx_bytes + cost(m) > w->retx_bytes_max || large_over(w, m) ||
 		w->retx_fifo_head - w->retx_fifo_tail > w->retx_fifo_mask) &&
 	       w->retx_fifo_tail != w->retx_fifo_head) {
 		const struct sl_retx_ref *o = &w->retx_fifo[w->retx_fifo_tail++ & w->retx_fifo_mask];
@@ -149,13 +162,15 @@ sl_retx_fanned(struct sl_worker *w, uint32_t topic, struct rte_mbuf *m, uint16_t
 	s = &r[seq & (w->retx_cap - 1)];
 	if (s->m)
 		slot_free(w, s); /* a stale message of this slot */
-	if (w->retx_bytes + cost(m) > w->retx_bytes_max) {
+	if (w->retx_bytes + cost(m) > w->retx_bytes_max || large_over(w, m)) {
 		count(w, SL_CTR_retx_evicted); /* not kept: a NAK finds the journal or a gap */
 		return;
 	}
 	rte_mbuf_refcnt_update(m, 1);
 	*s = (struct sl_retx_slot){ .m = m, .off = off, .len = len, .seq32 = (uint32_t)seq };
 	w->retx_bytes += cost(m);
+	if (sl_large_buf_is(m))
+		w->retx_large += cost(m);
 	w->retx_fifo[w->retx_fifo_head++ & w->retx_fifo_mask] =
 		(struct sl_retx_ref){ .topic = topic, .seq = seq };
 }

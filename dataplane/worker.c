@@ -181,8 +181,7 @@ static void
 to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
 	 const struct sl_frame *f, uint16_t data_off, uint8_t kind, const struct sl_session *sess)
 {
-	/* A PUBLISH travels as header and payload: the padding and MAC trailer
-	 * of an authenticated frame are not part of the message. One in an
+	/* A PUBLISH travels as header and payload. One in an
 	 * arena buffer (larger than a datagram) travels with length 0: its
 	 * header says (sl_msg_plen). */
 	uint16_t len = (uint16_t)(kind != SL_HO_PUBLISH ? f->len

@@ -472,6 +472,18 @@ sl_journal_damage_describe(const struct sl_journal_damage *d, FILE *out)
 			sl_journal_damage_name(d->kind), d->segment, d->offset, w);
 }
 
+/* Does a damaged range recovery reported start at @off of segment @s? */
+static int
+skipped_at(const struct sl_journal *j, const struct seg *s, uint64_t off)
+{
+	uint32_t i;
+
+	for (i = 0; i < j->n_holes; i++)
+		if (j->holes[i].segment == s->first_seq && j->holes[i].offset == off)
+			return 1;
+	return 0;
+}
+
 int
 sl_journal_read(struct sl_journal *j, uint64_t seq, struct sl_jrec_view *out)
 {
@@ -484,7 +496,11 @@ sl_journal_read(struct sl_journal *j, uint64_t seq, struct sl_jrec_view *out)
 		return -EUCLEAN;
 	if (j->n_segs == 0 || seq < j->segs[0].first_seq || seq >= j->next_seq)
 		return -ENOENT;
-	/* Replay reads in order: continue from the previous read when we can. */
+	/* Replay reads in order: continue from the previous read when we can.
+	 * Not where recovery skipped damaged bytes that lost no record (they
+	 * may even hold a copy of the next record that failed its CRC): the
+	 * index has an entry past them. */
+	si = j->n_segs;
 	if (seq == j->rd_seq && j->rd_seg < j->n_segs) {
 		si = j->rd_seg;
 		off = j->rd_off;
@@ -492,7 +508,10 @@ sl_journal_read(struct sl_journal *j, uint64_t seq, struct sl_jrec_view *out)
 			si++;
 			off = SL_JSEG_HDR;
 		}
-	} else {
+		if (j->n_holes && skipped_at(j, &j->segs[si], off))
+			si = j->n_segs;
+	}
+	if (si == j->n_segs) {
 		si = seg_find(j, seq);
 		off = idx_find(&j->segs[si], seq);
 	}

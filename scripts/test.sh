@@ -15,6 +15,12 @@
 # fault_injection) runs the tests of suite "fault" and the check that it
 # holds the injection code; build/, the one the README installs, stays a
 # default build without it.
+#
+# With SLUICE_FUZZ=1 (the default when CI=true and no test is named) the
+# libFuzzer harnesses are built with clang in build-fuzz/ (meson option
+# fuzz, scripts/fuzz.sh --build) and the suite "fuzz" runs each a few
+# seconds over its seed corpus, one line per harness; scripts/fuzz.sh is
+# the long run.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -57,6 +63,16 @@ if [ "${SLUICE_FAULT:-$([ "${CI:-}" = true ] && [ $# -eq 0 ] && echo 1 || echo 0
 		run_suite "$fault" --suite fault
 	else
 		echo "test: the fault-injection build failed"
+		failed=$((failed + 1))
+	fi
+fi
+if [ "${SLUICE_FUZZ:-$([ "${CI:-}" = true ] && [ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
+	fuzz=${SLUICE_FUZZ_BUILD:-$root/build-fuzz}
+	echo "test: each fuzz harness a few seconds over its seed corpus ($fuzz)"
+	if SLUICE_FUZZ_BUILD=$fuzz "$root/scripts/fuzz.sh" --build; then
+		run_suite "$fuzz" --suite fuzz --no-rebuild
+	else
+		echo "test: the fuzzing build failed"
 		failed=$((failed + 1))
 	fi
 fi

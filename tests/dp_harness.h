@@ -27,6 +27,7 @@
 #include "pkt.h"
 #include "port.h"
 #include "route.h"
+#include "shm_internal.h"
 
 #define HARNESS_IP 0x0100000au /* 10.0.0.1, network order */
 #define HARNESS_UDP_PORT 7000
@@ -201,6 +202,31 @@ harness_recv(struct sl_dp *dp, struct rte_ring *tx, unsigned polls,
 		rte_pktmbuf_free(mb);
 	}
 	return bad ? -1 : n;
+}
+
+/*
+ * A shared-memory client in slot @slot, generation @gen, over a region at
+ * @base built in memory (no socket, no attach): a 4096-byte header page,
+ * then its tx ring and one rx ring of @ring bytes each (2^@shift), the
+ * region zeroed, frames up to a datagram. The caller hands it to a worker
+ * with an SL_HO_SHM_ATTACH handoff.
+ */
+static inline void
+harness_shm_client(struct sl_shm_client *c, uint8_t *base, uint32_t slot, uint16_t gen,
+		   uint32_t ring, uint32_t shift)
+{
+	memset(base, 0, 4096 + 2 * (size_t)ring);
+	memset(c, 0, sizeof(*c));
+	c->slot = slot;
+	c->gen = gen;
+	c->base = base;
+	c->size = 4096 + 2 * (uint64_t)ring;
+	c->tx_off = 4096;
+	c->rx_off[0] = 4096 + ring;
+	c->tx_size = c->rx_size = ring;
+	c->tx_shift = c->rx_shift = shift;
+	c->max_frame = c->max_deliver = SL_MAX_DATAGRAM;
+	c->sock = -1;
 }
 
 #endif /* SLUICE_TESTS_DP_HARNESS_H */

@@ -702,6 +702,26 @@ test_fast_path(void)
 	       "callback directly\n", ns_ro, ns_direct);
 }
 
+/* Sequences at the top of the 64-bit range (a hostile DELIVER's): the
+ * NAK scan of the hole ends, asking for exactly the missing run. */
+static void
+test_seq_top_of_range(void)
+{
+	const uint64_t top = UINT64_MAX - 1, first = UINT64_MAX - 64;
+
+	setup(64, false);
+	sub(7);
+	CHECK_EQ(rx(7, first), 1);
+	CHECK_EQ(rx(7, top), 0); /* held: first + 1 .. top - 1 missing */
+	tick(1 * MS);
+	tick(30 * MS);
+	CHECK(L.nnak >= 1);
+	if (L.nnak >= 1) {
+		CHECK_EQ(L.nak_first[0], first + 1);
+		CHECK_EQ(L.nak_last[0], top - 1);
+	}
+}
+
 int
 main(void)
 {
@@ -719,6 +739,7 @@ main(void)
 	test_reset();
 	test_random();
 	test_fast_path();
+	test_seq_top_of_range();
 	sl_ro_fini(&RO);
 	return check_result("reorder");
 }

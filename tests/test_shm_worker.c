@@ -47,18 +47,7 @@ attach(void)
 	struct sl_shm_client *c = &clients[SLOT];
 	struct sl_handoff h = { .kind = SL_HO_SHM_ATTACH, .topic = SLOT };
 
-	memset(base, 0, 4096 + 2 * RING);
-	memset(c, 0, sizeof(*c));
-	c->slot = SLOT;
-	c->gen = GEN;
-	c->base = base;
-	c->size = 4096 + 2 * RING;
-	c->tx_off = 4096;
-	c->rx_off[0] = 4096 + RING;
-	c->tx_size = c->rx_size = RING;
-	c->tx_shift = c->rx_shift = SHIFT;
-	c->max_frame = c->max_deliver = SL_MAX_DATAGRAM;
-	c->sock = -1;
+	harness_shm_client(c, base, SLOT, GEN, RING, SHIFT);
 	__atomic_store_n(&c->state, SL_SHM_LIVE, __ATOMIC_RELEASE);
 	tx_pos = 0;
 	w->n_shm = 0; /* a client of an earlier case may still be listed */

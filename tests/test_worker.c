@@ -201,17 +201,17 @@ test_versions(uint32_t topic)
 	CHECK(e->h.version == SL_PROTO_HELLO_VERSION);
 	CHECK(sl_ctr_read(&dp.workers[0]->ctr.ctr[SL_CTR_version_refused]) == refused + 1);
 	/* Only versions above this broker's: refused too. */
-	n = hello(1, 3, 9, 0x502, r);
+	n = hello(1, 4, 9, 0x502, r);
 	CHECK(n == 1 && r[0].type == SL_FT_ERROR &&
 	      ((const struct sl_error *)r[0].b)->code == SL_E_VERSION);
 	CHECK(sl_ctr_read(&dp.workers[0]->ctr.ctr[SL_CTR_version_refused]) == refused + 2);
 
-	/* A client of versions 1..7 with a header of version 7: version 2. */
+	/* A client of versions 1..7 with a header of version 7: version 3. */
 	dp.incarnation = 0xfeedface12345678ull;
 	n = hello(7, 1, 7, 0x503, r);
 	CHECK(n == 1 && r[0].type == SL_FT_WELCOME && r[0].len == 56);
 	wl = (const struct sl_welcome *)r[0].b;
-	CHECK(wl->version == 2 && wl->h.version == 2);
+	CHECK(wl->version == 3 && wl->h.version == 3);
 	CHECK(wl->incarnation == 0xfeedface12345678ull);
 	/* The largest message a session may send: the default budgets take
 	 * the hard limit (each topic's own limit may be lower). */
@@ -229,8 +229,8 @@ test_versions(uint32_t topic)
 	e = (const struct sl_error *)r[0].b;
 	CHECK(e->code == SL_E_VERSION && e->frame_type == SL_FT_SUBSCRIBE);
 	CHECK(sl_ctr_read(&dp.workers[0]->ctr.drop[SL_DROP_bad_version]) == bad + 1);
-	/* And in version 3 (above what the parser knows): the same answer. */
-	s.h.version = 3;
+	/* And in version 4 (above what the parser knows): the same answer. */
+	s.h.version = 4;
 	send_dgram(&s, sizeof(s));
 	n = poll_replies(r);
 	CHECK(n == 1 && r[0].type == SL_FT_ERROR &&

@@ -390,8 +390,8 @@ sl_metrics_open(struct sl_metrics **out, struct sl_ctl *ctl, const char *addr,
 			return rc;
 		}
 	} else if (sa.sin_addr.s_addr != htonl(INADDR_LOOPBACK)) {
-		sl_ctl_log(ctl, 1, "warning: --metrics %s answers anyone who reaches it: give "
-			   "--metrics-token FILE to require a bearer token", addr);
+		sl_ctl_log(ctl, 1, "--metrics %s without --metrics-token answers anyone who "
+			   "reaches it: give --metrics-token FILE to require a bearer token", addr);
 	}
 	errno = 0;
 	m->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, ntohs(sa.sin_port), NULL, NULL,

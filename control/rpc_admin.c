@@ -199,8 +199,12 @@ sl_rpc_user_remove(struct sl_req *r)
 	rc = sl_state_user_remove(&next, name, r->err, sizeof(r->err));
 	if (rc < 0)
 		return sl_req_draft_fail(r, &next, rc, r->err);
-	sl_sync_cmd_acl_clear(&c[0], gone.uid);
-	sl_sync_cmd_user_delete(&c[1], &gone);
+	/* The user first: its subscribers are told SL_E_AUTH_FAILED (the user
+	 * is gone), not SL_E_DENIED as they would be by its entries going
+	 * first. The dataplane drops a deleted user's entries itself; the
+	 * ACL_CLEAR after is for the record. */
+	sl_sync_cmd_user_delete(&c[0], &gone);
+	sl_sync_cmd_acl_clear(&c[1], gone.uid);
 	memset(&gone, 0, sizeof(gone));
 	if (sl_req_commit(r, &next, c, 2))
 		return -1;

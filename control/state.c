@@ -246,6 +246,11 @@ topic_check(const struct sl_state_topic *t, char *err, size_t errlen)
 	if (t->encryption > SL_CNC_ENC_REQUIRED)
 		return errf(err, errlen, -EINVAL, "topic '%s': encryption must be off, optional "
 			    "or required", t->name);
+	if (t->max_message != 0 &&
+	    (t->max_message < SL_MAX_PAYLOAD || t->max_message > SL_MAX_MESSAGE))
+		return errf(err, errlen, -EINVAL, "topic '%s': max_message must be 0 (the "
+			    "dataplane's default) or %u to %u bytes", t->name, SL_MAX_PAYLOAD,
+			    SL_MAX_MESSAGE);
 	return 0;
 }
 
@@ -297,10 +302,10 @@ sl_state_topic_update(struct sl_state *s, const struct sl_state_topic *t, unsign
 		return errf(err, errlen, -ENOENT, "no topic '%.200s'", t->name);
 	if ((fields & (SL_STATE_TF_DURABILITY | SL_STATE_TF_BACKPRESSURE | SL_STATE_TF_RETAIN_MB |
 		       SL_STATE_TF_RETAIN_S | SL_STATE_TF_CAPACITY_MB | SL_STATE_TF_RETX_WINDOW |
-		       SL_STATE_TF_ENCRYPTION)) == 0)
+		       SL_STATE_TF_ENCRYPTION | SL_STATE_TF_MAX_MESSAGE)) == 0)
 		return errf(err, errlen, -EINVAL, "topic '%s': nothing to update: give durability, "
-			    "backpressure, retain_mb, retain_s, capacity_mb, retransmit_window or "
-			    "encryption", t->name);
+			    "backpressure, retain_mb, retain_s, capacity_mb, retransmit_window, "
+			    "encryption or max_message", t->name);
 	next = *cur;
 	if (fields & SL_STATE_TF_DURABILITY)
 		next.durability = t->durability;
@@ -316,6 +321,8 @@ sl_state_topic_update(struct sl_state *s, const struct sl_state_topic *t, unsign
 		next.retx_window = t->retx_window;
 	if (fields & SL_STATE_TF_ENCRYPTION)
 		next.encryption = t->encryption;
+	if (fields & SL_STATE_TF_MAX_MESSAGE)
+		next.max_message = t->max_message;
 	rc = topic_check(&next, err, errlen);
 	if (rc < 0)
 		return rc;

@@ -302,6 +302,7 @@ sl_sync_cmd_topic(struct sl_cnc_cmd *c, const struct sl_state_topic *t)
 	c->u.topic.capacity_bytes = t->capacity_mb << 20;
 	c->u.topic.retransmit_window = t->retx_window;
 	c->u.topic.encryption = t->encryption;
+	c->u.topic.max_message = t->max_message;
 }
 
 void

@@ -652,9 +652,9 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		sub.session = h->session;
 		sub.credit = sl_route_state(&w->dp->route, h->topic)->dlv_seq +
 			     w->dp->conf.udp_window;
-		/* h->code: the pattern's user (its key serial is not known). */
-		if (sl_route_sub_add_user(&w->dp->route, h->topic, &sub, h->code) < 0)
-			drop(w, SL_DROP_sub_table_full);
+		/* The main lcore claimed its slot before answering OK; h->code
+		 * is the pattern's user (its key serial is not known). */
+		sl_route_sub_add_claimed_user(&w->dp->route, h->topic, &sub, h->code);
 		break;
 	case SL_HO_PSUB_DEL:
 		sl_route_sub_del(&w->dp->route, h->topic, h->session);
@@ -670,7 +670,8 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		if (h->code == SL_E_NONE)
 			sl_worker_reply_ok(w, &peer, h->session, r->req_id);
 		else
-			sl_worker_reply_error(w, &peer, h->session, r->req_id, h->code, r->h.type, 0);
+			sl_worker_reply_error(w, &peer, h->session, r->req_id, h->code, r->h.type,
+					      h->topic); /* the topic without room, or 0 */
 		break;
 	}
 	case SL_HO_RESOLVE_DONE: {

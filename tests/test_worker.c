@@ -8,6 +8,7 @@
 #include <common/proto.h>
 
 #include "dp_harness.h"
+#include "worker_internal.h"
 
 #include "check.h"
 
@@ -239,6 +240,42 @@ test_versions(uint32_t topic)
 	CHECK(sl_route_sub_find(&dp.route, topic, s.h.session) == NULL);
 }
 
+/*
+ * A session's end must reach the main lcore's pattern registry even when
+ * its ring is full: kept in the backlog and sent once there is room, never
+ * dropped (its patterns would subscribe the dead session to new topics).
+ */
+static void
+test_session_end_backlog(void)
+{
+	struct sl_worker *w = dp.workers[0];
+	uint64_t lost = sl_ctr_read(&w->ctr.drop[SL_DROP_slow_path_full]);
+	struct sl_handoff nop = { .kind = SL_HO_KINDS }, h;
+	unsigned n = 0, ends = 0;
+
+	while (rte_ring_dequeue_elem(dp.slow, &h, sizeof(h)) == 0) /* earlier tests' */
+		rte_pktmbuf_free(h.m);
+	while (rte_ring_enqueue_elem(dp.slow, &nop, sizeof(nop)) == 0)
+		n++;
+	CHECK(n > 0);
+	sl_worker_session_gone(w, 4242);
+	sl_worker_session_gone(w, 4243);
+	CHECK_EQ(sl_ctr_read(&w->ctr.drop[SL_DROP_slow_path_full]), lost);
+	CHECK_EQ(w->n_backlog_dst[SL_BACKLOG_MAIN], 2);
+	sl_worker_stage_flush(w); /* still full: kept */
+	CHECK_EQ(w->n_backlog_dst[SL_BACKLOG_MAIN], 2);
+	while (rte_ring_dequeue_elem(dp.slow, &h, sizeof(h)) == 0)
+		CHECK_EQ(h.kind, SL_HO_KINDS);
+	sl_worker_stage_flush(w);
+	CHECK_EQ(w->n_backlog_dst[SL_BACKLOG_MAIN], 0);
+	while (rte_ring_dequeue_elem(dp.slow, &h, sizeof(h)) == 0) {
+		CHECK_EQ(h.kind, SL_HO_SESSION_END);
+		CHECK_EQ(h.session, 4242u + ends);
+		ends++;
+	}
+	CHECK_EQ(ends, 2);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -262,6 +299,7 @@ main(int argc, char **argv)
 	CHECK(topic != 0);
 	test_session_pubsub(topic);
 	test_versions(topic);
+	test_session_end_backlog();
 	sl_port_fini(&dp, 0);
 	sl_worker_fini(dp.workers[0]);
 	sl_route_fini(&dp.route);

@@ -332,6 +332,13 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 	const struct sl_topic *t;
 
 	if (type == SL_FT_PUBLISH) {
+		/* Over UDP one frame carries at most WELCOME's max_payload; a
+		 * larger message comes in PUBLISH_FRAG pieces. Only shared
+		 * memory takes a large message as one frame. */
+		if (unlikely(f->body_len > SL_MAX_PAYLOAD && peer->transport == SL_TRANSPORT_UDP)) {
+			drop(w, SL_DROP_oversize);
+			return;
+		}
 		t = publish_admit(w, (const struct sl_publish *)f->hdr, type, peer, sess);
 		/* Larger than a datagram (shared memory): within the topic's limit. */
 		if (t && (likely(f->body_len <= SL_MAX_PAYLOAD) ||

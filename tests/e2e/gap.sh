@@ -3,8 +3,9 @@
 # A subscriber cut off for longer than the topic's retransmit window holds
 # (the relay drops everything towards the clients for 300 ms of a 2000
 # msgs/s stream; window 64 messages) gets the unrecoverable-gap event with
-# exactly the range it missed, and everything before and after it once and
-# in order; the broker counts the lost range (gap_lost).
+# exactly the range it missed (one event, or several that follow one another
+# when the broker answered several NAKs), and everything before and after it
+# once and in order; the broker counts the lost range (gap_lost).
 . "$(dirname "$0")/lib.sh"
 t_start_relay --time 120 --cut ba -- --set retransmit_window=64
 
@@ -30,10 +31,14 @@ print(f"[gap] lost {r['lost']} duplicates {r['duplicates']} out_of_order {r['out
       f" events {e} gap_ranges {gaps} missing {miss} broker gap_lost {sys.argv[2]}")
 assert r["duplicates"] == 0 and r["out_of_order"] == 0
 assert r["lost"] > 64, "the cut was longer than the window"
-assert e["gap"] == 1 and len(gaps) == 1 and len(miss) == 1, "one gap, one event"
+# One hole; the broker may answer the NAKs for it in more than one notice
+# (one per NAK), so the events' ranges follow one another without a break.
+assert len(miss) == 1 and e["gap"] == len(gaps) >= 1, "one hole, its events"
+gaps.sort(key=lambda g: g["first"])
+assert all(b["first"] == a["last"] + 1 for a, b in zip(gaps, gaps[1:])), "contiguous events"
 # One publisher on a new topic: message index i has topic seq i + 1.
-assert gaps[0]["first"] == miss[0]["first"] + 1 and gaps[0]["last"] == miss[0]["last"] + 1, \
-    "the event names exactly the range never delivered"
+assert gaps[0]["first"] == miss[0]["first"] + 1 and gaps[-1]["last"] == miss[0]["last"] + 1, \
+    "the events name exactly the range never delivered"
 assert e["gap_seqs"] == r["lost"]
 assert int(sys.argv[2]) > 0, "the broker counted it"
 PY

@@ -33,16 +33,19 @@ t_pub -t r.loss -m x -n 4000 -q
 got=$(t_stat publishes)
 t_check "about 10% of 4000 publishes lost on the way (accepted $got)" \
 	test "$got" -ge 3400 -a "$got" -le 3800
-# Traffic back to the client: a subscriber's deliveries, one datagram each at
-# this rate (acks may share datagrams, so they are not counted on).
-sl_cl "$T_TAG" "$SL_BUILD/benchmarks/sluice-loadgen" --host "$T_NET.1" -P 1 -S 1 -r 2000 -d 1 \
-	--drain-ms 200 --topic-prefix r.back --json -q >/dev/null 2>&1
+# Traffic back to the client: a subscriber's deliveries (the broker packs
+# what one loop iteration has for a peer into one datagram, so datagrams are
+# fewer than messages; about 10% of the publishes are lost on the way in).
+lg=$(sl_cl "$T_TAG" "$SL_BUILD/benchmarks/sluice-loadgen" --host "$T_NET.1" -P 1 -S 1 -r 2000 \
+	-d 1 --drain-ms 200 --topic-prefix r.back --json -q 2>/dev/null | grep '^{' | tail -n 1)
 sl_relay_stop
 c=$(grep '^{' "$T_DIR/relay2.log" | tail -n 1)
+t_ge "relay: the subscriber got the stream through it" \
+	"$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["received"])' "$lg" 2>/dev/null)" 1500
 t_eq "relay: a->b rx = tx + lost" "$(counts "$c" 'c["ab"]["rx"] == c["ab"]["tx"] + c["ab"]["lost"]')" True
 t_eq "relay: broker's count = what the relay let through" \
 	"$(counts "$c" '4000 - c["ab"]["lost"] <= '"$got"' <= 4000')" True
-t_ge "relay: deliveries came back through it" "$(counts "$c" 'c["ba"]["rx"]')" 1500
+t_ge "relay: deliveries came back through it (datagrams)" "$(counts "$c" 'c["ba"]["rx"]')" 500
 t_eq "relay: b->a tx = rx + dup" "$(counts "$c" 'c["ba"]["tx"] == c["ba"]["rx"] + c["ba"]["dup"]')" True
 t_eq "relay: nothing lost b->a, no overflow" "$(counts "$c" 'c["ba"]["lost"] + c["ba"]["overflow"]')" 0
 t_eq "relay: about 25% held back" \

@@ -72,3 +72,19 @@ sl_cnc_bp_parse(const char *name)
 	b = sl_backpressure_parse(name);
 	return b < 0 ? -1 : b + 1;
 }
+
+/* Indexed by SL_CNC_ENC_* (common/cnc.h): 0 optional, 1 off, 2 required. */
+static const char *const enc_v[] = { "optional", "off", "required" };
+static const struct names enc_names = { enc_v, 3 };
+
+const char *
+sl_cnc_enc_name(unsigned v)
+{
+	return name_of(&enc_names, v);
+}
+
+int
+sl_cnc_enc_parse(const char *name)
+{
+	return find(&enc_names, name);
+}

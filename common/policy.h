@@ -45,4 +45,12 @@ const char *sl_cnc_bp_name(unsigned v);
 /* The SL_CNC_BP_* value named @name ("default" included), or -1. */
 int sl_cnc_bp_parse(const char *name);
 
+/*
+ * An encryption policy of a user or a topic (SL_CNC_ENC_*, common/cnc.h):
+ * "optional" (0, the default), "off", "required"; "unknown" out of range.
+ */
+const char *sl_cnc_enc_name(unsigned v);
+/* The SL_CNC_ENC_* value named @name, or -1. */
+int sl_cnc_enc_parse(const char *name);
+
 #endif

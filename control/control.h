@@ -91,8 +91,26 @@ void sl_server_tick(struct sl_server *srv);
 
 struct sl_metrics;
 
-/* Listen on @addr ("IP:PORT"). Returns 0, -EINVAL (bad address) or -errno. */
-int sl_metrics_open(struct sl_metrics **out, struct sl_ctl *ctl, const char *addr);
+/* Bearer token lengths (sluice-control --metrics-token). */
+#define SL_METRICS_TOKEN_MIN 16
+#define SL_METRICS_TOKEN_MAX 256
+
+/*
+ * Listen on @addr ("IP:PORT"). With @token_file (not NULL), every request
+ * must carry "Authorization: Bearer TOKEN", TOKEN the file's first line;
+ * others are answered 401 and counted. Returns 0, -EINVAL (bad address or
+ * token file), -EPERM (token file readable by group or others) or -errno.
+ */
+int sl_metrics_open(struct sl_metrics **out, struct sl_ctl *ctl, const char *addr,
+		    const char *token_file);
+/*
+ * Read the token of @path into @out (@cap bytes): a regular file of mode
+ * 0600 or stricter (as credentials files), one line of SL_METRICS_TOKEN_MIN
+ * to _MAX visible ASCII characters. 0, or -errno with a message in @err.
+ */
+int sl_metrics_token_load(const char *path, char *out, size_t cap, char *err, size_t errlen);
+/* Does Authorization header @header (may be NULL) carry @token? "" needs none. */
+int sl_metrics_authorized(const char *token, const char *header);
 void sl_metrics_close(struct sl_metrics *m);
 size_t sl_metrics_pollfds(struct sl_metrics *m, struct pollfd *fds, size_t cap);
 void sl_metrics_handle(struct sl_metrics *m, const struct pollfd *fds, size_t n);

@@ -29,7 +29,7 @@ on_signal(int sig)
 }
 
 struct opts {
-	const char *name, *state_dir, *socket, *group, *metrics;
+	const char *name, *state_dir, *socket, *group, *metrics, *metrics_token;
 	char socket_buf[256];
 	int verbose;
 };
@@ -44,6 +44,8 @@ usage(FILE *f)
 		"      --socket PATH      admin socket (default /run/sluice/NAME/control.sock)\n"
 		"      --socket-group GRP group that may use the admin socket (mode 0660)\n"
 		"      --metrics ADDR:PORT  Prometheus endpoint (default 127.0.0.1:9580; off)\n"
+		"      --metrics-token FILE  require 'Authorization: Bearer TOKEN' on it, TOKEN\n"
+		"                         the first line of FILE (mode 0600)\n"
 		"  -v, --verbose          log each attach, resync and change\n"
 		"  -h, --help             this text\n");
 }
@@ -57,6 +59,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "socket", required_argument, NULL, 's' },
 		{ "socket-group", required_argument, NULL, 'g' },
 		{ "metrics", required_argument, NULL, 'm' },
+		{ "metrics-token", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -74,6 +77,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 's': o->socket = optarg; break;
 		case 'g': o->group = optarg; break;
 		case 'm': o->metrics = optarg; break;
+		case 't': o->metrics_token = optarg; break;
 		case 'v': o->verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -213,7 +217,8 @@ main(int argc, char **argv)
 		goto out;
 	if (sl_server_open(&srv, &ctl, o.socket, o.group) < 0)
 		goto out;
-	if (strcmp(o.metrics, "off") != 0 && sl_metrics_open(&met, &ctl, o.metrics) < 0)
+	if (strcmp(o.metrics, "off") != 0 &&
+	    sl_metrics_open(&met, &ctl, o.metrics, o.metrics_token) < 0)
 		goto out;
 	sl_ctl_log(&ctl, 0, "serving %s; dataplane '%s'; state in %s", o.socket, o.name,
 		   o.state_dir);

@@ -3,13 +3,18 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
+
+#include <common/crypto.h>
 
 #include "control.h"
 
@@ -29,6 +34,8 @@ struct sl_metrics {
 	struct sl_ctl *ctl;
 	struct MHD_Daemon *d;
 	int epfd;
+	char token[SL_METRICS_TOKEN_MAX + 1]; /* "" when none is required */
+	uint64_t unauthorized;		       /* requests answered 401 */
 };
 
 /* ---- exposition ---- */
@@ -192,7 +199,97 @@ sl_metrics_render(struct sl_ctl *ctl, FILE *f)
 	sl_ctrs_view_free(&v);
 }
 
+/* ---- the bearer token ---- */
+
+int
+sl_metrics_token_load(const char *path, char *out, size_t cap, char *err, size_t errlen)
+{
+	char buf[SL_METRICS_TOKEN_MAX + 2];
+	struct stat st;
+	ssize_t n;
+	size_t len, i;
+	int fd, rc = 0;
+
+	if (cap > 0)
+		out[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return sl_state_errf(err, errlen, -errno, "metrics token file %s: %s", path,
+				     strerror(errno));
+	/* fstat the open file: a check on the path could be raced. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		rc = sl_state_errf(err, errlen, -EINVAL, "metrics token file %s: not a regular "
+				   "file", path);
+	else if (st.st_mode & 077)
+		rc = sl_state_errf(err, errlen, -EPERM, "metrics token file %s: mode %04o lets "
+				   "group or others read the token: run 'chmod 600 %s'", path,
+				   (unsigned)(st.st_mode & 07777), path);
+	n = rc == 0 ? read(fd, buf, sizeof(buf) - 1) : 0;
+	close(fd);
+	if (rc < 0)
+		return rc;
+	if (n < 0)
+		return sl_state_errf(err, errlen, -errno, "metrics token file %s: %s", path,
+				     strerror(errno));
+	buf[n] = '\0';
+	len = strcspn(buf, "\r\n");
+	/* One line of visible ASCII (RFC 6750's b64token and more), long
+	 * enough not to be guessed. */
+	for (i = 0; i < len && buf[i] > ' ' && buf[i] < 0x7f; i++)
+		;
+	if (i != len || len < SL_METRICS_TOKEN_MIN || len > SL_METRICS_TOKEN_MAX ||
+	    len >= cap || (buf[len] != '\0' && strspn(buf + len, "\r\n") != strlen(buf + len)))
+		rc = sl_state_errf(err, errlen, -EINVAL, "metrics token file %s: want one line of "
+				   "%d to %d visible characters, no spaces (e.g. from 'openssl rand "
+				   "-hex 32')", path, SL_METRICS_TOKEN_MIN, SL_METRICS_TOKEN_MAX);
+	else
+		memcpy(out, buf, len);
+	if (rc == 0)
+		out[len] = '\0';
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
+}
+
+int
+sl_metrics_authorized(const char *token, const char *header)
+{
+	static const char scheme[] = "Bearer ";
+	size_t tlen = strlen(token), hlen;
+
+	if (tlen == 0)
+		return 1;
+	if (header == NULL || strncasecmp(header, scheme, sizeof(scheme) - 1) != 0)
+		return 0;
+	header += sizeof(scheme) - 1;
+	while (*header == ' ')
+		header++;
+	hlen = strcspn(header, " \t");
+	/* Constant time over the token's length: timing tells nothing of
+	 * how much of a guess was right. */
+	return hlen == tlen && header[hlen] == '\0' && sl_ct_memcmp(header, token, tlen) == 0;
+}
+
 /* ---- HTTP ---- */
+
+/* 401: the scrape did not carry the token. */
+static enum MHD_Result
+refuse(struct sl_metrics *m, struct MHD_Connection *conn)
+{
+	static const char msg[] = "unauthorized: send 'Authorization: Bearer TOKEN' (the token in "
+				  "sluice-control's --metrics-token file)\n";
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	m->unauthorized++;
+	r = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "text/plain");
+	MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"sluice-metrics\"");
+	rc = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, r);
+	MHD_destroy_response(r);
+	return rc;
+}
 
 static enum MHD_Result
 answer(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -211,6 +308,10 @@ answer(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 	(void)upload;
 	(void)upload_len;
 	(void)req;
+	/* Before anything else: without the token, not even a 404. */
+	if (!sl_metrics_authorized(m->token, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+									  MHD_HTTP_HEADER_AUTHORIZATION)))
+		return refuse(m, conn);
 	if (strcmp(method, "GET") != 0 || strcmp(url, "/metrics") != 0) {
 		r = MHD_create_response_from_buffer(sizeof(nf) - 1, (void *)nf,
 						    MHD_RESPMEM_PERSISTENT);
@@ -221,6 +322,9 @@ answer(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 		if (f == NULL)
 			return MHD_NO;
 		sl_metrics_render(m->ctl, f);
+		family(f, "sluice_control_metrics_unauthorized_total", "counter",
+		       "Requests to this endpoint refused 401: no valid bearer token.");
+		sample(f, "sluice_control_metrics_unauthorized_total", NULL, NULL, m->unauthorized);
 		if (fclose(f) != 0) {
 			free(body);
 			return MHD_NO;
@@ -260,11 +364,14 @@ parse_addr(const char *addr, struct sockaddr_in *sa)
 }
 
 int
-sl_metrics_open(struct sl_metrics **out, struct sl_ctl *ctl, const char *addr)
+sl_metrics_open(struct sl_metrics **out, struct sl_ctl *ctl, const char *addr,
+		const char *token_file)
 {
 	const union MHD_DaemonInfo *info;
 	struct sockaddr_in sa;
 	struct sl_metrics *m;
+	char err[512];
+	int rc;
 
 	if (parse_addr(addr, &sa) < 0) {
 		sl_ctl_log(ctl, 1, "--metrics %s: expected IPv4-ADDRESS:PORT or off", addr);
@@ -274,6 +381,18 @@ sl_metrics_open(struct sl_metrics **out, struct sl_ctl *ctl, const char *addr)
 	if (m == NULL)
 		return -ENOMEM;
 	m->ctl = ctl;
+	if (token_file != NULL) {
+		rc = sl_metrics_token_load(token_file, m->token, sizeof(m->token), err,
+					   sizeof(err));
+		if (rc < 0) {
+			sl_ctl_log(ctl, 1, "%s", err);
+			free(m);
+			return rc;
+		}
+	} else if (sa.sin_addr.s_addr != htonl(INADDR_LOOPBACK)) {
+		sl_ctl_log(ctl, 1, "--metrics %s without --metrics-token answers anyone who "
+			   "reaches it: give --metrics-token FILE to require a bearer token", addr);
+	}
 	errno = 0;
 	m->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, ntohs(sa.sin_port), NULL, NULL,
 				answer, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
@@ -281,8 +400,7 @@ sl_metrics_open(struct sl_metrics **out, struct sl_ctl *ctl, const char *addr)
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNS, MHD_OPTION_END);
 	info = m->d ? MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
 	if (info == NULL) {
-		int rc = errno ? -errno : -EADDRINUSE;
-
+		rc = errno ? -errno : -EADDRINUSE;
 		sl_ctl_log(ctl, 1, "metrics: cannot listen on %s: %s (use --metrics ADDR:PORT or "
 			   "off)", addr, strerror(-rc));
 		if (m->d)
@@ -320,5 +438,6 @@ sl_metrics_close(struct sl_metrics *m)
 	if (m == NULL)
 		return;
 	MHD_stop_daemon(m->d);
+	explicit_bzero(m->token, sizeof(m->token));
 	free(m);
 }

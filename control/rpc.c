@@ -20,6 +20,8 @@ static const struct {
 	{ "acl.list", sl_rpc_acl_list },	 { "policy.set", sl_rpc_policy_set },
 	{ "policy.show", sl_rpc_policy_show },	 { "stats", sl_rpc_stats },
 	{ "dataplane.status", sl_rpc_dataplane_status },
+	{ "user.update", sl_rpc_user_update },	 { "user.key_add", sl_rpc_user_key_add },
+	{ "user.key_retire", sl_rpc_user_key_retire },
 };
 
 sl_rpc_fn

@@ -9,12 +9,49 @@
 
 /* ---- users ---- */
 
+/* A fresh random key into @key; 0, or -1 with @r answered. */
+static int
+new_key(struct sl_req *r, uint8_t key[SL_AUTH_KEY_LEN])
+{
+	if (getrandom(key, SL_AUTH_KEY_LEN, 0) != (ssize_t)SL_AUTH_KEY_LEN)
+		return sl_req_fail(r, "internal", "cannot make a key: getrandom: %s",
+				   strerror(errno));
+	return 0;
+}
+
+/* "encryption": off, optional or required into @out (untouched when absent).
+ * 1 when given, 0 when absent, -1 with @r answered. */
+static int
+arg_encryption(struct sl_req *r, uint8_t *out)
+{
+	const char *enc = NULL;
+
+	if (sl_req_arg_str(r, "encryption", 0, &enc))
+		return -1;
+	if (enc == NULL)
+		return 0;
+	if (sl_state_encryption_parse(enc, out) < 0)
+		return sl_req_fail(r, "invalid", "encryption '%.32s' is invalid: use off, optional "
+				   "or required", enc);
+	return 1;
+}
+
+/* The answer naming user @name's new key @key. */
+static void
+key_result(struct sl_req *r, const char *name, uint16_t uid, const uint8_t key[SL_AUTH_KEY_LEN])
+{
+	char hex[2 * SL_AUTH_KEY_LEN + 1];
+
+	sl_auth_key_to_hex(key, hex);
+	r->res = json_pack("{s:s, s:i, s:s}", "name", name, "uid", (int)uid, "key", hex);
+	memset(hex, 0, sizeof(hex));
+}
+
 int
 sl_rpc_user_add(struct sl_req *r)
 {
-	static const char *const ok[] = { "name", "admin", NULL };
-	uint8_t key[SL_AUTH_KEY_LEN];
-	char hex[2 * SL_AUTH_KEY_LEN + 1];
+	static const char *const ok[] = { "name", "admin", "encryption", NULL };
+	uint8_t key[SL_AUTH_KEY_LEN], enc = SL_CNC_ENC_OPTIONAL;
 	struct sl_state next;
 	struct sl_cnc_cmd c;
 	const char *name;
@@ -22,26 +59,123 @@ sl_rpc_user_add(struct sl_req *r)
 	int admin = 0, rc;
 
 	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, &name) ||
-	    sl_req_arg_bool(r, "admin", &admin))
+	    sl_req_arg_bool(r, "admin", &admin) || arg_encryption(r, &enc) < 0 ||
+	    new_key(r, key))
 		return -1;
-	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
-		return sl_req_fail(r, "internal", "cannot make a key: getrandom: %s",
-				   strerror(errno));
 	if (sl_req_draft(r, &next))
 		return -1;
 	rc = sl_state_user_add(&next, name, admin, key, &uid, r->err, sizeof(r->err));
-	if (rc < 0)
+	if (rc < 0) {
+		memset(key, 0, sizeof(key));
 		return sl_req_draft_fail(r, &next, rc, r->err);
+	}
+	sl_state_user_find(&next, name)->encryption = enc;
 	sl_sync_cmd_user(&c, sl_state_user_find(&next, name));
 	rc = sl_req_commit(r, &next, &c, 1);
 	memset(&c, 0, sizeof(c));
-	if (rc == 0) {
-		sl_auth_key_to_hex(key, hex);
-		r->res = json_pack("{s:s, s:i, s:s}", "name", name, "uid", (int)uid, "key", hex);
-		memset(hex, 0, sizeof(hex));
-	}
+	if (rc == 0)
+		key_result(r, name, uid, key);
 	memset(key, 0, sizeof(key));
 	return rc;
+}
+
+/* The user as user.list and user.update show it (never its keys). */
+static json_t *
+user_json(const struct sl_state_user *u)
+{
+	return json_pack("{s:s, s:i, s:b, s:s, s:i}", "name", u->name, "uid", (int)u->uid,
+			 "admin", (int)u->admin, "encryption", sl_cnc_enc_name(u->encryption),
+			 "keys", u->has_key2 ? 2 : 1);
+}
+
+/* Send user @name of @next (changed by the caller) to the dataplane. */
+static int
+user_commit(struct sl_req *r, struct sl_state *next, const char *name)
+{
+	struct sl_cnc_cmd c;
+	int rc;
+
+	sl_sync_cmd_user(&c, sl_state_user_find(next, name));
+	rc = sl_req_commit(r, next, &c, 1);
+	memset(&c, 0, sizeof(c)); /* keys */
+	return rc;
+}
+
+/* End of a change of user @name in @next (@rc: the state's verdict): the
+ * user as it is now is the answer. */
+static int
+user_changed(struct sl_req *r, struct sl_state *next, const char *name, int rc)
+{
+	if (rc < 0)
+		return sl_req_draft_fail(r, next, rc, r->err);
+	if (user_commit(r, next, name))
+		return -1;
+	r->res = user_json(sl_state_user_find(&r->ctl->state, name));
+	return 0;
+}
+
+int
+sl_rpc_user_update(struct sl_req *r)
+{
+	static const char *const ok[] = { "name", "admin", "encryption", NULL };
+	uint8_t enc = SL_CNC_ENC_OPTIONAL;
+	struct sl_state next;
+	const char *name;
+	unsigned fields = 0;
+	int admin = 0, rc;
+
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, &name) ||
+	    sl_req_arg_bool(r, "admin", &admin) || (rc = arg_encryption(r, &enc)) < 0)
+		return -1;
+	if (rc > 0)
+		fields |= SL_STATE_UF_ENCRYPTION;
+	if (r->args != NULL && json_object_get(r->args, "admin") != NULL)
+		fields |= SL_STATE_UF_ADMIN;
+	if (sl_req_draft(r, &next))
+		return -1;
+	rc = sl_state_user_update(&next, name, fields, admin, enc, r->err, sizeof(r->err));
+	return user_changed(r, &next, name, rc);
+}
+
+int
+sl_rpc_user_key_add(struct sl_req *r)
+{
+	static const char *const ok[] = { "name", NULL };
+	uint8_t key[SL_AUTH_KEY_LEN];
+	struct sl_state next;
+	const char *name;
+	int rc;
+
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, &name) || new_key(r, key))
+		return -1;
+	if (sl_req_draft(r, &next))
+		return -1;
+	rc = sl_state_user_key_add(&next, name, key, r->err, sizeof(r->err));
+	if (rc < 0) {
+		memset(key, 0, sizeof(key));
+		return sl_req_draft_fail(r, &next, rc, r->err);
+	}
+	rc = user_commit(r, &next, name);
+	if (rc == 0)
+		key_result(r, name, sl_state_user_find(&r->ctl->state, name)->uid, key);
+	memset(key, 0, sizeof(key));
+	return rc;
+}
+
+int
+sl_rpc_user_key_retire(struct sl_req *r)
+{
+	static const char *const ok[] = { "name", NULL };
+	struct sl_state next;
+	const char *name;
+	int rc;
+
+	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, &name))
+		return -1;
+	if (sl_req_draft(r, &next))
+		return -1;
+	rc = sl_state_user_key_retire(&next, name, r->err, sizeof(r->err));
+	return user_changed(r, &next, name, rc);
 }
 
 int
@@ -65,8 +199,12 @@ sl_rpc_user_remove(struct sl_req *r)
 	rc = sl_state_user_remove(&next, name, r->err, sizeof(r->err));
 	if (rc < 0)
 		return sl_req_draft_fail(r, &next, rc, r->err);
-	sl_sync_cmd_acl_clear(&c[0], gone.uid);
-	sl_sync_cmd_user_delete(&c[1], &gone);
+	/* The user first: its subscribers are told SL_E_AUTH_FAILED (the user
+	 * is gone), not SL_E_DENIED as they would be by its entries going
+	 * first. The dataplane drops a deleted user's entries itself; the
+	 * ACL_CLEAR after is for the record. */
+	sl_sync_cmd_user_delete(&c[0], &gone);
+	sl_sync_cmd_acl_clear(&c[1], gone.uid);
 	memset(&gone, 0, sizeof(gone));
 	if (sl_req_commit(r, &next, c, 2))
 		return -1;
@@ -82,12 +220,8 @@ sl_rpc_user_list(struct sl_req *r)
 	if (sl_req_args_only(r, ok))
 		return -1;
 	r->res = json_array();
-	for (i = 0; i < r->ctl->state.n_users; i++) {
-		const struct sl_state_user *u = &r->ctl->state.users[i];
-
-		json_array_append_new(r->res, json_pack("{s:s, s:i, s:b}", "name", u->name, "uid",
-							(int)u->uid, "admin", (int)u->admin));
-	}
+	for (i = 0; i < r->ctl->state.n_users; i++)
+		json_array_append_new(r->res, user_json(&r->ctl->state.users[i]));
 	return 0;
 }
 

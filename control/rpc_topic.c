@@ -75,6 +75,7 @@ topic_json(const struct sl_state_topic *t, const json_t *live)
 		      "capacity_mb", (json_int_t)(t ? t->capacity_mb : 0),
 		      "managed", t != NULL, "live", live != NULL);
 	if (o != NULL && t != NULL) {
+		json_object_set_new(o, "encryption", json_string(sl_cnc_enc_name(t->encryption)));
 		if (t->retx_window == SL_CNC_RETX_DEFAULT)
 			json_object_set_new(o, "retransmit_window", json_string("default"));
 		else
@@ -117,9 +118,9 @@ static int
 topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name)
 {
 	static const char *const ok[] = { "name", "durability", "backpressure", "retain_mb",
-					  "retain_s", "capacity_mb", "retransmit_window",
+					  "retain_s", "capacity_mb", "retransmit_window", "encryption",
 					  "max_message", NULL };
-	const char *dur = "none", *bp = "default";
+	const char *dur = "none", *bp = "default", *enc = "optional";
 	uint64_t retx = 0, max_msg = 0;
 
 	memset(t, 0, sizeof(*t));
@@ -129,8 +130,12 @@ topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name)
 	    sl_req_arg_u64(r, "retain_s", &t->retain_s) ||
 	    sl_req_arg_u64(r, "capacity_mb", &t->capacity_mb) ||
 	    sl_req_arg_u64(r, "retransmit_window", &retx) ||
+	    sl_req_arg_str(r, "encryption", 0, &enc) ||
 	    sl_req_arg_u64(r, "max_message", &max_msg))
 		return -1;
+	if (sl_state_encryption_parse(enc, &t->encryption) < 0)
+		return sl_req_fail(r, "invalid", "encryption '%.32s' is invalid: use off, optional "
+				   "(no requirement) or required", enc);
 	/* Checked with the rest of the spec by the state (sl_state_topic_add, _update). */
 	t->max_message = max_msg > UINT32_MAX ? UINT32_MAX : (uint32_t)max_msg;
 	if (json_object_get(r->args, "retransmit_window") != NULL) {
@@ -181,7 +186,7 @@ static unsigned
 update_fields(const struct sl_req *r)
 {
 	static const char *const keys[] = { "durability", "backpressure", "retain_mb", "retain_s",
-					    "capacity_mb", "retransmit_window" };
+					    "capacity_mb", "retransmit_window", "encryption" };
 	unsigned i, f = 0;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -194,7 +199,8 @@ update_fields(const struct sl_req *r)
 
 _Static_assert(SL_STATE_TF_DURABILITY == 1 && SL_STATE_TF_BACKPRESSURE == 2 &&
 	       SL_STATE_TF_RETAIN_MB == 4 && SL_STATE_TF_RETAIN_S == 8 &&
-	       SL_STATE_TF_CAPACITY_MB == 16 && SL_STATE_TF_RETX_WINDOW == 32,
+	       SL_STATE_TF_CAPACITY_MB == 16 && SL_STATE_TF_RETX_WINDOW == 32 &&
+	       SL_STATE_TF_ENCRYPTION == 64,
 	       "update_fields order");
 
 /*

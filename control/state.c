@@ -94,6 +94,17 @@ sl_state_backpressure_parse(const char *s, uint8_t *out)
 	return 0;
 }
 
+int
+sl_state_encryption_parse(const char *s, uint8_t *out)
+{
+	int e = sl_cnc_enc_parse(s);
+
+	if (e < 0)
+		return -EINVAL;
+	*out = (uint8_t)e;
+	return 0;
+}
+
 static int
 grow(void **arr, size_t *cap, size_t need, size_t esize)
 {
@@ -232,6 +243,9 @@ topic_check(const struct sl_state_topic *t, char *err, size_t errlen)
 	if (t->retain_s > SL_STATE_MAX_RETAIN_S)
 		return errf(err, errlen, -EINVAL, "topic '%s': retain_s must be at most %llu",
 			    t->name, SL_STATE_MAX_RETAIN_S);
+	if (t->encryption > SL_CNC_ENC_REQUIRED)
+		return errf(err, errlen, -EINVAL, "topic '%s': encryption must be off, optional "
+			    "or required", t->name);
 	if (t->max_message != 0 &&
 	    (t->max_message < SL_MAX_PAYLOAD || t->max_message > SL_MAX_MESSAGE))
 		return errf(err, errlen, -EINVAL, "topic '%s': max_message must be 0 (the "
@@ -288,10 +302,10 @@ sl_state_topic_update(struct sl_state *s, const struct sl_state_topic *t, unsign
 		return errf(err, errlen, -ENOENT, "no topic '%.200s'", t->name);
 	if ((fields & (SL_STATE_TF_DURABILITY | SL_STATE_TF_BACKPRESSURE | SL_STATE_TF_RETAIN_MB |
 		       SL_STATE_TF_RETAIN_S | SL_STATE_TF_CAPACITY_MB | SL_STATE_TF_RETX_WINDOW |
-		       SL_STATE_TF_MAX_MESSAGE)) == 0)
+		       SL_STATE_TF_ENCRYPTION | SL_STATE_TF_MAX_MESSAGE)) == 0)
 		return errf(err, errlen, -EINVAL, "topic '%s': nothing to update: give durability, "
-			    "backpressure, retain_mb, retain_s, capacity_mb, retransmit_window or "
-			    "max_message", t->name);
+			    "backpressure, retain_mb, retain_s, capacity_mb, retransmit_window, "
+			    "encryption or max_message", t->name);
 	next = *cur;
 	if (fields & SL_STATE_TF_DURABILITY)
 		next.durability = t->durability;
@@ -305,6 +319,8 @@ sl_state_topic_update(struct sl_state *s, const struct sl_state_topic *t, unsign
 		next.capacity_mb = t->capacity_mb;
 	if (fields & SL_STATE_TF_RETX_WINDOW)
 		next.retx_window = t->retx_window;
+	if (fields & SL_STATE_TF_ENCRYPTION)
+		next.encryption = t->encryption;
 	if (fields & SL_STATE_TF_MAX_MESSAGE)
 		next.max_message = t->max_message;
 	rc = topic_check(&next, err, errlen);
@@ -364,6 +380,61 @@ sl_state_user_add(struct sl_state *s, const char *name, int admin,
 	s->next_uid = cand >= SL_STATE_MAX_USERS ? 1 : cand + 1;
 	if (uid)
 		*uid = cand;
+	return 0;
+}
+
+int
+sl_state_user_update(struct sl_state *s, const char *name, unsigned fields, int admin,
+		     uint8_t encryption, char *err, size_t errlen)
+{
+	struct sl_state_user *u = sl_state_user_find(s, name);
+
+	if (u == NULL)
+		return errf(err, errlen, -ENOENT, "no user '%.64s'", name);
+	if ((fields & (SL_STATE_UF_ADMIN | SL_STATE_UF_ENCRYPTION)) == 0)
+		return errf(err, errlen, -EINVAL, "user '%s': nothing to update: give admin or "
+			    "encryption", name);
+	if ((fields & SL_STATE_UF_ENCRYPTION) && encryption > SL_CNC_ENC_REQUIRED)
+		return errf(err, errlen, -EINVAL, "user '%s': encryption must be off, optional or "
+			    "required", name);
+	if (fields & SL_STATE_UF_ADMIN)
+		u->admin = admin ? 1 : 0;
+	if (fields & SL_STATE_UF_ENCRYPTION)
+		u->encryption = encryption;
+	return 0;
+}
+
+int
+sl_state_user_key_add(struct sl_state *s, const char *name, const uint8_t key[SL_AUTH_KEY_LEN],
+		      char *err, size_t errlen)
+{
+	struct sl_state_user *u = sl_state_user_find(s, name);
+
+	if (u == NULL)
+		return errf(err, errlen, -ENOENT, "no user '%.64s'", name);
+	/* A third key would silently end the sessions of the oldest: the
+	 * operator retires it first, knowingly. */
+	if (u->has_key2)
+		return errf(err, errlen, -EEXIST, "user '%s' holds two keys already: retire the "
+			    "older one first (user key-retire %s)", name, name);
+	memcpy(u->key2, u->key, SL_AUTH_KEY_LEN);
+	memcpy(u->key, key, SL_AUTH_KEY_LEN);
+	u->has_key2 = 1;
+	return 0;
+}
+
+int
+sl_state_user_key_retire(struct sl_state *s, const char *name, char *err, size_t errlen)
+{
+	struct sl_state_user *u = sl_state_user_find(s, name);
+
+	if (u == NULL)
+		return errf(err, errlen, -ENOENT, "no user '%.64s'", name);
+	if (!u->has_key2)
+		return errf(err, errlen, -ENOENT, "user '%s' holds one key only: nothing to "
+			    "retire (add a new key first with user key-add %s)", name, name);
+	memset(u->key2, 0, SL_AUTH_KEY_LEN);
+	u->has_key2 = 0;
 	return 0;
 }
 
@@ -490,6 +561,9 @@ validate_users(const struct sl_state *s, char *err, size_t errlen)
 		if (u->uid < 1 || u->uid > SL_STATE_MAX_USERS)
 			return errf(err, errlen, -EINVAL, "user '%s': uid %u is not in 1..%d",
 				    u->name, u->uid, SL_STATE_MAX_USERS);
+		if (u->encryption > SL_CNC_ENC_REQUIRED || u->has_key2 > 1)
+			return errf(err, errlen, -EINVAL, "user '%s': encryption must be off, "
+				    "optional or required", u->name);
 		for (j = 0; j < i; j++) {
 			if (strcmp(u->name, s->users[j].name) == 0)
 				return errf(err, errlen, -EINVAL, "user '%s' appears twice",

@@ -45,14 +45,24 @@ struct sl_state_topic {
 	uint64_t retain_s;    /* 0 = the dataplane's default */
 	uint64_t capacity_mb; /* 0 = the dataplane's default */
 	uint32_t retx_window; /* SL_CNC_RETX_DEFAULT, or 1 + messages (1: none) */
+	uint8_t encryption;   /* SL_CNC_ENC_*: what UDP sessions must use for it */
 	uint32_t max_message; /* largest message, bytes; 0 = the dataplane's max_message */
 };
 
+/*
+ * A user holds one key, or two while a key is rolled over: user.key_add
+ * makes a new key the first and keeps the old one valid as the second
+ * (key2), user.key_retire drops the second. Sessions proved with a key
+ * that is no longer held end.
+ */
 struct sl_state_user {
 	char name[SL_AUTH_USER_LEN];
 	uint16_t uid; /* 1..255, stable while the user exists */
 	uint8_t admin;
-	uint8_t key[SL_AUTH_KEY_LEN];
+	uint8_t encryption; /* SL_CNC_ENC_*: what its UDP sessions use */
+	uint8_t has_key2;   /* key2 is valid too */
+	uint8_t key[SL_AUTH_KEY_LEN];  /* the newest key */
+	uint8_t key2[SL_AUTH_KEY_LEN]; /* the older one, while has_key2 */
 };
 
 struct sl_state_acl {
@@ -105,6 +115,8 @@ int sl_state_copy(struct sl_state *dst, const struct sl_state *src);
 int sl_state_durability_parse(const char *s, uint8_t *out); /* 0 or -EINVAL */
 /* Back-pressure: "default" (SL_CNC_BP_DEFAULT), "drop", "block", "disconnect". */
 int sl_state_backpressure_parse(const char *s, uint8_t *out); /* 0 or -EINVAL */
+/* Encryption policy: "optional" (SL_CNC_ENC_OPTIONAL), "off", "required". */
+int sl_state_encryption_parse(const char *s, uint8_t *out); /* 0 or -EINVAL */
 int sl_state_perm_parse(const char *s);			     /* SL_PERM_* bit or -EINVAL */
 /* Name of permission bit @i (0 pub, 1 sub, 2 admin), or NULL. */
 const char *sl_state_perm_name(unsigned i);
@@ -145,6 +157,7 @@ int sl_state_topic_remove(struct sl_state *s, const char *name, char *err, size_
 #define SL_STATE_TF_RETAIN_S (1u << 3)
 #define SL_STATE_TF_CAPACITY_MB (1u << 4)
 #define SL_STATE_TF_RETX_WINDOW (1u << 5)
+#define SL_STATE_TF_ENCRYPTION (1u << 6)
 #define SL_STATE_TF_MAX_MESSAGE (1u << 8) /* a bit apart: fields may be added before it */
 
 /*
@@ -162,6 +175,23 @@ int sl_state_topic_update(struct sl_state *s, const struct sl_state_topic *t, un
 int sl_state_user_add(struct sl_state *s, const char *name, int admin,
 		      const uint8_t key[SL_AUTH_KEY_LEN], uint16_t *uid, char *err,
 		      size_t errlen);
+/* Fields of a user update (SL_STATE_UF_*). */
+#define SL_STATE_UF_ADMIN (1u << 0)
+#define SL_STATE_UF_ENCRYPTION (1u << 1)
+
+/* Set the @fields of user @name to @admin and @encryption (SL_CNC_ENC_*).
+ * -ENOENT (no such user), -EINVAL (no field, or a value out of range). */
+int sl_state_user_update(struct sl_state *s, const char *name, unsigned fields, int admin,
+			 uint8_t encryption, char *err, size_t errlen);
+
+/* Rollover: @key becomes user @name's first key and its current key the
+ * second. -ENOENT (no such user), -EEXIST (it holds two keys already:
+ * retire the older first). */
+int sl_state_user_key_add(struct sl_state *s, const char *name,
+			  const uint8_t key[SL_AUTH_KEY_LEN], char *err, size_t errlen);
+/* Drop user @name's older key. -ENOENT (no such user, or one key only). */
+int sl_state_user_key_retire(struct sl_state *s, const char *name, char *err, size_t errlen);
+
 /* Remove a user and every ACL entry of it. */
 int sl_state_user_remove(struct sl_state *s, const char *name, char *err, size_t errlen);
 

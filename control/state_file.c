@@ -15,7 +15,11 @@
 #include "jsonx.h"
 #include "state.h"
 
-#define STATE_VERSION 1
+/* 1: before keys rolled over and encryption policies; 2: users' "key2" and
+ * "encryption", topics' "encryption". A version 1 file loads (its users and
+ * topics read "optional", one key each); saves write version 2. */
+#define STATE_VERSION 2
+#define STATE_VERSION_MIN 1
 #define errf sl_state_errf
 
 /* ---- to JSON ---- */
@@ -52,6 +56,9 @@ topics_to_json(const struct sl_state *s)
 		if (o && t->retx_window != SL_CNC_RETX_DEFAULT)
 			json_object_set_new(o, "retransmit_window",
 					    json_integer((json_int_t)t->retx_window - 1));
+		if (o)
+			json_object_set_new(o, "encryption",
+					    json_string(sl_cnc_enc_name(t->encryption)));
 		if (o && t->max_message != 0)
 			json_object_set_new(o, "max_message", json_integer(t->max_message));
 		json_array_append_new(a, o);
@@ -67,12 +74,18 @@ users_to_json(const struct sl_state *s)
 	size_t i;
 
 	for (i = 0; a != NULL && i < s->n_users; i++) {
-		sl_auth_key_to_hex(s->users[i].key, hex);
-		json_array_append_new(a, json_pack("{s:s, s:i, s:b, s:s}",
-						   "name", s->users[i].name,
-						   "uid", (int)s->users[i].uid,
-						   "admin", (int)s->users[i].admin,
-						   "key", hex));
+		const struct sl_state_user *u = &s->users[i];
+		json_t *o;
+
+		sl_auth_key_to_hex(u->key, hex);
+		o = json_pack("{s:s, s:i, s:b, s:s, s:s}", "name", u->name, "uid", (int)u->uid,
+			      "admin", (int)u->admin, "encryption",
+			      sl_cnc_enc_name(u->encryption), "key", hex);
+		if (o != NULL && u->has_key2) {
+			sl_auth_key_to_hex(u->key2, hex);
+			json_object_set_new(o, "key2", json_string(hex));
+		}
+		json_array_append_new(a, o);
 	}
 	memset(hex, 0, sizeof(hex));
 	return a;
@@ -147,7 +160,7 @@ get_u64_opt(const json_t *o, const char *key, uint64_t *out, const char *what, c
 static int
 topic_from_json(struct sl_state_topic *t, const json_t *o, char *err, size_t errlen)
 {
-	const char *d = "none", *bp = "default";
+	const char *d = "none", *bp = "default", *enc = "optional";
 	uint64_t w = 0;
 	int rc;
 
@@ -166,6 +179,11 @@ topic_from_json(struct sl_state_topic *t, const json_t *o, char *err, size_t err
 	    sl_state_backpressure_parse(bp, &t->backpressure) < 0)
 		return errf(err, errlen, -EINVAL, "topic '%s': backpressure must be drop, block, "
 			    "disconnect or default", t->name);
+	/* Absent in files of version 1: no requirement. */
+	if (sl_jget_str(o, "encryption", &enc) == -EINVAL ||
+	    sl_state_encryption_parse(enc, &t->encryption) < 0)
+		return errf(err, errlen, -EINVAL, "topic '%s': encryption must be off, optional or "
+			    "required", t->name);
 	rc = get_u64_opt(o, "retain_mb", &t->retain_mb, t->name, err, errlen);
 	if (rc == 0)
 		rc = get_u64_opt(o, "retain_s", &t->retain_s, t->name, err, errlen);
@@ -192,7 +210,7 @@ topic_from_json(struct sl_state_topic *t, const json_t *o, char *err, size_t err
 static int
 user_from_json(struct sl_state_user *u, const json_t *o, char *err, size_t errlen)
 {
-	const char *hex;
+	const char *hex, *enc = "optional";
 	uint64_t uid;
 	int admin = 0, rc;
 
@@ -213,6 +231,17 @@ user_from_json(struct sl_state_user *u, const json_t *o, char *err, size_t errle
 	    sl_auth_key_from_hex(hex, u->key) < 0)
 		return errf(err, errlen, -EINVAL, "user '%s': \"key\" must be %d hex digits",
 			    u->name, 2 * SL_AUTH_KEY_LEN);
+	rc = sl_jget_str(o, "key2", &hex);
+	if (rc == -EINVAL || (rc == 0 && (strlen(hex) != 2 * SL_AUTH_KEY_LEN ||
+					  sl_auth_key_from_hex(hex, u->key2) < 0)))
+		return errf(err, errlen, -EINVAL, "user '%s': \"key2\" must be %d hex digits",
+			    u->name, 2 * SL_AUTH_KEY_LEN);
+	u->has_key2 = rc == 0;
+	/* Absent in files of version 1: the default. */
+	if (sl_jget_str(o, "encryption", &enc) == -EINVAL ||
+	    sl_state_encryption_parse(enc, &u->encryption) < 0)
+		return errf(err, errlen, -EINVAL, "user '%s': \"encryption\" must be off, optional "
+			    "or required", u->name);
 	return 0;
 }
 
@@ -371,8 +400,9 @@ sl_state_from_json(struct sl_state *s, const json_t *root, char *err, size_t err
 
 	if (!json_is_object(root))
 		return errf(err, errlen, -EINVAL, "the state must be a JSON object");
-	if (sl_jget_u64(root, "version", &v) < 0 || v != STATE_VERSION)
-		return errf(err, errlen, -EINVAL, "\"version\" must be %d", STATE_VERSION);
+	if (sl_jget_u64(root, "version", &v) < 0 || v < STATE_VERSION_MIN || v > STATE_VERSION)
+		return errf(err, errlen, -EINVAL, "\"version\" must be %d to %d (a newer "
+			    "sluice-control wrote it?)", STATE_VERSION_MIN, STATE_VERSION);
 	if (get_u64_opt(root, "next_uid", &next_uid, "state", err, errlen) < 0)
 		return -EINVAL;
 	s->next_uid = next_uid >= 1 && next_uid <= SL_STATE_MAX_USERS ? (uint16_t)next_uid : 1;

@@ -301,6 +301,7 @@ sl_sync_cmd_topic(struct sl_cnc_cmd *c, const struct sl_state_topic *t)
 	c->u.topic.retain_age_s = t->retain_s;
 	c->u.topic.capacity_bytes = t->capacity_mb << 20;
 	c->u.topic.retransmit_window = t->retx_window;
+	c->u.topic.encryption = t->encryption;
 	c->u.topic.max_message = t->max_message;
 }
 
@@ -316,9 +317,12 @@ sl_sync_cmd_user(struct sl_cnc_cmd *c, const struct sl_state_user *u)
 {
 	cmd_init(c, SL_CNC_USER_UPSERT, sizeof(c->u.user));
 	c->u.user.uid = u->uid;
-	c->u.user.flags = u->admin ? SL_USER_F_ADMIN : 0;
+	c->u.user.flags = (u->admin ? SL_USER_F_ADMIN : 0) | (u->has_key2 ? SL_USER_F_KEY2 : 0);
+	c->u.user.encryption = u->encryption;
 	snprintf(c->u.user.name, sizeof(c->u.user.name), "%s", u->name);
 	memcpy(c->u.user.key, u->key, sizeof(c->u.user.key));
+	if (u->has_key2)
+		memcpy(c->u.user.key2, u->key2, sizeof(c->u.user.key2));
 }
 
 void

@@ -98,27 +98,54 @@ acl_set(struct sl_authz_builder *b, const struct sl_cnc_acl *a, char *msg, size_
 	return 0;
 }
 
+/* The serial for @key of user @d as it was (@same: the same owner): the
+ * one it had if the user held it already, else a new one. */
+static uint16_t
+key_serial(struct sl_authz_builder *b, const struct sl_authz_user *d, int same,
+	   const uint8_t key[32])
+{
+	if (same && memcmp(d->key, key, 32) == 0)
+		return d->epoch;
+	if (same && d->has_key2 && memcmp(d->key2, key, 32) == 0)
+		return d->epoch2;
+	/* 0 never: a fresh table's users hold serial 0 before any key. */
+	if (++b->key_serial == 0)
+		b->key_serial = 1;
+	return b->key_serial;
+}
+
 static int
 user_upsert(struct sl_authz_builder *b, const struct sl_cnc_user *u, char *msg, size_t len)
 {
-	struct sl_authz_user *d;
+	struct sl_authz_user *d, next;
+	int same;
 
 	if (u->uid == 0 || u->uid >= SL_CNC_MAX_USERS)
 		return say(msg, len, -EINVAL, "user id %u out of range 1..%d", u->uid,
 			   SL_CNC_MAX_USERS - 1);
 	if (!sl_auth_user_valid(u->name))
 		return say(msg, len, -EINVAL, "invalid user name '%s'", u->name);
+	if (u->encryption > SL_CNC_ENC_REQUIRED)
+		return say(msg, len, -EINVAL, "encryption %u is not 0 (optional), 1 (off) or 2 "
+			   "(required)", u->encryption);
 	d = &b->users[u->uid];
-	/* A new key or a new owner of the id ends the sessions of the old. */
-	if (!d->active || memcmp(d->key, u->key, 32) || strcmp(d->name, u->name))
-		d->epoch++;
-	d->active = 1;
-	d->admin = !!(u->flags & SL_USER_F_ADMIN);
-	memcpy(d->name, u->name, sizeof(d->name));
-	memcpy(d->key, u->key, sizeof(d->key));
-	d->has_key2 = !!(u->flags & SL_USER_F_KEY2);
-	memcpy(d->key2, u->key2, sizeof(d->key2));
-	d->encryption = u->encryption;
+	/* A key the user held keeps its serial (its sessions go on); a new
+	 * owner of the id starts afresh, so the old owner's sessions end. */
+	same = d->active && strncmp(d->name, u->name, sizeof(d->name)) == 0;
+	memset(&next, 0, sizeof(next));
+	next.active = 1;
+	next.admin = !!(u->flags & SL_USER_F_ADMIN);
+	next.encryption = u->encryption;
+	next.epoch = key_serial(b, d, same, u->key);
+	if (u->flags & SL_USER_F_KEY2) {
+		next.has_key2 = 1;
+		next.epoch2 = key_serial(b, d, same, u->key2);
+		memcpy(next.key2, u->key2, sizeof(next.key2));
+	}
+	memcpy(next.name, u->name, sizeof(next.name));
+	memcpy(next.key, u->key, sizeof(next.key));
+	*d = next;
+	memset(&next, 0, sizeof(next));
 	b->user_gen[u->uid] = b->sync_gen;
 	return 0;
 }
@@ -128,9 +155,8 @@ user_delete(struct sl_authz_builder *b, uint16_t uid)
 {
 	uint32_t i = 0;
 
-	b->users[uid].active = 0;
-	b->users[uid].epoch++;
-	memset(b->users[uid].key, 0, sizeof(b->users[uid].key));
+	/* Inactive: sl_authz_user_holds is false for every serial. */
+	memset(&b->users[uid], 0, sizeof(b->users[uid]));
 	while (i < b->n_acl) {
 		if (b->acl[i].uid == uid)
 			acl_remove(b, i);

@@ -23,16 +23,41 @@
 
 #define SL_AUTHZ_COMPUTED 0x80 /* perm byte holds a computed answer */
 
+/*
+ * A user as the workers see it. Each key carries a serial (epoch for key,
+ * epoch2 for key2), drawn from one counter of the builder, so no two keys
+ * ever held share one: a session records the serial of the key it proved
+ * (struct sl_session.user_epoch) and stays valid exactly while that key is
+ * one of its user's (sl_authz_user_holds). Rolling a key over keeps the
+ * older key's serial as epoch2; retiring it, re-keying both keys, removing
+ * the user or giving the uid to another user end the sessions of the keys
+ * gone.
+ */
 struct sl_authz_user {
 	uint8_t active;
 	uint8_t admin;
-	uint16_t epoch;	/* changes when the user is removed or re-keyed */
+	uint16_t epoch;	 /* serial of key */
+	uint8_t has_key2; /* key2 is valid too (SL_USER_F_KEY2) */
+	uint8_t encryption; /* SL_CNC_ENC_* */
+	uint16_t epoch2; /* serial of key2, while has_key2 */
 	char name[32];
 	uint8_t key[32];
-	uint8_t has_key2;   /* key2 valid too (rollover) */
-	uint8_t encryption; /* SL_CNC_ENC_*: what its UDP sessions use */
 	uint8_t key2[32];
 };
+
+/* A subscriber's user as its topic's owner keeps it (struct sl_topic_state
+ * sub_user): uid and the serial of the key its session proved (0: not
+ * known, for a pattern's subscriptions: only the user is checked). */
+#define SL_AUTHZ_SUB_USER(uid, serial) ((uint32_t)(uid) | (uint32_t)(serial) << 16)
+#define SL_AUTHZ_SUB_UID(user) ((uint16_t)((user) & 0xffff))
+#define SL_AUTHZ_SUB_SERIAL(user) ((uint16_t)((user) >> 16))
+
+/* Is @serial (a session's user_epoch) one of active user @u's keys? */
+static inline int
+sl_authz_user_holds(const struct sl_authz_user *u, uint16_t serial)
+{
+	return u->active && (u->epoch == serial || (u->has_key2 && u->epoch2 == serial));
+}
 
 struct sl_authz {
 	uint32_t required;   /* authentication required */
@@ -49,7 +74,7 @@ struct sl_authz {
 /* The fields of struct sl_authz_stats, for the counters area. */
 #define SL_AUTHZ_STATS_LIST(X)                                                        \
 	X(syncs_begun) X(syncs_completed) X(syncs_abandoned) X(sync_users_swept)        \
-	X(sync_acls_swept) X(sync_auth_kept) X(tables_published)
+	X(sync_acls_swept) X(sync_auth_kept) X(tables_published) X(revocation_sweeps)
 #define SL_X_ENUM_AUTHZ(l) SL_STATS_AUTHZ_##l,
 enum { SL_AUTHZ_STATS_LIST(SL_X_ENUM_AUTHZ) SL_STATS_AUTHZ_MAX };
 #undef SL_X_ENUM_AUTHZ
@@ -62,6 +87,7 @@ struct sl_authz_stats {
 	uint64_t sync_acls_swept;      /* ACL entries removed at SYNC_END: not resent */
 	uint64_t sync_auth_kept;       /* AUTH_MODE open refused inside a resync */
 	uint64_t tables_published;     /* immutable tables handed to the workers */
+	uint64_t revocation_sweeps;    /* times the workers re-checked sessions and subscribers */
 };
 
 /*
@@ -78,6 +104,7 @@ struct sl_authz_builder {
 	uint32_t required;
 	uint64_t sync_gen;		  /* of a staged copy: the generation it stages */
 	uint64_t user_gen[SL_CNC_MAX_USERS]; /* generation that last set the user */
+	uint16_t key_serial;		  /* the last key serial given out */
 	struct sl_authz_user users[SL_CNC_MAX_USERS];
 	uint32_t n_acl, cap_acl;
 	struct sl_cnc_acl *acl;

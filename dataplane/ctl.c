@@ -135,6 +135,9 @@ topic_check(const struct sl_cnc_topic *t, size_t len, struct sl_cnc_result *r)
 	if (t->backpressure > SL_CNC_BP_DISCONNECT)
 		return say(r, -EINVAL, "backpressure %u is not 0 (default), 1 (drop), 2 (block) "
 			   "or 3 (disconnect)", t->backpressure);
+	if (t->encryption > SL_CNC_ENC_REQUIRED)
+		return say(r, -EINVAL, "encryption %u is not 0 (optional), 1 (off) or 2 "
+			   "(required)", t->encryption);
 	if (t->max_message != 0 &&
 	    (t->max_message < SL_MAX_PAYLOAD || t->max_message > SL_MAX_MESSAGE))
 		return say(r, -EINVAL, "max_message %u is not 0 (default) or %u..%u", t->max_message,
@@ -280,6 +283,98 @@ deletion_poll(struct sl_dp *dp)
 	return 1;
 }
 
+/* --- revocation sweeps -------------------------------------------------------------- */
+
+/* Tell the workers not yet told of the sweep's current round. */
+static void
+sweep_send(struct sl_dp *dp)
+{
+	struct sl_dp_sweep *sw = &dp->sweep;
+	struct sl_handoff h = { .kind = SL_HO_AUTHZ_SWEEP, .topic = sw->gen, .code = sw->round };
+	unsigned i;
+
+	for (i = 0; i < dp->n_workers; i++)
+		if (!sw->told[i])
+			sw->told[i] = sl_dp_send_to_worker(dp, i, &h) == 0;
+}
+
+static void
+sweep_round(struct sl_dp *dp, uint8_t round)
+{
+	struct sl_dp_sweep *sw = &dp->sweep;
+
+	sw->round = round;
+	memset(sw->told, 0, sizeof(sw->told));
+	memset(sw->acked, 0, sizeof(sw->acked));
+	sweep_send(dp);
+}
+
+/* Can a command of @type take a right away (then a sweep follows it)? */
+static int
+revokes(uint32_t type)
+{
+	return type == SL_CNC_USER_UPSERT || type == SL_CNC_USER_DELETE || type == SL_CNC_ACL_SET ||
+	       type == SL_CNC_ACL_CLEAR || type == SL_CNC_AUTH_MODE || type == SL_CNC_SYNC_END;
+}
+
+/* A table just went out after command result @r: make what exists obey
+ * it before @r is reported (see worker_revoke.c). */
+static void
+sweep_start(struct sl_dp *dp, const struct sl_cnc_result *r)
+{
+	struct sl_dp_sweep *sw = &dp->sweep;
+
+	sw->result = *r;
+	sw->gen++;
+	sw->pending = 1;
+	sw->warned = 0;
+	sw->since_ns = sl_wall_ns();
+	dp->authz_b.stats.revocation_sweeps++;
+	sweep_round(dp, 1);
+}
+
+void
+sl_dp_ctl_swept(struct sl_dp *dp, struct sl_handoff *h)
+{
+	struct sl_dp_sweep *sw = &dp->sweep;
+
+	if (!sw->pending || h->topic != sw->gen || h->code != sw->round ||
+	    h->src_worker >= dp->n_workers)
+		return; /* of an earlier sweep */
+	sw->acked[h->src_worker] = 1;
+}
+
+/* Move a sweep on. Returns 1 once both rounds are done everywhere. */
+static int
+sweep_poll(struct sl_dp *dp)
+{
+	struct sl_dp_sweep *sw = &dp->sweep;
+	unsigned i;
+
+	sweep_send(dp);
+	for (i = 0; i < dp->n_workers; i++)
+		if (!sw->acked[i])
+			break;
+	if (i < dp->n_workers) {
+		if (!sw->warned && sl_wall_ns() - sw->since_ns > 2000000000ull) {
+			sw->warned = 1;
+			SL_LOG(WARNING, "authz: worker %u has not re-checked its %s after a "
+				"change of users or ACLs; control commands wait behind it\n", i,
+				sw->round == 1 ? "subscribers" : "sessions");
+		}
+		return 0;
+	}
+	if (sw->round == 1) {
+		/* Every subscriber is checked: now the sessions, whose ends
+		 * can no longer overtake a subscriber's error. */
+		sweep_round(dp, 2);
+		return 0;
+	}
+	sw->pending = 0;
+	sw->round = 0;
+	return 1;
+}
+
 /* --- commands ----------------------------------------------------------------------- */
 
 static void
@@ -350,15 +445,32 @@ drain(struct sl_dp *dp)
 		push_result(dp, &dp->deleting.result);
 		n++;
 	}
+	if (dp->sweep.pending) {
+		if (!sweep_poll(dp))
+			return n;
+		push_result(dp, &dp->sweep.result);
+		n++;
+	}
 	while (n < CMDS_PER_POLL && sl_cnc_cmd_pop(dp->cnc, &c) == 1) {
 		memset(&r, 0, sizeof(r));
 		apply(dp, &c, &r);
 		/* The table goes out before the result: when control hears
-		 * "done", the workers enforce it. */
-		if (dp->authz_dirty && publish_authz(dp) < 0)
-			say(&r, -ENOMEM, "out of memory building the ACL table");
+		 * "done", the workers enforce it, also on the subscriptions and
+		 * sessions that exist (the sweep). */
+		if (dp->authz_dirty) {
+			if (publish_authz(dp) < 0)
+				say(&r, -ENOMEM, "out of memory building the ACL table");
+			else if (dp->n_workers > 0 && r.rc == 0 && revokes(c.type))
+				sweep_start(dp, &r);
+		}
 		sl_ctr_add(&dp->main_ctr.ctr[SL_CTR_cnc_commands], 1);
 		n++;
+		if (dp->sweep.pending) {
+			/* Reported when done, in order: later commands wait. */
+			if (!sweep_poll(dp))
+				break;
+			r = dp->sweep.result;
+		}
 		if (dp->deleting.pending) {
 			/* Reported when done, in order: later commands wait. */
 			dp->deleting.result = r;

@@ -51,6 +51,9 @@ enum sl_handoff_kind {
 	SL_HO_CREDIT,	     /* owner: raise the sender's credit (m: the frame) */
 	SL_HO_PRODUCER,	     /* main lcore: bind a producer (m: the frame; code: uid) */
 	SL_HO_PRODUCER_DONE, /* rx worker: answer it; code, producer_id/epoch hold the result */
+	SL_HO_AUTHZ_SWEEP,   /* every worker: re-check round code (1 subscribers, 2 sessions)
+			      * against the table; topic: the sweep's number */
+	SL_HO_AUTHZ_SWEPT,   /* main lcore: src_worker did round code of sweep topic */
 	SL_HO_KINDS
 };
 
@@ -126,6 +129,22 @@ struct sl_dp_deletion {
 	uint8_t warned;
 	uint64_t since_ns;
 	struct sl_cnc_result result; /* its result, pushed once done */
+};
+
+/*
+ * A revocation sweep (worker_revoke.c): after a command changed users or
+ * ACLs, every worker re-checks its subscribers (round 1), then its sessions
+ * (round 2); the command's result waits until all have.
+ */
+struct sl_dp_sweep {
+	uint32_t gen;	 /* number of the sweep in progress */
+	uint8_t round;	 /* 1 or 2; 0: none */
+	uint8_t pending; /* a result waits for it; later commands wait too */
+	uint8_t warned;
+	uint8_t told[SL_CONF_MAX_WORKERS];  /* the round's handoff is in its ring */
+	uint8_t acked[SL_CONF_MAX_WORKERS]; /* it did the round */
+	uint64_t since_ns;
+	struct sl_cnc_result result;
 };
 
 #define SL_TX_PEND 32 /* UDP peers with an open (batching) datagram, per worker */
@@ -253,6 +272,7 @@ struct sl_dp {
 	 * calls it): pattern subscriptions expand to it. NULL: nobody is. */
 	void (*on_topic_created)(struct sl_dp *dp, uint32_t id);
 	struct sl_dp_deletion deleting;
+	struct sl_dp_sweep sweep;
 	uint8_t authz_dirty;
 	uint64_t next_stats_ns;
 	struct sl_dp_stats *stats;	  /* the counters area's slots (stats.c) */
@@ -299,6 +319,8 @@ uint64_t sl_dp_ctr_sum(const struct sl_dp *dp, unsigned idx, int drop);
 int sl_dp_ctl_init(struct sl_dp *dp);
 /* Drain commands, publish tables and stats; returns the work done. */
 unsigned sl_dp_ctl_poll(struct sl_dp *dp);
+/* Slow-path handler of SL_HO_AUTHZ_SWEPT: a worker did a sweep's round. */
+void sl_dp_ctl_swept(struct sl_dp *dp, struct sl_handoff *h);
 void sl_dp_ctl_fini(struct sl_dp *dp);
 
 /* Pattern subscriptions on the main lcore (psub.c). init also sets

@@ -76,7 +76,9 @@ reaches(struct sl_dp *dp, const struct sl_psub *p, uint32_t id)
 static int
 tell_owner(struct sl_dp *dp, const struct sl_psub *p, const struct sl_topic *t, uint8_t kind)
 {
-	struct sl_handoff h = { .session = p->session, .topic = t->id, .kind = kind };
+	/* code: the user, whom the owner re-checks when rights are revoked. */
+	struct sl_handoff h = { .session = p->session, .topic = t->id, .kind = kind,
+				.code = p->uid };
 
 	if (kind == SL_HO_PSUB_ADD) {
 		rte_mbuf_refcnt_update(p->m, 1);

@@ -37,13 +37,16 @@ sl_route_init(struct sl_route *r, uint32_t max_topics, uint32_t max_subs, uint32
 	r->topics = calloc(max_topics, sizeof(*r->topics));
 	r->state = aligned_alloc(64, sizeof(*r->state) * max_topics);
 	r->subs = calloc((size_t)max_topics * max_subs, sizeof(*r->subs));
-	if (!r->slots || !r->topics || !r->state || !r->subs) {
+	r->sub_user = calloc((size_t)max_topics * max_subs, sizeof(*r->sub_user));
+	if (!r->slots || !r->topics || !r->state || !r->subs || !r->sub_user) {
 		sl_route_fini(r);
 		return -ENOMEM;
 	}
 	memset(r->state, 0, sizeof(*r->state) * max_topics);
-	for (i = 0; i < max_topics; i++)
+	for (i = 0; i < max_topics; i++) {
 		r->state[i].subs = &r->subs[(size_t)i * max_subs];
+		r->state[i].sub_user = &r->sub_user[(size_t)i * max_subs];
+	}
 	return 0;
 }
 
@@ -54,6 +57,7 @@ sl_route_fini(struct sl_route *r)
 	free(r->topics);
 	free(r->state);
 	free(r->subs);
+	free(r->sub_user);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -155,14 +159,16 @@ sl_route_sub_unclaim(struct sl_route *r, uint32_t id)
 	__atomic_fetch_sub(&r->state[id].sub_claims, 1, __ATOMIC_RELAXED);
 }
 
+/* Refresh @s's entry (and its user) if its session is subscribed already. */
 static struct sl_sub *
-sub_refresh(struct sl_topic_state *ts, const struct sl_sub *s)
+sub_refresh(struct sl_topic_state *ts, const struct sl_sub *s, uint32_t user)
 {
 	uint32_t i;
 
 	for (i = 0; i < ts->n_subs; i++) {
 		if (ts->subs[i].session == s->session) {
 			ts->subs[i] = *s;
+			ts->sub_user[i] = user;
 			return &ts->subs[i];
 		}
 	}
@@ -170,15 +176,17 @@ sub_refresh(struct sl_topic_state *ts, const struct sl_sub *s)
 }
 
 int
-sl_route_sub_add_claimed(struct sl_route *r, uint32_t id, const struct sl_sub *s)
+sl_route_sub_add_claimed_user(struct sl_route *r, uint32_t id, const struct sl_sub *s,
+			      uint32_t user)
 {
 	struct sl_topic_state *ts = &r->state[id];
 
-	if (sub_refresh(ts, s) != NULL) {
+	if (sub_refresh(ts, s, user) != NULL) {
 		sl_route_sub_unclaim(r, id);
 		return 1;
 	}
 	/* Claims never exceed max_subs and include this one: there is room. */
+	ts->sub_user[ts->n_subs] = user;
 	ts->subs[ts->n_subs++] = *s;
 	return 0;
 }
@@ -186,11 +194,23 @@ sl_route_sub_add_claimed(struct sl_route *r, uint32_t id, const struct sl_sub *s
 int
 sl_route_sub_add(struct sl_route *r, uint32_t id, const struct sl_sub *s)
 {
-	if (sub_refresh(&r->state[id], s) != NULL)
+	return sl_route_sub_add_user(r, id, s, 0);
+}
+
+int
+sl_route_sub_add_claimed(struct sl_route *r, uint32_t id, const struct sl_sub *s)
+{
+	return sl_route_sub_add_claimed_user(r, id, s, 0);
+}
+
+int
+sl_route_sub_add_user(struct sl_route *r, uint32_t id, const struct sl_sub *s, uint32_t user)
+{
+	if (sub_refresh(&r->state[id], s, user) != NULL)
 		return 1;
 	if (sl_route_sub_claim(r, id) < 0)
 		return -ENOSPC;
-	return sl_route_sub_add_claimed(r, id, s);
+	return sl_route_sub_add_claimed_user(r, id, s, user);
 }
 
 struct sl_sub *
@@ -215,6 +235,7 @@ sl_route_sub_del(struct sl_route *r, uint32_t id, uint32_t session)
 		if (ts->subs[i].session == session) {
 			/* Order among subscribers carries no meaning: swap in the last. */
 			ts->subs[i] = ts->subs[--ts->n_subs];
+			ts->sub_user[i] = ts->sub_user[ts->n_subs];
 			sl_route_sub_unclaim(r, id);
 			return 0;
 		}

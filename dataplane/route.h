@@ -73,6 +73,11 @@ struct sl_topic_state {
 			     * workers (relaxed) to hold publishers back */
 	uint32_t bp_pass;   /* owner: held-list retry pass that kept one */
 	struct sl_sub *subs;
+	/* Who each subscriber is, index for index with subs: its session's
+	 * user and key serial (SL_AUTHZ_SUB_USER; 0: anonymous), so that the
+	 * owner re-checks its subscribers' rights on its own when control
+	 * revokes some. */
+	uint32_t *sub_user;
 	struct sl_journal *journal; /* NULL for durability none */
 	/* A deleted topic's journal, handed by its owner to the main lcore,
 	 * which closes it (a close unmaps and closes files: not on a worker).
@@ -96,6 +101,9 @@ struct sl_topic_state {
 	/* Largest message payload it takes; 0: the configuration's max_message.
 	 * Main lcore writes (relaxed), rx workers read (relaxed). */
 	uint32_t max_message;
+	/* Encryption policy (SL_CNC_ENC_*) UDP sessions must meet to publish
+	 * or subscribe. Main lcore writes (relaxed), rx workers read (relaxed). */
+	uint8_t enc;
 } __attribute__((aligned(64)));
 
 /*
@@ -115,6 +123,7 @@ struct sl_route {
 	struct sl_topic *topics;
 	struct sl_topic_state *state;
 	struct sl_sub *subs;
+	uint32_t *sub_user; /* parallel to subs */
 };
 
 /*
@@ -171,6 +180,9 @@ sl_route_state(const struct sl_route *r, uint32_t id)
  * slots are taken or claimed).
  */
 int sl_route_sub_add(struct sl_route *r, uint32_t id, const struct sl_sub *s);
+/* The same, for a session of @user (SL_AUTHZ_SUB_USER; sl_route_sub_add: 0). */
+int sl_route_sub_add_user(struct sl_route *r, uint32_t id, const struct sl_sub *s,
+			  uint32_t user);
 
 /*
  * Claim one subscriber slot of topic @id for a subscription that will be
@@ -189,6 +201,9 @@ void sl_route_sub_unclaim(struct sl_route *r, uint32_t id);
  * Owner worker only. Returns 0 (added) or 1 (refreshed).
  */
 int sl_route_sub_add_claimed(struct sl_route *r, uint32_t id, const struct sl_sub *s);
+/* The same, for a session of @user (SL_AUTHZ_SUB_USER; sl_route_sub_add_claimed: 0). */
+int sl_route_sub_add_claimed_user(struct sl_route *r, uint32_t id, const struct sl_sub *s,
+				  uint32_t user);
 
 /* The subscriber entry of @session on topic @id, or NULL. Owner only. */
 struct sl_sub *sl_route_sub_find(struct sl_route *r, uint32_t id, uint32_t session);

@@ -41,6 +41,7 @@ sl_dp_topic_spec_from_cnc(const struct sl_cnc_topic *t, struct sl_topic_spec *ou
 	memset(out, 0, sizeof(*out));
 	out->durability = t->durability;
 	out->backpressure = t->backpressure;
+	out->encryption = t->encryption;
 	out->retransmit_window = RTE_MIN(t->retransmit_window, SL_CNC_RETX_MAX + 1);
 	out->retain_bytes = t->retain_bytes;
 	out->retain_age_s = t->retain_age_s;
@@ -236,6 +237,7 @@ topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 			 topic_max_message(&cx->dp->conf, cx->spec,
 					   cx->spec->durability != SL_DUR_NONE),
 			 __ATOMIC_RELAXED);
+	__atomic_store_n(&ts->enc, cx->spec->encryption, __ATOMIC_RELAXED);
 	*sp = *cx->spec;
 	return 0;
 }
@@ -344,6 +346,8 @@ sl_dp_topic_respec(struct sl_dp *dp, uint32_t id, const struct sl_topic_spec *sp
 	__atomic_store_n(&ts->max_message,
 			 topic_max_message(&dp->conf, &next, next.durability != SL_DUR_NONE),
 			 __ATOMIC_RELAXED);
+	/* Relaxed: rx workers check it per frame; nothing pairs with it. */
+	__atomic_store_n(&ts->enc, next.encryption, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -32,12 +32,17 @@
 
 /* --- topic owner: subscribe, publish, fan-out ---------------------------------- */
 
+/* (UN)SUBSCRIBE at the topic's owner, from a session of @user
+ * (SL_AUTHZ_SUB_USER): kept with the subscription for revocation sweeps. */
 static void
-owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t kind)
+owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t kind,
+		uint32_t user)
 {
 	const struct sl_subscribe *s = rte_pktmbuf_mtod_offset(m, const struct sl_subscribe *, off);
 	struct sl_topic_state *ts = sl_route_state(&w->dp->route, s->topic_id);
+	const struct sl_topic *t;
 	struct sl_sub sub;
+	uint16_t code;
 	int rc;
 
 	memset(&sub, 0, sizeof(sub));
@@ -54,6 +59,17 @@ owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t k
 		return;
 	}
 	sub.req_id = s->req_id;
+	/* Checked again here: a revocation's sweep may have passed this
+	 * owner while the SUBSCRIBE, allowed under the old table, was on
+	 * its way. */
+	t = sl_route_topic_get(&w->dp->route, s->topic_id);
+	code = t ? sl_worker_sub_verdict(sl_dp_authz(w->dp), user, t) : SL_E_UNKNOWN_TOPIC;
+	if (unlikely(code != SL_E_NONE)) {
+		drop(w, SL_DROP_denied);
+		sl_worker_reply_error(w, &sub.peer, s->h.session, s->req_id, code, SL_FT_SUBSCRIBE,
+				      s->topic_id);
+		return;
+	}
 	{
 		const struct sl_sub *old = sl_route_sub_find(&w->dp->route, s->topic_id,
 							     s->h.session);
@@ -69,7 +85,7 @@ owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t k
 		if (rc < 0)
 			return; /* refused and answered */
 	}
-	rc = sl_route_sub_add(&w->dp->route, s->topic_id, &sub);
+	rc = sl_route_sub_add_user(&w->dp->route, s->topic_id, &sub, user);
 	if (rc < 0) {
 		drop(w, SL_DROP_sub_table_full);
 		sl_worker_reply_error(w, &sub.peer, s->h.session, s->req_id, SL_E_SUB_TABLE_FULL,
@@ -139,7 +155,8 @@ to_owner_at(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m, u
 		else if (kind == SL_HO_CREDIT)
 			sl_flow_credit(w, m, off);
 		else
-			owner_subscribe(w, m, off, kind);
+			owner_subscribe(w, m, off, kind,
+					sess ? SL_AUTHZ_SUB_USER(sess->uid, sess->user_epoch) : 0);
 		return;
 	}
 	rte_mbuf_refcnt_update(m, 1);
@@ -150,10 +167,12 @@ to_owner_at(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m, u
 	h.topic = t->id;
 	h.kind = kind;
 	h.src_worker = (uint8_t)w->idx;
-	h.code = 0;
+	/* A SUBSCRIBE carries its session's user and key serial. */
+	h.code = kind == SL_HO_SUBSCRIBE && sess ? sess->uid : 0;
 	/* Only a PUBLISH carries its session's producer (@sess may be NULL). */
 	h.producer_id = kind == SL_HO_PUBLISH ? sess->producer_id : 0;
-	h.producer_epoch = kind == SL_HO_PUBLISH ? sess->producer_epoch : 0;
+	h.producer_epoch = kind == SL_HO_PUBLISH ? sess->producer_epoch
+			 : kind == SL_HO_SUBSCRIBE && sess ? sess->user_epoch : 0;
 	h.reserved = 0;
 	sl_worker_stage(w, t->owner, &h);
 }
@@ -650,7 +669,11 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		break;
 	case SL_HO_SUBSCRIBE:
 	case SL_HO_UNSUBSCRIBE:
-		owner_subscribe(w, h->m, h->off, h->kind);
+		owner_subscribe(w, h->m, h->off, h->kind,
+				SL_AUTHZ_SUB_USER(h->code, h->producer_epoch));
+		break;
+	case SL_HO_AUTHZ_SWEEP:
+		sl_worker_authz_sweep(w, h);
 		break;
 	case SL_HO_NAK:
 		sl_flow_nak(w, h->m, h->off);
@@ -678,8 +701,9 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		sub.session = h->session;
 		sub.credit = sl_route_state(&w->dp->route, h->topic)->dlv_seq +
 			     w->dp->conf.udp_window;
-		/* The main lcore claimed its slot before answering OK. */
-		sl_route_sub_add_claimed(&w->dp->route, h->topic, &sub);
+		/* The main lcore claimed its slot before answering OK; h->code
+		 * is the pattern's user (its key serial is not known). */
+		sl_route_sub_add_claimed_user(&w->dp->route, h->topic, &sub, h->code);
 		break;
 	case SL_HO_PSUB_DEL:
 		sl_route_sub_del(&w->dp->route, h->topic, h->session);

@@ -295,7 +295,9 @@ sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const union sl_pee
 	memcpy(s->name, au->name, sizeof(s->name));
 	s->name[sizeof(s->name) - 1] = '\0';
 	s->uid = uid;
-	s->user_epoch = a->users[uid].epoch;
+	/* The serial of the key it proved: retiring that key ends it. */
+	s->user_epoch = uid && ukey == a->users[uid].key2 ? a->users[uid].epoch2
+							    : a->users[uid].epoch;
 	s->auth = uid ? SL_SESSION_AUTH_OK : SL_SESSION_AUTH_NONE;
 	if (uid) {
 		s->enc = (uint8_t)enc;
@@ -362,7 +364,7 @@ sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const union
 			return -1;
 		}
 		a = sl_dp_authz(w->dp);
-		if (unlikely(!a->users[s->uid].active || a->users[s->uid].epoch != s->user_epoch)) {
+		if (unlikely(!sl_authz_user_holds(&a->users[s->uid], s->user_epoch))) {
 			drop(w, SL_DROP_user_revoked);
 			sl_worker_reply_error(w, peer, s->id, 0, SL_E_AUTH_FAILED, f->hdr->type, 0);
 			sl_worker_session_close(w, s);

@@ -122,6 +122,15 @@ int sl_worker_enc_refused(struct sl_worker *w, const struct sl_topic *t,
 int sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f,
 			  const union sl_peer *peer, struct sl_session *s);
 
+/* --- worker_revoke.c --- */
+
+/* May subscriber @user (SL_AUTHZ_SUB_USER) keep topic @t under table @a?
+ * SL_E_NONE, or the error it gets: SL_E_DENIED (no sub right),
+ * SL_E_AUTH_FAILED (user gone or re-keyed), SL_E_AUTH_REQUIRED (anonymous). */
+uint16_t sl_worker_sub_verdict(const struct sl_authz *a, uint32_t user, const struct sl_topic *t);
+/* SL_HO_AUTHZ_SWEEP: one round of a revocation sweep, then its acknowledgement. */
+void sl_worker_authz_sweep(struct sl_worker *w, const struct sl_handoff *h);
+
 /* --- worker_durable.c --- */
 
 /* The topic was deleted: persist and close its journal, drop its subscribers. */

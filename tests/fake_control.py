@@ -146,11 +146,47 @@ def user_add(st, a):
         raise Refused("invalid", "user name '%s' is invalid" % name)
     if name in st.users:
         raise Refused("exists", "user '%s' exists" % name)
+    enc = a.get("encryption", "optional")
+    if enc not in ENCRYPTION:
+        raise Refused("invalid", "encryption '%s' is invalid" % enc)
     u = {"name": name, "uid": st.next_uid, "admin": bool(a.get("admin", False)),
-         "key": secrets.token_hex(32)}
+         "key": secrets.token_hex(32), "encryption": enc, "keys": 1}
     st.next_uid += 1
     st.users[name] = u
     return {"name": name, "uid": u["uid"], "key": u["key"]}
+
+
+ENCRYPTION = ("off", "optional", "required")
+
+
+def user_update(st, a):
+    u = need_user(st, need_str(a, "name"))
+    if "encryption" in a:
+        if a["encryption"] not in ENCRYPTION:
+            raise Refused("invalid", "encryption '%s' is invalid" % a["encryption"])
+        u["encryption"] = a["encryption"]
+    if "admin" in a:
+        u["admin"] = bool(a["admin"])
+    return {k: u[k] for k in ("name", "uid", "admin", "encryption", "keys")}
+
+
+def user_key_add(st, a):
+    name = need_str(a, "name")
+    u = need_user(st, name)
+    if u["keys"] == 2:
+        raise Refused("exists", "user '%s' holds two keys already" % name)
+    u["keys"] = 2
+    u["key"] = secrets.token_hex(32)
+    return {"name": name, "uid": u["uid"], "key": u["key"]}
+
+
+def user_key_retire(st, a):
+    name = need_str(a, "name")
+    u = need_user(st, name)
+    if u["keys"] == 1:
+        raise Refused("not_found", "user '%s' holds one key only" % name)
+    u["keys"] = 1
+    return {k: u[k] for k in ("name", "uid", "admin", "encryption", "keys")}
 
 
 def user_remove(st, a):
@@ -258,8 +294,9 @@ def dataplane_status(st, a):
 COMMANDS = {
     "topic.create": topic_create, "topic.delete": topic_delete, "topic.update": topic_update,
     "topic.list": lambda st, a: list(st.topics.values()), "topic.show": topic_show,
-    "user.add": user_add, "user.remove": user_remove,
-    "user.list": lambda st, a: [{k: u[k] for k in ("name", "uid", "admin")}
+    "user.add": user_add, "user.remove": user_remove, "user.update": user_update,
+    "user.key_add": user_key_add, "user.key_retire": user_key_retire,
+    "user.list": lambda st, a: [{k: u[k] for k in ("name", "uid", "admin", "encryption", "keys")}
                                 for u in st.users.values()],
     "acl.grant": acl_grant, "acl.revoke": acl_revoke, "acl.list": acl_list,
     "policy.set": policy_set, "policy.show": lambda st, a: st.policy,

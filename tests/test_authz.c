@@ -257,9 +257,59 @@ test_sync_stats(void)
 	sl_authz_builder_fini(&b);
 }
 
+/* A user rolling its key over: the sessions of a key still held go on
+ * (its serial stays), those of a key gone end; a new owner of the uid
+ * never matches an old session. */
+static void
+test_key_rollover(void)
+{
+	struct sl_authz_builder b;
+	struct sl_cnc_cmd c;
+	uint16_t s_old, s_new;
+
+	sl_authz_builder_init(&b, 1);
+	CHECK(apply(&b, user(1, "alice", 1)) == 0);
+	s_old = b.users[1].epoch;
+	CHECK(sl_authz_user_holds(&b.users[1], s_old) && !b.users[1].has_key2);
+	/* key-add: the new key first, the old one second, with its serial. */
+	c = user(1, "alice", 2);
+	c.u.user.flags = SL_USER_F_KEY2;
+	memset(c.u.user.key2, 1, sizeof(c.u.user.key2));
+	c.u.user.encryption = SL_CNC_ENC_REQUIRED;
+	CHECK(apply(&b, c) == 0);
+	s_new = b.users[1].epoch;
+	CHECK(b.users[1].has_key2 && b.users[1].epoch2 == s_old && s_new != s_old);
+	CHECK(b.users[1].key2[0] == 1 && b.users[1].key[0] == 2);
+	CHECK(b.users[1].encryption == SL_CNC_ENC_REQUIRED);
+	CHECK(sl_authz_user_holds(&b.users[1], s_old) && sl_authz_user_holds(&b.users[1], s_new));
+	/* The same command again changes nothing. */
+	CHECK(apply(&b, c) == 0);
+	CHECK(b.users[1].epoch == s_new && b.users[1].epoch2 == s_old);
+	/* key-retire: the older key's sessions end, the newer's go on. */
+	CHECK(apply(&b, user(1, "alice", 2)) == 0);
+	CHECK(!b.users[1].has_key2 && b.users[1].epoch == s_new);
+	CHECK(!sl_authz_user_holds(&b.users[1], s_old) && sl_authz_user_holds(&b.users[1], s_new));
+	/* Both keys replaced: every session ends. */
+	CHECK(apply(&b, user(1, "alice", 9)) == 0);
+	CHECK(!sl_authz_user_holds(&b.users[1], s_new) && b.users[1].epoch != s_old);
+	/* Another user given the uid, even with the same key: no old session holds. */
+	s_new = b.users[1].epoch;
+	CHECK(apply(&b, user(1, "mallory", 9)) == 0);
+	CHECK(!sl_authz_user_holds(&b.users[1], s_new));
+	/* Removed: nothing holds. */
+	s_new = b.users[1].epoch;
+	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_USER_DELETE, .u.user.uid = 1 }) == 0);
+	CHECK(!sl_authz_user_holds(&b.users[1], s_new) && !sl_authz_user_holds(&b.users[1], 0));
+	c = user(2, "bob", 1);
+	c.u.user.encryption = 3;
+	CHECK(apply(&b, c) == -EINVAL);
+	sl_authz_builder_fini(&b);
+}
+
 int
 main(void)
 {
+	test_key_rollover();
 	test_patterns();
 	test_tables();
 	test_sync();

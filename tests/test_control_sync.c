@@ -447,6 +447,41 @@ test_version(const struct sl_state *st, uint64_t *now)
 	rmdir(dir);
 }
 
+/* A user's second key and policies, a topic's policy, go into their commands. */
+static void
+test_cmd_fields(void)
+{
+	static const uint8_t k1[SL_AUTH_KEY_LEN] = { 1 }, k2[SL_AUTH_KEY_LEN] = { 2 };
+	struct sl_state st;
+	struct sl_state_topic t;
+	struct sl_cnc_cmd c;
+	char err[256];
+	uint16_t uid;
+
+	sl_state_init(&st);
+	CHECK(sl_state_user_add(&st, "eve", 0, k1, &uid, err, sizeof(err)) == 0);
+	sl_sync_cmd_user(&c, sl_state_user_find(&st, "eve"));
+	CHECK(c.u.user.flags == 0 && c.u.user.encryption == SL_CNC_ENC_OPTIONAL &&
+	      c.u.user.key2[0] == 0 && c.u.user.key[0] == 1);
+	CHECK(sl_state_user_key_add(&st, "eve", k2, err, sizeof(err)) == 0);
+	CHECK(sl_state_user_update(&st, "eve", SL_STATE_UF_ENCRYPTION | SL_STATE_UF_ADMIN, 1,
+				   SL_CNC_ENC_REQUIRED, err, sizeof(err)) == 0);
+	sl_sync_cmd_user(&c, sl_state_user_find(&st, "eve"));
+	CHECK(c.type == SL_CNC_USER_UPSERT && c.u.user.uid == uid);
+	CHECK(c.u.user.flags == (SL_USER_F_ADMIN | SL_USER_F_KEY2));
+	CHECK(c.u.user.encryption == SL_CNC_ENC_REQUIRED);
+	CHECK(c.u.user.key[0] == 2 && c.u.user.key2[0] == 1);
+	CHECK(sl_state_user_key_retire(&st, "eve", err, sizeof(err)) == 0);
+	sl_sync_cmd_user(&c, sl_state_user_find(&st, "eve"));
+	CHECK(c.u.user.flags == SL_USER_F_ADMIN && c.u.user.key2[0] == 0);
+	memset(&t, 0, sizeof(t));
+	snprintf(t.name, sizeof(t.name), "enc.t");
+	t.encryption = SL_CNC_ENC_REQUIRED;
+	sl_sync_cmd_topic(&c, &t);
+	CHECK(c.type == SL_CNC_TOPIC_UPSERT && c.u.topic.encryption == SL_CNC_ENC_REQUIRED);
+	sl_state_fini(&st);
+}
+
 int
 main(void)
 {
@@ -457,6 +492,7 @@ main(void)
 	char name[32], buf[256];
 	uint64_t now = real_now(), gen;
 
+	test_cmd_fields();
 	snprintf(name, sizeof(name), "ctltest%d", (int)getpid());
 	if (sl_cnc_create(&dp, name, 64) < 0) {
 		fprintf(stderr, "control_sync: cannot create %s/%s (not root?): skipped\n",

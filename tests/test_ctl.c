@@ -38,13 +38,39 @@ push(uint32_t type, const void *payload, size_t len)
 	return id;
 }
 
-/* One main-lcore poll; returns how many results came back (into @r). */
+/* Play the workers' part of revocation sweeps: each round a worker was
+ * told of is acknowledged (and the record neutralised). Returns how many. */
+static unsigned
+ack_sweeps(void)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < fake_n_sent; i++) {
+		struct sl_handoff *h = &fake_sent[i].h;
+		struct sl_handoff a = { .kind = SL_HO_AUTHZ_SWEPT, .topic = h->topic,
+					.code = h->code, .src_worker = (uint8_t)fake_sent[i].worker };
+
+		if (h->kind != SL_HO_AUTHZ_SWEEP)
+			continue;
+		h->kind = 0;
+		sl_dp_ctl_swept(&dp, &a);
+		n++;
+	}
+	return n;
+}
+
+/* Main-lcore polls (with the workers acknowledging sweeps) until nothing
+ * moves; returns how many results came back (into @r). */
 static unsigned
 poll_results(struct sl_cnc_result *r, unsigned max)
 {
-	unsigned n = 0;
+	unsigned n = 0, i;
 
-	sl_dp_ctl_poll(&dp);
+	for (i = 0; i < 8; i++) {
+		sl_dp_ctl_poll(&dp);
+		if (ack_sweeps() == 0)
+			break;
+	}
 	while (n < max && sl_cnc_result_pop(ctl, &r[n]) == 1)
 		n++;
 	return n;
@@ -402,6 +428,87 @@ test_settings(void)
 	CHECK_EQ(sl_ctr_read(&dp.main_ctr.ctr[SL_CTR_cnc_commands]), before + 5);
 }
 
+/* Acknowledge round @round of the sweep for worker @worker only. */
+static void
+ack_one(unsigned worker, uint8_t round)
+{
+	unsigned i;
+
+	for (i = 0; i < fake_n_sent; i++) {
+		struct sl_handoff *h = &fake_sent[i].h;
+		struct sl_handoff a = { .kind = SL_HO_AUTHZ_SWEPT, .topic = h->topic, .code = round,
+					.src_worker = (uint8_t)worker };
+
+		if (h->kind != SL_HO_AUTHZ_SWEEP || fake_sent[i].worker != worker || h->code != round)
+			continue;
+		h->kind = 0;
+		sl_dp_ctl_swept(&dp, &a);
+	}
+}
+
+/* A change of users or ACLs is answered only once every worker re-checked
+ * its subscribers, then its sessions; commands after it wait. */
+static void
+test_sweep(void)
+{
+	struct sl_cnc_result r[2];
+	struct sl_cnc_user u = user(5, "sweepy");
+	struct sl_cnc_topic t = topic("sw.t", SL_DUR_NONE, SL_CNC_BP_DEFAULT, 0, 0, 0);
+	uint64_t id, id2, sweeps = dp.authz_b.stats.revocation_sweeps;
+
+	fake_sent_clear();
+	id = push(SL_CNC_USER_UPSERT, &u, sizeof(u));
+	id2 = push(SL_CNC_TOPIC_UPSERT, &t, sizeof(t));
+	sl_dp_ctl_poll(&dp);
+	CHECK_EQ(sl_cnc_result_pop(ctl, &r[0]), 0);
+	CHECK_EQ(fake_sent_count(SL_HO_AUTHZ_SWEEP, 0), 2);
+	CHECK_EQ(dp.authz->users[5].active, 1); /* the table is out already */
+	CHECK_EQ(dp.sweep.round, 1);
+	ack_one(0, 1);
+	sl_dp_ctl_poll(&dp);
+	CHECK_EQ(sl_cnc_result_pop(ctl, &r[0]), 0);
+	CHECK_EQ(dp.sweep.round, 1);
+	/* A late acknowledgement of another sweep counts for nothing. */
+	sl_dp_ctl_swept(&dp, &(struct sl_handoff){ .kind = SL_HO_AUTHZ_SWEPT, .code = 1,
+						   .topic = dp.sweep.gen - 1, .src_worker = 1 });
+	sl_dp_ctl_poll(&dp);
+	CHECK_EQ(dp.sweep.round, 1);
+	ack_one(1, 1);
+	sl_dp_ctl_poll(&dp);
+	CHECK_EQ(dp.sweep.round, 2);
+	CHECK_EQ(fake_sent_count(SL_HO_AUTHZ_SWEEP, 0), 2); /* round 2, both workers */
+	CHECK_EQ(sl_cnc_result_pop(ctl, &r[0]), 0);
+	ack_one(0, 2);
+	ack_one(1, 2);
+	sl_dp_ctl_poll(&dp);
+	CHECK_EQ(sl_cnc_result_pop(ctl, &r[0]), 1);
+	CHECK_EQ(r[0].id, id);
+	CHECK_EQ(r[0].rc, 0);
+	CHECK_EQ(sl_cnc_result_pop(ctl, &r[1]), 1); /* the topic, which waited */
+	CHECK_EQ(r[1].id, id2);
+	CHECK_EQ(dp.authz_b.stats.revocation_sweeps, sweeps + 1);
+	CHECK_EQ(dp.sweep.pending, 0);
+	/* A topic's encryption policy reaches the field the workers read. */
+	t.encryption = SL_CNC_ENC_REQUIRED;
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, NULL), 0);
+	CHECK_EQ(sl_route_state(&dp.route, id_of("sw.t"))->enc, SL_CNC_ENC_REQUIRED);
+	t.encryption = 3;
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, NULL), -EINVAL);
+	CHECK_EQ(sl_route_state(&dp.route, id_of("sw.t"))->enc, SL_CNC_ENC_REQUIRED);
+	t = topic("sw.enc", SL_DUR_NONE, SL_CNC_BP_DEFAULT, 0, 0, 0);
+	t.encryption = SL_CNC_ENC_OFF;
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPSERT, &t, NULL), 0);
+	CHECK_EQ(sl_route_state(&dp.route, id_of("sw.enc"))->enc, SL_CNC_ENC_OFF);
+	/* A user's second key and policy reach the workers' table. */
+	u.flags = SL_USER_F_KEY2;
+	memset(u.key2, 0x5a, sizeof(u.key2));
+	u.encryption = SL_CNC_ENC_REQUIRED;
+	CHECK_EQ(run(SL_CNC_USER_UPSERT, &u, sizeof(u), NULL), 0);
+	CHECK(dp.authz->users[5].has_key2 && dp.authz->users[5].key2[0] == 0x5a);
+	CHECK_EQ(dp.authz->users[5].encryption, SL_CNC_ENC_REQUIRED);
+	fake_sent_clear();
+}
+
 int
 main(void)
 {
@@ -431,6 +538,7 @@ main(void)
 		test_topics();
 		test_delete();
 		test_users();
+		test_sweep();
 		test_settings();
 		sl_cnc_close(ctl);
 	}

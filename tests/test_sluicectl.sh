@@ -229,12 +229,38 @@ ctl user add bob --credentials "$T/bob2.cred"; rc_is 1; err_has "user 'bob' exis
 [ ! -e "$T/bob2.cred" ] || fail "credentials file left behind after a refusal"
 ctl --json user add frank; rc_is 0; out_json 'v["name"] == "frank" and len(v["key"]) == 64'
 ctl user list; rc_is 0; req_is '{"cmd":"user.list"}'; out_has "ADMIN"
-grep -Eq "^bob +1 +yes$" "$T/out" || fail "user list row for bob"
+grep -Eq "^bob +1 +yes( |$)" "$T/out" || fail "user list row for bob"
 out_lacks "$key"
 ctl user list --json; rc_is 0; out_json '[u["name"] for u in v] == ["bob", "carol", "dave", "frank"]'
 ctl user remove carol; rc_is 0; out_has "removed user carol"
 req_is '{"cmd":"user.remove","args":{"name":"carol"}}'
 ctl user remove carol; rc_is 4; err_has "user 'carol' not found"
+# Encryption policies and key rollover.
+ctl user add gina --encryption required; rc_is 0
+req_is '{"cmd":"user.add","args":{"name":"gina","admin":false,"encryption":"required"}}'
+ctl user add hank --encryption sometimes; rc_is 2; err_has "--encryption must be off, optional or required"
+ctl user update gina --encryption off; rc_is 0; out_has "updated user gina"
+req_is '{"cmd":"user.update","args":{"name":"gina","encryption":"off"}}'
+ctl user update gina --no-admin; rc_is 0
+req_is '{"cmd":"user.update","args":{"name":"gina","admin":false}}'
+ctl user update gina; rc_is 2; err_has "nothing to update"
+ctl user update gina --admin --no-admin; rc_is 2
+ctl user update nobody --encryption off; rc_is 4
+ctl user list; rc_is 0; out_has "ENCRYPTION"
+grep -Eq "^gina +[0-9]+ +no +off +1$" "$T/out" || fail "user list row for gina"
+ctl user key-add gina; rc_is 0; req_is '{"cmd":"user.key_add","args":{"name":"gina"}}'
+out_has "new key for user gina"; out_has "$(last_reply_field key)"; out_has "user key-retire gina"
+ctl -q user key-add gina; rc_is 1; err_has "two keys"
+ctl user key-add gina --credentials "$T/gina.cred"; rc_is 1
+[ ! -e "$T/gina.cred" ] || fail "credentials file left behind after a refused key-add"
+ctl user list --json; rc_is 0; out_json '[u["keys"] for u in v if u["name"] == "gina"] == [2]'
+ctl user key-retire gina; rc_is 0; out_has "retired the older key of user gina"
+req_is '{"cmd":"user.key_retire","args":{"name":"gina"}}'
+ctl user key-retire gina; rc_is 4; err_has "one key only"
+ctl user key-add gina --credentials "$T/gina.cred"; rc_is 0
+grep -qx "key = $(last_reply_field key)" "$T/gina.cred" || fail "key-add credentials file"
+[ "$(stat -c %a "$T/gina.cred")" = 600 ] || fail "key-add credentials file mode"
+ctl user remove gina; rc_is 0
 
 # --- ACLs ---
 ctl acl grant bob 'orders.>' pub,sub; rc_is 0; out_has "granted pub,sub on orders.> to bob"

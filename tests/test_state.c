@@ -380,7 +380,8 @@ test_corrupt(void)
 	expect_corrupt("{\"version\":1,\"topics\":[", "corrupt at byte 23");
 	expect_corrupt("", "corrupt at byte 0");
 	expect_corrupt("[]", "must be a JSON object");
-	expect_corrupt("{\"version\":2,\"topics\":[],\"users\":[],\"acls\":[]}", "version");
+	expect_corrupt("{\"version\":3,\"topics\":[],\"users\":[],\"acls\":[]}", "version");
+	expect_corrupt("{\"version\":0,\"topics\":[],\"users\":[],\"acls\":[]}", "version");
 	expect_corrupt("{\"version\":1,\"topics\":[{\"name\":\"a b\"}],\"users\":[],\"acls\":[]}",
 		       "'a b' is invalid");
 	expect_corrupt("{\"version\":1,\"topics\":[{\"name\":\"a\",\"durability\":\"fast\"}],"
@@ -574,10 +575,116 @@ rm_dir(void)
 }
 
 /*
- * A state.json as sluice-control wrote it before it used libjansson (its
- * own writer, same members in the same order): it loads, and saving it
- * again writes the very same bytes.
+ * A state.json of version 1 as sluice-control wrote it before it used
+ * libjansson (its own writer, same members in the same order): it loads,
+ * and saving it again writes the same bytes but for version 2's
+ * additions: the version, and each topic's and user's encryption policy
+ * (the default, optional).
  */
+/* Replace every occurrence of @from in @s (room for 1024 bytes) by @to. */
+static void
+replace_all(char *s, const char *from, const char *to)
+{
+	char out[1024], *p = s, *hit;
+	size_t n = 0;
+
+	while ((hit = strstr(p, from)) != NULL && n + (size_t)(hit - p) + strlen(to) < sizeof(out)) {
+		memcpy(out + n, p, (size_t)(hit - p));
+		n += (size_t)(hit - p);
+		memcpy(out + n, to, strlen(to));
+		n += strlen(to);
+		p = hit + strlen(from);
+	}
+	snprintf(out + n, sizeof(out) - n, "%s", p);
+	snprintf(s, 1024, "%s", out);
+}
+
+/* The version 1 text @text as version 2 writes it. */
+static void
+expect_v2(char *text)
+{
+	replace_all(text, "{\"version\":1,", "{\"version\":2,");
+	replace_all(text, "\"capacity_mb\":256}", "\"capacity_mb\":256,\"encryption\":\"optional\"}");
+	replace_all(text, "\"capacity_mb\":0}", "\"capacity_mb\":0,\"encryption\":\"optional\"}");
+	replace_all(text, "\"admin\":false,", "\"admin\":false,\"encryption\":\"optional\",");
+}
+
+/*
+ * Key rollover and encryption policies: key_add keeps the old key as the
+ * second, a third is refused, key_retire drops the older; user and topic
+ * policies are checked, updated, saved and loaded.
+ */
+static void
+test_keys_and_encryption(void)
+{
+	static const uint8_t key2[SL_AUTH_KEY_LEN] = { 0xaa, 0xbb };
+	static const uint8_t key3[SL_AUTH_KEY_LEN] = { 0xcc };
+	struct sl_state s, b;
+	struct sl_state_user *u;
+	struct sl_state_topic t, now;
+	uint16_t uid;
+
+	sl_state_init(&s);
+	CHECK(sl_state_user_add(&s, "ann", 0, key1, &uid, err, sizeof(err)) == 0);
+	u = sl_state_user_find(&s, "ann");
+	CHECK(u->encryption == SL_CNC_ENC_OPTIONAL && !u->has_key2);
+	CHECK(sl_state_user_key_retire(&s, "ann", err, sizeof(err)) == -ENOENT);
+	CHECK(strstr(err, "one key only") != NULL);
+	CHECK(sl_state_user_key_add(&s, "ghost", key2, err, sizeof(err)) == -ENOENT);
+	CHECK(sl_state_user_key_add(&s, "ann", key2, err, sizeof(err)) == 0);
+	CHECK(u->has_key2 && memcmp(u->key, key2, 32) == 0 && memcmp(u->key2, key1, 32) == 0);
+	CHECK(sl_state_user_key_add(&s, "ann", key3, err, sizeof(err)) == -EEXIST);
+	CHECK(strstr(err, "retire the older one first") != NULL);
+	CHECK(memcmp(u->key, key2, 32) == 0 && memcmp(u->key2, key1, 32) == 0);
+	/* The second key survives a save and a load. */
+	CHECK(sl_state_dir_prepare(dir, err, sizeof(err)) == 0);
+	CHECK(sl_state_save(&s, dir, err, sizeof(err)) == 0);
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
+	CHECK(b.n_users == 1 && b.users[0].has_key2 && memcmp(b.users[0].key2, key1, 32) == 0 &&
+	      memcmp(b.users[0].key, key2, 32) == 0);
+	CHECK(same(&s, &b));
+	sl_state_fini(&b);
+	CHECK(sl_state_user_key_retire(&s, "ann", err, sizeof(err)) == 0);
+	CHECK(!u->has_key2 && memcmp(u->key, key2, 32) == 0);
+	/* Encryption of a user. */
+	CHECK(sl_state_user_update(&s, "ann", 0, 0, 0, err, sizeof(err)) == -EINVAL);
+	CHECK(sl_state_user_update(&s, "ann", SL_STATE_UF_ENCRYPTION, 0, 3, err,
+				   sizeof(err)) == -EINVAL);
+	CHECK(sl_state_user_update(&s, "nobody", SL_STATE_UF_ENCRYPTION, 0, 1, err,
+				   sizeof(err)) == -ENOENT);
+	CHECK(sl_state_user_update(&s, "ann", SL_STATE_UF_ENCRYPTION, 1, SL_CNC_ENC_REQUIRED, err,
+				   sizeof(err)) == 0);
+	CHECK(u->encryption == SL_CNC_ENC_REQUIRED && u->admin == 0);
+	CHECK(sl_state_user_update(&s, "ann", SL_STATE_UF_ADMIN, 1, 0, err, sizeof(err)) == 0);
+	CHECK(u->encryption == SL_CNC_ENC_REQUIRED && u->admin == 1);
+	/* ... and of a topic. */
+	memset(&t, 0, sizeof(t));
+	snprintf(t.name, sizeof(t.name), "secret.x");
+	t.encryption = 3;
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == -EINVAL);
+	t.encryption = SL_CNC_ENC_OFF;
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == 0);
+	t.encryption = SL_CNC_ENC_REQUIRED;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_ENCRYPTION, &now, err, sizeof(err)) == 0);
+	CHECK(now.encryption == SL_CNC_ENC_REQUIRED);
+	CHECK(sl_state_save(&s, dir, err, sizeof(err)) == 0);
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
+	CHECK(b.users[0].encryption == SL_CNC_ENC_REQUIRED && !b.users[0].has_key2);
+	CHECK(b.n_topics == 1 && b.topics[0].encryption == SL_CNC_ENC_REQUIRED);
+	sl_state_fini(&b);
+	sl_state_fini(&s);
+	expect_corrupt("{\"version\":2,\"topics\":[{\"name\":\"a\",\"encryption\":\"maybe\"}],"
+		       "\"users\":[],\"acls\":[]}", "encryption must be");
+	expect_corrupt("{\"version\":2,\"topics\":[],\"users\":[{\"name\":\"a\",\"uid\":1,"
+		       "\"key\":\"0000000000000000000000000000000000000000000000000000000000000000\","
+		       "\"key2\":\"00\"}],\"acls\":[]}", "key2");
+	expect_corrupt("{\"version\":2,\"topics\":[],\"users\":[{\"name\":\"a\",\"uid\":1,"
+		       "\"key\":\"0000000000000000000000000000000000000000000000000000000000000000\","
+		       "\"encryption\":1}],\"acls\":[]}", "encryption");
+}
+
 static void
 test_old_file(void)
 {
@@ -611,6 +718,7 @@ test_old_file(void)
 	back[n] = '\0';
 	if (f)
 		fclose(f);
+	expect_v2(text);
 	if (strcmp(back, text) != 0)
 		fprintf(stderr, "saved:    %s\nexpected: %s\n", back, text);
 	CHECK(strcmp(back, text) == 0);
@@ -639,6 +747,7 @@ main(void)
 	test_policy_set();
 	test_copy();
 	test_old_file();
+	test_keys_and_encryption();
 	rm_dir();
 	rmdir(tmpl);
 	return check_result("state");

@@ -35,12 +35,15 @@ def frame(ftype, body, session=SESSION, flags=0, version=VER):
 
 
 def hello(auth=False, nonce=0x1122334455667788, name=b"sluice-pub"):
-    return frame(HELLO, struct.pack("<HHIQ", 1, 2, CAP_AUTH if auth else 0, nonce) +
-                 name.ljust(32, b"\0"), session=0, version=1)
+    """Zero padding to 96 bytes, as protocol 3 asks (2 ignores it)."""
+    return frame(HELLO, struct.pack("<HHIQ", 1, 3, CAP_AUTH if auth else 0, nonce) +
+                 name.ljust(32, b"\0") + b"\0" * 32, session=0, version=1)
 
 
 def auth(session=SESSION):
-    return frame(AUTH, bytes(range(16)) + b"\0" * 32, session=session)
+    """Protocol 2's AUTH (client_nonce, proof), as long as protocol 3's (152
+    bytes, whose fields the harness fills in when asked)."""
+    return frame(AUTH, bytes(range(16)) + b"\0" * 32 + b"\0" * 88, session=session)
 
 
 def resolve(name, req=1, flags=1, ftype=RESOLVE):

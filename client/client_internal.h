@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 
 #include <common/auth.h>
+#include <common/crypto.h>
 #include <common/proto.h>
 #include <sluice/sluice.h>
 
@@ -39,7 +40,7 @@
 #define MAX_PATTERNS 64u	   /* pattern subscriptions kept for a reconnect */
 
 /* Room for a frame of @n bytes once sealed: padded to 8, then the trailer. */
-#define FRAME_ROOM(n) ((((n) + 7u) & ~(size_t)7u) + sizeof(struct sl_auth_trailer))
+#define FRAME_ROOM(n) ((((n) + 7u) & ~(size_t)7u) + SL_TAG_LEN)
 /* A request_run result: the broker answered HELLO with a CHALLENGE. */
 #define HELLO_CHALLENGED 1
 
@@ -236,8 +237,8 @@ struct auth {
 	uint32_t pending;      /* session id from CHALLENGE, for AUTH */
 	uint32_t bad_welcomes; /* WELCOMEs that failed verification while connecting */
 	uint64_t tx_seq;       /* trailer seq of the last frame sealed */
-	uint8_t server_nonce[SL_AUTH_NONCE_LEN];
-	uint8_t skey[SL_AUTH_SESSION_KEY_LEN];
+	uint8_t server_nonce[SL_HS_NONCE_LEN];
+	uint8_t skey[SL_KEY_LEN];
 };
 
 struct sl_client {

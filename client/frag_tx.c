@@ -35,7 +35,7 @@ piece_max(const struct sl_client *c)
 		room = c->shm.r->max_frame;
 	n = room - (uint32_t)sizeof(struct sl_publish_frag);
 	if (c->auth.sealing)
-		n -= (uint32_t)sizeof(struct sl_auth_trailer);
+		n -= SL_TAG_LEN;
 	n &= ~7u;
 	return n < SL_MAX_FRAG_DATA ? n : SL_MAX_FRAG_DATA;
 }

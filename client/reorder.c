@@ -10,9 +10,8 @@
 
 #include "reorder.h"
 
-#define BY_ID_SLOTS (2 * SL_RO_TOPICS)
-
-_Static_assert((SL_RO_TOPICS & (SL_RO_TOPICS - 1)) == 0, "SL_RO_TOPICS is a power of two");
+_Static_assert((SL_RO_TOPICS_MIN & (SL_RO_TOPICS_MIN - 1)) == 0 &&
+	       (SL_RO_TOPICS_MAX & (SL_RO_TOPICS_MAX - 1)) == 0, "topic table sizes: powers of two");
 
 
 static inline uint64_t
@@ -386,9 +385,10 @@ sl_ro_rx(struct sl_reorder *ro, const struct sl_ro_msg *m, sl_deliver_fn fn, voi
 	if (t == NULL || t->id != m->topic) {
 		t = sl_ro_topic_get(ro, m->topic);
 		if (t == NULL) {
-			/* Untracked (table full): passed on as it comes; a piece
-			 * cannot be. */
+			/* Untracked (SL_RO_TOPICS_MAX topics, or no memory):
+			 * passed on as it comes, counted; a piece cannot be. */
 			*taken = true;
+			ro->st->untracked++;
 			if (m->frag) {
 				ro->st->frag_drops++;
 				return 0;
@@ -625,19 +625,20 @@ sl_ro_reset(struct sl_reorder *ro, struct sl_ro_topic *t, uint64_t next)
 /* ---- the topic table */
 
 static unsigned int
-id_hash(uint32_t id)
+id_hash(const struct sl_reorder *ro, uint32_t id)
 {
 	/* Fibonacci hashing: the top bits of the product spread sequential ids. */
-	return (id * 2654435761u) >> (32 - 9);
+	return (id * 2654435761u) >> (32 - ro->id_bits);
 }
-_Static_assert(BY_ID_SLOTS == 1u << 9, "id_hash gives 9 bits");
 
 struct sl_ro_topic *
 sl_ro_topic_find(struct sl_reorder *ro, uint32_t id)
 {
-	unsigned int i = id_hash(id), n;
+	unsigned int mask = (1u << ro->id_bits) - 1, i, n;
 
-	for (n = 0; n < BY_ID_SLOTS; n++, i = (i + 1) & (BY_ID_SLOTS - 1)) {
+	if (ro->cap == 0)
+		return NULL;
+	for (n = 0, i = id_hash(ro, id); n <= mask; n++, i = (i + 1) & mask) {
 		struct sl_ro_topic *t = ro->by_id[i];
 
 		if (t == NULL)
@@ -651,11 +652,40 @@ sl_ro_topic_find(struct sl_reorder *ro, uint32_t id)
 static void
 by_id_add(struct sl_reorder *ro, struct sl_ro_topic *t)
 {
-	unsigned int i;
+	unsigned int mask = (1u << ro->id_bits) - 1, i;
 
-	for (i = id_hash(t->id); ro->by_id[i] != NULL; i = (i + 1) & (BY_ID_SLOTS - 1))
+	for (i = id_hash(ro, t->id); ro->by_id[i] != NULL; i = (i + 1) & mask)
 		;
 	ro->by_id[i] = t;
+}
+
+/* Double the tables (load at most 1/2 in by_id). 0, -ENOSPC at
+ * SL_RO_TOPICS_MAX, -ENOMEM; the old tables stay on failure. */
+static int
+tables_grow(struct sl_reorder *ro)
+{
+	uint32_t cap = ro->cap ? 2 * ro->cap : SL_RO_TOPICS_MIN, i;
+	struct sl_ro_topic **topics, **by_id;
+	unsigned int bits = 1;
+
+	if (cap > SL_RO_TOPICS_MAX)
+		return -ENOSPC;
+	while ((1u << bits) < 2 * cap)
+		bits++;
+	topics = realloc(ro->topics, cap * sizeof(*topics));
+	if (topics == NULL)
+		return -ENOMEM;
+	ro->topics = topics;
+	by_id = calloc((size_t)1 << bits, sizeof(*by_id));
+	if (by_id == NULL)
+		return -ENOMEM;
+	free(ro->by_id);
+	ro->by_id = by_id;
+	ro->id_bits = bits;
+	ro->cap = cap;
+	for (i = 0; i < ro->ntopics; i++)
+		by_id_add(ro, ro->topics[i]);
+	return 0;
 }
 
 static void
@@ -675,7 +705,7 @@ topic_new(struct sl_reorder *ro, uint32_t id)
 	struct sl_ro_topic *t;
 	void *p;
 
-	if (id == 0 || ro->ntopics == SL_RO_TOPICS)
+	if (id == 0 || (ro->ntopics == ro->cap && tables_grow(ro) < 0))
 		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
@@ -734,6 +764,11 @@ sl_ro_fini(struct sl_reorder *ro)
 		topic_free(ro, ro->topics[i]);
 	ro->ntopics = 0;
 	ro->nready = 0;
-	memset(ro->by_id, 0, sizeof(ro->by_id));
+	free(ro->topics);
+	free(ro->by_id);
+	ro->topics = NULL;
+	ro->by_id = NULL;
+	ro->cap = 0;
+	ro->id_bits = 0;
 	ro->last = NULL;
 }

@@ -42,7 +42,13 @@
 #define SL_RO_WINDOW_DEFAULT 4096u
 #define SL_RO_WINDOW_MAX SL_RO_MAX_WINDOW
 #define SL_RO_MAX_WINDOW (1u << 16)
-#define SL_RO_TOPICS 256u	  /* topics tracked per client; power of two */
+/* Topics tracked per client: the tables start at SL_RO_TOPICS_MIN and
+ * double as topics arrive, up to SL_RO_TOPICS_MAX, the broker's largest
+ * topic table (max_topics 65536: ids 1..65535), so every topic a broker can
+ * have is tracked. Past it, or without memory, a topic's deliveries pass
+ * through unordered and are counted (sl_client_stats.untracked). */
+#define SL_RO_TOPICS_MIN 64u
+#define SL_RO_TOPICS_MAX 65536u
 #define SL_RO_LOST_RANGES 4u  /* ranges the broker said are lost, per topic */
 #define SL_RO_NAKS_PER_TICK 16u /* missing runs NAKed per topic per round */
 
@@ -109,8 +115,10 @@ struct sl_reorder {
 	uint32_t nready;	    /* topics with ready set */
 	uint64_t timer_ns;	    /* earliest nak_due or stall deadline; UINT64_MAX none */
 	struct sl_ro_topic *last;   /* the topic of the previous frame */
-	struct sl_ro_topic *topics[SL_RO_TOPICS]; /* in order of creation */
-	struct sl_ro_topic *by_id[2 * SL_RO_TOPICS]; /* open addressing on id */
+	uint32_t cap;		    /* topics the tables hold now: a power of two, 0 */
+	unsigned int id_bits;	    /* by_id holds 1 << id_bits = 2 * cap slots */
+	struct sl_ro_topic **topics; /* [cap], in order of creation */
+	struct sl_ro_topic **by_id;  /* [2 * cap], open addressing on id */
 };
 
 /* A message or piece as it came off the wire. */
@@ -129,18 +137,18 @@ struct sl_ro_msg {
 /*
  * Set up @ro (zeroed by the caller) with @conf (window rounded up to a
  * power of two, 0: SL_RO_WINDOW_DEFAULT), @ops, counting in @st. Allocates
- * nothing: topics are allocated by sl_ro_topic_get. 0 or -EINVAL (window
- * over SL_RO_MAX_WINDOW).
+ * nothing: topics, and the tables as they grow, are allocated by
+ * sl_ro_topic_get. 0 or -EINVAL (window over SL_RO_MAX_WINDOW).
  */
 int sl_ro_init(struct sl_reorder *ro, const struct sl_ro_conf *conf, const struct sl_ro_ops *ops,
 	       struct sl_client_stats *st);
 
-/* Free every topic. */
+/* Free every topic and the tables (@ro may be used again: it starts empty). */
 void sl_ro_fini(struct sl_reorder *ro);
 
 /*
  * The state of topic @id, created and its window allocated when new. NULL
- * when @id is 0, the table is full (SL_RO_TOPICS; the topic's messages then
+ * when @id is 0, the tables are at SL_RO_TOPICS_MAX (the topic's messages then
  * pass through unordered) or memory is short.
  */
 struct sl_ro_topic *sl_ro_topic_get(struct sl_reorder *ro, uint32_t id);

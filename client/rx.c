@@ -137,7 +137,7 @@ sl_cl_reorder_window(const struct sl_client *c)
 	return c->ro->ro.conf.window;
 }
 
-/* Without room for the topic (SL_RO_TOPICS, or memory) its messages pass
+/* Without room for the topic (SL_RO_TOPICS_MAX, or memory) its messages pass
  * through unordered; nothing to reset. */
 void
 sl_cl_reorder_reset(struct sl_client *c, uint32_t topic, uint64_t next_seq)

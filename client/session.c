@@ -28,20 +28,11 @@ sl_now_ns(void)
 size_t
 sl_cl_seal(struct sl_client *c, void *frame, size_t len)
 {
-	const uint32_t tlen = sizeof(struct sl_auth_trailer);
-	struct sl_hdr *h = frame;
-	uint32_t flen;
-
-	if (!c->auth.sealing)
-		return len;
-	flen = sl_proto_align((uint32_t)len) + tlen;
-	/* The MAC covers the padding, so its bytes must be defined. */
-	memset((uint8_t *)frame + len, 0, flen - tlen - len);
-	if (h->type == SL_FT_PUBLISH) /* PUBLISH_FRAG carries frag_len already */
-		((struct sl_publish *)frame)->payload_len =
-			(uint32_t)(len - sizeof(struct sl_publish));
-	sl_auth_seal(c->auth.skey, frame, flen, ++c->auth.tx_seq);
-	return flen;
+	/* Version 3 seals whole datagrams (PROTOCOL.md section 3), which
+	 * this library does not do yet: it never reaches a sealed session. */
+	(void)c;
+	(void)frame;
+	return len;
 }
 
 /* Send one frame of @len bytes, sealed when the session is authenticated;
@@ -102,13 +93,11 @@ sl_cl_handshaking(const struct pending *p)
 static bool
 welcome_verified(const struct sl_client *c, const struct sl_frame *f)
 {
-	uint64_t mac;
-
-	if (c->pend.kind != PEND_AUTH || !(f->hdr->flags & SL_WELCOME_F_AUTH) ||
-	    f->trailer == NULL)
-		return false;
-	mac = sl_auth_frame_mac(c->auth.skey, f->hdr, f->len);
-	return sl_auth_memcmp(&mac, &f->trailer->mac, sizeof(mac)) == 0;
+	/* A version 3 WELCOME to an authenticated session arrives sealed,
+	 * which this library does not open yet: none is verified. */
+	(void)c;
+	(void)f;
+	return false;
 }
 
 void
@@ -191,8 +180,12 @@ auth_run(struct sl_client *c, const struct sl_client_opts *o, uint64_t nonce,
 	if (n != (ssize_t)sizeof(a.client_nonce))
 		return n < 0 ? -errno : -EIO;
 	memcpy(user, o->user, strlen(o->user));
-	sl_auth_proof(o->key, nonce, c->auth.server_nonce, a.client_nonce, user, a.proof);
-	sl_auth_session_key(o->key, c->auth.server_nonce, a.client_nonce, c->auth.skey);
+	memcpy(a.name, user, sizeof(a.name));
+	a.nonce = nonce;
+	memcpy(a.server_nonce, c->auth.server_nonce, sizeof(a.server_nonce));
+	sl_auth_proof_v3(o->key, &a, a.proof);
+	sl_session_keys(o->key, c->auth.server_nonce, a.client_nonce, c->auth.skey,
+			c->auth.skey);
 
 	memset(&c->pend, 0, sizeof(c->pend));
 	c->pend.kind = PEND_AUTH;

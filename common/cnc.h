@@ -100,6 +100,8 @@ struct sl_cnc_topic {
 	uint64_t retain_bytes;	 /* 0 = the dataplane's default */
 	uint64_t retain_age_s;	 /* 0 = the dataplane's default */
 	uint64_t capacity_bytes; /* 0 = the dataplane's default */
+	uint32_t max_message;	 /* largest message, bytes; 0 = the dataplane's max_message */
+	uint32_t reserved2;
 };
 
 struct sl_cnc_user {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Codec for the Sluice wire protocol (version 2), shared by the dataplane and libsluice. */
+/* Codec for the Sluice wire protocol (version 3), shared by the dataplane and libsluice. */
 
 #include <errno.h>
 #include <stddef.h>
@@ -16,9 +16,18 @@ _Static_assert(offsetof(struct sl_hdr, session) == 8, "sl_hdr.session");
 _Static_assert(sizeof(struct sl_hello) == 64, "sl_hello");
 _Static_assert(offsetof(struct sl_hello, nonce) == 24, "sl_hello.nonce");
 _Static_assert(sizeof(struct sl_welcome) == 56, "sl_welcome");
-_Static_assert(sizeof(struct sl_challenge) == 40, "sl_challenge");
-_Static_assert(sizeof(struct sl_auth) == 64, "sl_auth");
-_Static_assert(sizeof(struct sl_auth_trailer) == 16, "sl_auth_trailer");
+_Static_assert(offsetof(struct sl_welcome, session_timeout_ms) == 52, "sl_welcome.timeout");
+_Static_assert(sizeof(struct sl_challenge) == 72, "sl_challenge");
+_Static_assert(offsetof(struct sl_challenge, issued) == 32, "sl_challenge.issued");
+_Static_assert(offsetof(struct sl_challenge, cookie) == 56, "sl_challenge.cookie");
+_Static_assert(sizeof(struct sl_auth) == 152, "sl_auth");
+_Static_assert(offsetof(struct sl_auth, client_nonce) == 72, "sl_auth.client_nonce");
+_Static_assert(offsetof(struct sl_auth, name) == 88, "sl_auth.name");
+_Static_assert(offsetof(struct sl_auth, proof) == 120, "sl_auth.proof");
+_Static_assert(sizeof(struct sl_seal) == 24, "sl_seal");
+_Static_assert(SL_HELLO_MIN_LEN >= sizeof(struct sl_challenge) &&
+		       SL_HELLO_MIN_LEN >= sizeof(struct sl_error),
+	       "no answer to a HELLO is longer than the HELLO");
 _Static_assert(sizeof(struct sl_resolve) == 24, "sl_resolve");
 _Static_assert(sizeof(struct sl_topic_reply) == 24, "sl_topic_reply");
 _Static_assert(sizeof(struct sl_subscribe) == 40, "sl_subscribe");
@@ -39,8 +48,11 @@ _Static_assert(sizeof(struct sl_ack) == 40, "sl_ack");
 _Static_assert(sizeof(struct sl_heartbeat) == 24, "sl_heartbeat");
 _Static_assert(sizeof(struct sl_error) == 32, "sl_error");
 _Static_assert(sizeof(struct sl_error_gap) == 48, "sl_error_gap");
-_Static_assert(SL_MAX_PAYLOAD + sizeof(struct sl_publish) <= SL_MAX_DATAGRAM,
-	       "one maximal publish fits a datagram");
+/* 40: a SEAL's header, sequence and tag (common/crypto.h SL_SEAL_OVERHEAD). */
+_Static_assert(SL_MAX_PAYLOAD + sizeof(struct sl_publish) + 40 <= SL_MAX_DATAGRAM,
+	       "one maximal publish fits a sealed datagram");
+_Static_assert(SL_MAX_FRAG_DATA + sizeof(struct sl_publish_frag) + 40 <= SL_MAX_DATAGRAM,
+	       "one maximal fragment fits a sealed datagram");
 
 static const uint16_t min_len[256] = {
 	[SL_FT_HELLO] = sizeof(struct sl_hello),
@@ -48,6 +60,7 @@ static const uint16_t min_len[256] = {
 	[SL_FT_AUTH] = sizeof(struct sl_auth),
 	[SL_FT_WELCOME] = sizeof(struct sl_welcome),
 	[SL_FT_GOODBYE] = sizeof(struct sl_hdr),
+	[SL_FT_SEAL] = sizeof(struct sl_seal) + 16, /* header, seq, tag */
 	[SL_FT_RESOLVE] = sizeof(struct sl_resolve),
 	[SL_FT_TOPIC] = sizeof(struct sl_topic_reply),
 	[SL_FT_SUBSCRIBE] = sizeof(struct sl_subscribe),
@@ -76,17 +89,14 @@ sl_proto_min_len(uint8_t type)
 }
 
 /* The variable part of a frame (a name, or a fragment's data) of @len bytes,
- * at most @max, after a @fixed-byte part: it fills the frame, or, with a
- * trailer, its padded length ends where the trailer starts (@end). */
+ * at most @max: it fills the frame's body. */
 static int
-var_part(struct sl_frame *f, uint32_t fixed, uint32_t end, uint32_t len, uint32_t max)
+var_part(struct sl_frame *f, uint32_t len, uint32_t max)
 {
 	if (len > max)
 		return -SL_PROTO_OVERSIZE;
-	if (len > f->body_len || (f->trailer == NULL && len != f->body_len) ||
-	    (f->trailer && fixed + sl_proto_align(len) != end))
+	if (len != f->body_len)
 		return -SL_PROTO_BAD_LENGTH;
-	f->body_len = len; /* without the padding before a trailer */
 	return 0;
 }
 
@@ -95,31 +105,23 @@ static int
 frame_body(struct sl_frame *f, const uint8_t *p)
 {
 	uint32_t fixed = min_len[f->hdr->type];
-	uint32_t end = f->len;
 
-	f->trailer = NULL;
-	if (f->hdr->flags & SL_HDR_F_AUTH) {
-		/* The trailer sits at the end, 8-byte aligned within the frame. */
-		if (f->len < fixed + sizeof(struct sl_auth_trailer) || (f->len & 7))
-			return -SL_PROTO_TRUNCATED;
-		end = f->len - (uint32_t)sizeof(struct sl_auth_trailer);
-		f->trailer = (const struct sl_auth_trailer *)(p + end);
-	}
 	f->body = p + fixed;
-	f->body_len = end - fixed;
+	f->body_len = f->len - fixed;
 
 	switch (f->hdr->type) {
+	case SL_FT_SEAL:
+		/* The envelope only: the inner frames are parsed once opened. */
+		if (f->len & (SL_FRAME_ALIGN - 1))
+			return -SL_PROTO_BAD_LENGTH;
+		f->body = p + sizeof(struct sl_seal);
+		f->body_len = f->len - fixed;
+		return 0;
 	case SL_FT_PUBLISH:
 	case SL_FT_DELIVER:
-		if (f->trailer) {
-			/* Padding precedes the trailer: the payload length is
-			 * carried in the frame (payload_len). */
-			uint32_t plen = ((const struct sl_publish *)p)->payload_len;
-
-			if (fixed + sl_proto_align(plen) != end)
-				return -SL_PROTO_BAD_LENGTH;
-			f->body_len = plen;
-		}
+		/* v2's per-frame trailer carried a payload length; v3 has none. */
+		if (((const struct sl_publish *)p)->payload_len != 0)
+			return -SL_PROTO_BAD_FIELD;
 		/* A datagram bounds a frame over UDP; over shared memory a
 		 * whole large message is one frame, up to the region's
 		 * max_frame: the protocol's own bound is the largest message. */
@@ -130,7 +132,7 @@ frame_body(struct sl_frame *f, const uint8_t *p)
 	case SL_FT_PSUBSCRIBE:
 	case SL_FT_PUNSUBSCRIBE: {
 		const struct sl_resolve *r = (const struct sl_resolve *)p;
-		int rc = var_part(f, fixed, end, r->name_len, SL_MAX_TOPIC_NAME);
+		int rc = var_part(f, r->name_len, SL_MAX_TOPIC_NAME);
 
 		if (rc < 0)
 			return rc;
@@ -147,7 +149,7 @@ frame_body(struct sl_frame *f, const uint8_t *p)
 
 		if (g->msg_len > SL_MAX_MESSAGE)
 			return -SL_PROTO_OVERSIZE;
-		rc = var_part(f, fixed, end, g->frag_len, SL_MAX_FRAG_DATA);
+		rc = var_part(f, g->frag_len, SL_MAX_FRAG_DATA);
 		if (rc < 0)
 			return rc;
 		if (g->frag_len == 0 || (uint64_t)g->frag_off + g->frag_len > g->msg_len)
@@ -156,7 +158,7 @@ frame_body(struct sl_frame *f, const uint8_t *p)
 	}
 	case SL_FT_PRODUCER: {
 		const struct sl_producer *r = (const struct sl_producer *)p;
-		int rc = var_part(f, fixed, end, r->name_len, SL_MAX_PRODUCER_NAME);
+		int rc = var_part(f, r->name_len, SL_MAX_PRODUCER_NAME);
 
 		if (rc < 0)
 			return rc;
@@ -206,7 +208,6 @@ sl_proto_next(const void *buf, size_t len, size_t *off, struct sl_frame *f)
 		f->len = h->length <= rest ? h->length : (uint32_t)rest;
 		f->body = NULL;
 		f->body_len = 0;
-		f->trailer = NULL;
 		return -SL_PROTO_BAD_VERSION;
 	}
 	fixed = min_len[h->type];
@@ -378,6 +379,7 @@ sl_proto_type_name(uint8_t type)
 	case SL_FT_AUTH: return "auth";
 	case SL_FT_WELCOME: return "welcome";
 	case SL_FT_GOODBYE: return "goodbye";
+	case SL_FT_SEAL: return "seal";
 	case SL_FT_RESOLVE: return "resolve";
 	case SL_FT_TOPIC: return "topic";
 	case SL_FT_SUBSCRIBE: return "subscribe";

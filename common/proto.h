@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Sluice wire protocol, version 2: frame layouts, constants and the codec. */
+/* Sluice wire protocol, version 3: frame layouts, constants and the codec. */
 
 #ifndef SLUICE_PROTO_H
 #define SLUICE_PROTO_H
@@ -23,8 +23,8 @@ extern "C" {
 /* The version this code speaks, the lowest one the broker accepts, and the
  * header version every HELLO is sent with whatever the client speaks
  * (PROTOCOL.md section 9). */
-#define SL_PROTO_VERSION 2u
-#define SL_PROTO_VERSION_MIN 2u
+#define SL_PROTO_VERSION 3u
+#define SL_PROTO_VERSION_MIN 3u
 #define SL_PROTO_HELLO_VERSION 1u
 
 /* A frame starts on an 8-byte boundary relative to the start of the datagram. */
@@ -41,10 +41,11 @@ extern "C" {
 /* Frame types. Gaps are reserved; a receiver drops an unknown type. */
 enum sl_frame_type {
 	SL_FT_HELLO = 0x01,	/* client -> broker: open a session */
-	SL_FT_CHALLENGE = 0x02, /* reserved: broker -> client, authentication */
-	SL_FT_AUTH = 0x03,	/* reserved: client -> broker, authentication */
+	SL_FT_CHALLENGE = 0x02, /* broker -> client: stateless cookie (v3) */
+	SL_FT_AUTH = 0x03,	/* client -> broker: echoed cookie, proof (v3) */
 	SL_FT_WELCOME = 0x04,	/* broker -> client: session opened */
 	SL_FT_GOODBYE = 0x05,	/* either way: close the session */
+	SL_FT_SEAL = 0x09,	/* either way: the sealed envelope of a datagram (v3) */
 	SL_FT_RESOLVE = 0x10,	/* client -> broker: topic name to id */
 	SL_FT_TOPIC = 0x11,	/* broker -> client: answer to RESOLVE */
 	SL_FT_SUBSCRIBE = 0x12, /* client -> broker */
@@ -66,15 +67,20 @@ enum sl_frame_type {
 	SL_FT_ERROR = 0x7f,	/* broker -> client: request or frame refused */
 };
 
-/* Header flags (all frame types). */
-#define SL_HDR_F_AUTH (1u << 15) /* a struct sl_auth_trailer ends the frame */
-
 /* HELLO caps. */
 #define SL_CAP_AUTH (1u << 0) /* authenticate: HELLO.name is the user name */
+#define SL_CAP_ENC (1u << 1)  /* v3: ask for an encrypted session */
+/* A version 3 HELLO is at least this long (zero padding after the name),
+ * so that no answer to it is longer than what provoked it. */
+#define SL_HELLO_MIN_LEN 96u
 
 /* WELCOME flags. */
-#define SL_WELCOME_F_AUTH (1u << 0) /* session authenticated; WELCOME carries a
-				     * trailer under the session key */
+#define SL_WELCOME_F_AUTH (1u << 0) /* session authenticated: the WELCOME and
+				     * every later datagram travel sealed */
+#define SL_WELCOME_F_ENC (1u << 1)  /* ... and encrypted */
+
+/* SEAL flags. */
+#define SL_SEAL_F_ENC (1u << 0) /* the inner bytes are ciphertext */
 
 /* PUBLISH flags: SL_PUB_F_ACK_REQ, <sluice/codes.h>, and: */
 #define SL_PUB_F_FIRST (1u << 1) /* v2, idempotent producer: producer_seq is the
@@ -99,8 +105,8 @@ enum sl_frame_type {
  * message; each topic has its own limit at or below it (1 MiB by default). */
 #define SL_MAX_MESSAGE (4u << 20)
 #define SL_MAX_MESSAGE_DEFAULT (1u << 20)
-/* Most data bytes one fragment carries (a datagram of one fragment frame). */
-#define SL_MAX_FRAG_DATA (SL_MAX_DATAGRAM - 48u)
+/* Most data bytes one fragment carries (a sealed datagram of one fragment frame). */
+#define SL_MAX_FRAG_DATA (SL_MAX_DATAGRAM - 48u - 40u)
 
 /* NAK: the widest range one NAK may name. */
 #define SL_NAK_MAX_RANGE 65536u
@@ -143,34 +149,53 @@ struct sl_hello {
 	char name[SL_CLIENT_NAME_LEN]; /* NUL padded, for counters and logs */
 };
 
-/* Broker -> client after HELLO with SL_CAP_AUTH (session: the pending one). */
+/*
+ * Broker -> client, the answer to every v3 HELLO (h.session 0). The broker
+ * keeps nothing: @cookie binds the peer's address and the other fields
+ * under a broker secret (common/crypto.h sl_cookie), and AUTH echoes them.
+ */
 struct sl_challenge {
 	struct sl_hdr h;
-	uint64_t nonce;		   /* HELLO's, echoed */
+	uint64_t nonce;		  /* HELLO's */
+	uint16_t version;	  /* chosen for the session */
+	uint16_t reserved;
+	uint32_t caps;		  /* HELLO's caps as the broker accepts them */
+	uint64_t issued;	  /* broker clock, ms; opaque to the client, echoed */
 	uint8_t server_nonce[16];
+	uint8_t cookie[16];
 };
 
 /*
- * Client -> broker: proof = HMAC-SHA256(user key, "sluice-auth-v1" ||
- * hello nonce || server_nonce || client_nonce || user name (32 bytes, NUL
- * padded)). The session key is the first 16 bytes of HMAC-SHA256(user key,
- * "sluice-session-v1" || server_nonce || client_nonce). See common/auth.h.
+ * Client -> broker after CHALLENGE (h.session 0): the CHALLENGE's fields
+ * echoed, and with SL_CAP_AUTH the proof of the user's key
+ * (common/crypto.h sl_auth_proof_v3); proof is zero otherwise.
  */
 struct sl_auth {
 	struct sl_hdr h;
-	uint8_t client_nonce[16];
+	uint64_t nonce;		  /* HELLO's */
+	uint16_t version;	  /* CHALLENGE's */
+	uint16_t reserved;
+	uint32_t caps;		  /* CHALLENGE's */
+	uint64_t issued;	  /* CHALLENGE's */
+	uint8_t server_nonce[16];
+	uint8_t cookie[16];
+	uint8_t client_nonce[16]; /* random per AUTH */
+	char name[SL_CLIENT_NAME_LEN]; /* HELLO's name (the user with SL_CAP_AUTH), NUL padded */
 	uint8_t proof[32];
 };
 
 /*
- * With SL_HDR_F_AUTH a frame ends with this trailer, counted in h.length:
- * mac = SipHash-2-4(session key, the frame's first length - 8 bytes), i.e.
- * header, body and seq. seq starts at 1 and increases per frame sent in the
- * session; the receiver keeps a replay window.
+ * SEAL (v3): every datagram of an authenticated UDP session, both ways, is
+ * one SEAL wrapping its frames: this header, the inner frames (each 8-byte
+ * aligned), then a 16-byte tag; h.length counts all three and is a multiple
+ * of 8. The tag is ChaCha20-Poly1305's under the direction's key with nonce
+ * dir (4 bytes LE) || seq (8 bytes LE); with SL_SEAL_F_ENC the inner bytes
+ * are ciphertext and the header is the associated data, without it every
+ * byte before the tag is associated data (PROTOCOL.md section 3).
  */
-struct sl_auth_trailer {
-	uint64_t seq;
-	uint64_t mac;
+struct sl_seal {
+	struct sl_hdr h;
+	uint64_t seq; /* transport sequence of this direction, from 1 */
 };
 
 struct sl_welcome {
@@ -183,7 +208,7 @@ struct sl_welcome {
 	uint16_t reserved;
 	uint64_t incarnation;  /* changes each time the broker starts (v2) */
 	uint32_t max_message;  /* largest message, fragmented, the broker takes (v2) */
-	uint32_t reserved2;
+	uint32_t session_timeout_ms; /* v3: the broker ends a session idle this long */
 };
 
 struct sl_resolve {
@@ -243,8 +268,8 @@ struct sl_producer_id {
 struct sl_publish {
 	struct sl_hdr h;
 	uint32_t topic_id;
-	uint32_t payload_len; /* with SL_HDR_F_AUTH (padding precedes the trailer);
-			       * else 0: the payload runs to the frame's end */
+	uint32_t payload_len; /* 0: the payload runs to the frame's end (v3: a
+			       * frame with another value is malformed) */
 	uint64_t producer_seq; /* publisher's own sequence, echoed in ACK */
 	uint64_t timestamp;    /* publisher's clock, opaque to the broker */
 	/* payload follows: h.length - sizeof(struct sl_publish) bytes */
@@ -350,9 +375,9 @@ struct sl_frame {
 	const struct sl_hdr *hdr;
 	uint32_t off;	      /* offset of the frame in the datagram */
 	uint32_t len;	      /* hdr->length, validated */
-	const uint8_t *body;  /* payload (PUBLISH/DELIVER) or name (RESOLVE) */
-	uint32_t body_len;    /* without the auth trailer */
-	const struct sl_auth_trailer *trailer; /* NULL without SL_HDR_F_AUTH */
+	const uint8_t *body;  /* payload (PUBLISH/DELIVER), name (RESOLVE), or
+			       * SEAL's inner bytes (before the tag) */
+	uint32_t body_len;
 };
 
 /* Fixed size of the type's header part, or 0 for an unknown type. */
@@ -369,6 +394,10 @@ uint32_t sl_proto_min_len(uint8_t type);
  * version): whether a frame's version is the one its session agreed is the
  * caller's check. A higher version gives -SL_PROTO_BAD_VERSION with f->hdr,
  * f->off and f->len set, so that the receiver can still answer it.
+ * A SEAL frame (v3) is checked for its envelope only: h.length a multiple
+ * of 8 and at least header, seq and tag; f->body and f->body_len then span
+ * the inner bytes, which the caller opens (sl_seal_open) and parses with
+ * this function in turn (offsets relative to f->body).
  * Thread-safe; touches only its arguments.
  */
 int sl_proto_next(const void *buf, size_t len, size_t *off, struct sl_frame *f);

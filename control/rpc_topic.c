@@ -80,6 +80,8 @@ topic_json(const struct sl_state_topic *t, const json_t *live)
 		else
 			json_object_set_new(o, "retransmit_window",
 					    json_integer((json_int_t)t->retx_window - 1));
+		/* 0: the dataplane's max_message. */
+		json_object_set_new(o, "max_message", json_integer(t->max_message));
 	}
 	if (o == NULL || live == NULL)
 		return o;
@@ -115,9 +117,10 @@ static int
 topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name)
 {
 	static const char *const ok[] = { "name", "durability", "backpressure", "retain_mb",
-					  "retain_s", "capacity_mb", "retransmit_window", NULL };
+					  "retain_s", "capacity_mb", "retransmit_window",
+					  "max_message", NULL };
 	const char *dur = "none", *bp = "default";
-	uint64_t retx = 0;
+	uint64_t retx = 0, max_msg = 0;
 
 	memset(t, 0, sizeof(*t));
 	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, name) ||
@@ -125,8 +128,11 @@ topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name)
 	    sl_req_arg_u64(r, "retain_mb", &t->retain_mb) ||
 	    sl_req_arg_u64(r, "retain_s", &t->retain_s) ||
 	    sl_req_arg_u64(r, "capacity_mb", &t->capacity_mb) ||
-	    sl_req_arg_u64(r, "retransmit_window", &retx))
+	    sl_req_arg_u64(r, "retransmit_window", &retx) ||
+	    sl_req_arg_u64(r, "max_message", &max_msg))
 		return -1;
+	/* Checked with the rest of the spec by the state (sl_state_topic_add, _update). */
+	t->max_message = max_msg > UINT32_MAX ? UINT32_MAX : (uint32_t)max_msg;
 	if (json_object_get(r->args, "retransmit_window") != NULL) {
 		if (retx > SL_CNC_RETX_MAX)
 			return sl_req_fail(r, "invalid", "retransmit_window must be 0 (none) to %u "
@@ -181,6 +187,8 @@ update_fields(const struct sl_req *r)
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (r->args != NULL && json_object_get(r->args, keys[i]) != NULL)
 			f |= 1u << i;
+	if (r->args != NULL && json_object_get(r->args, "max_message") != NULL)
+		f |= SL_STATE_TF_MAX_MESSAGE;
 	return f;
 }
 
@@ -188,6 +196,32 @@ _Static_assert(SL_STATE_TF_DURABILITY == 1 && SL_STATE_TF_BACKPRESSURE == 2 &&
 	       SL_STATE_TF_RETAIN_MB == 4 && SL_STATE_TF_RETAIN_S == 8 &&
 	       SL_STATE_TF_CAPACITY_MB == 16 && SL_STATE_TF_RETX_WINDOW == 32,
 	       "update_fields order");
+
+/*
+ * A capacity below what the topic's journal holds would refuse every
+ * publish until retention catches up, if it ever does: refused (the
+ * dataplane refuses it too). 1 with @r answered, 0 when fine.
+ */
+static int
+capacity_below_use(struct sl_req *r, const char *name, const struct sl_state_topic *t)
+{
+	json_t *snap = NULL;
+	const json_t *live = live_find(live_topics(r->ctl, &snap), name);
+	uint64_t held = 0;
+	int below;
+
+	below = t->capacity_mb != 0 && live != NULL && !live_deleted(live) &&
+		sl_jget_u64(live, "journal_bytes", &held) == 0 && held > (t->capacity_mb << 20);
+	json_decref(snap);
+	if (below)
+		sl_req_fail(r, "invalid", "topic '%.200s': its journal holds %llu bytes, more than "
+			    "a capacity of %llu MB; nothing changed: lower its retention first "
+			    "(--retain-mb, --retain-s) and let it apply, or give a capacity of at "
+			    "least %llu MB", name, (unsigned long long)held,
+			    (unsigned long long)t->capacity_mb,
+			    (unsigned long long)((held + (1u << 20) - 1) >> 20));
+	return below;
+}
 
 int
 sl_rpc_topic_update(struct sl_req *r)
@@ -204,6 +238,8 @@ sl_rpc_topic_update(struct sl_req *r)
 		return sl_req_fail(r, "invalid", "topic '%.200s' was created by a client, not "
 				   "through sluice-control: adopt it first with 'topic create "
 				   "%.200s' and its current durability", name, name);
+	if (json_object_get(r->args, "capacity_mb") != NULL && capacity_below_use(r, name, &t))
+		return -1;
 	if (sl_req_draft(r, &next))
 		return -1;
 	rc = sl_state_topic_update(&next, &t, update_fields(r), &now, r->err, sizeof(r->err));

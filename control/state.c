@@ -232,6 +232,11 @@ topic_check(const struct sl_state_topic *t, char *err, size_t errlen)
 	if (t->retain_s > SL_STATE_MAX_RETAIN_S)
 		return errf(err, errlen, -EINVAL, "topic '%s': retain_s must be at most %llu",
 			    t->name, SL_STATE_MAX_RETAIN_S);
+	if (t->max_message != 0 &&
+	    (t->max_message < SL_MAX_PAYLOAD || t->max_message > SL_MAX_MESSAGE))
+		return errf(err, errlen, -EINVAL, "topic '%s': max_message must be 0 (the "
+			    "dataplane's default) or %u to %u bytes", t->name, SL_MAX_PAYLOAD,
+			    SL_MAX_MESSAGE);
 	return 0;
 }
 
@@ -282,10 +287,11 @@ sl_state_topic_update(struct sl_state *s, const struct sl_state_topic *t, unsign
 	if (cur == NULL)
 		return errf(err, errlen, -ENOENT, "no topic '%.200s'", t->name);
 	if ((fields & (SL_STATE_TF_DURABILITY | SL_STATE_TF_BACKPRESSURE | SL_STATE_TF_RETAIN_MB |
-		       SL_STATE_TF_RETAIN_S | SL_STATE_TF_CAPACITY_MB | SL_STATE_TF_RETX_WINDOW)) == 0)
+		       SL_STATE_TF_RETAIN_S | SL_STATE_TF_CAPACITY_MB | SL_STATE_TF_RETX_WINDOW |
+		       SL_STATE_TF_MAX_MESSAGE)) == 0)
 		return errf(err, errlen, -EINVAL, "topic '%s': nothing to update: give durability, "
-			    "backpressure, retain_mb, retain_s, capacity_mb or retransmit_window",
-			    t->name);
+			    "backpressure, retain_mb, retain_s, capacity_mb, retransmit_window or "
+			    "max_message", t->name);
 	next = *cur;
 	if (fields & SL_STATE_TF_DURABILITY)
 		next.durability = t->durability;
@@ -299,6 +305,8 @@ sl_state_topic_update(struct sl_state *s, const struct sl_state_topic *t, unsign
 		next.capacity_mb = t->capacity_mb;
 	if (fields & SL_STATE_TF_RETX_WINDOW)
 		next.retx_window = t->retx_window;
+	if (fields & SL_STATE_TF_MAX_MESSAGE)
+		next.max_message = t->max_message;
 	rc = topic_check(&next, err, errlen);
 	if (rc < 0)
 		return rc;

@@ -45,6 +45,7 @@ struct sl_state_topic {
 	uint64_t retain_s;    /* 0 = the dataplane's default */
 	uint64_t capacity_mb; /* 0 = the dataplane's default */
 	uint32_t retx_window; /* SL_CNC_RETX_DEFAULT, or 1 + messages (1: none) */
+	uint32_t max_message; /* largest message, bytes; 0 = the dataplane's max_message */
 };
 
 struct sl_state_user {
@@ -144,6 +145,7 @@ int sl_state_topic_remove(struct sl_state *s, const char *name, char *err, size_
 #define SL_STATE_TF_RETAIN_S (1u << 3)
 #define SL_STATE_TF_CAPACITY_MB (1u << 4)
 #define SL_STATE_TF_RETX_WINDOW (1u << 5)
+#define SL_STATE_TF_MAX_MESSAGE (1u << 8) /* a bit apart: fields may be added before it */
 
 /*
  * Change the @fields of topic @t->name to @t's values; the topic as it is

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <common/proto.h>
+
 #include "jsonx.h"
 #include "state.h"
 
@@ -50,6 +52,8 @@ topics_to_json(const struct sl_state *s)
 		if (o && t->retx_window != SL_CNC_RETX_DEFAULT)
 			json_object_set_new(o, "retransmit_window",
 					    json_integer((json_int_t)t->retx_window - 1));
+		if (o && t->max_message != 0)
+			json_object_set_new(o, "max_message", json_integer(t->max_message));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -173,6 +177,14 @@ topic_from_json(struct sl_state_topic *t, const json_t *o, char *err, size_t err
 			rc = errf(err, errlen, -EINVAL, "topic '%s': retransmit_window must be at "
 				  "most %u", t->name, SL_CNC_RETX_MAX);
 		t->retx_window = (uint32_t)w + 1;
+	}
+	/* Absent: the dataplane's max_message (and in files from before it). */
+	if (rc == 0 && json_object_get(o, "max_message") != NULL) {
+		rc = get_u64_opt(o, "max_message", &w, t->name, err, errlen);
+		if (rc == 0 && (w < SL_MAX_PAYLOAD || w > SL_MAX_MESSAGE))
+			rc = errf(err, errlen, -EINVAL, "topic '%s': max_message must be %u to %u "
+				  "bytes", t->name, SL_MAX_PAYLOAD, SL_MAX_MESSAGE);
+		t->max_message = (uint32_t)w;
 	}
 	return rc;
 }

@@ -301,6 +301,7 @@ sl_sync_cmd_topic(struct sl_cnc_cmd *c, const struct sl_state_topic *t)
 	c->u.topic.retain_age_s = t->retain_s;
 	c->u.topic.capacity_bytes = t->capacity_mb << 20;
 	c->u.topic.retransmit_window = t->retx_window;
+	c->u.topic.max_message = t->max_message;
 }
 
 void

@@ -29,7 +29,7 @@ add_u64_arg(const struct sl_ctl_verb *v, json_t *a, const char *key, const char 
 /* The request arguments of topic create and update, or a usage error. */
 static int
 topic_spec_args(const struct sl_ctl_verb *v, json_t *a, const char *name, const char *dur,
-		const char *bp, const char *const *sizes)
+		const char *bp, const char *enc, const char *const *sizes)
 {
 	int rc;
 
@@ -43,6 +43,9 @@ topic_spec_args(const struct sl_ctl_verb *v, json_t *a, const char *name, const 
 		rc = sl_ctl_arg_str(v, a, "durability", dur);
 	if (rc == 0 && bp != NULL)
 		rc = sl_ctl_arg_str(v, a, "backpressure", bp);
+	/* Checked by sluice-control, which knows the policies: off, optional, required. */
+	if (rc == 0 && enc != NULL)
+		rc = sl_ctl_arg_str(v, a, "encryption", enc);
 	if (rc == 0)
 		rc = add_u64_arg(v, a, "retain_mb", "retain-mb", sizes[0]);
 	if (rc == 0)
@@ -51,6 +54,8 @@ topic_spec_args(const struct sl_ctl_verb *v, json_t *a, const char *name, const 
 		rc = add_u64_arg(v, a, "capacity_mb", "capacity-mb", sizes[2]);
 	if (rc == 0)
 		rc = add_u64_arg(v, a, "retransmit_window", "retransmit-window", sizes[3]);
+	if (rc == 0)
+		rc = add_u64_arg(v, a, "max_message", "max-message", sizes[4]);
 	return rc;
 }
 
@@ -59,11 +64,14 @@ static int
 topic_spec_call(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv,
 		const char *cmd, const char *done)
 {
-	const char *dur = NULL, *bp = NULL, *sizes[4] = { NULL, NULL, NULL, NULL }, *pos[1];
+	const char *dur = NULL, *bp = NULL, *enc = NULL, *sizes[5] = { NULL, NULL, NULL, NULL, NULL };
+	const char *pos[1];
 	const struct sl_ctl_opt opts[] = {
 		{ "durability", &dur, NULL }, { "backpressure", &bp, NULL },
+		{ "encryption", &enc, NULL },
 		{ "retain-mb", &sizes[0], NULL }, { "retain-s", &sizes[1], NULL },
 		{ "capacity-mb", &sizes[2], NULL }, { "retransmit-window", &sizes[3], NULL },
+		{ "max-message", &sizes[4], NULL },
 		{ NULL, NULL, NULL },
 	};
 	struct sl_ctl_reply r;
@@ -73,15 +81,16 @@ topic_spec_call(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **
 	rc = sl_ctl_parse_args(c, v, argc, argv, opts, pos, 1, 1);
 	if (rc != 0)
 		return rc;
-	if (strcmp(cmd, "topic.update") == 0 && dur == NULL && bp == NULL && sizes[0] == NULL &&
-	    sizes[1] == NULL && sizes[2] == NULL && sizes[3] == NULL)
+	if (strcmp(cmd, "topic.update") == 0 && dur == NULL && bp == NULL && enc == NULL &&
+	    sizes[0] == NULL && sizes[1] == NULL && sizes[2] == NULL && sizes[3] == NULL &&
+	    sizes[4] == NULL)
 		return sl_ctl_usage_err(v, "nothing to update: give --retain-mb, --retain-s, "
-					"--capacity-mb, --retransmit-window, --backpressure or "
-					"--durability");
+					"--capacity-mb, --retransmit-window, --max-message, "
+					"--backpressure, --encryption or --durability");
 	a = json_object();
 	if (a == NULL)
 		abort();
-	rc = topic_spec_args(v, a, pos[0], dur, bp, sizes);
+	rc = topic_spec_args(v, a, pos[0], dur, bp, enc, sizes);
 	if (rc == 0)
 		rc = sl_ctl_call(c, cmd, a, &r);
 	json_decref(a);
@@ -137,7 +146,8 @@ cmd_topic_show(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **a
 const struct sl_ctl_verb sl_ctl_topic_verbs[] = {
 	{ "topic", "create",
 	  "topic create NAME [--durability none|async|sync] [--backpressure drop|block|disconnect] "
-	  "[--retain-mb N] [--retain-s N] [--capacity-mb N] [--retransmit-window N]",
+	  "[--retain-mb N] [--retain-s N] [--capacity-mb N] [--retransmit-window N] "
+	  "[--max-message BYTES] [--encryption off|optional|required]",
 	  "Create topic NAME. --durability: none (default), async (journaled, acked before\n"
 	  "the write is durable) or sync (acked once durable). --backpressure: what happens\n"
 	  "when a shared-memory subscriber's ring is full: drop (that subscriber misses the\n"
@@ -148,18 +158,28 @@ const struct sl_ctl_verb sl_ctl_topic_verbs[] = {
 	  "the journal by size and age; --capacity-mb sizes it (0: the dataplane's\n"
 	  "default). --retransmit-window: how many of its latest messages the broker keeps\n"
 	  "to resend to a UDP subscriber that lost them (0: none; not given: the\n"
-	  "dataplane's retransmit_window, also the largest it applies). Options not given\n"
-	  "are left to sluice-control's defaults.\n",
+	  "dataplane's retransmit_window, also the largest it applies). --max-message:\n"
+	  "the largest message it takes, 1400 to 4194304 bytes (0 or not given: the\n"
+	  "dataplane's max_message); larger ones are refused (SL_E_TOO_BIG). --encryption:\n"
+	  "required refuses publishing and subscribing over UDP sessions that are not\n"
+	  "encrypted (shared memory is allowed); off and optional (default) require\n"
+	  "nothing. Options not given are left to sluice-control's defaults.\n",
 	  cmd_topic_create },
 	{ "topic", "update",
 	  "topic update NAME [--retain-mb N] [--retain-s N] [--capacity-mb N] "
-	  "[--retransmit-window N] [--backpressure drop|block|disconnect|default] [--durability none|async|sync]",
+	  "[--retransmit-window N] [--max-message BYTES] "
+	  "[--backpressure drop|block|disconnect|default] "
+	  "[--encryption off|optional|required] [--durability none|async|sync]",
 	  "Change the settings of topic NAME, live: those given change, the others stay.\n"
 	  "Retention applies at the journal's next retention pass, capacity from its next\n"
-	  "segment, back-pressure and the retransmit window at once; all are saved and survive restarts (0: the\n"
-	  "dataplane's default). The durability cannot change while the topic exists:\n"
-	  "--durability with another value is refused (exit status 1) and changes\n"
-	  "nothing; delete the topic (its stored messages go) and create it again.\n"
+	  "segment, back-pressure, the retransmit window, the largest message and the\n"
+	  "encryption policy at once; all are saved and survive restarts (0: the\n"
+	  "dataplane's default).\n"
+	  "The durability cannot change while the topic exists (its journal's records\n"
+	  "and acknowledgements depend on it): --durability with another value is\n"
+	  "refused (exit status 1) and changes nothing; delete the topic (its stored\n"
+	  "messages go) and create it again. --capacity-mb below what the journal\n"
+	  "holds now is refused the same way: lower --retain-mb or --retain-s first.\n"
 	  "A topic a client created must first be adopted with 'topic create'.\n",
 	  cmd_topic_update },
 	{ "topic", "delete", "topic delete NAME",

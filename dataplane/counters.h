@@ -38,7 +38,8 @@
 	X(user_revoked) X(rate_limited) X(shm_bad_attach) X(shm_no_slot) X(shm_corrupt)   \
 	X(shm_slow_cut) X(shm_gone) X(shm_ring_full) X(shm_held_back) X(backpressure)    \
 	X(bp_overflow) X(nak_bad) X(credit_bad) X(producer_fenced) X(producer_out_of_order)      \
-	X(producer_table_full) X(frag_too_big) X(frag_no_budget) X(frag_timeout) X(frag_refused)
+	X(producer_table_full) X(frag_too_big) X(frag_no_budget) X(frag_timeout) X(frag_refused) \
+	X(psub_table_full)
 
 /*
  * The blocks the counters area of the CnC region carries besides the two

@@ -135,6 +135,23 @@ topic_check(const struct sl_cnc_topic *t, size_t len, struct sl_cnc_result *r)
 	if (t->backpressure > SL_CNC_BP_DISCONNECT)
 		return say(r, -EINVAL, "backpressure %u is not 0 (default), 1 (drop), 2 (block) "
 			   "or 3 (disconnect)", t->backpressure);
+	if (t->max_message != 0 &&
+	    (t->max_message < SL_MAX_PAYLOAD || t->max_message > SL_MAX_MESSAGE))
+		return say(r, -EINVAL, "max_message %u is not 0 (default) or %u..%u", t->max_message,
+			   SL_MAX_PAYLOAD, SL_MAX_MESSAGE);
+	return 0;
+}
+
+/* A topic's max_message (its durability already checked) must fit in a
+ * journal segment: a larger message could never be stored. */
+static int
+message_check(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_result *r)
+{
+	uint32_t cap = sl_dp_topic_message_cap(&dp->conf, t->durability != SL_DUR_NONE);
+
+	if (t->max_message > cap)
+		return say(r, -EINVAL, "topic %s: max_message %u is more than one journal segment "
+			   "holds (%u): raise segment_mb", t->name, t->max_message, cap);
 	return 0;
 }
 
@@ -144,6 +161,7 @@ topic_update(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 {
 	size_t len = strnlen(t->name, sizeof(t->name));
 	const struct sl_topic *cur;
+	uint64_t j_bytes;
 	uint32_t id;
 	uint8_t d;
 
@@ -162,6 +180,15 @@ topic_update(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 		return say(r, -EPERM, "topic %s has durability %s, which cannot change while it "
 			   "exists; delete it and create it again", t->name,
 			   sl_durability_name((enum sl_durability)d));
+	if (message_check(dp, t, r) < 0)
+		return r->rc;
+	/* A capacity below what the journal holds would refuse every publish
+	 * until retention caught up, if it ever does: not a live change. */
+	j_bytes = sl_ctr_read(&sl_route_state(&dp->route, id)->j_bytes);
+	if (t->capacity_bytes != 0 && sl_route_state(&dp->route, id)->journal != NULL &&
+	    t->capacity_bytes < j_bytes)
+		return say(r, -ENOSPC, "topic %s: its journal holds %llu bytes, more than that "
+			   "capacity; lower retention first", t->name, (unsigned long long)j_bytes);
 	return topic_respec(dp, cur, t, r);
 }
 
@@ -174,7 +201,7 @@ topic_upsert(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 	uint32_t id;
 	int rc;
 
-	if (topic_check(t, len, r) < 0)
+	if (topic_check(t, len, r) < 0 || message_check(dp, t, r) < 0)
 		return r->rc;
 	id = sl_route_topic_lookup(&dp->route, t->name, (uint32_t)len);
 	cur = sl_route_topic_get(&dp->route, id);

@@ -54,7 +54,7 @@ enum sl_handoff_kind {
 	SL_HO_KINDS
 };
 
-#define SL_PSUB_MAX 1024 /* pattern subscriptions, all sessions together */
+#define SL_PSUB_MAX 1024 /* pattern subscriptions, all sessions together (full: SL_E_SUB_TABLE_FULL, drop psub_table_full) */
 
 /* A pattern subscription, kept by the main lcore. */
 struct sl_psub {
@@ -62,6 +62,7 @@ struct sl_psub {
 	uint16_t uid;
 	uint8_t used;
 	uint8_t src_worker;
+	uint16_t off;	    /* the PSUBSCRIBE frame's offset in m */
 	struct rte_mbuf *m; /* a reference: the subscriber's address headers */
 	char pattern[SL_MAX_TOPIC_NAME + 1];
 };
@@ -93,6 +94,9 @@ struct sl_dedup;
 struct sl_producer_reg;
 
 #define SL_BACKLOG_MAX 4096
+/* A backlog destination besides the workers: the main lcore's slow-path
+ * ring (a session's end, which its pattern subscriptions must hear of). */
+#define SL_BACKLOG_MAIN SL_CONF_MAX_WORKERS
 
 struct sl_backlog {
 	uint32_t dst;
@@ -162,7 +166,7 @@ struct sl_worker {
 	 * dropping one would leave a subscription behind. */
 	struct sl_backlog *backlog;
 	uint32_t n_backlog;
-	uint16_t n_backlog_dst[SL_CONF_MAX_WORKERS];
+	uint16_t n_backlog_dst[SL_CONF_MAX_WORKERS + 1]; /* + SL_BACKLOG_MAIN */
 	/* Messages held back for subscribers without room (policy block). */
 	struct sl_held *held;
 	uint32_t n_held;

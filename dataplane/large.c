@@ -248,7 +248,7 @@ slot_open(struct sl_worker *w, struct rte_mbuf *pkt, const struct sl_publish_fra
 	r->timestamp = g->timestamp;
 	r->started = w->now;
 	r->peer = *peer;
-	r->flags = (uint16_t)(g->h.flags & ~SL_HDR_F_AUTH);
+	r->flags = g->h.flags;
 	r->version = g->h.version;
 	r->map = (uint64_t *)(void *)(r->data + RTE_ALIGN_CEIL(g->msg_len, 8));
 	memset(r->map, 0, map_bytes(g->msg_len));

@@ -134,21 +134,63 @@ sl_route_topic_deactivate(struct sl_route *r, uint32_t id)
 }
 
 int
-sl_route_sub_add(struct sl_route *r, uint32_t id, const struct sl_sub *s)
+sl_route_sub_claim(struct sl_route *r, uint32_t id)
 {
-	struct sl_topic_state *ts = &r->state[id];
+	uint32_t *c = &r->state[id].sub_claims;
+	uint32_t n = __atomic_load_n(c, __ATOMIC_RELAXED);
+
+	/* Relaxed: the count is the only thing shared; the subscriber entry
+	 * itself is written by the owner alone. */
+	do {
+		if (n >= r->max_subs)
+			return -ENOSPC;
+	} while (!__atomic_compare_exchange_n(c, &n, n + 1, 1, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	return 0;
+}
+
+void
+sl_route_sub_unclaim(struct sl_route *r, uint32_t id)
+{
+	__atomic_fetch_sub(&r->state[id].sub_claims, 1, __ATOMIC_RELAXED);
+}
+
+static struct sl_sub *
+sub_refresh(struct sl_topic_state *ts, const struct sl_sub *s)
+{
 	uint32_t i;
 
 	for (i = 0; i < ts->n_subs; i++) {
 		if (ts->subs[i].session == s->session) {
 			ts->subs[i] = *s;
-			return 1;
+			return &ts->subs[i];
 		}
 	}
-	if (ts->n_subs >= r->max_subs)
-		return -ENOSPC;
+	return NULL;
+}
+
+int
+sl_route_sub_add_claimed(struct sl_route *r, uint32_t id, const struct sl_sub *s)
+{
+	struct sl_topic_state *ts = &r->state[id];
+
+	if (sub_refresh(ts, s) != NULL) {
+		sl_route_sub_unclaim(r, id);
+		return 1;
+	}
+	/* Claims never exceed max_subs and include this one: there is room. */
 	ts->subs[ts->n_subs++] = *s;
 	return 0;
+}
+
+int
+sl_route_sub_add(struct sl_route *r, uint32_t id, const struct sl_sub *s)
+{
+	if (sub_refresh(&r->state[id], s) != NULL)
+		return 1;
+	if (sl_route_sub_claim(r, id) < 0)
+		return -ENOSPC;
+	return sl_route_sub_add_claimed(r, id, s);
 }
 
 struct sl_sub *
@@ -173,6 +215,7 @@ sl_route_sub_del(struct sl_route *r, uint32_t id, uint32_t session)
 		if (ts->subs[i].session == session) {
 			/* Order among subscribers carries no meaning: swap in the last. */
 			ts->subs[i] = ts->subs[--ts->n_subs];
+			sl_route_sub_unclaim(r, id);
 			return 0;
 		}
 	}

@@ -59,6 +59,11 @@ struct sl_topic_state {
 	uint64_t delivered; /* DELIVER frames handed to the NIC */
 	uint64_t dropped;   /* deliveries lost for lack of mbufs or tx room */
 	uint32_t n_subs;
+	/* Subscriber slots claimed: n_subs plus pattern subscriptions the main
+	 * lcore admitted that are on their way to the owner. Changed only by
+	 * compare-and-swap (owner and main lcore), never above max_subs, so a
+	 * pattern subscription is refused before it is answered OK. */
+	uint32_t sub_claims;
 	uint8_t durability; /* enum sl_durability, fixed at creation */
 	uint8_t dirty;	    /* appended since the last sync */
 	uint8_t replaying;  /* on the owner's replay list */
@@ -161,9 +166,28 @@ sl_route_state(const struct sl_route *r, uint32_t id)
 /*
  * Add or refresh subscriber @s on topic @id. Owner worker only.
  * Returns 0 when added, 1 when the session was already subscribed (its
- * address is refreshed), -ENOSPC when the topic is full.
+ * address is refreshed), -ENOSPC when the topic is full (its max_subs
+ * slots are taken or claimed).
  */
 int sl_route_sub_add(struct sl_route *r, uint32_t id, const struct sl_sub *s);
+
+/*
+ * Claim one subscriber slot of topic @id for a subscription that will be
+ * added later with sl_route_sub_add_claimed. Any thread (compare-and-swap,
+ * relaxed: the count orders nothing else). 0, or -ENOSPC when the topic's
+ * max_subs slots are all taken or claimed.
+ */
+int sl_route_sub_claim(struct sl_route *r, uint32_t id);
+
+/* Give back a slot claimed with sl_route_sub_claim and not used. Any thread. */
+void sl_route_sub_unclaim(struct sl_route *r, uint32_t id);
+
+/*
+ * sl_route_sub_add for a subscriber whose slot was claimed: never -ENOSPC.
+ * When the session was subscribed already the claim is given back.
+ * Owner worker only. Returns 0 (added) or 1 (refreshed).
+ */
+int sl_route_sub_add_claimed(struct sl_route *r, uint32_t id, const struct sl_sub *s);
 
 /* The subscriber entry of @session on topic @id, or NULL. Owner only. */
 struct sl_sub *sl_route_sub_find(struct sl_route *r, uint32_t id, uint32_t session);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <common/auth.h>
+#include <common/crypto.h>
 #include <common/proto.h>
 
 /*
@@ -35,8 +36,9 @@ struct sl_session {
 	uint16_t uid;	    /* 0: anonymous (open mode) */
 	uint16_t user_epoch; /* the user's epoch when authenticated */
 	uint16_t reserved3;
-	uint8_t server_nonce[SL_AUTH_NONCE_LEN];
-	uint8_t skey[SL_AUTH_SESSION_KEY_LEN];
+	uint8_t server_nonce[SL_HS_NONCE_LEN];
+	uint8_t k_c2s[SL_KEY_LEN];
+	uint8_t k_s2c[SL_KEY_LEN];
 	struct sl_replay_window rw;
 	uint64_t rate_tat; /* publish rate limit: theoretical arrival time (GCRA) */
 	/* Idempotent producer the session is bound to (PRODUCER); 0: none. */

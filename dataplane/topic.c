@@ -45,6 +45,7 @@ sl_dp_topic_spec_from_cnc(const struct sl_cnc_topic *t, struct sl_topic_spec *ou
 	out->retain_bytes = t->retain_bytes;
 	out->retain_age_s = t->retain_age_s;
 	out->capacity_bytes = t->capacity_bytes;
+	out->max_message = t->max_message;
 }
 
 /*
@@ -53,16 +54,20 @@ sl_dp_topic_spec_from_cnc(const struct sl_cnc_topic *t, struct sl_topic_spec *ou
  * journaled topic never above what one segment holds (a record is one
  * message: header, payload, the segment's header and end mark).
  */
+uint32_t
+sl_dp_topic_message_cap(const struct sl_conf *c, int journaled)
+{
+	uint64_t seg = ((uint64_t)c->segment_mb << 20) - SL_JSEG_HDR - sizeof(struct sl_jrec) - 16;
+
+	return (uint32_t)(journaled ? RTE_MIN(seg, (uint64_t)SL_MAX_MESSAGE) : SL_MAX_MESSAGE);
+}
+
 static uint32_t
 topic_max_message(const struct sl_conf *c, const struct sl_topic_spec *sp, int journaled)
 {
 	uint64_t max = sp && sp->max_message ? sp->max_message : c->max_message;
-	uint64_t seg = ((uint64_t)c->segment_mb << 20) - SL_JSEG_HDR - sizeof(struct sl_jrec) - 16;
 
-	max = RTE_MIN(max, (uint64_t)SL_MAX_MESSAGE);
-	if (journaled)
-		max = RTE_MIN(max, seg);
-	return (uint32_t)max;
+	return (uint32_t)RTE_MIN(max, (uint64_t)sl_dp_topic_message_cap(c, journaled));
 }
 
 /* The journal limits @sp gives: its own where set, else the configuration's. */

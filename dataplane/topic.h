@@ -89,6 +89,10 @@ int sl_dp_topic_respec(struct sl_dp *dp, uint32_t id, const struct sl_topic_spec
 enum sl_backpressure sl_dp_topic_backpressure(const struct sl_dp *dp, uint8_t code,
 					      const struct sl_topic *t);
 
+/* The largest message any topic may take: SL_MAX_MESSAGE, and for a
+ * @journaled one what one journal segment holds (a record is one message). */
+uint32_t sl_dp_topic_message_cap(const struct sl_conf *c, int journaled);
+
 /* The retransmit window (messages) of a topic whose spec says @code
  * (SL_CNC_RETX_DEFAULT: the configuration's retransmit_window). */
 uint32_t sl_dp_topic_retx_window(const struct sl_conf *c, uint32_t code);

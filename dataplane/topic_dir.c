@@ -117,6 +117,13 @@ sl_topic_spec_format(const struct sl_topic_spec *s, char *buf, size_t cap)
 			return -ENOSPC;
 		n += m;
 	}
+	if (s->max_message != 0) {
+		m = snprintf(buf + n, cap - (size_t)n, "max_message = %" PRIu32 "\n",
+			     s->max_message);
+		if (m < 0 || (size_t)(n + m) >= cap)
+			return -ENOSPC;
+		n += m;
+	}
 	m = snprintf(buf + n, cap - (size_t)n, "crc32c = %08" PRIx32 "\n",
 		     sl_crc32c(0, buf, (size_t)n));
 	if (m < 0 || (size_t)(n + m) >= cap)
@@ -150,11 +157,11 @@ split(char *line, char **key, char **val)
 	return 0;
 }
 
-enum { K_VERSION, K_DUR, K_BP, K_RETAIN, K_AGE, K_CAP, K_CRC, K_RETX, K_MAX };
+enum { K_VERSION, K_DUR, K_BP, K_RETAIN, K_AGE, K_CAP, K_CRC, K_RETX, K_MAXMSG, K_MAX };
 static const char *const keys[K_MAX] = { "version", "durability", "backpressure",
 					 "retain_bytes", "retain_age_s", "capacity_bytes",
-					 "crc32c", "retransmit_window" };
-#define K_OPTIONAL (1u << K_RETX) /* keys a spec may leave out */
+					 "crc32c", "retransmit_window", "max_message" };
+#define K_OPTIONAL (1u << K_RETX | 1u << K_MAXMSG) /* keys a spec may leave out */
 
 /* One "key = value" line of version 2 into @s; @seen collects the keys. */
 static int
@@ -198,6 +205,12 @@ parse_line(char *line, struct sl_topic_spec *s, unsigned *seen, uint32_t *crc, c
 			return errf(err, errlen, "retransmit_window '%.20s' is not 0..%u", v,
 				    SL_CNC_RETX_MAX);
 		s->retransmit_window = (uint32_t)u + 1;
+		return 0;
+	case K_MAXMSG:
+		if (parse_u64(v, &u) < 0 || u < SL_MAX_PAYLOAD || u > SL_MAX_MESSAGE)
+			return errf(err, errlen, "max_message '%.20s' is not %u..%u", v,
+				    SL_MAX_PAYLOAD, SL_MAX_MESSAGE);
+		s->max_message = (uint32_t)u;
 		return 0;
 	case K_CRC:
 		if (strlen(v) != 8 || strspn(v, "0123456789abcdef") != 8)

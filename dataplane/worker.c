@@ -162,8 +162,7 @@ static void
 to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
 	 const struct sl_frame *f, uint16_t data_off, uint8_t kind, const struct sl_session *sess)
 {
-	/* A PUBLISH travels as header and payload: the padding and MAC trailer
-	 * of an authenticated frame are not part of the message. One in an
+	/* A PUBLISH travels as header and payload. One in an
 	 * arena buffer (larger than a datagram) travels with length 0: its
 	 * header says (sl_msg_plen). */
 	uint16_t len = (uint16_t)(kind != SL_HO_PUBLISH ? f->len
@@ -630,8 +629,8 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		sub.session = h->session;
 		sub.credit = sl_route_state(&w->dp->route, h->topic)->dlv_seq +
 			     w->dp->conf.udp_window;
-		if (sl_route_sub_add(&w->dp->route, h->topic, &sub) < 0)
-			drop(w, SL_DROP_sub_table_full);
+		/* The main lcore claimed its slot before answering OK. */
+		sl_route_sub_add_claimed(&w->dp->route, h->topic, &sub);
 		break;
 	case SL_HO_PSUB_DEL:
 		sl_route_sub_del(&w->dp->route, h->topic, h->session);
@@ -647,7 +646,8 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		if (h->code == SL_E_NONE)
 			sl_worker_reply_ok(w, &peer, h->session, r->req_id);
 		else
-			sl_worker_reply_error(w, &peer, h->session, r->req_id, h->code, r->h.type, 0);
+			sl_worker_reply_error(w, &peer, h->session, r->req_id, h->code, r->h.type,
+					      h->topic); /* the topic without room, or 0 */
 		break;
 	}
 	case SL_HO_RESOLVE_DONE: {

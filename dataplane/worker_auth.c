@@ -7,6 +7,7 @@
 #include <rte_random.h>
 
 #include <common/auth.h>
+#include <common/crypto.h>
 #include <common/proto.h>
 
 #include "large.h"
@@ -16,9 +17,9 @@
 static void
 welcome(struct sl_worker *w, const union sl_peer *peer, const struct sl_session *s)
 {
-	/* Room for the trailer when the session is authenticated. */
-	uint8_t buf[sizeof(struct sl_welcome) + sizeof(struct sl_auth_trailer)];
-	struct sl_welcome *wl = (struct sl_welcome *)buf;
+	/* Room for the seal when the session is authenticated. */
+	uint64_t buf[(sizeof(struct sl_welcome) + SL_SEAL_OVERHEAD) / 8];
+	struct sl_welcome *wl = (struct sl_welcome *)((uint8_t *)buf + SL_SEAL_HDR_LEN);
 	uint32_t len = sizeof(*wl);
 
 	sl_proto_hdr_init(&wl->h, SL_FT_WELCOME, 0, len, s->id);
@@ -30,16 +31,18 @@ welcome(struct sl_worker *w, const union sl_peer *peer, const struct sl_session 
 	wl->reserved = 0;
 	wl->incarnation = w->dp->incarnation;
 	wl->max_message = sl_large_welcome_max(w->dp);
-	wl->reserved2 = 0;
+	wl->session_timeout_ms = 0;
+	count(w, SL_CTR_welcomes);
 	if (s->auth == SL_SESSION_AUTH_OK) {
 		/* Sealed under the session key: the client learns the broker
 		 * knows the user's key too (mutual authentication). */
 		wl->h.flags |= SL_WELCOME_F_AUTH;
-		len += sizeof(struct sl_auth_trailer);
-		sl_auth_seal(s->skey, buf, len, 1);
+		len += SL_SEAL_OVERHEAD;
+		sl_seal(s->k_s2c, SL_DIR_S2C, 1, s->id, 0, buf, len);
+		sl_tx_frame(w, peer, buf, len);
+		return;
 	}
-	count(w, SL_CTR_welcomes);
-	sl_tx_frame(w, peer, buf, len);
+	sl_tx_frame(w, peer, wl, len);
 }
 
 static void
@@ -47,6 +50,7 @@ challenge(struct sl_worker *w, const union sl_peer *peer, const struct sl_sessio
 {
 	struct sl_challenge c;
 
+	memset(&c, 0, sizeof(c));
 	sl_proto_hdr_init(&c.h, SL_FT_CHALLENGE, 0, sizeof(c), s->id);
 	c.nonce = s->nonce;
 	memcpy(c.server_nonce, s->server_nonce, sizeof(c.server_nonce));
@@ -177,10 +181,12 @@ sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const union sl_pee
 	if (s->auth != SL_SESSION_AUTH_PENDING || s->uid == 0 || !u->active ||
 	    u->epoch != s->user_epoch)
 		goto fail;
-	sl_auth_proof(u->key, s->nonce, s->server_nonce, au->client_nonce, u->name, proof);
-	if (sl_auth_memcmp(proof, au->proof, sizeof(proof)) != 0)
+	if (sl_ct_memcmp(au->server_nonce, s->server_nonce, sizeof(s->server_nonce)) != 0)
 		goto fail;
-	sl_auth_session_key(u->key, s->server_nonce, au->client_nonce, s->skey);
+	sl_auth_proof_v3(u->key, au, proof);
+	if (sl_ct_memcmp(proof, au->proof, sizeof(proof)) != 0)
+		goto fail;
+	sl_session_keys(u->key, s->server_nonce, au->client_nonce, s->k_c2s, s->k_s2c);
 	memset(&s->rw, 0, sizeof(s->rw));
 	s->auth = SL_SESSION_AUTH_OK;
 	count(w, SL_CTR_auth_ok);
@@ -209,18 +215,9 @@ sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f, const union
 		 * client's process holds (the session proved who it is). */
 		if (s->transport == SL_TRANSPORT_SHM)
 			goto user;
-		if (unlikely(f->trailer == NULL)) {
-			drop(w, SL_DROP_mac_missing);
-			return -1;
-		}
-		if (unlikely(sl_auth_frame_mac(s->skey, f->hdr, f->len) != f->trailer->mac)) {
-			drop(w, SL_DROP_bad_mac);
-			return -1;
-		}
-		if (unlikely(sl_replay_check(&s->rw, f->trailer->seq) < 0)) {
-			drop(w, SL_DROP_mac_replay);
-			return -1;
-		}
+		/* Version 3 seals whole datagrams; a bare frame is unsealed. */
+		drop(w, SL_DROP_mac_missing);
+		return -1;
 user:
 		a = sl_dp_authz(w->dp);
 		if (unlikely(!a->users[s->uid].active || a->users[s->uid].epoch != s->user_epoch)) {

@@ -27,22 +27,30 @@ backlog_add(struct sl_worker *w, uint32_t dst, const struct sl_handoff *h)
 	return 0;
 }
 
+static struct rte_ring *
+ring_of(const struct sl_worker *w, uint32_t dst)
+{
+	return dst == SL_BACKLOG_MAIN ? w->dp->slow : w->dp->workers[dst]->in;
+}
+
 static void
 backlog_retry(struct sl_worker *w)
 {
-	uint32_t i, keep = 0, blocked = 0; /* bit per destination that refused */
+	uint32_t i, keep = 0;
+	uint64_t blocked = 0; /* bit per destination that refused */
 
+	_Static_assert(SL_BACKLOG_MAIN < 64, "a bit per backlog destination");
 	for (i = 0; i < w->n_backlog; i++) {
 		struct sl_backlog *b = &w->backlog[i];
 
 		/* Per destination, in order: once one is refused, keep the rest. */
-		if (!(blocked & (1u << b->dst)) &&
-		    rte_ring_enqueue_elem(w->dp->workers[b->dst]->in, &b->h, sizeof(b->h)) == 0) {
+		if (!(blocked & (1ull << b->dst)) &&
+		    rte_ring_enqueue_elem(ring_of(w, b->dst), &b->h, sizeof(b->h)) == 0) {
 			w->n_backlog_dst[b->dst]--;
 			count(w, SL_CTR_handoff_out);
 			continue;
 		}
-		blocked |= 1u << b->dst;
+		blocked |= 1ull << b->dst;
 		w->backlog[keep++] = *b;
 	}
 	w->n_backlog = keep;
@@ -108,11 +116,18 @@ sl_worker_session_gone(struct sl_worker *w, uint32_t session)
 		else
 			sl_worker_stage(w, i, &h);
 	}
-	/* Its pattern subscriptions too (main lcore); if that ring is full the
-	 * entries stay until... never: count it. */
-	if (rte_ring_enqueue_elem(w->dp->slow, &(struct sl_handoff){ .session = session,
-					.kind = SL_HO_SESSION_END }, sizeof(struct sl_handoff)) != 0)
-		drop(w, SL_DROP_slow_path_full);
+	/* Its pattern subscriptions too (main lcore). A full ring must not
+	 * leave them behind: they would subscribe the dead session to topics
+	 * created later. Kept for retry like any control handoff; only a full
+	 * backlog as well loses it (counted). */
+	{
+		struct sl_handoff end = { .session = session, .kind = SL_HO_SESSION_END };
+
+		if ((w->n_backlog_dst[SL_BACKLOG_MAIN] != 0 ||
+		     rte_ring_enqueue_elem(w->dp->slow, &end, sizeof(end)) != 0) &&
+		    backlog_add(w, SL_BACKLOG_MAIN, &end) < 0)
+			drop(w, SL_DROP_slow_path_full);
+	}
 }
 
 void

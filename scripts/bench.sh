@@ -21,6 +21,10 @@
 # 64 B payloads, publish only and with one subscriber (rows "sluice-max-*").
 # Sync journals over shared memory are on tmpfs with PMEM_IS_PMEM_FORCE=1:
 # emulated persistent memory (rows named "*-emupmem"), not a real device.
+# Authenticated rows (same dataplane, a user made through sluice-control):
+# "sluice-mac" every datagram sealed with a ChaCha20-Poly1305 tag both ways,
+# "sluice-aead" encrypted too; durability none, ratio to the plaintext row.
+# Shared memory is never sealed (the rings are private to the client).
 # Loss and throughput rows (same run): "sluice-max-udp", the most 64 B
 # messages/s one worker delivers over UDP (publisher and subscriber, at most
 # 1024 ahead, publishes batched up to 50 us; "-nobatch": one a datagram), against "udp-veth-rate", kernel UDP packets/s one way across
@@ -273,6 +277,40 @@ for dur in none sync; do
 		row sluice udp "$dur" "$s" "$work/lg-$dur-$s.json" "$(lg_status $?)"
 	done
 done
+# The same with authenticated sessions: every datagram both ways sealed
+# (ChaCha20-Poly1305 tag, "sluice-mac") and encrypted ("sluice-aead"); a user
+# made through sluice-control, durability none. Ratio: to the plaintext row
+# of the same size, printed under the table.
+if [ -x "$build/control/sluice-control" ] && "$bin/sluice-loadgen" --help 2>&1 | grep -q -- --encrypt; then
+	say "the same, authenticated: every datagram sealed (MAC), and encrypted (AEAD)"
+	"$build/control/sluice-control" -n $name --state-dir "$work/control" \
+		>>"$work/control.log" 2>&1 &
+	ctl_pid=$!
+	PIDS+=("$ctl_pid")
+	ctl() { timeout 10 "$build/ctl/sluicectl" -n $name "$@"; }
+	for _ in $(seq 100); do
+		ctl dataplane status --json 2>/dev/null | grep -q '"attached":true' && break
+		sleep 0.1
+	done
+	if ctl user add bench --credentials "$work/bench.cred" >/dev/null 2>>"$work/stderr.log" &&
+		ctl acl grant bench 'bcr.>' pub,sub >/dev/null 2>>"$work/stderr.log"; then
+		for mode in mac aead; do
+			enc=(); [ $mode = aead ] && enc=(--encrypt)
+			for s in "${sizes[@]}"; do
+				f=$work/lg-$mode-$s.json
+				bounded $((duration + 30)) "$f" ip netns exec $tag-cl "$bin/sluice-loadgen" \
+					--host $net.1 -r "$rate" -s "$s" -d "$duration" --topic-prefix "bcr.$mode$s" \
+					--credentials "$work/bench.cred" "${enc[@]}" --json -q
+				row "sluice-$mode" udp none "$s" "$f" "$(lg_status $?)"
+			done
+		done
+	else
+		say "note: no user for the authenticated rows (see $work/stderr.log)"
+	fi
+	kill -TERM "$ctl_pid" 2>/dev/null
+	wait "$ctl_pid" 2>/dev/null
+	forget "$ctl_pid"
+fi
 # The most messages one worker delivers over UDP: a publisher as fast as it
 # can, at most 1024 messages ahead of its subscriber (the latency is queueing).
 say "sluice-loadgen over UDP at the maximum rate ($max_size B), and 64 KiB messages"
@@ -478,6 +516,18 @@ for tr in ("udp", "shm"):
         print(f"  64 KiB over {tr}: {mbs:.1f} MB/s vs memcpy 64 KiB {fmbs:.0f} MB/s = {mbs / fmbs:.4f}x")
     else:
         print(f"  64 KiB over {tr}: not measured")
+for mode in ("mac", "aead"):
+    for r in rows:
+        if r["name"] != f"sluice-{mode}" or r["status"] not in ("ok", "loss") or r["p50_ns"] is None:
+            continue
+        plain = next((q for q in rows if q["name"] == "sluice" and q["transport"] == "udp" and
+                      q["durability"] == "none" and q["size"] == r["size"] and
+                      q["status"] == "ok" and q["p50_ns"]), None)
+        if plain:
+            print(f"  {r['name']} {r['size']} B: p50 {t(r['p50_ns'])} = {r['p50_ns'] / plain['p50_ns']:.2f}x"
+                  f" plaintext ({t(plain['p50_ns'])}, {'+' if r['p50_ns'] >= plain['p50_ns'] else '-'}"
+                  f"{t(abs(r['p50_ns'] - plain['p50_ns']))}),"
+                  f" p99 {r['p99_ns'] / plain['p99_ns']:.2f}x")
 for n in ("sluice-relay", "sluice-loss1"):
     r = first_ok(n)
     if r:

@@ -21,7 +21,7 @@ packages=(build-essential meson ninja-build pkg-config python3 gnuplot-nox
 	dpdk dpdk-dev libdpdk-dev libpmem-dev libpmem2-dev libhugetlbfs-dev libhugetlbfs-bin
 	libbenchmark-dev iproute2 procps
 	libjansson-dev libmicrohttpd-dev
-	clang llvm)
+	libsodium-dev python3-nacl tcpdump clang llvm)
 
 install_packages() {
 	local missing=() p

@@ -15,7 +15,7 @@ docs/PROTOCOL.md says for HELLO (WELCOME), RESOLVE (TOPIC 1) and HEARTBEAT
   silent  no answer at all
   stray   ACK for n + 1000 and for n - 1 of another topic, then n's own ACK
 or, for subscribers, sends topic 1's messages 1..LOSSY_N after a SUBSCRIBE on
-a link that loses, reorders and duplicates them (session version 2):
+a link that loses, reorders and duplicates them (session version 3):
   lossy   see lossy_plan(): some DELIVERs dropped the first time, some sent
           out of order or twice, LOST_FIRST..LOST_LAST never (a NAK for them
           is answered with ERROR SL_E_GAP_LOST), one message in DELIVER_FRAG
@@ -35,13 +35,13 @@ import time
 HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, HEARTBEAT, ERROR, GOODBYE = \
     0x01, 0x04, 0x10, 0x11, 0x20, 0x30, 0x40, 0x7F, 0x05
 SESSION, TOPIC_ID, E_JOURNAL_FULL, E_VERSION = 9, 1, 10, 6
-VERSION = 2  # the protocol version this fake speaks
+VERSION = 3  # the protocol version this fake speaks
 INCARNATION = 0x5EED5EED5EED5EED
 MAX_MESSAGE = 1 << 20
 SUBSCRIBE, OK, DELIVER, DELIVER_FRAG, NAK, CREDIT, STATUS = \
     0x12, 0x14, 0x21, 0x23, 0x31, 0x32, 0x41
 DLV_F_RETRANS, E_GAP_LOST = 2, 24
-LOSSY_N, LOST_FIRST, LOST_LAST, FRAG_SEQ, FRAG_LEN, FRAG_PIECE = 300, 100, 102, 150, 4000, 1400
+LOSSY_N, LOST_FIRST, LOST_LAST, FRAG_SEQ, FRAG_LEN, FRAG_PIECE = 300, 100, 102, 150, 4000, 1384
 
 
 def hdr(t, length, flags=0, version=VERSION):
@@ -166,7 +166,7 @@ def main():
                     s.sendto(hdr(ERROR, 32, version=1) +
                              struct.pack("<IHHQ", 0, E_VERSION, HELLO, nonce), peer)
                     continue
-                s.sendto(hdr(WELCOME, 56) + struct.pack("<IIQIHHQII", SESSION, 1000, nonce, 1400,
+                s.sendto(hdr(WELCOME, 56) + struct.pack("<IIQIHHQII", SESSION, 1000, nonce, 1392,
                                                         VERSION, 0, INCARNATION,
                                                         MAX_MESSAGE, 0), peer)
             elif t == SUBSCRIBE:

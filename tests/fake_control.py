@@ -121,13 +121,18 @@ def topic_update(st, a):
     if "durability" in a and a["durability"] != t["durability"]:
         raise Refused("invalid", "topic '%s' has durability %s, which cannot change while the "
                       "topic exists" % (t["name"], t["durability"]))
-    for k in ("retain_mb", "retain_s", "capacity_mb", "retransmit_window"):
+    for k in ("retain_mb", "retain_s", "capacity_mb", "retransmit_window", "max_message"):
         if k in a:
             if not isinstance(a[k], int) or a[k] < 0:
                 raise Refused("invalid", "%s must be a non-negative integer" % k)
             t[k] = a[k]
     if "backpressure" in a:
         t["backpressure"] = a["backpressure"]
+    if "encryption" in a:
+        if a["encryption"] not in ("off", "optional", "required"):
+            raise Refused("invalid", "encryption '%s' is invalid: use off, optional or required"
+                          % a["encryption"])
+        t["encryption"] = a["encryption"]
     return t
 
 

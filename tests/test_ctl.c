@@ -172,6 +172,44 @@ test_topics(void)
 	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), 0);
 	spec_is(id, SL_DUR_SYNC, SL_CNC_BP_DISCONNECT, 2 * MB, 0, 0);
 	CHECK_EQ(sl_route_state(&dp.route, id)->backpressure, SL_BP_DISCONNECT);
+	/* A capacity below what the journal holds (the owner's snapshot of
+	 * its size, as after appends): refused, nothing changed. */
+	__atomic_store_n(&sl_route_state(&dp.route, id)->j_bytes, 8 * MB, __ATOMIC_RELAXED);
+	t = topic("c.sync", SL_DUR_SYNC, SL_CNC_BP_DROP, 0, 0,
+		  sl_route_state(&dp.route, id)->j_bytes - 1);
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), -ENOSPC);
+	msg_has(msg, "more than that capacity; lower retention first");
+	spec_is(id, SL_DUR_SYNC, SL_CNC_BP_DISCONNECT, 2 * MB, 0, 0);
+	t.capacity_bytes = sl_route_state(&dp.route, id)->j_bytes;
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), 0);
+	spec_is(id, SL_DUR_SYNC, SL_CNC_BP_DROP, 0, 0, t.capacity_bytes);
+	t.capacity_bytes = 0;
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), 0);
+	/* The largest message, live; out of range refused. */
+	t.max_message = 100 * 1024;
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), 0);
+	CHECK_EQ(sl_route_state(&dp.route, id)->max_message, 100 * 1024);
+	t.max_message = SL_MAX_MESSAGE + 1;
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), -EINVAL);
+	{
+		char want[96];
+
+		snprintf(want, sizeof(want), "max_message %u is not 0 (default) or %u..%u",
+			 SL_MAX_MESSAGE + 1, SL_MAX_PAYLOAD, SL_MAX_MESSAGE);
+		msg_has(msg, want);
+	}
+	CHECK_EQ(sl_route_state(&dp.route, id)->max_message, 100 * 1024);
+	/* Above what one of its journal's segments holds: refused too. */
+	t.max_message = sl_dp_topic_message_cap(&dp.conf, 1) + 1;
+	CHECK(t.max_message <= SL_MAX_MESSAGE);
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), -EINVAL);
+	msg_has(msg, "more than one journal segment holds");
+	t.max_message = 0;
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), 0);
+	CHECK_EQ(sl_route_state(&dp.route, id)->max_message,
+		 RTE_MIN(dp.conf.max_message, sl_dp_topic_message_cap(&dp.conf, 1)));
+	t = topic("c.sync", SL_DUR_SYNC, SL_CNC_BP_DISCONNECT, 2 * MB, 0, 0);
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), 0);
 
 	/* Bad commands: refused, saying what is wrong; nothing created. */
 	t = topic("bad name", SL_DUR_NONE, 0, 0, 0, 0);

@@ -39,7 +39,10 @@ stray=$(nm -g --defined-only "$lib" | awk 'NF == 3 && $3 !~ /^sl_/ { print $3 }'
 [ -z "$stray" ] || fail "libsluice.a exports symbols without the sl_ prefix: $stray"
 
 # A sysroot, as for any staged install: pkg-config prefixes -I and -L with it.
-export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$ROOT PKG_CONFIG_LIBDIR=/nonexistent
+# libsluice's one requirement, libsodium, comes from the system (its -I and
+# -L are system paths, which pkg-config leaves out).
+sys_pc=$(pkg-config --variable pc_path pkg-config)
+export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$ROOT PKG_CONFIG_LIBDIR=$sys_pc
 flags=$(pkg-config --cflags --libs --static libsluice) || fail "pkg-config libsluice"
 echo "pkg-config --cflags --libs --static libsluice: $flags"
 # A sanitizer build's library needs its runtime: the application is built

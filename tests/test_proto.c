@@ -238,7 +238,7 @@ test_versions(void)
 	size_t off;
 	unsigned v;
 
-	CHECK(SL_PROTO_VERSION == 2 && SL_PROTO_VERSION_MIN == 2 && SL_PROTO_HELLO_VERSION == 1);
+	CHECK(SL_PROTO_VERSION == 3 && SL_PROTO_VERSION_MIN == 3 && SL_PROTO_HELLO_VERSION == 1);
 	memset(buf, 0, sizeof(buf));
 	sl_proto_hdr_init(h, SL_FT_HELLO, 0, sizeof(struct sl_hello), 0);
 	CHECK(h->version == SL_PROTO_VERSION);
@@ -252,7 +252,7 @@ test_versions(void)
 	CHECK(sl_proto_next(buf, sizeof(struct sl_hello), &off, &f) == -SL_PROTO_BAD_VERSION);
 
 	sl_proto_hdr_init(h, SL_FT_PUBLISH, 0, sizeof(struct sl_publish), 9);
-	h->version = 3;
+	h->version = 4;
 	off = 0;
 	memset(&f, 0, sizeof(f));
 	CHECK(sl_proto_next(buf, sizeof(struct sl_publish), &off, &f) == -SL_PROTO_BAD_VERSION);
@@ -272,6 +272,65 @@ test_versions(void)
 	sl_proto_hdr_init(h, SL_FT_SUBSCRIBE, 0, 40, 1);
 	off = 0;
 	CHECK(sl_proto_next(buf, 40, &off, &f) == 1);
+}
+
+/*
+ * SEAL (v3): the envelope alone is checked: at least header, seq and tag,
+ * a multiple of 8; body spans the inner bytes. PUBLISH and DELIVER carry
+ * payload_len 0 (v2's trailer length is malformed now).
+ */
+static void
+test_seal_envelope(void)
+{
+	struct sl_seal *s = (struct sl_seal *)buf;
+	struct sl_publish *p;
+	struct sl_frame f, in;
+	size_t off, ioff;
+	uint32_t len;
+
+	memset(buf, 0, sizeof(buf));
+	CHECK(sl_proto_min_len(SL_FT_SEAL) == 40);
+	CHECK(sl_proto_put_publish(buf + 24, 64, 5, 7, 0, 1, 2, "abcdefgh", 8) == 48);
+	len = 24 + 48 + 16;
+	sl_proto_hdr_init(&s->h, SL_FT_SEAL, 0, len, 5);
+	s->seq = 1;
+	off = 0;
+	CHECK(sl_proto_next(buf, len, &off, &f) == 1 && f.hdr->type == SL_FT_SEAL);
+	CHECK(off == len && f.body == buf + 24 && f.body_len == 48);
+	ioff = 0;
+	CHECK(sl_proto_next(f.body, f.body_len, &ioff, &in) == 1);
+	CHECK(in.hdr->type == SL_FT_PUBLISH && in.body_len == 8);
+	CHECK(memcmp(in.body, "abcdefgh", 8) == 0);
+	/* Not a multiple of 8. */
+	s->h.length = len - 4;
+	off = 0;
+	CHECK(sl_proto_next(buf, len, &off, &f) == -SL_PROTO_BAD_LENGTH);
+	/* Too short for the tag. */
+	s->h.length = 32;
+	off = 0;
+	CHECK(sl_proto_next(buf, len, &off, &f) == -SL_PROTO_TRUNCATED);
+	/* Longer than the datagram. */
+	s->h.length = len + 8;
+	off = 0;
+	CHECK(sl_proto_next(buf, len, &off, &f) == -SL_PROTO_BAD_LENGTH);
+	/* The smallest: nothing inside. */
+	s->h.length = 40;
+	off = 0;
+	CHECK(sl_proto_next(buf, 40, &off, &f) == 1 && f.body_len == 0);
+
+	/* PUBLISH with a payload length: malformed in v3. */
+	p = (struct sl_publish *)buf;
+	CHECK(sl_proto_put_publish(buf, 64, 5, 7, 0, 1, 2, "abcdefgh", 8) == 48);
+	p->payload_len = 8;
+	off = 0;
+	CHECK(sl_proto_next(buf, 48, &off, &f) == -SL_PROTO_BAD_FIELD);
+	p->h.type = SL_FT_DELIVER;
+	off = 0;
+	CHECK(sl_proto_next(buf, 48, &off, &f) == -SL_PROTO_BAD_FIELD);
+	p->payload_len = 0;
+	off = 0;
+	CHECK(sl_proto_next(buf, 48, &off, &f) == 1 && f.body_len == 8);
+	CHECK(strcmp(sl_proto_type_name(SL_FT_SEAL), "seal") == 0);
 }
 
 static void
@@ -333,6 +392,7 @@ main(void)
 	test_resolve_validation();
 	test_bad_after_good();
 	test_versions();
+	test_seal_envelope();
 	test_psubscribe();
 	test_put_limits();
 	test_random_garbage();

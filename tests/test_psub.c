@@ -197,14 +197,19 @@ test_patterns(void)
 	told(SL_HO_PSUB_DEL, 10, other, 0);
 	workers_drain();
 
-	/* Session end: its patterns go, without handoffs (the owners already
-	 * dropped its subscriptions); a later topic reaches nobody. */
+	/* Session end: its patterns go, with a removal behind any add still
+	 * on its way to an owner (which dropped the session's subscriptions
+	 * already); a later topic reaches nobody. */
 	{
 		struct sl_handoff h = { .session = 11, .kind = SL_HO_SESSION_END };
 
 		sl_psub_handle(&dp, &h);
 	}
-	CHECK_EQ(fake_n_sent, 0);
+	told(SL_HO_PSUB_DEL, 11, a, 1);
+	told(SL_HO_PSUB_DEL, 11, deep, 1);
+	told(SL_HO_PSUB_DEL, 11, e, 1); /* matches; the ACL does not matter */
+	told(SL_HO_PSUB_DEL, 11, other, 1);
+	workers_drain();
 	create("px.f");
 	CHECK_EQ(fake_n_sent, 0);
 
@@ -217,6 +222,7 @@ test_patterns(void)
 		workers_drain();
 	}
 	CHECK_EQ(psub(20, 2, "full.x", 0), SL_E_SUB_TABLE_FULL);
+	CHECK_EQ(sl_ctr_read(&dp.main_ctr.drop[SL_DROP_psub_table_full]), 1);
 	workers_drain();
 
 	/* An answer that meets a full ring is counted, its frame freed. */
@@ -229,6 +235,155 @@ test_patterns(void)
 	fake_ring_full = 0;
 	CHECK_EQ(sl_ctr_read(&dp.main_ctr.drop[SL_DROP_ring_full]), 1);
 	CHECK_EQ(fake_n_sent, 0);
+}
+
+/* The owners' part: apply the recorded adds and removals to the subscriber
+ * sets, as the workers do, then take the references. */
+static void
+owners_apply(void)
+{
+	struct sl_sub sub;
+	unsigned i;
+
+	for (i = 0; i < fake_n_sent; i++) {
+		const struct sl_handoff *h = &fake_sent[i].h;
+
+		memset(&sub, 0, sizeof(sub));
+		sub.session = h->session;
+		if (h->kind == SL_HO_PSUB_ADD)
+			CHECK(sl_route_sub_add_claimed(&dp.route, h->topic, &sub) >= 0);
+		else if (h->kind == SL_HO_PSUB_DEL)
+			sl_route_sub_del(&dp.route, h->topic, h->session);
+	}
+	workers_drain();
+}
+
+static void
+end_session(uint32_t session)
+{
+	struct sl_handoff h = { .session = session, .kind = SL_HO_SESSION_END };
+
+	sl_psub_handle(&dp, &h);
+}
+
+/* The topic a PSUB_DONE recorded for @session names (its ERROR's detail),
+ * with its code in *@code; 0 when there is none. */
+static uint32_t
+done_topic(uint32_t session, uint16_t *code)
+{
+	unsigned i;
+
+	for (i = 0; i < fake_n_sent; i++) {
+		const struct sl_handoff *h = &fake_sent[i].h;
+
+		if (h->kind == SL_HO_PSUB_DONE && h->session == session) {
+			const struct sl_resolve *r =
+				rte_pktmbuf_mtod_offset(h->m, const struct sl_resolve *, h->off);
+
+			CHECK_EQ(r->h.type, SL_FT_PSUBSCRIBE); /* answered with its req_id */
+			*code = h->code;
+			return h->topic;
+		}
+	}
+	return 0;
+}
+
+/*
+ * max_subscribers bounds pattern subscriptions as it bounds SUBSCRIBE: a
+ * pattern reaching a topic without room is refused before any OK, as a
+ * whole; a topic created later without room for a pattern's session tells
+ * that session so with an ERROR naming the topic. Never an OK followed by a
+ * subscription that silently is not there.
+ */
+static void
+test_sub_limit(void)
+{
+	uint64_t full0 = sl_ctr_read(&dp.main_ctr.drop[SL_DROP_sub_table_full]);
+	struct sl_sub direct = { .session = 100 };
+	uint32_t a, b, late;
+	uint16_t code = 0;
+
+	CHECK_EQ(dp.route.max_subs, 2);
+	end_session(10);
+	end_session(20);
+	workers_drain();
+	a = create("lim.a");
+	b = create("lim.b");
+	CHECK_EQ(sl_route_sub_add(&dp.route, b, &direct), 0);
+	direct.session = 101;
+	CHECK_EQ(sl_route_sub_add(&dp.route, b, &direct), 0);
+
+	/* lim.b is full: the pattern is refused, naming it, and nothing is
+	 * subscribed anywhere (lim.a's claim is given back). */
+	CHECK_EQ(psub(30, 2, "lim.*", 0), SL_E_SUB_TABLE_FULL);
+	CHECK_EQ(done_topic(30, &code), b);
+	CHECK_EQ(fake_sent_count(SL_HO_PSUB_ADD, 0), 0);
+	CHECK_EQ(sl_route_state(&dp.route, a)->sub_claims, 0);
+	CHECK_EQ(sl_ctr_read(&dp.main_ctr.drop[SL_DROP_sub_table_full]), full0 + 1);
+	workers_drain();
+	create("lim.c"); /* not registered: reaches nobody */
+	CHECK_EQ(fake_n_sent, 0);
+
+	/* Room again: accepted, and the owners' adds cannot fail. */
+	CHECK_EQ(sl_route_sub_del(&dp.route, b, 101), 0);
+	CHECK_EQ(psub(30, 2, "lim.*", 0), SL_E_NONE);
+	CHECK_EQ(fake_sent_count(SL_HO_PSUB_ADD, 0), 3);
+	owners_apply();
+	CHECK_EQ(sl_route_state(&dp.route, b)->n_subs, 2);
+	CHECK(sl_route_sub_find(&dp.route, a, 30) != NULL);
+	/* A SUBSCRIBE now meets the full topic too. */
+	direct.session = 102;
+	CHECK_EQ(sl_route_sub_add(&dp.route, b, &direct), -ENOSPC);
+
+	/* A claim that is still on its way counts: lim.a has one subscriber
+	 * and one pattern's add in flight, so a third is refused. */
+	CHECK_EQ(psub(31, 2, "lim.a", 0), SL_E_NONE);
+	CHECK_EQ(fake_sent_count(SL_HO_PSUB_ADD, a), 1);
+	workers_drain(); /* not applied yet */
+	direct.session = 103;
+	CHECK_EQ(sl_route_sub_add(&dp.route, a, &direct), -ENOSPC);
+
+	/* A topic created later with room for two of three patterns: the
+	 * third session gets an ERROR naming it, the others are added. */
+	for (code = 40; code <= 42; code++) {
+		CHECK_EQ(psub(code, 2, "late.*", 0), SL_E_NONE);
+		workers_drain();
+	}
+	late = create("late.x");
+	CHECK_EQ(fake_sent_count(SL_HO_PSUB_ADD, late), 2);
+	CHECK_EQ(fake_sent_count(SL_HO_PSUB_DONE, 0), 1);
+	CHECK_EQ(done_topic(42, &code), late);
+	CHECK_EQ(code, SL_E_SUB_TABLE_FULL);
+	CHECK_EQ(sl_ctr_read(&dp.main_ctr.drop[SL_DROP_sub_table_full]), full0 + 2);
+	owners_apply();
+	CHECK_EQ(sl_route_state(&dp.route, late)->n_subs, 2);
+	CHECK(sl_route_sub_find(&dp.route, late, 42) == NULL);
+
+	/* A removal an owner cannot be told of is not answered OK: BUSY, and
+	 * the pattern stays for the resend. */
+	fake_ring_full = 1;
+	{
+		uint64_t full = sl_ctr_read(&dp.main_ctr.drop[SL_DROP_ring_full]);
+		struct sl_handoff h = frame(40, 2, 1, "late.*", 1);
+
+		sl_psub_handle(&dp, &h); /* the answer meets the full ring too: freed */
+		CHECK_EQ(sl_ctr_read(&dp.main_ctr.drop[SL_DROP_ring_full]), full + 2);
+	}
+	fake_ring_full = 0;
+	CHECK_EQ(psub(40, 2, "late.*", 0), SL_E_NONE); /* still there: a resend */
+	CHECK_EQ(fake_sent_count(SL_HO_PSUB_ADD, 0), 0);
+	workers_drain();
+
+	/* Unsubscribing gives the slot back: a session that was refused gets in. */
+	CHECK_EQ(psub(40, 2, "late.*", 1), SL_E_NONE);
+	owners_apply();
+	CHECK_EQ(sl_route_state(&dp.route, late)->sub_claims, 1);
+	CHECK_EQ(psub(43, 2, "late.x", 0), SL_E_NONE);
+	owners_apply();
+	CHECK(sl_route_sub_find(&dp.route, late, 43) != NULL);
+	for (code = 30; code <= 43; code++)
+		end_session(code);
+	workers_drain();
 }
 
 int
@@ -252,11 +407,14 @@ main(int argc, char **argv)
 				       SOCKET_ID_ANY);
 	CHECK(pool != NULL);
 	CHECK_EQ(fake_dp_init(&dp, "ut-psub", "/nonexistent/ut-psub", 2), 0);
+	dp.conf.max_subscribers = 2; /* test_sub_limit fills topics */
 	CHECK_EQ(fake_dp_topics(&dp, NULL), 0);
 	CHECK_EQ(sl_psub_init(&dp), 0);
 	CHECK(dp.on_topic_created != NULL);
-	if (pool != NULL)
+	if (pool != NULL) {
 		test_patterns();
+		test_sub_limit();
+	}
 	sl_psub_fini(&dp);
 	CHECK(dp.on_topic_created == NULL);
 	workers_drain();

@@ -722,6 +722,35 @@ test_seq_top_of_range(void)
 	}
 }
 
+/*
+ * Loss detection covers every topic, not the first 256: the tables grow.
+ * A delivery the client cannot track (here topic id 0, never a topic) is
+ * passed on unordered and counted, not silently.
+ */
+static void
+test_many_topics(void)
+{
+	const uint32_t n = 1000;
+	uint32_t t;
+
+	setup(4, false);
+	for (t = 1; t <= n; t++) {
+		CHECK(sub(t) != NULL);
+		CHECK_EQ(rx(t, 10), 1);
+		CHECK_EQ(rx(t, 12), 0); /* 11 missing: held */
+	}
+	CHECK_EQ(RO.ntopics, n);
+	CHECK(RO.cap >= n && RO.cap <= SL_RO_TOPICS_MAX);
+	CHECK_EQ(ST.reordered, n);
+	tick(1 * MS);
+	CHECK_EQ(L.nnak, n); /* every topic's hole asked for */
+	for (t = 1; t <= n; t++)
+		CHECK(sl_ro_topic_find(&RO, t) != NULL && sl_ro_topic_find(&RO, t)->id == t);
+	CHECK_EQ(ST.untracked, 0);
+	CHECK_EQ(rx(0, 5), 1);
+	CHECK_EQ(ST.untracked, 1);
+}
+
 int
 main(void)
 {
@@ -740,6 +769,7 @@ main(void)
 	test_random();
 	test_fast_path();
 	test_seq_top_of_range();
+	test_many_topics();
 	sl_ro_fini(&RO);
 	return check_result("reorder");
 }

@@ -183,6 +183,24 @@ test_subs(void)
 	      count_sub(&r, id, 103, NULL) == 1);
 	s = sub(200, 9, 9);
 	CHECK(sl_route_sub_add(&r, id, &s) == 0); /* room again */
+	CHECK(sl_route_state(&r, id)->sub_claims == 4);
+	/* A claimed slot (a pattern subscription on its way) counts as taken. */
+	CHECK(sl_route_sub_del(&r, id, 200) == 0);
+	CHECK(sl_route_sub_claim(&r, id) == 0);
+	CHECK(sl_route_sub_claim(&r, id) == -ENOSPC);
+	s = sub(201, 9, 9);
+	CHECK(sl_route_sub_add(&r, id, &s) == -ENOSPC);
+	CHECK(sl_route_sub_add_claimed(&r, id, &s) == 0);
+	CHECK(sl_route_state(&r, id)->n_subs == 4 && sl_route_state(&r, id)->sub_claims == 4);
+	/* A claim for a session already there is given back. */
+	CHECK(sl_route_sub_del(&r, id, 201) == 0);
+	CHECK(sl_route_sub_claim(&r, id) == 0);
+	s = sub(100, 1, 1);
+	CHECK(sl_route_sub_add_claimed(&r, id, &s) == 1);
+	CHECK(sl_route_state(&r, id)->sub_claims == 3);
+	CHECK(sl_route_sub_claim(&r, id) == 0);
+	sl_route_sub_unclaim(&r, id);
+	CHECK(sl_route_state(&r, id)->sub_claims == 3);
 	sl_route_fini(&r);
 
 	/* del_session: only the topics of one owner. */

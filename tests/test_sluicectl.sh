@@ -190,6 +190,17 @@ req_is '{"cmd":"topic.update","args":{"name":"orders.eu","retain_mb":5,"backpres
 ctl --json topic update orders.eu --capacity-mb=9 --retain-s 0; rc_is 0
 req_is '{"cmd":"topic.update","args":{"name":"orders.eu","capacity_mb":9,"retain_s":0}}'
 out_json 'v["capacity_mb"] == 9 and v["retain_mb"] == 5 and v["retain_s"] == 0'
+ctl --json topic update orders.eu --encryption required; rc_is 0
+req_is '{"cmd":"topic.update","args":{"name":"orders.eu","encryption":"required"}}'
+out_json 'v["encryption"] == "required" and v["capacity_mb"] == 9'
+ctl topic update orders.eu --encryption sometimes; rc_is 1; err_has "use off, optional or required"
+ctl --json topic update orders.eu --max-message 65536; rc_is 0
+req_is '{"cmd":"topic.update","args":{"name":"orders.eu","max_message":65536}}'
+out_json 'v["max_message"] == 65536'
+ctl topic update orders.eu --max-message big; rc_is 2; err_has "--max-message takes a non-negative integer"
+ctl topic create t7 --encryption off; rc_is 0
+req_is '{"cmd":"topic.create","args":{"name":"t7","encryption":"off"}}'
+raw topic update --help; rc_is 0; out_has "--encryption off|optional|required"
 ctl topic update orders.eu --retransmit-window 0; rc_is 0
 req_is '{"cmd":"topic.update","args":{"name":"orders.eu","retransmit_window":0}}'
 ctl topic create t5 --retransmit-window 512; rc_is 0

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "jsonx.h"
+#include <common/proto.h>
+
 #include "state.h"
 
 #include "check.h"
@@ -100,6 +102,19 @@ test_topic_update(void)
 	      -EINVAL);
 	t.retx_window = SL_CNC_RETX_DEFAULT;
 	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_RETX_WINDOW, &now, err, sizeof(err)) == 0);
+	/* The largest message: 0 (the dataplane's) or SL_MAX_PAYLOAD..SL_MAX_MESSAGE. */
+	t.max_message = 64 * 1024;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_MAX_MESSAGE, &now, err, sizeof(err)) == 0);
+	CHECK(now.max_message == 64 * 1024 && now.retain_mb == 10);
+	t.max_message = SL_MAX_PAYLOAD - 1;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_MAX_MESSAGE, &now, err, sizeof(err)) ==
+	      -EINVAL);
+	CHECK(strstr(err, "max_message must be 0") != NULL);
+	t.max_message = SL_MAX_MESSAGE + 1;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_MAX_MESSAGE, &now, err, sizeof(err)) ==
+	      -EINVAL);
+	CHECK(sl_state_topic_find(&s, "orders.eu")->max_message == 64 * 1024);
+	t.max_message = 0;
 
 	t.backpressure = SL_CNC_BP_DEFAULT;
 	t.retain_s = 0;
@@ -138,7 +153,9 @@ test_topic_update(void)
 	/* What was updated is what is saved and loaded back. */
 	t = topic("orders.eu", SL_DUR_SYNC);
 	t.retx_window = 1 + 300;
-	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_RETX_WINDOW, NULL, err, sizeof(err)) == 0);
+	t.max_message = 2 * 1024 * 1024;
+	CHECK(sl_state_topic_update(&s, &t, SL_STATE_TF_RETX_WINDOW | SL_STATE_TF_MAX_MESSAGE, NULL,
+				    err, sizeof(err)) == 0);
 	CHECK(sl_state_dir_prepare(dir, err, sizeof(err)) == 0);
 	CHECK(sl_state_save(&s, dir, err, sizeof(err)) == 0);
 	sl_state_fini(&s);
@@ -147,6 +164,7 @@ test_topic_update(void)
 	CHECK(s.n_topics == 1 && s.topics[0].retain_mb == 10 && s.topics[0].retain_s == 0 &&
 	      s.topics[0].capacity_mb == 128 && s.topics[0].backpressure == SL_CNC_BP_DEFAULT);
 	CHECK_EQ(s.topics[0].retx_window, 1 + 300);
+	CHECK_EQ(s.topics[0].max_message, 2 * 1024 * 1024);
 	sl_state_fini(&s);
 	snprintf(path, sizeof(path), "%s/state.json", dir);
 	unlink(path);

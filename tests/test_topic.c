@@ -55,6 +55,7 @@ spec_eq(const struct sl_topic_spec *got, const struct sl_topic_spec *want)
 	CHECK_EQ(got->retain_age_s, want->retain_age_s);
 	CHECK_EQ(got->capacity_bytes, want->capacity_bytes);
 	CHECK_EQ(got->retransmit_window, want->retransmit_window);
+	CHECK_EQ(got->max_message, want->max_message);
 }
 
 static uint32_t
@@ -301,6 +302,19 @@ test_create(void)
 	CHECK_EQ(sl_dp_topic_respec(&dp, id, &s), 0);
 	saved_eq("t.sync", &s);
 	CHECK_EQ(sl_route_state(&dp.route, id)->retx_window, 4096);
+	/* The largest message: the configuration's until set; set, saved
+	 * with the spec and applied; 0 again, the configuration's. */
+	CHECK_EQ(sl_route_state(&dp.route, id)->max_message,
+		 RTE_MIN(dp.conf.max_message, sl_dp_topic_message_cap(&dp.conf, 1)));
+	s.max_message = 64 * 1024;
+	CHECK_EQ(sl_dp_topic_respec(&dp, id, &s), 0);
+	saved_eq("t.sync", &s);
+	CHECK_EQ(sl_route_state(&dp.route, id)->max_message, 64 * 1024);
+	s.max_message = 0;
+	CHECK_EQ(sl_dp_topic_respec(&dp, id, &s), 0);
+	saved_eq("t.sync", &s);
+	CHECK_EQ(sl_route_state(&dp.route, id)->max_message,
+		 RTE_MIN(dp.conf.max_message, sl_dp_topic_message_cap(&dp.conf, 1)));
 
 	/* For the reload: a directory from before specs were saved (matching
 	 * a rule and not), and one whose spec is damaged. */

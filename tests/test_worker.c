@@ -8,6 +8,7 @@
 #include <common/proto.h>
 
 #include "dp_harness.h"
+#include "worker_internal.h"
 
 #include "check.h"
 
@@ -201,17 +202,17 @@ test_versions(uint32_t topic)
 	CHECK(e->h.version == SL_PROTO_HELLO_VERSION);
 	CHECK(sl_ctr_read(&dp.workers[0]->ctr.ctr[SL_CTR_version_refused]) == refused + 1);
 	/* Only versions above this broker's: refused too. */
-	n = hello(1, 3, 9, 0x502, r);
+	n = hello(1, 4, 9, 0x502, r);
 	CHECK(n == 1 && r[0].type == SL_FT_ERROR &&
 	      ((const struct sl_error *)r[0].b)->code == SL_E_VERSION);
 	CHECK(sl_ctr_read(&dp.workers[0]->ctr.ctr[SL_CTR_version_refused]) == refused + 2);
 
-	/* A client of versions 1..7 with a header of version 7: version 2. */
+	/* A client of versions 1..7 with a header of version 7: version 3. */
 	dp.incarnation = 0xfeedface12345678ull;
 	n = hello(7, 1, 7, 0x503, r);
 	CHECK(n == 1 && r[0].type == SL_FT_WELCOME && r[0].len == 56);
 	wl = (const struct sl_welcome *)r[0].b;
-	CHECK(wl->version == 2 && wl->h.version == 2);
+	CHECK(wl->version == 3 && wl->h.version == 3);
 	CHECK(wl->incarnation == 0xfeedface12345678ull);
 	/* The largest message a session may send: the default budgets take
 	 * the hard limit (each topic's own limit may be lower). */
@@ -229,14 +230,50 @@ test_versions(uint32_t topic)
 	e = (const struct sl_error *)r[0].b;
 	CHECK(e->code == SL_E_VERSION && e->frame_type == SL_FT_SUBSCRIBE);
 	CHECK(sl_ctr_read(&dp.workers[0]->ctr.drop[SL_DROP_bad_version]) == bad + 1);
-	/* And in version 3 (above what the parser knows): the same answer. */
-	s.h.version = 3;
+	/* And in version 4 (above what the parser knows): the same answer. */
+	s.h.version = 4;
 	send_dgram(&s, sizeof(s));
 	n = poll_replies(r);
 	CHECK(n == 1 && r[0].type == SL_FT_ERROR &&
 	      ((const struct sl_error *)r[0].b)->code == SL_E_VERSION);
 	CHECK(sl_ctr_read(&dp.workers[0]->ctr.drop[SL_DROP_bad_version]) == bad + 2);
 	CHECK(sl_route_sub_find(&dp.route, topic, s.h.session) == NULL);
+}
+
+/*
+ * A session's end must reach the main lcore's pattern registry even when
+ * its ring is full: kept in the backlog and sent once there is room, never
+ * dropped (its patterns would subscribe the dead session to new topics).
+ */
+static void
+test_session_end_backlog(void)
+{
+	struct sl_worker *w = dp.workers[0];
+	uint64_t lost = sl_ctr_read(&w->ctr.drop[SL_DROP_slow_path_full]);
+	struct sl_handoff nop = { .kind = SL_HO_KINDS }, h;
+	unsigned n = 0, ends = 0;
+
+	while (rte_ring_dequeue_elem(dp.slow, &h, sizeof(h)) == 0) /* earlier tests' */
+		rte_pktmbuf_free(h.m);
+	while (rte_ring_enqueue_elem(dp.slow, &nop, sizeof(nop)) == 0)
+		n++;
+	CHECK(n > 0);
+	sl_worker_session_gone(w, 4242);
+	sl_worker_session_gone(w, 4243);
+	CHECK_EQ(sl_ctr_read(&w->ctr.drop[SL_DROP_slow_path_full]), lost);
+	CHECK_EQ(w->n_backlog_dst[SL_BACKLOG_MAIN], 2);
+	sl_worker_stage_flush(w); /* still full: kept */
+	CHECK_EQ(w->n_backlog_dst[SL_BACKLOG_MAIN], 2);
+	while (rte_ring_dequeue_elem(dp.slow, &h, sizeof(h)) == 0)
+		CHECK_EQ(h.kind, SL_HO_KINDS);
+	sl_worker_stage_flush(w);
+	CHECK_EQ(w->n_backlog_dst[SL_BACKLOG_MAIN], 0);
+	while (rte_ring_dequeue_elem(dp.slow, &h, sizeof(h)) == 0) {
+		CHECK_EQ(h.kind, SL_HO_SESSION_END);
+		CHECK_EQ(h.session, 4242u + ends);
+		ends++;
+	}
+	CHECK_EQ(ends, 2);
 }
 
 int
@@ -262,6 +299,7 @@ main(int argc, char **argv)
 	CHECK(topic != 0);
 	test_session_pubsub(topic);
 	test_versions(topic);
+	test_session_end_backlog();
 	sl_port_fini(&dp, 0);
 	sl_worker_fini(dp.workers[0]);
 	sl_route_fini(&dp.route);

@@ -16,8 +16,9 @@
 /* The broker's UDP port when sl_client_opts.port is 0. */
 #define SL_PROTO_DEFAULT_PORT 9500u
 
-/* Largest message payload in one PUBLISH or DELIVER frame. */
-#define SL_MAX_PAYLOAD 1400u
+/* Largest message payload in one PUBLISH or DELIVER frame: a sealed datagram
+ * (protocol version 3) of one such frame fits 1472 bytes. */
+#define SL_MAX_PAYLOAD 1392u
 
 /* PUBLISH flags. */
 #define SL_PUB_F_ACK_REQ (1u << 0) /* broker sends ACK once the publish is accepted */

@@ -305,6 +305,11 @@ struct sl_client_stats {
 	uint64_t frag_drops;	 /* pieces dropped: message over WELCOME's
 				  * max_message, pieces that disagree, or no
 				  * reassembly room (asked again by NAK) */
+	uint64_t untracked;	 /* deliveries passed on unordered, without
+				  * loss detection: their topic found no room
+				  * in the reorder tables (65,536 topics, or
+				  * memory); pieces of large messages among
+				  * them are dropped (also in frag_drops) */
 };
 
 /*

@@ -23,7 +23,7 @@ import time
 HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ACK, ERROR = 0x01, 0x04, 0x10, 0x11, 0x20, 0x30, 0x7F
 
 
-VERSION = 2        # the protocol version the session speaks
+VERSION = 3        # the protocol version the session speaks
 HELLO_VERSION = 1  # header version of every HELLO (PROTOCOL.md 9)
 
 

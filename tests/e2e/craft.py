@@ -16,7 +16,7 @@ import struct
 import sys
 import time
 
-VER = 2
+VER = 3
 HELLO, WELCOME, RESOLVE, TOPIC, PUBLISH, ERROR = 0x01, 0x04, 0x10, 0x11, 0x20, 0x7F
 
 

@@ -79,7 +79,7 @@ sleep 1
 load() {
 	local t0 t1
 	t0=$(date +%s.%N)
-	pub rate "$2" "$3" --rate "$RATE" --secs "$4" --size 1400 || t_fail "load on $2"
+	pub rate "$2" "$3" --rate "$RATE" --secs "$4" --size 1392 || t_fail "load on $2"
 	t1=$(date +%s.%N)
 	echo "$1 $t0 $t1" >>"$T_DIR/phases.txt"
 }
@@ -90,7 +90,7 @@ load base bg.t "$T_DIR/base.json" "$PHASE_S"
 every_answered "baseline load" "$T_DIR/base.json"
 
 # Fill until the file system is full: acknowledged, then refused.
-pub fill full.t "$T_DIR/fill.json" --size 1400 --secs 60 --refusals 256 --max $((FS_MB * 1024)) ||
+pub fill full.t "$T_DIR/fill.json" --size 1392 --secs 60 --refusals 256 --max $((FS_MB * 1024)) ||
 	t_fail "fill publisher"
 every_answered "fill" "$T_DIR/fill.json"
 t_ge "fill: publishes acknowledged before the disk filled" "$(js "$T_DIR/fill.json" acked)" 1000
@@ -166,7 +166,7 @@ t_log "$(cat "$T_DIR/lat.txt")"
 rm -f "$mnt/ballast"
 back=0 acked=0 bad=0
 for i in $(seq 1 40); do
-	pub fill full.t "$T_DIR/back.json" --max 100 --size 1400 --refusals 1 --drain 2 ||
+	pub fill full.t "$T_DIR/back.json" --max 100 --size 1392 --refusals 1 --drain 2 ||
 		t_fail "publisher after space returned"
 	acked=$((acked + $(js "$T_DIR/back.json" acked)))
 	[ $(($(js "$T_DIR/back.json" acked) + $(js "$T_DIR/back.json" refused_total))) == \

@@ -33,7 +33,7 @@ MAX_FRAG_DATA = MAX_DATAGRAM - 48
 
 
 class Session:
-    """One session: HELLO (header version 1, versions 1..2), the version WELCOME chose."""
+    """One session: HELLO (header version 1, versions 1..3), the version WELCOME chose."""
 
     def __init__(self, host, port):
         self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -47,7 +47,7 @@ class Session:
         self.version, self.sess = 1, 0
         nonce = int.from_bytes(os.urandom(8), "little")
         hello = struct.pack("<BBHIII", 1, HELLO, 0, 64, 0, 0) + \
-            struct.pack("<HHIQ", 1, 2, 0, nonce) + bytes(32)
+            struct.pack("<HHIQ", 1, 3, 0, nonce) + bytes(32)
         w = self.request(hello, WELCOME)
         self.sess = struct.unpack_from("<I", w, 16)[0]
         if len(w) >= 40 and struct.unpack_from("<H", w, 36)[0]:

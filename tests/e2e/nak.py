@@ -83,7 +83,7 @@ class Client:
 
 def session(c, name):
     nonce = int.from_bytes(os.urandom(8), "little")
-    w = c.request(hdr(HELLO, 64, 0) + struct.pack("<HHIQ", 2, 2, 0, nonce) +
+    w = c.request(hdr(HELLO, 64, 0) + struct.pack("<HHIQ", 3, 3, 0, nonce) +
                   b"nak".ljust(32, b"\0"), WELCOME)
     sess = struct.unpack_from("<I", w, 16)[0]
     t = c.request(hdr(RESOLVE, 24 + len(name), sess) + struct.pack("<IHH", 1, len(name), 1) +

@@ -38,7 +38,7 @@ def connect(host, port, topic):
     s.connect((host, port))
     s.settimeout(0.2)
     nonce = int.from_bytes(os.urandom(8), "little")
-    w = request(s, hdr(HELLO, 64, 0) + struct.pack("<HHIQ", 2, 2, 0, nonce) + bytes(32), WELCOME)
+    w = request(s, hdr(HELLO, 64, 0) + struct.pack("<HHIQ", 3, 3, 0, nonce) + bytes(32), WELCOME)
     sess = struct.unpack_from("<I", w, 16)[0]
     name = topic.encode()
     res = hdr(RESOLVE, 24 + len(name), sess) + struct.pack("<IHH", 1, len(name), 1) + name

@@ -57,8 +57,12 @@ static const uint8_t user_key[32] = { 0x5a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
 static struct {
 	struct sl_challenge ch; /* the last CHALLENGE */
 	uint32_t session;	/* of the last WELCOME */
-	uint8_t k_c2s[32], k_s2c[32];
+	uint8_t k_c2s[32], k_s2c[32]; /* the keys the datagrams are sealed with */
 	uint64_t seq;
+	/* Protocol 3: the keys of every proof sent; the broker's seals must
+	 * open with one of them (it may keep a session an earlier proof made). */
+	unsigned n_keys;
+	uint8_t keys[MAX_DGRAMS][2][32];
 } cl;
 
 static void check_frame(const struct sl_frame *f);
@@ -70,7 +74,7 @@ static void check_frame(const struct sl_frame *f);
 static void
 prove(struct sl_auth *au)
 {
-	au->h.session = 0;
+	au->h.session = cl.ch.h.session; /* 0: no state before the proof */
 	au->nonce = cl.ch.nonce;
 	au->version = cl.ch.version;
 	au->caps = cl.ch.caps;
@@ -81,6 +85,11 @@ prove(struct sl_auth *au)
 	memcpy(au->name, user, sizeof(au->name) < sizeof(user) ? sizeof(au->name) : sizeof(user));
 	sl_auth_proof_v3(user_key, au, au->proof);
 	sl_session_keys(user_key, au->server_nonce, au->client_nonce, cl.k_c2s, cl.k_s2c);
+	if (cl.n_keys < MAX_DGRAMS) {
+		memcpy(cl.keys[cl.n_keys][0], cl.k_c2s, 32);
+		memcpy(cl.keys[cl.n_keys][1], cl.k_s2c, 32);
+		cl.n_keys++;
+	}
 }
 
 /* Wrap the @len bytes of frames at @p into one SEAL; returns the new length. */
@@ -104,17 +113,24 @@ fixup_frame(struct sl_hdr *h, uint8_t ctl)
 		prove((struct sl_auth *)h);
 }
 
-/* A SEAL from the broker opens with the session's key; its frames parse. */
+/* A SEAL from the broker opens with the broker->client key of a proof the
+ * client made (which the client then seals with); its frames parse. */
 static void
 on_sealed(const struct sl_frame *f)
 {
 	uint8_t buf[SL_MAX_DATAGRAM];
 	struct sl_frame in;
 	size_t off = SL_SEAL_HDR_LEN;
+	unsigned i;
 
 	FUZZ_CHECK(f->len <= sizeof(buf));
 	memcpy(buf, f->hdr, f->len);
-	FUZZ_CHECK(sl_seal_open(cl.k_s2c, SL_DIR_S2C, buf, f->len) == 0);
+	for (i = 0; i < cl.n_keys; i++)
+		if (sl_seal_open(cl.keys[i][1], SL_DIR_S2C, buf, f->len) == 0)
+			break;
+	FUZZ_CHECK(i < cl.n_keys);
+	memcpy(cl.k_c2s, cl.keys[i][0], 32);
+	memcpy(cl.k_s2c, cl.keys[i][1], 32);
 	while (sl_proto_next(buf, f->len - SL_TAG_LEN, &off, &in) == 1)
 		check_frame(&in);
 }

@@ -159,7 +159,7 @@ const struct sl_ctl_verb sl_ctl_topic_verbs[] = {
 	  "default). --retransmit-window: how many of its latest messages the broker keeps\n"
 	  "to resend to a UDP subscriber that lost them (0: none; not given: the\n"
 	  "dataplane's retransmit_window, also the largest it applies). --max-message:\n"
-	  "the largest message it takes, 1400 to 4194304 bytes (0 or not given: the\n"
+	  "the largest message it takes, 1392 to 4194304 bytes (0 or not given: the\n"
 	  "dataplane's max_message); larger ones are refused (SL_E_TOO_BIG). --encryption:\n"
 	  "required refuses publishing and subscribing over UDP sessions that are not\n"
 	  "encrypted (shared memory is allowed); off and optional (default) require\n"

@@ -25,7 +25,6 @@ struct sl_topic {
 	uint16_t owner;	   /* worker index that owns subscribers and sequence */
 	uint32_t active;   /* set last, with release; pairs with sl_route_topic_get */
 	char name[SL_MAX_TOPIC_NAME + 1];
-	uint8_t enc;	   /* SL_CNC_ENC_*: REQUIRED refuses unencrypted UDP sessions */
 };
 
 /* Where to send a subscriber its deliveries, and how far (flow control). */

@@ -389,8 +389,11 @@ int
 sl_worker_enc_refused(struct sl_worker *w, const struct sl_topic *t, const union sl_peer *peer,
 	    const struct sl_session *sess)
 {
-	if (likely(t->enc != SL_CNC_ENC_REQUIRED) || peer->transport != SL_TRANSPORT_UDP ||
-	    sess->enc)
+	/* Relaxed: the main lcore's sluicectl change is seen eventually. */
+	uint8_t enc = __atomic_load_n(&sl_route_state(&w->dp->route, t->id)->enc,
+				      __ATOMIC_RELAXED);
+
+	if (likely(enc != SL_CNC_ENC_REQUIRED) || peer->transport != SL_TRANSPORT_UDP || sess->enc)
 		return 0;
 	drop(w, SL_DROP_encryption_required);
 	return 1;

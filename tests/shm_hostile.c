@@ -201,21 +201,46 @@ raw_wait(struct raw *r, uint8_t type, uint32_t key_off, uint64_t key, int wide)
 	return -ETIMEDOUT;
 }
 
+/* The version 3 handshake in open mode (PROTOCOL.md 13): HELLO padded to
+ * SL_HELLO_MIN_LEN in header version 1, CHALLENGE, AUTH echoing it, WELCOME. */
 static int
 raw_hello(struct raw *r)
 {
-	struct sl_hello h;
+	uint8_t hb[SL_HELLO_MIN_LEN];
+	struct sl_hello *h = (struct sl_hello *)hb;
+	struct sl_challenge c;
+	struct sl_auth a;
+	uint64_t nonce = sl_now_ns() ^ ((uint64_t)getpid() << 32);
 	int rc;
 
-	memset(&h, 0, sizeof(h));
-	sl_proto_hdr_init(&h.h, SL_FT_HELLO, 0, sizeof(h), 0);
-	h.min_version = SL_PROTO_VERSION;
-	h.max_version = SL_PROTO_VERSION;
-	h.nonce = sl_now_ns() ^ ((uint64_t)getpid() << 32);
-	snprintf(h.name, sizeof(h.name), "%s", PROG);
-	rc = raw_send(r, &h, sizeof(h));
+	memset(hb, 0, sizeof(hb));
+	sl_proto_hdr_init(&h->h, SL_FT_HELLO, 0, sizeof(hb), 0);
+	h->h.version = SL_PROTO_HELLO_VERSION;
+	h->min_version = SL_PROTO_VERSION;
+	h->max_version = SL_PROTO_VERSION;
+	h->nonce = nonce;
+	snprintf(h->name, sizeof(h->name), "%s", PROG);
+	rc = raw_send(r, hb, sizeof(hb));
 	if (rc == 0)
-		rc = raw_wait(r, SL_FT_WELCOME, offsetof(struct sl_welcome, nonce), h.nonce, 1);
+		rc = raw_wait(r, SL_FT_CHALLENGE, offsetof(struct sl_challenge, nonce), nonce, 1);
+	if (rc < 0) {
+		fprintf(stderr, PROG ": no CHALLENGE: %s\n", strerror(-rc));
+		return rc;
+	}
+	memcpy(&c, r->buf, sizeof(c));
+	memset(&a, 0, sizeof(a));
+	sl_proto_hdr_init(&a.h, SL_FT_AUTH, 0, sizeof(a), 0);
+	a.nonce = nonce;
+	a.version = c.version;
+	a.caps = c.caps;
+	a.issued = c.issued;
+	memcpy(a.server_nonce, c.server_nonce, sizeof(a.server_nonce));
+	memcpy(a.cookie, c.cookie, sizeof(a.cookie));
+	memcpy(a.client_nonce, &nonce, sizeof(nonce));
+	snprintf(a.name, sizeof(a.name), "%s", PROG);
+	rc = raw_send(r, &a, sizeof(a));
+	if (rc == 0)
+		rc = raw_wait(r, SL_FT_WELCOME, offsetof(struct sl_welcome, nonce), nonce, 1);
 	if (rc < 0) {
 		fprintf(stderr, PROG ": no WELCOME: %s\n", strerror(-rc));
 		return rc;

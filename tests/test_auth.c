@@ -443,7 +443,9 @@ test_seal(void)
 static void
 test_seal_nonces(void)
 {
-	static uint8_t a[256] __attribute__((aligned(8))), b[256] __attribute__((aligned(8)));
+	/* datagram_publish clears a whole datagram. */
+	static uint8_t a[SL_MAX_DATAGRAM] __attribute__((aligned(8)));
+	static uint8_t b[SL_MAX_DATAGRAM] __attribute__((aligned(8)));
 	uint8_t key[32];
 	uint32_t len;
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Worker side of sessions: the stateless cookie handshake, the receive seal check, session lookup, policy, failure records. */
+/* Worker side of sessions: the stateless cookie handshake, the receive seal check, session lookup, policy and publish admission (ACL, encryption, back-pressure, rate), failure records. */
 
 #include <errno.h>
 #include <string.h>
@@ -501,4 +501,69 @@ sl_worker_auth_log_poll(struct sl_dp *dp)
 		seen[i] = n;
 	}
 	return 0;
+}
+
+/*
+ * Publish rate limit per session, GCRA (a token bucket in one word): a
+ * publish is allowed unless its theoretical arrival time runs more than the
+ * burst (a tenth of a second's worth, at least one) ahead of now.
+ */
+static int
+rate_exceeded(struct sl_worker *w, struct sl_session *s, uint32_t limit)
+{
+	uint64_t t = w->dp->tsc_hz / limit, burst = limit / 10 ? limit / 10 : 1;
+	uint64_t tat = s->rate_tat > w->now ? s->rate_tat : w->now;
+
+	if (tat - w->now > (burst - 1) * t)
+		return 1;
+	s->rate_tat = tat + t;
+	return 0;
+}
+
+/* May session @sess publish @p (from @peer) now? Returns its topic, or NULL
+ * after refusing it with an ERROR of frame type @type. */
+const struct sl_topic *
+sl_worker_publish_admit(struct sl_worker *w, const struct sl_publish *p, uint8_t type,
+			const union sl_peer *peer, struct sl_session *sess)
+{
+	uint32_t limit = __atomic_load_n(&w->dp->conf.rate_limit, __ATOMIC_RELAXED);
+	const struct sl_authz *a = sl_dp_authz(w->dp);
+	const struct sl_topic *t = sl_route_topic_get(&w->dp->route, p->topic_id);
+
+	if (unlikely(t == NULL)) {
+		drop(w, SL_DROP_unknown_topic);
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_UNKNOWN_TOPIC, type,
+			    p->producer_seq);
+		return NULL;
+	}
+	if (unlikely(!(sl_authz_perms(a, sess->uid, t) & SL_PERM_PUB))) {
+		drop(w, SL_DROP_denied);
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_DENIED, type,
+				      p->producer_seq);
+		return NULL;
+	}
+	if (unlikely(sl_worker_enc_refused(w, t, peer, sess))) {
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_ENCRYPTION_REQUIRED, type,
+				      t->id);
+		return NULL;
+	}
+	/* A topic holding messages back (policy block) refuses UDP
+	 * publishers; a shared-memory publisher's frames that got this
+	 * far join the held ones at the owner (the ring reader stops
+	 * taking more), so none is lost. */
+	if (unlikely(peer->transport == SL_TRANSPORT_UDP &&
+		     __atomic_load_n(&sl_route_state(&w->dp->route, t->id)->bp_held,
+				     __ATOMIC_RELAXED))) {
+		drop(w, SL_DROP_backpressure);
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_BACKPRESSURE, type,
+				      p->producer_seq);
+		return NULL;
+	}
+	if (limit && rate_exceeded(w, sess, limit)) {
+		drop(w, SL_DROP_rate_limited);
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_RATE_LIMITED, type,
+				      p->producer_seq);
+		return NULL;
+	}
+	return t;
 }

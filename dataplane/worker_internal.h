@@ -114,6 +114,12 @@ int sl_worker_seal_open(struct sl_worker *w, uint8_t *data, uint32_t len,
  * frame's req_id and detail (PROTOCOL.md 5.12). */
 struct sl_session *sl_worker_frame_session(struct sl_worker *w, const struct sl_frame *f,
 					   const union sl_peer *peer, struct sl_session *cached);
+/* May session @sess publish @p (from @peer) now: known topic, `pub` right,
+ * encryption policy, back-pressure, rate limit? Returns its topic, or NULL
+ * after refusing it with an ERROR of frame type @type (worker_auth.c). */
+const struct sl_topic *sl_worker_publish_admit(struct sl_worker *w, const struct sl_publish *p,
+					       uint8_t type, const union sl_peer *peer,
+					       struct sl_session *sess);
 /* Does topic @t refuse session @sess for want of encryption? (counted) */
 int sl_worker_enc_refused(struct sl_worker *w, const struct sl_topic *t,
 			  const union sl_peer *peer, const struct sl_session *sess);

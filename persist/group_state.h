@@ -111,10 +111,12 @@ int sl_gstate_load(struct sl_gstate *gs, struct sl_gstate_entry *ents, uint32_t 
 
 /*
  * Save @cursor and the @n entries of @ents (their order is kept) with
- * @now_ns as the save's wall-clock time. Returns 0 once committed and
+ * @now_ns as the save's wall-clock time: three persists (the slot's old
+ * commit word cleared, header and entries, the commit word; the first is
+ * skipped for a slot never written). Returns 0 once committed and
  * persisted, -ENOSPC (@n above the capacity), or -EIO (a persist failed:
- * the state on the media is the previous one, and the next save writes the
- * same slot again).
+ * this save may or may not be on the media, the previous state is intact
+ * in the other slot, and the next save writes the same slot again).
  */
 int sl_gstate_save(struct sl_gstate *gs, uint64_t cursor, const struct sl_gstate_entry *ents,
 		   uint32_t n, uint64_t now_ns);

@@ -147,6 +147,29 @@ BM_GroupPollIdle(benchmark::State &st)
 BENCHMARK(BM_GroupPollIdle);
 
 /*
+ * A member joins and leaves a key-affinity group of @members - 1 others:
+ * each recomputes the 1,024 key buckets' preferred members (highest random
+ * weight), the cost a membership change puts on the owner worker.
+ */
+void
+BM_GroupJoinLeave(benchmark::State &st)
+{
+	uint32_t members = (uint32_t)st.range(0);
+	Group grp(SL_GROUP_KEY_AFFINITY, members, 4, 0);
+	uint32_t slot;
+
+	if (sl_group_leave(grp.g, members - 1, 0) != 0)
+		abort();
+	for (auto _ : st) {
+		if (sl_group_join(grp.g, 999, 1, 4, 0, 0, &slot, nullptr) != 0 ||
+		    sl_group_leave(grp.g, slot, 0) != 0)
+			abort();
+	}
+	st.SetItemsProcessed((int64_t)st.iterations() * 2);
+}
+BENCHMARK(BM_GroupJoinLeave)->ArgName("members")->Arg(3)->Arg(64);
+
+/*
  * The floor: the same work a minimal table must do per message, an
  * insert and an erase in an open-addressed seq -> slot array of the same
  * size (no members, no policy, no timers).

@@ -31,11 +31,42 @@ member_update(struct sl_group *g, uint32_t slot)
 		g->eligible &= ~bit(slot);
 }
 
-/* Each bucket prefers the present member of highest weight mix(id, bucket):
- * a leaving member's buckets spread over the others, a joining one takes
- * from each about its share, and every other bucket stays where it was. */
+/* Weight of member @slot for bucket @b: the bucket prefers the present
+ * member of highest weight (ties: the lower slot). */
+static inline uint64_t
+weight(const struct sl_group *g, uint32_t slot, uint32_t b)
+{
+	return mix64(g->m[slot].member_id ^ (b * 0x9e3779b97f4a7c15ull));
+}
+
+/* Member @slot joined: it takes each bucket it outweighs the holder of,
+ * about 1/n of them; no other bucket moves. */
 static void
-buckets_rebalance(struct sl_group *g)
+buckets_join(struct sl_group *g, uint32_t slot)
+{
+	uint32_t b;
+
+	if (g->cfg.policy != SL_GROUP_KEY_AFFINITY)
+		return;
+	for (b = 0; b < SL_GROUP_KEY_BUCKETS; b++) {
+		uint32_t cur = g->bucket[b];
+		uint64_t w, wc;
+
+		if (cur == NIL16) {
+			g->bucket[b] = (uint16_t)slot;
+			continue;
+		}
+		w = weight(g, slot, b);
+		wc = weight(g, cur, b);
+		if (w > wc || (w == wc && slot < cur))
+			g->bucket[b] = (uint16_t)slot;
+	}
+}
+
+/* Member @slot left (no longer in g->present): only its buckets move, each
+ * to the highest weight among those present. */
+static void
+buckets_leave(struct sl_group *g, uint32_t slot)
 {
 	uint32_t b;
 
@@ -45,9 +76,11 @@ buckets_rebalance(struct sl_group *g)
 		uint64_t mask = g->present, best_w = 0;
 		uint16_t best = NIL16;
 
+		if (g->bucket[b] != slot)
+			continue;
 		while (mask) {
 			uint32_t s = (uint32_t)__builtin_ctzll(mask);
-			uint64_t w = mix64(g->m[s].member_id ^ (b * 0x9e3779b97f4a7c15ull));
+			uint64_t w = weight(g, s, b);
 
 			mask &= mask - 1;
 			if (best == NIL16 || w > best_w) {
@@ -164,7 +197,7 @@ sl_group_join(struct sl_group *g, uint64_t member_id, uint64_t session, uint32_t
 		m->member_id = member_id;
 		m->head = NIL;
 		g->present |= bit((uint32_t)s);
-		buckets_rebalance(g);
+		buckets_join(g, (uint32_t)s);
 		rc = 0;
 	} else {
 		m = &g->m[s];
@@ -543,7 +576,7 @@ release(struct sl_group *g, uint32_t slot)
 	g->present &= ~bit(slot);
 	g->eligible &= ~bit(slot);
 	g->lost &= ~bit(slot);
-	buckets_rebalance(g);
+	buckets_leave(g, slot);
 }
 
 static int

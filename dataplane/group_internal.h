@@ -22,8 +22,9 @@
  *    A key whose message settled and that has more waiting goes on the
  *    ready list.
  *  - buckets: key hash -> preferred member, by highest random weight over
- *    the members present, recomputed when one joins or leaves: a member
- *    leaving moves only its own buckets, one joining takes about 1/n.
+ *    the members present, so the map depends on who is there, not on the
+ *    order they came: a member leaving moves only its own buckets, one
+ *    joining takes about 1/n (each a pass over the 1,024 buckets).
  * The deadline list stays in deadline order without sorting: every
  * deadline is now + ack_wait and @now never goes back (the engine keeps the
  * largest seen).

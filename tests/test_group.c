@@ -733,6 +733,72 @@ test_key_blocked(void)
 	rm(g);
 }
 
+/* The member each of @n keys goes to (everyone with room to spare). */
+static void
+key_map(struct sl_group *g, uint64_t *seq, uint64_t *ids, uint32_t n)
+{
+	struct sl_group_out o;
+	uint32_t k;
+
+	for (k = 0; k < n; k++) {
+		CHECK_EQ(sl_group_offer(g, *seq, 5000 + k, 0, &o), 1);
+		ids[k] = o.member_id;
+		CHECK_EQ(sl_group_ack(g, o.slot, *seq, 0), 0);
+		(*seq)++;
+	}
+}
+
+/* Key buckets follow the members present, not the order they came in: a
+ * leaving member's keys spread over the others and nobody else's move; a
+ * joining member takes keys only for itself. */
+static void
+test_key_rebalance(void)
+{
+	struct sl_group_cfg c = cfg(SL_GROUP_KEY_AFFINITY);
+	struct sl_group *g = mk(&c), *h = mk(&c);
+	enum { NK = 2000 };
+	static uint64_t before[NK], after[NK], fresh[NK];
+	uint64_t seq = 1, seq2 = 1;
+	uint32_t k, moved = 0, cnt[3] = { 0 };
+
+	join(g, 11, 100, 0);
+	join(g, 22, 100, 0);
+	join(g, 33, 100, 0);
+	key_map(g, &seq, before, NK);
+	for (k = 0; k < NK; k++)
+		cnt[before[k] / 11 - 1]++;
+	for (k = 0; k < 3; k++)
+		CHECK(cnt[k] > NK / 5); /* a fair share each */
+	CHECK_EQ(sl_group_leave(g, 1, 0), 0); /* member 22 */
+	key_map(g, &seq, after, NK);
+	for (k = 0; k < NK; k++) {
+		CHECK(after[k] != 22);
+		if (before[k] != 22)
+			CHECK_EQ(after[k], before[k]);
+	}
+	join(g, 44, 100, 0); /* takes slot 1 */
+	key_map(g, &seq, before, NK);
+	for (k = 0; k < NK; k++) {
+		if (before[k] != after[k]) {
+			CHECK_EQ(before[k], 44);
+			moved++;
+		}
+	}
+	CHECK(moved > NK / 5 && moved < NK / 2);
+	/* the same members, joined in another history: the same map */
+	join(h, 11, 100, 0);
+	join(h, 44, 100, 0);
+	join(h, 33, 100, 0);
+	key_map(h, &seq2, fresh, NK);
+	for (k = 0; k < NK; k++)
+		if (fresh[k] != before[k]) {
+			CHECK_EQ(fresh[k], before[k]);
+			break;
+		}
+	rm(g);
+	rm(h);
+}
+
 /* --- the model ----------------------------------------------------------------- */
 
 /*
@@ -1470,6 +1536,7 @@ main(void)
 	test_pull();
 	test_pause();
 	test_key_blocked();
+	test_key_rebalance();
 	test_export_restore();
 	test_inflight_bound();
 	test_key_order_kill();

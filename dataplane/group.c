@@ -4,7 +4,6 @@
 #include "group_internal.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 static struct ent *

@@ -4,7 +4,6 @@
 #include "group_internal.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* --- sizes ---------------------------------------------------------------------- */
@@ -311,13 +310,43 @@ sl_group_unacked_count(const struct sl_group *g)
 	return g->n_ents + g->n_blocked;
 }
 
-static int
-unacked_cmp(const void *a, const void *b)
+/* Sift @a[@i] down a max-heap of @n entries by sequence. */
+static void
+sift_down(struct sl_group_unacked *a, uint32_t i, uint32_t n)
 {
-	uint64_t x = ((const struct sl_group_unacked *)a)->seq;
-	uint64_t y = ((const struct sl_group_unacked *)b)->seq;
+	struct sl_group_unacked x = a[i];
 
-	return x < y ? -1 : x > y;
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && a[c + 1].seq > a[c].seq)
+			c++;
+		if (a[c].seq <= x.seq)
+			break;
+		a[i] = a[c];
+		i = c;
+	}
+	a[i] = x;
+}
+
+/* In place, without allocating (qsort may allocate a buffer for a large
+ * array, and the owner worker must not). */
+static void
+sort_by_seq(struct sl_group_unacked *a, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = n / 2; i-- > 0;)
+		sift_down(a, i, n);
+	for (i = n; i-- > 1;) {
+		struct sl_group_unacked t = a[0];
+
+		a[0] = a[i];
+		a[i] = t;
+		sift_down(a, 0, i);
+	}
 }
 
 int
@@ -343,7 +372,7 @@ sl_group_export(const struct sl_group *g, struct sl_group_unacked *out, uint32_t
 			out[n++].reserved = 0;
 		}
 	}
-	qsort(out, n, sizeof(*out), unacked_cmp);
+	sort_by_seq(out, n);
 	return (int)n;
 }
 

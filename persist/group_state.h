@@ -43,8 +43,9 @@ extern "C" {
  * changed). Persistence goes through the journal's struct sl_persist_ops:
  * write-back and drain on persistent memory, msync on ordinary files.
  *
- * Thread-safety: one thread at a time per open state (the integration's
- * persistence thread); separate states are independent.
+ * Thread-safety: one thread at a time per open state (a persistence
+ * thread, never a worker: a save calls msync); separate states are
+ * independent.
  */
 
 #define SL_GSTATE_MAGIC 0x53474c53u /* "SLGS" */

@@ -1264,6 +1264,26 @@ model_init(struct model *md, const struct sl_group_cfg *c, uint64_t nmsg, uint64
 		md->m[s].held = calloc(SL_MAX_GROUP_CREDIT, sizeof(uint64_t));
 }
 
+/* The exported unsettled set is the model's, in sequence order. */
+static void
+m_check_export(struct model *md)
+{
+	uint32_t n = sl_group_unacked_count(md->g), i;
+	struct sl_group_unacked *u = calloc(n + 1, sizeof(*u));
+	int rc = sl_group_export(md->g, u, n);
+
+	CHECK_EQ(n, md->unsettled);
+	CHECK_EQ(rc, (int)n);
+	for (i = 0; rc > 0 && i < (uint32_t)rc; i++) {
+		const struct mmsg *x = &md->msg[u[i].seq];
+
+		CHECK(i == 0 || u[i].seq > u[i - 1].seq);
+		CHECK(x->state != MS_SETTLED && x->state != MS_NONE);
+		CHECK_EQ(u[i].delivery_count, x->count);
+	}
+	free(u);
+}
+
 /* Everyone acks until every offered message is settled; then each once. */
 static void
 model_drain(struct model *md)
@@ -1369,6 +1389,7 @@ test_model(uint32_t policy, uint64_t seed)
 		else
 			md.now += (rng() % 4) * MS;
 	}
+	m_check_export(&md);
 	model_drain(&md);
 	model_free(&md);
 }
@@ -1421,6 +1442,7 @@ test_key_order_kill(void)
 			m_poll(&md);
 	}
 	CHECK_EQ(md.next_seq, md.nmsg);
+	m_check_export(&md);
 	model_drain(&md);
 	{
 		struct sl_group_stats st;

@@ -615,24 +615,27 @@ sl_group_member_lost(struct sl_group *g, uint32_t slot, uint64_t now)
 	return 0;
 }
 
-int
-sl_group_pause(struct sl_group *g, uint32_t slot)
+/* Pause or resume a live (not DISCONNECTED) member. */
+static int
+set_live_state(struct sl_group *g, uint32_t slot, uint32_t state)
 {
 	if (!live(g, slot) || g->m[slot].state == SL_GROUP_M_DISCONNECTED)
 		return -ENOENT;
-	g->m[slot].state = SL_GROUP_M_PAUSED;
+	g->m[slot].state = state;
 	member_update(g, slot);
 	return 0;
 }
 
 int
+sl_group_pause(struct sl_group *g, uint32_t slot)
+{
+	return set_live_state(g, slot, SL_GROUP_M_PAUSED);
+}
+
+int
 sl_group_resume(struct sl_group *g, uint32_t slot)
 {
-	if (!live(g, slot) || g->m[slot].state == SL_GROUP_M_DISCONNECTED)
-		return -ENOENT;
-	g->m[slot].state = SL_GROUP_M_ACTIVE;
-	member_update(g, slot);
-	return 0;
+	return set_live_state(g, slot, SL_GROUP_M_ACTIVE);
 }
 
 int

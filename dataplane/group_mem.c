@@ -126,9 +126,9 @@ sl_group_config(const struct sl_group *g)
 	return &g->cfg;
 }
 
-/* Position in the seq index of @seq, or NIL. */
 /* --- the seq and key indexes ------------------------------------------------------ */
 
+/* Position in the seq index of @seq, or NIL. */
 uint32_t
 sl_grp_seq_pos(const struct sl_group *g, uint64_t seq)
 {

@@ -1189,8 +1189,9 @@ m_member_op(struct model *md)
 	struct mmem *m = &md->m[s];
 	int r = (int)(rng() % 10), rc;
 
-	if (m->state == SL_GROUP_M_FREE || r == 0) {
-		/* join (a new id or a rejoin of a lost one) */
+	if (m->state == SL_GROUP_M_FREE || r == 0 ||
+	    (m->state == SL_GROUP_M_DISCONNECTED && r < 6)) {
+		/* join (a new id, or a rejoin of a lost or live one) */
 		uint64_t id = m->state == SL_GROUP_M_FREE ? 1000 + rng() % 1000 : m->id;
 		uint32_t credit = 1 + (uint32_t)(rng() % 6), pull = rng() % 5 == 0, i, free_s = 99;
 		int existing = sl_group_find(md->g, id);

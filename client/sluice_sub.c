@@ -517,6 +517,10 @@ on_event(void *arg, const struct sl_event *ev)
 		fprintf(stderr, PROG ": the broker restarted: topics without a journal start "
 			"again at seq 1\n");
 		break;
+	case SL_EV_SUB_REVOKED:
+		fprintf(stderr, PROG ": the broker ended the subscription to %s: %s\n",
+			topic_name(st, ev->topic_id), sl_cli_revoked_why(ev->error));
+		break;
 	default:
 		break;
 	}

@@ -81,6 +81,31 @@ enum sl_event_type {
 				 * without a journal begin again at 1 */
 	SL_EV_FENCED = 5,	/* a newer instance of this producer took over;
 				 * publishes are refused from now on */
+	SL_EV_SUB_REVOKED = 6,	/* the broker ended the subscription to
+				 * topic_id (docs/PROTOCOL.md 13.5); error:
+				 * SL_E_DENIED (the user lost the right to
+				 * subscribe), SL_E_AUTH_FAILED (the user was
+				 * removed or the key retired) or
+				 * SL_E_AUTH_REQUIRED (an anonymous session,
+				 * and the broker now requires credentials).
+				 * No delivery of the topic reaches the
+				 * callback after this event, nothing is NAKed
+				 * or credited for it, and a reconnect does not
+				 * subscribe to it again; sl_client_subscribe
+				 * may ask again (once the right is back). A
+				 * topic reached through a pattern is taken up
+				 * again only by a new session's PSUBSCRIBE. */
+	SL_EV_SESSION_REVOKED = 7, /* the broker ended the session because its
+				 * credentials no longer hold: error
+				 * SL_E_AUTH_FAILED (user removed, or key
+				 * retired) or SL_E_AUTH_REQUIRED (an
+				 * anonymous session, and the broker now
+				 * requires credentials). Final: the client
+				 * does not reconnect (the same credentials
+				 * would be refused) and wipes its copy of the
+				 * key; every call fails -ENOTCONN from now on,
+				 * with sl_client_stats last_error the code;
+				 * sl_client_close frees it. */
 };
 
 struct sl_event {
@@ -341,6 +366,13 @@ struct sl_client_stats {
 				      * this long; heartbeats go well within */
 	uint8_t authenticated;	 /* the session proved the user's key */
 	uint8_t encrypted;	 /* its datagrams are encrypted */
+	/* Revocation (docs/PROTOCOL.md 13.5). */
+	uint64_t subs_revoked;	 /* subscriptions the broker ended
+				  * (SL_EV_SUB_REVOKED) */
+	uint64_t revoked_drops;	 /* deliveries of a topic whose subscription
+				  * the broker ended, dropped unseen: held in
+				  * the reorder window or stashed when the
+				  * ERROR came, or late */
 };
 
 /*

@@ -2449,16 +2449,6 @@ put_error(void *buf, uint32_t req_id, uint16_t code, uint8_t type, uint64_t deta
 	return sizeof(*e);
 }
 
-/* Poll @c for @ms (each poll must succeed), collecting into @col. */
-static void
-poll_for(struct sl_client *c, struct collect *col, unsigned int ms)
-{
-	uint64_t deadline = sl_now_ns() + ms * MS;
-
-	while (sl_now_ns() < deadline)
-		CHECK(sl_client_wait(c, on_msg, col, 8, 5) >= 0);
-}
-
 /*
  * Revocation (PROTOCOL.md 13.5). The broker ends one subscription with an
  * ERROR (frame type SUBSCRIBE, the req_id of a SUBSCRIBE long answered,
@@ -2542,7 +2532,7 @@ test_revoked(struct fake *fk)
 	len = put_deliver(buf, FAKE_SESSION, SILENT_TOPIC2, r2 + 1);
 	fake_send_to(fk, &in.to, buf, len);
 	collect(c, &col, n0 + 1, 8);
-	poll_for(c, &col, 120); /* beyond nak_delay and gap_timeout */
+	settle_for(c, &col, 120); /* beyond nak_delay and gap_timeout */
 	sl_client_stats(c, &st);
 	CHECK(col.n == n0 + 1 && col.topic == SILENT_TOPIC2 && col.seq == r2 + 1);
 	CHECK(st.revoked_drops == st0.revoked_drops + 3);

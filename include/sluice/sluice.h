@@ -232,7 +232,8 @@ struct sl_client_opts {
 	 * every unacknowledged publish again, then raises SL_EV_RECONNECTED.
 	 * It gives up after @reconnect_max_ms (0: never), and calls then fail
 	 * -ENOTCONN. @no_reconnect 1: the first loss is final, as in protocol
-	 * version 1 (-ENOTCONN from every call).
+	 * version 1 (-ENOTCONN from every call). Either way, a session whose
+	 * credentials the broker revoked (SL_EV_SESSION_REVOKED) is final.
 	 */
 	uint8_t no_reconnect;
 	uint32_t liveness_ms;
@@ -447,7 +448,10 @@ int sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id);
 /*
  * Subscribe to every topic matching @pattern ('.'-separated tokens; "*"
  * matches one token, ">" as the last token one or more), now and as topics
- * are created, among those the ACL lets this user subscribe to; or, with
+ * are created, among those the ACL lets this user subscribe to, and over
+ * an unencrypted UDP session not those whose policy requires encryption
+ * (each such topic is named by an ERROR SL_E_ENCRYPTION_REQUIRED after the
+ * OK, counted in errors and last_error); or, with
  * @unsubscribe, drop that pattern subscription. Deliveries carry topic ids
  * the client may never have resolved. Returns 0, -EINVAL (bad pattern),
  * -ENOSPC (the broker's pattern table is full), -ETIMEDOUT, -ENOTCONN.
@@ -628,8 +632,9 @@ int sl_client_flush(struct sl_client *c);
  * reconnects (see the top of this file); it returns 0 while reconnecting.
  * Returns the number of deliveries passed to @fn (0 if none were waiting),
  * -ENOTCONN when the broker says the session is gone and the client does
- * not reconnect (or gave up), -EINVAL when @max < 1, or another -errno
- * from recvmmsg(2).
+ * not reconnect (or gave up), or revoked the session's credentials
+ * (SL_EV_SESSION_REVOKED), -EINVAL when @max < 1, or another -errno from
+ * recvmmsg(2).
  */
 int sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max);
 

@@ -359,14 +359,17 @@ on_error(struct sl_client *c, const struct sl_error *e)
 		return;
 	}
 	/* Revocation, about this session and answering no pending request
-	 * (a refused SUBSCRIBE is that request's answer, below). */
+	 * (a refused SUBSCRIBE is that request's answer, below): of one
+	 * subscription (its topic in detail), or of the session (frame type
+	 * AUTH from the sweep, or detail 0 answering whatever frame the
+	 * session sent after its user or key was gone). */
 	if (revoking(e->code) && c->session != 0 && e->h.session == c->session &&
 	    !sl_cl_handshaking(p) && !sl_cl_req_match(p, e->req_id)) {
-		if (e->frame_type == SL_FT_SUBSCRIBE) {
+		if (e->frame_type == SL_FT_SUBSCRIBE && e->detail != 0) {
 			sub_revoked(c, e);
 			return;
 		}
-		if (e->frame_type == SL_FT_AUTH) {
+		if (e->code != SL_E_DENIED && (e->frame_type == SL_FT_AUTH || e->detail == 0)) {
 			session_revoked(c, e->code);
 			return;
 		}

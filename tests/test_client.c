@@ -2458,8 +2458,9 @@ put_error(void *buf, uint32_t req_id, uint16_t code, uint8_t type, uint64_t deta
  * a reconnect; the other subscription goes on, and a new SUBSCRIBE takes
  * the topic up again. A SUBSCRIBE refused while asking stays an answer
  * (-EPERM), not a revocation. Then the broker ends the session itself
- * (frame type AUTH): SL_EV_SESSION_REVOKED, every call -ENOTCONN from then
- * on, and no reconnect.
+ * (frame type AUTH, or detail 0 answering another frame):
+ * SL_EV_SESSION_REVOKED, every call -ENOTCONN from then on, and no
+ * reconnect.
  */
 static void
 test_revoked(struct fake *fk)
@@ -2562,7 +2563,9 @@ test_revoked(struct fake *fk)
 	/* The session's credentials are revoked: final. */
 	hellos = atomic_load(&fk->hellos);
 	sl_client_stats(c, &st0);
-	len = put_error(buf, 0, code, SL_FT_AUTH, 0);
+	/* As the sweep sends it over shared memory (frame type AUTH), or as a
+	 * worker answers any frame of a session whose user is gone. */
+	len = put_error(buf, 0, code, fk->auth ? SL_FT_AUTH : SL_FT_HEARTBEAT, 0);
 	fake_send_to(fk, &in.to, buf, len);
 	deadline = sl_now_ns() + 1000 * MS;
 	do

@@ -2565,6 +2565,22 @@ test_v2_expired_publish(struct fake *fk)
 	CHECK(st.publish_refused == 0 && st.disconnects == 1 && st.reconnects == 1);
 	CHECK(st.last_error == SL_E_NO_SESSION);
 	sl_client_close(c);
+
+	/* A client that does not reconnect will not send it again: refused. */
+	memset(&ev, 0, sizeof(ev));
+	o.no_reconnect = 1;
+	CHECK(v2_connect(fk, &c, &o) == 0);
+	if (c == NULL)
+		return;
+	CHECK(sl_client_publish(c, V2_TOPIC, "c", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_settled(c, 1000);
+	atomic_store(&fk->expire_pub, true);
+	CHECK(sl_client_publish(c, V2_TOPIC, "d", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	for (int i = 0; i < 200 && sl_client_poll(c, NULL, NULL, 8) >= 0; i++)
+		usleep(1000);
+	CHECK(sl_client_poll(c, NULL, NULL, 8) == -ENOTCONN);
+	CHECK(status(c, 2, &code) == SL_PUB_REFUSED && code == SL_E_NO_SESSION);
+	sl_client_close(c);
 }
 
 static void

@@ -130,6 +130,7 @@ struct fake {
 	atomic_bool renumber;	     /* "t.v2" resolves to FAKE_TOPICS - 1 */
 	atomic_bool restart;	     /* restart (fake_restart) before the next datagram */
 	atomic_bool lose_session;    /* answer RESOLVE "lost.once" with SL_E_NO_SESSION */
+	atomic_bool expire_pub;	     /* answer the next PUBLISH as for an expired session */
 	atomic_ullong incarnation;
 	/* Counted by the fake. */
 	atomic_uint hellos;
@@ -698,6 +699,12 @@ fake_publish(struct fake *fk, const struct sl_frame *f)
 	}
 	if (f->body_len == 6 && memcmp(f->body, "expire", 6) == 0) {
 		fake_error(fk, 0, SL_E_NO_SESSION, SL_FT_PUBLISH, 0);
+		return;
+	}
+	if (atomic_exchange(&fk->expire_pub, false)) {
+		/* As the broker answers a publish of a session it expired:
+		 * SL_E_NO_SESSION naming the publish (PROTOCOL.md 5.12). */
+		fake_error(fk, 0, SL_E_NO_SESSION, SL_FT_PUBLISH, p->producer_seq);
 		return;
 	}
 	if (!fake_dedup(fk, SL_FT_PUBLISH, p->topic_id, p->producer_seq, f->hdr->flags))
@@ -2679,6 +2686,67 @@ test_v2_reconnect(struct fake *fk)
 	sl_client_close(c);
 }
 
+/*
+ * The broker expired the session and answers the next publish, which asked
+ * for an ACK, with SL_E_NO_SESSION naming it. That ends the session, not
+ * the publish: the client reconnects and sends it again in the new session,
+ * where it is stored once and acknowledged; it is never settled as refused.
+ */
+static void
+test_v2_expired_publish(struct fake *fk)
+{
+	struct evlog ev = { 0 };
+	struct collect col = { 0 };
+	struct sl_client_opts o = { .name = "v2expired", .on_event = on_event, .event_arg = &ev };
+	struct sl_client_stats st;
+	struct sl_client *c;
+	unsigned int n0;
+	uint16_t code;
+	uint32_t t;
+
+	atomic_store(&fk->restart, true); /* no producer state from the tests before */
+	CHECK(v2_connect(fk, &c, &o) == 0);
+	if (c == NULL)
+		return;
+	CHECK(sl_client_resolve(c, "t.v2", 1, &t) == 0 && t == V2_TOPIC);
+	n0 = atomic_load(&fk->stored[V2_TOPIC]);
+	CHECK(n0 + 2 <= 64); /* within what the fake remembers */
+	CHECK(sl_client_publish(c, t, "a", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_settled(c, 1000);
+	atomic_store(&fk->expire_pub, true);
+	CHECK(sl_client_publish(c, t, "b", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_events(c, &ev, 2, &col);
+	CHECK(ev.n == 2 && ev.type[0] == SL_EV_DISCONNECTED && ev.error[0] == SL_E_NO_SESSION &&
+	      ev.type[1] == SL_EV_RECONNECTED);
+	wait_settled(c, 1000);
+	CHECK(status(c, 2, &code) == SL_PUB_ACKED && code == SL_E_NONE);
+	CHECK(sl_client_acked(c) == 2);
+	/* Stored once each, in order: the fake's dedup saw producer_seq 1, 2. */
+	CHECK(atomic_load(&fk->stored[V2_TOPIC]) == n0 + 2);
+	CHECK(n0 + 2 > 64 ||
+	      (fk->stored_pseq[V2_TOPIC][n0] == 1 && fk->stored_pseq[V2_TOPIC][n0 + 1] == 2));
+	sl_client_stats(c, &st);
+	CHECK(st.publish_refused == 0 && st.disconnects == 1 && st.reconnects == 1);
+	CHECK(st.last_error == SL_E_NO_SESSION);
+	sl_client_close(c);
+
+	/* A client that does not reconnect will not send it again: refused. */
+	memset(&ev, 0, sizeof(ev));
+	o.no_reconnect = 1;
+	CHECK(v2_connect(fk, &c, &o) == 0);
+	if (c == NULL)
+		return;
+	CHECK(sl_client_publish(c, V2_TOPIC, "c", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_settled(c, 1000);
+	atomic_store(&fk->expire_pub, true);
+	CHECK(sl_client_publish(c, V2_TOPIC, "d", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	for (int i = 0; i < 200 && sl_client_poll(c, NULL, NULL, 8) >= 0; i++)
+		usleep(1000);
+	CHECK(sl_client_poll(c, NULL, NULL, 8) == -ENOTCONN);
+	CHECK(status(c, 2, &code) == SL_PUB_REFUSED && code == SL_E_NO_SESSION);
+	sl_client_close(c);
+}
+
 static void
 test_v2(void)
 {
@@ -2695,6 +2763,7 @@ test_v2(void)
 	test_v2_bounded(&fk);
 	test_v2_fenced(&fk);
 	test_v2_reconnect(&fk);
+	test_v2_expired_publish(&fk);
 	fake_stop(&fk);
 }
 

@@ -526,7 +526,9 @@ int sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t fl
  * (a copy, within opts.resend_bytes) until settled and sent again, oldest
  * first, when no ACK came within opts.resend_ms (doubling up to 1 s while
  * nothing settles), after SL_E_OUT_OF_ORDER (a publish before it was lost
- * on the way), and after a reconnect. The broker stores each (producer,
+ * on the way), and after a reconnect (SL_E_NO_SESSION naming such a
+ * publish ends the session, not the publish: it is sent again in the new
+ * one). The broker stores each (producer,
  * topic, sequence) once and answers a repeat with an ACK flagged
  * SL_ACK_F_DUP, which settles the publish as acknowledged (counted in
  * sl_client_stats dup_acks): what is acknowledged is in the topic exactly
@@ -624,7 +626,10 @@ int sl_client_flush(struct sl_client *c);
 /*
  * Receive without blocking: passes up to @max deliveries to @fn and handles
  * acks, errors and heartbeats. Also sends a heartbeat when one is due, so a
- * subscriber must call it at least every heartbeat interval.
+ * client that sends nothing else (a subscriber, a publisher between
+ * publishes) must call it at least every heartbeat interval: the broker ends
+ * a session it heard nothing from for its session timeout (WELCOME;
+ * sl_client_stats session_timeout_ms).
  * @fn may be NULL for a publisher that only wants its acks (deliveries are
  * then counted and dropped).
  * It also resends unacknowledged publishes, sends a batch whose deadline

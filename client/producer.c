@@ -294,7 +294,8 @@ resend_one(struct sl_client *c, uint64_t seq)
 		t->round = c->prod.round_no;
 	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, flags, flen, c->session);
 	p->topic_id = topic;
-	p->payload_len = 0;
+	p->hdrs_len = 0;
+	p->reserved = 0;
 	p->producer_seq = r->pseq;
 	p->timestamp = r->timestamp;
 	memcpy(p + 1, data, r->len);

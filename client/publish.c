@@ -276,7 +276,8 @@ claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data, bool wi
 	}
 	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, 0, flen, c->session);
 	p->topic_id = sl_cl_topic_to_broker(c, topic_id);
-	p->payload_len = 0;
+	p->hdrs_len = 0;
+	p->reserved = 0;
 	c->claim = p;
 	c->claim_topic = topic_id;
 	*data = p + 1;

@@ -268,14 +268,20 @@ test_versions(uint32_t topic)
 	CHECK(e->h.version == SL_PROTO_HELLO_VERSION);
 	CHECK(sl_ctr_read(&dp.workers[0]->ctr.ctr[SL_CTR_version_refused]) == refused + 1);
 	/* Only versions above this broker's: refused too. */
-	n = hello(1, 4, 9, 0x502, r);
+	n = hello(1, 5, 9, 0x502, r);
 	CHECK(n == 1 && r[0].type == SL_FT_ERROR &&
 	      ((const struct sl_error *)r[0].b)->code == SL_E_VERSION);
 	CHECK(sl_ctr_read(&dp.workers[0]->ctr.ctr[SL_CTR_version_refused]) == refused + 2);
 
-	/* A client of versions 1..7 with a header of version 7: version 3. */
+	/* A client of versions 1..7 with a header of version 7: version 4,
+	 * in a WELCOME of header version 3 (the version that defines it). */
 	dp.incarnation = 0xfeedface12345678ull;
-	n = hello(7, 1, 7, 0x503, r);
+	n = hello(7, 1, 7, 0x504, r);
+	CHECK(n == 1 && r[0].type == SL_FT_WELCOME);
+	wl = (const struct sl_welcome *)r[0].b;
+	CHECK(wl->version == 4 && wl->h.version == 3);
+	/* One of versions 1..3: version 3. */
+	n = hello(7, 1, 3, 0x503, r);
 	CHECK(n == 1 && r[0].type == SL_FT_WELCOME && r[0].len == 56);
 	wl = (const struct sl_welcome *)r[0].b;
 	CHECK(wl->version == 3 && wl->h.version == 3);

@@ -430,6 +430,14 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		break;
 	case SL_FT_PSUBSCRIBE:
 	case SL_FT_PUNSUBSCRIBE:
+		/* Pattern subscriptions take no filter yet: said, not ignored. */
+		if (unlikely(f->hdr->flags & SL_SUB_F_FILTER)) {
+			count(w, SL_CTR_bad_headers);
+			sl_worker_reply_error(w, peer, f->hdr->session,
+					      ((const struct sl_resolve *)f->hdr)->req_id,
+					      SL_E_BAD_HEADERS, type, 0);
+			break;
+		}
 		handle_psub(w, m, f, data_off, peer, *sess);
 		break;
 	case SL_FT_NAK:

@@ -17,7 +17,7 @@ import time
 
 import v3
 
-RESOLVE, TOPIC, SUBSCRIBE, OK, DELIVER = 0x10, 0x11, 0x12, 0x14, 0x21
+RESOLVE, TOPIC, SUBSCRIBE, OK, DELIVER, HEARTBEAT = 0x10, 0x11, 0x12, 0x14, 0x21, 0x40
 
 
 def main():
@@ -30,7 +30,12 @@ def main():
     c.request(sub, OK)
     got, versions, flags, kinds = {}, set(), set(), set()
     end = time.time() + secs
+    beat = 0.0
     while time.time() < end and len(got) < count:
+        # Alive well within the broker's session timeout (WELCOME).
+        if time.time() - beat > c.timeout_ms / 4000.0:
+            c.send(v3.hdr(HEARTBEAT, 24, c.id) + struct.pack("<Q", 0))
+            beat = time.time()
         try:
             frames = c.recv()
         except socket.timeout:

@@ -92,7 +92,8 @@ struct pub_rec {
 	uint64_t sent_ns;   /* last sent; 0: send at the next resend tick */
 	uint32_t len;	    /* payload bytes */
 	uint8_t kept;	    /* the payload is in the arena */
-	uint8_t pad[3];
+	uint8_t pad;
+	uint16_t hdrs_len;  /* v4: the copy starts with this many bytes of header block */
 };
 
 /* A topic this client publishes to: its last producer sequence. */
@@ -160,6 +161,8 @@ struct rsub {
 	uint16_t flags; /* as first asked */
 	uint8_t no_journal; /* FROM_SEQ refused (durability none) */
 	uint64_t start;
+	uint16_t filter_len; /* v4: its header filter's wire form, 0: none */
+	uint8_t filter[SL_MAX_FILTER_LEN];
 };
 
 /*
@@ -423,6 +426,11 @@ int sl_cl_request_run(struct sl_client *c, const void *frame, size_t len, uint64
 int sl_cl_resolve_raw(struct sl_client *c, const char *name, int create, uint32_t *topic_id);
 int sl_cl_subscribe_raw(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags,
 			uint64_t start);
+/* The protocol version of the session (0 before the first WELCOME). */
+uint8_t sl_cl_version(const struct sl_client *c);
+/* A SUBSCRIBE carrying the header filter @filter (@flen wire bytes, v4). */
+int sl_cl_subscribe_filtered(struct sl_client *c, uint32_t topic_id, uint16_t flags,
+			     uint64_t start, const uint8_t *filter, uint16_t flen);
 int sl_cl_psubscribe_raw(struct sl_client *c, const char *pattern, int unsubscribe);
 
 /* ---- publish.c: the publish window, claim and commit */
@@ -552,6 +560,9 @@ uint32_t sl_cl_recon_resolved(struct sl_client *c, const char *name, int create,
 /* A subscription was made (or, with @gone, dropped). */
 void sl_cl_recon_sub(struct sl_client *c, uint32_t app_id, uint16_t flags, uint64_t start,
 		     bool gone);
+/* ... with the header filter @filter (@flen bytes, 0: none) it carries. */
+void sl_cl_recon_sub_filter(struct sl_client *c, uint32_t app_id, const uint8_t *filter,
+			    uint16_t flen);
 void sl_cl_recon_pattern(struct sl_client *c, const char *pattern, bool gone);
 
 /*

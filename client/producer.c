@@ -272,7 +272,7 @@ resend_one(struct sl_client *c, uint64_t seq)
 	uint32_t topic = sl_cl_topic_to_broker(c, s->topic_id);
 	uint32_t flen = (uint32_t)sizeof(struct sl_publish) + r->len;
 	struct ptopic *t = sl_cl_ptopic(c, s->topic_id);
-	uint16_t flags = SL_PUB_F_ACK_REQ;
+	uint16_t flags = SL_PUB_F_ACK_REQ | (r->hdrs_len ? SL_PUB_F_HDRS : 0);
 	struct sl_publish *p;
 	int rc;
 
@@ -294,7 +294,8 @@ resend_one(struct sl_client *c, uint64_t seq)
 		t->round = c->prod.round_no;
 	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, flags, flen, c->session);
 	p->topic_id = topic;
-	p->payload_len = 0;
+	p->hdrs_len = r->hdrs_len;
+	p->reserved = 0;
 	p->producer_seq = r->pseq;
 	p->timestamp = r->timestamp;
 	memcpy(p + 1, data, r->len);

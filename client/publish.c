@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <common/hdrs.h>
+
 #include "client_internal.h"
 
 int
@@ -283,7 +285,8 @@ claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data, bool wi
 	}
 	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, 0, flen, c->session);
 	p->topic_id = sl_cl_topic_to_broker(c, topic_id);
-	p->payload_len = 0;
+	p->hdrs_len = 0;
+	p->reserved = 0;
 	c->claim = p;
 	c->claim_topic = topic_id;
 	*data = p + 1;
@@ -296,8 +299,9 @@ sl_client_claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **dat
 	return claim(c, topic_id, len, data, true);
 }
 
-int
-sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
+/* Commit the open claim; its first @hdrs_len bytes are a header block (v4). */
+static int
+commit(struct sl_client *c, uint64_t timestamp, uint16_t flags, uint16_t hdrs_len)
 {
 	struct sl_publish *p = c->claim;
 	bool ack_req = (flags & SL_PUB_F_ACK_REQ) != 0;
@@ -308,12 +312,14 @@ sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 	uint64_t seq, head = c->prod.arena_head;
 	int rc = 0;
 
-	if (p == NULL || (flags & ~SL_PUB_F_ACK_REQ) != 0)
-		return -EINVAL;
 	c->claim = NULL;
 	len = c->big_len ? c->big_len : p->h.length - (uint32_t)sizeof(*p);
 	seq = c->pub_seq + 1;
+	if (hdrs_len)
+		flags |= SL_PUB_F_HDRS;
 	p->h.flags = flags;
+	p->h.version = sl_proto_frame_version(SL_FT_PUBLISH, flags);
+	p->hdrs_len = hdrs_len;
 	p->timestamp = timestamp;
 	/*
 	 * With a producer, only publishes that ask for an ACK are numbered, per
@@ -339,6 +345,7 @@ sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 		r->pseq = p->producer_seq;
 		r->timestamp = timestamp;
 		r->len = len;
+		r->hdrs_len = hdrs_len;
 		r->sent_ns = sl_now_ns();
 		c->win.slot[seq & c->win.mask].topic_id = topic_id;
 		/* Copied before the frame is committed: over shared memory
@@ -371,6 +378,14 @@ sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 	c->st.published++;
 	win_sent(c, topic_id, flags);
 	return 0;
+}
+
+int
+sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
+{
+	if (c->claim == NULL || (flags & ~SL_PUB_F_ACK_REQ) != 0)
+		return -EINVAL;
+	return commit(c, timestamp, flags, 0);
 }
 
 void
@@ -406,6 +421,44 @@ sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint
 	if (len)
 		memcpy(d, data, len);
 	return sl_client_commit(c, timestamp, flags);
+}
+
+int
+sl_client_publish_ex(struct sl_client *c, uint32_t topic_id, const void *data, uint32_t len,
+		     const struct sl_pub_opts *o)
+{
+	uint8_t block[SL_MAX_HDRS_LEN];
+	int hl = 0, rc;
+	uint8_t *d;
+
+	if (o == NULL)
+		return -EINVAL;
+	if (o->n_hdrs == 0 && o->key_len == 0)
+		return sl_client_publish(c, topic_id, data, len, o->timestamp, o->flags);
+	if ((len != 0 && data == NULL) || (o->flags & ~SL_PUB_F_ACK_REQ) != 0 ||
+	    c->claim != NULL)
+		return c->dead ? -ENOTCONN : -EINVAL;
+	/* A version 3 broker takes no header block. */
+	if (sl_cl_version(c) < SL_PROTO_V4)
+		return -EPROTONOSUPPORT;
+	hl = sl_hdrs_build(block, sizeof(block), o->key, o->key_len, o->hdrs, o->n_hdrs);
+	if (hl < 0)
+		return hl == -ENOSPC ? -EINVAL : hl;
+	{
+		struct sl_hdrs_view v;
+
+		/* Names that start "sl-" are the broker's. */
+		if (sl_hdrs_parse(block, (size_t)hl, &v) < 0 || sl_hdrs_reserved(&v))
+			return -EINVAL;
+	}
+	rc = claim(c, topic_id, (uint32_t)hl + len, (void **)&d,
+		   (o->flags & SL_PUB_F_ACK_REQ) != 0);
+	if (rc < 0)
+		return rc;
+	memcpy(d, block, (size_t)hl);
+	if (len)
+		memcpy(d + hl, data, len);
+	return commit(c, o->timestamp, o->flags, (uint16_t)hl);
 }
 
 uint64_t

@@ -181,6 +181,21 @@ sl_cl_recon_sub(struct sl_client *c, uint32_t app_id, uint16_t flags, uint64_t s
 }
 
 void
+sl_cl_recon_sub_filter(struct sl_client *c, uint32_t app_id, const uint8_t *filter,
+		       uint16_t flen)
+{
+	struct recon *r = &c->rc;
+	uint32_t i;
+
+	for (i = 0; i < r->n_subs; i++)
+		if (r->subs[i].app_id == app_id) {
+			r->subs[i].filter_len = flen;
+			if (flen)
+				memcpy(r->subs[i].filter, filter, flen);
+		}
+}
+
+void
 sl_cl_recon_pattern(struct sl_client *c, const char *pattern, bool gone)
 {
 	struct recon *r = &c->rc;
@@ -296,8 +311,8 @@ restore_subs(struct sl_client *c, bool new_incarnation)
 		if (bid == SL_TOPIC_INVALID)
 			continue;
 		if (last > 0 && !s->no_journal) {
-			rc = sl_cl_subscribe_raw(c, SL_FT_SUBSCRIBE, bid, SL_SUB_F_FROM_SEQ,
-						 last + 1);
+			rc = sl_cl_subscribe_filtered(c, bid, SL_SUB_F_FROM_SEQ, last + 1,
+						      s->filter, s->filter_len);
 			if (rc == 0) {
 				sl_cl_reorder_reset(c, s->app_id, last + 1);
 				continue;
@@ -307,9 +322,10 @@ restore_subs(struct sl_client *c, bool new_incarnation)
 			s->no_journal = 1;
 		}
 		if (last > 0)
-			rc = sl_cl_subscribe_raw(c, SL_FT_SUBSCRIBE, bid, 0, 0);
+			rc = sl_cl_subscribe_filtered(c, bid, 0, 0, s->filter, s->filter_len);
 		else
-			rc = sl_cl_subscribe_raw(c, SL_FT_SUBSCRIBE, bid, s->flags, s->start);
+			rc = sl_cl_subscribe_filtered(c, bid, s->flags, s->start, s->filter,
+						      s->filter_len);
 		if (rc < 0)
 			goto refused;
 		/* Same incarnation: the topic goes on where it was, and the

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <common/hdrs.h>
 #include <common/proto.h>
 
 #include "reorder.h"
@@ -99,6 +100,11 @@ gap_event(struct sl_reorder *ro, const struct sl_ro_topic *t, uint64_t first, ui
 		.error = error,
 	};
 
+	/* Not for this subscription (its filter): nothing was lost. */
+	if (error == SL_RO_FILTERED) {
+		ro->st->filtered += last - first + 1;
+		return;
+	}
 	ro->st->gaps += last - first + 1;
 	ro->st->gap_events++;
 	ro->st->gap_topic = t->id;
@@ -108,14 +114,36 @@ gap_event(struct sl_reorder *ro, const struct sl_ro_topic *t, uint64_t first, ui
 		ro->ops.event(ro->ops.arg, &ev);
 }
 
+/*
+ * Hand a message to @fn. With @hdrs (v4, SL_DLV_F_HDRS) @data starts with
+ * its header block, whose own fields give its length (also for a message
+ * that came in pieces): the application sees the payload after it, and the
+ * key and headers through the message's fields.
+ */
 static void
 message_out(struct sl_reorder *ro, uint32_t topic, uint64_t seq, uint64_t ts,
-	    const void *data, uint32_t len, sl_deliver_fn fn, void *arg)
+	    const void *data, uint32_t len, bool hdrs, sl_deliver_fn fn, void *arg)
 {
 	struct sl_message m = {
 		.topic_id = topic, .len = len, .seq = seq, .timestamp = ts, .data = data,
 	};
+	struct sl_hdrs_view v;
+	int hl;
 
+	if (hdrs) {
+		hl = sl_hdrs_block_len(data, len);
+		if (hl < 0 || sl_hdrs_parse(data, (size_t)hl, &v) < 0) {
+			ro->st->bad_frames++; /* not the broker's doing: passed whole */
+		} else {
+			m.hdrs = data;
+			m.hdrs_len = (uint16_t)hl;
+			m.n_hdrs = v.n;
+			m.key = v.key;
+			m.key_len = v.key_len;
+			m.data = (const uint8_t *)data + hl;
+			m.len = len - (uint32_t)hl;
+		}
+	}
 	ro->st->delivered++;
 	if (fn != NULL)
 		fn(arg, &m);
@@ -132,11 +160,12 @@ hand(struct sl_reorder *ro, struct sl_ro_topic *t, struct sl_ro_slot *s, sl_deli
 		data = t->fr.a[s->frag - 1].buf;
 	else
 		data = t->arena + (t->head & mask_of(ro)) * (uint64_t)ro->conf.slot_bytes;
-	message_out(ro, t->id, s->seq, s->timestamp, data, s->len, fn, arg);
+	message_out(ro, t->id, s->seq, s->timestamp, data, s->len, s->hdrs != 0, fn, arg);
 	if (s->frag != 0)
 		sl_frag_rx_release(&t->fr, s->frag - 1u);
 	s->seq = 0;
 	s->frag = 0;
+	s->hdrs = 0;
 	t->nbuf--;
 	t->head++;
 }
@@ -254,6 +283,7 @@ buffer(struct sl_reorder *ro, struct sl_ro_topic *t, const struct sl_ro_msg *m, 
 
 	s->seq = m->seq;
 	s->timestamp = m->timestamp;
+	s->hdrs = (m->flags & SL_DLV_F_HDRS) != 0;
 	if (frag_idx >= 0) {
 		s->len = m->msg_len;
 		s->frag = (uint16_t)(frag_idx + 1);
@@ -362,10 +392,11 @@ rx_slow(struct sl_reorder *ro, struct sl_ro_topic *t, const struct sl_ro_msg *m,
 	if (m->seq == t->head && n < budget) {
 		if (idx >= 0) {
 			message_out(ro, t->id, m->seq, t->fr.a[idx].timestamp, t->fr.a[idx].buf,
-				    t->fr.a[idx].msg_len, fn, arg);
+				    t->fr.a[idx].msg_len, (m->flags & SL_DLV_F_HDRS) != 0, fn, arg);
 			sl_frag_rx_release(&t->fr, (unsigned int)idx);
 		} else {
-			message_out(ro, t->id, m->seq, m->timestamp, m->data, m->len, fn, arg);
+			message_out(ro, t->id, m->seq, m->timestamp, m->data, m->len,
+				    (m->flags & SL_DLV_F_HDRS) != 0, fn, arg);
 		}
 		t->head++;
 		n++;
@@ -399,8 +430,8 @@ sl_ro_rx(struct sl_reorder *ro, const struct sl_ro_msg *m, sl_deliver_fn fn, voi
 				ro->st->frag_drops++;
 				return 0;
 			}
-			message_out(ro, m->topic, m->seq,
-				    m->timestamp, m->data, m->len, fn, arg);
+			message_out(ro, m->topic, m->seq, m->timestamp, m->data, m->len,
+				    (m->flags & SL_DLV_F_HDRS) != 0, fn, arg);
 			return 1;
 		}
 		ro->last = t;
@@ -408,7 +439,8 @@ sl_ro_rx(struct sl_reorder *ro, const struct sl_ro_msg *m, sl_deliver_fn fn, voi
 	/* The fast path, every in-order message on a healthy link: one
 	 * compare more than handing it over, no copy, no allocation. */
 	if (m->seq == t->head && t->nbuf == 0 && !t->ready && !m->frag && t->started) {
-		message_out(ro, t->id, m->seq, m->timestamp, m->data, m->len, fn, arg);
+		message_out(ro, t->id, m->seq, m->timestamp, m->data, m->len,
+			    (m->flags & SL_DLV_F_HDRS) != 0, fn, arg);
 		if (++t->head >= t->credit_at)
 			credit_send(ro, t);
 		*taken = true;

@@ -27,6 +27,8 @@
  * - The broker's ERROR with a range (SL_E_GAP_LOST, SL_E_REPLAY_GAP,
  *   SL_E_SLOW_CONSUMER) marks it lost: when head reaches it, the missing
  *   seqs are skipped with one SL_EV_GAP per run, carrying that code.
+ * - A SKIP (v4: seqs the subscription's filter skipped) is kept the same
+ *   way with SL_RO_FILTERED: never NAKed, passed over without an event.
  * - Window full: a seq at or past head + window makes room by giving up the
  *   oldest holes (SL_EV_GAP, error SL_E_GAP_LOST, counted in
  *   holes_given_up), after handing over what is buffered before them.
@@ -50,6 +52,9 @@
 #define SL_RO_TOPICS_MIN 64u
 #define SL_RO_TOPICS_MAX 65536u
 #define SL_RO_LOST_RANGES 4u  /* ranges the broker said are lost, per topic */
+/* The "error" of a range the broker said a filter skipped (SKIP, v4):
+ * passed over without an event, counted in stats.filtered. */
+#define SL_RO_FILTERED 0xffffu
 #define SL_RO_NAKS_PER_TICK 16u /* missing runs NAKed per topic per round */
 
 /* What the buffer asks of its owner: the wire and the application. */
@@ -77,7 +82,7 @@ struct sl_ro_slot {
 	uint64_t timestamp;
 	uint32_t len;
 	uint16_t frag;	    /* 0: data in the arena; else 1 + reassembly slot */
-	uint16_t reserved;
+	uint16_t hdrs;	    /* v4: the data starts with a header block */
 };
 
 struct sl_ro_lost {

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <common/filter.h>
+
 #include "client_internal.h"
 #include "reorder.h"
 
@@ -31,6 +33,7 @@ sl_cl_error_to_errno(uint16_t code)
 	case SL_E_SUB_TABLE_FULL:
 		return -ENOSPC;
 	case SL_E_BAD_NAME:
+	case SL_E_BAD_HEADERS:
 		return -EINVAL;
 	case SL_E_NO_SESSION:
 		return -ENOTCONN;
@@ -289,29 +292,50 @@ sl_cl_producer_bind(struct sl_client *c)
 	return rc;
 }
 
-int
-sl_cl_subscribe_raw(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags,
-		    uint64_t start)
+/* A SUBSCRIBE (or UNSUBSCRIBE) frame, with filter @filter when @flen. */
+static int
+subscribe_frame(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags,
+		uint64_t start, const uint8_t *filter, uint16_t flen)
 {
-	uint64_t buf[FRAME_ROOM(sizeof(struct sl_subscribe)) / 8];
+	uint64_t buf[FRAME_ROOM(sizeof(struct sl_subscribe) + SL_MAX_FILTER_LEN) / 8];
 	struct sl_subscribe *s = (struct sl_subscribe *)buf;
 
 	if (topic_id == SL_TOPIC_INVALID)
 		return -ENOENT;
+	if (flen > SL_MAX_FILTER_LEN)
+		return -EINVAL;
+	if (flen)
+		flags |= SL_SUB_F_FILTER;
 	memset(s, 0, sizeof(*s));
 	pend_start(c, type);
-	sl_proto_hdr_init(&s->h, type, flags, sizeof(*s), c->session);
+	sl_proto_hdr_init(&s->h, type, flags, (uint32_t)sizeof(*s) + flen, c->session);
 	s->req_id = c->pend.req_id;
 	s->topic_id = topic_id;
 	s->start = start;
 	s->window = sl_cl_reorder_window(c); /* the initial credit, over UDP */
 	s->reserved = 0;
-	return request(c, s, sizeof(*s));
+	if (flen)
+		memcpy(s + 1, filter, flen);
+	return request(c, s, sizeof(*s) + flen);
+}
+
+int
+sl_cl_subscribe_raw(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags,
+		    uint64_t start)
+{
+	return subscribe_frame(c, type, topic_id, flags, start, NULL, 0);
+}
+
+int
+sl_cl_subscribe_filtered(struct sl_client *c, uint32_t topic_id, uint16_t flags,
+			 uint64_t start, const uint8_t *filter, uint16_t flen)
+{
+	return subscribe_frame(c, SL_FT_SUBSCRIBE, topic_id, flags, start, filter, flen);
 }
 
 static int
 sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags,
-	    uint64_t start)
+	    uint64_t start, const uint8_t *filter, uint16_t flen)
 {
 	int rc = ready(c);
 
@@ -319,11 +343,15 @@ sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags
 		return rc;
 	if (topic_id == SL_TOPIC_INVALID)
 		return -ENOENT;
-	rc = sl_cl_subscribe_raw(c, type, sl_cl_topic_to_broker(c, topic_id), flags, start);
+	rc = subscribe_frame(c, type, sl_cl_topic_to_broker(c, topic_id), flags, start, filter,
+			     flen);
 	if (again(c, rc))
-		rc = sl_cl_subscribe_raw(c, type, sl_cl_topic_to_broker(c, topic_id), flags, start);
-	if (rc == 0)
+		rc = subscribe_frame(c, type, sl_cl_topic_to_broker(c, topic_id), flags, start,
+				     filter, flen);
+	if (rc == 0) {
 		sl_cl_recon_sub(c, topic_id, flags, start, type == SL_FT_UNSUBSCRIBE);
+		sl_cl_recon_sub_filter(c, topic_id, filter, flen);
+	}
 	return rc;
 }
 
@@ -362,9 +390,9 @@ sl_cl_psubscribe_raw(struct sl_client *c, const char *pattern, int unsubscribe)
 	return request(c, f, (size_t)len);
 }
 
-int
-sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
-			 uint64_t start)
+static int
+subscribe(struct sl_client *c, uint32_t topic_id, uint16_t flags, uint64_t start,
+	  const uint8_t *filter, uint16_t flen)
 {
 	uint16_t from = flags & SL_SUB_F_REPLAY;
 	int rc;
@@ -374,7 +402,7 @@ sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
 		return -EINVAL;
 	if (!(from & (SL_SUB_F_FROM_SEQ | SL_SUB_F_FROM_TIME)))
 		start = 0; /* senders write 0 where the field has no meaning */
-	rc = sub_request(c, SL_FT_SUBSCRIBE, topic_id, from, start);
+	rc = sub_request(c, SL_FT_SUBSCRIBE, topic_id, from, start, filter, flen);
 	if (rc < 0)
 		return rc;
 	/*
@@ -391,6 +419,30 @@ sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
 }
 
 int
+sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t flags,
+			 uint64_t start)
+{
+	return subscribe(c, topic_id, flags, start, NULL, 0);
+}
+
+int
+sl_client_subscribe_filter(struct sl_client *c, uint32_t topic_id, uint16_t flags,
+			   uint64_t start, const struct sl_filter_clause *clauses, unsigned n)
+{
+	uint8_t wire[SL_MAX_FILTER_LEN];
+	int len;
+
+	if (n == 0)
+		return subscribe(c, topic_id, flags, start, NULL, 0);
+	len = sl_filter_build(wire, sizeof(wire), clauses, n);
+	if (len < 0)
+		return -EINVAL;
+	if (sl_cl_version(c) < SL_PROTO_V4)
+		return c->dead ? -ENOTCONN : -EPROTONOSUPPORT;
+	return subscribe(c, topic_id, flags, start, wire, (uint16_t)len);
+}
+
+int
 sl_client_subscribe(struct sl_client *c, uint32_t topic_id)
 {
 	return sl_client_subscribe_from(c, topic_id, 0, 0);
@@ -399,7 +451,7 @@ sl_client_subscribe(struct sl_client *c, uint32_t topic_id)
 int
 sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id)
 {
-	int rc = sub_request(c, SL_FT_UNSUBSCRIBE, topic_id, 0, 0);
+	int rc = sub_request(c, SL_FT_UNSUBSCRIBE, topic_id, 0, 0, NULL, 0);
 
 	if (rc == 0)
 		sl_cl_reorder_unsubscribed(c, topic_id);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <common/hdrs.h>
+
 #include "client_internal.h"
 #include "reorder.h"
 
@@ -129,6 +131,12 @@ sl_cl_reorder_welcome(struct sl_client *c, const struct sl_frame *f)
 			sl_frag_rx_init(&ro->topics[i]->fr, max_message);
 		}
 	}
+}
+
+uint8_t
+sl_cl_version(const struct sl_client *c)
+{
+	return c->ro != NULL ? (uint8_t)c->ro->version : 0;
 }
 
 uint32_t
@@ -427,6 +435,13 @@ sl_cl_rx_control(struct sl_client *c, const struct sl_frame *f)
 	case SL_FT_STATUS:
 		sl_cl_reorder_status(c, f);
 		break;
+	case SL_FT_SKIP: {
+		const struct sl_skip *k = (const struct sl_skip *)h;
+
+		if (f->len >= sizeof(*k) && k->first != 0 && k->first <= k->last)
+			sl_cl_reorder_gap(c, k->topic_id, k->first, k->last, SL_RO_FILTERED);
+		break;
+	}
 	case SL_FT_GOODBYE:
 		if (c->session != 0)
 			sl_cl_session_lost(c, SL_E_NO_SESSION);
@@ -618,4 +633,38 @@ sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, int ti
 	if (rc < 0)
 		return rc;
 	return sl_client_poll(c, fn, arg, max);
+}
+
+/* --- a delivered message's headers (v4) --- */
+
+const void *
+sl_msg_header(const struct sl_message *msg, const char *name, uint16_t *len)
+{
+	struct sl_hdrs_view v;
+	const uint8_t *val;
+	size_t vlen;
+
+	if (msg == NULL || msg->hdrs == NULL || name == NULL ||
+	    sl_hdrs_parse(msg->hdrs, msg->hdrs_len, &v) < 0 ||
+	    !sl_hdrs_get(&v, name, strlen(name), &val, &vlen))
+		return NULL;
+	if (len != NULL)
+		*len = (uint16_t)vlen;
+	return val;
+}
+
+int
+sl_msg_header_at(const struct sl_message *msg, unsigned i, const char **name,
+		 uint16_t *name_len, const void **value, uint16_t *value_len)
+{
+	struct sl_hdrs_view v;
+
+	if (msg == NULL || msg->hdrs == NULL || sl_hdrs_parse(msg->hdrs, msg->hdrs_len, &v) < 0 ||
+	    i >= v.n)
+		return -ENOENT;
+	*name = (const char *)v.h[i].name;
+	*name_len = v.h[i].name_len;
+	*value = v.h[i].value;
+	*value_len = v.h[i].value_len;
+	return 0;
 }

@@ -95,7 +95,8 @@ sl_cl_on_welcome(struct sl_client *c, const struct sl_frame *f)
 		c->auth.bad_welcomes++;
 		return;
 	}
-	if (w->session == 0 || w->version != SL_PROTO_VERSION || f->len < sizeof(*w)) {
+	/* The version the CHALLENGE named, which AUTH's proof covered. */
+	if (w->session == 0 || w->version != c->auth.ch.version || f->len < sizeof(*w)) {
 		sl_cl_pend_finish(&c->pend, -EPROTO);
 		return;
 	}
@@ -139,7 +140,7 @@ sl_cl_on_challenge(struct sl_client *c, const struct sl_challenge *ch)
 	    (ch->caps & SL_CAP_AUTH) != (c->auth.caps & SL_CAP_AUTH) ||
 	    (ch->caps & ~c->auth.caps) != 0)
 		return;
-	if (ch->version != SL_PROTO_VERSION) {
+	if (ch->version < SL_PROTO_VERSION_MIN || ch->version > SL_PROTO_VERSION) {
 		sl_cl_pend_finish(&c->pend, -EPROTO);
 		return;
 	}
@@ -215,7 +216,8 @@ hello_run(struct sl_client *c, uint64_t deadline)
 	sl_proto_hdr_init(&h->h, SL_FT_HELLO, 0, SL_HELLO_MIN_LEN, 0);
 	/* Every broker reads a HELLO of this header version (PROTOCOL.md 9). */
 	h->h.version = SL_PROTO_HELLO_VERSION;
-	h->min_version = SL_PROTO_VERSION;
+	/* Version 4 where the broker has it (headers, filters), else 3. */
+	h->min_version = SL_PROTO_VERSION_MIN;
 	h->max_version = SL_PROTO_VERSION;
 	h->nonce = nonce_new();
 	h->caps = c->auth.caps;

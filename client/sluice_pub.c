@@ -40,7 +40,15 @@ struct pub_conf {
 	uint32_t batch_us;	   /* --batch-us: publishes share datagrams this long */
 	uint32_t reconnect_max_ms; /* --reconnect-max: 0 turns reconnecting off */
 	const char *producer;	   /* --producer NAME: a stable producer identity */
+	const char *key;	   /* --key K (protocol version 4) */
+	struct sl_header hdrs[SL_MAX_HDRS]; /* --header NAME=VALUE, in order */
+	char hdr_names[SL_MAX_HDRS][SL_MAX_HDR_NAME + 1];
+	unsigned n_hdrs;
 };
+
+/* What every publish carries besides its payload: key and headers (set
+ * once from the options, before the first publish). */
+static struct sl_pub_opts pub_extra;
 
 struct pacer {
 	uint64_t start_ns;
@@ -77,6 +85,9 @@ usage(FILE *out)
 		"      --batch-us US     pack publishes into shared datagrams, each sent at\n"
 		"                        most US microseconds after its first (default 0:\n"
 		"                        each at once; UDP only)\n"
+		"      --header NAME=VALUE  give every message this header (repeatable, up to\n"
+		"                        8; NAME: 1..32 of [A-Za-z0-9._-], not starting sl-)\n"
+		"      --key KEY         give every message this key (1..64 bytes)\n"
 		"      --producer NAME   publish as the producer NAME: with -a, resent\n"
 		"                        messages are stored once, across restarts of this\n"
 		"                        program too; a newer sluice-pub with the same NAME\n"
@@ -93,6 +104,32 @@ usage(FILE *out)
 		"some messages or (with -a) did not acknowledge them all within the\n"
 		"timeout; a line on standard error says how many of each.\n",
 		SL_PROTO_DEFAULT_PORT);
+}
+
+/* --header NAME=VALUE into the next of conf->hdrs: 0, or -1 (reported). */
+static int
+parse_header(struct pub_conf *conf, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	size_t nlen = eq ? (size_t)(eq - arg) : 0;
+	struct sl_header *h = &conf->hdrs[conf->n_hdrs];
+
+	if (conf->n_hdrs == SL_MAX_HDRS) {
+		fprintf(stderr, PROG ": --header: at most %u headers\n", SL_MAX_HDRS);
+		return -1;
+	}
+	if (eq == NULL || nlen == 0 || nlen > SL_MAX_HDR_NAME || strlen(eq + 1) > SL_MAX_HDR_VALUE) {
+		fprintf(stderr, PROG ": --header '%s': give NAME=VALUE (name 1..%u bytes, value "
+			"up to %u)\n", arg, SL_MAX_HDR_NAME, SL_MAX_HDR_VALUE);
+		return -1;
+	}
+	memcpy(conf->hdr_names[conf->n_hdrs], arg, nlen);
+	conf->hdr_names[conf->n_hdrs][nlen] = 0;
+	h->name = conf->hdr_names[conf->n_hdrs];
+	h->value = eq + 1;
+	h->value_len = (uint16_t)strlen(eq + 1);
+	conf->n_hdrs++;
+	return 0;
 }
 
 /* Returns 0 to run, 1 after --help, -1 on a usage error (already reported). */
@@ -117,6 +154,8 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 		{ "batch-us", required_argument, NULL, 'B' },
 		{ "producer", required_argument, NULL, 'P' },
 		{ "reconnect-max", required_argument, NULL, 'R' },
+		{ "header", required_argument, NULL, 'D' },
+		{ "key", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -137,6 +176,14 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 		case 'E': conf->encrypt = true; break;
 		case 'M': conf->shm = optarg; break;
 		case 'P': conf->producer = optarg; break;
+		case 'D': rc |= parse_header(conf, optarg); break;
+		case 'k':
+			conf->key = optarg;
+			if (strlen(optarg) == 0 || strlen(optarg) > SL_MAX_KEY) {
+				fprintf(stderr, PROG ": --key: 1..%u bytes\n", SL_MAX_KEY);
+				rc = -1;
+			}
+			break;
 		case 'B':
 			rc |= sl_cli_parse_u64(PROG, "batch-us", optarg, 0, 1000000, &v);
 			conf->batch_us = (uint32_t)v;
@@ -219,6 +266,13 @@ report_publish(const struct pub_conf *conf, int rc)
 			"may publish no more\n", conf->producer ? conf->producer : "(this run's)");
 	else if (rc == -EMSGSIZE)
 		fprintf(stderr, PROG ": message is larger than the broker takes\n");
+	else if (rc == -EPROTONOSUPPORT)
+		fprintf(stderr, PROG ": the broker speaks protocol version 3: it takes no "
+			"--header or --key\n");
+	else if (rc == -EINVAL && (conf->n_hdrs || conf->key))
+		fprintf(stderr, PROG ": bad --header or --key: names are 1..%u bytes of "
+			"[A-Za-z0-9._-], unique, not starting 'sl-' (the broker's); at most %u "
+			"bytes of headers and key in all\n", SL_MAX_HDR_NAME, SL_MAX_HDRS_LEN);
 	else if (rc == -ECONNREFUSED)
 		fprintf(stderr, PROG ": broker at %s:%u went away (port unreachable)\n",
 			conf->host, conf->port);
@@ -286,7 +340,12 @@ publish_one(struct sl_client *c, uint32_t topic, const char *data, uint32_t len,
 
 	sl_client_stats(c, &st);
 	full0 = st.window_full;
-	while ((rc = sl_client_publish(c, topic, data, len, sl_now_ns(), flags)) == -EAGAIN) {
+	for (;;) {
+		pub_extra.flags = flags;
+		pub_extra.timestamp = sl_now_ns();
+		rc = sl_client_publish_ex(c, topic, data, len, &pub_extra);
+		if (rc != -EAGAIN)
+			break;
 		sl_client_stats(c, &st);
 		if (st.window_full != full0) {
 			full0 = st.window_full;
@@ -561,6 +620,10 @@ main(int argc, char **argv)
 				      rc);
 		return 1;
 	}
+	pub_extra.key = conf.key;
+	pub_extra.key_len = conf.key ? (uint16_t)strlen(conf.key) : 0;
+	pub_extra.hdrs = conf.hdrs;
+	pub_extra.n_hdrs = (uint16_t)conf.n_hdrs;
 	rc = run(c, &conf, &ans);
 	sl_client_close(c);
 	return rc;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <common/auth.h>
+#include <common/filter.h>
 #include <common/proto.h>
 #include <common/sig.h>
 #include <sluice/sluice.h>
@@ -44,6 +45,11 @@ struct sub_conf {
 	bool hex;
 	bool stats;
 	uint32_t window;      /* --window: reorder window and credit; 0: default */
+	bool headers;	      /* --headers: print key and headers (v4) */
+	/* --filter CLAUSE (v4), all of which must hold */
+	struct sl_filter_clause filter[SL_MAX_FILTER_CLAUSES];
+	char filter_names[SL_MAX_FILTER_CLAUSES][SL_MAX_HDR_NAME + 1];
+	unsigned n_filter;
 };
 
 struct sub_state {
@@ -107,6 +113,12 @@ usage(FILE *out)
 		"                             each said on stderr), then \"recovery: naks K (Q\n"
 		"                             seqs) retransmitted T duplicates D reordered O\n"
 		"                             gap_events E given_up U\"\n"
+		"      --headers              print each message's key and headers before its\n"
+		"                             payload: [key=K name=value ...]\n"
+		"      --filter CLAUSE        deliver only messages that pass: NAME=VALUE\n"
+		"                             (header NAME is VALUE), NAME (header present),\n"
+		"                             @key=VALUE (the message key); repeatable, up to\n"
+		"                             4, all must hold; plain topics only\n"
 		"      --window N             over UDP: messages per topic held while a\n"
 		"                             missing one is asked for again, and the credit\n"
 		"                             granted to the broker (4..65536; default 4096)\n"
@@ -260,6 +272,8 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		{ "shm", required_argument, NULL, 'M' },
 		{ "reconnect-max", required_argument, NULL, 'R' },
 		{ "window", required_argument, NULL, 'N' },
+		{ "headers", no_argument, NULL, 'D' },
+		{ "filter", required_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -274,6 +288,18 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		case 'v': conf->verbose = true; break;
 		case 'X': conf->hex = true; break;
 		case 'S': conf->stats = true; break;
+		case 'D': conf->headers = true; break;
+		case 'Q':
+			if (conf->n_filter == SL_MAX_FILTER_CLAUSES ||
+			    sl_filter_clause_from_text(optarg, &conf->filter[conf->n_filter],
+						       conf->filter_names[conf->n_filter]) < 0) {
+				fprintf(stderr, PROG ": --filter '%s': give NAME=VALUE, NAME or "
+					"@key=VALUE (at most %u)\n", optarg, SL_MAX_FILTER_CLAUSES);
+				rc = -1;
+				break;
+			}
+			conf->n_filter++;
+			break;
 		case 'F': rc |= parse_from(conf, optarg); break;
 		case 'K': conf->credentials = optarg; break;
 		case 'E': conf->encrypt = true; break;
@@ -332,6 +358,23 @@ is_pattern(const char *t)
 	return strchr(t, '*') != NULL || strchr(t, '>') != NULL;
 }
 
+/* "[key=K name=value ...] " (values as bytes; "[]" without any). */
+static void
+print_headers(const struct sl_message *m)
+{
+	const char *name;
+	const void *val;
+	uint16_t nl, vl;
+	unsigned i;
+
+	putchar('[');
+	if (m->key_len)
+		printf("key=%.*s%s", (int)m->key_len, (const char *)m->key, m->n_hdrs ? " " : "");
+	for (i = 0; sl_msg_header_at(m, i, &name, &nl, &val, &vl) == 0; i++)
+		printf("%s%.*s=%.*s", i ? " " : "", (int)nl, name, (int)vl, (const char *)val);
+	printf("] ");
+}
+
 static void
 print_msg(const struct sub_state *st, const struct sl_message *m)
 {
@@ -340,6 +383,8 @@ print_msg(const struct sub_state *st, const struct sl_message *m)
 
 	if (st->conf->verbose)
 		printf("%s %" PRIu64 " ", topic_name(st, m->topic_id), m->seq);
+	if (st->conf->headers)
+		print_headers(m);
 	if (st->conf->hex) {
 		for (i = 0; i < m->len; i++)
 			printf("%02x", p[i]);
@@ -405,6 +450,11 @@ subscribe_all(struct sl_client *c, struct sub_state *st)
 	for (i = 0; i < conf->ntopics; i++) {
 		if (is_pattern(conf->topics[i])) {
 			st->ids[i] = SL_TOPIC_INVALID;
+			if (conf->n_filter) {
+				fprintf(stderr, PROG ": --filter applies to plain topics, not to "
+					"the pattern '%s'\n", conf->topics[i]);
+				return -EINVAL;
+			}
 			rc = sl_client_subscribe_pattern(c, conf->topics[i], 0);
 			if (rc < 0) {
 				fprintf(stderr, PROG ": cannot subscribe to pattern '%s': %s\n",
@@ -421,8 +471,19 @@ subscribe_all(struct sl_client *c, struct sub_state *st)
 			return rc;
 		}
 		if (rc == 0)
-			rc = sl_client_subscribe_from(c, st->ids[i], conf->from_flags,
-						      conf->from_start);
+			rc = sl_client_subscribe_filter(c, st->ids[i], conf->from_flags,
+							conf->from_start, conf->filter,
+							conf->n_filter);
+		if (rc == -EPROTONOSUPPORT) {
+			fprintf(stderr, PROG ": the broker speaks protocol version 3: it takes no "
+				"--filter\n");
+			return rc;
+		}
+		if (rc == -EINVAL && conf->n_filter) {
+			fprintf(stderr, PROG ": the broker refused the --filter of '%s'\n",
+				conf->topics[i]);
+			return rc;
+		}
 		if (rc == -EPERM) {
 			fprintf(stderr, PROG ": not allowed to subscribe to '%s' (ACL)\n",
 				conf->topics[i]);

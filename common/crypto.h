@@ -132,7 +132,7 @@ void sl_session_keys(const uint8_t ukey[SL_KEY_LEN], const uint8_t sn[SL_HS_NONC
 /*
  * Seal the datagram @buf of @len bytes (a multiple of 8, at least
  * SL_SEAL_OVERHEAD): the frames it carries are already at buf + 24 up to
- * buf + len - 16. Writes the SEAL header (version SL_PROTO_VERSION, type
+ * buf + len - 16. Writes the SEAL header (version 3, the one that defines it; type
  * SL_FT_SEAL, flags SL_SEAL_F_ENC when @enc, length @len, @session, @seq)
  * and the tag; with @enc the inner bytes are encrypted in place.
  * Nonce = @dir (4 bytes LE) || @seq (8 bytes LE).

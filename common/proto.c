@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Codec for the Sluice wire protocol (version 3), shared by the dataplane and libsluice. */
+/* Codec for the Sluice wire protocol (versions 3 and 4), shared by the dataplane and libsluice. */
 
 #include <errno.h>
 #include <stddef.h>
@@ -48,6 +48,21 @@ _Static_assert(sizeof(struct sl_ack) == 40, "sl_ack");
 _Static_assert(sizeof(struct sl_heartbeat) == 24, "sl_heartbeat");
 _Static_assert(sizeof(struct sl_error) == 32, "sl_error");
 _Static_assert(sizeof(struct sl_error_gap) == 48, "sl_error_gap");
+_Static_assert(offsetof(struct sl_publish, hdrs_len) == 20, "sl_publish.hdrs_len");
+_Static_assert(offsetof(struct sl_deliver, hdrs_len) == 20, "sl_deliver.hdrs_len");
+_Static_assert(sizeof(struct sl_skip) == 40, "sl_skip");
+_Static_assert(sizeof(struct sl_gjoin) == 72, "sl_gjoin");
+_Static_assert(offsetof(struct sl_gjoin, member_id) == 24, "sl_gjoin.member_id");
+_Static_assert(offsetof(struct sl_gjoin, group) == 32, "sl_gjoin.group");
+_Static_assert(offsetof(struct sl_gjoin, req_id) == 68, "sl_gjoin.req_id");
+_Static_assert(sizeof(struct sl_group_reply) == 56, "sl_group_reply");
+_Static_assert(offsetof(struct sl_group_reply, member_id) == 40, "sl_group_reply.member_id");
+_Static_assert(sizeof(struct sl_gctl) == 32, "sl_gctl");
+_Static_assert(sizeof(struct sl_gdeliver) == 48, "sl_gdeliver");
+_Static_assert(offsetof(struct sl_gdeliver, group_id) == 40, "sl_gdeliver.group_id");
+_Static_assert(sizeof(struct sl_gack) == 24, "sl_gack");
+_Static_assert(sizeof(struct sl_gnak) == 40, "sl_gnak");
+_Static_assert(SL_MAX_HDRS_LEN <= SL_MAX_FRAG_DATA, "a header block fits a message's first piece");
 /* 40: a SEAL's header, sequence and tag (common/crypto.h SL_SEAL_OVERHEAD). */
 _Static_assert(SL_MAX_PAYLOAD + sizeof(struct sl_publish) + 40 <= SL_MAX_DATAGRAM,
 	       "one maximal publish fits a sealed datagram");
@@ -80,6 +95,13 @@ static const uint16_t min_len[256] = {
 	[SL_FT_ACK] = sizeof(struct sl_ack),
 	[SL_FT_HEARTBEAT] = sizeof(struct sl_heartbeat),
 	[SL_FT_ERROR] = sizeof(struct sl_error),
+	[SL_FT_SKIP] = sizeof(struct sl_skip),
+	[SL_FT_GJOIN] = sizeof(struct sl_gjoin),
+	[SL_FT_GROUP] = sizeof(struct sl_group_reply),
+	[SL_FT_GCTL] = sizeof(struct sl_gctl),
+	[SL_FT_GDELIVER] = sizeof(struct sl_gdeliver),
+	[SL_FT_GACK] = sizeof(struct sl_gack),
+	[SL_FT_GNAK] = sizeof(struct sl_gnak),
 };
 
 uint32_t
@@ -97,6 +119,108 @@ var_part(struct sl_frame *f, uint32_t len, uint32_t max)
 		return -SL_PROTO_OVERSIZE;
 	if (len != f->body_len)
 		return -SL_PROTO_BAD_LENGTH;
+	return 0;
+}
+
+uint8_t
+sl_proto_frame_version(uint8_t type, uint16_t flags)
+{
+	switch (type) {
+	case SL_FT_PUBLISH:
+	case SL_FT_DELIVER:
+	case SL_FT_PUBLISH_FRAG:
+	case SL_FT_DELIVER_FRAG:
+		/* SL_PUB_F_HDRS and SL_DLV_F_HDRS are both bit 2. */
+		return (flags & SL_PUB_F_HDRS) ? SL_PROTO_V4 : 3u;
+	case SL_FT_SUBSCRIBE:
+	case SL_FT_PSUBSCRIBE:
+		return (flags & SL_SUB_F_FILTER) ? SL_PROTO_V4 : 3u;
+	case SL_FT_SKIP:
+	case SL_FT_GJOIN:
+	case SL_FT_GROUP:
+	case SL_FT_GCTL:
+	case SL_FT_GDELIVER:
+	case SL_FT_GACK:
+	case SL_FT_GNAK:
+		return SL_PROTO_V4;
+	default:
+		return 3u;
+	}
+}
+
+/* Offset 20 of a PUBLISH or DELIVER (GDELIVER's too): v3's zero word, or
+ * with the header flag v4's hdrs_len, within the payload area of @body_len
+ * bytes; reserved stays 0. The block's content is the receiver's check
+ * (common/hdrs.h), so that a broker can answer it. */
+static int
+hdrs_field(const struct sl_publish *p, uint32_t body_len)
+{
+	if (p->reserved != 0)
+		return -SL_PROTO_BAD_FIELD;
+	if (!(p->h.flags & SL_PUB_F_HDRS))
+		return p->hdrs_len == 0 ? 0 : -SL_PROTO_BAD_FIELD;
+	/* Two bytes at least: the header count and the key length. */
+	if (p->hdrs_len < 2 || p->hdrs_len > SL_MAX_HDRS_LEN || p->hdrs_len > body_len)
+		return -SL_PROTO_BAD_FIELD;
+	return 0;
+}
+
+/* A filter after a fixed part, with flag @has: @f's body (1..SL_MAX_FILTER_LEN
+ * bytes); without the flag nothing may follow but ignored extension bytes. */
+static int
+filter_part(struct sl_frame *f, int has)
+{
+	if (!has) {
+		f->body_len = 0;
+		return 0;
+	}
+	if (f->body_len == 0)
+		return -SL_PROTO_TRUNCATED;
+	return f->body_len > SL_MAX_FILTER_LEN ? -SL_PROTO_OVERSIZE : 0;
+}
+
+/* Group frames (v4): lengths and bounds; what they name is the broker's. */
+static int
+group_body(struct sl_frame *f, const uint8_t *p)
+{
+	switch (f->hdr->type) {
+	case SL_FT_GJOIN: {
+		const struct sl_gjoin *j = (const struct sl_gjoin *)p;
+
+		if (j->credit == 0 || j->credit > SL_MAX_GROUP_CREDIT || j->member_id == 0 ||
+		    j->group[0] == 0 || j->group[SL_GROUP_NAME_LEN - 1] != 0 ||
+		    (j->flags & ~(SL_GJOIN_F_PULL | SL_GJOIN_F_FILTER)))
+			return -SL_PROTO_BAD_FIELD;
+		return filter_part(f, (j->flags & SL_GJOIN_F_FILTER) != 0);
+	}
+	case SL_FT_GCTL: {
+		const struct sl_gctl *c = (const struct sl_gctl *)p;
+
+		if (c->op < SL_GCTL_LEAVE || c->op > SL_GCTL_FETCH ||
+		    (c->op == SL_GCTL_FETCH) != (c->n != 0) || c->n > SL_MAX_GROUP_CREDIT)
+			return -SL_PROTO_BAD_FIELD;
+		break;
+	}
+	case SL_FT_GACK: {
+		const struct sl_gack *a = (const struct sl_gack *)p;
+
+		if (a->n == 0 || a->n > SL_MAX_GACK_SEQS || (a->flags & ~SL_GACK_F_CUMULATIVE) ||
+		    ((a->flags & SL_GACK_F_CUMULATIVE) && a->n != 1))
+			return -SL_PROTO_BAD_FIELD;
+		if ((uint32_t)a->n * 8u != f->body_len)
+			return -SL_PROTO_BAD_LENGTH;
+		return 0;
+	}
+	case SL_FT_GNAK:
+		if (((const struct sl_gnak *)p)->delay_ms > SL_MAX_NAK_DELAY)
+			return -SL_PROTO_BAD_FIELD;
+		break;
+	case SL_FT_GDELIVER:
+		return hdrs_field((const struct sl_publish *)p, f->body_len);
+	default:
+		break;
+	}
+	f->body_len = 0;
 	return 0;
 }
 
@@ -118,18 +242,42 @@ frame_body(struct sl_frame *f, const uint8_t *p)
 		f->body_len = f->len - fixed;
 		return 0;
 	case SL_FT_PUBLISH:
-	case SL_FT_DELIVER:
-		/* v2's per-frame trailer carried a payload length; v3 has none. */
-		if (((const struct sl_publish *)p)->payload_len != 0)
-			return -SL_PROTO_BAD_FIELD;
+	case SL_FT_DELIVER: {
+		/* v2's per-frame trailer carried a payload length; v3 has none
+		 * and v4 keeps the header block's length there. */
+		int rc = hdrs_field((const struct sl_publish *)p, f->body_len);
+
+		if (rc < 0)
+			return rc;
 		/* A datagram bounds a frame over UDP; over shared memory a
 		 * whole large message is one frame, up to the region's
 		 * max_frame: the protocol's own bound is the largest message. */
 		if (f->body_len > SL_MAX_MESSAGE)
 			return -SL_PROTO_OVERSIZE;
 		return 0;
-	case SL_FT_RESOLVE:
+	}
+	case SL_FT_SUBSCRIBE:
+		return filter_part(f, (f->hdr->flags & SL_SUB_F_FILTER) != 0);
 	case SL_FT_PSUBSCRIBE:
+		if (f->hdr->flags & SL_SUB_F_FILTER) {
+			/* v4: the pattern, then its filter to the frame's end. */
+			const struct sl_resolve *r = (const struct sl_resolve *)p;
+			uint32_t flen;
+
+			if (r->name_len > SL_MAX_TOPIC_NAME)
+				return -SL_PROTO_OVERSIZE;
+			if (r->name_len >= f->body_len)
+				return -SL_PROTO_BAD_LENGTH;
+			flen = f->body_len - r->name_len;
+			if (flen > SL_MAX_FILTER_LEN)
+				return -SL_PROTO_OVERSIZE;
+			if (!sl_proto_topic_name_valid((const char *)f->body, r->name_len))
+				return -SL_PROTO_BAD_FIELD;
+			f->body_len = r->name_len; /* sl_proto_filter_of() finds the rest */
+			return 0;
+		}
+		/* fall through */
+	case SL_FT_RESOLVE:
 	case SL_FT_PUNSUBSCRIBE: {
 		const struct sl_resolve *r = (const struct sl_resolve *)p;
 		int rc = var_part(f, r->name_len, SL_MAX_TOPIC_NAME);
@@ -140,6 +288,12 @@ frame_body(struct sl_frame *f, const uint8_t *p)
 			return -SL_PROTO_BAD_FIELD;
 		return 0;
 	}
+	case SL_FT_GJOIN:
+	case SL_FT_GCTL:
+	case SL_FT_GACK:
+	case SL_FT_GNAK:
+	case SL_FT_GDELIVER:
+		return group_body(f, p);
 	case SL_FT_PUBLISH_FRAG:
 	case SL_FT_DELIVER_FRAG: {
 		/* Same layout up to frag_len in both directions. */
@@ -234,7 +388,7 @@ void
 sl_proto_hdr_init(struct sl_hdr *h, uint8_t type, uint16_t flags, uint32_t length,
 		  uint32_t session)
 {
-	h->version = SL_PROTO_VERSION;
+	h->version = sl_proto_frame_version(type, flags);
 	h->type = type;
 	h->flags = flags;
 	h->length = length;
@@ -256,12 +410,33 @@ sl_proto_put_publish(void *dst, size_t cap, uint32_t session, uint32_t topic,
 		return -ENOSPC;
 	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, flags, flen, session);
 	p->topic_id = topic;
-	p->payload_len = 0;
+	p->hdrs_len = 0;
+	p->reserved = 0;
 	p->producer_seq = producer_seq;
 	p->timestamp = ts;
 	if (plen)
 		memcpy(p + 1, payload, plen);
 	return (int)flen;
+}
+
+const uint8_t *
+sl_proto_filter_of(const struct sl_frame *f, uint32_t *len)
+{
+	uint8_t type = f->hdr->type;
+
+	if ((type == SL_FT_SUBSCRIBE || type == SL_FT_PSUBSCRIBE) &&
+	    !(f->hdr->flags & SL_SUB_F_FILTER))
+		return NULL;
+	if (type == SL_FT_GJOIN && !(((const struct sl_gjoin *)f->hdr)->flags & SL_GJOIN_F_FILTER))
+		return NULL;
+	if (type == SL_FT_PSUBSCRIBE) {
+		*len = f->len - (uint32_t)sizeof(struct sl_resolve) - f->body_len;
+		return f->body + f->body_len;
+	}
+	if (type != SL_FT_SUBSCRIBE && type != SL_FT_GJOIN)
+		return NULL;
+	*len = f->body_len;
+	return f->body;
 }
 
 int
@@ -399,6 +574,13 @@ sl_proto_type_name(uint8_t type)
 	case SL_FT_PUBLISH_FRAG: return "publish_frag";
 	case SL_FT_DELIVER_FRAG: return "deliver_frag";
 	case SL_FT_ERROR: return "error";
+	case SL_FT_SKIP: return "skip";
+	case SL_FT_GJOIN: return "gjoin";
+	case SL_FT_GROUP: return "group";
+	case SL_FT_GCTL: return "gctl";
+	case SL_FT_GDELIVER: return "gdeliver";
+	case SL_FT_GACK: return "gack";
+	case SL_FT_GNAK: return "gnak";
 	default: return "unknown";
 	}
 }
@@ -456,6 +638,10 @@ sl_error_code_str(uint16_t code)
 	case SL_E_INCOMPLETE: return "fragments of a message did not all arrive";
 	case SL_E_ENCRYPTION_REQUIRED: return "an encrypted session is required";
 	case SL_E_HANDSHAKE: return "handshake cookie stale or invalid: start again";
+	case SL_E_BAD_HEADERS: return "malformed message headers or filter, or a reserved (sl-) header name";
+	case SL_E_NO_GROUP: return "no such consumer group";
+	case SL_E_GROUP_FULL: return "the consumer group has no room for another member";
+	case SL_E_NOT_HELD: return "acknowledged a message this member does not hold";
 	default: return "unknown error code";
 	}
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Sluice wire protocol, version 3: frame layouts, constants and the codec. */
+/* Sluice wire protocol, versions 3 and 4: frame layouts, constants and the codec. */
 
 #ifndef SLUICE_PROTO_H
 #define SLUICE_PROTO_H
@@ -20,12 +20,16 @@ extern "C" {
  * proto.c). docs/PROTOCOL.md is the normative description.
  */
 
-/* The version this code speaks, the lowest one the broker accepts, and the
+/* The highest version this code speaks, the lowest one it accepts, and the
  * header version every HELLO is sent with whatever the client speaks
- * (PROTOCOL.md section 9). */
-#define SL_PROTO_VERSION 3u
+ * (PROTOCOL.md section 9). Since version 4 a frame's header carries the
+ * lowest version that defines its layout and flags (sl_proto_frame_version),
+ * never more than the session's. */
+#define SL_PROTO_VERSION 4u
 #define SL_PROTO_VERSION_MIN 3u
 #define SL_PROTO_HELLO_VERSION 1u
+/* The version that added message headers, filters and consumer groups. */
+#define SL_PROTO_V4 4u
 
 /* A frame starts on an 8-byte boundary relative to the start of the datagram. */
 #define SL_FRAME_ALIGN 8u
@@ -59,6 +63,13 @@ enum sl_frame_type {
 	SL_FT_DELIVER = 0x21,	/* broker -> client: one message */
 	SL_FT_PUBLISH_FRAG = 0x22, /* client -> broker: a piece of a large message (v2) */
 	SL_FT_DELIVER_FRAG = 0x23, /* broker -> client: a piece of a large message (v2) */
+	SL_FT_GDELIVER = 0x24,	/* broker -> client: a message to a group member (v4) */
+	SL_FT_SKIP = 0x25,	/* broker -> client: seqs a subscription's filter skipped (v4) */
+	SL_FT_GJOIN = 0x19,	/* client -> broker: join a consumer group (v4) */
+	SL_FT_GROUP = 0x1A,	/* broker -> client: answer to GJOIN (v4) */
+	SL_FT_GCTL = 0x1B,	/* client -> broker: leave, pause, resume, fetch (v4) */
+	SL_FT_GACK = 0x33,	/* client -> broker: acknowledge group messages (v4) */
+	SL_FT_GNAK = 0x34,	/* client -> broker: negative acknowledgement (v4) */
 	SL_FT_ACK = 0x30,	/* broker -> client: publish accepted */
 	SL_FT_NAK = 0x31,	/* client -> broker: retransmission request (v2) */
 	SL_FT_CREDIT = 0x32,	/* client -> broker: flow-control credit (v2) */
@@ -88,10 +99,16 @@ enum sl_frame_type {
 				  * has not seen settled; only such a publish
 				  * starts the broker's record of the stream */
 
-/* DELIVER (and DELIVER_FRAG) flags. */
+/* DELIVER (and DELIVER_FRAG, GDELIVER) flags. */
 #define SL_DLV_F_REPLAY (1u << 0) /* read back from the journal; timestamp is the
 				   * broker's receive time (ns since the epoch) */
 #define SL_DLV_F_RETRANS (1u << 1) /* sent again in answer to a NAK (v2) */
+#define SL_DLV_F_HDRS (1u << 2)	   /* v4: the payload starts with a header block */
+
+/* PUBLISH_FRAG / DELIVER_FRAG (v4) with SL_PUB_F_HDRS / SL_DLV_F_HDRS on
+ * every piece: the message's bytes (msg_len) start with its header block,
+ * whose own fields give its length; the block lies in the piece at
+ * frag_off 0. */
 
 /* ACK flags. */
 #define SL_ACK_F_DUP (1u << 0) /* the publish was a duplicate of one already
@@ -268,20 +285,36 @@ struct sl_producer_id {
 struct sl_publish {
 	struct sl_hdr h;
 	uint32_t topic_id;
-	uint32_t payload_len; /* 0: the payload runs to the frame's end (v3: a
-			       * frame with another value is malformed) */
+	/* v3: 0 (a frame with another value is malformed). v4 with
+	 * SL_PUB_F_HDRS: the header block's bytes, at the start of the
+	 * payload area; without it 0 as in v3. */
+	uint16_t hdrs_len;
+	uint16_t reserved;     /* 0 */
 	uint64_t producer_seq; /* publisher's own sequence, echoed in ACK */
 	uint64_t timestamp;    /* publisher's clock, opaque to the broker */
-	/* payload follows: h.length - sizeof(struct sl_publish) bytes */
+	/* h.length - sizeof(struct sl_publish) bytes follow: hdrs_len bytes
+	 * of header block, then the message payload */
 };
 
 struct sl_deliver {
 	struct sl_hdr h;
 	uint32_t topic_id;
-	uint32_t payload_len; /* as in sl_publish */
+	uint16_t hdrs_len;  /* as in sl_publish, with SL_DLV_F_HDRS */
+	uint16_t reserved;
 	uint64_t seq;	    /* per-topic sequence assigned by the broker, from 1 */
 	uint64_t timestamp; /* copied from the PUBLISH */
-	/* payload follows */
+	/* header block (hdrs_len bytes), then the payload */
+};
+
+/* SKIP (v4): sequences @first..@last of @topic_id are not for this
+ * subscription (its filter skipped them); nothing is missing there and the
+ * client does not NAK them (PROTOCOL.md 5.6.2). */
+struct sl_skip {
+	struct sl_hdr h;
+	uint32_t topic_id;
+	uint32_t reserved;
+	uint64_t first;
+	uint64_t last;
 };
 
 /* PUBLISH_FRAG and DELIVER_FRAG (v2): one piece of a message of @msg_len
@@ -370,6 +403,108 @@ struct sl_error_gap {
 	uint64_t last;	/* last sequence not delivered */
 };
 
+/* --- consumer groups (v4, PROTOCOL.md section 19) --- */
+
+#define SL_GROUP_NAME_LEN 32u	    /* GJOIN.group: NUL padded */
+#define SL_MAX_GROUP_CREDIT 4096u   /* most unacknowledged messages per member */
+#define SL_MAX_GACK_SEQS 64u	    /* seqs one GACK names */
+#define SL_MAX_NAK_DELAY 3600000u   /* GNAK delay_ms bound */
+
+/* The group frames a client sends. */
+#define SL_FT_IS_GROUP_REQ(t)                                                            \
+	((t) == SL_FT_GJOIN || (t) == SL_FT_GCTL || (t) == SL_FT_GACK || (t) == SL_FT_GNAK)
+
+/* GJOIN flags (the u32 @flags field). */
+#define SL_GJOIN_F_PULL (1u << 0)   /* the member fetches (GCTL FETCH) */
+#define SL_GJOIN_F_FILTER (1u << 1) /* a header filter follows the fixed part */
+
+/* GCTL ops. */
+enum sl_gctl_op {
+	SL_GCTL_LEAVE = 1,
+	SL_GCTL_PAUSE = 2,
+	SL_GCTL_RESUME = 3,
+	SL_GCTL_FETCH = 4, /* n more messages for a pull member */
+};
+
+/* GACK flags. */
+#define SL_GACK_F_CUMULATIVE (1u << 0) /* every message held with seq <= seqs[0] */
+
+/* GROUP policies (GROUP.policy). */
+enum sl_group_policy {
+	SL_GROUP_RR = 1,    /* round-robin */
+	SL_GROUP_LEAST = 2, /* least outstanding: most free credit first */
+	SL_GROUP_KEY = 3,   /* key affinity, per-key order */
+};
+
+/* GJOIN, C->B: join group @group of topic @topic_id as member @member_id;
+ * answered with GROUP (or ERROR) carrying @req_id. */
+struct sl_gjoin {
+	struct sl_hdr h;
+	uint32_t topic_id;
+	uint32_t credit;	/* max unacknowledged, 1..SL_MAX_GROUP_CREDIT */
+	uint64_t member_id;	/* stable, client-chosen, non-zero */
+	char group[SL_GROUP_NAME_LEN]; /* NUL padded, [A-Za-z0-9._-], 1..31 bytes */
+	uint32_t flags;		/* SL_GJOIN_F_* */
+	uint32_t req_id;
+	/* with SL_GJOIN_F_FILTER: a filter (common/filter.h) to the frame's end */
+};
+
+/* GROUP, B->C: the answer to GJOIN. */
+struct sl_group_reply {
+	struct sl_hdr h;
+	uint32_t group_id;
+	uint16_t policy;	/* enum sl_group_policy */
+	uint16_t reserved;
+	uint32_t ack_wait_ms;
+	uint32_t max_deliveries;
+	uint32_t grace_ms;
+	uint32_t credit;	/* granted */
+	uint64_t member_id;
+	uint32_t req_id;	/* GJOIN's */
+	uint32_t reserved2;
+};
+
+/* GCTL, C->B: answered with OK (or ERROR) carrying @req_id. */
+struct sl_gctl {
+	struct sl_hdr h;
+	uint32_t group_id;
+	uint32_t op;		/* enum sl_gctl_op */
+	uint32_t n;		/* FETCH: 1..SL_MAX_GROUP_CREDIT messages; 0 otherwise */
+	uint32_t req_id;
+};
+
+/* GDELIVER, B->C: a DELIVER to one member of a group. */
+struct sl_gdeliver {
+	struct sl_hdr h;
+	uint32_t topic_id;
+	uint16_t hdrs_len;	/* with SL_DLV_F_HDRS */
+	uint16_t reserved;
+	uint64_t seq;
+	uint64_t timestamp;
+	uint32_t group_id;
+	uint32_t delivery_count; /* 1 the first time */
+	/* header block, then payload */
+};
+
+/* GACK, C->B: @n seqs follow (1..SL_MAX_GACK_SEQS). */
+struct sl_gack {
+	struct sl_hdr h;
+	uint32_t group_id;
+	uint16_t flags;		/* SL_GACK_F_* */
+	uint16_t n;
+	/* n u64 seqs follow */
+};
+
+/* GNAK, C->B. */
+struct sl_gnak {
+	struct sl_hdr h;
+	uint32_t group_id;
+	uint32_t delay_ms;	/* 0..SL_MAX_NAK_DELAY */
+	uint64_t seq;
+	uint32_t error;		/* application code, kept as sl-last-error */
+	uint32_t reserved;
+};
+
 /* A frame as the parser hands it out: points into the caller's buffer. */
 struct sl_frame {
 	const struct sl_hdr *hdr;
@@ -382,6 +517,14 @@ struct sl_frame {
 
 /* Fixed size of the type's header part, or 0 for an unknown type. */
 uint32_t sl_proto_min_len(uint8_t type);
+
+/*
+ * The version a frame of @type with header @flags carries in its header:
+ * the lowest that defines it (4 for the group frames, SKIP, and the header
+ * and filter flags; 3 otherwise). A session may carry a frame whose version
+ * is at most its own (PROTOCOL.md 9). Thread-safe.
+ */
+uint8_t sl_proto_frame_version(uint8_t type, uint16_t flags);
 
 /*
  * Parse the next frame of a datagram.
@@ -403,7 +546,8 @@ uint32_t sl_proto_min_len(uint8_t type);
 int sl_proto_next(const void *buf, size_t len, size_t *off, struct sl_frame *f);
 
 /*
- * Fill a header. @length is the frame's unpadded length.
+ * Fill a header. @length is the frame's unpadded length; the version is
+ * sl_proto_frame_version(@type, @flags).
  */
 void sl_proto_hdr_init(struct sl_hdr *h, uint8_t type, uint16_t flags, uint32_t length,
 		       uint32_t session);
@@ -422,6 +566,14 @@ sl_proto_align(uint32_t len)
 int sl_proto_put_publish(void *dst, size_t cap, uint32_t session, uint32_t topic,
 			 uint16_t flags, uint64_t producer_seq, uint64_t ts,
 			 const void *payload, uint32_t plen);
+
+/* The header-block bytes of PUBLISH or DELIVER frame @h (0 without the
+ * SL_PUB_F_HDRS / SL_DLV_F_HDRS flag, bit 2 for both). */
+static inline uint16_t
+sl_proto_hdrs_len(const struct sl_publish *p)
+{
+	return (p->h.flags & SL_PUB_F_HDRS) ? p->hdrs_len : 0;
+}
 
 /*
  * Write a RESOLVE frame for @name (@nlen bytes). Returns the frame length,
@@ -450,6 +602,10 @@ int sl_proto_pattern_valid(const char *pattern);
  */
 int sl_proto_put_psubscribe(void *dst, size_t cap, uint32_t session, uint32_t req_id,
 			    const char *pattern, size_t len, int unsubscribe);
+
+/* The filter a parsed SUBSCRIBE, PSUBSCRIBE or GJOIN frame @f carries (v4,
+ * its filter flag set): its bytes, *@len of them; NULL when it has none. */
+const uint8_t *sl_proto_filter_of(const struct sl_frame *f, uint32_t *len);
 
 /* Constant strings for logs and CLIs. Never NULL. (sl_error_code_str():
  * <sluice/codes.h>.) */

@@ -25,7 +25,8 @@
 	X(nak_limited) X(retransmitted) X(gap_lost) X(status_sent) X(credit_drops)      \
 	X(slow_consumer_cuts) X(tx_batched) X(retx_evicted)   \
 	X(producers_bound) X(dup_publishes) X(frags_received) X(frag_dups) X(large_messages)   \
-	X(deliver_frags) X(sealed_rx) X(sealed_tx) X(subs_revoked) X(sessions_revoked)
+	X(deliver_frags) X(sealed_rx) X(sealed_tx) X(subs_revoked) X(sessions_revoked)  \
+	X(hdrs_stripped) X(filter_skipped) X(skips_sent) X(bad_headers) X(no_group)
 
 #define SL_DROP_LIST(X)                                                              \
 	X(not_ipv4) X(arp_ignored) X(ip_header) X(ip_fragment) X(not_for_us)             \

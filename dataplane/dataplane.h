@@ -89,7 +89,9 @@ struct sl_handoff {
 	uint16_t code; /* enum sl_error_code result of the main lcore's work */
 	uint64_t producer_id;
 	uint32_t producer_epoch;
-	uint32_t flags; /* SL_HO_F_* */
+	uint16_t flags;	 /* SL_HO_F_* */
+	uint8_t version; /* SUBSCRIBE: its session's protocol version */
+	uint8_t reserved;
 };
 _Static_assert(sizeof(struct sl_handoff) == 40, "handoff element size");
 

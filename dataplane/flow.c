@@ -47,7 +47,7 @@ gap_lost(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic, uint64_t
 }
 
 /* Resend @seq from the window or the journal: 1 sent, 0 held by neither,
- * -1 no room now (stop here). */
+ * 2 its filter skips it (v4), -1 no room now (stop here). */
 static int
 resend(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic, uint64_t seq)
 {
@@ -55,12 +55,17 @@ resend(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic, uint64_t s
 	int rc;
 
 	if (s) {
+		const struct sl_publish *p = rte_pktmbuf_mtod_offset(s->m, const struct sl_publish *,
+								     s->off);
+
+		if (!sl_worker_filter_pass(w, topic, sub, p + 1, sl_proto_hdrs_len(p)))
+			return 2;
 		rc = sl_worker_deliver_one(w, sub, topic, s->m, s->off, s->len, seq,
 					   SL_DLV_F_RETRANS);
 		return rc == -ENOBUFS ? -1 : 1;
 	}
 	rc = sl_worker_journal_resend(w, sub, topic, seq);
-	return rc == 0 ? 1 : rc == -ENOENT ? 0 : -1;
+	return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc == -EXDEV ? 2 : -1;
 }
 
 void
@@ -68,7 +73,7 @@ sl_flow_nak(struct sl_worker *w, struct rte_mbuf *m, uint16_t off)
 {
 	const struct sl_nak *k = rte_pktmbuf_mtod_offset(m, const struct sl_nak *, off);
 	struct sl_sub *sub = sl_route_sub_find(&w->dp->route, k->topic_id, k->h.session);
-	uint64_t first = k->first, last = k->last, n, allowed, seq, lost = 0;
+	uint64_t first = k->first, last = k->last, n, allowed, seq, lost = 0, skipped = 0;
 	int rc = 1;
 
 	if (sub == NULL || first == 0 || first > last || last - first >= SL_NAK_MAX_RANGE ||
@@ -95,19 +100,28 @@ sl_flow_nak(struct sl_worker *w, struct rte_mbuf *m, uint16_t off)
 		rc = resend(w, sub, k->topic_id, seq);
 		if (rc < 0)
 			break;
-		if (rc == 0) {
-			if (!lost)
-				lost = seq;
-			continue;
+		/* A run of one kind ends where another outcome starts. */
+		if (skipped && rc != 2) {
+			sl_worker_skip_send(w, sub, k->topic_id, skipped, seq - 1);
+			skipped = 0;
 		}
-		if (lost) {
+		if (lost && rc != 0) {
 			gap_lost(w, sub, k->topic_id, lost, seq - 1);
 			lost = 0;
+		}
+		if (rc == 0 || rc == 2) {
+			if (rc == 0 && !lost)
+				lost = seq;
+			if (rc == 2 && !skipped)
+				skipped = seq;
+			continue;
 		}
 		count(w, SL_CTR_retransmitted);
 	}
 	if (lost)
 		gap_lost(w, sub, k->topic_id, lost, seq - 1);
+	if (skipped)
+		sl_worker_skip_send(w, sub, k->topic_id, skipped, seq - 1);
 	w->retx_budget -= (uint32_t)(seq - first);
 	sub->nak_tat = RTE_MAX(sub->nak_tat, w->now) +
 		       (seq - first) * RTE_MAX(w->dp->tsc_hz / w->dp->conf.nak_rate, (uint64_t)1);
@@ -144,6 +158,9 @@ status_topic(struct sl_worker *w, uint32_t topic, int all)
 
 	if (ts->dlv_seq == 0)
 		return 0;
+	/* A filtered subscriber hears of its skipped tail first (v4), so
+	 * that the STATUS after it shows no hole. */
+	sl_worker_skip_flush_topic(w, topic);
 	for (i = 0; i < ts->n_subs; i++) {
 		struct sl_sub *sub = &ts->subs[i];
 		/* No further than its credit: it need not ask for what it

@@ -8,6 +8,7 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include <common/hdrs.h>
 #include <common/proto.h>
 
 #include "dataplane.h"
@@ -269,7 +270,15 @@ complete(struct sl_worker *w, struct sl_large_table *t, struct reasm *r, uint16_
 			  r->session);
 	p->h.version = r->version;
 	p->topic_id = r->topic;
-	p->payload_len = 0;
+	p->hdrs_len = 0;
+	p->reserved = 0;
+	if (r->flags & SL_PUB_F_HDRS) {
+		/* v4: the block opens the message and says its own length;
+		 * one that does not gets 1, which admission refuses. */
+		int hl = sl_hdrs_block_len(r->data, r->msg_len);
+
+		p->hdrs_len = (uint16_t)(hl < 0 ? 1 : hl);
+	}
 	p->producer_seq = r->producer_seq;
 	p->timestamp = r->timestamp;
 	*off = (uint16_t)((uint8_t *)p - rte_pktmbuf_mtod(m, uint8_t *));
@@ -368,10 +377,12 @@ sl_tx_deliver_msg(struct sl_worker *w, const union sl_peer *peer, uint32_t sessi
 {
 	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
 	struct sl_deliver dl;
+	uint32_t skip;
 
-	sl_worker_deliver_hdr(&dl, flags, session, p->topic_id, sl_msg_plen(m, off, len), seq,
-			      p->timestamp);
-	return sl_tx_deliver(w, peer, &dl, m, (uint16_t)(off + sizeof(*p)));
+	skip = sl_worker_deliver_hdr_v(w, &dl, flags, session, p->topic_id,
+				       sl_msg_plen(m, off, len), sl_proto_hdrs_len(p), seq,
+				       p->timestamp, sl_peer_version(peer));
+	return sl_tx_deliver(w, peer, &dl, m, (uint16_t)(off + sizeof(*p) + skip));
 }
 
 /* --- setup ------------------------------------------------------------------------------ */

@@ -116,7 +116,7 @@ sl_msg_plen(const struct rte_mbuf *m, uint16_t off, uint16_t len)
 	if (likely(len != 0))
 		return len - (uint32_t)sizeof(struct sl_publish);
 	p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
-	return p->payload_len ? p->payload_len : p->h.length - (uint32_t)sizeof(*p);
+	return p->h.length - (uint32_t)sizeof(*p);
 }
 
 /* How a piece goes out: the transmit seam's sl_tx_frame (a callback, so

@@ -23,14 +23,15 @@ union sl_peer {
 	struct sl_peer_udp {
 		uint8_t transport; /* SL_TRANSPORT_UDP */
 		uint8_t mac[6];	   /* the sender's (or next hop's) MAC */
-		uint8_t reserved;
+		uint8_t version;   /* a subscription's session's protocol version; 0: not known */
 		uint32_t ip;	   /* network order */
 		uint16_t port;	   /* UDP port, network order */
 		uint16_t port_id;  /* DPDK port it arrived on */
 	} udp;
 	struct sl_peer_shm {
 		uint8_t transport; /* SL_TRANSPORT_SHM */
-		uint8_t reserved[3];
+		uint8_t version;   /* as udp.version */
+		uint8_t reserved[2];
 		uint32_t slot;	   /* the client's slot */
 		uint16_t gen;	   /* the slot's generation: a later client of the
 				    * same slot is another peer */
@@ -55,6 +56,24 @@ static inline uint16_t
 sl_peer_port(const union sl_peer *p)
 {
 	return p->transport == SL_TRANSPORT_SHM ? p->shm.gen : p->udp.port;
+}
+
+/* The protocol version a subscription's session speaks (0: not known,
+ * treated as the lowest: nothing of a later version is sent to it). The
+ * byte is at another offset in each member. */
+static inline uint8_t
+sl_peer_version(const union sl_peer *p)
+{
+	return p->transport == SL_TRANSPORT_SHM ? p->shm.version : p->udp.version;
+}
+
+static inline void
+sl_peer_set_version(union sl_peer *p, uint8_t v)
+{
+	if (p->transport == SL_TRANSPORT_SHM)
+		p->shm.version = v;
+	else
+		p->udp.version = v;
 }
 
 /* A shared-memory peer. */

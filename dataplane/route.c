@@ -38,7 +38,10 @@ sl_route_init(struct sl_route *r, uint32_t max_topics, uint32_t max_subs, uint32
 	r->state = aligned_alloc(64, sizeof(*r->state) * max_topics);
 	r->subs = calloc((size_t)max_topics * max_subs, sizeof(*r->subs));
 	r->sub_user = calloc((size_t)max_topics * max_subs, sizeof(*r->sub_user));
-	if (!r->slots || !r->topics || !r->state || !r->subs || !r->sub_user) {
+	r->sub_filter = calloc((size_t)max_topics * max_subs, sizeof(*r->sub_filter));
+	r->filters = calloc((size_t)n_workers * SL_ROUTE_FILTERS, sizeof(*r->filters));
+	if (!r->slots || !r->topics || !r->state || !r->subs || !r->sub_user || !r->sub_filter ||
+	    !r->filters) {
 		sl_route_fini(r);
 		return -ENOMEM;
 	}
@@ -46,6 +49,7 @@ sl_route_init(struct sl_route *r, uint32_t max_topics, uint32_t max_subs, uint32
 	for (i = 0; i < max_topics; i++) {
 		r->state[i].subs = &r->subs[(size_t)i * max_subs];
 		r->state[i].sub_user = &r->sub_user[(size_t)i * max_subs];
+		r->state[i].sub_filter = &r->sub_filter[(size_t)i * max_subs];
 	}
 	return 0;
 }
@@ -58,6 +62,8 @@ sl_route_fini(struct sl_route *r)
 	free(r->state);
 	free(r->subs);
 	free(r->sub_user);
+	free(r->sub_filter);
+	free(r->filters);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -167,6 +173,7 @@ sub_refresh(struct sl_topic_state *ts, const struct sl_sub *s, uint32_t user)
 
 	for (i = 0; i < ts->n_subs; i++) {
 		if (ts->subs[i].session == s->session) {
+			/* Its filter stays until sl_route_sub_set_filter. */
 			ts->subs[i] = *s;
 			ts->sub_user[i] = user;
 			return &ts->subs[i];
@@ -187,6 +194,7 @@ sl_route_sub_add_claimed_user(struct sl_route *r, uint32_t id, const struct sl_s
 	}
 	/* Claims never exceed max_subs and include this one: there is room. */
 	ts->sub_user[ts->n_subs] = user;
+	ts->sub_filter[ts->n_subs] = 0;
 	ts->subs[ts->n_subs++] = *s;
 	return 0;
 }
@@ -225,6 +233,49 @@ sl_route_sub_find(struct sl_route *r, uint32_t id, uint32_t session)
 	return NULL;
 }
 
+/* Free subscriber @i's filter entry, if it has one. */
+static void
+filter_free(struct sl_route *r, uint32_t id, uint32_t i)
+{
+	struct sl_sub_filter *sf = sl_route_sub_filter(r, id, i);
+
+	if (sf == NULL)
+		return;
+	sf->topic = 0;
+	r->state[id].sub_filter[i] = 0;
+	r->state[id].n_filtered--;
+}
+
+int
+sl_route_sub_set_filter(struct sl_route *r, uint32_t id, uint32_t session,
+			const struct sl_filter *f)
+{
+	struct sl_topic_state *ts = &r->state[id];
+	struct sl_sub_filter *pool = &r->filters[(size_t)(id % r->n_workers) * SL_ROUTE_FILTERS];
+	uint32_t i, k;
+
+	for (i = 0; i < ts->n_subs && ts->subs[i].session != session; i++)
+		;
+	if (i == ts->n_subs)
+		return -ENOENT;
+	filter_free(r, id, i);
+	if (f == NULL)
+		return 0;
+	/* A SUBSCRIBE's rare path: a scan of the owner's pool. */
+	for (k = 0; k < SL_ROUTE_FILTERS && pool[k].topic != 0; k++)
+		;
+	if (k == SL_ROUTE_FILTERS)
+		return -ENOSPC;
+	pool[k].f = *f;
+	pool[k].topic = id;
+	pool[k].session = session;
+	pool[k].skip_first = 0;
+	pool[k].skip_last = 0;
+	ts->sub_filter[i] = (uint16_t)(k + 1);
+	ts->n_filtered++;
+	return 0;
+}
+
 int
 sl_route_sub_del(struct sl_route *r, uint32_t id, uint32_t session)
 {
@@ -233,9 +284,11 @@ sl_route_sub_del(struct sl_route *r, uint32_t id, uint32_t session)
 
 	for (i = 0; i < ts->n_subs; i++) {
 		if (ts->subs[i].session == session) {
+			filter_free(r, id, i);
 			/* Order among subscribers carries no meaning: swap in the last. */
 			ts->subs[i] = ts->subs[--ts->n_subs];
 			ts->sub_user[i] = ts->sub_user[ts->n_subs];
+			ts->sub_filter[i] = ts->sub_filter[ts->n_subs];
 			sl_route_sub_unclaim(r, id);
 			return 0;
 		}

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include <common/filter.h>
 #include <common/proto.h>
 
 #include "peer.h"
@@ -42,6 +43,22 @@ struct sl_sub {
 _Static_assert(sizeof(struct sl_sub) == 64, "one subscriber per cache line");
 #endif
 
+/* Filtered subscriptions (protocol version 4) each owner worker holds. */
+#define SL_ROUTE_FILTERS 1024u
+
+/*
+ * A subscription's header filter, in its owner's pool, and the run of
+ * sequences it skipped that the subscriber has not been told of yet (SKIP,
+ * PROTOCOL.md 5.6.2).
+ */
+struct sl_sub_filter {
+	struct sl_filter f;
+	uint32_t topic;	     /* 0: the entry is free */
+	uint32_t session;
+	uint64_t skip_first; /* 0: nothing skipped untold */
+	uint64_t skip_last;
+};
+
 /* One retransmit-window slot: a stored PUBLISH frame (a reference on m). */
 struct sl_retx_slot {
 	struct rte_mbuf *m;
@@ -77,6 +94,10 @@ struct sl_topic_state {
 	 * owner re-checks its subscribers' rights on its own when control
 	 * revokes some. */
 	uint32_t *sub_user;
+	/* Index for index with subs: 1 + the subscription's entry in its
+	 * owner's filter pool (sl_route_sub_filter), 0 when unfiltered. */
+	uint16_t *sub_filter;
+	uint32_t n_filtered; /* subscriptions with a filter: 0 skips the test */
 	struct sl_journal *journal; /* NULL for durability none */
 	/* A deleted topic's journal, handed by its owner to the main lcore,
 	 * which closes it (a close unmaps and closes files: not on a worker).
@@ -123,6 +144,8 @@ struct sl_route {
 	struct sl_topic_state *state;
 	struct sl_sub *subs;
 	uint32_t *sub_user; /* parallel to subs */
+	uint16_t *sub_filter; /* parallel to subs */
+	struct sl_sub_filter *filters; /* SL_ROUTE_FILTERS per worker, by owner */
 };
 
 /*
@@ -209,6 +232,24 @@ struct sl_sub *sl_route_sub_find(struct sl_route *r, uint32_t id, uint32_t sessi
 
 /* Remove @session from topic @id. Owner only. Returns 0 or -ENOENT. */
 int sl_route_sub_del(struct sl_route *r, uint32_t id, uint32_t session);
+
+/*
+ * Give subscription @session of topic @id the filter @f (a copy is kept),
+ * or none (@f NULL). Owner only. Returns 0, -ENOENT (no such
+ * subscription) or -ENOSPC (the owner's filter pool is full).
+ */
+int sl_route_sub_set_filter(struct sl_route *r, uint32_t id, uint32_t session,
+			    const struct sl_filter *f);
+
+/* The filter of subscriber @i of topic @id, or NULL. Owner only. */
+static inline struct sl_sub_filter *
+sl_route_sub_filter(struct sl_route *r, uint32_t id, uint32_t i)
+{
+	uint16_t k = r->state[id].sub_filter[i];
+
+	/* Each owner's pool is its own: one writer, no sharing. */
+	return k ? &r->filters[(size_t)(id % r->n_workers) * SL_ROUTE_FILTERS + k - 1] : NULL;
+}
 
 /* Remove @session from every topic owned by @owner. Returns how many. */
 uint32_t sl_route_sub_del_session(struct sl_route *r, uint32_t owner, uint32_t session);

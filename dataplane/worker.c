@@ -36,7 +36,7 @@
  * (SL_AUTHZ_SUB_USER): kept with the subscription for revocation sweeps. */
 static void
 owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t kind,
-		uint32_t user)
+		uint32_t user, uint8_t version)
 {
 	const struct sl_subscribe *s = rte_pktmbuf_mtod_offset(m, const struct sl_subscribe *, off);
 	struct sl_topic_state *ts = sl_route_state(&w->dp->route, s->topic_id);
@@ -47,6 +47,8 @@ owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t k
 
 	memset(&sub, 0, sizeof(sub));
 	sl_tx_peer_of(m, &sub.peer);
+	/* What its DELIVERs may carry (headers from version 4 on). */
+	sl_peer_set_version(&sub.peer, version);
 	sub.session = s->h.session;
 	/* Live: its credit counts from the next message fanned out (a v1
 	 * SUBSCRIBE has no window field: the default). */
@@ -86,6 +88,10 @@ owner_subscribe(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint8_t k
 			return; /* refused and answered */
 	}
 	rc = sl_route_sub_add_user(&w->dp->route, s->topic_id, &sub, user);
+	if (rc >= 0 && sl_worker_sub_filter_set(w, s) < 0) {
+		sl_route_sub_del(&w->dp->route, s->topic_id, s->h.session);
+		rc = -ENOSPC;
+	}
 	if (rc < 0) {
 		drop(w, SL_DROP_sub_table_full);
 		sl_worker_reply_error(w, &sub.peer, s->h.session, s->req_id, SL_E_SUB_TABLE_FULL,
@@ -156,7 +162,8 @@ to_owner_at(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m, u
 			sl_flow_credit(w, m, off);
 		else
 			owner_subscribe(w, m, off, kind,
-					sess ? SL_AUTHZ_SUB_USER(sess->uid, sess->user_epoch) : 0);
+					sess ? SL_AUTHZ_SUB_USER(sess->uid, sess->user_epoch) : 0,
+					sess ? sess->version : 0);
 		return;
 	}
 	rte_mbuf_refcnt_update(m, 1);
@@ -174,6 +181,8 @@ to_owner_at(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m, u
 	h.producer_epoch = kind == SL_HO_PUBLISH ? sess->producer_epoch
 			 : kind == SL_HO_SUBSCRIBE && sess ? sess->user_epoch : 0;
 	h.flags = 0;
+	h.version = sess ? sess->version : 0;
+	h.reserved = 0;
 	sl_worker_stage(w, t->owner, &h);
 }
 
@@ -291,6 +300,11 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 					      s->topic_id);
 			return;
 		}
+		if (type == SL_FT_SUBSCRIBE && unlikely(sl_worker_filter_check(w, f) != SL_E_NONE)) {
+			sl_worker_reply_error(w, peer, s->h.session, s->req_id, SL_E_BAD_HEADERS,
+					      type, s->topic_id);
+			return;
+		}
 		if (type == SL_FT_SUBSCRIBE && unlikely(sl_worker_enc_refused(w, t, peer, sess))) {
 			sl_worker_reply_error(w, peer, s->h.session, s->req_id,
 					      SL_E_ENCRYPTION_REQUIRED, type, s->topic_id);
@@ -385,17 +399,21 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	    type != SL_FT_UNSUBSCRIBE &&
 	    type != SL_FT_RESOLVE && type != SL_FT_HEARTBEAT && type != SL_FT_GOODBYE &&
 	    type != SL_FT_PSUBSCRIBE && type != SL_FT_PUNSUBSCRIBE &&
-	    type != SL_FT_NAK && type != SL_FT_CREDIT && type != SL_FT_PRODUCER) {
+	    type != SL_FT_NAK && type != SL_FT_CREDIT && type != SL_FT_PRODUCER &&
+	    !SL_FT_IS_GROUP_REQ(type)) {
 		drop(w, SL_DROP_unexpected_type); /* broker-to-client types: ignore */
 		return;
 	}
 	*sess = sl_worker_frame_session(w, f, peer, *sess);
 	if (*sess == NULL)
 		return;
-	if (unlikely(f->hdr->version != (*sess)->version)) {
-		/* Every frame of a session speaks the version WELCOME named. */
+	if (unlikely(f->hdr->version > (*sess)->version ||
+		     f->hdr->version < sl_proto_frame_version(type, f->hdr->flags))) {
+		/* A frame carries the version that defines it, at most the
+		 * session's (PROTOCOL.md 9); detail: the version it needs. */
 		drop(w, SL_DROP_bad_version);
-		sl_worker_reply_error(w, peer, f->hdr->session, 0, SL_E_VERSION, type, 0);
+		sl_worker_reply_error(w, peer, f->hdr->session, 0, SL_E_VERSION, type,
+				      sl_proto_frame_version(type, f->hdr->flags));
 		return;
 	}
 	if (unlikely(sl_worker_frame_check(w, f, peer, *sess) < 0)) {
@@ -417,6 +435,14 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		break;
 	case SL_FT_PSUBSCRIBE:
 	case SL_FT_PUNSUBSCRIBE:
+		/* Pattern subscriptions take no filter yet: said, not ignored. */
+		if (unlikely(f->hdr->flags & SL_SUB_F_FILTER)) {
+			count(w, SL_CTR_bad_headers);
+			sl_worker_reply_error(w, peer, f->hdr->session,
+					      ((const struct sl_resolve *)f->hdr)->req_id,
+					      SL_E_BAD_HEADERS, type, 0);
+			break;
+		}
 		handle_psub(w, m, f, data_off, peer, *sess);
 		break;
 	case SL_FT_NAK:
@@ -428,6 +454,12 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		break;
 	case SL_FT_PRODUCER:
 		sl_worker_producer_request(w, m, f, data_off, peer, *sess);
+		break;
+	case SL_FT_GJOIN:
+	case SL_FT_GCTL:
+	case SL_FT_GACK:
+	case SL_FT_GNAK:
+		sl_worker_group_refuse(w, f, peer);
 		break;
 	case SL_FT_GOODBYE:
 		count(w, SL_CTR_goodbyes);
@@ -551,7 +583,7 @@ handle_pkt(struct sl_worker *w, struct rte_mbuf *m)
 		m->l2_len = 14;
 		m->l3_len = (uint16_t)(pi.payload_off - 14 - 8);
 		peer.udp.transport = SL_TRANSPORT_UDP;
-		peer.udp.reserved = 0;
+		peer.udp.version = 0;
 		memcpy(peer.udp.mac, pi.src_mac, 6);
 		peer.udp.ip = pi.src_ip;
 		peer.udp.port = pi.src_port;
@@ -608,7 +640,7 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 	case SL_HO_SUBSCRIBE:
 	case SL_HO_UNSUBSCRIBE:
 		owner_subscribe(w, h->m, h->off, h->kind,
-				SL_AUTHZ_SUB_USER(h->code, h->producer_epoch));
+				SL_AUTHZ_SUB_USER(h->code, h->producer_epoch), h->version);
 		break;
 	case SL_HO_AUTHZ_SWEEP:
 		sl_worker_authz_sweep(w, h);

@@ -529,7 +529,19 @@ sl_worker_publish_admit(struct sl_worker *w, const struct sl_publish *p, uint8_t
 	uint32_t limit = __atomic_load_n(&w->dp->conf.rate_limit, __ATOMIC_RELAXED);
 	const struct sl_authz *a = sl_dp_authz(w->dp);
 	const struct sl_topic *t = sl_route_topic_get(&w->dp->route, p->topic_id);
+	uint16_t code;
 
+	/* v4: a header block, well-formed and without the broker's names. */
+	if (unlikely(p->h.flags & SL_PUB_F_HDRS) &&
+	    (code = sl_worker_hdrs_check(p, sess->version)) != SL_E_NONE) {
+		if (code == SL_E_VERSION)
+			drop(w, SL_DROP_bad_version);
+		else
+			count(w, SL_CTR_bad_headers);
+		sl_worker_reply_error(w, peer, p->h.session, 0, code, type,
+				      code == SL_E_VERSION ? SL_PROTO_V4 : p->producer_seq);
+		return NULL;
+	}
 	if (unlikely(t == NULL)) {
 		drop(w, SL_DROP_unknown_topic);
 		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_UNKNOWN_TOPIC, type,
@@ -566,4 +578,25 @@ sl_worker_publish_admit(struct sl_worker *w, const struct sl_publish *p, uint8_t
 		return NULL;
 	}
 	return t;
+}
+
+void
+sl_worker_group_refuse(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer)
+{
+	const struct sl_hdr *h = f->hdr;
+	uint32_t req_id = 0, detail;
+
+	/* The group id is the first field of GCTL, GACK and GNAK alike. */
+	if (h->type == SL_FT_GJOIN) {
+		const struct sl_gjoin *j = (const struct sl_gjoin *)h;
+
+		req_id = j->req_id;
+		detail = j->topic_id;
+	} else {
+		detail = ((const struct sl_gctl *)h)->group_id;
+		if (h->type == SL_FT_GCTL)
+			req_id = ((const struct sl_gctl *)h)->req_id;
+	}
+	count(w, SL_CTR_no_group);
+	sl_worker_reply_error(w, peer, h->session, req_id, SL_E_NO_GROUP, h->type, detail);
 }

@@ -211,9 +211,10 @@ sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
 	if (d->n_aacks == AACK_MAX)
 		async_flush(w);
 	/* Without an idempotent producer the record names the session. */
-	rc = sl_journal_append_producer(ts->journal, p + 1, plen, realtime_ns(d, w->now),
-					producer_epoch ? producer_id : p->h.session,
-					producer_epoch, p->producer_seq, &seq);
+	rc = sl_journal_append_hdrs(ts->journal, p + 1, plen, sl_proto_hdrs_len(p),
+				    realtime_ns(d, w->now),
+				    producer_epoch ? producer_id : p->h.session, producer_epoch,
+				    p->producer_seq, &seq);
 	if (unlikely(rc < 0)) {
 		sl_tx_peer_of(m, &peer);
 		refuse(w, ts, &peer, p, rc);
@@ -297,13 +298,32 @@ deliver_copy(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
 	     const struct sl_jrec_view *v, uint16_t flags)
 {
 	struct sl_deliver d;
+	uint32_t skip;
 
-	sl_worker_deliver_hdr(&d, SL_DLV_F_REPLAY | flags, sub->session, topic, v->len, v->seq,
-			      v->timestamp);
+	skip = sl_worker_deliver_hdr_v(w, &d, SL_DLV_F_REPLAY | flags, sub->session, topic, v->len,
+				       v->hdrs_len, v->seq, v->timestamp,
+				       sl_peer_version(&sub->peer));
 	/* A replay waits for room rather than losing its place. */
 	if (!sl_tx_room(w, &sub->peer, sizeof(d) + v->len))
 		return -ENOBUFS;
-	return sl_tx_deliver_copy(w, &sub->peer, &d, v->data);
+	return sl_tx_deliver_copy(w, &sub->peer, &d, (const uint8_t *)v->data + skip);
+}
+
+/* A replayed message, through the subscriber's filter (v4): sent, or part
+ * of the skipped run it is told of before the next one it takes. Returns
+ * what deliver_copy does (0 when skipped). */
+static int
+replay_one(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
+	   const struct sl_jrec_view *v)
+{
+	uint64_t run[2];
+	int pass = sl_worker_filter_live(w, topic, sub, v->data, v->hdrs_len, v->seq, run);
+
+	/* A SKIP that finds no room is recovered like a lost one: the
+	 * subscriber NAKs the range and the NAK's answer is a SKIP. */
+	if (run[0])
+		sl_worker_skip_send(w, sub, topic, run[0], run[1]);
+	return pass ? deliver_copy(w, sub, topic, v, 0) : 0;
 }
 
 /* Tell a replaying subscriber that @first..@last will not come: the journal
@@ -343,6 +363,8 @@ sl_worker_journal_resend(struct sl_worker *w, const struct sl_sub *sub, uint32_t
 
 	if (ts->journal == NULL || sl_journal_read(ts->journal, seq, &v) < 0)
 		return -ENOENT; /* not journaled, retired, or damaged */
+	if (!sl_worker_filter_pass(w, topic, sub, v.data, v.hdrs_len))
+		return -EXDEV; /* its filter skips it: the caller says so */
 	return deliver_copy(w, sub, topic, &v, SL_DLV_F_RETRANS) < 0 ? -ENOBUFS : 0;
 }
 
@@ -385,7 +407,7 @@ replay_sub(struct sl_worker *w, uint32_t topic, struct sl_topic_state *ts, struc
 			sub->replay_next = limit + 1; /* cannot go further: live */
 			break;
 		}
-		if (deliver_copy(w, sub, topic, &v, 0) < 0)
+		if (replay_one(w, sub, topic, &v) < 0)
 			break; /* no mbuf now: resume next poll */
 		sub->replay_next++;
 		n++;

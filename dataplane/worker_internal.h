@@ -31,9 +31,38 @@ sl_worker_deliver_hdr(struct sl_deliver *d, uint16_t flags, uint32_t session, ui
 {
 	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, flags, (uint32_t)sizeof(*d) + plen, session);
 	d->topic_id = topic;
-	d->payload_len = 0;
+	d->hdrs_len = 0;
+	d->reserved = 0;
 	d->seq = seq;
 	d->timestamp = timestamp;
+}
+
+/*
+ * Fill the DELIVER header @d of a stored message whose payload area is
+ * @plen bytes, the first @hdrs_len of them its header block, for a session
+ * of protocol version @ver: version 4 gets the block (SL_DLV_F_HDRS),
+ * an older one the payload alone (PROTOCOL.md 9: never a frame of a later
+ * version). Returns the bytes to skip at the payload area's start: the
+ * block, when stripped (counted hdrs_stripped), else 0.
+ */
+static inline uint32_t
+sl_worker_deliver_hdr_v(struct sl_worker *w, struct sl_deliver *d, uint16_t flags,
+			uint32_t session, uint32_t topic, uint32_t plen, uint16_t hdrs_len,
+			uint64_t seq, uint64_t timestamp, uint8_t ver)
+{
+	if (likely(hdrs_len == 0)) {
+		sl_worker_deliver_hdr(d, flags, session, topic, plen, seq, timestamp);
+		return 0;
+	}
+	if (ver >= SL_PROTO_V4) {
+		sl_worker_deliver_hdr(d, flags | SL_DLV_F_HDRS, session, topic, plen, seq,
+				      timestamp);
+		d->hdrs_len = hdrs_len;
+		return 0;
+	}
+	count(w, SL_CTR_hdrs_stripped);
+	sl_worker_deliver_hdr(d, flags, session, topic, plen - hdrs_len, seq, timestamp);
+	return hdrs_len;
 }
 
 /* --- worker_tx.c (the transmit seam is tx.h) --- */
@@ -66,6 +95,11 @@ void sl_worker_fan_out(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, ui
 int sl_worker_deliver_one(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
 			  struct rte_mbuf *m, uint16_t off, uint16_t len, uint64_t seq,
 			  uint16_t flags);
+/* SKIP @first..@last of @topic to @sub (counted skips_sent). */
+void sl_worker_skip_send(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
+			 uint64_t first, uint64_t last);
+/* Tell every filtered subscriber of @topic its untold skipped run. */
+void sl_worker_skip_flush_topic(struct sl_worker *w, uint32_t topic);
 /* ERROR @code (a struct sl_error_gap: @first..@last of @topic) to @sub. */
 void sl_worker_gap_error(struct sl_worker *w, const struct sl_sub *sub, uint16_t code,
 			 uint8_t ftype, uint32_t topic, uint64_t first, uint64_t last);
@@ -120,6 +154,11 @@ struct sl_session *sl_worker_frame_session(struct sl_worker *w, const struct sl_
 const struct sl_topic *sl_worker_publish_admit(struct sl_worker *w, const struct sl_publish *p,
 					       uint8_t type, const union sl_peer *peer,
 					       struct sl_session *sess);
+/* A group frame (GJOIN, GCTL, GACK, GNAK) of a version 4 session: no
+ * group is configured on this broker yet, so ERROR SL_E_NO_GROUP (detail:
+ * GJOIN's topic id, else the group id). */
+void sl_worker_group_refuse(struct sl_worker *w, const struct sl_frame *f,
+			    const union sl_peer *peer);
 /* Does topic @t refuse session @sess for want of encryption? (counted) */
 int sl_worker_enc_refused(struct sl_worker *w, const struct sl_topic *t,
 			  const union sl_peer *peer, const struct sl_session *sess);
@@ -127,6 +166,32 @@ int sl_worker_enc_refused(struct sl_worker *w, const struct sl_topic *t,
  * frame was dropped (the session may have been closed). */
 int sl_worker_frame_check(struct sl_worker *w, const struct sl_frame *f,
 			  const union sl_peer *peer, struct sl_session *s);
+
+/* --- worker_filter.c: headers and filters (protocol version 4) --- */
+
+/* May PUBLISH @p of a session of @version carry its header block? SL_E_NONE,
+ * SL_E_VERSION (a version 3 session), or SL_E_BAD_HEADERS (malformed, or a
+ * reserved "sl-" name). */
+uint16_t sl_worker_hdrs_check(const struct sl_publish *p, uint8_t version);
+/* Is the filter frame @f carries (SUBSCRIBE, PSUBSCRIBE) well-formed?
+ * SL_E_NONE, or SL_E_BAD_HEADERS (counted bad_headers). */
+uint16_t sl_worker_filter_check(struct sl_worker *w, const struct sl_frame *f);
+/* Owner: give the subscription SUBSCRIBE @s made the filter it carries, or
+ * none. 0, or -ENOSPC when the owner's filter pool is full. */
+int sl_worker_sub_filter_set(struct sl_worker *w, const struct sl_subscribe *s);
+/* Owner: does @sub of @topic take the message whose header block is
+ * @block (@hdrs_len bytes, 0: none)? 1, or 0 when its filter skips it. */
+int sl_worker_filter_pass(struct sl_worker *w, uint32_t topic, const struct sl_sub *sub,
+			  const void *block, uint16_t hdrs_len);
+/* As sl_worker_filter_pass for message @seq, sent live or replayed,
+ * keeping the run of skipped seqs the subscriber has not been told of. A
+ * run to tell now (SKIP, before the message when it passes): @run[0..1],
+ * run[0] 0 when none. Told before the next message the subscriber takes,
+ * when SKIP_RUN_MAX long, and at STATUS time (sl_worker_skip_take). */
+int sl_worker_filter_live(struct sl_worker *w, uint32_t topic, const struct sl_sub *sub,
+			  const void *block, uint16_t hdrs_len, uint64_t seq, uint64_t run[2]);
+/* Subscriber @i of @topic's untold skipped run: 1 with @run set, else 0. */
+int sl_worker_skip_take(struct sl_worker *w, uint32_t topic, uint32_t i, uint64_t run[2]);
 
 /* --- worker_revoke.c --- */
 
@@ -163,8 +228,8 @@ int sl_worker_replay_start(struct sl_worker *w, const struct sl_subscribe *s, st
 uint64_t sl_worker_nak_bound(struct sl_worker *w, uint32_t topic);
 /* Resend message @seq of @topic to @sub from the journal (a NAK beyond the
  * retransmit window): DELIVER with SL_DLV_F_REPLAY | SL_DLV_F_RETRANS.
- * Returns 0, -ENOENT (the journal does not hold it) or -ENOBUFS (no room
- * now). */
+ * Returns 0, -ENOENT (the journal does not hold it), -EXDEV (the
+ * subscriber's filter skips it: nothing sent) or -ENOBUFS (no room now). */
 int sl_worker_journal_resend(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
 			     uint64_t seq);
 /* Send the next replayed messages; returns the work done. */

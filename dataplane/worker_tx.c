@@ -91,7 +91,7 @@ sl_tx_peer_of(const struct rte_mbuf *m, union sl_peer *peer)
 	p = rte_pktmbuf_mtod(m, const uint8_t *);
 	ip = p + m->l2_len;
 	peer->udp.transport = SL_TRANSPORT_UDP;
-	peer->udp.reserved = 0;
+	peer->udp.version = 0;
 	memcpy(peer->udp.mac, p + 6, 6);
 	memcpy(&peer->udp.ip, ip + 12, 4);
 	memcpy(&peer->udp.port, ip + m->l3_len, 2);
@@ -590,10 +590,41 @@ sl_worker_deliver_one(struct sl_worker *w, const struct sl_sub *sub, uint32_t to
 {
 	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
 	struct sl_deliver dl;
+	uint32_t skip;
 
-	sl_worker_deliver_hdr(&dl, flags, sub->session, topic, sl_msg_plen(m, off, len), seq,
-			      p->timestamp);
-	return sl_tx_deliver(w, &sub->peer, &dl, m, (uint16_t)(off + sizeof(*p)));
+	skip = sl_worker_deliver_hdr_v(w, &dl, flags, sub->session, topic, sl_msg_plen(m, off, len),
+				       sl_proto_hdrs_len(p), seq, p->timestamp,
+				       sl_peer_version(&sub->peer));
+	return sl_tx_deliver(w, &sub->peer, &dl, m, (uint16_t)(off + sizeof(*p) + skip));
+}
+
+void
+sl_worker_skip_send(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
+		    uint64_t first, uint64_t last)
+{
+	struct sl_skip k;
+
+	sl_proto_hdr_init(&k.h, SL_FT_SKIP, 0, sizeof(k), sub->session);
+	k.topic_id = topic;
+	k.reserved = 0;
+	k.first = first;
+	k.last = last;
+	count(w, SL_CTR_skips_sent);
+	sl_tx_frame(w, &sub->peer, &k, sizeof(k));
+}
+
+void
+sl_worker_skip_flush_topic(struct sl_worker *w, uint32_t topic)
+{
+	struct sl_topic_state *ts = sl_route_state(&w->dp->route, topic);
+	uint64_t run[2];
+	uint32_t i;
+
+	if (likely(ts->n_filtered == 0))
+		return;
+	for (i = 0; i < ts->n_subs; i++)
+		if (sl_worker_skip_take(w, topic, i, run))
+			sl_worker_skip_send(w, &ts->subs[i], topic, run[0], run[1]);
 }
 
 void
@@ -693,6 +724,18 @@ fan_out_now(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len,
 		if (sub->replay_next) {
 			i++;
 			continue;
+		}
+		if (unlikely(ts->n_filtered)) {
+			uint64_t run[2];
+			int pass = sl_worker_filter_live(w, topic, sub, p + 1, sl_proto_hdrs_len(p),
+							 seq, run);
+
+			if (run[0])
+				sl_worker_skip_send(w, sub, topic, run[0], run[1]);
+			if (!pass) {
+				i++;
+				continue;
+			}
 		}
 		live++;
 		if (unlikely(no_credit(sub, seq))) {

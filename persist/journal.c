@@ -167,6 +167,7 @@ sl_jseg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq, uint64_t 
 	rc = sl_jpersist_range(j, s, 0, sizeof(h));
 	if (rc == 0) {
 		s->rec_hdr = sizeof(struct sl_jrec);
+		s->version = SEG_VERSION;
 		s->used = SL_JSEG_HDR;
 		s->first_seq = first_seq;
 		s->last_seq = first_seq - 1;
@@ -295,6 +296,15 @@ sl_journal_append_producer(struct sl_journal *j, const void *data, uint32_t len,
 			   uint64_t timestamp, uint64_t producer_id, uint32_t producer_epoch,
 			   uint64_t producer_seq, uint64_t *seq)
 {
+	return sl_journal_append_hdrs(j, data, len, 0, timestamp, producer_id, producer_epoch,
+				      producer_seq, seq);
+}
+
+int
+sl_journal_append_hdrs(struct sl_journal *j, const void *data, uint32_t len, uint16_t hdrs_len,
+		       uint64_t timestamp, uint64_t producer_id, uint32_t producer_epoch,
+		       uint64_t producer_seq, uint64_t *seq)
+{
 	uint64_t need = REC_BYTES(len), commit = SL_JREC_COMMIT(len);
 	struct sl_jrec r;
 	struct seg *s;
@@ -304,6 +314,8 @@ sl_journal_append_producer(struct sl_journal *j, const void *data, uint32_t len,
 		return -EROFS;
 	if (len > SL_JREC_MAX_PAYLOAD || need + SL_JSEG_HDR + 8 > j->seg_bytes)
 		return -EMSGSIZE;
+	if (hdrs_len > len)
+		return -EINVAL;
 	if (j->n_segs == 0) {
 		struct spare *first;
 
@@ -314,8 +326,9 @@ sl_journal_append_producer(struct sl_journal *j, const void *data, uint32_t len,
 			return rc;
 	}
 	s = &j->segs[j->n_segs - 1];
-	/* Room for the end marker; a segment of older records gets no new one. */
-	if (s->closed || s->used + need + 8 > s->size || s->rec_hdr != sizeof(struct sl_jrec)) {
+	/* Room for the end marker; a segment of an older version gets no new
+	 * record (an older reader would take a header block for payload). */
+	if (s->closed || s->used + need + 8 > s->size || s->version != SEG_VERSION) {
 		rc = roll(j, timestamp);
 		if (rc < 0)
 			return rc;
@@ -328,7 +341,8 @@ sl_journal_append_producer(struct sl_journal *j, const void *data, uint32_t len,
 	r = (struct sl_jrec){ .commit = 0, .seq = j->next_seq, .batch = j->batch_first,
 			      .timestamp = timestamp, .producer_id = producer_id,
 			      .producer_seq = producer_seq, .len = len,
-			      .producer_epoch = producer_epoch, .flags = 0 };
+			      .producer_epoch = producer_epoch,
+			      .flags = hdrs_len ? SL_JREC_F_HDRS | (uint32_t)hdrs_len << 16 : 0 };
 	r.crc = rec_crc(&r, sizeof(r), data);
 	sl_jcopy(s, s->used + sizeof(uint64_t), (const uint8_t *)&r + sizeof(uint64_t),
 	     sizeof(r) - sizeof(uint64_t));
@@ -357,6 +371,11 @@ view_of(const struct seg *s, const struct sl_jrec *r, struct sl_jrec_view *v)
 	v->len = r->len;
 	v->producer_epoch = s->rec_hdr > SL_JREC_V1_BYTES ? r->producer_epoch : 0;
 	v->data = (const uint8_t *)r + s->rec_hdr;
+	/* Flags exist from version 3 on (covered by the CRC, so never a
+	 * length past the record's). */
+	v->hdrs_len = s->version == SEG_VERSION && (r->flags & SL_JREC_F_HDRS) &&
+				      (r->flags >> 16) <= r->len
+			      ? (uint16_t)(r->flags >> 16) : 0;
 }
 
 /* Index of the segment holding @seq (the caller checked the range). */

@@ -131,8 +131,14 @@ struct sl_jrec {
 	uint32_t crc;
 	uint32_t len;
 	uint32_t producer_epoch; /* version 2 */
-	uint32_t flags;		 /* version 2, reserved */
+	uint32_t flags;		 /* version 3: SL_JREC_F_*, bits 16..31 hdrs_len; 0 before */
 };
+
+/* Record flags (segment version 3). With SL_JREC_F_HDRS the record's data
+ * starts with the message's header block (protocol version 4), hdrs_len =
+ * flags >> 16 bytes of it, covered by the CRC like the rest: len counts
+ * block and payload. */
+#define SL_JREC_F_HDRS (1u << 0)
 
 /* Persistence primitives, injectable so tests can count and fail them. */
 struct sl_persist_ops {
@@ -214,6 +220,7 @@ struct sl_jrec_view {
 	uint64_t seq, timestamp, producer_id, producer_seq;
 	uint32_t len;
 	uint32_t producer_epoch; /* 0 in a version 1 record */
+	uint16_t hdrs_len;	 /* header-block bytes at the start of data (version 3) */
 	const void *data;
 };
 
@@ -282,6 +289,12 @@ int sl_journal_append(struct sl_journal *j, const void *data, uint32_t len, uint
 int sl_journal_append_producer(struct sl_journal *j, const void *data, uint32_t len,
 			       uint64_t timestamp, uint64_t producer_id, uint32_t producer_epoch,
 			       uint64_t producer_seq, uint64_t *seq);
+/* As sl_journal_append_producer, for a message whose first @hdrs_len bytes
+ * of @data are its header block (stored with SL_JREC_F_HDRS; 0: none).
+ * Also -EINVAL when @hdrs_len is over @len. */
+int sl_journal_append_hdrs(struct sl_journal *j, const void *data, uint32_t len,
+			   uint16_t hdrs_len, uint64_t timestamp, uint64_t producer_id,
+			   uint32_t producer_epoch, uint64_t producer_seq, uint64_t *seq);
 
 /*
  * Make every appended record durable and committed: persist the records

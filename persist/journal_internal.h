@@ -30,8 +30,11 @@
 #else
 #define MADV_POPULATE_WRITE_ 23 /* Linux 5.14 */
 #endif
-#define SEG_VERSION 2u	 /* records of 64 bytes (journal.h) */
+#define SEG_VERSION 3u	 /* records of 64 bytes, flags used (journal.h) */
+#define SEG_VERSION_V2 2u /* records of 64 bytes, flags 0: still read */
 #define SEG_VERSION_V1 1u /* records of 56 bytes, still read */
+/* A segment header version this code reads. */
+#define SEG_VERSION_KNOWN(v) ((v) == SEG_VERSION || (v) == SEG_VERSION_V2 || (v) == SEG_VERSION_V1)
 #define SPARE_PREFIX "spare-"
 #define SPARE_SUFFIX ".tmp" /* spare-N.tmp: a prepared segment, not yet numbered */
 #define SL_JCHORES 32u	    /* owner -> preparer hand-over ring (a power of two) */
@@ -98,6 +101,7 @@ struct seg {
 	uint64_t wm_seq;    /* committed up to here (persisted watermark) */
 	uint64_t spare_no;  /* its file was spare-N.tmp (renamed by the preparer); 0: not */
 	uint32_t rec_hdr;   /* record header bytes: 64, or 56 in a version 1 segment */
+	uint32_t version;   /* the header's SEG_VERSION*: appends go only to SEG_VERSION */
 	int wm_valid;	    /* a commit slot held a valid watermark at open */
 	uint8_t wm_slot;    /* the slot the next watermark goes to */
 	int is_pmem;

@@ -473,8 +473,7 @@ hdr_valid(const struct sl_journal *j, const struct seg *s, uint64_t first_seq)
 	const struct seg_hdr *h = (const struct seg_hdr *)s->base;
 
 	return s->size >= SL_JSEG_HDR && h->magic == SL_JOURNAL_MAGIC &&
-	       (h->version == SEG_VERSION || h->version == SEG_VERSION_V1) &&
-	       h->first_seq == first_seq &&
+	       SEG_VERSION_KNOWN(h->version) && h->first_seq == first_seq &&
 	       h->segment_bytes == j->seg_bytes && s->size <= j->seg_bytes &&
 	       h->crc == sl_crc32c(0, h, offsetof(struct seg_hdr, crc));
 }
@@ -547,9 +546,11 @@ load_files(struct sl_journal *j, const uint64_t *firsts, uint32_t n, struct segf
 		s.last_seq = firsts[i] - 1;
 		/* Records of the version the header names (a damaged header:
 		 * the current one's). */
-		s.rec_hdr = s.size >= SL_JSEG_HDR &&
-			    ((const struct seg_hdr *)s.base)->version == SEG_VERSION_V1
-				    ? SL_JREC_V1_BYTES : sizeof(struct sl_jrec);
+		s.version = s.size >= SL_JSEG_HDR ? ((const struct seg_hdr *)s.base)->version
+						  : SEG_VERSION;
+		if (!SEG_VERSION_KNOWN(s.version))
+			s.version = SEG_VERSION;
+		s.rec_hdr = s.version == SEG_VERSION_V1 ? SL_JREC_V1_BYTES : sizeof(struct sl_jrec);
 		s.cap_idx = sl_jidx_cap(j);
 		s.idx = malloc(s.cap_idx * sizeof(*s.idx));
 		if (s.idx == NULL) {

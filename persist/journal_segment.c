@@ -631,7 +631,7 @@ spare_recover_one(struct sl_journal *j, const char *path, uint64_t *no_max, int 
 	if (n < 0)
 		return -errno;
 	if (h->magic == SL_JOURNAL_MAGIC &&
-	    (h->version == SEG_VERSION || h->version == SEG_VERSION_V1) && h->first_seq &&
+	    SEG_VERSION_KNOWN(h->version) && h->first_seq &&
 	    h->crc == sl_crc32c(0, h, offsetof(struct seg_hdr, crc))) {
 		sl_jseg_path(j, h->first_seq, to, sizeof(to));
 		if (access(to, F_OK) == 0)

@@ -256,7 +256,10 @@ cmd_dump(struct sl_journal *j, uint64_t from, uint64_t count, bool hex)
 		print_ts(v.timestamp);
 		printf("  producer %" PRIu64 " epoch %u seq %" PRIu64 "  len %u  ", v.producer_id,
 		       v.producer_epoch, v.producer_seq, v.len);
-		print_payload(v.data, v.len, hex);
+		/* Segment version 3: the message's header block, then its payload. */
+		if (v.hdrs_len)
+			printf("hdrs %u  ", v.hdrs_len);
+		print_payload((const uint8_t *)v.data + v.hdrs_len, v.len - v.hdrs_len, hex);
 	}
 	return 0;
 }

@@ -20,7 +20,8 @@ set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${SLUICE_FUZZ_BUILD:-$root/build-fuzz}
-harnesses=(fuzz_pkt fuzz_frame fuzz_handshake fuzz_shm fuzz_journal fuzz_ctl_request fuzz_config)
+harnesses=(fuzz_pkt fuzz_frame fuzz_handshake fuzz_shm fuzz_journal fuzz_ctl_request fuzz_config
+	fuzz_hdrs)
 [ -f "$root/common/crypto.h" ] && harnesses+=(fuzz_seal) # the datagram seal, once there
 seconds=300
 build_only=0

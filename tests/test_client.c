@@ -237,7 +237,8 @@ fake_put_deliver_seq(struct fake *fk, size_t at, uint32_t topic, uint64_t seq, u
 
 	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, flags, sizeof(*d) + len, FAKE_SESSION);
 	d->topic_id = topic;
-	d->payload_len = 0;
+	d->hdrs_len = 0;
+	d->reserved = 0;
 	d->seq = seq;
 	d->timestamp = ts;
 	memcpy(d + 1, p, len);
@@ -323,7 +324,7 @@ fake_hello(struct fake *fk, const struct sl_frame *f)
 	atomic_store(&fk->peer_port, ntohs(fk->peer.sin_port));
 	/* PROTOCOL.md 9: HELLO in header version 1, the versions in its body;
 	 * a version 3 HELLO is padded to SL_HELLO_MIN_LEN. */
-	if (h->h.version != SL_PROTO_HELLO_VERSION || h->min_version != SL_PROTO_VERSION ||
+	if (h->h.version != SL_PROTO_HELLO_VERSION || h->min_version != SL_PROTO_VERSION_MIN ||
 	    h->max_version != SL_PROTO_VERSION || f->len < SL_HELLO_MIN_LEN)
 		return; /* the client never gets a CHALLENGE: its connect fails */
 	if (strncmp(h->name, "oldver", 6) == 0) {
@@ -1828,7 +1829,8 @@ put_deliver(void *buf, uint32_t session, uint32_t topic, uint64_t seq)
 
 	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, 0, sizeof(*d), session);
 	d->topic_id = topic;
-	d->payload_len = 0;
+	d->hdrs_len = 0;
+	d->reserved = 0;
 	d->seq = seq;
 	d->timestamp = 7;
 	n = sprintf((char *)(d + 1), "v3-%u", (unsigned int)seq);

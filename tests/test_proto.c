@@ -106,6 +106,8 @@ test_bad_frames(void)
 		if (t == SL_FT_RESOLVE || t == SL_FT_PSUBSCRIBE || t == SL_FT_PUNSUBSCRIBE ||
 		    t == SL_FT_PRODUCER || t == SL_FT_PUBLISH_FRAG || t == SL_FT_DELIVER_FRAG)
 			continue; /* need a name or data */
+		if (t == SL_FT_GJOIN || t == SL_FT_GCTL || t == SL_FT_GACK)
+			continue; /* zero fields are out of range: test_group_frames */
 		len = make_frame(t, 0);
 		CHECK(parse_one(len) == 1);
 		h->length = (uint32_t)len - 1;
@@ -211,6 +213,179 @@ test_psubscribe(void)
 	CHECK(((struct sl_hdr *)buf)->type == SL_FT_PUNSUBSCRIBE);
 }
 
+/* Version 4: the header field of PUBLISH/DELIVER, filters after SUBSCRIBE
+ * and PSUBSCRIBE, the frame version each carries. */
+static void
+test_v4_frames(void)
+{
+	struct sl_publish *p = (struct sl_publish *)buf;
+	struct sl_subscribe *s = (struct sl_subscribe *)buf;
+	struct sl_resolve *r = (struct sl_resolve *)buf;
+	const uint8_t *flt;
+	struct sl_frame f;
+	uint32_t flen = 0;
+	size_t off;
+	int n;
+
+	/* A block of 4 bytes (no header, key "k") and 3 of payload. */
+	n = sl_proto_put_publish(buf, sizeof(buf), 1, 3, 0, 1, 0, "\x00\x02kkabc", 7);
+	CHECK(n == 47 && p->h.version == 3);
+	p->h.flags = SL_PUB_F_HDRS;
+	p->hdrs_len = 4;
+	off = 0;
+	CHECK(sl_proto_next(buf, (size_t)n, &off, &f) == 1 && f.body_len == 7);
+	CHECK(sl_proto_hdrs_len(p) == 4);
+	CHECK(sl_proto_frame_version(SL_FT_PUBLISH, SL_PUB_F_HDRS) == 4);
+	CHECK(sl_proto_frame_version(SL_FT_DELIVER_FRAG, SL_DLV_F_HDRS) == 4);
+	CHECK(sl_proto_frame_version(SL_FT_PUBLISH, SL_PUB_F_ACK_REQ) == 3);
+	/* The block's length past the payload, over its bound, under 2, or
+	 * the reserved half not 0: malformed. */
+	p->hdrs_len = 8;
+	off = 0;
+	CHECK(sl_proto_next(buf, (size_t)n, &off, &f) == -SL_PROTO_BAD_FIELD);
+	p->hdrs_len = 1;
+	off = 0;
+	CHECK(sl_proto_next(buf, (size_t)n, &off, &f) == -SL_PROTO_BAD_FIELD);
+	p->hdrs_len = 4;
+	p->reserved = 1;
+	off = 0;
+	CHECK(sl_proto_next(buf, (size_t)n, &off, &f) == -SL_PROTO_BAD_FIELD);
+	p->reserved = 0;
+	p->h.flags = 0; /* hdrs_len without the flag: v3's non-zero word */
+	off = 0;
+	CHECK(sl_proto_next(buf, (size_t)n, &off, &f) == -SL_PROTO_BAD_FIELD);
+	memset(buf, 0, 64 + SL_MAX_HDRS_LEN + 8);
+	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, SL_PUB_F_HDRS, 40 + SL_MAX_HDRS_LEN + 8, 1);
+	p->hdrs_len = SL_MAX_HDRS_LEN + 1;
+	off = 0;
+	CHECK(sl_proto_next(buf, 40 + SL_MAX_HDRS_LEN + 8, &off, &f) == -SL_PROTO_BAD_FIELD);
+	p->hdrs_len = SL_MAX_HDRS_LEN;
+	off = 0;
+	CHECK(sl_proto_next(buf, 40 + SL_MAX_HDRS_LEN + 8, &off, &f) == 1);
+
+	/* SUBSCRIBE with a filter: version 4, the filter to the frame's end. */
+	memset(buf, 0, 128);
+	sl_proto_hdr_init(&s->h, SL_FT_SUBSCRIBE, SL_SUB_F_FILTER, sizeof(*s) + 5, 1);
+	CHECK(s->h.version == 4);
+	memcpy(s + 1, "\x01\x02\x01\x00" "a", 5);
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*s) + 5, &off, &f) == 1);
+	flt = sl_proto_filter_of(&f, &flen);
+	CHECK(flt == (const uint8_t *)(s + 1) && flen == 5);
+	s->h.length = sizeof(*s); /* the flag without a filter */
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*s), &off, &f) == -SL_PROTO_TRUNCATED);
+	s->h.length = sizeof(*s) + SL_MAX_FILTER_LEN + 1;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(buf), &off, &f) == -SL_PROTO_OVERSIZE);
+	s->h.flags = 0; /* no flag: extra bytes are an extension, no filter */
+	s->h.length = sizeof(*s) + 5;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*s) + 5, &off, &f) == 1 &&
+	      sl_proto_filter_of(&f, &flen) == NULL);
+
+	/* PSUBSCRIBE: the pattern, then its filter. */
+	n = sl_proto_put_psubscribe(buf, sizeof(buf), 3, 9, "a.>", 3, 0);
+	memcpy(buf + n, "\x01\x02\x01\x00" "b", 5);
+	r->h.flags = SL_SUB_F_FILTER;
+	r->h.length = (uint32_t)n + 5;
+	off = 0;
+	CHECK(sl_proto_next(buf, (size_t)n + 5, &off, &f) == 1 && f.body_len == 3);
+	flt = sl_proto_filter_of(&f, &flen);
+	CHECK(flt == buf + n && flen == 5);
+	r->h.length = (uint32_t)n; /* nothing after the name */
+	off = 0;
+	CHECK(sl_proto_next(buf, (size_t)n, &off, &f) == -SL_PROTO_BAD_LENGTH);
+}
+
+/* The group frames (v4, PROTOCOL.md 19): lengths and bounds. */
+static void
+test_group_frames(void)
+{
+	struct sl_gjoin *j = (struct sl_gjoin *)buf;
+	struct sl_gctl *c = (struct sl_gctl *)buf;
+	struct sl_gack *a = (struct sl_gack *)buf;
+	struct sl_gnak *k = (struct sl_gnak *)buf;
+	struct sl_frame f;
+	size_t off;
+
+	CHECK(SL_FT_GJOIN == 0x19 && SL_FT_GROUP == 0x1A && SL_FT_GCTL == 0x1B &&
+	      SL_FT_GDELIVER == 0x24 && SL_FT_GACK == 0x33 && SL_FT_GNAK == 0x34);
+	CHECK(sl_proto_min_len(SL_FT_GROUP) == 56 && sl_proto_min_len(SL_FT_GDELIVER) == 48);
+
+	make_frame(SL_FT_GJOIN, 0);
+	CHECK(j->h.version == 4);
+	j->credit = 16;
+	j->member_id = 7;
+	memcpy(j->group, "workers", 7);
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*j), &off, &f) == 1);
+	j->credit = SL_MAX_GROUP_CREDIT + 1;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*j), &off, &f) == -SL_PROTO_BAD_FIELD);
+	j->credit = 16;
+	j->member_id = 0;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*j), &off, &f) == -SL_PROTO_BAD_FIELD);
+	j->member_id = 7;
+	memset(j->group, 'g', sizeof(j->group)); /* not terminated */
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*j), &off, &f) == -SL_PROTO_BAD_FIELD);
+	memset(j->group, 0, sizeof(j->group));
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*j), &off, &f) == -SL_PROTO_BAD_FIELD); /* empty */
+	memcpy(j->group, "workers", 7);
+	j->flags = SL_GJOIN_F_FILTER; /* flag, but no filter */
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*j), &off, &f) == -SL_PROTO_TRUNCATED);
+	memcpy(j + 1, "\x01\x02\x01\x00" "a", 5);
+	j->h.length = sizeof(*j) + 5;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*j) + 5, &off, &f) == 1 && f.body_len == 5);
+	j->flags = 1u << 5;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*j) + 5, &off, &f) == -SL_PROTO_BAD_FIELD);
+
+	make_frame(SL_FT_GCTL, 0);
+	c->op = SL_GCTL_PAUSE;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*c), &off, &f) == 1);
+	c->op = SL_GCTL_FETCH; /* FETCH needs n */
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*c), &off, &f) == -SL_PROTO_BAD_FIELD);
+	c->n = 10;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*c), &off, &f) == 1);
+	c->op = 9;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*c), &off, &f) == -SL_PROTO_BAD_FIELD);
+
+	make_frame(SL_FT_GACK, 16);
+	a->n = 2;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*a) + 16, &off, &f) == 1 && f.body_len == 16);
+	a->n = 3; /* more seqs than the frame holds */
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*a) + 16, &off, &f) == -SL_PROTO_BAD_LENGTH);
+	a->n = SL_MAX_GACK_SEQS + 1;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*a) + 16, &off, &f) == -SL_PROTO_BAD_FIELD);
+	a->n = 2;
+	a->flags = SL_GACK_F_CUMULATIVE; /* cumulative names one seq */
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*a) + 16, &off, &f) == -SL_PROTO_BAD_FIELD);
+
+	make_frame(SL_FT_GNAK, 0);
+	k->delay_ms = SL_MAX_NAK_DELAY;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*k), &off, &f) == 1);
+	k->delay_ms = SL_MAX_NAK_DELAY + 1;
+	off = 0;
+	CHECK(sl_proto_next(buf, sizeof(*k), &off, &f) == -SL_PROTO_BAD_FIELD);
+	CHECK(strcmp(sl_proto_type_name(SL_FT_GACK), "gack") == 0);
+	CHECK(strcmp(sl_error_code_str(SL_E_BAD_HEADERS), "unknown error code") != 0);
+}
+
 static void
 test_bad_after_good(void)
 {
@@ -238,10 +413,11 @@ test_versions(void)
 	size_t off;
 	unsigned v;
 
-	CHECK(SL_PROTO_VERSION == 3 && SL_PROTO_VERSION_MIN == 3 && SL_PROTO_HELLO_VERSION == 1);
+	CHECK(SL_PROTO_VERSION == 4 && SL_PROTO_VERSION_MIN == 3 && SL_PROTO_HELLO_VERSION == 1);
 	memset(buf, 0, sizeof(buf));
+	/* A frame carries the version that defines it (PROTOCOL.md 9). */
 	sl_proto_hdr_init(h, SL_FT_HELLO, 0, sizeof(struct sl_hello), 0);
-	CHECK(h->version == SL_PROTO_VERSION);
+	CHECK(h->version == 3);
 	for (v = 1; v <= 255; v++) {
 		h->version = (uint8_t)v;
 		off = 0;
@@ -252,7 +428,8 @@ test_versions(void)
 	CHECK(sl_proto_next(buf, sizeof(struct sl_hello), &off, &f) == -SL_PROTO_BAD_VERSION);
 
 	sl_proto_hdr_init(h, SL_FT_PUBLISH, 0, sizeof(struct sl_publish), 9);
-	h->version = 4;
+	CHECK(h->version == 3);
+	h->version = 5;
 	off = 0;
 	memset(&f, 0, sizeof(f));
 	CHECK(sl_proto_next(buf, sizeof(struct sl_publish), &off, &f) == -SL_PROTO_BAD_VERSION);
@@ -321,13 +498,13 @@ test_seal_envelope(void)
 	/* PUBLISH with a payload length: malformed in v3. */
 	p = (struct sl_publish *)buf;
 	CHECK(sl_proto_put_publish(buf, 64, 5, 7, 0, 1, 2, "abcdefgh", 8) == 48);
-	p->payload_len = 8;
+	p->hdrs_len = 8; /* without SL_PUB_F_HDRS */
 	off = 0;
 	CHECK(sl_proto_next(buf, 48, &off, &f) == -SL_PROTO_BAD_FIELD);
 	p->h.type = SL_FT_DELIVER;
 	off = 0;
 	CHECK(sl_proto_next(buf, 48, &off, &f) == -SL_PROTO_BAD_FIELD);
-	p->payload_len = 0;
+	p->hdrs_len = 0;
 	off = 0;
 	CHECK(sl_proto_next(buf, 48, &off, &f) == 1 && f.body_len == 8);
 	CHECK(strcmp(sl_proto_type_name(SL_FT_SEAL), "seal") == 0);
@@ -394,6 +571,8 @@ main(void)
 	test_versions();
 	test_seal_envelope();
 	test_psubscribe();
+	test_v4_frames();
+	test_group_frames();
 	test_put_limits();
 	test_random_garbage();
 	test_names();

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <common/hdrs.h>
 #include <common/proto.h>
 #include <sluice/sluice.h>
 
@@ -89,10 +90,20 @@ payload_ok(const struct sl_message *m)
 	return true;
 }
 
+/* The last message's key and headers (v4). */
+static uint16_t last_key_len, last_n_hdrs;
+static bool last_region_ok;
+
 static void
 on_msg(void *arg, const struct sl_message *m)
 {
+	uint16_t vl = 0;
+	const void *v = sl_msg_header(m, "region", &vl);
+
 	(void)arg;
+	last_key_len = m->key_len;
+	last_n_hdrs = m->n_hdrs;
+	last_region_ok = v != NULL && vl == 2 && memcmp(v, "eu", 2) == 0;
 	if (L.ndel < MAXLOG) {
 		L.del_seq[L.ndel] = m->seq;
 		L.del_topic[L.ndel] = m->topic_id;
@@ -359,6 +370,66 @@ test_broker_gap(void)
 	CHECK_EQ(L.ev[2].last, 14);
 	CHECK_EQ(L.ev[2].error, SL_E_SLOW_CONSUMER);
 	CHECK_EQ(L.del_seq[L.ndel - 1], 15);
+}
+
+/*
+ * SKIP (v4): a range the subscription's filter skipped is passed over
+ * without a gap event and never NAKed, over UDP (with reordering: the SKIP
+ * after a later DELIVER, a hole before it NAKed only outside the range)
+ * and over an ordered transport; and a message with a header block reaches
+ * the application as its payload with key and headers beside it.
+ */
+static void
+test_filtered_skip(void)
+{
+	static uint8_t msg[64];
+	struct sl_ro_msg m = { .topic = 3, .flags = SL_DLV_F_HDRS, .timestamp = 1, .data = msg };
+	const struct sl_header h = { "region", "eu", 2 };
+	bool taken;
+	int hl;
+
+	setup(0, false);
+	sub(3);
+	CHECK_EQ(rx(3, 1), 1);
+	CHECK_EQ(rx(3, 5), 0);	/* 2..4 missing for now */
+	sl_ro_lost(&RO, 3, 2, 3, SL_RO_FILTERED, NOW);
+	tick(1 * MS);
+	CHECK_EQ(L.nnak, 1);	/* only 4 is asked for */
+	CHECK_EQ(L.nak_first[0], 4);
+	CHECK_EQ(L.nak_last[0], 4);
+	CHECK_EQ(rx(3, 4), 2);
+	CHECK_EQ(L.nev, 0);
+	CHECK_EQ(ST.gaps, 0);
+	CHECK_EQ(ST.filtered, 2);
+	/* A SKIP that comes first: the next DELIVER is in order. */
+	sl_ro_lost(&RO, 3, 6, 9, SL_RO_FILTERED, NOW);
+	CHECK_EQ(rx(3, 10), 1);
+	CHECK_EQ(L.nev, 0);
+	CHECK_EQ(ST.filtered, 6);
+	/* A SKIP for what was delivered already: nothing. */
+	sl_ro_lost(&RO, 3, 1, 10, SL_RO_FILTERED, NOW);
+	CHECK_EQ(ST.filtered, 6);
+
+	/* Ordered (shared memory): a jump covered by a SKIP is no gap. */
+	setup(0, true);
+	sub(1);
+	CHECK_EQ(rx(1, 1), 1);
+	sl_ro_lost(&RO, 1, 2, 4, SL_RO_FILTERED, NOW);
+	CHECK_EQ(rx(1, 5), 1);
+	CHECK_EQ(L.nev, 0);
+	CHECK_EQ(ST.gaps, 0);
+	CHECK_EQ(ST.filtered, 3);
+
+	/* The header block is split off the payload. */
+	hl = sl_hdrs_build(msg, sizeof(msg), "k9", 2, &h, 1);
+	CHECK(hl > 0);
+	memcpy(msg + hl, "body", 4);
+	m.seq = 6;
+	m.len = (uint32_t)hl + 4;
+	CHECK_EQ(sl_ro_rx(&RO, &m, on_msg, NULL, 10, NOW, &taken), 1);
+	CHECK_EQ(L.del_len[L.ndel - 1], 4);
+	CHECK_EQ(L.del_first[L.ndel - 1], 'b');
+	CHECK(last_key_len == 2 && last_n_hdrs == 1 && last_region_ok);
 }
 
 static void
@@ -759,6 +830,7 @@ main(void)
 	test_duplicates();
 	test_hole_fill();
 	test_broker_gap();
+	test_filtered_skip();
 	test_timeout_giveup();
 	test_status_tail();
 	test_frag();

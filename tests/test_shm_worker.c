@@ -302,7 +302,8 @@ client_put_publish(uint32_t len)
 
 	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, 0, len, 11);
 	p->topic_id = 1;
-	p->payload_len = 0;
+	p->hdrs_len = 0;
+	p->reserved = 0;
 	p->producer_seq = 5;
 	p->timestamp = 6;
 	for (i = sizeof(*p); i < len; i++)
@@ -364,7 +365,8 @@ test_large_frames(void)
 		payload[i] = (uint8_t)(i * 7);
 	sl_proto_hdr_init(&dl.h, SL_FT_DELIVER, 0, sizeof(dl) + sizeof(payload), 11);
 	dl.topic_id = 1;
-	dl.payload_len = 0;
+	dl.hdrs_len = 0;
+	dl.reserved = 0;
 	dl.seq = 9;
 	dl.timestamp = 6;
 	CHECK(sl_tx_deliver_copy(w, &me, &dl, payload) == 0);

@@ -7,6 +7,9 @@
 
 #include <common/proto.h>
 
+#include <common/filter.h>
+#include <common/hdrs.h>
+
 #include "dp_harness.h"
 #include "worker_internal.h"
 
@@ -268,14 +271,20 @@ test_versions(uint32_t topic)
 	CHECK(e->h.version == SL_PROTO_HELLO_VERSION);
 	CHECK(sl_ctr_read(&dp.workers[0]->ctr.ctr[SL_CTR_version_refused]) == refused + 1);
 	/* Only versions above this broker's: refused too. */
-	n = hello(1, 4, 9, 0x502, r);
+	n = hello(1, 5, 9, 0x502, r);
 	CHECK(n == 1 && r[0].type == SL_FT_ERROR &&
 	      ((const struct sl_error *)r[0].b)->code == SL_E_VERSION);
 	CHECK(sl_ctr_read(&dp.workers[0]->ctr.ctr[SL_CTR_version_refused]) == refused + 2);
 
-	/* A client of versions 1..7 with a header of version 7: version 3. */
+	/* A client of versions 1..7 with a header of version 7: version 4,
+	 * in a WELCOME of header version 3 (the version that defines it). */
 	dp.incarnation = 0xfeedface12345678ull;
-	n = hello(7, 1, 7, 0x503, r);
+	n = hello(7, 1, 7, 0x504, r);
+	CHECK(n == 1 && r[0].type == SL_FT_WELCOME);
+	wl = (const struct sl_welcome *)r[0].b;
+	CHECK(wl->version == 4 && wl->h.version == 3);
+	/* One of versions 1..3: version 3. */
+	n = hello(7, 1, 3, 0x503, r);
 	CHECK(n == 1 && r[0].type == SL_FT_WELCOME && r[0].len == 56);
 	wl = (const struct sl_welcome *)r[0].b;
 	CHECK(wl->version == 3 && wl->h.version == 3);
@@ -653,6 +662,318 @@ test_session_end_backlog(void)
 	CHECK_EQ(ends, 2);
 }
 
+/* --- protocol version 4: headers, filters, group frames ------------------------ */
+
+/* A session of versions 3..@max from client port @port (harness_rx_port
+ * left there). Returns the session id, 0 on failure. */
+static uint32_t
+session_v(uint16_t port, uint64_t nonce, uint16_t max)
+{
+	uint8_t b[SL_HELLO_MIN_LEN];
+	struct reply r[MAX_REPLIES];
+	const struct reply *x;
+	struct sl_challenge c;
+	struct sl_auth a;
+	unsigned n;
+
+	harness_rx_port = port;
+	harness_hello(b, nonce, 0, "v4");
+	((struct sl_hello *)b)->min_version = 3;
+	((struct sl_hello *)b)->max_version = max;
+	CHECK(harness_send_from(&dp, rx, port, b, sizeof(b)) == 0);
+	n = poll_replies(r);
+	x = find(r, n, SL_FT_CHALLENGE);
+	CHECK(x != NULL);
+	if (x == NULL)
+		return 0;
+	memcpy(&c, x->b, sizeof(c));
+	CHECK(c.version == max);
+	usleep(2000);
+	harness_auth(&a, &c, "v4", NULL);
+	CHECK(harness_send_from(&dp, rx, port, &a, sizeof(a)) == 0);
+	n = poll_replies(r);
+	x = find(r, n, SL_FT_WELCOME);
+	CHECK(x != NULL && ((const struct sl_welcome *)x->b)->version == max);
+	return x ? ((const struct sl_welcome *)x->b)->session : 0;
+}
+
+/* A PUBLISH of @session to @topic into @b: header block @blk (@hl bytes;
+ * 0: none, no flag) then @payload. Returns the frame's length. */
+static uint32_t
+publish_hdrs(uint8_t *b, uint32_t session, uint32_t topic, uint64_t pseq, const void *blk,
+	     uint16_t hl, const char *payload)
+{
+	struct sl_publish *p = (struct sl_publish *)b;
+	uint32_t plen = (uint32_t)strlen(payload);
+
+	memset(b, 0, sizeof(*p) + hl + plen + 8);
+	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, hl ? SL_PUB_F_HDRS : 0,
+			  (uint32_t)sizeof(*p) + hl + plen, session);
+	p->topic_id = topic;
+	p->hdrs_len = hl;
+	p->producer_seq = pseq;
+	memcpy(b + sizeof(*p), blk, hl);
+	memcpy(b + sizeof(*p) + hl, payload, plen);
+	return (uint32_t)sizeof(*p) + hl + plen;
+}
+
+/* SUBSCRIBE of @session to @topic on @port, with filter @flt (@flen bytes). */
+static void
+subscribe_v4(uint16_t port, uint32_t session, uint32_t topic, const void *flt, uint16_t flen,
+	     uint16_t expect)
+{
+	uint8_t b[sizeof(struct sl_subscribe) + SL_MAX_FILTER_LEN];
+	struct sl_subscribe *s = (struct sl_subscribe *)b;
+	struct reply r[MAX_REPLIES];
+	unsigned n;
+
+	subscribe_frame(s, session, topic, 77);
+	if (flen) {
+		sl_proto_hdr_init(&s->h, SL_FT_SUBSCRIBE, SL_SUB_F_FILTER,
+				  (uint32_t)sizeof(*s) + flen, session);
+		memcpy(s + 1, flt, flen);
+	}
+	harness_rx_port = port;
+	CHECK(harness_send_from(&dp, rx, port, b, (uint32_t)sizeof(*s) + flen) == 0);
+	n = poll_replies(r);
+	CHECK(n == 1);
+	if (expect == SL_E_NONE)
+		CHECK(n >= 1 && r[0].type == SL_FT_OK);
+	else
+		CHECK(n >= 1 && r[0].type == SL_FT_ERROR &&
+		      ((const struct sl_error *)r[0].b)->code == expect);
+}
+
+/*
+ * A version 3 subscriber gets a message published with headers as its
+ * payload alone (block stripped, counted); a version 4 subscriber gets the
+ * block unchanged with SL_DLV_F_HDRS and hdrs_len; bad blocks, reserved
+ * names and a version 3 publisher's header flag are refused.
+ */
+static void
+test_v4_headers(void)
+{
+	const uint16_t p3 = 41003, p4 = 41004;
+	uint32_t t = harness_topic(&dp, "v4.hdrs"), s3, s4;
+	struct sl_header hv[2] = { { "region", "eu", 2 }, { "prio", "7", 1 } };
+	uint8_t blk[SL_MAX_HDRS_LEN], b[1024];
+	struct reply r[MAX_REPLIES];
+	const struct reply *x;
+	uint64_t stripped = ctr(SL_CTR_hdrs_stripped), bad = ctr(SL_CTR_bad_headers);
+	uint32_t len;
+	unsigned n;
+	int hl;
+
+	hl = sl_hdrs_build(blk, sizeof(blk), "key-1", 5, hv, 2);
+	CHECK(hl > 0);
+	s3 = session_v(p3, 0x3003, 3);
+	s4 = session_v(p4, 0x4004, 4);
+	CHECK(s3 && s4);
+
+	/* The v3 session subscribes; v4 publishes with headers. */
+	subscribe_v4(p3, s3, t, NULL, 0, SL_E_NONE);
+	len = publish_hdrs(b, s4, t, 0, blk, (uint16_t)hl, "hello");
+	CHECK(((struct sl_publish *)b)->h.version == 4);
+	harness_rx_port = p3;
+	CHECK(harness_send_from(&dp, rx, p4, b, len) == 0);
+	n = poll_replies(r);
+	x = find(r, n, SL_FT_DELIVER);
+	CHECK(n == 1 && x != NULL);
+	if (x) {
+		const struct sl_deliver *d = (const struct sl_deliver *)x->b;
+
+		CHECK(d->h.version == 3 && !(d->h.flags & SL_DLV_F_HDRS) && d->hdrs_len == 0);
+		CHECK(d->h.length == sizeof(*d) + 5 && memcmp(d + 1, "hello", 5) == 0);
+	}
+	CHECK(ctr(SL_CTR_hdrs_stripped) == stripped + 1);
+
+	/* The v4 session subscribes too: the block, unchanged. */
+	subscribe_v4(p4, s4, t, NULL, 0, SL_E_NONE);
+	len = publish_hdrs(b, s4, t, 0, blk, (uint16_t)hl, "again");
+	CHECK(harness_send_from(&dp, rx, p4, b, len) == 0);
+	harness_rx_port = p4;
+	n = 0;
+	{
+		struct replies xr = { r, 0 };
+		int dg;
+
+		/* Datagrams to both ports: p3's is "bad" for this receiver. */
+		dg = harness_recv(&dp, tx, 4, take, &xr);
+		CHECK(dg == -1);
+		n = xr.n;
+	}
+	x = find(r, n, SL_FT_DELIVER);
+	CHECK(n == 1 && x != NULL);
+	if (x) {
+		const struct sl_deliver *d = (const struct sl_deliver *)x->b;
+
+		CHECK(d->h.version == 4 && (d->h.flags & SL_DLV_F_HDRS) && d->hdrs_len == hl);
+		CHECK(d->h.length == sizeof(*d) + (uint32_t)hl + 5);
+		CHECK(memcmp(d + 1, blk, (size_t)hl) == 0);
+		CHECK(memcmp((const uint8_t *)(d + 1) + hl, "again", 5) == 0);
+	}
+	CHECK(ctr(SL_CTR_hdrs_stripped) == stripped + 2);
+
+	/* A v3 session's PUBLISH with the header flag: SL_E_VERSION, detail 4. */
+	harness_rx_port = p3;
+	len = publish_hdrs(b, s3, t, 5, blk, (uint16_t)hl, "x");
+	((struct sl_publish *)b)->h.version = 3;
+	CHECK(harness_send_from(&dp, rx, p3, b, len) == 0);
+	n = poll_replies(r);
+	CHECK(n == 1 && r[0].type == SL_FT_ERROR);
+	CHECK(((const struct sl_error *)r[0].b)->code == SL_E_VERSION &&
+	      ((const struct sl_error *)r[0].b)->detail == 4);
+
+	/* Malformed blocks and a reserved name: SL_E_BAD_HEADERS naming the
+	 * producer sequence, counted, nothing stored or delivered. */
+	{
+		struct sl_header rsv = { SL_HDR_DELIVERY_COUNT, "1", 1 };
+		uint8_t rb[64], dup[10] = { 2, 0, 1, 1, 'a', '1', 1, 1, 'a', '2' };
+		uint8_t trail[8] = { 0, 0, 0, 0 };
+		uint64_t seq0 = sl_route_state(&dp.route, t)->seq;
+		int rl = sl_hdrs_build(rb, sizeof(rb), NULL, 0, &rsv, 1);
+		struct {
+			const void *blk;
+			uint16_t hl;
+		} cases[] = { { rb, (uint16_t)rl }, { dup, sizeof(dup) }, { trail, 4 },
+			      { blk, (uint16_t)(hl - 1) } };
+		unsigned i;
+
+		harness_rx_port = p4;
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			len = publish_hdrs(b, s4, t, 100 + i, cases[i].blk, cases[i].hl, "zz");
+			CHECK(harness_send_from(&dp, rx, p4, b, len) == 0);
+			n = poll_replies(r);
+			CHECK(n == 1 && r[0].type == SL_FT_ERROR);
+			CHECK(((const struct sl_error *)r[0].b)->code == SL_E_BAD_HEADERS &&
+			      ((const struct sl_error *)r[0].b)->detail == 100 + i &&
+			      ((const struct sl_error *)r[0].b)->frame_type == SL_FT_PUBLISH);
+		}
+		CHECK(ctr(SL_CTR_bad_headers) == bad + 4);
+		CHECK(sl_route_state(&dp.route, t)->seq == seq0);
+	}
+	harness_rx_port = HARNESS_CLIENT_PORT;
+}
+
+/*
+ * A filtered subscription (v4) gets exactly the messages that pass, and a
+ * SKIP for every run it skipped before the next one it gets; a NAK over a
+ * skipped range is answered with SKIP, not GAP_LOST; a malformed filter is
+ * refused. Group frames: SL_E_NO_GROUP (v4), SL_E_VERSION (v3).
+ */
+static void
+test_v4_filter(void)
+{
+	const uint16_t p4 = 41014, p3 = 41013;
+	uint32_t t = harness_topic(&dp, "v4.filter"), s4, s3;
+	struct sl_filter_clause fc = { SL_FILTER_EQ, "region", "eu", 2 };
+	struct sl_header eu = { "region", "eu", 2 }, us = { "region", "us", 2 };
+	uint8_t flt[64], beu[64], bus[64], b[512];
+	struct reply r[MAX_REPLIES];
+	int fl, leu, lus;
+	uint32_t len;
+	unsigned n, i, dl = 0, sk = 0;
+
+	fl = sl_filter_build(flt, sizeof(flt), &fc, 1);
+	leu = sl_hdrs_build(beu, sizeof(beu), NULL, 0, &eu, 1);
+	lus = sl_hdrs_build(bus, sizeof(bus), NULL, 0, &us, 1);
+	CHECK(fl > 0 && leu > 0 && lus > 0);
+	s4 = session_v(p4, 0x4014, 4);
+	CHECK(s4 != 0);
+	/* A malformed filter (op 9): refused, no subscription. */
+	subscribe_v4(p4, s4, t, "\x01\x09\x01\x00" "a", 5, SL_E_BAD_HEADERS);
+	CHECK(sl_route_state(&dp.route, t)->n_subs == 0);
+	subscribe_v4(p4, s4, t, flt, (uint16_t)fl, SL_E_NONE);
+	CHECK(sl_route_state(&dp.route, t)->n_filtered == 1);
+
+	/* seq 1 eu, 2 us, 3 none, 4 eu, 5 us: DELIVER 1, SKIP 2..3, DELIVER 4. */
+	for (i = 1; i <= 5; i++) {
+		const uint8_t *blk = i == 1 || i == 4 ? beu : i == 3 ? NULL : bus;
+		uint16_t hl = (uint16_t)(i == 1 || i == 4 ? leu : i == 3 ? 0 : lus);
+
+		len = publish_hdrs(b, s4, t, 0, blk, hl, "m");
+		CHECK(harness_send_from(&dp, rx, p4, b, len) == 0);
+	}
+	n = poll_replies(r);
+	for (i = 0; i < n; i++) {
+		if (r[i].type == SL_FT_DELIVER) {
+			const struct sl_deliver *d = (const struct sl_deliver *)r[i].b;
+
+			CHECK(d->seq == (dl == 0 ? 1u : 4u) && (d->h.flags & SL_DLV_F_HDRS));
+			CHECK(sk == (dl == 0 ? 0u : 1u)); /* the SKIP came before seq 4 */
+			dl++;
+		} else if (r[i].type == SL_FT_SKIP) {
+			const struct sl_skip *k = (const struct sl_skip *)r[i].b;
+
+			CHECK(k->h.version == 4 && k->topic_id == t && k->first == 2 && k->last == 3);
+			sk++;
+		}
+	}
+	CHECK(dl == 2 && sk == 1);
+	CHECK(ctr(SL_CTR_filter_skipped) >= 3);
+
+	/* A NAK of 1..5 (as after a lost SKIP): 1 and 4 again, 2..3 and 5 SKIPped. */
+	{
+		struct sl_nak k;
+
+		memset(&k, 0, sizeof(k));
+		sl_proto_hdr_init(&k.h, SL_FT_NAK, 0, sizeof(k), s4);
+		k.topic_id = t;
+		k.first = 1;
+		k.last = 5;
+		CHECK(harness_send_from(&dp, rx, p4, &k, sizeof(k)) == 0);
+		n = poll_replies(r);
+		dl = sk = 0;
+		for (i = 0; i < n; i++) {
+			if (r[i].type == SL_FT_DELIVER) {
+				const struct sl_deliver *d = (const struct sl_deliver *)r[i].b;
+
+				CHECK((d->seq == 1 || d->seq == 4) && (d->h.flags & SL_DLV_F_RETRANS));
+				dl++;
+			} else if (r[i].type == SL_FT_SKIP) {
+				const struct sl_skip *s = (const struct sl_skip *)r[i].b;
+
+				CHECK((s->first == 2 && s->last == 3) || (s->first == 5 && s->last == 5));
+				sk++;
+			} else {
+				CHECK(r[i].type == SL_FT_STATUS); /* no ERROR GAP_LOST */
+			}
+		}
+		CHECK(dl == 2 && sk >= 2);
+	}
+
+	/* Group frames: a v4 session gets SL_E_NO_GROUP with GJOIN's req_id and
+	 * topic; a v3 session SL_E_VERSION with the version needed. */
+	{
+		struct sl_gjoin j;
+
+		memset(&j, 0, sizeof(j));
+		sl_proto_hdr_init(&j.h, SL_FT_GJOIN, 0, sizeof(j), s4);
+		j.topic_id = t;
+		j.credit = 8;
+		j.member_id = 1;
+		j.req_id = 55;
+		memcpy(j.group, "g", 1);
+		CHECK(harness_send_from(&dp, rx, p4, &j, sizeof(j)) == 0);
+		n = poll_replies(r);
+		CHECK(n == 1 && r[0].type == SL_FT_ERROR);
+		CHECK(((const struct sl_error *)r[0].b)->code == SL_E_NO_GROUP &&
+		      ((const struct sl_error *)r[0].b)->req_id == 55 &&
+		      ((const struct sl_error *)r[0].b)->detail == t &&
+		      ((const struct sl_error *)r[0].b)->frame_type == SL_FT_GJOIN);
+		s3 = session_v(p3, 0x3013, 3);
+		j.h.session = s3;
+		CHECK(harness_send_from(&dp, rx, p3, &j, sizeof(j)) == 0);
+		n = poll_replies(r);
+		CHECK(n == 1 && r[0].type == SL_FT_ERROR);
+		CHECK(((const struct sl_error *)r[0].b)->code == SL_E_VERSION &&
+		      ((const struct sl_error *)r[0].b)->detail == 4);
+		/* ... and a filter on its SUBSCRIBE too. */
+		subscribe_v4(p3, s3, t, flt, (uint16_t)fl, SL_E_VERSION);
+	}
+	harness_rx_port = HARNESS_CLIENT_PORT;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -682,6 +1003,8 @@ main(int argc, char **argv)
 	test_auth_edges();
 	harness_rx_port = HARNESS_CLIENT_PORT;
 	test_session_end_backlog();
+	test_v4_headers();
+	test_v4_filter();
 	sl_port_fini(&dp, 0);
 	sl_worker_fini(dp.workers[0]);
 	sl_route_fini(&dp.route);

@@ -22,6 +22,46 @@
 
 /* PUBLISH flags. */
 #define SL_PUB_F_ACK_REQ (1u << 0) /* broker sends ACK once the publish is accepted */
+#define SL_PUB_F_HDRS (1u << 2)	   /* v4: the payload starts with a header block */
+
+/* Message headers (protocol version 4, PROTOCOL.md 5.8.1): a message carries
+ * at most SL_MAX_HDRS name/value pairs and a key of at most SL_MAX_KEY
+ * bytes, in a block of at most SL_MAX_HDRS_LEN bytes. Names are 1..32 bytes
+ * of [A-Za-z0-9._-], case-sensitive, unique in a message; names starting
+ * "sl-" are the broker's. Values are bytes. */
+#define SL_MAX_HDRS 8u
+#define SL_MAX_KEY 64u
+#define SL_MAX_HDR_NAME 32u
+#define SL_MAX_HDR_VALUE 128u
+#define SL_MAX_HDRS_LEN 512u
+
+/* Header filters (version 4, PROTOCOL.md 5.6.1): at most
+ * SL_MAX_FILTER_CLAUSES clauses, all of which must hold, in at most
+ * SL_MAX_FILTER_LEN bytes of wire form. */
+#define SL_MAX_FILTER_CLAUSES 4u
+#define SL_MAX_FILTER_LEN 256u
+
+/* One message header, as an application gives or reads it. */
+struct sl_header {
+	const char *name;   /* NUL terminated, 1..SL_MAX_HDR_NAME bytes */
+	const void *value;  /* value_len bytes, not terminated */
+	uint16_t value_len; /* 0..SL_MAX_HDR_VALUE */
+};
+
+/* Filter clause operators (the wire's op byte). */
+enum sl_filter_op {
+	SL_FILTER_EQ = 1,      /* header @name present with exactly @value */
+	SL_FILTER_PRESENT = 2, /* header @name present, any value */
+	SL_FILTER_KEY_EQ = 3,  /* the message key equals @value */
+};
+
+/* One filter clause, as an application gives it (name NULL for KEY_EQ). */
+struct sl_filter_clause {
+	uint8_t op;	    /* enum sl_filter_op */
+	const char *name;
+	const void *value;
+	uint16_t value_len;
+};
 
 /* SUBSCRIBE flags: where a subscriber starts. None set: live (new messages
  * only). Replay needs a topic with a journal (durability async or sync);
@@ -31,6 +71,7 @@
 #define SL_SUB_F_FROM_SEQ (1u << 1) /* from topic sequence `start` */
 #define SL_SUB_F_FROM_TIME (1u << 2) /* from the first message at or after `start`
 				      * (ns since the Unix epoch, broker clock) */
+#define SL_SUB_F_FILTER (1u << 3) /* v4: a header filter follows the fixed part */
 
 /* Credentials: a user's key is SL_AUTH_KEY_LEN bytes (64 hex digits in
  * credential files); a user name buffer holds SL_AUTH_USER_LEN bytes. */
@@ -68,6 +109,10 @@ enum sl_error_code {
 	SL_E_INCOMPLETE = 26,	  /* fragments of a message did not all arrive in time */
 	SL_E_ENCRYPTION_REQUIRED = 27, /* v3: the user or topic requires an encrypted session */
 	SL_E_HANDSHAKE = 28,	  /* v3: the AUTH's cookie is stale or not the broker's: start again with HELLO */
+	SL_E_BAD_HEADERS = 29,	  /* v4: a header block or filter is malformed or uses a reserved name */
+	SL_E_NO_GROUP = 30,	  /* v4: no such consumer group */
+	SL_E_GROUP_FULL = 31,	  /* v4: the group's member table is full */
+	SL_E_NOT_HELD = 32,	  /* v4: acknowledged a message this member does not hold */
 	SL_E_MAX
 };
 

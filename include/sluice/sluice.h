@@ -269,13 +269,35 @@ struct sl_client_opts {
 /* A delivered message; the pointers are valid only inside the callback. */
 struct sl_message {
 	uint32_t topic_id;
-	uint32_t len;
+	uint32_t len;	    /* payload bytes at @data (the header block excluded) */
 	uint64_t seq;	    /* broker's per-topic sequence */
 	uint64_t timestamp; /* the publisher's timestamp, as published; for a
 			     * message replayed from the journal, the broker's
 			     * receive time in ns since the Unix epoch */
 	const void *data;
+	/* Protocol version 4: the message's key and headers as published
+	 * (sl_client_publish_ex); key_len 0 and n_hdrs 0 when it has none.
+	 * Read headers with sl_msg_header / sl_msg_header_at. */
+	const void *key;
+	uint16_t key_len;
+	uint16_t n_hdrs;
+	uint16_t hdrs_len;  /* bytes of the header block at @hdrs */
+	const void *hdrs;   /* the header block (PROTOCOL.md 5.8.1); NULL: none */
 };
+
+/*
+ * The value of header @name of @msg: a pointer to its bytes (not
+ * terminated) with *@len set, or NULL when @msg has no such header.
+ * Names are case-sensitive. Valid inside the callback only. Thread-safe.
+ */
+const void *sl_msg_header(const struct sl_message *msg, const char *name, uint16_t *len);
+
+/*
+ * Header @i (0..n_hdrs-1) of @msg: 0 with *@name (not terminated, *@name_len
+ * bytes), *@value and *@value_len set, or -ENOENT past the last.
+ */
+int sl_msg_header_at(const struct sl_message *msg, unsigned i, const char **name,
+		     uint16_t *name_len, const void **value, uint16_t *value_len);
 
 typedef void (*sl_deliver_fn)(void *arg, const struct sl_message *msg);
 
@@ -374,6 +396,9 @@ struct sl_client_stats {
 				  * the broker ended, dropped unseen: held in
 				  * the reorder window or stashed when the
 				  * ERROR came, or late */
+	/* Header filters (protocol version 4). */
+	uint64_t filtered;	 /* topic sequences a subscription's filter skipped,
+				  * as the broker said (SKIP): not gaps */
 };
 
 /*
@@ -482,6 +507,22 @@ int sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t fl
 			     uint64_t start);
 
 /*
+ * As sl_client_subscribe_from, with a header filter (protocol version 4):
+ * the broker delivers only the messages for which every clause of
+ * @clauses[0..@n) holds (1..SL_MAX_FILTER_CLAUSES; n 0: no filter). EQ:
+ * header @name with exactly @value; PRESENT: header @name; KEY_EQ: the key
+ * equals @value. A message without headers passes no clause. Sequences the
+ * filter skips are not gaps: the broker says so (SKIP) and they raise no
+ * SL_EV_GAP and are never NAKed. Subscribing again replaces the filter.
+ * Returns what sl_client_subscribe_from does, -EINVAL for a malformed
+ * filter (or SL_E_BAD_HEADERS from the broker), -EPROTONOSUPPORT when the
+ * broker speaks version 3 only.
+ */
+int sl_client_subscribe_filter(struct sl_client *c, uint32_t topic_id, uint16_t flags,
+			       uint64_t start, const struct sl_filter_clause *clauses,
+			       unsigned n);
+
+/*
  * Acknowledgements.
  *
  * Publishes are numbered 1, 2, 3... (the publish number, one for all
@@ -566,6 +607,33 @@ int sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t fl
  */
 int sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint32_t len,
 		      uint64_t timestamp, uint16_t flags);
+
+/* What sl_client_publish_ex publishes besides the payload. */
+struct sl_pub_opts {
+	uint16_t flags;		     /* SL_PUB_F_ACK_REQ */
+	uint64_t timestamp;	     /* as sl_client_publish's */
+	const void *key;	     /* the message key, key_len bytes (0..SL_MAX_KEY); */
+	uint16_t key_len;	     /* 0: none */
+	const struct sl_header *hdrs; /* n_hdrs headers (0..SL_MAX_HDRS) */
+	uint16_t n_hdrs;
+};
+
+/*
+ * Publish one message with a key and headers (protocol version 4): they
+ * travel unchanged to version 4 subscribers (sl_message.key, hdrs), are
+ * stored in the journal, and subscribers' header filters test them; a
+ * version 3 subscriber gets the payload alone. Header names are 1..32
+ * bytes of [A-Za-z0-9._-], unique; names starting "sl-" are the broker's.
+ * The header block (at most SL_MAX_HDRS_LEN bytes) counts against
+ * max_message. Without key and headers it is sl_client_publish.
+ * Returns what sl_client_publish does, and -EINVAL for headers or a key
+ * over their limits, a bad, repeated or reserved name, or a NULL @o;
+ * -EPROTONOSUPPORT when the broker speaks version 3 only. A broker that
+ * refuses the block anyway answers SL_E_BAD_HEADERS (a refusal, as for
+ * sl_client_publish).
+ */
+int sl_client_publish_ex(struct sl_client *c, uint32_t topic_id, const void *data, uint32_t len,
+			 const struct sl_pub_opts *o);
 
 /*
  * Zero-copy publish: reserve room for a message of @len bytes on @topic_id

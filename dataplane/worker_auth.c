@@ -324,6 +324,8 @@ sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const union sl_pee
 				refuse(w, peer, SL_E_HANDSHAKE, SL_FT_AUTH, au->nonce);
 				return;
 			}
+			if (s->suite == SL_SUITE_AES256_GCM)
+				count(w, SL_CTR_auth_aesgcm);
 		}
 		count(w, SL_CTR_auth_ok);
 	}

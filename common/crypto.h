@@ -150,9 +150,10 @@ void sl_session_keys_suite(const uint8_t ukey[SL_KEY_LEN], const uint8_t sn[SL_H
 /*
  * AES-256-GCM here: 1 when this CPU has AES-NI and PCLMULQDQ and a library
  * to use them loaded (intel-ipsec-mb when built with it, else libsodium),
- * 0 otherwise. The first call picks the library (SLUICE_AESGCM_IMPL=libsodium
- * in the environment forces libsodium's, for comparisons); later calls are
- * a load, safe on workers.
+ * 0 otherwise. The first call picks the library; later calls are a load,
+ * safe on workers. For comparisons, SLUICE_AESGCM_IMPL in the environment
+ * names it: "libsodium" forces libsodium's, "none" leaves this process
+ * without AES-256-GCM (a client then seals with ChaCha20-Poly1305).
  */
 int sl_crypto_aesgcm_available(void);
 

@@ -79,21 +79,31 @@ print(n, clear, sealed, enc, other)
 PY
 }
 
-m0=$(t_stat drop_bad_mac) r0=$(t_stat drop_mac_replay) x0=$(t_stat drop_mac_missing)
-capture enc --encrypt
-read -r n clear sealed enc other <<<"$(scan "$T_DIR/enc.pcap")"
 jq() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
-t_eq "encrypted: every valid publish acknowledged" "$(jq "$T_DIR/enc.json" 'len(v["acked"])')" 10
-t_eq "... over an encrypted session" "$(jq "$T_DIR/enc.json" 'v["encrypted"]')" True
-t_ge "the capture holds the session's datagrams" "$n" 18
-t_eq "no payload or topic byte in clear" "$clear" 0
-# In clear: HELLO, CHALLENGE and AUTH (resends possible), and the one
-# unsealed publish sent on purpose (its payload is "bare", not matched).
-t_ge "sealed datagrams, both ways (the client's 14 at least)" "$sealed" 14
-t_eq "every sealed datagram encrypted" "$enc" "$sealed"
-t_eq "bit-flipped and forged datagrams rejected" "$(t_stat drop_bad_mac)" $((m0 + 2))
-t_eq "replayed datagram rejected" "$(t_stat drop_mac_replay)" $((r0 + 1))
-t_eq "unsealed frame of the session rejected" "$(t_stat drop_mac_missing)" $((x0 + 1))
+# encrypted_run NAME WHAT ARGS...: authpub.py --encrypt ARGS captured; its
+# publishes acknowledged, nothing in clear, every sealed datagram encrypted,
+# the bad datagrams refused and counted.
+encrypted_run() {
+	local name=$1 what=$2 m0 r0 x0 n clear sealed enc other
+	shift 2
+	m0=$(t_stat drop_bad_mac) r0=$(t_stat drop_mac_replay) x0=$(t_stat drop_mac_missing)
+	capture "$name" --encrypt "$@"
+	read -r n clear sealed enc other <<<"$(scan "$T_DIR/$name.pcap")"
+	t_eq "$what: every valid publish acknowledged" "$(jq "$T_DIR/$name.json" 'len(v["acked"])')" 10
+	t_eq "... over an encrypted session" "$(jq "$T_DIR/$name.json" 'v["encrypted"]')" True
+	t_ge "... the capture holds the session's datagrams" "$n" 18
+	t_eq "... no payload or topic byte in clear" "$clear" 0
+	# In clear: HELLO, CHALLENGE and AUTH (resends possible), and the one
+	# unsealed publish sent on purpose (its payload is "bare", not matched).
+	t_ge "... sealed datagrams, both ways (the client's 14 at least)" "$sealed" 14
+	t_eq "... every sealed datagram encrypted" "$enc" "$sealed"
+	t_eq "... bit-flipped and forged datagrams rejected" "$(t_stat drop_bad_mac)" $((m0 + 2))
+	t_eq "... replayed datagram rejected" "$(t_stat drop_mac_replay)" $((r0 + 1))
+	t_eq "... unsealed frame of the session rejected" "$(t_stat drop_mac_missing)" $((x0 + 1))
+}
+
+encrypted_run enc "ChaCha20-Poly1305 encrypted"
+t_eq "... in ChaCha20-Poly1305 (AES-256-GCM not offered)" "$(jq "$T_DIR/enc.json" 'v["aes"]')" False
 
 # The same without encryption: sealed (authenticated) but readable. The
 # scan finds the payloads, so its zero above means something.
@@ -102,7 +112,6 @@ read -r n clear sealed enc other <<<"$(scan "$T_DIR/plain.pcap")"
 t_eq "authenticated, not encrypted: acknowledged" "$(jq "$T_DIR/plain.json" 'len(v["acked"])')" 10
 t_ge "... and its payloads readable in the capture" "$clear" 10
 t_eq "... in sealed datagrams without the encryption flag" "$enc" 0
-t_eq "... sealed with ChaCha20-Poly1305 (AES-256-GCM not offered)" "$(jq "$T_DIR/plain.json" 'v["aes"]')" False
 
 # AES-256-GCM, where this CPU has AES-NI (the dataplane's log says which
 # suites it seals with): the same checks over an AES-256-GCM session.
@@ -110,19 +119,10 @@ if ! grep -q "AES-256-GCM (" "$T_DIR/dp.log"; then
 	echo "[$T_NAME] no AES-256-GCM on this machine: its part skipped"
 	t_done
 fi
-a0=$(t_stat auth_aesgcm) m0=$(t_stat drop_bad_mac) r0=$(t_stat drop_mac_replay) x0=$(t_stat drop_mac_missing)
-capture aes --encrypt --aes
-read -r n clear sealed enc other <<<"$(scan "$T_DIR/aes.pcap")"
-t_eq "AES-256-GCM: every valid publish acknowledged" "$(jq "$T_DIR/aes.json" 'len(v["acked"])')" 10
-t_eq "... over an encrypted AES-256-GCM session" "$(jq "$T_DIR/aes.json" 'v["encrypted"] and v["aes"]')" True
+a0=$(t_stat auth_aesgcm)
+encrypted_run aes "AES-256-GCM encrypted" --aes
+t_eq "... in AES-256-GCM" "$(jq "$T_DIR/aes.json" 'v["aes"]')" True
 t_eq "... counted by the broker" "$(t_stat auth_aesgcm)" $((a0 + 1))
-t_ge "... the capture holds the session's datagrams" "$n" 18
-t_eq "... no payload or topic byte in clear" "$clear" 0
-t_ge "... sealed datagrams, both ways" "$sealed" 14
-t_eq "... every sealed datagram encrypted" "$enc" "$sealed"
-t_eq "... bit-flipped and forged datagrams rejected" "$(t_stat drop_bad_mac)" $((m0 + 2))
-t_eq "... replayed datagram rejected" "$(t_stat drop_mac_replay)" $((r0 + 1))
-t_eq "... unsealed frame of the session rejected" "$(t_stat drop_mac_missing)" $((x0 + 1))
 
 # libsluice both ways: sluice-sub and sluice-pub, encrypted, each session
 # AES-256-GCM; the message arrives and is nowhere in the capture.

@@ -311,7 +311,7 @@ if [ -x "$build/control/sluice-control" ] && "$bin/sluice-loadgen" --help 2>&1 |
 				row "sluice-$mode" udp none "$s" "$f" "$(lg_status $?)"
 			done
 		done
-		say "seal suites: $(grep -o 'seal suites: .*' "$work/dp.log" | head -1)"
+		say "$(grep -o 'seal suites: .*' "$work/dp.log" | head -1)"
 	else
 		say "note: no user for the authenticated rows (see $work/stderr.log)"
 	fi

@@ -142,6 +142,51 @@ connect_one(struct lg_run *r, const char *name, const char *producer, struct sl_
 	return rc;
 }
 
+/* Publishers are subscribed to nothing; poll them only for acks and heartbeats. */
+static void
+on_pub_deliver(void *arg, const struct sl_message *m)
+{
+	(void)arg;
+	(void)m;
+}
+
+static void on_deliver(void *arg, const struct sl_message *m);
+
+/*
+ * Poll every client connected so far, as the set-up goes: libsluice sends
+ * heartbeats only from inside its calls (sluice.h: at least every heartbeat
+ * interval), and a set-up of many clients, topics and subscriptions can
+ * take longer than the broker's session timeout (a loaded machine, a long
+ * round trip), which would end the sessions of the clients connected first.
+ */
+static int
+setup_service(struct lg_run *r)
+{
+	unsigned k;
+	int rc;
+
+	for (k = 0; k < r->cf->pubs + r->cf->subs; k++) {
+		struct sl_client *c = k < r->cf->pubs ? r->pubs[k].c : r->subs[k - r->cf->pubs];
+
+		if (c == NULL)
+			continue;
+		if (k < r->cf->pubs) {
+			rc = sl_client_poll(c, on_pub_deliver, NULL, LG_BURST);
+		} else {
+			r->cur_sub = k - r->cf->pubs;
+			rc = sl_client_poll(c, on_deliver, r, LG_BURST);
+		}
+		if (rc < 0) {
+			fprintf(stderr, LG_NAME ": %s %u during set-up: %s\n",
+				k < r->cf->pubs ? "publisher" : "subscriber",
+				k < r->cf->pubs ? k : k - r->cf->pubs,
+				rc == -ENOTCONN ? "broker dropped the session" : strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
 int
 sl_lg_connect_all(struct lg_run *r)
 {
@@ -154,12 +199,16 @@ sl_lg_connect_all(struct lg_run *r)
 		snprintf(producer, sizeof(producer), "%s-%u", r->cf->producer ? r->cf->producer : "",
 			 i);
 		rc = connect_one(r, name, r->cf->producer ? producer : NULL, &r->pubs[i].c);
+		if (rc == 0)
+			rc = setup_service(r);
 		if (rc < 0)
 			return rc;
 	}
 	for (i = 0; i < r->cf->subs; i++) {
 		snprintf(name, sizeof(name), "loadgen-sub-%u", i);
 		rc = connect_one(r, name, NULL, &r->subs[i]);
+		if (rc == 0)
+			rc = setup_service(r);
 		if (rc < 0)
 			return rc;
 	}
@@ -178,6 +227,8 @@ sl_lg_setup_topics(struct lg_run *r)
 	for (k = 0; k < cf->topics; k++) {
 		snprintf(name, sizeof(name), "%s.%u", cf->prefix, k);
 		rc = sl_client_resolve(r->pubs[0].c, name, 1, &r->topic_ids[k]);
+		if (rc == 0)
+			rc = setup_service(r);
 		if (rc < 0) {
 			fprintf(stderr, LG_NAME ": creating topic '%s' failed: %s%s\n", name,
 				strerror(-rc), rc == -ENOSPC ? " (broker's topic table full)" :
@@ -190,6 +241,8 @@ sl_lg_setup_topics(struct lg_run *r)
 	for (j = 0; j < cf->subs; j++) {
 		for (k = 0; k < cf->topics; k++) {
 			rc = sl_client_subscribe(r->subs[j], r->topic_ids[k]);
+			if (rc == 0)
+				rc = setup_service(r);
 			if (rc < 0) {
 				fprintf(stderr, LG_NAME ": subscriber %u cannot subscribe to %s.%u: "
 					"%s%s\n", j, cf->prefix, k, strerror(-rc),
@@ -294,14 +347,6 @@ on_deliver(void *arg, const struct sl_message *m)
 		sl_hist_record(&r->oneway, ticks_to_ns(r, tsc - m->timestamp));
 	if (now)
 		sl_hist_record(&r->hist, now > pl.sched_ns ? now - pl.sched_ns : 0);
-}
-
-/* Publishers are subscribed to nothing; poll them only for acks and heartbeats. */
-static void
-on_pub_deliver(void *arg, const struct sl_message *m)
-{
-	(void)arg;
-	(void)m;
 }
 
 /*

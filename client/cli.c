@@ -59,13 +59,31 @@ sl_cli_encrypt(const char *prog, struct sl_client_opts *o, int encrypt)
 	return 0;
 }
 
+const char *
+sl_cli_revoked_why(uint16_t code)
+{
+	switch (code) {
+	case SL_E_DENIED:
+		return "the user's right to subscribe to it was revoked";
+	case SL_E_AUTH_FAILED:
+		return "the user was removed or its key retired";
+	case SL_E_AUTH_REQUIRED:
+		return "the broker now requires credentials (--credentials)";
+	default:
+		return sl_error_code_str(code);
+	}
+}
+
 void
 sl_cli_report_closed(const char *prog, const struct sl_client *c)
 {
 	struct sl_client_stats st;
 
 	sl_client_stats(c, &st);
-	if (st.last_error == SL_E_SLOW_CONSUMER)
+	if (st.last_error == SL_E_AUTH_FAILED || st.last_error == SL_E_AUTH_REQUIRED)
+		fprintf(stderr, "%s: the broker ended the session: %s\n", prog,
+			sl_cli_revoked_why(st.last_error));
+	else if (st.last_error == SL_E_SLOW_CONSUMER)
 		fprintf(stderr, "%s: disconnected by the broker: deliveries fell too far behind "
 			"(the topic's back-pressure policy is disconnect)\n", prog);
 	else if (st.last_error == SL_E_BAD_FRAME)

@@ -32,9 +32,16 @@ int sl_cli_report_attach(const char *prog, const char *shm, int rc);
 
 /*
  * Say on stderr why @c's session is gone (a call returned -ENOTCONN): the
- * broker cut it off as too slow, or it restarted or expired the session.
+ * broker cut it off as too slow, revoked its credentials, or it restarted
+ * or expired the session.
  */
 void sl_cli_report_closed(const char *prog, const struct sl_client *c);
+
+/*
+ * Why the broker revoked a subscription or a session (SL_EV_SUB_REVOKED,
+ * SL_EV_SESSION_REVOKED), from the event's @code, in words.
+ */
+const char *sl_cli_revoked_why(uint16_t code);
 
 /*
  * Credentials from @path (--credentials) or the environment into @o, as

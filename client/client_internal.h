@@ -565,6 +565,13 @@ void sl_cl_recon_pattern(struct sl_client *c, const char *pattern, bool gone);
 uint64_t sl_cl_reorder_last_delivered(struct sl_client *c, uint32_t topic);
 void sl_cl_reorder_reset(struct sl_client *c, uint32_t topic, uint64_t next_seq);
 
+/* The broker ended the subscription of application topic @topic: its
+ * deliveries are dropped from now on (sl_ro_end). A new session takes
+ * every such topic up again (sl_cl_reorder_reconnected): the broker then
+ * sends only what that session subscribes. */
+void sl_cl_reorder_revoked(struct sl_client *c, uint32_t topic);
+void sl_cl_reorder_reconnected(struct sl_client *c);
+
 /* ---- rx.c: delivery and the broker's control frames */
 
 /* Everything but DELIVER: replies, acks, errors, heartbeat echoes. */

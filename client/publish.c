@@ -187,6 +187,13 @@ sl_cl_on_pub_error(struct sl_client *c, const struct sl_error *e)
 			c->st.acks_ignored++;
 			return;
 		}
+		/* The broker no longer knows the session (it expired it, say):
+		 * that ends the session, not the publish. Kept for resending,
+		 * it stays outstanding and goes again in the next session
+		 * (sl_cl_resend_all): at least once across a reconnect. A
+		 * client that does not reconnect settles it as refused. */
+		if (e->code == SL_E_NO_SESSION && c->rc.on)
+			return;
 	}
 	sl_cl_win_answer(c, e->h.session, seq, SL_TOPIC_INVALID, e->code);
 }

@@ -352,6 +352,7 @@ attempt(struct sl_client *c)
 	rc = sl_cl_open(c);
 	if (rc < 0)
 		goto out;
+	sl_cl_reorder_reconnected(c);
 	new_inc = r->inc_changed;
 	if (c->prod.v2 && c->prod.epoch != 0) {
 		/* Resume with the epoch granted; fenced: publishing fails -EPERM. */

@@ -306,6 +306,12 @@ rx_slow(struct sl_reorder *ro, struct sl_ro_topic *t, const struct sl_ro_msg *m,
 	int n = 0;
 	int idx = -1;
 
+	if (t->ended) {
+		/* Taken and dropped: the application was told it ended. */
+		*taken = true;
+		ro->st->revoked_drops++;
+		return 0;
+	}
 	*taken = false;
 	if (!t->started)
 		sl_ro_reset(ro, t, m->seq);
@@ -552,7 +558,7 @@ sl_ro_lost(struct sl_reorder *ro, uint32_t topic, uint64_t first, uint64_t last,
 	unsigned int i;
 
 	/* A range reaching the end of the seq space is no range a broker sends. */
-	if (t == NULL || first == 0 || first > last || last >= UINT64_MAX / 2)
+	if (t == NULL || t->ended || first == 0 || first > last || last >= UINT64_MAX / 2)
 		return;
 	if (!t->started) {
 		/* Nothing delivered yet: the topic starts after the range. */
@@ -610,6 +616,7 @@ sl_ro_reset(struct sl_reorder *ro, struct sl_ro_topic *t, uint64_t next)
 	set_ready(ro, t, false);
 	memset(t->lost, 0, sizeof(t->lost));
 	t->nbuf = 0;
+	t->ended = false;
 	t->giveup_below = 0;
 	t->nak_due = 0;
 	t->stall_ns = 0;
@@ -620,6 +627,24 @@ sl_ro_reset(struct sl_reorder *ro, struct sl_ro_topic *t, uint64_t next)
 	/* SUBSCRIBE's window granted this much already. */
 	t->credit_sent = next != 0 ? next - 1 + ro->conf.window : 0;
 	t->credit_at = next + ro->conf.window / 4;
+}
+
+void
+sl_ro_end(struct sl_reorder *ro, struct sl_ro_topic *t)
+{
+	ro->st->revoked_drops += t->nbuf;
+	sl_ro_reset(ro, t, 0);
+	t->ended = true;
+}
+
+void
+sl_ro_end_clear(struct sl_reorder *ro)
+{
+	unsigned int i;
+
+	for (i = 0; i < ro->ntopics; i++)
+		if (ro->topics[i]->ended)
+			sl_ro_reset(ro, ro->topics[i], 0);
 }
 
 /* ---- the topic table */

@@ -91,6 +91,8 @@ struct sl_ro_topic {
 			      * broker's after a reconnect) */
 	bool started;	     /* head is known; false: the next DELIVER sets it */
 	bool ready;	     /* buffered messages from head wait for a poll's budget */
+	bool ended;	     /* the broker ended the subscription (sl_ro_end):
+			      * deliveries are dropped until sl_ro_reset */
 	uint64_t head;	     /* next seq the application gets */
 	uint64_t top;	     /* highest seq known to exist */
 	uint32_t nbuf;	     /* slots in use */
@@ -162,6 +164,15 @@ struct sl_ro_topic *sl_ro_topic_find(struct sl_reorder *ro, uint32_t id);
  * application gets is @next.
  */
 void sl_ro_reset(struct sl_reorder *ro, struct sl_ro_topic *t, uint64_t next);
+
+/* The broker ended @t's subscription: what it holds is dropped (counted in
+ * revoked_drops), nothing is NAKed or credited, and every later delivery
+ * of it is dropped and counted, until sl_ro_reset (a new subscription). */
+void sl_ro_end(struct sl_reorder *ro, struct sl_ro_topic *t);
+
+/* A new session: topics ended in the old one take deliveries again (the
+ * broker sends them only to what this session subscribes). */
+void sl_ro_end_clear(struct sl_reorder *ro);
 
 /*
  * A DELIVER or DELIVER_FRAG piece @m at @now: hands what is in order to

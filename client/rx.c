@@ -157,6 +157,22 @@ sl_cl_reorder_unsubscribed(struct sl_client *c, uint32_t topic)
 		sl_ro_reset(&c->ro->ro, t, 0);
 }
 
+void
+sl_cl_reorder_revoked(struct sl_client *c, uint32_t topic)
+{
+	/* Taken if new: a topic never delivered yet must drop what comes. */
+	struct sl_ro_topic *t = sl_ro_topic_get(&c->ro->ro, topic);
+
+	if (t != NULL)
+		sl_ro_end(&c->ro->ro, t);
+}
+
+void
+sl_cl_reorder_reconnected(struct sl_client *c)
+{
+	sl_ro_end_clear(&c->ro->ro);
+}
+
 uint64_t
 sl_cl_reorder_last_delivered(struct sl_client *c, uint32_t topic)
 {
@@ -276,6 +292,49 @@ handshake_error(struct sl_client *c, const struct sl_error *e)
 	}
 }
 
+/* A code by which the broker revokes what it granted (PROTOCOL.md 13.5). */
+static bool
+revoking(uint16_t code)
+{
+	return code == SL_E_DENIED || code == SL_E_AUTH_FAILED || code == SL_E_AUTH_REQUIRED;
+}
+
+/*
+ * The broker ended a subscription (frame type SUBSCRIBE, detail the
+ * topic, req_id its SUBSCRIBE's): it sends no more of the topic. Forget
+ * it for reconnecting, drop whatever of it is still held or arrives late,
+ * and tell the application.
+ */
+static void
+sub_revoked(struct sl_client *c, const struct sl_error *e)
+{
+	uint32_t topic = sl_cl_topic_to_app(c, (uint32_t)e->detail);
+
+	c->st.subs_revoked++;
+	sl_cl_recon_sub(c, topic, 0, 0, true);
+	sl_cl_reorder_revoked(c, topic);
+	sl_cl_event(c, SL_EV_SUB_REVOKED, topic, 0, 0, e->code);
+}
+
+/*
+ * The broker ended the session because its credentials no longer hold
+ * (frame type AUTH). Reconnecting would be refused the same way: the
+ * client stops here, the kept key wiped, and every call fails -ENOTCONN.
+ * The transport stays open until sl_client_close: a caller may be walking
+ * a datagram of it right now.
+ */
+static void
+session_revoked(struct sl_client *c, uint16_t code)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	if (c->pend.kind != PEND_NONE && !c->pend.done)
+		sl_cl_pend_finish(&c->pend, -ENOTCONN);
+	sl_cl_wipe(c->rc.key, sizeof(c->rc.key));
+	sl_cl_event(c, SL_EV_SESSION_REVOKED, 0, 0, 0, code);
+}
+
 static void
 on_error(struct sl_client *c, const struct sl_error *e)
 {
@@ -298,6 +357,22 @@ on_error(struct sl_client *c, const struct sl_error *e)
 	if (e->code == SL_E_NO_SESSION && c->session != 0) {
 		sl_cl_session_lost(c, SL_E_NO_SESSION);
 		return;
+	}
+	/* Revocation, about this session and answering no pending request
+	 * (a refused SUBSCRIBE is that request's answer, below): of one
+	 * subscription (its topic in detail), or of the session (frame type
+	 * AUTH from the sweep, or detail 0 answering whatever frame the
+	 * session sent after its user or key was gone). */
+	if (revoking(e->code) && c->session != 0 && e->h.session == c->session &&
+	    !sl_cl_handshaking(p) && !sl_cl_req_match(p, e->req_id)) {
+		if (e->frame_type == SL_FT_SUBSCRIBE && e->detail != 0) {
+			sub_revoked(c, e);
+			return;
+		}
+		if (e->code != SL_E_DENIED && (e->frame_type == SL_FT_AUTH || e->detail == 0)) {
+			session_revoked(c, e->code);
+			return;
+		}
 	}
 	if (e->code == SL_E_BUSY)
 		return; /* the resend loop asks again until the timeout */

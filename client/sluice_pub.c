@@ -381,6 +381,10 @@ on_event(void *arg, const struct sl_event *ev)
 	case SL_EV_FENCED:
 		fprintf(stderr, PROG ": fenced: a newer instance of this producer took over\n");
 		break;
+	case SL_EV_SESSION_REVOKED:
+		fprintf(stderr, PROG ": the broker ended the session: %s\n",
+			sl_cli_revoked_why(ev->error));
+		break;
 	default:
 		break;
 	}

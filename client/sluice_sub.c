@@ -13,6 +13,7 @@
 
 #include <common/auth.h>
 #include <common/proto.h>
+#include <common/sig.h>
 #include <sluice/sluice.h>
 
 #include "cli.h"
@@ -67,6 +68,8 @@ on_signal(int sig)
 	(void)sig;
 	stop = 1;
 }
+
+static const int stop_sigs[] = { SIGINT, SIGTERM };
 
 static void
 usage(FILE *out)
@@ -517,6 +520,10 @@ on_event(void *arg, const struct sl_event *ev)
 		fprintf(stderr, PROG ": the broker restarted: topics without a journal start "
 			"again at seq 1\n");
 		break;
+	case SL_EV_SUB_REVOKED:
+		fprintf(stderr, PROG ": the broker ended the subscription to %s: %s\n",
+			topic_name(st, ev->topic_id), sl_cli_revoked_why(ev->error));
+		break;
 	default:
 		break;
 	}
@@ -558,19 +565,6 @@ receive(struct sl_client *c, struct sub_state *st, uint64_t deadline)
 	return 0;
 }
 
-static void
-signals_setup(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	/* No SA_RESTART: the wait must return so the loop sees the flag. */
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -592,7 +586,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "Try '" PROG " --help' for more information.\n");
 		return rc > 0 ? 0 : EXIT_USAGE;
 	}
-	signals_setup();
+	(void)sl_sig_handle(on_signal, 0, stop_sigs, sizeof(stop_sigs) / sizeof(stop_sigs[0]));
 	if (conf.timeout_s)
 		deadline = sl_now_ns() + conf.timeout_s * 1000000000u;
 	opts.host = conf.host;

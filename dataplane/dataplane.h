@@ -66,6 +66,8 @@ struct sl_psub {
 	uint8_t used;
 	uint8_t src_worker;
 	uint16_t off;	    /* the PSUBSCRIBE frame's offset in m */
+	uint8_t clear;	    /* an unencrypted UDP session: never reaches a topic
+			     * whose encryption policy is required */
 	struct rte_mbuf *m; /* a reference: the subscriber's address headers */
 	char pattern[SL_MAX_TOPIC_NAME + 1];
 };
@@ -87,9 +89,12 @@ struct sl_handoff {
 	uint16_t code; /* enum sl_error_code result of the main lcore's work */
 	uint64_t producer_id;
 	uint32_t producer_epoch;
-	uint32_t reserved;
+	uint32_t flags; /* SL_HO_F_* */
 };
 _Static_assert(sizeof(struct sl_handoff) == 40, "handoff element size");
+
+/* SL_HO_PSUB: the session is an unencrypted UDP one (PROTOCOL.md 13.4). */
+#define SL_HO_F_CLEAR (1u << 0)
 
 struct sl_dp;
 struct sl_durable_state;

@@ -18,7 +18,10 @@
  * created later. The registry lives on the main lcore, which also creates
  * topics, so matching needs no synchronisation; subscriber sets stay with
  * the topics' owners, reached through their handoff rings. ACL changes apply
- * to topics subscribed after them.
+ * to topics subscribed after them. A topic whose encryption policy is
+ * required is never reached from an unencrypted UDP session, as its
+ * SUBSCRIBE would be refused: the session gets an ERROR
+ * SL_E_ENCRYPTION_REQUIRED naming it, counted encryption_required.
  */
 
 static void topic_created(struct sl_dp *dp, uint32_t topic);
@@ -59,13 +62,34 @@ matches(struct sl_dp *dp, const struct sl_psub *p, uint32_t id)
 	return t;
 }
 
-/* Does @p reach topic @id: it matches, and the user may subscribe? */
+/* Does topic @t's policy refuse @p's session, an unencrypted UDP one? */
+static int
+enc_refused(struct sl_dp *dp, const struct sl_psub *p, const struct sl_topic *t)
+{
+	/* Relaxed: written by this lcore (topic create, sluicectl update). */
+	return p->clear && __atomic_load_n(&sl_route_state(&dp->route, t->id)->enc,
+					   __ATOMIC_RELAXED) == SL_CNC_ENC_REQUIRED;
+}
+
+/* Topic @id if @p matches it and the user may subscribe to it, else NULL. */
 static const struct sl_topic *
-reaches(struct sl_dp *dp, const struct sl_psub *p, uint32_t id)
+permitted(struct sl_dp *dp, const struct sl_psub *p, uint32_t id)
 {
 	const struct sl_topic *t = matches(dp, p, id);
 
 	if (t == NULL || !(sl_authz_perms(dp->authz, p->uid, t) & SL_PERM_SUB))
+		return NULL;
+	return t;
+}
+
+/* Does @p reach topic @id: it matches, the user may subscribe, and the
+ * topic's encryption policy takes the session? */
+static const struct sl_topic *
+reaches(struct sl_dp *dp, const struct sl_psub *p, uint32_t id)
+{
+	const struct sl_topic *t = permitted(dp, p, id);
+
+	if (t == NULL || enc_refused(dp, p, t))
 		return NULL;
 	return t;
 }
@@ -108,6 +132,32 @@ tell_session(struct sl_dp *dp, const struct sl_psub *p, uint32_t topic, uint16_t
 	if (sl_dp_send_to_worker(dp, p->src_worker, &h) < 0) {
 		sl_ctr_add(&dp->main_ctr.drop[SL_DROP_ring_full], 1);
 		rte_pktmbuf_free(h.m);
+	}
+}
+
+/* Topic @t refuses @p's session for want of encryption: counted, and the
+ * session told after its PSUBSCRIBE's answer. */
+static void
+tell_enc_refused(struct sl_dp *dp, const struct sl_psub *p, const struct sl_topic *t)
+{
+	sl_ctr_add(&dp->main_ctr.drop[SL_DROP_encryption_required], 1);
+	tell_session(dp, p, t->id, SL_E_ENCRYPTION_REQUIRED);
+}
+
+/* After @p's OK: each topic it matches and may subscribe to but that
+ * requires encryption it does not have. */
+static void
+tell_enc_refused_all(struct sl_dp *dp, const struct sl_psub *p)
+{
+	const struct sl_topic *t;
+	uint32_t id, n = dp->route.n_topics;
+
+	if (!p->clear)
+		return;
+	for (id = 1; id <= n && id < dp->route.cap; id++) {
+		t = permitted(dp, p, id);
+		if (t != NULL && enc_refused(dp, p, t))
+			tell_enc_refused(dp, p, t);
 	}
 }
 
@@ -173,9 +223,11 @@ drop_entry(struct sl_dp *dp, struct sl_psub *p, int unsubscribe)
 }
 
 /* Register @pattern for the session of @h. Returns the answer's code;
- * *@topic the topic that refused it. */
+ * *@topic the topic that refused it, *@added the entry registered now (not
+ * for a resend or a refusal). */
 static uint16_t
-add(struct sl_dp *dp, struct sl_handoff *h, const char *pattern, uint32_t *topic)
+add(struct sl_dp *dp, struct sl_handoff *h, const char *pattern, uint32_t *topic,
+    struct sl_psub **added)
 {
 	struct sl_psub *p;
 	unsigned i;
@@ -193,6 +245,7 @@ add(struct sl_dp *dp, struct sl_handoff *h, const char *pattern, uint32_t *topic
 	p = &dp->psubs[i];
 	p->session = h->session;
 	p->uid = h->code; /* the worker put the session's user there */
+	p->clear = !!(h->flags & SL_HO_F_CLEAR);
 	p->src_worker = h->src_worker;
 	p->off = h->off;
 	snprintf(p->pattern, sizeof(p->pattern), "%s", pattern);
@@ -213,6 +266,7 @@ add(struct sl_dp *dp, struct sl_handoff *h, const char *pattern, uint32_t *topic
 		drop_entry(dp, p, 1);
 		return SL_E_BUSY;
 	}
+	*added = p;
 	return SL_E_NONE;
 }
 
@@ -220,7 +274,7 @@ void
 sl_psub_handle(struct sl_dp *dp, struct sl_handoff *h)
 {
 	char pattern[SL_MAX_TOPIC_NAME + 1];
-	struct sl_psub *p;
+	struct sl_psub *p, *added = NULL;
 	uint16_t code = SL_E_NONE;
 	uint32_t topic = 0;
 
@@ -241,7 +295,7 @@ sl_psub_handle(struct sl_dp *dp, struct sl_handoff *h)
 		pattern[r->name_len] = '\0';
 	}
 	if (h->kind == SL_HO_PSUB) {
-		code = add(dp, h, pattern, &topic);
+		code = add(dp, h, pattern, &topic, &added);
 	} else {
 		p = find(dp, h->session, pattern);
 		/* An owner that could not be told keeps the subscription: the
@@ -259,6 +313,10 @@ sl_psub_handle(struct sl_dp *dp, struct sl_handoff *h)
 		sl_ctr_add(&dp->main_ctr.drop[SL_DROP_ring_full], 1);
 		rte_pktmbuf_free(h->m);
 	}
+	/* Behind the OK in the same ring, so the client hears the answer
+	 * first: the topics refused for want of encryption. */
+	if (added != NULL)
+		tell_enc_refused_all(dp, added);
 }
 
 /*
@@ -276,8 +334,12 @@ topic_created(struct sl_dp *dp, uint32_t topic)
 
 	for (i = 0; i < SL_PSUB_MAX; i++) {
 		p = &dp->psubs[i];
-		if (!p->used || (t = reaches(dp, p, topic)) == NULL)
+		if (!p->used || (t = permitted(dp, p, topic)) == NULL)
 			continue;
+		if (enc_refused(dp, p, t)) {
+			tell_enc_refused(dp, p, t);
+			continue;
+		}
 		if (sl_route_sub_claim(&dp->route, topic) < 0) {
 			sl_ctr_add(&dp->main_ctr.drop[SL_DROP_sub_table_full], 1);
 			tell_session(dp, p, topic, SL_E_SUB_TABLE_FULL);

@@ -175,7 +175,7 @@ to_owner_at(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m, u
 	h.producer_id = kind == SL_HO_PUBLISH ? sess->producer_id : 0;
 	h.producer_epoch = kind == SL_HO_PUBLISH ? sess->producer_epoch
 			 : kind == SL_HO_SUBSCRIBE && sess ? sess->user_epoch : 0;
-	h.reserved = 0;
+	h.flags = 0;
 	sl_worker_stage(w, t->owner, &h);
 }
 
@@ -313,6 +313,10 @@ handle_psub(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f, u
 				.off = (uint16_t)(data_off + f->off), .len = (uint16_t)f->len,
 				.kind = f->hdr->type == SL_FT_PSUBSCRIBE ? SL_HO_PSUB : SL_HO_PUNSUB,
 				.src_worker = (uint8_t)w->idx, .code = sess->uid };
+
+	/* The main lcore checks each topic's encryption policy against it. */
+	if (peer->transport == SL_TRANSPORT_UDP && !sess->enc)
+		h.flags = SL_HO_F_CLEAR;
 
 	count(w, f->hdr->type == SL_FT_PSUBSCRIBE ? SL_CTR_subscribes : SL_CTR_unsubscribes);
 	rte_mbuf_refcnt_update(m, 1);

@@ -329,7 +329,9 @@ for b in 0 50; do
 	bounded $((duration + 30)) "$f" ip netns exec $tag-cl "$bin/sluice-loadgen" --host $net.1 \
 		-r 0 -S 1 -s $max_size -d "$duration" --window 1024 --batch-us $b \
 		--topic-prefix bnonemax$b --json -q
-	row "sluice-max-udp$([ $b = 0 ] && echo -nobatch)" udp none $max_size "$f" "$(lg_status $?)"
+	# The status first: a command substitution in the row's name would set $?.
+	st=$(lg_status $?)
+	row "sluice-max-udp$([ $b = 0 ] && echo -nobatch)" udp none $max_size "$f" "$st"
 done
 f=$work/64k-udp.json
 bounded $((duration + 30)) "$f" ip netns exec $tag-cl "$bin/sluice-loadgen" --host $net.1 \
@@ -433,7 +435,8 @@ PY
 	f=$work/max-$dur-sub.json
 	bounded $((duration + 30)) "$f" "$bin/sluice-loadgen" --shm "$name" --cpu $lg_cpu \
 		-r 0 -S 1 -s $max_size -d "$duration" --topic-prefix "m${dur}s" --json -q
-	row "$(shm_name $dur sluice-max-sub)" shm "$dur" $max_size "$f" "$(lg_status $?)"
+	st=$(lg_status $?)
+	row "$(shm_name $dur sluice-max-sub)" shm "$dur" $max_size "$f" "$st"
 done
 # 64 KiB messages, a few in flight: the rings are 4 MiB.
 f=$work/64k-shm.json

@@ -142,6 +142,43 @@ harness_dp(struct sl_dp *dp, struct rte_ring *rx, struct rte_ring *tx)
 	return sl_port_init(dp, 0);
 }
 
+/*
+ * The usual start of a harness test: EAL (harness_eal), the two rings of
+ * the port (*@rx: what the test sends the worker, *@tx: what the worker
+ * sends) and the dataplane on them (harness_dp). Returns 0, 77 (skip: EAL
+ * does not start here) or 1 (failed, said on stderr).
+ */
+static inline int
+harness_start(const char *name, struct sl_dp *dp, struct rte_ring **rx, struct rte_ring **tx)
+{
+	int rc = harness_eal(name);
+
+	if (rc)
+		return rc;
+	*rx = rte_ring_create("t_rx", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	*tx = rte_ring_create("t_tx", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (*rx == NULL || *tx == NULL) {
+		fprintf(stderr, "%s: port rings: %s\n", name, rte_strerror(rte_errno));
+		return 1;
+	}
+	rc = harness_dp(dp, *rx, *tx);
+	if (rc < 0) {
+		fprintf(stderr, "%s: dataplane set-up: %s\n", name, strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
+/* The end of a test that harness_start began: port, worker, routes, EAL. */
+static inline void
+harness_stop(struct sl_dp *dp)
+{
+	sl_port_fini(dp, 0);
+	sl_worker_fini(dp->workers[0]);
+	sl_route_fini(&dp->route);
+	rte_eal_cleanup();
+}
+
 /* The client of the harness's port: where its datagrams come from. */
 #define HARNESS_CLIENT_IP 0x0200000au /* 10.0.0.2, network order */
 #define HARNESS_CLIENT_PORT 5555

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "authz.h"
+#include "authz_cmd.h"
 #include "check.h"
 
 static int
@@ -30,36 +31,6 @@ test_patterns(void)
 	CHECK(!sl_proto_pattern_valid("a b") && !sl_proto_pattern_valid("a."));
 }
 
-static struct sl_cnc_cmd
-user(uint16_t uid, const char *name, uint8_t keybyte)
-{
-	struct sl_cnc_cmd c = { .type = SL_CNC_USER_UPSERT };
-
-	c.u.user.uid = uid;
-	snprintf(c.u.user.name, sizeof(c.u.user.name), "%s", name);
-	memset(c.u.user.key, keybyte, sizeof(c.u.user.key));
-	return c;
-}
-
-static struct sl_cnc_cmd
-acl(uint16_t uid, const char *pattern, uint16_t perms)
-{
-	struct sl_cnc_cmd c = { .type = SL_CNC_ACL_SET };
-
-	c.u.acl.uid = uid;
-	c.u.acl.perms = perms;
-	snprintf(c.u.acl.pattern, sizeof(c.u.acl.pattern), "%s", pattern);
-	return c;
-}
-
-static int
-apply(struct sl_authz_builder *b, struct sl_cnc_cmd c)
-{
-	char msg[128];
-
-	return sl_authz_builder_apply(b, &c, msg, sizeof(msg));
-}
-
 static void
 test_tables(void)
 {
@@ -73,14 +44,14 @@ test_tables(void)
 	CHECK(sl_route_topic_create(&r, "orders.eu", 9, &t_eu) == 1);
 	CHECK(sl_route_topic_create(&r, "orders.us", 9, &t_us) == 1);
 	sl_authz_builder_init(&b, 1);
-	CHECK(apply(&b, user(1, "alice", 1)) == 0);
-	CHECK(apply(&b, user(2, "bob", 2)) == 0);
-	CHECK(apply(&b, user(0, "zero", 2)) == -EINVAL);
-	CHECK(apply(&b, user(3, "bad name", 2)) == -EINVAL);
-	CHECK(apply(&b, acl(1, "orders.*", SL_PERM_PUB | SL_PERM_SUB)) == 0);
-	CHECK(apply(&b, acl(2, "orders.eu", SL_PERM_SUB)) == 0);
-	CHECK(apply(&b, acl(9, "orders.eu", SL_PERM_SUB)) == -ENOENT);
-	CHECK(apply(&b, acl(2, "a..b", SL_PERM_SUB)) == -EINVAL);
+	CHECK(cmd_apply(&b, cmd_user(1, "alice", 1, -1)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(2, "bob", 2, -1)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(0, "zero", 2, -1)) == -EINVAL);
+	CHECK(cmd_apply(&b, cmd_user(3, "bad name", 2, -1)) == -EINVAL);
+	CHECK(cmd_apply(&b, cmd_acl(1, "orders.*", SL_PERM_PUB | SL_PERM_SUB)) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(2, "orders.eu", SL_PERM_SUB)) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(9, "orders.eu", SL_PERM_SUB)) == -ENOENT);
+	CHECK(cmd_apply(&b, cmd_acl(2, "a..b", SL_PERM_SUB)) == -EINVAL);
 	a = sl_authz_build(&b, &r);
 	CHECK(a != NULL);
 	CHECK(sl_authz_user_find(a, "alice") == 1 && sl_authz_user_find(a, "carol") == 0);
@@ -95,9 +66,9 @@ test_tables(void)
 	sl_authz_free(a);
 
 	/* Revoke by setting no permissions; remove a user: its ACL goes too. */
-	CHECK(apply(&b, acl(2, "orders.eu", 0)) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(2, "orders.eu", 0)) == 0);
 	epoch = b.users[1].epoch;
-	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_USER_DELETE, .u.user.uid = 1 }) == 0);
+	CHECK(cmd_apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_USER_DELETE, .u.user.uid = 1 }) == 0);
 	CHECK(b.users[1].epoch != epoch && !b.users[1].active);
 	a = sl_authz_build(&b, &r);
 	CHECK(sl_authz_perms(a, 2, sl_route_topic_get(&r, t_eu)) == 0);
@@ -106,12 +77,12 @@ test_tables(void)
 	sl_authz_free(a);
 
 	/* Open mode: everything for everyone. */
-	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_AUTH_MODE, .u.value = 0 }) == 0);
+	CHECK(cmd_apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_AUTH_MODE, .u.value = 0 }) == 0);
 	a = sl_authz_build(&b, &r);
 	CHECK(sl_authz_perms(a, 0, sl_route_topic_get(&r, t_us)) ==
 	      (SL_PERM_PUB | SL_PERM_SUB | SL_PERM_ADMIN));
 	sl_authz_free(a);
-	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_AUTH_MODE, .u.value = 7 }) == -EINVAL);
+	CHECK(cmd_apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_AUTH_MODE, .u.value = 7 }) == -EINVAL);
 	sl_authz_builder_fini(&b);
 	sl_route_fini(&r);
 }
@@ -124,19 +95,19 @@ test_sync(void)
 	uint16_t e2;
 
 	sl_authz_builder_init(&b, 1);
-	CHECK(apply(&b, user(1, "alice", 1)) == 0);
-	CHECK(apply(&b, user(2, "bob", 2)) == 0);
-	CHECK(apply(&b, acl(1, "a.>", SL_PERM_PUB)) == 0);
-	CHECK(apply(&b, acl(2, "b.>", SL_PERM_PUB)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(1, "alice", 1, -1)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(2, "bob", 2, -1)) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(1, "a.>", SL_PERM_PUB)) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(2, "b.>", SL_PERM_PUB)) == 0);
 	e2 = b.users[2].epoch;
-	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_SYNC_END, .u.generation = 5 }) == -EINVAL);
-	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_SYNC_BEGIN, .u.generation = 5 }) == 0);
-	CHECK(apply(&b, user(2, "bob", 3)) == 0); /* re-keyed */
-	CHECK(apply(&b, acl(2, "b.>", SL_PERM_PUB)) == 0);
-	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_SYNC_END, .u.generation = 5 }) == 0);
+	CHECK(cmd_apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_SYNC_END, .u.generation = 5 }) == -EINVAL);
+	CHECK(cmd_apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_SYNC_BEGIN, .u.generation = 5 }) == 0);
+	CHECK(cmd_apply(&b, cmd_user(2, "bob", 3, -1)) == 0); /* re-keyed */
+	CHECK(cmd_apply(&b, cmd_acl(2, "b.>", SL_PERM_PUB)) == 0);
+	CHECK(cmd_apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_SYNC_END, .u.generation = 5 }) == 0);
 	CHECK(!b.users[1].active && b.users[2].active && b.users[2].epoch != e2);
 	CHECK(b.n_acl == 1 && b.acl[0].uid == 2);
-	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_TOPIC_UPSERT }) == -ENOTSUP);
+	CHECK(cmd_apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_TOPIC_UPSERT }) == -ENOTSUP);
 	sl_authz_builder_fini(&b);
 }
 
@@ -181,52 +152,52 @@ test_staged(void)
 	CHECK(sl_route_topic_create(&r, "a.x", 3, &ta) == 1);
 	CHECK(sl_route_topic_create(&r, "b.x", 3, &tb) == 1);
 	sl_authz_builder_init(&b, 1);
-	CHECK(apply(&b, user(1, "alice", 1)) == 0);
-	CHECK(apply(&b, user(2, "bob", 2)) == 0);
-	CHECK(apply(&b, acl(1, "a.>", SL_PERM_PUB)) == 0);
-	CHECK(apply(&b, acl(2, "b.>", SL_PERM_PUB)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(1, "alice", 1, -1)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(2, "bob", 2, -1)) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(1, "a.>", SL_PERM_PUB)) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(2, "b.>", SL_PERM_PUB)) == 0);
 
-	CHECK(apply(&b, gen_cmd(SL_CNC_SYNC_BEGIN, 7)) == 0);
-	CHECK(apply(&b, user(1, "alice", 1)) == 0);
-	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_ACL_CLEAR, .u.acl.uid = 1 }) == 0);
+	CHECK(cmd_apply(&b, gen_cmd(SL_CNC_SYNC_BEGIN, 7)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(1, "alice", 1, -1)) == 0);
+	CHECK(cmd_apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_ACL_CLEAR, .u.acl.uid = 1 }) == 0);
 	CHECK(perms_now(&b, &r, 1, ta) == SL_PERM_PUB); /* the old table holds */
-	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_AUTH_MODE, .u.value = 0 }) == -EPERM);
+	CHECK(cmd_apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_AUTH_MODE, .u.value = 0 }) == -EPERM);
 	CHECK(b.required == 1 && perms_now(&b, &r, 0, ta) == 0);
-	CHECK(apply(&b, acl(1, "a.>", SL_PERM_PUB | SL_PERM_SUB)) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(1, "a.>", SL_PERM_PUB | SL_PERM_SUB)) == 0);
 	CHECK(perms_now(&b, &r, 1, ta) == SL_PERM_PUB);
 	CHECK(perms_now(&b, &r, 2, tb) == SL_PERM_PUB); /* bob: not resent, not gone yet */
-	CHECK(apply(&b, gen_cmd(SL_CNC_SYNC_END, 7)) == 0);
+	CHECK(cmd_apply(&b, gen_cmd(SL_CNC_SYNC_END, 7)) == 0);
 	/* At SYNC_END, at once: alice's new entry, bob swept. */
 	CHECK(perms_now(&b, &r, 1, ta) == (SL_PERM_PUB | SL_PERM_SUB));
 	CHECK(perms_now(&b, &r, 2, tb) == 0 && !b.users[2].active);
 	CHECK(b.required == 1);
 
 	/* A resync whose control died before SYNC_END: nothing changes. */
-	CHECK(apply(&b, gen_cmd(SL_CNC_SYNC_BEGIN, 8)) == 0);
-	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_USER_DELETE, .u.user.uid = 1 }) == 0);
-	CHECK(apply(&b, user(3, "carol", 3)) == 0);
+	CHECK(cmd_apply(&b, gen_cmd(SL_CNC_SYNC_BEGIN, 8)) == 0);
+	CHECK(cmd_apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_USER_DELETE, .u.user.uid = 1 }) == 0);
+	CHECK(cmd_apply(&b, cmd_user(3, "carol", 3, -1)) == 0);
 	CHECK(perms_now(&b, &r, 1, ta) == (SL_PERM_PUB | SL_PERM_SUB));
 	/* The next control's resync starts from the state in force. */
-	CHECK(apply(&b, gen_cmd(SL_CNC_SYNC_BEGIN, 9)) == 0);
-	CHECK(apply(&b, gen_cmd(SL_CNC_SYNC_END, 8)) == -EINVAL);
-	CHECK(apply(&b, user(1, "alice", 1)) == 0);
-	CHECK(apply(&b, acl(1, "a.>", SL_PERM_PUB)) == 0);
+	CHECK(cmd_apply(&b, gen_cmd(SL_CNC_SYNC_BEGIN, 9)) == 0);
+	CHECK(cmd_apply(&b, gen_cmd(SL_CNC_SYNC_END, 8)) == -EINVAL);
+	CHECK(cmd_apply(&b, cmd_user(1, "alice", 1, -1)) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(1, "a.>", SL_PERM_PUB)) == 0);
 	CHECK(perms_now(&b, &r, 1, ta) == (SL_PERM_PUB | SL_PERM_SUB));
-	CHECK(apply(&b, gen_cmd(SL_CNC_SYNC_END, 9)) == 0);
+	CHECK(cmd_apply(&b, gen_cmd(SL_CNC_SYNC_END, 9)) == 0);
 	CHECK(perms_now(&b, &r, 1, ta) == SL_PERM_PUB);
 	CHECK(b.users[1].active && !b.users[3].active && b.n_acl == 1);
 
 	/* Outside a resync commands apply at once, auth open included: that is
 	 * the operator's explicit command. */
-	CHECK(apply(&b, acl(1, "b.>", SL_PERM_SUB)) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(1, "b.>", SL_PERM_SUB)) == 0);
 	CHECK(perms_now(&b, &r, 1, tb) == SL_PERM_SUB);
 	/* No permissions on a pattern without an entry: still no entry. */
-	CHECK(apply(&b, acl(1, "none.>", 0)) == 0 && b.n_acl == 2);
-	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_AUTH_MODE, .u.value = 0 }) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(1, "none.>", 0)) == 0 && b.n_acl == 2);
+	CHECK(cmd_apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_AUTH_MODE, .u.value = 0 }) == 0);
 	CHECK(b.required == 0 && perms_now(&b, &r, 0, ta) != 0);
 	/* Torn down with a resync still staged: freed (the sanitizer build checks). */
-	CHECK(apply(&b, gen_cmd(SL_CNC_SYNC_BEGIN, 10)) == 0);
-	CHECK(apply(&b, acl(1, "c.>", SL_PERM_SUB)) == 0);
+	CHECK(cmd_apply(&b, gen_cmd(SL_CNC_SYNC_BEGIN, 10)) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(1, "c.>", SL_PERM_SUB)) == 0);
 	sl_authz_builder_fini(&b);
 	sl_route_fini(&r);
 }
@@ -238,17 +209,17 @@ test_sync_stats(void)
 	struct sl_authz_builder b;
 
 	sl_authz_builder_init(&b, 1);
-	CHECK(apply(&b, user(1, "alice", 1)) == 0);
-	CHECK(apply(&b, user(2, "bob", 2)) == 0);
-	CHECK(apply(&b, acl(2, "b.>", SL_PERM_PUB)) == 0);
-	CHECK(apply(&b, acl(2, "c.>", SL_PERM_PUB)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(1, "alice", 1, -1)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(2, "bob", 2, -1)) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(2, "b.>", SL_PERM_PUB)) == 0);
+	CHECK(cmd_apply(&b, cmd_acl(2, "c.>", SL_PERM_PUB)) == 0);
 	CHECK(!sl_authz_builder_staging(&b));
-	CHECK(apply(&b, gen_cmd(SL_CNC_SYNC_BEGIN, 1)) == 0);
+	CHECK(cmd_apply(&b, gen_cmd(SL_CNC_SYNC_BEGIN, 1)) == 0);
 	CHECK(sl_authz_builder_staging(&b));
-	CHECK(apply(&b, gen_cmd(SL_CNC_SYNC_BEGIN, 2)) == 0);
-	CHECK(apply(&b, user(1, "alice", 1)) == 0);
-	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_AUTH_MODE, .u.value = 0 }) == -EPERM);
-	CHECK(apply(&b, gen_cmd(SL_CNC_SYNC_END, 2)) == 0);
+	CHECK(cmd_apply(&b, gen_cmd(SL_CNC_SYNC_BEGIN, 2)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(1, "alice", 1, -1)) == 0);
+	CHECK(cmd_apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_AUTH_MODE, .u.value = 0 }) == -EPERM);
+	CHECK(cmd_apply(&b, gen_cmd(SL_CNC_SYNC_END, 2)) == 0);
 	CHECK(!sl_authz_builder_staging(&b));
 	CHECK(b.stats.syncs_begun == 2 && b.stats.syncs_abandoned == 1 &&
 	      b.stats.syncs_completed == 1);
@@ -268,41 +239,41 @@ test_key_rollover(void)
 	uint16_t s_old, s_new;
 
 	sl_authz_builder_init(&b, 1);
-	CHECK(apply(&b, user(1, "alice", 1)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(1, "alice", 1, -1)) == 0);
 	s_old = b.users[1].epoch;
 	CHECK(sl_authz_user_holds(&b.users[1], s_old) && !b.users[1].has_key2);
 	/* key-add: the new key first, the old one second, with its serial. */
-	c = user(1, "alice", 2);
+	c = cmd_user(1, "alice", 2, -1);
 	c.u.user.flags = SL_USER_F_KEY2;
 	memset(c.u.user.key2, 1, sizeof(c.u.user.key2));
 	c.u.user.encryption = SL_CNC_ENC_REQUIRED;
-	CHECK(apply(&b, c) == 0);
+	CHECK(cmd_apply(&b, c) == 0);
 	s_new = b.users[1].epoch;
 	CHECK(b.users[1].has_key2 && b.users[1].epoch2 == s_old && s_new != s_old);
 	CHECK(b.users[1].key2[0] == 1 && b.users[1].key[0] == 2);
 	CHECK(b.users[1].encryption == SL_CNC_ENC_REQUIRED);
 	CHECK(sl_authz_user_holds(&b.users[1], s_old) && sl_authz_user_holds(&b.users[1], s_new));
 	/* The same command again changes nothing. */
-	CHECK(apply(&b, c) == 0);
+	CHECK(cmd_apply(&b, c) == 0);
 	CHECK(b.users[1].epoch == s_new && b.users[1].epoch2 == s_old);
 	/* key-retire: the older key's sessions end, the newer's go on. */
-	CHECK(apply(&b, user(1, "alice", 2)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(1, "alice", 2, -1)) == 0);
 	CHECK(!b.users[1].has_key2 && b.users[1].epoch == s_new);
 	CHECK(!sl_authz_user_holds(&b.users[1], s_old) && sl_authz_user_holds(&b.users[1], s_new));
 	/* Both keys replaced: every session ends. */
-	CHECK(apply(&b, user(1, "alice", 9)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(1, "alice", 9, -1)) == 0);
 	CHECK(!sl_authz_user_holds(&b.users[1], s_new) && b.users[1].epoch != s_old);
 	/* Another user given the uid, even with the same key: no old session holds. */
 	s_new = b.users[1].epoch;
-	CHECK(apply(&b, user(1, "mallory", 9)) == 0);
+	CHECK(cmd_apply(&b, cmd_user(1, "mallory", 9, -1)) == 0);
 	CHECK(!sl_authz_user_holds(&b.users[1], s_new));
 	/* Removed: nothing holds. */
 	s_new = b.users[1].epoch;
-	CHECK(apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_USER_DELETE, .u.user.uid = 1 }) == 0);
+	CHECK(cmd_apply(&b, (struct sl_cnc_cmd){ .type = SL_CNC_USER_DELETE, .u.user.uid = 1 }) == 0);
 	CHECK(!sl_authz_user_holds(&b.users[1], s_new) && !sl_authz_user_holds(&b.users[1], 0));
-	c = user(2, "bob", 1);
+	c = cmd_user(2, "bob", 1, -1);
 	c.u.user.encryption = 3;
-	CHECK(apply(&b, c) == -EINVAL);
+	CHECK(cmd_apply(&b, c) == -EINVAL);
 	sl_authz_builder_fini(&b);
 }
 

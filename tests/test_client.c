@@ -133,6 +133,7 @@ struct fake {
 	atomic_bool renumber;	     /* "t.v2" resolves to FAKE_TOPICS - 1 */
 	atomic_bool restart;	     /* restart (fake_restart) before the next datagram */
 	atomic_bool lose_session;    /* answer RESOLVE "lost.once" with SL_E_NO_SESSION */
+	atomic_bool expire_pub;	     /* answer the next PUBLISH as for an expired session */
 	atomic_ullong incarnation;
 	/* Counted by the fake. */
 	atomic_uint hellos;
@@ -148,6 +149,7 @@ struct fake {
 	atomic_uint frag_msgs;	     /* messages reassembled, content checked */
 	atomic_uint frag_bad;	     /* pieces out of place, or content wrong */
 	atomic_uint sub_flags_t[FAKE_TOPICS]; /* the last SUBSCRIBE, by topic */
+	atomic_uint subs_t[FAKE_TOPICS];     /* SUBSCRIBE frames, by topic */
 	atomic_ullong sub_start_t[FAKE_TOPICS];
 	atomic_ushort peer_port;     /* the client's port of the last HELLO */
 	/* Owned by the thread. */
@@ -528,6 +530,7 @@ fake_subscribe(struct fake *fk, const struct sl_subscribe *s)
 		atomic_store(&fk->sub_start, s->start);
 		atomic_store(&fk->sub_flags_t[s->topic_id], s->h.flags);
 		atomic_store(&fk->sub_start_t[s->topic_id], s->start);
+		atomic_fetch_add(&fk->subs_t[s->topic_id], 1);
 	}
 	if (s->topic_id == DENIED_TOPIC) {
 		fake_error(fk, s->req_id, SL_E_DENIED, s->h.type, s->topic_id);
@@ -710,6 +713,12 @@ fake_publish(struct fake *fk, const struct sl_frame *f)
 	}
 	if (f->body_len == 6 && memcmp(f->body, "expire", 6) == 0) {
 		fake_error(fk, 0, SL_E_NO_SESSION, SL_FT_PUBLISH, 0);
+		return;
+	}
+	if (atomic_exchange(&fk->expire_pub, false)) {
+		/* As the broker answers a publish of a session it expired:
+		 * SL_E_NO_SESSION naming the publish (PROTOCOL.md 5.12). */
+		fake_error(fk, 0, SL_E_NO_SESSION, SL_FT_PUBLISH, p->producer_seq);
 		return;
 	}
 	if (!fake_dedup(fk, SL_FT_PUBLISH, p->topic_id, p->producer_seq, f->hdr->flags))
@@ -2477,6 +2486,168 @@ wait_events(struct sl_client *c, struct evlog *ev, unsigned int n, struct collec
 		CHECK(sl_client_wait(c, on_msg, col, 8, 20) >= 0);
 }
 
+/* How many events of @type @l holds (of its first 16). */
+static unsigned int
+ev_count(const struct evlog *l, uint32_t type)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < l->n && i < 16; i++)
+		n += l->type[i] == type;
+	return n;
+}
+
+/* An ERROR from the broker about session FAKE_SESSION, sealed when the
+ * session is, at @buf: its length. */
+static size_t
+put_error(void *buf, uint32_t req_id, uint16_t code, uint8_t type, uint64_t detail)
+{
+	struct sl_error *e = buf;
+
+	sl_proto_hdr_init(&e->h, SL_FT_ERROR, 0, sizeof(*e), FAKE_SESSION);
+	e->req_id = req_id;
+	e->code = code;
+	e->frame_type = type;
+	e->detail = detail;
+	return sizeof(*e);
+}
+
+/*
+ * Revocation (PROTOCOL.md 13.5). The broker ends one subscription with an
+ * ERROR (frame type SUBSCRIBE, the req_id of a SUBSCRIBE long answered,
+ * detail the topic): the client raises SL_EV_SUB_REVOKED, drops what it
+ * held of the topic and whatever of it still arrives, NAKs nothing for it
+ * and gives none of it up as a gap, and does not subscribe to it again at
+ * a reconnect; the other subscription goes on, and a new SUBSCRIBE takes
+ * the topic up again. A SUBSCRIBE refused while asking stays an answer
+ * (-EPERM), not a revocation. Then the broker ends the session itself
+ * (frame type AUTH, or detail 0 answering another frame):
+ * SL_EV_SESSION_REVOKED, every call -ENOTCONN from then on, and no
+ * reconnect.
+ */
+static void
+test_revoked(struct fake *fk)
+{
+	struct evlog ev = { 0 };
+	struct collect col = { 0 };
+	struct sl_client_opts o = { .host = "127.0.0.1", .port = fk->port, .name = "revoke",
+				    .timeout_ms = 1000, .gap_timeout_ms = 50,
+				    .on_event = on_event, .event_arg = &ev };
+	uint16_t code = fk->auth ? SL_E_AUTH_FAILED : SL_E_AUTH_REQUIRED;
+	uint64_t buf[SL_MAX_DATAGRAM / 8];
+	struct sl_client_stats st0, st1, st;
+	unsigned int subs1, subs2, hellos, n0;
+	uint64_t r1, r2;
+	struct injector in = { .fk = fk };
+	socklen_t slen = sizeof(in.to);
+	struct sl_client *c = NULL;
+	struct sl_hdr bye;
+	uint64_t deadline;
+	size_t len;
+	int rc;
+
+	if (fk->auth) {
+		o.user = FAKE_USER;
+		o.key = fake_key;
+		o.encrypt = atomic_load(&fk->enc_policy) == ENC_REQUIRED;
+	}
+	CHECK(sl_client_connect(&c, &o) == 0);
+	if (c == NULL)
+		return;
+	CHECK(getsockname(sl_client_fd(c), (struct sockaddr *)&in.to, &slen) == 0);
+	in.c = c;
+	CHECK(sl_client_subscribe(c, SILENT_TOPIC) == 0);
+	CHECK(sl_client_subscribe(c, SILENT_TOPIC2) == 0);
+	collect(c, &col, 2, 8); /* "retained", seq 1 of each */
+	CHECK(col.n == 2);
+	CHECK(sl_client_subscribe(c, DENIED_TOPIC) == -EPERM);
+	CHECK(ev.n == 0);
+	/* Where each topic's stream is (the fake's thread is idle now). */
+	r1 = fk->seq[SILENT_TOPIC];
+	r2 = fk->seq[SILENT_TOPIC2];
+
+	/* Message r1 + 2 arrives before r1 + 1: held in the reorder window. */
+	sl_client_stats(c, &st0);
+	len = put_deliver(buf, FAKE_SESSION, SILENT_TOPIC, r1 + 2);
+	fake_send_to(fk, &in.to, buf, len);
+	deadline = sl_now_ns() + 1000 * MS;
+	do {
+		CHECK(sl_client_wait(c, on_msg, &col, 8, 5) >= 0);
+		sl_client_stats(c, &st);
+	} while (st.reordered == st0.reordered && sl_now_ns() < deadline);
+	CHECK(st.reordered == st0.reordered + 1 && col.n == 2);
+
+	/* The right is revoked. */
+	len = put_error(buf, 1, SL_E_DENIED, SL_FT_SUBSCRIBE, SILENT_TOPIC);
+	inject(&in, buf, len);
+	sl_client_stats(c, &st);
+	CHECK(ev.n == 1 && ev.type[0] == SL_EV_SUB_REVOKED && ev.error[0] == SL_E_DENIED);
+	CHECK(st.subs_revoked == st0.subs_revoked + 1);
+	CHECK(st.revoked_drops == st0.revoked_drops + 1); /* the one held */
+	CHECK(st.last_error == SL_E_DENIED && st.disconnects == 0);
+	st1 = st; /* a NAK of the hole may have gone before the ERROR came */
+	/* Late messages of it are dropped, the hole neither NAKed nor
+	 * given up; the other topic is delivered. */
+	n0 = col.n;
+	len = put_deliver(buf, FAKE_SESSION, SILENT_TOPIC, r1 + 1);
+	fake_send_to(fk, &in.to, buf, len);
+	len = put_deliver(buf, FAKE_SESSION, SILENT_TOPIC, r1 + 4);
+	fake_send_to(fk, &in.to, buf, len);
+	len = put_deliver(buf, FAKE_SESSION, SILENT_TOPIC2, r2 + 1);
+	fake_send_to(fk, &in.to, buf, len);
+	collect(c, &col, n0 + 1, 8);
+	settle_for(c, &col, 120); /* beyond nak_delay and gap_timeout */
+	sl_client_stats(c, &st);
+	CHECK(col.n == n0 + 1 && col.topic == SILENT_TOPIC2 && col.seq == r2 + 1);
+	CHECK(st.revoked_drops == st0.revoked_drops + 3);
+	CHECK(st.naks_sent == st1.naks_sent && st.gap_events == st1.gap_events);
+	CHECK(ev.n == 1);
+
+	/* A reconnect subscribes again to SILENT_TOPIC2 only. */
+	subs1 = atomic_load(&fk->subs_t[SILENT_TOPIC]);
+	subs2 = atomic_load(&fk->subs_t[SILENT_TOPIC2]);
+	sl_proto_hdr_init(&bye, SL_FT_GOODBYE, 0, sizeof(bye), FAKE_SESSION);
+	fake_send_to(fk, &in.to, &bye, sizeof(bye));
+	deadline = sl_now_ns() + 2000 * MS;
+	do {
+		CHECK(sl_client_wait(c, on_msg, &col, 8, 10) >= 0);
+		sl_client_stats(c, &st);
+	} while (st.reconnects == 0 && sl_now_ns() < deadline);
+	CHECK(st.reconnects == 1);
+	CHECK(atomic_load(&fk->subs_t[SILENT_TOPIC]) == subs1);
+	CHECK(atomic_load(&fk->subs_t[SILENT_TOPIC2]) > subs2); /* FROM_SEQ, then live */
+	/* Asked again (the right is back): delivered again. */
+	CHECK(getsockname(sl_client_fd(c), (struct sockaddr *)&in.to, &slen) == 0);
+	n0 = col.n;
+	CHECK(sl_client_subscribe(c, SILENT_TOPIC) == 0);
+	collect(c, &col, n0 + 1, 8);
+	CHECK(col.n >= n0 + 1 && col.topic == SILENT_TOPIC);
+
+	/* The session's credentials are revoked: final. */
+	hellos = atomic_load(&fk->hellos);
+	sl_client_stats(c, &st0);
+	/* As the sweep sends it over shared memory (frame type AUTH), or as a
+	 * worker answers any frame of a session whose user is gone. */
+	len = put_error(buf, 0, code, fk->auth ? SL_FT_AUTH : SL_FT_HEARTBEAT, 0);
+	fake_send_to(fk, &in.to, buf, len);
+	deadline = sl_now_ns() + 1000 * MS;
+	do
+		rc = sl_client_wait(c, on_msg, &col, 8, 10);
+	while (rc >= 0 && sl_now_ns() < deadline);
+	CHECK(rc == -ENOTCONN);
+	CHECK(ev.n >= 1 && ev.type[(ev.n - 1) % 16] == SL_EV_SESSION_REVOKED &&
+	      ev.error[(ev.n - 1) % 16] == code);
+	CHECK(ev_count(&ev, SL_EV_SESSION_REVOKED) == 1);
+	CHECK(sl_client_subscribe(c, SILENT_TOPIC2) == -ENOTCONN);
+	CHECK(sl_client_publish(c, 2, "x", 1, 0, 0) == -ENOTCONN);
+	usleep(150 * 1000);
+	CHECK(sl_client_poll(c, on_msg, &col, 8) == -ENOTCONN);
+	sl_client_stats(c, &st);
+	CHECK(st.last_error == code && st.disconnects == st0.disconnects);
+	CHECK(atomic_load(&fk->hellos) == hellos); /* no reconnect */
+	sl_client_close(c);
+}
+
 /*
  * A broker that goes silent, then restarts with a new incarnation and
  * another id for a topic: the client notices within the liveness time,
@@ -2571,6 +2742,67 @@ test_v2_reconnect(struct fake *fk)
 	sl_client_close(c);
 }
 
+/*
+ * The broker expired the session and answers the next publish, which asked
+ * for an ACK, with SL_E_NO_SESSION naming it. That ends the session, not
+ * the publish: the client reconnects and sends it again in the new session,
+ * where it is stored once and acknowledged; it is never settled as refused.
+ */
+static void
+test_v2_expired_publish(struct fake *fk)
+{
+	struct evlog ev = { 0 };
+	struct collect col = { 0 };
+	struct sl_client_opts o = { .name = "v2expired", .on_event = on_event, .event_arg = &ev };
+	struct sl_client_stats st;
+	struct sl_client *c;
+	unsigned int n0;
+	uint16_t code;
+	uint32_t t;
+
+	atomic_store(&fk->restart, true); /* no producer state from the tests before */
+	CHECK(v2_connect(fk, &c, &o) == 0);
+	if (c == NULL)
+		return;
+	CHECK(sl_client_resolve(c, "t.v2", 1, &t) == 0 && t == V2_TOPIC);
+	n0 = atomic_load(&fk->stored[V2_TOPIC]);
+	CHECK(n0 + 2 <= 64); /* within what the fake remembers */
+	CHECK(sl_client_publish(c, t, "a", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_settled(c, 1000);
+	atomic_store(&fk->expire_pub, true);
+	CHECK(sl_client_publish(c, t, "b", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_events(c, &ev, 2, &col);
+	CHECK(ev.n == 2 && ev.type[0] == SL_EV_DISCONNECTED && ev.error[0] == SL_E_NO_SESSION &&
+	      ev.type[1] == SL_EV_RECONNECTED);
+	wait_settled(c, 1000);
+	CHECK(status(c, 2, &code) == SL_PUB_ACKED && code == SL_E_NONE);
+	CHECK(sl_client_acked(c) == 2);
+	/* Stored once each, in order: the fake's dedup saw producer_seq 1, 2. */
+	CHECK(atomic_load(&fk->stored[V2_TOPIC]) == n0 + 2);
+	CHECK(n0 + 2 > 64 ||
+	      (fk->stored_pseq[V2_TOPIC][n0] == 1 && fk->stored_pseq[V2_TOPIC][n0 + 1] == 2));
+	sl_client_stats(c, &st);
+	CHECK(st.publish_refused == 0 && st.disconnects == 1 && st.reconnects == 1);
+	CHECK(st.last_error == SL_E_NO_SESSION);
+	sl_client_close(c);
+
+	/* A client that does not reconnect will not send it again: refused. */
+	memset(&ev, 0, sizeof(ev));
+	o.no_reconnect = 1;
+	CHECK(v2_connect(fk, &c, &o) == 0);
+	if (c == NULL)
+		return;
+	CHECK(sl_client_publish(c, V2_TOPIC, "c", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	wait_settled(c, 1000);
+	atomic_store(&fk->expire_pub, true);
+	CHECK(sl_client_publish(c, V2_TOPIC, "d", 1, 0, SL_PUB_F_ACK_REQ) == 0);
+	for (int i = 0; i < 200 && sl_client_poll(c, NULL, NULL, 8) >= 0; i++)
+		usleep(1000);
+	CHECK(sl_client_poll(c, NULL, NULL, 8) == -ENOTCONN);
+	CHECK(status(c, 2, &code) == SL_PUB_REFUSED && code == SL_E_NO_SESSION);
+	sl_client_close(c);
+}
+
 static void
 test_v2(void)
 {
@@ -2587,6 +2819,7 @@ test_v2(void)
 	test_v2_bounded(&fk);
 	test_v2_fenced(&fk);
 	test_v2_reconnect(&fk);
+	test_v2_expired_publish(&fk);
 	fake_stop(&fk);
 }
 
@@ -2603,6 +2836,7 @@ main(void)
 	test_connect_errors(&fk);
 	test_session(&fk);
 	test_forged(&fk);
+	test_revoked(&fk);
 	fake_stop(&fk);
 
 	/* The same session with authentication: every datagram sealed and
@@ -2617,6 +2851,7 @@ main(void)
 	test_encryption(&fk);
 	test_auth_reconnect(&fk);
 	test_auth_all_sealed(&fk);
+	test_revoked(&fk);
 	fake_stop(&fk);
 
 	/* Encryption required for the user: every datagram encrypted. */

@@ -432,17 +432,9 @@ main(int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	rc = harness_eal("test_flow");
+	rc = harness_start("test_flow", &dp, &rx, &tx);
 	if (rc)
 		return rc;
-	rx = rte_ring_create("t_rx", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	tx = rte_ring_create("t_tx", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	CHECK(rx && tx);
-	rc = harness_dp(&dp, rx, tx);
-	if (rc < 0) {
-		fprintf(stderr, "test_flow: dataplane set-up: %s\n", strerror(-rc));
-		return 1;
-	}
 	for (i = 0; i < 7; i++) {
 		char name[16];
 
@@ -459,10 +451,7 @@ main(int argc, char **argv)
 	test_cut_off(session, t[3]);
 	test_status(session, t[4]);
 	test_disconnect(session, t[6]);
-	sl_port_fini(&dp, 0);
-	sl_worker_fini(dp.workers[0]);
-	sl_route_fini(&dp.route);
-	rte_eal_cleanup();
+	harness_stop(&dp);
 	if (failures)
 		fprintf(stderr, "test_flow: %d check(s) failed\n", failures);
 	else

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Pattern subscriptions on the main lcore: expansion to topics now and later, ACLs, removal, session end (EAL without NIC or hugepages). */
+/* Pattern subscriptions on the main lcore: expansion to topics now and later, ACLs, encryption policy, removal, session end (EAL without NIC or hugepages). */
 
 #include <errno.h>
 #include <limits.h>
@@ -48,13 +48,16 @@ frame(uint32_t session, uint16_t uid, uint8_t src, const char *pattern, int unsu
 	return h;
 }
 
-/* Hand @pattern to the main lcore; returns the code its answer carries. */
+/* Hand @pattern to the main lcore, from a session that the worker flagged
+ * @flags (SL_HO_F_*); returns the code its answer carries. */
 static int
-psub(uint32_t session, uint16_t uid, const char *pattern, int unsubscribe)
+psub_flags(uint32_t session, uint16_t uid, const char *pattern, int unsubscribe,
+	   uint32_t flags)
 {
 	struct sl_handoff h = frame(session, uid, 1, pattern, unsubscribe);
 	unsigned i;
 
+	h.flags = flags;
 	sl_psub_handle(&dp, &h);
 	for (i = 0; i < fake_n_sent; i++) {
 		const struct sl_handoff *d = &fake_sent[i].h;
@@ -68,6 +71,12 @@ psub(uint32_t session, uint16_t uid, const char *pattern, int unsubscribe)
 	}
 	CHECK(!"no PSUB_DONE");
 	return -1;
+}
+
+static int
+psub(uint32_t session, uint16_t uid, const char *pattern, int unsubscribe)
+{
+	return psub_flags(session, uid, pattern, unsubscribe, 0);
 }
 
 /* The workers' part: take the references the handoffs hold, forget them. */
@@ -386,6 +395,92 @@ test_sub_limit(void)
 	workers_drain();
 }
 
+static uint32_t
+create_enc(const char *name, uint8_t encryption)
+{
+	struct sl_topic_spec s;
+	uint32_t id = 0;
+
+	sl_dp_topic_spec_rules(&dp.conf, name, strlen(name), &s);
+	s.encryption = encryption;
+	CHECK_EQ(sl_dp_topic_create(&dp, name, strlen(name), &s, SL_TOPIC_RESOLVE, &id), 1);
+	return id;
+}
+
+/* Where the PSUB_DONE of @session with @code sits among the recorded
+ * handoffs (its topic in *@topic); -1 if none. */
+static int
+done_at(uint32_t session, uint16_t code, uint32_t *topic)
+{
+	unsigned i;
+
+	for (i = 0; i < fake_n_sent; i++) {
+		const struct sl_handoff *h = &fake_sent[i].h;
+
+		if (h->kind == SL_HO_PSUB_DONE && h->session == session && h->code == code) {
+			CHECK_EQ(fake_sent[i].worker, 1); /* through the worker it came from */
+			*topic = h->topic;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+/*
+ * A topic whose encryption policy is required is never reached by the
+ * pattern of an unencrypted UDP session (the worker flags it
+ * SL_HO_F_CLEAR), neither at PSUBSCRIBE nor when created later: no slot
+ * claimed, no add, and the session gets an ERROR SL_E_ENCRYPTION_REQUIRED
+ * naming the topic after its OK, counted. The pattern of an encrypted or a
+ * shared-memory session (no flag) reaches it.
+ */
+static void
+test_encryption(void)
+{
+	uint64_t enc0 = sl_ctr_read(&dp.main_ctr.drop[SL_DROP_encryption_required]);
+	uint32_t sec, open, late, topic = 0;
+	int ok, notice;
+
+	sec = create_enc("enc.sec", SL_CNC_ENC_REQUIRED);
+	open = create_enc("enc.open", SL_CNC_ENC_OPTIONAL);
+	workers_drain();
+
+	CHECK_EQ(psub_flags(50, 2, "enc.*", 0, SL_HO_F_CLEAR), SL_E_NONE);
+	told(SL_HO_PSUB_ADD, 50, open, 1);
+	told(SL_HO_PSUB_ADD, 50, sec, 0);
+	CHECK_EQ(sl_route_state(&dp.route, sec)->sub_claims, 0);
+	ok = done_at(50, SL_E_NONE, &topic);
+	notice = done_at(50, SL_E_ENCRYPTION_REQUIRED, &topic);
+	CHECK(ok >= 0 && notice > ok); /* the answer first */
+	CHECK_EQ(topic, sec);
+	CHECK_EQ(fake_sent_count(SL_HO_PSUB_DONE, 0), 2);
+	CHECK_EQ(sl_ctr_read(&dp.main_ctr.drop[SL_DROP_encryption_required]), enc0 + 1);
+	workers_drain();
+	CHECK_EQ(psub_flags(50, 2, "enc.*", 0, SL_HO_F_CLEAR), SL_E_NONE); /* a resend */
+	CHECK_EQ(fake_n_sent, 1);
+	workers_drain();
+
+	/* Encrypted, or over shared memory: reached. */
+	CHECK_EQ(psub(51, 2, "enc.*", 0), SL_E_NONE);
+	told(SL_HO_PSUB_ADD, 51, open, 1);
+	told(SL_HO_PSUB_ADD, 51, sec, 1);
+	CHECK_EQ(fake_sent_count(SL_HO_PSUB_DONE, 0), 1);
+	workers_drain();
+
+	/* Created later: the same for each session. */
+	late = create_enc("enc.late", SL_CNC_ENC_REQUIRED);
+	told(SL_HO_PSUB_ADD, 50, late, 0);
+	told(SL_HO_PSUB_ADD, 51, late, 1);
+	CHECK_EQ(sl_route_state(&dp.route, late)->sub_claims, 1);
+	CHECK(done_at(50, SL_E_ENCRYPTION_REQUIRED, &topic) >= 0);
+	CHECK_EQ(topic, late);
+	CHECK_EQ(sl_ctr_read(&dp.main_ctr.drop[SL_DROP_encryption_required]), enc0 + 2);
+	workers_drain();
+	end_session(50);
+	end_session(51);
+	workers_drain();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -414,6 +509,7 @@ main(int argc, char **argv)
 	if (pool != NULL) {
 		test_patterns();
 		test_sub_limit();
+		test_encryption();
 	}
 	sl_psub_fini(&dp);
 	CHECK(dp.on_topic_created == NULL);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Revocation sweeps on a real worker: revoked subscribers get an ERROR and stop, revoked sessions end. */
+/* Revocation sweeps on a real worker: revoked subscribers get an ERROR and stop, revoked sessions end; a pattern subscription carries its session's encryption to the main lcore. */
 
 #include <arpa/inet.h>
 #include <rte_cycles.h>
 #include <rte_ring_elem.h>
 
+#include "authz_cmd.h"
 #include "check.h"
 #include "dp_harness.h"
 #include "worker_internal.h"
@@ -35,35 +36,7 @@ take(void *arg, const struct sl_frame *f, unsigned dgram)
 static void
 apply(struct sl_cnc_cmd c)
 {
-	char msg[128];
-
-	CHECK(sl_authz_builder_apply(&b, &c, msg, sizeof(msg)) == 0);
-}
-
-static struct sl_cnc_cmd
-user(uint16_t uid, const char *name, uint8_t key, int key2)
-{
-	struct sl_cnc_cmd c = { .type = SL_CNC_USER_UPSERT };
-
-	c.u.user.uid = uid;
-	snprintf(c.u.user.name, sizeof(c.u.user.name), "%s", name);
-	memset(c.u.user.key, key, sizeof(c.u.user.key));
-	if (key2 >= 0) {
-		c.u.user.flags = SL_USER_F_KEY2;
-		memset(c.u.user.key2, key2, sizeof(c.u.user.key2));
-	}
-	return c;
-}
-
-static struct sl_cnc_cmd
-acl(uint16_t uid, const char *pattern, uint16_t perms)
-{
-	struct sl_cnc_cmd c = { .type = SL_CNC_ACL_SET };
-
-	c.u.acl.uid = uid;
-	c.u.acl.perms = perms;
-	snprintf(c.u.acl.pattern, sizeof(c.u.acl.pattern), "%s", pattern);
-	return c;
+	CHECK(cmd_apply(&b, c) == 0);
 }
 
 /* Publish the builder's table to the worker, as the main lcore does. */
@@ -154,8 +127,8 @@ test_revoke_and_remove(uint32_t t_a, uint32_t t_b)
 	struct sl_session *s;
 	uint64_t subs0 = ctr(SL_CTR_subs_revoked), sess0 = ctr(SL_CTR_sessions_revoked);
 
-	apply(user(1, "alice", 1, -1));
-	apply(acl(1, "r.>", SL_PERM_SUB));
+	apply(cmd_user(1, "alice", 1, -1));
+	apply(cmd_acl(1, "r.>", SL_PERM_SUB));
 	a = publish();
 	s = open_session(1, a->users[1].epoch);
 	if (s == NULL)
@@ -167,8 +140,8 @@ test_revoke_and_remove(uint32_t t_a, uint32_t t_b)
 	CHECK(sl_route_state(&dp.route, t_a)->n_subs == 1 && sl_route_state(&dp.route, t_b)->n_subs == 1);
 
 	/* sub taken away on r.a, kept on r.b. */
-	apply(acl(1, "r.>", 0));
-	apply(acl(1, "r.b", SL_PERM_SUB));
+	apply(cmd_acl(1, "r.>", 0));
+	apply(cmd_acl(1, "r.b", SL_PERM_SUB));
 	publish();
 	CHECK(sweep(1));
 	CHECK(n_errs == 1);
@@ -202,19 +175,19 @@ test_rollover(uint32_t t_a)
 	struct sl_session *s;
 	uint16_t old;
 
-	apply(user(2, "bob", 3, -1));
-	apply(acl(2, "r.a", SL_PERM_SUB));
+	apply(cmd_user(2, "bob", 3, -1));
+	apply(cmd_acl(2, "r.a", SL_PERM_SUB));
 	a = publish();
 	old = a->users[2].epoch;
 	s = open_session(2, old);
 	if (s == NULL)
 		return;
 	subscribe(t_a, s, 81);
-	apply(user(2, "bob", 4, 3)); /* key-add: new key 4, old key 3 second */
+	apply(cmd_user(2, "bob", 4, 3)); /* key-add: new key 4, old key 3 second */
 	publish();
 	CHECK(sweep(1) && n_errs == 0 && sl_route_state(&dp.route, t_a)->n_subs == 1);
 	CHECK(sweep(2) && session_alive());
-	apply(user(2, "bob", 4, -1)); /* key-retire */
+	apply(cmd_user(2, "bob", 4, -1)); /* key-retire */
 	publish();
 	CHECK(sweep(1) && n_errs == 1 && errs[0].code == SL_E_AUTH_FAILED && errs[0].req_id == 81);
 	CHECK(sl_route_state(&dp.route, t_a)->n_subs == 0);
@@ -245,6 +218,70 @@ test_open(uint32_t t_a)
 	CHECK(sweep(2) && !session_alive());
 }
 
+/* Hand what the worker put on the slow-path ring to @fn, then free it. */
+static void
+slow_drain(void (*fn)(const struct sl_handoff *h, void *arg), void *arg)
+{
+	struct sl_handoff h;
+
+	while (rte_ring_dequeue_elem(dp.slow, &h, sizeof(h)) == 0) {
+		if (fn)
+			fn(&h, arg);
+		rte_pktmbuf_free(h.m);
+	}
+}
+
+struct psub_seen {
+	uint32_t session;
+	int n;
+	uint32_t flags;
+};
+
+static void
+psub_seen(const struct sl_handoff *h, void *arg)
+{
+	struct psub_seen *p = arg;
+
+	if (h->kind == SL_HO_PSUB && h->session == p->session) {
+		p->n++;
+		p->flags = h->flags;
+	}
+}
+
+/* A PSUBSCRIBE from an unencrypted UDP session reaches the main lcore
+ * flagged SL_HO_F_CLEAR, so that its pattern never reaches a topic whose
+ * policy requires encryption (test_psub: what the main lcore does then). */
+static void
+test_psub_clear(void)
+{
+	struct sl_worker *w = dp.workers[0];
+	uint16_t port = HARNESS_CLIENT_PORT + 1;
+	struct psub_seen seen = { 0 };
+	struct sl_session *s = NULL;
+	uint64_t f[64];
+	int n;
+
+	CHECK(sl_session_open(&w->sessions, HARNESS_CLIENT_IP, htons(port), &s) == 0);
+	if (s == NULL)
+		return;
+	s->transport = SL_TRANSPORT_UDP;
+	s->auth = SL_SESSION_AUTH_NONE; /* open mode: the harness's table */
+	s->version = SL_PROTO_VERSION;
+	s->last_seen = rte_get_tsc_cycles();
+	seen.session = s->id;
+	n = sl_proto_put_psubscribe(f, sizeof(f), s->id, 5, "r.*", 3, 0);
+	CHECK(n > 0 && harness_send_from(&dp, rx, port, f, (uint32_t)n) == 0);
+	harness_rx_port = port;
+	n_errs = 0;
+	CHECK(harness_recv(&dp, tx, 3, take, NULL) >= 0);
+	harness_rx_port = HARNESS_CLIENT_PORT;
+	CHECK(n_errs == 0);
+	slow_drain(psub_seen, &seen);
+	CHECK(seen.n == 1 && (seen.flags & SL_HO_F_CLEAR));
+	sl_worker_session_close(w, s);
+	slow_drain(NULL, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -254,30 +291,20 @@ main(int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	rc = harness_eal("test_revoke");
+	rc = harness_start("test_revoke", &dp, &rx, &tx);
 	if (rc)
 		return rc;
-	rx = rte_ring_create("t_rx", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	tx = rte_ring_create("t_tx", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	CHECK(rx && tx);
-	rc = harness_dp(&dp, rx, tx);
-	if (rc < 0) {
-		fprintf(stderr, "test_revoke: dataplane set-up: %s\n", strerror(-rc));
-		return 1;
-	}
 	t_a = harness_topic(&dp, "r.a");
 	t_b = harness_topic(&dp, "r.b");
 	CHECK(t_a != 0 && t_b != 0);
+	test_psub_clear(); /* before any table: open mode */
 	sl_authz_builder_init(&b, 1);
 	test_revoke_and_remove(t_a, t_b);
 	test_rollover(t_a);
 	test_open(t_a);
-	sl_port_fini(&dp, 0);
-	sl_worker_fini(dp.workers[0]);
+	harness_stop(&dp);
 	for (i = 0; i < n_tables; i++)
 		sl_authz_free(tables[i]);
 	sl_authz_builder_fini(&b);
-	sl_route_fini(&dp.route);
-	rte_eal_cleanup();
 	return check_result("test_revoke");
 }

@@ -3,44 +3,19 @@
 # sluice-pub -a against a fake broker (fake_broker.py) that repeats, drops,
 # strays and refuses acks: each publish counts once, and the exit status is
 # 3 whenever one was refused or never acknowledged.
-set -u
+TOOL=sluice-pub
+. "$(dirname "$0")/fake_broker_lib.sh"
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-PUB=${SL_BUILD:-$HERE/../build}/client/sluice-pub
-FAKE=$HERE/fake_broker.py
-
-command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
-[ -x "$PUB" ] || { echo "FAIL: $PUB not built"; exit 1; }
-
-PY=python3
-T=$(mktemp -d /tmp/sluice-pub-test.XXXXXX)
-FAKE_PID=
-cleanup() {
-	[ -n "$FAKE_PID" ] && { kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null; }
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-FAILS=0
 fail() { echo "FAIL [$CASE]: $*"; echo "  stderr: $(cat "$T/err")"; FAILS=$((FAILS + 1)); }
 
 # run MODE ARGS...: sluice-pub against a fresh fake in MODE; sets RC, stderr in $T/err.
 run() {
-	local mode=$1 port
+	local mode=$1
 	shift
-	rm -f "$T/port"
-	"$PY" "$FAKE" "$mode" "$T/port" "$T/log" &
-	FAKE_PID=$!
-	for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-	port=$(cat "$T/port" 2>/dev/null)
-	[ -n "$port" ] || { echo "FAIL: fake_broker.py did not start"; exit 1; }
-	"$PUB" -h 127.0.0.1 -p "$port" -t t -m x "$@" 2>"$T/err" >/dev/null
+	fake_start "$mode"
+	"$TOOL_BIN" -h 127.0.0.1 -p "$FAKE_PORT" -t t -m x "$@" 2>"$T/err" >/dev/null
 	RC=$?
-	# The fake ends at the GOODBYE, writing its log: give it a moment.
-	for _ in $(seq 20); do kill -0 "$FAKE_PID" 2>/dev/null || break; sleep 0.05; done
-	kill "$FAKE_PID" 2>/dev/null
-	wait "$FAKE_PID" 2>/dev/null
-	FAKE_PID=
+	fake_stop
 }
 has() { grep -qF -- "$1" "$T/err" || fail "stderr lacks '$1'"; }
 
@@ -74,17 +49,8 @@ run silent -n 5 -a --timeout 200
 [ "$RC" = 3 ] || fail "exit $RC, want 3"
 has "5 of 5 messages were not acknowledged within 200 ms"
 
-# Version 3 sealing against a fake that does it with PyNaCl on its own
-# (Debian's python3-nacl: the system python3, which may not be first on PATH).
-NACL_PY=
-for py in python3 /usr/bin/python3; do
-	"$py" -c "import nacl.bindings" 2>/dev/null && { NACL_PY=$py; break; }
-done
-if [ -n "$NACL_PY" ]; then
-	PY=$NACL_PY
-	KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
-	printf 'user = alice\nkey = %s\n' "$KEY" >"$T/cred"
-	chmod 600 "$T/cred"
+# Version 3 sealing against a fake that does it with PyNaCl on its own.
+if sealed_setup; then
 	export FAKE_USER=alice FAKE_KEY=$KEY
 
 	CASE="encrypted session"
@@ -120,12 +86,12 @@ else
 fi
 
 CASE="--encrypt needs credentials"
-SLUICE_CREDENTIALS= "$PUB" -h 127.0.0.1 -p 9 -t t -m x --encrypt 2>"$T/err" >/dev/null
+SLUICE_CREDENTIALS= "$TOOL_BIN" -h 127.0.0.1 -p 9 -t t -m x --encrypt 2>"$T/err" >/dev/null
 [ "$?" = 1 ] || fail "exit $?, want 1"
 has "--encrypt needs credentials"
 
 CASE="help documents the exit status"
-"$PUB" --help >"$T/err" 2>&1
+"$TOOL_BIN" --help >"$T/err" 2>&1
 has "3 the broker refused"
 
 [ "$FAILS" = 0 ] && echo "sluice-pub acks: ok"

@@ -5,44 +5,20 @@
 # found from STATUS, a large message is reassembled, a range the broker no
 # longer has is a gap event, and every other message is printed once, in
 # order.
-set -u
+TOOL=sluice-sub
+. "$(dirname "$0")/fake_broker_lib.sh"
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-SUB=${SL_BUILD:-$HERE/../build}/client/sluice-sub
-FAKE=$HERE/fake_broker.py
-
-command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
-[ -x "$SUB" ] || { echo "FAIL: $SUB not built"; exit 1; }
-
-T=$(mktemp -d /tmp/sluice-sub-test.XXXXXX)
-FAKE_PID=
-cleanup() {
-	[ -n "$FAKE_PID" ] && { kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null; }
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-FAILS=0
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 
 # run_case ARGS...: sluice-sub against a fresh lossy fake; every check below.
 run_case() {
-	rm -f "$T/port"
-	"$PY" "$FAKE" lossy "$T/port" "$T/log" &
-	FAKE_PID=$!
-	for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-	port=$(cat "$T/port" 2>/dev/null)
-	[ -n "$port" ] || { echo "FAIL: fake_broker.py did not start"; exit 1; }
+	fake_start lossy
 
 	# 300 messages, 100..102 lost for good: 297 to print.
 	# A window of 64: the fake sends only within the credit granted.
-	"$SUB" -h 127.0.0.1 -p "$port" -t t -v -C 297 -W 10 --stats --window 64 "$@" >"$T/out" 2>"$T/err"
+	"$TOOL_BIN" -h 127.0.0.1 -p "$FAKE_PORT" -t t -v -C 297 -W 10 --stats --window 64 "$@" >"$T/out" 2>"$T/err"
 	RC=$?
-	# The fake ends at the GOODBYE, writing its log: give it a moment.
-	for _ in $(seq 20); do kill -0 "$FAKE_PID" 2>/dev/null || break; sleep 0.05; done
-	kill "$FAKE_PID" 2>/dev/null
-	wait "$FAKE_PID" 2>/dev/null
-	FAKE_PID=
+	fake_stop
 
 	[ "$RC" = 0 ] || fail "$CASE: exit $RC, want 0"
 	# Every message but the lost ones, once, in order.
@@ -78,19 +54,10 @@ run_case() {
 }
 
 CASE=open
-PY=python3
 run_case
-# The same over a sealed, encrypted session (the fake seals with PyNaCl, on its
-# own; Debian's python3-nacl is the system python3's, maybe not first on PATH).
-for py in python3 /usr/bin/python3; do
-	"$py" -c "import nacl.bindings" 2>/dev/null && { PY=$py; break; }
-	PY=
-done
-if [ -n "$PY" ]; then
+# The same over a sealed, encrypted session (the fake seals with PyNaCl, on its own).
+if sealed_setup; then
 	CASE=encrypted
-	KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
-	printf 'user = alice\nkey = %s\n' "$KEY" >"$T/cred"
-	chmod 600 "$T/cred"
 	FAKE_USER=alice FAKE_KEY=$KEY FAKE_ENC=required run_case --credentials "$T/cred" --encrypt
 	grep -Eq "^seal in [1-9][0-9]* enc [1-9][0-9]* plain 0 bad 0$" "$T/log" ||
 		fail "$CASE: fake saw: $(tail -1 "$T/log")"

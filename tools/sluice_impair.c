@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <common/clock.h>
+#include <common/sig.h>
 
 #define IMP_NAME "sluice-impair"
 #define IMP_SLOT 2048u		/* bytes per held frame; larger ones are never held */
@@ -89,6 +90,9 @@ on_signal(int sig)
 	else
 		stop_requested = 1;
 }
+
+/* Stop; USR1 dumps the counts, USR2 toggles the cut. */
+static const int relay_sigs[] = { SIGTERM, SIGINT, SIGUSR1, SIGUSR2 };
 
 /* splitmix64: small, seedable, good enough to decide a frame's fate. */
 static uint64_t
@@ -434,20 +438,6 @@ parse_args(int argc, char **argv, struct imp_conf *cf, struct imp_dir *dirs)
 	return 0;
 }
 
-static void
-install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGUSR2, &sa, NULL);
-}
-
 /* Poll both sockets until the next held frame is due, then forward. */
 static void
 relay_loop(struct imp_dir *dirs, const struct imp_conf *cf, uint64_t start)
@@ -518,7 +508,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	install_signals();
+	(void)sl_sig_handle(on_signal, 0, relay_sigs, sizeof(relay_sigs) / sizeof(relay_sigs[0]));
 	start = sl_mono_ns();
 	fprintf(stderr, IMP_NAME ": relaying %s <-> %s, seed %" PRIu64 ", for %.0f s\n", cf.ifa,
 		cf.ifb, cf.seed, cf.time_s);

@@ -81,6 +81,31 @@ enum sl_event_type {
 				 * without a journal begin again at 1 */
 	SL_EV_FENCED = 5,	/* a newer instance of this producer took over;
 				 * publishes are refused from now on */
+	SL_EV_SUB_REVOKED = 6,	/* the broker ended the subscription to
+				 * topic_id (docs/PROTOCOL.md 13.5); error:
+				 * SL_E_DENIED (the user lost the right to
+				 * subscribe), SL_E_AUTH_FAILED (the user was
+				 * removed or the key retired) or
+				 * SL_E_AUTH_REQUIRED (an anonymous session,
+				 * and the broker now requires credentials).
+				 * No delivery of the topic reaches the
+				 * callback after this event, nothing is NAKed
+				 * or credited for it, and a reconnect does not
+				 * subscribe to it again; sl_client_subscribe
+				 * may ask again (once the right is back). A
+				 * topic reached through a pattern is taken up
+				 * again only by a new session's PSUBSCRIBE. */
+	SL_EV_SESSION_REVOKED = 7, /* the broker ended the session because its
+				 * credentials no longer hold: error
+				 * SL_E_AUTH_FAILED (user removed, or key
+				 * retired) or SL_E_AUTH_REQUIRED (an
+				 * anonymous session, and the broker now
+				 * requires credentials). Final: the client
+				 * does not reconnect (the same credentials
+				 * would be refused) and wipes its copy of the
+				 * key; every call fails -ENOTCONN from now on,
+				 * with sl_client_stats last_error the code;
+				 * sl_client_close frees it. */
 };
 
 struct sl_event {
@@ -207,7 +232,8 @@ struct sl_client_opts {
 	 * every unacknowledged publish again, then raises SL_EV_RECONNECTED.
 	 * It gives up after @reconnect_max_ms (0: never), and calls then fail
 	 * -ENOTCONN. @no_reconnect 1: the first loss is final, as in protocol
-	 * version 1 (-ENOTCONN from every call).
+	 * version 1 (-ENOTCONN from every call). Either way, a session whose
+	 * credentials the broker revoked (SL_EV_SESSION_REVOKED) is final.
 	 */
 	uint8_t no_reconnect;
 	uint32_t liveness_ms;
@@ -341,6 +367,13 @@ struct sl_client_stats {
 				      * this long; heartbeats go well within */
 	uint8_t authenticated;	 /* the session proved the user's key */
 	uint8_t encrypted;	 /* its datagrams are encrypted */
+	/* Revocation (docs/PROTOCOL.md 13.5). */
+	uint64_t subs_revoked;	 /* subscriptions the broker ended
+				  * (SL_EV_SUB_REVOKED) */
+	uint64_t revoked_drops;	 /* deliveries of a topic whose subscription
+				  * the broker ended, dropped unseen: held in
+				  * the reorder window or stashed when the
+				  * ERROR came, or late */
 };
 
 /*
@@ -415,7 +448,10 @@ int sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id);
 /*
  * Subscribe to every topic matching @pattern ('.'-separated tokens; "*"
  * matches one token, ">" as the last token one or more), now and as topics
- * are created, among those the ACL lets this user subscribe to; or, with
+ * are created, among those the ACL lets this user subscribe to, and over
+ * an unencrypted UDP session not those whose policy requires encryption
+ * (each such topic is named by an ERROR SL_E_ENCRYPTION_REQUIRED after the
+ * OK, counted in errors and last_error); or, with
  * @unsubscribe, drop that pattern subscription. Deliveries carry topic ids
  * the client may never have resolved. Returns 0, -EINVAL (bad pattern),
  * -ENOSPC (the broker's pattern table is full), -ETIMEDOUT, -ENOTCONN.
@@ -490,7 +526,9 @@ int sl_client_subscribe_from(struct sl_client *c, uint32_t topic_id, uint16_t fl
  * (a copy, within opts.resend_bytes) until settled and sent again, oldest
  * first, when no ACK came within opts.resend_ms (doubling up to 1 s while
  * nothing settles), after SL_E_OUT_OF_ORDER (a publish before it was lost
- * on the way), and after a reconnect. The broker stores each (producer,
+ * on the way), and after a reconnect (SL_E_NO_SESSION naming such a
+ * publish ends the session, not the publish: it is sent again in the new
+ * one). The broker stores each (producer,
  * topic, sequence) once and answers a repeat with an ACK flagged
  * SL_ACK_F_DUP, which settles the publish as acknowledged (counted in
  * sl_client_stats dup_acks): what is acknowledged is in the topic exactly
@@ -588,7 +626,10 @@ int sl_client_flush(struct sl_client *c);
 /*
  * Receive without blocking: passes up to @max deliveries to @fn and handles
  * acks, errors and heartbeats. Also sends a heartbeat when one is due, so a
- * subscriber must call it at least every heartbeat interval.
+ * client that sends nothing else (a subscriber, a publisher between
+ * publishes) must call it at least every heartbeat interval: the broker ends
+ * a session it heard nothing from for its session timeout (WELCOME;
+ * sl_client_stats session_timeout_ms).
  * @fn may be NULL for a publisher that only wants its acks (deliveries are
  * then counted and dropped).
  * It also resends unacknowledged publishes, sends a batch whose deadline
@@ -596,8 +637,9 @@ int sl_client_flush(struct sl_client *c);
  * reconnects (see the top of this file); it returns 0 while reconnecting.
  * Returns the number of deliveries passed to @fn (0 if none were waiting),
  * -ENOTCONN when the broker says the session is gone and the client does
- * not reconnect (or gave up), -EINVAL when @max < 1, or another -errno
- * from recvmmsg(2).
+ * not reconnect (or gave up), or revoked the session's credentials
+ * (SL_EV_SESSION_REVOKED), -EINVAL when @max < 1, or another -errno from
+ * recvmmsg(2).
  */
 int sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max);
 

@@ -22,4 +22,5 @@ t_ge "worker1 received packets" "$(w worker1.rx_pkts)" 1
 t_ge "messages handed between workers" "$(t_stat handoff_out)" 1000
 t_eq "handoffs: nothing dropped at a full ring" "$(t_stat drop_ring_full)" 0
 t_eq "every publish delivered 4 times" "$(t_stat delivers)" $((4 * $(t_stat publishes)))
+t_eq "no session expired (the set-up keeps every client alive)" "$(t_stat sessions_expired)" 0
 t_done

@@ -3,9 +3,13 @@
 # Revocation that bites: live subscribers receiving a stream stop, and are told
 # why, as soon as `sluicectl acl revoke` or `user remove` has answered: a
 # capture of the client's link shows the ERROR (SL_E_DENIED, SL_E_AUTH_FAILED)
-# and no DELIVER of the topic to that subscriber after it.
+# and no DELIVER of the topic to that subscriber after it; sluice-sub says
+# which subscription ended and why, and a shared-memory subscriber of the
+# removed user sees its session end and exits.
 . "$(dirname "$0")/lib.sh"
 t_start
+# shm clients run in the root namespace; a dataplane that died leaves its socket.
+trap 't_cleanup; rm -f "/run/sluice/$T_DP/shm.sock"; rmdir "/run/sluice/$T_DP" 2>/dev/null' EXIT
 ctl_dir=$T_DIR/control
 ctl() { "$SL_BUILD/ctl/sluicectl" -n "$T_DP" "$@"; }
 "$SL_BUILD/control/sluice-control" -n "$T_DP" --state-dir "$ctl_dir" --metrics off \
@@ -36,6 +40,11 @@ t_sub_bg "$T_DIR/bob.out" -t rv.a -W 20 --reconnect-max 0 --credentials "$T_DIR/
 t_sub_bg "$T_DIR/carol.out" -t rv.b -W 20 --reconnect-max 0 --credentials "$T_DIR/carol.cred"
 t_wait 10 t_nsubs_is rv.a 1 || t_fail "bob's subscription"
 t_wait 10 t_nsubs_is rv.b 1 || t_fail "carol's subscription"
+"$SL_BUILD/client/sluice-sub" --shm "$T_DP" -t rv.b -W 20 --reconnect-max 0 \
+	--credentials "$T_DIR/carol.cred" >"$T_DIR/carol_shm.out" 2>"$T_DIR/carol_shm.out.err" &
+SHM_SUB=$!
+T_BG+=("$SHM_SUB")
+t_wait 10 t_nsubs_is rv.b 2 || t_fail "carol's shared-memory subscription"
 for t in rv.a rv.b; do
 	sl_cl "$T_TAG" "$SL_BUILD/client/sluice-pub" -h "$T_NET.1" -t "$t" -m x -n 4000 -r 500 -q \
 		--credentials "$T_DIR/pubber.cred" >/dev/null 2>&1 &
@@ -73,6 +82,21 @@ t_log "remove: $got"
 t_check "carol got ERROR SL_E_AUTH_FAILED for rv.b" grep -q "found=1" <<<"$got"
 t_check "... after a stream of DELIVERs" grep -Eq "before=[1-9]" <<<"$got"
 t_check "... and no DELIVER of rv.b after it" grep -q "after=0" <<<"$got"
-t_ge "subscriptions revoked counted" "$(t_stat subs_revoked)" $((r0 + 2))
+# What the clients made of it (sluice-sub's words for SL_EV_SUB_REVOKED and
+# SL_EV_SESSION_REVOKED).
+t_check "bob was told his subscription ended, and why" grep -q \
+	"ended the subscription to rv.a: the user's right to subscribe to it was revoked" \
+	"$T_DIR/bob.out.err"
+t_check "carol was told hers ended, and why" grep -q \
+	"ended the subscription to rv.b: the user was removed or its key retired" \
+	"$T_DIR/carol.out.err"
+t_wait 5 bash -c "! kill -0 $SHM_SUB 2>/dev/null" ||
+	t_fail "carol's shared-memory subscriber still runs after its session ended"
+t_check "... whose session ended for good, said so" grep -q \
+	"the broker ended the session: the user was removed or its key retired" \
+	"$T_DIR/carol_shm.out.err"
+t_check "... after its subscription ended" grep -q "ended the subscription to rv.b" \
+	"$T_DIR/carol_shm.out.err"
+t_ge "subscriptions revoked counted" "$(t_stat subs_revoked)" $((r0 + 3))
 t_ge "carol's session ended and counted" "$(t_stat sessions_revoked)" $((s0 + 1))
 t_done

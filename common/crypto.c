@@ -306,17 +306,17 @@ static pthread_once_t aes_once = PTHREAD_ONCE_INIT;
 static void
 aes_pick(void)
 {
+	const struct sl_aes_impl *imb = sl_aes_ipsecmb(), *sod = sl_aes_sodium();
 	const char *want = getenv("SLUICE_AESGCM_IMPL");
 
 	/* "none": this process never seals with AES-256-GCM (a client then
 	 * does not offer it), for comparisons of the suites. */
 	if (want && strcmp(want, "none") == 0)
 		return;
-	if (sl_aes_ipsecmb && sl_aes_ipsecmb->usable() &&
-	    !(want && strcmp(want, sl_aes_sodium.name) == 0))
-		aes_best = sl_aes_ipsecmb;
-	else if (sl_aes_sodium.usable())
-		aes_best = &sl_aes_sodium;
+	if (imb && imb->usable() && !(want && strcmp(want, sod->name) == 0))
+		aes_best = imb;
+	else if (sod->usable())
+		aes_best = sod;
 }
 
 int
@@ -366,12 +366,12 @@ int
 sl_seal_key_init_impl(struct sl_seal_key *k, unsigned suite, const uint8_t raw[SL_KEY_LEN],
 		      const char *impl)
 {
-	const struct sl_aes_impl *i = NULL;
+	const struct sl_aes_impl *i = NULL, *imb = sl_aes_ipsecmb(), *sod = sl_aes_sodium();
 
-	if (impl && strcmp(impl, sl_aes_sodium.name) == 0)
-		i = &sl_aes_sodium;
-	else if (impl && sl_aes_ipsecmb && strcmp(impl, sl_aes_ipsecmb->name) == 0)
-		i = sl_aes_ipsecmb;
+	if (impl && strcmp(impl, sod->name) == 0)
+		i = sod;
+	else if (impl && imb && strcmp(impl, imb->name) == 0)
+		i = imb;
 	return seal_key_make(k, suite, raw, i);
 }
 

@@ -24,9 +24,11 @@ struct sl_aes_impl {
 		    uint8_t *p, size_t n, const uint8_t tag[16]);
 };
 
-/* libsodium's (AES-NI and PCLMULQDQ): always built. */
-extern const struct sl_aes_impl sl_aes_sodium;
+/* libsodium's (AES-NI and PCLMULQDQ): always built. Functions, not
+ * exported data: the installed library exports only sl_ functions (an
+ * AddressSanitizer build adds odd symbols for exported globals). */
+const struct sl_aes_impl *sl_aes_sodium(void);
 /* intel-ipsec-mb's, NULL where the build has no libipsec-mb-dev. */
-extern const struct sl_aes_impl *const sl_aes_ipsecmb;
+const struct sl_aes_impl *sl_aes_ipsecmb(void);
 
 #endif /* SLUICE_CRYPTO_AES_H */

@@ -110,4 +110,8 @@ static const struct sl_aes_impl impl = {
 	.open = imb_open,
 };
 
-const struct sl_aes_impl *const sl_aes_ipsecmb = &impl;
+const struct sl_aes_impl *
+sl_aes_ipsecmb(void)
+{
+	return &impl;
+}

@@ -5,4 +5,8 @@
 
 #include "crypto_aes.h"
 
-const struct sl_aes_impl *const sl_aes_ipsecmb = NULL;
+const struct sl_aes_impl *
+sl_aes_ipsecmb(void)
+{
+	return NULL;
+}

@@ -52,10 +52,16 @@ sodium_open(const void *ks, const uint8_t iv[12], const uint8_t *ad, size_t adle
 	return 0;
 }
 
-const struct sl_aes_impl sl_aes_sodium = {
+static const struct sl_aes_impl impl = {
 	.name = "libsodium",
 	.usable = sodium_usable,
 	.key = sodium_key,
 	.seal = sodium_seal,
 	.open = sodium_open,
 };
+
+const struct sl_aes_impl *
+sl_aes_sodium(void)
+{
+	return &impl;
+}

@@ -250,9 +250,11 @@ struct auth {
 	uint64_t tx_seq;       /* seal seq of the last datagram sent */
 	char name[SL_CLIENT_NAME_LEN]; /* HELLO's name, echoed in AUTH */
 	struct sl_challenge ch;	       /* the CHALLENGE answered */
-	uint8_t k_c2s[SL_KEY_LEN];
-	uint8_t k_s2c[SL_KEY_LEN];
+	uint8_t suite;		       /* SL_SUITE_*: the CHALLENGE kept SL_CAP_AESGCM or not */
 	struct sl_replay_window rx_win; /* of the broker's seal seqs */
+	/* The session's keys, precomputed (k_c2s seals, k_s2c opens). */
+	struct sl_seal_key k_c2s;
+	struct sl_seal_key k_s2c;
 };
 
 struct sl_client {

@@ -14,7 +14,8 @@ sl_cl_seal(struct sl_client *c, void *buf, uint32_t end)
 
 	/* The tag covers the padding, so its bytes must be defined. */
 	memset((uint8_t *)buf + end, 0, sl_proto_align(end) - end);
-	sl_seal(c->auth.k_c2s, SL_DIR_C2S, ++c->auth.tx_seq, c->session, c->auth.enc, buf, len);
+	sl_seal_k(&c->auth.k_c2s, SL_DIR_C2S, ++c->auth.tx_seq, c->session, c->auth.enc, buf,
+		  len);
 	return len;
 }
 
@@ -23,7 +24,7 @@ sl_cl_unseal(struct sl_client *c, void *buf, uint32_t len)
 {
 	/* Our own datagram: it verifies, and comes back as plaintext. */
 	if (c->auth.enc)
-		(void)sl_seal_open(c->auth.k_c2s, SL_DIR_C2S, buf, len);
+		(void)sl_seal_open_k(&c->auth.k_c2s, SL_DIR_C2S, buf, len);
 }
 
 /*
@@ -90,7 +91,7 @@ sl_cl_rx_open(struct sl_client *c, struct dgram *d)
 	if (!c->auth.keyed || len < SL_SEAL_OVERHEAD || len > d->len || len % 8 != 0 ||
 	    (c->session != 0 && s->h.session != c->session) ||
 	    (c->auth.enc && !(s->h.flags & SL_SEAL_F_ENC)) ||
-	    sl_seal_open(c->auth.k_s2c, SL_DIR_S2C, d->data, len) < 0) {
+	    sl_seal_open_k(&c->auth.k_s2c, SL_DIR_S2C, d->data, len) < 0) {
 		c->st.forged_dropped++;
 		/* Something answered the AUTH without knowing the key. */
 		if (sl_cl_handshaking(&c->pend))

@@ -75,8 +75,14 @@ sl_cl_handshaking(const struct pending *p)
 static bool
 welcome_verified(const struct sl_client *c, const struct sl_welcome *w)
 {
+	bool aes = (w->h.flags & SL_WELCOME_F_AESGCM) != 0;
+
 	if (!c->auth.on)
-		return !c->rx_sealed && !(w->h.flags & SL_WELCOME_F_AUTH);
+		return !c->rx_sealed && !(w->h.flags & SL_WELCOME_F_AUTH) && !aes;
+	/* The suite must be the one the CHALLENGE chose (and the keys were
+	 * derived for): a WELCOME saying otherwise is no broker's. */
+	if (aes != (c->auth.suite == SL_SUITE_AES256_GCM))
+		return false;
 	return (w->h.flags & SL_WELCOME_F_AUTH) && (c->rx_sealed || c->shm.r != NULL);
 }
 
@@ -184,9 +190,24 @@ auth_run(struct sl_client *c, const struct sl_client_opts *o, uint64_t deadline)
 	sl_random(a.client_nonce, sizeof(a.client_nonce));
 	memcpy(a.name, c->auth.name, sizeof(a.name));
 	if (c->auth.on) {
+		uint8_t k_c2s[SL_KEY_LEN], k_s2c[SL_KEY_LEN];
+
+		/* The suite is the CHALLENGE's: SL_CAP_AESGCM kept means the
+		 * broker seals with AES-256-GCM (and the proof binds caps). */
+		c->auth.suite = ch->caps & SL_CAP_AESGCM ? SL_SUITE_AES256_GCM
+							 : SL_SUITE_CHACHA20_POLY1305;
 		sl_auth_proof_v3(o->key, &a, a.proof);
-		sl_session_keys(o->key, a.server_nonce, a.client_nonce, c->auth.k_c2s,
-				c->auth.k_s2c);
+		sl_session_keys_suite(o->key, a.server_nonce, a.client_nonce, c->auth.suite, k_c2s,
+				      k_s2c);
+		rc = sl_seal_key_init(&c->auth.k_c2s, c->auth.suite, k_c2s);
+		if (rc == 0)
+			rc = sl_seal_key_init(&c->auth.k_s2c, c->auth.suite, k_s2c);
+		sl_cl_wipe(k_c2s, sizeof(k_c2s));
+		sl_cl_wipe(k_s2c, sizeof(k_s2c));
+		if (rc < 0) {
+			sl_cl_wipe(&a, sizeof(a));
+			return rc;
+		}
 		c->auth.keyed = true;
 		c->auth.tx_seq = 0;
 		memset(&c->auth.rx_win, 0, sizeof(c->auth.rx_win));
@@ -251,6 +272,11 @@ sl_cl_handshake(struct sl_client *c)
 	}
 	if (o->encrypt)
 		c->auth.caps |= SL_CAP_ENC;
+	/* Offered only where it can be used: keys to seal with, over UDP
+	 * (shared memory is never sealed), on a CPU with AES-NI and
+	 * PCLMULQDQ. The broker keeps it in the CHALLENGE or not. */
+	if (c->auth.on && o->shm == NULL && sl_crypto_aesgcm_available())
+		c->auth.caps |= SL_CAP_AESGCM;
 	memset(c->auth.name, 0, sizeof(c->auth.name));
 	memcpy(c->auth.name, name, strnlen(name, sizeof(c->auth.name)));
 	for (;;) {
@@ -373,9 +399,11 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 			return rc;
 	}
 	/* Everything the client will need, allocated once: stash and bursts included. */
-	c = calloc(1, sizeof(*c));
+	/* Aligned: the precomputed seal keys in it are (64 bytes). */
+	c = aligned_alloc(_Alignof(struct sl_client), sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	rc = sl_cl_win_init(&c->win, opts);
 	if (rc < 0)

@@ -2,12 +2,17 @@
 /* Cryptography of protocol version 3 on libsodium: hashes, MACs, the handshake, the datagram seal. */
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <pthread.h>
 
 #include <sodium.h>
 
 #include <common/crypto.h>
 #include <common/proto.h>
+
+#include "crypto_aes.h"
 
 _Static_assert(SL_REPLAY_WINDOW % 64 == 0 && (SL_REPLAY_WINDOW & (SL_REPLAY_WINDOW - 1)) == 0,
 	       "the replay bitmap is a power-of-two ring of 64-bit words");
@@ -21,6 +26,11 @@ _Static_assert(SL_COOKIE_SECRET_LEN >= crypto_generichash_KEYBYTES_MIN &&
 		       SL_COOKIE_LEN >= crypto_generichash_BYTES_MIN,
 	       "cookie BLAKE2b parameters");
 _Static_assert(crypto_shorthash_siphash24_KEYBYTES == 16, "siphash key");
+_Static_assert(sizeof(struct sl_seal_key) == 1024, "seal key: 1 KiB per direction and session");
+_Static_assert(SL_KEY_LEN == crypto_aead_aes256gcm_KEYBYTES &&
+		       SL_TAG_LEN == crypto_aead_aes256gcm_ABYTES &&
+		       crypto_aead_aes256gcm_NPUBBYTES == 12,
+	       "AES-256-GCM: the same key, tag and nonce sizes");
 
 static inline void
 store_le16(uint8_t *p, uint16_t v)
@@ -206,15 +216,27 @@ sl_session_keys(const uint8_t ukey[SL_KEY_LEN], const uint8_t sn[SL_HS_NONCE_LEN
 		const uint8_t cn[SL_HS_NONCE_LEN], uint8_t k_c2s[SL_KEY_LEN],
 		uint8_t k_s2c[SL_KEY_LEN])
 {
-	static const char c2s[] = "sluice-v3 client->broker";
-	static const char s2c[] = "sluice-v3 broker->client";
+	sl_session_keys_suite(ukey, sn, cn, SL_SUITE_CHACHA20_POLY1305, k_c2s, k_s2c);
+}
+
+void
+sl_session_keys_suite(const uint8_t ukey[SL_KEY_LEN], const uint8_t sn[SL_HS_NONCE_LEN],
+		      const uint8_t cn[SL_HS_NONCE_LEN], unsigned suite, uint8_t k_c2s[SL_KEY_LEN],
+		      uint8_t k_s2c[SL_KEY_LEN])
+{
+	/* A label per suite: the same handshake never gives one key to two
+	 * ciphers. */
+	const char *c2s = suite == SL_SUITE_AES256_GCM ? "sluice-v3 aes client->broker"
+						       : "sluice-v3 client->broker";
+	const char *s2c = suite == SL_SUITE_AES256_GCM ? "sluice-v3 aes broker->client"
+						       : "sluice-v3 broker->client";
 	uint8_t salt[2 * SL_HS_NONCE_LEN], prk[32];
 
 	memcpy(salt, sn, SL_HS_NONCE_LEN);
 	memcpy(salt + SL_HS_NONCE_LEN, cn, SL_HS_NONCE_LEN);
 	sl_hkdf_extract(salt, sizeof(salt), ukey, SL_KEY_LEN, prk);
-	(void)sl_hkdf_expand(prk, c2s, sizeof(c2s) - 1, k_c2s, SL_KEY_LEN);
-	(void)sl_hkdf_expand(prk, s2c, sizeof(s2c) - 1, k_s2c, SL_KEY_LEN);
+	(void)sl_hkdf_expand(prk, c2s, strlen(c2s), k_c2s, SL_KEY_LEN);
+	(void)sl_hkdf_expand(prk, s2c, strlen(s2c), k_s2c, SL_KEY_LEN);
 	sodium_memzero(prk, sizeof(prk));
 }
 
@@ -274,6 +296,134 @@ sl_seal_open(const uint8_t key[SL_KEY_LEN], uint32_t dir, void *buf, uint32_t le
 			NULL, NULL, p, 0, tag, p, len - SL_TAG_LEN, nonce, key);
 	}
 	return rc == 0 ? 0 : -EBADMSG;
+}
+
+/* --- precomputed keys, either suite ---------------------------------------- */
+
+static const struct sl_aes_impl *aes_best;
+static pthread_once_t aes_once = PTHREAD_ONCE_INIT;
+
+static void
+aes_pick(void)
+{
+	const struct sl_aes_impl *imb = sl_aes_ipsecmb(), *sod = sl_aes_sodium();
+	const char *want = getenv("SLUICE_AESGCM_IMPL");
+
+	/* "none": this process never seals with AES-256-GCM (a client then
+	 * does not offer it), for comparisons of the suites. */
+	if (want && strcmp(want, "none") == 0)
+		return;
+	if (imb && imb->usable() && !(want && strcmp(want, sod->name) == 0))
+		aes_best = imb;
+	else if (sod->usable())
+		aes_best = sod;
+}
+
+int
+sl_crypto_aesgcm_available(void)
+{
+	(void)pthread_once(&aes_once, aes_pick);
+	return aes_best != NULL;
+}
+
+const char *
+sl_crypto_aesgcm_impl(void)
+{
+	return sl_crypto_aesgcm_available() ? aes_best->name : NULL;
+}
+
+static int
+seal_key_make(struct sl_seal_key *k, unsigned suite, const uint8_t raw[SL_KEY_LEN],
+	      const struct sl_aes_impl *impl)
+{
+	memset(k, 0, sizeof(*k));
+	if (suite == SL_SUITE_CHACHA20_POLY1305) {
+		memcpy(k->st, raw, SL_KEY_LEN);
+		k->suite = (uint8_t)suite;
+		return 0;
+	}
+	if (suite != SL_SUITE_AES256_GCM)
+		return -EINVAL;
+	if (impl == NULL || !impl->usable())
+		return -ENOTSUP;
+	impl->key(k->st, raw);
+	k->impl = impl;
+	k->suite = (uint8_t)suite;
+	return 0;
+}
+
+int
+sl_seal_key_init(struct sl_seal_key *k, unsigned suite, const uint8_t raw[SL_KEY_LEN])
+{
+	if (suite == SL_SUITE_AES256_GCM && !sl_crypto_aesgcm_available()) {
+		memset(k, 0, sizeof(*k));
+		return -ENOTSUP;
+	}
+	return seal_key_make(k, suite, raw, aes_best);
+}
+
+int
+sl_seal_key_init_impl(struct sl_seal_key *k, unsigned suite, const uint8_t raw[SL_KEY_LEN],
+		      const char *impl)
+{
+	const struct sl_aes_impl *i = NULL, *imb = sl_aes_ipsecmb(), *sod = sl_aes_sodium();
+
+	if (impl && strcmp(impl, sod->name) == 0)
+		i = sod;
+	else if (impl && imb && strcmp(impl, imb->name) == 0)
+		i = imb;
+	return seal_key_make(k, suite, raw, i);
+}
+
+void
+sl_seal_key_wipe(struct sl_seal_key *k)
+{
+	sodium_memzero(k, sizeof(*k));
+}
+
+void
+sl_seal_k(const struct sl_seal_key *k, uint32_t dir, uint64_t seq, uint32_t session, int enc,
+	  void *buf, uint32_t len)
+{
+	const struct sl_aes_impl *aes = k->impl;
+	struct sl_seal *s = buf;
+	uint8_t *p = buf, nonce[12];
+	uint8_t *tag = p + len - SL_TAG_LEN;
+
+	if (aes == NULL) {
+		sl_seal(k->st, dir, seq, session, enc, buf, len);
+		return;
+	}
+	sl_proto_hdr_init(&s->h, SL_FT_SEAL, enc ? SL_SEAL_F_ENC : 0, len, session);
+	s->seq = seq;
+	seal_nonce(nonce, dir, seq);
+	if (enc)
+		aes->seal(k->st, nonce, p, SL_SEAL_HDR_LEN, p + SL_SEAL_HDR_LEN,
+			  len - SL_SEAL_OVERHEAD, tag);
+	else
+		/* GMAC: every byte before the tag is associated data. */
+		aes->seal(k->st, nonce, p, len - SL_TAG_LEN, tag, 0, tag);
+}
+
+int
+sl_seal_open_k(const struct sl_seal_key *k, uint32_t dir, void *buf, uint32_t len)
+{
+	const struct sl_aes_impl *aes = k->impl;
+	const struct sl_seal *s = buf;
+	uint8_t *p = buf, nonce[12], tag[SL_TAG_LEN];
+
+	if (aes == NULL)
+		return sl_seal_open(k->st, dir, buf, len);
+	if (len < SL_SEAL_OVERHEAD)
+		return -EINVAL;
+	/* A copy: with an empty plaintext the library reads the tag while
+	 * it writes nothing, but keep its in and out apart all the same. */
+	memcpy(tag, p + len - SL_TAG_LEN, SL_TAG_LEN);
+	seal_nonce(nonce, dir, s->seq);
+	if (s->h.flags & SL_SEAL_F_ENC)
+		return aes->open(k->st, nonce, p, SL_SEAL_HDR_LEN, p + SL_SEAL_HDR_LEN,
+				 len - SL_SEAL_OVERHEAD, tag);
+	return aes->open(k->st, nonce, p, len - SL_TAG_LEN, p + len - SL_TAG_LEN, 0, tag);
 }
 
 /*

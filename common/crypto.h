@@ -14,9 +14,14 @@ extern "C" {
 /*
  * Every primitive is libsodium's; nothing here implements one. The choices
  * (docs/PROTOCOL.md section 3):
- *   AEAD            ChaCha20-Poly1305 IETF (RFC 8439), 32-byte key, 12-byte
+ *   AEAD            two suites, chosen per session in the handshake:
+ *                   ChaCha20-Poly1305 IETF (RFC 8439, libsodium), and
+ *                   AES-256-GCM (NIST SP 800-38D; intel-ipsec-mb, or
+ *                   libsodium's where that library is absent) when both
+ *                   sides have AES-NI and PCLMULQDQ. 32-byte key, 12-byte
  *                   nonce, 16-byte tag; the MAC of an unencrypted datagram is
- *                   the same AEAD with the bytes as associated data.
+ *                   the same AEAD with the bytes as associated data (GMAC
+ *                   for AES-256-GCM).
  *   proof, HKDF     HMAC-SHA256 (RFC 2104 / RFC 4231), HKDF (RFC 5869).
  *   cookie          keyed BLAKE2b, 16-byte output.
  *   hash tables     SipHash-2-4.
@@ -41,6 +46,10 @@ extern "C" {
 /* Seal directions, the first 4 bytes of the nonce. */
 #define SL_DIR_C2S 0u /* client -> broker, key k_c2s */
 #define SL_DIR_S2C 1u /* broker -> client, key k_s2c */
+
+/* Seal suites (the session's AEAD). */
+#define SL_SUITE_CHACHA20_POLY1305 0u
+#define SL_SUITE_AES256_GCM 1u
 
 /* Initialise libsodium (idempotent). Returns 0, or -EIO when it cannot
  * start (no randomness source). Call once before anything below, from a
@@ -130,12 +139,75 @@ void sl_session_keys(const uint8_t ukey[SL_KEY_LEN], const uint8_t sn[SL_HS_NONC
 		     uint8_t k_s2c[SL_KEY_LEN]);
 
 /*
+ * The session's keys for @suite: as sl_session_keys, with the info labels
+ * "sluice-v3 aes client->broker" and "sluice-v3 aes broker->client" for
+ * SL_SUITE_AES256_GCM, so that no key is ever used by two ciphers.
+ */
+void sl_session_keys_suite(const uint8_t ukey[SL_KEY_LEN], const uint8_t sn[SL_HS_NONCE_LEN],
+			   const uint8_t cn[SL_HS_NONCE_LEN], unsigned suite,
+			   uint8_t k_c2s[SL_KEY_LEN], uint8_t k_s2c[SL_KEY_LEN]);
+
+/*
+ * AES-256-GCM here: 1 when this CPU has AES-NI and PCLMULQDQ and a library
+ * to use them loaded (intel-ipsec-mb when built with it, else libsodium),
+ * 0 otherwise. The first call picks the library; later calls are a load,
+ * safe on workers. For comparisons, SLUICE_AESGCM_IMPL in the environment
+ * names it: "libsodium" forces libsodium's, "none" leaves this process
+ * without AES-256-GCM (a client then seals with ChaCha20-Poly1305).
+ */
+int sl_crypto_aesgcm_available(void);
+
+/* The library sealing AES-256-GCM: "intel-ipsec-mb", "libsodium", or NULL
+ * when sl_crypto_aesgcm_available() is 0. */
+const char *sl_crypto_aesgcm_impl(void);
+
+/*
+ * A direction's seal key, precomputed once per session: the raw key for
+ * ChaCha20-Poly1305; for AES-256-GCM the library's expanded key schedule
+ * and GHASH key powers (intel-ipsec-mb's struct gcm_key_data, 1,008 bytes,
+ * or libsodium's crypto_aead_aes256gcm_state, 512). 1,024 bytes, 64-byte
+ * aligned (the libraries' vector loads). Read-only after sl_seal_key_init:
+ * any number of threads may seal or open with it at once.
+ */
+#define SL_SEAL_KEY_STATE 1008
+struct sl_seal_key {
+	uint8_t st[SL_SEAL_KEY_STATE] __attribute__((aligned(64)));
+	const void *impl; /* the AES library's entry points; NULL for ChaCha20 */
+	uint8_t suite;	  /* SL_SUITE_* */
+} __attribute__((aligned(64)));
+
+/*
+ * Precompute @k for @suite from the 32-byte @raw key (a session key from
+ * sl_session_keys_suite). Returns 0, -EINVAL for an unknown suite, or
+ * -ENOTSUP for AES-256-GCM where sl_crypto_aesgcm_available() is 0. No
+ * allocation, no system call (workers call it at AUTH), about 0.1 to 0.3 us
+ * for AES-256-GCM.
+ */
+int sl_seal_key_init(struct sl_seal_key *k, unsigned suite, const uint8_t raw[SL_KEY_LEN]);
+
+/* As sl_seal_key_init, AES-256-GCM through the library named @impl
+ * ("intel-ipsec-mb" or "libsodium"): for benchmarks that compare them.
+ * -ENOTSUP when that library cannot run here or was not built in. */
+int sl_seal_key_init_impl(struct sl_seal_key *k, unsigned suite, const uint8_t raw[SL_KEY_LEN],
+			  const char *impl);
+
+/* Zero @k (a session ends). */
+void sl_seal_key_wipe(struct sl_seal_key *k);
+
+/* sl_seal and sl_seal_open with a precomputed key of either suite: same
+ * layout, nonce, flags and return values. */
+void sl_seal_k(const struct sl_seal_key *k, uint32_t dir, uint64_t seq, uint32_t session,
+	       int enc, void *buf, uint32_t len);
+int sl_seal_open_k(const struct sl_seal_key *k, uint32_t dir, void *buf, uint32_t len);
+
+/*
  * Seal the datagram @buf of @len bytes (a multiple of 8, at least
  * SL_SEAL_OVERHEAD): the frames it carries are already at buf + 24 up to
  * buf + len - 16. Writes the SEAL header (version 3, the one that defines it; type
  * SL_FT_SEAL, flags SL_SEAL_F_ENC when @enc, length @len, @session, @seq)
  * and the tag; with @enc the inner bytes are encrypted in place.
- * Nonce = @dir (4 bytes LE) || @seq (8 bytes LE).
+ * Nonce = @dir (4 bytes LE) || @seq (8 bytes LE). ChaCha20-Poly1305 under
+ * the raw @key (sl_seal_k takes either suite).
  */
 void sl_seal(const uint8_t key[SL_KEY_LEN], uint32_t dir, uint64_t seq, uint32_t session,
 	     int enc, void *buf, uint32_t len);

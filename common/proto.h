@@ -81,6 +81,10 @@ enum sl_frame_type {
 /* HELLO caps. */
 #define SL_CAP_AUTH (1u << 0) /* authenticate: HELLO.name is the user name */
 #define SL_CAP_ENC (1u << 1)  /* v3: ask for an encrypted session */
+/* v3: the sender can seal with AES-256-GCM. In HELLO: offered; in the
+ * CHALLENGE (kept only when the broker can and its configuration allows):
+ * the session's suite is AES-256-GCM instead of ChaCha20-Poly1305. */
+#define SL_CAP_AESGCM (1u << 2)
 /* A version 3 HELLO is at least this long (zero padding after the name),
  * so that no answer to it is longer than what provoked it. */
 #define SL_HELLO_MIN_LEN 96u
@@ -89,6 +93,7 @@ enum sl_frame_type {
 #define SL_WELCOME_F_AUTH (1u << 0) /* session authenticated: the WELCOME and
 				     * every later datagram travel sealed */
 #define SL_WELCOME_F_ENC (1u << 1)  /* ... and encrypted */
+#define SL_WELCOME_F_AESGCM (1u << 2) /* ... sealed with AES-256-GCM (suite) */
 
 /* SEAL flags. */
 #define SL_SEAL_F_ENC (1u << 0) /* the inner bytes are ciphertext */
@@ -205,8 +210,9 @@ struct sl_auth {
  * SEAL (v3): every datagram of an authenticated UDP session, both ways, is
  * one SEAL wrapping its frames: this header, the inner frames (each 8-byte
  * aligned), then a 16-byte tag; h.length counts all three and is a multiple
- * of 8. The tag is ChaCha20-Poly1305's under the direction's key with nonce
- * dir (4 bytes LE) || seq (8 bytes LE); with SL_SEAL_F_ENC the inner bytes
+ * of 8. The tag is the session suite's AEAD (ChaCha20-Poly1305, or
+ * AES-256-GCM when both sides agreed SL_CAP_AESGCM) under the direction's
+ * key with nonce dir (4 bytes LE) || seq (8 bytes LE); with SL_SEAL_F_ENC the inner bytes
  * are ciphertext and the header is the associated data, without it every
  * byte before the tag is associated data (PROTOCOL.md section 3).
  */

@@ -19,7 +19,7 @@
 #include "config.h"
 
 enum val_kind { V_U32, V_U16, V_U8_BOOL, V_STR, V_IP, V_IDLE, V_TOPICS, V_DUR, V_RULES, V_AUTH,
-		V_BP, V_BP_RULES };
+		V_BP, V_BP_RULES, V_AESGCM };
 
 struct key_def {
 	const char *key;
@@ -69,6 +69,7 @@ static const struct key_def dp_keys[] = {
 	DP("retain_s", V_U32, retain_s, 0, 1u << 30),
 	DP("async_lag_ms", V_U32, async_lag_ms, 1, 60000),
 	DP("auth", V_AUTH, auth_required, 0, 0),
+	DP("aes_gcm", V_AESGCM, aes_gcm_off, 0, 0),
 	DP("rate_limit", V_U32, rate_limit, 0, 100000000),
 	DP("retransmit_window", V_U32, retransmit_window, 0, 65536),
 	DP("retransmit_bytes", V_U32, retransmit_bytes, 0, 1u << 31),
@@ -357,6 +358,12 @@ set_value(struct sl_conf *c, void *base, const struct key_def *k, const char *v,
 			return 0;
 		}
 		return fail(err, errlen, "'auth' is open or required, got '%s'", v);
+	case V_AESGCM:
+		if (!strcmp(v, "auto") || !strcmp(v, "off")) {
+			*(uint8_t *)field = v[0] == 'o';
+			return 0;
+		}
+		return fail(err, errlen, "'aes_gcm' is auto or off, got '%s'", v);
 	}
 	return fail(err, errlen, "internal: bad key kind");
 }
@@ -673,10 +680,12 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 	for (i = 0; i < c->n_topics; i++)
 		fprintf(out, "topics = %s\n", c->topics[i]);
 	fprintf(out, "journal_dir = %s\ndurability = %s\nsegment_mb = %u\ncapacity_mb = %u\n"
-		"retain_mb = %u\nretain_s = %u\nasync_lag_ms = %u\nauth = %s\nrate_limit = %u\n",
+		"retain_mb = %u\nretain_s = %u\nasync_lag_ms = %u\nauth = %s\nrate_limit = %u\n"
+		"aes_gcm = %s\n",
 		c->journal_dir,
 		sl_durability_name(c->durability), c->segment_mb, c->capacity_mb, c->retain_mb,
-		c->retain_s, c->async_lag_ms, c->auth_required ? "required" : "open", c->rate_limit);
+		c->retain_s, c->async_lag_ms, c->auth_required ? "required" : "open", c->rate_limit,
+		c->aes_gcm_off ? "off" : "auto");
 	for (i = 0; i < c->n_rules; i++)
 		fprintf(out, "durability_rules = %s=%s\n", c->rules[i].pattern,
 			sl_durability_name(c->rules[i].policy));

@@ -65,6 +65,7 @@ struct sl_conf {
 	uint32_t producer_topics; /* per worker: (producer, topic) dedup entries */
 	uint8_t auto_create_topics;
 	uint8_t auth_required;	 /* until sluice-control sets the policy */
+	uint8_t aes_gcm_off;	 /* aes_gcm = off: sessions seal with ChaCha20-Poly1305 only */
 	uint8_t no_huge;
 	uint32_t memory_mb;	 /* with no_huge */
 	char journal_dir[SL_CONF_STR]; /* one subdirectory per journaled topic */

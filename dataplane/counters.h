@@ -20,7 +20,8 @@
 	X(sessions_opened) X(sessions_closed) X(sessions_expired) X(arp_replies)       \
 	X(handoff_out) X(handoff_in) X(idle_sleeps) X(polls) X(journal_appends)        \
 	X(journal_syncs) X(replayed) X(replays_started) X(challenges)                \
-	X(auth_ok) X(cnc_commands) X(shm_attached) X(shm_detached) X(shm_rx_frames)    \
+	X(auth_ok) X(auth_aesgcm) X(cnc_commands) X(shm_attached) X(shm_detached)         \
+	X(shm_rx_frames)                                                               \
 	X(shm_tx_frames) X(bp_held) X(replay_gaps) X(version_refused) X(nak_received)   \
 	X(nak_limited) X(retransmitted) X(gap_lost) X(status_sent) X(credit_drops)      \
 	X(slow_consumer_cuts) X(tx_batched) X(retx_evicted)   \

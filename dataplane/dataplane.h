@@ -163,12 +163,13 @@ struct sl_tx_pend {
 	uint16_t pidx;
 	uint16_t frames; /* frames in it */
 	uint32_t len;	 /* UDP payload bytes so far (a seal's header included) */
-	/* A sealed session's datagram: its id, the seal state and key copied
-	 * when the datagram was started; 0 / NULL for an unsealed one. */
+	/* A sealed session's datagram: its id, the seal state and where its
+	 * precomputed key lies (its worker's table; the id is checked again
+	 * after sealing); 0 / NULL for an unsealed one. */
 	uint32_t session;
 	uint8_t enc;
 	struct sl_session_tx *stx;
-	uint8_t key[SL_KEY_LEN];
+	const struct sl_seal_key *key;
 };
 
 /* The last authentication failure a worker saw, for the main lcore's
@@ -266,6 +267,9 @@ struct sl_dp {
 	uint8_t cookie_secret[SL_COOKIE_SECRET_LEN];
 	uint8_t session_idkey[SL_SESSION_ID_KEY_LEN];
 	uint8_t secrets_drawn;
+	/* Sessions may seal with AES-256-GCM: this CPU and build can, and
+	 * the configuration's aes_gcm is not off. Set at start, read-only. */
+	uint8_t aes_gcm;
 	struct sl_port_rt ports[SL_CONF_MAX_PORTS];
 	struct sl_worker *workers[SL_CONF_MAX_WORKERS];
 	struct sl_counters main_ctr; /* main lcore's own counters */

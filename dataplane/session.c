@@ -54,9 +54,18 @@ sl_session_table_init(struct sl_session_table *t, uint32_t cap, uint32_t worker,
 	t->free_slots = calloc(cap, sizeof(*t->free_slots));
 	t->gen = calloc(cap, sizeof(*t->gen));
 	t->tx = aligned_alloc(64, cap * sizeof(*t->tx));
+	t->rxk = aligned_alloc(64, cap * sizeof(*t->rxk));
+	t->txk = aligned_alloc(64, cap * sizeof(*t->txk));
+	/* Touched now: a worker must not fault a page in when a session
+	 * opens. */
 	if (t->tx)
 		memset(t->tx, 0, cap * sizeof(*t->tx));
-	if (!t->s || !t->bucket || !t->next || !t->free_slots || !t->gen || !t->tx) {
+	if (t->rxk)
+		memset(t->rxk, 0, cap * sizeof(*t->rxk));
+	if (t->txk)
+		memset(t->txk, 0, cap * sizeof(*t->txk));
+	if (!t->s || !t->bucket || !t->next || !t->free_slots || !t->gen || !t->tx || !t->rxk ||
+	    !t->txk) {
 		sl_session_table_fini(t);
 		return -ENOMEM;
 	}
@@ -77,7 +86,13 @@ sl_session_table_fini(struct sl_session_table *t)
 	free(t->gen);
 	if (t->tx)
 		sl_wipe(t->tx, t->cap * sizeof(*t->tx));
+	if (t->rxk)
+		sl_wipe(t->rxk, t->cap * sizeof(*t->rxk));
+	if (t->txk)
+		sl_wipe(t->txk, t->cap * sizeof(*t->txk));
 	free(t->tx);
+	free(t->rxk);
+	free(t->txk);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -143,17 +158,22 @@ sl_session_close(struct sl_session_table *t, struct sl_session *s)
 		link = &t->next[*link - 1];
 	if (*link)
 		*link = t->next[slot];
-	/* Release: a sender that still sees the old id took its seq before. */
-	__atomic_store_n(&t->tx[slot].id, 0, __ATOMIC_RELEASE);
-	sl_wipe(s->k_c2s, sizeof(s->k_c2s));
+	/* A seqlock's write side, as in sl_session_keys_set: a sender that
+	 * still sees the old id after sealing sealed with the old key. */
+	if (t->tx[slot].id) {
+		__atomic_store_n(&t->tx[slot].id, 0, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		sl_seal_key_wipe(&t->txk[slot]);
+		sl_seal_key_wipe(&t->rxk[slot]);
+	}
 	s->id = 0;
 	t->free_slots[t->n_free++] = slot;
 	t->n_active--;
 }
 
 struct sl_session_tx *
-sl_session_tx_get(struct sl_session_table *t, uint32_t id, uint32_t plain, uint8_t key[SL_KEY_LEN],
-		  uint8_t *enc)
+sl_session_tx_get(struct sl_session_table *t, uint32_t id, uint32_t plain,
+		  const struct sl_seal_key **key, uint8_t *enc)
 {
 	uint32_t slot = plain & 0xffff;
 	struct sl_session_tx *tx;
@@ -161,36 +181,43 @@ sl_session_tx_get(struct sl_session_table *t, uint32_t id, uint32_t plain, uint8
 	if (id == 0 || (plain >> 24) != t->worker + 1 || slot >= t->cap)
 		return NULL;
 	tx = &t->tx[slot];
-	/* Acquire pairs with the release in sl_session_tx_set: the key is
-	 * the id's once the id is seen. */
+	/* Acquire pairs with the release in sl_session_keys_set: the key is
+	 * the id's once the id is seen (until the id moves: the caller
+	 * checks again after sealing). */
 	if (__atomic_load_n(&tx->id, __ATOMIC_ACQUIRE) != id)
 		return NULL;
-	memcpy(key, tx->key, SL_KEY_LEN);
+	*key = &t->txk[slot];
 	*enc = tx->enc;
-	/* The copy raced with a reuse of the slot if the id moved meanwhile. */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (__atomic_load_n(&tx->id, __ATOMIC_RELAXED) != id)
-		return NULL;
 	return tx;
 }
 
-void
-sl_session_tx_set(struct sl_session_table *t, struct sl_session *s,
-		  const uint8_t k_s2c[SL_KEY_LEN], uint8_t enc)
+int
+sl_session_keys_set(struct sl_session_table *t, struct sl_session *s, unsigned suite,
+		    const uint8_t k_c2s[SL_KEY_LEN], const uint8_t k_s2c[SL_KEY_LEN], uint8_t enc)
 {
 	uint32_t slot = (uint32_t)(s - t->s);
 	struct sl_session_tx *tx = &t->tx[slot];
+	int rc;
 
+	rc = sl_seal_key_init(&t->rxk[slot], suite, k_c2s);
+	if (rc < 0)
+		return rc;
+	s->suite = (uint8_t)suite;
 	/* A seqlock's write side: the id cleared before the key changes. */
 	__atomic_store_n(&tx->id, 0, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	memcpy(tx->key, k_s2c, SL_KEY_LEN);
+	rc = sl_seal_key_init(&t->txk[slot], suite, k_s2c);
+	if (rc < 0) {
+		sl_seal_key_wipe(&t->rxk[slot]);
+		return rc;
+	}
 	tx->enc = enc;
 	/* A new key starts a new sequence: nonces repeat only under a key
 	 * that is gone. Relaxed: ordered before the id by the release. */
 	__atomic_store_n(&tx->seq, 0, __ATOMIC_RELAXED);
 	s->id = next_id(t, slot, SL_SESSION_ID_SEALED);
 	__atomic_store_n(&tx->id, s->id, __ATOMIC_RELEASE);
+	return 0;
 }
 
 uint32_t

@@ -32,19 +32,19 @@ struct sl_session {
 	uint8_t transport; /* enum sl_transport of the peer that opened it */
 	uint8_t version;   /* protocol version agreed in HELLO/WELCOME */
 	uint8_t enc;	   /* sealed datagrams are encrypted (SL_SEAL_F_ENC) */
-	uint8_t reserved1[7];
+	uint8_t suite;	   /* SL_SUITE_*: the seal's AEAD, both directions */
+	uint8_t reserved1[6];
 	uint64_t nonce;	  /* HELLO's, echoed in AUTH: a resent AUTH gets the same WELCOME */
 	uint64_t issued;  /* the CHALLENGE's time (ms) of the AUTH that opened it */
 	uint64_t last_seen; /* caller's clock units */
 	char name[SL_CLIENT_NAME_LEN];
-	/* Authentication: state, user, the receive key and replay window
-	 * (the transmit key is in the table's tx array). */
+	/* Authentication: state, user, the replay window (the precomputed
+	 * keys are in the table's rxk and txk arrays, by slot). */
 	uint8_t auth;	    /* SL_SESSION_AUTH_* */
 	uint8_t reserved2;
 	uint16_t uid;	    /* 0: anonymous (open mode) */
 	uint16_t user_epoch; /* the user's epoch when authenticated */
 	uint16_t reserved3;
-	uint8_t k_c2s[SL_KEY_LEN];
 	struct sl_replay_window rw;
 	uint64_t rate_tat; /* publish rate limit: theoretical arrival time (GCRA) */
 	/* Idempotent producer the session is bound to (PRODUCER); 0: none. */
@@ -58,10 +58,12 @@ struct sl_session {
 
 /*
  * What a worker needs to seal a datagram to a session, whichever worker
- * sends it (a topic's owner delivers to sessions of every worker). The
- * session's worker writes it; others read it as a seqlock keyed by @id:
- * load @id (acquire), copy the key, load @id again; equal and the session's
- * id: the copy is good. @seq is the broker->client transport sequence,
+ * sends it (a topic's owner delivers to sessions of every worker): this and
+ * the slot's precomputed k_s2c in the table's txk array. The session's
+ * worker writes them; others read them as a seqlock keyed by @id: load @id
+ * (acquire), seal with the key where it lies, load @id again
+ * (sl_session_tx_still); equal and the session's id: the datagram is good,
+ * else it is dropped unsent. @seq is the broker->client transport sequence,
  * shared by every sender (relaxed fetch-add: only uniqueness matters).
  */
 struct sl_session_tx {
@@ -69,8 +71,7 @@ struct sl_session_tx {
 	uint8_t enc;
 	uint8_t reserved[3];
 	uint64_t seq;	/* last s2c sequence used */
-	uint8_t key[SL_KEY_LEN]; /* k_s2c */
-	uint8_t pad[16];
+	uint8_t pad[48];
 } __attribute__((aligned(64)));
 
 /* Decoded session ids, direct-mapped: the permutation costs four SipHash
@@ -102,6 +103,12 @@ struct sl_session_table {
 	uint32_t n_free;
 	struct sl_session *s;
 	struct sl_session_tx *tx; /* per slot; read by every worker */
+	/* Precomputed seal keys per slot (common/crypto.h struct
+	 * sl_seal_key, 1 KiB each): k_c2s, the owner's alone; k_s2c, read
+	 * by every worker under tx[slot]'s seqlock. 2 KiB per session,
+	 * allocated and touched at start. */
+	struct sl_seal_key *rxk;
+	struct sl_seal_key *txk;
 	uint8_t idkey[SL_SESSION_ID_KEY_LEN]; /* the broker's session-id key */
 	struct sl_id_cache idc; /* the owner's lookups */
 	uint32_t *bucket;   /* address hash -> slot + 1, 0 = empty */
@@ -129,26 +136,47 @@ sl_session_worker(const uint8_t *idkey, uint32_t id)
 
 /*
  * Seal state of session @id (@plain: its decoded form, from any id cache)
- * in table @t (any worker may call), copied into
- * @key and *@enc when @id is a live sealed session. Returns the slot's
- * struct (for its seq), or NULL. Thread-safe against the owner's writes.
+ * in table @t (any worker may call): *@key points at its precomputed k_s2c
+ * and *@enc is set when @id is a live sealed session. Returns the slot's
+ * struct (for its seq), or NULL. The key may change under the caller when
+ * the session ends: seal with it, then check sl_session_tx_still and drop
+ * the datagram when that fails.
  */
 struct sl_session_tx *sl_session_tx_get(struct sl_session_table *t, uint32_t id,
-					uint32_t plain, uint8_t key[SL_KEY_LEN], uint8_t *enc);
+					uint32_t plain, const struct sl_seal_key **key,
+					uint8_t *enc);
 
-/* Is @tx still session @id's (after a fetch-add on its seq)? */
+/* Session @s's precomputed receive key (k_c2s). The owner only. */
+static inline const struct sl_seal_key *
+sl_session_rx_key(const struct sl_session_table *t, const struct sl_session *s)
+{
+	return &t->rxk[s - t->s];
+}
+
+/* Is @tx still session @id's (after a fetch-add on its seq and sealing
+ * with its key)? */
 static inline int
 sl_session_tx_still(const struct sl_session_tx *tx, uint32_t id)
 {
-	/* Acquire: the seq taken before this load belongs to @id when the id
-	 * is unchanged (the owner clears id before it reuses the slot). */
-	return __atomic_load_n(&tx->id, __ATOMIC_ACQUIRE) == id;
+	/* The seqlock's read check: the fence keeps the key's reads and the
+	 * seq's fetch-add before the load; it pairs with the release fence
+	 * after the owner clears the id (sl_session_close,
+	 * sl_session_keys_set), so an unchanged id means neither was the
+	 * next session's. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&tx->id, __ATOMIC_RELAXED) == id;
 }
 
-/* Make session @s sealed under @k_s2c: gives it a sealed id (call before
- * its id is told to anyone). The owner only. */
-void sl_session_tx_set(struct sl_session_table *t, struct sl_session *s,
-		       const uint8_t k_s2c[SL_KEY_LEN], uint8_t enc);
+/*
+ * Make session @s sealed with @suite (SL_SUITE_*) under @k_c2s (receive)
+ * and @k_s2c (transmit), precomputed into the slot's keys: gives it a
+ * sealed id (call before its id is told to anyone). The owner only.
+ * Returns 0, or -ENOTSUP when @suite cannot run here (the session is left
+ * unsealed).
+ */
+int sl_session_keys_set(struct sl_session_table *t, struct sl_session *s, unsigned suite,
+			const uint8_t k_c2s[SL_KEY_LEN], const uint8_t k_s2c[SL_KEY_LEN],
+			uint8_t enc);
 
 /* Is session id @id (under @idkey) a sealed session's? */
 static inline int

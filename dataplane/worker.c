@@ -14,6 +14,8 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include <common/crypto.h>
+#include <common/log.h>
 #include <common/proto.h>
 
 #include "dataplane.h"
@@ -894,6 +896,12 @@ sl_worker_init(struct sl_dp *dp, uint32_t idx)
 		}
 		sl_random(dp->cookie_secret, sizeof(dp->cookie_secret));
 		sl_random(dp->session_idkey, sizeof(dp->session_idkey));
+		dp->aes_gcm = !dp->conf.aes_gcm_off && sl_crypto_aesgcm_available();
+		SL_LOG(INFO, "seal suites: ChaCha20-Poly1305%s%s%s\n",
+		       dp->aes_gcm ? ", AES-256-GCM (" : "",
+		       dp->aes_gcm ? sl_crypto_aesgcm_impl() : "",
+		       dp->aes_gcm ? ")" : dp->conf.aes_gcm_off ? " (aes_gcm = off)"
+							  : " (no AES-NI: no AES-256-GCM)");
 		dp->secrets_drawn = 1;
 	}
 	sl_rng_seed(&w->rng);

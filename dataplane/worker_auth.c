@@ -63,7 +63,8 @@ welcome(struct sl_worker *w, const union sl_peer *peer, const struct sl_session 
 	wl.max_message = sl_large_welcome_max(w->dp);
 	wl.session_timeout_ms = w->dp->conf.session_timeout_ms;
 	if (s->auth == SL_SESSION_AUTH_OK)
-		wl.h.flags |= SL_WELCOME_F_AUTH | (s->enc ? SL_WELCOME_F_ENC : 0);
+		wl.h.flags |= SL_WELCOME_F_AUTH | (s->enc ? SL_WELCOME_F_ENC : 0) |
+			      (s->suite == SL_SUITE_AES256_GCM ? SL_WELCOME_F_AESGCM : 0);
 	count(w, SL_CTR_welcomes);
 	/* Sealed at the transmit seam for an authenticated UDP session: the
 	 * client learns the broker holds the key too. */
@@ -148,7 +149,9 @@ sl_worker_hello(struct sl_worker *w, const struct sl_frame *f, const union sl_pe
 	sl_proto_hdr_init(&c.h, SL_FT_CHALLENGE, 0, sizeof(c), 0);
 	c.nonce = h->nonce;
 	c.version = version;
-	c.caps = h->caps & (SL_CAP_AUTH | SL_CAP_ENC);
+	/* AES-256-GCM only where both can and the configuration allows it;
+	 * the cookie binds the answer, so AUTH cannot change it. */
+	c.caps = h->caps & (SL_CAP_AUTH | SL_CAP_ENC | (w->dp->aes_gcm ? SL_CAP_AESGCM : 0));
 	c.issued = now_ms(w);
 	sl_rng_bytes(&w->rng, c.server_nonce, sizeof(c.server_nonce));
 	cookie_of(w, peer, c.version, c.caps, c.nonce, c.issued, c.server_nonce, c.cookie);
@@ -239,11 +242,11 @@ sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const union sl_pee
 	const struct sl_auth *au = (const struct sl_auth *)f->hdr;
 	const struct sl_authz *a = sl_dp_authz(w->dp);
 	const uint8_t *ukey = NULL;
-	uint8_t cookie[SL_COOKIE_LEN], k_s2c[SL_KEY_LEN];
+	uint8_t cookie[SL_COOKIE_LEN], k_c2s[SL_KEY_LEN], k_s2c[SL_KEY_LEN];
 	struct sl_session *s;
 	uint64_t now = now_ms(w);
 	uint16_t uid = 0;
-	int enc;
+	int enc, rc;
 
 	/* 1. The cookie: this broker issued this CHALLENGE to this address,
 	 * lately. Nothing before this point costs more than a hash. */
@@ -301,12 +304,29 @@ sl_worker_auth(struct sl_worker *w, const struct sl_frame *f, const union sl_pee
 	s->auth = uid ? SL_SESSION_AUTH_OK : SL_SESSION_AUTH_NONE;
 	if (uid) {
 		s->enc = (uint8_t)enc;
-		sl_session_keys(ukey, au->server_nonce, au->client_nonce, s->k_c2s, k_s2c);
+		/* The cookie held: these caps are the CHALLENGE's, and
+		 * SL_CAP_AESGCM in them is the broker's own choice. */
+		s->suite = au->caps & SL_CAP_AESGCM ? SL_SUITE_AES256_GCM
+						    : SL_SUITE_CHACHA20_POLY1305;
 		memset(&s->rw, 0, sizeof(s->rw));
 		/* Shared memory is never sealed: the rings are the client's. */
-		if (peer->transport == SL_TRANSPORT_UDP)
-			sl_session_tx_set(&w->sessions, s, k_s2c, s->enc);
-		sl_wipe(k_s2c, sizeof(k_s2c));
+		if (peer->transport == SL_TRANSPORT_UDP) {
+			sl_session_keys_suite(ukey, au->server_nonce, au->client_nonce, s->suite,
+					      k_c2s, k_s2c);
+			rc = sl_session_keys_set(&w->sessions, s, s->suite, k_c2s, k_s2c, s->enc);
+			sl_wipe(k_c2s, sizeof(k_c2s));
+			sl_wipe(k_s2c, sizeof(k_s2c));
+			if (unlikely(rc < 0)) {
+				/* Not reached: the CHALLENGE offered only what
+				 * this broker can seal with. */
+				sl_session_close(&w->sessions, s);
+				auth_fail(w, SL_DROP_seal_no_keys, peer, au->name);
+				refuse(w, peer, SL_E_HANDSHAKE, SL_FT_AUTH, au->nonce);
+				return;
+			}
+			if (s->suite == SL_SUITE_AES256_GCM)
+				count(w, SL_CTR_auth_aesgcm);
+		}
 		count(w, SL_CTR_auth_ok);
 	}
 	count(w, SL_CTR_sessions_opened);
@@ -334,7 +354,8 @@ sl_worker_seal_open(struct sl_worker *w, uint8_t *data, uint32_t len, const unio
 	}
 	/* Verify before anything else: a forged datagram must not even
 	 * refresh the session. Then the window (a replay verifies too). */
-	if (unlikely(sl_seal_open(s->k_c2s, SL_DIR_C2S, data, len) != 0)) {
+	if (unlikely(sl_seal_open_k(sl_session_rx_key(&w->sessions, s), SL_DIR_C2S, data, len) !=
+		     0)) {
 		auth_fail(w, SL_DROP_bad_mac, peer, s->name);
 		return -1;
 	}

@@ -131,12 +131,13 @@ udp_alloc(struct sl_worker *w, struct rte_mempool *pool, uint16_t pidx,
 
 /* --- sealing (PROTOCOL.md section 3): one seal per datagram ----------------- */
 
-/* How frames of one session go out: sealed under a copy of its key. */
+/* How frames of one session go out: sealed under its precomputed key,
+ * where its worker keeps it (checked again after sealing). */
 struct seal_st {
 	uint32_t session; /* 0: unsealed */
 	uint8_t enc;
 	struct sl_session_tx *stx;
-	uint8_t key[SL_KEY_LEN];
+	const struct sl_seal_key *key;
 };
 
 /*
@@ -160,7 +161,7 @@ seal_state(struct sl_worker *w, const union sl_peer *peer, uint32_t session, str
 		return 0;
 	wi = (int)(plain >> 24) - 1;
 	if (wi >= 0 && wi < dp->n_workers && dp->workers[wi]) {
-		st->stx = sl_session_tx_get(&dp->workers[wi]->sessions, session, plain, st->key,
+		st->stx = sl_session_tx_get(&dp->workers[wi]->sessions, session, plain, &st->key,
 					    &st->enc);
 		if (st->stx) {
 			st->session = session;
@@ -175,7 +176,8 @@ seal_state(struct sl_worker *w, const union sl_peer *peer, uint32_t session, str
 /*
  * Seal @pd's datagram: the frames are at @d + 24 up to pd->len; padded to
  * 8, the tag appended. The sequence comes from the session's shared
- * counter; a session whose id moved meanwhile (ended) loses the datagram.
+ * counter; a session whose id moved meanwhile (ended: its key may have
+ * changed under the seal) loses the datagram.
  */
 static int
 seal_close(struct sl_worker *w, struct sl_tx_pend *pd, uint8_t *d)
@@ -193,17 +195,17 @@ seal_close(struct sl_worker *w, struct sl_tx_pend *pd, uint8_t *d)
 	/* Relaxed: only uniqueness matters; every sender of the session
 	 * takes its own. */
 	seq = __atomic_add_fetch(&pd->stx->seq, 1, __ATOMIC_RELAXED);
-	if (unlikely(!sl_session_tx_still(pd->stx, pd->session))) {
-		drop(w, SL_DROP_seal_no_keys);
-		return -1;
-	}
 	if (unlikely(seq >= SL_SEAL_SEQ_LIMIT)) {
 		/* Never near in practice (2^48 datagrams); a nonce must never
 		 * repeat, so the session sends nothing more and expires. */
 		drop(w, SL_DROP_seal_seq_end);
 		return -1;
 	}
-	sl_seal(pd->key, SL_DIR_S2C, seq, pd->session, pd->enc, d, len);
+	sl_seal_k(pd->key, SL_DIR_S2C, seq, pd->session, pd->enc, d, len);
+	if (unlikely(!sl_session_tx_still(pd->stx, pd->session))) {
+		drop(w, SL_DROP_seal_no_keys);
+		return -1;
+	}
 	pd->len = len;
 	count(w, SL_CTR_sealed_tx);
 	return 0;
@@ -243,7 +245,7 @@ pend_close(struct sl_worker *w, struct sl_tx_pend *pd)
 	if (pd->session) {
 		int rc = seal_close(w, pd, d + SL_PKT_HDR_LEN);
 
-		sl_wipe(pd->key, sizeof(pd->key));
+		pd->key = NULL;
 		pd->session = 0;
 		if (unlikely(rc < 0)) {
 			rte_pktmbuf_free(pd->m);
@@ -341,9 +343,7 @@ udp_send_copy(struct sl_worker *w, const struct sl_peer_udp *peer, const struct 
 	pd = pend_slot(w);
 	*pd = (struct sl_tx_pend){ .m = m, .peer = *peer, .pidx = pidx, .frames = 1,
 				   .len = hdr + alen + blen, .session = st->session,
-				   .enc = st->enc, .stx = st->stx };
-	if (st->session)
-		memcpy(pd->key, st->key, sizeof(pd->key));
+				   .enc = st->enc, .stx = st->stx, .key = st->key };
 	w->n_pend++;
 	return 0;
 }

@@ -22,8 +22,12 @@
 # Sync journals over shared memory are on tmpfs with PMEM_IS_PMEM_FORCE=1:
 # emulated persistent memory (rows named "*-emupmem"), not a real device.
 # Authenticated rows (same dataplane, a user made through sluice-control):
-# "sluice-mac" every datagram sealed with a ChaCha20-Poly1305 tag both ways,
-# "sluice-aead" encrypted too; durability none, ratio to the plaintext row.
+# "sluice-mac" every datagram sealed with a tag both ways, "sluice-aead"
+# encrypted too, in the suite a client gets by default (AES-256-GCM where the
+# CPU has AES-NI: the dataplane's log line "seal suites" says); the same
+# with "-chacha" from a client that does not offer AES-256-GCM
+# (SLUICE_AESGCM_IMPL=none): ChaCha20-Poly1305. Durability none, ratio to
+# the plaintext row.
 # Shared memory is never sealed (the rings are private to the client).
 # Loss and throughput rows (same run): "sluice-max-udp", the most 64 B
 # messages/s one worker delivers over UDP (publisher and subscriber, at most
@@ -278,9 +282,10 @@ for dur in none sync; do
 	done
 done
 # The same with authenticated sessions: every datagram both ways sealed
-# (ChaCha20-Poly1305 tag, "sluice-mac") and encrypted ("sluice-aead"); a user
-# made through sluice-control, durability none. Ratio: to the plaintext row
-# of the same size, printed under the table.
+# (a tag, "sluice-mac") and encrypted ("sluice-aead"), in the default suite
+# and in ChaCha20-Poly1305 ("-chacha"); a user made through sluice-control,
+# durability none. Ratio: to the plaintext row of the same size, printed
+# under the table.
 if [ -x "$build/control/sluice-control" ] && "$bin/sluice-loadgen" --help 2>&1 | grep -q -- --encrypt; then
 	say "the same, authenticated: every datagram sealed (MAC), and encrypted (AEAD)"
 	"$build/control/sluice-control" -n $name --state-dir "$work/control" \
@@ -294,16 +299,19 @@ if [ -x "$build/control/sluice-control" ] && "$bin/sluice-loadgen" --help 2>&1 |
 	done
 	if ctl user add bench --credentials "$work/bench.cred" >/dev/null 2>>"$work/stderr.log" &&
 		ctl acl grant bench 'bcr.>' pub,sub >/dev/null 2>>"$work/stderr.log"; then
-		for mode in mac aead; do
-			enc=(); [ $mode = aead ] && enc=(--encrypt)
+		for mode in mac aead mac-chacha aead-chacha; do
+			enc=(); [ "${mode%-*}" = aead ] && enc=(--encrypt)
+			impl=; [ "${mode#*-}" = chacha ] && impl=none
 			for s in "${sizes[@]}"; do
 				f=$work/lg-$mode-$s.json
-				bounded $((duration + 30)) "$f" ip netns exec $tag-cl "$bin/sluice-loadgen" \
+				bounded $((duration + 30)) "$f" ip netns exec $tag-cl \
+					env SLUICE_AESGCM_IMPL=$impl "$bin/sluice-loadgen" \
 					--host $net.1 -r "$rate" -s "$s" -d "$duration" --topic-prefix "bcr.$mode$s" \
 					--credentials "$work/bench.cred" "${enc[@]}" --json -q
 				row "sluice-$mode" udp none "$s" "$f" "$(lg_status $?)"
 			done
 		done
+		say "$(grep -o 'seal suites: .*' "$work/dp.log" | head -1)"
 	else
 		say "note: no user for the authenticated rows (see $work/stderr.log)"
 	fi
@@ -519,7 +527,7 @@ for tr in ("udp", "shm"):
         print(f"  64 KiB over {tr}: {mbs:.1f} MB/s vs memcpy 64 KiB {fmbs:.0f} MB/s = {mbs / fmbs:.4f}x")
     else:
         print(f"  64 KiB over {tr}: not measured")
-for mode in ("mac", "aead"):
+for mode in ("mac", "aead", "mac-chacha", "aead-chacha"):
     for r in rows:
         if r["name"] != f"sluice-{mode}" or r["status"] not in ("ok", "loss") or r["p50_ns"] is None:
             continue

@@ -272,6 +272,7 @@ harness_auth(struct sl_auth *a, const struct sl_challenge *c, const char *name,
 struct harness_client {
 	uint32_t session;
 	uint8_t k_c2s[SL_KEY_LEN], k_s2c[SL_KEY_LEN];
+	unsigned suite; /* SL_SUITE_*: the keys' AEAD */
 	uint64_t tx_seq;
 	struct sl_replay_window rw;
 	unsigned opened, bad;
@@ -290,9 +291,13 @@ harness_seal(struct harness_client *c, const void *frames, uint32_t len, int enc
 {
 	uint32_t n = SL_SEAL_HDR_LEN + ((len + 7u) & ~7u) + SL_TAG_LEN;
 
+	static struct sl_seal_key k;
+
 	memset(out, 0, n);
 	memcpy(out + SL_SEAL_HDR_LEN, frames, len);
-	sl_seal(c->k_c2s, SL_DIR_C2S, seq ? seq : ++c->tx_seq, c->session, enc, out, n);
+	if (sl_seal_key_init(&k, c->suite, c->k_c2s) != 0)
+		return 0;
+	sl_seal_k(&k, SL_DIR_C2S, seq ? seq : ++c->tx_seq, c->session, enc, out, n);
 	return n;
 }
 
@@ -327,13 +332,15 @@ harness_recv(struct sl_dp *dp, struct rte_ring *tx, unsigned polls,
 		else if (harness_sealed && p[pi.payload_off + 1] == SL_FT_SEAL) {
 			uint8_t *d = buf + 2048; /* a copy to open in place */
 			const struct sl_seal *sh = (const struct sl_seal *)d;
+			static struct sl_seal_key k;
 			size_t ioff = 0;
 
 			memcpy(d, p + pi.payload_off, pi.payload_len);
 			/* Session 0: the WELCOME tells it. */
 			if (sh->h.length != pi.payload_len ||
 			    (harness_sealed->session && sh->h.session != harness_sealed->session) ||
-			    sl_seal_open(harness_sealed->k_s2c, SL_DIR_S2C, d, pi.payload_len) != 0 ||
+			    sl_seal_key_init(&k, harness_sealed->suite, harness_sealed->k_s2c) != 0 ||
+			    sl_seal_open_k(&k, SL_DIR_S2C, d, pi.payload_len) != 0 ||
 			    sl_replay_check(&harness_sealed->rw, sh->seq) != 0) {
 				harness_sealed->bad++;
 			} else {

@@ -12,6 +12,7 @@
 
 #include <common/auth.h>
 #include <common/crypto.h>
+#include <common/crypto_aes.h>
 #include <common/proto.h>
 
 #include "check.h"
@@ -459,6 +460,201 @@ test_seal_nonces(void)
 	datagram_publish(b, 64);
 	sl_seal(key, SL_DIR_C2S, 6, 1, 1, b, len);
 	CHECK(memcmp(a + SL_SEAL_HDR_LEN, b + SL_SEAL_HDR_LEN, len - SL_SEAL_OVERHEAD) != 0);
+}
+
+/* ---- AES-256-GCM, the second suite, and precomputed keys ---- */
+
+/*
+ * NIST's AES-256-GCM test case 16 (McGrew and Viega, "The Galois/Counter
+ * Mode of Operation", appendix B): 60 bytes of plaintext, 20 of AAD, a
+ * 12-byte IV. Each library must give this ciphertext and tag.
+ */
+static void
+test_aesgcm_kat(void)
+{
+	static const uint8_t key[32] = {
+		0xfe, 0xff, 0xe9, 0x92, 0x86, 0x65, 0x73, 0x1c, 0x6d, 0x6a, 0x8f,
+		0x94, 0x67, 0x30, 0x83, 0x08, 0xfe, 0xff, 0xe9, 0x92, 0x86, 0x65,
+		0x73, 0x1c, 0x6d, 0x6a, 0x8f, 0x94, 0x67, 0x30, 0x83, 0x08 };
+	static const uint8_t iv[12] = { 0xca, 0xfe, 0xba, 0xbe, 0xfa, 0xce,
+					 0xdb, 0xad, 0xde, 0xca, 0xf8, 0x88 };
+	static const uint8_t pt[60] = {
+		0xd9, 0x31, 0x32, 0x25, 0xf8, 0x84, 0x06, 0xe5, 0xa5, 0x59, 0x09, 0xc5,
+		0xaf, 0xf5, 0x26, 0x9a, 0x86, 0xa7, 0xa9, 0x53, 0x15, 0x34, 0xf7, 0xda,
+		0x2e, 0x4c, 0x30, 0x3d, 0x8a, 0x31, 0x8a, 0x72, 0x1c, 0x3c, 0x0c, 0x95,
+		0x95, 0x68, 0x09, 0x53, 0x2f, 0xcf, 0x0e, 0x24, 0x49, 0xa6, 0xb5, 0x25,
+		0xb1, 0x6a, 0xed, 0xf5, 0xaa, 0x0d, 0xe6, 0x57, 0xba, 0x63, 0x7b, 0x39 };
+	static const uint8_t ad[20] = { 0xfe, 0xed, 0xfa, 0xce, 0xde, 0xad, 0xbe,
+					0xef, 0xfe, 0xed, 0xfa, 0xce, 0xde, 0xad,
+					0xbe, 0xef, 0xab, 0xad, 0xda, 0xd2 };
+	static const uint8_t ct[60] = {
+		0x52, 0x2d, 0xc1, 0xf0, 0x99, 0x56, 0x7d, 0x07, 0xf4, 0x7f, 0x37, 0xa3,
+		0x2a, 0x84, 0x42, 0x7d, 0x64, 0x3a, 0x8c, 0xdc, 0xbf, 0xe5, 0xc0, 0xc9,
+		0x75, 0x98, 0xa2, 0xbd, 0x25, 0x55, 0xd1, 0xaa, 0x8c, 0xb0, 0x8e, 0x48,
+		0x59, 0x0d, 0xbb, 0x3d, 0xa7, 0xb0, 0x8b, 0x10, 0x56, 0x82, 0x88, 0x38,
+		0xc5, 0xf6, 0x1e, 0x63, 0x93, 0xba, 0x7a, 0x0a, 0xbc, 0xc9, 0xf6, 0x62 };
+	static const uint8_t tag[16] = { 0x76, 0xfc, 0x6e, 0xce, 0x0f, 0x4e,
+					 0x17, 0x68, 0xcd, 0xdf, 0x88, 0x53,
+					 0xbb, 0x2d, 0x55, 0x1b };
+	static const char *const impls[] = { "intel-ipsec-mb", "libsodium" };
+	const struct sl_aes_impl *a;
+	struct sl_seal_key k;
+	uint8_t b[60], t[16];
+	unsigned i;
+
+	if (!sl_crypto_aesgcm_available()) {
+		fprintf(stderr, "test_auth: no AES-NI here: AES-256-GCM vectors skipped\n");
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		if (sl_seal_key_init_impl(&k, SL_SUITE_AES256_GCM, key, impls[i]) != 0) {
+			/* Built without intel-ipsec-mb: libsodium alone. */
+			CHECK(i == 0);
+			continue;
+		}
+		a = k.impl;
+		CHECK(strcmp(a->name, impls[i]) == 0);
+		memcpy(b, pt, sizeof(b));
+		a->seal(k.st, iv, ad, sizeof(ad), b, sizeof(b), t);
+		CHECK(memcmp(b, ct, sizeof(ct)) == 0 && memcmp(t, tag, sizeof(tag)) == 0);
+		CHECK(a->open(k.st, iv, ad, sizeof(ad), b, sizeof(b), tag) == 0);
+		CHECK(memcmp(b, pt, sizeof(pt)) == 0);
+		/* A wrong tag: refused, the ciphertext left as it came. */
+		memcpy(b, ct, sizeof(b));
+		memcpy(t, tag, sizeof(t));
+		t[15] ^= 1;
+		CHECK(a->open(k.st, iv, ad, sizeof(ad), b, sizeof(b), t) == -EBADMSG);
+		CHECK(memcmp(b, ct, sizeof(ct)) == 0);
+	}
+	CHECK(sl_seal_key_init_impl(&k, SL_SUITE_AES256_GCM, key, "openssl") == -ENOTSUP);
+	CHECK(sl_seal_key_init(&k, 2, key) == -EINVAL);
+}
+
+/*
+ * The envelope with precomputed keys, each suite and each AES library:
+ * round trip at every size, MAC only and encrypted; any bit flip refused
+ * with the bytes left as they were; wrong direction, seq or key refused;
+ * the two AES libraries interoperate; and a ChaCha20-Poly1305 key never
+ * opens an AES-256-GCM seal of the same raw key, nor the reverse.
+ */
+static void
+test_seal_suites(void)
+{
+	static uint8_t d[SL_MAX_DATAGRAM] __attribute__((aligned(8)));
+	static uint8_t copy[SL_MAX_DATAGRAM];
+	static const uint32_t plens[] = { 0, 1, 32, 256, 1024, SL_MAX_PAYLOAD };
+	static struct sl_seal_key k[3], other, cha;
+	static const char *const names[] = { "chacha20-poly1305", "intel-ipsec-mb", "libsodium" };
+	uint8_t raw[32], raw2[32];
+	struct sl_frame f, in;
+	uint32_t len, bit, i;
+	unsigned n, m;
+	size_t off, ioff;
+	int enc, have[3];
+
+	for (i = 0; i < 32; i++)
+		raw[i] = raw2[i] = (uint8_t)(0x90 + i);
+	raw2[0] ^= 1;
+	have[0] = sl_seal_key_init(&k[0], SL_SUITE_CHACHA20_POLY1305, raw) == 0;
+	have[1] = sl_seal_key_init_impl(&k[1], SL_SUITE_AES256_GCM, raw, names[1]) == 0;
+	have[2] = sl_seal_key_init_impl(&k[2], SL_SUITE_AES256_GCM, raw, names[2]) == 0;
+	CHECK(have[0]);
+	CHECK(have[1] + have[2] == 0 || sl_crypto_aesgcm_available());
+	CHECK(sl_seal_key_init(&cha, SL_SUITE_CHACHA20_POLY1305, raw) == 0);
+	for (n = 0; n < 3; n++) {
+		if (!have[n])
+			continue;
+		CHECK(sl_seal_key_init_impl(&other, k[n].suite, raw2, names[n]) == 0 ||
+		      n == 0);
+		if (n == 0)
+			CHECK(sl_seal_key_init(&other, SL_SUITE_CHACHA20_POLY1305, raw2) == 0);
+		for (enc = 0; enc <= 1; enc++) {
+			for (i = 0; i < sizeof(plens) / sizeof(plens[0]); i++) {
+				len = datagram_publish(d, plens[i]);
+				memcpy(copy, d, len);
+				sl_seal_k(&k[n], SL_DIR_C2S, 42, 9, enc, d, len);
+				CHECK(((struct sl_seal *)d)->h.flags == (enc ? SL_SEAL_F_ENC : 0));
+				CHECK((memcmp(d + SL_SEAL_HDR_LEN, copy + SL_SEAL_HDR_LEN,
+					      len - SL_SEAL_OVERHEAD) != 0) == enc);
+				/* Every library of the suite opens it. */
+				for (m = 0; m < 3; m++) {
+					if (!have[m] || k[m].suite != k[n].suite || m == n)
+						continue;
+					memcpy(copy, d, len);
+					CHECK(sl_seal_open_k(&k[m], SL_DIR_C2S, copy, len) == 0);
+				}
+				off = ioff = 0;
+				CHECK(sl_proto_next(d, len, &off, &f) == 1 && f.len == len);
+				CHECK(sl_seal_open_k(&k[n], SL_DIR_C2S, d, len) == 0);
+				CHECK(sl_proto_next(f.body, f.body_len, &ioff, &in) == 1);
+				CHECK(in.hdr->type == SL_FT_PUBLISH && in.body_len == plens[i]);
+			}
+			len = datagram_publish(d, 100);
+			sl_seal_k(&k[n], SL_DIR_S2C, 7, 9, enc, d, len);
+			memcpy(copy, d, len);
+			CHECK(sl_seal_open_k(&other, SL_DIR_S2C, d, len) == -EBADMSG);
+			CHECK(sl_seal_open_k(&k[n], SL_DIR_C2S, d, len) == -EBADMSG);
+			CHECK(memcmp(copy, d, len) == 0);
+			if (n > 0)
+				CHECK(sl_seal_open_k(&cha, SL_DIR_S2C, d, len) == -EBADMSG);
+			else if (have[1] || have[2])
+				CHECK(sl_seal_open_k(&k[have[1] ? 1 : 2], SL_DIR_S2C, d, len) ==
+				      -EBADMSG);
+			CHECK(memcmp(copy, d, len) == 0);
+			((struct sl_seal *)d)->seq = 8;
+			CHECK(sl_seal_open_k(&k[n], SL_DIR_S2C, d, len) == -EBADMSG);
+			((struct sl_seal *)d)->seq = 7;
+			CHECK(sl_seal_open_k(&k[n], SL_DIR_S2C, d, len) == 0);
+			CHECK(sl_seal_open_k(&k[n], SL_DIR_S2C, d, SL_SEAL_OVERHEAD - 8) == -EINVAL);
+
+			len = datagram_publish(d, 61);
+			sl_seal_k(&k[n], SL_DIR_C2S, 1000, 9, enc, d, len);
+			memcpy(copy, d, len);
+			for (bit = 0; bit < len * 8; bit++) {
+				d[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+				if (sl_seal_open_k(&k[n], SL_DIR_C2S, d, len) == 0) {
+					fprintf(stderr, "%s enc=%d: flip of bit %u not detected\n",
+						names[n], enc, bit);
+					CHECK(0);
+					memcpy(d, copy, len);
+					continue;
+				}
+				d[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+				if (memcmp(copy, d, len) != 0) {
+					fprintf(stderr, "%s enc=%d: a refused datagram changed\n",
+						names[n], enc);
+					CHECK(0);
+					memcpy(d, copy, len);
+				}
+			}
+			CHECK(sl_seal_open_k(&k[n], SL_DIR_C2S, d, len) == 0);
+		}
+	}
+	/* The ChaCha20-Poly1305 precomputed key is the raw key's seal. */
+	len = datagram_publish(d, 50);
+	sl_seal_k(&cha, SL_DIR_S2C, 3, 1, 1, d, len);
+	CHECK(sl_seal_open(raw, SL_DIR_S2C, d, len) == 0);
+	for (n = 0; n < 3; n++)
+		sl_seal_key_wipe(&k[n]);
+	CHECK(k[1].impl == NULL && k[1].st[0] == 0);
+}
+
+/* Each suite has its own HKDF labels: one handshake never gives two
+ * ciphers the same key. */
+static void
+test_suite_keys(void)
+{
+	uint8_t u[32], sn[16], cn[16], a1[32], a2[32], b1[32], b2[32], c1[32], c2[32];
+
+	memset(u, 7, sizeof(u));
+	memset(sn, 8, sizeof(sn));
+	memset(cn, 9, sizeof(cn));
+	sl_session_keys(u, sn, cn, a1, a2);
+	sl_session_keys_suite(u, sn, cn, SL_SUITE_CHACHA20_POLY1305, b1, b2);
+	sl_session_keys_suite(u, sn, cn, SL_SUITE_AES256_GCM, c1, c2);
+	CHECK(memcmp(a1, b1, 32) == 0 && memcmp(a2, b2, 32) == 0);
+	CHECK(memcmp(a1, c1, 32) != 0 && memcmp(a2, c2, 32) != 0 && memcmp(c1, c2, 32) != 0);
+	CHECK(memcmp(a1, c2, 32) != 0 && memcmp(a2, c1, 32) != 0);
 }
 
 /* ---- handshake ---- */
@@ -1020,6 +1216,9 @@ main(void)
 	test_hkdf_rfc5869();
 	test_seal();
 	test_seal_nonces();
+	test_aesgcm_kat();
+	test_seal_suites();
+	test_suite_keys();
 	test_proof();
 	test_cookie();
 	test_session_ids();

@@ -64,6 +64,7 @@ enum welcome_mode {
 	WELCOME_FORGED,	     /* sealed under another key, as by someone without the user's */
 	WELCOME_PLAIN,	     /* no SL_WELCOME_F_AUTH, not sealed: a downgrade */
 	WELCOME_FORGED_GOOD, /* a forged one, then the genuine one */
+	WELCOME_SUITE_LIE,   /* sealed right, SL_WELCOME_F_AESGCM saying the other suite */
 };
 
 /* The user's encryption policy at the fake (as SL_CNC_ENC_*). */
@@ -106,6 +107,8 @@ struct fake {
 	uint8_t k_s2c[SL_KEY_LEN];
 	atomic_bool sealing;	     /* the session's datagrams go sealed */
 	bool enc;		     /* ... and encrypted */
+	atomic_bool aes;	     /* the CHALLENGE keeps SL_CAP_AESGCM */
+	atomic_uint suite;	     /* the session's SL_SUITE_* (from its AUTH's caps) */
 	/* Owned by the thread. */
 	struct sockaddr_in peer;
 	bool subscribed[FAKE_TOPICS];
@@ -166,9 +169,13 @@ fake_seal_seq(struct fake *fk, void *dst, const void *frames, size_t len, uint64
 {
 	size_t dlen = SL_SEAL_HDR_LEN + sl_proto_align((uint32_t)len) + SL_TAG_LEN;
 
+	struct sl_seal_key k;
+
 	memset(dst, 0, dlen);
 	memcpy((uint8_t *)dst + SL_SEAL_HDR_LEN, frames, len);
-	sl_seal(key, SL_DIR_S2C, seq, FAKE_SESSION, fk->enc, dst, (uint32_t)dlen);
+	if (sl_seal_key_init(&k, atomic_load(&fk->suite), key) != 0)
+		return 0;
+	sl_seal_k(&k, SL_DIR_S2C, seq, FAKE_SESSION, fk->enc, dst, (uint32_t)dlen);
 	return dlen;
 }
 
@@ -263,7 +270,11 @@ fake_welcome(struct fake *fk, uint64_t nonce, const uint8_t *key)
 	memset(w, 0, sizeof(*w));
 	sl_proto_hdr_init(&w->h, SL_FT_WELCOME, 0, sizeof(*w), FAKE_SESSION);
 	if (key != NULL)
-		w->h.flags = SL_WELCOME_F_AUTH | (fk->enc ? SL_WELCOME_F_ENC : 0);
+		w->h.flags = SL_WELCOME_F_AUTH | (fk->enc ? SL_WELCOME_F_ENC : 0) |
+			     ((atomic_load(&fk->suite) == SL_SUITE_AES256_GCM) !=
+					      (atomic_load(&fk->welcome_mode) == WELCOME_SUITE_LIE)
+				      ? SL_WELCOME_F_AESGCM
+				      : 0);
 	w->session = FAKE_SESSION;
 	w->heartbeat_ms = FAKE_HB_MS;
 	w->nonce = nonce;
@@ -307,7 +318,8 @@ fake_challenge(struct fake *fk, const struct sl_hello *h)
 	sl_proto_hdr_init(&ch->h, SL_FT_CHALLENGE, 0, sizeof(*ch), 0);
 	ch->nonce = h->nonce;
 	ch->version = SL_PROTO_VERSION;
-	ch->caps = h->caps & (SL_CAP_AUTH | SL_CAP_ENC);
+	ch->caps = h->caps & (SL_CAP_AUTH | SL_CAP_ENC |
+			      (atomic_load(&fk->aes) ? SL_CAP_AESGCM : 0));
 	ch->issued = sl_now_ns() / MS;
 	sl_random(ch->server_nonce, sizeof(ch->server_nonce));
 	fake_cookie(fk, ch->nonce, ch->version, ch->caps, ch->issued, ch->server_nonce,
@@ -399,9 +411,11 @@ fake_auth(struct fake *fk, const struct sl_auth *a)
 					atomic_load(&fk->enc_policy) == ENC_REQUIRED);
 		memset(&fk->rx_win, 0, sizeof(fk->rx_win));
 		atomic_store(&fk->tx_seq, 0);
+		atomic_store(&fk->suite, a->caps & SL_CAP_AESGCM ? SL_SUITE_AES256_GCM
+								 : SL_SUITE_CHACHA20_POLY1305);
 		if (fk->keyed)
-			sl_session_keys(fake_key, a->server_nonce, a->client_nonce, fk->k_c2s,
-					fk->k_s2c);
+			sl_session_keys_suite(fake_key, a->server_nonce, a->client_nonce,
+					      atomic_load(&fk->suite), fk->k_c2s, fk->k_s2c);
 	}
 	if (!fk->keyed) {
 		fake_welcome(fk, a->nonce, NULL);
@@ -413,7 +427,7 @@ fake_auth(struct fake *fk, const struct sl_auth *a)
 		fake_welcome(fk, a->nonce, NULL);
 	if (mode == WELCOME_FORGED || mode == WELCOME_FORGED_GOOD)
 		fake_welcome(fk, a->nonce, forged);
-	if (mode == WELCOME_GOOD || mode == WELCOME_FORGED_GOOD) {
+	if (mode == WELCOME_GOOD || mode == WELCOME_FORGED_GOOD || mode == WELCOME_SUITE_LIE) {
 		fake_welcome(fk, a->nonce, fk->k_s2c);
 		atomic_store(&fk->sealing, true);
 	}
@@ -784,6 +798,7 @@ static bool
 fake_open(struct fake *fk, size_t n, size_t *off, size_t *end)
 {
 	const struct sl_seal *s = (const struct sl_seal *)fk->in;
+	struct sl_seal_key k;
 
 	*off = 0;
 	*end = n;
@@ -791,7 +806,8 @@ fake_open(struct fake *fk, size_t n, size_t *off, size_t *end)
 		return false;
 	if (!fk->keyed || s->h.length > n || s->h.length < SL_SEAL_OVERHEAD ||
 	    s->h.session != FAKE_SESSION || (fk->enc && !(s->h.flags & SL_SEAL_F_ENC)) ||
-	    sl_seal_open(fk->k_c2s, SL_DIR_C2S, fk->in, s->h.length) < 0 ||
+	    sl_seal_key_init(&k, atomic_load(&fk->suite), fk->k_c2s) != 0 ||
+	    sl_seal_open_k(&k, SL_DIR_C2S, fk->in, s->h.length) < 0 ||
 	    sl_replay_check(&fk->rx_win, s->seq) < 0) {
 		*end = 0;
 		atomic_fetch_add(&fk->sealed_bad, 1);
@@ -1419,6 +1435,46 @@ test_auth_connect(struct fake *fk)
 	CHECK(sl_now_ns() - t0 < 500 * MS);
 	sl_client_close(c);
 	atomic_store(&fk->welcome_mode, WELCOME_GOOD);
+}
+
+/*
+ * The AES-256-GCM suite: libsluice offers it (this CPU has AES-NI); a
+ * CHALLENGE that keeps it makes the session AES-256-GCM both ways, one that
+ * drops it ChaCha20-Poly1305. A WELCOME, sealed right, whose
+ * SL_WELCOME_F_AESGCM names the other suite is no broker's: ignored, the
+ * connect times out.
+ */
+static void
+test_auth_suites(struct fake *fk)
+{
+	struct sl_client *c = NULL;
+	int policy = atomic_load(&fk->enc_policy);
+	unsigned int goodbyes, i;
+	uint16_t code;
+
+	atomic_store(&fk->enc_policy, ENC_OPTIONAL);
+	atomic_store(&fk->aes, true);
+	goodbyes = atomic_load(&fk->sealed_by_type[SL_FT_GOODBYE]);
+	CHECK(auth_connect(fk, &c, FAKE_USER, fake_key, 1000, &code) == 0);
+	CHECK(atomic_load(&fk->suite) == SL_SUITE_AES256_GCM);
+	if (c)
+		sl_client_close(c); /* its GOODBYE opened under AES-256-GCM */
+	/* The fake's thread counts it when it gets to it. */
+	for (i = 0; i < 500 && atomic_load(&fk->sealed_by_type[SL_FT_GOODBYE]) == goodbyes; i++)
+		usleep(2000);
+	CHECK(atomic_load(&fk->sealed_by_type[SL_FT_GOODBYE]) == goodbyes + 1);
+	atomic_store(&fk->welcome_mode, WELCOME_SUITE_LIE);
+	CHECK(auth_connect(fk, &c, FAKE_USER, fake_key, 400, &code) == -EACCES);
+	CHECK(code == SL_E_NONE && atomic_load(&fk->suite) == SL_SUITE_AES256_GCM);
+	atomic_store(&fk->aes, false);
+	CHECK(auth_connect(fk, &c, FAKE_USER, fake_key, 400, &code) == -EACCES);
+	CHECK(code == SL_E_NONE && atomic_load(&fk->suite) == SL_SUITE_CHACHA20_POLY1305);
+	atomic_store(&fk->welcome_mode, WELCOME_GOOD);
+	CHECK(auth_connect(fk, &c, FAKE_USER, fake_key, 1000, &code) == 0);
+	CHECK(atomic_load(&fk->suite) == SL_SUITE_CHACHA20_POLY1305);
+	if (c)
+		sl_client_close(c);
+	atomic_store(&fk->enc_policy, policy);
 }
 
 /* After the whole suite: every frame sent after a WELCOME passed the fake's check. */
@@ -2807,6 +2863,20 @@ main(void)
 	CHECK(atomic_load(&fk.enc_dgrams) > 100);
 	test_auth_all_sealed(&fk);
 	fake_stop(&fk);
+
+	/* AES-256-GCM where this CPU has it: the whole session suite again in
+	 * that suite, encrypted, and what a WELCOME may say of the suite. */
+	if (sl_crypto_aesgcm_available()) {
+		if (fake_start_auth(&fk, ENC_REQUIRED) < 0)
+			return 1;
+		atomic_store(&fk.aes, true);
+		test_session(&fk);
+		CHECK(atomic_load(&fk.suite) == SL_SUITE_AES256_GCM);
+		CHECK(atomic_load(&fk.enc_dgrams) > 100);
+		test_auth_all_sealed(&fk);
+		test_auth_suites(&fk);
+		fake_stop(&fk);
+	}
 
 	test_credentials();
 	test_v2();

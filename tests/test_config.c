@@ -272,6 +272,13 @@ test_overrides(void)
 	CHECK(sl_conf_set(&conf, "idle=backoff", err, sizeof(err)) == 0);
 	CHECK(conf.idle == SL_IDLE_BACKOFF);
 	CHECK(sl_conf_set(&conf, "idle=busy", err, sizeof(err)) == 0);
+	/* aes_gcm: auto (the default) or off; nothing else. */
+	CHECK(conf.aes_gcm_off == 0);
+	CHECK(sl_conf_set(&conf, "aes_gcm=off", err, sizeof(err)) == 0 && conf.aes_gcm_off == 1);
+	CHECK(sl_conf_set(&conf, "dataplane.aes_gcm=auto", err, sizeof(err)) == 0 &&
+	      conf.aes_gcm_off == 0);
+	CHECK(sl_conf_set(&conf, "aes_gcm=yes", err, sizeof(err)) == -EINVAL &&
+	      strstr(err, "auto or off"));
 	CHECK(conf.idle == SL_IDLE_BUSY);
 	CHECK(sl_conf_set(&conf, "worker1.lcore=3", err, sizeof(err)) == 0);
 	CHECK(conf.n_workers == 2 && conf.workers[1].lcore == 3);

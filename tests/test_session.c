@@ -111,10 +111,13 @@ test_ids_keyed_and_sealed(void)
 	struct sl_session_table t, u;
 	struct sl_session *s, *x;
 	struct sl_session_tx *tx;
-	uint8_t key[SL_KEY_LEN], k[SL_KEY_LEN], enc = 9;
+	const struct sl_seal_key *key = NULL;
+	uint8_t kr[SL_KEY_LEN], k[SL_KEY_LEN], enc = 9;
+	uint8_t d[64], e[64];
 	uint32_t id;
 
 	memset(k, 0x5a, sizeof(k));
+	memset(kr, 0xa5, sizeof(kr));
 	CHECK(sl_session_table_init(&t, 8, 3, k1) == 0);
 	CHECK(sl_session_table_init(&u, 8, 3, k2) == 0);
 	CHECK(sl_session_open(&t, IP_A, 1, &s) == 0);
@@ -123,19 +126,44 @@ test_ids_keyed_and_sealed(void)
 	CHECK(sl_session_worker(k1, s->id) == 3 && sl_session_worker(k2, x->id) == 3);
 	CHECK(sl_session_get(&u, s->id, IP_A, 1) == NULL);
 	CHECK(!sl_session_id_sealed(k1, s->id));
-	CHECK(sl_session_tx_get(&t, s->id, sl_session_id_decode(k1, s->id), key, &enc) == NULL);
+	CHECK(sl_session_tx_get(&t, s->id, sl_session_id_decode(k1, s->id), &key, &enc) == NULL);
 
 	id = s->id;
-	sl_session_tx_set(&t, s, k, 1);
+	CHECK(sl_session_keys_set(&t, s, SL_SUITE_CHACHA20_POLY1305, kr, k, 1) == 0);
 	CHECK(s->id != id && sl_session_id_sealed(k1, s->id));
 	CHECK(sl_session_get(&t, id, IP_A, 1) == NULL && sl_session_get(&t, s->id, IP_A, 1) == s);
-	tx = sl_session_tx_get(&t, s->id, sl_session_id_decode(k1, s->id), key, &enc);
-	CHECK(tx != NULL && enc == 1 && memcmp(key, k, sizeof(k)) == 0 && tx->seq == 0);
+	tx = sl_session_tx_get(&t, s->id, sl_session_id_decode(k1, s->id), &key, &enc);
+	CHECK(tx != NULL && enc == 1 && tx->seq == 0 && key != NULL);
+	/* The transmit key is k_s2c's, the receive key k_c2s's. */
+	memset(d, 0, sizeof(d));
+	sl_seal_k(key, SL_DIR_S2C, 1, s->id, 1, d, sizeof(d));
+	memcpy(e, d, sizeof(e));
+	CHECK(sl_seal_open(k, SL_DIR_S2C, e, sizeof(e)) == 0);
+	memset(d, 0, sizeof(d));
+	sl_seal(kr, SL_DIR_C2S, 1, s->id, 1, d, sizeof(d));
+	CHECK(sl_seal_open_k(sl_session_rx_key(&t, s), SL_DIR_C2S, d, sizeof(d)) == 0);
 	CHECK(sl_session_tx_still(tx, s->id));
 	id = s->id;
 	sl_session_close(&t, s);
 	CHECK(!sl_session_tx_still(tx, id));
-	CHECK(sl_session_tx_get(&t, id, sl_session_id_decode(k1, id), key, &enc) == NULL);
+	CHECK(sl_session_tx_get(&t, id, sl_session_id_decode(k1, id), &key, &enc) == NULL);
+
+	/* AES-256-GCM keys, where the CPU has AES-NI: precomputed per slot. */
+	if (sl_crypto_aesgcm_available()) {
+		CHECK(sl_session_open(&t, IP_A, 2, &s) == 0);
+		CHECK(sl_session_keys_set(&t, s, SL_SUITE_AES256_GCM, kr, k, 0) == 0);
+		CHECK(s->suite == SL_SUITE_AES256_GCM);
+		tx = sl_session_tx_get(&t, s->id, sl_session_id_decode(k1, s->id), &key, &enc);
+		CHECK(tx != NULL && enc == 0 && key->suite == SL_SUITE_AES256_GCM);
+		memset(d, 0, sizeof(d));
+		sl_seal_k(key, SL_DIR_S2C, 1, s->id, 0, d, sizeof(d));
+		memcpy(e, d, sizeof(e));
+		/* Not a ChaCha20-Poly1305 tag under the same raw key. */
+		CHECK(sl_seal_open(k, SL_DIR_S2C, e, sizeof(e)) == -EBADMSG);
+		CHECK(sl_seal_open_k(key, SL_DIR_S2C, e, sizeof(e)) == 0);
+		sl_session_close(&t, s);
+	}
+	CHECK(sl_session_keys_set(&u, x, 7, kr, k, 0) == -EINVAL);
 	sl_session_table_fini(&t);
 	sl_session_table_fini(&u);
 }

@@ -118,7 +118,11 @@ handshake(uint16_t port, uint64_t nonce, uint32_t caps, const char *name, const 
 	harness_auth(&a, &ch, name, key);
 	if (hc) {
 		memset(hc, 0, sizeof(*hc));
-		sl_session_keys(key, ch.server_nonce, a.client_nonce, hc->k_c2s, hc->k_s2c);
+		/* The suite is the CHALLENGE's choice. */
+		hc->suite = ch.caps & SL_CAP_AESGCM ? SL_SUITE_AES256_GCM
+						    : SL_SUITE_CHACHA20_POLY1305;
+		sl_session_keys_suite(key, ch.server_nonce, a.client_nonce, hc->suite, hc->k_c2s,
+				      hc->k_s2c);
 		harness_sealed = hc;
 	}
 	CHECK(harness_send_from(&dp, rx, port, &a, sizeof(a)) == 0);
@@ -515,6 +519,134 @@ test_seal_rx(uint32_t topic)
 	CHECK(poll_replies(r) == 0);
 	CHECK(drops(SL_DROP_mac_missing) == missing0 + 1);
 	CHECK(hc.bad == 0);
+	harness_sealed = NULL;
+}
+
+/*
+ * The seal suite. Offered SL_CAP_AESGCM, the broker keeps it (this CPU
+ * can, aes_gcm is auto): the WELCOME says SL_WELCOME_F_AESGCM and comes
+ * sealed with AES-256-GCM under the AES labels' keys, and the session takes
+ * only AES-256-GCM seals (a ChaCha20-Poly1305 one, replays and bit flips
+ * refused). A man in the middle who strips the bit from the CHALLENGE (or
+ * adds it) breaks the cookie: no session. With aes_gcm off, or not offered,
+ * the session is ChaCha20-Poly1305.
+ */
+static void
+test_suites(uint32_t topic)
+{
+	uint16_t port = HARNESS_CLIENT_PORT + 40;
+	uint64_t replay0 = drops(SL_DROP_mac_replay), bad0 = drops(SL_DROP_bad_mac);
+	uint64_t cookie0 = drops(SL_DROP_cookie_bad), aes0 = ctr(SL_CTR_auth_aesgcm);
+	const uint32_t caps = SL_CAP_AUTH | SL_CAP_ENC | SL_CAP_AESGCM;
+	const struct sl_challenge *c;
+	struct reply r[MAX_REPLIES];
+	struct harness_client hc, cha;
+	struct sl_challenge ch;
+	struct sl_subscribe s;
+	const struct reply *x;
+	struct sl_auth a;
+	uint8_t d[256], e[256];
+	uint32_t session, len, bit;
+	unsigned n;
+
+	if (!sl_crypto_aesgcm_available()) {
+		fprintf(stderr, "test_worker: no AES-NI here: AES-256-GCM sessions not tested\n");
+		return;
+	}
+	authz_alice();
+	CHECK(dp.aes_gcm == 1);
+	c = challenge_of(port, 0x501, caps, "alice", r);
+	CHECK(c && c->caps == caps);
+	session = handshake(port, 0x502, caps, "alice", alice_key, &hc, r);
+	CHECK(session != 0 && hc.suite == SL_SUITE_AES256_GCM);
+	x = find(r, 4, SL_FT_WELCOME);
+	CHECK(x && (((const struct sl_welcome *)x->b)->h.flags &
+		    (SL_WELCOME_F_AUTH | SL_WELCOME_F_ENC | SL_WELCOME_F_AESGCM)) ==
+			   (SL_WELCOME_F_AUTH | SL_WELCOME_F_ENC | SL_WELCOME_F_AESGCM));
+	CHECK(hc.opened == 1 && hc.bad == 0 && hc.enc == 1);
+	CHECK(ctr(SL_CTR_auth_aesgcm) == aes0 + 1);
+	harness_sealed = &hc;
+	subscribe_frame(&s, session, topic, 90);
+	len = harness_seal(&hc, &s, sizeof(s), 1, 0, d);
+	CHECK(len != 0 && harness_send_from(&dp, rx, port, d, len) == 0);
+	n = poll_replies(r);
+	x = find(r, n, SL_FT_OK);
+	CHECK(x && ((const struct sl_ok *)x->b)->req_id == 90);
+	CHECK(hc.opened == 2 && hc.bad == 0 && hc.enc == 1);
+	/* Replayed: refused. */
+	CHECK(harness_send_from(&dp, rx, port, d, len) == 0);
+	CHECK(poll_replies(r) == 0 && drops(SL_DROP_mac_replay) == replay0 + 1);
+	/* Bit flips anywhere: refused, nothing answered. */
+	len = harness_seal(&hc, &s, sizeof(s), 1, 0, d);
+	for (bit = 0; bit < len * 8; bit += 5) {
+		memcpy(e, d, len);
+		e[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		CHECK(harness_send_from(&dp, rx, port, e, len) == 0);
+	}
+	CHECK(find(r, poll_replies(r), SL_FT_OK) == NULL);
+	CHECK(drops(SL_DROP_bad_mac) > bad0);
+	/* ChaCha20-Poly1305 under the same handshake's keys: not this
+	 * session's suite. */
+	bad0 = drops(SL_DROP_bad_mac);
+	cha = hc;
+	cha.suite = SL_SUITE_CHACHA20_POLY1305;
+	len = harness_seal(&cha, &s, sizeof(s), 1, 0, e);
+	CHECK(harness_send_from(&dp, rx, port, e, len) == 0);
+	CHECK(poll_replies(r) == 0 && drops(SL_DROP_bad_mac) == bad0 + 1);
+	/* The untouched AES one still holds. */
+	CHECK(harness_send_from(&dp, rx, port, d, len) == 0);
+	CHECK(find(r, poll_replies(r), SL_FT_OK) != NULL);
+	harness_sealed = NULL;
+
+	/* Downgrade: the CHALLENGE's bit stripped on the way (the client
+	 * then proves and echoes caps without it): the cookie fails, no
+	 * WELCOME, no session. */
+	port++;
+	c = challenge_of(port, 0x503, caps, "alice", r);
+	CHECK(c != NULL);
+	if (c) {
+		ch = *c;
+		ch.caps &= ~SL_CAP_AESGCM;
+		usleep(2000);
+		harness_auth(&a, &ch, "alice", alice_key);
+		CHECK(harness_send_from(&dp, rx, port, &a, sizeof(a)) == 0);
+		CHECK(poll_replies(r) == 0);
+		CHECK(drops(SL_DROP_cookie_bad) == cookie0 + 1);
+	}
+	/* ... or added where the broker left it out. */
+	c = challenge_of(port, 0x504, SL_CAP_AUTH, "alice", r);
+	CHECK(c && c->caps == SL_CAP_AUTH);
+	if (c) {
+		ch = *c;
+		ch.caps |= SL_CAP_AESGCM;
+		harness_auth(&a, &ch, "alice", alice_key);
+		CHECK(harness_send_from(&dp, rx, port, &a, sizeof(a)) == 0);
+		CHECK(poll_replies(r) == 0);
+		CHECK(drops(SL_DROP_cookie_bad) == cookie0 + 2);
+	}
+	CHECK(sl_session_find_addr(&dp.workers[0]->sessions, HARNESS_CLIENT_IP, htons(port)) ==
+	      NULL);
+
+	/* aes_gcm = off: the CHALLENGE drops the bit; ChaCha20-Poly1305. */
+	dp.aes_gcm = 0;
+	port++;
+	c = challenge_of(port, 0x505, caps, "alice", r);
+	CHECK(c && c->caps == (SL_CAP_AUTH | SL_CAP_ENC));
+	session = handshake(port, 0x506, caps, "alice", alice_key, &hc, r);
+	CHECK(session != 0 && hc.suite == SL_SUITE_CHACHA20_POLY1305 && hc.opened == 1);
+	x = find(r, 4, SL_FT_WELCOME);
+	CHECK(x && !(((const struct sl_welcome *)x->b)->h.flags & SL_WELCOME_F_AESGCM));
+	dp.aes_gcm = 1;
+	/* Not offered: ChaCha20-Poly1305 whatever the broker can. */
+	port++;
+	session = handshake(port, 0x507, SL_CAP_AUTH, "alice", alice_key, &hc, r);
+	CHECK(session != 0 && hc.suite == SL_SUITE_CHACHA20_POLY1305 && hc.opened == 1);
+	CHECK(ctr(SL_CTR_auth_aesgcm) == aes0 + 1);
+	harness_sealed = &hc;
+	subscribe_frame(&s, session, topic, 91);
+	len = harness_seal(&hc, &s, sizeof(s), 0, 0, d);
+	CHECK(harness_send_from(&dp, rx, port, d, len) == 0);
+	CHECK(find(r, poll_replies(r), SL_FT_OK) != NULL && hc.bad == 0);
 	harness_sealed = NULL;
 }
 
@@ -1000,6 +1132,7 @@ main(int argc, char **argv)
 	test_no_session_fields(topic);
 	test_hello_flood(topic);
 	test_seal_rx(topic);
+	test_suites(topic);
 	test_auth_edges();
 	harness_rx_port = HARNESS_CLIENT_PORT;
 	test_session_end_backlog();

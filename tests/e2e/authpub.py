@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Authenticated publisher that also sends forged, altered and replayed datagrams.
 
-  authpub.py HOST PORT CREDENTIALS TOPIC [--encrypt]
+  authpub.py HOST PORT CREDENTIALS TOPIC [--encrypt] [--aes]
 
 Authenticates (protocol version 3, tests/e2e/v3.py: written from
 docs/PROTOCOL.md alone) with the user and key in CREDENTIALS, resolves TOPIC,
@@ -13,7 +13,8 @@ datagram, a publish without a seal ("bare"), a publish whose tag is random
 an ACK. Prints a JSON object: how many of each kind were sent, the producer
 sequence numbers acknowledged, each once (every frame of a sealed datagram is
 read; a repeated ACK, or one of another session or topic, adds nothing), and
-the broker datagrams dropped as not sealed under the session's key.
+the broker datagrams dropped as not sealed under the session's key. With --aes
+it offers AES-256-GCM (SL_CAP_AESGCM) and says whether the session got it.
 """
 import json
 import os
@@ -41,7 +42,8 @@ def load(path):
 def main():
     host, port, cred, topic = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].encode()
     user, key = load(cred)
-    c = v3.connect(host, port, user=user, key=key, encrypt="--encrypt" in sys.argv)
+    c = v3.connect(host, port, user=user, key=key, encrypt="--encrypt" in sys.argv,
+                   aes="--aes" in sys.argv)
     sess = c.id
     res = hdr(RESOLVE, 24 + len(topic), sess) + struct.pack("<IHH", 1, len(topic), 0) + topic
     tid = struct.unpack_from("<I", c.request(res, TOPIC), 20)[0]
@@ -81,6 +83,7 @@ def main():
     sent["acked"] = sorted(acks)
     sent["forged_dropped"] = c.forged
     sent["encrypted"] = c.enc
+    sent["aes"] = c.aes
     print(json.dumps(sent))
 
 

@@ -2,8 +2,10 @@
 """A protocol version 3 client end, written from docs/PROTOCOL.md sections 2, 3 and 13 alone.
 
 The handshake (HELLO, CHALLENGE, AUTH, WELCOME), the session keys (HKDF-SHA256)
-and the seal of every datagram of an authenticated session (ChaCha20-Poly1305
-IETF through PyNaCl, python3-nacl). Used by the end-to-end test clients.
+and the seal of every datagram of an authenticated session: ChaCha20-Poly1305
+IETF through PyNaCl (python3-nacl), or, when asked (aes=True) and the broker
+keeps SL_CAP_AESGCM, AES-256-GCM through python3-cryptography's AESGCM. Used
+by the end-to-end test clients.
 """
 import hashlib
 import hmac
@@ -21,13 +23,21 @@ except ImportError:  # a Python of its own (pyenv) next to Debian's python3-nacl
         from nacl import bindings as _nacl
     except ImportError:
         _nacl = None
+try:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM as _AESGCM
+except ImportError:
+    sys.path.append("/usr/lib/python3/dist-packages")
+    try:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM as _AESGCM
+    except ImportError:
+        _AESGCM = None
 
 VERSION = 3
 HELLO_VERSION = 1
 HELLO, CHALLENGE, AUTH, WELCOME, GOODBYE, SEAL = 0x01, 0x02, 0x03, 0x04, 0x05, 0x09
 ERROR = 0x7F
-CAP_AUTH, CAP_ENC = 1, 2
-WELCOME_F_AUTH, WELCOME_F_ENC = 1, 2
+CAP_AUTH, CAP_ENC, CAP_AESGCM = 1, 2, 4
+WELCOME_F_AUTH, WELCOME_F_ENC, WELCOME_F_AESGCM = 1, 2, 4
 SEAL_F_ENC = 1
 HELLO_LEN, AUTH_LEN, SEAL_HDR, TAG = 96, 152, 24, 16
 DIR_C2S, DIR_S2C = 0, 1
@@ -69,32 +79,46 @@ def auth(ch, name=b"", key=None):
     return hdr(AUTH, AUTH_LEN, 0) + body, cn, sn
 
 
-def keys(key, sn, cn):
-    """(k_c2s, k_s2c): HKDF-SHA256, salt server_nonce || client_nonce, IKM the user key."""
+def keys(key, sn, cn, aes=False):
+    """(k_c2s, k_s2c): HKDF-SHA256, salt server_nonce || client_nonce, IKM the user key;
+    the AES-256-GCM suite has labels of its own."""
+    suite = b"aes " if aes else b""
     prk = hmac.new(sn + cn, key, hashlib.sha256).digest()
-    c2s = hmac.new(prk, b"sluice-v3 client->broker\x01", hashlib.sha256).digest()
-    s2c = hmac.new(prk, b"sluice-v3 broker->client\x01", hashlib.sha256).digest()
+    c2s = hmac.new(prk, b"sluice-v3 " + suite + b"client->broker\x01", hashlib.sha256).digest()
+    s2c = hmac.new(prk, b"sluice-v3 " + suite + b"broker->client\x01", hashlib.sha256).digest()
     return c2s, s2c
+
+
+def _aead_enc(key, nonce, pt, ad, aes):
+    """ciphertext || tag."""
+    if aes:
+        return _AESGCM(key).encrypt(nonce, pt, ad)
+    return _nacl.crypto_aead_chacha20poly1305_ietf_encrypt(pt, ad, nonce, key)
+
+
+def _aead_dec(key, nonce, ct, ad, aes):
+    """The plaintext of ciphertext || tag; raises when the tag does not hold."""
+    if aes:
+        return _AESGCM(key).decrypt(nonce, ct, ad)
+    return _nacl.crypto_aead_chacha20poly1305_ietf_decrypt(ct, ad, nonce, key)
 
 
 def _nonce(direction, seq):
     return struct.pack("<IQ", direction, seq)
 
 
-def seal(key, direction, seq, session, inner, enc=False):
+def seal(key, direction, seq, session, inner, enc=False, aes=False):
     """One SEAL datagram around @inner (whole frames): header, inner, tag."""
     inner = inner + bytes(-len(inner) % 8)
     length = SEAL_HDR + len(inner) + TAG
     h = hdr(SEAL, length, session, flags=SEAL_F_ENC if enc else 0) + struct.pack("<Q", seq)
     n = _nonce(direction, seq)
     if enc:
-        ct = _nacl.crypto_aead_chacha20poly1305_ietf_encrypt(inner, h, n, key)
-        return h + ct
-    tag = _nacl.crypto_aead_chacha20poly1305_ietf_encrypt(b"", h + inner, n, key)
-    return h + inner + tag
+        return h + _aead_enc(key, n, inner, h, aes)
+    return h + inner + _aead_enc(key, n, b"", h + inner, aes)
 
 
-def unseal(key, direction, d):
+def unseal(key, direction, d, aes=False):
     """(seq, session, inner bytes) of SEAL datagram @d, or None if its tag does not hold."""
     if len(d) < SEAL_HDR + TAG or d[1] != SEAL:
         return None
@@ -105,11 +129,11 @@ def unseal(key, direction, d):
     n = _nonce(direction, seq)
     try:
         if flags & SEAL_F_ENC:
-            inner = _nacl.crypto_aead_chacha20poly1305_ietf_decrypt(d[SEAL_HDR:], d[:SEAL_HDR], n, key)
+            inner = _aead_dec(key, n, d[SEAL_HDR:], d[:SEAL_HDR], aes)
         else:
-            _nacl.crypto_aead_chacha20poly1305_ietf_decrypt(d[-TAG:], d[:-TAG], n, key)
+            _aead_dec(key, n, d[-TAG:], d[:-TAG], aes)
             inner = d[SEAL_HDR:-TAG]
-    except Exception:  # nacl.exceptions.CryptoError: a forged or damaged datagram
+    except Exception:  # CryptoError, InvalidTag: a forged or damaged datagram
         return None
     return seq, session, inner
 
@@ -133,14 +157,18 @@ class Window:
 class Session:
     """One session over a connected UDP socket @s: open, or authenticated (sealed)."""
 
-    def __init__(self, s, user=None, key=None, encrypt=False, name=b"v3", timeout=5.0):
+    def __init__(self, s, user=None, key=None, encrypt=False, name=b"v3", timeout=5.0, aes=False):
         self.s, self.key, self.id = s, key, 0
         self.tx_seq, self.win = 0, Window()
         self.c2s = self.s2c = None
         self.forged = 0
         self.enc = False
+        self.aes = False  # the session's suite: AES-256-GCM, else ChaCha20-Poly1305
         self.user = user.encode() if isinstance(user, str) else user
-        caps = (CAP_AUTH if key is not None else 0) | (CAP_ENC if encrypt else 0)
+        if aes and _AESGCM is None:
+            raise SystemExit("v3: AES-256-GCM asked for, python3-cryptography missing")
+        caps = (CAP_AUTH if key is not None else 0) | (CAP_ENC if encrypt else 0) | \
+            (CAP_AESGCM if aes and key is not None else 0)
         who = self.user if key is not None else name
         end = time.time() + timeout
         while time.time() < end:
@@ -149,14 +177,22 @@ class Session:
             if ch is None:
                 continue
             a, cn, sn = auth(ch, who, key)
+            # The CHALLENGE's caps choose the suite; an added bit is no broker's.
+            chcaps = struct.unpack_from("<I", ch, 28)[0]
+            if chcaps & ~caps:
+                continue
+            self.aes = bool(chcaps & CAP_AESGCM)
             if key is not None:
-                self.c2s, self.s2c = keys(key, sn, cn)
+                self.c2s, self.s2c = keys(key, sn, cn, self.aes)
             w = self._request(a, WELCOME, nonce, end)
             if w is None:
                 continue  # a stale cookie (SL_E_HANDSHAKE): start again
             self.id = struct.unpack_from("<I", w, 16)[0]
             self.welcome = w
-            self.enc = bool(struct.unpack_from("<H", w, 2)[0] & WELCOME_F_ENC)
+            wflags = struct.unpack_from("<H", w, 2)[0]
+            self.enc = bool(wflags & WELCOME_F_ENC)
+            if bool(wflags & WELCOME_F_AESGCM) != self.aes:
+                raise SystemExit("v3: the WELCOME names another suite than the CHALLENGE")
             self.timeout_ms = struct.unpack_from("<I", w, 52)[0]
             return
         raise SystemExit("v3: no session with the broker")
@@ -174,7 +210,7 @@ class Session:
                     break
                 if want == WELCOME and self.s2c is not None:
                     # Authenticated: the WELCOME comes sealed under k_s2c.
-                    o = unseal(self.s2c, DIR_S2C, d)
+                    o = unseal(self.s2c, DIR_S2C, d, self.aes)
                     if o is None:
                         d = d  # maybe an ERROR in the clear
                     elif self.win.accept(o[0]):
@@ -202,7 +238,7 @@ class Session:
         if seq is None:
             self.tx_seq += 1
             seq = self.tx_seq
-        return seal(self.c2s, DIR_C2S, seq, self.id, inner, self.enc)
+        return seal(self.c2s, DIR_C2S, seq, self.id, inner, self.enc, self.aes)
 
     def send(self, inner):
         self.s.send(self.wrap(inner))
@@ -211,7 +247,7 @@ class Session:
         """The frames of received datagram @d: [(type, frame)]; forged ones dropped (counted)."""
         if self.s2c is None:
             return [(t, f) for t, f in frames(d)]
-        o = unseal(self.s2c, DIR_S2C, d)
+        o = unseal(self.s2c, DIR_S2C, d, self.aes)
         if o is None or o[1] != self.id or not self.win.accept(o[0]):
             # An unsealed ERROR answering a handshake, or a forgery.
             if len(d) >= 32 and d[1] == ERROR and struct.unpack_from("<I", d, 8)[0] == 0:

@@ -58,11 +58,13 @@ static struct {
 	struct sl_challenge ch; /* the last CHALLENGE */
 	uint32_t session;	/* of the last WELCOME */
 	uint8_t k_c2s[32], k_s2c[32]; /* the keys the datagrams are sealed with */
+	unsigned suite;		      /* ... in this suite (SL_SUITE_*) */
 	uint64_t seq;
 	/* Protocol 3: the keys of every proof sent; the broker's seals must
 	 * open with one of them (it may keep a session an earlier proof made). */
 	unsigned n_keys;
 	uint8_t keys[MAX_DGRAMS][2][32];
+	unsigned suites[MAX_DGRAMS];
 } cl;
 
 static void check_frame(const struct sl_frame *f);
@@ -84,10 +86,14 @@ prove(struct sl_auth *au)
 	memset(au->name, 0, sizeof(au->name));
 	memcpy(au->name, user, sizeof(au->name) < sizeof(user) ? sizeof(au->name) : sizeof(user));
 	sl_auth_proof_v3(user_key, au, au->proof);
-	sl_session_keys(user_key, au->server_nonce, au->client_nonce, cl.k_c2s, cl.k_s2c);
+	/* The suite is the CHALLENGE's (its caps, echoed). */
+	cl.suite = au->caps & SL_CAP_AESGCM ? SL_SUITE_AES256_GCM : SL_SUITE_CHACHA20_POLY1305;
+	sl_session_keys_suite(user_key, au->server_nonce, au->client_nonce, cl.suite, cl.k_c2s,
+			      cl.k_s2c);
 	if (cl.n_keys < MAX_DGRAMS) {
 		memcpy(cl.keys[cl.n_keys][0], cl.k_c2s, 32);
 		memcpy(cl.keys[cl.n_keys][1], cl.k_s2c, 32);
+		cl.suites[cl.n_keys] = cl.suite;
 		cl.n_keys++;
 	}
 }
@@ -97,12 +103,13 @@ static uint32_t
 seal_dgram(uint8_t *p, uint32_t len, uint8_t ctl)
 {
 	uint32_t inner = (len + 7) & ~7u, total = SL_SEAL_HDR_LEN + inner + SL_TAG_LEN;
+	static struct sl_seal_key k;
 
-	if (total > SL_MAX_DATAGRAM)
+	if (total > SL_MAX_DATAGRAM || sl_seal_key_init(&k, cl.suite, cl.k_c2s) != 0)
 		return len;
 	memmove(p + SL_SEAL_HDR_LEN, p, len);
 	memset(p + SL_SEAL_HDR_LEN + len, 0, inner - len);
-	sl_seal(cl.k_c2s, SL_DIR_C2S, ++cl.seq, cl.session, !!(ctl & CTL_ENC), p, total);
+	sl_seal_k(&k, SL_DIR_C2S, ++cl.seq, cl.session, !!(ctl & CTL_ENC), p, total);
 	return total;
 }
 
@@ -119,6 +126,7 @@ static void
 on_sealed(const struct sl_frame *f)
 {
 	uint8_t buf[SL_MAX_DATAGRAM];
+	static struct sl_seal_key k;
 	struct sl_frame in;
 	size_t off = SL_SEAL_HDR_LEN;
 	unsigned i;
@@ -126,11 +134,13 @@ on_sealed(const struct sl_frame *f)
 	FUZZ_CHECK(f->len <= sizeof(buf));
 	memcpy(buf, f->hdr, f->len);
 	for (i = 0; i < cl.n_keys; i++)
-		if (sl_seal_open(cl.keys[i][1], SL_DIR_S2C, buf, f->len) == 0)
+		if (sl_seal_key_init(&k, cl.suites[i], cl.keys[i][1]) == 0 &&
+		    sl_seal_open_k(&k, SL_DIR_S2C, buf, f->len) == 0)
 			break;
 	FUZZ_CHECK(i < cl.n_keys);
 	memcpy(cl.k_c2s, cl.keys[i][0], 32);
 	memcpy(cl.k_s2c, cl.keys[i][1], 32);
+	cl.suite = cl.suites[i];
 	while (sl_proto_next(buf, f->len - SL_TAG_LEN, &off, &in) == 1)
 		check_frame(&in);
 }

@@ -10,13 +10,6 @@
 t_start --set "journal_dir=$T_DIR/journal" --set "durability_rules=hj.*=async"
 trap 't_cleanup; rm -f "/run/sluice/$T_DP/shm.sock"; rmdir "/run/sluice/$T_DP" 2>/dev/null' EXIT
 
-ssub_bg() {
-	local out=$1
-	shift
-	"$SL_BUILD/client/sluice-sub" --shm "$T_DP" "$@" >"$out" 2>"$out.err" &
-	T_LAST=$!
-	T_BG+=("$T_LAST")
-}
 v3sub_bg() {
 	local out=$1
 	shift
@@ -41,7 +34,7 @@ want_eu="$(seq -s ' ' 1 10) $(seq -s ' ' 26 35) "
 # --- live: filtered UDP, filtered shm, two-clause UDP, plain v4, v3 ----------
 t_sub_bg "$T_DIR/eu.out" -t hj.live -v --filter region=eu -C 20 -W 30 --stats
 eu=$T_LAST
-ssub_bg "$T_DIR/eushm.out" -t hj.live -v --filter region=eu -C 20 -W 30 --stats
+t_ssub_bg "$T_DIR/eushm.out" -t hj.live -v --filter region=eu -C 20 -W 30 --stats
 eushm=$T_LAST
 t_sub_bg "$T_DIR/two.out" -t hj.live -v --filter region=us --filter prio -C 5 -W 30 --stats
 two=$T_LAST

@@ -119,6 +119,15 @@ t_sub_bg() {
 	T_BG+=("$T_LAST")
 }
 
+# A shared-memory subscriber of this test's dataplane in the background:
+# t_ssub_bg OUTFILE args... (stderr to OUTFILE.err); sets T_LAST
+t_ssub_bg() {
+	local out=$1
+	shift
+	"$SL_BUILD/client/sluice-sub" --shm "$T_DP" "$@" >"$out" 2>"$out.err" &
+	T_LAST=$!
+	T_BG+=("$T_LAST")
+}
 t_stat() { "$SL_ROOT/scripts/sluice-stats" -n "$T_DP" /sluice/stats --get "$1"; }
 t_topic() { "$SL_ROOT/scripts/sluice-stats" -n "$T_DP" /sluice/topics "$1" --get "$2"; }
 

@@ -17,14 +17,6 @@ trap 't_cleanup; rm -f "/run/sluice/$T_DP/shm.sock"; rmdir "/run/sluice/$T_DP" 2
 HOSTILE=$SL_BUILD/tests/shm_hostile
 [ -x "$HOSTILE" ] || { t_fail "$HOSTILE not built"; t_done; }
 spub() { "$SL_BUILD/client/sluice-pub" --shm "$T_DP" "$@"; }
-# Start an shm subscriber in the background: ssub_bg OUTFILE args...; sets T_LAST
-ssub_bg() {
-	local out=$1
-	shift
-	"$SL_BUILD/client/sluice-sub" --shm "$T_DP" "$@" >"$out" 2>"$out.err" &
-	T_LAST=$!
-	T_BG+=("$T_LAST")
-}
 # An shm publisher in the background: spub_bg ERRFILE args...; sets T_LAST
 spub_bg() {
 	local err=$1
@@ -72,7 +64,7 @@ for c in d.values():
 }
 
 # --- shm publisher -> shm subscriber: all, in order, acked --------------------------
-ssub_bg "$T_DIR/s1.out" -t plain -C 200 -W 20 -v
+t_ssub_bg "$T_DIR/s1.out" -t plain -C 200 -W 20 -v
 s1=$T_LAST
 t_wait 10 t_nsubs_is plain 1 || t_fail "shm subscriber on plain not registered"
 a0=$(t_stat shm_attached)
@@ -91,7 +83,7 @@ t_check "slots reclaimed after plain" t_wait 5 slots_free
 # --- mixed transports: shm -> UDP and UDP -> shm -------------------------------------
 t_sub_bg "$T_DIR/u1.out" -t mix.a -C 50 -W 20 -v
 u1=$T_LAST
-ssub_bg "$T_DIR/s2.out" -t mix.b -C 50 -W 20 -v
+t_ssub_bg "$T_DIR/s2.out" -t mix.b -C 50 -W 20 -v
 s2=$T_LAST
 t_wait 10 t_nsubs_is mix.a 1 || t_fail "UDP subscriber on mix.a not registered"
 t_wait 10 t_nsubs_is mix.b 1 || t_fail "shm subscriber on mix.b not registered"
@@ -111,7 +103,7 @@ spub -t dur.orders -m durable -n 100 -a 2>"$T_DIR/dur.err"
 t_eq "durable shm publish: exit status" "$?" 0
 t_check "durable shm publish: all 100 acked" grep -q "100 acked" "$T_DIR/dur.err"
 t_eq "durable topic has policy sync" "$(t_topic dur.orders durability)" sync
-ssub_bg "$T_DIR/dur.out" -t dur.orders --from earliest -C 100 -W 20 -v
+t_ssub_bg "$T_DIR/dur.out" -t dur.orders --from earliest -C 100 -W 20 -v
 wait_for 20 "$T_LAST"
 t_eq "durable topic: replay over shm, exit status" "$?" 0
 t_eq "durable topic: replay over shm, 1..100" "$(inorder "$T_DIR/dur.out")" 1..100
@@ -120,7 +112,7 @@ t_check "slots reclaimed after mixed and durable" t_wait 5 slots_free
 # --- hostile clients, each beside a healthy pair that must not notice --------------------
 # healthy_start TAG: an shm subscriber and a paced shm publisher on ok.TAG.
 healthy_start() {
-	ssub_bg "$T_DIR/ok.$1.out" -t "ok.$1" -C 300 -W 30 -v
+	t_ssub_bg "$T_DIR/ok.$1.out" -t "ok.$1" -C 300 -W 30 -v
 	OK_SUB=$T_LAST
 	t_wait 10 t_nsubs_is "ok.$1" 1 || t_fail "$1: healthy subscriber not registered"
 	spub_bg "$T_DIR/ok.$1.pub.err" -t "ok.$1" -m fine -n 300 -r 300 -a -q --timeout 5000
@@ -165,7 +157,7 @@ healthy_check oversize
 
 d0=$(t_stat shm_detached)
 healthy_start afterdetach
-ssub_bg "$T_DIR/ad.out" -t hostile.ad -W 5 -v
+t_ssub_bg "$T_DIR/ad.out" -t hostile.ad -W 5 -v
 ad=$T_LAST
 t_wait 10 t_nsubs_is hostile.ad 1 || t_fail "afterdetach: watcher not registered"
 hostile afterdetach hostile.ad 2 >"$T_DIR/afterdetach.out" 2>&1
@@ -180,7 +172,7 @@ healthy_check afterdetach
 # --- kill -9 mid-claim: only committed messages arrive, the slot comes back ----------
 for how in hold raise; do
 	d0=$(t_stat shm_detached)
-	ssub_bg "$T_DIR/ck.$how.out" -t "claim.$how" -W 4 -v
+	t_ssub_bg "$T_DIR/ck.$how.out" -t "claim.$how" -W 4 -v
 	ck=$T_LAST
 	t_wait 10 t_nsubs_is "claim.$how" 1 || t_fail "claimkill $how: subscriber not registered"
 	if [ "$how" == hold ]; then
@@ -269,7 +261,7 @@ t_check "attach: dataplane alive" dp_alive
 # The records become visible at once, just before close(); the broker must
 # read what was committed before it lets go of the client.
 for k in 1 2 3; do
-	ssub_bg "$T_DIR/burst$k.out" -t "burst.$k" -C 5000 -W 10 -v
+	t_ssub_bg "$T_DIR/burst$k.out" -t "burst.$k" -C 5000 -W 10 -v
 	b=$T_LAST
 	t_wait 10 t_nsubs_is "burst.$k" 1 || t_fail "burst $k: subscriber not registered"
 	hostile burstclose "burst.$k" 5000 >"$T_DIR/burst$k.tool" 2>&1
@@ -305,7 +297,7 @@ PY
 spub -t sec.a -m x -q --credentials "$T_DIR/wrong.cred" 2>"$T_DIR/wrong.err"
 t_eq "auth: wrong key refused" "$?" 1
 t_check "auth: says the credentials were refused" grep -qi "refused the credentials" "$T_DIR/wrong.err"
-ssub_bg "$T_DIR/sec.out" -t sec.a -C 20 -W 15 -v --credentials "$T_DIR/alice.cred"
+t_ssub_bg "$T_DIR/sec.out" -t sec.a -C 20 -W 15 -v --credentials "$T_DIR/alice.cred"
 sec=$T_LAST
 t_wait 10 t_nsubs_is sec.a 1 || t_fail "auth: alice's shm subscription not registered"
 spub -t sec.a -m secret -n 20 -a -q --credentials "$T_DIR/alice.cred" || t_fail "auth: alice publishes over shm"
@@ -331,7 +323,7 @@ sl_dp_start "$T_TAG" "$T_DIR/dp2.log" --name "$T_DP" --idle backoff \
 PAY=$(printf 'p%.0s' $(seq 1 100))
 
 # --- drop: the slow subscriber misses messages, sees the gap; nobody waits -----------------
-ssub_bg "$T_DIR/drop.out" -t bpd.t -W 30 -v --stats
+t_ssub_bg "$T_DIR/drop.out" -t bpd.t -W 30 -v --stats
 slow=$T_LAST
 t_wait 10 t_nsubs_is bpd.t 1 || t_fail "drop: subscriber not registered"
 f0=$(t_stat drop_shm_ring_full) hb0=$(t_stat drop_shm_held_back) bh0=$(t_stat bp_held)
@@ -355,7 +347,7 @@ t_eq "drop: what was dropped is what the gaps show" "$gaps" "$full"
 t_check "drop: received in increasing order" sh -c "awk '\$2 <= p { exit 1 } { p = \$2 }' '$T_DIR/drop.out'"
 
 # --- block: publishers are held back, then everything arrives, no gap -----------------------
-ssub_bg "$T_DIR/block.out" -t bpb.t -C 2000 -W 30 -v --stats
+t_ssub_bg "$T_DIR/block.out" -t bpb.t -C 2000 -W 30 -v --stats
 slow=$T_LAST
 t_wait 10 t_nsubs_is bpb.t 1 || t_fail "block: subscriber not registered"
 hb0=$(t_stat drop_shm_held_back) bh0=$(t_stat bp_held) bp0=$(t_stat drop_backpressure)
@@ -383,9 +375,9 @@ t_eq "block: --stats shows no gap" "$(stat_of "$T_DIR/block.out.err" gaps)" 0
 t_eq "block: nothing held any more" "$(t_topic bpb.t held)" 0
 
 # --- disconnect: the slow subscriber is cut off; the others go on ------------------------
-ssub_bg "$T_DIR/cut.ok.out" -t bpc.t -C 1000 -W 30 -v
+t_ssub_bg "$T_DIR/cut.ok.out" -t bpc.t -C 1000 -W 30 -v
 okc=$T_LAST
-ssub_bg "$T_DIR/cut.slow.out" -t bpc.t -W 30 -v
+t_ssub_bg "$T_DIR/cut.slow.out" -t bpc.t -W 30 -v
 slow=$T_LAST
 "$HOSTILE" slowsub "$T_DP" bpc.t 4 >"$T_DIR/cut.lib.out" 2>&1 &
 lib=$!
@@ -411,7 +403,7 @@ t_check "disconnect: libsluice's error says why" grep -q "last_error 19 (disconn
 t_wait 5 t_nsubs_is bpc.t 0 || t_fail "disconnect: subscriptions left on bpc.t ($(t_nsubs bpc.t))"
 
 # --- block, many topics: the held list stays within its bound (4096 per worker) -------------
-ssub_bg "$T_DIR/held.out" -t 'bpo.>' -W 60 -v --stats
+t_ssub_bg "$T_DIR/held.out" -t 'bpo.>' -W 60 -v --stats
 slow=$T_LAST
 # A pattern subscription takes effect asynchronously: publish until it shows.
 for ((i = 0; i < 50; i++)); do
@@ -452,7 +444,7 @@ sl_dp_start "$T_TAG" "$T_DIR/dp3.log" --name "$T_DP" --idle backoff \
 # With every free huge page taken, the broker's next write into the hole
 # faults (SIGBUS); the dataplane must put memory there, cut the client off
 # and go on serving the others.
-ssub_bg "$T_DIR/punch.ok.out" -t punch.ok -C 100 -W 30 -v
+t_ssub_bg "$T_DIR/punch.ok.out" -t punch.ok -C 100 -W 30 -v
 ok_sub=$T_LAST
 t_wait 10 t_nsubs_is punch.ok 1 || t_fail "punch: healthy subscriber not registered"
 pc0=$(t_stat drop_shm_corrupt)
@@ -473,7 +465,7 @@ t_check "punch: slots reclaimed" t_wait 5 slots_free
 
 # --- the dataplane killed under its clients: they notice and say so ------------------------
 # It tries to attach again for a second, then gives up.
-ssub_bg "$T_DIR/orphan.out" -t orphan.t -W 60 --reconnect-max 1000
+t_ssub_bg "$T_DIR/orphan.out" -t orphan.t -W 60 --reconnect-max 1000
 orphan=$T_LAST
 t_wait 10 t_nsubs_is orphan.t 1 || t_fail "orphan: subscriber not registered"
 kill -KILL "$SL_DP_PID"

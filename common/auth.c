@@ -18,25 +18,11 @@
 
 /* ---- user names and keys ---- */
 
-static int
-user_char_ok(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-';
-}
-
 /* @n bytes at @s form a valid user name. */
 static int
 user_valid_n(const char *s, size_t n)
 {
-	size_t i;
-
-	if (n == 0 || n >= SL_AUTH_USER_LEN)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!user_char_ok((unsigned char)s[i]))
-			return 0;
-	return 1;
+	return n != 0 && n < SL_AUTH_USER_LEN && sl_name_chars_ok(s, n);
 }
 
 int

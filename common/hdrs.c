@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <common/hdrs.h>
+#include <common/proto.h>
 
 _Static_assert(SL_MAX_HDRS <= 255 && SL_MAX_KEY <= 255 && SL_MAX_HDR_NAME <= 255 &&
 		       SL_MAX_HDR_VALUE <= 255,
@@ -13,24 +14,10 @@ _Static_assert(2 + SL_MAX_KEY + SL_MAX_HDRS * (2 + SL_MAX_HDR_NAME + SL_MAX_HDR_
 		       SL_MAX_HDRS_LEN,
 	       "the block's own bound is tighter than its parts'");
 
-static int
-name_char(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-';
-}
-
 int
 sl_hdrs_name_valid(const char *name, size_t len)
 {
-	size_t i;
-
-	if (len == 0 || len > SL_MAX_HDR_NAME)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!name_char((unsigned char)name[i]))
-			return 0;
-	return 1;
+	return len != 0 && len <= SL_MAX_HDR_NAME && sl_name_chars_ok(name, len);
 }
 
 int

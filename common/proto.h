@@ -565,6 +565,24 @@ sl_proto_align(uint32_t len)
 	return (len + (SL_FRAME_ALIGN - 1)) & ~(SL_FRAME_ALIGN - 1);
 }
 
+/* Every one of the @n bytes at @s is in the alphabet of names: user names,
+ * header names and group names share [A-Za-z0-9._-] (each caller keeps its
+ * own length and other rules). */
+static inline int
+sl_name_chars_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * Write a PUBLISH frame with its payload at @dst (room: @cap bytes).
  * Returns the frame's unpadded length, or -ENOSPC or -EMSGSIZE.

@@ -14,6 +14,8 @@
 
 #include <libpmem.h>
 
+#include <common/proto.h>
+
 /*
  * The commit word rule. Before a save writes a slot it clears the commit
  * word that slot had (or, when the slot held nothing valid, the whole
@@ -66,18 +68,9 @@ struct sl_gstate {
 static int
 name_ok(const char *name)
 {
-	size_t i, n = name ? strlen(name) : 0;
+	size_t n = name ? strlen(name) : 0;
 
-	if (n == 0 || n > SL_GSTATE_NAME_MAX || name[0] == '.')
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return n != 0 && n <= SL_GSTATE_NAME_MAX && name[0] != '.' && sl_name_chars_ok(name, n);
 }
 
 static size_t

@@ -32,8 +32,9 @@ extern "C" {
  */
 
 #define SL_CNC_MAGIC 0x31434e4345434c53ull /* "SLCECNC1" */
-#define SL_CNC_VERSION 3u /* 2: the counters area replaced the JSON stats text;
-			   * 3: users' second key and encryption policies */
+#define SL_CNC_VERSION 4u /* 2: the counters area replaced the JSON stats text;
+			   * 3: users' second key and encryption policies;
+			   * 4: consumer groups, the consume right, ACL group names */
 #define SL_CNC_RING_ENTRIES 256 /* power of two */
 #define SL_CNC_CMD_SIZE 512
 #define SL_CNC_STATS_PERIOD_MS 100
@@ -55,12 +56,21 @@ enum sl_cnc_cmd_type {
 	SL_CNC_SET_RATE = 11,	  /* publishes per second per session; 0 = no limit */
 	SL_CNC_TOPIC_UPDATE = 12, /* an existing topic's spec; -ENOENT if none, -EPERM for
 				   * a different durability */
+	SL_CNC_GROUP_UPSERT = 13, /* create a consumer group on a topic, or change an
+				   * existing one's settings (-EPERM for a different
+				   * durable flag: delete it first) */
+	SL_CNC_GROUP_DELETE = 14, /* delete a group: its members get ERROR NO_GROUP, its
+				   * state file goes (answered once durable) */
+	SL_CNC_GROUP_RESET = 15,  /* move a group's position (reset_how, reset_arg); its
+				   * unacknowledged set is dropped */
 };
 
 /* ACL permissions. */
 #define SL_PERM_PUB (1u << 0)
 #define SL_PERM_SUB (1u << 1)
 #define SL_PERM_ADMIN (1u << 2) /* may create topics with RESOLVE */
+#define SL_PERM_CONSUME (1u << 3) /* may join a consumer group of the topic (the
+				   * entry's group names which; "" every group) */
 
 /* User flags. */
 #define SL_USER_F_ADMIN (1u << 0) /* may use sluicectl's admin verbs */
@@ -122,6 +132,8 @@ struct sl_cnc_user {
 
 #define SL_CNC_MAX_USERS 256
 
+#define SL_CNC_GROUP_NAME_LEN 32 /* group names: 1..31 bytes of [A-Za-z0-9._-], NUL padded */
+
 struct sl_cnc_acl {
 	uint16_t uid;
 	uint16_t perms; /* SL_PERM_* */
@@ -129,6 +141,43 @@ struct sl_cnc_acl {
 	/* Topic name or pattern: '.'-separated tokens; "*" matches one token,
 	 * ">" as the last token matches one or more. */
 	char pattern[SL_CNC_NAME_LEN];
+	/* SL_PERM_CONSUME: the one group of the matching topics it covers, NUL
+	 * padded; "" (all zero) covers every group. Other rights ignore it. An
+	 * entry is still one per (uid, pattern): setting it again replaces it. */
+	char group[SL_CNC_GROUP_NAME_LEN];
+};
+
+/* Consumer groups (docs/GROUPS.md, docs/CONTROL.md). */
+
+#define SL_CNC_GROUP_F_DURABLE (1u << 0) /* position and unacknowledged set saved
+					  * beside the topic's journal (journaled
+					  * topics only) */
+#define SL_CNC_GROUP_F_RETAIN (1u << 1)	 /* durable: retention keeps what the group
+					  * still needs (else it gets a gap event) */
+
+/* struct sl_cnc_group.reset_how (GROUP_RESET). */
+#define SL_CNC_RESET_EARLIEST 1 /* the topic's earliest retained message */
+#define SL_CNC_RESET_LATEST 2	/* after the topic's last message */
+#define SL_CNC_RESET_SEQ 3	/* reset_arg: the next seq to offer */
+#define SL_CNC_RESET_TIME 4	/* reset_arg: first message stored at or after this
+				 * CLOCK_REALTIME ns (journaled topics) */
+
+struct sl_cnc_group {
+	char topic[SL_CNC_NAME_LEN];
+	char name[SL_CNC_GROUP_NAME_LEN];
+	char dead_letter[SL_CNC_NAME_LEN]; /* topic for dead letters; "" none: a
+					    * dead letter is dropped and counted */
+	uint8_t policy;		/* 1 round-robin, 2 least-outstanding, 3 key-affinity */
+	uint8_t flags;		/* SL_CNC_GROUP_F_* */
+	uint16_t reserved;
+	uint32_t ack_wait_ms;	/* 0: no ack-wait redelivery */
+	uint32_t max_deliveries; /* 0: no dead-lettering */
+	uint32_t grace_ms;	/* a disconnected member's time to rejoin */
+	uint32_t max_inflight;	/* 0: the dataplane's default */
+	uint32_t max_blocked;	/* key affinity; 0: the dataplane's default */
+	uint32_t reset_how;	/* GROUP_RESET: SL_CNC_RESET_* */
+	uint32_t reserved2;
+	uint64_t reset_arg;	/* GROUP_RESET: seq or ns */
 };
 
 struct sl_cnc_cmd {
@@ -139,11 +188,14 @@ struct sl_cnc_cmd {
 		struct sl_cnc_topic topic;
 		struct sl_cnc_user user;
 		struct sl_cnc_acl acl;
+		struct sl_cnc_group group;
 		uint32_t value;	      /* AUTH_MODE: 0 open, 1 required; SET_IDLE; SET_RATE */
 		uint64_t generation;  /* SYNC_BEGIN / SYNC_END */
 		uint8_t raw[SL_CNC_CMD_SIZE - 16];
 	} u;
 };
+
+_Static_assert(sizeof(struct sl_cnc_cmd) == SL_CNC_CMD_SIZE, "CnC command layout");
 
 struct sl_cnc_result {
 	uint64_t id;

@@ -352,6 +352,21 @@ uint64_t sl_journal_seek_time(struct sl_journal *j, uint64_t ts_ns);
  */
 int sl_journal_retain(struct sl_journal *j, uint64_t now_ns);
 
+/*
+ * Retention floor: sl_journal_retain never retires a segment holding a
+ * sequence >= @seq (a durable consumer group with RETAIN still needs it:
+ * the lowest of its unacknowledged messages and its cursor), unless the
+ * journal is at its capacity_bytes (the next roll would be refused): then
+ * retention wins, counted in sl_journal_floor_overrides, and the group
+ * finds its messages gone (a gap). 0 (the default): no floor. A floor only
+ * holds back what retain_bytes or retain_age_ns would delete. Any thread
+ * (relaxed: the owner adopts it at its next retention pass).
+ */
+void sl_journal_set_floor(struct sl_journal *j, uint64_t seq);
+uint64_t sl_journal_floor(const struct sl_journal *j);
+/* Segments retired although the floor held them (capacity reached). */
+uint64_t sl_journal_floor_overrides(const struct sl_journal *j);
+
 /* Rolls refused because no spare was prepared yet (conf.prepared_only):
  * each refused the append that needed it with -ENOSPC. Any thread. */
 uint64_t sl_journal_roll_waits(const struct sl_journal *j);

@@ -35,8 +35,6 @@ sl_group_key_hash(const void *key, size_t len)
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
 	return h == SL_GROUP_NO_KEY ? 1 : h;
 }
 

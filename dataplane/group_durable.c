@@ -78,6 +78,9 @@ struct sl_gdur {
 	uint64_t gen, last_ns;
 	struct sig last;
 	int have_last;
+	/* the last load, for the owner's restore (sl_gdur_start) */
+	struct sl_gdur_loaded ld;
+	int need_restore;
 	/* floors and generations: one writer each, relaxed atomics */
 	uint64_t live_floor, saved_floor, exported_gen, saved_gen;
 	struct sl_gdur_stats st;
@@ -187,6 +190,8 @@ sl_gdur_load(struct sl_gdur *d, struct sl_gdur_loaded *out)
 		out->n = (uint32_t)rc;
 		out->generation = info.generation;
 	}
+	d->ld = *out;
+	d->need_restore = 1;
 	if (sl_gstate_capacity(d->gs) < d->cap) {
 		int g = grow_file(d, out);
 
@@ -253,6 +258,17 @@ sl_gdur_restore(struct sl_gdur *d, const struct sl_gdur_loaded *ld, struct sl_gr
 	}
 	/* Until the first snapshot: what was restored is still needed. */
 	sl_gdur_set_start(d, low != 0 && low < out->cursor ? low : out->cursor);
+}
+
+int
+sl_gdur_start(struct sl_gdur *d, struct sl_group *g, struct sl_journal *j, uint64_t next,
+	      uint64_t now, struct sl_gdur_restored *out)
+{
+	if (!d->need_restore)
+		return 0;
+	d->need_restore = 0;
+	sl_gdur_restore(d, &d->ld, g, j, next, now, out);
+	return 1;
 }
 
 static void

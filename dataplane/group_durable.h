@@ -118,6 +118,11 @@ void sl_gdur_restore(struct sl_gdur *d, const struct sl_gdur_loaded *ld, struct 
 		     struct sl_journal *j, uint64_t next, uint64_t now,
 		     struct sl_gdur_restored *out);
 
+/* Owner: sl_gdur_restore from what the last sl_gdur_load read, once:
+ * returns 1 the first time after a load (with @out filled), 0 after. */
+int sl_gdur_start(struct sl_gdur *d, struct sl_group *g, struct sl_journal *j, uint64_t next,
+		  uint64_t now, struct sl_gdur_restored *out);
+
 /*
  * Owner worker: export @g and @cursor into a free buffer when
  * @now >= the last snapshot + SL_GDUR_SNAP_NS and the group changed since

@@ -230,6 +230,7 @@ sl_gdur_restore(struct sl_gdur *d, const struct sl_gdur_loaded *ld, struct sl_gr
 		/* Every saved slot damaged: start at the earliest retained. The
 		 * caller counts the gap; which messages were lost is unknown. */
 		out->cursor = first < next ? first : next;
+		out->state_lost = 1;
 	} else if (ld->rc >= 0) {
 		out->cursor = ld->cursor;
 		for (i = 0; i < ld->n; i++) {
@@ -254,6 +255,7 @@ sl_gdur_restore(struct sl_gdur *d, const struct sl_gdur_loaded *ld, struct sl_gr
 	}
 	if (sl_gdur_gap(out->cursor, first, &lo, &hi)) {
 		gap_add(out, lo, hi);
+		out->jumped = hi - lo + 1;
 		out->cursor = first;
 	}
 	/* Until the first snapshot: what was restored is still needed. */
@@ -468,18 +470,6 @@ sl_gdur_floor_of(uint64_t cursor, const struct sl_group_unacked *ents, uint32_t 
 	return cursor;
 }
 
-uint64_t
-sl_gdur_journal_floor(const uint64_t *floors, uint32_t n)
-{
-	uint64_t f = 0;
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		if (floors[i] != 0 && (f == 0 || floors[i] < f))
-			f = floors[i];
-	return f;
-}
-
 int
 sl_gdur_gap(uint64_t cursor, uint64_t first, uint64_t *lo, uint64_t *hi)
 {
@@ -488,12 +478,4 @@ sl_gdur_gap(uint64_t cursor, uint64_t first, uint64_t *lo, uint64_t *hi)
 	*lo = cursor;
 	*hi = first - 1;
 	return 1;
-}
-
-int
-sl_gdur_drop_gone(struct sl_group *g, const struct sl_group_out *o, uint64_t now)
-{
-	if (o->action == SL_GROUP_ACT_DEAD_LETTER)
-		return sl_group_dead_settled(g, o->seq);
-	return sl_group_ack(g, o->slot, o->seq, now);
 }

@@ -101,6 +101,8 @@ struct sl_gdur_restored {
 	uint32_t dropped;	  /* saved entries no longer in the journal (retention or
 				   * damage): lost, counted gap_lost by the caller */
 	uint32_t refused;	  /* sl_group_restore refused (table smaller than saved) */
+	int state_lost;		  /* the state file had no valid slot (-EUCLEAN) */
+	uint64_t jumped;	  /* messages the cursor jumped over (retention took them) */
 	uint64_t gap_first, gap_last; /* the range lost, gap_first > gap_last when none */
 };
 
@@ -170,10 +172,6 @@ struct sl_gstate *sl_gdur_state(struct sl_gdur *d);
  * order, @n of them); 0 when @cursor is 0 and there is nothing. */
 uint64_t sl_gdur_floor_of(uint64_t cursor, const struct sl_group_unacked *ents, uint32_t n);
 
-/* The floor to give the journal (sl_journal_set_floor) for the @n
- * retaining groups' floors @floors: the lowest non-zero one, 0 when none. */
-uint64_t sl_gdur_journal_floor(const uint64_t *floors, uint32_t n);
-
 /*
  * A group whose cursor fell behind the journal's earliest retained
  * sequence @first: returns 1 with the lost range @cursor..@first - 1 in
@@ -181,15 +179,6 @@ uint64_t sl_gdur_journal_floor(const uint64_t *floors, uint32_t n);
  * hi - lo + 1, members get ERROR SL_E_GAP_LOST), else 0.
  */
 int sl_gdur_gap(uint64_t cursor, uint64_t first, uint64_t *lo, uint64_t *hi);
-
-/*
- * An engine action for a message the journal no longer holds (read gave
- * -ENOENT below the earliest retained: retention took it): settle it, so
- * it neither blocks its key nor comes back. DELIVER: acknowledged for the
- * member it was given to (it never reached it); DEAD_LETTER: settled.
- * Returns 0, or the engine's error. The caller counts it gap_lost.
- */
-int sl_gdur_drop_gone(struct sl_group *g, const struct sl_group_out *o, uint64_t now);
 
 #ifdef __cplusplus
 }

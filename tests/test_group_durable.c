@@ -608,15 +608,16 @@ test_restore_key_order(void)
 		CHECK(rs.restored == 0 && rs.dropped == (uint32_t)n);
 		CHECK(rs.cursor == first);
 		CHECK(rs.gap_first == ex[0].seq && rs.gap_last == first - 1);
+		CHECK(rs.jumped == first - 31 && !rs.state_lost);
 		CHECK(sl_group_unacked_count(g3) == 0);
 		/* A lost state (every slot damaged): the earliest retained. */
 		ld.rc = -EUCLEAN;
 		sl_gdur_restore(d, &ld, g3, j2, 601, now, &rs);
-		CHECK(rs.cursor == first && rs.restored == 0);
+		CHECK(rs.cursor == first && rs.restored == 0 && rs.state_lost);
 		/* Never saved: the topic's next message. */
 		ld.rc = -ENOENT;
 		sl_gdur_restore(d, &ld, g3, j2, 601, now, &rs);
-		CHECK(rs.cursor == 601 && rs.gap_first > rs.gap_last);
+		CHECK(rs.cursor == 601 && rs.gap_first > rs.gap_last && rs.jumped == 0);
 		sl_gdur_close(d);
 		sl_journal_close(j2);
 		free(g3);
@@ -631,33 +632,16 @@ static void
 test_floor_arith(void)
 {
 	struct sl_group_unacked e[3] = { { 5, 1, 0 }, { 9, 2, 0 }, { 12, 0, 0 } };
-	uint64_t floors[4] = { 0, 40, 7, 100 }, lo = 0, hi = 0;
-	struct sl_group *g = mk(SL_GROUP_KEY_AFFINITY, 16);
-	struct sl_group_out o, out[4];
-	uint32_t slot;
+	uint64_t lo = 0, hi = 0;
 
 	CHECK(sl_gdur_floor_of(20, e, 3) == 5);
 	CHECK(sl_gdur_floor_of(4, e, 3) == 4); /* reset back past its set */
 	CHECK(sl_gdur_floor_of(20, e, 0) == 20);
 	CHECK(sl_gdur_floor_of(0, NULL, 0) == 0);
-	CHECK(sl_gdur_journal_floor(floors, 4) == 7);
-	CHECK(sl_gdur_journal_floor(floors, 1) == 0);
-	CHECK(sl_gdur_journal_floor(NULL, 0) == 0);
 	CHECK(sl_gdur_gap(10, 10, &lo, &hi) == 0);
 	CHECK(sl_gdur_gap(11, 10, &lo, &hi) == 0);
 	CHECK(sl_gdur_gap(0, 10, &lo, &hi) == 0);
 	CHECK(sl_gdur_gap(3, 10, &lo, &hi) == 1 && lo == 3 && hi == 9);
-
-	/* A message retention took, due again: settled, its key free. */
-	CHECK(sl_group_join(g, 1, 1, 8, 0, 1, &slot, NULL) == 0);
-	CHECK(sl_group_offer(g, 1, 77, 1, &o) == 1);
-	CHECK(sl_group_offer(g, 2, 77, 1, &o) == 0); /* held behind 1 */
-	CHECK(sl_group_nak(g, slot, 1, 0, 0, 1) == 0);
-	CHECK(sl_group_poll(g, 2, out, 4) == 1 && out[0].seq == 1);
-	CHECK(sl_gdur_drop_gone(g, &out[0], 2) == 0);
-	CHECK(sl_group_poll(g, 3, out, 4) == 1 && out[0].seq == 2);
-	CHECK(sl_group_unacked_count(g) == 1);
-	free(g);
 }
 
 int

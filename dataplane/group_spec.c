@@ -71,35 +71,18 @@ spec_read(const char *path, struct sl_gdur_spec_file *f)
 int
 sl_gdur_spec_save(const char *dir, const struct sl_cnc_group *g)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
+	char path[PATH_MAX], file[64];
 	struct sl_gdur_spec_file want, have;
-	int fd, rc = 0;
 
 	if (!name_ok(g->name, sizeof(g->name)))
 		return -EINVAL;
-	if (file_path(path, sizeof(path), dir, g->name, SL_GDUR_SPEC_SUFFIX) < 0 ||
-	    file_path(tmp, sizeof(tmp), dir, g->name, SL_GDUR_SPEC_SUFFIX ".tmp") < 0)
+	if (file_path(path, sizeof(path), dir, g->name, SL_GDUR_SPEC_SUFFIX) < 0)
 		return -ENAMETOOLONG;
 	spec_image(&want, g);
 	if (spec_read(path, &have) == 0 && memcmp(&have, &want, sizeof(want)) == 0)
 		return 0;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, &want, sizeof(want)) != (ssize_t)sizeof(want))
-		rc = errno ? -errno : -EIO;
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlink(tmp);
-		return rc;
-	}
-	/* The rename survives a crash only once the directory is synced. */
-	return sl_journal_sync_dir(dir);
+	snprintf(file, sizeof(file), SL_GDUR_PREFIX "%s" SL_GDUR_SPEC_SUFFIX, g->name);
+	return sl_file_replace(dir, file, &want, sizeof(want));
 }
 
 int

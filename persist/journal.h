@@ -391,6 +391,14 @@ void sl_journal_describe(const struct sl_journal *j, FILE *out);
  */
 int sl_journal_sync_dir(const char *dir);
 
+/*
+ * Replace file @name in @dir with @len bytes of @data durably: written to
+ * @name.tmp, fsynced, renamed over @name, the directory fsynced; a crash
+ * leaves the old file or the new one (and maybe a .tmp). For the small
+ * files beside a journal (a topic's spec, a group's settings). 0 or -errno.
+ */
+int sl_file_replace(const char *dir, const char *name, const void *data, size_t len);
+
 /* CRC32C (Castagnoli), hardware-accelerated where the CPU has SSE4.2. */
 uint32_t sl_crc32c(uint32_t crc, const void *data, size_t len);
 

@@ -223,6 +223,27 @@ member_of(struct sl_client *c, uint32_t group_id, struct rgroup **out)
 	return -ENOENT;
 }
 
+/* The group of an ack or nak of @seq: 0 with *@out, or -errno. */
+static int
+member_seq(struct sl_client *c, uint32_t group_id, uint64_t seq, struct rgroup **out)
+{
+	int rc = member_of(c, group_id, out);
+
+	return rc == 0 && seq == 0 ? -EINVAL : rc;
+}
+
+/* A frame for @g that goes at once goes after its queued acks: 0 when they
+ * went, -EAGAIN (reconnecting, or no room) or -ENOTCONN. */
+static int
+clear_to_send(struct sl_client *c, struct rgroup *g)
+{
+	int rc = flush_group(c, g);
+
+	if (rc == 0)
+		rc = sendable(c);
+	return rc < 0 && rc != -ENOTCONN ? -EAGAIN : rc;
+}
+
 /* Check @o into @g (name, credit, flags, filter): 0 or -EINVAL. */
 static int
 group_from_opts(struct rgroup *g, const struct sl_group_opts *o)
@@ -388,12 +409,10 @@ int
 sl_client_group_ack(struct sl_client *c, uint32_t group_id, uint64_t seq)
 {
 	struct rgroup *g;
-	int rc = member_of(c, group_id, &g);
+	int rc = member_seq(c, group_id, seq, &g);
 
 	if (rc < 0)
 		return rc;
-	if (seq == 0)
-		return -EINVAL;
 	if (g->n_acks == SL_MAX_GACK_SEQS && flush_group(c, g) < 0)
 		return -EAGAIN;
 	g->acks[g->n_acks++] = seq;
@@ -408,17 +427,12 @@ sl_client_group_ack_upto(struct sl_client *c, uint32_t group_id, uint64_t seq)
 	uint64_t buf[FRAME_ROOM(sizeof(struct sl_gack) + 8) / 8];
 	struct sl_gack *a = (struct sl_gack *)buf;
 	struct rgroup *g;
-	int rc = member_of(c, group_id, &g);
+	int rc = member_seq(c, group_id, seq, &g);
 
+	if (rc == 0)
+		rc = clear_to_send(c, g);
 	if (rc < 0)
 		return rc;
-	if (seq == 0)
-		return -EINVAL;
-	rc = flush_group(c, g);
-	if (rc == 0)
-		rc = sendable(c);
-	if (rc < 0)
-		return rc == -ENOTCONN ? rc : -EAGAIN;
 	sl_proto_hdr_init(&a->h, SL_FT_GACK, 0, sizeof(*a) + 8, c->session);
 	a->group_id = g->cur_id;
 	a->flags = SL_GACK_F_CUMULATIVE;
@@ -437,17 +451,14 @@ sl_client_group_nak(struct sl_client *c, uint32_t group_id, uint64_t seq, uint32
 	uint64_t buf[FRAME_ROOM(sizeof(struct sl_gnak)) / 8];
 	struct sl_gnak *k = (struct sl_gnak *)buf;
 	struct rgroup *g;
-	int rc = member_of(c, group_id, &g);
+	int rc = member_seq(c, group_id, seq, &g);
 
+	if (rc == 0 && delay_ms > SL_MAX_NAK_DELAY)
+		rc = -EINVAL;
+	if (rc == 0)
+		rc = clear_to_send(c, g);
 	if (rc < 0)
 		return rc;
-	if (seq == 0 || delay_ms > SL_MAX_NAK_DELAY)
-		return -EINVAL;
-	rc = flush_group(c, g);
-	if (rc == 0)
-		rc = sendable(c);
-	if (rc < 0)
-		return rc == -ENOTCONN ? rc : -EAGAIN;
 	sl_proto_hdr_init(&k->h, SL_FT_GNAK, 0, sizeof(*k), c->session);
 	k->group_id = g->cur_id;
 	k->delay_ms = delay_ms;

@@ -76,6 +76,7 @@ struct sub_state {
 	uint32_t group_id;	/* joined; 0: plain subscriptions */
 	uint64_t fetch_left;	/* --pull: asked for and not delivered yet */
 	int ack_err;		/* the first ack or nak that failed */
+	bool group_lost;	/* the broker ended the membership */
 };
 
 static volatile sig_atomic_t stop;
@@ -804,7 +805,7 @@ on_event(void *arg, const struct sl_event *ev)
 			fprintf(stderr, PROG ": group %s: %s; no longer a member\n",
 				st->conf->group, sl_error_code_str(ev->error));
 		if (ev->error == SL_E_NO_GROUP || ev->error == SL_E_DENIED)
-			st->done = true;
+			st->group_lost = st->done = true;
 		break;
 	default:
 		break;
@@ -903,9 +904,12 @@ main(int argc, char **argv)
 	if (rc == 0)
 		rc = receive(c, &st, deadline);
 	/* Whatever is still held goes to the other members now, acks first. */
-	if (st.group_id && sl_client_group_leave(c, st.group_id) < 0 && rc == 0)
+	if (st.group_id && !st.group_lost && sl_client_group_leave(c, st.group_id) < 0 &&
+	    rc == 0)
 		fprintf(stderr, PROG ": leaving group %s failed: its messages move after "
 			"the grace period\n", conf.group);
+	if (st.group_lost && rc == 0)
+		rc = -ENOTCONN;
 	sl_client_stats(c, &stats);
 	sl_client_close(c);
 	if (conf.stats)

@@ -340,7 +340,8 @@ sl_server_tick(struct sl_server *srv)
 		rc = sl_sync_ticket_poll(srv->ctl->sync, cl->ticket, msg, sizeof(msg));
 		if (rc == 0)
 			continue;
-		if (rc > 0 || rc == -ENOENT)
+		/* 2: a ticket the syncer forgot; a command's -ENOENT is a refusal. */
+		if (rc > 0)
 			answer(&cl->out, cl->pending_id, cl->pending, NULL, NULL);
 		else {
 			snprintf(err, sizeof(err), "%s%s",

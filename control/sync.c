@@ -121,7 +121,7 @@ sl_sync_ticket_poll(struct sl_sync *s, int64_t id, char *msg, size_t msglen)
 	int rc;
 
 	if (t == NULL)
-		return -ENOENT;
+		return 2;
 	if (t->rc == 0 && t->remaining > 0)
 		return 0;
 	rc = t->rc < 0 ? t->rc : 1;
@@ -570,6 +570,9 @@ inflight_done(struct sl_sync *s, int rc, const char *why)
 	struct inflight *f = &s->fl[s->fl_head];
 	char msg[160];
 
+	/* Deleting what the dataplane does not hold reaches what was asked. */
+	if (rc == -ENOENT && (f->type == SL_CNC_TOPIC_DELETE || f->type == SL_CNC_GROUP_DELETE))
+		rc = 0;
 	if (rc < 0) {
 		s->failed++;
 		snprintf(msg, sizeof(msg), "the dataplane refused: %s (%s)", why, strerror(-rc));

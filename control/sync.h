@@ -91,8 +91,9 @@ int64_t sl_sync_submit(struct sl_sync *s, const struct sl_cnc_cmd *cmds, size_t 
  * Outcome of @ticket: 1 done (every command answered 0), 0 still waiting,
  * or < 0: the first error (a command's -errno result, -ETIMEDOUT, or
  * -ENOTCONN when the dataplane went away) with words in @msg. A finished
- * ticket is forgotten once it has been reported; -ENOENT for an unknown
- * ticket.
+ * ticket is forgotten once it has been reported; 2 for an unknown ticket
+ * (nothing to wait for: never an error code, which a command's own result,
+ * -ENOENT say, could be mistaken for).
  */
 int sl_sync_ticket_poll(struct sl_sync *s, int64_t ticket, char *msg, size_t msglen);
 

@@ -208,15 +208,22 @@ test_tickets(struct sl_sync *s, struct sl_cnc *dp, const struct sl_state *st, ui
 	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == 0);
 	settle(s, dp, st, now);
 	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == 1);
-	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == -ENOENT);
+	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == 2); /* forgotten */
 	/* Refused: the dataplane's words reach the caller. */
-	refuse_type = SL_CNC_TOPIC_DELETE;
+	refuse_type = SL_CNC_TOPIC_UPDATE;
 	sl_sync_cmd_topic(&c[0], &st->topics[0]);
+	c[0].type = SL_CNC_TOPIC_UPDATE;
 	sl_sync_cmd_topic_delete(&c[1], "t0");
 	t = sl_sync_submit(s, c, 2, *now);
 	settle(s, dp, st, now);
 	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == -ENOENT);
 	CHECK(strstr(msg, "refused") && strstr(msg, "no such thing"));
+	/* A delete of what the dataplane lacks (ENOENT) is done, not refused. */
+	refuse_type = SL_CNC_GROUP_DELETE;
+	sl_sync_cmd_group_delete(&c[0], "t0", "gone");
+	t = sl_sync_submit(s, c, 1, *now);
+	settle(s, dp, st, now);
+	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == 1);
 	refuse_type = 0;
 	/* Not answered: a timeout, and later answers are ignored. */
 	t = sl_sync_submit(s, c, 1, *now);

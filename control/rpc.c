@@ -25,6 +25,7 @@ static const struct {
 	{ "acl.set", sl_rpc_acl_set },		 { "group.create", sl_rpc_group_create },
 	{ "group.list", sl_rpc_group_list },	 { "group.show", sl_rpc_group_show },
 	{ "group.delete", sl_rpc_group_delete }, { "group.reset", sl_rpc_group_reset },
+	{ "group.update", sl_rpc_group_update },
 };
 
 sl_rpc_fn

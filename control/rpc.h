@@ -72,6 +72,7 @@ int sl_rpc_acl_revoke(struct sl_req *r);
 int sl_rpc_acl_list(struct sl_req *r);
 int sl_rpc_acl_set(struct sl_req *r);
 int sl_rpc_group_create(struct sl_req *r);
+int sl_rpc_group_update(struct sl_req *r);
 int sl_rpc_group_list(struct sl_req *r);
 int sl_rpc_group_show(struct sl_req *r);
 int sl_rpc_group_delete(struct sl_req *r);

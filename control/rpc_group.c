@@ -73,6 +73,8 @@ group_json(const struct sl_state_group *g, const json_t *live)
 
 /* ---- commands ---- */
 
+static int group_is_live(struct sl_ctl *ctl, const char *topic, const char *name);
+
 /* A u32 argument: absent leaves *@out as it is. */
 static int
 arg_u32(struct sl_req *r, const char *key, uint32_t *out)
@@ -95,33 +97,54 @@ arg_names(struct sl_req *r, const char **topic, const char **name)
 	return sl_req_arg_str(r, "topic", 1, topic) || sl_req_arg_str(r, "name", 1, name);
 }
 
-/* The settings group.create takes, over the defaults, into @g. */
+/* A boolean argument @key, when given, sets or clears @flag in *@flags. */
 static int
-group_spec_args(struct sl_req *r, struct sl_state_group *g)
+arg_flag(struct sl_req *r, const char *key, uint8_t flag, uint8_t *flags)
+{
+	int b = -1;
+
+	if (sl_req_arg_bool(r, key, &b))
+		return -1;
+	if (b == 1)
+		*flags |= flag;
+	else if (b == 0)
+		*flags &= (uint8_t)~flag;
+	return 0;
+}
+
+/*
+ * The settings group.create and group.update take, into @g: over the
+ * defaults (@base NULL), or over the group as it is (@base). 0, or -1
+ * with @r answered.
+ */
+static int
+group_spec_args(struct sl_req *r, struct sl_state_group *g, const struct sl_state_group *base)
 {
 	static const char *const ok[] = { "topic", "name", "policy", "ack_wait_ms",
 					  "max_deliveries", "grace_ms", "max_inflight",
 					  "dead_letter", "durable", "retain", NULL };
-	const char *topic, *name, *pol = "rr", *dl = "";
-	int durable = 0, retain = 0;
+	const char *topic, *name, *pol = NULL, *dl = NULL;
 	char why[256];
 
 	if (sl_req_args_only(r, ok) || arg_names(r, &topic, &name) ||
-	    sl_req_arg_str(r, "policy", 0, &pol) || sl_req_arg_str(r, "dead_letter", 0, &dl) ||
-	    sl_req_arg_bool(r, "durable", &durable) || sl_req_arg_bool(r, "retain", &retain))
+	    sl_req_arg_str(r, "policy", 0, &pol) || sl_req_arg_str(r, "dead_letter", 0, &dl))
 		return -1;
 	if (sl_state_topic_name_check(topic, why, sizeof(why)) < 0 ||
 	    sl_state_group_name_check(name, why, sizeof(why)) < 0 ||
-	    (dl[0] != '\0' && sl_state_topic_name_check(dl, why, sizeof(why)) < 0))
+	    (dl != NULL && dl[0] != '\0' && sl_state_topic_name_check(dl, why, sizeof(why)) < 0))
 		return sl_req_fail(r, "invalid", "%s", why);
-	sl_state_group_defaults(g, topic, name);
-	snprintf(g->dead_letter, sizeof(g->dead_letter), "%s", dl);
-	if (sl_state_group_policy_parse(pol, &g->policy) < 0)
+	if (base != NULL)
+		*g = *base;
+	else
+		sl_state_group_defaults(g, topic, name);
+	if (dl != NULL)
+		snprintf(g->dead_letter, sizeof(g->dead_letter), "%s", dl);
+	if (pol != NULL && sl_state_group_policy_parse(pol, &g->policy) < 0)
 		return sl_req_fail(r, "invalid", "policy '%.32s' is invalid: use rr (round-robin), "
 				   "least (least outstanding) or key (key affinity)", pol);
-	g->flags = (uint8_t)((durable ? SL_CNC_GROUP_F_DURABLE : 0) |
-			     (retain ? SL_CNC_GROUP_F_RETAIN : 0));
-	return arg_u32(r, "ack_wait_ms", &g->ack_wait_ms) ||
+	return arg_flag(r, "durable", SL_CNC_GROUP_F_DURABLE, &g->flags) ||
+	       arg_flag(r, "retain", SL_CNC_GROUP_F_RETAIN, &g->flags) ||
+	       arg_u32(r, "ack_wait_ms", &g->ack_wait_ms) ||
 	       arg_u32(r, "max_deliveries", &g->max_deliveries) ||
 	       arg_u32(r, "grace_ms", &g->grace_ms) ||
 	       arg_u32(r, "max_inflight", &g->max_inflight);
@@ -135,7 +158,7 @@ sl_rpc_group_create(struct sl_req *r)
 	struct sl_cnc_cmd c;
 	int rc;
 
-	if (group_spec_args(r, &g))
+	if (group_spec_args(r, &g, NULL))
 		return -1;
 	/* A topic a client created may hold groups too: the dataplane knows it. */
 	if (sl_state_topic_find(&r->ctl->state, g.topic) == NULL &&
@@ -147,6 +170,49 @@ sl_rpc_group_create(struct sl_req *r)
 	rc = sl_state_group_add(&next, &g, r->err, sizeof(r->err));
 	if (rc < 0)
 		return sl_req_draft_fail(r, &next, rc, r->err);
+	sl_sync_cmd_group(&c, &g);
+	if (sl_req_commit(r, &next, &c, 1))
+		return -1;
+	r->res = group_json(&g, NULL);
+	return 0;
+}
+
+int
+sl_rpc_group_update(struct sl_req *r)
+{
+	static const char *const settings[] = { "policy", "ack_wait_ms", "max_deliveries",
+						"grace_ms", "max_inflight", "dead_letter",
+						"durable", "retain" };
+	const struct sl_state_group *cur;
+	struct sl_state_group g;
+	struct sl_state next;
+	struct sl_cnc_cmd c;
+	const char *topic = "", *name = "";
+	size_t i, given = 0;
+	int rc;
+
+	sl_jget_str(r->args, "topic", &topic);
+	sl_jget_str(r->args, "name", &name);
+	cur = sl_state_group_find(&r->ctl->state, topic, name);
+	if (group_spec_args(r, &g, cur))
+		return -1;
+	if (cur == NULL)
+		return sl_req_fail(r, "not_found", "topic '%.200s' has no group '%.64s'%s", topic,
+				   name, group_is_live(r->ctl, topic, name)
+				   ? " in the desired state: adopt the dataplane's with group create "
+				     "and its settings" : "");
+	for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+		given += json_object_get(r->args, settings[i]) != NULL;
+	if (given == 0)
+		return sl_req_fail(r, "invalid", "group '%s': nothing to update: give policy, "
+				   "ack_wait_ms, max_deliveries, grace_ms, max_inflight, "
+				   "dead_letter or retain", name);
+	if (sl_req_draft(r, &next))
+		return -1;
+	rc = sl_state_group_update(&next, &g, r->err, sizeof(r->err));
+	if (rc < 0)
+		return sl_req_draft_fail(r, &next, rc, r->err);
+	/* The whole spec: an upsert of an existing group sets its settings. */
 	sl_sync_cmd_group(&c, &g);
 	if (sl_req_commit(r, &next, &c, 1))
 		return -1;

@@ -271,6 +271,11 @@ struct sl_state_group *sl_state_group_find(const struct sl_state *s, const char 
  */
 int sl_state_group_add(struct sl_state *s, const struct sl_state_group *g, char *err,
 		       size_t errlen);
+/* Set the settings of the existing group @g->topic, @g->name to @g's,
+ * checked as for sl_state_group_add. -ENOENT (no such group), -EINVAL (a
+ * value, or the durable flag would change: delete and create again). */
+int sl_state_group_update(struct sl_state *s, const struct sl_state_group *g, char *err,
+			  size_t errlen);
 /* Remove group @name of @topic: 0 or -ENOENT. */
 int sl_state_group_remove(struct sl_state *s, const char *topic, const char *name, char *err,
 			  size_t errlen);

@@ -130,6 +130,27 @@ sl_state_group_add(struct sl_state *s, const struct sl_state_group *g, char *err
 	return 0;
 }
 
+int
+sl_state_group_update(struct sl_state *s, const struct sl_state_group *g, char *err,
+		      size_t errlen)
+{
+	struct sl_state_group *cur = sl_state_group_find(s, g->topic, g->name);
+	int rc = group_check(g, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (cur == NULL)
+		return errf(err, errlen, -ENOENT, "topic '%.200s' has no group '%.64s'", g->topic,
+			    g->name);
+	if ((cur->flags ^ g->flags) & SL_CNC_GROUP_F_DURABLE)
+		return errf(err, errlen, -EINVAL, "group '%s' is %s, which cannot change while it "
+			    "exists (its saved position goes with it): delete the group and "
+			    "create it again", g->name,
+			    (cur->flags & SL_CNC_GROUP_F_DURABLE) ? "durable" : "not durable");
+	*cur = *g;
+	return 0;
+}
+
 static void
 group_remove_at(struct sl_state *s, size_t i)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sluicectl group: create, list, show, delete and reset consumer groups. */
+/* sluicectl group: create, update, list, show, delete and reset consumer groups. */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -54,17 +54,20 @@ names_args(const struct sl_ctl_verb *v, const char *const *pos, json_t **a)
 	return rc;
 }
 
+/* group create and group update: TOPIC NAME and the settings given, sent as @cmd. */
 static int
-cmd_group_create(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
+group_spec_call(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv,
+		bool update)
 {
 	static const char *const policies[] = { "rr", "least", "key", NULL };
 	const char *pol = NULL, *dl = NULL, *ack = NULL, *maxd = NULL, *grace = NULL, *infl = NULL;
-	bool durable = false, retain = false;
+	bool durable = false, retain = false, no_retain = false;
 	const struct sl_ctl_opt opts[] = {
 		{ "policy", &pol, NULL }, { "ack-wait-ms", &ack, NULL },
 		{ "max-deliveries", &maxd, NULL }, { "dead-letter", &dl, NULL },
 		{ "grace-ms", &grace, NULL }, { "max-inflight", &infl, NULL },
-		{ "durable", NULL, &durable }, { "retain", NULL, &retain },
+		{ update ? "no-retain" : "durable", NULL, update ? &no_retain : &durable },
+		{ "retain", NULL, &retain },
 		{ NULL, NULL, NULL },
 	};
 	const char *pos[2];
@@ -78,9 +81,15 @@ cmd_group_create(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char *
 	if (pol != NULL && !sl_ctl_one_of(pol, policies))
 		return sl_ctl_usage_err(v, "--policy is rr (round-robin), least (least "
 					"outstanding) or key (key affinity), not '%s'", pol);
-	if (retain && !durable)
+	if (!update && retain && !durable)
 		return sl_ctl_usage_err(v, "--retain needs --durable: only a durable group's "
 					"position can hold back retention");
+	if (retain && no_retain)
+		return sl_ctl_usage_err(v, "--retain and --no-retain exclude each other");
+	if (update && !pol && !dl && !ack && !maxd && !grace && !infl && !retain && !no_retain)
+		return sl_ctl_usage_err(v, "nothing to update: give --policy, --ack-wait-ms, "
+					"--max-deliveries, --dead-letter, --grace-ms, "
+					"--max-inflight, --retain or --no-retain");
 	rc = names_args(v, pos, &a);
 	if (rc != 0)
 		return rc;
@@ -98,12 +107,25 @@ cmd_group_create(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char *
 		rc = add_u32(v, a, "max_inflight", "max-inflight", infl);
 	if (rc == 0 && durable)
 		set_new(a, "durable", json_true());
-	if (rc == 0 && retain)
-		set_new(a, "retain", json_true());
+	if (rc == 0 && (retain || no_retain))
+		set_new(a, "retain", json_boolean(retain));
 	if (rc == 0)
-		rc = sl_ctl_call(c, "group.create", a, &r);
+		rc = sl_ctl_call(c, update ? "group.update" : "group.create", a, &r);
 	json_decref(a);
-	return sl_ctl_finish_change(c, rc, &r, "created group %s on topic %s", pos[1], pos[0]);
+	return sl_ctl_finish_change(c, rc, &r, "%s group %s on topic %s",
+				    update ? "updated" : "created", pos[1], pos[0]);
+}
+
+static int
+cmd_group_create(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
+{
+	return group_spec_call(c, v, argc, argv, false);
+}
+
+static int
+cmd_group_update(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
+{
+	return group_spec_call(c, v, argc, argv, true);
 }
 
 static void
@@ -346,8 +368,17 @@ const struct sl_ctl_verb sl_ctl_group_verbs[] = {
 	  "unacknowledged set survive a dataplane restart (journaled topics only; default:\n"
 	  "in memory). --retain (with --durable): retention keeps what the group still\n"
 	  "needs, up to the topic's capacity (default: retention wins and the group sees\n"
-	  "a gap). A group cannot be changed once created: delete it and create it again.\n",
+	  "a gap). 'group update' changes the settings but --durable.\n",
 	  cmd_group_create },
+	{ "group", "update",
+	  "group update TOPIC NAME [--policy rr|least|key] [--ack-wait-ms N] "
+	  "[--max-deliveries N] [--dead-letter TOPIC] [--grace-ms N] [--max-inflight N] "
+	  "[--retain|--no-retain]",
+	  "Change the settings of group NAME of TOPIC, live: those given change, the others\n"
+	  "stay (as for 'group create'; --dead-letter '' sets none). Members and the\n"
+	  "position stay. Whether the group is durable cannot change while it exists\n"
+	  "(its saved position goes with it): delete it and create it again.\n",
+	  cmd_group_update },
 	{ "group", "list", "group list [TOPIC]",
 	  "List consumer groups, all or TOPIC's: settings and the dataplane's counters\n"
 	  "(MEMBERS, INFLIGHT: delivered and not yet acknowledged, PENDING: not yet\n"

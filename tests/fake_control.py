@@ -288,6 +288,18 @@ def group_create(st, a):
     return group_view(st.add_group(a))
 
 
+def group_update(st, a):
+    g = need_group(st, a)
+    if "durable" in a and a["durable"] != g["durable"]:
+        raise Refused("invalid", "group '%s' is %sdurable, which cannot change while it exists"
+                      % (g["name"], "" if g["durable"] else "not "))
+    for k in ("policy", "ack_wait_ms", "max_deliveries", "grace_ms", "max_inflight",
+              "dead_letter", "retain"):
+        if k in a:
+            g[k] = a[k]
+    return group_view(g)
+
+
 def group_list(st, a):
     if "topic" in a:
         topic = need_str(a, "topic")
@@ -406,7 +418,7 @@ COMMANDS = {
                                 for u in st.users.values()],
     "acl.grant": acl_grant, "acl.revoke": acl_revoke, "acl.list": acl_list, "acl.set": acl_set,
     "group.create": group_create, "group.list": group_list, "group.show": group_show,
-    "group.delete": group_delete, "group.reset": group_reset,
+    "group.delete": group_delete, "group.reset": group_reset, "group.update": group_update,
     "policy.set": policy_set, "policy.show": lambda st, a: st.policy,
     "stats": stats, "dataplane.status": dataplane_status,
 }

@@ -109,6 +109,17 @@ err_has "stored, but the dataplane refused: unknown topic 'refuse.x' (No such fi
 ctl group delete refuse.x g; rc_is 0; dp_has "GROUP_DELETE refuse.x g"
 ctl group delete refuse.x g; rc_is 4
 
+# --- update: the whole spec sent again; durability fixed ---
+ctl group update mem fast --policy least --grace-ms 9 --dead-letter mem.dl; rc_is 0
+dp_has "GROUP_UPSERT mem fast policy=2 flags=0 ack_wait=30000 max_del=5 grace=9 inflight=0 dl=mem.dl"
+ctl group update mem fast --dead-letter ''; rc_is 0
+dp_has "GROUP_UPSERT mem fast policy=2 flags=0 ack_wait=30000 max_del=5 grace=9 inflight=0 dl=-"
+ctl group update mem fast --retain; rc_is 1; err_has "retain needs a durable group"
+ctl group update jobs workers --no-retain --max-inflight 65; rc_is 0
+dp_has "GROUP_UPSERT jobs workers policy=3 flags=1 ack_wait=700 max_del=3 grace=250 inflight=65 dl=jobs.dead"
+ctl group update jobs nosuch --grace-ms 1; rc_is 4
+ctl group update client.t g1; rc_is 2
+
 # --- list and show: settings merged with the group and gmember slots ---
 wait_counter jobs workers delivered 10
 ctl --json group show jobs workers; rc_is 0
@@ -151,6 +162,7 @@ s = json.load(open(sys.argv[1]))
 assert s["version"] == 3
 g = {(x["topic"], x["name"]): x for x in s["groups"]}
 assert g[("jobs", "workers")]["durable"] and g[("jobs", "workers")]["ack_wait_ms"] == 700
+assert g[("jobs", "workers")]["max_inflight"] == 65 and g[("mem", "fast")]["policy"] == "least"
 assert ("mem", "fast") in g and ("client.t", "g1") in g
 assert {"user": "w", "pattern": "jobs", "perms": ["sub", "consume"], "group": "workers"} in s["acls"]
 EOF
@@ -162,8 +174,8 @@ ctl group create mem gone; rc_is 0
 ctl group delete mem gone; rc_is 0
 start_dp
 wait_synced
-dp_has "GROUP_UPSERT jobs workers policy=3 flags=1 ack_wait=700 max_del=3 grace=250 inflight=64 dl=jobs.dead"
-dp_has "GROUP_UPSERT mem fast policy=1 flags=0 ack_wait=30000 max_del=5 grace=5000 inflight=0 dl=-"
+dp_has "GROUP_UPSERT jobs workers policy=3 flags=1 ack_wait=700 max_del=3 grace=250 inflight=65 dl=jobs.dead"
+dp_has "GROUP_UPSERT mem fast policy=2 flags=0 ack_wait=30000 max_del=5 grace=9 inflight=0 dl=-"
 dp_has "GROUP_UPSERT client.t g1 policy=1 flags=0 ack_wait=30000 max_del=5 grace=5000 inflight=0 dl=-"
 dp_has "ACL_SET 1 jobs 10 workers"
 CASE="resync order"

@@ -331,10 +331,20 @@ ctl group create orders.eu 'a b'; rc_is 1; err_has "group name 'a b' is invalid"
 ctl group create t7 d --durable; rc_is 1; err_has "durability none"
 ctl group create orders.eu refused --durable; rc_is 1
 err_has "stored, but the dataplane refused"; err_has "Operation not permitted"
+ctl group update orders.eu workers --ack-wait-ms 900 --no-retain --dead-letter ''; rc_is 0
+out_has "updated group workers on topic orders.eu"
+req_is '{"cmd":"group.update","args":{"topic":"orders.eu","name":"workers","ack_wait_ms":900,"dead_letter":"","retain":false}}'
+ctl --json group update orders.eu workers --policy least --retain; rc_is 0
+req_is '{"cmd":"group.update","args":{"topic":"orders.eu","name":"workers","policy":"least","retain":true}}'
+out_json 'v["policy"] == "least" and v["ack_wait_ms"] == 900'
+ctl group update orders.eu workers; rc_is 2; err_has "nothing to update"
+ctl group update orders.eu workers --durable; rc_is 2; err_has "unknown option '--durable'"
+ctl group update orders.eu workers --retain --no-retain; rc_is 2; err_has "exclude each other"
+ctl group update orders.eu nosuch --grace-ms 1; rc_is 4
 ctl group list; rc_is 0; req_is '{"cmd":"group.list"}'; out_has "DEAD_LETTERED"
 grep -Eq "^orders\.eu +billing +key +yes +2 +5 +12 +900 +3 +890 +1 +yes$" "$T/out" ||
 	fail "group list row with counters"
-grep -Eq "^orders\.eu +workers +rr +no +- +- " "$T/out" || fail "group list row, not live"
+grep -Eq "^orders\.eu +workers +least +no +- +- " "$T/out" || fail "group list row, not live"
 ctl group list orders.us --json; rc_is 0; req_is '{"cmd":"group.list","args":{"topic":"orders.us"}}'
 out_json '[g["name"] for g in v] == ["keyed"]'
 ctl group list nosuch; rc_is 4

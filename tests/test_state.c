@@ -825,6 +825,22 @@ test_groups(void)
 	      a->perms == (SL_PERM_CONSUME | SL_PERM_SUB));
 	sl_state_fini(&b);
 
+	/* Update: settings change, the durable flag cannot. */
+	g = *sl_state_group_find(&s, "jobs", "workers");
+	g.ack_wait_ms = 10;
+	g.flags = SL_CNC_GROUP_F_DURABLE;
+	CHECK(sl_state_group_update(&s, &g, err, sizeof(err)) == 0);
+	CHECK(sl_state_group_find(&s, "jobs", "workers")->ack_wait_ms == 10);
+	g.flags = 0;
+	CHECK(sl_state_group_update(&s, &g, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "is durable, which cannot change") != NULL);
+	g.flags = SL_CNC_GROUP_F_RETAIN;
+	CHECK(sl_state_group_update(&s, &g, err, sizeof(err)) == -EINVAL);
+	snprintf(g.name, sizeof(g.name), "nosuch");
+	g.flags = 0;
+	CHECK(sl_state_group_update(&s, &g, err, sizeof(err)) == -ENOENT);
+	CHECK(sl_state_group_find(&s, "jobs", "workers")->flags == SL_CNC_GROUP_F_DURABLE);
+
 	/* Deleting a topic takes its groups; removing a group. */
 	CHECK(sl_state_topic_remove(&s, "jobs", err, sizeof(err)) == 0);
 	CHECK(s.n_groups == 2 && sl_state_group_find(&s, "jobs", "workers") == NULL);

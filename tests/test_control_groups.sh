@@ -57,7 +57,8 @@ stop_dp() {
 	CASE="stop_dp"; fail "sluice-control still attached 5 s later"
 }
 start_control() {
-	"$CONTROL" -n "$NAME" --state-dir "$T/state" --socket "$SOCK" 2>"$T/control.err" &
+	# No metrics listener: a fixed port would collide with any other sluice-control here.
+	"$CONTROL" -n "$NAME" --state-dir "$T/state" --socket "$SOCK" --metrics off 2>"$T/control.err" &
 	CP=$!
 	for _ in $(seq 100); do [ -S "$SOCK" ] && return 0; sleep 0.05; done
 	echo "FAIL: sluice-control did not listen"; cat "$T/control.err"; exit 1

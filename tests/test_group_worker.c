@@ -13,6 +13,7 @@
 #include <rte_cycles.h>
 #include <rte_ring_elem.h>
 
+#include <common/filter.h>
 #include <common/hdrs.h>
 #include <common/proto.h>
 #include <common/shm.h>
@@ -872,6 +873,188 @@ test_consume_right(void)
 	sl_authz_builder_fini(&b);
 }
 
+/* Publish one message of @tp with header color=@color (NULL: no block). */
+static void
+publish_color(uint32_t tp, const char *color)
+{
+	uint8_t buf[256];
+	struct sl_publish *p = (struct sl_publish *)buf;
+	struct sl_header hd = { "color", color, (uint16_t)(color ? strlen(color) : 0) };
+	int blen = 0;
+
+	memset(buf, 0, sizeof(buf));
+	if (color)
+		blen = sl_hdrs_build(p + 1, 128, "k", 1, &hd, 1);
+	CHECK(blen >= 0);
+	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, color ? SL_PUB_F_HDRS : 0,
+			  (uint32_t)(sizeof(*p) + (uint32_t)blen + 8), pub->id);
+	p->topic_id = tp;
+	p->hdrs_len = (uint16_t)blen;
+	memset((uint8_t *)(p + 1) + blen, 0x11, 8);
+	send_frame(PUB_PORT, buf, (uint32_t)(sizeof(*p) + (uint32_t)blen + 8));
+}
+
+/* GJOIN with filter @f (@flen bytes). */
+static void
+gjoin_filter(const struct member *mb, const char *group, const void *f, uint32_t flen)
+{
+	uint8_t buf[sizeof(struct sl_gjoin) + SL_MAX_FILTER_LEN + 8];
+	struct sl_gjoin *j = (struct sl_gjoin *)buf;
+
+	memset(buf, 0, sizeof(buf));
+	sl_proto_hdr_init(&j->h, SL_FT_GJOIN, 0, (uint32_t)sizeof(*j) + flen, mb->s->id);
+	j->topic_id = topic;
+	j->credit = 16;
+	j->member_id = mb->mid;
+	snprintf(j->group, sizeof(j->group), "%s", group);
+	j->flags = SL_GJOIN_F_FILTER;
+	j->req_id = 12;
+	memcpy(buf + sizeof(*j), f, flen);
+	reset_got();
+	send_frame(mb->port, buf, (uint32_t)sizeof(*j) + flen);
+	pump(2);
+}
+
+/* The group's filter: the first member sets it, a later one must carry the
+ * same or none; skipped messages move the position, counted. */
+static void
+test_filter(void)
+{
+	struct sl_filter_clause red = { SL_FILTER_EQ, "color", "red", 3 };
+	struct sl_filter_clause blue = { SL_FILTER_EQ, "color", "blue", 4 };
+	uint8_t fr[64], fb[64];
+	int lr = sl_filter_build(fr, sizeof(fr), &red, 1), lb = sl_filter_build(fb, sizeof(fb),
+										  &blue, 1);
+	struct sl_cnc_group c = spec("g.t", "filt");
+	struct member m[3];
+	struct sl_group_rec *r;
+	uint64_t start;
+	unsigned i, n = 0;
+	uint32_t gid;
+
+	CHECK(lr > 0 && lb > 0);
+	CHECK(upsert(&c) == 0);
+	member_open(&m[0], 7900, 900);
+	member_open(&m[1], 7901, 901);
+	member_open(&m[2], 7902, 902);
+	gjoin_filter(&m[0], "filt", fr, (uint32_t)lr);
+	gid = n_got == 1 && got[0].type == SL_FT_GROUP ? got[0].gid : 0;
+	CHECK(gid != 0);
+	r = rec_of(gid);
+	/* Another filter: refused; none: takes the group's. */
+	gjoin_filter(&m[1], "filt", fb, (uint32_t)lb);
+	CHECK(n_got == 1 && got[0].code == SL_E_BAD_HEADERS && got[0].ftype == SL_FT_GJOIN);
+	CHECK(gjoin(&m[2], "filt", 16) == gid);
+	start = r->cursor;
+	reset_got();
+	publish_color(topic, "red");
+	publish_color(topic, "blue");
+	publish_color(topic, NULL);
+	publish_color(topic, "red");
+	pump(3);
+	for (i = 0; i < n_got; i++)
+		if (got[i].type == SL_FT_GDELIVER) {
+			n++;
+			CHECK(got[i].hdrs_len > 0 && (got[i].flags & SL_DLV_F_HDRS));
+		}
+	CHECK(n == 2);
+	CHECK(r->ctr[SL_GX_filter_skipped] == 2 && r->cursor == start + 4);
+	close_members(m, 3);
+	group_delete("filt");
+}
+
+/* A group that falls behind a none topic's retransmit window jumps to the
+ * window's first message: a gap event to every member, counted. */
+static void
+test_window_gap(void)
+{
+	struct sl_topic_state *ts = sl_route_state(&dp.route, topic);
+	struct sl_cnc_group c = spec("g.t", "gap");
+	uint32_t old = ts->retx_window, gid;
+	struct member m;
+	uint64_t held = 0, first;
+	unsigned i, gaps = 0, later = 0;
+
+	CHECK(upsert(&c) == 0);
+	member_open(&m, 7950, 950);
+	gid = gjoin(&m, "gap", 1);
+	CHECK(gid != 0);
+	ts->retx_window = 8;
+	first = ts->seq + 1;
+	/* The member holds one and never acks: the window (8) moves on. */
+	reset_got();
+	publish(topic, 1);
+	pump(2);
+	for (i = 0; i < n_got; i++)
+		if (got[i].type == SL_FT_GDELIVER)
+			held = got[i].seq;
+	CHECK(held == first);
+	reset_got();
+	publish(topic, 40);
+	pump(3);
+	CHECK(gdelivers_to(m.s->id) == 0 && n_got == 0);
+	/* Its ack frees its credit: the cursor (first + 1) is out of the window. */
+	gack(&m, gid, &held, 1, 0);
+	pump(3);
+	for (i = 0; i < n_got; i++) {
+		if (got[i].type == SL_FT_ERROR && got[i].code == SL_E_GAP_LOST) {
+			gaps++;
+			CHECK(got[i].ftype == SL_FT_GDELIVER && got[i].detail == gid &&
+			      got[i].seq == first + 1);
+		}
+		if (got[i].type == SL_FT_GDELIVER)
+			later = (unsigned)got[i].seq;
+	}
+	CHECK(gaps == 1 && rec_of(gid)->ctr[SL_GX_gap_lost] == 40 - 8);
+	CHECK(later == first + 40 - 8 + 1); /* the window's first */
+	ts->retx_window = old;
+	close_members(&m, 1);
+	group_delete("gap");
+}
+
+/* GCTL: pause, resume, leave; a pull member fetches. */
+static void
+test_gctl(void)
+{
+	struct sl_cnc_group c = spec("g.t", "ctlops");
+	struct member m;
+	struct sl_gctl g;
+	struct sl_group_stats st;
+	uint32_t gid;
+
+	CHECK(upsert(&c) == 0);
+	member_open(&m, 7960, 960);
+	reset_got();
+	gjoin_f(&m, topic, "ctlops", 8, SL_GJOIN_F_PULL, 4);
+	pump(2);
+	gid = n_got == 1 && got[0].type == SL_FT_GROUP ? got[0].gid : 0;
+	CHECK(gid != 0);
+	reset_got();
+	publish(topic, 5);
+	pump(3);
+	CHECK(gdelivers_to(m.s->id) == 0); /* pull: nothing until it fetches */
+	memset(&g, 0, sizeof(g));
+	sl_proto_hdr_init(&g.h, SL_FT_GCTL, 0, sizeof(g), m.s->id);
+	g.group_id = gid;
+	g.op = SL_GCTL_FETCH;
+	g.n = 2;
+	g.req_id = 31;
+	reset_got();
+	send_frame(m.port, &g, sizeof(g));
+	pump(3);
+	CHECK(gdelivers_to(m.s->id) == 2);
+	g.op = SL_GCTL_LEAVE;
+	g.n = 0;
+	reset_got();
+	send_frame(m.port, &g, sizeof(g));
+	pump(2);
+	CHECK(n_got >= 1 && got[0].type == SL_FT_OK);
+	stats(gid, &st);
+	CHECK(st.members == 0 && st.pending == 2); /* its two are due again */
+	close_members(&m, 1);
+	group_delete("ctlops");
+}
+
 /* --- shared memory ---------------------------------------------------------------- */
 
 static struct sl_shm shm;
@@ -1086,6 +1269,9 @@ main(int argc, char **argv)
 	test_member_expiry();
 	test_hostile_ack();
 	test_consume_right();
+	test_filter();
+	test_window_gap();
+	test_gctl();
 	test_shm_member();
 	pump(2);
 	sl_dp_groups_fini(&dp);

@@ -19,6 +19,7 @@
 #include <common/shm.h>
 
 #include "authz_cmd.h"
+#include "journal.h"
 #include "check.h"
 #include "dp_harness.h"
 #include "group_dp.h"
@@ -283,11 +284,11 @@ upsert(const struct sl_cnc_group *c)
 	return rc;
 }
 
-/* Delete group @name of g.t and let its record go as the main lcore does. */
+/* Delete group @name of @tname and let its record go as the main lcore does. */
 static void
-group_delete(const char *name)
+group_delete_of(const char *tname, const char *name)
 {
-	struct sl_cnc_group c = spec("g.t", name);
+	struct sl_cnc_group c = spec(tname, name);
 	struct sl_cnc_result r;
 	struct sl_handoff h;
 	int gone = 0;
@@ -304,6 +305,12 @@ group_delete(const char *name)
 			rte_pktmbuf_free(h.m);
 	}
 	CHECK(gone);
+}
+
+static void
+group_delete(const char *name)
+{
+	group_delete_of("g.t", name);
 }
 
 static struct sl_group_rec *
@@ -1055,6 +1062,85 @@ test_gctl(void)
 	group_delete("ctlops");
 }
 
+/* --- a journaled topic ------------------------------------------------------------ */
+
+static char jroot[64];
+
+/* A topic with an async journal in a directory of the test's own. */
+static int
+journal_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
+{
+	struct sl_journal_conf c = { .segment_bytes = 1u << 20, .index_every = 4096 };
+	struct sl_journal_recovery rec;
+	char dir[128];
+
+	(void)arg;
+	snprintf(dir, sizeof(dir), "%s/%u", jroot, t->id);
+	ts->durability = SL_DUR_ASYNC;
+	ts->backpressure = SL_BP_DROP;
+	ts->retx_window = 0; /* every group read comes from the journal */
+	return sl_journal_open(&ts->journal, dir, &c, &rec);
+}
+
+/* A group on a journaled topic reads its messages from the journal
+ * (GDELIVER with REPLAY); a reset to the earliest message goes back. */
+static void
+test_journaled(void)
+{
+	struct sl_cnc_group c = spec("g.j", "jrn");
+	struct sl_cnc_result r;
+	struct member m;
+	uint32_t jt = 0, gid;
+	unsigned i, n = 0, replay = 0;
+
+	snprintf(jroot, sizeof(jroot), "/tmp/sl_gw_XXXXXX");
+	CHECK(mkdtemp(jroot) != NULL);
+	CHECK(sl_route_topic_create_init(&dp.route, "g.j", 3, journal_topic_init, &dp, &jt) == 1);
+	if (jt == 0)
+		return;
+	c.flags = SL_CNC_GROUP_F_DURABLE; /* allowed: the topic is journaled */
+	CHECK(upsert(&c) == 0);
+	member_open(&m, 7970, 970);
+	reset_got();
+	gjoin_f(&m, jt, "jrn", 64, 0, 1);
+	pump(2);
+	gid = n_got == 1 && got[0].type == SL_FT_GROUP ? got[0].gid : 0;
+	CHECK(gid != 0);
+	reset_got();
+	publish(jt, 5);
+	pump(3);
+	for (i = 0; i < n_got; i++)
+		if (got[i].type == SL_FT_GDELIVER) {
+			n++;
+			replay += !!(got[i].flags & SL_DLV_F_REPLAY);
+			gack(&m, gid, &got[i].seq, 1, 0);
+		}
+	CHECK(n == 5 && replay == 5);
+	pump(2);
+	/* Back to the earliest: the five again, from the journal. */
+	c.reset_how = SL_CNC_RESET_EARLIEST;
+	memset(&r, 0, sizeof(r));
+	CHECK(sl_dp_group_reset(&dp, &c, &r) == 0);
+	reset_got();
+	pump(3);
+	CHECK(gdelivers_to(m.s->id) == 5);
+	close_members(&m, 1);
+	c.flags = 0;
+	group_delete_of("g.j", "jrn");
+	{
+		struct sl_topic_state *ts = sl_route_state(&dp.route, jt);
+
+		sl_journal_close(ts->journal);
+		ts->journal = NULL;
+	}
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", jroot);
+		CHECK(system(cmd) == 0);
+	}
+}
+
 /* --- shared memory ---------------------------------------------------------------- */
 
 static struct sl_shm shm;
@@ -1272,6 +1358,7 @@ main(int argc, char **argv)
 	test_filter();
 	test_window_gap();
 	test_gctl();
+	test_journaled();
 	test_shm_member();
 	pump(2);
 	sl_dp_groups_fini(&dp);

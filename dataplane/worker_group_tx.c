@@ -12,6 +12,7 @@
 #include <common/hdrs.h>
 #include <common/proto.h>
 
+#include "group_durable.h"
 #include "journal.h"
 #include "large.h"
 #include "retx.h"
@@ -92,21 +93,6 @@ msg_read(struct sl_worker *w, uint32_t topic, uint64_t seq, struct gmsg *g)
 	g->ts = v.timestamp;
 	g->flags = SL_DLV_F_REPLAY;
 	return 0;
-}
-
-/* Key affinity's hash of a message key: FNV-1a, then a finalizer; 0 is "no key". */
-static uint64_t
-key_hash(const uint8_t *k, unsigned n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	unsigned i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ k[i]) * 0x100000001b3ull;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	return h ? h : 1;
 }
 
 /* --- sending ---------------------------------------------------------------------- */
@@ -427,7 +413,7 @@ offer_new(struct sl_worker *w, struct sl_group_rec *r, uint64_t now)
 			continue;
 		}
 		if (parsed && v.key_len)
-			kh = key_hash(v.key, v.key_len);
+			kh = sl_group_key_hash(v.key, v.key_len);
 		rc = sl_group_offer(r->g, r->cursor, kh, now, &o);
 		if (rc < 0 && rc != -EEXIST)
 			break; /* back-pressure: offered again after an ack or a poll */

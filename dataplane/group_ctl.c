@@ -15,6 +15,7 @@
 
 #include "dataplane.h"
 #include "group_dp.h"
+#include "group_durable_dp.h"
 #include "lcore_main.h"
 
 /*
@@ -56,10 +57,11 @@ sl_dp_groups_init(struct sl_dp *dp)
 }
 
 static void
-rec_free(struct sl_group_rec *r)
+rec_free(struct sl_group_rec *r, int last_save)
 {
 	if (r == NULL)
 		return;
+	sl_dp_gdur_detach(r, last_save);
 	free(r->mem);
 	free(r);
 }
@@ -86,7 +88,7 @@ sl_dp_groups_fini(struct sl_dp *dp)
 		return;
 	/* Workers have stopped: nobody holds a record any more. */
 	for (i = 0; i < SL_DP_MAX_GROUPS; i++)
-		rec_free(dp->groups->rec[i]);
+		rec_free(dp->groups->rec[i], 1);
 	free(dp->groups);
 	dp->groups = NULL;
 }
@@ -197,6 +199,7 @@ update(struct sl_dp *dp, struct sl_group_rec *g, const struct sl_cnc_group *c,
 	g->spec_next = *c;
 	g->spec_next.reset_how = 0;
 	g->spec_next.reset_arg = 0;
+	sl_dp_gdur_respec(dp, g, &g->spec_next);
 	/* Release: the staged settings are whole before the owner reads them. */
 	__atomic_store_n(&g->spec_gen, g->spec_gen + 1, __ATOMIC_RELEASE);
 	if (sl_dp_send_to_worker(dp, owner, &h) < 0) {
@@ -232,12 +235,12 @@ create(struct sl_dp *dp, const struct sl_cnc_group *c, uint32_t topic, struct sl
 	if (g->mem == NULL) {
 		size_t len = g->mem_len;
 
-		rec_free(g);
+		rec_free(g, 0);
 		return say(r, -ENOMEM, "out of memory for group %s (%zu bytes)", c->name, len);
 	}
 	rc = sl_group_init(&g->g, &cfg, g->mem, g->mem_len);
 	if (rc < 0) {
-		rec_free(g);
+		rec_free(g, 0);
 		return say(r, rc, "group %s: settings out of range", c->name);
 	}
 	g->id = id;
@@ -250,9 +253,14 @@ create(struct sl_dp *dp, const struct sl_cnc_group *c, uint32_t topic, struct sl
 	g->spec.reset_how = 0;
 	g->spec.reset_arg = 0;
 	g->cursor = 0; /* the owner starts it at the topic's next message */
+	if (g->durable && (rc = sl_dp_gdur_attach(dp, g, c, r->message, sizeof(r->message))) < 0) {
+		r->rc = rc;
+		rec_free(g, 0);
+		return rc;
+	}
 	h.topic = id;
 	if (sl_dp_send_to_worker(dp, owner, &h) < 0) {
-		rec_free(g);
+		rec_free(g, 0);
 		return say(r, -EBUSY, "worker %u is not draining its ring; group %s not created",
 			   owner, c->name);
 	}
@@ -303,6 +311,7 @@ sl_dp_group_delete(struct sl_dp *dp, const struct sl_cnc_group *c, struct sl_cnc
 	if (retire(dp, g) < 0)
 		return say(r, -EBUSY, "worker is not draining its ring; group %s not deleted",
 			   c->name);
+	sl_dp_gdur_remove(dp, g);
 	return 0;
 }
 
@@ -363,5 +372,5 @@ sl_dp_group_gone(struct sl_dp *dp, struct sl_handoff *h)
 		return;
 	dp->groups->rec[h->topic] = NULL;
 	SL_LOG(INFO, "group %s of topic %s deleted\n", g->name, g->topic_name);
-	rec_free(g);
+	rec_free(g, 0);
 }

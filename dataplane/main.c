@@ -27,6 +27,7 @@
 
 #include "dataplane.h"
 #include "durable.h"
+#include "group_durable_dp.h"
 #include "lcore_main.h"
 #include "port.h"
 #include "producer_main.h"
@@ -325,6 +326,14 @@ start(void)
 		if (rc < 0)
 			return rc;
 	}
+	/* Durable groups, with their owners' rings there to take them. */
+	rc = dp.groups ? 0 : sl_dp_groups_init(&dp);
+	rc = rc < 0 ? rc : sl_dp_groups_reload(&dp, sl_dp_group_upsert);
+	if (rc < 0)
+		SL_LOG(WARNING, "durable consumer groups not made again: %s\n", strerror(-rc));
+	else if (rc > 0)
+		printf("sluice-dataplane: %d durable consumer group(s) made again from their "
+		       "saved settings\n", rc);
 	for (i = 0; i < dp.n_ports; i++) {
 		rc = sl_port_init(&dp, (uint16_t)i);
 		if (rc < 0)
@@ -349,7 +358,8 @@ static void
 run_main_lcore(void)
 {
 	static const sl_duty_fn duties[] = { sl_dp_slow_path_poll, sl_dp_ctl_poll, sl_shm_poll,
-					     sl_dp_journals_prepare, sl_worker_auth_log_poll };
+					     sl_dp_journals_prepare, sl_worker_auth_log_poll,
+					     sl_dp_groups_save };
 	unsigned i;
 
 	sl_dp_slow_path_on(&dp, SL_HO_RESOLVE, slow_resolve);

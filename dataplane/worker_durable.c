@@ -12,6 +12,7 @@
 #include <common/proto.h>
 #include <common/clock.h>
 
+#include "group_durable.h"
 #include "journal.h"
 #include "large.h"
 #include "retx.h"
@@ -469,11 +470,31 @@ sl_worker_topic_delete(struct sl_worker *w, uint32_t topic)
 	__atomic_store_n(&ts->durability, SL_DUR_NONE, __ATOMIC_RELEASE);
 }
 
-/* --- timers ---------------------------------------------------------------------------- */
+/* --- durable consumer groups -------------------------------------------------------- */
+
+/* The lowest floor of topic @topic's retaining durable groups, 0 none. */
+static uint64_t
+group_floor(const struct sl_worker *w, uint32_t topic)
+{
+	uint64_t floor = 0, f;
+	uint32_t i;
+
+	for (i = 0; i < w->n_grp; i++) {
+		const struct sl_group_rec *r = w->grp[i];
+
+		if (!r->live || r->topic != topic || !r->retain || r->dur == NULL)
+			continue;
+		f = sl_gdur_floor(r->dur);
+		if (f != 0 && (floor == 0 || f < floor))
+			floor = f;
+	}
+	return floor;
+}
 
 /* Retention on the owner only chooses: retired segments leave the journal
  * here and the main lcore unmaps and unlinks them (sl_dp_journals_prepare),
- * so this makes no system call. */
+ * so this makes no system call. Retaining durable groups hold it back
+ * (their floor) until the journal is at its capacity. */
 static void
 retain(struct sl_worker *w)
 {
@@ -486,10 +507,13 @@ retain(struct sl_worker *w)
 
 		if (ts->journal == NULL)
 			continue;
+		sl_journal_set_floor(ts->journal, group_floor(w, id));
 		sl_journal_retain(ts->journal, now);
 		snapshot(ts);
 	}
 }
+
+/* --- timers ---------------------------------------------------------------------------- */
 
 void
 sl_worker_durable_timers(struct sl_worker *w)

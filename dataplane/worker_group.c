@@ -11,6 +11,7 @@
 #include <common/filter.h>
 #include <common/proto.h>
 
+#include "group_durable_dp.h"
 #include "journal.h"
 #include "tx.h"
 #include "worker_internal.h"
@@ -396,6 +397,7 @@ group_add(struct sl_worker *w, uint32_t id)
 	if (r == NULL || w->n_grp == SL_DP_MAX_GROUPS)
 		return;
 	r->key_affinity = sl_group_config(r->g)->policy == SL_GROUP_KEY_AFFINITY;
+	sl_wgroup_dur_start(w, r);
 	r->live = 1;
 	w->grp[w->n_grp++] = r;
 }
@@ -501,6 +503,7 @@ sl_worker_group_reset(struct sl_worker *w, struct sl_group_rec *r, uint32_t how,
 	}
 	__atomic_store_n(&r->cursor, cur, __ATOMIC_RELAXED);
 	r->changes++;
+	sl_wgroup_dur_snap(r, now, 1);
 }
 
 void
@@ -553,6 +556,7 @@ sl_worker_group_poll(struct sl_worker *w)
 			continue;
 		group_update(r);
 		n += sl_wgroup_dispatch(w, r, now);
+		sl_wgroup_dur_snap(r, now, 0);
 	}
 	list_sweep(w);
 	return n;

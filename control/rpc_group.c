@@ -278,7 +278,8 @@ sl_rpc_group_show(struct sl_req *r)
 				   name);
 	}
 	r->res = group_json(g, l);
-	json_object_set_new(r->res, "members", members != NULL ? members : json_array());
+	/* Beside the count ("members", a gauge of the group slot). */
+	json_object_set_new(r->res, "member_list", members != NULL ? members : json_array());
 	json_decref(live);
 	return 0;
 }

@@ -168,11 +168,11 @@ print_group_show(json_t *res)
 					   ">DELIVERED", ">ACKED", ">NACKED" };
 	static const char *const keys[] = { "member", "state", "outstanding", "credit",
 					    "delivered", "acked", "nacked" };
-	json_t *copy = json_copy(res), *members = json_incref(json_object_get(res, "members"));
+	json_t *copy = json_copy(res), *members = json_incref(json_object_get(res, "member_list"));
 
 	if (copy == NULL)
 		abort();
-	json_object_del(copy, "members");
+	json_object_del(copy, "member_list");
 	sl_ctl_print_kv(copy);
 	json_decref(copy);
 	if (json_array_size(members) == 0) {

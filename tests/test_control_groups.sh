@@ -57,7 +57,7 @@ stop_dp() {
 	CASE="stop_dp"; fail "sluice-control still attached 5 s later"
 }
 start_control() {
-	"$CONTROL" -n "$NAME" --state-dir "$T/state" --socket "$SOCK" 2>"$T/control.err" &
+	"$CONTROL" -n "$NAME" --state-dir "$T/state" --socket "$SOCK" --metrics off 2>"$T/control.err" &
 	CP=$!
 	for _ in $(seq 100); do [ -S "$SOCK" ] && return 0; sleep 0.05; done
 	echo "FAIL: sluice-control did not listen"; cat "$T/control.err"; exit 1
@@ -123,7 +123,7 @@ ctl group update client.t g1; rc_is 2
 # --- list and show: settings merged with the group and gmember slots ---
 wait_counter jobs workers delivered 10
 ctl --json group show jobs workers; rc_is 0
-out_json 'v["policy"] == "key" and v["durable"] and v["managed"] and v["live"] and v["members"][0]["member"] == "00000000000000a1" and v["members"][0]["state"] == 1 and v["acked"] == 9'
+out_json 'v["policy"] == "key" and v["durable"] and v["managed"] and v["live"] and v["members"] == 1 and v["member_list"][0]["member"] == "00000000000000a1" and v["member_list"][0]["state"] == 1 and v["acked"] == 9'
 ctl group show jobs workers; rc_is 0; out_has "dead_letter:"; out_has "jobs.dead"
 grep -Eq "^00000000000000a1 +active +1 +0 +10 +9 +0$" "$T/out" || fail "member row"
 ctl --json group list jobs; rc_is 0

@@ -59,6 +59,7 @@ struct lg_conf {
 	uint16_t port;
 	unsigned pubs;
 	unsigned subs;
+	int subs_set;	/* -S given */
 	unsigned topics;
 	const char *prefix;
 	double rate; /* total msgs/s across publishers; 0: as fast as possible */
@@ -82,11 +83,17 @@ struct lg_conf {
 	const char *producer; /* --producer NAME: publisher k is producer NAME-k; NULL: fresh */
 	uint32_t batch_us;    /* --batch-us: UDP publishes batched up to this long */
 	int encrypt;	      /* --encrypt: encrypted sessions (with credentials) */
+	/* --group NAME (v4): the subscribers are --consumers members of group
+	 * NAME of every topic, each message processed by one of them, acked */
+	const char *group;
+	unsigned consumers;   /* --consumers N (default 3) */
+	uint32_t credit;      /* --credit: each member's; 0: the library's default */
+	const char *dead_letter; /* --dead-letter TOPIC: count what reaches it */
 };
 
 /* Events a run's clients raised (sl_client_opts.on_event), by type. */
 struct lg_events {
-	uint64_t disconnected, reconnected, gap, incarnation, fenced, other;
+	uint64_t disconnected, reconnected, gap, incarnation, fenced, group_error, other;
 	uint64_t gap_seqs; /* sequences in the SL_EV_GAP ranges */
 	struct sl_event gaps[LG_RANGES]; /* the first SL_EV_GAP events */
 };
@@ -133,7 +140,25 @@ struct lg_run {
 	struct sl_hist hist;   /* from the due time (the send time with --rate 0) */
 	struct sl_hist oneway; /* shared memory: publish (commit) to delivery, TSC */
 	struct sl_hist call;   /* time spent inside the publish call */
+	/* --group: per member (r->subs[j]) messages processed and redelivered,
+	 * and the dead-letter topic's subscriber. */
+	uint64_t *member_delivered;
+	uint64_t *member_redelivered;
+	struct sl_client *dead;
+	uint32_t dead_topic;
+	uint64_t redelivered;	   /* group deliveries with delivery_count > 1 */
+	uint64_t dead_lettered;	   /* this run's messages read from the dead-letter topic */
+	uint64_t ack_failed;	   /* acks the library refused (queue full, session gone) */
+	uint64_t group_acked, group_not_held; /* members' client stats, summed */
 };
+
+/* Rows of the loss/duplicate bitmap: one per subscriber, or a single one
+ * for a group, whose members share the work. */
+static inline unsigned
+lg_tracks(const struct lg_conf *cf)
+{
+	return cf->group ? 1u : cf->subs;
+}
 
 #define LG_NP 6 /* p50, p90, p99, p99.9, p99.99, max */
 
@@ -197,6 +222,25 @@ int sl_lg_setup_topics(struct lg_run *r);
 /* Send at the planned rate, busy-polling; then receive what is still on its way. */
 int sl_lg_run_send_phase(struct lg_run *r);
 int sl_lg_run_drain_phase(struct lg_run *r);
+
+/* ---- loadgen_group.c: --group */
+
+/* Every member joins group cf->group of every topic; the dead-letter
+ * topic gets a subscriber of its own. 0 or -errno (message printed). */
+int sl_lg_group_setup(struct lg_run *r);
+
+/* A delivery to member r->cur_sub: acknowledged, counted. */
+void sl_lg_group_note(struct lg_run *r, const struct sl_message *m);
+
+/* Read the dead-letter topic: 0 or -errno (message printed). */
+int sl_lg_group_poll_dead(struct lg_run *r);
+
+/* Send the acks still queued, and sum the members' stats. */
+void sl_lg_group_finish(struct lg_run *r);
+
+/* The JSON keys and the text line of a group run. */
+void sl_lg_group_report_json(const struct lg_run *r);
+void sl_lg_group_report_text(const struct lg_run *r);
 
 /* ---- loadgen_report.c: the report */
 

@@ -80,6 +80,20 @@ usage(FILE *f)
 		"                         default: a fresh producer per publisher\n"
 		"      --batch-us US      over UDP, pack publishes into one datagram for up to\n"
 		"                         US microseconds (default 0: each sent at once)\n"
+		"      --group NAME       consumer groups (protocol version 4): instead of\n"
+		"                         subscribers, --consumers members of group NAME of\n"
+		"                         every topic (create it first: sluicectl group create),\n"
+		"                         polled in turn by the one thread, each acking every\n"
+		"                         message it gets; a message must be processed exactly\n"
+		"                         once by any member (lost, duplicates). The JSON adds\n"
+		"                         group, consumers, processed, redelivered,\n"
+		"                         dead_lettered, group_acked, ack_failed, not_held and\n"
+		"                         members (per member: delivered, redelivered)\n"
+		"      --consumers N      group members (default 3)\n"
+		"      --credit N         each member's credit, 1..%u (default 256)\n"
+		"      --dead-letter TOPIC with --group: subscribe to the group's dead-letter\n"
+		"                         topic and count this run's messages there\n"
+		"                         (dead_lettered: given up on, not lost)\n"
 		"  -q, --quiet            no progress line on stderr\n"
 		"  -h, --help             this text\n"
 		"\n"
@@ -97,7 +111,7 @@ usage(FILE *f)
 		"corrupted or (--ack) not acknowledged, 1 runtime failure (no broker, session\n"
 		"lost), 2 bad usage.\n",
 		SL_PROTO_DEFAULT_PORT, sizeof(struct lg_payload), LG_MAX_SIZE, LG_EVENT_LINES,
-		SL_MAX_PAYLOAD);
+		SL_MAX_GROUP_CREDIT, SL_MAX_PAYLOAD);
 }
 
 /* Parse an unsigned integer option within [min, max]; prints why on failure. */
@@ -145,6 +159,10 @@ enum {
 	OPT_PRODUCER,
 	OPT_BATCH,
 	OPT_ENCRYPT,
+	OPT_GROUP,
+	OPT_CONSUMERS,
+	OPT_CREDIT,
+	OPT_DEAD_LETTER,
 };
 
 static const struct option long_opts[] = {
@@ -170,6 +188,10 @@ static const struct option long_opts[] = {
 	{ "producer", required_argument, NULL, OPT_PRODUCER },
 	{ "batch-us", required_argument, NULL, OPT_BATCH },
 	{ "encrypt", no_argument, NULL, OPT_ENCRYPT },
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "consumers", required_argument, NULL, OPT_CONSUMERS },
+	{ "credit", required_argument, NULL, OPT_CREDIT },
+	{ "dead-letter", required_argument, NULL, OPT_DEAD_LETTER },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -197,6 +219,7 @@ parse_one(struct lg_conf *cf, int opt, const char *arg)
 	case 'S':
 		rc = parse_u64("--subscribers", arg, 0, LG_MAX_CLIENTS, &v);
 		cf->subs = (unsigned)v;
+		cf->subs_set = 1;
 		return rc;
 	case 'r':
 		return parse_double("--rate", arg, 0, LG_MAX_RATE, &cf->rate);
@@ -246,12 +269,53 @@ parse_one(struct lg_conf *cf, int opt, const char *arg)
 		rc = parse_u64("--batch-us", arg, 0, 1000000, &v);
 		cf->batch_us = (uint32_t)v;
 		return rc;
+	case OPT_GROUP:
+		cf->group = arg;
+		return 0;
+	case OPT_CONSUMERS:
+		rc = parse_u64("--consumers", arg, 1, LG_MAX_CLIENTS, &v);
+		cf->consumers = (unsigned)v;
+		return rc;
+	case OPT_CREDIT:
+		rc = parse_u64("--credit", arg, 1, SL_MAX_GROUP_CREDIT, &v);
+		cf->credit = (uint32_t)v;
+		return rc;
+	case OPT_DEAD_LETTER:
+		cf->dead_letter = arg;
+		return 0;
 	case OPT_DRAIN:
 		return parse_u64("--drain-ms", arg, 0, 600000, &cf->drain_ms);
 	case OPT_WARMUP:
 		return parse_u64("--warmup-ms", arg, 0, 3600000, &cf->warmup_ms);
 	}
 	return -EINVAL;
+}
+
+/* --group: its members are the subscribers. -1 (reported) when the options disagree. */
+static int
+group_args(struct lg_conf *cf)
+{
+	if (cf->group == NULL) {
+		if (cf->consumers || cf->credit || cf->dead_letter) {
+			fprintf(stderr, LG_NAME ": --consumers, --credit and --dead-letter go with "
+				"--group NAME\n");
+			return -1;
+		}
+		return 0;
+	}
+	if (cf->subs_set) {
+		fprintf(stderr, LG_NAME ": with --group the members are the subscribers: give "
+			"--consumers N, not --subscribers\n");
+		return -1;
+	}
+	if (cf->dead_letter && !sl_proto_topic_name_valid(cf->dead_letter,
+							  strlen(cf->dead_letter))) {
+		fprintf(stderr, LG_NAME ": --dead-letter '%s' is not a topic name\n",
+			cf->dead_letter);
+		return -1;
+	}
+	cf->subs = cf->consumers ? cf->consumers : 3;
+	return 0;
 }
 
 /* Returns 0 to run, 1 after --help, or -EINVAL for bad usage (message printed). */
@@ -283,6 +347,8 @@ sl_lg_parse_args(struct lg_conf *cf, int argc, char **argv)
 		fprintf(stderr, LG_NAME ": unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
+	if (group_args(cf) < 0)
+		return -EINVAL;
 	/* The longest name decides: "<prefix>.<K-1>". */
 	snprintf(name, sizeof(name), "%s.%u", cf->prefix, cf->topics - 1);
 	if (strlen(cf->prefix) > SL_MAX_TOPIC_NAME ||

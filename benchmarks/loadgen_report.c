@@ -47,8 +47,12 @@ sl_lg_collect_stats(struct lg_run *r, struct lg_stats *st)
 		r->ooo_refused += cs.out_of_order;
 		r->pub_datagrams += cs.datagrams;
 	}
-	st->expected = r->sent * r->cf->subs;
-	st->lost = st->expected > r->unique ? st->expected - r->unique : 0;
+	if (r->cf->group)
+		sl_lg_group_finish(r);
+	st->expected = r->sent * (r->cf->subs ? lg_tracks(r->cf) : 0);
+	/* A group's dead letters were given up on, not lost. */
+	st->lost = st->expected > r->unique + r->dead_lettered
+			   ? st->expected - r->unique - r->dead_lettered : 0;
 	/* With --rate 0 and no --count the quota is only a cap, not a plan. */
 	st->unsent = 0;
 	if (r->cf->rate > 0 || r->cf->count)
@@ -85,7 +89,7 @@ report_json_ranges(const struct lg_run *r)
 		       r->ev.gaps[g].last, r->ev.gaps[g].error);
 	/* Message indexes never delivered, per (subscriber, publisher). */
 	printf("],\"missing\":[");
-	for (pair = 0; pair < (uint64_t)r->cf->subs * r->cf->pubs && n < LG_RANGES; pair++) {
+	for (pair = 0; pair < (uint64_t)lg_tracks(r->cf) * r->cf->pubs && n < LG_RANGES; pair++) {
 		const uint64_t *bm = &r->bitmap[pair * r->words];
 
 		for (i = 0; i < r->pubs[pair % r->cf->pubs].next && n < LG_RANGES; i++) {
@@ -142,12 +146,15 @@ sl_lg_report_json(const struct lg_run *r, const struct lg_stats *st)
 	       ",\"fenced\":%" PRIu64 ",\"other\":%" PRIu64 "},\"pass\":%s",
 	       r->out_of_order, r->restamped, cf->ack ? "true" : "false", r->acked, r->unacked,
 	       r->refused, r->ev.disconnected, r->ev.reconnected, r->ev.gap, r->ev.gap_seqs,
-	       r->ev.incarnation, r->ev.fenced, r->ev.other, sl_lg_failed(r, st) ? "false" : "true");
+	       r->ev.incarnation, r->ev.fenced, r->ev.group_error + r->ev.other,
+	       sl_lg_failed(r, st) ? "false" : "true");
 	/* How the datagrams were protected: not at all (no credentials, or
 	 * shared memory), sealed with a MAC (credentials), or encrypted. */
 	printf(",\"protection\":\"%s\"",
 	       cf->user == NULL || cf->shm ? "none" : cf->encrypt ? "aead" : "mac");
 	report_json_ranges(r);
+	if (cf->group)
+		sl_lg_group_report_json(r);
 	printf("}\n");
 }
 
@@ -217,6 +224,8 @@ sl_lg_report_text(const struct lg_run *r, const struct lg_stats *st)
 	       " gaps (%" PRIu64 " seqs), %" PRIu64 " incarnation, %" PRIu64 " fenced\n",
 	       r->ev.disconnected, r->ev.reconnected, r->ev.gap, r->ev.gap_seqs,
 	       r->ev.incarnation, r->ev.fenced);
+	if (cf->group)
+		sl_lg_group_report_text(r);
 	if (r->naks_sent || r->holes_given_up || r->dup_drops || r->reordered)
 		printf("recovery      %" PRIu64 " NAKs (%" PRIu64 " seqs), %" PRIu64
 		       " retransmits taken, %" PRIu64 " reordered, %" PRIu64 " duplicates dropped, %"

@@ -40,7 +40,7 @@ sl_lg_plan_run(struct lg_run *r)
 		quota = fmax(1, ceil(cf->duration_s * 1e9 / r->ns_per_msg));
 	else
 		quota = ceil(cf->duration_s * (cf->shm ? LG_ASAP_RATE_CAP_SHM : LG_ASAP_RATE_CAP));
-	bytes = (double)cf->subs * cf->pubs * ceil(quota / 64) * 8;
+	bytes = (double)lg_tracks(cf) * cf->pubs * ceil(quota / 64) * 8;
 	if (bytes > (double)LG_BITMAP_MAX) {
 		fprintf(stderr, LG_NAME ": tracking %.0f messages per publisher for %u publishers"
 			" x %u subscribers needs %.0f MiB (limit %llu MiB); lower --rate, "
@@ -86,6 +86,7 @@ event_name(uint32_t type)
 	case SL_EV_GAP: return "gap";
 	case SL_EV_INCARNATION: return "broker restarted (new incarnation)";
 	case SL_EV_FENCED: return "fenced";
+	case SL_EV_GROUP_ERROR: return "group error";
 	default: return "unknown event";
 	}
 }
@@ -98,7 +99,7 @@ on_event(void *arg, const struct sl_event *ev)
 	struct lg_run *r = arg;
 	struct lg_events *e = &r->ev;
 	uint64_t n = e->disconnected + e->reconnected + e->gap + e->incarnation + e->fenced +
-		     e->other;
+		     e->group_error + e->other;
 
 	switch (ev->type) {
 	case SL_EV_DISCONNECTED: e->disconnected++; break;
@@ -112,6 +113,7 @@ on_event(void *arg, const struct sl_event *ev)
 		break;
 	case SL_EV_INCARNATION: e->incarnation++; break;
 	case SL_EV_FENCED: e->fenced++; break;
+	case SL_EV_GROUP_ERROR: e->group_error++; break;
 	default: e->other++; break;
 	}
 	if ((r->cf->json && !r->cf->events) || n >= LG_EVENT_LINES)
@@ -205,13 +207,16 @@ sl_lg_connect_all(struct lg_run *r)
 			return rc;
 	}
 	for (i = 0; i < r->cf->subs; i++) {
-		snprintf(name, sizeof(name), "loadgen-sub-%u", i);
+		snprintf(name, sizeof(name), r->cf->group ? "loadgen-member-%u" : "loadgen-sub-%u",
+			 i);
 		rc = connect_one(r, name, NULL, &r->subs[i]);
 		if (rc == 0)
 			rc = setup_service(r);
 		if (rc < 0)
 			return rc;
 	}
+	if (r->cf->dead_letter)
+		return connect_one(r, "loadgen-dead", NULL, &r->dead);
 	return 0;
 }
 
@@ -238,6 +243,8 @@ sl_lg_setup_topics(struct lg_run *r)
 	}
 	for (k = 0; k < cf->pubs; k++)
 		r->pubs[k].topic_id = r->topic_ids[k % cf->topics];
+	if (cf->group)
+		return sl_lg_group_setup(r);
 	for (j = 0; j < cf->subs; j++) {
 		for (k = 0; k < cf->topics; k++) {
 			rc = sl_client_subscribe(r->subs[j], r->topic_ids[k]);
@@ -267,15 +274,16 @@ stamp_ok(const struct lg_run *r, const struct sl_message *m, const struct lg_pay
 	return m->timestamp == pl->sched_ns;
 }
 
-/* How far subscriber r->cur_sub has got into publisher @pub's stream, for
- * the window: a later message stands for the lost ones before it. */
+/* How far track @t (subscriber, or the group) has got into publisher
+ * @pub's stream, for the window: a later message stands for the lost ones
+ * before it. */
 static inline void
-window_note(struct lg_run *r, uint32_t pub, uint64_t index)
+window_note(struct lg_run *r, unsigned t, uint32_t pub, uint64_t index)
 {
-	uint64_t *h = &r->hi[(uint64_t)r->cur_sub * r->cf->pubs + pub];
+	uint64_t *h = &r->hi[(uint64_t)t * r->cf->pubs + pub];
 
 	if (index + 1 > *h) {
-		r->acc[r->cur_sub] += index + 1 - *h;
+		r->acc[t] += index + 1 - *h;
 		*h = index + 1;
 	}
 }
@@ -290,7 +298,7 @@ window_room(const struct lg_run *r)
 
 	if (r->window == 0)
 		return UINT64_MAX;
-	for (j = 0; j < r->cf->subs; j++)
+	for (j = 0; j < lg_tracks(r->cf); j++)
 		if (r->acc[j] < least)
 			least = r->acc[j];
 	return r->sent - least >= r->window ? 0 : r->window - (r->sent - least);
@@ -303,8 +311,12 @@ on_deliver(void *arg, const struct sl_message *m)
 	struct lg_run *r = arg;
 	/* TSC first: the one-way figure should end as soon as the message is ours. */
 	uint64_t tsc = lg_ticks(), now, bit, pair, *w;
+	/* A group's members share one track: each message processed once by any. */
+	unsigned track = r->cf->group ? 0 : r->cur_sub;
 	struct lg_payload pl;
 
+	if (r->cf->group)
+		sl_lg_group_note(r, m);
 	/* On shm at --rate 0 the from-send figure is not kept (usage): spare the clock read. */
 	now = r->cf->shm && r->ns_per_msg == 0 ? 0 : sl_now_ns();
 	if (m->len < sizeof(pl)) {
@@ -323,7 +335,7 @@ on_deliver(void *arg, const struct sl_message *m)
 	if (!stamp_ok(r, m, &pl, tsc))
 		r->restamped++;
 	r->received++;
-	pair = (uint64_t)r->cur_sub * r->cf->pubs + pl.pub;
+	pair = (uint64_t)track * r->cf->pubs + pl.pub;
 	w = &r->bitmap[pair * r->words + pl.index / 64];
 	bit = UINT64_C(1) << (pl.index % 64);
 	if (*w & bit) {
@@ -332,13 +344,14 @@ on_deliver(void *arg, const struct sl_message *m)
 	}
 	*w |= bit;
 	r->unique++;
-	/* A publisher's messages share one topic: they must arrive in index order. */
-	if (pl.index < r->last[pair])
+	/* A publisher's messages share one topic: they must arrive in index
+	 * order; a group's members, polled in turn, each see their share. */
+	if (pl.index < r->last[pair] && !r->cf->group)
 		r->out_of_order++;
-	else
+	else if (pl.index >= r->last[pair])
 		r->last[pair] = pl.index + 1;
 	if (r->window)
-		window_note(r, pl.pub, pl.index);
+		window_note(r, track, pl.pub, pl.index);
 	if (pl.sched_ns < r->warmup_end_ns) {
 		r->warmup_skipped++;
 		return;
@@ -454,7 +467,7 @@ poll_subs(struct lg_run *r)
 			return rc;
 		}
 	}
-	return 0;
+	return sl_lg_group_poll_dead(r);
 }
 
 static int
@@ -569,13 +582,15 @@ int
 sl_lg_run_drain_phase(struct lg_run *r)
 {
 	uint64_t now, next_pub_poll = 0, next_prog, end;
-	uint64_t expected = r->sent * r->cf->subs;
+	uint64_t expected = r->sent * (r->cf->subs ? lg_tracks(r->cf) : 0);
 	int rc;
 
 	now = sl_now_ns();
 	end = now + r->cf->drain_ms * 1000000ull;
 	next_prog = r->prog_ns + LG_PROGRESS_NS;
-	while (now < end && (r->unique < expected || !all_settled(r)) && !sl_lg_stop_requested) {
+	/* Dead letters stand for the messages the group gave up on. */
+	while (now < end && (r->unique + r->dead_lettered < expected || !all_settled(r)) &&
+	       !sl_lg_stop_requested) {
 		rc = loop_service(r, now, &next_pub_poll, &next_prog);
 		if (rc < 0)
 			return rc;
@@ -592,20 +607,24 @@ sl_lg_run_alloc(struct lg_run *r)
 	r->pubs = calloc(cf->pubs, sizeof(*r->pubs));
 	r->subs = calloc(cf->subs ? cf->subs : 1, sizeof(*r->subs));
 	r->topic_ids = calloc(cf->topics, sizeof(*r->topic_ids));
-	r->bitmap = calloc((size_t)cf->subs * cf->pubs * r->words + 1, sizeof(*r->bitmap));
-	r->last = calloc((size_t)cf->subs * cf->pubs + 1, sizeof(*r->last));
+	r->bitmap = calloc((size_t)lg_tracks(cf) * cf->pubs * r->words + 1, sizeof(*r->bitmap));
+	r->last = calloc((size_t)lg_tracks(cf) * cf->pubs + 1, sizeof(*r->last));
 	if (r->window) {
-		r->hi = calloc((size_t)cf->subs * cf->pubs, sizeof(*r->hi));
-		r->acc = calloc(cf->subs, sizeof(*r->acc));
+		r->hi = calloc((size_t)lg_tracks(cf) * cf->pubs, sizeof(*r->hi));
+		r->acc = calloc(lg_tracks(cf), sizeof(*r->acc));
 	}
+	r->member_delivered = calloc(cf->subs + 1, sizeof(*r->member_delivered));
+	r->member_redelivered = calloc(cf->subs + 1, sizeof(*r->member_redelivered));
 	if (!r->pubs || !r->subs || !r->topic_ids || !r->bitmap || !r->last ||
+	    !r->member_delivered || !r->member_redelivered ||
 	    (r->window && (!r->hi || !r->acc))) {
 		fprintf(stderr, LG_NAME ": out of memory\n");
 		return -ENOMEM;
 	}
 	/* Touch the bitmap now (it may be tens of MiB at --rate 0 over shm), so
 	 * its page faults do not land in the send phase. */
-	memset(r->bitmap, 0, ((size_t)cf->subs * cf->pubs * r->words + 1) * sizeof(*r->bitmap));
+	memset(r->bitmap, 0,
+	       ((size_t)lg_tracks(cf) * cf->pubs * r->words + 1) * sizeof(*r->bitmap));
 	/* Any value that differs between runs will do; it only tells runs apart. */
 	r->run_id = (uint32_t)(sl_now_ns() ^ ((uint64_t)getpid() << 16)) | 1u;
 	r->ns_per_tick = sl_tsc_ns_per_tick(LG_CALIB_NS);
@@ -624,6 +643,9 @@ sl_lg_run_free(struct lg_run *r)
 		sl_client_close(r->pubs[i].c);
 	for (i = 0; r->subs && i < r->cf->subs; i++)
 		sl_client_close(r->subs[i]);
+	sl_client_close(r->dead);
+	free(r->member_delivered);
+	free(r->member_redelivered);
 	free(r->pubs);
 	free(r->subs);
 	free(r->topic_ids);

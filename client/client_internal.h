@@ -232,6 +232,7 @@ struct pending {
 	uint32_t epoch; /* PRODUCER_ID */
 	uint64_t id;
 	uint64_t seq; /* OK answering SUBSCRIBE: where the stream starts, 0 unknown */
+	struct sl_group_info ginfo; /* GROUP answering GJOIN */
 };
 
 /*
@@ -300,6 +301,7 @@ struct sl_client {
 	struct dgram wbuf; /* read buffer while a request waits */
 	uint64_t txbuf[SL_MAX_DATAGRAM / 8];
 	struct sl_cl_reorder *ro; /* per-topic order, loss recovery, credit: reorder.h */
+	struct sl_cl_groups *grp; /* consumer groups joined (group.c); NULL: none yet */
 };
 
 /*
@@ -422,6 +424,16 @@ int sl_cl_error_to_errno(uint16_t code);
  * c->pend's result, -ETIMEDOUT or -errno.
  */
 int sl_cl_request_run(struct sl_client *c, const void *frame, size_t len, uint64_t deadline);
+
+/* Start request @type: a new req_id in c->pend. */
+void sl_cl_pend_start(struct sl_client *c, uint8_t type);
+
+/* An application's request: 0 when a session is up (after one reconnect
+ * attempt now if it was down), else -ENOTCONN. */
+int sl_cl_ready(struct sl_client *c);
+
+/* Did request result @rc lose its session, now reconnected: ask again? */
+bool sl_cl_again(struct sl_client *c, int rc);
 
 /* The requests as the broker sees them, topic ids its own, nothing
  * recorded for a reconnect: what the public calls and reconnect.c use. */
@@ -557,6 +569,10 @@ void sl_cl_recon_incarnation(struct sl_client *c, uint64_t inc);
 uint32_t sl_cl_topic_to_broker(const struct sl_client *c, uint32_t app_id);
 uint32_t sl_cl_topic_to_app(const struct sl_client *c, uint32_t broker_id);
 
+/* Is a request's failure one the next attempt may not see (timeout, lost
+ * session, broker busy), rather than an answer about what it asked? */
+bool sl_cl_transient(int rc);
+
 /* A resolve of @name answered @id (broker's): the application's id for it. */
 uint32_t sl_cl_recon_resolved(struct sl_client *c, const char *name, int create, uint32_t id);
 /* A subscription was made (or, with @gone, dropped). */
@@ -582,6 +598,30 @@ void sl_cl_reorder_reset(struct sl_client *c, uint32_t topic, uint64_t next_seq)
  * sends only what that session subscribes. */
 void sl_cl_reorder_revoked(struct sl_client *c, uint32_t topic);
 void sl_cl_reorder_reconnected(struct sl_client *c);
+
+/* ---- group.c: consumer groups (v4) */
+
+/* A GDELIVER (@f, session checked): to @fn as a message of its group.
+ * Returns 1 when handed over, 0 when dropped (no such group). */
+int sl_cl_group_deliver(struct sl_client *c, const struct sl_frame *f, sl_deliver_fn fn,
+			void *arg);
+
+/* GROUP answering the pending GJOIN. */
+void sl_cl_group_on_reply(struct sl_client *c, const struct sl_group_reply *g);
+
+/* An ERROR about a group frame that answers no pending request: an
+ * SL_EV_GROUP_ERROR (and the membership ended for NO_GROUP and DENIED).
+ * Returns true when it was one (handled). */
+bool sl_cl_group_on_error(struct sl_client *c, const struct sl_error *e);
+
+/* Send the acks queued for every group (best effort: kept on -EAGAIN). */
+void sl_cl_group_flush(struct sl_client *c);
+
+/* A new session: join every group again with its member id, and resume
+ * pauses and pull requests. 0, or a transient -errno (the attempt fails). */
+int sl_cl_group_rejoin(struct sl_client *c);
+
+void sl_cl_group_free(struct sl_client *c);
 
 /* ---- rx.c: delivery and the broker's control frames */
 

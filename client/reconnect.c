@@ -259,8 +259,8 @@ sl_cl_session_lost(struct sl_client *c, uint16_t why)
 
 /* Is a request's failure one the next attempt may not see (timeout, lost
  * session, broker busy), rather than an answer about that topic? */
-static bool
-transient(int rc)
+bool
+sl_cl_transient(int rc)
 {
 	return rc == -ETIMEDOUT || rc == -ENOTCONN || rc == -EBUSY || rc == -EAGAIN ||
 	       rc == -EPROTO;
@@ -278,7 +278,7 @@ restore_topics(struct sl_client *c)
 		struct rtopic *t = &r->topics[i];
 
 		rc = sl_cl_resolve_raw(c, t->name, t->create, &id);
-		if (rc < 0 && transient(rc))
+		if (rc < 0 && sl_cl_transient(rc))
 			return rc;
 		if (rc < 0) {
 			SL_LOG(WARNING, "sluice: topic %s is gone after reconnecting: %d\n", t->name, rc);
@@ -334,13 +334,13 @@ restore_subs(struct sl_client *c, bool new_incarnation)
 			sl_cl_reorder_reset(c, s->app_id, c->pend.seq);
 		continue;
 refused:
-		if (transient(rc))
+		if (sl_cl_transient(rc))
 			return rc;
 		SL_LOG(WARNING, "sluice: subscription to topic %u not restored: %d\n", s->app_id, rc);
 	}
 	for (i = 0; i < r->n_patterns; i++) {
 		rc = sl_cl_psubscribe_raw(c, r->patterns[i], 0);
-		if (rc < 0 && transient(rc))
+		if (rc < 0 && sl_cl_transient(rc))
 			return rc;
 	}
 	return 0;
@@ -379,6 +379,8 @@ attempt(struct sl_client *c)
 	rc = restore_topics(c);
 	if (rc == 0)
 		rc = restore_subs(c, new_inc);
+	if (rc == 0)
+		rc = sl_cl_group_rejoin(c);
 	if (rc == 0 && r->failed)
 		rc = -ENOTCONN;
 	if (rc < 0)
@@ -457,6 +459,7 @@ sl_cl_tick(struct sl_client *c, uint64_t now)
 		return -ENOTCONN;
 	if (c->rc.down)
 		return -EAGAIN;
+	sl_cl_group_flush(c);
 	sl_cl_resend_tick(c, now);
 	if (c->batch.frames != 0 && now - c->batch.first_ns >= c->batch.flush_ns)
 		(void)sl_cl_flush(c);

@@ -120,30 +120,37 @@ gap_event(struct sl_reorder *ro, const struct sl_ro_topic *t, uint64_t first, ui
  * that came in pieces): the application sees the payload after it, and the
  * key and headers through the message's fields.
  */
+bool
+sl_ro_message_body(struct sl_message *m, const void *data, uint32_t len, bool hdrs)
+{
+	struct sl_hdrs_view v;
+	int hl;
+
+	m->data = data;
+	m->len = len;
+	if (!hdrs)
+		return true;
+	hl = sl_hdrs_block_len(data, len);
+	if (hl < 0 || sl_hdrs_parse(data, (size_t)hl, &v) < 0)
+		return false;
+	m->hdrs = data;
+	m->hdrs_len = (uint16_t)hl;
+	m->n_hdrs = v.n;
+	m->key = v.key;
+	m->key_len = v.key_len;
+	m->data = (const uint8_t *)data + hl;
+	m->len = len - (uint32_t)hl;
+	return true;
+}
+
 static void
 message_out(struct sl_reorder *ro, uint32_t topic, uint64_t seq, uint64_t ts,
 	    const void *data, uint32_t len, bool hdrs, sl_deliver_fn fn, void *arg)
 {
-	struct sl_message m = {
-		.topic_id = topic, .len = len, .seq = seq, .timestamp = ts, .data = data,
-	};
-	struct sl_hdrs_view v;
-	int hl;
+	struct sl_message m = { .topic_id = topic, .seq = seq, .timestamp = ts };
 
-	if (hdrs) {
-		hl = sl_hdrs_block_len(data, len);
-		if (hl < 0 || sl_hdrs_parse(data, (size_t)hl, &v) < 0) {
-			ro->st->bad_frames++; /* not the broker's doing: passed whole */
-		} else {
-			m.hdrs = data;
-			m.hdrs_len = (uint16_t)hl;
-			m.n_hdrs = v.n;
-			m.key = v.key;
-			m.key_len = v.key_len;
-			m.data = (const uint8_t *)data + hl;
-			m.len = len - (uint32_t)hl;
-		}
-	}
+	if (!sl_ro_message_body(&m, data, len, hdrs))
+		ro->st->bad_frames++; /* not the broker's doing: passed whole */
 	ro->st->delivered++;
 	if (fn != NULL)
 		fn(arg, &m);

@@ -180,6 +180,14 @@ void sl_ro_end(struct sl_reorder *ro, struct sl_ro_topic *t);
 void sl_ro_end_clear(struct sl_reorder *ro);
 
 /*
+ * @m's payload from a delivery's @len bytes at @data: with @hdrs (v4) they
+ * start with a header block, whose key and headers fill @m's fields and
+ * the payload follows. False when that block is malformed (then @m holds
+ * the bytes whole). Thread-safe.
+ */
+bool sl_ro_message_body(struct sl_message *m, const void *data, uint32_t len, bool hdrs);
+
+/*
  * A DELIVER or DELIVER_FRAG piece @m at @now: hands what is in order to
  * @fn, at most @budget (>= 1) messages. Returns the messages handed over;
  * *@taken is false when @m could not be taken yet because buffered

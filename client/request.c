@@ -50,7 +50,12 @@ sl_cl_error_to_errno(uint16_t code)
 	case SL_E_FENCED:
 		return -EPERM;
 	case SL_E_PRODUCER_TABLE_FULL:
+	case SL_E_GROUP_FULL:
 		return -ENOSPC;
+	case SL_E_NO_GROUP:
+		return -ESRCH;
+	case SL_E_VERSION:
+		return -EPROTONOSUPPORT;
 	default:
 		return -EPROTO;
 	}
@@ -92,7 +97,8 @@ rx_waiting(struct sl_client *c, struct dgram *d)
 		end = off;
 		if (!sl_cl_rx_frame_ok(c, d, &f, false))
 			continue; /* left in the stash copy; skipped there quietly */
-		if (f.hdr->type == SL_FT_DELIVER || f.hdr->type == SL_FT_DELIVER_FRAG)
+		if (f.hdr->type == SL_FT_DELIVER || f.hdr->type == SL_FT_DELIVER_FRAG ||
+		    f.hdr->type == SL_FT_GDELIVER)
 			ndeliver++;
 		else
 			sl_cl_rx_control(c, &f);
@@ -181,8 +187,8 @@ request(struct sl_client *c, const void *frame, size_t len)
 }
 
 /* Claim a request id (never 0, which ERROR uses for "no request"). */
-static void
-pend_start(struct sl_client *c, uint8_t type)
+void
+sl_cl_pend_start(struct sl_client *c, uint8_t type)
 {
 	if (++c->next_req_id == 0)
 		c->next_req_id = 1;
@@ -199,7 +205,7 @@ sl_cl_resolve_raw(struct sl_client *c, const char *name, int create, uint32_t *t
 	int len;
 	int rc;
 
-	pend_start(c, SL_FT_RESOLVE);
+	sl_cl_pend_start(c, SL_FT_RESOLVE);
 	len = sl_proto_put_resolve(f, sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME, c->session,
 				   c->pend.req_id, name,
 				   strnlen(name, SL_MAX_TOPIC_NAME + 1),
@@ -216,8 +222,8 @@ sl_cl_resolve_raw(struct sl_client *c, const char *name, int create, uint32_t *t
 
 /* A request from the application while the session is down: one attempt
  * to reconnect now, whatever the backoff says. */
-static int
-ready(struct sl_client *c)
+int
+sl_cl_ready(struct sl_client *c)
 {
 	if (c->rc.down) {
 		c->rc.next_ns = 0;
@@ -229,10 +235,10 @@ ready(struct sl_client *c)
 /* The session was lost while the request waited (the broker expired it,
  * say, while the application was busy elsewhere): reconnect now and ask
  * once more, in the new session. */
-static bool
-again(struct sl_client *c, int rc)
+bool
+sl_cl_again(struct sl_client *c, int rc)
 {
-	return rc == -ENOTCONN && c->rc.down && !c->dead && ready(c) == 0;
+	return rc == -ENOTCONN && c->rc.down && !c->dead && sl_cl_ready(c) == 0;
 }
 
 int
@@ -243,11 +249,11 @@ sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *t
 
 	if (name == NULL || topic_id == NULL)
 		return -EINVAL;
-	rc = ready(c);
+	rc = sl_cl_ready(c);
 	if (rc < 0)
 		return rc;
 	rc = sl_cl_resolve_raw(c, name, create, &id);
-	if (again(c, rc))
+	if (sl_cl_again(c, rc))
 		rc = sl_cl_resolve_raw(c, name, create, &id);
 	if (rc == 0)
 		*topic_id = sl_cl_recon_resolved(c, name, create, id);
@@ -263,7 +269,7 @@ sl_cl_producer_bind(struct sl_client *c)
 	uint64_t deadline = sl_now_ns() + c->timeout_ns;
 	int rc;
 
-	pend_start(c, SL_FT_PRODUCER);
+	sl_cl_pend_start(c, SL_FT_PRODUCER);
 	memset(r, 0, sizeof(*r));
 	sl_proto_hdr_init(&r->h, SL_FT_PRODUCER, 0, (uint32_t)(sizeof(*r) + n), c->session);
 	r->req_id = c->pend.req_id;
@@ -307,7 +313,7 @@ subscribe_frame(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t f
 	if (flen)
 		flags |= SL_SUB_F_FILTER;
 	memset(s, 0, sizeof(*s));
-	pend_start(c, type);
+	sl_cl_pend_start(c, type);
 	sl_proto_hdr_init(&s->h, type, flags, (uint32_t)sizeof(*s) + flen, c->session);
 	s->req_id = c->pend.req_id;
 	s->topic_id = topic_id;
@@ -337,7 +343,7 @@ static int
 sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags,
 	    uint64_t start, const uint8_t *filter, uint16_t flen)
 {
-	int rc = ready(c);
+	int rc = sl_cl_ready(c);
 
 	if (rc < 0)
 		return rc;
@@ -345,7 +351,7 @@ sub_request(struct sl_client *c, uint8_t type, uint32_t topic_id, uint16_t flags
 		return -ENOENT;
 	rc = subscribe_frame(c, type, sl_cl_topic_to_broker(c, topic_id), flags, start, filter,
 			     flen);
-	if (again(c, rc))
+	if (sl_cl_again(c, rc))
 		rc = subscribe_frame(c, type, sl_cl_topic_to_broker(c, topic_id), flags, start,
 				     filter, flen);
 	if (rc == 0) {
@@ -362,11 +368,11 @@ sl_client_subscribe_pattern(struct sl_client *c, const char *pattern, int unsubs
 
 	if (pattern == NULL)
 		return -EINVAL;
-	rc = ready(c);
+	rc = sl_cl_ready(c);
 	if (rc < 0)
 		return rc;
 	rc = sl_cl_psubscribe_raw(c, pattern, unsubscribe);
-	if (again(c, rc))
+	if (sl_cl_again(c, rc))
 		rc = sl_cl_psubscribe_raw(c, pattern, unsubscribe);
 	if (rc == 0)
 		sl_cl_recon_pattern(c, pattern, unsubscribe != 0);
@@ -379,7 +385,7 @@ sl_cl_psubscribe_raw(struct sl_client *c, const char *pattern, int unsubscribe)
 	uint64_t f[FRAME_ROOM(sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME) / 8];
 	int len;
 
-	pend_start(c, unsubscribe ? SL_FT_PUNSUBSCRIBE : SL_FT_PSUBSCRIBE);
+	sl_cl_pend_start(c, unsubscribe ? SL_FT_PUNSUBSCRIBE : SL_FT_PSUBSCRIBE);
 	len = sl_proto_put_psubscribe(f, sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME,
 				      c->session, c->pend.req_id, pattern,
 				      strnlen(pattern, SL_MAX_TOPIC_NAME + 1), unsubscribe);

@@ -348,6 +348,8 @@ on_error(struct sl_client *c, const struct sl_error *e)
 {
 	struct pending *p = &c->pend;
 
+	if (sl_cl_group_on_error(c, e))
+		return; /* about a group, answering no request */
 	if (e->code == SL_E_REPLAY_GAP || e->code == SL_E_GAP_LOST) {
 		on_gap(c, (const struct sl_error_gap *)e);
 		return; /* a notice about deliveries, not a refusal */
@@ -429,6 +431,9 @@ sl_cl_rx_control(struct sl_client *c, const struct sl_frame *f)
 	case SL_FT_PRODUCER_ID:
 		sl_cl_on_producer_id(c, h);
 		break;
+	case SL_FT_GROUP:
+		sl_cl_group_on_reply(c, h);
+		break;
 	case SL_FT_ERROR:
 		on_error(c, h);
 		break;
@@ -483,7 +488,8 @@ rx_live(struct sl_client *c, struct dgram *d, bool replay, sl_deliver_fn fn, voi
 		/* Counted when it arrived; a stashed copy is skipped quietly. */
 		if (!sl_cl_rx_frame_ok(c, d, &f, replay))
 			continue;
-		if (f.hdr->type != SL_FT_DELIVER && f.hdr->type != SL_FT_DELIVER_FRAG) {
+		if (f.hdr->type != SL_FT_DELIVER && f.hdr->type != SL_FT_DELIVER_FRAG &&
+		    f.hdr->type != SL_FT_GDELIVER) {
 			if (!replay) {
 				c->rx_sealed = d->sealed;
 				sl_cl_rx_control(c, &f);
@@ -494,6 +500,11 @@ rx_live(struct sl_client *c, struct dgram *d, bool replay, sl_deliver_fn fn, voi
 		if (n == budget) {
 			off = at;
 			break;
+		}
+		if (f.hdr->type == SL_FT_GDELIVER) {
+			/* A group's deliveries are not sequenced per member. */
+			n += sl_cl_group_deliver(c, &f, fn, arg);
+			continue;
 		}
 		n += deliver(c, &f, fn, arg, budget - n, &taken);
 		if (!taken) {
@@ -568,6 +579,9 @@ sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max)
 		if (rc == 0)
 			(void)sl_cl_liveness_lost(c, sl_now_ns());
 	}
+	/* Acks the callback queued go now, not a poll later. */
+	if (c->grp != NULL)
+		sl_cl_group_flush(c);
 	/* Deliveries already handed out are reported; -ENOTCONN comes next call. */
 	if (c->dead && n == 0)
 		return -ENOTCONN;

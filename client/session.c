@@ -369,6 +369,7 @@ client_free(struct sl_client *c)
 	sl_cl_recon_free(c);
 	sl_cl_producer_free(c);
 	sl_cl_reorder_free(c);
+	sl_cl_group_free(c);
 	free(c->big);
 	free(c->big_rx);
 	free(c->win.slot);
@@ -505,6 +506,7 @@ sl_client_flush(struct sl_client *c)
 		return -ENOTCONN;
 	if (c->rc.down)
 		return -EAGAIN;
+	sl_cl_group_flush(c);
 	return sl_cl_flush(c);
 }
 

@@ -50,6 +50,14 @@ struct sub_conf {
 	struct sl_filter_clause filter[SL_MAX_FILTER_CLAUSES];
 	char filter_names[SL_MAX_FILTER_CLAUSES][SL_MAX_HDR_NAME + 1];
 	unsigned n_filter;
+	/* --group NAME (v4): join the topic's consumer group instead of subscribing */
+	const char *group;
+	uint64_t member_id;   /* --member-id; 0: a random one */
+	uint32_t credit;      /* --credit; 0: the library's default */
+	uint32_t pull;	      /* --pull N: fetch N at a time; 0: pushed */
+	uint64_t ack_delay_ms; /* --ack-delay-ms: work before each ack */
+	uint64_t nak_seq;     /* --nak-seq: give this seq back every time; 0: none */
+	bool no_ack;	      /* --no-ack */
 };
 
 struct sub_state {
@@ -64,6 +72,11 @@ struct sub_state {
 	uint64_t gaps_told; /* replay gap notices reported on stderr */
 	uint64_t events_told; /* gap events reported on stderr */
 	uint64_t events_untold; /* gap events past GAPS_TOLD_MAX */
+	struct sl_client *c;	/* for the group's acks from the callback */
+	uint32_t group_id;	/* joined; 0: plain subscriptions */
+	uint64_t fetch_left;	/* --pull: asked for and not delivered yet */
+	int ack_err;		/* the first ack or nak that failed */
+	bool group_lost;	/* the broker ended the membership */
 };
 
 static volatile sig_atomic_t stop;
@@ -119,6 +132,25 @@ usage(FILE *out)
 		"                             (header NAME is VALUE), NAME (header present),\n"
 		"                             @key=VALUE (the message key); repeatable, up to\n"
 		"                             4, all must hold; plain topics only\n"
+		"      --group NAME           join the topic's consumer group NAME (one -t, a\n"
+		"                             plain topic) instead of subscribing: each message\n"
+		"                             goes to one member of the group; each is\n"
+		"                             acknowledged after it is printed\n"
+		"      --member-id N          the member's stable id (non-zero): a consumer\n"
+		"                             restarted with the same id within the group's\n"
+		"                             grace period takes its messages back (default:\n"
+		"                             a random one)\n"
+		"      --credit N             group: most unacknowledged messages held, 1..%u\n"
+		"                             (default 256)\n"
+		"      --pull N               group: fetch N messages at a time (1..%u) instead\n"
+		"                             of having them pushed\n"
+		"      --ack-delay-ms MS      group: wait MS before each ack (slow work)\n"
+		"      --nak-seq SEQ          group: give message SEQ back (nak) every time it\n"
+		"                             comes, instead of acking it (a poison message)\n"
+		"      --no-ack               group: never acknowledge (messages come back\n"
+		"                             after the group's ack wait)\n"
+		"                             With --group, -v and --headers also print each\n"
+		"                             message's delivery count: delivery=N\n"
 		"      --window N             over UDP: messages per topic held while a\n"
 		"                             missing one is asked for again, and the credit\n"
 		"                             granted to the broker (4..65536; default 4096)\n"
@@ -130,7 +162,7 @@ usage(FILE *out)
 		"                             UDP: shared memory stays private to this host)\n"
 		"      --help                 show this help\n\n"
 		"Exit status: 0 ok, 1 runtime failure, 2 usage error.\n",
-		SL_PROTO_DEFAULT_PORT, MAX_TOPICS);
+		SL_PROTO_DEFAULT_PORT, MAX_TOPICS, SL_MAX_GROUP_CREDIT, SL_MAX_GROUP_CREDIT);
 }
 
 static int
@@ -252,6 +284,72 @@ parse_from(struct sub_conf *conf, const char *where)
 	return -1;
 }
 
+static bool
+is_pattern(const char *t)
+{
+	return strchr(t, '*') != NULL || strchr(t, '>') != NULL;
+}
+
+/* One of the group options (-1, reported, for any other). */
+static int
+parse_group_opt(struct sub_conf *conf, int opt)
+{
+	uint64_t v;
+	int rc;
+
+	switch (opt) {
+	case 'G':
+		conf->group = optarg;
+		return 0;
+	case 'I':
+		return sl_cli_parse_u64(PROG, "member-id", optarg, 1, UINT64_MAX, &conf->member_id);
+	case 'c':
+		rc = sl_cli_parse_u64(PROG, "credit", optarg, 1, SL_MAX_GROUP_CREDIT, &v);
+		conf->credit = (uint32_t)v;
+		return rc;
+	case 'L':
+		rc = sl_cli_parse_u64(PROG, "pull", optarg, 1, SL_MAX_GROUP_CREDIT, &v);
+		conf->pull = (uint32_t)v;
+		return rc;
+	case 'A':
+		return sl_cli_parse_u64(PROG, "ack-delay-ms", optarg, 0, 3600000,
+					&conf->ack_delay_ms);
+	case 'k':
+		return sl_cli_parse_u64(PROG, "nak-seq", optarg, 1, UINT64_MAX, &conf->nak_seq);
+	case 'n':
+		conf->no_ack = true;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* The group options go together: one plain topic, no start point. */
+static int
+group_args_check(const struct sub_conf *conf)
+{
+	if (conf->group == NULL) {
+		if (conf->member_id || conf->credit || conf->pull || conf->ack_delay_ms ||
+		    conf->nak_seq || conf->no_ack) {
+			fprintf(stderr, PROG ": --member-id, --credit, --pull, --ack-delay-ms, "
+				"--nak-seq and --no-ack go with --group NAME\n");
+			return -1;
+		}
+		return 0;
+	}
+	if (conf->ntopics != 1 || is_pattern(conf->topics[0])) {
+		fprintf(stderr, PROG ": --group joins the group of one topic: give exactly one "
+			"-t NAME, not a pattern\n");
+		return -1;
+	}
+	if (conf->from_flags != 0 || conf->unsub_after != 0) {
+		fprintf(stderr, PROG ": --group takes no --from or -U: the group keeps its own "
+			"position\n");
+		return -1;
+	}
+	return 0;
+}
+
 /* Returns 0 to run, 1 after --help, -1 on a usage error (already reported). */
 static int
 parse_args(int argc, char **argv, struct sub_conf *conf)
@@ -274,6 +372,13 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		{ "window", required_argument, NULL, 'N' },
 		{ "headers", no_argument, NULL, 'D' },
 		{ "filter", required_argument, NULL, 'Q' },
+		{ "group", required_argument, NULL, 'G' },
+		{ "member-id", required_argument, NULL, 'I' },
+		{ "credit", required_argument, NULL, 'c' },
+		{ "pull", required_argument, NULL, 'L' },
+		{ "ack-delay-ms", required_argument, NULL, 'A' },
+		{ "nak-seq", required_argument, NULL, 'k' },
+		{ "no-ack", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -322,7 +427,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 			conf->window = (uint32_t)v;
 			break;
 		case 'H': usage(stdout); return 1;
-		default: rc = -1; break;
+		default: rc |= parse_group_opt(conf, opt); break;
 		}
 	}
 	if (rc != 0)
@@ -335,7 +440,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		fprintf(stderr, PROG ": no topic: give at least one -t NAME\n");
 		return -1;
 	}
-	return 0;
+	return group_args_check(conf);
 }
 
 static const char *
@@ -352,12 +457,6 @@ topic_name(const struct sub_state *st, uint32_t id)
 	return unknown;
 }
 
-static bool
-is_pattern(const char *t)
-{
-	return strchr(t, '*') != NULL || strchr(t, '>') != NULL;
-}
-
 /* "[key=K name=value ...] " (values as bytes; "[]" without any). */
 static void
 print_headers(const struct sl_message *m)
@@ -368,6 +467,8 @@ print_headers(const struct sl_message *m)
 	unsigned i;
 
 	putchar('[');
+	if (m->group_id)
+		printf("delivery=%u%s", m->delivery_count, m->key_len || m->n_hdrs ? " " : "");
 	if (m->key_len)
 		printf("key=%.*s%s", (int)m->key_len, (const char *)m->key, m->n_hdrs ? " " : "");
 	for (i = 0; sl_msg_header_at(m, i, &name, &nl, &val, &vl) == 0; i++)
@@ -383,6 +484,8 @@ print_msg(const struct sub_state *st, const struct sl_message *m)
 
 	if (st->conf->verbose)
 		printf("%s %" PRIu64 " ", topic_name(st, m->topic_id), m->seq);
+	if (st->conf->verbose && !st->conf->headers && m->group_id)
+		printf("delivery=%u ", m->delivery_count);
 	if (st->conf->headers)
 		print_headers(m);
 	if (st->conf->hex) {
@@ -396,6 +499,30 @@ print_msg(const struct sub_state *st, const struct sl_message *m)
 	fflush(stdout);
 }
 
+/* A group delivery is printed: acknowledge it (after the work it stands
+ * for), give it back (--nak-seq), or neither (--no-ack). */
+static void
+settle(struct sub_state *st, const struct sl_message *m)
+{
+	const struct sub_conf *conf = st->conf;
+	struct timespec ts = { .tv_sec = (time_t)(conf->ack_delay_ms / 1000),
+			       .tv_nsec = (long)(conf->ack_delay_ms % 1000) * 1000000L };
+	int rc;
+
+	if (st->fetch_left > 0)
+		st->fetch_left--;
+	if (conf->ack_delay_ms)
+		nanosleep(&ts, NULL);
+	if (conf->no_ack)
+		return;
+	if (conf->nak_seq == m->seq)
+		rc = sl_client_group_nak(st->c, m->group_id, m->seq, 0, 1);
+	else
+		rc = sl_client_group_ack(st->c, m->group_id, m->seq);
+	if (rc < 0 && st->ack_err == 0)
+		st->ack_err = rc;
+}
+
 static void
 on_msg(void *arg, const struct sl_message *m)
 {
@@ -403,9 +530,13 @@ on_msg(void *arg, const struct sl_message *m)
 	const struct sub_conf *conf = st->conf;
 
 	st->received++;
+	/* A group's message past -C stays unacknowledged: leaving the group
+	 * at exit hands it to another member. */
 	if (st->muted || st->done)
 		return;
 	print_msg(st, m);
+	if (m->group_id)
+		settle(st, m);
 	st->printed++;
 	if (conf->count && st->printed >= conf->count)
 		st->done = true;
@@ -508,6 +639,82 @@ subscribe_all(struct sl_client *c, struct sub_state *st)
 	return 0;
 }
 
+/* --group: join the topic's group instead of subscribing. */
+static int
+join_group(struct sl_client *c, struct sub_state *st)
+{
+	const struct sub_conf *conf = st->conf;
+	struct sl_group_opts go = { .group = conf->group, .member_id = conf->member_id,
+				    .credit = conf->credit,
+				    .flags = conf->pull ? SL_GROUP_F_PULL : 0,
+				    .filter = conf->filter, .n_filter = conf->n_filter };
+	struct sl_group_info info;
+	const char *why;
+	int rc;
+
+	rc = sl_client_resolve(c, conf->topics[0], 1, &st->ids[0]);
+	if (rc < 0) {
+		fprintf(stderr, PROG ": cannot look up topic '%s': %s\n", conf->topics[0],
+			rc == -EPERM ? "not allowed (ACL; creating a topic needs admin)" :
+			request_error(rc));
+		return rc;
+	}
+	go.topic_id = st->ids[0];
+	rc = sl_client_group_join(c, &go, &info);
+	if (rc == 0) {
+		st->group_id = info.group_id;
+		if (conf->verbose)
+			fprintf(stderr, PROG ": joined group %s of %s as member %" PRIu64
+				" (credit %u, ack wait %u ms, max deliveries %u)\n", conf->group,
+				conf->topics[0], info.member_id, info.credit, info.ack_wait_ms,
+				info.max_deliveries);
+		return 0;
+	}
+	switch (rc) {
+	case -ESRCH:
+		why = "no such group on the topic (create it: sluicectl group create TOPIC NAME)";
+		break;
+	case -EPERM:
+		why = "not allowed to consume from it (ACL: the consume right)";
+		break;
+	case -EINVAL:
+		why = conf->n_filter ? "bad name, or a --filter other than the group's"
+				     : "bad group name: 1..31 of [A-Za-z0-9._-]";
+		break;
+	case -ENOSPC:
+		why = "the group has its maximum number of members";
+		break;
+	case -EPROTONOSUPPORT:
+		why = "the broker speaks protocol version 3: it has no consumer groups";
+		break;
+	default:
+		why = request_error(rc);
+		break;
+	}
+	fprintf(stderr, PROG ": cannot join group '%s' of '%s': %s\n", conf->group,
+		conf->topics[0], why);
+	return rc;
+}
+
+/* --pull: ask for the next N once the last ones have come. */
+static int
+fetch_more(struct sl_client *c, struct sub_state *st)
+{
+	int rc;
+
+	if (st->conf->pull == 0 || st->fetch_left > 0 || st->done)
+		return 0;
+	rc = sl_client_group_fetch(c, st->group_id, st->conf->pull);
+	if (rc == -EAGAIN)
+		return 0; /* next time round */
+	if (rc < 0) {
+		fprintf(stderr, PROG ": fetch failed: %s\n", strerror(-rc));
+		return rc;
+	}
+	st->fetch_left = st->conf->pull;
+	return 0;
+}
+
 static int
 unsubscribe_all(struct sl_client *c, struct sub_state *st)
 {
@@ -585,6 +792,21 @@ on_event(void *arg, const struct sl_event *ev)
 		fprintf(stderr, PROG ": the broker ended the subscription to %s: %s\n",
 			topic_name(st, ev->topic_id), sl_cli_revoked_why(ev->error));
 		break;
+	case SL_EV_GROUP_ERROR:
+		if (ev->error == SL_E_NOT_HELD)
+			fprintf(stderr, PROG ": group %s: seq %" PRIu64 " was not this member's "
+				"to settle (not held: already settled or redelivered elsewhere)\n",
+				st->conf->group, ev->first);
+		else if (ev->error == SL_E_GAP_LOST)
+			fprintf(stderr, PROG ": group %s: seq %" PRIu64 "..%" PRIu64 " lost: "
+				"no longer held by the broker\n", st->conf->group, ev->first,
+				ev->last);
+		else
+			fprintf(stderr, PROG ": group %s: %s; no longer a member\n",
+				st->conf->group, sl_error_code_str(ev->error));
+		if (ev->error == SL_E_NO_GROUP || ev->error == SL_E_DENIED)
+			st->group_lost = st->done = true;
+		break;
 	default:
 		break;
 	}
@@ -607,6 +829,9 @@ receive(struct sl_client *c, struct sub_state *st, uint64_t deadline)
 			if ((deadline - now) / 1000000u < (uint64_t)ms)
 				ms = (int)((deadline - now + 999999u) / 1000000u);
 		}
+		rc = fetch_more(c, st);
+		if (rc < 0)
+			return rc;
 		rc = sl_client_wait(c, on_msg, st, 64, ms);
 		if (rc == -ENOTCONN) {
 			sl_cli_report_closed(PROG, c);
@@ -617,6 +842,10 @@ receive(struct sl_client *c, struct sub_state *st, uint64_t deadline)
 			return rc;
 		}
 		report_gap(c, st);
+		if (st->ack_err < 0) {
+			fprintf(stderr, PROG ": acknowledging failed: %s\n", strerror(-st->ack_err));
+			return st->ack_err;
+		}
 		if (st->muted && !st->unsubscribed) {
 			rc = unsubscribe_all(c, st);
 			if (rc < 0)
@@ -670,9 +899,17 @@ main(int argc, char **argv)
 			sl_cli_report_connect(PROG, conf.host, conf.port, 0, opts.user, code, rc);
 		return 1;
 	}
-	rc = subscribe_all(c, &st);
+	st.c = c;
+	rc = conf.group ? join_group(c, &st) : subscribe_all(c, &st);
 	if (rc == 0)
 		rc = receive(c, &st, deadline);
+	/* Whatever is still held goes to the other members now, acks first. */
+	if (st.group_id && !st.group_lost && sl_client_group_leave(c, st.group_id) < 0 &&
+	    rc == 0)
+		fprintf(stderr, PROG ": leaving group %s failed: its messages move after "
+			"the grace period\n", conf.group);
+	if (st.group_lost && rc == 0)
+		rc = -ENOTCONN;
 	sl_client_stats(c, &stats);
 	sl_client_close(c);
 	if (conf.stats)
@@ -685,6 +922,11 @@ main(int argc, char **argv)
 			" given_up %" PRIu64 "\n", stats.naks_sent, stats.nak_seqs,
 			stats.retrans_received, stats.dup_drops, stats.reordered, stats.gap_events,
 			stats.holes_given_up);
+	if (conf.stats && conf.group)
+		fprintf(stderr, "group: delivered %" PRIu64 " redelivered %" PRIu64 " acked %" PRIu64
+			" nacked %" PRIu64 " not_held %" PRIu64 "\n", stats.group_delivered,
+			stats.group_redelivered, stats.group_acked, stats.group_nacked,
+			stats.group_not_held);
 	if (st.events_untold > 0)
 		fprintf(stderr, PROG ": %" PRIu64 " more gaps not said one by one\n",
 			st.events_untold);

@@ -25,6 +25,13 @@ a link that loses, reorders and duplicates them:
           CREDIT). Each NAK is answered with the messages again
           (SL_DLV_F_RETRANS); each NAK and CREDIT is written to LOG as
           "nak TOPIC FIRST LAST" / "credit TOPIC LIMIT".
+or, for consumer group members (protocol version 4 in this mode):
+  group   GJOIN is answered with GROUP (group id GROUP_ID) and topic 1's
+          messages 1..GROUP_N go to the member as GDELIVER, pushed, or as
+          GCTL FETCH asks for a pull member; a GNAK sends its message again
+          with the delivery count one higher, up to GROUP_MAX_DELIVERIES.
+          LOG gets "gjoin GROUP MEMBER CREDIT FLAGS", "gctl OP N",
+          "gack FLAGS SEQ...", "gnak SEQ DELAY ERROR".
 Stops after 30 s, or at the client's GOODBYE.
 
 With FAKE_USER and FAKE_KEY (64 hex digits) in the environment the fake
@@ -61,6 +68,8 @@ LOSSY_N, LOST_FIRST, LOST_LAST, FRAG_SEQ, FRAG_LEN = 300, 100, 102, 150, 4000
 # Data bytes of one DELIVER_FRAG (SL_MAX_FRAG_DATA: one fits a sealed datagram).
 FRAG_PIECE = 1384
 MAX_PAYLOAD = 1392
+GJOIN, GROUP, GCTL, GDELIVER, GACK, GNAK = 0x19, 0x1A, 0x1B, 0x24, 0x33, 0x34
+GROUP_ID, GROUP_N, GROUP_MAX_DELIVERIES, GCTL_FETCH = 5, 10, 3, 4
 
 
 def hdr(t, length, flags=0, version=VERSION, session=SESSION):
@@ -303,6 +312,8 @@ def serve(mode, ss, plan_state, d, peer, log):
             ss.auth(f, peer)
         elif peer != ss.peer:
             continue
+        elif mode == "group" and group_frame(t, f, ss, plan_state, log):
+            continue
         elif t == SUBSCRIBE:
             ss.send(hdr(OK, 24) + struct.pack("<II", struct.unpack_from("<I", f, 16)[0], 0))
             if mode == "lossy":  # the client's window is the first credit
@@ -336,6 +347,56 @@ def serve(mode, ss, plan_state, d, peer, log):
     return True
 
 
+def gdeliver(ss, st, seq):
+    st["count"][seq] = st["count"].get(seq, 0) + 1
+    p = b"m%d" % seq
+    ss.send(pad(hdr(GDELIVER, 48 + len(p), version=4) +
+                struct.pack("<IHHQQII", TOPIC_ID, 0, 0, seq, seq * 1000, GROUP_ID,
+                            st["count"][seq]) + p))
+
+
+def gsend(ss, st):
+    """Messages waiting go to the member: all when pushed, as fetched when pulled."""
+    while st["waiting"] and (not st["pull"] or st["fetch"] > 0):
+        gdeliver(ss, st, st["waiting"].pop(0))
+        st["fetch"] -= 1
+
+
+def group_frame(t, f, ss, st, log):
+    """The group frames of mode group; True when @t was one."""
+    say = log.write if log else (lambda _: None)
+    if t == GJOIN:
+        _, credit, member = struct.unpack_from("<IIQ", f, 16)
+        name = f[32:64].rstrip(b"\0").decode()
+        flags, req = struct.unpack_from("<II", f, 64)
+        say("gjoin %s %d %d %d\n" % (name, member, credit, flags))
+        ss.send(hdr(GROUP, 56, version=4) +
+                struct.pack("<IHHIIIIQII", GROUP_ID, 1, 0, 30000, GROUP_MAX_DELIVERIES, 5000,
+                            credit, member, req, 0))
+        st["pull"] = flags & 1
+        st["waiting"] = list(range(1, GROUP_N + 1))
+        gsend(ss, st)
+    elif t == GCTL:
+        _, op, n, req = struct.unpack_from("<IIII", f, 16)
+        say("gctl %d %d\n" % (op, n))
+        ss.send(hdr(OK, 24) + struct.pack("<II", req, 0))
+        if op == GCTL_FETCH:
+            st["fetch"] += n
+            gsend(ss, st)
+    elif t == GACK:
+        flags, n = struct.unpack_from("<HH", f, 20)
+        seqs = struct.unpack_from("<%dQ" % n, f, 24)
+        say("gack %d %s\n" % (flags, " ".join(str(x) for x in seqs)))
+    elif t == GNAK:
+        delay, seq, err = struct.unpack_from("<IQI", f, 20)
+        say("gnak %d %d %d\n" % (seq, delay, err))
+        if st["count"].get(seq, 0) < GROUP_MAX_DELIVERIES:
+            gdeliver(ss, st, seq)
+    else:
+        return False
+    return True
+
+
 def send_within(ss, st):
     """Send the plan's datagrams while their seq is within the credit."""
     plan = st["plan"]
@@ -352,7 +413,11 @@ def main():
     s.bind(("127.0.0.1", 0))
     s.settimeout(0.2)
     ss = Session(s, user, key, os.environ.get("FAKE_ENC", "optional"))
-    plan_state = {"plan": [], "limit": 0, "piece": FRAG_PIECE}
+    plan_state = {"plan": [], "limit": 0, "piece": FRAG_PIECE,
+                  "waiting": [], "pull": 0, "fetch": 0, "count": {}}
+    if mode == "group":
+        global VERSION
+        VERSION = 4  # groups are version 4: CHALLENGE and WELCOME say so
     with open(portfile + ".tmp", "w") as f:
         f.write(str(s.getsockname()[1]))
     os.rename(portfile + ".tmp", portfile)

@@ -2,6 +2,7 @@
 /* libsluice tests against a fake broker thread on a loopback UDP socket. */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,6 +19,7 @@
 
 #include <common/auth.h>
 #include <common/crypto.h>
+#include <common/hdrs.h>
 #include <common/proto.h>
 #include <sluice/sluice.h>
 
@@ -26,7 +28,7 @@
 
 #define FAKE_SESSION 7u
 #define FAKE_HB_MS 100u
-#define FAKE_TOPICS 17u
+#define FAKE_TOPICS 18u
 #define ENCREQ_TOPIC 15u     /* encryption required: refused to unencrypted sessions */
 #define FLOOD_TOPIC 5u	     /* SUBSCRIBE to it sends FLOOD_DGRAMS deliveries before OK */
 #define FLOOD_DGRAMS 600u
@@ -50,6 +52,11 @@
 #define V2_MAX_MESSAGE 65536u
 #define V2_EPOCH0 100u	     /* first epoch the fake grants */
 #define V2_PRODUCER_ID 0xabcdefull
+/* Consumer groups (v4): the fake's one group, on "t.group". */
+#define GROUP_TOPIC 16u
+#define GROUP_GID 71u
+#define GROUP_SEQS 1024u	     /* seqs of GROUP_TOPIC the fake tracks */
+#define GROUP_BACKLOG 256u
 
 /* The one user the authenticating fake knows. */
 #define FAKE_USER "alice"
@@ -159,6 +166,35 @@ struct fake {
 	uint64_t frag_pseq;
 	uint32_t frag_got;
 	uint8_t frag_buf[V2_MAX_MESSAGE];
+
+	/* Consumer groups (v4). Set by the tests. */
+	atomic_bool v3;		     /* CHALLENGE and WELCOME say version 3 */
+	/* Counted by the fake. */
+	atomic_uint gjoins;	     /* GJOIN frames answered with GROUP */
+	atomic_ullong gmember;	     /* member_id of the last GJOIN */
+	atomic_uint gjoin_credit;    /* credit of the last GJOIN */
+	atomic_uint gjoin_flags;     /* flags of the last GJOIN */
+	atomic_uint gctls[SL_GCTL_FETCH + 1]; /* GCTL frames, by op */
+	atomic_uint gack_frames;     /* GACK frames */
+	atomic_uint gack_seqs;	     /* seqs they named */
+	atomic_uint gack_max;	     /* most seqs in one GACK */
+	atomic_uint gack_cum;	     /* cumulative GACKs */
+	atomic_ullong gack_cum_seq;  /* the last one's seq */
+	atomic_uint gacked;	     /* held seqs settled by GACKs */
+	atomic_uint gnaks;	     /* GNAK frames */
+	atomic_uint gnak_delay;	     /* the last one's delay_ms and error */
+	atomic_uint gnak_error;
+	atomic_uint not_held;	     /* SL_E_NOT_HELD ERRORs sent */
+	atomic_uint gdelivered;	     /* GDELIVER frames sent */
+	/* Owned by the thread. */
+	bool gjoined, gpaused, gpull;
+	uint32_t gfetch;	     /* pull: messages asked for, not sent */
+	uint64_t gback[GROUP_BACKLOG]; /* seqs waiting for the member */
+	unsigned gback_n;
+	uint8_t gheld[GROUP_SEQS];   /* per seq: 1 held by the member, 2 settled */
+	uint8_t gcount[GROUP_SEQS];  /* deliveries of the seq so far */
+	uint8_t ghdrs[GROUP_SEQS];   /* published as "hdrs": delivered with a key and header */
+	uint64_t gredo_seq, gredo_ns; /* a nak's redelivery, due then */
 };
 
 /* @frames (@len bytes) sealed under the session's broker->client key with
@@ -279,7 +315,7 @@ fake_welcome(struct fake *fk, uint64_t nonce, const uint8_t *key)
 	w->heartbeat_ms = FAKE_HB_MS;
 	w->nonce = nonce;
 	w->max_payload = SL_MAX_PAYLOAD;
-	w->version = SL_PROTO_VERSION;
+	w->version = atomic_load(&fk->v3) ? SL_PROTO_VERSION_MIN : SL_PROTO_VERSION;
 	w->max_message = SL_MAX_MESSAGE_DEFAULT;
 	w->session_timeout_ms = FAKE_SESSION_TIMEOUT_MS;
 	if (fk->v2) {
@@ -317,7 +353,7 @@ fake_challenge(struct fake *fk, const struct sl_hello *h)
 	memset(ch, 0, sizeof(*ch));
 	sl_proto_hdr_init(&ch->h, SL_FT_CHALLENGE, 0, sizeof(*ch), 0);
 	ch->nonce = h->nonce;
-	ch->version = SL_PROTO_VERSION;
+	ch->version = atomic_load(&fk->v3) ? SL_PROTO_VERSION_MIN : SL_PROTO_VERSION;
 	ch->caps = h->caps & (SL_CAP_AUTH | SL_CAP_ENC |
 			      (atomic_load(&fk->aes) ? SL_CAP_AESGCM : 0));
 	ch->issued = sl_now_ns() / MS;
@@ -466,6 +502,8 @@ fake_resolve(struct fake *fk, const struct sl_frame *f)
 	t->topic_id = strcmp(name, "t.a") == 0 ? 1 : strcmp(name, "lossy") == 0 ? 3 : 4;
 	if (strcmp(name, "t.v2") == 0)
 		t->topic_id = atomic_load(&fk->renumber) ? FAKE_TOPICS - 1 : V2_TOPIC;
+	if (strcmp(name, "t.group") == 0)
+		t->topic_id = GROUP_TOPIC;
 	fake_send(fk, t, sizeof(*t));
 }
 
@@ -682,6 +720,179 @@ fake_producer(struct fake *fk, const struct sl_producer *r)
 	fake_send(fk, p, sizeof(*p));
 }
 
+
+/* --- consumer groups (v4): one group "work" (GROUP_GID) on GROUP_TOPIC, one member --- */
+
+/* A GDELIVER of GROUP_TOPIC's @seq, payload "m<seq>" (with key "k1" and
+ * header h=v when it was published as "hdrs"). */
+static void
+fake_gdeliver(struct fake *fk, uint64_t seq)
+{
+	struct sl_gdeliver *d = (struct sl_gdeliver *)fk->out;
+	uint8_t *body = (uint8_t *)(d + 1);
+	const struct sl_header h = { .name = "h", .value = "v", .value_len = 1 };
+	char text[32];
+	int hl = 0, n;
+
+	memset(d, 0, sizeof(*d));
+	if (fk->ghdrs[seq])
+		hl = sl_hdrs_build(body, SL_MAX_HDRS_LEN, "k1", 2, &h, 1);
+	if (hl < 0)
+		hl = 0;
+	n = snprintf(text, sizeof(text), "m%" PRIu64, seq);
+	memcpy(body + hl, text, (size_t)n);
+	sl_proto_hdr_init(&d->h, SL_FT_GDELIVER, hl > 0 ? SL_DLV_F_HDRS : 0,
+			  (uint32_t)(sizeof(*d) + (size_t)hl + (size_t)n), FAKE_SESSION);
+	d->topic_id = GROUP_TOPIC;
+	d->hdrs_len = (uint16_t)hl;
+	d->seq = seq;
+	d->timestamp = 42;
+	d->group_id = GROUP_GID;
+	d->delivery_count = ++fk->gcount[seq];
+	fk->gheld[seq] = 1;
+	atomic_fetch_add(&fk->gdelivered, 1);
+	fake_send(fk, d, sizeof(*d) + (size_t)hl + (size_t)n);
+}
+
+/* Send what waits, as the member may take it: joined, not paused, and a
+ * pull member only what it fetched. */
+static void
+fake_gpump(struct fake *fk)
+{
+	unsigned i = 0;
+
+	while (i < fk->gback_n && fk->gjoined && !fk->gpaused && (!fk->gpull || fk->gfetch > 0)) {
+		fake_gdeliver(fk, fk->gback[i++]);
+		if (fk->gpull)
+			fk->gfetch--;
+	}
+	memmove(fk->gback, fk->gback + i, (fk->gback_n - i) * sizeof(fk->gback[0]));
+	fk->gback_n -= i;
+}
+
+static void
+fake_gpublish(struct fake *fk, const struct sl_frame *f)
+{
+	uint64_t seq = ++fk->seq[GROUP_TOPIC];
+
+	if (seq >= GROUP_SEQS || fk->gback_n == GROUP_BACKLOG)
+		return;
+	fk->ghdrs[seq] = f->body_len == 4 && memcmp(f->body, "hdrs", 4) == 0;
+	fk->gback[fk->gback_n++] = seq;
+	fake_gpump(fk);
+}
+
+static void
+fake_gjoin(struct fake *fk, const struct sl_gjoin *j)
+{
+	struct sl_group_reply *r = (struct sl_group_reply *)fk->out;
+
+	if (j->topic_id != GROUP_TOPIC) {
+		fake_error(fk, j->req_id, SL_E_UNKNOWN_TOPIC, SL_FT_GJOIN, j->topic_id);
+		return;
+	}
+	if (strcmp(j->group, "work") != 0) {
+		fake_error(fk, j->req_id, SL_E_NO_GROUP, SL_FT_GJOIN, j->topic_id);
+		return;
+	}
+	/* A rejoin keeps what the member held (the broker's takeover). */
+	fk->gjoined = true;
+	fk->gpull = (j->flags & SL_GJOIN_F_PULL) != 0;
+	fk->gpaused = false;
+	fk->gfetch = 0;
+	atomic_store(&fk->gmember, j->member_id);
+	atomic_store(&fk->gjoin_credit, j->credit);
+	atomic_store(&fk->gjoin_flags, j->flags);
+	memset(r, 0, sizeof(*r));
+	sl_proto_hdr_init(&r->h, SL_FT_GROUP, 0, sizeof(*r), FAKE_SESSION);
+	r->group_id = GROUP_GID;
+	r->policy = SL_GROUP_RR;
+	r->ack_wait_ms = 30000;
+	r->max_deliveries = 5;
+	r->grace_ms = 5000;
+	r->credit = j->credit < 100 ? j->credit : 100;
+	r->member_id = j->member_id;
+	r->req_id = j->req_id;
+	atomic_fetch_add(&fk->gjoins, 1); /* before: the test reads it once answered */
+	fake_send(fk, r, sizeof(*r));
+	fake_gpump(fk);
+}
+
+static void
+fake_gctl(struct fake *fk, const struct sl_gctl *g)
+{
+	atomic_fetch_add(&fk->gctls[g->op], 1);
+	if (g->group_id != GROUP_GID || !fk->gjoined) {
+		fake_error(fk, g->req_id, SL_E_NO_GROUP, SL_FT_GCTL, g->group_id);
+		return;
+	}
+	if (g->op == SL_GCTL_LEAVE)
+		fk->gjoined = false;
+	else if (g->op == SL_GCTL_PAUSE || g->op == SL_GCTL_RESUME)
+		fk->gpaused = g->op == SL_GCTL_PAUSE;
+	else
+		fk->gfetch += g->n;
+	fake_ok(fk, g->req_id);
+	fake_gpump(fk);
+}
+
+/* A seq the member does not hold: ERROR SL_E_NOT_HELD, the group in req_id. */
+static void
+fake_not_held(struct fake *fk, uint8_t type, uint64_t seq)
+{
+	atomic_fetch_add(&fk->not_held, 1);
+	fake_error(fk, GROUP_GID, SL_E_NOT_HELD, type, seq);
+}
+
+static void
+fake_gack(struct fake *fk, const struct sl_frame *f)
+{
+	const struct sl_gack *a = (const struct sl_gack *)f->hdr;
+	const uint64_t *seqs = (const uint64_t *)f->body;
+	uint64_t s;
+	unsigned i;
+
+	atomic_fetch_add(&fk->gack_frames, 1);
+	atomic_fetch_add(&fk->gack_seqs, a->n);
+	if (a->n > atomic_load(&fk->gack_max))
+		atomic_store(&fk->gack_max, a->n);
+	if (a->flags & SL_GACK_F_CUMULATIVE) {
+		atomic_fetch_add(&fk->gack_cum, 1);
+		atomic_store(&fk->gack_cum_seq, seqs[0]);
+		for (s = 1; s <= seqs[0] && s < GROUP_SEQS; s++)
+			if (fk->gheld[s] == 1) {
+				fk->gheld[s] = 2;
+				atomic_fetch_add(&fk->gacked, 1);
+			}
+		return;
+	}
+	for (i = 0; i < a->n; i++) {
+		s = seqs[i];
+		if (s < GROUP_SEQS && fk->gheld[s] == 1) {
+			fk->gheld[s] = 2;
+			atomic_fetch_add(&fk->gacked, 1);
+		} else {
+			fake_not_held(fk, SL_FT_GACK, s);
+		}
+	}
+}
+
+/* A nak: the message goes back, redelivered after its delay (the main loop). */
+static void
+fake_gnak(struct fake *fk, const struct sl_gnak *k)
+{
+	atomic_fetch_add(&fk->gnaks, 1);
+	atomic_store(&fk->gnak_delay, k->delay_ms);
+	atomic_store(&fk->gnak_error, k->error);
+	if (k->seq >= GROUP_SEQS || fk->gheld[k->seq] != 1) {
+		fake_not_held(fk, SL_FT_GNAK, k->seq);
+		return;
+	}
+	fk->gheld[k->seq] = 0;
+	fk->gredo_seq = k->seq;
+	fk->gredo_ns = sl_now_ns() + k->delay_ms * MS;
+}
+
 /* Payload words steer the fake: "expire", "multi", "gap", "bad". */
 static void
 fake_publish(struct fake *fk, const struct sl_frame *f)
@@ -726,6 +937,10 @@ fake_publish(struct fake *fk, const struct sl_frame *f)
 		return;
 	if (f->hdr->flags & SL_PUB_F_ACK_REQ)
 		fake_ack(fk, p);
+	if (p->topic_id == GROUP_TOPIC) {
+		fake_gpublish(fk, f);
+		return;
+	}
 	if (!fk->subscribed[p->topic_id]) {
 		fk->seq[p->topic_id]++; /* accepted (and kept, on a replay topic) */
 		return;
@@ -774,6 +989,18 @@ fake_frame(struct fake *fk, const struct sl_frame *f)
 		break;
 	case SL_FT_PRODUCER:
 		fake_producer(fk, (const struct sl_producer *)f->hdr);
+		break;
+	case SL_FT_GJOIN:
+		fake_gjoin(fk, (const struct sl_gjoin *)f->hdr);
+		break;
+	case SL_FT_GCTL:
+		fake_gctl(fk, (const struct sl_gctl *)f->hdr);
+		break;
+	case SL_FT_GACK:
+		fake_gack(fk, f);
+		break;
+	case SL_FT_GNAK:
+		fake_gnak(fk, (const struct sl_gnak *)f->hdr);
 		break;
 	case SL_FT_HEARTBEAT:
 		atomic_fetch_add(&fk->heartbeats, 1);
@@ -865,7 +1092,11 @@ fake_main(void *arg)
 	while (!atomic_load(&fk->stop)) {
 		if (atomic_exchange(&fk->restart, false))
 			fake_restart(fk);
-		if (poll(&p, 1, 20) <= 0)
+		if (fk->gredo_seq != 0 && sl_now_ns() >= fk->gredo_ns) {
+			fake_gdeliver(fk, fk->gredo_seq); /* a nak's delay ran out */
+			fk->gredo_seq = 0;
+		}
+		if (poll(&p, 1, 5) <= 0)
 			continue;
 		alen = sizeof(fk->peer);
 		n = recvfrom(fk->fd, fk->in, sizeof(fk->in), 0, (struct sockaddr *)&fk->peer,
@@ -2298,6 +2529,26 @@ on_event(void *arg, const struct sl_event *ev)
 	l->n++;
 }
 
+/* The events, and the last SL_EV_GROUP_ERROR's fields. */
+struct group_evlog {
+	struct evlog log;
+	uint32_t group_id, topic_id;
+	uint64_t first;
+};
+
+static void
+on_gevent(void *arg, const struct sl_event *ev)
+{
+	struct group_evlog *g = arg;
+
+	if (ev->type == SL_EV_GROUP_ERROR) {
+		g->group_id = ev->group_id;
+		g->topic_id = ev->topic_id;
+		g->first = ev->first;
+	}
+	on_event(&g->log, ev);
+}
+
 static int
 v2_connect(struct fake *fk, struct sl_client **c, struct sl_client_opts *o)
 {
@@ -2815,6 +3066,373 @@ test_v2_expired_publish(struct fake *fk)
 	sl_client_close(c);
 }
 
+
+/* --- consumer groups (v4) --- */
+
+struct gcollect {
+	unsigned int n;
+	uint32_t group_id, topic, count;
+	uint64_t seq;
+	uint64_t seqs[128]; /* in arrival order */
+	uint32_t counts[128];
+	char last[32];
+	char key[8];
+	char hdr[8];	    /* header "h" of the last message */
+};
+
+static void
+on_gmsg(void *arg, const struct sl_message *m)
+{
+	struct gcollect *g = arg;
+	const void *v;
+	uint16_t vl;
+	uint32_t len = m->len < sizeof(g->last) - 1 ? m->len : sizeof(g->last) - 1;
+
+	if (g->n < 128) {
+		g->seqs[g->n] = m->seq;
+		g->counts[g->n] = m->delivery_count;
+	}
+	g->n++;
+	g->group_id = m->group_id;
+	g->topic = m->topic_id;
+	g->count = m->delivery_count;
+	g->seq = m->seq;
+	memcpy(g->last, m->data, len);
+	g->last[len] = '\0';
+	snprintf(g->key, sizeof(g->key), "%.*s", m->key_len < 7 ? (int)m->key_len : 7,
+		 (const char *)m->key);
+	v = sl_msg_header(m, "h", &vl);
+	snprintf(g->hdr, sizeof(g->hdr), "%.*s", v != NULL && vl < 7 ? (int)vl : 0,
+		 v != NULL ? (const char *)v : "");
+}
+
+/* Poll until @want group deliveries in all arrived, or @ms passed. */
+static void
+gcollect(struct sl_client *c, struct gcollect *g, unsigned int want, unsigned int ms)
+{
+	uint64_t deadline = sl_now_ns() + ms * MS;
+
+	while (g->n < want && sl_now_ns() < deadline)
+		CHECK(sl_client_wait(c, on_gmsg, g, 16, 5) >= 0);
+}
+
+/* Wait (without calling into the client) until @v reaches @want, up to 1 s. */
+static bool
+wait_atomic(atomic_uint *v, unsigned int want)
+{
+	for (int i = 0; i < 200 && atomic_load(v) < want; i++)
+		usleep(5000);
+	return atomic_load(v) == want;
+}
+
+/* Poll @c (delivering into @g) until @v reaches @want, up to 1 s. */
+static bool
+poll_until(struct sl_client *c, struct gcollect *g, atomic_uint *v, unsigned int want)
+{
+	for (int i = 0; i < 200 && atomic_load(v) < want; i++)
+		CHECK(sl_client_wait(c, on_gmsg, g, 16, 5) >= 0);
+	return atomic_load(v) == want;
+}
+
+static int
+group_connect(struct fake *fk, struct sl_client **c, struct sl_client_opts *o)
+{
+	o->host = "127.0.0.1";
+	o->port = fk->port;
+	o->timeout_ms = 1000;
+	if (fk->auth) {
+		o->user = FAKE_USER;
+		o->key = fake_key;
+		o->encrypt = atomic_load(&fk->enc_policy) == ENC_REQUIRED;
+	}
+	return sl_client_connect(c, o);
+}
+
+/* Publish @n messages to the group's topic: the fake hands each to the member. */
+static void
+gpublish(struct sl_client *c, unsigned int n, const char *text)
+{
+	for (unsigned int i = 0; i < n; i++)
+		CHECK(sl_client_publish(c, GROUP_TOPIC, text, (uint32_t)strlen(text), 0, 0) == 0);
+}
+
+/* Join, deliveries with group id and delivery count, refusals of join. */
+static void
+test_group_join(struct fake *fk, struct sl_client *c, struct sl_group_info *info)
+{
+	struct sl_group_opts go = { .topic_id = GROUP_TOPIC, .group = "nope" };
+	struct sl_group_info again;
+	struct gcollect g = { 0 };
+	struct sl_client_stats st;
+	unsigned int joins;
+	char want[32];
+
+	CHECK(sl_client_group_join(c, &go, info) == -ESRCH);	/* SL_E_NO_GROUP */
+	go.group = "a b";
+	CHECK(sl_client_group_join(c, &go, info) == -EINVAL);
+	go.group = "work";
+	go.credit = SL_MAX_GROUP_CREDIT + 1;
+	CHECK(sl_client_group_join(c, &go, info) == -EINVAL);
+	go.credit = 0;
+	go.flags = 2;
+	CHECK(sl_client_group_join(c, &go, info) == -EINVAL);
+	go.flags = 0;
+	go.topic_id = 4;
+	CHECK(sl_client_group_join(c, &go, info) == -ENOENT); /* SL_E_UNKNOWN_TOPIC */
+	go.topic_id = GROUP_TOPIC;
+	CHECK(sl_client_group_ack(c, GROUP_GID, 1) == -ENOENT); /* not a member yet */
+	joins = atomic_load(&fk->gjoins);
+	go.member_id = 0x1234;
+	CHECK(sl_client_group_join(c, &go, info) == 0);
+	CHECK(info->group_id == GROUP_GID && info->member_id == 0x1234 && info->credit == 100 &&
+	      info->policy == SL_GROUP_RR && info->ack_wait_ms == 30000 &&
+	      info->max_deliveries == 5 && info->grace_ms == 5000);
+	CHECK(atomic_load(&fk->gmember) == 0x1234 && atomic_load(&fk->gjoin_credit) == 256);
+	CHECK(atomic_load(&fk->gjoin_flags) == 0);
+	/* Joining again answers what the first join did, asking nothing. */
+	CHECK(sl_client_group_join(c, &go, &again) == 0 && again.group_id == GROUP_GID);
+	CHECK(atomic_load(&fk->gjoins) == joins + 1);
+
+	gpublish(c, 3, "x");
+	gpublish(c, 1, "hdrs");
+	gcollect(c, &g, 4, 1000);
+	CHECK(g.n == 4 && g.group_id == GROUP_GID && g.topic == GROUP_TOPIC);
+	CHECK(g.counts[0] == 1 && g.counts[3] == 1 && g.seqs[1] == g.seqs[0] + 1);
+	snprintf(want, sizeof(want), "m%" PRIu64, g.seq);
+	CHECK(strcmp(g.last, want) == 0);
+	/* The header block is parsed as DELIVER's: key, headers, then payload. */
+	CHECK(strcmp(g.key, "k1") == 0 && strcmp(g.hdr, "v") == 0 && g.last[0] == 'm');
+	sl_client_stats(c, &st);
+	CHECK(st.group_delivered == 4 && st.group_redelivered == 0);
+
+	/* Cumulative: everything held up to the fourth, one GACK of one seq. */
+	CHECK(sl_client_group_ack_upto(c, GROUP_GID, g.seqs[3]) == 0);
+	CHECK(wait_atomic(&fk->gack_cum, 1) && atomic_load(&fk->gack_cum_seq) == g.seqs[3]);
+	CHECK(wait_atomic(&fk->gacked, 4) && atomic_load(&fk->gack_frames) == 1);
+}
+
+/* 65 acks: 64 go in one GACK when the 64th is queued, the 65th at the next poll. */
+static void
+test_group_ack_batch(struct fake *fk, struct sl_client *c)
+{
+	struct gcollect g = { 0 };
+	struct sl_client_stats st;
+	unsigned int i, frames = atomic_load(&fk->gack_frames);
+	unsigned int seqs = atomic_load(&fk->gack_seqs), acked = atomic_load(&fk->gacked);
+
+	gpublish(c, 65, "y");
+	gcollect(c, &g, 65, 2000);
+	CHECK(g.n == 65);
+	if (g.n != 65)
+		return;
+	/* Nothing sent before the 64th... */
+	for (i = 0; i < 63; i++)
+		CHECK(sl_client_group_ack(c, GROUP_GID, g.seqs[i]) == 0);
+	usleep(20000);
+	CHECK(atomic_load(&fk->gack_frames) == frames);
+	/* ...which sends all of them in one, at once. */
+	CHECK(sl_client_group_ack(c, GROUP_GID, g.seqs[63]) == 0);
+	CHECK(sl_client_group_ack(c, GROUP_GID, g.seqs[64]) == 0);
+	CHECK(wait_atomic(&fk->gack_frames, frames + 1));
+	CHECK(atomic_load(&fk->gack_seqs) == seqs + 64 && atomic_load(&fk->gack_max) == 64);
+	usleep(20000);
+	CHECK(atomic_load(&fk->gack_frames) == frames + 1); /* the 65th waits */
+	CHECK(sl_client_poll(c, on_gmsg, &g, 16) >= 0);
+	CHECK(wait_atomic(&fk->gack_frames, frames + 2));
+	CHECK(atomic_load(&fk->gack_seqs) == seqs + 65);
+	CHECK(wait_atomic(&fk->gacked, acked + 65) && atomic_load(&fk->not_held) == 0);
+	sl_client_stats(c, &st);
+	CHECK(st.group_acked == 1 + 65); /* the cumulative ack counts one */
+}
+
+/* An ack of a seq never given: SL_E_NOT_HELD, an SL_EV_GROUP_ERROR event. */
+static void
+test_group_not_held(struct fake *fk, struct sl_client *c, struct evlog *ev,
+		    const struct group_evlog *gev)
+{
+	struct gcollect g = { 0 };
+	struct sl_client_stats st;
+	unsigned int n0 = ev->n;
+
+	CHECK(sl_client_group_ack(c, GROUP_GID, 999) == 0);
+	CHECK(poll_until(c, &g, &fk->not_held, 1));
+	for (int i = 0; i < 200 && ev->n == n0; i++)
+		CHECK(sl_client_wait(c, on_gmsg, &g, 16, 5) >= 0);
+	CHECK(ev->n == n0 + 1 && ev->type[n0] == SL_EV_GROUP_ERROR &&
+	      ev->error[n0] == SL_E_NOT_HELD);
+	CHECK(gev->group_id == GROUP_GID && gev->topic_id == GROUP_TOPIC && gev->first == 999);
+	sl_client_stats(c, &st);
+	CHECK(st.group_not_held == 1 && st.last_error == SL_E_NOT_HELD);
+}
+
+/* A nak with a delay: redelivered no sooner, delivery count 2. */
+static void
+test_group_nak(struct fake *fk, struct sl_client *c)
+{
+	struct gcollect g = { 0 };
+	struct sl_client_stats st;
+	uint64_t t0;
+
+	gpublish(c, 1, "z");
+	gcollect(c, &g, 1, 1000);
+	CHECK(g.n == 1 && g.count == 1);
+	CHECK(sl_client_group_nak(c, GROUP_GID, g.seq, SL_MAX_NAK_DELAY + 1, 7) == -EINVAL);
+	t0 = sl_now_ns();
+	CHECK(sl_client_group_nak(c, GROUP_GID, g.seq, 150, 7) == 0);
+	gcollect(c, &g, 2, 1000);
+	CHECK(g.n == 2 && g.seqs[1] == g.seqs[0] && g.count == 2);
+	CHECK(sl_now_ns() - t0 >= 150 * MS);
+	CHECK(atomic_load(&fk->gnak_delay) == 150 && atomic_load(&fk->gnak_error) == 7);
+	sl_client_stats(c, &st);
+	CHECK(st.group_redelivered == 1 && st.group_nacked == 1);
+	CHECK(sl_client_group_ack(c, GROUP_GID, g.seq) == 0);
+}
+
+/* Pause holds deliveries back, resume lets them go; leave ends the membership. */
+static void
+test_group_pause_leave(struct fake *fk, struct sl_client *c)
+{
+	struct gcollect g = { 0 };
+
+	CHECK(sl_client_group_pause(c, GROUP_GID, 1) == 0);
+	CHECK(atomic_load(&fk->gctls[SL_GCTL_PAUSE]) == 1);
+	gpublish(c, 1, "p");
+	gcollect(c, &g, 1, 100);
+	CHECK(g.n == 0);
+	CHECK(sl_client_group_pause(c, GROUP_GID, 0) == 0);
+	gcollect(c, &g, 1, 1000);
+	CHECK(g.n == 1 && g.group_id == GROUP_GID);
+	CHECK(sl_client_group_ack(c, GROUP_GID, g.seq) == 0);
+	CHECK(sl_client_group_fetch(c, GROUP_GID, 1) == -EINVAL); /* not a pull member */
+	CHECK(sl_client_group_leave(c, GROUP_GID) == 0);
+	CHECK(atomic_load(&fk->gctls[SL_GCTL_LEAVE]) == 1);
+	CHECK(sl_client_group_ack(c, GROUP_GID, g.seq) == -ENOENT);
+}
+
+/* A pull member gets what it fetches, no more. */
+static void
+test_group_pull(struct fake *fk, struct sl_client *c)
+{
+	struct sl_group_opts go = { .topic_id = GROUP_TOPIC, .group = "work", .credit = 10,
+				    .flags = SL_GROUP_F_PULL };
+	struct sl_group_info info;
+	struct gcollect g = { 0 };
+
+	CHECK(sl_client_group_join(c, &go, &info) == 0 && info.credit == 10);
+	CHECK(atomic_load(&fk->gjoin_flags) == SL_GJOIN_F_PULL);
+	CHECK(info.member_id != 0 && atomic_load(&fk->gmember) == info.member_id);
+	gpublish(c, 3, "q");
+	gcollect(c, &g, 1, 100);
+	CHECK(g.n == 0);
+	CHECK(sl_client_group_fetch(c, info.group_id, 0) == -EINVAL);
+	CHECK(sl_client_group_fetch(c, info.group_id, SL_MAX_GROUP_CREDIT + 1) == -EINVAL);
+	CHECK(sl_client_group_fetch(c, info.group_id, 2) == 0);
+	gcollect(c, &g, 3, 150);
+	CHECK(g.n == 2);
+	CHECK(sl_client_group_fetch(c, info.group_id, 1) == 0);
+	gcollect(c, &g, 3, 1000);
+	CHECK(g.n == 3 && atomic_load(&fk->gctls[SL_GCTL_FETCH]) == 2);
+	CHECK(sl_client_group_ack_upto(c, info.group_id, g.seqs[2]) == 0);
+	CHECK(sl_client_group_leave(c, info.group_id) == 0);
+}
+
+/* A broker that speaks version 3: every group call -EPROTONOSUPPORT. */
+static void
+test_group_v3(struct fake *fk)
+{
+	struct sl_group_opts go = { .topic_id = GROUP_TOPIC, .group = "work" };
+	struct sl_client_opts o = { .name = "groupv3", .no_reconnect = 1 };
+	struct sl_group_info info;
+	struct sl_client *c;
+	unsigned int joins = atomic_load(&fk->gjoins);
+
+	atomic_store(&fk->v3, true);
+	CHECK(group_connect(fk, &c, &o) == 0);
+	atomic_store(&fk->v3, false);
+	if (c == NULL)
+		return;
+	CHECK(sl_client_group_join(c, &go, &info) == -EPROTONOSUPPORT);
+	CHECK(sl_client_group_ack(c, GROUP_GID, 1) == -EPROTONOSUPPORT);
+	CHECK(sl_client_group_fetch(c, GROUP_GID, 1) == -EPROTONOSUPPORT);
+	CHECK(atomic_load(&fk->gjoins) == joins);
+	sl_client_close(c);
+}
+
+static void
+test_groups(struct fake *fk)
+{
+	struct group_evlog gev = { 0 };
+	struct sl_client_opts o = { .name = "group", .no_reconnect = 1, .on_event = on_gevent,
+				    .event_arg = &gev };
+	struct sl_group_info info;
+	struct sl_client *c;
+	uint32_t t;
+
+	CHECK(group_connect(fk, &c, &o) == 0);
+	if (c == NULL)
+		return;
+	CHECK(sl_client_resolve(c, "t.group", 1, &t) == 0 && t == GROUP_TOPIC);
+	test_group_join(fk, c, &info);
+	test_group_ack_batch(fk, c);
+	test_group_not_held(fk, c, &gev.log, &gev);
+	test_group_nak(fk, c);
+	test_group_pause_leave(fk, c);
+	test_group_pull(fk, c);
+	sl_client_close(c);
+	test_group_v3(fk);
+}
+
+/*
+ * Reconnecting: the client joins every group again with the same member
+ * id, a paused member pauses again, and what it held stays its own (acks
+ * of messages delivered before the loss settle them after it).
+ */
+static void
+test_group_rejoin(struct fake *fk)
+{
+	struct group_evlog gev = { 0 };
+	struct sl_client_opts o = { .name = "grejoin", .on_event = on_gevent, .event_arg = &gev };
+	struct sl_group_opts go = { .topic_id = GROUP_TOPIC, .group = "work", .member_id = 0x99 };
+	struct sl_group_info info;
+	struct gcollect g = { 0 };
+	struct collect col = { 0 };
+	struct sl_client *c;
+	unsigned int joins, pauses, acked;
+	uint32_t t;
+
+	CHECK(v2_connect(fk, &c, &o) == 0);
+	if (c == NULL)
+		return;
+	CHECK(sl_client_resolve(c, "t.group", 1, &t) == 0 && t == GROUP_TOPIC);
+	CHECK(sl_client_group_join(c, &go, &info) == 0 && info.member_id == 0x99);
+	joins = atomic_load(&fk->gjoins);
+	gpublish(c, 2, "r");
+	gcollect(c, &g, 2, 1000);
+	CHECK(g.n == 2);
+	CHECK(sl_client_group_pause(c, info.group_id, 1) == 0);
+	pauses = atomic_load(&fk->gctls[SL_GCTL_PAUSE]);
+	acked = atomic_load(&fk->gacked);
+
+	/* The broker expired the session: a new one, inside this request. */
+	atomic_store(&fk->lose_session, true);
+	CHECK(sl_client_resolve(c, "lost.once", 1, &t) == 0);
+	wait_events(c, &gev.log, 2, &col);
+	CHECK(gev.log.n == 2 && gev.log.type[0] == SL_EV_DISCONNECTED &&
+	      gev.log.type[1] == SL_EV_RECONNECTED);
+	CHECK(atomic_load(&fk->gjoins) == joins + 1 && atomic_load(&fk->gmember) == 0x99);
+	CHECK(atomic_load(&fk->gctls[SL_GCTL_PAUSE]) == pauses + 1);
+	CHECK(sl_client_group_ack(c, info.group_id, g.seqs[0]) == 0);
+	CHECK(sl_client_group_ack(c, info.group_id, g.seqs[1]) == 0);
+	CHECK(poll_until(c, &g, &fk->gacked, acked + 2));
+	CHECK(sl_client_group_pause(c, info.group_id, 0) == 0);
+	gpublish(c, 1, "s");
+	gcollect(c, &g, 3, 1000);
+	CHECK(g.n == 3 && g.group_id == info.group_id && g.count == 1);
+	CHECK(sl_client_group_ack(c, info.group_id, g.seq) == 0);
+	CHECK(sl_client_group_leave(c, info.group_id) == 0);
+	sl_client_close(c);
+}
+
 static void
 test_v2(void)
 {
@@ -2832,6 +3450,7 @@ test_v2(void)
 	test_v2_fenced(&fk);
 	test_v2_reconnect(&fk);
 	test_v2_expired_publish(&fk);
+	test_group_rejoin(&fk);
 	fake_stop(&fk);
 }
 
@@ -2849,6 +3468,7 @@ main(void)
 	test_session(&fk);
 	test_forged(&fk);
 	test_revoked(&fk);
+	test_groups(&fk);
 	fake_stop(&fk);
 
 	/* The same session with authentication: every datagram sealed and
@@ -2864,6 +3484,7 @@ main(void)
 	test_auth_reconnect(&fk);
 	test_auth_all_sealed(&fk);
 	test_revoked(&fk);
+	test_groups(&fk);
 	fake_stop(&fk);
 
 	/* Encryption required for the user: every datagram encrypted. */

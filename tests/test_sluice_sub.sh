@@ -4,7 +4,8 @@
 # (fake_broker.py lossy): NAKs name the missing ranges, the lost tail is
 # found from STATUS, a large message is reassembled, a range the broker no
 # longer has is a gap event, and every other message is printed once, in
-# order.
+# order. Then as a consumer group member (fake_broker.py group): its
+# options, acks, naks of a poison message, pulling, and leaving at exit.
 TOOL=sluice-sub
 . "$(dirname "$0")/fake_broker_lib.sh"
 
@@ -64,6 +65,62 @@ if sealed_setup; then
 else
 	echo "encrypted case skipped: no PyNaCl (python3-nacl)"
 fi
+
+# Consumer groups (--group): usage, then a member against the fake's group mode.
+"$TOOL_BIN" --help >"$T/help"
+for o in --group --member-id --credit --pull --ack-delay-ms --nak-seq --no-ack delivery=N; do
+	grep -q -- "$o" "$T/help" || fail "--help does not mention $o"
+done
+usage_case() { # WHY ARGS...: exit 2 with a message
+	local why=$1
+	shift
+	"$TOOL_BIN" "$@" >/dev/null 2>"$T/uerr"
+	[ $? = 2 ] && [ -s "$T/uerr" ] || fail "usage: $why: not refused with exit 2"
+}
+usage_case "group of a pattern" -t 'a.*' --group g
+usage_case "group of two topics" -t a -t b --group g
+usage_case "group with --from" -t a --group g --from earliest
+usage_case "--nak-seq without --group" -t a --nak-seq 3
+usage_case "--member-id 0" -t a --group g --member-id 0
+usage_case "--credit over 4096" -t a --group g --credit 4097
+usage_case "--pull 0" -t a --group g --pull 0
+
+# Pushed: 1..10 printed with their delivery counts, each acked once except
+# the poison 4, given back each time until the fake's third delivery; the
+# member leaves at -C.
+CASE=group
+fake_start group
+"$TOOL_BIN" -h 127.0.0.1 -p "$FAKE_PORT" -t t --group work --member-id 77 --credit 8 -v \
+	-C 12 -W 10 --nak-seq 4 --stats >"$T/out" 2>"$T/err"
+RC=$?
+fake_stop
+[ "$RC" = 0 ] || fail "$CASE: exit $RC: $(cat "$T/err")"
+{ for i in $(seq 10); do echo "t $i delivery=1 m$i"; done
+  echo "t 4 delivery=2 m4"; echo "t 4 delivery=3 m4"; } >"$T/want"
+cmp -s "$T/want" "$T/out" || fail "$CASE: printed: $(diff "$T/want" "$T/out" | head -5)"
+grep -q '^gjoin work 77 8 0$' "$T/log" || fail "$CASE: join: $(grep gjoin "$T/log")"
+acked=$(awk '$1 == "gack" && $2 == 0 { for (i = 3; i <= NF; i++) print $i }' "$T/log" | sort -n | tr '\n' ' ')
+[ "$acked" = "1 2 3 5 6 7 8 9 10 " ] || fail "$CASE: acked '$acked', want 1..10 but 4, once each"
+[ "$(grep -c '^gnak 4 0 1$' "$T/log")" = 3 ] || fail "$CASE: naks: $(grep gnak "$T/log" | tr '\n' ,)"
+grep -q '^gctl 1 0$' "$T/log" || fail "$CASE: no LEAVE at exit"
+grep -q '^group: delivered 12 redelivered 2 acked 9 nacked 3 not_held 0$' "$T/err" ||
+	fail "$CASE: stats: $(cat "$T/err")"
+
+# Pulled 4 at a time, slow work, never acked: three FETCHes, no GACK.
+CASE=group-pull
+fake_start group
+start=$(date +%s%N)
+"$TOOL_BIN" -h 127.0.0.1 -p "$FAKE_PORT" -t t --group work --pull 4 --ack-delay-ms 20 --no-ack \
+	--headers -C 10 -W 10 >"$T/out" 2>"$T/err"
+RC=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+fake_stop
+[ "$RC" = 0 ] || fail "$CASE: exit $RC: $(cat "$T/err")"
+[ "$(grep -c '^\[delivery=1\] m[0-9]*$' "$T/out")" = 10 ] || fail "$CASE: printed: $(head -3 "$T/out")"
+grep -Eq '^gjoin work [0-9]+ 256 1$' "$T/log" || fail "$CASE: join: $(grep gjoin "$T/log")"
+[ "$(grep -c '^gctl 4 4$' "$T/log")" = 3 ] || fail "$CASE: fetches: $(grep gctl "$T/log" | tr '\n' ,)"
+grep -q '^gack' "$T/log" && fail "$CASE: --no-ack acked: $(grep gack "$T/log" | head -2)"
+[ "$ms" -ge 200 ] || fail "$CASE: 10 messages with --ack-delay-ms 20 took only $ms ms"
 
 if [ "$FAILS" -gt 0 ]; then
 	echo "stderr: $(cat "$T/err")"

@@ -46,15 +46,19 @@ start_dp() {
 	"$FAKE" "$NAME" "$DPLOG" 2>"$T/dp.err" &
 	DP=$!
 }
+# Until dataplane.status holds TEXT (5 s at most).
+wait_status() {
+	for _ in $(seq 100); do
+		"$CTL" -s "$SOCK" --json dataplane status >"$T/out" 2>/dev/null &&
+			grep -q "$1" "$T/out" && return 0
+		sleep 0.05
+	done
+	CASE="wait_status"; fail "no $1 within 5 s"
+}
 # Stop it, and wait until sluice-control has noticed (the region is gone).
 stop_dp() {
 	kill "$DP"; wait "$DP" 2>/dev/null; DP=0
-	for _ in $(seq 100); do
-		"$CTL" -s "$SOCK" --json dataplane status >"$T/out" 2>/dev/null &&
-			grep -q '"attached":false' "$T/out" && return 0
-		sleep 0.05
-	done
-	CASE="stop_dp"; fail "sluice-control still attached 5 s later"
+	wait_status '"attached":false'
 }
 start_control() {
 	"$CONTROL" -n "$NAME" --state-dir "$T/state" --socket "$SOCK" --metrics off 2>"$T/control.err" &
@@ -63,14 +67,7 @@ start_control() {
 	echo "FAIL: sluice-control did not listen"; cat "$T/control.err"; exit 1
 }
 # Until the last resync the dataplane saw is complete.
-wait_synced() {
-	for _ in $(seq 100); do
-		"$CTL" -s "$SOCK" --json dataplane status >"$T/out" 2>/dev/null &&
-			grep -q '"synced":true' "$T/out" && return 0
-		sleep 0.05
-	done
-	CASE="wait_synced"; fail "no complete resync within 5 s"
-}
+wait_synced() { wait_status '"synced":true'; }
 # Until the group counters of TOPIC GROUP show LABEL = VALUE (sampled every 50 ms).
 wait_counter() {
 	for _ in $(seq 40); do

@@ -197,6 +197,10 @@ ctl group delete jobs workers; rc_is 0; dp_has "GROUP_DELETE jobs workers"
 ctl group delete jobs workers; rc_is 4
 ctl topic delete mem; rc_is 0
 ctl --json group list; rc_is 0; out_json 'not any(g["topic"] == "mem" for g in v)'
+# A topic a client created: its deletion takes its groups from the state too.
+ctl topic delete client.t; rc_is 0
+ctl --json group list; rc_is 0; out_json 'not any(g["topic"] == "client.t" for g in v)'
+python3 -I -S -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(any(g["topic"] == "client.t" for g in s["groups"]))' "$T/state/state.json" || { CASE="topic delete client.t"; fail "its group stayed in state.json"; }
 
 if [ "$FAILS" -ne 0 ]; then
 	echo "$FAILS check(s) failed"

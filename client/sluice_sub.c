@@ -42,6 +42,7 @@ struct sub_conf {
 	uint16_t from_flags;  /* SL_SUB_F_*: 0 is live */
 	uint64_t from_start;  /* seq or ns since the epoch, by from_flags */
 	bool verbose;
+	bool stamp; /* --stamp: each line starts with CLOCK_MONOTONIC ns */
 	bool hex;
 	bool stats;
 	uint32_t window;      /* --window: reorder window and credit; 0: default */
@@ -112,6 +113,9 @@ usage(FILE *out)
 		"                             and fewer than N messages arrived\n"
 		"  -v, --verbose              print \"TOPIC SEQ PAYLOAD\"\n"
 		"      --hex                  print payloads in hex\n"
+		"      --stamp                start each line with the time it was printed\n"
+		"                             (CLOCK_MONOTONIC ns: one clock for every\n"
+		"                             process on the host, to order their lines)\n"
 		"  -U, --unsubscribe-after N  after N messages on the first topic, unsubscribe\n"
 		"                             from all topics and print nothing more\n"
 		"      --from WHERE           where each subscription starts: live (default,\n"
@@ -362,6 +366,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		{ "timeout-s", required_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "hex", no_argument, NULL, 'X' },
+		{ "stamp", no_argument, NULL, 'Z' },
 		{ "unsubscribe-after", required_argument, NULL, 'U' },
 		{ "stats", no_argument, NULL, 'S' },
 		{ "from", required_argument, NULL, 'F' },
@@ -392,6 +397,7 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 		case 't': rc |= add_topic(conf, optarg); break;
 		case 'v': conf->verbose = true; break;
 		case 'X': conf->hex = true; break;
+		case 'Z': conf->stamp = true; break;
 		case 'S': conf->stats = true; break;
 		case 'D': conf->headers = true; break;
 		case 'Q':
@@ -482,6 +488,8 @@ print_msg(const struct sub_state *st, const struct sl_message *m)
 	const unsigned char *p = m->data;
 	uint32_t i;
 
+	if (st->conf->stamp)
+		printf("%" PRIu64 " ", sl_now_ns());
 	if (st->conf->verbose)
 		printf("%s %" PRIu64 " ", topic_name(st, m->topic_id), m->seq);
 	if (st->conf->verbose && !st->conf->headers && m->group_id)

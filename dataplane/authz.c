@@ -70,6 +70,12 @@ acl_set(struct sl_authz_builder *b, const struct sl_cnc_acl *a, char *msg, size_
 		return say(msg, len, -ENOENT, "ACL for unknown user id %u", a->uid);
 	if (!sl_proto_pattern_valid(a->pattern))
 		return say(msg, len, -EINVAL, "invalid topic pattern '%s'", a->pattern);
+	{
+		size_t gl = strnlen(a->group, sizeof(a->group));
+
+		if (gl == sizeof(a->group) || !sl_name_chars_ok(a->group, gl))
+			return say(msg, len, -EINVAL, "invalid group name in the ACL entry");
+	}
 	i = acl_find(b, a->uid, a->pattern);
 	if (a->perms == 0) {
 		/* No permissions: no entry (none to remove is not an error). */
@@ -314,6 +320,28 @@ sl_authz_perms_by_name(const struct sl_authz *a, uint16_t uid, const char *name,
 		if (a->acl[i].uid == uid && sl_proto_pattern_match(a->acl[i].pattern, name, len))
 			p |= (uint8_t)a->acl[i].perms;
 	return p & (SL_PERM_PUB | SL_PERM_SUB | SL_PERM_ADMIN);
+}
+
+int
+sl_authz_may_consume(const struct sl_authz *a, uint16_t uid, const char *name, size_t len,
+		     const char *group)
+{
+	uint32_t i;
+
+	if (!a->required)
+		return 1;
+	if (uid == 0 || uid >= SL_CNC_MAX_USERS || !a->users[uid].active)
+		return 0;
+	for (i = 0; i < a->n_acl; i++) {
+		const struct sl_cnc_acl *e = &a->acl[i];
+
+		if (e->uid == uid && (e->perms & SL_PERM_CONSUME) &&
+		    (e->group[0] == '\0' ||
+		     strncmp(e->group, group, SL_CNC_GROUP_NAME_LEN) == 0) &&
+		    sl_proto_pattern_match(e->pattern, name, len))
+			return 1;
+	}
+	return 0;
 }
 
 struct sl_authz *

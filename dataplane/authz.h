@@ -162,6 +162,13 @@ sl_authz_perms(const struct sl_authz *a, uint16_t uid, const struct sl_topic *t)
 	return sl_authz_perms_by_name(a, uid, t->name, t->name_len);
 }
 
+/* May @uid join consumer group @group (NUL padded) of the topic named @name
+ * (@len bytes)? Open mode: yes. Else an ACL entry of @uid whose pattern
+ * covers the topic, with SL_PERM_CONSUME, whose group is "" or @group.
+ * 1 or 0 (slow: scans; GJOIN and revocation sweeps only). */
+int sl_authz_may_consume(const struct sl_authz *a, uint16_t uid, const char *name, size_t len,
+			 const char *group);
+
 /* uid of an active user called @name (NUL padded to 32), or 0. */
 uint16_t sl_authz_user_find(const struct sl_authz *a, const char *name);
 

@@ -30,7 +30,8 @@ sl_drop_from_proto(int err)
 /* ---- the counters area's types ---- */
 
 _Static_assert(SL_CTR_MAX <= SL_CTRS_MAX_VALUES && SL_DROP_MAX <= SL_CTRS_MAX_VALUES &&
-	       SL_STATS_TOPIC_MAX <= SL_CTRS_MAX_VALUES, "a counter list outgrew a slot");
+	       SL_STATS_TOPIC_MAX <= SL_CTRS_MAX_VALUES &&
+	       SL_STATS_G_MAX <= SL_CTRS_MAX_VALUES && SL_STATS_GM_MAX <= SL_CTRS_MAX_VALUES, "a counter list outgrew a slot");
 _Static_assert(SL_STATS_T_MAX <= SL_CTRS_MAX_TYPES, "counters area types");
 
 #define X_LABEL(l, k) #l,
@@ -51,6 +52,10 @@ sl_stats_define_types(struct sl_ctrs_hdr *a)
 	static const uint8_t p_k[] = { SL_STATS_PORT_LIST(X_KIND) };
 	static const char *const t_l[] = { SL_STATS_TOPIC_LIST(X_LABEL) };
 	static const uint8_t t_k[] = { SL_STATS_TOPIC_LIST(X_KIND) };
+	static const char *const g_l[] = { SL_STATS_GROUP_LIST(X_LABEL) };
+	static const uint8_t g_k[] = { SL_STATS_GROUP_LIST(X_KIND) };
+	static const char *const gm_l[] = { SL_STATS_GMEMBER_LIST(X_LABEL) };
+	static const uint8_t gm_k[] = { SL_STATS_GMEMBER_LIST(X_KIND) };
 	static const char *const a_l[] = { SL_AUTHZ_STATS_LIST(X_LABEL1) };
 	static const uint8_t a_k[] = { SL_AUTHZ_STATS_LIST(X_COUNT1) };
 	static const uint8_t c_k[] = { SL_CTR_LIST(X_COUNT1) };
@@ -67,6 +72,8 @@ sl_stats_define_types(struct sl_ctrs_hdr *a)
 		[SL_STATS_T_WORKER] = { w_l, w_k, SL_STATS_W_MAX },
 		[SL_STATS_T_PORT] = { p_l, p_k, SL_STATS_P_MAX },
 		[SL_STATS_T_TOPIC] = { t_l, t_k, SL_STATS_TOPIC_MAX },
+		[SL_STATS_T_GROUP] = { g_l, g_k, SL_STATS_G_MAX },
+		[SL_STATS_T_GMEMBER] = { gm_l, gm_k, SL_STATS_GM_MAX },
 	};
 	unsigned i;
 

@@ -63,6 +63,20 @@
 #define SL_STATS_PORT_LIST(X)                                                         \
 	X(ipackets, COUNT) X(opackets, COUNT) X(imissed, COUNT) X(ierrors, COUNT)
 
+/* A consumer group ("group", key "TOPIC GROUP") and one of its members
+ * ("gmember", key "TOPIC GROUP MEMBERID"): docs/COUNTERS.md. */
+#define SL_STATS_GROUP_LIST(X)                                                        \
+	X(members, GAUGE) X(inflight, GAUGE) X(pending, GAUGE) X(cursor, ID)            \
+	X(offered, COUNT) X(delivered, COUNT) X(redelivered, COUNT) X(acked, COUNT)     \
+	X(nacked, COUNT) X(dead_lettered, COUNT) X(dead_dropped, COUNT)                 \
+	X(ack_not_held, COUNT) X(blocked_full, COUNT) X(no_credit, COUNT)               \
+	X(filter_skipped, COUNT) X(gap_lost, COUNT) X(too_large, COUNT)                 \
+	X(reset_dropped, COUNT)
+
+#define SL_STATS_GMEMBER_LIST(X)                                                      \
+	X(state, GAUGE) X(outstanding, GAUGE) X(credit, GAUGE) X(delivered, COUNT)     \
+	X(acked, COUNT) X(nacked, COUNT) X(session, ID)
+
 #define SL_STATS_TOPIC_LIST(X)                                                        \
 	X(subscribers, GAUGE) X(published, COUNT) X(delivered, COUNT) X(dropped, COUNT) \
 	X(seq, GAUGE) X(journal_first, GAUGE) X(journal_durable, GAUGE)                 \
@@ -73,7 +87,8 @@
 /* Type ids of the counters area, and the names readers find them by. */
 #define SL_STATS_TYPE_LIST(X)                                                         \
 	X(DATAPLANE, "dataplane") X(COUNTERS, "counters") X(DROPS, "drops")             \
-	X(AUTHZ, "authz") X(WORKER, "worker") X(PORT, "port") X(TOPIC, "topic")
+	X(AUTHZ, "authz") X(WORKER, "worker") X(PORT, "port") X(TOPIC, "topic")   \
+	X(GROUP, "group") X(GMEMBER, "gmember")
 
 #define SL_X_ENUM_CTR(n) SL_CTR_##n,
 #define SL_X_ENUM_DROP(n) SL_DROP_##n,
@@ -93,6 +108,13 @@ enum { SL_STATS_WORKER_LIST(SL_X_ENUM_V) SL_STATS_W_MAX };
 enum { SL_STATS_PORT_LIST(SL_X_ENUM_V) SL_STATS_P_MAX };
 enum { SL_STATS_TOPIC_LIST(SL_X_ENUM_V) SL_STATS_TOPIC_MAX };
 #undef SL_X_ENUM_V
+/* Groups' and members' labels repeat the topics' (delivered...): prefixes of their own. */
+#define SL_X_ENUM_G(l, k) SL_STATS_G_##l,
+#define SL_X_ENUM_GM(l, k) SL_STATS_GM_##l,
+enum { SL_STATS_GROUP_LIST(SL_X_ENUM_G) SL_STATS_G_MAX };
+enum { SL_STATS_GMEMBER_LIST(SL_X_ENUM_GM) SL_STATS_GM_MAX };
+#undef SL_X_ENUM_G
+#undef SL_X_ENUM_GM
 
 struct sl_counters {
 	uint64_t ctr[SL_CTR_MAX];

@@ -242,7 +242,9 @@ topic_delete(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 
 	if (cur == NULL)
 		return say(r, -ENOENT, "no topic %s", t->name);
-	/* New frames stop finding it now; the owner releases its state. */
+	/* New frames stop finding it now; the owner releases its state
+	 * (its groups first). */
+	sl_dp_group_topic_gone(dp, id);
 	sl_route_topic_deactivate(&dp->route, id);
 	dp->deleting = (struct sl_dp_deletion){ .topic = id, .pending = 1, .since_ns = sl_wall_ns() };
 	return 0;
@@ -397,6 +399,15 @@ apply(struct sl_dp *dp, const struct sl_cnc_cmd *c, struct sl_cnc_result *r)
 	case SL_CNC_TOPIC_UPDATE:
 		topic_update(dp, &c->u.topic, r);
 		return;
+	case SL_CNC_GROUP_UPSERT:
+		sl_dp_group_upsert(dp, &c->u.group, r);
+		return;
+	case SL_CNC_GROUP_DELETE:
+		sl_dp_group_delete(dp, &c->u.group, r);
+		return;
+	case SL_CNC_GROUP_RESET:
+		sl_dp_group_reset(dp, &c->u.group, r);
+		return;
 	case SL_CNC_SET_IDLE:
 		if (c->u.value > SL_IDLE_BACKOFF) {
 			say(r, -EINVAL, "idle %u is not 0 (busy) or 1 (backoff)", c->u.value);
@@ -491,6 +502,8 @@ sl_dp_ctl_init(struct sl_dp *dp)
 	int rc;
 
 	sl_authz_builder_init(&dp->authz_b, dp->conf.auth_required);
+	if (dp->groups == NULL && sl_dp_groups_init(dp) < 0)
+		SL_LOG(WARNING, "no memory for the group table: consumer groups are off\n");
 	rc = publish_authz(dp);
 	if (rc < 0)
 		return rc;
@@ -554,6 +567,7 @@ sl_dp_ctl_fini(struct sl_dp *dp)
 	dp->authz = NULL;
 	sl_authz_builder_fini(&dp->authz_b);
 	sl_dp_stats_fini(dp);
+	sl_dp_groups_fini(dp);
 	sl_cnc_close(dp->cnc);
 	dp->cnc = NULL;
 }

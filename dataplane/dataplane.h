@@ -15,6 +15,7 @@
 #include "authz.h"
 #include "config.h"
 #include "counters.h"
+#include "group_dp.h"
 #include "route.h"
 #include "session.h"
 
@@ -54,6 +55,14 @@ enum sl_handoff_kind {
 	SL_HO_AUTHZ_SWEEP,   /* every worker: re-check round code (1 subscribers, 2 sessions)
 			      * against the table; topic: the sweep's number */
 	SL_HO_AUTHZ_SWEPT,   /* main lcore: src_worker did round code of sweep topic */
+	SL_HO_GJOIN,	     /* owner: a GJOIN (m: the frame; code: uid, producer_epoch:
+			      * its key serial) */
+	SL_HO_GFRAME,	     /* owner: a GCTL, GACK or GNAK (m: the frame) */
+	SL_HO_GROUP_ADD,     /* owner: take group topic (the group id) */
+	SL_HO_GROUP_UPDATE,  /* owner: apply group topic's staged settings */
+	SL_HO_GROUP_DEL,     /* owner: let go of group topic, then SL_HO_GROUP_GONE */
+	SL_HO_GROUP_RESET,   /* owner: move group topic (code: how, producer_id: arg) */
+	SL_HO_GROUP_GONE,    /* main lcore: free group topic */
 	SL_HO_KINDS
 };
 
@@ -246,6 +255,9 @@ struct sl_worker {
 	/* DELIVER batching: one open datagram per UDP peer, flushed with tx. */
 	struct sl_tx_pend pend[SL_TX_PEND];
 	uint32_t n_pend, pend_next;
+	/* Consumer groups of the topics it owns (worker_group.c). */
+	struct sl_group_rec *grp[SL_DP_MAX_GROUPS];
+	uint32_t n_grp;
 	/* Ends session @s (its subscriptions everywhere, then itself): how the
 	 * transports below the worker end a session without calling up. */
 	void (*session_end)(struct sl_worker *w, struct sl_session *s);
@@ -290,6 +302,7 @@ struct sl_dp {
 	struct sl_authz_retired *retired; /* tables waiting for a grace period */
 	struct sl_psub *psubs;		  /* [SL_PSUB_MAX], main lcore only */
 	struct sl_shm *shm;		  /* shared-memory clients; NULL when off */
+	struct sl_dp_groups *groups;	   /* consumer groups (group_dp.h); NULL: none */
 	struct sl_producer_reg *producers; /* producer ids' latest epochs, main lcore;
 					    * NULL: PRODUCER refused (SL_E_BUSY) */
 	/* Main lcore: handlers of the slow-path ring, by kind (lcore_main.h). */

@@ -45,15 +45,17 @@ extern "C" {
 #define SL_GROUP_KEY_BUCKETS 1024u
 #define SL_GROUP_NO_KEY 0u /* key_hash 0: the message has no key */
 
-/* Distribution policies (the GROUP frame's u16 policy). */
-enum sl_group_policy {
+/* Distribution policies (the GROUP frame's u16 policy: the same values as
+ * common/proto.h's enum sl_group_policy, whose tag this does not repeat so
+ * that both headers may be included together). */
+enum sl_group_engine_policy {
 	SL_GROUP_ROUND_ROBIN = 1,	/* the next member that can take one */
 	SL_GROUP_LEAST_OUTSTANDING = 2, /* most free credit first, ties round-robin */
 	SL_GROUP_KEY_AFFINITY = 3,	/* per-key order, a key prefers one member */
 };
 
 struct sl_group_cfg {
-	uint32_t policy;	 /* enum sl_group_policy */
+	uint32_t policy;	 /* enum sl_group_engine_policy */
 	uint32_t max_members;	 /* member slots, 1..SL_MAX_GROUP_MEMBERS */
 	uint32_t max_inflight;	 /* unsettled messages the group holds (delivered,
 				  * waiting for redelivery or for a dead-letter
@@ -285,8 +287,13 @@ int sl_group_restore(struct sl_group *g, uint64_t seq, uint64_t key_hash,
 /* The group's counters, gauges filled in. */
 void sl_group_stats_get(const struct sl_group *g, struct sl_group_stats *st);
 
-/* The configuration it was made with. */
+/* The configuration it was made with (and sl_group_set_timing changed). */
 const struct sl_group_cfg *sl_group_config(const struct sl_group *g);
+
+/* Change the settings that are safe to change live: ack-wait (deliveries
+ * from now on), max_deliveries (the next decision), grace (the next loss). */
+void sl_group_set_timing(struct sl_group *g, uint64_t ack_wait_ns, uint32_t max_deliveries,
+			 uint64_t grace_ns);
 
 #ifdef __cplusplus
 }

@@ -126,6 +126,18 @@ sl_group_config(const struct sl_group *g)
 	return &g->cfg;
 }
 
+void
+sl_group_set_timing(struct sl_group *g, uint64_t ack_wait_ns, uint32_t max_deliveries,
+		    uint64_t grace_ns)
+{
+	/* Deadlines already set keep theirs: ack-wait's list stays in
+	 * deadline order except across the change, which only delays an
+	 * expiry by at most the old ack-wait. */
+	g->cfg.ack_wait_ns = ack_wait_ns;
+	g->cfg.max_deliveries = max_deliveries;
+	g->cfg.grace_ns = grace_ns;
+}
+
 /* --- the seq and key indexes ------------------------------------------------------ */
 
 /* Position in the seq index of @seq, or NIL. */

@@ -359,6 +359,7 @@ run_main_lcore(void)
 	sl_dp_slow_path_on(&dp, SL_HO_SHM_DETACHED, sl_shm_slow_detached);
 	sl_dp_slow_path_on(&dp, SL_HO_PRODUCER, sl_producer_slow);
 	sl_dp_slow_path_on(&dp, SL_HO_AUTHZ_SWEPT, sl_dp_ctl_swept);
+	sl_dp_slow_path_on(&dp, SL_HO_GROUP_GONE, sl_dp_group_gone);
 	for (i = 0; i < dp.n_workers; i++)
 		rte_eal_remote_launch(sl_worker_main, dp.workers[i], dp.workers[i]->lcore);
 	sl_dp_main_loop(&dp, duties, RTE_DIM(duties));

@@ -370,8 +370,6 @@ handle_flow(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	to_owner(w, t, m, f, data_off, type == SL_FT_NAK ? SL_HO_NAK : SL_HO_CREDIT, NULL);
 }
 
-
-
 static void
 handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	     uint16_t data_off, const union sl_peer *peer, struct sl_session **sess)
@@ -461,7 +459,7 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 	case SL_FT_GCTL:
 	case SL_FT_GACK:
 	case SL_FT_GNAK:
-		sl_worker_group_refuse(w, f, peer);
+		sl_worker_group_frame(w, m, f, data_off, peer, *sess);
 		break;
 	case SL_FT_GOODBYE:
 		count(w, SL_CTR_goodbyes);
@@ -655,6 +653,7 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		break;
 	case SL_HO_UNSUB_ALL:
 		sl_route_sub_del_session(&w->dp->route, w->idx, h->session);
+		sl_worker_group_session_gone(w, h->session);
 		break;
 	case SL_HO_TOPIC_DELETE:
 		sl_worker_topic_delete(w, h->topic);
@@ -713,7 +712,8 @@ handle_handoff(struct sl_worker *w, struct sl_handoff *h)
 		}
 		break;
 	}
-	default:
+	default: /* consumer groups' kinds */
+		sl_worker_group_handoff(w, h);
 		break;
 	}
 	if (h->m)
@@ -817,6 +817,7 @@ poll_once(struct sl_worker *w, struct poll_bufs *b)
 	 * journals are persisted once each and their messages released. */
 	nin += sl_worker_replay_poll(w);
 	sl_worker_commit(w);
+	nin += sl_worker_group_poll(w); /* after the commit: what it made durable */
 	sl_worker_stage_flush(w);
 	sl_worker_durable_timers(w);
 	nin += sl_flow_status_poll(w);

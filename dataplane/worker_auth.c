@@ -600,24 +600,3 @@ sl_worker_publish_admit(struct sl_worker *w, const struct sl_publish *p, uint8_t
 	}
 	return t;
 }
-
-void
-sl_worker_group_refuse(struct sl_worker *w, const struct sl_frame *f, const union sl_peer *peer)
-{
-	const struct sl_hdr *h = f->hdr;
-	uint32_t req_id = 0, detail;
-
-	/* The group id is the first field of GCTL, GACK and GNAK alike. */
-	if (h->type == SL_FT_GJOIN) {
-		const struct sl_gjoin *j = (const struct sl_gjoin *)h;
-
-		req_id = j->req_id;
-		detail = j->topic_id;
-	} else {
-		detail = ((const struct sl_gctl *)h)->group_id;
-		if (h->type == SL_FT_GCTL)
-			req_id = ((const struct sl_gctl *)h)->req_id;
-	}
-	count(w, SL_CTR_no_group);
-	sl_worker_reply_error(w, peer, h->session, req_id, SL_E_NO_GROUP, h->type, detail);
-}

@@ -154,11 +154,6 @@ struct sl_session *sl_worker_frame_session(struct sl_worker *w, const struct sl_
 const struct sl_topic *sl_worker_publish_admit(struct sl_worker *w, const struct sl_publish *p,
 					       uint8_t type, const union sl_peer *peer,
 					       struct sl_session *sess);
-/* A group frame (GJOIN, GCTL, GACK, GNAK) of a version 4 session: no
- * group is configured on this broker yet, so ERROR SL_E_NO_GROUP (detail:
- * GJOIN's topic id, else the group id). */
-void sl_worker_group_refuse(struct sl_worker *w, const struct sl_frame *f,
-			    const union sl_peer *peer);
 /* Does topic @t refuse session @sess for want of encryption? (counted) */
 int sl_worker_enc_refused(struct sl_worker *w, const struct sl_topic *t,
 			  const union sl_peer *peer, const struct sl_session *sess);
@@ -192,6 +187,15 @@ int sl_worker_filter_live(struct sl_worker *w, uint32_t topic, const struct sl_s
 			  const void *block, uint16_t hdrs_len, uint64_t seq, uint64_t run[2]);
 /* Subscriber @i of @topic's untold skipped run: 1 with @run set, else 0. */
 int sl_worker_skip_take(struct sl_worker *w, uint32_t topic, uint32_t i, uint64_t run[2]);
+
+/* --- worker_group_tx.c (worker_group.c: group_dp.h) --- */
+
+/* The engine's clock: this iteration's TSC in ns. */
+uint64_t sl_wgroup_now_ns(const struct sl_worker *w);
+/* The highest seq of @topic a group may be offered (sl_worker_nak_bound). */
+uint64_t sl_wgroup_last(struct sl_worker *w, uint32_t topic);
+/* One poll of group @r's dispatch: redeliveries, then new messages. */
+unsigned sl_wgroup_dispatch(struct sl_worker *w, struct sl_group_rec *r, uint64_t now);
 
 /* --- worker_revoke.c --- */
 

@@ -115,8 +115,10 @@ sl_worker_authz_sweep(struct sl_worker *w, const struct sl_handoff *h)
 	if (h->session == 0) {
 		/* The first time this round is seen: do it (a retry, below,
 		 * only waits for the handoffs it made to leave). */
-		if (h->code == 1)
+		if (h->code == 1) {
 			sweep_subscribers(w, a);
+			sl_worker_group_sweep(w, a);
+		}
 		else
 			sweep_sessions(w, a);
 	}

@@ -111,9 +111,13 @@ sl_worker_session_gone(struct sl_worker *w, uint32_t session)
 	uint32_t i;
 
 	for (i = 0; i < w->dp->n_workers; i++) {
-		if (i == w->idx)
+		if (i == w->idx) {
 			sl_route_sub_del_session(&w->dp->route, i, session);
-		else
+			/* Its group memberships here: through the ring, as
+			 * elsewhere (worker_group.c is above this file). */
+			if (w->n_grp)
+				sl_worker_stage(w, i, &h);
+		} else
 			sl_worker_stage(w, i, &h);
 	}
 	/* Its pattern subscriptions too (main lcore). A full ring must not

@@ -61,6 +61,7 @@ stop_dp() {
 	wait_status '"attached":false'
 }
 start_control() {
+	# No metrics listener: a fixed port would collide with any other sluice-control here.
 	"$CONTROL" -n "$NAME" --state-dir "$T/state" --socket "$SOCK" --metrics off 2>"$T/control.err" &
 	CP=$!
 	for _ in $(seq 100); do [ -S "$SOCK" ] && return 0; sleep 0.05; done

@@ -94,6 +94,54 @@ for tr in udp shm; do
 		"$(gval "$tp" work redelivered)" 1
 done
 
+# --- key affinity: per-key order over 10,000 keys, a member killed -9 mid-stream ----
+# Each member prints "NS TOPIC SEQ [delivery=N key=K] PAYLOAD" (--stamp: one
+# clock for the three processes). Per key, in time order, a seq never comes
+# before one printed earlier (a repeat is the killed member's unacknowledged
+# message, redelivered), and the key is the one the publisher gave that seq.
+ctl topic create gq.keys >/dev/null || t_fail "topic create gq.keys"
+ctl group create gq.keys work --policy key --ack-wait-ms 30000 --grace-ms 200 >/dev/null ||
+	t_fail "group create --policy key"
+pids=()
+for i in 1 2 3; do
+	t_sub_bg "$T_DIR/keys.$i" -t gq.keys --group work --member-id "$i" -v --headers --stamp -W 90
+	pids+=("$T_LAST")
+done
+t_wait 10 gmembers_is gq.keys work 3 || t_fail "keys: 3 members not joined"
+t_pub -t gq.keys -m k --keys 10000 -n 20000 -r 4000 -a -q --timeout 20000 &
+pubpid=$!
+T_BG+=("$pubpid")
+t_wait 30 lines_ge 2000 "$T_DIR/keys.2" || t_fail "keys: member 2 did not get 2000"
+kill -KILL "${pids[1]}"
+wait "$pubpid" || t_fail "keys: publish 20000 with 10000 keys"
+t_wait 40 bash -c "[ \$(awk '{ print \$3 }' '$T_DIR'/keys.? | sort -u | wc -l) -ge 20000 ]" ||
+	t_fail "keys: not every message processed after the kill"
+stop_members "${pids[0]}" "${pids[2]}"
+python3 - "$T_DIR"/keys.? >"$T_DIR/keys.check" <<'PY' || t_fail "keys: $(cat "$T_DIR/keys.check")"
+import sys
+rows = []
+for path in sys.argv[1:]:
+    for line in open(path):
+        f = line.split()
+        if len(f) < 5 or not f[3].startswith("[delivery="):
+            continue  # a line cut short by kill -9
+        key = next((x[4:].rstrip("]") for x in f[3:] if x.startswith("key=")), None)
+        rows.append((int(f[0]), int(f[2]), key))
+rows.sort()
+last, bad, wrongkey, seqs = {}, 0, 0, set()
+for _, seq, key in rows:
+    seqs.add(seq)
+    if key != "k%d" % ((seq - 1) % 10000):
+        wrongkey += 1
+    if seq < last.get(key, 0):
+        bad += 1
+    last[key] = max(seq, last.get(key, 0))
+print("rows %d distinct %d keys %d out_of_order %d wrong_key %d" % (len(rows), len(seqs), len(last), bad, wrongkey))
+sys.exit(0 if bad == 0 and wrongkey == 0 and len(seqs) == 20000 and len(last) == 10000 else 1)
+PY
+t_log "keys: $(cat "$T_DIR/keys.check")"
+t_ge "keys: the killed member's messages redelivered" "$(gval gq.keys work redelivered)" 1
+
 # --- a poison message goes to the dead-letter topic after max-deliveries ---------
 ctl topic create gq.poison >/dev/null || t_fail "topic create gq.poison"
 ctl group create gq.poison work --ack-wait-ms 30000 --max-deliveries 3 --dead-letter gq.dlq \

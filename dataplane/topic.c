@@ -103,8 +103,8 @@ sl_dp_topic_backpressure(const struct sl_dp *dp, uint8_t code, const struct sl_t
 					 : sl_conf_backpressure(&dp->conf, t->name, t->name_len);
 }
 
-static int
-topic_dir(const struct sl_dp *dp, const struct sl_topic *t, char *dir, size_t len)
+int
+sl_dp_topic_dir(const struct sl_dp *dp, const struct sl_topic *t, char *dir, size_t len)
 {
 	char sub[PATH_MAX / 2];
 	int rc = sl_topic_dir_name(t->name, t->name_len, sub, sizeof(sub));
@@ -179,7 +179,7 @@ journal_attach(struct create_ctx *cx, const struct sl_topic *t, struct sl_topic_
 	char dir[PATH_MAX];
 	int rc;
 
-	rc = topic_dir(dp, t, dir, sizeof(dir));
+	rc = sl_dp_topic_dir(dp, t, dir, sizeof(dir));
 	if (rc < 0)
 		return rc;
 	resolve_limits(&dp->conf, cx->spec, &jc);
@@ -326,7 +326,7 @@ sl_dp_topic_respec(struct sl_dp *dp, uint32_t id, const struct sl_topic_spec *sp
 	next.durability = sp->durability;
 	if (ts->journal) {
 		/* Saved first: what is applied is what a restart reloads. */
-		rc = topic_dir(dp, t, dir, sizeof(dir));
+		rc = sl_dp_topic_dir(dp, t, dir, sizeof(dir));
 		if (rc == 0)
 			rc = sl_topic_spec_save(dir, &next);
 		if (rc < 0)

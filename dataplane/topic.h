@@ -110,6 +110,11 @@ void sl_dp_topic_limits(struct sl_dp *dp, uint32_t id, uint64_t *capacity_bytes,
  */
 int sl_dp_topic_remove_dir(struct sl_dp *dp, uint32_t id);
 
+/* The journal directory of topic @t under journal_dir (durable topics'
+ * journals, their saved spec, their durable groups' files) into @dir.
+ * 0, or -ENAMETOOLONG. */
+int sl_dp_topic_dir(const struct sl_dp *dp, const struct sl_topic *t, char *dir, size_t len);
+
 /* Free the specs of every topic (at teardown, journals closed). */
 void sl_dp_topic_specs_free(struct sl_dp *dp);
 

@@ -325,36 +325,19 @@ read_small(const char *path, char *buf, size_t cap)
 int
 sl_topic_spec_save(const char *dir, const struct sl_topic_spec *s)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8], want[SL_TOPIC_SPEC_MAX], have[SL_TOPIC_SPEC_MAX + 1];
+	char path[PATH_MAX], want[SL_TOPIC_SPEC_MAX], have[SL_TOPIC_SPEC_MAX + 1];
 	ssize_t n;
-	int len, fd, rc = 0;
+	int len;
 
 	len = sl_topic_spec_format(s, want, sizeof(want));
 	if (len < 0)
 		return len;
-	if (snprintf(path, sizeof(path), "%s/" SL_TOPIC_SPEC_FILE, dir) >= (int)sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	if (snprintf(path, sizeof(path), "%s/" SL_TOPIC_SPEC_FILE, dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	n = read_small(path, have, sizeof(have));
 	if (n == len && memcmp(have, want, (size_t)len) == 0)
 		return 0;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, want, (size_t)len) != len)
-		rc = errno ? -errno : -EIO;
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlink(tmp);
-		return rc;
-	}
-	/* The rename itself survives a crash only once the directory is synced. */
-	return sl_journal_sync_dir(dir);
+	return sl_file_replace(dir, SL_TOPIC_SPEC_FILE, want, (size_t)len);
 }
 
 int

@@ -212,10 +212,37 @@ sl_journal_set_limits(struct sl_journal *j, uint64_t capacity_bytes, uint64_t re
 	__atomic_add_fetch(&j->want_limits, 1, __ATOMIC_RELEASE);
 }
 
+void
+sl_journal_set_floor(struct sl_journal *j, uint64_t seq)
+{
+	__atomic_store_n(&j->floor, seq, __ATOMIC_RELAXED);
+}
+
+uint64_t
+sl_journal_floor(const struct sl_journal *j)
+{
+	return __atomic_load_n(&j->floor, __ATOMIC_RELAXED);
+}
+
+uint64_t
+sl_journal_floor_overrides(const struct sl_journal *j)
+{
+	return __atomic_load_n(&j->floor_overrides, __ATOMIC_RELAXED);
+}
+
+/* The next roll would be refused for capacity: the floor gives way. */
+static int
+at_capacity(const struct sl_journal *j)
+{
+	return j->conf.capacity_bytes &&
+	       total_bytes(j) + j->seg_bytes > j->conf.capacity_bytes;
+}
+
 int
 sl_journal_retain(struct sl_journal *j, uint64_t now)
 {
 	const struct sl_journal_conf *c = &j->conf;
+	uint64_t floor = sl_journal_floor(j);
 	int n = 0;
 
 	limits_take(j);
@@ -224,13 +251,21 @@ sl_journal_retain(struct sl_journal *j, uint64_t now)
 		const struct seg *s = &j->segs[0];
 		int by_size = c->retain_bytes && total_bytes(j) > c->retain_bytes;
 		int by_age = c->retain_age_ns && s->last_ts + c->retain_age_ns < now;
+		int held = floor != 0 && s->last_seq >= floor;
 
 		if (!by_size && !by_age)
+			break;
+		/* A group still needs it: kept, unless the journal is full
+		 * (then retention wins and the group sees a gap). */
+		if (held && !at_capacity(j))
 			break;
 		/* Handed to the preparer, which unmaps and unlinks it: no
 		 * system call here. A full hand-over ring waits for the next pass. */
 		if (sl_jseg_retire_oldest(j) < 0)
 			break;
+		if (held)
+			__atomic_store_n(&j->floor_overrides, j->floor_overrides + 1,
+					 __ATOMIC_RELAXED);
 		n++;
 	}
 	if (n && !j->conf.prepared_only)

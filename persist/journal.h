@@ -352,6 +352,21 @@ uint64_t sl_journal_seek_time(struct sl_journal *j, uint64_t ts_ns);
  */
 int sl_journal_retain(struct sl_journal *j, uint64_t now_ns);
 
+/*
+ * Retention floor: sl_journal_retain never retires a segment holding a
+ * sequence >= @seq (a durable consumer group with RETAIN still needs it:
+ * the lowest of its unacknowledged messages and its cursor), unless the
+ * journal is at its capacity_bytes (the next roll would be refused): then
+ * retention wins, counted in sl_journal_floor_overrides, and the group
+ * finds its messages gone (a gap). 0 (the default): no floor. A floor only
+ * holds back what retain_bytes or retain_age_ns would delete. Any thread
+ * (relaxed: the owner adopts it at its next retention pass).
+ */
+void sl_journal_set_floor(struct sl_journal *j, uint64_t seq);
+uint64_t sl_journal_floor(const struct sl_journal *j);
+/* Segments retired although the floor held them (capacity reached). */
+uint64_t sl_journal_floor_overrides(const struct sl_journal *j);
+
 /* Rolls refused because no spare was prepared yet (conf.prepared_only):
  * each refused the append that needed it with -ENOSPC. Any thread. */
 uint64_t sl_journal_roll_waits(const struct sl_journal *j);
@@ -375,6 +390,14 @@ void sl_journal_describe(const struct sl_journal *j, FILE *out);
  * Returns 0 or -errno.
  */
 int sl_journal_sync_dir(const char *dir);
+
+/*
+ * Replace file @name in @dir with @len bytes of @data durably: written to
+ * @name.tmp, fsynced, renamed over @name, the directory fsynced; a crash
+ * leaves the old file or the new one (and maybe a .tmp). For the small
+ * files beside a journal (a topic's spec, a group's settings). 0 or -errno.
+ */
+int sl_file_replace(const char *dir, const char *name, const void *data, size_t len);
 
 /* CRC32C (Castagnoli), hardware-accelerated where the CPU has SSE4.2. */
 uint32_t sl_crc32c(uint32_t crc, const void *data, size_t len);

@@ -187,6 +187,10 @@ struct sl_journal {
 	 * acquire by the writer), the three values relaxed before it. */
 	uint64_t want_capacity, want_retain, want_age_ns;
 	uint32_t want_limits, have_limits;
+	/* Retention floor (sl_journal_set_floor): 0 none; relaxed, any thread.
+	 * floor_overrides: segments retired past it (capacity), owner only. */
+	uint64_t floor;
+	uint64_t floor_overrides;
 };
 
 /* --- journal.c: records and persistence --- */

@@ -1476,6 +1476,96 @@ test_full_and_retention(void)
 	rm_rf(d3);
 }
 
+/* The segment holding @seq: its first sequence (the first retained when
+ * retention went up to it), found by reading back. */
+static uint64_t
+seg_first_of(struct sl_journal *j, uint64_t seq)
+{
+	struct sl_jrec_view v;
+
+	while (seq > 1 && sl_journal_read(j, seq - 1, &v) == 0)
+		seq--;
+	return seq;
+}
+
+/*
+ * A retention floor (a durable group's position) holds back retention by
+ * size and by age: no segment holding a sequence at or above it goes. Only
+ * when the journal is at its capacity does retention win, and that is
+ * counted.
+ */
+static void
+test_retention_floor(void)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_journal *j;
+	uint64_t s, floor, first;
+	char dir[256], d2[256];
+	int rc = 0;
+
+	path_in(dir, sizeof(dir), "floor");
+	path_in(d2, sizeof(d2), "floor-cap");
+	c.retain_bytes = 2 * SEG;
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(sl_journal_floor(j) == 0);
+	sl_journal_set_floor(j, 1);
+	CHECK(sl_journal_floor(j) == 1);
+	for (s = 1; s <= 1500; s++)
+		CHECK(append_seq(j, s, 200) == 0);
+	CHECK(sl_journal_sync(j) == 0);
+	CHECK(count_segs(dir) >= 5);
+	/* Floor 1: retention by size would delete, the floor keeps everything. */
+	CHECK(sl_journal_retain(j, ts_of(s)) == 0);
+	CHECK(sl_journal_first_seq(j) == 1 && record_ok(j, 1));
+	/* The floor moves to the middle: segments wholly below it go, the
+	 * one holding it stays whole. */
+	floor = 700;
+	sl_journal_set_floor(j, floor);
+	rc = sl_journal_retain(j, ts_of(s));
+	CHECK(rc > 0);
+	first = sl_journal_first_seq(j);
+	CHECK(first > 1 && first <= floor);
+	CHECK(record_ok(j, floor) && record_ok(j, first));
+	CHECK(first == seg_first_of(j, floor));
+	/* Retention by size alone would have gone further. */
+	CHECK(sl_journal_bytes(j) > 2 * SEG);
+	CHECK(sl_journal_floor_overrides(j) == 0);
+	/* No floor: retention by size as before. */
+	sl_journal_set_floor(j, 0);
+	CHECK(sl_journal_retain(j, ts_of(s)) > 0);
+	CHECK(sl_journal_bytes(j) <= 2 * SEG && sl_journal_first_seq(j) > floor);
+	CHECK(sl_journal_floor_overrides(j) == 0);
+	sl_journal_close(j);
+
+	/* At capacity the floor gives way: appends go on, the override is counted. */
+	c = conf_fast();
+	c.retain_bytes = 2 * SEG;
+	c.capacity_bytes = 4 * SEG;
+	j = open_dir(d2, &c, &rec);
+	if (j == NULL)
+		return;
+	sl_journal_set_floor(j, 1);
+	for (s = 1; s <= 3000; s++) {
+		rc = append_seq(j, s, 200);
+		if (rc != 0)
+			break;
+		if (s % 16 == 0)
+			CHECK(sl_journal_sync(j) == 0);
+		if (s % 64 == 0)
+			CHECK(sl_journal_retain(j, ts_of(s)) >= 0);
+	}
+	CHECK(rc == 0 && s == 3001);
+	CHECK(sl_journal_bytes(j) <= 4 * SEG);
+	CHECK(sl_journal_floor_overrides(j) > 0);
+	CHECK(sl_journal_first_seq(j) > 1 && record_ok(j, 3000));
+	sl_journal_close(j);
+	rm_rf(dir);
+	rm_rf(d2);
+}
+
 /* ---- segments prepared ahead, on another thread ---- */
 
 struct preparer {
@@ -2011,6 +2101,7 @@ main(int argc, char **argv)
 	test_lost_files();
 	test_damage_near_roll();
 	test_full_and_retention();
+	test_retention_floor();
 	test_prepare_ahead();
 	test_full_filesystem();
 	test_v1_segments();

@@ -41,14 +41,20 @@ struct pub_conf {
 	uint32_t reconnect_max_ms; /* --reconnect-max: 0 turns reconnecting off */
 	const char *producer;	   /* --producer NAME: a stable producer identity */
 	const char *key;	   /* --key K (protocol version 4) */
+	uint32_t keys;		   /* --keys N: message i's key is KEY<i mod N> */
 	struct sl_header hdrs[SL_MAX_HDRS]; /* --header NAME=VALUE, in order */
 	char hdr_names[SL_MAX_HDRS][SL_MAX_HDR_NAME + 1];
 	unsigned n_hdrs;
 };
 
 /* What every publish carries besides its payload: key and headers (set
- * once from the options, before the first publish). */
+ * once from the options, before the first publish; with --keys the key
+ * changes per message, written into key_buf). */
 static struct sl_pub_opts pub_extra;
+static char key_buf[SL_MAX_KEY + 1];
+static const char *key_base = "k";
+static uint32_t key_count;
+static uint64_t key_next;
 
 struct pacer {
 	uint64_t start_ns;
@@ -88,6 +94,9 @@ usage(FILE *out)
 		"      --header NAME=VALUE  give every message this header (repeatable, up to\n"
 		"                        8; NAME: 1..32 of [A-Za-z0-9._-], not starting sl-)\n"
 		"      --key KEY         give every message this key (1..64 bytes)\n"
+		"      --keys N          rotate over N keys: message i (from 0) gets the key\n"
+		"                        KEY<i mod N> (KEY from --key, default \"k\"), so\n"
+		"                        key-affinity groups can be tried (1..1000000)\n"
 		"      --producer NAME   publish as the producer NAME: with -a, resent\n"
 		"                        messages are stored once, across restarts of this\n"
 		"                        program too; a newer sluice-pub with the same NAME\n"
@@ -156,6 +165,7 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 		{ "reconnect-max", required_argument, NULL, 'R' },
 		{ "header", required_argument, NULL, 'D' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "keys", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -183,6 +193,10 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 				fprintf(stderr, PROG ": --key: 1..%u bytes\n", SL_MAX_KEY);
 				rc = -1;
 			}
+			break;
+		case 'Y':
+			rc |= sl_cli_parse_u64(PROG, "keys", optarg, 1, 1000000, &v);
+			conf->keys = (uint32_t)v;
 			break;
 		case 'B':
 			rc |= sl_cli_parse_u64(PROG, "batch-us", optarg, 0, 1000000, &v);
@@ -218,6 +232,12 @@ parse_args(int argc, char **argv, struct pub_conf *conf)
 	}
 	if ((conf->message != NULL) + (conf->file != NULL) + conf->lines != 1) {
 		fprintf(stderr, PROG ": give exactly one of -m TEXT, -f FILE or -l\n");
+		return -1;
+	}
+	/* --keys appends up to 6 digits (N <= 1000000) to the --key base. */
+	if (conf->keys != 0 && conf->key != NULL && strlen(conf->key) + 6 > SL_MAX_KEY) {
+		fprintf(stderr, PROG ": --key with --keys: at most %u bytes (digits follow)\n",
+			SL_MAX_KEY - 6);
 		return -1;
 	}
 	return 0;
@@ -340,6 +360,12 @@ publish_one(struct sl_client *c, uint32_t topic, const char *data, uint32_t len,
 
 	sl_client_stats(c, &st);
 	full0 = st.window_full;
+	if (key_count != 0) {
+		int n = snprintf(key_buf, sizeof(key_buf), "%s%llu", key_base,
+				 (unsigned long long)(key_next++ % key_count));
+
+		pub_extra.key_len = (uint16_t)n; /* fits: checked with the options */
+	}
 	for (;;) {
 		pub_extra.flags = flags;
 		pub_extra.timestamp = sl_now_ns();
@@ -622,6 +648,11 @@ main(int argc, char **argv)
 	}
 	pub_extra.key = conf.key;
 	pub_extra.key_len = conf.key ? (uint16_t)strlen(conf.key) : 0;
+	if (conf.keys != 0) {
+		key_base = conf.key ? conf.key : "k";
+		key_count = conf.keys;
+		pub_extra.key = key_buf;
+	}
 	pub_extra.hdrs = conf.hdrs;
 	pub_extra.n_hdrs = (uint16_t)conf.n_hdrs;
 	rc = run(c, &conf, &ans);

@@ -56,6 +56,15 @@ double sl_ctl_uptime_s(const struct sl_ctrs_view *v);
 /* The "stats" answer (docs/CONTROL.md) of view @v, without "rates". */
 json_t *sl_ctl_stats_json(const struct sl_ctrs_view *v);
 
+/* The "group" slots of view @v (docs/COUNTERS.md, key "TOPIC GROUP"), in
+ * key order: a new array of {"topic", "group", VALUE...}. */
+json_t *sl_ctl_groups_json(const struct sl_ctrs_view *v);
+
+/* The "gmember" slots of @topic's group @group (key "TOPIC GROUP MEMBERID"),
+ * in member order: a new array of {"member" (16 hex digits), VALUE...}. */
+json_t *sl_ctl_group_members_json(const struct sl_ctrs_view *v, const char *topic,
+				  const char *group);
+
 /* sl_ctl_counters then sl_ctl_stats_json: 0 and a new object through
  * @out, or the errors of sl_ctl_counters. */
 int sl_ctl_snapshot(struct sl_ctl *ctl, json_t **out);

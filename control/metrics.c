@@ -167,6 +167,45 @@ render_owned(FILE *f, const struct sl_ctrs_view *v, const char *type_name, const
 	}
 }
 
+/*
+ * Per consumer group: sluice_group_<label>[_total]{topic="T",group="G"}
+ * from the "group" slots, whose key is "TOPIC GROUP" (a topic name has no
+ * space, nor has a group name).
+ */
+static void
+render_groups(FILE *f, const struct sl_ctrs_view *v)
+{
+	int type = sl_ctrs_view_type(v, "group");
+	const struct sl_ctrs_type *t = type >= 0 ? &v->types[type] : NULL;
+	const struct sl_ctrs_meta *m;
+	const uint64_t *vals;
+	char name[96], topic[SL_CTRS_KEY_LEN];
+	const char *sp;
+	uint32_t i, k;
+
+	for (k = 0; t != NULL && k < t->n_values; k++) {
+		if (metric_type(t->kinds[k]) == NULL)
+			continue;
+		snprintf(name, sizeof(name), "sluice_group_%s%s", t->labels[k],
+			 t->kinds[k] == SL_CTRS_K_COUNT ? "_total" : "");
+		family(f, name, metric_type(t->kinds[k]),
+		       "Per consumer group, from the dataplane's counters area.");
+		for (i = 0; i < v->hdr->n_slots; i++) {
+			m = sl_ctrs_view_slot(v, i, NULL, &vals);
+			if (m == NULL || (int)m->type != type ||
+			    (sp = strchr(m->key, ' ')) == NULL)
+				continue;
+			snprintf(topic, sizeof(topic), "%.*s", (int)(sp - m->key), m->key);
+			put_name(f, name);
+			fputs("{topic=\"", f);
+			put_label_value(f, topic);
+			fputs("\",group=\"", f);
+			put_label_value(f, sp + 1);
+			fprintf(f, "\"} %llu\n", (unsigned long long)vals[k]);
+		}
+	}
+}
+
 void
 sl_metrics_render_view(const struct sl_ctrs_view *v, FILE *f)
 {
@@ -180,6 +219,7 @@ sl_metrics_render_view(const struct sl_ctrs_view *v, FILE *f)
 	render_owned(f, v, "topic", "Per topic, from the dataplane's counters area.");
 	render_owned(f, v, "worker", "Per worker, from the dataplane's counters area.");
 	render_owned(f, v, "port", "Per port, from the dataplane's counters area.");
+	render_groups(f, v);
 }
 
 void

@@ -22,6 +22,10 @@ static const struct {
 	{ "dataplane.status", sl_rpc_dataplane_status },
 	{ "user.update", sl_rpc_user_update },	 { "user.key_add", sl_rpc_user_key_add },
 	{ "user.key_retire", sl_rpc_user_key_retire },
+	{ "acl.set", sl_rpc_acl_set },		 { "group.create", sl_rpc_group_create },
+	{ "group.list", sl_rpc_group_list },	 { "group.show", sl_rpc_group_show },
+	{ "group.delete", sl_rpc_group_delete }, { "group.reset", sl_rpc_group_reset },
+	{ "group.update", sl_rpc_group_update },
 };
 
 sl_rpc_fn
@@ -126,12 +130,12 @@ sl_req_arg_perms(struct sl_req *r, uint16_t dflt, uint16_t *out)
 		return 0;
 	if (!json_is_array(a) || json_array_size(a) == 0)
 		return sl_req_fail(r, "invalid", "'perms' must be a non-empty list of pub, sub, "
-				   "admin");
+				   "admin, consume");
 	*out = 0;
 	json_array_foreach(a, i, p) {
 		if (!json_is_string(p) || (bit = sl_state_perm_parse(json_string_value(p))) < 0)
 			return sl_req_fail(r, "invalid", "unknown permission in 'perms': use pub, "
-					   "sub, admin");
+					   "sub, admin, consume");
 		*out |= (uint16_t)bit;
 	}
 	return 0;

@@ -17,6 +17,7 @@ struct sl_req {
 	const char *code;   /* on failure: the error code (docs/CONTROL.md) */
 	char err[512];	    /* ... and its message */
 	int64_t ticket;	    /* > 0: answer once the dataplane has applied it */
+	int not_stored;	    /* a ticket's failure reads "not applied", not "stored, but" */
 };
 
 typedef int (*sl_rpc_fn)(struct sl_req *r);
@@ -33,7 +34,7 @@ int sl_req_args_only(struct sl_req *r, const char *const *allowed);
 int sl_req_arg_str(struct sl_req *r, const char *key, int required, const char **out);
 int sl_req_arg_u64(struct sl_req *r, const char *key, uint64_t *out);
 int sl_req_arg_bool(struct sl_req *r, const char *key, int *out);
-/* "perms": a list of pub, sub, admin. Absent: @dflt. */
+/* "perms": a list of pub, sub, admin, consume. Absent: @dflt. */
 int sl_req_arg_perms(struct sl_req *r, uint16_t dflt, uint16_t *out);
 /* The empty object, as the result of a command that returns nothing. */
 int sl_req_ok_empty(struct sl_req *r);
@@ -48,6 +49,10 @@ int sl_req_draft_fail(struct sl_req *r, struct sl_state *next, int rc, const cha
  * Nothing is acknowledged before the state is on disk. */
 int sl_req_commit(struct sl_req *r, struct sl_state *next, const struct sl_cnc_cmd *cmds,
 		  size_t n);
+
+/* Does the dataplane's counters area hold topic @name, not deleted? 0 also
+ * when no dataplane is attached or sampled. */
+int sl_rpc_topic_live(struct sl_ctl *ctl, const char *name);
 
 /* ---- each noun's commands ---- */
 
@@ -65,6 +70,13 @@ int sl_rpc_user_key_retire(struct sl_req *r);
 int sl_rpc_acl_grant(struct sl_req *r);
 int sl_rpc_acl_revoke(struct sl_req *r);
 int sl_rpc_acl_list(struct sl_req *r);
+int sl_rpc_acl_set(struct sl_req *r);
+int sl_rpc_group_create(struct sl_req *r);
+int sl_rpc_group_update(struct sl_req *r);
+int sl_rpc_group_list(struct sl_req *r);
+int sl_rpc_group_show(struct sl_req *r);
+int sl_rpc_group_delete(struct sl_req *r);
+int sl_rpc_group_reset(struct sl_req *r);
 int sl_rpc_policy_set(struct sl_req *r);
 int sl_rpc_policy_show(struct sl_req *r);
 int sl_rpc_stats(struct sl_req *r);

@@ -236,48 +236,73 @@ acls_json(const struct sl_state *s, const char *user)
 	for (i = 0; i < s->n_acls; i++) {
 		if (user != NULL && strcmp(s->acls[i].user, user) != 0)
 			continue;
-		json_array_append_new(a, json_pack("{s:s, s:s, s:o}", "user", s->acls[i].user,
-						   "pattern", s->acls[i].pattern, "perms",
-						   sl_state_perms_json(s->acls[i].perms)));
+		json_array_append_new(a, sl_state_acl_to_json(&s->acls[i]));
 	}
 	return a;
 }
 
-/* Grant or revoke: the dataplane gets the user's whole list again (ACL_CLEAR
- * then ACL_SET per entry), so it never has to merge. */
+enum acl_op { ACL_GRANT, ACL_REVOKE, ACL_SET };
+
+/* The entry's new perms and group, by @op, in @next. */
 static int
-acl_change(struct sl_req *r, int grant)
+acl_apply(struct sl_req *r, struct sl_state *next, enum acl_op op, const char *user,
+	  const char *pattern, uint16_t perms, const char *group)
 {
-	static const char *const ok[] = { "user", "pattern", "perms", NULL };
+	struct sl_state_acl *a;
+	int rc;
+
+	if (op == ACL_SET)
+		return sl_state_acl_set(next, user, pattern, perms, group, r->err, sizeof(r->err));
+	if (op == ACL_REVOKE)
+		return sl_state_acl_revoke(next, user, pattern, perms, r->err, sizeof(r->err));
+	rc = sl_state_acl_grant(next, user, pattern, perms, r->err, sizeof(r->err));
+	if (rc < 0 || group == NULL)
+		return rc;
+	/* Grant with a group: the entry's consume right covers that group now. */
+	a = sl_state_acl_find(next, user, pattern);
+	return sl_state_acl_set(next, user, pattern, a->perms, group, r->err, sizeof(r->err));
+}
+
+/* Grant, revoke or set one entry: the dataplane gets that entry alone. */
+static int
+acl_change(struct sl_req *r, enum acl_op op)
+{
+	static const char *const ok[] = { "user", "pattern", "perms", "group", NULL };
+	static const char *const ok_revoke[] = { "user", "pattern", "perms", NULL };
 	const struct sl_state_user *u;
 	const struct sl_state_acl *a;
 	struct sl_cnc_cmd c;
 	struct sl_state next;
-	const char *user, *pattern;
+	const char *user, *pattern, *group = NULL;
 	uint16_t perms;
 	int rc;
 
-	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "user", 1, &user) ||
-	    sl_req_arg_str(r, "pattern", 1, &pattern) ||
-	    sl_req_arg_perms(r, grant ? 0 : SL_PERM_PUB | SL_PERM_SUB | SL_PERM_ADMIN, &perms))
+	if (sl_req_args_only(r, op == ACL_REVOKE ? ok_revoke : ok) ||
+	    sl_req_arg_str(r, "user", 1, &user) || sl_req_arg_str(r, "pattern", 1, &pattern) ||
+	    sl_req_arg_str(r, "group", 0, &group) ||
+	    sl_req_arg_perms(r, op == ACL_REVOKE ? SL_PERM_PUB | SL_PERM_SUB | SL_PERM_ADMIN |
+					       SL_PERM_CONSUME : 0, &perms))
 		return -1;
-	if (grant && perms == 0)
+	if (op != ACL_REVOKE && perms == 0)
 		return sl_req_fail(r, "invalid", "missing argument 'perms' (a list of pub, sub, "
-				   "admin)");
+				   "admin, consume)");
+	if (group != NULL && group[0] != '\0' && !(perms & SL_PERM_CONSUME))
+		return sl_req_fail(r, "invalid", "'group' names the group the consume right "
+				   "covers: give consume in 'perms' too");
 	if (sl_req_draft(r, &next))
 		return -1;
-	rc = grant ? sl_state_acl_grant(&next, user, pattern, perms, r->err, sizeof(r->err))
-		   : sl_state_acl_revoke(&next, user, pattern, perms, r->err, sizeof(r->err));
+	rc = acl_apply(r, &next, op, user, pattern, perms, group);
 	if (rc < 0)
 		return sl_req_draft_fail(r, &next, rc, r->err);
 	/* Only the entry that changed, set to the perms it has now (0: gone):
 	 * the user's other entries stay in force throughout. */
 	u = sl_state_user_find(&next, user);
 	a = sl_state_acl_find(&next, user, pattern);
-	sl_sync_cmd_acl_set(&c, u->uid, pattern, a != NULL ? a->perms : 0);
+	sl_sync_cmd_acl_set(&c, u->uid, pattern, a != NULL ? a->perms : 0,
+			    a != NULL ? a->group : NULL);
 	if (sl_req_commit(r, &next, &c, 1))
 		return -1;
-	if (!grant)
+	if (op == ACL_REVOKE)
 		return sl_req_ok_empty(r);
 	r->res = acls_json(&r->ctl->state, user);
 	return 0;
@@ -286,13 +311,19 @@ acl_change(struct sl_req *r, int grant)
 int
 sl_rpc_acl_grant(struct sl_req *r)
 {
-	return acl_change(r, 1);
+	return acl_change(r, ACL_GRANT);
 }
 
 int
 sl_rpc_acl_revoke(struct sl_req *r)
 {
-	return acl_change(r, 0);
+	return acl_change(r, ACL_REVOKE);
+}
+
+int
+sl_rpc_acl_set(struct sl_req *r)
+{
+	return acl_change(r, ACL_SET);
 }
 
 int

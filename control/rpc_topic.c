@@ -106,6 +106,17 @@ is_live(struct sl_ctl *ctl, const char *name)
 	return live;
 }
 
+int
+sl_rpc_topic_live(struct sl_ctl *ctl, const char *name)
+{
+	json_t *snap = NULL;
+	const json_t *t = live_find(live_topics(ctl, &snap), name);
+	int live = t != NULL && !live_deleted(t);
+
+	json_decref(snap);
+	return live;
+}
+
 /* ---- commands ---- */
 
 /*

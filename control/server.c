@@ -35,6 +35,7 @@ struct client {
 	int64_t ticket;
 	json_t *pending;    /* its result value */
 	json_t *pending_id; /* its "id", or NULL */
+	int not_stored;	    /* nothing was stored: a failure reads "not applied" */
 };
 
 struct sl_server {
@@ -148,6 +149,7 @@ run_cmd(struct client *cl, struct sl_req *r, const char *cmd, json_t *id)
 		answer_error(&cl->out, id, "internal", "out of memory");
 	} else if (r->ticket > 0) {
 		cl->ticket = r->ticket;
+		cl->not_stored = r->not_stored;
 		cl->pending = r->res;
 		cl->pending_id = json_incref(id);
 		r->res = NULL;
@@ -338,10 +340,12 @@ sl_server_tick(struct sl_server *srv)
 		rc = sl_sync_ticket_poll(srv->ctl->sync, cl->ticket, msg, sizeof(msg));
 		if (rc == 0)
 			continue;
-		if (rc > 0 || rc == -ENOENT)
+		/* 2: a ticket the syncer forgot; a command's -ENOENT is a refusal. */
+		if (rc > 0)
 			answer(&cl->out, cl->pending_id, cl->pending, NULL, NULL);
 		else {
-			snprintf(err, sizeof(err), "stored, but %s", msg);
+			snprintf(err, sizeof(err), "%s%s",
+				 cl->not_stored ? "not applied: " : "stored, but ", msg);
 			answer_error(&cl->out, cl->pending_id, "dataplane", err);
 		}
 		cl->ticket = 0;

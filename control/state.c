@@ -38,6 +38,7 @@ sl_state_fini(struct sl_state *s)
 {
 	free(s->topics);
 	free(s->acls);
+	free(s->groups);
 	sl_state_init(s);
 }
 
@@ -47,8 +48,10 @@ sl_state_copy(struct sl_state *dst, const struct sl_state *src)
 	*dst = *src;
 	dst->topics = NULL;
 	dst->acls = NULL;
+	dst->groups = NULL;
 	dst->cap_topics = src->n_topics;
 	dst->cap_acls = src->n_acls;
+	dst->cap_groups = src->n_groups;
 	if (src->n_topics) {
 		dst->topics = malloc(src->n_topics * sizeof(*dst->topics));
 		if (dst->topics == NULL)
@@ -61,16 +64,29 @@ sl_state_copy(struct sl_state *dst, const struct sl_state *src)
 			goto fail;
 		memcpy(dst->acls, src->acls, src->n_acls * sizeof(*dst->acls));
 	}
+	if (src->n_groups) {
+		dst->groups = malloc(src->n_groups * sizeof(*dst->groups));
+		if (dst->groups == NULL)
+			goto fail;
+		memcpy(dst->groups, src->groups, src->n_groups * sizeof(*dst->groups));
+	}
 	return 0;
 fail:
 	free(dst->topics);
+	free(dst->acls);
 	sl_state_init(dst);
 	return -ENOMEM;
 }
 
 /* ---- names ---- */
 
-static const char *const perm_names[] = { "pub", "sub", "admin" };
+/* In SL_PERM_* bit order. */
+static const char *const perm_names[] = { "pub", "sub", "admin", "consume" };
+
+#define N_PERMS (sizeof(perm_names) / sizeof(perm_names[0]))
+#define ALL_PERMS (SL_PERM_PUB | SL_PERM_SUB | SL_PERM_ADMIN | SL_PERM_CONSUME)
+
+_Static_assert(SL_PERM_CONSUME == 1u << 3 && N_PERMS == 4, "perm_names order");
 
 int
 sl_state_durability_parse(const char *s, uint8_t *out)
@@ -127,7 +143,7 @@ grow(void **arr, size_t *cap, size_t need, size_t esize)
 const char *
 sl_state_perm_name(unsigned i)
 {
-	return i < 3 ? perm_names[i] : NULL;
+	return i < N_PERMS ? perm_names[i] : NULL;
 }
 
 int
@@ -140,11 +156,17 @@ sl_state_reserve(struct sl_state *s, size_t topics, size_t acls)
 }
 
 int
+sl_state_reserve_groups(struct sl_state *s, size_t groups)
+{
+	return grow((void **)&s->groups, &s->cap_groups, groups, sizeof(*s->groups));
+}
+
+int
 sl_state_perm_parse(const char *s)
 {
-	int i;
+	unsigned i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < N_PERMS; i++)
 		if (strcmp(s, perm_names[i]) == 0)
 			return 1 << i;
 	return -EINVAL;
@@ -283,6 +305,8 @@ sl_state_topic_remove(struct sl_state *s, const char *name, char *err, size_t er
 
 	if (t == NULL)
 		return errf(err, errlen, -ENOENT, "no topic '%.200s'", name);
+	/* The dataplane deletes a topic's groups with it. */
+	sl_state_groups_drop_topic(s, name);
 	memmove(t, t + 1, (size_t)(s->topics + s->n_topics - (t + 1)) * sizeof(*t));
 	s->n_topics--;
 	return 0;
@@ -463,7 +487,7 @@ sl_state_user_remove(struct sl_state *s, const char *name, char *err, size_t err
 
 static int
 acl_args_check(const struct sl_state *s, const char *user, const char *pattern, uint16_t perms,
-	       char *err, size_t errlen)
+	       const char *group, char *err, size_t errlen)
 {
 	int rc;
 
@@ -473,8 +497,11 @@ acl_args_check(const struct sl_state *s, const char *user, const char *pattern, 
 	rc = sl_state_pattern_check(pattern, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (perms == 0 || (perms & ~(SL_PERM_PUB | SL_PERM_SUB | SL_PERM_ADMIN)))
-		return errf(err, errlen, -EINVAL, "perms must be a non-empty list of pub, sub, admin");
+	if (perms == 0 || (perms & ~ALL_PERMS))
+		return errf(err, errlen, -EINVAL, "perms must be a non-empty list of pub, sub, "
+			    "admin, consume");
+	if (group != NULL && group[0] != '\0')
+		return sl_state_group_name_check(group, err, errlen);
 	return 0;
 }
 
@@ -483,7 +510,7 @@ sl_state_acl_grant(struct sl_state *s, const char *user, const char *pattern, ui
 		   char *err, size_t errlen)
 {
 	struct sl_state_acl *a;
-	int rc = acl_args_check(s, user, pattern, perms, err, errlen);
+	int rc = acl_args_check(s, user, pattern, perms, NULL, err, errlen);
 
 	if (rc < 0)
 		return rc;
@@ -510,7 +537,7 @@ sl_state_acl_revoke(struct sl_state *s, const char *user, const char *pattern, u
 		    char *err, size_t errlen)
 {
 	struct sl_state_acl *a;
-	int rc = acl_args_check(s, user, pattern, perms, err, errlen);
+	int rc = acl_args_check(s, user, pattern, perms, NULL, err, errlen);
 
 	if (rc < 0)
 		return rc;
@@ -521,6 +548,28 @@ sl_state_acl_revoke(struct sl_state *s, const char *user, const char *pattern, u
 	a->perms &= (uint16_t)~perms;
 	if (a->perms == 0)
 		acl_remove_at(s, (size_t)(a - s->acls));
+	return 0;
+}
+
+int
+sl_state_acl_set(struct sl_state *s, const char *user, const char *pattern, uint16_t perms,
+		 const char *group, char *err, size_t errlen)
+{
+	struct sl_state_acl *a;
+	int rc = acl_args_check(s, user, pattern, perms, group, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (sl_state_acl_find(s, user, pattern) == NULL) {
+		rc = sl_state_acl_grant(s, user, pattern, perms, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	a = sl_state_acl_find(s, user, pattern);
+	a->perms = perms;
+	memset(a->group, 0, sizeof(a->group));
+	if (group != NULL)
+		memcpy(a->group, group, strlen(group));
 	return 0;
 }
 
@@ -585,6 +634,8 @@ sl_state_validate(const struct sl_state *s, char *err, size_t errlen)
 	rc = validate_topics(s, err, errlen);
 	if (rc == 0)
 		rc = validate_users(s, err, errlen);
+	if (rc == 0)
+		rc = sl_state_groups_validate(s, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (s->n_acls > SL_STATE_MAX_ACLS)
@@ -592,7 +643,7 @@ sl_state_validate(const struct sl_state *s, char *err, size_t errlen)
 	for (i = 0; i < s->n_acls; i++) {
 		const struct sl_state_acl *a = &s->acls[i];
 
-		rc = acl_args_check(s, a->user, a->pattern, a->perms, err, errlen);
+		rc = acl_args_check(s, a->user, a->pattern, a->perms, a->group, err, errlen);
 		if (rc < 0)
 			return -EINVAL;
 		if (sl_state_acl_find(s, a->user, a->pattern) != a)

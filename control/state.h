@@ -29,6 +29,7 @@
 #define SL_STATE_MAX_TOPICS 4096
 #define SL_STATE_MAX_USERS (SL_CNC_MAX_USERS - 1) /* uids 1..255 */
 #define SL_STATE_MAX_ACLS 4096
+#define SL_STATE_MAX_GROUPS 4096
 #define SL_STATE_MAX_MB (1ull << 40) /* retain_mb, capacity_mb: bytes fit in 64 bits */
 #define SL_STATE_MAX_RETAIN_S (1ull << 40)
 #define SL_STATE_MAX_RATE 100000000u /* policy.rate_limit: publishes/s per session */
@@ -69,6 +70,37 @@ struct sl_state_acl {
 	char user[SL_AUTH_USER_LEN];
 	char pattern[SL_CNC_NAME_LEN];
 	uint16_t perms; /* SL_PERM_*, never 0 */
+	/* SL_PERM_CONSUME covers this one group of the matching topics; ""
+	 * every group. Other rights ignore it. */
+	char group[SL_CNC_GROUP_NAME_LEN];
+};
+
+/* Distribution policies of a consumer group (struct sl_cnc_group.policy). */
+#define SL_STATE_GROUP_RR 1    /* round-robin */
+#define SL_STATE_GROUP_LEAST 2 /* least outstanding */
+#define SL_STATE_GROUP_KEY 3   /* key affinity */
+
+/* Defaults of group.create (docs/CONTROL.md). */
+#define SL_STATE_GROUP_ACK_WAIT_MS 30000u
+#define SL_STATE_GROUP_MAX_DELIVERIES 5u
+#define SL_STATE_GROUP_GRACE_MS 5000u
+#define SL_STATE_GROUP_MAX_MS (24u * 3600u * 1000u) /* ack_wait_ms, grace_ms: a day */
+
+/*
+ * A consumer group: one topic's, named; what GROUP_UPSERT carries. Its
+ * topic need not be in the desired state (a topic a client created may
+ * hold groups); the dataplane refuses a group whose topic it lacks.
+ */
+struct sl_state_group {
+	char topic[SL_CNC_NAME_LEN];
+	char name[SL_CNC_GROUP_NAME_LEN];
+	char dead_letter[SL_CNC_NAME_LEN]; /* a topic, or "" (dead letters dropped, counted) */
+	uint8_t policy;		 /* SL_STATE_GROUP_* */
+	uint8_t flags;		 /* SL_CNC_GROUP_F_DURABLE, SL_CNC_GROUP_F_RETAIN */
+	uint32_t ack_wait_ms;	 /* 0: no ack-wait redelivery */
+	uint32_t max_deliveries; /* 0: no dead-lettering */
+	uint32_t grace_ms;	 /* a disconnected member's time to rejoin */
+	uint32_t max_inflight;	 /* 0: the dataplane's default */
 };
 
 /*
@@ -98,6 +130,8 @@ struct sl_state {
 	size_t n_users;
 	struct sl_state_acl *acls;
 	size_t n_acls, cap_acls;
+	struct sl_state_group *groups;
+	size_t n_groups, cap_groups;
 	struct sl_state_policy policy;
 	uint16_t next_uid; /* where the search for a free uid starts */
 };
@@ -118,7 +152,7 @@ int sl_state_backpressure_parse(const char *s, uint8_t *out); /* 0 or -EINVAL */
 /* Encryption policy: "optional" (SL_CNC_ENC_OPTIONAL), "off", "required". */
 int sl_state_encryption_parse(const char *s, uint8_t *out); /* 0 or -EINVAL */
 int sl_state_perm_parse(const char *s);			     /* SL_PERM_* bit or -EINVAL */
-/* Name of permission bit @i (0 pub, 1 sub, 2 admin), or NULL. */
+/* Name of permission bit @i (0 pub, 1 sub, 2 admin, 3 consume), or NULL. */
 const char *sl_state_perm_name(unsigned i);
 /* @perms as a new JSON array of names (NULL when out of memory). */
 json_t *sl_state_perms_json(uint16_t perms);
@@ -129,6 +163,8 @@ json_t *sl_state_policy_to_json(const struct sl_state_policy *p);
 
 /* Room for @topics topics and @acls ACL entries. 0 or -ENOMEM. */
 int sl_state_reserve(struct sl_state *s, size_t topics, size_t acls);
+/* Room for @groups groups. 0 or -ENOMEM. */
+int sl_state_reserve_groups(struct sl_state *s, size_t groups);
 
 /* snprintf @fmt into @err (when not NULL) and return @rc. */
 int sl_state_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -195,19 +231,76 @@ int sl_state_user_key_retire(struct sl_state *s, const char *name, char *err, si
 /* Remove a user and every ACL entry of it. */
 int sl_state_user_remove(struct sl_state *s, const char *name, char *err, size_t errlen);
 
-/* Add @perms to @user's entry for @pattern (created if needed). */
+/* Add @perms to @user's entry for @pattern (created if needed, its group
+ * ""). */
 int sl_state_acl_grant(struct sl_state *s, const char *user, const char *pattern,
 		       uint16_t perms, char *err, size_t errlen);
+/*
+ * Set @user's entry for @pattern to exactly @perms (not 0) and @group (NULL
+ * or "": every group), created if needed. -ENOENT (no such user), -EINVAL
+ * (pattern, perms, group name), -ENOSPC.
+ */
+int sl_state_acl_set(struct sl_state *s, const char *user, const char *pattern, uint16_t perms,
+		     const char *group, char *err, size_t errlen);
 /* Take @perms from the entry; an entry left with none is removed.
  * -ENOENT when the user or the entry does not exist. */
 int sl_state_acl_revoke(struct sl_state *s, const char *user, const char *pattern,
 			uint16_t perms, char *err, size_t errlen);
+
+/* ---- consumer groups (state_group.c) ---- */
+
+/* Group names: 1..31 of A-Z a-z 0-9 . _ -. 0, or -EINVAL with a message. */
+int sl_state_group_name_check(const char *name, char *err, size_t errlen);
+/* "rr", "least", "key" <-> SL_STATE_GROUP_*; parse: 0 or -EINVAL. */
+int sl_state_group_policy_parse(const char *s, uint8_t *out);
+const char *sl_state_group_policy_name(uint8_t policy);
+
+/* A group with defaults (rr, ack-wait 30 s, 5 deliveries, grace 5 s) for
+ * @topic and @name (copied, truncated: checked when added). */
+void sl_state_group_defaults(struct sl_state_group *g, const char *topic, const char *name);
+
+/* The group @name of @topic, or NULL. */
+struct sl_state_group *sl_state_group_find(const struct sl_state *s, const char *topic,
+					   const char *name);
+
+/*
+ * Add group @g: names, policy, flags (retain needs durable), ranges checked;
+ * durable on a topic of the desired state whose durability is none:
+ * -EINVAL (a group's position is saved beside the topic's journal).
+ * -EEXIST when the topic has a group of that name.
+ */
+int sl_state_group_add(struct sl_state *s, const struct sl_state_group *g, char *err,
+		       size_t errlen);
+/* Set the settings of the existing group @g->topic, @g->name to @g's,
+ * checked as for sl_state_group_add. -ENOENT (no such group), -EINVAL (a
+ * value, or the durable flag would change: delete and create again). */
+int sl_state_group_update(struct sl_state *s, const struct sl_state_group *g, char *err,
+			  size_t errlen);
+/* Remove group @name of @topic: 0 or -ENOENT. */
+int sl_state_group_remove(struct sl_state *s, const char *topic, const char *name, char *err,
+			  size_t errlen);
+/* Remove every group of @topic (its deletion takes them); how many went. */
+size_t sl_state_groups_drop_topic(struct sl_state *s, const char *topic);
+
+/* @g as a new JSON object (state.json, group.create/list/show): "topic",
+ * "name", "policy", "ack_wait_ms", "max_deliveries", "grace_ms",
+ * "max_inflight", "durable", "retain", and "dead_letter" when set. */
+json_t *sl_state_group_to_json(const struct sl_state_group *g);
+/* The reverse, into @g, checked as sl_state_group_add checks (but for the
+ * topic's durability). 0 or -EINVAL with a message. */
+int sl_state_group_from_json(struct sl_state_group *g, const json_t *o, char *err, size_t errlen);
+
+/* Check every group (names, ranges, no two the same). */
+int sl_state_groups_validate(const struct sl_state *s, char *err, size_t errlen);
 
 /* Check a whole state (as loaded from a file): names, uniqueness, uids,
  * ACL users, patterns, perms, durability, back-pressure, ranges. */
 int sl_state_validate(const struct sl_state *s, char *err, size_t errlen);
 
 /* ---- state.json (state_file.c) ---- */
+
+/* An ACL entry as JSON: "user", "pattern", "perms", and "group" when set. */
+json_t *sl_state_acl_to_json(const struct sl_state_acl *a);
 
 /* Serialise, keys included (hex): a new object, NULL when out of memory. */
 json_t *sl_state_to_json(const struct sl_state *s);

@@ -16,9 +16,12 @@
 #include "state.h"
 
 /* 1: before keys rolled over and encryption policies; 2: users' "key2" and
- * "encryption", topics' "encryption". A version 1 file loads (its users and
- * topics read "optional", one key each); saves write version 2. */
-#define STATE_VERSION 2
+ * "encryption", topics' "encryption"; 3: "groups", ACL entries' "group" and
+ * the consume right. Older files load (version 1: users and topics read
+ * "optional", one key each; 1 and 2: no groups, every entry's group "");
+ * saves write version 3, which an older sluice-control refuses rather than
+ * dropping the groups it does not know. */
+#define STATE_VERSION 3
 #define STATE_VERSION_MIN 1
 #define errf sl_state_errf
 
@@ -30,7 +33,7 @@ sl_state_perms_json(uint16_t perms)
 	json_t *a = json_array();
 	unsigned i;
 
-	for (i = 0; a != NULL && i < 3; i++)
+	for (i = 0; a != NULL && sl_state_perm_name(i) != NULL; i++)
 		if (perms & (1u << i))
 			json_array_append_new(a, json_string(sl_state_perm_name(i)));
 	return a;
@@ -109,19 +112,32 @@ sl_state_policy_to_json(const struct sl_state_policy *p)
 }
 
 json_t *
+sl_state_acl_to_json(const struct sl_state_acl *a)
+{
+	json_t *o = json_pack("{s:s, s:s, s:o}", "user", a->user, "pattern", a->pattern, "perms",
+			      sl_state_perms_json(a->perms));
+
+	/* Only when set: absent (as in files before groups) is every group. */
+	if (o != NULL && a->group[0] != '\0')
+		json_object_set_new(o, "group", json_string(a->group));
+	return o;
+}
+
+json_t *
 sl_state_to_json(const struct sl_state *s)
 {
-	json_t *acls = json_array();
+	json_t *acls = json_array(), *groups = json_array();
 	size_t i;
 
 	for (i = 0; acls != NULL && i < s->n_acls; i++)
-		json_array_append_new(acls, json_pack("{s:s, s:s, s:o}", "user", s->acls[i].user,
-						      "pattern", s->acls[i].pattern, "perms",
-						      sl_state_perms_json(s->acls[i].perms)));
+		json_array_append_new(acls, sl_state_acl_to_json(&s->acls[i]));
+	for (i = 0; groups != NULL && i < s->n_groups; i++)
+		json_array_append_new(groups, sl_state_group_to_json(&s->groups[i]));
 	/* "o" steals each reference, also when the pack fails. */
-	return json_pack("{s:i, s:i, s:o, s:o, s:o, s:o}", "version", STATE_VERSION,
+	return json_pack("{s:i, s:i, s:o, s:o, s:o, s:o, s:o}", "version", STATE_VERSION,
 			 "next_uid", (int)s->next_uid, "policy", sl_state_policy_to_json(&s->policy),
-			 "topics", topics_to_json(s), "users", users_to_json(s), "acls", acls);
+			 "topics", topics_to_json(s), "users", users_to_json(s), "acls", acls,
+			 "groups", groups);
 }
 
 /* ---- from JSON ---- */
@@ -278,7 +294,10 @@ acl_from_json(struct sl_state_acl *a, const json_t *o, char *err, size_t errlen)
 		return rc;
 	if (perms_from_json(json_object_get(o, "perms"), &a->perms) < 0)
 		return errf(err, errlen, -EINVAL, "acl '%s' '%s': \"perms\" must be a list of "
-			    "pub, sub, admin", a->user, a->pattern);
+			    "pub, sub, admin, consume", a->user, a->pattern);
+	/* Absent before version 3: every group. Checked by sl_state_validate. */
+	if (json_object_get(o, "group") != NULL)
+		return get_name(o, "group", a->group, sizeof(a->group), "acl", err, errlen);
 	return 0;
 }
 
@@ -356,6 +375,30 @@ get_array(const json_t *root, const char *key, char *err, size_t errlen)
 	return a;
 }
 
+/* "groups": absent in files before version 3 (none). */
+static int
+groups_from_json(struct sl_state *s, const json_t *groups, char *err, size_t errlen)
+{
+	const json_t *e;
+	size_t i;
+	int rc;
+
+	if (groups == NULL)
+		return 0;
+	if (!json_is_array(groups))
+		return errf(err, errlen, -EINVAL, "\"groups\" must be an array");
+	if (json_array_size(groups) > SL_STATE_MAX_GROUPS)
+		return errf(err, errlen, -EINVAL, "more than %d groups", SL_STATE_MAX_GROUPS);
+	if (sl_state_reserve_groups(s, json_array_size(groups)) < 0)
+		return errf(err, errlen, -ENOMEM, "out of memory");
+	json_array_foreach(groups, i, e) {
+		rc = sl_state_group_from_json(&s->groups[s->n_groups++], e, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int
 lists_from_json(struct sl_state *s, const json_t *root, char *err, size_t errlen)
 {
@@ -389,7 +432,7 @@ lists_from_json(struct sl_state *s, const json_t *root, char *err, size_t errlen
 		if (rc < 0)
 			return rc;
 	}
-	return 0;
+	return groups_from_json(s, json_object_get(root, "groups"), err, errlen);
 }
 
 int

@@ -160,6 +160,106 @@ sl_ctl_uptime_s(const struct sl_ctrs_view *v)
 	return start && v->sample_ns > start ? (double)(v->sample_ns - start) / 1e9 : 0.0;
 }
 
+static int
+by_key(const void *a, const void *b)
+{
+	const struct sl_ctrs_meta *x = *(const struct sl_ctrs_meta *const *)a;
+	const struct sl_ctrs_meta *y = *(const struct sl_ctrs_meta *const *)b;
+
+	return strcmp(x->key, y->key);
+}
+
+/*
+ * The live slots of type @name whose key starts with @prefix (all when
+ * NULL), in key order, into a new array @out (free it). Returns how many;
+ * 0 when none, the type is absent, or out of memory (then *@out is NULL).
+ */
+static uint32_t
+slots_by_key(const struct sl_ctrs_view *v, const char *name, const char *prefix,
+	     const struct sl_ctrs_meta ***out)
+{
+	int type = sl_ctrs_view_type(v, name);
+	const struct sl_ctrs_meta **ms;
+	uint32_t i, n = 0;
+
+	*out = NULL;
+	ms = type >= 0 ? malloc(v->hdr->n_slots * sizeof(*ms)) : NULL;
+	for (i = 0; ms != NULL && i < v->hdr->n_slots; i++) {
+		const struct sl_ctrs_meta *m = sl_ctrs_view_slot(v, i, NULL, NULL);
+
+		if (m != NULL && (int)m->type == type &&
+		    (prefix == NULL || strncmp(m->key, prefix, strlen(prefix)) == 0))
+			ms[n++] = m;
+	}
+	if (n > 1)
+		qsort(ms, n, sizeof(*ms), by_key);
+	if (n == 0)
+		free(ms);
+	else
+		*out = ms;
+	return n;
+}
+
+/* A slot's values into a new object whose first members are the key's
+ * space-separated parts named by @names (@n of them; the last takes the
+ * rest of the key). */
+static json_t *
+keyed_json(const struct sl_ctrs_view *v, const struct sl_ctrs_meta *m, const char *const *names,
+	   unsigned n)
+{
+	const struct sl_ctrs_type *t;
+	const uint64_t *vals;
+	const char *k = m->key, *sp;
+	json_t *o = json_object();
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		sp = i + 1 < n ? strchr(k, ' ') : NULL;
+		json_object_set_new(o, names[i], sp != NULL ? json_stringn(k, (size_t)(sp - k))
+							   : json_string(k));
+		k = sp != NULL ? sp + 1 : k + strlen(k);
+	}
+	sl_ctrs_view_slot(v, (uint32_t)(m - v->meta), &t, &vals);
+	slot_into(o, t, vals);
+	return o;
+}
+
+json_t *
+sl_ctl_groups_json(const struct sl_ctrs_view *v)
+{
+	static const char *const names[] = { "topic", "group" };
+	const struct sl_ctrs_meta **ms;
+	uint32_t i, n = slots_by_key(v, "group", NULL, &ms);
+	json_t *a = json_array();
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, keyed_json(v, ms[i], names, 2));
+	free(ms);
+	return a;
+}
+
+json_t *
+sl_ctl_group_members_json(const struct sl_ctrs_view *v, const char *topic, const char *group)
+{
+	static const char *const names[] = { "topic", "group", "member" };
+	const struct sl_ctrs_meta **ms;
+	char prefix[SL_CTRS_KEY_LEN];
+	json_t *a = json_array(), *o;
+	uint32_t i, n;
+
+	if (snprintf(prefix, sizeof(prefix), "%s %s ", topic, group) >= (int)sizeof(prefix))
+		return a;
+	n = slots_by_key(v, "gmember", prefix, &ms);
+	for (i = 0; i < n; i++) {
+		o = keyed_json(v, ms[i], names, 3);
+		json_object_del(o, "topic");
+		json_object_del(o, "group");
+		json_array_append_new(a, o);
+	}
+	free(ms);
+	return a;
+}
+
 json_t *
 sl_ctl_stats_json(const struct sl_ctrs_view *v)
 {
@@ -185,6 +285,7 @@ sl_ctl_stats_json(const struct sl_ctrs_view *v)
 			    list_json(v, sl_ctrs_view_type(v, "worker"), "worker", 0));
 	json_object_set_new(o, "ports", list_json(v, sl_ctrs_view_type(v, "port"), "port", 0));
 	json_object_set_new(o, "topics", list_json(v, sl_ctrs_view_type(v, "topic"), "id", 1));
+	json_object_set_new(o, "groups", sl_ctl_groups_json(v));
 	return o;
 }
 

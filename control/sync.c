@@ -121,7 +121,7 @@ sl_sync_ticket_poll(struct sl_sync *s, int64_t id, char *msg, size_t msglen)
 	int rc;
 
 	if (t == NULL)
-		return -ENOENT;
+		return 2;
 	if (t->rc == 0 && t->remaining > 0)
 		return 0;
 	rc = t->rc < 0 ? t->rc : 1;
@@ -341,12 +341,48 @@ sl_sync_cmd_acl_clear(struct sl_cnc_cmd *c, uint16_t uid)
 }
 
 void
-sl_sync_cmd_acl_set(struct sl_cnc_cmd *c, uint16_t uid, const char *pattern, uint16_t perms)
+sl_sync_cmd_acl_set(struct sl_cnc_cmd *c, uint16_t uid, const char *pattern, uint16_t perms,
+		    const char *group)
 {
 	cmd_init(c, SL_CNC_ACL_SET, sizeof(c->u.acl));
 	c->u.acl.uid = uid;
 	c->u.acl.perms = perms;
 	snprintf(c->u.acl.pattern, sizeof(c->u.acl.pattern), "%s", pattern);
+	if (group != NULL)
+		snprintf(c->u.acl.group, sizeof(c->u.acl.group), "%s", group);
+}
+
+void
+sl_sync_cmd_group(struct sl_cnc_cmd *c, const struct sl_state_group *g)
+{
+	cmd_init(c, SL_CNC_GROUP_UPSERT, sizeof(c->u.group));
+	snprintf(c->u.group.topic, sizeof(c->u.group.topic), "%s", g->topic);
+	snprintf(c->u.group.name, sizeof(c->u.group.name), "%s", g->name);
+	snprintf(c->u.group.dead_letter, sizeof(c->u.group.dead_letter), "%s", g->dead_letter);
+	c->u.group.policy = g->policy;
+	c->u.group.flags = g->flags;
+	c->u.group.ack_wait_ms = g->ack_wait_ms;
+	c->u.group.max_deliveries = g->max_deliveries;
+	c->u.group.grace_ms = g->grace_ms;
+	c->u.group.max_inflight = g->max_inflight;
+}
+
+void
+sl_sync_cmd_group_delete(struct sl_cnc_cmd *c, const char *topic, const char *name)
+{
+	cmd_init(c, SL_CNC_GROUP_DELETE, sizeof(c->u.group));
+	snprintf(c->u.group.topic, sizeof(c->u.group.topic), "%s", topic);
+	snprintf(c->u.group.name, sizeof(c->u.group.name), "%s", name);
+}
+
+void
+sl_sync_cmd_group_reset(struct sl_cnc_cmd *c, const char *topic, const char *name, uint32_t how,
+			uint64_t arg)
+{
+	sl_sync_cmd_group_delete(c, topic, name);
+	c->type = SL_CNC_GROUP_RESET;
+	c->u.group.reset_how = how;
+	c->u.group.reset_arg = arg;
 }
 
 void
@@ -427,7 +463,8 @@ resync_user(struct sl_sync *s, const struct sl_state *st, const struct sl_state_
 
 	for (i = 0; i < st->n_acls; i++)
 		if (strcmp(st->acls[i].user, u->name) == 0) {
-			sl_sync_cmd_acl_set(&c, u->uid, st->acls[i].pattern, st->acls[i].perms);
+			sl_sync_cmd_acl_set(&c, u->uid, st->acls[i].pattern, st->acls[i].perms,
+					    st->acls[i].group);
 			enqueue(s, &c, TICKET_SYNC);
 		}
 }
@@ -482,6 +519,13 @@ start_resync(struct sl_sync *s, const struct sl_state *st, uint64_t now)
 		sl_sync_cmd_topic(&c, &st->topics[i]);
 		enqueue(s, &c, TICKET_SYNC);
 	}
+	/* After the topics they belong to; an upsert with the same settings
+	 * changes nothing, so a group the dataplane kept (or reloaded from its
+	 * saved spec) keeps its members and position. */
+	for (i = 0; i < st->n_groups; i++) {
+		sl_sync_cmd_group(&c, &st->groups[i]);
+		enqueue(s, &c, TICKET_SYNC);
+	}
 	cmd_init(&c, SL_CNC_SYNC_END, sizeof(c.u.generation));
 	c.u.generation = s->gen;
 	enqueue(s, &c, TICKET_SYNC);
@@ -526,6 +570,9 @@ inflight_done(struct sl_sync *s, int rc, const char *why)
 	struct inflight *f = &s->fl[s->fl_head];
 	char msg[160];
 
+	/* Deleting what the dataplane does not hold reaches what was asked. */
+	if (rc == -ENOENT && (f->type == SL_CNC_TOPIC_DELETE || f->type == SL_CNC_GROUP_DELETE))
+		rc = 0;
 	if (rc < 0) {
 		s->failed++;
 		snprintf(msg, sizeof(msg), "the dataplane refused: %s (%s)", why, strerror(-rc));

@@ -25,7 +25,8 @@
  *     ACL_SET per entry for every user (no ACL_CLEAR: the dataplane stages
  *     the resync and sweeps what was not resent at SYNC_END), then only the
  *     policy settings an operator set (AUTH_MODE only to require auth,
- *     SET_IDLE, SET_RATE), TOPIC_UPSERT for every topic, SYNC_END(gen);
+ *     SET_IDLE, SET_RATE), TOPIC_UPSERT for every topic, GROUP_UPSERT for
+ *     every consumer group, SYNC_END(gen);
  *   - move queued commands into the command ring as it frees, match
  *     results to commands by id, expire commands that got no answer;
  *   - refresh control_pid and control_heartbeat_ns.
@@ -90,8 +91,9 @@ int64_t sl_sync_submit(struct sl_sync *s, const struct sl_cnc_cmd *cmds, size_t 
  * Outcome of @ticket: 1 done (every command answered 0), 0 still waiting,
  * or < 0: the first error (a command's -errno result, -ETIMEDOUT, or
  * -ENOTCONN when the dataplane went away) with words in @msg. A finished
- * ticket is forgotten once it has been reported; -ENOENT for an unknown
- * ticket.
+ * ticket is forgotten once it has been reported; 2 for an unknown ticket
+ * (nothing to wait for: never an error code, which a command's own result,
+ * -ENOENT say, could be mistaken for).
  */
 int sl_sync_ticket_poll(struct sl_sync *s, int64_t ticket, char *msg, size_t msglen);
 
@@ -109,8 +111,15 @@ void sl_sync_cmd_topic_delete(struct sl_cnc_cmd *c, const char *name);
 void sl_sync_cmd_user(struct sl_cnc_cmd *c, const struct sl_state_user *u);
 void sl_sync_cmd_user_delete(struct sl_cnc_cmd *c, const struct sl_state_user *u);
 void sl_sync_cmd_acl_clear(struct sl_cnc_cmd *c, uint16_t uid);
+/* @group: the consume right's one group, NULL or "" for every group. */
 void sl_sync_cmd_acl_set(struct sl_cnc_cmd *c, uint16_t uid, const char *pattern,
-			 uint16_t perms);
+			 uint16_t perms, const char *group);
+/* GROUP_UPSERT of @g; GROUP_DELETE; GROUP_RESET (@how SL_CNC_RESET_*, @arg
+ * the seq or CLOCK_REALTIME ns it takes). */
+void sl_sync_cmd_group(struct sl_cnc_cmd *c, const struct sl_state_group *g);
+void sl_sync_cmd_group_delete(struct sl_cnc_cmd *c, const char *topic, const char *name);
+void sl_sync_cmd_group_reset(struct sl_cnc_cmd *c, const char *topic, const char *name,
+			     uint32_t how, uint64_t arg);
 /* AUTH_MODE (0 open, 1 required), SET_IDLE (0 busy, 1 backoff), SET_RATE (msgs/s). */
 void sl_sync_cmd_value(struct sl_cnc_cmd *c, uint32_t type, uint32_t value);
 

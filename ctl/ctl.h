@@ -66,6 +66,7 @@ struct sl_ctl_verb {
 extern const struct sl_ctl_verb sl_ctl_topic_verbs[];
 extern const struct sl_ctl_verb sl_ctl_user_verbs[];
 extern const struct sl_ctl_verb sl_ctl_acl_verbs[];
+extern const struct sl_ctl_verb sl_ctl_group_verbs[];
 extern const struct sl_ctl_verb sl_ctl_policy_verbs[];
 extern const struct sl_ctl_verb sl_ctl_stats_verbs[];
 extern const struct sl_ctl_verb sl_ctl_dataplane_verbs[];

@@ -10,7 +10,7 @@
 
 /* The nouns, in the order --help lists them. */
 static const struct sl_ctl_verb *const nouns[] = {
-	sl_ctl_topic_verbs, sl_ctl_user_verbs, sl_ctl_acl_verbs,
+	sl_ctl_topic_verbs, sl_ctl_group_verbs, sl_ctl_user_verbs, sl_ctl_acl_verbs,
 	sl_ctl_policy_verbs, sl_ctl_stats_verbs, sl_ctl_dataplane_verbs,
 };
 
@@ -47,7 +47,7 @@ print_main_help(FILE *f)
 		"  2  usage error\n"
 		"  3  cannot reach sluice-control (no socket, nobody listening, permission\n"
 		"     denied, no answer in time)\n"
-		"  4  not found: the topic, user or entry named does not exist\n",
+		"  4  not found: the topic, group, user or entry named does not exist\n",
 		SL_CTL_DEFAULT_NAME, SL_CTL_TIMEOUT_MS);
 }
 

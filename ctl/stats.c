@@ -149,6 +149,38 @@ render_topics(const struct stats_view *s)
 	sl_ctl_table_fini(&t);
 }
 
+/* The consumer groups' counters; nothing when there are none (or the
+ * daemon predates them). */
+static void
+render_groups(const struct stats_view *s)
+{
+	static const char *const hdr[] = { "TOPIC", "GROUP", ">MEMBERS", ">INFLIGHT", ">PENDING",
+					   ">DELIVERED", ">REDELIVERED", ">ACKED",
+					   ">DEAD_LETTERED" };
+	static const char *const keys[] = { "topic", "group", "members", "inflight", "pending",
+					    "delivered", "redelivered", "acked", "dead_lettered" };
+	json_t *groups = json_object_get(s->cur, "groups"), *e;
+	char v[9][128];
+	const char *row[9];
+	struct sl_ctl_table t;
+	size_t k;
+
+	if (json_array_size(groups) == 0)
+		return;
+	sl_ctl_table_init(&t, 9, hdr);
+	json_array_foreach(groups, k, e) {
+		sl_ctl_fmt_val(v[0], sizeof(v[0]), json_object_get(e, keys[0]));
+		sl_ctl_fmt_val(v[1], sizeof(v[1]), json_object_get(e, keys[1]));
+		for (int i = 2; i < 9; i++)
+			sl_ctl_fmt_human(v[i], sizeof(v[i]), sl_ctl_num_at(e, keys[i]));
+		for (int i = 0; i < 9; i++)
+			row[i] = v[i];
+		sl_ctl_table_row(&t, row);
+	}
+	fputc('\n', stdout);
+	sl_ctl_table_print(&t);
+}
+
 static void
 render_stats(const struct stats_view *s, bool watch)
 {
@@ -158,6 +190,7 @@ render_stats(const struct stats_view *s, bool watch)
 		render_group(s, "counters", "COUNTER");
 	render_group(s, "drops", "DROP_REASON");
 	render_topics(s);
+	render_groups(s);
 }
 
 static void
@@ -280,8 +313,8 @@ cmd_stats(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
 const struct sl_ctl_verb sl_ctl_stats_verbs[] = {
 	{ "stats", NULL, "stats [--watch [SECONDS]] [--count N]",
 	  "Without --watch: the dataplane's totals, drops by reason (non-zero only) and\n"
-	  "per-topic counters with their rates. Numbers are rounded (k, M); --json has\n"
-	  "them exact.\n"
+	  "per-topic counters with their rates, then each consumer group's counters (when\n"
+	  "there are groups). Numbers are rounded (k, M); --json has them exact.\n"
 	  "With --watch: refresh every SECONDS (default 1) until Ctrl-C or N refreshes\n"
 	  "(--count): messages/s in and out, drops/s by reason, and per topic published/s,\n"
 	  "delivered/s, subscribers and journal bytes. Rates are sluice-control's (it\n"

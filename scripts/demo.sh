@@ -5,7 +5,7 @@
 #
 #   scripts/demo.sh [--json] [--duration S] [--rate N] [--size B]
 #                   [--publishers N] [--subscribers M] [--idle busy|backoff]
-#                   [--transport udp|shm|both] [--keep | --stop]
+#                   [--transport udp|shm|both] [--queue] [--keep | --stop]
 #
 # Runs scripts/setup.sh first if the build is missing. It starts
 # sluice-dataplane (af_packet preset, namespace sl-demo-dp) and
@@ -15,13 +15,18 @@
 # exit, also on Ctrl-C, unless --keep leaves the broker running for you to
 # try sluicectl, sluice-pub and sluice-sub against (--stop ends it).
 # --json prints only the load generator's JSON object.
+# --queue runs a work queue instead: a consumer group of three sluice-sub
+# members sharing demo.work (UDP, or shared memory with --transport shm),
+# one of them killed with -9 mid-run; it reports what each member
+# processed and that nothing was lost (--json: one line with sent,
+# processed, lost, duplicates, redelivered, dead_lettered, members).
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-json=0 duration=5 rate=50000 size=64 pubs=1 subs=1 idle=busy keep=0 stop=0 transport=
+json=0 duration=5 rate= size=64 pubs=1 subs=1 idle=busy keep=0 stop=0 transport= queue=0
 name=sluice-demo tag=sl-demo
 state=/run/sluice/$name/demo
-usage() { sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--json) json=1 ;;
@@ -32,6 +37,7 @@ while [ $# -gt 0 ]; do
 	--subscribers) subs=$2; shift ;;
 	--idle) idle=$2; shift ;;
 	--transport) transport=$2; shift ;;
+	--queue) queue=1 ;;
 	--keep) keep=1 ;;
 	--stop) stop=1 ;;
 	-h|--help) usage; exit 0 ;;
@@ -40,7 +46,12 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (namespaces, hugepages)" >&2; exit 1; }
-[ -n "$transport" ] || { [ $json -eq 1 ] && transport=udp || transport=both; }
+[ -n "$transport" ] || { [ $json -eq 1 ] || [ $queue -eq 1 ] && transport=udp || transport=both; }
+[ -n "$rate" ] || { [ $queue -eq 1 ] && rate=2000 || rate=50000; }
+if [ $queue -eq 1 ] && [ "$transport" == both ]; then
+	echo "demo: --queue runs one transport: --transport udp or shm" >&2
+	exit 2
+fi
 case $transport in
 udp|shm) ;;
 both) [ $json -eq 0 ] || { echo "demo: --json prints one run: --transport udp or shm" >&2; exit 2; } ;;
@@ -115,8 +126,15 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 quiet ctl user add demo --credentials "$work/demo.cred" || exit 1
-quiet ctl acl grant demo 'demo.>' pub,sub,admin || exit 1
+quiet ctl acl grant demo 'demo.>' pub,sub,admin,consume || exit 1
 quiet ctl policy set auth required || exit 1
+
+if [ $queue -eq 1 ]; then
+	# shellcheck source=scripts/demo_queue.sh
+	. "$root/scripts/demo_queue.sh"
+	demo_queue
+	exit $?
+fi
 
 args=(-P "$pubs" -S "$subs" -r "$rate" -s "$size" -d "$duration" --topic-prefix demo
 	--credentials "$work/demo.cred")

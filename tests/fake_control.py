@@ -36,7 +36,8 @@ import threading
 import time
 
 NAME_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
-PERMS = ("pub", "sub", "admin")
+PERMS = ("pub", "sub", "admin", "consume")
+GROUP_RE = re.compile(r"^[A-Za-z0-9._-]{1,31}$")
 
 
 class State:
@@ -47,13 +48,24 @@ class State:
         self.next_uid = 1
         self.topics = {}
         self.users = {}
-        self.acl = []  # [{"user","pattern","perms"}]
+        self.acl = []  # [{"user","pattern","perms"[,"group"]}]
+        self.groups = {}  # (topic, name) -> group
         self.policy = {"auth": "open", "idle": "busy", "rate_limit": 0}
         self.calls = 0
         self.add_topic("orders.eu", "sync", 100, 3600, 64, True)
         self.add_topic("sensors\x1b[2J.raw", "none", 0, 0, 0, False)
         self.topics["orders.eu"].update(subscribers=2, published=1234567, delivered=2469134,
                                         seq=1234567, journal_bytes=67108864)
+        # A live group with two members, one disconnected (member state 4).
+        g = self.add_group({"topic": "orders.eu", "name": "billing", "policy": "key",
+                            "durable": True})
+        g.update(members=2, inflight=5, pending=12, delivered=900, redelivered=3, acked=890,
+                 dead_lettered=1, live=True)
+        g["member_list"] = [
+            {"member": "00000000000000a1", "state": 1, "outstanding": 4, "credit": 60,
+             "delivered": 500, "acked": 496, "nacked": 1, "session": 7},
+            {"member": "00000000000000b2", "state": 4, "outstanding": 1, "credit": 0,
+             "delivered": 400, "acked": 394, "nacked": 0, "session": 0}]
 
     def add_topic(self, name, durability, retain_mb, retain_s, capacity_mb, managed):
         t = {"name": name, "id": self.next_topic_id, "durability": durability,
@@ -64,6 +76,18 @@ class State:
         self.next_topic_id += 1
         self.topics[name] = t
         return t
+
+
+    def add_group(self, a):
+        g = {"topic": a["topic"], "name": a["name"], "policy": a.get("policy", "rr"),
+             "ack_wait_ms": a.get("ack_wait_ms", 30000),
+             "max_deliveries": a.get("max_deliveries", 5), "grace_ms": a.get("grace_ms", 5000),
+             "max_inflight": a.get("max_inflight", 0), "durable": a.get("durable", False),
+             "retain": a.get("retain", False), "managed": True, "live": False}
+        if "dead_letter" in a:
+            g["dead_letter"] = a["dead_letter"]
+        self.groups[(g["topic"], g["name"])] = g
+        return g
 
 
 class Refused(Exception):
@@ -199,21 +223,110 @@ def user_remove(st, a):
 
 def check_perms(perms):
     if not isinstance(perms, list) or not perms or any(p not in PERMS for p in perms):
-        raise Refused("invalid", "perms must be a list of pub, sub, admin")
+        raise Refused("invalid", "perms must be a list of pub, sub, admin, consume")
 
 
-def acl_grant(st, a):
+def acl_entry(st, a, replace):
     user, pattern = need_str(a, "user"), need_str(a, "pattern")
     need_user(st, user)
     check_perms(a.get("perms"))
+    group = a.get("group")
+    if group is not None and (not isinstance(group, str) or
+                              (group and not GROUP_RE.match(group))):
+        raise Refused("invalid", "group name '%s' is invalid" % group)
     for e in st.acl:
         if e["user"] == user and e["pattern"] == pattern:
-            e["perms"] = [p for p in PERMS if p in e["perms"] or p in a["perms"]]
+            e["perms"] = [p for p in PERMS if (p in e["perms"] and not replace)
+                          or p in a["perms"]]
             break
     else:
-        st.acl.append({"user": user, "pattern": pattern,
-                       "perms": [p for p in PERMS if p in a["perms"]]})
+        e = {"user": user, "pattern": pattern, "perms": [p for p in PERMS if p in a["perms"]]}
+        st.acl.append(e)
+    if replace or group is not None:
+        e.pop("group", None)
+        if group:
+            e["group"] = group
     return [e for e in st.acl if e["user"] == user]
+
+
+def acl_grant(st, a):
+    return acl_entry(st, a, False)
+
+
+def acl_set(st, a):
+    return acl_entry(st, a, True)
+
+
+def need_group(st, a):
+    key = (need_str(a, "topic"), need_str(a, "name"))
+    if key not in st.groups:
+        raise Refused("not_found", "topic '%s' has no group '%s'" % key)
+    return st.groups[key]
+
+
+def group_view(g):
+    return {k: v for k, v in g.items() if k != "member_list"}
+
+
+def group_create(st, a):
+    topic, name = need_str(a, "topic"), need_str(a, "name")
+    if not GROUP_RE.match(name):
+        raise Refused("invalid", "group name '%s' is invalid: 1-31 characters of A-Z a-z 0-9 "
+                      ". _ -" % name)
+    t = need_topic(st, topic)
+    if a.get("policy", "rr") not in ("rr", "least", "key"):
+        raise Refused("invalid", "policy '%s' is invalid" % a["policy"])
+    if (topic, name) in st.groups:
+        raise Refused("exists", "topic '%s' has a group '%s' already" % (topic, name))
+    if a.get("durable") and t["durability"] == "none":
+        raise Refused("invalid", "group '%s': topic '%s' has durability none" % (name, topic))
+    if name == "refused":
+        # As sluice-control answers when the dataplane refuses the command.
+        st.add_group(a)
+        raise Refused("dataplane", "stored, but the dataplane refused: group 'refused' is "
+                      "durable on the dataplane: delete it first (Operation not permitted)")
+    return group_view(st.add_group(a))
+
+
+def group_update(st, a):
+    g = need_group(st, a)
+    if "durable" in a and a["durable"] != g["durable"]:
+        raise Refused("invalid", "group '%s' is %sdurable, which cannot change while it exists"
+                      % (g["name"], "" if g["durable"] else "not "))
+    for k in ("policy", "ack_wait_ms", "max_deliveries", "grace_ms", "max_inflight",
+              "dead_letter", "retain"):
+        if k in a:
+            g[k] = a[k]
+    return group_view(g)
+
+
+def group_list(st, a):
+    if "topic" in a:
+        topic = need_str(a, "topic")
+        need_topic(st, topic)
+        return [group_view(g) for g in st.groups.values() if g["topic"] == topic]
+    return [group_view(g) for g in st.groups.values()]
+
+
+def group_show(st, a):
+    g = need_group(st, a)
+    return dict(group_view(g), members=g.get("member_list", []))
+
+
+def group_delete(st, a):
+    g = need_group(st, a)
+    del st.groups[(g["topic"], g["name"])]
+    return None
+
+
+def group_reset(st, a):
+    need_group(st, a)
+    to = a.get("to")
+    if to not in ("earliest", "latest", "seq", "time"):
+        raise Refused("invalid", "'to' must be earliest, latest, seq or time")
+    if (to == "seq") != ("seq" in a) or (to == "time") != ("time_ns" in a):
+        raise Refused("invalid", "'seq' goes with to seq and 'time_ns' with to time")
+    return {}
 
 
 def acl_revoke(st, a):
@@ -267,7 +380,12 @@ def stats(st, a):
             "workers": [{"worker": 0, "lcore": 1, "port": 0, "queue": 0, "rx_pkts": 10,
                          "tx_pkts": 20, "sessions": 1}],
             "ports": [{"port": 0, "ipackets": 10, "opackets": 20, "imissed": 0, "ierrors": 0}],
-            "topics": topics}
+            "topics": topics,
+            "groups": [dict({k: v for k, v in group_view(g).items()
+                             if k in ("members", "inflight", "pending", "delivered",
+                                      "redelivered", "acked", "dead_lettered")},
+                            topic=g["topic"], group=g["name"])
+                       for g in st.groups.values() if g["live"]]}
     counter_rates = {"rx_pkts": 777, "publishes": 777, "delivers": 1554, "acks": 0}
     if st.rates == "flat":
         snap["rates"] = counter_rates
@@ -298,7 +416,9 @@ COMMANDS = {
     "user.key_add": user_key_add, "user.key_retire": user_key_retire,
     "user.list": lambda st, a: [{k: u[k] for k in ("name", "uid", "admin", "encryption", "keys")}
                                 for u in st.users.values()],
-    "acl.grant": acl_grant, "acl.revoke": acl_revoke, "acl.list": acl_list,
+    "acl.grant": acl_grant, "acl.revoke": acl_revoke, "acl.list": acl_list, "acl.set": acl_set,
+    "group.create": group_create, "group.list": group_list, "group.show": group_show,
+    "group.delete": group_delete, "group.reset": group_reset, "group.update": group_update,
     "policy.set": policy_set, "policy.show": lambda st, a: st.policy,
     "stats": stats, "dataplane.status": dataplane_status,
 }

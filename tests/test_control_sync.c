@@ -208,15 +208,22 @@ test_tickets(struct sl_sync *s, struct sl_cnc *dp, const struct sl_state *st, ui
 	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == 0);
 	settle(s, dp, st, now);
 	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == 1);
-	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == -ENOENT);
+	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == 2); /* forgotten */
 	/* Refused: the dataplane's words reach the caller. */
-	refuse_type = SL_CNC_TOPIC_DELETE;
+	refuse_type = SL_CNC_TOPIC_UPDATE;
 	sl_sync_cmd_topic(&c[0], &st->topics[0]);
+	c[0].type = SL_CNC_TOPIC_UPDATE;
 	sl_sync_cmd_topic_delete(&c[1], "t0");
 	t = sl_sync_submit(s, c, 2, *now);
 	settle(s, dp, st, now);
 	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == -ENOENT);
 	CHECK(strstr(msg, "refused") && strstr(msg, "no such thing"));
+	/* A delete of what the dataplane lacks (ENOENT) is done, not refused. */
+	refuse_type = SL_CNC_GROUP_DELETE;
+	sl_sync_cmd_group_delete(&c[0], "t0", "gone");
+	t = sl_sync_submit(s, c, 1, *now);
+	settle(s, dp, st, now);
+	CHECK(sl_sync_ticket_poll(s, t, msg, sizeof(msg)) == 1);
 	refuse_type = 0;
 	/* Not answered: a timeout, and later answers are ignored. */
 	t = sl_sync_submit(s, c, 1, *now);
@@ -346,6 +353,190 @@ test_counters(struct sl_sync *s, struct sl_cnc *dp)
 	CHECK(t != NULL && strcmp(t->labels[0], "published") == 0 && vals[0] == 41);
 	sl_ctrs_view_free(&v);
 	sl_ctrs_slot_free(a, slot);
+}
+
+/*
+ * Consumer groups ride every resync: GROUP_UPSERT for each, after the
+ * topics they belong to and before SYNC_END, with every setting; ACL
+ * entries carry their group. A group the dataplane refuses (its topic
+ * gone, say) does not fail the resync.
+ */
+static void
+test_group_resync(struct sl_sync *s, struct sl_cnc *dp, uint64_t *now)
+{
+	static const uint8_t key[SL_AUTH_KEY_LEN] = { 9 };
+	struct sl_state_topic t;
+	struct sl_state_group g;
+	struct sl_sync_status ss;
+	struct sl_cnc_cmd one;
+	struct sl_state st;
+	char err[256];
+	size_t from, i, last_topic = 0, first_group = 0, end = 0;
+	uint16_t uid;
+	int groups = 0, acl_group = 0;
+
+	sl_state_init(&st);
+	memset(&t, 0, sizeof(t));
+	snprintf(t.name, sizeof(t.name), "jobs");
+	t.durability = SL_DUR_SYNC;
+	CHECK(sl_state_topic_add(&st, &t, err, sizeof(err)) == 0);
+	sl_state_group_defaults(&g, "jobs", "workers");
+	g.policy = SL_STATE_GROUP_KEY;
+	g.flags = SL_CNC_GROUP_F_DURABLE;
+	g.max_inflight = 777;
+	snprintf(g.dead_letter, sizeof(g.dead_letter), "jobs.dead");
+	CHECK(sl_state_group_add(&st, &g, err, sizeof(err)) == 0);
+	sl_state_group_defaults(&g, "jobs", "audit");
+	CHECK(sl_state_group_add(&st, &g, err, sizeof(err)) == 0);
+	CHECK(sl_state_user_add(&st, "w", 0, key, &uid, err, sizeof(err)) == 0);
+	CHECK(sl_state_acl_set(&st, "w", "jobs", SL_PERM_CONSUME, "workers", err,
+			       sizeof(err)) == 0);
+
+	for (int round = 0; round < 2; round++) {
+		/* Second round: the dataplane refuses every group. */
+		refuse_type = round ? SL_CNC_GROUP_UPSERT : 0;
+		from = n_seen;
+		groups = acl_group = 0;
+		sl_sync_request_resync(s);
+		settle(s, dp, &st, now);
+		for (i = from; i < n_seen; i++) {
+			const struct sl_cnc_cmd *c = &seen[i];
+
+			if (c->type == SL_CNC_TOPIC_UPSERT)
+				last_topic = i;
+			if (c->type == SL_CNC_SYNC_END)
+				end = i;
+			if (c->type == SL_CNC_ACL_SET && strcmp(c->u.acl.group, "workers") == 0 &&
+			    c->u.acl.perms == SL_PERM_CONSUME)
+				acl_group++;
+			if (c->type != SL_CNC_GROUP_UPSERT)
+				continue;
+			if (groups++ == 0) {
+				first_group = i;
+				CHECK(strcmp(c->u.group.topic, "jobs") == 0 &&
+				      strcmp(c->u.group.name, "workers") == 0 &&
+				      strcmp(c->u.group.dead_letter, "jobs.dead") == 0 &&
+				      c->u.group.policy == SL_STATE_GROUP_KEY &&
+				      c->u.group.flags == SL_CNC_GROUP_F_DURABLE &&
+				      c->u.group.ack_wait_ms == 30000 &&
+				      c->u.group.max_deliveries == 5 && c->u.group.grace_ms == 5000 &&
+				      c->u.group.max_inflight == 777);
+			} else {
+				CHECK(strcmp(c->u.group.name, "audit") == 0 &&
+				      c->u.group.policy == SL_STATE_GROUP_RR &&
+				      c->u.group.flags == 0 && c->u.group.dead_letter[0] == '\0');
+			}
+		}
+		CHECK(groups == 2 && acl_group == 1);
+		CHECK(last_topic < first_group && first_group < end);
+		sl_sync_status(s, *now, &ss);
+		CHECK(ss.synced);
+	}
+	refuse_type = 0;
+	sl_state_fini(&st);
+
+	/* The one-off commands. */
+	sl_sync_cmd_group_delete(&one, "jobs", "audit");
+	CHECK(one.type == SL_CNC_GROUP_DELETE && strcmp(one.u.group.topic, "jobs") == 0 &&
+	      strcmp(one.u.group.name, "audit") == 0 && one.len == sizeof(one.u.group));
+	sl_sync_cmd_group_reset(&one, "jobs", "audit", SL_CNC_RESET_SEQ, 42);
+	CHECK(one.type == SL_CNC_GROUP_RESET && strcmp(one.u.group.name, "audit") == 0 &&
+	      one.u.group.reset_how == SL_CNC_RESET_SEQ && one.u.group.reset_arg == 42);
+	sl_sync_cmd_acl_set(&one, 3, "a.>", SL_PERM_SUB, NULL);
+	CHECK(one.u.acl.group[0] == '\0' && one.u.acl.perms == SL_PERM_SUB);
+}
+
+/*
+ * The dataplane's "group" and "gmember" slots: the stats answer's
+ * "groups", a group's members, and the Prometheus families
+ * sluice_group_*{topic,group}.
+ */
+static void
+test_group_counters(struct sl_sync *s, struct sl_cnc *dp)
+{
+	static const char *const gl[] = { "members", "delivered", "acked", "cursor" };
+	static const uint8_t gk[] = { SL_CTRS_K_GAUGE, SL_CTRS_K_COUNT, SL_CTRS_K_COUNT,
+				      SL_CTRS_K_ID };
+	static const char *const ml[] = { "state", "outstanding", "delivered", "acked" };
+	static const uint8_t mk[] = { SL_CTRS_K_GAUGE, SL_CTRS_K_GAUGE, SL_CTRS_K_COUNT,
+				      SL_CTRS_K_COUNT };
+	struct sl_ctrs_hdr *a = sl_cnc_ctrs(dp);
+	struct sl_ctrs_view v;
+	const json_t *e;
+	json_t *groups, *members, *stats;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int g1, g2, m1, m2, m3;
+
+	CHECK(sl_ctrs_type_define(a, 5, "group", gl, gk, 4) == 0);
+	CHECK(sl_ctrs_type_define(a, 6, "gmember", ml, mk, 4) == 0);
+	g1 = sl_ctrs_slot_alloc(a, 5, 1, "jobs workers");
+	g2 = sl_ctrs_slot_alloc(a, 5, 1, "a.b audit");
+	m1 = sl_ctrs_slot_alloc(a, 6, 1, "jobs workers 00000000000000b2");
+	m2 = sl_ctrs_slot_alloc(a, 6, 1, "jobs workers 00000000000000a1");
+	m3 = sl_ctrs_slot_alloc(a, 6, 1, "jobs workersx 0000000000000001");
+	CHECK(g1 >= 0 && g2 >= 0 && m1 >= 0 && m2 >= 0 && m3 >= 0);
+	sl_ctrs_sample_begin(a);
+	sl_ctrs_set(&sl_ctrs_values(a, g1)[0], 2);
+	sl_ctrs_set(&sl_ctrs_values(a, g1)[1], 70);
+	sl_ctrs_set(&sl_ctrs_values(a, g1)[2], 65);
+	sl_ctrs_set(&sl_ctrs_values(a, g1)[3], 71);
+	sl_ctrs_set(&sl_ctrs_values(a, g2)[1], 9);
+	sl_ctrs_set(&sl_ctrs_values(a, m1)[0], 1);
+	sl_ctrs_set(&sl_ctrs_values(a, m1)[1], 3);
+	sl_ctrs_set(&sl_ctrs_values(a, m1)[2], 40);
+	sl_ctrs_set(&sl_ctrs_values(a, m2)[0], 4);
+	sl_ctrs_set(&sl_ctrs_values(a, m2)[2], 30);
+	sl_ctrs_sample_end(a, 5678);
+	CHECK(sl_sync_counters(s, &v) == 0);
+
+	groups = sl_ctl_groups_json(&v);
+	CHECK(json_array_size(groups) == 2);
+	e = json_array_get(groups, 0); /* key order: "a.b audit" first */
+	CHECK(strcmp(json_string_value(json_object_get(e, "topic")), "a.b") == 0 &&
+	      strcmp(json_string_value(json_object_get(e, "group")), "audit") == 0 &&
+	      json_integer_value(json_object_get(e, "delivered")) == 9);
+	e = json_array_get(groups, 1);
+	CHECK(strcmp(json_string_value(json_object_get(e, "topic")), "jobs") == 0 &&
+	      json_integer_value(json_object_get(e, "members")) == 2 &&
+	      json_integer_value(json_object_get(e, "acked")) == 65 &&
+	      json_integer_value(json_object_get(e, "cursor")) == 71);
+	json_decref(groups);
+
+	/* Only this group's members ("workersx" is another group), by id. */
+	members = sl_ctl_group_members_json(&v, "jobs", "workers");
+	CHECK(json_array_size(members) == 2);
+	e = json_array_get(members, 0);
+	CHECK(strcmp(json_string_value(json_object_get(e, "member")), "00000000000000a1") == 0 &&
+	      json_integer_value(json_object_get(e, "state")) == 4 &&
+	      json_integer_value(json_object_get(e, "delivered")) == 30 &&
+	      json_object_get(e, "topic") == NULL);
+	e = json_array_get(members, 1);
+	CHECK(json_integer_value(json_object_get(e, "outstanding")) == 3);
+	json_decref(members);
+
+	stats = sl_ctl_stats_json(&v);
+	CHECK(json_array_size(json_object_get(stats, "groups")) == 2);
+	json_decref(stats);
+
+	f = open_memstream(&text, &len);
+	CHECK(f != NULL);
+	sl_metrics_render_view(&v, f);
+	fclose(f);
+	CHECK(strstr(text, "# TYPE sluice_group_delivered_total counter\n") != NULL);
+	CHECK(strstr(text, "sluice_group_delivered_total{topic=\"jobs\",group=\"workers\"} 70\n"));
+	CHECK(strstr(text, "sluice_group_delivered_total{topic=\"a.b\",group=\"audit\"} 9\n"));
+	CHECK(strstr(text, "# TYPE sluice_group_members gauge\n") != NULL);
+	CHECK(strstr(text, "sluice_group_members{topic=\"jobs\",group=\"workers\"} 2\n"));
+	CHECK(strstr(text, "sluice_group_cursor") == NULL); /* an id: no metric */
+	free(text);
+	sl_ctrs_view_free(&v);
+	sl_ctrs_slot_free(a, g1);
+	sl_ctrs_slot_free(a, g2);
+	sl_ctrs_slot_free(a, m1);
+	sl_ctrs_slot_free(a, m2);
+	sl_ctrs_slot_free(a, m3);
 }
 
 /* Rates: sluice-control's, over its samples of the area, per second of the
@@ -511,6 +702,8 @@ main(void)
 	CHECK(sl_cnc_hdr(dp)->control_heartbeat_ns >= now - 2 * MS);
 	test_counters(s, dp);
 	test_rates(s, dp);
+	test_group_resync(s, dp, &now);
+	test_group_counters(s, dp);
 
 	test_tickets(s, dp, &st, &now);
 	test_policy_resync(s, dp, &now);

@@ -90,6 +90,14 @@ SLUICE_CREDENTIALS= "$TOOL_BIN" -h 127.0.0.1 -p 9 -t t -m x --encrypt 2>"$T/err"
 [ "$?" = 1 ] || fail "exit $?, want 1"
 has "--encrypt needs credentials"
 
+CASE="--keys bounds"
+"$TOOL_BIN" -h 127.0.0.1 -p 9 -t t -m x --keys 0 2>"$T/err" >/dev/null
+[ "$?" = 2 ] || fail "--keys 0: exit $?, want 2"
+has "keys '0' is not a number from 1 to 1000000"
+"$TOOL_BIN" -h 127.0.0.1 -p 9 -t t -m x --keys 5 --key "$(printf '%059d' 0)" 2>"$T/err" >/dev/null
+[ "$?" = 2 ] || fail "--keys with a 59-byte --key: exit $?, want 2"
+has "--key with --keys: at most 58 bytes"
+
 CASE="help documents the exit status"
 "$TOOL_BIN" --help >"$T/err" 2>&1
 has "3 the broker refused"

@@ -123,7 +123,28 @@ ctl topic update a --durability bogus; rc_is 2; err_has "none, async or sync"
 ctl topic update a --backpressure wait; rc_is 2
 ctl topic update a --colour red; rc_is 2; err_has "unknown option '--colour'"
 ctl topic list extra; rc_is 2
-ctl acl grant u 'a.>' pub,bogus; rc_is 2; err_has "comma list of pub, sub and admin"
+ctl acl grant u 'a.>' pub,bogus; rc_is 2; err_has "comma list of pub, sub, admin and consume"
+ctl acl set u 'a.>' sub --group g1; rc_is 2; err_has "give consume in PERMS too"
+ctl acl set u 'a.>'; rc_is 2; err_has "too few arguments"
+ctl acl revoke u 'a.>' consume --group g1; rc_is 2; err_has "unknown option '--group'"
+ctl group; rc_is 2; err_has "group needs a verb"; err_has "group reset TOPIC NAME"
+ctl group create t1; rc_is 2; err_has "too few arguments"; err_has "Usage: sluicectl group create"
+ctl group create t1 g1 extra; rc_is 2; err_has "unexpected argument 'extra'"
+ctl group create t1 g1 --policy fifo; rc_is 2; err_has "--policy is rr (round-robin), least"
+ctl group create t1 g1 --ack-wait-ms -1; rc_is 2; err_has "--ack-wait-ms takes an integer 0 to"
+ctl group create t1 g1 --max-deliveries 4294967296; rc_is 2; err_has "--max-deliveries"
+ctl group create t1 g1 --grace-ms; rc_is 2; err_has "needs an argument"
+ctl group create t1 g1 --retain; rc_is 2; err_has "--retain needs --durable"
+ctl group show t1; rc_is 2; err_has "too few arguments"
+ctl group delete t1; rc_is 2
+ctl group list a b; rc_is 2; err_has "unexpected argument 'b'"
+ctl group reset t1 g1; rc_is 2; err_has "--to is required"
+ctl group reset t1 g1 --to soon; rc_is 2; err_has "--to is earliest, latest, a sequence number"
+ctl group reset t1 g1 --to 0; rc_is 2; err_has "a sequence number is 1 to"
+ctl group reset t1 g1 --to 1796464800000000000; rc_is 2; err_has "(1796464800000000000ns)"
+ctl group reset t1 g1 --to 2026-13-05T10:00:00Z; rc_is 2
+ctl group reset t1 g1 --to 2026-12-05T10:00:00; rc_is 2
+ctl group reset t1 g1 --to 12xns; rc_is 2
 ctl acl grant u 'a.>' ''; rc_is 2
 ctl acl grant u 'a.>' pub,,sub; rc_is 2
 ctl acl grant u 'a.>'; rc_is 2
@@ -268,7 +289,7 @@ req_is '{"cmd":"acl.grant","args":{"user":"bob","pattern":"orders.>","perms":["p
 ctl acl grant dave 'x.*.y' admin; rc_is 0
 ctl acl grant nobody 'x' pub; rc_is 4
 ctl acl list; rc_is 0; req_is '{"cmd":"acl.list"}'; out_has "PATTERN"
-grep -Eq "^bob +orders\.> +pub,sub$" "$T/out" || fail "acl list row"
+grep -Eq "^bob +orders\.> +pub,sub +-$" "$T/out" || fail "acl list row"
 ctl acl list dave --json; rc_is 0; req_is '{"cmd":"acl.list","args":{"user":"dave"}}'
 out_json 'v == [{"user": "dave", "pattern": "x.*.y", "perms": ["admin"]}]'
 ctl acl revoke bob 'orders.>' sub; rc_is 0
@@ -276,6 +297,86 @@ req_is '{"cmd":"acl.revoke","args":{"user":"bob","pattern":"orders.>","perms":["
 ctl acl revoke dave 'x.*.y'; rc_is 0; out_has "revoked all permissions"
 req_is '{"cmd":"acl.revoke","args":{"user":"dave","pattern":"x.*.y"}}'
 ctl acl revoke dave 'x.*.y'; rc_is 4
+# The consume right, for one group or every group.
+ctl acl grant bob 'orders.>' consume --group billing; rc_is 0
+out_has "granted consume on orders.> to bob, group billing"
+req_is '{"cmd":"acl.grant","args":{"user":"bob","pattern":"orders.>","perms":["consume"],"group":"billing"}}'
+ctl acl set bob 'jobs.*' sub,consume --group=workers; rc_is 0
+out_has "set sub,consume on jobs.* for bob, group workers"
+req_is '{"cmd":"acl.set","args":{"user":"bob","pattern":"jobs.*","perms":["sub","consume"],"group":"workers"}}'
+ctl acl list bob; rc_is 0; out_has "GROUP"
+grep -Eq "^bob +jobs\.\* +sub,consume +workers$" "$T/out" || fail "acl list row with a group"
+ctl --json acl set bob 'jobs.*' consume; rc_is 0
+req_is '{"cmd":"acl.set","args":{"user":"bob","pattern":"jobs.*","perms":["consume"]}}'
+out_json '{"user": "bob", "pattern": "jobs.*", "perms": ["consume"]} in v'
+ctl acl set bob 'jobs.*' consume --group 'b@d'; rc_is 1; err_has "group name 'b@d' is invalid"
+ctl acl set nobody 'jobs.*' consume; rc_is 4
+raw acl set --help; rc_is 0; out_has "acl set USER PATTERN PERMS [--group NAME]"; out_has "every group"
+
+# --- consumer groups ---
+raw group --help; rc_is 0; out_has "group create TOPIC NAME"; out_has "group reset TOPIC NAME --to"
+raw group create --help; rc_is 0; out_has "round-robin (default)"; out_has "30000; 0: never"
+out_has "default 5;"; out_has "(default 5000)"; out_has "journaled topics only"
+raw group reset --help; rc_is 0; out_has "RFC 3339"; out_has "reset_dropped"
+ctl group create orders.eu workers; rc_is 0; out_has "created group workers on topic orders.eu"
+err_empty; req_is '{"cmd":"group.create","args":{"topic":"orders.eu","name":"workers"}}'
+ctl group create orders.eu slow --policy least --ack-wait-ms 500 --max-deliveries 3 \
+	--dead-letter orders.dead --grace-ms 0 --durable --retain --max-inflight 100; rc_is 0
+req_is '{"cmd":"group.create","args":{"topic":"orders.eu","name":"slow","policy":"least","ack_wait_ms":500,"max_deliveries":3,"dead_letter":"orders.dead","grace_ms":0,"durable":true,"retain":true,"max_inflight":100}}'
+ctl --json group create orders.us keyed --policy key; rc_is 0
+out_json 'v["policy"] == "key" and v["ack_wait_ms"] == 30000 and v["durable"] is False'
+ctl group create orders.eu workers; rc_is 1; err_has "has a group 'workers' already"
+ctl group create nosuch g; rc_is 4; err_has "topic 'nosuch' not found"
+ctl group create orders.eu 'a b'; rc_is 1; err_has "group name 'a b' is invalid"
+ctl group create t7 d --durable; rc_is 1; err_has "durability none"
+ctl group create orders.eu refused --durable; rc_is 1
+err_has "stored, but the dataplane refused"; err_has "Operation not permitted"
+ctl group update orders.eu workers --ack-wait-ms 900 --no-retain --dead-letter ''; rc_is 0
+out_has "updated group workers on topic orders.eu"
+req_is '{"cmd":"group.update","args":{"topic":"orders.eu","name":"workers","ack_wait_ms":900,"dead_letter":"","retain":false}}'
+ctl --json group update orders.eu workers --policy least --retain; rc_is 0
+req_is '{"cmd":"group.update","args":{"topic":"orders.eu","name":"workers","policy":"least","retain":true}}'
+out_json 'v["policy"] == "least" and v["ack_wait_ms"] == 900'
+ctl group update orders.eu workers; rc_is 2; err_has "nothing to update"
+ctl group update orders.eu workers --durable; rc_is 2; err_has "unknown option '--durable'"
+ctl group update orders.eu workers --retain --no-retain; rc_is 2; err_has "exclude each other"
+ctl group update orders.eu nosuch --grace-ms 1; rc_is 4
+ctl group list; rc_is 0; req_is '{"cmd":"group.list"}'; out_has "DEAD_LETTERED"
+grep -Eq "^orders\.eu +billing +key +yes +2 +5 +12 +900 +3 +890 +1 +yes$" "$T/out" ||
+	fail "group list row with counters"
+grep -Eq "^orders\.eu +workers +least +no +- +- " "$T/out" || fail "group list row, not live"
+ctl group list orders.us --json; rc_is 0; req_is '{"cmd":"group.list","args":{"topic":"orders.us"}}'
+out_json '[g["name"] for g in v] == ["keyed"]'
+ctl group list nosuch; rc_is 4
+ctl group show orders.eu billing; rc_is 0
+req_is '{"cmd":"group.show","args":{"topic":"orders.eu","name":"billing"}}'
+out_has "policy:"; out_has "redelivered:"; out_has "MEMBER"; out_has "OUTSTANDING"
+grep -Eq "^00000000000000a1 +active +4 +60 +500 +496 +1$" "$T/out" || fail "member row"
+grep -Eq "^00000000000000b2 +disconnected +1 " "$T/out" || fail "disconnected member row"
+out_lacks "member_list"
+ctl --json group show orders.eu billing; rc_is 0
+out_json 'v["delivered"] == 900 and [m["state"] for m in v["members"]] == [1, 4]'
+ctl group show orders.eu workers; rc_is 0; out_has "no members"
+ctl group show orders.eu nosuch; rc_is 4; err_has "has no group 'nosuch'"
+ctl group reset orders.eu billing --to earliest; rc_is 0
+out_has "reset group billing of topic orders.eu to earliest"
+req_is '{"cmd":"group.reset","args":{"topic":"orders.eu","name":"billing","to":"earliest"}}'
+ctl group reset orders.eu billing --to=latest; rc_is 0
+req_is '{"cmd":"group.reset","args":{"topic":"orders.eu","name":"billing","to":"latest"}}'
+ctl group reset orders.eu billing --to 42; rc_is 0
+req_is '{"cmd":"group.reset","args":{"topic":"orders.eu","name":"billing","to":"seq","seq":42}}'
+ctl group reset orders.eu billing --to 2026-12-05T10:00:00.5Z; rc_is 0
+req_is '{"cmd":"group.reset","args":{"topic":"orders.eu","name":"billing","to":"time","time_ns":1796464800500000000}}'
+ctl group reset orders.eu billing --to 2026-12-05T11:00:00+01:00; rc_is 0
+req_is '{"cmd":"group.reset","args":{"topic":"orders.eu","name":"billing","to":"time","time_ns":1796464800000000000}}'
+ctl group reset orders.eu billing --to 1796464800000000000ns; rc_is 0
+req_is '{"cmd":"group.reset","args":{"topic":"orders.eu","name":"billing","to":"time","time_ns":1796464800000000000}}'
+ctl --json group reset orders.eu billing --to latest; rc_is 0; out_json 'v == {}'
+ctl group reset orders.eu nosuch --to latest; rc_is 4
+ctl group delete orders.eu workers; rc_is 0; out_has "deleted group workers of topic orders.eu"
+req_is '{"cmd":"group.delete","args":{"topic":"orders.eu","name":"workers"}}'
+ctl group delete orders.eu workers; rc_is 4; err_has "has no group 'workers'"
+ctl -q group delete orders.eu slow; rc_is 0; [ ! -s "$T/out" ] || fail "-q printed"
 
 # --- policy ---
 ctl policy show; rc_is 0; req_is '{"cmd":"policy.show"}'; out_has "auth: open"
@@ -318,6 +419,7 @@ grep -Eq "^rx_pkts +5\.0M +777$" "$T/out" || fail "counter row"
 out_has "DROP_REASON"; grep -Eq "^truncated +[0-9]+ +-$" "$T/out" || fail "drop row"
 out_lacks "no_mbuf"; out_has "bad_mac"; out_has "1.2M"; out_lacks "1234567"; out_has "64.0MiB"
 grep -Eq "^orders\.eu +sync +2 +1\.2M +- " "$T/out" || fail "stats topic row"
+grep -Eq "^orders\.eu +billing +2 +5 +12 +900 +3 +890 +1$" "$T/out" || fail "stats group row"
 CASE="stats with nested rates"
 "$CTL" -s "$SOCK3" stats >"$T/out" 2>"$T/err"; RC=$?; rc_is 0
 out_has "messages/s in 777, out 1.6k"; grep -Eq "^truncated +[0-9]+ +1$" "$T/out" || fail "drop rate"

@@ -235,7 +235,7 @@ test_acls(void)
 	CHECK(strstr(err, "no user 'bob'") != NULL);
 	CHECK(sl_state_acl_grant(&s, "alice", "a..b", SL_PERM_PUB, err, sizeof(err)) == -EINVAL);
 	CHECK(sl_state_acl_grant(&s, "alice", "a.>", 0, err, sizeof(err)) == -EINVAL);
-	CHECK(sl_state_acl_grant(&s, "alice", "a.>", 8, err, sizeof(err)) == -EINVAL);
+	CHECK(sl_state_acl_grant(&s, "alice", "a.>", 16, err, sizeof(err)) == -EINVAL);
 	CHECK(s.n_acls == 0);
 	CHECK(sl_state_acl_grant(&s, "alice", "a.>", SL_PERM_PUB, err, sizeof(err)) == 0);
 	CHECK(sl_state_acl_grant(&s, "alice", "a.>", SL_PERM_SUB, err, sizeof(err)) == 0);
@@ -380,7 +380,7 @@ test_corrupt(void)
 	expect_corrupt("{\"version\":1,\"topics\":[", "corrupt at byte 23");
 	expect_corrupt("", "corrupt at byte 0");
 	expect_corrupt("[]", "must be a JSON object");
-	expect_corrupt("{\"version\":3,\"topics\":[],\"users\":[],\"acls\":[]}", "version");
+	expect_corrupt("{\"version\":4,\"topics\":[],\"users\":[],\"acls\":[]}", "version");
 	expect_corrupt("{\"version\":0,\"topics\":[],\"users\":[],\"acls\":[]}", "version");
 	expect_corrupt("{\"version\":1,\"topics\":[{\"name\":\"a b\"}],\"users\":[],\"acls\":[]}",
 		       "'a b' is invalid");
@@ -599,11 +599,14 @@ replace_all(char *s, const char *from, const char *to)
 	snprintf(s, 1024, "%s", out);
 }
 
-/* The version 1 text @text as version 2 writes it. */
+/* The version 1 text @text as version 3 writes it (version 2 added each
+ * "encryption", version 3 "groups"). */
 static void
-expect_v2(char *text)
+expect_v3(char *text)
 {
-	replace_all(text, "{\"version\":1,", "{\"version\":2,");
+	replace_all(text, "{\"version\":1,", "{\"version\":3,");
+	replace_all(text, "\"perms\":[\"pub\",\"sub\"]}]}\n", "\"perms\":[\"pub\",\"sub\"]}],"
+		    "\"groups\":[]}\n");
 	replace_all(text, "\"capacity_mb\":256}", "\"capacity_mb\":256,\"encryption\":\"optional\"}");
 	replace_all(text, "\"capacity_mb\":0}", "\"capacity_mb\":0,\"encryption\":\"optional\"}");
 	replace_all(text, "\"admin\":false,", "\"admin\":false,\"encryption\":\"optional\",");
@@ -718,11 +721,157 @@ test_old_file(void)
 	back[n] = '\0';
 	if (f)
 		fclose(f);
-	expect_v2(text);
+	expect_v3(text);
 	if (strcmp(back, text) != 0)
 		fprintf(stderr, "saved:    %s\nexpected: %s\n", back, text);
 	CHECK(strcmp(back, text) == 0);
 	sl_state_fini(&b);
+}
+
+/*
+ * Consumer groups and the consume right: checked when added, removed with
+ * their topic, saved and loaded as they were; an ACL entry's group too; a
+ * version 2 file (no groups, no entry groups) still loads.
+ */
+static void
+test_groups(void)
+{
+	struct sl_state s, b;
+	struct sl_state_topic t;
+	struct sl_state_group g;
+	const struct sl_state_acl *a;
+	uint16_t uid;
+	char text[1024];
+
+	sl_state_init(&s);
+	memset(&t, 0, sizeof(t));
+	snprintf(t.name, sizeof(t.name), "jobs");
+	t.durability = SL_DUR_SYNC;
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == 0);
+	snprintf(t.name, sizeof(t.name), "mem");
+	t.durability = SL_DUR_NONE;
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == 0);
+
+	sl_state_group_defaults(&g, "jobs", "workers");
+	CHECK(g.policy == SL_STATE_GROUP_RR && g.ack_wait_ms == 30000 &&
+	      g.max_deliveries == 5 && g.grace_ms == 5000 && g.flags == 0);
+	g.policy = SL_STATE_GROUP_KEY;
+	g.flags = SL_CNC_GROUP_F_DURABLE | SL_CNC_GROUP_F_RETAIN;
+	snprintf(g.dead_letter, sizeof(g.dead_letter), "jobs.dead");
+	g.max_inflight = 1000;
+	CHECK(sl_state_group_add(&s, &g, err, sizeof(err)) == 0);
+	CHECK(sl_state_group_add(&s, &g, err, sizeof(err)) == -EEXIST);
+	/* Bad names, policy, flags, ranges: refused, nothing added. */
+	snprintf(g.name, sizeof(g.name), "a b");
+	CHECK(sl_state_group_add(&s, &g, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "group name 'a b' is invalid") != NULL);
+	snprintf(g.name, sizeof(g.name), "w2");
+	g.policy = 4;
+	CHECK(sl_state_group_add(&s, &g, err, sizeof(err)) == -EINVAL);
+	g.policy = SL_STATE_GROUP_LEAST;
+	g.flags = SL_CNC_GROUP_F_RETAIN;
+	CHECK(sl_state_group_add(&s, &g, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "retain needs a durable group") != NULL);
+	g.flags = 0;
+	g.ack_wait_ms = SL_STATE_GROUP_MAX_MS + 1;
+	CHECK(sl_state_group_add(&s, &g, err, sizeof(err)) == -EINVAL);
+	g.ack_wait_ms = 100;
+	snprintf(g.dead_letter, sizeof(g.dead_letter), "jobs");
+	CHECK(sl_state_group_add(&s, &g, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "dead-letter topic must not be") != NULL);
+	g.dead_letter[0] = '\0';
+	/* Durable needs a journaled topic (when control knows the topic). */
+	sl_state_group_defaults(&g, "mem", "d");
+	g.flags = SL_CNC_GROUP_F_DURABLE;
+	CHECK(sl_state_group_add(&s, &g, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "durability none") != NULL);
+	g.flags = 0;
+	CHECK(sl_state_group_add(&s, &g, err, sizeof(err)) == 0);
+	/* A topic a client created (not in the desired state) may hold groups. */
+	sl_state_group_defaults(&g, "client.made", "g1");
+	CHECK(sl_state_group_add(&s, &g, err, sizeof(err)) == 0);
+	CHECK(s.n_groups == 3);
+
+	/* ACL: consume with a group; set replaces perms and group. */
+	CHECK(sl_state_user_add(&s, "ann", 0, key1, &uid, err, sizeof(err)) == 0);
+	CHECK(sl_state_acl_grant(&s, "ann", "jobs", SL_PERM_CONSUME, err, sizeof(err)) == 0);
+	a = sl_state_acl_find(&s, "ann", "jobs");
+	CHECK(a != NULL && a->perms == SL_PERM_CONSUME && a->group[0] == '\0');
+	CHECK(sl_state_acl_set(&s, "ann", "jobs", SL_PERM_CONSUME | SL_PERM_SUB, "workers", err,
+			       sizeof(err)) == 0);
+	CHECK(a->perms == (SL_PERM_CONSUME | SL_PERM_SUB) && strcmp(a->group, "workers") == 0);
+	CHECK(sl_state_acl_set(&s, "ann", "jobs", SL_PERM_CONSUME, "no good", err,
+			       sizeof(err)) == -EINVAL);
+	CHECK(strcmp(a->group, "workers") == 0);
+	CHECK(sl_state_acl_set(&s, "ghost", "jobs", SL_PERM_CONSUME, NULL, err,
+			       sizeof(err)) == -ENOENT);
+	CHECK(sl_state_acl_set(&s, "ann", "m.>", SL_PERM_PUB, NULL, err, sizeof(err)) == 0);
+	CHECK(sl_state_perm_parse("consume") == SL_PERM_CONSUME);
+	CHECK(strcmp(sl_state_perm_name(3), "consume") == 0 && sl_state_perm_name(4) == NULL);
+
+	/* Round trip. */
+	CHECK(sl_state_dir_prepare(dir, err, sizeof(err)) == 0);
+	CHECK(sl_state_save(&s, dir, err, sizeof(err)) == 0);
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
+	CHECK(same(&s, &b));
+	CHECK(b.n_groups == 3);
+	g = *sl_state_group_find(&b, "jobs", "workers");
+	CHECK(g.policy == SL_STATE_GROUP_KEY && g.max_inflight == 1000 &&
+	      g.flags == (SL_CNC_GROUP_F_DURABLE | SL_CNC_GROUP_F_RETAIN) &&
+	      strcmp(g.dead_letter, "jobs.dead") == 0 && g.ack_wait_ms == 30000);
+	a = sl_state_acl_find(&b, "ann", "jobs");
+	CHECK(a != NULL && strcmp(a->group, "workers") == 0 &&
+	      a->perms == (SL_PERM_CONSUME | SL_PERM_SUB));
+	sl_state_fini(&b);
+
+	/* Update: settings change, the durable flag cannot. */
+	g = *sl_state_group_find(&s, "jobs", "workers");
+	g.ack_wait_ms = 10;
+	g.flags = SL_CNC_GROUP_F_DURABLE;
+	CHECK(sl_state_group_update(&s, &g, err, sizeof(err)) == 0);
+	CHECK(sl_state_group_find(&s, "jobs", "workers")->ack_wait_ms == 10);
+	g.flags = 0;
+	CHECK(sl_state_group_update(&s, &g, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "is durable, which cannot change") != NULL);
+	g.flags = SL_CNC_GROUP_F_RETAIN;
+	CHECK(sl_state_group_update(&s, &g, err, sizeof(err)) == -EINVAL);
+	snprintf(g.name, sizeof(g.name), "nosuch");
+	g.flags = 0;
+	CHECK(sl_state_group_update(&s, &g, err, sizeof(err)) == -ENOENT);
+	CHECK(sl_state_group_find(&s, "jobs", "workers")->flags == SL_CNC_GROUP_F_DURABLE);
+
+	/* Deleting a topic takes its groups; removing a group. */
+	CHECK(sl_state_topic_remove(&s, "jobs", err, sizeof(err)) == 0);
+	CHECK(s.n_groups == 2 && sl_state_group_find(&s, "jobs", "workers") == NULL);
+	CHECK(sl_state_group_remove(&s, "mem", "zz", err, sizeof(err)) == -ENOENT);
+	CHECK(sl_state_group_remove(&s, "mem", "d", err, sizeof(err)) == 0);
+	CHECK(s.n_groups == 1);
+	sl_state_fini(&s);
+
+	/* A version 2 file: no "groups", entries without "group". */
+	snprintf(text, sizeof(text), "{\"version\":2,\"topics\":[],\"users\":[{\"name\":\"a\","
+		 "\"uid\":1,\"key\":\"%064d\"}],\"acls\":[{\"user\":\"a\",\"pattern\":"
+		 "\"x.>\",\"perms\":[\"sub\"]}]}", 0);
+	write_file("state.json", text);
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
+	CHECK(b.n_groups == 0 && b.n_acls == 1 && b.acls[0].group[0] == '\0');
+	sl_state_fini(&b);
+	/* Damaged groups are refused with the reason. */
+	expect_corrupt("{\"version\":3,\"topics\":[],\"users\":[],\"acls\":[],\"groups\":{}}",
+		       "\"groups\" must be an array");
+	expect_corrupt("{\"version\":3,\"topics\":[],\"users\":[],\"acls\":[],\"groups\":"
+		       "[{\"topic\":\"a\",\"name\":\"g\",\"policy\":\"fifo\"}]}", "policy must be");
+	expect_corrupt("{\"version\":3,\"topics\":[],\"users\":[],\"acls\":[],\"groups\":"
+		       "[{\"topic\":\"a\",\"name\":\"g\"},{\"topic\":\"a\",\"name\":\"g\"}]}",
+		       "appears twice");
+	expect_corrupt("{\"version\":3,\"topics\":[],\"users\":[],\"acls\":[],\"groups\":"
+		       "[{\"topic\":\"a\",\"name\":\"g\",\"retain\":true}]}", "retain needs");
+	snprintf(text, sizeof(text), "{\"version\":3,\"topics\":[],\"users\":[{\"name\":\"a\","
+		 "\"uid\":1,\"key\":\"%064d\"}],\"acls\":[{\"user\":\"a\",\"pattern\":"
+		 "\"x.>\",\"perms\":[\"consume\"],\"group\":\"b@d\"}]}", 0);
+	expect_corrupt(text, "group name 'b@d' is invalid");
 }
 
 int
@@ -748,6 +897,7 @@ main(void)
 	test_copy();
 	test_old_file();
 	test_keys_and_encryption();
+	test_groups();
 	rm_dir();
 	rmdir(tmpl);
 	return check_result("state");

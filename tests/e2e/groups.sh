@@ -1,0 +1,169 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# End to end, consumer groups (sluicectl -> sluice-control -> dataplane, real
+# sluice-sub members), over UDP and over shared memory: three members share
+# a stream and each message is processed exactly once when all ack; kill -9
+# of a member mid-stream moves its unacknowledged messages to the others
+# and nothing is lost; a poison message reaches the dead-letter topic after
+# max-deliveries with its delivery count; key affinity keeps per-key order
+# across 10,000 keys, also when a member is killed -9 mid-stream; a group
+# filter delivers exactly the matching messages; a member that never acks
+# is bounded by its credit and does not stop the others; a hostile member
+# acking what it was never given, or another member's, is refused and
+# counted. (Durable groups across a dataplane kill -9: groups_durable.sh.)
+. "$(dirname "$0")/lib.sh"
+t_start --set "journal_dir=$T_DIR/journal" --set "durability_rules=gq.j.*=async"
+trap 't_cleanup; rm -f "/run/sluice/$T_DP/shm.sock"; rmdir "/run/sluice/$T_DP" 2>/dev/null' EXIT
+ctl_dir=$T_DIR/control
+ctl() { "$SL_BUILD/ctl/sluicectl" -n "$T_DP" "$@"; }
+"$SL_BUILD/control/sluice-control" -n "$T_DP" --state-dir "$ctl_dir" >>"$T_DIR/control.log" 2>&1 &
+T_BG+=("$!")
+t_wait 10 test -S "/run/sluice/$T_DP/control.sock" || t_fail "sluice-control did not start"
+t_wait 10 bash -c "'$SL_BUILD/ctl/sluicectl' -n '$T_DP' dataplane status --json | grep -q '\"attached\":true'" ||
+	t_fail "sluice-control did not attach to the dataplane"
+
+# gval TOPIC GROUP FIELD: a counter of the group (sluicectl group show --json).
+gval() {
+	ctl group show "$1" "$2" --json |
+		python3 -c 'import json,sys; v=json.load(sys.stdin); c=v.get("counters", v); print(c[sys.argv[1]])' "$3"
+}
+gmembers_is() { [ "$(gval "$1" "$2" members 2>/dev/null)" == "$3" ]; }
+# member TRANSPORT OUT args...: a sluice-sub group member in the background (T_LAST).
+member() {
+	local tr=$1 out=$2
+	shift 2
+	if [ "$tr" == shm ]; then t_ssub_bg "$out" "$@"; else t_sub_bg "$out" "$@"; fi
+}
+# seqs FILES...: the seqs the members printed (-v: "TOPIC SEQ ..."), one per line.
+seqs() { awk '{ print $2 }' "$@"; }
+lines_ge() { [ "$(cat "${@:2}" 2>/dev/null | wc -l)" -ge "$1" ]; }
+stop_members() {
+	local p
+	for p in "$@"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+}
+
+ctl topic create gq.dlq >/dev/null || t_fail "topic create gq.dlq"
+for tr in udp shm; do
+	# --- three members share a stream; each message exactly once ------------------
+	tp=gq.share.$tr
+	ctl topic create "$tp" >/dev/null || t_fail "$tr: topic create"
+	ctl group create "$tp" work --policy rr --ack-wait-ms 5000 --grace-ms 200 >/dev/null ||
+		t_fail "$tr: group create"
+	pids=()
+	for i in 1 2 3; do
+		member "$tr" "$T_DIR/share.$tr.$i" -t "$tp" --group work --member-id "$i" -v -W 60
+		pids+=("$T_LAST")
+	done
+	t_wait 10 gmembers_is "$tp" work 3 || t_fail "$tr: 3 members not joined"
+	t_pub -t "$tp" -m w -n 3000 -a -q || t_fail "$tr: publish 3000"
+	t_wait 20 lines_ge 3000 "$T_DIR"/share.$tr.? || t_fail "$tr: 3000 messages not processed"
+	t_wait 5 bash -c "[ \"\$('$SL_BUILD/ctl/sluicectl' -n '$T_DP' group show '$tp' work --json |
+		python3 -c 'import json,sys; v=json.load(sys.stdin); print(v.get(\"counters\", v)[\"inflight\"])')\" == 0 ]" ||
+		t_fail "$tr: acks not all settled"
+	stop_members "${pids[@]}"
+	t_eq "$tr: 3000 processed, each exactly once" "$(seqs "$T_DIR"/share.$tr.? | sort -n | uniq | wc -l) $(seqs "$T_DIR"/share.$tr.? | wc -l)" "3000 3000"
+	for i in 1 2 3; do
+		t_ge "$tr: member $i took a share" "$(wc -l <"$T_DIR/share.$tr.$i")" 900
+	done
+	t_eq "$tr: acked" "$(gval "$tp" work acked)" 3000
+	t_eq "$tr: nothing redelivered" "$(gval "$tp" work redelivered)" 0
+
+	# --- kill -9 of a member mid-stream: its messages reach the others -------------
+	tp=gq.kill.$tr
+	ctl topic create "$tp" >/dev/null || t_fail "$tr: topic create"
+	ctl group create "$tp" work --policy least --ack-wait-ms 30000 --grace-ms 200 >/dev/null ||
+		t_fail "$tr: group create"
+	pids=()
+	for i in 1 2 3; do
+		member "$tr" "$T_DIR/kill.$tr.$i" -t "$tp" --group work --member-id "$i" -v -W 60 \
+			--credit 64 --ack-delay-ms 1
+		pids+=("$T_LAST")
+	done
+	t_wait 10 gmembers_is "$tp" work 3 || t_fail "$tr: 3 members not joined"
+	t_pub -t "$tp" -m k -n 3000 -r 1500 -a -q --timeout 20000 &
+	pubpid=$!
+	T_BG+=("$pubpid")
+	t_wait 20 lines_ge 300 "$T_DIR/kill.$tr.2" || t_fail "$tr: member 2 did not get 300"
+	kill -KILL "${pids[1]}"
+	wait "$pubpid" || t_fail "$tr: publish 3000 at 1500/s"
+	t_wait 30 bash -c "[ \$(awk '{ print \$2 }' '$T_DIR'/kill.$tr.? | sort -u | wc -l) -ge 3000 ]" ||
+		t_fail "$tr: not every message processed after the kill"
+	stop_members "${pids[0]}" "${pids[2]}"
+	t_eq "$tr: kill -9: nothing lost" "$(seqs "$T_DIR"/kill.$tr.? | sort -nu | wc -l)" 3000
+	t_ge "$tr: kill -9: the dead member's unacknowledged messages redelivered" \
+		"$(gval "$tp" work redelivered)" 1
+done
+
+# --- a poison message goes to the dead-letter topic after max-deliveries ---------
+ctl topic create gq.poison >/dev/null || t_fail "topic create gq.poison"
+ctl group create gq.poison work --ack-wait-ms 30000 --max-deliveries 3 --dead-letter gq.dlq \
+	>/dev/null || t_fail "group create with a dead-letter topic"
+t_sub_bg "$T_DIR/dlq.out" -t gq.dlq -v --headers -C 1 -W 30
+dlq=$T_LAST
+t_wait 10 t_nsubs_is gq.dlq 1 || t_fail "dead-letter subscriber not registered"
+t_sub_bg "$T_DIR/poison.out" -t gq.poison --group work --member-id 7 -v --nak-seq 5 -W 60
+pois=$T_LAST
+t_wait 10 gmembers_is gq.poison work 1 || t_fail "poison member not joined"
+t_pub -t gq.poison -m p -n 10 -a -q || t_fail "publish 10 to gq.poison"
+wait "$dlq"
+t_eq "dead letter: one message on gq.dlq" "$(wc -l <"$T_DIR/dlq.out")" 1
+t_check "dead letter: delivery count 3 and where it came from" \
+	grep -q "sl-delivery-count=3 .*sl-topic=gq.poison .*sl-seq=5" "$T_DIR/dlq.out"
+t_eq "dead letter: counted" "$(gval gq.poison work dead_lettered)" 1
+t_wait 5 bash -c "[ \$(awk '\$2 != 5' '$T_DIR/poison.out' | wc -l) -ge 9 ]" ||
+	t_fail "the nine good messages not processed"
+stop_members "$pois"
+
+# --- a header filter on the group: exactly the matching messages ------------------
+ctl topic create gq.filter >/dev/null || t_fail "topic create gq.filter"
+ctl group create gq.filter work >/dev/null || t_fail "group create gq.filter"
+t_sub_bg "$T_DIR/filter.out" -t gq.filter --group work -v --filter region=eu -W 60
+filt=$T_LAST
+t_wait 10 gmembers_is gq.filter work 1 || t_fail "filtered member not joined"
+t_pub -t gq.filter -m eu --header region=eu -n 10 -a -q
+t_pub -t gq.filter -m us --header region=us -n 10 -a -q
+t_pub -t gq.filter -m eu --header region=eu -n 5 -a -q
+t_wait 10 lines_ge 15 "$T_DIR/filter.out" || t_fail "filter: 15 eu messages not processed"
+sleep 0.3
+stop_members "$filt"
+t_eq "filter: exactly the eu messages" "$(seqs "$T_DIR/filter.out" | tr '\n' ' ')" \
+	"$(seq -s ' ' 1 10) $(seq -s ' ' 21 25) "
+t_eq "filter: skipped messages counted (the position moves)" "$(gval gq.filter work filter_skipped)" 10
+
+# --- a member that never acks is bounded by its credit; the others go on ----------
+ctl topic create gq.credit >/dev/null || t_fail "topic create gq.credit"
+ctl group create gq.credit work --ack-wait-ms 60000 >/dev/null || t_fail "group create gq.credit"
+t_sub_bg "$T_DIR/stuck.out" -t gq.credit --group work --member-id 1 -v --credit 5 --no-ack -W 60
+stuck=$T_LAST
+t_sub_bg "$T_DIR/ok.out" -t gq.credit --group work --member-id 2 -v -W 60
+okm=$T_LAST
+t_wait 10 gmembers_is gq.credit work 2 || t_fail "credit: 2 members not joined"
+t_pub -t gq.credit -m c -n 500 -a -q || t_fail "publish 500 to gq.credit"
+t_wait 10 lines_ge 495 "$T_DIR/ok.out" || t_fail "credit: the acking member did not get the rest"
+sleep 0.3
+t_eq "credit: the member that never acks holds exactly its credit" "$(wc -l <"$T_DIR/stuck.out")" 5
+t_eq "credit: the other member got all the rest" "$(wc -l <"$T_DIR/ok.out")" 495
+t_eq "credit: together every message once" "$(seqs "$T_DIR/stuck.out" "$T_DIR/ok.out" | sort -nu | wc -l)" 500
+
+# --- a hostile member: acks for what it does not hold are refused and counted -------
+# It takes 3 new messages (credit 3) and acks, besides, a seq never given, one the
+# stuck member holds, a GNAK of the never-given one and one of its own twice.
+nh0=$(gval gq.credit work ack_not_held)
+other=$(seqs "$T_DIR/stuck.out" | head -n 1)
+ip netns exec "$T_TAG-cl" python3 "$SL_ROOT/tests/e2e/ghostile.py" "$T_NET.1" 9500 gq.credit work 99 3 10 \
+	"$other" >"$T_DIR/hostile.json" 2>"$T_DIR/hostile.err" &
+host=$!
+T_BG+=("$host")
+t_wait 10 gmembers_is gq.credit work 3 || t_fail "hostile member not joined"
+t_pub -t gq.credit -m h -n 10 -a -q || t_fail "publish 10 more to gq.credit"
+wait "$host" || t_fail "ghostile.py: $(cat "$T_DIR/hostile.err")"
+stop_members "$stuck" "$okm"
+hj() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T_DIR/hostile.json" "$1"; }
+t_eq "hostile: it was given its credit" "$(hj 'len(v["given"])')" 3
+t_eq "hostile: NOT_HELD for the never-given seq, the other member's, the GNAK, the second ack" \
+	"$(hj 'sorted(v["not_held"]) == sorted([10**12, '"$other"', 10**12, v["given"][0]])')" True
+t_eq "hostile: counted ack_not_held" "$(($(gval gq.credit work ack_not_held) - nh0))" 4
+t_check "hostile: the stuck member still holds the seq the hostile one acked" \
+	test "$(gval gq.credit work inflight)" -ge 5
+
+t_done

@@ -339,7 +339,7 @@ poll_actions(struct sl_worker *w, struct sl_group_rec *r, uint64_t now)
 		if (!have) {
 			/* Gone from the window (durability none): lost, said. */
 			gap_event(w, r, out[i].seq, out[i].seq);
-			sl_group_ack(r->g, out[i].slot, out[i].seq, now);
+			sl_group_drop(r->g, out[i].slot, out[i].seq);
 			continue;
 		}
 		send_out(w, r, &out[i], &g, now);

@@ -299,15 +299,17 @@ owner_gctl(struct sl_worker *w, struct sl_group_rec *r, int slot, const struct s
 		sl_worker_reply_ok(w, peer, c->h.session, c->req_id);
 }
 
-/* A sequence the member does not hold: counted, and the first of a frame answered. */
+/* A sequence the member does not hold: counted, and the first of a frame
+ * answered. GACK and GNAK carry no request id: the ERROR's req_id names
+ * the group (@gid), so a client in several groups knows which. */
 static void
 not_held(struct sl_worker *w, const union sl_peer *peer, uint32_t session, uint8_t type,
-	 uint64_t seq, int *told)
+	 uint32_t gid, uint64_t seq, int *told)
 {
 	if (*told)
 		return;
 	*told = 1;
-	sl_worker_reply_error(w, peer, session, 0, SL_E_NOT_HELD, type, seq);
+	sl_worker_reply_error(w, peer, session, gid, SL_E_NOT_HELD, type, seq);
 }
 
 static void
@@ -321,19 +323,19 @@ owner_gack(struct sl_worker *w, struct sl_group_rec *r, int slot, const struct s
 	if (slot < 0) {
 		/* Not a member: nothing it names is held (the engine would say so). */
 		gctr(r, SL_GX_ack_not_member, a->n);
-		not_held(w, peer, a->h.session, SL_FT_GACK, a->n ? seqs[0] : 0, &told);
+		not_held(w, peer, a->h.session, SL_FT_GACK, a->group_id, a->n ? seqs[0] : 0, &told);
 		return;
 	}
 	if (a->flags & SL_GACK_F_CUMULATIVE) {
 		if (sl_group_ack_upto(r->g, (uint32_t)slot, seqs[0], now) < 0)
-			not_held(w, peer, a->h.session, SL_FT_GACK, seqs[0], &told);
+			not_held(w, peer, a->h.session, SL_FT_GACK, a->group_id, seqs[0], &told);
 		r->changes++;
 		return;
 	}
 	for (i = 0; i < a->n; i++) {
 		rc = sl_group_ack(r->g, (uint32_t)slot, seqs[i], now);
 		if (rc < 0)
-			not_held(w, peer, a->h.session, SL_FT_GACK, seqs[i], &told);
+			not_held(w, peer, a->h.session, SL_FT_GACK, a->group_id, seqs[i], &told);
 	}
 	r->changes++;
 }
@@ -346,12 +348,12 @@ owner_gnak(struct sl_worker *w, struct sl_group_rec *r, int slot, const struct s
 
 	if (slot < 0) {
 		gctr(r, SL_GX_ack_not_member, 1);
-		not_held(w, peer, n->h.session, SL_FT_GNAK, n->seq, &told);
+		not_held(w, peer, n->h.session, SL_FT_GNAK, n->group_id, n->seq, &told);
 		return;
 	}
 	if (sl_group_nak(r->g, (uint32_t)slot, n->seq, (uint64_t)n->delay_ms * 1000000ull,
 			 n->error, now) < 0) {
-		not_held(w, peer, n->h.session, SL_FT_GNAK, n->seq, &told);
+		not_held(w, peer, n->h.session, SL_FT_GNAK, n->group_id, n->seq, &told);
 		return;
 	}
 	sl_ctr_add(&r->m[slot].nacked, 1);

@@ -58,6 +58,7 @@ struct got {
 	uint16_t code;	 /* ERROR */
 	uint8_t ftype;	 /* ERROR: frame type */
 	uint64_t detail; /* ERROR */
+	uint32_t req_id; /* ERROR */
 	uint32_t credit; /* GROUP */
 	uint16_t hdrs_len;
 	uint32_t alen;
@@ -102,6 +103,7 @@ record(const struct sl_frame *f)
 		g->code = e->code;
 		g->ftype = e->frame_type;
 		g->detail = e->detail;
+		g->req_id = e->req_id;
 		if (f->len >= sizeof(struct sl_error_gap))
 			g->seq = ((const struct sl_error_gap *)f->hdr)->first;
 	} else if (g->type == SL_FT_GROUP && f->len >= sizeof(struct sl_group_reply)) {
@@ -742,6 +744,7 @@ test_hostile_ack(void)
 	/* One ERROR for the frame (its first sequence not held); its own ack applies. */
 	CHECK(n_got == 1 && got[0].code == SL_E_NOT_HELD && got[0].detail == bogus &&
 	      got[0].session == m[0].s->id);
+	CHECK(got[0].req_id == gid); /* GACK has no request id: the group's */
 	stats(gid, &st);
 	CHECK(st.ack_not_held == 2 && st.acked == 1);
 	/* The other's message is still its own: its ack works. */

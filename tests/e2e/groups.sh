@@ -217,6 +217,7 @@ t_check "hostile: the stuck member's five are still unsettled" \
 stop_members "$stuck" "$okm"
 hj() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T_DIR/hostile.json" "$1"; }
 t_eq "hostile: it was given its credit" "$(hj 'len(v["given"])')" 3
+t_eq "hostile: after its one good ack, at most one more" "$(hj 'v["later"] <= 1')" True
 t_eq "hostile: NOT_HELD for the never-given seq, the other member's, the GNAK, the second ack" \
 	"$(hj 'sorted(v["not_held"]) == sorted([10**12, '"$other"', 10**12, v["given"][0]])')" True
 t_eq "hostile: counted ack_not_held" "$(($(gval gq.credit work ack_not_held) - nh0))" 4

@@ -150,13 +150,33 @@ group_spec_args(struct sl_req *r, struct sl_state_group *g, const struct sl_stat
 	       arg_u32(r, "max_inflight", &g->max_inflight);
 }
 
+/* Add (or with @update, change) group @g in the state, save, send its
+ * GROUP_UPSERT (the whole spec: an upsert of an existing group sets its
+ * settings), answer the group. */
+static int
+group_store(struct sl_req *r, const struct sl_state_group *g, int update)
+{
+	struct sl_state next;
+	struct sl_cnc_cmd c;
+	int rc;
+
+	if (sl_req_draft(r, &next))
+		return -1;
+	rc = update ? sl_state_group_update(&next, g, r->err, sizeof(r->err))
+		    : sl_state_group_add(&next, g, r->err, sizeof(r->err));
+	if (rc < 0)
+		return sl_req_draft_fail(r, &next, rc, r->err);
+	sl_sync_cmd_group(&c, g);
+	if (sl_req_commit(r, &next, &c, 1))
+		return -1;
+	r->res = group_json(g, NULL);
+	return 0;
+}
+
 int
 sl_rpc_group_create(struct sl_req *r)
 {
 	struct sl_state_group g;
-	struct sl_state next;
-	struct sl_cnc_cmd c;
-	int rc;
 
 	if (group_spec_args(r, &g, NULL))
 		return -1;
@@ -165,16 +185,7 @@ sl_rpc_group_create(struct sl_req *r)
 	    !sl_rpc_topic_live(r->ctl, g.topic))
 		return sl_req_fail(r, "not_found", "no topic '%.200s': create it first (topic "
 				   "create %.200s)", g.topic, g.topic);
-	if (sl_req_draft(r, &next))
-		return -1;
-	rc = sl_state_group_add(&next, &g, r->err, sizeof(r->err));
-	if (rc < 0)
-		return sl_req_draft_fail(r, &next, rc, r->err);
-	sl_sync_cmd_group(&c, &g);
-	if (sl_req_commit(r, &next, &c, 1))
-		return -1;
-	r->res = group_json(&g, NULL);
-	return 0;
+	return group_store(r, &g, 0);
 }
 
 int
@@ -185,11 +196,8 @@ sl_rpc_group_update(struct sl_req *r)
 						"durable", "retain" };
 	const struct sl_state_group *cur;
 	struct sl_state_group g;
-	struct sl_state next;
-	struct sl_cnc_cmd c;
 	const char *topic = "", *name = "";
 	size_t i, given = 0;
-	int rc;
 
 	sl_jget_str(r->args, "topic", &topic);
 	sl_jget_str(r->args, "name", &name);
@@ -207,17 +215,7 @@ sl_rpc_group_update(struct sl_req *r)
 		return sl_req_fail(r, "invalid", "group '%s': nothing to update: give policy, "
 				   "ack_wait_ms, max_deliveries, grace_ms, max_inflight, "
 				   "dead_letter or retain", name);
-	if (sl_req_draft(r, &next))
-		return -1;
-	rc = sl_state_group_update(&next, &g, r->err, sizeof(r->err));
-	if (rc < 0)
-		return sl_req_draft_fail(r, &next, rc, r->err);
-	/* The whole spec: an upsert of an existing group sets its settings. */
-	sl_sync_cmd_group(&c, &g);
-	if (sl_req_commit(r, &next, &c, 1))
-		return -1;
-	r->res = group_json(&g, NULL);
-	return 0;
+	return group_store(r, &g, 1);
 }
 
 int
@@ -278,7 +276,8 @@ sl_rpc_group_show(struct sl_req *r)
 				   name);
 	}
 	r->res = group_json(g, l);
-	json_object_set_new(r->res, "members", members != NULL ? members : json_array());
+	/* Beside the count ("members", a gauge of the group slot). */
+	json_object_set_new(r->res, "member_list", members != NULL ? members : json_array());
 	json_decref(live);
 	return 0;
 }

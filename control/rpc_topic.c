@@ -271,6 +271,18 @@ sl_rpc_topic_update(struct sl_req *r)
 	return 0;
 }
 
+/* Does the state hold groups of @topic (a topic a client created)? */
+static int
+unmanaged_has_groups(const struct sl_state *st, const char *topic)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_groups; i++)
+		if (strcmp(st->groups[i].topic, topic) == 0)
+			return 1;
+	return 0;
+}
+
 int
 sl_rpc_topic_delete(struct sl_req *r)
 {
@@ -279,7 +291,7 @@ sl_rpc_topic_delete(struct sl_req *r)
 	struct sl_state next;
 	struct sl_cnc_cmd c;
 	const char *name;
-	int rc;
+	int rc = 0;
 
 	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, &name))
 		return -1;
@@ -298,13 +310,19 @@ sl_rpc_topic_delete(struct sl_req *r)
 		/* A topic a client created: the dataplane may know it. */
 		if (!is_live(r->ctl, name))
 			return sl_req_fail(r, "not_found", "no topic '%.200s'", name);
-		r->ticket = sl_sync_submit(r->ctl->sync, &c, 1, sl_ctl_now_ns());
-		r->ticket = r->ticket < 0 ? 0 : r->ticket;
-		return sl_req_ok_empty(r);
+		if (!unmanaged_has_groups(&r->ctl->state, name)) {
+			r->ticket = sl_sync_submit(r->ctl->sync, &c, 1, sl_ctl_now_ns());
+			r->ticket = r->ticket < 0 ? 0 : r->ticket;
+			return sl_req_ok_empty(r);
+		}
 	}
 	if (sl_req_draft(r, &next))
 		return -1;
-	rc = sl_state_topic_remove(&next, name, r->err, sizeof(r->err));
+	/* The dataplane deletes the topic's consumer groups with it. */
+	if (sl_state_topic_find(&next, name) == NULL)
+		sl_state_groups_drop_topic(&next, name);
+	else
+		rc = sl_state_topic_remove(&next, name, r->err, sizeof(r->err));
 	if (rc < 0)
 		return sl_req_draft_fail(r, &next, rc, r->err);
 	if (sl_req_commit(r, &next, &c, 1))

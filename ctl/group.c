@@ -168,11 +168,11 @@ print_group_show(json_t *res)
 					   ">DELIVERED", ">ACKED", ">NACKED" };
 	static const char *const keys[] = { "member", "state", "outstanding", "credit",
 					    "delivered", "acked", "nacked" };
-	json_t *copy = json_copy(res), *members = json_incref(json_object_get(res, "members"));
+	json_t *copy = json_copy(res), *members = json_incref(json_object_get(res, "member_list"));
 
 	if (copy == NULL)
 		abort();
-	json_object_del(copy, "members");
+	json_object_del(copy, "member_list");
 	sl_ctl_print_kv(copy);
 	json_decref(copy);
 	if (json_array_size(members) == 0) {
@@ -188,11 +188,12 @@ print_group_show(json_t *res)
 	json_decref(members);
 }
 
+/* A command on TOPIC NAME alone, sent as @cmd: the exit code of the call,
+ * its reply in @r (when 0), the names in @pos. */
 static int
-cmd_group_show(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
+names_call(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv,
+	   const char *cmd, const char **pos, struct sl_ctl_reply *r)
 {
-	const char *pos[2];
-	struct sl_ctl_reply r;
 	json_t *a;
 	int rc;
 
@@ -201,8 +202,18 @@ cmd_group_show(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **a
 		rc = names_args(v, pos, &a);
 	if (rc != 0)
 		return rc;
-	rc = sl_ctl_call(c, "group.show", a, &r);
+	rc = sl_ctl_call(c, cmd, a, r);
 	json_decref(a);
+	return rc;
+}
+
+static int
+cmd_group_show(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
+{
+	const char *pos[2];
+	struct sl_ctl_reply r;
+	int rc = names_call(c, v, argc, argv, "group.show", pos, &r);
+
 	return sl_ctl_show_result(c, rc, &r, print_group_show);
 }
 
@@ -211,16 +222,8 @@ cmd_group_delete(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char *
 {
 	const char *pos[2];
 	struct sl_ctl_reply r;
-	json_t *a;
-	int rc;
+	int rc = names_call(c, v, argc, argv, "group.delete", pos, &r);
 
-	rc = sl_ctl_parse_args(c, v, argc, argv, NULL, pos, 2, 2);
-	if (rc == 0)
-		rc = names_args(v, pos, &a);
-	if (rc != 0)
-		return rc;
-	rc = sl_ctl_call(c, "group.delete", a, &r);
-	json_decref(a);
 	return sl_ctl_finish_change(c, rc, &r, "deleted group %s of topic %s", pos[1], pos[0]);
 }
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <rte_malloc.h>
+#include <rte_common.h>
 
 #include <common/cnc.h>
 #include <common/log.h>
@@ -62,8 +62,21 @@ rec_free(struct sl_group_rec *r, int last_save)
 	if (r == NULL)
 		return;
 	sl_dp_gdur_detach(r, last_save);
-	rte_free(r->mem);
-	rte_free(r);
+	free(r->mem);
+	free(r);
+}
+
+/* @len zeroed bytes aligned for the engine (64), or NULL. Ordinary memory:
+ * the owner worker only reads and writes it. */
+static void *
+zalloc64(size_t len)
+{
+	size_t n = RTE_ALIGN_CEIL(len, 64);
+	void *p = n ? aligned_alloc(64, n) : NULL;
+
+	if (p)
+		memset(p, 0, n);
+	return p;
 }
 
 void
@@ -214,15 +227,16 @@ create(struct sl_dp *dp, const struct sl_cnc_group *c, uint32_t topic, struct sl
 	if (id == SL_DP_MAX_GROUPS)
 		return say(r, -ENOSPC, "group table full (%u groups)", SL_DP_MAX_GROUPS - 1);
 	sl_dp_group_cfg(c, &cfg);
-	g = rte_zmalloc("sl_group_rec", sizeof(*g), RTE_CACHE_LINE_SIZE);
+	g = zalloc64(sizeof(*g));
 	if (g == NULL)
 		return say(r, -ENOMEM, "out of memory for group %s", c->name);
 	g->mem_len = sl_group_mem_size(&cfg);
-	g->mem = g->mem_len ? rte_zmalloc("sl_group", g->mem_len, 64) : NULL;
+	g->mem = zalloc64(g->mem_len);
 	if (g->mem == NULL) {
+		size_t len = g->mem_len;
+
 		rec_free(g, 0);
-		return say(r, -ENOMEM, "out of memory for group %s (%zu bytes)", c->name,
-			   g->mem_len);
+		return say(r, -ENOMEM, "out of memory for group %s (%zu bytes)", c->name, len);
 	}
 	rc = sl_group_init(&g->g, &cfg, g->mem, g->mem_len);
 	if (rc < 0) {

@@ -60,7 +60,7 @@ struct sl_group_rec {
 	char name[SL_CNC_GROUP_NAME_LEN];
 	char topic_name[SL_CNC_NAME_LEN];
 	struct sl_group *g;
-	void *mem; /* the engine's memory (rte_malloc), main lcore frees it */
+	void *mem; /* the engine's memory, main lcore allocates and frees it */
 	size_t mem_len;
 	uint8_t durable; /* SL_CNC_GROUP_F_DURABLE */
 	uint8_t retain;	 /* SL_CNC_GROUP_F_RETAIN */

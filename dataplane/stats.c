@@ -13,6 +13,7 @@
 #include <common/log.h>
 
 #include "dataplane.h"
+#include "group_dp.h"
 #include "stats.h"
 #include "topic.h"
 
@@ -28,6 +29,9 @@
 #define DELETED_LINGER 50
 #define TOPIC_NONE (-1)
 #define TOPIC_RETIRED (-2)
+/* Members with a slot of their own ("gmember"), all groups together: past
+ * this a member has none (counted in topic_slots_full). */
+#define GMEMBER_SLOTS 512u
 
 struct sl_dp_stats {
 	struct sl_ctrs_hdr *a;
@@ -45,8 +49,10 @@ uint32_t
 sl_dp_stats_slots(const struct sl_dp *dp)
 {
 	/* dataplane, authz; counters and drops per worker and the main lcore;
-	 * one per worker and port; one per topic id the route table holds. */
-	return 2 + 2 * (dp->n_workers + 1u) + dp->n_workers + dp->n_ports + dp->route.cap;
+	 * one per worker and port; one per topic id the route table holds;
+	 * one per group id and GMEMBER_SLOTS members. */
+	return 2 + 2 * (dp->n_workers + 1u) + dp->n_workers + dp->n_ports + dp->route.cap +
+	       SL_DP_MAX_GROUPS + GMEMBER_SLOTS;
 }
 
 int
@@ -218,6 +224,140 @@ sample_topic(struct sl_dp *dp, struct sl_dp_stats *s, uint32_t id)
 	sl_ctrs_set(&v[SL_STATS_deleted], (uint64_t)deleted);
 }
 
+/* --- consumer groups ------------------------------------------------------------ */
+
+static void
+slot_drop(struct sl_dp_stats *s, int32_t *slot)
+{
+	if (*slot >= 0)
+		sl_ctrs_slot_free(s->a, *slot);
+	*slot = -1;
+}
+
+/* A slot for @type keyed @key (cut to the area's key length: the owner
+ * field, the group id, still tells groups apart), or -1 (the area is full:
+ * counted). */
+static int32_t
+slot_take(struct sl_dp_stats *s, uint32_t type, uint32_t owner, const char *key)
+{
+	char k[SL_CTRS_KEY_LEN];
+	int slot;
+
+	snprintf(k, sizeof(k), "%.*s", (int)sizeof(k) - 1, key);
+	slot = sl_ctrs_slot_alloc(s->a, type, owner, k);
+
+	if (slot < 0 && !s->warned_full) {
+		s->warned_full = 1;
+		SL_LOG(WARNING, "counters area full: %s has no stats slot (counted in "
+			"topic_slots_full)\n", key);
+	}
+	return slot;
+}
+
+/* The engine's member state as the "gmember" slot shows it. */
+static uint64_t
+gmember_state(const struct sl_group_member *m)
+{
+	if (m->state == SL_GROUP_M_DISCONNECTED)
+		return 4;
+	if (m->state == SL_GROUP_M_PAUSED)
+		return 2;
+	return (m->flags & SL_GROUP_F_PULL) ? 3 : 1;
+}
+
+static void
+sample_members(struct sl_dp_stats *s, struct sl_dp_groups *G, const struct sl_group_rec *r)
+{
+	uint32_t j;
+	char key[SL_CNC_NAME_LEN + SL_CNC_GROUP_NAME_LEN + 24];
+
+	for (j = 0; j < SL_DP_GROUP_MEMBERS; j++) {
+		const struct sl_group_member *m = sl_group_member(r->g, j);
+		int32_t *slot = &G->mslot[r->id][j];
+		uint64_t *v;
+
+		if (m == NULL || m->state == SL_GROUP_M_FREE) {
+			slot_drop(s, slot);
+			continue;
+		}
+		if (*slot >= 0 && G->mslot_id[r->id][j] != m->member_id)
+			slot_drop(s, slot);
+		if (*slot < 0) {
+			snprintf(key, sizeof(key), "%s %s %016llx", r->topic_name, r->name,
+				 (unsigned long long)m->member_id);
+			*slot = slot_take(s, SL_STATS_T_GMEMBER, r->id, key);
+			if (*slot < 0)
+				continue;
+			G->mslot_id[r->id][j] = m->member_id;
+		}
+		v = sl_ctrs_values(s->a, *slot);
+		sl_ctrs_set(&v[SL_STATS_GM_state], gmember_state(m));
+		sl_ctrs_set(&v[SL_STATS_GM_outstanding], m->outstanding);
+		sl_ctrs_set(&v[SL_STATS_GM_credit], m->credit);
+		sl_ctrs_set(&v[SL_STATS_GM_delivered], m->delivered);
+		sl_ctrs_set(&v[SL_STATS_GM_acked], m->acked);
+		sl_ctrs_set(&v[SL_STATS_GM_nacked], sl_ctr_read(&r->m[j].nacked));
+		sl_ctrs_set(&v[SL_STATS_GM_session], m->session);
+	}
+}
+
+/* Each group's slot and its members'; a group gone gives them back. The
+ * owner writes what is read here (single-writer words, relaxed): a value
+ * may be a sample old, never torn. */
+static void
+sample_groups(struct sl_dp *dp, struct sl_dp_stats *s)
+{
+	struct sl_dp_groups *G = dp->groups;
+	char key[SL_CNC_NAME_LEN + SL_CNC_GROUP_NAME_LEN + 2];
+	struct sl_group_stats st;
+	uint32_t id, j;
+
+	if (G == NULL)
+		return;
+	for (id = 1; id < SL_DP_MAX_GROUPS; id++) {
+		const struct sl_group_rec *r = G->rec[id];
+		uint64_t *v, last, cur;
+
+		if (r == NULL || r->dying) {
+			slot_drop(s, &G->slot[id]);
+			for (j = 0; j < SL_DP_GROUP_MEMBERS; j++)
+				slot_drop(s, &G->mslot[id][j]);
+			continue;
+		}
+		if (G->slot[id] < 0) {
+			snprintf(key, sizeof(key), "%s %s", r->topic_name, r->name);
+			G->slot[id] = slot_take(s, SL_STATS_T_GROUP, id, key);
+			if (G->slot[id] < 0)
+				continue;
+		}
+		sl_group_stats_get(r->g, &st);
+		last = sl_ctr_read(&sl_route_state(&dp->route, r->topic)->seq);
+		cur = __atomic_load_n(&r->cursor, __ATOMIC_RELAXED);
+		v = sl_ctrs_values(s->a, G->slot[id]);
+		sl_ctrs_set(&v[SL_STATS_G_members], st.members);
+		sl_ctrs_set(&v[SL_STATS_G_inflight], st.inflight);
+		sl_ctrs_set(&v[SL_STATS_G_pending], cur && last >= cur ? last - cur + 1 : 0);
+		sl_ctrs_set(&v[SL_STATS_G_cursor], cur);
+		sl_ctrs_set(&v[SL_STATS_G_offered], st.offered);
+		sl_ctrs_set(&v[SL_STATS_G_delivered], st.delivered);
+		sl_ctrs_set(&v[SL_STATS_G_redelivered], st.redelivered);
+		sl_ctrs_set(&v[SL_STATS_G_acked], st.acked);
+		sl_ctrs_set(&v[SL_STATS_G_nacked], st.nacked);
+		sl_ctrs_set(&v[SL_STATS_G_dead_lettered], st.dead_lettered);
+		sl_ctrs_set(&v[SL_STATS_G_dead_dropped], sl_ctr_read(&r->ctr[SL_GX_dead_dropped]));
+		sl_ctrs_set(&v[SL_STATS_G_ack_not_held],
+			    st.ack_not_held + sl_ctr_read(&r->ctr[SL_GX_ack_not_member]));
+		sl_ctrs_set(&v[SL_STATS_G_blocked_full], st.blocked_full);
+		sl_ctrs_set(&v[SL_STATS_G_no_credit], st.no_credit);
+		sl_ctrs_set(&v[SL_STATS_G_filter_skipped],
+			    sl_ctr_read(&r->ctr[SL_GX_filter_skipped]));
+		sl_ctrs_set(&v[SL_STATS_G_gap_lost], sl_ctr_read(&r->ctr[SL_GX_gap_lost]));
+		sl_ctrs_set(&v[SL_STATS_G_too_large], sl_ctr_read(&r->ctr[SL_GX_too_large]));
+		sl_ctrs_set(&v[SL_STATS_G_reset_dropped], sl_ctr_read(&r->ctr[SL_GX_reset_dropped]));
+		sample_members(s, G, r);
+	}
+}
+
 void
 sl_dp_stats_sample(struct sl_dp *dp, uint64_t now)
 {
@@ -231,5 +371,6 @@ sl_dp_stats_sample(struct sl_dp *dp, uint64_t now)
 	for (id = 1; id <= n && id < s->cap; id++)
 		if (dp->route.topics[id].id == id)
 			sample_topic(dp, s, id);
+	sample_groups(dp, s);
 	sl_ctrs_sample_end(s->a, now);
 }

@@ -29,6 +29,11 @@
 # (SLUICE_AESGCM_IMPL=none): ChaCha20-Poly1305. Durability none, ratio to
 # the plaintext row.
 # Shared memory is never sealed (the rings are private to the client).
+# Consumer groups over shared memory (a user-less sluice-control makes the
+# groups): "sluice-group3", a group of three acking members at --shm-rate,
+# 64 B, against "sluice-fanout3", a fan-out to three subscribers in the same
+# run (the ratio of the two is printed as a note); "sluice-group3-max", the
+# most acked messages/s one worker dispatches to a group of three.
 # Loss and throughput rows (same run): "sluice-max-udp", the most 64 B
 # messages/s one worker delivers over UDP (publisher and subscriber, at most
 # 1024 ahead, publishes batched up to 50 us; "-nobatch": one a datagram), against "udp-veth-rate", kernel UDP packets/s one way across
@@ -290,17 +295,27 @@ done
 # leaving early would fail the pipe with SIGPIPE once the help outgrows one
 # pipe write, and the rows would be skipped without a word.
 lg_help=$("$bin/sluice-loadgen" --help 2>&1)
-if [ -x "$build/control/sluice-control" ] && grep -q -- --encrypt <<<"$lg_help"; then
-	say "the same, authenticated: every datagram sealed (MAC), and encrypted (AEAD)"
-	"$build/control/sluice-control" -n $name --state-dir "$work/control" \
+# ctl_up STATE_DIR: sluice-control for the running dataplane (no metrics
+# listener), waited for until attached; ctl runs sluicectl against it.
+ctl() { timeout 10 "$build/ctl/sluicectl" -n $name "$@"; }
+ctl_up() {
+	"$build/control/sluice-control" -n $name --state-dir "$1" --metrics off \
 		>>"$work/control.log" 2>&1 &
 	ctl_pid=$!
 	PIDS+=("$ctl_pid")
-	ctl() { timeout 10 "$build/ctl/sluicectl" -n $name "$@"; }
 	for _ in $(seq 100); do
 		ctl dataplane status --json 2>/dev/null | grep -q '"attached":true' && break
 		sleep 0.1
 	done
+}
+ctl_down() {
+	kill -TERM "$ctl_pid" 2>/dev/null
+	wait "$ctl_pid" 2>/dev/null
+	forget "$ctl_pid"
+}
+if [ -x "$build/control/sluice-control" ] && grep -q -- --encrypt <<<"$lg_help"; then
+	say "the same, authenticated: every datagram sealed (MAC), and encrypted (AEAD)"
+	ctl_up "$work/control"
 	if ctl user add bench --credentials "$work/bench.cred" >/dev/null 2>>"$work/stderr.log" &&
 		ctl acl grant bench 'bcr.>' pub,sub >/dev/null 2>>"$work/stderr.log"; then
 		for mode in mac aead mac-chacha aead-chacha; do
@@ -319,9 +334,7 @@ if [ -x "$build/control/sluice-control" ] && grep -q -- --encrypt <<<"$lg_help";
 	else
 		say "note: no user for the authenticated rows (see $work/stderr.log)"
 	fi
-	kill -TERM "$ctl_pid" 2>/dev/null
-	wait "$ctl_pid" 2>/dev/null
-	forget "$ctl_pid"
+	ctl_down
 else
 	say "note: no authenticated rows (no sluice-control in $build, or sluice-loadgen without --encrypt)"
 fi
@@ -449,6 +462,52 @@ f=$work/64k-shm.json
 bounded $((duration + 30)) "$f" "$bin/sluice-loadgen" --shm "$name" --cpu $lg_cpu \
 	-r 0 -S 1 -s 65536 -d "$duration" --window 16 --topic-prefix "m64k" --json -q
 row sluice-64k shm none 65536 "$f" "$(lg_status $?)"
+# Consumer groups over shared memory: a group of three members (handles
+# polled by the loadgen's one thread, each acking every message) against a
+# fan-out to three subscribers, same rate and size; then the most acked
+# messages per second one worker dispatches to a group of three. Groups are
+# made through sluice-control, so these rows need it.
+if [ -x "$build/control/sluice-control" ] && grep -q -- --consumers <<<"$lg_help"; then
+	ctl_up "$work/control-shm"
+	say "consumer groups over shared memory: a group of 3 against a fan-out to 3, $shm_rate msg/s," \
+		"64 B; then a group of 3 at the maximum rate, acked"
+	f=$work/fan3.json
+	bounded $((duration + 30)) "$f" "$bin/sluice-loadgen" --shm "$name" --cpu $lg_cpu \
+		-r "$shm_rate" -S 3 -s 64 -d "$duration" --topic-prefix "gfan" --json -q
+	row sluice-fanout3 shm none 64 "$f" "$(lg_status $?)"
+	for run in rate max; do
+		r=$shm_rate; [ $run = max ] && r=0
+		if ctl topic create "g$run.0" >/dev/null 2>>"$work/stderr.log" &&
+			ctl group create "g$run.0" bench --ack-wait-ms 30000 >/dev/null 2>>"$work/stderr.log"; then
+			f=$work/group3-$run.json
+			bounded $((duration + 30)) "$f" "$bin/sluice-loadgen" --shm "$name" --cpu $lg_cpu \
+				-r "$r" --group bench --consumers 3 -s 64 -d "$duration" --topic-prefix "g$run" \
+				--json -q
+			st=$(lg_status $?)
+			if [ $run = rate ]; then
+				row sluice-group3 shm none 64 "$f" "$st"
+			else
+				row sluice-group3-max shm none 64 "$f" "$st"
+			fi
+		else
+			say "note: no group for the group rows (see $work/stderr.log)"
+		fi
+	done
+	say "$(python3 - "$work/fan3.json" "$work/group3-rate.json" <<'PY'
+import json, sys
+try:
+    a, b = (json.loads([l for l in open(p) if l.startswith("{")][-1]) for p in sys.argv[1:3])
+    print(f"group of 3 / fan-out to 3 (same run): p50 {b['p50_ns'] / a['p50_ns']:.2f}x,"
+          f" p99 {b['p99_ns'] / a['p99_ns']:.2f}x; group: {b.get('processed')} processed,"
+          f" lost {b.get('lost')}, duplicates {b.get('duplicates')}")
+except (OSError, IndexError, KeyError, ValueError, ZeroDivisionError) as e:
+    print(f"group of 3 / fan-out to 3: not computed ({e})")
+PY
+)"
+	ctl_down
+else
+	say "note: no group rows (no sluice-control in $build, or sluice-loadgen without --group)"
+fi
 sl_dp_stop
 [ "${SL_DP_RC:-0}" = 0 ] || say "note: sluice-dataplane (shared memory) exited with status $SL_DP_RC"
 

@@ -310,7 +310,7 @@ def group_list(st, a):
 
 def group_show(st, a):
     g = need_group(st, a)
-    return dict(group_view(g), members=g.get("member_list", []))
+    return dict(group_view(g), member_list=g.get("member_list", []))
 
 
 def group_delete(st, a):

@@ -3336,6 +3336,56 @@ test_group_pull(struct fake *fk, struct sl_client *c)
 	CHECK(sl_client_group_leave(c, info.group_id) == 0);
 }
 
+/*
+ * What the broker says about a group unasked: a gap (SL_E_GAP_LOST, frame
+ * type GDELIVER, the range after the ERROR) is an event and counted; a
+ * revocation (SL_E_DENIED, frame type GJOIN, detail the group) is an event
+ * that ends the membership: later deliveries of the group are dropped.
+ */
+static void
+test_group_events(struct fake *fk, struct sl_client *c, struct group_evlog *gev)
+{
+	struct sl_group_opts go = { .topic_id = GROUP_TOPIC, .group = "work" };
+	uint64_t buf[(sizeof(struct sl_error_gap) + 7) / 8];
+	struct sl_error_gap *e = (struct sl_error_gap *)buf;
+	struct sl_group_info info;
+	struct gcollect g = { 0 };
+	struct sl_client_stats st0, st;
+	unsigned int n0;
+
+	CHECK(sl_client_group_join(c, &go, &info) == 0);
+	sl_client_stats(c, &st0);
+	n0 = gev->log.n;
+	sl_proto_hdr_init(&e->e.h, SL_FT_ERROR, 0, sizeof(*e), FAKE_SESSION);
+	e->e.req_id = 0;
+	e->e.code = SL_E_GAP_LOST;
+	e->e.frame_type = SL_FT_GDELIVER;
+	e->e.detail = GROUP_GID;
+	e->first = 5;
+	e->last = 9;
+	fake_send(fk, e, sizeof(*e));
+	for (int i = 0; i < 200 && gev->log.n == n0; i++)
+		CHECK(sl_client_wait(c, on_gmsg, &g, 16, 5) >= 0);
+	CHECK(gev->log.n == n0 + 1 && gev->log.type[n0] == SL_EV_GROUP_ERROR &&
+	      gev->log.error[n0] == SL_E_GAP_LOST && gev->group_id == info.group_id &&
+	      gev->first == 5);
+	sl_client_stats(c, &st);
+	CHECK(st.gaps == st0.gaps + 5 && st.errors == st0.errors);
+
+	fake_send(fk, e, put_error(e, 0, SL_E_DENIED, SL_FT_GJOIN, GROUP_GID));
+	for (int i = 0; i < 200 && gev->log.n == n0 + 1; i++)
+		CHECK(sl_client_wait(c, on_gmsg, &g, 16, 5) >= 0);
+	CHECK(gev->log.n == n0 + 2 && gev->log.error[n0 + 1] == SL_E_DENIED &&
+	      gev->group_id == info.group_id);
+	CHECK(sl_client_group_ack(c, info.group_id, 1) == -ENOENT);
+	gpublish(c, 1, "late"); /* the fake still sends it: dropped */
+	for (int i = 0; i < 200 && st.group_dropped == st0.group_dropped; i++) {
+		CHECK(sl_client_wait(c, on_gmsg, &g, 16, 5) >= 0);
+		sl_client_stats(c, &st);
+	}
+	CHECK(st.group_dropped == st0.group_dropped + 1 && g.n == 0);
+}
+
 /* A broker that speaks version 3: every group call -EPROTONOSUPPORT. */
 static void
 test_group_v3(struct fake *fk)
@@ -3378,6 +3428,7 @@ test_groups(struct fake *fk)
 	test_group_nak(fk, c);
 	test_group_pause_leave(fk, c);
 	test_group_pull(fk, c);
+	test_group_events(fk, c, &gev);
 	sl_client_close(c);
 	test_group_v3(fk);
 }

@@ -46,15 +46,19 @@ start_dp() {
 	"$FAKE" "$NAME" "$DPLOG" 2>"$T/dp.err" &
 	DP=$!
 }
+# Until dataplane.status holds TEXT (5 s at most).
+wait_status() {
+	for _ in $(seq 100); do
+		"$CTL" -s "$SOCK" --json dataplane status >"$T/out" 2>/dev/null &&
+			grep -q "$1" "$T/out" && return 0
+		sleep 0.05
+	done
+	CASE="wait_status"; fail "no $1 within 5 s"
+}
 # Stop it, and wait until sluice-control has noticed (the region is gone).
 stop_dp() {
 	kill "$DP"; wait "$DP" 2>/dev/null; DP=0
-	for _ in $(seq 100); do
-		"$CTL" -s "$SOCK" --json dataplane status >"$T/out" 2>/dev/null &&
-			grep -q '"attached":false' "$T/out" && return 0
-		sleep 0.05
-	done
-	CASE="stop_dp"; fail "sluice-control still attached 5 s later"
+	wait_status '"attached":false'
 }
 start_control() {
 	# No metrics listener: a fixed port would collide with any other sluice-control here.
@@ -64,14 +68,7 @@ start_control() {
 	echo "FAIL: sluice-control did not listen"; cat "$T/control.err"; exit 1
 }
 # Until the last resync the dataplane saw is complete.
-wait_synced() {
-	for _ in $(seq 100); do
-		"$CTL" -s "$SOCK" --json dataplane status >"$T/out" 2>/dev/null &&
-			grep -q '"synced":true' "$T/out" && return 0
-		sleep 0.05
-	done
-	CASE="wait_synced"; fail "no complete resync within 5 s"
-}
+wait_synced() { wait_status '"synced":true'; }
 # Until the group counters of TOPIC GROUP show LABEL = VALUE (sampled every 50 ms).
 wait_counter() {
 	for _ in $(seq 40); do
@@ -124,7 +121,7 @@ ctl group update client.t g1; rc_is 2
 # --- list and show: settings merged with the group and gmember slots ---
 wait_counter jobs workers delivered 10
 ctl --json group show jobs workers; rc_is 0
-out_json 'v["policy"] == "key" and v["durable"] and v["managed"] and v["live"] and v["members"][0]["member"] == "00000000000000a1" and v["members"][0]["state"] == 1 and v["acked"] == 9'
+out_json 'v["policy"] == "key" and v["durable"] and v["managed"] and v["live"] and v["members"] == 1 and v["member_list"][0]["member"] == "00000000000000a1" and v["member_list"][0]["state"] == 1 and v["acked"] == 9'
 ctl group show jobs workers; rc_is 0; out_has "dead_letter:"; out_has "jobs.dead"
 grep -Eq "^00000000000000a1 +active +1 +0 +10 +9 +0$" "$T/out" || fail "member row"
 ctl --json group list jobs; rc_is 0
@@ -201,6 +198,10 @@ ctl group delete jobs workers; rc_is 0; dp_has "GROUP_DELETE jobs workers"
 ctl group delete jobs workers; rc_is 4
 ctl topic delete mem; rc_is 0
 ctl --json group list; rc_is 0; out_json 'not any(g["topic"] == "mem" for g in v)'
+# A topic a client created: its deletion takes its groups from the state too.
+ctl topic delete client.t; rc_is 0
+ctl --json group list; rc_is 0; out_json 'not any(g["topic"] == "client.t" for g in v)'
+python3 -I -S -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(any(g["topic"] == "client.t" for g in s["groups"]))' "$T/state/state.json" || { CASE="topic delete client.t"; fail "its group stayed in state.json"; }
 
 if [ "$FAILS" -ne 0 ]; then
 	echo "$FAILS check(s) failed"

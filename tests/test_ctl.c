@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <common/cnc.h>
+#include <common/ctrs.h>
 
 #include "dataplane.h"
 #include "durable.h"
+#include "group_dp.h"
 #include "journal.h"
 #include "topic.h"
 
@@ -258,6 +260,135 @@ test_topics(void)
 	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPSERT, &t, msg), 0);
 	CHECK(sl_route_state(&dp.route, id_of("c.mem"))->journal == NULL);
 	CHECK_EQ(created(), 2);
+}
+
+static int
+group_cmd(uint32_t type, const char *tname, const char *gname, uint8_t flags, uint32_t ack_wait,
+	  char *msg)
+{
+	struct sl_cnc_group g;
+
+	memset(&g, 0, sizeof(g));
+	snprintf(g.topic, sizeof(g.topic), "%s", tname);
+	snprintf(g.name, sizeof(g.name), "%s", gname);
+	g.flags = flags;
+	g.ack_wait_ms = ack_wait;
+	g.max_inflight = 64;
+	return run(type, &g, sizeof(g), msg);
+}
+
+/* The handoff of @kind the last command sent, or NULL. */
+static const struct sl_handoff *
+sent_kind(uint8_t kind)
+{
+	unsigned i;
+
+	for (i = fake_n_sent; i-- > 0;)
+		if (fake_sent[i].h.kind == kind)
+			return &fake_sent[i].h;
+	return NULL;
+}
+
+/* The "group" slot keyed @key in the counters area: its members value, or -1. */
+static int64_t
+group_slot_members(const char *key)
+{
+	struct sl_ctrs_hdr *a = sl_cnc_ctrs(dp.cnc);
+	struct sl_ctrs_view v;
+	int64_t found = -1;
+	uint32_t i;
+	int t;
+
+	dp.next_stats_ns = 0;
+	sl_dp_ctl_poll(&dp);
+	if (sl_ctrs_view_take(a, a->area_size, &v) < 0)
+		return -2;
+	t = sl_ctrs_view_type(&v, "group");
+	for (i = 0; t >= 0 && i < v.hdr->n_slots; i++) {
+		const struct sl_ctrs_type *ty;
+		const uint64_t *vals;
+		const struct sl_ctrs_meta *m = sl_ctrs_view_slot(&v, i, &ty, &vals);
+
+		if (m && (int)m->type == t && strcmp(m->key, key) == 0)
+			found = (int64_t)vals[SL_STATS_G_members];
+	}
+	sl_ctrs_view_free(&v);
+	return found;
+}
+
+/* GROUP_UPSERT, GROUP_DELETE, GROUP_RESET: checked, handed to the topic's
+ * owner, changed live where safe, freed once the owner gave it back. */
+static void
+test_groups(void)
+{
+	struct sl_handoff gone = { .kind = SL_HO_GROUP_GONE };
+	const struct sl_handoff *h;
+	struct sl_group_rec *r;
+	struct sl_cnc_group g;
+	unsigned n0;
+	char msg[128];
+	uint32_t gid;
+
+	fake_sent_clear();
+	CHECK_EQ(group_cmd(SL_CNC_GROUP_UPSERT, "no.such", "q", 0, 0, msg), -ENOENT);
+	msg_has(msg, "no topic no.such");
+	CHECK_EQ(group_cmd(SL_CNC_GROUP_UPSERT, "c.mem", "bad name", 0, 0, msg), -EINVAL);
+	CHECK_EQ(group_cmd(SL_CNC_GROUP_UPSERT, "c.mem", "q", SL_CNC_GROUP_F_DURABLE, 0, msg),
+		 -EINVAL);
+	msg_has(msg, "needs a journaled topic");
+	CHECK_EQ(fake_n_sent, 0);
+	CHECK_EQ(group_cmd(SL_CNC_GROUP_UPSERT, "c.mem", "q", 0, 0, msg), 0);
+	h = sent_kind(SL_HO_GROUP_ADD);
+	CHECK(h != NULL);
+	if (h == NULL)
+		return;
+	gid = h->topic;
+	r = dp.groups->rec[gid];
+	CHECK(r != NULL && r->topic == id_of("c.mem") && dp.groups->topic_of[gid] == r->topic);
+	CHECK_EQ(fake_sent[fake_n_sent - 1].worker, dp.route.topics[r->topic].owner);
+	/* The same settings again (control's resync): nothing is sent. */
+	n0 = fake_n_sent;
+	CHECK_EQ(group_cmd(SL_CNC_GROUP_UPSERT, "c.mem", "q", 0, 0, msg), 0);
+	CHECK_EQ(fake_n_sent, n0);
+	/* A safe change: staged for the owner. */
+	CHECK_EQ(group_cmd(SL_CNC_GROUP_UPSERT, "c.mem", "q", 0, 500, msg), 0);
+	CHECK(sent_kind(SL_HO_GROUP_UPDATE) != NULL && r->spec_gen == 1 &&
+	      r->spec_next.ack_wait_ms == 500);
+	CHECK_EQ(group_cmd(SL_CNC_GROUP_UPSERT, "c.mem", "q", 0, 600, msg), -EBUSY);
+	msg_has(msg, "not applied yet");
+	r->spec_applied = r->spec_gen; /* the owner applied it */
+	CHECK_EQ(group_cmd(SL_CNC_GROUP_UPSERT, "c.mem", "q", 0, 600, msg), 0);
+	r->spec_applied = r->spec_gen;
+	/* Durable on a journaled topic; the flag cannot change. */
+	CHECK_EQ(group_cmd(SL_CNC_GROUP_UPSERT, "c.sync", "d", SL_CNC_GROUP_F_DURABLE, 0, msg), 0);
+	CHECK_EQ(group_cmd(SL_CNC_GROUP_UPSERT, "c.sync", "d", 0, 0, msg), -EPERM);
+	msg_has(msg, "durable, which cannot change");
+	CHECK_EQ(group_slot_members("c.sync d"), 0);
+	/* Reset: to the owner with how and where. */
+	memset(&g, 0, sizeof(g));
+	snprintf(g.topic, sizeof(g.topic), "c.mem");
+	snprintf(g.name, sizeof(g.name), "q");
+	g.reset_how = SL_CNC_RESET_SEQ;
+	g.reset_arg = 7;
+	CHECK_EQ(run(SL_CNC_GROUP_RESET, &g, sizeof(g), msg), 0);
+	h = sent_kind(SL_HO_GROUP_RESET);
+	CHECK(h != NULL && h->topic == gid && h->code == SL_CNC_RESET_SEQ && h->producer_id == 7);
+	g.reset_how = SL_CNC_RESET_TIME;
+	CHECK_EQ(run(SL_CNC_GROUP_RESET, &g, sizeof(g), msg), -EINVAL);
+	msg_has(msg, "needs a journaled topic");
+	/* Delete: the owner lets go, then the record is freed. */
+	CHECK_EQ(group_cmd(SL_CNC_GROUP_DELETE, "c.mem", "q", 0, 0, msg), 0);
+	h = sent_kind(SL_HO_GROUP_DEL);
+	CHECK(h != NULL && h->topic == gid && r->dying && dp.groups->topic_of[gid] == 0);
+	CHECK_EQ(group_cmd(SL_CNC_GROUP_DELETE, "c.mem", "q", 0, 0, msg), -ENOENT);
+	gone.topic = gid;
+	sl_dp_group_gone(&dp, &gone);
+	CHECK(dp.groups->rec[gid] == NULL);
+	CHECK_EQ(group_cmd(SL_CNC_GROUP_DELETE, "c.sync", "d", 0, 0, msg), 0);
+	gone.topic = sent_kind(SL_HO_GROUP_DEL)->topic;
+	sl_dp_group_gone(&dp, &gone);
+	CHECK_EQ(group_slot_members("c.sync d"), -1);
+	fake_sent_clear();
 }
 
 /*
@@ -536,6 +667,7 @@ main(void)
 	CHECK_EQ(rc, 0);
 	if (rc == 0) {
 		test_topics();
+		test_groups();
 		test_delete();
 		test_users();
 		test_sweep();

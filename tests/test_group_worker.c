@@ -15,11 +15,13 @@
 #include <rte_cycles.h>
 #include <rte_ring_elem.h>
 
+#include <common/filter.h>
 #include <common/hdrs.h>
 #include <common/proto.h>
 #include <common/shm.h>
 
 #include "authz_cmd.h"
+#include "journal.h"
 #include "check.h"
 #include "dp_harness.h"
 #include "durable.h"
@@ -288,11 +290,11 @@ upsert(const struct sl_cnc_group *c)
 	return rc;
 }
 
-/* Delete group @name of g.t and let its record go as the main lcore does. */
+/* Delete group @name of @tname and let its record go as the main lcore does. */
 static void
-group_delete(const char *name)
+group_delete_of(const char *tname, const char *name)
 {
-	struct sl_cnc_group c = spec("g.t", name);
+	struct sl_cnc_group c = spec(tname, name);
 	struct sl_cnc_result r;
 	struct sl_handoff h;
 	int gone = 0;
@@ -309,6 +311,12 @@ group_delete(const char *name)
 			rte_pktmbuf_free(h.m);
 	}
 	CHECK(gone);
+}
+
+static void
+group_delete(const char *name)
+{
+	group_delete_of("g.t", name);
 }
 
 static struct sl_group_rec *
@@ -878,6 +886,268 @@ test_consume_right(void)
 	sl_authz_builder_fini(&b);
 }
 
+/* Publish one message of @tp with header color=@color (NULL: no block). */
+static void
+publish_color(uint32_t tp, const char *color)
+{
+	uint8_t buf[256];
+	struct sl_publish *p = (struct sl_publish *)buf;
+	struct sl_header hd = { "color", color, (uint16_t)(color ? strlen(color) : 0) };
+	int blen = 0;
+
+	memset(buf, 0, sizeof(buf));
+	if (color)
+		blen = sl_hdrs_build(p + 1, 128, "k", 1, &hd, 1);
+	CHECK(blen >= 0);
+	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, color ? SL_PUB_F_HDRS : 0,
+			  (uint32_t)(sizeof(*p) + (uint32_t)blen + 8), pub->id);
+	p->topic_id = tp;
+	p->hdrs_len = (uint16_t)blen;
+	memset((uint8_t *)(p + 1) + blen, 0x11, 8);
+	send_frame(PUB_PORT, buf, (uint32_t)(sizeof(*p) + (uint32_t)blen + 8));
+}
+
+/* GJOIN with filter @f (@flen bytes). */
+static void
+gjoin_filter(const struct member *mb, const char *group, const void *f, uint32_t flen)
+{
+	uint8_t buf[sizeof(struct sl_gjoin) + SL_MAX_FILTER_LEN + 8];
+	struct sl_gjoin *j = (struct sl_gjoin *)buf;
+
+	memset(buf, 0, sizeof(buf));
+	sl_proto_hdr_init(&j->h, SL_FT_GJOIN, 0, (uint32_t)sizeof(*j) + flen, mb->s->id);
+	j->topic_id = topic;
+	j->credit = 16;
+	j->member_id = mb->mid;
+	snprintf(j->group, sizeof(j->group), "%s", group);
+	j->flags = SL_GJOIN_F_FILTER;
+	j->req_id = 12;
+	memcpy(buf + sizeof(*j), f, flen);
+	reset_got();
+	send_frame(mb->port, buf, (uint32_t)sizeof(*j) + flen);
+	pump(2);
+}
+
+/* The group's filter: the first member sets it, a later one must carry the
+ * same or none; skipped messages move the position, counted. */
+static void
+test_filter(void)
+{
+	struct sl_filter_clause red = { SL_FILTER_EQ, "color", "red", 3 };
+	struct sl_filter_clause blue = { SL_FILTER_EQ, "color", "blue", 4 };
+	uint8_t fr[64], fb[64];
+	int lr = sl_filter_build(fr, sizeof(fr), &red, 1), lb = sl_filter_build(fb, sizeof(fb),
+										  &blue, 1);
+	struct sl_cnc_group c = spec("g.t", "filt");
+	struct member m[3];
+	struct sl_group_rec *r;
+	uint64_t start;
+	unsigned i, n = 0;
+	uint32_t gid;
+
+	CHECK(lr > 0 && lb > 0);
+	CHECK(upsert(&c) == 0);
+	member_open(&m[0], 7900, 900);
+	member_open(&m[1], 7901, 901);
+	member_open(&m[2], 7902, 902);
+	gjoin_filter(&m[0], "filt", fr, (uint32_t)lr);
+	gid = n_got == 1 && got[0].type == SL_FT_GROUP ? got[0].gid : 0;
+	CHECK(gid != 0);
+	r = rec_of(gid);
+	/* Another filter: refused; none: takes the group's. */
+	gjoin_filter(&m[1], "filt", fb, (uint32_t)lb);
+	CHECK(n_got == 1 && got[0].code == SL_E_BAD_HEADERS && got[0].ftype == SL_FT_GJOIN);
+	CHECK(gjoin(&m[2], "filt", 16) == gid);
+	start = r->cursor;
+	reset_got();
+	publish_color(topic, "red");
+	publish_color(topic, "blue");
+	publish_color(topic, NULL);
+	publish_color(topic, "red");
+	pump(3);
+	for (i = 0; i < n_got; i++)
+		if (got[i].type == SL_FT_GDELIVER) {
+			n++;
+			CHECK(got[i].hdrs_len > 0 && (got[i].flags & SL_DLV_F_HDRS));
+		}
+	CHECK(n == 2);
+	CHECK(r->ctr[SL_GX_filter_skipped] == 2 && r->cursor == start + 4);
+	close_members(m, 3);
+	group_delete("filt");
+}
+
+/* A group that falls behind a none topic's retransmit window jumps to the
+ * window's first message: a gap event to every member, counted. */
+static void
+test_window_gap(void)
+{
+	struct sl_topic_state *ts = sl_route_state(&dp.route, topic);
+	struct sl_cnc_group c = spec("g.t", "gap");
+	uint32_t old = ts->retx_window, gid;
+	struct member m;
+	uint64_t held = 0, first;
+	unsigned i, gaps = 0, later = 0;
+
+	CHECK(upsert(&c) == 0);
+	member_open(&m, 7950, 950);
+	gid = gjoin(&m, "gap", 1);
+	CHECK(gid != 0);
+	ts->retx_window = 8;
+	first = ts->seq + 1;
+	/* The member holds one and never acks: the window (8) moves on. */
+	reset_got();
+	publish(topic, 1);
+	pump(2);
+	for (i = 0; i < n_got; i++)
+		if (got[i].type == SL_FT_GDELIVER)
+			held = got[i].seq;
+	CHECK(held == first);
+	reset_got();
+	publish(topic, 40);
+	pump(3);
+	CHECK(gdelivers_to(m.s->id) == 0 && n_got == 0);
+	/* Its ack frees its credit: the cursor (first + 1) is out of the window. */
+	gack(&m, gid, &held, 1, 0);
+	pump(3);
+	for (i = 0; i < n_got; i++) {
+		if (got[i].type == SL_FT_ERROR && got[i].code == SL_E_GAP_LOST) {
+			gaps++;
+			CHECK(got[i].ftype == SL_FT_GDELIVER && got[i].detail == gid &&
+			      got[i].seq == first + 1);
+		}
+		if (got[i].type == SL_FT_GDELIVER)
+			later = (unsigned)got[i].seq;
+	}
+	CHECK(gaps == 1 && rec_of(gid)->ctr[SL_GX_gap_lost] == 40 - 8);
+	CHECK(later == first + 40 - 8 + 1); /* the window's first */
+	ts->retx_window = old;
+	close_members(&m, 1);
+	group_delete("gap");
+}
+
+/* GCTL: pause, resume, leave; a pull member fetches. */
+static void
+test_gctl(void)
+{
+	struct sl_cnc_group c = spec("g.t", "ctlops");
+	struct member m;
+	struct sl_gctl g;
+	struct sl_group_stats st;
+	uint32_t gid;
+
+	CHECK(upsert(&c) == 0);
+	member_open(&m, 7960, 960);
+	reset_got();
+	gjoin_f(&m, topic, "ctlops", 8, SL_GJOIN_F_PULL, 4);
+	pump(2);
+	gid = n_got == 1 && got[0].type == SL_FT_GROUP ? got[0].gid : 0;
+	CHECK(gid != 0);
+	reset_got();
+	publish(topic, 5);
+	pump(3);
+	CHECK(gdelivers_to(m.s->id) == 0); /* pull: nothing until it fetches */
+	memset(&g, 0, sizeof(g));
+	sl_proto_hdr_init(&g.h, SL_FT_GCTL, 0, sizeof(g), m.s->id);
+	g.group_id = gid;
+	g.op = SL_GCTL_FETCH;
+	g.n = 2;
+	g.req_id = 31;
+	reset_got();
+	send_frame(m.port, &g, sizeof(g));
+	pump(3);
+	CHECK(gdelivers_to(m.s->id) == 2);
+	g.op = SL_GCTL_LEAVE;
+	g.n = 0;
+	reset_got();
+	send_frame(m.port, &g, sizeof(g));
+	pump(2);
+	CHECK(n_got >= 1 && got[0].type == SL_FT_OK);
+	stats(gid, &st);
+	CHECK(st.members == 0 && st.pending == 2); /* its two are due again */
+	close_members(&m, 1);
+	group_delete("ctlops");
+}
+
+/* --- a journaled topic ------------------------------------------------------------ */
+
+static char jroot[64];
+
+/* A topic with an async journal in a directory of the test's own. */
+static int
+journal_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
+{
+	struct sl_journal_conf c = { .segment_bytes = 1u << 20, .index_every = 4096 };
+	struct sl_journal_recovery rec;
+	char dir[128];
+
+	(void)arg;
+	snprintf(dir, sizeof(dir), "%s/%u", jroot, t->id);
+	ts->durability = SL_DUR_ASYNC;
+	ts->backpressure = SL_BP_DROP;
+	ts->retx_window = 0; /* every group read comes from the journal */
+	return sl_journal_open(&ts->journal, dir, &c, &rec);
+}
+
+/* A group on a journaled topic reads its messages from the journal
+ * (GDELIVER with REPLAY); a reset to the earliest message goes back. */
+static void
+test_journaled(void)
+{
+	struct sl_cnc_group c = spec("g.j", "jrn");
+	struct sl_cnc_result r;
+	struct member m;
+	uint32_t jt = 0, gid;
+	unsigned i, n = 0, replay = 0;
+
+	snprintf(jroot, sizeof(jroot), "/tmp/sl_gw_XXXXXX");
+	CHECK(mkdtemp(jroot) != NULL);
+	CHECK(sl_route_topic_create_init(&dp.route, "g.j", 3, journal_topic_init, &dp, &jt) == 1);
+	if (jt == 0)
+		return;
+	/* Not durable: this topic was made without a directory of its own for
+	 * a durable group's files (the durable groups' tests cover those). */
+	CHECK(upsert(&c) == 0);
+	member_open(&m, 7970, 970);
+	reset_got();
+	gjoin_f(&m, jt, "jrn", 64, 0, 1);
+	pump(2);
+	gid = n_got == 1 && got[0].type == SL_FT_GROUP ? got[0].gid : 0;
+	CHECK(gid != 0);
+	reset_got();
+	publish(jt, 5);
+	pump(3);
+	for (i = 0; i < n_got; i++)
+		if (got[i].type == SL_FT_GDELIVER) {
+			n++;
+			replay += !!(got[i].flags & SL_DLV_F_REPLAY);
+			gack(&m, gid, &got[i].seq, 1, 0);
+		}
+	CHECK(n == 5 && replay == 5);
+	pump(2);
+	/* Back to the earliest: the five again, from the journal. */
+	c.reset_how = SL_CNC_RESET_EARLIEST;
+	memset(&r, 0, sizeof(r));
+	CHECK(sl_dp_group_reset(&dp, &c, &r) == 0);
+	reset_got();
+	pump(3);
+	CHECK(gdelivers_to(m.s->id) == 5);
+	close_members(&m, 1);
+	c.flags = 0;
+	group_delete_of("g.j", "jrn");
+	{
+		struct sl_topic_state *ts = sl_route_state(&dp.route, jt);
+
+		sl_journal_close(ts->journal);
+		ts->journal = NULL;
+	}
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", jroot);
+		CHECK(system(cmd) == 0);
+	}
+}
+
 /* --- shared memory ---------------------------------------------------------------- */
 
 static struct sl_shm shm;
@@ -1298,6 +1568,10 @@ main(int argc, char **argv)
 	test_member_expiry();
 	test_hostile_ack();
 	test_consume_right();
+	test_filter();
+	test_window_gap();
+	test_gctl();
+	test_journaled();
 	test_shm_member();
 	pump(2);
 	sl_dp_groups_fini(&dp);

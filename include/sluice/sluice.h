@@ -590,6 +590,10 @@ int sl_client_subscribe_filter(struct sl_client *c, uint32_t topic_id, uint16_t 
  * Group ids are the ones sl_client_group_join returned, for the client's
  * life, even if a restarted broker numbers the group differently.
  * A client is a member of at most 64 groups.
+ *
+ * sl_client_group_ack, _ack_upto, _nak and _fetch never wait and may be
+ * called from inside the deliver callback (typically: ack the message once
+ * processed); _join, _leave and _pause wait for the broker and may not.
  */
 
 #define SL_GROUP_F_PULL 1u /* receive only what sl_client_group_fetch asks for */

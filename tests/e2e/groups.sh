@@ -37,6 +37,23 @@ member() {
 # seqs FILES...: the seqs the members printed (-v: "TOPIC SEQ ..."), one per line.
 seqs() { awk '{ print $2 }' "$@"; }
 lines_ge() { [ "$(cat "${@:2}" 2>/dev/null | wc -l)" -ge "$1" ]; }
+# kill_mid WHAT OUT COLUMN TOTAL AFTER sluice-pub-args...: with members 1..3
+# (pids, printing to OUT.1..3) joined, publish in the background (acked);
+# kill -9 member 2 once it printed AFTER lines; wait for the publisher, then
+# (bounded) until TOTAL distinct seqs (in COLUMN) were printed; stop 1 and 3.
+kill_mid() {
+	local what=$1 out=$2 col=$3 total=$4 after=$5 pub
+	shift 5
+	t_pub "$@" -a -q --timeout 20000 &
+	pub=$!
+	T_BG+=("$pub")
+	t_wait 30 lines_ge "$after" "$out.2" || t_fail "$what: member 2 did not get $after"
+	kill -KILL "${pids[1]}"
+	wait "$pub" || t_fail "$what: publish $*"
+	t_wait 40 bash -c "[ \$(awk '{ print \$$col }' '$out'.? | sort -u | wc -l) -ge $total ]" ||
+		t_fail "$what: not every message processed after the kill"
+	stop_members "${pids[0]}" "${pids[2]}"
+}
 stop_members() {
 	local p
 	for p in "$@"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
@@ -80,15 +97,7 @@ for tr in udp shm; do
 		pids+=("$T_LAST")
 	done
 	t_wait 10 gmembers_is "$tp" work 3 || t_fail "$tr: 3 members not joined"
-	t_pub -t "$tp" -m k -n 3000 -r 1500 -a -q --timeout 20000 &
-	pubpid=$!
-	T_BG+=("$pubpid")
-	t_wait 20 lines_ge 300 "$T_DIR/kill.$tr.2" || t_fail "$tr: member 2 did not get 300"
-	kill -KILL "${pids[1]}"
-	wait "$pubpid" || t_fail "$tr: publish 3000 at 1500/s"
-	t_wait 30 bash -c "[ \$(awk '{ print \$2 }' '$T_DIR'/kill.$tr.? | sort -u | wc -l) -ge 3000 ]" ||
-		t_fail "$tr: not every message processed after the kill"
-	stop_members "${pids[0]}" "${pids[2]}"
+	kill_mid "$tr" "$T_DIR/kill.$tr" 2 3000 300 -t "$tp" -m k -n 3000 -r 1500
 	t_eq "$tr: kill -9: nothing lost" "$(seqs "$T_DIR"/kill.$tr.? | sort -nu | wc -l)" 3000
 	t_ge "$tr: kill -9: the dead member's unacknowledged messages redelivered" \
 		"$(gval "$tp" work redelivered)" 1
@@ -108,15 +117,7 @@ for i in 1 2 3; do
 	pids+=("$T_LAST")
 done
 t_wait 10 gmembers_is gq.keys work 3 || t_fail "keys: 3 members not joined"
-t_pub -t gq.keys -m k --keys 10000 -n 20000 -r 4000 -a -q --timeout 20000 &
-pubpid=$!
-T_BG+=("$pubpid")
-t_wait 30 lines_ge 2000 "$T_DIR/keys.2" || t_fail "keys: member 2 did not get 2000"
-kill -KILL "${pids[1]}"
-wait "$pubpid" || t_fail "keys: publish 20000 with 10000 keys"
-t_wait 40 bash -c "[ \$(awk '{ print \$3 }' '$T_DIR'/keys.? | sort -u | wc -l) -ge 20000 ]" ||
-	t_fail "keys: not every message processed after the kill"
-stop_members "${pids[0]}" "${pids[2]}"
+kill_mid keys "$T_DIR/keys" 3 20000 2000 -t gq.keys -m k --keys 10000 -n 20000 -r 4000
 python3 - "$T_DIR"/keys.? >"$T_DIR/keys.check" <<'PY' || t_fail "keys: $(cat "$T_DIR/keys.check")"
 import sys
 rows = []

@@ -1068,6 +1068,52 @@ test_gctl(void)
 	group_delete("ctlops");
 }
 
+/* A restarted client (a new session) with the same member id takes the
+ * member over: what it held is its own again. */
+static void
+test_takeover(void)
+{
+	struct sl_cnc_group c = spec("g.t", "takeover");
+	struct member a, b;
+	uint64_t seqs[2];
+	unsigned i, n = 0;
+	uint32_t gid;
+	struct sl_group_stats st;
+
+	c.grace_ms = 10000;
+	CHECK(upsert(&c) == 0);
+	member_open(&a, 7980, 980);
+	member_open(&b, 7981, 980); /* the same member id, another session */
+	gid = gjoin(&a, "takeover", 2);
+	CHECK(gid != 0);
+	reset_got();
+	publish(topic, 2);
+	pump(2);
+	for (i = 0; i < n_got && n < 2; i++)
+		if (got[i].type == SL_FT_GDELIVER && got[i].session == a.s->id)
+			seqs[n++] = got[i].seq;
+	CHECK(n == 2);
+	if (n != 2)
+		return;
+	/* a's session ends (grace 10 s); b joins as the same member. */
+	sl_worker_session_close(w, a.s);
+	a.s = NULL;
+	pump(2); /* the session's end reaches the owner through its ring */
+	stats(gid, &st);
+	CHECK(st.members_lost == 1 && st.inflight == 2);
+	CHECK(gjoin(&b, "takeover", 2) == gid);
+	stats(gid, &st);
+	CHECK(st.members == 1 && st.rejoined == 1);
+	reset_got();
+	gack(&b, gid, seqs, 2, 0);
+	pump(2);
+	CHECK(n_got == 0);
+	stats(gid, &st);
+	CHECK(st.acked == 2 && st.inflight == 0 && st.redelivered == 0);
+	close_members(&b, 1);
+	group_delete("takeover");
+}
+
 /* --- a journaled topic ------------------------------------------------------------ */
 
 static char jroot[64];
@@ -1573,6 +1619,7 @@ main(int argc, char **argv)
 	test_filter();
 	test_window_gap();
 	test_gctl();
+	test_takeover();
 	test_journaled();
 	test_shm_member();
 	pump(2);

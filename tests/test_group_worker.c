@@ -1114,6 +1114,39 @@ test_takeover(void)
 	group_delete("takeover");
 }
 
+/* A message too large for a UDP member's datagram goes to the dead-letter
+ * topic at once, settled, counted too_large. */
+static void
+test_too_large(void)
+{
+	struct sl_cnc_group c = spec("g.t", "big");
+	struct sl_topic_state *dts = sl_route_state(&dp.route, dl_topic);
+	static uint8_t buf[sizeof(struct sl_publish) + SL_MAX_PAYLOAD];
+	struct sl_publish *p = (struct sl_publish *)buf;
+	uint64_t dl0 = dts->published;
+	struct sl_group_stats st;
+	struct member m;
+	uint32_t gid;
+
+	snprintf(c.dead_letter, sizeof(c.dead_letter), "g.dl");
+	CHECK(upsert(&c) == 0);
+	member_open(&m, 7990, 990);
+	gid = gjoin(&m, "big", 4);
+	CHECK(gid != 0);
+	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, 0, sizeof(buf), pub->id);
+	p->topic_id = topic;
+	memset(p + 1, 0x5a, SL_MAX_PAYLOAD);
+	reset_got();
+	send_frame(PUB_PORT, buf, sizeof(buf));
+	pump(3);
+	CHECK(gdelivers_to(m.s->id) == 0);
+	stats(gid, &st);
+	CHECK(rec_of(gid)->ctr[SL_GX_too_large] == 1 && st.inflight == 0);
+	CHECK(rec_of(gid)->ctr[SL_GX_dead_dropped] == 0 && dts->published == dl0 + 1);
+	close_members(&m, 1);
+	group_delete("big");
+}
+
 /* --- a journaled topic ------------------------------------------------------------ */
 
 static char jroot[64];
@@ -1620,6 +1653,7 @@ main(int argc, char **argv)
 	test_window_gap();
 	test_gctl();
 	test_takeover();
+	test_too_large();
 	test_journaled();
 	test_shm_member();
 	pump(2);

@@ -22,6 +22,7 @@
 
 #include "authz_cmd.h"
 #include "journal.h"
+#include "retx.h"
 #include "check.h"
 #include "dp_harness.h"
 #include "durable.h"
@@ -1147,6 +1148,71 @@ test_too_large(void)
 	group_delete("big");
 }
 
+/* On a `none` topic a message a member holds stays readable after the
+ * retransmit window let go of it (the group keeps a reference): when the
+ * member dies it goes to another, count 2, and nothing is lost. */
+static void
+test_held_past_window(void)
+{
+	struct sl_topic_state *ts = sl_route_state(&dp.route, topic);
+	struct sl_cnc_group c = spec("g.t", "keep");
+	uint32_t old = ts->retx_window, gid;
+	struct member m[2];
+	struct sl_group_rec *r;
+	uint64_t held = 0;
+	unsigned i, k, moved = 0, others = 0, rounds = 0;
+
+	CHECK(upsert(&c) == 0);
+	member_open(&m[0], 7995, 995);
+	member_open(&m[1], 7996, 996);
+	gid = gjoin(&m[0], "keep", 1);
+	CHECK(gid != 0);
+	r = rec_of(gid);
+	ts->retx_window = 8;
+	reset_got();
+	publish(topic, 1);
+	pump(2);
+	for (i = 0; i < n_got; i++)
+		if (got[i].type == SL_FT_GDELIVER)
+			held = got[i].seq;
+	CHECK(held != 0 && r->n_refs == 1);
+	CHECK(gjoin(&m[1], "keep", 16) == gid);
+	reset_got();
+	/* In steps the window (8) holds, acked as they come: no gap. */
+	while (others < 40 && rounds++ < 100) {
+		if (rounds <= 10)
+			publish(topic, 4);
+		pump(2);
+		for (i = 0; i < n_got; i++)
+			if (got[i].type == SL_FT_GDELIVER && got[i].session == m[1].s->id) {
+				gack(&m[1], gid, &got[i].seq, 1, 0);
+				others++;
+			}
+		reset_got();
+	}
+	pump(2);
+	CHECK(others == 40 && r->ctr[SL_GX_gap_lost] == 0);
+	CHECK(sl_retx_find(w, topic, held) == NULL && r->n_refs == 1);
+	/* m[0] goes (no grace): its message, long out of the window, moves. */
+	sl_worker_session_close(w, m[0].s);
+	m[0].s = NULL;
+	for (k = 0; k < 5 && !moved; k++) {
+		pump(2);
+		for (i = 0; i < n_got; i++)
+			if (got[i].type == SL_FT_GDELIVER && got[i].seq == held) {
+				CHECK(got[i].session == m[1].s->id && got[i].count == 2);
+				moved++;
+				gack(&m[1], gid, &got[i].seq, 1, 0);
+			}
+		reset_got();
+	}
+	pump(2);
+	CHECK(moved == 1 && r->ctr[SL_GX_gap_lost] == 0 && r->n_refs == 0);
+	ts->retx_window = old;
+	close_members(&m[1], 1);
+	group_delete("keep");
+}
+
 /* --- a journaled topic ------------------------------------------------------------ */
 
 static char jroot[64];
@@ -1654,6 +1720,7 @@ main(int argc, char **argv)
 	test_gctl();
 	test_takeover();
 	test_too_large();
+	test_held_past_window();
 	test_journaled();
 	test_shm_member();
 	pump(2);

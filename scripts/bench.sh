@@ -295,17 +295,27 @@ done
 # leaving early would fail the pipe with SIGPIPE once the help outgrows one
 # pipe write, and the rows would be skipped without a word.
 lg_help=$("$bin/sluice-loadgen" --help 2>&1)
-if [ -x "$build/control/sluice-control" ] && grep -q -- --encrypt <<<"$lg_help"; then
-	say "the same, authenticated: every datagram sealed (MAC), and encrypted (AEAD)"
-	"$build/control/sluice-control" -n $name --state-dir "$work/control" \
+# ctl_up STATE_DIR: sluice-control for the running dataplane (no metrics
+# listener), waited for until attached; ctl runs sluicectl against it.
+ctl() { timeout 10 "$build/ctl/sluicectl" -n $name "$@"; }
+ctl_up() {
+	"$build/control/sluice-control" -n $name --state-dir "$1" --metrics off \
 		>>"$work/control.log" 2>&1 &
 	ctl_pid=$!
 	PIDS+=("$ctl_pid")
-	ctl() { timeout 10 "$build/ctl/sluicectl" -n $name "$@"; }
 	for _ in $(seq 100); do
 		ctl dataplane status --json 2>/dev/null | grep -q '"attached":true' && break
 		sleep 0.1
 	done
+}
+ctl_down() {
+	kill -TERM "$ctl_pid" 2>/dev/null
+	wait "$ctl_pid" 2>/dev/null
+	forget "$ctl_pid"
+}
+if [ -x "$build/control/sluice-control" ] && grep -q -- --encrypt <<<"$lg_help"; then
+	say "the same, authenticated: every datagram sealed (MAC), and encrypted (AEAD)"
+	ctl_up "$work/control"
 	if ctl user add bench --credentials "$work/bench.cred" >/dev/null 2>>"$work/stderr.log" &&
 		ctl acl grant bench 'bcr.>' pub,sub >/dev/null 2>>"$work/stderr.log"; then
 		for mode in mac aead mac-chacha aead-chacha; do
@@ -324,9 +334,7 @@ if [ -x "$build/control/sluice-control" ] && grep -q -- --encrypt <<<"$lg_help";
 	else
 		say "note: no user for the authenticated rows (see $work/stderr.log)"
 	fi
-	kill -TERM "$ctl_pid" 2>/dev/null
-	wait "$ctl_pid" 2>/dev/null
-	forget "$ctl_pid"
+	ctl_down
 else
 	say "note: no authenticated rows (no sluice-control in $build, or sluice-loadgen without --encrypt)"
 fi
@@ -460,15 +468,7 @@ row sluice-64k shm none 65536 "$f" "$(lg_status $?)"
 # messages per second one worker dispatches to a group of three. Groups are
 # made through sluice-control, so these rows need it.
 if [ -x "$build/control/sluice-control" ] && grep -q -- --consumers <<<"$lg_help"; then
-	"$build/control/sluice-control" -n $name --state-dir "$work/control-shm" --metrics off \
-		>>"$work/control.log" 2>&1 &
-	ctl_pid=$!
-	PIDS+=("$ctl_pid")
-	ctl() { timeout 10 "$build/ctl/sluicectl" -n $name "$@"; }
-	for _ in $(seq 100); do
-		ctl dataplane status --json 2>/dev/null | grep -q '"attached":true' && break
-		sleep 0.1
-	done
+	ctl_up "$work/control-shm"
 	say "consumer groups over shared memory: a group of 3 against a fan-out to 3, $shm_rate msg/s," \
 		"64 B; then a group of 3 at the maximum rate, acked"
 	f=$work/fan3.json
@@ -504,9 +504,7 @@ except (OSError, IndexError, KeyError, ValueError, ZeroDivisionError) as e:
     print(f"group of 3 / fan-out to 3: not computed ({e})")
 PY
 )"
-	kill -TERM "$ctl_pid" 2>/dev/null
-	wait "$ctl_pid" 2>/dev/null
-	forget "$ctl_pid"
+	ctl_down
 else
 	say "note: no group rows (no sluice-control in $build, or sluice-loadgen without --group)"
 fi

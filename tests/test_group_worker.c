@@ -1249,8 +1249,8 @@ test_journaled(void)
 	CHECK(sl_route_topic_create_init(&dp.route, "g.j", 3, journal_topic_init, &dp, &jt) == 1);
 	if (jt == 0)
 		return;
-	/* In memory (a durable group's files are test_group_durable's): it
-	 * reads the journal all the same. */
+	/* Not durable: this topic was made without a directory of its own for
+	 * a durable group's files (the durable groups' tests cover those). */
 	CHECK(upsert(&c) == 0);
 	member_open(&m, 7970, 970);
 	reset_got();

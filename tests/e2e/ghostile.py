@@ -21,7 +21,13 @@ import time
 
 import v3
 
-v3.VERSION = 4  # offer (and speak) version 4: groups are version 4 frames
+v3.VERSION = 4  # offer version 4 in HELLO: groups are version 4 frames
+
+
+def hdr4(t, length, sid):
+    """A version 4 frame header (v3.hdr's default version is 3: the lowest
+    version that defines a frame is what it carries, PROTOCOL.md 9)."""
+    return v3.hdr(t, length, sid, version=4)
 
 RESOLVE, TOPIC, OK, HEARTBEAT, ERROR = 0x10, 0x11, 0x14, 0x40, 0x7F
 GJOIN, GROUP, GCTL, GDELIVER, GACK, GNAK = 0x19, 0x1A, 0x1B, 0x24, 0x33, 0x34
@@ -29,7 +35,7 @@ E_NOT_HELD = 32
 
 
 def gack(sid, gid, seqs, flags=0):  # flags: bit 0 CUMULATIVE
-    return v3.hdr(GACK, 24 + 8 * len(seqs), sid) + struct.pack("<IHH", gid, flags, len(seqs)) + \
+    return hdr4(GACK, 24 + 8 * len(seqs), sid) + struct.pack("<IHH", gid, flags, len(seqs)) + \
         b"".join(struct.pack("<Q", s) for s in seqs)
 
 
@@ -40,7 +46,7 @@ def main():
     c = v3.connect(host, port, name=b"ghostile")
     res = v3.hdr(RESOLVE, 24 + len(topic), c.id) + struct.pack("<IHH", 1, len(topic), 1) + topic
     tid = struct.unpack_from("<I", c.request(res, TOPIC), 20)[0]
-    join = v3.hdr(GJOIN, 72, c.id) + struct.pack("<IIQ", tid, count, member) + \
+    join = hdr4(GJOIN, 72, c.id) + struct.pack("<IIQ", tid, count, member) + \
         group.ljust(32, b"\0") + struct.pack("<II", 0, 2)
     gid = struct.unpack_from("<I", c.request(join, GROUP), 16)[0]
     print("joined", file=sys.stderr, flush=True)
@@ -67,7 +73,7 @@ def main():
     pump(end)
     c.send(gack(c.id, gid, [10 ** 12]))
     c.send(gack(c.id, gid, [other]))
-    c.send(v3.hdr(GNAK, 40, c.id) + struct.pack("<IIQII", gid, 0, 10 ** 12, 7, 0))
+    c.send(hdr4(GNAK, 40, c.id) + struct.pack("<IIQII", gid, 0, 10 ** 12, 7, 0))
     if given:
         c.send(gack(c.id, gid, [given[0]]))
         time.sleep(0.05)

@@ -295,6 +295,10 @@ int sl_group_restore(struct sl_group *g, uint64_t seq, uint64_t key_hash,
 /* The group's counters, gauges filled in. */
 void sl_group_stats_get(const struct sl_group *g, struct sl_group_stats *st);
 
+/* 1 when @seq is unsettled in @g (delivered, due again, dead-letter
+ * pending, or held behind its key), else 0. */
+int sl_group_unsettled(const struct sl_group *g, uint64_t seq);
+
 /* The configuration it was made with (and sl_group_set_timing changed). */
 const struct sl_group_cfg *sl_group_config(const struct sl_group *g);
 

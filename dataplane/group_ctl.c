@@ -62,6 +62,7 @@ rec_free(struct sl_group_rec *r, int last_save)
 	if (r == NULL)
 		return;
 	sl_dp_gdur_detach(r, last_save);
+	free(r->refs);
 	free(r->mem);
 	free(r);
 }
@@ -242,6 +243,17 @@ create(struct sl_dp *dp, const struct sl_cnc_group *c, uint32_t topic, struct sl
 	if (rc < 0) {
 		rec_free(g, 0);
 		return say(r, rc, "group %s: settings out of range", c->name);
+	}
+	if (sl_route_state(&dp->route, topic)->durability == SL_DUR_NONE) {
+		/* Its unsettled messages are kept by reference past the
+		 * retransmit window: a table twice the bound, by seq. */
+		g->ref_limit = RTE_MIN(cfg.max_inflight + cfg.max_blocked, SL_DP_GROUP_REFS);
+		g->ref_cap = rte_align32pow2(2 * g->ref_limit);
+		g->refs = zalloc64(sizeof(*g->refs) * g->ref_cap);
+		if (g->refs == NULL) {
+			rec_free(g, 0);
+			return say(r, -ENOMEM, "out of memory for group %s", c->name);
+		}
 	}
 	g->id = id;
 	g->topic = topic;

@@ -14,6 +14,8 @@
 #include "group.h"
 #include "peer.h"
 
+struct rte_mbuf;
+
 /*
  * A group is created by control (CnC GROUP_UPSERT) on the main lcore, which
  * allocates its record and the engine's memory, then hands it to the owner
@@ -39,6 +41,20 @@
 #define SL_X_GROUPX_ENUM(n) SL_GX_##n,
 enum { SL_GROUPX_LIST(SL_X_GROUPX_ENUM) SL_GX_MAX };
 #undef SL_X_GROUPX_ENUM
+
+/* A message an unsettled entry of a group on a `none` topic needs after
+ * the retransmit window let go of it: a reference on its mbuf (owner only). */
+struct sl_group_ref {
+	struct rte_mbuf *m; /* NULL: free */
+	uint64_t seq;
+	uint16_t off, len;
+	uint32_t reserved;
+};
+
+/* Most such references a group holds (its unsettled messages on a `none`
+ * topic): past it, and while the packet pool runs low, the group takes no
+ * new message (back-pressure; behind the window it then gets a gap). */
+#define SL_DP_GROUP_REFS 8192u
 
 /* Where a member's deliveries go (owner only; index = its engine slot). */
 struct sl_group_msub {
@@ -85,6 +101,12 @@ struct sl_group_rec {
 	struct sl_filter filter;
 	struct sl_group_msub m[SL_DP_GROUP_MEMBERS];
 	uint64_t ctr[SL_GX_MAX]; /* SL_GROUPX_LIST, owner writes (sl_ctr_add) */
+	/* `none` topics: references on the unsettled messages (open addressing
+	 * by seq, ref_cap a power of two, at most ref_limit used); NULL for a
+	 * journaled topic, which reads them back from its journal. Main lcore
+	 * allocates, owner uses. */
+	struct sl_group_ref *refs;
+	uint32_t ref_cap, ref_limit, n_refs, ref_sweep;
 	/* Durable groups: the persistence state group_durable.c hangs here
 	 * (snapshot buffers); NULL for an in-memory group. */
 	void *dur;
@@ -109,7 +131,6 @@ struct sl_handoff;
 struct sl_frame;
 struct sl_cnc_result;
 struct sl_authz;
-struct rte_mbuf;
 
 /* --- main lcore (group_ctl.c) --- */
 

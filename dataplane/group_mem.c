@@ -126,6 +126,12 @@ sl_group_config(const struct sl_group *g)
 	return &g->cfg;
 }
 
+int
+sl_group_unsettled(const struct sl_group *g, uint64_t seq)
+{
+	return sl_grp_seq_pos(g, seq) != NIL;
+}
+
 void
 sl_group_set_timing(struct sl_group *g, uint64_t ack_wait_ns, uint32_t max_deliveries,
 		    uint64_t grace_ns)

@@ -336,6 +336,8 @@ owner_gack(struct sl_worker *w, struct sl_group_rec *r, int slot, const struct s
 		rc = sl_group_ack(r->g, (uint32_t)slot, seqs[i], now);
 		if (rc < 0)
 			not_held(w, peer, a->h.session, SL_FT_GACK, a->group_id, seqs[i], &told);
+		else
+			sl_wgroup_ref_settled(r, seqs[i]);
 	}
 	r->changes++;
 }
@@ -445,6 +447,7 @@ group_del(struct sl_worker *w, uint32_t id)
 		if (r->m[i].session)
 			sl_worker_reply_error(w, &r->m[i].peer, r->m[i].session, 0, SL_E_NO_GROUP,
 					      SL_FT_GJOIN, r->id);
+	sl_wgroup_refs_clear(r);
 	r->live = 0;
 	r->give_back = 1;
 }
@@ -486,6 +489,7 @@ sl_worker_group_reset(struct sl_worker *w, struct sl_group_rec *r, uint32_t how,
 	/* The unsettled set goes: the engine is made afresh in its own
 	 * memory and the members join again, keeping their state. */
 	gctr(r, SL_GX_reset_dropped, sl_group_unacked_count(r->g));
+	sl_wgroup_refs_clear(r);
 	for (i = 0; i < SL_DP_GROUP_MEMBERS; i++)
 		keep[i] = *sl_group_member(r->g, i);
 	memcpy(ms, r->m, sizeof(ms));

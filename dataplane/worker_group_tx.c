@@ -66,23 +66,135 @@ sl_wgroup_last(struct sl_worker *w, uint32_t topic)
 	return sl_worker_nak_bound(w, topic);
 }
 
-/* Message @seq of @topic: the window, else the journal. 0 or -ENOENT. */
-static int
-msg_read(struct sl_worker *w, uint32_t topic, uint64_t seq, struct gmsg *g)
+/* --- references on a `none` topic's unsettled messages ---------------------------- */
+
+static inline uint32_t
+ref_home(const struct sl_group_rec *r, uint64_t seq)
 {
+	return (uint32_t)((seq * 0x9e3779b97f4a7c15ull) >> 32) & (r->ref_cap - 1);
+}
+
+static struct sl_group_ref *
+ref_find(const struct sl_group_rec *r, uint64_t seq)
+{
+	uint32_t i;
+
+	if (r->refs == NULL)
+		return NULL;
+	for (i = ref_home(r, seq); r->refs[i].m; i = (i + 1) & (r->ref_cap - 1))
+		if (r->refs[i].seq == seq)
+			return &r->refs[i];
+	return NULL;
+}
+
+/* Keep window slot @s (message @seq) by reference. 0, or -ENOSPC (full). */
+static int
+ref_take(struct sl_group_rec *r, uint64_t seq, const struct sl_retx_slot *s)
+{
+	uint32_t i;
+
+	if (ref_find(r, seq))
+		return 0;
+	if (r->n_refs >= r->ref_limit)
+		return -ENOSPC;
+	for (i = ref_home(r, seq); r->refs[i].m; i = (i + 1) & (r->ref_cap - 1))
+		;
+	rte_mbuf_refcnt_update(s->m, 1);
+	r->refs[i] = (struct sl_group_ref){ .m = s->m, .seq = seq, .off = s->off, .len = s->len };
+	r->n_refs++;
+	return 0;
+}
+
+/* Let go of entry @i, moving later entries of its run back (no tombstones). */
+static void
+ref_drop_at(struct sl_group_rec *r, uint32_t i)
+{
+	uint32_t mask = r->ref_cap - 1, j = i, h;
+
+	rte_pktmbuf_free(r->refs[i].m);
+	r->refs[i].m = NULL;
+	r->n_refs--;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (r->refs[j].m == NULL)
+			return;
+		h = ref_home(r, r->refs[j].seq);
+		/* It stays when its home lies cyclically in (i, j]. */
+		if (i <= j ? (h > i && h <= j) : (h > i || h <= j))
+			continue;
+		r->refs[i] = r->refs[j];
+		r->refs[j].m = NULL;
+		i = j;
+	}
+}
+
+void
+sl_wgroup_ref_settled(struct sl_group_rec *r, uint64_t seq)
+{
+	struct sl_group_ref *f = ref_find(r, seq);
+
+	if (f)
+		ref_drop_at(r, (uint32_t)(f - r->refs));
+}
+
+void
+sl_wgroup_refs_clear(struct sl_group_rec *r)
+{
+	uint32_t i;
+
+	for (i = 0; r->refs && i < r->ref_cap; i++)
+		if (r->refs[i].m) {
+			rte_pktmbuf_free(r->refs[i].m);
+			r->refs[i].m = NULL;
+		}
+	r->n_refs = 0;
+}
+
+/* Settled without our seeing which (a cumulative ack): a few entries per
+ * poll are checked against the engine. */
+static void
+refs_sweep(struct sl_group_rec *r)
+{
+	uint32_t n;
+
+	for (n = 0; n < 64 && r->n_refs; n++) {
+		uint32_t i = r->ref_sweep++ & (r->ref_cap - 1);
+
+		if (r->refs[i].m && !sl_group_unsettled(r->g, r->refs[i].seq))
+			ref_drop_at(r, i);
+	}
+}
+
+/* Fill @g from the PUBLISH frame at @off of @m (@len: 0 for a large one). */
+static void
+msg_of(struct gmsg *g, const struct rte_mbuf *m, uint16_t off, uint16_t len)
+{
+	const struct sl_publish *p = rte_pktmbuf_mtod_offset(m, const struct sl_publish *, off);
+
+	g->area = (const uint8_t *)(p + 1);
+	g->alen = sl_msg_plen(m, off, len);
+	g->hdrs_len = sl_proto_hdrs_len(p);
+	g->ts = p->timestamp;
+	g->flags = 0;
+}
+
+/* Message @seq of @r's topic: the window, the group's references, else
+ * the journal. 0 or -ENOENT. */
+static int
+msg_read(struct sl_worker *w, const struct sl_group_rec *r, uint64_t seq, struct gmsg *g)
+{
+	uint32_t topic = r->topic;
 	struct sl_topic_state *ts = sl_route_state(&w->dp->route, topic);
 	const struct sl_retx_slot *s = sl_retx_find(w, topic, seq);
+	const struct sl_group_ref *f;
 	struct sl_jrec_view v;
 
 	if (s) {
-		const struct sl_publish *p = rte_pktmbuf_mtod_offset(s->m, const struct sl_publish *,
-								     s->off);
-
-		g->area = (const uint8_t *)(p + 1);
-		g->alen = sl_msg_plen(s->m, s->off, s->len);
-		g->hdrs_len = sl_proto_hdrs_len(p);
-		g->ts = p->timestamp;
-		g->flags = 0;
+		msg_of(g, s->m, s->off, s->len);
+		return 0;
+	}
+	if ((f = ref_find(r, seq)) != NULL) {
+		msg_of(g, f->m, f->off, f->len);
 		return 0;
 	}
 	if (ts->journal == NULL || sl_journal_read(ts->journal, seq, &v) < 0)
@@ -203,7 +315,6 @@ dl_build(struct sl_worker *w, const struct sl_group_rec *r, const struct gmsg *g
 	}
 	hdr_num(&hs[n++], SL_HDR_DELIVERY_COUNT, num[0], sizeof(num[0]), cnt);
 	hdr_num(&hs[n++], SL_HDR_LAST_ERROR, num[1], sizeof(num[1]), err);
-	hdr_num(&hs[n++], SL_HDR_SEQ, num[2], sizeof(num[2]), seq);
 	hs[n].name = SL_HDR_TOPIC;
 	if (tl <= SL_MAX_HDR_VALUE) {
 		hs[n].value = r->topic_name;
@@ -212,6 +323,7 @@ dl_build(struct sl_worker *w, const struct sl_group_rec *r, const struct gmsg *g
 		hs[n].value = tname;
 		hs[n++].value_len = (uint16_t)snprintf(tname, sizeof(tname), "#%u", r->topic);
 	}
+	hdr_num(&hs[n++], SL_HDR_SEQ, num[2], sizeof(num[2]), seq);
 	hs[n].name = SL_HDR_GROUP;
 	hs[n].value = r->name;
 	hs[n++].value_len = (uint16_t)strnlen(r->name, sizeof(r->name));
@@ -289,6 +401,7 @@ too_large(struct sl_worker *w, struct sl_group_rec *r, const struct sl_group_out
 	gctr(r, SL_GX_too_large, 1);
 	dead_letter(w, r, o->seq, g, o->delivery_count, DL_ERR_TOO_LARGE);
 	sl_group_ack(r->g, o->slot, o->seq, now);
+	sl_wgroup_ref_settled(r, o->seq);
 }
 
 /* Send what the engine said (@o: a delivery); handle what went wrong. */
@@ -327,17 +440,18 @@ poll_actions(struct sl_worker *w, struct sl_group_rec *r, uint64_t now)
 	unsigned n = sl_group_poll(r->g, now, out, POLL_OUT), i;
 
 	for (i = 0; i < n; i++) {
-		int have = msg_read(w, r->topic, out[i].seq, &g) == 0;
+		int have = msg_read(w, r, out[i].seq, &g) == 0;
 
 		r->changes++;
 		if (out[i].action == SL_GROUP_ACT_DEAD_LETTER) {
 			dead_letter(w, r, out[i].seq, have ? &g : NULL, out[i].delivery_count,
 				    out[i].last_error);
 			sl_group_dead_settled(r->g, out[i].seq);
+			sl_wgroup_ref_settled(r, out[i].seq);
 			continue;
 		}
 		if (!have) {
-			/* Gone from the window (durability none): lost, said. */
+			/* Not readable any more (a reference could not be kept): lost, said. */
 			gap_event(w, r, out[i].seq, out[i].seq);
 			sl_group_drop(r->g, out[i].slot, out[i].seq);
 			continue;
@@ -384,6 +498,15 @@ flow_check(struct sl_worker *w, struct sl_group_rec *r)
 	}
 }
 
+/* The packet pool is low (an eighth left): references would starve receive. */
+static int
+pool_low(struct sl_worker *w)
+{
+	const struct rte_mempool *mp = w->dp->pkt_pool;
+
+	return rte_mempool_avail_count(mp) < mp->size / 8;
+}
+
 /* New messages from the cursor, while a member can take one. */
 static unsigned
 offer_new(struct sl_worker *w, struct sl_group_rec *r, uint64_t now)
@@ -395,12 +518,15 @@ offer_new(struct sl_worker *w, struct sl_group_rec *r, uint64_t now)
 	struct gmsg g;
 	int rc;
 
-	while (r->cursor <= last && n < OFFER_BUDGET && sl_group_can_take(r->g)) {
+	if (r->refs && r->cursor <= last && (r->n_refs >= r->ref_limit || pool_low(w)))
+		return 0; /* no room to keep more: wait for settles */
+	while (r->cursor <= last && n < OFFER_BUDGET && sl_group_can_take(r->g) &&
+	       (r->refs == NULL || r->n_refs < r->ref_limit)) {
 		uint64_t kh = SL_GROUP_NO_KEY;
 		int parsed = 0;
 
 		n++;
-		if (msg_read(w, r->topic, r->cursor, &g) < 0) {
+		if (msg_read(w, r, r->cursor, &g) < 0) {
 			cursor_gap(w, r);
 			continue;
 		}
@@ -417,6 +543,13 @@ offer_new(struct sl_worker *w, struct sl_group_rec *r, uint64_t now)
 		rc = sl_group_offer(r->g, r->cursor, kh, now, &o);
 		if (rc < 0 && rc != -EEXIST)
 			break; /* back-pressure: offered again after an ack or a poll */
+		if (r->refs && rc >= 0) {
+			const struct sl_retx_slot *s = sl_retx_find(w, r->topic, r->cursor);
+
+			/* Past the window it is read from this reference. */
+			if (s)
+				ref_take(r, r->cursor, s);
+		}
 		__atomic_store_n(&r->cursor, r->cursor + 1, __ATOMIC_RELAXED);
 		r->changes++;
 		if (rc == 1)
@@ -433,6 +566,8 @@ sl_wgroup_dispatch(struct sl_worker *w, struct sl_group_rec *r, uint64_t now)
 	if (r->cursor == 0) /* new: from the topic's next message */
 		__atomic_store_n(&r->cursor, sl_wgroup_last(w, r->topic) + 1, __ATOMIC_RELAXED);
 	flow_check(w, r);
+	if (r->refs)
+		refs_sweep(r);
 	n = poll_actions(w, r, now);
 	return n + offer_new(w, r, now);
 }

@@ -194,6 +194,10 @@ int sl_worker_skip_take(struct sl_worker *w, uint32_t topic, uint32_t i, uint64_
 uint64_t sl_wgroup_now_ns(const struct sl_worker *w);
 /* The highest seq of @topic a group may be offered (sl_worker_nak_bound). */
 uint64_t sl_wgroup_last(struct sl_worker *w, uint32_t topic);
+/* A `none` topic's group: message @seq is settled (its reference goes);
+ * every reference goes (a reset, a deletion). */
+void sl_wgroup_ref_settled(struct sl_group_rec *r, uint64_t seq);
+void sl_wgroup_refs_clear(struct sl_group_rec *r);
 /* One poll of group @r's dispatch: redeliveries, then new messages. */
 unsigned sl_wgroup_dispatch(struct sl_worker *w, struct sl_group_rec *r, uint64_t now);
 

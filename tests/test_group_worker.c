@@ -22,6 +22,7 @@
 
 #include "authz_cmd.h"
 #include "journal.h"
+#include "retx.h"
 #include "check.h"
 #include "dp_harness.h"
 #include "durable.h"
@@ -1071,6 +1072,150 @@ test_gctl(void)
 	group_delete("ctlops");
 }
 
+/* A restarted client (a new session) with the same member id takes the
+ * member over: what it held is its own again. */
+static void
+test_takeover(void)
+{
+	struct sl_cnc_group c = spec("g.t", "takeover");
+	struct member a, b;
+	uint64_t seqs[2];
+	unsigned i, n = 0;
+	uint32_t gid;
+	struct sl_group_stats st;
+
+	c.grace_ms = 10000;
+	CHECK(upsert(&c) == 0);
+	member_open(&a, 7980, 980);
+	member_open(&b, 7981, 980); /* the same member id, another session */
+	gid = gjoin(&a, "takeover", 2);
+	CHECK(gid != 0);
+	reset_got();
+	publish(topic, 2);
+	pump(2);
+	for (i = 0; i < n_got && n < 2; i++)
+		if (got[i].type == SL_FT_GDELIVER && got[i].session == a.s->id)
+			seqs[n++] = got[i].seq;
+	CHECK(n == 2);
+	if (n != 2)
+		return;
+	/* a's session ends (grace 10 s); b joins as the same member. */
+	sl_worker_session_close(w, a.s);
+	a.s = NULL;
+	pump(2); /* the session's end reaches the owner through its ring */
+	stats(gid, &st);
+	CHECK(st.members_lost == 1 && st.inflight == 2);
+	CHECK(gjoin(&b, "takeover", 2) == gid);
+	stats(gid, &st);
+	CHECK(st.members == 1 && st.rejoined == 1);
+	reset_got();
+	gack(&b, gid, seqs, 2, 0);
+	pump(2);
+	CHECK(n_got == 0);
+	stats(gid, &st);
+	CHECK(st.acked == 2 && st.inflight == 0 && st.redelivered == 0);
+	close_members(&b, 1);
+	group_delete("takeover");
+}
+
+/* A message too large for a UDP member's datagram goes to the dead-letter
+ * topic at once, settled, counted too_large. */
+static void
+test_too_large(void)
+{
+	struct sl_cnc_group c = spec("g.t", "big");
+	struct sl_topic_state *dts = sl_route_state(&dp.route, dl_topic);
+	static uint8_t buf[sizeof(struct sl_publish) + SL_MAX_PAYLOAD];
+	struct sl_publish *p = (struct sl_publish *)buf;
+	uint64_t dl0 = dts->published;
+	struct sl_group_stats st;
+	struct member m;
+	uint32_t gid;
+
+	snprintf(c.dead_letter, sizeof(c.dead_letter), "g.dl");
+	CHECK(upsert(&c) == 0);
+	member_open(&m, 7990, 990);
+	gid = gjoin(&m, "big", 4);
+	CHECK(gid != 0);
+	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, 0, sizeof(buf), pub->id);
+	p->topic_id = topic;
+	memset(p + 1, 0x5a, SL_MAX_PAYLOAD);
+	reset_got();
+	send_frame(PUB_PORT, buf, sizeof(buf));
+	pump(3);
+	CHECK(gdelivers_to(m.s->id) == 0);
+	stats(gid, &st);
+	CHECK(rec_of(gid)->ctr[SL_GX_too_large] == 1 && st.inflight == 0);
+	CHECK(rec_of(gid)->ctr[SL_GX_dead_dropped] == 0 && dts->published == dl0 + 1);
+	close_members(&m, 1);
+	group_delete("big");
+}
+
+/* On a `none` topic a message a member holds stays readable after the
+ * retransmit window let go of it (the group keeps a reference): when the
+ * member dies it goes to another, count 2, and nothing is lost. */
+static void
+test_held_past_window(void)
+{
+	struct sl_topic_state *ts = sl_route_state(&dp.route, topic);
+	struct sl_cnc_group c = spec("g.t", "keep");
+	uint32_t old = ts->retx_window, gid;
+	struct member m[2];
+	struct sl_group_rec *r;
+	uint64_t held = 0;
+	unsigned i, k, moved = 0, others = 0, rounds = 0;
+
+	CHECK(upsert(&c) == 0);
+	member_open(&m[0], 7995, 995);
+	member_open(&m[1], 7996, 996);
+	gid = gjoin(&m[0], "keep", 1);
+	CHECK(gid != 0);
+	r = rec_of(gid);
+	ts->retx_window = 8;
+	reset_got();
+	publish(topic, 1);
+	pump(2);
+	for (i = 0; i < n_got; i++)
+		if (got[i].type == SL_FT_GDELIVER)
+			held = got[i].seq;
+	CHECK(held != 0 && r->n_refs == 1);
+	CHECK(gjoin(&m[1], "keep", 16) == gid);
+	reset_got();
+	/* In steps the window (8) holds, acked as they come: no gap. */
+	while (others < 40 && rounds++ < 100) {
+		if (rounds <= 10)
+			publish(topic, 4);
+		pump(2);
+		for (i = 0; i < n_got; i++)
+			if (got[i].type == SL_FT_GDELIVER && got[i].session == m[1].s->id) {
+				gack(&m[1], gid, &got[i].seq, 1, 0);
+				others++;
+			}
+		reset_got();
+	}
+	pump(2);
+	CHECK(others == 40 && r->ctr[SL_GX_gap_lost] == 0);
+	CHECK(sl_retx_find(w, topic, held) == NULL && r->n_refs == 1);
+	/* m[0] goes (no grace): its message, long out of the window, moves. */
+	sl_worker_session_close(w, m[0].s);
+	m[0].s = NULL;
+	for (k = 0; k < 5 && !moved; k++) {
+		pump(2);
+		for (i = 0; i < n_got; i++)
+			if (got[i].type == SL_FT_GDELIVER && got[i].seq == held) {
+				CHECK(got[i].session == m[1].s->id && got[i].count == 2);
+				moved++;
+				gack(&m[1], gid, &got[i].seq, 1, 0);
+			}
+		reset_got();
+	}
+	pump(2);
+	CHECK(moved == 1 && r->ctr[SL_GX_gap_lost] == 0 && r->n_refs == 0);
+	ts->retx_window = old;
+	close_members(&m[1], 1);
+	group_delete("keep");
+}
+
 /* --- a journaled topic ------------------------------------------------------------ */
 
 static char jroot[64];
@@ -1135,13 +1280,12 @@ test_journaled(void)
 	pump(3);
 	CHECK(gdelivers_to(m.s->id) == 5);
 	close_members(&m, 1);
-	c.flags = 0;
 	group_delete_of("g.j", "jrn");
 	{
 		struct sl_topic_state *ts = sl_route_state(&dp.route, jt);
 
-		/* The owner lets go of the journal first (its async flush list
-		 * still names the topic), as a topic deletion does. */
+		/* As a topic deletion does: the owner lets go, then it is closed. */
+		sl_route_topic_deactivate(&dp.route, jt);
 		sl_worker_topic_delete(w, jt);
 		sl_journal_close(ts->closing);
 		ts->closing = NULL;
@@ -1577,6 +1721,9 @@ main(int argc, char **argv)
 	test_filter();
 	test_window_gap();
 	test_gctl();
+	test_takeover();
+	test_too_large();
+	test_held_past_window();
 	test_journaled();
 	test_shm_member();
 	pump(2);

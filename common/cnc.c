@@ -2,6 +2,7 @@
 /* The command-and-control region shared by sluice-control and the dataplane. */
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -354,4 +355,16 @@ size_t
 sl_cnc_ctrs_size(struct sl_cnc *c)
 {
 	return c->size - OFF_CTRS;
+}
+
+int
+sl_cnc_say(struct sl_cnc_result *r, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+	r->rc = rc;
+	return rc;
 }

@@ -204,6 +204,10 @@ struct sl_cnc_result {
 	char message[112]; /* why, when rc < 0 */
 };
 
+/* Set @r's rc to @rc and its message (truncated to fit) from @fmt; returns @rc. */
+int sl_cnc_say(struct sl_cnc_result *r, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 struct sl_cnc_ring {
 	/* Producer and consumer indices on their own cache lines: one writer
 	 * each. Free-running; slot = index % SL_CNC_RING_ENTRIES. */

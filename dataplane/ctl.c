@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,18 +29,6 @@ struct sl_authz_retired {
 	uint64_t polls[SL_CONF_MAX_WORKERS];
 	struct sl_authz_retired *next;
 };
-
-static int
-say(struct sl_cnc_result *r, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(r->message, sizeof(r->message), fmt, ap);
-	va_end(ap);
-	r->rc = rc;
-	return rc;
-}
 
 /* --- authorization tables ------------------------------------------------------ */
 
@@ -120,8 +107,8 @@ topic_respec(struct sl_dp *dp, const struct sl_topic *cur, const struct sl_cnc_t
 	sl_dp_topic_spec_from_cnc(t, &spec);
 	rc = sl_dp_topic_respec(dp, cur->id, &spec);
 	if (rc < 0)
-		return say(r, rc, "topic %s: cannot save its spec beside its journal: %s; "
-			   "nothing changed", t->name, strerror(-rc));
+		return sl_cnc_say(r, rc, "topic %s: cannot save its spec beside its journal: %s; "
+			          "nothing changed", t->name, strerror(-rc));
 	return 0;
 }
 
@@ -129,19 +116,19 @@ static int
 topic_check(const struct sl_cnc_topic *t, size_t len, struct sl_cnc_result *r)
 {
 	if (!sl_proto_topic_name_valid(t->name, len))
-		return say(r, -EINVAL, "invalid topic name '%s'", t->name);
+		return sl_cnc_say(r, -EINVAL, "invalid topic name '%s'", t->name);
 	if (t->durability > SL_DUR_SYNC)
-		return say(r, -EINVAL, "durability %u is not 0, 1 or 2", t->durability);
+		return sl_cnc_say(r, -EINVAL, "durability %u is not 0, 1 or 2", t->durability);
 	if (t->backpressure > SL_CNC_BP_DISCONNECT)
-		return say(r, -EINVAL, "backpressure %u is not 0 (default), 1 (drop), 2 (block) "
-			   "or 3 (disconnect)", t->backpressure);
+		return sl_cnc_say(r, -EINVAL, "backpressure %u is not 0 (default), 1 (drop), 2 (block) "
+			          "or 3 (disconnect)", t->backpressure);
 	if (t->encryption > SL_CNC_ENC_REQUIRED)
-		return say(r, -EINVAL, "encryption %u is not 0 (optional), 1 (off) or 2 "
-			   "(required)", t->encryption);
+		return sl_cnc_say(r, -EINVAL, "encryption %u is not 0 (optional), 1 (off) or 2 "
+			          "(required)", t->encryption);
 	if (t->max_message != 0 &&
 	    (t->max_message < SL_MAX_PAYLOAD || t->max_message > SL_MAX_MESSAGE))
-		return say(r, -EINVAL, "max_message %u is not 0 (default) or %u..%u", t->max_message,
-			   SL_MAX_PAYLOAD, SL_MAX_MESSAGE);
+		return sl_cnc_say(r, -EINVAL, "max_message %u is not 0 (default) or %u..%u", t->max_message,
+			          SL_MAX_PAYLOAD, SL_MAX_MESSAGE);
 	return 0;
 }
 
@@ -153,8 +140,8 @@ message_check(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resu
 	uint32_t cap = sl_dp_topic_message_cap(&dp->conf, t->durability != SL_DUR_NONE);
 
 	if (t->max_message > cap)
-		return say(r, -EINVAL, "topic %s: max_message %u is more than one journal segment "
-			   "holds (%u): raise segment_mb", t->name, t->max_message, cap);
+		return sl_cnc_say(r, -EINVAL, "topic %s: max_message %u is more than one journal segment "
+			          "holds (%u): raise segment_mb", t->name, t->max_message, cap);
 	return 0;
 }
 
@@ -169,20 +156,20 @@ topic_update(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 	uint8_t d;
 
 	if (len == sizeof(t->name))
-		return say(r, -EINVAL, "topic name not terminated");
+		return sl_cnc_say(r, -EINVAL, "topic name not terminated");
 	if (topic_check(t, len, r) < 0)
 		return r->rc;
 	id = sl_route_topic_lookup(&dp->route, t->name, (uint32_t)len);
 	cur = sl_route_topic_get(&dp->route, id);
 	if (cur == NULL)
-		return say(r, -ENOENT, "no topic %s", t->name);
+		return sl_cnc_say(r, -ENOENT, "no topic %s", t->name);
 	d = sl_route_state(&dp->route, id)->durability;
 	/* A journal's records and what its acknowledgements promised depend
 	 * on the durability; its sequence would not continue in a new one. */
 	if (d != t->durability)
-		return say(r, -EPERM, "topic %s has durability %s, which cannot change while it "
-			   "exists; delete it and create it again", t->name,
-			   sl_durability_name((enum sl_durability)d));
+		return sl_cnc_say(r, -EPERM, "topic %s has durability %s, which cannot change while it "
+			          "exists; delete it and create it again", t->name,
+			          sl_durability_name((enum sl_durability)d));
 	if (message_check(dp, t, r) < 0)
 		return r->rc;
 	/* A capacity below what the journal holds would refuse every publish
@@ -190,8 +177,8 @@ topic_update(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 	j_bytes = sl_ctr_read(&sl_route_state(&dp->route, id)->j_bytes);
 	if (t->capacity_bytes != 0 && sl_route_state(&dp->route, id)->journal != NULL &&
 	    t->capacity_bytes < j_bytes)
-		return say(r, -ENOSPC, "topic %s: its journal holds %llu bytes, more than that "
-			   "capacity; lower retention first", t->name, (unsigned long long)j_bytes);
+		return sl_cnc_say(r, -ENOSPC, "topic %s: its journal holds %llu bytes, more than that "
+			          "capacity; lower retention first", t->name, (unsigned long long)j_bytes);
 	return topic_respec(dp, cur, t, r);
 }
 
@@ -213,16 +200,16 @@ topic_upsert(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 
 		/* Refused as a whole: the rest of its spec is left as it is. */
 		if (d != t->durability)
-			return say(r, -EEXIST, "topic %s exists with durability %s; delete it "
-				   "first to change that", t->name,
-				   sl_durability_name((enum sl_durability)d));
+			return sl_cnc_say(r, -EEXIST, "topic %s exists with durability %s; delete it "
+				          "first to change that", t->name,
+				          sl_durability_name((enum sl_durability)d));
 		return topic_respec(dp, cur, t, r);
 	}
 	sl_dp_topic_spec_from_cnc(t, &spec);
 	rc = sl_dp_topic_create(dp, t->name, len, &spec, SL_TOPIC_CONTROL, &id);
 	if (rc < 0)
-		return say(r, rc, "cannot create topic %s: %s", t->name,
-			   rc == -ENOSPC ? "topic table full" : strerror(-rc));
+		return sl_cnc_say(r, rc, "cannot create topic %s: %s", t->name,
+			          rc == -ENOSPC ? "topic table full" : strerror(-rc));
 	return 0;
 }
 
@@ -241,7 +228,7 @@ topic_delete(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 	const struct sl_topic *cur = sl_route_topic_get(&dp->route, id);
 
 	if (cur == NULL)
-		return say(r, -ENOENT, "no topic %s", t->name);
+		return sl_cnc_say(r, -ENOENT, "no topic %s", t->name);
 	/* New frames stop finding it now; the owner releases its state
 	 * (its groups first). */
 	sl_dp_group_topic_gone(dp, id);
@@ -277,9 +264,9 @@ deletion_poll(struct sl_dp *dp)
 	if (rc < 0) {
 		SL_LOG(ERR, "topic %s: deleted, but its journal directory under %s could "
 			"not be removed: %s\n", t->name, dp->conf.journal_dir, strerror(-rc));
-		say(&del->result, rc, "topic %s stopped, but its journal could not be removed "
-		    "(%s): remove it under %s before restarting", t->name, strerror(-rc),
-		    dp->conf.journal_dir);
+		sl_cnc_say(&del->result, rc, "topic %s stopped, but its journal could not be removed "
+		           "(%s): remove it under %s before restarting", t->name, strerror(-rc),
+		           dp->conf.journal_dir);
 	}
 	del->pending = 0;
 	return 1;
@@ -410,7 +397,7 @@ apply(struct sl_dp *dp, const struct sl_cnc_cmd *c, struct sl_cnc_result *r)
 		return;
 	case SL_CNC_SET_IDLE:
 		if (c->u.value > SL_IDLE_BACKOFF) {
-			say(r, -EINVAL, "idle %u is not 0 (busy) or 1 (backoff)", c->u.value);
+			sl_cnc_say(r, -EINVAL, "idle %u is not 0 (busy) or 1 (backoff)", c->u.value);
 			return;
 		}
 		/* Relaxed: workers pick the new strategy up at their next idle. */
@@ -418,7 +405,7 @@ apply(struct sl_dp *dp, const struct sl_cnc_cmd *c, struct sl_cnc_result *r)
 		return;
 	case SL_CNC_SET_RATE:
 		if (c->u.value > 100000000) {
-			say(r, -EINVAL, "rate limit %u is above 100000000 per second", c->u.value);
+			sl_cnc_say(r, -EINVAL, "rate limit %u is above 100000000 per second", c->u.value);
 			return;
 		}
 		/* Relaxed: workers apply it from their next publish on. */
@@ -427,7 +414,7 @@ apply(struct sl_dp *dp, const struct sl_cnc_cmd *c, struct sl_cnc_result *r)
 	default:
 		rc = sl_authz_builder_apply(&dp->authz_b, c, r->message, sizeof(r->message));
 		if (rc == -ENOTSUP)
-			say(r, rc, "unknown command type %u", c->type);
+			sl_cnc_say(r, rc, "unknown command type %u", c->type);
 		r->rc = rc;
 		/* A staged resync changes the table only at its SYNC_END. */
 		if (rc == 0 && !sl_authz_builder_staging(&dp->authz_b))
@@ -470,7 +457,7 @@ drain(struct sl_dp *dp)
 		 * sessions that exist (the sweep). */
 		if (dp->authz_dirty) {
 			if (publish_authz(dp) < 0)
-				say(&r, -ENOMEM, "out of memory building the ACL table");
+				sl_cnc_say(&r, -ENOMEM, "out of memory building the ACL table");
 			else if (dp->n_workers > 0 && r.rc == 0 && revokes(c.type))
 				sweep_start(dp, &r);
 		}

@@ -2,7 +2,6 @@
 /* Main lcore side of consumer groups: the GROUP_* control commands, the groups' memory, handoffs to their owners. */
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,18 +25,6 @@
  * path), and only then is the memory freed: no worker ever allocates or
  * frees, and none reads a record after it let go of it.
  */
-
-static int
-say(struct sl_cnc_result *r, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(r->message, sizeof(r->message), fmt, ap);
-	va_end(ap);
-	r->rc = rc;
-	return rc;
-}
 
 int
 sl_dp_groups_init(struct sl_dp *dp)
@@ -135,14 +122,14 @@ check(struct sl_dp *dp, const struct sl_cnc_group *c, struct sl_cnc_result *r, u
 	size_t nl = strnlen(c->name, sizeof(c->name));
 
 	if (dp->groups == NULL)
-		return say(r, -ENOTSUP, "this dataplane keeps no consumer groups");
+		return sl_cnc_say(r, -ENOTSUP, "this dataplane keeps no consumer groups");
 	if (tl == sizeof(c->topic) || !sl_proto_topic_name_valid(c->topic, tl))
-		return say(r, -EINVAL, "invalid topic name");
+		return sl_cnc_say(r, -EINVAL, "invalid topic name");
 	if (nl == 0 || nl == sizeof(c->name) || !sl_name_chars_ok(c->name, nl))
-		return say(r, -EINVAL, "invalid group name: 1..31 of [A-Za-z0-9._-]");
+		return sl_cnc_say(r, -EINVAL, "invalid group name: 1..31 of [A-Za-z0-9._-]");
 	*topic = sl_route_topic_lookup(&dp->route, c->topic, (uint32_t)tl);
 	if (*topic == 0)
-		return say(r, -ENOENT, "no topic %s", c->topic);
+		return sl_cnc_say(r, -ENOENT, "no topic %s", c->topic);
 	return 0;
 }
 
@@ -154,20 +141,20 @@ check_spec(struct sl_dp *dp, const struct sl_cnc_group *c, uint32_t topic,
 	size_t dl = strnlen(c->dead_letter, sizeof(c->dead_letter));
 
 	if (c->policy > SL_GROUP_KEY_AFFINITY)
-		return say(r, -EINVAL, "policy %u is not 0 (round-robin), 1 (round-robin), "
-			   "2 (least-outstanding) or 3 (key-affinity)", c->policy);
+		return sl_cnc_say(r, -EINVAL, "policy %u is not 0 (round-robin), 1 (round-robin), "
+			          "2 (least-outstanding) or 3 (key-affinity)", c->policy);
 	if (c->flags & ~(SL_CNC_GROUP_F_DURABLE | SL_CNC_GROUP_F_RETAIN))
-		return say(r, -EINVAL, "unknown group flags 0x%x", c->flags);
+		return sl_cnc_say(r, -EINVAL, "unknown group flags 0x%x", c->flags);
 	if ((c->flags & SL_CNC_GROUP_F_RETAIN) && !(c->flags & SL_CNC_GROUP_F_DURABLE))
-		return say(r, -EINVAL, "retain is for durable groups only");
+		return sl_cnc_say(r, -EINVAL, "retain is for durable groups only");
 	if ((c->flags & SL_CNC_GROUP_F_DURABLE) &&
 	    sl_route_state(&dp->route, topic)->durability == SL_DUR_NONE)
-		return say(r, -EINVAL, "group %s: a durable group needs a journaled topic; "
-			   "%s has durability none", c->name, c->topic);
+		return sl_cnc_say(r, -EINVAL, "group %s: a durable group needs a journaled topic; "
+			          "%s has durability none", c->name, c->topic);
 	if (dl == sizeof(c->dead_letter) || (dl && !sl_proto_topic_name_valid(c->dead_letter, dl)))
-		return say(r, -EINVAL, "invalid dead-letter topic name");
+		return sl_cnc_say(r, -EINVAL, "invalid dead-letter topic name");
 	if (dl && strcmp(c->dead_letter, c->topic) == 0)
-		return say(r, -EINVAL, "a group's dead letters cannot go to its own topic");
+		return sl_cnc_say(r, -EINVAL, "a group's dead letters cannot go to its own topic");
 	return 0;
 }
 
@@ -181,22 +168,22 @@ update(struct sl_dp *dp, struct sl_group_rec *g, const struct sl_cnc_group *c,
 	uint32_t owner = dp->route.topics[g->topic].owner;
 
 	if ((c->flags & SL_CNC_GROUP_F_DURABLE) != (cur->flags & SL_CNC_GROUP_F_DURABLE))
-		return say(r, -EPERM, "group %s of %s is %sdurable, which cannot change while it "
-			   "exists; delete it first", c->name, c->topic, cur->flags & 1 ? "" : "not ");
+		return sl_cnc_say(r, -EPERM, "group %s of %s is %sdurable, which cannot change while it "
+			          "exists; delete it first", c->name, c->topic, cur->flags & 1 ? "" : "not ");
 	if ((c->policy ? c->policy : 1) != (cur->policy ? cur->policy : 1) ||
 	    c->flags != cur->flags || c->max_inflight != cur->max_inflight ||
 	    c->max_blocked != cur->max_blocked)
-		return say(r, -EPERM, "group %s of %s: policy, retain, max_inflight and "
-			   "max_blocked cannot change while it exists; delete it first",
-			   c->name, c->topic);
+		return sl_cnc_say(r, -EPERM, "group %s of %s: policy, retain, max_inflight and "
+			          "max_blocked cannot change while it exists; delete it first",
+			          c->name, c->topic);
 	if (c->ack_wait_ms == cur->ack_wait_ms && c->max_deliveries == cur->max_deliveries &&
 	    c->grace_ms == cur->grace_ms &&
 	    strncmp(c->dead_letter, cur->dead_letter, sizeof(c->dead_letter)) == 0)
 		return 0; /* the same settings (control's resync): nothing to do */
 	/* Acquire: pairs with the owner's release once it applied the last. */
 	if (__atomic_load_n(&g->spec_applied, __ATOMIC_ACQUIRE) != g->spec_gen)
-		return say(r, -EBUSY, "group %s: the previous change is not applied yet; "
-			   "try again", c->name);
+		return sl_cnc_say(r, -EBUSY, "group %s: the previous change is not applied yet; "
+			          "try again", c->name);
 	g->spec_next = *c;
 	g->spec_next.reset_how = 0;
 	g->spec_next.reset_arg = 0;
@@ -226,23 +213,23 @@ create(struct sl_dp *dp, const struct sl_cnc_group *c, uint32_t topic, struct sl
 	for (id = 1; id < SL_DP_MAX_GROUPS && t->rec[id]; id++)
 		;
 	if (id == SL_DP_MAX_GROUPS)
-		return say(r, -ENOSPC, "group table full (%u groups)", SL_DP_MAX_GROUPS - 1);
+		return sl_cnc_say(r, -ENOSPC, "group table full (%u groups)", SL_DP_MAX_GROUPS - 1);
 	sl_dp_group_cfg(c, &cfg);
 	g = zalloc64(sizeof(*g));
 	if (g == NULL)
-		return say(r, -ENOMEM, "out of memory for group %s", c->name);
+		return sl_cnc_say(r, -ENOMEM, "out of memory for group %s", c->name);
 	g->mem_len = sl_group_mem_size(&cfg);
 	g->mem = zalloc64(g->mem_len);
 	if (g->mem == NULL) {
 		size_t len = g->mem_len;
 
 		rec_free(g, 0);
-		return say(r, -ENOMEM, "out of memory for group %s (%zu bytes)", c->name, len);
+		return sl_cnc_say(r, -ENOMEM, "out of memory for group %s (%zu bytes)", c->name, len);
 	}
 	rc = sl_group_init(&g->g, &cfg, g->mem, g->mem_len);
 	if (rc < 0) {
 		rec_free(g, 0);
-		return say(r, rc, "group %s: settings out of range", c->name);
+		return sl_cnc_say(r, rc, "group %s: settings out of range", c->name);
 	}
 	if (sl_route_state(&dp->route, topic)->durability == SL_DUR_NONE) {
 		/* Its unsettled messages are kept by reference past the
@@ -252,7 +239,7 @@ create(struct sl_dp *dp, const struct sl_cnc_group *c, uint32_t topic, struct sl
 		g->refs = zalloc64(sizeof(*g->refs) * g->ref_cap);
 		if (g->refs == NULL) {
 			rec_free(g, 0);
-			return say(r, -ENOMEM, "out of memory for group %s", c->name);
+			return sl_cnc_say(r, -ENOMEM, "out of memory for group %s", c->name);
 		}
 	}
 	g->id = id;
@@ -273,8 +260,8 @@ create(struct sl_dp *dp, const struct sl_cnc_group *c, uint32_t topic, struct sl
 	h.topic = id;
 	if (sl_dp_send_to_worker(dp, owner, &h) < 0) {
 		rec_free(g, 0);
-		return say(r, -EBUSY, "worker %u is not draining its ring; group %s not created",
-			   owner, c->name);
+		return sl_cnc_say(r, -EBUSY, "worker %u is not draining its ring; group %s not created",
+			          owner, c->name);
 	}
 	t->rec[id] = g;
 	/* Release: the record is whole before a worker routes frames to it. */
@@ -319,10 +306,10 @@ sl_dp_group_delete(struct sl_dp *dp, const struct sl_cnc_group *c, struct sl_cnc
 		return r->rc;
 	g = find(dp, topic, c->name);
 	if (g == NULL)
-		return say(r, -ENOENT, "no group %s on topic %s", c->name, c->topic);
+		return sl_cnc_say(r, -ENOENT, "no group %s on topic %s", c->name, c->topic);
 	if (retire(dp, g) < 0)
-		return say(r, -EBUSY, "worker is not draining its ring; group %s not deleted",
-			   c->name);
+		return sl_cnc_say(r, -EBUSY, "worker is not draining its ring; group %s not deleted",
+			          c->name);
 	sl_dp_gdur_remove(dp, g);
 	return 0;
 }
@@ -354,21 +341,21 @@ sl_dp_group_reset(struct sl_dp *dp, const struct sl_cnc_group *c, struct sl_cnc_
 		return r->rc;
 	g = find(dp, topic, c->name);
 	if (g == NULL)
-		return say(r, -ENOENT, "no group %s on topic %s", c->name, c->topic);
+		return sl_cnc_say(r, -ENOENT, "no group %s on topic %s", c->name, c->topic);
 	if (c->reset_how < SL_CNC_RESET_EARLIEST || c->reset_how > SL_CNC_RESET_TIME)
-		return say(r, -EINVAL, "reset_how %u is not 1 (earliest), 2 (latest), 3 (seq) "
-			   "or 4 (time)", c->reset_how);
+		return sl_cnc_say(r, -EINVAL, "reset_how %u is not 1 (earliest), 2 (latest), 3 (seq) "
+			          "or 4 (time)", c->reset_how);
 	if (c->reset_how == SL_CNC_RESET_TIME &&
 	    sl_route_state(&dp->route, topic)->durability == SL_DUR_NONE)
-		return say(r, -EINVAL, "a reset to a time needs a journaled topic");
+		return sl_cnc_say(r, -EINVAL, "a reset to a time needs a journaled topic");
 	if (c->reset_how == SL_CNC_RESET_SEQ && c->reset_arg == 0)
-		return say(r, -EINVAL, "sequences start at 1");
+		return sl_cnc_say(r, -EINVAL, "sequences start at 1");
 	h.topic = g->id;
 	h.code = (uint16_t)c->reset_how;
 	h.producer_id = c->reset_arg;
 	if (sl_dp_send_to_worker(dp, dp->route.topics[topic].owner, &h) < 0)
-		return say(r, -EBUSY, "worker is not draining its ring; group %s not reset",
-			   c->name);
+		return sl_cnc_say(r, -EBUSY, "worker is not draining its ring; group %s not reset",
+			          c->name);
 	return 0;
 }
 

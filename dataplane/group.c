@@ -482,6 +482,20 @@ sl_group_ack(struct sl_group *g, uint32_t slot, uint64_t seq, uint64_t now)
 }
 
 int
+sl_group_drop(struct sl_group *g, uint32_t slot, uint64_t seq)
+{
+	struct ent *x = ent_find(g, seq);
+	uint32_t ei;
+
+	if (x == NULL || x->state != E_HELD || x->slot != slot || slot >= g->cfg.max_members)
+		return -ENOENT;
+	ei = (uint32_t)(x - g->e);
+	unhold(g, ei);
+	settle(g, ei);
+	return 0;
+}
+
+int
 sl_group_ack_upto(struct sl_group *g, uint32_t slot, uint64_t seq, uint64_t now)
 {
 	uint32_t ei, next;

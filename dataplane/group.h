@@ -236,6 +236,14 @@ uint64_t sl_group_next_due(const struct sl_group *g);
  */
 int sl_group_ack(struct sl_group *g, uint32_t slot, uint64_t seq, uint64_t now);
 
+/*
+ * Settle @seq, just handed to the member in @slot by a poll, without an
+ * acknowledgment: the caller cannot read the message any more (it left a
+ * `none` topic's retransmit window) and reports the gap itself. Not
+ * counted as acked. Returns 0, or -ENOENT when that member does not hold it.
+ */
+int sl_group_drop(struct sl_group *g, uint32_t slot, uint64_t seq);
+
 /* Cumulative ack: every message the member holds with a sequence <= @seq.
  * Returns how many (> 0), or -ENOENT when it holds none (counted). */
 int sl_group_ack_upto(struct sl_group *g, uint32_t slot, uint64_t seq, uint64_t now);

@@ -35,7 +35,10 @@ demo_queue() {
 
 	say "work queue: topic demo.work, group 'workers' (least-outstanding, ack-wait 5 s," \
 		"grace 0.5 s, max 5 deliveries, dead letters to demo.dlq)"
-	quiet ctl topic create demo.work || return 1
+	# Journaled: a dead member's jobs are redelivered from the journal however
+	# long its session takes to expire (a `none` topic keeps only its
+	# retransmit window).
+	quiet ctl topic create demo.work --durability async || return 1
 	quiet ctl topic create demo.dlq || return 1
 	quiet ctl group create demo.work workers --policy least --ack-wait-ms 5000 \
 		--grace-ms 500 --max-deliveries 5 --dead-letter demo.dlq || return 1

@@ -1536,6 +1536,29 @@ test_inflight_bound(void)
 	rm(g);
 }
 
+/* A message the caller can no longer read is dropped: settled (its key
+ * free again), not counted as acknowledged; only its holder may drop it. */
+static void
+test_drop(void)
+{
+	struct sl_group_cfg c = cfg(SL_GROUP_KEY_AFFINITY);
+	struct sl_group *g = mk(&c);
+	struct sl_group_stats st;
+	struct sl_group_out o;
+	uint32_t a = join(g, 1, 4, 0), b = join(g, 2, 4, 0);
+
+	CHECK_EQ(sl_group_offer(g, 1, 77, 0, &o), 1);
+	CHECK_EQ(sl_group_drop(g, o.slot == a ? b : a, 1), -ENOENT);
+	CHECK_EQ(sl_group_drop(g, o.slot, 1), 0);
+	CHECK_EQ(sl_group_drop(g, o.slot, 1), -ENOENT);
+	sl_group_stats_get(g, &st);
+	CHECK_EQ(st.acked, 0);
+	CHECK_EQ(st.inflight, 0);
+	/* Key 77 is free: its next message goes out at once, not held. */
+	CHECK_EQ(sl_group_offer(g, 2, 77, 0, &o), 1);
+	rm(g);
+}
+
 int
 main(void)
 {
@@ -1563,6 +1586,7 @@ main(void)
 	test_export_restore();
 	test_inflight_bound();
 	test_key_order_kill();
+	test_drop();
 	for (seed = 1; seed <= 12; seed++) {
 		test_model(SL_GROUP_ROUND_ROBIN, seed);
 		test_model(SL_GROUP_LEAST_OUTSTANDING, seed);

@@ -396,11 +396,11 @@ dead_letter(struct sl_worker *w, struct sl_group_rec *r, uint64_t seq, const str
  * goes to the dead-letter topic at once and is settled. */
 static void
 too_large(struct sl_worker *w, struct sl_group_rec *r, const struct sl_group_out *o,
-	  const struct gmsg *g, uint64_t now)
+	  const struct gmsg *g)
 {
 	gctr(r, SL_GX_too_large, 1);
 	dead_letter(w, r, o->seq, g, o->delivery_count, DL_ERR_TOO_LARGE);
-	sl_group_ack(r->g, o->slot, o->seq, now);
+	sl_group_drop(r->g, o->slot, o->seq); /* settled, not acknowledged */
 	sl_wgroup_ref_settled(r, o->seq);
 }
 
@@ -416,7 +416,7 @@ send_out(struct sl_worker *w, struct sl_group_rec *r, const struct sl_group_out 
 		return;
 	}
 	if (rc == -EMSGSIZE) {
-		too_large(w, r, o, g, now);
+		too_large(w, r, o, g);
 		return;
 	}
 	gctr(r, SL_GX_send_failed, 1);

@@ -1284,7 +1284,8 @@ test_journaled(void)
 	{
 		struct sl_topic_state *ts = sl_route_state(&dp.route, jt);
 
-		/* As a topic deletion does: the owner lets go, then it is closed. */
+		/* The owner lets go of the journal first (its async flush list
+		 * still names the topic), as a topic deletion does. */
 		sl_route_topic_deactivate(&dp.route, jt);
 		sl_worker_topic_delete(w, jt);
 		sl_journal_close(ts->closing);

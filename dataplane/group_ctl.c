@@ -296,17 +296,31 @@ retire(struct sl_dp *dp, struct sl_group_rec *g)
 	return 0;
 }
 
+/* The group @c names, which must exist (checked as check() does, its
+ * topic in *@topic), or NULL with @r saying why. */
+static struct sl_group_rec *
+existing(struct sl_dp *dp, const struct sl_cnc_group *c, struct sl_cnc_result *r,
+	 uint32_t *topic)
+{
+	struct sl_group_rec *g;
+
+	if (check(dp, c, r, topic) < 0)
+		return NULL;
+	g = find(dp, *topic, c->name);
+	if (g == NULL)
+		sl_cnc_say(r, -ENOENT, "no group %s on topic %s", c->name, c->topic);
+	return g;
+}
+
 int
 sl_dp_group_delete(struct sl_dp *dp, const struct sl_cnc_group *c, struct sl_cnc_result *r)
 {
 	struct sl_group_rec *g;
 	uint32_t topic;
 
-	if (check(dp, c, r, &topic) < 0)
-		return r->rc;
-	g = find(dp, topic, c->name);
+	g = existing(dp, c, r, &topic);
 	if (g == NULL)
-		return sl_cnc_say(r, -ENOENT, "no group %s on topic %s", c->name, c->topic);
+		return r->rc;
 	if (retire(dp, g) < 0)
 		return sl_cnc_say(r, -EBUSY, "worker is not draining its ring; group %s not deleted",
 			          c->name);
@@ -337,11 +351,9 @@ sl_dp_group_reset(struct sl_dp *dp, const struct sl_cnc_group *c, struct sl_cnc_
 	struct sl_group_rec *g;
 	uint32_t topic;
 
-	if (check(dp, c, r, &topic) < 0)
-		return r->rc;
-	g = find(dp, topic, c->name);
+	g = existing(dp, c, r, &topic);
 	if (g == NULL)
-		return sl_cnc_say(r, -ENOENT, "no group %s on topic %s", c->name, c->topic);
+		return r->rc;
 	if (c->reset_how < SL_CNC_RESET_EARLIEST || c->reset_how > SL_CNC_RESET_TIME)
 		return sl_cnc_say(r, -EINVAL, "reset_how %u is not 1 (earliest), 2 (latest), 3 (seq) "
 			          "or 4 (time)", c->reset_how);

@@ -5,12 +5,13 @@
 # a stream and each message is processed exactly once when all ack; kill -9
 # of a member mid-stream moves its unacknowledged messages to the others
 # and nothing is lost; a poison message reaches the dead-letter topic after
-# max-deliveries with its delivery count; key affinity keeps per-key order
-# across 10,000 keys, also when a member is killed -9 mid-stream; a group
-# filter delivers exactly the matching messages; a member that never acks
-# is bounded by its credit and does not stop the others; a hostile member
-# acking what it was never given, or another member's, is refused and
-# counted. (Durable groups across a dataplane kill -9: groups_durable.sh.)
+# max-deliveries with its delivery count; a group filter delivers exactly
+# the matching messages; a member that never acks is bounded by its credit
+# and does not stop the others; key affinity keeps per-key order across
+# 10,000 keys, also when a member is killed -9 mid-stream (over UDP); a
+# hostile member (a version 4 client of its own, over UDP) acking what it
+# was never given, or another member's, is refused and counted. (Durable
+# groups across a dataplane kill -9: groups_durable.sh.)
 . "$(dirname "$0")/lib.sh"
 t_start --set "journal_dir=$T_DIR/journal"
 trap 't_cleanup; rm -f "/run/sluice/$T_DP/shm.sock"; rmdir "/run/sluice/$T_DP" 2>/dev/null' EXIT
@@ -163,78 +164,92 @@ t_log "keys: $(cat "$T_DIR/keys.check")"
 gcheck "keys: no gap" gq.keys work gap_lost -eq 0
 gcheck "keys: the killed member's messages redelivered" gq.keys work redelivered -ge 1
 
-# --- a poison message goes to the dead-letter topic after max-deliveries ---------
-ctl topic create gq.poison >/dev/null || t_fail "topic create gq.poison"
-ctl group create gq.poison work --ack-wait-ms 30000 --max-deliveries 3 --dead-letter gq.dlq \
-	>/dev/null || t_fail "group create with a dead-letter topic"
-t_sub_bg "$T_DIR/dlq.out" -t gq.dlq -v --headers -C 1 -W 30
-dlq=$T_LAST
-t_wait 10 t_nsubs_is gq.dlq 1 || t_fail "dead-letter subscriber not registered"
-t_sub_bg "$T_DIR/poison.out" -t gq.poison --group work --member-id 7 -v --nak-seq 5 -W 60
-pois=$T_LAST
-t_wait 10 gmembers_is gq.poison work 1 || t_fail "poison member not joined"
-t_pub -t gq.poison -m p -n 10 -a -q || t_fail "publish 10 to gq.poison"
-wait "$dlq"
-t_eq "dead letter: one message on gq.dlq" "$(wc -l <"$T_DIR/dlq.out")" 1
-for h in sl-delivery-count=3 sl-topic=gq.poison sl-seq=5 sl-group=work sl-last-error=1; do
-	t_check "dead letter: header $h" grep -q "[[ ]$h" "$T_DIR/dlq.out"
+# Poison, filter and credit, over UDP and shared memory; UDP last, so its
+# credit members stay for the hostile member below.
+for tr in shm udp; do
+	# --- a poison message goes to the dead-letter topic after max-deliveries -----
+	tp=gq.poison.$tr
+	ctl topic create "$tp" >/dev/null || t_fail "$tr: topic create $tp"
+	ctl group create "$tp" work --ack-wait-ms 30000 --max-deliveries 3 --dead-letter gq.dlq \
+		>/dev/null || t_fail "$tr: group create with a dead-letter topic"
+	t_sub_bg "$T_DIR/dlq.$tr.out" -t gq.dlq -v --headers -C 1 -W 30
+	dlq=$T_LAST
+	t_wait 10 t_nsubs_is gq.dlq 1 || t_fail "$tr: dead-letter subscriber not registered"
+	member "$tr" "$T_DIR/poison.$tr.out" -t "$tp" --group work --member-id 7 -v --nak-seq 5 -W 60
+	pois=$T_LAST
+	t_wait 10 gmembers_is "$tp" work 1 || t_fail "$tr: poison member not joined"
+	t_pub -t "$tp" -m p -n 10 -a -q || t_fail "$tr: publish 10 to $tp"
+	wait "$dlq"
+	t_eq "$tr: dead letter: one message on gq.dlq" "$(wc -l <"$T_DIR/dlq.$tr.out")" 1
+	for h in sl-delivery-count=3 sl-topic=$tp sl-seq=5 sl-group=work sl-last-error=1; do
+		t_check "$tr: dead letter: header $h" grep -q "[[ ]$h" "$T_DIR/dlq.$tr.out"
+	done
+	gcheck "$tr: dead letter: counted" "$tp" work dead_lettered -eq 1
+	t_wait 5 bash -c "[ \$(awk '\$2 != 5' '$T_DIR/poison.$tr.out' | wc -l) -ge 9 ]" ||
+		t_fail "$tr: the nine good messages not processed"
+	stop_members "$pois"
+	t_wait 10 t_nsubs_is gq.dlq 0 || t_fail "$tr: dead-letter subscriber still registered"
+
+	# --- a header filter on the group: exactly the matching messages --------------
+	tp=gq.filter.$tr
+	ctl topic create "$tp" >/dev/null || t_fail "$tr: topic create $tp"
+	ctl group create "$tp" work >/dev/null || t_fail "$tr: group create $tp"
+	member "$tr" "$T_DIR/filter.$tr.out" -t "$tp" --group work -v --filter region=eu -W 60
+	filt=$T_LAST
+	t_wait 10 gmembers_is "$tp" work 1 || t_fail "$tr: filtered member not joined"
+	t_pub -t "$tp" -m eu --header region=eu -n 10 -a -q
+	t_pub -t "$tp" -m us --header region=us -n 10 -a -q
+	t_pub -t "$tp" -m eu --header region=eu -n 5 -a -q
+	t_wait 10 lines_ge 15 "$T_DIR/filter.$tr.out" || t_fail "$tr: filter: 15 eu messages not processed"
+	sleep 0.3
+	stop_members "$filt"
+	t_eq "$tr: filter: exactly the eu messages" "$(seqs "$T_DIR/filter.$tr.out" | tr '\n' ' ')" \
+		"$(seq -s ' ' 1 10) $(seq -s ' ' 21 25) "
+	gcheck "$tr: filter: skipped messages counted (the position moves)" "$tp" work \
+		filter_skipped -eq 10
+
+	# --- a member that never acks is bounded by its credit; the others go on ------
+	tp=gq.credit.$tr
+	ctl topic create "$tp" >/dev/null || t_fail "$tr: topic create $tp"
+	ctl group create "$tp" work --ack-wait-ms 60000 >/dev/null || t_fail "$tr: group create $tp"
+	member "$tr" "$T_DIR/stuck.$tr.out" -t "$tp" --group work --member-id 1 -v --credit 5 \
+		--no-ack -W 60
+	stuck=$T_LAST
+	member "$tr" "$T_DIR/ok.$tr.out" -t "$tp" --group work --member-id 2 -v -W 60
+	okm=$T_LAST
+	t_wait 10 gmembers_is "$tp" work 2 || t_fail "$tr: credit: 2 members not joined"
+	t_pub -t "$tp" -m c -n 500 -a -q || t_fail "$tr: publish 500 to $tp"
+	t_wait 10 lines_ge 495 "$T_DIR/ok.$tr.out" ||
+		t_fail "$tr: credit: the acking member did not get the rest"
+	sleep 0.3
+	t_eq "$tr: credit: the member that never acks holds exactly its credit" \
+		"$(wc -l <"$T_DIR/stuck.$tr.out")" 5
+	t_eq "$tr: credit: the other member got all the rest" "$(wc -l <"$T_DIR/ok.$tr.out")" 495
+	t_eq "$tr: credit: together every message once" \
+		"$(seqs "$T_DIR/stuck.$tr.out" "$T_DIR/ok.$tr.out" | sort -nu | wc -l)" 500
+	[ "$tr" == udp ] || stop_members "$stuck" "$okm"
 done
-gcheck "dead letter: counted" gq.poison work dead_lettered -eq 1
-t_wait 5 bash -c "[ \$(awk '\$2 != 5' '$T_DIR/poison.out' | wc -l) -ge 9 ]" ||
-	t_fail "the nine good messages not processed"
-stop_members "$pois"
-
-# --- a header filter on the group: exactly the matching messages ------------------
-ctl topic create gq.filter >/dev/null || t_fail "topic create gq.filter"
-ctl group create gq.filter work >/dev/null || t_fail "group create gq.filter"
-t_sub_bg "$T_DIR/filter.out" -t gq.filter --group work -v --filter region=eu -W 60
-filt=$T_LAST
-t_wait 10 gmembers_is gq.filter work 1 || t_fail "filtered member not joined"
-t_pub -t gq.filter -m eu --header region=eu -n 10 -a -q
-t_pub -t gq.filter -m us --header region=us -n 10 -a -q
-t_pub -t gq.filter -m eu --header region=eu -n 5 -a -q
-t_wait 10 lines_ge 15 "$T_DIR/filter.out" || t_fail "filter: 15 eu messages not processed"
-sleep 0.3
-stop_members "$filt"
-t_eq "filter: exactly the eu messages" "$(seqs "$T_DIR/filter.out" | tr '\n' ' ')" \
-	"$(seq -s ' ' 1 10) $(seq -s ' ' 21 25) "
-gcheck "filter: skipped messages counted (the position moves)" gq.filter work filter_skipped -eq 10
-
-# --- a member that never acks is bounded by its credit; the others go on ----------
-ctl topic create gq.credit >/dev/null || t_fail "topic create gq.credit"
-ctl group create gq.credit work --ack-wait-ms 60000 >/dev/null || t_fail "group create gq.credit"
-t_sub_bg "$T_DIR/stuck.out" -t gq.credit --group work --member-id 1 -v --credit 5 --no-ack -W 60
-stuck=$T_LAST
-t_sub_bg "$T_DIR/ok.out" -t gq.credit --group work --member-id 2 -v -W 60
-okm=$T_LAST
-t_wait 10 gmembers_is gq.credit work 2 || t_fail "credit: 2 members not joined"
-t_pub -t gq.credit -m c -n 500 -a -q || t_fail "publish 500 to gq.credit"
-t_wait 10 lines_ge 495 "$T_DIR/ok.out" || t_fail "credit: the acking member did not get the rest"
-sleep 0.3
-t_eq "credit: the member that never acks holds exactly its credit" "$(wc -l <"$T_DIR/stuck.out")" 5
-t_eq "credit: the other member got all the rest" "$(wc -l <"$T_DIR/ok.out")" 495
-t_eq "credit: together every message once" "$(seqs "$T_DIR/stuck.out" "$T_DIR/ok.out" | sort -nu | wc -l)" 500
 
 # --- a hostile member: acks for what it does not hold are refused and counted -------
 # It takes 3 new messages (credit 3) and acks, besides, a seq never given, one the
 # stuck member holds, a GNAK of the never-given one and one of its own twice.
-nh0=$(gval gq.credit work ack_not_held)
-other=$(seqs "$T_DIR/stuck.out" | head -n 1)
-ip netns exec "$T_TAG-cl" python3 "$SL_ROOT/tests/e2e/ghostile.py" "$T_NET.1" 9500 gq.credit work 99 3 10 \
+nh0=$(gval gq.credit.udp work ack_not_held)
+other=$(seqs "$T_DIR/stuck.udp.out" | head -n 1)
+ip netns exec "$T_TAG-cl" python3 "$SL_ROOT/tests/e2e/ghostile.py" "$T_NET.1" 9500 gq.credit.udp work 99 3 10 \
 	"$other" >"$T_DIR/hostile.json" 2>"$T_DIR/hostile.err" &
 host=$!
 T_BG+=("$host")
-t_wait 10 gmembers_is gq.credit work 3 || t_fail "hostile member not joined"
-t_pub -t gq.credit -m h -n 10 -a -q || t_fail "publish 10 more to gq.credit"
+t_wait 10 gmembers_is gq.credit.udp work 3 || t_fail "hostile member not joined"
+t_pub -t gq.credit.udp -m h -n 10 -a -q || t_fail "publish 10 more to gq.credit.udp"
 wait "$host" || t_fail "ghostile.py: $(cat "$T_DIR/hostile.err")"
 t_check "hostile: the stuck member's five are still unsettled" \
-	test "$(gval gq.credit work inflight)" -ge 5
+	test "$(gval gq.credit.udp work inflight)" -ge 5
 stop_members "$stuck" "$okm"
 hj() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T_DIR/hostile.json" "$1"; }
 t_eq "hostile: it was given its credit" "$(hj 'len(v["given"])')" 3
 t_eq "hostile: after its one good ack, at most one more" "$(hj 'v["later"] <= 1')" True
 t_eq "hostile: NOT_HELD for the never-given seq, the other member's, the GNAK, the second ack" \
 	"$(hj 'sorted(v["not_held"]) == sorted([10**12, '"$other"', 10**12, v["given"][0]])')" True
-gcheck "hostile: counted ack_not_held" gq.credit work ack_not_held -eq $((nh0 + 4))
+gcheck "hostile: counted ack_not_held" gq.credit.udp work ack_not_held -eq $((nh0 + 4))
 
 t_done

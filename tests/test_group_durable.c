@@ -354,6 +354,7 @@ struct race {
 	struct sl_group *g;
 	int done;
 	uint64_t snaps;
+	uint64_t skipped; /* both buffers busy at that instant (-EBUSY) */
 };
 
 /* The owner: each step offers the next message and acks the oldest, so an
@@ -368,7 +369,7 @@ owner(void *arg)
 	struct sl_group_out o;
 	uint64_t now = 1, cursor = 1;
 	uint32_t slot;
-	int i, spin;
+	int i, spin, rc;
 
 	CHECK(sl_group_join(r->g, 1, 1, SL_MAX_GROUP_CREDIT, 0, now, &slot, NULL) == 0);
 	for (i = 0; i < RACE_STEPS; i++) {
@@ -380,8 +381,18 @@ owner(void *arg)
 		if (cursor > RACE_K + 1)
 			CHECK(sl_group_ack(r->g, slot, cursor - RACE_K - 1, now) == 0);
 		now += SL_GDUR_SNAP_NS;
-		if (sl_gdur_snap(r->d, r->g, cursor, now, 0) == 1)
+		rc = sl_gdur_snap(r->d, r->g, cursor, now, 0);
+		/* Skipped when the main lcore took the other buffer between
+		 * this claim's two tries: the next snapshot covers it. The
+		 * last one is tried until taken, as the next poll would. */
+		while (rc == -EBUSY && i == RACE_STEPS - 1)
+			rc = sl_gdur_snap(r->d, r->g, cursor, now, 0);
+		if (rc == 1)
 			r->snaps++;
+		else if (rc == -EBUSY)
+			r->skipped++;
+		else
+			CHECK(0);
 		/* A worker does other work between snapshots: give the main
 		 * lcore's saves a chance to overlap the next export. */
 		for (spin = 0; spin < 300; spin++)
@@ -454,8 +465,12 @@ test_race(void)
 	       (unsigned long long)st.stale, (unsigned long long)st.snap_skipped,
 	       (unsigned long long)bad);
 	CHECK(bad == 0);
-	CHECK(st.snaps == r.snaps && st.snaps == RACE_STEPS);
-	CHECK(saves == st.saves && saves > 10);
+	CHECK(st.snaps == r.snaps && st.snap_skipped == r.skipped);
+	CHECK(r.snaps + r.skipped == RACE_STEPS && r.snaps > RACE_STEPS / 2);
+	/* How many saves overlap the owner's exports depends on the
+	 * scheduler (a loaded machine may save only a handful): the checks
+	 * are that every save was whole and in order, and the last one taken. */
+	CHECK(saves == st.saves && saves >= 1);
 	/* The last snapshot was saved: nothing newer is lost at a clean stop. */
 	CHECK(last_cursor == RACE_STEPS + 1);
 	CHECK(sl_gdur_floor(r.d) == RACE_STEPS + 1 - RACE_K);

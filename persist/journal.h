@@ -115,6 +115,17 @@
 #define SL_JREC_MAGIC 0x534c4a52u		/* "RJLS" */
 #define SL_JREC_COMMIT(len) ((uint64_t)SL_JREC_MAGIC << 32 | (uint32_t)(len))
 #define SL_JREC_END ((uint64_t)0x454e4453u << 32) /* "SDNE": segment closed */
+/* Segment version 4: a record's commit word and the end marker carry the
+ * segment's generation gen (1..SL_JSEG_GEN_MAX) xor-ed into their high half,
+ * so that those of an earlier use of the file are not this use's. The cap
+ * keeps every tag of one kind apart from every tag of the other. */
+#define SL_JSEG_GEN_MAX 0xffffffu
+#define SL_JREC_TAG(gen) (SL_JREC_MAGIC ^ (uint32_t)(gen))
+#define SL_JREC_COMMIT_GEN(gen, len) ((uint64_t)SL_JREC_TAG(gen) << 32 | (uint32_t)(len))
+#define SL_JREC_END_GEN(gen) (SL_JREC_END ^ (uint64_t)(uint32_t)(gen) << 32)
+/* Both commit slots of a retired segment kept for reuse (spare-N.tmp): not
+ * a segment any more, whatever its header says. "SLJRECYC" */
+#define SL_JSEG_RECYCLED 0x43594345524a4c53ull
 /* The largest record payload: SL_MAX_MESSAGE, the wire protocol's hard
  * limit on one message (a record must also fit its segment). */
 #define SL_JREC_MAX_PAYLOAD (4u << 20)
@@ -173,6 +184,10 @@ struct sl_journal_conf {
 	 * at least one (small segments fill faster than a preparing thread
 	 * that sleeps when idle may wake up). */
 	uint32_t spares;
+	/* Retired segments kept for reuse as spares (1..16), their pages
+	 * already allocated; 0: as many as spares are kept; -1: none (every
+	 * retired segment is deleted, a spare always made afresh). */
+	int32_t recycle;
 };
 
 /* What a damaged range of sequences is (struct sl_journal_damage). */
@@ -366,6 +381,9 @@ void sl_journal_set_floor(struct sl_journal *j, uint64_t seq);
 uint64_t sl_journal_floor(const struct sl_journal *j);
 /* Segments retired although the floor held them (capacity reached). */
 uint64_t sl_journal_floor_overrides(const struct sl_journal *j);
+
+/* Rolls that took a recycled segment rather than a fresh one. Any thread. */
+uint64_t sl_journal_recycled(const struct sl_journal *j);
 
 /* Rolls refused because no spare was prepared yet (conf.prepared_only):
  * each refused the append that needed it with -ENOSPC. Any thread. */

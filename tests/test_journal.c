@@ -350,6 +350,19 @@ last_seg(const struct snap *s)
 	return last;
 }
 
+/* The generation in file @i's segment header: version 4 on; 0 before. */
+static uint32_t
+snap_gen(const struct snap *s, int i)
+{
+	uint32_t version, gen;
+
+	if (s->size[i] < SL_JSEG_HDR)
+		return 0;
+	memcpy(&version, s->data[i] + 8, 4);
+	memcpy(&gen, s->data[i] + 44, 4);
+	return version >= 4 ? gen : 0;
+}
+
 /* Walk the records of every segment (layout of journal.h); returns the last seq found. */
 static uint64_t
 snap_index(const struct snap *s, struct recpos *pos)
@@ -359,6 +372,7 @@ snap_index(const struct snap *s, struct recpos *pos)
 
 	for (i = 0; i < s->n; i++) {
 		size_t off = SL_JSEG_HDR;
+		uint32_t gen = snap_gen(s, i);
 
 		if (!is_seg(s, i))
 			continue;
@@ -366,7 +380,7 @@ snap_index(const struct snap *s, struct recpos *pos)
 			struct sl_jrec r;
 
 			memcpy(&r, s->data[i] + off, sizeof(r));
-			if (r.commit != SL_JREC_COMMIT(r.len) || r.seq == 0 || r.seq > MAX_SEQ)
+			if (r.commit != SL_JREC_COMMIT_GEN(gen, r.len) || r.seq == 0 || r.seq > MAX_SEQ)
 				break;
 			pos[r.seq].file = i;
 			pos[r.seq].off = off;
@@ -536,9 +550,14 @@ test_segment_roll(void)
 		uint32_t crc;
 		char want[64];
 
+		uint32_t gen = snap_gen(&sn, pos[s].file);
+
 		memcpy(&h, r, sizeof(h));
-		/* Version 2: bytes 8..47, then 56..63, then the payload. */
-		crc = sl_crc32c(0, r + 8, 40);
+		/* Version 4: the segment's generation, bytes 8..47, then 56..63,
+		 * then the payload; its tag in the commit word. */
+		CHECK(gen == 1 && h.commit == SL_JREC_COMMIT_GEN(gen, h.len));
+		crc = sl_crc32c(0, &gen, 4);
+		crc = sl_crc32c(crc, r + 8, 40);
 		crc = sl_crc32c(crc, r + 56, 8);
 		crc = sl_crc32c(crc, r + sizeof(h), h.len);
 		CHECK(sizeof(h) == 64 && h.producer_epoch == 0 && h.flags == 0);
@@ -562,7 +581,7 @@ test_segment_roll(void)
 
 			if (end + 8 <= SEG) {
 				memcpy(&w, sn.data[pos[s - 1].file] + end, 8);
-				CHECK(w == SL_JREC_END);
+				CHECK(w == SL_JREC_END_GEN(snap_gen(&sn, pos[s - 1].file)));
 			}
 		}
 	}
@@ -1800,40 +1819,48 @@ test_full_filesystem(void)
 }
 
 /*
- * Rewrite segment @path, written by this version, in the version 1 layout:
- * header version 1, records of 56 bytes (no producer_epoch, no flags) with
- * the version 1 CRC (bytes 8..47 and the payload). The commit watermark
- * counts records, so it stays. Returns the records converted.
+ * Rewrite segment @path, written by this version, in the layout of segment
+ * version @version (1..3): the header's version, no generation; records
+ * with the plain "RJLS" commit word and a CRC without the generation; in
+ * version 1 records of 56 bytes (no producer_epoch, no flags, CRC of bytes
+ * 8..47 and the payload). The commit watermark counts records, so it
+ * stays. Returns the records converted.
  */
 static int
-to_v1(const char *path)
+to_version(const char *path, uint32_t version)
 {
 	static uint8_t in[SEG], out[SEG];
 	uint64_t off = 64, o = 64, w;
 	int fd = open(path, O_RDWR), n = 0;
-	uint32_t crc, len;
+	uint32_t crc, len, gen, hdr = version == 1 ? 56 : 64;
 
 	CHECK(fd >= 0);
 	if (fd < 0)
 		return 0;
 	CHECK(pread(fd, in, SEG, 0) == SEG);
+	memcpy(&gen, in + 44, 4);
 	memset(out, 0, sizeof(out));
 	memcpy(out, in, 64);
-	out[8] = 1; /* version */
+	memcpy(out + 8, &version, 4);
+	memset(out + 44, 0, 4); /* no generation before version 4 */
 	crc = sl_crc32c(0, out, 40);
 	memcpy(out + 40, &crc, 4);
 	for (;;) {
 		memcpy(&w, in + off, 8);
-		if ((w >> 32) != SL_JREC_MAGIC)
+		if ((w >> 32) != SL_JREC_TAG(gen))
 			break;
 		len = (uint32_t)w;
-		memcpy(out + o, in + off, 56);
+		w = SL_JREC_COMMIT(len);
+		memcpy(out + o, in + off, hdr);
+		memcpy(out + o, &w, 8);
 		crc = sl_crc32c(0, in + off + 8, 40);
+		if (hdr > 56)
+			crc = sl_crc32c(crc, in + off + 56, 8);
 		crc = sl_crc32c(crc, in + off + 64, len);
 		memcpy(out + o + 48, &crc, 4);
-		memcpy(out + o + 56, in + off + 64, len);
+		memcpy(out + o + hdr, in + off + 64, len);
 		off += 64 + align8(len);
-		o += 56 + align8(len);
+		o += hdr + align8(len);
 		n++;
 	}
 	CHECK(pwrite(fd, out, SEG, 0) == SEG);
@@ -1869,7 +1896,7 @@ test_v1_segments(void)
 	CHECK(sl_journal_sync(j) == 0);
 	sl_journal_close(j);
 	snprintf(seg, sizeof(seg), "%s/%020u.seg", dir, 1u);
-	CHECK(to_v1(seg) == 5);
+	CHECK(to_version(seg, 1) == 5);
 
 	j = open_dir(dir, &c, &rec);
 	if (j == NULL)

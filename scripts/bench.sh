@@ -635,26 +635,24 @@ def first_ok(name, transport=None, size=None):
     return next((r for r in rows if r["name"] == name and r["status"] in ("ok", "loss") and
                  (transport is None or r["transport"] == transport) and
                  (size is None or r["size"] == size) and r.get("msgs_per_s")), None)
-fl = first_ok("udp-veth-rate")
+# Each maximum rate against its floor's rate: UDP against kernel UDP one way
+# across the veth; shared memory against the ring alone between the same
+# two cores (shm-ring-line, flat out).
+def rate_vs(names, fl, what):
+    for n in names:
+        mx = first_ok(n)
+        if fl and mx:
+            print(f"  {n}, one worker, {mx['size']} B: {mx['msgs_per_s'] / 1e6:.2f}M msgs/s vs {what}"
+                  f" {fl['msgs_per_s'] / 1e6:.2f}M/s = {mx['msgs_per_s'] / fl['msgs_per_s']:.2f}x")
+        else:
+            print(f"  {n}: not measured" + ("" if fl else " (no floor)"))
 print("throughput against floors:")
-for n in ("sluice-max-udp", "sluice-max-udp-nobatch"):
-    mx = first_ok(n)
-    if fl and mx:
-        print(f"  {n}, one worker, {mx['size']} B: {mx['msgs_per_s']:.0f} msgs/s delivered vs kernel"
-              f" UDP {fl['msgs_per_s']:.0f} pkts/s one way = {mx['msgs_per_s'] / fl['msgs_per_s']:.2f}x")
-    else:
-        print(f"  {n}: not measured" + ("" if fl else " (no floor)"))
-# Shared memory: the broker's rates against the ring alone between the same
-# two cores (shm-ring-line, flat out), and the publish call's p99 at the
-# latency rows' rate beside the same at the maximum rate.
-ring = first_ok("shm-ring-line")
-for n in ("sluice-max-pub", "sluice-max-sub", "sluice-max-pub-emupmem", "sluice-max-sub-emupmem"):
-    mx = first_ok(n)
-    if ring and mx:
-        print(f"  {n}, one worker, {mx['size']} B: {mx['msgs_per_s'] / 1e6:.2f}M msgs/s vs the shm ring"
-              f" alone {ring['msgs_per_s'] / 1e6:.2f}M/s = {mx['msgs_per_s'] / ring['msgs_per_s']:.2f}x")
-    else:
-        print(f"  {n}: not measured" + ("" if ring else " (no shm-ring floor)"))
+rate_vs(("sluice-max-udp", "sluice-max-udp-nobatch"), first_ok("udp-veth-rate"),
+        "kernel UDP pkts one way")
+rate_vs(("sluice-max-pub", "sluice-max-sub", "sluice-max-pub-emupmem", "sluice-max-sub-emupmem"),
+        first_ok("shm-ring-line"), "the shm ring alone")
+# The publish call's p99 at the latency rows' rate beside the same at the
+# maximum rate.
 for dur in ("none", "sync"):
     calls = [r for r in rows if r["name"] == "publish-call" and r["durability"] == dur and
              r["status"] in ("ok", "loss") and r["p99_ns"] is not None]

@@ -77,9 +77,22 @@ sl_retx_init(struct sl_worker *w)
 	return 0;
 }
 
+void
+sl_retx_flush(struct sl_worker *w)
+{
+	if (w->retx_pend_n) {
+		rte_mbuf_refcnt_update(w->retx_pend_m, (int16_t)w->retx_pend_n);
+		w->retx_pend_n = 0;
+	}
+	w->retx_pend_m = NULL;
+}
+
 static void
 slot_free(struct sl_worker *w, struct sl_retx_slot *s)
 {
+	/* Its reference may still be pending: added before it is dropped. */
+	if (unlikely(s->m == w->retx_pend_m))
+		sl_retx_flush(w);
 	w->retx_bytes -= cost(s->m);
 	if (sl_large_buf_is(s->m))
 		w->retx_large -= cost(s->m);
@@ -166,7 +179,14 @@ sl_retx_fanned(struct sl_worker *w, uint32_t topic, struct rte_mbuf *m, uint16_t
 		count(w, SL_CTR_retx_evicted); /* not kept: a NAK finds the journal or a gap */
 		return;
 	}
-	rte_mbuf_refcnt_update(m, 1);
+	if (w->retx_batch && (m == w->retx_pend_m || w->retx_pend_m == NULL)) {
+		/* The batch's caller holds @m until sl_retx_flush. */
+		w->retx_pend_m = m;
+		w->retx_pend_n++;
+	} else {
+		sl_retx_flush(w);
+		rte_mbuf_refcnt_update(m, 1);
+	}
 	*s = (struct sl_retx_slot){ .m = m, .off = off, .len = len, .seq32 = (uint32_t)seq };
 	w->retx_bytes += cost(m);
 	if (sl_large_buf_is(m))

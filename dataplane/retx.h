@@ -34,6 +34,13 @@ void sl_retx_fini(struct sl_worker *w);
 void sl_retx_fanned(struct sl_worker *w, uint32_t topic, struct rte_mbuf *m, uint16_t off,
 		    uint16_t len, uint64_t seq);
 
+/*
+ * Add the window's references still pending (w->retx_pend_*) to their
+ * mbuf. Whoever set w->retx_batch calls it before it lets go of the mbufs
+ * whose frames it handled, then clears retx_batch.
+ */
+void sl_retx_flush(struct sl_worker *w);
+
 /* The slot holding @seq of @topic, or NULL when the window does not hold it. */
 const struct sl_retx_slot *sl_retx_find(struct sl_worker *w, uint32_t topic, uint64_t seq);
 

@@ -248,14 +248,15 @@ struct sl_worker {
 	struct sl_retx_ref *retx_fifo;
 	uint32_t retx_fifo_mask;
 	uint64_t retx_fifo_head, retx_fifo_tail;
-	/* Window references not yet added to retx_pend_m's count: while a
-	 * batch of frames that share one mbuf is handled (retx_batch set),
-	 * the window's references to it are added once, by sl_retx_flush,
-	 * before the batch lets go of the mbuf (an atomic add a message
-	 * otherwise). */
+	/* Window references not yet added to retx_pend_m's count: while the
+	 * frames of one mbuf (retx_batch: a shared-memory batch, a datagram)
+	 * are handled, the window's references to that mbuf are added once,
+	 * by sl_retx_flush, before its handler lets go of it (an atomic add
+	 * a message otherwise). Other mbufs (a reassembled large message, a
+	 * handoff) are referenced at once. */
+	struct rte_mbuf *retx_batch;
 	struct rte_mbuf *retx_pend_m;
 	uint32_t retx_pend_n;
-	uint8_t retx_batch;
 	/* Topics delivered to lately: STATUS once they go idle (flow.c). */
 	uint32_t *status_list;
 	uint32_t n_status, status_max;

@@ -179,12 +179,11 @@ sl_retx_fanned(struct sl_worker *w, uint32_t topic, struct rte_mbuf *m, uint16_t
 		count(w, SL_CTR_retx_evicted); /* not kept: a NAK finds the journal or a gap */
 		return;
 	}
-	if (w->retx_batch && (m == w->retx_pend_m || w->retx_pend_m == NULL)) {
-		/* The batch's caller holds @m until sl_retx_flush. */
+	if (m == w->retx_batch) {
+		/* Its handler holds @m until sl_retx_flush. */
 		w->retx_pend_m = m;
 		w->retx_pend_n++;
 	} else {
-		sl_retx_flush(w);
 		rte_mbuf_refcnt_update(m, 1);
 	}
 	*s = (struct sl_retx_slot){ .m = m, .off = off, .len = len, .seq32 = (uint32_t)seq };

@@ -36,8 +36,8 @@ void sl_retx_fanned(struct sl_worker *w, uint32_t topic, struct rte_mbuf *m, uin
 
 /*
  * Add the window's references still pending (w->retx_pend_*) to their
- * mbuf. Whoever set w->retx_batch calls it before it lets go of the mbufs
- * whose frames it handled, then clears retx_batch.
+ * mbuf. Whoever set w->retx_batch to the mbuf whose frames it handles
+ * clears it and calls this before it lets go of that mbuf.
  */
 void sl_retx_flush(struct sl_worker *w);
 

@@ -588,9 +588,9 @@ handle_pkt(struct sl_worker *w, struct rte_mbuf *m)
 		peer.udp.ip = pi.src_ip;
 		peer.udp.port = pi.src_port;
 		peer.udp.port_id = m->port;
-		w->retx_batch = 1; /* as for a shared-memory batch (handle_shm) */
+		w->retx_batch = m; /* as for a shared-memory batch (handle_shm) */
 		frames(w, m, pi.payload_off, pi.payload_len, &peer);
-		w->retx_batch = 0;
+		w->retx_batch = NULL;
 		sl_retx_flush(w);
 		rte_pktmbuf_free(m); /* handoffs and deliveries hold their own references */
 		return;
@@ -620,13 +620,13 @@ handle_shm(struct sl_worker *w, struct rte_mbuf **pkts, const union sl_peer *pee
 	for (i = 0; i < n; i++) {
 		/* The window's references to this batch's mbuf are added once,
 		 * before it is let go of. */
-		w->retx_batch = 1;
+		w->retx_batch = pkts[i];
 		if (peers[i].shm.slot != bad &&
 		    frames(w, pkts[i], 0, pkts[i]->pkt_len, &peers[i]) < 0) {
 			sl_shm_kick(w, &peers[i].shm, SL_SHM_CUT_CORRUPT);
 			bad = peers[i].shm.slot;
 		}
-		w->retx_batch = 0;
+		w->retx_batch = NULL;
 		sl_retx_flush(w);
 		rte_pktmbuf_free(pkts[i]);
 	}

@@ -302,6 +302,8 @@ sl_client_group_join(struct sl_client *c, const struct sl_group_opts *o,
 
 	if (o == NULL || o->topic_id == SL_TOPIC_INVALID)
 		return o == NULL ? -EINVAL : -ENOENT;
+	if (c->n_parted && sl_cl_parted_find(c, o->topic_id) != NULL)
+		return sl_cl_parts_group_join(c, o, out);
 	rc = group_from_opts(&want, o);
 	if (rc < 0)
 		return rc;
@@ -362,8 +364,11 @@ int
 sl_client_group_leave(struct sl_client *c, uint32_t group_id)
 {
 	struct rgroup *g;
-	int rc = member_of(c, group_id, &g);
+	int rc = c->n_parted ? sl_cl_parts_group_leave(c, group_id) : 1;
 
+	if (rc != 1)
+		return rc;
+	rc = member_of(c, group_id, &g);
 	if (rc < 0)
 		return rc;
 	rc = gctl_request(c, g, SL_GCTL_LEAVE);

@@ -47,6 +47,7 @@ sl_dp_topic_spec_from_cnc(const struct sl_cnc_topic *t, struct sl_topic_spec *ou
 	out->retain_age_s = t->retain_age_s;
 	out->capacity_bytes = t->capacity_bytes;
 	out->max_message = t->max_message;
+	out->partitions = t->partitions;
 }
 
 /*
@@ -238,6 +239,9 @@ topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 					   cx->spec->durability != SL_DUR_NONE),
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&ts->enc, cx->spec->encryption, __ATOMIC_RELAXED);
+	/* Before the topic is published (the release store of active): rx
+	 * workers read it plainly. */
+	ts->parts = cx->spec->partitions;
 	*sp = *cx->spec;
 	return 0;
 }

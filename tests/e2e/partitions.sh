@@ -14,11 +14,20 @@ SL_DP_CONF=$SL_ROOT/nic-configs/af_packet-2q.conf SL_DP_QUEUES=2 \
 	t_start --set "journal_dir=$T_DIR/journal"
 trap 't_cleanup; rm -f "/run/sluice/$T_DP/shm.sock"; rmdir "/run/sluice/$T_DP" 2>/dev/null' EXIT
 ctl() { "$SL_BUILD/ctl/sluicectl" -n "$T_DP" "$@"; }
-"$SL_BUILD/control/sluice-control" -n "$T_DP" --state-dir "$T_DIR/control" >>"$T_DIR/control.log" 2>&1 &
-T_BG+=("$!")
-t_wait 10 test -S "/run/sluice/$T_DP/control.sock" || t_fail "sluice-control did not start"
-t_wait 10 bash -c "'$SL_BUILD/ctl/sluicectl' -n '$T_DP' dataplane status --json | grep -q '\"attached\":true'" ||
-	t_fail "sluice-control did not attach to the dataplane"
+t_control_up "$T_DIR/control"
+# on_all_partitions CMD ARGS: CMD pq#I ARGS holds for I = 0..3.
+on_all_partitions() {
+	local i
+	for i in 0 1 2 3; do "$1" "pq#$i" "${@:2}" || return 1; done
+}
+has_topic() { t_topic "$1" owner >/dev/null 2>&1; }
+gone() { ! has_topic "$1"; }
+# members_are TOPIC N: group "workers" of TOPIC has N members.
+members_are() {
+	[ "$(ctl group show "$1" workers --json 2>/dev/null | python3 -c \
+		'import json,sys; v=json.load(sys.stdin); print(v.get("counters", v)["members"])' \
+		2>/dev/null)" == "$2" ]
+}
 
 # --- bad counts and clashing names: refused, with the reason -------------------------
 ctl topic create pq --partitions 0 >/dev/null 2>"$T_DIR/err"
@@ -36,10 +45,7 @@ ctl topic show pq --json | python3 -c 'import json,sys; assert json.load(sys.std
 	t_fail "topic show: partitions"
 
 # --- ordinary topics underneath, spread over both workers -----------------------------
-for i in 0 1 2 3; do
-	t_wait 5 bash -c "'$SL_ROOT/scripts/sluice-stats' -n '$T_DP' /sluice/topics 'pq#$i' --get owner \
-		>/dev/null 2>&1" || t_fail "partition pq#$i not in the dataplane"
-done
+t_wait 5 on_all_partitions has_topic || t_fail "a partition is not in the dataplane"
 owners=$(for i in 0 1 2 3; do t_topic "pq#$i" owner; done | sort -u | wc -l)
 t_eq "the partitions are owned by both workers" "$owners" 2
 
@@ -51,8 +57,7 @@ t_eq "RESOLVE without PARTS: SL_E_PARTITIONED (33), detail 4 partitions" \
 N=1000
 t_sub_bg "$T_DIR/sub" -t pq -v --headers -C $((2 * N)) -W 60
 sub=$T_LAST
-t_wait 10 bash -c "for i in 0 1 2 3; do [ \"\$('$SL_ROOT/scripts/sluice-stats' -n '$T_DP' /sluice/topics \
-	\"pq#\$i\" --get subscribers)\" == 1 ] || exit 1; done" || t_fail "subscriber not on every partition"
+t_wait 10 on_all_partitions t_nsubs_is 1 || t_fail "subscriber not on every partition"
 # Payload "u I" / "s I", key k<I mod 40>: two publishers, one per transport.
 seq 0 $((N - 1)) | sed 's/^/u /' | t_pub -t pq -l --keys 40 -a -q --timeout 20000 ||
 	t_fail "publish over UDP"
@@ -61,35 +66,7 @@ seq 0 $((N - 1)) | sed 's/^/s /' |
 	t_fail "publish over shared memory"
 wait "$sub" || t_fail "subscriber: not every message within 60 s ($(wc -l <"$T_DIR/sub") lines)"
 
-python3 - "$T_DIR/sub" "$N" <<'PY' || t_fail "deliveries"
-import sys
-M = (1 << 64) - 1
-def khash(b):  # PROTOCOL.md 7.4
-    h = 0xcbf29ce484222325
-    for c in b:
-        h = ((h ^ c) * 0x100000001b3) & M
-    h ^= h >> 33
-    h = (h * 0xff51afd7ed558ccd) & M
-    return h ^ (h >> 33)
-n = int(sys.argv[2])
-seen, last, parts = set(), {}, {}
-for line in open(sys.argv[1]):
-    # "pq#P SEQ [key=kK] PUB I"
-    topic, seq, key, pub, i = line.split()
-    assert key.startswith("[key=") and key.endswith("]"), line
-    key, i = key[5:-1], int(i)
-    assert (pub, i) not in seen, "duplicate " + line
-    seen.add((pub, i))
-    assert key == "k%d" % (i % 40), line
-    p = int(topic.split("#")[1])
-    assert p == khash(key.encode()) % 4, "on the wrong partition: " + line
-    parts[p] = parts.get(p, 0) + 1
-    assert last.get((pub, key), -1) < i, "out of order within key: " + line
-    last[(pub, key)] = i
-assert len(seen) == 2 * n, len(seen)
-assert len(parts) == 4 and min(parts.values()) > 0, parts
-print("deliveries ok:", sorted(parts.items()))
-PY
+python3 "$SL_ROOT/tests/e2e/partcheck.py" live "$T_DIR/sub" "$N" || t_fail "deliveries"
 
 # --- each partition's journal holds only its keys (replayed from the earliest) ---------
 for i in 0 1 2 3; do
@@ -97,24 +74,7 @@ for i in 0 1 2 3; do
 		"$(t_topic "pq#$i" seq)" >"$T_DIR/replay.$i" 2>"$T_DIR/replay.$i.err" ||
 		t_fail "replay of pq#$i"
 done
-python3 - "$T_DIR" "$N" <<'PY' || t_fail "journals"
-import sys
-M = (1 << 64) - 1
-def khash(b):
-    h = 0xcbf29ce484222325
-    for c in b:
-        h = ((h ^ c) * 0x100000001b3) & M
-    h ^= h >> 33
-    h = (h * 0xff51afd7ed558ccd) & M
-    return h ^ (h >> 33)
-total = 0
-for p in range(4):
-    for line in open("%s/replay.%d" % (sys.argv[1], p)):
-        key = line.split()[0][5:-1]
-        assert khash(key.encode()) % 4 == p, "partition %d holds key %s" % (p, key)
-        total += 1
-assert total == 2 * int(sys.argv[2]), total
-PY
+python3 "$SL_ROOT/tests/e2e/partcheck.py" journal "$T_DIR" "$N" || t_fail "journals"
 
 # --- a consumer group of the name: every message once, from all partitions -------------
 ctl group create pq workers >/dev/null || t_fail "group create"
@@ -122,9 +82,7 @@ t_sub_bg "$T_DIR/g1" -t pq --group workers -v -W 60
 g1=$T_LAST
 t_sub_bg "$T_DIR/g2" -t pq --group workers -v -W 60
 g2=$T_LAST
-t_wait 10 bash -c "[ \$(ctl() { '$SL_BUILD/ctl/sluicectl' -n '$T_DP' \"\$@\"; }; \
-	ctl group show 'pq#3' workers --json | python3 -c 'import json,sys; v=json.load(sys.stdin); \
-	print(v.get(\"counters\", v)[\"members\"])') == 2 ]" || t_fail "members not on every partition"
+t_wait 10 on_all_partitions members_are 2 || t_fail "members not on every partition"
 seq 0 399 | sed 's/^/g /' | t_pub -t pq -l --keys 16 -a -q --timeout 20000 || t_fail "publish to group"
 t_wait 30 bash -c "[ \$(cat '$T_DIR/g1' '$T_DIR/g2' | wc -l) -ge 400 ]" || t_fail "group: not all processed"
 kill -TERM "$g1" "$g2" 2>/dev/null
@@ -134,6 +92,6 @@ t_eq "group: no duplicate" "$(cat "$T_DIR/g1" "$T_DIR/g2" | wc -l)" 400
 
 # --- deleted: the name and its partitions go ------------------------------------------
 ctl topic delete pq >/dev/null || t_fail "topic delete pq"
-t_wait 5 bash -c "! '$SL_ROOT/scripts/sluice-stats' -n '$T_DP' /sluice/topics 'pq#0' --get owner \
-	>/dev/null 2>&1" || t_fail "partition pq#0 still there"
+t_wait 5 on_all_partitions gone || t_fail "a partition is still there"
+gone pq || t_fail "the name is still there"
 t_done

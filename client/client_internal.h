@@ -637,6 +637,9 @@ int sl_cl_parts_group_join(struct sl_client *c, const struct sl_group_opts *o,
 /* sl_client_group_leave of such a group id: every partition's group left.
  * Returns what the leaves did, or 1 when @group_id is no such id. */
 int sl_cl_parts_group_leave(struct sl_client *c, uint32_t group_id);
+/* The group ids (one per partition, *@n of them) that @group_id, an id
+ * sl_cl_parts_group_join gave, stands for; NULL when it is no such id. */
+const uint32_t *sl_cl_parts_group_ids(struct sl_client *c, uint32_t group_id, uint32_t *n);
 
 /* The topic a publish to application topic @topic_id with key @key
  * (@key_len bytes; 0: none) goes to: @topic_id itself unless it is

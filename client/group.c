@@ -378,8 +378,8 @@ sl_client_group_leave(struct sl_client *c, uint32_t group_id)
 	return rc == -ESRCH ? 0 : rc;
 }
 
-int
-sl_client_group_pause(struct sl_client *c, uint32_t group_id, int pause)
+static int
+pause_one(struct sl_client *c, uint32_t group_id, int pause)
 {
 	struct rgroup *g;
 	int rc = member_of(c, group_id, &g);
@@ -392,8 +392,8 @@ sl_client_group_pause(struct sl_client *c, uint32_t group_id, int pause)
 	return rc;
 }
 
-int
-sl_client_group_fetch(struct sl_client *c, uint32_t group_id, uint32_t n)
+static int
+fetch_one(struct sl_client *c, uint32_t group_id, uint32_t n)
 {
 	struct rgroup *g;
 	int rc = member_of(c, group_id, &g);
@@ -407,6 +407,38 @@ sl_client_group_fetch(struct sl_client *c, uint32_t group_id, uint32_t n)
 		rc = gctl_raw(c, g->cur_id, SL_GCTL_FETCH, n, false);
 	if (rc == 0)
 		g->fetch_left += n;
+	return rc;
+}
+
+/* A partitioned topic's group (partition.c) is one id for a group on each
+ * partition: pausing and fetching apply to each. */
+int
+sl_client_group_pause(struct sl_client *c, uint32_t group_id, int pause)
+{
+	const uint32_t *ids;
+	uint32_t i, n = 0;
+	int rc = 0;
+
+	ids = c->n_parted ? sl_cl_parts_group_ids(c, group_id, &n) : NULL;
+	if (ids == NULL)
+		return pause_one(c, group_id, pause);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = pause_one(c, ids[i], pause);
+	return rc;
+}
+
+int
+sl_client_group_fetch(struct sl_client *c, uint32_t group_id, uint32_t n)
+{
+	const uint32_t *ids;
+	uint32_t i, k = 0;
+	int rc = 0;
+
+	ids = c->n_parted ? sl_cl_parts_group_ids(c, group_id, &k) : NULL;
+	if (ids == NULL)
+		return fetch_one(c, group_id, n);
+	for (i = 0; i < k && rc == 0; i++)
+		rc = fetch_one(c, ids[i], n);
 	return rc;
 }
 

@@ -212,6 +212,17 @@ sl_cl_parts_group_leave(struct sl_client *c, uint32_t group_id)
 	return rc;
 }
 
+const uint32_t *
+sl_cl_parts_group_ids(struct sl_client *c, uint32_t group_id, uint32_t *n)
+{
+	const struct pgroup *g = pgroup_of(c, group_id);
+
+	if (g == NULL)
+		return NULL;
+	*n = g->n;
+	return g->gid;
+}
+
 void
 sl_cl_parts_free(struct sl_client *c)
 {

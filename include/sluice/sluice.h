@@ -605,7 +605,11 @@ int sl_client_subscribe_filter(struct sl_client *c, uint32_t topic_id, uint16_t 
  *
  * Group ids are the ones sl_client_group_join returned, for the client's
  * life, even if a restarted broker numbers the group differently.
- * A client is a member of at most 64 groups.
+ * A client is a member of at most 64 groups. A group of a partitioned
+ * topic is a group of that name on each partition: joined on all of them,
+ * it counts as one group per partition, and the id the join returns stands
+ * for all of them in _leave, _pause and _fetch (which asks each partition's
+ * group for its @n); acks and naks name the id each message carries.
  *
  * sl_client_group_ack, _ack_upto, _nak and _fetch never wait and may be
  * called from inside the deliver callback (typically: ack the message once

@@ -379,7 +379,7 @@ sl_client_group_leave(struct sl_client *c, uint32_t group_id)
 }
 
 static int
-pause_one(struct sl_client *c, uint32_t group_id, int pause)
+pause_one(struct sl_client *c, uint32_t group_id, uint32_t pause)
 {
 	struct rgroup *g;
 	int rc = member_of(c, group_id, &g);
@@ -410,10 +410,11 @@ fetch_one(struct sl_client *c, uint32_t group_id, uint32_t n)
 	return rc;
 }
 
-/* A partitioned topic's group (partition.c) is one id for a group on each
- * partition: pausing and fetching apply to each. */
-int
-sl_client_group_pause(struct sl_client *c, uint32_t group_id, int pause)
+/* @one(@group_id, @arg); for a partitioned topic's group (partition.c),
+ * one id for a group on each partition, @one of each. */
+static int
+each_part(struct sl_client *c, uint32_t group_id,
+	  int (*one)(struct sl_client *c, uint32_t group_id, uint32_t arg), uint32_t arg)
 {
 	const uint32_t *ids;
 	uint32_t i, n = 0;
@@ -421,25 +422,22 @@ sl_client_group_pause(struct sl_client *c, uint32_t group_id, int pause)
 
 	ids = c->n_parted ? sl_cl_parts_group_ids(c, group_id, &n) : NULL;
 	if (ids == NULL)
-		return pause_one(c, group_id, pause);
+		return one(c, group_id, arg);
 	for (i = 0; i < n && rc == 0; i++)
-		rc = pause_one(c, ids[i], pause);
+		rc = one(c, ids[i], arg);
 	return rc;
+}
+
+int
+sl_client_group_pause(struct sl_client *c, uint32_t group_id, int pause)
+{
+	return each_part(c, group_id, pause_one, pause != 0);
 }
 
 int
 sl_client_group_fetch(struct sl_client *c, uint32_t group_id, uint32_t n)
 {
-	const uint32_t *ids;
-	uint32_t i, k = 0;
-	int rc = 0;
-
-	ids = c->n_parted ? sl_cl_parts_group_ids(c, group_id, &k) : NULL;
-	if (ids == NULL)
-		return fetch_one(c, group_id, n);
-	for (i = 0; i < k && rc == 0; i++)
-		rc = fetch_one(c, ids[i], n);
-	return rc;
+	return each_part(c, group_id, fetch_one, n);
 }
 
 int

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <common/proto.h>
+
 #include "rpc.h"
 
 /* ---- the live view ---- */
@@ -207,6 +209,36 @@ partition_refused(struct sl_req *r, const char *name)
 	return 1;
 }
 
+/*
+ * A partitioned topic's name or partition names that the dataplane already
+ * has as topics a client created: taking them over would mix what they
+ * hold with the partitions' keys. 1 with @r answered, 0 when none.
+ */
+static int
+live_clash(struct sl_req *r, const struct sl_state_topic *t)
+{
+	char name[SL_CNC_NAME_LEN];
+	uint32_t i;
+
+	if (sl_state_topic_find(&r->ctl->state, t->name) == NULL &&
+	    sl_rpc_topic_live(r->ctl, t->name)) {
+		sl_req_fail(r, "exists", "topic '%.200s' exists as an ordinary topic (a client "
+			    "created it): delete it first to make it partitioned", t->name);
+		return 1;
+	}
+	for (i = 0; i < t->partitions; i++) {
+		if (sl_proto_part_name(name, sizeof(name), t->name, strlen(t->name), i) < 0 ||
+		    sl_state_topic_find(&r->ctl->state, name) != NULL ||
+		    !sl_rpc_topic_live(r->ctl, name))
+			continue;
+		sl_req_fail(r, "exists", "topic '%.200s' exists (a client created it): partitioned "
+			    "topic '%.200s' needs that name for its partition %u; delete it first",
+			    name, t->name, i);
+		return 1;
+	}
+	return 0;
+}
+
 int
 sl_rpc_topic_create(struct sl_req *r)
 {
@@ -223,11 +255,8 @@ sl_rpc_topic_create(struct sl_req *r)
 						 "characters", 200);
 	if (partitions_arg(r, &t))
 		return -1;
-	if (t.partitions && sl_rpc_topic_live(r->ctl, t.name) &&
-	    sl_state_topic_find(&r->ctl->state, t.name) == NULL)
-		return sl_req_fail(r, "exists", "topic '%.200s' exists as an ordinary topic (a "
-				   "client created it): delete it first to make it partitioned",
-				   t.name);
+	if (t.partitions && live_clash(r, &t))
+		return -1;
 	if (sl_req_draft(r, &next))
 		return -1;
 	rc = sl_state_topic_add(&next, &t, r->err, sizeof(r->err));

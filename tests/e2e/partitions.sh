@@ -8,7 +8,8 @@
 # journal holds only its keys; a consumer group of the name gets every
 # message once; a client that does not ask for the partition map is told
 # (SL_E_PARTITIONED), never given the name's id; bad counts and clashing
-# names are refused with a message.
+# names (in control's state, or topics clients made) are refused with a
+# message.
 . "$(dirname "$0")/lib.sh"
 SL_DP_CONF=$SL_ROOT/nic-configs/af_packet-2q.conf SL_DP_QUEUES=2 \
 	t_start --set "journal_dir=$T_DIR/journal"
@@ -41,6 +42,12 @@ t_eq "an ordinary topic under a partition's name: refused" "$?" 1
 grep -q "partition of partitioned topic 'pq'" "$T_DIR/err" || t_fail "clash message: $(cat "$T_DIR/err")"
 ctl topic delete "pq#2" >/dev/null 2>"$T_DIR/err"
 t_eq "deleting one partition: refused" "$?" 1
+# A partition's name that a client already made a topic of: not taken over.
+t_pub -t "pz#1" -m x -q || t_fail "publish to pz#1"
+t_wait 5 ctl topic show "pz#1" >/dev/null 2>&1 || t_fail "control does not see pz#1"
+ctl topic create pz --partitions 2 >/dev/null 2>"$T_DIR/err"
+t_eq "a partition's name a client holds: refused" "$?" 1
+grep -q "needs that name for its partition 1" "$T_DIR/err" || t_fail "message: $(cat "$T_DIR/err")"
 ctl topic show pq --json | python3 -c 'import json,sys; assert json.load(sys.stdin)["partitions"] == 4' ||
 	t_fail "topic show: partitions"
 

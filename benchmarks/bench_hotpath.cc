@@ -42,6 +42,12 @@ extern "C" {
 #include "route.h"
 #include "session.h"
 #endif
+/* libsluice's internals, for its partition choice (C11 asserts as C++'s;
+ * its own NS_PER_S, which DPDK's rte_cycles.h defines too). */
+#undef NS_PER_S
+#define _Static_assert static_assert
+#include <client/client_internal.h>
+#undef _Static_assert
 }
 
 namespace {
@@ -206,6 +212,62 @@ BM_FrameVerify(benchmark::State &st)
 	st.SetBytesProcessed((int64_t)st.iterations() * len);
 }
 BENCHMARK(BM_FrameVerify)->Arg(104)->Arg(296)->Arg(1064);
+
+/* --- partition choice on the publish path (libsluice) --- */
+
+/*
+ * What a publish pays to pick its partition (sl_cl_part_pick, called by
+ * sl_client_publish, _publish_ex and _claim before anything else): range(0)
+ * is the key length (0: no key, the publisher's sticky partition), range(1)
+ * the case: 0 an ordinary topic in a client that holds no partitioned topic
+ * (one predicted branch: what every existing publisher pays), 1 a
+ * partitioned topic of 4 partitions, 2 an ordinary topic in a client that
+ * also holds 8 partitioned topics (the lookup misses them all).
+ */
+void
+BM_PartitionPick(benchmark::State &st)
+{
+	const uint16_t klen = (uint16_t)st.range(0);
+	const int kase = (int)st.range(1);
+	sl_client *c = (sl_client *)calloc(1, sizeof(sl_client));
+	char keys[64][32];
+	uint32_t topic = kase == 1 ? 1000 : 7, n = 0;
+
+	if (c == nullptr) {
+		st.SkipWithError("calloc");
+		return;
+	}
+	for (unsigned t = 0; kase != 0 && t < (kase == 2 ? 8u : 1u); t++) {
+		char name[32];
+
+		c->pend.n_parts = 4;
+		for (uint32_t i = 0; i < 4; i++)
+			c->pend.parts[i] = 2000 + 4 * t + i;
+		snprintf(name, sizeof(name), "bench.%u", t);
+		if (sl_cl_parts_resolved(c, name, 1000 + t) < 0) {
+			st.SkipWithError("sl_cl_parts_resolved failed");
+			break;
+		}
+	}
+	for (unsigned k = 0; k < 64; k++)
+		for (unsigned b = 0; b < sizeof(keys[k]); b++)
+			keys[k][b] = (char)('a' + (k * 7 + b) % 26);
+	for (auto _ : st) {
+		uint32_t p = sl_cl_part_pick(c, topic, klen ? keys[n & 63] : nullptr, klen);
+
+		benchmark::DoNotOptimize(p);
+		n++;
+	}
+	st.SetItemsProcessed((int64_t)st.iterations());
+	st.counters["key_bytes"] = klen;
+	sl_cl_recon_free(c);
+	sl_cl_parts_free(c);
+	free(c);
+}
+BENCHMARK(BM_PartitionPick)->ArgNames({ "key", "case" })
+	->Args({ 0, 0 })->Args({ 16, 0 })
+	->Args({ 0, 1 })->Args({ 8, 1 })->Args({ 16, 1 })->Args({ 32, 1 })
+	->Args({ 16, 2 });
 
 /* --- journal append --- */
 

@@ -6,6 +6,7 @@
 #define SLUICE_LOADGEN_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -109,6 +110,7 @@ struct lg_run {
 	struct lg_pub *pubs;
 	struct sl_client **subs;
 	uint32_t *topic_ids;
+	bool parted;	   /* a topic is partitioned: messages arrive on its partitions */
 	uint32_t run_id;
 	uint64_t quota;	   /* messages each publisher is to send */
 	uint64_t words;	   /* bitmap words per (subscriber, publisher) pair */

@@ -233,6 +233,8 @@ struct pending {
 	uint64_t id;
 	uint64_t seq; /* OK answering SUBSCRIBE: where the stream starts, 0 unknown */
 	struct sl_group_info ginfo; /* GROUP answering GJOIN */
+	uint16_t n_parts; /* TOPIC of a partitioned topic: its partitions (0: ordinary) */
+	uint32_t parts[SL_MAX_PARTITIONS]; /* ... and their ids (the broker's) */
 };
 
 /*
@@ -312,6 +314,8 @@ struct sl_client {
 	uint64_t txbuf[SL_MAX_DATAGRAM / 8];
 	struct sl_cl_reorder *ro; /* per-topic order, loss recovery, credit: reorder.h */
 	struct sl_cl_groups *grp; /* consumer groups joined (group.c); NULL: none yet */
+	struct sl_cl_parts *parts; /* partitioned topics resolved (partition.c); NULL: none */
+	uint32_t n_parted;	   /* how many: 0 keeps publishing off partition.c */
 };
 
 /*
@@ -622,6 +626,46 @@ int sl_cl_group_deliver(struct sl_client *c, const struct sl_frame *f, sl_delive
 
 /* GROUP answering the pending GJOIN. */
 void sl_cl_group_on_reply(struct sl_client *c, const struct sl_group_reply *g);
+
+/* ---- partition.c: partitioned topics ---- */
+
+struct sl_cl_parted;
+
+/* TOPIC @f answers the pending RESOLVE: its partition map (if any) into
+ * c->pend. 0, or -EPROTO for a malformed map. */
+int sl_cl_parts_take(struct sl_client *c, const struct sl_frame *f);
+/* The RESOLVE of @name just answered (application id @app_id) carried a
+ * map: keep it, each partition resolved as an ordinary topic. 0 (also
+ * without a map), -ENOMEM, -ENOSPC (64 partitioned topics), -EPROTO. */
+int sl_cl_parts_resolved(struct sl_client *c, const char *name, uint32_t app_id);
+/* The partitioned topic of application id @app_id, or NULL. */
+const struct sl_cl_parted *sl_cl_parted_find(const struct sl_client *c, uint32_t app_id);
+uint32_t sl_cl_part_pick_slow(const struct sl_client *c, uint32_t topic_id, const void *key,
+			      uint16_t key_len);
+void sl_cl_parts_free(struct sl_client *c);
+/* sl_client_group_join of a partitioned topic: the group of that name
+ * joined on every partition (all or none); *@out is partition 0's, whose
+ * group id stands for all of them in sl_client_group_leave. */
+int sl_cl_parts_group_join(struct sl_client *c, const struct sl_group_opts *o,
+			   struct sl_group_info *out);
+/* sl_client_group_leave of such a group id: every partition's group left.
+ * Returns what the leaves did, or 1 when @group_id is no such id. */
+int sl_cl_parts_group_leave(struct sl_client *c, uint32_t group_id);
+/* The group ids (one per partition, *@n of them) that @group_id, an id
+ * sl_cl_parts_group_join gave, stands for; NULL when it is no such id. */
+const uint32_t *sl_cl_parts_group_ids(struct sl_client *c, uint32_t group_id, uint32_t *n);
+
+/* The topic a publish to application topic @topic_id with key @key
+ * (@key_len bytes; 0: none) goes to: @topic_id itself unless it is
+ * partitioned, else the partition hash(key) mod N, or without a key this
+ * client's sticky partition. */
+static inline uint32_t
+sl_cl_part_pick(const struct sl_client *c, uint32_t topic_id, const void *key, uint16_t key_len)
+{
+	if (__builtin_expect(c->n_parted == 0, 1))
+		return topic_id;
+	return sl_cl_part_pick_slow(c, topic_id, key, key_len);
+}
 
 /* An ERROR about a group frame that answers no pending request: an
  * SL_EV_GROUP_ERROR (and the membership ended for NO_GROUP and DENIED).

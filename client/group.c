@@ -302,6 +302,8 @@ sl_client_group_join(struct sl_client *c, const struct sl_group_opts *o,
 
 	if (o == NULL || o->topic_id == SL_TOPIC_INVALID)
 		return o == NULL ? -EINVAL : -ENOENT;
+	if (c->n_parted && sl_cl_parted_find(c, o->topic_id) != NULL)
+		return sl_cl_parts_group_join(c, o, out);
 	rc = group_from_opts(&want, o);
 	if (rc < 0)
 		return rc;
@@ -362,8 +364,11 @@ int
 sl_client_group_leave(struct sl_client *c, uint32_t group_id)
 {
 	struct rgroup *g;
-	int rc = member_of(c, group_id, &g);
+	int rc = c->n_parted ? sl_cl_parts_group_leave(c, group_id) : 1;
 
+	if (rc != 1)
+		return rc;
+	rc = member_of(c, group_id, &g);
 	if (rc < 0)
 		return rc;
 	rc = gctl_request(c, g, SL_GCTL_LEAVE);
@@ -373,8 +378,8 @@ sl_client_group_leave(struct sl_client *c, uint32_t group_id)
 	return rc == -ESRCH ? 0 : rc;
 }
 
-int
-sl_client_group_pause(struct sl_client *c, uint32_t group_id, int pause)
+static int
+pause_one(struct sl_client *c, uint32_t group_id, uint32_t pause)
 {
 	struct rgroup *g;
 	int rc = member_of(c, group_id, &g);
@@ -387,8 +392,8 @@ sl_client_group_pause(struct sl_client *c, uint32_t group_id, int pause)
 	return rc;
 }
 
-int
-sl_client_group_fetch(struct sl_client *c, uint32_t group_id, uint32_t n)
+static int
+fetch_one(struct sl_client *c, uint32_t group_id, uint32_t n)
 {
 	struct rgroup *g;
 	int rc = member_of(c, group_id, &g);
@@ -403,6 +408,36 @@ sl_client_group_fetch(struct sl_client *c, uint32_t group_id, uint32_t n)
 	if (rc == 0)
 		g->fetch_left += n;
 	return rc;
+}
+
+/* @one(@group_id, @arg); for a partitioned topic's group (partition.c),
+ * one id for a group on each partition, @one of each. */
+static int
+each_part(struct sl_client *c, uint32_t group_id,
+	  int (*one)(struct sl_client *c, uint32_t group_id, uint32_t arg), uint32_t arg)
+{
+	const uint32_t *ids;
+	uint32_t i, n = 0;
+	int rc = 0;
+
+	ids = c->n_parted ? sl_cl_parts_group_ids(c, group_id, &n) : NULL;
+	if (ids == NULL)
+		return one(c, group_id, arg);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = one(c, ids[i], arg);
+	return rc;
+}
+
+int
+sl_client_group_pause(struct sl_client *c, uint32_t group_id, int pause)
+{
+	return each_part(c, group_id, pause_one, pause != 0);
+}
+
+int
+sl_client_group_fetch(struct sl_client *c, uint32_t group_id, uint32_t n)
+{
+	return each_part(c, group_id, fetch_one, n);
 }
 
 int

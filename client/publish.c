@@ -314,7 +314,7 @@ claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data, bool wi
 int
 sl_client_claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data)
 {
-	return claim(c, topic_id, len, data, true);
+	return claim(c, sl_cl_part_pick(c, topic_id, NULL, 0), len, data, true);
 }
 
 /* Send the open claim's message (@pseq, @flags, @hdrs_len set): commit its
@@ -454,7 +454,8 @@ sl_client_publish(struct sl_client *c, uint32_t topic_id, const void *data, uint
 
 	if ((len != 0 && data == NULL) || (flags & ~SL_PUB_F_ACK_REQ) != 0 || c->claim != NULL)
 		return c->dead ? -ENOTCONN : -EINVAL;
-	rc = claim(c, topic_id, len, &d, (flags & SL_PUB_F_ACK_REQ) != 0);
+	rc = claim(c, sl_cl_part_pick(c, topic_id, NULL, 0), len, &d,
+		   (flags & SL_PUB_F_ACK_REQ) != 0);
 	if (rc < 0)
 		return rc;
 	if (len)
@@ -490,8 +491,8 @@ sl_client_publish_ex(struct sl_client *c, uint32_t topic_id, const void *data, u
 		if (sl_hdrs_parse(block, (size_t)hl, &v) < 0 || sl_hdrs_reserved(&v))
 			return -EINVAL;
 	}
-	rc = claim(c, topic_id, (uint32_t)hl + len, (void **)&d,
-		   (o->flags & SL_PUB_F_ACK_REQ) != 0);
+	rc = claim(c, sl_cl_part_pick(c, topic_id, o->key, o->key_len), (uint32_t)hl + len,
+		   (void **)&d, (o->flags & SL_PUB_F_ACK_REQ) != 0);
 	if (rc < 0)
 		return rc;
 	memcpy(d, block, (size_t)hl);

@@ -209,7 +209,7 @@ sl_cl_resolve_raw(struct sl_client *c, const char *name, int create, uint32_t *t
 	len = sl_proto_put_resolve(f, sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME, c->session,
 				   c->pend.req_id, name,
 				   strnlen(name, SL_MAX_TOPIC_NAME + 1),
-				   create ? SL_RESOLVE_F_CREATE : 0);
+				   (create ? SL_RESOLVE_F_CREATE : 0) | SL_RESOLVE_F_PARTS);
 	if (len < 0) {
 		c->pend.kind = PEND_NONE;
 		return len == -ENOSPC ? -EINVAL : len;
@@ -255,8 +255,10 @@ sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *t
 	rc = sl_cl_resolve_raw(c, name, create, &id);
 	if (sl_cl_again(c, rc))
 		rc = sl_cl_resolve_raw(c, name, create, &id);
-	if (rc == 0)
+	if (rc == 0) {
 		*topic_id = sl_cl_recon_resolved(c, name, create, id);
+		rc = sl_cl_parts_resolved(c, name, *topic_id);
+	}
 	return rc;
 }
 
@@ -401,11 +403,21 @@ subscribe(struct sl_client *c, uint32_t topic_id, uint16_t flags, uint64_t start
 	  const uint8_t *filter, uint16_t flen)
 {
 	uint16_t from = flags & SL_SUB_F_REPLAY;
-	int rc;
+	uint32_t parts[SL_MAX_PARTITIONS];
+	int rc, i, n;
 
 	/* At most one start point: (x & (x - 1)) clears the lowest bit set. */
 	if ((flags & ~SL_SUB_F_REPLAY) != 0 || (from & (from - 1)) != 0)
 		return -EINVAL;
+	/* A partitioned topic: each of its partitions. */
+	n = c->n_parted ? sl_client_partitions(c, topic_id, parts, SL_MAX_PARTITIONS) : 0;
+	for (i = 0; i < n; i++) {
+		rc = subscribe(c, parts[i], flags, start, filter, flen);
+		if (rc < 0)
+			return rc;
+	}
+	if (n > 0)
+		return 0;
 	if (!(from & (SL_SUB_F_FROM_SEQ | SL_SUB_F_FROM_TIME)))
 		start = 0; /* senders write 0 where the field has no meaning */
 	rc = sub_request(c, SL_FT_SUBSCRIBE, topic_id, from, start, filter, flen);
@@ -457,7 +469,17 @@ sl_client_subscribe(struct sl_client *c, uint32_t topic_id)
 int
 sl_client_unsubscribe(struct sl_client *c, uint32_t topic_id)
 {
-	int rc = sub_request(c, SL_FT_UNSUBSCRIBE, topic_id, 0, 0, NULL, 0);
+	uint32_t parts[SL_MAX_PARTITIONS];
+	int rc, i, n = c->n_parted ? sl_client_partitions(c, topic_id, parts, SL_MAX_PARTITIONS) : 0;
+
+	for (i = 0; i < n; i++) {
+		rc = sl_client_unsubscribe(c, parts[i]);
+		if (rc < 0)
+			return rc;
+	}
+	if (n > 0)
+		return 0;
+	rc = sub_request(c, SL_FT_UNSUBSCRIBE, topic_id, 0, 0, NULL, 0);
 
 	if (rc == 0)
 		sl_cl_reorder_unsubscribed(c, topic_id);

@@ -412,7 +412,8 @@ sl_cl_rx_control(struct sl_client *c, const struct sl_frame *f)
 
 		if (sl_cl_req_match(&c->pend, t->req_id) && c->pend.type == SL_FT_RESOLVE) {
 			c->pend.value = t->topic_id;
-			sl_cl_pend_finish(&c->pend, t->topic_id != SL_TOPIC_INVALID ? 0 : -EPROTO);
+			sl_cl_pend_finish(&c->pend, t->topic_id != SL_TOPIC_INVALID &&
+						    sl_cl_parts_take(c, f) == 0 ? 0 : -EPROTO);
 		}
 		break;
 	}

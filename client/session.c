@@ -370,6 +370,7 @@ client_free(struct sl_client *c)
 	sl_cl_producer_free(c);
 	sl_cl_reorder_free(c);
 	sl_cl_group_free(c);
+	sl_cl_parts_free(c);
 	free(c->big);
 	free(c->big_rx);
 	free(c->win.slot);

@@ -107,7 +107,9 @@ usage(FILE *out)
 		"                             repeatable, up to %u. A pattern (tokens\n"
 		"                             '*' = one, last '>' = one or more, e.g.\n"
 		"                             'orders.*') subscribes to every matching\n"
-		"                             topic, also later ones; printed as #ID\n"
+		"                             topic, also later ones; printed as #ID.\n"
+		"                             A partitioned topic: all its partitions, each\n"
+		"                             message printed under its partition, NAME#I\n"
 		"  -C, --count N              exit after N messages\n"
 		"  -W, --timeout-s SECONDS    exit after SECONDS; status 1 if -C was given\n"
 		"                             and fewer than N messages arrived\n"
@@ -452,12 +454,23 @@ parse_args(int argc, char **argv, struct sub_conf *conf)
 static const char *
 topic_name(const struct sub_state *st, uint32_t id)
 {
-	static char unknown[16];
+	static char unknown[16], part[SL_MAX_TOPIC_NAME + 1];
+	uint32_t parts[SL_MAX_PARTITIONS];
 	unsigned int i;
+	int k, n;
 
 	for (i = 0; i < st->conf->ntopics; i++)
 		if (st->ids[i] == id)
 			return st->conf->topics[i];
+	/* A partition of a partitioned topic: its own name, NAME#i. */
+	for (i = 0; st->c != NULL && i < st->conf->ntopics; i++) {
+		n = sl_client_partitions(st->c, st->ids[i], parts, SL_MAX_PARTITIONS);
+		for (k = 0; k < n; k++)
+			if (parts[k] == id &&
+			    sl_proto_part_name(part, sizeof(part), st->conf->topics[i],
+					       strlen(st->conf->topics[i]), (uint32_t)k) > 0)
+				return part;
+	}
 	/* Reached through a pattern: only the id is known. */
 	snprintf(unknown, sizeof(unknown), "#%u", id);
 	return unknown;

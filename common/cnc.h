@@ -32,9 +32,10 @@ extern "C" {
  */
 
 #define SL_CNC_MAGIC 0x31434e4345434c53ull /* "SLCECNC1" */
-#define SL_CNC_VERSION 4u /* 2: the counters area replaced the JSON stats text;
+#define SL_CNC_VERSION 5u /* 2: the counters area replaced the JSON stats text;
 			   * 3: users' second key and encryption policies;
-			   * 4: consumer groups, the consume right, ACL group names */
+			   * 4: consumer groups, the consume right, ACL group names;
+			   * 5: partitioned topics (sl_cnc_topic.partitions) */
 #define SL_CNC_RING_ENTRIES 256 /* power of two */
 #define SL_CNC_CMD_SIZE 512
 #define SL_CNC_STATS_PERIOD_MS 100
@@ -111,7 +112,12 @@ struct sl_cnc_topic {
 	uint64_t retain_age_s;	 /* 0 = the dataplane's default */
 	uint64_t capacity_bytes; /* 0 = the dataplane's default */
 	uint32_t max_message;	 /* largest message, bytes; 0 = the dataplane's max_message */
-	uint32_t reserved2;
+	/* Version 5: 0 for an ordinary topic; N (1..SL_MAX_PARTITIONS) for the
+	 * name of a partitioned topic, whose partitions are the ordinary topics
+	 * NAME#0 .. NAME#N-1 (created first). Such a name takes no messages of
+	 * its own: it answers RESOLVE with its partition map (PROTOCOL.md 7.4). */
+	uint16_t partitions;
+	uint16_t reserved2;
 };
 
 struct sl_cnc_user {

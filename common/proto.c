@@ -30,6 +30,8 @@ _Static_assert(SL_HELLO_MIN_LEN >= sizeof(struct sl_challenge) &&
 	       "no answer to a HELLO is longer than the HELLO");
 _Static_assert(sizeof(struct sl_resolve) == 24, "sl_resolve");
 _Static_assert(sizeof(struct sl_topic_reply) == 24, "sl_topic_reply");
+_Static_assert(sizeof(struct sl_topic_parts) == 32, "sl_topic_parts");
+_Static_assert(offsetof(struct sl_topic_parts, n_parts) == 24, "sl_topic_parts.n_parts");
 _Static_assert(sizeof(struct sl_subscribe) == 40, "sl_subscribe");
 _Static_assert(sizeof(struct sl_producer) == 32, "sl_producer");
 _Static_assert(sizeof(struct sl_producer_id) == 32, "sl_producer_id");
@@ -486,6 +488,66 @@ sl_proto_put_resolve(void *dst, size_t cap, uint32_t session, uint32_t req_id,
 	return (int)flen;
 }
 
+int
+sl_proto_part_name(char *out, size_t cap, const char *name, size_t len, uint32_t i)
+{
+	char digits[10];
+	size_t n = 0, k;
+
+	/* By hand, not snprintf: a worker answers RESOLVE with it. */
+	do {
+		digits[n++] = (char)('0' + i % 10);
+		i /= 10;
+	} while (i);
+	if (len + 1 + n > SL_MAX_TOPIC_NAME || len + 1 + n + 1 > cap)
+		return -ENAMETOOLONG;
+	memcpy(out, name, len);
+	out[len] = SL_PART_SEP;
+	for (k = 0; k < n; k++)
+		out[len + 1 + k] = digits[n - 1 - k];
+	out[len + 1 + n] = '\0';
+	return (int)(len + 1 + n);
+}
+
+int
+sl_proto_put_topic_parts(void *dst, size_t cap, uint32_t session, uint32_t req_id,
+			 uint32_t topic_id, const uint32_t *ids, uint32_t n)
+{
+	struct sl_topic_parts *t = dst;
+	uint32_t flen = (uint32_t)(sizeof(*t) + 4u * n);
+
+	if (n == 0 || n > SL_MAX_PARTITIONS)
+		return -EINVAL;
+	if (flen > cap)
+		return -ENOSPC;
+	sl_proto_hdr_init(&t->t.h, SL_FT_TOPIC, 0, flen, session);
+	t->t.req_id = req_id;
+	t->t.topic_id = topic_id;
+	t->n_parts = (uint16_t)n;
+	t->reserved = 0;
+	t->reserved2 = 0;
+	memcpy(t + 1, ids, 4u * n);
+	return (int)flen;
+}
+
+int
+sl_proto_topic_parts(const void *frame, uint32_t len, uint32_t *ids, uint32_t cap)
+{
+	const struct sl_topic_parts *t = frame;
+	uint32_t i;
+
+	if (len < sizeof(*t))
+		return 0; /* an ordinary topic's TOPIC */
+	if (t->n_parts == 0 || t->n_parts > SL_MAX_PARTITIONS || t->n_parts > cap ||
+	    len < sizeof(*t) + 4u * t->n_parts)
+		return -EBADMSG;
+	memcpy(ids, t + 1, 4u * t->n_parts);
+	for (i = 0; i < t->n_parts; i++)
+		if (ids[i] == 0)
+			return -EBADMSG;
+	return t->n_parts;
+}
+
 /* Length of the token starting at @s (up to '.' or @end). */
 static size_t
 token_len(const char *s, const char *end)
@@ -642,6 +704,7 @@ sl_error_code_str(uint16_t code)
 	case SL_E_NO_GROUP: return "no such consumer group";
 	case SL_E_GROUP_FULL: return "the consumer group has no room for another member";
 	case SL_E_NOT_HELD: return "acknowledged a message this member does not hold";
+	case SL_E_PARTITIONED: return "partitioned topic: this client cannot use its partitions";
 	default: return "unknown error code";
 	}
 }

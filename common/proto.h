@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <common/keyhash.h>
+
 /* What applications see of the protocol too: port, payload limit, flags, error codes. */
 #include <sluice/codes.h>
 
@@ -138,6 +140,8 @@ enum sl_frame_type {
 
 /* RESOLVE flags. */
 #define SL_RESOLVE_F_CREATE (1u << 0) /* create the topic if it does not exist */
+#define SL_RESOLVE_F_PARTS (1u << 1)  /* the client takes a partitioned topic's map
+				       * (TOPIC with partitions, PROTOCOL.md 5.5) */
 
 /* Error codes carried in ERROR frames: enum sl_error_code, <sluice/codes.h>. */
 
@@ -246,6 +250,19 @@ struct sl_topic_reply {
 	struct sl_hdr h;
 	uint32_t req_id;
 	uint32_t topic_id;
+};
+
+/*
+ * A partitioned topic's TOPIC (answering a RESOLVE with SL_RESOLVE_F_PARTS):
+ * the 24-byte TOPIC, then the number of partitions and their topic ids,
+ * partition 0 first. Readers of the 24-byte TOPIC ignore the rest (5).
+ */
+struct sl_topic_parts {
+	struct sl_topic_reply t; /* topic_id: the partitioned name's own id */
+	uint16_t n_parts;	 /* 1 .. SL_MAX_PARTITIONS */
+	uint16_t reserved;
+	uint32_t reserved2;
+	/* n_parts topic ids (u32) follow */
 };
 
 struct sl_subscribe { /* also UNSUBSCRIBE */
@@ -605,6 +622,34 @@ sl_proto_hdrs_len(const struct sl_publish *p)
  */
 int sl_proto_put_resolve(void *dst, size_t cap, uint32_t session, uint32_t req_id,
 			 const char *name, size_t nlen, uint16_t flags);
+
+/* Partition @i of a partitioned topic is the ordinary topic "NAME#i" (i in
+ * decimal, no leading zeros; PROTOCOL.md 7.4). */
+#define SL_PART_SEP '#'
+
+/*
+ * Write partition @i's topic name for partitioned topic @name (@len bytes)
+ * into @out (@cap bytes, NUL terminated). Returns its length, or
+ * -ENAMETOOLONG when it would be over SL_MAX_TOPIC_NAME or @cap. No
+ * allocation, no formatting library: a worker may call it.
+ */
+int sl_proto_part_name(char *out, size_t cap, const char *name, size_t len, uint32_t i);
+
+/*
+ * Write a partitioned topic's TOPIC (struct sl_topic_parts) answering
+ * @req_id: its own id @topic_id and the @n partition ids @ids. Returns the
+ * frame length, -EINVAL (@n not 1..SL_MAX_PARTITIONS) or -ENOSPC.
+ */
+int sl_proto_put_topic_parts(void *dst, size_t cap, uint32_t session, uint32_t req_id,
+			     uint32_t topic_id, const uint32_t *ids, uint32_t n);
+
+/*
+ * The partition map of a TOPIC frame of @len bytes (a parsed frame: at
+ * least 24): copies the ids into @ids (room for @cap) and returns their
+ * number, 0 for an ordinary topic's 24-byte TOPIC, or -EBADMSG (a count of
+ * 0 or over SL_MAX_PARTITIONS or @cap, ids missing, an id 0).
+ */
+int sl_proto_topic_parts(const void *frame, uint32_t len, uint32_t *ids, uint32_t cap);
 
 /* True if @name (@nlen bytes) is a valid topic name: 1..SL_MAX_TOPIC_NAME
  * printable ASCII bytes without spaces. */

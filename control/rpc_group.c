@@ -156,8 +156,9 @@ group_spec_args(struct sl_req *r, struct sl_state_group *g, const struct sl_stat
 static int
 group_store(struct sl_req *r, const struct sl_state_group *g, int update)
 {
+	struct sl_cnc_cmd c, parts[SL_MAX_PARTITIONS];
 	struct sl_state next;
-	struct sl_cnc_cmd c;
+	size_t n;
 	int rc;
 
 	if (sl_req_draft(r, &next))
@@ -167,7 +168,8 @@ group_store(struct sl_req *r, const struct sl_state_group *g, int update)
 	if (rc < 0)
 		return sl_req_draft_fail(r, &next, rc, r->err);
 	sl_sync_cmd_group(&c, g);
-	if (sl_req_commit(r, &next, &c, 1))
+	n = sl_state_group_cmds(&next, &c, parts, SL_MAX_PARTITIONS); /* one per partition */
+	if (sl_req_commit(r, &next, parts, n))
 		return -1;
 	r->res = group_json(g, NULL);
 	return 0;
@@ -297,11 +299,12 @@ int
 sl_rpc_group_delete(struct sl_req *r)
 {
 	static const char *const ok[] = { "topic", "name", NULL };
+	struct sl_cnc_cmd c, parts[SL_MAX_PARTITIONS];
 	const struct sl_state_group *g;
 	struct sl_sync_status st;
 	struct sl_state next;
-	struct sl_cnc_cmd c;
 	const char *topic, *name;
+	size_t n;
 	int rc;
 
 	if (sl_req_args_only(r, ok) || arg_names(r, &topic, &name))
@@ -333,7 +336,8 @@ sl_rpc_group_delete(struct sl_req *r)
 	rc = sl_state_group_remove(&next, topic, name, r->err, sizeof(r->err));
 	if (rc < 0)
 		return sl_req_draft_fail(r, &next, rc, r->err);
-	if (sl_req_commit(r, &next, &c, 1))
+	n = sl_state_group_cmds(&r->ctl->state, &c, parts, SL_MAX_PARTITIONS);
+	if (sl_req_commit(r, &next, parts, n))
 		return -1;
 	return sl_req_ok_empty(r);
 }
@@ -373,9 +377,9 @@ int
 sl_rpc_group_reset(struct sl_req *r)
 {
 	static const char *const ok[] = { "topic", "name", "to", "seq", "time_ns", NULL };
+	struct sl_cnc_cmd c, parts[SL_MAX_PARTITIONS];
 	const struct sl_state_topic *t;
 	struct sl_sync_status st;
-	struct sl_cnc_cmd c;
 	const char *topic, *name;
 	uint64_t arg = 0;
 	uint32_t how = 0;
@@ -398,7 +402,9 @@ sl_rpc_group_reset(struct sl_req *r)
 		return sl_req_fail(r, "dataplane", "no dataplane is attached: a group's position "
 				   "lives in the dataplane; nothing changed");
 	sl_sync_cmd_group_reset(&c, topic, name, how, arg);
-	r->ticket = sl_sync_submit(r->ctl->sync, &c, 1, sl_ctl_now_ns());
+	r->ticket = sl_sync_submit(r->ctl->sync, parts,
+				   sl_state_group_cmds(&r->ctl->state, &c, parts, SL_MAX_PARTITIONS),
+				   sl_ctl_now_ns());
 	if (r->ticket < 0)
 		return sl_req_fail(r, "dataplane", "the command queue to the dataplane is full; "
 				   "nothing changed: retry");

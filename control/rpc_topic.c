@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <common/proto.h>
+
 #include "rpc.h"
 
 /* ---- the live view ---- */
@@ -83,6 +85,8 @@ topic_json(const struct sl_state_topic *t, const json_t *live)
 					    json_integer((json_int_t)t->retx_window - 1));
 		/* 0: the dataplane's max_message. */
 		json_object_set_new(o, "max_message", json_integer(t->max_message));
+		/* 0: an ordinary topic. */
+		json_object_set_new(o, "partitions", json_integer(t->partitions));
 	}
 	if (o == NULL || live == NULL)
 		return o;
@@ -122,20 +126,25 @@ sl_rpc_topic_live(struct sl_ctl *ctl, const char *name)
 /*
  * The arguments topic.create and topic.update share: the name, durability
  * (default none), back-pressure (default: the dataplane's policy), retention
- * and capacity into @t. 0, -1 with @r answered, or 1 (not answered) when
- * the name is too long for @t.
+ * and capacity into @t; @create: "partitions" is allowed too (a topic's
+ * partitions never change). 0, -1 with @r answered, or 1 (not answered)
+ * when the name is too long for @t.
  */
 static int
-topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name)
+topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name, int create)
 {
 	static const char *const ok[] = { "name", "durability", "backpressure", "retain_mb",
 					  "retain_s", "capacity_mb", "retransmit_window", "encryption",
-					  "max_message", NULL };
+					  "max_message", "partitions", NULL };
+	static const char *const ok_update[] = { "name", "durability", "backpressure",
+						 "retain_mb", "retain_s", "capacity_mb",
+						 "retransmit_window", "encryption", "max_message",
+						 NULL };
 	const char *dur = "none", *bp = "default", *enc = "optional";
 	uint64_t retx = 0, max_msg = 0;
 
 	memset(t, 0, sizeof(*t));
-	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, name) ||
+	if (sl_req_args_only(r, create ? ok : ok_update) || sl_req_arg_str(r, "name", 1, name) ||
 	    sl_req_arg_str(r, "durability", 0, &dur) || sl_req_arg_str(r, "backpressure", 0, &bp) ||
 	    sl_req_arg_u64(r, "retain_mb", &t->retain_mb) ||
 	    sl_req_arg_u64(r, "retain_s", &t->retain_s) ||
@@ -168,25 +177,93 @@ topic_spec_args(struct sl_req *r, struct sl_state_topic *t, const char **name)
 	return 0;
 }
 
+/* "partitions" of topic.create (absent: 0, an ordinary topic) into @t.
+ * 0, or -1 with @r answered. */
+static int
+partitions_arg(struct sl_req *r, struct sl_state_topic *t)
+{
+	uint64_t n = 0;
+
+	if (json_object_get(r->args, "partitions") == NULL)
+		return 0;
+	if (sl_req_arg_u64(r, "partitions", &n))
+		return -1;
+	if (n < 1 || n > SL_MAX_PARTITIONS)
+		return sl_req_fail(r, "invalid", "partitions must be 1 to %u (omit it for an "
+				   "ordinary topic)", SL_MAX_PARTITIONS);
+	t->partitions = (uint16_t)n;
+	return 0;
+}
+
+/* A partition is changed or deleted through its partitioned topic only. 1
+ * with @r answered, 0 when @name is no partition. */
+static int
+partition_refused(struct sl_req *r, const char *name)
+{
+	const struct sl_state_topic *p = sl_state_part_of(&r->ctl->state, name, NULL);
+
+	if (p == NULL)
+		return 0;
+	sl_req_fail(r, "invalid", "topic '%.200s' is a partition of partitioned topic '%.200s': "
+		    "change or delete '%.200s' instead", name, p->name, p->name);
+	return 1;
+}
+
+/*
+ * A partitioned topic's name or partition names that the dataplane already
+ * has as topics a client created: taking them over would mix what they
+ * hold with the partitions' keys. 1 with @r answered, 0 when none.
+ */
+static int
+live_clash(struct sl_req *r, const struct sl_state_topic *t)
+{
+	char name[SL_CNC_NAME_LEN];
+	uint32_t i;
+
+	if (sl_state_topic_find(&r->ctl->state, t->name) == NULL &&
+	    sl_rpc_topic_live(r->ctl, t->name)) {
+		sl_req_fail(r, "exists", "topic '%.200s' exists as an ordinary topic (a client "
+			    "created it): delete it first to make it partitioned", t->name);
+		return 1;
+	}
+	for (i = 0; i < t->partitions; i++) {
+		if (sl_proto_part_name(name, sizeof(name), t->name, strlen(t->name), i) < 0 ||
+		    sl_state_topic_find(&r->ctl->state, name) != NULL ||
+		    !sl_rpc_topic_live(r->ctl, name))
+			continue;
+		sl_req_fail(r, "exists", "topic '%.200s' exists (a client created it): partitioned "
+			    "topic '%.200s' needs that name for its partition %u; delete it first",
+			    name, t->name, i);
+		return 1;
+	}
+	return 0;
+}
+
 int
 sl_rpc_topic_create(struct sl_req *r)
 {
+	struct sl_cnc_cmd c[SL_MAX_PARTITIONS + 1];
 	struct sl_state_topic t;
 	struct sl_state next;
-	struct sl_cnc_cmd c;
 	const char *name;
-	int rc = topic_spec_args(r, &t, &name);
+	size_t n;
+	int rc;
 
+	rc = topic_spec_args(r, &t, &name, 1);
 	if (rc)
 		return rc < 0 ? -1 : sl_req_fail(r, "invalid", "topic name is too long: at most %d "
 						 "characters", 200);
+	if (partitions_arg(r, &t))
+		return -1;
+	if (t.partitions && live_clash(r, &t))
+		return -1;
 	if (sl_req_draft(r, &next))
 		return -1;
 	rc = sl_state_topic_add(&next, &t, r->err, sizeof(r->err));
 	if (rc < 0)
 		return sl_req_draft_fail(r, &next, rc, r->err);
-	sl_sync_cmd_topic(&c, &t);
-	if (sl_req_commit(r, &next, &c, 1))
+	n = sl_state_topic_cmds(&t, SL_CNC_TOPIC_UPSERT, c, SL_MAX_PARTITIONS + 1);
+	if (sl_req_commit(r, &next, c, n))
 		return -1;
 	r->res = topic_json(&t, NULL);
 	return 0;
@@ -243,14 +320,17 @@ capacity_below_use(struct sl_req *r, const char *name, const struct sl_state_top
 int
 sl_rpc_topic_update(struct sl_req *r)
 {
+	struct sl_cnc_cmd c[SL_MAX_PARTITIONS + 1];
 	struct sl_state_topic t, now;
 	struct sl_state next;
-	struct sl_cnc_cmd c;
 	const char *name;
-	int rc = topic_spec_args(r, &t, &name);
+	size_t n;
+	int rc = topic_spec_args(r, &t, &name, 0);
 
 	if (rc)
 		return rc < 0 ? -1 : sl_req_fail(r, "not_found", "no topic '%.200s'", name);
+	if (partition_refused(r, name))
+		return -1;
 	if (sl_state_topic_find(&r->ctl->state, name) == NULL && is_live(r->ctl, name))
 		return sl_req_fail(r, "invalid", "topic '%.200s' was created by a client, not "
 				   "through sluice-control: adopt it first with 'topic create "
@@ -263,9 +343,8 @@ sl_rpc_topic_update(struct sl_req *r)
 	if (rc < 0)
 		return sl_req_draft_fail(r, &next, rc, r->err);
 	/* As TOPIC_UPSERT, but never creates: a topic deleted meanwhile stays so. */
-	sl_sync_cmd_topic(&c, &now);
-	c.type = SL_CNC_TOPIC_UPDATE;
-	if (sl_req_commit(r, &next, &c, 1))
+	n = sl_state_topic_cmds(&now, SL_CNC_TOPIC_UPDATE, c, SL_MAX_PARTITIONS + 1);
+	if (sl_req_commit(r, &next, c, n))
 		return -1;
 	r->res = topic_json(&now, NULL);
 	return 0;
@@ -287,16 +366,20 @@ int
 sl_rpc_topic_delete(struct sl_req *r)
 {
 	static const char *const ok[] = { "name", NULL };
+	struct sl_cnc_cmd c[SL_MAX_PARTITIONS + 1];
+	const struct sl_state_topic *t;
 	struct sl_sync_status st;
 	struct sl_state next;
-	struct sl_cnc_cmd c;
 	const char *name;
+	size_t n = 1;
 	int rc = 0;
 
 	if (sl_req_args_only(r, ok) || sl_req_arg_str(r, "name", 1, &name))
 		return -1;
 	if (strlen(name) >= SL_CNC_NAME_LEN)
 		return sl_req_fail(r, "not_found", "no topic '%.200s'", name);
+	if (partition_refused(r, name))
+		return -1;
 	/* A resync never deletes, and a dataplane that starts reloads the
 	 * journals it finds: only a dataplane that hears the delete can make
 	 * it last. */
@@ -305,13 +388,16 @@ sl_rpc_topic_delete(struct sl_req *r)
 		return sl_req_fail(r, "dataplane", "no dataplane is attached, and deleting a topic "
 				   "removes its journal, which only the dataplane can do; nothing "
 				   "changed: retry once the dataplane runs");
-	sl_sync_cmd_topic_delete(&c, name);
-	if (sl_state_topic_find(&r->ctl->state, name) == NULL) {
+	sl_sync_cmd_topic_delete(&c[0], name);
+	t = sl_state_topic_find(&r->ctl->state, name);
+	if (t != NULL)
+		n = sl_state_topic_cmds(t, SL_CNC_TOPIC_DELETE, c, SL_MAX_PARTITIONS + 1);
+	if (t == NULL) {
 		/* A topic a client created: the dataplane may know it. */
 		if (!is_live(r->ctl, name))
 			return sl_req_fail(r, "not_found", "no topic '%.200s'", name);
 		if (!unmanaged_has_groups(&r->ctl->state, name)) {
-			r->ticket = sl_sync_submit(r->ctl->sync, &c, 1, sl_ctl_now_ns());
+			r->ticket = sl_sync_submit(r->ctl->sync, c, 1, sl_ctl_now_ns());
 			r->ticket = r->ticket < 0 ? 0 : r->ticket;
 			return sl_req_ok_empty(r);
 		}
@@ -325,7 +411,7 @@ sl_rpc_topic_delete(struct sl_req *r)
 		rc = sl_state_topic_remove(&next, name, r->err, sizeof(r->err));
 	if (rc < 0)
 		return sl_req_draft_fail(r, &next, rc, r->err);
-	if (sl_req_commit(r, &next, &c, 1))
+	if (sl_req_commit(r, &next, c, n))
 		return -1;
 	return sl_req_ok_empty(r);
 }
@@ -348,8 +434,10 @@ sl_rpc_topic_list(struct sl_req *r)
 							  live_find(topics,
 								    r->ctl->state.topics[i].name)));
 	json_array_foreach(topics, i, t) {
+		/* A partition is listed with its partitioned topic. */
 		if (sl_jget_str(t, "name", &name) < 0 || live_deleted(t) ||
-		    sl_state_topic_find(&r->ctl->state, name))
+		    sl_state_topic_find(&r->ctl->state, name) ||
+		    sl_state_part_of(&r->ctl->state, name, NULL))
 			continue;
 		json_array_append_new(r->res, topic_json(NULL, t));
 	}

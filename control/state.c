@@ -273,7 +273,7 @@ topic_check(const struct sl_state_topic *t, char *err, size_t errlen)
 		return errf(err, errlen, -EINVAL, "topic '%s': max_message must be 0 (the "
 			    "dataplane's default) or %u to %u bytes", t->name, SL_MAX_PAYLOAD,
 			    SL_MAX_MESSAGE);
-	return 0;
+	return sl_state_part_check(t, err, errlen);
 }
 
 int
@@ -289,6 +289,9 @@ sl_state_topic_add(struct sl_state *s, const struct sl_state_topic *t, char *err
 		return rc;
 	if (sl_state_topic_find(s, t->name))
 		return errf(err, errlen, -EEXIST, "topic '%s' exists already", t->name);
+	rc = sl_state_part_conflict(s, t, err, errlen);
+	if (rc < 0)
+		return rc;
 	if (s->n_topics >= SL_STATE_MAX_TOPICS)
 		return errf(err, errlen, -ENOSPC, "too many topics (%d): delete one first",
 			    SL_STATE_MAX_TOPICS);
@@ -591,6 +594,9 @@ validate_topics(const struct sl_state *s, char *err, size_t errlen)
 			if (strcmp(s->topics[i].name, s->topics[j].name) == 0)
 				return errf(err, errlen, -EINVAL, "topic '%s' appears twice",
 					    s->topics[i].name);
+		if (sl_state_part_of(s, s->topics[i].name, NULL))
+			return errf(err, errlen, -EINVAL, "topic '%s' is also a partition of a "
+				    "partitioned topic", s->topics[i].name);
 	}
 	return 0;
 }

@@ -9,6 +9,7 @@
 
 #include <common/auth.h>
 #include <common/cnc.h>
+#include <common/keyhash.h>
 #include <common/policy.h>
 
 #include <jansson.h>
@@ -48,6 +49,8 @@ struct sl_state_topic {
 	uint32_t retx_window; /* SL_CNC_RETX_DEFAULT, or 1 + messages (1: none) */
 	uint8_t encryption;   /* SL_CNC_ENC_*: what UDP sessions must use for it */
 	uint32_t max_message; /* largest message, bytes; 0 = the dataplane's max_message */
+	uint16_t partitions;  /* 0: an ordinary topic; N: partitioned, its partitions the
+			       * ordinary topics NAME#0 .. NAME#N-1 (state_part.c) */
 };
 
 /*
@@ -246,6 +249,35 @@ int sl_state_acl_set(struct sl_state *s, const char *user, const char *pattern, 
  * -ENOENT when the user or the entry does not exist. */
 int sl_state_acl_revoke(struct sl_state *s, const char *user, const char *pattern,
 			uint16_t perms, char *err, size_t errlen);
+
+/* ---- partitioned topics (state_part.c) ---- */
+
+/* The partitioned topic of which @name is a partition ("NAME#i", i below
+ * its count; *@index = i when @index is not NULL), or NULL. */
+const struct sl_state_topic *sl_state_part_of(const struct sl_state *s, const char *name,
+					      uint32_t *index);
+/* @t's partitions: 0..SL_MAX_PARTITIONS, every partition name within
+ * SL_MAX_TOPIC_NAME. 0 or -EINVAL with a message. */
+int sl_state_part_check(const struct sl_state_topic *t, char *err, size_t errlen);
+/* Would adding @t clash with a partitioned topic (@t is one's partition) or
+ * an existing topic (one of @t's partition names)? 0, -EEXIST or -EINVAL. */
+int sl_state_part_conflict(const struct sl_state *s, const struct sl_state_topic *t, char *err,
+			   size_t errlen);
+/*
+ * The dataplane commands of @type (TOPIC_UPSERT, TOPIC_UPDATE,
+ * TOPIC_DELETE) for topic @t into @out (room for @cap): one for an
+ * ordinary topic; for a partitioned one each partition's, and the name's
+ * own (created after the partitions, deleted before them; not updated).
+ * Returns the number written, 0 when @cap is too small.
+ */
+size_t sl_state_topic_cmds(const struct sl_state_topic *t, uint32_t type, struct sl_cnc_cmd *out,
+			   size_t cap);
+/* Group command @c (GROUP_UPSERT, _DELETE, _RESET) as the dataplane takes
+ * it, into @out (room for @cap): @c itself; for a group of a partitioned
+ * topic of @s, one per partition (a group of the same name on each).
+ * Returns the number written, 0 when @cap is too small. */
+size_t sl_state_group_cmds(const struct sl_state *s, const struct sl_cnc_cmd *c,
+			   struct sl_cnc_cmd *out, size_t cap);
 
 /* ---- consumer groups (state_group.c) ---- */
 

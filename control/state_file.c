@@ -17,11 +17,12 @@
 
 /* 1: before keys rolled over and encryption policies; 2: users' "key2" and
  * "encryption", topics' "encryption"; 3: "groups", ACL entries' "group" and
- * the consume right. Older files load (version 1: users and topics read
- * "optional", one key each; 1 and 2: no groups, every entry's group "");
- * saves write version 3, which an older sluice-control refuses rather than
- * dropping the groups it does not know. */
-#define STATE_VERSION 3
+ * the consume right; 4: topics' "partitions" (partitioned topics). Older
+ * files load (version 1: users and topics read "optional", one key each; 1
+ * and 2: no groups, every entry's group ""; 1 to 3: no partitioned topic);
+ * saves write version 4, which an older sluice-control refuses rather than
+ * taking a partitioned topic for an ordinary one. */
+#define STATE_VERSION 4
 #define STATE_VERSION_MIN 1
 #define errf sl_state_errf
 
@@ -64,6 +65,9 @@ topics_to_json(const struct sl_state *s)
 					    json_string(sl_cnc_enc_name(t->encryption)));
 		if (o && t->max_message != 0)
 			json_object_set_new(o, "max_message", json_integer(t->max_message));
+		/* Only when partitioned: absent means an ordinary topic. */
+		if (o && t->partitions != 0)
+			json_object_set_new(o, "partitions", json_integer(t->partitions));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -219,6 +223,14 @@ topic_from_json(struct sl_state_topic *t, const json_t *o, char *err, size_t err
 			rc = errf(err, errlen, -EINVAL, "topic '%s': max_message must be %u to %u "
 				  "bytes", t->name, SL_MAX_PAYLOAD, SL_MAX_MESSAGE);
 		t->max_message = (uint32_t)w;
+	}
+	/* Absent before version 4, and for an ordinary topic. */
+	if (rc == 0 && json_object_get(o, "partitions") != NULL) {
+		rc = get_u64_opt(o, "partitions", &w, t->name, err, errlen);
+		if (rc == 0 && (w < 1 || w > SL_MAX_PARTITIONS))
+			rc = errf(err, errlen, -EINVAL, "topic '%s': partitions must be 1 to %u",
+				  t->name, SL_MAX_PARTITIONS);
+		t->partitions = (uint16_t)w;
 	}
 	return rc;
 }

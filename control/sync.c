@@ -516,15 +516,25 @@ start_resync(struct sl_sync *s, const struct sl_state *st, uint64_t now)
 		resync_user(s, st, &st->users[i]);
 	resync_policy(s, &st->policy);
 	for (i = 0; i < st->n_topics; i++) {
-		sl_sync_cmd_topic(&c, &st->topics[i]);
-		enqueue(s, &c, TICKET_SYNC);
+		struct sl_cnc_cmd parts[SL_MAX_PARTITIONS + 1];
+		size_t k, n = sl_state_topic_cmds(&st->topics[i], SL_CNC_TOPIC_UPSERT, parts,
+						  SL_MAX_PARTITIONS + 1);
+
+		for (k = 0; k < n; k++)
+			enqueue(s, &parts[k], TICKET_SYNC);
 	}
 	/* After the topics they belong to; an upsert with the same settings
 	 * changes nothing, so a group the dataplane kept (or reloaded from its
 	 * saved spec) keeps its members and position. */
 	for (i = 0; i < st->n_groups; i++) {
+		struct sl_cnc_cmd parts[SL_MAX_PARTITIONS];
+		size_t k, n;
+
 		sl_sync_cmd_group(&c, &st->groups[i]);
-		enqueue(s, &c, TICKET_SYNC);
+		n = sl_state_group_cmds(st, &c, parts, SL_MAX_PARTITIONS);
+
+		for (k = 0; k < n; k++)
+			enqueue(s, &parts[k], TICKET_SYNC);
 	}
 	cmd_init(&c, SL_CNC_SYNC_END, sizeof(c.u.generation));
 	c.u.generation = s->gen;

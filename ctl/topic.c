@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <common/keyhash.h>
 #include <common/policy.h>
 
 #include "ctl.h"
@@ -65,13 +66,15 @@ topic_spec_call(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **
 		const char *cmd, const char *done)
 {
 	const char *dur = NULL, *bp = NULL, *enc = NULL, *sizes[5] = { NULL, NULL, NULL, NULL, NULL };
+	const char *parts = NULL;
 	const char *pos[1];
+	uint64_t n_parts;
 	const struct sl_ctl_opt opts[] = {
 		{ "durability", &dur, NULL }, { "backpressure", &bp, NULL },
 		{ "encryption", &enc, NULL },
 		{ "retain-mb", &sizes[0], NULL }, { "retain-s", &sizes[1], NULL },
 		{ "capacity-mb", &sizes[2], NULL }, { "retransmit-window", &sizes[3], NULL },
-		{ "max-message", &sizes[4], NULL },
+		{ "max-message", &sizes[4], NULL }, { "partitions", &parts, NULL },
 		{ NULL, NULL, NULL },
 	};
 	struct sl_ctl_reply r;
@@ -81,6 +84,13 @@ topic_spec_call(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **
 	rc = sl_ctl_parse_args(c, v, argc, argv, opts, pos, 1, 1);
 	if (rc != 0)
 		return rc;
+	if (parts != NULL && strcmp(cmd, "topic.update") == 0)
+		return sl_ctl_usage_err(v, "a topic's partitions cannot change: delete the topic "
+					"and create it again with --partitions");
+	if (parts != NULL && (!sl_ctl_parse_u64(parts, &n_parts) || n_parts < 1 ||
+			      n_parts > SL_MAX_PARTITIONS))
+		return sl_ctl_usage_err(v, "--partitions takes a number of partitions from 1 to %u, "
+					"not '%s'", SL_MAX_PARTITIONS, parts);
 	if (strcmp(cmd, "topic.update") == 0 && dur == NULL && bp == NULL && enc == NULL &&
 	    sizes[0] == NULL && sizes[1] == NULL && sizes[2] == NULL && sizes[3] == NULL &&
 	    sizes[4] == NULL)
@@ -91,6 +101,8 @@ topic_spec_call(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **
 	if (a == NULL)
 		abort();
 	rc = topic_spec_args(v, a, pos[0], dur, bp, enc, sizes);
+	if (rc == 0)
+		rc = add_u64_arg(v, a, "partitions", "partitions", parts);
 	if (rc == 0)
 		rc = sl_ctl_call(c, cmd, a, &r);
 	json_decref(a);
@@ -120,15 +132,15 @@ print_topic_list(json_t *res)
 {
 	static const char *const hdr[] = { "NAME", ">ID", "DURABILITY", "BACKPRESSURE", ">SUBS",
 					   ">PUBLISHED", ">DELIVERED", ">DROPPED", ">SEQ",
-					   ">JOURNAL_BYTES", "MANAGED" };
+					   ">JOURNAL_BYTES", ">PARTITIONS", "MANAGED" };
 	/* Back-pressure: what the dataplane applies; the desired policy when
 	 * the topic is not live. */
 	static const char *const keys[] = { "name", "id", "durability",
 					    "backpressure_applied|backpressure", "subscribers",
 					    "published", "delivered", "dropped", "seq",
-					    "journal_bytes", "managed" };
+					    "journal_bytes", "partitions", "managed" };
 
-	sl_ctl_print_objects(res, 11, hdr, keys);
+	sl_ctl_print_objects(res, 12, hdr, keys);
 }
 
 static int
@@ -147,7 +159,7 @@ const struct sl_ctl_verb sl_ctl_topic_verbs[] = {
 	{ "topic", "create",
 	  "topic create NAME [--durability none|async|sync] [--backpressure drop|block|disconnect] "
 	  "[--retain-mb N] [--retain-s N] [--capacity-mb N] [--retransmit-window N] "
-	  "[--max-message BYTES] [--encryption off|optional|required]",
+	  "[--max-message BYTES] [--encryption off|optional|required] [--partitions N]",
 	  "Create topic NAME. --durability: none (default), async (journaled, acked before\n"
 	  "the write is durable) or sync (acked once durable). --backpressure: what happens\n"
 	  "when a shared-memory subscriber's ring is full: drop (that subscriber misses the\n"
@@ -163,7 +175,12 @@ const struct sl_ctl_verb sl_ctl_topic_verbs[] = {
 	  "dataplane's max_message); larger ones are refused (SL_E_TOO_BIG). --encryption:\n"
 	  "required refuses publishing and subscribing over UDP sessions that are not\n"
 	  "encrypted (shared memory is allowed); off and optional (default) require\n"
-	  "nothing. Options not given are left to sluice-control's defaults.\n",
+	  "nothing. Options not given are left to sluice-control's defaults.\n"
+	  "--partitions N (1 to 64) makes a partitioned topic: N ordinary topics NAME#0 ..\n"
+	  "NAME#N-1, each with the settings above and its own journal, order and owner\n"
+	  "worker; publishers pick a partition by message key, subscribers and groups of\n"
+	  "NAME get all of them (docs/CONTROL.md). Its partitions never change: delete\n"
+	  "NAME (with its partitions) and create it again.\n",
 	  cmd_topic_create },
 	{ "topic", "update",
 	  "topic update NAME [--retain-mb N] [--retain-s N] [--capacity-mb N] "
@@ -186,7 +203,8 @@ const struct sl_ctl_verb sl_ctl_topic_verbs[] = {
 	  "Delete topic NAME (the only way a topic goes: a resync never drops one). Its\n"
 	  "journal is removed with it, durably before this returns: after a restart the\n"
 	  "topic is still gone, and a topic created again under its name starts at\n"
-	  "sequence 1.\n",
+	  "sequence 1. A partitioned topic goes with all its partitions; a partition\n"
+	  "alone cannot be deleted.\n",
 	  cmd_topic_delete },
 	{ "topic", "list", "topic list",
 	  "List topics: the desired state merged with the dataplane's live counters.\n"

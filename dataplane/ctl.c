@@ -129,7 +129,29 @@ topic_check(const struct sl_cnc_topic *t, size_t len, struct sl_cnc_result *r)
 	    (t->max_message < SL_MAX_PAYLOAD || t->max_message > SL_MAX_MESSAGE))
 		return sl_cnc_say(r, -EINVAL, "max_message %u is not 0 (default) or %u..%u", t->max_message,
 			          SL_MAX_PAYLOAD, SL_MAX_MESSAGE);
+	if (t->partitions > SL_MAX_PARTITIONS)
+		return sl_cnc_say(r, -EINVAL, "partitions %u is not 0 (ordinary topic) or 1..%u",
+			          t->partitions, SL_MAX_PARTITIONS);
+	if (t->partitions && t->durability != SL_DUR_NONE)
+		return sl_cnc_say(r, -EINVAL, "topic %s: a partitioned topic's name has durability "
+			          "none (its partitions hold the messages)", t->name);
 	return 0;
+}
+
+/* An existing topic stays ordinary or partitioned (with the same count)
+ * while it exists: clients hold its partition map. */
+static int
+parts_check(struct sl_dp *dp, uint32_t id, const struct sl_cnc_topic *t, struct sl_cnc_result *r)
+{
+	uint16_t n = sl_route_state(&dp->route, id)->parts;
+
+	if (n == t->partitions)
+		return 0;
+	if (n == 0)
+		return sl_cnc_say(r, -EEXIST, "topic %s exists as an ordinary topic; delete it first "
+			          "to make it partitioned", t->name);
+	return sl_cnc_say(r, -EEXIST, "topic %s exists with %u partitions; delete it first to "
+		          "change that", t->name, n);
 }
 
 /* A topic's max_message (its durability already checked) must fit in a
@@ -170,7 +192,7 @@ topic_update(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 		return sl_cnc_say(r, -EPERM, "topic %s has durability %s, which cannot change while it "
 			          "exists; delete it and create it again", t->name,
 			          sl_durability_name((enum sl_durability)d));
-	if (message_check(dp, t, r) < 0)
+	if (message_check(dp, t, r) < 0 || parts_check(dp, id, t, r) < 0)
 		return r->rc;
 	/* A capacity below what the journal holds would refuse every publish
 	 * until retention caught up, if it ever does: not a live change. */
@@ -203,6 +225,8 @@ topic_upsert(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 			return sl_cnc_say(r, -EEXIST, "topic %s exists with durability %s; delete it "
 				          "first to change that", t->name,
 				          sl_durability_name((enum sl_durability)d));
+		if (parts_check(dp, id, t, r) < 0)
+			return r->rc;
 		return topic_respec(dp, cur, t, r);
 	}
 	sl_dp_topic_spec_from_cnc(t, &spec);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <common/hdrs.h>
+#include <common/keyhash.h>
 
 _Static_assert(sizeof(struct sl_group_unacked) == sizeof(struct sl_gstate_entry),
 	       "an exported entry is saved as it is");
@@ -22,19 +23,11 @@ _Static_assert(offsetof(struct sl_group_unacked, delivery_count) ==
 uint64_t
 sl_group_key_hash(const void *key, size_t len)
 {
-	const uint8_t *p = key;
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then a finalising mix */
-	size_t i;
+	uint64_t h;
 
 	if (len == 0)
 		return SL_GROUP_NO_KEY;
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
+	h = sl_key_hash(key, len); /* the one key hash: partitions use it too */
 	return h == SL_GROUP_NO_KEY ? 1 : h;
 }
 

@@ -124,6 +124,10 @@ struct sl_topic_state {
 	/* Encryption policy (SL_CNC_ENC_*) UDP sessions must meet to publish
 	 * or subscribe. Main lcore writes (relaxed), rx workers read (relaxed). */
 	uint8_t enc;
+	/* A partitioned topic's name: its number of partitions (RESOLVE answers
+	 * the map; PUBLISH and SUBSCRIBE to it are refused); 0 for an ordinary
+	 * topic. Set before the topic is published, never changed. */
+	uint16_t parts;
 } __attribute__((aligned(64)));
 
 /*

@@ -47,6 +47,7 @@ sl_dp_topic_spec_from_cnc(const struct sl_cnc_topic *t, struct sl_topic_spec *ou
 	out->retain_age_s = t->retain_age_s;
 	out->capacity_bytes = t->capacity_bytes;
 	out->max_message = t->max_message;
+	out->partitions = t->partitions;
 }
 
 /*
@@ -238,6 +239,9 @@ topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 					   cx->spec->durability != SL_DUR_NONE),
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&ts->enc, cx->spec->encryption, __ATOMIC_RELAXED);
+	/* Before the topic is published (the release store of active): rx
+	 * workers read it plainly. */
+	ts->parts = cx->spec->partitions;
 	*sp = *cx->spec;
 	return 0;
 }
@@ -256,6 +260,24 @@ topic_created(struct sl_dp *dp, uint32_t id, enum sl_topic_origin origin)
 		dp->on_topic_created(dp, id);
 }
 
+/*
+ * A client's RESOLVE would create @name while its partition 0 exists: the
+ * name of a partitioned topic whose partitions (journaled, reloaded at
+ * start) are back before control restored the name itself. Created as an
+ * ordinary topic it would take messages nobody reads and keep control's
+ * partitioned topic out: refused as busy (the client asks again) until
+ * control's resync brings the name.
+ */
+static int
+partitions_wait_name(const struct sl_dp *dp, const char *name, size_t len)
+{
+	char p0[SL_MAX_TOPIC_NAME + 1];
+	int n = sl_proto_part_name(p0, sizeof(p0), name, len, 0);
+
+	return n > 0 && sl_route_topic_lookup(&dp->route, p0, (uint32_t)n) != 0 &&
+	       sl_route_topic_lookup(&dp->route, name, (uint32_t)len) == 0;
+}
+
 int
 sl_dp_topic_create(struct sl_dp *dp, const char *name, size_t len,
 		   const struct sl_topic_spec *spec, enum sl_topic_origin origin, uint32_t *id)
@@ -266,6 +288,8 @@ sl_dp_topic_create(struct sl_dp *dp, const char *name, size_t len,
 	if (spec->durability >= SL_DUR_COUNT || spec->backpressure > SL_CNC_BP_DISCONNECT ||
 	    len > SL_MAX_TOPIC_NAME)
 		return -EINVAL;
+	if (origin == SL_TOPIC_RESOLVE && partitions_wait_name(dp, name, len))
+		return -EBUSY;
 	rc = sl_route_topic_create_init(&dp->route, name, (uint32_t)len, topic_init, &cx, id);
 	if (rc == 1)
 		topic_created(dp, *id, origin);

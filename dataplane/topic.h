@@ -63,7 +63,9 @@ void sl_dp_topic_spec_from_cnc(const struct sl_cnc_topic *t, struct sl_topic_spe
  * (see sl_dp_topic_respec).
  * Sets *id. Returns 1 when created, 0 when it existed, -EINVAL (bad name or
  * spec), -ENOSPC (topic table full), -EBUSY (a deletion of that name is
- * still completing), -ENOMEM, or -errno opening its journal (logged).
+ * still completing; or, from a RESOLVE, the name of a partitioned topic
+ * whose partition NAME#0 exists and whose name control has not restored
+ * yet), -ENOMEM, or -errno opening its journal (logged).
  * Main lcore only.
  */
 int sl_dp_topic_create(struct sl_dp *dp, const char *name, size_t len,

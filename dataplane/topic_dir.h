@@ -49,6 +49,8 @@ struct sl_topic_spec {
 	uint32_t retransmit_window; /* SL_CNC_RETX_DEFAULT or 1 + messages */
 	uint32_t max_message;	 /* largest message, bytes; 0 = the dataplane's default */
 	uint8_t encryption;	 /* SL_CNC_ENC_*; not in the saved file: control resends it */
+	uint16_t partitions;	 /* a partitioned topic's name: its partitions; 0 ordinary.
+				  * Never journaled, so never in the saved file */
 };
 
 /*

@@ -214,7 +214,7 @@ handle_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f
 	count(w, SL_CTR_resolves);
 	id = sl_route_topic_lookup(&w->dp->route, (const char *)f->body, f->body_len);
 	if (id) {
-		sl_worker_reply_topic(w, peer, r->h.session, r->req_id, id);
+		sl_worker_resolve_answer(w, peer, r, (const char *)f->body, id);
 		return;
 	}
 	if (!(r->flags & SL_RESOLVE_F_CREATE) || !w->dp->conf.auto_create_topics) {
@@ -289,10 +289,10 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 		const struct sl_subscribe *s = (const struct sl_subscribe *)f->hdr;
 
 		t = sl_route_topic_get(&w->dp->route, s->topic_id);
-		if (t == NULL) {
+		if (t == NULL || unlikely(sl_route_state(&w->dp->route, t->id)->parts)) {
 			drop(w, SL_DROP_unknown_topic);
-			sl_worker_reply_error(w, peer, s->h.session, s->req_id, SL_E_UNKNOWN_TOPIC, type,
-				    s->topic_id);
+			sl_worker_reply_error(w, peer, s->h.session, s->req_id,
+					      t ? SL_E_PARTITIONED : SL_E_UNKNOWN_TOPIC, type, s->topic_id);
 			return;
 		}
 		/* Leaving a topic needs no permission. */

@@ -580,6 +580,14 @@ sl_worker_publish_admit(struct sl_worker *w, const struct sl_publish *p, uint8_t
 				      t->id);
 		return NULL;
 	}
+	/* A partitioned name takes no messages: its partitions do. Same
+	 * cache line as enc, just read. */
+	if (unlikely(sl_route_state(&w->dp->route, t->id)->parts)) {
+		drop(w, SL_DROP_unknown_topic);
+		sl_worker_reply_error(w, peer, p->h.session, 0, SL_E_PARTITIONED, type,
+				      p->producer_seq);
+		return NULL;
+	}
 	/* A topic holding messages back (policy block) refuses UDP
 	 * publishers; a shared-memory publisher's frames that got this
 	 * far join the held ones at the owner (the ring reader stops

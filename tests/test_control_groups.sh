@@ -157,7 +157,7 @@ out_json '{"user": "w", "pattern": "jobs", "perms": ["sub", "consume"], "group":
 python3 -I -S - "$T/state/state.json" <<'EOF' || { CASE=state.json; fail "groups not saved"; }
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert s["version"] == 3
+assert s["version"] == 4
 g = {(x["topic"], x["name"]): x for x in s["groups"]}
 assert g[("jobs", "workers")]["durable"] and g[("jobs", "workers")]["ack_wait_ms"] == 700
 assert g[("jobs", "workers")]["max_inflight"] == 65 and g[("mem", "fast")]["policy"] == "least"

@@ -560,6 +560,84 @@ test_names(void)
 	CHECK(strcmp(sl_error_code_str(SL_E_UNKNOWN_TOPIC), "no such topic") == 0);
 }
 
+/* The key hash and partition choice against the vectors written in
+ * PROTOCOL.md 7.4 (any client computes the same), partition names, and the
+ * TOPIC with a partition map both ways. */
+static void
+test_partitions(void)
+{
+	static const struct {
+		const char *key;
+		size_t len;
+		uint64_t hash;
+		uint32_t mod4, mod7;
+	} v[] = {
+		{ "a", 1, 0xed8170de1919a24dull, 1, 0 },
+		{ "key-1", 5, 0x82cf29c031760973ull, 3, 4 },
+		{ "order-42", 8, 0x90fb18c753c91d08ull, 0, 5 },
+		{ "sluice", 6, 0x08227bb4a7f6f8a0ull, 0, 1 },
+		{ "\x00\xff", 2, 0x24087fa6bb7ba314ull, 0, 5 },
+		{ "", 0, 0xecba3df2c3383c52ull, 2, 0 },
+	};
+	uint64_t f[(sizeof(struct sl_topic_parts) + 4 * SL_MAX_PARTITIONS) / 8 + 1];
+	uint32_t ids[SL_MAX_PARTITIONS], got[SL_MAX_PARTITIONS], i;
+	struct sl_topic_parts *tp = (struct sl_topic_parts *)f;
+	char name[SL_MAX_TOPIC_NAME + 1], big[SL_MAX_TOPIC_NAME + 1];
+	struct sl_frame fr;
+	size_t off = 0;
+	int len;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		CHECK(sl_key_hash(v[i].key, v[i].len) == v[i].hash);
+		if (v[i].len) {
+			CHECK_EQ(sl_key_partition(v[i].key, v[i].len, 4), v[i].mod4);
+			CHECK_EQ(sl_key_partition(v[i].key, v[i].len, 7), v[i].mod7);
+			CHECK_EQ(sl_key_partition(v[i].key, v[i].len, 1), 0);
+		}
+	}
+	/* Names: NAME#i, i in decimal without leading zeros. */
+	CHECK_EQ(sl_proto_part_name(name, sizeof(name), "orders", 6, 0), 8);
+	CHECK(strcmp(name, "orders#0") == 0);
+	CHECK_EQ(sl_proto_part_name(name, sizeof(name), "orders", 6, 63), 9);
+	CHECK(strcmp(name, "orders#63") == 0);
+	CHECK(sl_proto_topic_name_valid(name, 9));
+	memset(big, 'x', sizeof(big));
+	CHECK_EQ(sl_proto_part_name(name, sizeof(name), big, 197, 9), 199);
+	CHECK_EQ(sl_proto_part_name(name, sizeof(name), big, 197, 10), 200);
+	CHECK_EQ(sl_proto_part_name(name, sizeof(name), big, 198, 10), -ENAMETOOLONG);
+	CHECK_EQ(sl_proto_part_name(name, 5, "orders", 6, 1), -ENAMETOOLONG);
+	/* TOPIC with a map: written, parsed as a TOPIC, read back. */
+	for (i = 0; i < SL_MAX_PARTITIONS; i++)
+		ids[i] = 100 + i;
+	len = sl_proto_put_topic_parts(f, sizeof(f), 7, 9, 42, ids, 4);
+	CHECK_EQ(len, 32 + 16);
+	CHECK(sl_proto_next(f, (size_t)len, &off, &fr) == 1 && fr.hdr->type == SL_FT_TOPIC);
+	CHECK_EQ(((const struct sl_topic_reply *)fr.hdr)->topic_id, 42);
+	CHECK_EQ(sl_proto_topic_parts(fr.hdr, fr.len, got, SL_MAX_PARTITIONS), 4);
+	CHECK(got[0] == 100 && got[3] == 103);
+	CHECK_EQ(sl_proto_topic_parts(fr.hdr, fr.len, got, 3), -EBADMSG); /* no room */
+	len = sl_proto_put_topic_parts(f, sizeof(f), 7, 9, 42, ids, SL_MAX_PARTITIONS);
+	CHECK_EQ(len, 32 + 4 * SL_MAX_PARTITIONS);
+	CHECK_EQ(sl_proto_topic_parts(f, (uint32_t)len, got, SL_MAX_PARTITIONS),
+		 SL_MAX_PARTITIONS);
+	CHECK_EQ(sl_proto_put_topic_parts(f, sizeof(f), 7, 9, 42, ids, 0), -EINVAL);
+	CHECK_EQ(sl_proto_put_topic_parts(f, sizeof(f), 7, 9, 42, ids, SL_MAX_PARTITIONS + 1),
+		 -EINVAL);
+	CHECK_EQ(sl_proto_put_topic_parts(f, 40, 7, 9, 42, ids, 4), -ENOSPC);
+	/* An ordinary TOPIC has no map; a malformed map is refused. */
+	CHECK_EQ(sl_proto_topic_parts(f, 24, got, SL_MAX_PARTITIONS), 0);
+	sl_proto_put_topic_parts(f, sizeof(f), 7, 9, 42, ids, 4);
+	CHECK_EQ(sl_proto_topic_parts(f, 32 + 12, got, SL_MAX_PARTITIONS), -EBADMSG);
+	tp->n_parts = 0;
+	CHECK_EQ(sl_proto_topic_parts(f, 48, got, SL_MAX_PARTITIONS), -EBADMSG);
+	tp->n_parts = SL_MAX_PARTITIONS + 1;
+	CHECK_EQ(sl_proto_topic_parts(f, sizeof(f), got, SL_MAX_PARTITIONS + 1), -EBADMSG);
+	tp->n_parts = 4;
+	((uint32_t *)(tp + 1))[2] = 0;
+	CHECK_EQ(sl_proto_topic_parts(f, 48, got, SL_MAX_PARTITIONS), -EBADMSG);
+	CHECK(strcmp(sl_error_code_str(SL_E_PARTITIONED), "unknown error code") != 0);
+}
+
 int
 main(void)
 {
@@ -576,5 +654,6 @@ main(void)
 	test_put_limits();
 	test_random_garbage();
 	test_names();
+	test_partitions();
 	return check_result("test_proto");
 }

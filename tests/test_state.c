@@ -380,7 +380,7 @@ test_corrupt(void)
 	expect_corrupt("{\"version\":1,\"topics\":[", "corrupt at byte 23");
 	expect_corrupt("", "corrupt at byte 0");
 	expect_corrupt("[]", "must be a JSON object");
-	expect_corrupt("{\"version\":4,\"topics\":[],\"users\":[],\"acls\":[]}", "version");
+	expect_corrupt("{\"version\":5,\"topics\":[],\"users\":[],\"acls\":[]}", "version");
 	expect_corrupt("{\"version\":0,\"topics\":[],\"users\":[],\"acls\":[]}", "version");
 	expect_corrupt("{\"version\":1,\"topics\":[{\"name\":\"a b\"}],\"users\":[],\"acls\":[]}",
 		       "'a b' is invalid");
@@ -599,12 +599,13 @@ replace_all(char *s, const char *from, const char *to)
 	snprintf(s, 1024, "%s", out);
 }
 
-/* The version 1 text @text as version 3 writes it (version 2 added each
- * "encryption", version 3 "groups"). */
+/* The version 1 text @text as version 4 writes it (version 2 added each
+ * "encryption", version 3 "groups"; version 4 "partitions", written only
+ * for a partitioned topic). */
 static void
-expect_v3(char *text)
+expect_v4(char *text)
 {
-	replace_all(text, "{\"version\":1,", "{\"version\":3,");
+	replace_all(text, "{\"version\":1,", "{\"version\":4,");
 	replace_all(text, "\"perms\":[\"pub\",\"sub\"]}]}\n", "\"perms\":[\"pub\",\"sub\"]}],"
 		    "\"groups\":[]}\n");
 	replace_all(text, "\"capacity_mb\":256}", "\"capacity_mb\":256,\"encryption\":\"optional\"}");
@@ -721,7 +722,7 @@ test_old_file(void)
 	back[n] = '\0';
 	if (f)
 		fclose(f);
-	expect_v3(text);
+	expect_v4(text);
 	if (strcmp(back, text) != 0)
 		fprintf(stderr, "saved:    %s\nexpected: %s\n", back, text);
 	CHECK(strcmp(back, text) == 0);
@@ -874,6 +875,125 @@ test_groups(void)
 	expect_corrupt(text, "group name 'b@d' is invalid");
 }
 
+/*
+ * Partitioned topics: the count checked (1..64, the names within 200
+ * characters), clashes with partition names refused both ways, saved as
+ * version 4 and loaded back, a version 3 file still loads as ordinary
+ * topics, and the dataplane commands it expands to: partitions first and
+ * the name last when created, the name first when deleted, its groups once
+ * per partition.
+ */
+static void
+test_partitions(void)
+{
+	struct sl_cnc_cmd c[SL_MAX_PARTITIONS + 1], g1;
+	struct sl_state s, b;
+	struct sl_state_topic t;
+	struct sl_state_group g;
+	char name[SL_CNC_NAME_LEN];
+	uint32_t idx = 99;
+	size_t n, i;
+
+	sl_state_init(&s);
+	t = topic("trades", SL_DUR_SYNC);
+	t.partitions = SL_MAX_PARTITIONS + 1;
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "partitions must be 1 to 64") != NULL);
+	memset(name, 'x', 198);
+	name[198] = '\0';
+	t = topic(name, SL_DUR_NONE);
+	t.partitions = 11; /* "#10" makes 201 characters */
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "too long for 11 partitions") != NULL);
+	t.partitions = 10; /* "#9": 200 */
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == 0);
+	/* A topic already holds a partition's name. */
+	t = topic("trades#2", SL_DUR_NONE);
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == 0);
+	t = topic("trades", SL_DUR_SYNC);
+	t.partitions = 4;
+	t.retain_mb = 8;
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == -EEXIST);
+	CHECK(strstr(err, "'trades#2' exists already") != NULL);
+	CHECK(sl_state_topic_remove(&s, "trades#2", err, sizeof(err)) == 0);
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == 0);
+	/* ... and the other way: an ordinary topic under a partition's name. */
+	t = topic("trades#3", SL_DUR_NONE);
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == -EEXIST);
+	CHECK(strstr(err, "partition of partitioned topic 'trades'") != NULL);
+	t = topic("trades#4", SL_DUR_NONE); /* past its partitions: an ordinary name */
+	CHECK(sl_state_topic_add(&s, &t, err, sizeof(err)) == 0);
+	CHECK(sl_state_part_of(&s, "trades#03", NULL) == NULL);
+	CHECK(sl_state_part_of(&s, "trades#", NULL) == NULL);
+	CHECK(sl_state_part_of(&s, "trades#1", &idx) != NULL && idx == 1);
+	CHECK(sl_state_part_of(&s, "trades", NULL) == NULL);
+
+	/* Created: the partitions with the spec, then the name (none, N). */
+	n = sl_state_topic_cmds(sl_state_topic_find(&s, "trades"), SL_CNC_TOPIC_UPSERT, c,
+				SL_MAX_PARTITIONS + 1);
+	CHECK_EQ(n, 5);
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "trades#%zu", i);
+		CHECK(c[i].type == SL_CNC_TOPIC_UPSERT && strcmp(c[i].u.topic.name, name) == 0);
+		CHECK(c[i].u.topic.durability == SL_DUR_SYNC && c[i].u.topic.partitions == 0);
+		CHECK(c[i].u.topic.retain_bytes == 8u << 20);
+	}
+	CHECK(strcmp(c[4].u.topic.name, "trades") == 0 && c[4].u.topic.partitions == 4);
+	CHECK(c[4].u.topic.durability == SL_DUR_NONE && c[4].u.topic.retain_bytes == 0);
+	CHECK(sl_state_topic_cmds(sl_state_topic_find(&s, "trades"), SL_CNC_TOPIC_UPSERT, c, 4)
+	      == 0);
+	/* Updated: the partitions only. Deleted: the name first. */
+	n = sl_state_topic_cmds(sl_state_topic_find(&s, "trades"), SL_CNC_TOPIC_UPDATE, c,
+				SL_MAX_PARTITIONS + 1);
+	CHECK(n == 4 && c[3].type == SL_CNC_TOPIC_UPDATE &&
+	      strcmp(c[3].u.topic.name, "trades#3") == 0);
+	n = sl_state_topic_cmds(sl_state_topic_find(&s, "trades"), SL_CNC_TOPIC_DELETE, c,
+				SL_MAX_PARTITIONS + 1);
+	CHECK(n == 5 && c[0].type == SL_CNC_TOPIC_DELETE && strcmp(c[0].u.topic.name, "trades") == 0);
+	CHECK(c[4].type == SL_CNC_TOPIC_DELETE && strcmp(c[4].u.topic.name, "trades#3") == 0);
+	/* An ordinary topic: one command. */
+	n = sl_state_topic_cmds(sl_state_topic_find(&s, "trades#4"), SL_CNC_TOPIC_UPSERT, c, 1);
+	CHECK(n == 1 && strcmp(c[0].u.topic.name, "trades#4") == 0);
+
+	/* A group of it: the same group on every partition. */
+	sl_state_group_defaults(&g, "trades", "workers");
+	CHECK(sl_state_group_add(&s, &g, err, sizeof(err)) == 0);
+	memset(&g1, 0, sizeof(g1));
+	g1.type = SL_CNC_GROUP_UPSERT;
+	snprintf(g1.u.group.topic, sizeof(g1.u.group.topic), "trades");
+	snprintf(g1.u.group.name, sizeof(g1.u.group.name), "workers");
+	n = sl_state_group_cmds(&s, &g1, c, SL_MAX_PARTITIONS);
+	CHECK_EQ(n, 4);
+	CHECK(strcmp(c[2].u.group.topic, "trades#2") == 0 &&
+	      strcmp(c[2].u.group.name, "workers") == 0 && c[2].type == SL_CNC_GROUP_UPSERT);
+	snprintf(g1.u.group.topic, sizeof(g1.u.group.topic), "trades#4");
+	CHECK(sl_state_group_cmds(&s, &g1, c, SL_MAX_PARTITIONS) == 1 &&
+	      strcmp(c[0].u.group.topic, "trades#4") == 0);
+
+	/* Saved as version 4 with "partitions", loaded back the same. */
+	CHECK(sl_state_save(&s, dir, err, sizeof(err)) == 0);
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
+	CHECK(same(&s, &b));
+	CHECK(sl_state_topic_find(&b, "trades")->partitions == 4);
+	CHECK(sl_state_topic_find(&b, "trades#4")->partitions == 0);
+	sl_state_fini(&b);
+	sl_state_fini(&s);
+	/* Refused on load: a bad count, or an entry under a partition's name. */
+	expect_corrupt("{\"version\":4,\"topics\":[{\"name\":\"a\",\"durability\":\"none\","
+		       "\"partitions\":0}],\"users\":[],\"acls\":[]}", "partitions must be 1 to 64");
+	expect_corrupt("{\"version\":4,\"topics\":[{\"name\":\"a\",\"durability\":\"none\","
+		       "\"partitions\":2},{\"name\":\"a#1\",\"durability\":\"none\"}],"
+		       "\"users\":[],\"acls\":[]}", "also a partition");
+	/* A version 3 file: ordinary topics, as before. */
+	write_file("state.json", "{\"version\":3,\"topics\":[{\"name\":\"a\",\"durability\":"
+		   "\"none\"}],\"users\":[],\"acls\":[],\"groups\":[]}");
+	sl_state_init(&b);
+	CHECK(sl_state_load(&b, dir, err, sizeof(err)) == 0);
+	CHECK(b.n_topics == 1 && b.topics[0].partitions == 0);
+	sl_state_fini(&b);
+}
+
 int
 main(void)
 {
@@ -898,6 +1018,7 @@ main(void)
 	test_old_file();
 	test_keys_and_encryption();
 	test_groups();
+	test_partitions();
 	rm_dir();
 	rmdir(tmpl);
 	return check_result("state");

@@ -429,6 +429,36 @@ test_reload(void)
 	fake_dp_fini(&dp);
 }
 
+/*
+ * A partitioned topic's name (control's upsert: durability none, partitions
+ * N) keeps its count in the topic's state; while only its partitions exist
+ * (reloaded before control restores the name), a client's RESOLVE does not
+ * create the name as an ordinary topic (-EBUSY), control's upsert does.
+ */
+static void
+test_partitioned(void)
+{
+	struct sl_topic_spec none = spec(SL_DUR_NONE, 0, 0, 0, 0), parted = none;
+	uint32_t id;
+
+	start();
+	CHECK(fake_dp_topics(&dp, NULL) >= 0); /* test_reload's journals, as they were */
+	create("pp#0", &none, SL_TOPIC_CONTROL, 1);
+	create("pp#1", &none, SL_TOPIC_CONTROL, 1);
+	create("pp", &none, SL_TOPIC_RESOLVE, -EBUSY);
+	CHECK_EQ(id_of("pp"), 0);
+	create("pp#2", &none, SL_TOPIC_RESOLVE, 1); /* a partition's own name: ordinary */
+	parted.partitions = 2;
+	id = create("pp", &parted, SL_TOPIC_CONTROL, 1);
+	CHECK(id != 0 && sl_route_state(&dp.route, id)->parts == 2);
+	CHECK_EQ(sl_route_state(&dp.route, id_of("pp#0"))->parts, 0);
+	/* Existing now: a RESOLVE finds it. */
+	CHECK_EQ(create("pp", &none, SL_TOPIC_RESOLVE, 0), id);
+	/* No partition 0: an ordinary name, as ever. */
+	create("qq", &none, SL_TOPIC_RESOLVE, 1);
+	fake_dp_fini(&dp);
+}
+
 int
 main(void)
 {
@@ -440,6 +470,7 @@ main(void)
 	snprintf(jdir, sizeof(jdir), "%s/journal", root);
 	test_create();
 	test_reload();
+	test_partitioned();
 	fake_rm_tree(root);
 	return check_result("topic");
 }

@@ -1106,6 +1106,103 @@ test_v4_filter(void)
 	harness_rx_port = HARNESS_CLIENT_PORT;
 }
 
+/* RESOLVE @name with @flags from (@port, @session): the frames answering it. */
+static unsigned
+resolve_as(uint16_t port, uint32_t session, const char *name, uint16_t flags, struct reply *r)
+{
+	uint64_t f[(sizeof(struct sl_resolve) + SL_MAX_TOPIC_NAME) / 8 + 1];
+	int len = sl_proto_put_resolve(f, sizeof(f), session, 77, name, strlen(name), flags);
+
+	CHECK(len > 0 && harness_send_from(&dp, rx, port, f, (uint32_t)len) == 0);
+	return poll_replies(r);
+}
+
+static void
+check_error(const struct reply *r, unsigned n, uint16_t code, uint8_t ftype, uint64_t detail)
+{
+	const struct sl_error *e = (const struct sl_error *)r[0].b;
+
+	CHECK(n == 1 && r[0].type == SL_FT_ERROR);
+	CHECK_EQ(e->code, code);
+	CHECK_EQ(e->frame_type, ftype);
+	CHECK_EQ(e->detail, detail);
+}
+
+/*
+ * A partitioned topic (PROTOCOL.md 7.4): RESOLVE with PARTS gets the map,
+ * without it (CREATE or not) ERROR PARTITIONED; PUBLISH and SUBSCRIBE to
+ * the name's own id are refused; a partition resolves as the ordinary topic
+ * it is; a missing partition makes the map unknown.
+ */
+static void
+test_partitions(void)
+{
+	const uint16_t port = 47001;
+	struct reply r[MAX_REPLIES];
+	uint32_t ids[4], got[SL_MAX_PARTITIONS], parent, s;
+	struct sl_subscribe sub;
+	struct sl_publish p;
+	char name[16];
+	unsigned n, i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "pt#%u", i);
+		ids[i] = harness_topic(&dp, name);
+		CHECK(ids[i] != 0);
+	}
+	parent = harness_topic(&dp, "pt");
+	/* What control's upsert does before the topic is published. */
+	sl_route_state(&dp.route, parent)->parts = 3;
+	s = session_v(port, 0x9a27, 4);
+	CHECK(s != 0);
+
+	n = resolve_as(port, s, "pt", 0, r);
+	check_error(r, n, SL_E_PARTITIONED, SL_FT_RESOLVE, 3);
+	CHECK(((const struct sl_error *)r[0].b)->req_id == 77);
+	n = resolve_as(port, s, "pt", SL_RESOLVE_F_CREATE, r);
+	check_error(r, n, SL_E_PARTITIONED, SL_FT_RESOLVE, 3);
+
+	n = resolve_as(port, s, "pt", SL_RESOLVE_F_PARTS | SL_RESOLVE_F_CREATE, r);
+	CHECK(n == 1 && r[0].type == SL_FT_TOPIC && r[0].len == 32 + 3 * 4);
+	CHECK(((const struct sl_topic_reply *)r[0].b)->topic_id == parent);
+	CHECK(((const struct sl_topic_reply *)r[0].b)->req_id == 77);
+	CHECK(sl_proto_topic_parts(r[0].b, r[0].len, got, SL_MAX_PARTITIONS) == 3);
+	CHECK(got[0] == ids[0] && got[1] == ids[1] && got[2] == ids[2]);
+
+	/* A partition is an ordinary topic; PARTS changes nothing there. */
+	n = resolve_as(port, s, "pt#1", SL_RESOLVE_F_PARTS, r);
+	CHECK(n == 1 && r[0].type == SL_FT_TOPIC && r[0].len == 24);
+	CHECK(((const struct sl_topic_reply *)r[0].b)->topic_id == ids[1]);
+
+	/* The name's own id takes no PUBLISH and no SUBSCRIBE. */
+	memset(&p, 0, sizeof(p));
+	sl_proto_hdr_init(&p.h, SL_FT_PUBLISH, SL_PUB_F_ACK_REQ, sizeof(p), s);
+	p.topic_id = parent;
+	p.producer_seq = 5;
+	CHECK(harness_send_from(&dp, rx, port, &p, sizeof(p)) == 0);
+	n = poll_replies(r);
+	check_error(r, n, SL_E_PARTITIONED, SL_FT_PUBLISH, 5);
+	memset(&sub, 0, sizeof(sub));
+	sl_proto_hdr_init(&sub.h, SL_FT_SUBSCRIBE, 0, sizeof(sub), s);
+	sub.topic_id = parent;
+	sub.req_id = 78;
+	CHECK(harness_send_from(&dp, rx, port, &sub, sizeof(sub)) == 0);
+	n = poll_replies(r);
+	check_error(r, n, SL_E_PARTITIONED, SL_FT_SUBSCRIBE, parent);
+	CHECK(sl_route_state(&dp.route, parent)->n_subs == 0);
+	/* ... while a partition takes both. */
+	p.topic_id = ids[2];
+	CHECK(harness_send_from(&dp, rx, port, &p, sizeof(p)) == 0);
+	n = poll_replies(r);
+	CHECK(find(r, n, SL_FT_ACK) != NULL && find(r, n, SL_FT_ERROR) == NULL);
+
+	/* A partition missing (being deleted): no map. */
+	sl_route_state(&dp.route, parent)->parts = 4;
+	n = resolve_as(port, s, "pt", SL_RESOLVE_F_PARTS, r);
+	check_error(r, n, SL_E_UNKNOWN_TOPIC, SL_FT_RESOLVE, 0);
+	harness_rx_port = HARNESS_CLIENT_PORT;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1138,6 +1235,7 @@ main(int argc, char **argv)
 	test_session_end_backlog();
 	test_v4_headers();
 	test_v4_filter();
+	test_partitions();
 	sl_port_fini(&dp, 0);
 	sl_worker_fini(dp.workers[0]);
 	sl_route_fini(&dp.route);

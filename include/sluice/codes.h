@@ -113,6 +113,8 @@ enum sl_error_code {
 	SL_E_NO_GROUP = 30,	  /* v4: no such consumer group */
 	SL_E_GROUP_FULL = 31,	  /* v4: the group's member table is full */
 	SL_E_NOT_HELD = 32,	  /* v4: acknowledged a message this member does not hold */
+	SL_E_PARTITIONED = 33,	  /* v4: the name is a partitioned topic: resolve it with
+				   * RESOLVE's PARTS flag and use its partitions */
 	SL_E_MAX
 };
 

@@ -491,8 +491,24 @@ int sl_client_opts_credentials(struct sl_client_opts *o, const char *path, char 
  * The id stays the application's for the client's life: after a reconnect
  * the name is resolved again and, should the broker give it another id,
  * the client translates in both directions (publishes, deliveries, acks).
+ * A partitioned topic (sluicectl topic create --partitions N) resolves to
+ * one id too: a publish to it goes to partition sl_key_hash(key) mod N
+ * (docs/PROTOCOL.md 7.4), or without a key to this client's one partition
+ * (chosen at random when resolved, kept: its unkeyed messages stay in
+ * order); subscribing (and unsubscribing) covers every partition, joining
+ * a group joins the group of that name on every partition. Deliveries
+ * carry the partition's topic id (sl_client_partitions). Also -ENOSPC
+ * when the client holds 64 partitioned topics already.
  */
 int sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id);
+
+/*
+ * The partitions of partitioned topic @topic_id (an id sl_client_resolve
+ * gave): their topic ids, partition 0 first, into @ids (room for @cap; NULL
+ * for the count alone). Order holds within a partition, not across them.
+ * Returns the number of partitions (1..64), 0 for an ordinary topic.
+ */
+int sl_client_partitions(struct sl_client *c, uint32_t topic_id, uint32_t *ids, uint32_t cap);
 
 /*
  * Start (or stop) receiving deliveries for @topic_id, live: from the next
@@ -589,7 +605,11 @@ int sl_client_subscribe_filter(struct sl_client *c, uint32_t topic_id, uint16_t 
  *
  * Group ids are the ones sl_client_group_join returned, for the client's
  * life, even if a restarted broker numbers the group differently.
- * A client is a member of at most 64 groups.
+ * A client is a member of at most 64 groups. A group of a partitioned
+ * topic is a group of that name on each partition: joined on all of them,
+ * it counts as one group per partition, and the id the join returns stands
+ * for all of them in _leave, _pause and _fetch (which asks each partition's
+ * group for its @n); acks and naks name the id each message carries.
  *
  * sl_client_group_ack, _ack_upto, _nak and _fetch never wait and may be
  * called from inside the deliver callback (typically: ack the message once

@@ -16,7 +16,7 @@ import sys
 import time
 
 CNC_MAGIC = 0x31434E4345434C53
-CNC_VERSION = 4  # 4 added command types only: the header and counters area read as in 3
+CNC_VERSION = 5  # 4 and 5 changed commands only: the header and counters area read as in 3
 CTRS_MAGIC = 0x3153525443434C53
 CTRS_VERSION = 1
 DUR = ["none", "async", "sync"]

@@ -17,11 +17,7 @@ t_start --set "journal_dir=$T_DIR/journal"
 trap 't_cleanup; rm -f "/run/sluice/$T_DP/shm.sock"; rmdir "/run/sluice/$T_DP" 2>/dev/null' EXIT
 ctl_dir=$T_DIR/control
 ctl() { "$SL_BUILD/ctl/sluicectl" -n "$T_DP" "$@"; }
-"$SL_BUILD/control/sluice-control" -n "$T_DP" --state-dir "$ctl_dir" >>"$T_DIR/control.log" 2>&1 &
-T_BG+=("$!")
-t_wait 10 test -S "/run/sluice/$T_DP/control.sock" || t_fail "sluice-control did not start"
-t_wait 10 bash -c "'$SL_BUILD/ctl/sluicectl' -n '$T_DP' dataplane status --json | grep -q '\"attached\":true'" ||
-	t_fail "sluice-control did not attach to the dataplane"
+t_control_up "$ctl_dir"
 
 # gval TOPIC GROUP FIELD: a counter of the group (sluicectl group show --json).
 gval() {

@@ -142,6 +142,16 @@ t_wait() {
 	return 1
 }
 
+# t_control_up STATE_DIR: sluice-control for this test's dataplane (stopped at
+# the end with the other background processes), waited for until attached.
+t_control_up() {
+	"$SL_BUILD/control/sluice-control" -n "$T_DP" --state-dir "$1" >>"$T_DIR/control.log" 2>&1 &
+	T_BG+=("$!")
+	t_wait 10 test -S "/run/sluice/$T_DP/control.sock" || t_fail "sluice-control did not start"
+	t_wait 10 bash -c "'$SL_BUILD/ctl/sluicectl' -n '$T_DP' dataplane status --json |
+		grep -q '\"attached\":true'" || t_fail "sluice-control did not attach to the dataplane"
+}
+
 # Number of subscribers the broker has on a topic (0 if unknown).
 t_nsubs() { t_topic "$1" subscribers 2>/dev/null || echo 0; }
 t_nsubs_is() { [ "$(t_nsubs "$1")" == "$2" ]; }

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Worker side of partitioned topics: RESOLVE of a partitioned name answered with its partition map. */
+
+#include <common/proto.h>
+
+#include "tx.h"
+#include "worker_internal.h"
+
+/*
+ * A partitioned topic is a name of its own in the topic table (durability
+ * none, state.parts = N, no messages) and N ordinary topics NAME#0 ..
+ * NAME#N-1, created by control before it (PROTOCOL.md 7.4). The map is
+ * looked up here, by name, at each RESOLVE: partitions are ordinary topics
+ * whose ids a restart may change, and a RESOLVE is no hot path (a few hash
+ * lookups, no allocation, no formatting library).
+ */
+static void
+resolve_parts(struct sl_worker *w, const union sl_peer *peer, const struct sl_resolve *r,
+	      const char *name, uint32_t id, uint16_t n)
+{
+	uint64_t f[(sizeof(struct sl_topic_parts) + 4 * SL_MAX_PARTITIONS) / 8];
+	uint32_t ids[SL_MAX_PARTITIONS];
+	char pname[SL_MAX_TOPIC_NAME + 1];
+	int len;
+	uint32_t i;
+
+	/* An old client would take the name's own id for a topic and hear
+	 * nothing: it is told instead. */
+	if (!(r->flags & SL_RESOLVE_F_PARTS)) {
+		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_PARTITIONED,
+				      SL_FT_RESOLVE, n);
+		return;
+	}
+	for (i = 0; i < n && i < SL_MAX_PARTITIONS; i++) {
+		len = sl_proto_part_name(pname, sizeof(pname), name, r->name_len, i);
+		ids[i] = len < 0 ? 0 : sl_route_topic_lookup(&w->dp->route, pname, (uint32_t)len);
+		if (ids[i] == 0) {
+			/* Control creates the partitions first and deletes
+			 * them last: one missing is being deleted. */
+			drop(w, SL_DROP_unknown_topic);
+			sl_worker_reply_error(w, peer, r->h.session, r->req_id,
+					      SL_E_UNKNOWN_TOPIC, SL_FT_RESOLVE, 0);
+			return;
+		}
+	}
+	len = sl_proto_put_topic_parts(f, sizeof(f), r->h.session, r->req_id, id, ids, i);
+	if (len > 0)
+		sl_tx_frame(w, peer, f, (uint32_t)len);
+}
+
+void
+sl_worker_resolve_answer(struct sl_worker *w, const union sl_peer *peer,
+			 const struct sl_resolve *r, const char *name, uint32_t id)
+{
+	/* Written before the topic was published; never changed. */
+	uint16_t n = sl_route_state(&w->dp->route, id)->parts;
+
+	if (likely(n == 0))
+		sl_worker_reply_topic(w, peer, r->h.session, r->req_id, id);
+	else
+		resolve_parts(w, peer, r, name, id, n);
+}

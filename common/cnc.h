@@ -252,6 +252,11 @@ int sl_cnc_run_dir(const char *name, char *out, size_t len);
  */
 int sl_cnc_create(struct sl_cnc **out, const char *name, uint32_t ctr_slots);
 
+/* As sl_cnc_create, the area with latency histograms for @hist_slots
+ * topics written by @hist_workers workers (common/lathist.h). */
+int sl_cnc_create_h(struct sl_cnc **out, const char *name, uint32_t ctr_slots,
+		    uint32_t hist_slots, uint32_t hist_workers);
+
 /*
  * Control side: map the region of a running dataplane @name. Returns 0,
  * -ENOENT (no dataplane of that name), -EPROTO (magic, version or layout

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The latency histograms on a real worker (one-worker harness): a publish to
+ * a sync-durable topic records persisted and delivered (UDP), one to a `none`
+ * topic only delivered; a delivery is timed up to the worker's next loop
+ * iteration; NAK-driven retransmits (window and journal) record lag; a topic
+ * without a histogram slot is counted and records nothing.
+ */
+
+#include <stdlib.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+
+#include <common/ctrs.h>
+#include <common/lathist.h>
+#include <common/proto.h>
+
+#include "journal.h"
+#include "check.h"
+#include "dp_harness.h"
+#include "lathist.h"
+#include "worker_internal.h"
+
+#define PUB_PORT 6000
+#define SUB_PORT 6001
+#define MS 1000000ull
+
+static struct sl_dp dp;
+static struct sl_worker *w;
+static struct rte_ring *rx, *tx;
+static struct sl_session *pub, *sub;
+static struct sl_ctrs_hdr *area;
+static unsigned n_deliver;
+static char jroot[64];
+
+/* Poll @polls times, then count the DELIVERs the worker sent. */
+static void
+pump(unsigned polls)
+{
+	void *m = NULL;
+
+	while (polls--)
+		sl_worker_poll(w);
+	while (rte_ring_dequeue(tx, &m) == 0) {
+		struct rte_mbuf *mb = m;
+		uint8_t buf[4096];
+		const uint8_t *p = rte_pktmbuf_read(mb, 0, mb->pkt_len, buf);
+		struct sl_frame f;
+		size_t off = 0;
+
+		if (p && mb->pkt_len > SL_PKT_HDR_LEN)
+			while (sl_proto_next(p + SL_PKT_HDR_LEN, mb->pkt_len - SL_PKT_HDR_LEN, &off,
+					     &f) == 1)
+				n_deliver += f.hdr->type == SL_FT_DELIVER;
+		rte_pktmbuf_free(mb);
+	}
+}
+
+static struct sl_session *
+open_session(uint16_t port)
+{
+	struct sl_session *s = NULL;
+
+	CHECK(sl_session_open(&w->sessions, HARNESS_CLIENT_IP, htons(port), &s) == 0);
+	if (s == NULL)
+		abort();
+	s->transport = SL_TRANSPORT_UDP;
+	s->auth = SL_SESSION_AUTH_NONE;
+	s->version = SL_PROTO_VERSION;
+	s->last_seen = rte_get_tsc_cycles();
+	return s;
+}
+
+static void
+subscribe(uint32_t topic)
+{
+	struct sl_subscribe s;
+
+	memset(&s, 0, sizeof(s));
+	sl_proto_hdr_init(&s.h, SL_FT_SUBSCRIBE, 0, sizeof(s), sub->id);
+	s.req_id = 1;
+	s.topic_id = topic;
+	s.window = 100000;
+	CHECK(harness_send_from(&dp, rx, SUB_PORT, &s, sizeof(s)) == 0);
+	pump(2);
+}
+
+static void
+publish(uint32_t topic, unsigned n)
+{
+	uint8_t buf[64];
+	struct sl_publish *p = (struct sl_publish *)buf;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		memset(buf, 0, sizeof(buf));
+		sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, 0, sizeof(*p) + 8, pub->id);
+		p->topic_id = topic;
+		memcpy(p + 1, &i, sizeof(i));
+		CHECK(harness_send_from(&dp, rx, PUB_PORT, buf, sizeof(*p) + 8) == 0);
+	}
+}
+
+static void
+nak(uint32_t topic, uint64_t first, uint64_t last)
+{
+	struct sl_nak k;
+
+	memset(&k, 0, sizeof(k));
+	sl_proto_hdr_init(&k.h, SL_FT_NAK, 0, sizeof(k), sub->id);
+	k.topic_id = topic;
+	k.first = first;
+	k.last = last;
+	CHECK(harness_send_from(&dp, rx, SUB_PORT, &k, sizeof(k)) == 0);
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)ms * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* The histogram of @metric of the topic in slot @slot, workers added up. */
+static struct sl_lh_sum h;
+
+static const struct sl_lh_sum *
+hist(int slot, unsigned metric)
+{
+	sl_lh_sum(area, (uint32_t)slot, metric, &h);
+	return &h;
+}
+
+/* A topic with a sync journal (no retransmit window: a NAK reads the journal). */
+static int
+sync_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
+{
+	struct sl_journal_conf c = { .segment_bytes = 1u << 20, .index_every = 4096 };
+	struct sl_journal_recovery rec;
+	char dir[128];
+
+	(void)arg;
+	snprintf(dir, sizeof(dir), "%s/%u", jroot, t->id);
+	ts->durability = SL_DUR_SYNC;
+	ts->backpressure = SL_BP_DROP;
+	ts->retx_window = 0;
+	return sl_journal_open(&ts->journal, dir, &c, &rec);
+}
+
+static void
+test_worker_records(void)
+{
+	uint32_t st = 0, nt, xt;
+	int s_slot, n_slot;
+	uint64_t before;
+
+	snprintf(jroot, sizeof(jroot), "/tmp/sl_lh_XXXXXX");
+	CHECK(mkdtemp(jroot) != NULL);
+	CHECK(sl_route_topic_create_init(&dp.route, "lh.sync", 7, sync_topic_init, &dp, &st) == 1);
+	nt = harness_topic(&dp, "lh.none");
+	xt = harness_topic(&dp, "lh.extra");
+	CHECK(st != 0 && nt != 0 && xt != 0);
+	s_slot = sl_dp_lh_topic(&dp, st, "lh.sync");
+	n_slot = sl_dp_lh_topic(&dp, nt, "lh.none");
+	CHECK(s_slot >= 0 && n_slot >= 0 && s_slot != n_slot);
+	/* Two slots only: the third topic has none, counted once. */
+	CHECK(sl_dp_lh_topic(&dp, xt, "lh.extra") == -1);
+	CHECK(sl_dp_lh_topic(&dp, xt, "lh.extra") == -1);
+	CHECK_EQ(sl_lh_section(area)->no_slot, 1);
+	CHECK(strcmp(sl_lh_meta(area, sl_lh_section(area), (uint32_t)s_slot)->key, "lh.sync") == 0);
+
+	pub = open_session(PUB_PORT);
+	sub = open_session(SUB_PORT);
+	subscribe(st);
+	subscribe(nt);
+	subscribe(xt);
+
+	/* Sync: persisted and delivered over UDP, ten each, nothing else. */
+	n_deliver = 0;
+	publish(st, 10);
+	pump(3);
+	CHECK_EQ(n_deliver, 10);
+	CHECK_EQ(hist(s_slot, SL_LH_M_persisted)->count, 10);
+	CHECK(h.sum > 0 && sl_lh_percentile(&h, 100) < 1000 * MS);
+	CHECK_EQ(hist(s_slot, SL_LH_M_delivered_udp)->count, 10);
+	/* Delivered after persisted: never earlier, for the same messages. */
+	before = sl_lh_percentile(&h, 0);
+	CHECK(before >= sl_lh_percentile(hist(s_slot, SL_LH_M_persisted), 0));
+	CHECK_EQ(hist(s_slot, SL_LH_M_delivered_shm)->count, 0);
+	CHECK_EQ(hist(s_slot, SL_LH_M_lag)->count, 0);
+	CHECK_EQ(hist(n_slot, SL_LH_M_persisted)->count, 0);
+
+	/* None: delivered only. A delivery counts up to the worker's next
+	 * iteration: one that starts 30 ms later records at least 30 ms. */
+	n_deliver = 0;
+	publish(nt, 4);
+	sl_worker_poll(w);
+	sleep_ms(30);
+	pump(1);
+	CHECK_EQ(n_deliver, 4);
+	CHECK_EQ(hist(n_slot, SL_LH_M_persisted)->count, 0);
+	CHECK_EQ(hist(n_slot, SL_LH_M_delivered_udp)->count, 4);
+	CHECK(sl_lh_percentile(&h, 0) >= 30 * MS && sl_lh_percentile(&h, 100) < 2000 * MS);
+	CHECK_EQ(hist(s_slot, SL_LH_M_delivered_udp)->count, 10);
+
+	/* Lag: retransmits from the window (none) and the journal (sync)
+	 * record the time since the broker received the message. */
+	sleep_ms(20);
+	nak(nt, 1, 3);
+	nak(st, 2, 5);
+	n_deliver = 0;
+	pump(2);
+	CHECK_EQ(n_deliver, 7);
+	CHECK_EQ(hist(n_slot, SL_LH_M_lag)->count, 3);
+	CHECK(sl_lh_percentile(&h, 0) >= 50 * MS);
+	CHECK_EQ(hist(s_slot, SL_LH_M_lag)->count, 4);
+	CHECK(sl_lh_percentile(&h, 0) >= 50 * MS && sl_lh_percentile(&h, 100) < 5000 * MS);
+	/* Retransmits are not deliveries of the delivered histograms. */
+	CHECK_EQ(hist(n_slot, SL_LH_M_delivered_udp)->count, 4);
+
+	/* No slot: delivered, recorded nowhere. */
+	n_deliver = 0;
+	publish(xt, 3);
+	pump(3);
+	CHECK_EQ(n_deliver, 3);
+	CHECK_EQ(hist(n_slot, SL_LH_M_delivered_udp)->count, 4);
+	CHECK_EQ(hist(s_slot, SL_LH_M_delivered_udp)->count, 10);
+
+	{
+		struct sl_topic_state *ts = sl_route_state(&dp.route, st);
+		char cmd[128];
+
+		sl_route_topic_deactivate(&dp.route, st);
+		sl_worker_topic_delete(w, st);
+		sl_journal_close(ts->closing);
+		ts->closing = NULL;
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", jroot);
+		CHECK(system(cmd) == 0);
+	}
+}
+
+int
+main(void)
+{
+	size_t size;
+	int rc = harness_start("test_lathist_worker", &dp, &rx, &tx);
+
+	if (rc)
+		return rc;
+	w = dp.workers[0];
+	size = sl_ctrs_area_size_h(8, 2, 1);
+	area = calloc(1, size);
+	CHECK(area != NULL && sl_ctrs_format_h(area, size, 8, 2, 1) == 0);
+	CHECK(sl_dp_lh_init_area(&dp, area) == 0 && dp.lh != NULL);
+	test_worker_records();
+	pump(2);
+	sl_dp_lh_fini(&dp);
+	free(area);
+	harness_stop(&dp);
+	return check_result("test_lathist_worker");
+}

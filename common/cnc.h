@@ -32,9 +32,10 @@ extern "C" {
  */
 
 #define SL_CNC_MAGIC 0x31434e4345434c53ull /* "SLCECNC1" */
-#define SL_CNC_VERSION 4u /* 2: the counters area replaced the JSON stats text;
+#define SL_CNC_VERSION 5u /* 2: the counters area replaced the JSON stats text;
 			   * 3: users' second key and encryption policies;
-			   * 4: consumer groups, the consume right, ACL group names */
+			   * 4: consumer groups, the consume right, ACL group names;
+			   * 5: latency histograms (counters area version 2) */
 #define SL_CNC_RING_ENTRIES 256 /* power of two */
 #define SL_CNC_CMD_SIZE 512
 #define SL_CNC_STATS_PERIOD_MS 100

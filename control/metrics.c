@@ -235,6 +235,9 @@ render_latency(FILE *f, const struct sl_ctrs_view *v)
 
 	if (s == NULL || (h = malloc(sizeof(*h))) == NULL)
 		return;
+	family(f, "sluice_hist_no_slot_total", "counter",
+	       "Topics that found every latency histogram slot taken (hist_topics).");
+	sample(f, "sluice_hist_no_slot_total", NULL, NULL, s->no_slot);
 	family(f, "sluice_topic_latency_seconds", "histogram",
 	       "Per topic: PUBLISH received to persisted, to delivered (udp, shm), and "
 	       "the lag of what is sent again (docs/COUNTERS.md).");

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <rte_cycles.h>
-#include <rte_malloc.h>
 
 #include <common/clock.h>
 #include <common/cnc.h>
@@ -38,14 +37,17 @@ sl_dp_lh_init_area(struct sl_dp *dp, struct sl_ctrs_hdr *a)
 	lh->n_slots = s->n_slots;
 	lh->slot_of = malloc(lh->cap * sizeof(*lh->slot_of));
 	lh->topic_of = malloc(lh->n_slots * sizeof(*lh->topic_of));
-	/* Workers write their lists: cache-line aligned, one per worker. */
-	lh->wk = rte_zmalloc("sl_lathist", (size_t)s->n_workers * sizeof(*lh->wk), 64);
-	if (lh->slot_of == NULL || lh->topic_of == NULL || lh->wk == NULL) {
-		free(lh->slot_of);
-		free(lh->topic_of);
-		rte_free(lh->wk);
-		free(lh);
-		return -ENOMEM;
+	/* Workers write their lists: cache-line aligned, one per worker. No
+	 * EAL heap: tests and benchmarks set this up without EAL. */
+	lh->wk = aligned_alloc(64, (size_t)s->n_workers * sizeof(*lh->wk));
+	if (lh->slot_of == NULL || lh->topic_of == NULL || lh->wk == NULL)
+		goto fail;
+	memset(lh->wk, 0, (size_t)s->n_workers * sizeof(*lh->wk));
+	for (i = 0; i < s->n_workers; i++) {
+		lh->wk[i].cnt = calloc(2 * (size_t)lh->cap, sizeof(uint32_t));
+		lh->wk[i].touched = calloc(2 * (size_t)lh->cap, sizeof(uint32_t));
+		if (lh->wk[i].cnt == NULL || lh->wk[i].touched == NULL)
+			goto fail;
 	}
 	for (i = 0; i < lh->cap; i++)
 		lh->slot_of[i] = -1;
@@ -56,6 +58,10 @@ sl_dp_lh_init_area(struct sl_dp *dp, struct sl_ctrs_hdr *a)
 	lh->tsc_base = rte_rdtsc();
 	dp->lh = lh;
 	return 0;
+fail:
+	dp->lh = lh;
+	sl_dp_lh_fini(dp);
+	return -ENOMEM;
 }
 
 void
@@ -66,9 +72,13 @@ sl_dp_lh_fini(struct sl_dp *dp)
 	if (lh == NULL)
 		return;
 	dp->lh = NULL;
+	for (uint32_t i = 0; lh->wk != NULL && i < lh->s->n_workers; i++) {
+		free(lh->wk[i].cnt);
+		free(lh->wk[i].touched);
+	}
 	free(lh->slot_of);
 	free(lh->topic_of);
-	rte_free(lh->wk);
+	free(lh->wk);
 	free(lh);
 }
 
@@ -122,16 +132,21 @@ sl_lh_tally_flush(struct sl_worker *w, uint64_t now)
 {
 	struct sl_dp_lh *lh = w->dp->lh;
 	struct sl_lh_worker *k = &lh->wk[w->idx];
+	/* Every delivery of the iteration shares its receipt and its end. */
+	uint64_t ns = now > k->rx ? sl_lh_ns(lh, now - k->rx) : 0;
 	uint32_t i;
 
-	for (i = 0; i < k->n_tally; i++) {
-		const struct sl_lh_tally *t = &k->tally[i];
-		struct sl_lh_block *b = sl_lh_wblock(lh, w->idx, t->topic, t->metric);
+	for (i = 0; i < k->n_touched; i++) {
+		uint32_t j = k->touched[i];
+		struct sl_lh_block *b = sl_lh_wblock(lh, w->idx, j >> 1,
+						     (j & 1) ? SL_LH_M_delivered_shm
+							     : SL_LH_M_delivered_udp);
 
 		if (b != NULL)
-			sl_lh_record_n(b, now > t->rx ? sl_lh_ns(lh, now - t->rx) : 0, t->n);
+			sl_lh_record_n(b, ns, k->cnt[j]);
+		k->cnt[j] = 0;
 	}
-	k->n_tally = 0;
+	k->n_touched = 0;
 }
 
 void

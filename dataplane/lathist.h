@@ -24,26 +24,20 @@
  * - delivered_udp / delivered_shm: receipt -> the start of the owner's next
  *   iteration, which begins right after this one handed its DELIVERs to the
  *   NIC (tx_burst) or wrote them into the subscriber's ring. Deliveries are
- *   tallied per (topic, transport) during an iteration and recorded at the
- *   next one with the TSC that iteration reads anyway.
+ *   counted per (topic, transport) during an iteration (they share its
+ *   receipt time and its end) and recorded at the next one with the TSC that
+ *   iteration reads anyway: one record per (topic, transport) an iteration
+ *   delivered to, of as many values as it delivered.
  * - lag: the message's receipt -> the iteration that sends it again (a
  *   NAK-driven retransmit from the window or the journal, a journal replay).
  *
  * Workers record into their own blocks of the counters area (one writer
- * per cache line); they never allocate or call the system: the lists below
- * are fixed at start and, when full, recorded early (tally) or merged into
- * their newest entry (waits: counted in merged).
+ * per cache line); they never allocate or call the system: the arrays below
+ * are fixed at start; the wait list, when full, merges into a topic's
+ * newest entry (counted in merged).
  */
 
-#define SL_LH_TALLY_MAX 64
 #define SL_LH_WAIT_MAX 1024
-
-struct sl_lh_tally {
-	uint32_t topic;
-	uint32_t metric; /* enum sl_lh_metric */
-	uint64_t rx;	 /* receipt TSC */
-	uint64_t n;
-};
 
 struct sl_lh_wait {
 	uint32_t topic;
@@ -53,9 +47,12 @@ struct sl_lh_wait {
 
 /* One worker's pending records: its own, on its own cache lines. */
 struct sl_lh_worker {
-	uint32_t n_tally, n_wait;
-	uint64_t merged; /* waits merged because the list was full */
-	struct sl_lh_tally tally[SL_LH_TALLY_MAX];
+	uint64_t rx;	     /* this iteration's TSC: receipt of what it delivers */
+	uint32_t n_touched;  /* entries of cnt not 0 */
+	uint32_t n_wait;
+	uint64_t merged;     /* waits merged because the list was full */
+	uint32_t *cnt;	     /* [2 * cap]: deliveries this iteration, by topic * 2 + transport */
+	uint32_t *touched;   /* [2 * cap]: the indices of cnt not 0 */
 	struct sl_lh_wait wait[SL_LH_WAIT_MAX];
 } __attribute__((aligned(64)));
 
@@ -108,41 +105,38 @@ sl_lh_wblock(const struct sl_dp_lh *lh, uint32_t widx, uint32_t topic, unsigned 
 	return sl_lh_block(lh->a, lh->s, (uint32_t)slot, widx, metric);
 }
 
-/* Record the deliveries tallied since the last call, at @now (TSC). */
+/* Record the deliveries counted in the iteration that began at k->rx, as
+ * ended at @now (TSC). */
 void sl_lh_tally_flush(struct sl_worker *w, uint64_t now);
 
 /* Start of a loop iteration (w->now just read): record the previous
- * iteration's deliveries. */
+ * iteration's deliveries; this one's are received at w->now. */
 static inline void
 sl_lh_poll(struct sl_worker *w)
 {
 	struct sl_dp_lh *lh = w->dp->lh;
 
-	if (lh != NULL && lh->wk[w->idx].n_tally)
+	if (lh == NULL)
+		return;
+	if (lh->wk[w->idx].n_touched)
 		sl_lh_tally_flush(w, w->now);
+	lh->wk[w->idx].rx = w->now;
 }
 
 /* A DELIVER of a message of @topic received in this iteration went to a
- * subscriber over @transport (enum sl_transport). */
+ * subscriber over @transport (enum sl_transport: 0 udp, 1 shm). */
 static inline void
 sl_lh_delivered(struct sl_worker *w, uint32_t topic, uint8_t transport)
 {
 	struct sl_dp_lh *lh = w->dp->lh;
 	struct sl_lh_worker *k;
-	struct sl_lh_tally *t;
-	uint32_t metric = transport ? SL_LH_M_delivered_shm : SL_LH_M_delivered_udp;
+	uint32_t i = topic * 2u + (transport & 1u);
 
-	if (lh == NULL)
+	if (lh == NULL || unlikely(topic >= lh->cap))
 		return;
 	k = &lh->wk[w->idx];
-	t = &k->tally[(k->n_tally - 1) & (SL_LH_TALLY_MAX - 1)]; /* read only when n_tally */
-	if (likely(k->n_tally && t->topic == topic && t->metric == metric && t->rx == w->now)) {
-		t->n++;
-		return;
-	}
-	if (unlikely(k->n_tally == SL_LH_TALLY_MAX))
-		sl_lh_tally_flush(w, rte_rdtsc()); /* rare: 64 topics in one iteration */
-	k->tally[k->n_tally++] = (struct sl_lh_tally){ topic, metric, w->now, 1 };
+	if (k->cnt[i]++ == 0)
+		k->touched[k->n_touched++] = i;
 }
 
 /* A message of @topic received in this iteration was appended to its

@@ -29,7 +29,8 @@
  *   iteration reads anyway: one record per (topic, transport) an iteration
  *   delivered to, of as many values as it delivered.
  * - lag: the message's receipt -> the iteration that sends it again (a
- *   NAK-driven retransmit from the window or the journal, a journal replay).
+ *   NAK-driven retransmit from the window or the journal, a journal replay,
+ *   a consumer group's redelivery).
  *
  * Workers record into their own blocks of the counters area (one writer
  * per cache line); they never allocate or call the system: the arrays below
@@ -161,6 +162,17 @@ sl_lh_lag_tsc(struct sl_worker *w, uint32_t topic, uint64_t rx_tsc)
 	if (lh == NULL || (b = sl_lh_wblock(lh, w->idx, topic, SL_LH_M_lag)) == NULL)
 		return;
 	sl_lh_record_n(b, w->now > rx_tsc ? sl_lh_ns(lh, w->now - rx_tsc) : 0, 1);
+}
+
+/* A message of @topic is sent again; its receipt is @rx_tsc (TSC) when not
+ * 0, else @rx_ns (CLOCK_REALTIME) when not 0, else unknown: not recorded. */
+static inline void
+sl_lh_lag(struct sl_worker *w, uint32_t topic, uint64_t rx_tsc, uint64_t rx_ns)
+{
+	if (rx_tsc)
+		sl_lh_lag_tsc(w, topic, rx_tsc);
+	else if (rx_ns)
+		sl_lh_lag_rt(w, topic, rx_ns);
 }
 
 #endif /* SLUICE_DP_LATHIST_H */

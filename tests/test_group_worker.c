@@ -15,13 +15,16 @@
 #include <rte_cycles.h>
 #include <rte_ring_elem.h>
 
+#include <common/ctrs.h>
 #include <common/filter.h>
 #include <common/hdrs.h>
+#include <common/lathist.h>
 #include <common/proto.h>
 #include <common/shm.h>
 
 #include "authz_cmd.h"
 #include "journal.h"
+#include "lathist.h"
 #include "retx.h"
 #include "check.h"
 #include "dp_harness.h"
@@ -46,6 +49,9 @@ static struct sl_worker *w;
 static struct rte_ring *rx, *tx;
 static uint32_t topic, dl_topic;
 static struct sl_session *pub;
+/* The counters area with latency histograms: a redelivery records lag. */
+static struct sl_ctrs_hdr *area;
+static struct sl_lh_sum lag;
 
 /* What the worker sent, frame by frame. */
 struct got {
@@ -544,6 +550,8 @@ test_ack_wait(void)
 		if (got[i].type == SL_FT_GDELIVER)
 			seq = got[i].seq;
 	CHECK(gjoin(&m[1], "ackwait", 4) == gid);
+	sl_lh_sum(area, 0, SL_LH_M_lag, &lag);
+	CHECK(lag.count == 0);
 	while (!found && tries++ < 100) {
 		sleep_ms(2);
 		m[0].s->last_seen = m[1].s->last_seen = rte_get_tsc_cycles();
@@ -557,6 +565,9 @@ test_ack_wait(void)
 			}
 	}
 	CHECK(found);
+	/* The redelivery's lag: from the broker's receipt, past the ack-wait. */
+	sl_lh_sum(area, 0, SL_LH_M_lag, &lag);
+	CHECK(lag.count == 1 && sl_lh_percentile(&lag, 100) >= 30000000u);
 	/* The first holder's late ack is refused: it no longer holds it. */
 	reset_got();
 	gack(&m[0], gid, &seq, 1, 0);
@@ -1710,6 +1721,14 @@ main(int argc, char **argv)
 	dl_topic = harness_topic(&dp, "g.dl");
 	CHECK(topic != 0 && dl_topic != 0);
 	pub = open_session(PUB_PORT, 0, 0);
+	{
+		size_t size = sl_ctrs_area_size_h(4, 1, 1);
+
+		area = calloc(1, size);
+		CHECK(area != NULL && sl_ctrs_format_h(area, size, 4, 1, 1) == 0);
+		CHECK(sl_dp_lh_init_area(&dp, area) == 0);
+		CHECK(sl_dp_lh_topic(&dp, topic, "g.t") == 0);
+	}
 	test_control();
 	test_join_refusals();
 	test_share_exactly_once();
@@ -1729,6 +1748,8 @@ main(int argc, char **argv)
 	test_shm_member();
 	pump(2);
 	sl_dp_groups_fini(&dp);
+	sl_dp_lh_fini(&dp);
+	free(area);
 	harness_stop(&dp);
 	return check_result("test_group_worker");
 }

@@ -77,7 +77,7 @@ sl_bench_lh_persist_iter(unsigned n)
 	w.now = rte_rdtsc();
 	for (i = 0; i < n; i++)
 		sl_lh_appended(&w, 1);
-	sl_lh_persisted(&w, 1);
+	sl_lh_persisted(&w, 1, 0);
 }
 
 void

@@ -183,25 +183,27 @@ sl_lh_appended(struct sl_worker *w, uint32_t topic)
 }
 
 void
-sl_lh_persisted(struct sl_worker *w, uint32_t topic)
+sl_lh_persisted(struct sl_worker *w, uint32_t topic, int rc)
 {
 	struct sl_dp_lh *lh = w->dp->lh;
 	struct sl_lh_worker *k;
 	struct sl_lh_block *b;
 	uint32_t i, keep = 0;
-	uint64_t now;
+	uint64_t now, stale;
 
 	if (lh == NULL || lh->wk[w->idx].n_wait == 0)
 		return;
 	k = &lh->wk[w->idx];
-	b = sl_lh_wblock(lh, w->idx, topic, SL_LH_M_persisted);
+	b = rc < 0 ? NULL : sl_lh_wblock(lh, w->idx, topic, SL_LH_M_persisted);
 	/* One clock read per sync: the barrier has just returned. */
 	now = rte_rdtsc();
+	stale = now - w->dp->tsc_hz * SL_LH_WAIT_STALE_S;
 	for (i = 0; i < k->n_wait; i++) {
 		const struct sl_lh_wait *e = &k->wait[i];
 
 		if (e->topic != topic) {
-			k->wait[keep++] = *e;
+			if (now < stale || e->rx > stale)
+				k->wait[keep++] = *e;
 			continue;
 		}
 		if (b != NULL)

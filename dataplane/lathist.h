@@ -39,6 +39,7 @@
  */
 
 #define SL_LH_WAIT_MAX 1024
+#define SL_LH_WAIT_STALE_S 10
 
 struct sl_lh_wait {
 	uint32_t topic;
@@ -144,9 +145,11 @@ sl_lh_delivered(struct sl_worker *w, uint32_t topic, uint8_t transport)
  * journal: it waits for the sync that persists it. */
 void sl_lh_appended(struct sl_worker *w, uint32_t topic);
 
-/* @topic's journal was just synced: everything of it that waited is
- * persisted now. */
-void sl_lh_persisted(struct sl_worker *w, uint32_t topic);
+/* @topic's journal was just synced (@rc: sl_journal_sync's result):
+ * everything of it that waited is persisted now, or with @rc < 0 never
+ * will be (not recorded). Entries older than SL_LH_WAIT_STALE_S (a topic
+ * deleted before its sync) go too. */
+void sl_lh_persisted(struct sl_worker *w, uint32_t topic, int rc);
 
 /* A message of @topic that the broker received at CLOCK_REALTIME @rx_ns
  * (its journal record's timestamp) is being sent again in this iteration. */

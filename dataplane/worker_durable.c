@@ -103,8 +103,7 @@ sync_dirty(struct sl_worker *w, uint8_t which)
 		}
 		/* A failed sync turns the journal read-only; the records of
 		 * the batch stay unacknowledged (see the durable_seq checks). */
-		sl_journal_sync(ts->journal);
-		sl_lh_persisted(w, d->dirty[i]);
+		sl_lh_persisted(w, d->dirty[i], sl_journal_sync(ts->journal));
 		count(w, SL_CTR_journal_syncs);
 		ts->dirty = 0;
 		snapshot(ts);

@@ -5,6 +5,12 @@
  * topic only delivered; a delivery is timed up to the worker's next loop
  * iteration; NAK-driven retransmits (window and journal) record lag; a topic
  * without a histogram slot is counted and records nothing.
+ *
+ * With --bench ROUNDS it measures instead what the histograms add to the
+ * worker's whole path (rx burst, parse, publish, fan-out to one UDP
+ * subscriber, tx): polls of 32 PUBLISHes alternate between histograms on
+ * and off (hist_topics 0: dp->lh NULL), timed with the TSC around
+ * sl_worker_poll, building the datagrams and taking the DELIVERs outside.
  */
 
 #include <stdlib.h>
@@ -73,7 +79,7 @@ open_session(uint16_t port)
 }
 
 static void
-subscribe(uint32_t topic)
+subscribe_w(uint32_t topic, uint32_t window)
 {
 	struct sl_subscribe s;
 
@@ -81,9 +87,15 @@ subscribe(uint32_t topic)
 	sl_proto_hdr_init(&s.h, SL_FT_SUBSCRIBE, 0, sizeof(s), sub->id);
 	s.req_id = 1;
 	s.topic_id = topic;
-	s.window = 100000;
+	s.window = window;
 	CHECK(harness_send_from(&dp, rx, SUB_PORT, &s, sizeof(s)) == 0);
 	pump(2);
+}
+
+static void
+subscribe(uint32_t topic)
+{
+	subscribe_w(topic, 100000);
 }
 
 static void
@@ -241,8 +253,74 @@ test_worker_records(void)
 	}
 }
 
+#define BENCH_MAX 100000
+static uint64_t poll_cyc[2][BENCH_MAX];
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The @q quantile of @n poll times, in ns per message (32 a poll). */
+static double
+poll_ns(uint64_t *c, unsigned n, double q)
+{
+	return (double)c[(unsigned)(q * (n - 1))] * 1e9 / (double)rte_get_tsc_hz() / 32.0;
+}
+
+static void
+bench_path(unsigned rounds)
+{
+	struct sl_dp_lh *lh = dp.lh;
+	uint64_t cyc[2] = { 0, 0 }, msgs[2] = { 0, 0 }, t0, c;
+	uint32_t bt = harness_topic(&dp, "lh.bench");
+	unsigned r, k, on;
+	double ns[2];
+
+	CHECK(bt != 0 && sl_dp_lh_topic(&dp, bt, "lh.bench") >= 0);
+	pub = open_session(PUB_PORT);
+	sub = open_session(SUB_PORT);
+	subscribe_w(bt, 0xffffffffu); /* credit for every round */
+	/* The order alternates too: neither side always follows the other. */
+	for (r = 0; r < rounds; r++)
+		for (k = 0; k < 2; k++) {
+			on = (r & 1) ? k : 1 - k;
+			dp.lh = on ? lh : NULL;
+			publish(bt, 32);
+			t0 = rte_rdtsc();
+			sl_worker_poll(w);
+			c = rte_rdtsc() - t0;
+			cyc[on] += c;
+			if (r < BENCH_MAX)
+				poll_cyc[on][r] = c;
+			msgs[on] += 32;
+			pump(0);
+		}
+	dp.lh = lh;
+	for (on = 0; on < 2; on++)
+		ns[on] = (double)cyc[on] * 1e9 / (double)rte_get_tsc_hz() / (double)msgs[on];
+	printf("whole path, %u polls of 32 each way: mean off %.1f ns/msg, on %.1f ns/msg, "
+	       "histograms add %.1f ns/msg\n", rounds, ns[0], ns[1], ns[1] - ns[0]);
+	r = rounds < BENCH_MAX ? rounds : BENCH_MAX;
+	qsort(poll_cyc[0], r, sizeof(uint64_t), cmp_u64);
+	qsort(poll_cyc[1], r, sizeof(uint64_t), cmp_u64);
+	printf("per poll, ns/msg: p10 off %.1f on %.1f (+%.1f); median off %.1f on %.1f (+%.1f)\n",
+	       poll_ns(poll_cyc[0], r, 0.1), poll_ns(poll_cyc[1], r, 0.1),
+	       poll_ns(poll_cyc[1], r, 0.1) - poll_ns(poll_cyc[0], r, 0.1),
+	       poll_ns(poll_cyc[0], r, 0.5), poll_ns(poll_cyc[1], r, 0.5),
+	       poll_ns(poll_cyc[1], r, 0.5) - poll_ns(poll_cyc[0], r, 0.5));
+	sl_lh_sum(area, (uint32_t)sl_dp_lh_topic(&dp, bt, "lh.bench"), SL_LH_M_delivered_udp, &h);
+	printf("delivered_udp recorded %llu of %llu (p50 %llu ns, p99 %llu ns)\n",
+	       (unsigned long long)h.count, (unsigned long long)msgs[1],
+	       (unsigned long long)sl_lh_percentile(&h, 50),
+	       (unsigned long long)sl_lh_percentile(&h, 99));
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	size_t size;
 	int rc = harness_start("test_lathist_worker", &dp, &rx, &tx);
@@ -254,7 +332,10 @@ main(void)
 	area = calloc(1, size);
 	CHECK(area != NULL && sl_ctrs_format_h(area, size, 8, 2, 1) == 0);
 	CHECK(sl_dp_lh_init_area(&dp, area) == 0 && dp.lh != NULL);
-	test_worker_records();
+	if (argc == 3 && strcmp(argv[1], "--bench") == 0)
+		bench_path((unsigned)strtoul(argv[2], NULL, 10));
+	else
+		test_worker_records();
 	pump(2);
 	sl_dp_lh_fini(&dp);
 	free(area);

@@ -28,6 +28,8 @@ sl_dp_lh_init_area(struct sl_dp *dp, struct sl_ctrs_hdr *a)
 
 	if (s == NULL)
 		return 0; /* no histograms configured (hist_topics 0) */
+	if (hz == 0)
+		hz = 1000000000u; /* no EAL (unit tests): values read as TSC ticks */
 	lh = calloc(1, sizeof(*lh));
 	if (lh == NULL)
 		return -ENOMEM;

@@ -61,7 +61,7 @@ struct sl_lh_worker {
 struct sl_dp_lh {
 	struct sl_ctrs_hdr *a;
 	struct sl_lh_hdr *s;
-	int32_t *slot_of;   /* [cap]: the topic's histogram slot, or -1 (main writes, relaxed) */
+	int32_t *slot_of;   /* [cap]: the topic's histogram slot, or < 0 (main writes, release) */
 	int32_t *topic_of;  /* [n_slots]: the slot's topic, or -1 (main lcore only) */
 	uint32_t cap;	    /* topic ids */
 	uint32_t n_slots;
@@ -99,9 +99,10 @@ sl_lh_wblock(const struct sl_dp_lh *lh, uint32_t widx, uint32_t topic, unsigned 
 
 	if (unlikely(topic >= lh->cap))
 		return NULL;
-	/* Relaxed: the main lcore sets it once per topic; a stale -1 costs a
-	 * message or two of a new topic. */
-	slot = __atomic_load_n(&lh->slot_of[topic], __ATOMIC_RELAXED);
+	/* Acquire: pairs with the main lcore's release store, after it zeroed
+	 * the blocks (a plain load on x86); a stale -1 misses a message or two
+	 * of a new topic. */
+	slot = __atomic_load_n(&lh->slot_of[topic], __ATOMIC_ACQUIRE);
 	if (slot < 0)
 		return NULL;
 	return sl_lh_block(lh->a, lh->s, (uint32_t)slot, widx, metric);

@@ -126,23 +126,7 @@ record(const struct sl_frame *f)
 static void
 pump(unsigned polls)
 {
-	void *m = NULL;
-
-	while (polls--)
-		sl_worker_poll(w);
-	while (rte_ring_dequeue(tx, &m) == 0) {
-		struct rte_mbuf *mb = m;
-		uint8_t buf[4096];
-		const uint8_t *p = rte_pktmbuf_read(mb, 0, mb->pkt_len, buf);
-		struct sl_frame f;
-		size_t off = 0;
-
-		if (p && mb->pkt_len > SL_PKT_HDR_LEN)
-			while (sl_proto_next(p + SL_PKT_HDR_LEN, mb->pkt_len - SL_PKT_HDR_LEN, &off,
-					     &f) == 1)
-				record(&f);
-		rte_pktmbuf_free(mb);
-	}
+	harness_pump(w, tx, polls, record);
 }
 
 static void
@@ -162,18 +146,7 @@ struct member {
 static struct sl_session *
 open_session(uint16_t port, uint16_t uid, uint16_t serial)
 {
-	struct sl_session *s = NULL;
-
-	CHECK(sl_session_open(&w->sessions, HARNESS_CLIENT_IP, htons(port), &s) == 0);
-	if (s == NULL)
-		abort();
-	s->transport = SL_TRANSPORT_UDP;
-	s->auth = uid ? SL_SESSION_AUTH_OK : SL_SESSION_AUTH_NONE;
-	s->uid = uid;
-	s->user_epoch = serial;
-	s->version = SL_PROTO_VERSION;
-	s->last_seen = rte_get_tsc_cycles();
-	return s;
+	return harness_session(w, port, uid, serial);
 }
 
 static void

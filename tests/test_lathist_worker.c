@@ -40,42 +40,23 @@ static struct sl_ctrs_hdr *area;
 static unsigned n_deliver;
 static char jroot[64];
 
+static void
+count_deliver(const struct sl_frame *f)
+{
+	n_deliver += f->hdr->type == SL_FT_DELIVER;
+}
+
 /* Poll @polls times, then count the DELIVERs the worker sent. */
 static void
 pump(unsigned polls)
 {
-	void *m = NULL;
-
-	while (polls--)
-		sl_worker_poll(w);
-	while (rte_ring_dequeue(tx, &m) == 0) {
-		struct rte_mbuf *mb = m;
-		uint8_t buf[4096];
-		const uint8_t *p = rte_pktmbuf_read(mb, 0, mb->pkt_len, buf);
-		struct sl_frame f;
-		size_t off = 0;
-
-		if (p && mb->pkt_len > SL_PKT_HDR_LEN)
-			while (sl_proto_next(p + SL_PKT_HDR_LEN, mb->pkt_len - SL_PKT_HDR_LEN, &off,
-					     &f) == 1)
-				n_deliver += f.hdr->type == SL_FT_DELIVER;
-		rte_pktmbuf_free(mb);
-	}
+	harness_pump(w, tx, polls, count_deliver);
 }
 
 static struct sl_session *
 open_session(uint16_t port)
 {
-	struct sl_session *s = NULL;
-
-	CHECK(sl_session_open(&w->sessions, HARNESS_CLIENT_IP, htons(port), &s) == 0);
-	if (s == NULL)
-		abort();
-	s->transport = SL_TRANSPORT_UDP;
-	s->auth = SL_SESSION_AUTH_NONE;
-	s->version = SL_PROTO_VERSION;
-	s->last_seen = rte_get_tsc_cycles();
-	return s;
+	return harness_session(w, port, 0, 0);
 }
 
 static void

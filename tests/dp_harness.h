@@ -25,6 +25,7 @@
 
 #include "authz.h"
 #include "dataplane.h"
+#include "journal.h"
 #include "pkt.h"
 #include "port.h"
 #include "route.h"
@@ -167,6 +168,25 @@ harness_start(const char *name, struct sl_dp *dp, struct rte_ring **rx, struct r
 		return 1;
 	}
 	return 0;
+}
+
+/* Open topic @t's journal (1 MiB segments) in @root/ID, with @dur
+ * durability, back-pressure drop and no retransmit window (so every read
+ * again comes from the journal). For sl_route_topic_create_init's topic
+ * set-up. Returns what sl_journal_open does. */
+static inline int
+harness_journal(struct sl_topic_state *ts, const struct sl_topic *t, const char *root,
+		uint8_t dur)
+{
+	struct sl_journal_conf c = { .segment_bytes = 1u << 20, .index_every = 4096 };
+	struct sl_journal_recovery rec;
+	char dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/%u", root, t->id);
+	ts->durability = dur;
+	ts->backpressure = SL_BP_DROP;
+	ts->retx_window = 0;
+	return sl_journal_open(&ts->journal, dir, &c, &rec);
 }
 
 /* The end of a test that harness_start began: port, worker, routes, EAL. */

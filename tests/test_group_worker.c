@@ -1208,16 +1208,9 @@ static char jroot[64];
 static int
 journal_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 {
-	struct sl_journal_conf c = { .segment_bytes = 1u << 20, .index_every = 4096 };
-	struct sl_journal_recovery rec;
-	char dir[128];
-
 	(void)arg;
-	snprintf(dir, sizeof(dir), "%s/%u", jroot, t->id);
-	ts->durability = SL_DUR_ASYNC;
-	ts->backpressure = SL_BP_DROP;
-	ts->retx_window = 0; /* every group read comes from the journal */
-	return sl_journal_open(&ts->journal, dir, &c, &rec);
+	/* No retransmit window: every group read comes from the journal. */
+	return harness_journal(ts, t, jroot, SL_DUR_ASYNC);
 }
 
 /* A group on a journaled topic reads its messages from the journal

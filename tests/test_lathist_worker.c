@@ -130,16 +130,8 @@ hist(int slot, unsigned metric)
 static int
 sync_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 {
-	struct sl_journal_conf c = { .segment_bytes = 1u << 20, .index_every = 4096 };
-	struct sl_journal_recovery rec;
-	char dir[128];
-
 	(void)arg;
-	snprintf(dir, sizeof(dir), "%s/%u", jroot, t->id);
-	ts->durability = SL_DUR_SYNC;
-	ts->backpressure = SL_BP_DROP;
-	ts->retx_window = 0;
-	return sl_journal_open(&ts->journal, dir, &c, &rec);
+	return harness_journal(ts, t, jroot, SL_DUR_SYNC);
 }
 
 static void

@@ -55,7 +55,7 @@ test_precision(void)
 	unsigned i;
 
 	for (i = 0; i < 200000; i++) {
-		v = 20 + (rng() >> (28 + rng() % 37));
+		v = 20 + (rng() >> (27 + rng() % 37)); /* shifts 27..63 */
 		if (v > SL_LH_MAX_NS)
 			v = SL_LH_MAX_NS;
 		hi = sl_lh_bucket_high(sl_hist_index(SL_LH_SUB_BITS, v));

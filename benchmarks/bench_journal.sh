@@ -55,6 +55,15 @@ for path, what in zip(sys.argv[1:], ["file system (msync)", "tmpfs + PMEM_IS_PME
                 continue
             print(f"  {pol:8} {size:>5} {r['items_per_second']:>12.0f} "
                   f"{r['bytes_per_second'] / 1e6:>10.1f} {r['bytes_per_second'] / mc:>9.4f}")
+    for size in [256, 1024]:
+        f, r = (b.get(f"BM_JournalSegments/{k}/{size}") for k in ("fresh", "recycled"))
+        if not f or not r or "error_occurred" in f or "error_occurred" in r:
+            print(f"  segments {size:>5}  (failed)")
+            continue
+        print(f"  segments {size:>5} B, sync per 32, 4 MiB segments retired at once:"
+              f" fresh {f['items_per_second']:.0f}/s, recycled {r['items_per_second']:.0f}/s"
+              f" = {r['items_per_second'] / f['items_per_second']:.2f}x"
+              f" ({r.get('rolls_recycled', 0):.0f} rolls into a recycled segment)")
     r = b.get("BM_RecoveryScan")
     if r and "error_occurred" not in r:
         print(f"  recovery scan {r['bytes_per_second'] / 1e9:.2f} GB/s = "

@@ -10,6 +10,8 @@
 
 #include <common/proto.h>
 
+#include <common/shm.h>
+
 #include "cli.h"
 #include "shm_link.h"
 
@@ -116,6 +118,11 @@ sl_cli_report_attach(const char *prog, const char *shm, int rc)
 	case -ENOMEM:
 		fprintf(stderr, "%s: dataplane '%s' has no memory for another client's rings "
 			"(reserve more hugepages)\n", prog, shm);
+		break;
+	case -EPROTONOSUPPORT:
+		fprintf(stderr, "%s: dataplane '%s' speaks another shared-memory layout than "
+			"this libsluice (version %u): use the libsluice of the dataplane's "
+			"release\n", prog, shm, SL_SHM_VERSION);
 		break;
 	case -EPROTO:
 		fprintf(stderr, "%s: '%s' is not a Sluice dataplane of this version, or it "

@@ -262,13 +262,23 @@ struct sl_client {
 	int fd;	   /* UDP socket, or the shared-memory attach socket */
 	bool dead; /* broker said the session is gone: every call fails -ENOTCONN */
 	struct sl_shm_link shm; /* shm.r set: the shared-memory transport */
-	struct sl_publish *claim; /* open sl_client_claim, NULL if none */
+	/* Open sl_client_claim, NULL if none: a PUBLISH frame, or over shared
+	 * memory a message record (claim_msg) in the tx ring. */
+	void *claim;
+	void *claim_data;	  /* where the claim's header block and payload go */
+	uint32_t claim_len;	  /* their claimed bytes */
+	bool claim_msg;
 	uint32_t session;
 	uint32_t max_payload;
 	uint32_t next_req_id;
 	uint64_t timeout_ns;
 	uint64_t hb_ns; /* send something at least this often: half the broker's interval */
-	uint64_t last_tx_ns;
+	uint64_t last_tx_ns;	  /* as of the tick that saw tx_count move */
+	uint64_t tx_count;	  /* frames and records sent: moves without a clock read */
+	uint64_t tx_seen;	  /* tx_count at last_tx_ns */
+	uint64_t rx_count;	  /* shared-memory records read, likewise for
+				   * rc.last_rx_ns */
+	uint64_t rx_seen;
 	uint64_t pub_seq;
 	uint64_t max_message;	  /* WELCOME max_message; max_payload when v1 */
 	struct pub_window win;
@@ -547,6 +557,10 @@ void sl_cl_event(struct sl_client *c, uint32_t type, uint32_t topic_id, uint64_t
 /* The session is gone (@why: SL_E_NO_SESSION, SL_E_SLOW_CONSUMER...):
  * reconnect, or with reconnecting off, fail every call -ENOTCONN. */
 void sl_cl_session_lost(struct sl_client *c, uint16_t why);
+
+/* Records sent and read since the last call (tx_count, rx_count) are
+ * timed @now: the shared-memory path reads no clock per record. */
+void sl_cl_clock_marks(struct sl_client *c, uint64_t now);
 
 /* Liveness, reconnect attempts, resends and the batch's deadline: what
  * polling does besides receiving. Returns -ENOTCONN when the client gave

@@ -248,7 +248,9 @@ big_claim(struct sl_client *c, uint32_t len)
 }
 
 /* @will_ack: the publish will ask for an ACK (a zero-copy claim does not
- * know yet: it assumes so). */
+ * know yet: it assumes so). Over shared memory a message that fits the
+ * ring whole is claimed as a message record: one cache line when it is
+ * small (common/shm.h). */
 static int
 claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data, bool will_ack)
 {
@@ -272,10 +274,25 @@ claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data, bool wi
 	if (c->prod.bound && sl_cl_ptopic(c, topic_id) == NULL)
 		return -ENOSPC;
 	c->big_len = 0;
+	c->claim_len = len;
+	c->claim_topic = topic_id;
 	if (len > sl_cl_frame_max(c)) {
 		p = big_claim(c, len);
 		if (p == NULL)
 			return -ENOMEM;
+	} else if (c->shm.r != NULL) {
+		struct sl_shm_msg *m = sl_shm_link_claim_msg(&c->shm, len);
+
+		if (m == NULL) {
+			c->st.publish_eagain++;
+			return -EAGAIN;
+		}
+		m->topic_id = sl_cl_topic_to_broker(c, topic_id);
+		c->claim = m;
+		c->claim_msg = true;
+		c->claim_data = m + 1;
+		*data = m + 1;
+		return 0;
 	} else {
 		p = sl_cl_tx_claim(c, flen);
 		if (p == NULL) {
@@ -288,7 +305,8 @@ claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **data, bool wi
 	p->hdrs_len = 0;
 	p->reserved = 0;
 	c->claim = p;
-	c->claim_topic = topic_id;
+	c->claim_msg = false;
+	c->claim_data = p + 1;
 	*data = p + 1;
 	return 0;
 }
@@ -299,50 +317,73 @@ sl_client_claim(struct sl_client *c, uint32_t topic_id, uint32_t len, void **dat
 	return claim(c, topic_id, len, data, true);
 }
 
-/* Commit the open claim; its first @hdrs_len bytes are a header block (v4). */
+/* Send the open claim's message (@pseq, @flags, @hdrs_len set): commit its
+ * frame or message record, or fragments when it is in the big buffer.
+ * Returns 0, a count of fragments still to go (> 0), or -errno. */
 static int
-commit(struct sl_client *c, uint64_t timestamp, uint16_t flags, uint16_t hdrs_len)
+commit_send(struct sl_client *c, uint64_t pseq, uint64_t timestamp, uint16_t flags,
+	    uint16_t hdrs_len)
 {
-	struct sl_publish *p = c->claim;
-	bool ack_req = (flags & SL_PUB_F_ACK_REQ) != 0;
-	uint32_t topic_id = c->claim_topic;
-	uint32_t len;
-	struct ptopic *t = NULL;
-	struct pub_rec *r;
-	uint64_t seq, head = c->prod.arena_head;
-	int rc = 0;
+	if (c->claim_msg) {
+		struct sl_shm_msg *m = c->claim;
 
-	c->claim = NULL;
-	len = c->big_len ? c->big_len : p->h.length - (uint32_t)sizeof(*p);
-	seq = c->pub_seq + 1;
-	if (hdrs_len)
-		flags |= SL_PUB_F_HDRS;
+		m->flags = flags;
+		m->hdrs_len = hdrs_len;
+		m->seq = pseq;
+		m->timestamp = timestamp;
+		sl_shm_link_commit_msg(&c->shm, c->claim_len);
+		c->tx_count++;
+		return 0;
+	}
+	struct sl_publish *p = c->claim;
+
 	p->h.flags = flags;
 	p->h.version = sl_proto_frame_version(SL_FT_PUBLISH, flags);
 	p->hdrs_len = hdrs_len;
 	p->timestamp = timestamp;
+	p->producer_seq = pseq;
+	if (c->big_len)
+		return sl_cl_frag_send(c, p->topic_id, pseq, timestamp, flags,
+				       (const uint8_t *)(p + 1), c->big_len);
+	return sl_cl_tx_commit(c, p, p->h.length);
+}
+
+/* Commit the open claim; its first @hdrs_len bytes are a header block (v4). */
+static int
+commit(struct sl_client *c, uint64_t timestamp, uint16_t flags, uint16_t hdrs_len)
+{
+	bool ack_req = (flags & SL_PUB_F_ACK_REQ) != 0;
+	uint32_t topic_id = c->claim_topic, len = c->claim_len;
+	struct ptopic *t = NULL;
+	struct pub_rec *r;
+	uint64_t seq, pseq, head = c->prod.arena_head;
+	int rc = 0;
+
+	seq = c->pub_seq + 1;
+	if (hdrs_len)
+		flags |= SL_PUB_F_HDRS;
 	/*
 	 * With a producer, only publishes that ask for an ACK are numbered, per
 	 * topic, and kept for resending: a publish without one carries 0, which
 	 * the broker does not deduplicate, so its loss leaves no hole in the
 	 * topic's sequence that no resend could fill.
 	 */
-	p->producer_seq = seq;
+	pseq = seq;
 	if (c->prod.bound && !ack_req) {
-		p->producer_seq = 0;
+		pseq = 0;
 		c->prod.rec[seq & c->win.mask].kept = 0;
 	} else if (c->prod.bound) {
 		/* Only what is kept for resending needs its topic's numbering
 		 * and a send time (a clock read): a publish without an ACK
 		 * skips both. */
 		t = sl_cl_ptopic(c, topic_id);
-		p->producer_seq = t->last_pseq + 1;
+		pseq = t->last_pseq + 1;
 		/* The first of the topic starts the broker's record of the
 		 * stream (resend rounds flag their first one too). */
-		if (p->producer_seq == 1)
-			p->h.flags |= SL_PUB_F_FIRST;
+		if (pseq == 1)
+			flags |= SL_PUB_F_FIRST;
 		r = &c->prod.rec[seq & c->win.mask];
-		r->pseq = p->producer_seq;
+		r->pseq = pseq;
 		r->timestamp = timestamp;
 		r->len = len;
 		r->hdrs_len = hdrs_len;
@@ -350,16 +391,12 @@ commit(struct sl_client *c, uint64_t timestamp, uint16_t flags, uint16_t hdrs_le
 		c->win.slot[seq & c->win.mask].topic_id = topic_id;
 		/* Copied before the frame is committed: over shared memory
 		 * the broker may take it from the ring at once. */
-		sl_cl_producer_sent(c, seq, p + 1, len, true);
+		sl_cl_producer_sent(c, seq, c->claim_data, len, true);
 	}
-	if (c->big_len) {
-		rc = sl_cl_frag_send(c, p->topic_id, p->producer_seq, timestamp, p->h.flags,
-				     (const uint8_t *)(p + 1), len);
-		if (rc > 0 && c->prod.bound)
-			c->prod.rec[seq & c->win.mask].sent_ns = 0; /* the rest: next tick */
-	} else {
-		rc = sl_cl_tx_commit(c, p, p->h.length);
-	}
+	rc = commit_send(c, pseq, timestamp, flags, hdrs_len);
+	c->claim = NULL;
+	if (rc > 0 && c->prod.bound)
+		c->prod.rec[seq & c->win.mask].sent_ns = 0; /* the rest: next tick */
 	if (rc < 0) {
 		if (c->prod.bound && c->prod.rec[seq & c->win.mask].kept) {
 			sl_cl_producer_settled(c, seq);
@@ -391,19 +428,21 @@ sl_client_commit(struct sl_client *c, uint64_t timestamp, uint16_t flags)
 void
 sl_client_abort(struct sl_client *c)
 {
-	struct sl_publish *p = c->claim;
+	struct sl_heartbeat *hb;
 
-	if (p == NULL)
+	if (c->claim == NULL)
 		return;
-	c->claim = NULL;
-	if (c->shm.r && c->big_len == 0) {
+	if (c->claim_msg) {
 		/* The record was reserved: commit it as a frame the broker
-		 * reads and ignores, so the ring stays in step. */
-		sl_proto_hdr_init(&p->h, SL_FT_HEARTBEAT, 0, sizeof(struct sl_heartbeat),
-				  c->session);
-		((struct sl_heartbeat *)p)->timestamp = 0;
-		sl_shm_link_commit(&c->shm, sizeof(struct sl_heartbeat));
+		 * reads and ignores, so the ring stays in step (a message
+		 * record's 24 bytes after its commit word hold a heartbeat). */
+		_Static_assert(sizeof(struct sl_heartbeat) <= SL_SHM_MSG_BODY, "abort heartbeat");
+		hb = (struct sl_heartbeat *)((uint8_t *)c->claim + SL_SHM_REC_HDR);
+		sl_proto_hdr_init(&hb->h, SL_FT_HEARTBEAT, 0, sizeof(*hb), c->session);
+		hb->timestamp = 0;
+		sl_shm_link_commit(&c->shm, sizeof(*hb));
 	}
+	c->claim = NULL;
 }
 
 int

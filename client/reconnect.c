@@ -441,11 +441,25 @@ sl_cl_liveness_lost(struct sl_client *c, uint64_t now)
 	return true;
 }
 
+void
+sl_cl_clock_marks(struct sl_client *c, uint64_t now)
+{
+	if (c->tx_count != c->tx_seen) {
+		c->tx_seen = c->tx_count;
+		c->last_tx_ns = now;
+	}
+	if (c->rx_count != c->rx_seen) {
+		c->rx_seen = c->rx_count;
+		c->rc.last_rx_ns = now;
+	}
+}
+
 int
 sl_cl_tick(struct sl_client *c, uint64_t now)
 {
 	if (c->dead)
 		return -ENOTCONN;
+	sl_cl_clock_marks(c, now);
 	if (c->rc.down) {
 		reconnect_maybe(c, now);
 		if (c->dead)
@@ -474,8 +488,10 @@ sl_cl_wake(const struct sl_client *c, uint64_t now)
 
 	if (r->down)
 		return r->next_ns > now ? r->next_ns : now;
-	t = c->last_tx_ns + c->hb_ns;
-	hb = (r->last_rx_ns > r->last_hb_ns ? r->last_rx_ns : r->last_hb_ns) + c->hb_ns;
+	/* Records sent or read since the last tick count as now. */
+	t = (c->tx_count != c->tx_seen ? now : c->last_tx_ns) + c->hb_ns;
+	hb = c->rx_count != c->rx_seen ? now : r->last_rx_ns;
+	hb = (hb > r->last_hb_ns ? hb : r->last_hb_ns) + c->hb_ns;
 	if (hb < t)
 		t = hb;
 	if (r->on && r->probe_ns > r->last_rx_ns) {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <common/proto.h>
 #include <common/shm.h>
 #include <sluice/sluice.h>
 
@@ -78,6 +79,9 @@ recv_reply(int sock, struct sl_shm_attach_rep *rep, int *fd, uint64_t timeout_ns
 	if (rep->status != 0 || *fd < 0) {
 		if (*fd >= 0)
 			close(*fd);
+		/* A dataplane of another layout says which it speaks. */
+		if (rep->status == -EPROTO && rep->version != 0 && rep->version != SL_SHM_VERSION)
+			return -EPROTONOSUPPORT;
 		return rep->status ? rep->status : -EPROTO;
 	}
 	return 0;
@@ -212,6 +216,24 @@ sl_shm_link_commit(struct sl_shm_link *l, uint32_t len)
 	l->tx_pos = l->claim_pos + sl_shm_rec_bytes(len);
 }
 
+struct sl_shm_msg *
+sl_shm_link_claim_msg(struct sl_shm_link *l, uint32_t body)
+{
+	uint8_t *d = sl_shm_link_claim(l, SL_SHM_MSG_BODY + body);
+
+	return d ? (struct sl_shm_msg *)(d - SL_SHM_REC_HDR) : NULL;
+}
+
+void
+sl_shm_link_commit_msg(struct sl_shm_link *l, uint32_t body)
+{
+	uint32_t len = SL_SHM_MSG_BODY + body;
+
+	sl_shm_rec_commit_word(l->tx, l->tx_size, l->claim_pos,
+			       sl_shm_commit_msg(l->claim_pos, l->tx_shift, len));
+	l->tx_pos = l->claim_pos + sl_shm_rec_bytes(len);
+}
+
 int
 sl_shm_link_send(struct sl_shm_link *l, const void *frame, uint32_t len)
 {
@@ -248,11 +270,32 @@ sl_shm_link_ready(const struct sl_shm_link *l)
 	return 0;
 }
 
+/* Copy the message record at @src (@len bytes after its commit word) to
+ * @dst as the DELIVER frame it stands for, of session @session. */
+static void
+msg_to_deliver(uint8_t *dst, const uint8_t *src, uint32_t len, uint32_t session)
+{
+	const struct sl_shm_msg *m = (const struct sl_shm_msg *)src;
+	struct sl_deliver *d = (struct sl_deliver *)dst;
+	uint16_t flags = m->flags;
+
+	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, flags,
+			  (uint32_t)sizeof(*d) + len - SL_SHM_MSG_BODY, session);
+	d->h.version = sl_proto_frame_version(SL_FT_DELIVER, flags);
+	d->topic_id = m->topic_id;
+	d->hdrs_len = m->hdrs_len;
+	d->reserved = 0;
+	d->seq = m->seq;
+	d->timestamp = m->timestamp;
+	memcpy(d + 1, m + 1, len - SL_SHM_MSG_BODY);
+}
+
 int
 sl_shm_link_recv_big(struct sl_shm_link *l, void *buf, size_t cap, void *big, size_t big_cap,
-		     int *in_big)
+		     int *in_big, uint32_t session)
 {
-	uint32_t k, i, len, off;
+	uint32_t k, i, len, flen, off, kind;
+	const uint8_t *src;
 	uint64_t w;
 
 	for (k = 0; k < l->n_rx; k++) {
@@ -261,31 +304,41 @@ sl_shm_link_recv_big(struct sl_shm_link *l, void *buf, size_t cap, void *big, si
 		if (w == 0)
 			continue;
 		off = (uint32_t)(l->rx_pos[i] & (l->rx_size - 1));
-		len = (uint32_t)w;
-		if (len == SL_SHM_PAD) {
+		if ((uint32_t)w == SL_SHM_PAD) {
 			l->rx_pos[i] += l->rx_size - off;
 			w = rx_word(l, i);
 			if (w == 0)
 				continue;
 			off = 0;
-			len = (uint32_t)w;
 		}
-		if (len > SL_SHM_PAD - 8 || sl_shm_rec_bytes(len) > l->rx_size - off)
-			return -EPROTO; /* not what a broker writes: stop reading */
+		len = sl_shm_word_len(w);
+		kind = sl_shm_word_kind(w);
+		/* Not what a broker writes: stop reading. */
+		if ((uint32_t)w == SL_SHM_PAD || kind > SL_SHM_K_MSG ||
+		    (kind == SL_SHM_K_MSG && len < SL_SHM_MSG_BODY) ||
+		    sl_shm_rec_bytes(len) > l->rx_size - off)
+			return -EPROTO;
+		/* A message record becomes the DELIVER frame it stands for. */
+		flen = kind == SL_SHM_K_MSG ? len - SL_SHM_MSG_BODY + (uint32_t)sizeof(struct sl_deliver)
+					    : len;
 		*in_big = 0;
-		if (len > cap && big == NULL && len <= big_cap)
+		if (flen > cap && big == NULL && flen <= big_cap)
 			return 0; /* a large record waits for the big buffer */
 		l->rx_pos[i] += sl_shm_rec_bytes(len);
 		l->rx_next = i + 1;
-		if (len <= cap) {
-			memcpy(buf, l->rx[i] + off + SL_SHM_REC_HDR, len);
-		} else if (len <= big_cap) {
-			memcpy(big, l->rx[i] + off + SL_SHM_REC_HDR, len);
-			*in_big = 1;
+		src = l->rx[i] + off + SL_SHM_REC_HDR;
+		if (flen <= cap || flen <= big_cap) {
+			uint8_t *dst = flen <= cap ? buf : big;
+
+			*in_big = flen > cap;
+			if (kind == SL_SHM_K_MSG)
+				msg_to_deliver(dst, src - SL_SHM_REC_HDR, len, session);
+			else
+				memcpy(dst, src, len);
 		}
 		/* Release: done reading the record before the broker may reuse it. */
 		__atomic_store_n(&l->r->rx[i].cons, l->rx_pos[i], __ATOMIC_RELEASE);
-		return len <= cap || len <= big_cap ? (int)len : -EMSGSIZE;
+		return flen <= cap || flen <= big_cap ? (int)flen : -EMSGSIZE;
 	}
 	return 0;
 }
@@ -295,7 +348,7 @@ sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap)
 {
 	int in_big;
 
-	return sl_shm_link_recv_big(l, buf, cap, NULL, 0, &in_big);
+	return sl_shm_link_recv_big(l, buf, cap, NULL, 0, &in_big, 0);
 }
 
 int

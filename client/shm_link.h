@@ -35,8 +35,9 @@ int sl_shm_link_path(const char *target, char *out, size_t len);
  * shown in the broker's log. Waits up to @timeout_ns for the reply.
  * Returns the connected socket (keep it open: closing it detaches) and maps
  * the region into @l, or -ENOENT (no such dataplane), -ECONNREFUSED (not
- * running), -EACCES, -EBUSY (no free client slot), -ENOMEM, -EPROTO (not a
- * Sluice dataplane, or another version), -ETIMEDOUT.
+ * running), -EACCES, -EBUSY (no free client slot), -ENOMEM,
+ * -EPROTONOSUPPORT (a dataplane of another shared-memory layout version),
+ * -EPROTO (not a Sluice dataplane), -ETIMEDOUT.
  */
 int sl_shm_link_attach(struct sl_shm_link *l, const char *target, const char *name,
 		       uint64_t timeout_ns);
@@ -52,12 +53,22 @@ void *sl_shm_link_claim(struct sl_shm_link *l, uint32_t len);
 /* Publish the claimed record, whose frame is @len bytes (at most the
  * claimed length). */
 void sl_shm_link_commit(struct sl_shm_link *l, uint32_t len);
+/* Reserve a message record (a PUBLISH without its wire header) whose
+ * header block and payload are @body bytes: the record, whose fields and
+ * data (after it) the caller fills, or NULL when the ring has no room now.
+ * One line when @body <= SL_SHM_LINE_PAYLOAD. */
+struct sl_shm_msg *sl_shm_link_claim_msg(struct sl_shm_link *l, uint32_t body);
+/* Publish the claimed message record, whose header block and payload are
+ * @body bytes (at most the claimed). */
+void sl_shm_link_commit_msg(struct sl_shm_link *l, uint32_t body);
 /* Claim, copy, commit. Returns 0 or -EAGAIN. */
 int sl_shm_link_send(struct sl_shm_link *l, const void *frame, uint32_t len);
 
-/* Copy the next record from the broker into @buf (@cap bytes): its length,
- * or 0 when none is waiting. A record longer than @cap is skipped and
- * -EMSGSIZE returned. */
+/* Copy the next record from the broker into @buf (@cap bytes) as a wire
+ * frame (a message record becomes the DELIVER it stands for, of session
+ * @session): its length, or 0 when none is waiting. A record longer than
+ * @cap is skipped and -EMSGSIZE returned; -EPROTO for a record a broker
+ * does not write. */
 int sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap);
 
 /* As sl_shm_link_recv, but a record longer than @cap goes to @big
@@ -65,7 +76,7 @@ int sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap);
  * in the ring (0: read it when a big buffer is free). A record longer than
  * both is skipped and -EMSGSIZE returned. */
 int sl_shm_link_recv_big(struct sl_shm_link *l, void *buf, size_t cap, void *big, size_t big_cap,
-			 int *in_big);
+			 int *in_big, uint32_t session);
 /* Is a record waiting? */
 int sl_shm_link_ready(const struct sl_shm_link *l);
 /* Wait up to @ns for a record: 1 when one is waiting, 0 on timeout. Spins

@@ -10,19 +10,28 @@
  * from the broker to the client (rx[i], written only by worker i). Rings
  * carry the wire protocol's frames unchanged, one frame per record.
  *
- * Each ring is single-producer, single-consumer, a power of two bytes long.
- * Positions are 64-bit byte counts that only grow; the offset in the ring is
- * pos & (size - 1). A record is an 8-byte commit word, then the frame, then
- * padding to 8 bytes. The commit word is written last, with release:
- *   bits 0..31  frame length in bytes, or SL_SHM_PAD: skip to the ring's end
- *   bits 32..63 lap: ((pos / size) mod (2^32 - 1)) + 1, never 0
- * so a word left from an earlier lap (or never written: 0) reads as "not yet".
- * A record never wraps: when it does not fit before the end, a pad record
- * fills the rest of the lap. Before it commits a record, the producer clears
- * the 8 bytes after it (unless the record ends the lap): a consumer that
- * catches up reads zero there, never old frame bytes that could pass for a
- * commit word; so the producer keeps 8 bytes more than the record free. The consumer publishes how far it has read in
- * the ring's cons word; the producer may not run more than size ahead of it.
+ * Each ring is single-producer, single-consumer, a power of two bytes long
+ * (at least 64). Positions are 64-bit byte counts that only grow; the offset
+ * in the ring is pos & (size - 1). Version 3 lays records out in 64-byte
+ * cache lines: a record is an 8-byte commit word, then its body, padded to
+ * a whole number of lines, so every record starts a line. The commit word is
+ * written last, with release, and is part of the record's first line:
+ *   bits  0..23  body length in bytes (after the commit word)
+ *   bits 24..31  kind: SL_SHM_K_FRAME (0): the body is one wire frame,
+ *                unchanged; SL_SHM_K_MSG (1): the body is a message record
+ *                (struct sl_shm_msg: a PUBLISH in the tx ring, a DELIVER in
+ *                an rx ring, without the wire header)
+ *   bits  0..31  all ones (SL_SHM_PAD): skip to the ring's end
+ *   bits 32..63  lap: ((pos / size) mod (2^32 - 1)) + 1, never 0
+ * so a word left from an earlier lap (or never written: 0) reads as "not
+ * yet". A message of at most SL_SHM_LINE_PAYLOAD (32) payload bytes without
+ * a header block is exactly one line, committed by the one store that ends
+ * it. A record never wraps: when it does not fit before the end, a pad
+ * record fills the rest of the lap. Before it commits a record, the
+ * producer clears the 8 bytes after it (unless the record ends the lap): a
+ * consumer that catches up reads zero there, never old bytes that could
+ * pass for a commit word. The consumer publishes how far it has read in the
+ * ring's cons word; the producer may not run more than size ahead of it.
  *
  * Trust: the broker treats every byte of this memory as hostile. It keeps
  * its own positions privately, copies a record before it parses it, checks
@@ -38,10 +47,15 @@
 #include <common/paths.h>
 
 #define SL_SHM_MAGIC 0x314d48534543554cull /* "LUCESHM1", little-endian */
-#define SL_SHM_VERSION 2u /* 2: max_frame and max_deliver above a datagram */
+#define SL_SHM_VERSION 3u /* 3: line records, message records; 2: max_frame and
+			    * max_deliver above a datagram */
 #define SL_SHM_MAX_RX 32u		    /* rx rings: one per dataplane worker */
 #define SL_SHM_REC_HDR 8u		    /* commit word */
 #define SL_SHM_PAD 0xffffffffu		    /* commit length of a pad record */
+#define SL_SHM_LINE 64u			    /* records are whole lines */
+#define SL_SHM_LEN_MAX 0x00ffffffu	    /* largest body a commit word says */
+#define SL_SHM_K_FRAME 0u		    /* commit kind: a wire frame */
+#define SL_SHM_K_MSG 1u			    /* commit kind: struct sl_shm_msg */
 #define SL_SHM_SOCKET "shm.sock"	    /* in /run/sluice/NAME/ */
 
 /* Ring header in the shared region: producer and consumer words on their own
@@ -108,9 +122,32 @@ struct sl_shm_attach_req {
 struct sl_shm_attach_rep {
 	uint64_t magic;
 	int32_t status;	  /* 0, or -errno: -EBUSY (no free slot), -EPROTO, -ENOMEM */
-	uint32_t reserved;
+	uint32_t version; /* the broker's SL_SHM_VERSION (0 before version 3) */
 	uint64_t size;	  /* bytes to map */
 };
+
+/*
+ * A message record (commit kind SL_SHM_K_MSG): a PUBLISH in the tx ring, a
+ * DELIVER in an rx ring, the wire frame's fields without its 16-byte header
+ * (the session is the region's: the one this client opened over it). The
+ * header block (hdrs_len bytes, with SL_PUB_F_HDRS / SL_DLV_F_HDRS in flags)
+ * and the payload follow; the commit word's length counts 24 + both.
+ */
+struct sl_shm_msg {
+	uint64_t commit;
+	uint32_t topic_id;
+	uint16_t flags;	    /* the frame's h.flags */
+	uint16_t hdrs_len;
+	uint64_t seq;	    /* tx: producer_seq; rx: the topic's seq */
+	uint64_t timestamp;
+	/* header block, then payload */
+};
+
+_Static_assert(sizeof(struct sl_shm_msg) == 32, "message record layout");
+_Static_assert(__builtin_offsetof(struct sl_shm_msg, seq) == 16, "message record layout");
+#define SL_SHM_MSG_BODY 24u /* a message record's bytes after the commit word */
+/* Payload bytes a message record without headers carries in one line. */
+#define SL_SHM_LINE_PAYLOAD (SL_SHM_LINE - (uint32_t)sizeof(struct sl_shm_msg))
 
 /* The lap of ring position @pos: (pos / size) mod (2^32 - 1), plus one, so
  * never 0 (what memory that was never written, or was cleared, reads as). */
@@ -120,17 +157,38 @@ sl_shm_lap(uint64_t pos, uint32_t size_shift)
 	return (uint32_t)((pos >> size_shift) % 0xffffffffull) + 1u;
 }
 
+/* Commit word of a frame record (or a pad, @len SL_SHM_PAD) at @pos. */
 static inline uint64_t
 sl_shm_commit_word(uint64_t pos, uint32_t size_shift, uint32_t len)
 {
 	return ((uint64_t)sl_shm_lap(pos, size_shift) << 32) | len;
 }
 
-/* Bytes a record of a @len-byte frame takes in the ring. */
+/* Commit word of a message record at @pos whose body is @len bytes. */
+static inline uint64_t
+sl_shm_commit_msg(uint64_t pos, uint32_t size_shift, uint32_t len)
+{
+	return sl_shm_commit_word(pos, size_shift, len | (SL_SHM_K_MSG << 24));
+}
+
+/* A committed word's body length and kind (not for SL_SHM_PAD). */
+static inline uint32_t
+sl_shm_word_len(uint64_t word)
+{
+	return (uint32_t)word & SL_SHM_LEN_MAX;
+}
+
+static inline uint32_t
+sl_shm_word_kind(uint64_t word)
+{
+	return ((uint32_t)word >> 24) & 0xffu;
+}
+
+/* Bytes a record of a @len-byte body takes in the ring: whole lines. */
 static inline uint32_t
 sl_shm_rec_bytes(uint32_t len)
 {
-	return SL_SHM_REC_HDR + ((len + 7u) & ~7u);
+	return (SL_SHM_REC_HDR + len + SL_SHM_LINE - 1u) & ~(SL_SHM_LINE - 1u);
 }
 
 /*
@@ -164,17 +222,27 @@ sl_shm_rec_place(uint8_t *ring, uint32_t size, uint32_t shift, uint64_t *pos, ui
 	return 0;
 }
 
-/* Publish the record at @pos whose @len-byte frame is written: clear the
- * slot after it (unless it ends the lap), then the commit word, release. */
+/* Publish the record at @pos whose body is written, with commit word
+ * @word (its length field says the body's bytes): clear the slot after it
+ * (unless it ends the lap), then the commit word, release. */
 static inline void
-sl_shm_rec_commit(uint8_t *ring, uint32_t size, uint32_t shift, uint64_t pos, uint32_t len)
+sl_shm_rec_commit_word(uint8_t *ring, uint32_t size, uint64_t pos, uint64_t word)
 {
-	uint32_t off = (uint32_t)(pos & (size - 1)), rec = sl_shm_rec_bytes(len);
+	uint32_t off = (uint32_t)(pos & (size - 1));
+	uint32_t rec = sl_shm_rec_bytes(sl_shm_word_len(word));
 
 	if (off + rec < size)
 		*(uint64_t *)(ring + off + rec) = 0;
-	__atomic_store_n((uint64_t *)(ring + off), sl_shm_commit_word(pos, shift, len),
-			 __ATOMIC_RELEASE);
+	/* Release: pairs with the consumer's acquire load of the word; the
+	 * body (and the cleared slot) are visible before it. */
+	__atomic_store_n((uint64_t *)(ring + off), word, __ATOMIC_RELEASE);
+}
+
+/* Publish the frame record at @pos whose @len-byte frame is written. */
+static inline void
+sl_shm_rec_commit(uint8_t *ring, uint32_t size, uint32_t shift, uint64_t pos, uint32_t len)
+{
+	sl_shm_rec_commit_word(ring, size, pos, sl_shm_commit_word(pos, shift, len));
 }
 
 #endif /* SLUICE_SHM_H */

@@ -99,11 +99,14 @@ uint32_t sl_large_topic_max(const struct sl_dp *dp, uint32_t topic);
 uint32_t sl_large_welcome_max(const struct sl_dp *dp);
 
 /*
- * Copy a shared-memory PUBLISH record of @len bytes (more than a datagram)
- * from @src into a new arena buffer of worker @w. Returns the mbuf (data:
- * the frame, pkt_len @len) or NULL when the arena has no room now.
+ * Copy a shared-memory PUBLISH of more than a datagram into a new arena
+ * buffer of worker @w: @hlen bytes at @head (a header made for a message
+ * record; 0 for a frame record), then @len bytes from @src. Returns the
+ * mbuf (data: the frame, pkt_len @hlen + @len) or NULL when the arena has
+ * no room now.
  */
-struct rte_mbuf *sl_large_shm_frame(struct sl_worker *w, const void *src, uint32_t len);
+struct rte_mbuf *sl_large_shm_frame(struct sl_worker *w, const void *head, uint32_t hlen,
+				    const void *src, uint32_t len);
 
 /* Payload bytes of the message whose PUBLISH frame is at @off of @m, with
  * handoff length @len: @len less the header, or for a large message

@@ -43,14 +43,17 @@ sl_large_deliver_frags(struct sl_worker *w, const union sl_peer *peer,
 }
 
 struct rte_mbuf *
-sl_large_shm_frame(struct sl_worker *w, const void *src, uint32_t len)
+sl_large_shm_frame(struct sl_worker *w, const void *head, uint32_t hlen, const void *src,
+		   uint32_t len)
 {
-	struct rte_mbuf *m = sl_large_buf_alloc(&w->large->arena, len);
+	struct rte_mbuf *m = sl_large_buf_alloc(&w->large->arena, hlen + len);
 
 	if (m == NULL)
 		return NULL;
-	memcpy(rte_pktmbuf_mtod(m, void *), src, len);
-	sl_large_buf_set_len(m, len);
+	if (hlen)
+		memcpy(rte_pktmbuf_mtod(m, void *), head, hlen);
+	memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, hlen), src, len);
+	sl_large_buf_set_len(m, hlen + len);
 	return m;
 }
 

@@ -288,7 +288,10 @@ region_init(const struct sl_dp *dp, struct sl_shm_client *c, struct sl_shm_regio
 static void
 attach_reply(int sock, int32_t status, uint64_t size, int fd)
 {
-	struct sl_shm_attach_rep rep = { .magic = SL_SHM_MAGIC, .status = status, .size = size };
+	/* reserved: the layout version this dataplane speaks, so that a
+	 * client of another one can say so (PROTOCOL.md 14.1). */
+	struct sl_shm_attach_rep rep = { .magic = SL_SHM_MAGIC, .status = status,
+					 .version = SL_SHM_VERSION, .size = size };
 	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -344,6 +347,25 @@ pick_home(const struct sl_dp *dp)
 	return (uint16_t)best;
 }
 
+/* A client of another layout version: said in the log, at most once a
+ * second (a counter, shm_bad_attach, counts every refusal). */
+static void
+version_refused(int sock, uint32_t version)
+{
+	static uint64_t last_ns;
+	struct ucred cred = { .pid = 0 };
+	socklen_t cl = sizeof(cred);
+	uint64_t now = sl_mono_ns();
+
+	if (last_ns != 0 && now - last_ns < 1000000000ull)
+		return;
+	last_ns = now;
+	(void)getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
+	SL_LOG(WARNING, "shared memory: refused client pid %d: it speaks shared-memory layout "
+	       "version %u, this dataplane version %u (use the libsluice of this release)\n",
+	       (int)cred.pid, version, SL_SHM_VERSION);
+}
+
 static void
 attach(struct sl_dp *dp, struct sl_shm_client *c)
 {
@@ -362,6 +384,8 @@ attach(struct sl_dp *dp, struct sl_shm_client *c)
 	if (n != (ssize_t)sizeof(req) || req.magic != SL_SHM_MAGIC || req.version != SL_SHM_VERSION) {
 		if (n > 0)
 			attach_reply(c->sock, -EPROTO, 0, -1);
+		if (n == (ssize_t)sizeof(req) && req.magic == SL_SHM_MAGIC)
+			version_refused(c->sock, req.version);
 		sl_ctr_add(&dp->main_ctr.drop[SL_DROP_shm_bad_attach], 1);
 		slot_close(dp, c);
 		return;

@@ -188,10 +188,74 @@ publish_held_back(const struct sl_worker *w, const uint8_t *frame, uint32_t len)
 			       __ATOMIC_RELAXED) != 0;
 }
 
-/* Read up to a batch of committed records of client @c into one mbuf.
- * Returns the mbuf (NULL when nothing was read), or NULL with *cutoff set
- * when a bad record cut the client off; *full says the mbuf filled up (more
- * may wait). */
+/* The session id client @c's message records belong to: the one it opened
+ * over its region (0 before WELCOME: the frame handler drops them then). */
+static uint32_t
+client_session(struct sl_worker *w, const struct sl_shm_client *c)
+{
+	const struct sl_session *s = sl_session_find_addr(&w->sessions, c->slot, c->gen);
+
+	return s ? s->id : 0;
+}
+
+/* The wire header of the PUBLISH that message record @m (its 24 fields
+ * bytes, copied: the client may still write) with a body of @len bytes
+ * stands for, into @p. */
+static void
+msg_publish_hdr(struct sl_publish *p, const struct sl_shm_msg *m, uint32_t len, uint32_t session)
+{
+	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, m->flags,
+			  (uint32_t)sizeof(*p) + len - SL_SHM_MSG_BODY, session);
+	p->h.version = sl_proto_frame_version(SL_FT_PUBLISH, m->flags);
+	p->topic_id = m->topic_id;
+	p->hdrs_len = m->hdrs_len;
+	p->reserved = 0;
+	p->producer_seq = m->seq;
+	p->timestamp = m->timestamp;
+}
+
+/* A committed record at @off of client @c's tx ring, as the frame it
+ * carries or stands for. */
+struct tx_rec {
+	const uint8_t *src;	/* bytes to copy after the header (if any) */
+	uint32_t src_len;
+	uint32_t flen;		/* the wire frame's length */
+	uint32_t rec;		/* bytes of the ring it takes */
+	bool msg;		/* a message record: a PUBLISH header goes first */
+	struct sl_shm_msg m;	/* its fields, copied */
+};
+
+/* Decode the record with commit word @word at @off: 0, or -1 when it is
+ * not well formed (the caller cuts the client off). */
+static int
+tx_rec_decode(const struct sl_shm_client *c, const uint8_t *ring, uint32_t off, uint64_t word,
+	      struct tx_rec *t)
+{
+	uint32_t len = sl_shm_word_len(word), kind = sl_shm_word_kind(word);
+
+	t->rec = sl_shm_rec_bytes(len);
+	t->src = ring + off + SL_SHM_REC_HDR;
+	t->msg = kind == SL_SHM_K_MSG;
+	if (unlikely(kind > SL_SHM_K_MSG || t->rec > c->tx_size - off))
+		return -1;
+	if (!t->msg) {
+		t->src_len = t->flen = len;
+		return len < sizeof(struct sl_hdr) || len > c->max_frame ? -1 : 0;
+	}
+	if (unlikely(len < SL_SHM_MSG_BODY ||
+		     len - SL_SHM_MSG_BODY > c->max_frame - (uint32_t)sizeof(struct sl_publish)))
+		return -1;
+	memcpy(&t->m, ring + off, sizeof(t->m));
+	t->src += SL_SHM_MSG_BODY;
+	t->src_len = len - SL_SHM_MSG_BODY;
+	t->flen = (uint32_t)sizeof(struct sl_publish) + t->src_len;
+	return 0;
+}
+
+/* Read up to a batch of committed records of client @c into one mbuf, as
+ * wire frames. Returns the mbuf (NULL when nothing was read), or NULL with
+ * *cutoff set when a bad record cut the client off; *full says the mbuf
+ * filled up (more may wait). */
 static struct rte_mbuf *
 poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full, int *cutoff)
 {
@@ -200,48 +264,56 @@ poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full, int *cutoff)
 	struct sl_shm_region *r = (struct sl_shm_region *)c->base;
 	struct rte_mbuf *m = NULL;
 	uint8_t *dst = NULL;
-	uint32_t room = 0, used = 0, frames = 0, k;
+	uint32_t room = 0, used = 0, frames = 0, k, session = 0, flen;
 	uint64_t pos0 = c->tx_pos;
+	struct tx_rec t;
 
 	*full = 0;
 	for (k = 0; k < TX_BATCH_RECORDS; k++) {
 		uint32_t off = (uint32_t)(c->tx_pos & mask);
+		/* Acquire: pairs with the client's release store of the word
+		 * (sl_shm_rec_commit_word); the record's bytes are visible. */
 		uint64_t word = __atomic_load_n((const uint64_t *)(ring + off), __ATOMIC_ACQUIRE);
-		uint32_t len = (uint32_t)word, rec;
 
 		if ((uint32_t)(word >> 32) != sl_shm_lap(c->tx_pos, c->tx_shift))
 			break; /* not committed yet */
-		if (len == SL_SHM_PAD) {
+		if ((uint32_t)word == SL_SHM_PAD) {
 			c->tx_pos += c->tx_size - off;
 			continue;
 		}
-		rec = sl_shm_rec_bytes(len);
-		if (unlikely(len < sizeof(struct sl_hdr) || len > c->max_frame ||
-			     rec > c->tx_size - off))
+		if (unlikely(tx_rec_decode(c, ring, off, word, &t) < 0))
 			goto corrupt;
-		if (unlikely(len > SL_MAX_DATAGRAM)) {
+		if (t.msg && session == 0)
+			session = client_session(w, c);
+		flen = t.flen;
+		if (unlikely(flen > SL_MAX_DATAGRAM)) {
+			struct sl_publish ph;
+
 			/* A frame larger than a datagram (a large PUBLISH): a
 			 * batch of its own, in an arena buffer. */
 			if (m != NULL) {
 				*full = 1;
 				break;
 			}
-			m = sl_large_shm_frame(w, ring + off + SL_SHM_REC_HDR, len);
+			if (t.msg)
+				msg_publish_hdr(&ph, &t.m, t.src_len + SL_SHM_MSG_BODY, session);
+			m = sl_large_shm_frame(w, &ph, t.msg ? (uint32_t)sizeof(ph) : 0, t.src,
+					       t.src_len);
 			if (m == NULL) {
 				/* Left in the ring until buffers come back. */
 				drop(w, SL_DROP_frag_no_budget);
 				break;
 			}
-			if (unlikely(rte_pktmbuf_mtod(m, const struct sl_hdr *)->length != len))
+			if (unlikely(rte_pktmbuf_mtod(m, const struct sl_hdr *)->length != flen))
 				goto corrupt;
-			if (unlikely(publish_held_back(w, rte_pktmbuf_mtod(m, const void *), len))) {
+			if (unlikely(publish_held_back(w, rte_pktmbuf_mtod(m, const void *), flen))) {
 				drop(w, SL_DROP_shm_held_back);
 				rte_pktmbuf_free(m);
 				m = NULL;
 				break;
 			}
-			used = len;
-			c->tx_pos += rec;
+			used = flen;
+			c->tx_pos += t.rec;
 			frames++;
 			*full = 1; /* more may wait behind it */
 			break;
@@ -255,17 +327,24 @@ poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full, int *cutoff)
 			room = rte_pktmbuf_tailroom(m);
 			dst = rte_pktmbuf_mtod(m, uint8_t *);
 		}
-		if (rec - SL_SHM_REC_HDR > room - used) {
+		if (sl_proto_align(flen) > room - used) {
 			*full = 1; /* the next batch takes it */
 			break;
 		}
-		/* Copied before it is looked at: the client may still write. */
-		memcpy(dst + used, ring + off + SL_SHM_REC_HDR, rec - SL_SHM_REC_HDR);
+		/* Copied before it is looked at: the client may still write. A
+		 * message record becomes the PUBLISH frame it stands for. */
+		if (t.msg) {
+			msg_publish_hdr((struct sl_publish *)(dst + used), &t.m,
+					t.src_len + SL_SHM_MSG_BODY, session);
+			memcpy(dst + used + sizeof(struct sl_publish), t.src, t.src_len);
+		} else {
+			memcpy(dst + used, t.src, t.src_len);
+		}
 		/* The frame itself is checked as a datagram's frames are; one
 		 * that fails there cuts the client off (the worker kicks it). */
-		if (unlikely(((const struct sl_hdr *)(dst + used))->length != len))
+		if (unlikely(((const struct sl_hdr *)(dst + used))->length != flen))
 			goto corrupt;
-		if (unlikely(publish_held_back(w, dst + used, len))) {
+		if (unlikely(publish_held_back(w, dst + used, flen))) {
 			struct sl_session *sess = sl_session_find_addr(&w->sessions, c->slot,
 								       c->gen);
 
@@ -276,8 +355,12 @@ poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full, int *cutoff)
 				sess->last_seen = w->now;
 			break; /* stays in the ring: the publisher fills up, back-pressure */
 		}
-		used += rec - SL_SHM_REC_HDR;
-		c->tx_pos += rec;
+		/* Frames start 8-byte aligned, as in a datagram: the padding
+		 * is defined bytes. */
+		if (sl_proto_align(flen) != flen)
+			memset(dst + used + flen, 0, sl_proto_align(flen) - flen);
+		used += sl_proto_align(flen);
+		c->tx_pos += t.rec;
 		frames++;
 	}
 	/* Consumed (copied): the client may reuse the space. */
@@ -409,33 +492,87 @@ sl_shm_room(struct sl_worker *w, const struct sl_peer_shm *peer, uint32_t flen)
 	return rx_room(w, c, &c->rx[w->idx], sl_shm_rec_bytes(flen)) != 0;
 }
 
+/* A record of a @len-byte body in @peer's rx ring of this worker: its
+ * address (the commit word's), with *@cp the client; or NULL and *@rc
+ * -ENOBUFS (ring full) or -ENOTCONN. */
+static uint8_t *
+rx_claim(struct sl_worker *w, const struct sl_peer_shm *peer, uint32_t len,
+	 struct sl_shm_client **cp, int *rc)
+{
+	struct sl_shm_client *c = client_of(w->dp, peer);
+	uint8_t *ring;
+	struct sl_shm_rx *x;
+	uint32_t rec = sl_shm_rec_bytes(len), off;
+
+	if (unlikely(c == NULL)) {
+		drop(w, SL_DROP_shm_gone);
+		*rc = -ENOTCONN;
+		return NULL;
+	}
+	x = &c->rx[w->idx];
+	ring = c->base + c->rx_off[w->idx];
+	*rc = rx_room(w, c, x, rec);
+	if (*rc <= 0) {
+		*rc = *rc < 0 ? -ENOTCONN : -ENOBUFS;
+		return NULL;
+	}
+	off = sl_shm_rec_place(ring, c->rx_size, c->rx_shift, &x->pos, rec);
+	*cp = c;
+	return ring + off;
+}
+
+/* Commit the claimed record (commit word @word, made for the ring's
+ * producer position) and move past it. */
+static void
+rx_commit(struct sl_worker *w, struct sl_shm_client *c, uint64_t word)
+{
+	struct sl_shm_rx *x = &c->rx[w->idx];
+
+	sl_shm_rec_commit_word(c->base + c->rx_off[w->idx], c->rx_size, x->pos, word);
+	x->pos += sl_shm_rec_bytes(sl_shm_word_len(word));
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_shm_tx_frames], 1);
+}
+
 int
 sl_shm_send(struct sl_worker *w, const struct sl_peer_shm *peer, const void *a, uint32_t alen,
 	    const void *b, uint32_t blen)
 {
-	struct sl_shm_client *c = client_of(w->dp, peer);
-	struct sl_shm_rx *x;
-	uint8_t *ring;
-	uint32_t len = alen + blen, rec, off;
+	uint32_t len = alen + blen;
+	struct sl_shm_client *c;
+	uint8_t *rec;
 	int rc;
 
-	if (unlikely(c == NULL)) {
-		drop(w, SL_DROP_shm_gone);
-		return -ENOTCONN;
-	}
-	x = &c->rx[w->idx];
-	ring = c->base + c->rx_off[w->idx];
-	rec = sl_shm_rec_bytes(len);
-	rc = rx_room(w, c, x, rec);
-	if (rc <= 0)
-		return rc < 0 ? -ENOTCONN : -ENOBUFS;
-	off = sl_shm_rec_place(ring, c->rx_size, c->rx_shift, &x->pos, rec);
-	memcpy(ring + off + SL_SHM_REC_HDR, a, alen);
+	rec = rx_claim(w, peer, len, &c, &rc);
+	if (rec == NULL)
+		return rc;
+	memcpy(rec + SL_SHM_REC_HDR, a, alen);
 	if (blen)
-		memcpy(ring + off + SL_SHM_REC_HDR + alen, b, blen);
-	sl_shm_rec_commit(ring, c->rx_size, c->rx_shift, x->pos, len);
-	x->pos += rec;
-	sl_ctr_add(&w->ctr.ctr[SL_CTR_shm_tx_frames], 1);
+		memcpy(rec + SL_SHM_REC_HDR + alen, b, blen);
+	rx_commit(w, c, sl_shm_commit_word(c->rx[w->idx].pos, c->rx_shift, len));
+	return 0;
+}
+
+int
+sl_shm_send_deliver(struct sl_worker *w, const struct sl_peer_shm *peer,
+		    const struct sl_deliver *dl, const void *payload)
+{
+	uint32_t body = dl->h.length - (uint32_t)sizeof(*dl), len = SL_SHM_MSG_BODY + body;
+	struct sl_shm_client *c;
+	struct sl_shm_msg *m;
+	int rc;
+
+	m = (struct sl_shm_msg *)rx_claim(w, peer, len, &c, &rc);
+	if (m == NULL)
+		return rc;
+	/* The message record: the DELIVER without its wire header, one line
+	 * for a small message, its commit word (last) in that line. */
+	m->topic_id = dl->topic_id;
+	m->flags = dl->h.flags;
+	m->hdrs_len = dl->hdrs_len;
+	m->seq = dl->seq;
+	m->timestamp = dl->timestamp;
+	memcpy(m + 1, payload, body);
+	rx_commit(w, c, sl_shm_commit_msg(c->rx[w->idx].pos, c->rx_shift, len));
 	return 0;
 }
 

@@ -55,6 +55,13 @@ void sl_shm_worker_timers(struct sl_worker *w);
  */
 int sl_shm_send(struct sl_worker *w, const struct sl_peer_shm *peer, const void *a, uint32_t alen,
 		const void *b, uint32_t blen);
+/*
+ * Worker @w writes DELIVER @dl (its payload, header block first, at
+ * @payload) into @peer's rx ring of this worker as a message record (one
+ * cache line for a small message). Returns as sl_shm_send.
+ */
+int sl_shm_send_deliver(struct sl_worker *w, const struct sl_peer_shm *peer,
+			const struct sl_deliver *dl, const void *payload);
 /* 1 if @peer's rx ring of this worker has room for a @flen-byte frame (or
  * the peer is gone: nothing to wait for), else 0. */
 int sl_shm_room(struct sl_worker *w, const struct sl_peer_shm *peer, uint32_t flen);

@@ -439,8 +439,7 @@ shm_deliver(struct sl_worker *w, const struct sl_peer_shm *peer, const struct sl
 	    const void *payload)
 {
 	struct sl_topic_state *ts = sl_route_state(&w->dp->route, dl->topic_id);
-	int rc = sl_shm_send(w, peer, dl, sizeof(*dl), payload,
-			     dl->h.length - (uint32_t)sizeof(*dl));
+	int rc = sl_shm_send_deliver(w, peer, dl, payload);
 
 	if (likely(rc != -ENOBUFS))
 		return rc;

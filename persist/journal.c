@@ -25,12 +25,16 @@ const struct sl_persist_ops sl_persist_libpmem = {
 
 /* --- records ----------------------------------------------------------------- */
 
-/* CRC of record @r whose header is @hdr bytes (56: version 1). */
+/* CRC of record @r of segment version @version (header of @hdr bytes: 56
+ * in version 1); from version 4 it covers the segment's generation @gen
+ * first, so a record of another use of the file never passes as this one's. */
 static uint32_t
-rec_crc(const struct sl_jrec *r, uint32_t hdr, const void *payload)
+rec_crc(const struct sl_jrec *r, uint32_t hdr, uint32_t version, uint32_t gen,
+	const void *payload)
 {
-	uint32_t c = sl_crc32c(0, (const uint8_t *)r + CRC_FROM, CRC_LEN);
+	uint32_t c = version >= SEG_VERSION ? sl_crc32c(0, &gen, sizeof(gen)) : 0;
 
+	c = sl_crc32c(c, (const uint8_t *)r + CRC_FROM, CRC_LEN);
 	if (hdr > SL_JREC_V1_BYTES)
 		c = sl_crc32c(c, (const uint8_t *)r + SL_JREC_V1_BYTES, hdr - SL_JREC_V1_BYTES);
 	return sl_crc32c(c, payload, r->len);
@@ -45,14 +49,30 @@ sl_jrec_at(const struct seg *s, uint64_t off, uint64_t seq)
 	if (off + s->rec_hdr > s->size)
 		return NULL;
 	r = (const struct sl_jrec *)(s->base + off);
-	if ((r->commit >> 32) != SL_JREC_MAGIC)
+	if ((r->commit >> 32) != sl_jseg_tag(s))
 		return NULL;
 	len = (uint32_t)r->commit;
 	if (len != r->len || len > SL_JREC_MAX_PAYLOAD || off + SREC_BYTES(s, len) > s->size)
 		return NULL;
 	if ((seq && r->seq != seq) || r->batch > r->seq || r->batch == 0)
 		return NULL;
-	return rec_crc(r, s->rec_hdr, (const uint8_t *)r + s->rec_hdr) == r->crc ? r : NULL;
+	/* Sequences only grow: a record of an earlier use of the file is older
+	 * than this use's first (belt and braces to the tag and the CRC). */
+	if (s->version >= SEG_VERSION && r->seq < s->first_seq)
+		return NULL;
+	return rec_crc(r, s->rec_hdr, s->version, s->gen, (const uint8_t *)r + s->rec_hdr) == r->crc
+		       ? r : NULL;
+}
+
+int
+sl_jrec_own(const struct seg *s, uint64_t off)
+{
+	const struct sl_jrec *r = (const struct sl_jrec *)(s->base + off);
+
+	return s->version >= SEG_VERSION && off + s->rec_hdr <= s->size &&
+	       r->len <= SL_JREC_MAX_PAYLOAD && off + SREC_BYTES(s, r->len) <= s->size &&
+	       r->seq >= s->first_seq &&
+	       rec_crc(r, s->rec_hdr, s->version, s->gen, (const uint8_t *)r + s->rec_hdr) == r->crc;
 }
 
 uint32_t
@@ -161,7 +181,10 @@ sl_jseg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq, uint64_t 
 	h.segment_bytes = j->seg_bytes;
 	h.first_seq = first_seq;
 	h.created_ns = created_ns;
-	h.crc = sl_crc32c(0, &h, offsetof(struct seg_hdr, crc));
+	if (s->gen == 0)
+		s->gen = 1; /* the file's first use */
+	h.gen = s->gen;
+	h.crc = sl_jseg_hdr_crc(&h);
 	h.commit[0] = sl_jwm_encode(first_seq, 0); /* nothing committed yet, and known so */
 	sl_jcopy(s, 0, &h, sizeof(h));
 	rc = sl_jpersist_range(j, s, 0, sizeof(h));
@@ -195,7 +218,10 @@ limits_take(struct sl_journal *j)
 	if (g == j->have_limits)
 		return;
 	j->have_limits = g;
-	j->conf.capacity_bytes = __atomic_load_n(&j->want_capacity, __ATOMIC_RELAXED);
+	/* Relaxed store: the preparer reads it when it decides whether a
+	 * retired segment may be kept for reuse (journal_segment.c). */
+	__atomic_store_n(&j->conf.capacity_bytes,
+			 __atomic_load_n(&j->want_capacity, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
 	j->conf.retain_bytes = __atomic_load_n(&j->want_retain, __ATOMIC_RELAXED);
 	j->conf.retain_age_ns = __atomic_load_n(&j->want_age_ns, __ATOMIC_RELAXED);
 }
@@ -283,7 +309,7 @@ sl_journal_retain(struct sl_journal *j, uint64_t now)
 static int
 roll(struct sl_journal *j, uint64_t now)
 {
-	uint64_t end = SL_JREC_END;
+	uint64_t end;
 	struct spare *next;
 	struct seg *cur;
 	int rc;
@@ -303,6 +329,7 @@ roll(struct sl_journal *j, uint64_t now)
 	 * record: recovery relies on it to call damage in an old segment. */
 	cur = &j->segs[j->n_segs - 1];
 	if (!cur->closed) {
+		end = sl_jseg_end(cur);
 		sl_jcopy(cur, cur->used, &end, sizeof(end));
 		if (j->batch_first == 0)
 			j->dirty_lo = cur->used;
@@ -340,7 +367,7 @@ sl_journal_append_hdrs(struct sl_journal *j, const void *data, uint32_t len, uin
 		       uint64_t timestamp, uint64_t producer_id, uint32_t producer_epoch,
 		       uint64_t producer_seq, uint64_t *seq)
 {
-	uint64_t need = REC_BYTES(len), commit = SL_JREC_COMMIT(len);
+	uint64_t need = REC_BYTES(len), commit;
 	struct sl_jrec r;
 	struct seg *s;
 	int rc;
@@ -378,7 +405,8 @@ sl_journal_append_hdrs(struct sl_journal *j, const void *data, uint32_t len, uin
 			      .producer_seq = producer_seq, .len = len,
 			      .producer_epoch = producer_epoch,
 			      .flags = hdrs_len ? SL_JREC_F_HDRS | (uint32_t)hdrs_len << 16 : 0 };
-	r.crc = rec_crc(&r, sizeof(r), data);
+	r.crc = rec_crc(&r, sizeof(r), SEG_VERSION, s->gen, data);
+	commit = (uint64_t)sl_jseg_tag(s) << 32 | len;
 	sl_jcopy(s, s->used + sizeof(uint64_t), (const uint8_t *)&r + sizeof(uint64_t),
 	     sizeof(r) - sizeof(uint64_t));
 	if (len)
@@ -408,7 +436,7 @@ view_of(const struct seg *s, const struct sl_jrec *r, struct sl_jrec_view *v)
 	v->data = (const uint8_t *)r + s->rec_hdr;
 	/* Flags exist from version 3 on (covered by the CRC, so never a
 	 * length past the record's). */
-	v->hdrs_len = s->version == SEG_VERSION && (r->flags & SL_JREC_F_HDRS) &&
+	v->hdrs_len = s->version >= SEG_VERSION_V3 && (r->flags & SL_JREC_F_HDRS) &&
 				      (r->flags >> 16) <= r->len
 			      ? (uint16_t)(r->flags >> 16) : 0;
 }
@@ -574,7 +602,7 @@ sl_journal_read(struct sl_journal *j, uint64_t seq, struct sl_jrec_view *out)
 		if (off + s->rec_hdr > s->used)
 			return -EUCLEAN; /* index or cursor out of step: never guess */
 		r = (const struct sl_jrec *)(s->base + off);
-		if ((r->commit >> 32) != SL_JREC_MAGIC || r->len > SL_JREC_MAX_PAYLOAD ||
+		if ((r->commit >> 32) != sl_jseg_tag(s) || r->len > SL_JREC_MAX_PAYLOAD ||
 		    r->seq > seq)
 			return -EUCLEAN;
 		if (r->seq == seq)
@@ -655,9 +683,17 @@ sl_journal_describe(const struct sl_journal *j, FILE *out)
 		const struct seg *s = &j->segs[i];
 
 		fprintf(out, "%020" PRIu64 ".seg  seq %" PRIu64 "..%" PRIu64 "  used %" PRIu64
-			" of %zu bytes  %s%s\n", s->first_seq, s->first_seq, s->last_seq, s->used,
-			s->size, s->is_pmem ? "pmem" : "file (msync)", s->closed ? "  closed" : "");
+			" of %zu bytes  %s  version %u, generation %u%s\n", s->first_seq,
+			s->first_seq, s->last_seq, s->used, s->size,
+			s->is_pmem ? "pmem" : "file (msync)", s->version, s->gen,
+			s->closed ? "  closed" : "");
 	}
+}
+
+uint64_t
+sl_journal_recycled(const struct sl_journal *j)
+{
+	return __atomic_load_n(&j->recycled, __ATOMIC_RELAXED);
 }
 
 uint64_t

@@ -17,40 +17,58 @@
  * guarantee. Sequences start at 1 and only ever grow; a sequence that any
  * record on disk ever had is never handed out again (see "Recovery").
  *
- * Segment header (64 bytes, version 2; version 1 has the same header):
+ * Segment header (64 bytes, version 4; versions 1-3 have the same header,
+ * with no generation):
  *
  *   0  u64 magic          SL_JOURNAL_MAGIC
- *   8  u32 version        2 (1: a segment of version 1 records, still read)
+ *   8  u32 version        4 (1-3: older record formats, still read)
  *  12  u32 hdr_size       64
  *  16  u64 segment_bytes
  *  24  u64 first_seq      also the file's name
  *  32  u64 created_ns
- *  40  u32 crc            CRC32C of bytes 0..39
- *  44  u32 reserved
+ *  40  u32 crc            CRC32C of bytes 0..39, then (version 4) of bytes 44..47
+ *  44  u32 gen            version 4: the generation, which use of this file
+ *                         this is (1..SL_JSEG_GEN_MAX); 0 before
  *  48  u64 commit slot 0  the commit watermark, see below
  *  56  u64 commit slot 1
  *
- * Record layout, version 2, 8-byte aligned, little-endian (struct sl_jrec,
+ * Record layout, version 4, 8-byte aligned, little-endian (struct sl_jrec,
  * 64 bytes, then the payload padded to 8 bytes):
  *
- *   0  u64 commit        SL_JREC_COMMIT(len): written last
+ *   0  u64 commit        SL_JREC_COMMIT_GEN(gen, len): written last; its
+ *                        high half is the tag "RJLS" xor the segment's gen
  *   8  u64 seq
  *  16  u64 batch         seq of the first record of its group commit
  *  24  u64 timestamp     ns since the Unix epoch, assigned by the broker
  *  32  u64 producer_id   an idempotent producer's id; else the publishing
  *                        session's id (producer_epoch 0)
  *  40  u64 producer_seq  the publisher's sequence for this topic
- *  48  u32 crc           CRC32C of bytes 8..47, then 56..63, then the payload
+ *  48  u32 crc           CRC32C of the segment's gen (u32), bytes 8..47,
+ *                        56..63, then the payload
  *  52  u32 len           payload bytes
  *  56  u32 producer_epoch  the idempotent producer's epoch; 0: not one
- *  60  u32 flags         reserved, 0
+ *  60  u32 flags         SL_JREC_F_*, bits 16..31 hdrs_len (version 3 on)
  *
- * Version 1 records (in segments whose header says version 1) are the first
- * 56 bytes of this, the payload at 56 and the CRC over bytes 8..47 and the
- * payload; readers take their producer_epoch as 0. Appends always write
- * version 2: a journal opened with a version 1 segment last starts a new
- * segment for its next record. Every earlier format stays readable
- * (PROTOCOL.md section 9).
+ * Versions 2 and 3 have the plain SL_JREC_COMMIT(len) commit word and a CRC
+ * without the generation (flags 0 in version 2). Version 1 records (in
+ * segments whose header says version 1) are the first 56 bytes of this, the
+ * payload at 56 and the CRC over bytes 8..47 and the payload; readers take
+ * their producer_epoch as 0. Appends always write version 4: a journal
+ * opened with an older segment last starts a new segment for its next
+ * record. Every earlier format stays readable (docs/JOURNAL.md).
+ *
+ * Generations. A segment file may be used again (see "Recycling"): its
+ * bytes past this use's records are an earlier use's records, not zeros. A
+ * record belongs to the segment's current use only if its commit word
+ * carries the tag of the header's generation and its CRC, which covers the
+ * generation, holds (and its seq is not below first_seq: sequences only
+ * grow, so no earlier use ever had one as high). Anything else, an earlier
+ * use's record or end marker included, is no record of this use: it reads
+ * as the end of the valid data, exactly as zeros do in a file's first use,
+ * and the commit watermark rule below decides what that end is. Generation
+ * 1 is a file's first use (zeros past its records); in a reused file
+ * (generation 2 and up) a torn tail is what carries this use's tag, and
+ * only that is cut.
  *
  * Commit. A record is committed when it lies at or below its segment's
  * commit watermark. sl_journal_sync persists the batch's records (write-back
@@ -94,8 +112,21 @@
  * last sequence is a lower bound for the next one: it tells how many records
  * a lost last segment (truncated to nothing) held.
  *
+ * Recycling. A segment retention retires is kept for reuse (up to
+ * conf.recycle of them) rather than deleted: its file is renamed
+ * spare-N.tmp, the directory synced, then both commit slots are set to
+ * SL_JSEG_RECYCLED (8-byte stores, persisted), and it stays mapped. The next
+ * spare is made from it (generation one up) before any new file is
+ * allocated, so its pages cost no allocation, zeroing or page fault. It is
+ * deleted instead when enough are kept, when keeping it would take the
+ * journal's files over capacity_bytes, at the last generation, or when its
+ * header failed at open. A spare-N.tmp whose header holds and whose commit
+ * slot says SL_JSEG_RECYCLED is found at open only after a crash: it is
+ * deleted (a crash before the mark leaves its old header: it takes its
+ * segment name back, whole, and is retired again).
+ *
  * Spare segments. The next segment is made ahead, by sl_journal_prepare,
- * as spare-N.tmp (allocated, all zero). A roll stamps its header and
+ * as spare-N.tmp (allocated, all zero, or recycled as above). A roll stamps its header and
  * appends to it at once; sl_journal_prepare then renames it to its
  * first_seq.seg name and syncs the directory. A spare-N.tmp found at open
  * whose header is valid is such a segment, not yet renamed when the
@@ -115,6 +146,17 @@
 #define SL_JREC_MAGIC 0x534c4a52u		/* "RJLS" */
 #define SL_JREC_COMMIT(len) ((uint64_t)SL_JREC_MAGIC << 32 | (uint32_t)(len))
 #define SL_JREC_END ((uint64_t)0x454e4453u << 32) /* "SDNE": segment closed */
+/* Segment version 4: a record's commit word and the end marker carry the
+ * segment's generation gen (1..SL_JSEG_GEN_MAX) xor-ed into their high half,
+ * so that those of an earlier use of the file are not this use's. The cap
+ * keeps every tag of one kind apart from every tag of the other. */
+#define SL_JSEG_GEN_MAX 0xffffffu
+#define SL_JREC_TAG(gen) (SL_JREC_MAGIC ^ (uint32_t)(gen))
+#define SL_JREC_COMMIT_GEN(gen, len) ((uint64_t)SL_JREC_TAG(gen) << 32 | (uint32_t)(len))
+#define SL_JREC_END_GEN(gen) (SL_JREC_END ^ (uint64_t)(uint32_t)(gen) << 32)
+/* Both commit slots of a retired segment kept for reuse (spare-N.tmp): not
+ * a segment any more, whatever its header says. "SLJRECYC" */
+#define SL_JSEG_RECYCLED 0x43594345524a4c53ull
 /* The largest record payload: SL_MAX_MESSAGE, the wire protocol's hard
  * limit on one message (a record must also fit its segment). */
 #define SL_JREC_MAX_PAYLOAD (4u << 20)
@@ -173,6 +215,10 @@ struct sl_journal_conf {
 	 * at least one (small segments fill faster than a preparing thread
 	 * that sleeps when idle may wake up). */
 	uint32_t spares;
+	/* Retired segments kept for reuse as spares (1..16), their pages
+	 * already allocated; 0: as many as spares are kept; -1: none (every
+	 * retired segment is deleted, a spare always made afresh). */
+	int32_t recycle;
 };
 
 /* What a damaged range of sequences is (struct sl_journal_damage). */
@@ -239,7 +285,8 @@ struct sl_jrec_view {
 int sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_journal_conf *conf,
 		    struct sl_journal_recovery *rec);
 
-/* Persist anything pending, unmap and free. NULL is fine. */
+/* Persist anything pending, unmap and free; unused spares and the segments
+ * kept for reuse are deleted. NULL is fine. */
 void sl_journal_close(struct sl_journal *j);
 
 /*
@@ -247,10 +294,12 @@ void sl_journal_close(struct sl_journal *j);
  * dataplane's main lcore). First the chores the owner handed over: a
  * segment a roll started in the spare gets its name (spare-N.tmp renamed
  * to its first sequence, the directory synced), and segments retention
- * retired are unmapped and their files unlinked. Then one more segment is
- * prepared ahead, while fewer than conf.spares are ready (a writable open
- * makes them all with conf.prepared_only): its file created, allocated and
- * synced, mapped, its pages faulted in, its sparse index allocated (and,
+ * retired are kept for reuse (see "Recycling") or unmapped and their files
+ * unlinked. Then one more segment is prepared ahead, while fewer than
+ * conf.spares are ready (a writable open makes them all with
+ * conf.prepared_only): from a segment kept for reuse if there is one, else
+ * its file created, allocated and synced, mapped, its pages faulted in, its
+ * sparse index allocated (and,
  * when needed, a larger segment table), so that a roll costs the appending
  * thread a header stamp and no system call. Call again while it returns 1. The only call that may run on another thread than the
  * journal's user, concurrently with it (one preparing thread per journal;
@@ -366,6 +415,9 @@ void sl_journal_set_floor(struct sl_journal *j, uint64_t seq);
 uint64_t sl_journal_floor(const struct sl_journal *j);
 /* Segments retired although the floor held them (capacity reached). */
 uint64_t sl_journal_floor_overrides(const struct sl_journal *j);
+
+/* Rolls that took a recycled segment rather than a fresh one. Any thread. */
+uint64_t sl_journal_recycled(const struct sl_journal *j);
 
 /* Rolls refused because no spare was prepared yet (conf.prepared_only):
  * each refused the append that needed it with -ENOSPC. Any thread. */

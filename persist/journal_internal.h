@@ -30,11 +30,13 @@
 #else
 #define MADV_POPULATE_WRITE_ 23 /* Linux 5.14 */
 #endif
-#define SEG_VERSION 3u	 /* records of 64 bytes, flags used (journal.h) */
+#define SEG_VERSION 4u	 /* records tagged with the segment's generation (journal.h) */
+#define SEG_VERSION_V3 3u /* records of 64 bytes, flags used: still read */
 #define SEG_VERSION_V2 2u /* records of 64 bytes, flags 0: still read */
 #define SEG_VERSION_V1 1u /* records of 56 bytes, still read */
 /* A segment header version this code reads. */
-#define SEG_VERSION_KNOWN(v) ((v) == SEG_VERSION || (v) == SEG_VERSION_V2 || (v) == SEG_VERSION_V1)
+#define SEG_VERSION_KNOWN(v) ((v) >= SEG_VERSION_V1 && (v) <= SEG_VERSION)
+#define SL_JRECYCLE_MAX 16u /* retired segments kept for reuse at most */
 #define SPARE_PREFIX "spare-"
 #define SPARE_SUFFIX ".tmp" /* spare-N.tmp: a prepared segment, not yet numbered */
 #define SL_JCHORES 32u	    /* owner -> preparer hand-over ring (a power of two) */
@@ -52,12 +54,13 @@ struct seg_hdr {
 	uint64_t segment_bytes;
 	uint64_t first_seq;
 	uint64_t created_ns;
-	uint32_t crc; /* CRC32C of the bytes before it */
-	uint32_t reserved;
+	uint32_t crc; /* CRC32C of the bytes before it (version 4: and of gen) */
+	uint32_t gen; /* version 4: this use of the file (1..SL_JSEG_GEN_MAX); 0 before */
 	uint64_t commit[2]; /* commit watermark slots (journal.h) */
 };
 _Static_assert(sizeof(struct seg_hdr) == SL_JSEG_HDR, "segment header");
 _Static_assert(offsetof(struct seg_hdr, commit) == 48, "commit slots");
+_Static_assert(offsetof(struct seg_hdr, gen) == 44, "generation");
 
 /* journal.meta, version 1: one copy, written when the journal was created. */
 struct meta_v1 {
@@ -102,6 +105,8 @@ struct seg {
 	uint64_t spare_no;  /* its file was spare-N.tmp (renamed by the preparer); 0: not */
 	uint32_t rec_hdr;   /* record header bytes: 64, or 56 in a version 1 segment */
 	uint32_t version;   /* the header's SEG_VERSION*: appends go only to SEG_VERSION */
+	uint32_t gen;	    /* this use of the file (version 4; 0 before): its records' tag */
+	int hdr_bad;	    /* the header failed its checks at open: its history is unknown */
 	int wm_valid;	    /* a commit slot held a valid watermark at open */
 	uint8_t wm_slot;    /* the slot the next watermark goes to */
 	int is_pmem;
@@ -114,6 +119,40 @@ struct seg {
 	uint64_t idx_last_off;
 };
 
+/* The tag a record of @s carries in its commit word's high half: "RJLS"
+ * xor the segment's generation (0, plain "RJLS", before version 4), and its
+ * end marker likewise; a record or marker of an earlier use of the file
+ * carries another. */
+static inline uint32_t
+sl_jseg_tag(const struct seg *s)
+{
+	return SL_JREC_MAGIC ^ s->gen;
+}
+
+static inline uint64_t
+sl_jseg_end(const struct seg *s)
+{
+	return SL_JREC_END ^ (uint64_t)s->gen << 32;
+}
+
+/* Does @s hold bytes of an earlier use of its file past its own (a
+ * recycled segment)? Its first use has generation 1 (0: before version 4). */
+static inline int
+sl_jseg_reused(const struct seg *s)
+{
+	return s->gen > 1;
+}
+
+/* The CRC a segment header must hold: of bytes 0..39, and from version 4
+ * of its generation too. */
+static inline uint32_t
+sl_jseg_hdr_crc(const struct seg_hdr *h)
+{
+	uint32_t c = sl_crc32c(0, h, offsetof(struct seg_hdr, crc));
+
+	return h->version >= SEG_VERSION ? sl_crc32c(c, &h->gen, sizeof(h->gen)) : c;
+}
+
 /* A segment made ready by sl_journal_prepare: file created as spare-N.tmp,
  * allocated and synced, mapped, pages faulted in, index allocated; and,
  * when the owner's segment table would be full after the roll that takes
@@ -124,6 +163,7 @@ struct spare {
 	uint64_t created_ns; /* for the header the owner stamps */
 	struct seg *grow;    /* NULL, or a table of grow_cap entries */
 	uint32_t grow_cap;
+	int reused;	     /* a retired segment's file, kept for reuse */
 };
 
 /*
@@ -187,6 +227,14 @@ struct sl_journal {
 	 * acquire by the writer), the three values relaxed before it. */
 	uint64_t want_capacity, want_retain, want_age_ns;
 	uint32_t want_limits, have_limits;
+	/* Retired segments kept for reuse (their files renamed spare-N.tmp,
+	 * still mapped, marked SL_JSEG_RECYCLED), at most pool_max: filled by
+	 * chores, emptied by the spares made from them; only while holding
+	 * ch_busy. recycled: rolls into one of them (relaxed, any thread). */
+	struct seg pool[SL_JRECYCLE_MAX];
+	uint64_t pool_no[SL_JRECYCLE_MAX]; /* spare-<no>.tmp of each */
+	uint32_t n_pool, pool_max;
+	uint64_t recycled;
 	/* Retention floor (sl_journal_set_floor): 0 none; relaxed, any thread.
 	 * floor_overrides: segments retired past it (capacity), owner only. */
 	uint64_t floor;
@@ -198,6 +246,9 @@ struct sl_journal {
 /* The record at @off of @s if it is whole and its CRC holds; @seq, when not
  * 0, must match. Reads only inside the mapping. */
 const struct sl_jrec *sl_jrec_at(const struct seg *s, uint64_t off, uint64_t seq);
+/* Is the record at @off of @s this use's by its CRC (which covers the
+ * generation from version 4 on), whatever its commit word says? */
+int sl_jrec_own(const struct seg *s, uint64_t off);
 /* Index entries a segment can need: bounded by the records it can hold
  * and by the index stride. */
 uint32_t sl_jidx_cap(const struct sl_journal *j);

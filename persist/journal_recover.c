@@ -211,7 +211,7 @@ meta_rebuild_seg_bytes(struct sl_journal *j, const uint64_t *firsts, uint32_t n)
 		if (fd < 0)
 			continue;
 		if (read(fd, &h, sizeof(h)) == (ssize_t)sizeof(h) && h.magic == SL_JOURNAL_MAGIC &&
-		    h.crc == sl_crc32c(0, &h, offsetof(struct seg_hdr, crc)) &&
+		    h.crc == sl_jseg_hdr_crc(&h) &&
 		    h.segment_bytes >= 65536) {
 			close(fd);
 			return h.segment_bytes;
@@ -262,15 +262,45 @@ all_zero(const struct seg *s, uint64_t from, uint64_t to)
 	return 1;
 }
 
-/* The last non-zero byte of @s at or after @off, plus one (@off if none). */
+/*
+ * Where the bytes this use of @s may have written past @off end (@off if
+ * none). In a file's first use, the last non-zero byte, plus one: nothing
+ * was there before. In a reused one every byte past this use's is an
+ * earlier use's, none zero: there the end of the last record commit word
+ * or end marker of this use's tag, found at any aligned offset (a torn
+ * record whose commit word never landed left nothing that could be taken
+ * for a record of this use, so it may stay).
+ */
 static uint64_t
-used_end(const struct seg *s, uint64_t off)
+tail_end(const struct seg *s, uint64_t off)
 {
-	uint64_t hi = s->size;
+	uint64_t hi = s->size, w, e, end = sl_jseg_end(s);
+	uint32_t tag = sl_jseg_tag(s);
 
-	while (hi > off && s->base[hi - 1] == 0)
-		hi--;
+	if (!sl_jseg_reused(s)) {
+		while (hi > off && s->base[hi - 1] == 0)
+			hi--;
+		return hi;
+	}
+	for (hi = off; off + sizeof(w) <= s->size; off += 8) {
+		w = *(const uint64_t *)(s->base + off);
+		if ((w >> 32) == tag && (uint32_t)w <= SL_JREC_MAX_PAYLOAD)
+			e = off + SREC_BYTES(s, (uint32_t)w);
+		else if (w == end || (w >> 32) == tag)
+			e = off + sizeof(w);
+		else
+			continue;
+		if (e > hi)
+			hi = e < s->size ? e : s->size;
+	}
 	return hi;
+}
+
+/* Nothing of this use of @s past @off: zeros, or an earlier use's bytes. */
+static int
+blank(const struct seg *s, uint64_t off)
+{
+	return sl_jseg_reused(s) ? tail_end(s, off) <= off : all_zero(s, off, s->size);
 }
 
 /* The next valid record after @off with seq >= @seq (and < @below when not
@@ -297,7 +327,7 @@ commit_words(const struct seg *s, uint64_t off)
 
 	while (off + s->rec_hdr <= s->size) {
 		w = *(const uint64_t *)(s->base + off);
-		if ((w >> 32) != SL_JREC_MAGIC || (uint32_t)w > SL_JREC_MAX_PAYLOAD)
+		if ((w >> 32) != sl_jseg_tag(s) || (uint32_t)w > SL_JREC_MAX_PAYLOAD)
 			break;
 		n++;
 		off += SREC_BYTES(s, (uint32_t)w);
@@ -314,7 +344,7 @@ seq_after(const struct seg *s, uint64_t off, uint64_t seq, uint64_t below)
 	const struct sl_jrec *r;
 
 	for (; off + s->rec_hdr <= s->size; off += 8) {
-		if ((*(const uint64_t *)(s->base + off) >> 32) != SL_JREC_MAGIC)
+		if ((*(const uint64_t *)(s->base + off) >> 32) != sl_jseg_tag(s))
 			continue;
 		r = sl_jrec_at(s, off, 0);
 		if (r && r->seq >= seq && (below == 0 || r->seq < below))
@@ -374,7 +404,7 @@ seg_recover(struct sl_journal *j, struct seg *s, uint64_t bound, uint64_t next_f
 
 	*tail_off = 0;
 	while (rc == 0 && off + sizeof(uint64_t) <= s->size) {
-		if (*(const uint64_t *)(s->base + off) == SL_JREC_END) {
+		if (*(const uint64_t *)(s->base + off) == sl_jseg_end(s)) {
 			s->closed = 1;
 			break;
 		}
@@ -408,7 +438,9 @@ seg_recover(struct sl_journal *j, struct seg *s, uint64_t bound, uint64_t next_f
 		return rc;
 	s->used = off;
 	if (!s->closed && off + sizeof(uint64_t) <= s->size + 8) {
-		int zero = all_zero(s, off, s->size);
+		/* (A record of this use whose commit word is damaged is not
+		 * blank: in a reused segment its word alone cannot say so.) */
+		int zero = blank(s, off) && !(sl_jseg_reused(s) && sl_jrec_own(s, off));
 		int cut_short = s->size < j->seg_bytes;
 
 		if (expect <= bound || (!zero && committed(s, expect, bound, off))) {
@@ -430,7 +462,7 @@ seg_recover(struct sl_journal *j, struct seg *s, uint64_t bound, uint64_t next_f
 			hi = hi > o2 ? hi : o2;
 			rec->torn = 1;
 			rec->truncated_at_seq = expect;
-			rec->truncated_bytes += used_end(s, off) - off;
+			rec->truncated_bytes += tail_end(s, off) - off;
 			*tail_off = off;
 			if (hi > expect)
 				rc = hole_add(j, expect, hi - 1, s, s->first_seq, off, SL_JDMG_TORN, rec);
@@ -447,7 +479,7 @@ seg_recover(struct sl_journal *j, struct seg *s, uint64_t bound, uint64_t next_f
 		 * last record (a roll names the next segment after it), else lost. */
 		rc = hole_add(j, expect, next_first - 1, s, s->first_seq, off,
 			      expect <= bound && !(s->closed && off == s->used && s->used + 8 <= s->size &&
-			      *(const uint64_t *)(s->base + s->used) == SL_JREC_END)
+			      *(const uint64_t *)(s->base + s->used) == sl_jseg_end(s))
 				      ? SL_JDMG_MISSING : SL_JDMG_TORN, rec);
 		expect = next_first;
 	}
@@ -459,9 +491,9 @@ seg_recover(struct sl_journal *j, struct seg *s, uint64_t bound, uint64_t next_f
 static int
 truncate_tail(struct sl_journal *j, struct seg *s, uint64_t off)
 {
-	uint64_t hi = used_end(s, off);
+	uint64_t hi = tail_end(s, off);
 
-	if (hi == off)
+	if (hi <= off)
 		return 0;
 	memset(s->base + off, 0, hi - off);
 	return sl_jpersist_range(j, s, off, hi);
@@ -475,7 +507,8 @@ hdr_valid(const struct sl_journal *j, const struct seg *s, uint64_t first_seq)
 	return s->size >= SL_JSEG_HDR && h->magic == SL_JOURNAL_MAGIC &&
 	       SEG_VERSION_KNOWN(h->version) && h->first_seq == first_seq &&
 	       h->segment_bytes == j->seg_bytes && s->size <= j->seg_bytes &&
-	       h->crc == sl_crc32c(0, h, offsetof(struct seg_hdr, crc));
+	       (h->version < SEG_VERSION || (h->gen >= 1 && h->gen <= SL_JSEG_GEN_MAX)) &&
+	       h->crc == sl_jseg_hdr_crc(h);
 }
 
 /* The watermark in @s's commit slots (the valid one with the larger count). */
@@ -544,12 +577,18 @@ load_files(struct sl_journal *j, const uint64_t *firsts, uint32_t n, struct segf
 		}
 		s.first_seq = firsts[i];
 		s.last_seq = firsts[i] - 1;
-		/* Records of the version the header names (a damaged header:
-		 * the current one's). */
+		/* Records of the version the header names. */
 		s.version = s.size >= SL_JSEG_HDR ? ((const struct seg_hdr *)s.base)->version
 						  : SEG_VERSION;
+		/* Its generation as the header says, damaged or not: records of
+		 * an earlier use still fail (their sequences are older). A
+		 * version field that is not one: a generation says version 4,
+		 * none the last layout before it. */
+		s.gen = s.size >= SL_JSEG_HDR ? ((const struct seg_hdr *)s.base)->gen : 0;
 		if (!SEG_VERSION_KNOWN(s.version))
-			s.version = SEG_VERSION;
+			s.version = s.gen ? SEG_VERSION : SEG_VERSION_V3;
+		if (s.version < SEG_VERSION)
+			s.gen = 0;
 		s.rec_hdr = s.version == SEG_VERSION_V1 ? SL_JREC_V1_BYTES : sizeof(struct sl_jrec);
 		s.cap_idx = sl_jidx_cap(j);
 		s.idx = malloc(s.cap_idx * sizeof(*s.idx));
@@ -569,6 +608,7 @@ load_files(struct sl_journal *j, const uint64_t *firsts, uint32_t n, struct segf
 			rc = hole_add(j, firsts[i], firsts[i] - 1, &s, firsts[i], 0, SL_JDMG_HEADER,
 				      rec);
 			s.closed = 1;
+			s.hdr_bad = 1;
 		} else {
 			wm_load(&s);
 			rc = 0;
@@ -588,10 +628,10 @@ load_files(struct sl_journal *j, const uint64_t *firsts, uint32_t n, struct segf
 static int
 seg_closed_on_disk(const struct seg *s)
 {
-	uint64_t e = used_end(s, SL_JSEG_HDR);
+	uint64_t e = tail_end(s, SL_JSEG_HDR);
 
 	return e >= SL_JSEG_HDR + 8 &&
-	       *(const uint64_t *)(s->base + ((e - 1) & ~(uint64_t)7)) == SL_JREC_END;
+	       *(const uint64_t *)(s->base + ((e - 1) & ~(uint64_t)7)) == sl_jseg_end(s);
 }
 
 /*
@@ -613,8 +653,7 @@ mark_residue(struct sl_journal *j, struct segfile *sf, uint32_t n)
 
 		if (p->seg < 0 || seg_closed_on_disk(&j->segs[p->seg]) || j->meta_last >= f->first)
 			return;
-		if (!f->lost && (f->has_rec || f->seg < 0 ||
-				 !all_zero(&j->segs[f->seg], SL_JSEG_HDR, j->segs[f->seg].size)))
+		if (!f->lost && (f->has_rec || f->seg < 0 || !blank(&j->segs[f->seg], SL_JSEG_HDR)))
 			return;
 		f->residue = 1;
 		i--;
@@ -626,7 +665,7 @@ mark_residue(struct sl_journal *j, struct segfile *sf, uint32_t n)
 static int
 reserve_roll(struct sl_journal *j, struct seg *s)
 {
-	uint64_t end = SL_JREC_END;
+	uint64_t end = sl_jseg_end(s);
 	struct seg next;
 	int rc;
 
@@ -856,6 +895,10 @@ sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_journa
 			j->sp_depth = 1;
 		if (j->sp_depth > SL_JSPARES_MAX)
 			j->sp_depth = SL_JSPARES_MAX;
+		j->pool_max = conf->recycle < 0 ? 0 : conf->recycle ? (uint32_t)conf->recycle
+								   : j->sp_depth;
+		if (j->pool_max > SL_JRECYCLE_MAX)
+			j->pool_max = SL_JRECYCLE_MAX;
 		while (conf->prepared_only && sl_journal_prepare(j) == 1)
 			;
 	}

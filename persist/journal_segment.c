@@ -234,8 +234,101 @@ spare_free(struct spare *sp)
 	free(sp);
 }
 
+/*
+ * Recycling. A segment retention retired keeps its file, its blocks, its
+ * page-cache pages (or persistent-memory pages) and its mapping: allocating
+ * and faulting in fresh pages costs the kernel far more than the records
+ * themselves. Its file is renamed spare-N.tmp and both commit slots marked
+ * SL_JSEG_RECYCLED, and it waits in j->pool (at most pool_max of them) for
+ * the next spare to be made from it, generation one up. Its old records
+ * stay where they are: every record carries its segment's generation, so
+ * none of them is ever taken for one of the next use (journal.h).
+ */
+
+/* A retired segment kept for reuse, taken out of the pool into @sp: 1, or 0
+ * when there is none (or another thread is in the pool just now: the
+ * caller makes a fresh one). */
+static int
+pool_pop(struct sl_journal *j, struct spare *sp)
+{
+	struct seg *s;
+	int got = 0;
+
+	/* Acquire: pairs with the release below and in sl_jchores_run; the
+	 * pool is only touched by the thread holding ch_busy. */
+	if (__atomic_exchange_n(&j->ch_busy, 1, __ATOMIC_ACQUIRE))
+		return 0;
+	if (j->n_pool) {
+		s = &j->pool[--j->n_pool]; /* the most recently retired: pages warmest */
+		/* Its next use, one generation up (an older version's file
+		 * counts as used once, so a reused one is always above 1). */
+		sp->s = (struct seg){ .base = s->base, .size = s->size, .is_pmem = s->is_pmem,
+				      .idx = s->idx, .cap_idx = s->cap_idx,
+				      .gen = (s->gen ? s->gen : 1) + 1 };
+		sp->no = j->pool_no[j->n_pool];
+		sp->reused = 1;
+		got = 1;
+	}
+	__atomic_store_n(&j->ch_busy, 0, __ATOMIC_RELEASE);
+	return got;
+}
+
+/* Preparer, in a RETIRE chore: may @s be kept for reuse? Not past
+ * pool_max, nor when its files would take the journal over its capacity
+ * (the disk must be freed); not a file cut short, one whose header failed
+ * (its history is unknown) or one at the last generation. */
+static int
+pool_room(const struct sl_journal *j, const struct seg *s)
+{
+	uint64_t cap = __atomic_load_n(&j->conf.capacity_bytes, __ATOMIC_RELAXED);
+	uint64_t files = (uint64_t)__atomic_load_n(&j->n_hint, __ATOMIC_RELAXED) + j->n_pool + 1;
+
+	return j->n_pool < j->pool_max && s->base && !s->read_only && !s->hdr_bad &&
+	       s->size == j->seg_bytes && s->gen < SL_JSEG_GEN_MAX &&
+	       (cap == 0 || files * j->seg_bytes <= cap);
+}
+
+/*
+ * Keep retired segment @s (file @path) for reuse: renamed spare-N.tmp, the
+ * directory synced, then both commit slots marked recycled and persisted.
+ * A crash before the mark leaves a spare whose header still names the
+ * segment: the next open gives it its name back, whole (its successor is
+ * still on disk, since retention retires in order); after the mark the
+ * next open deletes it. 1: kept; 0: not (the caller deletes it); -errno.
+ */
+static int
+pool_keep(struct sl_journal *j, struct seg *s, const char *path)
+{
+	uint64_t mark = SL_JSEG_RECYCLED, off = offsetof(struct seg_hdr, commit), no;
+	char to[PATH_MAX + 32];
+	int rc;
+
+	if (!pool_room(j, s))
+		return 0;
+	no = __atomic_add_fetch(&j->spare_no, 1, __ATOMIC_RELAXED);
+	spare_path(j, no, to, sizeof(to));
+	if (rename(path, to) < 0)
+		return 0; /* deleted as before (by either name) */
+	rc = sl_journal_sync_dir(j->dir);
+	if (rc == 0) {
+		sl_jcopy(s, off, &mark, sizeof(mark));
+		sl_jcopy(s, off + sizeof(mark), &mark, sizeof(mark));
+		rc = sl_jpersist_range(j, s, off, off + 2 * sizeof(mark));
+	}
+	if (rc < 0) {
+		sl_jseg_unmap(s);
+		unlink(to);
+		return rc;
+	}
+	j->pool[j->n_pool] = *s;
+	j->pool_no[j->n_pool++] = no;
+	return 1;
+}
+
 /* Make a spare: everything a roll needs, done here so the roll makes no
- * system call. Sizes the owner's next segment table from its hints. */
+ * system call. Sizes the owner's next segment table from its hints. A
+ * retired segment kept for reuse is taken first: its file is allocated,
+ * named and mapped already. */
 static int
 spare_make(struct sl_journal *j, struct spare **out)
 {
@@ -252,6 +345,11 @@ spare_make(struct sl_journal *j, struct spare **out)
 	sp = calloc(1, sizeof(*sp));
 	if (sp == NULL)
 		return -ENOMEM;
+	if (pool_pop(j, sp)) {
+		spare_path(j, sp->no, path, sizeof(path));
+		rc = 0;
+		goto ready;
+	}
 	sp->no = __atomic_add_fetch(&j->spare_no, 1, __ATOMIC_RELAXED);
 	spare_path(j, sp->no, path, sizeof(path));
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -269,17 +367,21 @@ spare_make(struct sl_journal *j, struct spare **out)
 		rc = sl_jseg_map(j, path, &sp->s, 0);
 	if (rc < 0)
 		goto fail;
-	/* Fault every page in now, here: the worker then never takes a page
-	 * fault in this segment. On files, read faults only: a written page
-	 * would be written back to the disk although it holds nothing. */
-	(void)madvise(sp->s.base, sp->s.size,
-		      sp->s.is_pmem ? MADV_POPULATE_WRITE_ : MADV_POPULATE_READ_);
 	sp->s.cap_idx = sl_jidx_cap(j);
 	sp->s.idx = malloc(sp->s.cap_idx * sizeof(*sp->s.idx));
 	if (sp->s.idx == NULL)
 		rc = -ENOMEM;
 	else /* its pages faulted in here too, not on the worker */
 		memset(sp->s.idx, 0, sp->s.cap_idx * sizeof(*sp->s.idx));
+ready:
+	/* Fault every page in now, here: the worker then never takes a page
+	 * fault in this segment (a reused one's are mostly in already: then
+	 * this costs a walk of its page tables). On files, read faults only:
+	 * a written page would be written back to the disk although it holds
+	 * nothing. */
+	if (rc == 0)
+		(void)madvise(sp->s.base, sp->s.size,
+			      sp->s.is_pmem ? MADV_POPULATE_WRITE_ : MADV_POPULATE_READ_);
 	/* The roll that takes this spare adds one segment: a larger table
 	 * goes with it when the owner's would be full by then. */
 	if (rc == 0 && need > j->prep_cap) {
@@ -290,8 +392,9 @@ spare_make(struct sl_journal *j, struct spare **out)
 		if (sp->grow == NULL)
 			rc = -ENOMEM;
 	}
-	/* Its directory entry is durable before a record goes into it. */
-	if (rc == 0)
+	/* Its directory entry is durable before a record goes into it (a
+	 * reused one's was synced when it was kept). */
+	if (rc == 0 && !sp->reused)
 		rc = sl_journal_sync_dir(j->dir);
 	if (rc < 0)
 		goto fail_map;
@@ -407,12 +510,27 @@ seg_inline(struct sl_journal *j, uint64_t first_seq, struct spare **out)
 	struct spare *sp;
 	int rc;
 
-	/* Acquire: pairs with the release stores in prepare_failed. */
-	if (j->full || __atomic_load_n(&j->prep_err, __ATOMIC_ACQUIRE) == -ENOSPC)
-		return -ENOSPC;
 	sp = calloc(1, sizeof(*sp));
 	if (sp == NULL)
 		return -ENOMEM;
+	/* A retired segment kept for reuse needs no room on the disk. */
+	if (pool_pop(j, sp)) {
+		sp->created_ns = sl_wall_ns();
+		rc = sl_jseg_stamp(j, &sp->s, first_seq, sp->created_ns);
+		if (rc < 0) {
+			sl_jseg_giveup(j, sp);
+			return rc;
+		}
+		sp->s.spare_no = sp->no;
+		__atomic_add_fetch(&j->recycled, 1, __ATOMIC_RELAXED);
+		*out = sp;
+		return 0;
+	}
+	/* Acquire: pairs with the release stores in prepare_failed. */
+	if (j->full || __atomic_load_n(&j->prep_err, __ATOMIC_ACQUIRE) == -ENOSPC) {
+		free(sp);
+		return -ENOSPC;
+	}
 	rc = sl_jseg_create(j, first_seq, &sp->s);
 	if (rc == -ENOSPC || rc == -EDQUOT) {
 		j->full = 1;
@@ -475,6 +593,8 @@ sl_jseg_take(struct sl_journal *j, uint64_t first_seq, struct spare **out)
 		return rc;
 	}
 	sp->s.spare_no = sp->no;
+	if (sp->reused)
+		__atomic_add_fetch(&j->recycled, 1, __ATOMIC_RELAXED);
 	*out = sp;
 	return 0;
 }
@@ -579,6 +699,14 @@ chore_do(struct sl_journal *j, struct chore *c, int *renamed)
 			rc = -errno;
 		*renamed |= no != 0;
 	} else {
+		/* A retired segment (not a spare given up) may be kept for
+		 * reuse, its mapping with it. */
+		if (first && (rc = pool_keep(j, &c->s, to)) != 0) {
+			if (c->free1)
+				spare_free(c->free1);
+			free(c->free2);
+			return rc < 0 ? rc : 0;
+		}
 		sl_jseg_unmap(&c->s);
 		/* By either name: a rename that failed leaves the spare's. */
 		if (first && unlink(to) < 0 && errno != ENOENT)
@@ -631,6 +759,13 @@ sl_jspare_drop(struct sl_journal *j)
 		spare_free(sp);
 		unlink(path);
 	}
+	/* Segments kept for reuse go too (an open would delete them). */
+	while (j->n_pool) {
+		j->n_pool--;
+		spare_path(j, j->pool_no[j->n_pool], path, sizeof(path));
+		sl_jseg_unmap(&j->pool[j->n_pool]);
+		unlink(path);
+	}
 }
 
 /*
@@ -660,9 +795,13 @@ spare_recover_one(struct sl_journal *j, const char *path, uint64_t *no_max, int 
 	close(fd);
 	if (n < 0)
 		return -errno;
+	if (h->magic == SL_JOURNAL_MAGIC && SEG_VERSION_KNOWN(h->version) &&
+	    h->crc == sl_jseg_hdr_crc(h) &&
+	    (h->commit[0] == SL_JSEG_RECYCLED || h->commit[1] == SL_JSEG_RECYCLED))
+		return unlink(path) < 0 ? -errno : 0; /* kept for reuse, never used again */
 	if (h->magic == SL_JOURNAL_MAGIC &&
 	    SEG_VERSION_KNOWN(h->version) && h->first_seq &&
-	    h->crc == sl_crc32c(0, h, offsetof(struct seg_hdr, crc))) {
+	    h->crc == sl_jseg_hdr_crc(h)) {
 		sl_jseg_path(j, h->first_seq, to, sizeof(to));
 		if (access(to, F_OK) == 0)
 			return 0; /* (cannot be: a name is never given twice) */

@@ -20,7 +20,8 @@
 # of the publish call itself (rows "publish-call"); and the maximum rate with
 # 64 B payloads, publish only and with one subscriber (rows "sluice-max-*").
 # Sync journals over shared memory are on tmpfs with PMEM_IS_PMEM_FORCE=1:
-# emulated persistent memory (rows named "*-emupmem"), not a real device.
+# emulated persistent memory (rows named "*-emupmem"), not a real device;
+# and again on an ordinary file system, msync (rows named "*-file").
 # Authenticated rows (same dataplane, a user made through sluice-control):
 # "sluice-mac" every datagram sealed with a tag both ways, "sluice-aead"
 # encrypted too, in the suite a client gets by default (AES-256-GCM where the
@@ -511,6 +512,45 @@ fi
 sl_dp_stop
 [ "${SL_DP_RC:-0}" = 0 ] || say "note: sluice-dataplane (shared memory) exited with status $SL_DP_RC"
 
+# --- 3b. sync durability over shared memory, journals on an ordinary file ---
+# The *-emupmem rows again with the journals on $jdir (no PMEM_IS_PMEM_FORCE:
+# libpmem's msync path, as on a disk): "sluice-file" at --shm-rate, and
+# "sluice-max-pub-file" (accepted by the broker, from its counter) and
+# "sluice-max-sub-file" at the maximum rate.
+say "sluice-dataplane again for shared memory; sync journals in $jdir" \
+	"($(stat -f -c %T /var/tmp), ordinary files: msync)"
+mkdir -p "$jdir"
+SL_DP_WAIT=30 sl_dp_start $tag "$work/dp-file.log" --name $name --idle busy \
+	--set "port0.ip=$net.1" --set "journal_dir=$jdir/journal" --set retain_mb=1024 \
+	--set shm_ring_kb=4096 --set "durability_rules=fsync*=sync" || exit 1
+for s in "${sizes[@]}"; do
+	f=$work/file-$s.json
+	bounded $((duration + 30)) "$f" "$bin/sluice-loadgen" --shm "$name" --cpu $lg_cpu \
+		-r "$shm_rate" -s "$s" -d "$duration" --topic-prefix "fsync$s" --json -q
+	row sluice-file shm sync "$s" "$f" "$(lg_status $?)"
+done
+f=$work/file-max-pub.json
+before=$(dp_publishes)
+bounded $((duration + 30)) "$f" "$bin/sluice-loadgen" --shm "$name" --cpu $lg_cpu \
+	-r 0 -S 0 -s $max_size -d "$duration" --topic-prefix fsyncp --json -q
+st=$(lg_status $?)
+after=$(dp_publishes)
+acc=$(python3 -c 'import json, sys
+j = json.loads([l for l in open(sys.argv[1]) if l.startswith("{")][-1])
+print((int(sys.argv[3]) - int(sys.argv[2])) / j["send_s"])' "$f" "$before" "$after" 2>/dev/null)
+if [ -n "$acc" ]; then
+	row sluice-max-pub-file shm sync $max_size "$f" "$st" nolat=1 "msgs_per_s=$acc"
+else
+	row sluice-max-pub-file shm sync $max_size "$f" "$st" nolat=1 rate=publish_per_s
+fi
+f=$work/file-max-sub.json
+bounded $((duration + 30)) "$f" "$bin/sluice-loadgen" --shm "$name" --cpu $lg_cpu \
+	-r 0 -S 1 -s $max_size -d "$duration" --topic-prefix fsyncs --json -q
+row sluice-max-sub-file shm sync $max_size "$f" "$(lg_status $?)"
+sl_dp_stop
+[ "${SL_DP_RC:-0}" = 0 ] || say "note: sluice-dataplane (file journals) exited with status $SL_DP_RC"
+rm -rf "$jdir"
+
 # --- 4. table, JSON, plot ---
 mkdir -p "$root/bench-results"
 table_ok=1
@@ -542,7 +582,7 @@ for r in rows:
     f = None
     if r["name"] in ("sluice", "sluice-relay", "sluice-loss1") and r["transport"] == "udp":
         f = veth.get(r["size"])
-    elif r["name"] in ("sluice", "sluice-emupmem") and r["transport"] == "shm":
+    elif r["name"] in ("sluice", "sluice-emupmem", "sluice-file") and r["transport"] == "shm":
         f = pp
     r["floor_p50_ns"] = f["p50_ns"] if f else None
     r["floor_p99_ns"] = f["p99_ns"] if f else None
@@ -569,7 +609,8 @@ print("shm rows: latency is one-way publish to deliver (TSC; r. = ratio to the p
       " trip,\n  pingpong-2, measured again just before them);\n  publish-call: time inside claim+copy+commit, msgs/s = publish rate;"
       " sluice-max-pub: accepted by\n  the broker per second (no subscriber);"
       " sluice-max-sub: delivered per second, latency = queueing;\n"
-      "  *-emupmem: sync journal on tmpfs with PMEM_IS_PMEM_FORCE=1 (emulated persistent memory)")
+      "  *-emupmem: sync journal on tmpfs with PMEM_IS_PMEM_FORCE=1 (emulated persistent memory)\n"
+      "  *-file: sync journal on an ordinary file system (msync)")
 # Throughput against the floors of the same run.
 def first_ok(name, transport=None, size=None):
     return next((r for r in rows if r["name"] == name and r["status"] in ("ok", "loss") and

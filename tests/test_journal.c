@@ -173,9 +173,10 @@ append_seq(struct sl_journal *j, uint64_t expect_seq, uint32_t len)
 	return rc;
 }
 
-/* Read @seq back and compare every field with what append_seq wrote. */
+/* Read @seq back and compare every field with what append_seq wrote, the
+ * payload @len bytes. */
 static int
-record_ok(struct sl_journal *j, uint64_t seq)
+record_is(struct sl_journal *j, uint64_t seq, uint32_t len)
 {
 	uint8_t buf[2048];
 	struct sl_jrec_view v;
@@ -183,9 +184,16 @@ record_ok(struct sl_journal *j, uint64_t seq)
 	if (sl_journal_read(j, seq, &v) != 0)
 		return 0;
 	fill_payload(seq, buf, v.len);
-	return v.seq == seq && v.len == lens[seq] && v.timestamp == ts_of(seq) &&
+	return v.seq == seq && v.len == len && v.timestamp == ts_of(seq) &&
 	       v.producer_id == PRODUCER && v.producer_seq == seq * 2 &&
 	       (v.len == 0 || memcmp(v.data, buf, v.len) == 0);
+}
+
+/* As record_is, the length from lens[]. */
+static int
+record_ok(struct sl_journal *j, uint64_t seq)
+{
+	return record_is(j, seq, lens[seq]);
 }
 
 /* Append records @first..@last with a sync after every @batch; random lengths < @maxlen. */
@@ -350,6 +358,19 @@ last_seg(const struct snap *s)
 	return last;
 }
 
+/* The generation in file @i's segment header: version 4 on; 0 before. */
+static uint32_t
+snap_gen(const struct snap *s, int i)
+{
+	uint32_t version, gen;
+
+	if (s->size[i] < SL_JSEG_HDR)
+		return 0;
+	memcpy(&version, s->data[i] + 8, 4);
+	memcpy(&gen, s->data[i] + 44, 4);
+	return version >= 4 ? gen : 0;
+}
+
 /* Walk the records of every segment (layout of journal.h); returns the last seq found. */
 static uint64_t
 snap_index(const struct snap *s, struct recpos *pos)
@@ -359,6 +380,7 @@ snap_index(const struct snap *s, struct recpos *pos)
 
 	for (i = 0; i < s->n; i++) {
 		size_t off = SL_JSEG_HDR;
+		uint32_t gen = snap_gen(s, i);
 
 		if (!is_seg(s, i))
 			continue;
@@ -366,7 +388,7 @@ snap_index(const struct snap *s, struct recpos *pos)
 			struct sl_jrec r;
 
 			memcpy(&r, s->data[i] + off, sizeof(r));
-			if (r.commit != SL_JREC_COMMIT(r.len) || r.seq == 0 || r.seq > MAX_SEQ)
+			if (r.commit != SL_JREC_COMMIT_GEN(gen, r.len) || r.seq == 0 || r.seq > MAX_SEQ)
 				break;
 			pos[r.seq].file = i;
 			pos[r.seq].off = off;
@@ -536,9 +558,14 @@ test_segment_roll(void)
 		uint32_t crc;
 		char want[64];
 
+		uint32_t gen = snap_gen(&sn, pos[s].file);
+
 		memcpy(&h, r, sizeof(h));
-		/* Version 2: bytes 8..47, then 56..63, then the payload. */
-		crc = sl_crc32c(0, r + 8, 40);
+		/* Version 4: the segment's generation, bytes 8..47, then 56..63,
+		 * then the payload; its tag in the commit word. */
+		CHECK(gen == 1 && h.commit == SL_JREC_COMMIT_GEN(gen, h.len));
+		crc = sl_crc32c(0, &gen, 4);
+		crc = sl_crc32c(crc, r + 8, 40);
 		crc = sl_crc32c(crc, r + 56, 8);
 		crc = sl_crc32c(crc, r + sizeof(h), h.len);
 		CHECK(sizeof(h) == 64 && h.producer_epoch == 0 && h.flags == 0);
@@ -562,7 +589,7 @@ test_segment_roll(void)
 
 			if (end + 8 <= SEG) {
 				memcpy(&w, sn.data[pos[s - 1].file] + end, 8);
-				CHECK(w == SL_JREC_END);
+				CHECK(w == SL_JREC_END_GEN(snap_gen(&sn, pos[s - 1].file)));
 			}
 		}
 	}
@@ -733,7 +760,7 @@ make_pristine(const char *dir, uint64_t n, unsigned batch, struct snap *sn, stru
  * appends go on after them.
  */
 static void
-check_tail_damage(const char *dir, uint64_t intact, uint64_t n)
+check_tail_damage(const char *dir, uint64_t first, uint64_t intact, uint64_t n)
 {
 	struct sl_journal_conf c = conf_fast();
 	struct sl_journal_recovery rec;
@@ -752,8 +779,8 @@ check_tail_damage(const char *dir, uint64_t intact, uint64_t n)
 	CHECK(sl_journal_damaged(j) == 0 && rec.torn == 0);
 	CHECK(rec.corrupt >= 1 && rec.corrupt_seq == intact + 1);
 	CHECK(rec.corrupt_records == n - intact);
-	CHECK(rec.first_seq == 1 && rec.last_seq == n && rec.next_seq == n + 1);
-	for (s = 1; s <= intact; s++)
+	CHECK(rec.first_seq == first && rec.last_seq == n && rec.next_seq == n + 1);
+	for (s = first; s <= intact; s++)
 		CHECK(record_ok(j, s));
 	CHECK(sl_journal_read(j, intact + 1, &v) == -EUCLEAN);
 	CHECK(sl_journal_gap_end(j, intact + 1, NULL) == n);
@@ -828,7 +855,7 @@ test_truncation_sweep(void)
 				continue;
 			}
 			CHECK(snap_restore(&dm, wdir) == 0);
-			check_tail_damage(wdir, intact, n);
+			check_tail_damage(wdir, 1, intact, n);
 			if (failures != bad)
 				fprintf(stderr, "  (%s from offset %zu of %s)\n",
 					variant ? "garbage" : "zeros", x, pr.name[ls]);
@@ -859,7 +886,7 @@ test_tail_bitflip(void)
 		snap_copy(&dm, &pr);
 		flip_random_bit(&dm, pos, n);
 		CHECK(snap_restore(&dm, wdir) == 0);
-		check_tail_damage(wdir, n - 1, n);
+		check_tail_damage(wdir, 1, n - 1, n);
 		snap_free(&dm);
 	}
 	snap_free(&pr);
@@ -870,8 +897,8 @@ test_tail_bitflip(void)
 /* Damage in committed data is reported, never truncated; reads go around it,
  * appends go on, and the damaged bytes stay as they were. */
 static void
-check_corrupt(const char *dir, const struct snap *dm, const struct recpos *pos, uint64_t bad_seq,
-	      uint64_t n)
+check_corrupt(const char *dir, const struct snap *dm, const struct recpos *pos, uint64_t first,
+	      uint64_t bad_seq, uint64_t n)
 {
 	struct sl_journal_conf c = conf_fast();
 	struct sl_journal_recovery rec;
@@ -888,7 +915,8 @@ check_corrupt(const char *dir, const struct snap *dm, const struct recpos *pos, 
 	CHECK(rec.corrupt == 1 && rec.corrupt_seq == bad_seq && rec.corrupt_records == 1);
 	CHECK(rec.last_seq == n && rec.torn == 0);
 	CHECK(sl_journal_damaged(j) == 0);
-	for (s = 1; s <= n; s++)
+	CHECK(rec.first_seq == first);
+	for (s = first; s <= n; s++)
 		if (s != bad_seq)
 			CHECK(record_ok(j, s));
 	CHECK(sl_journal_read(j, bad_seq, &v) == -EUCLEAN);
@@ -934,7 +962,7 @@ test_mid_corruption(void)
 		snap_copy(&dm, &pr);
 		flip_random_bit(&dm, pos, s);
 		CHECK(snap_restore(&dm, wdir) == 0);
-		check_corrupt(wdir, &dm, pos, s, n);
+		check_corrupt(wdir, &dm, pos, 1, s, n);
 		if (failures != bad)
 			fprintf(stderr, "  (bit flipped in seq %llu, segment %s%s)\n",
 				(unsigned long long)s, dm.name[pos[s].file],
@@ -950,7 +978,7 @@ test_mid_corruption(void)
 		snap_copy(&dm, &pr);
 		rec_at(&dm, pos, s)[b] ^= 0x10;
 		CHECK(snap_restore(&dm, wdir) == 0);
-		check_corrupt(wdir, &dm, pos, s, n);
+		check_corrupt(wdir, &dm, pos, 1, s, n);
 		if (failures != bad)
 			fprintf(stderr, "  (byte %zu of seq %llu)\n", b, (unsigned long long)s);
 		snap_free(&dm);
@@ -1337,7 +1365,7 @@ test_damage_near_roll(void)
 	CHECK(snap_restore(&dm, wdir) == 0);
 	rec_at(&dm, pos, f - 1)[sizeof(struct sl_jrec) / 2] ^= 4;
 	CHECK(snap_restore(&dm, wdir) == 0);
-	check_corrupt(wdir, &dm, pos, f - 1, f - 1);
+	check_corrupt(wdir, &dm, pos, 1, f - 1, f - 1);
 	snap_free(&dm);
 
 	/* A damaged header of a segment that holds records: never dropped quietly. */
@@ -1590,20 +1618,27 @@ prepare_loop(void *arg)
 	return NULL;
 }
 
-/* Is a prepared spare segment file (spare-N.tmp) in @dir? */
+/* Files in @dir whose name starts with @pfx. */
 static int
-spare_exists(const char *dir)
+count_prefix(const char *dir, const char *pfx)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	int n = 0;
 
 	if (d == NULL)
-		return 0;
+		return -1;
 	while ((e = readdir(d)) != NULL)
-		n += strncmp(e->d_name, "spare-", 6) == 0;
+		n += strncmp(e->d_name, pfx, strlen(pfx)) == 0;
 	closedir(d);
-	return n > 0;
+	return n;
+}
+
+/* Is a prepared spare segment file (spare-N.tmp) in @dir? */
+static int
+spare_exists(const char *dir)
+{
+	return count_prefix(dir, "spare-") > 0;
 }
 
 static void
@@ -1800,40 +1835,48 @@ test_full_filesystem(void)
 }
 
 /*
- * Rewrite segment @path, written by this version, in the version 1 layout:
- * header version 1, records of 56 bytes (no producer_epoch, no flags) with
- * the version 1 CRC (bytes 8..47 and the payload). The commit watermark
- * counts records, so it stays. Returns the records converted.
+ * Rewrite segment @path, written by this version, in the layout of segment
+ * version @version (1..3): the header's version, no generation; records
+ * with the plain "RJLS" commit word and a CRC without the generation; in
+ * version 1 records of 56 bytes (no producer_epoch, no flags, CRC of bytes
+ * 8..47 and the payload). The commit watermark counts records, so it
+ * stays. Returns the records converted.
  */
 static int
-to_v1(const char *path)
+to_version(const char *path, uint32_t version)
 {
 	static uint8_t in[SEG], out[SEG];
 	uint64_t off = 64, o = 64, w;
 	int fd = open(path, O_RDWR), n = 0;
-	uint32_t crc, len;
+	uint32_t crc, len, gen, hdr = version == 1 ? 56 : 64;
 
 	CHECK(fd >= 0);
 	if (fd < 0)
 		return 0;
 	CHECK(pread(fd, in, SEG, 0) == SEG);
+	memcpy(&gen, in + 44, 4);
 	memset(out, 0, sizeof(out));
 	memcpy(out, in, 64);
-	out[8] = 1; /* version */
+	memcpy(out + 8, &version, 4);
+	memset(out + 44, 0, 4); /* no generation before version 4 */
 	crc = sl_crc32c(0, out, 40);
 	memcpy(out + 40, &crc, 4);
 	for (;;) {
 		memcpy(&w, in + off, 8);
-		if ((w >> 32) != SL_JREC_MAGIC)
+		if ((w >> 32) != SL_JREC_TAG(gen))
 			break;
 		len = (uint32_t)w;
-		memcpy(out + o, in + off, 56);
+		w = SL_JREC_COMMIT(len);
+		memcpy(out + o, in + off, hdr);
+		memcpy(out + o, &w, 8);
 		crc = sl_crc32c(0, in + off + 8, 40);
+		if (hdr > 56)
+			crc = sl_crc32c(crc, in + off + 56, 8);
 		crc = sl_crc32c(crc, in + off + 64, len);
 		memcpy(out + o + 48, &crc, 4);
-		memcpy(out + o + 56, in + off + 64, len);
+		memcpy(out + o + hdr, in + off + 64, len);
 		off += 64 + align8(len);
-		o += 56 + align8(len);
+		o += hdr + align8(len);
 		n++;
 	}
 	CHECK(pwrite(fd, out, SEG, 0) == SEG);
@@ -1869,7 +1912,7 @@ test_v1_segments(void)
 	CHECK(sl_journal_sync(j) == 0);
 	sl_journal_close(j);
 	snprintf(seg, sizeof(seg), "%s/%020u.seg", dir, 1u);
-	CHECK(to_v1(seg) == 5);
+	CHECK(to_version(seg, 1) == 5);
 
 	j = open_dir(dir, &c, &rec);
 	if (j == NULL)
@@ -2079,6 +2122,650 @@ test_gap_without_loss(void)
 	rm_rf(dir);
 }
 
+/* ---- recycled segments ---- */
+
+/* Payload length of record @seq in the recycling tests (any seq, no table). */
+static uint32_t
+len_of(uint64_t seq)
+{
+	return 16 + (uint32_t)((seq * 2654435761u) >> 7) % 240;
+}
+
+static int
+append_det(struct sl_journal *j, uint64_t expect_seq)
+{
+	return append_seq(j, expect_seq, len_of(expect_seq));
+}
+
+/* Record @seq reads back exactly as append_det wrote it. */
+static int
+det_ok(struct sl_journal *j, uint64_t seq)
+{
+	return record_is(j, seq, len_of(seq));
+}
+
+/* The generation in the header of segment file @first_seq of @dir (0: none). */
+static uint32_t
+file_gen(const char *dir, uint64_t first_seq)
+{
+	char p[512];
+	uint32_t gen = 0;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%020llu.seg", dir, (unsigned long long)first_seq);
+	fd = open(p, O_RDONLY);
+	if (fd < 0 || pread(fd, &gen, 4, 44) != 4)
+		gen = 0;
+	if (fd >= 0)
+		close(fd);
+	return gen;
+}
+
+/* The first sequence of the segment being written: the last .seg in @dir. */
+static uint64_t
+live_first(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	uint64_t max = 0, v;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		size_t l = strlen(e->d_name);
+
+		if (l == 24 && strcmp(e->d_name + 20, ".seg") == 0 &&
+		    (v = strtoull(e->d_name, NULL, 10)) > max)
+			max = v;
+	}
+	closedir(d);
+	return max;
+}
+
+/* Every record from the first retained to the last reads back as written,
+ * each exactly once; none before the first. */
+static int
+det_all_ok(struct sl_journal *j)
+{
+	struct sl_jrec_view v;
+	uint64_t s, first = sl_journal_first_seq(j), last = sl_journal_last_seq(j);
+
+	if (first > 1 && sl_journal_read(j, first - 1, &v) != -ENOENT)
+		return 0;
+	for (s = first; s <= last; s++)
+		if (!det_ok(j, s))
+			return 0;
+	return sl_journal_read(j, last + 1, &v) == -ENOENT;
+}
+
+/*
+ * Fill, retire and reuse segments hundreds of times: retention's segments
+ * come back as spares, so after the first few no file is allocated again;
+ * the files stay few; each reuse is one generation up; every retained
+ * record reads back exactly once, before and after a reopen, and never one
+ * of an earlier use.
+ */
+static void
+test_recycle_many(void)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_journal *j;
+	char dir[256];
+	uint64_t seq = 1, reused = 0, warm_allocs = 0, max_gen = 0, g;
+	int phase, bad = failures;
+
+	path_in(dir, sizeof(dir), "recycle-many");
+	c.retain_bytes = 2 * SEG;
+	c.recycle = 2;
+	for (phase = 0; phase < 2 && failures == bad; phase++) {
+		uint64_t base_reused;
+
+		j = open_dir(dir, &c, &rec);
+		if (j == NULL)
+			return;
+		CHECK(rec.corrupt == 0 && rec.torn == 0 && rec.next_seq == seq);
+		/* Kept spares do not outlive the journal: none after an open. */
+		CHECK(count_prefix(dir, "spare-") == 0);
+		CHECK(det_all_ok(j));
+		base_reused = sl_journal_recycled(j);
+		CHECK(base_reused == 0);
+		warm_allocs = 0;
+		while (sl_journal_recycled(j) < 250 && failures == bad) {
+			CHECK(append_det(j, seq) == 0);
+			seq++;
+			if (seq % 7 == 0)
+				CHECK(sl_journal_sync(j) == 0);
+			CHECK(sl_journal_retain(j, ts_of(seq)) >= 0);
+			if (sl_journal_recycled(j) == 2 && warm_allocs == 0)
+				warm_allocs = po.allocs;
+			if (sl_journal_recycled(j) % 50 == 49 && seq % 97 == 0) {
+				CHECK(det_all_ok(j));
+				g = file_gen(dir, live_first(dir));
+				max_gen = g > max_gen ? g : max_gen;
+			}
+		}
+		reused += sl_journal_recycled(j);
+		/* Only the first segments were allocated: every roll since
+		 * took a retired one. */
+		CHECK(warm_allocs > 0 && po.allocs == warm_allocs);
+		CHECK(count_segs(dir) <= 3 && count_prefix(dir, "spare-") <= 2);
+		CHECK(sl_journal_sync(j) == 0);
+		CHECK(det_all_ok(j));
+		g = file_gen(dir, live_first(dir));
+		max_gen = g > max_gen ? g : max_gen;
+		sl_journal_close(j);
+		CHECK(count_prefix(dir, "spare-") == 0);
+	}
+	CHECK(reused >= 500);
+	/* Three or four files took turns: each was used a hundred times or so. */
+	CHECK(max_gen > 50);
+	if (failures != bad)
+		fprintf(stderr, "  (recycle-many: %llu reuses, generation up to %llu, seq %llu)\n",
+			(unsigned long long)reused, (unsigned long long)max_gen,
+			(unsigned long long)seq);
+	j = open_dir(dir, &c, &rec);
+	if (j != NULL) {
+		CHECK(rec.corrupt == 0 && rec.torn == 0 && rec.next_seq == seq);
+		CHECK(det_all_ok(j));
+	}
+	sl_journal_close(j);
+	rm_rf(dir);
+}
+
+/* Append det records, sync every 7 and apply retention after each, until
+ * @reuses rolls took a recycled segment. Returns the next seq. */
+static uint64_t
+cycle_until(struct sl_journal *j, uint64_t seq, uint64_t reuses)
+{
+	while (sl_journal_recycled(j) < reuses) {
+		if (append_det(j, seq) != 0) {
+			CHECK(!"append while cycling");
+			break;
+		}
+		seq++;
+		if (seq % 7 == 0)
+			CHECK(sl_journal_sync(j) == 0);
+		CHECK(sl_journal_retain(j, ts_of(seq)) >= 0);
+	}
+	return seq;
+}
+
+/* The file named @name in @sn, or -1. */
+static int
+snap_find(const struct snap *sn, const char *name)
+{
+	int i;
+
+	for (i = 0; i < sn->n; i++)
+		if (strcmp(sn->name[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* A work directory on tmpfs when there is one (the sweeps rewrite it
+ * thousands of times), else under base. */
+static void
+fast_dir(char *out, size_t n, const char *name)
+{
+	struct stat st;
+
+	if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode))
+		snprintf(out, n, "/dev/shm/%s-%d", name, (int)getpid());
+	else
+		path_in(out, n, name);
+}
+
+/*
+ * A live reused segment: the journal's files while it was being written
+ * (records @first..@n, the last synced @w), and the bytes its file held
+ * before this use, from the use before. Built once for the tests below.
+ */
+struct reused {
+	struct snap sa, sb;	/* all synced (w = n_a); then 3 more unsynced (n_b) */
+	uint64_t first, lf;	/* first retained seq; the live segment's first */
+	uint64_t n_a, n_b;
+	int li;			/* the live segment's index in sa and sb */
+	uint8_t *stale;		/* its file before this use (SEG bytes) */
+};
+
+static int
+reused_build(struct reused *r, const char *dir)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_journal *j;
+	struct snap pool;
+	char name[64];
+	uint64_t seq = 1, before;
+	int k, i, bad = failures;
+
+	memset(r, 0, sizeof(*r));
+	r->stale = malloc(SEG);
+	c.retain_bytes = 2 * SEG;
+	c.recycle = 1;
+	rm_rf(dir);
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL || r->stale == NULL)
+		return -1;
+	seq = cycle_until(j, seq, 3);
+	/* Wait for the next segment kept for reuse, and take its bytes: the
+	 * next roll starts in it. */
+	before = sl_journal_recycled(j);
+	for (k = 0; sl_journal_recycled(j) == before && k < 100000; k++) {
+		CHECK(append_det(j, seq) == 0);
+		seq++;
+		if (sl_journal_retain(j, ts_of(seq)) > 0) {
+			CHECK(snap_load(&pool, dir) == 0);
+			for (i = 0; i < pool.n && strncmp(pool.name[i], "spare-", 6) != 0; i++)
+				;
+			CHECK(i < pool.n && pool.size[i] == SEG);
+			if (i < pool.n && pool.size[i] == SEG)
+				memcpy(r->stale, pool.data[i], SEG);
+			snap_free(&pool);
+		}
+	}
+	CHECK(sl_journal_recycled(j) == before + 1);
+	r->lf = seq - 1; /* the append that rolled */
+	CHECK(live_first(dir) == r->lf && file_gen(dir, r->lf) >= 2);
+	for (k = 0; k < 7; k++)
+		CHECK(append_det(j, seq++) == 0);
+	CHECK(sl_journal_sync(j) == 0);
+	r->n_a = seq - 1;
+	r->first = sl_journal_first_seq(j);
+	CHECK(snap_load(&r->sa, dir) == 0);
+	for (k = 0; k < 3; k++)
+		CHECK(append_det(j, seq++) == 0);
+	r->n_b = seq - 1;
+	CHECK(snap_load(&r->sb, dir) == 0); /* a crash: never synced */
+	sl_journal_close(j);
+	snprintf(name, sizeof(name), "%020llu.seg", (unsigned long long)r->lf);
+	r->li = snap_find(&r->sa, name);
+	CHECK(r->li >= 0 && r->li == snap_find(&r->sb, name));
+	/* The old use's records are all over the rest of the file. */
+	CHECK(memcmp(r->stale + 4096, r->sa.data[r->li] + 4096, 4096) != 0);
+	return r->li >= 0 && failures == bad ? 0 : -1;
+}
+
+static void
+reused_free(struct reused *r)
+{
+	snap_free(&r->sa);
+	snap_free(&r->sb);
+	free(r->stale);
+}
+
+/* Offsets of the live segment's records in @sn (by walking them). */
+static int
+live_offsets(const struct snap *sn, int li, uint64_t lf, uint64_t n, size_t *off)
+{
+	size_t o = SL_JSEG_HDR;
+	uint64_t s;
+
+	for (s = lf; s <= n; s++) {
+		off[s - lf] = o;
+		o += sizeof(struct sl_jrec) + align8(len_of(s));
+	}
+	off[n - lf + 1] = o;
+	(void)sn;
+	(void)li;
+	return 0;
+}
+
+/*
+ * Open @dir, a crash image of the journal whose records @first..@n were
+ * appended, @w committed, and whose live segment holds whole @first..@k:
+ * the acknowledged records come back exactly once; damage to one is
+ * reported as damage, a cut above the watermark is not; nothing of an
+ * earlier use comes back; sequences are never handed out twice.
+ */
+static void
+check_crash_image(const char *dir, uint64_t first, uint64_t k, uint64_t w, uint64_t n,
+		  int append)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_jrec_view v;
+	struct sl_journal *j;
+	uint64_t s, next;
+	int damaged;
+
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	damaged = rec.corrupt;
+	CHECK(sl_journal_damaged(j) == 0 && rec.first_seq == first);
+	if (k >= w) {
+		CHECK(rec.corrupt == 0);
+		CHECK(rec.next_seq >= k + 1);
+	} else {
+		CHECK(rec.corrupt >= 1 && rec.corrupt_seq == k + 1);
+		CHECK(sl_journal_gap_end(j, k + 1, NULL) >= w);
+		CHECK(rec.next_seq >= w + 1);
+	}
+	CHECK(rec.next_seq <= n + 1);
+	/* Every record whole: nothing torn, nothing cut (an earlier use's
+	 * bytes after them are no tail of this one). */
+	if (k == n)
+		CHECK(rec.torn == 0 && rec.truncated_bytes == 0 && rec.next_seq == n + 1);
+	for (s = first; s <= k; s++)
+		CHECK(det_ok(j, s));
+	for (; s < rec.next_seq; s++)
+		CHECK(sl_journal_read(j, s, &v) == -EUCLEAN);
+	CHECK(sl_journal_read(j, rec.next_seq, &v) == -ENOENT);
+	next = rec.next_seq;
+	if (append) {
+		CHECK(append_det(j, next) == 0);
+		CHECK(sl_journal_sync(j) == 0);
+	}
+	sl_journal_close(j);
+	if (!append)
+		return;
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.next_seq == next + 1 && rec.torn == 0 && !rec.corrupt == !damaged);
+	CHECK(det_ok(j, next) && (k < first || det_ok(j, k)));
+	sl_journal_close(j);
+}
+
+/* Is @x in the header (or first payload word) of a record at @off[...]? */
+static int
+in_rec_header(const size_t *off, uint64_t nrec, size_t x)
+{
+	uint64_t i;
+
+	for (i = 0; i < nrec; i++)
+		if (x >= off[i] && x < off[i] + sizeof(struct sl_jrec) + 8)
+			return 1;
+	return 0;
+}
+
+/*
+ * Every cut of the live, reused segment: its bytes from offset x on are
+ * (a) what the file held before this use (the writes from x on never
+ * reached the media) or (b) zeros, with all its records committed, and
+ * with the last three appended but not committed (a crash mid-batch): x
+ * at every byte of every record's header and first payload word, and
+ * every word of the payloads, up to past the last record.
+ */
+static void
+test_recycle_cut_sweep(void)
+{
+	static struct reused r;
+	static size_t off[64];
+	struct snap dm;
+	char bdir[256], wdir[256];
+	int state, variant, bad = failures;
+	size_t x, end;
+
+	path_in(bdir, sizeof(bdir), "recycle-sweep");
+	fast_dir(wdir, sizeof(wdir), "sl-jrec-sweep");
+	if (reused_build(&r, bdir) != 0) {
+		reused_free(&r);
+		return;
+	}
+	for (state = 0; state < 2 && failures == bad; state++) {
+		const struct snap *sn = state ? &r.sb : &r.sa;
+		uint64_t n = state ? r.n_b : r.n_a, k;
+
+		live_offsets(sn, r.li, r.lf, n, off);
+		end = off[n - r.lf + 1];
+		for (x = SL_JSEG_HDR; x <= end + 8 && failures == bad; x++) {
+			if (x % 8 && !in_rec_header(off, n - r.lf + 1, x))
+				continue;
+			for (variant = 0; variant < 2 && failures == bad; variant++) {
+				/* zeros: the old sweep's cut, every word here */
+				if (variant == 1 && (state == 1 || x % 8))
+					continue;
+				snap_copy(&dm, sn);
+				if (variant == 0)
+					memcpy(dm.data[r.li] + x, r.stale + x, SEG - x);
+				else
+					memset(dm.data[r.li] + x, 0, SEG - x);
+				for (k = r.lf; k <= n; k++)
+					if (memcmp(dm.data[r.li] + off[k - r.lf],
+						   sn->data[r.li] + off[k - r.lf],
+						   sizeof(struct sl_jrec) + len_of(k)) != 0)
+						break;
+				CHECK(snap_restore(&dm, wdir) == 0);
+				check_crash_image(wdir, r.first, k - 1, r.n_a, n, x % 8 == 0);
+				if (failures != bad)
+					fprintf(stderr, "  (%s from offset %zu of the reused segment"
+						" %020llu.seg, %s; %llu whole)\n",
+						variant ? "zeros" : "the earlier use's bytes", x,
+						(unsigned long long)r.lf,
+						state ? "3 records not committed" : "all committed",
+						(unsigned long long)(k - r.lf));
+				snap_free(&dm);
+			}
+		}
+	}
+	reused_free(&r);
+	rm_rf(bdir);
+	rm_rf(wdir);
+}
+
+/* One flipped bit in any record of the reused segment, or any byte of its
+ * last record's commit word (its generation's tag included): corrupt,
+ * reported, never a stale record in its place. */
+static void
+test_recycle_bitflip(void)
+{
+	static struct reused r;
+	static size_t off[64];
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_jrec_view v;
+	struct sl_journal *j;
+	struct snap dm;
+	char bdir[256], wdir[256];
+	uint32_t kind;
+	uint64_t s, t, n;
+	int b, bad = failures;
+
+	path_in(bdir, sizeof(bdir), "recycle-flip");
+	fast_dir(wdir, sizeof(wdir), "sl-jrec-flip");
+	if (reused_build(&r, bdir) != 0) {
+		reused_free(&r);
+		return;
+	}
+	n = r.n_a;
+	live_offsets(&r.sa, r.li, r.lf, n, off);
+	for (s = r.lf; s <= n + 8 && failures == bad; s++) {
+		/* s > n: byte s - n - 1 of the last record's commit word */
+		uint64_t bad_seq = s <= n ? s : n;
+
+		snap_copy(&dm, &r.sa);
+		if (s <= n) {
+			size_t bit = rng() % ((sizeof(struct sl_jrec) + len_of(s)) * 8);
+
+			dm.data[r.li][off[s - r.lf] + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		} else {
+			dm.data[r.li][off[n - r.lf] + (s - n - 1)] ^= 0x10;
+		}
+		CHECK(snap_restore(&dm, wdir) == 0);
+		j = open_dir(wdir, &c, &rec);
+		if (j != NULL) {
+			kind = 0;
+			CHECK(rec.corrupt == 1 && rec.corrupt_seq == bad_seq &&
+			      rec.corrupt_records == 1 && rec.next_seq == n + 1);
+			CHECK(sl_journal_read(j, bad_seq, &v) == -EUCLEAN);
+			CHECK(sl_journal_gap_end(j, bad_seq, &kind) == bad_seq &&
+			      kind == SL_JDMG_CORRUPT);
+			for (t = r.first; t <= n; t++)
+				if (t != bad_seq)
+					CHECK(det_ok(j, t));
+			CHECK(append_det(j, n + 1) == 0 && sl_journal_sync(j) == 0);
+			sl_journal_close(j);
+		}
+		if (failures != bad) {
+			fprintf(stderr, "  (flip in seq %llu of the reused segment, %s)\n",
+				(unsigned long long)bad_seq, s <= n ? "a random bit" : "commit word");
+			b = (int)(s - n);
+			(void)b;
+		}
+		snap_free(&dm);
+	}
+	reused_free(&r);
+	rm_rf(bdir);
+	rm_rf(wdir);
+}
+
+/* Group commit in a reused segment: still one write-back and one drain for
+ * a batch's records and one for its watermark, whatever the batch size. */
+static void
+test_recycle_persist_counts(void)
+{
+	struct sl_journal_conf c = conf_default();
+	struct sl_journal_recovery rec;
+	struct sl_journal *j;
+	static const unsigned bursts[] = { 1, 2, 5, 32, 1 };
+	char dir[256];
+	uint64_t seq;
+	unsigned b, i;
+
+	path_in(dir, sizeof(dir), "recycle-ops");
+	po_reset(1);
+	c.ops = &counting_ops;
+	c.retain_bytes = 2 * SEG;
+	c.recycle = 1;
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	seq = cycle_until(j, 1, 2);
+	CHECK(file_gen(dir, live_first(dir)) >= 2);
+	CHECK(sl_journal_sync(j) == 0);
+	for (b = 0; b < sizeof(bursts) / sizeof(bursts[0]); b++) {
+		unsigned long d0 = po.drains, f0 = po.flushes, m0 = po.msyncs;
+
+		for (i = 0; i < bursts[b]; i++)
+			CHECK(append_det(j, seq++) == 0);
+		CHECK(po.drains == d0 && po.flushes == f0);
+		CHECK(sl_journal_sync(j) == 0);
+		CHECK(po.flushes - f0 == 2 && po.drains - d0 == 2 && po.msyncs == m0);
+	}
+	CHECK(sl_journal_recycled(j) == 2); /* the bursts stayed in the reused segment */
+	sl_journal_close(j);
+	rm_rf(dir);
+}
+
+/*
+ * A journal of segment version 3 (rewritten from this version's) loads and
+ * reads; the next record goes to a new segment of version 4; retention
+ * retires the old segment and its file comes back as a spare, generation
+ * 2: none of its version 3 records is ever read again, also after a reopen.
+ * And a journal that stopped with a retired segment kept for reuse (a
+ * spare marked recycled) opens clean: that spare goes.
+ */
+static void
+test_recycle_old_format(void)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_jrec_view v;
+	struct sl_journal *j;
+	char dir[256], copy[256], seg[300], cmd[1200];
+	uint64_t s, seq;
+
+	path_in(dir, sizeof(dir), "recycle-v3");
+	path_in(copy, sizeof(copy), "recycle-v3-crash");
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	for (s = 1; s <= 5; s++)
+		CHECK(append_det(j, s) == 0);
+	CHECK(sl_journal_sync(j) == 0);
+	sl_journal_close(j);
+	snprintf(seg, sizeof(seg), "%s/%020u.seg", dir, 1u);
+	CHECK(to_version(seg, 3) == 5);
+
+	c.retain_bytes = 2 * SEG;
+	c.recycle = 1;
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(rec.first_seq == 1 && rec.last_seq == 5 && !rec.corrupt && !rec.torn);
+	for (s = 1; s <= 5; s++)
+		CHECK(det_ok(j, s));
+	seq = cycle_until(j, 6, 1);
+	CHECK(sl_journal_first_seq(j) > 5 && sl_journal_read(j, 5, &v) == -ENOENT);
+	CHECK(file_gen(dir, live_first(dir)) == 2);
+	CHECK(det_all_ok(j));
+	/* Keep going until a segment waits for reuse, then "crash". */
+	while (count_prefix(dir, "spare-") == 0)
+		seq = cycle_until(j, seq, sl_journal_recycled(j) + 1);
+	CHECK(sl_journal_sync(j) == 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", copy, dir, copy);
+	CHECK(system(cmd) == 0);
+	sl_journal_close(j);
+	j = open_dir(copy, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(count_prefix(copy, "spare-") == 0);
+	CHECK(!rec.corrupt && !rec.torn && rec.next_seq == seq && det_all_ok(j));
+	CHECK(sl_journal_read(j, 3, &v) == -ENOENT);
+	sl_journal_close(j);
+	rm_rf(dir);
+	rm_rf(copy);
+}
+
+/*
+ * How many retired segments are kept: never so many that the journal's
+ * files would pass capacity_bytes (the disk must be freed), and none with
+ * conf.recycle -1 (every retired segment deleted, every roll a new file).
+ */
+static void
+test_recycle_bounds(void)
+{
+	struct sl_journal_conf c = conf_fast();
+	struct sl_journal_recovery rec;
+	struct sl_journal *j;
+	char dir[256];
+	uint64_t seq = 1, allocs;
+	int most = 0, files, i;
+
+	path_in(dir, sizeof(dir), "recycle-bounds");
+	c.capacity_bytes = 4 * SEG;
+	c.retain_bytes = 2 * SEG;
+	c.recycle = 4;
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	for (i = 0; i < 3000; i++) {
+		CHECK(append_det(j, seq++) == 0);
+		if (seq % 7 == 0)
+			CHECK(sl_journal_sync(j) == 0);
+		CHECK(sl_journal_retain(j, ts_of(seq)) >= 0);
+		files = count_segs(dir) + count_prefix(dir, "spare-");
+		most = files > most ? files : most;
+	}
+	CHECK(most <= 4 && sl_journal_recycled(j) > 5);
+	CHECK(po.allocs <= 4); /* the rest were retired segments */
+	CHECK(det_all_ok(j));
+	sl_journal_close(j);
+	rm_rf(dir);
+
+	c = conf_fast();
+	c.retain_bytes = 2 * SEG;
+	c.recycle = -1;
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	for (seq = 1, i = 0; i < 3000; i++) {
+		CHECK(append_det(j, seq++) == 0);
+		CHECK(sl_journal_retain(j, ts_of(seq)) >= 0);
+		CHECK(count_prefix(dir, "spare-") == 0);
+	}
+	/* A new file for every segment: 3000 records of 200 bytes on average
+	 * fill nine of 64 KiB. */
+	allocs = po.allocs;
+	CHECK(sl_journal_recycled(j) == 0 && allocs >= 8);
+	CHECK(det_all_ok(j));
+	sl_journal_close(j);
+	rm_rf(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2107,6 +2794,12 @@ main(int argc, char **argv)
 	test_v1_segments();
 	test_gap_without_loss();
 	test_v2_journal(argc > 1 ? argv[1] : NULL);
+	test_recycle_many();
+	test_recycle_cut_sweep();
+	test_recycle_bitflip();
+	test_recycle_persist_counts();
+	test_recycle_old_format();
+	test_recycle_bounds();
 	rm_rf(base);
 	return check_result("test_journal");
 }

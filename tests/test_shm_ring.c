@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <common/proto.h>
 #include <common/shm.h>
 
 #include "check.h"
@@ -347,6 +348,72 @@ test_rx_stale_lap(void)
 	CHECK(!sl_shm_link_ready(&l));
 }
 
+/* Message records (kind 1): a publish of 32 bytes claims exactly one line,
+ * its commit word inside it; 33 bytes take two. A broker's message record
+ * reads back as the DELIVER frame it stands for, of the session given; a
+ * record shorter than its fields, or of an unknown kind, is refused. */
+static void
+test_msg_records(void)
+{
+	struct sl_shm_region *r;
+	struct sl_shm_link l;
+	struct sl_shm_msg *m;
+	uint8_t buf[2048], *ring;
+	uint64_t pos = 0;
+	struct sl_frame f;
+	size_t off = 0;
+	int n;
+
+	region_make();
+	r = (struct sl_shm_region *)region;
+	CHECK(sl_shm_link_init(&l, region, SIZE) == 0);
+	m = sl_shm_link_claim_msg(&l, SL_SHM_LINE_PAYLOAD);
+	CHECK(m == (struct sl_shm_msg *)(region + r->tx_off));
+	memset(m + 1, 0x77, SL_SHM_LINE_PAYLOAD);
+	m->topic_id = 5;
+	sl_shm_link_commit_msg(&l, SL_SHM_LINE_PAYLOAD);
+	CHECK(m->commit == sl_shm_commit_msg(0, 12, SL_SHM_MSG_BODY + SL_SHM_LINE_PAYLOAD));
+	CHECK(sl_shm_word_kind(m->commit) == SL_SHM_K_MSG);
+	CHECK(l.tx_pos == SL_SHM_LINE);
+	CHECK(*(uint64_t *)(region + r->tx_off + SL_SHM_LINE) == 0); /* next slot cleared */
+	CHECK(sl_shm_link_claim_msg(&l, SL_SHM_LINE_PAYLOAD + 1) != NULL);
+	sl_shm_link_commit_msg(&l, SL_SHM_LINE_PAYLOAD + 1);
+	CHECK(l.tx_pos == 3 * SL_SHM_LINE);
+
+	/* The broker's side: a DELIVER as a message record. */
+	ring = region + r->rx_off[0];
+	m = (struct sl_shm_msg *)ring;
+	m->topic_id = 9;
+	m->flags = 0;
+	m->hdrs_len = 0;
+	m->seq = 123;
+	m->timestamp = 456;
+	memset(m + 1, 0x42, 20);
+	sl_shm_rec_commit_word(ring, RING, pos, sl_shm_commit_msg(pos, 12, SL_SHM_MSG_BODY + 20));
+	pos += SL_SHM_LINE;
+	{
+		int in_big = 0;
+
+		n = sl_shm_link_recv_big(&l, buf, sizeof(buf), NULL, 0, &in_big, 77);
+	}
+	CHECK(n == (int)sizeof(struct sl_deliver) + 20);
+	CHECK(sl_proto_next(buf, (size_t)n, &off, &f) == 1);
+	{
+		const struct sl_deliver *d = (const struct sl_deliver *)buf;
+
+		CHECK(d->h.type == SL_FT_DELIVER && d->h.session == 77 && d->h.version == 3 &&
+		      d->topic_id == 9 && d->seq == 123 && d->timestamp == 456 &&
+		      d->h.length == sizeof(*d) + 20 && f.body_len == 20 && f.body[19] == 0x42);
+	}
+	CHECK(r->rx[0].cons == SL_SHM_LINE);
+	/* Shorter than a message record's fields. */
+	sl_shm_rec_commit_word(ring, RING, pos, sl_shm_commit_msg(pos, 12, SL_SHM_MSG_BODY - 1));
+	CHECK(sl_shm_link_recv(&l, buf, sizeof(buf)) == -EPROTO);
+	/* A kind no broker writes. */
+	sl_shm_rec_commit_word(ring, RING, pos, sl_shm_commit_word(pos, 12, 24u | 7u << 24));
+	CHECK(sl_shm_link_recv(&l, buf, sizeof(buf)) == -EPROTO);
+}
+
 int
 main(void)
 {
@@ -355,6 +422,7 @@ main(void)
 	test_open_claim_invisible();
 	test_rx();
 	test_rx_stale_lap();
+	test_msg_records();
 	free(region);
 	return check_result("test_shm_ring");
 }

@@ -196,8 +196,8 @@ test_hostile_records(void)
 	/* A record longer than any frame: cut off, nothing copied. */
 	attach();
 	client_put(24, 24, 11, 1);
-	__atomic_store_n((uint64_t *)(base + 4096 + 32),
-			 sl_shm_commit_word(32, SHIFT, SL_MAX_DATAGRAM + 8), __ATOMIC_RELEASE);
+	__atomic_store_n((uint64_t *)(base + 4096 + SL_SHM_LINE),
+			 sl_shm_commit_word(SL_SHM_LINE, SHIFT, SL_MAX_DATAGRAM + 8), __ATOMIC_RELEASE);
 	CHECK(burst(pkts, peers, 8) == 0);
 	CHECK(region()->notice == SL_SHM_CUT_CORRUPT);
 	CHECK(w->n_shm == 0 && detached_notice());
@@ -274,15 +274,16 @@ test_rx_ring_writes(void)
 	CHECK(memcmp(ring + SL_SHM_REC_HDR, frame, sizeof(frame)) == 0);
 	/* A later client of the slot is another peer. */
 	CHECK(sl_shm_send(w, &stale.shm, frame, sizeof(frame), NULL, 0) == -ENOTCONN);
-	/* 240-byte records: the 4 KiB ring takes 17 (and the 8-byte slot
-	 * cleared after the last); then it is full until the client consumes. */
+	/* 240 bytes of record are four lines, 256: the 4 KiB ring takes 15
+	 * (a 16th would leave no room for the 8-byte slot cleared after it);
+	 * then it is full until the client consumes. */
 	for (i = 0; i < 64 && rc == 0; i++) {
 		rc = sl_shm_send(w, &me.shm, frame, sizeof(frame), NULL, 0);
 		sent += rc == 0;
 	}
-	CHECK(rc == -ENOBUFS && sent == 17);
+	CHECK(rc == -ENOBUFS && sent == 15);
 	CHECK(sl_shm_room(w, &me.shm, sizeof(frame)) == 0);
-	__atomic_store_n(&region()->rx[0].cons, 4 * 240, __ATOMIC_RELEASE);
+	__atomic_store_n(&region()->rx[0].cons, 4 * 256, __ATOMIC_RELEASE);
 	CHECK(sl_shm_room(w, &me.shm, sizeof(frame)) == 1);
 	/* A consumer word beyond the producer: the client is kicked. */
 	__atomic_store_n(&region()->rx[0].cons, 1ull << 40, __ATOMIC_RELEASE);
@@ -312,6 +313,101 @@ client_put_publish(uint32_t len)
 	memcpy(ring + off + SL_SHM_REC_HDR, frame, len);
 	sl_shm_rec_commit(ring, RING, SHIFT, tx_pos, len);
 	tx_pos += rec;
+}
+
+/* A message record (a PUBLISH without its wire header) of @body bytes of
+ * payload (bytes i * 3) put in the tx ring, its commit word saying @len
+ * (SL_SHM_MSG_BODY + @body when well formed) and @kind. */
+static void
+client_put_msg(uint32_t body, uint32_t len, uint32_t kind)
+{
+	uint8_t *ring = base + 4096;
+	uint32_t rec = sl_shm_rec_bytes(SL_SHM_MSG_BODY + body), off, i;
+	struct sl_shm_msg *m;
+
+	off = sl_shm_rec_place(ring, RING, SHIFT, &tx_pos, rec);
+	m = (struct sl_shm_msg *)(ring + off);
+	m->topic_id = 3;
+	m->flags = SL_PUB_F_ACK_REQ;
+	m->hdrs_len = 0;
+	m->seq = 77;
+	m->timestamp = 1234;
+	for (i = 0; i < body; i++)
+		((uint8_t *)(m + 1))[i] = (uint8_t)(i * 3);
+	sl_shm_rec_commit_word(ring, RING, tx_pos,
+			       sl_shm_commit_word(tx_pos, SHIFT, len | kind << 24));
+	tx_pos += rec;
+}
+
+/* Message records: a 32-byte message is one line of the ring, read back as
+ * the PUBLISH frame it stands for, of the session the client opened; a
+ * record shorter than its fields, longer than max_frame allows, or of an
+ * unknown kind cuts the client off. */
+static void
+test_message_records(void)
+{
+	struct rte_mbuf *pkts[8];
+	union sl_peer peers[8];
+	struct sl_session *s;
+	uint16_t n;
+	uint32_t i;
+	int ok = 1;
+
+	attach();
+	CHECK(sl_session_open(&w->sessions, SLOT, GEN, &s) == 0);
+	s->transport = SL_TRANSPORT_SHM;
+	client_put_msg(SL_SHM_LINE_PAYLOAD, SL_SHM_MSG_BODY + SL_SHM_LINE_PAYLOAD, SL_SHM_K_MSG);
+	CHECK(tx_pos == SL_SHM_LINE); /* one line, commit word included */
+	client_put_msg(100, SL_SHM_MSG_BODY + 100, SL_SHM_K_MSG);
+	CHECK(tx_pos == SL_SHM_LINE + 3 * SL_SHM_LINE);
+	n = burst(pkts, peers, 8);
+	CHECK(n == 1);
+	if (n == 1) {
+		const struct sl_publish *p = rte_pktmbuf_mtod(pkts[0], const struct sl_publish *);
+		const struct sl_publish *q = rte_pktmbuf_mtod_offset(
+			pkts[0], const struct sl_publish *, sizeof(*p) + SL_SHM_LINE_PAYLOAD);
+		const uint8_t *d = (const uint8_t *)(q + 1);
+
+		CHECK(p->h.type == SL_FT_PUBLISH && p->h.session == s->id &&
+		      p->h.length == sizeof(*p) + SL_SHM_LINE_PAYLOAD &&
+		      p->h.flags == SL_PUB_F_ACK_REQ && p->h.version == 3 && p->topic_id == 3 &&
+		      p->producer_seq == 77 && p->timestamp == 1234 && p->hdrs_len == 0);
+		/* The next frame starts 8-byte aligned, as in a datagram. */
+		CHECK(q->h.type == SL_FT_PUBLISH && q->h.length == sizeof(*q) + 100);
+		for (i = 0; i < 100; i++)
+			ok &= d[i] == (uint8_t)(i * 3);
+		CHECK(ok);
+		CHECK(pkts[0]->data_len == sizeof(*p) + SL_SHM_LINE_PAYLOAD + sizeof(*q) + 104);
+	}
+	free_all(pkts, n);
+	CHECK(region()->tx.cons == tx_pos);
+
+	/* Shorter than a message record's fields: cut off. */
+	client_put_msg(0, SL_SHM_MSG_BODY - 8, SL_SHM_K_MSG);
+	CHECK(burst(pkts, peers, 8) == 0);
+	CHECK(region()->notice == SL_SHM_CUT_CORRUPT && w->n_shm == 0 && detached_notice());
+	sl_session_close(&w->sessions, s);
+
+	/* A kind the layout does not define: cut off. */
+	attach();
+	client_put_msg(8, SL_SHM_MSG_BODY + 8, 2);
+	CHECK(burst(pkts, peers, 8) == 0);
+	CHECK(region()->notice == SL_SHM_CUT_CORRUPT && w->n_shm == 0 && detached_notice());
+
+	/* Longer than max_frame allows a PUBLISH: cut off. */
+	attach();
+	clients[SLOT].max_frame = SL_MAX_DATAGRAM;
+	client_put_msg(8, SL_SHM_MSG_BODY + SL_MAX_DATAGRAM, SL_SHM_K_MSG);
+	CHECK(burst(pkts, peers, 8) == 0);
+	CHECK(region()->notice == SL_SHM_CUT_CORRUPT && w->n_shm == 0 && detached_notice());
+
+	/* Before the client has a session: read as a PUBLISH of session 0,
+	 * which the frame handler refuses as it does any unknown session. */
+	attach();
+	client_put_msg(8, SL_SHM_MSG_BODY + 8, SL_SHM_K_MSG);
+	n = burst(pkts, peers, 8);
+	CHECK(n == 1 && rte_pktmbuf_mtod(pkts[0], const struct sl_hdr *)->session == 0);
+	free_all(pkts, n);
 }
 
 /* Frames over a datagram: a PUBLISH up to max_frame is read whole into an
@@ -370,9 +466,16 @@ test_large_frames(void)
 	dl.seq = 9;
 	dl.timestamp = 6;
 	CHECK(sl_tx_deliver_copy(w, &me, &dl, payload) == 0);
+	/* A message record: the DELIVER's fields without its wire header. */
 	CHECK(__atomic_load_n((uint64_t *)ring, __ATOMIC_ACQUIRE) ==
-	      sl_shm_commit_word(0, SHIFT, sizeof(dl) + sizeof(payload)));
-	CHECK(memcmp(ring + SL_SHM_REC_HDR + sizeof(dl), payload, sizeof(payload)) == 0);
+	      sl_shm_commit_msg(0, SHIFT, SL_SHM_MSG_BODY + sizeof(payload)));
+	{
+		const struct sl_shm_msg *m = (const struct sl_shm_msg *)ring;
+
+		CHECK(m->topic_id == 1 && m->seq == 9 && m->timestamp == 6 && m->flags == 0 &&
+		      m->hdrs_len == 0);
+	}
+	CHECK(memcmp(ring + sizeof(struct sl_shm_msg), payload, sizeof(payload)) == 0);
 
 	/* With max_deliver 1472: DELIVER_FRAG pieces that make the message. */
 	attach();
@@ -425,6 +528,7 @@ main(int argc, char **argv)
 	test_drain_after_hang_up();
 	test_rx_ring_writes();
 	test_large_frames();
+	test_message_records();
 	dp.shm = NULL;
 	sl_worker_fini(w);
 	sl_route_fini(&dp.route);

@@ -219,19 +219,32 @@ elif mode == "magic":
     s.send(struct.pack("<QII32s", 0x1234, 1, 0, b"x"))
 elif mode == "version":
     s.send(struct.pack("<QII32s", 0x314d48534543554c, 99, 0, b"x"))
+elif mode == "v2":
+    s.send(struct.pack("<QII32s", 0x314d48534543554c, 2, 0, b"old"))
 # mode "silent": send nothing
 try:
     d = s.recv(64)
 except socket.timeout:
     print("timeout"); sys.exit(0)
-print("closed" if not d else "status %d" % struct.unpack("<Qi", d[:12])[1])
+if not d:
+    print("closed")
+elif mode == "v2":
+    print("status %d version %d" % struct.unpack("<QiI", d[:16])[1:])
+else:
+    print("status %d" % struct.unpack("<Qi", d[:12])[1])
 PY
 }
 t_eq "attach: a short request is refused (-EPROTO)" "$(attach_probe short)" "status -71"
 t_eq "attach: a wrong magic is refused (-EPROTO)" "$(attach_probe magic)" "status -71"
+# A client of the previous layout (line records came with version 3): told
+# which version the dataplane speaks, and the log names both.
+t_eq "attach: a version 2 client is refused, told version 3" "$(attach_probe v2)" \
+	"status -71 version 3"
+t_check "attach: the log names the old client's layout and the dataplane's" \
+	t_wait 3 grep -q "speaks shared-memory layout version 2, this dataplane version 3" "$T_DIR/dp.log"
 t_eq "attach: another version is refused (-EPROTO)" "$(attach_probe version)" "status -71"
 t_eq "attach: a silent connection is closed within its second" "$(attach_probe silent)" closed
-t_check "attach: each counted (drop_shm_bad_attach)" t_wait 3 stat_ge drop_shm_bad_attach $((ba0 + 4))
+t_check "attach: each counted (drop_shm_bad_attach)" t_wait 3 stat_ge drop_shm_bad_attach $((ba0 + 5))
 # 64 silent connections take every slot (shm_max_clients = 64) for a second.
 python3 - "$sock" >"$T_DIR/hold.out" 2>&1 <<'PY' &
 import socket, sys, time

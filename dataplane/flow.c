@@ -10,7 +10,6 @@
 
 #include "retx.h"
 #include "tx.h"
-#include "lathist.h"
 #include "worker_internal.h"
 
 #define NAK_BURST 1024 /* most messages a subscription may have resent at once */

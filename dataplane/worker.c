@@ -24,7 +24,6 @@
 #include "retx.h"
 #include "shm_worker.h"
 #include "tx.h"
-#include "lathist.h"
 #include "worker_internal.h"
 
 #define EXPIRY_PERIOD_MS 10 /* how often a worker scans for silent sessions */

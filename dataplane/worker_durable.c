@@ -17,7 +17,6 @@
 #include "large.h"
 #include "retx.h"
 #include "tx.h"
-#include "lathist.h"
 #include "worker_internal.h"
 
 #define PENDING_MAX 4096	/* sync publishes awaiting this iteration's commit */

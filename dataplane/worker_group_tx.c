@@ -18,7 +18,6 @@
 #include "retx.h"
 #include "shm_worker.h"
 #include "tx.h"
-#include "lathist.h"
 #include "worker_internal.h"
 
 /*

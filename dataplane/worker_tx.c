@@ -21,7 +21,6 @@
 #include "retx.h"
 #include "shm_worker.h"
 #include "tx.h"
-#include "lathist.h"
 #include "worker_internal.h"
 
 /* --- UDP: the ports' tx buffers ---------------------------------------------- */

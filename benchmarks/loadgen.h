@@ -116,6 +116,7 @@ struct lg_run {
 	uint64_t *hi;	   /* with a window: [sub][pub] highest index delivered + 1 */
 	uint64_t *acc;	   /* with a window: [sub] sum of its hi[], how far it has got */
 	double ns_per_msg; /* per publisher; 0 when the rate is unbounded */
+#define LG_SAMPLE 16u
 	uint64_t start_ns;
 	uint64_t warmup_end_ns;
 	uint64_t stop_ns;     /* hard end of the send phase */
@@ -133,6 +134,11 @@ struct lg_run {
 	/* Publishers' resends (sums of their client stats). */
 	uint64_t resent, ooo_refused, pub_datagrams;
 	uint64_t call_skipped; /* publishes in the warm-up window, not timed */
+	/* Over shm at --rate 0, one publish in LG_SAMPLE is timed and stamped
+	 * (mask LG_SAMPLE - 1; 0: every one): three TSC reads a message would
+	 * otherwise cost this thread more than the broker spends on it. */
+	uint32_t sample_mask;
+	uint32_t sample_i;
 	uint64_t window;       /* in effect; 0: none */
 	uint64_t prog_received, prog_ns;
 	double ns_per_tick; /* TSC calibration (1 where there is no TSC) */

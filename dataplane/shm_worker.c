@@ -128,9 +128,9 @@ sl_shm_worker_handoff(struct sl_worker *w, const struct sl_handoff *h)
 	 * read first, as the datagrams a UDP client sent before it exited
 	 * still arrive (a publisher that closes right after its last publish
 	 * loses none): the next bursts drain the ring, then cut it. Bounded:
-	 * the ring holds at most tx_size / 24 records and every batch takes
-	 * at least one. If this worker cut it off already, the main lcore has
-	 * been (or is being) told.
+	 * the ring holds at most tx_size / 64 records (a line each, at least)
+	 * and every batch takes at least one. If this worker cut it off
+	 * already, the main lcore has been (or is being) told.
 	 */
 	for (uint32_t i = 0; i < w->n_shm; i++)
 		if (w->shm[i] == h->topic) {

@@ -398,6 +398,20 @@ fi
 # this VM's vCPUs around, and the ping-pong changes with where they land.
 bounded 30 "$work/pp2.json" "$bin/sluice-floor-pingpong" --json -d $floor_s
 row pingpong-2 floor - 64 "$work/pp2.json"
+# The shared-memory ring alone between the same two cores, with the real
+# record layout (one-line 32 B message records), both ways of telling the
+# consumer a record is there: polling the record's own line, or a doorbell
+# word (sluice-bench-shm-ring). The layout's own floor: one-way latency at
+# --shm-rate, and the flat-out rate.
+if [ -x "$bin/sluice-bench-shm-ring" ]; then
+	for m in line doorbell; do
+		bounded 60 "$work/shmring-$m.json" "$bin/sluice-bench-shm-ring" --mode $m \
+			--rate "$shm_rate" --cpus "$lg_cpu,1" --json
+		row "shm-ring-$m" floor - 32 "$work/shmring-$m.json"
+	done
+else
+	echo '{"name":"shm-ring-line","transport":"floor","durability":null,"size":32,"status":"not built"}' >>"$rows"
+fi
 say "sluice-dataplane again for shared memory, --idle busy; sync journals in $pmdir" \
 	"(tmpfs, PMEM_IS_PMEM_FORCE=1: emulated persistent memory)"
 mkdir -p "$pmdir"
@@ -446,6 +460,8 @@ PY
 		say "  publish only, $dur: ${acc#* }"
 		row "$(shm_name $dur sluice-max-pub)" shm "$dur" $max_size "$f" "$st" nolat=1 \
 			"msgs_per_s=${acc%% *}"
+		row publish-call-max shm "$dur" $max_size "$f" "$st" pct=publish_call_ \
+			rate=publish_per_s
 	else
 		say "  publish only, $dur: dataplane counters unreadable; the loadgen's publish rate stands"
 		row "$(shm_name $dur sluice-max-pub)" shm "$dur" $max_size "$f" "$st" nolat=1 \
@@ -609,6 +625,9 @@ print("shm rows: latency is one-way publish to deliver (TSC; r. = ratio to the p
       " trip,\n  pingpong-2, measured again just before them);\n  publish-call: time inside claim+copy+commit, msgs/s = publish rate;"
       " sluice-max-pub: accepted by\n  the broker per second (no subscriber);"
       " sluice-max-sub: delivered per second, latency = queueing;\n"
+      "  publish-call-max: the publish call during sluice-max-pub;\n"
+      "  shm-ring-*: the ring alone (sluice-bench-shm-ring), one-line records between the two cores:\n"
+      "  latency one-way at the shm rate, msgs/s flat out; -line polls the record, -doorbell a word;\n"
       "  *-emupmem: sync journal on tmpfs with PMEM_IS_PMEM_FORCE=1 (emulated persistent memory)\n"
       "  *-file: sync journal on an ordinary file system (msync)")
 # Throughput against the floors of the same run.
@@ -616,15 +635,35 @@ def first_ok(name, transport=None, size=None):
     return next((r for r in rows if r["name"] == name and r["status"] in ("ok", "loss") and
                  (transport is None or r["transport"] == transport) and
                  (size is None or r["size"] == size) and r.get("msgs_per_s")), None)
-fl = first_ok("udp-veth-rate")
+# Each maximum rate against its floor's rate: UDP against kernel UDP one way
+# across the veth; shared memory against the ring alone between the same
+# two cores (shm-ring-line, flat out).
+def rate_vs(names, fl, what):
+    for n in names:
+        mx = first_ok(n)
+        if fl and mx:
+            print(f"  {n}, one worker, {mx['size']} B: {mx['msgs_per_s'] / 1e6:.2f}M msgs/s vs {what}"
+                  f" {fl['msgs_per_s'] / 1e6:.2f}M/s = {mx['msgs_per_s'] / fl['msgs_per_s']:.2f}x")
+        else:
+            print(f"  {n}: not measured" + ("" if fl else " (no floor)"))
 print("throughput against floors:")
-for n in ("sluice-max-udp", "sluice-max-udp-nobatch"):
-    mx = first_ok(n)
-    if fl and mx:
-        print(f"  {n}, one worker, {mx['size']} B: {mx['msgs_per_s']:.0f} msgs/s delivered vs kernel"
-              f" UDP {fl['msgs_per_s']:.0f} pkts/s one way = {mx['msgs_per_s'] / fl['msgs_per_s']:.2f}x")
-    else:
-        print(f"  {n}: not measured" + ("" if fl else " (no floor)"))
+rate_vs(("sluice-max-udp", "sluice-max-udp-nobatch"), first_ok("udp-veth-rate"),
+        "kernel UDP pkts one way")
+rate_vs(("sluice-max-pub", "sluice-max-sub", "sluice-max-pub-emupmem", "sluice-max-sub-emupmem"),
+        first_ok("shm-ring-line"), "the shm ring alone")
+# The publish call's p99 at the latency rows' rate beside the same at the
+# maximum rate.
+for dur in ("none", "sync"):
+    calls = [r for r in rows if r["name"] == "publish-call" and r["durability"] == dur and
+             r["status"] in ("ok", "loss") and r["p99_ns"] is not None]
+    mx = next((r for r in rows if r["name"] == "publish-call-max" and r["durability"] == dur and
+               r["status"] in ("ok", "loss") and r["p99_ns"] is not None), None)
+    if calls or mx:
+        print(f"  publish call p99, {dur}: at {calls[0]['msgs_per_s']:.0f} msg/s " if calls else
+              f"  publish call p99, {dur}: ", end="")
+        print(", ".join(f"{r['size']} B {t(r['p99_ns'])}" for r in calls) +
+              (f" | at the maximum rate ({mx['msgs_per_s'] / 1e6:.2f}M/s) {mx['size']} B"
+               f" {t(mx['p99_ns'])} (p50 {t(mx['p50_ns'])})" if mx else " | maximum rate not measured"))
 mc = first_ok("memcpy", size=65536)
 for tr in ("udp", "shm"):
     r = first_ok("sluice-64k", tr)
@@ -715,11 +754,17 @@ verdict("shm p50 < 1 us and <= 1.5x ping-pong p50" +
           (False if r["p50_ns"] >= 1000 else None),
           f"{r['size']} B {t(r['p50_ns'])}" + (f" = {r['p50_ns'] / pp['p50_ns']:.2f}x" if pp else ""))
          for r in lat])
-verdict("shm p99 <= 2x ping-pong p99" + (f" ({t(pp['p99_ns'])})" if pp else ""),
-        [(r["p99_ns"] <= 2 * pp["p99_ns"] if pp else None,
+verdict("shm p99 <= 3x ping-pong p99" + (f" ({t(pp['p99_ns'])})" if pp else ""),
+        [(r["p99_ns"] <= 3 * pp["p99_ns"] if pp else None,
           f"{r['size']} B {t(r['p99_ns'])}" + (f" = {r['p99_ns'] / pp['p99_ns']:.2f}x" if pp else ""))
          for r in lat])
-verdict("publish call p99 < 100 ns",
+# Aeron's IPC round trip (two hops, as publish -> worker -> subscriber is)
+# is about 1.15x the ping-pong round trip on this machine.
+verdict("shm one-way p50 <= 1.15x ping-pong p50 (Aeron IPC's round trip here)",
+        [(r["p50_ns"] <= 1.15 * pp["p50_ns"] if pp else None,
+          f"{r['size']} B" + (f" {r['p50_ns'] / pp['p50_ns']:.2f}x" if pp else " no floor"))
+         for r in lat])
+verdict("publish call p99 < 100 ns (at the latency rows' rate)",
         [(r["p99_ns"] < 100, f"{r['durability']} {r['size']} B {t(r['p99_ns'])}")
          for r in ok_rows("publish-call", "shm")])
 def rate_rows(name):
@@ -727,6 +772,9 @@ def rate_rows(name):
 verdict(">= 20M msg/s, durability none (publish only, accepted by the broker)",
         [(r["msgs_per_s"] >= 20e6, f"{r['msgs_per_s'] / 1e6:.2f}M/s")
          for r in rate_rows("sluice-max-pub")])
+verdict(">= 14M msg/s delivered to one shm subscriber, durability none (Aeron IPC's rate here)",
+        [(r["msgs_per_s"] >= 14e6, f"{r['msgs_per_s'] / 1e6:.2f}M/s")
+         for r in rate_rows("sluice-max-sub")])
 verdict(">= 5M msg/s, durability sync on tmpfs-emulated pmem (publish only)",
         [(r["msgs_per_s"] >= 5e6, f"{r['msgs_per_s'] / 1e6:.2f}M/s")
          for r in rate_rows("sluice-max-pub-emupmem")])

@@ -4,11 +4,11 @@
  * (dataplane/shm_worker.c): a client region built in memory (no socket, no
  * attach), its tx ring filled with the input, then a real worker
  * (tests/dp_harness.h, no NIC) polled over it: records, commit words, pads,
- * lengths, and the frames they carry (HELLO and the session that follows
- * over shared memory).
+ * lengths, kinds, and the frames and message records they carry (HELLO and
+ * the session that follows over shared memory).
  *
  * Input: a control byte, a 16-bit little-endian start position in the ring
- * (rounded down to 8 bytes), then the ring's bytes from offset 0.
+ * (rounded down to a 64-byte line), then the ring's bytes from offset 0.
  *   bit 0 (LAP): the commit words of the records from the start position
  *                get the right lap (the fuzzer then only chooses lengths),
  *                as a client's producer writes them
@@ -94,10 +94,11 @@ fix_laps(uint8_t *ring, uint64_t pos)
 	for (k = 0; k < 128; k++) {
 		uint32_t off = (uint32_t)(pos & (RING - 1));
 		uint64_t *word = (uint64_t *)(ring + off);
-		uint32_t len = (uint32_t)*word, rec;
+		uint32_t w32 = (uint32_t)*word, len = sl_shm_word_len(*word), rec;
 
-		*word = sl_shm_commit_word(pos, SHIFT, len);
-		if (len == SL_SHM_PAD) {
+		/* The kind and length the fuzzer wrote, the lap a producer would. */
+		*word = sl_shm_commit_word(pos, SHIFT, w32);
+		if (w32 == SL_SHM_PAD) {
 			pos += RING - off;
 			continue;
 		}
@@ -135,7 +136,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 3)
 		return 0;
 	ctl = data[0];
-	start = (uint64_t)(data[1] | data[2] << 8) % RING & ~7ull;
+	start = (uint64_t)(data[1] | data[2] << 8) % RING & ~(uint64_t)(SL_SHM_LINE - 1);
 	data += 3, size -= 3;
 	if (size > RING)
 		size = RING;

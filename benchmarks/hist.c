@@ -2,7 +2,6 @@
 /* Log-linear latency histogram: percentiles, merge and reset (record is inline). */
 
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 
 #include "hist.h"
@@ -33,42 +32,13 @@ sl_hist_reset(struct sl_hist *h)
 uint64_t
 sl_hist_bucket_low(const struct sl_hist *h, unsigned idx)
 {
-	unsigned s = h->sub_bits;
-	unsigned shift;
-
-	if (idx < (1u << s))
-		return idx;
-	/* idx = ((e - s + 1) << s) + sub: the bucket starts at (2^s + sub) << (e - s). */
-	shift = (idx >> s) - 1u;
-	return ((UINT64_C(1) << s) | (idx & ((1u << s) - 1u))) << shift;
+	return sl_hist_idx_low(h->sub_bits, idx);
 }
 
 uint64_t
 sl_hist_bucket_high(const struct sl_hist *h, unsigned idx)
 {
-	unsigned s = h->sub_bits;
-
-	if (idx < (1u << s))
-		return idx;
-	return sl_hist_bucket_low(h, idx) + (UINT64_C(1) << ((idx >> s) - 1u)) - 1u;
-}
-
-/* Rank (1-based) of the value at percentile @p of @count values. */
-static uint64_t
-percentile_rank(uint64_t count, double p)
-{
-	double x = p / 100.0 * (double)count;
-	uint64_t rank;
-
-	/* Shave a relative epsilon so that 99.99% of 100000 is rank 99990, not
-	 * 99991 because 99.99 has no exact binary form. */
-	x -= x * 1e-12;
-	rank = (uint64_t)ceil(x);
-	if (rank < 1)
-		rank = 1;
-	if (rank > count)
-		rank = count;
-	return rank;
+	return sl_hist_idx_high(h->sub_bits, idx);
 }
 
 uint64_t
@@ -84,7 +54,7 @@ sl_hist_percentile(const struct sl_hist *h, double p)
 		return h->min;
 	if (p >= 100.0)
 		return h->max;
-	rank = percentile_rank(h->count, p);
+	rank = sl_hist_rank(h->count, p);
 	for (i = 0; i < h->nbuckets; i++) {
 		seen += h->counts[i];
 		if (seen >= rank)

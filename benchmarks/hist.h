@@ -6,17 +6,15 @@
 
 #include <stdint.h>
 
+#include <common/histmath.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /*
- * Layout (as HdrHistogram, with base 2): with s = sub_bits, values below 2^s
- * get one bucket each and are recorded exactly; every range [2^e, 2^(e+1))
- * above that is split into 2^s linear buckets of width 2^(e-s), so a bucket
- * is never wider than 1/2^s of the values in it (s = 7: under 0.8%).
- * Bucket index = v for v < 2^s, else ((e - s + 1) << s) + the s bits below
- * the leading one; the two cases join without a hole, so the index is dense.
+ * Layout: common/histmath.h (HdrHistogram-style, base 2): with s = sub_bits,
+ * a bucket is never wider than 1/2^s of the values in it (s = 7: under 0.8%).
  *
  * The struct is sized for SL_HIST_SUB_BITS_MAX whatever sub_bits is, so it
  * needs no allocation at all (about 66 KiB: keep it off small stacks).
@@ -34,7 +32,7 @@ extern "C" {
 #define SL_HIST_RANGE_BITS 40u
 #define SL_HIST_MAX_VALUE ((UINT64_C(1) << SL_HIST_RANGE_BITS) - 1)
 /* Bucket count for sub_bits s is (RANGE_BITS + 1 - s) << s, largest at the max s. */
-#define SL_HIST_BUCKETS(s) ((SL_HIST_RANGE_BITS + 1u - (s)) << (s))
+#define SL_HIST_BUCKETS(s) SL_HIST_NBUCKETS(SL_HIST_RANGE_BITS, (s))
 #define SL_HIST_BUCKETS_MAX SL_HIST_BUCKETS(SL_HIST_SUB_BITS_MAX)
 
 struct sl_hist {
@@ -57,19 +55,6 @@ int sl_hist_init(struct sl_hist *h, unsigned sub_bits);
 
 /* Empty @h, keeping its sub_bits. */
 void sl_hist_reset(struct sl_hist *h);
-
-/* Bucket holding @v (already clamped to SL_HIST_MAX_VALUE) for @sub_bits. */
-static inline unsigned
-sl_hist_index(unsigned sub_bits, uint64_t v)
-{
-	unsigned e;
-
-	if (v < (UINT64_C(1) << sub_bits))
-		return (unsigned)v;
-	e = 63u - (unsigned)__builtin_clzll(v);
-	return ((e - sub_bits + 1u) << sub_bits) +
-	       (unsigned)((v >> (e - sub_bits)) & ((UINT64_C(1) << sub_bits) - 1));
-}
 
 /*
  * Record one value. O(1), no allocation, no failure: a value above

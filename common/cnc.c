@@ -51,7 +51,7 @@ struct sl_cnc {
 #define OFF_CMDS 4096u
 #define OFF_RES (OFF_CMDS + SL_CNC_RING_ENTRIES * sizeof(struct sl_cnc_cmd))
 #define OFF_CTRS (OFF_RES + SL_CNC_RING_ENTRIES * sizeof(struct sl_cnc_result))
-#define TOTAL(slots) (OFF_CTRS + sl_ctrs_area_size(slots))
+#define TOTAL(slots, hs, hw) (OFF_CTRS + sl_ctrs_area_size_h((slots), (hs), (hw)))
 
 /* SL_RUN_DIR/NAME into @out, for a valid instance @name. */
 static int
@@ -107,7 +107,14 @@ bind_layout(struct sl_cnc *c)
 int
 sl_cnc_create(struct sl_cnc **out, const char *name, uint32_t ctr_slots)
 {
-	size_t total = TOTAL(ctr_slots);
+	return sl_cnc_create_h(out, name, ctr_slots, 0, 0);
+}
+
+int
+sl_cnc_create_h(struct sl_cnc **out, const char *name, uint32_t ctr_slots, uint32_t hist_slots,
+		uint32_t hist_workers)
+{
+	size_t total = TOTAL(ctr_slots, hist_slots, hist_workers);
 	struct sl_cnc *c;
 	char tmp[PATH_MAX + 8];
 	int fd, rc;
@@ -150,7 +157,7 @@ sl_cnc_create(struct sl_cnc **out, const char *name, uint32_t ctr_slots)
 	c->hdr->res_ring_off = OFF_RES_RING;
 	c->hdr->res_off = OFF_RES;
 	c->hdr->ctrs_off = OFF_CTRS;
-	sl_ctrs_format(c->ctrs, total - OFF_CTRS, ctr_slots);
+	sl_ctrs_format_h(c->ctrs, total - OFF_CTRS, ctr_slots, hist_slots, hist_workers);
 	c->hdr->dp_pid = getpid();
 	c->hdr->dp_start_ns = sl_wall_ns();
 	c->hdr->dp_heartbeat_ns = c->hdr->dp_start_ns;

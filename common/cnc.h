@@ -32,10 +32,11 @@ extern "C" {
  */
 
 #define SL_CNC_MAGIC 0x31434e4345434c53ull /* "SLCECNC1" */
-#define SL_CNC_VERSION 5u /* 2: the counters area replaced the JSON stats text;
+#define SL_CNC_VERSION 6u /* 2: the counters area replaced the JSON stats text;
 			   * 3: users' second key and encryption policies;
 			   * 4: consumer groups, the consume right, ACL group names;
-			   * 5: partitioned topics (sl_cnc_topic.partitions) */
+			   * 5: partitioned topics (sl_cnc_topic.partitions);
+			   * 6: latency histograms (counters area version 2) */
 #define SL_CNC_RING_ENTRIES 256 /* power of two */
 #define SL_CNC_CMD_SIZE 512
 #define SL_CNC_STATS_PERIOD_MS 100
@@ -257,6 +258,11 @@ int sl_cnc_run_dir(const char *name, char *out, size_t len);
  * map it. Returns 0 or -errno.
  */
 int sl_cnc_create(struct sl_cnc **out, const char *name, uint32_t ctr_slots);
+
+/* As sl_cnc_create, the area with latency histograms for @hist_slots
+ * topics written by @hist_workers workers (common/lathist.h). */
+int sl_cnc_create_h(struct sl_cnc **out, const char *name, uint32_t ctr_slots,
+		    uint32_t hist_slots, uint32_t hist_workers);
 
 /*
  * Control side: map the region of a running dataplane @name. Returns 0,

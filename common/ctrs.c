@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include <common/ctrs.h>
+#include <common/lathist.h>
 
 _Static_assert(sizeof(struct sl_ctrs_hdr) == 128, "counters area header");
 _Static_assert(offsetof(struct sl_ctrs_hdr, sample_seq) == 72, "sample_seq offset");
+_Static_assert(offsetof(struct sl_ctrs_hdr, hist_off) == 96, "hist_off offset");
 _Static_assert(sizeof(struct sl_ctrs_meta) == 256, "counters metadata record");
 _Static_assert(offsetof(struct sl_ctrs_meta, key) == 32, "metadata key offset");
 _Static_assert(sizeof(struct sl_ctrs_type) == 2152, "counters type record");
@@ -23,6 +25,12 @@ size_t
 sl_ctrs_area_size(uint32_t n_slots)
 {
 	return (size_t)(VALUES_OFF(n_slots) + (uint64_t)n_slots * SLOT_BYTES);
+}
+
+size_t
+sl_ctrs_area_size_h(uint32_t n_slots, uint32_t hist_slots, uint32_t hist_workers)
+{
+	return sl_ctrs_area_size(n_slots) + (size_t)sl_lh_section_size(hist_slots, hist_workers);
 }
 
 static struct sl_ctrs_type *
@@ -40,7 +48,14 @@ metas(struct sl_ctrs_hdr *a)
 int
 sl_ctrs_format(struct sl_ctrs_hdr *a, size_t size, uint32_t n_slots)
 {
-	if (n_slots == 0 || size < sl_ctrs_area_size(n_slots))
+	return sl_ctrs_format_h(a, size, n_slots, 0, 0);
+}
+
+int
+sl_ctrs_format_h(struct sl_ctrs_hdr *a, size_t size, uint32_t n_slots, uint32_t hist_slots,
+		 uint32_t hist_workers)
+{
+	if (n_slots == 0 || size < sl_ctrs_area_size_h(n_slots, hist_slots, hist_workers))
 		return -EINVAL;
 	a->version = SL_CTRS_VERSION;
 	a->hdr_size = sizeof(struct sl_ctrs_hdr);
@@ -52,7 +67,12 @@ sl_ctrs_format(struct sl_ctrs_hdr *a, size_t size, uint32_t n_slots)
 	a->types_off = TYPES_OFF;
 	a->meta_off = META_OFF;
 	a->values_off = VALUES_OFF(n_slots);
-	a->area_size = sl_ctrs_area_size(n_slots);
+	a->area_size = sl_ctrs_area_size_h(n_slots, hist_slots, hist_workers);
+	a->hist_off = 0;
+	if (sl_lh_section_size(hist_slots, hist_workers)) {
+		a->hist_off = sl_ctrs_area_size(n_slots);
+		sl_lh_format(sl_lh_section(a), a->hist_off, hist_slots, hist_workers);
+	}
 	/* Release: the geometry is complete before the magic says so. */
 	__atomic_store_n(&a->magic, SL_CTRS_MAGIC, __ATOMIC_RELEASE);
 	return 0;
@@ -189,10 +209,16 @@ sl_ctrs_check(const struct sl_ctrs_hdr *a, size_t avail, uint32_t *found_version
 		return -EPROTO;
 	n = a->n_slots;
 	if (n == 0 || n > (1u << 24) || a->types_off != TYPES_OFF || a->meta_off != META_OFF ||
-	    a->values_off != VALUES_OFF(n) || a->area_size != sl_ctrs_area_size(n) ||
-	    a->area_size > avail)
+	    a->values_off != VALUES_OFF(n) || a->area_size > avail)
 		return -EINVAL;
-	return 0;
+	if (a->hist_off == 0)
+		return a->area_size == sl_ctrs_area_size(n) ? 0 : -EINVAL;
+	/* The histograms follow the values; their own geometry is checked
+	 * against the area's size. */
+	if (a->hist_off != sl_ctrs_area_size(n) ||
+	    a->area_size < a->hist_off + sizeof(struct sl_lh_hdr))
+		return -EINVAL;
+	return sl_lh_check(sl_lh_section(a), a->hist_off, a->area_size) < 0 ? -EINVAL : 0;
 }
 
 /* Copy the whole area; 1 if no sample ran across the copy. */
@@ -205,6 +231,24 @@ copy_once(const struct sl_ctrs_hdr *a, uint8_t *buf, size_t size)
 	/* Acquire fence: the copy is done before seq is read again. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return !(before & 1) && load_seq(&a->sample_seq, __ATOMIC_RELAXED) == before;
+}
+
+/* The same for the histogram slots of a view's copy (common/lathist.h). */
+static void
+views_hist_check(struct sl_ctrs_view *v, const struct sl_ctrs_hdr *a)
+{
+	const struct sl_lh_hdr *s = sl_lh_section(v->hdr);
+	uint32_t i;
+
+	for (i = 0; s != NULL && i < s->n_slots; i++) {
+		struct sl_ctrs_meta *m = sl_lh_meta(v->hdr, s, i);
+		const struct sl_ctrs_meta *live = sl_lh_meta(a, s, i);
+
+		if (m->state == SL_CTRS_LIVE &&
+		    ((m->seq & 1) || load_seq(&live->seq, __ATOMIC_ACQUIRE) != m->seq))
+			m->state = SL_CTRS_FREE;
+		m->key[SL_CTRS_KEY_LEN - 1] = '\0';
+	}
 }
 
 int
@@ -258,6 +302,7 @@ sl_ctrs_view_take(const struct sl_ctrs_hdr *a, size_t avail, struct sl_ctrs_view
 			m[i].state = SL_CTRS_FREE;
 		m[i].key[SL_CTRS_KEY_LEN - 1] = '\0';
 	}
+	views_hist_check(v, a);
 	return 0;
 }
 

@@ -20,6 +20,7 @@ extern "C" {
  *   struct sl_ctrs_type  [n_types]          a name and the labels of its values
  *   struct sl_ctrs_meta  [n_slots]          per slot: type, owner, generation, key
  *   uint64_t             [n_slots][values_per_slot]
+ *   latency histograms (version 2, common/lathist.h), at hist_off
  *
  * A slot is one owner's block of values (the dataplane's counters, one
  * worker, one port, one topic...); its type says what each value is called
@@ -35,7 +36,7 @@ extern "C" {
  */
 
 #define SL_CTRS_MAGIC 0x3153525443434c53ull /* "SLCCTRS1" */
-#define SL_CTRS_VERSION 1u
+#define SL_CTRS_VERSION 2u /* 2: the latency histogram section (hist_off) */
 #define SL_CTRS_MAX_TYPES 16
 #define SL_CTRS_MAX_VALUES 64 /* values per slot */
 #define SL_CTRS_LABEL_LEN 32  /* NUL terminated */
@@ -78,7 +79,8 @@ struct sl_ctrs_hdr {
 	uint64_t sample_seq; /* odd while a sample is written */
 	uint64_t sample_ns;  /* CLOCK_REALTIME of the last complete sample */
 	uint64_t alloc_failed; /* slots the writer could not get (area full) */
-	uint8_t pad[32];
+	uint64_t hist_off;     /* the latency histograms (common/lathist.h); 0: none */
+	uint8_t pad[24];
 };
 
 struct sl_ctrs_type {
@@ -100,14 +102,23 @@ struct sl_ctrs_meta {
 	uint8_t pad[16];
 };
 
-/* Bytes an area of @n_slots slots takes. */
+/* Bytes an area of @n_slots slots takes, without latency histograms. */
 size_t sl_ctrs_area_size(uint32_t n_slots);
+
+/* Bytes an area of @n_slots slots takes with histograms for @hist_slots
+ * topics written by @hist_workers workers (0 and 0: none). */
+size_t sl_ctrs_area_size_h(uint32_t n_slots, uint32_t hist_slots, uint32_t hist_workers);
 
 /* ---- writer (the dataplane's main lcore) ---- */
 
 /* Lay out an empty area of @n_slots at @base (@size bytes, zeroed). The
  * magic is stored last, with release. Returns 0 or -EINVAL (too small). */
 int sl_ctrs_format(struct sl_ctrs_hdr *a, size_t size, uint32_t n_slots);
+
+/* As sl_ctrs_format, with the latency histogram section of
+ * sl_ctrs_area_size_h (none when @hist_slots or @hist_workers is 0). */
+int sl_ctrs_format_h(struct sl_ctrs_hdr *a, size_t size, uint32_t n_slots, uint32_t hist_slots,
+		     uint32_t hist_workers);
 
 /* Define type @type: @name and @n values, their labels and kinds. Returns 0
  * or -EINVAL (bad index, too many values, label too long). */

@@ -56,6 +56,11 @@ double sl_ctl_uptime_s(const struct sl_ctrs_view *v);
 /* The "stats" answer (docs/CONTROL.md) of view @v, without "rates". */
 json_t *sl_ctl_stats_json(const struct sl_ctrs_view *v);
 
+/* The latency histograms of view @v (docs/COUNTERS.md): a new array of
+ * {"name", "id", METRIC: {"count", "sum_ns", "p50", "p90", "p99", "p99_9",
+ * "max"}...}, one per topic with a histogram slot, in slot order. */
+json_t *sl_ctl_latency_json(const struct sl_ctrs_view *v);
+
 /* The "group" slots of view @v (docs/COUNTERS.md, key "TOPIC GROUP"), in
  * key order: a new array of {"topic", "group", VALUE...}. */
 json_t *sl_ctl_groups_json(const struct sl_ctrs_view *v);

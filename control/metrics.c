@@ -15,6 +15,7 @@
 #include <microhttpd.h>
 
 #include <common/crypto.h>
+#include <common/lathist.h>
 
 #include "control.h"
 
@@ -206,6 +207,76 @@ render_groups(FILE *f, const struct sl_ctrs_view *v)
 	}
 }
 
+/* One series of the latency family: its labels, then @suffix's value. */
+static void
+lat_labels(FILE *f, const char *suffix, const char *topic, const char *stage)
+{
+	fprintf(f, "sluice_topic_latency_seconds%s{topic=\"", suffix);
+	put_label_value(f, topic);
+	fprintf(f, "\",stage=\"%s\"", stage);
+}
+
+/*
+ * The latency histograms (docs/COUNTERS.md) as one Prometheus histogram
+ * family, sluice_topic_latency_seconds{topic, stage}. The broker's 1024
+ * buckets are exported at two `le` bounds per power of two from 64 ns to
+ * 68.7 s (2^k - 1 and 3 * 2^(k-1) - 1 ns: bucket edges, so every count is
+ * exact) and +Inf: 62 series per histogram rather than 1024. A stage with
+ * nothing recorded yet is left out.
+ */
+static void
+render_latency(FILE *f, const struct sl_ctrs_view *v)
+{
+	const struct sl_lh_hdr *s = sl_lh_section(v->hdr);
+	struct sl_lh_sum *h;
+	uint64_t cum, edge;
+	uint32_t i;
+	unsigned k, b, e, half;
+
+	if (s == NULL || (h = malloc(sizeof(*h))) == NULL)
+		return;
+	family(f, "sluice_hist_no_slot_total", "counter",
+	       "Topics that found every latency histogram slot taken (hist_topics).");
+	sample(f, "sluice_hist_no_slot_total", NULL, NULL, s->no_slot);
+	family(f, "sluice_topic_latency_seconds", "histogram",
+	       "Per topic: PUBLISH received to persisted, to delivered (udp, shm), and "
+	       "the lag of what is sent again (docs/COUNTERS.md).");
+	for (i = 0; i < s->n_slots; i++) {
+		const struct sl_ctrs_meta *m = sl_lh_meta(v->hdr, s, i);
+
+		if (m->state != SL_CTRS_LIVE)
+			continue;
+		for (k = 0; k < SL_LH_M_MAX; k++) {
+			sl_lh_sum(v->hdr, i, k, h);
+			if (h->count == 0)
+				continue;
+			cum = 0;
+			b = 0;
+			for (e = 6; e <= SL_LH_RANGE_BITS; e++) {
+				for (half = 0; half < 2; half++) {
+					/* Below 2^e, then below 1.5 * 2^e (not past the range). */
+					if (half && e == SL_LH_RANGE_BITS)
+						break;
+					edge = half ? (UINT64_C(3) << (e - 1)) - 1
+						    : (UINT64_C(1) << e) - 1;
+					for (; b < SL_LH_BUCKETS && sl_lh_bucket_high(b) <= edge; b++)
+						cum += h->b[b];
+					lat_labels(f, "_bucket", m->key, sl_lh_metric_names[k]);
+					fprintf(f, ",le=\"%.10g\"} %llu\n", (double)edge / 1e9,
+						(unsigned long long)cum);
+				}
+			}
+			lat_labels(f, "_bucket", m->key, sl_lh_metric_names[k]);
+			fprintf(f, ",le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
+			lat_labels(f, "_sum", m->key, sl_lh_metric_names[k]);
+			fprintf(f, "} %.10g\n", (double)h->sum / 1e9);
+			lat_labels(f, "_count", m->key, sl_lh_metric_names[k]);
+			fprintf(f, "} %llu\n", (unsigned long long)h->count);
+		}
+	}
+	free(h);
+}
+
 void
 sl_metrics_render_view(const struct sl_ctrs_view *v, FILE *f)
 {
@@ -220,6 +291,7 @@ sl_metrics_render_view(const struct sl_ctrs_view *v, FILE *f)
 	render_owned(f, v, "worker", "Per worker, from the dataplane's counters area.");
 	render_owned(f, v, "port", "Per port, from the dataplane's counters area.");
 	render_groups(f, v);
+	render_latency(f, v);
 }
 
 void

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <common/lathist.h>
+
 #include "control.h"
 #include "jsonx.h"
 
@@ -260,6 +262,45 @@ sl_ctl_group_members_json(const struct sl_ctrs_view *v, const char *topic, const
 	return a;
 }
 
+/* One metric's histogram as `sluicectl stats` shows it: count, sum and
+ * the percentiles (bucket upper bounds, within 3.1%), in ns. */
+static json_t *
+lat_json(const struct sl_lh_sum *h)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			 "count", sl_json_u64(h->count), "sum_ns", sl_json_u64(h->sum),
+			 "p50", sl_json_u64(sl_lh_percentile(h, 50)),
+			 "p90", sl_json_u64(sl_lh_percentile(h, 90)),
+			 "p99", sl_json_u64(sl_lh_percentile(h, 99)),
+			 "p99_9", sl_json_u64(sl_lh_percentile(h, 99.9)),
+			 "max", sl_json_u64(sl_lh_percentile(h, 100)));
+}
+
+json_t *
+sl_ctl_latency_json(const struct sl_ctrs_view *v)
+{
+	const struct sl_lh_hdr *s = sl_lh_section(v->hdr);
+	struct sl_lh_sum *h = malloc(sizeof(*h));
+	json_t *a = json_array(), *o;
+	uint32_t i;
+	unsigned k;
+
+	for (i = 0; s != NULL && h != NULL && i < s->n_slots; i++) {
+		const struct sl_ctrs_meta *m = sl_lh_meta(v->hdr, s, i);
+
+		if (m->state != SL_CTRS_LIVE)
+			continue;
+		o = json_pack("{s:s, s:I}", "name", m->key, "id", (json_int_t)m->owner);
+		for (k = 0; k < SL_LH_M_MAX; k++) {
+			sl_lh_sum(v->hdr, i, k, h);
+			json_object_set_new(o, sl_lh_metric_names[k], lat_json(h));
+		}
+		json_array_append_new(a, o);
+	}
+	free(h);
+	return a;
+}
+
 json_t *
 sl_ctl_stats_json(const struct sl_ctrs_view *v)
 {
@@ -286,6 +327,9 @@ sl_ctl_stats_json(const struct sl_ctrs_view *v)
 	json_object_set_new(o, "ports", list_json(v, sl_ctrs_view_type(v, "port"), "port", 0));
 	json_object_set_new(o, "topics", list_json(v, sl_ctrs_view_type(v, "topic"), "id", 1));
 	json_object_set_new(o, "groups", sl_ctl_groups_json(v));
+	json_object_set_new(o, "latency", sl_ctl_latency_json(v));
+	json_object_set_new(o, "hist_no_slot",
+			    sl_json_u64(sl_lh_section(v->hdr) ? sl_lh_section(v->hdr)->no_slot : 0));
 	return o;
 }
 

@@ -181,6 +181,63 @@ render_groups(const struct stats_view *s)
 	sl_ctl_table_print(&t);
 }
 
+/* A latency in ns as "850ns", "12.3us", "4.10ms" or "1.20s". */
+static void
+fmt_ns(char *out, size_t n, double ns)
+{
+	if (isnan(ns))
+		snprintf(out, n, "-");
+	else if (ns < 1e3)
+		snprintf(out, n, "%.0fns", ns);
+	else if (ns < 1e6)
+		snprintf(out, n, "%.3gus", ns / 1e3);
+	else if (ns < 1e9)
+		snprintf(out, n, "%.3gms", ns / 1e6);
+	else
+		snprintf(out, n, "%.3gs", ns / 1e9);
+}
+
+/* The broker's latency histograms (docs/COUNTERS.md): one row per topic
+ * and metric that recorded anything; nothing when the daemon sent none. */
+static void
+render_latency(const struct stats_view *s)
+{
+	static const char *const hdr[] = { "TOPIC", "LATENCY", ">COUNT", ">P50", ">P90", ">P99",
+					   ">P99.9", ">MAX" };
+	static const char *const metrics[] = { "persisted", "delivered_udp", "delivered_shm",
+					       "lag" };
+	static const char *const pcts[] = { "p50", "p90", "p99", "p99_9", "max" };
+	json_t *lat = json_object_get(s->cur, "latency"), *e, *m;
+	char v[8][128];
+	const char *row[8];
+	struct sl_ctl_table t;
+	size_t k;
+
+	if (json_array_size(lat) == 0)
+		return;
+	sl_ctl_table_init(&t, 8, hdr);
+	json_array_foreach(lat, k, e) {
+		for (size_t i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++) {
+			m = json_object_get(e, metrics[i]);
+			if (!(sl_ctl_num_at(m, "count") > 0))
+				continue;
+			sl_ctl_fmt_val(v[0], sizeof(v[0]), json_object_get(e, "name"));
+			snprintf(v[1], sizeof(v[1]), "%s", metrics[i]);
+			sl_ctl_fmt_human(v[2], sizeof(v[2]), sl_ctl_num_at(m, "count"));
+			for (int j = 0; j < 5; j++)
+				fmt_ns(v[3 + j], sizeof(v[3 + j]), sl_ctl_num_at(m, pcts[j]));
+			for (int j = 0; j < 8; j++)
+				row[j] = v[j];
+			sl_ctl_table_row(&t, row);
+		}
+	}
+	if (t.nrow > 0) {
+		fputc('\n', stdout);
+		sl_ctl_table_print(&t);
+	}
+	sl_ctl_table_fini(&t);
+}
+
 static void
 render_stats(const struct stats_view *s, bool watch)
 {
@@ -191,6 +248,7 @@ render_stats(const struct stats_view *s, bool watch)
 	render_group(s, "drops", "DROP_REASON");
 	render_topics(s);
 	render_groups(s);
+	render_latency(s);
 }
 
 static void

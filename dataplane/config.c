@@ -49,6 +49,8 @@ static const struct key_def dp_keys[] = {
 	DP("mbuf_cache", V_U32, mbuf_cache, 0, 512),
 	DP("ring_size", V_U32, ring_size, 64, 1u << 20),
 	DP("max_topics", V_U32, max_topics, 2, 65536), /* bounds the ACL table: 256 B per topic */
+	/* 33 KiB of the counters area per topic and worker (common/lathist.h) */
+	DP("hist_topics", V_U32, hist_topics, 0, 4096),
 	DP("max_subscribers", V_U32, max_subscribers, 1, 4096),
 	DP("max_sessions", V_U32, max_sessions, 2, 65535),
 	DP("heartbeat_ms", V_U32, heartbeat_ms, 10, 600000),
@@ -134,6 +136,7 @@ sl_conf_defaults(struct sl_conf *c)
 	c->mbuf_cache = 256;
 	c->ring_size = 4096;
 	c->max_topics = 1024;
+	c->hist_topics = 64;
 	c->max_subscribers = 64;
 	c->max_sessions = 4096;
 	c->heartbeat_ms = 1000;
@@ -671,12 +674,13 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 		"max_subscribers = %u\nmax_sessions = %u\nheartbeat_ms = %u\n"
 		"session_timeout_ms = %u\nauto_create_topics = %s\nno_huge = %s\n"
 		"memory_mb = %u\neal_args = %s\nmax_producers = %u\nproducer_idle_s = %u\n"
-		"producer_topics = %u\n",
+		"producer_topics = %u\nhist_topics = %u\n",
 		c->name, c->main_lcore, c->idle == SL_IDLE_BUSY ? "busy" : "backoff",
 		c->idle_max_us, c->burst, c->mbufs, c->mbuf_cache, c->ring_size, c->max_topics,
 		c->max_subscribers, c->max_sessions, c->heartbeat_ms, c->session_timeout_ms,
 		c->auto_create_topics ? "yes" : "no", c->no_huge ? "yes" : "no", c->memory_mb,
-		c->eal_args, c->max_producers, c->producer_idle_s, c->producer_topics);
+		c->eal_args, c->max_producers, c->producer_idle_s, c->producer_topics,
+		c->hist_topics);
 	for (i = 0; i < c->n_topics; i++)
 		fprintf(out, "topics = %s\n", c->topics[i]);
 	fprintf(out, "journal_dir = %s\ndurability = %s\nsegment_mb = %u\ncapacity_mb = %u\n"

@@ -56,6 +56,7 @@ struct sl_conf {
 	uint32_t mbuf_cache;
 	uint32_t ring_size;	 /* per-worker handoff ring */
 	uint32_t max_topics;
+	uint32_t hist_topics;	 /* topics with latency histograms (0: none) */
 	uint32_t max_subscribers; /* per topic */
 	uint32_t max_sessions;	 /* per worker */
 	uint32_t heartbeat_ms;

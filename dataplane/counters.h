@@ -54,7 +54,7 @@
  */
 #define SL_STATS_DP_LIST(X)                                                           \
 	X(pid, ID) X(start_ns, NS) X(auth_required, BOOL) X(idle, IDLE)                 \
-	X(topic_slots_full, COUNT)
+	X(topic_slots_full, COUNT) X(hist_no_slot, COUNT)
 
 #define SL_STATS_WORKER_LIST(X)                                                       \
 	X(lcore, ID) X(port, ID) X(queue, ID) X(rx_pkts, COUNT) X(tx_pkts, COUNT)      \

@@ -518,7 +518,8 @@ sl_dp_ctl_init(struct sl_dp *dp)
 	rc = publish_authz(dp);
 	if (rc < 0)
 		return rc;
-	rc = sl_cnc_create(&dp->cnc, dp->conf.name, sl_dp_stats_slots(dp));
+	rc = sl_cnc_create_h(&dp->cnc, dp->conf.name, sl_dp_stats_slots(dp), dp->conf.hist_topics,
+			     dp->n_workers);
 	if (rc == 0) {
 		rc = sl_dp_stats_init(dp);
 		if (rc < 0) {

@@ -308,6 +308,7 @@ struct sl_dp {
 	uint8_t authz_dirty;
 	uint64_t next_stats_ns;
 	struct sl_dp_stats *stats;	  /* the counters area's slots (stats.c) */
+	struct sl_dp_lh *lh;		  /* latency histograms (lathist.h), or NULL */
 	struct sl_authz_retired *retired; /* tables waiting for a grace period */
 	struct sl_psub *psubs;		  /* [SL_PSUB_MAX], main lcore only */
 	struct sl_shm *shm;		  /* shared-memory clients; NULL when off */

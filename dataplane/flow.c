@@ -62,6 +62,8 @@ resend(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic, uint64_t s
 			return 2;
 		rc = sl_worker_deliver_one(w, sub, topic, s->m, s->off, s->len, seq,
 					   SL_DLV_F_RETRANS);
+		if (rc == 0)
+			sl_lh_lag_tsc(w, topic, s->rx_tsc);
 		return rc == -ENOBUFS ? -1 : 1;
 	}
 	rc = sl_worker_journal_resend(w, sub, topic, seq);

@@ -186,7 +186,8 @@ sl_retx_fanned(struct sl_worker *w, uint32_t topic, struct rte_mbuf *m, uint16_t
 	} else {
 		rte_mbuf_refcnt_update(m, 1);
 	}
-	*s = (struct sl_retx_slot){ .m = m, .off = off, .len = len, .seq32 = (uint32_t)seq };
+	*s = (struct sl_retx_slot){ .m = m, .off = off, .len = len, .seq32 = (uint32_t)seq,
+				    .rx_tsc = w->now };
 	w->retx_bytes += cost(m);
 	if (sl_large_buf_is(m))
 		w->retx_large += cost(m);

@@ -64,6 +64,7 @@ struct sl_retx_slot {
 	struct rte_mbuf *m;
 	uint16_t off, len;
 	uint32_t seq32; /* low bits of its seq: tells a stale slot from a live one */
+	uint64_t rx_tsc; /* when its owner took it in (the lag of a retransmit) */
 };
 
 struct sl_journal;

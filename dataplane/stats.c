@@ -14,6 +14,7 @@
 
 #include "dataplane.h"
 #include "group_dp.h"
+#include "lathist.h"
 #include "stats.h"
 #include "topic.h"
 
@@ -94,12 +95,16 @@ sl_dp_stats_init(struct sl_dp *dp)
 	for (i = 0; i < dp->n_ports; i++)
 		s->port[i] = sl_ctrs_slot_alloc(a, SL_STATS_T_PORT, i, NULL);
 	dp->stats = s;
-	return 0;
+	rc = sl_dp_lh_init(dp);
+	if (rc < 0)
+		sl_dp_stats_fini(dp);
+	return rc;
 }
 
 void
 sl_dp_stats_fini(struct sl_dp *dp)
 {
+	sl_dp_lh_fini(dp);
 	if (dp->stats == NULL)
 		return;
 	free(dp->stats->topic);
@@ -131,6 +136,7 @@ sample_fixed(struct sl_dp *dp, struct sl_dp_stats *s)
 	sl_ctrs_set(&v[SL_STATS_auth_required], dp->authz ? dp->authz->required : 0);
 	sl_ctrs_set(&v[SL_STATS_idle], dp->conf.idle == SL_IDLE_BUSY ? 0 : 1);
 	sl_ctrs_set(&v[SL_STATS_topic_slots_full], s->a->alloc_failed);
+	sl_ctrs_set(&v[SL_STATS_hist_no_slot], dp->lh ? dp->lh->s->no_slot : 0);
 	v = sl_ctrs_values(s->a, s->authz);
 #define X_AUTHZ(l) sl_ctrs_set(&v[SL_STATS_AUTHZ_##l], as->l);
 	SL_AUTHZ_STATS_LIST(X_AUTHZ)
@@ -200,9 +206,12 @@ sample_topic(struct sl_dp *dp, struct sl_dp_stats *s, uint32_t id)
 	if (deleted && ++s->linger[id] > DELETED_LINGER) {
 		/* Its id is never reused: the slot goes back for good. */
 		sl_ctrs_slot_free(s->a, slot);
+		sl_dp_lh_topic_gone(dp, id);
 		s->topic[id] = TOPIC_RETIRED;
 		return;
 	}
+	if (!deleted)
+		sl_dp_lh_topic(dp, id, t->name); /* its latency histograms, from the first sample */
 	sl_dp_topic_limits(dp, id, &cap, &ret, &age);
 	v = sl_ctrs_values(s->a, slot);
 	sl_ctrs_set(&v[SL_STATS_subscribers], __atomic_load_n(&ts->n_subs, __ATOMIC_RELAXED));

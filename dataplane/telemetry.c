@@ -10,6 +10,7 @@
 #include <rte_telemetry.h>
 
 #include "dataplane.h"
+#include "lathist.h"
 #include "shm_main.h"
 
 /* Telemetry callbacks take no context argument; one dataplane per process. */
@@ -245,6 +246,81 @@ do_topics(const char *cmd __rte_unused, const char *params, struct rte_tel_data 
 	return 0;
 }
 
+/* One metric's histogram, the workers' blocks added up: count, sum and
+ * percentiles in ns (bucket upper bounds, within 3.1%). */
+static struct rte_tel_data *
+latency_dict(struct sl_lh_sum *h)
+{
+	struct rte_tel_data *c = rte_tel_data_alloc();
+
+	if (c == NULL)
+		return NULL;
+	rte_tel_data_start_dict(c);
+	rte_tel_data_add_dict_u64(c, "count", h->count);
+	rte_tel_data_add_dict_u64(c, "sum_ns", h->sum);
+	rte_tel_data_add_dict_u64(c, "p50", sl_lh_percentile(h, 50));
+	rte_tel_data_add_dict_u64(c, "p90", sl_lh_percentile(h, 90));
+	rte_tel_data_add_dict_u64(c, "p99", sl_lh_percentile(h, 99));
+	rte_tel_data_add_dict_u64(c, "p99_9", sl_lh_percentile(h, 99.9));
+	rte_tel_data_add_dict_u64(c, "max", sl_lh_percentile(h, 100));
+	return c;
+}
+
+/* /sluice/latency,NAME: topic NAME's latency histograms (docs/COUNTERS.md);
+ * /sluice/latency: the topics that have histograms ("t<id>": name) and
+ * how many topics found no slot. */
+static int
+do_latency(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	const struct sl_dp_lh *lh = g_dp->lh;
+	struct rte_tel_data *c;
+	struct sl_lh_sum *h;
+	uint32_t id, n;
+	int32_t slot;
+	unsigned k;
+
+	if (lh == NULL)
+		return -ENOENT;
+	rte_tel_data_start_dict(d);
+	if (params == NULL || params[0] == '\0') {
+		rte_tel_data_add_dict_u64(d, "no_slot",
+					  __atomic_load_n(&lh->s->no_slot, __ATOMIC_RELAXED));
+		n = __atomic_load_n(&g_dp->route.n_topics, __ATOMIC_ACQUIRE);
+		for (id = 1, k = 0; id <= n && id < lh->cap && k < RTE_TEL_MAX_DICT_ENTRIES - 2;
+		     id++) {
+			const struct sl_topic *t = sl_route_topic_get(&g_dp->route, id);
+			char key[16];
+
+			if (t == NULL || __atomic_load_n(&lh->slot_of[id], __ATOMIC_RELAXED) < 0)
+				continue;
+			snprintf(key, sizeof(key), "t%u", id);
+			rte_tel_data_add_dict_string(d, key, t->name);
+			k++;
+		}
+		return 0;
+	}
+	id = sl_route_topic_lookup(&g_dp->route, params, (uint32_t)strlen(params));
+	if (sl_route_topic_get(&g_dp->route, id) == NULL || id >= lh->cap)
+		return -ENOENT;
+	slot = __atomic_load_n(&lh->slot_of[id], __ATOMIC_RELAXED);
+	if (slot < 0)
+		return -ENOENT;
+	h = malloc(sizeof(*h));
+	if (h == NULL)
+		return -ENOMEM;
+	for (k = 0; k < SL_LH_M_MAX; k++) {
+		sl_lh_sum(lh->a, (uint32_t)slot, k, h);
+		c = latency_dict(h);
+		if (c == NULL) {
+			free(h);
+			return -ENOMEM;
+		}
+		rte_tel_data_add_dict_container(d, sl_lh_metric_names[k], c, 0);
+	}
+	free(h);
+	return 0;
+}
+
 static int
 do_config(const char *cmd __rte_unused, const char *params __rte_unused,
 	   struct rte_tel_data *d)
@@ -288,6 +364,7 @@ TEL_CMD(workers)
 TEL_CMD(topics)
 TEL_CMD(config)
 TEL_CMD(shm)
+TEL_CMD(latency)
 
 int
 sl_telemetry_init(struct sl_dp *dp)
@@ -305,5 +382,8 @@ sl_telemetry_init(struct sl_dp *dp)
 					 "Effective dataplane settings");
 	rc |= rte_telemetry_register_cmd("/sluice/shm", cmd_shm,
 					 "Shared-memory clients: process, worker, ring positions");
+	rc |= rte_telemetry_register_cmd("/sluice/latency", cmd_latency,
+					 "Latency histograms: topics that have them, or one topic's "
+					 "percentiles. Optional parameter: topic name");
 	return rc ? -EINVAL : 0;
 }

@@ -796,6 +796,7 @@ poll_once(struct sl_worker *w, struct poll_bufs *b)
 	unsigned nin, j, total = 0, rounds = 0;
 
 	w->now = rte_rdtsc();
+	sl_lh_poll(w); /* the last iteration's deliveries, timed by this TSC */
 	w->retx_budget = RETX_POLL_BUDGET;
 	/* Adaptive group commit: while sync publishes wait for this
 	 * iteration's persist and the queue keeps delivering full bursts, take

@@ -102,7 +102,7 @@ sync_dirty(struct sl_worker *w, uint8_t which)
 		}
 		/* A failed sync turns the journal read-only; the records of
 		 * the batch stay unacknowledged (see the durable_seq checks). */
-		sl_journal_sync(ts->journal);
+		sl_lh_persisted(w, d->dirty[i], sl_journal_sync(ts->journal));
 		count(w, SL_CTR_journal_syncs);
 		ts->dirty = 0;
 		snapshot(ts);
@@ -223,6 +223,7 @@ sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
 	}
 	*seq_out = seq;
 	count(w, SL_CTR_journal_appends);
+	sl_lh_appended(w, p->topic_id);
 	sl_ctr_add(&ts->published, 1);
 	__atomic_store_n(&ts->seq, seq, __ATOMIC_RELAXED);
 	mark_dirty(w, p->topic_id, ts);
@@ -307,6 +308,7 @@ deliver_copy(struct sl_worker *w, const struct sl_sub *sub, uint32_t topic,
 	/* A replay waits for room rather than losing its place. */
 	if (!sl_tx_room(w, &sub->peer, sizeof(d) + v->len))
 		return -ENOBUFS;
+	sl_lh_lag_rt(w, topic, v->timestamp);
 	return sl_tx_deliver_copy(w, &sub->peer, &d, (const uint8_t *)v->data + skip);
 }
 

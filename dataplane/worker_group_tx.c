@@ -44,6 +44,7 @@ struct gmsg {
 	uint16_t hdrs_len;
 	uint16_t flags; /* SL_DLV_F_REPLAY when read from the journal */
 	uint64_t ts;
+	uint64_t rx_tsc, rx_ns; /* its receipt (window: TSC; journal: CLOCK_REALTIME), 0: unknown */
 };
 
 static inline void
@@ -176,6 +177,8 @@ msg_of(struct gmsg *g, const struct rte_mbuf *m, uint16_t off, uint16_t len)
 	g->hdrs_len = sl_proto_hdrs_len(p);
 	g->ts = p->timestamp;
 	g->flags = 0;
+	g->rx_tsc = 0;
+	g->rx_ns = 0;
 }
 
 /* Message @seq of @r's topic: the window, the group's references, else
@@ -191,6 +194,7 @@ msg_read(struct sl_worker *w, const struct sl_group_rec *r, uint64_t seq, struct
 
 	if (s) {
 		msg_of(g, s->m, s->off, s->len);
+		g->rx_tsc = s->rx_tsc;
 		return 0;
 	}
 	if ((f = ref_find(r, seq)) != NULL) {
@@ -204,6 +208,8 @@ msg_read(struct sl_worker *w, const struct sl_group_rec *r, uint64_t seq, struct
 	g->hdrs_len = v.hdrs_len;
 	g->ts = v.timestamp;
 	g->flags = SL_DLV_F_REPLAY;
+	g->rx_tsc = 0;
+	g->rx_ns = v.timestamp;
 	return 0;
 }
 
@@ -413,6 +419,8 @@ send_out(struct sl_worker *w, struct sl_group_rec *r, const struct sl_group_out 
 
 	if (likely(rc == 0)) {
 		count(w, SL_CTR_delivers);
+		if (o->delivery_count > 1)
+			sl_lh_lag(w, r->topic, g->rx_tsc, g->rx_ns); /* a redelivery */
 		return;
 	}
 	if (rc == -EMSGSIZE) {

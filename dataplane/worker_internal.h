@@ -11,6 +11,7 @@
 #include <common/proto.h>
 
 #include "dataplane.h"
+#include "lathist.h" /* the latency histograms' hooks, one call at each point */
 
 static inline void
 drop(struct sl_worker *w, enum sl_drop why)

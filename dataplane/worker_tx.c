@@ -749,8 +749,10 @@ fan_out_now(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t len,
 			i++;
 			continue;
 		}
-		if (sl_worker_deliver_one(w, sub, topic, m, off, len, seq, 0) == 0)
+		if (sl_worker_deliver_one(w, sub, topic, m, off, len, seq, 0) == 0) {
 			sent++;
+			sl_lh_delivered(w, topic, sub->peer.transport);
+		}
 		i++;
 	}
 	sl_ctr_add(&ts->delivered, sent);

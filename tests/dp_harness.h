@@ -25,6 +25,7 @@
 
 #include "authz.h"
 #include "dataplane.h"
+#include "journal.h"
 #include "pkt.h"
 #include "port.h"
 #include "route.h"
@@ -169,6 +170,25 @@ harness_start(const char *name, struct sl_dp *dp, struct rte_ring **rx, struct r
 	return 0;
 }
 
+/* Open topic @t's journal (1 MiB segments) in @root/ID, with @dur
+ * durability, back-pressure drop and no retransmit window (so every read
+ * again comes from the journal). For sl_route_topic_create_init's topic
+ * set-up. Returns what sl_journal_open does. */
+static inline int
+harness_journal(struct sl_topic_state *ts, const struct sl_topic *t, const char *root,
+		uint8_t dur)
+{
+	struct sl_journal_conf c = { .segment_bytes = 1u << 20, .index_every = 4096 };
+	struct sl_journal_recovery rec;
+	char dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/%u", root, t->id);
+	ts->durability = dur;
+	ts->backpressure = SL_BP_DROP;
+	ts->retx_window = 0;
+	return sl_journal_open(&ts->journal, dir, &c, &rec);
+}
+
 /* The end of a test that harness_start began: port, worker, routes, EAL. */
 static inline void
 harness_stop(struct sl_dp *dp)
@@ -183,6 +203,52 @@ harness_stop(struct sl_dp *dp)
 #define HARNESS_CLIENT_IP 0x0200000au /* 10.0.0.2, network order */
 #define HARNESS_CLIENT_PORT 5555
 static const uint8_t harness_client_mac[6] = { 0x02, 0, 0, 0, 0, 0x22 };
+
+/*
+ * A session of the harness's client from UDP @port, opened directly in
+ * worker @w's table (no handshake), speaking this protocol version: @uid 0
+ * anonymous, else authenticated as user @uid of key serial @serial.
+ */
+static inline struct sl_session *
+harness_session(struct sl_worker *w, uint16_t port, uint16_t uid, uint16_t serial)
+{
+	struct sl_session *s = NULL;
+
+	if (sl_session_open(&w->sessions, HARNESS_CLIENT_IP, htons(port), &s) < 0 || s == NULL)
+		abort();
+	s->transport = SL_TRANSPORT_UDP;
+	s->auth = uid ? SL_SESSION_AUTH_OK : SL_SESSION_AUTH_NONE;
+	s->uid = uid;
+	s->user_epoch = serial;
+	s->version = SL_PROTO_VERSION;
+	s->last_seen = rte_get_tsc_cycles();
+	return s;
+}
+
+/* Poll @w @polls times, then hand every frame it sent (the datagrams in
+ * the port's @tx ring, freed) to @fn. */
+static inline void
+harness_pump(struct sl_worker *w, struct rte_ring *tx, unsigned polls,
+	     void (*fn)(const struct sl_frame *f))
+{
+	void *m = NULL;
+
+	while (polls--)
+		sl_worker_poll(w);
+	while (rte_ring_dequeue(tx, &m) == 0) {
+		struct rte_mbuf *mb = m;
+		uint8_t buf[4096];
+		const uint8_t *p = rte_pktmbuf_read(mb, 0, mb->pkt_len, buf);
+		struct sl_frame f;
+		size_t off = 0;
+
+		if (p && mb->pkt_len > SL_PKT_HDR_LEN)
+			while (sl_proto_next(p + SL_PKT_HDR_LEN, mb->pkt_len - SL_PKT_HDR_LEN, &off,
+					     &f) == 1)
+				fn(&f);
+		rte_pktmbuf_free(mb);
+	}
+}
 
 /* Enqueue on @rx a datagram from the client's UDP port @port holding @len
  * bytes of frames. Returns 0 or -ENOBUFS. */

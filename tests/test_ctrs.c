@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <common/ctrs.h>
+#include <common/lathist.h>
 
 #include "authz.h"
 #include "control.h"
@@ -295,6 +296,76 @@ test_many_topics(void)
 	free(a);
 }
 
+/* Latency histograms: the stats answer's percentiles and /metrics'
+ * Prometheus histogram, from two workers' blocks added up. */
+static void
+test_latency(void)
+{
+	size_t size = sl_ctrs_area_size_h(8, 2, 2), len = 0;
+	struct sl_ctrs_hdr *a = calloc(1, size);
+	struct sl_lh_hdr *s;
+	struct sl_ctrs_view v;
+	json_t *o, *l, *m;
+	char *met = NULL;
+	FILE *f;
+
+	CHECK(a != NULL && sl_ctrs_format_h(a, size, 8, 2, 2) == 0);
+	CHECK(sl_stats_define_types(a) == 0);
+	s = sl_lh_section(a);
+	sl_lh_slot_take(a, 1, 3, "orders.eu");
+	s->no_slot = 2;
+	/* 90 persisted at 1000 ns on worker 0, 10 at 100 us on worker 1. */
+	sl_lh_record_n(sl_lh_block(a, s, 1, 0, SL_LH_M_persisted), 1000, 90);
+	sl_lh_record_n(sl_lh_block(a, s, 1, 1, SL_LH_M_persisted), 100000, 10);
+	sl_lh_record_n(sl_lh_block(a, s, 1, 1, SL_LH_M_delivered_shm), 700, 5);
+	sl_ctrs_sample_begin(a);
+	sl_ctrs_sample_end(a, 1);
+	CHECK(sl_ctrs_view_take(a, size, &v) == 0);
+	o = sl_ctl_stats_json(&v);
+	CHECK(jnum(o, "hist_no_slot") == 2);
+	l = json_object_get(o, "latency");
+	CHECK(json_array_size(l) == 1);
+	CHECK(strcmp(json_string_value(json_object_get(json_array_get(l, 0), "name")),
+		     "orders.eu") == 0);
+	CHECK(jnum(json_array_get(l, 0), "id") == 3);
+	m = json_object_get(json_array_get(l, 0), "persisted");
+	CHECK(jnum(m, "count") == 100 && jnum(m, "sum_ns") == 90 * 1000 + 10 * 100000);
+	/* 1000 is in 992..1007; 100000 in 98304..100351. */
+	CHECK(jnum(m, "p50") == 1007 && jnum(m, "p90") == 1007);
+	CHECK(jnum(m, "p99") == 100351 && jnum(m, "max") == 100351);
+	m = json_object_get(json_array_get(l, 0), "delivered_shm");
+	CHECK(jnum(m, "count") == 5 && jnum(m, "p99_9") == 703);
+	CHECK(jnum(json_object_get(json_array_get(l, 0), "lag"), "count") == 0);
+	json_decref(o);
+
+	f = open_memstream(&met, &len);
+	sl_metrics_render_view(&v, f);
+	fclose(f);
+	CHECK(strstr(met, "# TYPE sluice_topic_latency_seconds histogram\n") != NULL);
+	/* Cumulative, at bucket edges: none to 767 ns, 90 to 1023 ns, 100 to 131 us. */
+	CHECK(strstr(met, "\nsluice_topic_latency_seconds_bucket{topic=\"orders.eu\",stage=\""
+			  "persisted\",le=\"7.67e-07\"} 0\n") != NULL);
+	CHECK(strstr(met, "\nsluice_topic_latency_seconds_bucket{topic=\"orders.eu\",stage=\""
+			  "persisted\",le=\"1.023e-06\"} 90\n") != NULL);
+	CHECK(strstr(met, "\nsluice_topic_latency_seconds_bucket{topic=\"orders.eu\",stage=\""
+			  "persisted\",le=\"9.8303e-05\"} 90\n") != NULL);
+	CHECK(strstr(met, "\nsluice_topic_latency_seconds_bucket{topic=\"orders.eu\",stage=\""
+			  "persisted\",le=\"0.000131071\"} 100\n") != NULL);
+	CHECK(strstr(met, "\nsluice_topic_latency_seconds_bucket{topic=\"orders.eu\",stage=\""
+			  "persisted\",le=\"+Inf\"} 100\n") != NULL);
+	CHECK(strstr(met, "\nsluice_topic_latency_seconds_sum{topic=\"orders.eu\",stage=\""
+			  "persisted\"} 0.00109\n") != NULL);
+	CHECK(strstr(met, "\nsluice_topic_latency_seconds_count{topic=\"orders.eu\",stage=\""
+			  "persisted\"} 100\n") != NULL);
+	CHECK(strstr(met, "stage=\"delivered_shm\",le=\"5.11e-07\"} 0\n") != NULL);
+	CHECK(strstr(met, "stage=\"delivered_shm\",le=\"7.67e-07\"} 5\n") != NULL);
+	CHECK(strstr(met, "stage=\"lag\"") == NULL); /* nothing recorded */
+	CHECK(strstr(met, "\nsluice_hist_no_slot_total 2\n") != NULL);
+	free(met);
+	sl_ctrs_view_free(&v);
+	free(a);
+}
+
 int
 main(void)
 {
@@ -303,5 +374,6 @@ main(void)
 	test_stats_json();
 	test_reuse();
 	test_many_topics();
+	test_latency();
 	return check_result("ctrs");
 }

@@ -15,13 +15,16 @@
 #include <rte_cycles.h>
 #include <rte_ring_elem.h>
 
+#include <common/ctrs.h>
 #include <common/filter.h>
 #include <common/hdrs.h>
+#include <common/lathist.h>
 #include <common/proto.h>
 #include <common/shm.h>
 
 #include "authz_cmd.h"
 #include "journal.h"
+#include "lathist.h"
 #include "retx.h"
 #include "check.h"
 #include "dp_harness.h"
@@ -46,6 +49,9 @@ static struct sl_worker *w;
 static struct rte_ring *rx, *tx;
 static uint32_t topic, dl_topic;
 static struct sl_session *pub;
+/* The counters area with latency histograms: a redelivery records lag. */
+static struct sl_ctrs_hdr *area;
+static struct sl_lh_sum lag;
 
 /* What the worker sent, frame by frame. */
 struct got {
@@ -120,23 +126,7 @@ record(const struct sl_frame *f)
 static void
 pump(unsigned polls)
 {
-	void *m = NULL;
-
-	while (polls--)
-		sl_worker_poll(w);
-	while (rte_ring_dequeue(tx, &m) == 0) {
-		struct rte_mbuf *mb = m;
-		uint8_t buf[4096];
-		const uint8_t *p = rte_pktmbuf_read(mb, 0, mb->pkt_len, buf);
-		struct sl_frame f;
-		size_t off = 0;
-
-		if (p && mb->pkt_len > SL_PKT_HDR_LEN)
-			while (sl_proto_next(p + SL_PKT_HDR_LEN, mb->pkt_len - SL_PKT_HDR_LEN, &off,
-					     &f) == 1)
-				record(&f);
-		rte_pktmbuf_free(mb);
-	}
+	harness_pump(w, tx, polls, record);
 }
 
 static void
@@ -156,18 +146,7 @@ struct member {
 static struct sl_session *
 open_session(uint16_t port, uint16_t uid, uint16_t serial)
 {
-	struct sl_session *s = NULL;
-
-	CHECK(sl_session_open(&w->sessions, HARNESS_CLIENT_IP, htons(port), &s) == 0);
-	if (s == NULL)
-		abort();
-	s->transport = SL_TRANSPORT_UDP;
-	s->auth = uid ? SL_SESSION_AUTH_OK : SL_SESSION_AUTH_NONE;
-	s->uid = uid;
-	s->user_epoch = serial;
-	s->version = SL_PROTO_VERSION;
-	s->last_seen = rte_get_tsc_cycles();
-	return s;
+	return harness_session(w, port, uid, serial);
 }
 
 static void
@@ -544,6 +523,8 @@ test_ack_wait(void)
 		if (got[i].type == SL_FT_GDELIVER)
 			seq = got[i].seq;
 	CHECK(gjoin(&m[1], "ackwait", 4) == gid);
+	sl_lh_sum(area, 0, SL_LH_M_lag, &lag);
+	CHECK(lag.count == 0);
 	while (!found && tries++ < 100) {
 		sleep_ms(2);
 		m[0].s->last_seen = m[1].s->last_seen = rte_get_tsc_cycles();
@@ -557,6 +538,9 @@ test_ack_wait(void)
 			}
 	}
 	CHECK(found);
+	/* The redelivery's lag: from the broker's receipt, past the ack-wait. */
+	sl_lh_sum(area, 0, SL_LH_M_lag, &lag);
+	CHECK(lag.count == 1 && sl_lh_percentile(&lag, 100) >= 30000000u);
 	/* The first holder's late ack is refused: it no longer holds it. */
 	reset_got();
 	gack(&m[0], gid, &seq, 1, 0);
@@ -1224,16 +1208,9 @@ static char jroot[64];
 static int
 journal_topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 {
-	struct sl_journal_conf c = { .segment_bytes = 1u << 20, .index_every = 4096 };
-	struct sl_journal_recovery rec;
-	char dir[128];
-
 	(void)arg;
-	snprintf(dir, sizeof(dir), "%s/%u", jroot, t->id);
-	ts->durability = SL_DUR_ASYNC;
-	ts->backpressure = SL_BP_DROP;
-	ts->retx_window = 0; /* every group read comes from the journal */
-	return sl_journal_open(&ts->journal, dir, &c, &rec);
+	/* No retransmit window: every group read comes from the journal. */
+	return harness_journal(ts, t, jroot, SL_DUR_ASYNC);
 }
 
 /* A group on a journaled topic reads its messages from the journal
@@ -1710,6 +1687,14 @@ main(int argc, char **argv)
 	dl_topic = harness_topic(&dp, "g.dl");
 	CHECK(topic != 0 && dl_topic != 0);
 	pub = open_session(PUB_PORT, 0, 0);
+	{
+		size_t size = sl_ctrs_area_size_h(4, 1, 1);
+
+		area = calloc(1, size);
+		CHECK(area != NULL && sl_ctrs_format_h(area, size, 4, 1, 1) == 0);
+		CHECK(sl_dp_lh_init_area(&dp, area) == 0);
+		CHECK(sl_dp_lh_topic(&dp, topic, "g.t") == 0);
+	}
 	test_control();
 	test_join_refusals();
 	test_share_exactly_once();
@@ -1729,6 +1714,8 @@ main(int argc, char **argv)
 	test_shm_member();
 	pump(2);
 	sl_dp_groups_fini(&dp);
+	sl_dp_lh_fini(&dp);
+	free(area);
 	harness_stop(&dp);
 	return check_result("test_group_worker");
 }

@@ -4,6 +4,8 @@
 
     cnc_counters.py CNC_FILE            every live slot, as JSON lines
     cnc_counters.py CNC_FILE topic      the topics, as one JSON array
+    cnc_counters.py CNC_FILE latency    the latency histograms: per topic with a
+                                        slot, each metric's count and sum (ns)
 
 A reader of its own, with no knowledge of the counter lists: the labels and
 how each value reads come from the area's type table, as sluice-control
@@ -16,9 +18,9 @@ import sys
 import time
 
 CNC_MAGIC = 0x31434E4345434C53
-CNC_VERSION = 5  # 4 and 5 changed commands only: the header and counters area read as in 3
+CNC_VERSION = 6  # 5: partitioned topics (commands only); 6: the latency histograms (counters area version 2)
 CTRS_MAGIC = 0x3153525443434C53
-CTRS_VERSION = 1
+CTRS_VERSION = 2
 DUR = ["none", "async", "sync"]
 BP = ["drop", "block", "disconnect"]
 KIND_BOOL, KIND_DUR, KIND_BP, KIND_IDLE = 4, 5, 6, 7
@@ -80,7 +82,41 @@ def slots(path):
         yield name, owner, cstr(data[base + 32:base + 240]), out
 
 
+def latency(path):
+    """Per topic with a histogram slot: {metric: [count, sum_ns]}, the
+    workers' blocks added up (docs/COUNTERS.md, Latency histograms)."""
+    data, off = snapshot(path)
+    hist_off = struct.unpack_from("<Q", data, off + 96)[0]
+    if hist_off == 0:
+        return []
+    h = off + hist_off
+    (sub_bits, range_bits, n_buckets, n_metrics, n_slots, n_workers, block_size, _r,
+     meta_off, blocks_off) = struct.unpack_from("<8IQQ", data, h)
+    if (sub_bits, range_bits, n_buckets, block_size) != (5, 36, 1024, 64 + 1024 * 8):
+        sys.exit("%s: a histogram layout this reader does not know" % path)
+    names = [cstr(data[h + 64 + 16 * m:h + 80 + 16 * m]) for m in range(n_metrics)]
+    out = []
+    for i in range(n_slots):
+        base = off + meta_off + i * 256
+        seq, state, _typ, owner = struct.unpack_from("<QIII", data, base)
+        if state != 1 or seq % 2:
+            continue
+        e = {"name": cstr(data[base + 32:base + 240]), "id": owner}
+        for m in range(n_metrics):
+            count = total = 0
+            for w in range(n_workers):
+                b = off + blocks_off + ((i * n_workers + w) * n_metrics + m) * block_size
+                total += struct.unpack_from("<Q", data, b)[0]
+                count += sum(struct.unpack_from("<1024Q", data, b + 64))
+            e[names[m]] = [count, total]
+        out.append(e)
+    return out
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[2] == "latency":
+        print(json.dumps(latency(sys.argv[1])))
+        return
     if len(sys.argv) == 3 and sys.argv[2] == "topic":
         topics = [dict(name=key, id=owner, **vals)
                   for name, owner, key, vals in slots(sys.argv[1]) if name == "topic"]

@@ -567,6 +567,54 @@ sl_dp_stop
 [ "${SL_DP_RC:-0}" = 0 ] || say "note: sluice-dataplane (file journals) exited with status $SL_DP_RC"
 rm -rf "$jdir"
 
+# --- 3c. the broker's own CPU per message, single-threaded (no other core involved) ---
+# The worker's path over shared memory (test_shm_worker --bench: one-line
+# message records, no subscriber and one shm subscriber; the TSC around each
+# poll of 32, median), and what the latency histograms add per message
+# (bench-hotpath's LatHist rows, on minus off, CPU time). Figures a busy
+# machine moves least: a poll that lost its core is an outlier, not a shift.
+if [ -x "$build/tests/test_shm_worker" ]; then
+	say "worker CPU per message over shared memory (test_shm_worker --bench 20000)"
+	timeout 120 "$build/tests/test_shm_worker" --bench 20000 2>>"$work/stderr.log" |
+		grep "^worker per message" >"$work/worker-cost.txt"
+	python3 - "$work/worker-cost.txt" >>"$rows" <<'PY'
+import json, re, sys
+for l in open(sys.argv[1]):
+    m = re.search(r"(no subscriber|one shm subscriber): p10 ([0-9.]+) ns, median ([0-9.]+) ns, p90 ([0-9.]+) ns", l)
+    if m:
+        med = float(m.group(3))
+        print(json.dumps({"name": "worker-cpu" + ("-sub" if "one" in m.group(1) else "-pub"),
+                          "transport": "shm", "durability": "none", "size": 32, "status": "ok",
+                          "p50_ns": med, "p90_ns": float(m.group(4)), "p99_ns": None,
+                          "p999_ns": None, "p9999_ns": None, "max_ns": None,
+                          "msgs_per_s": 1e9 / med, "cpu_p10_ns": float(m.group(2))}))
+PY
+fi
+if [ -x "$bin/bench-hotpath" ]; then
+	say "latency histograms' cost per message (bench-hotpath LatHist rows, CPU time)"
+	timeout 120 "$bin/bench-hotpath" --benchmark_filter='LatHist(Deliver|Persist)' \
+		--benchmark_min_time=0.3 --benchmark_repetitions=3 \
+		--benchmark_report_aggregates_only=true --benchmark_format=json \
+		>"$work/lathist.json" 2>>"$work/stderr.log"
+	python3 - "$work/lathist.json" >>"$rows" <<'PY'
+import json, sys
+try:
+    b = json.load(open(sys.argv[1]))["benchmarks"]
+except (OSError, ValueError, KeyError):
+    sys.exit(0)
+med = {x["run_name"]: 1e9 / x["items_per_second"] for x in b
+       if x.get("aggregate_name") == "median" and x.get("items_per_second")}
+for what, on, off in (("deliver", "BM_LatHistDeliver/on:1/topics:8", "BM_LatHistDeliver/on:0/topics:1"),
+                      ("persist", "BM_LatHistPersist/on:1", "BM_LatHistPersist/on:0")):
+    if on in med and off in med:
+        print(json.dumps({"name": "hist-cost-" + what, "transport": "cpu", "durability": None,
+                          "size": 0, "status": "ok", "p50_ns": None, "p90_ns": None,
+                          "p99_ns": None, "p999_ns": None, "p9999_ns": None, "max_ns": None,
+                          "msgs_per_s": 0, "cost_ns": med[on] - med[off], "on_ns": med[on],
+                          "off_ns": med[off]}))
+PY
+fi
+
 # --- 4. table, JSON, plot ---
 mkdir -p "$root/bench-results"
 table_ok=1
@@ -651,6 +699,14 @@ rate_vs(("sluice-max-udp", "sluice-max-udp-nobatch"), first_ok("udp-veth-rate"),
         "kernel UDP pkts one way")
 rate_vs(("sluice-max-pub", "sluice-max-sub", "sluice-max-pub-emupmem", "sluice-max-sub-emupmem"),
         first_ok("shm-ring-line"), "the shm ring alone")
+for r in rows:
+    if r["name"].startswith("worker-cpu") and r["status"] == "ok":
+        print(f"  {r['name']}: the worker's own CPU per 32 B message over shm, single-threaded:"
+              f" median {t(r['p50_ns'])} (p10 {t(r['cpu_p10_ns'])}) = {r['msgs_per_s'] / 1e6:.1f}M msgs/s"
+              f" a worker core could take")
+    if r["name"].startswith("hist-cost") and r["status"] == "ok":
+        print(f"  {r['name']}: latency histograms add {r['cost_ns']:.1f} ns per message"
+              f" ({t(r['off_ns'])} off, {t(r['on_ns'])} on; bench-hotpath, CPU time)")
 # The publish call's p99 at the latency rows' rate beside the same at the
 # maximum rate.
 for dur in ("none", "sync"):
@@ -709,7 +765,7 @@ with open(out, "w") as f:
 # is a bandwidth floor, left out. Colour by size, dashes for floors, points
 # by kind (sync, publish call).
 def panel(r):
-    if r["name"].startswith("memcpy"):
+    if r["name"].startswith(("memcpy", "worker-cpu", "hist-cost")):
         return None
     if r["transport"] == "udp" or r["name"].startswith("udp-"):
         return "L"
@@ -778,6 +834,9 @@ verdict(">= 14M msg/s delivered to one shm subscriber, durability none (Aeron IP
 verdict(">= 5M msg/s, durability sync on tmpfs-emulated pmem (publish only)",
         [(r["msgs_per_s"] >= 5e6, f"{r['msgs_per_s'] / 1e6:.2f}M/s")
          for r in rate_rows("sluice-max-pub-emupmem")])
+verdict("the broker's latency histograms cost < 5 ns per message",
+        [(r["cost_ns"] < 5, f"{r['name'][10:]} {r['cost_ns']:.1f} ns")
+         for r in rows if r["name"].startswith("hist-cost") and r["status"] == "ok"])
 verdict("UDP round trip p50 <= 1.2x kernel UDP across the veth (durability none)",
         [(r["p50_ns"] <= 1.2 * r["floor_p50_ns"] if r["floor_p50_ns"] else None,
           f"{r['size']} B " + (f"{r['p50_ns'] / r['floor_p50_ns']:.2f}x" if r["floor_p50_ns"] else "no floor"))

@@ -24,6 +24,7 @@
 #include <common/shm.h>
 
 #include "hist.h"
+#include "pin.h"
 #include "tsc.h"
 
 #define RING_SHIFT 20u /* 1 MiB ring, as a client's default tx ring */
@@ -49,16 +50,6 @@ struct run {
 	uint64_t got;
 };
 
-static int
-pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
 /* Consumer: take records until @count were read; records carry the tick
  * their commit was made at, in the timestamp field. */
 static void *
@@ -68,7 +59,7 @@ consumer(void *arg)
 	struct ring_pair *r = x->r;
 	uint64_t pos = 0, prod = 0;
 
-	if (pin(x->cpu[1]) < 0)
+	if (sl_bench_pin(x->cpu[1]) < 0)
 		return NULL;
 	while (x->got < x->count) {
 		const struct sl_shm_msg *m;
@@ -155,7 +146,7 @@ run_once(struct run *x)
 	x->got = 0;
 	if (sl_hist_init(&x->lat, 7) < 0 || sl_hist_init(&x->call, 7) < 0)
 		return -ENOMEM;
-	if (pin(x->cpu[0]) < 0 || pthread_create(&t, NULL, consumer, x) != 0)
+	if (sl_bench_pin(x->cpu[0]) < 0 || pthread_create(&t, NULL, consumer, x) != 0)
 		return -EINVAL;
 	producer(x);
 	pthread_join(t, NULL);

@@ -16,6 +16,7 @@
 #endif
 
 #include "hist.h"
+#include "pin.h"
 #include "tsc.h"
 
 #define PP_CACHE_LINE 64
@@ -61,23 +62,13 @@ ticks(void)
 #endif
 }
 
-static int
-pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
 static void *
 ponger(void *arg)
 {
 	int cpu = *(int *)arg;
 	uint64_t last = 0, v;
 
-	if (pin(cpu) < 0)
+	if (sl_bench_pin(cpu) < 0)
 		fprintf(stderr, "sluice-floor-pingpong: cannot pin the ponger to cpu %d\n", cpu);
 	for (;;) {
 		/* acquire: pairs with the pinger's release store of ping */
@@ -134,7 +125,7 @@ pingpong(const struct pp_opts *o, struct sl_hist *h, double *ops_per_s)
 	int64_t n;
 	int rc;
 
-	if (pin(o->cpu[0]) < 0) {
+	if (sl_bench_pin(o->cpu[0]) < 0) {
 		fprintf(stderr, "sluice-floor-pingpong: cannot pin to cpu %d; pick two cpus "
 			"this machine has with --cpus A,B\n", o->cpu[0]);
 		return -EINVAL;
@@ -164,7 +155,7 @@ memcpy_run(const struct pp_opts *o, struct sl_hist *h, double *ops_per_s, double
 	char *src, *dst;
 	size_t k;
 
-	if (pin(o->cpu[0]) < 0)
+	if (sl_bench_pin(o->cpu[0]) < 0)
 		fprintf(stderr, "sluice-floor-pingpong: cannot pin to cpu %d\n", o->cpu[0]);
 	src = aligned_alloc(PP_CACHE_LINE, (o->size + PP_CACHE_LINE - 1) & ~(size_t)63);
 	dst = aligned_alloc(PP_CACHE_LINE, (o->size + PP_CACHE_LINE - 1) & ~(size_t)63);

@@ -203,44 +203,6 @@ to_owner(struct sl_worker *w, const struct sl_topic *t, struct rte_mbuf *m,
 
 /* --- receive: sessions and frames ---------------------------------------------- */
 
-static void
-handle_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
-	       uint16_t data_off, const union sl_peer *peer, const struct sl_session *sess)
-{
-	const struct sl_resolve *r = (const struct sl_resolve *)f->hdr;
-	struct sl_handoff h;
-	uint32_t id;
-
-	count(w, SL_CTR_resolves);
-	id = sl_route_topic_lookup(&w->dp->route, (const char *)f->body, f->body_len);
-	if (id) {
-		sl_worker_resolve_answer(w, peer, r, (const char *)f->body, id);
-		return;
-	}
-	if (!(r->flags & SL_RESOLVE_F_CREATE) || !w->dp->conf.auto_create_topics) {
-		drop(w, SL_DROP_unknown_topic);
-		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_UNKNOWN_TOPIC, SL_FT_RESOLVE, 0);
-		return;
-	}
-	/* Creating a topic is an admin right on a pattern that covers it. */
-	if (!(sl_authz_perms_by_name(sl_dp_authz(w->dp), sess->uid, (const char *)f->body,
-				     f->body_len) & SL_PERM_ADMIN)) {
-		drop(w, SL_DROP_denied);
-		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_DENIED, SL_FT_RESOLVE, 0);
-		return;
-	}
-	/* Creating is the main lcore's job (single writer of the topic table). */
-	rte_mbuf_refcnt_update(m, 1);
-	h = (struct sl_handoff){ .m = m, .session = r->h.session,
-				 .off = (uint16_t)(data_off + f->off), .len = (uint16_t)f->len,
-				 .kind = SL_HO_RESOLVE, .src_worker = (uint8_t)w->idx };
-	if (rte_ring_enqueue_elem(w->dp->slow, &h, sizeof(h)) != 0) {
-		rte_pktmbuf_free(m);
-		drop(w, SL_DROP_slow_path_full);
-		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_BUSY, SL_FT_RESOLVE, 0);
-	}
-}
-
 /* Frames that need the topic: check it exists, then go to its owner. */
 /* A PUBLISH_FRAG: kept for its message; the message, once whole, is
  * published as a PUBLISH would be. */
@@ -431,7 +393,7 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		handle_frag(w, m, f, peer, *sess);
 		break;
 	case SL_FT_RESOLVE:
-		handle_resolve(w, m, f, data_off, peer, *sess);
+		sl_worker_resolve(w, m, f, data_off, peer, *sess);
 		break;
 	case SL_FT_PSUBSCRIBE:
 	case SL_FT_PUNSUBSCRIBE:
@@ -524,14 +486,9 @@ sealed(struct sl_worker *w, struct rte_mbuf *m, uint16_t data_off, uint32_t len,
 	return rc;
 }
 
-/*
- * The frames of one datagram, or of one batch read from a shared-memory
- * ring, at @data_off of @m (@len bytes), from @peer. Does not free @m.
- * Returns 0, or -1 when a frame could not be framed (the rest is dropped).
- */
 static int
-frames(struct sl_worker *w, struct rte_mbuf *m, uint16_t data_off, uint32_t len,
-       const union sl_peer *peer)
+frames_of(struct sl_worker *w, struct rte_mbuf *m, uint16_t data_off, uint32_t len,
+	  const union sl_peer *peer)
 {
 	const uint8_t *data = rte_pktmbuf_mtod_offset(m, const uint8_t *, data_off);
 	struct sl_session *sess = NULL;
@@ -562,6 +519,26 @@ frames(struct sl_worker *w, struct rte_mbuf *m, uint16_t data_off, uint32_t len,
 	return 0;
 }
 
+/*
+ * The frames of one datagram, or of one batch read from a shared-memory
+ * ring, at @data_off of @m (@len bytes), from @peer. Does not free @m; the
+ * retransmit window's references to @m are added once, here, when they are
+ * all known. Returns 0, or -1 when a frame could not be framed (the rest is
+ * dropped).
+ */
+static int
+frames(struct sl_worker *w, struct rte_mbuf *m, uint16_t data_off, uint32_t len,
+       const union sl_peer *peer)
+{
+	int rc;
+
+	w->retx_batch = m;
+	rc = frames_of(w, m, data_off, len, peer);
+	w->retx_batch = NULL;
+	sl_retx_flush(w);
+	return rc;
+}
+
 static void
 handle_pkt(struct sl_worker *w, struct rte_mbuf *m)
 {
@@ -588,10 +565,7 @@ handle_pkt(struct sl_worker *w, struct rte_mbuf *m)
 		peer.udp.ip = pi.src_ip;
 		peer.udp.port = pi.src_port;
 		peer.udp.port_id = m->port;
-		w->retx_batch = m; /* as for a shared-memory batch (handle_shm) */
 		frames(w, m, pi.payload_off, pi.payload_len, &peer);
-		w->retx_batch = NULL;
-		sl_retx_flush(w);
 		rte_pktmbuf_free(m); /* handoffs and deliveries hold their own references */
 		return;
 	}
@@ -618,16 +592,11 @@ handle_shm(struct sl_worker *w, struct rte_mbuf **pkts, const union sl_peer *pee
 	uint16_t i;
 
 	for (i = 0; i < n; i++) {
-		/* The window's references to this batch's mbuf are added once,
-		 * before it is let go of. */
-		w->retx_batch = pkts[i];
 		if (peers[i].shm.slot != bad &&
 		    frames(w, pkts[i], 0, pkts[i]->pkt_len, &peers[i]) < 0) {
 			sl_shm_kick(w, &peers[i].shm, SL_SHM_CUT_CORRUPT);
 			bad = peers[i].shm.slot;
 		}
-		w->retx_batch = NULL;
-		sl_retx_flush(w);
 		rte_pktmbuf_free(pkts[i]);
 	}
 }

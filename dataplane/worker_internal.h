@@ -77,15 +77,17 @@ void sl_worker_reply_ok(struct sl_worker *w, const union sl_peer *peer, uint32_t
 /* TOPIC @id answering RESOLVE @req_id. */
 void sl_worker_reply_topic(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
 			   uint32_t req_id, uint32_t id);
-/* --- worker_parts.c --- */
+/* --- worker_resolve.c --- */
 
-/* Answer RESOLVE @r of existing topic @name (@id): TOPIC; for a partitioned
- * topic TOPIC with the partition map, or ERROR SL_E_PARTITIONED to a client
- * that did not ask for maps (SL_E_UNKNOWN_TOPIC while a partition is
- * missing: a SUBSCRIBE or PUBLISH to a partitioned name itself is refused
- * with SL_E_PARTITIONED, counted unknown_topic). */
-void sl_worker_resolve_answer(struct sl_worker *w, const union sl_peer *peer,
-			      const struct sl_resolve *r, const char *name, uint32_t id);
+/* RESOLVE frame @f (at @data_off of @m) from @peer of session @sess:
+ * TOPIC for an existing name; for a partitioned topic TOPIC with the
+ * partition map, or ERROR SL_E_PARTITIONED to a client that did not ask
+ * for maps (SL_E_UNKNOWN_TOPIC while a partition is missing: a SUBSCRIBE or
+ * PUBLISH to a partitioned name itself is refused with SL_E_PARTITIONED,
+ * counted unknown_topic); an unknown name with SL_RESOLVE_F_CREATE goes to
+ * the main lcore to be created (it takes its own reference to @m). */
+void sl_worker_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
+		       uint16_t data_off, const union sl_peer *peer, const struct sl_session *sess);
 
 /* OK carrying @seq (answering SUBSCRIBE: where the subscription's stream starts). */
 void sl_worker_reply_ok_seq(struct sl_worker *w, const union sl_peer *peer, uint32_t session,

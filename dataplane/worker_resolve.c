@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Worker side of partitioned topics: RESOLVE of a partitioned name answered with its partition map. */
+/* Worker side of RESOLVE: a name answered with its id (a partitioned name with its
+ * partition map), or handed to the main lcore to be created. */
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
 
 #include <common/proto.h>
 
+#include "authz.h"
 #include "tx.h"
 #include "worker_internal.h"
 
@@ -48,8 +54,8 @@ resolve_parts(struct sl_worker *w, const union sl_peer *peer, const struct sl_re
 		sl_tx_frame(w, peer, f, (uint32_t)len);
 }
 
-void
-sl_worker_resolve_answer(struct sl_worker *w, const union sl_peer *peer,
+static void
+resolve_answer(struct sl_worker *w, const union sl_peer *peer,
 			 const struct sl_resolve *r, const char *name, uint32_t id)
 {
 	/* Written before the topic was published; never changed. */
@@ -59,4 +65,42 @@ sl_worker_resolve_answer(struct sl_worker *w, const union sl_peer *peer,
 		sl_worker_reply_topic(w, peer, r->h.session, r->req_id, id);
 	else
 		resolve_parts(w, peer, r, name, id, n);
+}
+
+void
+sl_worker_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
+		  uint16_t data_off, const union sl_peer *peer, const struct sl_session *sess)
+{
+	const struct sl_resolve *r = (const struct sl_resolve *)f->hdr;
+	struct sl_handoff h;
+	uint32_t id;
+
+	count(w, SL_CTR_resolves);
+	id = sl_route_topic_lookup(&w->dp->route, (const char *)f->body, f->body_len);
+	if (id) {
+		resolve_answer(w, peer, r, (const char *)f->body, id);
+		return;
+	}
+	if (!(r->flags & SL_RESOLVE_F_CREATE) || !w->dp->conf.auto_create_topics) {
+		drop(w, SL_DROP_unknown_topic);
+		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_UNKNOWN_TOPIC, SL_FT_RESOLVE, 0);
+		return;
+	}
+	/* Creating a topic is an admin right on a pattern that covers it. */
+	if (!(sl_authz_perms_by_name(sl_dp_authz(w->dp), sess->uid, (const char *)f->body,
+				     f->body_len) & SL_PERM_ADMIN)) {
+		drop(w, SL_DROP_denied);
+		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_DENIED, SL_FT_RESOLVE, 0);
+		return;
+	}
+	/* Creating is the main lcore's job (single writer of the topic table). */
+	rte_mbuf_refcnt_update(m, 1);
+	h = (struct sl_handoff){ .m = m, .session = r->h.session,
+				 .off = (uint16_t)(data_off + f->off), .len = (uint16_t)f->len,
+				 .kind = SL_HO_RESOLVE, .src_worker = (uint8_t)w->idx };
+	if (rte_ring_enqueue_elem(w->dp->slow, &h, sizeof(h)) != 0) {
+		rte_pktmbuf_free(m);
+		drop(w, SL_DROP_slow_path_full);
+		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_BUSY, SL_FT_RESOLVE, 0);
+	}
 }

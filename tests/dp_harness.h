@@ -450,4 +450,19 @@ harness_shm_client(struct sl_shm_client *c, uint8_t *base, uint32_t slot, uint16
 	c->sock = -1;
 }
 
+/* A client of harness_shm_client puts frame @f (@len bytes) in its tx ring
+ * (@base + 4096, @ring bytes, 1 << @shift), its producer position at *@pos. */
+static inline void
+harness_shm_put(uint8_t *base, uint32_t ring, uint32_t shift, uint64_t *pos, const void *f,
+		uint32_t len)
+{
+	uint8_t *tx = base + 4096;
+	uint32_t rec = sl_shm_rec_bytes(len), off;
+
+	off = sl_shm_rec_place(tx, ring, shift, pos, rec);
+	memcpy(tx + off + SL_SHM_REC_HDR, f, len);
+	sl_shm_rec_commit(tx, ring, shift, *pos, len);
+	*pos += rec;
+}
+
 #endif /* SLUICE_TESTS_DP_HARNESS_H */

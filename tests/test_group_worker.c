@@ -1286,13 +1286,7 @@ static uint64_t shm_tx_pos, shm_rx_pos;
 static void
 shm_put(const void *frame, uint32_t len)
 {
-	uint8_t *ring = base + 4096;
-	uint32_t rec = sl_shm_rec_bytes(len), off;
-
-	off = sl_shm_rec_place(ring, SHM_RING, SHM_SHIFT, &shm_tx_pos, rec);
-	memcpy(ring + off + SL_SHM_REC_HDR, frame, len);
-	sl_shm_rec_commit(ring, SHM_RING, SHM_SHIFT, shm_tx_pos, len);
-	shm_tx_pos += rec;
+	harness_shm_put(base, SHM_RING, SHM_SHIFT, &shm_tx_pos, frame, len);
 }
 
 /* The frames the worker wrote to the client's rx ring since the last look. */

@@ -77,19 +77,6 @@ client_put(uint32_t len, uint32_t hdr_len, uint32_t session, int commit)
 	}
 }
 
-/* The client puts the frame @f (@len bytes) in the tx ring. */
-static void
-client_put_frame(const void *f, uint32_t len)
-{
-	uint8_t *ring = base + 4096;
-	uint32_t rec = sl_shm_rec_bytes(len), off;
-
-	off = sl_shm_rec_place(ring, RING, SHIFT, &tx_pos, rec);
-	memcpy(ring + off + SL_SHM_REC_HDR, f, len);
-	sl_shm_rec_commit(ring, RING, SHIFT, tx_pos, len);
-	tx_pos += rec;
-}
-
 /* The record client_put left torn: commit it now. */
 static void
 client_commit(uint32_t len)
@@ -634,7 +621,7 @@ bench(unsigned rounds, int with_sub)
 		struct sl_subscribe sb = { .req_id = 1, .topic_id = topic };
 
 		sl_proto_hdr_init(&sb.h, SL_FT_SUBSCRIBE, 0, sizeof(sb), s->id);
-		client_put_frame(&sb, sizeof(sb));
+		harness_shm_put(base, RING, SHIFT, &tx_pos, &sb, sizeof(sb));
 		for (k = 0; k < 4; k++)
 			sl_worker_poll(w);
 		rx_pos = clients[SLOT].rx[0].pos; /* the OK: released unread */

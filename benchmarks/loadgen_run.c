@@ -437,36 +437,29 @@ pub_one(struct lg_run *r, struct lg_pub *p, uint64_t sched_ns, int timed)
 {
 	uint32_t len = r->cf->size;
 	uint16_t flags = r->cf->ack ? SL_PUB_F_ACK_REQ : 0;
-	uint64_t t0, t1;
+	/* Sampled at --rate 0 over shm (sample_mask): the rest are not timed
+	 * and carry timestamp 0, which the subscriber side leaves out of the
+	 * latency figures. */
+	bool clocked = (r->sample_i++ & r->sample_mask) == 0;
+	uint64_t t0 = clocked ? lg_ticks() : 0, t1;
 	void *d;
 	int rc;
 
-	/* Sampled at --rate 0 over shm: the rest carry timestamp 0, which
-	 * the subscriber side leaves out of the latency figures. */
-	if ((r->sample_i++ & r->sample_mask) != 0) {
-		if (r->cf->shm) {
-			rc = sl_client_claim(p->c, p->topic_id, len, &d);
-			if (rc < 0)
-				return rc;
-			memcpy(d, payload_buf, len);
-			return sl_client_commit(p->c, 0, flags);
-		}
-		return sl_client_publish(p->c, p->topic_id, payload_buf, len, sched_ns, flags);
-	}
-	t0 = lg_ticks();
 	if (r->cf->shm) {
 		rc = sl_client_claim(p->c, p->topic_id, len, &d);
 		if (rc < 0)
 			return rc;
 		memcpy(d, payload_buf, len);
-		rc = sl_client_commit(p->c, lg_ticks(), flags);
+		rc = sl_client_commit(p->c, clocked ? lg_ticks() : 0, flags);
 	} else {
 		rc = sl_client_publish(p->c, p->topic_id, payload_buf, len, sched_ns, flags);
 	}
+	if (!clocked || rc != 0)
+		return rc;
 	t1 = lg_ticks();
-	if (rc == 0 && timed)
+	if (timed)
 		sl_hist_record(&r->call, ticks_to_ns(r, t1 - t0));
-	else if (rc == 0)
+	else
 		r->call_skipped++;
 	return rc;
 }

@@ -270,32 +270,12 @@ sl_shm_link_ready(const struct sl_shm_link *l)
 	return 0;
 }
 
-/* Copy the message record at @src (@len bytes after its commit word) to
- * @dst as the DELIVER frame it stands for, of session @session. */
-static void
-msg_to_deliver(uint8_t *dst, const uint8_t *src, uint32_t len, uint32_t session)
-{
-	const struct sl_shm_msg *m = (const struct sl_shm_msg *)src;
-	struct sl_deliver *d = (struct sl_deliver *)dst;
-	uint16_t flags = m->flags;
-
-	sl_proto_hdr_init(&d->h, SL_FT_DELIVER, flags,
-			  (uint32_t)sizeof(*d) + len - SL_SHM_MSG_BODY, session);
-	d->h.version = sl_proto_frame_version(SL_FT_DELIVER, flags);
-	d->topic_id = m->topic_id;
-	d->hdrs_len = m->hdrs_len;
-	d->reserved = 0;
-	d->seq = m->seq;
-	d->timestamp = m->timestamp;
-	memcpy(d + 1, m + 1, len - SL_SHM_MSG_BODY);
-}
-
 int
 sl_shm_link_recv_big(struct sl_shm_link *l, void *buf, size_t cap, void *big, size_t big_cap,
 		     int *in_big, uint32_t session)
 {
 	uint32_t k, i, len, flen, off, kind;
-	const uint8_t *src;
+	const uint8_t *rec;
 	uint64_t w;
 
 	for (k = 0; k < l->n_rx; k++) {
@@ -326,15 +306,20 @@ sl_shm_link_recv_big(struct sl_shm_link *l, void *buf, size_t cap, void *big, si
 			return 0; /* a large record waits for the big buffer */
 		l->rx_pos[i] += sl_shm_rec_bytes(len);
 		l->rx_next = i + 1;
-		src = l->rx[i] + off + SL_SHM_REC_HDR;
+		rec = l->rx[i] + off;
 		if (flen <= cap || flen <= big_cap) {
 			uint8_t *dst = flen <= cap ? buf : big;
 
 			*in_big = flen > cap;
-			if (kind == SL_SHM_K_MSG)
-				msg_to_deliver(dst, src - SL_SHM_REC_HDR, len, session);
-			else
-				memcpy(dst, src, len);
+			if (kind == SL_SHM_K_MSG) {
+				/* The DELIVER frame it stands for. */
+				sl_shm_msg_frame_hdr(dst, SL_FT_DELIVER, (const struct sl_shm_msg *)rec,
+						     len - SL_SHM_MSG_BODY, session);
+				memcpy(dst + sizeof(struct sl_deliver), rec + sizeof(struct sl_shm_msg),
+				       len - SL_SHM_MSG_BODY);
+			} else {
+				memcpy(dst, rec + SL_SHM_REC_HDR, len);
+			}
 		}
 		/* Release: done reading the record before the broker may reuse it. */
 		__atomic_store_n(&l->r->rx[i].cons, l->rx_pos[i], __ATOMIC_RELEASE);

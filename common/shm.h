@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include <common/paths.h>
+#include <common/proto.h>
 
 #define SL_SHM_MAGIC 0x314d48534543554cull /* "LUCESHM1", little-endian */
 #define SL_SHM_VERSION 3u /* 3: line records, message records; 2: max_frame and
@@ -148,6 +149,36 @@ _Static_assert(__builtin_offsetof(struct sl_shm_msg, seq) == 16, "message record
 #define SL_SHM_MSG_BODY 24u /* a message record's bytes after the commit word */
 /* Payload bytes a message record without headers carries in one line. */
 #define SL_SHM_LINE_PAYLOAD (SL_SHM_LINE - (uint32_t)sizeof(struct sl_shm_msg))
+
+/* PUBLISH and DELIVER agree on every field a message record carries. */
+_Static_assert(sizeof(struct sl_publish) == sizeof(struct sl_deliver) &&
+		       offsetof(struct sl_publish, topic_id) == offsetof(struct sl_deliver, topic_id) &&
+		       offsetof(struct sl_publish, hdrs_len) == offsetof(struct sl_deliver, hdrs_len) &&
+		       offsetof(struct sl_publish, producer_seq) == offsetof(struct sl_deliver, seq) &&
+		       offsetof(struct sl_publish, timestamp) == offsetof(struct sl_deliver, timestamp),
+	       "PUBLISH and DELIVER layouts");
+
+/*
+ * Write into @f (sizeof(struct sl_deliver) bytes) the wire header of the
+ * frame of @type, SL_FT_PUBLISH (a tx record) or SL_FT_DELIVER (an rx
+ * record), that message record @m stands for: @body bytes of header block
+ * and payload follow, session @session. @m should be a copy where its
+ * writer may still write.
+ */
+static inline void
+sl_shm_msg_frame_hdr(void *f, uint8_t type, const struct sl_shm_msg *m, uint32_t body,
+		     uint32_t session)
+{
+	struct sl_deliver *d = (struct sl_deliver *)f;
+
+	sl_proto_hdr_init(&d->h, type, m->flags, (uint32_t)sizeof(*d) + body, session);
+	d->h.version = sl_proto_frame_version(type, m->flags);
+	d->topic_id = m->topic_id;
+	d->hdrs_len = m->hdrs_len;
+	d->reserved = 0;
+	d->seq = m->seq;
+	d->timestamp = m->timestamp;
+}
 
 /* The lap of ring position @pos: (pos / size) mod (2^32 - 1), plus one, so
  * never 0 (what memory that was never written, or was cleared, reads as). */

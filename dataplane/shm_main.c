@@ -288,8 +288,8 @@ region_init(const struct sl_dp *dp, struct sl_shm_client *c, struct sl_shm_regio
 static void
 attach_reply(int sock, int32_t status, uint64_t size, int fd)
 {
-	/* reserved: the layout version this dataplane speaks, so that a
-	 * client of another one can say so (PROTOCOL.md 14.1). */
+	/* version: the layout this dataplane speaks, so that a client of
+	 * another one can say so (PROTOCOL.md 14.1). */
 	struct sl_shm_attach_rep rep = { .magic = SL_SHM_MAGIC, .status = status,
 					 .version = SL_SHM_VERSION, .size = size };
 	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };

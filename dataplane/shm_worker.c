@@ -198,22 +198,6 @@ client_session(struct sl_worker *w, const struct sl_shm_client *c)
 	return s ? s->id : 0;
 }
 
-/* The wire header of the PUBLISH that message record @m (its 24 fields
- * bytes, copied: the client may still write) with a body of @len bytes
- * stands for, into @p. */
-static void
-msg_publish_hdr(struct sl_publish *p, const struct sl_shm_msg *m, uint32_t len, uint32_t session)
-{
-	sl_proto_hdr_init(&p->h, SL_FT_PUBLISH, m->flags,
-			  (uint32_t)sizeof(*p) + len - SL_SHM_MSG_BODY, session);
-	p->h.version = sl_proto_frame_version(SL_FT_PUBLISH, m->flags);
-	p->topic_id = m->topic_id;
-	p->hdrs_len = m->hdrs_len;
-	p->reserved = 0;
-	p->producer_seq = m->seq;
-	p->timestamp = m->timestamp;
-}
-
 /* A committed record at @off of client @c's tx ring, as the frame it
  * carries or stands for. */
 struct tx_rec {
@@ -296,7 +280,7 @@ poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full, int *cutoff)
 				break;
 			}
 			if (t.msg)
-				msg_publish_hdr(&ph, &t.m, t.src_len + SL_SHM_MSG_BODY, session);
+				sl_shm_msg_frame_hdr(&ph, SL_FT_PUBLISH, &t.m, t.src_len, session);
 			m = sl_large_shm_frame(w, &ph, t.msg ? (uint32_t)sizeof(ph) : 0, t.src,
 					       t.src_len);
 			if (m == NULL) {
@@ -334,8 +318,7 @@ poll_batch(struct sl_worker *w, struct sl_shm_client *c, int *full, int *cutoff)
 		/* Copied before it is looked at: the client may still write. A
 		 * message record becomes the PUBLISH frame it stands for. */
 		if (t.msg) {
-			msg_publish_hdr((struct sl_publish *)(dst + used), &t.m,
-					t.src_len + SL_SHM_MSG_BODY, session);
+			sl_shm_msg_frame_hdr(dst + used, SL_FT_PUBLISH, &t.m, t.src_len, session);
 			memcpy(dst + used + sizeof(struct sl_publish), t.src, t.src_len);
 		} else {
 			memcpy(dst + used, t.src, t.src_len);

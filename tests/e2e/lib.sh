@@ -129,6 +129,8 @@ t_ssub_bg() {
 	T_BG+=("$T_LAST")
 }
 t_stat() { "$SL_ROOT/scripts/sluice-stats" -n "$T_DP" /sluice/stats --get "$1"; }
+# t_stat_ge NAME N: is counter NAME at least N?
+t_stat_ge() { [ "$(t_stat "$1")" -ge "$2" ]; }
 t_topic() { "$SL_ROOT/scripts/sluice-stats" -n "$T_DP" /sluice/topics "$1" --get "$2"; }
 
 # Wait (bounded) until a command succeeds: t_wait SECONDS cmd...

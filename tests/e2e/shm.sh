@@ -30,7 +30,6 @@ hostile() { timeout 120 "$HOSTILE" "$1" "$T_DP" "${@:2}"; }
 # where the order breaks: inorder FILE
 inorder() { awk '$2 != NR { printf "line %d has seq %s", NR, $2; bad = 1; exit }
 	END { if (!bad) printf "1..%d", NR }' "$1"; }
-stat_ge() { [ "$(t_stat "$1")" -ge "$2" ]; }
 lines_ge() { [ "$(wc -l <"$1")" -ge "$2" ]; }
 dp_alive() { kill -0 "$SL_DP_PID" 2>/dev/null && t_stat polls >/dev/null; }
 slots_free() { [ "$(t_stat shm_attached)" == "$(t_stat shm_detached)" ]; }
@@ -191,7 +190,7 @@ for how in hold raise; do
 	wait_for 10 "$ck"
 	t_eq "claimkill $how: exactly the 40 committed, in order" "$(inorder "$T_DIR/ck.$how.out")" 1..40
 	t_eq "claimkill $how: nothing torn" "$(grep -vc "^claim.$how [0-9]* committed [0-9]*$" "$T_DIR/ck.$how.out")" 0
-	t_check "claimkill $how: slot reclaimed (shm_detached)" t_wait 5 stat_ge shm_detached $((d0 + 1))
+	t_check "claimkill $how: slot reclaimed (shm_detached)" t_wait 5 t_stat_ge shm_detached $((d0 + 1))
 	t_check "claimkill $how: all slots free" t_wait 5 slots_free
 done
 spub -t claim.hold -m after -a -q || t_fail "claimkill: the topic takes publishes after the kill"
@@ -244,7 +243,7 @@ t_check "attach: the log names the old client's layout and the dataplane's" \
 	t_wait 3 grep -q "speaks shared-memory layout version 2, this dataplane version 3" "$T_DIR/dp.log"
 t_eq "attach: another version is refused (-EPROTO)" "$(attach_probe version)" "status -71"
 t_eq "attach: a silent connection is closed within its second" "$(attach_probe silent)" closed
-t_check "attach: each counted (drop_shm_bad_attach)" t_wait 3 stat_ge drop_shm_bad_attach $((ba0 + 5))
+t_check "attach: each counted (drop_shm_bad_attach)" t_wait 3 t_stat_ge drop_shm_bad_attach $((ba0 + 5))
 # 64 silent connections take every slot (shm_max_clients = 64) for a second.
 python3 - "$sock" >"$T_DIR/hold.out" 2>&1 <<'PY' &
 import socket, sys, time
@@ -368,7 +367,7 @@ kill -STOP "$slow"
 spub_bg "$T_DIR/block.pub.err" -t bpb.t -m "$PAY" -n 2000 -a --timeout 20000
 pub=$T_LAST
 t_check "block: the broker holds the publisher back" \
-	t_wait 5 stat_ge drop_shm_held_back $((hb0 + 1))
+	t_wait 5 t_stat_ge drop_shm_held_back $((hb0 + 1))
 t_ge "block: messages held (bp_held)" "$(t_stat bp_held)" $((bh0 + 1))
 sleep 0.5
 t_check "block: the shm publisher waits (still running)" kill -0 "$pub"
@@ -401,7 +400,7 @@ kill -STOP "$slow"
 spub -t bpc.t -m "$PAY" -n 1000 -r 2000 -a --timeout 5000 -q
 t_eq "disconnect: publisher unaffected, all acked" "$?" 0
 t_check "disconnect: both slow subscribers cut (drop_shm_slow_cut)" \
-	t_wait 5 stat_ge drop_shm_slow_cut $((sc0 + 2))
+	t_wait 5 t_stat_ge drop_shm_slow_cut $((sc0 + 2))
 wait_for 30 "$okc"
 t_eq "disconnect: the reading subscriber got all 1000 (exit status)" "$?" 0
 t_eq "disconnect: the reading subscriber: 1..1000 in order" "$(inorder "$T_DIR/cut.ok.out")" 1..1000
@@ -429,7 +428,7 @@ kill -STOP "$slow"
 hostile manytopics bpo.m 4800 >"$T_DIR/held.tool" 2>&1
 t_eq "held: 4800 topics created and published to" "$?" 0
 t_check "held: the overflow is dropped and counted (drop_bp_overflow)" \
-	t_wait 5 stat_ge drop_bp_overflow $((ov0 + 1))
+	t_wait 5 t_stat_ge drop_bp_overflow $((ov0 + 1))
 held=$(( $(t_stat bp_held) - bh0 )) over=$(( $(t_stat drop_bp_overflow) - ov0 ))
 now=$(( $(t_stat delivers) - dl0 ))
 t_ge "held: messages were held" "$held" 1

@@ -34,11 +34,6 @@ seg1=$(basename "${segs[0]}")
 seg2=$(basename "${segs[1]}")
 f=$((10#${seg2%.seg})) # first seq of the last segment
 rec_off() { echo $((64 + ($1 - $2) * 128)); } # seq, first seq of its segment
-flip() { # file offset
-	local b
-	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-	printf "$(printf '\\%03o' $((b ^ 0x5a)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
 
 # check CASE LO HI: records LO..HI damaged (none when LO is 0)
 check() {
@@ -89,16 +84,16 @@ fresh() { rm -rf "${jdir:?}/$topic"; cp -a "$T_DIR/pristine" "$jdir/$topic"; }
 
 k=4000
 fresh
-flip "$jdir/$topic/$seg1" $(($(rec_off $k 1) + 64 + 17))
+t_flip "$jdir/$topic/$seg1" $(($(rec_off $k 1) + 64 + 17))
 check mid-first $k $k
 
 k=$((f + (n - f) / 2))
 fresh
-flip "$jdir/$topic/$seg2" $(($(rec_off $k "$f") + 64 + 40))
+t_flip "$jdir/$topic/$seg2" $(($(rec_off $k "$f") + 64 + 40))
 check mid-last $k $k
 
 fresh
-flip "$jdir/$topic/$seg2" $(($(rec_off "$n" "$f") + 60))
+t_flip "$jdir/$topic/$seg2" $(($(rec_off "$n" "$f") + 60))
 check last-record "$n" "$n"
 
 fresh
@@ -119,8 +114,8 @@ truncate -s 0 "$jdir/$topic/$seg2"
 check last-seg-empty "$f" "$n"
 
 fresh
-flip "$jdir/$topic/journal.meta" 20
-flip "$jdir/$topic/journal.meta" $((64 + 30))
+t_flip "$jdir/$topic/journal.meta" 20
+t_flip "$jdir/$topic/journal.meta" $((64 + 30))
 "$J" verify "$jdir/$topic" >"$T_DIR/meta.verify" 2>&1
 t_check "journal.meta: verify names it and what is wrong" \
 	grep -q "journal.meta: both copies fail their checksum" "$T_DIR/meta.verify"

@@ -131,6 +131,13 @@ t_ssub_bg() {
 t_stat() { "$SL_ROOT/scripts/sluice-stats" -n "$T_DP" /sluice/stats --get "$1"; }
 # t_stat_ge NAME N: is counter NAME at least N?
 t_stat_ge() { [ "$(t_stat "$1")" -ge "$2" ]; }
+# t_flip FILE OFFSET: change the byte at OFFSET (xor 0x5a, so it always
+# changes: a fixed value would leave a byte that already held it intact).
+t_flip() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $((b ^ 0x5a)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
 t_topic() { "$SL_ROOT/scripts/sluice-stats" -n "$T_DP" /sluice/topics "$1" --get "$2"; }
 
 # Wait (bounded) until a command succeeds: t_wait SECONDS cmd...

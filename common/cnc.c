@@ -48,7 +48,9 @@ struct sl_cnc {
 
 #define OFF_CMD_RING 128u
 #define OFF_RES_RING (OFF_CMD_RING + sizeof(struct sl_cnc_ring))
+#define OFF_HA 1024u /* struct sl_cnc_ha, after the two rings */
 #define OFF_CMDS 4096u
+_Static_assert(OFF_HA + sizeof(struct sl_cnc_ha) <= OFF_CMDS, "CnC HA block fits");
 #define OFF_RES (OFF_CMDS + SL_CNC_RING_ENTRIES * sizeof(struct sl_cnc_cmd))
 #define OFF_CTRS (OFF_RES + SL_CNC_RING_ENTRIES * sizeof(struct sl_cnc_result))
 #define TOTAL(slots, hs, hw) (OFF_CTRS + sl_ctrs_area_size_h((slots), (hs), (hw)))
@@ -157,6 +159,7 @@ sl_cnc_create_h(struct sl_cnc **out, const char *name, uint32_t ctr_slots, uint3
 	c->hdr->res_ring_off = OFF_RES_RING;
 	c->hdr->res_off = OFF_RES;
 	c->hdr->ctrs_off = OFF_CTRS;
+	c->hdr->ha_off = OFF_HA;
 	sl_ctrs_format_h(c->ctrs, total - OFF_CTRS, ctr_slots, hist_slots, hist_workers);
 	c->hdr->dp_pid = getpid();
 	c->hdr->dp_start_ns = sl_wall_ns();
@@ -188,7 +191,7 @@ layout_check(struct sl_cnc *c, uint32_t *found_version)
 		*found_version = c->hdr->version;
 	if (c->hdr->version != SL_CNC_VERSION || c->hdr->total_size != c->size ||
 	    c->hdr->cmd_off != OFF_CMDS || c->hdr->res_off != OFF_RES ||
-	    c->hdr->ctrs_off != OFF_CTRS)
+	    c->hdr->ctrs_off != OFF_CTRS || c->hdr->ha_off != OFF_HA)
 		return -EPROTO;
 	return sl_ctrs_check(c->ctrs, c->size - OFF_CTRS, NULL) < 0 ? -EPROTO : 0;
 }
@@ -273,6 +276,12 @@ struct sl_cnc_hdr *
 sl_cnc_hdr(struct sl_cnc *c)
 {
 	return c->hdr;
+}
+
+struct sl_cnc_ha *
+sl_cnc_ha(struct sl_cnc *c)
+{
+	return (struct sl_cnc_ha *)((uint8_t *)c->base + OFF_HA);
 }
 
 /*

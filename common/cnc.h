@@ -32,11 +32,12 @@ extern "C" {
  */
 
 #define SL_CNC_MAGIC 0x31434e4345434c53ull /* "SLCECNC1" */
-#define SL_CNC_VERSION 6u /* 2: the counters area replaced the JSON stats text;
+#define SL_CNC_VERSION 7u /* 2: the counters area replaced the JSON stats text;
 			   * 3: users' second key and encryption policies;
 			   * 4: consumer groups, the consume right, ACL group names;
 			   * 5: partitioned topics (sl_cnc_topic.partitions);
-			   * 6: latency histograms (counters area version 2) */
+			   * 6: latency histograms (counters area version 2);
+			   * 7: the high-availability block (struct sl_cnc_ha) */
 #define SL_CNC_RING_ENTRIES 256 /* power of two */
 #define SL_CNC_CMD_SIZE 512
 #define SL_CNC_STATS_PERIOD_MS 100
@@ -239,8 +240,66 @@ struct sl_cnc_hdr {
 	uint64_t control_heartbeat_ns;	      /* refreshed by sluice-control */
 	uint32_t auth_required;		      /* what the dataplane enforces now */
 	uint32_t reserved;
-	uint8_t pad[16];
+	uint64_t ha_off;		      /* version 7: struct sl_cnc_ha */
+	uint8_t pad[8];
 };
+
+/*
+ * High availability (docs/HA.md): the state a pair member's sluice-control
+ * (which talks to etcd) and its dataplane (which hears the peer) share. Each
+ * word has one writer: the first half is written by sluice-control, the
+ * second by the dataplane. Times are CLOCK_MONOTONIC ns (both processes run
+ * on one host). A dataplane without a pair configured (no ha.peer) writes
+ * role SL_HA_ROLE_SINGLE and ignores the control half.
+ */
+#define SL_HA_ROLE_SINGLE 0    /* no pair: acknowledges on its own authority */
+#define SL_HA_ROLE_UNKNOWN 1   /* pair member, no role decided yet: serves nothing */
+#define SL_HA_ROLE_PRIMARY 2   /* the leader of ctl_epoch: serves clients */
+#define SL_HA_ROLE_STANDBY 3   /* follows the primary of ctl_epoch: applies its records */
+#define SL_HA_ROLE_CANDIDATE 4 /* a standby that stopped its heartbeats to take over */
+#define SL_HA_ROLE_FENCED 5    /* deposed: acknowledges nothing, serves no client */
+
+struct sl_cnc_ha {
+	/* Written by sluice-control. It writes the fields, then bumps ctl_gen
+	 * (release); the dataplane reads ctl_gen (acquire), then the fields,
+	 * then ctl_gen again, and applies only a stable pair of reads. */
+	uint64_t ctl_gen;
+	uint32_t ctl_role;	/* SL_HA_ROLE_*: what etcd says this node is */
+	uint32_t ctl_epoch;	/* the leader epoch of that role */
+	uint64_t ctl_ack_from_ns; /* a new primary acknowledges nothing before this:
+				   * the deposed one's lease has run out by then */
+	uint32_t ctl_solo_epoch;  /* == ctl_epoch: etcd records the standby out of sync
+				   * in this epoch, so sync publishes are acknowledged
+				   * without it; else they wait for its persist */
+	uint32_t ctl_reserved;
+	/* Renewed alone (no ctl_gen bump, relaxed: a single 8-byte store). */
+	uint64_t ctl_etcd_ok_ns;  /* etcd confirmed this node the primary of ctl_epoch as
+				   * of this time (taken before the request was sent) */
+	uint64_t ctl_heartbeat_ns; /* sluice-control's HA loop is alive */
+	uint8_t ctl_pad[16];
+	/* Written by the dataplane (relaxed stores; each a single 8-byte word or
+	 * a u32 pair that is read as one). */
+	uint64_t dp_gen;	  /* the ctl_gen last applied */
+	uint32_t dp_role;	  /* the role applied now */
+	uint32_t dp_epoch;	  /* the epoch applied now */
+	uint32_t dp_lease_ms;	  /* ha.lease_ms: L */
+	uint32_t dp_detect_ms;	  /* ha.detect_ms: peer silence that counts as dead */
+	uint64_t peer_heard_ns;	  /* last authenticated heartbeat from the peer */
+	uint32_t peer_role;	  /* what that heartbeat said: role and epoch */
+	uint32_t peer_epoch;
+	uint64_t behind_since_ns; /* primary: since when sync publishes wait on a standby
+				   * that does not answer (0: none waiting) */
+	uint32_t caught_up;	  /* primary: the standby holds every record (live) */
+	uint32_t fenced;	  /* primary: the lease ran out, acknowledgements stopped */
+	uint64_t lag_records;	  /* primary: records the standby has not persisted */
+	uint64_t lag_bytes;
+	uint64_t catchup_done;	  /* standby: records applied since it (re)joined ... */
+	uint64_t catchup_total;	  /* ... out of this many it was behind when it joined */
+	uint8_t dp_pad[40];
+};
+
+_Static_assert(sizeof(struct sl_cnc_ha) == 192, "CnC HA block layout");
+_Static_assert(offsetof(struct sl_cnc_ha, dp_gen) == 64, "CnC HA block: dataplane half");
 
 struct sl_cnc; /* a mapped region, either side */
 
@@ -276,6 +335,9 @@ int sl_cnc_attach(struct sl_cnc **out, const char *name, uint32_t *found_version
 void sl_cnc_close(struct sl_cnc *c);
 
 struct sl_cnc_hdr *sl_cnc_hdr(struct sl_cnc *c);
+
+/* The region's high-availability block (either side). */
+struct sl_cnc_ha *sl_cnc_ha(struct sl_cnc *c);
 
 /* Control: queue a command (its id is assigned and returned through @id).
  * Returns 0 or -EAGAIN when the ring is full. */

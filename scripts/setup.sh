@@ -21,7 +21,8 @@ packages=(build-essential meson ninja-build pkg-config python3 gnuplot-nox
 	dpdk dpdk-dev libdpdk-dev libpmem-dev libpmem2-dev libhugetlbfs-dev libhugetlbfs-bin
 	libbenchmark-dev iproute2 procps
 	libjansson-dev libmicrohttpd-dev
-	libsodium-dev libipsec-mb-dev python3-nacl python3-cryptography tcpdump clang llvm)
+	libsodium-dev libipsec-mb-dev python3-nacl python3-cryptography tcpdump clang llvm
+	etcd-server etcd-client libcurl4-openssl-dev)
 
 install_packages() {
 	local missing=() p

@@ -13,6 +13,7 @@ sl_jepoch_note(struct sl_journal *j, uint64_t seq, uint32_t epoch)
 	/* Epochs never go down along a journal (the appends refuse it): a
 	 * lower one can only be a file written otherwise, and counts as the
 	 * current epoch (sl_journal_epoch_end then answers lower for it). */
+	j->epoch_last = seq;
 	if (j->n_epochs && epoch <= j->epochs[j->n_epochs - 1].epoch)
 		return;
 	if (j->n_epochs == SL_JEPOCHS) {
@@ -33,6 +34,8 @@ sl_jepoch_trim(struct sl_journal *j, uint64_t first_seq, uint64_t last_seq)
 
 	while (j->n_epochs && j->epochs[j->n_epochs - 1].first_seq > last_seq)
 		j->n_epochs--;
+	if (j->epoch_last > last_seq)
+		j->epoch_last = last_seq;
 	/* An entry is still needed while its epoch has a retained record:
 	 * while the next entry starts after the first retained one. */
 	while (k + 1 < j->n_epochs && j->epochs[k + 1].first_seq <= first_seq)
@@ -69,7 +72,7 @@ sl_journal_epoch_end(const struct sl_journal *j, uint32_t epoch)
 		return 0;
 	for (i = 1; i < j->n_epochs && j->epochs[i].epoch <= epoch; i++)
 		;
-	return i < j->n_epochs ? j->epochs[i].first_seq - 1 : j->next_seq - 1;
+	return i < j->n_epochs ? j->epochs[i].first_seq - 1 : j->epoch_last;
 }
 
 int

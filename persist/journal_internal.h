@@ -285,6 +285,7 @@ struct sl_journal {
 	 * less, than it must). */
 	uint32_t epoch;
 	uint32_t n_epochs;
+	uint64_t epoch_last; /* the last record noted: where the last epoch ends */
 	struct jepoch epochs[SL_JEPOCHS];
 	/* journal.meta's truncation in progress, found at open: keep + 1 (0 none). */
 	uint64_t trunc_pending;

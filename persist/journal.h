@@ -73,8 +73,9 @@
  * bytes past this use's records are an earlier use's records, not zeros. A
  * record belongs to the segment's current use only if its commit word
  * carries the tag of the header's generation and its CRC, which covers the
- * generation, holds (and its seq is not below first_seq: sequences only
- * grow, so no earlier use ever had one as high). Anything else, an earlier
+ * generation, holds (and its seq is not below first_seq: belt and braces,
+ * since after sl_journal_truncate an earlier use may have had higher
+ * sequences; the tag and the CRC are what keep them out). Anything else, an earlier
  * use's record or end marker included, is no record of this use: it reads
  * as the end of the valid data, exactly as zeros do in a file's first use,
  * and the commit watermark rule below decides what that end is. Generation

@@ -92,6 +92,7 @@ struct meta {
 	uint32_t pad;
 };
 _Static_assert(sizeof(struct meta) == 64, "journal.meta copy");
+_Static_assert(offsetof(struct meta, trunc) == 40, "journal.meta truncation intent");
 #define META_VERSION 2u
 
 /* Leader epoch history entries kept per journal (see struct sl_journal). */
@@ -289,6 +290,7 @@ struct sl_journal {
 	struct jepoch epochs[SL_JEPOCHS];
 	/* journal.meta's truncation in progress, found at open: keep + 1 (0 none). */
 	uint64_t trunc_pending;
+	unsigned steps; /* conf.ops->step: the next step's number */
 };
 
 /* --- journal.c: records and persistence --- */

@@ -77,10 +77,44 @@ count_files(const char *dir, const char *sfx)
 	return n;
 }
 
+/* Persistence on ordinary files without the msync: these tests stop
+ * processes, never the machine, so the page cache is the media; fast. */
+static int
+fast_msync(const void *a, size_t l)
+{
+	(void)a;
+	(void)l;
+	return 0;
+}
+
+static int
+fast_is_pmem(const void *a, size_t l)
+{
+	(void)a;
+	(void)l;
+	return 0;
+}
+
+static void
+fast_flush(const void *a, size_t l)
+{
+	(void)a;
+	(void)l;
+}
+
+static void
+fast_drain(void)
+{
+}
+
+static const struct sl_persist_ops fast_ops = {
+	.flush = fast_flush, .drain = fast_drain, .msync = fast_msync, .is_pmem = fast_is_pmem,
+};
+
 static struct sl_journal_conf
 conf(void)
 {
-	struct sl_journal_conf c = { .segment_bytes = SEG, .index_every = 4096 };
+	struct sl_journal_conf c = { .segment_bytes = SEG, .index_every = 4096, .ops = &fast_ops };
 
 	return c;
 }
@@ -602,7 +636,7 @@ test_truncate_recycle(void)
 	struct sl_journal_recovery rec;
 	struct sl_journal *j;
 	char dir[256];
-	uint64_t s, r0, end;
+	uint64_t s, r0, end, first;
 
 	c.prepared_only = 1;
 	c.spares = 2;
@@ -655,6 +689,29 @@ test_truncate_recycle(void)
 	}
 	CHECK(sl_journal_sync(j) == 0);
 	CHECK(sl_journal_recycled(j) > r0);
+	/* Below the first retained record (retention took 1..first - 1): the
+	 * journal is empty; a replica starts it anywhere above keep, not at or
+	 * below it. */
+	first = sl_journal_first_seq(j);
+	CHECK(first > 100);
+	CHECK(sl_journal_truncate(j, first - 50) == 0);
+	CHECK(sl_journal_last_seq(j) == first - 50 && sl_journal_first_seq(j) == first - 49);
+	CHECK(count_files(dir, ".seg") == 0 && sl_journal_last_epoch(j) == 0);
+	CHECK(append_rep(j, first - 50, 6) == -ESPIPE);
+	{
+		int rc = append_rep(j, first + 10000, 6);
+
+		while (rc == -ENOSPC) {
+			CHECK(sl_journal_prepare(j) >= 0);
+			rc = append_rep(j, first + 10000, 6);
+		}
+		CHECK(rc == 0);
+	}
+	CHECK(sl_journal_first_seq(j) == first + 10000 && sl_journal_last_epoch(j) == 6);
+	CHECK(append_rep(j, first + 10001, 6) == 0 && sl_journal_sync(j) == 0);
+	while (sl_journal_prepare(j) == 1) /* (the new segment's rename, too) */
+		;
+	CHECK(count_files(dir, ".seg") == 1);
 	s = sl_journal_last_seq(j);
 	sl_journal_close(j);
 	CHECK(count_files(dir, ".tmp") == 0);
@@ -662,14 +719,8 @@ test_truncate_recycle(void)
 	j = open_dir(dir, &c, &rec);
 	if (j) {
 		CHECK(!rec.corrupt && !rec.torn && rec.last_seq == s);
-		for (uint64_t q = rec.first_seq; q <= rec.last_seq; q++) {
-			struct sl_jrec_view v;
-
-			if (sl_journal_read(j, q, &v) != 0 || v.producer_seq != q * 2) {
-				CHECK(!"every record after the truncation reads back");
-				break;
-			}
-		}
+		CHECK(rec.first_seq == first + 10000 && sl_journal_damage_count(j) == 0);
+		CHECK(rec_ok(j, first + 10000, 6) && rec_ok(j, first + 10001, 6));
 		sl_journal_close(j);
 	}
 	rm_rf(dir);
@@ -686,35 +737,9 @@ crash_step(unsigned step)
 		_exit(42);
 }
 
-static int
-crash_msync(const void *a, size_t l)
-{
-	return sl_persist_libpmem.msync(a, l);
-}
-
-static int
-crash_is_pmem(const void *a, size_t l)
-{
-	(void)a;
-	(void)l;
-	return 0;
-}
-
-static void
-crash_flush(const void *a, size_t l)
-{
-	(void)a;
-	(void)l;
-}
-
-static void
-crash_drain(void)
-{
-}
-
 static const struct sl_persist_ops crash_ops = {
-	.flush = crash_flush, .drain = crash_drain, .msync = crash_msync,
-	.is_pmem = crash_is_pmem, .step = crash_step,
+	.flush = fast_flush, .drain = fast_drain, .msync = fast_msync,
+	.is_pmem = fast_is_pmem, .step = crash_step,
 };
 
 /*

@@ -173,6 +173,8 @@ unreachable(CURLcode rc)
 static int
 post_one(struct sl_etcd *e, unsigned ep, const char *path, const char *body, json_t **out)
 {
+	unsigned total = strcmp(path, "/v3/kv/range") == 0 || e->total_ms > SL_ETCD_WRITE_MS ?
+			 e->total_ms : SL_ETCD_WRITE_MS;
 	struct curl_slist *hdr = NULL;
 	json_error_t jerr;
 	char url[512];
@@ -189,7 +191,7 @@ post_one(struct sl_etcd *e, unsigned ep, const char *path, const char *body, jso
 	curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, e);
 	curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)e->connect_ms);
-	curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)e->total_ms);
+	curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)total);
 	/* No signals: the HA loop is a thread, and libcurl's resolver timeout
 	 * would otherwise use SIGALRM. */
 	curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);

@@ -322,9 +322,13 @@ step_candidate(struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now)
 	if (dp->dp_gen >= 2 * f->gen && dp->dp_role == SL_HA_ROLE_CANDIDATE)
 		return act_cas(f->cand_force ? SL_HA_WHY_FORCE : SL_HA_WHY_PROMOTE, &f->leader,
 			       f->node, f->leader.epoch + 1, 0);
-	if (now > f->role_ns + lease_ns(dp))
+	if (now > f->role_ns + lease_ns(dp)) {
+		if (f->cand_force)
+			snprintf(f->promote_msg, sizeof(f->promote_msg), "not promoted: the "
+				 "dataplane did not stop its heartbeats within %u ms", dp->lease_ms);
 		become(f, SL_HA_ROLE_STANDBY, f->epoch, now,
 		       "the dataplane did not take the candidate role in time");
+	}
 	return act_none();
 }
 

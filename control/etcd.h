@@ -64,8 +64,11 @@ const char *sl_etcd_endpoint(const struct sl_etcd *e);
  * or an error above. */
 int sl_etcd_get(struct sl_etcd *e, const char *key, struct sl_etcd_kv *kv);
 
-/* Write @len bytes of @val at @key unconditionally. 0 or an error above. */
-int sl_etcd_put(struct sl_etcd *e, const char *key, const void *val, size_t len);
+/* Write @len bytes of @val at @key unconditionally, within @timeout_ms (0:
+ * the write timeout; a best-effort write may give itself less). 0 or an
+ * error above. */
+int sl_etcd_put(struct sl_etcd *e, const char *key, const void *val, size_t len,
+		unsigned timeout_ms);
 
 /*
  * Compare-and-swap in one etcd transaction: write @val at @key if its

@@ -85,6 +85,7 @@ struct sl_ha_fsm {
 	uint32_t role, epoch, solo_epoch;
 	uint64_t ack_from_ns;
 	uint64_t etcd_ok_ns;	/* written alone, without a gen bump */
+	uint32_t epoch_max;	/* the highest epoch seen (kept across restarts) */
 
 	/* what etcd said last */
 	struct sl_ha_leader leader;

@@ -110,6 +110,8 @@ become(struct sl_ha_fsm *f, uint32_t role, uint32_t epoch, uint64_t now, const c
 	    sl_ha_role_name(f->role), why);
 	if (epoch != f->epoch)
 		f->primary_seen = 0;
+	if (epoch > f->epoch_max)
+		f->epoch_max = epoch;
 	f->role = role;
 	f->epoch = epoch;
 	f->role_ns = now;
@@ -176,8 +178,10 @@ step_unknown(struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now)
 {
 	if (!f->leader_known || f->leader_ns < f->attach_ns)
 		return act_read_if_due(f, dp, now);
+	/* No leader: the pair's first start (epoch 1), or its key was deleted:
+	 * never an epoch below one this node has seen (journals refuse it). */
 	if (!f->leader.present)
-		return act_cas(SL_HA_WHY_CREATE, &f->leader, f->node, 1, 0);
+		return act_cas(SL_HA_WHY_CREATE, &f->leader, f->node, f->epoch_max + 1, 0);
 	if (is_me(f, &f->leader))
 		return act_cas(SL_HA_WHY_RESTART, &f->leader, f->node, f->leader.epoch + 1,
 			       f->leader.insync);
@@ -261,6 +265,10 @@ step_standby(struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now)
 		f->ack_from_ns = f->leader_ns + lease_ns(dp) + lease_ns(dp) / 10;
 		f->solo_epoch = f->leader.insync ? 0 : f->epoch;
 		f->failovers++;
+		return act_none();
+	}
+	if (f->leader_known && !f->leader.present) {
+		become(f, SL_HA_ROLE_UNKNOWN, f->epoch, now, "the leader key is gone: start over");
 		return act_none();
 	}
 	if (f->leader_known && f->leader.present && !is_me(f, &f->leader) &&
@@ -355,7 +363,10 @@ sl_ha_step(struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now)
 		/* Once the dataplane has stopped acknowledging (or L later),
 		 * follow the new leader: the dataplane rejoins and truncates. */
 		if (dp->dp_gen >= 2 * f->gen || now > f->role_ns + lease_ns(dp))
-			become(f, SL_HA_ROLE_STANDBY, f->leader.epoch, now, "following the new leader");
+			become(f, f->leader.present ? SL_HA_ROLE_STANDBY : SL_HA_ROLE_UNKNOWN,
+			       f->leader.present ? f->leader.epoch : f->epoch, now,
+			       f->leader.present ? "following the new leader" :
+			       "the leader key is gone: start over");
 		return act_none();
 	default:
 		return act_none();
@@ -455,6 +466,8 @@ sl_ha_result(struct sl_ha_fsm *f, const struct sl_ha_act *a, int rc,
 		    (unsigned long long)((t_resp - f->etcd_down_ns) / MS));
 	f->etcd_up = 1;
 	f->leader = *cur;
+	if (cur->present && cur->epoch > f->epoch_max)
+		f->epoch_max = cur->epoch;
 	f->leader_known = 1;
 	f->leader_ns = t_send;
 	f->next_read_ns = t_send + read_period_ns(dp);

@@ -420,6 +420,13 @@ test_primary(void)
 	sl_ha_step(&f, &dp, t + L + 3 * MS);
 	CHECK_EQ(f.role, SL_HA_ROLE_STANDBY);
 	CHECK_EQ(f.epoch, 2);
+
+	/* The leader key deleted: start over, at an epoch above any seen. */
+	answer_read(&f, &dp, leader(NULL, 0, 0, 0), t + 2 * L);
+	sl_ha_step(&f, &dp, t + 2 * L + MS);
+	CHECK_EQ(f.role, SL_HA_ROLE_UNKNOWN);
+	a = sl_ha_step(&f, &dp, t + 2 * L + 2 * MS);
+	CHECK(a.kind == SL_HA_ACT_CAS && a.why == SL_HA_WHY_CREATE && a.want.epoch == 3);
 }
 
 static void

@@ -117,6 +117,8 @@ check_region(struct sl_ha *h, uint64_t now)
 		       h->pair, h->node, h->dp_name);
 		detach(h);
 		h->next_attach_ns = 0;
+		/* Nothing to lead until it is back (ha.status says unknown). */
+		sl_ha_fsm_restart(&h->f, now);
 	}
 }
 

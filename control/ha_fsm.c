@@ -529,9 +529,12 @@ sl_ha_wait_ns(const struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now
 	    f->role == SL_HA_ROLE_FENCED || f->insync_on_gen != 0 || dp->dp_gen < 2 * f->gen ||
 	    f->spur_until_ns != 0)
 		return SL_HA_FAST_NS;
-	/* A standby whose primary has been quiet for a third of detect polls
-	 * fast, so promotion follows the dataplane's verdict within ~1 ms. */
-	if (f->role == SL_HA_ROLE_STANDBY && now > dp->peer_heard_ns + d / 3)
+	/* A standby that could take over, whose primary has been quiet for a
+	 * third of detect, polls fast, so promotion follows the dataplane's
+	 * verdict within ~1 ms (not one that could not: out of sync, never
+	 * heard its primary, no etcd). */
+	if (f->role == SL_HA_ROLE_STANDBY && now > dp->peer_heard_ns + d / 3 &&
+	    f->primary_seen && f->etcd_up && f->leader_known && f->leader.insync)
 		return SL_HA_FAST_NS;
 	if (w > d / 3)
 		w = d / 3;

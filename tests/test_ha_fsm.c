@@ -298,6 +298,8 @@ test_no_promotion(void)
 	}
 	CHECK_EQ(n_logs, logs + 1);
 	CHECK(strstr(last_log, "out of sync: not promoting") != NULL);
+	/* ... and does not poll fast for a promotion it will not make. */
+	CHECK(sl_ha_wait_ns(&f, &dp, now + 990 * MS) > SL_HA_FAST_NS); /* next read at +1000 */
 
 	/* A standby that never heard its primary since it started (restarted
 	 * while the primary was down): no promotion, even "in sync". */

@@ -519,6 +519,62 @@ test_append_replica(void)
 	rm_rf(dir);
 }
 
+/*
+ * A journal that holds no record but has a segment (its only record never
+ * reached the media: a power loss after the segment was made): a replica
+ * starts it at a later sequence all the same; the empty segment leaves.
+ */
+static void
+test_replica_restart_empty_segment(void)
+{
+	struct sl_journal_conf c = conf();
+	struct sl_journal_recovery rec;
+	struct sl_journal *j;
+	char dir[256], seg[300], meta[300];
+	uint64_t v[2] = { 1, 0 }, wm;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/restart", base);
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(append(j, 1) == 0 && sl_journal_sync(j) == 0);
+	sl_journal_close(j);
+	/* The record's bytes zeroed, the watermark "none committed", no
+	 * journal.meta (it would name seq 1 as written). */
+	snprintf(seg, sizeof(seg), "%s/%020u.seg", dir, 1u);
+	snprintf(meta, sizeof(meta), "%s/journal.meta", dir);
+	wm = (uint64_t)sl_crc32c(0x5354434du, v, sizeof(v)) << 32;
+	fd = open(seg, O_RDWR);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	{
+		static uint8_t zero[4096];
+
+		CHECK(pwrite(fd, zero, sizeof(zero), 64) == (ssize_t)sizeof(zero));
+		CHECK(pwrite(fd, &wm, 8, 48) == 8 && pwrite(fd, &wm, 8, 56) == 8);
+	}
+	close(fd);
+	CHECK(unlink(meta) == 0);
+	j = open_dir(dir, &c, &rec);
+	if (j == NULL)
+		return;
+	CHECK(!rec.corrupt && !rec.torn && rec.next_seq == 1 && rec.segments == 1);
+	CHECK(append_rep(j, 777, 2) == 0);
+	CHECK(sl_journal_first_seq(j) == 777 && sl_journal_last_seq(j) == 777);
+	CHECK(append_rep(j, 778, 2) == 0 && sl_journal_sync(j) == 0);
+	sl_journal_close(j);
+	CHECK(count_files(dir, ".seg") == 1 && count_files(dir, ".tmp") == 0);
+	j = open_dir(dir, &c, &rec);
+	if (j) {
+		CHECK(!rec.corrupt && !rec.torn && sl_journal_damage_count(j) == 0);
+		CHECK(rec.first_seq == 777 && rec.last_seq == 778 && rec_ok(j, 778, 2));
+		sl_journal_close(j);
+	}
+	rm_rf(dir);
+}
+
 /* Journal @dir holds records 1..@n with epochs epoch_of, synced, and
  * (optionally) a recycling retention so that spares are in play. */
 static struct sl_journal *
@@ -624,6 +680,31 @@ test_truncate(void)
 	rm_rf(dir);
 }
 
+/* Records @from..@to with a preparing thread's work done when a roll
+ * waits for it, and retention (then preparation) every 50. */
+static void
+append_retaining(struct sl_journal *j, uint64_t from, uint64_t to)
+{
+	uint64_t s;
+
+	for (s = from; s <= to; s++) {
+		int rc = append(j, s);
+
+		while (rc == -ENOSPC) {
+			CHECK(sl_journal_prepare(j) >= 0);
+			rc = append(j, s);
+		}
+		CHECK(rc == 0);
+		if (s % 50 == 0) {
+			CHECK(sl_journal_sync(j) == 0);
+			CHECK(sl_journal_retain(j, ts_of(s)) >= 0);
+			while (sl_journal_prepare(j) == 1)
+				;
+		}
+	}
+	CHECK(sl_journal_sync(j) == 0);
+}
+
 /*
  * Truncation with a preparing setup and recycling: the segments it removes
  * join the segments kept for reuse (or go), spares stay usable, the
@@ -647,22 +728,7 @@ test_truncate_recycle(void)
 	j = open_dir(dir, &c, &rec);
 	if (j == NULL)
 		return;
-	for (s = 1; s <= 1500; s++) {
-		int rc = append(j, s);
-
-		while (rc == -ENOSPC) {
-			CHECK(sl_journal_prepare(j) >= 0);
-			rc = append(j, s);
-		}
-		CHECK(rc == 0);
-		if (s % 50 == 0) {
-			CHECK(sl_journal_sync(j) == 0);
-			CHECK(sl_journal_retain(j, ts_of(s)) >= 0);
-			while (sl_journal_prepare(j) == 1)
-				;
-		}
-	}
-	CHECK(sl_journal_sync(j) == 0);
+	append_retaining(j, 1, 1500);
 	CHECK(count_files(dir, ".seg") >= 5);
 	/* Keep the middle of the second retained segment. */
 	s = sl_journal_first_seq(j) + 120;
@@ -672,22 +738,7 @@ test_truncate_recycle(void)
 	r0 = sl_journal_recycled(j);
 	end = s + 1500;
 	/* Onward: rolls take the spares, some of them recycled from the cut. */
-	for (s = s + 1; s <= end; s++) {
-		int rc = append(j, s);
-
-		while (rc == -ENOSPC) {
-			CHECK(sl_journal_prepare(j) >= 0);
-			rc = append(j, s);
-		}
-		CHECK(rc == 0);
-		if (s % 50 == 0) {
-			CHECK(sl_journal_sync(j) == 0);
-			CHECK(sl_journal_retain(j, ts_of(s)) >= 0);
-			while (sl_journal_prepare(j) == 1)
-				;
-		}
-	}
-	CHECK(sl_journal_sync(j) == 0);
+	append_retaining(j, s + 1, end);
 	CHECK(sl_journal_recycled(j) > r0);
 	/* Below the first retained record (retention took 1..first - 1): the
 	 * journal is empty; a replica starts it anywhere above keep, not at or
@@ -859,6 +910,7 @@ main(void)
 	test_epoch_damage();
 	test_v4_reads_epoch0();
 	test_append_replica();
+	test_replica_restart_empty_segment();
 	test_truncate();
 	test_truncate_recycle();
 	test_truncate_crash();

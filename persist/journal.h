@@ -400,9 +400,10 @@ struct sl_jrec_meta {
 /*
  * Append a record copied from a primary, keeping its sequence, timestamp,
  * producer fields and leader epoch (a standby's journal). @m->seq must be
- * sl_journal_last_seq + 1, or, when the journal holds no record, any
- * sequence above every one it ever held (sl_journal_last_seq): the
- * journal then starts there. Later appends carry at least
+ * sl_journal_last_seq + 1, or, when the journal holds no record (and no
+ * damaged or skipped range: sl_journal_truncate below the first record
+ * makes it so), any sequence above every one it held (sl_journal_last_seq):
+ * the journal then starts there. Later appends carry at least
  * @m->leader_epoch (the epoch set by sl_journal_set_leader_epoch rises to
  * it). The record is durable at the next sl_journal_sync, as with
  * sl_journal_append.

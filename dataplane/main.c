@@ -31,6 +31,7 @@
 #include "lcore_main.h"
 #include "port.h"
 #include "producer_main.h"
+#include "repl.h"
 #include "shm_main.h"
 
 #define MAX_EAL_ARGS 96
@@ -351,7 +352,10 @@ start(void)
 			"run without it)\n", strerror(-rc));
 		return rc;
 	}
-	return sl_dp_ctl_init(&dp);
+	rc = sl_dp_ctl_init(&dp);
+	if (rc < 0)
+		return rc;
+	return sl_repl_init(&dp); /* a pair member (ha.peer), after the CnC region */
 }
 
 static void
@@ -359,7 +363,7 @@ run_main_lcore(void)
 {
 	static const sl_duty_fn duties[] = { sl_dp_slow_path_poll, sl_dp_ctl_poll, sl_shm_poll,
 					     sl_dp_journals_prepare, sl_worker_auth_log_poll,
-					     sl_dp_groups_save };
+					     sl_dp_groups_save, sl_repl_main_poll };
 	unsigned i;
 
 	sl_dp_slow_path_on(&dp, SL_HO_RESOLVE, slow_resolve);
@@ -419,6 +423,7 @@ stop(void)
 			rte_pktmbuf_free(h.m);
 		rte_ring_free(dp.slow);
 	}
+	sl_repl_fini(&dp);
 	sl_dp_ctl_fini(&dp);
 	sl_psub_fini(&dp);
 	sl_dp_journals_close(&dp);

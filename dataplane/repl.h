@@ -11,6 +11,7 @@
 #include <common/cnc.h>
 #include <common/repl.h>
 
+#include "counters.h"
 #include "topic_dir.h"
 
 struct sl_dp;
@@ -111,6 +112,10 @@ struct sl_repl_primary_ops {
 	/* Send what is due (announcements, DATA within the window, resends).
 	 * Returns the work done. */
 	unsigned (*poll)(struct sl_worker *w, uint64_t now_ns);
+	/* Peer @peer restarted (a new incarnation) or changed role or epoch
+	 * (its HB): what it knew of this node's topics may be gone, so
+	 * announce them again. */
+	void (*on_peer_change)(struct sl_worker *w, unsigned peer);
 };
 
 /* A topic creation the standby asks of the main lcore. */
@@ -120,6 +125,7 @@ struct sl_repl_mkreq {
 	uint32_t local; /* done: the local id (0: failed) */
 	int32_t rc;	/* done: sl_dp_topic_create's */
 	struct sl_topic_spec spec;
+	uint64_t last_seq; /* the primary's last record (TOPIC), for catch-up */
 	uint16_t name_len;
 	char name[SL_REPL_NAME_MAX + 1];
 };
@@ -140,7 +146,14 @@ struct sl_repl {
 	uint64_t role_gen;	   /* bumped at each change (release) */
 	struct sl_repl_tx tx;	   /* our incarnation, counter, key */
 	uint64_t next_hb_ns;
-	uint64_t wall_base_ms, mono_base_ns; /* wall clock from the monotonic one */
+	/* Clocks from the TSC without a system call: ns = tsc * ns_per_tsc +
+	 * offset. The main lcore re-anchors the offsets (single 8-byte
+	 * relaxed stores) so that they follow CLOCK_MONOTONIC and
+	 * CLOCK_REALTIME as the kernel slews them. */
+	double ns_per_tsc;
+	int64_t mono_off_ns, wall_off_ns;
+	uint64_t next_anchor_ns; /* main lcore */
+	uint32_t role_seen_gen;	 /* worker: the role_gen it applied */
 	unsigned n_peers;	   /* 1 today (ha.peer) */
 	struct sl_repl_peer peers[SL_REPL_MAX_PEERS];
 	struct sl_repl_primary_ops prim;
@@ -157,7 +170,24 @@ struct sl_repl {
 	uint32_t frag_rtopic;
 	uint64_t frag_seq;
 	struct sl_repl_mkreq mkreq[SL_REPL_MKREQ];
+	/* Counters ("repl" slot, counters.h SL_STATS_REPL_LIST): one writer,
+	 * the replication worker (sl_repl_count); the main lcore samples them. */
+	uint64_t ctr[SL_REPL_CTR_MAX] __attribute__((aligned(64)));
 };
+
+/* Count @n of replication counter @c (enum sl_repl_ctr): replication worker. */
+static inline void
+sl_repl_count(struct sl_repl *r, unsigned c, uint64_t n)
+{
+	sl_ctr_add(&r->ctr[c], n);
+}
+
+/* Set gauge @c (repl_lag_*, repl_catchup_*): replication worker. */
+static inline void
+sl_repl_gauge(struct sl_repl *r, unsigned c, uint64_t v)
+{
+	__atomic_store_n(&r->ctr[c], v, __ATOMIC_RELAXED);
+}
 
 /* ---- Main lcore -------------------------------------------------------- */
 
@@ -202,8 +232,10 @@ int sl_repl_rx_pkt(struct sl_worker *w, struct rte_mbuf *m);
  */
 unsigned sl_repl_poll(struct sl_worker *w);
 
-/* CLOCK_MONOTONIC ns from the worker's TSC (no system call). */
+/* CLOCK_MONOTONIC ns at the worker's loop TSC (w->now; no system call). */
 uint64_t sl_repl_now_ns(const struct sl_worker *w);
+/* CLOCK_REALTIME ms likewise (the header's sent_ms). */
+uint64_t sl_repl_wall_ms(const struct sl_worker *w);
 
 /* ---- Sending (replication worker): frames go into the open datagram for
  * peer @peer; a full one is sealed and queued and a new one opened. Each
@@ -223,6 +255,13 @@ int sl_repl_send_ack(struct sl_worker *w, unsigned peer, uint32_t rtopic, uint32
 		     uint64_t seq, uint64_t last_seq);
 /* Seal and queue the open datagrams now (sl_repl_poll does at its end). */
 void sl_repl_flush(struct sl_worker *w);
+/* A heartbeat to every peer (none while CANDIDATE); sl_repl_poll sends
+ * them every ha.hb_ms. */
+void sl_repl_send_hb(struct sl_worker *w, uint64_t now_ns);
+
+/* Main lcore: re-anchor the worker's TSC clocks on the kernel's
+ * (sl_repl_main_poll does every 100 ms). */
+void sl_repl_clock_anchor(struct sl_repl *r);
 
 /* The role the worker applies now (acquire: pairs with sl_repl_set_role). */
 static inline uint32_t

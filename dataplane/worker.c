@@ -21,6 +21,7 @@
 #include "dataplane.h"
 #include "large.h"
 #include "pkt.h"
+#include "repl.h"
 #include "retx.h"
 #include "shm_worker.h"
 #include "tx.h"
@@ -574,6 +575,8 @@ handle_pkt(struct sl_worker *w, struct rte_mbuf *m)
 		rte_pktmbuf_free(m); /* handoffs and deliveries hold their own references */
 		return;
 	}
+	if (unlikely(rc == -SL_DROP_wrong_port) && w->dp->repl && sl_repl_rx_pkt(w, m))
+		return; /* the pair's replication port (repl.c) */
 	if (rc == SL_PKT_ARP_REQ) {
 		sl_pkt_arp_reply(rte_pktmbuf_mtod(m, uint8_t *), p->mac, p->ip);
 		count(w, SL_CTR_arp_replies);
@@ -802,6 +805,8 @@ poll_once(struct sl_worker *w, struct poll_bufs *b)
 	 * journals are persisted once each and their messages released. */
 	nin += sl_worker_replay_poll(w);
 	sl_worker_commit(w);
+	if (w->dp->repl)
+		nin += sl_repl_poll(w); /* a pair member: replication after the commit */
 	nin += sl_worker_group_poll(w); /* after the commit: what it made durable */
 	sl_worker_stage_flush(w);
 	sl_worker_durable_timers(w);

@@ -27,9 +27,7 @@
 	X(slow_consumer_cuts) X(tx_batched) X(retx_evicted)   \
 	X(producers_bound) X(dup_publishes) X(frags_received) X(frag_dups) X(large_messages)   \
 	X(deliver_frags) X(sealed_rx) X(sealed_tx) X(subs_revoked) X(sessions_revoked)  \
-	X(hdrs_stripped) X(filter_skipped) X(skips_sent) X(bad_headers) X(no_group)      \
-	X(ha_held_refused) X(repl_records_sent) X(repl_bytes_sent) X(repl_resends)      \
-	X(repl_announces) X(repl_truncs_sent)
+	X(hdrs_stripped) X(filter_skipped) X(skips_sent) X(bad_headers) X(no_group)
 
 #define SL_DROP_LIST(X)                                                              \
 	X(not_ipv4) X(arp_ignored) X(ip_header) X(ip_fragment) X(not_for_us)             \
@@ -45,7 +43,7 @@
 	X(producer_table_full) X(frag_too_big) X(frag_no_budget) X(frag_timeout) X(frag_refused) \
 	X(hello_short) X(cookie_bad) X(cookie_stale) X(auth_stale) X(seal_inner_bad)     \
 	X(seal_no_keys) X(encryption_required) X(seal_seq_end) \
-	X(psub_table_full) X(not_primary) X(ha_fenced) X(ha_wait_full) X(repl_read_failed)
+	X(psub_table_full)
 
 /*
  * The blocks the counters area of the CnC region carries besides the two
@@ -108,7 +106,9 @@
 	X(drop_repl_malformed, COUNT) X(drop_repl_version, COUNT)                     \
 	X(drop_repl_not_peer, COUNT) X(drop_repl_unknown_topic, COUNT)                \
 	X(drop_repl_role, COUNT) X(drop_repl_journal, COUNT)                          \
-	X(drop_repl_no_mbuf, COUNT) X(drop_repl_frag, COUNT) X(drop_repl_no_room, COUNT)
+	X(drop_repl_no_mbuf, COUNT) X(drop_repl_frag, COUNT) X(drop_repl_no_room, COUNT)    \
+	X(ha_not_primary, COUNT) X(ha_fenced, COUNT) X(ha_wait_full, COUNT)              \
+	X(ha_held_refused, COUNT) X(drop_repl_read, COUNT)
 
 /* Type ids of the counters area, and the names readers find them by. */
 #define SL_STATS_TYPE_LIST(X)                                                         \

@@ -167,7 +167,7 @@ sl_repl_primary_on_ack(struct sl_worker *w, unsigned peer, const struct sl_repl_
 		/* It missed one: go back to the first record it lacks. */
 		tp->next_to_send = tp->acked + 1;
 		tp->appended = tp->acked;
-		count(w, SL_CTR_repl_resends);
+		sl_repl_count(w->dp->repl, SL_REPL_CTR_repl_resends, 1);
 	}
 }
 
@@ -179,7 +179,6 @@ announce(struct sl_worker *w, unsigned peer, uint32_t id, struct sl_journal *j)
 	const struct sl_topic_state *ts = sl_route_state(&w->dp->route, id);
 	const struct sl_topic_spec *sp = w->dp->specs ? &w->dp->specs[id] : NULL;
 	struct sl_repl_topic f;
-	int rc;
 
 	memset(&f, 0, sizeof(f));
 	f.rtopic = id;
@@ -195,10 +194,7 @@ announce(struct sl_worker *w, unsigned peer, uint32_t id, struct sl_journal *j)
 		f.max_message = sp->max_message;
 	}
 	f.last_seq = sl_journal_last_seq(j);
-	rc = sl_repl_send_topic(w, peer, &f, t->name, t->name_len);
-	if (rc == 0)
-		count(w, SL_CTR_repl_announces);
-	return rc;
+	return sl_repl_send_topic(w, peer, &f, t->name, t->name_len);
 }
 
 /* Records from next_to_send on, within the window and what is left of
@@ -218,7 +214,7 @@ stream(struct sl_worker *w, unsigned peer, uint32_t id, struct sl_journal *j,
 	    now - tp->progress_ns > (uint64_t)SL_REPL_RTO_MS * 1000000u) {
 		tp->next_to_send = tp->acked + 1;
 		tp->progress_ns = now;
-		count(w, SL_CTR_repl_resends);
+		sl_repl_count(w->dp->repl, SL_REPL_CTR_repl_resends, 1);
 	}
 	while (tp->next_to_send <= last && *recs > 0 && *bytes > 0 &&
 	       tp->next_to_send - tp->acked <= SL_REPL_WINDOW_RECORDS &&
@@ -226,7 +222,7 @@ stream(struct sl_worker *w, unsigned peer, uint32_t id, struct sl_journal *j,
 		if (sl_journal_read(j, tp->next_to_send, &v) < 0) {
 			/* Retired or damaged here: announce again; its POS
 			 * decides (a start over at our first record). */
-			drop(w, SL_DROP_repl_read_failed);
+			sl_repl_count(w->dp->repl, SL_REPL_CTR_drop_repl_read, 1);
 			tp->state = SL_REPL_TP_NONE;
 			tp->announce_ns = now;
 			break;
@@ -249,9 +245,7 @@ stream(struct sl_worker *w, unsigned peer, uint32_t id, struct sl_journal *j,
 		*bytes = *bytes > v.len ? *bytes - v.len : 0;
 		(*recs)--;
 		n++;
-		sl_ctr_add(&w->ctr.ctr[SL_CTR_repl_bytes_sent], v.len);
 	}
-	sl_ctr_add(&w->ctr.ctr[SL_CTR_repl_records_sent], n);
 	return n;
 }
 
@@ -285,6 +279,8 @@ lag_publish(struct sl_worker *w, uint64_t recs, uint64_t bytes, int exact, int n
 	up = exact || (near && now - p->near_since >= (uint64_t)SL_REPL_CAUGHT_UP_MS * 1000000u);
 	__atomic_store_n(&ha->lag_records, recs, __ATOMIC_RELAXED);
 	__atomic_store_n(&ha->lag_bytes, bytes, __ATOMIC_RELAXED);
+	sl_repl_gauge(w->dp->repl, SL_REPL_CTR_repl_lag_records, recs);
+	sl_repl_gauge(w->dp->repl, SL_REPL_CTR_repl_lag_bytes, bytes);
 	__atomic_store_n(&ha->caught_up, up, __ATOMIC_RELAXED);
 }
 
@@ -322,8 +318,7 @@ sl_repl_primary_poll(struct sl_worker *w, uint64_t now_ns)
 					tp->announce_ns = w->ha_view.now_ns +
 							  (uint64_t)SL_REPL_ANNOUNCE_MS * 1000000u;
 					if (tp->state == SL_REPL_TP_TRUNCATING) {
-						if (sl_repl_send_trunc(w, peer, id, tp->next_to_send) == 0)
-							count(w, SL_CTR_repl_truncs_sent);
+						sl_repl_send_trunc(w, peer, id, tp->next_to_send);
 					} else if (announce(w, peer, id, j) == 0) {
 						tp->state = SL_REPL_TP_ANNOUNCED;
 					}

@@ -141,7 +141,7 @@ static void
 refuse_not_primary(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
 		   uint64_t producer_seq)
 {
-	count(w, SL_CTR_ha_held_refused);
+	sl_worker_ha_count(w, SL_REPL_CTR_ha_held_refused);
 	sl_worker_reply_error(w, peer, session, 0, SL_E_NOT_PRIMARY, SL_FT_PUBLISH, producer_seq);
 }
 
@@ -299,11 +299,11 @@ ha_admit(struct sl_worker *w, struct sl_topic_state *ts, struct rte_mbuf *m,
 	if (ts->durability == SL_DUR_SYNC ? d->n_wait + d->n_pending >= WAIT_MAX
 					  : d->n_aacks >= AACK_MAX &&
 					    !sl_ha_may_ack(w->dp->ha, &w->ha_view)) {
-		drop(w, SL_DROP_ha_wait_full);
+		sl_worker_ha_count(w, SL_REPL_CTR_ha_wait_full);
 	} else if (sl_worker_ha_journal_epoch(w, ts->journal) < 0) {
 		/* The journal holds a later term's records: not this
 		 * node's to append to as primary. */
-		drop(w, SL_DROP_not_primary);
+		sl_worker_ha_count(w, SL_REPL_CTR_ha_not_primary);
 		code = SL_E_NOT_PRIMARY;
 	} else {
 		return 0;

@@ -27,7 +27,7 @@ sl_worker_ha_refused(struct sl_worker *w, const struct sl_frame *f, const union 
 {
 	if (likely(sl_ha_view_serves(&w->ha_view)))
 		return 0;
-	drop(w, SL_DROP_not_primary);
+	sl_worker_ha_count(w, SL_REPL_CTR_ha_not_primary);
 	/* One answer a datagram: a forged source gets no more than it sent. */
 	if (!w->dgram_error) {
 		w->dgram_error = 1;
@@ -45,7 +45,7 @@ sl_worker_ha_unjournaled(struct sl_worker *w, struct rte_mbuf *m, const struct s
 	if (likely(sl_ha_may_ack(w->dp->ha, &w->ha_view)))
 		return 0;
 	/* Neither delivered nor acknowledged: nothing of it happened. */
-	drop(w, SL_DROP_ha_fenced);
+	sl_worker_ha_count(w, SL_REPL_CTR_ha_fenced);
 	if (p->h.flags & SL_PUB_F_ACK_REQ) {
 		sl_tx_peer_of(m, &peer);
 		sl_worker_reply_error(w, &peer, p->h.session, 0,

@@ -246,7 +246,7 @@ static void
 test_not_primary(void)
 {
 	uint8_t h[SL_HELLO_MIN_LEN];
-	uint64_t before = harness_drops(&dp, SL_DROP_not_primary);
+	uint64_t before = repl.ctr[SL_REPL_CTR_ha_not_primary];
 
 	ctl_write(SL_HA_ROLE_STANDBY, 5, 0, 0);
 	main_poll();
@@ -263,7 +263,7 @@ test_not_primary(void)
 	CHECK_EQ(n_of(SL_FT_ACK), 0);
 	CHECK_EQ(n_of(SL_FT_ERROR), 1);
 	CHECK_EQ(seen[0].code, SL_E_NOT_PRIMARY);
-	CHECK_EQ(harness_drops(&dp, SL_DROP_not_primary) - before, 2);
+	CHECK_EQ(repl.ctr[SL_REPL_CTR_ha_not_primary] - before, 2);
 	/* One answer a datagram, however many frames it holds. */
 	{
 		struct sl_heartbeat hb[3];
@@ -277,7 +277,7 @@ test_not_primary(void)
 		pump(2);
 		CHECK_EQ(n_of(SL_FT_ERROR), 1);
 		CHECK_EQ(n_of(SL_FT_HEARTBEAT), 0);
-		CHECK_EQ(harness_drops(&dp, SL_DROP_not_primary) - before, 5);
+		CHECK_EQ(repl.ctr[SL_REPL_CTR_ha_not_primary] - before, 5);
 	}
 }
 
@@ -365,7 +365,7 @@ test_fence(uint32_t st, uint32_t at, uint32_t nt)
 	CHECK_EQ(n_of(SL_FT_DELIVER), 1);
 	CHECK_EQ(n_of(SL_FT_ERROR), 1);
 	CHECK_EQ(error_code(), SL_E_BUSY);
-	CHECK_EQ(harness_drops(&dp, SL_DROP_ha_fenced), 1);
+	CHECK_EQ(repl.ctr[SL_REPL_CTR_ha_fenced], 1);
 	sleep_ms(dp.conf.async_lag_ms + 5); /* the async persist comes: still held */
 	pump(2);
 	CHECK_EQ(n_of(SL_FT_ACK), 0);
@@ -411,7 +411,7 @@ static void
 test_role_change(uint32_t st, uint32_t at)
 {
 	struct sl_repl_tpos *tp = &repl.peers[0].tpos[st];
-	uint64_t refused = harness_ctr(&dp, SL_CTR_ha_held_refused);
+	uint64_t refused = repl.ctr[SL_REPL_CTR_ha_held_refused];
 	uint64_t seq = sl_journal_last_seq(sl_route_state(&dp.route, st)->journal);
 
 	primary(10, 0);
@@ -434,7 +434,7 @@ test_role_change(uint32_t st, uint32_t at)
 	CHECK_EQ(n_of(SL_FT_ACK), 0);
 	CHECK_EQ(n_of(SL_FT_ERROR), 3);
 	CHECK_EQ(seen[0].code, SL_E_NOT_PRIMARY);
-	CHECK_EQ(harness_ctr(&dp, SL_CTR_ha_held_refused) - refused, 3);
+	CHECK_EQ(repl.ctr[SL_REPL_CTR_ha_held_refused] - refused, 3);
 }
 
 static void

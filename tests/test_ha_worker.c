@@ -27,6 +27,8 @@
 #include "ha_main.h"
 #include "journal.h"
 #include "repl.h"
+#include "repl_primary.h"
+#include "tx.h"
 #include "worker_internal.h"
 
 #define PUB_PORT 6000
@@ -75,9 +77,19 @@ take(const struct sl_frame *f)
 	n_seen++;
 }
 
+/* Control renews the lease through etcd before each pump (as it does
+ * every L/4), but in the tests of the fence: a slow moment of a loaded
+ * machine must not close it where a test does not mean it to. */
+static int keep_lease = 1;
+static int main_poll(void);
+
 static void
 pump(unsigned polls)
 {
+	if (keep_lease && SL_HA_ST_ROLE(ha.state) == SL_HA_ROLE_PRIMARY) {
+		cnc.ctl_etcd_ok_ns = sl_mono_ns();
+		main_poll();
+	}
 	n_seen = 0;
 	harness_pump(w, tx, polls, take);
 }
@@ -350,6 +362,7 @@ test_fence(uint32_t st, uint32_t at, uint32_t nt)
 {
 	struct sl_repl_tpos *tp = &repl.peers[0].tpos[st];
 
+	keep_lease = 0;
 	primary(8, 0);
 	subscribe(at);
 	subscribe(nt);
@@ -404,6 +417,7 @@ test_fence(uint32_t st, uint32_t at, uint32_t nt)
 	pump(2);
 	/* The none publish was refused (BUSY) before; the sync one now. */
 	CHECK_EQ(n_of(SL_FT_ACK), 1);
+	keep_lease = 1;
 }
 
 /* Held publishes are refused NOT_PRIMARY when the role changes. */
@@ -414,6 +428,7 @@ test_role_change(uint32_t st, uint32_t at)
 	uint64_t refused = repl.ctr[SL_REPL_CTR_ha_held_refused];
 	uint64_t seq = sl_journal_last_seq(sl_route_state(&dp.route, st)->journal);
 
+	keep_lease = 0;
 	primary(10, 0);
 	repl.peers[0].epoch = 10;
 	repl.peers[0].heard_ns = sl_mono_ns();
@@ -435,12 +450,217 @@ test_role_change(uint32_t st, uint32_t at)
 	CHECK_EQ(n_of(SL_FT_ERROR), 3);
 	CHECK_EQ(seen[0].code, SL_E_NOT_PRIMARY);
 	CHECK_EQ(repl.ctr[SL_REPL_CTR_ha_held_refused] - refused, 3);
+	keep_lease = 1;
+}
+
+/* What the fake replica received: the frames of the datagrams the worker
+ * sent to it, opened with the pair key, for topic @topic. */
+#define MAX_RF 64
+static struct rframe {
+	uint8_t type;
+	uint64_t seq;	 /* DATA seq, TRUNC keep */
+	uint32_t epoch;	 /* DATA leader epoch */
+} rf[MAX_RF];
+static unsigned n_rf;
+static struct sl_repl_rx rrx;
+static const uint8_t pair_key[SL_KEY_LEN] = { 1, 2, 3 };
+
+static void
+replica_take(uint32_t topic)
+{
+	void *m = NULL;
+
+	n_rf = 0;
+	sl_repl_flush(w);
+	sl_tx_flush(w);
+	while (rte_ring_dequeue(tx, &m) == 0) {
+		struct rte_mbuf *mb = m;
+		uint8_t *d = rte_pktmbuf_mtod_offset(mb, uint8_t *, SL_PKT_HDR_LEN);
+		uint32_t len = mb->pkt_len - SL_PKT_HDR_LEN, off = sizeof(struct sl_repl_hdr);
+		const struct sl_repl_fhdr *f;
+		int t;
+
+		CHECK(sl_repl_rx_open(&rrx, d, len, sl_wall_ns() / 1000000u) == 0);
+		while ((t = sl_repl_next(d, len, &off, &f)) > 0) {
+			const struct sl_repl_data *x = (const struct sl_repl_data *)f;
+			const struct sl_repl_trunc *k = (const struct sl_repl_trunc *)f;
+			const struct sl_repl_topic *tp = (const struct sl_repl_topic *)f;
+
+			if (n_rf == MAX_RF)
+				break;
+			if (t == SL_REPL_DATA && x->rtopic == topic)
+				rf[n_rf++] = (struct rframe){ SL_REPL_DATA, x->seq, x->leader_epoch };
+			else if (t == SL_REPL_TRUNC && k->rtopic == topic)
+				rf[n_rf++] = (struct rframe){ SL_REPL_TRUNC, k->keep, 0 };
+			else if (t == SL_REPL_TOPIC && tp->rtopic == topic)
+				rf[n_rf++] = (struct rframe){ SL_REPL_TOPIC, tp->last_seq, 0 };
+		}
+		rte_pktmbuf_free(mb);
+	}
+}
+
+/* The replica's frames of one type, seqs in order, as a string "1,2,3". */
+static const char *
+rf_seqs(uint8_t type)
+{
+	static char out[256];
+	size_t o = 0;
+	unsigned i;
+
+	out[0] = '\0';
+	for (i = 0; i < n_rf && o < sizeof(out) - 24; i++)
+		if (rf[i].type == type)
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%llu", o ? "," : "",
+					      (unsigned long long)rf[i].seq);
+	return out;
+}
+
+static void
+prim_poll(void)
+{
+	sl_worker_poll(w); /* the view of this iteration */
+	pump(0);
+	sl_repl_primary_poll(w, 0);
+}
+
+static void
+replica_pos(uint32_t topic, uint32_t epoch, uint64_t last)
+{
+	struct sl_repl_pos f = { .rtopic = topic, .last_epoch = epoch, .last_seq = last };
+
+	sl_repl_primary_on_pos(w, 0, &f);
+}
+
+static void
+replica_ack(uint32_t topic, uint64_t seq, uint32_t flags)
+{
+	struct sl_repl_ack f = { .rtopic = topic, .seq = seq, .last_seq = seq, .flags = flags };
+
+	sl_repl_primary_on_ack(w, 0, &f);
+}
+
+/*
+ * The primary's stream to one replica (repl_primary.c, through the real
+ * link's datagrams): TOPIC until POS; from an empty replica every record,
+ * with its leader epoch; ACK progress; GAP and RTO go back to acked + 1; a
+ * replica with a divergent tail (more of an epoch than we wrote, or an
+ * epoch we never wrote) gets TRUNC; caught_up and lag.
+ */
+static uint32_t
+test_stream(void)
+{
+	uint32_t rt = topic("ha.repl", sync_topic_init);
+	struct sl_repl_tpos *tp = &repl.peers[0].tpos[rt];
+	unsigned i;
+
+	repl.ns_per_tsc = 1e9 / (double)rte_get_tsc_hz();
+	sl_repl_clock_anchor(&repl);
+	sl_repl_tx_init(&repl.tx, pair_key, 7);
+	sl_repl_rx_init(&rrx, pair_key, SL_REPL_MAX_SKEW_MS);
+	repl.peers[0].ip = HARNESS_CLIENT_IP;
+	repl.peers[0].port = htons(9600);
+	repl.repl_port = htons(9600);
+	repl.ip = HARNESS_IP;
+	CHECK(sl_repl_primary_init(&dp) == 0);
+	primary(12, 12); /* solo: the publishes are acknowledged at once */
+	for (i = 1; i <= 5; i++)
+		publish(rt, i, 1);
+	pump(3);
+	CHECK_EQ(n_of(SL_FT_ACK), 5);
+	primary(12, 0);
+	prim_poll();
+	replica_take(rt);
+	CHECK(strcmp(rf_seqs(SL_REPL_TOPIC), "5") == 0); /* announced, its last seq */
+	CHECK_EQ(tp->state, SL_REPL_TP_ANNOUNCED);
+	{
+		uint64_t t0 = sl_mono_ns();
+
+		prim_poll();
+		replica_take(rt);
+		/* Not again before the announce period (when this machine
+		 * did not stall for that long meanwhile). */
+		if (sl_mono_ns() - t0 < (SL_REPL_ANNOUNCE_MS - 10) * MS)
+			CHECK_EQ(n_rf, 0);
+	}
+	/* An empty replica: everything, in order, with its leader epoch. */
+	replica_pos(rt, 0, 0);
+	prim_poll();
+	replica_take(rt);
+	CHECK(strcmp(rf_seqs(SL_REPL_DATA), "1,2,3,4,5") == 0);
+	CHECK(n_rf == 5 && rf[0].epoch == 12 && rf[4].epoch == 12);
+	CHECK_EQ(repl.ctr[SL_REPL_CTR_repl_records_sent] >= 5, 1);
+	CHECK_EQ(ha.lag_records, 5);
+	CHECK_EQ(ha.caught_up, 0);
+	/* ACK 3, then a GAP at 3: 4 and 5 again. */
+	replica_ack(rt, 3, 0);
+	CHECK_EQ(sl_repl_primary_acked(&dp, rt), 3);
+	replica_ack(rt, 3, SL_REPL_ACK_F_GAP);
+	prim_poll();
+	replica_take(rt);
+	CHECK(strcmp(rf_seqs(SL_REPL_DATA), "4,5") == 0);
+	/* No progress for an RTO: again from 4. */
+	sleep_ms(SL_REPL_RTO_MS + 5);
+	prim_poll();
+	replica_take(rt);
+	CHECK(strcmp(rf_seqs(SL_REPL_DATA), "4,5") == 0);
+	CHECK(repl.ctr[SL_REPL_CTR_repl_resends] >= 2);
+	/* An ACK past what was sent is not believed. */
+	replica_ack(rt, 9, 0);
+	CHECK_EQ(sl_repl_primary_acked(&dp, rt), 3);
+	replica_ack(rt, 5, 0);
+	prim_poll();
+	replica_take(rt);
+	CHECK_EQ(n_rf, 0);
+	CHECK_EQ(ha.lag_records, 0);
+	CHECK_EQ(ha.caught_up, 1);
+	/* A replica holding more of epoch 12 than we wrote: back to 5. */
+	replica_pos(rt, 12, 9);
+	CHECK_EQ(tp->state, SL_REPL_TP_TRUNCATING);
+	CHECK_EQ(ha.caught_up, 1); /* until the next poll says otherwise */
+	prim_poll();
+	replica_take(rt);
+	CHECK(strcmp(rf_seqs(SL_REPL_TRUNC), "5") == 0);
+	CHECK_EQ(ha.caught_up, 0);
+	replica_pos(rt, 12, 5);
+	CHECK_EQ(tp->state, SL_REPL_TP_STREAMING);
+	prim_poll();
+	replica_take(rt);
+	CHECK_EQ(n_rf, 0);
+	/* Records of an epoch we never wrote (a deposed primary's): all go. */
+	replica_pos(rt, 3, 4);
+	prim_poll();
+	replica_take(rt);
+	CHECK(strcmp(rf_seqs(SL_REPL_TRUNC), "0") == 0);
+	replica_pos(rt, 0, 0);
+	prim_poll();
+	replica_take(rt);
+	CHECK(strcmp(rf_seqs(SL_REPL_DATA), "1,2,3,4,5") == 0);
+	replica_ack(rt, 5, 0);
+	/* A later sync publish waits for the replica, then goes. */
+	publish(rt, 6, 1);
+	pump(2);
+	CHECK_EQ(n_of(SL_FT_ACK), 0);
+	sl_repl_primary_poll(w, 0);
+	replica_take(rt);
+	CHECK(strcmp(rf_seqs(SL_REPL_DATA), "6") == 0);
+	replica_ack(rt, 6, 0);
+	pump(1);
+	CHECK_EQ(n_of(SL_FT_ACK), 1);
+	/* A new term: positions are learnt again (announced anew). */
+	primary(13, 0);
+	prim_poll();
+	replica_take(rt);
+	CHECK(strcmp(rf_seqs(SL_REPL_TOPIC), "6") == 0);
+	CHECK_EQ(sl_repl_primary_acked(&dp, rt), 0);
+	sl_repl_primary_fini(&dp);
+	sl_repl_tx_wipe(&repl.tx);
+	sl_repl_rx_wipe(&rrx);
+	return rt;
 }
 
 static void
 cleanup(uint32_t *ids, unsigned n)
 {
-	char cmd[128];
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
@@ -452,6 +672,13 @@ cleanup(uint32_t *ids, unsigned n)
 			sl_journal_close(ts->closing);
 		ts->closing = NULL;
 	}
+}
+
+static void
+jroot_remove(void)
+{
+	char cmd[128];
+
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", jroot);
 	CHECK(system(cmd) == 0);
 }
@@ -522,10 +749,13 @@ main(int argc, char **argv)
 	primary(11, 0);
 	ids[2] = ids[1];
 	cleanup(ids, 2);
+	ids[0] = test_stream();
+	cleanup(ids, 1);
 	dp.ha = NULL;
 	dp.repl = NULL;
 	free(repl.peers[0].tpos);
 out:
+	jroot_remove();
 	pump(2);
 	harness_stop(&dp);
 	return check_result("test_ha_worker");

@@ -73,12 +73,12 @@ ctl_read(const struct sl_cnc_ha *c, struct ctl_half *x)
 }
 
 /*
- * A stable read of the control half (common/cnc.h: control writes the
- * fields, then bumps ctl_gen with a release store). Stable: ctl_gen the
- * same before, between and after two reads of the fields, and the two
- * reads equal, so a read that overlapped control's next update (which
- * writes fields before bumping) is not applied; it is retried next poll.
- * Returns 1 with @x and @gen set, 0 when nothing new, -EAGAIN when torn.
+ * A stable read of the control half (common/cnc.h: control makes ctl_gen
+ * odd, writes the fields, then makes it even again with a release store).
+ * Stable: ctl_gen even and the same before, between and after two reads of
+ * the fields, and the two reads equal, so a read that overlapped an update
+ * is not applied; it is retried next poll. Returns 1 with @x and @gen set,
+ * 0 when nothing new, -EAGAIN when torn or in progress.
  */
 static int
 ctl_take(struct sl_ha *ha, const struct sl_cnc_ha *c, struct ctl_half *x, uint64_t *gen)
@@ -91,6 +91,10 @@ ctl_take(struct sl_ha *ha, const struct sl_cnc_ha *c, struct ctl_half *x, uint64
 	g1 = __atomic_load_n(&c->ctl_gen, __ATOMIC_ACQUIRE);
 	if (g1 == ha->applied_gen)
 		return 0;
+	if (g1 & 1) {
+		ha->torn_reads++; /* control is writing: next poll */
+		return -EAGAIN;
+	}
 	ctl_read(c, x);
 	/* Acquire fence: the field reads above happen before these loads. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);

@@ -104,7 +104,8 @@ n_of(uint8_t type)
 	return n;
 }
 
-/* Control writes its half, then bumps ctl_gen (release), as sluice-control does. */
+/* Control makes ctl_gen odd, writes its half, then makes it even
+ * (release), as sluice-control does. */
 /* The code of the first ERROR seen, 0 none. */
 static uint16_t
 error_code(void)
@@ -128,11 +129,14 @@ sleep_ms(unsigned ms)
 static void
 ctl_write(uint32_t role, uint32_t epoch, uint64_t ack_from_ns, uint32_t solo_epoch)
 {
+	uint64_t g = cnc.ctl_gen | 1; /* odd: being written */
+
+	__atomic_store_n(&cnc.ctl_gen, g, __ATOMIC_RELEASE);
 	cnc.ctl_role = role;
 	cnc.ctl_epoch = epoch;
 	cnc.ctl_ack_from_ns = ack_from_ns;
 	cnc.ctl_solo_epoch = solo_epoch;
-	__atomic_store_n(&cnc.ctl_gen, cnc.ctl_gen + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&cnc.ctl_gen, g + 1, __ATOMIC_RELEASE);
 }
 
 /* The main lcore's duty, once. */
@@ -213,11 +217,16 @@ test_apply(void)
 	CHECK_EQ(main_poll(), 0);
 	CHECK_EQ(cnc.dp_role, SL_HA_ROLE_UNKNOWN);
 	CHECK_EQ(cnc.dp_lease_ms, LEASE_MS);
-	/* Fields written without a ctl_gen bump (control is mid-write): not applied. */
+	/* Fields written without a ctl_gen bump, and with ctl_gen odd
+	 * (control is mid-write): not applied. */
 	cnc.ctl_role = SL_HA_ROLE_PRIMARY;
 	cnc.ctl_epoch = 9;
 	CHECK_EQ(main_poll(), 0);
 	CHECK_EQ(SL_HA_ST_ROLE(ha.state), SL_HA_ROLE_UNKNOWN);
+	cnc.ctl_gen = 1;
+	CHECK_EQ(main_poll(), 0);
+	CHECK_EQ(SL_HA_ST_ROLE(ha.state), SL_HA_ROLE_UNKNOWN);
+	CHECK(ha.torn_reads > 0);
 	ctl_write(SL_HA_ROLE_STANDBY, 2, 0, 0);
 	CHECK_EQ(main_poll(), 1);
 	CHECK_EQ(SL_HA_ST_ROLE(ha.state), SL_HA_ROLE_STANDBY);

@@ -10,7 +10,7 @@
 
 #include "producer.h"
 #include "repl.h"
-#include "repl_jcompat.h"
+#include "journal.h"
 #include "worker_internal.h"
 
 /*

@@ -6,8 +6,11 @@
 
 #include <sodium.h>
 
+#include "auth.h"
 #include "cnc.h"
 #include "repl.h"
+
+_Static_assert(SL_AUTH_KEY_LEN == SL_KEY_LEN, "a pair key is written as a user's key is");
 
 #define ALIGN8(x) (((x) + 7u) & ~7u)
 
@@ -406,18 +409,6 @@ sl_repl_rx_wipe(struct sl_repl_rx *rx)
 }
 
 static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -426,7 +417,9 @@ is_space(char c)
 int
 sl_repl_key_parse(const char *s, size_t len, uint8_t out[SL_KEY_LEN])
 {
-	size_t i = 0, n = 0;
+	char hex[2 * SL_KEY_LEN + 1];
+	size_t i = 0;
+	int rc;
 
 	while (i < len && is_space(s[i]))
 		i++;
@@ -434,14 +427,10 @@ sl_repl_key_parse(const char *s, size_t len, uint8_t out[SL_KEY_LEN])
 		len--;
 	if (len - i != 2 * SL_KEY_LEN)
 		return -EINVAL;
-	for (; n < SL_KEY_LEN; n++, i += 2) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			sodium_memzero(out, SL_KEY_LEN);
-			return -EINVAL;
-		}
-		out[n] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
+	/* The same digits as a user's key (common/auth.h). */
+	memcpy(hex, s + i, 2 * SL_KEY_LEN);
+	hex[2 * SL_KEY_LEN] = '\0';
+	rc = sl_auth_key_from_hex(hex, out);
+	sodium_memzero(hex, sizeof(hex));
+	return rc;
 }

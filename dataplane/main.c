@@ -404,6 +404,14 @@ print_banner(void)
 		printf("sluice-dataplane: worker%u on lcore %u polls port%u queue %u (idle %s)\n", i,
 		       dp.workers[i]->lcore, dp.workers[i]->port_idx, dp.workers[i]->queue,
 		       dp.conf.idle == SL_IDLE_BUSY ? "busy" : "backoff");
+	if (dp.repl) {
+		const uint8_t *a = (const uint8_t *)&dp.conf.ha.peer;
+
+		printf("sluice-dataplane: pair member: replication and heartbeats with %u.%u.%u.%u:%u "
+		       "every %u ms (frames %s), lease %u ms\n", a[0], a[1], a[2], a[3],
+		       dp.conf.ha.repl_port, dp.conf.ha.hb_ms,
+		       dp.conf.ha.encrypt ? "encrypted" : "authenticated", dp.conf.ha.lease_ms);
+	}
 	printf("sluice-dataplane: ready (name %s)\n", dp.conf.name);
 	fflush(stdout);
 }

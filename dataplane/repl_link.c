@@ -152,59 +152,53 @@ peer_ok(const struct sl_worker *w, unsigned peer)
 	return w->dp->repl != NULL && peer < w->dp->repl->n_peers;
 }
 
+/* @rc, and counter @c counted when it is 0. */
+static int
+counted(struct sl_worker *w, int rc, unsigned c)
+{
+	if (rc == 0)
+		sl_repl_count(w->dp->repl, c, 1);
+	return rc;
+}
+
 int
 sl_repl_send_topic(struct sl_worker *w, unsigned peer, const struct sl_repl_topic *t,
 		   const char *name, size_t name_len)
 {
-	int rc;
-
 	if (!peer_ok(w, peer))
 		return -EINVAL;
-	rc = WITH_ROOM(w, peer, sl_repl_put_topic(d, t, name, name_len));
-	if (rc == 0)
-		sl_repl_count(w->dp->repl, SL_REPL_CTR_repl_topics_announced, 1);
-	return rc;
+	return counted(w, WITH_ROOM(w, peer, sl_repl_put_topic(d, t, name, name_len)),
+		       SL_REPL_CTR_repl_topics_announced);
 }
 
 int
 sl_repl_send_trunc(struct sl_worker *w, unsigned peer, uint32_t rtopic, uint64_t keep)
 {
-	int rc;
-
 	if (!peer_ok(w, peer))
 		return -EINVAL;
-	rc = WITH_ROOM(w, peer, sl_repl_put_trunc(d, rtopic, keep));
-	if (rc == 0)
-		sl_repl_count(w->dp->repl, SL_REPL_CTR_repl_truncs_sent, 1);
-	return rc;
+	return counted(w, WITH_ROOM(w, peer, sl_repl_put_trunc(d, rtopic, keep)),
+		       SL_REPL_CTR_repl_truncs_sent);
 }
 
 int
 sl_repl_send_pos(struct sl_worker *w, unsigned peer, uint32_t rtopic, uint32_t last_epoch,
 		 uint64_t last_seq, uint64_t first_seq)
 {
-	int rc;
-
 	if (!peer_ok(w, peer))
 		return -EINVAL;
-	rc = WITH_ROOM(w, peer, sl_repl_put_pos(d, rtopic, last_epoch, last_seq, first_seq));
-	if (rc == 0)
-		sl_repl_count(w->dp->repl, SL_REPL_CTR_repl_pos_sent, 1);
-	return rc;
+	return counted(w, WITH_ROOM(w, peer, sl_repl_put_pos(d, rtopic, last_epoch, last_seq,
+							      first_seq)),
+		       SL_REPL_CTR_repl_pos_sent);
 }
 
 int
 sl_repl_send_ack(struct sl_worker *w, unsigned peer, uint32_t rtopic, uint32_t flags,
 		 uint64_t seq, uint64_t last_seq)
 {
-	int rc;
-
 	if (!peer_ok(w, peer))
 		return -EINVAL;
-	rc = WITH_ROOM(w, peer, sl_repl_put_ack(d, rtopic, flags, seq, last_seq));
-	if (rc == 0)
-		sl_repl_count(w->dp->repl, SL_REPL_CTR_repl_acks_sent, 1);
-	return rc;
+	return counted(w, WITH_ROOM(w, peer, sl_repl_put_ack(d, rtopic, flags, seq, last_seq)),
+		       SL_REPL_CTR_repl_acks_sent);
 }
 
 int

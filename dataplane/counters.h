@@ -84,11 +84,37 @@
 	X(retain_bytes, GAUGE) X(retain_age_s, GAUGE) X(capacity_bytes, GAUGE)          \
 	X(durability, DURABILITY) X(backpressure, BACKPRESSURE) X(deleted, BOOL)
 
+/*
+ * Replication of a pair member ("repl", one slot, only with ha.peer:
+ * docs/COUNTERS.md, docs/REPLICATION.md). Written by the replication worker
+ * (struct sl_repl.ctr, sl_repl_count); repl_* count events, drop_repl_*
+ * datagrams or frames refused, each for the reason its label names.
+ */
+#define SL_STATS_REPL_LIST(X)                                                         \
+	X(repl_dgrams_sent, COUNT) X(repl_dgrams_received, COUNT)                     \
+	X(repl_hb_sent, COUNT) X(repl_hb_received, COUNT)                             \
+	X(repl_topics_announced, COUNT) X(repl_records_sent, COUNT)                   \
+	X(repl_bytes_sent, COUNT) X(repl_resends, COUNT) X(repl_truncs_sent, COUNT)    \
+	X(repl_acks_received, COUNT) X(repl_records_applied, COUNT)                   \
+	X(repl_bytes_applied, COUNT) X(repl_dup_records, COUNT) X(repl_gaps, COUNT)     \
+	X(repl_truncations, COUNT) X(repl_acks_sent, COUNT) X(repl_pos_sent, COUNT)     \
+	X(repl_topics_created, COUNT) X(repl_syncs, COUNT)                              \
+	X(repl_lag_records, GAUGE) X(repl_lag_bytes, GAUGE)                           \
+	X(repl_catchup_done, GAUGE) X(repl_catchup_total, GAUGE)                       \
+	X(drop_repl_bad_mac, COUNT) X(drop_repl_replay, COUNT)                        \
+	X(drop_repl_old_epoch, COUNT) X(drop_repl_stale, COUNT)                       \
+	X(drop_repl_malformed, COUNT) X(drop_repl_version, COUNT)                     \
+	X(drop_repl_not_peer, COUNT) X(drop_repl_unknown_topic, COUNT)                \
+	X(drop_repl_role, COUNT) X(drop_repl_journal, COUNT)                          \
+	X(drop_repl_no_mbuf, COUNT) X(drop_repl_frag, COUNT) X(drop_repl_no_room, COUNT)    \
+	X(ha_not_primary, COUNT) X(ha_fenced, COUNT) X(ha_wait_full, COUNT)              \
+	X(ha_held_refused, COUNT) X(drop_repl_read, COUNT)
+
 /* Type ids of the counters area, and the names readers find them by. */
 #define SL_STATS_TYPE_LIST(X)                                                         \
 	X(DATAPLANE, "dataplane") X(COUNTERS, "counters") X(DROPS, "drops")             \
 	X(AUTHZ, "authz") X(WORKER, "worker") X(PORT, "port") X(TOPIC, "topic")   \
-	X(GROUP, "group") X(GMEMBER, "gmember")
+	X(GROUP, "group") X(GMEMBER, "gmember") X(REPL, "repl")
 
 #define SL_X_ENUM_CTR(n) SL_CTR_##n,
 #define SL_X_ENUM_DROP(n) SL_DROP_##n,
@@ -109,6 +135,9 @@ enum { SL_STATS_PORT_LIST(SL_X_ENUM_V) SL_STATS_P_MAX };
 enum { SL_STATS_TOPIC_LIST(SL_X_ENUM_V) SL_STATS_TOPIC_MAX };
 #undef SL_X_ENUM_V
 /* Groups' and members' labels repeat the topics' (delivered...): prefixes of their own. */
+#define SL_X_ENUM_R(l, k) SL_REPL_CTR_##l,
+enum sl_repl_ctr { SL_STATS_REPL_LIST(SL_X_ENUM_R) SL_REPL_CTR_MAX };
+#undef SL_X_ENUM_R
 #define SL_X_ENUM_G(l, k) SL_STATS_G_##l,
 #define SL_X_ENUM_GM(l, k) SL_STATS_GM_##l,
 enum { SL_STATS_GROUP_LIST(SL_X_ENUM_G) SL_STATS_G_MAX };

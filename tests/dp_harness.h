@@ -250,11 +250,12 @@ harness_pump(struct sl_worker *w, struct rte_ring *tx, unsigned polls,
 	}
 }
 
-/* Enqueue on @rx a datagram from the client's UDP port @port holding @len
- * bytes of frames. Returns 0 or -ENOBUFS. */
+/* Enqueue on @rx a UDP datagram of @len bytes from @src_ip (network order)
+ * port @sport to the harness's address, port @dport (host order both).
+ * Returns 0 or -ENOBUFS. */
 static inline int
-harness_send_from(struct sl_dp *dp, struct rte_ring *rx, uint16_t port, const void *frames,
-		  uint32_t len)
+harness_send_udp(struct sl_dp *dp, struct rte_ring *rx, uint32_t src_ip, uint16_t sport,
+		 uint16_t dport, const void *data, uint32_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pkt_pool);
 	uint8_t *d;
@@ -262,14 +263,23 @@ harness_send_from(struct sl_dp *dp, struct rte_ring *rx, uint16_t port, const vo
 	if (m == NULL)
 		return -ENOBUFS;
 	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(SL_PKT_HDR_LEN + len));
-	sl_pkt_build_udp(d, harness_client_mac, dp->ports[0].mac, HARNESS_CLIENT_IP, HARNESS_IP,
-			 htons(port), htons(HARNESS_UDP_PORT), (uint16_t)len);
-	memcpy(d + SL_PKT_HDR_LEN, frames, len);
+	sl_pkt_build_udp(d, harness_client_mac, dp->ports[0].mac, src_ip, HARNESS_IP,
+			 htons(sport), htons(dport), (uint16_t)len);
+	memcpy(d + SL_PKT_HDR_LEN, data, len);
 	if (rte_ring_enqueue(rx, m) != 0) {
 		rte_pktmbuf_free(m);
 		return -ENOBUFS;
 	}
 	return 0;
+}
+
+/* Enqueue on @rx a datagram from the client's UDP port @port holding @len
+ * bytes of frames. Returns 0 or -ENOBUFS. */
+static inline int
+harness_send_from(struct sl_dp *dp, struct rte_ring *rx, uint16_t port, const void *frames,
+		  uint32_t len)
+{
+	return harness_send_udp(dp, rx, HARNESS_CLIENT_IP, port, HARNESS_UDP_PORT, frames, len);
 }
 
 /* Worker 0's counter @c and drop reason @d. */

@@ -262,6 +262,40 @@ test_dump_round_trip(void)
 	check_full(&conf2);
 }
 
+/* [ha] service_ip: an address, not port0's own; kept by the dump. */
+static void
+test_ha_service_ip(void)
+{
+	FILE *f;
+	int fd;
+
+	CHECK(load_text(full_file) == 0);
+	CHECK(conf.ha.service_ip == 0);
+	CHECK(sl_conf_validate(&conf, err, sizeof(err)) == 0);
+	CHECK(sl_conf_set(&conf, "ha.service_ip=10.0.0.1", err, sizeof(err)) == 0);
+	CHECK(conf.ha.service_ip == ip4("10.0.0.1"));
+	CHECK(sl_conf_validate(&conf, err, sizeof(err)) == -EINVAL &&
+	      strstr(err, "service_ip is port0's own ip"));
+	CHECK(sl_conf_set(&conf, "ha.service_ip=10.0.0.100", err, sizeof(err)) == 0);
+	CHECK(sl_conf_validate(&conf, err, sizeof(err)) == 0);
+	CHECK(sl_conf_set(&conf, "ha.service_ip=10.0.0", err, sizeof(err)) == -EINVAL &&
+	      strstr(err, "IPv4"));
+	CHECK(sl_conf_set(&conf, "ha.bogus=1", err, sizeof(err)) == -EINVAL &&
+	      strstr(err, "unknown key 'bogus' in [ha]"));
+	snprintf(path, sizeof(path), "/tmp/sl-test-dump-XXXXXX");
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	f = fdopen(fd, "w");
+	sl_conf_dump(&conf, f);
+	fclose(f);
+	sl_conf_defaults(&conf2);
+	CHECK(sl_conf_load(&conf2, path, err, sizeof(err)) == 0);
+	unlink(path);
+	CHECK(conf2.ha.service_ip == ip4("10.0.0.100"));
+}
+
 static void
 test_overrides(void)
 {
@@ -582,6 +616,7 @@ main(int argc, char **argv)
 	test_bools();
 	test_dump_round_trip();
 	test_overrides();
+	test_ha_service_ip();
 	test_load_errors();
 	test_validate();
 	test_policy_rules();

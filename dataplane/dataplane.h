@@ -135,6 +135,7 @@ struct sl_held {
 };
 
 struct sl_large;
+struct sl_repl;
 struct sl_shm;
 struct sl_topic_spec;
 
@@ -317,6 +318,7 @@ struct sl_dp {
 	struct sl_dp_groups *groups;	   /* consumer groups (group_dp.h); NULL: none */
 	struct sl_producer_reg *producers; /* producer ids' latest epochs, main lcore;
 					    * NULL: PRODUCER refused (SL_E_BUSY) */
+	struct sl_repl *repl; /* replication of a pair member (repl.h); NULL: single node */
 	/* Main lcore: handlers of the slow-path ring, by kind (lcore_main.h). */
 	void (*slow_fn[SL_HO_KINDS])(struct sl_dp *dp, struct sl_handoff *h);
 };

@@ -83,6 +83,10 @@ sl_vip_poll(struct sl_dp *dp)
 	/* Relaxed: the dataplane itself writes dp_role, on this lcore. */
 	if (ha != NULL)
 		role = __atomic_load_n(&ha->dp_role, __ATOMIC_RELAXED);
+	/* A pair member is never single: until its role is applied, the
+	 * region's zero reads so, and it must not take the address. */
+	if (role == SL_HA_ROLE_SINGLE && dp->conf.ha.peer != 0)
+		role = SL_HA_ROLE_UNKNOWN;
 	if (role == dp->vip.role)
 		return 0;
 	sl_vip_set_role(dp, role);

@@ -56,8 +56,9 @@ void sl_vip_set_role(struct sl_dp *dp, uint32_t role);
 
 /*
  * Main lcore duty: follow the role the dataplane applied (struct
- * sl_cnc_ha dp_role in the CnC region; SINGLE without a region).
- * Returns 1 when the role changed, else 0.
+ * sl_cnc_ha dp_role in the CnC region; SINGLE without a region). A pair
+ * member (ha.peer set) reading SINGLE takes it as UNKNOWN: its role is not
+ * applied yet. Returns 1 when the role changed, else 0.
  */
 unsigned sl_vip_poll(struct sl_dp *dp);
 

@@ -286,6 +286,7 @@ test_ha_service_ip(void)
 	      strstr(err, "IPv4"));
 	CHECK(sl_conf_set(&conf, "ha.bogus=1", err, sizeof(err)) == -EINVAL &&
 	      strstr(err, "unknown key 'bogus' in [ha]"));
+	CHECK(sl_conf_set(&conf, "ha.peer=10.0.0.2", err, sizeof(err)) == 0);
 	dump_reload();
 	CHECK(conf2.ha.service_ip == ip4("10.0.0.100"));
 }

@@ -175,6 +175,33 @@ test_arp_by_role(void)
 	drain(2, o, 4);
 }
 
+/* The main lcore's duty follows the applied role (no CnC region here:
+ * single); a pair member reading single has no role yet and stays silent. */
+static void
+test_poll_role(void)
+{
+	struct out o[4];
+	unsigned n;
+
+	sl_vip_set_role(&dp, SL_HA_ROLE_STANDBY);
+	dp.conf.ha.peer = 0x0300000au;
+	CHECK_EQ(sl_vip_poll(&dp), 1);
+	CHECK_EQ(dp.vip.role, SL_HA_ROLE_UNKNOWN);
+	CHECK_EQ(sl_vip_poll(&dp), 0);
+	send_arp(VIP);
+	CHECK(drain(3, o, 4) == 0);
+	dp.conf.ha.peer = 0;
+	CHECK_EQ(sl_vip_poll(&dp), 1);
+	CHECK_EQ(dp.vip.role, SL_HA_ROLE_SINGLE);
+	send_arp(VIP);
+	n = drain(1, o, 4);
+	CHECK(n == 2 && (is_garp(&o[0]) || is_garp(&o[1])) &&
+	      (is_arp_reply(&o[0], VIP) || is_arp_reply(&o[1], VIP)));
+	rte_delay_ms(120);
+	drain(1, o, 4);
+	drain(1, o, 4);
+}
+
 /* Three announcements per take-over: at once, +20 ms, +100 ms, no more. */
 static void
 test_announce_schedule(void)
@@ -325,6 +352,7 @@ main(void)
 	topic = harness_topic(&dp, "prices");
 	CHECK(topic != 0);
 	test_arp_by_role();
+	test_poll_role();
 	test_announce_schedule();
 	test_reply_source(topic);
 	harness_stop(&dp);

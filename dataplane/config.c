@@ -698,6 +698,9 @@ sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen)
 	if (c->n_topics >= c->max_topics)
 		return fail(err, errlen, "%u topics declared but max_topics is %u", c->n_topics,
 			    c->max_topics);
+	if (c->ha.service_ip != 0 && c->ha.service_ip == c->ports[0].ip)
+		return fail(err, errlen, "[ha] service_ip is port0's own ip: the service address "
+			    "moves between the nodes, so give it an address of its own");
 	for (i = 0; i < c->n_ports; i++) {
 		const struct sl_conf_port *p = &c->ports[i];
 

@@ -251,11 +251,11 @@ harness_pump(struct sl_worker *w, struct rte_ring *tx, unsigned polls,
 }
 
 /* Enqueue on @rx a UDP datagram of @len bytes from @src_ip (network order)
- * port @sport to the harness's address, port @dport (host order both).
+ * port @sport to @dst_ip (network order) port @dport (host order both).
  * Returns 0 or -ENOBUFS. */
 static inline int
-harness_send_udp(struct sl_dp *dp, struct rte_ring *rx, uint32_t src_ip, uint16_t sport,
-		 uint16_t dport, const void *data, uint32_t len)
+harness_send_dgram(struct sl_dp *dp, struct rte_ring *rx, uint32_t src_ip, uint16_t sport,
+		   uint32_t dst_ip, uint16_t dport, const void *data, uint32_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pkt_pool);
 	uint8_t *d;
@@ -263,8 +263,12 @@ harness_send_udp(struct sl_dp *dp, struct rte_ring *rx, uint32_t src_ip, uint16_
 	if (m == NULL)
 		return -ENOBUFS;
 	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(SL_PKT_HDR_LEN + len));
-	sl_pkt_build_udp(d, harness_client_mac, dp->ports[0].mac, src_ip, HARNESS_IP,
-			 htons(sport), htons(dport), (uint16_t)len);
+	if (d == NULL) {
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	sl_pkt_build_udp(d, harness_client_mac, dp->ports[0].mac, src_ip, dst_ip, htons(sport),
+			 htons(dport), (uint16_t)len);
 	memcpy(d + SL_PKT_HDR_LEN, data, len);
 	if (rte_ring_enqueue(rx, m) != 0) {
 		rte_pktmbuf_free(m);
@@ -273,13 +277,29 @@ harness_send_udp(struct sl_dp *dp, struct rte_ring *rx, uint32_t src_ip, uint16_
 	return 0;
 }
 
-/* Enqueue on @rx a datagram from the client's UDP port @port holding @len
- * bytes of frames. Returns 0 or -ENOBUFS. */
+/* From @src_ip port @sport to the harness's address, port @dport. */
+static inline int
+harness_send_udp(struct sl_dp *dp, struct rte_ring *rx, uint32_t src_ip, uint16_t sport,
+		 uint16_t dport, const void *data, uint32_t len)
+{
+	return harness_send_dgram(dp, rx, src_ip, sport, HARNESS_IP, dport, data, len);
+}
+
+/* From the client's UDP port @port to address @dst, holding @len bytes of frames. */
+static inline int
+harness_send_to(struct sl_dp *dp, struct rte_ring *rx, uint32_t dst, uint16_t port,
+		const void *frames, uint32_t len)
+{
+	return harness_send_dgram(dp, rx, HARNESS_CLIENT_IP, port, dst, HARNESS_UDP_PORT, frames,
+				  len);
+}
+
+/* The same to the port's own address. */
 static inline int
 harness_send_from(struct sl_dp *dp, struct rte_ring *rx, uint16_t port, const void *frames,
 		  uint32_t len)
 {
-	return harness_send_udp(dp, rx, HARNESS_CLIENT_IP, port, HARNESS_UDP_PORT, frames, len);
+	return harness_send_to(dp, rx, HARNESS_IP, port, frames, len);
 }
 
 /* Worker 0's counter @c and drop reason @d. */

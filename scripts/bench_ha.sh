@@ -53,15 +53,6 @@ ha_bench_stop() {
 ha_bench_role_is() {
 	[ "$(python3 "$root/tests/e2e/ha_state.py" "$(ha_name_of "$1")" role 2>/dev/null)" = "$2" ]
 }
-ha_bench_wait() { # ha_bench_wait SECONDS cmd...
-	local i lim=$1
-	shift
-	for ((i = 0; i < lim * 10; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 ha_bench_insync() {
 	ETCDCTL_API=3 etcdctl --endpoints "$SL_ETCD_URL" --command-timeout=2s get \
 		--print-value-only "/sluice/pairs/bench-$$/leader" 2>/dev/null |
@@ -126,9 +117,9 @@ bench_ha() {
 	local pair=(--set "ha.key=$work/pair.key" --set "ha.service_ip=$hanet.10")
 	rm -rf "$jdir/ha-a"
 	if ha_bench_dp a --set "ha.peer=$hanet.2" --set ha.node=a "${pair[@]}" && ha_bench_ctl a &&
-		ha_bench_wait 20 ha_bench_role_is a primary &&
+		sl_wait 20 ha_bench_role_is a primary &&
 		ha_bench_dp b --set "ha.peer=$hanet.1" --set ha.node=b "${pair[@]}" && ha_bench_ctl b &&
-		ha_bench_wait 30 ha_bench_role_is b standby && ha_bench_wait 30 ha_bench_insync; then
+		sl_wait 30 ha_bench_role_is b standby && sl_wait 30 ha_bench_insync; then
 		ha_bench_rows ha $hanet.10
 	else
 		ha_bench_not_built "the pair did not come up: see $work/ha-*.log" failed \

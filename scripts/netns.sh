@@ -26,6 +26,8 @@
 #   sl_dp_stop           SIGTERM, wait up to 10 s, then SIGKILL; SL_DP_RC is
 #                        its exit status (0 after a clean stop)
 #   sl_cl TAG cmd...     run a command in the client namespace
+#   sl_wait SECONDS cmd...  run cmd every 0.1 s until it succeeds (status 0)
+#                        or SECONDS have passed (status 1)
 # TAG must be at most 10 characters (interface names are limited to 15).
 #
 # A broker pair's segment (docs/HA.md "Trying it"), TAG at most 12 characters:
@@ -170,6 +172,16 @@ sl_dp_stop() {
 	sl_stop_pid "$SL_DP_PID"
 	SL_DP_RC=$?
 	SL_DP_PID=
+}
+
+sl_wait() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 sl_ha_down() {

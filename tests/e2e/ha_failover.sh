@@ -95,6 +95,10 @@ grep -E '^sluice-loadgen: event' "$T_DIR/load.err" | sort | uniq -c | sed 's/^/[
 # The journals, read with the broker stopped (survivor: the last primary).
 surv=$(ha_primary) || surv=
 [ -n "$surv" ] || t_fail "no primary at the end"
+for n in a b; do # what each node's sluice-control counted (failovers, spurious ones)
+	t_log "node $n: $(timeout 10 "$SL_BUILD/ctl/sluicectl" -n "$(ha_name "$n")" ha status --json \
+		2>&1 | head -c 600)"
+done
 for n in a b; do
 	ha_stop "$n"
 done

@@ -13,6 +13,7 @@
 
 #include <common/ctrs.h>
 
+#include "ha.h"
 #include "state.h"
 #include "sync.h"
 
@@ -35,6 +36,7 @@ struct sl_ctl {
 	struct sl_state state; /* desired state, as last saved */
 	struct sl_sync *sync;
 	struct sl_ctl_rates rates;
+	struct sl_ha *ha;      /* the HA thread (--etcd), or NULL */
 };
 
 /* CLOCK_REALTIME nanoseconds, the clock of the CnC region's words. */

@@ -30,6 +30,7 @@ on_signal(int sig)
 
 struct opts {
 	const char *name, *state_dir, *socket, *group, *metrics, *metrics_token;
+	const char *etcd, *pair, *node;
 	char socket_buf[256];
 	int verbose;
 };
@@ -46,6 +47,10 @@ usage(FILE *f)
 		"      --metrics ADDR:PORT  Prometheus endpoint (default 127.0.0.1:9580; off)\n"
 		"      --metrics-token FILE  require 'Authorization: Bearer TOKEN' on it, TOKEN\n"
 		"                         the first line of FILE (mode 0600)\n"
+		"      --etcd URL[,URL]   lead a broker pair through etcd (docs/HA.md), e.g.\n"
+		"                         http://127.0.0.1:2379; without it no pair logic runs\n"
+		"      --pair NAME        the pair's name in etcd (required with --etcd)\n"
+		"      --node NAME        this node's name in the pair (default: --name)\n"
 		"  -v, --verbose          log each attach, resync and change\n"
 		"  -h, --help             this text\n");
 }
@@ -60,6 +65,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "socket-group", required_argument, NULL, 'g' },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "metrics-token", required_argument, NULL, 't' },
+		{ "etcd", required_argument, NULL, 'E' },
+		{ "pair", required_argument, NULL, 'P' },
+		{ "node", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -78,6 +86,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'g': o->group = optarg; break;
 		case 'm': o->metrics = optarg; break;
 		case 't': o->metrics_token = optarg; break;
+		case 'E': o->etcd = optarg; break;
+		case 'P': o->pair = optarg; break;
+		case 'N': o->node = optarg; break;
 		case 'v': o->verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -88,6 +99,16 @@ parse_opts(int argc, char **argv, struct opts *o)
 			? "unexpected argument" : "--name must be 1-64 characters without '/'");
 		return -1;
 	}
+	if ((o->pair != NULL || o->node != NULL) && o->etcd == NULL) {
+		fprintf(stderr, "sluice-control: --pair and --node need --etcd\n");
+		return -1;
+	}
+	if (o->etcd != NULL && o->pair == NULL) {
+		fprintf(stderr, "sluice-control: --etcd needs --pair NAME (the pair's name in etcd)\n");
+		return -1;
+	}
+	if (o->node == NULL)
+		o->node = o->name;
 	if (o->socket == NULL) {
 		snprintf(o->socket_buf, sizeof(o->socket_buf), "%s/%s/" SL_CONTROL_SOCKET, SL_RUN_DIR,
 			 o->name);
@@ -181,6 +202,25 @@ run(struct sl_ctl *ctl, struct sl_server *srv, struct sl_metrics *met)
 	}
 }
 
+/* The pair's HA thread (--etcd): it runs beside the poll loop. */
+static int
+start_ha(struct sl_ctl *ctl, const struct opts *o)
+{
+	struct sl_ha_conf hc = { .etcd = o->etcd, .pair = o->pair, .node = o->node,
+				 .dp_name = o->name };
+	char err[256];
+	int rc;
+
+	rc = sl_ha_start(&ctl->ha, &hc, err, sizeof(err));
+	if (rc < 0) {
+		sl_ctl_log(ctl, 1, "%s", err);
+		return rc;
+	}
+	sl_ctl_log(ctl, 0, "pair '%s' node '%s': leadership through etcd %s", o->pair, o->node,
+		   o->etcd);
+	return 0;
+}
+
 static int
 setup_signals(void)
 {
@@ -217,6 +257,8 @@ main(int argc, char **argv)
 		goto out;
 	if (sl_server_open(&srv, &ctl, o.socket, o.group) < 0)
 		goto out;
+	if (o.etcd != NULL && start_ha(&ctl, &o) < 0)
+		goto out;
 	if (strcmp(o.metrics, "off") != 0 &&
 	    sl_metrics_open(&met, &ctl, o.metrics, o.metrics_token) < 0)
 		goto out;
@@ -225,6 +267,7 @@ main(int argc, char **argv)
 	run(&ctl, srv, met);
 	rc = 0;
 out:
+	sl_ha_stop(ctl.ha);
 	sl_metrics_close(met);
 	sl_server_close(srv);
 	sl_sync_destroy(ctl.sync);

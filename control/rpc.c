@@ -26,6 +26,7 @@ static const struct {
 	{ "group.list", sl_rpc_group_list },	 { "group.show", sl_rpc_group_show },
 	{ "group.delete", sl_rpc_group_delete }, { "group.reset", sl_rpc_group_reset },
 	{ "group.update", sl_rpc_group_update },
+	{ "ha.status", sl_rpc_ha_status },	 { "ha.promote", sl_rpc_ha_promote },
 };
 
 sl_rpc_fn

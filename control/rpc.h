@@ -81,5 +81,7 @@ int sl_rpc_policy_set(struct sl_req *r);
 int sl_rpc_policy_show(struct sl_req *r);
 int sl_rpc_stats(struct sl_req *r);
 int sl_rpc_dataplane_status(struct sl_req *r);
+int sl_rpc_ha_status(struct sl_req *r);
+int sl_rpc_ha_promote(struct sl_req *r);
 
 #endif /* SLUICE_CONTROL_RPC_H */

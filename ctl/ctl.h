@@ -70,6 +70,7 @@ extern const struct sl_ctl_verb sl_ctl_group_verbs[];
 extern const struct sl_ctl_verb sl_ctl_policy_verbs[];
 extern const struct sl_ctl_verb sl_ctl_stats_verbs[];
 extern const struct sl_ctl_verb sl_ctl_dataplane_verbs[];
+extern const struct sl_ctl_verb sl_ctl_ha_verbs[];
 
 /* ------------------------------------------------------------ rpc.c */
 

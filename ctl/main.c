@@ -11,7 +11,7 @@
 /* The nouns, in the order --help lists them. */
 static const struct sl_ctl_verb *const nouns[] = {
 	sl_ctl_topic_verbs, sl_ctl_group_verbs, sl_ctl_user_verbs, sl_ctl_acl_verbs,
-	sl_ctl_policy_verbs, sl_ctl_stats_verbs, sl_ctl_dataplane_verbs,
+	sl_ctl_policy_verbs, sl_ctl_stats_verbs, sl_ctl_dataplane_verbs, sl_ctl_ha_verbs,
 };
 
 #define NNOUNS (sizeof(nouns) / sizeof(nouns[0]))

@@ -37,6 +37,8 @@
 #define RECONNECT_MIN_NS (50 * NS_PER_MS)
 #define RECONNECT_MAX_NS (2000 * NS_PER_MS)
 #define RECONNECT_WAIT_NS (500 * NS_PER_MS) /* most one request of an attempt waits */
+#define RECONNECT_WAIT_LIST_NS (150 * NS_PER_MS) /* ... with a list of brokers */
+#define RECONNECT_LIST_GAP_NS (10 * NS_PER_MS)	 /* from a failed attempt to the next broker's */
 #define MAX_PATTERNS 64u	   /* pattern subscriptions kept for a reconnect */
 #define AUTH_WAIT_NS (4 * RESEND_NS - NS_PER_MS) /* AUTH unanswered: a new HELLO */
 
@@ -188,7 +190,13 @@ struct recon {
 	uint64_t last_hb_ns;  /* last HEARTBEAT sent */
 	uint64_t probe_ns;    /* first HEARTBEAT sent after last_rx_ns */
 	struct sl_client_opts o; /* copies: the strings below */
-	struct sockaddr_in sa;
+	struct sockaddr_in sa;	 /* the broker of the next attempt: brokers[cur] */
+	struct sockaddr_in brokers[SL_MAX_BROKERS]; /* opts.host's list, in its order */
+	uint32_t n_brokers;
+	uint32_t cur;
+	uint32_t walked;	 /* attempts failed since the last session: a
+				  * whole round of the list backs off */
+	bool silent;		 /* the loss at hand is the broker's silence */
 	char *host, *name, *shm, *user;
 	uint8_t key[SL_AUTH_KEY_LEN];
 	struct rtopic *topics;
@@ -296,6 +304,8 @@ struct sl_client {
 	struct pending pend;
 	struct auth auth;
 	bool rx_sealed; /* the frames being handled came in a verified seal */
+	uint32_t epoch; /* the newest leader epoch a broker frame carried; never
+			 * goes back (PROTOCOL.md, "Leader epoch") */
 	struct sl_client_stats st;
 
 	/* Current receive burst: rx[rx_i] is being consumed, rx_n were read. */
@@ -339,7 +349,8 @@ int sl_cl_tx(struct sl_client *c, const void *buf, size_t len);
 bool sl_cl_rx_open(struct sl_client *c, struct dgram *d);
 
 /* May frame @f of datagram @d (opened) be used? If not, it is counted
- * (forged_dropped, unless @quiet) and must be skipped. */
+ * (forged_dropped or old_epoch_dropped, unless @quiet) and must be
+ * skipped. */
 bool sl_cl_rx_frame_ok(struct sl_client *c, const struct dgram *d, const struct sl_frame *f,
 		       bool quiet);
 
@@ -550,8 +561,31 @@ void sl_cl_resend_all(struct sl_client *c);
 /* ---- reconnect.c: liveness, reconnecting, topic ids across sessions */
 
 /* Keep copies of what a reconnect needs from @o: 0, -ENOMEM. */
+/* ---- brokers.c: the broker list and the leader epoch */
+
+/*
+ * Resolve @list, "host[:port][,host[:port]]..." (at most SL_MAX_BROKERS;
+ * @def_port where an entry names none), into @out, *@n entries. Returns 0,
+ * -EINVAL (an empty entry, a bad port, too many), or sl_cl_resolve_host's
+ * error for an entry that does not resolve.
+ */
+int sl_cl_brokers_resolve(const char *list, uint16_t def_port, struct sockaddr_in *out,
+			  uint32_t *n);
+
+/*
+ * Is broker frame @f of a leader epoch (sl_hdr.reserved) no older than the
+ * newest this client has seen? The newest is raised to it. An older one is
+ * counted (old_epoch_dropped, unless @quiet) and must be skipped, except
+ * an ERROR SL_E_NOT_PRIMARY.
+ */
+bool sl_cl_epoch_ok(struct sl_client *c, const struct sl_frame *f, bool quiet);
+
+/* Reconnecting's state from @o; @sa: the @n brokers of its host list. */
 int sl_cl_recon_init(struct sl_client *c, const struct sl_client_opts *o,
-		     const struct sockaddr_in *sa);
+		     const struct sockaddr_in *sa, uint32_t n);
+
+/* The next broker of the list becomes the one to try (no-op for one). */
+void sl_cl_broker_next(struct sl_client *c);
 void sl_cl_recon_free(struct sl_client *c);
 
 /* Raise event @type (sl_event_type) with @error for @topic_id, @first..@last. */

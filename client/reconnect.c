@@ -25,14 +25,16 @@ dup_opt(const char *s, bool *fail)
 
 int
 sl_cl_recon_init(struct sl_client *c, const struct sl_client_opts *o,
-		 const struct sockaddr_in *sa)
+		 const struct sockaddr_in *sa, uint32_t n)
 {
 	struct recon *r = &c->rc;
 	bool fail = false;
 
 	r->on = !o->no_reconnect;
 	r->o = *o;
-	r->sa = *sa;
+	r->n_brokers = n;
+	memcpy(r->brokers, sa, n * sizeof(*sa));
+	r->sa = sa[0];
 	r->host = dup_opt(o->host, &fail);
 	r->name = dup_opt(o->name, &fail);
 	r->shm = dup_opt(o->shm, &fail);
@@ -230,6 +232,18 @@ sl_cl_recon_incarnation(struct sl_client *c, uint64_t inc)
 }
 
 void
+sl_cl_broker_next(struct sl_client *c)
+{
+	struct recon *r = &c->rc;
+
+	if (r->n_brokers < 2)
+		return;
+	r->cur = (r->cur + 1) % r->n_brokers;
+	r->sa = r->brokers[r->cur];
+	c->st.broker = r->cur;
+}
+
+void
 sl_cl_session_lost(struct sl_client *c, uint16_t why)
 {
 	struct recon *r = &c->rc;
@@ -253,6 +267,11 @@ sl_cl_session_lost(struct sl_client *c, uint16_t why)
 	r->since_ns = sl_now_ns();
 	r->next_ns = r->since_ns;
 	r->backoff_ns = RECONNECT_MIN_NS;
+	r->walked = 0;
+	/* This broker is not the pair's primary (now): the next one may be.
+	 * Silence (SL_E_NONE from sl_cl_liveness_lost) moves on too. */
+	if (why == SL_E_NOT_PRIMARY || (why == SL_E_NONE && r->silent))
+		sl_cl_broker_next(c);
 	c->st.disconnects++;
 	sl_cl_event(c, SL_EV_DISCONNECTED, 0, 0, 0, why);
 }
@@ -365,6 +384,9 @@ attempt(struct sl_client *c)
 	timeout = c->timeout_ns;
 	if (c->timeout_ns > RECONNECT_WAIT_NS)
 		c->timeout_ns = RECONNECT_WAIT_NS;
+	/* With a list, a silent broker must not hold the walk up long. */
+	if (r->n_brokers > 1 && c->timeout_ns > RECONNECT_WAIT_LIST_NS)
+		c->timeout_ns = RECONNECT_WAIT_LIST_NS;
 	rc = sl_cl_open(c);
 	if (rc < 0)
 		goto out;
@@ -418,6 +440,13 @@ reconnect_maybe(struct sl_client *c, uint64_t now)
 	}
 	if (attempt(c) == 0)
 		return;
+	/* Walk the list: the next broker at once, the backoff only after a
+	 * whole round failed. */
+	sl_cl_broker_next(c);
+	if (r->n_brokers > 1 && ++r->walked % r->n_brokers != 0) {
+		r->next_ns = sl_now_ns() + RECONNECT_LIST_GAP_NS;
+		return;
+	}
 	r->next_ns = sl_now_ns() + r->backoff_ns;
 	r->backoff_ns = 2 * r->backoff_ns < RECONNECT_MAX_NS ? 2 * r->backoff_ns : RECONNECT_MAX_NS;
 }
@@ -437,7 +466,9 @@ sl_cl_liveness_lost(struct sl_client *c, uint64_t now)
 	    r->probe_ns <= r->last_rx_ns ||
 	    now - r->probe_ns < limit)
 		return false;
+	r->silent = true;
 	sl_cl_session_lost(c, SL_E_NONE);
+	r->silent = false;
 	return true;
 }
 

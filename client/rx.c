@@ -294,6 +294,9 @@ handshake_error(struct sl_client *c, const struct sl_error *e)
 	case SL_E_ENCRYPTION_REQUIRED:
 		sl_cl_pend_finish(p, -EACCES);
 		break;
+	case SL_E_NOT_PRIMARY:
+		sl_cl_pend_finish(p, -ENOTCONN); /* the next broker of the list may be */
+		break;
 	default:
 		sl_cl_pend_finish(p, -EPROTO);
 		break;
@@ -348,6 +351,18 @@ on_error(struct sl_client *c, const struct sl_error *e)
 {
 	struct pending *p = &c->pend;
 
+	/* Not the pair's primary, whatever the frame refused: no refusal of a
+	 * publish (the next primary takes its resend), but the session's end,
+	 * and reconnecting moves to the next broker. */
+	if (e->code == SL_E_NOT_PRIMARY) {
+		c->st.errors++;
+		c->st.last_error = e->code;
+		if (sl_cl_handshaking(p))
+			handshake_error(c, e);
+		else if (c->session != 0)
+			sl_cl_session_lost(c, SL_E_NOT_PRIMARY);
+		return;
+	}
 	if (sl_cl_group_on_error(c, e))
 		return; /* about a group, answering no request */
 	if (e->code == SL_E_REPLAY_GAP || e->code == SL_E_GAP_LOST) {

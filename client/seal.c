@@ -119,9 +119,8 @@ sl_cl_rx_open(struct sl_client *c, struct dgram *d)
  * takes only frames of its own session: in both cases an ERROR, GOODBYE or
  * DELIVER that anyone on the path could have written is ignored.
  */
-bool
-sl_cl_rx_frame_ok(struct sl_client *c, const struct dgram *d, const struct sl_frame *f,
-		  bool quiet)
+static bool
+frame_ok(struct sl_client *c, const struct dgram *d, const struct sl_frame *f, bool quiet)
 {
 	uint8_t t = f->hdr->type;
 
@@ -144,4 +143,12 @@ sl_cl_rx_frame_ok(struct sl_client *c, const struct dgram *d, const struct sl_fr
 	if (!quiet)
 		c->st.forged_dropped++;
 	return false;
+}
+
+bool
+sl_cl_rx_frame_ok(struct sl_client *c, const struct dgram *d, const struct sl_frame *f,
+		  bool quiet)
+{
+	/* The broker's, then of a leader no older than the newest seen. */
+	return frame_ok(c, d, f, quiet) && sl_cl_epoch_ok(c, f, quiet);
 }

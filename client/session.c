@@ -377,11 +377,35 @@ client_free(struct sl_client *c)
 	free(c);
 }
 
+/* A refusal every broker of a list would give alike: the walk stops. */
+static bool
+final_refusal(int rc)
+{
+	return rc == -EACCES || rc == -EINVAL || rc == -ENOMEM || rc == -EPROTONOSUPPORT;
+}
+
+/* Open the first session the host list allows, in its order. */
+static int
+open_first(struct sl_client *c)
+{
+	uint32_t i;
+	int rc = -EINVAL;
+
+	for (i = 0; i < c->rc.n_brokers; i++) { /* shared memory: one */
+		rc = sl_cl_open(c);
+		if (rc == 0 || final_refusal(rc))
+			return rc;
+		sl_cl_broker_next(c);
+	}
+	return rc;
+}
+
 int
 sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 {
-	struct sockaddr_in sa;
+	struct sockaddr_in sa[SL_MAX_BROKERS];
 	struct sl_client *c;
+	uint32_t n = 1;
 	int rc;
 
 	if (out == NULL || opts == NULL)
@@ -394,9 +418,10 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 	rc = sl_crypto_init();
 	if (rc < 0)
 		return rc;
-	memset(&sa, 0, sizeof(sa));
+	memset(sa, 0, sizeof(sa));
 	if (opts->shm == NULL) {
-		rc = sl_cl_resolve_host(opts->host, opts->port ? opts->port : SL_PROTO_DEFAULT_PORT, &sa);
+		rc = sl_cl_brokers_resolve(opts->host,
+					   opts->port ? opts->port : SL_PROTO_DEFAULT_PORT, sa, &n);
 		if (rc < 0)
 			return rc;
 	}
@@ -410,7 +435,7 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 	rc = sl_cl_win_init(&c->win, opts);
 	if (rc < 0)
 		goto fail_free;
-	rc = sl_cl_recon_init(c, opts, &sa);
+	rc = sl_cl_recon_init(c, opts, sa, n);
 	if (rc < 0)
 		goto fail_free;
 	rc = sl_cl_reorder_init(c, opts);
@@ -422,7 +447,7 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 	c->batch.flush_ns = (uint64_t)opts->flush_us * 1000u;
 	c->timeout_ns = (opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS) * NS_PER_MS;
 	c->hb_ns = DEFAULT_HEARTBEAT_MS * NS_PER_MS / 2;
-	rc = sl_cl_open(c);
+	rc = open_first(c);
 	if (rc < 0)
 		goto fail_error;
 	if (opts->producer != NULL && c->prod.v2) {

@@ -74,7 +74,9 @@ usage(FILE *out)
 	fprintf(out,
 		"Usage: " PROG " -t TOPIC (-m TEXT | -f FILE | -l) [options]\n"
 		"Publish messages to a Sluice broker over UDP or shared memory.\n\n"
-		"  -h, --host HOST       broker address (default 127.0.0.1)\n"
+		"  -h, --host HOST       broker address (default 127.0.0.1), or a pair's list,\n"
+		"                        HOST[:PORT],HOST[:PORT] (tried in order, followed\n"
+		"                        to the primary on failover)\n"
 		"  -p, --port PORT       broker UDP port (default %u)\n"
 		"      --shm NAME        shared memory to the dataplane NAME on this host\n"
 		"                        (its config name, or its socket path) instead of UDP\n"

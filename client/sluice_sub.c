@@ -97,7 +97,9 @@ usage(FILE *out)
 	fprintf(out,
 		"Usage: " PROG " -t TOPIC [-t TOPIC...] [options]\n"
 		"Print messages from Sluice topics, one per line.\n\n"
-		"  -h, --host HOST            broker address (default 127.0.0.1)\n"
+		"  -h, --host HOST            broker address (default 127.0.0.1), or a pair's\n"
+		"                             list HOST[:PORT],HOST[:PORT] (tried in order,\n"
+		"                             followed to the primary on failover)\n"
 		"      --shm NAME             shared memory to the dataplane NAME on this host\n"
 		"                             (its config name, or its socket path) instead of UDP\n"
 		"      --reconnect-max MS     when the broker goes away, reconnect for up to MS\n"

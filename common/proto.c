@@ -705,6 +705,7 @@ sl_error_code_str(uint16_t code)
 	case SL_E_GROUP_FULL: return "the consumer group has no room for another member";
 	case SL_E_NOT_HELD: return "acknowledged a message this member does not hold";
 	case SL_E_PARTITIONED: return "partitioned topic: this client cannot use its partitions";
+	case SL_E_NOT_PRIMARY: return "not the primary broker of its pair: try another broker";
 	default: return "unknown error code";
 	}
 }

@@ -110,6 +110,14 @@ static const struct key_def worker_keys[] = {
 	WK("queue", V_U16, queue, 0, 63),
 };
 
+#define HA(k, kind, field, lo, hi)                                                    \
+	{ k, kind, offsetof(struct sl_conf_ha, field), sizeof(((struct sl_conf_ha *)0)->field), \
+	  lo, hi }
+
+static const struct key_def ha_keys[] = {
+	HA("service_ip", V_IP, service_ip, 0, 0),
+};
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static int
@@ -403,7 +411,11 @@ section_target(struct sl_conf *c, const char *sec, const struct key_def **keys, 
 		*keys = worker_keys, *nkeys = N(worker_keys), *base = &c->workers[idx];
 		return 0;
 	}
-	return fail(err, errlen, "unknown section [%s] (expected dataplane, portN, workerN)",
+	if (!strcmp(sec, "ha")) {
+		*keys = ha_keys, *nkeys = N(ha_keys), *base = &c->ha;
+		return 0;
+	}
+	return fail(err, errlen, "unknown section [%s] (expected dataplane, portN, workerN, ha)",
 		    sec);
 }
 
@@ -660,6 +672,9 @@ sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen)
 					    "[workerN] for it or lower rx_queues", i, q);
 		}
 	}
+	if (c->ha.service_ip != 0 && c->ha.service_ip == c->ports[0].ip)
+		return fail(err, errlen, "[ha] service_ip is port0's own ip: the service address "
+			    "moves between the nodes, so give it an address of its own");
 	return validate_workers(c, err, errlen);
 }
 
@@ -719,4 +734,8 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 	for (i = 0; i < c->n_workers; i++)
 		fprintf(out, "\n[worker%u]\nlcore = %u\nport = %u\nqueue = %u\n", i,
 			c->workers[i].lcore, c->workers[i].port, c->workers[i].queue);
+	if (c->ha.service_ip != 0) {
+		inet_ntop(AF_INET, &c->ha.service_ip, ip, sizeof(ip));
+		fprintf(out, "\n[ha]\nservice_ip = %s\n", ip);
+	}
 }

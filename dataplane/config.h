@@ -45,6 +45,12 @@ struct sl_conf_worker {
 	uint16_t queue;
 };
 
+/* [ha]: this dataplane as a member of a broker pair (docs/HA.md). */
+struct sl_conf_ha {
+	uint32_t service_ip; /* the address clients use, answered by whichever node
+			      * serves (network order); 0: none */
+};
+
 struct sl_conf {
 	char name[64];		 /* instance name: EAL file prefix and telemetry */
 	char eal_args[SL_CONF_STR]; /* extra EAL arguments */
@@ -99,6 +105,7 @@ struct sl_conf {
 	uint32_t shm_ring_kb;	 /* each ring; power of two */
 	char shm_group[64];	 /* group owning the socket directory, "" = root's */
 	uint8_t shm_huge;	 /* client regions on huge pages when free ones exist */
+	struct sl_conf_ha ha;
 	uint16_t n_ports;
 	uint16_t n_workers;
 	uint16_t n_topics;

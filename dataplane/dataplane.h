@@ -18,6 +18,7 @@
 #include "group_dp.h"
 #include "route.h"
 #include "session.h"
+#include "vip.h"
 
 #define SL_TX_BUF 64 /* per worker, per port: flushed when full or per loop */
 
@@ -292,6 +293,7 @@ struct sl_dp {
 	 * the configuration's aes_gcm is not off. Set at start, read-only. */
 	uint8_t aes_gcm;
 	struct sl_port_rt ports[SL_CONF_MAX_PORTS];
+	struct sl_vip vip; /* the pair's service address (vip.h) */
 	struct sl_worker *workers[SL_CONF_MAX_WORKERS];
 	struct sl_counters main_ctr; /* main lcore's own counters */
 	volatile int quit;	     /* set by the signal handler */

@@ -232,6 +232,7 @@ slot_open(struct sl_worker *w, struct rte_mbuf *pkt, const struct sl_publish_fra
 	memcpy(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_mtod(pkt, const uint8_t *), hdrs);
 	m->l2_len = pkt->l2_len;
 	m->l3_len = pkt->l3_len;
+	m->l4_len = pkt->l4_len; /* the address written to (handle_pkt) */
 	m->port = pkt->port;
 	if (peer->transport == SL_TRANSPORT_SHM)
 		*RTE_MBUF_DYNFIELD(m, sl_shm_peer_field, union sl_peer *) = *peer;

@@ -339,6 +339,7 @@ start(void)
 		if (rc < 0)
 			return rc;
 	}
+	sl_vip_init(&dp);
 	rc = sl_telemetry_init(&dp);
 	if (rc < 0)
 		SL_LOG(WARNING, "telemetry commands not registered\n");
@@ -359,7 +360,7 @@ run_main_lcore(void)
 {
 	static const sl_duty_fn duties[] = { sl_dp_slow_path_poll, sl_dp_ctl_poll, sl_shm_poll,
 					     sl_dp_journals_prepare, sl_worker_auth_log_poll,
-					     sl_dp_groups_save };
+					     sl_dp_groups_save, sl_vip_poll };
 	unsigned i;
 
 	sl_dp_slow_path_on(&dp, SL_HO_RESOLVE, slow_resolve);

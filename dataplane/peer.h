@@ -26,7 +26,9 @@ union sl_peer {
 		uint8_t version;   /* a subscription's session's protocol version; 0: not known */
 		uint32_t ip;	   /* network order */
 		uint16_t port;	   /* UDP port, network order */
-		uint16_t port_id;  /* DPDK port it arrived on */
+		uint8_t port_id;   /* DPDK port it arrived on (< RTE_MAX_ETHPORTS) */
+		uint8_t laddr;	   /* the address it wrote to, which replies come
+				    * from: 0 the port's own, 1 the service address */
 	} udp;
 	struct sl_peer_shm {
 		uint8_t transport; /* SL_TRANSPORT_SHM */

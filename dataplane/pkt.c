@@ -29,16 +29,22 @@ rd32_raw(const uint8_t *p)
 }
 
 static int
-parse_arp(const uint8_t *a, uint32_t len, uint32_t my_ip)
+parse_arp(const uint8_t *a, uint32_t len, const struct sl_pkt_local *l, struct sl_pkt_info *out)
 {
+	uint32_t target;
+
 	if (len < ARP_LEN)
 		return -SL_DROP_arp_ignored;
 	/* Ethernet hardware, IPv4 protocol, 6/4 address lengths, request. */
 	if (rd16(a) != 1 || rd16(a + 2) != ETH_P_IPV4 || a[4] != 6 || a[5] != 4 ||
 	    rd16(a + 6) != 1)
 		return -SL_DROP_arp_ignored;
-	if (rd32_raw(a + 24) != my_ip)
+	target = rd32_raw(a + 24);
+	/* The service address only while this node serves it: the other node
+	 * of the pair stays silent, so the address is where the primary is. */
+	if (target != l->ip && (l->svc_ip == 0 || target != l->svc_ip || !l->svc_arp))
 		return -SL_DROP_arp_ignored;
+	out->dst_ip = target;
 	return SL_PKT_ARP_REQ;
 }
 
@@ -57,10 +63,9 @@ ip_csum(const uint8_t *h, uint32_t len)
 }
 
 static int
-parse_udp(const uint8_t *ip, uint32_t len, uint32_t my_ip, uint16_t my_port,
-	  struct sl_pkt_info *out)
+parse_udp(const uint8_t *ip, uint32_t len, const struct sl_pkt_local *l, struct sl_pkt_info *out)
 {
-	uint32_t ihl, tot;
+	uint32_t ihl, tot, dst;
 	const uint8_t *udp;
 	uint16_t ulen;
 
@@ -73,7 +78,11 @@ parse_udp(const uint8_t *ip, uint32_t len, uint32_t my_ip, uint16_t my_port,
 	/* More-fragments flag or a fragment offset: we never reassemble. */
 	if (rd16(ip + 6) & 0x3fff)
 		return -SL_DROP_ip_fragment;
-	if (rd32_raw(ip + 16) != my_ip)
+	/* The service address whatever the role: a client that still has the
+	 * address at this node hears its refusal (NOT_PRIMARY) instead of
+	 * silence. */
+	dst = rd32_raw(ip + 16);
+	if (dst != l->ip && (l->svc_ip == 0 || dst != l->svc_ip))
 		return -SL_DROP_not_for_us;
 	if (ip[9] != IPPROTO_UDP_)
 		return -SL_DROP_not_udp;
@@ -86,14 +95,14 @@ parse_udp(const uint8_t *ip, uint32_t len, uint32_t my_ip, uint16_t my_port,
 		return -SL_DROP_udp_length;
 	udp = ip + ihl;
 	memcpy(&out->dst_port, udp + 2, 2);
-	if (out->dst_port != my_port)
+	if (out->dst_port != l->port)
 		return -SL_DROP_wrong_port;
 	ulen = rd16(udp + 4);
 	if (ulen < 8 || ulen > tot - ihl)
 		return -SL_DROP_udp_length;
 	memcpy(&out->src_port, udp, 2);
 	out->src_ip = rd32_raw(ip + 12);
-	out->dst_ip = my_ip;
+	out->dst_ip = dst;
 	out->payload_off = (uint16_t)(ETH_HLEN + ihl + 8);
 	out->payload_len = (uint16_t)(ulen - 8);
 	return SL_PKT_UDP;
@@ -103,6 +112,15 @@ int
 sl_pkt_parse(const uint8_t *p, uint32_t len, uint32_t my_ip, uint16_t my_port,
 	     struct sl_pkt_info *out)
 {
+	struct sl_pkt_local l = { .ip = my_ip, .port = my_port };
+
+	return sl_pkt_parse_local(p, len, &l, out);
+}
+
+int
+sl_pkt_parse_local(const uint8_t *p, uint32_t len, const struct sl_pkt_local *l,
+		   struct sl_pkt_info *out)
+{
 	uint16_t type;
 
 	if (len < ETH_HLEN)
@@ -111,10 +129,10 @@ sl_pkt_parse(const uint8_t *p, uint32_t len, uint32_t my_ip, uint16_t my_port,
 	memcpy(out->dst_mac, p, 6);
 	memcpy(out->src_mac, p + 6, 6);
 	if (type == ETH_P_ARP)
-		return parse_arp(p + ETH_HLEN, len - ETH_HLEN, my_ip);
+		return parse_arp(p + ETH_HLEN, len - ETH_HLEN, l, out);
 	if (type != ETH_P_IPV4)
 		return -SL_DROP_not_ipv4;
-	return parse_udp(p + ETH_HLEN, len - ETH_HLEN, my_ip, my_port, out);
+	return parse_udp(p + ETH_HLEN, len - ETH_HLEN, l, out);
 }
 
 void
@@ -131,6 +149,26 @@ sl_pkt_arp_reply(uint8_t *p, const uint8_t my_mac[6], uint32_t my_ip)
 	memcpy(a + 24, a + 14, 4);
 	memcpy(a + 8, my_mac, 6);
 	memcpy(a + 14, &my_ip, 4);
+}
+
+void
+sl_pkt_build_garp(uint8_t *p, const uint8_t mac[6], uint32_t ip)
+{
+	uint8_t *a = p + ETH_HLEN;
+
+	memset(p, 0, SL_PKT_GARP_LEN);
+	memset(p, 0xff, 6); /* broadcast */
+	memcpy(p + 6, mac, 6);
+	p[12] = ETH_P_ARP >> 8, p[13] = ETH_P_ARP & 0xff;
+	/* A request for our own address (RFC 5227's announcement): hosts
+	 * that hold an entry for it take the new MAC, none answers. */
+	a[0] = 0, a[1] = 1;
+	a[2] = ETH_P_IPV4 >> 8, a[3] = ETH_P_IPV4 & 0xff;
+	a[4] = 6, a[5] = 4;
+	a[6] = 0, a[7] = 1;
+	memcpy(a + 8, mac, 6);
+	memcpy(a + 14, &ip, 4);
+	memcpy(a + 24, &ip, 4); /* target MAC stays zero */
 }
 
 void

@@ -553,24 +553,27 @@ handle_pkt(struct sl_worker *w, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	rc = sl_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, p->ip, p->udp_port,
+	rc = sl_vip_parse(w->dp, w->port_idx, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
 			  &pi);
 	if (rc == SL_PKT_UDP) {
-		/* Where handoffs read the peer from again (sl_tx_peer_of). */
+		/* Where handoffs read the peer from again (sl_tx_peer_of); l4_len:
+		 * written to the service address, which replies come from. */
 		m->l2_len = 14;
 		m->l3_len = (uint16_t)(pi.payload_off - 14 - 8);
+		m->l4_len = pi.dst_ip != p->ip;
 		peer.udp.transport = SL_TRANSPORT_UDP;
 		peer.udp.version = 0;
 		memcpy(peer.udp.mac, pi.src_mac, 6);
 		peer.udp.ip = pi.src_ip;
 		peer.udp.port = pi.src_port;
-		peer.udp.port_id = m->port;
+		peer.udp.port_id = (uint8_t)m->port;
+		peer.udp.laddr = (uint8_t)m->l4_len;
 		frames(w, m, pi.payload_off, pi.payload_len, &peer);
 		rte_pktmbuf_free(m); /* handoffs and deliveries hold their own references */
 		return;
 	}
 	if (rc == SL_PKT_ARP_REQ) {
-		sl_pkt_arp_reply(rte_pktmbuf_mtod(m, uint8_t *), p->mac, p->ip);
+		sl_pkt_arp_reply(rte_pktmbuf_mtod(m, uint8_t *), p->mac, pi.dst_ip);
 		count(w, SL_CTR_arp_replies);
 		sl_worker_tx_enqueue(w, w->port_idx, m);
 		return;
@@ -799,6 +802,7 @@ poll_once(struct sl_worker *w, struct poll_bufs *b)
 	sl_worker_stage_flush(w);
 	sl_worker_durable_timers(w);
 	nin += sl_flow_status_poll(w);
+	nin += sl_vip_announce_poll(w);
 	sl_tx_flush(w);
 	timers(w);
 	return total + nin;

@@ -78,6 +78,16 @@ port_index(const struct sl_dp *dp, uint16_t port_id)
 	return 0;
 }
 
+/* The address a datagram to @peer comes from: the one the peer wrote to,
+ * so that a client's connected socket takes it. */
+static uint32_t
+src_ip(const struct sl_dp *dp, const struct sl_port_rt *p, const struct sl_peer_udp *peer)
+{
+	return peer->laddr && dp->vip.ip != 0 ? dp->vip.ip : p->ip;
+}
+
+_Static_assert(RTE_MAX_ETHPORTS <= 256, "union sl_peer keeps a port id in one byte");
+
 void
 sl_tx_peer_of(const struct rte_mbuf *m, union sl_peer *peer)
 {
@@ -95,7 +105,8 @@ sl_tx_peer_of(const struct rte_mbuf *m, union sl_peer *peer)
 	memcpy(peer->udp.mac, p + 6, 6);
 	memcpy(&peer->udp.ip, ip + 12, 4);
 	memcpy(&peer->udp.port, ip + m->l3_len, 2);
-	peer->udp.port_id = m->port;
+	peer->udp.port_id = (uint8_t)m->port;
+	peer->udp.laddr = (uint8_t)m->l4_len; /* handle_pkt's mark */
 }
 
 /*
@@ -122,8 +133,8 @@ udp_alloc(struct sl_worker *w, struct rte_mempool *pool, uint16_t pidx,
 		drop(w, SL_DROP_no_mbuf);
 		return NULL;
 	}
-	sl_pkt_build_udp(d, p->mac, peer->mac, p->ip, peer->ip, p->udp_port, peer->port,
-			 (uint16_t)wire_len);
+	sl_pkt_build_udp(d, p->mac, peer->mac, src_ip(w->dp, p, peer), peer->ip, p->udp_port,
+			 peer->port, (uint16_t)wire_len);
 	m->port = p->port_id;
 	*out = m;
 	return d + SL_PKT_HDR_LEN;
@@ -227,7 +238,8 @@ pend_find(struct sl_worker *w, const struct sl_peer_udp *peer, uint32_t session)
 		struct sl_tx_pend *pd = &w->pend[i];
 
 		if (pd->m && pd->peer.ip == peer->ip && pd->peer.port == peer->port &&
-		    pd->peer.port_id == peer->port_id && pd->session == session)
+		    pd->peer.port_id == peer->port_id && pd->peer.laddr == peer->laddr &&
+		    pd->session == session)
 			return pd;
 	}
 	return NULL;
@@ -253,8 +265,8 @@ pend_close(struct sl_worker *w, struct sl_tx_pend *pd)
 			return;
 		}
 	}
-	sl_pkt_build_udp(d, p->mac, pd->peer.mac, p->ip, pd->peer.ip, p->udp_port, pd->peer.port,
-			 (uint16_t)pd->len);
+	sl_pkt_build_udp(d, p->mac, pd->peer.mac, src_ip(w->dp, p, &pd->peer), pd->peer.ip,
+			 p->udp_port, pd->peer.port, (uint16_t)pd->len);
 	sl_worker_tx_enqueue(w, pd->pidx, pd->m);
 	pd->m = NULL;
 }

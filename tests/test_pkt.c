@@ -321,6 +321,74 @@ test_arp(void)
 }
 
 /*
+ * The service address (sl_pkt_parse_local): datagrams to it are taken in
+ * any role and say which address they named; ARP for it is answered only
+ * while the node serves it (svc_arp); without one configured it is a
+ * stranger's address.
+ */
+static void
+test_service_ip(void)
+{
+	struct sl_pkt_local l = { .ip = our_ip, .svc_ip = other_ip, .port = our_port };
+	struct sl_pkt_local none = { .ip = our_ip, .port = our_port };
+	struct sl_pkt_info info;
+	uint8_t *a = frame + 14;
+	uint32_t len, be;
+
+	memset(frame, 0, sizeof(frame));
+	sl_pkt_build_udp(frame, peer_mac, our_mac, peer_ip, other_ip, peer_port, our_port, 8);
+	len = SL_PKT_HDR_LEN + 8;
+	CHECK(sl_pkt_parse_local(frame, len, &l, &info) == SL_PKT_UDP);
+	CHECK(info.dst_ip == other_ip && info.src_ip == peer_ip && info.payload_len == 8);
+	CHECK(sl_pkt_parse_local(frame, len, &none, &info) == -SL_DROP_not_for_us);
+	CHECK(sl_pkt_parse(frame, len, our_ip, our_port, &info) == -SL_DROP_not_for_us);
+	len = good_udp(8); /* the node's own address still works, and says so */
+	CHECK(sl_pkt_parse_local(frame, len, &l, &info) == SL_PKT_UDP);
+	CHECK(info.dst_ip == our_ip);
+
+	len = arp(1, other_ip);
+	CHECK(sl_pkt_parse_local(frame, len, &l, &info) == -SL_DROP_arp_ignored);
+	l.svc_arp = 1;
+	memset(&info, 0, sizeof(info));
+	CHECK(sl_pkt_parse_local(frame, len, &l, &info) == SL_PKT_ARP_REQ);
+	CHECK(info.dst_ip == other_ip);
+	CHECK(sl_pkt_parse_local(frame, len, &none, &info) == -SL_DROP_arp_ignored);
+	len = arp(1, our_ip);
+	CHECK(sl_pkt_parse_local(frame, len, &l, &info) == SL_PKT_ARP_REQ && info.dst_ip == our_ip);
+	l.svc_arp = 0;
+	CHECK(sl_pkt_parse_local(frame, len, &l, &info) == SL_PKT_ARP_REQ && info.dst_ip == our_ip);
+	len = arp(1, 0); /* svc_ip 0 never matches a target of 0 */
+	none.svc_arp = 1;
+	CHECK(sl_pkt_parse_local(frame, len, &none, &info) == -SL_DROP_arp_ignored);
+
+	/* The reply names the address asked for. */
+	len = arp(1, other_ip);
+	sl_pkt_arp_reply(frame, our_mac, other_ip);
+	memcpy(&be, a + 14, 4);
+	CHECK(be == other_ip && memcmp(a + 8, our_mac, 6) == 0 && a[7] == 2);
+
+	/* A gratuitous ARP: broadcast request from us for the address itself. */
+	memset(frame, 0x5a, sizeof(frame));
+	sl_pkt_build_garp(frame, our_mac, other_ip);
+	CHECK(memcmp(frame, "\xff\xff\xff\xff\xff\xff", 6) == 0);
+	CHECK(memcmp(frame + 6, our_mac, 6) == 0);
+	CHECK(frame[12] == 0x08 && frame[13] == 0x06);
+	CHECK(a[0] == 0 && a[1] == 1 && a[2] == 0x08 && a[3] == 0 && a[4] == 6 && a[5] == 4);
+	CHECK(a[6] == 0 && a[7] == 1);
+	CHECK(memcmp(a + 8, our_mac, 6) == 0);
+	memcpy(&be, a + 14, 4);
+	CHECK(be == other_ip);
+	CHECK(memcmp(a + 18, "\0\0\0\0\0\0", 6) == 0);
+	memcpy(&be, a + 24, 4);
+	CHECK(be == other_ip);
+	for (len = 42; len < SL_PKT_GARP_LEN; len++)
+		CHECK(frame[len] == 0); /* padding */
+	CHECK(frame[SL_PKT_GARP_LEN] == 0x5a); /* and nothing past it */
+	/* The other node of the pair, not serving, keeps silent at it. */
+	CHECK(sl_pkt_parse_local(frame, SL_PKT_GARP_LEN, &l, &info) == -SL_DROP_arp_ignored);
+}
+
+/*
  * Random frames in exactly-sized heap buffers: under ASan any read past the
  * length is reported. Often forced far enough to reach the deeper checks.
  */
@@ -401,6 +469,7 @@ main(void)
 	test_ip_options();
 	test_drops();
 	test_arp();
+	test_service_ip();
 	test_random_garbage();
 	return check_result("test_pkt");
 }

@@ -115,6 +115,8 @@ enum sl_error_code {
 	SL_E_NOT_HELD = 32,	  /* v4: acknowledged a message this member does not hold */
 	SL_E_PARTITIONED = 33,	  /* v4: the name is a partitioned topic: resolve it with
 				   * RESOLVE's PARTS flag and use its partitions */
+	SL_E_NOT_PRIMARY = 34,	  /* this broker is not the primary of its pair (a standby, or
+				   * deposed): try the next broker of the list */
 	SL_E_MAX
 };
 

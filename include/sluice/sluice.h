@@ -32,6 +32,7 @@ extern "C" {
 struct sl_client;
 
 #define SL_ACK_WINDOW_DEFAULT 65536u /* sl_client_opts ack_window when 0 */
+#define SL_MAX_BROKERS 8 /* entries of sl_client_opts host's list */
 #define SL_ACK_WINDOW_MAX (1u << 22)
 
 /*
@@ -137,8 +138,20 @@ struct sl_event {
 typedef void (*sl_event_fn)(void *arg, const struct sl_event *ev);
 
 struct sl_client_opts {
-	const char *host;     /* broker IPv4 address or name; required for UDP */
-	uint16_t port;	      /* broker UDP port; 0 means SL_PROTO_DEFAULT_PORT */
+	/*
+	 * The broker, required for UDP: an IPv4 address or name, optionally
+	 * with ":port", or a comma-separated list of them, up to
+	 * SL_MAX_BROKERS ("a:9500,b:9500"): the members of a broker pair
+	 * (docs/HA.md). sl_client_connect tries them in order until one
+	 * opens a session (each waiting up to @timeout_ms); reconnecting
+	 * moves to the next one when the broker answers SL_E_NOT_PRIMARY or
+	 * falls silent (@liveness_ms), and walks the list (see @no_reconnect).
+	 * A pair's service address, which always names its primary, is a
+	 * one-entry list.
+	 */
+	const char *host;
+	uint16_t port;	      /* broker UDP port where an entry names none; 0 means
+			       * SL_PROTO_DEFAULT_PORT */
 	const char *name;     /* shown in broker counters; may be NULL */
 	uint32_t timeout_ms;  /* for request/reply calls; 0 means 2000 */
 	uint32_t sndbuf;      /* socket buffer sizes in bytes; 0 keeps 4 MiB */
@@ -249,7 +262,15 @@ struct sl_client_opts {
 	 * delivered: no gap, no duplicate), rebinds the producer and sends
 	 * every unacknowledged publish again, then raises SL_EV_RECONNECTED.
 	 * It gives up after @reconnect_max_ms (0: never), and calls then fail
-	 * -ENOTCONN. @no_reconnect 1: the first loss is final, as in protocol
+	 * -ENOTCONN. With a list of brokers (@host), a loss by SL_E_NOT_PRIMARY
+	 * or by silence moves to the next broker first (other losses try the
+	 * same one again), each failed attempt moves on too, the next attempt
+	 * comes 10 ms later and waits at most 150 ms for each reply, and the
+	 * backoff applies only after a whole round of the list failed.
+	 * Frames of a leader epoch older than the newest seen are ignored
+	 * (old_epoch_dropped; docs/PROTOCOL.md "Leader epoch"), so a deposed
+	 * primary's late ACKs and DELIVERs never count. @no_reconnect 1: the
+	 * first loss is final, as in protocol
 	 * version 1 (-ENOTCONN from every call). Either way, a session whose
 	 * credentials the broker revoked (SL_EV_SESSION_REVOKED) is final.
 	 */
@@ -435,6 +456,13 @@ struct sl_client_stats {
 				     * seqs this member did not hold */
 	uint64_t group_dropped;	    /* group deliveries dropped: for a group this
 				     * client is not (or no longer) a member of */
+	/* Broker pairs (docs/HA.md). */
+	uint64_t old_epoch_dropped; /* frames ignored as from a leader epoch older
+				     * than leader_epoch: a deposed primary's */
+	uint32_t leader_epoch;	    /* the newest leader epoch a broker frame
+				     * carried (0: a single broker) */
+	uint32_t broker;	    /* index in the host list of the broker of the
+				     * session (or of the next attempt) */
 };
 
 /*

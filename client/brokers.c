@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libsluice's broker list ("a:9500,b:9500"): parsing, and the leader epoch by which a client ignores a deposed primary. */
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+/* One entry of the list, [s, e): "host" or "host:port", spaces around it
+ * ignored. */
+static int
+entry(const char *s, const char *e, uint16_t def_port, struct sockaddr_in *sa)
+{
+	char host[256];
+	const char *colon = NULL, *p;
+	unsigned long port = def_port;
+	char *end;
+
+	while (s < e && isspace((unsigned char)*s))
+		s++;
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	for (p = s; p < e; p++)
+		if (*p == ':')
+			colon = p;
+	if (colon != NULL) {
+		char num[8];
+
+		if (e - colon - 1 < 1 || e - colon - 1 >= (long)sizeof(num))
+			return -EINVAL;
+		memcpy(num, colon + 1, (size_t)(e - colon - 1));
+		num[e - colon - 1] = '\0';
+		if (!isdigit((unsigned char)num[0]))
+			return -EINVAL;
+		port = strtoul(num, &end, 10);
+		if (*end != '\0' || port == 0 || port > 65535)
+			return -EINVAL;
+		e = colon;
+	}
+	if (e == s || e - s >= (long)sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, (size_t)(e - s));
+	host[e - s] = '\0';
+	return sl_cl_resolve_host(host, (uint16_t)port, sa);
+}
+
+int
+sl_cl_brokers_resolve(const char *list, uint16_t def_port, struct sockaddr_in *out,
+		      uint32_t *n)
+{
+	const char *s = list, *e;
+	int rc;
+
+	*n = 0;
+	if (list == NULL)
+		return -EINVAL;
+	for (;;) {
+		e = strchr(s, ',');
+		if (e == NULL)
+			e = s + strlen(s);
+		if (*n == SL_MAX_BROKERS)
+			return -EINVAL;
+		rc = entry(s, e, def_port, &out[*n]);
+		if (rc < 0)
+			return rc;
+		(*n)++;
+		if (*e == '\0')
+			return 0;
+		s = e + 1;
+	}
+}
+
+bool
+sl_cl_epoch_ok(struct sl_client *c, const struct sl_frame *f, bool quiet)
+{
+	uint32_t epoch = f->hdr->reserved;
+
+	if (epoch >= c->epoch) {
+		c->epoch = epoch;
+		c->st.leader_epoch = epoch;
+		return true;
+	}
+	/* An older leader's frames are not the service's any more, with one
+	 * exception: its word that it is not the primary, which only sends
+	 * the client on to the next broker. */
+	if (f->hdr->type == SL_FT_ERROR && f->len >= sizeof(struct sl_error) &&
+	    ((const struct sl_error *)f->hdr)->code == SL_E_NOT_PRIMARY)
+		return true;
+	if (!quiet)
+		c->st.old_epoch_dropped++;
+	return false;
+}

@@ -91,8 +91,7 @@ ha_bench_not_built() {
 }
 
 bench_ha() {
-	if ! grep -aq service_ip "$build/dataplane/sluice-dataplane" ||
-		! "$build/control/sluice-control" --help 2>&1 | grep -q -- --etcd; then
+	if ! sl_ha_has_pair "$build"; then
 		ha_bench_not_built "this build has no broker pair" "not built" sluice-ha-sync \
 			sluice-ha-repl-max
 		return 0

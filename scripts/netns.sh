@@ -43,6 +43,10 @@
 #                        a one-member etcd on 127.0.0.1, two free ports, data
 #                        in DIR; waits until healthy; sets SL_ETCD_URL, SL_ETCD_PID
 #   sl_etcd_stop         SIGTERM, wait up to 10 s, then SIGKILL
+#   sl_ha_has_pair BUILD does that build have the whole pair: the dataplane's
+#                        service address (ha.service_ip), replication
+#                        (ha.repl_port) and fence (its "lease ran out" line),
+#                        and sluice-control --etcd
 
 SL_ROOT=${SL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 SL_BUILD=${SL_BUILD:-$SL_ROOT/build}
@@ -216,6 +220,14 @@ sl_ha_up() {
 	# new primary) even for an address they have no entry for yet.
 	ip netns exec "$tag-c" sysctl -qw "net.ipv4.conf.${tag}c0.arp_accept=1"
 	ip netns exec "$tag-c" ip addr add "$net.100/24" dev "${tag}c0"
+}
+
+sl_ha_has_pair() {
+	local s
+	for s in service_ip repl_port 'lease ran out'; do
+		grep -aq "$s" "$1/dataplane/sluice-dataplane" 2>/dev/null || return 1
+	done
+	"$1/control/sluice-control" --help 2>&1 | grep -q -- '--etcd'
 }
 
 sl_ha_dp_start() {

@@ -54,11 +54,7 @@ ha_etcdctl() { ETCDCTL_API=3 etcdctl --endpoints "$HA_ETCD" --command-timeout=2s
 ha_leader() { ha_etcdctl get --print-value-only "/sluice/pairs/$HA_PAIR/leader"; }
 ha_in_sync() { ha_leader | grep -Eq '"insync" *: *true'; }
 
-# Does this build have the pair (dataplane ha.* keys, sluice-control --etcd)?
-ha_has_pair() {
-	grep -aq 'service_ip' "$SL_BUILD/dataplane/sluice-dataplane" 2>/dev/null &&
-		"$SL_BUILD/control/sluice-control" --help 2>&1 | grep -q -- '--etcd'
-}
+ha_has_pair() { sl_ha_has_pair "$SL_BUILD"; }
 ha_require_pair() {
 	ha_has_pair || {
 		echo "[$T_NAME] skip: this build has no broker pair (dataplane ha.* keys," \

@@ -15,6 +15,8 @@
 _Static_assert(sizeof(struct sl_jrec) == 64, "journal record header");
 _Static_assert(offsetof(struct sl_jrec, crc) == 48, "crc offset");
 _Static_assert(offsetof(struct sl_jrec, producer_epoch) == SL_JREC_V1_BYTES, "v2 fields");
+_Static_assert(offsetof(struct sl_jrec, batch_back) == 16, "v5 batch");
+_Static_assert(offsetof(struct sl_jrec, leader_epoch) == 20, "v5 leader epoch");
 
 const struct sl_persist_ops sl_persist_libpmem = {
 	.flush = pmem_flush,
@@ -32,7 +34,7 @@ static uint32_t
 rec_crc(const struct sl_jrec *r, uint32_t hdr, uint32_t version, uint32_t gen,
 	const void *payload)
 {
-	uint32_t c = version >= SEG_VERSION ? sl_crc32c(0, &gen, sizeof(gen)) : 0;
+	uint32_t c = version >= SEG_VERSION_V4 ? sl_crc32c(0, &gen, sizeof(gen)) : 0;
 
 	c = sl_crc32c(c, (const uint8_t *)r + CRC_FROM, CRC_LEN);
 	if (hdr > SL_JREC_V1_BYTES)
@@ -54,11 +56,14 @@ sl_jrec_at(const struct seg *s, uint64_t off, uint64_t seq)
 	len = (uint32_t)r->commit;
 	if (len != r->len || len > SL_JREC_MAX_PAYLOAD || off + SREC_BYTES(s, len) > s->size)
 		return NULL;
-	if ((seq && r->seq != seq) || r->batch > r->seq || r->batch == 0)
+	if ((seq && r->seq != seq) || sl_jrec_batch(r, s->version) > r->seq ||
+	    sl_jrec_batch(r, s->version) == 0)
 		return NULL;
-	/* Sequences only grow: a record of an earlier use of the file is older
-	 * than this use's first (belt and braces to the tag and the CRC). */
-	if (s->version >= SEG_VERSION && r->seq < s->first_seq)
+	/* A record below this use's first sequence is not one of its records
+	 * (belt and braces to the tag and the CRC, which are what keep an
+	 * earlier use's records out: after sl_journal_truncate an earlier
+	 * use's sequences may be above this use's). */
+	if (s->version >= SEG_VERSION_V4 && r->seq < s->first_seq)
 		return NULL;
 	return rec_crc(r, s->rec_hdr, s->version, s->gen, (const uint8_t *)r + s->rec_hdr) == r->crc
 		       ? r : NULL;
@@ -69,7 +74,7 @@ sl_jrec_own(const struct seg *s, uint64_t off)
 {
 	const struct sl_jrec *r = (const struct sl_jrec *)(s->base + off);
 
-	return s->version >= SEG_VERSION && off + s->rec_hdr <= s->size &&
+	return s->version >= SEG_VERSION_V4 && off + s->rec_hdr <= s->size &&
 	       r->len <= SL_JREC_MAX_PAYLOAD && off + SREC_BYTES(s, r->len) <= s->size &&
 	       r->seq >= s->first_seq &&
 	       rec_crc(r, s->rec_hdr, s->version, s->gen, (const uint8_t *)r + s->rec_hdr) == r->crc;
@@ -367,6 +372,19 @@ sl_journal_append_hdrs(struct sl_journal *j, const void *data, uint32_t len, uin
 		       uint64_t timestamp, uint64_t producer_id, uint32_t producer_epoch,
 		       uint64_t producer_seq, uint64_t *seq)
 {
+	int rc = sl_jappend(j, data, len, hdrs_len, timestamp, producer_id, producer_epoch,
+			    producer_seq, j->epoch);
+
+	if (rc == 0)
+		*seq = j->next_seq - 1;
+	return rc;
+}
+
+int
+sl_jappend(struct sl_journal *j, const void *data, uint32_t len, uint16_t hdrs_len,
+	   uint64_t timestamp, uint64_t producer_id, uint32_t producer_epoch,
+	   uint64_t producer_seq, uint32_t epoch)
+{
 	uint64_t need = REC_BYTES(len), commit;
 	struct sl_jrec r;
 	struct seg *s;
@@ -400,8 +418,9 @@ sl_journal_append_hdrs(struct sl_journal *j, const void *data, uint32_t len, uin
 		j->batch_first = j->next_seq;
 		j->dirty_lo = s->used;
 	}
-	r = (struct sl_jrec){ .commit = 0, .seq = j->next_seq, .batch = j->batch_first,
-			      .timestamp = timestamp, .producer_id = producer_id,
+	r = (struct sl_jrec){ .commit = 0, .seq = j->next_seq,
+			      .batch_back = (uint32_t)(j->next_seq - j->batch_first),
+			      .leader_epoch = epoch, .timestamp = timestamp, .producer_id = producer_id,
 			      .producer_seq = producer_seq, .len = len,
 			      .producer_epoch = producer_epoch,
 			      .flags = hdrs_len ? SL_JREC_F_HDRS | (uint32_t)hdrs_len << 16 : 0 };
@@ -419,7 +438,8 @@ sl_journal_append_hdrs(struct sl_journal *j, const void *data, uint32_t len, uin
 	s->last_seq = r.seq;
 	s->last_ts = timestamp;
 	j->dirty_hi = s->used;
-	*seq = j->next_seq++;
+	sl_jepoch_note(j, r.seq, epoch);
+	j->next_seq++;
 	return 0;
 }
 /* --- reading ----------------------------------------------------------------------------- */
@@ -433,6 +453,7 @@ view_of(const struct seg *s, const struct sl_jrec *r, struct sl_jrec_view *v)
 	v->producer_seq = r->producer_seq;
 	v->len = r->len;
 	v->producer_epoch = s->rec_hdr > SL_JREC_V1_BYTES ? r->producer_epoch : 0;
+	v->leader_epoch = sl_jrec_epoch(r, s->version);
 	v->data = (const uint8_t *)r + s->rec_hdr;
 	/* Flags exist from version 3 on (covered by the CRC, so never a
 	 * length past the record's). */

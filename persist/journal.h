@@ -17,28 +17,31 @@
  * guarantee. Sequences start at 1 and only ever grow; a sequence that any
  * record on disk ever had is never handed out again (see "Recovery").
  *
- * Segment header (64 bytes, version 4; versions 1-3 have the same header,
- * with no generation):
+ * Segment header (64 bytes, versions 4 and 5; versions 1-3 have the same
+ * header, with no generation):
  *
  *   0  u64 magic          SL_JOURNAL_MAGIC
- *   8  u32 version        4 (1-3: older record formats, still read)
+ *   8  u32 version        5 (1-4: older record formats, still read)
  *  12  u32 hdr_size       64
  *  16  u64 segment_bytes
  *  24  u64 first_seq      also the file's name
  *  32  u64 created_ns
- *  40  u32 crc            CRC32C of bytes 0..39, then (version 4) of bytes 44..47
- *  44  u32 gen            version 4: the generation, which use of this file
+ *  40  u32 crc            CRC32C of bytes 0..39, then (version 4 on) of bytes 44..47
+ *  44  u32 gen            version 4 on: the generation, which use of this file
  *                         this is (1..SL_JSEG_GEN_MAX); 0 before
  *  48  u64 commit slot 0  the commit watermark, see below
  *  56  u64 commit slot 1
  *
- * Record layout, version 4, 8-byte aligned, little-endian (struct sl_jrec,
+ * Record layout, version 5, 8-byte aligned, little-endian (struct sl_jrec,
  * 64 bytes, then the payload padded to 8 bytes):
  *
  *   0  u64 commit        SL_JREC_COMMIT_GEN(gen, len): written last; its
  *                        high half is the tag "RJLS" xor the segment's gen
  *   8  u64 seq
- *  16  u64 batch         seq of the first record of its group commit
+ *  16  u32 batch_back    seq minus the seq of the first record of its group
+ *                        commit (a batch never spans two segments)
+ *  20  u32 leader_epoch  the epoch of the leader that wrote it (0: a single
+ *                        node, or written before version 5)
  *  24  u64 timestamp     ns since the Unix epoch, assigned by the broker
  *  32  u64 producer_id   an idempotent producer's id; else the publishing
  *                        session's id (producer_epoch 0)
@@ -49,13 +52,22 @@
  *  56  u32 producer_epoch  the idempotent producer's epoch; 0: not one
  *  60  u32 flags         SL_JREC_F_*, bits 16..31 hdrs_len (version 3 on)
  *
- * Versions 2 and 3 have the plain SL_JREC_COMMIT(len) commit word and a CRC
+ * Version 4 is the same but for bytes 16..23: one u64, the seq of the
+ * first record of its group commit (no leader epoch: read as 0). Versions
+ * 2 and 3 have the plain SL_JREC_COMMIT(len) commit word and a CRC
  * without the generation (flags 0 in version 2). Version 1 records (in
  * segments whose header says version 1) are the first 56 bytes of this, the
  * payload at 56 and the CRC over bytes 8..47 and the payload; readers take
- * their producer_epoch as 0. Appends always write version 4: a journal
+ * their producer_epoch as 0. Appends always write version 5: a journal
  * opened with an older segment last starts a new segment for its next
  * record. Every earlier format stays readable (docs/JOURNAL.md).
+ *
+ * Leader epochs. Every record carries the leader epoch its journal was
+ * told to write (sl_journal_set_leader_epoch; 0 by default, so a single
+ * node writes 0), or, for a record copied from a primary
+ * (sl_journal_append_replica), the primary's. Epochs never go down along
+ * a journal. An in-memory history (the first sequence of each epoch) is
+ * rebuilt from the records at open: sl_journal_epoch_end answers from it.
  *
  * Generations. A segment file may be used again (see "Recycling"): its
  * bytes past this use's records are an earlier use's records, not zeros. A
@@ -166,7 +178,9 @@
 struct sl_jrec {
 	uint64_t commit;
 	uint64_t seq;
-	uint64_t batch;
+	/* Version 5; before, these 8 bytes are the batch's first seq (u64). */
+	uint32_t batch_back;
+	uint32_t leader_epoch;
 	uint64_t timestamp;
 	uint64_t producer_id;
 	uint64_t producer_seq;
@@ -191,6 +205,11 @@ struct sl_persist_ops {
 	/* Reserve @len bytes of a new segment file: 0 or -errno (-ENOSPC when
 	 * the file system is full). NULL: posix_fallocate. */
 	int (*allocate)(int fd, uint64_t len);
+	/* NULL in production. Tests: called before each durable step of a
+	 * change made of several (sl_journal_truncate; @step counts from 0
+	 * within the call), so that a test can stop the process there and
+	 * check what an open finds. */
+	void (*step)(unsigned step);
 };
 
 /* libpmem's functions. */
@@ -266,6 +285,7 @@ struct sl_jrec_view {
 	uint64_t seq, timestamp, producer_id, producer_seq;
 	uint32_t len;
 	uint32_t producer_epoch; /* 0 in a version 1 record */
+	uint32_t leader_epoch;	 /* the leader epoch it was written in (0 before version 5) */
 	uint16_t hdrs_len;	 /* header-block bytes at the start of data (version 3) */
 	const void *data;
 };
@@ -344,6 +364,81 @@ int sl_journal_append_producer(struct sl_journal *j, const void *data, uint32_t 
 int sl_journal_append_hdrs(struct sl_journal *j, const void *data, uint32_t len,
 			   uint16_t hdrs_len, uint64_t timestamp, uint64_t producer_id,
 			   uint32_t producer_epoch, uint64_t producer_seq, uint64_t *seq);
+
+/*
+ * Leader epochs (a replicated pair; see "Leader epochs" above).
+ *
+ * sl_journal_set_leader_epoch: appends from now on carry @epoch. Returns 0,
+ * or -EINVAL when @epoch is below the last record's epoch (epochs never go
+ * down along a journal). No system call, no allocation. Owner thread.
+ *
+ * sl_journal_last_epoch: the leader epoch of the last record (0 when the
+ * journal holds none).
+ *
+ * sl_journal_epoch_end: the last sequence of a record whose leader epoch is
+ * <= @epoch; 0 when no retained record has one (also when the records of
+ * that epoch are gone to retention: the caller then starts over). A record
+ * of a later epoch may follow: the answer is where a replica whose last
+ * record has epoch @epoch and a later seq diverged. O(epochs), from memory.
+ */
+int sl_journal_set_leader_epoch(struct sl_journal *j, uint32_t epoch);
+uint32_t sl_journal_last_epoch(const struct sl_journal *j);
+uint64_t sl_journal_epoch_end(const struct sl_journal *j, uint32_t epoch);
+/* The @i-th entry of the epoch history, oldest first: the epoch and the
+ * first sequence written in it. 0, or -ENOENT past the end. */
+int sl_journal_epoch_get(const struct sl_journal *j, uint32_t i, uint32_t *epoch,
+			 uint64_t *first_seq);
+
+/* A record's fields as a primary wrote them, for sl_journal_append_replica. */
+struct sl_jrec_meta {
+	uint64_t seq, timestamp, producer_id, producer_seq;
+	uint32_t producer_epoch, leader_epoch;
+	uint16_t hdrs_len; /* header-block bytes at the start of the data (0: none) */
+};
+
+/*
+ * Append a record copied from a primary, keeping its sequence, timestamp,
+ * producer fields and leader epoch (a standby's journal). @m->seq must be
+ * sl_journal_last_seq + 1, or, when the journal holds no record, any
+ * sequence above every one it ever held (sl_journal_last_seq): the
+ * journal then starts there. Later appends carry at least
+ * @m->leader_epoch (the epoch set by sl_journal_set_leader_epoch rises to
+ * it). The record is durable at the next sl_journal_sync, as with
+ * sl_journal_append.
+ * Returns 0; -ESPIPE (the sequence does not follow: nothing written);
+ * -EINVAL (@m->leader_epoch below the last record's, or hdrs_len over
+ * @len); or any error of sl_journal_append. As sl_journal_append, with
+ * conf.prepared_only it makes no system call and allocates nothing (also
+ * when it starts an empty journal at a new sequence: a prepared spare is
+ * stamped, as a roll does). Owner thread.
+ */
+int sl_journal_append_replica(struct sl_journal *j, const struct sl_jrec_meta *m,
+			      const void *data, uint32_t len);
+
+/*
+ * Remove every record with a sequence above @keep, committed ones too (a
+ * replica discarding a divergent tail); the next append gets @keep + 1.
+ * When @keep is below the first retained record the journal is left empty
+ * and sl_journal_append_replica may start it at any sequence above @keep.
+ * When @keep falls in a damaged range, the records kept end before it
+ * (sl_journal_last_seq says where). Pending appends are synced first.
+ * Crash safe: journal.meta records the truncation (keep) durably before
+ * any segment changes and clears it when all is done; an open that finds it
+ * set finishes it, so a crash at any point leaves the journal as it was or
+ * truncated, never a mix, and never anything read as damage. Later segments
+ * leave the journal as retention retires them (kept for reuse as spares,
+ * or deleted); the segment holding @keep is cut after it and appended to
+ * again. The sequences past @keep are handed out again: the one exception
+ * to "a sequence is never handed out again".
+ * Slow and rare: it makes file-system calls (journal.meta written twice,
+ * fsyncs, renames or unlinks; it does the chores itself and waits, briefly,
+ * for a preparing thread in the middle of one). Owner thread.
+ * Returns 0 (also when nothing is above @keep), -EROFS (read-only, or a
+ * persist failed before: refused), or -errno (then the journal refuses
+ * appends, as after a failed sync, and the next open finishes the
+ * truncation).
+ */
+int sl_journal_truncate(struct sl_journal *j, uint64_t keep);
 
 /*
  * Make every appended record durable and committed: persist the records

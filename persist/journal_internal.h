@@ -30,7 +30,8 @@
 #else
 #define MADV_POPULATE_WRITE_ 23 /* Linux 5.14 */
 #endif
-#define SEG_VERSION 4u	 /* records tagged with the segment's generation (journal.h) */
+#define SEG_VERSION 5u	 /* records carry their leader epoch (journal.h) */
+#define SEG_VERSION_V4 4u /* records tagged with the segment's generation: still read */
 #define SEG_VERSION_V3 3u /* records of 64 bytes, flags used: still read */
 #define SEG_VERSION_V2 2u /* records of 64 bytes, flags 0: still read */
 #define SEG_VERSION_V1 1u /* records of 56 bytes, still read */
@@ -54,8 +55,8 @@ struct seg_hdr {
 	uint64_t segment_bytes;
 	uint64_t first_seq;
 	uint64_t created_ns;
-	uint32_t crc; /* CRC32C of the bytes before it (version 4: and of gen) */
-	uint32_t gen; /* version 4: this use of the file (1..SL_JSEG_GEN_MAX); 0 before */
+	uint32_t crc; /* CRC32C of the bytes before it (version 4 on: and of gen) */
+	uint32_t gen; /* version 4 on: this use of the file (1..SL_JSEG_GEN_MAX); 0 before */
 	uint64_t commit[2]; /* commit watermark slots (journal.h) */
 };
 _Static_assert(sizeof(struct seg_hdr) == SL_JSEG_HDR, "segment header");
@@ -81,12 +82,26 @@ struct meta {
 	uint64_t segment_bytes;
 	uint64_t created_ns;
 	uint64_t last_seq; /* at the last clean close: a lower bound for the next */
-	uint64_t reserved[2];
+	/* A truncation in progress (sl_journal_truncate): its keep + 1; 0 none.
+	 * Written (with last_seq = keep) before the truncation changes a
+	 * segment, cleared once it is done; an open finds it set only after a
+	 * crash, and finishes the truncation. (Zero in journals written before.) */
+	uint64_t trunc;
+	uint64_t reserved;
 	uint32_t crc; /* CRC32C of the bytes before it */
 	uint32_t pad;
 };
 _Static_assert(sizeof(struct meta) == 64, "journal.meta copy");
 #define META_VERSION 2u
+
+/* Leader epoch history entries kept per journal (see struct sl_journal). */
+#define SL_JEPOCHS 64u
+
+struct jepoch {
+	uint64_t first_seq; /* the first record of this epoch */
+	uint32_t epoch;
+	uint32_t pad;
+};
 
 struct idx_ent {
 	uint64_t seq;
@@ -105,7 +120,7 @@ struct seg {
 	uint64_t spare_no;  /* its file was spare-N.tmp (renamed by the preparer); 0: not */
 	uint32_t rec_hdr;   /* record header bytes: 64, or 56 in a version 1 segment */
 	uint32_t version;   /* the header's SEG_VERSION*: appends go only to SEG_VERSION */
-	uint32_t gen;	    /* this use of the file (version 4; 0 before): its records' tag */
+	uint32_t gen;	    /* this use of the file (version 4 on; 0 before): its records' tag */
 	int hdr_bad;	    /* the header failed its checks at open: its history is unknown */
 	int wm_valid;	    /* a commit slot held a valid watermark at open */
 	uint8_t wm_slot;    /* the slot the next watermark goes to */
@@ -150,7 +165,29 @@ sl_jseg_hdr_crc(const struct seg_hdr *h)
 {
 	uint32_t c = sl_crc32c(0, h, offsetof(struct seg_hdr, crc));
 
-	return h->version >= SEG_VERSION ? sl_crc32c(c, &h->gen, sizeof(h->gen)) : c;
+	return h->version >= SEG_VERSION_V4 ? sl_crc32c(c, &h->gen, sizeof(h->gen)) : c;
+}
+
+/* The first sequence of @r's group commit, in a segment of @version: from
+ * version 5 on stored as its distance below the record's own sequence
+ * (a batch never spans two segments, so it fits 32 bits as the commit
+ * watermark's count does), before as the sequence itself. */
+static inline uint64_t
+sl_jrec_batch(const struct sl_jrec *r, uint32_t version)
+{
+	uint64_t b;
+
+	if (version >= SEG_VERSION)
+		return r->seq - r->batch_back;
+	memcpy(&b, &r->batch_back, sizeof(b));
+	return b;
+}
+
+/* A record's leader epoch: 0 before segment version 5. */
+static inline uint32_t
+sl_jrec_epoch(const struct sl_jrec *r, uint32_t version)
+{
+	return version >= SEG_VERSION ? r->leader_epoch : 0;
 }
 
 /* A segment made ready by sl_journal_prepare: file created as spare-N.tmp,
@@ -239,6 +276,18 @@ struct sl_journal {
 	 * floor_overrides: segments retired past it (capacity), owner only. */
 	uint64_t floor;
 	uint64_t floor_overrides;
+	/* Leader epochs (owner only): appends carry @epoch; the history holds
+	 * the first sequence of each epoch the retained records have, oldest
+	 * first, built at open and kept by appends, retention and truncation.
+	 * Fixed size, so that appends never allocate: when full, the two
+	 * oldest entries merge into the later epoch (sl_journal_epoch_end then
+	 * answers lower for the older one: a replica truncates more, never
+	 * less, than it must). */
+	uint32_t epoch;
+	uint32_t n_epochs;
+	struct jepoch epochs[SL_JEPOCHS];
+	/* journal.meta's truncation in progress, found at open: keep + 1 (0 none). */
+	uint64_t trunc_pending;
 };
 
 /* --- journal.c: records and persistence --- */
@@ -292,6 +341,41 @@ int sl_jwm_persist(struct sl_journal *j, struct seg *s, uint64_t last_seq);
 /* Stamp a fresh segment's header, persist it and start it empty. */
 int sl_jseg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq, uint64_t created_ns);
 
+/* --- journal_epoch.c: leader epochs --- */
+
+/* Record @seq has leader epoch @epoch (appended, or found at open): a new
+ * history entry when the epoch changes. No allocation. */
+void sl_jepoch_note(struct sl_journal *j, uint64_t seq, uint32_t epoch);
+/* Forget the history before @first_seq (retention) and after @last_seq
+ * (truncation), keeping what the records left need. */
+void sl_jepoch_trim(struct sl_journal *j, uint64_t first_seq, uint64_t last_seq);
+/* The common append: one record of sequence j->next_seq with the given
+ * fields, its leader epoch @epoch (journal.c). */
+int sl_jappend(struct sl_journal *j, const void *data, uint32_t len, uint16_t hdrs_len,
+	       uint64_t timestamp, uint64_t producer_id, uint32_t producer_epoch,
+	       uint64_t producer_seq, uint32_t epoch);
+
+/* --- journal_truncate.c --- */
+
+/* Cut @s after record @keep, which ends at @off: both commit slots say
+ * @keep, the bytes past it are zeroed, all persisted; @s takes appends
+ * again (unless damaged). Its index and last timestamp the caller keeps. */
+int sl_jseg_cut(struct sl_journal *j, struct seg *s, uint64_t off, uint64_t keep);
+
+/* --- journal_recover.c --- */
+
+/* Where the bytes this use of @s may have written past @off end. */
+uint64_t sl_jtail_end(const struct seg *s, uint64_t off);
+
+/* --- journal_meta.c: journal.meta --- */
+
+/* Write journal.meta whole or not at all (see journal_meta.c): 0 or -errno. */
+int sl_jmeta_write(struct sl_journal *j, uint64_t created_ns, uint64_t last_seq, uint64_t trunc,
+		   int durable);
+/* Read journal.meta: 0, 1 missing, 2 unusable, or -errno. */
+int sl_jmeta_load(struct sl_journal *j, struct sl_journal_recovery *rec, uint64_t *created);
+uint64_t sl_jmeta_rebuild_seg_bytes(struct sl_journal *j, const uint64_t *firsts, uint32_t n);
+
 /* --- journal_segment.c: files, mappings, spares, chores --- */
 
 void sl_jseg_path(const struct sl_journal *j, uint64_t first_seq, char *out, size_t len);
@@ -314,6 +398,11 @@ void sl_jseg_giveup(struct sl_journal *j, struct spare *sp);
 /* Owner: hand segment 0 to the preparer for deletion; 0 or -EAGAIN (no room
  * in the chores ring). */
 int sl_jseg_retire_oldest(struct sl_journal *j);
+/* Owner: hand the last segment to the preparer (truncation); 0 or -EAGAIN. */
+int sl_jseg_retire_last(struct sl_journal *j);
+/* Owner: do every chore handed over, waiting for a preparing thread that
+ * is doing some (file-system calls: truncation only). */
+void sl_jchores_drain(struct sl_journal *j);
 /* Do the chores the owner handed over. Returns how many. */
 unsigned sl_jchores_run(struct sl_journal *j);
 /* Publish the owner's segment count to the preparer. */

@@ -87,142 +87,6 @@ list_segments(const char *dir, uint64_t **out, uint32_t *n)
 	return 0;
 }
 
-/* --- journal.meta ---------------------------------------------------------------------- */
-
-static int
-meta_valid(const struct meta *m)
-{
-	return m->magic == SL_JOURNAL_MAGIC && m->version == META_VERSION &&
-	       m->size == sizeof(*m) && m->segment_bytes >= 65536 &&
-	       m->crc == sl_crc32c(0, m, offsetof(struct meta, crc));
-}
-
-/* Write journal.meta whole or not at all: two copies, a temporary file
- * renamed into place. @durable: also sync the directory, so the new file is
- * the one found after a crash (not needed when the old one, a lower bound
- * on the last sequence, will do). */
-static int
-meta_write(struct sl_journal *j, uint64_t created_ns, uint64_t last_seq, int durable)
-{
-	char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
-	struct meta m[2];
-	int fd, rc = 0;
-
-	memset(m, 0, sizeof(m));
-	m[0].magic = SL_JOURNAL_MAGIC;
-	m[0].version = META_VERSION;
-	m[0].size = sizeof(m[0]);
-	m[0].segment_bytes = j->seg_bytes;
-	m[0].created_ns = created_ns;
-	m[0].last_seq = last_seq;
-	m[0].crc = sl_crc32c(0, &m[0], offsetof(struct meta, crc));
-	m[1] = m[0];
-	snprintf(path, sizeof(path), "%s/" META_NAME, j->dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return -errno;
-	errno = 0;
-	if (write(fd, m, sizeof(m)) != (ssize_t)sizeof(m) || fsync(fd) < 0)
-		rc = errno ? -errno : -EIO;
-	close(fd);
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc == 0 && durable)
-		rc = sl_journal_sync_dir(j->dir);
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
-}
-
-/*
- * Read journal.meta: sets j->seg_bytes, j->meta_last and *created.
- * Returns 0, 1 when it is missing, 2 when it is unusable (rec says why),
- * or -errno.
- */
-static int
-meta_load(struct sl_journal *j, struct sl_journal_recovery *rec, uint64_t *created)
-{
-	char path[PATH_MAX + 32];
-	uint8_t buf[2 * sizeof(struct meta) + 1];
-	struct meta m[2];
-	struct meta_v1 v1;
-	int ok[2], fd, k;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "%s/" META_NAME, j->dir);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return errno == ENOENT ? 1 : -errno;
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n < 0)
-		return -errno;
-	memset(m, 0, sizeof(m));
-	memcpy(m, buf, (size_t)n < sizeof(m) ? (size_t)n : sizeof(m));
-	for (k = 0; k < 2; k++)
-		ok[k] = n == (ssize_t)sizeof(m) && meta_valid(&m[k]);
-	if (ok[0] || ok[1]) {
-		k = ok[0] ? 0 : 1;
-		if (!ok[0] || !ok[1]) {
-			rec->meta_damaged = 1;
-			snprintf(rec->meta_note, sizeof(rec->meta_note), META_NAME ": copy %d of 2 "
-				 "fails its checksum; copy %d is used (rewritten at the next clean"
-				 " close)", 2 - k, k + 1);
-		}
-		j->seg_bytes = m[k].segment_bytes;
-		j->meta_last = ok[0] && ok[1] && m[1].last_seq > m[0].last_seq ? m[1].last_seq
-										: m[k].last_seq;
-		*created = m[k].created_ns;
-		return 0;
-	}
-	if (n == (ssize_t)sizeof(v1)) { /* written before the two copies */
-		memcpy(&v1, buf, sizeof(v1));
-		if (v1.magic == SL_JOURNAL_MAGIC && v1.version == 1 &&
-		    v1.crc == sl_crc32c(0, &v1, offsetof(struct meta_v1, crc)) &&
-		    v1.segment_bytes >= 65536) {
-			j->seg_bytes = v1.segment_bytes;
-			*created = v1.created_ns;
-			return 0;
-		}
-	}
-	rec->meta_damaged = 2;
-	snprintf(rec->meta_note, sizeof(rec->meta_note), META_NAME ": %s; rebuilt from the "
-		 "segment headers", n != (ssize_t)sizeof(m) && n != (ssize_t)sizeof(v1)
-		 ? "wrong size" : "both copies fail their checksum");
-	return 2;
-}
-
-/* The segment size the segment files were made with: from the first header
- * that holds, else from the size of the first full-looking file. */
-static uint64_t
-meta_rebuild_seg_bytes(struct sl_journal *j, const uint64_t *firsts, uint32_t n)
-{
-	char path[PATH_MAX + 32];
-	uint64_t guess = 0;
-	struct seg_hdr h;
-	struct stat st;
-	uint32_t i;
-	int fd;
-
-	for (i = 0; i < n; i++) {
-		sl_jseg_path(j, firsts[i], path, sizeof(path));
-		fd = open(path, O_RDONLY);
-		if (fd < 0)
-			continue;
-		if (read(fd, &h, sizeof(h)) == (ssize_t)sizeof(h) && h.magic == SL_JOURNAL_MAGIC &&
-		    h.crc == sl_jseg_hdr_crc(&h) &&
-		    h.segment_bytes >= 65536) {
-			close(fd);
-			return h.segment_bytes;
-		}
-		if (guess == 0 && fstat(fd, &st) == 0 && st.st_size >= 65536 && st.st_size % 4096 == 0)
-			guess = (uint64_t)st.st_size;
-		close(fd);
-	}
-	return guess ? guess : j->conf.segment_bytes;
-}
-
 /* --- recovery ------------------------------------------------------------------------- */
 
 static int
@@ -271,8 +135,8 @@ all_zero(const struct seg *s, uint64_t from, uint64_t to)
  * record whose commit word never landed left nothing that could be taken
  * for a record of this use, so it may stay).
  */
-static uint64_t
-tail_end(const struct seg *s, uint64_t off)
+uint64_t
+sl_jtail_end(const struct seg *s, uint64_t off)
 {
 	uint64_t hi = s->size, w, e, end = sl_jseg_end(s);
 	uint32_t tag = sl_jseg_tag(s);
@@ -300,7 +164,7 @@ tail_end(const struct seg *s, uint64_t off)
 static int
 blank(const struct seg *s, uint64_t off)
 {
-	return sl_jseg_reused(s) ? tail_end(s, off) <= off : all_zero(s, off, s->size);
+	return sl_jseg_reused(s) ? sl_jtail_end(s, off) <= off : all_zero(s, off, s->size);
 }
 
 /* The next valid record after @off with seq >= @seq (and < @below when not
@@ -362,7 +226,7 @@ later_batch_exists(const struct seg *s, uint64_t off, uint64_t seq)
 
 	for (off += 8; off + s->rec_hdr <= s->size; off += 8) {
 		r = sl_jrec_at(s, off, 0);
-		if (r && r->seq > seq && r->batch > seq)
+		if (r && r->seq > seq && sl_jrec_batch(r, s->version) > seq)
 			return 1;
 	}
 	return 0;
@@ -372,6 +236,7 @@ static void
 accept(struct sl_journal *j, struct seg *s, const struct sl_jrec *r, uint64_t off, int force)
 {
 	sl_jidx_add(s, r->seq, r->timestamp, off, force ? 0 : j->conf.index_every, 1);
+	sl_jepoch_note(j, r->seq, sl_jrec_epoch(r, s->version));
 	s->last_seq = r->seq;
 	s->last_ts = r->timestamp;
 }
@@ -400,10 +265,14 @@ seg_recover(struct sl_journal *j, struct seg *s, uint64_t bound, uint64_t next_f
 {
 	uint64_t off = SL_JSEG_HDR, expect = s->first_seq, o2, hi;
 	const struct sl_jrec *r;
-	int force = 0, rc = 0;
+	int force = 0, rc = 0, cut = 0;
 
 	*tail_off = 0;
 	while (rc == 0 && off + sizeof(uint64_t) <= s->size) {
+		if (next_first == 0 && j->trunc_pending && expect >= j->trunc_pending) {
+			cut = 1; /* a truncation to finish: what follows goes */
+			break;
+		}
 		if (*(const uint64_t *)(s->base + off) == sl_jseg_end(s)) {
 			s->closed = 1;
 			break;
@@ -437,7 +306,7 @@ seg_recover(struct sl_journal *j, struct seg *s, uint64_t bound, uint64_t next_f
 	if (rc < 0)
 		return rc;
 	s->used = off;
-	if (!s->closed && off + sizeof(uint64_t) <= s->size + 8) {
+	if (!cut && !s->closed && off + sizeof(uint64_t) <= s->size + 8) {
 		/* (A record of this use whose commit word is damaged is not
 		 * blank: in a reused segment its word alone cannot say so.) */
 		int zero = blank(s, off) && !(sl_jseg_reused(s) && sl_jrec_own(s, off));
@@ -462,7 +331,7 @@ seg_recover(struct sl_journal *j, struct seg *s, uint64_t bound, uint64_t next_f
 			hi = hi > o2 ? hi : o2;
 			rec->torn = 1;
 			rec->truncated_at_seq = expect;
-			rec->truncated_bytes += tail_end(s, off) - off;
+			rec->truncated_bytes += sl_jtail_end(s, off) - off;
 			*tail_off = off;
 			if (hi > expect)
 				rc = hole_add(j, expect, hi - 1, s, s->first_seq, off, SL_JDMG_TORN, rec);
@@ -491,7 +360,7 @@ seg_recover(struct sl_journal *j, struct seg *s, uint64_t bound, uint64_t next_f
 static int
 truncate_tail(struct sl_journal *j, struct seg *s, uint64_t off)
 {
-	uint64_t hi = tail_end(s, off);
+	uint64_t hi = sl_jtail_end(s, off);
 
 	if (hi <= off)
 		return 0;
@@ -507,7 +376,7 @@ hdr_valid(const struct sl_journal *j, const struct seg *s, uint64_t first_seq)
 	return s->size >= SL_JSEG_HDR && h->magic == SL_JOURNAL_MAGIC &&
 	       SEG_VERSION_KNOWN(h->version) && h->first_seq == first_seq &&
 	       h->segment_bytes == j->seg_bytes && s->size <= j->seg_bytes &&
-	       (h->version < SEG_VERSION || (h->gen >= 1 && h->gen <= SL_JSEG_GEN_MAX)) &&
+	       (h->version < SEG_VERSION_V4 || (h->gen >= 1 && h->gen <= SL_JSEG_GEN_MAX)) &&
 	       h->crc == sl_jseg_hdr_crc(h);
 }
 
@@ -581,13 +450,14 @@ load_files(struct sl_journal *j, const uint64_t *firsts, uint32_t n, struct segf
 		s.version = s.size >= SL_JSEG_HDR ? ((const struct seg_hdr *)s.base)->version
 						  : SEG_VERSION;
 		/* Its generation as the header says, damaged or not: records of
-		 * an earlier use still fail (their sequences are older). A
-		 * version field that is not one: a generation says version 4,
-		 * none the last layout before it. */
+		 * an earlier use still fail (their tag and CRC are another
+		 * generation's). A version field that is not one: a
+		 * generation says the current version, none the last layout
+		 * before generations. */
 		s.gen = s.size >= SL_JSEG_HDR ? ((const struct seg_hdr *)s.base)->gen : 0;
 		if (!SEG_VERSION_KNOWN(s.version))
 			s.version = s.gen ? SEG_VERSION : SEG_VERSION_V3;
-		if (s.version < SEG_VERSION)
+		if (s.version < SEG_VERSION_V4)
 			s.gen = 0;
 		s.rec_hdr = s.version == SEG_VERSION_V1 ? SL_JREC_V1_BYTES : sizeof(struct sl_jrec);
 		s.cap_idx = sl_jidx_cap(j);
@@ -628,7 +498,7 @@ load_files(struct sl_journal *j, const uint64_t *firsts, uint32_t n, struct segf
 static int
 seg_closed_on_disk(const struct seg *s)
 {
-	uint64_t e = tail_end(s, SL_JSEG_HDR);
+	uint64_t e = sl_jtail_end(s, SL_JSEG_HDR);
 
 	return e >= SL_JSEG_HDR + 8 &&
 	       *(const uint64_t *)(s->base + ((e - 1) & ~(uint64_t)7)) == sl_jseg_end(s);
@@ -782,13 +652,40 @@ recover(struct sl_journal *j, const uint64_t *firsts, uint32_t n, struct sl_jour
 	if (s && sf[last - 1].seg < 0)
 		s->closed = 1; /* the last file is lost: the next append starts a new one */
 	if (!j->conf.read_only && s && sf[last - 1].seg >= 0) {
-		rc = commit_kept(j, s);
+		rc = j->trunc_pending ? sl_jseg_cut(j, s, s->used, j->trunc_pending - 1) : 0;
+		if (rc == 0)
+			rc = commit_kept(j, s);
 		if (rc == 0 && reserved)
 			rc = reserve_roll(j, s);
 	}
 out:
 	free(sf);
 	return rc;
+}
+
+/*
+ * A truncation (sl_journal_truncate) stopped by a crash: journal.meta says
+ * what it keeps. The segment files past it leave the list (and the
+ * directory, unless read-only); recovery stops the last one's scan after
+ * the kept records and cuts the rest (journal_truncate.c), so the journal
+ * opens as the truncation left it when done.
+ */
+static int
+trunc_files(struct sl_journal *j, const uint64_t *firsts, uint32_t *n)
+{
+	char path[PATH_MAX + 32];
+	int removed = 0;
+
+	while (*n && firsts[*n - 1] >= j->trunc_pending) {
+		(*n)--;
+		if (j->conf.read_only)
+			continue;
+		sl_jseg_path(j, firsts[*n], path, sizeof(path));
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+		removed = 1;
+	}
+	return removed ? sl_journal_sync_dir(j->dir) : 0;
 }
 
 static void
@@ -852,25 +749,33 @@ sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_journa
 		rc = sl_jspares_recover(j);
 	if (rc == 0)
 		rc = list_segments(dir, &firsts, &n);
-	meta = rc == 0 ? meta_load(j, rec, &created) : rc;
+	meta = rc == 0 ? sl_jmeta_load(j, rec, &created) : rc;
 	rc = meta < 0 ? meta : 0;
 	if (meta == 1 && n == 0) { /* a new journal */
 		j->seg_bytes = conf->segment_bytes;
 		created = sl_wall_ns();
-		rc = conf->read_only ? -ENOENT : meta_write(j, created, 0, 1);
+		rc = conf->read_only ? -ENOENT : sl_jmeta_write(j, created, 0, 0, 1);
 	} else if (meta == 1 || meta == 2) {
 		if (meta == 1) {
 			rec->meta_damaged = 2;
 			snprintf(rec->meta_note, sizeof(rec->meta_note), META_NAME " is missing; "
 				 "rebuilt from the segment headers");
 		}
-		j->seg_bytes = meta_rebuild_seg_bytes(j, firsts, n);
+		j->seg_bytes = sl_jmeta_rebuild_seg_bytes(j, firsts, n);
 		created = sl_wall_ns();
 	}
+	if (rc == 0 && j->trunc_pending)
+		rc = trunc_files(j, firsts, &n);
 	if (rc == 0)
 		rc = recover(j, firsts, n, rec);
+	if (rc == 0 && j->trunc_pending && j->next_seq < j->trunc_pending)
+		j->next_seq = j->trunc_pending; /* everything went: it starts after keep */
+	if (rc == 0 && j->trunc_pending && !conf->read_only) {
+		rc = sl_jmeta_write(j, created, j->next_seq - 1, 0, 1);
+		j->trunc_pending = 0;
+	}
 	if (rc == 0 && rec->meta_damaged && !conf->read_only)
-		rc = meta_write(j, created, j->next_seq - 1, 1);
+		rc = sl_jmeta_write(j, created, j->next_seq - 1, 0, 1);
 	free(firsts);
 	if (rc < 0) {
 		if (rec->message[0] == '\0')
@@ -881,6 +786,7 @@ sl_journal_open(struct sl_journal **out, const char *dir, const struct sl_journa
 	}
 	j->created_ns = created;
 	j->durable_seq = j->next_seq - 1;
+	j->epoch = sl_journal_last_epoch(j); /* appends never go below it */
 	recovery_summary(j, rec);
 	if (!conf->read_only) {
 		/* The next segment (or the first) is prepared ahead at once: at a
@@ -916,7 +822,7 @@ sl_journal_close(struct sl_journal *j)
 	sl_journal_sync(j);
 	/* The last sequence, for a recovery that finds the last segment lost. */
 	if (!j->conf.read_only && !j->damaged && j->created_ns && j->next_seq - 1 != j->meta_last)
-		(void)meta_write(j, j->created_ns, j->next_seq - 1, 0);
+		(void)sl_jmeta_write(j, j->created_ns, j->next_seq - 1, 0, 0);
 	/* No preparing thread runs now (the caller's contract): what the
 	 * owner handed over is done here. */
 	sl_jchores_run(j);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -671,8 +672,9 @@ sl_jseg_retire_oldest(struct sl_journal *j)
 	memmove(&j->segs[0], &j->segs[1], (j->n_segs - 1) * sizeof(j->segs[0]));
 	j->n_segs--;
 	sl_jsegs_hint(j);
+	sl_jepoch_trim(j, j->n_segs ? j->segs[0].first_seq : j->next_seq, j->next_seq - 1);
 	/* Damaged ranges before what is retained are gone with it. */
-	for (k = 0; k < j->n_holes && j->holes[k].seq_hi < j->segs[0].first_seq; k++)
+	for (k = 0; j->n_segs && k < j->n_holes && j->holes[k].seq_hi < j->segs[0].first_seq; k++)
 		;
 	if (k) {
 		memmove(j->holes, j->holes + k, (j->n_holes - k) * sizeof(j->holes[0]));
@@ -681,6 +683,31 @@ sl_jseg_retire_oldest(struct sl_journal *j)
 	j->rd_seg = 0;
 	j->rd_seq = 0; /* invalidate the read cursor */
 	return 0;
+}
+
+int
+sl_jseg_retire_last(struct sl_journal *j)
+{
+	struct chore c = { .kind = CHORE_RETIRE };
+
+	if (chore_room(j) == 0)
+		return -EAGAIN;
+	c.s = j->segs[j->n_segs - 1];
+	chore_post(j, &c);
+	j->n_segs--;
+	sl_jsegs_hint(j);
+	j->rd_seg = 0;
+	j->rd_seq = 0; /* invalidate the read cursor */
+	return 0;
+}
+
+void
+sl_jchores_drain(struct sl_journal *j)
+{
+	/* Acquire: pairs with the release of ch_tail in sl_jchores_run. */
+	while (__atomic_load_n(&j->ch_tail, __ATOMIC_ACQUIRE) != j->ch_head)
+		if (sl_jchores_run(j) == 0)
+			sched_yield(); /* the preparing thread is doing them */
 }
 
 static int

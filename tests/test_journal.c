@@ -561,21 +561,22 @@ test_segment_roll(void)
 		uint32_t gen = snap_gen(&sn, pos[s].file);
 
 		memcpy(&h, r, sizeof(h));
-		/* Version 4: the segment's generation, bytes 8..47, then 56..63,
-		 * then the payload; its tag in the commit word. */
+		/* Version 5: the segment's generation, bytes 8..47 (the leader
+		 * epoch at 20 among them), then 56..63, then the payload; its
+		 * tag in the commit word. */
 		CHECK(gen == 1 && h.commit == SL_JREC_COMMIT_GEN(gen, h.len));
 		crc = sl_crc32c(0, &gen, 4);
 		crc = sl_crc32c(crc, r + 8, 40);
 		crc = sl_crc32c(crc, r + 56, 8);
 		crc = sl_crc32c(crc, r + sizeof(h), h.len);
-		CHECK(sizeof(h) == 64 && h.producer_epoch == 0 && h.flags == 0);
+		CHECK(sizeof(h) == 64 && h.producer_epoch == 0 && h.flags == 0 && h.leader_epoch == 0);
 		CHECK(h.seq == s && h.len == lens[s] && h.crc == crc);
 		CHECK(h.timestamp == ts_of(s) && h.producer_id == PRODUCER);
 		/* A roll syncs the old segment: a segment starts a new batch. */
 		if (s > 1 && pos[s].file != pos[s - 1].file)
 			batch = s;
 		if (s <= n)
-			CHECK(h.batch == batch);
+			CHECK(h.seq - h.batch_back == batch);
 		if (s % 13 == 0)
 			batch = s + 1;
 		if (s == 1 || pos[s].file != pos[s - 1].file) {
@@ -1836,7 +1837,7 @@ test_full_filesystem(void)
 
 /*
  * Rewrite segment @path, written by this version, in the layout of segment
- * version @version (1..3): the header's version, no generation; records
+ * version @version (1..4): the header's version, no generation before 4; records
  * with the plain "RJLS" commit word and a CRC without the generation; in
  * version 1 records of 56 bytes (no producer_epoch, no flags, CRC of bytes
  * 8..47 and the payload). The commit watermark counts records, so it
@@ -1848,7 +1849,7 @@ to_version(const char *path, uint32_t version)
 	static uint8_t in[SEG], out[SEG];
 	uint64_t off = 64, o = 64, w;
 	int fd = open(path, O_RDWR), n = 0;
-	uint32_t crc, len, gen, hdr = version == 1 ? 56 : 64;
+	uint32_t crc, len, gen, back, hdr = version == 1 ? 56 : 64;
 
 	CHECK(fd >= 0);
 	if (fd < 0)
@@ -1858,18 +1859,26 @@ to_version(const char *path, uint32_t version)
 	memset(out, 0, sizeof(out));
 	memcpy(out, in, 64);
 	memcpy(out + 8, &version, 4);
-	memset(out + 44, 0, 4); /* no generation before version 4 */
+	if (version < 4)
+		memset(out + 44, 0, 4); /* no generation before version 4 */
 	crc = sl_crc32c(0, out, 40);
+	if (version >= 4)
+		crc = sl_crc32c(crc, out + 44, 4);
 	memcpy(out + 40, &crc, 4);
 	for (;;) {
 		memcpy(&w, in + off, 8);
 		if ((w >> 32) != SL_JREC_TAG(gen))
 			break;
 		len = (uint32_t)w;
-		w = SL_JREC_COMMIT(len);
+		w = version >= 4 ? SL_JREC_COMMIT_GEN(gen, len) : SL_JREC_COMMIT(len);
 		memcpy(out + o, in + off, hdr);
 		memcpy(out + o, &w, 8);
-		crc = sl_crc32c(0, in + off + 8, 40);
+		/* Bytes 16..23: the batch's first seq (u64) before version 5. */
+		memcpy(&w, in + off + 8, 8);
+		memcpy(&back, in + off + 16, 4);
+		w -= back;
+		memcpy(out + o + 16, &w, 8);
+		crc = sl_crc32c(version >= 4 ? sl_crc32c(0, &gen, 4) : 0, out + o + 8, 40);
 		if (hdr > 56)
 			crc = sl_crc32c(crc, in + off + 56, 8);
 		crc = sl_crc32c(crc, in + off + 64, len);

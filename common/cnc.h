@@ -260,9 +260,11 @@ struct sl_cnc_hdr {
 #define SL_HA_ROLE_FENCED 5    /* deposed: acknowledges nothing, serves no client */
 
 struct sl_cnc_ha {
-	/* Written by sluice-control. It writes the fields, then bumps ctl_gen
+	/* Written by sluice-control, seqlock-style: it sets ctl_gen odd,
+	 * writes the fields, then sets ctl_gen to the next even value
 	 * (release); the dataplane reads ctl_gen (acquire), then the fields,
-	 * then ctl_gen again, and applies only a stable pair of reads. */
+	 * then ctl_gen again, and applies only an even value read the same
+	 * both times (an odd one: the fields are being written). */
 	uint64_t ctl_gen;
 	uint32_t ctl_role;	/* SL_HA_ROLE_*: what etcd says this node is */
 	uint32_t ctl_epoch;	/* the leader epoch of that role */

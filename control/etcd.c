@@ -171,7 +171,8 @@ unreachable(CURLcode rc)
 
 /* POST @body to @path of one endpoint; the answer in e->resp. */
 static int
-post_one(struct sl_etcd *e, unsigned ep, const char *path, const char *body, json_t **out)
+post_one(struct sl_etcd *e, unsigned ep, const char *path, const char *body, unsigned total,
+	 json_t **out)
 {
 	struct curl_slist *hdr = NULL;
 	json_error_t jerr;
@@ -189,7 +190,7 @@ post_one(struct sl_etcd *e, unsigned ep, const char *path, const char *body, jso
 	curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, e);
 	curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)e->connect_ms);
-	curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)e->total_ms);
+	curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)total);
 	/* No signals: the HA loop is a thread, and libcurl's resolver timeout
 	 * would otherwise use SIGALRM. */
 	curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
@@ -217,9 +218,10 @@ post_one(struct sl_etcd *e, unsigned ep, const char *path, const char *body, jso
 }
 
 /* POST @req (consumed) to @path, trying each endpoint at most once, the
- * last good one first. */
+ * last good one first, each within @timeout_ms (0: the read or the write
+ * timeout, by @path). */
 static int
-post(struct sl_etcd *e, const char *path, json_t *req, json_t **out)
+post(struct sl_etcd *e, const char *path, json_t *req, unsigned timeout_ms, json_t **out)
 {
 	char *body = json_dumps(req, JSON_COMPACT);
 	unsigned i, ep;
@@ -228,9 +230,12 @@ post(struct sl_etcd *e, const char *path, json_t *req, json_t **out)
 	json_decref(req);
 	if (body == NULL)
 		return fail(e, -ENOMEM, "out of memory");
+	if (timeout_ms == 0)
+		timeout_ms = strcmp(path, "/v3/kv/range") == 0 || e->total_ms > SL_ETCD_WRITE_MS ?
+			     e->total_ms : SL_ETCD_WRITE_MS;
 	for (i = 0; i < e->n_ep; i++) {
 		ep = (e->cur + i) % e->n_ep;
-		rc = post_one(e, ep, path, body, out);
+		rc = post_one(e, ep, path, body, timeout_ms, out);
 		if (rc == 0) {
 			e->cur = ep;
 			e->err[0] = '\0';
@@ -308,7 +313,7 @@ sl_etcd_get(struct sl_etcd *e, const char *key, struct sl_etcd_kv *kv)
 	json_t *res = NULL;
 	int rc;
 
-	rc = post(e, "/v3/kv/range", json_pack("{s:o}", "key", b64(key, strlen(key))), &res);
+	rc = post(e, "/v3/kv/range", json_pack("{s:o}", "key", b64(key, strlen(key))), 0, &res);
 	if (rc == 0)
 		rc = kv_of(e, res, kv);
 	else
@@ -318,13 +323,13 @@ sl_etcd_get(struct sl_etcd *e, const char *key, struct sl_etcd_kv *kv)
 }
 
 int
-sl_etcd_put(struct sl_etcd *e, const char *key, const void *val, size_t len)
+sl_etcd_put(struct sl_etcd *e, const char *key, const void *val, size_t len, unsigned timeout_ms)
 {
 	json_t *res = NULL;
 	int rc;
 
 	rc = post(e, "/v3/kv/put", json_pack("{s:o, s:o}", "key", b64(key, strlen(key)),
-					     "value", b64(val, len)), &res);
+					     "value", b64(val, len)), timeout_ms, &res);
 	json_decref(res);
 	return rc;
 }
@@ -352,7 +357,7 @@ sl_etcd_cas(struct sl_etcd *e, const char *key, int64_t mod_rev, const void *val
 			"failure", "request_range", "key", b64(key, strlen(key)));
 	if (req == NULL)
 		return fail(e, -ENOMEM, "out of memory");
-	rc = post(e, "/v3/kv/txn", req, &res);
+	rc = post(e, "/v3/kv/txn", req, 0, &res);
 	if (rc < 0)
 		return rc;
 	/* proto3's JSON leaves out a false "succeeded". */

@@ -15,7 +15,8 @@
  * handle keeps one connection open (HTTP keep-alive) to the endpoint that
  * last answered; a request that cannot reach it tries the next endpoint
  * once. Every request is bounded by the handle's timeouts, so a caller is
- * never held longer than (endpoints x total timeout).
+ * never held longer than (endpoints x timeout): the total timeout for
+ * reads, the larger of it and SL_ETCD_WRITE_MS for writes.
  *
  * Errors (every call): -ECONNREFUSED no endpoint answered (refused, reset,
  * unresolvable), -ETIMEDOUT no answer within the timeout, -EPROTO an answer
@@ -26,7 +27,10 @@
 
 #define SL_ETCD_MAX_ENDPOINTS 8
 #define SL_ETCD_CONNECT_MS 50	/* default connect timeout */
-#define SL_ETCD_TOTAL_MS 100	/* default whole-request timeout */
+#define SL_ETCD_TOTAL_MS 100	/* default whole-request timeout of a read */
+#define SL_ETCD_WRITE_MS 1000	/* ... of a write (put, transaction): etcd commits
+				 * it to its log with an fsync first, which on a
+				 * busy disk takes far longer than a read */
 #define SL_ETCD_MAX_VALUE 4096	/* values this client reads back (ours are small JSON) */
 
 struct sl_etcd;
@@ -60,8 +64,11 @@ const char *sl_etcd_endpoint(const struct sl_etcd *e);
  * or an error above. */
 int sl_etcd_get(struct sl_etcd *e, const char *key, struct sl_etcd_kv *kv);
 
-/* Write @len bytes of @val at @key unconditionally. 0 or an error above. */
-int sl_etcd_put(struct sl_etcd *e, const char *key, const void *val, size_t len);
+/* Write @len bytes of @val at @key unconditionally, within @timeout_ms (0:
+ * the write timeout; a best-effort write may give itself less). 0 or an
+ * error above. */
+int sl_etcd_put(struct sl_etcd *e, const char *key, const void *val, size_t len,
+		unsigned timeout_ms);
 
 /*
  * Compare-and-swap in one etcd transaction: write @val at @key if its

@@ -20,6 +20,7 @@
 #define MS 1000000ull
 #define CHECK_REGION_NS (200 * MS) /* how often the region file is checked for a new one */
 #define ATTACH_RETRY_NS (200 * MS)
+#define NODE_PUT_MS 100		/* nodes/<node> is for people: never hold the loop long */
 
 struct sl_ha {
 	char pair[SL_HA_NODE_MAX], node[SL_HA_NODE_MAX], dp_name[72];
@@ -48,6 +49,7 @@ struct sl_ha {
 	uint64_t next_attach_ns, next_check_ns;
 	uint64_t written_gen, written_ok;
 	uint32_t put_role, put_epoch;
+	uint64_t next_put_ns;
 	int said_no_pair;
 };
 
@@ -115,6 +117,8 @@ check_region(struct sl_ha *h, uint64_t now)
 		       h->pair, h->node, h->dp_name);
 		detach(h);
 		h->next_attach_ns = 0;
+		/* Nothing to lead until it is back (ha.status says unknown). */
+		sl_ha_fsm_restart(&h->f, now);
 	}
 }
 
@@ -225,20 +229,25 @@ do_act(struct sl_ha *h, const struct sl_ha_act *a, const struct sl_ha_dp *dp)
 /* nodes/<node> = {"role","epoch","updated"} for people and sluicectl;
  * best effort, after each settled change. */
 static void
-put_node(struct sl_ha *h)
+put_node(struct sl_ha *h, uint64_t now)
 {
 	char val[160];
 	int n;
 
 	if (h->f.role == h->put_role && h->f.epoch == h->put_epoch)
 		return;
-	if (h->f.role == SL_HA_ROLE_CANDIDATE || !h->f.etcd_up)
-		return; /* transient, or nowhere to write it */
+	/* Not while a role is transient, a new primary waits out the old
+	 * one's lease, or etcd is away; a failed write waits a second: this
+	 * loop's etcd reads (the lease) come first. */
+	if (h->f.role == SL_HA_ROLE_CANDIDATE || !h->f.etcd_up || now < h->f.ack_from_ns ||
+	    now < h->next_put_ns)
+		return;
 	n = snprintf(val, sizeof(val), "{\"role\":\"%s\",\"epoch\":%u,\"updated\":%llu}",
 		     sl_ha_role_name(h->f.role), h->f.epoch,
 		     (unsigned long long)(sl_wall_ns() / MS));
-	if (sl_etcd_put(h->etcd, h->key_node, val, (size_t)n) < 0) {
+	if (sl_etcd_put(h->etcd, h->key_node, val, (size_t)n, NODE_PUT_MS) < 0) {
 		h->f.etcd_errors++;
+		h->next_put_ns = now + 1000 * MS;
 		return;
 	}
 	h->put_role = h->f.role;
@@ -302,7 +311,7 @@ ha_thread(void *arg)
 		if (h->cnc != NULL) {
 			write_ctl(h, now);
 			if (dp.ready)
-				put_node(h);
+				put_node(h, sl_mono_ns());
 		}
 		publish_snapshot(h, &dp, now);
 		w = sl_ha_wait_ns(&h->f, &dp, sl_mono_ns());

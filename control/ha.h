@@ -85,6 +85,7 @@ struct sl_ha_fsm {
 	uint32_t role, epoch, solo_epoch;
 	uint64_t ack_from_ns;
 	uint64_t etcd_ok_ns;	/* written alone, without a gen bump */
+	uint32_t epoch_max;	/* the highest epoch seen (kept across restarts) */
 
 	/* what etcd said last */
 	struct sl_ha_leader leader;
@@ -102,6 +103,7 @@ struct sl_ha_fsm {
 	uint64_t cand_heard_ns;	/* candidate: peer_heard_ns when it decided */
 	uint32_t cand_from_epoch;
 	int cand_force, cand_tries;
+	int cand_resolve;	/* candidate whose CAS outcome is unknown: read first */
 	uint64_t insync_on_gen;	/* primary: solo cleared at this gen, awaiting CAS */
 	uint64_t insync_retry_ns; /* primary: no new in-sync attempt before this */
 	uint64_t spur_until_ns;	/* primary after a promotion: watch for the old one */

@@ -110,12 +110,15 @@ become(struct sl_ha_fsm *f, uint32_t role, uint32_t epoch, uint64_t now, const c
 	    sl_ha_role_name(f->role), why);
 	if (epoch != f->epoch)
 		f->primary_seen = 0;
+	if (epoch > f->epoch_max)
+		f->epoch_max = epoch;
 	f->role = role;
 	f->epoch = epoch;
 	f->role_ns = now;
 	f->not_insync_logged = 0;
 	f->insync_on_gen = 0;
 	f->cand_tries = 0;
+	f->cand_resolve = 0;
 	if (role != SL_HA_ROLE_PRIMARY) {
 		f->solo_epoch = 0;
 		f->ack_from_ns = 0;
@@ -176,8 +179,10 @@ step_unknown(struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now)
 {
 	if (!f->leader_known || f->leader_ns < f->attach_ns)
 		return act_read_if_due(f, dp, now);
+	/* No leader: the pair's first start (epoch 1), or its key was deleted:
+	 * never an epoch below one this node has seen (journals refuse it). */
 	if (!f->leader.present)
-		return act_cas(SL_HA_WHY_CREATE, &f->leader, f->node, 1, 0);
+		return act_cas(SL_HA_WHY_CREATE, &f->leader, f->node, f->epoch_max + 1, 0);
 	if (is_me(f, &f->leader))
 		return act_cas(SL_HA_WHY_RESTART, &f->leader, f->node, f->leader.epoch + 1,
 			       f->leader.insync);
@@ -254,13 +259,21 @@ step_standby(struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now)
 	int silent;
 
 	if (f->leader_known && is_me(f, &f->leader) && f->leader.epoch > f->epoch) {
-		/* A promotion whose answer was lost: etcd says it happened. The
-		 * deposed primary's lease ran out L after this read was sent. */
-		become(f, SL_HA_ROLE_PRIMARY, f->leader.epoch, now,
-		       "etcd names this node (a promotion whose answer was lost)");
-		f->ack_from_ns = f->leader_ns + lease_ns(dp) + lease_ns(dp) / 10;
-		f->solo_epoch = f->leader.insync ? 0 : f->epoch;
-		f->failovers++;
+		/* A promotion whose answer was lost and that etcd applied
+		 * late: this node's heartbeats (at the old epoch) may have kept
+		 * the old primary's lease alive meanwhile. Stop them, then read
+		 * again: the lease is counted from that read. */
+		become(f, SL_HA_ROLE_CANDIDATE, f->epoch, now, "etcd names this node: "
+		       "stopping heartbeats before taking over");
+		f->cand_resolve = 1;
+		f->cand_force = 0;
+		f->cand_heard_ns = dp->peer_heard_ns;
+		f->cand_from_epoch = f->epoch;
+		f->next_read_ns = 0;
+		return act_none();
+	}
+	if (f->leader_known && !f->leader.present) {
+		become(f, SL_HA_ROLE_UNKNOWN, f->epoch, now, "the leader key is gone: start over");
 		return act_none();
 	}
 	if (f->leader_known && f->leader.present && !is_me(f, &f->leader) &&
@@ -312,6 +325,16 @@ step_standby(struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now)
 static struct sl_ha_act
 step_candidate(struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now)
 {
+	int stopped = dp->dp_gen >= 2 * f->gen && dp->dp_role == SL_HA_ROLE_CANDIDATE;
+
+	/* Whether etcd took this node's CAS is unknown: heartbeats stay off
+	 * (they would renew the old primary's lease) until a read sent after
+	 * they stopped says. */
+	if (f->cand_resolve) {
+		if (!stopped)
+			return act_none();
+		return act_read_if_due(f, dp, now);
+	}
 	if (!f->cand_force && dp->peer_heard_ns > f->cand_heard_ns &&
 	    dp->peer_role == SL_HA_ROLE_PRIMARY && dp->peer_epoch == f->cand_from_epoch) {
 		become(f, SL_HA_ROLE_STANDBY, f->epoch, now, "the primary was heard again");
@@ -319,12 +342,16 @@ step_candidate(struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now)
 	}
 	/* Only once the dataplane has stopped its heartbeats: from then on
 	 * the old primary's lease runs on etcd alone. */
-	if (dp->dp_gen >= 2 * f->gen && dp->dp_role == SL_HA_ROLE_CANDIDATE)
+	if (stopped)
 		return act_cas(f->cand_force ? SL_HA_WHY_FORCE : SL_HA_WHY_PROMOTE, &f->leader,
 			       f->node, f->leader.epoch + 1, 0);
-	if (now > f->role_ns + lease_ns(dp))
+	if (now > f->role_ns + lease_ns(dp)) {
+		if (f->cand_force)
+			snprintf(f->promote_msg, sizeof(f->promote_msg), "not promoted: the "
+				 "dataplane did not stop its heartbeats within %u ms", dp->lease_ms);
 		become(f, SL_HA_ROLE_STANDBY, f->epoch, now,
 		       "the dataplane did not take the candidate role in time");
+	}
 	return act_none();
 }
 
@@ -351,7 +378,10 @@ sl_ha_step(struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now)
 		/* Once the dataplane has stopped acknowledging (or L later),
 		 * follow the new leader: the dataplane rejoins and truncates. */
 		if (dp->dp_gen >= 2 * f->gen || now > f->role_ns + lease_ns(dp))
-			become(f, SL_HA_ROLE_STANDBY, f->leader.epoch, now, "following the new leader");
+			become(f, f->leader.present ? SL_HA_ROLE_STANDBY : SL_HA_ROLE_UNKNOWN,
+			       f->leader.present ? f->leader.epoch : f->epoch, now,
+			       f->leader.present ? "following the new leader" :
+			       "the leader key is gone: start over");
 		return act_none();
 	default:
 		return act_none();
@@ -377,11 +407,11 @@ result_error(struct sl_ha_fsm *f, const struct sl_ha_act *a, const struct sl_ha_
 	/* The write may or may not have happened: what etcd holds is unknown
 	 * until the next read. */
 	f->leader_known = 0;
-	if (f->role == SL_HA_ROLE_CANDIDATE) {
-		if (f->cand_force)
-			snprintf(f->promote_msg, sizeof(f->promote_msg),
-				 "not promoted: etcd did not answer");
-		become(f, SL_HA_ROLE_STANDBY, f->epoch, t_resp, "etcd did not answer the promotion");
+	if (f->role == SL_HA_ROLE_CANDIDATE && !f->cand_resolve) {
+		/* Stay a candidate (no heartbeats) until a read tells. */
+		f->cand_resolve = 1;
+		say(f, "ha: etcd did not answer the promotion: heartbeats stay off until "
+		    "a read says whether it took");
 	}
 	/* INSYNC_ON unanswered: solo stays cleared (sync publishes wait for
 	 * the standby) until a read says what etcd holds. */
@@ -437,6 +467,36 @@ result_promote(struct sl_ha_fsm *f, const struct sl_ha_act *a, int won, const st
 	       f->leader.epoch : f->epoch, t_resp, "lost the promotion");
 }
 
+/* A candidate whose CAS outcome was unknown read @cur, sent after its
+ * heartbeats stopped and answered at @t_resp. */
+static void
+result_resolve(struct sl_ha_fsm *f, const struct sl_ha_leader *cur, const struct sl_ha_dp *dp,
+	       uint64_t t_resp)
+{
+	uint64_t l = lease_ns(dp);
+	int force = f->cand_force;
+
+	if (is_me(f, cur) && cur->epoch > f->epoch) {
+		/* The write took, at the latest before this answer; the old
+		 * primary's lease (etcd reads, this node's heartbeats) ran out
+		 * L after that at the latest. */
+		become(f, SL_HA_ROLE_PRIMARY, cur->epoch, t_resp, "etcd took the promotion");
+		f->ack_from_ns = t_resp + l + l / 10;
+		f->solo_epoch = cur->insync ? 0 : f->epoch;
+		f->failovers++;
+		if (force)
+			snprintf(f->promote_msg, sizeof(f->promote_msg),
+				 "promoted: primary of epoch %u", f->epoch);
+		return;
+	}
+	if (force)
+		snprintf(f->promote_msg, sizeof(f->promote_msg),
+			 "not promoted: etcd did not take it (leader %s, epoch %u)",
+			 cur->present ? cur->node : "none", cur->epoch);
+	become(f, SL_HA_ROLE_STANDBY, cur->present && !is_me(f, cur) ? cur->epoch : f->epoch,
+	       t_resp, "etcd did not take the promotion");
+}
+
 void
 sl_ha_result(struct sl_ha_fsm *f, const struct sl_ha_act *a, int rc,
 	     const struct sl_ha_leader *cur, const struct sl_ha_dp *dp, uint64_t t_send,
@@ -451,12 +511,16 @@ sl_ha_result(struct sl_ha_fsm *f, const struct sl_ha_act *a, int rc,
 		    (unsigned long long)((t_resp - f->etcd_down_ns) / MS));
 	f->etcd_up = 1;
 	f->leader = *cur;
+	if (cur->present && cur->epoch > f->epoch_max)
+		f->epoch_max = cur->epoch;
 	f->leader_known = 1;
 	f->leader_ns = t_send;
 	f->next_read_ns = t_send + read_period_ns(dp);
 	if (a->kind == SL_HA_ACT_READ) {
 		if (f->role == SL_HA_ROLE_PRIMARY && is_me(f, cur) && cur->epoch == f->epoch)
 			f->etcd_ok_ns = t_send;
+		if (f->role == SL_HA_ROLE_CANDIDATE && f->cand_resolve)
+			result_resolve(f, cur, dp, t_resp);
 		return;
 	}
 	if (rc == 0 && a->why != SL_HA_WHY_PROMOTE && a->why != SL_HA_WHY_FORCE)
@@ -512,9 +576,12 @@ sl_ha_wait_ns(const struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now
 	    f->role == SL_HA_ROLE_FENCED || f->insync_on_gen != 0 || dp->dp_gen < 2 * f->gen ||
 	    f->spur_until_ns != 0)
 		return SL_HA_FAST_NS;
-	/* A standby whose primary has been quiet for a third of detect polls
-	 * fast, so promotion follows the dataplane's verdict within ~1 ms. */
-	if (f->role == SL_HA_ROLE_STANDBY && now > dp->peer_heard_ns + d / 3)
+	/* A standby that could take over, whose primary has been quiet for a
+	 * third of detect, polls fast, so promotion follows the dataplane's
+	 * verdict within ~1 ms (not one that could not: out of sync, never
+	 * heard its primary, no etcd). */
+	if (f->role == SL_HA_ROLE_STANDBY && now > dp->peer_heard_ns + d / 3 &&
+	    f->primary_seen && f->etcd_up && f->leader_known && f->leader.insync)
 		return SL_HA_FAST_NS;
 	if (w > d / 3)
 		w = d / 3;

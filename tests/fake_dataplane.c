@@ -20,7 +20,9 @@
  * It starts with the topic "client.t" (none, as a client's RESOLVE makes)
  * and the durable group "legacy" on topic "jobs" once "jobs" exists (as
  * reloaded from a saved spec). Counters are sampled every 50 ms. SIGTERM
- * ends it; the region is removed.
+ * ends it; the region is removed. With SLUICE_FAKE_HA=1 in its environment
+ * it is a pair member (docs/HA.md): L 100 ms, detect 60 ms, role unknown
+ * until it applies what sluice-control writes in the CnC HA block.
  */
 
 #include <errno.h>
@@ -256,6 +258,24 @@ define_types(void)
 	       sl_ctrs_type_define(area, T_GMEMBER, "gmember", member_labels, mk, 7);
 }
 
+/* A pair member's dataplane: apply the control half when ctl_gen is even
+ * and reads the same around the fields (the seqlock of common/cnc.h). */
+static void
+ha_apply(struct sl_cnc_ha *h)
+{
+	uint64_t g1 = __atomic_load_n(&h->ctl_gen, __ATOMIC_ACQUIRE), g2;
+	uint32_t role = __atomic_load_n(&h->ctl_role, __ATOMIC_RELAXED);
+	uint32_t epoch = __atomic_load_n(&h->ctl_epoch, __ATOMIC_RELAXED);
+
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	g2 = __atomic_load_n(&h->ctl_gen, __ATOMIC_RELAXED);
+	if (g1 != g2 || (g1 & 1) || g1 == h->dp_gen)
+		return;
+	__atomic_store_n(&h->dp_role, role, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->dp_epoch, epoch, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->dp_gen, g1, __ATOMIC_RELEASE);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -263,6 +283,7 @@ main(int argc, char **argv)
 	struct timespec tick = { 0, 5000000 };
 	struct sl_cnc_result r;
 	struct sl_cnc_cmd c;
+	struct sl_cnc_ha *ha = NULL;
 	struct sl_cnc *cnc;
 	uint64_t next_sample = 0;
 	int dp;
@@ -286,6 +307,12 @@ main(int argc, char **argv)
 	sl_ctrs_set(&sl_ctrs_values(area, dp)[0], (uint64_t)getpid());
 	sl_ctrs_set(&sl_ctrs_values(area, dp)[1], sl_cnc_hdr(cnc)->dp_start_ns);
 	topic_add("client.t", 0);
+	if (getenv("SLUICE_FAKE_HA") != NULL && strcmp(getenv("SLUICE_FAKE_HA"), "1") == 0) {
+		ha = sl_cnc_ha(cnc);
+		ha->dp_role = SL_HA_ROLE_UNKNOWN;
+		ha->dp_detect_ms = 60;
+		__atomic_store_n(&ha->dp_lease_ms, 100, __ATOMIC_RELEASE);
+	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	while (!stop) {
@@ -299,6 +326,8 @@ main(int argc, char **argv)
 			while (sl_cnc_result_push(cnc, &r) == -EAGAIN)
 				nanosleep(&tick, NULL);
 		}
+		if (ha != NULL)
+			ha_apply(ha);
 		if (now >= next_sample) {
 			sl_ctrs_sample_begin(area);
 			sl_ctrs_sample_end(area, now);

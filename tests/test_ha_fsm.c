@@ -258,22 +258,50 @@ test_candidate_lost_and_aborted(void)
 	CHECK_EQ(sl_ha_step(&f, &dp, now + 2 * MS).kind, SL_HA_ACT_NONE);
 	CHECK_EQ(f.role, SL_HA_ROLE_STANDBY);
 
-	/* etcd does not answer the CAS: standby (heartbeats resume), and a
-	 * later read that names this node makes it primary, L after that read. */
+	/* etcd does not answer the CAS: still a candidate (no heartbeats: they
+	 * would renew the old primary's lease), no new CAS; a read that names
+	 * this node makes it primary, L after that read's answer. */
 	make_standby(&f, &dp, t, 1);
 	now = dp.peer_heard_ns + D + MS;
 	sl_ha_step(&f, &dp, now);
 	apply(&f, &dp);
 	a = sl_ha_step(&f, &dp, now + MS);
 	sl_ha_result(&f, &a, -110, NULL, &dp, now + MS, now + 101 * MS);
-	CHECK_EQ(f.role, SL_HA_ROLE_STANDBY);
+	CHECK_EQ(f.role, SL_HA_ROLE_CANDIDATE);
 	CHECK_EQ(f.leader_known, 0);
+	CHECK_EQ(sl_ha_step(&f, &dp, now + 102 * MS).kind, SL_HA_ACT_NONE);
+	dp.peer_heard_ns = now + 103 * MS; /* even the old primary heard: no standby yet */
 	now += 200 * MS;
 	answer_read(&f, &dp, leader("b", 2, 0, 40), now);
-	sl_ha_step(&f, &dp, now + 2 * MS);
 	CHECK_EQ(f.role, SL_HA_ROLE_PRIMARY);
 	CHECK_EQ(f.epoch, 2);
-	CHECK(f.ack_from_ns >= now + L);
+	CHECK_EQ(f.ack_from_ns, now + MS + L + L / 10);
+	CHECK_EQ(f.failovers, 1);
+	/* ... or one that does not: standby again. */
+	make_standby(&f, &dp, t, 1);
+	now = dp.peer_heard_ns + D + MS;
+	sl_ha_step(&f, &dp, now);
+	apply(&f, &dp);
+	a = sl_ha_step(&f, &dp, now + MS);
+	sl_ha_result(&f, &a, -110, NULL, &dp, now + MS, now + 101 * MS);
+	now += 200 * MS;
+	answer_read(&f, &dp, leader("a", 1, 1, 20), now);
+	CHECK_EQ(f.role, SL_HA_ROLE_STANDBY);
+	CHECK_EQ(f.epoch, 1);
+
+	/* A standby that reads its own name at a newer epoch (a CAS applied
+	 * after its answer was lost): heartbeats off first, then a read. */
+	make_standby(&f, &dp, t, 1);
+	now = dp.peer_heard_ns + MS;
+	dp.peer_heard_ns = now + L - MS; /* the primary is alive */
+	answer_read(&f, &dp, leader("b", 2, 0, 41), now + L);
+	CHECK_EQ(sl_ha_step(&f, &dp, now + L + 2 * MS).kind, SL_HA_ACT_NONE);
+	CHECK_EQ(f.role, SL_HA_ROLE_CANDIDATE);
+	CHECK_EQ(sl_ha_step(&f, &dp, now + L + 3 * MS).kind, SL_HA_ACT_NONE); /* not applied */
+	apply(&f, &dp);
+	answer_read(&f, &dp, leader("b", 2, 0, 41), now + L + 4 * MS);
+	CHECK_EQ(f.role, SL_HA_ROLE_PRIMARY);
+	CHECK_EQ(f.ack_from_ns, now + L + 5 * MS + L + L / 10);
 }
 
 static void
@@ -298,6 +326,8 @@ test_no_promotion(void)
 	}
 	CHECK_EQ(n_logs, logs + 1);
 	CHECK(strstr(last_log, "out of sync: not promoting") != NULL);
+	/* ... and does not poll fast for a promotion it will not make. */
+	CHECK(sl_ha_wait_ns(&f, &dp, now + 990 * MS) > SL_HA_FAST_NS); /* next read at +1000 */
 
 	/* A standby that never heard its primary since it started (restarted
 	 * while the primary was down): no promotion, even "in sync". */
@@ -420,6 +450,13 @@ test_primary(void)
 	sl_ha_step(&f, &dp, t + L + 3 * MS);
 	CHECK_EQ(f.role, SL_HA_ROLE_STANDBY);
 	CHECK_EQ(f.epoch, 2);
+
+	/* The leader key deleted: start over, at an epoch above any seen. */
+	answer_read(&f, &dp, leader(NULL, 0, 0, 0), t + 2 * L);
+	sl_ha_step(&f, &dp, t + 2 * L + MS);
+	CHECK_EQ(f.role, SL_HA_ROLE_UNKNOWN);
+	a = sl_ha_step(&f, &dp, t + 2 * L + 2 * MS);
+	CHECK(a.kind == SL_HA_ACT_CAS && a.why == SL_HA_WHY_CREATE && a.want.epoch == 3);
 }
 
 static void

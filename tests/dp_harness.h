@@ -250,11 +250,11 @@ harness_pump(struct sl_worker *w, struct rte_ring *tx, unsigned polls,
 	}
 }
 
-/* Enqueue on @rx a datagram from the client's UDP port @port holding @len
- * bytes of frames. Returns 0 or -ENOBUFS. */
+/* Enqueue on @rx a datagram from the client's UDP port @port to address
+ * @dst (network order) holding @len bytes of frames. Returns 0 or -ENOBUFS. */
 static inline int
-harness_send_from(struct sl_dp *dp, struct rte_ring *rx, uint16_t port, const void *frames,
-		  uint32_t len)
+harness_send_to(struct sl_dp *dp, struct rte_ring *rx, uint32_t dst, uint16_t port,
+		const void *frames, uint32_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pkt_pool);
 	uint8_t *d;
@@ -262,7 +262,11 @@ harness_send_from(struct sl_dp *dp, struct rte_ring *rx, uint16_t port, const vo
 	if (m == NULL)
 		return -ENOBUFS;
 	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(SL_PKT_HDR_LEN + len));
-	sl_pkt_build_udp(d, harness_client_mac, dp->ports[0].mac, HARNESS_CLIENT_IP, HARNESS_IP,
+	if (d == NULL) {
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	sl_pkt_build_udp(d, harness_client_mac, dp->ports[0].mac, HARNESS_CLIENT_IP, dst,
 			 htons(port), htons(HARNESS_UDP_PORT), (uint16_t)len);
 	memcpy(d + SL_PKT_HDR_LEN, frames, len);
 	if (rte_ring_enqueue(rx, m) != 0) {
@@ -270,6 +274,14 @@ harness_send_from(struct sl_dp *dp, struct rte_ring *rx, uint16_t port, const vo
 		return -ENOBUFS;
 	}
 	return 0;
+}
+
+/* The same to the port's own address. */
+static inline int
+harness_send_from(struct sl_dp *dp, struct rte_ring *rx, uint16_t port, const void *frames,
+		  uint32_t len)
+{
+	return harness_send_to(dp, rx, HARNESS_IP, port, frames, len);
 }
 
 /* Worker 0's counter @c and drop reason @d. */

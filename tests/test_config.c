@@ -241,13 +241,13 @@ test_bools(void)
 }
 
 /* A dump loads back into the same configuration. */
+/* conf dumped, then loaded into conf2. */
 static void
-test_dump_round_trip(void)
+dump_reload(void)
 {
 	FILE *f;
 	int fd;
 
-	CHECK(load_text(full_file) == 0);
 	snprintf(path, sizeof(path), "/tmp/sl-test-dump-XXXXXX");
 	fd = mkstemp(path);
 	CHECK(fd >= 0);
@@ -259,7 +259,35 @@ test_dump_round_trip(void)
 	sl_conf_defaults(&conf2);
 	CHECK(sl_conf_load(&conf2, path, err, sizeof(err)) == 0);
 	unlink(path);
+}
+
+static void
+test_dump_round_trip(void)
+{
+	CHECK(load_text(full_file) == 0);
+	dump_reload();
 	check_full(&conf2);
+}
+
+/* [ha] service_ip: an address, not port0's own; kept by the dump. */
+static void
+test_ha_service_ip(void)
+{
+	CHECK(load_text(full_file) == 0);
+	CHECK(conf.ha.service_ip == 0);
+	CHECK(sl_conf_validate(&conf, err, sizeof(err)) == 0);
+	CHECK(sl_conf_set(&conf, "ha.service_ip=10.0.0.1", err, sizeof(err)) == 0);
+	CHECK(conf.ha.service_ip == ip4("10.0.0.1"));
+	CHECK(sl_conf_validate(&conf, err, sizeof(err)) == -EINVAL &&
+	      strstr(err, "service_ip is port0's own ip"));
+	CHECK(sl_conf_set(&conf, "ha.service_ip=10.0.0.100", err, sizeof(err)) == 0);
+	CHECK(sl_conf_validate(&conf, err, sizeof(err)) == 0);
+	CHECK(sl_conf_set(&conf, "ha.service_ip=10.0.0", err, sizeof(err)) == -EINVAL &&
+	      strstr(err, "IPv4"));
+	CHECK(sl_conf_set(&conf, "ha.bogus=1", err, sizeof(err)) == -EINVAL &&
+	      strstr(err, "unknown key 'bogus' in [ha]"));
+	dump_reload();
+	CHECK(conf2.ha.service_ip == ip4("10.0.0.100"));
 }
 
 static void
@@ -582,6 +610,7 @@ main(int argc, char **argv)
 	test_bools();
 	test_dump_round_trip();
 	test_overrides();
+	test_ha_service_ip();
 	test_load_errors();
 	test_validate();
 	test_policy_rules();

@@ -79,20 +79,7 @@ send_arp(uint32_t target)
 static void
 send_to(uint32_t dst, uint16_t port, const void *frames, uint32_t len)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(dp.pkt_pool);
-	uint8_t *d;
-
-	CHECK(m != NULL);
-	if (m == NULL)
-		return;
-	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(SL_PKT_HDR_LEN + len));
-	CHECK(d != NULL);
-	if (d == NULL)
-		return;
-	sl_pkt_build_udp(d, harness_client_mac, dp.ports[0].mac, HARNESS_CLIENT_IP, dst,
-			 htons(port), htons(HARNESS_UDP_PORT), (uint16_t)len);
-	memcpy(d + SL_PKT_HDR_LEN, frames, len);
-	CHECK(rte_ring_enqueue(rx, m) == 0);
+	CHECK(harness_send_to(&dp, rx, dst, port, frames, len) == 0);
 }
 
 static uint32_t

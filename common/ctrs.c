@@ -13,8 +13,8 @@ _Static_assert(offsetof(struct sl_ctrs_hdr, sample_seq) == 72, "sample_seq offse
 _Static_assert(offsetof(struct sl_ctrs_hdr, hist_off) == 96, "hist_off offset");
 _Static_assert(sizeof(struct sl_ctrs_meta) == 256, "counters metadata record");
 _Static_assert(offsetof(struct sl_ctrs_meta, key) == 32, "metadata key offset");
-_Static_assert(sizeof(struct sl_ctrs_type) == 2152, "counters type record");
-_Static_assert(offsetof(struct sl_ctrs_type, labels) == 104, "type labels offset");
+_Static_assert(sizeof(struct sl_ctrs_type) == 4264, "counters type record");
+_Static_assert(offsetof(struct sl_ctrs_type, labels) == 168, "type labels offset");
 
 #define TYPES_OFF ((uint64_t)sizeof(struct sl_ctrs_hdr))
 #define META_OFF (TYPES_OFF + SL_CTRS_MAX_TYPES * (uint64_t)sizeof(struct sl_ctrs_type))

@@ -36,9 +36,10 @@ extern "C" {
  */
 
 #define SL_CTRS_MAGIC 0x3153525443434c53ull /* "SLCCTRS1" */
-#define SL_CTRS_VERSION 2u /* 2: the latency histogram section (hist_off) */
+#define SL_CTRS_VERSION 3u /* 2: the latency histogram section (hist_off);
+			    * 3: 128 values per slot (64 before) */
 #define SL_CTRS_MAX_TYPES 16
-#define SL_CTRS_MAX_VALUES 64 /* values per slot */
+#define SL_CTRS_MAX_VALUES 128 /* values per slot */
 #define SL_CTRS_LABEL_LEN 32  /* NUL terminated */
 #define SL_CTRS_KEY_LEN 208   /* a topic name fits (SL_CNC_NAME_LEN) */
 

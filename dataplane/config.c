@@ -111,11 +111,21 @@ static const struct key_def worker_keys[] = {
 };
 
 #define HA(k, kind, field, lo, hi)                                                    \
-	{ k, kind, offsetof(struct sl_conf_ha, field), sizeof(((struct sl_conf_ha *)0)->field), \
-	  lo, hi }
+	{ k, kind, offsetof(struct sl_conf_ha, field),                                \
+	  sizeof(((struct sl_conf_ha *)0)->field), lo, hi }
 
+/* Section [ha]: a pair member (docs/REPLICATION.md, docs/HA.md). */
 static const struct key_def ha_keys[] = {
+	HA("peer", V_IP, peer, 0, 0),
+	HA("repl_port", V_U16, repl_port, 1, 65535),
+	HA("key", V_STR, key, 0, 0),
+	HA("encrypt", V_U8_BOOL, encrypt, 0, 1),
 	HA("service_ip", V_IP, service_ip, 0, 0),
+	HA("hb_ms", V_U32, hb_ms, 1, 10000),
+	HA("detect_ms", V_U32, detect_ms, 2, 60000),
+	HA("lease_ms", V_U32, lease_ms, 2, 600000),
+	HA("sync_replicas", V_U32, sync_replicas, 0, 1),
+	HA("node", V_STR, node, 0, 0),
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -175,6 +185,11 @@ sl_conf_defaults(struct sl_conf *c)
 	c->shm_max_clients = 64;
 	c->shm_ring_kb = 512;
 	c->shm_huge = 1;
+	c->ha.repl_port = 9600;
+	c->ha.hb_ms = 10;
+	c->ha.detect_ms = 60;
+	c->ha.lease_ms = 100;
+	c->ha.sync_replicas = 1;
 }
 
 /* How a configuration key names its policies: the parser and the three
@@ -620,10 +635,38 @@ validate_workers(const struct sl_conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* A pair member: its key, one worker, timings in order. */
+static int
+validate_ha(const struct sl_conf *c, char *err, size_t errlen)
+{
+	const struct sl_conf_ha *h = &c->ha;
+
+	if (h->peer == 0)
+		return 0;
+	if (h->key[0] == '\0')
+		return fail(err, errlen, "[ha] peer is set but key is not: name the file holding "
+			    "the pair's key (64 hex digits, the same on both nodes)");
+	if (c->n_workers != 1)
+		return fail(err, errlen, "[ha] a pair member runs one worker (%u configured): "
+			    "replication reaches each topic's journal through it; keep [worker0] "
+			    "only and rx_queues = 1", c->n_workers);
+	if (h->peer == c->ports[0].ip)
+		return fail(err, errlen, "[ha] peer is this node's own port0 address: name the "
+			    "other node's");
+	if (h->repl_port == c->ports[0].udp_port)
+		return fail(err, errlen, "[ha] repl_port %u is the clients' udp_port: choose "
+			    "another", h->repl_port);
+	if (h->detect_ms <= h->hb_ms || h->lease_ms < h->detect_ms)
+		return fail(err, errlen, "[ha] needs hb_ms (%u) < detect_ms (%u) <= lease_ms (%u)",
+			    h->hb_ms, h->detect_ms, h->lease_ms);
+	return 0;
+}
+
 int
 sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen)
 {
 	unsigned i, q, covered;
+	int rc;
 
 	if (c->n_ports == 0)
 		return fail(err, errlen, "no [portN] section: configure at least one port");
@@ -675,6 +718,9 @@ sl_conf_validate(const struct sl_conf *c, char *err, size_t errlen)
 	if (c->ha.service_ip != 0 && c->ha.service_ip == c->ports[0].ip)
 		return fail(err, errlen, "[ha] service_ip is port0's own ip: the service address "
 			    "moves between the nodes, so give it an address of its own");
+	rc = validate_ha(c, err, errlen);
+	if (rc < 0)
+		return rc;
 	return validate_workers(c, err, errlen);
 }
 
@@ -734,8 +780,21 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 	for (i = 0; i < c->n_workers; i++)
 		fprintf(out, "\n[worker%u]\nlcore = %u\nport = %u\nqueue = %u\n", i,
 			c->workers[i].lcore, c->workers[i].port, c->workers[i].queue);
-	if (c->ha.service_ip != 0) {
-		inet_ntop(AF_INET, &c->ha.service_ip, ip, sizeof(ip));
-		fprintf(out, "\n[ha]\nservice_ip = %s\n", ip);
+	if (c->ha.peer == 0) {
+		/* A single node may still answer a service address. */
+		if (c->ha.service_ip != 0) {
+			inet_ntop(AF_INET, &c->ha.service_ip, ip, sizeof(ip));
+			fprintf(out, "\n[ha]\nservice_ip = %s\n", ip);
+		}
+		return;
 	}
+	inet_ntop(AF_INET, &c->ha.peer, ip, sizeof(ip));
+	fprintf(out, "\n[ha]\npeer = %s\nrepl_port = %u\nkey = %s\nencrypt = %s\n", ip,
+		c->ha.repl_port, c->ha.key, c->ha.encrypt ? "yes" : "no");
+	if (c->ha.service_ip) {
+		inet_ntop(AF_INET, &c->ha.service_ip, ip, sizeof(ip));
+		fprintf(out, "service_ip = %s\n", ip);
+	}
+	fprintf(out, "hb_ms = %u\ndetect_ms = %u\nlease_ms = %u\nsync_replicas = %u\nnode = %s\n",
+		c->ha.hb_ms, c->ha.detect_ms, c->ha.lease_ms, c->ha.sync_replicas, c->ha.node);
 }

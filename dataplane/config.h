@@ -45,10 +45,23 @@ struct sl_conf_worker {
 	uint16_t queue;
 };
 
-/* [ha]: this dataplane as a member of a broker pair (docs/HA.md). */
+/*
+ * High availability (section "ha", docs/REPLICATION.md, docs/HA.md). With
+ * peer unset the dataplane is a single node (role SL_HA_ROLE_SINGLE) and
+ * nothing below applies.
+ */
 struct sl_conf_ha {
-	uint32_t service_ip; /* the address clients use, answered by whichever node
-			      * serves (network order); 0: none */
+	uint32_t peer;		 /* ha.peer: the peer dataplane's port0 IPv4, network order; 0 none */
+	uint32_t service_ip;	 /* ha.service_ip: answered only while primary, network order; 0 none */
+	uint16_t repl_port;	 /* ha.repl_port: replication and pair heartbeats, host order */
+	uint8_t encrypt;	 /* ha.encrypt: frames encrypted too, not only authenticated */
+	uint8_t reserved;
+	uint32_t hb_ms;		 /* ha.hb_ms: heartbeat period, both ways */
+	uint32_t detect_ms;	 /* ha.detect_ms: peer silence that counts as dead */
+	uint32_t lease_ms;	 /* ha.lease_ms: L, the primary's lease */
+	uint32_t sync_replicas;	 /* ha.sync_replicas: replicas a sync ack waits for (0: none) */
+	char key[SL_CONF_STR];	 /* ha.key: file with the pair key (64 hex digits) */
+	char node[64];		 /* ha.node: this node's name ("": the instance name) */
 };
 
 struct sl_conf {
@@ -112,6 +125,7 @@ struct sl_conf {
 	struct sl_conf_port ports[SL_CONF_MAX_PORTS];
 	struct sl_conf_worker workers[SL_CONF_MAX_WORKERS];
 	char topics[SL_CONF_MAX_TOPICS][208];
+	struct sl_conf_ha ha;
 };
 
 /* Fill @c with the built-in defaults (no ports, no workers). */

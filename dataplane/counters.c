@@ -31,7 +31,8 @@ sl_drop_from_proto(int err)
 
 _Static_assert(SL_CTR_MAX <= SL_CTRS_MAX_VALUES && SL_DROP_MAX <= SL_CTRS_MAX_VALUES &&
 	       SL_STATS_TOPIC_MAX <= SL_CTRS_MAX_VALUES &&
-	       SL_STATS_G_MAX <= SL_CTRS_MAX_VALUES && SL_STATS_GM_MAX <= SL_CTRS_MAX_VALUES, "a counter list outgrew a slot");
+	       SL_STATS_G_MAX <= SL_CTRS_MAX_VALUES && SL_STATS_GM_MAX <= SL_CTRS_MAX_VALUES &&
+	       SL_REPL_CTR_MAX <= SL_CTRS_MAX_VALUES, "a counter list outgrew a slot");
 _Static_assert(SL_STATS_T_MAX <= SL_CTRS_MAX_TYPES, "counters area types");
 
 #define X_LABEL(l, k) #l,
@@ -56,6 +57,8 @@ sl_stats_define_types(struct sl_ctrs_hdr *a)
 	static const uint8_t g_k[] = { SL_STATS_GROUP_LIST(X_KIND) };
 	static const char *const gm_l[] = { SL_STATS_GMEMBER_LIST(X_LABEL) };
 	static const uint8_t gm_k[] = { SL_STATS_GMEMBER_LIST(X_KIND) };
+	static const char *const r_l[] = { SL_STATS_REPL_LIST(X_LABEL) };
+	static const uint8_t r_k[] = { SL_STATS_REPL_LIST(X_KIND) };
 	static const char *const a_l[] = { SL_AUTHZ_STATS_LIST(X_LABEL1) };
 	static const uint8_t a_k[] = { SL_AUTHZ_STATS_LIST(X_COUNT1) };
 	static const uint8_t c_k[] = { SL_CTR_LIST(X_COUNT1) };
@@ -74,6 +77,7 @@ sl_stats_define_types(struct sl_ctrs_hdr *a)
 		[SL_STATS_T_TOPIC] = { t_l, t_k, SL_STATS_TOPIC_MAX },
 		[SL_STATS_T_GROUP] = { g_l, g_k, SL_STATS_G_MAX },
 		[SL_STATS_T_GMEMBER] = { gm_l, gm_k, SL_STATS_GM_MAX },
+		[SL_STATS_T_REPL] = { r_l, r_k, SL_REPL_CTR_MAX },
 	};
 	unsigned i;
 

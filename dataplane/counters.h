@@ -27,7 +27,9 @@
 	X(slow_consumer_cuts) X(tx_batched) X(retx_evicted)   \
 	X(producers_bound) X(dup_publishes) X(frags_received) X(frag_dups) X(large_messages)   \
 	X(deliver_frags) X(sealed_rx) X(sealed_tx) X(subs_revoked) X(sessions_revoked)  \
-	X(hdrs_stripped) X(filter_skipped) X(skips_sent) X(bad_headers) X(no_group)
+	X(hdrs_stripped) X(filter_skipped) X(skips_sent) X(bad_headers) X(no_group)      \
+	X(ha_held_refused) X(repl_records_sent) X(repl_bytes_sent) X(repl_resends)      \
+	X(repl_announces) X(repl_truncs_sent)
 
 #define SL_DROP_LIST(X)                                                              \
 	X(not_ipv4) X(arp_ignored) X(ip_header) X(ip_fragment) X(not_for_us)             \
@@ -43,7 +45,7 @@
 	X(producer_table_full) X(frag_too_big) X(frag_no_budget) X(frag_timeout) X(frag_refused) \
 	X(hello_short) X(cookie_bad) X(cookie_stale) X(auth_stale) X(seal_inner_bad)     \
 	X(seal_no_keys) X(encryption_required) X(seal_seq_end) \
-	X(psub_table_full)
+	X(psub_table_full) X(not_primary) X(ha_fenced) X(ha_wait_full) X(repl_read_failed)
 
 /*
  * The blocks the counters area of the CnC region carries besides the two
@@ -84,11 +86,35 @@
 	X(retain_bytes, GAUGE) X(retain_age_s, GAUGE) X(capacity_bytes, GAUGE)          \
 	X(durability, DURABILITY) X(backpressure, BACKPRESSURE) X(deleted, BOOL)
 
+/*
+ * Replication of a pair member ("repl", one slot, only with ha.peer:
+ * docs/COUNTERS.md, docs/REPLICATION.md). Written by the replication worker
+ * (struct sl_repl.ctr, sl_repl_count); repl_* count events, drop_repl_*
+ * datagrams or frames refused, each for the reason its label names.
+ */
+#define SL_STATS_REPL_LIST(X)                                                         \
+	X(repl_dgrams_sent, COUNT) X(repl_dgrams_received, COUNT)                     \
+	X(repl_hb_sent, COUNT) X(repl_hb_received, COUNT)                             \
+	X(repl_topics_announced, COUNT) X(repl_records_sent, COUNT)                   \
+	X(repl_bytes_sent, COUNT) X(repl_resends, COUNT) X(repl_truncs_sent, COUNT)    \
+	X(repl_acks_received, COUNT) X(repl_records_applied, COUNT)                   \
+	X(repl_bytes_applied, COUNT) X(repl_dup_records, COUNT) X(repl_gaps, COUNT)     \
+	X(repl_truncations, COUNT) X(repl_acks_sent, COUNT) X(repl_pos_sent, COUNT)     \
+	X(repl_topics_created, COUNT) X(repl_syncs, COUNT)                              \
+	X(repl_lag_records, GAUGE) X(repl_lag_bytes, GAUGE)                           \
+	X(repl_catchup_done, GAUGE) X(repl_catchup_total, GAUGE)                       \
+	X(drop_repl_bad_mac, COUNT) X(drop_repl_replay, COUNT)                        \
+	X(drop_repl_old_epoch, COUNT) X(drop_repl_stale, COUNT)                       \
+	X(drop_repl_malformed, COUNT) X(drop_repl_version, COUNT)                     \
+	X(drop_repl_not_peer, COUNT) X(drop_repl_unknown_topic, COUNT)                \
+	X(drop_repl_role, COUNT) X(drop_repl_journal, COUNT)                          \
+	X(drop_repl_no_mbuf, COUNT) X(drop_repl_frag, COUNT) X(drop_repl_no_room, COUNT)
+
 /* Type ids of the counters area, and the names readers find them by. */
 #define SL_STATS_TYPE_LIST(X)                                                         \
 	X(DATAPLANE, "dataplane") X(COUNTERS, "counters") X(DROPS, "drops")             \
 	X(AUTHZ, "authz") X(WORKER, "worker") X(PORT, "port") X(TOPIC, "topic")   \
-	X(GROUP, "group") X(GMEMBER, "gmember")
+	X(GROUP, "group") X(GMEMBER, "gmember") X(REPL, "repl")
 
 #define SL_X_ENUM_CTR(n) SL_CTR_##n,
 #define SL_X_ENUM_DROP(n) SL_DROP_##n,
@@ -109,6 +135,9 @@ enum { SL_STATS_PORT_LIST(SL_X_ENUM_V) SL_STATS_P_MAX };
 enum { SL_STATS_TOPIC_LIST(SL_X_ENUM_V) SL_STATS_TOPIC_MAX };
 #undef SL_X_ENUM_V
 /* Groups' and members' labels repeat the topics' (delivered...): prefixes of their own. */
+#define SL_X_ENUM_R(l, k) SL_REPL_CTR_##l,
+enum sl_repl_ctr { SL_STATS_REPL_LIST(SL_X_ENUM_R) SL_REPL_CTR_MAX };
+#undef SL_X_ENUM_R
 #define SL_X_ENUM_G(l, k) SL_STATS_G_##l,
 #define SL_X_ENUM_GM(l, k) SL_STATS_GM_##l,
 enum { SL_STATS_GROUP_LIST(SL_X_ENUM_G) SL_STATS_G_MAX };

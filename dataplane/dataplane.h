@@ -16,6 +16,7 @@
 #include "config.h"
 #include "counters.h"
 #include "group_dp.h"
+#include "ha.h"
 #include "route.h"
 #include "session.h"
 #include "vip.h"
@@ -135,6 +136,7 @@ struct sl_held {
 };
 
 struct sl_large;
+struct sl_repl;
 struct sl_shm;
 struct sl_topic_spec;
 
@@ -271,6 +273,11 @@ struct sl_worker {
 	/* Ends session @s (its subscriptions everywhere, then itself): how the
 	 * transports below the worker end a session without calling up. */
 	void (*session_end)(struct sl_worker *w, struct sl_session *s);
+	/* A pair member (dp->ha): the role, epoch and fence as of this
+	 * iteration's start, and the leader epoch stamped in the header of
+	 * every frame it sends to a client (0 on a single node). */
+	struct sl_ha_view ha_view;
+	uint32_t tx_epoch;
 } __rte_cache_aligned;
 
 struct sl_dp {
@@ -317,6 +324,9 @@ struct sl_dp {
 	struct sl_dp_groups *groups;	   /* consumer groups (group_dp.h); NULL: none */
 	struct sl_producer_reg *producers; /* producer ids' latest epochs, main lcore;
 					    * NULL: PRODUCER refused (SL_E_BUSY) */
+	struct sl_repl *repl; /* replication of a pair member (repl.h); NULL: single node */
+	struct sl_ha *ha;     /* role, epoch, fence of a pair member (ha.h); NULL: single node */
+	struct sl_repl_prim *repl_prim; /* the primary's replication (repl_primary.h) */
 	/* Main lcore: handlers of the slow-path ring, by kind (lcore_main.h). */
 	void (*slow_fn[SL_HO_KINDS])(struct sl_dp *dp, struct sl_handoff *h);
 };

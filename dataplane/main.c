@@ -30,7 +30,9 @@
 #include "group_durable_dp.h"
 #include "lcore_main.h"
 #include "port.h"
+#include "ha_main.h"
 #include "producer_main.h"
+#include "repl.h"
 #include "shm_main.h"
 
 #define MAX_EAL_ARGS 96
@@ -352,7 +354,13 @@ start(void)
 			"run without it)\n", strerror(-rc));
 		return rc;
 	}
-	return sl_dp_ctl_init(&dp);
+	rc = sl_dp_ctl_init(&dp);
+	if (rc < 0)
+		return rc;
+	rc = sl_repl_init(&dp); /* a pair member (ha.peer), after the CnC region */
+	if (rc < 0)
+		return rc;
+	return sl_dp_ha_init(&dp); /* its role and the primary's side, after the link */
 }
 
 static void
@@ -360,7 +368,8 @@ run_main_lcore(void)
 {
 	static const sl_duty_fn duties[] = { sl_dp_slow_path_poll, sl_dp_ctl_poll, sl_shm_poll,
 					     sl_dp_journals_prepare, sl_worker_auth_log_poll,
-					     sl_dp_groups_save, sl_vip_poll };
+					     sl_dp_groups_save, sl_vip_poll, sl_repl_main_poll,
+					     sl_dp_ha_poll };
 	unsigned i;
 
 	sl_dp_slow_path_on(&dp, SL_HO_RESOLVE, slow_resolve);
@@ -420,6 +429,8 @@ stop(void)
 			rte_pktmbuf_free(h.m);
 		rte_ring_free(dp.slow);
 	}
+	sl_dp_ha_fini(&dp); /* before the link: it frees what it hung there */
+	sl_repl_fini(&dp);
 	sl_dp_ctl_fini(&dp);
 	sl_psub_fini(&dp);
 	sl_dp_journals_close(&dp);

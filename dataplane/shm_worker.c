@@ -529,6 +529,7 @@ sl_shm_send(struct sl_worker *w, const struct sl_peer_shm *peer, const void *a, 
 	if (rec == NULL)
 		return rc;
 	memcpy(rec + SL_SHM_REC_HDR, a, alen);
+	((struct sl_hdr *)(rec + SL_SHM_REC_HDR))->reserved = w->tx_epoch; /* leader epoch */
 	if (blen)
 		memcpy(rec + SL_SHM_REC_HDR + alen, b, blen);
 	rx_commit(w, c, sl_shm_commit_word(c->rx[w->idx].pos, c->rx_shift, len));

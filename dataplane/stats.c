@@ -15,6 +15,7 @@
 #include "dataplane.h"
 #include "group_dp.h"
 #include "lathist.h"
+#include "repl.h"
 #include "stats.h"
 #include "topic.h"
 
@@ -37,6 +38,7 @@
 struct sl_dp_stats {
 	struct sl_ctrs_hdr *a;
 	int dp, authz;
+	int repl; /* the "repl" slot of a pair member, taken at the first sample; -1 */
 	int ctr[SL_CONF_MAX_WORKERS + 1], drop[SL_CONF_MAX_WORKERS + 1]; /* [n_workers]: main */
 	int worker[SL_CONF_MAX_WORKERS];
 	int port[SL_CONF_MAX_PORTS];
@@ -51,8 +53,8 @@ sl_dp_stats_slots(const struct sl_dp *dp)
 {
 	/* dataplane, authz; counters and drops per worker and the main lcore;
 	 * one per worker and port; one per topic id the route table holds;
-	 * one per group id and GMEMBER_SLOTS members. */
-	return 2 + 2 * (dp->n_workers + 1u) + dp->n_workers + dp->n_ports + dp->route.cap +
+	 * one per group id and GMEMBER_SLOTS members; replication's. */
+	return 3 + 2 * (dp->n_workers + 1u) + dp->n_workers + dp->n_ports + dp->route.cap +
 	       SL_DP_MAX_GROUPS + GMEMBER_SLOTS;
 }
 
@@ -70,6 +72,7 @@ sl_dp_stats_init(struct sl_dp *dp)
 	if (s == NULL)
 		return -ENOMEM;
 	s->a = a;
+	s->repl = -1;
 	s->cap = dp->route.cap;
 	s->topic = malloc(s->cap * sizeof(*s->topic));
 	s->linger = calloc(s->cap, 1);
@@ -160,6 +163,10 @@ sample_fixed(struct sl_dp *dp, struct sl_dp_stats *s)
 		sl_ctrs_set(&v[SL_STATS_sessions], __atomic_load_n(&w->sessions.n_active,
 							    __ATOMIC_RELAXED));
 	}
+	if (dp->repl && s->repl < 0)
+		s->repl = sl_ctrs_slot_alloc(s->a, SL_STATS_T_REPL, SL_CTRS_OWNER_MAIN, NULL);
+	if (dp->repl && s->repl >= 0)
+		copy_block(sl_ctrs_values(s->a, s->repl), dp->repl->ctr, SL_REPL_CTR_MAX);
 	for (i = 0; i < dp->n_ports; i++) {
 		memset(&st, 0, sizeof(st));
 		rte_eth_stats_get(dp->ports[i].port_id, &st);

@@ -21,9 +21,11 @@
 #include "dataplane.h"
 #include "large.h"
 #include "pkt.h"
+#include "repl.h"
 #include "retx.h"
 #include "shm_worker.h"
 #include "tx.h"
+#include "worker_ha.h"
 #include "worker_internal.h"
 
 #define EXPIRY_PERIOD_MS 10 /* how often a worker scans for silent sessions */
@@ -123,6 +125,8 @@ owner_publish(struct sl_worker *w, struct rte_mbuf *m, uint16_t off, uint16_t le
 	uint32_t slot = 0;
 	uint64_t seq;
 
+	if (unlikely(w->dp->ha != NULL) && !ts->journal && sl_worker_ha_unjournaled(w, m, p))
+		return; /* a pair member's fence is closed */
 	if (dedup && !sl_worker_producer_admit(w, m, p, pid, epoch, &slot))
 		return;
 	if (ts->journal) {
@@ -347,6 +351,8 @@ handle_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		drop(w, SL_DROP_seal_inner_bad);
 		return;
 	}
+	if (unlikely(w->dp->ha != NULL) && sl_worker_ha_refused(w, f, peer))
+		return; /* a pair member that is not primary serves no client */
 	if (type == SL_FT_HELLO) {
 		sl_worker_hello(w, f, peer);
 		*sess = NULL;
@@ -572,6 +578,8 @@ handle_pkt(struct sl_worker *w, struct rte_mbuf *m)
 		rte_pktmbuf_free(m); /* handoffs and deliveries hold their own references */
 		return;
 	}
+	if (unlikely(rc == -SL_DROP_wrong_port) && w->dp->repl && sl_repl_rx_pkt(w, m))
+		return; /* the pair's replication port (repl.c) */
 	if (rc == SL_PKT_ARP_REQ) {
 		sl_pkt_arp_reply(rte_pktmbuf_mtod(m, uint8_t *), p->mac, pi.dst_ip);
 		count(w, SL_CTR_arp_replies);
@@ -768,6 +776,8 @@ poll_once(struct sl_worker *w, struct poll_bufs *b)
 	unsigned nin, j, total = 0, rounds = 0;
 
 	w->now = rte_rdtsc();
+	if (unlikely(w->dp->ha != NULL))
+		sl_worker_ha_refresh(w); /* role, epoch, fence for this iteration */
 	sl_lh_poll(w); /* the last iteration's deliveries, timed by this TSC */
 	w->retx_budget = RETX_POLL_BUDGET;
 	/* Adaptive group commit: while sync publishes wait for this
@@ -798,6 +808,8 @@ poll_once(struct sl_worker *w, struct poll_bufs *b)
 	 * journals are persisted once each and their messages released. */
 	nin += sl_worker_replay_poll(w);
 	sl_worker_commit(w);
+	if (w->dp->repl)
+		nin += sl_repl_poll(w); /* a pair member: replication after the commit */
 	nin += sl_worker_group_poll(w); /* after the commit: what it made durable */
 	sl_worker_stage_flush(w);
 	sl_worker_durable_timers(w);

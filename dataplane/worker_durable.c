@@ -13,10 +13,13 @@
 #include <common/clock.h>
 
 #include "group_durable.h"
+#include "ha.h"
 #include "journal.h"
 #include "large.h"
+#include "repl_primary.h"
 #include "retx.h"
 #include "tx.h"
+#include "worker_ha.h"
 #include "worker_internal.h"
 
 #define PENDING_MAX 4096	/* sync publishes awaiting this iteration's commit */
@@ -25,12 +28,17 @@
 #define REPLAY_TOPICS_MAX 256	/* topics with replaying subscribers, per worker */
 #define REPLAY_BURST 32		/* replayed messages per subscriber per poll */
 #define RETAIN_PERIOD_MS 1000
+/* Pair member: sync publishes persisted here that wait for the standby's
+ * persist (or for the fence to open), in order. Full: new sync publishes
+ * are refused with SL_E_BUSY (back-pressure), never lost. */
+#define WAIT_MAX 8192
 
 struct pending {
 	struct rte_mbuf *m; /* holds a reference until released */
 	uint32_t topic;
 	uint16_t off, len;
 	uint64_t seq;
+	uint64_t since; /* ns: when it started waiting (the wait FIFO) */
 };
 
 struct aack {
@@ -43,6 +51,7 @@ struct aack {
 
 struct sl_durable_state {
 	uint32_t n_pending, n_aacks, n_dirty, n_replay;
+	uint32_t wait_head, n_wait; /* the wait FIFO (a ring of WAIT_MAX) */
 	uint64_t next_async, next_retain; /* TSC deadlines */
 	uint64_t rt_base_ns, tsc_base;	  /* realtime clock from the TSC */
 	double ns_per_tsc;
@@ -50,6 +59,7 @@ struct sl_durable_state {
 	uint32_t replay[REPLAY_TOPICS_MAX];
 	struct pending pending[PENDING_MAX];
 	struct aack aacks[AACK_MAX];
+	struct pending wait[WAIT_MAX];
 };
 
 /* Broker timestamp for journal records: wall-clock ns without a syscall. */
@@ -110,6 +120,31 @@ sync_dirty(struct sl_worker *w, uint8_t which)
 	d->n_dirty = keep;
 }
 
+/* A persisted sync publish: now anyone may see it, and its publisher hear. */
+static void
+release_one(struct sl_worker *w, const struct pending *e)
+{
+	const struct sl_publish *p = rte_pktmbuf_mtod_offset(e->m, const struct sl_publish *,
+							     e->off);
+	union sl_peer peer;
+
+	count(w, SL_CTR_publishes);
+	sl_worker_fan_out(w, e->m, e->off, e->len, e->seq);
+	if (p->h.flags & SL_PUB_F_ACK_REQ) {
+		sl_tx_peer_of(e->m, &peer);
+		sl_worker_ack(w, &peer, p->h.session, p->topic_id, p->producer_seq, e->seq);
+	}
+}
+
+/* A held publish that this node, no longer primary, will not acknowledge. */
+static void
+refuse_not_primary(struct sl_worker *w, const union sl_peer *peer, uint32_t session,
+		   uint64_t producer_seq)
+{
+	count(w, SL_CTR_ha_held_refused);
+	sl_worker_reply_error(w, peer, session, 0, SL_E_NOT_PRIMARY, SL_FT_PUBLISH, producer_seq);
+}
+
 static void
 release_pending(struct sl_worker *w)
 {
@@ -119,20 +154,21 @@ release_pending(struct sl_worker *w)
 	for (i = 0; i < d->n_pending; i++) {
 		struct pending *e = &d->pending[i];
 		struct sl_topic_state *ts = state(w, e->topic);
-		const struct sl_publish *p =
-			rte_pktmbuf_mtod_offset(e->m, const struct sl_publish *, e->off);
 		union sl_peer peer;
 
-		sl_tx_peer_of(e->m, &peer);
-		if (sl_journal_durable_seq(ts->journal) >= e->seq) {
-			/* The persist barrier completed: now anyone may see it. */
-			count(w, SL_CTR_publishes);
-			sl_worker_fan_out(w, e->m, e->off, e->len, e->seq);
-			if (p->h.flags & SL_PUB_F_ACK_REQ)
-				sl_worker_ack(w, &peer, p->h.session, p->topic_id, p->producer_seq,
-					      e->seq);
+		if (likely(sl_journal_durable_seq(ts->journal) >= e->seq)) {
+			if (unlikely(w->dp->ha != NULL)) {
+				/* A pair member: the standby's persist and the
+				 * fence decide (ha_release); room was kept. */
+				e->since = w->ha_view.now_ns;
+				d->wait[(d->wait_head + d->n_wait++) % WAIT_MAX] = *e;
+				continue;
+			}
+			release_one(w, e);
 		} else {
-			refuse(w, ts, &peer, p, -EIO);
+			sl_tx_peer_of(e->m, &peer);
+			refuse(w, ts, &peer,
+			       rte_pktmbuf_mtod_offset(e->m, const struct sl_publish *, e->off), -EIO);
 		}
 		rte_pktmbuf_free(e->m);
 	}
@@ -146,23 +182,26 @@ sl_worker_commit_pending(const struct sl_worker *w)
 	return w->dur->n_pending > 0 && w->dur->n_pending < PENDING_MAX / 2;
 }
 
-void
-sl_worker_commit(struct sl_worker *w)
-{
-	if (w->dur->n_pending == 0)
-		return;
-	sync_dirty(w, SL_DUR_SYNC);
-	release_pending(w);
-}
-
-/* Persist async journals, then send the acks that became true. */
+/* Send the async acks that became true (a pair member: while the fence
+ * is open; refused once it is no longer primary). */
 static void
-async_flush(struct sl_worker *w)
+aacks_release(struct sl_worker *w)
 {
 	struct sl_durable_state *d = w->dur;
+	const struct sl_ha *ha = w->dp->ha;
 	uint32_t i;
 
-	sync_dirty(w, SL_DUR_ASYNC);
+	if (unlikely(ha != NULL) && d->n_aacks) {
+		if (!sl_ha_view_serves(&w->ha_view)) {
+			for (i = 0; i < d->n_aacks; i++)
+				refuse_not_primary(w, &d->aacks[i].peer, d->aacks[i].session,
+						   d->aacks[i].producer_seq);
+			d->n_aacks = 0;
+			return;
+		}
+		if (!sl_ha_may_ack(ha, &w->ha_view))
+			return; /* held: the fence may open again */
+	}
 	for (i = 0; i < d->n_aacks; i++) {
 		struct aack *a = &d->aacks[i];
 		struct sl_topic_state *ts = state(w, a->topic);
@@ -177,6 +216,101 @@ async_flush(struct sl_worker *w)
 		}
 	}
 	d->n_aacks = 0;
+}
+
+/*
+ * A pair member's wait FIFO, oldest first: a sync publish is released
+ * when the standby has persisted it too (unless sync publishes go without
+ * it: solo, or ha.sync_replicas 0) and the fence is open; all are refused
+ * (SL_E_NOT_PRIMARY) once this node is no longer primary. Publishes the
+ * time the oldest has waited on the standby (behind_since).
+ */
+static void
+ha_release(struct sl_worker *w)
+{
+	struct sl_durable_state *d = w->dur;
+	struct sl_ha *ha = w->dp->ha;
+	int waits = sl_ha_view_waits_replica(ha, &w->ha_view);
+	uint64_t behind = 0;
+
+	aacks_release(w);
+	if (!sl_ha_view_serves(&w->ha_view)) {
+		for (; d->n_wait; d->n_wait--, d->wait_head = (d->wait_head + 1) % WAIT_MAX) {
+			struct pending *e = &d->wait[d->wait_head];
+			const struct sl_publish *p =
+				rte_pktmbuf_mtod_offset(e->m, const struct sl_publish *, e->off);
+			union sl_peer peer;
+
+			sl_tx_peer_of(e->m, &peer);
+			refuse_not_primary(w, &peer, p->h.session, p->producer_seq);
+			rte_pktmbuf_free(e->m);
+		}
+	}
+	while (d->n_wait) {
+		struct pending *e = &d->wait[d->wait_head];
+
+		if (waits && sl_repl_primary_acked(w->dp, e->topic) < e->seq) {
+			behind = e->since;
+			break;
+		}
+		if (!sl_ha_may_ack(ha, &w->ha_view))
+			break;
+		release_one(w, e);
+		rte_pktmbuf_free(e->m);
+		d->wait_head = (d->wait_head + 1) % WAIT_MAX;
+		d->n_wait--;
+	}
+	/* Relaxed: one word, read by the main lcore for the CnC. */
+	if (behind != __atomic_load_n(&ha->behind_since_ns, __ATOMIC_RELAXED))
+		__atomic_store_n(&ha->behind_since_ns, behind, __ATOMIC_RELAXED);
+}
+
+void
+sl_worker_commit(struct sl_worker *w)
+{
+	if (w->dur->n_pending) {
+		sync_dirty(w, SL_DUR_SYNC);
+		release_pending(w);
+	}
+	if (unlikely(w->dp->ha != NULL))
+		ha_release(w);
+}
+
+/* Persist async journals, then send the acks that became true. */
+static void
+async_flush(struct sl_worker *w)
+{
+	sync_dirty(w, SL_DUR_ASYNC);
+	aacks_release(w);
+}
+
+/* A pair member's checks before a publish is journaled: room (a sync one
+ * needs a place in the wait FIFO, an async one in the held acks, which
+ * the fence may hold) and this node's leader epoch on the journal.
+ * Returns 0, or -EBUSY / -EINVAL after refusing it. */
+static int
+ha_admit(struct sl_worker *w, struct sl_topic_state *ts, struct rte_mbuf *m,
+	 const struct sl_publish *p)
+{
+	struct sl_durable_state *d = w->dur;
+	union sl_peer peer;
+	uint16_t code = SL_E_BUSY;
+
+	if (ts->durability == SL_DUR_SYNC ? d->n_wait + d->n_pending >= WAIT_MAX
+					  : d->n_aacks >= AACK_MAX &&
+					    !sl_ha_may_ack(w->dp->ha, &w->ha_view)) {
+		drop(w, SL_DROP_ha_wait_full);
+	} else if (sl_worker_ha_journal_epoch(w, ts->journal) < 0) {
+		/* The journal holds a later term's records: not this
+		 * node's to append to as primary. */
+		drop(w, SL_DROP_not_primary);
+		code = SL_E_NOT_PRIMARY;
+	} else {
+		return 0;
+	}
+	sl_tx_peer_of(m, &peer);
+	sl_worker_reply_error(w, &peer, p->h.session, 0, code, SL_FT_PUBLISH, p->producer_seq);
+	return code == SL_E_BUSY ? -EBUSY : -EINVAL;
 }
 
 static void
@@ -211,6 +345,8 @@ sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
 		sl_worker_commit(w);
 	if (d->n_aacks == AACK_MAX)
 		async_flush(w);
+	if (unlikely(w->dp->ha != NULL) && (rc = ha_admit(w, ts, m, p)) < 0)
+		return rc;
 	/* Without an idempotent producer the record names the session. */
 	rc = sl_journal_append_hdrs(ts->journal, p + 1, plen, sl_proto_hdrs_len(p),
 				    realtime_ns(d, w->now),
@@ -248,6 +384,20 @@ sl_worker_publish_durable(struct sl_worker *w, struct rte_mbuf *m, uint16_t off,
 }
 
 /* --- replay ------------------------------------------------------------------------- */
+
+/* The last seq of sync topic @topic (journal @j) a reader may be served:
+ * durable here, and on a pair member also persisted by the standby
+ * (unless sync publishes go without it), so that nobody reads what a new
+ * primary might not hold. */
+static uint64_t
+sync_served(struct sl_worker *w, uint32_t topic, struct sl_journal *j)
+{
+	uint64_t s = sl_journal_durable_seq(j);
+
+	if (likely(w->dp->ha == NULL) || !sl_ha_view_waits_replica(w->dp->ha, &w->ha_view))
+		return s;
+	return RTE_MIN(s, sl_repl_primary_acked(w->dp, topic));
+}
 
 int
 sl_worker_replay_start(struct sl_worker *w, const struct sl_subscribe *s, struct sl_sub *sub)
@@ -352,7 +502,7 @@ sl_worker_nak_bound(struct sl_worker *w, uint32_t topic)
 	if (ts->journal == NULL)
 		return ts->dlv_seq;
 	/* After a restart the journal holds more than this run delivered. */
-	j = ts->durability == SL_DUR_SYNC ? sl_journal_durable_seq(ts->journal)
+	j = ts->durability == SL_DUR_SYNC ? sync_served(w, topic, ts->journal)
 					  : sl_journal_last_seq(ts->journal);
 	return RTE_MAX(ts->dlv_seq, j);
 }
@@ -378,7 +528,7 @@ replay_sub(struct sl_worker *w, uint32_t topic, struct sl_topic_state *ts, struc
 	struct sl_journal *j = ts->journal;
 	/* Sync topics replay only what is durable: what is pending now is
 	 * fanned out at this iteration's commit, to live subscribers. */
-	uint64_t limit = ts->durability == SL_DUR_SYNC ? sl_journal_durable_seq(j)
+	uint64_t limit = ts->durability == SL_DUR_SYNC ? sync_served(w, topic, j)
 						       : sl_journal_last_seq(j);
 	struct sl_jrec_view v;
 	unsigned n = 0;
@@ -449,6 +599,35 @@ sl_worker_replay_poll(struct sl_worker *w)
 	return work;
 }
 
+/* Topic @topic is deleted: its publishes still waiting for the standby
+ * are refused (the rest keep their order). */
+static void
+wait_purge(struct sl_worker *w, uint32_t topic)
+{
+	struct sl_durable_state *d = w->dur;
+	uint32_t i, n = d->n_wait, keep = 0;
+
+	for (i = 0; i < n; i++) {
+		struct pending e = d->wait[(d->wait_head + i) % WAIT_MAX];
+
+		if (e.topic != topic) {
+			d->wait[(d->wait_head + keep++) % WAIT_MAX] = e;
+			continue;
+		}
+		{
+			const struct sl_publish *p =
+				rte_pktmbuf_mtod_offset(e.m, const struct sl_publish *, e.off);
+			union sl_peer peer;
+
+			sl_tx_peer_of(e.m, &peer);
+			sl_worker_reply_error(w, &peer, p->h.session, 0, SL_E_UNKNOWN_TOPIC,
+					      SL_FT_PUBLISH, p->producer_seq);
+		}
+		rte_pktmbuf_free(e.m);
+	}
+	d->n_wait = keep;
+}
+
 void
 sl_worker_topic_delete(struct sl_worker *w, uint32_t topic)
 {
@@ -457,6 +636,7 @@ sl_worker_topic_delete(struct sl_worker *w, uint32_t topic)
 	/* Nothing of this topic may stay queued past its journal. */
 	sl_worker_commit(w);
 	async_flush(w);
+	wait_purge(w, topic);
 	__atomic_store_n(&ts->n_subs, 0, __ATOMIC_RELAXED);
 	sl_retx_clear(w, topic);
 	if (ts->journal) {
@@ -561,6 +741,8 @@ sl_worker_durable_fini(struct sl_worker *w)
 	sync_dirty(w, 0xff);
 	for (i = 0; i < d->n_pending; i++)
 		rte_pktmbuf_free(d->pending[i].m);
+	for (i = 0; i < d->n_wait; i++)
+		rte_pktmbuf_free(d->wait[(d->wait_head + i) % WAIT_MAX].m);
 	rte_free(d);
 	w->dur = NULL;
 }

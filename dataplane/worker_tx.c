@@ -317,6 +317,7 @@ pend_append(struct sl_worker *w, struct sl_tx_pend *pd, const void *a, uint32_t 
 	memset(d, 0, at - pd->len); /* padding to the frame boundary */
 	d += at - pd->len;
 	memcpy(d, a, alen);
+	((struct sl_hdr *)d)->reserved = w->tx_epoch; /* the sender's leader epoch */
 	if (blen)
 		memcpy(d + alen, b, blen);
 	pd->len = at + alen + blen;
@@ -350,6 +351,7 @@ udp_send_copy(struct sl_worker *w, const struct sl_peer_udp *peer, const struct 
 	if (unlikely(d == NULL))
 		return -ENOBUFS;
 	memcpy(d + hdr, a, alen);
+	((struct sl_hdr *)(d + hdr))->reserved = w->tx_epoch; /* the sender's leader epoch */
 	if (blen)
 		memcpy(d + hdr + alen, b, blen);
 	pd = pend_slot(w);
@@ -432,6 +434,7 @@ udp_deliver(struct sl_worker *w, const union sl_peer *up, const struct sl_delive
 		h->pkt_len += plen;
 	}
 	*d = *dl;
+	d->h.reserved = w->tx_epoch; /* the sender's leader epoch */
 	sl_worker_tx_enqueue(w, pidx, h);
 	return 0;
 }

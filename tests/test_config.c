@@ -599,6 +599,59 @@ test_policy_rules(void)
 	CHECK(conf.backpressure == SL_BP_DROP);
 }
 
+/* Section [ha]: defaults, overrides, the checks of a pair member, the dump. */
+static void
+test_ha(void)
+{
+	char buf[4096];
+	FILE *f;
+
+	sl_conf_defaults(&conf);
+	CHECK(conf.ha.peer == 0 && conf.ha.repl_port == 9600 && conf.ha.hb_ms == 10 &&
+	      conf.ha.detect_ms == 60 && conf.ha.lease_ms == 100 && conf.ha.sync_replicas == 1);
+	base();
+	/* No peer: a single node, whatever else is set. */
+	CHECK(sl_conf_set(&conf, "ha.hb_ms=5", err, sizeof(err)) == 0);
+	CHECK(sl_conf_validate(&conf, err, sizeof(err)) == 0);
+	CHECK(sl_conf_set(&conf, "ha.peer=10.0.0.2", err, sizeof(err)) == 0);
+	CHECK(conf.ha.peer == htonl(0x0a000002));
+	CHECK(sl_conf_set(&conf, "ha.peer=nowhere", err, sizeof(err)) == -EINVAL &&
+	      strstr(err, "'peer' needs an IPv4 address"));
+	INVALID("[ha] peer is set but key is not");
+	CHECK(sl_conf_set(&conf, "ha.key=/etc/sluice/pair.key", err, sizeof(err)) == 0);
+	INVALID("[ha] a pair member runs one worker (2 configured)");
+	conf.n_workers = 1;
+	conf.ports[0].rx_queues = 1;
+	CHECK(sl_conf_validate(&conf, err, sizeof(err)) == 0);
+	CHECK(sl_conf_set(&conf, "ha.detect_ms=5", err, sizeof(err)) == 0);
+	INVALID("[ha] needs hb_ms (5) < detect_ms (5) <= lease_ms (100)");
+	CHECK(sl_conf_set(&conf, "ha.detect_ms=50", err, sizeof(err)) == 0);
+	CHECK(sl_conf_set(&conf, "ha.repl_port=9500", err, sizeof(err)) == 0);
+	INVALID("[ha] repl_port 9500 is the clients' udp_port");
+	CHECK(sl_conf_set(&conf, "ha.repl_port=9700", err, sizeof(err)) == 0);
+	CHECK(sl_conf_set(&conf, "ha.peer=10.0.0.1", err, sizeof(err)) == 0);
+	INVALID("[ha] peer is this node's own port0 address");
+	CHECK(sl_conf_set(&conf, "ha.peer=10.0.0.2", err, sizeof(err)) == 0);
+	CHECK(sl_conf_set(&conf, "ha.encrypt=yes", err, sizeof(err)) == 0 && conf.ha.encrypt);
+	CHECK(sl_conf_set(&conf, "ha.sync_replicas=2", err, sizeof(err)) == -EINVAL);
+	CHECK(sl_conf_set(&conf, "ha.bogus=1", err, sizeof(err)) == -EINVAL &&
+	      strstr(err, "unknown key 'bogus' in [ha]"));
+	CHECK(sl_conf_validate(&conf, err, sizeof(err)) == 0);
+	/* The dump reads back the same. */
+	f = fmemopen(buf, sizeof(buf), "w");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	sl_conf_dump(&conf, f);
+	fclose(f);
+	CHECK(strstr(buf, "[ha]\npeer = 10.0.0.2\nrepl_port = 9700\nkey = /etc/sluice/pair.key\n"
+			  "encrypt = yes\n"));
+	CHECK(strstr(buf, "hb_ms = 5\ndetect_ms = 50\nlease_ms = 100\n"));
+	CHECK(load_text(buf) == 0);
+	CHECK(conf.ha.peer == htonl(0x0a000002) && conf.ha.repl_port == 9700 && conf.ha.encrypt &&
+	      conf.ha.detect_ms == 50 && strcmp(conf.ha.key, "/etc/sluice/pair.key") == 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -614,5 +667,6 @@ main(int argc, char **argv)
 	test_load_errors();
 	test_validate();
 	test_policy_rules();
+	test_ha();
 	return check_result("test_config");
 }

@@ -92,7 +92,7 @@ test_layout(void)
 	CHECK(s->n_slots == 3 && s->n_workers == 2 && s->n_buckets == 1024);
 	CHECK(strcmp(s->names[SL_LH_M_persisted], "persisted") == 0);
 	CHECK(strcmp(s->names[SL_LH_M_lag], "lag") == 0);
-	CHECK(sl_ctrs_check(a, size, &found) == 0 && found == 2);
+	CHECK(sl_ctrs_check(a, size, &found) == 0 && found == SL_CTRS_VERSION);
 	/* Each worker's block on lines of its own. */
 	CHECK(((uintptr_t)sl_lh_block(a, s, 1, 1, 2) - (uintptr_t)a) % 64 == 0);
 	CHECK((uint8_t *)sl_lh_block(a, s, 2, 1, SL_LH_M_MAX - 1) + sizeof(struct sl_lh_block) ==

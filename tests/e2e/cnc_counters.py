@@ -20,7 +20,7 @@ import time
 CNC_MAGIC = 0x31434E4345434C53
 CNC_VERSION = 6  # 5: partitioned topics (commands only); 6: the latency histograms (counters area version 2)
 CTRS_MAGIC = 0x3153525443434C53
-CTRS_VERSION = 2
+CTRS_VERSION = 3  # 3: 128 values per slot
 DUR = ["none", "async", "sync"]
 BP = ["drop", "block", "disconnect"]
 KIND_BOOL, KIND_DUR, KIND_BP, KIND_IDLE = 4, 5, 6, 7
@@ -60,8 +60,9 @@ def slots(path):
         base = off + types_off + i * type_size
         name = cstr(data[base:base + 32])
         n = struct.unpack_from("<I", data, base + 32)[0]
-        kinds = data[base + 40:base + 40 + 64]
-        labels = [cstr(data[base + 104 + 32 * k:base + 136 + 32 * k]) for k in range(n)]
+        kinds = data[base + 40:base + 40 + per_slot]
+        lab = base + 40 + per_slot
+        labels = [cstr(data[lab + 32 * k:lab + 32 + 32 * k]) for k in range(n)]
         types.append((name, labels, kinds))
     for i in range(n_slots):
         base = off + meta_off + i * meta_size

@@ -152,6 +152,47 @@ def shm_records(frames, start=0, pad_at_end=False):
     return bytes([1]) + struct.pack("<H", start) + bytes(ring[:(end + 7) & ~7])
 
 
+# Replication datagrams (docs/REPLICATION.md): header, frames, a zero tag.
+# fuzz_repl's first byte: bit 0 seal (the harness writes header and tag),
+# bit 1 encrypt; unsealed seeds exercise the refusals.
+R_HB, R_TOPIC, R_POS, R_TRUNC, R_DATA, R_ACK = 1, 2, 3, 4, 5, 6
+
+
+def rframe(ftype, body, flags=0):
+    return align(struct.pack("<BBHI", ftype, flags, 0, 8 + len(body)) + body)
+
+
+def rdgram(frames, role=2, epoch=3):
+    body = b"".join(frames)
+    n = 40 + len(body) + 16
+    return struct.pack("<IBBBBIIQQQ", 0x50524c53, 1, role, 0, 0, epoch, n, 1 << 12, 1,
+                       1700000000000) + body + b"\0" * 16
+
+
+def rdata(seq, payload, rtopic=1, total=None, off=0):
+    total = len(payload) if total is None else total
+    return rframe(R_DATA, struct.pack("<IIQQQQIHHII", rtopic, 3, seq, 123, 0xabc, seq, 1, 0, 0,
+                                      total, off) + payload)
+
+
+def repl_seeds():
+    hb = rframe(R_HB, struct.pack("<IIQQII", 2, 3, 1000, 900, 1, 0))
+    name = b"orders.eu"
+    topic = rframe(R_TOPIC, struct.pack("<IBBBBQQQIIQ", 1, 2, 0, len(name), 0, 0, 0, 0, 0, 0, 9)
+                   + name)
+    pos = rframe(R_POS, struct.pack("<IIQQ", 1, 2, 40, 1))
+    trunc = rframe(R_TRUNC, struct.pack("<IIQ", 1, 0, 39))
+    ack = rframe(R_ACK, struct.pack("<IIQQ", 1, 1, 41, 42))
+    return {
+        "hb": rdgram([hb]),
+        "topic-pos": rdgram([topic, pos]),
+        "stream": rdgram([hb] + [rdata(s, b"record %d" % s) for s in range(1, 6)]),
+        "fragment": rdgram([rdata(7, b"x" * 600, total=1500, off=600)]),
+        "trunc-ack": rdgram([trunc, ack], role=3),
+        "unknown-type": rdgram([rframe(9, b"\0" * 8), hb]),
+    }
+
+
 def write(d, name, data):
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
@@ -197,6 +238,12 @@ def main():
     write(d, "hello-new-nonce", bytes([1]) + dgrams([
         (0, hello(auth=True, name=b"alice")), (1, auth()),
         (0, hello(nonce=7)), (6, publish(trailer=True))]))
+
+    d = os.path.join(root, "fuzz_repl")
+    for name, dg in repl_seeds().items():
+        write(d, "sealed-" + name, bytes([1]) + dg)
+        write(d, "encrypted-" + name, bytes([3]) + dg)
+    write(d, "unsealed-hb", bytes([0]) + repl_seeds()["hb"])
 
     d = os.path.join(root, "fuzz_shm")
     write(d, "session", shm_records(session))

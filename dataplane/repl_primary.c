@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The primary's side of replication: announcements, positions, truncation, streaming from the journals, go-back-N, lag. */
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_malloc.h>
+
+#include "ha.h"
+#include "journal.h"
+#include "repl_primary.h"
+#include "worker_internal.h"
+
+/* Main lcore's allocation, replication worker's use. */
+struct sl_repl_prim {
+	uint32_t cap;
+	uint32_t own_tpos;   /* the tpos arrays were allocated here */
+	uint64_t term;	     /* SL_HA_ST() of the term the positions belong to */
+	uint64_t near_since; /* every topic within a burst of its end since (ns); 0: not */
+	uint32_t *avg_len;   /* [cap] running mean payload bytes: the byte estimates */
+};
+
+static const struct sl_repl_primary_ops prim_ops = {
+	.on_pos = sl_repl_primary_on_pos,
+	.on_ack = sl_repl_primary_on_ack,
+	.poll = sl_repl_primary_poll,
+};
+
+int
+sl_repl_primary_init(struct sl_dp *dp)
+{
+	struct sl_repl *r = dp->repl;
+	struct sl_repl_prim *p;
+	unsigned i;
+
+	p = rte_zmalloc("sl_repl_prim", sizeof(*p), RTE_CACHE_LINE_SIZE);
+	if (p == NULL)
+		return -ENOMEM;
+	p->cap = dp->route.cap;
+	p->avg_len = rte_zmalloc("sl_repl_avg", sizeof(uint32_t) * p->cap, RTE_CACHE_LINE_SIZE);
+	if (p->avg_len == NULL)
+		goto fail;
+	dp->repl_prim = p;
+	if (r == NULL)
+		return 0;
+	for (i = 0; i < r->n_peers; i++) {
+		if (r->peers[i].tpos)
+			continue;
+		r->peers[i].tpos = rte_zmalloc("sl_repl_tpos", sizeof(struct sl_repl_tpos) * p->cap,
+					       RTE_CACHE_LINE_SIZE);
+		if (r->peers[i].tpos == NULL)
+			goto fail;
+		p->own_tpos |= 1u << i;
+	}
+	sl_repl_set_primary_ops(r, &prim_ops);
+	return 0;
+fail:
+	sl_repl_primary_fini(dp);
+	return -ENOMEM;
+}
+
+void
+sl_repl_primary_fini(struct sl_dp *dp)
+{
+	struct sl_repl_prim *p = dp->repl_prim;
+	unsigned i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; dp->repl && i < dp->repl->n_peers; i++)
+		if (p->own_tpos & (1u << i)) {
+			rte_free(dp->repl->peers[i].tpos);
+			dp->repl->peers[i].tpos = NULL;
+		}
+	rte_free(p->avg_len);
+	rte_free(p);
+	dp->repl_prim = NULL;
+}
+
+/* The topic @id's journal, if it is a journaled topic this node has. */
+static struct sl_journal *
+journal_of(const struct sl_dp *dp, uint32_t id)
+{
+	if (id == 0 || id >= dp->route.cap || sl_route_topic_get(&dp->route, id) == NULL)
+		return NULL;
+	return sl_route_state(&dp->route, id)->journal;
+}
+
+static struct sl_repl_tpos *
+tpos_of(const struct sl_dp *dp, unsigned peer, uint32_t id)
+{
+	const struct sl_repl *r = dp->repl;
+
+	if (r == NULL || peer >= r->n_peers || r->peers[peer].tpos == NULL || id == 0 ||
+	    id >= dp->route.cap)
+		return NULL;
+	return &r->peers[peer].tpos[id];
+}
+
+/*
+ * Where the replica's journal of a topic ends: last (epoch @s_epoch, seq
+ * @s_last). Ours holds records @first..@last. Keep what both hold the same:
+ * up to the end of @s_epoch in our journal (a later seq of that epoch or an
+ * older one on the replica was written by a deposed primary and never
+ * acknowledged). Returns the seq to keep, or UINT64_MAX when nothing goes.
+ */
+static uint64_t
+keep_of(struct sl_journal *j, uint32_t s_epoch, uint64_t s_last)
+{
+	uint64_t first = sl_journal_first_seq(j), keep = s_last, end;
+
+	if (s_last == 0)
+		return UINT64_MAX; /* empty: streams from our first */
+	end = sl_journal_epoch_end(j, s_epoch);
+	if (end < keep)
+		keep = end;
+	/* A replica that stops before our first record cannot be caught up
+	 * from this journal: it starts over at our first. */
+	if (first > 1 && keep < first - 1)
+		return 0;
+	return keep == s_last ? UINT64_MAX : keep;
+}
+
+void
+sl_repl_primary_on_pos(struct sl_worker *w, unsigned peer, const struct sl_repl_pos *f)
+{
+	struct sl_repl_tpos *tp = tpos_of(w->dp, peer, f->rtopic);
+	struct sl_journal *j = journal_of(w->dp, f->rtopic);
+	uint64_t keep, now = w->ha_view.now_ns;
+
+	if (tp == NULL || j == NULL)
+		return;
+	keep = keep_of(j, f->last_epoch, f->last_seq);
+	if (keep != UINT64_MAX) {
+		/* A divergent tail (or too far behind): it truncates, then
+		 * answers POS again. TRUNC is resent until it does. */
+		tp->state = SL_REPL_TP_TRUNCATING;
+		tp->acked = tp->appended = 0;
+		tp->next_to_send = keep;
+		tp->announce_ns = now;
+		return;
+	}
+	/* Its journal is a prefix of ours: stream what follows. Its last
+	 * record is persisted there (recovered, or synced before POS). */
+	tp->state = SL_REPL_TP_STREAMING;
+	tp->acked = tp->appended = f->last_seq;
+	tp->next_to_send = f->last_seq ? f->last_seq + 1 : sl_journal_first_seq(j);
+	tp->progress_ns = now;
+}
+
+void
+sl_repl_primary_on_ack(struct sl_worker *w, unsigned peer, const struct sl_repl_ack *f)
+{
+	struct sl_repl_tpos *tp = tpos_of(w->dp, peer, f->rtopic);
+
+	if (tp == NULL || tp->state != SL_REPL_TP_STREAMING)
+		return;
+	/* Cumulative, and never past what was sent (a forged or confused one
+	 * must not release a sync publish the replica does not hold). */
+	if (f->seq > tp->acked && f->seq < tp->next_to_send) {
+		tp->acked = f->seq;
+		tp->progress_ns = w->ha_view.now_ns;
+	}
+	if (f->last_seq > tp->appended && f->last_seq < tp->next_to_send)
+		tp->appended = f->last_seq;
+	if (f->flags & SL_REPL_ACK_F_GAP) {
+		/* It missed one: go back to the first record it lacks. */
+		tp->next_to_send = tp->acked + 1;
+		tp->appended = tp->acked;
+		count(w, SL_CTR_repl_resends);
+	}
+}
+
+/* TOPIC for @id (its spec and name) to @peer. */
+static int
+announce(struct sl_worker *w, unsigned peer, uint32_t id, struct sl_journal *j)
+{
+	const struct sl_topic *t = sl_route_topic_get(&w->dp->route, id);
+	const struct sl_topic_state *ts = sl_route_state(&w->dp->route, id);
+	const struct sl_topic_spec *sp = w->dp->specs ? &w->dp->specs[id] : NULL;
+	struct sl_repl_topic f;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.rtopic = id;
+	f.durability = ts->durability;
+	/* The spec as the main lcore keeps it (set before the topic was
+	 * published; a later change is rare and resent with the next TOPIC). */
+	if (sp) {
+		f.backpressure = sp->backpressure;
+		f.retain_bytes = sp->retain_bytes;
+		f.retain_age_s = sp->retain_age_s;
+		f.capacity_bytes = sp->capacity_bytes;
+		f.retransmit_window = sp->retransmit_window;
+		f.max_message = sp->max_message;
+	}
+	f.last_seq = sl_journal_last_seq(j);
+	rc = sl_repl_send_topic(w, peer, &f, t->name, t->name_len);
+	if (rc == 0)
+		count(w, SL_CTR_repl_announces);
+	return rc;
+}
+
+/* Records from next_to_send on, within the window and what is left of
+ * the burst budget (*@recs, *@bytes). Returns the records sent. */
+static unsigned
+stream(struct sl_worker *w, unsigned peer, uint32_t id, struct sl_journal *j,
+       struct sl_repl_tpos *tp, uint32_t *recs, uint64_t *bytes)
+{
+	uint32_t *avg = &w->dp->repl_prim->avg_len[id];
+	uint64_t last = sl_journal_last_seq(j), now = w->ha_view.now_ns;
+	struct sl_jrec_view v;
+	struct sl_repl_data d;
+	unsigned n = 0;
+
+	/* No ACK progress for an RTO with records in flight: resend. */
+	if (tp->next_to_send > tp->acked + 1 &&
+	    now - tp->progress_ns > (uint64_t)SL_REPL_RTO_MS * 1000000u) {
+		tp->next_to_send = tp->acked + 1;
+		tp->progress_ns = now;
+		count(w, SL_CTR_repl_resends);
+	}
+	while (tp->next_to_send <= last && *recs > 0 && *bytes > 0 &&
+	       tp->next_to_send - tp->acked <= SL_REPL_WINDOW_RECORDS &&
+	       (tp->next_to_send - tp->acked - 1) * (uint64_t)*avg < SL_REPL_WINDOW_BYTES) {
+		if (sl_journal_read(j, tp->next_to_send, &v) < 0) {
+			/* Retired or damaged here: announce again; its POS
+			 * decides (a start over at our first record). */
+			drop(w, SL_DROP_repl_read_failed);
+			tp->state = SL_REPL_TP_NONE;
+			tp->announce_ns = now;
+			break;
+		}
+		memset(&d, 0, sizeof(d));
+		d.rtopic = id;
+		d.leader_epoch = v.leader_epoch;
+		d.seq = v.seq;
+		d.timestamp = v.timestamp;
+		d.producer_id = v.producer_id;
+		d.producer_seq = v.producer_seq;
+		d.producer_epoch = v.producer_epoch;
+		d.hdrs_len = v.hdrs_len;
+		if (sl_repl_send_data(w, peer, &d, v.data, v.len) < 0)
+			break; /* no mbuf now: next iteration */
+		if (tp->next_to_send == tp->acked + 1)
+			tp->progress_ns = now; /* the RTO runs from the first in flight */
+		tp->next_to_send++;
+		*avg = *avg ? (uint32_t)((*avg * 7ull + v.len) / 8) : v.len ? v.len : 1;
+		*bytes = *bytes > v.len ? *bytes - v.len : 0;
+		(*recs)--;
+		n++;
+		sl_ctr_add(&w->ctr.ctr[SL_CTR_repl_bytes_sent], v.len);
+	}
+	sl_ctr_add(&w->ctr.ctr[SL_CTR_repl_records_sent], n);
+	return n;
+}
+
+/* A new term (role or epoch): what replicas held is learnt again (POS). */
+static void
+term_reset(struct sl_dp *dp, uint64_t term)
+{
+	struct sl_repl *r = dp->repl;
+	unsigned i;
+
+	for (i = 0; i < r->n_peers; i++)
+		if (r->peers[i].tpos)
+			memset(r->peers[i].tpos, 0, sizeof(struct sl_repl_tpos) * dp->route.cap);
+	dp->repl_prim->term = term;
+	dp->repl_prim->near_since = 0;
+}
+
+/* Lag and caught_up, for the CnC (relaxed single words). */
+static void
+lag_publish(struct sl_worker *w, uint64_t recs, uint64_t bytes, int exact, int near)
+{
+	struct sl_repl_prim *p = w->dp->repl_prim;
+	struct sl_ha *ha = w->dp->ha;
+	uint64_t now = w->ha_view.now_ns;
+	uint32_t up;
+
+	if (!near)
+		p->near_since = 0;
+	else if (p->near_since == 0)
+		p->near_since = now;
+	up = exact || (near && now - p->near_since >= (uint64_t)SL_REPL_CAUGHT_UP_MS * 1000000u);
+	__atomic_store_n(&ha->lag_records, recs, __ATOMIC_RELAXED);
+	__atomic_store_n(&ha->lag_bytes, bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&ha->caught_up, up, __ATOMIC_RELAXED);
+}
+
+unsigned
+sl_repl_primary_poll(struct sl_worker *w, uint64_t now_ns)
+{
+	struct sl_dp *dp = w->dp;
+	struct sl_repl *r = dp->repl;
+	uint64_t lag = 0, lag_bytes = 0, bytes = SL_REPL_BURST_BYTES;
+	uint32_t recs = SL_REPL_BURST_RECORDS, id, hi;
+	uint64_t term = w->ha_view.state;
+	int exact = 1, near = 1;
+	unsigned peer, work = 0;
+
+	(void)now_ns; /* the view's time: the one the fence uses */
+	if (dp->ha == NULL || dp->repl_prim == NULL || !sl_ha_view_serves(&w->ha_view))
+		return 0;
+	if (term != dp->repl_prim->term)
+		term_reset(dp, term);
+	/* Topic ids are handed out upwards: the highest so far bounds the scan. */
+	hi = __atomic_load_n(&dp->route.n_topics, __ATOMIC_RELAXED);
+	for (peer = 0; peer < r->n_peers; peer++) {
+		for (id = 1; id <= hi && id < dp->route.cap; id++) {
+			struct sl_journal *j = journal_of(dp, id);
+			struct sl_repl_tpos *tp = tpos_of(dp, peer, id);
+			uint64_t last, behind;
+
+			if (j == NULL || tp == NULL)
+				continue;
+			last = sl_journal_last_seq(j);
+			if (tp->state != SL_REPL_TP_STREAMING) {
+				exact = near = 0;
+				behind = last;
+				if (w->ha_view.now_ns >= tp->announce_ns) {
+					tp->announce_ns = w->ha_view.now_ns +
+							  (uint64_t)SL_REPL_ANNOUNCE_MS * 1000000u;
+					if (tp->state == SL_REPL_TP_TRUNCATING) {
+						if (sl_repl_send_trunc(w, peer, id, tp->next_to_send) == 0)
+							count(w, SL_CTR_repl_truncs_sent);
+					} else if (announce(w, peer, id, j) == 0) {
+						tp->state = SL_REPL_TP_ANNOUNCED;
+					}
+					work++;
+				}
+			} else {
+				work += stream(w, peer, id, j, tp, &recs, &bytes);
+				behind = last > tp->acked ? last - tp->acked : 0;
+				exact &= behind == 0;
+				near &= behind <= SL_REPL_BURST_RECORDS;
+			}
+			lag += behind;
+			lag_bytes += behind * dp->repl_prim->avg_len[id];
+		}
+	}
+	lag_publish(w, lag, lag_bytes, exact && r->n_peers > 0, near && r->n_peers > 0);
+	return work;
+}

@@ -112,7 +112,7 @@ ha_dp_start() {
 ha_ctl_start() {
 	local n=$1 name
 	name=$(ha_name "$n")
-	"$SL_BUILD/control/sluice-control" -n "$name" --state-dir "$T_DIR/$n/control" \
+	"$SL_BUILD/control/sluice-control" -n "$name" --state-dir "$T_DIR/$n/control" --metrics off \
 		--etcd "$HA_ETCD" --pair "$HA_PAIR" --node "$n" >>"$T_DIR/$n/control.log" 2>&1 &
 	HA_CTL_PID[$n]=$!
 	t_wait 10 test -S "/run/sluice/$name/control.sock" ||

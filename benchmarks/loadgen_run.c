@@ -132,16 +132,20 @@ on_event(void *arg, const struct sl_event *ev)
 
 /* --ack-log: a line per acknowledged publish of publisher @arg. Publish
  * number N of a publisher carries message index N - 1 (every publish asks
- * for an ACK). */
+ * for an ACK). The leader epoch is the newest the client has seen, the
+ * ACK's own included: which primary of a pair acknowledged it. */
 static void
 on_settle_log(void *arg, uint64_t pub_seq, uint32_t topic_id, uint16_t error)
 {
 	struct lg_pub *p = arg;
+	struct sl_client_stats st;
 
 	(void)topic_id;
-	if (error == SL_E_NONE && pub_seq > 0)
-		fprintf(p->run->ack_log, "%u %" PRIu64 " %" PRIu64 "\n", p->idx, pub_seq - 1,
-			sl_wall_ns());
+	if (error != SL_E_NONE || pub_seq == 0)
+		return;
+	sl_client_stats(p->c, &st);
+	fprintf(p->run->ack_log, "%u %" PRIu64 " %" PRIu64 " %u\n", p->idx, pub_seq - 1,
+		sl_wall_ns(), st.leader_epoch);
 }
 
 /* Connect one client; @pub is the publisher it is for, NULL for a subscriber. */

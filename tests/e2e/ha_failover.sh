@@ -14,6 +14,7 @@
 # cycle (the kill to the first ACK after it, the clients' reconnect
 # included) and its p50/p99/max: a measurement, not asserted.
 # HA_REPORT=FILE: also write the results as one JSON line to FILE.
+# HA_RATE msgs/s (default 1000); HA_DETECT_MS, HA_LEASE_MS: pair timings.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_ha.sh"
 cycles=${HA_CYCLES:-6}
@@ -22,6 +23,9 @@ topic=ha.0
 ha_require_pair
 ha_up
 HA_DP_ARGS=(--set durability=sync)
+# HA_DETECT_MS, HA_LEASE_MS: other pair timings than the dataplane's defaults.
+[ -z "${HA_DETECT_MS:-}" ] || HA_DP_ARGS+=(--set "ha.detect_ms=$HA_DETECT_MS")
+[ -z "${HA_LEASE_MS:-}" ] || HA_DP_ARGS+=(--set "ha.lease_ms=$HA_LEASE_MS")
 acked=$T_DIR/acked
 : >"$acked"
 

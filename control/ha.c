@@ -97,7 +97,14 @@ try_attach(struct sl_ha *h, uint64_t now)
 	/* A new dataplane (or a restart of this process): decide from etcd
 	 * again, from UNKNOWN; it serves nothing meanwhile. */
 	sl_ha_fsm_restart(&h->f, now);
-	h->written_gen = 0;
+	/* Generations go on from what an earlier sluice-control wrote, so
+	 * dp_gen >= 2 * gen keeps meaning "applied this". */
+	if (h->f.gen < (h->ha->ctl_gen + 1) / 2 + 1)
+		h->f.gen = (h->ha->ctl_gen + 1) / 2 + 1;
+	/* Nothing written until etcd has been read: a dataplane that runs on
+	 * (this process restarted) keeps its role meanwhile, fenced by its own
+	 * lease if it is no longer entitled to it; a new one starts unknown. */
+	h->written_gen = h->f.gen;
 	h->written_ok = 0;
 	h->put_role = UINT32_MAX;
 }

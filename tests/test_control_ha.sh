@@ -135,6 +135,16 @@ ctl -s "$T/b.sock" ha promote --force
 rc_is 0; out_has "promoted: b is the primary of epoch 2"; err_has "is lost"
 wait_ha "$T/a.sock" "v['role'] == 'standby' and v['epoch'] == 2"
 
+# B's sluice-control restarts (its dataplane runs on): etcd names it, so it
+# takes the next epoch; A follows.
+CB=${PIDS[4]}
+kill "$CB"; wait "$CB" 2>/dev/null
+"$CONTROL" -n "$NB" --etcd "$URL" --pair pq --node b --state-dir "$T/sb" --socket "$T/b.sock" \
+	--metrics off 2>>"$T/cb.err" & PIDS+=($!)
+wait_ha "$T/b.sock" "v['role'] == 'primary' and v['epoch'] == 3"
+wait_ha "$T/a.sock" "v['role'] == 'standby' and v['epoch'] == 3"
+grep -q "etcd named this node: next epoch" "$T/cb.err" || { CASE="restart log"; fail "no restart line"; }
+
 # Without --etcd: the pair commands say so.
 "$CONTROL" -n "${NA}x" --state-dir "$T/sc" --socket "$T/c.sock" --metrics off 2>"$T/cc.err" &
 PIDS+=($!)

@@ -214,6 +214,18 @@ test_promotion(void)
 	CHECK(strstr(last_log, "spurious") != NULL);
 }
 
+/* An in-sync standby whose primary fell silent, up to its promotion CAS
+ * (the act returned), the silence noticed at *@now. */
+static struct sl_ha_act
+standby_to_cas(struct sl_ha_fsm *f, struct sl_ha_dp *dp, uint64_t t, uint64_t *now)
+{
+	make_standby(f, dp, t, 1);
+	*now = dp->peer_heard_ns + D + MS;
+	sl_ha_step(f, dp, *now);
+	apply(f, dp);
+	return sl_ha_step(f, dp, *now + MS);
+}
+
 static void
 test_candidate_lost_and_aborted(void)
 {
@@ -224,11 +236,7 @@ test_candidate_lost_and_aborted(void)
 	uint64_t t = 9000 * MS, now;
 
 	/* CAS lost to another epoch: standby of it. */
-	make_standby(&f, &dp, t, 1);
-	now = dp.peer_heard_ns + D + MS;
-	sl_ha_step(&f, &dp, now);
-	apply(&f, &dp);
-	a = sl_ha_step(&f, &dp, now + MS);
+	a = standby_to_cas(&f, &dp, t, &now);
 	CHECK_EQ(a.kind, SL_HA_ACT_CAS);
 	w = leader("c", 2, 0, 30);
 	sl_ha_result(&f, &a, 0, &w, &dp, now + MS, now + 2 * MS);
@@ -238,11 +246,7 @@ test_candidate_lost_and_aborted(void)
 	CHECK_EQ(f.cas_lost, 1);
 
 	/* Lost only to a revision change (same primary, still in sync): again. */
-	make_standby(&f, &dp, t, 1);
-	now = dp.peer_heard_ns + D + MS;
-	sl_ha_step(&f, &dp, now);
-	apply(&f, &dp);
-	a = sl_ha_step(&f, &dp, now + MS);
+	a = standby_to_cas(&f, &dp, t, &now);
 	w = leader("a", 1, 1, 31);
 	sl_ha_result(&f, &a, 0, &w, &dp, now + MS, now + 2 * MS);
 	CHECK_EQ(f.role, SL_HA_ROLE_CANDIDATE);
@@ -261,11 +265,7 @@ test_candidate_lost_and_aborted(void)
 	/* etcd does not answer the CAS: still a candidate (no heartbeats: they
 	 * would renew the old primary's lease), no new CAS; a read that names
 	 * this node makes it primary, L after that read's answer. */
-	make_standby(&f, &dp, t, 1);
-	now = dp.peer_heard_ns + D + MS;
-	sl_ha_step(&f, &dp, now);
-	apply(&f, &dp);
-	a = sl_ha_step(&f, &dp, now + MS);
+	a = standby_to_cas(&f, &dp, t, &now);
 	sl_ha_result(&f, &a, -110, NULL, &dp, now + MS, now + 101 * MS);
 	CHECK_EQ(f.role, SL_HA_ROLE_CANDIDATE);
 	CHECK_EQ(f.leader_known, 0);
@@ -278,11 +278,7 @@ test_candidate_lost_and_aborted(void)
 	CHECK_EQ(f.ack_from_ns, now + MS + L + L / 10);
 	CHECK_EQ(f.failovers, 1);
 	/* ... or one that does not: standby again. */
-	make_standby(&f, &dp, t, 1);
-	now = dp.peer_heard_ns + D + MS;
-	sl_ha_step(&f, &dp, now);
-	apply(&f, &dp);
-	a = sl_ha_step(&f, &dp, now + MS);
+	a = standby_to_cas(&f, &dp, t, &now);
 	sl_ha_result(&f, &a, -110, NULL, &dp, now + MS, now + 101 * MS);
 	now += 200 * MS;
 	answer_read(&f, &dp, leader("a", 1, 1, 20), now);

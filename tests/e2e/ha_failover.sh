@@ -55,18 +55,30 @@ t_wait 20 bash -c "[ \$(wc -l <'$acked') -ge 200 ]" ||
 fo_ms=()
 for ((c = 1; c <= cycles; c++)); do
 	# A spurious failover (sluice-control counts them) may have moved the
-	# primary since the last cycle: whichever node is primary now is killed.
-	t_wait 10 ha_primary >/dev/null || { t_fail "cycle $c: no primary"; break; }
-	p=$(ha_primary)
-	s=$(ha_other "$p")
-	t_wait 30 standby_ready "$s" || { t_fail "cycle $c: $s is not the in-sync standby"; break; }
-	e0=$(ha_state "$p" epoch)
+	# primary since the last cycle, or moves it while this one is set up:
+	# whichever node is primary is killed, once the roles held still.
+	ready=0
+	for ((try = 0; try < 5 && ready == 0; try++)); do
+		t_wait 10 ha_primary >/dev/null || break
+		p=$(ha_primary)
+		s=$(ha_other "$p")
+		t_wait 30 standby_ready "$s" || continue
+		kill -0 "$lg" 2>/dev/null || break
+		# Kill at a different point of the stream each cycle, under load.
+		n0=$(n_acked)
+		want=$((n0 + 100 + 50 * ((c * 7 + $$) % 10)))
+		t_wait 20 bash -c "[ \$(wc -l <'$acked') -ge $want ]" || continue
+		e0=$(ha_state "$p" epoch)
+		if ha_role_is "$p" primary && ha_role_is "$s" standby &&
+			[ "$(ha_state "$s" epoch)" == "$e0" ]; then
+			ready=1
+		else
+			t_log "cycle $c: the roles moved while it was set up: again"
+		fi
+	done
 	kill -0 "$lg" 2>/dev/null || { t_fail "cycle $c: the load generator ended early"; break; }
-	# Kill at a different point of the stream each cycle, under load.
-	n0=$(n_acked)
-	want=$((n0 + 100 + 50 * ((c * 7 + $$) % 10)))
-	t_wait 20 bash -c "[ \$(wc -l <'$acked') -ge $want ]" ||
-		{ t_fail "cycle $c: acknowledgements stopped before the kill"; break; }
+	[ $ready -eq 1 ] ||
+		{ t_fail "cycle $c: no primary with an in-sync standby, under load, that held still"; break; }
 	t_kill=$(date +%s%N)
 	ha_kill "$p"
 	ha_wait_role "$s" primary 10 || { t_fail "cycle $c: $s did not take over"; break; }

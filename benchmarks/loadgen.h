@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #endif
@@ -90,6 +91,7 @@ struct lg_conf {
 	unsigned consumers;   /* --consumers N (default 3) */
 	uint32_t credit;      /* --credit: each member's; 0: the library's default */
 	const char *dead_letter; /* --dead-letter TOPIC: count what reaches it */
+	const char *ack_log;	 /* --ack-log FILE: a line per acknowledged publish */
 };
 
 /* Events a run's clients raised (sl_client_opts.on_event), by type. */
@@ -103,6 +105,8 @@ struct lg_pub {
 	struct sl_client *c;
 	uint32_t topic_id;
 	uint64_t next; /* index of the next message to send */
+	unsigned idx;	    /* its index among the publishers (--ack-log lines) */
+	struct lg_run *run; /* its run (the settle callback's argument) */
 };
 
 struct lg_run {
@@ -110,6 +114,7 @@ struct lg_run {
 	struct lg_pub *pubs;
 	struct sl_client **subs;
 	uint32_t *topic_ids;
+	FILE *ack_log;	   /* --ack-log, line buffered; NULL without */
 	bool parted;	   /* a topic is partitioned: messages arrive on its partitions */
 	uint32_t run_id;
 	uint64_t quota;	   /* messages each publisher is to send */
@@ -204,6 +209,9 @@ main_hist(const struct lg_run *r)
 
 /* Set by SIGINT: the send and drain phases end early. */
 extern volatile sig_atomic_t sl_lg_stop_requested;
+/* Set by SIGUSR1: the send phase ends now, the drain phase runs as usual
+ * (a test that decides when the load is over, then wants its report). */
+extern volatile sig_atomic_t sl_lg_send_end_requested;
 
 /* ---- loadgen_opts.c: options */
 

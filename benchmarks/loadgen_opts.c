@@ -75,6 +75,13 @@ usage(FILE *f)
 		"                         thread are not overrun; over UDP: 0\n"
 		"      --ack              every publish asks for an ACK; the run fails unless\n"
 		"                         all are acknowledged (waited for up to --drain-ms)\n"
+		"      --ack-log FILE     --ack, and append a line to FILE for each publish\n"
+		"                         acknowledged, when its ACK arrives: \"PUB INDEX\n"
+		"                         WALL_NS EPOCH\" (publisher, message number as in\n"
+		"                         the payload, CLOCK_REALTIME ns, the broker's leader\n"
+		"                         epoch: 0 but on a pair); written through at once,\n"
+		"                         so a failover test can time the first ACK of a new\n"
+		"                         primary and match the journals against them\n"
 		"      --events           a line on stderr per client event (disconnected,\n"
 		"                         reconnected, gap, incarnation, fenced) also with\n"
 		"                         --json; the first %u are printed, all are counted\n"
@@ -108,6 +115,9 @@ usage(FILE *f)
 		"subscriber checks that each publisher's messages arrive once each and in\n"
 		"order (lost, duplicates, out_of_order). Payloads over %u bytes are\n"
 		"larger than a datagram; libsluice sends them in fragments.\n"
+		"\n"
+		"SIGINT or SIGTERM ends the run early (still reported); SIGUSR1 ends the\n"
+		"send phase only: the drain phase still waits for deliveries and ACKs.\n"
 		"\n"
 		"Exit status: 0 all delivered once and in order (with -S 0: all published;\n"
 		"with --ack: all acknowledged), 3 messages lost, duplicated, out of order,\n"
@@ -166,6 +176,7 @@ enum {
 	OPT_CONSUMERS,
 	OPT_CREDIT,
 	OPT_DEAD_LETTER,
+	OPT_ACK_LOG,
 };
 
 static const struct option long_opts[] = {
@@ -195,6 +206,7 @@ static const struct option long_opts[] = {
 	{ "consumers", required_argument, NULL, OPT_CONSUMERS },
 	{ "credit", required_argument, NULL, OPT_CREDIT },
 	{ "dead-letter", required_argument, NULL, OPT_DEAD_LETTER },
+	{ "ack-log", required_argument, NULL, OPT_ACK_LOG },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -261,6 +273,10 @@ parse_one(struct lg_conf *cf, int opt, const char *arg)
 		return parse_u64("--window", arg, 0, UINT64_C(1) << 32, &cf->window);
 	case OPT_ACK:
 		cf->ack = 1;
+		return 0;
+	case OPT_ACK_LOG:
+		cf->ack = 1;
+		cf->ack_log = arg;
 		return 0;
 	case OPT_EVENTS:
 		cf->events = 1;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <common/clock.h>
 #include <common/shm.h>
 
 #include "cli.h"
@@ -20,6 +21,7 @@
 #include "loadgen.h"
 
 volatile sig_atomic_t sl_lg_stop_requested;
+volatile sig_atomic_t sl_lg_send_end_requested;
 static uint8_t payload_buf[LG_MAX_SIZE];
 
 /*
@@ -128,8 +130,28 @@ on_event(void *arg, const struct sl_event *ev)
 			ev->error ? ": " : "", ev->error ? sl_error_code_str(ev->error) : "");
 }
 
+/* --ack-log: a line per acknowledged publish of publisher @arg. Publish
+ * number N of a publisher carries message index N - 1 (every publish asks
+ * for an ACK). The leader epoch is the newest the client has seen, the
+ * ACK's own included: which primary of a pair acknowledged it. */
+static void
+on_settle_log(void *arg, uint64_t pub_seq, uint32_t topic_id, uint16_t error)
+{
+	struct lg_pub *p = arg;
+	struct sl_client_stats st;
+
+	(void)topic_id;
+	if (error != SL_E_NONE || pub_seq == 0)
+		return;
+	sl_client_stats(p->c, &st);
+	fprintf(p->run->ack_log, "%u %" PRIu64 " %" PRIu64 " %u\n", p->idx, pub_seq - 1,
+		sl_wall_ns(), st.leader_epoch);
+}
+
+/* Connect one client; @pub is the publisher it is for, NULL for a subscriber. */
 static int
-connect_one(struct lg_run *r, const char *name, const char *producer, struct sl_client **out)
+connect_one(struct lg_run *r, const char *name, const char *producer, struct lg_pub *pub,
+	    struct sl_client **out)
 {
 	const struct lg_conf *cf = r->cf;
 	uint16_t code = SL_E_NONE;
@@ -139,6 +161,11 @@ connect_one(struct lg_run *r, const char *name, const char *producer, struct sl_
 				    .producer = producer, .flush_us = cf->batch_us,
 				    .encrypt = (uint8_t)cf->encrypt };
 	int rc;
+
+	if (pub != NULL && r->ack_log != NULL) {
+		o.on_settle = on_settle_log;
+		o.settle_arg = pub;
+	}
 
 	rc = sl_client_connect(out, &o);
 	if (rc < 0 && !sl_cli_report_attach(LG_NAME, cf->shm, rc))
@@ -198,11 +225,24 @@ sl_lg_connect_all(struct lg_run *r)
 	unsigned i;
 	int rc;
 
+	if (r->cf->ack_log != NULL) {
+		r->ack_log = fopen(r->cf->ack_log, "a");
+		if (r->ack_log == NULL) {
+			fprintf(stderr, LG_NAME ": --ack-log %s: %s\n", r->cf->ack_log,
+				strerror(errno));
+			return -errno;
+		}
+		/* Line buffered: each ACK is in the file when the next call returns. */
+		setvbuf(r->ack_log, NULL, _IOLBF, 0);
+	}
 	for (i = 0; i < r->cf->pubs; i++) {
+		r->pubs[i].idx = i;
+		r->pubs[i].run = r;
 		snprintf(name, sizeof(name), "loadgen-pub-%u", i);
 		snprintf(producer, sizeof(producer), "%s-%u", r->cf->producer ? r->cf->producer : "",
 			 i);
-		rc = connect_one(r, name, r->cf->producer ? producer : NULL, &r->pubs[i].c);
+		rc = connect_one(r, name, r->cf->producer ? producer : NULL, &r->pubs[i],
+				 &r->pubs[i].c);
 		if (rc == 0)
 			rc = setup_service(r);
 		if (rc < 0)
@@ -211,14 +251,14 @@ sl_lg_connect_all(struct lg_run *r)
 	for (i = 0; i < r->cf->subs; i++) {
 		snprintf(name, sizeof(name), r->cf->group ? "loadgen-member-%u" : "loadgen-sub-%u",
 			 i);
-		rc = connect_one(r, name, NULL, &r->subs[i]);
+		rc = connect_one(r, name, NULL, NULL, &r->subs[i]);
 		if (rc == 0)
 			rc = setup_service(r);
 		if (rc < 0)
 			return rc;
 	}
 	if (r->cf->dead_letter)
-		return connect_one(r, "loadgen-dead", NULL, &r->dead);
+		return connect_one(r, "loadgen-dead", NULL, NULL, &r->dead);
 	return 0;
 }
 
@@ -596,7 +636,7 @@ sl_lg_run_send_phase(struct lg_run *r)
 	next_prog = r->start_ns + LG_PROGRESS_NS;
 	for (;;) {
 		now = sl_now_ns();
-		if (now >= r->stop_ns || sl_lg_stop_requested)
+		if (now >= r->stop_ns || sl_lg_stop_requested || sl_lg_send_end_requested)
 			break;
 		busy = 0;
 		room = window_room(r);
@@ -700,6 +740,8 @@ sl_lg_run_free(struct lg_run *r)
 	for (i = 0; r->subs && i < r->cf->subs; i++)
 		sl_client_close(r->subs[i]);
 	sl_client_close(r->dead);
+	if (r->ack_log != NULL)
+		fclose(r->ack_log);
 	free(r->member_delivered);
 	free(r->member_redelivered);
 	free(r->pubs);

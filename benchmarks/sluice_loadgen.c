@@ -23,7 +23,15 @@ on_sigint(int sig)
 	sl_lg_stop_requested = 1;
 }
 
-/* First ^C ends the send phase early and still reports; a second one kills. */
+static void
+on_sigusr1(int sig)
+{
+	(void)sig;
+	sl_lg_send_end_requested = 1;
+}
+
+/* First ^C ends the send phase early and still reports; a second one kills.
+ * SIGUSR1 ends the send phase and keeps the drain phase. */
 static void
 install_sigint(void)
 {
@@ -35,6 +43,9 @@ install_sigint(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_sigusr1;
+	sa.sa_flags = 0;
+	sigaction(SIGUSR1, &sa, NULL);
 }
 
 static int

@@ -780,8 +780,14 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 	for (i = 0; i < c->n_workers; i++)
 		fprintf(out, "\n[worker%u]\nlcore = %u\nport = %u\nqueue = %u\n", i,
 			c->workers[i].lcore, c->workers[i].port, c->workers[i].queue);
-	if (c->ha.peer == 0)
+	if (c->ha.peer == 0) {
+		/* A single node may still answer a service address. */
+		if (c->ha.service_ip != 0) {
+			inet_ntop(AF_INET, &c->ha.service_ip, ip, sizeof(ip));
+			fprintf(out, "\n[ha]\nservice_ip = %s\n", ip);
+		}
 		return;
+	}
 	inet_ntop(AF_INET, &c->ha.peer, ip, sizeof(ip));
 	fprintf(out, "\n[ha]\npeer = %s\nrepl_port = %u\nkey = %s\nencrypt = %s\n", ip,
 		c->ha.repl_port, c->ha.key, c->ha.encrypt ? "yes" : "no");

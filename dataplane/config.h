@@ -124,7 +124,6 @@ struct sl_conf {
 	struct sl_conf_port ports[SL_CONF_MAX_PORTS];
 	struct sl_conf_worker workers[SL_CONF_MAX_WORKERS];
 	char topics[SL_CONF_MAX_TOPICS][208];
-	struct sl_conf_ha ha;
 };
 
 /* Fill @c with the built-in defaults (no ports, no workers). */

@@ -44,6 +44,12 @@
 # acks at --relay-rate, "sluice-relay" without loss (the relay's own cost) and
 # "sluice-loss1" with 1% loss both ways: publish-to-deliver p50/p99/p99.9
 # including the recovered messages, ratio to the veth floor of that size.
+# A replicated pair (scripts/bench_ha.sh; etcd and two dataplanes with
+# backoff idle on one bridge): "sluice-ha-sync", sync publishes through the
+# service IP, each released once primary and standby persisted it, against
+# "sluice-1node-sync", one node in the same topology and idle strategy;
+# "sluice-ha-repl-max", the most 64 B sync messages/s replicated through one
+# worker, against "sluice-1node-sync-max".
 #
 #   --quick        1 s per Sluice run and short floors (a smoke test, ~45 s)
 #   --micro        also run the Google Benchmark micro-benchmarks: benchmarks/bench_hotpath.sh
@@ -134,6 +140,8 @@ cleanup() {
 	sl_dp_stop
 	sl_relay_stop
 	sl_ns_down $tag
+	sl_etcd_stop
+	sl_ha_down "slh$$"
 	rm -rf "$work" "$jdir" "$pmdir" "/var/run/dpdk/sl-floor-$$" "/var/run/dpdk/$name"
 }
 trap cleanup EXIT
@@ -363,6 +371,11 @@ sl_dp_stop
 # would otherwise still be writing the journals during the next section.
 rm -rf "$jdir"
 sync
+
+# --- 2b. the replicated pair (scripts/bench_ha.sh) ---
+# shellcheck source=scripts/bench_ha.sh
+. "$root/scripts/bench_ha.sh"
+bench_ha
 
 # --- 2b. UDP through the impairment relay: without loss, and 1% loss both ways ---
 if [ -x "$build/tools/sluice-impair" ]; then
@@ -694,6 +707,27 @@ def rate_vs(names, fl, what):
                   f" {fl['msgs_per_s'] / 1e6:.2f}M/s = {mx['msgs_per_s'] / fl['msgs_per_s']:.2f}x")
         else:
             print(f"  {n}: not measured" + ("" if fl else " (no floor)"))
+# The pair against one node, same topology and idle strategy, same run.
+one = {r["size"]: r for r in rows if r["name"] == "sluice-1node-sync" and r["status"] == "ok"}
+busy = {r["size"]: r for r in rows if r["name"] == "sluice" and r["transport"] == "udp" and
+        r["durability"] == "sync" and r["status"] == "ok"}
+ha = [r for r in rows if r["name"] == "sluice-ha-sync" and r["status"] == "ok"]
+if ha:
+    print("replicated pair (sync, released once both nodes persisted) against one node:")
+for r in ha:
+    o, b = one.get(r["size"]), busy.get(r["size"])
+    line = f"  {r['size']} B: p50 {t(r['p50_ns'])}, p99 {t(r['p99_ns'])}"
+    if o:
+        line += (f"; 1 node (backoff) {t(o['p50_ns'])} / {t(o['p99_ns'])} = "
+                 f"{r['p50_ns'] / o['p50_ns']:.2f}x / {r['p99_ns'] / o['p99_ns']:.2f}x")
+    if b:
+        line += f"; 1 node (busy) p50 {t(b['p50_ns'])} = {r['p50_ns'] / b['p50_ns']:.2f}x"
+    print(line)
+mh, m1 = first_ok("sluice-ha-repl-max"), first_ok("sluice-1node-sync-max")
+if mh:
+    print(f"  replication throughput, one worker, {mh['size']} B sync: {mh['msgs_per_s']:.0f} msgs/s"
+          + (f" vs one node {m1['msgs_per_s']:.0f} = {mh['msgs_per_s'] / m1['msgs_per_s']:.2f}x"
+             if m1 else ""))
 print("throughput against floors:")
 rate_vs(("sluice-max-udp", "sluice-max-udp-nobatch"), first_ok("udp-veth-rate"),
         "kernel UDP pkts one way")

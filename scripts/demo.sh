@@ -6,6 +6,7 @@
 #   scripts/demo.sh [--json] [--duration S] [--rate N] [--size B]
 #                   [--publishers N] [--subscribers M] [--idle busy|backoff]
 #                   [--transport udp|shm|both] [--queue] [--keep | --stop]
+#   scripts/demo.sh --ha [--json] [--cycles N] [--rate N]
 #
 # Runs scripts/setup.sh first if the build is missing. It starts
 # sluice-dataplane (af_packet preset, namespace sl-demo-dp) and
@@ -20,13 +21,23 @@
 # one of them killed with -9 mid-run; it reports what each member
 # processed and that nothing was lost (--json: one line with sent,
 # processed, lost, duplicates, redelivered, dead_lettered, members).
+# --ha runs a replicated broker pair instead (docs/HA.md "Trying it"): etcd
+# on loopback, two dataplanes and their sluice-control processes on one
+# bridge, sluice-loadgen publishing through the service IP with every
+# publish acknowledged only once both nodes hold it (durability sync) and
+# subscribing; the primary is killed with -9 --cycles times (default 5),
+# alternating, each time restarted to rejoin as the standby. It prints each
+# failover's time (the kill to the first acknowledgement after it) and the
+# delivery report (--json: one line with sent, acked, received, lost,
+# duplicates, failovers, failover_ms_p50, failover_ms_p99, failover_ms_max).
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 json=0 duration=5 rate= size=64 pubs=1 subs=1 idle=busy keep=0 stop=0 transport= queue=0
+ha=0 cycles=5
 name=sluice-demo tag=sl-demo
 state=/run/sluice/$name/demo
-usage() { sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,32p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--json) json=1 ;;
@@ -38,6 +49,8 @@ while [ $# -gt 0 ]; do
 	--idle) idle=$2; shift ;;
 	--transport) transport=$2; shift ;;
 	--queue) queue=1 ;;
+	--ha) ha=1 ;;
+	--cycles) cycles=$2; shift ;;
 	--keep) keep=1 ;;
 	--stop) stop=1 ;;
 	-h|--help) usage; exit 0 ;;
@@ -47,7 +60,7 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (namespaces, hugepages)" >&2; exit 1; }
 [ -n "$transport" ] || { [ $json -eq 1 ] || [ $queue -eq 1 ] && transport=udp || transport=both; }
-[ -n "$rate" ] || { [ $queue -eq 1 ] && rate=2000 || rate=50000; }
+[ -n "$rate" ] || { [ $ha -eq 1 ] && rate=1000; } || { [ $queue -eq 1 ] && rate=2000 || rate=50000; }
 if [ $queue -eq 1 ] && [ "$transport" == both ]; then
 	echo "demo: --queue runs one transport: --transport udp or shm" >&2
 	exit 2
@@ -81,7 +94,8 @@ if [ $stop -eq 1 ]; then
 	say "demo broker stopped"
 	exit 0
 fi
-[ -e "$state/pids" ] && { echo "demo: a kept demo is running; end it with --stop" >&2; exit 1; }
+[ -e "$state/pids" ] && [ $ha -eq 0 ] &&
+	{ echo "demo: a kept demo is running; end it with --stop" >&2; exit 1; }
 
 if [ ! -x "$root/build/dataplane/sluice-dataplane" ] ||
 	[ ! -x "$root/build/benchmarks/sluice-loadgen" ] ||
@@ -93,6 +107,13 @@ if [ ! -x "$root/build/dataplane/sluice-dataplane" ] ||
 	else
 		"$root/scripts/setup.sh" || exit 1
 	fi
+fi
+
+if [ $ha -eq 1 ]; then
+	# shellcheck source=scripts/demo_ha.sh
+	. "$root/scripts/demo_ha.sh"
+	demo_ha
+	exit $?
 fi
 
 work=$(mktemp -d /tmp/sluice-demo.XXXXXX)

@@ -141,15 +141,7 @@ t_flip() {
 t_topic() { "$SL_ROOT/scripts/sluice-stats" -n "$T_DP" /sluice/topics "$1" --get "$2"; }
 
 # Wait (bounded) until a command succeeds: t_wait SECONDS cmd...
-t_wait() {
-	local limit=$1 i
-	shift
-	for ((i = 0; i < limit * 10; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+t_wait() { sl_wait "$@"; }
 
 # t_control_up STATE_DIR: sluice-control for this test's dataplane (stopped at
 # the end with the other background processes), waited for until attached.

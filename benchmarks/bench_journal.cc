@@ -21,7 +21,7 @@ extern "C" {
 
 namespace {
 
-enum Policy { POL_NONE, POL_ASYNC, POL_SYNC1, POL_SYNC32 };
+enum Policy { POL_NONE, POL_ASYNC, POL_SYNC1, POL_SYNC32, POL_REPLICA };
 
 constexpr uint64_t kSegBytes = 16ull << 20;
 constexpr uint64_t kRecoveryBytes = 64ull << 20;
@@ -83,7 +83,9 @@ BENCHMARK(BM_Crc32c)->RangeMultiplier(4)->Range(64, 64 << 10);
  *   none:   no journal, the payload is copied into a ring buffer (the floor);
  *   async:  append, sync every 64 records;
  *   sync1:  append + sync per record (burst of 1);
- *   sync32: 32 appends + one sync (burst of 32).
+ *   sync32: 32 appends + one sync (burst of 32);
+ *   replica: as async, through sl_journal_append_replica (a standby copying
+ *            a primary's records, leader epoch 3).
  */
 void
 BM_JournalAppend(benchmark::State &st, Policy pol)
@@ -119,12 +121,18 @@ BM_JournalAppend(benchmark::State &st, Policy pol)
 	}
 	for (auto _ : st) {
 		for (int i = 0; i < burst; i++) {
-			rc = sl_journal_append(j, payload.data(), len, ts++, 1, n, &seq);
+			if (pol == POL_REPLICA) {
+				sl_jrec_meta m = { n + 1, ts++, 1, n, 0, 3, 0 };
+
+				rc = sl_journal_append_replica(j, &m, payload.data(), len);
+			} else {
+				rc = sl_journal_append(j, payload.data(), len, ts++, 1, n, &seq);
+			}
 			if (rc < 0)
 				break;
 			n++;
 		}
-		if (rc == 0 && (pol != POL_ASYNC || n % 64 == 0))
+		if (rc == 0 && ((pol != POL_ASYNC && pol != POL_REPLICA) || n % 64 == 0))
 			rc = sl_journal_sync(j);
 		if (rc < 0) {
 			st.SkipWithError(("append/sync: " + std::string(strerror(-rc))).c_str());
@@ -133,7 +141,7 @@ BM_JournalAppend(benchmark::State &st, Policy pol)
 	}
 	st.SetItemsProcessed((int64_t)n);
 	st.SetBytesProcessed((int64_t)n * len);
-	st.SetLabel(pol == POL_ASYNC ? "sync every 64" : pol == POL_SYNC1 ? "sync per record"
+	st.SetLabel(pol == POL_ASYNC || pol == POL_REPLICA ? "sync every 64" : pol == POL_SYNC1 ? "sync per record"
 									 : "sync per 32");
 	sl_journal_close(j);
 	bench_rm_rf(dir);
@@ -142,6 +150,7 @@ BENCHMARK_CAPTURE(BM_JournalAppend, none, POL_NONE)->Arg(32)->Arg(256)->Arg(1024
 BENCHMARK_CAPTURE(BM_JournalAppend, async, POL_ASYNC)->Arg(32)->Arg(256)->Arg(1024)->Arg(4096);
 BENCHMARK_CAPTURE(BM_JournalAppend, sync1, POL_SYNC1)->Arg(32)->Arg(256)->Arg(1024)->Arg(4096);
 BENCHMARK_CAPTURE(BM_JournalAppend, sync32, POL_SYNC32)->Arg(32)->Arg(256)->Arg(1024)->Arg(4096);
+BENCHMARK_CAPTURE(BM_JournalAppend, replica, POL_REPLICA)->Arg(32)->Arg(256)->Arg(1024)->Arg(4096);
 
 /*
  * Append records of range(0) bytes, 32 to a sync, with retention keeping two

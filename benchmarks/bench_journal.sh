@@ -47,7 +47,7 @@ for path, what in zip(sys.argv[1:], ["file system (msync)", "tmpfs + PMEM_IS_PME
     mc_big = b["BM_Memcpy/1048576"]["bytes_per_second"]
     print(f"\n{what}: memcpy 4 KiB {mc / 1e9:.2f} GB/s, 1 MiB {mc_big / 1e9:.2f} GB/s")
     print(f"  {'policy':8} {'size':>5} {'items/s':>12} {'MB/s':>10} {'/memcpy':>9}")
-    for pol in ["none", "async", "sync32", "sync1"]:
+    for pol in ["none", "async", "replica", "sync32", "sync1"]:
         for size in [32, 256, 1024, 4096]:
             r = b.get(f"BM_JournalAppend/{pol}/{size}")
             if r is None or "error_occurred" in r:

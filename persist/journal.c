@@ -367,25 +367,15 @@ sl_journal_append_producer(struct sl_journal *j, const void *data, uint32_t len,
 				      producer_seq, seq);
 }
 
+/* Every append comes here; its record carries the leader epoch j->epoch
+ * (sl_journal_append_replica sets it for its record). */
 int
 sl_journal_append_hdrs(struct sl_journal *j, const void *data, uint32_t len, uint16_t hdrs_len,
 		       uint64_t timestamp, uint64_t producer_id, uint32_t producer_epoch,
 		       uint64_t producer_seq, uint64_t *seq)
 {
-	int rc = sl_jappend(j, data, len, hdrs_len, timestamp, producer_id, producer_epoch,
-			    producer_seq, j->epoch);
-
-	if (rc == 0)
-		*seq = j->next_seq - 1;
-	return rc;
-}
-
-int
-sl_jappend(struct sl_journal *j, const void *data, uint32_t len, uint16_t hdrs_len,
-	   uint64_t timestamp, uint64_t producer_id, uint32_t producer_epoch,
-	   uint64_t producer_seq, uint32_t epoch)
-{
 	uint64_t need = REC_BYTES(len), commit;
+	uint32_t epoch = j->epoch;
 	struct sl_jrec r;
 	struct seg *s;
 	int rc;
@@ -439,7 +429,7 @@ sl_jappend(struct sl_journal *j, const void *data, uint32_t len, uint16_t hdrs_l
 	s->last_ts = timestamp;
 	j->dirty_hi = s->used;
 	sl_jepoch_note(j, r.seq, epoch);
-	j->next_seq++;
+	*seq = j->next_seq++;
 	return 0;
 }
 /* --- reading ----------------------------------------------------------------------------- */

@@ -73,8 +73,9 @@
  * bytes past this use's records are an earlier use's records, not zeros. A
  * record belongs to the segment's current use only if its commit word
  * carries the tag of the header's generation and its CRC, which covers the
- * generation, holds (and its seq is not below first_seq: sequences only
- * grow, so no earlier use ever had one as high). Anything else, an earlier
+ * generation, holds (and its seq is not below first_seq: belt and braces,
+ * since after sl_journal_truncate an earlier use may have had higher
+ * sequences; the tag and the CRC are what keep them out). Anything else, an earlier
  * use's record or end marker included, is no record of this use: it reads
  * as the end of the valid data, exactly as zeros do in a file's first use,
  * and the commit watermark rule below decides what that end is. Generation
@@ -399,9 +400,10 @@ struct sl_jrec_meta {
 /*
  * Append a record copied from a primary, keeping its sequence, timestamp,
  * producer fields and leader epoch (a standby's journal). @m->seq must be
- * sl_journal_last_seq + 1, or, when the journal holds no record, any
- * sequence above every one it ever held (sl_journal_last_seq): the
- * journal then starts there. Later appends carry at least
+ * sl_journal_last_seq + 1, or, when the journal holds no record (and no
+ * damaged or skipped range: sl_journal_truncate below the first record
+ * makes it so), any sequence above every one it held (sl_journal_last_seq):
+ * the journal then starts there. Later appends carry at least
  * @m->leader_epoch (the epoch set by sl_journal_set_leader_epoch rises to
  * it). The record is durable at the next sl_journal_sync, as with
  * sl_journal_append.

@@ -8,31 +8,14 @@
 #include "journal_internal.h"
 
 void
-sl_jepoch_note(struct sl_journal *j, uint64_t seq, uint32_t epoch)
-{
-	/* Epochs never go down along a journal (the appends refuse it): a
-	 * lower one can only be a file written otherwise, and counts as the
-	 * current epoch (sl_journal_epoch_end then answers lower for it). */
-	if (j->n_epochs && epoch <= j->epochs[j->n_epochs - 1].epoch)
-		return;
-	if (j->n_epochs == SL_JEPOCHS) {
-		/* Full: the two oldest merge into the later epoch. Asked about
-		 * the older one, epoch_end then says 0 (nothing known to be
-		 * of it): a replica truncates more than it must, never less. */
-		j->epochs[1].first_seq = j->epochs[0].first_seq;
-		memmove(&j->epochs[0], &j->epochs[1], (SL_JEPOCHS - 1) * sizeof(j->epochs[0]));
-		j->n_epochs--;
-	}
-	j->epochs[j->n_epochs++] = (struct jepoch){ .first_seq = seq, .epoch = epoch };
-}
-
-void
 sl_jepoch_trim(struct sl_journal *j, uint64_t first_seq, uint64_t last_seq)
 {
 	uint32_t k = 0;
 
 	while (j->n_epochs && j->epochs[j->n_epochs - 1].first_seq > last_seq)
 		j->n_epochs--;
+	if (j->epoch_last > last_seq)
+		j->epoch_last = last_seq;
 	/* An entry is still needed while its epoch has a retained record:
 	 * while the next entry starts after the first retained one. */
 	while (k + 1 < j->n_epochs && j->epochs[k + 1].first_seq <= first_seq)
@@ -69,7 +52,7 @@ sl_journal_epoch_end(const struct sl_journal *j, uint32_t epoch)
 		return 0;
 	for (i = 1; i < j->n_epochs && j->epochs[i].epoch <= epoch; i++)
 		;
-	return i < j->n_epochs ? j->epochs[i].first_seq - 1 : j->next_seq - 1;
+	return i < j->n_epochs ? j->epochs[i].first_seq - 1 : j->epoch_last;
 }
 
 int
@@ -127,6 +110,8 @@ int
 sl_journal_append_replica(struct sl_journal *j, const struct sl_jrec_meta *m, const void *data,
 			  uint32_t len)
 {
+	uint64_t seq;
+	uint32_t set;
 	int rc;
 
 	if (j->damaged)
@@ -141,9 +126,13 @@ sl_journal_append_replica(struct sl_journal *j, const struct sl_jrec_meta *m, co
 		if (rc < 0)
 			return rc;
 	}
-	rc = sl_jappend(j, data, len, m->hdrs_len, m->timestamp, m->producer_id,
-			m->producer_epoch, m->producer_seq, m->leader_epoch);
-	if (rc == 0 && m->leader_epoch > j->epoch)
-		j->epoch = m->leader_epoch; /* later appends never go below it */
+	/* The record carries the primary's epoch (which may be below the one
+	 * set here: a new primary's catch-up of an earlier epoch); later
+	 * appends never go below it. */
+	set = j->epoch;
+	j->epoch = m->leader_epoch;
+	rc = sl_journal_append_hdrs(j, data, len, m->hdrs_len, m->timestamp, m->producer_id,
+				    m->producer_epoch, m->producer_seq, &seq);
+	j->epoch = set > m->leader_epoch ? set : m->leader_epoch;
 	return rc;
 }

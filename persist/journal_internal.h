@@ -92,6 +92,7 @@ struct meta {
 	uint32_t pad;
 };
 _Static_assert(sizeof(struct meta) == 64, "journal.meta copy");
+_Static_assert(offsetof(struct meta, trunc) == 40, "journal.meta truncation intent");
 #define META_VERSION 2u
 
 /* Leader epoch history entries kept per journal (see struct sl_journal). */
@@ -285,9 +286,11 @@ struct sl_journal {
 	 * less, than it must). */
 	uint32_t epoch;
 	uint32_t n_epochs;
+	uint64_t epoch_last; /* the last record noted: where the last epoch ends */
 	struct jepoch epochs[SL_JEPOCHS];
 	/* journal.meta's truncation in progress, found at open: keep + 1 (0 none). */
 	uint64_t trunc_pending;
+	unsigned steps; /* conf.ops->step: the next step's number */
 };
 
 /* --- journal.c: records and persistence --- */
@@ -344,16 +347,30 @@ int sl_jseg_stamp(struct sl_journal *j, struct seg *s, uint64_t first_seq, uint6
 /* --- journal_epoch.c: leader epochs --- */
 
 /* Record @seq has leader epoch @epoch (appended, or found at open): a new
- * history entry when the epoch changes. No allocation. */
-void sl_jepoch_note(struct sl_journal *j, uint64_t seq, uint32_t epoch);
+ * history entry when the epoch changes. No allocation. Inline: it runs for
+ * every append. */
+static inline void
+sl_jepoch_note(struct sl_journal *j, uint64_t seq, uint32_t epoch)
+{
+	j->epoch_last = seq;
+	/* Epochs never go down along a journal (the appends refuse it): a
+	 * lower one can only be a file written otherwise, and counts as the
+	 * current epoch (sl_journal_epoch_end then answers lower for it). */
+	if (__builtin_expect(j->n_epochs && epoch <= j->epochs[j->n_epochs - 1].epoch, 1))
+		return;
+	if (j->n_epochs == SL_JEPOCHS) {
+		/* Full: the two oldest merge into the later epoch. Asked about
+		 * the older one, epoch_end then says 0 (nothing known to be
+		 * of it): a replica truncates more than it must, never less. */
+		j->epochs[1].first_seq = j->epochs[0].first_seq;
+		memmove(&j->epochs[0], &j->epochs[1], (SL_JEPOCHS - 1) * sizeof(j->epochs[0]));
+		j->n_epochs--;
+	}
+	j->epochs[j->n_epochs++] = (struct jepoch){ .first_seq = seq, .epoch = epoch };
+}
 /* Forget the history before @first_seq (retention) and after @last_seq
  * (truncation), keeping what the records left need. */
 void sl_jepoch_trim(struct sl_journal *j, uint64_t first_seq, uint64_t last_seq);
-/* The common append: one record of sequence j->next_seq with the given
- * fields, its leader epoch @epoch (journal.c). */
-int sl_jappend(struct sl_journal *j, const void *data, uint32_t len, uint16_t hdrs_len,
-	       uint64_t timestamp, uint64_t producer_id, uint32_t producer_epoch,
-	       uint64_t producer_seq, uint32_t epoch);
 
 /* --- journal_truncate.c --- */
 

@@ -100,7 +100,9 @@ sl_jmeta_load(struct sl_journal *j, struct sl_journal_recovery *rec, uint64_t *c
 		j->meta_last = ok[0] && ok[1] && m[1].last_seq > m[0].last_seq ? m[1].last_seq
 										: m[k].last_seq;
 		*created = m[k].created_ns;
-		j->trunc_pending = m[k].trunc;
+		/* An intent says keep = last_seq (written together): anything
+		 * else in the field is not one. */
+		j->trunc_pending = m[k].trunc == m[k].last_seq + 1 ? m[k].trunc : 0;
 		return 0;
 	}
 	if (n == (ssize_t)sizeof(v1)) { /* written before the two copies */

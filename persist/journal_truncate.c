@@ -9,10 +9,22 @@
 
 /* Tests stop the process here (conf.ops->step). */
 static void
-step(const struct sl_journal *j, unsigned *n)
+step(struct sl_journal *j)
 {
 	if (j->ops->step)
-		j->ops->step((*n)++);
+		j->ops->step(j->steps++);
+}
+
+/* Did recovery find damage in @s (a range it skips when reading)? */
+static int
+seg_damaged(const struct sl_journal *j, const struct seg *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < j->n_holes; i++)
+		if (j->holes[i].segment == s->first_seq)
+			return 1;
+	return 0;
 }
 
 int
@@ -32,6 +44,7 @@ sl_jseg_cut(struct sl_journal *j, struct seg *s, uint64_t off, uint64_t keep)
 	rc = sl_jpersist_range(j, s, slot, slot + 16);
 	if (rc < 0)
 		return rc;
+	step(j);
 	hi = sl_jtail_end(s, off);
 	if (hi > off) {
 		memset(s->base + off, 0, hi - off);
@@ -44,8 +57,11 @@ sl_jseg_cut(struct sl_journal *j, struct seg *s, uint64_t off, uint64_t keep)
 	s->wm_seq = last;
 	s->wm_valid = 1;
 	s->wm_slot = 0;
-	/* Appended to again, unless damaged (a bad header, a file cut short). */
-	s->closed = s->hdr_bad || s->size < j->seg_bytes;
+	/* Appended to again, unless damaged (a bad header, a file cut short,
+	 * damaged records kept: reads walk records from an index entry, and
+	 * one past skipped bytes is only made by recovery, so appends go to a
+	 * new segment, as after damage at the end of the last one). */
+	s->closed = s->hdr_bad || s->size < j->seg_bytes || seg_damaged(j, s);
 	while (s->n_idx && s->idx[s->n_idx - 1].seq > last)
 		s->n_idx--;
 	s->idx_last_off = s->n_idx ? s->idx[s->n_idx - 1].off : 0;
@@ -83,7 +99,7 @@ holes_trim(struct sl_journal *j, uint64_t keep)
 
 /* The segments past @keep leave, the one holding it is cut after it. */
 static int
-truncate_segments(struct sl_journal *j, uint64_t keep, unsigned *n)
+truncate_segments(struct sl_journal *j, uint64_t keep)
 {
 	struct sl_jrec_view v;
 	struct seg *s;
@@ -93,7 +109,7 @@ truncate_segments(struct sl_journal *j, uint64_t keep, unsigned *n)
 	/* Every segment has its name (renames done), nothing else pending. */
 	sl_jchores_drain(j);
 	while (j->n_segs && j->segs[j->n_segs - 1].first_seq > keep) {
-		step(j, n);
+		step(j);
 		if (sl_jseg_retire_last(j) < 0) {
 			sl_jchores_drain(j);
 			continue;
@@ -112,14 +128,13 @@ truncate_segments(struct sl_journal *j, uint64_t keep, unsigned *n)
 		off = (uint64_t)((const uint8_t *)v.data - s->base) + ALIGN8((uint64_t)v.len);
 		s->last_ts = v.timestamp;
 	}
-	step(j, n);
+	step(j);
 	return sl_jseg_cut(j, s, off, keep);
 }
 
 int
 sl_journal_truncate(struct sl_journal *j, uint64_t keep)
 {
-	unsigned n = 0;
 	int rc;
 
 	if (j->damaged)
@@ -131,27 +146,28 @@ sl_journal_truncate(struct sl_journal *j, uint64_t keep)
 	if (rc < 0)
 		return rc;
 	/* The intent first: from here on, an open finishes the truncation. */
-	step(j, &n);
+	j->steps = 0;
+	step(j);
 	rc = sl_jmeta_write(j, j->created_ns, keep, keep + 1, 1);
 	if (rc < 0)
 		goto fail;
-	rc = truncate_segments(j, keep, &n);
+	holes_trim(j, keep); /* (before the cut, which asks about the damage left) */
+	rc = truncate_segments(j, keep);
 	if (rc < 0)
 		goto fail;
 	j->next_seq = keep + 1;
 	j->durable_seq = keep;
 	j->meta_last = keep;
 	j->rd_seq = 0; /* invalidate the read cursor */
-	holes_trim(j, keep);
 	sl_jepoch_trim(j, j->n_segs ? j->segs[0].first_seq : keep + 1, keep);
 	sl_jsegs_hint(j);
-	step(j, &n);
+	step(j);
 	/* Done: the intent goes (an append above @keep must not be cut by a
 	 * later open). */
 	rc = sl_jmeta_write(j, j->created_ns, keep, 0, 1);
 	if (rc < 0)
 		goto fail;
-	step(j, &n);
+	step(j);
 	return 0;
 
 fail:

@@ -35,7 +35,8 @@ usage(FILE *out)
 		"Usage: " PROG " COMMAND [options] DIR\n"
 		"Inspect a Sluice journal directory (segment files and journal.meta).\n\n"
 		"Commands:\n"
-		"  info DIR      sequence range, segments, bytes and the recovery summary\n"
+		"  info DIR      sequence range, segments, bytes, leader epochs and the\n"
+		"                recovery summary\n"
 		"  list DIR      one line per segment: first/last seq and bytes used\n"
 		"  verify DIR    check every record and read every one back; with --dups\n"
 		"                also list messages stored twice (same producer id, epoch\n"
@@ -57,9 +58,11 @@ usage_cmd(FILE *out, const char *cmd)
 	if (strcmp(cmd, "dump") == 0)
 		fprintf(out,
 			"Usage: " PROG " dump [--from SEQ] [--count N] [--hex] DIR\n"
-			"Print records: seq, timestamp (ISO-8601 UTC with ns), producer id, epoch\n"
-			"and seq, length and payload (text with \\xNN escapes, or hex). Epoch 0:\n"
-			"not an idempotent producer (the id is the publishing session's).\n\n"
+			"Print records: seq, timestamp (ISO-8601 UTC with ns), the leader epoch it\n"
+			"was written in (0: a single node, or written before segment version 5),\n"
+			"producer id, epoch and seq, length and payload (text with \\xNN escapes,\n"
+			"or hex). Producer epoch 0: not an idempotent producer (the id is the\n"
+			"publishing session's).\n\n"
 			"  -f, --from SEQ    first sequence to print (default: the first retained)\n"
 			"  -n, --count N     print at most N records (default: all)\n"
 			"  -x, --hex         print payloads as hex\n"
@@ -164,6 +167,20 @@ print_recovery(FILE *out, const struct sl_journal *j, const struct sl_journal_re
 	}
 }
 
+/* The leader epoch of the last record, and where each retained epoch starts. */
+static void
+print_epochs(const struct sl_journal *j)
+{
+	uint64_t first;
+	uint32_t e, i;
+
+	printf("leader epoch:  %u\n", sl_journal_last_epoch(j));
+	printf("epochs:       ");
+	for (i = 0; sl_journal_epoch_get(j, i, &e, &first) == 0; i++)
+		printf("%s %u from seq %" PRIu64, i ? "," : "", e, first);
+	printf("%s\n", i ? "" : " none (no record)");
+}
+
 static int
 cmd_info(struct sl_journal *j, const struct sl_journal_recovery *rec)
 {
@@ -177,6 +194,7 @@ cmd_info(struct sl_journal *j, const struct sl_journal_recovery *rec)
 	printf("bytes:         %" PRIu64 "\n", sl_journal_bytes(j));
 	if (rec->segments)
 		printf("segment size:  %" PRIu64 "\n", sl_journal_bytes(j) / rec->segments);
+	print_epochs(j);
 	print_recovery(stdout, j, rec);
 	return 0;
 }
@@ -254,8 +272,8 @@ cmd_dump(struct sl_journal *j, uint64_t from, uint64_t count, bool hex)
 		}
 		printf("%" PRIu64 "  ", v.seq);
 		print_ts(v.timestamp);
-		printf("  producer %" PRIu64 " epoch %u seq %" PRIu64 "  len %u  ", v.producer_id,
-		       v.producer_epoch, v.producer_seq, v.len);
+		printf("  leader %u  producer %" PRIu64 " epoch %u seq %" PRIu64 "  len %u  ",
+		       v.leader_epoch, v.producer_id, v.producer_epoch, v.producer_seq, v.len);
 		/* Segment version 3: the message's header block, then its payload. */
 		if (v.hdrs_len)
 			printf("hdrs %u  ", v.hdrs_len);

@@ -259,6 +259,77 @@ test_owner_path_quiet(const char *root)
 	}
 }
 
+/*
+ * A standby's path: records copied from a primary (sl_journal_append_replica),
+ * starting an empty journal at the primary's sequence, through leader epoch
+ * changes, rolls and retention, with epochs set and queried on the way: the
+ * owner makes no file-system call and allocates nothing.
+ */
+static void
+test_replica_path_quiet(const char *root)
+{
+	struct sl_journal_conf c = { .segment_bytes = SEG, .index_every = 1024,
+				     .retain_bytes = 3 * SEG, .ops = &pmem_ops,
+				     .prepared_only = 1 };
+	struct sl_jrec_meta m = { .producer_id = 7, .hdrs_len = 8 };
+	struct sl_journal_recovery rec;
+	struct sl_jrec_view v;
+	struct sl_journal *j = NULL;
+	uint64_t seq = 10000, refused = 0, end;
+	char dir[512];
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/replica", root);
+	side = PREPARER;
+	CHECK(sl_journal_open(&j, dir, &c, &rec) == 0);
+	if (j == NULL)
+		return;
+	memset(calls, 0, sizeof(calls));
+	while (seq < 18000) {
+		side = OWNER;
+		m.seq = seq;
+		m.timestamp = seq;
+		m.producer_seq = seq;
+		m.leader_epoch = (uint32_t)(seq / 1000); /* a new epoch every 1000 */
+		rc = sl_journal_append_replica(j, &m, payload, PAYLOAD);
+		if (rc == -ENOSPC) {
+			refused++;
+			side = PREPARER;
+			CHECK(sl_journal_prepare(j) == 1);
+			continue;
+		}
+		CHECK(rc == 0);
+		if (rc != 0)
+			break;
+		if (seq % 16 == 0)
+			CHECK(sl_journal_sync(j) == 0);
+		if (seq % 500 == 0) {
+			CHECK(sl_journal_retain(j, seq) >= 0);
+			CHECK(sl_journal_last_epoch(j) == m.leader_epoch);
+			/* The previous epoch ends before this one starts, or
+			 * retention has taken all of it. */
+			end = sl_journal_epoch_end(j, m.leader_epoch - 1);
+			CHECK(end == (seq / 1000) * 1000 - 1 ||
+			      (end == 0 && sl_journal_first_seq(j) > (seq / 1000) * 1000 - 1));
+			CHECK(sl_journal_set_leader_epoch(j, m.leader_epoch) == 0);
+			side = PREPARER;
+			(void)sl_journal_prepare(j);
+		}
+		seq++;
+	}
+	side = OWNER;
+	CHECK(sl_journal_sync(j) == 0 && sl_journal_durable_seq(j) == seq - 1);
+	CHECK(sl_journal_read(j, seq - 1, &v) == 0 && v.leader_epoch == 17 && v.hdrs_len == 8);
+	CHECK(refused > 10);
+	CHECK(calls[OWNER].fs == 0);
+	CHECK(calls[OWNER].alloc == 0);
+	if (calls[OWNER].fs || calls[OWNER].alloc)
+		fprintf(stderr, "replica owner: %lu fs calls, %lu allocations\n", calls[OWNER].fs,
+			calls[OWNER].alloc);
+	side = PREPARER;
+	sl_journal_close(j);
+}
+
 /* Append the record after *@n (producer_seq and timestamp: its number). */
 static int
 append_n(struct sl_journal *j, uint64_t *n, uint64_t *seq)
@@ -329,6 +400,7 @@ main(void)
 	}
 	test_owner_path_quiet(root);
 	test_crash_before_rename(root);
+	test_replica_path_quiet(root);
 	rm_rf(root);
 	return check_result("test_journal_worker");
 }

@@ -118,6 +118,7 @@ struct sl_conf {
 	uint32_t shm_ring_kb;	 /* each ring; power of two */
 	char shm_group[64];	 /* group owning the socket directory, "" = root's */
 	uint8_t shm_huge;	 /* client regions on huge pages when free ones exist */
+	struct sl_conf_ha ha;	 /* [ha]: a pair member (docs/HA.md); peer 0: single node */
 	uint16_t n_ports;
 	uint16_t n_workers;
 	uint16_t n_topics;

@@ -279,6 +279,16 @@ dispatch(struct sl_worker *w, struct sl_repl *r, unsigned idx, uint8_t *buf, uin
 	const struct sl_repl_fhdr *f;
 	uint32_t off = sizeof(*h);
 	int old = h->epoch < sl_repl_epoch(r), type;
+	struct sl_repl_peer *p = &r->peers[idx];
+
+	/* Any authenticated datagram of the peer in the role and epoch of its
+	 * last HB proves it alive as much as an HB does: under a flood of
+	 * DATA (a catch-up) the one datagram of ten ms holding the HB may be
+	 * the one the receive ring dropped. */
+	if (p->heard_ns != 0 && h->role == p->role && h->epoch == p->epoch) {
+		p->heard_ns = sl_repl_now_ns(w);
+		cnc_peer(r, p);
+	}
 
 	while ((type = sl_repl_next(buf, len, &off, &f)) != 0) {
 		if (type == -ENOTSUP)

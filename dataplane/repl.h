@@ -58,6 +58,9 @@ struct sl_repl_tpos {
 	uint64_t next_to_send; /* next seq read from the journal and sent */
 	uint64_t progress_ns;  /* last ACK progress, or the first send after it */
 	uint64_t announce_ns;  /* when TOPIC / TRUNC go out again */
+	uint64_t sent_end;     /* one past the highest seq sent this term: ACKs stop there */
+	uint64_t goback_seq;   /* where the last go-back restarted the stream ... */
+	uint64_t goback_ns;    /* ... and when: a GAP to the same place within an RTO waits */
 	uint32_t state;	       /* enum sl_repl_tpos_state */
 	uint32_t flags;
 };

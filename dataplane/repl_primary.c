@@ -145,29 +145,61 @@ sl_repl_primary_on_pos(struct sl_worker *w, unsigned peer, const struct sl_repl_
 	tp->state = SL_REPL_TP_STREAMING;
 	tp->acked = tp->appended = f->last_seq;
 	tp->next_to_send = f->last_seq ? f->last_seq + 1 : sl_journal_first_seq(j);
+	tp->sent_end = tp->next_to_send;
+	tp->goback_seq = 0;
 	tp->progress_ns = now;
+}
+
+/*
+ * Resend from the first record the replica lacks: past what it appended,
+ * not only what it persisted (the appended ones are synced by its next
+ * group commit). Going back to the persisted seq resent whole windows the
+ * replica held already, and its ACKs for them fell beyond next_to_send.
+ */
+static void
+go_back(struct sl_worker *w, struct sl_repl_tpos *tp, uint64_t now)
+{
+	uint64_t from = (tp->appended > tp->acked ? tp->appended : tp->acked) + 1;
+
+	if (from >= tp->next_to_send)
+		return; /* nothing in flight past what it holds */
+	tp->next_to_send = from;
+	tp->goback_seq = from;
+	tp->goback_ns = now;
+	tp->progress_ns = now;
+	sl_repl_count(w->dp->repl, SL_REPL_CTR_repl_resends, 1);
 }
 
 void
 sl_repl_primary_on_ack(struct sl_worker *w, unsigned peer, const struct sl_repl_ack *f)
 {
 	struct sl_repl_tpos *tp = tpos_of(w->dp, peer, f->rtopic);
+	uint64_t now = w->ha_view.now_ns;
 
 	if (tp == NULL || tp->state != SL_REPL_TP_STREAMING)
 		return;
-	/* Cumulative, and never past what was sent (a forged or confused one
-	 * must not release a sync publish the replica does not hold). */
-	if (f->seq > tp->acked && f->seq < tp->next_to_send) {
+	/* Cumulative, and never past what was sent this term (a confused one
+	 * must not release a sync publish the replica does not hold). The
+	 * bound is the highest seq sent, not next_to_send: after a go-back
+	 * the replica acknowledges records it got from the first send. */
+	if (f->seq > tp->acked && f->seq < tp->sent_end) {
 		tp->acked = f->seq;
-		tp->progress_ns = w->ha_view.now_ns;
+		tp->progress_ns = now;
 	}
-	if (f->last_seq > tp->appended && f->last_seq < tp->next_to_send)
+	if (f->last_seq > tp->appended && f->last_seq < tp->sent_end) {
 		tp->appended = f->last_seq;
-	if (f->flags & SL_REPL_ACK_F_GAP) {
-		/* It missed one: go back to the first record it lacks. */
+		tp->progress_ns = now; /* it is receiving: nothing to resend yet */
+	}
+	if (tp->next_to_send < tp->acked + 1)
 		tp->next_to_send = tp->acked + 1;
-		tp->appended = tp->acked;
-		sl_repl_count(w->dp->repl, SL_REPL_CTR_repl_resends, 1);
+	if (f->flags & SL_REPL_ACK_F_GAP) {
+		/* It missed one: go back to the first record it lacks, once:
+		 * every datagram in flight behind the loss brings a GAP for
+		 * the same place, and each must not resend the window again. */
+		if (tp->goback_seq == tp->appended + 1 &&
+		    now - tp->goback_ns < (uint64_t)SL_REPL_RTO_MS * 1000000u)
+			return;
+		go_back(w, tp, now);
 	}
 }
 
@@ -212,9 +244,8 @@ stream(struct sl_worker *w, unsigned peer, uint32_t id, struct sl_journal *j,
 	/* No ACK progress for an RTO with records in flight: resend. */
 	if (tp->next_to_send > tp->acked + 1 &&
 	    now - tp->progress_ns > (uint64_t)SL_REPL_RTO_MS * 1000000u) {
-		tp->next_to_send = tp->acked + 1;
-		tp->progress_ns = now;
-		sl_repl_count(w->dp->repl, SL_REPL_CTR_repl_resends, 1);
+		go_back(w, tp, now);
+		tp->progress_ns = now; /* the next RTO runs from here */
 	}
 	while (tp->next_to_send <= last && *recs > 0 && *bytes > 0 &&
 	       tp->next_to_send - tp->acked <= SL_REPL_WINDOW_RECORDS &&
@@ -241,6 +272,8 @@ stream(struct sl_worker *w, unsigned peer, uint32_t id, struct sl_journal *j,
 		if (tp->next_to_send == tp->acked + 1)
 			tp->progress_ns = now; /* the RTO runs from the first in flight */
 		tp->next_to_send++;
+		if (tp->next_to_send > tp->sent_end)
+			tp->sent_end = tp->next_to_send;
 		*avg = *avg ? (uint32_t)((*avg * 7ull + v.len) / 8) : v.len ? v.len : 1;
 		*bytes = *bytes > v.len ? *bytes - v.len : 0;
 		(*recs)--;

@@ -28,7 +28,10 @@ sl_vip_init(struct sl_dp *dp)
 	v->ip = dp->conf.ha.service_ip;
 	v->pidx = 0;
 	v->worker = 0;
-	v->role = UINT32_MAX;
+	/* A pair member starts UNKNOWN, not serving: the address is the live
+	 * primary's until sluice-control makes this node primary. */
+	v->role = dp->conf.ha.peer != 0 ? SL_HA_ROLE_UNKNOWN : UINT32_MAX;
+	v->serving = 0;
 	for (i = 0; i < dp->n_workers; i++)
 		if (dp->workers[i] != NULL && dp->workers[i]->port_idx == v->pidx) {
 			v->worker = i;
@@ -83,9 +86,10 @@ sl_vip_poll(struct sl_dp *dp)
 	/* Relaxed: the dataplane itself writes dp_role, on this lcore. */
 	if (ha != NULL)
 		role = __atomic_load_n(&ha->dp_role, __ATOMIC_RELAXED);
-	/* A pair member is never single: until its role is applied, the
-	 * region's zero reads so, and it must not take the address. */
-	if (role == SL_HA_ROLE_SINGLE && dp->conf.ha.peer != 0)
+	/* A pair member is never single: dp_role reads SINGLE (0) until the
+	 * dataplane first writes its half, and announcing then would take the
+	 * address from the live primary. */
+	if (dp->conf.ha.peer != 0 && role == SL_HA_ROLE_SINGLE)
 		role = SL_HA_ROLE_UNKNOWN;
 	if (role == dp->vip.role)
 		return 0;

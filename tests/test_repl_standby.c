@@ -20,6 +20,7 @@
 #include "dp_harness.h"
 #include "producer.h"
 #include "repl.h"
+#include "repl_primary.h"
 #include "journal.h"
 #include "worker_internal.h"
 
@@ -437,6 +438,29 @@ test_heartbeats(void)
 	CHECK_EQ(s.hb.role, SL_HA_ROLE_STANDBY);
 	CHECK_EQ(s.hb.epoch, 2);
 	CHECK_EQ(s.hb.echo_ns, 12345);
+	/* Any authenticated datagram of the primary at the role and epoch of
+	 * its last HB refreshes heard_ns (an HB lost among DATA is not
+	 * silence); one claiming another role does not. */
+	{
+		uint64_t hbs = rctr(SL_REPL_CTR_repl_hb_received);
+		int len;
+
+		R()->peers[0].heard_ns = 1;
+		begin();
+		CHECK(sl_repl_put_trunc(&D, 0, 0) == 0); /* no HB in it */
+		len = sl_repl_seal(&prim, &D, SL_HA_ROLE_STANDBY, 2, 0, wall_ms());
+		CHECK(len > 0);
+		inject(PEER_IP, dbuf_, (uint32_t)len);
+		pump(1, &s);
+		CHECK_EQ(R()->peers[0].heard_ns, 1);
+		begin();
+		CHECK(sl_repl_put_trunc(&D, 0, 0) == 0);
+		send_sealed(2);
+		pump(1, &s);
+		CHECK(R()->peers[0].heard_ns > 1);
+		CHECK_EQ(rctr(SL_REPL_CTR_repl_hb_received), hbs);
+		CHECK_EQ(R()->peers[0].role, SL_HA_ROLE_PRIMARY);
+	}
 	/* A candidate is silent. */
 	sl_repl_set_role(R(), SL_HA_ROLE_CANDIDATE, 2);
 	R()->next_hb_ns = 0;
@@ -449,6 +473,61 @@ test_heartbeats(void)
 	send_sealed(2);
 	pump(1, &s);
 	CHECK_EQ(R()->peers[0].hb_now_ns, 22222);
+}
+
+/*
+ * The primary's side of the same link: the replica's ACKs after a go-back.
+ * It acknowledges what it got from the first send, beyond next_to_send:
+ * taken (not refused until the resend passes it, which kept sync publishes
+ * waiting and resent whole windows), and a burst of GAPs for one loss goes
+ * back once.
+ */
+static void
+test_primary_acks(void)
+{
+	struct sl_worker *w = dp.workers[0];
+	struct sl_repl_tpos *tp;
+	struct sl_repl_ack a;
+
+	CHECK_EQ(sl_repl_primary_init(&dp), 0);
+	tp = &R()->peers[0].tpos[local];
+	memset(tp, 0, sizeof(*tp));
+	tp->state = SL_REPL_TP_STREAMING;
+	tp->acked = tp->appended = 100;
+	tp->next_to_send = tp->sent_end = 4197; /* 101..4196 in flight */
+	w->ha_view.now_ns = 1000000000ull;
+	tp->next_to_send = 101; /* as an RTO's go-back left it */
+	memset(&a, 0, sizeof(a));
+	a.rtopic = local;
+	a.seq = 4000;
+	a.last_seq = 4196;
+	sl_repl_primary_on_ack(w, 0, &a);
+	CHECK_EQ(tp->acked, 4000);
+	CHECK_EQ(tp->appended, 4196);
+	CHECK_EQ(tp->next_to_send, 4001); /* what it persisted is not resent */
+	/* Never past what was sent. */
+	a.seq = 4197;
+	a.last_seq = 4197;
+	sl_repl_primary_on_ack(w, 0, &a);
+	CHECK_EQ(tp->acked, 4000);
+	CHECK_EQ(tp->appended, 4196);
+	/* A loss at 4301: GAPs from every datagram behind it. */
+	tp->next_to_send = tp->sent_end = 4500;
+	a.flags = SL_REPL_ACK_F_GAP;
+	a.seq = 4300;
+	a.last_seq = 4300;
+	sl_repl_primary_on_ack(w, 0, &a);
+	CHECK_EQ(tp->next_to_send, 4301);
+	tp->next_to_send = 4400; /* resent 4301..4399 */
+	w->ha_view.now_ns += 1000000ull;
+	sl_repl_primary_on_ack(w, 0, &a); /* a GAP sent before the resend came */
+	CHECK_EQ(tp->next_to_send, 4400);
+	/* Still missing an RTO later: back again. */
+	w->ha_view.now_ns += (SL_REPL_RTO_MS + 1) * 1000000ull;
+	sl_repl_primary_on_ack(w, 0, &a);
+	CHECK_EQ(tp->next_to_send, 4301);
+	memset(tp, 0, sizeof(*tp));
+	sl_repl_primary_fini(&dp);
 }
 
 static int
@@ -505,6 +584,7 @@ main(void)
 	test_refused();
 	test_trunc_and_frag();
 	test_heartbeats();
+	test_primary_acks();
 
 	sl_repl_fini(&dp);
 	harness_stop(&dp);

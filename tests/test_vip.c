@@ -360,6 +360,34 @@ test_reply_source(uint32_t topic)
 	CHECK(acks == 1 && dels == 1);
 }
 
+/* A pair member's first polls, before sluice-control decided its role
+ * (the CnC's dp_role still reads SINGLE, 0): the service address is
+ * neither answered nor announced. */
+static void
+test_pair_member_start(void)
+{
+	struct out o[4];
+	uint64_t sent0;
+	unsigned i;
+
+	rte_delay_ms(120); /* earlier take-overs' schedules run out */
+	drain(2, o, 4);
+	dp.conf.ha.peer = 0x6500000au; /* 10.0.0.101 */
+	sl_vip_init(&dp);
+	sent0 = dp.vip.sent;
+	for (i = 0; i < 3; i++)
+		(void)sl_vip_poll(&dp);
+	CHECK_EQ(dp.vip.role, SL_HA_ROLE_UNKNOWN);
+	send_arp(VIP);
+	CHECK_EQ(drain(3, o, 4), 0);
+	CHECK(dp.vip.sent == sent0);
+	/* Once control makes it primary, it takes the address over. */
+	sl_vip_set_role(&dp, SL_HA_ROLE_PRIMARY);
+	CHECK_EQ(drain(1, o, 4), 1);
+	CHECK(is_garp(&o[0]));
+	dp.conf.ha.peer = 0;
+}
+
 int
 main(void)
 {
@@ -389,6 +417,7 @@ main(void)
 	test_poll_role();
 	test_announce_schedule();
 	test_reply_source(topic);
+	test_pair_member_start();
 	harness_stop(&dp);
 	if (failures)
 		fprintf(stderr, "test_vip: %d check(s) failed\n", failures);

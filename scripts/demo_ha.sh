@@ -10,7 +10,7 @@ demo_ha() {
 	[[ $cycles =~ ^[0-9]+$ && $cycles -ge 1 && $cycles -le 100 ]] ||
 		{ echo "demo: --cycles is 1..100, not '$cycles'" >&2; return 2; }
 	rep=$(mktemp /tmp/sluice-demo-ha.XXXXXX) || return 1
-	local ha_detect=${HA_DETECT_MS:-200} ha_lease=${HA_LEASE_MS:-300}
+	local ha_detect=${HA_DETECT_MS:-60} ha_lease=${HA_LEASE_MS:-100}
 	say "a replicated broker pair, on one bridge (namespaces <tag>-br, -a, -b, -c):"
 	say "  node a and node b: sluice-dataplane (af_packet) + sluice-control each;"
 	say "  etcd on 127.0.0.1 holds the pair's leader and epoch; the primary answers"
@@ -18,9 +18,7 @@ demo_ha() {
 	say "sluice-loadgen from <tag>-c through the service IP: $rate msg/s, every publish"
 	say "  acknowledged (idempotent producer), one subscriber; the primary killed with"
 	say "  -9 $cycles times, the other node taking over, the killed one restarted as standby"
-	# On a shared 2-core machine the default detect time (60 ms) is shorter
-	# than the standby's stalls under load: the primary keeps recording it
-	# out of sync, and an out-of-sync standby does not take over.
+	# The product's defaults (docs/HA.md "Timings"); override to try others.
 	say "pair timings: ha.detect_ms=$ha_detect, ha.lease_ms=$ha_lease (HA_DETECT_MS, HA_LEASE_MS)"
 	if [ $json -eq 1 ]; then
 		HA_CYCLES=$cycles HA_RATE=$rate HA_REPORT=$rep SL_BUILD=$root/build \

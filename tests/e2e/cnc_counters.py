@@ -18,7 +18,8 @@ import sys
 import time
 
 CNC_MAGIC = 0x31434E4345434C53
-CNC_VERSION = 6  # 5: partitioned topics (commands only); 6: the latency histograms (counters area version 2)
+CNC_VERSION = 7  # 5: partitioned topics (commands only); 6: the latency histograms
+# (counters area version 2); 7: the high-availability block (header only)
 CTRS_MAGIC = 0x3153525443434C53
 CTRS_VERSION = 2
 DUR = ["none", "async", "sync"]

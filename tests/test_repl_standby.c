@@ -586,6 +586,15 @@ main(void)
 	test_heartbeats();
 	test_primary_acks();
 
+	/* The topics' journals (the test's own and those TOPIC created). */
+	for (uint32_t id = 1; id < dp.route.cap; id++) {
+		struct sl_topic_state *ts = &dp.route.state[id];
+
+		sl_journal_close(ts->journal);
+		ts->journal = NULL;
+		sl_journal_close(ts->closing);
+		ts->closing = NULL;
+	}
 	sl_repl_fini(&dp);
 	harness_stop(&dp);
 	{

@@ -2,6 +2,7 @@
 /* Durable groups: snapshot hand-over under a racing owner, save and restore, the settings file, the retention floor. */
 
 #include "check.h"
+#include "persist_nop.h"
 #include "group_durable.h"
 
 #include <errno.h>
@@ -37,37 +38,6 @@ rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	(void)ftw;
 	return remove(path);
 }
-
-static int
-nop_msync(const void *a, size_t l)
-{
-	(void)a;
-	(void)l;
-	return 0;
-}
-
-static int
-not_pmem(const void *a, size_t l)
-{
-	(void)a;
-	(void)l;
-	return 0;
-}
-
-static void
-nop_flush(const void *a, size_t l)
-{
-	(void)a;
-	(void)l;
-}
-
-static void
-nop_drain(void)
-{
-}
-
-/* No durability (the race test saves thousands of times): same code path. */
-static const struct sl_persist_ops fast_ops = { nop_flush, nop_drain, nop_msync, not_pmem, NULL };
 
 static struct sl_group *
 mk(uint32_t policy, uint32_t inflight)
@@ -431,7 +401,7 @@ test_race(void)
 
 	path_in(dir, sizeof(dir), "race");
 	r.g = mk(SL_GROUP_ROUND_ROBIN, 1024);
-	if (sl_gdur_open(&r.d, dir, "race", 1024, 1, &fast_ops) != 0) {
+	if (sl_gdur_open(&r.d, dir, "race", 1024, 1, &nop_persist_ops) != 0) {
 		CHECK(0);
 		return;
 	}
@@ -483,7 +453,7 @@ test_race(void)
 static struct sl_journal *
 journal_with_keys(const char *dir, uint64_t n, uint32_t pad)
 {
-	struct sl_journal_conf c = { .segment_bytes = SEG, .ops = &fast_ops };
+	struct sl_journal_conf c = { .segment_bytes = SEG, .ops = &nop_persist_ops };
 	uint8_t buf[2048];
 	struct sl_journal *j = NULL;
 	uint64_t s, seq;

@@ -16,6 +16,7 @@
 #include "journal.h"
 
 #include "check.h"
+#include "persist_nop.h"
 
 #define SEG (64u * 1024)
 #define TS0 1700000000000000000ull
@@ -77,44 +78,11 @@ count_files(const char *dir, const char *sfx)
 	return n;
 }
 
-/* Persistence on ordinary files without the msync: these tests stop
- * processes, never the machine, so the page cache is the media; fast. */
-static int
-fast_msync(const void *a, size_t l)
-{
-	(void)a;
-	(void)l;
-	return 0;
-}
-
-static int
-fast_is_pmem(const void *a, size_t l)
-{
-	(void)a;
-	(void)l;
-	return 0;
-}
-
-static void
-fast_flush(const void *a, size_t l)
-{
-	(void)a;
-	(void)l;
-}
-
-static void
-fast_drain(void)
-{
-}
-
-static const struct sl_persist_ops fast_ops = {
-	.flush = fast_flush, .drain = fast_drain, .msync = fast_msync, .is_pmem = fast_is_pmem,
-};
-
 static struct sl_journal_conf
 conf(void)
 {
-	struct sl_journal_conf c = { .segment_bytes = SEG, .index_every = 4096, .ops = &fast_ops };
+	struct sl_journal_conf c = { .segment_bytes = SEG, .index_every = 4096,
+				     .ops = &nop_persist_ops };
 
 	return c;
 }
@@ -789,8 +757,8 @@ crash_step(unsigned step)
 }
 
 static const struct sl_persist_ops crash_ops = {
-	.flush = fast_flush, .drain = fast_drain, .msync = fast_msync,
-	.is_pmem = fast_is_pmem, .step = crash_step,
+	.flush = nop_flush, .drain = nop_drain, .msync = nop_msync,
+	.is_pmem = not_pmem, .step = crash_step,
 };
 
 /*

@@ -49,6 +49,14 @@ t_cleanup() {
 	if [ "$T_FAILS" -eq 0 ]; then rm -rf "$T_DIR"; else
 		echo "[$T_NAME] logs kept in $T_DIR" >&2
 		tail -n 20 "$T_DIR"/dp.log >&2 2>/dev/null || true
+		# What the clients said: the log is kept on the machine that
+		# ran the test, this output may be all there is elsewhere.
+		local f
+		for f in "$T_DIR"/*.err; do
+			[ -s "$f" ] || continue
+			echo "[$T_NAME] ${f##*/}:" >&2
+			tail -n 5 "$f" >&2
+		done
 	fi
 }
 

@@ -104,6 +104,7 @@ sl_cl_moved(struct sl_client *c, const struct sl_error *e)
 {
 	const struct sl_error_moved *m = (const struct sl_error_moved *)e;
 	struct recon *r = &c->rc;
+	uint32_t i;
 
 	if (e->h.length < sizeof(*m) || m->port == 0)
 		return false;
@@ -126,6 +127,11 @@ sl_cl_moved(struct sl_client *c, const struct sl_error *e)
 	r->cur = 0;
 	c->st.broker = 0;
 	c->epoch = 0;
+	/* Sequences are the old pair's: the new pair's topic has a history of
+	 * its own. Subscriptions are made there as first asked, not resumed
+	 * after a position the new pair would read as another message. */
+	for (i = 0; i < r->n_subs; i++)
+		sl_cl_reorder_reset(c, r->subs[i].app_id, 0);
 	sl_cl_session_lost(c, SL_E_MOVED);
 	return true;
 }

@@ -358,6 +358,14 @@ revokes(uint32_t type)
 	       type == SL_CNC_ACL_CLEAR || type == SL_CNC_AUTH_MODE || type == SL_CNC_SYNC_END;
 }
 
+/* Does command @c set a topic's moved mark (scale-out)? */
+static int
+marks_moved(const struct sl_cnc_cmd *c)
+{
+	return (c->type == SL_CNC_TOPIC_UPSERT || c->type == SL_CNC_TOPIC_UPDATE) &&
+	       c->u.topic.moved_port != 0;
+}
+
 /* A table just went out after command result @r: make what exists obey
  * it before @r is reported (see worker_revoke.c). */
 static void
@@ -515,6 +523,10 @@ drain(struct sl_dp *dp)
 			else if (dp->n_workers > 0 && r.rc == 0 && revokes(c.type))
 				sweep_start(dp, &r);
 		}
+		/* A topic moved away: its subscribers are told by the same sweep
+		 * (worker_revoke.c), before control hears "done". */
+		if (!dp->sweep.pending && dp->n_workers > 0 && r.rc == 0 && marks_moved(&c))
+			sweep_start(dp, &r);
 		sl_ctr_add(&dp->main_ctr.ctr[SL_CTR_cnc_commands], 1);
 		n++;
 		if (dp->sweep.pending) {

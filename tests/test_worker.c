@@ -1261,6 +1261,25 @@ test_moved(void)
 	n = poll_replies(r);
 	CHECK(n == 1 && r[0].type == SL_FT_OK);
 
+	/* A subscriber from before the move is told by the sweep that
+	 * control's mark starts (round 1, as topic owner), and unsubscribed. */
+	__atomic_store_n(&ts->moved, 0, __ATOMIC_RELEASE);
+	sub.h.type = SL_FT_SUBSCRIBE;
+	sub.req_id = 80;
+	CHECK(harness_send_from(&dp, rx, port, &sub, sizeof(sub)) == 0);
+	n = poll_replies(r);
+	CHECK(n == 1 && r[0].type == SL_FT_OK && ts->n_subs == 1);
+	__atomic_store_n(&ts->moved, 1, __ATOMIC_RELEASE);
+	{
+		struct sl_handoff h = { .kind = SL_HO_AUTHZ_SWEEP, .topic = 99, .code = 1 };
+
+		CHECK(rte_ring_enqueue_elem(dp.workers[0]->in, &h, sizeof(h)) == 0);
+	}
+	n = poll_replies(r);
+	check_error(r, n, SL_E_MOVED, SL_FT_SUBSCRIBE, id);
+	CHECK(r[0].len == sizeof(*e) && ((const struct sl_error *)r[0].b)->req_id == 80);
+	CHECK_EQ(ts->n_subs, 0);
+
 	/* Moved back: served again. */
 	__atomic_store_n(&ts->moved, 0, __ATOMIC_RELEASE);
 	n = resolve_as(port, s, "mv", 0, r);

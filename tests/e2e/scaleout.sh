@@ -37,6 +37,15 @@ out=$(ctl b topic create "$TOPIC" 2>&1)
 t_check "pair 2 refuses to create a topic placed on pair 1 ($out)" grep -q "placed on pair $P1" <<<"$out"
 out=$(ha_cl "$SL_BUILD/client/sluice-pub" -h "${HA_IP[a]}" -t "$TOPIC" -m before -n 5 -a 2>&1)
 t_check "5 publishes acknowledged on pair 1 ($out)" [ $? -eq 0 ]
+# A subscriber on pair 1 from before the move (live): told when it moves.
+ha_cl "$SL_BUILD/client/sluice-sub" -h "${HA_IP[a]}" -t "$TOPIC" -C 20 -W 30 -v \
+	>"$T_DIR/early.out" 2>"$T_DIR/early.err" &
+EARLY=$!
+T_BG+=("$EARLY")
+nsubs() { "$SL_ROOT/scripts/sluice-stats" -n "$(ha_name "$1")" /sluice/topics "$TOPIC" \
+	--get subscribers 2>/dev/null; }
+nsubs_is() { [ "$(nsubs "$1")" == "$2" ]; }
+t_check "a subscriber on pair 1 before the move" t_wait 10 nsubs_is a 1
 
 # 2. Moved: pair 2 creates it and takes the placement (epoch 2); pair 1 marks it moved.
 out=$(ctl a topic move "$TOPIC" --to "$P2" 2>&1)
@@ -60,21 +69,25 @@ ha_cl "$SL_BUILD/client/sluice-sub" -h "${HA_IP[a]}" -t "$TOPIC" -C 20 -W 20 -v 
 	>"$T_DIR/sub.out" 2>"$T_DIR/sub.err" &
 SUB=$!
 T_BG+=("$SUB")
-sub_on_b() { [ "$("$SL_ROOT/scripts/sluice-stats" -n "$(ha_name b)" /sluice/topics "$TOPIC" \
-	--get subscribers 2>/dev/null)" == 1 ]; }
-t_check "the subscriber that asked pair 1 subscribed on pair 2" t_wait 15 sub_on_b
+t_check "both subscribers (the one from before the move, told SL_E_MOVED, and the one" \
+	"that asked pair 1 after it) subscribed on pair 2" t_wait 15 nsubs_is b 2
+t_check "pair 1 has no subscriber left" nsubs_is a 0
 out=$(ha_cl "$SL_BUILD/client/sluice-pub" -h "${HA_IP[a]}" -t "$TOPIC" -m after -n 20 -a 2>&1)
 t_check "20 publishes sent to pair 1's address are acknowledged (on pair 2) ($out)" [ $? -eq 0 ]
 wait "$SUB"
 rc=$?
 t_eq "the subscriber got its 20 messages and exited 0" "$rc" 0
 t_eq "the subscriber's messages" "$(grep -c ' after$' "$T_DIR/sub.out")" 20
+wait "$EARLY"
+rc=$?
+t_eq "the subscriber from before the move got the 20 new messages on pair 2" "$rc" 0
+t_eq "its messages" "$(grep -c ' after$' "$T_DIR/early.out")" 20
 pub_b=$("$SL_ROOT/scripts/sluice-stats" -n "$(ha_name b)" /sluice/topics "$TOPIC" --get published)
 pub_a=$("$SL_ROOT/scripts/sluice-stats" -n "$(ha_name a)" /sluice/topics "$TOPIC" --get published)
 t_eq "pair 2 stored the 20 new messages" "$pub_b" 20
 t_eq "pair 1 kept its 5 and took no more" "$pub_a" 5
 if [ "$T_FAILS" -gt 0 ]; then
-	for f in sub.err a/control.log b/control.log; do
+	for f in sub.err early.err a/control.log b/control.log; do
 		echo "--- $f"; tail -n 20 "$T_DIR/$f"
 	done
 fi

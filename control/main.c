@@ -104,8 +104,13 @@ parse_opts(int argc, char **argv, struct opts *o)
 			? "unexpected argument" : "--name must be 1-64 characters without '/'");
 		return -1;
 	}
-	if ((o->pair != NULL || o->node != NULL || o->advertise != NULL) && o->etcd == NULL) {
-		fprintf(stderr, "sluice-control: --pair, --node and --advertise need --etcd\n");
+	if ((o->pair != NULL || o->node != NULL) && o->etcd == NULL) {
+		fprintf(stderr, "sluice-control: --pair and --node need --etcd\n");
+		return -1;
+	}
+	if (o->advertise != NULL && o->etcd == NULL) {
+		fprintf(stderr, "sluice-control: --advertise needs --etcd and --pair (placement "
+			"lives in etcd)\n");
 		return -1;
 	}
 	if (o->etcd != NULL && o->pair == NULL) {

@@ -26,7 +26,8 @@ struct sl_place {
 	char pair[SL_CNC_PAIR_LEN];
 	char addr[ADDR_LEN];
 	int registered;	 /* the service key is written */
-	int swept;	 /* every state topic's placement read once since start */
+	size_t sweep_at; /* state topics before it were checked since start */
+	int swept;	 /* ... all of them */
 	uint64_t next_ns;
 	char out[MAX_OUT][SL_CNC_NAME_LEN]; /* topics moving out: marked once etcd says so */
 	unsigned n_out;
@@ -348,19 +349,20 @@ tick_out(struct sl_place *p)
 }
 
 /* After a restart: every topic this pair holds and has not marked is
- * checked once (a move may have finished while it was down). */
+ * checked once (a move may have finished while it was down), MAX_OUT at
+ * a time through the list of moves out. */
 static void
 sweep(struct sl_place *p)
 {
-	size_t i;
+	const struct sl_state *st = &p->ctl->state;
 
-	for (i = 0; i < p->ctl->state.n_topics; i++) {
-		const struct sl_state_topic *t = &p->ctl->state.topics[i];
+	while (p->sweep_at < st->n_topics && p->n_out < MAX_OUT) {
+		const struct sl_state_topic *t = &st->topics[p->sweep_at++];
 
 		if (t->partitions == 0 && t->moved.pair[0] == '\0')
 			out_add(p, t->name);
 	}
-	p->swept = 1;
+	p->swept = p->sweep_at >= st->n_topics;
 }
 
 void

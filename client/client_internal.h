@@ -582,7 +582,7 @@ int sl_cl_brokers_resolve(const char *list, uint16_t def_port, struct sockaddr_i
 bool sl_cl_epoch_ok(struct sl_client *c, const struct sl_frame *f, bool quiet);
 
 /*
- * ERROR SL_E_MOVED @e (its frame @len bytes): note where the topic went
+ * ERROR SL_E_MOVED @e (e->h.length bytes): note where the topic went
  * and, with reconnecting on, make that address the one broker and end the
  * session (reconnecting follows). Returns true when the client follows,
  * false when @e is to be taken as an ordinary refusal (too short, no

@@ -314,7 +314,13 @@ check_out(struct sl_place *p, const char *name)
 
 	key_placement(key, sizeof(key), name);
 	rc = read_json(p, key, &kv, &v);
-	if (rc == -ENOENT || rc == -EPROTO)
+	if (rc == -ENOENT) {
+		/* Created while etcd did not answer: placed here now. */
+		rc = cas_json(p, key, 0, json_pack("{s:s, s:s, s:i}", "pair", p->pair, "addr",
+						   p->addr, "epoch", 1));
+		return rc < 0 ? rc : 1;
+	}
+	if (rc == -EPROTO)
 		return 1;
 	if (rc < 0)
 		return rc;

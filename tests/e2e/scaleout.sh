@@ -48,7 +48,9 @@ nsubs_is() { [ "$(nsubs "$1")" == "$2" ]; }
 t_check "a subscriber on pair 1 before the move" t_wait 10 nsubs_is a 1
 
 # 2. Moved: pair 2 creates it and takes the placement (epoch 2); pair 1 marks it moved.
+t0=$(date +%s%N)
 out=$(ctl a topic move "$TOPIC" --to "$P2" 2>&1)
+t_log "sluicectl topic move took $(( ($(date +%s%N) - t0) / 1000000 )) ms (measured, not asserted)"
 t_check "sluicectl topic move ($out)" grep -q "moved topic $TOPIC to pair $P2 (${HA_IP[b]}:$PORT), placement epoch 2" <<<"$out"
 t_check "etcd places it on pair 2, epoch 2 ($(placement))" \
 	grep -q "\"pair\":\"$P2\"" <<<"$(placement)"

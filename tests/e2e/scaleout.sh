@@ -102,6 +102,18 @@ t_check "sluice-control a attached again" t_wait 10 attached a
 moved_again() { [ "$(ha_cl python3 "$SL_ROOT/tests/e2e/oldresolve.py" "${HA_IP[a]}" "$PORT" \
 	"$TOPIC" 2>/dev/null)" == "error 35 0" ]; }
 t_check "after a restart of pair 1 the topic is still answered SL_E_MOVED" t_wait 10 moved_again
+
+# 6. Moved back to pair 1, which still holds it: it takes the placement
+# (epoch 3) and clears its mark; pair 2 now redirects, and a publisher
+# that asks pair 2 ends up on pair 1.
+out=$(ctl b topic move "$TOPIC" --to "$P1" 2>&1)
+t_check "moved back to pair 1 ($out)" grep -q "moved topic $TOPIC to pair $P1 (${HA_IP[a]}:$PORT), placement epoch 3" <<<"$out"
+out=$(ha_cl python3 "$SL_ROOT/tests/e2e/oldresolve.py" "${HA_IP[b]}" "$PORT" "$TOPIC" 2>&1)
+t_eq "pair 2 now answers SL_E_MOVED" "$out" "error 35 0"
+out=$(ha_cl "$SL_BUILD/client/sluice-pub" -h "${HA_IP[b]}" -t "$TOPIC" -m back -n 3 -a 2>&1)
+t_check "3 publishes sent to pair 2's address are acknowledged (on pair 1) ($out)" [ $? -eq 0 ]
+pub_a=$("$SL_ROOT/scripts/sluice-stats" -n "$(ha_name a)" /sluice/topics "$TOPIC" --get published)
+t_eq "pair 1 stored them (its counters start at its restart)" "$pub_a" 3
 for n in a b; do
 	ha_stop "$n"
 done

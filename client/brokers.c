@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* libsluice's broker list ("a:9500,b:9500"): parsing, and the leader epoch by which a client ignores a deposed primary. */
+/* libsluice's broker list ("a:9500,b:9500"): parsing, the leader epoch by which a client ignores a deposed primary, and following a moved topic. */
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,4 +97,59 @@ sl_cl_epoch_ok(struct sl_client *c, const struct sl_frame *f, bool quiet)
 	if (!quiet)
 		c->st.old_epoch_dropped++;
 	return false;
+}
+
+bool
+sl_cl_moved(struct sl_client *c, const struct sl_error *e)
+{
+	const struct sl_error_moved *m = (const struct sl_error_moved *)e;
+	struct recon *r = &c->rc;
+	uint32_t i;
+
+	if (e->h.length < sizeof(*m) || m->port == 0)
+		return false;
+	c->moved = *m;
+	c->moved.pair[sizeof(c->moved.pair) - 1] = '\0';
+	if (!r->on || c->shm.r != NULL || c->dead)
+		return false;
+	if (r->down)
+		return true; /* another refusal of the session that already follows */
+	if (c->session == 0)
+		return false;
+	/* The pair the topic went to is the service now: its one address.
+	 * Leader epochs are a pair's own: the new pair's may be lower. */
+	memset(&r->sa, 0, sizeof(r->sa));
+	r->sa.sin_family = AF_INET;
+	memcpy(&r->sa.sin_addr, m->addr, sizeof(m->addr));
+	r->sa.sin_port = htons(m->port);
+	r->brokers[0] = r->sa;
+	r->n_brokers = 1;
+	r->cur = 0;
+	c->st.broker = 0;
+	c->epoch = 0;
+	/* Sequences are the old pair's: the new pair's topic has a history of
+	 * its own. Subscriptions are made there as first asked, not resumed
+	 * after a position the new pair would read as another message. */
+	for (i = 0; i < r->n_subs; i++)
+		sl_cl_reorder_reset(c, r->subs[i].app_id, 0);
+	sl_cl_session_lost(c, SL_E_MOVED);
+	return true;
+}
+
+int
+sl_client_moved(const struct sl_client *c, char *pair, size_t cap, char *addr, size_t addr_cap,
+		uint32_t *epoch)
+{
+	const struct sl_error_moved *m = &c->moved;
+
+	if (m->port == 0)
+		return -ENOENT;
+	if (pair != NULL && cap > 0)
+		snprintf(pair, cap, "%s", m->pair);
+	if (addr != NULL && addr_cap > 0)
+		snprintf(addr, addr_cap, "%u.%u.%u.%u:%u", m->addr[0], m->addr[1], m->addr[2],
+			 m->addr[3], m->port);
+	if (epoch != NULL)
+		*epoch = m->epoch;
+	return 0;
 }

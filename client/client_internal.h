@@ -304,6 +304,7 @@ struct sl_client {
 	struct pending pend;
 	struct auth auth;
 	bool rx_sealed; /* the frames being handled came in a verified seal */
+	struct sl_error_moved moved; /* the last ERROR SL_E_MOVED; port 0: none */
 	uint32_t epoch; /* the newest leader epoch a broker frame carried; never
 			 * goes back (PROTOCOL.md, "Leader epoch") */
 	struct sl_client_stats st;
@@ -579,6 +580,15 @@ int sl_cl_brokers_resolve(const char *list, uint16_t def_port, struct sockaddr_i
  * an ERROR SL_E_NOT_PRIMARY.
  */
 bool sl_cl_epoch_ok(struct sl_client *c, const struct sl_frame *f, bool quiet);
+
+/*
+ * ERROR SL_E_MOVED @e (e->h.length bytes): note where the topic went
+ * and, with reconnecting on, make that address the one broker and end the
+ * session (reconnecting follows). Returns true when the client follows,
+ * false when @e is to be taken as an ordinary refusal (too short, no
+ * reconnecting, shared memory).
+ */
+bool sl_cl_moved(struct sl_client *c, const struct sl_error *e);
 
 /* Reconnecting's state from @o; @sa: the @n brokers of its host list. */
 int sl_cl_recon_init(struct sl_client *c, const struct sl_client_opts *o,

@@ -56,6 +56,8 @@ sl_cl_error_to_errno(uint16_t code)
 		return -ESRCH;
 	case SL_E_VERSION:
 		return -EPROTONOSUPPORT;
+	case SL_E_MOVED:
+		return -EREMCHG; /* sl_client_moved names where it went */
 	default:
 		return -EPROTO;
 	}

@@ -363,6 +363,13 @@ on_error(struct sl_client *c, const struct sl_error *e)
 			sl_cl_session_lost(c, SL_E_NOT_PRIMARY);
 		return;
 	}
+	/* The topic moved to another pair: followed like NOT_PRIMARY (a
+	 * refused publish is sent again there), to the address it names. */
+	if (e->code == SL_E_MOVED && sl_cl_moved(c, e)) {
+		c->st.errors++;
+		c->st.last_error = e->code;
+		return;
+	}
 	if (sl_cl_group_on_error(c, e))
 		return; /* about a group, answering no request */
 	if (e->code == SL_E_REPLAY_GAP || e->code == SL_E_GAP_LOST) {

@@ -19,7 +19,9 @@
 
 _Static_assert(sizeof(struct sl_cnc_cmd) == SL_CNC_CMD_SIZE, "command entry");
 _Static_assert(sizeof(struct sl_cnc_hdr) == 128, "cnc header");
-_Static_assert(sizeof(struct sl_cnc_topic) == SL_CNC_NAME_LEN + 40, "cnc topic");
+_Static_assert(sizeof(struct sl_cnc_topic) == SL_CNC_NAME_LEN + 72, "cnc topic");
+_Static_assert(offsetof(struct sl_cnc_topic, moved_addr) == SL_CNC_NAME_LEN + 40,
+	       "cnc topic: the moved mark took bytes after the old end (zero from older senders)");
 _Static_assert(offsetof(struct sl_cnc_topic, partitions) == SL_CNC_NAME_LEN + 36,
 	       "cnc topic partitions (version 5)");
 _Static_assert(offsetof(struct sl_cnc_topic, max_message) == SL_CNC_NAME_LEN + 32,

@@ -103,6 +103,8 @@ enum sl_cnc_cmd_type {
 #define SL_CNC_RETX_DEFAULT 0u
 #define SL_CNC_RETX_MAX 65535u
 
+#define SL_CNC_PAIR_LEN 20 /* = SL_PAIR_NAME_LEN (common/proto.h) */
+
 struct sl_cnc_topic {
 	char name[SL_CNC_NAME_LEN];
 	uint8_t durability;   /* 0 none, 1 async, 2 sync */
@@ -120,6 +122,14 @@ struct sl_cnc_topic {
 	 * its own: it answers RESOLVE with its partition map (PROTOCOL.md 7.4). */
 	uint16_t partitions;
 	uint16_t reserved2;
+	/* Scale-out (docs/SCALEOUT.md): the topic moved to another pair, which
+	 * RESOLVE, SUBSCRIBE and PUBLISH of it are told (ERROR SL_E_MOVED).
+	 * All zero (what older senders write): not moved, or moved back. */
+	uint8_t moved_addr[4];	/* that pair's service IPv4 address, network order */
+	uint16_t moved_port;	/* its UDP port; 0: not moved */
+	uint16_t reserved3;
+	uint32_t moved_epoch;	/* placement epoch */
+	char moved_pair[SL_CNC_PAIR_LEN]; /* NUL padded */
 };
 
 struct sl_cnc_user {

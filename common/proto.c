@@ -50,6 +50,9 @@ _Static_assert(sizeof(struct sl_ack) == 40, "sl_ack");
 _Static_assert(sizeof(struct sl_heartbeat) == 24, "sl_heartbeat");
 _Static_assert(sizeof(struct sl_error) == 32, "sl_error");
 _Static_assert(sizeof(struct sl_error_gap) == 48, "sl_error_gap");
+_Static_assert(sizeof(struct sl_error_moved) == 64, "sl_error_moved");
+_Static_assert(offsetof(struct sl_error_moved, addr) == 32, "sl_error_moved.addr");
+_Static_assert(offsetof(struct sl_error_moved, pair) == 44, "sl_error_moved.pair");
 _Static_assert(offsetof(struct sl_publish, hdrs_len) == 20, "sl_publish.hdrs_len");
 _Static_assert(offsetof(struct sl_deliver, hdrs_len) == 20, "sl_deliver.hdrs_len");
 _Static_assert(sizeof(struct sl_skip) == 40, "sl_skip");
@@ -706,6 +709,7 @@ sl_error_code_str(uint16_t code)
 	case SL_E_NOT_HELD: return "acknowledged a message this member does not hold";
 	case SL_E_PARTITIONED: return "partitioned topic: this client cannot use its partitions";
 	case SL_E_NOT_PRIMARY: return "not the primary broker of its pair: try another broker";
+	case SL_E_MOVED: return "the topic moved to another pair: connect to the address the error names";
 	default: return "unknown error code";
 	}
 }

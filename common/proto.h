@@ -426,6 +426,21 @@ struct sl_error_gap {
 	uint64_t last;	/* last sequence not delivered */
 };
 
+/* ERROR SL_E_MOVED (PROTOCOL.md 5.13): the topic asked about (RESOLVE,
+ * SUBSCRIBE, PUBLISH) is owned by another pair. The fixed ERROR keeps its
+ * meaning (detail as for frame_type), and the frame grows by where the
+ * topic went. A receiver that predates it reads the first 32 bytes. */
+#define SL_PAIR_NAME_LEN 20u /* pair names: 1..19 bytes [A-Za-z0-9._-], NUL padded */
+
+struct sl_error_moved {
+	struct sl_error e;
+	uint8_t addr[4];  /* the owning pair's service IPv4 address, network order */
+	uint16_t port;	  /* its UDP port */
+	uint16_t reserved;
+	uint32_t epoch;	  /* placement epoch (etcd), raised by every move */
+	char pair[SL_PAIR_NAME_LEN]; /* the owning pair's name, NUL padded */
+};
+
 /* --- consumer groups (v4, PROTOCOL.md section 19) --- */
 
 #define SL_GROUP_NAME_LEN 32u	    /* GJOIN.group: NUL padded */

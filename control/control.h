@@ -14,6 +14,7 @@
 #include <common/ctrs.h>
 
 #include "ha.h"
+#include "placement.h"
 #include "state.h"
 #include "sync.h"
 
@@ -37,6 +38,7 @@ struct sl_ctl {
 	struct sl_sync *sync;
 	struct sl_ctl_rates rates;
 	struct sl_ha *ha;      /* the HA thread (--etcd), or NULL */
+	struct sl_place *place; /* scale-out placement (--advertise), or NULL */
 };
 
 /* CLOCK_REALTIME nanoseconds, the clock of the CnC region's words. */

@@ -30,7 +30,7 @@ on_signal(int sig)
 
 struct opts {
 	const char *name, *state_dir, *socket, *group, *metrics, *metrics_token;
-	const char *etcd, *pair, *node;
+	const char *etcd, *pair, *node, *advertise;
 	char socket_buf[256];
 	int verbose;
 };
@@ -51,6 +51,9 @@ usage(FILE *f)
 		"                         http://127.0.0.1:2379; without it no pair logic runs\n"
 		"      --pair NAME        the pair's name in etcd (required with --etcd)\n"
 		"      --node NAME        this node's name in the pair (default: --name)\n"
+		"      --advertise IP:PORT  the pair's service address: with --etcd, record\n"
+		"                         which topics this pair owns and move topics between\n"
+		"                         pairs (scale-out, docs/SCALEOUT.md)\n"
 		"  -v, --verbose          log each attach, resync and change\n"
 		"  -h, --help             this text\n");
 }
@@ -68,6 +71,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "etcd", required_argument, NULL, 'E' },
 		{ "pair", required_argument, NULL, 'P' },
 		{ "node", required_argument, NULL, 'N' },
+		{ "advertise", required_argument, NULL, 'A' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -89,6 +93,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'E': o->etcd = optarg; break;
 		case 'P': o->pair = optarg; break;
 		case 'N': o->node = optarg; break;
+		case 'A': o->advertise = optarg; break;
 		case 'v': o->verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -101,6 +106,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if ((o->pair != NULL || o->node != NULL) && o->etcd == NULL) {
 		fprintf(stderr, "sluice-control: --pair and --node need --etcd\n");
+		return -1;
+	}
+	if (o->advertise != NULL && o->etcd == NULL) {
+		fprintf(stderr, "sluice-control: --advertise needs --etcd and --pair (placement "
+			"lives in etcd)\n");
 		return -1;
 	}
 	if (o->etcd != NULL && o->pair == NULL) {
@@ -198,6 +208,8 @@ run(struct sl_ctl *ctl, struct sl_server *srv, struct sl_metrics *met)
 		busy = sl_sync_tick(ctl->sync, &ctl->state, sl_ctl_now_ns()) > 0;
 		sl_ctl_rates_tick(ctl, sl_ctl_now_ns());
 		sl_server_tick(srv);
+		if (ctl->place != NULL)
+			sl_place_tick(ctl->place, sl_ctl_now_ns());
 		log_transitions(ctl, &prev);
 	}
 }
@@ -218,6 +230,23 @@ start_ha(struct sl_ctl *ctl, const struct opts *o)
 	}
 	sl_ctl_log(ctl, 0, "pair '%s' node '%s': leadership through etcd %s", o->pair, o->node,
 		   o->etcd);
+	return 0;
+}
+
+/* Scale-out placement (--advertise): on the poll loop's thread. */
+static int
+start_placement(struct sl_ctl *ctl, const struct opts *o)
+{
+	char err[256];
+	int rc;
+
+	rc = sl_place_open(&ctl->place, ctl, o->etcd, o->pair, o->advertise, err, sizeof(err));
+	if (rc < 0) {
+		sl_ctl_log(ctl, 1, "%s", err);
+		return rc;
+	}
+	sl_ctl_log(ctl, 0, "pair '%s': topic placement through etcd %s, service %s", o->pair,
+		   o->etcd, o->advertise);
 	return 0;
 }
 
@@ -259,6 +288,8 @@ main(int argc, char **argv)
 		goto out;
 	if (o.etcd != NULL && start_ha(&ctl, &o) < 0)
 		goto out;
+	if (o.advertise != NULL && start_placement(&ctl, &o) < 0)
+		goto out;
 	if (strcmp(o.metrics, "off") != 0 &&
 	    sl_metrics_open(&met, &ctl, o.metrics, o.metrics_token) < 0)
 		goto out;
@@ -267,6 +298,7 @@ main(int argc, char **argv)
 	run(&ctl, srv, met);
 	rc = 0;
 out:
+	sl_place_close(ctl.place);
 	sl_ha_stop(ctl.ha);
 	sl_metrics_close(met);
 	sl_server_close(srv);

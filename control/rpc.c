@@ -14,7 +14,8 @@ static const struct {
 } commands[] = {
 	{ "topic.create", sl_rpc_topic_create }, { "topic.delete", sl_rpc_topic_delete },
 	{ "topic.update", sl_rpc_topic_update }, { "topic.list", sl_rpc_topic_list },
-	{ "topic.show", sl_rpc_topic_show },	 { "user.add", sl_rpc_user_add },
+	{ "topic.show", sl_rpc_topic_show },	 { "topic.move", sl_rpc_topic_move },
+	{ "topic.placement", sl_rpc_topic_placement },	 { "user.add", sl_rpc_user_add },
 	{ "user.remove", sl_rpc_user_remove },	 { "user.list", sl_rpc_user_list },
 	{ "acl.grant", sl_rpc_acl_grant },	 { "acl.revoke", sl_rpc_acl_revoke },
 	{ "acl.list", sl_rpc_acl_list },	 { "policy.set", sl_rpc_policy_set },

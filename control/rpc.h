@@ -61,6 +61,8 @@ int sl_rpc_topic_delete(struct sl_req *r);
 int sl_rpc_topic_update(struct sl_req *r);
 int sl_rpc_topic_list(struct sl_req *r);
 int sl_rpc_topic_show(struct sl_req *r);
+int sl_rpc_topic_move(struct sl_req *r);
+int sl_rpc_topic_placement(struct sl_req *r);
 int sl_rpc_user_add(struct sl_req *r);
 int sl_rpc_user_remove(struct sl_req *r);
 int sl_rpc_user_list(struct sl_req *r);

@@ -257,6 +257,8 @@ sl_rpc_topic_create(struct sl_req *r)
 		return -1;
 	if (t.partitions && live_clash(r, &t))
 		return -1;
+	if (sl_place_create_check(r, t.name))
+		return -1;
 	if (sl_req_draft(r, &next))
 		return -1;
 	rc = sl_state_topic_add(&next, &t, r->err, sizeof(r->err));
@@ -266,6 +268,7 @@ sl_rpc_topic_create(struct sl_req *r)
 	if (sl_req_commit(r, &next, c, n))
 		return -1;
 	r->res = topic_json(&t, NULL);
+	sl_place_created(r, t.name);
 	return 0;
 }
 

@@ -51,6 +51,13 @@ struct sl_state_topic {
 	uint32_t max_message; /* largest message, bytes; 0 = the dataplane's max_message */
 	uint16_t partitions;  /* 0: an ordinary topic; N: partitioned, its partitions the
 			       * ordinary topics NAME#0 .. NAME#N-1 (state_part.c) */
+	/* Scale-out (placement.c): the pair the topic moved to; pair "" while
+	 * this pair owns it. The dataplane answers its clients SL_E_MOVED. */
+	struct sl_state_moved {
+		char pair[SL_CNC_PAIR_LEN];
+		char addr[24]; /* "a.b.c.d:port" */
+		uint32_t epoch;
+	} moved;
 };
 
 /*

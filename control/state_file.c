@@ -68,6 +68,11 @@ topics_to_json(const struct sl_state *s)
 		/* Only when partitioned: absent means an ordinary topic. */
 		if (o && t->partitions != 0)
 			json_object_set_new(o, "partitions", json_integer(t->partitions));
+		/* Only when moved to another pair (docs/SCALEOUT.md). */
+		if (o && t->moved.pair[0] != '\0')
+			json_object_set_new(o, "moved", json_pack("{s:s, s:s, s:I}", "pair",
+								  t->moved.pair, "addr", t->moved.addr,
+								  "epoch", (json_int_t)t->moved.epoch));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -178,6 +183,24 @@ get_u64_opt(const json_t *o, const char *key, uint64_t *out, const char *what, c
 }
 
 static int
+moved_from_json(struct sl_state_topic *t, const json_t *m, char *err, size_t errlen)
+{
+	const char *pair = NULL, *addr = NULL;
+	uint64_t epoch = 0;
+
+	if (!json_is_object(m) || sl_jget_str(m, "pair", &pair) < 0 ||
+	    sl_jget_str(m, "addr", &addr) < 0 || sl_jget_u64(m, "epoch", &epoch) < 0 ||
+	    pair[0] == '\0' || strlen(pair) >= sizeof(t->moved.pair) ||
+	    strlen(addr) >= sizeof(t->moved.addr) || epoch > UINT32_MAX)
+		return errf(err, errlen, -EINVAL, "topic '%s': moved must be {\"pair\": NAME, "
+			    "\"addr\": \"IP:PORT\", \"epoch\": N}", t->name);
+	snprintf(t->moved.pair, sizeof(t->moved.pair), "%s", pair);
+	snprintf(t->moved.addr, sizeof(t->moved.addr), "%s", addr);
+	t->moved.epoch = (uint32_t)epoch;
+	return 0;
+}
+
+static int
 topic_from_json(struct sl_state_topic *t, const json_t *o, char *err, size_t errlen)
 {
 	const char *d = "none", *bp = "default", *enc = "optional";
@@ -232,6 +255,9 @@ topic_from_json(struct sl_state_topic *t, const json_t *o, char *err, size_t err
 				  t->name, SL_MAX_PARTITIONS);
 		t->partitions = (uint16_t)w;
 	}
+	/* Absent: this pair owns the topic (and in files from before scale-out). */
+	if (rc == 0 && json_object_get(o, "moved") != NULL)
+		rc = moved_from_json(t, json_object_get(o, "moved"), err, errlen);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Keeping the dataplane in step with the desired state, through the CnC region. */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -290,6 +291,28 @@ cmd_init(struct sl_cnc_cmd *c, uint32_t type, uint32_t len)
 	c->len = len;
 }
 
+/* The moved mark of a topic (docs/SCALEOUT.md); an address that does not
+ * parse (the state file checked it) leaves the mark off. */
+static void
+moved_to_cnc(struct sl_cnc_topic *c, const struct sl_state_moved *m)
+{
+	char host[sizeof(m->addr)];
+	char *colon, *end;
+	unsigned long port;
+
+	snprintf(host, sizeof(host), "%s", m->addr);
+	colon = strrchr(host, ':');
+	if (colon == NULL)
+		return;
+	*colon = '\0';
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || port == 0 || port > 65535 || inet_pton(AF_INET, host, c->moved_addr) != 1)
+		return;
+	c->moved_port = (uint16_t)port;
+	c->moved_epoch = m->epoch;
+	snprintf(c->moved_pair, sizeof(c->moved_pair), "%s", m->pair);
+}
+
 void
 sl_sync_cmd_topic(struct sl_cnc_cmd *c, const struct sl_state_topic *t)
 {
@@ -303,6 +326,8 @@ sl_sync_cmd_topic(struct sl_cnc_cmd *c, const struct sl_state_topic *t)
 	c->u.topic.retransmit_window = t->retx_window;
 	c->u.topic.encryption = t->encryption;
 	c->u.topic.max_message = t->max_message;
+	if (t->moved.pair[0] != '\0')
+		moved_to_cnc(&c->u.topic, &t->moved);
 }
 
 void

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sluicectl topic: create, update, delete, list and show topics. */
+/* sluicectl topic: create, update, delete, list and show topics; move them between pairs. */
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include <common/keyhash.h>
@@ -155,6 +156,84 @@ cmd_topic_show(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **a
 	return sl_ctl_read_verb(c, v, argc, argv, "topic.show", "name", 1, sl_ctl_print_kv);
 }
 
+/* Wait until this pair has marked @name moved (the target took it): 0 with
+ * the last topic.placement answer in @st, or an exit code. */
+static int
+move_wait(const struct sl_ctl *c, const char *name, int64_t wait_ms, struct sl_ctl_reply *st)
+{
+	struct timespec ts = { 0, 50 * 1000000L };
+	int64_t end = sl_ctl_now_ms() + wait_ms;
+	const char *local;
+	int rc;
+
+	for (;;) {
+		rc = sl_ctl_call_simple(c, "topic.placement", "name", name, st);
+		if (rc != 0)
+			return rc;
+		local = json_string_value(json_object_get(st->result, "local"));
+		if (local != NULL && strcmp(local, "moved") == 0)
+			return 0;
+		if (sl_ctl_now_ms() >= end) {
+			sl_ctl_err("topic %s: the target pair did not take it within %lld ms (is its "
+				   "sluice-control running with --etcd, --pair and --advertise?); "
+				   "the move stays under way: see 'sluicectl topic placement %s'",
+				   name, (long long)wait_ms, name);
+			sl_ctl_reply_fini(st);
+			return SL_CTL_EXIT_FAILED;
+		}
+		sl_ctl_reply_fini(st);
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int
+cmd_topic_move(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
+{
+	const char *to = NULL, *wait = NULL, *pos[1];
+	const struct sl_ctl_opt opts[] = { { "to", &to, NULL }, { "wait-ms", &wait, NULL },
+					   { NULL, NULL, NULL } };
+	struct sl_ctl_reply r, st;
+	uint64_t wait_ms = 10000;
+	const json_t *m;
+	json_t *a;
+	int rc;
+
+	rc = sl_ctl_parse_args(c, v, argc, argv, opts, pos, 1, 1);
+	if (rc != 0)
+		return rc;
+	if (to == NULL)
+		return sl_ctl_usage_err(v, "topic move needs --to PAIR");
+	if (wait != NULL && (!sl_ctl_parse_u64(wait, &wait_ms) || wait_ms > 3600000))
+		return sl_ctl_usage_err(v, "--wait-ms takes milliseconds up to 3600000, not '%s'",
+					wait);
+	a = json_object();
+	if (a == NULL)
+		abort();
+	rc = sl_ctl_arg_str(v, a, "name", pos[0]);
+	if (rc == 0)
+		rc = sl_ctl_arg_str(v, a, "to", to);
+	if (rc == 0)
+		rc = sl_ctl_call(c, "topic.move", a, &r);
+	json_decref(a);
+	if (rc != 0)
+		return rc;
+	sl_ctl_reply_fini(&r);
+	rc = move_wait(c, pos[0], (int64_t)wait_ms, &st);
+	if (rc != 0)
+		return rc;
+	m = json_object_get(st.result, "moved");
+	return sl_ctl_finish_change(c, rc, &st, "moved topic %s to pair %s (%s), placement epoch %lld",
+				    pos[0], json_string_value(json_object_get(m, "pair")),
+				    json_string_value(json_object_get(m, "addr")),
+				    (long long)json_integer_value(json_object_get(m, "epoch")));
+}
+
+static int
+cmd_topic_placement(struct sl_ctl *c, const struct sl_ctl_verb *v, int argc, char **argv)
+{
+	return sl_ctl_read_verb(c, v, argc, argv, "topic.placement", "name", 1, sl_ctl_print_kv);
+}
+
 const struct sl_ctl_verb sl_ctl_topic_verbs[] = {
 	{ "topic", "create",
 	  "topic create NAME [--durability none|async|sync] [--backpressure drop|block|disconnect] "
@@ -213,5 +292,19 @@ const struct sl_ctl_verb sl_ctl_topic_verbs[] = {
 	  cmd_topic_list },
 	{ "topic", "show", "topic show NAME",
 	  "Show topic NAME with its counters, one field a line.\n", cmd_topic_show },
+	{ "topic", "move", "topic move NAME --to PAIR [--wait-ms N]",
+	  "Move topic NAME from this pair to pair PAIR (scale-out, docs/SCALEOUT.md): the\n"
+	  "target's sluice-control creates it with the same settings and takes its\n"
+	  "placement in etcd (compare-and-swap, epoch + 1); then this pair answers clients\n"
+	  "of the topic with ERROR SL_E_MOVED naming PAIR and its address, and libsluice\n"
+	  "follows. Only new messages go to PAIR: what this pair's journal holds stays\n"
+	  "here (its sequence starts again at 1 there). Waits up to --wait-ms (default\n"
+	  "10000) for the target to take it. Needs sluice-control with --etcd, --pair\n"
+	  "and --advertise on both pairs.\n",
+	  cmd_topic_move },
+	{ "topic", "placement", "topic placement NAME",
+	  "Show which pair etcd says owns topic NAME (pair, addr, epoch; moving_to during\n"
+	  "a move) and whether this pair owns it (local: owned, moved or absent).\n",
+	  cmd_topic_placement },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

@@ -238,6 +238,34 @@ topic_upsert(struct sl_dp *dp, const struct sl_cnc_topic *t, struct sl_cnc_resul
 }
 
 /*
+ * Scale-out: set the topic's moved mark from @t's moved_* fields, or clear
+ * it (moved_port 0), after a TOPIC_UPSERT or TOPIC_UPDATE of it was applied.
+ */
+static void
+topic_moved_apply(struct sl_dp *dp, const struct sl_cnc_topic *t)
+{
+	uint32_t id = sl_route_topic_lookup(&dp->route, t->name,
+					    (uint32_t)strnlen(t->name, sizeof(t->name)));
+	struct sl_topic_state *ts;
+
+	if (id == 0)
+		return;
+	ts = sl_route_state(&dp->route, id);
+	/* Release: a worker that still sees the old mark set reads whole
+	 * fields; the clear is seen before the rewrite begins. */
+	__atomic_store_n(&ts->moved, 0, __ATOMIC_RELEASE);
+	if (t->moved_port == 0)
+		return;
+	memcpy(ts->moved_to.addr, t->moved_addr, sizeof(ts->moved_to.addr));
+	ts->moved_to.port = t->moved_port;
+	ts->moved_to.epoch = t->moved_epoch;
+	memcpy(ts->moved_to.pair, t->moved_pair, sizeof(ts->moved_to.pair));
+	ts->moved_to.pair[sizeof(ts->moved_to.pair) - 1] = '\0';
+	/* Release: pairs with the workers' acquire load in sl_worker_moved (topic_moved.c). */
+	__atomic_store_n(&ts->moved, 1, __ATOMIC_RELEASE);
+}
+
+/*
  * A deleted topic stops at once (lookups no longer find it) and its owner
  * releases its state and closes its journal. Its journal directory is
  * removed only after that close (a topic of the same name created again
@@ -330,6 +358,14 @@ revokes(uint32_t type)
 	       type == SL_CNC_ACL_CLEAR || type == SL_CNC_AUTH_MODE || type == SL_CNC_SYNC_END;
 }
 
+/* Does command @c set a topic's moved mark (scale-out)? */
+static int
+marks_moved(const struct sl_cnc_cmd *c)
+{
+	return (c->type == SL_CNC_TOPIC_UPSERT || c->type == SL_CNC_TOPIC_UPDATE) &&
+	       c->u.topic.moved_port != 0;
+}
+
 /* A table just went out after command result @r: make what exists obey
  * it before @r is reported (see worker_revoke.c). */
 static void
@@ -402,13 +438,15 @@ apply(struct sl_dp *dp, const struct sl_cnc_cmd *c, struct sl_cnc_result *r)
 	case SL_CNC_NOP:
 		return;
 	case SL_CNC_TOPIC_UPSERT:
-		topic_upsert(dp, &c->u.topic, r);
+		if (topic_upsert(dp, &c->u.topic, r) == 0)
+			topic_moved_apply(dp, &c->u.topic);
 		return;
 	case SL_CNC_TOPIC_DELETE:
 		topic_delete(dp, &c->u.topic, r);
 		return;
 	case SL_CNC_TOPIC_UPDATE:
-		topic_update(dp, &c->u.topic, r);
+		if (topic_update(dp, &c->u.topic, r) == 0)
+			topic_moved_apply(dp, &c->u.topic);
 		return;
 	case SL_CNC_GROUP_UPSERT:
 		sl_dp_group_upsert(dp, &c->u.group, r);
@@ -485,6 +523,10 @@ drain(struct sl_dp *dp)
 			else if (dp->n_workers > 0 && r.rc == 0 && revokes(c.type))
 				sweep_start(dp, &r);
 		}
+		/* A topic moved away: its subscribers are told by the same sweep
+		 * (worker_revoke.c), before control hears "done". */
+		if (!dp->sweep.pending && dp->n_workers > 0 && r.rc == 0 && marks_moved(&c))
+			sweep_start(dp, &r);
 		sl_ctr_add(&dp->main_ctr.ctr[SL_CTR_cnc_commands], 1);
 		n++;
 		if (dp->sweep.pending) {

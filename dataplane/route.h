@@ -129,6 +129,19 @@ struct sl_topic_state {
 	 * the map; PUBLISH and SUBSCRIBE to it are refused); 0 for an ordinary
 	 * topic. Set before the topic is published, never changed. */
 	uint16_t parts;
+	/* Scale-out: the topic moved to another pair (topic_moved.c). The main
+	 * lcore clears moved (release), writes moved_to, sets moved (release);
+	 * rx workers load moved (acquire, pairs with the set) and, when set,
+	 * copy moved_to into ERROR SL_E_MOVED. A topic moved on again while a
+	 * worker copies may name a mix of the two pairs in that one ERROR: the
+	 * client follows it and is told again. Cleared when a topic is created. */
+	uint8_t moved;
+	struct sl_topic_moved {
+		uint8_t addr[4]; /* network order */
+		uint16_t port;
+		uint32_t epoch;
+		char pair[SL_PAIR_NAME_LEN];
+	} moved_to;
 } __attribute__((aligned(64)));
 
 /*

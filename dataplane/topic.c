@@ -242,6 +242,7 @@ topic_init(void *arg, const struct sl_topic *t, struct sl_topic_state *ts)
 	/* Before the topic is published (the release store of active): rx
 	 * workers read it plainly. */
 	ts->parts = cx->spec->partitions;
+	ts->moved = 0; /* an id used again: control sets the mark after */
 	*sp = *cx->spec;
 	return 0;
 }

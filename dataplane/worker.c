@@ -24,6 +24,7 @@
 #include "repl.h"
 #include "retx.h"
 #include "shm_worker.h"
+#include "topic_moved.h"
 #include "tx.h"
 #include "worker_ha.h"
 #include "worker_internal.h"
@@ -261,6 +262,9 @@ handle_topic_frame(struct sl_worker *w, struct rte_mbuf *m, const struct sl_fram
 					      t ? SL_E_PARTITIONED : SL_E_UNKNOWN_TOPIC, type, s->topic_id);
 			return;
 		}
+		if (type == SL_FT_SUBSCRIBE && unlikely(sl_worker_moved(w, t->id, peer, s->h.session,
+									 s->req_id, type, s->topic_id)))
+			return; /* another pair owns it now */
 		/* Leaving a topic needs no permission. */
 		if (type == SL_FT_SUBSCRIBE && !(sl_authz_perms(a, sess->uid, t) & SL_PERM_SUB)) {
 			drop(w, SL_DROP_denied);

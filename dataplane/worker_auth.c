@@ -11,6 +11,7 @@
 #include <common/proto.h>
 
 #include "large.h"
+#include "topic_moved.h"
 #include "tx.h"
 #include "worker_internal.h"
 
@@ -580,6 +581,8 @@ sl_worker_publish_admit(struct sl_worker *w, const struct sl_publish *p, uint8_t
 				      t->id);
 		return NULL;
 	}
+	if (unlikely(sl_worker_moved(w, t->id, peer, p->h.session, 0, type, p->producer_seq)))
+		return NULL; /* another pair owns it now */
 	/* A partitioned name takes no messages: its partitions do. Same
 	 * cache line as enc, just read. */
 	if (unlikely(sl_route_state(&w->dp->route, t->id)->parts)) {

@@ -9,6 +9,7 @@
 #include <common/proto.h>
 
 #include "authz.h"
+#include "topic_moved.h"
 #include "tx.h"
 #include "worker_internal.h"
 
@@ -61,6 +62,8 @@ resolve_answer(struct sl_worker *w, const union sl_peer *peer,
 	/* Written before the topic was published; never changed. */
 	uint16_t n = sl_route_state(&w->dp->route, id)->parts;
 
+	if (unlikely(sl_worker_moved(w, id, peer, r->h.session, r->req_id, SL_FT_RESOLVE, 0)))
+		return; /* another pair owns it now */
 	if (likely(n == 0))
 		sl_worker_reply_topic(w, peer, r->h.session, r->req_id, id);
 	else

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Worker side of revocation: subscribers and sessions re-checked against a new authorization table. */
+/* Worker side of revocation: subscribers and sessions re-checked against a new authorization table; a moved topic's subscribers told. */
 
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
 #include <common/proto.h>
 
+#include "topic_moved.h"
 #include "worker_internal.h"
 
 /*
@@ -44,6 +45,26 @@ sl_worker_sub_verdict(const struct sl_authz *a, uint32_t user, const struct sl_t
 	return SL_E_NONE;
 }
 
+/* Scale-out: a topic moved to another pair (its mark set before the
+ * sweep, which control's TOPIC_UPDATE starts): each subscriber is told
+ * SL_E_MOVED (frame type SUBSCRIBE, detail the topic id, its SUBSCRIBE's
+ * req_id) and its subscription ends. Returns true for a moved topic. */
+static bool
+sweep_moved(struct sl_worker *w, uint32_t id, struct sl_topic_state *ts)
+{
+	uint32_t i;
+
+	if (!__atomic_load_n(&ts->moved, __ATOMIC_ACQUIRE))
+		return false;
+	for (i = ts->n_subs; i-- > 0;) {
+		struct sl_sub sub = ts->subs[i];
+
+		sl_worker_moved(w, id, &sub.peer, sub.session, sub.req_id, SL_FT_SUBSCRIBE, id);
+		sl_route_sub_del(&w->dp->route, id, sub.session);
+	}
+	return true;
+}
+
 /* Round 1: the subscribers of the topics this worker owns. */
 static void
 sweep_subscribers(struct sl_worker *w, const struct sl_authz *a)
@@ -56,6 +77,8 @@ sweep_subscribers(struct sl_worker *w, const struct sl_authz *a)
 		struct sl_topic_state *ts = sl_route_state(r, id);
 
 		if (t == NULL || t->owner != w->idx)
+			continue;
+		if (unlikely(sweep_moved(w, id, ts)))
 			continue;
 		/* Backwards: a removal moves the last subscriber into its place. */
 		for (i = ts->n_subs; i-- > 0;) {

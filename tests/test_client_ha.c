@@ -5,7 +5,9 @@
  * failing over on NOT_PRIMARY and on silence with the subscription resumed
  * where it was, and the leader epoch (sl_hdr.reserved): frames of an older
  * leader than the newest seen ignored and counted, the newest never going
- * back.
+ * back. Scale-out: a broker that answers RESOLVE and SUBSCRIBE with ERROR
+ * SL_E_MOVED naming the other one, followed there (and its lower leader
+ * epoch taken), or, without reconnecting, -EREMCHG and sl_client_moved.
  */
 
 #include <errno.h>
@@ -32,7 +34,10 @@
 #define TOPIC 5u
 #define MS 1000000ull
 
-enum mode { PRIMARY, STANDBY, SILENT };
+/* MOVED: RESOLVE and SUBSCRIBE answered SL_E_MOVED naming the other
+ * broker (moved_len bytes of it: 64, or 32 as a truncated one), the
+ * rest as the primary. */
+enum mode { PRIMARY, STANDBY, SILENT, MOVED };
 
 /* One fake broker: answers as the primary, refuses everything as a
  * standby, or reads and ignores. Every frame it sends carries its epoch. */
@@ -45,6 +50,9 @@ struct broker {
 	atomic_uint hellos;
 	atomic_uint welcomes;
 	atomic_uint refusals;	/* NOT_PRIMARY sent */
+	atomic_uint moved;	/* MOVED sent */
+	atomic_uint moved_len;
+	atomic_uint resolves;
 	atomic_uint subs;	/* SUBSCRIBEs answered */
 	atomic_uint sub_flags;	/* of the last */
 	atomic_ullong sub_start;
@@ -52,7 +60,6 @@ struct broker {
 	atomic_bool have_peer;
 };
 
-static struct broker br[2];
 static atomic_bool stop;
 
 static void
@@ -83,6 +90,38 @@ refuse(struct broker *b, const struct sl_frame *f)
 	stamp(b, &e.h);
 	atomic_fetch_add(&b->refusals, 1); /* before the client can see it */
 	send_frames(b, &e, sizeof(e));
+}
+
+static struct broker br[2];
+
+/* ERROR SL_E_MOVED refusing a frame of type @type (request @req_id): the
+ * topic is the other broker's, pair "p2". */
+static void
+moved_send(struct broker *b, uint8_t type, uint32_t req_id)
+{
+	const struct broker *to = &br[b == &br[0]];
+	struct sl_error_moved e;
+	uint32_t a = htonl(INADDR_LOOPBACK);
+
+	memset(&e, 0, sizeof(e));
+	sl_proto_hdr_init(&e.e.h, SL_FT_ERROR, 0, atomic_load(&b->moved_len), b->session);
+	e.e.code = SL_E_MOVED;
+	e.e.frame_type = type;
+	e.e.req_id = req_id;
+	memcpy(e.addr, &a, sizeof(e.addr));
+	e.port = to->port;
+	e.epoch = 7;
+	snprintf(e.pair, sizeof(e.pair), "p2");
+	stamp(b, &e.e.h);
+	atomic_fetch_add(&b->moved, 1);
+	send_frames(b, &e, atomic_load(&b->moved_len));
+}
+
+static void
+moved(struct broker *b, const struct sl_frame *f)
+{
+	/* req_id at the same place in RESOLVE and SUBSCRIBE. */
+	moved_send(b, f->hdr->type, ((const struct sl_resolve *)f->hdr)->req_id);
 }
 
 static void
@@ -128,6 +167,7 @@ primary(struct broker *b, const struct sl_frame *f)
 		break;
 	}
 	case SL_FT_RESOLVE:
+		atomic_fetch_add(&b->resolves, 1);
 		sl_proto_hdr_init(&u.t.h, SL_FT_TOPIC, 0, sizeof(u.t), b->session);
 		u.t.req_id = ((const struct sl_resolve *)f->hdr)->req_id;
 		u.t.topic_id = TOPIC;
@@ -186,6 +226,10 @@ run(void *arg)
 			while (sl_proto_next(buf, (size_t)n, &off, &f) == 1) {
 				if (atomic_load(&b->mode) == STANDBY)
 					refuse(b, &f);
+				else if (atomic_load(&b->mode) == MOVED &&
+					 (f.hdr->type == SL_FT_RESOLVE ||
+					  f.hdr->type == SL_FT_SUBSCRIBE))
+					moved(b, &f);
 				else
 					primary(b, &f);
 			}
@@ -329,6 +373,105 @@ test_no_primary(const char *hosts)
 	CHECK(sl_now_ns() - t0 < 1000 * MS);
 }
 
+/*
+ * Scale-out: A (epoch 5, a pair's primary) says the topic moved to B (a
+ * single broker, epoch 0). Following, the client connects to B, takes its
+ * lower epoch and resolves there; without reconnecting it gets -EREMCHG
+ * and where to go; a short MOVED (no address) is only a refusal.
+ */
+static void
+test_moved(void)
+{
+	struct sl_client_opts o;
+	struct sl_client_stats st;
+	struct sl_client *c = NULL;
+	char hosts[64], pair[32], addr[32], want[32];
+	uint32_t topic = 0, epoch = 0;
+	unsigned hb = atomic_load(&br[1].hellos);
+
+	atomic_store(&br[0].mode, MOVED);
+	atomic_store(&br[0].moved_len, sizeof(struct sl_error_moved));
+	atomic_store(&br[0].epoch, 5);
+	atomic_store(&br[1].mode, PRIMARY);
+	atomic_store(&br[1].epoch, 0);
+	snprintf(hosts, sizeof(hosts), "127.0.0.1:%u", br[0].port);
+	snprintf(want, sizeof(want), "127.0.0.1:%u", br[1].port);
+	o = opts_for(hosts);
+	CHECK_EQ(sl_client_connect(&c, &o), 0);
+	if (c == NULL)
+		return;
+	CHECK_EQ(sl_client_moved(c, pair, sizeof(pair), addr, sizeof(addr), &epoch), -ENOENT);
+	seen.disconnected = seen.reconnected = 0;
+	CHECK_EQ(sl_client_resolve(c, "t", 0, &topic), 0);
+	CHECK_EQ(topic, TOPIC);
+	CHECK(atomic_load(&br[0].moved) >= 1);
+	CHECK(atomic_load(&br[1].hellos) > hb && atomic_load(&br[1].resolves) >= 1);
+	CHECK_EQ(seen.why, SL_E_MOVED);
+	CHECK_EQ(sl_client_moved(c, pair, sizeof(pair), addr, sizeof(addr), &epoch), 0);
+	CHECK(strcmp(pair, "p2") == 0 && strcmp(addr, want) == 0 && epoch == 7);
+	sl_client_stats(c, &st);
+	CHECK_EQ(st.leader_epoch, 0);
+	CHECK_EQ(st.last_error, SL_E_MOVED);
+	/* Subscribing goes to B too: A is not asked again. */
+	CHECK_EQ(sl_client_subscribe(c, topic), 0);
+	CHECK_EQ(atomic_load(&br[0].moved), 1);
+	sl_client_close(c);
+
+	/* No reconnecting: the call fails -EREMCHG and names B. */
+	o = opts_for(hosts);
+	o.no_reconnect = 1;
+	c = NULL;
+	CHECK_EQ(sl_client_connect(&c, &o), 0);
+	if (c == NULL)
+		return;
+	CHECK_EQ(sl_client_resolve(c, "t", 0, &topic), -EREMCHG);
+	CHECK_EQ(sl_client_moved(c, pair, sizeof(pair), addr, sizeof(addr), &epoch), 0);
+	CHECK(strcmp(pair, "p2") == 0 && strcmp(addr, want) == 0);
+	sl_client_close(c);
+
+	/* A MOVED of 32 bytes names nowhere: a refusal, not followed. */
+	atomic_store(&br[0].moved_len, sizeof(struct sl_error));
+	o = opts_for(hosts);
+	c = NULL;
+	hb = atomic_load(&br[1].hellos);
+	CHECK_EQ(sl_client_connect(&c, &o), 0);
+	if (c == NULL)
+		return;
+	CHECK_EQ(sl_client_resolve(c, "t", 0, &topic), -EREMCHG);
+	CHECK_EQ(sl_client_moved(c, NULL, 0, NULL, 0, NULL), -ENOENT);
+	CHECK_EQ(atomic_load(&br[1].hellos), hb);
+	sl_client_close(c);
+
+	/* A subscriber with messages from A, whose publish A refuses MOVED:
+	 * it follows to B and subscribes there as first asked (live), not
+	 * from A's next sequence, which on B would be another message. */
+	atomic_store(&br[0].mode, PRIMARY);
+	atomic_store(&br[0].moved_len, sizeof(struct sl_error_moved));
+	o = opts_for(hosts);
+	c = NULL;
+	CHECK_EQ(sl_client_connect(&c, &o), 0);
+	if (c == NULL)
+		return;
+	CHECK_EQ(sl_client_resolve(c, "t", 0, &topic), 0);
+	CHECK_EQ(sl_client_subscribe(c, topic), 0);
+	seen.n = 0;
+	deliver(&br[0], 1, 5);
+	deliver(&br[0], 2, 5);
+	POLL_UNTIL(c, seen.n >= 2, 1000);
+	CHECK_EQ(seen.n, 2);
+	seen.reconnected = 0;
+	hb = atomic_load(&br[1].subs);
+	moved_send(&br[0], SL_FT_PUBLISH, 0);
+	POLL_UNTIL(c, seen.reconnected == 1, 2000);
+	CHECK_EQ(seen.reconnected, 1);
+	CHECK_EQ(atomic_load(&br[1].subs), hb + 1);
+	CHECK(!(atomic_load(&br[1].sub_flags) & SL_SUB_F_FROM_SEQ));
+	deliver(&br[1], 1, 0);
+	POLL_UNTIL(c, seen.n >= 3, 1000);
+	CHECK(seen.n == 3 && seen.seqs[2] == 1);
+	sl_client_close(c);
+}
+
 int
 main(void)
 {
@@ -440,6 +583,7 @@ main(void)
 		CHECK(st.leader_epoch == 0 && st.old_epoch_dropped == 0 && st.broker == 0);
 		sl_client_close(c);
 	}
+	test_moved();
 out:
 	atomic_store(&stop, true);
 	pthread_join(th, NULL);

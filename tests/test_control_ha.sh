@@ -71,6 +71,9 @@ wait_ha() {
 CASE="--pair without --etcd"
 "$CONTROL" -n "$NA" --pair p --state-dir "$T/x" >"$T/out" 2>"$T/err"; RC=$?
 rc_is 2; err_has "--pair and --node need --etcd"
+CASE="--advertise without --etcd"
+"$CONTROL" -n "$NA" --advertise 10.0.0.1:9500 --state-dir "$T/x" >"$T/out" 2>"$T/err"; RC=$?
+rc_is 2; err_has "--advertise needs --etcd and --pair"
 CASE="--etcd without --pair"
 "$CONTROL" -n "$NA" --etcd "$URL" --state-dir "$T/x" >"$T/out" 2>"$T/err"; RC=$?
 rc_is 2; err_has "--etcd needs --pair"

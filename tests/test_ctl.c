@@ -152,6 +152,47 @@ msg_has(const char *msg, const char *want)
 	CHECK(strstr(msg, want) != NULL);
 }
 
+/* Scale-out: the moved mark rides on TOPIC_UPSERT and TOPIC_UPDATE and
+ * starts a sweep (the subscribers told); all zero (an older control, or
+ * moved back) clears it; a refused command changes nothing. */
+static void
+test_moved(void)
+{
+	struct sl_cnc_topic t = topic("c.moved", SL_DUR_NONE, SL_CNC_BP_DEFAULT, 0, 0, 0);
+	const struct sl_topic_state *ts;
+	uint64_t sweeps;
+	char msg[256];
+	uint32_t id;
+
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPSERT, &t, msg), 0);
+	id = id_of("c.moved");
+	CHECK(id != 0);
+	if (id == 0)
+		return;
+	ts = sl_route_state(&dp.route, id);
+	CHECK_EQ(ts->moved, 0);
+	memcpy(t.moved_addr, (const uint8_t[]){ 10, 0, 0, 2 }, 4);
+	t.moved_port = 9500;
+	t.moved_epoch = 3;
+	snprintf(t.moved_pair, sizeof(t.moved_pair), "p2");
+	sweeps = dp.authz_b.stats.revocation_sweeps;
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPDATE, &t, msg), 0);
+	CHECK_EQ(ts->moved, 1);
+	/* Its subscribers are told by a sweep of every worker, answered after. */
+	CHECK_EQ(dp.authz_b.stats.revocation_sweeps, sweeps + 1);
+	CHECK(ts->moved_to.addr[0] == 10 && ts->moved_to.addr[3] == 2);
+	CHECK(ts->moved_to.port == 9500 && ts->moved_to.epoch == 3);
+	CHECK(strcmp(ts->moved_to.pair, "p2") == 0);
+	/* Refused (another durability): the mark stays as it was. */
+	t.durability = SL_DUR_ASYNC;
+	t.moved_port = 0;
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPSERT, &t, msg), -EEXIST);
+	CHECK_EQ(ts->moved, 1);
+	t.durability = SL_DUR_NONE;
+	CHECK_EQ(topic_cmd(SL_CNC_TOPIC_UPSERT, &t, msg), 0);
+	CHECK_EQ(ts->moved, 0);
+}
+
 /* TOPIC_UPSERT and TOPIC_UPDATE: created with the spec sent, changed live, refused whole. */
 static void
 test_topics(void)
@@ -672,6 +713,7 @@ main(void)
 		test_users();
 		test_sweep();
 		test_settings();
+		test_moved(); /* last: the topic counts above are exact */
 		sl_cnc_close(ctl);
 	}
 	sl_dp_ctl_fini(&dp);

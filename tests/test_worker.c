@@ -1203,6 +1203,93 @@ test_partitions(void)
 	harness_rx_port = HARNESS_CLIENT_PORT;
 }
 
+/*
+ * Scale-out: a topic marked moved (what control's TOPIC_UPDATE does) is
+ * refused SL_E_MOVED on RESOLVE, SUBSCRIBE and PUBLISH, in the 64-byte
+ * form naming the pair, its address and epoch, with the usual detail;
+ * UNSUBSCRIBE still answers OK; cleared, the topic serves again.
+ */
+static void
+test_moved(void)
+{
+	const uint16_t port = 47002;
+	struct reply r[MAX_REPLIES];
+	const struct sl_error_moved *e;
+	struct sl_topic_state *ts;
+	struct sl_subscribe sub;
+	struct sl_publish p;
+	uint32_t id, s;
+	unsigned n;
+
+	id = harness_topic(&dp, "mv");
+	CHECK(id != 0);
+	ts = sl_route_state(&dp.route, id);
+	memcpy(ts->moved_to.addr, (const uint8_t[]){ 10, 1, 2, 3 }, 4);
+	ts->moved_to.port = 9501;
+	ts->moved_to.epoch = 4;
+	snprintf(ts->moved_to.pair, sizeof(ts->moved_to.pair), "east");
+	__atomic_store_n(&ts->moved, 1, __ATOMIC_RELEASE);
+	s = session_v(port, 0x9a28, 4);
+	CHECK(s != 0);
+
+	n = resolve_as(port, s, "mv", SL_RESOLVE_F_CREATE, r);
+	check_error(r, n, SL_E_MOVED, SL_FT_RESOLVE, 0);
+	e = (const struct sl_error_moved *)r[0].b;
+	CHECK(r[0].len == sizeof(*e) && e->e.req_id == 77);
+	CHECK(e->addr[0] == 10 && e->addr[1] == 1 && e->addr[2] == 2 && e->addr[3] == 3);
+	CHECK(e->port == 9501 && e->epoch == 4 && strcmp(e->pair, "east") == 0);
+
+	memset(&p, 0, sizeof(p));
+	sl_proto_hdr_init(&p.h, SL_FT_PUBLISH, SL_PUB_F_ACK_REQ, sizeof(p), s);
+	p.topic_id = id;
+	p.producer_seq = 9;
+	CHECK(harness_send_from(&dp, rx, port, &p, sizeof(p)) == 0);
+	n = poll_replies(r);
+	check_error(r, n, SL_E_MOVED, SL_FT_PUBLISH, 9);
+	CHECK(r[0].len == sizeof(*e) && ts->published == 0);
+
+	memset(&sub, 0, sizeof(sub));
+	sl_proto_hdr_init(&sub.h, SL_FT_SUBSCRIBE, 0, sizeof(sub), s);
+	sub.topic_id = id;
+	sub.req_id = 79;
+	CHECK(harness_send_from(&dp, rx, port, &sub, sizeof(sub)) == 0);
+	n = poll_replies(r);
+	check_error(r, n, SL_E_MOVED, SL_FT_SUBSCRIBE, id);
+	CHECK(r[0].len == sizeof(*e) && ts->n_subs == 0);
+	sub.h.type = SL_FT_UNSUBSCRIBE;
+	CHECK(harness_send_from(&dp, rx, port, &sub, sizeof(sub)) == 0);
+	n = poll_replies(r);
+	CHECK(n == 1 && r[0].type == SL_FT_OK);
+
+	/* A subscriber from before the move is told by the sweep that
+	 * control's mark starts (round 1, as topic owner), and unsubscribed. */
+	__atomic_store_n(&ts->moved, 0, __ATOMIC_RELEASE);
+	sub.h.type = SL_FT_SUBSCRIBE;
+	sub.req_id = 80;
+	CHECK(harness_send_from(&dp, rx, port, &sub, sizeof(sub)) == 0);
+	n = poll_replies(r);
+	CHECK(n == 1 && r[0].type == SL_FT_OK && ts->n_subs == 1);
+	__atomic_store_n(&ts->moved, 1, __ATOMIC_RELEASE);
+	{
+		struct sl_handoff h = { .kind = SL_HO_AUTHZ_SWEEP, .topic = 99, .code = 1 };
+
+		CHECK(rte_ring_enqueue_elem(dp.workers[0]->in, &h, sizeof(h)) == 0);
+	}
+	n = poll_replies(r);
+	check_error(r, n, SL_E_MOVED, SL_FT_SUBSCRIBE, id);
+	CHECK(r[0].len == sizeof(*e) && ((const struct sl_error *)r[0].b)->req_id == 80);
+	CHECK_EQ(ts->n_subs, 0);
+
+	/* Moved back: served again. */
+	__atomic_store_n(&ts->moved, 0, __ATOMIC_RELEASE);
+	n = resolve_as(port, s, "mv", 0, r);
+	CHECK(n == 1 && r[0].type == SL_FT_TOPIC);
+	CHECK(harness_send_from(&dp, rx, port, &p, sizeof(p)) == 0);
+	n = poll_replies(r);
+	CHECK(find(r, n, SL_FT_ACK) != NULL && find(r, n, SL_FT_ERROR) == NULL);
+	harness_rx_port = HARNESS_CLIENT_PORT;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1236,6 +1323,7 @@ main(int argc, char **argv)
 	test_v4_headers();
 	test_v4_filter();
 	test_partitions();
+	test_moved();
 	sl_port_fini(&dp, 0);
 	sl_worker_fini(dp.workers[0]);
 	sl_route_fini(&dp.route);

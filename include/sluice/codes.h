@@ -117,6 +117,8 @@ enum sl_error_code {
 				   * RESOLVE's PARTS flag and use its partitions */
 	SL_E_NOT_PRIMARY = 34,	  /* this broker is not the primary of its pair (a standby, or
 				   * deposed): try the next broker of the list */
+	SL_E_MOVED = 35,	  /* the topic moved to another pair: the ERROR frame grown by
+				   * struct sl_error_moved names it and its address */
 	SL_E_MAX
 };
 

@@ -269,7 +269,14 @@ struct sl_client_opts {
 	 * backoff applies only after a whole round of the list failed.
 	 * Frames of a leader epoch older than the newest seen are ignored
 	 * (old_epoch_dropped; docs/PROTOCOL.md "Leader epoch"), so a deposed
-	 * primary's late ACKs and DELIVERs never count. @no_reconnect 1: the
+	 * primary's late ACKs and DELIVERs never count. A topic that moved
+	 * to another pair (ERROR SL_E_MOVED, docs/SCALEOUT.md) is followed:
+	 * the session ends, the broker list becomes the one address the
+	 * error names, the reconnect restores the session there, and the
+	 * call that was refused (resolve, subscribe) is asked once more;
+	 * publishes refused that way are sent again there. A client serves
+	 * the topics of one pair: topics left on the old pair are reported
+	 * gone after that reconnect. @no_reconnect 1: the
 	 * first loss is final, as in protocol
 	 * version 1 (-ENOTCONN from every call). Either way, a session whose
 	 * credentials the broker revoked (SL_EV_SESSION_REVOKED) is final.
@@ -529,6 +536,17 @@ int sl_client_opts_credentials(struct sl_client_opts *o, const char *path, char 
  * when the client holds 64 partitioned topics already.
  */
 int sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id);
+
+/*
+ * Where the broker last said a topic went (ERROR SL_E_MOVED): the pair's
+ * name into @pair (@cap bytes, NUL terminated), its "a.b.c.d:port" into
+ * @addr (@addr_cap bytes), and its placement epoch. Returns 0, or -ENOENT
+ * when no broker of this client said so. With reconnecting on, the client
+ * has already followed it; with @no_reconnect, calls refused that way fail
+ * -EREMCHG and this names where to connect.
+ */
+int sl_client_moved(const struct sl_client *c, char *pair, size_t cap, char *addr,
+		    size_t addr_cap, uint32_t *epoch);
 
 /*
  * The partitions of partitioned topic @topic_id (an id sl_client_resolve

@@ -19,7 +19,8 @@
 #                          backoff idle, its own journal dir); HA_DP_ARGS are
 #                          added to every start; sets HA_DP_PID[NODE]
 #   ha_dp_start_single NODE [args]  dataplane NODE without a pair (smoke test)
-#   ha_ctl_start NODE      sluice-control for NODE (--etcd --pair --node)
+#   ha_ctl_start NODE [args]  sluice-control for NODE (--etcd --pair --node;
+#                          args after them, so a later --pair wins)
 #   ha_kill NODE           kill -9 NODE's dataplane and sluice-control
 #   ha_stop NODE           stop both by SIGTERM
 #   ha_role NODE           the role NODE's dataplane applies now (a word)
@@ -111,9 +112,10 @@ ha_dp_start() {
 
 ha_ctl_start() {
 	local n=$1 name
+	shift
 	name=$(ha_name "$n")
 	"$SL_BUILD/control/sluice-control" -n "$name" --state-dir "$T_DIR/$n/control" --metrics off \
-		--etcd "$HA_ETCD" --pair "$HA_PAIR" --node "$n" >>"$T_DIR/$n/control.log" 2>&1 &
+		--etcd "$HA_ETCD" --pair "$HA_PAIR" --node "$n" "$@" >>"$T_DIR/$n/control.log" 2>&1 &
 	HA_CTL_PID[$n]=$!
 	t_wait 10 test -S "/run/sluice/$name/control.sock" ||
 		{ t_fail "sluice-control of node $n did not start"; return 1; }

@@ -126,10 +126,10 @@ t_check "the load is still running" kill -0 "$lg"
 # The primary site dies: both members, kill -9, at once.
 e0=$(ha_state a epoch)
 n_kill=$(wc -l <"$acked")
-ha_kill a &
-ha_kill b &
-wait %1 %2 2>/dev/null
+kill -KILL "${HA_DP_PID[a]}" "${HA_CTL_PID[a]}" "${HA_DP_PID[b]}" "${HA_CTL_PID[b]}" 2>/dev/null
 t_kill=$(date +%s%N)
+ha_kill a # reaps them, forgets their PIDs
+ha_kill b
 t_log "killed a and b (epoch $e0) at $n_kill acknowledged"
 kill -KILL "$lg" 2>/dev/null
 wait "$lg" 2>/dev/null

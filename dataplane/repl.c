@@ -285,11 +285,18 @@ on_frame(struct sl_worker *w, struct sl_repl *r, unsigned idx, const struct sl_r
 			return;
 		}
 		if (idx != r->up) {
-			/* A DR replica follows the other member now: its topic
-			 * ids are its own. */
+			/* A DR replica hears the pair's other member as primary:
+			 * a newer epoch (a failover) is followed, its topic ids
+			 * its own; an older one is a deposed primary that has
+			 * not seen its fence yet. */
+			if (h->epoch <= r->up_epoch) {
+				sl_repl_count(r, SL_REPL_CTR_drop_repl_old_epoch, 1);
+				return;
+			}
 			r->up = (uint8_t)idx;
 			sl_repl_standby_rejoin(w);
 		}
+		r->up_epoch = h->epoch;
 		if (f->type == SL_REPL_TOPIC)
 			sl_repl_standby_on_topic(w, (const struct sl_repl_topic *)f);
 		else if (f->type == SL_REPL_TRUNC)

@@ -162,6 +162,7 @@ struct sl_repl {
 	unsigned n_peers;	   /* ha.peer, and ha.dr_peer (pair member) or ha.peer2 (DR) */
 	uint8_t dr_node;	   /* this node is a DR replica (ha.dr) */
 	uint8_t up;		   /* standby: the peer whose stream it applies (POS, ACK) */
+	uint32_t up_epoch;	   /* ... and the epoch of its last frame applied */
 	uint64_t dr_lag_sent;	   /* primary: the DR lag last sent (LAG when it changes) */
 	uint64_t dr_lag_next_ns;   /* ... and every hb_ms all the same */
 	struct sl_repl_peer peers[SL_REPL_MAX_PEERS];

@@ -307,11 +307,22 @@ struct sl_cnc_ha {
 	uint64_t lag_bytes;
 	uint64_t catchup_done;	  /* standby: records applied since it (re)joined ... */
 	uint64_t catchup_total;	  /* ... out of this many it was behind when it joined */
-	uint8_t dp_pad[40];
+	/* Disaster recovery (in what was padding: zero from an older dataplane). */
+	uint64_t dr_lag_records;  /* primary: records its DR replica has not persisted;
+				   * DR replica: the last such report of its primary */
+	uint64_t dr_lag_bytes;	  /* ... bytes (an estimate) */
+	uint64_t dr_report_ms;	  /* DR replica: the primary's CLOCK_REALTIME (ms) when it
+				   * made that report (0: none yet); primary: 0 */
+	uint32_t dp_flags;	  /* SL_HA_DP_F_* */
+	uint32_t dp_reserved;
+	uint8_t dp_pad[8];
 };
+#define SL_HA_DP_F_DR (1u << 0)	     /* this dataplane is a DR replica (ha.dr) */
+#define SL_HA_DP_F_DR_PEER (1u << 1) /* this pair member streams to a DR replica */
 
 _Static_assert(sizeof(struct sl_cnc_ha) == 192, "CnC HA block layout");
 _Static_assert(offsetof(struct sl_cnc_ha, dp_gen) == 64, "CnC HA block: dataplane half");
+_Static_assert(offsetof(struct sl_cnc_ha, dr_lag_records) == 152, "CnC HA block: DR lag");
 
 struct sl_cnc; /* a mapped region, either side */
 

@@ -180,6 +180,18 @@ sl_repl_hdr_check(const void *buf, uint32_t len)
 	return 0;
 }
 
+int
+sl_repl_put_lag(struct sl_repl_dgram *d, uint64_t records, uint64_t bytes)
+{
+	struct sl_repl_lag *f = sl_repl_dgram_add(d, SL_REPL_LAG, sizeof(*f));
+
+	if (f == NULL)
+		return -ENOSPC;
+	f->records = records;
+	f->bytes = bytes;
+	return 0;
+}
+
 /* The least length of a frame of each type. */
 static const uint32_t min_len[SL_REPL_TYPES] = {
 	[SL_REPL_HB] = sizeof(struct sl_repl_hb),
@@ -188,6 +200,7 @@ static const uint32_t min_len[SL_REPL_TYPES] = {
 	[SL_REPL_TRUNC] = sizeof(struct sl_repl_trunc),
 	[SL_REPL_DATA] = sizeof(struct sl_repl_data),
 	[SL_REPL_ACK] = sizeof(struct sl_repl_ack),
+	[SL_REPL_LAG] = sizeof(struct sl_repl_lag),
 };
 
 static int

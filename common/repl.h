@@ -63,6 +63,7 @@ enum sl_repl_type {
 	SL_REPL_TRUNC = 4, /* P->S: remove the standby's records after keep */
 	SL_REPL_DATA = 5,  /* P->S: one record (or a fragment of one) */
 	SL_REPL_ACK = 6,   /* S->P: persisted up to seq (cumulative) */
+	SL_REPL_LAG = 7,   /* P->DR replica: what it has not persisted, as the primary sees it */
 	SL_REPL_TYPES
 };
 
@@ -157,6 +158,15 @@ struct sl_repl_ack {
 };
 _Static_assert(sizeof(struct sl_repl_ack) == 32, "repl ACK layout");
 
+/* The primary's view of a DR replica's lag, as of the datagram's sent_ms:
+ * every record journaled by then that the replica had not acknowledged. */
+struct sl_repl_lag {
+	struct sl_repl_fhdr f;
+	uint64_t records; /* over every journaled topic */
+	uint64_t bytes;	  /* estimate: records times each topic's mean record size */
+};
+_Static_assert(sizeof(struct sl_repl_lag) == 24, "repl LAG layout");
+
 /* ---- Datagram builder ------------------------------------------------ */
 
 /* A datagram being filled in a caller's buffer of @cap bytes. */
@@ -189,6 +199,7 @@ int sl_repl_put_pos(struct sl_repl_dgram *d, uint32_t rtopic, uint32_t last_epoc
 int sl_repl_put_trunc(struct sl_repl_dgram *d, uint32_t rtopic, uint64_t keep);
 int sl_repl_put_ack(struct sl_repl_dgram *d, uint32_t rtopic, uint32_t flags, uint64_t seq,
 		    uint64_t last_seq);
+int sl_repl_put_lag(struct sl_repl_dgram *d, uint64_t records, uint64_t bytes);
 /*
  * DATA for @m (its f, total_len and frag_off are filled here) carrying
  * payload bytes [frag_off, total_len) of @payload, as many as fit (at

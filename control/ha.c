@@ -151,6 +151,10 @@ read_dp(const struct sl_cnc_ha *ha, struct sl_ha_dp *dp)
 	dp->lag_bytes = LD(lag_bytes);
 	dp->catchup_done = LD(catchup_done);
 	dp->catchup_total = LD(catchup_total);
+	dp->dp_flags = LD(dp_flags);
+	dp->dr_lag_records = LD(dr_lag_records);
+	dp->dr_lag_bytes = LD(dr_lag_bytes);
+	dp->dr_report_ms = LD(dr_report_ms);
 #undef LD
 	/* A dataplane without ha.peer leaves L at 0 and says SINGLE. */
 	dp->ready = dp->lease_ms != 0 && dp->dp_role != SL_HA_ROLE_SINGLE;
@@ -401,12 +405,21 @@ sl_ha_stop(struct sl_ha *h)
 }
 
 int
-sl_ha_promote(struct sl_ha *h, char *err, size_t errlen)
+sl_ha_promote(struct sl_ha *h, int dr, struct sl_ha_dr_lag *lag, char *err, size_t errlen)
 {
 	int rc = 0;
 
 	pthread_mutex_lock(&h->mu);
-	if (h->snap.role == SL_HA_ROLE_PRIMARY) {
+	if (lag) {
+		lag->records = h->snap_dp.dr_lag_records;
+		lag->bytes = h->snap_dp.dr_lag_bytes;
+		lag->report_ms = h->snap_dp.dr_report_ms;
+	}
+	if (dr && !(h->snap_dp.dp_flags & SL_HA_DP_F_DR)) {
+		snprintf(err, errlen, "node %s is not a DR replica (its dataplane has no ha.dr): "
+			 "promote a pair's standby with --force", h->node);
+		rc = -EINVAL;
+	} else if (h->snap.role == SL_HA_ROLE_PRIMARY) {
 		snprintf(err, errlen, "node %s is the primary already (epoch %u)", h->node,
 			 h->snap.epoch);
 		rc = -EALREADY;
@@ -476,5 +489,13 @@ sl_ha_status_json(struct sl_ha *h)
 		"errors", (json_int_t)f.etcd_errors, "cas_lost", (json_int_t)f.cas_lost,
 		"error", f.etcd_up ? "" : err));
 	json_object_set_new(o, "promote", json_string(f.promote_msg));
+	json_object_set_new(o, "dr", json_pack("{s:b, s:b, s:I, s:I, s:o}",
+		"replica", (dp.dp_flags & SL_HA_DP_F_DR) != 0,
+		"streams_to_dr", (dp.dp_flags & SL_HA_DP_F_DR_PEER) != 0,
+		"lag_records", (json_int_t)dp.dr_lag_records,
+		"lag_bytes", (json_int_t)dp.dr_lag_bytes,
+		"report_ms_ago", dp.dr_report_ms == 0 ? json_null() :
+		json_integer((json_int_t)(sl_wall_ns() / MS > dp.dr_report_ms ?
+					  sl_wall_ns() / MS - dp.dr_report_ms : 0))));
 	return o;
 }

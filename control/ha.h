@@ -51,6 +51,8 @@ struct sl_ha_dp {
 	uint64_t behind_since_ns;
 	uint32_t caught_up, fenced;
 	uint64_t lag_records, lag_bytes, catchup_done, catchup_total;
+	uint32_t dp_flags;	/* SL_HA_DP_F_*: a DR replica never promotes itself */
+	uint64_t dr_lag_records, dr_lag_bytes, dr_report_ms;
 };
 
 /* Why a compare-and-swap is made. */
@@ -100,6 +102,7 @@ struct sl_ha_fsm {
 	uint64_t attach_ns;	/* when the current dataplane was first seen */
 	int primary_seen;	/* standby: heard the primary of its epoch since attach */
 	int not_insync_logged;
+	int dr_silent_logged;	/* DR replica: "primary silent, not promoting" said */
 	uint64_t cand_heard_ns;	/* candidate: peer_heard_ns when it decided */
 	uint32_t cand_from_epoch;
 	int cand_force, cand_tries;
@@ -171,9 +174,17 @@ void sl_ha_stop(struct sl_ha *h);
 /* The ha.status answer (docs/CONTROL.md): a new object. Thread-safe. */
 json_t *sl_ha_status_json(struct sl_ha *h);
 
-/* Ask for a forced promotion of this node (sluicectl ha promote --force).
- * 0 asked (its outcome shows in ha.status "promote"), -EALREADY (primary
- * already), -EINVAL (not a standby now: words in @err). Thread-safe. */
-int sl_ha_promote(struct sl_ha *h, char *err, size_t errlen);
+/* What a DR replica's promotion may lose: its primary's last lag report. */
+struct sl_ha_dr_lag {
+	uint64_t records, bytes;
+	uint64_t report_ms;	/* the primary's CLOCK_REALTIME of that report (0: none) */
+};
+
+/* Ask for a forced promotion of this node (sluicectl ha promote --force,
+ * or --dr: @dr, which must be a DR replica's). 0 asked (its outcome shows
+ * in ha.status "promote"; *@lag, when not NULL, the DR lag as of the ask),
+ * -EALREADY (primary already), -EINVAL (not a standby now, or --dr on a
+ * node that is no DR replica: words in @err). Thread-safe. */
+int sl_ha_promote(struct sl_ha *h, int dr, struct sl_ha_dr_lag *lag, char *err, size_t errlen);
 
 #endif /* SLUICE_CONTROL_HA_H */

@@ -300,6 +300,19 @@ step_standby(struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now)
 	silent = dp->peer_heard_ns == 0 || now > dp->peer_heard_ns + d;
 	if (!silent) {
 		f->not_insync_logged = 0;
+		f->dr_silent_logged = 0;
+		return act_read_if_due(f, dp, now);
+	}
+	if (dp->dp_flags & SL_HA_DP_F_DR) {
+		/* A DR replica is asynchronous: it may lack what the primary
+		 * acknowledged, and a silent primary may only mean the link to
+		 * the remote site is down. Only an operator promotes it. */
+		if (!f->dr_silent_logged && f->primary_seen) {
+			f->dr_silent_logged = 1;
+			say(f, "ha: primary silent: this DR replica does not promote itself "
+			    "(sluicectl ha promote --dr takes over, losing at most the lag "
+			    "last reported: %llu records)", (unsigned long long)dp->dr_lag_records);
+		}
 		return act_read_if_due(f, dp, now);
 	}
 	if (!f->primary_seen || !f->leader_known || !f->etcd_up)
@@ -435,6 +448,12 @@ result_promote(struct sl_ha_fsm *f, const struct sl_ha_act *a, int won, const st
 		 * node's heartbeats, stopped before the request was sent: it
 		 * has run out L after t_resp. 10% for the clocks' rates. */
 		f->ack_from_ns = t_resp + l + l / 10;
+		/* A DR replica is not the old primary's standby: that one may
+		 * renew the old primary's lease with heartbeats of the old epoch
+		 * until its own etcd read (every L/4) names this node. One L
+		 * more covers that read (docs/HA.md, Disaster recovery). */
+		if (dp->dp_flags & SL_HA_DP_F_DR)
+			f->ack_from_ns += l;
 		f->solo_epoch = f->epoch;
 		f->failovers++;
 		f->last_failover_ms = f->cand_heard_ns && t_resp > f->cand_heard_ns ?

@@ -277,6 +277,23 @@ render_latency(FILE *f, const struct sl_ctrs_view *v)
 	free(h);
 }
 
+/* Whether a slot of type @type_name exists (the "repl" slot: pair members
+ * and DR replicas only). */
+static int
+has_slot(const struct sl_ctrs_view *v, const char *type_name)
+{
+	int type = sl_ctrs_view_type(v, type_name);
+	uint32_t i;
+
+	for (i = 0; type >= 0 && i < v->hdr->n_slots; i++) {
+		const struct sl_ctrs_meta *m = sl_ctrs_view_slot(v, i, NULL, NULL);
+
+		if (m != NULL && (int)m->type == type)
+			return 1;
+	}
+	return 0;
+}
+
 void
 sl_metrics_render_view(const struct sl_ctrs_view *v, FILE *f)
 {
@@ -290,6 +307,9 @@ sl_metrics_render_view(const struct sl_ctrs_view *v, FILE *f)
 	render_owned(f, v, "topic", "Per topic, from the dataplane's counters area.");
 	render_owned(f, v, "worker", "Per worker, from the dataplane's counters area.");
 	render_owned(f, v, "port", "Per port, from the dataplane's counters area.");
+	if (has_slot(v, "repl"))
+		render_sums(f, v, "repl", "sluice_", NULL, "Replication of a pair member or a DR "
+			    "replica (docs/REPLICATION.md; repl_dr_lag_*: the DR replica's lag).");
 	render_groups(f, v);
 	render_latency(f, v);
 }

@@ -126,6 +126,9 @@ static const struct key_def ha_keys[] = {
 	HA("lease_ms", V_U32, lease_ms, 2, 600000),
 	HA("sync_replicas", V_U32, sync_replicas, 0, 1),
 	HA("node", V_STR, node, 0, 0),
+	HA("dr", V_U8_BOOL, dr, 0, 1),
+	HA("dr_peer", V_IP, dr_peer, 0, 0),
+	HA("peer2", V_IP, peer2, 0, 0),
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -641,8 +644,22 @@ validate_ha(const struct sl_conf *c, char *err, size_t errlen)
 {
 	const struct sl_conf_ha *h = &c->ha;
 
-	if (h->peer == 0)
+	if (h->peer == 0) {
+		if (h->dr || h->dr_peer || h->peer2)
+			return fail(err, errlen, "[ha] dr, dr_peer and peer2 need peer: a DR "
+				    "replica names the pair's members, a pair member its peer");
 		return 0;
+	}
+	if (h->dr && h->dr_peer)
+		return fail(err, errlen, "[ha] a DR replica (dr = yes) has no dr_peer: name the "
+			    "pair's members with peer and peer2");
+	if (!h->dr && h->peer2)
+		return fail(err, errlen, "[ha] peer2 is for a DR replica (dr = yes): a pair "
+			    "member has one peer (and maybe a dr_peer)");
+	if ((h->dr_peer && (h->dr_peer == h->peer || h->dr_peer == c->ports[0].ip)) ||
+	    (h->peer2 && (h->peer2 == h->peer || h->peer2 == c->ports[0].ip)))
+		return fail(err, errlen, "[ha] dr_peer / peer2 must be a third address, not "
+			    "peer's or this node's own");
 	if (h->key[0] == '\0')
 		return fail(err, errlen, "[ha] peer is set but key is not: name the file holding "
 			    "the pair's key (64 hex digits, the same on both nodes)");
@@ -797,4 +814,14 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 	}
 	fprintf(out, "hb_ms = %u\ndetect_ms = %u\nlease_ms = %u\nsync_replicas = %u\nnode = %s\n",
 		c->ha.hb_ms, c->ha.detect_ms, c->ha.lease_ms, c->ha.sync_replicas, c->ha.node);
+	if (c->ha.dr)
+		fprintf(out, "dr = yes\n");
+	if (c->ha.dr_peer) {
+		inet_ntop(AF_INET, &c->ha.dr_peer, ip, sizeof(ip));
+		fprintf(out, "dr_peer = %s\n", ip);
+	}
+	if (c->ha.peer2) {
+		inet_ntop(AF_INET, &c->ha.peer2, ip, sizeof(ip));
+		fprintf(out, "peer2 = %s\n", ip);
+	}
 }

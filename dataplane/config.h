@@ -55,13 +55,15 @@ struct sl_conf_ha {
 	uint32_t service_ip;	 /* ha.service_ip: answered only while primary, network order; 0 none */
 	uint16_t repl_port;	 /* ha.repl_port: replication and pair heartbeats, host order */
 	uint8_t encrypt;	 /* ha.encrypt: frames encrypted too, not only authenticated */
-	uint8_t reserved;
+	uint8_t dr;		 /* ha.dr: this node is a DR replica of the pair (docs/HA.md) */
 	uint32_t hb_ms;		 /* ha.hb_ms: heartbeat period, both ways */
 	uint32_t detect_ms;	 /* ha.detect_ms: peer silence that counts as dead */
 	uint32_t lease_ms;	 /* ha.lease_ms: L, the primary's lease */
 	uint32_t sync_replicas;	 /* ha.sync_replicas: replicas a sync ack waits for (0: none) */
 	char key[SL_CONF_STR];	 /* ha.key: file with the pair key (64 hex digits) */
 	char node[64];		 /* ha.node: this node's name ("": the instance name) */
+	uint32_t dr_peer;	 /* ha.dr_peer: pair member: the DR replica's port0 IPv4; 0 none */
+	uint32_t peer2;		 /* ha.peer2: DR replica: the pair's other member; 0 none */
 };
 
 struct sl_conf {

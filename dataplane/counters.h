@@ -108,7 +108,9 @@
 	X(drop_repl_role, COUNT) X(drop_repl_journal, COUNT)                          \
 	X(drop_repl_no_mbuf, COUNT) X(drop_repl_frag, COUNT) X(drop_repl_no_room, COUNT)    \
 	X(ha_not_primary, COUNT) X(ha_fenced, COUNT) X(ha_wait_full, COUNT)              \
-	X(ha_held_refused, COUNT) X(drop_repl_read, COUNT)
+	X(ha_held_refused, COUNT) X(drop_repl_read, COUNT)                            \
+	X(repl_dr_lag_records, GAUGE) X(repl_dr_lag_bytes, GAUGE)                     \
+	X(repl_dr_lag_reports, COUNT) X(drop_repl_clear, COUNT)
 
 /* Type ids of the counters area, and the names readers find them by. */
 #define SL_STATS_TYPE_LIST(X)                                                         \

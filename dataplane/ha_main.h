@@ -24,8 +24,8 @@ void sl_dp_ha_fini(struct sl_dp *dp);
  * done (1 when the role changed). */
 unsigned sl_dp_ha_poll(struct sl_dp *dp);
 
-/* The last heartbeat (CLOCK_MONOTONIC ns) of a peer that said it is a
- * STANDBY of @epoch, 0 when none: what renews a primary's lease. The
+/* The last heartbeat (CLOCK_MONOTONIC ns) of a peer, not a DR replica,
+ * that said it is a STANDBY of @epoch, 0 when none: what renews a primary's lease. The
  * replication worker reads its own fields; the main lcore's read may be a
  * heartbeat stale (it only logs and reports). */
 static inline uint64_t
@@ -40,7 +40,10 @@ sl_dp_ha_peer_ok(const struct sl_dp *dp, uint32_t epoch)
 	for (i = 0; i < r->n_peers; i++) {
 		const struct sl_repl_peer *p = &r->peers[i];
 
-		if (p->role == SL_HA_ROLE_STANDBY && p->epoch == epoch && p->heard_ns > ok)
+		/* A DR replica is no standby of the pair: it never renews the
+		 * lease (docs/HA.md, "Why two primaries never both acknowledge"). */
+		if (!p->dr && p->role == SL_HA_ROLE_STANDBY && p->epoch == epoch &&
+		    p->heard_ns > ok)
 			ok = p->heard_ns;
 	}
 	return ok;

@@ -55,6 +55,19 @@ load_key(const char *path, uint8_t key[SL_KEY_LEN])
 	return rc;
 }
 
+/* Peer @ip (network order) on ha.repl_port; @enc: the link must be
+ * encrypted both ways (a DR link). Returns its index. */
+static unsigned
+add_peer(struct sl_repl *r, uint32_t ip, uint8_t enc)
+{
+	struct sl_repl_peer *p = &r->peers[r->n_peers];
+
+	p->ip = ip;
+	p->port = r->repl_port;
+	p->enc = enc;
+	return r->n_peers++;
+}
+
 int
 sl_repl_init(struct sl_dp *dp)
 {
@@ -62,6 +75,7 @@ sl_repl_init(struct sl_dp *dp)
 	struct sl_repl *r;
 	uint8_t key[SL_KEY_LEN];
 	uint32_t rnd;
+	unsigned i;
 	int rc;
 
 	if (h->peer == 0)
@@ -97,30 +111,49 @@ sl_repl_init(struct sl_dp *dp)
 	sl_repl_clock_anchor(r);
 	sl_random(&rnd, sizeof(rnd));
 	sl_repl_tx_init(&r->tx, key, sl_repl_incarnation(sl_wall_ns(), rnd));
-	r->n_peers = 1;
-	r->peers[0].ip = h->peer;
-	r->peers[0].port = r->repl_port;
-	sl_repl_rx_init(&r->peers[0].rx, key, SL_REPL_MAX_SKEW_MS);
-	r->peers[0].tpos = rte_zmalloc("sl_repl_tpos", sizeof(struct sl_repl_tpos) * dp->route.cap,
-				       RTE_CACHE_LINE_SIZE);
-	if (r->peers[0].tpos == NULL)
-		goto fail_r;
+	/* A pair member: its peer, and maybe a DR replica (async, encrypted).
+	 * A DR replica: the pair's members, whichever is primary (encrypted). */
+	r->dr_node = h->dr;
+	r->n_peers = 0;
+	add_peer(r, h->peer, h->dr);
+	if (h->dr_peer)
+		r->peers[add_peer(r, h->dr_peer, 1)].dr = 1;
+	if (h->peer2)
+		add_peer(r, h->peer2, 1);
+	for (i = 0; i < r->n_peers; i++) {
+		sl_repl_rx_init(&r->peers[i].rx, key, SL_REPL_MAX_SKEW_MS);
+		r->peers[i].tpos = rte_zmalloc("sl_repl_tpos",
+					       sizeof(struct sl_repl_tpos) * dp->route.cap,
+					       RTE_CACHE_LINE_SIZE);
+		if (r->peers[i].tpos == NULL)
+			goto fail_tpos;
+	}
 	rc = sl_repl_standby_init(r, dp->route.cap);
 	if (rc < 0)
 		goto fail_tpos;
 	if (r->ha) {
+		__atomic_store_n(&r->ha->dp_flags, (h->dr ? SL_HA_DP_F_DR : 0) |
+				 (h->dr_peer ? SL_HA_DP_F_DR_PEER : 0), __ATOMIC_RELAXED);
 		__atomic_store_n(&r->ha->dp_lease_ms, h->lease_ms, __ATOMIC_RELAXED);
 		__atomic_store_n(&r->ha->dp_detect_ms, h->detect_ms, __ATOMIC_RELAXED);
 	}
 	sl_wipe(key, sizeof(key));
+	if (h->dr)
+		SL_LOG(INFO, "replication: DR replica of the pair (%u upstream node(s)), "
+		       "encrypted; promoted only by an operator (sluicectl ha promote --dr)\n",
+		       r->n_peers);
+	else if (h->dr_peer)
+		SL_LOG(INFO, "replication: streams to a DR replica too (async, encrypted; "
+		       "acknowledgements never wait for it)\n");
 	dp->repl = r;
 	return 0;
 
 fail_tpos:
-	rte_free(r->peers[0].tpos);
-fail_r:
+	for (i = 0; i < r->n_peers; i++) {
+		rte_free(r->peers[i].tpos);
+		sl_repl_rx_wipe(&r->peers[i].rx);
+	}
 	sl_repl_tx_wipe(&r->tx);
-	sl_repl_rx_wipe(&r->peers[0].rx);
 	rte_free(r);
 fail:
 	sl_wipe(key, sizeof(key));
@@ -187,7 +220,10 @@ cnc_peer(struct sl_repl *r, const struct sl_repl_peer *p)
 {
 	uint64_t pair;
 
-	if (r->ha == NULL)
+	/* The block's peer is the pair's other member: a pair member's DR
+	 * replica is not it (control would take its heartbeats for the
+	 * standby's); a DR replica's is whichever member is primary. */
+	if (r->ha == NULL || p->dr || (r->dr_node && p->role != SL_HA_ROLE_PRIMARY))
 		return;
 	/* peer_role and peer_epoch are read as one 8-byte word: one store. */
 	pair = (uint64_t)p->role | (uint64_t)p->epoch << 32;
@@ -214,6 +250,23 @@ on_hb(struct sl_worker *w, struct sl_repl *r, unsigned idx, const struct sl_repl
 		r->prim.on_peer_change(w, idx);
 }
 
+/* A DR replica: its primary's view of its lag, as of the datagram's
+ * sent_ms (the newest report wins: what a promotion may lose). */
+static void
+on_lag(struct sl_repl *r, const struct sl_repl_hdr *h, const struct sl_repl_lag *f)
+{
+	sl_repl_count(r, SL_REPL_CTR_repl_dr_lag_reports, 1);
+	sl_repl_gauge(r, SL_REPL_CTR_repl_dr_lag_records, f->records);
+	sl_repl_gauge(r, SL_REPL_CTR_repl_dr_lag_bytes, f->bytes);
+	if (r->ha == NULL || h->sent_ms < __atomic_load_n(&r->ha->dr_report_ms, __ATOMIC_RELAXED))
+		return;
+	/* Single words, relaxed: control reads the three after one another
+	 * and may mix two consecutive reports, each an honest bound of its time. */
+	__atomic_store_n(&r->ha->dr_lag_records, f->records, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->ha->dr_lag_bytes, f->bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->ha->dr_report_ms, h->sent_ms, __ATOMIC_RELAXED);
+}
+
 /* Frames other than HB: by what the sender is and what this node is. */
 static void
 on_frame(struct sl_worker *w, struct sl_repl *r, unsigned idx, const struct sl_repl_hdr *h,
@@ -227,11 +280,24 @@ on_frame(struct sl_worker *w, struct sl_repl *r, unsigned idx, const struct sl_r
 	case SL_REPL_DATA:
 		/* A primary's stream: applied by a standby (a candidate keeps
 		 * applying until it wins: what it applies is the old primary's). */
-		if (h->role != SL_HA_ROLE_PRIMARY ||
+		if (h->role != SL_HA_ROLE_PRIMARY || r->peers[idx].dr ||
 		    (role != SL_HA_ROLE_STANDBY && role != SL_HA_ROLE_CANDIDATE)) {
 			sl_repl_count(r, SL_REPL_CTR_drop_repl_role, 1);
 			return;
 		}
+		if (idx != r->up) {
+			/* A DR replica hears the pair's other member as primary:
+			 * a newer epoch (a failover) is followed, its topic ids
+			 * its own; an older one is a deposed primary that has
+			 * not seen its fence yet. */
+			if (h->epoch <= r->up_epoch) {
+				sl_repl_count(r, SL_REPL_CTR_drop_repl_old_epoch, 1);
+				return;
+			}
+			r->up = (uint8_t)idx;
+			sl_repl_standby_rejoin(w);
+		}
+		r->up_epoch = h->epoch;
 		if (f->type == SL_REPL_TOPIC)
 			sl_repl_standby_on_topic(w, (const struct sl_repl_topic *)f);
 		else if (f->type == SL_REPL_TRUNC)
@@ -254,6 +320,13 @@ on_frame(struct sl_worker *w, struct sl_repl *r, unsigned idx, const struct sl_r
 			if (r->prim.on_ack)
 				r->prim.on_ack(w, idx, (const struct sl_repl_ack *)f);
 		}
+		return;
+	case SL_REPL_LAG:
+		if (h->role != SL_HA_ROLE_PRIMARY || !r->dr_node) {
+			sl_repl_count(r, SL_REPL_CTR_drop_repl_role, 1);
+			return;
+		}
+		on_lag(r, h, (const struct sl_repl_lag *)f);
 		return;
 	default:
 		return;
@@ -336,6 +409,14 @@ sl_repl_rx_pkt(struct sl_worker *w, struct rte_mbuf *m)
 		sl_repl_count(r, SL_REPL_CTR_drop_repl_not_peer, 1);
 		goto done;
 	}
+	/* A DR link carries encrypted datagrams only: a clear one (however
+	 * well authenticated) is a misconfigured or downgraded sender. */
+	if (p->enc && (pi.payload_len < sizeof(struct sl_repl_hdr) ||
+		       !(rte_pktmbuf_mtod_offset(m, const struct sl_repl_hdr *, pi.payload_off)->flags &
+			 SL_REPL_F_ENC))) {
+		sl_repl_count(r, SL_REPL_CTR_drop_repl_clear, 1);
+		goto done;
+	}
 	inc = p->rx.incarnation;
 	rc = sl_repl_rx_open(&p->rx, rte_pktmbuf_mtod_offset(m, uint8_t *, pi.payload_off),
 			     pi.payload_len, sl_repl_wall_ms(w));
@@ -349,7 +430,7 @@ sl_repl_rx_pkt(struct sl_worker *w, struct rte_mbuf *m)
 	if (inc != p->rx.incarnation) {
 		/* The peer (re)started: what it knew is gone, and what we knew
 		 * of its topic ids too. */
-		if (inc != 0)
+		if (inc != 0 && i == r->up)
 			sl_repl_standby_rejoin(w);
 		if (r->prim.on_peer_change && sl_repl_role(r) == SL_HA_ROLE_PRIMARY)
 			r->prim.on_peer_change(w, i);

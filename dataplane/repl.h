@@ -36,7 +36,7 @@ struct sl_worker;
  *                   sl_repl_set_role.
  */
 
-#define SL_REPL_MAX_PEERS 2	  /* replicas of a primary: a standby, later a DR replica */
+#define SL_REPL_MAX_PEERS 2	  /* a standby and a DR replica; a DR replica's two upstreams */
 #define SL_REPL_WINDOW_RECORDS 4096 /* per topic per replica, in flight */
 #define SL_REPL_WINDOW_BYTES (4u << 20)
 #define SL_REPL_RTO_MS 20	  /* no ACK progress this long with records in flight: resend */
@@ -90,6 +90,8 @@ struct sl_repl_peer {
 	uint16_t port;	       /* network order */
 	uint8_t mac[6];	       /* learned from its authenticated datagrams */
 	uint8_t mac_known;     /* 0: send to broadcast until learned */
+	uint8_t dr;	       /* a DR replica (ha.dr_peer): async, never renews the lease */
+	uint8_t enc;	       /* the link is encrypted both ways: clear datagrams refused */
 	uint32_t role;	       /* SL_HA_ROLE_* of its last HB */
 	uint32_t epoch;	       /* leader epoch of its last HB */
 	uint64_t heard_ns;     /* CLOCK_MONOTONIC of its last authenticated HB (0: never) */
@@ -157,7 +159,12 @@ struct sl_repl {
 	int64_t mono_off_ns, wall_off_ns;
 	uint64_t next_anchor_ns; /* main lcore */
 	uint32_t role_seen_gen;	 /* worker: the role_gen it applied */
-	unsigned n_peers;	   /* 1 today (ha.peer) */
+	unsigned n_peers;	   /* ha.peer, and ha.dr_peer (pair member) or ha.peer2 (DR) */
+	uint8_t dr_node;	   /* this node is a DR replica (ha.dr) */
+	uint8_t up;		   /* standby: the peer whose stream it applies (POS, ACK) */
+	uint32_t up_epoch;	   /* ... and the epoch of its last frame applied */
+	uint64_t dr_lag_sent;	   /* primary: the DR lag last sent (LAG when it changes) */
+	uint64_t dr_lag_next_ns;   /* ... and every hb_ms all the same */
 	struct sl_repl_peer peers[SL_REPL_MAX_PEERS];
 	struct sl_repl_primary_ops prim;
 	/* Standby. */
@@ -249,6 +256,8 @@ uint64_t sl_repl_wall_ms(const struct sl_worker *w);
 int sl_repl_send_topic(struct sl_worker *w, unsigned peer, const struct sl_repl_topic *t,
 		       const char *name, size_t name_len);
 int sl_repl_send_trunc(struct sl_worker *w, unsigned peer, uint32_t rtopic, uint64_t keep);
+/* The DR replica @peer's lag as this primary sees it (LAG). */
+int sl_repl_send_lag(struct sl_worker *w, unsigned peer, uint64_t records, uint64_t bytes);
 /* One record (fragmented over datagrams when larger than one): @m's
  * rtopic, seq, epochs, timestamp, producer and hdrs_len; @payload of @len. */
 int sl_repl_send_data(struct sl_worker *w, unsigned peer, const struct sl_repl_data *m,

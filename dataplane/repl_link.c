@@ -85,7 +85,7 @@ seal_and_queue(struct sl_worker *w, struct sl_repl *r, struct sl_repl_peer *p)
 		return;
 	}
 	len = sl_repl_seal(&r->tx, &p->d, sl_repl_role(r), sl_repl_epoch(r),
-			   r->encrypt ? SL_REPL_F_ENC : 0, sl_repl_wall_ms(w));
+			   r->encrypt || p->enc ? SL_REPL_F_ENC : 0, sl_repl_wall_ms(w));
 	if (len < 0) { /* the counter ran out: 2^48 datagrams of one start */
 		sl_repl_count(r, SL_REPL_CTR_drop_repl_no_room, 1);
 		rte_pktmbuf_free(m);
@@ -199,6 +199,14 @@ sl_repl_send_ack(struct sl_worker *w, unsigned peer, uint32_t rtopic, uint32_t f
 		return -EINVAL;
 	return counted(w, WITH_ROOM(w, peer, sl_repl_put_ack(d, rtopic, flags, seq, last_seq)),
 		       SL_REPL_CTR_repl_acks_sent);
+}
+
+int
+sl_repl_send_lag(struct sl_worker *w, unsigned peer, uint64_t records, uint64_t bytes)
+{
+	if (!peer_ok(w, peer))
+		return -EINVAL;
+	return WITH_ROOM(w, peer, sl_repl_put_lag(d, records, bytes));
 }
 
 int

@@ -150,6 +150,16 @@ sl_repl_primary_on_pos(struct sl_worker *w, unsigned peer, const struct sl_repl_
 	tp->progress_ns = now;
 }
 
+/* The resend timeout towards @peer: the pair's fixed RTO; a DR replica's
+ * link (a remote site, its delay) adds two of its measured round trips. */
+static uint64_t
+rto_ns(const struct sl_repl *r, unsigned peer)
+{
+	uint64_t rto = (uint64_t)SL_REPL_RTO_MS * 1000000u;
+
+	return r->peers[peer].dr ? rto + 2 * r->peers[peer].rtt_ns : rto;
+}
+
 /*
  * Resend from the first record the replica lacks: past what it appended,
  * not only what it persisted (the appended ones are synced by its next
@@ -197,7 +207,7 @@ sl_repl_primary_on_ack(struct sl_worker *w, unsigned peer, const struct sl_repl_
 		 * every datagram in flight behind the loss brings a GAP for
 		 * the same place, and each must not resend the window again. */
 		if (tp->goback_seq == tp->appended + 1 &&
-		    now - tp->goback_ns < (uint64_t)SL_REPL_RTO_MS * 1000000u)
+		    now - tp->goback_ns < rto_ns(w->dp->repl, peer))
 			return;
 		go_back(w, tp, now);
 	}
@@ -242,8 +252,7 @@ stream(struct sl_worker *w, unsigned peer, uint32_t id, struct sl_journal *j,
 	unsigned n = 0;
 
 	/* No ACK progress for an RTO with records in flight: resend. */
-	if (tp->next_to_send > tp->acked + 1 &&
-	    now - tp->progress_ns > (uint64_t)SL_REPL_RTO_MS * 1000000u) {
+	if (tp->next_to_send > tp->acked + 1 && now - tp->progress_ns > rto_ns(w->dp->repl, peer)) {
 		go_back(w, tp, now);
 		tp->progress_ns = now; /* the next RTO runs from here */
 	}
@@ -317,25 +326,53 @@ lag_publish(struct sl_worker *w, uint64_t recs, uint64_t bytes, int exact, int n
 	__atomic_store_n(&ha->caught_up, up, __ATOMIC_RELAXED);
 }
 
+/* A DR replica's lag (the CnC, the gauges) and, when it changed or every
+ * hb_ms, a LAG frame telling the replica: what its promotion would lose. */
+static void
+dr_lag_publish(struct sl_worker *w, unsigned peer, uint64_t recs, uint64_t bytes)
+{
+	struct sl_repl *r = w->dp->repl;
+	uint64_t now = w->ha_view.now_ns;
+
+	sl_repl_gauge(r, SL_REPL_CTR_repl_dr_lag_records, recs);
+	sl_repl_gauge(r, SL_REPL_CTR_repl_dr_lag_bytes, bytes);
+	if (r->ha) {
+		__atomic_store_n(&r->ha->dr_lag_records, recs, __ATOMIC_RELAXED);
+		__atomic_store_n(&r->ha->dr_lag_bytes, bytes, __ATOMIC_RELAXED);
+	}
+	if (recs == r->dr_lag_sent && now < r->dr_lag_next_ns)
+		return;
+	if (sl_repl_send_lag(w, peer, recs, bytes) == 0) {
+		r->dr_lag_sent = recs;
+		r->dr_lag_next_ns = now + (uint64_t)r->hb_ms * 1000000u;
+	}
+}
+
 unsigned
 sl_repl_primary_poll(struct sl_worker *w, uint64_t now_ns)
 {
 	struct sl_dp *dp = w->dp;
 	struct sl_repl *r = dp->repl;
 	uint64_t lag = 0, lag_bytes = 0, bytes = SL_REPL_BURST_BYTES;
+	uint64_t dr_lag = 0, dr_bytes = 0;
 	uint32_t recs = SL_REPL_BURST_RECORDS, id, hi;
 	uint64_t term = w->ha_view.state;
-	int exact = 1, near = 1;
-	unsigned peer, work = 0;
+	int exact = 1, near = 1, dr_peer = -1;
+	unsigned peer, work = 0, n_std = 0;
 
 	(void)now_ns; /* the view's time: the one the fence uses */
 	if (dp->ha == NULL || dp->repl_prim == NULL || !sl_ha_view_serves(&w->ha_view))
 		return 0;
 	if (term != dp->repl_prim->term)
 		term_reset(dp, term);
-	/* Topic ids are handed out upwards: the highest so far bounds the scan. */
+	/* Topic ids are handed out upwards: the highest so far bounds the scan.
+	 * Peers in order: the standby first, so that a DR replica only gets
+	 * what is left of the burst budget. */
 	hi = __atomic_load_n(&dp->route.n_topics, __ATOMIC_RELAXED);
 	for (peer = 0; peer < r->n_peers; peer++) {
+		int is_dr = r->peers[peer].dr;
+		uint64_t p_lag = 0, p_bytes = 0;
+
 		for (id = 1; id <= hi && id < dp->route.cap; id++) {
 			struct sl_journal *j = journal_of(dp, id);
 			struct sl_repl_tpos *tp = tpos_of(dp, peer, id);
@@ -345,7 +382,8 @@ sl_repl_primary_poll(struct sl_worker *w, uint64_t now_ns)
 				continue;
 			last = sl_journal_last_seq(j);
 			if (tp->state != SL_REPL_TP_STREAMING) {
-				exact = near = 0;
+				if (!is_dr)
+					exact = near = 0;
 				behind = last;
 				if (w->ha_view.now_ns >= tp->announce_ns) {
 					tp->announce_ns = w->ha_view.now_ns +
@@ -360,13 +398,26 @@ sl_repl_primary_poll(struct sl_worker *w, uint64_t now_ns)
 			} else {
 				work += stream(w, peer, id, j, tp, &recs, &bytes);
 				behind = last > tp->acked ? last - tp->acked : 0;
-				exact &= behind == 0;
-				near &= behind <= SL_REPL_BURST_RECORDS;
+				if (!is_dr) {
+					exact &= behind == 0;
+					near &= behind <= SL_REPL_BURST_RECORDS;
+				}
 			}
-			lag += behind;
-			lag_bytes += behind * dp->repl_prim->avg_len[id];
+			p_lag += behind;
+			p_bytes += behind * dp->repl_prim->avg_len[id];
+		}
+		if (is_dr) {
+			dr_lag += p_lag;
+			dr_bytes += p_bytes;
+			dr_peer = (int)peer;
+		} else {
+			lag += p_lag;
+			lag_bytes += p_bytes;
+			n_std++;
 		}
 	}
-	lag_publish(w, lag, lag_bytes, exact && r->n_peers > 0, near && r->n_peers > 0);
+	lag_publish(w, lag, lag_bytes, exact && n_std > 0, near && n_std > 0);
+	if (dr_peer >= 0)
+		dr_lag_publish(w, (unsigned)dr_peer, dr_lag, dr_bytes);
 	return work;
 }

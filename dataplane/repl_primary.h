@@ -51,10 +51,13 @@ sl_repl_primary_acked(const struct sl_dp *dp, uint32_t topic)
 
 	if (r == NULL || k == 0 || topic >= dp->route.cap)
 		return 0;
-	/* The k-th highest over the replicas (sorted insert: two at most). */
+	/* The k-th highest over the replicas (sorted insert: two at most). A
+	 * DR replica is asynchronous: it never holds an acknowledgement back. */
 	for (i = 0; i < r->n_peers; i++) {
 		uint64_t a = r->peers[i].tpos ? r->peers[i].tpos[topic].acked : 0;
 
+		if (r->peers[i].dr)
+			continue;
 		for (j = n++; j > 0 && best[j - 1] < a; j--)
 			best[j] = best[j - 1];
 		best[j] = a;

@@ -81,9 +81,9 @@ send_pos(struct sl_worker *w, uint32_t rtopic, struct sl_repl_rtopic *rt)
 
 	rt->pos_ns = sl_repl_now_ns(w);
 	if (j == NULL) /* durability none here: nothing to resume from */
-		(void)sl_repl_send_pos(w, 0, rtopic, 0, 0, 0);
+		(void)sl_repl_send_pos(w, w->dp->repl->up, rtopic, 0, 0, 0);
 	else
-		(void)sl_repl_send_pos(w, 0, rtopic, sl_journal_last_epoch(j),
+		(void)sl_repl_send_pos(w, w->dp->repl->up, rtopic, sl_journal_last_epoch(j),
 				       sl_journal_last_seq(j), sl_journal_first_seq(j));
 }
 
@@ -380,7 +380,7 @@ sl_repl_standby_poll(struct sl_worker *w)
 		if (rt->state != SL_REPL_RT_READY)
 			continue; /* unmapped meanwhile (a rejoin): synced all the same */
 		rt->acked_sent = sl_journal_durable_seq(ts->journal);
-		(void)sl_repl_send_ack(w, 0, rtopic, rt->gap ? SL_REPL_ACK_F_GAP : 0,
+		(void)sl_repl_send_ack(w, r->up, rtopic, rt->gap ? SL_REPL_ACK_F_GAP : 0,
 				       rt->acked_sent, sl_journal_last_seq(ts->journal));
 		rt->gap = 0;
 		work++;

@@ -638,6 +638,20 @@ test_ha(void)
 	CHECK(sl_conf_set(&conf, "ha.bogus=1", err, sizeof(err)) == -EINVAL &&
 	      strstr(err, "unknown key 'bogus' in [ha]"));
 	CHECK(sl_conf_validate(&conf, err, sizeof(err)) == 0);
+	/* A DR replica names the pair's members; a member names its DR replica. */
+	CHECK(sl_conf_set(&conf, "ha.peer2=10.0.0.3", err, sizeof(err)) == 0);
+	INVALID("[ha] peer2 is for a DR replica (dr = yes)");
+	CHECK(sl_conf_set(&conf, "ha.dr=yes", err, sizeof(err)) == 0 && conf.ha.dr);
+	CHECK(sl_conf_validate(&conf, err, sizeof(err)) == 0);
+	CHECK(sl_conf_set(&conf, "ha.dr_peer=10.0.0.4", err, sizeof(err)) == 0);
+	INVALID("[ha] a DR replica (dr = yes) has no dr_peer");
+	CHECK(sl_conf_set(&conf, "ha.dr=no", err, sizeof(err)) == 0);
+	CHECK(sl_conf_set(&conf, "ha.peer2=0.0.0.0", err, sizeof(err)) == 0);
+	CHECK(sl_conf_validate(&conf, err, sizeof(err)) == 0);
+	CHECK(sl_conf_set(&conf, "ha.dr_peer=10.0.0.2", err, sizeof(err)) == 0);
+	INVALID("[ha] dr_peer / peer2 must be a third address");
+	CHECK(sl_conf_set(&conf, "ha.dr_peer=10.0.0.4", err, sizeof(err)) == 0);
+	CHECK(sl_conf_validate(&conf, err, sizeof(err)) == 0);
 	/* The dump reads back the same. */
 	f = fmemopen(buf, sizeof(buf), "w");
 	CHECK(f != NULL);
@@ -651,6 +665,7 @@ test_ha(void)
 	CHECK(load_text(buf) == 0);
 	CHECK(conf.ha.peer == htonl(0x0a000002) && conf.ha.repl_port == 9700 && conf.ha.encrypt &&
 	      conf.ha.detect_ms == 50 && strcmp(conf.ha.key, "/etc/sluice/pair.key") == 0);
+	CHECK(conf.ha.dr_peer == htonl(0x0a000004) && !conf.ha.dr && conf.ha.peer2 == 0);
 }
 
 int

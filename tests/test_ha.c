@@ -303,8 +303,8 @@ test_pair(void)
 	{
 		char err[128];
 
-		CHECK(sl_ha_promote(hb, err, sizeof(err)) == -EALREADY);
-		CHECK(sl_ha_promote(ha, err, sizeof(err)) == 0);
+		CHECK(sl_ha_promote(hb, 0, NULL, err, sizeof(err)) == -EALREADY);
+		CHECK(sl_ha_promote(ha, 0, NULL, err, sizeof(err)) == 0);
 		CHECK(wait_role(a, SL_HA_ROLE_PRIMARY, 2000) == 0);
 		CHECK_EQ(a->ha->ctl_epoch, 3);
 		CHECK(wait_role(b, SL_HA_ROLE_STANDBY, 2000) == 0);

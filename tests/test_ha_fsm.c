@@ -482,6 +482,52 @@ test_force(void)
 	CHECK(strstr(f.promote_msg, "this node is primary") != NULL);
 }
 
+/* A DR replica (the dataplane's SL_HA_DP_F_DR): in sync or not, a silent
+ * primary never makes it a candidate; said once. Promoted by hand, it
+ * acknowledges one lease later than a pair's standby would: the old
+ * primary's standby may renew that one's lease until it reads etcd. */
+static void
+test_dr_replica(void)
+{
+	struct sl_ha_fsm f;
+	struct sl_ha_dp dp = dp_ready();
+	struct sl_ha_act a;
+	struct sl_ha_leader w;
+	uint64_t t = 60000 * MS, heard, now;
+	int logs, i;
+
+	dp.dp_flags = SL_HA_DP_F_DR;
+	make_standby(&f, &dp, t, 1);
+	heard = dp.peer_heard_ns;
+	logs = n_logs;
+	for (i = 1; i <= 50; i++) {
+		now = heard + D + (uint64_t)i * 10 * MS;
+		a = sl_ha_step(&f, &dp, now);
+		CHECK(a.kind != SL_HA_ACT_CAS);
+		if (a.kind == SL_HA_ACT_READ) {
+			w = leader("a", 1, 1, 20); /* etcd still says in sync */
+			sl_ha_result(&f, &a, 0, &w, &dp, now, now + MS);
+		}
+		CHECK_EQ(f.role, SL_HA_ROLE_STANDBY);
+	}
+	CHECK(strstr(last_log, "DR replica does not promote itself") != NULL);
+	CHECK_EQ(n_logs, logs + 1);
+	/* sluicectl ha promote --dr. */
+	now = heard + D + 600 * MS;
+	f.force_req = 1;
+	sl_ha_step(&f, &dp, now);
+	CHECK_EQ(f.role, SL_HA_ROLE_CANDIDATE);
+	apply(&f, &dp);
+	a = sl_ha_step(&f, &dp, now + MS);
+	CHECK(a.kind == SL_HA_ACT_CAS && a.why == SL_HA_WHY_FORCE && a.want.epoch == 2);
+	CHECK(strcmp(a.want.node, "b") == 0 && !a.want.insync);
+	w = a.want;
+	sl_ha_result(&f, &a, 1, &w, &dp, now + MS, now + 2 * MS);
+	CHECK_EQ(f.role, SL_HA_ROLE_PRIMARY);
+	CHECK_EQ(f.ack_from_ns, now + 2 * MS + 2 * L + L / 10);
+	CHECK_EQ(f.solo_epoch, 2);
+}
+
 static void
 test_leader_codec(void)
 {
@@ -512,5 +558,6 @@ main(void)
 	test_no_promotion();
 	test_primary();
 	test_force();
+	test_dr_replica();
 	return check_result("ha_fsm");
 }

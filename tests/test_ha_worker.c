@@ -722,6 +722,46 @@ bench_sync(unsigned rounds)
 	cleanup(ids, 1);
 }
 
+/* A DR replica (peer 1, ha.dr_peer) is asynchronous: its ACKs never
+ * release a sync publish, and its heartbeats, even as a standby of our
+ * epoch, never renew the lease. */
+static void
+test_dr_peer(uint32_t st)
+{
+	struct sl_repl_tpos *dr_tpos = calloc(dp.route.cap, sizeof(struct sl_repl_tpos));
+	struct sl_repl_peer p0 = repl.peers[0]; /* restored at the end */
+	uint64_t acked0 = repl.peers[0].tpos[st].acked, now = sl_mono_ns();
+
+	CHECK(dr_tpos != NULL);
+	if (dr_tpos == NULL)
+		return;
+	repl.n_peers = 2;
+	repl.peers[1].dr = 1;
+	repl.peers[1].tpos = dr_tpos;
+	repl.peers[0].tpos[st].acked = 5;
+	dr_tpos[st].acked = 50;
+	CHECK_EQ(sl_repl_primary_acked(&dp, st), 5);
+	repl.peers[0].tpos[st].acked = 70;
+	CHECK_EQ(sl_repl_primary_acked(&dp, st), 70);
+	repl.peers[0].role = SL_HA_ROLE_STANDBY;
+	repl.peers[0].epoch = 12;
+	repl.peers[0].heard_ns = now - 5 * MS;
+	repl.peers[1].role = SL_HA_ROLE_STANDBY;
+	repl.peers[1].epoch = 12;
+	repl.peers[1].heard_ns = now;
+	CHECK_EQ(sl_dp_ha_peer_ok(&dp, 12), now - 5 * MS);
+	repl.peers[0].heard_ns = 0;
+	CHECK_EQ(sl_dp_ha_peer_ok(&dp, 12), 0);
+	/* As a pair member's standby it would count: the flag is what matters. */
+	repl.peers[1].dr = 0;
+	CHECK_EQ(sl_dp_ha_peer_ok(&dp, 12), now);
+	memset(&repl.peers[1], 0, sizeof(repl.peers[1]));
+	repl.n_peers = 1;
+	repl.peers[0] = p0;
+	repl.peers[0].tpos[st].acked = acked0;
+	free(dr_tpos);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -755,6 +795,7 @@ main(int argc, char **argv)
 	test_sync_order(ids[0]);
 	test_fence(ids[0], ids[1], ids[2]);
 	test_role_change(ids[0], ids[1]);
+	test_dr_peer(ids[0]);
 	primary(11, 0);
 	ids[2] = ids[1];
 	cleanup(ids, 2);

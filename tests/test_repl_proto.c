@@ -39,7 +39,8 @@ build_all(struct sl_repl_tx *tx, uint8_t *buf, uint32_t flags, uint64_t sent_ms)
 	CHECK_EQ(sl_repl_put_data(&d, &m, payload, sizeof(payload) - 1, 0),
 		 (int)sizeof(payload) - 1);
 	CHECK_EQ(sl_repl_put_ack(&d, 7, SL_REPL_ACK_F_GAP, 41, 42), 0);
-	CHECK_EQ(d.frames, 6);
+	CHECK_EQ(sl_repl_put_lag(&d, 1234, 56789), 0);
+	CHECK_EQ(d.frames, 7);
 	return sl_repl_seal(tx, &d, SL_HA_ROLE_PRIMARY, 3, flags, sent_ms);
 }
 
@@ -107,12 +108,18 @@ check_frames(uint8_t *buf, uint32_t len)
 			CHECK_EQ(a->last_seq, 42);
 			break;
 		}
+		case SL_REPL_LAG: {
+			const struct sl_repl_lag *l = (const void *)f;
+			CHECK_EQ(l->records, 1234);
+			CHECK_EQ(l->bytes, 56789);
+			break;
+		}
 		default:
 			CHECK(0);
 		}
 	}
 	CHECK_EQ(type, 0);
-	CHECK_EQ(n, 6);
+	CHECK_EQ(n, 7);
 }
 
 static void

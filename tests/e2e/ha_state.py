@@ -44,6 +44,8 @@ def read(name):
     (dp_gen, dp_role, dp_epoch, lease_ms, detect_ms, peer_heard, peer_role, peer_epoch,
      behind_since, caught_up, fenced, lag_records, lag_bytes, cu_done, cu_total) = \
         struct.unpack_from("<QIIIIQIIQIIQQQQ", data, off + 64)
+    (dr_lag_records, dr_lag_bytes, dr_report_ms, dp_flags) = \
+        struct.unpack_from("<QQQI", data, off + 152)
 
     def age(t):
         return -1 if t == 0 else round((now - t) / 1e6, 3)
@@ -57,7 +59,9 @@ def read(name):
         "peer_role": role(peer_role), "peer_epoch": peer_epoch,
         "behind_ms": age(behind_since), "caught_up": caught_up, "fenced": fenced,
         "lag_records": lag_records, "lag_bytes": lag_bytes, "catchup_done": cu_done,
-        "catchup_total": cu_total,
+        "catchup_total": cu_total, "dr_lag_records": dr_lag_records,
+        "dr_lag_bytes": dr_lag_bytes, "dr_report_ms": dr_report_ms,
+        "dr_replica": dp_flags & 1, "dr_peer": (dp_flags >> 1) & 1,
     }
 
 

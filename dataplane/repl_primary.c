@@ -18,6 +18,11 @@ struct sl_repl_prim {
 	uint64_t term;	     /* SL_HA_ST() of the term the positions belong to */
 	uint64_t near_since; /* every topic within a burst of its end since (ns); 0: not */
 	uint32_t *avg_len;   /* [cap] running mean payload bytes: the byte estimates */
+	/* [cap] the highest seq this node may have acknowledged without the
+	 * standby: its journal's end when the term began, then every sync
+	 * publish released alone. The standby is caught up (and may be
+	 * recorded in sync, so promoted) only once it holds that much. */
+	uint64_t *solo_seq;
 };
 
 static const struct sl_repl_primary_ops prim_ops = {
@@ -38,7 +43,8 @@ sl_repl_primary_init(struct sl_dp *dp)
 		return -ENOMEM;
 	p->cap = dp->route.cap;
 	p->avg_len = rte_zmalloc("sl_repl_avg", sizeof(uint32_t) * p->cap, RTE_CACHE_LINE_SIZE);
-	if (p->avg_len == NULL)
+	p->solo_seq = rte_zmalloc("sl_repl_solo", sizeof(uint64_t) * p->cap, RTE_CACHE_LINE_SIZE);
+	if (p->avg_len == NULL || p->solo_seq == NULL)
 		goto fail;
 	dp->repl_prim = p;
 	if (r == NULL)
@@ -73,6 +79,7 @@ sl_repl_primary_fini(struct sl_dp *dp)
 			dp->repl->peers[i].tpos = NULL;
 		}
 	rte_free(p->avg_len);
+	rte_free(p->solo_seq);
 	rte_free(p);
 	dp->repl_prim = NULL;
 }
@@ -301,13 +308,20 @@ term_reset(struct sl_dp *dp, uint64_t term)
 	for (i = 0; i < r->n_peers; i++)
 		if (r->peers[i].tpos)
 			memset(r->peers[i].tpos, 0, sizeof(struct sl_repl_tpos) * dp->route.cap);
+	/* Whatever the journals hold may have been acknowledged alone (in
+	 * an earlier term, or before a restart that forgot the marks). */
+	for (i = 1; i < dp->repl_prim->cap; i++) {
+		struct sl_journal *j = journal_of(dp, i);
+
+		dp->repl_prim->solo_seq[i] = j ? sl_journal_last_seq(j) : 0;
+	}
 	dp->repl_prim->term = term;
 	dp->repl_prim->near_since = 0;
 }
 
 /* Lag and caught_up, for the CnC (relaxed single words). */
 static void
-lag_publish(struct sl_worker *w, uint64_t recs, uint64_t bytes, int exact, int near)
+lag_publish(struct sl_worker *w, uint64_t recs, uint64_t bytes, int exact, int near, int covered)
 {
 	struct sl_repl_prim *p = w->dp->repl_prim;
 	struct sl_ha *ha = w->dp->ha;
@@ -318,7 +332,8 @@ lag_publish(struct sl_worker *w, uint64_t recs, uint64_t bytes, int exact, int n
 		p->near_since = 0;
 	else if (p->near_since == 0)
 		p->near_since = now;
-	up = exact || (near && now - p->near_since >= (uint64_t)SL_REPL_CAUGHT_UP_MS * 1000000u);
+	up = covered &&
+	     (exact || (near && now - p->near_since >= (uint64_t)SL_REPL_CAUGHT_UP_MS * 1000000u));
 	__atomic_store_n(&ha->lag_records, recs, __ATOMIC_RELAXED);
 	__atomic_store_n(&ha->lag_bytes, bytes, __ATOMIC_RELAXED);
 	sl_repl_gauge(w->dp->repl, SL_REPL_CTR_repl_lag_records, recs);
@@ -357,7 +372,7 @@ sl_repl_primary_poll(struct sl_worker *w, uint64_t now_ns)
 	uint64_t dr_lag = 0, dr_bytes = 0;
 	uint32_t recs = SL_REPL_BURST_RECORDS, id, hi;
 	uint64_t term = w->ha_view.state;
-	int exact = 1, near = 1, dr_peer = -1;
+	int exact = 1, near = 1, covered = 1, dr_peer = -1;
 	unsigned peer, work = 0, n_std = 0;
 
 	(void)now_ns; /* the view's time: the one the fence uses */
@@ -401,6 +416,7 @@ sl_repl_primary_poll(struct sl_worker *w, uint64_t now_ns)
 				if (!is_dr) {
 					exact &= behind == 0;
 					near &= behind <= SL_REPL_BURST_RECORDS;
+					covered &= tp->acked >= dp->repl_prim->solo_seq[id];
 				}
 			}
 			p_lag += behind;
@@ -416,8 +432,17 @@ sl_repl_primary_poll(struct sl_worker *w, uint64_t now_ns)
 			n_std++;
 		}
 	}
-	lag_publish(w, lag, lag_bytes, exact && n_std > 0, near && n_std > 0);
+	lag_publish(w, lag, lag_bytes, exact && n_std > 0, near && n_std > 0, covered);
 	if (dr_peer >= 0)
 		dr_lag_publish(w, (unsigned)dr_peer, dr_lag, dr_bytes);
 	return work;
+}
+
+void
+sl_repl_primary_solo_acked(struct sl_dp *dp, uint32_t topic, uint64_t seq)
+{
+	struct sl_repl_prim *p = dp->repl_prim;
+
+	if (p != NULL && topic < p->cap && seq > p->solo_seq[topic])
+		p->solo_seq[topic] = seq;
 }

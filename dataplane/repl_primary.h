@@ -37,6 +37,12 @@ void sl_repl_primary_on_pos(struct sl_worker *w, unsigned peer, const struct sl_
 void sl_repl_primary_on_ack(struct sl_worker *w, unsigned peer, const struct sl_repl_ack *f);
 unsigned sl_repl_primary_poll(struct sl_worker *w, uint64_t now_ns);
 
+/* A sync publish of @topic up to @seq was acknowledged without waiting for
+ * the standby (solo): the standby counts as caught up (CnC caught_up, so
+ * it may be recorded in sync in etcd and promoted) only once it holds
+ * @seq. Replication worker only. */
+void sl_repl_primary_solo_acked(struct sl_dp *dp, uint32_t topic, uint64_t seq);
+
 /*
  * The highest seq of @topic that ha.sync_replicas replicas have persisted
  * (their ACKs), 0 when none or no replication: what a sync publish waits

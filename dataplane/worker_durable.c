@@ -255,6 +255,8 @@ ha_release(struct sl_worker *w)
 		}
 		if (!sl_ha_may_ack(ha, &w->ha_view))
 			break;
+		if (!waits)
+			sl_repl_primary_solo_acked(w->dp, e->topic, e->seq);
 		release_one(w, e);
 		rte_pktmbuf_free(e->m);
 		d->wait_head = (d->wait_head + 1) % WAIT_MAX;

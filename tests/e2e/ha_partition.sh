@@ -24,6 +24,9 @@
 . "$(dirname "$0")/lib_ha_load.sh"
 cut_s=${HA_CUT_S:-1.5}
 
+json_is() { jq -e "${@:2}" <<<"$1" >/dev/null; } # json_is JSON jq-args... FILTER
+heard_none() { python3 -c 'import sys; sys.exit(0 <= float(sys.argv[1]) < 1000)' "${HEARD[$1]}"; }
+
 # part NAME KIND WHO: one cut of the pair's link, and of the paths to etcd of
 # WHO (primary, standby or both).
 part() {
@@ -47,22 +50,27 @@ part() {
 		promoted=$((($(hl_now) - HL_T_CUT) / 1000000))
 	fi
 	sleep "$cut_s"
+	# Each node's ms since it last heard the other: the cut's own witness.
+	declare -gA HEARD=([a]=$(ha_state a peer_heard_age_ms) [b]=$(ha_state b peer_heard_age_ms))
+	heard="a ${HEARD[a]} ms, b ${HEARD[b]} ms"
 	# What etcd holds at the end of the cut (read directly, not through a relay).
 	lead=$(ha_leader)
 	t_heal=$(hl_now)
-	ha_link_heal
+	ha_link_heal || t_fail "$name: bridge ports not healed"
 	for n in "$@"; do
 		ha_etcd_heal "$n"
 	done
 	t_log "$name: healed after $(((t_heal - HL_T_CUT) / 1000000)) ms; old primary $HL_P" \
 		"stopped acknowledging after $fence ms (seen), $HL_S primary after $promoted ms" \
-		"(seen); etcd held $lead"
+		"(seen); etcd held $lead; at the end of the cut each node last heard the other: $heard"
 	case $kind in
 	promote) t_check "$name: etcd names $HL_S at a newer epoch during the cut" \
-		jq -e --arg n "$HL_S" --argjson e "$HL_E" '.node == $n and .epoch > $e' <<<"$lead" ;;
+		json_is "$lead" --arg n "$HL_S" --argjson e "$HL_E" '.node == $n and .epoch > $e' ;;
 	*) t_check "$name: etcd still names $HL_P at epoch $HL_E during the cut" \
-		jq -e --arg n "$HL_P" --argjson e "$HL_E" '.node == $n and .epoch == $e' <<<"$lead" ;;
+		json_is "$lead" --arg n "$HL_P" --argjson e "$HL_E" '.node == $n and .epoch == $e' ;;
 	esac
+	t_check "$name: the cut held (neither node heard the other for the last second of it)" \
+		heard_none a && t_check "$name: (b)" heard_none b
 	[ "$kind" == keep ] ||
 		t_check "$name: the old primary stopped acknowledging (seen within 1 s)" \
 			test "$fence" -ge 0

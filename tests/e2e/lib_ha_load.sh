@@ -65,6 +65,7 @@ hl_up() {
 	hl_acks_grow 200 20 || { t_fail "the load got no acknowledgements"; exit 1; }
 }
 
+ctl_status() { timeout 5 "$SL_BUILD/ctl/sluicectl" -n "$(ha_name "$1")" ha status --json 2>&1; }
 hl_settle() {
 	local try p s
 	for ((try = 0; try < 5; try++)); do
@@ -82,6 +83,10 @@ hl_settle() {
 		fi
 	done
 	t_fail "no primary with an in-sync standby, under load, that held still"
+	for p in a b; do
+		t_log "node $p: $(ha_state "$p")"
+		t_log "node $p: $(ctl_status "$p" | head -c 900)"
+	done
 	return 1
 }
 

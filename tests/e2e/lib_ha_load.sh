@@ -86,7 +86,10 @@ hl_settle() {
 	for p in a b; do
 		t_log "node $p: $(ha_state "$p")"
 		t_log "node $p: $(ctl_status "$p" | head -c 900)"
+		t_log "node $p: port MAC $(ip netns exec "$T_TAG-$p" cat "/sys/class/net/${T_TAG}${p}0/address")"
 	done
+	t_log "the clients' ARP entries: $(ha_cl ip neigh show | tr '\n' ';')"
+	t_log "ACKs so far: $(hl_acked), the last: $(tail -n 1 "$HL_ACKED")"
 	return 1
 }
 

@@ -27,6 +27,7 @@ ctl_json() { timeout 5 "$SL_BUILD/ctl/sluicectl" -n "$(ha_name "$1")" ha status 
 # etcd_seen NODE true|false: NODE's sluice-control says whether etcd answers.
 etcd_seen() { [ "$(ctl_json "$1" | jq -r '.etcd.reachable')" == "$2" ]; }
 both_etcd_up() { etcd_seen a true && etcd_seen b true; }
+json_true() { jq -e "$2" <<<"$1" >/dev/null; } # json_true JSON FILTER
 roles_kept() { ha_role_is "$1" primary && ha_role_is "$2" standby; }
 lag_zero() { [ "$(ha_state "$1" lag_records)" == 0 ]; }
 not_solo() { [ "$(ctl_json "$1" | jq -r .solo)" == false ]; }
@@ -75,13 +76,13 @@ if hl_settle; then
 		hl_standby_ready "$s" && break
 		sleep 0.1
 	done
-	t_log "standby-restart: $p was $n_behind records ahead; $s's catch-up (role, done," \
+	t_log "standby-restart: $p's lag while $s was down: $n_behind records; $s's catch-up (role, done," \
 		"total) as sluicectl showed it: $(tr ' ' '\n' <<<"$seen" | uniq | head -n 12 | tr '\n' ' ')"
 	t_check "standby-restart: $s rejoined as the in-sync standby" hl_standby_ready "$s"
 	j=$(ctl_json "$s")
 	t_log "standby-restart: $s catch-up $(jq -c .catchup <<<"$j")"
 	t_check "standby-restart: $s caught up records it lacked (catchup.total > 0, done >= total)" \
-		jq -e '.catchup.total > 0 and .catchup.done >= .catchup.total' <<<"$j"
+		json_true "$j" '.catchup.total > 0 and .catchup.done >= .catchup.total'
 	t_check "standby-restart: the primary's lag returns to 0 records" t_wait 10 lag_zero "$p"
 	t_check "standby-restart: the primary no longer acknowledges alone" t_wait 10 not_solo "$p"
 	hl_scenario standby-restart restart "$t_cut" "$t_done" "$t_heal" "$HL_E" -1

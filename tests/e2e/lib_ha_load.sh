@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=bash
 # A broker pair under a sync-acknowledged load, for the tests that make one
 # fault after another while it runs (ha_partition.sh, ha_etcd_down.sh).
 # Source it after lib.sh and lib_ha.sh.
@@ -26,7 +27,7 @@ HL_TOPIC=ha.0
 HL_RATE=${HA_RATE:-1000}
 HL_LEASE_MS=${HA_LEASE_MS:-100}
 HL_LG=
-HL_P= HL_S= HL_E= HL_T_CUT=
+HL_P='' HL_S='' HL_E='' HL_T_CUT=''
 HL_ACKED=$T_DIR/acked
 HL_SCEN=$T_DIR/scenarios
 

@@ -43,6 +43,8 @@ hl_standby_ready() { ha_role_is "$1" standby && ha_in_sync; }
 hl_up() {
 	ha_require_pair
 	ha_up
+	# Stopped from outside (a timeout): a failure, so that the logs are kept.
+	trap 't_fail "stopped by a signal before the end"; exit 1' INT TERM
 	ha_etcd_relays_up || exit 1
 	HA_DP_ARGS=(--set durability=sync --set "ha.lease_ms=$HL_LEASE_MS")
 	[ -z "${HA_DETECT_MS:-}" ] || HA_DP_ARGS+=(--set "ha.detect_ms=$HA_DETECT_MS")

@@ -17,6 +17,7 @@
 #include "pkt.h"
 #include "repl.h"
 #include "topic.h"
+#include "tx.h"
 #include "worker_internal.h"
 
 /* ---- start-up (main lcore) ------------------------------------------------ */
@@ -389,5 +390,10 @@ sl_repl_poll(struct sl_worker *w)
 	if (sl_repl_role(r) == SL_HA_ROLE_PRIMARY && r->prim.poll)
 		work += r->prim.poll(w, now);
 	sl_repl_flush(w);
+	/* On the wire now, not at the end of the iteration: the group commit
+	 * that follows blocks in the persist barrier while the standby
+	 * receives, persists and acknowledges these records. */
+	if (work)
+		sl_tx_flush(w);
 	return work;
 }

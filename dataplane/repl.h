@@ -229,9 +229,10 @@ unsigned sl_repl_main_poll(struct sl_dp *dp);
 int sl_repl_rx_pkt(struct sl_worker *w, struct rte_mbuf *m);
 
 /*
- * Once per worker iteration, after the group commit: the standby syncs
- * what it appended and ACKs it, heartbeats, the primary's poll; then the
- * open datagrams are sealed and queued for tx. Returns the work done.
+ * Once per worker iteration, before the group commit: the standby syncs
+ * what it appended and ACKs it, heartbeats, the primary's poll (records
+ * up to the journal's last seq, persisted here or not); then the open
+ * datagrams are sealed and handed to the NIC at once. Returns the work done.
  */
 unsigned sl_repl_poll(struct sl_worker *w);
 

@@ -804,12 +804,14 @@ poll_once(struct sl_worker *w, struct poll_bufs *b)
 		handle_handoff(w, &in[j]);
 	if (w->n_held)
 		nin += sl_worker_held_retry(w);
-	/* Replays read only what is durable; then this iteration's sync
-	 * journals are persisted once each and their messages released. */
+	/* Replays read only what is durable. A pair member streams this
+	 * iteration's records before its own persist, so that the standby's
+	 * persist overlaps it. Then the sync journals are persisted once each
+	 * and their messages released. */
 	nin += sl_worker_replay_poll(w);
-	sl_worker_commit(w);
 	if (w->dp->repl)
-		nin += sl_repl_poll(w); /* a pair member: replication after the commit */
+		nin += sl_repl_poll(w);
+	sl_worker_commit(w);
 	nin += sl_worker_group_poll(w); /* after the commit: what it made durable */
 	sl_worker_stage_flush(w);
 	sl_worker_durable_timers(w);

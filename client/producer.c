@@ -313,8 +313,11 @@ round_due(struct sl_client *c, uint64_t now)
 
 	if (r->sent_ns == 0 || now - r->sent_ns >= p->resend_ns)
 		return true;
-	/* After OUT_OF_ORDER, soon, but not once per refusal of a burst. */
-	return p->ooo && now - p->round_ns >= gap;
+	/* After OUT_OF_ORDER, soon, but not once per refusal of a burst; and
+	 * only while rounds settle something: a broker that refuses every
+	 * round's resends waits out the backed-off interval, not gap. */
+	return p->ooo && (p->round_ns == 0 || c->win.settled != p->progress) &&
+	       now - p->round_ns >= gap;
 }
 
 void
@@ -335,8 +338,10 @@ sl_cl_resend_tick(struct sl_client *c, uint64_t now)
 		}
 		if (!round_due(c, now))
 			return;
-		/* No publish settled since the last round: back off. */
-		if (p->round_ns != 0 && w->settled == p->progress && !p->ooo)
+		/* No publish settled since the last round: back off, refused
+		 * OUT_OF_ORDER or not (else a refusing broker draws a round
+		 * per refusal, at the rate of the transport). */
+		if (p->round_ns != 0 && w->settled == p->progress)
 			p->resend_ns = 2 * p->resend_ns < RESEND_MAX_NS ? 2 * p->resend_ns
 									: RESEND_MAX_NS;
 		else

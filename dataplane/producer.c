@@ -351,6 +351,13 @@ sl_dedup_check(struct sl_dedup *d, uint64_t id, uint32_t epoch, uint32_t topic, 
 		*orig_seq = dd_orig(e, pseq);
 		return SL_DEDUP_DUP;
 	}
+	/* Past a hole, flagged FIRST: the producer's lowest unsettled publish,
+	 * so it holds nothing below it to send. The hole's publishes were
+	 * settled without being stored here (refused, BUSY say, or acknowledged
+	 * by an earlier primary that did not replicate them): refusing it would
+	 * refuse every resend of the stream for good. */
+	if (first)
+		return SL_DEDUP_ACCEPT;
 	return SL_DEDUP_OUT_OF_ORDER;
 }
 
@@ -358,10 +365,16 @@ void
 sl_dedup_commit(struct sl_dedup *d, uint32_t slot, uint64_t pseq, uint64_t seq)
 {
 	struct sl_dedup_entry *e = &d->e[slot];
+	uint64_t p;
 
 	if (!e->have) {
 		e->have = 1;
 		e->first_seq = pseq;
+	} else {
+		/* Sequences skipped (a stream restarted past a hole): nothing
+		 * stored to answer a duplicate of them with. */
+		for (p = e->last_seq + 1; p < pseq && p - e->last_seq <= SL_DEDUP_RING; p++)
+			e->ring[p % SL_DEDUP_RING] = 0;
 	}
 	e->last_seq = pseq;
 	e->ring[pseq % SL_DEDUP_RING] = seq;
@@ -372,7 +385,6 @@ sl_dedup_rebuild(struct sl_dedup *d, uint64_t id, uint32_t epoch, uint32_t topic
 		 uint64_t seq, uint64_t now)
 {
 	struct sl_dedup_entry *e;
-	uint64_t p;
 	int s = dd_find(d, id, topic);
 
 	if (s < 0 && (s = dd_add(d, id, epoch, topic)) < 0)
@@ -387,11 +399,7 @@ sl_dedup_rebuild(struct sl_dedup *d, uint64_t id, uint32_t epoch, uint32_t topic
 	}
 	if (e->have && pseq <= e->last_seq)
 		return 0; /* stored twice by an older broker: the first counts */
-	if (e->have) {
-		/* Sequences the journal does not hold: nothing to answer with. */
-		for (p = e->last_seq + 1; p < pseq && p - e->last_seq <= SL_DEDUP_RING; p++)
-			e->ring[p % SL_DEDUP_RING] = 0;
-	}
+	/* Sequences the journal does not hold: sl_dedup_commit clears them. */
 	sl_dedup_commit(d, (uint32_t)s, pseq, seq);
 	return 0;
 }

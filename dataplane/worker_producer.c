@@ -11,8 +11,10 @@
 
 #include <common/proto.h>
 
+#include "ha.h"
 #include "journal.h"
 #include "producer.h"
+#include "repl_primary.h"
 #include "tx.h"
 #include "worker_internal.h"
 
@@ -120,6 +122,29 @@ rebuild(struct sl_worker *w, uint32_t topic, struct sl_topic_state *ts)
 			drop(w, SL_DROP_producer_table_full);
 }
 
+/*
+ * May a duplicate of topic seq @orig be acknowledged? As its original may:
+ * persisted here and, on a pair member, past the fence and (sync topics)
+ * persisted by the standby too (ha_release). An ACK for a resend whose
+ * original still waits on the standby acknowledged what a failover could
+ * lose. Not yet: no answer; the original's own ACK or a later resend's is.
+ */
+static bool
+dup_releasable(struct sl_worker *w, const struct sl_topic_state *ts, uint32_t topic,
+	       uint64_t orig)
+{
+	const struct sl_ha *ha = w->dp->ha;
+
+	if (ts->journal && orig > sl_journal_durable_seq(ts->journal))
+		return false;
+	if (likely(ha == NULL))
+		return true;
+	if (!sl_ha_may_ack(ha, &w->ha_view))
+		return false;
+	return ts->durability != SL_DUR_SYNC || !sl_ha_view_waits_replica(ha, &w->ha_view) ||
+	       sl_repl_primary_acked(w->dp, topic) >= orig;
+}
+
 static void
 ack_dup(struct sl_worker *w, const union sl_peer *peer, const struct sl_publish *p, uint64_t seq)
 {
@@ -154,9 +179,9 @@ sl_worker_producer_admit(struct sl_worker *w, struct rte_mbuf *m, const struct s
 	switch (v) {
 	case SL_DEDUP_DUP:
 		count(w, SL_CTR_dup_publishes);
-		/* Not durable yet: the original's own ACK follows its persist
-		 * (an ACK means the persist completed). */
-		if (ts->journal && orig > sl_journal_durable_seq(ts->journal))
+		/* Not released yet: the original's own ACK follows its persist
+		 * (an ACK means the persist completed, on both nodes of a pair). */
+		if (!dup_releasable(w, ts, p->topic_id, orig))
 			return 0;
 		if (p->h.flags & SL_PUB_F_ACK_REQ)
 			ack_dup(w, &peer, p, orig);

@@ -39,9 +39,11 @@
 #   sl_ha_down TAG       remove them (also safe when half made)
 #   sl_ha_dp_start TAG NODE LOG [args]
 #                        sl_dp_start in TAG-NODE on TAGNODE0 (NODE a or b)
-#   sl_etcd_start DIR LOG
-#                        a one-member etcd on 127.0.0.1, two free ports, data
-#                        in DIR; waits until healthy; sets SL_ETCD_URL, SL_ETCD_PID
+#   sl_etcd_start DIR LOG [CPORT PPORT]
+#                        a one-member etcd on 127.0.0.1, two free ports (or
+#                        these: a restart on the same data), data in DIR; waits
+#                        until healthy; sets SL_ETCD_URL, SL_ETCD_PID and
+#                        SL_ETCD_PORTS ("CPORT PPORT")
 #   sl_etcd_stop         SIGTERM, wait up to 10 s, then SIGKILL
 #   sl_ha_has_pair BUILD does that build have the whole pair: the dataplane's
 #                        service address (ha.service_ip), replication
@@ -236,16 +238,17 @@ sl_ha_dp_start() {
 	SL_DP_NS="$tag-$n" SL_DP_IFACE="${tag}${n}0" sl_dp_start "$tag" "$@"
 }
 
-SL_ETCD_URL= SL_ETCD_PID=
+SL_ETCD_URL= SL_ETCD_PID= SL_ETCD_PORTS=
 # A free TCP port on 127.0.0.1 (the kernel's pick, closed again at once).
 sl_free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 sl_etcd_start() {
-	local dir=$1 log=$2 cport pport i
+	local dir=$1 log=$2 cport=${3:-} pport=${4:-} i
 	command -v etcd >/dev/null || { echo "etcd is not installed (scripts/setup.sh)" >&2; return 1; }
-	cport=$(sl_free_port) && pport=$(sl_free_port) || return 1
+	[ -n "$cport" ] || { cport=$(sl_free_port) && pport=$(sl_free_port); } || return 1
+	SL_ETCD_PORTS="$cport $pport"
 	SL_ETCD_URL="http://127.0.0.1:$cport"
 	etcd --name sluice --data-dir "$dir" \
 		--listen-client-urls "$SL_ETCD_URL" --advertise-client-urls "$SL_ETCD_URL" \

@@ -99,8 +99,8 @@ test_dedup_rules(void)
 	CHECK(check(&d, 7, 3, 1, 500 - SL_DEDUP_RING, 3, &slot, &orig) == SL_DEDUP_DUP &&
 	      orig == 0);
 	CHECK(check(&d, 7, 3, 1, 1, 3, &slot, &orig) == SL_DEDUP_DUP && orig == 0);
-	/* A gap: refused, and nothing changed. */
-	CHECK(check(&d, 7, 3, 1, 502, 3, &slot, &orig) == SL_DEDUP_OUT_OF_ORDER);
+	/* A gap, not flagged FIRST (it overtook 501): refused, nothing changed. */
+	CHECK(sl_dedup_check(&d, 7, 3, 1, 502, false, 3, &slot, &orig) == SL_DEDUP_OUT_OF_ORDER);
 	CHECK(check(&d, 7, 3, 1, 501, 3, &slot, &orig) == SL_DEDUP_ACCEPT);
 	/* Not committed (the journal refused it): the same seq is new again. */
 	CHECK(check(&d, 7, 3, 1, 501, 3, &slot, &orig) == SL_DEDUP_ACCEPT);
@@ -122,6 +122,46 @@ test_dedup_rules(void)
 
 /* A full table refuses new (producer, topic) pairs; expiry frees them;
  * a deleted topic's entries go. */
+/*
+ * After a failover the new primary knows the stream up to what was
+ * replicated to it, but the producer may have settled publishes past that
+ * without their being stored here (refused BUSY by the deposed primary,
+ * say). Its resend rounds start at its lowest unsettled publish, flagged
+ * FIRST: that restarts the stream past the hole rather than drawing
+ * OUT_OF_ORDER for ever; unflagged publishes past it still do.
+ */
+static void
+test_dedup_restart_past_hole(void)
+{
+	struct sl_dedup d;
+	uint64_t orig, p;
+	uint32_t slot;
+
+	CHECK(sl_dedup_init(&d, 8) == 0);
+	/* Replicated to this node: pseq 1..100 as topic seqs 1..100. */
+	for (p = 1; p <= 100; p++)
+		CHECK(sl_dedup_rebuild(&d, 7, 3, 1, p, p, 1) == 0);
+	/* 101..140 were refused elsewhere; the producer's next is 141. */
+	CHECK(sl_dedup_check(&d, 7, 3, 1, 141, false, 2, &slot, &orig) == SL_DEDUP_OUT_OF_ORDER);
+	CHECK(sl_dedup_check(&d, 7, 3, 1, 142, false, 2, &slot, &orig) == SL_DEDUP_OUT_OF_ORDER);
+	/* The resend round's first: accepted, and the stream goes on from it. */
+	CHECK(check(&d, 7, 3, 1, 141, 2, &slot, &orig) == SL_DEDUP_ACCEPT);
+	sl_dedup_commit(&d, slot, 141, 101);
+	CHECK(sl_dedup_check(&d, 7, 3, 1, 142, false, 2, &slot, &orig) == SL_DEDUP_ACCEPT);
+	sl_dedup_commit(&d, slot, 142, 102);
+	/* Resends of what is stored: duplicates with their seq; the hole's
+	 * sequences were never stored here: duplicates answered with seq 0. */
+	CHECK(sl_dedup_check(&d, 7, 3, 1, 141, false, 2, &slot, &orig) == SL_DEDUP_DUP &&
+	      orig == 101);
+	CHECK(sl_dedup_check(&d, 7, 3, 1, 100, false, 2, &slot, &orig) == SL_DEDUP_DUP &&
+	      orig == 100);
+	CHECK(sl_dedup_check(&d, 7, 3, 1, 120, false, 2, &slot, &orig) == SL_DEDUP_DUP &&
+	      orig == 0);
+	/* A delayed FIRST of an earlier round, already stored: a duplicate. */
+	CHECK(check(&d, 7, 3, 1, 141, 2, &slot, &orig) == SL_DEDUP_DUP && orig == 101);
+	sl_dedup_fini(&d);
+}
+
 static void
 test_dedup_full_expiry(void)
 {
@@ -213,7 +253,7 @@ test_rebuild_from_journal(void)
 	CHECK(check(&d, 9, 2, 3, 1, 1, &slot, &orig) == SL_DEDUP_DUP && orig == 12);
 	CHECK(check(&d, 9, 2, 3, 5, 1, &slot, &orig) == SL_DEDUP_DUP && orig == 20);
 	CHECK(check(&d, 9, 1, 3, 10, 1, &slot, &orig) == SL_DEDUP_FENCED);
-	CHECK(check(&d, 9, 2, 3, 7, 1, &slot, &orig) == SL_DEDUP_OUT_OF_ORDER);
+	CHECK(sl_dedup_check(&d, 9, 2, 3, 7, false, 1, &slot, &orig) == SL_DEDUP_OUT_OF_ORDER);
 	CHECK(check(&d, 9, 2, 3, 6, 1, &slot, &orig) == SL_DEDUP_ACCEPT);
 	CHECK(check(&d, 8, 5, 3, 3, 1, &slot, &orig) == SL_DEDUP_DUP && orig == 17);
 	sl_dedup_fini(&d);
@@ -227,6 +267,7 @@ main(void)
 	test_ids();
 	test_registry();
 	test_dedup_rules();
+	test_dedup_restart_past_hole();
 	test_dedup_full_expiry();
 	test_rebuild_from_journal();
 	return check_result("test_producer");

@@ -11,6 +11,19 @@
 #   etcd: 127.0.0.1:<free ports> in the root namespace, a fresh data dir;
 #         both sluice-control processes run in the root namespace too
 #
+# Partitions (tests/e2e/ha_partition.sh). Both sluice-control processes reach
+# etcd over loopback, so a namespace or link cut cannot separate one of them
+# from etcd. With ha_etcd_relays_up, each node's sluice-control goes to etcd
+# through a relay of its own instead (tests/e2e/ha_etcd_relay.py, a TCP relay
+# on a free loopback port, stopped by its PID): ha_etcd_cut NODE makes it
+# drop everything both ways, as a partition does (timeouts, not refusals),
+# ha_etcd_heal NODE forwards again. The pair's own link is cut on the bridge:
+# ha_link_cut marks both nodes' bridge ports "isolated" (bridge link set ...
+# isolated on: isolated ports forward to the clients' port but not to each
+# other), so each node still serves the clients while neither hears the
+# other; ha_link_heal undoes it. No firewall is needed (these machines have
+# neither iptables nor nft).
+#
 # Functions (the node is a or b):
 #   ha_up                  the namespaces, bridge and veths above (sl_ha_up in
 #                          scripts/netns.sh), etcd (HA_ETCD: its client URL)
@@ -29,6 +42,12 @@
 #   ha_leader              etcd's leader key value (JSON) for the pair
 #   ha_in_sync             etcd records the standby in sync
 #   ha_cl cmd...           run a command in the clients' namespace
+#   ha_etcd_relays_up      a relay to etcd per node (before ha_ctl_start)
+#   ha_etcd_cut NODE, ha_etcd_heal NODE   cut or heal NODE's path to etcd
+#   ha_link_cut, ha_link_heal             cut or heal the pair's link
+#   ha_etcd_down, ha_etcd_restart         stop etcd; start it again (same
+#                          ports, same data)
+#   ha_fenced NODE         NODE's dataplane has stopped acknowledging (1 or 0)
 # Skips (77) when the build has no pair support: ha_require_pair.
 
 HA_NS_C="$T_TAG-c"
@@ -38,6 +57,7 @@ HA_PAIR="pair-$T_TAG"
 HA_ETCD=
 HA_DP_ARGS=()
 declare -A HA_DP_PID=() HA_CTL_PID=() HA_IP=([a]="$T_NET.1" [b]="$T_NET.2")
+declare -A HA_RELAY_PID=() HA_CTL_ETCD=()
 
 t_not() { ! "$@"; } # t_check "what" t_not cmd...: cmd fails
 
@@ -70,6 +90,7 @@ ha_cleanup() {
 		[ -n "${HA_CTL_PID[$n]:-}" ] && kill -KILL "${HA_CTL_PID[$n]}" 2>/dev/null
 		[ -n "${HA_DP_PID[$n]:-}" ] && sl_stop_pid "${HA_DP_PID[$n]}"
 		rm -rf "/run/sluice/$(ha_name $n)" "/var/run/dpdk/$(ha_name $n)"
+		[ -n "${HA_RELAY_PID[$n]:-}" ] && sl_stop_pid "${HA_RELAY_PID[$n]}"
 	done
 	sl_etcd_stop
 	t_cleanup
@@ -115,7 +136,7 @@ ha_ctl_start() {
 	shift
 	name=$(ha_name "$n")
 	"$SL_BUILD/control/sluice-control" -n "$name" --state-dir "$T_DIR/$n/control" --metrics off \
-		--etcd "$HA_ETCD" --pair "$HA_PAIR" --node "$n" "$@" >>"$T_DIR/$n/control.log" 2>&1 &
+		--etcd "${HA_CTL_ETCD[$n]:-$HA_ETCD}" --pair "$HA_PAIR" --node "$n" "$@" >>"$T_DIR/$n/control.log" 2>&1 &
 	HA_CTL_PID[$n]=$!
 	t_wait 10 test -S "/run/sluice/$name/control.sock" ||
 		{ t_fail "sluice-control of node $n did not start"; return 1; }
@@ -158,4 +179,41 @@ ha_primary() {
 		[ -n "${HA_DP_PID[$n]:-}" ] && ha_role_is "$n" primary && { echo "$n"; return 0; }
 	done
 	return 1
+}
+
+# ha_etcd_relays_up: each node's own path to etcd, which a test can cut.
+ha_etcd_relays_up() {
+	local n port=${HA_ETCD##*:}
+	for n in a b; do
+		rm -f "$T_DIR/relay-$n.port"
+		python3 "$SL_ROOT/tests/e2e/ha_etcd_relay.py" "$T_DIR/relay-$n.port" "$port" 900 \
+			2>>"$T_DIR/relay-$n.log" &
+		HA_RELAY_PID[$n]=$!
+		t_wait 10 test -s "$T_DIR/relay-$n.port" || { t_fail "etcd relay of node $n"; return 1; }
+		HA_CTL_ETCD[$n]="http://127.0.0.1:$(cat "$T_DIR/relay-$n.port")"
+	done
+}
+ha_etcd_cut() { kill -USR1 "${HA_RELAY_PID[$1]}"; }
+ha_etcd_heal() { kill -USR2 "${HA_RELAY_PID[$1]}"; }
+_ha_isolate() {
+	local n
+	for n in a b; do
+		ip netns exec "$T_TAG-br" bridge link set dev "${T_TAG}${n}b" isolated "$1" || return 1
+	done
+}
+ha_link_cut() { _ha_isolate on; }
+ha_link_heal() { _ha_isolate off; }
+ha_etcd_down() { sl_etcd_stop; }
+ha_etcd_restart() {
+	local p
+	read -ra p <<<"$SL_ETCD_PORTS"
+	sl_etcd_start "$T_DIR/etcd" "$T_DIR/etcd-$(date +%s%N).log" "${p[0]}" "${p[1]}"
+}
+# dp_fenced of struct sl_cnc_ha (52 bytes into its dataplane half), with od
+# as ha_role.
+ha_fenced() {
+	local cnc=/run/sluice/$(ha_name "$1")/cnc off
+	off=$(od -An -tu8 -j 112 -N 8 "$cnc" 2>/dev/null | tr -d ' ') && [ -n "$off" ] &&
+		[ "$off" -gt 0 ] || return 1
+	od -An -tu4 -j $((off + 116)) -N 4 "$cnc" 2>/dev/null | tr -d ' '
 }

@@ -39,6 +39,8 @@ import json
 import struct
 import sys
 
+import journal_dump
+
 name, acked_f, load_f, surv_f, other_f, scen_f, lease_ms, report_f = sys.argv[1:9]
 L = int(lease_ms) * 1_000_000
 # How late the test's clock readings and an ACK's arrival may be against the
@@ -56,22 +58,7 @@ def fail(msg):
 
 def dump(path):
     """seq -> payload bytes, from sluice-journal dump --hex."""
-    recs, seq, hexs = {}, None, []
-    for line in open(path):
-        if line[:1].isdigit():
-            if seq is not None:
-                recs[seq] = bytes.fromhex("".join(hexs))
-            head = line.split()
-            if "GAP" in head:
-                fail(f"{path}: {line.strip()}")
-                seq = None
-                continue
-            seq, hexs = int(head[0]), []
-        elif line.startswith("    ") and seq is not None:
-            hexs.append(line.strip())
-    if seq is not None:
-        recs[seq] = bytes.fromhex("".join(hexs))
-    return recs
+    return journal_dump.read(path, lambda line: fail(f"{path}: {line}"))
 
 
 acks = []  # (arrival ns, epoch, (pub, idx))

@@ -199,8 +199,10 @@ HA_DP_PID[d]= HA_CTL_PID[d]=
 J="$SL_BUILD/persist/sluice-journal"
 "$J" dump --hex "$T_DIR/d/journal/$topic" >"$T_DIR/d.dump" 2>"$T_DIR/d.dump.err" ||
 	t_fail "sluice-journal dump of d: $(head -n 3 "$T_DIR/d.dump.err")"
-python3 - "$acked" "$T_DIR/d.dump" "$lag_rec" "$report_ms" "$t_kill" "$T_DIR/relay.log" <<'PY' ||
+PYTHONPATH="$SL_ROOT/tests/e2e" python3 - "$acked" "$T_DIR/d.dump" "$lag_rec" "$report_ms" "$t_kill" "$T_DIR/relay.log" <<'PY' ||
 import json, struct, sys
+
+import journal_dump
 
 acked_f, dump_f, lag, report_ms, t_kill, relay_f = sys.argv[1:7]
 lag, report_ns, t_kill = int(lag), int(report_ms) * 1000000, int(t_kill)
@@ -213,21 +215,7 @@ def fail(msg):
     print(f"[ha_dr] FAIL: {msg}", file=sys.stderr)
 
 
-recs, seq, hexs = {}, None, []
-for line in open(dump_f):
-    if line[:1].isdigit():
-        if seq is not None:
-            recs[seq] = bytes.fromhex("".join(hexs))
-        head = line.split()
-        if "GAP" in head:
-            fail(f"d's journal: {line.strip()}")
-            seq = None
-            continue
-        seq, hexs = int(head[0]), []
-    elif line.startswith("    ") and seq is not None:
-        hexs.append(line.strip())
-if seq is not None:
-    recs[seq] = bytes.fromhex("".join(hexs))
+recs = journal_dump.read(dump_f, lambda line: fail(f"d's journal: {line}"))
 held = {}
 for s, p in recs.items():
     if len(p) < 16:

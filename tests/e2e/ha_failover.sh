@@ -131,10 +131,12 @@ for n in a b; do
 	"$J" dump --hex "$T_DIR/$n/journal/$topic" >"$T_DIR/$n.dump" 2>"$T_DIR/$n.dump.err" ||
 		t_fail "sluice-journal dump of node $n: $(head -n 3 "$T_DIR/$n.dump.err")"
 done
-python3 - "$acked" "$T_DIR/load.json" "$T_DIR/${surv:-a}.dump" \
+PYTHONPATH="$SL_ROOT/tests/e2e" python3 - "$acked" "$T_DIR/load.json" "$T_DIR/${surv:-a}.dump" \
 	"$T_DIR/$(ha_other "${surv:-a}").dump" "${HA_REPORT:-/dev/null}" "$T_DIR" \
 	${fo_ms[@]+"${fo_ms[@]}"} <<'PY' || t_fail "acknowledged messages lost or duplicated, or the journals disagree"
 import json, struct, sys
+
+import journal_dump
 
 acked_f, load_f, surv_f, other_f, report_f, tdir = sys.argv[1:7]
 fo = [float(x) for x in sys.argv[7:]]
@@ -149,22 +151,7 @@ def fail(msg):
 
 def dump(path):
     """seq -> payload bytes, from sluice-journal dump --hex."""
-    recs, seq, hexs = {}, None, []
-    for line in open(path):
-        if line[:1].isdigit():
-            if seq is not None:
-                recs[seq] = bytes.fromhex("".join(hexs))
-            head = line.split()
-            if "GAP" in head:
-                fail(f"{path}: {line.strip()}")
-                seq = None
-                continue
-            seq, hexs = int(head[0]), []
-        elif line.startswith("    ") and seq is not None:
-            hexs.append(line.strip())
-    if seq is not None:
-        recs[seq] = bytes.fromhex("".join(hexs))
-    return recs
+    return journal_dump.read(path, lambda line: fail(f"{path}: {line}"))
 
 
 surv, other = dump(surv_f), dump(other_f)

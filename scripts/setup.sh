@@ -22,7 +22,8 @@ packages=(build-essential meson ninja-build pkg-config python3 gnuplot-nox
 	libbenchmark-dev iproute2 procps
 	libjansson-dev libmicrohttpd-dev
 	libsodium-dev libipsec-mb-dev python3-nacl python3-cryptography tcpdump clang llvm
-	etcd-server etcd-client libcurl4-openssl-dev)
+	etcd-server etcd-client libcurl4-openssl-dev
+	mosquitto mosquitto-clients python3-paho-mqtt libssl-dev)
 
 install_packages() {
 	local missing=() p

@@ -274,6 +274,35 @@ test_server_packet_rules(void)
 	REJECT(MAL, 0xF0, "\x18\x02\x11\x00", 5, SRV);		/* session expiry */
 }
 
+static void
+test_server_answer(void)
+{
+	uint8_t code;
+
+	/* Level 4: only a bad level or client id get a CONNACK. */
+	CHECK_EQ(sl_mqtt_server_answer(4, false, 0x84, &code), SL_MQTT_ANSWER_CONNACK);
+	CHECK_EQ(code, SL_MQTT_V3_BAD_VERSION);
+	CHECK_EQ(sl_mqtt_server_answer(3, false, 0x84, &code), SL_MQTT_ANSWER_CONNACK);
+	CHECK_EQ(code, SL_MQTT_V3_BAD_VERSION);
+	CHECK_EQ(sl_mqtt_server_answer(4, false, 0x85, &code), SL_MQTT_ANSWER_CONNACK);
+	CHECK_EQ(code, SL_MQTT_V3_ID_REJECTED);
+	CHECK_EQ(sl_mqtt_server_answer(4, false, 0x81, &code), SL_MQTT_ANSWER_CLOSE);
+	CHECK_EQ(sl_mqtt_server_answer(4, true, 0x90, &code), SL_MQTT_ANSWER_CLOSE);
+	CHECK_EQ(sl_mqtt_server_answer(4, true, 0x95, &code), SL_MQTT_ANSWER_CLOSE);
+	/* Level 5: CONNACK before, DISCONNECT after, with the reason. */
+	CHECK_EQ(sl_mqtt_server_answer(5, false, 0x81, &code), SL_MQTT_ANSWER_CONNACK);
+	CHECK_EQ(code, 0x81);
+	CHECK_EQ(sl_mqtt_server_answer(5, false, 0x90, &code), SL_MQTT_ANSWER_CONNACK);
+	CHECK_EQ(sl_mqtt_server_answer(6, false, 0x84, &code), SL_MQTT_ANSWER_CONNACK);
+	CHECK_EQ(code, 0x84);
+	CHECK_EQ(sl_mqtt_server_answer(5, false, 0x8F, &code), SL_MQTT_ANSWER_CLOSE);
+	CHECK_EQ(sl_mqtt_server_answer(5, true, 0x95, &code), SL_MQTT_ANSWER_DISCONNECT);
+	CHECK_EQ(code, 0x95);
+	CHECK_EQ(sl_mqtt_server_answer(5, true, 0x94, &code), SL_MQTT_ANSWER_DISCONNECT);
+	CHECK_EQ(sl_mqtt_server_answer(5, true, 0x84, &code), SL_MQTT_ANSWER_CLOSE);
+	CHECK_EQ(sl_mqtt_server_answer(0, false, 0x95, &code), SL_MQTT_ANSWER_CLOSE);
+}
+
 int
 main(void)
 {
@@ -285,5 +314,6 @@ main(void)
 	test_ack_rules();
 	test_subscribe_rules();
 	test_server_packet_rules();
+	test_server_answer();
 	return check_result("test_mqtt_reject");
 }

@@ -412,7 +412,8 @@ int sl_mqtt_frame(const uint8_t *buf, size_t len, uint32_t max_packet, struct sl
  *     subscription, authentication data without a method;
  *   -SL_MQTT_RC_UNSUPPORTED_VERSION: CONNECT with a protocol name other
  *     than "MQTT" or a level other than 4 and 5 (p->u.connect.level holds
- *     the level byte so the gateway answers in the client's format);
+ *     the level byte so the gateway answers in the client's format); any
+ *     other packet with @level not 0, 4 or 5 (a caller's mistake);
  *   -SL_MQTT_RC_CLIENT_ID_INVALID: level 4 CONNECT with an empty client id
  *     and Clean Session 0 [MQTT-3.1.3-8] (CONNACK return code 2);
  *   -SL_MQTT_RC_TOPIC_NAME_INVALID: a PUBLISH (or will) topic with a

@@ -287,14 +287,8 @@ test_connack(void)
 static void
 test_publish(void)
 {
-	static const struct sl_mqtt_user_prop up[3] = { { STR("a"), STR("1") },
-							{ STR("b"), STR("") },
-							{ STR("a"), STR("3") } };
-	static const uint32_t ids[2] = { 5, 268435455 };
 	struct sl_mqtt_publish pub = { .topic = STR("a/b"), .payload = STR("hi") };
-	struct sl_mqtt_user_prop u;
 	struct sl_mqtt_packet p;
-	uint32_t off = 0, id;
 	int n, q;
 
 	/* Level 4 QoS 0: 30 07 00 03 a/b hi. */
@@ -315,7 +309,23 @@ test_publish(void)
 			CHECK(STR_EQ(p.u.publish.payload, "\0\1\2"));
 		}
 	}
-	/* Level 5 properties, as a server sends them (subscription ids too). */
+}
+
+/* Level 5 properties, as a server sends them (subscription ids too). */
+static void
+test_publish_props(void)
+{
+	static const struct sl_mqtt_user_prop up[3] = { { STR("a"), STR("1") },
+							{ STR("b"), STR("") },
+							{ STR("a"), STR("3") } };
+	static const uint32_t ids[2] = { 5, 268435455 };
+	struct sl_mqtt_publish pub = { .qos = 2, .packet_id = 0xBEEF, .topic = STR("a/b"),
+				       .payload = STR("\0\1\2") };
+	struct sl_mqtt_user_prop u;
+	struct sl_mqtt_packet p;
+	uint32_t off = 0, id;
+	int n;
+
 	pub.props = (struct sl_mqtt_props){
 		.present = SL_MQTT_PBIT(SL_MQTT_P_PAYLOAD_FORMAT) |
 			   SL_MQTT_PBIT(SL_MQTT_P_MESSAGE_EXPIRY) |
@@ -360,7 +370,15 @@ test_publish(void)
 		m = sl_mqtt_enc_publish(again, sizeof(again), 5, &fwd);
 		CHECK(m == n && memcmp(again, buf, (size_t)n) == 0);
 	}
-	/* Level 5: an empty topic with a topic alias. */
+}
+
+/* An empty topic with a topic alias (level 5); what the encoder refuses. */
+static void
+test_publish_alias_refusals(void)
+{
+	struct sl_mqtt_publish pub;
+	struct sl_mqtt_packet p;
+
 	pub = (struct sl_mqtt_publish){ .topic = STR(""), .payload = STR("x"),
 					.props = { .present = SL_MQTT_PBIT(SL_MQTT_P_TOPIC_ALIAS),
 						   .topic_alias = 1 } };
@@ -482,7 +500,20 @@ test_subscribe(void)
 		CHECK(e.retain_handling == in[i].retain_handling && e.filter_rc == 0);
 	}
 	CHECK_EQ(i, 3);
-	/* UNSUBSCRIBE: filters only, both levels. */
+}
+
+/* UNSUBSCRIBE: filters only, both levels; a bad filter kept at level 5; refusals. */
+static void
+test_unsubscribe(void)
+{
+	struct sl_mqtt_sub_entry in[2] = { { .filter = STR("a/+") },
+					   { .filter = STR("$share/g/b/#") } };
+	struct sl_mqtt_subscribe s = { .packet_id = 7, .n = 1, .entries = in };
+	struct sl_mqtt_sub_entry e;
+	struct sl_mqtt_packet p;
+	uint32_t off;
+	int n;
+
 	for (uint8_t lv = 4; lv <= 5; lv++) {
 		n = sl_mqtt_enc_subscribe(buf, sizeof(buf), lv, SL_MQTT_UNSUBSCRIBE,
 					  &(struct sl_mqtt_subscribe){ .packet_id = 9, .n = 2,
@@ -635,8 +666,11 @@ main(void)
 	test_connect_v5();
 	test_connack();
 	test_publish();
+	test_publish_props();
+	test_publish_alias_refusals();
 	test_acks();
 	test_subscribe();
+	test_unsubscribe();
 	test_suback();
 	test_disconnect_auth_ping();
 	test_names();

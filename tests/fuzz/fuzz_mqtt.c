@@ -137,7 +137,7 @@ check_fields(const struct sl_mqtt_packet *p)
 {
 	struct sl_mqtt_sub_entry e;
 	struct sl_mqtt_user_prop u;
-	uint32_t off = 0, n = 0;
+	uint32_t off = 0, n = 0, id;
 
 	switch (p->type) {
 	case SL_MQTT_CONNECT:
@@ -161,6 +161,10 @@ check_fields(const struct sl_mqtt_packet *p)
 			n++;
 		}
 		FUZZ_CHECK(n == p->u.publish.props.n_user);
+		for (off = 0, n = 0; sl_mqtt_sub_id_next(&p->u.publish.props, &off, &id) == 1; n++)
+			FUZZ_CHECK(id >= 1 && id <= SL_MQTT_MAX_SUB_ID &&
+				   (n > 0 || id == p->u.publish.props.sub_id));
+		FUZZ_CHECK(n == p->u.publish.props.n_sub_ids);
 		break;
 	case SL_MQTT_SUBSCRIBE:
 	case SL_MQTT_UNSUBSCRIBE:
@@ -197,6 +201,38 @@ check_reencode(const struct sl_mqtt_packet *p, enum sl_mqtt_side side)
 	FUZZ_CHECK(n2 == n1 && memcmp(enc1, enc2, (size_t)n1) == 0);
 }
 
+/*
+ * A server's answer to decode failure @rc is a packet a client decodes:
+ * a CONNACK (level 4 or 5 format) or a level 5 DISCONNECT.
+ */
+static void
+check_answer(uint8_t level, bool connected, uint8_t rc)
+{
+	uint8_t code, fmt = level >= SL_MQTT_V5 ? SL_MQTT_V5 : SL_MQTT_V311;
+	enum sl_mqtt_answer a = sl_mqtt_server_answer(level, connected, rc, &code);
+	struct sl_mqtt_packet q;
+	int n;
+
+	FUZZ_CHECK(strcmp(sl_mqtt_rc_name(rc), "unknown") != 0);
+	if (a == SL_MQTT_ANSWER_CONNACK) {
+		FUZZ_CHECK(!connected && level != 0);
+		n = sl_mqtt_enc_connack(enc1, sizeof(enc1), fmt,
+					&(struct sl_mqtt_connack){ .rc = code });
+		FUZZ_CHECK(n > 0);
+		FUZZ_CHECK(sl_mqtt_parse(enc1, (size_t)n, 0, fmt, SL_MQTT_CLIENT, &q) == n);
+		FUZZ_CHECK(q.u.connack.rc == code && code != 0);
+	} else if (a == SL_MQTT_ANSWER_DISCONNECT) {
+		FUZZ_CHECK(connected && level == SL_MQTT_V5 && code == rc);
+		n = sl_mqtt_enc_disconnect(enc1, sizeof(enc1), SL_MQTT_V5, SL_MQTT_DISCONNECT,
+					   &(struct sl_mqtt_disconnect){ .rc = code });
+		FUZZ_CHECK(n > 0);
+		FUZZ_CHECK(sl_mqtt_parse(enc1, (size_t)n, 0, SL_MQTT_V5, SL_MQTT_CLIENT, &q) == n);
+		FUZZ_CHECK(q.u.disconnect.rc == code);
+	} else {
+		FUZZ_CHECK(a == SL_MQTT_ANSWER_CLOSE);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -218,16 +254,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in_hi = data + size;
 	last_topic = (struct sl_mqtt_str){ NULL, 0 };
 	while (off < size) {
-		int rc = sl_mqtt_parse(data + off, size - off, max, level, side, &p);
+		int rc;
+
+		p.type = 0; /* a framing failure decodes nothing */
+		rc = sl_mqtt_parse(data + off, size - off, max, level, side, &p);
 
 		FUZZ_CHECK(rc <= (int)(size - off));
 		if (rc == 0)
 			break;
 		if (rc < 0) {
 			FUZZ_CHECK(-rc >= 0x80 && -rc <= 0xA2);
-			FUZZ_CHECK(strcmp(sl_mqtt_rc_name((uint8_t)-rc), "unknown") != 0);
+			/* A failed CONNECT is answered at the level it carried. */
+			check_answer(level == 0 && p.type == SL_MQTT_CONNECT ? p.u.connect.level :
+				     level, level != 0 && side == SL_MQTT_SERVER, (uint8_t)-rc);
 			break; /* the gateway closes the connection */
 		}
+		FUZZ_CHECK(strcmp(sl_mqtt_type_name(p.type), "reserved") != 0);
 		check_fields(&p);
 		check_reencode(&p, side);
 		if (p.type == SL_MQTT_CONNECT)

@@ -201,8 +201,10 @@ struct sl_mqtt_user_prop {
  * @sub_ids are NULL.
  *
  * Encoding writes every field whose bit is set (in identifier order), then
- * the @n_user pairs of @user and the @n_sub_ids values of @sub_ids; @raw is
- * ignored. A zeroed struct means "no properties".
+ * the @n_sub_ids values of @sub_ids (when @sub_ids is NULL: @sub_id once if
+ * its bit is set), then the @n_user pairs of @user (when @user is NULL: the
+ * user properties found in @raw, so decoded properties forward their user
+ * properties unchanged). A zeroed struct means "no properties".
  */
 struct sl_mqtt_props {
 	uint64_t present;
@@ -390,8 +392,10 @@ int sl_mqtt_frame(const uint8_t *buf, size_t len, uint32_t max_packet, struct sl
 
 /*
  * Parse framed packet @f at protocol level @level (4 or 5: the level of the
- * connection's CONNECT; ignored for a CONNECT, which carries its own) as
- * received by @side. Fills @p; strings point into @f's buffer.
+ * connection's CONNECT; ignored for a CONNECT, which carries its own; 0
+ * before any CONNECT, when every other packet is a protocol error
+ * [MQTT-3.1.0-1]) as received by @side. Fills @p; strings point into @f's
+ * buffer.
  *
  * Returns 0, or a negated reason code:
  *   -SL_MQTT_RC_MALFORMED: reserved type 0 (or 15 at level 4), wrong fixed
@@ -399,7 +403,9 @@ int sl_mqtt_frame(const uint8_t *buf, size_t len, uint32_t max_packet, struct sl
  *     ill-formed UTF-8 (or U+0000, or a surrogate, or an overlong form), QoS
  *     3, DUP at QoS 0, CONNECT flag rules, an unknown property or one not
  *     allowed in this packet, a bad subscription option, ...;
- *   -SL_MQTT_RC_PROTOCOL_ERROR: a packet type this @side never receives, a
+ *   -SL_MQTT_RC_PROTOCOL_ERROR: a packet type this @side never receives
+ *     (or anything but CONNECT at @level 0), a reason code not allowed in
+ *     the packet, a
  *     property given twice or with a forbidden value, packet identifier 0
  *     where one is required, SUBSCRIBE / UNSUBSCRIBE without an entry, an
  *     empty topic name without a topic alias, No Local on a shared

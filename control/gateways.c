@@ -114,6 +114,20 @@ put_name(FILE *f, const char *s)
 		      (*s >= '0' && *s <= '9') || *s == '_' ? *s : '_', f);
 }
 
+/* Label values escape backslash, double quote and newline. */
+static void
+put_label_value(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
 void
 sl_ctl_gateways_metrics(FILE *f, const char *name)
 {
@@ -155,9 +169,8 @@ sl_ctl_gateways_metrics(FILE *f, const char *name)
 				put_name(f, t->name);
 				fputc('_', f);
 				put_name(f, t->labels[k]);
-				/* Gateway names are [A-Za-z0-9._-]: nothing to escape. */
 				fprintf(f, "%s{gateway=\"", count ? "_total" : "");
-				put_name(f, g[j].m->key);
+				put_label_value(f, g[j].m->key);
 				fprintf(f, "\"} %llu\n", (unsigned long long)g[j].vals[k]);
 			}
 		}

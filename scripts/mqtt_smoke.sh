@@ -159,6 +159,7 @@ t_ge "bad_before_connect counted" "$(gwstat bad_before_connect)" 1
 t_ge "bad_malformed counted" "$(gwstat bad_malformed)" 200
 t_ge "bad_topic counted" "$(gwstat bad_topic)" 1
 ctl stats | grep -A2 GATEWAY
+t_check "metrics: the gateway's counters" bash -c "curl -s 127.0.0.1:9580/metrics | grep -q '^sluice_mqtt_pub_in_total{gateway=\"mqtt-$PORT\"} [1-9]'"
 
 # Authentication and ACLs: a second gateway with credentials of its own.
 ctl user add alice --credentials "$T_DIR/alice.cred" >/dev/null || t_fail "user add alice"

@@ -155,7 +155,7 @@ def shm_records(frames, start=0, pad_at_end=False):
 # Replication datagrams (docs/REPLICATION.md): header, frames, a zero tag.
 # fuzz_repl's first byte: bit 0 seal (the harness writes header and tag),
 # bit 1 encrypt; unsealed seeds exercise the refusals.
-R_HB, R_TOPIC, R_POS, R_TRUNC, R_DATA, R_ACK = 1, 2, 3, 4, 5, 6
+R_HB, R_TOPIC, R_POS, R_TRUNC, R_DATA, R_ACK, R_LAG = 1, 2, 3, 4, 5, 6, 7
 
 
 def rframe(ftype, body, flags=0):
@@ -190,6 +190,8 @@ def repl_seeds():
         "fragment": rdgram([rdata(7, b"x" * 600, total=1500, off=600)]),
         "trunc-ack": rdgram([trunc, ack], role=3),
         "unknown-type": rdgram([rframe(9, b"\0" * 8), hb]),
+        # A primary's report to its DR replica: records, bytes not persisted.
+        "hb-lag": rdgram([hb, rframe(R_LAG, struct.pack("<QQ", 25, 3200))]),
     }
 
 

@@ -2,7 +2,6 @@
 /* sluice-mqtt-loadgen: open-loop MQTT 3.1.1 / 5.0 load against any broker; --help and the
  * command line into struct mlg_conf. */
 
-#define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>

@@ -3,7 +3,6 @@
  * publishers on a fixed schedule (or as fast as a window allows) and subscribers that
  * time every delivery from its intended send time. */
 
-#define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>

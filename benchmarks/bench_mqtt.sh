@@ -13,12 +13,13 @@
 #   qos0-R, qos1-R  publish -> deliver latency p50/p99/p99.9 at R msgs/s for
 #                   each of --rates (default "10000 50000"), open loop from
 #                   each message's due time (no coordinated omission)
-#   qos0-max, qos1-max  the most messages/s delivered: 4 publishers, 1
-#                   subscriber, at most 1000 messages ahead (QoS 1: 1000 in
-#                   flight per publisher); latency there is queueing
+#   qos0-max, qos1-max  the most messages/s delivered: 4 publishers on one
+#                   topic, 1 subscriber, at most 1000 messages ahead (QoS 1:
+#                   1000 in flight per publisher); latency there is queueing
 #   sessions        memory per idle persistent session: --sessions (default
 #                   1000) clients each CONNECT with a persistent session,
-#                   SUBSCRIBE at QoS 1 to a topic of its own and DISCONNECT;
+#                   SUBSCRIBE at QoS 1 (all to one topic, b<broker>/sess/all:
+#                   the cost of a session, not of a topic each) and DISCONNECT;
 #                   the broker's RSS before and after, divided by N (sluice:
 #                   sluice-mqtt's RSS, and the dataplane's RSS + hugetlb
 #                   beside it); then the sessions are ended again
@@ -189,7 +190,8 @@ run_rows() {
 		done
 	done
 	for q in 0 1; do
-		load "$b" "qos$q-max" $q 0 "$port" "$pids" -P 4 -S 1 --window 1000 --inflight 1000
+		load "$b" "qos$q-max" $q 0 "$port" "$pids" -P 4 -S 1 --one-topic --window 1000 \
+			--inflight 1000
 	done
 }
 
@@ -220,13 +222,14 @@ PY
 session_row() {
 	local b=$1 port=$2 pids=$3 p before=() after=() cleared=() t0 f=$work/$b-sess.json rc
 	# A few made and ended first, so code and first allocations are not counted.
-	timeout -k 3 60 "$lg" -p "$port" --sessions 20 -t "b$b" -i "b$b-warm" >/dev/null 2>&1
+	timeout -k 3 60 "$lg" -p "$port" --sessions 20 --sessions-filter "b$b/sess/all" \
+		-i "b$b-warm" >/dev/null 2>&1
 	timeout -k 3 60 "$lg" -p "$port" --sessions 20 --sessions-clear -i "b$b-warm" >/dev/null 2>&1
 	sleep 0.5
 	for p in $pids; do before+=("$(mem_kb "$p")"); done
 	t0=$SECONDS
-	timeout -k 3 120 "$lg" -p "$port" --sessions "$sessions" -t "b$b" -i "b$b-sess" --json \
-		>"$f" 2>>"$work/lg.err"
+	timeout -k 3 120 "$lg" -p "$port" --sessions "$sessions" --sessions-filter "b$b/sess/all" \
+		-i "b$b-sess" --json >"$f" 2>>"$work/lg.err"
 	rc=$?
 	sleep 1
 	for p in $pids; do after+=("$(mem_kb "$p")"); done
@@ -306,7 +309,7 @@ sluice_up() {
 	done
 	gport=$(free_port)
 	mkdir -p "$work/mqtt-state"
-	"$gw" --shm $name --listen 127.0.0.1 --port "$gport" --allow-anonymous true \
+	"$gw" --shm $name --listen 127.0.0.1 --port "$gport" --allow-anonymous \
 		--state-dir "$work/mqtt-state" --name bench --max-inflight 1000 --max-queued 100000 \
 		--tx-max 67108864 >"$work/mqtt.log" 2>&1 &
 	gpid=$!
@@ -380,7 +383,7 @@ for n in names:
         "ratio_p50": rp50, "ratio_p99": rp99, "ratio_msgs_per_s": rt}
 print("ratios: sluice-mqtt / mosquitto (latency: lower is better, < 1 beats mosquitto;"
       " throughput: higher is better).\n*-max rows: 4 publishers -> 1 subscriber,"
-      " delivered msgs/s; their latency is queueing.")
+      " on one topic,\n  delivered msgs/s; their latency is queueing.")
 print("CPU in each row, share of one core over the row: tool / broker (sluice: gateway +"
       " dataplane)")
 for n in names:

@@ -32,9 +32,9 @@ usage(FILE *f)
 		"Usage: " MLG_NAME " [options]\n"
 		"Open-loop MQTT load against any broker (MQTT 3.1.1 or 5.0 over TCP): N publisher\n"
 		"and M subscriber connections in one process, one thread, epoll, non-blocking.\n"
-		"Publisher k publishes to TOPIC/k; every subscriber subscribes to TOPIC/+ and so\n"
-		"receives every message. Packets are encoded and decoded by sluice-mqtt's own\n"
-		"codec (gateway/mqtt_codec.h).\n"
+		"Publisher k publishes to TOPIC/k (or all to TOPIC/0 with --one-topic); every\n"
+		"subscriber subscribes to TOPIC/+ (TOPIC/0) and so receives every message.\n"
+		"Packets are encoded and decoded by sluice-mqtt's own codec (gateway/mqtt_codec.h).\n"
 		"\n"
 		"At a fixed --rate, message j of the run (publisher j %% N, in turn) is due at\n"
 		"start + j / rate; a message that could not go out on time (socket full, no\n"
@@ -66,6 +66,8 @@ usage(FILE *f)
 		"                         most (default 1000; v5: also the broker's Receive\n"
 		"                         Maximum)\n"
 		"  -t, --topic T          topic prefix (default mlg)\n"
+		"      --one-topic        every publisher publishes to TOPIC/0, and subscribers\n"
+		"                         subscribe to TOPIC/0 itself (no wildcard)\n"
 		"  -i, --client-id ID     client id prefix (default mlg)\n"
 		"  -u, --username U       CONNECT user name (Sluice: the user)\n"
 		"      --password PW      CONNECT password (Sluice: the user's key)\n"
@@ -77,6 +79,9 @@ usage(FILE *f)
 		"                         ids ID-x0..ID-x<N-1>, clean session 0, v5 session\n"
 		"                         expiry 0xFFFFFFFF), each subscribed at QoS 1 to its own\n"
 		"                         TOPIC/sess/i, then disconnected: idle stored sessions\n"
+		"      --sessions-filter F  --sessions: subscribe to F instead, \"%%u\" in it\n"
+		"                         standing for the session's index (one filter for all:\n"
+		"                         the cost of a session without that of a topic each)\n"
 		"      --sessions-clear   with --sessions N: connect those ids with a clean\n"
 		"                         session and disconnect, which ends them\n"
 		"      --parallel N       --sessions: connections at once (default 64)\n"
@@ -152,7 +157,7 @@ read_password_file(struct mlg_conf *cf, const char *path)
 
 enum {
 	O_DRAIN = 256, O_WINDOW, O_INFLIGHT, O_PASSWORD, O_PWFILE, O_SESSIONS, O_SCLEAR,
-	O_PARALLEL, O_JSON, O_QUIET, O_HELP,
+	O_PARALLEL, O_SFILTER, O_ONE, O_JSON, O_QUIET, O_HELP,
 };
 
 static int
@@ -181,6 +186,8 @@ parse(int argc, char **argv, struct mlg_conf *cf)
 		{ "sessions", required_argument, NULL, O_SESSIONS },
 		{ "sessions-clear", no_argument, NULL, O_SCLEAR },
 		{ "parallel", required_argument, NULL, O_PARALLEL },
+		{ "sessions-filter", required_argument, NULL, O_SFILTER },
+		{ "one-topic", no_argument, NULL, O_ONE },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
@@ -259,6 +266,8 @@ parse(int argc, char **argv, struct mlg_conf *cf)
 			if ((rc = num("--parallel", optarg, 1, 1000, &v)) == 0)
 				cf->parallel = (unsigned)v;
 			break;
+		case O_SFILTER: cf->sessions_filter = optarg; break;
+		case O_ONE: cf->one_topic = 1; break;
 		case O_JSON: cf->json = 1; break;
 		case O_QUIET: cf->quiet = 1; break;
 		case O_HELP: usage(stdout); exit(0);

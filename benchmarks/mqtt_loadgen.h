@@ -53,12 +53,14 @@ struct mlg_conf {
 	uint32_t window;    /* max rate: messages a publisher runs ahead of its slowest subscriber */
 	uint32_t inflight;  /* QoS 1/2: unacknowledged publishes per publisher, at most */
 	const char *topic;  /* publisher k publishes TOPIC/k; subscribers take TOPIC/+ */
+	int one_topic;	    /* --one-topic: every publisher on TOPIC/0, subscribed exactly */
 	const char *client_id; /* prefix of every client id */
 	const char *username;
 	const char *password;
 	uint16_t keepalive;
 	unsigned sessions;  /* --sessions N: make N idle persistent sessions instead of a load */
 	int sessions_clear; /* --sessions-clear: end the N sessions a --sessions run made */
+	const char *sessions_filter; /* --sessions-filter: what each session subscribes to */
 	unsigned parallel;  /* --sessions: connections in flight at once */
 	int json;
 	int quiet;

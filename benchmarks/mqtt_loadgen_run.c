@@ -198,8 +198,18 @@ send_subscribe(struct mlg_run *r, struct mlg_conn *c)
 {
 	char filter[256];
 
-	if (c->role == MLG_SESS)
+	if (c->role == MLG_SESS && r->cf->sessions_filter) {
+		/* "%u" in --sessions-filter stands for the session's index. */
+		const char *f = r->cf->sessions_filter, *u = strstr(f, "%u");
+
+		if (u)
+			snprintf(filter, sizeof(filter), "%.*s%u%s", (int)(u - f), f, c->idx, u + 2);
+		else
+			snprintf(filter, sizeof(filter), "%s", f);
+	} else if (c->role == MLG_SESS)
 		snprintf(filter, sizeof(filter), "%s/sess/%u", r->cf->topic, c->idx);
+	else if (r->cf->one_topic)
+		snprintf(filter, sizeof(filter), "%s/0", r->cf->topic);
 	else
 		snprintf(filter, sizeof(filter), "%s/+", r->cf->topic);
 	if (QUEUE(r, c, 512, mlg_wire_subscribe(r->cf, _b, ROOM(c), SUB_PID, filter,
@@ -609,7 +619,7 @@ pub_one(struct mlg_run *r, struct mlg_conn *c, uint8_t *payload, uint64_t sched,
 	uint16_t pid = 0;
 	long n;
 
-	snprintf(topic, sizeof(topic), "%s/%u", r->cf->topic, c->idx);
+	snprintf(topic, sizeof(topic), "%s/%u", r->cf->topic, r->cf->one_topic ? 0 : c->idx);
 	memcpy(payload, &pl, sizeof(pl));
 	if (r->cf->qos > 0) {
 		while (c->pid_state[c->next_pid] != 0 || c->next_pid == 0)

@@ -5,8 +5,9 @@ delivery report (scripts/demo.sh --mqtt; works against any MQTT broker).
 
 mosquitto_sub subscribes at QoS 1; mosquitto_pub -l publishes every line it reads
 from its standard input as a QoS 1 message. This script feeds mosquitto_pub
-(-M 1000: up to 1000 unacknowledged) one line per message on a fixed schedule ("SEQ DUE_NS padding": message i is due at
-start + i / rate, written late rather than skipped), reads what mosquitto_sub
+(-M 1000: up to 1000 unacknowledged) one line per message on a fixed schedule
+("SEQ DUE_NS padding": message i is due at start + i / rate, written late
+rather than skipped), reads what mosquitto_sub
 prints, and takes each message's latency as its arrival minus its due time
 (CLOCK_MONOTONIC: one host, one clock). So the figures are end to end through
 both clients and the broker, the clients' own queueing included. Lost: sent

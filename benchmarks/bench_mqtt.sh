@@ -45,7 +45,8 @@
 #
 #   --quick          1 s rows, 200 sessions (a smoke test)
 #   --broker B       only mosquitto, or only sluice (default both)
-#   --rows FILE      also append scripts/bench.sh rows (mqtt-<broker>-<row>)
+#   --rows FILE      also append scripts/bench.sh rows (mqtt-<broker>-<row>, as
+#                    mqtt-sluice-q1-50k, mqtt-mosquitto-q0-max)
 #   --json FILE      also write the summary there (default: only stdout)
 #   BUILD=dir        build directory (default build/)
 #
@@ -447,7 +448,11 @@ if rows_out:
             if r["row"] == "sessions" or r["row"] == "all":
                 continue
             st = r["status"] if r["status"] in ("ok", "loss") else "failed"
-            o = {"name": f"mqtt-{r['broker']}-{r['row']}", "transport": "mqtt",
+            # Short enough for bench.sh's name column: qos1-50000 -> q1-50k.
+            short = r["row"].replace("qos", "q")
+            if short.endswith("000"):
+                short = short[:-3] + "k"
+            o = {"name": f"mqtt-{r['broker']}-{short}", "transport": "mqtt",
                  "durability": "none" if r["broker"] == "sluice" else None, "size": size,
                  "status": st}
             for k in ("p50_ns", "p90_ns", "p99_ns", "p999_ns", "p9999_ns", "max_ns", "msgs_per_s",

@@ -370,7 +370,7 @@ for n in names:
         rp50 = s["p50_ns"] / m["p50_ns"] if m["p50_ns"] else None
         rp99 = s["p99_ns"] / m["p99_ns"] if m["p99_ns"] else None
         rt = s["msgs_per_s"] / m["msgs_per_s"] if m["msgs_per_s"] else None
-    f = lambda x: f"{x:6.2f}" if x is not None else f"{'-':>6}"
+    f = lambda x: (f"{'-':>6}" if x is None else f"{x:6.2f}" if x >= 0.1 else f"{x:6.0e}")
     note = ""
     for who, r in (("mosquitto", m), ("sluice", s)):
         if r is not None and r["status"] == "loss":
@@ -408,8 +408,9 @@ for who, r in (("mosquitto", ms), ("sluice-mqtt", ss)):
         dp = (r["rss_after_kb"][1] - r["rss_before_kb"][1]) * 1024 / r["sessions"]
         extra = f" (dataplane RSS+hugetlb {dp:+.0f} B/session beside it)"
     print(f"idle persistent sessions, {who}: {r['made']} made, "
-          f"{r['bytes_per_session']:.0f} B/session RSS{extra}; after ending them "
-          f"{(r['rss_cleared_kb'][0] - r['rss_before_kb'][0]) * 1024 / r['sessions']:+.0f} B/session")
+          f"{r['bytes_per_session']:.0f} B/session of RSS{extra}; RSS once they were ended: "
+          f"{(r['rss_cleared_kb'][0] - r['rss_before_kb'][0]) * 1024 / r['sessions']:+.0f} B/session"
+          " over the start (freed memory stays in the heap)")
     summary["sessions"][who] = {k: r.get(k) for k in ("sessions", "made", "bytes_per_session",
                                                      "bytes_per_session_all", "rss_before_kb",
                                                      "rss_after_kb", "rss_cleared_kb")}

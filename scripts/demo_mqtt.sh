@@ -56,8 +56,10 @@ demo_mqtt() {
 	rc=$?
 	if [ $json -eq 0 ]; then
 		echo
-		say "sluice-mqtt and dataplane counters (sluicectl -n $name stats):"
-		ctl stats | sed "s/^/  /" | head -24
+		say "dataplane and sluice-mqtt counters (sluicectl -n $name stats):"
+		ctl stats >"$work/stats.txt" 2>&1
+		{ head -2 "$work/stats.txt"; sed -n '/^GATEWAY/,/^$/p' "$work/stats.txt"; } |
+			sed "s/^/  /"
 	fi
 	demo_mqtt_stop
 	return $rc

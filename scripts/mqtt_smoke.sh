@@ -60,7 +60,7 @@ t_eq "retained" "$out" kept
 
 ctl() { "$SL_BUILD/ctl/sluicectl" -n "$T_DP" "$@"; }
 t_control_up "$T_DIR/state"
-gwstat() { ctl stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["gateways"][0]["counters"][sys.argv[1]])' "$1"; }
+gwstat() { ctl stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); g=[g for g in d["gateways"] if g["name"]==sys.argv[2]]; print(g[0]["counters"][sys.argv[1]] if g else "none:%s" % d["gateways"])' "$1" "mqtt-$PORT"; }
 
 # Will: a client killed without DISCONNECT has its will published.
 msub -t will/t -C 1 >"$T_DIR/will.out" 2>&1 &

@@ -12,6 +12,7 @@
 
 #define ACK_WINDOW 16384u /* publishes awaiting an answer per user */
 #define POLL_BURST 256
+#define POLL_BURSTS 16 /* bursts per user per loop iteration, at most */
 
 struct gw_tc_ent {
 	char *name; /* MQTT topic name; NULL: free */
@@ -310,16 +311,21 @@ int
 gw_user_poll_all(void)
 {
 	struct gw_user *u;
-	int n, work = 0;
+	int i, n, work = 0;
 
 	for (u = users; u != NULL; u = u->next) {
-		if (u->dead)
-			continue;
-		n = sl_client_poll(u->cl, on_deliver, u, POLL_BURST);
-		if (n > 0)
-			work += n;
-		else if (n == -ENOTCONN)
-			user_lost(u);
+		/* Bursts until the ring is empty (bounded, so sockets still get
+		 * their turn): one burst per loop iteration drained the ring
+		 * slower than four publishers fill it. */
+		for (i = 0; i < POLL_BURSTS && !u->dead; i++) {
+			n = sl_client_poll(u->cl, on_deliver, u, POLL_BURST);
+			if (n > 0)
+				work += n;
+			else if (n == -ENOTCONN)
+				user_lost(u);
+			if (n < POLL_BURST)
+				break;
+		}
 	}
 	return work;
 }

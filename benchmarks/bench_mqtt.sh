@@ -40,6 +40,9 @@
 #              and routed, as mosquitto's), the sessions' topics async
 #              (journaled: what a persistent session replays from).
 #              --max-inflight 1000, --max-queued 100000, --tx-max 64 MiB.
+#              The QoS 1 rows' topics and the sessions' back-pressure block
+#              (docs/MQTT.md 6.4): with the default drop a gateway behind
+#              loses PUBACKed messages; block holds the publishers back.
 # Nothing is pinned: the brokers and the tool share this machine's cores, so
 # figures move from run to run; compare the two brokers within one run.
 #
@@ -298,7 +301,8 @@ sluice_up() {
 	sl_ns_up $tag $net || { say "cannot create the namespaces"; return 1; }
 	SL_DP_WAIT=30 sl_dp_start $tag "$work/dp.log" --name $name --idle "$idle" \
 		--set "port0.ip=$net.1" --set "journal_dir=$work/journal" \
-		--set "durability_rules=bsluice.sess*=async bsluice*=none" || return 1
+		--set "durability_rules=bsluice.sess*=async bsluice*=none" \
+		--set "backpressure_rules=bsluice.qos1*=block bsluice.sess*=block" || return 1
 	"$build/control/sluice-control" -n $name --state-dir "$work/control" --metrics off \
 		>"$work/control.log" 2>&1 &
 	cpid=$!

@@ -33,7 +33,6 @@ static struct gw_user *users;
 static struct gw_user *own;
 
 static void on_settle(void *arg, uint64_t pub_seq, uint32_t topic_id, uint16_t error);
-static void on_event(void *arg, const struct sl_event *ev);
 
 static bool
 user_name_ok(const char *p, uint16_t len)
@@ -86,7 +85,7 @@ user_open(const char *name, const uint8_t *key, uint8_t *rc)
 	o.ack_window = ACK_WINDOW;
 	o.on_settle = on_settle;
 	o.settle_arg = u;
-	o.on_event = on_event;
+	o.on_event = gw_user_event;
 	o.event_arg = u;
 	o.last_error = &last;
 	if (name != NULL) {
@@ -281,8 +280,8 @@ user_lost(struct gw_user *u)
 			gw_conn_disconnect(s->conn, SL_MQTT_RC_NOT_AUTHORIZED, true);
 }
 
-static void
-on_event(void *arg, const struct sl_event *ev)
+void
+gw_user_event(void *arg, const struct sl_event *ev)
 {
 	struct gw_user *u = arg;
 

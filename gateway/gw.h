@@ -41,6 +41,7 @@ struct gw_conn {
 	uint8_t state;	   /* enum gw_conn_state */
 	uint8_t level;	   /* protocol level of its CONNECT (0 before) */
 	bool rd_blocked;   /* reading stopped: the broker's ring is full */
+	bool was_blocked;  /* its last publish met a full ring (counted once) */
 	bool wr_armed;	   /* EPOLLOUT asked for */
 	bool in_flush;	   /* on the flush list */
 	bool will_on_close; /* publish the session's will when it closes */

@@ -12,7 +12,7 @@
 
 #define RX_INIT 4096u
 #define TX_INIT 4096u
-#define READ_BUDGET (256u * 1024u) /* bytes read from one socket per wakeup */
+#define READ_BUDGET (64u * 1024u) /* bytes read from one socket per wakeup */
 
 uint8_t *
 gw_conn_reserve(struct gw_conn *c, uint32_t n)
@@ -168,12 +168,15 @@ gw_conn_parse(struct gw_conn *c)
 			if (gw_pubin(c, &p.u.publish) == -EAGAIN) {
 				/* Back-pressure: keep this packet, stop reading. */
 				if (!c->rd_blocked) {
-					GW_INC(pub_in_blocked);
+					if (!c->was_blocked)
+						GW_INC(pub_in_blocked);
+					c->was_blocked = true;
 					c->rd_blocked = true;
 					gw.n_blocked++;
 				}
 				break;
 			}
+			c->was_blocked = false;
 		} else {
 			gw_mqtt_handle(c, &p);
 		}

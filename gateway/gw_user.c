@@ -12,7 +12,7 @@
 
 #define ACK_WINDOW 16384u /* publishes awaiting an answer per user */
 #define POLL_BURST 256
-#define POLL_BURSTS 16 /* bursts per user per loop iteration, at most */
+#define POLL_ROUNDS 32 /* up to 8192 deliveries per user per loop iteration */
 
 struct gw_tc_ent {
 	char *name; /* MQTT topic name; NULL: free */
@@ -310,18 +310,21 @@ int
 gw_user_poll_all(void)
 {
 	struct gw_user *u;
-	int i, n, work = 0;
+	int n, k, work = 0;
 
 	for (u = users; u != NULL; u = u->next) {
-		/* Bursts until the ring is empty (bounded, so sockets still get
-		 * their turn): one burst per loop iteration drained the ring
-		 * slower than four publishers fill it. */
-		for (i = 0; i < POLL_BURSTS && !u->dead; i++) {
+		if (u->dead)
+			continue;
+		/* Drain the ring (bounded): it fills as fast as every client's
+		 * socket feeds the broker, and a full one makes the broker drop
+		 * (policy drop) or hold publishers back (block). */
+		for (k = 0; k < POLL_ROUNDS; k++) {
 			n = sl_client_poll(u->cl, on_deliver, u, POLL_BURST);
-			if (n > 0)
-				work += n;
-			else if (n == -ENOTCONN)
+			if (n == -ENOTCONN)
 				user_lost(u);
+			if (n <= 0)
+				break;
+			work += n;
 			if (n < POLL_BURST)
 				break;
 		}

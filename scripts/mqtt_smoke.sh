@@ -9,7 +9,7 @@ t_start --set "journal_dir=$T_DIR/journal" --set "durability_rules=dur.*=sync"
 trap 't_cleanup; rm -f "/run/sluice/$T_DP/shm.sock"; rmdir "/run/sluice/$T_DP" 2>/dev/null' EXIT
 command -v mosquitto_pub >/dev/null || { echo "skip: no mosquitto_pub"; exit 77; }
 PORT=$((20000 + $$ % 20000))
-GW=$SL_BUILD/gateway/sluice-mqtt
+GW=${SMOKE_GW:-$SL_BUILD/gateway/sluice-mqtt}
 
 "$GW" --shm "$T_DP" --port "$PORT" --listen 127.0.0.1 --allow-anonymous \
 	--state-dir "$T_DIR/mqtt" --verbose ${SMOKE_GW_ARGS:-} >"$T_DIR/gw.log" 2>&1 &

@@ -31,6 +31,7 @@ struct gw_group {
 
 static struct gw_user *users;
 static struct gw_user *own;
+static bool polling; /* inside sl_client_poll (its callbacks run) */
 
 static void on_settle(void *arg, uint64_t pub_seq, uint32_t topic_id, uint16_t error);
 
@@ -319,7 +320,9 @@ gw_user_poll_all(void)
 		 * socket feeds the broker, and a full one makes the broker drop
 		 * (policy drop) or hold publishers back (block). */
 		for (k = 0; k < POLL_ROUNDS; k++) {
+			polling = true;
 			n = sl_client_poll(u->cl, on_deliver, u, POLL_BURST);
+			polling = false;
 			if (n == -ENOTCONN)
 				user_lost(u);
 			if (n <= 0)
@@ -421,15 +424,19 @@ drain_before_request(struct gw_user *u)
 	uint64_t end = 0, now;
 	int n;
 
+	if (u->dead || polling)
+		return; /* never a poll inside a poll's callback */
 	for (;;) {
+		polling = true;
 		n = sl_client_poll(u->cl, on_deliver, u, POLL_BURST);
+		polling = false;
 		if (n < 0)
 			return;
-		if (n == POLL_BURST)
-			continue;
-		sl_client_stats(u->cl, &st);
-		if (st.pub_outstanding == 0)
-			return;
+		if (n < POLL_BURST) {
+			sl_client_stats(u->cl, &st);
+			if (st.pub_outstanding == 0)
+				return;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 		if (end == 0)

@@ -51,6 +51,7 @@ struct gw_conn {
 	uint32_t keepalive_s;
 	uint32_t max_packet_out; /* the client's Maximum Packet Size (v5) */
 	struct gw_sess *sess;
+	void *tls;	   /* TLS state (gw_tls.h), NULL: plain TCP */
 	/* Received bytes not yet parsed (bounded by max-packet + 5). */
 	uint8_t *rx;
 	uint32_t rx_len, rx_cap;
@@ -339,6 +340,7 @@ struct gw {
 	struct gw_conf conf;
 	int ep;		/* epoll */
 	int lfd;	/* listening socket */
+	int tlfd;	/* listening socket for TLS, -1 none */
 	uint64_t now_ns;
 	uint32_t n_conns;
 	uint32_t next_conn_id;

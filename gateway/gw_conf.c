@@ -55,6 +55,10 @@ static const struct opt opts[] = {
 	{ "max-subscriptions", K_U32, U(max_subs), 1, 65535, "subscriptions per session (256)" },
 	{ "connect-timeout-ms", K_U32, U(connect_timeout_ms), 100, 600000,
 	  "time a connection has to send CONNECT (10000)" },
+	{ "tls-cert", K_STR, S(tls_cert), 0, 0,
+	  "server certificate chain (PEM): also listen for MQTT over TLS" },
+	{ "tls-key", K_STR, S(tls_key), 0, 0, "its private key (PEM)" },
+	{ "tls-port", K_U32, U(tls_port), 1, 65535, "TCP port for MQTT over TLS (8883)" },
 	{ "verbose", K_BOOL, U(verbose), 0, 1, "log connections and refusals to stderr" },
 };
 
@@ -66,6 +70,7 @@ gw_conf_defaults(struct gw_conf *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->listen, sizeof(c->listen), "0.0.0.0");
 	c->port = 1883;
+	c->tls_port = 8883;
 	snprintf(c->shm, sizeof(c->shm), "sluice");
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/sluice/mqtt");
 	c->max_conns = 10000;
@@ -136,6 +141,8 @@ set_opt(struct gw_conf *c, const struct opt *o, const char *val, const char *whe
 		}
 		if (o->off == offsetof(struct gw_conf, port))
 			c->port = (uint16_t)v;
+		else if (o->off == offsetof(struct gw_conf, tls_port))
+			c->tls_port = (uint16_t)v;
 		else
 			*(uint32_t *)f = (uint32_t)v;
 		return 0;
@@ -267,6 +274,10 @@ gw_conf_parse(struct gw_conf *c, int argc, char **argv)
 			goto missing;
 		if (set_opt(c, o, val, "command line") < 0)
 			return -1;
+	}
+	if (!c->tls_cert[0] != !c->tls_key[0]) {
+		fprintf(stderr, PROG ": --tls-cert and --tls-key go together\n");
+		return -1;
 	}
 	if (!c->name[0])
 		snprintf(c->name, sizeof(c->name), "mqtt-%u", c->port);

@@ -218,6 +218,7 @@ struct gw_user {
 	uint32_t pend_mask;
 	/* Consumer groups joined for shared subscriptions. */
 	struct gw_group *groups;
+	uint64_t stash_drops; /* the client's stash_drops already counted */
 };
 
 /*
@@ -233,6 +234,11 @@ void gw_user_put(struct gw_user *u);
 struct gw_user *gw_user_own(void);
 /* Poll every user's client: deliveries, acks. Returns work done. */
 int gw_user_poll_all(void);
+/* libsluice's event callback of user @arg: a gap is counted in
+ * deliveries_lost, a revoked session disconnects its MQTT clients. */
+void gw_user_event(void *arg, const struct sl_event *ev);
+/* Timers: count what the clients dropped themselves (client_dropped). */
+void gw_user_tick(void);
 /* Resolve MQTT topic @name to a topic id for @u (cache, then the broker,
  * creating it when allowed). Returns 0 or an MQTT 5 reason code (0x87 not
  * authorized, 0x90 topic name invalid, 0x80 other). */

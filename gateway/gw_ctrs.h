@@ -58,7 +58,10 @@
 	X(loop_iterations, C)                                                           \
 	X(loop_sleeps, C)       /* epoll waits that slept (idle) */                     \
 	X(user_sessions, G)     /* pooled libsluice sessions (one per user) */          \
-	X(msgs_in_use, G)       /* message buffers referenced */
+	X(msgs_in_use, G)       /* message buffers referenced */                        \
+	X(deliveries_lost, C)   /* broker sequences never delivered (SL_EV_GAP): the */ \
+	                        /* dataplane dropped them, e.g. its ring full (drop) */ \
+	X(client_dropped, C)    /* deliveries libsluice dropped (its stash full) */
 
 enum gw_ctr {
 #define GW_CTR_ENUM(n, k) GW_C_##n,

@@ -310,6 +310,7 @@ tick(void)
 		}
 	}
 	gw_sess_tick(gw.now_ns);
+	gw_user_tick();
 	gw_retain_flush();
 	gw_ctr[GW_C_sessions] = gw_sess_count();
 	{

@@ -50,6 +50,10 @@
 # "sluice-1node-sync", one node in the same topology and idle strategy;
 # "sluice-ha-repl-max", the most 64 B sync messages/s replicated through one
 # worker, against "sluice-1node-sync-max".
+# MQTT (benchmarks/bench_mqtt.sh, when sluice-mqtt-loadgen is built):
+# "mqtt-sluice-*" rows through sluice-mqtt against "mqtt-mosquitto-*", Debian's
+# mosquitto driven by the same tool with the same load in the same run (QoS 0
+# and 1 at fixed rates, and the maximum rate); ratio = sluice / mosquitto.
 #
 #   --quick        1 s per Sluice run and short floors (a smoke test, ~45 s)
 #   --micro        also run the Google Benchmark micro-benchmarks: benchmarks/bench_hotpath.sh
@@ -628,6 +632,18 @@ for what, on, off in (("deliver", "BM_LatHistDeliver/on:1/topics:8", "BM_LatHist
 PY
 fi
 
+# --- 3d. MQTT: sluice-mqtt against Debian's mosquitto (benchmarks/bench_mqtt.sh) ---
+# Rows "mqtt-mosquitto-*" and "mqtt-sluice-*" (QoS 0/1 at 10k and 50k msg/s,
+# and the maximum rate), same tool, same load; r. = sluice / mosquitto.
+if [ -x "$bin/sluice-mqtt-loadgen" ]; then
+	say "MQTT: sluice-mqtt and mosquitto side by side (benchmarks/bench_mqtt.sh)"
+	mq=(--duration "$duration"); [ $quick -eq 1 ] && mq=(--quick)
+	BUILD=$build timeout -k 5 900 bash "$root/benchmarks/bench_mqtt.sh" "${mq[@]}" \
+		--rows "$rows" 2>&1 | grep -v '^{"size"' | sed 's/^/  /'
+else
+	say "sluice-mqtt-loadgen not built: no MQTT rows"
+fi
+
 # --- 4. table, JSON, plot ---
 mkdir -p "$root/bench-results"
 table_ok=1
@@ -661,6 +677,10 @@ for r in rows:
         f = veth.get(r["size"])
     elif r["name"] in ("sluice", "sluice-emupmem", "sluice-file") and r["transport"] == "shm":
         f = pp
+    elif r["name"].startswith("mqtt-sluice-"):
+        # MQTT: against mosquitto's row of the same load, same run.
+        f = next((q for q in rows if q["name"] == "mqtt-mosquitto-" + r["name"][12:] and
+                  q["status"] in ("ok", "loss") and q.get("p50_ns") and q.get("p99_ns")), None)
     r["floor_p50_ns"] = f["p50_ns"] if f else None
     r["floor_p99_ns"] = f["p99_ns"] if f else None
 
@@ -690,7 +710,9 @@ print("shm rows: latency is one-way publish to deliver (TSC; r. = ratio to the p
       "  shm-ring-*: the ring alone (sluice-bench-shm-ring), one-line records between the two cores:\n"
       "  latency one-way at the shm rate, msgs/s flat out; -line polls the record, -doorbell a word;\n"
       "  *-emupmem: sync journal on tmpfs with PMEM_IS_PMEM_FORCE=1 (emulated persistent memory)\n"
-      "  *-file: sync journal on an ordinary file system (msync)")
+      "  *-file: sync journal on an ordinary file system (msync)\n"
+      "mqtt-* rows: benchmarks/bench_mqtt.sh, publish -> deliver over TCP on 127.0.0.1 from the"
+      " due time;\n  r. = sluice-mqtt / mosquitto of the same row (*-max: msgs/s delivered)")
 # Throughput against the floors of the same run.
 def first_ok(name, transport=None, size=None):
     return next((r for r in rows if r["name"] == name and r["status"] in ("ok", "loss") and
@@ -754,6 +776,11 @@ for dur in ("none", "sync"):
         print(", ".join(f"{r['size']} B {t(r['p99_ns'])}" for r in calls) +
               (f" | at the maximum rate ({mx['msgs_per_s'] / 1e6:.2f}M/s) {mx['size']} B"
                f" {t(mx['p99_ns'])} (p50 {t(mx['p50_ns'])})" if mx else " | maximum rate not measured"))
+for q in ("q0", "q1"):
+    ms, mm = first_ok(f"mqtt-sluice-{q}-max"), first_ok(f"mqtt-mosquitto-{q}-max")
+    if ms and mm:
+        print(f"  MQTT {q} maximum rate: sluice-mqtt {ms['msgs_per_s']:.0f} msgs/s vs mosquitto"
+              f" {mm['msgs_per_s']:.0f} = {ms['msgs_per_s'] / mm['msgs_per_s']:.2f}x")
 mc = first_ok("memcpy", size=65536)
 for tr in ("udp", "shm"):
     r = first_ok("sluice-64k", tr)
@@ -799,7 +826,7 @@ with open(out, "w") as f:
 # is a bandwidth floor, left out. Colour by size, dashes for floors, points
 # by kind (sync, publish call).
 def panel(r):
-    if r["name"].startswith(("memcpy", "worker-cpu", "hist-cost")):
+    if r["name"].startswith(("memcpy", "worker-cpu", "hist-cost", "mqtt-")):
         return None
     if r["transport"] == "udp" or r["name"].startswith("udp-"):
         return "L"

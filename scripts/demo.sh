@@ -7,6 +7,7 @@
 #                   [--publishers N] [--subscribers M] [--idle busy|backoff]
 #                   [--transport udp|shm|both] [--queue] [--keep | --stop]
 #   scripts/demo.sh --ha [--json] [--cycles N] [--rate N]
+#   scripts/demo.sh --mqtt [--json] [--duration S] [--rate N] [--size B]
 #
 # Runs scripts/setup.sh first if the build is missing. It starts
 # sluice-dataplane (af_packet preset, namespace sl-demo-dp) and
@@ -30,14 +31,20 @@
 # failover's time (the kill to the first acknowledgement after it) and the
 # delivery report (--json: one line with sent, acked, received, lost,
 # duplicates, failovers, failover_ms_p50, failover_ms_p99, failover_ms_max).
+# --mqtt runs the MQTT gateway instead: the broker as above, sluice-mqtt on
+# 127.0.0.1 attached over shared memory, and a QoS 1 stream (default 1000
+# msg/s) from mosquitto_pub to mosquitto_sub through it, as user "demo", on
+# topic demo/mqtt (Sluice demo.mqtt, journaled); it prints the delivery
+# report (--json: one line with sent, received, lost, duplicates, p50_us,
+# p99_us, p999_us, max_us).
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 json=0 duration=5 rate= size=64 pubs=1 subs=1 idle=busy keep=0 stop=0 transport= queue=0
-ha=0 cycles=5
+ha=0 cycles=5 mqtt=0
 name=sluice-demo tag=sl-demo
 state=/run/sluice/$name/demo
-usage() { sed -n '3,32p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,39p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--json) json=1 ;;
@@ -50,6 +57,7 @@ while [ $# -gt 0 ]; do
 	--transport) transport=$2; shift ;;
 	--queue) queue=1 ;;
 	--ha) ha=1 ;;
+	--mqtt) mqtt=1 ;;
 	--cycles) cycles=$2; shift ;;
 	--keep) keep=1 ;;
 	--stop) stop=1 ;;
@@ -60,7 +68,11 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (namespaces, hugepages)" >&2; exit 1; }
 [ -n "$transport" ] || { [ $json -eq 1 ] || [ $queue -eq 1 ] && transport=udp || transport=both; }
-[ -n "$rate" ] || { [ $ha -eq 1 ] && rate=1000; } || { [ $queue -eq 1 ] && rate=2000 || rate=50000; }
+[ -n "$rate" ] || { [ $ha -eq 1 ] || [ $mqtt -eq 1 ] && rate=1000; } || { [ $queue -eq 1 ] && rate=2000 || rate=50000; }
+if [ $mqtt -eq 1 ] && { [ $queue -eq 1 ] || [ $ha -eq 1 ] || [ $keep -eq 1 ]; }; then
+	echo "demo: --mqtt runs alone (not with --queue, --ha or --keep)" >&2
+	exit 2
+fi
 if [ $queue -eq 1 ] && [ "$transport" == both ]; then
 	echo "demo: --queue runs one transport: --transport udp or shm" >&2
 	exit 2
@@ -149,6 +161,13 @@ done
 quiet ctl user add demo --credentials "$work/demo.cred" || exit 1
 quiet ctl acl grant demo 'demo.>' pub,sub,admin,consume || exit 1
 quiet ctl policy set auth required || exit 1
+
+if [ $mqtt -eq 1 ]; then
+	# shellcheck source=scripts/demo_mqtt.sh
+	. "$root/scripts/demo_mqtt.sh"
+	demo_mqtt
+	exit $?
+fi
 
 if [ $queue -eq 1 ]; then
 	# shellcheck source=scripts/demo_queue.sh

@@ -200,6 +200,26 @@ test_props(void)
 	CHECK(n == sizeof(want) && !memcmp(out, want, n));
 }
 
+/* A gap libsluice reports (the dataplane dropped deliveries toward the
+ * gateway, policy drop) is counted, never passed over in silence. */
+static void
+test_gap_counted(void)
+{
+	struct gw_user u = { 0 };
+	struct sl_event ev = { .type = SL_EV_GAP, .topic_id = 7, .first = 5, .last = 9 };
+	uint64_t before = gw_ctr[GW_C_deliveries_lost];
+
+	gw_user_event(&u, &ev);
+	CHECK(gw_ctr[GW_C_deliveries_lost] == before + 5);
+	ev.first = ev.last = 12;
+	gw_user_event(&u, &ev);
+	CHECK(gw_ctr[GW_C_deliveries_lost] == before + 6);
+	ev = (struct sl_event){ .type = SL_EV_RECONNECTED };
+	gw_user_event(&u, &ev);
+	CHECK(gw_ctr[GW_C_deliveries_lost] == before + 6);
+	CHECK(!u.dead);
+}
+
 int
 main(void)
 {
@@ -207,6 +227,7 @@ main(void)
 	test_window();
 	test_retained();
 	test_props();
+	test_gap_counted();
 	if (fails)
 		fprintf(stderr, "test_gw_session: %d check(s) failed\n", fails);
 	return fails ? 1 : 0;

@@ -144,7 +144,7 @@ ctl() { "$SL_BUILD/ctl/sluicectl" -n "$T_DP" "$@"; }
 mq_start_sluice() {
 	MQ_GW=$SL_BUILD/gateway/sluice-mqtt
 	[ -x "$MQ_GW" ] || { echo "[$T_NAME] skip: sluice-mqtt not built"; exit 77; }
-	t_start --set "journal_dir=$T_DIR/journal" --set "durability_rules=dur.>=async"
+	t_start --set "journal_dir=$T_DIR/journal" --set "durability_rules=dur.*=async"
 	trap mq_cleanup EXIT
 	t_control_up "$T_DIR/control"
 	if [ "$MQ_AUTH" == 1 ]; then

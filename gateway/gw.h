@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sluice-mqtt's internals shared by its gw_*.c files: connections, sessions, users. */
+
+#ifndef SLUICE_GW_H
+#define SLUICE_GW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <sluice/sluice.h>
+
+#include "gw_conf.h"
+#include "gw_ctrs.h"
+#include "gw_msg.h"
+#include "mqtt_codec.h"
+#include "mqtt_topic.h"
+
+/*
+ * One thread runs everything (gw_loop.c): TCP connections, MQTT sessions,
+ * and the pooled libsluice clients, one per authenticated user. Nothing is
+ * freed from inside a callback: a connection to close is marked and closed
+ * at the end of the loop iteration (gw_conn_reap), so a settle or delivery
+ * callback may write to any connection safely.
+ */
+
+struct gw_sess;
+struct gw_user;
+
+/* ---- connections (gw_conn.c) ---- */
+
+enum gw_conn_state {
+	GW_CONN_NEW = 0,     /* accepted, waiting for CONNECT */
+	GW_CONN_UP = 1,	     /* CONNACK 0 sent */
+	GW_CONN_CLOSING = 2, /* flushing its last packet, then closed */
+	GW_CONN_DEAD = 3,    /* closed at the next reap */
+};
+
+struct gw_conn {
+	int fd;
+	uint8_t state;	   /* enum gw_conn_state */
+	uint8_t level;	   /* protocol level of its CONNECT (0 before) */
+	bool rd_blocked;   /* reading stopped: the broker's ring is full */
+	bool wr_armed;	   /* EPOLLOUT asked for */
+	bool in_flush;	   /* on the flush list */
+	bool will_on_close; /* publish the session's will when it closes */
+	uint32_t id;	   /* connection number, for logs */
+	uint64_t last_rx_ns;
+	uint64_t deadline_ns; /* keep-alive 1.5x (or connect timeout); 0 none */
+	uint32_t keepalive_s;
+	uint32_t max_packet_out; /* the client's Maximum Packet Size (v5) */
+	struct gw_sess *sess;
+	/* Received bytes not yet parsed (bounded by max-packet + 5). */
+	uint8_t *rx;
+	uint32_t rx_len, rx_cap;
+	/* Bytes to send: tx[tx_off, tx_len). Grows to 2 * tx_max at most. */
+	uint8_t *tx;
+	uint32_t tx_off, tx_len, tx_cap;
+	struct gw_conn *next_flush;   /* flush list (written this iteration) */
+	struct gw_conn *next_blocked; /* blocked list (retry reading) */
+	struct gw_conn *next_all, *prev_all;
+};
+
+/* Reserve @n bytes at the end of @c's send buffer: a pointer to write them
+ * (then gw_conn_commit), or NULL when the buffer would exceed its bound
+ * (the caller drops or disconnects and counts). */
+uint8_t *gw_conn_reserve(struct gw_conn *c, uint32_t n);
+void gw_conn_commit(struct gw_conn *c, uint32_t n);
+/* Bytes waiting to be written. */
+static inline uint32_t
+gw_conn_pending(const struct gw_conn *c)
+{
+	return c->tx_len - c->tx_off;
+}
+/* Append a whole packet; -ENOBUFS when over the bound (the connection is
+ * then closed as too slow). */
+int gw_conn_send(struct gw_conn *c, const void *pkt, uint32_t n);
+/* Close after flushing what is queued (a DISCONNECT or CONNACK refusal). */
+void gw_conn_close_after_flush(struct gw_conn *c);
+/* Close now (at the next reap); @will: publish the session's will. */
+void gw_conn_kill(struct gw_conn *c, bool will);
+/* Send a DISCONNECT with @rc at level 5 (nothing at level 4), then close;
+ * counts nothing (the caller does). */
+void gw_conn_disconnect(struct gw_conn *c, uint8_t rc, bool will);
+
+/* ---- sessions (gw_sess.c) ---- */
+
+/* An outbound QoS 1/2 message in flight or queued. */
+struct gw_out {
+	struct gw_msg *m;
+	uint16_t pkt_id;
+	uint8_t qos;
+	uint8_t state; /* 0 free; 1 sent, PUBACK/PUBREC due; 2 PUBREL sent, PUBCOMP due */
+	uint8_t retain; /* the RETAIN flag to send */
+	uint8_t pad;
+	uint32_t sub_id; /* subscription identifier to send (v5), 0 none */
+};
+
+struct gw_sub {
+	char *filter;	   /* as subscribed, "$share/G/..." included */
+	uint16_t flen;
+	uint8_t qos;
+	uint8_t no_local, rap, rh;
+	uint32_t sub_id;
+	const char *mfilter; /* the filter to match (past "$share/G/") */
+	uint16_t mflen;
+	uint8_t n_pat;
+	char *pat[2];	     /* the Sluice patterns it holds on the user */
+	uint32_t group_id;   /* shared: the consumer group joined (0 none) */
+	char *group;	     /* shared: the share name */
+};
+
+struct gw_sess {
+	char *cid;
+	uint16_t cid_len;
+	uint8_t level;
+	bool persistent;      /* survives the connection (clean 0 / expiry > 0) */
+	uint32_t id;	      /* unique in this process: the no-local source */
+	uint32_t expiry_s;    /* after a disconnect; UINT32_MAX never */
+	uint64_t expire_at_ns; /* while disconnected; 0 while connected */
+	struct gw_conn *conn; /* NULL while disconnected */
+	struct gw_user *user;
+	struct gw_sess *hnext;	/* client id hash chain */
+	struct gw_sess *unext;	/* user's list of sessions */
+	/* Subscriptions. */
+	struct gw_sub *subs;
+	uint32_t n_subs, cap_subs;
+	/* Outbound QoS 1/2: the inflight window (a slot per packet id in use)
+	 * and the queue behind it. */
+	struct gw_out *infl;
+	uint32_t n_infl, cap_infl; /* cap: min(max-inflight, Receive Maximum) */
+	uint16_t next_pkt_id;
+	struct gw_out *q;	   /* ring of max-queued */
+	uint32_t q_head, q_len, q_cap;
+	/* Inbound QoS 2: packet ids received and not yet released (PUBREL). */
+	uint64_t *qos2_held;  /* 65536-bit sets, allocated at first QoS 2 */
+	uint64_t *qos2_acked; /* of those, acknowledged by the broker */
+	uint32_t n_qos2;      /* held now (Receive Maximum check) */
+	/* Inbound topic aliases (v5): alias -> MQTT topic name. */
+	char **alias;
+	uint16_t alias_max;
+	/* Will. */
+	struct gw_msg *will;
+	uint32_t will_delay_s;
+	uint64_t will_at_ns;  /* pending delayed will; 0 none */
+};
+
+/* Find the session of client id @cid, or NULL. */
+struct gw_sess *gw_sess_find(const char *cid, uint16_t len);
+/* A new session (not yet attached), or NULL when out of memory. */
+struct gw_sess *gw_sess_new(const char *cid, uint16_t len, struct gw_user *u);
+/* End session @s: subscriptions dropped, messages released, removed. */
+void gw_sess_free(struct gw_sess *s);
+/* Timers: expire disconnected sessions, send delayed wills. */
+void gw_sess_tick(uint64_t now_ns);
+/* The connection of @s went away (not a takeover): keep or free it. */
+void gw_sess_detach(struct gw_sess *s, uint64_t now_ns);
+/* Publish @s's will (now or after its delay) and drop it. */
+void gw_sess_will_due(struct gw_sess *s, uint64_t now_ns);
+void gw_sess_will_send(struct gw_sess *s);
+/* Every session (for shutdown). */
+void gw_sess_free_all(void);
+uint32_t gw_sess_count(void);
+
+/* ---- outbound delivery (gw_out.c) ---- */
+
+/* Give @m to @s at @qos (already min(granted, message)); may queue. */
+void gw_out_deliver(struct gw_sess *s, struct gw_msg *m, uint8_t qos, uint8_t retain,
+		    uint32_t sub_id);
+/* A PUBACK, PUBREC or PUBCOMP from @s's client. */
+void gw_out_ack(struct gw_sess *s, uint8_t type, uint16_t pkt_id, uint8_t rc);
+/* After a (re)connect: send the inflight again (DUP), then the queue. */
+void gw_out_resume(struct gw_sess *s);
+/* Send queued messages while the window has room. */
+void gw_out_pump(struct gw_sess *s);
+/* Release everything @s holds outbound. */
+void gw_out_release(struct gw_sess *s);
+/* Encode a PUBLISH of @m for @c into its send buffer: 0, -ENOBUFS (no
+ * room), -EMSGSIZE (over the client's Maximum Packet Size: dropped). */
+int gw_out_write(struct gw_conn *c, const struct gw_msg *m, uint8_t qos, bool dup,
+		 uint8_t retain, uint16_t pkt_id, uint32_t sub_id);
+
+/* ---- users: the pooled libsluice clients (gw_user.c) ---- */
+
+struct gw_pattern {
+	char *pat;
+	uint32_t refs;
+	struct gw_pattern *next;
+};
+
+/* What the settle callback does with a publish's answer. */
+struct gw_pend {
+	uint64_t pub_seq;    /* 0: free */
+	struct gw_sess *s;   /* NULL: nobody to tell (will, gateway's own) */
+	uint16_t pkt_id;
+	uint8_t qos;
+	uint8_t retain;	     /* store as retained once acknowledged */
+	struct gw_msg *ret;  /* the retained message to store (a reference) */
+};
+
+struct gw_user {
+	char name[SL_AUTH_USER_LEN];
+	uint8_t key[SL_AUTH_KEY_LEN];
+	bool has_key;
+	bool dead;	     /* session revoked or given up: no new users */
+	uint32_t refs;	     /* sessions using it */
+	struct sl_client *cl;
+	struct gw_user *next;
+	struct gw_sess *sessions; /* via gw_sess.unext */
+	struct gw_pattern *patterns;
+	/* Topic name -> id cache (open addressing). */
+	struct gw_tc_ent *tc;
+	uint32_t tc_mask, tc_used;
+	/* Publishes awaiting the broker's answer, by pub_seq & pend_mask. */
+	struct gw_pend *pend;
+	uint32_t pend_mask;
+	/* Consumer groups joined for shared subscriptions. */
+	struct gw_group *groups;
+};
+
+/*
+ * The user for @name/@key (pooled; a new libsluice session when none or
+ * the key differs), or NULL with *@rc = the MQTT 5 reason to refuse with
+ * (0x86 bad credentials, 0x87 not authorized, 0x88 unavailable). @name
+ * NULL: the gateway's own session (anonymous clients).
+ */
+struct gw_user *gw_user_get(const char *name, uint16_t nlen, const uint8_t *pw, uint16_t pwlen,
+			    uint8_t *rc);
+void gw_user_put(struct gw_user *u);
+/* The gateway's own session (wills of anonymous clients, and so on). */
+struct gw_user *gw_user_own(void);
+/* Poll every user's client: deliveries, acks. Returns work done. */
+int gw_user_poll_all(void);
+/* Resolve MQTT topic @name to a topic id for @u (cache, then the broker,
+ * creating it when allowed). Returns 0 or an MQTT 5 reason code (0x87 not
+ * authorized, 0x90 topic name invalid, 0x80 other). */
+int gw_user_topic(struct gw_user *u, const char *name, uint16_t len, uint32_t *id);
+/* Take (refs++) or drop a pattern subscription of @u. 0 or -errno. */
+int gw_user_psub(struct gw_user *u, const char *pat);
+void gw_user_punsub(struct gw_user *u, const char *pat);
+/* One MQTT message to publish into the broker (pointers valid for the call). */
+struct gw_pubreq {
+	const uint8_t *payload;
+	uint32_t len;
+	const uint8_t *props;	/* raw v5 property block (any; the
+				 * forwardable ones become headers) */
+	uint32_t props_len;
+	uint8_t qos, retain;
+	uint32_t src;		/* publishing session's number, 0 none */
+	uint32_t expiry_s;	/* Message Expiry Interval, 0 none */
+	struct gw_msg *ret;	/* stored as retained once acknowledged (a
+				 * reference is taken), NULL none */
+};
+
+/* Publish @r to topic @tid for session @s (NULL: nobody to tell) with
+ * packet id @pkt_id. QoS 0: fire and forget; 1/2: ACK asked, and @s told
+ * through gw_pubin_settled. Returns 0, -EAGAIN (ring or window full), or
+ * another -errno. */
+int gw_user_publish(struct gw_user *u, uint32_t tid, const struct gw_pubreq *r,
+		    struct gw_sess *s, uint16_t pkt_id);
+/* The publish request of stored message @m (a will, a retained copy). */
+void gw_pubreq_of_msg(struct gw_pubreq *r, struct gw_msg *m);
+/* Forget session @s in pending answers (it is being freed). */
+void gw_user_forget_sess(struct gw_user *u, struct gw_sess *s);
+/* Join (or leave) consumer group @group of topic @tid for a shared
+ * subscription. Returns the group id (> 0) or -errno. */
+int gw_user_group_join(struct gw_user *u, const char *group, uint32_t tid);
+void gw_user_group_leave(struct gw_user *u, uint32_t group_id);
+void gw_user_close_all(void);
+
+/* The MQTT topic name of broker topic @id (cached; the dataplane's counters
+ * area names topics a pattern delivered), or NULL. */
+const char *gw_names_mqtt(uint32_t id, uint16_t *len);
+void gw_names_learn(uint32_t id, const char *mqtt, uint16_t len);
+int gw_names_open(const char *instance);
+void gw_names_close(void);
+
+/* ---- MQTT packets in (gw_mqtt.c, gw_connect.c, gw_pubin.c, gw_sub.c) ---- */
+
+/* Handle one decoded packet of @c. */
+void gw_mqtt_handle(struct gw_conn *c, const struct sl_mqtt_packet *p);
+/* A decode failure (negated reason) of @c's stream. */
+void gw_mqtt_bad(struct gw_conn *c, int rc, uint8_t type);
+void gw_connect(struct gw_conn *c, const struct sl_mqtt_connect *k);
+void gw_disconnect_in(struct gw_conn *c, const struct sl_mqtt_disconnect *d);
+/* PUBLISH in. Returns 0, or -EAGAIN when the broker's ring is full and the
+ * packet must be read again later (reading stops). */
+int gw_pubin(struct gw_conn *c, const struct sl_mqtt_publish *p);
+void gw_pubrel_in(struct gw_conn *c, uint16_t pkt_id);
+/* The broker answered a publish of session @s. */
+void gw_pubin_settled(struct gw_sess *s, uint16_t pkt_id, uint8_t qos, uint16_t error);
+void gw_subscribe(struct gw_conn *c, const struct sl_mqtt_subscribe *k);
+void gw_unsubscribe(struct gw_conn *c, const struct sl_mqtt_subscribe *k);
+/* Drop every subscription of @s (its patterns and groups). */
+void gw_sub_drop_all(struct gw_sess *s);
+/* A broker delivery on user @u's client: fan it out. */
+void gw_fanout(struct gw_user *u, const struct sl_message *msg);
+/* Build a gateway message from a broker delivery (NULL: dropped, counted). */
+struct gw_msg *gw_msg_from_sluice(const struct sl_message *msg, const char *topic, uint16_t tlen);
+/* Build the Sluice headers of @r into @h (SL_MAX_HDRS), their values
+ * in @scratch (SL_MAX_HDRS_LEN bytes); returns the count. */
+unsigned gw_pub_headers(const struct gw_pubreq *r, struct sl_header *h, uint8_t *scratch);
+
+/* ---- MQTT 5 property blocks (gw_props.c) ---- */
+/* Copy from raw block @in (@len bytes, decoded already) the properties a
+ * PUBLISH forwards to subscribers (payload format, content type, response
+ * topic, correlation data, user properties) to @out (room for @len).
+ * Returns the bytes written. */
+uint32_t gw_props_forwardable(uint8_t *out, const uint8_t *in, uint32_t len);
+/* Walk raw block @in: returns 1 with the property's id and its bytes
+ * (value without the id) in *@v / *@vlen, 0 at the end, -1 if malformed. */
+int gw_props_next(const uint8_t *in, uint32_t len, uint32_t *off, uint8_t *id,
+		  const uint8_t **v, uint32_t *vlen);
+/* Write variable byte integer @x at @p: returns its length (1..4). */
+unsigned gw_varint_put(uint8_t *p, uint32_t x);
+unsigned gw_varint_len(uint32_t x);
+
+/* ---- retained (gw_retain.c) ---- */
+int gw_retain_open(const char *dir);
+/* Store @m (refs taken) as the retained message of its topic, or delete
+ * the topic's with an empty payload. */
+void gw_retain_set(struct gw_msg *m);
+/* Give the retained messages matching @sub to @s. */
+void gw_retain_deliver(struct gw_sess *s, const struct gw_sub *sub);
+void gw_retain_flush(void);
+void gw_retain_close(void);
+
+/* ---- the process (main.c, gw_loop.c) ---- */
+struct gw {
+	struct gw_conf conf;
+	int ep;		/* epoll */
+	int lfd;	/* listening socket */
+	uint64_t now_ns;
+	uint32_t n_conns;
+	uint32_t next_conn_id;
+	uint32_t next_sess_id;
+	struct gw_conn *flush;	  /* connections with bytes to send */
+	struct gw_conn *all;	  /* every connection */
+	bool reap;		  /* some connection is DEAD */
+	uint32_t n_blocked;	  /* connections with rd_blocked */
+	volatile int stop;
+};
+
+extern struct gw gw;
+
+#define GW_LOG(...)                                                  \
+	do {                                                         \
+		if (gw.conf.verbose)                                 \
+			fprintf(stderr, "sluice-mqtt: " __VA_ARGS__); \
+	} while (0)
+
+int gw_loop_init(void);
+int gw_loop_run(void);
+void gw_loop_fini(void);
+/* Mark @c as having bytes to send this iteration. */
+void gw_conn_want_flush(struct gw_conn *c);
+void gw_conn_reap(void);
+/* Read and handle @c's input (also to resume a blocked connection). */
+void gw_conn_input(struct gw_conn *c);
+/* Handle the bytes already in @c's rx buffer. */
+void gw_conn_parse(struct gw_conn *c);
+/* Retry the connections whose reading stopped on a full broker ring. */
+void gw_conn_unblock_all(void);
+
+#endif /* SLUICE_GW_H */

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sluice-mqtt's one loop: epoll over TCP, the broker's rings polled, timers. */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gw.h"
+
+/*
+ * Idle strategy. The broker's shared-memory rings have no descriptor to
+ * wait on (sl_client_fd is the attach socket), so the loop must poll them.
+ * While work keeps coming it spins (epoll_wait with a zero timeout, then
+ * the rings): no sleep ever sits between a message and its delivery. After
+ * SPIN_NS without work it sleeps in epoll_pwait2 for NAP_NS, a short
+ * nanosecond timeout, for BACKOFF_NS more, then for IDLE_NS: an idle
+ * gateway wakes 1,000 times a second (a few percent of a core) and a
+ * message arriving from the broker after a long quiet spell waits at most
+ * IDLE_NS; one arriving on a socket wakes the loop at once.
+ */
+#define SPIN_NS 200000ull     /* 200 us of spinning after the last work */
+#define BACKOFF_NS 20000000ull /* then 20 ms of 50 us naps */
+#define NAP_NS 50000ull
+#define IDLE_NS 1000000ull    /* then 1 ms sleeps */
+#define TICK_NS 100000000ull  /* timers: keep-alive, expiry, counters */
+#define MAX_EVENTS 256
+
+struct gw gw;
+static struct gw_conn listen_tag; /* epoll data of the listening socket */
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int
+gw_loop_init(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_tag };
+	int one = 1;
+
+	if (inet_pton(AF_INET, gw.conf.listen, &sa.sin_addr) != 1) {
+		fprintf(stderr, "sluice-mqtt: --listen '%s' is not an IPv4 address\n",
+			gw.conf.listen);
+		return -EINVAL;
+	}
+	sa.sin_port = htons(gw.conf.port);
+	gw.ep = epoll_create1(EPOLL_CLOEXEC);
+	gw.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (gw.ep < 0 || gw.lfd < 0)
+		return -errno;
+	setsockopt(gw.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(gw.lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(gw.lfd, 1024) < 0) {
+		int rc = -errno;
+
+		fprintf(stderr, "sluice-mqtt: cannot listen on %s:%u: %s\n", gw.conf.listen,
+			gw.conf.port, strerror(errno));
+		return rc;
+	}
+	if (epoll_ctl(gw.ep, EPOLL_CTL_ADD, gw.lfd, &ev) < 0)
+		return -errno;
+	gw.now_ns = mono_ns();
+	return 0;
+}
+
+static void
+conn_free(struct gw_conn *c)
+{
+	free(c->rx);
+	free(c->tx);
+	free(c);
+}
+
+static void
+accept_all(void)
+{
+	struct epoll_event ev;
+	struct gw_conn *c;
+	int fd, one = 1;
+
+	for (;;) {
+		fd = accept4(gw.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return; /* EAGAIN, or a transient error (EMFILE): next wakeup */
+		GW_INC(accepted);
+		if (gw.n_conns >= gw.conf.max_conns) {
+			/* Nothing is sent: a CONNACK would need the CONNECT first,
+			 * and reading it would cost what the limit protects. */
+			GW_INC(refused_max_conns);
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (c == NULL) {
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->fd = fd;
+		c->id = ++gw.next_conn_id;
+		c->last_rx_ns = gw.now_ns;
+		c->deadline_ns = gw.now_ns + (uint64_t)gw.conf.connect_timeout_ms * 1000000ull;
+		c->max_packet_out = SL_MQTT_MAX_PACKET;
+		ev.events = EPOLLIN | EPOLLRDHUP;
+		ev.data.ptr = c;
+		if (epoll_ctl(gw.ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			conn_free(c);
+			continue;
+		}
+		c->next_all = gw.all;
+		if (gw.all)
+			gw.all->prev_all = c;
+		gw.all = c;
+		gw.n_conns++;
+		GW_INC(connections);
+	}
+}
+
+void
+gw_conn_want_flush(struct gw_conn *c)
+{
+	if (c->in_flush || c->state == GW_CONN_DEAD)
+		return;
+	c->in_flush = true;
+	c->next_flush = gw.flush;
+	gw.flush = c;
+}
+
+static void
+set_wr_armed(struct gw_conn *c, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0),
+				  .data.ptr = c };
+
+	if (c->wr_armed == on)
+		return;
+	c->wr_armed = on;
+	epoll_ctl(gw.ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Write what @c has queued: one send per connection per iteration however
+ * many packets were queued (batching). */
+static void
+flush_one(struct gw_conn *c)
+{
+	ssize_t n;
+
+	while (gw_conn_pending(c) > 0) {
+		n = send(c->fd, c->tx + c->tx_off, gw_conn_pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				set_wr_armed(c, true);
+				return;
+			}
+			gw_conn_kill(c, true);
+			return;
+		}
+		GW_ADD(tx_bytes, (uint64_t)n);
+		c->tx_off += (uint32_t)n;
+	}
+	c->tx_off = c->tx_len = 0;
+	set_wr_armed(c, false);
+	if (c->state == GW_CONN_CLOSING)
+		gw_conn_kill(c, c->will_on_close);
+	else if (c->sess != NULL && c->sess->q_len > 0)
+		gw_out_pump(c->sess); /* room again: what waited goes now */
+}
+
+static int
+flush_all(void)
+{
+	struct gw_conn *c, *next;
+	int n = 0;
+
+	while ((c = gw.flush) != NULL) {
+		gw.flush = NULL;
+		for (; c != NULL; c = next) {
+			next = c->next_flush;
+			c->in_flush = false;
+			if (c->state != GW_CONN_DEAD) {
+				flush_one(c);
+				n++;
+			}
+		}
+	}
+	return n;
+}
+
+void
+gw_conn_reap(void)
+{
+	struct gw_conn *c, *next;
+
+	if (!gw.reap)
+		return;
+	gw.reap = false;
+	for (c = gw.all; c != NULL; c = next) {
+		next = c->next_all;
+		if (c->state != GW_CONN_DEAD || c->in_flush)
+			continue;
+		if (c->prev_all)
+			c->prev_all->next_all = c->next_all;
+		else
+			gw.all = c->next_all;
+		if (c->next_all)
+			c->next_all->prev_all = c->prev_all;
+		epoll_ctl(gw.ep, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		if (c->sess != NULL) {
+			struct gw_sess *s = c->sess;
+
+			c->sess = NULL;
+			s->conn = NULL;
+			if (c->will_on_close) {
+				gw_sess_will_due(s, gw.now_ns);
+			} else {
+				/* A normal DISCONNECT discards the will [MQTT-3.1.2-10]. */
+				gw_msg_unref(s->will);
+				s->will = NULL;
+			}
+			gw_sess_detach(s, gw.now_ns);
+		}
+		gw.n_conns--;
+		GW_DEC(connections);
+		GW_INC(disconnects);
+		conn_free(c);
+	}
+}
+
+/* Keep-alive and connect deadlines: a scan every TICK_NS. */
+static void
+tick(void)
+{
+	struct gw_conn *c;
+
+	for (c = gw.all; c != NULL; c = c->next_all) {
+		if (c->deadline_ns == 0 || c->state == GW_CONN_DEAD || gw.now_ns < c->deadline_ns)
+			continue;
+		if (c->state == GW_CONN_NEW) {
+			GW_INC(connect_timeout);
+			gw_conn_kill(c, false);
+		} else {
+			/* [MQTT-3.1.2-24]: 1.5 keep-alives without a packet. */
+			GW_INC(keepalive_expired);
+			gw_conn_disconnect(c, SL_MQTT_RC_KEEP_ALIVE_TIMEOUT, true);
+		}
+	}
+	gw_sess_tick(gw.now_ns);
+	gw_retain_flush();
+	gw_ctr[GW_C_sessions] = gw_sess_count();
+	{
+		uint64_t used, pooled;
+
+		gw_msg_stats(&used, &pooled);
+		gw_ctr[GW_C_msgs_in_use] = used;
+	}
+	gw_ctrs_publish(real_ns());
+}
+
+int
+gw_loop_run(void)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	struct timespec ts;
+	uint64_t last_work, next_tick, idle;
+	int i, n, work;
+
+	last_work = next_tick = gw.now_ns;
+	while (!gw.stop) {
+		idle = gw.now_ns - last_work;
+		ts.tv_sec = 0;
+		ts.tv_nsec = idle < SPIN_NS ? 0 : idle < SPIN_NS + BACKOFF_NS ? (long)NAP_NS
+									       : (long)IDLE_NS;
+		if (ts.tv_nsec)
+			GW_INC(loop_sleeps);
+		n = epoll_pwait2(gw.ep, evs, MAX_EVENTS, &ts, NULL);
+		gw.now_ns = mono_ns();
+		GW_INC(loop_iterations);
+		work = n > 0 ? n : 0;
+		for (i = 0; i < n; i++) {
+			struct gw_conn *c = evs[i].data.ptr;
+
+			if (c == &listen_tag) {
+				accept_all();
+				continue;
+			}
+			if (c->state == GW_CONN_DEAD)
+				continue;
+			if (evs[i].events & EPOLLOUT)
+				gw_conn_want_flush(c);
+			if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+				gw_conn_input(c);
+		}
+		work += gw_user_poll_all();
+		gw_conn_unblock_all();
+		work += flush_all();
+		gw_conn_reap();
+		if (gw.now_ns >= next_tick) {
+			tick();
+			next_tick = gw.now_ns + TICK_NS;
+		}
+		if (work > 0)
+			last_work = gw.now_ns;
+	}
+	return 0;
+}
+
+void
+gw_loop_fini(void)
+{
+	struct gw_conn *c;
+
+	flush_all();
+	for (c = gw.all; c != NULL; c = c->next_all)
+		if (c->state != GW_CONN_DEAD) {
+			/* Server shutting down: v5 clients are told. A will is
+			 * not sent: the gateway, not the client, went away. */
+			gw_conn_disconnect(c, SL_MQTT_RC_SERVER_SHUTTING_DOWN, false);
+		}
+	flush_all();
+	for (c = gw.all; c != NULL; c = c->next_all)
+		c->state = GW_CONN_DEAD;
+	gw.reap = true;
+	gw_conn_reap();
+	if (gw.lfd >= 0)
+		close(gw.lfd);
+	if (gw.ep >= 0)
+		close(gw.ep);
+}

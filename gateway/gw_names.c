@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Broker topic id -> MQTT topic name, for deliveries a pattern subscription brought. */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cnc.h"
+#include "common/ctrs.h"
+#include "gw.h"
+
+/*
+ * A pattern subscription delivers topics by id only, and the client
+ * protocol has no id-to-name request. The names are in the dataplane's
+ * counters area (a "topic" slot per topic, owner = id, key = name), which
+ * this process maps read-only when an id is new to it: a copy of the area
+ * per unknown id, on the slow path only, at most once per RETRY_NS for an
+ * id the area does not name (yet). Ids the gateway resolved itself are
+ * learnt without it.
+ */
+
+#define RETRY_NS 200000000ull
+
+struct name_ent {
+	uint32_t id;	/* 0: free */
+	uint16_t len;	/* MQTT name bytes; UINT16_MAX: no MQTT name */
+	char *mqtt;
+	uint64_t miss_ns; /* last failed lookup, when mqtt is NULL */
+};
+
+static struct name_ent *tab;
+static uint32_t tab_mask, tab_used;
+static char instance[128];
+
+int
+gw_names_open(const char *shm)
+{
+	const char *slash = strrchr(shm, '/');
+
+	if (slash != NULL) {
+		/* /run/sluice/NAME/shm.sock: the instance is the directory. */
+		const char *start = slash;
+
+		while (start > shm && start[-1] != '/')
+			start--;
+		snprintf(instance, sizeof(instance), "%.*s", (int)(slash - start), start);
+	} else {
+		snprintf(instance, sizeof(instance), "%s", shm);
+	}
+	tab = calloc(1024, sizeof(*tab));
+	if (tab == NULL)
+		return -ENOMEM;
+	tab_mask = 1023;
+	return 0;
+}
+
+void
+gw_names_close(void)
+{
+	uint32_t i;
+
+	for (i = 0; tab != NULL && i <= tab_mask; i++)
+		free(tab[i].mqtt);
+	free(tab);
+	tab = NULL;
+}
+
+static struct name_ent *
+slot(uint32_t id)
+{
+	uint32_t i = (id * 2654435761u) & tab_mask;
+
+	while (tab[i].id != 0 && tab[i].id != id)
+		i = (i + 1) & tab_mask;
+	return &tab[i];
+}
+
+static int
+grow(void)
+{
+	struct name_ent *old = tab;
+	uint32_t i, n = (tab_mask + 1) * 2;
+
+	tab = calloc(n, sizeof(*tab));
+	if (tab == NULL) {
+		tab = old;
+		return -ENOMEM;
+	}
+	tab_mask = n - 1;
+	for (i = 0; i < n / 2; i++)
+		if (old[i].id != 0)
+			*slot(old[i].id) = old[i];
+	free(old);
+	return 0;
+}
+
+static struct name_ent *
+entry(uint32_t id)
+{
+	struct name_ent *e = slot(id);
+
+	if (e->id == 0) {
+		if ((tab_used + 1) * 2 > tab_mask + 1) {
+			if (grow() < 0)
+				return NULL;
+			e = slot(id);
+		}
+		e->id = id;
+		tab_used++;
+	}
+	return e;
+}
+
+void
+gw_names_learn(uint32_t id, const char *mqtt, uint16_t len)
+{
+	struct name_ent *e = entry(id);
+	char *p;
+
+	if (e == NULL || e->mqtt != NULL)
+		return;
+	p = malloc(len ? len : 1);
+	if (p == NULL)
+		return;
+	memcpy(p, mqtt, len);
+	e->mqtt = p;
+	e->len = len;
+}
+
+/* The name of topic @id in the dataplane's counters area into @out. */
+static int
+area_lookup(uint32_t id, char *out, size_t cap)
+{
+	const struct sl_ctrs_meta *m;
+	const struct sl_ctrs_type *t;
+	const uint64_t *vals;
+	struct sl_ctrs_view v;
+	struct sl_cnc *cnc;
+	int type, rc = -ENOENT;
+	uint32_t i;
+
+	if (sl_cnc_attach(&cnc, instance, NULL) < 0)
+		return -ENOENT;
+	if (sl_ctrs_view_take(sl_cnc_ctrs(cnc), sl_cnc_ctrs_size(cnc), &v) < 0) {
+		sl_cnc_close(cnc);
+		return -ENOENT;
+	}
+	type = sl_ctrs_view_type(&v, "topic");
+	for (i = 0; type >= 0 && i < v.hdr->n_slots; i++) {
+		m = sl_ctrs_view_slot(&v, i, &t, &vals);
+		if (m == NULL || m->type != (uint32_t)type || m->owner != id || !m->key[0])
+			continue;
+		snprintf(out, cap, "%.*s", (int)sizeof(m->key), m->key);
+		rc = 0;
+		break;
+	}
+	sl_ctrs_view_free(&v);
+	sl_cnc_close(cnc);
+	return rc;
+}
+
+const char *
+gw_names_mqtt(uint32_t id, uint16_t *len)
+{
+	char sname[SL_CTRS_KEY_LEN + 1], mname[SL_MAX_TOPIC_NAME * 3];
+	struct name_ent *e = entry(id);
+	int n;
+
+	if (e == NULL)
+		return NULL;
+	if (e->mqtt != NULL) {
+		if (e->len == UINT16_MAX)
+			return NULL;
+		*len = e->len;
+		return e->mqtt;
+	}
+	if (e->miss_ns && gw.now_ns - e->miss_ns < RETRY_NS)
+		return NULL;
+	if (area_lookup(id, sname, sizeof(sname)) < 0) {
+		e->miss_ns = gw.now_ns ? gw.now_ns : 1;
+		return NULL;
+	}
+	n = sl_mqtt_topic_from_sluice(mname, sizeof(mname), sname, strlen(sname));
+	if (n < 0) {
+		/* A native name the mapping never produces: no MQTT name, ever. */
+		e->mqtt = strdup("");
+		e->len = UINT16_MAX;
+		return NULL;
+	}
+	gw_names_learn(id, mname, (uint16_t)n);
+	*len = e->len;
+	return e->mqtt;
+}

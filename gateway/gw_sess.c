@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* MQTT sessions: the client-id table, persistence after a disconnect, expiry, wills. */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+
+#define HASH_BITS 16
+#define HASH_SIZE (1u << HASH_BITS)
+
+static struct gw_sess *table[HASH_SIZE];
+static uint32_t n_sess;
+
+static uint32_t
+hash(const char *p, uint16_t len)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	uint16_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (uint8_t)p[i]) * 16777619u;
+	return h & (HASH_SIZE - 1);
+}
+
+uint32_t
+gw_sess_count(void)
+{
+	return n_sess;
+}
+
+struct gw_sess *
+gw_sess_find(const char *cid, uint16_t len)
+{
+	struct gw_sess *s;
+
+	for (s = table[hash(cid, len)]; s != NULL; s = s->hnext)
+		if (s->cid_len == len && memcmp(s->cid, cid, len) == 0)
+			return s;
+	return NULL;
+}
+
+struct gw_sess *
+gw_sess_new(const char *cid, uint16_t len, struct gw_user *u)
+{
+	struct gw_sess *s = calloc(1, sizeof(*s));
+	uint32_t h;
+
+	if (s == NULL)
+		return NULL;
+	s->cid = malloc((size_t)len + 1);
+	if (s->cid == NULL) {
+		free(s);
+		return NULL;
+	}
+	memcpy(s->cid, cid, len);
+	s->cid[len] = 0;
+	s->cid_len = len;
+	s->id = ++gw.next_sess_id;
+	s->user = u;
+	s->next_pkt_id = 1;
+	h = hash(cid, len);
+	s->hnext = table[h];
+	table[h] = s;
+	s->unext = u->sessions;
+	u->sessions = s;
+	n_sess++;
+	return s;
+}
+
+static void
+unlink_sess(struct gw_sess *s)
+{
+	struct gw_sess **pp;
+
+	for (pp = &table[hash(s->cid, s->cid_len)]; *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == s) {
+			*pp = s->hnext;
+			break;
+		}
+	for (pp = &s->user->sessions; *pp != NULL; pp = &(*pp)->unext)
+		if (*pp == s) {
+			*pp = s->unext;
+			break;
+		}
+}
+
+void
+gw_sess_free(struct gw_sess *s)
+{
+	uint32_t i;
+
+	if (s->conn != NULL) {
+		s->conn->sess = NULL;
+		s->conn = NULL;
+	}
+	unlink_sess(s);
+	gw_sub_drop_all(s);
+	gw_out_release(s);
+	gw_user_forget_sess(s->user, s);
+	gw_msg_unref(s->will);
+	for (i = 0; s->alias != NULL && i <= s->alias_max; i++)
+		free(s->alias[i]);
+	free(s->alias);
+	free(s->qos2_held);
+	free(s->qos2_acked);
+	gw_user_put(s->user);
+	free(s->cid);
+	free(s);
+	n_sess--;
+}
+
+void
+gw_sess_will_send(struct gw_sess *s)
+{
+	struct gw_msg *m = s->will;
+	struct gw_pubreq r;
+	uint32_t tid;
+
+	s->will = NULL;
+	s->will_at_ns = 0;
+	if (m == NULL)
+		return;
+	/* Published under the client's own user, so its ACL applies to the
+	 * will as to any publish [MQTT-3.1.2-8]; QoS 1/2 ask for the ACK so
+	 * the broker stores it under the topic's durability. */
+	gw_pubreq_of_msg(&r, m);
+	if (gw_user_topic(s->user, gw_msg_topic(m), m->topic_len, &tid) == 0 &&
+	    gw_user_publish(s->user, tid, &r, NULL, 0) == 0)
+		GW_INC(wills_sent);
+	gw_msg_unref(m);
+}
+
+void
+gw_sess_will_due(struct gw_sess *s, uint64_t now_ns)
+{
+	if (s->will == NULL)
+		return;
+	if (s->will_delay_s == 0 || !s->persistent) {
+		/* A session that ends with the connection sends its will at
+		 * once (v5: at the earlier of the delay and the expiry). */
+		gw_sess_will_send(s);
+		return;
+	}
+	s->will_at_ns = now_ns + (uint64_t)s->will_delay_s * 1000000000ull;
+}
+
+void
+gw_sess_detach(struct gw_sess *s, uint64_t now_ns)
+{
+	/* Inbound topic aliases last one connection [MQTT-3.3.2-7]. */
+	if (s->alias != NULL) {
+		uint32_t i;
+
+		for (i = 0; i <= s->alias_max; i++) {
+			free(s->alias[i]);
+			s->alias[i] = NULL;
+		}
+	}
+	if (!s->persistent) {
+		gw_sess_will_send(s);
+		gw_sess_free(s);
+		return;
+	}
+	s->expire_at_ns = s->expiry_s == UINT32_MAX
+				  ? UINT64_MAX
+				  : now_ns + (uint64_t)s->expiry_s * 1000000000ull;
+	if (s->expire_at_ns == now_ns)
+		s->expire_at_ns = now_ns + 1;
+}
+
+void
+gw_sess_tick(uint64_t now_ns)
+{
+	struct gw_sess *s, *next;
+	uint32_t h;
+
+	/* A full scan each tick (100 ms); sessions are few compared with
+	 * messages, and this keeps no second index to maintain. */
+	for (h = 0; h < HASH_SIZE; h++) {
+		for (s = table[h]; s != NULL; s = next) {
+			next = s->hnext;
+			if (s->conn != NULL)
+				continue;
+			if (s->will_at_ns && now_ns >= s->will_at_ns)
+				gw_sess_will_send(s);
+			if (s->expire_at_ns && now_ns >= s->expire_at_ns) {
+				gw_sess_will_send(s);
+				gw_sess_free(s);
+			}
+		}
+	}
+}
+
+void
+gw_sess_free_all(void)
+{
+	uint32_t h;
+
+	for (h = 0; h < HASH_SIZE; h++)
+		while (table[h] != NULL)
+			gw_sess_free(table[h]);
+}

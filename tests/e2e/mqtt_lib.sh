@@ -151,10 +151,15 @@ mq_start_sluice() {
 		ctl user add "$MQ_USER" --credentials "$T_DIR/$MQ_USER.cred" >/dev/null || t_fail "user add"
 		ctl user add "$MQ_LUSER" --credentials "$T_DIR/$MQ_LUSER.cred" >/dev/null || t_fail "user add"
 		ctl user add gateway --credentials "$T_DIR/gateway.cred" >/dev/null || t_fail "user add"
-		ctl acl grant "$MQ_USER" '>' pub,sub >/dev/null || t_fail "acl grant"
+		# Creating a topic needs admin in Sluice: the all-powerful user has it,
+		# the limited one does not (its topics are created for it).
+		ctl acl grant "$MQ_USER" '>' pub,sub,admin >/dev/null || t_fail "acl grant"
 		ctl acl grant gateway '>' pub,sub,admin >/dev/null || t_fail "acl grant"
 		ctl acl grant "$MQ_LUSER" 'acl.pub.>' pub >/dev/null || t_fail "acl grant"
 		ctl acl grant "$MQ_LUSER" 'acl.sub.>' sub >/dev/null || t_fail "acl grant"
+		for tp in acl.pub.x acl.sub.x; do
+			ctl topic create "$tp" >/dev/null || t_fail "topic create $tp"
+		done
 		ctl policy set auth required >/dev/null || t_fail "policy set auth required"
 		MQ_PW=$(sed -n 's/^key *= *//p' "$T_DIR/$MQ_USER.cred")
 		MQ_LPW=$(sed -n 's/^key *= *//p' "$T_DIR/$MQ_LUSER.cred")
@@ -174,7 +179,7 @@ mq_gw_start() {
 	if [ "$MQ_AUTH" == 1 ]; then
 		args+=(--credentials "$T_DIR/gateway.cred")
 	else
-		args+=(--allow-anonymous true)
+		args+=(--allow-anonymous)
 	fi
 	"$MQ_GW" "${args[@]}" --port "$MQ_PORT" >>"$T_DIR/mqtt.log" 2>&1 &
 	MQ_PID=$!

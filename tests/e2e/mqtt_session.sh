@@ -38,6 +38,14 @@ t_eq "will: mosquitto_sub killed -9: its will delivered" \
 mq_case session session --prefix dur --count 200
 
 # --- 5: shared subscriptions ---------------------------------------------------------------
+# Sluice maps $share/G/T to consumer group G of topic T, which the operator
+# creates (docs/MQTT.md); mosquitto needs nothing.
+if mq_sluice; then
+	for v in 4 5; do
+		ctl topic create "sh$v.t" >/dev/null || t_fail "topic create sh$v.t"
+		ctl group create "sh$v.t" "g$v" >/dev/null || t_fail "group create sh$v.t g$v"
+	done
+fi
 mq_case shared shared --count 300
 
 mq_done

@@ -295,6 +295,8 @@ void gw_unsubscribe(struct gw_conn *c, const struct sl_mqtt_subscribe *k);
 void gw_sub_drop_all(struct gw_sess *s);
 /* A broker delivery on user @u's client: fan it out. */
 void gw_fanout(struct gw_user *u, const struct sl_message *msg);
+/* Fan out the deliveries parked for want of a topic name, when found. */
+void gw_fanout_parked(void);
 /* Build a gateway message from a broker delivery (NULL: dropped, counted). */
 struct gw_msg *gw_msg_from_sluice(const struct sl_message *msg, const char *topic, uint16_t tlen);
 /* Build the Sluice headers of @r into @h (SL_MAX_HDRS), their values

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* MQTT messages <-> Sluice headers, and the fan-out of broker deliveries to sessions. */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "gw.h"
@@ -270,26 +271,115 @@ fanout_group(struct gw_user *u, const struct sl_message *msg)
 	sl_client_group_ack(u->cl, msg->group_id, msg->seq);
 }
 
+/*
+ * Deliveries of a topic whose name is not known yet (a pattern brought a
+ * topic created a moment ago, before the dataplane's counters area named
+ * it): parked in arrival order, copied (the slow path, once per new topic),
+ * and fanned out as soon as the name is found; given up after PARK_NS.
+ */
+#define PARK_MAX 4096
+#define PARK_NS 3000000000ull
+#define PARK_RETRY_NS 20000000ull
+
+struct parked {
+	struct gw_user *u;
+	struct sl_message msg;
+	uint64_t since_ns;
+	uint8_t *buf;
+};
+
+static struct parked park[PARK_MAX];
+static uint32_t park_head, park_len;
+static uint64_t park_next_ns;
+
+static void fanout_named(struct gw_user *u, const struct sl_message *msg, const char *t,
+			 uint16_t tlen);
+
+static void
+park_msg(struct gw_user *u, const struct sl_message *msg)
+{
+	struct parked *p;
+
+	if (park_len == PARK_MAX) {
+		GW_INC(unknown_topic);
+		return;
+	}
+	p = &park[(park_head + park_len) % PARK_MAX];
+	p->buf = malloc((size_t)msg->len + msg->hdrs_len + msg->key_len + 1);
+	if (p->buf == NULL) {
+		GW_INC(unknown_topic);
+		return;
+	}
+	p->u = u;
+	p->msg = *msg;
+	memcpy(p->buf, msg->data, msg->len);
+	p->msg.data = p->buf;
+	if (msg->hdrs_len) {
+		memcpy(p->buf + msg->len, msg->hdrs, msg->hdrs_len);
+		p->msg.hdrs = p->buf + msg->len;
+	}
+	if (msg->key_len) {
+		memcpy(p->buf + msg->len + msg->hdrs_len, msg->key, msg->key_len);
+		p->msg.key = p->buf + msg->len + msg->hdrs_len;
+	}
+	p->since_ns = gw.now_ns;
+	u->refs++; /* kept alive while a parked message names it */
+	park_len++;
+}
+
+void
+gw_fanout_parked(void)
+{
+	struct parked *p;
+	const char *t;
+	uint16_t tlen;
+
+	if (park_len == 0 || gw.now_ns < park_next_ns)
+		return;
+	park_next_ns = gw.now_ns + PARK_RETRY_NS;
+	while (park_len > 0) {
+		p = &park[park_head];
+		t = gw_names_mqtt(p->msg.topic_id, &tlen);
+		if (t == NULL && gw.now_ns - p->since_ns < PARK_NS)
+			return; /* in order: the rest waits behind it */
+		if (t == NULL)
+			GW_INC(unknown_topic);
+		else if (!p->u->dead)
+			fanout_named(p->u, &p->msg, t, tlen);
+		free(p->buf);
+		gw_user_put(p->u);
+		park_head = (park_head + 1) % PARK_MAX;
+		park_len--;
+	}
+}
+
 void
 gw_fanout(struct gw_user *u, const struct sl_message *msg)
 {
-	struct gw_msg *m = NULL;
-	struct gw_sess *s;
 	const char *t;
 	uint16_t tlen;
-	uint32_t i, src, sub_id;
-	int best;
-	bool rap;
 
 	if (msg->group_id != 0) {
 		fanout_group(u, msg);
 		return;
 	}
-	t = gw_names_mqtt(msg->topic_id, &tlen);
+	t = park_len ? NULL : gw_names_mqtt(msg->topic_id, &tlen);
 	if (t == NULL) {
-		GW_INC(unknown_topic);
+		park_msg(u, msg);
 		return;
 	}
+	fanout_named(u, msg, t, tlen);
+}
+
+static void
+fanout_named(struct gw_user *u, const struct sl_message *msg, const char *t, uint16_t tlen)
+{
+	struct gw_msg *m = NULL;
+	struct gw_sess *s;
+	uint32_t i, src, sub_id;
+	int best;
+	bool rap;
+
 	src = src_of(msg);
 	for (s = u->sessions; s != NULL; s = s->unext) {
 		best = -1;

@@ -318,6 +318,7 @@ gw_loop_run(void)
 				gw_conn_input(c);
 		}
 		work += gw_user_poll_all();
+		gw_fanout_parked();
 		gw_conn_unblock_all();
 		work += flush_all();
 		gw_conn_reap();

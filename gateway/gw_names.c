@@ -16,12 +16,12 @@
  * protocol has no id-to-name request. The names are in the dataplane's
  * counters area (a "topic" slot per topic, owner = id, key = name), which
  * this process maps read-only when an id is new to it: a copy of the area
- * per unknown id, on the slow path only, at most once per RETRY_NS for an
+ * per unknown id, on the slow path only, at most once per RETRY_NS (10 ms) for an
  * id the area does not name (yet). Ids the gateway resolved itself are
  * learnt without it.
  */
 
-#define RETRY_NS 200000000ull
+#define RETRY_NS 10000000ull
 
 struct name_ent {
 	uint32_t id;	/* 0: free */

@@ -18,6 +18,7 @@
 #include <common/lathist.h>
 
 #include "control.h"
+#include "gateways.h"
 
 /*
  * libmicrohttpd runs without a thread of its own (MHD_USE_EPOLL, no
@@ -325,6 +326,7 @@ sl_metrics_render(struct sl_ctl *ctl, FILE *f)
 	family(f, "sluice_dataplane_attached", "gauge",
 	       "1 when sluice-control is attached to a live dataplane with a readable snapshot.");
 	sample(f, "sluice_dataplane_attached", NULL, NULL, (uint64_t)attached);
+	sl_ctl_gateways_metrics(f, ctl->name);
 	if (!attached)
 		return;
 	sl_metrics_render_view(&v, f);

@@ -9,6 +9,7 @@
 #include <common/lathist.h>
 
 #include "control.h"
+#include "gateways.h"
 #include "jsonx.h"
 
 int
@@ -344,6 +345,8 @@ sl_ctl_snapshot(struct sl_ctl *ctl, json_t **out)
 		return rc;
 	*out = sl_ctl_stats_json(&v);
 	sl_ctrs_view_free(&v);
+	if (*out != NULL)
+		json_object_set_new(*out, "gateways", sl_ctl_gateways_json(ctl->name));
 	return *out != NULL ? 0 : -ENOMEM;
 }
 

@@ -181,6 +181,52 @@ render_groups(const struct stats_view *s)
 	sl_ctl_table_print(&t);
 }
 
+/* The gateways (sluice-mqtt) attached to the dataplane: a row each, a few
+ * of their counters (`--json` has them all). */
+static void
+render_gateways(const struct stats_view *s)
+{
+	static const char *const hdr[] = { "GATEWAY", ">PID", ">CONNECTIONS", ">SESSIONS",
+					   ">PUB_IN", ">PUB_OUT", ">DROPPED", ">REFUSED",
+					   ">BAD_INPUT" };
+	static const char *const bad[] = { "bad_malformed", "bad_protocol", "bad_version",
+					   "bad_before_connect", "bad_too_large", "bad_topic",
+					   "bad_inflight", "bad_alias" };
+	json_t *gws = json_object_get(s->cur, "gateways"), *e, *c;
+	char v[9][128];
+	const char *row[9];
+	struct sl_ctl_table t;
+	uint64_t nbad;
+	size_t k, i;
+
+	if (json_array_size(gws) == 0)
+		return;
+	sl_ctl_table_init(&t, 9, hdr);
+	json_array_foreach(gws, k, e) {
+		c = json_object_get(e, "counters");
+		sl_ctl_fmt_val(v[0], sizeof(v[0]), json_object_get(e, "name"));
+		sl_ctl_fmt_val(v[1], sizeof(v[1]), json_object_get(e, "pid"));
+		sl_ctl_fmt_human(v[2], sizeof(v[2]), sl_ctl_num_at(c, "connections"));
+		sl_ctl_fmt_human(v[3], sizeof(v[3]), sl_ctl_num_at(c, "sessions"));
+		sl_ctl_fmt_human(v[4], sizeof(v[4]), sl_ctl_num_at(c, "pub_in"));
+		sl_ctl_fmt_human(v[5], sizeof(v[5]), sl_ctl_num_at(c, "pub_out"));
+		sl_ctl_fmt_human(v[6], sizeof(v[6]), sl_ctl_num_at(c, "pub_out_dropped") +
+							     sl_ctl_num_at(c, "queue_full"));
+		sl_ctl_fmt_human(v[7], sizeof(v[7]), sl_ctl_num_at(c, "connect_refused") +
+							     sl_ctl_num_at(c, "pub_in_denied") +
+							     sl_ctl_num_at(c, "pub_in_refused"));
+		for (nbad = 0, i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			nbad += sl_ctl_num_at(c, bad[i]);
+		sl_ctl_fmt_human(v[8], sizeof(v[8]), nbad);
+		for (i = 0; i < 9; i++)
+			row[i] = v[i];
+		sl_ctl_table_row(&t, row);
+	}
+	fputc('\n', stdout);
+	sl_ctl_table_print(&t);
+	sl_ctl_table_fini(&t);
+}
+
 /* A latency in ns as "850ns", "12.3us", "4.10ms" or "1.20s". */
 static void
 fmt_ns(char *out, size_t n, double ns)
@@ -248,6 +294,7 @@ render_stats(const struct stats_view *s, bool watch)
 	render_group(s, "drops", "DROP_REASON");
 	render_topics(s);
 	render_groups(s);
+	render_gateways(s);
 	render_latency(s);
 }
 

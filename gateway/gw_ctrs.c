@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -55,6 +58,35 @@ run_dir(const char *instance, char *out, size_t len)
 	return snprintf(out, len, SL_RUN_DIR "/%s", instance) < (int)len ? 0 : -ENAMETOOLONG;
 }
 
+/* Is the counters file at @p owned by another live process? */
+static bool
+owned_by_live(const char *p)
+{
+	const struct sl_ctrs_meta *m;
+	struct sl_ctrs_view v;
+	struct stat st;
+	bool live = false;
+	void *base;
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(struct sl_ctrs_hdr)) {
+		base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		if (base != MAP_FAILED) {
+			if (sl_ctrs_view_take(base, (size_t)st.st_size, &v) == 0) {
+				m = sl_ctrs_view_slot(&v, 0, NULL, NULL);
+				live = m != NULL && (pid_t)m->owner != getpid() &&
+				       (kill((pid_t)m->owner, 0) == 0 || errno == EPERM);
+				sl_ctrs_view_free(&v);
+			}
+			munmap(base, (size_t)st.st_size);
+		}
+	}
+	close(fd);
+	return live;
+}
+
 int
 gw_ctrs_open(const char *instance, const char *name)
 {
@@ -66,6 +98,10 @@ gw_ctrs_open(const char *instance, const char *name)
 		return rc;
 	snprintf(path, sizeof(path), "%s/gw-%s.ctrs", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	/* One gateway per name and dataplane, as one sluice-control per
+	 * socket: a second would overwrite the first's counters. */
+	if (owned_by_live(path))
+		return -EADDRINUSE;
 	area_len = sl_ctrs_area_size(1);
 	/* Built under a temporary name and renamed: a reader never maps a
 	 * half-formatted file. 0600, as the CnC region: counters are the

@@ -162,6 +162,15 @@ gw_sess_detach(struct gw_sess *s, uint64_t now_ns)
 		gw_sess_free(s);
 		return;
 	}
+	/* An idle session keeps only what it must: the QoS 2 id sets (16 KiB)
+	 * and the window go when nothing is in them. */
+	if (s->n_qos2 == 0) {
+		free(s->qos2_held);
+		free(s->qos2_acked);
+		s->qos2_held = s->qos2_acked = NULL;
+	}
+	if (s->n_infl == 0 && s->q_len == 0)
+		gw_out_release(s);
 	s->expire_at_ns = s->expiry_s == UINT32_MAX
 				  ? UINT64_MAX
 				  : now_ns + (uint64_t)s->expiry_s * 1000000000ull;

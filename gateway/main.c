@@ -41,17 +41,23 @@ main(int argc, char **argv)
 			gw.conf.shm, gw.conf.credentials[0] ? " with --credentials" : "");
 		return 1;
 	}
+	rc = gw_ctrs_open(gw.conf.shm, gw.conf.name);
+	if (rc == -EADDRINUSE) {
+		fprintf(stderr, "sluice-mqtt: a gateway named '%s' is already running on "
+				"dataplane '%s' (give another --name)\n", gw.conf.name, gw.conf.shm);
+		rc = -1;
+		goto out;
+	}
+	if (rc < 0)
+		fprintf(stderr, "sluice-mqtt: warning: no counters file for '%s' (%s): stats "
+				"and metrics will not show this gateway\n",
+			gw.conf.name, strerror(-rc));
 	rc = gw_retain_open(gw.conf.state_dir);
 	if (rc < 0) {
 		fprintf(stderr, "sluice-mqtt: cannot keep retained messages in %s: %s\n",
 			gw.conf.state_dir, strerror(-rc));
 		goto out;
 	}
-	rc = gw_ctrs_open(gw.conf.shm, gw.conf.name);
-	if (rc < 0)
-		fprintf(stderr, "sluice-mqtt: warning: no counters file for '%s' (%s): stats "
-				"and metrics will not show this gateway\n",
-			gw.conf.name, strerror(-rc));
 	rc = gw_loop_init();
 	if (rc < 0)
 		goto out;

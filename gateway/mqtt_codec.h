@@ -412,7 +412,8 @@ int sl_mqtt_frame(const uint8_t *buf, size_t len, uint32_t max_packet, struct sl
  *     subscription, authentication data without a method;
  *   -SL_MQTT_RC_UNSUPPORTED_VERSION: CONNECT with a protocol name other
  *     than "MQTT" or a level other than 4 and 5 (p->u.connect.level holds
- *     the level byte so the gateway answers in the client's format);
+ *     the level byte so the gateway answers in the client's format); any
+ *     other packet with @level not 0, 4 or 5 (a caller's mistake);
  *   -SL_MQTT_RC_CLIENT_ID_INVALID: level 4 CONNECT with an empty client id
  *     and Clean Session 0 [MQTT-3.1.3-8] (CONNACK return code 2);
  *   -SL_MQTT_RC_TOPIC_NAME_INVALID: a PUBLISH (or will) topic with a
@@ -498,6 +499,30 @@ int sl_mqtt_enc_disconnect(uint8_t *buf, size_t cap, uint8_t level, uint8_t type
 			   const struct sl_mqtt_disconnect *d);
 /* PINGREQ or PINGRESP (@type): the two-byte packets. */
 int sl_mqtt_enc_ping(uint8_t *buf, size_t cap, uint8_t type);
+
+/* What a server does about a packet it could not decode. */
+enum sl_mqtt_answer {
+	SL_MQTT_ANSWER_CLOSE = 0,	/* close the connection without a word */
+	SL_MQTT_ANSWER_CONNACK = 1,	/* send CONNACK with the code, then close */
+	SL_MQTT_ANSWER_DISCONNECT = 2,	/* send DISCONNECT with the code, then close */
+};
+
+/*
+ * How a server answers decode failure @rc (a positive reason code, the
+ * negation of what sl_mqtt_decode / sl_mqtt_frame returned), as both
+ * specifications say: before the CONNECT is accepted (@connected false) a
+ * level 5 client gets a CONNACK with @rc when @rc is a CONNACK reason
+ * (4.13.1), a level 4 client a CONNACK with return code 1 (unsupported
+ * level, [MQTT-3.1.2-2]) or 2 (client id, [MQTT-3.1.3-9]) and otherwise
+ * only a close ([MQTT-3.1.4-1], [MQTT-4.8.0-1]); after it, a level 5
+ * client gets a DISCONNECT with @rc (4.13.1) and a level 4 client a close.
+ * @level: the connection's level, or for a failed CONNECT the level byte it
+ * carried (p->u.connect.level; 0 when unknown: close). A level above 5 is
+ * answered in the level 5 format. Sets *@code to the code to send
+ * (a v3 return code for a level 4 CONNACK). Never fails.
+ */
+enum sl_mqtt_answer sl_mqtt_server_answer(uint8_t level, bool connected, uint8_t rc,
+					  uint8_t *code);
 
 /* The v3.1.1 CONNACK return code that stands for MQTT 5 reason @rc. */
 uint8_t sl_mqtt_v3_connack_code(uint8_t rc);

@@ -459,3 +459,24 @@ sl_mqtt_decode(const struct sl_mqtt_frame *f, uint8_t level, enum sl_mqtt_side s
 		return rd_end(&r);
 	}
 }
+
+enum sl_mqtt_answer
+sl_mqtt_server_answer(uint8_t level, bool connected, uint8_t rc, uint8_t *code)
+{
+	*code = rc;
+	if (level == 0)
+		return SL_MQTT_ANSWER_CLOSE;
+	if (level < SL_MQTT_V5) {
+		if (connected)
+			return SL_MQTT_ANSWER_CLOSE; /* [MQTT-4.8.0-1] */
+		if (rc != SL_MQTT_RC_UNSUPPORTED_VERSION && rc != SL_MQTT_RC_CLIENT_ID_INVALID)
+			return SL_MQTT_ANSWER_CLOSE; /* [MQTT-3.1.4-1] */
+		*code = sl_mqtt_v3_connack_code(rc);
+		return SL_MQTT_ANSWER_CONNACK;
+	}
+	if (!connected)
+		return rc_in(rc, rc_connack, sizeof(rc_connack)) && rc >= 0x80 ?
+			SL_MQTT_ANSWER_CONNACK : SL_MQTT_ANSWER_CLOSE;
+	return rc_in(rc, rc_disconnect, sizeof(rc_disconnect)) && rc >= 0x80 ?
+		SL_MQTT_ANSWER_DISCONNECT : SL_MQTT_ANSWER_CLOSE;
+}

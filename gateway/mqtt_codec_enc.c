@@ -127,16 +127,14 @@ put_prop(struct wr *w, const struct sl_mqtt_props *pr, uint8_t id)
 static void
 put_props_body(struct wr *w, const struct sl_mqtt_props *pr)
 {
+	uint64_t single = pr->present & ~(SL_MQTT_PBIT(SL_MQTT_P_USER_PROPERTY) |
+					  SL_MQTT_PBIT(SL_MQTT_P_SUBSCRIPTION_ID));
 	struct sl_mqtt_user_prop u;
 	uint32_t i, off = 0;
-	uint8_t id;
 
-	for (id = 1; id < 64; id++) {
-		if (!(pr->present & SL_MQTT_PBIT(id)) || id == SL_MQTT_P_USER_PROPERTY ||
-		    id == SL_MQTT_P_SUBSCRIPTION_ID)
-			continue;
-		put_prop(w, pr, id);
-	}
+	/* The set bits only, lowest identifier first. */
+	for (; single; single &= single - 1)
+		put_prop(w, pr, (uint8_t)__builtin_ctzll(single));
 	if (pr->sub_ids != NULL) {
 		for (i = 0; i < pr->n_sub_ids; i++) {
 			put_u8(w, SL_MQTT_P_SUBSCRIPTION_ID);
@@ -161,8 +159,11 @@ props_len(const struct sl_mqtt_props *pr)
 {
 	struct wr c = { 0 };
 
-	if (pr != NULL)
-		put_props_body(&c, pr);
+	/* The common case: nothing to write. */
+	if (pr == NULL || (pr->present == 0 && (pr->user == NULL || pr->n_user == 0) &&
+			   pr->raw == NULL && (pr->sub_ids == NULL || pr->n_sub_ids == 0)))
+		return 0;
+	put_props_body(&c, pr);
 	return c.len;
 }
 

@@ -55,7 +55,8 @@ int sl_mqtt_topic_to_sluice(char *out, size_t cap, const char *name, size_t len)
  * produces (not a valid Sluice name, a '%' not followed by two upper-case
  * hex digits or escaping a byte that needs none, a wildcard token, a result
  * that is not a valid MQTT topic name): such a native topic has no MQTT
- * name. -ENOSPC when @cap is too small.
+ * name. -ENOSPC when @cap is too small (@len bytes always suffice: an
+ * escape shrinks, a '.' stays one byte).
  */
 int sl_mqtt_topic_from_sluice(char *out, size_t cap, const char *name, size_t len);
 

@@ -21,7 +21,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${SLUICE_FUZZ_BUILD:-$root/build-fuzz}
 harnesses=(fuzz_pkt fuzz_frame fuzz_handshake fuzz_shm fuzz_journal fuzz_ctl_request fuzz_config
-	fuzz_hdrs fuzz_repl)
+	fuzz_hdrs fuzz_repl fuzz_mqtt)
 [ -f "$root/common/crypto.h" ] && harnesses+=(fuzz_seal) # the datagram seal, once there
 seconds=300
 build_only=0

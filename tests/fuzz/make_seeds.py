@@ -193,6 +193,86 @@ def repl_seeds():
     }
 
 
+def mqtt_varint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def mqtt(hdr0, body):
+    """One MQTT packet: fixed header, remaining length, body."""
+    return bytes([hdr0]) + mqtt_varint(len(body)) + body
+
+
+def ms(b):
+    """An MQTT UTF-8 string or binary field: two-byte length, bytes."""
+    return struct.pack(">H", len(b)) + b
+
+
+def mprops(*props):
+    body = b"".join(props)
+    return mqtt_varint(len(body)) + body
+
+
+def mqtt_seeds():
+    """MQTT 3.1.1 and 5.0 sessions as fuzz_mqtt reads them: a selector byte
+    (bit 0: decode as a client; bits 1-2: level 0, 4, 5; bits 3-4: maximum
+    packet size), then the packets one side sends."""
+    user = b"\x26" + ms(b"unit") + ms(b"celsius")
+    v4 = [mqtt(0x10, ms(b"MQTT") + b"\x04\xee\x00\x3c" + ms(b"sensor-1") + ms(b"dev/1/status") +
+               ms(b"offline") + ms(b"alice") + ms(b"key")),
+          mqtt(0x82, b"\x00\x01" + ms(b"cmd/+/set") + b"\x01" + ms(b"cfg/#") + b"\x02"),
+          mqtt(0x30, ms(b"dev/1/temp") + b"21.5"),
+          mqtt(0x32, ms(b"dev/1/temp") + b"\x00\x02" + b"21.6"),
+          mqtt(0x3d, ms(b"dev/1/temp") + b"\x00\x03" + b"21.7"),
+          mqtt(0x40, b"\x00\x05"), mqtt(0x50, b"\x00\x06"), mqtt(0x62, b"\x00\x06"),
+          mqtt(0x70, b"\x00\x03"), mqtt(0xa2, b"\x00\x04" + ms(b"cfg/#")), mqtt(0xc0, b""),
+          mqtt(0xe0, b"")]
+    v5 = [mqtt(0x10, ms(b"MQTT") + b"\x05\xc6\x00\x1e" +
+               mprops(b"\x11\x00\x00\x0e\x10", b"\x21\x00\x0a", b"\x27\x00\x01\x00\x00",
+                      b"\x22\x00\x08", user) + ms(b"sensor-2") +
+               mprops(b"\x18\x00\x00\x00\x05", b"\x01\x01", b"\x03" + ms(b"text/plain")) +
+               ms(b"dev/2/status") + ms(b"gone") + ms(b"bob") + ms(b"key")),
+          mqtt(0x82, b"\x00\x01" + mprops(b"\x0b\x07", user) + ms(b"cmd/2/#") + b"\x2e" +
+               ms(b"$share/g/jobs/+") + b"\x01"),
+          mqtt(0x30, ms(b"dev/2/temp") + mprops(b"\x23\x00\x01", b"\x02\x00\x00\x00\x3c", user) +
+               b"19.0"),
+          mqtt(0x30, ms(b"") + mprops(b"\x23\x00\x01") + b"19.1"),
+          mqtt(0x34, ms(b"rpc/req") + b"\x00\x09" +
+               mprops(b"\x08" + ms(b"rpc/resp/2"), b"\x09" + ms(b"\x00\x01")) + b"{}"),
+          mqtt(0x40, b"\x00\x05"), mqtt(0x40, b"\x00\x05\x10"),
+          mqtt(0x50, b"\x00\x06\x00" + mprops(b"\x1f" + ms(b"ok"))), mqtt(0x62, b"\x00\x06"),
+          mqtt(0x70, b"\x00\x09\x92\x00"), mqtt(0xa2, b"\x00\x04\x00" + ms(b"cmd/2/#")),
+          mqtt(0xf0, b"\x18" + mprops(b"\x15" + ms(b"SCRAM"), b"\x16" + ms(b"\x01"))),
+          mqtt(0xc0, b""), mqtt(0xe0, b"\x04" + mprops(b"\x11\x00\x00\x00\x00"))]
+    v4_server = [mqtt(0x20, b"\x00\x00"), mqtt(0x90, b"\x00\x01\x01\x80"),
+                 mqtt(0x33, ms(b"cmd/1/set") + b"\x00\x07" + b"on"), mqtt(0x40, b"\x00\x02"),
+                 mqtt(0x50, b"\x00\x03"), mqtt(0x70, b"\x00\x03"), mqtt(0xb0, b"\x00\x04"),
+                 mqtt(0xd0, b"")]
+    v5_server = [mqtt(0x20, b"\x01\x00" + mprops(b"\x12" + ms(b"auto-7"), b"\x24\x01", b"\x25\x01",
+                                                b"\x22\x00\x10", b"\x13\x00\x14")),
+                 mqtt(0x90, b"\x00\x01" + mprops(b"\x1f" + ms(b"partly")) + b"\x02\x8f\x9e"),
+                 mqtt(0x3b, ms(b"cmd/2/set") + b"\x00\x07" + mprops(b"\x0b\x07", b"\x0b\x09", user) +
+                      b"on"),
+                 mqtt(0xb0, b"\x00\x04\x00\x00\x11"), mqtt(0xd0, b""),
+                 mqtt(0xe0, b"\x9c" + mprops(b"\x1c" + ms(b"other:1883"), b"\x1f" + ms(b"moving")))]
+    seeds = {
+        "v311-client-session": b"\x00" + b"".join(v4),
+        "v5-client-session": b"\x00" + b"".join(v5),
+        "v5-client-after-connect": b"\x04" + b"".join(v5[1:]),
+        "v5-client-small-max": b"\x0c" + b"".join(v5[1:]),
+        "v311-server-session": b"\x03" + b"".join(v4_server),
+        "v5-server-session": b"\x05" + b"".join(v5_server),
+        "v311-connect-only": b"\x00" + v4[0],
+        "v5-publish-two-byte-length": b"\x04" + mqtt(0x30, ms(b"a/b") + b"\x00" + b"x" * 200),
+        "v5-publish-too-large": b"\x0c" + mqtt(0x30, ms(b"a/b") + b"\x00" + b"x" * 200),
+    }
+    return seeds
+
+
 def write(d, name, data):
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
@@ -250,6 +330,10 @@ def main():
     write(d, "session-wrapping", shm_records(session + [publish(payload=b"p" * 900)] * 3,
                                              start=3072))
     write(d, "torn-record", shm_records(session)[:-8] + b"\0" * 8)
+
+    d = os.path.join(root, "fuzz_mqtt")
+    for name, data in mqtt_seeds().items():
+        write(d, name, data)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ mopub() {
 	local mv=mqttv311
 	[ "$4" == 5 ] && mv=mqttv5
 	# shellcheck disable=SC2046
-	mq_py gen --tag "$3" --count "$N" | mosquitto_pub $(mq_cli_opts) -t "$1" -q "$2" -l -V "$mv" ||
+	mq_py gen --tag "$3" --count "$N" | timeout 60 mosquitto_pub $(mq_cli_opts) -t "$1" -q "$2" -l -V "$mv" ||
 		t_fail "mosquitto_pub -q $2 to $1"
 }
 stop_bg() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }

@@ -36,7 +36,7 @@ mq_py() {
 	shift
 	local cred=()
 	[ "$MQ_AUTH" == 1 ] && cred=(--user "$MQ_USER" --pw "$MQ_PW")
-	"$MQ_PYTHON" "$MQ_LIB" "$cmd" --host "$MQ_HOST" --port "$MQ_PORT" "${cred[@]}" "$@"
+	timeout 180 "$MQ_PYTHON" "$MQ_LIB" "$cmd" --host "$MQ_HOST" --port "$MQ_PORT" "${cred[@]}" "$@"
 }
 # mq_case WHAT COMMAND [args]: a whole mqtt_lib.py case; its lines in the
 # log (prefixed), one failure here per failed check there.
@@ -192,11 +192,12 @@ mq_nsub_bg() {
 	shift
 	if [ "$tr" == shm ]; then t_ssub_bg "$@"; else t_sub_bg "$@"; fi
 }
-# A native publisher: mq_npub udp|shm args...
+# A native publisher (60 s at most): mq_npub udp|shm args...
 mq_npub() {
 	local tr=$1
 	shift
-	if [ "$tr" == shm ]; then "$SL_BUILD/client/sluice-pub" --shm "$T_DP" "$@"; else t_pub "$@"; fi
+	if [ "$tr" == shm ]; then timeout 60 "$SL_BUILD/client/sluice-pub" --shm "$T_DP" "$@"; else
+		sl_cl "$T_TAG" timeout 60 "$SL_BUILD/client/sluice-pub" -h "$T_NET.1" "$@"; fi
 }
 
 # A gateway counter (sluicectl stats --json, its "gateways" part): mq_ctr NAME

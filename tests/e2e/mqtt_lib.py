@@ -734,8 +734,9 @@ def cmd_shared(a):
         eq("v%d: shared: none to both members" % v, sorted(set(i1) & set(i2)), [])
         eq("v%d: shared: none twice to one member" % v,
            (len(i1) - len(set(i1)), len(i2) - len(set(i2))), (0, 0))
-        check("v%d: shared: both members take a share" % v, i1 and i2,
-              "%d and %d" % (len(i1), len(i2)))
+        # Round robin (mosquitto; docs/MQTT.md for Sluice): near half each.
+        check("v%d: shared: each member takes at least a quarter" % v,
+              min(len(i1), len(i2)) >= n // 4, "%d and %d" % (len(i1), len(i2)))
         print("note: v%d: shares %d / %d" % (v, len(i1), len(i2)))
         verify("v%d: plain subscriber beside the group" % v, [(m[0], m[1]) for m in pl.got()],
                "sh", n, False)

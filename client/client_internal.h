@@ -615,6 +615,13 @@ void sl_cl_clock_marks(struct sl_client *c, uint64_t now);
  * up, -EAGAIN while it is down, else 0. */
 int sl_cl_tick(struct sl_client *c, uint64_t now);
 
+/* sl_cl_tick in two halves, for sl_client_poll: the first (liveness,
+ * reconnect, heartbeat, group acks; same returns) before reading, the
+ * second (resends, the batch's deadline) after, so that ACKs already
+ * waiting settle their publishes before a resend round is judged due. */
+int sl_cl_tick_pre(struct sl_client *c, uint64_t now);
+void sl_cl_tick_post(struct sl_client *c, uint64_t now);
+
 /* Has the broker left a heartbeat unanswered for the liveness time? Then
  * the session is lost (sl_cl_session_lost) and it returns true. Call it
  * only after reading what was waiting. */

@@ -488,6 +488,16 @@ sl_cl_clock_marks(struct sl_client *c, uint64_t now)
 int
 sl_cl_tick(struct sl_client *c, uint64_t now)
 {
+	int rc = sl_cl_tick_pre(c, now);
+
+	if (rc == 0)
+		sl_cl_tick_post(c, now);
+	return rc;
+}
+
+int
+sl_cl_tick_pre(struct sl_client *c, uint64_t now)
+{
 	if (c->dead)
 		return -ENOTCONN;
 	sl_cl_clock_marks(c, now);
@@ -505,10 +515,17 @@ sl_cl_tick(struct sl_client *c, uint64_t now)
 	if (c->rc.down)
 		return -EAGAIN;
 	sl_cl_group_flush(c);
+	return 0;
+}
+
+void
+sl_cl_tick_post(struct sl_client *c, uint64_t now)
+{
+	if (c->dead || c->rc.down)
+		return;
 	sl_cl_resend_tick(c, now);
 	if (c->batch.frames != 0 && now - c->batch.first_ns >= c->batch.flush_ns)
 		(void)sl_cl_flush(c);
-	return 0;
 }
 
 uint64_t

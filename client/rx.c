@@ -584,7 +584,7 @@ sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max)
 		return -EINVAL;
 	c->ro->now = sl_now_ns();
 	/* Reconnecting (reconnect.c): nothing to read until a new session. */
-	rc = sl_cl_tick(c, c->ro->now);
+	rc = sl_cl_tick_pre(c, c->ro->now);
 	if (rc < 0)
 		return rc == -EAGAIN ? 0 : rc;
 	sl_ro_tick(&c->ro->ro, c->ro->now);
@@ -602,6 +602,8 @@ sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max)
 		if (rc == 0)
 			(void)sl_cl_liveness_lost(c, sl_now_ns());
 	}
+	/* Resends only now: the ACKs just read have settled what they cover. */
+	sl_cl_tick_post(c, c->ro->now);
 	/* Acks the callback queued go now, not a poll later. */
 	if (c->grp != NULL)
 		sl_cl_group_flush(c);

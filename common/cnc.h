@@ -315,7 +315,12 @@ struct sl_cnc_ha {
 				   * made that report (0: none yet); primary: 0 */
 	uint32_t dp_flags;	  /* SL_HA_DP_F_* */
 	uint32_t dp_reserved;
-	uint8_t dp_pad[8];
+	/* The replication worker's pass over what it had received, stamped
+	 * every ha.hb_ms (in what was padding: 0 from an older dataplane).
+	 * A standby's primary counts as silent only once this is later than
+	 * peer_heard_ns + detect: a dataplane that has not run since then
+	 * (this node starved of CPU) may hold its heartbeats unread. */
+	uint64_t dp_polled_ns;
 };
 #define SL_HA_DP_F_DR (1u << 0)	     /* this dataplane is a DR replica (ha.dr) */
 #define SL_HA_DP_F_DR_PEER (1u << 1) /* this pair member streams to a DR replica */
@@ -323,6 +328,7 @@ struct sl_cnc_ha {
 _Static_assert(sizeof(struct sl_cnc_ha) == 192, "CnC HA block layout");
 _Static_assert(offsetof(struct sl_cnc_ha, dp_gen) == 64, "CnC HA block: dataplane half");
 _Static_assert(offsetof(struct sl_cnc_ha, dr_lag_records) == 152, "CnC HA block: DR lag");
+_Static_assert(offsetof(struct sl_cnc_ha, dp_polled_ns) == 184, "CnC HA block: polled stamp");
 
 struct sl_cnc; /* a mapped region, either side */
 

@@ -155,6 +155,7 @@ read_dp(const struct sl_cnc_ha *ha, struct sl_ha_dp *dp)
 	dp->dr_lag_records = LD(dr_lag_records);
 	dp->dr_lag_bytes = LD(dr_lag_bytes);
 	dp->dr_report_ms = LD(dr_report_ms);
+	dp->polled_ns = LD(dp_polled_ns);
 #undef LD
 	/* A dataplane without ha.peer leaves L at 0 and says SINGLE. */
 	dp->ready = dp->lease_ms != 0 && dp->dp_role != SL_HA_ROLE_SINGLE;
@@ -483,6 +484,7 @@ sl_ha_status_json(struct sl_ha *h)
 	json_object_set_new(o, "etcd_ok_ms_ago", ms_ago(now, f.etcd_ok_ns));
 	json_object_set_new(o, "failovers", json_integer((json_int_t)f.failovers));
 	json_object_set_new(o, "spurious_failovers", json_integer((json_int_t)f.spurious));
+	json_object_set_new(o, "starved_silences", json_integer((json_int_t)f.starved));
 	json_object_set_new(o, "last_failover_ms", json_integer((json_int_t)f.last_failover_ms));
 	json_object_set_new(o, "etcd", json_pack("{s:b, s:s, s:I, s:I, s:s}",
 		"reachable", f.etcd_up, "endpoint", sl_etcd_endpoint(h->etcd),

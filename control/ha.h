@@ -53,6 +53,7 @@ struct sl_ha_dp {
 	uint64_t lag_records, lag_bytes, catchup_done, catchup_total;
 	uint32_t dp_flags;	/* SL_HA_DP_F_*: a DR replica never promotes itself */
 	uint64_t dr_lag_records, dr_lag_bytes, dr_report_ms;
+	uint64_t polled_ns;	/* dp_polled_ns: 0 from a dataplane without it */
 };
 
 /* Why a compare-and-swap is made. */
@@ -102,6 +103,7 @@ struct sl_ha_fsm {
 	uint64_t attach_ns;	/* when the current dataplane was first seen */
 	int primary_seen;	/* standby: heard the primary of its epoch since attach */
 	int not_insync_logged;
+	int starved_logged;	/* standby: this silence was put down to CPU starvation */
 	int dr_silent_logged;	/* DR replica: "primary silent, not promoting" said */
 	uint64_t cand_heard_ns;	/* candidate: peer_heard_ns when it decided */
 	uint32_t cand_from_epoch;
@@ -117,6 +119,7 @@ struct sl_ha_fsm {
 
 	/* counters */
 	uint64_t failovers, spurious, etcd_errors, cas_lost;
+	uint64_t starved;	/* standby: silences not counted, its dataplane not run since */
 	uint64_t last_failover_ms; /* primary silent seen -> promoted, this node */
 };
 

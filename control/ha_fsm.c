@@ -301,6 +301,21 @@ step_standby(struct sl_ha_fsm *f, const struct sl_ha_dp *dp, uint64_t now)
 	if (!silent) {
 		f->not_insync_logged = 0;
 		f->dr_silent_logged = 0;
+		f->starved_logged = 0;
+		return act_read_if_due(f, dp, now);
+	}
+	if (dp->peer_heard_ns != 0 && dp->polled_ns != 0 && dp->polled_ns <= dp->peer_heard_ns + d) {
+		/* This node's dataplane has not looked at what it received
+		 * since the primary fell due (starved of CPU): the heartbeats
+		 * may be waiting unread. Silence is evidence only once it has. */
+		if (!f->starved_logged) {
+			f->starved_logged = 1;
+			f->starved++;
+			say(f, "ha: primary unheard for %llu ms, but this node's dataplane has not "
+			    "polled for %llu ms: not counted as silence (this node is short of CPU)",
+			    (unsigned long long)((now - dp->peer_heard_ns) / MS),
+			    (unsigned long long)(now > dp->polled_ns ? (now - dp->polled_ns) / MS : 0));
+		}
 		return act_read_if_due(f, dp, now);
 	}
 	if (dp->dp_flags & SL_HA_DP_F_DR) {

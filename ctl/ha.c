@@ -83,9 +83,10 @@ print_ha(json_t *res)
 		       (unsigned long long)total, 100.0 * (double)done / (double)total);
 	else
 		printf("catch-up:    -\n");
-	printf("failovers:   %.0f (spurious %.0f, last %.0f ms)\n",
+	printf("failovers:   %.0f (spurious %.0f, last %.0f ms; silences put down to "
+	       "CPU starvation %.0f)\n",
 	       sl_ctl_num_at(res, "failovers"), sl_ctl_num_at(res, "spurious_failovers"),
-	       sl_ctl_num_at(res, "last_failover_ms"));
+	       sl_ctl_num_at(res, "last_failover_ms"), sl_ctl_num_at(res, "starved_silences"));
 	print_dr(res);
 	sl_ctl_sanitize(err, sizeof(err), str_at(res, "etcd.error"));
 	printf("etcd:        %s %s (%.0f errors)%s%s\n",

@@ -466,6 +466,10 @@ sl_repl_poll(struct sl_worker *w)
 	if (now >= r->next_hb_ns) {
 		sl_repl_send_hb(w, now);
 		r->next_hb_ns = now + (uint64_t)r->hb_ms * 1000000u;
+		/* This iteration's receive burst came before: whatever the
+		 * peer sent until shortly before @now has been heard. */
+		if (r->ha != NULL)
+			__atomic_store_n(&r->ha->dp_polled_ns, now, __ATOMIC_RELAXED);
 		work++;
 	}
 	if (sl_repl_role(r) == SL_HA_ROLE_PRIMARY && r->prim.poll)

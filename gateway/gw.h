@@ -41,6 +41,7 @@ struct gw_conn {
 	uint8_t state;	   /* enum gw_conn_state */
 	uint8_t level;	   /* protocol level of its CONNECT (0 before) */
 	bool rd_blocked;   /* reading stopped: the broker's ring is full */
+	bool was_blocked;  /* its last publish met a full ring (counted once) */
 	bool wr_armed;	   /* EPOLLOUT asked for */
 	bool in_flush;	   /* on the flush list */
 	bool will_on_close; /* publish the session's will when it closes */
@@ -50,6 +51,7 @@ struct gw_conn {
 	uint32_t keepalive_s;
 	uint32_t max_packet_out; /* the client's Maximum Packet Size (v5) */
 	struct gw_sess *sess;
+	void *tls;	   /* TLS state (gw_tls.h), NULL: plain TCP */
 	/* Received bytes not yet parsed (bounded by max-packet + 5). */
 	uint8_t *rx;
 	uint32_t rx_len, rx_cap;
@@ -332,6 +334,7 @@ struct gw {
 	struct gw_conf conf;
 	int ep;		/* epoll */
 	int lfd;	/* listening socket */
+	int tlfd;	/* listening socket for TLS, -1 none */
 	uint64_t now_ns;
 	uint32_t n_conns;
 	uint32_t next_conn_id;

@@ -31,8 +31,8 @@ static const struct opt opts[] = {
 	{ "port", K_U32, U(port), 1, 65535, "TCP port (1883)" },
 	{ "shm", K_STR, S(shm), 0, 0, "dataplane instance to attach to over shared memory (sluice)" },
 	{ "credentials", K_STR, S(credentials), 0, 0,
-	  "credentials file of the gateway's own session (anonymous clients, will and\n"
-	  "\t\t\t  retained bookkeeping); none: an unauthenticated session" },
+	  "credentials file of the gateway's own session (anonymous clients);\n"
+	  "                          none: an unauthenticated session" },
 	{ "allow-anonymous", K_BOOL, U(allow_anonymous), 0, 1,
 	  "accept CONNECT without a username, on the gateway's own session (off)" },
 	{ "state-dir", K_STR, S(state_dir), 0, 0, "where retained messages are kept (/var/lib/sluice/mqtt)" },
@@ -40,7 +40,7 @@ static const struct opt opts[] = {
 	{ "max-connections", K_U32, U(max_conns), 1, 1000000, "open MQTT connections (10000)" },
 	{ "max-inflight", K_U32, U(max_inflight), 1, 65535,
 	  "outbound QoS 1/2 messages unacknowledged per session (64); a v5\n"
-	  "\t\t\t  client's Receive Maximum lowers it" },
+	  "                          client's Receive Maximum lowers it" },
 	{ "max-packet", K_U32, U(max_packet), 64, 268435460, "largest MQTT packet, bytes (1048576)" },
 	{ "keepalive-max", K_U32, U(keepalive_max), 0, 65535,
 	  "cap on a client's keep-alive, s (0: no cap; v5 clients are told)" },
@@ -48,13 +48,17 @@ static const struct opt opts[] = {
 	  "cap on how long a disconnected persistent session is kept, s (86400)" },
 	{ "max-queued", K_U32, U(max_queued), 0, 1000000,
 	  "messages held for one session past its inflight window or while it is\n"
-	  "\t\t\t  disconnected (1000); more are dropped and counted" },
+	  "                          disconnected (1000); more are dropped and counted" },
 	{ "tx-max", K_U32, U(tx_max), 4096, 1u << 30,
 	  "bytes queued to one slow client before QoS 0 is dropped; twice that\n"
-	  "\t\t\t  disconnects it (1048576)" },
+	  "                          disconnects it (1048576)" },
 	{ "max-subscriptions", K_U32, U(max_subs), 1, 65535, "subscriptions per session (256)" },
 	{ "connect-timeout-ms", K_U32, U(connect_timeout_ms), 100, 600000,
 	  "time a connection has to send CONNECT (10000)" },
+	{ "tls-cert", K_STR, S(tls_cert), 0, 0,
+	  "server certificate chain (PEM): also listen for MQTT over TLS" },
+	{ "tls-key", K_STR, S(tls_key), 0, 0, "its private key (PEM)" },
+	{ "tls-port", K_U32, U(tls_port), 1, 65535, "TCP port for MQTT over TLS (8883)" },
 	{ "verbose", K_BOOL, U(verbose), 0, 1, "log connections and refusals to stderr" },
 };
 
@@ -66,6 +70,7 @@ gw_conf_defaults(struct gw_conf *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->listen, sizeof(c->listen), "0.0.0.0");
 	c->port = 1883;
+	c->tls_port = 8883;
 	snprintf(c->shm, sizeof(c->shm), "sluice");
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/sluice/mqtt");
 	c->max_conns = 10000;
@@ -136,6 +141,8 @@ set_opt(struct gw_conf *c, const struct opt *o, const char *val, const char *whe
 		}
 		if (o->off == offsetof(struct gw_conf, port))
 			c->port = (uint16_t)v;
+		else if (o->off == offsetof(struct gw_conf, tls_port))
+			c->tls_port = (uint16_t)v;
 		else
 			*(uint32_t *)f = (uint32_t)v;
 		return 0;
@@ -267,6 +274,10 @@ gw_conf_parse(struct gw_conf *c, int argc, char **argv)
 			goto missing;
 		if (set_opt(c, o, val, "command line") < 0)
 			return -1;
+	}
+	if (!c->tls_cert[0] != !c->tls_key[0]) {
+		fprintf(stderr, PROG ": --tls-cert and --tls-key go together\n");
+		return -1;
 	}
 	if (!c->name[0])
 		snprintf(c->name, sizeof(c->name), "mqtt-%u", c->port);

@@ -29,6 +29,9 @@ struct gw_conf {
 				   * disconnected as too slow */
 	uint32_t max_subs;	  /* subscriptions per session */
 	uint32_t connect_timeout_ms; /* from accept to CONNECT */
+	char tls_cert[256];	  /* PEM chain; "" no TLS listener */
+	char tls_key[256];
+	uint16_t tls_port;	  /* default 8883 */
 	int verbose;
 };
 

@@ -9,10 +9,11 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "gw_tls.h"
 
 #define RX_INIT 4096u
 #define TX_INIT 4096u
-#define READ_BUDGET (256u * 1024u) /* bytes read from one socket per wakeup */
+#define READ_BUDGET (64u * 1024u) /* bytes read from one socket per wakeup */
 
 uint8_t *
 gw_conn_reserve(struct gw_conn *c, uint32_t n)
@@ -168,12 +169,15 @@ gw_conn_parse(struct gw_conn *c)
 			if (gw_pubin(c, &p.u.publish) == -EAGAIN) {
 				/* Back-pressure: keep this packet, stop reading. */
 				if (!c->rd_blocked) {
-					GW_INC(pub_in_blocked);
+					if (!c->was_blocked)
+						GW_INC(pub_in_blocked);
+					c->was_blocked = true;
 					c->rd_blocked = true;
 					gw.n_blocked++;
 				}
 				break;
 			}
+			c->was_blocked = false;
 		} else {
 			gw_mqtt_handle(c, &p);
 		}
@@ -196,12 +200,22 @@ gw_conn_input(struct gw_conn *c)
 
 	if (c->rd_blocked)
 		return; /* the blocked list resumes it */
-	while (budget > 0 && (c->state == GW_CONN_NEW || c->state == GW_CONN_UP)) {
+	/* TLS may hold decrypted bytes epoll cannot see: read them all. */
+	while ((budget > 0 || (c->tls && gw_tls_pending(c->tls))) &&
+	       (c->state == GW_CONN_NEW || c->state == GW_CONN_UP)) {
 		if (rx_room(c) < 0) {
 			gw_conn_kill(c, true);
 			return;
 		}
-		n = recv(c->fd, c->rx + c->rx_len, c->rx_cap - c->rx_len, MSG_DONTWAIT);
+		if (c->tls != NULL) {
+			n = gw_tls_read(c->tls, c->rx + c->rx_len, c->rx_cap - c->rx_len);
+			if (n < 0) {
+				errno = (int)-n;
+				n = -1;
+			}
+		} else {
+			n = recv(c->fd, c->rx + c->rx_len, c->rx_cap - c->rx_len, MSG_DONTWAIT);
+		}
 		if (n == 0) {
 			/* The client closed without DISCONNECT: the will goes
 			 * [MQTT-3.1.2-8]. */

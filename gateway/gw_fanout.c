@@ -243,16 +243,19 @@ fanout_group(struct gw_user *u, const struct sl_message *msg)
 				n++;
 				break;
 			}
-	for (s = u->sessions; n > 0 && s != NULL && pick == NULL; s = s->unext)
-		for (i = 0; s->conn != NULL && i < s->n_subs; i++)
-			if (s->subs[i].group_id == msg->group_id) {
-				if (rr % n == 0) {
-					pick = s;
-					pick_sub = &s->subs[i];
+	if (n > 0) {
+		uint32_t want = rr++ % n;
+
+		for (s = u->sessions; s != NULL && pick == NULL; s = s->unext)
+			for (i = 0; s->conn != NULL && i < s->n_subs; i++)
+				if (s->subs[i].group_id == msg->group_id) {
+					if (want-- == 0) {
+						pick = s;
+						pick_sub = &s->subs[i];
+					}
+					break;
 				}
-				rr++;
-				break;
-			}
+	}
 	t = gw_names_mqtt(msg->topic_id, &tlen);
 	if (pick == NULL || t == NULL) {
 		/* Nobody here to take it: back to the group for another member. */

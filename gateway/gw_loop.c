@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "gw_tls.h"
 
 /*
  * Idle strategy. The broker's shared-memory rings have no descriptor to
@@ -35,7 +36,8 @@
 #define MAX_EVENTS 256
 
 struct gw gw;
-static struct gw_conn listen_tag; /* epoll data of the listening socket */
+static struct gw_conn listen_tag;     /* epoll data of the listening socket */
+static struct gw_conn listen_tls_tag; /* and of the TLS one */
 
 static uint64_t
 mono_ns(void)
@@ -55,33 +57,52 @@ real_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int
-gw_loop_init(void)
+static int
+listen_on(uint16_t port, struct gw_conn *tag)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_tag };
-	int one = 1;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+	int one = 1, fd;
 
 	if (inet_pton(AF_INET, gw.conf.listen, &sa.sin_addr) != 1) {
 		fprintf(stderr, "sluice-mqtt: --listen '%s' is not an IPv4 address\n",
 			gw.conf.listen);
 		return -EINVAL;
 	}
-	sa.sin_port = htons(gw.conf.port);
-	gw.ep = epoll_create1(EPOLL_CLOEXEC);
-	gw.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (gw.ep < 0 || gw.lfd < 0)
+	sa.sin_port = htons(port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		return -errno;
-	setsockopt(gw.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(gw.lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(gw.lfd, 1024) < 0) {
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1024) < 0 ||
+	    epoll_ctl(gw.ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int rc = -errno;
 
-		fprintf(stderr, "sluice-mqtt: cannot listen on %s:%u: %s\n", gw.conf.listen,
-			gw.conf.port, strerror(errno));
+		fprintf(stderr, "sluice-mqtt: cannot listen on %s:%u: %s\n", gw.conf.listen, port,
+			strerror(errno));
+		close(fd);
 		return rc;
 	}
-	if (epoll_ctl(gw.ep, EPOLL_CTL_ADD, gw.lfd, &ev) < 0)
+	return fd;
+}
+
+int
+gw_loop_init(void)
+{
+	gw.tlfd = -1;
+	gw.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (gw.ep < 0)
 		return -errno;
+	gw.lfd = listen_on(gw.conf.port, &listen_tag);
+	if (gw.lfd < 0)
+		return gw.lfd;
+	if (gw.conf.tls_cert[0]) {
+		if (gw_tls_init(gw.conf.tls_cert, gw.conf.tls_key) < 0)
+			return -EINVAL;
+		gw.tlfd = listen_on(gw.conf.tls_port, &listen_tls_tag);
+		if (gw.tlfd < 0)
+			return gw.tlfd;
+	}
 	gw.now_ns = mono_ns();
 	return 0;
 }
@@ -95,14 +116,14 @@ conn_free(struct gw_conn *c)
 }
 
 static void
-accept_all(void)
+accept_all(int lfd, bool tls)
 {
 	struct epoll_event ev;
 	struct gw_conn *c;
 	int fd, one = 1;
 
 	for (;;) {
-		fd = accept4(gw.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return; /* EAGAIN, or a transient error (EMFILE): next wakeup */
 		GW_INC(accepted);
@@ -120,6 +141,11 @@ accept_all(void)
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->fd = fd;
+		if (tls && (c->tls = gw_tls_new(fd)) == NULL) {
+			close(fd);
+			conn_free(c);
+			continue;
+		}
 		c->id = ++gw.next_conn_id;
 		c->last_rx_ns = gw.now_ns;
 		c->deadline_ns = gw.now_ns + (uint64_t)gw.conf.connect_timeout_ms * 1000000ull;
@@ -127,6 +153,7 @@ accept_all(void)
 		ev.events = EPOLLIN | EPOLLRDHUP;
 		ev.data.ptr = c;
 		if (epoll_ctl(gw.ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			gw_tls_free(c->tls);
 			close(fd);
 			conn_free(c);
 			continue;
@@ -170,7 +197,16 @@ flush_one(struct gw_conn *c)
 	ssize_t n;
 
 	while (gw_conn_pending(c) > 0) {
-		n = send(c->fd, c->tx + c->tx_off, gw_conn_pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (c->tls != NULL) {
+			n = gw_tls_write(c->tls, c->tx + c->tx_off, gw_conn_pending(c));
+			if (n < 0) {
+				errno = (int)-n;
+				n = -1;
+			}
+		} else {
+			n = send(c->fd, c->tx + c->tx_off, gw_conn_pending(c),
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -231,6 +267,8 @@ gw_conn_reap(void)
 		if (c->next_all)
 			c->next_all->prev_all = c->prev_all;
 		epoll_ctl(gw.ep, EPOLL_CTL_DEL, c->fd, NULL);
+		gw_tls_free(c->tls); /* before the descriptor is closed */
+		c->tls = NULL;
 		close(c->fd);
 		if (c->sess != NULL) {
 			struct gw_sess *s = c->sess;
@@ -306,15 +344,18 @@ gw_loop_run(void)
 		for (i = 0; i < n; i++) {
 			struct gw_conn *c = evs[i].data.ptr;
 
-			if (c == &listen_tag) {
-				accept_all();
+			if (c == &listen_tag || c == &listen_tls_tag) {
+				accept_all(c == &listen_tag ? gw.lfd : gw.tlfd, c == &listen_tls_tag);
 				continue;
 			}
 			if (c->state == GW_CONN_DEAD)
 				continue;
 			if (evs[i].events & EPOLLOUT)
 				gw_conn_want_flush(c);
-			if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			/* TLS: a handshake or read that waited for the socket
+			 * to take bytes goes on when it can. */
+			if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR) ||
+			    (c->tls && (evs[i].events & EPOLLOUT)))
 				gw_conn_input(c);
 		}
 		work += gw_user_poll_all();
@@ -351,6 +392,9 @@ gw_loop_fini(void)
 	gw_conn_reap();
 	if (gw.lfd >= 0)
 		close(gw.lfd);
+	if (gw.tlfd >= 0)
+		close(gw.tlfd);
+	gw_tls_fini();
 	if (gw.ep >= 0)
 		close(gw.ep);
 }

@@ -139,7 +139,7 @@ gw_pubin(struct gw_conn *c, const struct sl_mqtt_publish *p)
 	uint32_t tid;
 	int rc;
 
-	if (!c->rd_blocked) {
+	if (!c->was_blocked) { /* a retry after a full ring is not another packet */
 		GW_INC(pub_in);
 		gw_ctr[GW_C_pub_in_qos0 + p->qos]++;
 	}

@@ -229,6 +229,25 @@ load(const uint8_t *b, size_t n)
 	}
 }
 
+/* mkdir -p, the last level 0700 (retained messages are the operator's). */
+static int
+mkdir_p(const char *dir)
+{
+	char p[PATH_MAX];
+	size_t i;
+
+	snprintf(p, sizeof(p), "%s", dir);
+	for (i = 1; p[i]; i++) {
+		if (p[i] != '/')
+			continue;
+		p[i] = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		p[i] = '/';
+	}
+	return mkdir(p, 0700) < 0 && errno != EEXIST ? -errno : 0;
+}
+
 int
 gw_retain_open(const char *dir)
 {
@@ -240,8 +259,9 @@ gw_retain_open(const char *dir)
 
 	if (grow() < 0)
 		return -ENOMEM;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	rc = mkdir_p(dir);
+	if (rc < 0)
+		return rc;
 	snprintf(path, sizeof(path), "%s/retained-%s.log", dir, gw.conf.name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	in = open(path, O_RDONLY | O_CLOEXEC);
@@ -317,4 +337,5 @@ gw_retain_close(void)
 		gw_msg_unref(tab[i].m);
 	free(tab);
 	tab = NULL;
+	tab_used = 0;
 }

@@ -58,7 +58,7 @@ gw_sess_new(const char *cid, uint16_t len, struct gw_user *u)
 	s->cid_len = len;
 	s->id = ++gw.next_sess_id;
 	s->user = u;
-	s->next_pkt_id = 1;
+	s->next_pkt_id = 0; /* the next inflight slot to try: packet id 1 */
 	h = hash(cid, len);
 	s->hnext = table[h];
 	table[h] = s;

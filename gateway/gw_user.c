@@ -11,6 +11,7 @@
 
 #define ACK_WINDOW 16384u /* publishes awaiting an answer per user */
 #define POLL_BURST 256
+#define POLL_ROUNDS 32 /* up to 8192 deliveries per user per loop iteration */
 
 struct gw_tc_ent {
 	char *name; /* MQTT topic name; NULL: free */
@@ -301,16 +302,24 @@ int
 gw_user_poll_all(void)
 {
 	struct gw_user *u;
-	int n, work = 0;
+	int n, k, work = 0;
 
 	for (u = users; u != NULL; u = u->next) {
 		if (u->dead)
 			continue;
-		n = sl_client_poll(u->cl, on_deliver, u, POLL_BURST);
-		if (n > 0)
+		/* Drain the ring (bounded): it fills as fast as every client's
+		 * socket feeds the broker, and a full one makes the broker drop
+		 * (policy drop) or hold publishers back (block). */
+		for (k = 0; k < POLL_ROUNDS; k++) {
+			n = sl_client_poll(u->cl, on_deliver, u, POLL_BURST);
+			if (n == -ENOTCONN)
+				user_lost(u);
+			if (n <= 0)
+				break;
 			work += n;
-		else if (n == -ENOTCONN)
-			user_lost(u);
+			if (n < POLL_BURST)
+				break;
+		}
 	}
 	return work;
 }

@@ -26,7 +26,7 @@ main(int argc, char **argv)
 	rc = gw_conf_parse(&gw.conf, argc, argv);
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
-	gw.ep = gw.lfd = -1;
+	gw.ep = gw.lfd = gw.tlfd = -1;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -61,8 +61,9 @@ main(int argc, char **argv)
 	rc = gw_loop_init();
 	if (rc < 0)
 		goto out;
-	fprintf(stderr, "sluice-mqtt: %s listening on %s:%u, dataplane '%s'\n", gw.conf.name,
-		gw.conf.listen, gw.conf.port, gw.conf.shm);
+	fprintf(stderr, "sluice-mqtt: %s listening on %s:%u%s%.0u, dataplane '%s'\n",
+		gw.conf.name, gw.conf.listen, gw.conf.port, gw.tlfd >= 0 ? " and TLS on " : "",
+		gw.tlfd >= 0 ? gw.conf.tls_port : 0, gw.conf.shm);
 	rc = gw_loop_run();
 out:
 	gw_loop_fini();

@@ -42,12 +42,17 @@ ha_bench_ctl() {
 }
 
 ha_bench_stop() {
-	local p
+	local p n
 	for p in "${ha_bench_pids[@]}"; do
 		sl_stop_pid "$p"
 		forget "$p"
 	done
 	ha_bench_pids=()
+	# Each node's run directory (CnC, sockets) and DPDK's: the names
+	# carry this shell's pid, so nothing else uses them.
+	for n in a b; do
+		rm -rf "/run/sluice/$(ha_name_of "$n")" "/var/run/dpdk/$(ha_name_of "$n")"
+	done
 }
 
 ha_bench_role_is() {

@@ -9,9 +9,13 @@ t_start --set "journal_dir=$T_DIR/journal" --set "durability_rules=dur.*=sync"
 trap 't_cleanup; rm -f "/run/sluice/$T_DP/shm.sock"; rmdir "/run/sluice/$T_DP" 2>/dev/null' EXIT
 command -v mosquitto_pub >/dev/null || { echo "skip: no mosquitto_pub"; exit 77; }
 PORT=$((20000 + $$ % 20000))
-GW=$SL_BUILD/gateway/sluice-mqtt
+GW=${SMOKE_GW:-$SL_BUILD/gateway/sluice-mqtt}
 
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+	-keyout "$T_DIR/key.pem" -out "$T_DIR/cert.pem" >/dev/null 2>&1 || t_fail "openssl req"
+TLSPORT=$((PORT + 2))
 "$GW" --shm "$T_DP" --port "$PORT" --listen 127.0.0.1 --allow-anonymous \
+	--tls-cert "$T_DIR/cert.pem" --tls-key "$T_DIR/key.pem" --tls-port "$TLSPORT" \
 	--state-dir "$T_DIR/mqtt" --verbose ${SMOKE_GW_ARGS:-} >"$T_DIR/gw.log" 2>&1 &
 GWPID=$!
 T_BG+=("$GWPID")
@@ -32,6 +36,19 @@ for v in mqttv311 mqttv5; do
 		t_eq "mqtt->mqtt $v qos $q" "$(wc -l <"$out")" 3
 	done
 done
+
+# TLS: both ends over TLS, and TLS to plain.
+tls() { timeout 10 "$@" -h 127.0.0.1 -p "$TLSPORT" --cafile "$T_DIR/cert.pem"; }
+tls mosquitto_sub -t 'tls/#' -q 1 -C 2 -v >"$T_DIR/tls.out" 2>&1 &
+tp=$!
+msub -t 'tls/#' -q 1 -C 2 >"$T_DIR/tlsplain.out" 2>&1 &
+tpp=$!
+sleep 0.5
+tls mosquitto_pub -t tls/a -q 1 -m secret1 || t_fail "TLS publish"
+mpub -t tls/b -q 0 -m plain2
+wait $tp $tpp
+t_eq "TLS subscriber" "$(cat "$T_DIR/tls.out" | tr '\n' ' ')" "tls/a secret1 tls/b plain2 "
+t_eq "plain subscriber of a TLS publisher" "$(cat "$T_DIR/tlsplain.out" | tr '\n' ' ')" "secret1 plain2 "
 
 # Native publisher -> MQTT subscriber (a topic created by sluice-pub).
 out=$T_DIR/native.out
@@ -60,7 +77,7 @@ t_eq "retained" "$out" kept
 
 ctl() { "$SL_BUILD/ctl/sluicectl" -n "$T_DP" "$@"; }
 t_control_up "$T_DIR/state"
-gwstat() { ctl stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["gateways"][0]["counters"][sys.argv[1]])' "$1"; }
+gwstat() { ctl stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); g=[g for g in d["gateways"] if g["name"]==sys.argv[2]]; print(g[0]["counters"][sys.argv[1]] if g else "none:%s" % d["gateways"])' "$1" "mqtt-$PORT"; }
 
 # Will: a client killed without DISCONNECT has its will published.
 msub -t will/t -C 1 >"$T_DIR/will.out" 2>&1 &

@@ -548,12 +548,47 @@ test_leader_codec(void)
 	CHECK(sl_ha_leader_encode(&l, buf, 8) < 0);
 }
 
+/* A standby whose own dataplane did not run past the primary's due time
+ * (starved of CPU) does not take its stall for the primary's silence. */
+static void
+test_starved_standby(void)
+{
+	struct sl_ha_fsm f;
+	struct sl_ha_dp dp = dp_ready();
+	uint64_t t = 5000 * MS, heard;
+
+	make_standby(&f, &dp, t, 1);
+	heard = dp.peer_heard_ns;
+	dp.polled_ns = heard + 5 * MS; /* its last look: shortly after the last HB */
+	n_logs = 0;
+	CHECK_EQ(sl_ha_step(&f, &dp, heard + 3 * D).kind != SL_HA_ACT_CAS, 1);
+	CHECK_EQ(f.role, SL_HA_ROLE_STANDBY);
+	CHECK_EQ(f.starved, 1);
+	CHECK(strstr(last_log, "not counted as silence") != NULL);
+	/* Still stalled: one note per episode. */
+	sl_ha_step(&f, &dp, heard + 3 * D + MS);
+	CHECK_EQ(f.starved, 1);
+	CHECK_EQ(n_logs, 1);
+	/* It runs again, and the heartbeats it held were there: no failover. */
+	dp.peer_heard_ns = heard + 3 * D + 2 * MS;
+	dp.polled_ns = heard + 3 * D + 2 * MS;
+	sl_ha_step(&f, &dp, heard + 3 * D + 3 * MS);
+	CHECK_EQ(f.role, SL_HA_ROLE_STANDBY);
+	/* Its dataplane polled past the due time and heard nothing: silence. */
+	heard = dp.peer_heard_ns;
+	dp.polled_ns = heard + D + MS;
+	sl_ha_step(&f, &dp, heard + D + 2 * MS);
+	CHECK_EQ(f.role, SL_HA_ROLE_CANDIDATE);
+	CHECK_EQ(f.starved, 1);
+}
+
 int
 main(void)
 {
 	test_leader_codec();
 	test_start_roles();
 	test_promotion();
+	test_starved_standby();
 	test_candidate_lost_and_aborted();
 	test_no_promotion();
 	test_primary();

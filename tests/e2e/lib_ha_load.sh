@@ -127,8 +127,9 @@ hl_finish() {
 	for n in a b; do
 		timeout 10 "$SL_BUILD/ctl/sluicectl" -n "$(ha_name "$n")" ha status --json \
 			>"$T_DIR/$n.status" 2>&1
-		t_log "node $n: failovers $(jq -c '[.failovers, .spurious_failovers]' \
-			"$T_DIR/$n.status" 2>/dev/null) (all, spurious), etcd errors" \
+		t_log "node $n: failovers $(jq -c '[.failovers, .spurious_failovers, .starved_silences]' \
+			"$T_DIR/$n.status" 2>/dev/null) (all, spurious, silences put down to CPU" \
+			"starvation), etcd errors" \
 			"$(jq -c '.etcd.errors' "$T_DIR/$n.status" 2>/dev/null)"
 	done
 	for n in a b; do

@@ -18,6 +18,7 @@
 #include <common/paths.h>
 
 #include "gateways.h"
+#include "prom.h"
 #include "jsonx.h"
 
 #define MAX_GATEWAYS 64
@@ -106,28 +107,6 @@ sl_ctl_gateways_json(const char *name)
 	return a;
 }
 
-static void
-put_name(FILE *f, const char *s)
-{
-	for (; *s != '\0'; s++)
-		fputc((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' ? *s : '_', f);
-}
-
-/* Label values escape backslash, double quote and newline. */
-static void
-put_label_value(FILE *f, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '\\' || *s == '"')
-			fputc('\\', f);
-		if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-}
-
 void
 sl_ctl_gateways_metrics(FILE *f, const char *name)
 {
@@ -153,24 +132,24 @@ sl_ctl_gateways_metrics(FILE *f, const char *name)
 				continue;
 			ty = count ? "counter" : "gauge";
 			fputs("# HELP sluice_", f);
-			put_name(f, t->name);
+			sl_prom_put_name(f, t->name);
 			fputc('_', f);
-			put_name(f, t->labels[k]);
+			sl_prom_put_name(f, t->labels[k]);
 			fprintf(f, "%s Gateway counter (docs/MQTT.md).\n# TYPE sluice_",
 				count ? "_total" : "");
-			put_name(f, t->name);
+			sl_prom_put_name(f, t->name);
 			fputc('_', f);
-			put_name(f, t->labels[k]);
+			sl_prom_put_name(f, t->labels[k]);
 			fprintf(f, "%s %s\n", count ? "_total" : "", ty);
 			for (j = i; j < n; j++) {
 				if (strcmp(g[j].t->name, t->name) != 0 || k >= g[j].t->n_values)
 					continue;
 				fputs("sluice_", f);
-				put_name(f, t->name);
+				sl_prom_put_name(f, t->name);
 				fputc('_', f);
-				put_name(f, t->labels[k]);
+				sl_prom_put_name(f, t->labels[k]);
 				fprintf(f, "%s{gateway=\"", count ? "_total" : "");
-				put_label_value(f, g[j].m->key);
+				sl_prom_put_label_value(f, g[j].m->key);
 				fprintf(f, "\"} %llu\n", (unsigned long long)g[j].vals[k]);
 			}
 		}

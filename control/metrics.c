@@ -19,6 +19,7 @@
 
 #include "control.h"
 #include "gateways.h"
+#include "prom.h"
 
 /*
  * libmicrohttpd runs without a thread of its own (MHD_USE_EPOLL, no
@@ -42,38 +43,13 @@ struct sl_metrics {
 
 /* ---- exposition ---- */
 
-/* Metric and label names: [a-zA-Z0-9_], anything else becomes '_'. */
-static void
-put_name(FILE *f, const char *s)
-{
-	for (; *s != '\0'; s++)
-		fputc((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' ? *s : '_', f);
-}
-
-/* Label values escape backslash, double quote and newline. */
-static void
-put_label_value(FILE *f, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '\\')
-			fputs("\\\\", f);
-		else if (*s == '"')
-			fputs("\\\"", f);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-}
-
 static void
 family(FILE *f, const char *name, const char *type, const char *help)
 {
 	fputs("# HELP ", f);
-	put_name(f, name);
+	sl_prom_put_name(f, name);
 	fprintf(f, " %s\n# TYPE ", help);
-	put_name(f, name);
+	sl_prom_put_name(f, name);
 	fprintf(f, " %s\n", type);
 }
 
@@ -81,12 +57,12 @@ family(FILE *f, const char *name, const char *type, const char *help)
 static void
 sample(FILE *f, const char *name, const char *label, const char *lv, uint64_t v)
 {
-	put_name(f, name);
+	sl_prom_put_name(f, name);
 	if (label != NULL) {
 		fputc('{', f);
-		put_name(f, label);
+		sl_prom_put_name(f, label);
 		fputs("=\"", f);
-		put_label_value(f, lv);
+		sl_prom_put_label_value(f, lv);
 		fputs("\"}", f);
 	}
 	fprintf(f, " %llu\n", (unsigned long long)v);
@@ -198,11 +174,11 @@ render_groups(FILE *f, const struct sl_ctrs_view *v)
 			    (sp = strchr(m->key, ' ')) == NULL)
 				continue;
 			snprintf(topic, sizeof(topic), "%.*s", (int)(sp - m->key), m->key);
-			put_name(f, name);
+			sl_prom_put_name(f, name);
 			fputs("{topic=\"", f);
-			put_label_value(f, topic);
+			sl_prom_put_label_value(f, topic);
 			fputs("\",group=\"", f);
-			put_label_value(f, sp + 1);
+			sl_prom_put_label_value(f, sp + 1);
 			fprintf(f, "\"} %llu\n", (unsigned long long)vals[k]);
 		}
 	}
@@ -213,7 +189,7 @@ static void
 lat_labels(FILE *f, const char *suffix, const char *topic, const char *stage)
 {
 	fprintf(f, "sluice_topic_latency_seconds%s{topic=\"", suffix);
-	put_label_value(f, topic);
+	sl_prom_put_label_value(f, topic);
 	fprintf(f, "\",stage=\"%s\"", stage);
 }
 

@@ -230,6 +230,9 @@ struct gw_user {
 struct gw_user *gw_user_get(const char *name, uint16_t nlen, const uint8_t *pw, uint16_t pwlen,
 			    uint8_t *rc);
 void gw_user_put(struct gw_user *u);
+/* Is @p (@len bytes) a Sluice user or consumer-group name: 1..31 bytes of
+ * [A-Za-z0-9._-]? */
+bool gw_ident_ok(const char *p, size_t len);
 /* The gateway's own session (wills of anonymous clients, and so on). */
 struct gw_user *gw_user_own(void);
 /* Poll every user's client: deliveries, acks. Returns work done. */

@@ -49,23 +49,6 @@ sub_find(struct gw_sess *s, const char *f, uint32_t len)
 	return NULL;
 }
 
-static bool
-group_name_ok(const char *p, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > 31)
-		return false;
-	for (i = 0; i < len; i++) {
-		char ch = p[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-			return false;
-	}
-	return true;
-}
-
 /* The Sluice side of a plain filter: a subscription to the topic when it
  * exists and has no wildcard (the ACL answers it), else its patterns.
  * Returns 0 or an MQTT 5 reason. */
@@ -130,7 +113,7 @@ take_shared(struct gw_sess *s, struct gw_sub *sb, const struct sl_mqtt_share *sh
 	uint32_t tid;
 	int rc;
 
-	if (!group_name_ok(sh->group, sh->group_len))
+	if (!gw_ident_ok(sh->group, sh->group_len))
 		return SL_MQTT_RC_TOPIC_FILTER_INVALID;
 	if (sl_mqtt_filter_to_sluice(sh->filter, sh->filter_len, &pp) < 0)
 		return SL_MQTT_RC_TOPIC_FILTER_INVALID;

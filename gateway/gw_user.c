@@ -35,10 +35,10 @@ static bool polling; /* inside sl_client_poll (its callbacks run) */
 
 static void on_settle(void *arg, uint64_t pub_seq, uint32_t topic_id, uint16_t error);
 
-static bool
-user_name_ok(const char *p, uint16_t len)
+bool
+gw_ident_ok(const char *p, size_t len)
 {
-	uint16_t i;
+	size_t i;
 
 	if (len == 0 || len >= SL_AUTH_USER_LEN)
 		return false;
@@ -158,7 +158,7 @@ gw_user_get(const char *name, uint16_t nlen, const uint8_t *pw, uint16_t pwlen, 
 		return u;
 	}
 	/* Username = Sluice user; password = its key as 64 hex digits. */
-	if (!user_name_ok(name, nlen) || pw == NULL || pwlen != 2 * SL_AUTH_KEY_LEN) {
+	if (!gw_ident_ok(name, nlen) || pw == NULL || pwlen != 2 * SL_AUTH_KEY_LEN) {
 		*rc = SL_MQTT_RC_BAD_USER_OR_PASSWORD;
 		return NULL;
 	}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The message-key hash: key affinity in consumer groups and the partition of a partitioned topic. */
+/* Hashes: the message-key hash (key affinity, partitions) and the name hash of in-process tables. */
 
 #ifndef SLUICE_KEYHASH_H
 #define SLUICE_KEYHASH_H
@@ -13,6 +13,23 @@ extern "C" {
 
 /* Partitions a partitioned topic may have (PROTOCOL.md 7.4). */
 #define SL_MAX_PARTITIONS 64u
+
+/*
+ * FNV-1a 32 of @len bytes at @p: for in-process hash tables of short
+ * names (topic names, client ids), never on the wire or on media. Pure;
+ * any thread.
+ */
+static inline uint32_t
+sl_name_hash(const void *p, size_t len)
+{
+	const uint8_t *b = (const uint8_t *)p;
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
 
 /*
  * The 64-bit hash of a message key of @len bytes, written down in

@@ -5,18 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <common/keyhash.h>
+
 #include "route.h"
-
-static uint32_t
-name_hash(const char *s, uint32_t len)
-{
-	uint32_t h = 2166136261u; /* FNV-1a: names are short and hashed rarely */
-	uint32_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h;
-}
 
 int
 sl_route_init(struct sl_route *r, uint32_t max_topics, uint32_t max_subs, uint32_t n_workers)
@@ -70,7 +61,7 @@ sl_route_fini(struct sl_route *r)
 uint32_t
 sl_route_topic_lookup(const struct sl_route *r, const char *name, uint32_t len)
 {
-	uint32_t h = name_hash(name, len), i, id;
+	uint32_t h = sl_name_hash(name, len), i, id;
 
 	for (i = h & r->slot_mask;; i = (i + 1) & r->slot_mask) {
 		/* Acquire: pairs with the release store of the slot in create. */
@@ -109,7 +100,7 @@ sl_route_topic_create_init(struct sl_route *r, const char *name, uint32_t len,
 		return -ENOSPC;
 	nid = ++r->n_topics;
 	t = &r->topics[nid];
-	h = name_hash(name, len);
+	h = sl_name_hash(name, len);
 	t->id = nid;
 	t->hash = h;
 	t->name_len = (uint16_t)len;

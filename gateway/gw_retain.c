@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <common/keyhash.h>
+
 #include "gw.h"
 
 /*
@@ -49,17 +51,6 @@ static uint32_t tab_mask, tab_used;
 static int fd = -1;
 static bool dirty;
 static char path[PATH_MAX];
-
-static uint32_t
-thash(const char *p, uint16_t len)
-{
-	uint32_t h = 2166136261u;
-	uint16_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (uint8_t)p[i]) * 16777619u;
-	return h;
-}
 
 static struct ent *
 find(const char *t, uint16_t len, uint32_t h)
@@ -165,7 +156,7 @@ write_rec(int to, const struct gw_msg *m, bool del)
 void
 gw_retain_set(struct gw_msg *m)
 {
-	uint32_t h = thash(gw_msg_topic(m), m->topic_len);
+	uint32_t h = sl_name_hash(gw_msg_topic(m), m->topic_len);
 	struct ent *e;
 
 	if (tab == NULL || ((tab_used + 1) * 2 > tab_mask + 1 && grow() < 0))

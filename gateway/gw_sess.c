@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <common/keyhash.h>
+
 #include "gw.h"
 
 #define HASH_BITS 16
@@ -15,12 +17,7 @@ static uint32_t n_sess;
 static uint32_t
 hash(const char *p, uint16_t len)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-	uint16_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (uint8_t)p[i]) * 16777619u;
-	return h & (HASH_SIZE - 1);
+	return sl_name_hash(p, len) & (HASH_SIZE - 1);
 }
 
 uint32_t

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/auth.h"
+#include "common/keyhash.h"
 #include "gw.h"
 
 #define ACK_WINDOW 16384u /* publishes awaiting an answer per user */
@@ -355,17 +356,6 @@ gw_user_tick(void)
 
 /* ---- topics ---- */
 
-static uint32_t
-name_hash(const char *p, uint16_t len)
-{
-	uint32_t h = 2166136261u;
-	uint16_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (uint8_t)p[i]) * 16777619u;
-	return h;
-}
-
 static struct gw_tc_ent *
 tc_slot(struct gw_user *u, const char *name, uint16_t len, uint32_t h)
 {
@@ -450,7 +440,7 @@ int
 gw_user_topic(struct gw_user *u, const char *name, uint16_t len, uint32_t *id)
 {
 	char sname[SL_MAX_TOPIC_NAME + 1];
-	uint32_t h = name_hash(name, len);
+	uint32_t h = sl_name_hash(name, len);
 	struct gw_tc_ent *e;
 	int rc;
 

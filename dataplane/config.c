@@ -16,6 +16,8 @@
 
 #include <common/proto.h>
 
+#include <common/strutil.h>
+
 #include "config.h"
 
 enum val_kind { V_U32, V_U16, V_U8_BOOL, V_STR, V_IP, V_IDLE, V_TOPICS, V_DUR, V_RULES, V_AUTH,
@@ -455,19 +457,6 @@ assign(struct sl_conf *c, const char *sec, const char *key, const char *val, cha
 	return fail(err, errlen, "unknown key '%s' in [%s]", key, sec);
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 /* Section 0 with CFG_FLAG_GLOBAL_SECTION: what comes before any header. */
 #define GLOBAL_SECTION 0
 
@@ -607,7 +596,7 @@ sl_conf_set(struct sl_conf *c, const char *assignment, char *err, size_t errlen)
 		sec = tmp;
 		key = dot + 1;
 	}
-	return assign(c, sec, trim(key), trim(eq + 1), err, errlen);
+	return assign(c, sec, sl_str_trim(key), sl_str_trim(eq + 1), err, errlen);
 }
 
 static int

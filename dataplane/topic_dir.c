@@ -19,6 +19,8 @@
 #include <common/clock.h>
 #include <common/proto.h>
 
+#include <common/strutil.h>
+
 #include "config.h"
 #include "journal.h"
 #include "topic_dir.h"
@@ -47,16 +49,6 @@ sl_topic_dir_name(const char *name, size_t len, char *out, size_t outlen)
 	return 0;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 sl_topic_dir_parse_name(const char *dir, char *out, size_t outlen)
 {
@@ -67,8 +59,8 @@ sl_topic_dir_parse_name(const char *dir, char *out, size_t outlen)
 		char c = *dir;
 
 		if (c == '%') {
-			hi = hexval(dir[1]);
-			lo = hi < 0 ? -1 : hexval(dir[2]);
+			hi = sl_hex_upper_val(dir[1]);
+			lo = hi < 0 ? -1 : sl_hex_upper_val(dir[2]);
 			if (lo < 0)
 				return -EINVAL;
 			c = (char)(hi << 4 | lo);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <common/strutil.h>
+
 #include "gw_conf.h"
 
 #define PROG "sluice-mqtt"
@@ -184,19 +186,6 @@ gw_conf_set(struct gw_conf *c, const char *key, const char *val, const char *whe
 	return set_opt(c, o, val, where);
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = 0;
-	return s;
-}
-
 static int
 load_file(struct gw_conf *c, const char *path)
 {
@@ -213,7 +202,7 @@ load_file(struct gw_conf *c, const char *path)
 		n++;
 		if ((k = strchr(line, '#')) != NULL)
 			*k = 0;
-		k = trim(line);
+		k = sl_str_trim(line);
 		if (!*k)
 			continue;
 		snprintf(where, sizeof(where), "%s:%u", path, n);
@@ -224,8 +213,8 @@ load_file(struct gw_conf *c, const char *path)
 			continue;
 		}
 		*eq = 0;
-		v = trim(eq + 1);
-		rc = gw_conf_set(c, trim(k), v, where);
+		v = sl_str_trim(eq + 1);
+		rc = gw_conf_set(c, sl_str_trim(k), v, where);
 	}
 	fclose(f);
 	return rc;

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <common/strutil.h>
+
 #include "mqtt_codec.h"
 #include "mqtt_topic.h"
 
@@ -187,16 +189,6 @@ sl_mqtt_topic_to_sluice(char *out, size_t cap, const char *name, size_t len)
 	return map_levels(out, cap, name, len, &wild);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1; /* lower case is not what the mapping writes */
-}
-
 /* Decode one Sluice token (@n > 0 bytes) into MQTT level bytes. */
 static int
 token_from(struct out *o, const char *t, size_t n)
@@ -214,7 +206,8 @@ token_from(struct out *o, const char *t, size_t n)
 			out_c(o, t[i]);
 			continue;
 		}
-		if (n - i < 3 || (hi = hexval(t[i + 1])) < 0 || (lo = hexval(t[i + 2])) < 0)
+		if (n - i < 3 || (hi = sl_hex_upper_val(t[i + 1])) < 0 ||
+		    (lo = sl_hex_upper_val(t[i + 2])) < 0)
 			return -EINVAL;
 		if (!needs_escape((uint8_t)(hi << 4 | lo)))
 			return -EINVAL; /* not the canonical form: not from the mapping */

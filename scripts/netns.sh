@@ -62,20 +62,23 @@ sl_ns_down() {
 	ip link del "${tag}d0" 2>/dev/null || true
 }
 
+# sl_ns_add NAME: a network namespace with loopback up and IPv6 off
+# (IPv6 autoconfiguration chatter would only show up as drops).
+sl_ns_add() {
+	ip netns add "$1" || return 1
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+	ip netns exec "$1" ip link set lo up
+}
+
 sl_ns_up() {
-	local tag=$1 net=$2 ns
+	local tag=$1 net=$2
 	sl_ns_down "$tag"
-	ip netns add "$tag-dp" || return 1
-	ip netns add "$tag-cl" || return 1
+	sl_ns_add "$tag-dp" || return 1
+	sl_ns_add "$tag-cl" || return 1
 	ip link add "${tag}d0" type veth peer name "${tag}c0" || return 1
 	ip link set "${tag}d0" netns "$tag-dp" || return 1
 	ip link set "${tag}c0" netns "$tag-cl" || return 1
-	for ns in "$tag-dp" "$tag-cl"; do
-		# IPv6 autoconfiguration chatter would only show up as drops.
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-		ip netns exec "$ns" ip link set lo up
-	done
 	# The dataplane side has no kernel address: DPDK answers for NET.1.
 	ip netns exec "$tag-dp" ip link set "${tag}d0" up
 	ip netns exec "$tag-cl" ip addr add "$net.2/24" dev "${tag}c0"
@@ -86,10 +89,7 @@ sl_relay_up() {
 	local tag=$1 net=$2 ns
 	sl_ns_down "$tag"
 	for ns in dp rl cl; do
-		ip netns add "$tag-$ns" || return 1
-		ip netns exec "$tag-$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-		ip netns exec "$tag-$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-		ip netns exec "$tag-$ns" ip link set lo up
+		sl_ns_add "$tag-$ns" || return 1
 	done
 	ip link add "${tag}c0" netns "$tag-cl" type veth peer name "${tag}r0" netns "$tag-rl" ||
 		return 1
@@ -201,11 +201,7 @@ sl_ha_up() {
 	local tag=$1 net=$2 n
 	sl_ha_down "$tag"
 	for n in br a b c; do
-		ip netns add "$tag-$n" || return 1
-		# IPv6 autoconfiguration chatter would only show up as drops.
-		ip netns exec "$tag-$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-		ip netns exec "$tag-$n" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-		ip netns exec "$tag-$n" ip link set lo up
+		sl_ns_add "$tag-$n" || return 1
 	done
 	# No STP and no forward delay: a port forwards as soon as it is up.
 	ip netns exec "$tag-br" ip link add "${tag}br" type bridge stp_state 0 forward_delay 0 ||

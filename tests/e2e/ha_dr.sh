@@ -58,10 +58,7 @@ dr_up() {
 	local ns
 	dr_down
 	for ns in "$NS_D" "$NS_RL"; do
-		ip netns add "$ns" || return 1
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-		ip netns exec "$ns" ip link set lo up
+		sl_ns_add "$ns" || return 1
 	done
 	ip link add "${T_TAG}rb" netns "$T_TAG-br" type veth peer name "${T_TAG}r0" netns "$NS_RL" ||
 		return 1

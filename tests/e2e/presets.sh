@@ -6,9 +6,7 @@
 t_require
 ns="$T_TAG-dp"
 trap 't_cleanup' EXIT
-ip netns add "$ns" || { t_fail "netns"; exit 1; }
-ip netns exec "$ns" ip link set lo up
-ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+sl_ns_add "$ns" || { t_fail "netns"; exit 1; }
 
 # start_preset CONF [args]: run in $ns, wait for ready; sets SL_DP_PID
 start_preset() {

@@ -6,7 +6,8 @@
 #
 #   benchmarks/bench_mqtt.sh [--quick] [--duration S] [--rates "R ..."] [--size B]
 #                            [--sessions N] [--broker both|mosquitto|sluice]
-#                            [--dp-idle backoff|busy] [--rows FILE] [--json FILE]
+#                            [--dp-idle backoff|busy] [--skip "sessions max"]
+#                            [--rows FILE] [--json FILE]
 #
 # Rows, each for both brokers (MQTT 3.1.1, one publisher and one subscriber
 # connection on 127.0.0.1, --size payloads, 1 s warm-up then --duration s):
@@ -48,6 +49,8 @@
 #
 #   --quick          1 s rows, 200 sessions (a smoke test)
 #   --broker B       only mosquitto, or only sluice (default both)
+#   --skip "KINDS"   leave out the sessions row and/or the *-max rows (a
+#                    latency-only run)
 #   --rows FILE      also append scripts/bench.sh rows (mqtt-<broker>-<row>, as
 #                    mqtt-sluice-q1-50k, mqtt-mosquitto-q0-max)
 #   --json FILE      also write the summary there (default: only stdout)
@@ -61,7 +64,7 @@ set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
-quick=0 duration=3 rates="10000 50000" size=64 sessions=1000 broker=both idle=backoff
+quick=0 duration=3 rates="10000 50000" size=64 sessions=1000 broker=both idle=backoff skip=
 rows_out= json_out=
 usage() { sed -n '3,/^[^#]/p' "$0" | sed -n '/^#/s/^# \{0,1\}//p'; }
 while [ $# -gt 0 ]; do
@@ -73,6 +76,7 @@ while [ $# -gt 0 ]; do
 	--sessions) sessions=${2:-}; shift ;;
 	--broker) broker=${2:-}; shift ;;
 	--dp-idle) idle=${2:-}; shift ;;
+	--skip) skip=${2:-}; shift ;;
 	--rows) rows_out=${2:-}; shift ;;
 	--json) json_out=${2:-}; shift ;;
 	-h|--help) usage; exit 0 ;;
@@ -187,12 +191,13 @@ run_rows() {
 	local b=$1 port=$2 pids=$3 r q
 	# First, on a fresh broker: the load rows' freed buffers would otherwise
 	# stay in its heap and hide what the sessions take.
-	session_row "$b" "$port" "$pids"
+	[[ " $skip " == *" sessions "* ]] || session_row "$b" "$port" "$pids"
 	for q in 0 1; do
 		for r in $rates; do
 			load "$b" "qos$q-$r" $q "$r" "$port" "$pids"
 		done
 	done
+	[[ " $skip " == *" max "* ]] && return 0
 	for q in 0 1; do
 		load "$b" "qos$q-max" $q 0 "$port" "$pids" -P 4 -S 1 --one-topic --window 1000 \
 			--inflight 1000

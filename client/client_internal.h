@@ -364,7 +364,7 @@ bool sl_cl_shm_broker_gone(const struct sl_client *c);
 
 /* Wait up to @ns for input: 1 when readable, 0 on timeout, -errno (-EINTR
  * included) on failure. */
-int sl_cl_wait_readable(const struct sl_client *c, uint64_t ns);
+int sl_cl_wait_readable(struct sl_client *c, uint64_t ns);
 
 /* Whether a receive error @err only means "nothing yet". */
 bool sl_cl_rx_error_transient(int err);

@@ -493,6 +493,30 @@ sl_client_fd(const struct sl_client *c)
 	return c->fd;
 }
 
+int
+sl_client_wait_fd(const struct sl_client *c)
+{
+	return c->shm.r ? c->shm.bell_fd : -1;
+}
+
+int
+sl_client_arm(struct sl_client *c)
+{
+	if (c->dead || c->shm.r == NULL)
+		return -ENOTSUP;
+	/* What the library holds already is as good as a record waiting. */
+	if (c->rx_i < c->rx_n || c->stash_n > 0 || sl_ro_ready(&c->ro->ro))
+		return 1;
+	return sl_shm_link_arm(&c->shm);
+}
+
+void
+sl_client_disarm(struct sl_client *c)
+{
+	if (c->shm.r)
+		sl_shm_link_disarm(&c->shm);
+}
+
 uint32_t
 sl_client_session(const struct sl_client *c)
 {
@@ -503,6 +527,8 @@ void
 sl_client_stats(const struct sl_client *c, struct sl_client_stats *out)
 {
 	*out = c->st;
+	out->bells_rung = c->shm.bells_rung;
+	out->bell_sleeps = c->shm.bell_sleeps;
 }
 
 void

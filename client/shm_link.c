@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,12 +47,12 @@ region_check(const struct sl_shm_region *r, uint64_t size)
 
 /* The reply and, with status 0, the region's descriptor. */
 static int
-recv_reply(int sock, struct sl_shm_attach_rep *rep, int *fd, uint64_t timeout_ns)
+recv_reply(int sock, struct sl_shm_attach_rep *rep, int *fd, int *bell, uint64_t timeout_ns)
 {
 	struct pollfd p = { .fd = sock, .events = POLLIN };
 	struct iovec iov = { .iov_base = rep, .iov_len = sizeof(*rep) };
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
@@ -66,19 +67,26 @@ recv_reply(int sock, struct sl_shm_attach_rep *rep, int *fd, uint64_t timeout_ns
 	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -errno;
-	*fd = -1;
+	*fd = *bell = -1;
 	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		    cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
 			memcpy(fd, CMSG_DATA(cm), sizeof(int));
-	if (n != (ssize_t)sizeof(*rep) || rep->magic != SL_SHM_MAGIC) {
+			/* The second: the home worker's doorbell (14.8). */
+			if (cm->cmsg_len >= CMSG_LEN(2 * sizeof(int)))
+				memcpy(bell, CMSG_DATA(cm) + sizeof(int), sizeof(int));
+		}
+	if (n != (ssize_t)sizeof(*rep) || rep->magic != SL_SHM_MAGIC || rep->status != 0 ||
+	    *fd < 0) {
 		if (*fd >= 0)
 			close(*fd);
-		return -EPROTO;
+		if (*bell >= 0)
+			close(*bell);
+		*fd = *bell = -1;
 	}
+	if (n != (ssize_t)sizeof(*rep) || rep->magic != SL_SHM_MAGIC)
+		return -EPROTO;
 	if (rep->status != 0 || *fd < 0) {
-		if (*fd >= 0)
-			close(*fd);
 		/* A dataplane of another layout says which it speaks. */
 		if (rep->status == -EPROTO && rep->version != 0 && rep->version != SL_SHM_VERSION)
 			return -EPROTONOSUPPORT;
@@ -97,6 +105,7 @@ sl_shm_link_init(struct sl_shm_link *l, void *p, uint64_t size)
 	if (rc < 0)
 		return rc;
 	memset(l, 0, sizeof(*l));
+	l->bell_fd = l->broker_bell = -1;
 	l->r = r;
 	l->map_size = size;
 	l->tx = (uint8_t *)p + r->tx_off;
@@ -138,6 +147,30 @@ sl_shm_link_path(const char *target, char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* The request, with descriptor @bell (when >= 0) as SCM_RIGHTS. */
+static ssize_t
+send_req(int sock, const struct sl_shm_attach_req *req, int bell)
+{
+	struct iovec iov = { .iov_base = (void *)req, .iov_len = sizeof(*req) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (bell >= 0) {
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &bell, sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
 int
 sl_shm_link_attach(struct sl_shm_link *l, const char *target, const char *name,
 		   uint64_t timeout_ns)
@@ -145,7 +178,7 @@ sl_shm_link_attach(struct sl_shm_link *l, const char *target, const char *name,
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct sl_shm_attach_req req;
 	struct sl_shm_attach_rep rep;
-	int sock, fd = -1, rc;
+	int sock, fd = -1, bell = -1, mine = -1, rc;
 
 	rc = sl_shm_link_path(target, sa.sun_path, sizeof(sa.sun_path));
 	if (rc < 0)
@@ -161,23 +194,41 @@ sl_shm_link_attach(struct sl_shm_link *l, const char *target, const char *name,
 	req.magic = SL_SHM_MAGIC;
 	req.version = SL_SHM_VERSION;
 	snprintf(req.name, sizeof(req.name), "%s", name ? name : "");
-	if (send(sock, &req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
+	/* Our doorbell goes with the request. A broker that predates
+	 * doorbells ignores the flag and never receives the descriptor. */
+	mine = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (mine >= 0)
+		req.flags = SL_SHM_ATTACH_F_DOORBELL;
+	if (send_req(sock, &req, mine) != (ssize_t)sizeof(req)) {
 		/* A broker with no free slot answers at once and closes: its
 		 * reply may be waiting although the send failed. */
 		rc = -errno;
-		if (recv_reply(sock, &rep, &fd, 0) == -EBUSY)
+		if (recv_reply(sock, &rep, &fd, &bell, 0) == -EBUSY)
 			rc = -EBUSY;
 		goto fail;
 	}
-	rc = recv_reply(sock, &rep, &fd, timeout_ns);
+	rc = recv_reply(sock, &rep, &fd, &bell, timeout_ns);
 	if (rc < 0)
 		goto fail;
 	rc = map_region(l, fd, rep.size);
 	close(fd); /* the mapping keeps the memory */
 	if (rc < 0)
 		goto fail;
+	if (bell >= 0 && mine >= 0) {
+		l->bell_fd = mine;
+		l->broker_bell = bell;
+	} else {
+		if (bell >= 0)
+			close(bell);
+		if (mine >= 0)
+			close(mine);
+	}
 	return sock;
 fail:
+	if (bell >= 0)
+		close(bell);
+	if (mine >= 0)
+		close(mine);
 	close(sock);
 	return rc;
 }
@@ -185,12 +236,36 @@ fail:
 void
 sl_shm_link_detach(struct sl_shm_link *l)
 {
-	if (l->r)
-		munmap(l->r, l->map_size);
+	if (l->r == NULL)
+		return; /* never attached: the descriptors are not ours */
+	munmap(l->r, l->map_size);
 	l->r = NULL;
+	if (l->bell_fd >= 0)
+		close(l->bell_fd);
+	if (l->broker_bell >= 0)
+		close(l->broker_bell);
+	l->bell_fd = l->broker_bell = -1;
 }
 
 /* --- client -> broker ------------------------------------------------------------- */
+
+/* After a commit: wake the home worker if it said it may sleep (14.8). */
+static inline void
+ring_broker(struct sl_shm_link *l)
+{
+	uint64_t one = 1;
+
+	if (l->broker_bell < 0)
+		return;
+	/* Store-load: the commit word before the flag's load; pairs with the
+	 * worker's fence between setting the flag and its last poll. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&l->r->tx.waiting, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&l->r->tx.waiting, 0, __ATOMIC_ACQ_REL)) {
+		(void)!write(l->broker_bell, &one, sizeof(one));
+		l->bells_rung++;
+	}
+}
 
 void *
 sl_shm_link_claim(struct sl_shm_link *l, uint32_t len)
@@ -214,6 +289,7 @@ sl_shm_link_commit(struct sl_shm_link *l, uint32_t len)
 	/* The claim kept room for the slot this clears after the record. */
 	sl_shm_rec_commit(l->tx, l->tx_size, l->tx_shift, l->claim_pos, len);
 	l->tx_pos = l->claim_pos + sl_shm_rec_bytes(len);
+	ring_broker(l);
 }
 
 struct sl_shm_msg *
@@ -232,6 +308,7 @@ sl_shm_link_commit_msg(struct sl_shm_link *l, uint32_t body)
 	sl_shm_rec_commit_word(l->tx, l->tx_size, l->claim_pos,
 			       sl_shm_commit_msg(l->claim_pos, l->tx_shift, len));
 	l->tx_pos = l->claim_pos + sl_shm_rec_bytes(len);
+	ring_broker(l);
 }
 
 int
@@ -337,7 +414,39 @@ sl_shm_link_recv(struct sl_shm_link *l, void *buf, size_t cap)
 }
 
 int
-sl_shm_link_wait(const struct sl_shm_link *l, uint64_t ns)
+sl_shm_link_arm(struct sl_shm_link *l)
+{
+	uint32_t i;
+
+	if (l->bell_fd < 0)
+		return -ENOTSUP;
+	for (i = 0; i < l->n_rx; i++)
+		__atomic_store_n(&l->r->rx[i].waiting, 1u, __ATOMIC_RELAXED);
+	/* Store-load: the flags before the last look at the rings; pairs
+	 * with the worker's fence between its commits and the flags. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (sl_shm_link_ready(l)) {
+		sl_shm_link_disarm(l);
+		return 1;
+	}
+	return 0;
+}
+
+void
+sl_shm_link_disarm(struct sl_shm_link *l)
+{
+	uint64_t v;
+	uint32_t i;
+
+	if (l->bell_fd < 0)
+		return;
+	for (i = 0; i < l->n_rx; i++)
+		__atomic_store_n(&l->r->rx[i].waiting, 0u, __ATOMIC_RELAXED);
+	(void)!read(l->bell_fd, &v, sizeof(v));
+}
+
+int
+sl_shm_link_wait(struct sl_shm_link *l, uint64_t ns)
 {
 	uint64_t t0 = sl_now_ns(), now = t0, nap = SLEEP_NS;
 	struct timespec ts;
@@ -349,6 +458,24 @@ sl_shm_link_wait(const struct sl_shm_link *l, uint64_t ns)
 			return 0;
 		if (now - t0 < SPIN_NS) {
 			__builtin_ia32_pause();
+		} else if (l->bell_fd >= 0) {
+			struct pollfd p = { .fd = l->bell_fd, .events = POLLIN };
+			uint64_t left = ns - (now - t0);
+
+			/* Woken by the worker that commits the next record;
+			 * the notice word comes with no ring, so at most 1 s. */
+			if (left > 1000000000ull)
+				left = 1000000000ull;
+			ts.tv_sec = (time_t)(left / 1000000000ull);
+			ts.tv_nsec = (long)(left % 1000000000ull);
+			if (sl_shm_link_arm(l) == 0) {
+				l->bell_sleeps++;
+				if (ppoll(&p, 1, &ts, NULL) < 0 && errno == EINTR) {
+					sl_shm_link_disarm(l);
+					return sl_shm_link_ready(l);
+				}
+				sl_shm_link_disarm(l);
+			}
 		} else {
 			/* Sleep in growing steps: an idle subscriber costs a few
 			 * hundred wake-ups a second, not tens of thousands. */

@@ -23,6 +23,12 @@ struct sl_shm_link {
 	uint32_t rx_next;    /* ring to look at first: round robin */
 	uint8_t *rx[SL_SHM_MAX_RX];
 	uint64_t rx_pos[SL_SHM_MAX_RX];
+	/* Doorbells (PROTOCOL.md 14.8), -1 when the broker has none: ours,
+	 * which the workers ring, and the home worker's, which we ring. */
+	int bell_fd;
+	int broker_bell;
+	uint64_t bells_rung; /* times we woke the broker's worker */
+	uint64_t bell_sleeps; /* sleeps on our doorbell */
 };
 
 /* The attach socket of dataplane @target (an instance name, or a path when
@@ -80,8 +86,18 @@ int sl_shm_link_recv_big(struct sl_shm_link *l, void *buf, size_t cap, void *big
 /* Is a record waiting? */
 int sl_shm_link_ready(const struct sl_shm_link *l);
 /* Wait up to @ns for a record: 1 when one is waiting, 0 on timeout. Spins
- * 20 us, then sleeps in steps that double from 20 us to 1 ms. */
-int sl_shm_link_wait(const struct sl_shm_link *l, uint64_t ns);
+ * 20 us, then sleeps on the doorbell (or, without one, in steps that
+ * double from 20 us to 1 ms). */
+int sl_shm_link_wait(struct sl_shm_link *l, uint64_t ns);
+/*
+ * About to sleep on the doorbell (bell_fd readable): tell the workers to
+ * ring it. Returns 1 when a record is waiting already (do not sleep; the
+ * link is disarmed again), 0 when armed, -ENOTSUP without a doorbell (the
+ * broker predates them: poll instead).
+ */
+int sl_shm_link_arm(struct sl_shm_link *l);
+/* Awake: the workers need not ring; the doorbell is emptied. */
+void sl_shm_link_disarm(struct sl_shm_link *l);
 /* enum sl_shm_notice: why the broker stopped serving this client, 0 if it
  * has not. */
 uint32_t sl_shm_link_notice(const struct sl_shm_link *l);

@@ -167,7 +167,7 @@ sl_cl_shm_broker_gone(const struct sl_client *c)
 
 /* Returns 1 when readable, 0 on timeout, -errno (-EINTR included) on failure. */
 int
-sl_cl_wait_readable(const struct sl_client *c, uint64_t ns)
+sl_cl_wait_readable(struct sl_client *c, uint64_t ns)
 {
 	struct pollfd p = { .fd = c->fd, .events = POLLIN };
 	struct timespec ts = { .tv_sec = (time_t)(ns / NS_PER_S), .tv_nsec = (long)(ns % NS_PER_S) };

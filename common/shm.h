@@ -68,10 +68,14 @@ struct sl_shm_ring {
 	uint8_t pad0[48];
 	uint64_t cons;	   /* consumer: position up to which records are released */
 	uint64_t dropped;  /* rx rings: deliveries the broker dropped, ring full */
-	uint8_t pad1[48];
+	uint32_t waiting;  /* consumer: 1 while it may sleep on its doorbell; a
+			    * producer that commits and finds it set clears it
+			    * and rings the doorbell (PROTOCOL.md 14.8) */
+	uint8_t pad1[44];
 } __attribute__((aligned(64)));
 
 _Static_assert(sizeof(struct sl_shm_ring) == 128, "ring header layout");
+_Static_assert(__builtin_offsetof(struct sl_shm_ring, waiting) == 80, "ring header layout");
 
 /* Broker notice (struct sl_shm_region.notice): why the broker stopped
  * serving this client; 0 while it is served. */
@@ -115,9 +119,14 @@ struct sl_shm_region {
 struct sl_shm_attach_req {
 	uint64_t magic;	  /* SL_SHM_MAGIC */
 	uint32_t version; /* SL_SHM_VERSION */
-	uint32_t reserved;
+	uint32_t flags;	  /* SL_SHM_ATTACH_F_*; 0 from older clients */
 	char name[32];	  /* shown in the broker's counters */
 };
+
+/* The request carries the client's doorbell, an eventfd (SCM_RIGHTS), and
+ * asks for the broker's: with status 0 the reply then carries a second
+ * descriptor, the eventfd of the worker that reads the tx ring (14.8). */
+#define SL_SHM_ATTACH_F_DOORBELL 1u
 
 /* Reply; with status 0 the region's file descriptor comes as SCM_RIGHTS. */
 struct sl_shm_attach_rep {

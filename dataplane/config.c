@@ -46,6 +46,7 @@ static const struct key_def dp_keys[] = {
 	DP("main_lcore", V_U32, main_lcore, 0, 1023),
 	DP("idle", V_IDLE, idle, 0, 0),
 	DP("idle_max_us", V_U32, idle_max_us, 1, 100000),
+	DP("idle_spin", V_U32, idle_spin, 0, 1u << 20),
 	DP("burst", V_U16, burst, 1, 256),
 	DP("mbufs", V_U32, mbufs, 1023, 4u << 20),
 	DP("mbuf_cache", V_U32, mbuf_cache, 0, 512),
@@ -154,6 +155,7 @@ sl_conf_defaults(struct sl_conf *c)
 	c->main_lcore = 0;
 	c->idle = SL_IDLE_BUSY;
 	c->idle_max_us = 200;
+	c->idle_spin = 256;
 	c->burst = 32;
 	c->mbufs = 16383;
 	c->mbuf_cache = 256;
@@ -737,13 +739,14 @@ sl_conf_dump(const struct sl_conf *c, FILE *out)
 	unsigned i;
 
 	fprintf(out, "[dataplane]\nname = %s\nmain_lcore = %u\nidle = %s\nidle_max_us = %u\n"
+		"idle_spin = %u\n"
 		"burst = %u\nmbufs = %u\nmbuf_cache = %u\nring_size = %u\nmax_topics = %u\n"
 		"max_subscribers = %u\nmax_sessions = %u\nheartbeat_ms = %u\n"
 		"session_timeout_ms = %u\nauto_create_topics = %s\nno_huge = %s\n"
 		"memory_mb = %u\neal_args = %s\nmax_producers = %u\nproducer_idle_s = %u\n"
 		"producer_topics = %u\nhist_topics = %u\n",
 		c->name, c->main_lcore, c->idle == SL_IDLE_BUSY ? "busy" : "backoff",
-		c->idle_max_us, c->burst, c->mbufs, c->mbuf_cache, c->ring_size, c->max_topics,
+		c->idle_max_us, c->idle_spin, c->burst, c->mbufs, c->mbuf_cache, c->ring_size, c->max_topics,
 		c->max_subscribers, c->max_sessions, c->heartbeat_ms, c->session_timeout_ms,
 		c->auto_create_topics ? "yes" : "no", c->no_huge ? "yes" : "no", c->memory_mb,
 		c->eal_args, c->max_producers, c->producer_idle_s, c->producer_topics,

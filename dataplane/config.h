@@ -72,6 +72,7 @@ struct sl_conf {
 	uint32_t main_lcore;
 	enum sl_idle_kind idle;
 	uint32_t idle_max_us;
+	uint32_t idle_spin;	 /* backoff: empty polls before the first sleep */
 	uint16_t burst;
 	uint32_t mbufs;		 /* per mempool */
 	uint32_t mbuf_cache;

@@ -233,9 +233,12 @@ struct sl_worker {
 	uint32_t held_pass;
 	/* Messages larger than a datagram: arena, reassembly (large.h). */
 	struct sl_large *large;
-	/* Shared-memory clients whose tx ring this worker polls (slots). */
+	/* Shared-memory clients whose tx ring this worker polls (slots), then
+	 * (SL_SHM_LISTS) those it committed to since its last doorbell check. */
 	uint32_t *shm;
 	uint32_t n_shm;
+	uint32_t n_shm_rang;
+	uint8_t shm_armed; /* home clients told it may sleep (their tx waiting) */
 	/* Retransmit windows of the topics this worker owns (retx.c): one
 	 * ring of retx_cap slots per owned topic, allocated at start. */
 	struct sl_retx_slot *retx_arena;

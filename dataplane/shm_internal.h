@@ -22,7 +22,8 @@ enum sl_shm_state {
 struct sl_shm_rx {
 	uint64_t pos;	    /* next record position */
 	uint64_t cons;	    /* consumer position last read and validated */
-	uint8_t pad[48];
+	uint8_t rang;	    /* committed to this iteration: doorbell to check */
+	uint8_t pad[47];
 } __attribute__((aligned(64)));
 
 /* One client slot. The geometry is the broker's own copy: never read back
@@ -48,6 +49,8 @@ struct sl_shm_client {
 	uint64_t t0_ns;	    /* main lcore: when PENDING began */
 	uint64_t grace[SL_SHM_MAX_RX]; /* main lcore: worker polls when DEAD began */
 	int sock;
+	int bell_fd;	    /* the client's doorbell (eventfd), or -1 (14.8) */
+	uint64_t bells;	    /* times a worker rang it (atomic add: any worker) */
 	pid_t pid;
 	uid_t uid;
 	uint8_t huge;	    /* backed by huge pages */
@@ -72,6 +75,7 @@ struct sl_shm {
 	int refused[REFUSED_MAX];
 	uint64_t refused_ns[REFUSED_MAX];
 	uint32_t n_refused;
+	int worker_bell[SL_SHM_MAX_RX]; /* each worker's doorbell (eventfd), or -1 */
 };
 
 #endif /* SLUICE_DP_SHM_INTERNAL_H */

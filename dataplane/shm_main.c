@@ -34,6 +34,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -131,6 +132,16 @@ fault_handler_install(struct sl_shm *s)
 
 /* --- main lcore: attach ----------------------------------------------------------- */
 
+static void
+bells_close(struct sl_shm *s)
+{
+	for (uint32_t i = 0; i < SL_SHM_MAX_RX; i++)
+		if (s->worker_bell[i] >= 0) {
+			close(s->worker_bell[i]);
+			s->worker_bell[i] = -1;
+		}
+}
+
 int
 sl_shm_init(struct sl_dp *dp)
 {
@@ -147,6 +158,8 @@ sl_shm_init(struct sl_dp *dp)
 	s = rte_zmalloc("sl_shm", sizeof(*s), RTE_CACHE_LINE_SIZE);
 	if (s == NULL)
 		return -ENOMEM;
+	for (uint32_t i = 0; i < SL_SHM_MAX_RX; i++)
+		s->worker_bell[i] = -1;
 	s->max_clients = dp->conf.shm_max_clients;
 	s->c = rte_zmalloc("sl_shm_clients", sizeof(*s->c) * s->max_clients, RTE_CACHE_LINE_SIZE);
 	/* The listening socket, then every client's. */
@@ -157,6 +170,14 @@ sl_shm_init(struct sl_dp *dp)
 	for (uint32_t i = 0; i < s->max_clients; i++) {
 		s->c[i].slot = i;
 		s->c[i].sock = -1;
+		s->c[i].bell_fd = -1;
+	}
+	/* Each worker's doorbell: a client that commits to the tx ring of a
+	 * worker about to sleep wakes it through this (14.8). */
+	for (uint32_t i = 0; i < dp->n_workers && i < SL_SHM_MAX_RX; i++) {
+		s->worker_bell[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (s->worker_bell[i] < 0)
+			goto fail;
 	}
 	hp = gethugepagesize(); /* libhugetlbfs: the default huge page size, or -1 */
 	s->page_size = hp > 0 && !dp->conf.no_huge && dp->conf.shm_huge ? (uint32_t)hp : 0;
@@ -205,11 +226,29 @@ sl_shm_init(struct sl_dp *dp)
 nomem:
 	errno = ENOMEM;
 fail:
+	rc = -(errno ? errno : EIO);
+	bells_close(s);
 	rte_free(s->pfd_slot);
 	rte_free(s->pfd);
 	rte_free(s->c);
 	rte_free(s);
-	return -(errno ? errno : EIO);
+	return rc;
+}
+
+/* Is @fd an eventfd? A doorbell the workers write 8 bytes to must be one,
+ * never a file or a socket the client chose. */
+static int
+is_eventfd(int fd)
+{
+	char path[32], link[32];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return 0;
+	link[n] = '\0';
+	return strcmp(link, "anon_inode:[eventfd]") == 0;
 }
 
 /* A sealed memory file of @size bytes, on huge pages when possible. */
@@ -286,7 +325,7 @@ region_init(const struct sl_dp *dp, struct sl_shm_client *c, struct sl_shm_regio
 }
 
 static void
-attach_reply(int sock, int32_t status, uint64_t size, int fd)
+attach_reply(int sock, int32_t status, uint64_t size, int fd, int bell)
 {
 	/* version: the layout this dataplane speaks, so that a client of
 	 * another one can say so (PROTOCOL.md 14.1). */
@@ -294,21 +333,22 @@ attach_reply(int sock, int32_t status, uint64_t size, int fd)
 					 .version = SL_SHM_VERSION, .size = size };
 	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int fds[2] = { fd, bell }, nfd = bell >= 0 ? 2 : 1;
 
 	if (fd >= 0) {
 		struct cmsghdr *cm;
 
 		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
+		mh.msg_controllen = CMSG_SPACE((size_t)nfd * sizeof(int));
 		cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		cm->cmsg_len = CMSG_LEN((size_t)nfd * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, (size_t)nfd * sizeof(int));
 	}
 	if (sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		SL_LOG(DEBUG, "shared memory: attach reply: %s\n", strerror(errno));
@@ -320,6 +360,10 @@ slot_close(struct sl_dp *dp, struct sl_shm_client *c)
 	if (c->sock >= 0)
 		close(c->sock);
 	c->sock = -1;
+	/* After the grace period, as the mapping: no worker rings it now. */
+	if (c->bell_fd >= 0)
+		close(c->bell_fd);
+	c->bell_fd = -1;
 	if (c->base) {
 		uint8_t *b = c->base;
 
@@ -366,6 +410,42 @@ version_refused(int sock, uint32_t version)
 	       (int)cred.pid, version, SL_SHM_VERSION);
 }
 
+/* The attach request and, with SL_SHM_ATTACH_F_DOORBELL, the client's
+ * doorbell (kept in c->bell_fd). A descriptor sent without the flag, or
+ * anything but one eventfd, is closed. */
+static ssize_t
+recv_req(struct sl_shm_client *c, struct sl_shm_attach_req *req)
+{
+	struct iovec iov = { .iov_base = req, .iov_len = sizeof(*req) };
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+	int fds[2], nfd = 0, i;
+	ssize_t n;
+
+	n = recvmsg(c->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			nfd = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			nfd = nfd > 2 ? 2 : nfd;
+			memcpy(fds, CMSG_DATA(cm), (size_t)nfd * sizeof(int));
+		}
+	if (n == (ssize_t)sizeof(*req) && nfd == 1 && (req->flags & SL_SHM_ATTACH_F_DOORBELL) &&
+	    is_eventfd(fds[0])) {
+		c->bell_fd = fds[0];
+		return n;
+	}
+	for (i = 0; i < nfd; i++)
+		close(fds[i]);
+	return n;
+}
+
 static void
 attach(struct sl_dp *dp, struct sl_shm_client *c)
 {
@@ -378,12 +458,12 @@ attach(struct sl_dp *dp, struct sl_shm_client *c)
 	ssize_t n;
 	int fd;
 
-	n = recv(c->sock, &req, sizeof(req), MSG_DONTWAIT);
+	n = recv_req(c, &req);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n != (ssize_t)sizeof(req) || req.magic != SL_SHM_MAGIC || req.version != SL_SHM_VERSION) {
 		if (n > 0)
-			attach_reply(c->sock, -EPROTO, 0, -1);
+			attach_reply(c->sock, -EPROTO, 0, -1, -1);
 		if (n == (ssize_t)sizeof(req) && req.magic == SL_SHM_MAGIC)
 			version_refused(c->sock, req.version);
 		sl_ctr_add(&dp->main_ctr.drop[SL_DROP_shm_bad_attach], 1);
@@ -401,11 +481,12 @@ attach(struct sl_dp *dp, struct sl_shm_client *c)
 	if (fd < 0) {
 		SL_LOG(WARNING, "shared memory: no memory for client pid %d: %s\n",
 			(int)c->pid, strerror(errno));
-		attach_reply(c->sock, -ENOMEM, 0, -1);
+		attach_reply(c->sock, -ENOMEM, 0, -1, -1);
 		slot_close(dp, c);
 		return;
 	}
 	c->faults = 0;
+	c->bells = 0;
 	region_init(dp, c, map);
 	__atomic_store_n(&c->base, (uint8_t *)map, __ATOMIC_RELEASE);
 	c->home = pick_home(dp);
@@ -417,12 +498,13 @@ attach(struct sl_dp *dp, struct sl_shm_client *c)
 	__atomic_store_n(&c->state, SL_SHM_LIVE, __ATOMIC_RELEASE);
 	h = (struct sl_handoff){ .kind = SL_HO_SHM_ATTACH, .topic = c->slot };
 	if (sl_dp_send_to_worker(dp, c->home, &h) < 0) {
-		attach_reply(c->sock, -EBUSY, 0, -1);
+		attach_reply(c->sock, -EBUSY, 0, -1, -1);
 		close(fd);
 		sl_shm_detached(dp, c->slot, c->gen);
 		return;
 	}
-	attach_reply(c->sock, 0, c->size, fd);
+	attach_reply(c->sock, 0, c->size, fd,
+		     c->bell_fd >= 0 ? dp->shm->worker_bell[c->home] : -1);
 	close(fd); /* the client holds it now; the mapping keeps the memory */
 	sl_ctr_add(&dp->main_ctr.ctr[SL_CTR_shm_attached], 1);
 	SL_LOG(INFO, "shared memory: client %u '%s' (pid %d uid %d) attached to "
@@ -480,7 +562,7 @@ accept_new(struct sl_dp *dp)
 			if (s->c[i].state == SL_SHM_FREE)
 				break;
 		if (i == s->max_clients) {
-			attach_reply(fd, -EBUSY, 0, -1);
+			attach_reply(fd, -EBUSY, 0, -1, -1);
 			refuse_later(s, fd);
 			sl_ctr_add(&dp->main_ctr.drop[SL_DROP_shm_no_slot], 1);
 			continue;
@@ -624,6 +706,7 @@ sl_shm_fini(struct sl_dp *dp)
 	}
 	while (s->n_refused)
 		refused_close(s, 0);
+	bells_close(s);
 	__atomic_store_n(&fault_shm, NULL, __ATOMIC_RELEASE);
 	signal(SIGBUS, SIG_DFL);
 	close(s->listen_fd);
@@ -668,6 +751,8 @@ sl_shm_telemetry(const struct sl_dp *dp, struct rte_tel_data *d)
 		/* Not from the region: it may be unmapped under this thread. */
 		rte_tel_data_add_dict_u64(e, "dropped", __atomic_load_n(&c->dropped, __ATOMIC_RELAXED));
 		rte_tel_data_add_dict_u64(e, "faults", __atomic_load_n(&c->faults, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_string(e, "doorbell", c->bell_fd >= 0 ? "yes" : "no");
+		rte_tel_data_add_dict_u64(e, "doorbells", __atomic_load_n(&c->bells, __ATOMIC_RELAXED));
 		snprintf(key, sizeof(key), "c%u", i);
 		rte_tel_data_add_dict_container(d, key, e, 0);
 		n++;

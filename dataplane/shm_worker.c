@@ -17,7 +17,9 @@
  */
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_mbuf.h>
 #include <rte_errno.h>
@@ -432,6 +434,107 @@ sl_shm_rx_burst(struct sl_worker *w, struct rte_mbuf **pkts, union sl_peer *peer
 	return got;
 }
 
+/* --- workers: doorbells (PROTOCOL.md 14.8) ---------------------------------------- */
+
+/*
+ * A consumer that is about to sleep sets its ring's waiting flag, then
+ * (after a full fence) looks at the ring once more; a producer commits, then
+ * (after a full fence) reads the flag, and rings the consumer's doorbell, an
+ * eventfd, when it finds it set. Either the consumer's last look sees the
+ * record or the producer sees the flag: no record waits for a sleeper's
+ * timeout. The producer clears the flag as it rings (exchange), so a burst
+ * rings once. A client's doorbell costs the worker one write(2) per
+ * sleep of that client; a client that sets its flag and never sleeps only
+ * costs itself wake-ups (and the worker that write per loop iteration).
+ */
+
+static uint32_t *
+rang_list(struct sl_worker *w)
+{
+	return w->shm + w->dp->conf.shm_max_clients + 1;
+}
+
+static void
+ring_bell(int fd)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN only when the counter is near 2^64: it is ringing already. */
+	(void)!write(fd, &one, sizeof(one));
+}
+
+void
+sl_shm_worker_doorbells(struct sl_worker *w)
+{
+	uint32_t *list = rang_list(w), i;
+
+	if (w->n_shm_rang == 0)
+		return;
+	/* Store-load: this iteration's commits before the flags' loads; pairs
+	 * with the client's fence between its flag and its last look. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (i = 0; i < w->n_shm_rang; i++) {
+		struct sl_shm_client *c = &w->dp->shm->c[list[i]];
+		/* Committed to in this iteration: still mapped (the grace
+		 * period outlasts the iteration), bell_fd still open. */
+		uint32_t *flag = &((struct sl_shm_region *)c->base)->rx[w->idx].waiting;
+
+		c->rx[w->idx].rang = 0;
+		if (__atomic_load_n(flag, __ATOMIC_RELAXED) &&
+		    __atomic_exchange_n(flag, 0, __ATOMIC_ACQ_REL)) {
+			ring_bell(c->bell_fd);
+			__atomic_fetch_add(&c->bells, 1, __ATOMIC_RELAXED); /* several workers */
+		}
+	}
+	w->n_shm_rang = 0;
+}
+
+static void
+arm(struct sl_worker *w, uint32_t on)
+{
+	uint32_t i;
+
+	for (i = 0; i < w->n_shm; i++) {
+		struct sl_shm_client *c = &w->dp->shm->c[w->shm[i]];
+
+		__atomic_store_n(&((struct sl_shm_region *)c->base)->tx.waiting, on,
+				 __ATOMIC_RELAXED);
+	}
+	w->shm_armed = (uint8_t)on;
+}
+
+void
+sl_shm_worker_disarm(struct sl_worker *w)
+{
+	arm(w, 0);
+}
+
+int
+sl_shm_worker_sleep(struct sl_worker *w, const struct timespec *ts)
+{
+	int bell = w->dp->shm ? w->dp->shm->worker_bell[w->idx] : -1;
+	struct pollfd p = { .fd = bell, .events = POLLIN };
+	uint64_t v;
+
+	if (bell < 0 || w->n_shm == 0) {
+		nanosleep(ts, NULL);
+		return 1;
+	}
+	if (!w->shm_armed) {
+		arm(w, 1);
+		/* Store-load: the flags before the next poll's loads of the
+		 * commit words; pairs with the client's fence after a commit. */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		return 0;
+	}
+	if (ppoll(&p, 1, ts, NULL) > 0)
+		(void)!read(bell, &v, sizeof(v));
+	/* Disarmed: a client that rang cleared its own flag; the next idle
+	 * call arms them all again before the worker sleeps. */
+	arm(w, 0);
+	return 1;
+}
+
 /* --- workers: rx rings ------------------------------------------------------------- */
 
 /* Room for a record of @rec bytes at the producer position (and a pad
@@ -514,6 +617,10 @@ rx_commit(struct sl_worker *w, struct sl_shm_client *c, uint64_t word)
 	sl_shm_rec_commit_word(c->base + c->rx_off[w->idx], c->rx_size, x->pos, word);
 	x->pos += sl_shm_rec_bytes(sl_shm_word_len(word));
 	sl_ctr_add(&w->ctr.ctr[SL_CTR_shm_tx_frames], 1);
+	if (!x->rang && c->bell_fd >= 0) {
+		x->rang = 1;
+		rang_list(w)[w->n_shm_rang++] = c->slot;
+	}
 }
 
 int

@@ -5,11 +5,13 @@
 #define SLUICE_DP_SHM_WORKER_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include <rte_mbuf.h>
 
 #include <common/shm.h>
 
+#include "dataplane.h"
 #include "peer.h"
 
 /* m->port of an mbuf that holds frames read from a shared-memory ring. */
@@ -31,6 +33,34 @@ sl_shm_mbuf_peer(const struct rte_mbuf *m)
 {
 	return RTE_MBUF_DYNFIELD(m, sl_shm_peer_field, const union sl_peer *);
 }
+
+/* Bytes of a worker's two slot lists (w->shm): its home clients, then the
+ * clients it committed records to since it last checked their doorbells. */
+#define SL_SHM_LISTS(max_clients) (2 * sizeof(uint32_t) * ((max_clients) + 1))
+
+/*
+ * Worker: sleep for at most @ts, woken early by a home client's doorbell
+ * (docs/PROTOCOL.md 14.8). The first call after work only arms the home
+ * clients' tx rings (their waiting flag) and returns 0 without sleeping:
+ * the caller polls once more, so a record committed before a client could
+ * see the flag is found by that poll. The next call sleeps and returns 1.
+ * Without shared-memory clients or a doorbell it just sleeps.
+ */
+int sl_shm_worker_sleep(struct sl_worker *w, const struct timespec *ts);
+
+/* Worker: work was found, so no client needs to ring: disarm. */
+void sl_shm_worker_disarm(struct sl_worker *w);
+
+static inline void
+sl_shm_worker_awake(struct sl_worker *w)
+{
+	if (unlikely(w->shm_armed))
+		sl_shm_worker_disarm(w);
+}
+
+/* Worker, at the end of each loop iteration: ring the doorbell of each
+ * client this iteration committed records to that waits on it. */
+void sl_shm_worker_doorbells(struct sl_worker *w);
 
 /*
  * Worker: the shared-memory counterpart of rte_eth_rx_burst. Reads the tx

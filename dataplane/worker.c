@@ -31,7 +31,6 @@
 
 #define EXPIRY_PERIOD_MS 10 /* how often a worker scans for silent sessions */
 #define EXPIRY_SCAN 256	    /* slots looked at per scan: bounds the pause */
-#define IDLE_SPIN 256	    /* empty polls before the backoff strategy sleeps */
 #define GROUP_COMMIT_BURSTS 64 /* rx bursts gathered at most before one persist */
 #define RETX_POLL_BUDGET 512 /* messages resent for NAKs per loop iteration, at most */
 
@@ -747,20 +746,21 @@ idle(struct sl_worker *w, unsigned work)
 
 	if (work || w->dp->conf.idle == SL_IDLE_BUSY) {
 		w->idle_polls = 0;
+		sl_shm_worker_awake(w);
 		rte_pause();
 		return;
 	}
-	if (++w->idle_polls < IDLE_SPIN) {
+	if (++w->idle_polls < w->dp->conf.idle_spin) {
 		rte_pause();
 		return;
 	}
 	/* Back off exponentially from 1 us to idle_max_us. */
-	us = 1u << RTE_MIN((w->idle_polls - IDLE_SPIN) / 8, 20u);
+	us = 1u << RTE_MIN((w->idle_polls - w->dp->conf.idle_spin) / 8, 20u);
 	us = RTE_MIN(us, w->dp->conf.idle_max_us);
 	ts.tv_sec = 0;
 	ts.tv_nsec = (long)us * 1000;
-	nanosleep(&ts, NULL);
-	count(w, SL_CTR_idle_sleeps);
+	if (sl_shm_worker_sleep(w, &ts))
+		count(w, SL_CTR_idle_sleeps);
 }
 
 /* The arrays of one loop iteration: received frames, their peers, handoffs. */
@@ -917,7 +917,7 @@ sl_worker_init(struct sl_dp *dp, uint32_t idx)
 	}
 	w->held = rte_zmalloc_socket("sl_held", sizeof(*w->held) * SL_HELD_MAX,
 				     RTE_CACHE_LINE_SIZE, socket);
-	w->shm = rte_zmalloc_socket("sl_shm_list", sizeof(*w->shm) * (dp->conf.shm_max_clients + 1),
+	w->shm = rte_zmalloc_socket("sl_shm_list", SL_SHM_LISTS(dp->conf.shm_max_clients),
 				    RTE_CACHE_LINE_SIZE, socket);
 	if (w->held == NULL || w->shm == NULL) {
 		rc = -ENOMEM;

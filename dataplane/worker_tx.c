@@ -56,6 +56,7 @@ sl_tx_flush(struct sl_worker *w)
 	for (i = 0; i < w->dp->n_ports; i++)
 		if (w->n_tx[i])
 			tx_flush_port(w, i);
+	sl_shm_worker_doorbells(w);
 }
 
 void

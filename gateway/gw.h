@@ -123,6 +123,7 @@ struct gw_sess {
 	struct gw_conn *conn; /* NULL while disconnected */
 	struct gw_user *user;
 	struct gw_sess *hnext;	/* client id hash chain */
+	struct gw_sess *anext, *aprev; /* every session (the timer's scan) */
 	struct gw_sess *unext;	/* user's list of sessions */
 	/* Subscriptions. */
 	struct gw_sub *subs;
@@ -219,6 +220,7 @@ struct gw_user {
 	/* Consumer groups joined for shared subscriptions. */
 	struct gw_group *groups;
 	uint64_t stash_drops; /* the client's stash_drops already counted */
+	int bell_fd;	      /* its doorbell, in the loop's epoll set; -1 none */
 };
 
 /*
@@ -237,6 +239,16 @@ bool gw_ident_ok(const char *p, size_t len);
 struct gw_user *gw_user_own(void);
 /* Poll every user's client: deliveries, acks. Returns work done. */
 int gw_user_poll_all(void);
+/*
+ * Before the loop sleeps: arm every user's doorbell (docs/PROTOCOL.md
+ * 14.8), its descriptor in the loop's epoll set, so that the broker's next
+ * record wakes the loop. Returns 1 when one has something waiting already
+ * (do not sleep), 0 when all are armed, -1 when one has no doorbell (a
+ * dataplane that predates them: nap and poll); only 0 leaves them armed.
+ */
+int gw_user_arm_all(void);
+/* Awake: disarm every user's doorbell. */
+void gw_user_disarm_all(void);
 /* libsluice's event callback of user @arg: a gap is counted in
  * deliveries_lost, a revoked session disconnects its MQTT clients. */
 void gw_user_event(void *arg, const struct sl_event *ev);
@@ -308,6 +320,8 @@ void gw_sub_drop_all(struct gw_sess *s);
 void gw_fanout(struct gw_user *u, const struct sl_message *msg);
 /* Fan out the deliveries parked for want of a topic name, when found. */
 void gw_fanout_parked(void);
+/* Are deliveries parked (the loop must come back for them)? */
+bool gw_fanout_waiting(void);
 /* Build a gateway message from a broker delivery (NULL: dropped, counted). */
 struct gw_msg *gw_msg_from_sluice(const struct sl_message *msg, const char *topic, uint16_t tlen);
 /* Build the Sluice headers of @r into @h (SL_MAX_HDRS), their values
@@ -364,6 +378,8 @@ extern struct gw gw;
 	} while (0)
 
 int gw_loop_init(void);
+/* Add doorbell @fd to the loop's epoll set (woken, the loop polls). */
+int gw_loop_watch_bell(int fd);
 int gw_loop_run(void);
 void gw_loop_fini(void);
 /* Mark @c as having bytes to send this iteration. */

@@ -57,6 +57,9 @@ static const struct opt opts[] = {
 	{ "max-subscriptions", K_U32, U(max_subs), 1, 65535, "subscriptions per session (256)" },
 	{ "connect-timeout-ms", K_U32, U(connect_timeout_ms), 100, 600000,
 	  "time a connection has to send CONNECT (10000)" },
+	{ "spin-us", K_U32, U(spin_us), 0, 1000000,
+	  "after work, poll this long before sleeping, us (50); 0 sleeps at once\n"
+	  "                          (least CPU), more trades a core for latency" },
 	{ "tls-cert", K_STR, S(tls_cert), 0, 0,
 	  "server certificate chain (PEM): also listen for MQTT over TLS" },
 	{ "tls-key", K_STR, S(tls_key), 0, 0, "its private key (PEM)" },
@@ -84,6 +87,7 @@ gw_conf_defaults(struct gw_conf *c)
 	c->tx_max = 1u << 20;
 	c->max_subs = 256;
 	c->connect_timeout_ms = 10000;
+	c->spin_us = 50;
 }
 
 static void

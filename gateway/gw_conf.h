@@ -29,6 +29,8 @@ struct gw_conf {
 				   * disconnected as too slow */
 	uint32_t max_subs;	  /* subscriptions per session */
 	uint32_t connect_timeout_ms; /* from accept to CONNECT */
+	uint32_t spin_us;	  /* the loop spins this long after work, then
+				   * sleeps until a socket or doorbell wakes it */
 	char tls_cert[256];	  /* PEM chain; "" no TLS listener */
 	char tls_key[256];
 	uint16_t tls_port;	  /* default 8883 */

@@ -330,6 +330,12 @@ park_msg(struct gw_user *u, const struct sl_message *msg)
 	park_len++;
 }
 
+bool
+gw_fanout_waiting(void)
+{
+	return park_len > 0;
+}
+
 void
 gw_fanout_parked(void)
 {

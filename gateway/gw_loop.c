@@ -18,18 +18,19 @@
 #include "gw_tls.h"
 
 /*
- * Idle strategy. The broker's shared-memory rings have no descriptor to
- * wait on (sl_client_fd is the attach socket), so the loop must poll them.
- * While work keeps coming it spins (epoll_wait with a zero timeout, then
- * the rings): no sleep ever sits between a message and its delivery. After
- * SPIN_NS without work it sleeps in epoll_pwait2 for NAP_NS, a short
- * nanosecond timeout, for BACKOFF_NS more, then for IDLE_NS: an idle
- * gateway wakes 1,000 times a second (a few percent of a core) and a
- * message arriving from the broker after a long quiet spell waits at most
- * IDLE_NS; one arriving on a socket wakes the loop at once.
+ * Idle strategy. While work keeps coming the loop spins (epoll_wait with a
+ * zero timeout, then the rings) for --spin-us after the last work: a
+ * broker answer that comes within it costs no wake-up. Then it sleeps in
+ * epoll_pwait2 until a socket or a doorbell wakes it: each user session's
+ * doorbell (docs/PROTOCOL.md 14.8) is in the epoll set, armed just before
+ * the sleep, so a record the broker writes wakes the loop at once. The
+ * sleep lasts at most IDLE_NS, for libsluice's timers (resends,
+ * heartbeats) and the loop's own. Without doorbells (a dataplane that
+ * predates them), or while a connection waits for room in a full broker
+ * ring or a delivery for a topic name, the loop naps NAP_NS at a time for
+ * BACKOFF_NS, then IDLE_NS.
  */
-#define SPIN_NS 200000ull     /* 200 us of spinning after the last work */
-#define BACKOFF_NS 20000000ull /* then 20 ms of 50 us naps */
+#define BACKOFF_NS 20000000ull /* 20 ms of 50 us naps */
 #define NAP_NS 50000ull
 #define IDLE_NS 1000000ull    /* then 1 ms sleeps */
 #define TICK_NS 100000000ull  /* timers: keep-alive, expiry, counters */
@@ -38,6 +39,7 @@
 struct gw gw;
 static struct gw_conn listen_tag;     /* epoll data of the listening socket */
 static struct gw_conn listen_tls_tag; /* and of the TLS one */
+static struct gw_conn bell_tag;	      /* of the user sessions' doorbells */
 
 static uint64_t
 mono_ns(void)
@@ -323,28 +325,67 @@ tick(void)
 }
 
 int
+gw_loop_watch_bell(int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &bell_tag };
+
+	if (epoll_ctl(gw.ep, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) {
+		GW_LOG("doorbell %d: epoll_ctl: %s\n", fd, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* How long the next epoll wait may sleep, @idle ns after the last work;
+ * *@armed set when the user sessions' doorbells were armed for it. */
+static long
+sleep_ns(uint64_t idle, bool *armed)
+{
+	int rc;
+
+	*armed = false;
+	if (idle < (uint64_t)gw.conf.spin_us * 1000u)
+		return 0;
+	if (gw.n_blocked == 0 && !gw_fanout_waiting()) {
+		rc = gw_user_arm_all();
+		if (rc == 1)
+			return 0; /* the broker wrote meanwhile */
+		if (rc == 0) {
+			*armed = true;
+			return (long)IDLE_NS;
+		}
+	}
+	return idle < (uint64_t)gw.conf.spin_us * 1000u + BACKOFF_NS ? (long)NAP_NS : (long)IDLE_NS;
+}
+
+int
 gw_loop_run(void)
 {
 	struct epoll_event evs[MAX_EVENTS];
 	struct timespec ts;
-	uint64_t last_work, next_tick, idle;
+	uint64_t last_work, next_tick;
+	bool armed;
 	int i, n, work;
 
 	last_work = next_tick = gw.now_ns;
 	while (!gw.stop) {
-		idle = gw.now_ns - last_work;
 		ts.tv_sec = 0;
-		ts.tv_nsec = idle < SPIN_NS ? 0 : idle < SPIN_NS + BACKOFF_NS ? (long)NAP_NS
-									       : (long)IDLE_NS;
+		ts.tv_nsec = sleep_ns(gw.now_ns - last_work, &armed);
 		if (ts.tv_nsec)
 			GW_INC(loop_sleeps);
 		n = epoll_pwait2(gw.ep, evs, MAX_EVENTS, &ts, NULL);
+		if (armed)
+			gw_user_disarm_all();
 		gw.now_ns = mono_ns();
 		GW_INC(loop_iterations);
 		work = n > 0 ? n : 0;
 		for (i = 0; i < n; i++) {
 			struct gw_conn *c = evs[i].data.ptr;
 
+			if (c == &bell_tag) {
+				work--; /* the polls below count what it brought */
+				continue;
+			}
 			if (c == &listen_tag || c == &listen_tls_tag) {
 				accept_all(c == &listen_tag ? gw.lfd : gw.tlfd, c == &listen_tls_tag);
 				continue;

@@ -81,6 +81,7 @@ user_open(const char *name, const uint8_t *key, uint8_t *rc)
 	if (u->pend == NULL)
 		goto nomem;
 	u->pend_mask = ACK_WINDOW - 1;
+	u->bell_fd = -1;
 	o.shm = gw.conf.shm;
 	snprintf(cname, sizeof(cname), "%s", gw.conf.name);
 	o.name = cname;
@@ -295,6 +296,12 @@ gw_user_event(void *arg, const struct sl_event *ev)
 		GW_ADD(deliveries_lost, ev->last - ev->first + 1);
 		return;
 	}
+	if (ev->type == SL_EV_DISCONNECTED || ev->type == SL_EV_RECONNECTED) {
+		/* A new attachment, a new doorbell: the old one's descriptor
+		 * is closed (and so out of the epoll set). */
+		u->bell_fd = -1;
+		return;
+	}
 	if (ev->type == SL_EV_SESSION_REVOKED) {
 		GW_LOG("user '%s': session revoked by the broker\n", u->name);
 		user_lost(u);
@@ -334,6 +341,45 @@ gw_user_poll_all(void)
 		}
 	}
 	return work;
+}
+
+int
+gw_user_arm_all(void)
+{
+	struct gw_user *u;
+	int rc = 0, fd;
+
+	for (u = users; u != NULL && rc == 0; u = u->next) {
+		if (u->dead)
+			continue;
+		fd = sl_client_wait_fd(u->cl);
+		if (fd < 0) {
+			rc = -1;
+			break;
+		}
+		if (fd != u->bell_fd) {
+			if (gw_loop_watch_bell(fd) < 0) {
+				rc = -1;
+				break;
+			}
+			u->bell_fd = fd;
+		}
+		rc = sl_client_arm(u->cl);
+		rc = rc < 0 ? -1 : rc;
+	}
+	if (rc != 0)
+		gw_user_disarm_all();
+	return rc;
+}
+
+void
+gw_user_disarm_all(void)
+{
+	struct gw_user *u;
+
+	for (u = users; u != NULL; u = u->next)
+		if (!u->dead)
+			sl_client_disarm(u->cl);
 }
 
 void

@@ -478,6 +478,7 @@ harness_shm_client(struct sl_shm_client *c, uint8_t *base, uint32_t slot, uint16
 	c->tx_shift = c->rx_shift = shift;
 	c->max_frame = c->max_deliver = SL_MAX_DATAGRAM;
 	c->sock = -1;
+	c->bell_fd = -1;
 }
 
 /* A client of harness_shm_client puts frame @f (@len bytes) in its tx ring

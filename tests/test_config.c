@@ -101,6 +101,7 @@ test_defaults(void)
 	CHECK(conf.main_lcore == 0);
 	CHECK(conf.idle == SL_IDLE_BUSY);
 	CHECK(conf.idle_max_us == 200);
+	CHECK(conf.idle_spin == 256);
 	CHECK(conf.burst == 32);
 	CHECK(conf.mbufs == 16383);
 	CHECK(conf.mbuf_cache == 256);
@@ -127,6 +128,7 @@ static const char full_file[] =
 	"\tmain_lcore\t=\t2\t\n"
 	"idle = backoff\n"
 	"idle_max_us = 500\n"
+	"idle_spin = 16\n"
 	"burst = 64\n"
 	"mbufs = 32767\n"
 	"mbuf_cache = 0x80\n"
@@ -176,6 +178,7 @@ check_full(const struct sl_conf *c)
 	CHECK(c->main_lcore == 2);
 	CHECK(c->idle == SL_IDLE_BACKOFF);
 	CHECK(c->idle_max_us == 500);
+	CHECK(c->idle_spin == 16);
 	CHECK(c->burst == 64);
 	CHECK(c->mbufs == 32767);
 	CHECK(c->mbuf_cache == 128);

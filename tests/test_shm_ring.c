@@ -8,10 +8,14 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 
 #include <common/proto.h>
 #include <common/shm.h>
@@ -305,6 +309,107 @@ test_rx(void)
 	}
 }
 
+/* The broker's half, in a thread: a record into rx ring 1 after 30 ms,
+ * then, after a full fence, a ring if the client said it waits. */
+struct bell_writer {
+	struct sl_shm_link *l;
+	uint64_t *pos;
+	int bell;
+	int rang;
+};
+
+static void *
+bell_writer_run(void *arg)
+{
+	struct bell_writer *bw = arg;
+	struct sl_shm_region *r = (struct sl_shm_region *)region;
+	struct timespec ts = { 0, 30000000 };
+	uint64_t one = 1;
+
+	nanosleep(&ts, NULL);
+	if (ref_put(1, bw->pos, 40, 4) != 0)
+		return NULL;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_exchange_n(&r->rx[1].waiting, 0, __ATOMIC_ACQ_REL)) {
+		bw->rang = 1;
+		(void)!write(bw->bell, &one, sizeof(one));
+	}
+	return NULL;
+}
+
+/* The client's halves of the doorbells (PROTOCOL.md 14.8). */
+static void
+test_doorbells(void)
+{
+	struct sl_shm_region *r;
+	struct sl_shm_link l;
+	uint8_t frame[64] = { 0 };
+	uint64_t v, pos = 0;
+	int broker, mine;
+
+	region_make();
+	r = (struct sl_shm_region *)region;
+	CHECK(sl_shm_link_init(&l, region, SIZE) == 0);
+	/* No doorbell (a broker that predates them): nothing to arm. */
+	CHECK(l.bell_fd == -1 && l.broker_bell == -1);
+	CHECK(sl_shm_link_arm(&l) == -ENOTSUP);
+	CHECK(sl_shm_link_send(&l, frame, sizeof(frame)) == 0);
+	broker = eventfd(0, EFD_NONBLOCK);
+	mine = eventfd(0, EFD_NONBLOCK);
+	CHECK(broker >= 0 && mine >= 0);
+	l.broker_bell = broker;
+	l.bell_fd = mine;
+	/* The worker is awake: a commit rings nothing. */
+	CHECK(sl_shm_link_send(&l, frame, sizeof(frame)) == 0);
+	CHECK(read(broker, &v, sizeof(v)) < 0 && errno == EAGAIN);
+	/* It said it may sleep: the next commit rings once and clears the
+	 * flag, so the one after it rings nothing. */
+	r->tx.waiting = 1;
+	CHECK(sl_shm_link_send(&l, frame, sizeof(frame)) == 0);
+	CHECK(sl_shm_link_send(&l, frame, sizeof(frame)) == 0);
+	CHECK(r->tx.waiting == 0 && l.bells_rung == 1);
+	CHECK(read(broker, &v, sizeof(v)) == (ssize_t)sizeof(v) && v == 1);
+	/* Arming with nothing waiting: every rx ring says so. */
+	CHECK(sl_shm_link_arm(&l) == 0);
+	CHECK(r->rx[0].waiting == 1 && r->rx[1].waiting == 1);
+	sl_shm_link_disarm(&l);
+	CHECK(r->rx[0].waiting == 0 && r->rx[1].waiting == 0);
+	/* A record already there: do not sleep, and nothing stays armed. */
+	CHECK(ref_put(1, &pos, 40, 3) == 0);
+	CHECK(sl_shm_link_arm(&l) == 1);
+	CHECK(r->rx[0].waiting == 0 && r->rx[1].waiting == 0);
+	/* Disarming empties the doorbell (a ring that came after the wake). */
+	v = 5;
+	CHECK(write(mine, &v, sizeof(v)) == (ssize_t)sizeof(v));
+	sl_shm_link_disarm(&l);
+	CHECK(read(mine, &v, sizeof(v)) < 0 && errno == EAGAIN);
+	/* sl_shm_link_wait sleeps on the doorbell and a record ends it: here
+	 * one is there, so it returns at once. */
+	CHECK(sl_shm_link_wait(&l, 1000000000ull) == 1);
+	CHECK(sl_shm_link_recv(&l, frame, sizeof(frame)) == 40);
+	/* Nothing there: it sleeps until a "worker" (a thread doing the
+	 * broker's half) commits 30 ms later and rings; well before the 5 s
+	 * timeout, and without a sleep step of its own in between. */
+	{
+		struct bell_writer bw = { .l = &l, .pos = &pos, .bell = mine };
+		struct timespec t0, t1;
+		pthread_t t;
+		double ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CHECK(pthread_create(&t, NULL, bell_writer_run, &bw) == 0);
+		CHECK(sl_shm_link_wait(&l, 5000000000ull) == 1);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		pthread_join(t, NULL);
+		ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+		CHECK(ms >= 29.0 && ms < 1000.0);
+		CHECK(l.bell_sleeps == 1 && bw.rang == 1); /* one sleep, one wake */
+		CHECK(r->rx[1].waiting == 0); /* disarmed after the wake */
+	}
+	close(broker);
+	close(mine);
+}
+
 /* Old bytes that look like a commit word of the next lap (a hostile
  * publisher's payload, delivered to this subscriber last lap) are never
  * taken for a record: the producer clears the slot after each record. */
@@ -417,6 +522,7 @@ test_msg_records(void)
 int
 main(void)
 {
+	test_doorbells();
 	test_header_checks();
 	test_tx_laps();
 	test_open_claim_invisible();

@@ -7,7 +7,11 @@
  * frames larger than a datagram both ways.
  */
 
+#include <errno.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 
 #include <common/proto.h>
 #include <common/shm.h>
@@ -293,6 +297,73 @@ test_rx_ring_writes(void)
 	for (i = 0; i < 8; i++)
 		rc = sl_shm_send(w, &me.shm, frame, sizeof(frame), NULL, 0);
 	CHECK(rc == -ENOTCONN && clients[SLOT].kick == SL_SHM_CUT_CORRUPT);
+}
+
+/* The worker's halves of the doorbells (PROTOCOL.md 14.8). */
+static void
+test_doorbells(void)
+{
+	union sl_peer me = sl_peer_shm(SLOT, GEN);
+	struct sl_shm_client *c = &clients[SLOT];
+	struct timespec long_ts = { 1, 0 }, t0, t1;
+	uint8_t frame[64];
+	uint64_t v;
+	int cb = eventfd(0, EFD_NONBLOCK), wb = eventfd(0, EFD_NONBLOCK);
+	double ms;
+
+	CHECK(cb >= 0 && wb >= 0);
+	attach();
+	c->bell_fd = cb;
+	shm.worker_bell[0] = wb;
+	memset(frame, 0x5a, sizeof(frame));
+	sl_proto_hdr_init((struct sl_hdr *)frame, SL_FT_HEARTBEAT, 0, sizeof(frame), 11);
+	/* The client is awake: records, no ring. */
+	CHECK(sl_shm_send(w, &me.shm, frame, sizeof(frame), NULL, 0) == 0);
+	sl_shm_worker_doorbells(w);
+	CHECK(read(cb, &v, sizeof(v)) < 0 && errno == EAGAIN && c->bells == 0);
+	/* It waits: two records of one iteration ring it once, at the end of
+	 * the iteration, and clear its flag. */
+	region()->rx[0].waiting = 1;
+	CHECK(sl_shm_send(w, &me.shm, frame, sizeof(frame), NULL, 0) == 0);
+	CHECK(sl_shm_send(w, &me.shm, frame, sizeof(frame), NULL, 0) == 0);
+	CHECK(read(cb, &v, sizeof(v)) < 0); /* not before the check */
+	sl_shm_worker_doorbells(w);
+	CHECK(read(cb, &v, sizeof(v)) == (ssize_t)sizeof(v) && v == 1);
+	CHECK(region()->rx[0].waiting == 0 && c->bells == 1 && w->n_shm_rang == 0);
+	/* The worker's sleep: the first call arms the client's tx ring and
+	 * does not sleep (the caller polls once more); work disarms. */
+	CHECK(sl_shm_worker_sleep(w, &long_ts) == 0);
+	CHECK(region()->tx.waiting == 1 && w->shm_armed);
+	sl_shm_worker_awake(w);
+	CHECK(region()->tx.waiting == 0 && !w->shm_armed);
+	/* Armed, then rung by the client: the 1 s sleep ends at once, and the
+	 * worker is disarmed and its doorbell empty after it. */
+	CHECK(sl_shm_worker_sleep(w, &long_ts) == 0);
+	v = 1;
+	CHECK(write(wb, &v, sizeof(v)) == (ssize_t)sizeof(v));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK(sl_shm_worker_sleep(w, &long_ts) == 1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	CHECK(ms < 500.0);
+	CHECK(region()->tx.waiting == 0 && !w->shm_armed);
+	CHECK(read(wb, &v, sizeof(v)) < 0 && errno == EAGAIN);
+	/* Not rung: it sleeps the whole timeout (here 20 ms). */
+	{
+		struct timespec short_ts = { 0, 20000000 };
+
+		CHECK(sl_shm_worker_sleep(w, &short_ts) == 0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CHECK(sl_shm_worker_sleep(w, &short_ts) == 1);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+		CHECK(ms >= 19.0);
+	}
+	shm.worker_bell[0] = -1;
+	c->bell_fd = -1;
+	close(cb);
+	close(wb);
 }
 
 /* A PUBLISH frame of @len bytes (payload bytes i & 0xff) put in the tx ring. */
@@ -671,6 +742,8 @@ main(int argc, char **argv)
 	w->session_end = on_session_end;
 	shm.max_clients = 4;
 	shm.c = clients;
+	for (unsigned i = 0; i < SL_SHM_MAX_RX; i++)
+		shm.worker_bell[i] = -1;
 	dp.shm = &shm;
 	base = aligned_alloc(4096, 4096 + 2 * RING);
 	CHECK(base != NULL);
@@ -687,6 +760,7 @@ main(int argc, char **argv)
 	test_kick_ends_session();
 	test_drain_after_hang_up();
 	test_rx_ring_writes();
+	test_doorbells();
 	test_large_frames();
 	test_message_records();
 	test_window_refs();

@@ -470,6 +470,11 @@ struct sl_client_stats {
 				     * carried (0: a single broker) */
 	uint32_t broker;	    /* index in the host list of the broker of the
 				     * session (or of the next attempt) */
+	/* Shared-memory doorbells (docs/PROTOCOL.md 14.8). */
+	uint64_t bells_rung;	    /* times a commit woke the broker's sleeping
+				     * worker */
+	uint64_t bell_sleeps;	    /* sleeps on this client's doorbell (in
+				     * sl_client_wait) */
 };
 
 /*
@@ -830,6 +835,25 @@ int sl_client_wait(struct sl_client *c, sl_deliver_fn fn, void *arg, int max, in
  * A reconnect opens a new one: ask again after SL_EV_RECONNECTED (-1
  * while reconnecting). */
 int sl_client_fd(const struct sl_client *c);
+
+/*
+ * Event loops over shared memory. A shared-memory client has no socket to
+ * wait on for deliveries; it has a doorbell: sl_client_wait_fd() is a
+ * descriptor (an eventfd) that becomes readable when the broker writes to
+ * this client while it is armed. Before sleeping (epoll_wait, poll with
+ * that descriptor among others), call sl_client_arm(): it returns 1 when
+ * something is waiting already (poll instead of sleeping; the client is
+ * not armed), 0 when armed, or -ENOTSUP when there is no doorbell (a UDP
+ * client: wait on sl_client_fd(); a broker that predates doorbells: poll
+ * on a timer). After waking, call sl_client_disarm(), then
+ * sl_client_poll(). An armed client costs the broker one write(2) per
+ * wake-up; a disarmed one nothing. A waiting caller must still wake by
+ * sl_client_wait's rules (heartbeats, resends): at least every
+ * millisecond or so while publishes are in flight.
+ */
+int sl_client_wait_fd(const struct sl_client *c);
+int sl_client_arm(struct sl_client *c);
+void sl_client_disarm(struct sl_client *c);
 
 /* Session id the broker assigned. */
 uint32_t sl_client_session(const struct sl_client *c);

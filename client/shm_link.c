@@ -2,6 +2,7 @@
 /* libsluice: attach to a local dataplane and move frames through shared rings. */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -422,6 +423,7 @@ sl_shm_link_arm(struct sl_shm_link *l)
 		return -ENOTSUP;
 	for (i = 0; i < l->n_rx; i++)
 		__atomic_store_n(&l->r->rx[i].waiting, 1u, __ATOMIC_RELAXED);
+	l->armed = 1;
 	/* Store-load: the flags before the last look at the rings; pairs
 	 * with the worker's fence between its commits and the flags. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -432,17 +434,32 @@ sl_shm_link_arm(struct sl_shm_link *l)
 	return 0;
 }
 
+/* Clear the flags; did a worker ring (it clears a flag as it rings)? */
+static bool
+disarm_flags(struct sl_shm_link *l)
+{
+	bool rang = false;
+	uint32_t i;
+
+	if (!l->armed)
+		return false;
+	l->armed = 0;
+	for (i = 0; i < l->n_rx; i++)
+		rang |= __atomic_exchange_n(&l->r->rx[i].waiting, 0u, __ATOMIC_ACQ_REL) == 0;
+	return rang;
+}
+
 void
 sl_shm_link_disarm(struct sl_shm_link *l)
 {
 	uint64_t v;
-	uint32_t i;
 
-	if (l->bell_fd < 0)
-		return;
-	for (i = 0; i < l->n_rx; i++)
-		__atomic_store_n(&l->r->rx[i].waiting, 0u, __ATOMIC_RELAXED);
-	(void)!read(l->bell_fd, &v, sizeof(v));
+	/* Emptied only when rung: no system call for a wake that was a
+	 * socket's or a timeout. A ring whose write lands after this read
+	 * leaves a count behind: an edge-triggered watcher never sees it, a
+	 * level-triggered one wakes once more (sl_shm_link_wait reads it). */
+	if (l->bell_fd >= 0 && disarm_flags(l))
+		(void)!read(l->bell_fd, &v, sizeof(v));
 }
 
 int
@@ -469,12 +486,15 @@ sl_shm_link_wait(struct sl_shm_link *l, uint64_t ns)
 			ts.tv_sec = (time_t)(left / 1000000000ull);
 			ts.tv_nsec = (long)(left % 1000000000ull);
 			if (sl_shm_link_arm(l) == 0) {
+				uint64_t v;
+				int rc;
+
 				l->bell_sleeps++;
-				if (ppoll(&p, 1, &ts, NULL) < 0 && errno == EINTR) {
-					sl_shm_link_disarm(l);
+				rc = ppoll(&p, 1, &ts, NULL);
+				if ((disarm_flags(l) || (rc > 0 && (p.revents & POLLIN))))
+					(void)!read(l->bell_fd, &v, sizeof(v));
+				if (rc < 0 && errno == EINTR)
 					return sl_shm_link_ready(l);
-				}
-				sl_shm_link_disarm(l);
 			}
 		} else {
 			/* Sleep in growing steps: an idle subscriber costs a few

@@ -29,6 +29,7 @@ struct sl_shm_link {
 	int broker_bell;
 	uint64_t bells_rung; /* times we woke the broker's worker */
 	uint64_t bell_sleeps; /* sleeps on our doorbell */
+	uint8_t armed;	      /* our rx rings' waiting flags are set */
 };
 
 /* The attach socket of dataplane @target (an instance name, or a path when
@@ -96,7 +97,7 @@ int sl_shm_link_wait(struct sl_shm_link *l, uint64_t ns);
  * broker predates them: poll instead).
  */
 int sl_shm_link_arm(struct sl_shm_link *l);
-/* Awake: the workers need not ring; the doorbell is emptied. */
+/* Awake: the workers need not ring; the doorbell is emptied if one rang. */
 void sl_shm_link_disarm(struct sl_shm_link *l);
 /* enum sl_shm_notice: why the broker stopped serving this client, 0 if it
  * has not. */

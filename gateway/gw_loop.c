@@ -327,7 +327,10 @@ tick(void)
 int
 gw_loop_watch_bell(int fd)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &bell_tag };
+	/* Edge-triggered: each ring is an event, and a count a late ring
+	 * leaves behind (sl_client_disarm empties only what it knows rang)
+	 * does not wake the loop again. */
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = &bell_tag };
 
 	if (epoll_ctl(gw.ep, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) {
 		GW_LOG("doorbell %d: epoll_ctl: %s\n", fd, strerror(errno));

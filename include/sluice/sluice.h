@@ -846,7 +846,10 @@ int sl_client_fd(const struct sl_client *c);
  * not armed), 0 when armed, or -ENOTSUP when there is no doorbell (a UDP
  * client: wait on sl_client_fd(); a broker that predates doorbells: poll
  * on a timer). After waking, call sl_client_disarm(), then
- * sl_client_poll(). An armed client costs the broker one write(2) per
+ * sl_client_poll(). Watch the descriptor edge-triggered (EPOLLET):
+ * sl_client_disarm() empties it only when the broker rang, so a ring that
+ * lands just after it leaves a count that a level-triggered watch would
+ * wake on again. An armed client costs the broker one write(2) per
  * wake-up; a disarmed one nothing. A waiting caller must still wake by
  * sl_client_wait's rules (heartbeats, resends): at least every
  * millisecond or so while publishes are in flight.

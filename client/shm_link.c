@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <common/fdpass.h>
 #include <common/proto.h>
 #include <common/shm.h>
 #include <sluice/sluice.h>
@@ -51,32 +52,18 @@ static int
 recv_reply(int sock, struct sl_shm_attach_rep *rep, int *fd, int *bell, uint64_t timeout_ns)
 {
 	struct pollfd p = { .fd = sock, .events = POLLIN };
-	struct iovec iov = { .iov_base = rep, .iov_len = sizeof(*rep) };
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
+	int fds[SL_FDPASS_MAX], nfd, rc;
 	ssize_t n;
-	int rc;
 
 	rc = poll(&p, 1, (int)(timeout_ns / 1000000u));
 	if (rc <= 0)
 		return rc < 0 ? -errno : -ETIMEDOUT;
-	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	n = sl_fdpass_recv(sock, rep, sizeof(*rep), fds, &nfd, 0);
 	if (n < 0)
 		return -errno;
-	*fd = *bell = -1;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
-			/* The second: the home worker's doorbell (14.8). */
-			if (cm->cmsg_len >= CMSG_LEN(2 * sizeof(int)))
-				memcpy(bell, CMSG_DATA(cm) + sizeof(int), sizeof(int));
-		}
+	/* The region, then (14.8) the home worker's doorbell. */
+	*fd = nfd > 0 ? fds[0] : -1;
+	*bell = nfd > 1 ? fds[1] : -1;
 	if (n != (ssize_t)sizeof(*rep) || rep->magic != SL_SHM_MAGIC || rep->status != 0 ||
 	    *fd < 0) {
 		if (*fd >= 0)
@@ -152,24 +139,7 @@ sl_shm_link_path(const char *target, char *out, size_t len)
 static ssize_t
 send_req(int sock, const struct sl_shm_attach_req *req, int bell)
 {
-	struct iovec iov = { .iov_base = (void *)req, .iov_len = sizeof(*req) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-
-	if (bell >= 0) {
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &bell, sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL);
+	return sl_fdpass_send(sock, req, sizeof(*req), &bell, bell >= 0 ? 1 : 0, MSG_NOSIGNAL);
 }
 
 int

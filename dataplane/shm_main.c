@@ -52,6 +52,7 @@
 #include <rte_telemetry.h>
 
 #include <common/cnc.h>
+#include <common/fdpass.h>
 #include <common/proto.h>
 #include <common/log.h>
 #include <common/clock.h>
@@ -331,26 +332,10 @@ attach_reply(int sock, int32_t status, uint64_t size, int fd, int bell)
 	 * another one can say so (PROTOCOL.md 14.1). */
 	struct sl_shm_attach_rep rep = { .magic = SL_SHM_MAGIC, .status = status,
 					 .version = SL_SHM_VERSION, .size = size };
-	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int fds[2] = { fd, bell }, nfd = bell >= 0 ? 2 : 1;
+	int fds[2] = { fd, bell };
 
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE((size_t)nfd * sizeof(int));
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN((size_t)nfd * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, (size_t)nfd * sizeof(int));
-	}
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+	if (sl_fdpass_send(sock, &rep, sizeof(rep), fds, fd < 0 ? 0 : bell >= 0 ? 2 : 1,
+			   MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		SL_LOG(DEBUG, "shared memory: attach reply: %s\n", strerror(errno));
 }
 
@@ -416,26 +401,12 @@ version_refused(int sock, uint32_t version)
 static ssize_t
 recv_req(struct sl_shm_client *c, struct sl_shm_attach_req *req)
 {
-	struct iovec iov = { .iov_base = req, .iov_len = sizeof(*req) };
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
-	int fds[2], nfd = 0, i;
+	int fds[SL_FDPASS_MAX], nfd, i;
 	ssize_t n;
 
-	n = recvmsg(c->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	n = sl_fdpass_recv(c->sock, req, sizeof(*req), fds, &nfd, MSG_DONTWAIT);
 	if (n < 0)
 		return n;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			nfd = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			nfd = nfd > 2 ? 2 : nfd;
-			memcpy(fds, CMSG_DATA(cm), (size_t)nfd * sizeof(int));
-		}
 	if (n == (ssize_t)sizeof(*req) && nfd == 1 && (req->flags & SL_SHM_ATTACH_F_DOORBELL) &&
 	    is_eventfd(fds[0])) {
 		c->bell_fd = fds[0];

@@ -253,6 +253,9 @@ struct pending {
 	struct sl_group_info ginfo; /* GROUP answering GJOIN */
 	uint16_t n_parts; /* TOPIC of a partitioned topic: its partitions (0: ordinary) */
 	uint32_t parts[SL_MAX_PARTITIONS]; /* ... and their ids (the broker's) */
+	bool want_name;	  /* a RESOLVE by id: the TOPIC carries the name */
+	uint16_t name_len;
+	char name[SL_MAX_TOPIC_NAME + 1];
 };
 
 /*
@@ -301,6 +304,7 @@ struct sl_client {
 	uint64_t rx_seen;
 	uint64_t pub_seq;
 	uint64_t max_message;	  /* WELCOME max_message; max_payload when v1 */
+	uint16_t features;	  /* WELCOME features (SL_FEAT_*) */
 	struct pub_window win;
 	struct producer prod;
 	struct batch batch;
@@ -453,6 +457,10 @@ void sl_cl_stash_pop(struct sl_client *c);
 /* Forget what the stash holds (a session that is gone); @free_ring also
  * frees the ring itself (the client closes). */
 void sl_cl_stash_clear(struct sl_client *c, bool free_ring);
+
+/* The TOPIC @f answering a RESOLVE by id: its name into c->pend. 0 or
+ * -EPROTO (no valid name in it). */
+int sl_cl_name_take(struct sl_client *c, const struct sl_frame *f);
 
 /* The pending request is answered with @rc. */
 void sl_cl_pend_finish(struct pending *p, int rc);

@@ -287,6 +287,72 @@ sl_cl_resolve_raw(struct sl_client *c, const char *name, int create, uint32_t *t
 	return rc;
 }
 
+/* The TOPIC answering a RESOLVE by id: its name into c->pend. */
+int
+sl_cl_name_take(struct sl_client *c, const struct sl_frame *f)
+{
+	const char *name;
+	int n = sl_proto_topic_name(f->hdr, f->len, &name);
+
+	if (n < 0)
+		return -EPROTO;
+	memcpy(c->pend.name, name, (size_t)n);
+	c->pend.name[n] = '\0';
+	c->pend.name_len = (uint16_t)n;
+	return 0;
+}
+
+static int
+topic_name_raw(struct sl_client *c, uint32_t wire_id)
+{
+	uint64_t f[FRAME_ROOM(sizeof(struct sl_resolve) + 16) / 8];
+	char digits[11];
+	int n = sl_proto_topic_id_str(digits, wire_id);
+	int len;
+	int rc;
+
+	sl_cl_pend_start(c, SL_FT_RESOLVE);
+	c->pend.want_name = true;
+	len = sl_proto_put_resolve(f, sizeof(f), c->session, c->pend.req_id, digits, (size_t)n,
+				   SL_RESOLVE_F_NAME);
+	if (len < 0) {
+		c->pend.kind = PEND_NONE;
+		return -EINVAL;
+	}
+	rc = request(c, f, (size_t)len);
+	/* Only the id asked for: never a name some other answer carried. */
+	if (rc == 0 && c->pend.value != wire_id)
+		rc = -EPROTO;
+	return rc;
+}
+
+int
+sl_client_topic_name(struct sl_client *c, uint32_t topic_id, char *buf, size_t cap)
+{
+	int rc;
+
+	if (c == NULL || buf == NULL || cap == 0 || topic_id == SL_TOPIC_INVALID)
+		return -EINVAL;
+	rc = sl_cl_ready(c);
+	if (rc < 0)
+		return rc;
+	/* A broker without it would take the digits for a topic's name. */
+	if (!(c->features & SL_FEAT_TOPIC_NAME))
+		return -EOPNOTSUPP;
+	rc = topic_name_raw(c, sl_cl_topic_to_broker(c, topic_id));
+	if (sl_cl_again(c, rc)) {
+		if (!(c->features & SL_FEAT_TOPIC_NAME))
+			return -EOPNOTSUPP; /* reconnected to an older broker */
+		rc = topic_name_raw(c, sl_cl_topic_to_broker(c, topic_id));
+	}
+	if (rc < 0)
+		return rc;
+	if ((size_t)c->pend.name_len + 1 > cap)
+		return -ENAMETOOLONG;
+	memcpy(buf, c->pend.name, (size_t)c->pend.name_len + 1);
+	return c->pend.name_len;
+}
+
 /* A request from the application while the session is down: one attempt
  * to reconnect now, whatever the backoff says. */
 int

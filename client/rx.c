@@ -432,11 +432,14 @@ sl_cl_rx_control(struct sl_client *c, const struct sl_frame *f)
 	case SL_FT_TOPIC: {
 		const struct sl_topic_reply *t = h;
 
-		if (sl_cl_req_match(&c->pend, t->req_id) && c->pend.type == SL_FT_RESOLVE) {
-			c->pend.value = t->topic_id;
+		if (!sl_cl_req_match(&c->pend, t->req_id) || c->pend.type != SL_FT_RESOLVE)
+			break;
+		c->pend.value = t->topic_id;
+		if (c->pend.want_name)
+			sl_cl_pend_finish(&c->pend, sl_cl_name_take(c, f));
+		else
 			sl_cl_pend_finish(&c->pend, t->topic_id != SL_TOPIC_INVALID &&
 						    sl_cl_parts_take(c, f) == 0 ? 0 : -EPROTO);
-		}
 		break;
 	}
 	case SL_FT_OK: {

@@ -124,6 +124,7 @@ sl_cl_on_welcome(struct sl_client *c, const struct sl_frame *f)
 	c->max_message = c->max_payload;
 	if (w->max_message > c->max_message)
 		c->max_message = w->max_message < SL_MAX_MESSAGE ? w->max_message : SL_MAX_MESSAGE;
+	c->features = w->features;
 	c->rc.last_rx_ns = sl_now_ns();
 	sl_cl_recon_incarnation(c, w->incarnation);
 	sl_cl_reorder_welcome(c, f);

@@ -246,6 +246,10 @@ void gw_user_tick(void);
  * creating it when allowed). Returns 0 or an MQTT 5 reason code (0x87 not
  * authorized, 0x90 topic name invalid, 0x80 other). */
 int gw_user_topic(struct gw_user *u, const char *name, uint16_t len, uint32_t *id);
+/* The native name of topic @id, asked of the broker as @u, into @buf (@cap
+ * bytes): its length, -EAGAIN inside a poll's callback (no request there),
+ * or sl_client_topic_name's -errno. */
+int gw_user_topic_name(struct gw_user *u, uint32_t id, char *buf, size_t cap);
 /* Take (refs++) or drop a pattern subscription of @u. 0 or -errno. */
 int gw_user_psub(struct gw_user *u, const char *pat);
 void gw_user_punsub(struct gw_user *u, const char *pat);
@@ -279,9 +283,10 @@ int gw_user_group_join(struct gw_user *u, const char *group, uint32_t tid);
 void gw_user_group_leave(struct gw_user *u, uint32_t group_id);
 void gw_user_close_all(void);
 
-/* The MQTT topic name of broker topic @id (cached; the dataplane's counters
- * area names topics a pattern delivered), or NULL. */
-const char *gw_names_mqtt(uint32_t id, uint16_t *len);
+/* The MQTT topic name of broker topic @id (cached; else asked of the broker
+ * as user @u, or read from the dataplane's counters area when the broker
+ * predates that), or NULL: not known (yet; never asked inside a poll). */
+const char *gw_names_mqtt(struct gw_user *u, uint32_t id, uint16_t *len);
 void gw_names_learn(uint32_t id, const char *mqtt, uint16_t len);
 int gw_names_open(const char *instance);
 void gw_names_close(void);

@@ -418,6 +418,17 @@ user_resolve(struct gw_user *u, const char *sname, int create, uint32_t *id)
 }
 
 int
+gw_user_topic_name(struct gw_user *u, uint32_t id, char *buf, size_t cap)
+{
+	if (u->dead)
+		return -ENOTCONN;
+	/* Inside a poll, libsluice is in the middle of handing out a burst. */
+	if (polling)
+		return -EAGAIN;
+	return sl_client_topic_name(u->cl, id, buf, cap);
+}
+
+int
 gw_user_topic(struct gw_user *u, const char *name, uint16_t len, uint32_t *id)
 {
 	char sname[SL_MAX_TOPIC_NAME + 1];

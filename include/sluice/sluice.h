@@ -548,6 +548,18 @@ int sl_client_opts_credentials(struct sl_client_opts *o, const char *path, char 
 int sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id);
 
 /*
+ * The name of topic @topic_id (one the application never resolved: a
+ * pattern subscription delivers topics by id) into @buf (@cap bytes, NUL
+ * terminated). Asks the broker (a RESOLVE by id, docs/PROTOCOL.md 5.4;
+ * waits like sl_client_resolve; nothing is cached). Returns the name's
+ * length, or -EINVAL, -ENOENT (no such topic), -EPERM (the user has no
+ * right on the topic), -ENAMETOOLONG (@cap too small; 201 bytes
+ * always fit: names are at most 200), -EOPNOTSUPP (a broker that predates the request: its
+ * WELCOME does not offer it), -ETIMEDOUT, -ENOTCONN, -ENOBUFS.
+ */
+int sl_client_topic_name(struct sl_client *c, uint32_t topic_id, char *buf, size_t cap);
+
+/*
  * Where the broker last said a topic went (ERROR SL_E_MOVED): the pair's
  * name into @pair (@cap bytes, NUL terminated), its "a.b.c.d:port" into
  * @addr (@addr_cap bytes), and its placement epoch. Returns 0, or -ENOENT

@@ -291,6 +291,19 @@ void gw_names_learn(uint32_t id, const char *mqtt, uint16_t len);
 int gw_names_open(const char *instance);
 void gw_names_close(void);
 
+/* ---- sluice-control's admin socket (gw_ctl.c) ---- */
+
+/* The dataplane instance NAME of --shm @shm (NAME or SL_RUN_DIR/NAME/shm.sock). */
+void gw_instance_of(const char *shm, char *out, size_t cap);
+/* Talk to the sluice-control of the instance of --shm @shm. */
+void gw_ctl_open(const char *shm);
+/* Create consumer group @group of topic @topic on MQTT user @user's behalf
+ * (group.create with for_user; waits up to 2 s, and up to 300 ms more for
+ * a topic created a moment ago to reach sluice-control). 0 (created now or
+ * already there), -EPERM (the user may not: no admin on the topic),
+ * -ENOENT (no such topic), or -errno (no sluice-control, no answer). */
+int gw_ctl_group_create(const char *user, const char *topic, const char *group);
+
 /* ---- MQTT packets in (gw_mqtt.c, gw_connect.c, gw_pubin.c, gw_sub.c) ---- */
 
 /* Handle one decoded packet of @c. */

@@ -40,18 +40,7 @@ static char instance[128];
 int
 gw_names_open(const char *shm)
 {
-	const char *slash = strrchr(shm, '/');
-
-	if (slash != NULL) {
-		/* /run/sluice/NAME/shm.sock: the instance is the directory. */
-		const char *start = slash;
-
-		while (start > shm && start[-1] != '/')
-			start--;
-		snprintf(instance, sizeof(instance), "%.*s", (int)(slash - start), start);
-	} else {
-		snprintf(instance, sizeof(instance), "%s", shm);
-	}
+	gw_instance_of(shm, instance, sizeof(instance));
 	tab = calloc(1024, sizeof(*tab));
 	if (tab == NULL)
 		return -ENOMEM;

@@ -23,7 +23,8 @@
 #define NS_PER_S 1000000000ull
 
 #define RX_BURST 32	     /* datagrams per recvmmsg in sl_client_poll */
-#define STASH_SLOTS 512	     /* datagrams with deliveries kept while a request waits */
+#define STASH_SLOTS 512	     /* first size of the stash ring; it doubles as needed */
+#define STASH_MAX_BYTES (64u << 20) /* stashed bytes past which a request stops reading */
 #define WAIT_DRAIN_MAX 64    /* datagrams read per wake-up while a request waits */
 #define RESEND_NS (200 * NS_PER_MS)
 #define PRODUCER_PROBE_NS (4 * RESEND_NS - NS_PER_MS) /* the first PRODUCER: four tries */
@@ -70,6 +71,15 @@ sl_cl_dgram_bytes(const struct dgram *d)
 {
 	return d->ext != NULL ? (const void *)d->ext : (const void *)d->data;
 }
+
+/* A datagram with deliveries kept while a request waited: a copy of its
+ * first @len bytes, its frames from @off. */
+struct stashed {
+	uint8_t *bytes;
+	uint32_t len;
+	uint32_t off;
+	bool sealed;
+};
 
 /*
  * One publish of the window, in the ring slot of its producer sequence.
@@ -243,6 +253,9 @@ struct pending {
 	struct sl_group_info ginfo; /* GROUP answering GJOIN */
 	uint16_t n_parts; /* TOPIC of a partitioned topic: its partitions (0: ordinary) */
 	uint32_t parts[SL_MAX_PARTITIONS]; /* ... and their ids (the broker's) */
+	bool want_name;	  /* a RESOLVE by id: the TOPIC carries the name */
+	uint16_t name_len;
+	char name[SL_MAX_TOPIC_NAME + 1];
 };
 
 /*
@@ -291,6 +304,7 @@ struct sl_client {
 	uint64_t rx_seen;
 	uint64_t pub_seq;
 	uint64_t max_message;	  /* WELCOME max_message; max_payload when v1 */
+	uint16_t features;	  /* WELCOME features (SL_FEAT_*) */
 	struct pub_window win;
 	struct producer prod;
 	struct batch batch;
@@ -316,10 +330,13 @@ struct sl_client {
 	struct iovec rx_iov[RX_BURST];
 	struct dgram rx[RX_BURST];
 
-	/* Ring of datagrams holding deliveries that arrived while a request waited. */
+	/* Ring of datagrams holding deliveries that arrived while a request
+	 * waited (request.c): grows to hold them all, up to STASH_MAX_BYTES. */
 	unsigned int stash_head;
 	unsigned int stash_n;
-	struct dgram stash[STASH_SLOTS];
+	unsigned int stash_cap;	 /* a power of two; 0 before the first */
+	size_t stash_bytes;
+	struct stashed *stash;
 
 	struct dgram wbuf; /* read buffer while a request waits */
 	uint64_t txbuf[SL_MAX_DATAGRAM / 8];
@@ -434,6 +451,16 @@ void sl_cl_on_welcome(struct sl_client *c, const struct sl_frame *f);
 void sl_cl_on_challenge(struct sl_client *c, const struct sl_challenge *ch);
 
 /* ---- request.c: requests with resend, resolve and subscribe */
+
+/* The stash's oldest datagram is consumed: free it. */
+void sl_cl_stash_pop(struct sl_client *c);
+/* Forget what the stash holds (a session that is gone); @free_ring also
+ * frees the ring itself (the client closes). */
+void sl_cl_stash_clear(struct sl_client *c, bool free_ring);
+
+/* The TOPIC @f answering a RESOLVE by id: its name into c->pend. 0 or
+ * -EPROTO (no valid name in it). */
+int sl_cl_name_take(struct sl_client *c, const struct sl_frame *f);
 
 /* The pending request is answered with @rc. */
 void sl_cl_pend_finish(struct pending *p, int rc);

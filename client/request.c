@@ -3,6 +3,7 @@
  * race it stashed; resolve and subscribe. */
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <common/filter.h>
@@ -63,25 +64,87 @@ sl_cl_error_to_errno(uint16_t code)
 	}
 }
 
-static void
-stash_put(struct sl_client *c, struct dgram *d, size_t len, unsigned int ndeliver)
+/*
+ * The stash: deliveries read while a request waits cannot reach the
+ * application (its callback runs only in sl_client_poll), and the reply
+ * may be behind them, so they are kept, every one of them: a ring of
+ * copies that doubles as needed. Past STASH_MAX_BYTES the request reads
+ * no more (wait_drain) and ends -ENOBUFS; what it left unread stays where
+ * it was (the shared-memory ring, whose back-pressure then applies, or the
+ * socket's buffer, past which the kernel drops and NAK recovers).
+ */
+static int
+stash_grow(struct sl_client *c)
 {
-	struct dgram *s;
+	unsigned int cap = c->stash_cap ? c->stash_cap * 2 : STASH_SLOTS;
+	struct stashed *n;
+	unsigned int i;
 
-	if (c->stash_n == STASH_SLOTS) {
-		c->st.stash_drops += ndeliver;
-		return;
-	}
-	s = &c->stash[(c->stash_head + c->stash_n) % STASH_SLOTS];
-	/* A record in the big receive buffer stays there: the stash holds it. */
-	s->ext = d->ext;
-	d->ext = NULL;
-	if (s->ext == NULL)
-		memcpy(s->data, d->data, len);
+	n = malloc(cap * sizeof(*n));
+	if (n == NULL)
+		return -ENOMEM;
+	for (i = 0; i < c->stash_n; i++)
+		n[i] = c->stash[(c->stash_head + i) & (c->stash_cap - 1)];
+	free(c->stash);
+	c->stash = n;
+	c->stash_cap = cap;
+	c->stash_head = 0;
+	return 0;
+}
+
+/* Keep the first @len bytes of @d. -ENOMEM: not kept (counted). */
+static int
+stash_put(struct sl_client *c, const struct dgram *d, size_t len, unsigned int ndeliver)
+{
+	struct stashed *s;
+	uint8_t *copy;
+
+	if (c->stash_n == c->stash_cap && stash_grow(c) < 0)
+		goto nomem;
+	/* A copy even of a record in the big receive buffer: the next large
+	 * record needs that buffer, and the reply may be behind it. */
+	copy = malloc(len);
+	if (copy == NULL)
+		goto nomem;
+	memcpy(copy, sl_cl_dgram_bytes(d), len);
+	s = &c->stash[(c->stash_head + c->stash_n) & (c->stash_cap - 1)];
+	s->bytes = copy;
 	s->len = (uint32_t)len;
 	s->off = d->off; /* after a seal's header */
 	s->sealed = d->sealed;
 	c->stash_n++;
+	c->stash_bytes += len;
+	return 0;
+
+nomem:
+	/* Only when the process is out of memory: counted, and over UDP a
+	 * hole the reorder buffer NAKs like any loss in transit. */
+	c->st.stash_drops += ndeliver;
+	return -ENOMEM;
+}
+
+void
+sl_cl_stash_pop(struct sl_client *c)
+{
+	struct stashed *s = &c->stash[c->stash_head];
+
+	c->stash_bytes -= s->len;
+	free(s->bytes);
+	s->bytes = NULL;
+	c->stash_head = (c->stash_head + 1) & (c->stash_cap - 1);
+	c->stash_n--;
+}
+
+void
+sl_cl_stash_clear(struct sl_client *c, bool free_ring)
+{
+	while (c->stash_n > 0)
+		sl_cl_stash_pop(c);
+	if (free_ring) {
+		free(c->stash);
+		c->stash = NULL;
+		c->stash_cap = 0;
+	}
 }
 
 /* A datagram read while a request waits: act on control frames now, keep deliveries. */
@@ -109,7 +172,7 @@ rx_waiting(struct sl_client *c, struct dgram *d)
 	if (rc < 0)
 		c->st.bad_frames++;
 	if (ndeliver > 0)
-		stash_put(c, d, end, ndeliver);
+		(void)stash_put(c, d, end, ndeliver);
 }
 
 static int
@@ -119,6 +182,8 @@ wait_drain(struct sl_client *c)
 	int i;
 
 	for (i = 0; i < WAIT_DRAIN_MAX && !c->pend.done; i++) {
+		if (c->stash_bytes >= STASH_MAX_BYTES)
+			return -ENOBUFS; /* poll first: nothing more is read */
 		if (c->shm.r) {
 			n = sl_cl_shm_recv(c, &c->wbuf);
 			if (n <= 0)
@@ -220,6 +285,72 @@ sl_cl_resolve_raw(struct sl_client *c, const char *name, int create, uint32_t *t
 	if (rc == 0)
 		*topic_id = c->pend.value;
 	return rc;
+}
+
+/* The TOPIC answering a RESOLVE by id: its name into c->pend. */
+int
+sl_cl_name_take(struct sl_client *c, const struct sl_frame *f)
+{
+	const char *name;
+	int n = sl_proto_topic_name(f->hdr, f->len, &name);
+
+	if (n < 0)
+		return -EPROTO;
+	memcpy(c->pend.name, name, (size_t)n);
+	c->pend.name[n] = '\0';
+	c->pend.name_len = (uint16_t)n;
+	return 0;
+}
+
+static int
+topic_name_raw(struct sl_client *c, uint32_t wire_id)
+{
+	uint64_t f[FRAME_ROOM(sizeof(struct sl_resolve) + 16) / 8];
+	char digits[11];
+	int n = sl_proto_topic_id_str(digits, wire_id);
+	int len;
+	int rc;
+
+	sl_cl_pend_start(c, SL_FT_RESOLVE);
+	c->pend.want_name = true;
+	len = sl_proto_put_resolve(f, sizeof(f), c->session, c->pend.req_id, digits, (size_t)n,
+				   SL_RESOLVE_F_NAME);
+	if (len < 0) {
+		c->pend.kind = PEND_NONE;
+		return -EINVAL;
+	}
+	rc = request(c, f, (size_t)len);
+	/* Only the id asked for: never a name some other answer carried. */
+	if (rc == 0 && c->pend.value != wire_id)
+		rc = -EPROTO;
+	return rc;
+}
+
+int
+sl_client_topic_name(struct sl_client *c, uint32_t topic_id, char *buf, size_t cap)
+{
+	int rc;
+
+	if (c == NULL || buf == NULL || cap == 0 || topic_id == SL_TOPIC_INVALID)
+		return -EINVAL;
+	rc = sl_cl_ready(c);
+	if (rc < 0)
+		return rc;
+	/* A broker without it would take the digits for a topic's name. */
+	if (!(c->features & SL_FEAT_TOPIC_NAME))
+		return -EOPNOTSUPP;
+	rc = topic_name_raw(c, sl_cl_topic_to_broker(c, topic_id));
+	if (sl_cl_again(c, rc)) {
+		if (!(c->features & SL_FEAT_TOPIC_NAME))
+			return -EOPNOTSUPP; /* reconnected to an older broker */
+		rc = topic_name_raw(c, sl_cl_topic_to_broker(c, topic_id));
+	}
+	if (rc < 0)
+		return rc;
+	if ((size_t)c->pend.name_len + 1 > cap)
+		return -ENAMETOOLONG;
+	memcpy(buf, c->pend.name, (size_t)c->pend.name_len + 1);
+	return c->pend.name_len;
 }
 
 /* A request from the application while the session is down: one attempt

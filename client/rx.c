@@ -432,11 +432,14 @@ sl_cl_rx_control(struct sl_client *c, const struct sl_frame *f)
 	case SL_FT_TOPIC: {
 		const struct sl_topic_reply *t = h;
 
-		if (sl_cl_req_match(&c->pend, t->req_id) && c->pend.type == SL_FT_RESOLVE) {
-			c->pend.value = t->topic_id;
+		if (!sl_cl_req_match(&c->pend, t->req_id) || c->pend.type != SL_FT_RESOLVE)
+			break;
+		c->pend.value = t->topic_id;
+		if (c->pend.want_name)
+			sl_cl_pend_finish(&c->pend, sl_cl_name_take(c, f));
+		else
 			sl_cl_pend_finish(&c->pend, t->topic_id != SL_TOPIC_INVALID &&
 						    sl_cl_parts_take(c, f) == 0 ? 0 : -EPROTO);
-		}
 		break;
 	}
 	case SL_FT_OK: {
@@ -559,17 +562,21 @@ drain_rx(struct sl_client *c, sl_deliver_fn fn, void *arg, int budget)
 static int
 drain_stash(struct sl_client *c, sl_deliver_fn fn, void *arg, int budget)
 {
+	struct dgram v; /* a view of the stashed copy: only ext and the offsets */
+	struct stashed *s;
 	int n = 0;
 
 	while (c->stash_n > 0 && n < budget) {
-		struct dgram *d = &c->stash[c->stash_head];
-
-		n += rx_live(c, d, true, fn, arg, budget - n);
-		if (d->off < d->len)
+		s = &c->stash[c->stash_head];
+		v.ext = s->bytes;
+		v.len = s->len;
+		v.off = s->off;
+		v.sealed = s->sealed;
+		n += rx_live(c, &v, true, fn, arg, budget - n);
+		s->off = v.off;
+		if (s->off < s->len)
 			break;
-		sl_cl_dgram_done(c, d);
-		c->stash_head = (c->stash_head + 1) % STASH_SLOTS;
-		c->stash_n--;
+		sl_cl_stash_pop(c);
 	}
 	return n;
 }
@@ -611,7 +618,8 @@ sl_client_poll(struct sl_client *c, sl_deliver_fn fn, void *arg, int max)
 	if (c->dead && n == 0)
 		return -ENOTCONN;
 	if (c->rc.down) { /* lost just now: SL_EV_DISCONNECTED was raised */
-		c->rx_i = c->rx_n = c->stash_n = 0;
+		c->rx_i = c->rx_n = 0;
+		sl_cl_stash_clear(c, false);
 		c->big_rx_busy = false;
 	}
 	return n;

@@ -73,7 +73,7 @@ forged_plain(struct sl_client *c, struct dgram *d)
 bool
 sl_cl_rx_open(struct sl_client *c, struct dgram *d)
 {
-	const struct sl_seal *s = (const struct sl_seal *)d->data;
+	const struct sl_seal *s = sl_cl_dgram_bytes(d);
 	uint32_t len;
 
 	d->off = 0;
@@ -125,7 +125,7 @@ frame_ok(struct sl_client *c, const struct dgram *d, const struct sl_frame *f, b
 	uint8_t t = f->hdr->type;
 
 	if (d->sealed) {
-		const struct sl_seal *s = (const struct sl_seal *)d->data;
+		const struct sl_seal *s = sl_cl_dgram_bytes(d);
 
 		if (f->hdr->session == s->h.session && t != SL_FT_SEAL && t != SL_FT_HELLO &&
 		    t != SL_FT_CHALLENGE && t != SL_FT_AUTH)

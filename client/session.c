@@ -124,6 +124,7 @@ sl_cl_on_welcome(struct sl_client *c, const struct sl_frame *f)
 	c->max_message = c->max_payload;
 	if (w->max_message > c->max_message)
 		c->max_message = w->max_message < SL_MAX_MESSAGE ? w->max_message : SL_MAX_MESSAGE;
+	c->features = w->features;
 	c->rc.last_rx_ns = sl_now_ns();
 	sl_cl_recon_incarnation(c, w->incarnation);
 	sl_cl_reorder_welcome(c, f);
@@ -357,7 +358,7 @@ sl_cl_close_transport(struct sl_client *c)
 	c->fd = -1;
 	sl_cl_batch_drop(c);
 	c->rx_i = c->rx_n = 0;
-	c->stash_n = 0; /* deliveries of a session that is gone */
+	sl_cl_stash_clear(c, false); /* deliveries of a session that is gone */
 	c->big_rx_busy = false;
 	c->claim = NULL;
 }
@@ -371,6 +372,7 @@ client_free(struct sl_client *c)
 	sl_cl_reorder_free(c);
 	sl_cl_group_free(c);
 	sl_cl_parts_free(c);
+	sl_cl_stash_clear(c, true);
 	free(c->big);
 	free(c->big_rx);
 	free(c->win.slot);
@@ -425,7 +427,8 @@ sl_client_connect(struct sl_client **out, const struct sl_client_opts *opts)
 		if (rc < 0)
 			return rc;
 	}
-	/* Everything the client will need, allocated once: stash and bursts included. */
+	/* Everything the client will need, allocated once: bursts included (the
+	 * stash grows when a request first keeps a delivery). */
 	/* Aligned: the precomputed seal keys in it are (64 bytes). */
 	c = aligned_alloc(_Alignof(struct sl_client), sizeof(*c));
 	if (c == NULL)

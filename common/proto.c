@@ -31,6 +31,10 @@ _Static_assert(SL_HELLO_MIN_LEN >= sizeof(struct sl_challenge) &&
 _Static_assert(sizeof(struct sl_resolve) == 24, "sl_resolve");
 _Static_assert(sizeof(struct sl_topic_reply) == 24, "sl_topic_reply");
 _Static_assert(sizeof(struct sl_topic_parts) == 32, "sl_topic_parts");
+_Static_assert(sizeof(struct sl_topic_name) == 32, "sl_topic_name");
+_Static_assert(offsetof(struct sl_topic_name, n_parts) == 24, "sl_topic_name.n_parts");
+_Static_assert(offsetof(struct sl_topic_name, name_len) == 26, "sl_topic_name.name_len");
+_Static_assert(offsetof(struct sl_welcome, features) == 38, "sl_welcome.features");
 _Static_assert(offsetof(struct sl_topic_parts, n_parts) == 24, "sl_topic_parts.n_parts");
 _Static_assert(sizeof(struct sl_subscribe) == 40, "sl_subscribe");
 _Static_assert(sizeof(struct sl_producer) == 32, "sl_producer");
@@ -549,6 +553,72 @@ sl_proto_topic_parts(const void *frame, uint32_t len, uint32_t *ids, uint32_t ca
 		if (ids[i] == 0)
 			return -EBADMSG;
 	return t->n_parts;
+}
+
+int
+sl_proto_put_topic_name(void *dst, size_t cap, uint32_t session, uint32_t req_id,
+			uint32_t topic_id, const char *name, size_t nlen)
+{
+	struct sl_topic_name *t = dst;
+	uint32_t flen = (uint32_t)(sizeof(*t) + nlen);
+
+	if (nlen == 0 || nlen > SL_MAX_TOPIC_NAME)
+		return -EINVAL;
+	if (flen > cap)
+		return -ENOSPC;
+	sl_proto_hdr_init(&t->t.h, SL_FT_TOPIC, 0, flen, session);
+	t->t.req_id = req_id;
+	t->t.topic_id = topic_id;
+	t->n_parts = 0;
+	t->name_len = (uint16_t)nlen;
+	t->reserved = 0;
+	memcpy(t + 1, name, nlen);
+	return (int)flen;
+}
+
+int
+sl_proto_topic_name(const void *frame, uint32_t len, const char **name)
+{
+	const struct sl_topic_name *t = frame;
+
+	if (len < sizeof(*t) || t->n_parts != 0 || t->name_len == 0 ||
+	    t->name_len > SL_MAX_TOPIC_NAME || len < sizeof(*t) + t->name_len ||
+	    !sl_proto_topic_name_valid((const char *)(t + 1), t->name_len))
+		return -EBADMSG;
+	*name = (const char *)(t + 1);
+	return t->name_len;
+}
+
+int
+sl_proto_topic_id_str(char *out, uint32_t id)
+{
+	char digits[10];
+	int n = 0, k;
+
+	do {
+		digits[n++] = (char)('0' + id % 10);
+		id /= 10;
+	} while (id);
+	for (k = 0; k < n; k++)
+		out[k] = digits[n - 1 - k];
+	out[n] = '\0';
+	return n;
+}
+
+uint32_t
+sl_proto_topic_id_parse(const char *p, size_t len)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len == 0 || len > 10 || p[0] == '0')
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	return v <= UINT32_MAX ? (uint32_t)v : 0;
 }
 
 /* Length of the token starting at @s (up to '.' or @end). */

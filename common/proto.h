@@ -142,6 +142,11 @@ enum sl_frame_type {
 #define SL_RESOLVE_F_CREATE (1u << 0) /* create the topic if it does not exist */
 #define SL_RESOLVE_F_PARTS (1u << 1)  /* the client takes a partitioned topic's map
 				       * (TOPIC with partitions, PROTOCOL.md 5.5) */
+#define SL_RESOLVE_F_NAME (1u << 2)   /* the name is a topic id in decimal: the
+				       * TOPIC answers with its name (5.4, 5.5) */
+
+/* WELCOME features (its former reserved field; PROTOCOL.md 5.2). */
+#define SL_FEAT_TOPIC_NAME (1u << 0) /* answers RESOLVE with SL_RESOLVE_F_NAME */
 
 /* Error codes carried in ERROR frames: enum sl_error_code, <sluice/codes.h>. */
 
@@ -232,7 +237,7 @@ struct sl_welcome {
 	uint64_t nonce;
 	uint32_t max_payload;
 	uint16_t version;      /* the version chosen for the session (v2) */
-	uint16_t reserved;
+	uint16_t features;     /* SL_FEAT_*: what the broker does beyond its version */
 	uint64_t incarnation;  /* changes each time the broker starts (v2) */
 	uint32_t max_message;  /* largest message, fragmented, the broker takes (v2) */
 	uint32_t session_timeout_ms; /* v3: the broker ends a session idle this long */
@@ -263,6 +268,19 @@ struct sl_topic_parts {
 	uint16_t reserved;
 	uint32_t reserved2;
 	/* n_parts topic ids (u32) follow */
+};
+
+/*
+ * The TOPIC answering a RESOLVE with SL_RESOLVE_F_NAME: the 24-byte TOPIC
+ * (topic_id: the id asked for), then the topic's name. n_parts 0 tells it
+ * from a partition map, whose count is never 0.
+ */
+struct sl_topic_name {
+	struct sl_topic_reply t;
+	uint16_t n_parts;  /* 0 */
+	uint16_t name_len; /* 1 .. SL_MAX_TOPIC_NAME */
+	uint32_t reserved;
+	/* name_len bytes of name follow */
 };
 
 struct sl_subscribe { /* also UNSUBSCRIBE */
@@ -665,6 +683,30 @@ int sl_proto_put_topic_parts(void *dst, size_t cap, uint32_t session, uint32_t r
  * 0 or over SL_MAX_PARTITIONS or @cap, ids missing, an id 0).
  */
 int sl_proto_topic_parts(const void *frame, uint32_t len, uint32_t *ids, uint32_t cap);
+
+/*
+ * Write the TOPIC (struct sl_topic_name) answering RESOLVE @req_id with
+ * SL_RESOLVE_F_NAME: topic @topic_id is named @name (@nlen bytes). Returns
+ * the frame length, -EINVAL (@nlen not 1..SL_MAX_TOPIC_NAME) or -ENOSPC.
+ */
+int sl_proto_put_topic_name(void *dst, size_t cap, uint32_t session, uint32_t req_id,
+			    uint32_t topic_id, const char *name, size_t nlen);
+
+/*
+ * The name a TOPIC frame of @len bytes (a parsed frame: at least 24)
+ * carries: *@name points into the frame. Returns its length, or -EBADMSG
+ * (no name: a 24-byte TOPIC, a partition map, a bad length or name).
+ */
+int sl_proto_topic_name(const void *frame, uint32_t len, const char **name);
+
+/*
+ * The RESOLVE name field of a topic id (SL_RESOLVE_F_NAME): @id in decimal,
+ * no leading zero, into @out (room for 11). Returns its length. No
+ * formatting library. sl_proto_topic_id_parse reads it back: the id, or 0
+ * when @p (@len bytes) is not such a number of 1..UINT32_MAX.
+ */
+int sl_proto_topic_id_str(char *out, uint32_t id);
+uint32_t sl_proto_topic_id_parse(const char *p, size_t len);
 
 /* True if @name (@nlen bytes) is a valid topic name: 1..SL_MAX_TOPIC_NAME
  * printable ASCII bytes without spaces. */

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <common/proto.h>
+
 #include "rpc.h"
 
 /* ---- the live view ---- */
@@ -122,7 +124,7 @@ group_spec_args(struct sl_req *r, struct sl_state_group *g, const struct sl_stat
 {
 	static const char *const ok[] = { "topic", "name", "policy", "ack_wait_ms",
 					  "max_deliveries", "grace_ms", "max_inflight",
-					  "dead_letter", "durable", "retain", NULL };
+					  "dead_letter", "durable", "retain", "for_user", NULL };
 	const char *topic, *name, *pol = NULL, *dl = NULL;
 	char why[256];
 
@@ -175,12 +177,41 @@ group_store(struct sl_req *r, const struct sl_state_group *g, int update)
 	return 0;
 }
 
+/*
+ * group.create "for_user": a process that serves users of its own (the MQTT
+ * gateway, for $share/GROUP/TOPIC) creates a group on a user's behalf only
+ * when that user could have created the topic: under auth required, an ACL
+ * entry of the user whose pattern covers the topic with admin; in open mode,
+ * anyone. Returns 0, or -1 with the refusal answered.
+ */
+static int
+for_user_may_create(struct sl_req *r, const char *topic)
+{
+	const struct sl_state *st = &r->ctl->state;
+	const char *user = NULL;
+	size_t i;
+
+	if (sl_req_arg_str(r, "for_user", 0, &user))
+		return -1;
+	if (user == NULL || !st->policy.auth_required)
+		return 0;
+	if (sl_state_user_find(st, user) == NULL)
+		return sl_req_fail(r, "denied", "no user '%.64s'", user);
+	for (i = 0; i < st->n_acls; i++)
+		if (strcmp(st->acls[i].user, user) == 0 && (st->acls[i].perms & SL_PERM_ADMIN) &&
+		    sl_proto_pattern_match(st->acls[i].pattern, topic, strlen(topic)))
+			return 0;
+	return sl_req_fail(r, "denied", "user '%.64s' may not create groups of topic '%.200s' "
+			   "(creating one needs admin on the topic: acl grant %.64s %.200s admin)",
+			   user, topic, user, topic);
+}
+
 int
 sl_rpc_group_create(struct sl_req *r)
 {
 	struct sl_state_group g;
 
-	if (group_spec_args(r, &g, NULL))
+	if (group_spec_args(r, &g, NULL) || for_user_may_create(r, g.topic))
 		return -1;
 	/* A topic a client created may hold groups too: the dataplane knows it. */
 	if (sl_state_topic_find(&r->ctl->state, g.topic) == NULL &&
@@ -201,6 +232,8 @@ sl_rpc_group_update(struct sl_req *r)
 	const char *topic = "", *name = "";
 	size_t i, given = 0;
 
+	if (json_object_get(r->args, "for_user") != NULL)
+		return sl_req_fail(r, "invalid", "for_user is for group.create only");
 	sl_jget_str(r->args, "topic", &topic);
 	sl_jget_str(r->args, "name", &name);
 	cur = sl_state_group_find(&r->ctl->state, topic, name);

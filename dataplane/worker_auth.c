@@ -59,7 +59,7 @@ welcome(struct sl_worker *w, const union sl_peer *peer, const struct sl_session 
 	wl.nonce = s->nonce;
 	wl.max_payload = SL_MAX_PAYLOAD;
 	wl.version = s->version;
-	wl.reserved = 0;
+	wl.features = SL_FEAT_TOPIC_NAME;
 	wl.incarnation = w->dp->incarnation;
 	wl.max_message = sl_large_welcome_max(w->dp);
 	wl.session_timeout_ms = w->dp->conf.session_timeout_ms;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Worker side of RESOLVE: a name answered with its id (a partitioned name with its
- * partition map), or handed to the main lcore to be created. */
+ * partition map), or handed to the main lcore to be created; an id answered with its
+ * name. */
 
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -70,6 +71,45 @@ resolve_answer(struct sl_worker *w, const union sl_peer *peer,
 		resolve_parts(w, peer, r, name, id, n);
 }
 
+/*
+ * RESOLVE with SL_RESOLVE_F_NAME: the name field holds a topic id in
+ * decimal, answered with the topic's name (PROTOCOL.md 5.4). A pattern
+ * subscription delivers topics the client never resolved; this is how it
+ * learns their names. A user learns only names it has some right on.
+ */
+static void
+resolve_name(struct sl_worker *w, const union sl_peer *peer, const struct sl_resolve *r,
+	     const struct sl_frame *f, const struct sl_session *sess)
+{
+	uint64_t buf[(sizeof(struct sl_topic_name) + SL_MAX_TOPIC_NAME + 7) / 8];
+	uint32_t id = sl_proto_topic_id_parse((const char *)f->body, f->body_len);
+	const struct sl_topic *t = sl_route_topic_get(&w->dp->route, id);
+	int len;
+
+	if (id == 0) {
+		drop(w, SL_DROP_bad_field);
+		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_BAD_NAME,
+				      SL_FT_RESOLVE, 0);
+		return;
+	}
+	if (t == NULL) {
+		drop(w, SL_DROP_unknown_topic);
+		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_UNKNOWN_TOPIC,
+				      SL_FT_RESOLVE, id);
+		return;
+	}
+	if (!sl_authz_perms(sl_dp_authz(w->dp), sess->uid, t)) {
+		drop(w, SL_DROP_denied);
+		sl_worker_reply_error(w, peer, r->h.session, r->req_id, SL_E_DENIED,
+				      SL_FT_RESOLVE, id);
+		return;
+	}
+	len = sl_proto_put_topic_name(buf, sizeof(buf), r->h.session, r->req_id, id, t->name,
+				      t->name_len);
+	if (len > 0)
+		sl_tx_frame(w, peer, buf, (uint32_t)len);
+}
+
 void
 sl_worker_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame *f,
 		  uint16_t data_off, const union sl_peer *peer, const struct sl_session *sess)
@@ -79,6 +119,10 @@ sl_worker_resolve(struct sl_worker *w, struct rte_mbuf *m, const struct sl_frame
 	uint32_t id;
 
 	count(w, SL_CTR_resolves);
+	if (r->flags & SL_RESOLVE_F_NAME) {
+		resolve_name(w, peer, r, f, sess);
+		return;
+	}
 	id = sl_route_topic_lookup(&w->dp->route, (const char *)f->body, f->body_len);
 	if (id) {
 		resolve_answer(w, peer, r, (const char *)f->body, id);

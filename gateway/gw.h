@@ -258,6 +258,10 @@ void gw_user_tick(void);
  * creating it when allowed). Returns 0 or an MQTT 5 reason code (0x87 not
  * authorized, 0x90 topic name invalid, 0x80 other). */
 int gw_user_topic(struct gw_user *u, const char *name, uint16_t len, uint32_t *id);
+/* The native name of topic @id, asked of the broker as @u, into @buf (@cap
+ * bytes): its length, -EAGAIN inside a poll's callback (no request there),
+ * or sl_client_topic_name's -errno. */
+int gw_user_topic_name(struct gw_user *u, uint32_t id, char *buf, size_t cap);
 /* Take (refs++) or drop a pattern subscription of @u. 0 or -errno. */
 int gw_user_psub(struct gw_user *u, const char *pat);
 void gw_user_punsub(struct gw_user *u, const char *pat);
@@ -291,12 +295,26 @@ int gw_user_group_join(struct gw_user *u, const char *group, uint32_t tid);
 void gw_user_group_leave(struct gw_user *u, uint32_t group_id);
 void gw_user_close_all(void);
 
-/* The MQTT topic name of broker topic @id (cached; the dataplane's counters
- * area names topics a pattern delivered), or NULL. */
-const char *gw_names_mqtt(uint32_t id, uint16_t *len);
+/* The MQTT topic name of broker topic @id (cached; else asked of the broker
+ * as user @u, or read from the dataplane's counters area when the broker
+ * predates that), or NULL: not known (yet; never asked inside a poll). */
+const char *gw_names_mqtt(struct gw_user *u, uint32_t id, uint16_t *len);
 void gw_names_learn(uint32_t id, const char *mqtt, uint16_t len);
 int gw_names_open(const char *instance);
 void gw_names_close(void);
+
+/* ---- sluice-control's admin socket (gw_ctl.c) ---- */
+
+/* The dataplane instance NAME of --shm @shm (NAME or SL_RUN_DIR/NAME/shm.sock). */
+void gw_instance_of(const char *shm, char *out, size_t cap);
+/* Talk to the sluice-control of the instance of --shm @shm. */
+void gw_ctl_open(const char *shm);
+/* Create consumer group @group of topic @topic on MQTT user @user's behalf
+ * (group.create with for_user; waits up to 2 s, and up to 300 ms more for
+ * a topic created a moment ago to reach sluice-control). 0 (created now or
+ * already there), -EPERM (the user may not: no admin on the topic),
+ * -ENOENT (no such topic), or -errno (no sluice-control, no answer). */
+int gw_ctl_group_create(const char *user, const char *topic, const char *group);
 
 /* ---- MQTT packets in (gw_mqtt.c, gw_connect.c, gw_pubin.c, gw_sub.c) ---- */
 

@@ -2,6 +2,8 @@
 /* One MQTT connection's bytes: bounded receive and send buffers, framing, closing. */
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +194,26 @@ gw_conn_parse(struct gw_conn *c)
 		c->deadline_ns = c->last_rx_ns + (uint64_t)c->keepalive_s * 1500000000ull;
 }
 
+/*
+ * Acknowledge what was just read at once, not with our answer. A client
+ * with Nagle's algorithm on (mosquitto_pub's default, libmosquitto's, many
+ * others') sends its next small packet only once the previous one is
+ * acknowledged; Linux delays that ACK until we send something, and for a
+ * QoS 1 PUBLISH that is the PUBACK, which waits for the broker under the
+ * topic's durability (async: the next periodic persist, up to 10 ms). So
+ * every publish waited for the one before it to be persisted: 6 ms median
+ * at 1,000 msg/s through mosquitto_pub. TCP_QUICKACK is not sticky: set
+ * after each read. One system call per read, none per message.
+ */
+static void
+quick_ack(struct gw_conn *c)
+{
+	static const int one = 1;
+
+	if (c->fd >= 0)
+		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 void
 gw_conn_input(struct gw_conn *c)
 {
@@ -230,6 +252,7 @@ gw_conn_input(struct gw_conn *c)
 			return;
 		}
 		GW_ADD(rx_bytes, (uint64_t)n);
+		quick_ack(c);
 		c->rx_len += (uint32_t)n;
 		budget = (uint32_t)n < budget ? budget - (uint32_t)n : 0;
 		gw_conn_parse(c);

@@ -61,7 +61,9 @@
 	X(msgs_in_use, G)       /* message buffers referenced */                        \
 	X(deliveries_lost, C)   /* broker sequences never delivered (SL_EV_GAP): the */ \
 	                        /* dataplane dropped them, e.g. its ring full (drop) */ \
-	X(client_dropped, C)    /* deliveries libsluice dropped (its stash full) */
+	X(client_dropped, C)    /* deliveries libsluice dropped (no memory for its stash) */ \
+	X(names_asked, C)       /* topic names the broker gave (RESOLVE by id) */       \
+	X(names_area, C)        /* ... read from the counters area (an older broker) */
 
 enum gw_ctr {
 #define GW_CTR_ENUM(n, k) GW_C_##n,

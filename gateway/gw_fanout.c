@@ -256,7 +256,7 @@ fanout_group(struct gw_user *u, const struct sl_message *msg)
 					break;
 				}
 	}
-	t = gw_names_mqtt(msg->topic_id, &tlen);
+	t = gw_names_mqtt(u, msg->topic_id, &tlen);
 	if (pick == NULL || t == NULL) {
 		/* Nobody here to take it: back to the group for another member. */
 		sl_client_group_nak(u->cl, msg->group_id, msg->seq, 0, 0);
@@ -276,8 +276,8 @@ fanout_group(struct gw_user *u, const struct sl_message *msg)
 
 /*
  * Deliveries of a topic whose name is not known yet (a pattern brought a
- * topic created a moment ago, before the dataplane's counters area named
- * it): parked in arrival order, copied (the slow path, once per new topic),
+ * topic new to the gateway; its name is asked of the broker outside the
+ * poll, gw_names.c): parked in arrival order, copied (the slow path, once per new topic),
  * and fanned out as soon as the name is found; given up after PARK_NS.
  */
 #define PARK_MAX 4096
@@ -348,7 +348,7 @@ gw_fanout_parked(void)
 	park_next_ns = gw.now_ns + PARK_RETRY_NS;
 	while (park_len > 0) {
 		p = &park[park_head];
-		t = gw_names_mqtt(p->msg.topic_id, &tlen);
+		t = gw_names_mqtt(p->u->dead ? NULL : p->u, p->msg.topic_id, &tlen);
 		if (t == NULL && gw.now_ns - p->since_ns < PARK_NS)
 			return; /* in order: the rest waits behind it */
 		if (t == NULL)
@@ -372,7 +372,7 @@ gw_fanout(struct gw_user *u, const struct sl_message *msg)
 		fanout_group(u, msg);
 		return;
 	}
-	t = park_len ? NULL : gw_names_mqtt(msg->topic_id, &tlen);
+	t = park_len ? NULL : gw_names_mqtt(u, msg->topic_id, &tlen);
 	if (t == NULL) {
 		park_msg(u, msg);
 		return;

@@ -12,13 +12,16 @@
 #include "gw.h"
 
 /*
- * A pattern subscription delivers topics by id only, and the client
- * protocol has no id-to-name request. The names are in the dataplane's
- * counters area (a "topic" slot per topic, owner = id, key = name), which
- * this process maps read-only when an id is new to it: a copy of the area
- * per unknown id, on the slow path only, at most once per RETRY_NS (10 ms) for an
- * id the area does not name (yet). Ids the gateway resolved itself are
- * learnt without it.
+ * A pattern subscription delivers topics by id only. The gateway asks the
+ * broker for the name of an id new to it (sl_client_topic_name: a RESOLVE
+ * by id, one round trip over shared memory, once per topic), as the user
+ * whose delivery it is, outside any poll (a delivery of an unknown topic is
+ * parked meanwhile, gw_fanout.c). A broker that predates that request
+ * (-EOPNOTSUPP) still names its topics in the dataplane's counters area (a
+ * "topic" slot per topic, owner = id, key = name), which lags until the
+ * next sample: then this process maps it read-only, a copy of the area per
+ * unknown id, at most once per RETRY_NS (10 ms) for an id it does not name
+ * (yet). Ids the gateway resolved itself are learnt without either.
  */
 
 #define RETRY_NS 10000000ull
@@ -37,18 +40,7 @@ static char instance[128];
 int
 gw_names_open(const char *shm)
 {
-	const char *slash = strrchr(shm, '/');
-
-	if (slash != NULL) {
-		/* /run/sluice/NAME/shm.sock: the instance is the directory. */
-		const char *start = slash;
-
-		while (start > shm && start[-1] != '/')
-			start--;
-		snprintf(instance, sizeof(instance), "%.*s", (int)(slash - start), start);
-	} else {
-		snprintf(instance, sizeof(instance), "%s", shm);
-	}
+	gw_instance_of(shm, instance, sizeof(instance));
 	tab = calloc(1024, sizeof(*tab));
 	if (tab == NULL)
 		return -ENOMEM;
@@ -161,10 +153,27 @@ area_lookup(uint32_t id, char *out, size_t cap)
 	return rc;
 }
 
-const char *
-gw_names_mqtt(uint32_t id, uint16_t *len)
+/* The native name of @id: from the broker, else (an older broker) from the
+ * counters area. -EAGAIN: ask again later (inside a poll). */
+static int
+native_name(struct gw_user *u, uint32_t id, char *out, size_t cap)
 {
-	char sname[SL_CTRS_KEY_LEN + 1], mname[SL_MAX_TOPIC_NAME * 3];
+	int rc = u != NULL ? gw_user_topic_name(u, id, out, cap) : -EOPNOTSUPP;
+
+	if (rc >= 0)
+		GW_INC(names_asked);
+	if (rc >= 0 || rc == -EAGAIN)
+		return rc;
+	rc = area_lookup(id, out, cap);
+	if (rc >= 0)
+		GW_INC(names_area);
+	return rc;
+}
+
+const char *
+gw_names_mqtt(struct gw_user *u, uint32_t id, uint16_t *len)
+{
+	char sname[SL_CTRS_KEY_LEN + SL_MAX_TOPIC_NAME + 1], mname[SL_MAX_TOPIC_NAME * 3];
 	struct name_ent *e = entry(id);
 	int n;
 
@@ -178,7 +187,10 @@ gw_names_mqtt(uint32_t id, uint16_t *len)
 	}
 	if (e->miss_ns && gw.now_ns - e->miss_ns < RETRY_NS)
 		return NULL;
-	if (area_lookup(id, sname, sizeof(sname)) < 0) {
+	n = native_name(u, id, sname, sizeof(sname));
+	if (n == -EAGAIN)
+		return NULL;
+	if (n < 0) {
 		e->miss_ns = gw.now_ns ? gw.now_ns : 1;
 		return NULL;
 	}

@@ -101,13 +101,16 @@ take_plain(struct gw_sess *s, struct gw_sub *sb)
 }
 
 /*
- * "$share/G/topic" -> consumer group G of the topic (created by the
- * operator: sluicectl group create). A shared filter with a wildcard has
- * no group to map to: refused with 0x9E (docs/MQTT.md).
+ * "$share/G/topic" -> consumer group G of the topic. A group that does not
+ * exist yet is created on the user's behalf by sluice-control, which owns
+ * groups and refuses a user without admin on the topic (gw_ctl.c); then
+ * joined. A shared filter with a wildcard has no group to map to: refused
+ * with 0x9E (docs/MQTT.md).
  */
 static int
 take_shared(struct gw_sess *s, struct gw_sub *sb, const struct sl_mqtt_share *sh)
 {
+	char sname[SL_MAX_TOPIC_NAME + 1];
 	struct sl_mqtt_patterns pp;
 	char group[32];
 	uint32_t tid;
@@ -124,6 +127,14 @@ take_shared(struct gw_sess *s, struct gw_sub *sb, const struct sl_mqtt_share *sh
 		return rc == SL_MQTT_RC_TOPIC_NAME_INVALID ? SL_MQTT_RC_TOPIC_FILTER_INVALID : rc;
 	snprintf(group, sizeof(group), "%.*s", (int)sh->group_len, sh->group);
 	rc = gw_user_group_join(s->user, group, tid);
+	if (rc == -ESRCH && sl_mqtt_topic_to_sluice(sname, sizeof(sname), sh->filter,
+						    (uint16_t)sh->filter_len) >= 0) {
+		rc = gw_ctl_group_create(s->user->name, sname, group);
+		if (rc == 0)
+			rc = gw_user_group_join(s->user, group, tid);
+		else if (rc != -EPERM)
+			rc = -ESRCH; /* no sluice-control to ask: as before */
+	}
 	if (rc < 0)
 		return rc == -EPERM ? SL_MQTT_RC_NOT_AUTHORIZED
 		     : rc == -ESRCH ? SL_MQTT_RC_SHARED_SUBS_NOT_SUPPORTED

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/auth.h"
 #include "common/keyhash.h"
@@ -315,31 +314,38 @@ on_deliver(void *arg, const struct sl_message *msg)
 	gw_fanout(arg, msg);
 }
 
+/* Drain @u's rings (bounded): they fill as fast as every client's socket
+ * feeds the broker, and a full one makes the broker drop (policy drop) or
+ * hold publishers back (block). Returns the deliveries handed out. */
+static int
+user_poll(struct gw_user *u)
+{
+	int n, k, work = 0;
+
+	for (k = 0; k < POLL_ROUNDS; k++) {
+		polling = true;
+		n = sl_client_poll(u->cl, on_deliver, u, POLL_BURST);
+		polling = false;
+		if (n == -ENOTCONN)
+			user_lost(u);
+		if (n <= 0)
+			break;
+		work += n;
+		if (n < POLL_BURST)
+			break;
+	}
+	return work;
+}
+
 int
 gw_user_poll_all(void)
 {
 	struct gw_user *u;
-	int n, k, work = 0;
+	int work = 0;
 
-	for (u = users; u != NULL; u = u->next) {
-		if (u->dead)
-			continue;
-		/* Drain the ring (bounded): it fills as fast as every client's
-		 * socket feeds the broker, and a full one makes the broker drop
-		 * (policy drop) or hold publishers back (block). */
-		for (k = 0; k < POLL_ROUNDS; k++) {
-			polling = true;
-			n = sl_client_poll(u->cl, on_deliver, u, POLL_BURST);
-			polling = false;
-			if (n == -ENOTCONN)
-				user_lost(u);
-			if (n <= 0)
-				break;
-			work += n;
-			if (n < POLL_BURST)
-				break;
-		}
-	}
+	for (u = users; u != NULL; u = u->next)
+		if (!u->dead)
+			work += user_poll(u);
 	return work;
 }
 
@@ -388,9 +394,9 @@ gw_user_tick(void)
 	struct sl_client_stats st;
 	struct gw_user *u;
 
-	/* Deliveries libsluice dropped itself (its stash full while a
-	 * request such as a topic resolve waited): not seen by the gateway
-	 * otherwise, so counted from its statistics. */
+	/* Deliveries libsluice dropped itself (out of memory for its stash
+	 * while a request such as a topic resolve waited): not seen by the
+	 * gateway otherwise, so counted from its statistics. */
 	for (u = users; u != NULL; u = u->next) {
 		sl_client_stats(u->cl, &st);
 		if (st.stash_drops > u->stash_drops) {
@@ -439,47 +445,33 @@ tc_grow(struct gw_user *u)
 }
 
 /*
- * Before a request that waits for its reply (a resolve): take what the
- * broker owes this client first. While a request waits, libsluice keeps
- * the deliveries that arrive in a stash of 512 and drops the rest
- * (stash_drops). The gateway publishes and subscribes on one client, so
- * right after a socket read it has thousands of its own publishes in the
- * broker whose deliveries would arrive during the wait; over shared memory
- * nothing sends them again, and for a topic a pattern brought a moment ago
- * the loss does not even show as a gap. Polling until every publish is
- * acknowledged (their deliveries come before the acknowledgements) leaves
- * only what others publish meanwhile; bounded by DRAIN_NS.
+ * A resolve waits for the broker's reply; libsluice keeps every delivery
+ * that races it (its stash) for the next poll. Only past the stash's limit
+ * (64 MiB) does it give up with -ENOBUFS, leaving the rest in the ring:
+ * then hand out what it kept and ask again, unless this runs inside a
+ * poll's callback (no poll inside a poll), where the publish is refused.
  */
-#define DRAIN_NS 50000000ull
-
-static void
-drain_before_request(struct gw_user *u)
+static int
+user_resolve(struct gw_user *u, const char *sname, int create, uint32_t *id)
 {
-	struct sl_client_stats st;
-	struct timespec ts;
-	uint64_t end = 0, now;
-	int n;
+	int rc = sl_client_resolve(u->cl, sname, create, id);
 
-	if (u->dead || polling)
-		return; /* never a poll inside a poll's callback */
-	for (;;) {
-		polling = true;
-		n = sl_client_poll(u->cl, on_deliver, u, POLL_BURST);
-		polling = false;
-		if (n < 0)
-			return;
-		if (n < POLL_BURST) {
-			sl_client_stats(u->cl, &st);
-			if (st.pub_outstanding == 0)
-				return;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-		if (end == 0)
-			end = now + DRAIN_NS;
-		else if (now >= end)
-			return;
+	if (rc == -ENOBUFS && !polling && !u->dead) {
+		(void)user_poll(u);
+		rc = sl_client_resolve(u->cl, sname, create, id);
 	}
+	return rc;
+}
+
+int
+gw_user_topic_name(struct gw_user *u, uint32_t id, char *buf, size_t cap)
+{
+	if (u->dead)
+		return -ENOTCONN;
+	/* Inside a poll, libsluice is in the middle of handing out a burst. */
+	if (polling)
+		return -EAGAIN;
+	return sl_client_topic_name(u->cl, id, buf, cap);
 }
 
 int
@@ -500,10 +492,9 @@ gw_user_topic(struct gw_user *u, const char *name, uint16_t len, uint32_t *id)
 	if (sl_mqtt_topic_to_sluice(sname, sizeof(sname), name, len) < 0)
 		return SL_MQTT_RC_TOPIC_NAME_INVALID;
 	/* A miss costs a round trip to the broker (once per user and topic). */
-	drain_before_request(u);
-	rc = sl_client_resolve(u->cl, sname, 0, id);
+	rc = user_resolve(u, sname, 0, id);
 	if (rc == -ENOENT)
-		rc = sl_client_resolve(u->cl, sname, 1, id);
+		rc = user_resolve(u, sname, 1, id);
 	if (rc == -EPERM)
 		return SL_MQTT_RC_NOT_AUTHORIZED;
 	if (rc == -EINVAL)

@@ -37,6 +37,7 @@ main(int argc, char **argv)
 
 	if (gw_names_open(gw.conf.shm) < 0)
 		return 1;
+	gw_ctl_open(gw.conf.shm);
 	/* The gateway's own session first: it proves the dataplane is there
 	 * (and the credentials good) before any client is accepted. */
 	if (gw_user_own() == NULL) {

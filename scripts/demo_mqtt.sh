@@ -6,6 +6,8 @@
 # mosquitto_pub -l -> sluice-mqtt -> mosquitto_sub, user "demo", its key as
 # the password) on topic demo/mqtt, which is Sluice's demo.mqtt, journaled
 # (async: a PUBACK means the journal holds it). Then the delivery report.
+# The clients run as users run them, Nagle's algorithm on; DEMO_MQTT_NODELAY=1
+# gives both --nodelay (scripts/demo_mqtt.py says what each includes).
 
 GW_PID=
 demo_mqtt_stop() {
@@ -50,7 +52,8 @@ demo_mqtt() {
 	say "topic demo/mqtt (Sluice demo.mqtt, durability async); try it yourself meanwhile with"
 	say "  mosquitto_sub -p $port -u demo -P \$KEY -t 'demo/#' -q 1 -v"
 	local a=(--port "$port" --user demo --password-file "$work/demo.cred" --topic demo/mqtt
-		--rate "$rate" --duration "$duration" --size "$size")
+		--rate "$rate" --duration "$duration" --size "$size" --durability async)
+	[ "${DEMO_MQTT_NODELAY:-0}" == 1 ] && a+=(--nodelay)
 	[ $json -eq 0 ] || a+=(--json)
 	/usr/bin/python3 "$root/scripts/demo_mqtt.py" "${a[@]}"
 	rc=$?

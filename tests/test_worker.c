@@ -132,6 +132,7 @@ handshake(uint16_t port, uint64_t nonce, uint32_t caps, const char *name, const 
 	if (x == NULL)
 		return 0;
 	CHECK(((const struct sl_welcome *)x->b)->nonce == nonce);
+	CHECK(((const struct sl_welcome *)x->b)->features == SL_FEAT_TOPIC_NAME);
 	CHECK(((const struct sl_welcome *)x->b)->session_timeout_ms ==
 	      dp.conf.session_timeout_ms);
 	if (hc) {
@@ -1129,6 +1130,46 @@ check_error(const struct reply *r, unsigned n, uint16_t code, uint8_t ftype, uin
 }
 
 /*
+ * RESOLVE by id (PROTOCOL.md 5.4): the name field is the id in decimal; the
+ * TOPIC carries the name. An id that names no topic, or digits that are no
+ * id, are refused; the WELCOME said the broker does it.
+ */
+static void
+test_resolve_name(void)
+{
+	const uint16_t port = 47002;
+	struct reply r[MAX_REPLIES];
+	uint32_t id = harness_topic(&dp, "by.id.topic"), s;
+	char digits[11];
+	const char *name;
+	unsigned n;
+
+	CHECK(id != 0);
+	s = session_v(port, 0x9a28, 4);
+	CHECK(s != 0);
+	sl_proto_topic_id_str(digits, id);
+	n = resolve_as(port, s, digits, SL_RESOLVE_F_NAME, r);
+	CHECK(n == 1 && r[0].type == SL_FT_TOPIC && r[0].len == 32 + strlen("by.id.topic"));
+	CHECK(((const struct sl_topic_reply *)r[0].b)->topic_id == id);
+	CHECK(((const struct sl_topic_reply *)r[0].b)->req_id == 77);
+	CHECK(sl_proto_topic_name(r[0].b, r[0].len, &name) == (int)strlen("by.id.topic") &&
+	      memcmp(name, "by.id.topic", strlen("by.id.topic")) == 0);
+	/* Not a partition map, and a map is no name. */
+	CHECK(sl_proto_topic_parts(r[0].b, r[0].len, NULL, 0) == -EBADMSG);
+
+	n = resolve_as(port, s, "65000", SL_RESOLVE_F_NAME, r);
+	check_error(r, n, SL_E_UNKNOWN_TOPIC, SL_FT_RESOLVE, 65000);
+	n = resolve_as(port, s, "012", SL_RESOLVE_F_NAME, r);
+	check_error(r, n, SL_E_BAD_NAME, SL_FT_RESOLVE, 0);
+	n = resolve_as(port, s, "4294967296", SL_RESOLVE_F_NAME, r);
+	check_error(r, n, SL_E_BAD_NAME, SL_FT_RESOLVE, 0);
+	/* Without the flag the digits are a name like any other. */
+	n = resolve_as(port, s, digits, 0, r);
+	check_error(r, n, SL_E_UNKNOWN_TOPIC, SL_FT_RESOLVE, 0);
+	harness_rx_port = HARNESS_CLIENT_PORT;
+}
+
+/*
  * A partitioned topic (PROTOCOL.md 7.4): RESOLVE with PARTS gets the map,
  * without it (CREATE or not) ERROR PARTITIONED; PUBLISH and SUBSCRIBE to
  * the name's own id are refused; a partition resolves as the ordinary topic
@@ -1323,6 +1364,7 @@ main(int argc, char **argv)
 	test_v4_headers();
 	test_v4_filter();
 	test_partitions();
+	test_resolve_name();
 	test_moved();
 	sl_port_fini(&dp, 0);
 	sl_worker_fini(dp.workers[0]);

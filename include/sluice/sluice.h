@@ -27,6 +27,13 @@ extern "C" {
  * publishing call that finds it due and waits up to 500 ms for each of the
  * broker's replies (attempts come 50 ms, then doubling up to 2 s, apart;
  * between them calls return at once).
+ *
+ * Deliveries that arrive while a call waits for a reply are kept, every one,
+ * and handed out in order by the next polls: kept in memory, up to 64 MiB of
+ * them. Past that the call reads no more (over shared memory the rest stays
+ * in the ring, and the topic's back-pressure policy applies to the broker;
+ * over UDP the socket's buffer holds it, and what the kernel drops is a loss
+ * in transit, recovered by NAK) and fails -ENOBUFS: poll, then ask again.
  */
 
 struct sl_client;
@@ -366,7 +373,10 @@ struct sl_client_stats {
 	uint64_t gaps;		 /* topic sequence numbers never delivered:
 				  * the ranges of SL_EV_GAP events */
 	uint64_t bad_frames;	 /* frames from the broker that failed parsing */
-	uint64_t stash_drops;	 /* deliveries dropped: stash full while waiting */
+	uint64_t stash_drops;	 /* deliveries that arrived while a call waited
+				  * for a reply and were dropped because the
+				  * process was out of memory (see the top:
+				  * the stash never drops otherwise) */
 	uint64_t publish_refused; /* publishes refused by an ERROR, each counted
 				   * once; the message was not accepted, or, for
 				   * SL_E_JOURNAL_DAMAGED on an async topic, may
@@ -541,6 +551,18 @@ int sl_client_opts_credentials(struct sl_client_opts *o, const char *path, char 
  * when the client holds 64 partitioned topics already.
  */
 int sl_client_resolve(struct sl_client *c, const char *name, int create, uint32_t *topic_id);
+
+/*
+ * The name of topic @topic_id (one the application never resolved: a
+ * pattern subscription delivers topics by id) into @buf (@cap bytes, NUL
+ * terminated). Asks the broker (a RESOLVE by id, docs/PROTOCOL.md 5.4;
+ * waits like sl_client_resolve; nothing is cached). Returns the name's
+ * length, or -EINVAL, -ENOENT (no such topic), -EPERM (the user has no
+ * right on the topic), -ENAMETOOLONG (@cap too small; 201 bytes
+ * always fit: names are at most 200), -EOPNOTSUPP (a broker that predates the request: its
+ * WELCOME does not offer it), -ETIMEDOUT, -ENOTCONN, -ENOBUFS.
+ */
+int sl_client_topic_name(struct sl_client *c, uint32_t topic_id, char *buf, size_t cap);
 
 /*
  * Where the broker last said a topic went (ERROR SL_E_MOVED): the pair's

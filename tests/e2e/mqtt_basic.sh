@@ -159,6 +159,27 @@ if mq_sluice; then
 		"$("$MQ_PYTHON" -c 'import json,sys; print(sorted(json.loads(l)["t"] for l in open(sys.argv[1])))' \
 			"$T_DIR/odd.back")" \
 		"$("$MQ_PYTHON" -c 'import sys; print(sorted(sys.argv[1:]))' "${!map[@]}")"
+
+	# Native publishes to topics new to the gateway, through an MQTT wildcard:
+	# the gateway asks the broker each new id's name (RESOLVE by id,
+	# names_asked), not the dataplane's counters area (names_area), and
+	# gives none up (unknown_topic).
+	na0=$(mq_ctr names_asked)
+	nr0=$(mq_ctr names_area)
+	uk0=$(mq_ctr unknown_topic)
+	pahosub "$T_DIR/fresh" "fresh/+" 1 5 6
+	fp=$T_LAST
+	t_wait 10 test -e "$T_DIR/fresh.ready" || t_fail "paho subscriber on fresh/+ not ready"
+	for i in 1 2 3 4 5 6; do
+		t_pub -t "fresh.n$i" -m "new" -a -q || t_fail "native publish to fresh.n$i"
+	done
+	wait "$fp"
+	t_eq "6 topics new to the gateway reach fresh/+" "$(wc -l <"$T_DIR/fresh")" 6
+	names_asked_ge() { [ "$(mq_ctr names_asked)" -ge "$1" ]; }
+	t_wait 5 names_asked_ge $((na0 + 6))
+	t_ge "names asked of the broker" "$(($(mq_ctr names_asked) - na0))" 6
+	t_eq "names read from the counters area" "$(($(mq_ctr names_area) - nr0))" 0
+	t_eq "deliveries given up for want of a name" "$(($(mq_ctr unknown_topic) - uk0))" 0
 fi
 
 mq_done

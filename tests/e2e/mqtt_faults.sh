@@ -18,6 +18,14 @@ ROUNDS=${MQTT_FLOOD_ROUNDS:-10}
 # --- 6: authentication and ACL refusal ------------------------------------------------
 mq_case auth auth
 mq_case acl acl --user "$MQ_LUSER" --pw "$MQ_LPW" --user2 "$MQ_USER" --pw2 "$MQ_PW" $MQ_STRICT
+# A shared subscription whose consumer group does not exist, by a user without
+# admin on the topic: the gateway asks sluice-control to create the group for
+# that user, which refuses (docs/MQTT.md): SUBACK refused, no group made.
+if mq_sluice; then
+	mq_case "shared, no right to create the group" shared_denied --user "$MQ_LUSER" --pw "$MQ_LPW"
+	t_eq "no group gdenied made for the limited user" \
+		"$(ctl group list acl.sub.x 2>/dev/null | grep -c gdenied)" 0
+fi
 
 # --- 8: a bounded flood of malformed packets beside a healthy client --------------------
 BAD=(bad_malformed bad_protocol bad_version bad_before_connect bad_too_large bad_topic)

@@ -744,6 +744,21 @@ def cmd_shared(a):
             c.stop()
 
 
+def cmd_shared_denied(a):
+    """$share/G/T by a user without admin on T, for a group G that does not
+    exist: the gateway may not have it created (sluice-control refuses), so
+    SUBACK 0x87 (v5) / 0x80 (v3.1.1); the connection goes on."""
+    for v in (5, 4):
+        r = Raw(a.host, a.port)
+        _, rc = r.connect("shd-%d" % v, v=v, user=a.user, pw=a.pw)
+        eq("v%d: limited user connects" % v, rc, 0)
+        codes = r.subscribe(1, [("$share/gdenied/acl/sub/x", 1)])
+        eq("v%d: $share/gdenied/acl/sub/x: SUBACK refused" % v, codes, [0x87 if v == 5 else 0x80])
+        eq("v%d: a plain subscription on the same connection still granted" % v,
+           r.subscribe(2, [("acl/sub/x", 1)]), [1])
+        r.disconnect()
+
+
 def cmd_auth(a):
     """Bad password / unknown user -> CONNACK refused; the right one accepted."""
     for v, good, bad in ((4, {0}, {4, 5}), (5, {0}, {0x86, 0x87})):

@@ -256,6 +256,7 @@ gw_connect(struct gw_conn *c, const struct sl_mqtt_connect *k)
 	c->sess = s;
 	s->conn = c;
 	c->state = GW_CONN_UP;
+	present = gw_persist_restore(s, k->clean_start, present);
 	GW_INC(connects);
 	GW_LOG("connection %u: client '%s' level %u%s\n", c->id, cid, c->level,
 	       present ? " (session resumed)" : "");
@@ -263,6 +264,7 @@ gw_connect(struct gw_conn *c, const struct sl_mqtt_connect *k)
 		capped);
 	if (present)
 		gw_out_resume(s);
+	gw_persist_resume(s);
 }
 
 void

@@ -61,7 +61,17 @@
 	X(msgs_in_use, G)       /* message buffers referenced */                        \
 	X(deliveries_lost, C)   /* broker sequences never delivered (SL_EV_GAP): the */ \
 	                        /* dataplane dropped them, e.g. its ring full (drop) */ \
-	X(client_dropped, C)    /* deliveries libsluice dropped (its stash full) */
+	X(client_dropped, C)    /* deliveries libsluice dropped (its stash full) */   \
+	X(sess_restored, C)     /* persistent sessions read back from the state log */ \
+	X(sess_taken_up, C)     /* of those, taken up again by their client */      \
+	X(persist_skipped, C)   /* durable-topic messages not queued for an away */ \
+				/* session: the journal keeps them */           \
+	X(replays, C)           /* journal replays asked for resumed sessions */    \
+	X(replay_failed, C)     /* replays the broker refused (busy, gone) */       \
+	X(replayed, C)          /* messages given to a session from a replay */     \
+	X(cursor_behind, C)     /* a session's queue full: its durable topic */     \
+				/* replayed later rather than dropped */        \
+	X(redelivered, C)       /* of those, maybe sent before a restart (DUP) */
 
 enum gw_ctr {
 #define GW_CTR_ENUM(n, k) GW_C_##n,

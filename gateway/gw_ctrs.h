@@ -13,7 +13,7 @@
  */
 #define GW_CTR_LIST(X)                                                                  \
 	X(connections, G)       /* MQTT connections open now */                         \
-	X(sessions, G)          /* MQTT sessions held (connected and not) */            \
+	X(sessions, G)          /* MQTT sessions held (connected, away, read back) */ \
 	X(accepted, C)          /* TCP connections accepted */                          \
 	X(refused_max_conns, C) /* closed at accept: max-connections reached */         \
 	X(connects, C)          /* CONNACK 0 sent */                                    \

@@ -9,8 +9,9 @@
 # the same --state-dir, and the client, reconnecting with Clean Session 0
 # and without subscribing again, gets its session back (Session Present)
 # and all N+M messages, in order, once. Then: K more while it is away with
-# the gateway up (only those K come), and a second kill -9 after the
-# client acknowledged everything: nothing comes again.
+# the gateway up (only those K come, and a live subscriber of the same user
+# gets them once, not again from the replay), and a second kill -9 after
+# the client acknowledged everything: nothing comes again.
 # Sluice only: mosquitto keeps nothing across kill -9 without persistence.
 . "$(dirname "$0")/mqtt_lib.sh"
 [ "$MQ_BROKER" == sluice ] || { echo "[$T_NAME] skip: Sluice's journal only"; exit 77; }
@@ -52,8 +53,7 @@ t_eq "queue_full unchanged" "$(mq_ctr queue_full)" "$q0"
 
 # --- 3: kill -9, M more by a native client while the gateway is down -----------------
 sleep 0.3 # a tick: what the gateway has appended is in the page cache anyway
-kill -KILL "$MQ_PID"
-wait "$MQ_PID" 2>/dev/null
+{ kill -KILL "$MQ_PID"; wait "$MQ_PID"; } 2>/dev/null
 MQ_PID=
 mq_py gen --tag p --start "$N" --count "$M" | mq_npub shm -t "$ST" -l -a -q ||
 	t_fail "sluice-pub -l -a: $M while the gateway is down"
@@ -67,15 +67,25 @@ t_ge "replays" "$(ctr_wait replays -ge 1)" 1
 t_ge "replayed" "$(ctr_wait replayed -ge $((N + M)))" $((N + M))
 t_eq "sess_taken_up" "$(mq_ctr sess_taken_up)" 1
 
-# --- 5: K more while away, the gateway up: only those K ----------------------------------
-mq_case "K while away" pub --topic "$T" --qos 1 --count "$K" --tag p --start $((N + M)) --timeout 60
-mq_case "resumed" psess --cid "$CID" --present 1 --tag p --start $((N + M)) --count "$K" \
+# --- 5: K more while away, the gateway up: only those K --------------------------------
+# Beside it a clean subscriber of the same user (the gateway's one libsluice
+# session carries both) takes the K live: the resumed session's replay on that
+# shared session must not reach it again.
+mq_py sub --filter "$T" --qos 1 --count "$K" --timeout 60 --linger 3 --out "$T_DIR/beside.out" \
+	--ready "$T_DIR/beside.ready" >"$T_DIR/beside.log" 2>&1 &
+bs=$!
+T_BG+=("$bs")
+t_wait 10 test -e "$T_DIR/beside.ready" || t_fail "beside: subscriber not ready"
+mq_case "K while away" pub --topic "$T" --qos 1 --count "$K" --tag k --timeout 60
+mq_case "resumed" psess --cid "$CID" --present 1 --tag k --start 0 --count "$K" \
 	--timeout 30 --linger 0.5
+wait "$bs"
+mq_case "beside, during the replay" check --file "$T_DIR/beside.out" --tag k --count "$K" \
+	--exactly-once
 
 # --- 6: a second kill -9 once all is acknowledged: nothing comes again -----------------
 sleep 0.5 # two ticks: the cursor is in the log
-kill -KILL "$MQ_PID"
-wait "$MQ_PID" 2>/dev/null
+{ kill -KILL "$MQ_PID"; wait "$MQ_PID"; } 2>/dev/null
 MQ_PID=
 mq_gw_start
 mq_case "nothing again" psess --cid "$CID" --present 1 --tag p --count 0 --linger 2

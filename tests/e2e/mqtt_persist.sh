@@ -43,11 +43,13 @@ mq_case "subscribe" psess --cid "$CID" --filter "$T" --qos 1 --present 0 --tag p
 m0=$(ctr_wait msgs_in_use -ge 0)
 q0=$(ctr_wait queue_full -ge 0)
 s0=$(ctr_wait persist_skipped -ge 0)
+rss0=$(awk '/VmRSS/ {print $2}' "/proc/$MQ_PID/status")
 mq_case "N while away" pub --topic "$T" --qos 1 --count "$N" --tag p --timeout 60
 s1=$(ctr_wait persist_skipped -ge $((s0 + N)))
 t_ge "persist_skipped: the $N messages not queued" "$s1" $((s0 + N))
 m1=$(ctr_wait msgs_in_use -le $((m0 + 8)))
-t_log "msgs_in_use before $m0, after $N messages for the away session $m1"
+t_log "msgs_in_use before $m0, after $N messages for the away session $m1;" \
+	"gateway RSS $rss0 -> $(awk '/VmRSS/ {print $2}' "/proc/$MQ_PID/status") KiB"
 t_check "msgs_in_use does not grow with N (at most +8)" [ "$m1" -le $((m0 + 8)) ]
 t_eq "queue_full unchanged" "$(mq_ctr queue_full)" "$q0"
 

@@ -765,6 +765,50 @@ def cmd_psess(a):
         eq("psess %s: no duplicates" % a.cid, d, 0)
 
 
+def cmd_rawsess(a):
+    """Persistent session CID over a raw socket (v3.1.1, Clean Session 0), to see
+    the DUP flag and to withhold PUBACKs. --what take: subscribe to FILTER at
+    QoS 1, read COUNT PUBLISHes of TAG, acknowledge none, close. --what dup:
+    reconnect (Session Present 1), read COUNT PUBLISHes of TAG, each with DUP
+    set, indices START.. in order, acknowledge them, DISCONNECT."""
+    r = Raw(a.host, a.port)
+    present, rc = r.connect(a.cid, clean=False, user=a.user, pw=a.pw)
+    eq("rawsess %s: CONNACK" % a.cid, rc, 0)
+    if a.what == "take":
+        eq("rawsess %s: session present" % a.cid, present, 0)
+        eq("rawsess %s: SUBACK" % a.cid, r.subscribe(1, [(a.filter, 1)]), [1])
+        open(a.ready, "w").close() if a.ready else None
+    else:
+        eq("rawsess %s: session present" % a.cid, present, 1)
+    got, dups = [], 0
+    deadline = time.monotonic() + a.timeout
+    while len(got) < a.count and time.monotonic() < deadline:
+        try:
+            t, f, b = r.read(max(0.01, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        if t != PUBLISH:
+            continue
+        tl = struct.unpack(">H", b[:2])[0]
+        mid = struct.unpack(">H", b[2 + tl:4 + tl])[0]
+        pp = parse_payload(b[4 + tl:])
+        if pp is None or pp[0] != a.tag:
+            continue
+        got.append(pp[1])
+        dups += 1 if f & 8 else 0
+        if a.what == "dup":
+            r.send(packet(PUBACK, 0, struct.pack(">H", mid)))
+    print("rawsess %s %s: %d received, %d with DUP" % (a.cid, a.what, len(got), dups))
+    eq("rawsess %s %s: received" % (a.cid, a.what), got, list(range(a.start, a.start + a.count)))
+    if a.what == "dup":
+        eq("rawsess %s: DUP on each (sent before the restart)" % a.cid, dups, a.count)
+        time.sleep(0.3)
+        r.disconnect()
+    else:
+        eq("rawsess %s: first sending, no DUP" % a.cid, dups, 0)
+        r.close()
+
+
 def cmd_shared(a):
     """$share/G/topic: two members, each message to exactly one; a plain
     subscriber beside them gets every message."""

@@ -11,7 +11,8 @@
 # and all N+M messages, in order, once. Then: K more while it is away with
 # the gateway up (only those K come, and a live subscriber of the same user
 # gets them once, not again from the replay), and a second kill -9 after
-# the client acknowledged everything: nothing comes again.
+# the client acknowledged everything: nothing comes again; and a third after
+# a raw client took J without acknowledging: they come again with DUP set.
 # Sluice only: mosquitto keeps nothing across kill -9 without persistence.
 . "$(dirname "$0")/mqtt_lib.sh"
 [ "$MQ_BROKER" == sluice ] || { echo "[$T_NAME] skip: Sluice's journal only"; exit 77; }
@@ -92,6 +93,25 @@ MQ_PID=
 mq_gw_start
 mq_case "nothing again" psess --cid "$CID" --present 1 --tag p --count 0 --linger 2
 t_eq "redelivered (nothing was unacknowledged)" "$(mq_ctr redelivered)" 0
+
+# --- 6b: sent and not acknowledged, then kill -9: delivered again, DUP set ------------
+J=20
+mq_py rawsess --cid "$CID-raw" --what take --filter "$T" --tag j --count "$J" --timeout 30 \
+	--ready "$T_DIR/raw.ready" >"$T_DIR/raw.take" 2>&1 &
+rw=$!
+T_BG+=("$rw")
+t_wait 10 test -e "$T_DIR/raw.ready" || t_fail "raw session not subscribed"
+mq_case "J published" pub --topic "$T" --qos 1 --count "$J" --tag j --timeout 30
+wait "$rw"
+t_eq "raw session took $J without PUBACK" "$?" 0
+sed "s/^/[$T_NAME] take: /" "$T_DIR/raw.take"
+sleep 0.3 # the cursor (sent J, acknowledged none) reached the log when it left
+{ kill -KILL "$MQ_PID"; wait "$MQ_PID"; } 2>/dev/null
+MQ_PID=
+mq_gw_start
+mq_case "again with DUP" rawsess --cid "$CID-raw" --what dup --tag j --count "$J" --timeout 30
+t_ge "redelivered" "$(ctr_wait redelivered -ge "$J")" "$J"
+mq_case "raw clean" psess --cid "$CID-raw" --clean --present 0 --tag j --count 0 --linger 0.2
 
 # --- 7: a clean session ends it: after a restart it is gone -----------------------------
 mq_case "clean" psess --cid "$CID" --clean --present 0 --tag p --count 0 --linger 0.2

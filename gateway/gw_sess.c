@@ -215,13 +215,12 @@ void
 gw_sess_foreach(void (*fn)(struct gw_sess *s, void *arg), void *arg)
 {
 	struct gw_sess *s, *next;
-	uint32_t h;
 
-	for (h = 0; h < HASH_SIZE; h++)
-		for (s = table[h]; s != NULL; s = next) {
-			next = s->hnext;
-			fn(s, arg);
-		}
+	/* The list, not the hash table: this runs every tick. */
+	for (s = all; s != NULL; s = next) {
+		next = s->anext;
+		fn(s, arg);
+	}
 }
 
 void

@@ -25,6 +25,7 @@
  */
 
 struct gw_sess;
+struct gw_utop;
 struct gw_user;
 
 /* ---- connections (gw_conn.c) ---- */
@@ -94,7 +95,7 @@ struct gw_out {
 	uint8_t qos;
 	uint8_t state; /* 0 free; 1 sent, PUBACK/PUBREC due; 2 PUBREL sent, PUBCOMP due */
 	uint8_t retain; /* the RETAIN flag to send */
-	uint8_t pad;
+	uint8_t dup;	/* a replay of what may have been sent before a restart */
 	uint32_t sub_id; /* subscription identifier to send (v5), 0 none */
 };
 
@@ -110,6 +111,24 @@ struct gw_sub {
 	char *pat[2];	     /* the Sluice patterns it holds on the user */
 	uint32_t group_id;   /* shared: the consumer group joined (0 none) */
 	char *group;	     /* shared: the share name */
+};
+
+/* A persistent session's place in a journaled topic (gw_persist.c): the
+ * broker's topic sequences it acknowledged and was given. */
+struct gw_cur {
+	char *topic;	     /* MQTT topic name (the exact filter) */
+	uint16_t tlen;
+	uint8_t durable;     /* 0 not known yet, 1 journaled, 2 durability none */
+	bool hold;	     /* taken up, its replay not asked yet: takes nothing */
+	bool behind;	     /* the session's queue was full: takes nothing until
+			      * a replay from sent + 1 is asked (gw_persist_tick) */
+	uint32_t tid;	     /* broker topic id, 0 until resolved */
+	uint64_t acked;	     /* highest seq the client acknowledged (PUBACK, PUBREC) */
+	uint64_t sent;	     /* highest seq given to the session (sent or queued) */
+	uint64_t since_ns;   /* CLOCK_REALTIME when it began: the replay start
+			      * while nothing was given */
+	uint64_t dup_upto;   /* after a restart: seqs up to it may have been sent */
+	uint64_t log_acked, log_sent; /* as last written to the state log */
 };
 
 struct gw_sess {
@@ -146,6 +165,11 @@ struct gw_sess {
 	struct gw_msg *will;
 	uint32_t will_delay_s;
 	uint64_t will_at_ns;  /* pending delayed will; 0 none */
+	/* Journal-backed persistence (gw_persist.c). */
+	struct gw_cur *cur;   /* cursors of its durable topics */
+	uint32_t n_cur;
+	bool logged;	      /* in the state log */
+	uint64_t away_real_ns; /* CLOCK_REALTIME of the last disconnect */
 };
 
 /* Find the session of client id @cid, or NULL. */
@@ -163,6 +187,8 @@ void gw_sess_will_due(struct gw_sess *s, uint64_t now_ns);
 void gw_sess_will_send(struct gw_sess *s);
 /* Every session (for shutdown). */
 void gw_sess_free_all(void);
+/* Call @fn for every session. */
+void gw_sess_foreach(void (*fn)(struct gw_sess *s, void *arg), void *arg);
 uint32_t gw_sess_count(void);
 
 /* ---- outbound delivery (gw_out.c) ---- */
@@ -170,6 +196,9 @@ uint32_t gw_sess_count(void);
 /* Give @m to @s at @qos (already min(granted, message)); may queue. */
 void gw_out_deliver(struct gw_sess *s, struct gw_msg *m, uint8_t qos, uint8_t retain,
 		    uint32_t sub_id);
+/* As gw_out_deliver, with the DUP flag on its first sending. */
+void gw_out_deliver_dup(struct gw_sess *s, struct gw_msg *m, uint8_t qos, uint8_t retain,
+			uint32_t sub_id, bool dup);
 /* A PUBACK, PUBREC or PUBCOMP from @s's client. */
 void gw_out_ack(struct gw_sess *s, uint8_t type, uint16_t pkt_id, uint8_t rc);
 /* After a (re)connect: send the inflight again (DUP), then the queue. */
@@ -221,6 +250,9 @@ struct gw_user {
 	struct gw_group *groups;
 	uint64_t stash_drops; /* the client's stash_drops already counted */
 	int bell_fd;	      /* its doorbell, in the loop's epoll set; -1 none */
+	/* Topics with cursors: what was fanned out, replays (gw_persist.c). */
+	struct gw_utop *utop;
+	uint32_t utop_mask, utop_used;
 };
 
 /*
@@ -332,6 +364,12 @@ void gw_pubrel_in(struct gw_conn *c, uint16_t pkt_id);
 void gw_pubin_settled(struct gw_sess *s, uint16_t pkt_id, uint8_t qos, uint16_t error);
 void gw_subscribe(struct gw_conn *c, const struct sl_mqtt_subscribe *k);
 void gw_unsubscribe(struct gw_conn *c, const struct sl_mqtt_subscribe *k);
+/* Make subscription @filter of a session read back from the state log
+ * again (opts: bit 0 No Local, 1 Retain As Published, 2-3 Retain
+ * Handling), as SUBSCRIBE does but without retained messages. Returns the
+ * SUBACK reason code it would have had. */
+uint8_t gw_sub_restore(struct gw_sess *s, const char *filter, uint16_t flen, uint8_t qos,
+		       uint8_t opts, uint32_t sub_id);
 /* Drop every subscription of @s (its patterns and groups). */
 void gw_sub_drop_all(struct gw_sess *s);
 /* A broker delivery on user @u's client: fan it out. */
@@ -369,6 +407,46 @@ void gw_retain_set(struct gw_msg *m);
 void gw_retain_deliver(struct gw_sess *s, const struct gw_sub *sub);
 void gw_retain_flush(void);
 void gw_retain_close(void);
+
+/* ---- persistent sessions on the journal (gw_persist.c) ---- */
+/* Read STATE_DIR/sessions-NAME.log back (dormant sessions) and rewrite it. */
+int gw_persist_open(const char *dir);
+/* At shutdown, before the sessions are freed (they stay in the log). */
+void gw_persist_close(void);
+/* Timers: cursors that moved to the log, fdatasync, dormant expiry. */
+void gw_persist_tick(uint64_t now_ns);
+/* CONNECT of @s (before CONNACK): take up its dormant session when Clean
+ * Start is 0 and the user is the same, else drop it. Returns Session
+ * Present. */
+bool gw_persist_restore(struct gw_sess *s, bool clean_start, bool present);
+/* After CONNACK: log the session, replay its durable topics. */
+void gw_persist_resume(struct gw_sess *s);
+/* The client went away (the session stays). */
+void gw_persist_detach(struct gw_sess *s);
+/* The session ends: out of the log. */
+void gw_persist_forget(struct gw_sess *s);
+/* A subscription of @s was made or changed / is being removed. */
+void gw_persist_sub(struct gw_sess *s, const struct gw_sub *sb);
+void gw_persist_unsub(struct gw_sess *s, const struct gw_sub *sb);
+/* The fan-out of one delivery: begin, per matching session take (0: give
+ * it, with *@cur to pass to gw_persist_taken; -1: not for it), end. */
+struct gw_pfan {
+	struct gw_utop *ut;
+	bool replay;
+};
+void gw_persist_fan_begin(struct gw_user *u, const struct sl_message *msg, struct gw_pfan *pf);
+int gw_persist_fan_take(struct gw_sess *s, const struct sl_message *msg, const struct gw_pfan *pf,
+			struct gw_cur **cur, bool *dup);
+void gw_persist_taken(struct gw_cur *c, uint64_t seq, uint8_t qos);
+void gw_persist_fan_end(const struct sl_message *msg, const struct gw_pfan *pf);
+struct gw_cur *gw_persist_cur_of(struct gw_sess *s, uint32_t tid);
+/* The client acknowledged @m (PUBACK, PUBREC). */
+void gw_persist_acked(struct gw_sess *s, const struct gw_msg *m);
+/* The user's client reconnected to a (maybe restarted) broker. */
+void gw_persist_user_reset(struct gw_user *u);
+void gw_persist_user_free(struct gw_user *u);
+/* Sessions read back and not taken up yet. */
+uint32_t gw_persist_dormant(void);
 
 /* ---- the process (main.c, gw_loop.c) ---- */
 struct gw {

@@ -37,7 +37,7 @@ static const struct opt opts[] = {
 	  "                          none: an unauthenticated session" },
 	{ "allow-anonymous", K_BOOL, U(allow_anonymous), 0, 1,
 	  "accept CONNECT without a username, on the gateway's own session (off)" },
-	{ "state-dir", K_STR, S(state_dir), 0, 0, "where retained messages are kept (/var/lib/sluice/mqtt)" },
+	{ "state-dir", K_STR, S(state_dir), 0, 0, "where retained messages and sessions are kept (/var/lib/sluice/mqtt)" },
 	{ "name", K_STR, S(name), 0, 0, "name of this gateway in stats and metrics (mqtt-PORT)" },
 	{ "max-connections", K_U32, U(max_conns), 1, 1000000, "open MQTT connections (10000)" },
 	{ "max-inflight", K_U32, U(max_inflight), 1, 65535,

@@ -253,6 +253,10 @@ gw_connect(struct gw_conn *c, const struct sl_mqtt_connect *k)
 	}
 	c->keepalive_s = ka;
 	c->deadline_ns = ka ? gw.now_ns + (uint64_t)ka * 1500000000ull : 0;
+	/* Before the connection is attached: what the restored subscriptions
+	 * bring while they wait for the broker is queued, not written ahead
+	 * of the CONNACK. */
+	present = gw_persist_restore(s, k->clean_start, present);
 	c->sess = s;
 	s->conn = c;
 	c->state = GW_CONN_UP;
@@ -263,6 +267,7 @@ gw_connect(struct gw_conn *c, const struct sl_mqtt_connect *k)
 		capped);
 	if (present)
 		gw_out_resume(s);
+	gw_persist_resume(s);
 }
 
 void

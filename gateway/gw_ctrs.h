@@ -13,7 +13,7 @@
  */
 #define GW_CTR_LIST(X)                                                                  \
 	X(connections, G)       /* MQTT connections open now */                         \
-	X(sessions, G)          /* MQTT sessions held (connected and not) */            \
+	X(sessions, G)          /* MQTT sessions held (connected, away, read back) */ \
 	X(accepted, C)          /* TCP connections accepted */                          \
 	X(refused_max_conns, C) /* closed at accept: max-connections reached */         \
 	X(connects, C)          /* CONNACK 0 sent */                                    \
@@ -63,7 +63,17 @@
 	                        /* dataplane dropped them, e.g. its ring full (drop) */ \
 	X(client_dropped, C)    /* deliveries libsluice dropped (no memory for its stash) */ \
 	X(names_asked, C)       /* topic names the broker gave (RESOLVE by id) */       \
-	X(names_area, C)        /* ... read from the counters area (an older broker) */
+	X(names_area, C)        /* ... read from the counters area (an older broker) */ \
+	X(sess_restored, C)     /* persistent sessions read back from the state log */ \
+	X(sess_taken_up, C)     /* of those, taken up again by their client */      \
+	X(persist_skipped, C)   /* durable-topic messages not queued for an away */ \
+				/* session: the journal keeps them */           \
+	X(replays, C)           /* journal replays asked for resumed sessions */    \
+	X(replay_failed, C)     /* replays the broker refused (busy, gone) */       \
+	X(replayed, C)          /* messages given to a session from a replay */     \
+	X(cursor_behind, C)     /* a session's queue full: its durable topic */     \
+				/* replayed later rather than dropped */        \
+	X(redelivered, C)       /* of those, maybe sent before a restart (DUP) */
 
 enum gw_ctr {
 #define GW_CTR_ENUM(n, k) GW_C_##n,

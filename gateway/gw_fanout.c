@@ -385,11 +385,15 @@ fanout_named(struct gw_user *u, const struct sl_message *msg, const char *t, uin
 {
 	struct gw_msg *m = NULL;
 	struct gw_sess *s;
+	struct gw_pfan pf;
+	struct gw_cur *cur;
 	uint32_t i, src, sub_id;
 	int best;
-	bool rap;
+	bool rap, dup;
+	uint8_t qos;
 
 	src = src_of(msg);
+	gw_persist_fan_begin(u, msg, &pf);
 	for (s = u->sessions; s != NULL; s = s->unext) {
 		best = -1;
 		sub_id = 0;
@@ -409,14 +413,19 @@ fanout_named(struct gw_user *u, const struct sl_message *msg, const char *t, uin
 				sub_id = sb->sub_id;
 			rap = rap || sb->rap;
 		}
-		if (best < 0)
+		/* Journal-backed sessions: not queued while away, replays
+		 * only to the sessions behind them (gw_persist.c). */
+		if (best < 0 || gw_persist_fan_take(s, msg, &pf, &cur, &dup) < 0)
 			continue;
 		if (m == NULL && (m = gw_msg_from_sluice(msg, t, tlen)) == NULL) {
 			GW_INC(pub_out_dropped);
-			return;
+			break;
 		}
-		gw_out_deliver(s, m, (uint8_t)best < m->qos ? (uint8_t)best : m->qos,
-			       rap ? m->retain : 0, sub_id);
+		qos = (uint8_t)best < m->qos ? (uint8_t)best : m->qos;
+		gw_out_deliver_dup(s, m, qos, rap ? m->retain : 0, sub_id, dup);
+		if (cur != NULL)
+			gw_persist_taken(cur, msg->seq, qos);
 	}
+	gw_persist_fan_end(msg, &pf);
 	gw_msg_unref(m);
 }

@@ -129,7 +129,7 @@ send_new(struct gw_sess *s, struct gw_out o)
 			s->infl[k] = o;
 			s->n_infl++;
 			s->next_pkt_id = (uint16_t)((k + 1) % n);
-			rc = gw_out_write(s->conn, o.m, o.qos, false, o.retain, o.pkt_id, o.sub_id);
+			rc = gw_out_write(s->conn, o.m, o.qos, o.dup, o.retain, o.pkt_id, o.sub_id);
 			if (rc == -EMSGSIZE) {
 				gw_msg_unref(o.m);
 				s->infl[k].m = NULL;
@@ -149,7 +149,8 @@ send_new(struct gw_sess *s, struct gw_out o)
 }
 
 static void
-enqueue(struct gw_sess *s, struct gw_msg *m, uint8_t qos, uint8_t retain, uint32_t sub_id)
+enqueue(struct gw_sess *s, struct gw_msg *m, uint8_t qos, uint8_t retain, uint32_t sub_id,
+	bool dup)
 {
 	struct gw_out *o;
 
@@ -184,11 +185,19 @@ enqueue(struct gw_sess *s, struct gw_msg *m, uint8_t qos, uint8_t retain, uint32
 	o->qos = qos;
 	o->retain = retain;
 	o->sub_id = sub_id;
+	o->dup = dup;
 	s->q_len++;
 }
 
 void
 gw_out_deliver(struct gw_sess *s, struct gw_msg *m, uint8_t qos, uint8_t retain, uint32_t sub_id)
+{
+	gw_out_deliver_dup(s, m, qos, retain, sub_id, false);
+}
+
+void
+gw_out_deliver_dup(struct gw_sess *s, struct gw_msg *m, uint8_t qos, uint8_t retain,
+		   uint32_t sub_id, bool dup)
 {
 	struct gw_out o = { 0 };
 
@@ -206,10 +215,11 @@ gw_out_deliver(struct gw_sess *s, struct gw_msg *m, uint8_t qos, uint8_t retain,
 		o.qos = qos;
 		o.retain = retain;
 		o.sub_id = sub_id;
+		o.dup = dup;
 		send_new(s, o);
 		return;
 	}
-	enqueue(s, m, qos, retain, sub_id);
+	enqueue(s, m, qos, retain, sub_id, dup);
 }
 
 void
@@ -249,8 +259,10 @@ gw_out_ack(struct gw_sess *s, uint8_t type, uint16_t pkt_id, uint8_t rc)
 		return; /* unknown id: ignored (a late duplicate ack) */
 	switch (type) {
 	case SL_MQTT_PUBACK:
-		if (o->qos == 1)
+		if (o->qos == 1) {
+			gw_persist_acked(s, o->m);
 			release(s, o);
+		}
 		break;
 	case SL_MQTT_PUBREC:
 		if (o->qos != 2)
@@ -260,6 +272,7 @@ gw_out_ack(struct gw_sess *s, uint8_t type, uint16_t pkt_id, uint8_t rc)
 			break;
 		}
 		/* The message is the client's now; keep the id until PUBCOMP. */
+		gw_persist_acked(s, o->m);
 		o->state = 2;
 		gw_msg_unref(o->m);
 		o->m = NULL;

@@ -25,7 +25,7 @@ hash(const char *p, uint16_t len)
 uint32_t
 gw_sess_count(void)
 {
-	return n_sess;
+	return n_sess + gw_persist_dormant();
 }
 
 struct gw_sess *
@@ -104,6 +104,7 @@ gw_sess_free(struct gw_sess *s)
 		s->conn = NULL;
 	}
 	unlink_sess(s);
+	gw_persist_forget(s);
 	gw_sub_drop_all(s);
 	gw_out_release(s);
 	gw_user_forget_sess(s->user, s);
@@ -180,6 +181,7 @@ gw_sess_detach(struct gw_sess *s, uint64_t now_ns)
 	}
 	if (s->n_infl == 0 && s->q_len == 0)
 		gw_out_release(s);
+	gw_persist_detach(s);
 	s->expire_at_ns = s->expiry_s == UINT32_MAX
 				  ? UINT64_MAX
 				  : now_ns + (uint64_t)s->expiry_s * 1000000000ull;
@@ -205,6 +207,19 @@ gw_sess_tick(uint64_t now_ns)
 			gw_sess_will_send(s);
 			gw_sess_free(s);
 		}
+	}
+	gw_persist_tick(now_ns);
+}
+
+void
+gw_sess_foreach(void (*fn)(struct gw_sess *s, void *arg), void *arg)
+{
+	struct gw_sess *s, *next;
+
+	/* The list, not the hash table: this runs every tick. */
+	for (s = all; s != NULL; s = next) {
+		next = s->anext;
+		fn(s, arg);
 	}
 }
 

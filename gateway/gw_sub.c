@@ -238,6 +238,8 @@ gw_subscribe(struct gw_conn *c, const struct sl_mqtt_subscribe *k)
 			return;
 		}
 		rc = subscribe_one(s, &e, sub_id, &retained[n]);
+		if (rc < 0x80 && (s->persistent || s->n_cur))
+			gw_persist_sub(s, sub_find(s, e.filter.ptr, e.filter.len));
 		if (rc >= 0x80) {
 			GW_INC(sub_refused);
 			/* v3.1.1 knows only 0x80 [MQTT-3.9.3-2]. */
@@ -270,6 +272,22 @@ gw_subscribe(struct gw_conn *c, const struct sl_mqtt_subscribe *k)
 	}
 }
 
+uint8_t
+gw_sub_restore(struct gw_sess *s, const char *filter, uint16_t flen, uint8_t qos, uint8_t opts,
+	       uint32_t sub_id)
+{
+	struct sl_mqtt_sub_entry e = {
+		.filter = { .ptr = filter, .len = flen },
+		.qos = qos,
+		.no_local = opts & 1,
+		.retain_as_published = (opts & 2) != 0,
+		.retain_handling = (opts >> 2) & 3,
+	};
+	bool retained;
+
+	return subscribe_one(s, &e, sub_id, &retained);
+}
+
 void
 gw_unsubscribe(struct gw_conn *c, const struct sl_mqtt_subscribe *k)
 {
@@ -289,6 +307,7 @@ gw_unsubscribe(struct gw_conn *c, const struct sl_mqtt_subscribe *k)
 			rcs[n++] = SL_MQTT_RC_NO_SUBSCRIPTION_EXISTED;
 			continue;
 		}
+		gw_persist_unsub(s, sb);
 		sub_free(s, sb);
 		*sb = s->subs[--s->n_subs];
 		rcs[n++] = 0;

@@ -213,6 +213,7 @@ user_close(struct gw_user *u)
 	for (i = 0; u->tc != NULL && i <= u->tc_mask; i++)
 		free(u->tc[i].name);
 	free(u->tc);
+	gw_persist_user_free(u);
 	free(u->pend);
 	memset(u->key, 0, sizeof(u->key));
 	if (u == own)
@@ -295,6 +296,8 @@ gw_user_event(void *arg, const struct sl_event *ev)
 		GW_ADD(deliveries_lost, ev->last - ev->first + 1);
 		return;
 	}
+	if (ev->type == SL_EV_INCARNATION || ev->type == SL_EV_RECONNECTED)
+		gw_persist_user_reset(u);
 	if (ev->type == SL_EV_DISCONNECTED || ev->type == SL_EV_RECONNECTED) {
 		/* A new attachment, a new doorbell: the old one's descriptor
 		 * is closed (and so out of the epoll set). */

@@ -63,6 +63,12 @@ main(int argc, char **argv)
 			gw.conf.state_dir, strerror(-rc));
 		goto out;
 	}
+	rc = gw_persist_open(gw.conf.state_dir);
+	if (rc < 0) {
+		fprintf(stderr, "sluice-mqtt: cannot keep sessions in %s: %s\n",
+			gw.conf.state_dir, strerror(-rc));
+		goto out;
+	}
 	rc = gw_loop_init();
 	if (rc < 0)
 		goto out;
@@ -72,6 +78,7 @@ main(int argc, char **argv)
 	rc = gw_loop_run();
 out:
 	gw_loop_fini();
+	gw_persist_close();
 	gw_sess_free_all();
 	gw_retain_close();
 	gw_user_close_all();

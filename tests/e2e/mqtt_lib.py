@@ -703,6 +703,112 @@ def cmd_session(a):
             c3.stop()
 
 
+def cmd_psess(a):
+    """One visit of persistent session CID: connect with Clean Session 0 (--clean: 1; v5:
+    Session Expiry EXPIRY), check Session Present against --present, subscribe
+    to FILTER when given, take messages until COUNT of TAG (indices START..
+    START+COUNT-1) came or TIMEOUT, LINGER more, PUBACK them (paho does), and
+    leave with DISCONNECT. Checks: exactly those indices, in order, none
+    twice unless --allow-drop (at least once); with COUNT 0, none at all."""
+    c = Client(a, cid=a.cid, v=a.v, clean=a.clean, expiry=a.expiry if a.v == 5 else None)
+    dups = []
+    orig = c.c.on_message
+
+    def on_msg(cl, u, m):
+        if m.dup:
+            dups.append(m.mid)
+        orig(cl, u, m)
+    c.c.on_message = on_msg
+    rc = c.start()
+    if not check("psess %s: CONNACK 0" % a.cid, rc == 0, "got %r" % rc):
+        return
+    if a.present is not None:
+        eq("psess %s: session present" % a.cid, int(bool(c.session_present)), a.present)
+    if a.filter:
+        g = c.sub(a.filter, a.qos)
+        check("psess %s: SUBACK" % a.cid, g is not None and g[0] == a.qos, "granted %r" % g)
+    mine = lambda m: parse_payload(m[1]) is not None and parse_payload(m[1])[0] == a.tag
+    if a.count:
+        c.wait_count(a.count, a.timeout, mine)
+    time.sleep(a.linger)
+    recs = [(m[0], m[1]) for m in c.got(mine)]
+    c.stop()
+    if a.out:
+        with open(a.out, "w") as f:
+            for t, p in recs:
+                f.write(json.dumps({"t": t, "p": p.hex()}) + "\n")
+    idx = [parse_payload(p)[1] for _, p in recs]
+    print("psess %s: %d received, %d distinct, %d with DUP" % (a.cid, len(idx), len(set(idx)),
+                                                                len(dups)))
+    if a.count == 0:
+        eq("psess %s: nothing delivered again" % a.cid, idx, [])
+        return
+    extra = sorted(i for i in set(idx) if not a.start <= i < a.start + a.count)
+    eq("psess %s: nothing outside %d..%d" % (a.cid, a.start, a.start + a.count - 1),
+       extra[:5], [])
+    seen = set(idx)
+    missing = [i for i in range(a.start, a.start + a.count) if i not in seen]
+    check("psess %s: all %d received" % (a.cid, a.count), not missing,
+          "%d missing, first %s" % (len(missing), missing[:5]))
+    first, had = [], set()
+    for i in idx:
+        if i not in had:
+            had.add(i)
+            first.append(i)
+    breaks = sum(1 for x, y in zip(first, first[1:]) if y < x)
+    check("psess %s: in order" % a.cid, breaks == 0, "%d order breaks" % breaks)
+    d = len(idx) - len(seen)
+    if a.allow_drop:
+        if d:
+            print("note: psess %s: %d duplicates (at least once)" % (a.cid, d))
+    else:
+        eq("psess %s: no duplicates" % a.cid, d, 0)
+
+
+def cmd_rawsess(a):
+    """Persistent session CID over a raw socket (v3.1.1, Clean Session 0), to see
+    the DUP flag and to withhold PUBACKs. --what take: subscribe to FILTER at
+    QoS 1, read COUNT PUBLISHes of TAG, acknowledge none, close. --what dup:
+    reconnect (Session Present 1), read COUNT PUBLISHes of TAG, each with DUP
+    set, indices START.. in order, acknowledge them, DISCONNECT."""
+    r = Raw(a.host, a.port)
+    present, rc = r.connect(a.cid, clean=False, user=a.user, pw=a.pw)
+    eq("rawsess %s: CONNACK" % a.cid, rc, 0)
+    if a.what == "take":
+        eq("rawsess %s: session present" % a.cid, present, 0)
+        eq("rawsess %s: SUBACK" % a.cid, r.subscribe(1, [(a.filter, 1)]), [1])
+        open(a.ready, "w").close() if a.ready else None
+    else:
+        eq("rawsess %s: session present" % a.cid, present, 1)
+    got, dups = [], 0
+    deadline = time.monotonic() + a.timeout
+    while len(got) < a.count and time.monotonic() < deadline:
+        try:
+            t, f, b = r.read(max(0.01, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        if t != PUBLISH:
+            continue
+        tl = struct.unpack(">H", b[:2])[0]
+        mid = struct.unpack(">H", b[2 + tl:4 + tl])[0]
+        pp = parse_payload(b[4 + tl:])
+        if pp is None or pp[0] != a.tag:
+            continue
+        got.append(pp[1])
+        dups += 1 if f & 8 else 0
+        if a.what == "dup":
+            r.send(packet(PUBACK, 0, struct.pack(">H", mid)))
+    print("rawsess %s %s: %d received, %d with DUP" % (a.cid, a.what, len(got), dups))
+    eq("rawsess %s %s: received" % (a.cid, a.what), got, list(range(a.start, a.start + a.count)))
+    if a.what == "dup":
+        eq("rawsess %s: DUP on each (sent before the restart)" % a.cid, dups, a.count)
+        time.sleep(0.3)
+        r.disconnect()
+    else:
+        eq("rawsess %s: first sending, no DUP" % a.cid, dups, 0)
+        r.close()
+
+
 def cmd_shared(a):
     """$share/G/topic: two members, each message to exactly one; a plain
     subscriber beside them gets every message."""
@@ -1085,6 +1191,8 @@ def main():
     ap.add_argument("--exactly-once", action="store_true")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--min", type=int, default=1)
+    ap.add_argument("--present", type=int, default=None)
+    ap.add_argument("--clean", action="store_true")
     ap.add_argument("--strict", action="store_true",
                     help="also what the specification requires and mosquitto does not do")
     a = ap.parse_args()

@@ -6,7 +6,8 @@
 #
 #   benchmarks/bench_mqtt.sh [--quick] [--duration S] [--rates "R ..."] [--size B]
 #                            [--sessions N] [--broker both|mosquitto|sluice]
-#                            [--dp-idle backoff|busy] [--skip "sessions max"]
+#                            [--dp-idle backoff|busy] [--dp-idle-spin N] [--gw-spin-us N]
+#                            [--skip "sessions max"]
 #                            [--rows FILE] [--json FILE]
 #
 # Rows, each for both brokers (MQTT 3.1.1, one publisher and one subscriber
@@ -49,6 +50,10 @@
 #
 #   --quick          1 s rows, 200 sessions (a smoke test)
 #   --broker B       only mosquitto, or only sluice (default both)
+#   --dp-idle-spin N the dataplane's idle_spin (default 256: empty polls before
+#                    a backoff sleep; a doorbell wakes it for shared memory)
+#   --gw-spin-us N   sluice-mqtt's --spin-us (default 50: how long its loop
+#                    polls after work before it sleeps on its doorbells)
 #   --skip "KINDS"   leave out the sessions row and/or the *-max rows (a
 #                    latency-only run)
 #   --rows FILE      also append scripts/bench.sh rows (mqtt-<broker>-<row>, as
@@ -65,6 +70,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
 quick=0 duration=3 rates="10000 50000" size=64 sessions=1000 broker=both idle=backoff skip=
+dp_spin=256 gw_spin=50
 rows_out= json_out=
 usage() { sed -n '3,/^[^#]/p' "$0" | sed -n '/^#/s/^# \{0,1\}//p'; }
 while [ $# -gt 0 ]; do
@@ -77,6 +83,8 @@ while [ $# -gt 0 ]; do
 	--broker) broker=${2:-}; shift ;;
 	--dp-idle) idle=${2:-}; shift ;;
 	--skip) skip=${2:-}; shift ;;
+	--dp-idle-spin) dp_spin=${2:-}; shift ;;
+	--gw-spin-us) gw_spin=${2:-}; shift ;;
 	--rows) rows_out=${2:-}; shift ;;
 	--json) json_out=${2:-}; shift ;;
 	-h|--help) usage; exit 0 ;;
@@ -87,6 +95,8 @@ done
 [ $quick -eq 0 ] || { duration=1; [ "$sessions" = 1000 ] && sessions=200; }
 [[ $duration =~ ^[0-9]+$ && $duration -ge 1 && $duration -le 60 ]] ||
 	{ echo "bench_mqtt: --duration wants whole seconds 1..60" >&2; exit 2; }
+[[ $dp_spin =~ ^[0-9]+$ && $gw_spin =~ ^[0-9]+$ ]] ||
+	{ echo "bench_mqtt: --dp-idle-spin and --gw-spin-us want numbers" >&2; exit 2; }
 [[ $sessions =~ ^[0-9]+$ && $sessions -ge 1 && $sessions -le 100000 ]] ||
 	{ echo "bench_mqtt: --sessions wants 1..100000" >&2; exit 2; }
 for r in $rates; do
@@ -305,6 +315,7 @@ sluice_up() {
 	[ -x "$build/dataplane/sluice-dataplane" ] || { say "no sluice-dataplane in $build"; return 1; }
 	sl_ns_up $tag $net || { say "cannot create the namespaces"; return 1; }
 	SL_DP_WAIT=30 sl_dp_start $tag "$work/dp.log" --name $name --idle "$idle" \
+		--set "idle_spin=$dp_spin" \
 		--set "port0.ip=$net.1" --set "journal_dir=$work/journal" \
 		--set "durability_rules=bsluice.sess*=async bsluice*=none" \
 		--set "backpressure_rules=bsluice.qos1*=block bsluice.sess*=block" || return 1
@@ -321,11 +332,11 @@ sluice_up() {
 	mkdir -p "$work/mqtt-state"
 	"$gw" --shm $name --listen 127.0.0.1 --port "$gport" --allow-anonymous \
 		--state-dir "$work/mqtt-state" --name bench --max-inflight 1000 --max-queued 100000 \
-		--tx-max 67108864 >"$work/mqtt.log" 2>&1 &
+		--tx-max 67108864 --spin-us "$gw_spin" >"$work/mqtt.log" 2>&1 &
 	gpid=$!
 	PIDS+=("$gpid")
 	wait_listening "$gport" "$gpid" || { say "sluice-mqtt did not start:"; tail "$work/mqtt.log" >&2; return 1; }
-	say "sluice-mqtt on 127.0.0.1:$gport (pid $gpid), dataplane $name (pid $SL_DP_PID, idle $idle)"
+	say "sluice-mqtt on 127.0.0.1:$gport (pid $gpid, spin $gw_spin us), dataplane $name (pid $SL_DP_PID, idle $idle, idle_spin $dp_spin)"
 }
 if [ "$broker" != mosquitto ]; then
 	if [ ! -x "$gw" ]; then

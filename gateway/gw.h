@@ -334,6 +334,14 @@ const char *gw_names_mqtt(struct gw_user *u, uint32_t id, uint16_t *len);
 void gw_names_learn(uint32_t id, const char *mqtt, uint16_t len);
 int gw_names_open(const char *instance);
 void gw_names_close(void);
+/* The dataplane's counters area: call @fn with the slot of topic @id (its
+ * meta, type and values) until it returns 0; -ENOENT from @fn looks on.
+ * Returns 0, or -ENOENT (no such slot yet: the area is sampled). */
+struct sl_ctrs_meta;
+struct sl_ctrs_type;
+typedef int (*gw_topic_slot_fn)(const struct sl_ctrs_meta *m, const struct sl_ctrs_type *t,
+				const uint64_t *vals, void *arg);
+int gw_names_topic_slot(uint32_t id, gw_topic_slot_fn fn, void *arg);
 
 /* ---- sluice-control's admin socket (gw_ctl.c) ---- */
 

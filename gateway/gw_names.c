@@ -121,9 +121,8 @@ gw_names_learn(uint32_t id, const char *mqtt, uint16_t len)
 	e->len = len;
 }
 
-/* The name of topic @id in the dataplane's counters area into @out. */
-static int
-area_lookup(uint32_t id, char *out, size_t cap)
+int
+gw_names_topic_slot(uint32_t id, gw_topic_slot_fn fn, void *arg)
 {
 	const struct sl_ctrs_meta *m;
 	const struct sl_ctrs_type *t;
@@ -140,17 +139,42 @@ area_lookup(uint32_t id, char *out, size_t cap)
 		return -ENOENT;
 	}
 	type = sl_ctrs_view_type(&v, "topic");
-	for (i = 0; type >= 0 && i < v.hdr->n_slots; i++) {
+	for (i = 0; type >= 0 && i < v.hdr->n_slots && rc < 0; i++) {
 		m = sl_ctrs_view_slot(&v, i, &t, &vals);
-		if (m == NULL || m->type != (uint32_t)type || m->owner != id || !m->key[0])
-			continue;
-		snprintf(out, cap, "%.*s", (int)sizeof(m->key), m->key);
-		rc = 0;
-		break;
+		if (m != NULL && m->type == (uint32_t)type && m->owner == id)
+			rc = fn(m, t, vals, arg);
 	}
 	sl_ctrs_view_free(&v);
 	sl_cnc_close(cnc);
 	return rc;
+}
+
+struct name_buf {
+	char *out;
+	size_t cap;
+};
+
+static int
+name_of_slot(const struct sl_ctrs_meta *m, const struct sl_ctrs_type *t, const uint64_t *vals,
+	     void *arg)
+{
+	struct name_buf *b = arg;
+
+	(void)t;
+	(void)vals;
+	if (!m->key[0])
+		return -ENOENT;
+	snprintf(b->out, b->cap, "%.*s", (int)sizeof(m->key), m->key);
+	return 0;
+}
+
+/* The name of topic @id in the dataplane's counters area into @out. */
+static int
+area_lookup(uint32_t id, char *out, size_t cap)
+{
+	struct name_buf b = { out, cap };
+
+	return gw_names_topic_slot(id, name_of_slot, &b);
 }
 
 /* The native name of @id: from the broker, else (an older broker) from the

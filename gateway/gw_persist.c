@@ -173,42 +173,39 @@ gw_persist_user_free(struct gw_user *u)
 /* Durability and last sequence of topic @tid, from the dataplane's counters
  * area (the slow path: at SUBSCRIBE and resume). Returns 0 or -ENOENT (not
  * named there yet: the area is sampled). */
+struct topic_info {
+	uint8_t *durable;
+	uint64_t *seq;
+};
+
+static int
+info_of_slot(const struct sl_ctrs_meta *m, const struct sl_ctrs_type *t, const uint64_t *vals,
+	     void *arg)
+{
+	struct topic_info *ti = arg;
+	int rc = -ENOENT;
+	uint32_t k;
+
+	(void)m;
+	*ti->seq = 0;
+	*ti->durable = 0;
+	for (k = 0; k < t->n_values && k < SL_CTRS_MAX_VALUES; k++) {
+		if (t->kinds[k] == SL_CTRS_K_DURABILITY) {
+			*ti->durable = vals[k] == SL_DUR_NONE ? 2 : 1;
+			rc = 0;
+		} else if (!strcmp(t->labels[k], "seq")) {
+			*ti->seq = vals[k];
+		}
+	}
+	return rc;
+}
+
 static int
 topic_info(uint32_t tid, uint8_t *durable, uint64_t *seq)
 {
-	const struct sl_ctrs_meta *m;
-	const struct sl_ctrs_type *t;
-	const uint64_t *vals;
-	struct sl_ctrs_view v;
-	struct sl_cnc *cnc;
-	int type, rc = -ENOENT;
-	uint32_t i, k;
+	struct topic_info ti = { durable, seq };
 
-	if (sl_cnc_attach(&cnc, gw.conf.shm, NULL) < 0)
-		return -ENOENT;
-	if (sl_ctrs_view_take(sl_cnc_ctrs(cnc), sl_cnc_ctrs_size(cnc), &v) < 0) {
-		sl_cnc_close(cnc);
-		return -ENOENT;
-	}
-	type = sl_ctrs_view_type(&v, "topic");
-	for (i = 0; type >= 0 && i < v.hdr->n_slots && rc < 0; i++) {
-		m = sl_ctrs_view_slot(&v, i, &t, &vals);
-		if (m == NULL || m->type != (uint32_t)type || m->owner != tid)
-			continue;
-		*seq = 0;
-		*durable = 0;
-		for (k = 0; k < t->n_values && k < SL_CTRS_MAX_VALUES; k++) {
-			if (t->kinds[k] == SL_CTRS_K_DURABILITY) {
-				*durable = vals[k] == SL_DUR_NONE ? 2 : 1;
-				rc = 0;
-			} else if (!strcmp(t->labels[k], "seq")) {
-				*seq = vals[k];
-			}
-		}
-	}
-	sl_ctrs_view_free(&v);
-	sl_cnc_close(cnc);
-	return rc;
+	return gw_names_topic_slot(tid, info_of_slot, &ti);
 }
 
 /* ---- the log ---- */

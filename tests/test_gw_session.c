@@ -9,15 +9,7 @@
 
 #include "gw.h"
 
-static int fails;
-
-#define CHECK(c)                                                                 \
-	do {                                                                     \
-		if (!(c)) {                                                      \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-			fails++;                                                 \
-		}                                                                \
-	} while (0)
+#include "check.h"
 
 static struct gw_msg *
 msg(const char *topic, const char *payload, uint8_t qos)
@@ -228,7 +220,7 @@ main(void)
 	test_retained();
 	test_props();
 	test_gap_counted();
-	if (fails)
-		fprintf(stderr, "test_gw_session: %d check(s) failed\n", fails);
-	return fails ? 1 : 0;
+	if (failures)
+		fprintf(stderr, "test_gw_session: %d check(s) failed\n", failures);
+	return failures ? 1 : 0;
 }

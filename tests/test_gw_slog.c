@@ -12,15 +12,7 @@
 #include "gw.h"
 #include "gw_slog.h"
 
-static int fails;
-
-#define CHECK(c)                                                                         \
-	do {                                                                             \
-		if (!(c)) {                                                              \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-			fails++;                                                         \
-		}                                                                        \
-	} while (0)
+#include "check.h"
 
 /* What a scan saw: types in order, the last CUR's values. */
 struct seen {
@@ -221,8 +213,8 @@ main(void)
 	test_codec();
 	test_file();
 	test_persist_open();
-	if (fails) {
-		fprintf(stderr, "%d checks failed\n", fails);
+	if (failures) {
+		fprintf(stderr, "%d checks failed\n", failures);
 		return 1;
 	}
 	printf("gw_slog: all checks passed\n");
